@@ -1,0 +1,9 @@
+"""tinygrad_cnn: a small, readable autograd framework with a CNN that trains on MNIST."""
+
+from tinygrad_cnn.value import Value  # noqa: I001  (Value first: the ops import it)
+from tinygrad_cnn.function import Function, no_grad
+from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
+from tinygrad_cnn.random import manual_seed
+from tinygrad_cnn import ops
+
+__all__ = ["Value", "Function", "no_grad", "gradcheck", "GradcheckError", "manual_seed", "ops"]

@@ -1,0 +1,70 @@
+"""Shape ops: reshape, flatten, transpose. They move elements without changing them, so each
+backward moves the gradient back the same way."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+
+
+class Reshape(Function):
+    """x viewed with a new shape (one dimension may be -1)."""
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} ({x.size} "
+                             f"elements) into {shape}; expected the same number of "
+                             f"elements") from None
+
+    # reshaping moves no values: the gradient is reshaped back
+    def backward(self, grad):
+        return grad.reshape(self.in_shape)
+
+
+class Flatten(Reshape):
+    """x with the dimensions from start_dim on merged into one (a reshape, drawn as flatten)."""
+
+
+class Transpose(Function):
+    """x with its axes permuted (no axes: reversed)."""
+
+    def forward(self, x, axes):
+        if axes and sorted(axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
+                             f"of an array of shape {x.shape}; expected each of "
+                             f"0..{x.ndim - 1} once")
+        self.axes = tuple(axes) if axes else tuple(reversed(range(x.ndim)))
+        return x.transpose(self.axes)
+
+    # output axis i is input axis axes[i]; the inverse permutation puts them back
+    def backward(self, grad):
+        return grad.transpose(np.argsort(self.axes))
+
+
+def reshape(x, *shape):
+    """x with a new shape: reshape(x, 2, 3) or reshape(x, (2, 3)); one dimension may be -1."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(x, shape=tuple(shape))
+
+
+def flatten(x, start_dim=1):
+    """Merge the dimensions from `start_dim` on: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
+    ndim = x.ndim if hasattr(x, "ndim") else np.ndim(x)
+    if not -max(ndim, 1) <= start_dim < max(ndim, 1):
+        raise ValueError(f"flatten: start_dim {start_dim} is out of range for an input with "
+                         f"{ndim} dimensions; expected -{max(ndim, 1)} <= start_dim < "
+                         f"{max(ndim, 1)}")
+    start_dim %= max(ndim, 1)
+    return Flatten.apply(x, shape=tuple(x.shape[:start_dim]) + (-1,))
+
+
+def transpose(x, *axes):
+    """x with permuted axes: transpose(x, 0, 2, 1) or transpose(x, (0, 2, 1)); none: reversed."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose.apply(x, axes=tuple(axes))
