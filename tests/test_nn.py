@@ -1,0 +1,382 @@
+"""Tests of tinygrad_cnn.nn: module bookkeeping, initial ranges, layer forwards, module names
+stamped on values, state dicts."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn, ops
+from tinygrad_cnn.function import current_module
+from tinygrad_cnn.random import default_generator
+
+
+class Net(nn.Module):
+    """conv -> ReLU -> pool in a Sequential, then flatten and a linear layer without bias."""
+
+    def __init__(self, rng=None):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 8, kernel_size=10, rng=rng), nn.ReLU(),
+                                      nn.MaxPool2d(2))
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(8 * 5 * 5, 10, bias=False, rng=rng)
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.features(x)))
+
+
+class TwoLinear(nn.Module):
+    """Linear 4 -> 3, ReLU, Linear 3 -> 2: a model that needs only ops.linear and ops.relu."""
+
+    def __init__(self, rng=None):
+        self.first = nn.Linear(4, 3, rng=rng)
+        self.act = nn.ReLU()
+        self.second = nn.Linear(3, 2, rng=rng)
+
+    def forward(self, x):
+        return self.second(self.act(self.first(x)))
+
+
+def test_parameters_in_attribute_order():
+    net = Net()
+    names = [name for name, _ in net.named_parameters()]
+    assert names == ["features.0.weight", "features.0.bias", "fc.weight"]
+    params = list(net.parameters())
+    assert [p.shape for p in params] == [(8, 1, 10, 10), (8,), (10, 200)]
+    assert params[0] is net.features[0].weight and params[2] is net.fc.weight
+    assert sum(p.size for p in params) == 8 * 100 + 8 + 2000
+
+
+def test_sequential_parameter_names_and_shared_parameter_once():
+    first = nn.Linear(2, 2)
+    model = nn.Sequential(first, nn.ReLU(), nn.Linear(2, 1))
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight",
+                                                             "2.bias"]
+    shared = nn.Sequential(first, first)
+    assert [name for name, _ in shared.named_parameters()] == ["0.weight", "0.bias"]
+    assert len(list(shared.modules())) == 2
+
+
+def test_children_and_modules():
+    net = Net()
+    assert [name for name, _ in net.named_children()] == ["features", "flatten", "fc"]
+    assert list(net.children()) == [net.features, net.flatten, net.fc]
+    assert [name for name, _ in net.named_modules()] == ["", "features", "features.0",
+                                                         "features.1", "features.2", "flatten",
+                                                         "fc"]
+    assert [type(m).__name__ for m in net.modules()] == ["Net", "Sequential", "Conv2d", "ReLU",
+                                                        "MaxPool2d", "Flatten", "Linear"]
+
+
+def test_train_eval_propagate_to_every_module():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    assert net.eval() is net
+    assert [m.training for m in net.modules()] == [False] * 7
+    net.features.train()
+    assert net.training is False and net.features[1].training is True
+    net.train()
+    assert all(m.training for m in net.modules())
+
+
+def test_zero_grad_clears_every_gradient(rng):
+    model = TwoLinear(rng=rng)
+    model(tc.Value(rng.standard_normal((5, 4)), requires_grad=False)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert [p.grad for p in model.parameters()] == [None] * 4
+
+
+def test_repr_lists_layers_like_pytorch():
+    assert repr(Net()) == (
+        "Net(\n"
+        "  (features): Sequential(\n"
+        "    (0): Conv2d(1, 8, kernel_size=10, stride=1)\n"
+        "    (1): ReLU()\n"
+        "    (2): MaxPool2d(kernel_size=2, stride=2)\n"
+        "  )\n"
+        "  (flatten): Flatten(start_dim=1)\n"
+        "  (fc): Linear(in_features=200, out_features=10, bias=False)\n"
+        ")")
+    conv = nn.Conv2d(3, 4, kernel_size=(3, 5), stride=2, padding=1, bias=False)
+    assert repr(conv) == "Conv2d(3, 4, kernel_size=(3, 5), stride=2, padding=1, bias=False)"
+    assert repr(nn.MaxPool2d(3, stride=1)) == "MaxPool2d(kernel_size=3, stride=1)"
+    assert repr(nn.MaxPool2d((2, 3))) == "MaxPool2d(kernel_size=(2, 3), stride=(2, 3))"
+    assert repr(nn.Conv2d(1, 1, 3, stride=(1, 2), padding=(0, 0))) == (
+        "Conv2d(1, 1, kernel_size=3, stride=(1, 2))")
+    assert repr(nn.Sequential()) == "Sequential()"
+
+
+@pytest.mark.parametrize("make_layer, fan_in", [
+    (lambda: nn.Linear(50, 400), 50),
+    (lambda: nn.Conv2d(3, 64, kernel_size=5), 3 * 5 * 5),
+    (lambda: nn.Conv2d(2, 300, kernel_size=(2, 3)), 2 * 2 * 3),
+])
+def test_initial_ranges_are_pytorchs(make_layer, fan_in):
+    tc.manual_seed(0)
+    layer = make_layer()
+    bound = 1 / math.sqrt(fan_in)
+    for param in (layer.weight, layer.bias):
+        assert param.dtype == np.float32 and param.requires_grad
+        assert np.abs(param.data).max() <= bound
+    # 20,000 weights fill the range: the extremes lie within 1% of the bound, the mean near 0
+    assert np.abs(layer.weight.data).max() > 0.99 * bound
+    assert abs(layer.weight.data.mean()) < 0.02 * bound
+    assert np.abs(layer.bias.data).max() > 0.5 * bound
+
+
+def test_init_is_reproducible_under_manual_seed():
+    tc.manual_seed(7)
+    first = Net()
+    tc.manual_seed(7)
+    second = Net()
+    third = Net()
+    for a, b, c in zip(first.parameters(), second.parameters(), third.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+        assert not np.array_equal(a.data, c.data)
+
+
+def test_init_with_explicit_rng_leaves_default_generator_alone():
+    tc.manual_seed(0)
+    state = default_generator().bit_generator.state
+    a = Net(rng=np.random.default_rng(5))
+    b = Net(rng=np.random.default_rng(5))
+    assert default_generator().bit_generator.state == state
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(pa.data, pb.data)
+    expected = np.random.default_rng(5).uniform(-0.1, 0.1, (8, 1, 10, 10)).astype(np.float32)
+    np.testing.assert_array_equal(a.features[0].weight.data, expected)
+
+
+def test_uniform_initialiser(rng):
+    draw = nn.init.uniform(-2.0, 3.0, (1000,), rng=rng)
+    assert draw.dtype == np.float32 and draw.shape == (1000,)
+    assert draw.min() >= -2.0 and draw.max() <= 3.0 and draw.min() < -1.9 and draw.max() > 2.9
+    with pytest.raises(ValueError, match=r"uniform: low=1 is not below high=1"):
+        nn.init.uniform(1, 1, (2,))
+
+
+def test_linear_forward_equals_op(rng):
+    layer = nn.Linear(4, 3, rng=rng)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    out = layer(tc.Value(x, requires_grad=False))
+    expected = x @ layer.weight.data.T + layer.bias.data
+    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+    assert out.dtype == np.float32
+    no_bias = nn.Linear(4, 3, bias=False, rng=rng)
+    assert no_bias.bias is None and len(list(no_bias.parameters())) == 1
+    np.testing.assert_allclose(no_bias(x).data, x @ no_bias.weight.data.T, rtol=1e-6)
+
+
+def test_conv2d_forward_equals_op(rng):
+    layer = nn.Conv2d(2, 3, kernel_size=(3, 2), stride=2, padding=1, rng=rng)
+    x = rng.standard_normal((2, 2, 7, 6)).astype(np.float32)
+    out = layer(x)
+    expected = ops.conv2d(x, layer.weight.data, layer.bias.data, stride=2, padding=1)
+    np.testing.assert_array_equal(out.data, expected.data)
+    assert out.shape == (2, 3, 4, 4)
+
+
+def test_pool_flatten_relu_forward(rng):
+    x = rng.standard_normal((2, 3, 4, 6))
+    pooled = nn.MaxPool2d(2)(x)
+    np.testing.assert_array_equal(pooled.data, x.reshape(2, 3, 2, 2, 3, 2).max(axis=(3, 5)))
+    strided = nn.MaxPool2d(2, stride=1)(x)
+    np.testing.assert_array_equal(strided.data, ops.max_pool2d(x, 2, stride=1).data)
+    np.testing.assert_array_equal(nn.Flatten()(x).data, x.reshape(2, 72))
+    np.testing.assert_array_equal(nn.Flatten(start_dim=2)(x).data, x.reshape(2, 3, 24))
+    np.testing.assert_array_equal(nn.ReLU()(x).data, np.maximum(x, 0))
+
+
+def test_sequential_chains_indexes_and_slices(rng):
+    first, act, second = nn.Linear(4, 3, rng=rng), nn.ReLU(), nn.Linear(3, 2, rng=rng)
+    model = nn.Sequential(first, act, second)
+    x = rng.standard_normal((5, 4))
+    np.testing.assert_array_equal(model(x).data, second(act(first(x))).data)
+    assert len(model) == 3 and list(model) == [first, act, second]
+    assert model[0] is first and model[-1] is second
+    head = model[:2]
+    assert isinstance(head, nn.Sequential) and list(head) == [first, act]
+    with pytest.raises(IndexError, match=r"Sequential: index 3 is out of range for 3 modules"):
+        model[3]
+    with pytest.raises(TypeError, match=r"Sequential: index must be an int or a slice, got str"):
+        model["0"]
+    with pytest.raises(TypeError, match=r"Sequential: argument 1 is a function; expected "
+                                        r"nn.Module"):
+        nn.Sequential(first, ops.relu)
+
+
+class Block(nn.Module):
+    """Records the values made at each level, to check the module names stamped on them."""
+
+    def __init__(self, rng):
+        self.features = nn.Sequential(nn.Linear(4, 3, rng=rng), nn.ReLU())
+        self.head = nn.Linear(3, 2, rng=rng)
+
+    def forward(self, x):
+        self.made = {}
+        h = self.features(x)
+        self.made["relu"], self.made["linear"] = h, h.parents[0]
+        self.made["direct grandchild"] = self.features[0](x)
+        self.made["own op"] = h * 2.0
+        self.made["head"] = self.head(self.made["own op"])
+        return self.made["head"]
+
+
+class Outer(nn.Module):
+    def __init__(self, rng):
+        self.block = Block(rng)
+
+    def forward(self, x):
+        return self.block(x).sum()
+
+
+def test_modules_stamp_their_dotted_name_on_values(rng):
+    x = tc.Value(rng.standard_normal((2, 4)), requires_grad=False)
+    block = Block(rng)
+    block(x)
+    assert {key: value.module for key, value in block.made.items()} == {
+        "relu": "features.1", "linear": "features.0", "direct grandchild": "features.0",
+        "own op": "", "head": "head"}
+
+    outer = Outer(rng)
+    total = outer(x)
+    assert total.module == ""
+    assert {key: value.module for key, value in outer.block.made.items()} == {
+        "relu": "block.features.1", "linear": "block.features.0",
+        "direct grandchild": "block.features.0", "own op": "block", "head": "block.head"}
+    assert (x * 2.0).module is None and current_module() is None
+
+
+def test_module_names_after_a_failing_forward(rng):
+    class Failing(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(4, 2, rng=rng)
+
+        def forward(self, x):
+            self.layer(x)
+            raise RuntimeError("boom")
+
+    model = Failing()
+    with pytest.raises(RuntimeError, match="boom"):
+        model(rng.standard_normal((1, 4)))
+    assert current_module() is None
+    assert model.layer(rng.standard_normal((1, 4))).module == ""
+
+
+def test_module_called_but_not_held_counts_as_its_caller(rng):
+    helper = nn.ReLU()
+
+    class UsesHelper(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 4, rng=rng)
+
+        def forward(self, x):
+            return helper(self.fc(x))
+
+    class Root(nn.Module):
+        def __init__(self):
+            self.inner = UsesHelper()
+
+        def forward(self, x):
+            return self.inner(x)
+
+    assert Root()(rng.standard_normal((1, 4))).module == "inner"
+
+
+def test_state_dict_is_an_ordered_copy_and_round_trips(rng):
+    source, target = Net(rng=rng), Net(rng=rng)
+    state = source.state_dict()
+    assert list(state) == ["features.0.weight", "features.0.bias", "fc.weight"]
+    source.fc.weight.data += 1.0
+    assert not np.array_equal(state["fc.weight"], source.fc.weight.data)
+
+    kept = target.fc.weight.data
+    result = target.load_state_dict(state)
+    assert result == ([], []) and result.missing_keys == [] and result.unexpected_keys == []
+    for name, param in target.named_parameters():
+        np.testing.assert_array_equal(param.data, state[name])
+        assert param.dtype == np.float32
+    assert target.fc.weight.data is kept          # loaded in place
+    state["fc.weight"][0, 0] = 123.0
+    assert target.fc.weight.data[0, 0] != 123.0  # and copied, not shared
+
+
+def test_load_state_dict_casts_float64_and_accepts_values(rng):
+    model = TwoLinear(rng=rng)
+    state = {name: array.astype(np.float64) + 1.0 for name, array in model.state_dict().items()}
+    state["second.bias"] = tc.Value(np.array([5.0, 6.0]))
+    model.load_state_dict(state)
+    assert model.first.weight.dtype == np.float32
+    np.testing.assert_allclose(model.first.weight.data, state["first.weight"], rtol=1e-7)
+    np.testing.assert_array_equal(model.second.bias.data, [5.0, 6.0])
+
+
+def test_load_state_dict_rejects_bad_keys_and_shapes_without_loading(rng):
+    model = TwoLinear(rng=rng)
+    before = model.state_dict()
+    bad = {name: array + 1 for name, array in before.items()}
+    del bad["second.bias"]
+    bad["third.weight"] = np.zeros(3)
+    bad["first.weight"] = np.zeros((4, 3), dtype=np.float32)
+    bad["first.bias"] = np.zeros(3, dtype=np.complex64)
+    with pytest.raises(ValueError, match=r"(?s)load_state_dict: 4 problem\(s\), nothing was "
+                                         r"loaded:.*missing keys: second.bias.*unexpected keys: "
+                                         r"third.weight.*first.weight: shape \(4, 3\) in the "
+                                         r"state dict but \(3, 4\) in the model.*first.bias: "
+                                         r"dtype complex64.*cannot be cast.*strict=False"):
+        model.load_state_dict(bad)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])   # not even the good keys loaded
+
+
+def test_load_state_dict_strict_false_loads_matching_keys(rng):
+    model = TwoLinear(rng=rng)
+    before = model.state_dict()
+    partial = {"first.weight": np.ones((3, 4)), "extra": np.zeros(2)}
+    result = model.load_state_dict(partial, strict=False)
+    assert result.missing_keys == ["first.bias", "second.weight", "second.bias"]
+    assert result.unexpected_keys == ["extra"]
+    np.testing.assert_array_equal(model.first.weight.data, np.ones((3, 4)))
+    np.testing.assert_array_equal(model.second.weight.data, before["second.weight"])
+
+    with pytest.raises(ValueError, match=r"1 problem\(s\), nothing was loaded:\n  second.bias: "
+                                         r"shape \(3,\) in the state dict but \(2,\)"):
+        model.load_state_dict({"first.bias": np.zeros(3), "second.bias": np.zeros(3)},
+                              strict=False)
+    np.testing.assert_array_equal(model.first.bias.data, before["first.bias"])
+    with pytest.raises(TypeError, match=r"load_state_dict: expected a dict of arrays such as "
+                                        r"model.state_dict\(\), got list"):
+        model.load_state_dict([("first.weight", np.ones((3, 4)))])
+
+
+def test_layer_argument_errors():
+    with pytest.raises(ValueError, match=r"Linear: in_features is 0; expected an integer >= 1"):
+        nn.Linear(0, 3)
+    with pytest.raises(TypeError, match=r"Linear: out_features is float 2.5; expected an "
+                                        r"integer >= 1"):
+        nn.Linear(2, 2.5)
+    with pytest.raises(ValueError, match=r"Conv2d: kernel_size is \(3, 3, 3\); expected an int "
+                                         r"or a pair of ints \(h, w\)"):
+        nn.Conv2d(1, 2, kernel_size=(3, 3, 3))
+    with pytest.raises(ValueError, match=r"Conv2d: padding is -1; expected an integer >= 0"):
+        nn.Conv2d(1, 2, 3, padding=-1)
+    with pytest.raises(ValueError, match=r"Conv2d: stride is 0; expected an integer >= 1"):
+        nn.Conv2d(1, 2, 3, stride=(1, 0))
+    with pytest.raises(ValueError, match=r"MaxPool2d: stride is 0; expected an integer >= 1"):
+        nn.MaxPool2d(2, stride=0)
+    with pytest.raises(TypeError, match=r"MaxPool2d: kernel_size is float 2.0; expected an "
+                                        r"integer >= 1"):
+        nn.MaxPool2d(2.0)
+    with pytest.raises(TypeError, match=r"Flatten: start_dim is str '1'; expected an int"):
+        nn.Flatten("1")
+
+
+def test_module_without_forward_says_so():
+    class Empty(nn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"Empty must define forward\(self, x\)"):
+        Empty()(np.zeros(1))
+    assert repr(Empty()) == "Empty()" and list(Empty().parameters()) == []

@@ -1,0 +1,264 @@
+"""Tests of tinygrad_cnn.optim: SGD and Adam updates against numpy formulas written out here,
+state dicts that resume bit-identically, argument errors."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn, optim
+
+
+def run(optimizer_class, w0, grads, **hyperparameters):
+    """Parameter data after one step per gradient in grads (grads set by hand, float64)."""
+    param = tc.Value(w0.copy())
+    optimizer = optimizer_class([param], **hyperparameters)
+    for grad in grads:
+        param.grad = grad.copy()
+        optimizer.step()
+    return param.data
+
+
+@pytest.fixture
+def problem(rng):
+    """A starting point and three gradients, float64."""
+    return rng.standard_normal((3, 4)), [rng.standard_normal((3, 4)) for _ in range(3)]
+
+
+def test_sgd_plain_steps(problem):
+    w0, (g1, g2, g3) = problem
+    np.testing.assert_allclose(run(optim.SGD, w0, [g1, g2, g3], lr=0.1),
+                               w0 - 0.1 * (g1 + g2 + g3), rtol=1e-14, atol=1e-14)
+
+
+def test_sgd_momentum_steps_unrolled(problem):
+    w0, (g1, g2, g3) = problem
+    lr, m = 0.1, 0.9
+    # buffers: b1 = g1, b2 = m g1 + g2, b3 = m^2 g1 + m g2 + g3; w3 = w0 - lr (b1 + b2 + b3)
+    expected = w0 - lr * (g1 + (m * g1 + g2) + (m * m * g1 + m * g2 + g3))
+    np.testing.assert_allclose(run(optim.SGD, w0, [g1, g2, g3], lr=lr, momentum=m), expected,
+                               rtol=1e-14, atol=1e-14)
+
+
+def test_sgd_momentum_and_weight_decay_steps(problem):
+    w0, grads = problem
+    lr, m, wd = 0.05, 0.8, 0.01
+    w, buf = w0.copy(), None
+    for g in grads:
+        d = g + wd * w
+        buf = d if buf is None else m * buf + d
+        w = w - lr * buf
+    result = run(optim.SGD, w0, grads, lr=lr, momentum=m, weight_decay=wd)
+    np.testing.assert_allclose(result, w, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adam_steps(problem, weight_decay):
+    w0, grads = problem
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g ** 2
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    result = run(optim.Adam, w0, grads, lr=lr, weight_decay=weight_decay)
+    np.testing.assert_allclose(result, w, rtol=1e-12, atol=1e-12)
+
+
+def test_adam_first_step_moves_each_weight_by_lr(problem):
+    w0, (g1, _, _) = problem
+    # after one step m_hat = g, v_hat = g^2: the update is lr * g / (|g| + eps) ~ lr * sign(g)
+    result = run(optim.Adam, w0, [g1], lr=0.01, eps=0.0)
+    np.testing.assert_allclose(result, w0 - 0.01 * np.sign(g1), rtol=1e-14, atol=1e-15)
+
+
+def test_sgd_on_a_model_through_backward(rng):
+    model = nn.Linear(4, 2, rng=rng)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    w, b = model.weight.data.copy(), model.bias.data.copy()
+    optimizer = optim.SGD(model.parameters(), lr=0.5)
+    optimizer.zero_grad()
+    model(x).sum().backward()
+    optimizer.step()
+    # loss = sum(x W^T + b)  =>  dW[j, :] = sum over rows of x, db[j] = number of rows
+    np.testing.assert_allclose(model.weight.data, w - 0.5 * x.sum(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(model.bias.data, b - 0.5 * 5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9,
+                                                       weight_decay=0.01),
+                                  lambda ps: optim.Adam(ps, weight_decay=0.01)])
+def test_updates_in_place_keep_float32_and_leave_grads_alone(rng, make):
+    params = [tc.Value(rng.standard_normal((3, 2)).astype(np.float32)) for _ in range(2)]
+    shared_grad = rng.standard_normal((3, 2)).astype(np.float32)
+    grad_copy = shared_grad.copy()
+    optimizer = make(params)
+    arrays = [p.data for p in params]
+    for _ in range(2):
+        params[0].grad = params[1].grad = shared_grad
+        optimizer.step()
+    assert [p.data for p in params] == arrays and params[0].data is arrays[0]
+    np.testing.assert_array_equal(shared_grad, grad_copy)
+    assert all(p.dtype == np.float32 for p in params)
+    for state in optimizer.state.values():
+        assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
+
+
+def test_params_without_grad_are_skipped(rng):
+    a, b = tc.Value(rng.standard_normal(3)), tc.Value(rng.standard_normal(3))
+    b_before = b.data.copy()
+    optimizer = optim.Adam([a, b], lr=0.1)
+    a.grad = np.ones(3)
+    optimizer.step()
+    optimizer.step()
+    np.testing.assert_array_equal(b.data, b_before)
+    assert set(optimizer.state) == {0} and optimizer.state[0]["step"] == 2
+    b.grad = np.ones(3)
+    optimizer.step()
+    assert optimizer.state[1]["step"] == 1    # b's bias correction starts at its first step
+    np.testing.assert_allclose(b.data, b_before - 0.1 / (1 + 1e-8), rtol=1e-12)
+
+
+def test_zero_grad_and_lr_change(rng):
+    p = tc.Value(np.zeros(2))
+    optimizer = optim.SGD([p], lr=1.0)
+    p.grad = np.ones(2)
+    optimizer.lr = 0.25
+    optimizer.step()
+    np.testing.assert_array_equal(p.data, [-0.25, -0.25])
+    optimizer.zero_grad()
+    assert p.grad is None
+    optimizer.step()
+    np.testing.assert_array_equal(p.data, [-0.25, -0.25])
+
+
+def train_steps(model, optimizer, batches):
+    for x in batches:
+        optimizer.zero_grad()
+        (model(x) ** 2).mean().backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+                                  lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99))])
+def test_state_dict_resumes_bit_identically(rng, tmp_path, make):
+    batches = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(5)]
+    whole = nn.Linear(3, 2, rng=np.random.default_rng(1))
+    whole_optimizer = make(whole.parameters())
+    train_steps(whole, whole_optimizer, batches)
+
+    part = nn.Linear(3, 2, rng=np.random.default_rng(1))
+    part_optimizer = make(part.parameters())
+    train_steps(part, part_optimizer, batches[:2])
+    tc.save({"model": part.state_dict(), "optimizer": part_optimizer.state_dict()},
+            tmp_path / "checkpoint.npz")
+    checkpoint = tc.load(tmp_path / "checkpoint.npz")
+    resumed = nn.Linear(3, 2, rng=np.random.default_rng(2))
+    resumed_optimizer = make(resumed.parameters())
+    resumed_optimizer.lr = 123.0                       # restored from the checkpoint
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    assert resumed_optimizer.lr == part_optimizer.lr
+    train_steps(resumed, resumed_optimizer, batches[2:])
+
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_state_dict_contents_are_copies(rng):
+    p = tc.Value(np.zeros(3))
+    optimizer = optim.Adam([p], lr=0.1, betas=(0.5, 0.9), eps=1e-6)
+    p.grad = np.array([1.0, -2.0, 4.0])
+    optimizer.step()
+    state = optimizer.state_dict()
+    assert state["type"] == "Adam"
+    assert state["hyperparameters"] == {"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
+                                        "weight_decay": 0.0}
+    assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
+    np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
+    np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
+    optimizer.step()
+    np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
+    assert optim.SGD([p], lr=0.1).state_dict() == {
+        "type": "SGD", "hyperparameters": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0},
+        "state": {}}
+
+
+def test_load_state_dict_errors_restore_nothing(rng):
+    p, q = tc.Value(np.zeros(3)), tc.Value(np.zeros(2))
+    source = optim.SGD([p, q], lr=0.1, momentum=0.9)
+    p.grad, q.grad = np.ones(3), np.ones(2)
+    source.step()
+    target = optim.SGD([tc.Value(np.zeros(3)), tc.Value(np.zeros(3))], lr=0.5)
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: 1 problem\(s\), nothing was "
+                                         r"restored:\n  state for parameter 1: momentum_buffer "
+                                         r"has shape \(2,\) but the parameter has shape \(3,\)"):
+        target.load_state_dict(source.state_dict())
+    assert target.lr == 0.5 and target.momentum == 0.0 and target.state == {}
+
+    state = source.state_dict()
+    state["state"]["7"] = state["state"]["0"]
+    with pytest.raises(ValueError, match=r"state for parameter '7': this optimizer has "
+                                         r"parameters 0..1"):
+        optim.SGD([p, q], lr=0.1).load_state_dict(state)
+    state = source.state_dict()
+    state["state"]["0"] = {"exp_avg": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"state for parameter 0: found \['exp_avg'\] but SGD "
+                                         r"keeps \['momentum_buffer'\]"):
+        optim.SGD([p, q], lr=0.1).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: the state dict is from a SGD "
+                                         r"optimizer; expected one from a Adam"):
+        optim.Adam([p, q]).load_state_dict(source.state_dict())
+    with pytest.raises(ValueError, match=r"expected a dict with keys 'type', 'hyperparameters' "
+                                         r"and 'state'"):
+        optim.Adam([p, q]).load_state_dict({"state": {}})
+    state = source.state_dict()
+    del state["hyperparameters"]["momentum"]
+    with pytest.raises(ValueError, match=r"hyperparameters .*; expected a dict with keys lr, "
+                                         r"momentum, weight_decay"):
+        optim.SGD([p, q], lr=0.1).load_state_dict(state)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda p: optim.SGD(p, lr=0.0), ValueError, r"SGD: lr is 0.0; expected a number in \(0.0, "
+                                                 r"inf\)"),
+    (lambda p: optim.SGD(p, lr=math.nan), ValueError, r"SGD: lr is nan; expected a number"),
+    (lambda p: optim.SGD(p, lr="0.1"), TypeError, r"SGD: lr is str '0.1'; expected a number"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), ValueError,
+     r"SGD: momentum is -0.5; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), ValueError,
+     r"SGD: weight_decay is -1.0; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.Adam(p, betas=(0.9, 1.0)), ValueError,
+     r"Adam: betas\[1\] is 1.0; expected a number in \[0.0, 1.0\)"),
+    (lambda p: optim.Adam(p, betas=0.9), ValueError, r"Adam: betas is 0.9; expected a pair"),
+    (lambda p: optim.Adam(p, eps=-1e-8), ValueError, r"Adam: eps is -1e-08; expected a number"),
+])
+def test_hyperparameter_errors(make, error, message):
+    with pytest.raises(error, match=message):
+        make([tc.Value(np.zeros(2))])
+
+
+def test_params_errors():
+    p = tc.Value(np.zeros(2))
+    with pytest.raises(ValueError, match=r"SGD: got an empty list of parameters"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match=r"Adam: params is a Linear; expected an iterable of "
+                                        r"Values, e.g. model.parameters\(\)"):
+        optim.Adam(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"Adam: params is a Value; expected an iterable"):
+        optim.Adam(p)
+    with pytest.raises(TypeError, match=r"SGD: parameter 1 is a ndarray; expected a Value"):
+        optim.SGD([p, np.zeros(2)], lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD: parameter 0 \(shape \(2,\), dtype float64\) "
+                                         r"does not require grad"):
+        optim.SGD([tc.Value(np.zeros(2), requires_grad=False)], lr=0.1)
+    with pytest.raises(ValueError, match=r"Adam: parameter 1 \(shape \(2,\)\) appears more than "
+                                         r"once"):
+        optim.Adam([p, p])
+    p.grad = np.zeros(3)
+    with pytest.raises(ValueError, match=r"SGD.step: parameter 0 has shape \(2,\) but its grad "
+                                         r"has shape \(3,\)"):
+        optim.SGD([p], lr=0.1).step()
