@@ -34,7 +34,6 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow"
 
 demo: setup
-	$(PY) -m tinygrad_cnn.data.fetch
 	$(PY) examples/mnist/train.py --out $(RUN)
 	$(PY) examples/render_graph.py --out $(RUN)
 
