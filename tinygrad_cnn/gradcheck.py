@@ -21,8 +21,9 @@ def gradcheck(fn: Callable[..., Value], inputs: Sequence, eps: float = 1e-6, ato
 
     The output is projected onto a random upstream gradient u, f(inputs) = sum(u * fn(inputs)),
     so a backward that drops, flips or mis-shapes `grad` cannot pass by luck. Every floating
-    input (array, number or Value with requires_grad=True) is checked in float64; integer
-    arrays and Values with requires_grad=False are held constant.
+    input (array, Python float, list of floats, or Value with requires_grad=True) is checked,
+    as a fresh float64 copy; floating Values with requires_grad=False become float64
+    constants; anything else (integer arrays, Python ints, None) reaches fn unchanged.
 
     df/dx[i] is estimated as (f(x + eps e_i) - f(x - eps e_i)) / (2 eps) and must satisfy
     |analytic - numeric| <= atol + rtol |numeric|. With fast=True, `directions` random unit
@@ -30,16 +31,18 @@ def gradcheck(fn: Callable[..., Value], inputs: Sequence, eps: float = 1e-6, ato
     f(x-eps v)) / (2 eps) — one pair of evaluations per direction instead of per element.
     """
     values = [_as_float64_input(x) for x in inputs]
-    checked = [i for i, v in enumerate(values) if v is not None and v.requires_grad]
+    checked = [i for i, v in enumerate(values) if isinstance(v, Value) and v.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input requires grad; expected at least one floating "
-                         "array, number or Value with requires_grad=True")
+        raise ValueError(f"gradcheck: no input requires grad among {len(values)} inputs; "
+                         f"expected at least one floating array, Python float or Value with "
+                         f"requires_grad=True")
     out = fn(*values)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: fn returned {type(out).__name__}; expected a Value")
     rng = np.random.default_rng(seed)
     upstream = rng.standard_normal(out.shape)
-    out.backward(upstream)
+    if out.requires_grad:                # else fn ignores its inputs: every gradient is 0
+        out.backward(upstream)
 
     def projected() -> float:
         with no_grad():
@@ -98,16 +101,19 @@ def _check_directions(projected, value, analytic, label, eps, atol, rtol, count,
                 f"{atol + rtol * abs(numeric):.3g}); rerun with fast=False to find the element")
 
 
-def _as_float64_input(x) -> Value | None:
-    """A fresh float64 leaf for each floating input; integers and frozen Values stay constant."""
-    if x is None:
-        return None
+def _as_float64_input(x):
+    """A fresh float64 copy of a floating input: a leaf Value that is checked, or a constant
+    Value if x is a Value with requires_grad=False. Anything else (integer arrays, Python
+    ints, None, ...) is passed to fn unchanged and held constant."""
     if isinstance(x, Value):
         if x.dtype.kind != "f":
             return x
         return Value(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad,
                      name=x.name)
-    array = np.array(x, dtype=np.float64 if not isinstance(x, np.ndarray) else None)
-    if array.dtype.kind != "f":
-        return Value(array, requires_grad=False)
-    return Value(array.astype(np.float64), requires_grad=True)
+    if isinstance(x, float) or (isinstance(x, (np.ndarray, np.floating)) and x.dtype.kind == "f"):
+        return Value(np.array(x, dtype=np.float64))
+    if isinstance(x, (list, tuple)):
+        array = np.asarray(x)
+        if array.dtype.kind == "f":
+            return Value(array.astype(np.float64))
+    return x

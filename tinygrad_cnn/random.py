@@ -8,7 +8,12 @@ _generator = np.random.default_rng()
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the default generator used by initialisers and data shuffling; returns it."""
     global _generator
-    _generator = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed: seed is {type(seed).__name__} {seed!r:.40}; expected a "
+                        f"non-negative int such as 0")
+    if seed < 0:
+        raise ValueError(f"manual_seed: seed is {seed}; expected a non-negative int such as 0")
+    _generator = np.random.default_rng(int(seed))
     return _generator
 
 

@@ -13,8 +13,9 @@ class Value:
 
     Parameters
     ----------
-    data : number, sequence or numpy.ndarray
-        Python numbers and lists become float64; numpy arrays keep their dtype.
+    data : number, (nested) list of numbers or numpy.ndarray
+        Python numbers and lists become float64; numpy arrays and numpy scalars keep their
+        dtype, and an array is used as it is (not copied).
     requires_grad : bool
         Whether backward() should compute d(root)/d(this). True by default, as in micrograd;
         integer and bool data never require grad. Pass False for inputs such as an image
@@ -26,16 +27,27 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "fn", "parents", "module")
-    __array_priority__ = 1000   # numpy array (op) Value defers to Value's reflected operator
+    __array_ufunc__ = None   # `array * value` calls Value.__rmul__ instead of numpy's ufunc
 
     def __init__(self, data, requires_grad: bool = True, dtype=None, name: str | None = None):
         self.data = _to_array(data, dtype)
         self.requires_grad = bool(requires_grad) and self.data.dtype.kind == "f"
         self.grad: np.ndarray | None = None
         self.name = name
-        self.fn = None           # the Function that made this Value (None for a leaf)
+        self.fn = None                         # the Function that made this Value (None: a leaf)
         self.parents: tuple[Value, ...] = ()   # that Function's Value inputs, in argument order
         self.module: str | None = None         # dotted name of the nn.Module that made it
+
+    @classmethod
+    def _make(cls, data: np.ndarray, fn=None, parents: tuple[Value, ...] = (),
+                module: str | None = None) -> Value:
+        """An op's output (Function.apply calls this): `data` is already a numeric ndarray, so
+        none of __init__'s conversions are needed; it requires grad iff `fn` is recorded."""
+        out = cls.__new__(cls)
+        out.data, out.grad, out.name = data, None, None
+        out.requires_grad = fn is not None
+        out.fn, out.parents, out.module = fn, parents, module
+        return out
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -57,7 +69,7 @@ class Value:
         """The single element as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item: Value has shape {self.shape} ({self.data.size} elements); "
-                             f"expected exactly one element")
+                             f"expected exactly one element; index or reduce it first")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -69,23 +81,34 @@ class Value:
         return Value(self.data, requires_grad=False)
 
     def __repr__(self) -> str:
-        origin = f", op={self.fn.name}" if self.fn is not None else ""
-        label = f"{self.name!r}, " if self.name else ""
+        parts = [repr(self.name)] if self.name else []
         if self.data.ndim == 0:
-            grad = "None" if self.grad is None else f"{self.grad.item():.6g}"
-            return f"Value({label}data={self.data.item():.6g}, grad={grad}{origin})"
-        flag = "" if self.requires_grad else ", requires_grad=False"
-        return f"Value({label}shape={self.shape}, dtype={self.dtype}{origin}{flag})"
+            parts.append(f"data={self.data.item():.6g}")
+            if self.requires_grad:
+                parts.append("grad=None" if self.grad is None else f"grad={self.grad.item():.6g}")
+            if self.dtype != np.float64:
+                parts.append(f"dtype={self.dtype}")
+        else:
+            parts += [f"shape={self.shape}", f"dtype={self.dtype}"]
+        if self.fn is not None:
+            parts.append(f"op={self.fn.name}")
+        if not self.requires_grad:
+            parts.append("requires_grad=False")
+        return f"Value({', '.join(parts)})"
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(node) into `.grad` of every node that requires grad.
 
         `grad` is the upstream gradient (same shape as self); it may be omitted only for a
         single-element Value. Saved arrays are freed afterwards unless retain_graph=True.
+        Leaves get their own writable gradient arrays; an intermediate's `.grad` may share
+        memory with its neighbours', so treat those as read-only.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward: this Value does not require grad (no input of the graph "
-                               "has requires_grad=True, or it was built under no_grad)")
+            raise ValueError(
+                f"backward: this Value (shape {self.shape}, dtype {self.dtype}) does not require "
+                f"grad; expected the result of ops on inputs with requires_grad=True, computed "
+                f"outside no_grad()")
         if grad is None:
             if self.data.size != 1:
                 raise ValueError(
@@ -98,66 +121,52 @@ class Value:
             raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape "
                              f"{self.shape}; expected equal shapes")
 
+        order = topo_order(self)
+        for node in order:              # check first, so a failing call changes no .grad
+            if node.fn is not None and node.fn.released:
+                raise ValueError(
+                    f"backward: the graph through {node.fn.name} was already freed by an "
+                    f"earlier backward(); expected a graph with its saved arrays; pass "
+                    f"retain_graph=True to the first backward() to call backward() again")
+
         pending = {id(self): grad}      # gradients not yet handed to a node, by node id
-        for node in reversed(topo_order(self)):
+        for node in reversed(order):
             grad = pending.pop(id(node), None)
-            if grad is None:
+            if grad is None:            # every gradient flowing here was None
+                continue
+            fn = node.fn
+            if fn is None:              # a leaf: give it an array of its own
+                node.grad = np.array(grad) if node.grad is None else node.grad + grad
                 continue
             node.grad = grad if node.grad is None else node.grad + grad
-            fn = node.fn
-            if fn is None:
-                continue
-            if fn.released:
-                raise RuntimeError(
-                    f"backward: the graph through {fn.name} was already freed by an earlier "
-                    f"backward(); pass retain_graph=True to the first backward() to call it again")
-            input_grads = fn.backward(grad)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(fn.inputs):
-                raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
-                                   f"for {len(fn.inputs)} inputs; expected one per input")
-            for parent, parent_grad in zip(fn.inputs, input_grads):
-                if parent is None or not parent.requires_grad or parent_grad is None:
+            for parent, parent_grad in zip(fn.inputs, _input_grads(fn, grad), strict=True):
+                if parent_grad is None:
                     continue
-                parent_grad = np.asarray(parent_grad, dtype=parent.dtype)
-                if parent_grad.shape != parent.shape:
-                    raise RuntimeError(
-                        f"{fn.name}.backward returned a gradient of shape {parent_grad.shape} "
-                        f"for an input of shape {parent.shape}; expected equal shapes")
                 key = id(parent)
                 pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
             if not retain_graph:
                 fn.release()
 
-    # Operator sugar: each operator is an op from tinygrad_cnn.ops.
-    def _lift(self, other) -> Value:
-        """A Python number takes this Value's dtype, so `x * 2` never changes x's dtype."""
-        if isinstance(other, Value):
-            return other
-        if isinstance(other, numbers.Number) and self.dtype.kind == "f":
-            return Value(np.asarray(other, dtype=self.dtype), requires_grad=False)
-        return Value(other, requires_grad=False)
-
-    def __add__(self, other): return elementwise.add(self, self._lift(other))
-    def __radd__(self, other): return elementwise.add(self._lift(other), self)
-    def __sub__(self, other): return elementwise.sub(self, self._lift(other))
-    def __rsub__(self, other): return elementwise.sub(self._lift(other), self)
-    def __mul__(self, other): return elementwise.mul(self, self._lift(other))
-    def __rmul__(self, other): return elementwise.mul(self._lift(other), self)
-    def __truediv__(self, other): return elementwise.div(self, self._lift(other))
-    def __rtruediv__(self, other): return elementwise.div(self._lift(other), self)
-    def __matmul__(self, other): return linalg.matmul(self, self._lift(other))
-    def __rmatmul__(self, other): return linalg.matmul(self._lift(other), self)
+    # Operator sugar: each operator is an op from tinygrad_cnn.ops. A Python number operand
+    # takes the Value's dtype (see Function.apply), so `x * 2` keeps a float32 x float32.
+    def __add__(self, other): return elementwise.add(self, other)
+    def __radd__(self, other): return elementwise.add(other, self)
+    def __sub__(self, other): return elementwise.sub(self, other)
+    def __rsub__(self, other): return elementwise.sub(other, self)
+    def __mul__(self, other): return elementwise.mul(self, other)
+    def __rmul__(self, other): return elementwise.mul(other, self)
+    def __truediv__(self, other): return elementwise.div(self, other)
+    def __rtruediv__(self, other): return elementwise.div(other, self)
+    def __matmul__(self, other): return linalg.matmul(self, other)
+    def __rmatmul__(self, other): return linalg.matmul(other, self)
     def __neg__(self): return elementwise.neg(self)
-
-    def __pow__(self, exponent):
-        return elementwise.pow(self, exponent)
+    def __pow__(self, exponent): return elementwise.pow(self, exponent)
 
     def __rpow__(self, base):
-        # base ** x = exp(x * log(base)) for a positive number base
-        if not isinstance(base, numbers.Real) or base <= 0:
-            raise TypeError(f"pow: {base!r} ** Value needs a positive real base; got {base!r}")
+        # base ** x = exp(x ln(base)) for a positive number base
+        if isinstance(base, bool) or not isinstance(base, numbers.Real) or not base > 0:
+            raise TypeError(f"pow: {base!r:.60} ** Value needs a positive real number as the "
+                            f"base; expected e.g. 2 ** x; for other bases write the exp/log form")
         return (self * float(np.log(base))).exp()
 
     def relu(self): return elementwise.relu(self)
@@ -178,38 +187,71 @@ class Value:
 def topo_order(root: Value) -> list[Value]:
     """Every node feeding root, each after its parents; iterative, so deep graphs never recurse.
 
-    Nodes that do not require grad are left out: no gradient flows into them.
+    Nodes that do not require grad are left out: no gradient flows into them. The order
+    depends only on the graph (first arguments first), never on memory addresses.
     """
-    order, seen, stack = [], set(), [(root, False)]
+    order, seen, stack = [], set(), [root]
     while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
+        node = stack.pop()
+        if node is None:                # the marker pushed above a node: its parents are done
+            order.append(stack.pop())
         elif id(node) not in seen:
             seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((p, False) for p in reversed(node.parents) if p.requires_grad)
+            stack.append(node)
+            stack.append(None)
+            for parent in reversed(node.parents):     # first arguments come out first
+                if parent.requires_grad and id(parent) not in seen:
+                    stack.append(parent)
     return order
 
 
+def _input_grads(fn, grad: np.ndarray) -> list:
+    """fn.backward(grad) as one ndarray (or None) per input, each of its input's shape and dtype."""
+    grads = fn.backward(grad)
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != len(fn.inputs):
+        raise ValueError(f"{fn.name}.backward: returned {len(grads)} gradients for "
+                         f"{len(fn.inputs)} inputs; expected one per input (None where an "
+                         f"input needs none)")
+    checked = []
+    for value, g in zip(fn.inputs, grads, strict=True):
+        if g is None or value is None or not value.requires_grad:
+            checked.append(None)
+            continue
+        data = value.data
+        if type(g) is not np.ndarray or g.dtype is not data.dtype:   # 0-d results are scalars
+            g = np.asarray(g, dtype=data.dtype)
+        if g.shape != data.shape:
+            raise ValueError(
+                f"{fn.name}.backward: returned a gradient of shape {g.shape} for input "
+                f"{fn.inputs.index(value)} of shape {data.shape}; expected equal shapes (sum "
+                f"over broadcast axes)")
+        checked.append(g)
+    return checked
+
+
 def _to_array(data, dtype) -> np.ndarray:
+    """data as a numeric ndarray: numpy data keeps its dtype, Python numbers/lists -> float64."""
     if isinstance(data, Value):
-        raise TypeError("Value: data is already a Value; use x.detach() for a new leaf "
-                        "sharing its data")
-    if isinstance(data, np.ndarray):
-        array = data if dtype is None else data.astype(dtype, copy=False)
-    elif isinstance(data, np.generic):
-        array = np.asarray(data, dtype=dtype)
-    else:
-        try:
-            array = np.asarray(data, dtype=np.float64 if dtype is None else dtype)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"Value: cannot make a numeric array from {type(data).__name__} "
-                            f"{data!r:.60}; expected a number, a (nested) list of numbers or "
-                            f"a numpy array") from error
+        raise TypeError("Value: data is already a Value; expected a number, a list or a numpy "
+                        "array; use x.detach() for a new leaf sharing its data")
+    try:
+        array = np.asarray(data)
+    except ValueError as error:        # e.g. ragged nested lists
+        raise TypeError(f"Value: cannot make a numeric array from {type(data).__name__} "
+                        f"{data!r:.60}; expected a number, a (nested) list of numbers of "
+                        f"equal lengths or a numpy array") from error
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"Value: data has non-numeric dtype {array.dtype}; expected bool, "
-                        f"integer or floating-point numbers")
+        raise TypeError(f"Value: data {data!r:.60} has non-numeric dtype {array.dtype}; expected "
+                        f"bool, integer or floating-point numbers")
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        dtype = np.float64             # Python numbers and lists
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Value: dtype={array.dtype} is not numeric; expected a bool, "
+                            f"integer or floating-point dtype such as np.float32")
     return array
 
 

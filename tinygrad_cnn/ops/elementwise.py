@@ -18,12 +18,16 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """
     if grad.shape == shape:
         return grad
-    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))   # axes broadcasting prepended
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=stretched, keepdims=True)
+    lead = grad.ndim - len(shape)                  # axes that broadcasting prepended
+    stretched = tuple(lead + i for i, n in enumerate(shape)
+                      if n == 1 and grad.shape[lead + i] != 1)
+    return grad.sum(axis=tuple(range(lead)) + stretched).reshape(shape)   # keep the 1s
 
 
 def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
+    """Raise a ValueError naming both shapes unless a and b broadcast together."""
+    if a.shape == b.shape:
+        return
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -197,11 +201,13 @@ def div(a, b):
 
 
 def pow(x, exponent):
-    """x ** exponent; the exponent must be a Python number (a constant)."""
-    if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
+    """x ** exponent; the exponent must be a number (a constant), e.g. x ** 2 or x ** -0.5."""
+    if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, numbers.Real):
         raise TypeError(
-            f"pow: exponent must be a Python number, got {type(exponent).__name__}; for a "
-            f"learned exponent p write (p * x.log()).exp()")
+            f"pow: exponent must be a real number, got {type(exponent).__name__}; expected "
+            f"e.g. x ** 2; for a learned exponent p write (p * x.log()).exp()")
+    if isinstance(exponent, np.generic):
+        exponent = exponent.item()    # a Python number never changes x's dtype
     return Pow.apply(x, exponent=exponent)
 
 

@@ -11,9 +11,15 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
     """`axis` (None, int or tuple of ints, negatives allowed) as sorted non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis {axis!r} is a {type(axis).__name__}; expected None, an int "
+                        f"or a tuple of ints")
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for an array with {ndim} "
                              f"dimensions; expected an int in [{-ndim}, {ndim})")
     normalized = tuple(sorted(int(a) % ndim for a in axes))
@@ -37,27 +43,30 @@ class Sum(Function):
         return np.broadcast_to(grad, self.shape)
 
 
-class Mean(Sum):
+class Mean(Function):
     """Mean over `axis`."""
 
     def forward(self, x, axis, keepdims):
-        total = super().forward(x, axis, keepdims)
+        self.shape, self.axes = x.shape, normalize_axes("mean", axis, x.ndim)
+        self.keepdims = keepdims
         self.count = int(np.prod([x.shape[a] for a in self.axes]))
-        return total / self.count
+        return x.mean(axis=self.axes, keepdims=keepdims)
 
-    # mean = sum / count, so each element gets grad / count
+    # mean = sum / count, so each averaged element gets grad / count
     def backward(self, grad):
-        return super().backward(grad / self.count)
+        if not self.keepdims:
+            grad = np.expand_dims(grad, self.axes)
+        return np.broadcast_to(grad / self.count, self.shape)
 
 
 class Max(Function):
-    """Maximum over `axis`; ties share the gradient equally."""
+    """Maximum over `axis`; tied maxima share the gradient equally."""
 
     def forward(self, x, axis, keepdims):
         self.axes = normalize_axes("max", axis, x.ndim)
-        if x.size == 0:
-            raise ValueError(f"max: input of shape {x.shape} is empty; expected at least one "
-                             f"element to take the maximum of")
+        if any(x.shape[a] == 0 for a in self.axes):
+            raise ValueError(f"max: input of shape {x.shape} has no elements along axis "
+                             f"{axis!r}; expected at least one element to take the maximum of")
         out = x.max(axis=self.axes, keepdims=True)
         self.is_max = x == out
         self.keepdims = keepdims
@@ -67,7 +76,8 @@ class Max(Function):
     def backward(self, grad):
         if not self.keepdims:
             grad = np.expand_dims(grad, self.axes)
-        return grad * self.is_max / self.is_max.sum(axis=self.axes, keepdims=True)
+        is_max = self.is_max.astype(grad.dtype)        # so a float32 gradient stays float32
+        return grad * is_max / is_max.sum(axis=self.axes, keepdims=True)
 
 
 def sum(x, axis=None, keepdims=False):

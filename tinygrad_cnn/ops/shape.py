@@ -33,11 +33,14 @@ class Transpose(Function):
     """x with its axes permuted (no axes: reversed)."""
 
     def forward(self, x, axes):
-        if axes and sorted(axes) != list(range(x.ndim)):
+        if not axes:
+            axes = tuple(reversed(range(x.ndim)))
+        ok = all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
+        if not ok or sorted(int(a) % x.ndim for a in axes) != list(range(x.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
                              f"of an array of shape {x.shape}; expected each of "
-                             f"0..{x.ndim - 1} once")
-        self.axes = tuple(axes) if axes else tuple(reversed(range(x.ndim)))
+                             f"0..{x.ndim - 1} once (negative axes count from the end)")
+        self.axes = tuple(int(a) % x.ndim for a in axes)
         return x.transpose(self.axes)
 
     # output axis i is input axis axes[i]; the inverse permutation puts them back
@@ -54,13 +57,14 @@ def reshape(x, *shape):
 
 def flatten(x, start_dim=1):
     """Merge the dimensions from `start_dim` on: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
-    ndim = x.ndim if hasattr(x, "ndim") else np.ndim(x)
-    if not -max(ndim, 1) <= start_dim < max(ndim, 1):
-        raise ValueError(f"flatten: start_dim {start_dim} is out of range for an input with "
-                         f"{ndim} dimensions; expected -{max(ndim, 1)} <= start_dim < "
-                         f"{max(ndim, 1)}")
-    start_dim %= max(ndim, 1)
-    return Flatten.apply(x, shape=tuple(x.shape[:start_dim]) + (-1,))
+    shape = x.shape if hasattr(x, "shape") else np.shape(x)
+    ndim = max(len(shape), 1)                   # a 0-d input flattens to (1,), as in numpy
+    is_int = isinstance(start_dim, (int, np.integer)) and not isinstance(start_dim, bool)
+    if not is_int or not -ndim <= start_dim < ndim:
+        raise ValueError(f"flatten: start_dim {start_dim!r} is out of range for an input of "
+                         f"shape {tuple(shape)}; expected an int with -{ndim} <= start_dim < "
+                         f"{ndim}")
+    return Flatten.apply(x, shape=tuple(shape[:int(start_dim) % ndim]) + (-1,))
 
 
 def transpose(x, *axes):

@@ -1,0 +1,123 @@
+"""matmul (2-D, batched, 1-D) and linear: forward against naive loops, gradcheck, errors."""
+
+import numpy as np
+import pytest
+import reference
+
+import tinygrad_cnn as tc
+
+
+def naive_matmul(a, b):
+    """numpy's matmul rules spelled out around reference.matmul's triple loop."""
+    a2 = a[None, :] if a.ndim == 1 else a             # (K,) -> (1, K)
+    b2 = b[:, None] if b.ndim == 1 else b             # (K,) -> (K, 1)
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape(-1, *a2.shape[-2:])
+    b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape(-1, *b2.shape[-2:])
+    out = np.stack([reference.matmul(x, y) for x, y in zip(a3, b3, strict=True)])
+    out = out.reshape(batch + out.shape[-2:])
+    if a.ndim == 1:
+        out = out[..., 0, :]
+    if b.ndim == 1:
+        out = out[..., 0]
+    return out
+
+
+MATMUL_SHAPES = [
+    ((3, 4), (4, 2)),              # 2-D, non-square
+    ((1, 1), (1, 1)),
+    ((2, 3, 4), (2, 4, 5)),        # batched
+    ((2, 3, 4), (4, 5)),           # batch against a matrix
+    ((3, 4), (2, 4, 5)),           # a matrix against a batch
+    ((2, 1, 3, 4), (5, 4, 2)),     # batch axes broadcast in both operands
+    ((4,), (4, 3)),                # 1-D @ 2-D
+    ((3, 4), (4,)),                # 2-D @ 1-D
+    ((4,), (4,)),                  # 1-D @ 1-D -> scalar
+    ((4,), (2, 4, 3)),             # 1-D @ batched
+    ((2, 3, 4), (4,)),             # batched @ 1-D
+]
+
+
+@pytest.mark.parametrize("a_shape, b_shape", MATMUL_SHAPES)
+def test_matmul_forward_and_gradcheck(rng, a_shape, b_shape):
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    out = tc.ops.matmul(tc.Value(a), tc.Value(b))
+    np.testing.assert_allclose(out.data, naive_matmul(a, b), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal((tc.Value(a) @ tc.Value(b)).data, out.data)
+    assert tc.gradcheck(tc.ops.matmul, [a, b])
+
+
+def test_matmul_with_a_constant_array_on_either_side(rng):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    w = tc.Value(b)
+    np.testing.assert_allclose((a @ w).data, a @ b, rtol=1e-15)
+    (a @ w).sum().backward()
+    np.testing.assert_allclose(w.grad, a.T @ np.ones((2, 4)), rtol=1e-14)
+    assert tc.gradcheck(lambda v: v @ b, [a])
+
+
+@pytest.mark.parametrize("a_shape, b_shape, inner", [((2, 3), (4, 5), r"3 and 4"),
+                                                     ((3,), (2, 5), r"3 and 2"),
+                                                     ((2, 2, 3), (2,), r"3 and 2")])
+def test_matmul_shape_mismatch_names_both_shapes(a_shape, b_shape, inner):
+    shapes = rf"{a_shape} and {b_shape}".replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(ValueError, match=rf"matmul: cannot multiply shapes {shapes}: inner "
+                                         rf"dimensions {inner} differ"):
+        tc.Value(np.ones(a_shape)) @ tc.Value(np.ones(b_shape))
+
+
+def test_matmul_other_errors():
+    with pytest.raises(ValueError, match=r"matmul: operands must have at least 1 dimension, got "
+                                         r"shapes \(\) and \(3,\); use \* to multiply"):
+        tc.ops.matmul(tc.Value(2.0), tc.Value(np.ones(3)))
+    with pytest.raises(ValueError, match=r"matmul: batch dimensions of \(2, 3, 4\) and "
+                                         r"\(3, 4, 5\) do not broadcast"):
+        tc.ops.matmul(np.ones((2, 3, 4)), tc.Value(np.ones((3, 4, 5))))
+
+
+LINEAR_SHAPES = [                  # x shape, (out_features, in_features)
+    ((5, 3), (4, 3)),
+    ((1, 1), (1, 1)),
+    ((3,), (2, 3)),                # a single sample, 1-D
+    ((2, 3, 4), (5, 4)),           # extra leading axes
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape", LINEAR_SHAPES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_forward_and_gradcheck(rng, x_shape, w_shape, bias):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+    out = tc.ops.linear(tc.Value(x), tc.Value(w), None if b is None else tc.Value(b))
+    expected = naive_matmul(x, w.T) + (0.0 if b is None else b)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    if bias:
+        assert tc.gradcheck(tc.ops.linear, [x, w, b])
+    else:
+        assert tc.gradcheck(tc.ops.linear, [x, w])
+        assert out.fn.inputs[2] is None and len(out.parents) == 2
+
+
+def test_linear_skips_the_input_gradient_of_a_constant_batch(rng):
+    x = tc.Value(rng.standard_normal((4, 3)), requires_grad=False)
+    w, b = tc.Value(rng.standard_normal((2, 3))), tc.Value(rng.standard_normal(2))
+    out = tc.ops.linear(x, w, b)
+    assert out.fn.needs_input_grad == (False, True, True)
+    dx, dw, db = out.fn.backward(np.ones((4, 2)))
+    assert dx is None
+    np.testing.assert_allclose(dw, np.ones((2, 4)) @ x.data, rtol=1e-14)
+    np.testing.assert_array_equal(db, [4.0, 4.0])
+
+
+def test_linear_shape_mismatches_raise():
+    with pytest.raises(ValueError, match=r"linear: input of shape \(5, 3\) does not fit weight "
+                                         r"of shape \(4, 2\); expected weight \(out_features, "
+                                         r"in_features\)"):
+        tc.ops.linear(tc.Value(np.ones((5, 3))), tc.Value(np.ones((4, 2))))
+    with pytest.raises(ValueError, match=r"linear: input of shape \(5, 3\) does not fit weight "
+                                         r"of shape \(3,\)"):
+        tc.ops.linear(tc.Value(np.ones((5, 3))), tc.Value(np.ones(3)))
+    with pytest.raises(ValueError, match=r"linear: bias has shape \(3,\); expected \(4,\), one "
+                                         r"per output feature"):
+        tc.ops.linear(tc.Value(np.ones((5, 3))), tc.Value(np.ones((4, 3))),
+                      tc.Value(np.ones(3)))
