@@ -51,6 +51,24 @@ def test_flatten_forward_and_gradcheck(rng, shape, start_dim, expected):
     assert tc.gradcheck(lambda v: tc.ops.flatten(v, start_dim), [x])
 
 
+def test_flatten_records_start_dim_not_the_shape():
+    x = tc.Value(np.ones((2, 3, 4)))
+    out = tc.ops.flatten(x)
+    assert dict(out.fn.params) == {"start_dim": 1}
+    assert dict(tc.nn.Flatten(start_dim=-2)(x).fn.params) == {"start_dim": -2}
+    assert dict(x.flatten().fn.params) == {"start_dim": 0}
+    assert "Flatten start_dim=1" in tc.draw_graph(out).source
+
+
+def test_flatten_accepts_numpy_integers_and_moves_the_gradient_back():
+    x = tc.Value(np.zeros((2, 3, 4)))
+    out = tc.ops.flatten(x, np.int64(1))
+    assert out.shape == (2, 12)
+    upstream = np.arange(24.0).reshape(2, 12)
+    out.backward(upstream)
+    np.testing.assert_array_equal(x.grad, upstream.reshape(2, 3, 4))
+
+
 def test_flatten_defaults():
     x = tc.Value(np.ones((2, 3, 4)))
     assert tc.ops.flatten(x).shape == (2, 12)      # ops.flatten keeps the batch axis
@@ -64,6 +82,13 @@ def test_flatten_bad_start_dim_raises(start_dim):
                                          r"for an input of shape \(2, 3, 4\); expected an int "
                                          r"with -3 <= start_dim < 3"):
         tc.ops.flatten(tc.Value(np.ones((2, 3, 4))), start_dim)
+
+
+def test_flatten_bad_start_dim_on_an_array_raises():
+    with pytest.raises(ValueError, match=r"flatten: start_dim True is out of range for an input "
+                                         r"of shape \(\); expected an int with -1 <= start_dim "
+                                         r"< 1"):
+        tc.ops.flatten(np.float64(2.0), True)
 
 
 @pytest.mark.parametrize("shape, axes", [

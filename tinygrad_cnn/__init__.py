@@ -5,5 +5,10 @@ from tinygrad_cnn.function import Function, no_grad
 from tinygrad_cnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_cnn.random import manual_seed
 from tinygrad_cnn import ops
+from tinygrad_cnn import nn, optim
+from tinygrad_cnn.serialization import load, save
+from tinygrad_cnn.viz import draw_graph
+from tinygrad_cnn.profiler import profile
 
-__all__ = ["Value", "Function", "no_grad", "gradcheck", "GradcheckError", "manual_seed", "ops"]
+__all__ = ["Value", "Function", "no_grad", "gradcheck", "GradcheckError", "manual_seed", "ops",
+           "nn", "optim", "save", "load", "draw_graph", "profile"]

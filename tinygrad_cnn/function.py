@@ -14,6 +14,7 @@ from tinygrad_cnn.value import Value
 
 _grad_enabled = True
 _module_scope: list[str] = []
+_profiler = None          # the active tinygrad_cnn.profiler.profile, set only by it; None: off
 _NO_PARAMS: Mapping = types.MappingProxyType({})   # read-only, so every op can share it
 
 
@@ -95,7 +96,11 @@ class Function:
         fn.needs_input_grad = tuple([_grad_enabled and v is not None and v.requires_grad
                                      for v in values])
         fn.params = params or _NO_PARAMS     # one shared empty mapping: a million ops, no dicts
-        data = fn.forward(*[None if v is None else v.data for v in values], **params)
+        arrays = [None if v is None else v.data for v in values]
+        if _profiler is None:
+            data = fn.forward(*arrays, **params)
+        else:
+            data = _profiler._timed(fn.name, "forward", fn.forward, *arrays, **params)
         if type(data) is not np.ndarray:      # numpy returns 0-d results as numpy scalars
             data = np.asarray(data)
         module = _module_scope[-1] if _module_scope else None

@@ -129,6 +129,7 @@ class Value:
                     f"earlier backward(); expected a graph with its saved arrays; pass "
                     f"retain_graph=True to the first backward() to call backward() again")
 
+        profiler = function._profiler   # tc.profile() times each backward when active
         pending = {id(self): grad}      # gradients not yet handed to a node, by node id
         for node in reversed(order):
             grad = pending.pop(id(node), None)
@@ -139,7 +140,11 @@ class Value:
                 node.grad = np.array(grad) if node.grad is None else node.grad + grad
                 continue
             node.grad = grad if node.grad is None else node.grad + grad
-            for parent, parent_grad in zip(fn.inputs, _input_grads(fn, grad), strict=True):
+            if profiler is None:
+                grads = _input_grads(fn, grad)
+            else:
+                grads = profiler._timed(fn.name, "backward", _input_grads, fn, grad)
+            for parent, parent_grad in zip(fn.inputs, grads, strict=True):
                 if parent_grad is None:
                     continue
                 key = id(parent)
@@ -255,6 +260,7 @@ def _to_array(data, dtype) -> np.ndarray:
     return array
 
 
-# The ops import Value, so they are imported after it exists.
+# The ops and function.py import Value, so they are imported after it exists.
+from tinygrad_cnn import function  # noqa: E402
 from tinygrad_cnn.ops import elementwise, linalg, reduce  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402

@@ -26,7 +26,19 @@ class Reshape(Function):
 
 
 class Flatten(Reshape):
-    """x with the dimensions from start_dim on merged into one (a reshape, drawn as flatten)."""
+    """x (d0, ..., d_{n-1}) -> (d0, ..., d_{s-1}, d_s*...*d_{n-1}) for s = start_dim: a reshape
+    whose node records start_dim, so drawings show `Flatten start_dim=1`; backward is Reshape's."""
+
+    def forward(self, x, start_dim):
+        ndim = max(x.ndim, 1)                   # a 0-d input flattens to (1,), as in numpy
+        is_int = isinstance(start_dim, (int, np.integer)) and not isinstance(start_dim, bool)
+        if not is_int or not -ndim <= start_dim < ndim:
+            raise ValueError(f"flatten: start_dim {start_dim!r} is out of range for an input of "
+                             f"shape {x.shape}; expected an int with -{ndim} <= start_dim < "
+                             f"{ndim}")
+        self.in_shape = x.shape
+        # (d0, ..., d_{s-1}, d_s, ..., d_{n-1}) -> (d0, ..., d_{s-1}, d_s*...*d_{n-1})
+        return x.reshape(x.shape[:int(start_dim) % ndim] + (-1,))
 
 
 class Transpose(Function):
@@ -57,14 +69,7 @@ def reshape(x, *shape):
 
 def flatten(x, start_dim=1):
     """Merge the dimensions from `start_dim` on: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
-    shape = x.shape if hasattr(x, "shape") else np.shape(x)
-    ndim = max(len(shape), 1)                   # a 0-d input flattens to (1,), as in numpy
-    is_int = isinstance(start_dim, (int, np.integer)) and not isinstance(start_dim, bool)
-    if not is_int or not -ndim <= start_dim < ndim:
-        raise ValueError(f"flatten: start_dim {start_dim!r} is out of range for an input of "
-                         f"shape {tuple(shape)}; expected an int with -{ndim} <= start_dim < "
-                         f"{ndim}")
-    return Flatten.apply(x, shape=tuple(shape[:int(start_dim) % ndim]) + (-1,))
+    return Flatten.apply(x, start_dim=start_dim)
 
 
 def transpose(x, *axes):
