@@ -1,0 +1,66 @@
+"""Naive nested-loop conv2d, max_pool2d and matmul, written straight from their definitions and
+sharing no code with the library: slow on purpose, used only as test oracles."""
+
+import numpy as np
+
+
+def conv2d(x, w, b=None, stride=1, padding=0):
+    """out[n,f,i,j] = b[f] + sum_{c,p,q} x[n, c, i*sh + p - ph, j*sw + q - pw] w[f,c,p,q], with
+    x taken as zero outside the image: x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW)."""
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    n_batch, channels, height, width = x.shape
+    filters, _, kh, kw = w.shape
+    oh = (height + 2 * ph - kh) // sh + 1
+    ow = (width + 2 * pw - kw) // sw + 1
+    out = np.zeros((n_batch, filters, oh, ow), dtype=np.result_type(x, w))
+    for n in range(n_batch):
+        for f in range(filters):
+            for i in range(oh):
+                for j in range(ow):
+                    total = 0.0 if b is None else b[f]
+                    for c in range(channels):
+                        for p in range(kh):
+                            for q in range(kw):
+                                row, col = i * sh + p - ph, j * sw + q - pw
+                                if 0 <= row < height and 0 <= col < width:
+                                    total += x[n, c, row, col] * w[f, c, p, q]
+                    out[n, f, i, j] = total
+    return out
+
+
+def max_pool2d(x, kernel_size=2, stride=None):
+    """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p, j*sw + q]; only the values:
+    x (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // sh + 1, stride defaulting to the kernel."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    if stride is None:
+        stride = (kh, kw)
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    n_batch, channels, height, width = x.shape
+    oh, ow = (height - kh) // sh + 1, (width - kw) // sw + 1
+    out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(oh):
+                for j in range(ow):
+                    best = x[n, c, i * sh, j * sw]
+                    for p in range(kh):
+                        for q in range(kw):
+                            if x[n, c, i * sh + p, j * sw + q] > best:
+                                best = x[n, c, i * sh + p, j * sw + q]
+                    out[n, c, i, j] = best
+    return out
+
+
+def matmul(a, b):
+    """c[i,j] = sum_k a[i,k] b[k,j]: a (M, K), b (K, N) -> (M, N)."""
+    rows, inner = a.shape
+    cols = b.shape[1]
+    out = np.zeros((rows, cols), dtype=np.result_type(a, b))
+    for i in range(rows):
+        for j in range(cols):
+            total = 0.0
+            for k in range(inner):
+                total += a[i, k] * b[k, j]
+            out[i, j] = total
+    return out
