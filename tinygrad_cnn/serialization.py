@@ -3,14 +3,14 @@ one .npz file, written atomically and read without pickle."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from tinygrad_cnn.fileio import atomic_write
 
 # The npz entry holding the JSON layout of the saved structure; a top-level key may not use it.
 TREE_KEY = "__tree__"
@@ -41,18 +41,8 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
     if not path.parent.is_dir():
         raise FileNotFoundError(f"save: the folder {str(path.parent)!r} does not exist; expected "
                                 f"an existing folder; create it first (e.g. Path.mkdir)")
-    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # mode as open() gives
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write_npz(file, arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    with atomic_write(path) as file:
+        _write_npz(file, arrays)
     _fsync_dir(path.parent)
 
 

@@ -1,14 +1,13 @@
 """The run's figures: loss and accuracy per epoch, the test confusion matrix, the first
 convolution's filters. Each is written as a PNG with matplotlib's file-only backend."""
 
-import os
-import tempfile
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from tinygrad_cnn.fileio import atomic_write  # noqa: E402
 
 
 def write_all(history, filters, predictions, labels, out):
@@ -66,7 +65,6 @@ def _filters(filters):
 
 def _save(fig, path):
     """Save a figure atomically: render to a temp file, then rename it over `path`."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as f:
-        fig.savefig(f, dpi=110)
+    with atomic_write(path) as f:
+        fig.savefig(f, dpi=110, format="png")
     plt.close(fig)
-    os.replace(f.name, path)

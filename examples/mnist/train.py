@@ -3,9 +3,7 @@ a checkpoint after every epoch: python examples/mnist/train.py --help"""
 
 import argparse
 import json
-import os
 import resource
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from tqdm import tqdm
 import tinygrad_cnn as tc
 from tinygrad_cnn import ops, optim
 from tinygrad_cnn.data import DataLoader, load_mnist
+from tinygrad_cnn.fileio import atomic_write
 from tinygrad_cnn.random import default_generator
 
 
@@ -64,9 +63,8 @@ def make_optimizer(name, params, lr):
 
 def write_json(path, obj):
     """Write obj as JSON to path atomically (a temp file renamed over the target)."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
+    with atomic_write(path, "w") as f:
         json.dump(obj, f, indent=2)
-    os.replace(f.name, path)
 
 
 def parse_args(argv=None):
@@ -75,8 +73,8 @@ def parse_args(argv=None):
                         help="total number of epochs (default: 5)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="training batch size (default: 64)")
-    parser.add_argument("--lr", type=float, default=1e-3,
-                        help="learning rate of the first epoch (default: 1e-3)")
+    parser.add_argument("--lr", type=float, default=2e-3,
+                        help="learning rate of the first epoch (default: 2e-3)")
     parser.add_argument("--lr-decay", type=float, default=0.5,
                         help="factor applied to the learning rate after each epoch (default: 0.5)")
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",

