@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ROW = re.compile(r"^\|.*\((?P<path>(?:\.\./)?docs/results/[\w.-]+\.json)\)")
+ROW = re.compile(r"^\|.*\((?P<path>[\w./-]*results/[\w.-]+\.json)\)")
 
 
 def result_rows(page: Path):
