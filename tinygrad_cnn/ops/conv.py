@@ -59,19 +59,23 @@ class Conv2d(Function):
         # tile t of output row i reads rows i*SH.. and columns t*J*SW..: (KH, span*C), a view
         patches = as_strided(xp, (n, oh, tiles, kh, span * c),
                              (s_n, s_h * sh, s_w * tile * sw, s_h, s_c), writeable=False)
-        cols = patches.reshape(n * oh * tiles, kh * span * c)     # the copy
-        self.band = _band(kw, sw, tile, span, dtype)
         # w_band[(p, v, c), (j, f)] = w[f, c, p, v - j*SW], zero off the band
-        w_band = np.tensordot(w.transpose(2, 1, 0, 3), self.band, axes=(3, 2))
-        w_band = w_band.transpose(0, 3, 1, 4, 2).reshape(kh * span * c, tile * f)
+        w_band = np.zeros((kh, span, c, tile, f), dtype=dtype)
+        for j in range(tile):
+            w_band[:, j * sw:j * sw + kw, :, j] = w.transpose(2, 3, 1, 0)   # -> (KH, KW, C, F)
+        w_band = w_band.reshape(kh * span * c, tile * f)
+        cols = patches.reshape(n * oh * tiles, kh * span * c)     # the copy
         out = (cols @ w_band).reshape(n, oh, tiles * tile, f)[:, :, :ow]   # NHWC
         if b is not None:
             out += b
-        self.cols = cols if self.needs_input_grad[1] else None
+        # backward copies cols again from the view rather than keeping it: the copy costs less
+        # than the fresh pages that a larger peak memory needs from the OS every step
         self.patches = patches if self.needs_input_grad[1] else None
         self.w, self.w_band = (w, w_band) if self.needs_input_grad[0] else (None, None)
         self.geometry = (x.shape, w.shape, (sh, sw), (ph, pw), (tile, tiles, span))
-        return out.transpose(0, 3, 1, 2)                          # (N, OH, OW, F) -> NCHW
+        # (N, OH, OW, F) -> NCHW, copied contiguous: the next elementwise op and its backward
+        # then run over matching layouts instead of gathering across strides
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     # db = sum of g; dw = g^T @ cols, folded along the band; dx = g @ band^T added back to
     # each tile's patch, or for J = 1 the correlation of g with the kernel flipped both ways
@@ -85,22 +89,23 @@ class Conv2d(Function):
         g_tiles = g_nhwc.reshape(n * oh * tiles, tile * f)       # (N*OH*tiles, J*F)
         dx = dw = db = None
         if self.needs_input_grad[1]:
-            _, c, kh, kw = self.geometry[1]
-            # cols is used once, and dropped before dx's buffers are made, to keep the peak
-            # memory (and the fresh pages the OS must supply) small; a retained graph copies
-            # it again from the saved view
-            cols, self.cols = self.cols, None
-            if cols is None:
-                cols = self.patches.reshape(n * oh * tiles, kh * span * c)
-            g_cols = (g_tiles.T @ cols).reshape(tile, f, kh, span, c)
-            del cols
-            # dw[f, p, c, q] = sum_j g_cols[j, f, p, j*SW + q, c]: undo each block's shift
-            dw = np.tensordot(g_cols, self.band, axes=([0, 3], [1, 0])).transpose(0, 2, 1, 3)
+            dw = self._weight_grad(g_tiles)
         if self.needs_input_grad[0]:
             dx = self._input_grad(grad, g_tiles)
         if self.needs_input_grad[2]:
             db = g_tiles.reshape(-1, f).sum(axis=0)
         return dx, dw, db
+
+    def _weight_grad(self, g_tiles):
+        """dL/dw: g_tiles (N*OH*tiles, J*F) -> (F, C, KH, KW)."""
+        _, (f, c, kh, kw), (_, sw), _, (tile, _, span) = self.geometry
+        cols = self.patches.reshape(-1, kh * span * c)    # the copy again: (N*OH*tiles, KH*span*C)
+        g_cols = (g_tiles.T @ cols).reshape(tile, f, kh, span, c)
+        # dw[f, c, p, q] = sum_j g_cols[j, f, p, j*SW + q, c]: undo each block's shift
+        dw = np.zeros((f, kh, kw, c), dtype=g_cols.dtype)
+        for j in range(tile):
+            dw += g_cols[j, :, :, j * sw:j * sw + kw]
+        return dw.transpose(0, 3, 1, 2)                           # (F, KH, KW, C) -> (F, C, KH, KW)
 
     def _input_grad(self, grad, g_tiles):
         """dL/dx: (N, F, OH, OW) -> (N, C, H, W)."""
@@ -108,22 +113,25 @@ class Conv2d(Function):
         if tile == 1:
             return self._input_grad_by_rows(grad)
         oh = grad.shape[2]
-        # the gradient of every tile's patch: (N*OH*tiles, J*F) @ (J*F, KH*span*C)
-        patch_grads = (g_tiles @ self.w_band.T).reshape(n, oh, tiles, kh, span, c)
+        w_rows = self.w_band.reshape(kh, span * c, tile * f)    # one band per kernel row p
         step = tile * sw                     # columns between neighbouring tiles
         groups = -(-span // step)            # tiles t, t + groups, ... never overlap
         dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c),
-                       dtype=patch_grads.dtype)
+                       dtype=np.result_type(g_tiles.dtype, w_rows.dtype))
         for p in range(kh):
+            # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C), one
+            # kernel row at a time so that only a KH-th of all patch gradients is ever held
+            patch_grads = (g_tiles @ w_rows[p].T).reshape(n, oh, tiles, span, c)
             rows = dxp[:, p:p + (oh - 1) * sh + 1:sh]          # input rows i*SH + p
             for first in range(min(groups, tiles)):
-                part = patch_grads[:, :, first::groups, p]     # (N, OH, m, span, C)
+                part = patch_grads[:, :, first::groups]        # (N, OH, m, span, C)
                 m, start = part.shape[2], first * step
                 # these tiles start every groups*step columns: cut the rows into such blocks
                 blocks = rows[:, :, start:start + m * groups * step].reshape(
                     n, oh, m, groups * step, c)
                 blocks[:, :, :, :span] += part
-        return dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2)   # NHWC -> NCHW
+        # NHWC -> NCHW, contiguous like the input the gradient belongs to
+        return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2))
 
     def _input_grad_by_rows(self, grad):
         """dL/dx for J = 1: one product along the width, KH additions along the height."""
@@ -146,13 +154,8 @@ class Conv2d(Function):
         dxp = np.zeros((c, n, h + 2 * ph, width + 2 * pw), dtype=rows.dtype)
         for p in range(kh):
             dxp[:, :, p:p + (oh - 1) * sh + 1:sh, :reach] += rows[p]
-        return dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3)   # -> (N, C, H, W)
-
-
-def _band(kw: int, sw: int, tile: int, span: int, dtype) -> np.ndarray:
-    """S[v, j, q] = 1 where column v of a tile's patch is kernel column q of its output j."""
-    v, j, q = np.ogrid[:span, :tile, :kw]
-    return (v == j * sw + q).astype(dtype)
+        # (C, N, H, W) -> (N, C, H, W), contiguous like the input the gradient belongs to
+        return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3))
 
 
 def _pair(name: str, value, minimum: int) -> tuple[int, int]:
