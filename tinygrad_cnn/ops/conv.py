@@ -36,8 +36,9 @@ class Conv2d(Function):
     Speed: tiles of J = ceil(KW / SW) outputs copy far less when windows overlap a lot (for
     the seed's 10x10 kernels, 19 columns per 10 windows instead of 100) but multiply the
     band's zeros, so they are used for kernels of 6 or more columns per stride (measured:
-    ~25% faster for 7x7 and 10x10, slower for 3x3 and 5x5). The seed's second-layer dx takes
-    5.4 ms; col2im 29 ms; the full correlation in one product, mostly zeros, 57 ms.
+    ~25% faster for 7x7 and 10x10, slower for 3x3 and 5x5). Measured once for the seed's
+    second layer, dx this way took 5.4 ms; col2im 29 ms; the full correlation as one product,
+    mostly zeros, 57 ms.
     """
 
     def forward(self, x, w, b, stride=1, padding=0):
