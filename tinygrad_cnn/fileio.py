@@ -14,7 +14,8 @@ from typing import IO
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside `path` for writing; when the block ends without error,
-    flush it to disk and rename it over `path`; on any error delete it and leave `path` alone.
+    flush it to disk, rename it over `path` and flush the folder; on any error delete it and
+    leave `path` alone.
 
     The temporary file is in the same folder (a rename is atomic only within one file
     system) and gets the permissions a plain open() would give.
@@ -32,3 +33,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush the folder's entry for the renamed file to disk, so the rename survives a crash.
+
+    POSIX only: other systems (Windows) cannot open a folder for fsync.
+    """
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -43,7 +43,6 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
                                 f"an existing folder; create it first (e.g. Path.mkdir)")
     with atomic_write(path) as file:
         _write_npz(file, arrays)
-    _fsync_dir(path.parent)
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -125,17 +124,3 @@ def _write_npz(file, arrays: dict[str, np.ndarray]) -> None:
         for key, array in arrays.items():
             with archive.open(f"{key}.npy", mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Flush the folder entry of a renamed file to disk, where the OS allows it (not Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
