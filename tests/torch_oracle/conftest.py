@@ -1,0 +1,25 @@
+"""The `torch` fixture of the PyTorch-oracle tests: PyTorch float64 is the oracle that every op's
+forward and gradients are compared with. Outside CI a missing torch skips these tests with the
+reason printed; in CI (CI=true) it fails them, since there they must run."""
+
+import os
+
+import pytest
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PyTorch is required in CI for the oracle tests: {error}; .ci/run "
+                        f"installs torch==2.13.0 into .venv", pytrace=False)
+        pytest.skip(f"PyTorch is not installed ({error}); install torch==2.13.0 into .venv to "
+                    f"run the PyTorch-oracle tests")
+    torch.set_default_dtype(torch.float64)
+    return torch
+
+
+@pytest.fixture(scope="session")
+def torch():
+    return _import_torch()
