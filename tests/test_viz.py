@@ -299,6 +299,16 @@ def test_errors():
         draw_graph(x, max_nodes=0)
 
 
+@pytest.mark.parametrize("max_nodes", ["10", 10.0, True])
+def test_max_nodes_of_the_wrong_type(max_nodes):
+    x = tc.Value(1.0)
+    name = type(max_nodes).__name__
+    with pytest.raises(TypeError, match=rf"draw_graph: max_nodes={re.escape(repr(max_nodes))} is "
+                                        rf"a {name}; expected a positive int or None"):
+        draw_graph(x, max_nodes=max_nodes)
+    assert draw_graph(x, max_nodes=np.int64(10)).source.startswith("digraph")
+
+
 def test_render_to_without_dot_says_how_to_install(tmp_path, monkeypatch):
     out, params = neuron()
     dot = draw_graph(out, params=params)

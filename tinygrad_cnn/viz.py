@@ -59,6 +59,10 @@ def draw_graph(root: Value, params: Mapping[str, Value] | None = None, rankdir: 
                         f"e.g. the loss returned by a forward pass")
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw_graph: rankdir={rankdir!r}; expected one of {RANKDIRS}")
+    if max_nodes is not None and (isinstance(max_nodes, bool)
+                                  or not isinstance(max_nodes, (int, np.integer))):
+        raise TypeError(f"draw_graph: max_nodes={max_nodes!r} is a {type(max_nodes).__name__}; "
+                        f"expected a positive int or None, e.g. max_nodes=10")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes={max_nodes}; expected a positive int or None")
     names = _parameter_names(params)
