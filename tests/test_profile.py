@@ -151,6 +151,18 @@ def test_table_with_a_fake_clock_is_exact(fake_clock, capsys):
         "code)\n")
 
 
+def test_str_and_print_of_a_profile_give_its_table(fake_clock, capsys):
+    w = tc.Value(np.ones(3))
+    with tc.profile(print_table=False) as prof:
+        (w * 2.0).sum().backward()
+    assert str(prof) == prof.table()
+    print(prof)
+    printed = capsys.readouterr().out
+    assert printed == prof.table() + "\n"
+    assert printed.splitlines()[1].split() == ["Mul", "backward", "1", "0.977", "976.6", "25.0"]
+    assert "object at 0x" not in printed
+
+
 def test_rows_with_equal_times_sort_by_op_then_phase_and_calls_add_up(fake_clock):
     x = tc.Value(np.ones((2, 2)))
     with tc.profile(print_table=False) as prof:

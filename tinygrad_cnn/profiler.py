@@ -24,13 +24,13 @@ class profile:
 
     `with tc.profile() as prof: ...`, then `prof.rows` (a list of `ProfileRow(op, phase, calls,
     seconds)`, slowest first), `prof.total` (seconds, the sum of the rows), `prof.wall` (seconds
-    the whole block took) and `prof.table()` (the printed table). `print_table=False` prints
-    nothing. Forward time is the op's `forward()`; backward time is its `backward()` plus the
-    engine's check of the gradients it returns. Graph building, the topological sort, gradient
-    accumulation and code outside the ops are in `wall` but in no row. An op whose backward
-    never ran (its inputs need no grad, or under no_grad) has a forward row only. One profile
-    at a time: entering one while another is active raises ValueError; entering the same
-    object again starts a fresh record.
+    the whole block took) and `prof.table()` (the printed table, which `str(prof)` and
+    `print(prof)` also give). `print_table=False` prints nothing. Forward time is the op's
+    `forward()`; backward time is its `backward()` plus the engine's check of the gradients it
+    returns. Graph building, the topological sort, gradient accumulation and code outside the
+    ops are in `wall` but in no row. An op whose backward never ran (its inputs need no grad,
+    or under no_grad) has a forward row only. One profile at a time: entering one while another
+    is active raises ValueError; entering the same object again starts a fresh record.
     """
 
     def __init__(self, print_table: bool = True):
@@ -106,3 +106,7 @@ class profile:
         lines.append(f"wall time of the block {wall * 1e3:.3f} ms, {in_ops:.1f}% of it in these "
                      f"ops (the rest: engine and other code)")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        """The table, so `print(prof)` shows it."""
+        return self.table()
