@@ -152,3 +152,80 @@ def test_gradcheck_bad_usage_raises():
         tc.gradcheck(lambda k: k * 2, [np.array([1, 2])])
     with pytest.raises(TypeError, match=r"gradcheck: fn returned ndarray; expected a Value"):
         tc.gradcheck(lambda v: v.data * 2, [np.ones(2)])
+
+
+class PoisonedBackward(tc.Function):
+    """2x whose backward puts `poison` (NaN or an infinity) at element 1 of the gradient."""
+
+    poison = np.nan
+
+    def forward(self, x):
+        return 2 * x
+
+    # wrong on purpose: d(2x)/dx = 2 everywhere
+    def backward(self, grad):
+        dx = 2 * grad
+        dx[1] = self.poison
+        return dx
+
+
+class InfiniteBackward(PoisonedBackward):
+    poison = -np.inf
+
+
+@pytest.mark.parametrize("op, printed", [(PoisonedBackward, "nan"), (InfiniteBackward, "-inf")])
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_non_finite_analytic_gradient_fails(rng, op, printed, fast):
+    with pytest.raises(tc.GradcheckError, match=rf"gradcheck: gradient of input 0 \(4,\) is not "
+                                                rf"finite at index \(1,\): analytic {printed}; 1 "
+                                                r"of 4 elements are NaN or infinite; expected "
+                                                r"finite values; look for a division by zero"):
+        tc.gradcheck(op.apply, [rng.standard_normal(4)], fast=fast)
+
+
+def test_a_nan_forward_fails_and_does_not_pass():
+    with pytest.raises(tc.GradcheckError, match=r"gradient of input 0 \(3,\) is not finite at "
+                                                r"index \(0,\): analytic nan; 3 of 3 elements"):
+        tc.gradcheck(lambda x: x * np.nan, [np.ones(3)])
+
+
+def test_a_non_finite_numeric_gradient_fails():
+    x = np.array([1.0, 5e-7, 2.0])           # log(5e-7 - 1e-6) is NaN: log is undefined there
+    analytic = np.random.default_rng(0).standard_normal(3)[1] / 5e-7   # u / x, gradcheck's u
+    with np.errstate(invalid="ignore"), \
+            pytest.raises(tc.GradcheckError, match=r"gradcheck: gradient of input 0 \(3,\) is not "
+                                                   rf"finite at index \(1,\): analytic "
+                                                   rf"{analytic:.8g}, "
+                                                   r"numeric nan; 1 of 3 elements are NaN or "
+                                                   r"infinite; .*move the inputs away from where "
+                                                   r"fn is undefined"):
+        tc.gradcheck(lambda v: v.log(), [x])
+    with np.errstate(invalid="ignore"), \
+            pytest.raises(tc.GradcheckError, match=r"gradcheck \(fast\): gradient of input 0 "
+                                                   r"\(3,\) is not finite along random direction "
+                                                   r"0: analytic \S+, numeric nan; expected "
+                                                   r"finite values"):
+        tc.gradcheck(lambda v: v.log(), [x], fast=True)
+    assert tc.gradcheck(lambda v: v.log(), [x + 1e-3])     # away from 0 it passes
+
+
+@pytest.mark.parametrize("name, value", [("eps", np.nan), ("eps", 0.0), ("eps", -1e-6),
+                                         ("eps", np.inf), ("atol", np.nan), ("atol", -1.0),
+                                         ("atol", np.inf), ("rtol", np.nan), ("rtol", -np.inf)])
+def test_bad_tolerances_are_value_errors(rng, name, value):
+    low = "> 0" if name == "eps" else ">= 0"
+    with pytest.raises(ValueError, match=rf"gradcheck: {name}={re.escape(repr(value))}; expected "
+                                         rf"a finite number {low} \(the defaults are eps=1e-6"):
+        tc.gradcheck(RightAxis.apply, [rng.standard_normal((2, 2)), np.ones(2)], **{name: value})
+
+
+def test_bad_setting_types():
+    with pytest.raises(TypeError, match=r"gradcheck: eps='1e-6' is a str; expected a finite real "
+                                        r"number > 0"):
+        tc.gradcheck(lambda v: v * 2, [np.ones(2)], eps="1e-6")
+    with pytest.raises(TypeError, match=r"gradcheck: atol=True is a bool; expected a finite real "
+                                        r"number >= 0"):
+        tc.gradcheck(lambda v: v * 2, [np.ones(2)], atol=True)
+    with pytest.raises(ValueError, match=r"gradcheck: directions=0; expected a positive int"):
+        tc.gradcheck(lambda v: v * 2, [np.ones(2)], fast=True, directions=0)
+    assert tc.gradcheck(lambda v: v * 2, [np.ones(2)], eps=np.float32(1e-3), atol=1e-6, rtol=0)
