@@ -1,5 +1,6 @@
-"""Naive nested-loop conv2d, max_pool2d and matmul, written straight from their definitions and
-sharing no code with the library: slow on purpose, used only as test oracles."""
+"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d, avg_pool2d
+and matmul, written straight from their definitions and sharing no code with the library: slow
+on purpose, used only as test oracles."""
 
 import numpy as np
 
@@ -29,6 +30,57 @@ def conv2d(x, w, b=None, stride=1, padding=0):
     return out
 
 
+def conv2d_weight(x, g, kernel_size, stride=1, padding=0):
+    """dw[f,c,p,q] = sum_{n,i,j} g[n,f,i,j] x[n, c, i*sh + p - ph, j*sw + q - pw] (x zero outside
+    the image), the gradient of conv2d's output . g by its weight: -> (F, C, KH, KW)."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    n_batch, channels, height, width = x.shape
+    _, filters, oh, ow = g.shape
+    dw = np.zeros((filters, channels, kh, kw), dtype=np.result_type(x, g))
+    for f in range(filters):
+        for c in range(channels):
+            for p in range(kh):
+                for q in range(kw):
+                    total = 0.0
+                    for n in range(n_batch):
+                        for i in range(oh):
+                            for j in range(ow):
+                                row, col = i * sh + p - ph, j * sw + q - pw
+                                if 0 <= row < height and 0 <= col < width:
+                                    total += g[n, f, i, j] * x[n, c, row, col]
+                    dw[f, c, p, q] = total
+    return dw
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """Each input element scatters its kernel: out[n, o, i*sh + p - ph, j*sw + q - pw] +=
+    x[n,c,i,j] w[c,o,p,q], dropping what lands outside: x (N, C_in, H, W), w (C_in, C_out, KH, KW)
+    -> (N, C_out, OH, OW), OH = (H - 1)*sh - 2*ph + KH + output_padding (likewise OW)."""
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    oph, opw = (output_padding,) * 2 if isinstance(output_padding, int) else output_padding
+    n_batch, channels, height, width = x.shape
+    _, outs, kh, kw = w.shape
+    oh, ow = (height - 1) * sh - 2 * ph + kh + oph, (width - 1) * sw - 2 * pw + kw + opw
+    out = np.zeros((n_batch, outs, oh, ow), dtype=np.result_type(x, w))
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(height):
+                for j in range(width):
+                    for o in range(outs):
+                        for p in range(kh):
+                            for q in range(kw):
+                                row, col = i * sh + p - ph, j * sw + q - pw
+                                if 0 <= row < oh and 0 <= col < ow:
+                                    out[n, o, row, col] += x[n, c, i, j] * w[c, o, p, q]
+    if b is not None:
+        for o in range(outs):
+            out[:, o] += b[o]
+    return out
+
+
 def max_pool2d(x, kernel_size=2, stride=None):
     """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p, j*sw + q]; only the values:
     x (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // sh + 1, stride defaulting to the kernel."""
@@ -49,6 +101,32 @@ def max_pool2d(x, kernel_size=2, stride=None):
                             if x[n, c, i * sh + p, j * sw + q] > best:
                                 best = x[n, c, i * sh + p, j * sw + q]
                     out[n, c, i, j] = best
+    return out
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """out[n,c,i,j] = sum over p < KH, q < KW of x[n, c, i*sh + p - ph, j*sw + q - pw] / (KH*KW),
+    x taken as zero outside the image and the zeros counted (PyTorch's count_include_pad=True):
+    OH = (H + 2*ph - KH) // sh + 1, stride defaulting to the kernel."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    if stride is None:
+        stride = (kh, kw)
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    n_batch, channels, height, width = x.shape
+    oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+    out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(oh):
+                for j in range(ow):
+                    total = 0.0
+                    for p in range(kh):
+                        for q in range(kw):
+                            row, col = i * sh + p - ph, j * sw + q - pw
+                            if 0 <= row < height and 0 <= col < width:
+                                total += x[n, c, row, col]
+                    out[n, c, i, j] = total / (kh * kw)
     return out
 
 

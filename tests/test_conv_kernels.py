@@ -1,0 +1,89 @@
+"""The numpy kernels of ops/conv_kernels.py against the nested loops of tests/reference.py: the
+banded forward, the weight gradient, and both input-gradient algorithms (by tiles and by rows),
+for tiles of one output and of several, spare outputs, strides and padding, and their dtypes."""
+
+import numpy as np
+import pytest
+import reference
+
+from tinygrad_cnn.ops import conv_kernels as kernels
+
+# x (N, C, H, W), w (F, C, KH, KW), stride, padding
+CONFIGS = [
+    ((1, 1, 5, 5), (1, 1, 3, 3), (1, 1), (0, 0)),        # classic im2col, J = 1
+    ((2, 3, 6, 7), (4, 3, 2, 3), (1, 1), (0, 0)),        # batch and channels, non-square
+    ((2, 2, 7, 9), (3, 2, 3, 2), (2, 2), (1, 1)),        # stride 2, padding 1
+    ((1, 2, 8, 7), (2, 2, 3, 3), (3, 3), (2, 2)),        # rows and columns no window reads
+    ((2, 3, 5, 6), (2, 3, 4, 3), (2, 3), (1, 0)),        # (h, w) pairs
+    ((2, 2, 5, 6), (3, 2, 7, 8), (1, 1), (1, 1)),        # kernel as large as the padded image
+    ((1, 1, 14, 14), (3, 1, 10, 10), (1, 1), (0, 0)),    # tiles of J = 5: one tile per row
+    ((2, 3, 12, 11), (2, 3, 10, 10), (1, 1), (0, 0)),    # tiles of J = 2
+    ((1, 2, 7, 16), (2, 2, 3, 6), (1, 1), (0, 0)),       # tiles of 6 outputs, 1 spare
+    ((1, 1, 5, 30), (2, 1, 2, 12), (2, 2), (1, 1)),      # tiles of 6, stride 2
+    ((2, 2, 9, 29), (2, 2, 3, 7), (1, 1), (2, 3)),       # several tiles, padding
+]
+
+
+def test_tiles_are_used_for_wide_kernels_only():
+    assert kernels.tiling(kw=10, sw=1, ow=19) == (10, 2, 19)      # the seed's first layer
+    assert kernels.tiling(kw=10, sw=1, ow=10) == (10, 1, 19)      # and its second
+    assert kernels.tiling(kw=10, sw=1, ow=3) == (3, 1, 12)        # never more than OW
+    assert kernels.tiling(kw=3, sw=1, ow=26) == (1, 26, 3)        # narrow: classic im2col
+    assert kernels.tiling(kw=12, sw=2, ow=11) == (6, 2, 22)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
+@pytest.mark.parametrize("bias", [True, False])
+def test_forward_matches_the_loops(rng, x_shape, w_shape, stride, padding, bias):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+    out = kernels.conv2d_forward(x, w, b, stride, padding)
+    np.testing.assert_allclose(out, reference.conv2d(x, w, b, stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    assert out.flags.c_contiguous
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
+def test_weight_grad_matches_the_loops(rng, x_shape, w_shape, stride, padding):
+    x = rng.standard_normal(x_shape)
+    g = rng.standard_normal(reference.conv2d(x, np.zeros(w_shape), None, stride, padding).shape)
+    dw = kernels.conv2d_weight_grad(x, g, w_shape[2:], stride, padding)
+    np.testing.assert_allclose(dw, reference.conv2d_weight(x, g, w_shape[2:], stride, padding),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
+@pytest.mark.parametrize("algorithm", ["conv2d_input_grad", "input_grad_by_tiles",
+                                       "input_grad_by_rows"])
+def test_input_grad_is_the_transposed_convolution(rng, x_shape, w_shape, stride, padding,
+                                                  algorithm):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    g = rng.standard_normal(reference.conv2d(x, w, None, stride, padding).shape)
+    # rows and columns that no window reaches make conv_transpose2d's output_padding
+    leftover = [(x_shape[2 + a] + 2 * padding[a] - w_shape[2 + a]) % stride[a] for a in (0, 1)]
+    dx = getattr(kernels, algorithm)(g, w, x_shape[2:], stride, padding)
+    expected = reference.conv_transpose2d(g, w, None, stride, padding, tuple(leftover))
+    assert expected.shape == x_shape
+    np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12)
+    assert dx.flags.c_contiguous
+
+
+def test_input_grad_is_the_adjoint_of_the_forward(rng):
+    # <conv(x), g> = <x, dx(g)>: the defining property of the transposed convolution
+    x, w = rng.standard_normal((2, 3, 11, 13)), rng.standard_normal((4, 3, 10, 10))
+    out = kernels.conv2d_forward(x, w, None, (1, 2), (2, 1))
+    g = rng.standard_normal(out.shape)
+    dx = kernels.conv2d_input_grad(g, w, x.shape[2:], (1, 2), (2, 1))
+    np.testing.assert_allclose((out * g).sum(), (x * dx).sum(), rtol=1e-12)
+
+
+def test_dtypes_follow_numpy_promotion(rng):
+    images = rng.integers(0, 256, (2, 1, 12, 12)).astype(np.uint8)
+    w = rng.standard_normal((3, 1, 10, 10)).astype(np.float32)
+    out = kernels.conv2d_forward(images, w, None, (1, 1), (0, 0))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, reference.conv2d(images.astype(np.float64),
+                                                     w.astype(np.float64)), rtol=1e-5)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    assert kernels.conv2d_weight_grad(images, g, (10, 10), (1, 1), (0, 0)).dtype == np.float32
+    assert kernels.conv2d_input_grad(g, w, (12, 12), (1, 1), (0, 0)).dtype == np.float32

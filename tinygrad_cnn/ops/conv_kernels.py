@@ -1,0 +1,184 @@
+"""The numpy kernels behind the convolution ops in conv.py: plain arrays in and out, no graph.
+Banded window matrices for conv2d and its weight gradient, and the input gradient (which is
+the transposed convolution) by tiles or by rows; tests/test_conv_kernels.py checks each one
+against the nested loops of tests/reference.py.
+
+Notation: x (N, C, H, W), w (F, C, KH, KW), g = dL/dout (N, F, OH, OW), stride (SH, SW),
+padding (PH, PW); xp is x zero-padded and stored channels-last (N, H + 2 PH, W', C).
+
+Tiles. Output columns are grouped in tiles of J; the J windows of a tile cover KH rows and
+span = (J-1)*SW + KW input columns. A strided view shows that patch for every (image, output
+row, tile); one copy makes it the window matrix `cols` (N*OH*tiles, KH*span*C), and one product
+with the banded weight (KH*span*C, J*F), whose block j is w shifted by j*SW columns, gives every
+output. J = 1 is classic im2col. Tiles of J = ceil(KW / SW) copy far less when windows overlap
+a lot (for 10x10 kernels, 19 columns per 10 windows instead of 100) but multiply the band's
+zeros, so they pay off only for kernels of 6 or more columns per stride (see
+benchmarks/bench_ops.py for the figures).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+Pair = tuple[int, int]
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Windows of `kernel` that fit `size` + 2*`padding` at steps of `stride`."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def tiling(kw: int, sw: int, ow: int) -> tuple[int, int, int]:
+    """(J, tiles, span): outputs per tile, tiles per output row, input columns one tile reads."""
+    tile = min(ow, -(-kw // sw)) if kw >= 6 * sw else 1
+    tiles = -(-ow // tile)                                    # ceil(OW / J)
+    return tile, tiles, (tile - 1) * sw + kw
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair,
+                   padding: Pair) -> np.ndarray:
+    """out = cols @ w_band (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous."""
+    n, f = x.shape[0], w.shape[0]
+    oh = output_size(x.shape[2], w.shape[2], stride[0], padding[0])
+    ow = output_size(x.shape[3], w.shape[3], stride[1], padding[1])
+    tile, tiles, span = tiling(w.shape[3], stride[1], ow)
+    dtype = np.result_type(x.dtype, w.dtype)
+    cols = window_matrix(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
+    out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
+    out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]          # NHWC, spare outputs cut
+    if b is not None:
+        out += b
+    # (N, OH, OW, F) -> NCHW, copied contiguous: the next elementwise op and its backward
+    # then run over matching layouts instead of gathering across strides
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
+                       padding: Pair) -> np.ndarray:
+    """dw = cols^T @ g, folded along the band: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW).
+
+    dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, i*SH + p, j*SW + q, c].
+    """
+    c, (kh, kw), (_, sw) = x.shape[1], kernel_size, stride
+    f, oh, ow = g.shape[1:]
+    tile, tiles, span = tiling(kw, sw, ow)
+    dtype = np.result_type(x.dtype, g.dtype)
+    cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
+    g_cols = (output_tiles(g, tile, tiles).T @ cols).reshape(tile, f, kh, span, c)
+    # dw[f, c, p, q] = sum_j g_cols[j, f, p, j*SW + q, c]: undo each band block's shift
+    dw = np.zeros((f, kh, kw, c), dtype=g_cols.dtype)
+    for j in range(tile):
+        dw += g_cols[j, :, :, j * sw:j * sw + kw]
+    return dw.transpose(0, 3, 1, 2)                           # (F, KH, KW, C) -> (F, C, KH, KW)
+
+
+def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
+                      padding: Pair) -> np.ndarray:
+    """dx, which is also the transposed convolution of g with w:
+    g (N, F, OH, OW), w (F, C, KH, KW) -> (N, C, H, W) for input_size (H, W), contiguous.
+
+    dx[n, c, h, v] = sum of g[n, f, i, j] w[f, c, p, q] over i*SH + p - PH = h and
+    j*SW + q - PW = v: every output hands its gradient back to the window it read.
+    """
+    tile = tiling(w.shape[3], stride[1], g.shape[3])[0]
+    if tile == 1:
+        return input_grad_by_rows(g, w, input_size, stride, padding)
+    return input_grad_by_tiles(g, w, input_size, stride, padding)
+
+
+def window_matrix(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
+                  tiling: tuple[int, int, int], oh: int, dtype) -> np.ndarray:
+    """cols (N*OH*tiles, KH*span*C): row (n, i, t) is the patch that tile t of output row i reads,
+    taken from a zero-padded channels-last copy of x (so a patch row is one contiguous run)."""
+    n, c, h, width = x.shape
+    (kh, _), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    tile, tiles, span = tiling
+    # zero-padded and channels-last, wide enough for the last tile's spare outputs
+    xp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles - 1) * tile * sw + span), c),
+                  dtype=dtype)
+    xp[:, ph:ph + h, pw:pw + width, :] = x.transpose(0, 2, 3, 1)   # (N, C, H, W) -> NHWC
+    s_n, s_h, s_w, s_c = xp.strides
+    # tile t of output row i reads rows i*SH.. and columns t*J*SW..: (KH, span*C), a view
+    patches = as_strided(xp, (n, oh, tiles, kh, span * c),
+                         (s_n, s_h * sh, s_w * tile * sw, s_h, s_c), writeable=False)
+    return patches.reshape(n * oh * tiles, kh * span * c)     # the copy
+
+
+def banded_weight(w: np.ndarray, tile: int, sw: int, span: int, dtype) -> np.ndarray:
+    """w_band (KH*span*C, J*F): w_band[(p, v, c), (j, f)] = w[f, c, p, v - j*SW], else zero."""
+    f, c, kh, kw = w.shape
+    w_band = np.zeros((kh, span, c, tile, f), dtype=dtype)
+    for j in range(tile):
+        w_band[:, j * sw:j * sw + kw, :, j] = w.transpose(2, 3, 1, 0)   # -> (KH, KW, C, F)
+    return w_band.reshape(kh * span * c, tile * f)
+
+
+def output_tiles(g: np.ndarray, tile: int, tiles: int) -> np.ndarray:
+    """g (N, F, OH, OW) -> (N*OH*tiles, J*F), channels-last, zero for the spare outputs."""
+    n, f, oh, ow = g.shape
+    g_nhwc = g.transpose(0, 2, 3, 1)                          # (N, OH, OW, F)
+    if tiles * tile > ow:
+        g_nhwc = np.concatenate(
+            [g_nhwc, np.zeros((n, oh, tiles * tile - ow, f), dtype=g.dtype)], axis=2)
+    return g_nhwc.reshape(n * oh * tiles, tile * f)
+
+
+def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
+                        padding: Pair) -> np.ndarray:
+    """dx for tiles of J > 1: g_tiles @ w_band^T is the gradient of every tile's patch, added
+    back in place, one kernel row at a time."""
+    n, f, oh, ow = g.shape
+    c, kh, kw = w.shape[1:]
+    (h, width), (sh, sw), (ph, pw) = input_size, stride, padding
+    tile, tiles, span = tiling(kw, sw, ow)
+    dtype = np.result_type(g.dtype, w.dtype)
+    g_tiles = output_tiles(g, tile, tiles)                    # (N*OH*tiles, J*F)
+    w_rows = banded_weight(w, tile, sw, span, dtype).reshape(kh, span * c, tile * f)
+    step = tile * sw                     # columns between neighbouring tiles
+    groups = -(-span // step)            # tiles t, t + groups, ... never overlap
+    dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype=dtype)
+    for p in range(kh):
+        # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C), one
+        # kernel row at a time so that only a KH-th of all patch gradients is ever held
+        patch_grads = (g_tiles @ w_rows[p].T).reshape(n, oh, tiles, span, c)
+        rows = dxp[:, p:p + (oh - 1) * sh + 1:sh]          # input rows i*SH + p
+        for first in range(min(groups, tiles)):
+            part = patch_grads[:, :, first::groups]        # (N, OH, m, span, C)
+            m, start = part.shape[2], first * step
+            # these tiles start every groups*step columns: cut the rows into such blocks
+            blocks = rows[:, :, start:start + m * groups * step].reshape(
+                n, oh, m, groups * step, c)
+            blocks[:, :, :, :span] += part
+    # NHWC -> NCHW, contiguous like the input the gradient belongs to
+    return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2))
+
+
+def input_grad_by_rows(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
+                       padding: Pair) -> np.ndarray:
+    """dx for J = 1, as the correlation of g with the kernel flipped both ways (x[h, v] meets
+    w[p, q] through out[h-p, v-q]): along the width inside one product (g dilated by SW and
+    padded by KW-1), along the height by KH additions. (col2im would take KH*KW strided
+    additions; the full 2-D correlation as one product would multiply mostly zeros.)"""
+    n, f, oh, ow = g.shape
+    c, kh, kw = w.shape[1:]
+    (h, width), (sh, sw), (ph, pw) = input_size, stride, padding
+    reach = (ow - 1) * sw + kw          # padded-input columns that some window read
+    # g dilated by SW along the width, with KW-1 zero columns on both sides
+    g_wide = np.zeros((n, oh, reach + kw - 1, f), dtype=g.dtype)
+    g_wide[:, :, kw - 1:kw - 1 + (ow - 1) * sw + 1:sw, :] = g.transpose(0, 2, 3, 1)
+    s_n, s_h, s_w, s_c = g_wide.strides
+    # (N, OH, reach, KW, F): for input column v, the KW gradient columns that can reach it
+    g_windows = as_strided(g_wide, (n, oh, reach, kw, f), (s_n, s_h, s_w, s_w, s_c),
+                           writeable=False)
+    g_cols = g_windows.reshape(n * oh * reach, kw * f)      # the copy: (N*OH*reach, KW*F)
+    # window column q' meets kernel column KW-1-q': w flipped along its width
+    w_flip = w[:, :, :, ::-1].transpose(3, 0, 2, 1).reshape(kw * f, kh * c)
+    # (KH*C, KW*F) @ (KW*F, N*OH*reach) -> (KH, C, N, OH, reach): kernel row p's share
+    rows = (w_flip.T @ g_cols.T).reshape(kh, c, n, oh, reach)
+    # (C, N, H, W) layout, so that each addition moves whole image rows
+    dxp = np.zeros((c, n, h + 2 * ph, max(width + 2 * pw, reach)), dtype=rows.dtype)
+    for p in range(kh):
+        dxp[:, :, p:p + (oh - 1) * sh + 1:sh, :reach] += rows[p]
+    # (C, N, H, W) -> (N, C, H, W), contiguous like the input the gradient belongs to
+    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3))
