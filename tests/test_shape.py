@@ -53,7 +53,7 @@ def test_flatten_forward_and_gradcheck(rng, shape, start_dim, expected):
 
 def test_flatten_records_start_dim_not_the_shape():
     x = tc.Value(np.ones((2, 3, 4)))
-    out = tc.ops.flatten(x)
+    out = tc.ops.flatten(x, 1)
     assert dict(out.fn.params) == {"start_dim": 1}
     assert dict(tc.nn.Flatten(start_dim=-2)(x).fn.params) == {"start_dim": -2}
     assert dict(x.flatten().fn.params) == {"start_dim": 0}
@@ -71,9 +71,10 @@ def test_flatten_accepts_numpy_integers_and_moves_the_gradient_back():
 
 def test_flatten_defaults():
     x = tc.Value(np.ones((2, 3, 4)))
-    assert tc.ops.flatten(x).shape == (2, 12)      # ops.flatten keeps the batch axis
-    assert x.flatten().shape == (24,)              # Value.flatten flattens everything
-    assert tc.ops.flatten(np.ones((2, 3))).shape == (2, 3)
+    assert tc.ops.flatten(x).shape == (24,)        # as torch.flatten: everything
+    assert x.flatten().shape == (24,)
+    assert tc.nn.Flatten()(x).shape == (2, 12)     # the layer keeps the batch axis
+    assert tc.ops.flatten(np.ones((2, 3)), 1).shape == (2, 3)
 
 
 @pytest.mark.parametrize("start_dim", [3, -4, 1.0, None])

@@ -1,16 +1,14 @@
-"""`Function`, the base class of every op, and the grad mode (`no_grad`) that decides whether
-applying one records a node of the graph."""
+"""`Function`, the base class of every op; the grad mode (`no_grad`); and the engine: the one
+reverse-mode traversal behind `Value.backward()` and `grad()`."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
-
-from tinygrad_cnn.value import Value
 
 _grad_enabled = True
 _module_scope: list[str] = []
@@ -51,6 +49,17 @@ class no_grad:
 
 
 @contextlib.contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    """Set the grad mode for the block (the engine records a rule's ops only under create_graph)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, enabled
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextlib.contextmanager
 def module_scope(name: str) -> Iterator[None]:
     """Stamp every Value made inside the block with the dotted module name (for drawing)."""
     _module_scope.append(name)
@@ -69,23 +78,32 @@ class Function:
     """One op: `forward` maps numpy arrays to a numpy array, `backward` maps the gradient of the
     output to one gradient per input (None where an input needs none).
 
-    Subclasses keep on `self` only what backward needs. `self.needs_input_grad[i]` tells
-    whether input i requires a gradient (all False under no_grad), so forward can skip saving
-    and backward can skip work nobody will use. backward must not modify `grad` in place: it
-    is also the output's `.grad`. Users call `MyOp.apply(*inputs, **params)`: inputs may be
-    Values, numpy arrays, numbers or None; keyword params are passed to forward unchanged
-    and kept on `self.params` (drawings show them).
+    A rule is written once and serves every order of derivative: inside `backward`,
+    `self.saved()` gives forward's inputs and output -- numpy arrays in an ordinary backward,
+    Values under `grad(..., create_graph=True)`, when the rule itself is recorded -- and
+    `grad` is likewise an array or a Value. So a rule computes with operators (`+ * @ ...`),
+    methods that arrays and Values share (`.sum`, `.reshape`, `.T`) and other ops through
+    `Op.run(...)`. Forward keeps on `self` only constants (shapes, axes, bool masks, integer
+    indices): a float array kept there carries no graph, and the engine refuses to
+    differentiate such a rule again.
+
+    `self.needs_input_grad[i]` tells whether input i requires a gradient (all False under
+    no_grad), so backward can skip work nobody will use. Users call
+    `MyOp.apply(*inputs, **params)`: inputs may be Values, numpy arrays, numbers or None;
+    keyword params are passed to forward unchanged and kept on `self.params` (drawings show
+    them).
     """
 
     needs_input_grad: tuple[bool, ...] = ()
     params: Mapping = _NO_PARAMS
     inputs: tuple[Value | None, ...] = ()
     released = False
+    _saved: tuple | None = None
 
     def forward(self, *arrays, **params) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, *arrays)")
 
-    def backward(self, grad: np.ndarray):
+    def backward(self, grad):
         raise NotImplementedError(f"{type(self).__name__} must define backward(self, grad)")
 
     @classmethod
@@ -102,13 +120,36 @@ class Function:
         else:
             data = _profiler._timed(fn.name, "forward", fn.forward, *arrays, **params)
         if type(data) is not np.ndarray:      # numpy returns 0-d results as numpy scalars
-            data = np.asarray(data)
+            data = _forward_result(fn, data)
         module = _module_scope[-1] if _module_scope else None
         if True not in fn.needs_input_grad or data.dtype.kind != "f":
+            if data.dtype.kind not in "biuf":
+                _forward_result(fn, data)                    # raises: not a numeric array
             return Value._make(data, module=module)         # a constant: no node recorded
         fn.inputs = values
         parents = values if None not in values else tuple([v for v in values if v is not None])
         return Value._make(data, fn, parents, module)
+
+    @classmethod
+    def run(cls, *inputs, **params):
+        """The op as a step of a backward rule: on Values it is applied and recorded (so the
+        rule can be differentiated again); on plain arrays only its forward runs and an array
+        comes back -- the ordinary backward's fast path."""
+        for x in inputs:
+            if isinstance(x, Value):
+                return cls.apply(*inputs, **params)
+        fn = cls()
+        fn.needs_input_grad = (False,) * len(inputs)
+        fn.params = params or _NO_PARAMS
+        return fn.forward(*inputs, **params)
+
+    def saved(self) -> tuple:
+        """Forward's inputs (in argument order, None for a None input) and then its output:
+        numpy arrays in an ordinary backward, Values under create_graph=True."""
+        if self._saved is None:
+            raise RuntimeError(f"{self.name}.saved(): only available while backward runs; "
+                               f"expected a call from inside {self.name}.backward")
+        return self._saved
 
     def release(self) -> None:
         """Drop what forward saved, so a finished backward frees its memory."""
@@ -121,6 +162,21 @@ class Function:
     def name(self) -> str:
         """The op's name as drawn and profiled, e.g. 'Conv2d'."""
         return type(self).__name__
+
+
+def _forward_result(fn: Function, data) -> np.ndarray:
+    """forward's result as a numeric ndarray, or an error naming the op and the mistake."""
+    if data is None:
+        raise TypeError(f"{fn.name}.forward returned None; expected a numpy array (did forward "
+                        f"forget its `return`?)")
+    if isinstance(data, Value):
+        raise TypeError(f"{fn.name}.forward returned a Value; expected a numpy array: forward "
+                        f"receives and returns plain arrays (use .data inside forward)")
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{fn.name}.forward returned {type(data).__name__} of dtype "
+                        f"{array.dtype}; expected a numeric numpy array")
+    return array
 
 
 _NUMBERS = (int, float, complex, np.number)    # Python and numpy scalars (bool is an int)
@@ -154,3 +210,256 @@ def _constant(number, dtypes: tuple[np.dtype, ...]) -> Value:
 def _number_dtype(dtypes: tuple[np.dtype, ...], number_type: type) -> np.dtype:
     """numpy's result dtype for a Python number of `number_type` next to arrays of `dtypes`."""
     return np.result_type(*dtypes, number_type(0)) if dtypes else np.dtype(np.float64)
+
+
+# ---- the engine: one reverse-mode traversal for backward() and grad() ----
+
+def topo_order(root: Value) -> list[Value]:
+    """Every node feeding root, each after its parents; iterative, so deep graphs never recurse.
+
+    Nodes that do not require grad are left out: no gradient flows into them. The order
+    depends only on the graph (first arguments first), never on memory addresses.
+    """
+    order, seen, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if node is None:                # the marker pushed above a node: its parents are done
+            order.append(stack.pop())
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append(node)
+            stack.append(None)
+            for parent in reversed(node.parents):     # first arguments come out first
+                if parent.requires_grad and id(parent) not in seen:
+                    stack.append(parent)
+    return order
+
+
+def backward(root: Value, grad, retain_graph: bool) -> None:
+    """Accumulate d(root)/d(node) into `.grad` of every node of root's graph (Value.backward)."""
+    order = _checked_order(root, "backward")
+    handed_out: set[int] = set()    # ids of arrays already some node's .grad
+
+    def receive(node: Value, g: np.ndarray) -> None:
+        if node.fn is None or id(g) in handed_out or g.base is not None:
+            g = np.array(g)             # a .grad never shares memory with another node's
+        handed_out.add(id(g))
+        node.grad = g if node.grad is None else node.grad + g
+
+    _propagate(order, _root_grad(root, grad, "backward", create_graph=False), receive,
+               create_graph=False, retain_graph=retain_graph)
+
+
+def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
+         retain_graph: bool | None = None) -> list[Value]:
+    """d(output)/d(input) for each input, as Values, without touching any `.grad`.
+
+    Parameters
+    ----------
+    output : Value
+        What to differentiate; a single element unless `grad_output` is given.
+    inputs : Value or sequence of Values
+        Leaves or intermediates of output's graph. One that output does not depend on gets a
+        zero gradient.
+    grad_output : array or Value, optional
+        The upstream gradient (output's shape). A Value that requires grad is itself
+        differentiated too under create_graph.
+    create_graph : bool
+        Record the gradient computation, so the results can be differentiated again (to any
+        order). False: the results are constants, computed on the fast path of backward().
+    retain_graph : bool, optional
+        Keep the graph for another backward pass; defaults to create_graph.
+
+    Returns
+    -------
+    list of Value, one per input, each of its input's shape.
+    """
+    single = isinstance(inputs, Value)
+    inputs = [inputs] if single else list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: input {i} is a {type(x).__name__}; expected Values of "
+                            f"output's graph")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    wanted = {id(x) for x in inputs}
+    order = _on_paths_to(wanted, _checked_order(output, "grad"))
+    found: dict[int, object] = {}
+
+    def receive(node: Value, g) -> None:
+        if id(node) in wanted:
+            found[id(node)] = g
+
+    if order:
+        _propagate(order, _root_grad(output, grad_output, "grad", create_graph), receive,
+                   create_graph=create_graph, retain_graph=retain_graph, keep=wanted)
+    results = []
+    for x in inputs:
+        g = found.get(id(x))
+        if g is None:
+            g = np.zeros_like(x.data)
+        results.append(g if isinstance(g, Value) else Value._make(np.array(g, dtype=x.dtype)))
+    return results
+
+
+def _checked_order(root: Value, caller: str) -> list[Value]:
+    """root's topological order, after checking that a backward pass through it is possible."""
+    if not isinstance(root, Value):
+        raise TypeError(f"{caller}: output is a {type(root).__name__}; expected a Value")
+    if not root.requires_grad:
+        raise ValueError(
+            f"{caller}: this Value (shape {root.shape}, dtype {root.dtype}) does not require "
+            f"grad; expected the result of ops on inputs with requires_grad=True, computed "
+            f"outside no_grad()")
+    order = topo_order(root)
+    for node in order:
+        if node.fn is not None and node.fn.released:
+            raise ValueError(
+                f"{caller}: the graph through {node.fn.name} was already freed by an earlier "
+                f"backward(); expected a graph with its saved arrays; pass retain_graph=True "
+                f"to the first backward() to call backward() again")
+    return order
+
+
+def _root_grad(root: Value, grad, caller: str, create_graph: bool):
+    """The upstream gradient as an array of root's dtype, or a Value under create_graph."""
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(
+                f"{caller}: output has shape {root.shape}; an implicit gradient needs a single "
+                f"element; pass grad= (an array of shape {root.shape}) or reduce first, e.g. "
+                f"loss.sum().backward()")
+        grad = np.ones_like(root.data)
+    data = grad.data if isinstance(grad, Value) else np.asarray(grad)
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"{caller}: grad has dtype {data.dtype}; expected real numbers (a "
+                        f"complex gradient would lose its imaginary part)")
+    if data.shape != root.shape:
+        raise ValueError(f"{caller}: grad has shape {data.shape} but the output has shape "
+                         f"{root.shape}; expected equal shapes")
+    if create_graph:
+        return grad if isinstance(grad, Value) else Value(data.astype(root.dtype),
+                                                          requires_grad=False)
+    return data.astype(root.dtype, copy=False)
+
+
+def _on_paths_to(wanted: set[int], order: list[Value]) -> list[Value]:
+    """The nodes of `order` through which some wanted node reaches the root: only they need a
+    gradient for grad()."""
+    leads: set[int] = set()
+    for node in order:                  # parents come first
+        if id(node) in wanted or any(id(p) in leads for p in node.parents):
+            leads.add(id(node))
+    return [node for node in order if id(node) in leads]
+
+
+def _propagate(order: list[Value], root_grad, receive, create_graph: bool, retain_graph: bool,
+               keep: set[int] | None = None) -> None:
+    """Hand each node of `order` (root last) its total gradient, then apply its rule.
+
+    The chain rule in reverse: a node's gradient is the sum of what its consumers sent it
+    (each consumer has a later place in the order), and its rule turns that into its parents'
+    shares. `keep`: only nodes on a path to these need gradients (grad()); None: all do.
+    """
+    pending = {id(order[-1]): root_grad}   # gradients not yet handed to a node, by node id
+    needed = None if keep is None else {id(node) for node in order}
+    with _grad_mode(create_graph):
+        for node in reversed(order):
+            g = pending.pop(id(node), None)
+            if g is None:               # every gradient flowing here was None
+                continue
+            receive(node, g)
+            fn = node.fn
+            if fn is None:
+                continue
+            grads = _input_grads(fn, node, g, create_graph, needed)
+            for parent, parent_grad in zip(fn.inputs, grads, strict=True):
+                if parent_grad is not None:
+                    key = id(parent)
+                    pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+            if not retain_graph:
+                fn.release()
+
+
+def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) -> list:
+    """fn's rule applied to `grad`: one gradient (or None) per input, each checked."""
+    if needed is not None:              # grad(): skip inputs off every path to the wanted nodes
+        saved_needs = fn.needs_input_grad
+        fn.needs_input_grad = tuple([n and id(v) in needed
+                                     for n, v in zip(saved_needs, fn.inputs, strict=True)])
+    if create_graph:
+        _check_twice_differentiable(fn)
+        fn._saved = (*fn.inputs, node)
+    else:
+        fn._saved = (*[None if v is None else v.data for v in fn.inputs], node.data)
+    try:
+        if _profiler is None:
+            grads = fn.backward(grad)
+        else:
+            grads = _profiler._timed(fn.name, "backward", fn.backward, grad)
+    except TypeError as error:
+        if not create_graph:
+            raise
+        raise TypeError(f"{fn.name}.backward failed on Values under create_graph=True: {error}; "
+                        f"a rule that is differentiated again must compute with Value "
+                        f"operators, self.saved() and Op.run(...), not numpy functions (see "
+                        f"docs/autograd.md)") from error
+    finally:
+        fn._saved = None
+        if needed is not None:
+            fn.needs_input_grad = saved_needs
+    return _checked_grads(fn, grads, create_graph)
+
+
+def _check_twice_differentiable(fn: Function) -> None:
+    """Refuse a rule that reads float arrays kept on self: they carry no graph, so its second
+    derivative would silently miss their dependence on the inputs."""
+    kept = [name for name, v in vars(fn).items()
+            if isinstance(v, np.ndarray) and v.dtype.kind in "fc"]
+    if kept:
+        raise TypeError(
+            f"{fn.name}: its backward cannot be differentiated again (create_graph=True): "
+            f"forward kept the float array(s) self.{', self.'.join(kept)}, which carry no "
+            f"graph; to make {fn.name} twice differentiable, take forward's inputs and output "
+            f"from self.saved() inside backward and apply ops with Op.run(...) (see "
+            f"docs/autograd.md, 'Gradients of gradients')")
+
+
+def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
+    """The rule's result as one gradient (or None) per input, each of its input's shape."""
+    if grads is None and True in fn.needs_input_grad:
+        raise TypeError(f"{fn.name}.backward returned None; expected one gradient per input "
+                        f"(did backward forget its `return`?)")
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != len(fn.inputs):
+        raise ValueError(f"{fn.name}.backward: returned {len(grads)} gradients for "
+                         f"{len(fn.inputs)} inputs; expected one per input (None where an "
+                         f"input needs none)")
+    checked = []
+    for i, (value, g) in enumerate(zip(fn.inputs, grads, strict=True)):
+        if g is None or not fn.needs_input_grad[i]:
+            checked.append(None)
+            continue
+        data = value.data
+        if create_graph:
+            if not isinstance(g, Value):
+                raise TypeError(
+                    f"{fn.name}.backward returned a {type(g).__name__} for input {i} under "
+                    f"create_graph=True; expected a Value computed from grad and self.saved(), "
+                    f"so the gradient can be differentiated again")
+        elif type(g) is not np.ndarray or g.dtype is not data.dtype:   # 0-d results are scalars
+            if isinstance(g, Value):
+                raise TypeError(
+                    f"{fn.name}.backward returned a Value for input {i}; expected a numpy "
+                    f"array: in an ordinary backward, grad and self.saved() are arrays (a "
+                    f"Value kept from forward on self would cause this)")
+            g = np.asarray(g, dtype=data.dtype)
+        if g.shape != data.shape:
+            raise ValueError(
+                f"{fn.name}.backward: returned a gradient of shape {g.shape} for input {i} of "
+                f"shape {data.shape}; expected equal shapes (sum over broadcast axes)")
+        checked.append(g)
+    return checked
+
+
+from tinygrad_cnn.value import Value  # noqa: E402  (value.py needs Function defined first)

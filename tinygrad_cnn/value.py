@@ -88,69 +88,55 @@ class Value:
                 parts.append("grad=None" if self.grad is None else f"grad={self.grad.item():.6g}")
             if self.dtype != np.float64:
                 parts.append(f"dtype={self.dtype}")
-        else:
-            parts += [f"shape={self.shape}", f"dtype={self.dtype}"]
+        else:                          # the data as numpy prints it, abbreviated when large
+            data = np.array2string(self.data, precision=4, separator=", ", threshold=20,
+                                   edgeitems=2, prefix="Value(data=")
+            parts += [f"data={data}", f"shape={self.shape}", f"dtype={self.dtype}"]
         if self.fn is not None:
             parts.append(f"op={self.fn.name}")
         if not self.requires_grad:
             parts.append("requires_grad=False")
         return f"Value({', '.join(parts)})"
 
+    # Python's protocols, as PyTorch: numbers from one-element Values only; comparisons give
+    # numpy bool arrays (no graph). == and != are not overloaded: they stay identity, so a
+    # Value can be a dict key or a set member, as the engine and graph drawing need.
+    def _one_element(self, kind: str):
+        if self.data.size != 1:
+            raise ValueError(f"{kind}: Value has shape {self.shape} ({self.data.size} elements); "
+                             f"expected exactly one element; for a condition over all elements "
+                             f"use (x > 0).all() or .any(), for one element index it first")
+        return self.data.item()
+
+    def __float__(self) -> float: return float(self._one_element("float()"))
+    def __int__(self) -> int: return int(self._one_element("int()"))
+    def __bool__(self) -> bool: return bool(self._one_element("bool()"))
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d Value; expected at least one dimension")
+        return len(self.data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """np.asarray(value) is value.data (converted when a dtype is asked for)."""
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __lt__(self, other) -> np.ndarray: return self.data < _data_of(other)
+    def __le__(self, other) -> np.ndarray: return self.data <= _data_of(other)
+    def __gt__(self, other) -> np.ndarray: return self.data > _data_of(other)
+    def __ge__(self, other) -> np.ndarray: return self.data >= _data_of(other)
+
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(node) into `.grad` of every node that requires grad.
 
         `grad` is the upstream gradient (same shape as self); it may be omitted only for a
         single-element Value. Saved arrays are freed afterwards unless retain_graph=True.
-        Leaves get their own writable gradient arrays; an intermediate's `.grad` may share
-        memory with its neighbours', so treat those as read-only.
+        Every node gets a gradient array of its own: no two `.grad`s share memory.
         """
-        if not self.requires_grad:
-            raise ValueError(
-                f"backward: this Value (shape {self.shape}, dtype {self.dtype}) does not require "
-                f"grad; expected the result of ops on inputs with requires_grad=True, computed "
-                f"outside no_grad()")
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(
-                    f"backward: output has shape {self.shape}; an implicit gradient needs a "
-                    f"single element; pass grad= (an array of shape {self.shape}) or reduce "
-                    f"first, e.g. loss.sum().backward()")
-            grad = np.ones_like(self.data)
-        grad = np.asarray(grad.data if isinstance(grad, Value) else grad, dtype=self.dtype)
-        if grad.shape != self.shape:
-            raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape "
-                             f"{self.shape}; expected equal shapes")
-
-        order = topo_order(self)
-        for node in order:              # check first, so a failing call changes no .grad
-            if node.fn is not None and node.fn.released:
-                raise ValueError(
-                    f"backward: the graph through {node.fn.name} was already freed by an "
-                    f"earlier backward(); expected a graph with its saved arrays; pass "
-                    f"retain_graph=True to the first backward() to call backward() again")
-
-        profiler = function._profiler   # tc.profile() times each backward when active
-        pending = {id(self): grad}      # gradients not yet handed to a node, by node id
-        for node in reversed(order):
-            grad = pending.pop(id(node), None)
-            if grad is None:            # every gradient flowing here was None
-                continue
-            fn = node.fn
-            if fn is None:              # a leaf: give it an array of its own
-                node.grad = np.array(grad) if node.grad is None else node.grad + grad
-                continue
-            node.grad = grad if node.grad is None else node.grad + grad
-            if profiler is None:
-                grads = _input_grads(fn, grad)
-            else:
-                grads = profiler._timed(fn.name, "backward", _input_grads, fn, grad)
-            for parent, parent_grad in zip(fn.inputs, grads, strict=True):
-                if parent_grad is None:
-                    continue
-                key = id(parent)
-                pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
-            if not retain_graph:
-                fn.release()
+        function.backward(self, grad, retain_graph)
 
     # Operator sugar: each operator is an op from tinygrad_cnn.ops. A Python number operand
     # takes the Value's dtype (see Function.apply), so `x * 2` keeps a float32 x float32.
@@ -174,66 +160,40 @@ class Value:
                             f"base; expected e.g. 2 ** x; for other bases write the exp/log form")
         return (self * float(np.log(base))).exp()
 
+    def __getitem__(self, index): return indexing.getitem(self, index)
+
+    @property
+    def T(self) -> Value:
+        """All axes reversed, as transpose() with no axes."""
+        return shape_ops.transpose(self)
+
     def relu(self): return elementwise.relu(self)
     def tanh(self): return elementwise.tanh(self)
     def sigmoid(self): return elementwise.sigmoid(self)
     def exp(self): return elementwise.exp(self)
     def log(self): return elementwise.log(self)
+    def abs(self): return elementwise.abs(self)
+    def sqrt(self): return elementwise.sqrt(self)
+    def square(self): return elementwise.square(self)
+    def clip(self, min=None, max=None): return elementwise.clip(self, min, max)  # noqa: A002
 
     def sum(self, axis=None, keepdims=False): return reduce.sum(self, axis, keepdims)
     def mean(self, axis=None, keepdims=False): return reduce.mean(self, axis, keepdims)
     def max(self, axis=None, keepdims=False): return reduce.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return reduce.min(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0): return reduce.var(self, axis, keepdims, ddof)
+    def std(self, axis=None, keepdims=False, ddof=0): return reduce.std(self, axis, keepdims, ddof)
+    def argmax(self, axis=None) -> np.ndarray: return reduce.argmax(self, axis)
+    def argmin(self, axis=None) -> np.ndarray: return reduce.argmin(self, axis)
 
     def reshape(self, *shape): return shape_ops.reshape(self, *shape)
     def flatten(self, start_dim=0): return shape_ops.flatten(self, start_dim)
     def transpose(self, *axes): return shape_ops.transpose(self, *axes)
 
 
-def topo_order(root: Value) -> list[Value]:
-    """Every node feeding root, each after its parents; iterative, so deep graphs never recurse.
-
-    Nodes that do not require grad are left out: no gradient flows into them. The order
-    depends only on the graph (first arguments first), never on memory addresses.
-    """
-    order, seen, stack = [], set(), [root]
-    while stack:
-        node = stack.pop()
-        if node is None:                # the marker pushed above a node: its parents are done
-            order.append(stack.pop())
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append(node)
-            stack.append(None)
-            for parent in reversed(node.parents):     # first arguments come out first
-                if parent.requires_grad and id(parent) not in seen:
-                    stack.append(parent)
-    return order
-
-
-def _input_grads(fn, grad: np.ndarray) -> list:
-    """fn.backward(grad) as one ndarray (or None) per input, each of its input's shape and dtype."""
-    grads = fn.backward(grad)
-    if not isinstance(grads, (tuple, list)):
-        grads = (grads,)
-    if len(grads) != len(fn.inputs):
-        raise ValueError(f"{fn.name}.backward: returned {len(grads)} gradients for "
-                         f"{len(fn.inputs)} inputs; expected one per input (None where an "
-                         f"input needs none)")
-    checked = []
-    for value, g in zip(fn.inputs, grads, strict=True):
-        if g is None or value is None or not value.requires_grad:
-            checked.append(None)
-            continue
-        data = value.data
-        if type(g) is not np.ndarray or g.dtype is not data.dtype:   # 0-d results are scalars
-            g = np.asarray(g, dtype=data.dtype)
-        if g.shape != data.shape:
-            raise ValueError(
-                f"{fn.name}.backward: returned a gradient of shape {g.shape} for input "
-                f"{fn.inputs.index(value)} of shape {data.shape}; expected equal shapes (sum "
-                f"over broadcast axes)")
-        checked.append(g)
-    return checked
+def _data_of(x):
+    """A Value's data, anything else as it is (for comparisons)."""
+    return x.data if isinstance(x, Value) else x
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -260,7 +220,9 @@ def _to_array(data, dtype) -> np.ndarray:
     return array
 
 
-# The ops and function.py import Value, so they are imported after it exists.
+# function.py and the ops import Value, so they are imported after it exists: importing any
+# module of the package first then works.
 from tinygrad_cnn import function  # noqa: E402
+from tinygrad_cnn.function import topo_order  # noqa: E402, F401  (kept importable from here)
 from tinygrad_cnn.ops import elementwise, linalg, reduce  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402

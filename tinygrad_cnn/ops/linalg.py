@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import unbroadcast
+from tinygrad_cnn.ops.shape import unbroadcast
+from tinygrad_cnn.value import Value
 
 
 class MatMul(Function):
@@ -13,76 +14,105 @@ class MatMul(Function):
     dropped from the result; leading (batch) axes broadcast."""
 
     def forward(self, a, b):
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
-                             f"{a.shape} and {b.shape}; use * to multiply by a scalar")
-        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-            raise ValueError(
-                f"matmul: cannot multiply shapes {a.shape} and {b.shape}: inner dimensions "
-                f"{a.shape[-1]} and {b.shape[-2 if b.ndim > 1 else 0]} differ; expected "
-                f"a's last dimension to equal b's second-to-last")
-        try:
-            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not "
-                             f"broadcast; expected equal or 1") from None
-        self.a, self.b = a, b
         return a @ b
 
     # C = A B  =>  dA = dC B^T, dB = A^T dC; broadcast batch axes are summed back
     def backward(self, grad):
-        a = self.a[None, :] if self.a.ndim == 1 else self.a    # (K,) -> (1, K)
-        b = self.b[:, None] if self.b.ndim == 1 else self.b    # (K,) -> (K, 1)
-        grad = _as_matrix_grad(grad, self.a.ndim, self.b.ndim)
+        a, b, _ = self.saved()
+        a_shape, b_shape = a.shape, b.shape
+        if len(a_shape) == 1:
+            a = a.reshape((1,) + a_shape)                       # (K,) -> (1, K)
+        if len(b_shape) == 1:
+            b = b.reshape(b_shape + (1,))                       # (K,) -> (K, 1)
+        grad = grad.reshape(_matrix_shape(a, b))               # put back the dropped axes
         da = db = None
         if self.needs_input_grad[0]:
-            da = unbroadcast(grad @ np.swapaxes(b, -1, -2), a.shape).reshape(self.a.shape)
+            da = unbroadcast(grad @ _swap_last(b), a.shape).reshape(a_shape)
         if self.needs_input_grad[1]:
-            db = unbroadcast(np.swapaxes(a, -1, -2) @ grad, b.shape).reshape(self.b.shape)
+            db = unbroadcast(_swap_last(a) @ grad, b.shape).reshape(b_shape)
         return da, db
 
 
-def _as_matrix_grad(grad, a_ndim, b_ndim):
-    """Put back the axes that 1-D operands dropped from the output gradient."""
-    if a_ndim == 1:
-        grad = np.expand_dims(grad, -2 if b_ndim > 1 else 0)    # (..., N) -> (..., 1, N)
-    if b_ndim == 1:
-        grad = np.expand_dims(grad, -1)                         # (..., M) -> (..., M, 1)
-    return grad
+def _matrix_shape(a, b) -> tuple[int, ...]:
+    """The shape of a @ b for matrices a (..., N, K) and b (..., K, M): (..., N, M)."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return batch + (a.shape[-2], b.shape[-1])
+
+
+def _swap_last(x):
+    """x with its last two axes swapped (an array or a Value)."""
+    n = len(x.shape)
+    return x.transpose(tuple(range(n - 2)) + (n - 1, n - 2))
 
 
 class Linear(Function):
     """x @ w.T + b: x (..., in), w (out, in), b (out,) -> (..., out)."""
 
     def forward(self, x, w, b):
-        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-            raise ValueError(
-                f"linear: input of shape {x.shape} does not fit weight of shape {w.shape}; "
-                f"expected weight (out_features, in_features) with in_features = the input's "
-                f"last dimension")
-        if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"linear: bias has shape {b.shape}; expected ({w.shape[0]},), one "
-                             f"per output feature of weight {w.shape}")
-        self.x, self.w = x, w
         out = x @ w.T
         return out if b is None else out + b
 
     # y = x W^T + b  =>  dx = dy W, dW = dy^T x (summed over the batch), db = sum of dy
     def backward(self, grad):
-        dx = grad @ self.w if self.needs_input_grad[0] else None
-        dw = db = None
-        if self.needs_input_grad[1]:
-            dw = grad.reshape(-1, grad.shape[-1]).T @ self.x.reshape(-1, self.x.shape[-1])
-        if self.needs_input_grad[2]:
-            db = grad.reshape(-1, grad.shape[-1]).sum(axis=0)   # (..., out) -> (out,)
+        x, w, _, _ = self.saved()
+        rows = grad.reshape((-1, grad.shape[-1]))               # (..., out) -> (M, out)
+        dx = grad @ w if self.needs_input_grad[0] else None
+        dw = rows.T @ x.reshape((-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        db = rows.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dw, db
 
 
-def matmul(a, b):
+def matmul(a, b) -> Value:
     """a @ b: (..., N, K) @ (..., K, M) -> (..., N, M); 1-D operands as in numpy."""
+    a_shape, b_shape = np.shape(_data(a)), np.shape(_data(b))
+    if len(a_shape) == 0 or len(b_shape) == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
+                         f"{a_shape} and {b_shape}; use * to multiply by a scalar")
+    inner = b_shape[-2 if len(b_shape) > 1 else 0]
+    if a_shape[-1] != inner:
+        raise ValueError(f"matmul: cannot multiply shapes {a_shape} and {b_shape}: inner "
+                         f"dimensions {a_shape[-1]} and {inner} differ; expected a's last "
+                         f"dimension to equal b's second-to-last")
+    try:
+        np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not "
+                         f"broadcast; expected equal or 1") from None
     return MatMul.apply(a, b)
 
 
-def linear(x, w, b=None):
-    """x @ w.T + b with w of shape (out_features, in_features), as in PyTorch."""
+def linear(x, w, b=None) -> Value:
+    """x @ w.T + b with w of shape (out_features, in_features), as in PyTorch.
+
+    The layer computes in the weight's dtype: a constant float64 batch (what `images / 255.0`
+    gives) meets float32 weights as float32, not silently in float64 at half the speed; an
+    input that requires grad must already have the weight's dtype.
+    """
+    x_data, w_data = np.asarray(_data(x)), np.asarray(_data(w))
+    if w_data.ndim != 2 or x_data.ndim == 0 or x_data.shape[-1] != w_data.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x_data.shape} does not fit weight of shape "
+            f"{w_data.shape}; expected weight (out_features, in_features) with in_features = "
+            f"the input's last dimension")
+    if b is not None and np.shape(_data(b)) != (w_data.shape[0],):
+        raise ValueError(f"linear: bias has shape {np.shape(_data(b))}; expected "
+                         f"({w_data.shape[0]},), one per output feature of weight "
+                         f"{w_data.shape}")
+    if x_data.dtype != w_data.dtype and x_data.dtype.kind == "f" and w_data.dtype.kind == "f":
+        x = in_weight_dtype("linear", x, w_data.dtype)
     return Linear.apply(x, w, b)
+
+
+def in_weight_dtype(op: str, x, dtype: np.dtype):
+    """A constant float input converted to the layer weight's dtype; an input that requires
+    grad and has another dtype is an error naming both (converting it would need a cast op)."""
+    if isinstance(x, Value) and x.requires_grad:
+        raise TypeError(f"{op}: input has dtype {x.dtype} but the weight has dtype {dtype}; "
+                        f"expected the same dtype for an input that requires grad; make the "
+                        f"input {dtype} where it is created, e.g. tc.Value(data, dtype=np.{dtype})")
+    return np.asarray(_data(x), dtype=dtype)
+
+
+def _data(x):
+    """The array behind a Value; anything else as it is."""
+    return x.data if isinstance(x, Value) else x

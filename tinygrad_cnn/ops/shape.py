@@ -1,11 +1,27 @@
-"""Shape ops: reshape, flatten, transpose. They move elements without changing them, so each
-backward moves the gradient back the same way."""
+"""Shape ops: reshape, flatten, transpose, broadcast_to. They move elements without changing
+them, so each backward moves the gradient back the same way; and `unbroadcast`, the sum that
+undoes numpy broadcasting in every broadcasting op's backward."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.value import Value
+
+
+def unbroadcast(grad, shape: tuple[int, ...]):
+    """Sum `grad` (an array or a Value) down to `shape`, undoing numpy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1; each copy
+    receives its own gradient, so the input's gradient is their sum over those axes.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = len(grad.shape) - len(shape)            # axes that broadcasting prepended
+    stretched = tuple(lead + i for i, n in enumerate(shape)
+                      if n == 1 and grad.shape[lead + i] != 1)
+    return grad.sum(axis=tuple(range(lead)) + stretched).reshape(shape)   # keep the 1s
 
 
 class Reshape(Function):
@@ -13,12 +29,7 @@ class Reshape(Function):
 
     def forward(self, x, shape):
         self.in_shape = x.shape
-        try:
-            return x.reshape(shape)
-        except ValueError:
-            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} ({x.size} "
-                             f"elements) into {shape}; expected the same number of "
-                             f"elements") from None
+        return x.reshape(shape)
 
     # reshaping moves no values: the gradient is reshaped back
     def backward(self, grad):
@@ -30,50 +41,93 @@ class Flatten(Reshape):
     whose node records start_dim, so drawings show `Flatten start_dim=1`; backward is Reshape's."""
 
     def forward(self, x, start_dim):
-        ndim = max(x.ndim, 1)                   # a 0-d input flattens to (1,), as in numpy
-        is_int = isinstance(start_dim, (int, np.integer)) and not isinstance(start_dim, bool)
-        if not is_int or not -ndim <= start_dim < ndim:
-            raise ValueError(f"flatten: start_dim {start_dim!r} is out of range for an input of "
-                             f"shape {x.shape}; expected an int with -{ndim} <= start_dim < "
-                             f"{ndim}")
         self.in_shape = x.shape
         # (d0, ..., d_{s-1}, d_s, ..., d_{n-1}) -> (d0, ..., d_{s-1}, d_s*...*d_{n-1})
-        return x.reshape(x.shape[:int(start_dim) % ndim] + (-1,))
+        return x.reshape(x.shape[:int(start_dim) % max(x.ndim, 1)] + (-1,))
 
 
 class Transpose(Function):
-    """x with its axes permuted (no axes: reversed)."""
+    """x with its axes permuted: output axis i is input axis axes[i]."""
 
     def forward(self, x, axes):
-        if not axes:
-            axes = tuple(reversed(range(x.ndim)))
-        ok = all(isinstance(a, (int, np.integer)) and -x.ndim <= a < x.ndim for a in axes)
-        if not ok or sorted(int(a) % x.ndim for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes "
-                             f"of an array of shape {x.shape}; expected each of "
-                             f"0..{x.ndim - 1} once (negative axes count from the end)")
-        self.axes = tuple(int(a) % x.ndim for a in axes)
-        return x.transpose(self.axes)
+        self.axes = axes
+        return x.transpose(axes)
 
-    # output axis i is input axis axes[i]; the inverse permutation puts them back
+    # the inverse permutation puts the gradient's axes back
     def backward(self, grad):
-        return grad.transpose(np.argsort(self.axes))
+        return grad.transpose(tuple(int(a) for a in np.argsort(self.axes)))
 
 
-def reshape(x, *shape):
+class BroadcastTo(Function):
+    """x repeated along new leading axes and axes of size 1, as numpy.broadcast_to."""
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        return np.broadcast_to(x, shape)
+
+    # every copy of an element passes its gradient back to it: sum over the copies
+    def backward(self, grad):
+        return unbroadcast(grad, self.in_shape)
+
+
+def reshape(x, *shape) -> Value:
     """x with a new shape: reshape(x, 2, 3) or reshape(x, (2, 3)); one dimension may be -1."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return Reshape.apply(x, shape=tuple(shape))
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"reshape: shape {shape} has a non-integer entry; expected ints (one "
+                        f"may be -1), e.g. reshape(2, 3)")
+    shape = tuple(int(n) for n in shape)
+    known = int(np.prod([n for n in shape if n != -1]))
+    fits = (shape.count(-1) <= 1 and min(shape, default=0) >= -1
+            and (known == data.size if -1 not in shape else known > 0 and data.size % known == 0))
+    if not fits:
+        raise ValueError(f"reshape: cannot reshape an array of shape {data.shape} ({data.size} "
+                         f"elements) into {shape}; expected the same number of elements (at "
+                         f"most one -1)")
+    return Reshape.apply(x, shape=shape)
 
 
-def flatten(x, start_dim=1):
-    """Merge the dimensions from `start_dim` on: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
+def flatten(x, start_dim: int = 0) -> Value:
+    """Merge the dimensions from `start_dim` on, as torch.flatten: (N, C, H, W) -> (N*C*H*W,)
+    by default, (N, C*H*W) for start_dim=1."""
+    shape = x.shape if isinstance(x, Value) else np.shape(x)
+    ndim = max(len(shape), 1)                   # a 0-d input flattens to (1,), as in numpy
+    is_int = isinstance(start_dim, (int, np.integer)) and not isinstance(start_dim, bool)
+    if not is_int or not -ndim <= start_dim < ndim:
+        raise ValueError(f"flatten: start_dim {start_dim!r} is out of range for an input of "
+                         f"shape {shape}; expected an int with -{ndim} <= start_dim < {ndim}")
     return Flatten.apply(x, start_dim=start_dim)
 
 
-def transpose(x, *axes):
+def transpose(x, *axes) -> Value:
     """x with permuted axes: transpose(x, 0, 2, 1) or transpose(x, (0, 2, 1)); none: reversed."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
-    return Transpose.apply(x, axes=tuple(axes))
+    shape = x.shape if isinstance(x, Value) else np.shape(x)
+    ndim = len(shape)
+    if not axes:
+        axes = tuple(reversed(range(ndim)))
+    ok = all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) and -ndim <= a < ndim
+             for a in axes)
+    if not ok or sorted(int(a) % ndim for a in axes) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {ndim} axes "
+                         f"of an array of shape {shape}; expected each of 0..{ndim - 1} once "
+                         f"(negative axes count from the end)")
+    return Transpose.apply(x, axes=tuple(int(a) % ndim for a in axes))
+
+
+def broadcast_to(x, shape) -> Value:
+    """x repeated to `shape` by numpy's broadcasting rules (new leading axes, 1 -> n)."""
+    from_shape = x.shape if isinstance(x, Value) else np.shape(x)
+    shape = tuple(shape)
+    try:
+        np.broadcast_shapes(from_shape, shape)
+        fits = len(shape) >= len(from_shape) and np.broadcast_shapes(from_shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {from_shape} to {shape}; "
+                         f"expected each trailing dimension to be equal or 1")
+    return BroadcastTo.apply(x, shape=shape)
