@@ -1,5 +1,6 @@
 """Tests of tinygrad_cnn.optim: SGD and Adam updates against numpy formulas written out here,
-state dicts that resume bit-identically, argument errors."""
+frozen parameters, state dicts that resume bit-identically, the learning-rate schedules (their
+sequences against PyTorch are in tests/torch_oracle/test_layers.py), argument errors."""
 
 import math
 
@@ -122,6 +123,52 @@ def test_params_without_grad_are_skipped(rng):
     np.testing.assert_allclose(b.data, b_before - 0.1 / (1 + 1e-8), rtol=1e-12)
 
 
+class FrozenFirst(nn.Module):
+    """Linear 3 -> 4 (frozen: requires_grad=False), ReLU, Linear 4 -> 2 (trained)."""
+
+    def __init__(self):
+        self.frozen = nn.Linear(3, 4, rng=np.random.default_rng(1))
+        self.act = nn.ReLU()
+        self.head = nn.Linear(4, 2, rng=np.random.default_rng(2))
+        for param in self.frozen.parameters():
+            param.requires_grad = False
+
+    def forward(self, x):
+        return self.head(self.act(self.frozen(x)))
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9,
+                                                       weight_decay=0.1),
+                                  lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1)])
+def test_a_frozen_layer_keeps_its_values(rng, make):
+    """A layer frozen with requires_grad=False is accepted with model.parameters() and never
+    changes (weight decay included), while the rest trains, as in PyTorch."""
+    model = FrozenFirst()
+    frozen = [p.data.copy() for p in model.frozen.parameters()]
+    head = [p.data.copy() for p in model.head.parameters()]
+    optimizer = make(model.parameters())
+    train_steps(model, optimizer, [rng.standard_normal((5, 3)).astype(np.float32)
+                                   for _ in range(3)])
+    for param, before in zip(model.frozen.parameters(), frozen, strict=True):
+        assert param.grad is None
+        np.testing.assert_array_equal(param.data, before)
+    for param, before in zip(model.head.parameters(), head, strict=True):
+        assert not np.array_equal(param.data, before)
+    assert set(optimizer.state) <= {2, 3}          # no state for the frozen parameters 0, 1
+
+
+def test_lr_zero_is_allowed_and_round_trips(rng):
+    """As PyTorch: lr may be 0 (a cosine schedule with eta_min=0 reaches it)."""
+    p = tc.Value(np.ones(2))
+    optimizer = optim.Adam([p], lr=0.0)
+    p.grad = np.ones(2)
+    optimizer.step()
+    np.testing.assert_array_equal(p.data, [1.0, 1.0])
+    other = optim.Adam([p], lr=0.5)
+    other.load_state_dict(optimizer.state_dict())
+    assert other.lr == 0.0
+
+
 def test_zero_grad_and_lr_change(rng):
     p = tc.Value(np.zeros(2))
     optimizer = optim.SGD([p], lr=1.0)
@@ -223,7 +270,9 @@ def test_load_state_dict_errors_restore_nothing(rng):
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda p: optim.SGD(p, lr=0.0), ValueError, r"SGD: lr is 0.0; expected a number in \(0.0, "
+    (lambda p: optim.SGD(p, lr=-0.1), ValueError, r"SGD: lr is -0.1; expected a number in \[0.0, "
+                                                  r"inf\)"),
+    (lambda p: optim.Adam(p, lr=-1), ValueError, r"Adam: lr is -1.0; expected a number in \[0.0, "
                                                  r"inf\)"),
     (lambda p: optim.SGD(p, lr=math.nan), ValueError, r"SGD: lr is nan; expected a number"),
     (lambda p: optim.SGD(p, lr="0.1"), TypeError, r"SGD: lr is str '0.1'; expected a number"),
@@ -252,9 +301,9 @@ def test_params_errors():
         optim.Adam(p)
     with pytest.raises(TypeError, match=r"SGD: parameter 1 is a ndarray; expected a Value"):
         optim.SGD([p, np.zeros(2)], lr=0.1)
-    with pytest.raises(ValueError, match=r"SGD: parameter 0 \(shape \(2,\), dtype float64\) "
-                                         r"does not require grad"):
-        optim.SGD([tc.Value(np.zeros(2), requires_grad=False)], lr=0.1)
+    with pytest.raises(TypeError, match=r"SGD: parameter 0 \(shape \(2,\)\) has dtype int64; "
+                                        r"expected floating-point parameters"):
+        optim.SGD([tc.Value(np.zeros(2, dtype=np.int64))], lr=0.1)
     with pytest.raises(ValueError, match=r"Adam: parameter 1 \(shape \(2,\)\) appears more than "
                                          r"once"):
         optim.Adam([p, p])
@@ -262,3 +311,89 @@ def test_params_errors():
     with pytest.raises(ValueError, match=r"SGD.step: parameter 0 has shape \(2,\) but its grad "
                                          r"has shape \(3,\)"):
         optim.SGD([p], lr=0.1).step()
+
+
+# ------------------------------------------------------------------------- learning-rate schedules
+
+def lrs(scheduler, epochs: int) -> list[float]:
+    """The lr of epochs 0..epochs, read from the optimizer after each scheduler.step()."""
+    seen = [scheduler.optimizer.lr]
+    for _ in range(epochs):
+        scheduler.optimizer.step()
+        scheduler.step()
+        assert scheduler.get_last_lr() == [scheduler.optimizer.lr]
+        seen.append(scheduler.optimizer.lr)
+    return seen
+
+
+def test_step_lr_multiplies_every_step_size_epochs():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=2.0)
+    scheduler = optim.StepLR(optimizer, step_size=3, gamma=0.5)
+    assert scheduler.get_last_lr() == [2.0]
+    assert lrs(scheduler, 7) == [2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.5, 0.5]
+    every_epoch = optim.StepLR(optim.Adam([tc.Value(np.zeros(2))], lr=2e-3), step_size=1,
+                               gamma=0.5)
+    # the MNIST example's former hand-written decay, lr * 0.5 ** (epoch - 1), bit for bit
+    assert lrs(every_epoch, 5) == [2e-3 * 0.5 ** e for e in range(6)]
+
+
+def test_cosine_annealing_follows_half_a_cosine():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=1.0)
+    scheduler = optim.CosineAnnealingLR(optimizer, T_max=4, eta_min=0.2)
+    expected = [0.2 + 0.8 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(9)]
+    np.testing.assert_allclose(lrs(scheduler, 8), expected, rtol=0, atol=1e-15)
+    assert optimizer.lr == pytest.approx(1.0)                 # back up after T_max
+    scheduler = optim.CosineAnnealingLR(optim.SGD([tc.Value(np.zeros(2))], lr=0.1), T_max=2)
+    assert lrs(scheduler, 2) == [0.1, 0.05, 0.0]               # eta_min defaults to 0
+
+
+@pytest.mark.parametrize("make", [lambda opt: optim.StepLR(opt, step_size=2, gamma=0.3),
+                                  lambda opt: optim.CosineAnnealingLR(opt, T_max=5,
+                                                                      eta_min=1e-4)])
+def test_scheduler_resumes_from_its_state_dict(tmp_path, make):
+    whole = make(optim.SGD([tc.Value(np.zeros(2))], lr=0.1))
+    expected = lrs(whole, 9)
+    part = make(optim.SGD([tc.Value(np.zeros(2))], lr=0.1))
+    first = lrs(part, 4)
+    tc.save({"scheduler": part.state_dict()}, tmp_path / "checkpoint.npz")
+    saved = tc.load(tmp_path / "checkpoint.npz")["scheduler"]
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.1)    # fresh: lr back at the start
+    resumed = make(optimizer)
+    resumed.load_state_dict(saved)
+    assert optimizer.lr == first[-1] and resumed.get_last_lr() == [first[-1]]
+    assert first + lrs(resumed, 5)[1:] == expected
+
+
+def test_scheduler_errors():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.1)
+    with pytest.raises(TypeError, match=r"StepLR: optimizer is a Linear; expected a "
+                                        r"tinygrad_cnn optimizer.*pass the optimizer, not the "
+                                        r"model"):
+        optim.StepLR(nn.Linear(2, 2), step_size=1)
+    with pytest.raises(TypeError, match=r"CosineAnnealingLR: optimizer is a generator; expected "
+                                        r"a tinygrad_cnn optimizer"):
+        optim.CosineAnnealingLR(nn.Linear(2, 2).parameters(), T_max=3)
+    with pytest.raises(ValueError, match=r"StepLR: step_size is 0; expected an int >= 1"):
+        optim.StepLR(optimizer, step_size=0)
+    with pytest.raises(ValueError, match=r"StepLR: gamma is 0.0; expected a number in \(0.0, "
+                                         r"inf\)"):
+        optim.StepLR(optimizer, step_size=1, gamma=0)
+    with pytest.raises(ValueError, match=r"CosineAnnealingLR: T_max is 2.5; expected an int >= "
+                                         r"1"):
+        optim.CosineAnnealingLR(optimizer, T_max=2.5)
+    with pytest.raises(ValueError, match=r"CosineAnnealingLR: eta_min is -1.0; expected a "
+                                         r"number in \[0.0, inf\)"):
+        optim.CosineAnnealingLR(optimizer, T_max=2, eta_min=-1)
+    step = optim.StepLR(optimizer, step_size=1)
+    cosine = optim.CosineAnnealingLR(optimizer, T_max=3)
+    with pytest.raises(ValueError, match=r"StepLR.load_state_dict: the state dict is from a "
+                                         r"CosineAnnealingLR; expected one from a StepLR"):
+        step.load_state_dict(cosine.state_dict())
+    with pytest.raises(ValueError, match=r"StepLR.load_state_dict: expected a dict with keys "
+                                         r"'type', 'settings'"):
+        step.load_state_dict(optimizer.state_dict())
+    state = step.state_dict()
+    state["last_epoch"] = -1
+    with pytest.raises(ValueError, match=r"last_epoch is -1; expected an int >= 0"):
+        step.load_state_dict(state)
+    assert step.last_epoch == 0                   # nothing restored

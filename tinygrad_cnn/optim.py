@@ -1,5 +1,7 @@
-"""Optimizers: `SGD` (with momentum and weight decay) and `Adam`, with PyTorch's update rules.
-Each `step()` updates the parameters' data in place from their gradients."""
+"""Optimizers: `SGD` (with momentum and weight decay) and `Adam`, with PyTorch's update rules;
+learning-rate schedules `StepLR` and `CosineAnnealingLR`. Each optimizer `step()` updates the
+parameters' data in place from their gradients; each scheduler `step()` sets the next epoch's
+learning rate."""
 
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} must define _update")
 
     def step(self) -> None:
-        """Update every parameter that has a gradient (those whose grad is None are skipped)."""
+        """Update every parameter that has a gradient; those whose grad is None (frozen with
+        requires_grad=False, or unused by the loss) are skipped, as PyTorch skips them."""
         for i, param in enumerate(self.params):
             if param.grad is None:
                 continue
@@ -131,7 +134,7 @@ class SGD(Optimizer):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     def _checked_hyperparameters(self, lr, momentum, weight_decay) -> dict:
-        return {"lr": _checked_number("SGD", "lr", lr, low=0.0, low_open=True),
+        return {"lr": _checked_number("SGD", "lr", lr, low=0.0),
                 "momentum": _checked_number("SGD", "momentum", momentum, low=0.0),
                 "weight_decay": _checked_number("SGD", "weight_decay", weight_decay, low=0.0)}
 
@@ -165,7 +168,7 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas is {betas!r}; expected a pair (beta1, beta2) such as "
                              f"(0.9, 0.999)")
-        return {"lr": _checked_number("Adam", "lr", lr, low=0.0, low_open=True),
+        return {"lr": _checked_number("Adam", "lr", lr, low=0.0),
                 "betas": tuple(_checked_number("Adam", f"betas[{i}]", beta, low=0.0, high=1.0)
                                for i, beta in enumerate(betas)),
                 "eps": _checked_number("Adam", "eps", eps, low=0.0),
@@ -189,8 +192,140 @@ class Adam(Optimizer):
         param.data -= step_size * (m / denom)
 
 
+class LRScheduler:
+    """Base class of the learning-rate schedules: `step()` once per epoch, after that epoch's
+    training, sets `optimizer.lr` for the next epoch.
+
+    The schedule starts at epoch 0 with the optimizer's lr as `base_lr`. Subclasses name their
+    settings in `setting_names`, check them in `_checked_settings` and define `_next_lr(epoch)`,
+    the lr of epoch `epoch` >= 1 (they may read `base_lr` and `last_lr`, the lr of epoch - 1).
+    The scheduler owns the lr: a value set by hand on the optimizer is replaced at the next
+    step().
+    """
+
+    setting_names: tuple[str, ...] = ()
+
+    def __init__(self, optimizer: Optimizer, **settings):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: optimizer is a {type(optimizer).__name__}; expected a "
+                f"tinygrad_cnn optimizer, e.g. {type(self).__name__}(optim.SGD(model."
+                f"parameters(), lr=0.1), ...); pass the optimizer, not the model or its "
+                f"parameters")
+        self.optimizer = optimizer
+        self.__dict__.update(self._checked_settings(**settings))
+        self.base_lr = float(optimizer.lr)
+        self.last_epoch = 0              # the epoch whose lr the optimizer holds now
+        self.last_lr = self.base_lr
+
+    def _checked_settings(self, **settings) -> dict:
+        raise NotImplementedError(f"{type(self).__name__} must define _checked_settings")
+
+    def _next_lr(self, epoch: int) -> float:
+        raise NotImplementedError(f"{type(self).__name__} must define _next_lr")
+
+    def step(self) -> None:
+        """End an epoch: the optimizer's lr becomes that of the next epoch."""
+        self.last_epoch += 1
+        self.last_lr = float(self._next_lr(self.last_epoch))
+        self.optimizer.lr = self.last_lr
+
+    def get_last_lr(self) -> list[float]:
+        """[the lr the optimizer holds now], a list as in PyTorch (one lr per parameter group;
+        tinygrad_cnn optimizers have one)."""
+        return [self.last_lr]
+
+    def state_dict(self) -> dict:
+        """{"type", "settings", "base_lr", "last_epoch", "last_lr"}: plain numbers, enough for
+        `load_state_dict` to continue the schedule exactly where it stopped."""
+        return {"type": type(self).__name__,
+                "settings": {name: getattr(self, name) for name in self.setting_names},
+                "base_lr": self.base_lr, "last_epoch": self.last_epoch, "last_lr": self.last_lr}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue the schedule saved by `state_dict()` (of the same type): restores its
+        position and settings and sets the optimizer's lr to the saved current lr."""
+        name = f"{type(self).__name__}.load_state_dict"
+        expected = {"type", "settings", "base_lr", "last_epoch", "last_lr"}
+        if not isinstance(state_dict, dict) or set(state_dict) != expected:
+            raise ValueError(f"{name}: expected a dict with keys 'type', 'settings', 'base_lr', "
+                             f"'last_epoch' and 'last_lr' as made by scheduler.state_dict(), got "
+                             f"{state_dict!r:.100}")
+        if state_dict["type"] != type(self).__name__:
+            raise ValueError(f"{name}: the state dict is from a {state_dict['type']}; expected "
+                             f"one from a {type(self).__name__}")
+        settings = state_dict["settings"]
+        if not isinstance(settings, dict) or set(settings) != set(self.setting_names):
+            raise ValueError(f"{name}: settings {settings!r:.100}; expected a dict with keys "
+                             f"{', '.join(self.setting_names)}")
+        checked = self._checked_settings(**settings)
+        epoch = state_dict["last_epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"{name}: last_epoch is {epoch!r}; expected an int >= 0")
+        base_lr = _checked_number(name, "base_lr", state_dict["base_lr"], low=0.0)
+        last_lr = _checked_number(name, "last_lr", state_dict["last_lr"], low=0.0)
+        self.__dict__.update(checked, base_lr=base_lr, last_epoch=int(epoch), last_lr=last_lr)
+        self.optimizer.lr = last_lr
+
+
+class StepLR(LRScheduler):
+    """lr of epoch e = base_lr * gamma ** (e // step_size): multiplied by gamma every
+    `step_size` epochs, as PyTorch's StepLR (by the same repeated multiplication, so the same
+    floats).
+
+    >>> scheduler = StepLR(optimizer, step_size=1, gamma=0.5)
+    >>> for epoch in range(1, epochs + 1):
+    ...     train_epoch(...)          # at lr = scheduler.get_last_lr()[0]
+    ...     scheduler.step()
+    """
+
+    setting_names = ("step_size", "gamma")
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer, step_size=step_size, gamma=gamma)
+
+    def _checked_settings(self, step_size, gamma) -> dict:
+        if (isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer))
+                or step_size < 1):
+            raise ValueError(f"StepLR: step_size is {step_size!r}; expected an int >= 1 (the "
+                             f"number of epochs between decays), e.g. step_size=1")
+        return {"step_size": int(step_size),
+                "gamma": _checked_number("StepLR", "gamma", gamma, low=0.0, low_open=True)}
+
+    # PyTorch multiplies the current lr, rather than computing base_lr * gamma**k
+    def _next_lr(self, epoch: int) -> float:
+        return self.last_lr * self.gamma if epoch % self.step_size == 0 else self.last_lr
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr of epoch e = eta_min + (base_lr - eta_min) (1 + cos(pi e / T_max)) / 2: from base_lr
+    down to eta_min at epoch T_max along half a cosine (and back up after it, as PyTorch).
+
+    This is the closed form of the schedule; PyTorch's CosineAnnealingLR computes it by a
+    recursion that agrees with it to about 1e-15 in float64.
+    """
+
+    setting_names = ("T_max", "eta_min")
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        super().__init__(optimizer, T_max=T_max, eta_min=eta_min)
+
+    def _checked_settings(self, T_max, eta_min) -> dict:
+        if isinstance(T_max, bool) or not isinstance(T_max, (int, np.integer)) or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max is {T_max!r}; expected an int >= 1 "
+                             f"(the number of epochs from base_lr down to eta_min), e.g. the "
+                             f"number of epochs")
+        return {"T_max": int(T_max),
+                "eta_min": _checked_number("CosineAnnealingLR", "eta_min", eta_min, low=0.0)}
+
+    def _next_lr(self, epoch: int) -> float:
+        cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2    # 1 at e = 0, 0 at T_max
+        return self.eta_min + (self.base_lr - self.eta_min) * cosine
+
+
 def _checked_params(optimizer: str, params) -> list[Value]:
-    """The parameters as a list: Values requiring grad, each once."""
+    """The parameters as a list: floating-point Values, each once. A frozen one
+    (requires_grad=False) is welcome: it never gets a gradient, so step() leaves it alone."""
     if isinstance(params, Value) or not isinstance(params, Iterable):
         raise TypeError(f"{optimizer}: params is a {type(params).__name__}; expected an iterable "
                         f"of Values, e.g. model.parameters()")
@@ -203,10 +338,10 @@ def _checked_params(optimizer: str, params) -> list[Value]:
         if not isinstance(param, Value):
             raise TypeError(f"{optimizer}: parameter {i} is a {type(param).__name__}; expected "
                             f"a Value, e.g. from model.parameters()")
-        if not param.requires_grad:
-            raise ValueError(f"{optimizer}: parameter {i} (shape {param.shape}, dtype "
-                             f"{param.dtype}) does not require grad; expected trainable "
-                             f"parameters; leave it out of the list")
+        if param.dtype.kind != "f":
+            raise TypeError(f"{optimizer}: parameter {i} (shape {param.shape}) has dtype "
+                            f"{param.dtype}; expected floating-point parameters (an integer "
+                            f"Value has no gradient); leave it out of the list")
         if id(param) in seen:
             raise ValueError(f"{optimizer}: parameter {i} (shape {param.shape}) appears more "
                              f"than once; expected each parameter once")
