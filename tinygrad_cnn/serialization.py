@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_cnn import safetensors_format
 from tinygrad_cnn.fileio import atomic_write
 
 # The npz entry holding the JSON layout of the saved structure; a top-level key may not use it.
@@ -26,7 +27,13 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
 
     The file is written to a temporary file in the same folder, flushed to disk and renamed over
     `path`, so `path` holds either its old content or the complete new file, never a part.
+
+    A path ending in .safetensors writes that format instead (needs the `safetensors` extra): a
+    flat {name: array} dict, such as model.state_dict(), that PyTorch's safetensors loader reads;
+    nested dicts and plain values are refused there (see tinygrad_cnn.safetensors_format).
     """
+    if Path(path).suffix.lower() == ".safetensors":
+        return safetensors_format.save(state_dict, path)
     if not isinstance(state_dict, dict):
         raise TypeError(f"save: expected a dict (e.g. model.state_dict()), got "
                         f"{type(state_dict).__name__}")
@@ -49,8 +56,11 @@ def load(path: str | os.PathLike) -> dict:
     """Read a file written by `save`: the same nested dict, arrays as numpy arrays.
 
     Never unpickles: a file holding object arrays is refused. An .npz without the "__tree__"
-    entry (e.g. written by np.savez) loads as a flat dict of its arrays.
+    entry (e.g. written by np.savez) loads as a flat dict of its arrays. A path ending in
+    .safetensors is read as that format: a flat {name: array} dict, names in sorted order.
     """
+    if Path(path).suffix.lower() == ".safetensors":
+        return safetensors_format.load(path)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {str(path)!r}; expected a checkpoint written "
