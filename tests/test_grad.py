@@ -1,0 +1,218 @@
+"""tc.grad: gradients as Values, gradients of gradients under create_graph, and the errors for
+rules that cannot be differentiated again."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Cube(tc.Function):
+    """x^3, written in the style that gives double backward for free."""
+
+    def forward(self, x):
+        return x ** 3
+
+    # d(x^3)/dx = 3 x^2
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * 3 * x * x
+
+
+def test_grad_returns_values_and_leaves_dot_grad_alone():
+    x, y = tc.Value(2.0), tc.Value(3.0)
+    dx, dy = tc.grad(x * y + x, [x, y])
+    assert isinstance(dx, tc.Value) and dx.item() == 4.0 and dy.item() == 2.0
+    assert not dx.requires_grad and x.grad is None and y.grad is None
+
+
+def test_a_single_input_and_an_unused_input():
+    x, unused = tc.Value([1.0, 2.0]), tc.Value(np.ones((2, 3)))
+    (dx,) = tc.grad((x * x).sum(), x)
+    np.testing.assert_array_equal(dx.data, [2.0, 4.0])
+    du, = tc.grad((x * x).sum(), [unused])
+    assert du.shape == (2, 3) and not du.data.any()
+
+
+def test_third_derivative_of_a_scalar_expression_equals_its_closed_form():
+    # f(x) = x^4 e^x: f' = (x^4 + 4x^3) e^x, f'' = (x^4 + 8x^3 + 12x^2) e^x,
+    # f''' = (x^4 + 12x^3 + 36x^2 + 24x) e^x
+    for value in [-1.3, 0.4, 2.0]:
+        x = tc.Value(value)
+        f = x * x * x * x * x.exp()
+        (d1,) = tc.grad(f, [x], create_graph=True)
+        (d2,) = tc.grad(d1, [x], create_graph=True)
+        (d3,) = tc.grad(d2, [x])
+        e = np.exp(value)
+        np.testing.assert_allclose(d1.item(), (value**4 + 4 * value**3) * e, rtol=1e-13)
+        np.testing.assert_allclose(d2.item(), (value**4 + 8 * value**3 + 12 * value**2) * e,
+                                   rtol=1e-13)
+        np.testing.assert_allclose(
+            d3.item(), (value**4 + 12 * value**3 + 36 * value**2 + 24 * value) * e, rtol=1e-13)
+
+
+def test_a_custom_op_in_the_house_style_is_twice_differentiable():
+    x = tc.Value(np.array([0.5, -2.0, 3.0]))
+    (d1,) = tc.grad(Cube.apply(x).sum(), [x], create_graph=True)
+    (d2,) = tc.grad(d1.sum(), [x])
+    np.testing.assert_allclose(d1.data, 3 * x.data**2, rtol=1e-14)
+    np.testing.assert_allclose(d2.data, 6 * x.data, rtol=1e-14)
+
+
+def test_hessian_vector_product_of_a_quadratic_form():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 4))
+    x, v = tc.Value(rng.standard_normal(4)), rng.standard_normal(4)
+    f = (x @ (tc.Value(a, requires_grad=False) @ x)) * 0.5   # f = x^T A x / 2, H = (A + A^T)/2
+    (g,) = tc.grad(f, [x], create_graph=True)
+    (hv,) = tc.grad((g * v).sum(), [x])
+    np.testing.assert_allclose(hv.data, (a + a.T) / 2 @ v, rtol=1e-12)
+
+
+def test_a_grad_output_that_requires_grad_is_differentiated_too():
+    x = tc.Value(np.array([1.0, 2.0, 3.0]))
+    u = tc.Value(np.array([0.5, -1.0, 2.0]))
+    (g,) = tc.grad(Cube.apply(x), [x], grad_output=u, create_graph=True)   # g = 3 x^2 u
+    du, dx = tc.grad(g.sum(), [u, x])
+    np.testing.assert_allclose(du.data, 3 * x.data**2, rtol=1e-14)
+    np.testing.assert_allclose(dx.data, 6 * x.data * u.data, rtol=1e-14)
+
+
+def test_retain_graph_defaults_to_create_graph():
+    x = tc.Value(2.0)
+    y = Cube.apply(x)
+    tc.grad(y, [x], create_graph=True)
+    tc.grad(y, [x])                  # the graph was kept by create_graph=True
+    with pytest.raises(ValueError, match="already freed by an earlier backward"):
+        tc.grad(y, [x])
+
+
+def test_grad_errors():
+    x = tc.Value(np.ones(3))
+    with pytest.raises(ValueError, match=r"grad: output has shape \(3,\); an implicit gradient "
+                                         r"needs a single element"):
+        tc.grad(x * 2.0, [x])
+    with pytest.raises(TypeError, match="grad: input 0 is a ndarray; expected Values"):
+        tc.grad((x * 2.0).sum(), [np.ones(3)])
+    with pytest.raises(ValueError, match=r"grad: grad has shape \(2,\) but the output has shape "
+                                         r"\(3,\)"):
+        tc.grad(x * 2.0, [x], grad_output=np.ones(2))
+
+
+def test_a_rule_reading_float_arrays_kept_on_self_is_refused_under_create_graph():
+    class Swish(tc.Function):        # the first-order style: s and x kept from forward
+        def forward(self, x):
+            self.s = 1 / (1 + np.exp(-x))
+            self.x = x
+            return x * self.s
+
+        def backward(self, grad):
+            return grad * (self.s + self.x * self.s * (1 - self.s))
+
+    x = tc.Value(np.array([0.3, -1.2]))
+    (g,) = tc.grad(Swish.apply(x).sum(), [x])          # first order works
+    s = 1 / (1 + np.exp(-x.data))
+    np.testing.assert_allclose(g.data, s + x.data * s * (1 - s), rtol=1e-14)
+    with pytest.raises(TypeError, match=r"Swish: its backward cannot be differentiated again "
+                                        r"\(create_graph=True\): forward kept the float "
+                                        r"array\(s\) self.s, self.x"):
+        tc.grad(Swish.apply(x).sum(), [x], create_graph=True)
+
+
+def test_a_rule_calling_numpy_on_values_is_refused_under_create_graph():
+    class NumpyExp(tc.Function):
+        def forward(self, x):
+            return np.exp(x)
+
+        def backward(self, grad):
+            x, _ = self.saved()
+            return grad * np.exp(x)
+
+    x = tc.Value(np.array([0.3, -1.2]))
+    (g,) = tc.grad(NumpyExp.apply(x).sum(), [x])
+    np.testing.assert_allclose(g.data, np.exp(x.data), rtol=1e-15)
+    with pytest.raises(TypeError, match=r"NumpyExp.backward failed on Values under "
+                                        r"create_graph=True: .*not numpy functions"):
+        tc.grad(NumpyExp.apply(x).sum(), [x], create_graph=True)
+
+
+def test_gradients_never_share_memory():
+    a, b = tc.Value(np.array([1.0, 2.0])), tc.Value(np.array([3.0, 4.0]))
+    c = a * b
+    d = c + 0.0
+    e = d.reshape(2, 1).sum()
+    e.backward()
+    grads = [a.grad, b.grad, c.grad, d.grad, e.grad]
+    for i, g in enumerate(grads):
+        for h in grads[i + 1:]:
+            assert not np.shares_memory(g, h)
+    c.grad[0] = 100.0
+    assert d.grad.tolist() == [1.0, 1.0]
+
+
+def test_mistakes_in_a_custom_function_are_named():
+    class NoForwardReturn(tc.Function):
+        def forward(self, x):
+            x * 2
+
+    class NoBackwardReturn(tc.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            grad * 2
+
+    class ValueFromBackward(tc.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            return tc.Value(grad * 2)
+
+    x = tc.Value(np.ones(2))
+    with pytest.raises(TypeError, match=r"NoForwardReturn.forward returned None; expected a "
+                                        r"numpy array \(did forward forget its `return`\?\)"):
+        NoForwardReturn.apply(x)
+    with pytest.raises(TypeError, match=r"NoBackwardReturn.backward returned None; expected one "
+                                        r"gradient per input \(did backward forget"):
+        NoBackwardReturn.apply(x).sum().backward()
+    with pytest.raises(TypeError, match=r"ValueFromBackward.backward returned a Value for input "
+                                        r"0; expected a numpy array"):
+        ValueFromBackward.apply(x).sum().backward()
+
+
+def test_backward_refuses_a_complex_gradient():
+    x = tc.Value(np.ones(2))
+    with pytest.raises(TypeError, match=r"backward: grad has dtype complex128; expected real"):
+        (x * 2.0).backward(np.ones(2) * 1j)
+
+
+def test_reshape_names_a_non_integer_shape():
+    with pytest.raises(TypeError, match=r"reshape: shape \(2.0, 3\) has a non-integer entry"):
+        tc.Value(np.ones(6)).reshape(2.0, 3)
+
+
+MODULES = ["value", "function", "gradcheck", "ops", "ops.elementwise", "ops.shape", "ops.conv",
+           "ops.loss", "nn", "optim", "viz", "serialization", "profiler"]
+
+
+@pytest.mark.parametrize("first", MODULES)
+def test_any_module_can_be_imported_first(first):
+    # an empty package object stands in for tinygrad_cnn/__init__.py, so `first` really is the
+    # first module of the package to run; then the package's own init must also work
+    code = (f"import sys, types; package = types.ModuleType('tinygrad_cnn'); "
+            f"package.__path__ = [{str(ROOT / 'tinygrad_cnn')!r}]; "
+            f"sys.modules['tinygrad_cnn'] = package; "
+            f"import tinygrad_cnn.{first}; "
+            f"del sys.modules['tinygrad_cnn']; import tinygrad_cnn as tc; "
+            f"print((tc.Value(2.0) * 3).item())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "6.0"
