@@ -1,5 +1,7 @@
-"""Elementwise ops with numpy broadcasting: add, sub, mul, div, pow, neg, exp, log, relu, tanh,
-sigmoid. A broadcast input's gradient is summed back to the input's shape (`unbroadcast`)."""
+"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, abs/sqrt/square/clip,
+minimum/maximum/where and the activations (relu, leaky_relu, tanh, and the stable logistic
+family sigmoid, softplus, log_sigmoid). A broadcast input's gradient is summed back to the
+input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
 
@@ -8,39 +10,14 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum `grad` down to `shape`, undoing numpy broadcasting.
-
-    Broadcasting copies an input along new leading axes and along axes of size 1; each copy
-    receives its own gradient, so the input's gradient is their sum over those axes.
-    """
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)                  # axes that broadcasting prepended
-    stretched = tuple(lead + i for i, n in enumerate(shape)
-                      if n == 1 and grad.shape[lead + i] != 1)
-    return grad.sum(axis=tuple(range(lead)) + stretched).reshape(shape)   # keep the 1s
-
-
-def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
-    """Raise a ValueError naming both shapes unless a and b broadcast together."""
-    if a.shape == b.shape:
-        return
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(
-            f"{op}: cannot broadcast shapes {a.shape} and {b.shape}; expected each trailing "
-            f"dimension to be equal or 1; reshape one operand") from None
+from tinygrad_cnn.ops.shape import unbroadcast  # noqa: F401  (re-exported: custom ops use it)
+from tinygrad_cnn.value import Value
 
 
 class Add(Function):
     """a + b, broadcast."""
 
     def forward(self, a, b):
-        _check_broadcast("add", a, b)
         self.a_shape, self.b_shape = a.shape, b.shape
         return a + b
 
@@ -55,7 +32,6 @@ class Sub(Function):
     """a - b, broadcast."""
 
     def forward(self, a, b):
-        _check_broadcast("sub", a, b)
         self.a_shape, self.b_shape = a.shape, b.shape
         return a - b
 
@@ -70,14 +46,13 @@ class Mul(Function):
     """a * b, broadcast."""
 
     def forward(self, a, b):
-        _check_broadcast("mul", a, b)
-        self.a, self.b = a, b
         return a * b
 
     # d(ab)/da = b, d(ab)/db = a
     def backward(self, grad):
-        da = unbroadcast(grad * self.b, self.a.shape) if self.needs_input_grad[0] else None
-        db = unbroadcast(grad * self.a, self.b.shape) if self.needs_input_grad[1] else None
+        a, b, _ = self.saved()
+        da = unbroadcast(grad * b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(grad * a, b.shape) if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -85,15 +60,13 @@ class Div(Function):
     """a / b, broadcast."""
 
     def forward(self, a, b):
-        _check_broadcast("div", a, b)
-        self.a, self.b = a, b
         return a / b
 
-    # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+    # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -(a/b)/b, the output over b
     def backward(self, grad):
-        da = unbroadcast(grad / self.b, self.a.shape) if self.needs_input_grad[0] else None
-        db = (unbroadcast(-grad * self.a / (self.b * self.b), self.b.shape)
-              if self.needs_input_grad[1] else None)
+        a, b, out = self.saved()
+        da = unbroadcast(grad / b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(-grad * out / b, b.shape) if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -101,12 +74,13 @@ class Pow(Function):
     """x ** exponent, for a Python number exponent."""
 
     def forward(self, x, exponent):
-        self.x, self.exponent = x, exponent
+        self.exponent = exponent
         return x ** exponent
 
     # d(x^p)/dx = p x^(p-1)
     def backward(self, grad):
-        return grad * self.exponent * self.x ** (self.exponent - 1)
+        x, _ = self.saved()
+        return grad * self.exponent * x ** (self.exponent - 1)
 
 
 class Neg(Function):
@@ -124,24 +98,129 @@ class Exp(Function):
     """e^x."""
 
     def forward(self, x):
-        self.out = np.exp(x)
-        return self.out
+        return np.exp(x)
 
     # d(e^x)/dx = e^x, the output itself
     def backward(self, grad):
-        return grad * self.out
+        _, out = self.saved()
+        return grad * out
 
 
 class Log(Function):
     """Natural logarithm ln(x)."""
 
     def forward(self, x):
-        self.x = x
         return np.log(x)
 
     # d(ln x)/dx = 1/x
     def backward(self, grad):
-        return grad / self.x
+        x, _ = self.saved()
+        return grad / x
+
+
+class Abs(Function):
+    """|x|."""
+
+    def forward(self, x):
+        self.sign = (x > 0).view(np.int8) - (x < 0).view(np.int8)    # int8: -1, 0 or 1
+        return np.abs(x)
+
+    # d|x|/dx = sign(x): 1, -1, and 0 at the kink x = 0 (as PyTorch)
+    def backward(self, grad):
+        return grad * self.sign
+
+
+class Sqrt(Function):
+    """The square root of x."""
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    # d sqrt(x)/dx = 1 / (2 sqrt(x)), in terms of the output
+    def backward(self, grad):
+        _, out = self.saved()
+        return grad / (out * 2)
+
+
+class Square(Function):
+    """x * x."""
+
+    def forward(self, x):
+        return x * x
+
+    # d(x^2)/dx = 2x
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * x * 2
+
+
+class Clip(Function):
+    """x limited to [low, high] (either may be None: no limit on that side)."""
+
+    def forward(self, x, low, high):
+        self.inside = np.ones(x.shape, dtype=bool)      # where the output follows x
+        if low is not None:
+            self.inside &= x >= low
+        if high is not None:
+            self.inside &= x <= high
+        return np.clip(x, low, high)
+
+    # d clip(x)/dx = 1 where low <= x <= high (the bounds included, as PyTorch), else 0
+    def backward(self, grad):
+        return grad * self.inside
+
+
+class Maximum(Function):
+    """The larger of a and b, elementwise, broadcast."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        self.a_wins, self.tie = a > b, a == b          # bool masks of the output's shape
+        return np.maximum(a, b)
+
+    # the output is a where a > b and b where b > a; at a tie each gets half, as PyTorch does
+    def backward(self, grad):
+        return _split_by_winner(self, grad)
+
+
+class Minimum(Function):
+    """The smaller of a and b, elementwise, broadcast."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        self.a_wins, self.tie = a < b, a == b
+        return np.minimum(a, b)
+
+    # the output is a where a < b and b where b < a; at a tie each gets half, as PyTorch does
+    def backward(self, grad):
+        return _split_by_winner(self, grad)
+
+
+def _split_by_winner(fn: Maximum | Minimum, grad):
+    """(da, db) for minimum/maximum: grad goes to the winner, half of it to each side of a tie."""
+    share_a = fn.a_wins + 0.5 * fn.tie                  # 1, 0 or 1/2: a constant weight
+    share_a = share_a.astype(grad.dtype, copy=False)
+    da = unbroadcast(grad * share_a, fn.a_shape) if fn.needs_input_grad[0] else None
+    db = unbroadcast(grad * (1 - share_a), fn.b_shape) if fn.needs_input_grad[1] else None
+    return da, db
+
+
+class Where(Function):
+    """a where condition is True, else b; condition, a and b broadcast (numpy.where)."""
+
+    def forward(self, condition, a, b):
+        self.condition, self.a_shape, self.b_shape = condition, np.shape(a), np.shape(b)
+        return np.where(condition, a, b)
+
+    # each output element is a copy of a (condition True) or of b (False): the gradient goes
+    # to the one that was copied and is 0 for the other, then is un-broadcast
+    def backward(self, grad):
+        da = db = None
+        if self.needs_input_grad[1]:
+            da = unbroadcast(Where.run(self.condition, grad, 0), self.a_shape)
+        if self.needs_input_grad[2]:
+            db = unbroadcast(Where.run(self.condition, 0, grad), self.b_shape)
+        return None, da, db
 
 
 class ReLU(Function):
@@ -156,51 +235,117 @@ class ReLU(Function):
         return grad * self.positive
 
 
+class LeakyReLU(Function):
+    """x where x > 0, else negative_slope * x."""
+
+    def forward(self, x, negative_slope):
+        self.positive, self.slope = x > 0, negative_slope
+        return np.where(self.positive, x, x * negative_slope)
+
+    # d/dx = 1 where x > 0, else negative_slope (the slope at the kink x = 0, as PyTorch)
+    def backward(self, grad):
+        slope = np.where(self.positive, 1, self.slope).astype(grad.dtype, copy=False)
+        return grad * slope
+
+
 class Tanh(Function):
     """tanh(x)."""
 
     def forward(self, x):
-        self.out = np.tanh(x)
-        return self.out
+        return np.tanh(x)
 
     # d tanh(x)/dx = 1 - tanh(x)^2
     def backward(self, grad):
-        return grad * (1 - self.out * self.out)
+        _, out = self.saved()
+        return grad * (1 - out * out)
 
 
 class Sigmoid(Function):
-    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 so it never overflows."""
+    """s(x) = 1 / (1 + e^-x), accurate in both tails."""
 
     def forward(self, x):
-        self.out = 0.5 * (np.tanh(0.5 * x) + 1)
-        return self.out
+        return _sigmoid(x)
 
-    # d s(x)/dx = s(x) (1 - s(x))
+    # s'(x) = s(x) (1 - s(x)) = s(x) s(-x); s(-x) is computed, not 1 - s(x), which cancels
+    # to 0 for large x
     def backward(self, grad):
-        return grad * self.out * (1 - self.out)
+        x, out = self.saved()
+        return grad * out * Sigmoid.run(-x)
 
 
-def add(a, b):
+class Softplus(Function):
+    """log(1 + e^x), accurate in both tails."""
+
+    def forward(self, x):
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    # d log(1 + e^x)/dx = e^x / (1 + e^x) = s(x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Sigmoid.run(x)
+
+
+class LogSigmoid(Function):
+    """log s(x) = -log(1 + e^-x), accurate in both tails."""
+
+    def forward(self, x):
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+    # d log s(x)/dx = s'(x) / s(x) = 1 - s(x) = s(-x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Sigmoid.run(-x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) split by the sign of x, so e^-|x| <= 1 never overflows and the negative
+    tail, e^x / (1 + e^x), never cancels."""
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def _shape(x) -> tuple[int, ...]:
+    return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
+
+
+def _check_broadcast(op: str, *operands) -> None:
+    """Raise a ValueError naming every shape unless the operands broadcast together."""
+    shapes = [_shape(x) for x in operands]
+    if all(s == shapes[0] for s in shapes):
+        return
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(
+            f"{op}: cannot broadcast shapes {' and '.join(map(str, shapes))}; expected each "
+            f"trailing dimension to be equal or 1; reshape one operand") from None
+
+
+def add(a, b) -> Value:
     """a + b with broadcasting."""
+    _check_broadcast("add", a, b)
     return Add.apply(a, b)
 
 
-def sub(a, b):
+def sub(a, b) -> Value:
     """a - b with broadcasting."""
+    _check_broadcast("sub", a, b)
     return Sub.apply(a, b)
 
 
-def mul(a, b):
+def mul(a, b) -> Value:
     """a * b with broadcasting."""
+    _check_broadcast("mul", a, b)
     return Mul.apply(a, b)
 
 
-def div(a, b):
+def div(a, b) -> Value:
     """a / b with broadcasting."""
+    _check_broadcast("div", a, b)
     return Div.apply(a, b)
 
 
-def pow(x, exponent):
+def pow(x, exponent) -> Value:
     """x ** exponent; the exponent must be a number (a constant), e.g. x ** 2 or x ** -0.5."""
     if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, numbers.Real):
         raise TypeError(
@@ -211,31 +356,106 @@ def pow(x, exponent):
     return Pow.apply(x, exponent=exponent)
 
 
-def neg(x):
+def neg(x) -> Value:
     """-x."""
     return Neg.apply(x)
 
 
-def exp(x):
+def exp(x) -> Value:
     """e^x elementwise."""
     return Exp.apply(x)
 
 
-def log(x):
+def log(x) -> Value:
     """ln(x) elementwise."""
     return Log.apply(x)
 
 
-def relu(x):
+def abs(x) -> Value:
+    """|x| elementwise; the gradient at 0 is 0, as in PyTorch."""
+    return Abs.apply(x)
+
+
+def sqrt(x) -> Value:
+    """The square root of x, elementwise."""
+    return Sqrt.apply(x)
+
+
+def square(x) -> Value:
+    """x * x elementwise."""
+    return Square.apply(x)
+
+
+def clip(x, min=None, max=None) -> Value:
+    """x limited to [min, max] elementwise, as numpy.clip; None leaves that side open. The
+    gradient is 1 where min <= x <= max (bounds included, as PyTorch's clamp) and 0 elsewhere."""
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and (isinstance(bound, (bool, np.bool_))
+                                  or not isinstance(bound, numbers.Real)):
+            raise TypeError(f"clip: {name}={bound!r:.60} is a {type(bound).__name__}; expected "
+                            f"a real number or None; for elementwise bounds use "
+                            f"ops.minimum/ops.maximum")
+    if min is None and max is None:
+        raise ValueError("clip: min and max are both None; expected at least one bound, e.g. "
+                         "clip(x, min=0.0)")
+    low, high = (b.item() if isinstance(b, np.generic) else b for b in (min, max))
+    return Clip.apply(x, low=low, high=high)
+
+
+def maximum(a, b) -> Value:
+    """The larger of a and b elementwise, broadcast; at a tie each gets half the gradient."""
+    _check_broadcast("maximum", a, b)
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b) -> Value:
+    """The smaller of a and b elementwise, broadcast; at a tie each gets half the gradient."""
+    _check_broadcast("minimum", a, b)
+    return Minimum.apply(a, b)
+
+
+def where(condition, a, b) -> Value:
+    """a where `condition` is True, else b, as numpy.where; condition is a bool array (or a
+    Value of bools, e.g. `x > 0`) and gets no gradient; all three broadcast together."""
+    data = condition.data if isinstance(condition, Value) else np.asarray(condition)
+    if data.dtype != np.bool_:
+        raise TypeError(f"where: condition has dtype {data.dtype}; expected a bool array, e.g. "
+                        f"x > 0; convert a 0/1 array with condition.astype(bool)")
+    _check_broadcast("where", data, a, b)
+    return Where.apply(data, a, b)
+
+
+def relu(x) -> Value:
     """max(x, 0) elementwise."""
     return ReLU.apply(x)
 
 
-def tanh(x):
+def leaky_relu(x, negative_slope: float = 0.01) -> Value:
+    """x where x > 0, else negative_slope * x, elementwise (as torch.nn.functional.leaky_relu)."""
+    if isinstance(negative_slope, (bool, np.bool_)) or not isinstance(negative_slope,
+                                                                      numbers.Real):
+        raise TypeError(f"leaky_relu: negative_slope {negative_slope!r:.60} is a "
+                        f"{type(negative_slope).__name__}; expected a real number such as 0.01")
+    return LeakyReLU.apply(x, negative_slope=float(negative_slope))
+
+
+def tanh(x) -> Value:
     """tanh(x) elementwise."""
     return Tanh.apply(x)
 
 
-def sigmoid(x):
-    """1 / (1 + e^-x) elementwise."""
+def sigmoid(x) -> Value:
+    """1 / (1 + e^-x) elementwise, accurate to a few ulps in both tails."""
     return Sigmoid.apply(x)
+
+
+def softplus(x) -> Value:
+    """log(1 + e^x) elementwise, accurate to a few ulps in both tails; its derivative is
+    sigmoid(x)."""
+    return Softplus.apply(x)
+
+
+def log_sigmoid(x) -> Value:
+    """log(sigmoid(x)) = -softplus(-x) elementwise, accurate in both tails: finite for any x,
+    with derivative sigmoid(-x)."""
+    return LogSigmoid.apply(x)

@@ -1,10 +1,15 @@
-"""Reductions over axes: sum, mean, max (axis int, tuple or None; keepdims)."""
+"""Reductions over axes (axis int, tuple or None; keepdims): sum, mean, max, min, var, std; and
+argmax/argmin, which return integer numpy arrays (positions have no gradient)."""
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.shape import BroadcastTo
+from tinygrad_cnn.value import Value
 
 
 def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
@@ -28,68 +33,189 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
     return normalized
 
 
-class Sum(Function):
+class Reduction(Function):
+    """Base of the reductions. `keep` turns the `axis` the user gave (checked by the lowercase
+    function; kept as given, so drawings show it) into sorted non-negative `axes` and keeps x's
+    shape and the output's shape with the reduced axes as 1s: backward reshapes the gradient
+    to that shape to broadcast it against x, whether or not keepdims was set."""
+
+    def keep(self, x: np.ndarray, axis) -> tuple[int, ...]:
+        self.shape, self.axes = x.shape, normalize_axes(self.name.lower(), axis, x.ndim)
+        self.kept_shape = tuple(1 if i in self.axes else n for i, n in enumerate(x.shape))
+        return self.axes
+
+
+class Sum(Reduction):
     """Sum over `axis`."""
 
     def forward(self, x, axis, keepdims):
-        self.shape, self.axes = x.shape, normalize_axes("sum", axis, x.ndim)
-        self.keepdims = keepdims
-        return x.sum(axis=self.axes, keepdims=keepdims)
+        axes = self.keep(x, axis)
+        return x.sum(axis=axes, keepdims=keepdims)
 
     # every summed element gets the gradient of its sum: put the reduced axes back, broadcast
     def backward(self, grad):
-        if not self.keepdims:
-            grad = np.expand_dims(grad, self.axes)
-        return np.broadcast_to(grad, self.shape)
+        return BroadcastTo.run(grad.reshape(self.kept_shape), shape=self.shape)
 
 
-class Mean(Function):
+class Mean(Reduction):
     """Mean over `axis`."""
 
     def forward(self, x, axis, keepdims):
-        self.shape, self.axes = x.shape, normalize_axes("mean", axis, x.ndim)
-        self.keepdims = keepdims
-        self.count = int(np.prod([x.shape[a] for a in self.axes]))
-        return x.mean(axis=self.axes, keepdims=keepdims)
+        axes = self.keep(x, axis)
+        self.count = int(np.prod([x.shape[a] for a in axes]))
+        return x.mean(axis=axes, keepdims=keepdims)
 
     # mean = sum / count, so each averaged element gets grad / count
     def backward(self, grad):
-        if not self.keepdims:
-            grad = np.expand_dims(grad, self.axes)
-        return np.broadcast_to(grad / self.count, self.shape)
+        return BroadcastTo.run(grad.reshape(self.kept_shape) / self.count, shape=self.shape)
 
 
-class Max(Function):
+class Max(Reduction):
     """Maximum over `axis`; tied maxima share the gradient equally."""
 
     def forward(self, x, axis, keepdims):
-        self.axes = normalize_axes("max", axis, x.ndim)
-        if any(x.shape[a] == 0 for a in self.axes):
-            raise ValueError(f"max: input of shape {x.shape} has no elements along axis "
-                             f"{axis!r}; expected at least one element to take the maximum of")
-        out = x.max(axis=self.axes, keepdims=True)
-        self.is_max = x == out
-        self.keepdims = keepdims
-        return out if keepdims else out.squeeze(self.axes)
+        axes = self.keep(x, axis)
+        out = x.max(axis=axes, keepdims=True)
+        self.is_extreme = x == out                      # a bool mask: a constant
+        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape)
+                                                 if i not in axes])
 
     # d max/dx_i = 1/k for each of the k elements equal to the maximum, 0 elsewhere
     def backward(self, grad):
-        if not self.keepdims:
-            grad = np.expand_dims(grad, self.axes)
-        is_max = self.is_max.astype(grad.dtype)        # so a float32 gradient stays float32
-        return grad * is_max / is_max.sum(axis=self.axes, keepdims=True)
+        share = self.is_extreme / self.is_extreme.sum(axis=self.axes, keepdims=True)
+        return grad.reshape(self.kept_shape) * share.astype(grad.dtype, copy=False)
 
 
-def sum(x, axis=None, keepdims=False):
+class Min(Max):
+    """Minimum over `axis`; tied minima share the gradient equally (backward is Max's)."""
+
+    def forward(self, x, axis, keepdims):
+        axes = self.keep(x, axis)
+        out = x.min(axis=axes, keepdims=True)
+        self.is_extreme = x == out
+        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape)
+                                                 if i not in axes])
+
+
+class Var(Reduction):
+    """Variance over `axis`: sum((x - mean)^2) / (count - ddof)."""
+
+    def forward(self, x, axis, keepdims, ddof):
+        axes = self.keep(x, axis)
+        self.dof = int(np.prod([x.shape[a] for a in axes])) - ddof
+        return x.var(axis=axes, keepdims=keepdims, ddof=ddof)
+
+    # d var/dx_i = 2 (x_i - mean) / (count - ddof); the mean's own dependence on x_i drops
+    # out, as sum_j (x_j - mean) = 0
+    def backward(self, grad):
+        x, _ = self.saved()
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        return grad.reshape(self.kept_shape) * (2 / self.dof) * centered
+
+
+class Std(Reduction):
+    """Standard deviation over `axes`: sqrt(var(x, axis, ddof))."""
+
+    def forward(self, x, axis, keepdims, ddof):
+        axes = self.keep(x, axis)
+        self.dof = int(np.prod([x.shape[a] for a in axes])) - ddof
+        return x.std(axis=axes, keepdims=keepdims, ddof=ddof)
+
+    # std = sqrt(var): d std/dx_i = (d var/dx_i) / (2 std) = (x_i - mean) / ((count - ddof) std)
+    def backward(self, grad):
+        x, out = self.saved()
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        return grad.reshape(self.kept_shape) / (out.reshape(self.kept_shape) * self.dof) * centered
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Value:
     """Sum of x over `axis` (None: all axes)."""
+    normalize_axes("sum", axis, _ndim(x))
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims: bool = False) -> Value:
     """Mean of x over `axis` (None: all axes)."""
+    normalize_axes("mean", axis, _ndim(x))
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def max(x, axis=None, keepdims=False):
+def max(x, axis=None, keepdims: bool = False) -> Value:
     """Maximum of x over `axis` (None: all axes); tied maxima share the gradient equally."""
+    _check_nonempty("max", x, axis)
     return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Value:
+    """Minimum of x over `axis` (None: all axes); tied minima share the gradient equally."""
+    _check_nonempty("min", x, axis)
+    return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Value:
+    """Variance of x over `axis`: sum((x - mean)^2) / (N - ddof), N the number of elements
+    reduced; ddof=0 (numpy's default) is the population variance, ddof=1 the sample variance."""
+    _check_ddof("var", x, axis, ddof)
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
+
+
+def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Value:
+    """Standard deviation of x over `axis`: sqrt(var(x, axis, ddof=ddof)). Its gradient is
+    infinite or NaN where the deviation is 0 (all reduced elements equal), as in PyTorch."""
+    _check_ddof("std", x, axis, ddof)
+    return Std.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
+
+
+def argmax(x, axis=None, keepdims: bool = False) -> np.ndarray:
+    """Position of the maximum along `axis` (None: in the flattened x), as numpy.argmax: an
+    integer numpy array, not a Value (positions have no gradient). Ties: the first position."""
+    data = _checked_arg("argmax", x, axis)
+    return np.asarray(np.argmax(data, axis=axis, keepdims=keepdims))
+
+
+def argmin(x, axis=None, keepdims: bool = False) -> np.ndarray:
+    """Position of the minimum along `axis` (None: in the flattened x), as numpy.argmin: an
+    integer numpy array, not a Value (positions have no gradient). Ties: the first position."""
+    data = _checked_arg("argmin", x, axis)
+    return np.asarray(np.argmin(data, axis=axis, keepdims=keepdims))
+
+
+def _ndim(x) -> int:
+    return x.ndim if isinstance(x, (Value, np.ndarray)) else np.ndim(x)
+
+
+def _check_nonempty(op: str, x, axis) -> None:
+    """Raise unless `axis` is valid and each reduced axis has at least one element."""
+    shape = x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
+    axes = normalize_axes(op, axis, len(shape))
+    if any(shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}: input of shape {shape} has no elements along axis {axis!r}; "
+                         f"expected at least one element along every reduced axis")
+
+
+def _check_ddof(op: str, x, axis, ddof) -> None:
+    """Raise unless `axis` is valid and ddof leaves at least one degree of freedom."""
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, numbers.Integral):
+        raise TypeError(f"{op}: ddof {ddof!r:.60} is a {type(ddof).__name__}; expected an int "
+                        f"(0: population, 1: sample {op})")
+    shape = x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
+    axes = normalize_axes(op, axis, len(shape))
+    count = int(np.prod([shape[a] for a in axes]))
+    if not 0 <= ddof < count:
+        raise ValueError(f"{op}: ddof={ddof} with {count} elements per {op} (shape {shape}, "
+                         f"axis {axis!r}) leaves {count - ddof} degrees of freedom; expected "
+                         f"0 <= ddof < {count}; reduce over more elements or lower ddof")
+
+
+def _checked_arg(op: str, x, axis) -> np.ndarray:
+    """x's data, after checking that `axis` is None or one axis with elements."""
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    if axis is not None:
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected None "
+                            f"or one int (the positions along one axis)")
+        normalize_axes(op, axis, data.ndim)
+    if data.size == 0 or (axis is not None and data.shape[axis] == 0):
+        raise ValueError(f"{op}: input of shape {data.shape} has no elements along axis "
+                         f"{axis!r}; expected at least one element")
+    return data

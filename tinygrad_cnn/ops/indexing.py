@@ -1,0 +1,305 @@
+"""Indexing and joining: getitem (x[index], numpy's rules), cat, stack, split, pad. They move
+elements without changing them, so each backward puts the gradient back where the elements came
+from; where one element was taken several times, its gradients add up (a scatter-add)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.value import Value
+
+
+class GetItem(Function):
+    """x[index] with numpy's basic and advanced indexing: (shape of x) -> (shape of x[index])."""
+
+    def forward(self, x, index):
+        self.index, self.shape = index, x.shape
+        return x[index]
+
+    # out = x[index] copies elements of x; an element copied k times gets the sum of its k
+    # gradients, so dx = zeros(x.shape) with grad scatter-added at [index]
+    def backward(self, grad):
+        return ScatterAdd.run(grad, index=self.index, shape=self.shape)
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with `values` added at [index], a repeated index accumulating (np.add.at):
+    getitem's backward, (shape of zeros[index]) -> shape."""
+
+    def forward(self, values, index, shape):
+        self.index = index
+        out = np.zeros(shape, dtype=values.dtype)
+        if any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in index):
+            np.add.at(out, index, values)     # integer arrays may repeat an element
+        else:
+            out[index] = values               # slices, ints and masks pick each element once
+        return out
+
+    # out is linear in values, and values[k] lands at out[index][k]: d values = grad[index]
+    def backward(self, grad):
+        return GetItem.run(grad, index=self.index)
+
+
+class Cat(Function):
+    """numpy.concatenate(xs, axis): shapes equal but along `axis` -> their sizes summed there."""
+
+    def forward(self, *xs, axis):
+        self.axis, self.sizes = axis, [x.shape[axis] for x in xs]
+        return np.concatenate(xs, axis=axis)
+
+    # input i is the slab of the output between its offsets along axis: dx_i is that slab of grad
+    def backward(self, grad):
+        grads, start = [], 0
+        for size, needed in zip(self.sizes, self.needs_input_grad, strict=True):
+            slab = (slice(None),) * self.axis + (slice(start, start + size),)
+            grads.append(GetItem.run(grad, index=slab) if needed else None)
+            start += size
+        return tuple(grads)
+
+
+class Stack(Function):
+    """numpy.stack(xs, axis): k inputs of one shape -> that shape with a new axis of size k."""
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        return np.stack(xs, axis=axis)
+
+    # input i is out[..., i, ...] along the new axis: dx_i is grad at position i of that axis
+    def backward(self, grad):
+        lead = (slice(None),) * self.axis
+        return tuple(GetItem.run(grad, index=lead + (i,)) if needed else None
+                     for i, needed in enumerate(self.needs_input_grad))
+
+
+class Pad(Function):
+    """numpy.pad(x, pad_width, constant_values=value): each axis grows by before + after."""
+
+    def forward(self, x, pad_width, value):
+        self.interior = tuple(slice(before, before + n)
+                              for (before, _), n in zip(pad_width, x.shape, strict=True))
+        return np.pad(x, pad_width, constant_values=value)
+
+    # the border is a constant and x sits at out[interior] unchanged: dx = grad[interior]
+    def backward(self, grad):
+        return GetItem.run(grad, index=self.interior)
+
+
+def getitem(x, index) -> Value:
+    """x[index] as numpy defines it: ints (negative count from the end), slices with any step,
+    None, Ellipsis, integer arrays and boolean masks, and tuples mixing them. The backward
+    scatter-adds the gradient into zeros of x's shape (a repeated index accumulates)."""
+    shape = _shape_of(x)
+    entries = _normalized_index(index)
+    _check_index(entries, shape)
+    return GetItem.apply(x, index=entries)
+
+
+def cat(values, axis: int = 0) -> Value:
+    """Join Values along an existing axis (numpy.concatenate): shapes must agree but along axis."""
+    shapes = _check_joined("cat", values)
+    first = shapes[0]
+    if not first:
+        raise ValueError("cat: values[0] is 0-d (shape ()); expected arrays with at least one "
+                         "axis; use stack to join scalars into a new axis")
+    axis = _checked_axis("cat", axis, len(first), first)
+    for i, s in enumerate(shapes[1:], start=1):
+        if len(s) != len(first) or s[:axis] + s[axis + 1:] != first[:axis] + first[axis + 1:]:
+            raise ValueError(
+                f"cat: values[0] has shape {first} but values[{i}] has shape {s}; expected the "
+                f"same number of axes and equal sizes on every axis but axis {axis}; reshape "
+                f"or pad the inputs to match")
+    return Cat.apply(*values, axis=axis)
+
+
+def stack(values, axis: int = 0) -> Value:
+    """Join Values of one shape along a new axis (numpy.stack): k of shape S -> S with k at axis."""
+    shapes = _check_joined("stack", values)
+    for i, s in enumerate(shapes[1:], start=1):
+        if s != shapes[0]:
+            raise ValueError(f"stack: values[0] has shape {shapes[0]} but values[{i}] has shape "
+                             f"{s}; expected equal shapes; reshape or pad the inputs to match, "
+                             f"or use cat to join along an existing axis")
+    axis = _checked_axis("stack", axis, len(shapes[0]) + 1, shapes[0])
+    return Stack.apply(*values, axis=axis)
+
+
+def split(x, sections, axis: int = 0) -> list[Value]:
+    """x cut into pieces along axis, as numpy.split: an int k gives k equal pieces (k must divide
+    the axis); a list of indices [i, j, ...] gives x[:i], x[i:j], ..., x[j:]."""
+    shape = _shape_of(x)
+    axis = _checked_axis("split", axis, len(shape), shape)
+    size = shape[axis]
+    if _is_int(sections):
+        if sections <= 0 or size % sections:
+            raise ValueError(
+                f"split: {sections} sections do not divide axis {axis} of size {size} (x has "
+                f"shape {shape}); expected a positive divisor of {size}; pass a list of split "
+                f"indices instead, e.g. [{size // 2}] for two unequal pieces")
+        step = size // sections
+        bounds = [(k * step, (k + 1) * step) for k in range(sections)]
+    elif isinstance(sections, (list, tuple, np.ndarray)) and all(map(_is_int, sections)):
+        cuts = [0, *map(int, sections), size]
+        bounds = list(zip(cuts[:-1], cuts[1:], strict=True))
+    else:
+        raise TypeError(f"split: sections {sections!r:.60} is a {type(sections).__name__}; "
+                        f"expected an int (a number of equal pieces) or a list of int indices")
+    lead = (slice(None),) * axis
+    return [GetItem.apply(x, index=lead + (slice(start, stop),)) for start, stop in bounds]
+
+
+def pad(x, pad_width, value: float = 0.0) -> Value:
+    """x with `value` added around it, as numpy.pad(x, pad_width, constant_values=value):
+    pad_width is ((before, after),) per axis, or one pair or one int for every axis."""
+    shape = _shape_of(x)
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu" and not (widths.size == 0 and widths.dtype.kind == "f"):
+        raise TypeError(f"pad: pad_width {pad_width!r:.60} is not made of ints; expected an "
+                        f"int, a (before, after) pair or one pair per axis")
+    try:
+        widths = np.broadcast_to(widths, (len(shape), 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r:.60} has shape {widths.shape}, which does "
+                         f"not fit x of shape {shape} ({len(shape)} axes); expected an int, a "
+                         f"(before, after) pair or {len(shape)} pairs") from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width {pad_width!r:.60} has a negative width; expected "
+                         f"widths >= 0; to cut elements off use slicing, x[1:-1]")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"pad: value {value!r:.60} is a {type(value).__name__}; expected a real "
+                        f"number (constant padding)")
+    pairs = tuple((int(before), int(after)) for before, after in widths)
+    return Pad.apply(x, pad_width=pairs, value=value)
+
+
+def _is_int(n) -> bool:
+    return isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
+
+
+def _shape_of(x) -> tuple[int, ...]:
+    return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
+
+
+def _checked_axis(op: str, axis, ndim: int, shape: tuple[int, ...]) -> int:
+    """axis as a non-negative int below ndim, or an error naming it and the shape."""
+    if not _is_int(axis):
+        raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected an int")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for shape {shape}; expected an int "
+                         f"in [{-ndim}, {ndim})")
+    return int(axis) % ndim
+
+
+def _check_joined(op: str, values) -> list[tuple[int, ...]]:
+    """The shapes of the Values (or arrays) to join, after checking there is a list of them."""
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{op}: values is a {type(values).__name__}; expected a list or tuple "
+                        f"of Values, e.g. {op}([a, b], axis=0)")
+    if not values:
+        raise ValueError(f"{op}: values is empty; expected at least one Value to join")
+    return [_shape_of(v) for v in values]
+
+
+def _normalized_index(index) -> tuple:
+    """index as a tuple of ints, slices, None, Ellipsis and integer or boolean arrays."""
+    entries = index if isinstance(index, tuple) else (index,)
+    return tuple(_normalized_entry(entry) for entry in entries)
+
+
+_EXPECTED = ("expected an int, a slice, None, Ellipsis, an integer array or a boolean mask "
+             "(or a tuple of these)")
+
+
+def _normalized_entry(entry):
+    if entry is None or entry is Ellipsis:
+        return entry
+    if isinstance(entry, slice):
+        for part in (entry.start, entry.stop, entry.step):
+            if part is not None and not _is_int(part):
+                raise TypeError(f"getitem: slice {entry} has a {type(part).__name__} bound "
+                                f"{part!r:.40}; expected ints or None, e.g. x[1:5:2]")
+        if entry.step == 0:
+            raise ValueError(f"getitem: slice {entry} has step 0; expected a non-zero step "
+                             f"(negative steps walk backwards)")
+        return entry
+    if isinstance(entry, (bool, np.bool_)):
+        return np.bool_(entry)                  # numpy: a 0-d mask (a new axis of size 1 or 0)
+    if _is_int(entry):
+        return int(entry)
+    if isinstance(entry, Value):
+        entry = entry.data
+    elif isinstance(entry, (list, tuple)):
+        entry = np.asarray(entry)
+        if entry.size == 0 and entry.dtype.kind == "f":
+            entry = entry.astype(np.intp)       # [] selects nothing, as in numpy
+    if isinstance(entry, (float, np.floating)):
+        raise TypeError(f"getitem: index {entry!r} is a float; {_EXPECTED}; convert it with "
+                        f"int()")
+    if not isinstance(entry, np.ndarray):
+        raise TypeError(f"getitem: index {entry!r:.60} is a {type(entry).__name__}; {_EXPECTED}")
+    if entry.dtype.kind not in "biu":
+        raise TypeError(f"getitem: index array has dtype {entry.dtype}; {_EXPECTED}; convert "
+                        f"it with .astype(np.int64)")
+    return entry
+
+
+def _check_index(entries: tuple, shape: tuple[int, ...]) -> None:
+    """Raise an IndexError naming the index and the shape unless x[entries] is valid for an x
+    of `shape` (IndexError, as in numpy and Python, so iteration stops at the end)."""
+    ellipses = sum(entry is Ellipsis for entry in entries)
+    if ellipses > 1:
+        raise IndexError(f"getitem: the index has {ellipses} Ellipses (...); expected at most "
+                         f"one")
+    consumed = sum(_axes_used(entry) for entry in entries)
+    if consumed > len(shape):
+        raise IndexError(f"getitem: the index uses {consumed} axes but x has shape {shape} "
+                         f"({len(shape)} axes); expected at most {len(shape)} ints, slices, "
+                         f"integer arrays or mask axes")
+    axis, advanced = 0, []
+    for entry in entries:
+        if entry is Ellipsis:
+            axis += len(shape) - consumed
+            continue
+        if isinstance(entry, np.ndarray) and entry.dtype.kind == "b" and entry.ndim:
+            covered = shape[axis:axis + entry.ndim]
+            if entry.shape != covered:
+                raise IndexError(f"getitem: boolean mask of shape {entry.shape} does not fit "
+                                 f"axes {axis}..{axis + entry.ndim - 1} of x of shape {shape}; "
+                                 f"expected a mask of shape {covered}")
+            advanced.append((int(entry.sum()),))
+        elif isinstance(entry, int) or isinstance(entry, np.ndarray) and entry.dtype.kind in "iu":
+            _check_in_range(entry, axis, shape)
+            if isinstance(entry, np.ndarray):
+                advanced.append(entry.shape)
+        axis += _axes_used(entry)
+    if len(advanced) > 1:
+        try:
+            np.broadcast_shapes(*advanced)
+        except ValueError:
+            raise IndexError(f"getitem: the index arrays have shapes "
+                             f"{', '.join(map(str, advanced))}, which do not broadcast together "
+                             f"(x has shape {shape}); expected index arrays of broadcastable "
+                             f"shapes (a mask counts as its number of True elements)") from None
+
+
+def _axes_used(entry) -> int:
+    """How many axes of x an index entry consumes (None and Ellipsis: none of their own)."""
+    if entry is None or entry is Ellipsis or isinstance(entry, np.bool_):
+        return 0
+    if isinstance(entry, np.ndarray) and entry.dtype.kind == "b":
+        return entry.ndim
+    return 1
+
+
+def _check_in_range(entry, axis: int, shape: tuple[int, ...]) -> None:
+    size = shape[axis]
+    if isinstance(entry, int):
+        bad = entry if not -size <= entry < size else None
+    else:
+        outside = (entry < -size) | (entry >= size)
+        bad = int(entry[outside].flat[0]) if outside.any() else None
+    if bad is not None:
+        raise IndexError(f"getitem: index {bad} is out of range for axis {axis} of size {size} "
+                         f"(x has shape {shape}); expected an index in [{-size}, {size})")
