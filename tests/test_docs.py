@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import traceback
 from pathlib import Path
 
@@ -228,3 +229,28 @@ def test_dot_detection_recognises_both_errors():
     assert needs_dot(graphviz.ExecutableNotFound(["dot"]))
     assert needs_dot(RuntimeError("render_to: graphviz's `dot` program was not found on PATH"))
     assert not needs_dot(RuntimeError("something else"))
+
+
+QUOTE = re.compile(r"\(from `(tinygrad_cnn/[\w/]+\.py)`\):\n\n((?:(?: {4}.*)?\n)+)")
+
+
+def quoted_library_code() -> list[tuple[str, str, str]]:
+    """(markdown file, library file, code) for each indented block that the docs introduce as
+    library code, with "(from `tinygrad_cnn/...py`):" ending the line before it."""
+    quotes = []
+    for path in MARKDOWN:
+        for match in QUOTE.finditer(path.read_text()):
+            lines = match[2].rstrip("\n").splitlines()
+            code = "\n".join(line[4:] for line in lines)
+            quotes.append((path.name, match[1], code))
+    return quotes
+
+
+def test_code_the_docs_quote_from_the_library_is_the_code_that_runs():
+    quotes = quoted_library_code()
+    assert len(quotes) >= 3, "expected the docs to quote library code in several places"
+    for doc, source, code in quotes:
+        text = (ROOT / source).read_text()
+        indents = {line[:len(line) - len(line.lstrip())] for line in text.splitlines()}
+        assert any(textwrap.indent(code, indent) in text for indent in indents), (
+            f"{doc} quotes code as being from {source}, but it is not there:\n{code}")

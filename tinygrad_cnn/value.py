@@ -89,8 +89,9 @@ class Value:
             if self.dtype != np.float64:
                 parts.append(f"dtype={self.dtype}")
         else:                          # the data as numpy prints it, abbreviated when large
-            data = np.array2string(self.data, precision=4, separator=", ", threshold=20,
-                                   edgeitems=2, prefix="Value(data=")
+            data = np.array2string(self.data, precision=4, floatmode="maxprec_equal",
+                                   separator=", ", threshold=20, edgeitems=2,
+                                   prefix="Value(data=")
             parts += [f"data={data}", f"shape={self.shape}", f"dtype={self.dtype}"]
         if self.fn is not None:
             parts.append(f"op={self.fn.name}")
