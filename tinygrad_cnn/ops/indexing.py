@@ -235,7 +235,7 @@ def _normalized_entry(entry):
         if entry.size == 0 and entry.dtype.kind == "f":
             entry = entry.astype(np.intp)       # [] selects nothing, as in numpy
     if isinstance(entry, (float, np.floating)):
-        raise TypeError(f"getitem: index {entry!r} is a float; {_EXPECTED}; convert it with "
+        raise TypeError(f"getitem: index {float(entry)!r} is a float; {_EXPECTED}; convert it with "
                         f"int()")
     if not isinstance(entry, np.ndarray):
         raise TypeError(f"getitem: index {entry!r:.60} is a {type(entry).__name__}; {_EXPECTED}")
