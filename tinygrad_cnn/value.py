@@ -225,5 +225,5 @@ def _to_array(data, dtype) -> np.ndarray:
 # module of the package first then works.
 from tinygrad_cnn import function  # noqa: E402
 from tinygrad_cnn.function import topo_order  # noqa: E402, F401  (kept importable from here)
-from tinygrad_cnn.ops import elementwise, linalg, reduce  # noqa: E402
+from tinygrad_cnn.ops import elementwise, indexing, linalg, reduce  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402
