@@ -1,14 +1,24 @@
 """Atomic file writing: a reader sees either the old file or the complete new one, never a
-part of it, and a failed write leaves nothing behind."""
+part of it, and a failed write leaves nothing behind; a killed writer's leftovers are removed by
+the next write of the same file."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import platform
+import re
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+# Temporary files are named .<target name>.<host>.<pid>.<random>.tmp: the host (a short hash of
+# this machine's name) and the writer's process id tell a later writer whether the file's owner
+# is gone; the random part keeps two writers in one process apart.
+_HOST = hashlib.sha256(platform.node().encode()).hexdigest()[:8]
 
 
 @contextlib.contextmanager
@@ -18,10 +28,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     leave `path` alone.
 
     The temporary file is in the same folder (a rename is atomic only within one file
-    system) and gets the permissions a plain open() would give.
+    system) and gets the permissions a plain open() would give. A writer killed mid-write
+    (SIGKILL, power loss) cannot delete its temporary file, so each write first removes the
+    temporary files of earlier writes of the same `path` whose process, on this machine, no
+    longer exists (see remove_stale_temporaries).
     """
     path = Path(path)
-    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    remove_stale_temporaries(path)
+    temp = path.parent / f".{path.name}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, mode) as file:
@@ -34,6 +48,52 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             os.unlink(temp)
         raise
     _fsync_folder(path.parent)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files atomic_write left beside `path` in processes that are gone;
+    return the paths deleted.
+
+    Only files named exactly as atomic_write names them for this `path`, made on this machine
+    (the host part matches), regular files, whose process id is not a running process are
+    deleted: a writer still running keeps its file, and so does one on another machine sharing
+    the folder. A reused process id keeps a leftover until that process ends too. POSIX only
+    (elsewhere nothing is deleted: there is no harmless way to ask whether a process lives).
+    """
+    path = Path(path)
+    if os.name != "posix":
+        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{_HOST}\.(\d+)\.[0-9a-f]{{8}}\.tmp")
+    removed = []
+    try:
+        entries = os.scandir(path.parent)
+    except FileNotFoundError:
+        return []            # the caller reports the missing folder when it opens its file
+    with entries:
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if match is None or _process_exists(int(match.group(1))):
+                continue
+            with contextlib.suppress(FileNotFoundError):    # another writer removed it first
+                if stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (signal 0 checks without sending)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # it exists but belongs to another user
+        return True
+    except OverflowError:     # not a possible process id: no process has it
+        return False
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:
