@@ -380,3 +380,239 @@ def test_module_without_forward_says_so():
     with pytest.raises(NotImplementedError, match=r"Empty must define forward\(self, x\)"):
         Empty()(np.zeros(1))
     assert repr(Empty()) == "Empty()" and list(Empty().parameters()) == []
+
+
+def test_load_state_dict_hints_fit_the_mistake(rng):
+    """strict=False is suggested only for key problems (it cannot load a shape mismatch); a
+    whole checkpoint is told to pass checkpoint["model"]."""
+    model = TwoLinear(rng=rng)
+    state = model.state_dict()
+    wrong_shape = {**state, "first.weight": np.zeros((4, 3))}
+    with pytest.raises(ValueError) as error:
+        model.load_state_dict(wrong_shape)
+    assert "strict=False" not in str(error.value).replace("not even with strict=False", "")
+    assert "cannot be loaded (not even with strict=False): build the model with the settings " \
+           "it was saved with" in str(error.value)
+    with pytest.raises(ValueError, match=r"missing keys: second.bias\n.*pass strict=False to "
+                                         r"load only the keys both have$"):
+        model.load_state_dict({k: v for k, v in state.items() if k != "second.bias"})
+    checkpoint = {"model": state, "optimizer": {}, "epoch": 3}
+    with pytest.raises(ValueError, match=r"load_state_dict: got a whole checkpoint \(keys "
+                                         r"'model', 'optimizer', 'epoch'\) instead of a model's "
+                                         r"state dict; expected the arrays of a TwoLinear; pass "
+                                         r"checkpoint\[\"model\"\]"):
+        model.load_state_dict(checkpoint)
+    model.load_state_dict(checkpoint["model"])            # the fix works
+
+
+# ---------------------------------------------------------------------------------- buffers
+
+class Counter(nn.Module):
+    """A layer with a parameter and two buffers: a running total and a call count."""
+
+    def __init__(self):
+        self.scale = tc.Value(np.ones(2, dtype=np.float32))
+        self.total = nn.Buffer(np.zeros(2, dtype=np.float32))
+        self.calls = nn.Buffer(0)
+
+    def forward(self, x):
+        self.total.data += x.data.sum(axis=0) if isinstance(x, tc.Value) else x.sum(axis=0)
+        self.calls.data += 1
+        return x * self.scale
+
+
+def test_buffers_are_state_but_not_parameters(rng):
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), Counter())
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.scale"]
+    assert [name for name, _ in model.named_buffers()] == ["1.total", "1.calls"]
+    assert list(model.buffers()) == [model[1].total, model[1].calls]
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.scale", "1.total", "1.calls"]
+    model(rng.standard_normal((4, 3)).astype(np.float32))
+    state = model.state_dict()
+    assert state["1.calls"] == 1 and state["1.calls"].dtype == np.int64
+    np.testing.assert_array_equal(state["1.total"], model[1].total.data)
+    model(rng.standard_normal((4, 3)).astype(np.float32))
+    assert state["1.calls"] == 1                          # the state dict holds copies
+
+    fresh = nn.Sequential(nn.Linear(3, 2, rng=rng), Counter())
+    kept = fresh[1].total.data
+    fresh.load_state_dict(state)
+    assert fresh[1].calls.data == 1 and fresh[1].total.data is kept   # loaded in place
+    np.testing.assert_array_equal(fresh[1].total.data, state["1.total"])
+    with pytest.raises(ValueError, match=r"missing keys: 1.calls"):
+        fresh.load_state_dict({k: v for k, v in state.items() if k != "1.calls"})
+    with pytest.raises(ValueError, match=r"1.total: shape \(3,\) in the state dict but \(2,\)"):
+        fresh.load_state_dict({**state, "1.total": np.zeros(3)})
+
+
+def test_buffer_basics():
+    buffer = nn.Buffer([1.0, 2.0])
+    assert buffer.shape == (2,) and buffer.dtype == np.float64
+    np.testing.assert_array_equal(np.asarray(buffer), [1.0, 2.0])
+    assert np.asarray(buffer) is buffer.data
+    assert repr(buffer) == "Buffer(shape=(2,), dtype=float64)"
+    assert repr(nn.Buffer(np.array(3))) == "Buffer(3, dtype=int64)"
+    source = np.zeros(2)
+    assert nn.Buffer(source).data is not source           # a module's state is its own copy
+    with pytest.raises(TypeError, match=r"Buffer: data 'abc' has dtype <U3; expected a numeric "
+                                        r"array"):
+        nn.Buffer("abc")
+
+
+# ------------------------------------------------------------------------------- ModuleList
+
+class Tower(nn.Module):
+    """Linear layers in a ModuleList, applied in order with a ReLU between them."""
+
+    def __init__(self, sizes, rng):
+        self.layers = nn.ModuleList(nn.Linear(a, b, rng=rng)
+                                    for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x) if i == 0 else layer(self.act(x))
+        return x
+
+
+def test_module_list_parameters_indexing_and_append(rng):
+    tower = Tower([4, 3, 2], rng)
+    assert [name for name, _ in tower.named_parameters()] == [
+        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    x = rng.standard_normal((5, 4))
+    first, second = tower.layers
+    np.testing.assert_array_equal(tower(x).data, second(ops.relu(first(x))).data)
+    assert len(tower.layers) == 2 and tower.layers[-1] is second
+    sliced = tower.layers[:1]
+    assert isinstance(sliced, nn.ModuleList) and list(sliced) == [first]
+    extra = nn.Linear(2, 2, rng=rng)
+    assert tower.layers.append(extra) is tower.layers
+    assert tower.layers[2] is extra and len(list(tower.parameters())) == 6
+    tower.layers.extend([nn.ReLU(), nn.Linear(2, 1, rng=rng)])
+    assert len(tower.layers) == 5 and tower(x).shape == (5, 1)
+    assert [name for name, _ in tower.named_modules()][:3] == ["", "layers", "layers.0"]
+    tower.eval()
+    assert not any(layer.training for layer in tower.layers)
+    assert len(nn.ModuleList()) == 0
+    assert repr(nn.ModuleList([nn.ReLU()])) == "ModuleList(\n  (0): ReLU()\n)"
+
+
+def test_module_list_errors(rng):
+    layers = nn.ModuleList([nn.ReLU()])
+    with pytest.raises(TypeError, match=r"ModuleList: module 1 is a function; expected nn.Module "
+                                        r"instances, e.g. ModuleList\(\[Linear\(4, 2\), "
+                                        r"ReLU\(\)\]\)"):
+        nn.ModuleList([nn.ReLU(), ops.relu])
+    with pytest.raises(TypeError, match=r"ModuleList: modules is a Linear; expected an iterable "
+                                        r"of modules"):
+        nn.ModuleList(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"ModuleList.append: the argument is a int"):
+        layers.append(3)
+    with pytest.raises(IndexError, match=r"ModuleList: index 1 is out of range for 1 modules"):
+        layers[1]
+    with pytest.raises(NotImplementedError, match=r"ModuleList has no forward; expected its "
+                                                  r"owner to call the modules"):
+        layers(np.zeros(2))
+
+
+def test_a_plain_list_of_modules_is_an_error_not_silence(rng):
+    class Listed(nn.Module):
+        def __init__(self):
+            self.layers = [nn.Linear(2, 2, rng=rng), nn.Linear(2, 2, rng=rng)]
+
+    with pytest.raises(TypeError, match=r"Listed.layers is a list of modules, whose parameters "
+                                        r"would not be found \(not trained, not saved\); "
+                                        r"expected modules in an nn.ModuleList; write "
+                                        r"self.layers = nn.ModuleList\(\[...\]\)"):
+        list(Listed().parameters())
+
+    class Fine(nn.Module):                # lists of other things stay allowed
+        def __init__(self):
+            self.sizes = [1, 2]
+            self.names = {}
+
+    assert list(Fine().parameters()) == []
+
+
+# --------------------------------------------------------------- more layers, padding="same"
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 4, (2, 3), (5, 2)])
+def test_conv2d_same_padding_keeps_the_size(rng, kernel_size):
+    """"same": K - 1 zeros per axis, (K - 1) // 2 before and the rest after, as PyTorch."""
+    layer = nn.Conv2d(2, 3, kernel_size, padding="same", rng=rng)
+    x = rng.standard_normal((2, 2, 6, 7)).astype(np.float32)
+    out = layer(x)
+    assert out.shape == (2, 3, 6, 7)
+    kh, kw = layer.weight.shape[2:]
+    padded = np.pad(x, ((0, 0), (0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)))
+    expected = ops.conv2d(padded, layer.weight.data, layer.bias.data).data
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size", [3, 4, (2, 3)])
+def test_conv2d_same_padding_gradients(rng, kernel_size):
+    layer = nn.Conv2d(2, 2, kernel_size, padding="same")
+
+    def fn(x, w, b):
+        layer.weight, layer.bias = w, b
+        return layer(x)
+
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    inputs = [rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 2, kh, kw)),
+              rng.standard_normal(2)]
+    assert tc.gradcheck(fn, inputs)
+
+
+def test_conv2d_padding_strings_and_errors(rng):
+    x = rng.standard_normal((1, 1, 5, 5)).astype(np.float32)
+    valid = nn.Conv2d(1, 1, 3, padding="valid", rng=rng)
+    assert valid(x).shape == (1, 1, 3, 3)
+    assert repr(nn.Conv2d(1, 2, 4, padding="same")) == (
+        "Conv2d(1, 2, kernel_size=4, stride=1, padding='same')")
+    with pytest.raises(ValueError, match=r"Conv2d: padding='same' needs stride 1, got stride=2; "
+                                         r"expected stride=1 \(as PyTorch.*pass an int, e.g. "
+                                         r"padding=1"):
+        nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"Conv2d: padding='same' needs stride 1, got "
+                                         r"stride=\(1, 2\)"):
+        nn.Conv2d(1, 1, 3, stride=(1, 2), padding="same")
+    with pytest.raises(ValueError, match=r"Conv2d: padding is 'full'; expected an int, an \(h, "
+                                         r"w\) pair, 'same' or 'valid'"):
+        nn.Conv2d(1, 1, 3, padding="full")
+
+
+def test_activation_pooling_and_identity_layers(rng):
+    x = rng.standard_normal((2, 3, 4, 6))
+    np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x), rtol=1e-15)
+    np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x)), rtol=1e-14)
+    np.testing.assert_array_equal(nn.LeakyReLU()(x).data, np.where(x > 0, x, 0.01 * x))
+    np.testing.assert_array_equal(nn.LeakyReLU(0.2)(x).data, np.where(x > 0, x, 0.2 * x))
+    np.testing.assert_allclose(nn.AvgPool2d(2)(x).data,
+                               x.reshape(2, 3, 2, 2, 3, 2).mean(axis=(3, 5)), rtol=1e-14)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    np.testing.assert_allclose(nn.AvgPool2d(3, stride=2, padding=1)(x).data,
+                               ops.avg_pool2d(padded, 3, stride=2).data, rtol=1e-14)
+    value = tc.Value(x)
+    assert nn.Identity()(value) is value
+    assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
+    assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(nn.Tanh()) == "Tanh()" and repr(nn.Identity()) == "Identity()"
+
+
+@pytest.mark.parametrize("layer", [nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(0.1),
+                                   nn.AvgPool2d(2, stride=1, padding=1), nn.Identity()])
+def test_new_layers_gradcheck(rng, layer):
+    x = rng.standard_normal((2, 2, 4, 5))
+    x[np.abs(x) < 1e-3] = 0.5                                # away from leaky_relu's kink
+    assert tc.gradcheck(layer, [x])
+
+
+def test_new_layer_argument_errors():
+    with pytest.raises(TypeError, match=r"LeakyReLU: negative_slope is str '0.1'; expected a "
+                                        r"number"):
+        nn.LeakyReLU("0.1")
+    with pytest.raises(ValueError, match=r"AvgPool2d: padding is -1; expected an integer >= 0"):
+        nn.AvgPool2d(2, padding=-1)
+    with pytest.raises(ValueError, match=r"AvgPool2d: kernel_size is 0; expected an integer >= "
+                                         r"1"):
+        nn.AvgPool2d(0)

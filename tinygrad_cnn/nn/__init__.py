@@ -1,8 +1,24 @@
-"""Neural-network building blocks: `Module`, `Sequential`, the layers and their initialisers."""
+"""Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, the layers
+and their initialisers."""
 
 from tinygrad_cnn.nn import init
-from tinygrad_cnn.nn.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
-from tinygrad_cnn.nn.module import IncompatibleKeys, Module, Sequential
+from tinygrad_cnn.nn.layers import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
-__all__ = ["Module", "Sequential", "Linear", "Conv2d", "MaxPool2d", "Flatten", "ReLU", "init",
-           "IncompatibleKeys"]
+__all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",
+           "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout",
+           "BatchNorm1d", "BatchNorm2d", "init", "IncompatibleKeys"]

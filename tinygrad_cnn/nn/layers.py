@@ -1,13 +1,16 @@
-"""The layers: Linear, Conv2d, MaxPool2d, Flatten, ReLU. Each holds its parameters and
-settings; its forward calls the op of the same name in tinygrad_cnn.ops."""
+"""The layers: Linear, Conv2d, MaxPool2d, AvgPool2d, Flatten, the activations, Dropout,
+BatchNorm1d/2d, Identity. Each holds its parameters, buffers and settings; its forward calls
+the op of the same name in tinygrad_cnn.ops."""
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
-from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.value import Value
 
 
@@ -37,22 +40,35 @@ class Linear(Module):
 
 class Conv2d(Module):
     """2-D convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H + 2*padding - KH) //
-    stride + 1 (likewise OW).
+    stride + 1 (likewise OW); padding="same" keeps OH = H and OW = W.
 
     weight (C_out, C_in, KH, KW) and bias (C_out,) are float32, drawn from
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in*KH*KW (PyTorch's default) using
     `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride and
-    padding are ints or (h, w) pairs.
+    padding are ints or (h, w) pairs; padding may also be "valid" (0) or "same" (stride 1
+    only, as PyTorch): K - 1 zeros per axis, (K - 1) // 2 before and the rest after, so an
+    even kernel gets one more row at the bottom and one more column on the right.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 stride: int | tuple[int, int] = 1,
+                 padding: int | tuple[int, int] | str = 0,
                  bias: bool = True, rng: np.random.Generator | None = None):
         _check_positive_int("Conv2d", "in_channels", in_channels)
         _check_positive_int("Conv2d", "out_channels", out_channels)
         kh, kw = _as_pair("Conv2d", "kernel_size", kernel_size)
-        _as_pair("Conv2d", "stride", stride)
-        _as_pair("Conv2d", "padding", padding, allow_zero=True)
+        strides = _as_pair("Conv2d", "stride", stride)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv2d: padding is {padding!r}; expected an int, an (h, w) "
+                                 f"pair, 'same' or 'valid'")
+            if padding == "same" and strides != (1, 1):
+                raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride={stride!r}; "
+                                 f"expected stride=1 (as PyTorch: with a larger stride no "
+                                 f"padding keeps the size); for a strided layer pass an int, "
+                                 f"e.g. padding={kh // 2}")
+        else:
+            _as_pair("Conv2d", "padding", padding, allow_zero=True)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         fan_in = in_channels * kh * kw
@@ -60,13 +76,20 @@ class Conv2d(Module):
         self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
 
     def forward(self, x):
-        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        padding = 0 if self.padding == "valid" else self.padding
+        if padding == "same":
+            kh, kw = self.weight.shape[2:]
+            padding = ((kh - 1) // 2, (kw - 1) // 2)
+            extra_h, extra_w = (kh - 1) % 2, (kw - 1) % 2    # an even kernel: one more after
+            if extra_h or extra_w:
+                x = ops.pad(x, ((0, 0), (0, 0), (0, extra_h), (0, extra_w)))
+        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=padding)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding not in (0, (0, 0), [0, 0]):
-            text += f", padding={self.padding}"
+            text += f", padding={self.padding!r}"
         if self.bias is None:
             text += ", bias=False"
         return text
@@ -91,6 +114,30 @@ class MaxPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
+class AvgPool2d(Module):
+    """Mean over each (KH, KW) window of x zero-padded by `padding`: (N, C, H, W) -> (N, C,
+    OH, OW), OH = (H + 2*padding - KH) // stride + 1; stride defaults to kernel_size; the
+    padded zeros count in the means, as PyTorch's default (count_include_pad=True)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0):
+        _as_pair("AvgPool2d", "kernel_size", kernel_size)
+        if stride is not None:
+            _as_pair("AvgPool2d", "stride", stride)
+        _as_pair("AvgPool2d", "padding", padding, allow_zero=True)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x):
+        return ops.avg_pool2d(x, kernel_size=self.kernel_size, stride=self.stride,
+                              padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
 class Flatten(Module):
     """Merge the dimensions from start_dim on: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
 
@@ -112,6 +159,143 @@ class ReLU(Module):
 
     def forward(self, x):
         return ops.relu(x)
+
+
+class LeakyReLU(Module):
+    """x where x > 0, else negative_slope * x, elementwise, any shape."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        if isinstance(negative_slope, (bool, np.bool_)) or not isinstance(negative_slope,
+                                                                          numbers.Real):
+            raise TypeError(f"LeakyReLU: negative_slope is {type(negative_slope).__name__} "
+                            f"{negative_slope!r}; expected a number such as 0.01")
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Module):
+    """tanh(x) elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.tanh(x)
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x) elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.sigmoid(x)
+
+
+class Identity(Module):
+    """y = x: a placeholder where a model's structure wants a layer that does nothing (e.g. an
+    optional normalisation switched off)."""
+
+    def forward(self, x):
+        return x
+
+
+class Dropout(Module):
+    """In training mode, zero each element with probability p and scale the others by
+    1 / (1 - p); in evaluation mode (`eval()`), the identity. Any shape.
+
+    The mask is drawn from the default generator that `tc.manual_seed` sets.
+    """
+
+    def __init__(self, p: float = 0.5):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+            raise ValueError(f"Dropout: p is {p!r}; expected a probability in [0, 1) (the "
+                             f"chance that an element is zeroed), e.g. Dropout(0.5)")
+        self.p = float(p)
+
+    def forward(self, x):
+        return ops.dropout(x, self.p, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share; they differ in the input shapes they accept."""
+
+    input_shapes = ""                 # set by the subclasses, for the error message
+    input_ndims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True):
+        layer = type(self).__name__
+        _check_positive_int(layer, "num_features", num_features)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+            raise ValueError(f"{layer}: eps is {eps!r}; expected a small positive number such "
+                             f"as 1e-5")
+        if (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                or not 0 <= momentum <= 1):
+            raise ValueError(f"{layer}: momentum is {momentum!r}; expected a number in [0, 1] "
+                             f"such as 0.1 (the weight of each batch in the running statistics)")
+        self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
+        self.affine = bool(affine)
+        self.weight = Value(np.ones(num_features, dtype=np.float32)) if affine else None
+        self.bias = Value(np.zeros(num_features, dtype=np.float32)) if affine else None
+        self.running_mean = Buffer(np.zeros(num_features, dtype=np.float32))
+        self.running_var = Buffer(np.ones(num_features, dtype=np.float32))
+        self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+
+    def forward(self, x):
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        layer = type(self).__name__
+        if len(shape) not in self.input_ndims:
+            raise ValueError(f"{layer}: input has shape {shape}; expected {self.input_shapes} "
+                             f"with C = {self.num_features}")
+        if shape[1] != self.num_features:
+            raise ValueError(f"{layer}: input has {shape[1]} channels (shape {shape}) but the "
+                             f"layer has num_features={self.num_features}; expected "
+                             f"{self.input_shapes} with C = {self.num_features}; make "
+                             f"num_features equal to the channels of the layer before")
+        out = ops.batch_norm(x, self.running_mean.data, self.running_var.data, self.weight,
+                             self.bias, training=self.training, momentum=self.momentum,
+                             eps=self.eps)
+        if self.training:
+            self.num_batches_tracked.data += 1
+        return out
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return text if self.affine else text + ", affine=False"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Normalise each feature over the batch: x (N, C) or (N, C, L) -> the same shape,
+    y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    Training mode uses the batch's mean and biased variance per feature and updates the
+    buffers running_mean and running_var (r = (1 - momentum) r + momentum s, with the
+    unbiased variance, as PyTorch); evaluation mode normalises with them. weight (ones) and
+    bias (zeros), float32 (C,), are parameters when affine. The buffers are in state_dict()
+    under PyTorch's names, with num_batches_tracked (the number of training batches seen).
+    """
+
+    input_shapes = "(N, C) or (N, C, L)"
+    input_ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Normalise each channel over the batch and the image: x (N, C, H, W) -> the same shape,
+    y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    Training mode uses the mean and biased variance of each channel over (N, H, W) and
+    updates the buffers running_mean and running_var (r = (1 - momentum) r + momentum s, with
+    the unbiased variance, as PyTorch); evaluation mode normalises with them. weight (ones)
+    and bias (zeros), float32 (C,), are parameters when affine. The buffers are in
+    state_dict() under PyTorch's names, with num_batches_tracked.
+    """
+
+    input_shapes = "(N, C, H, W)"
+    input_ndims = (4,)
 
 
 def _check_positive_int(layer: str, name: str, value, allow_zero: bool = False) -> None:

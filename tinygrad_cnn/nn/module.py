@@ -1,7 +1,9 @@
-"""`Module`, the base class of layers and models, and `Sequential`, a chain of modules.
+"""`Module`, the base class of layers and models; `Buffer`, a module's saved but untrained state;
+`Sequential`, a chain of modules; `ModuleList`, a list of modules.
 
-A module is a plain class: its parameters are `Value` attributes, its submodules are `Module`
-attributes, both found by walking the attributes in the order they were set."""
+A module is a plain class: its parameters are `Value` attributes, its buffers `Buffer`
+attributes, its submodules `Module` attributes, all found by walking the attributes in the
+order they were set."""
 
 from __future__ import annotations
 
@@ -27,14 +29,52 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+class Buffer:
+    """State that a module saves and loads but does not train, e.g. BatchNorm's running mean:
+    a numpy array `data` held as a module attribute, `self.running_mean = Buffer(np.zeros(C))`.
+
+    A module finds its buffers as it finds its parameters, by walking its attributes:
+    `named_buffers()` lists them and `state_dict()` holds them beside the parameters, under
+    the attribute's dotted name (as PyTorch's buffers); `parameters()` leaves them out, so no
+    optimizer touches them. forward updates one by assigning or writing into `buffer.data`;
+    `load_state_dict` copies into `data` in place. `np.asarray(buffer)` is its data.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        array = np.array(data.data if isinstance(data, (Buffer, Value)) else data)   # a copy
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Buffer: data {data!r:.60} has dtype {array.dtype}; expected a "
+                            f"numeric array, e.g. np.zeros(4, dtype=np.float32)")
+        self.data = array
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        if self.data.ndim == 0:
+            return f"Buffer({self.data.item()!r}, dtype={self.dtype})"
+        return f"Buffer(shape={self.shape}, dtype={self.dtype})"
+
+
 class Module:
     """Base class of every layer and model: y = forward(x), with parameters held as attributes.
 
-    Subclasses set `Value` attributes (the parameters, float32, requiring grad) and `Module`
-    attributes (the submodules) in `__init__`, and define `forward`. Calling
-    `super().__init__()` is optional. Every Value attribute is a parameter (trained, saved in
-    the state dict); keep constants as numpy arrays. Modules kept in lists or dicts are not
-    found; hold a chain of them in a `Sequential`.
+    Subclasses set `Value` attributes (the parameters, float32, requiring grad), `Buffer`
+    attributes (state saved but not trained) and `Module` attributes (the submodules) in
+    `__init__`, and define `forward`. Calling `super().__init__()` is optional. Every Value
+    attribute is a parameter (trained, saved in the state dict); keep constants as numpy
+    arrays. A list of modules is found only inside a `ModuleList` (or a `Sequential`, a chain);
+    a plain list or tuple of modules as an attribute is an error.
 
     Calling a module runs `forward` and stamps every Value it makes with the module's dotted
     name (`value.module`), the path of attribute names from the outermost module called:
@@ -77,6 +117,12 @@ class Module:
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
+            elif type(value) in (list, tuple, dict) and value and _holds_modules(value):
+                kind = type(value).__name__
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a {kind} of modules, whose parameters "
+                    f"would not be found (not trained, not saved); expected modules in an "
+                    f"nn.ModuleList; write self.{name} = nn.ModuleList([...])")
 
     def children(self) -> Iterator[Module]:
         """Each direct submodule, in the order they were set."""
@@ -105,12 +151,29 @@ class Module:
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         """(dotted name, parameter) for every parameter, e.g. "conv1.weight", "0.bias"; a
         parameter shared by several modules is given once, under its first name."""
+        return self._named_attributes((Value,))
+
+    def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
+        """(dotted name, buffer) for every buffer, e.g. "bn1.running_mean"; a buffer shared by
+        several modules is given once, under its first name."""
+        return self._named_attributes((Buffer,))
+
+    def buffers(self) -> Iterator[Buffer]:
+        """Every buffer, each once, in the order of named_buffers()."""
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def _named_attributes(self, kinds: tuple[type, ...]) -> Iterator[tuple[str, Value | Buffer]]:
+        """(dotted name, attribute) for the attributes of the given kinds, module by module
+        (this one first, then its submodules in order); within a module the parameters come
+        before the buffers (PyTorch's state_dict order), each in the order set."""
         seen: set[int] = set()
         for path, module in self.named_modules():
-            for name, value in vars(module).items():
-                if isinstance(value, Value) and id(value) not in seen:
-                    seen.add(id(value))
-                    yield (f"{path}.{name}" if path else name), value
+            for kind in kinds:
+                for name, value in vars(module).items():
+                    if isinstance(value, kind) and id(value) not in seen:
+                        seen.add(id(value))
+                        yield (f"{path}.{name}" if path else name), value
 
     def parameters(self) -> Iterator[Value]:
         """Every parameter, each once: this module's attributes in order, then its submodules'."""
@@ -133,45 +196,62 @@ class Module:
             param.grad = None
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """{dotted name: copy of the parameter's data}, in the order of named_parameters()."""
-        return OrderedDict((name, param.data.copy()) for name, param in self.named_parameters())
+        """{dotted name: copy of the data} of every parameter and buffer; module by module, each
+        module's parameters before its buffers, as PyTorch orders them."""
+        return OrderedDict((name, entry.data.copy())
+                           for name, entry in self._named_attributes((Value, Buffer)))
 
     def load_state_dict(self, state_dict: Mapping, strict: bool = True) -> IncompatibleKeys:
-        """Copy the arrays of `state_dict` into the parameters of the same names.
+        """Copy the arrays of `state_dict` into the parameters and buffers of the same names.
 
         Every key is checked first and nothing is loaded if anything is wrong: with strict=True,
         a missing or unexpected key; always, an array whose shape differs from its parameter's
-        or whose dtype cannot be cast to it (float64 to float32 can; complex or text cannot).
-        With strict=False the keys present in both are loaded and the others reported.
-        Returns the missing and unexpected keys.
+        or buffer's, or whose dtype cannot be cast to it (float64 to float32 can; complex or
+        text cannot). With strict=False the keys present in both are loaded and the others
+        reported; a shape or dtype mismatch is an error either way. Returns the missing and
+        unexpected keys.
         """
+        name = type(self).__name__
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict of arrays such as "
                             f"model.state_dict(), got {type(state_dict).__name__}")
-        params = dict(self.named_parameters())
-        missing = [name for name in params if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in params]
-        problems = []
+        entries = dict(self._named_attributes((Value, Buffer)))
+        if isinstance(state_dict.get("model"), Mapping) and "model" not in entries:
+            keys = ", ".join(repr(key) for key in state_dict)
+            raise ValueError(
+                f"load_state_dict: got a whole checkpoint (keys {keys:.200}) instead of a "
+                f"model's state dict; expected the arrays of a {name}; pass "
+                f"checkpoint[\"model\"]: model.load_state_dict(checkpoint[\"model\"])")
+        missing = [key for key in entries if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in entries]
+        key_problems, array_problems, arrays = [], [], {}
         if strict and missing:
-            problems.append(f"missing keys: {', '.join(missing)}")
+            key_problems.append(f"missing keys: {', '.join(missing)}")
         if strict and unexpected:
-            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
-        arrays = {}
-        for name, param in params.items():
-            if name in state_dict:
-                array, problem = _checked_array(name, state_dict[name], param)
+            key_problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        for key, entry in entries.items():
+            if key in state_dict:
+                array, problem = _checked_array(key, state_dict[key], entry)
                 if problem:
-                    problems.append(problem)
+                    array_problems.append(problem)
                 else:
-                    arrays[name] = array
+                    arrays[key] = array
+        problems = key_problems + array_problems
         if problems:
             listing = "\n  ".join(problems)
+            hints = []
+            if key_problems:
+                hints.append("pass strict=False to load only the keys both have")
+            if array_problems:
+                hints.append("a shape or dtype mismatch cannot be loaded (not even with "
+                             "strict=False): build the model with the settings it was saved "
+                             "with (same layer sizes and channels)")
             raise ValueError(
                 f"load_state_dict: {len(problems)} problem(s), nothing was loaded:\n  {listing}\n"
-                f"expected the state dict of a {type(self).__name__} of the same shape "
-                f"(model.state_dict()); pass strict=False to load only the keys both have")
-        for name, array in arrays.items():
-            np.copyto(params[name].data, array, casting="same_kind")
+                f"expected the state dict of a {name} of the same shape (model.state_dict()); "
+                + "; ".join(hints))
+        for key, array in arrays.items():
+            np.copyto(entries[key].data, array, casting="same_kind")
         return IncompatibleKeys(missing, unexpected)
 
     def extra_repr(self) -> str:
@@ -191,19 +271,27 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
-def _checked_array(name: str, entry, param: Value) -> tuple[np.ndarray | None, str | None]:
-    """The state dict's entry for `name` as an array, or a sentence saying why it cannot load."""
+def _checked_array(name: str, entry, target: Value | Buffer) -> tuple[np.ndarray | None,
+                                                                      str | None]:
+    """The state dict's entry for `name` as an array, or a sentence saying why it cannot load
+    into `target` (a parameter or buffer)."""
     try:
-        array = np.asarray(entry.data if isinstance(entry, Value) else entry)
+        array = np.asarray(entry.data if isinstance(entry, (Value, Buffer)) else entry)
     except (TypeError, ValueError) as error:
         return None, f"{name}: not an array ({type(entry).__name__}: {error})"
-    if array.shape != param.shape:
-        return None, (f"{name}: shape {array.shape} in the state dict but {param.shape} in "
+    if array.shape != target.shape:
+        return None, (f"{name}: shape {array.shape} in the state dict but {target.shape} in "
                       f"the model")
-    if not np.can_cast(array.dtype, param.dtype, casting="same_kind"):
+    if not np.can_cast(array.dtype, target.dtype, casting="same_kind"):
         return None, (f"{name}: dtype {array.dtype} in the state dict cannot be cast to the "
-                      f"model's {param.dtype}")
+                      f"model's {target.dtype}")
     return array, None
+
+
+def _holds_modules(container) -> bool:
+    """Whether a list, tuple or dict attribute holds a Module (where none would be found)."""
+    items = container.values() if isinstance(container, dict) else container
+    return any(isinstance(item, Module) for item in items)
 
 
 class Sequential(Module):
@@ -211,10 +299,7 @@ class Sequential(Module):
 
     def __init__(self, *modules: Module):
         for i, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}; "
-                                f"expected nn.Module instances, e.g. Sequential(Linear(4, 2), "
-                                f"ReLU())")
+            _check_module("Sequential", f"argument {i}", module)
             setattr(self, str(i), module)
 
     def forward(self, x):
@@ -232,10 +317,72 @@ class Sequential(Module):
         modules = list(self.children())
         if isinstance(index, slice):
             return Sequential(*modules[index])
-        if not isinstance(index, int):
-            raise TypeError(f"Sequential: index must be an int or a slice, got "
-                            f"{type(index).__name__} {index!r}")
-        if not -len(modules) <= index < len(modules):
-            raise IndexError(f"Sequential: index {index} is out of range for {len(modules)} "
-                             f"modules; expected -{len(modules)} <= index < {len(modules)}")
-        return modules[index]
+        return modules[_checked_index("Sequential", index, len(modules))]
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters and buffers the owner finds: children "0", "1", ...
+
+    Holds modules the way a Python list does (indexing, slicing, `len`, iteration, `append`,
+    `extend`) but, unlike a plain list attribute, is itself a module, so `parameters()`,
+    `state_dict()`, `train()` and drawings see every module in it (named "layers.0.weight",
+    ...). It has no forward: the owner's forward calls the modules in its own way, e.g.
+    `for layer in self.layers: x = layer(x)`.
+    """
+
+    def __init__(self, modules=()):
+        self.extend(modules)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward; expected its owner to call the "
+                                  "modules, e.g. for layer in self.layers: x = layer(x)")
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end (child str(len(self))); returns self."""
+        _check_module("ModuleList.append", "the argument", module)
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        """Append each module of `modules` in order; returns self."""
+        if isinstance(modules, Module) or not hasattr(modules, "__iter__"):
+            raise TypeError(f"ModuleList: modules is a {type(modules).__name__}; expected an "
+                            f"iterable of modules, e.g. ModuleList([Linear(4, 4), ReLU()])")
+        modules = list(modules)
+        for i, module in enumerate(modules):     # all checked first: a failure adds none
+            _check_module("ModuleList", f"module {i}", module)
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.children())
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def __getitem__(self, index: int | slice) -> Module | ModuleList:
+        modules = list(self.children())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_checked_index("ModuleList", index, len(modules))]
+
+
+def _check_module(owner: str, what: str, module) -> None:
+    """Raise a TypeError unless `module` is an nn.Module."""
+    if not isinstance(module, Module):
+        example = ("Sequential(Linear(4, 2), ReLU())" if owner == "Sequential" else
+                   "ModuleList([Linear(4, 2), ReLU()])")
+        raise TypeError(f"{owner}: {what} is a {type(module).__name__}; expected nn.Module "
+                        f"instances, e.g. {example}")
+
+
+def _checked_index(owner: str, index, length: int) -> int:
+    """`index` as an int in [-length, length), or a TypeError/IndexError saying why not."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{owner}: index must be an int or a slice, got "
+                        f"{type(index).__name__} {index!r}")
+    if not -length <= index < length:
+        raise IndexError(f"{owner}: index {index} is out of range for {length} "
+                         f"modules; expected -{length} <= index < {length}")
+    return int(index)

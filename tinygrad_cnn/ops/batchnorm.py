@@ -1,0 +1,134 @@
+"""Batch normalisation: each channel of x normalised to mean 0 and variance 1 over the batch
+(and the spatial axes), then scaled and shifted; with running statistics for evaluation."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.value import Value
+
+
+class BatchNorm(Function):
+    """out = (x - mean) / sqrt(var + eps) * weight + bias per channel: x (N, C, ...) -> same.
+
+    mean and var (C,) are the statistics to normalise with: the batch's own (biased variance)
+    in training, computed by `batch_norm`, or the running ones in evaluation. `training`
+    tells backward which: batch statistics are functions of x, running ones are constants.
+    weight and bias (C,) may be None (no affine step).
+
+    Backward, with the sums over the reduced axes (M = their number of elements), xhat = (x -
+    mean) / sqrt(var + eps) and gw = grad * weight:
+      dbias = sum(grad); dweight = sum(grad * xhat);
+      training: dx = (gw - mean(gw) - xhat * mean(gw * xhat)) / sqrt(var + eps), since
+        d mean/dx = 1/M and d var/dx = 2 (x - mean) / M feed every element's gradient back
+        through the two statistics;
+      evaluation: dx = gw / sqrt(var + eps).
+    """
+
+    def forward(self, x, mean, var, weight, bias, eps, training):
+        self.axes = (0, *range(2, x.ndim))                # every axis but the channels
+        self.stat_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)      # (C,) -> (1, C, 1, ...)
+        out = (x - mean.reshape(self.stat_shape)) / np.sqrt(var.reshape(self.stat_shape) + eps)
+        if weight is not None:
+            out *= weight.reshape(self.stat_shape)
+        if bias is not None:
+            out += bias.reshape(self.stat_shape)
+        return out
+
+    # see the class docstring; the batch statistics are recomputed from x, so that under
+    # create_graph the rule knows they depend on x
+    def backward(self, grad):
+        x, mean, var, weight, bias, _ = self.saved()
+        axes, shape, eps = self.axes, self.stat_shape, self.params["eps"]
+        if self.params["training"]:
+            mean = x.mean(axis=axes, keepdims=True)
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)
+        else:
+            mean, var = mean.reshape(shape), var.reshape(shape)
+            centered = x - mean
+        inv_std = (var + eps) ** -0.5                       # (1, C, 1, ...)
+        xhat = centered * inv_std
+        gw = grad if weight is None else grad * weight.reshape(shape)
+        dx = dweight = dbias = None
+        if self.needs_input_grad[0]:
+            if self.params["training"]:
+                dx = (gw - gw.mean(axis=axes, keepdims=True)
+                      - xhat * (gw * xhat).mean(axis=axes, keepdims=True)) * inv_std
+            else:
+                dx = gw * inv_std
+        if self.needs_input_grad[3]:
+            dweight = (grad * xhat).sum(axis=axes)
+        if self.needs_input_grad[4]:
+            dbias = grad.sum(axis=axes)
+        return dx, None, None, dweight, dbias
+
+
+def _check_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps):
+    """Raise a ValueError/TypeError naming the first argument that does not fit x."""
+    shape = np.shape(x.data if isinstance(x, Value) else x)
+    if len(shape) < 2:
+        raise ValueError(f"batch_norm: input has shape {shape}; expected (N, C) or (N, C, ...) "
+                         f"with the channels on axis 1")
+    channels = shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            raise TypeError(f"batch_norm: {name} is {type(value).__name__} "
+                            f"{getattr(value, 'dtype', '')}; expected a floating-point numpy "
+                            f"array (C,) or None (training updates it in place), e.g. a "
+                            f"Buffer's .data")
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        if value is None:
+            continue
+        got = np.shape(value.data if isinstance(value, Value) else value)
+        if got != (channels,):
+            raise ValueError(f"batch_norm: {name} has shape {got} but the input {shape} has "
+                             f"{channels} channels (axis 1); expected {name} of shape "
+                             f"({channels},): one entry per channel")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: training=False needs running_mean and running_var (the "
+                         "statistics to normalise with); pass them, or training=True to use "
+                         "the batch's own")
+    if training and int(np.prod(shape)) // channels < 2:
+        raise ValueError(f"batch_norm: input {shape} has 1 value per channel; expected more "
+                         f"than 1 in training (the variance of one value is undefined); use a "
+                         f"batch of 2 or more, or evaluation mode")
+    for name, value, low, high in (("momentum", momentum, 0, 1), ("eps", eps, 0, np.inf)):
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+                or not low <= value <= high or (name == "eps" and value == 0)):
+            raise ValueError(f"batch_norm: {name} is {value!r}; expected a number in "
+                             f"{'[0, 1]' if name == 'momentum' else '(0, inf)'}")
+
+
+def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Value:
+    """Normalise each channel: (x - mean) / sqrt(var + eps) * weight + bias, x (N, C, ...) ->
+    the same shape; running_mean, running_var, weight, bias (C,) (weight/bias may be None).
+
+    training=True: mean and var are the batch's, over every axis but the channels (axis 1),
+    with the biased variance; running_mean and running_var, numpy arrays or None, are then
+    updated in place as PyTorch does: r = (1 - momentum) r + momentum s, where s is the
+    batch mean, or the unbiased batch variance (times M / (M - 1), M values per channel).
+    training=False: normalises with running_mean and running_var, which stay unchanged.
+    """
+    _check_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    if training:
+        axes = (0, *range(2, data.ndim))
+        mean = data.mean(axis=axes)                          # (C,)
+        centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
+        var = np.square(centered).mean(axis=axes)            # (C,), biased
+        count = data.size // data.shape[1]
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+        if running_var is not None:
+            running_var *= 1 - momentum
+            running_var += momentum * var * (count / (count - 1))
+    else:
+        mean, var = running_mean.copy(), running_var.copy()   # later updates leave this graph
+    return BatchNorm.apply(x, mean, var, weight, bias, eps=eps, training=bool(training))
