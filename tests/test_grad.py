@@ -100,8 +100,8 @@ def test_grad_errors():
         tc.grad(x * 2.0, [x])
     with pytest.raises(TypeError, match="grad: input 0 is a ndarray; expected Values"):
         tc.grad((x * 2.0).sum(), [np.ones(3)])
-    with pytest.raises(ValueError, match=r"grad: grad has shape \(2,\) but the output has shape "
-                                         r"\(3,\)"):
+    with pytest.raises(ValueError, match=r"grad: grad_output has shape \(2,\) but the output "
+                                         r"has shape \(3,\)"):
         tc.grad(x * 2.0, [x], grad_output=np.ones(2))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -315,8 +315,9 @@ def _checked_order(root: Value, caller: str) -> list[Value]:
         if node.fn is not None and node.fn.released:
             raise ValueError(
                 f"{caller}: the graph through {node.fn.name} was already freed by an earlier "
-                f"backward(); expected a graph with its saved arrays; pass retain_graph=True "
-                f"to the first backward() to call backward() again")
+                f"backward pass; expected a graph with its saved arrays; pass "
+                f"retain_graph=True to the first backward() or tc.grad() to walk the graph "
+                f"again")
     return order
 
 
@@ -330,11 +331,12 @@ def _root_grad(root: Value, grad, caller: str, create_graph: bool):
                 f"loss.sum().backward()")
         grad = np.ones_like(root.data)
     data = grad.data if isinstance(grad, Value) else np.asarray(grad)
+    name = "grad" if caller == "backward" else "grad_output"
     if data.dtype.kind not in "biuf":
-        raise TypeError(f"{caller}: grad has dtype {data.dtype}; expected real numbers (a "
+        raise TypeError(f"{caller}: {name} has dtype {data.dtype}; expected real numbers (a "
                         f"complex gradient would lose its imaginary part)")
     if data.shape != root.shape:
-        raise ValueError(f"{caller}: grad has shape {data.shape} but the output has shape "
+        raise ValueError(f"{caller}: {name} has shape {data.shape} but the output has shape "
                          f"{root.shape}; expected equal shapes")
     if create_graph:
         return grad if isinstance(grad, Value) else Value(data.astype(root.dtype),
