@@ -229,3 +229,196 @@ def test_bad_setting_types():
     with pytest.raises(ValueError, match=r"gradcheck: directions=0; expected a positive int"):
         tc.gradcheck(lambda v: v * 2, [np.ones(2)], fast=True, directions=0)
     assert tc.gradcheck(lambda v: v * 2, [np.ones(2)], eps=np.float32(1e-3), atol=1e-6, rtol=0)
+
+
+# gradgradcheck: second derivatives w.r.t. the inputs and the upstream gradient
+
+
+class Cube(tc.Function):
+    """x ** 3, its rule written once for arrays and Values (so it is twice differentiable)."""
+
+    def forward(self, x):
+        return x ** 3
+
+    # d(x^3)/dx = 3 x^2
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * 3 * x * x
+
+
+class DetachedCube(Cube):
+    """Right to first order, wrong to second: under create_graph one factor x is detached, so
+    the recorded rule is grad * 3 * x * const and d/dx of it is half the truth."""
+
+    # wrong on purpose: d(3 x x)/dx = 6 x, but a detached x contributes nothing
+    def backward(self, grad):
+        x, _ = self.saved()
+        constant = x.detach() if isinstance(x, tc.Value) else x
+        return grad * 3 * x * constant
+
+
+class DetachedGrad(Cube):
+    """Right to first order, but under create_graph the rule does not depend on grad, so its
+    derivative w.r.t. the upstream gradient is 0 instead of 3 x^2."""
+
+    # wrong on purpose: the rule is linear in grad, with slope 3 x^2
+    def backward(self, grad):
+        x, _ = self.saved()
+        constant = grad.detach() if isinstance(grad, tc.Value) else grad
+        return constant * 3 * x * x
+
+
+class NumpyExp(tc.Function):
+    """exp(x) whose backward calls np.exp: fine on arrays, impossible on Values."""
+
+    def forward(self, x):
+        return np.exp(x)
+
+    # d(e^x)/dx = e^x
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * np.exp(x)
+
+
+class KeepsExp(tc.Function):
+    """exp(x) that keeps its output as a float array on self, which carries no graph."""
+
+    def forward(self, x):
+        self.e = np.exp(x)
+        return self.e
+
+    # d(e^x)/dx = e^x
+    def backward(self, grad):
+        return grad * self.e
+
+
+def projections(shapes):
+    """gradgradcheck's random u (the output's shape) and v_i (the inputs' shapes), seed 0."""
+    generator = np.random.default_rng(0)
+    return [generator.standard_normal(shape) for shape in shapes]
+
+
+def worst_index(analytic, numeric):
+    excess = np.abs(analytic - numeric) - (1e-5 + 1e-3 * np.abs(numeric))
+    return tuple(int(i) for i in np.unravel_index(np.argmax(excess), analytic.shape)), excess
+
+
+def printed_values(error):
+    return [float(s) for s in re.search(r"analytic (\S+), numeric (\S+) ", error).groups()]
+
+
+CORRECT = {
+    "cube": (Cube.apply, [(2, 3)]),
+    "tanh_times_row": (lambda a, b: (a * b).tanh().sum(axis=0), [(3, 4), (4,)]),
+    "matmul": (lambda a, b: a @ b, [(3, 4), (4, 2)]),
+    "exp_log_fan_out": (lambda a: a.exp().log() * a + a * a, [(3, 4)]),
+    "linear_in_x": (lambda a: 2 * a.reshape(2, 6).T, [(3, 4)]),       # d2/dx2 = 0, d/du != 0
+    "sigmoid_mean": (lambda a: a.sigmoid().mean(axis=1, keepdims=True), [(3, 4)]),
+    "conv2d": (lambda x, w, b: tc.ops.conv2d(x, w, b, stride=2, padding=1),
+               [(2, 2, 5, 5), (3, 2, 3, 3), (3,)]),
+    "log_softmax": (lambda x: tc.ops.log_softmax(x, axis=1), [(3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", CORRECT)
+@pytest.mark.parametrize("fast", [False, True])
+def test_gradgradcheck_passes_correct_ops(rng, name, fast):
+    fn, shapes = CORRECT[name]
+    assert tc.gradgradcheck(fn, [rng.standard_normal(s) for s in shapes], fast=fast) is True
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative_wrt_an_input(rng):
+    x = rng.standard_normal((2, 3))
+    u, v = projections([(2, 3), (2, 3)])
+    analytic, numeric = 3 * x * u * v, 6 * x * u * v      # d/dx sum(v * u * 3 x^2) = 6 x u v
+    worst, excess = worst_index(analytic, numeric)
+    assert tc.gradcheck(DetachedCube.apply, [x])           # the first derivative is right
+    with pytest.raises(tc.GradcheckError, match=rf"gradgradcheck: second derivative \(d/d input "
+                                                rf"0 \(2, 3\) of the projected first derivatives\) "
+                                                rf"is wrong at index {re.escape(str(worst))}: "
+                                                r"analytic \S+, numeric \S+ ") as caught:
+        tc.gradgradcheck(DetachedCube.apply, [x])
+    printed = printed_values(str(caught.value))
+    assert printed[0] == pytest.approx(analytic[worst], rel=1e-7)
+    assert printed[1] == pytest.approx(numeric[worst], rel=1e-6)
+    assert f"{int((excess > 0).sum())} of 6 elements disagree" in str(caught.value)
+    with pytest.raises(tc.GradcheckError, match=r"gradgradcheck \(fast\): second derivative "
+                                                r"\(d/d input 0 \(2, 3\) .* is wrong along random "
+                                                r"direction \d+"):
+        tc.gradgradcheck(DetachedCube.apply, [x], fast=True)
+
+
+def test_gradgradcheck_catches_a_rule_that_ignores_the_upstream_gradient(rng):
+    x = rng.standard_normal(4)
+    u, v = projections([(4,), (4,)])
+    numeric = 3 * x * x * v                 # d/du sum(v * u * 3 x^2)
+    worst, _ = worst_index(np.zeros(4), numeric)
+    assert tc.gradcheck(DetachedGrad.apply, [x])
+    with pytest.raises(tc.GradcheckError, match=rf"gradgradcheck: second derivative \(d/d the "
+                                                rf"upstream gradient u \(4,\) of the projected "
+                                                rf"first derivatives\) is wrong at index "
+                                                rf"{re.escape(str(worst))}: analytic 0, numeric "
+                                                rf"{numeric[worst]:.8g} "):
+        tc.gradgradcheck(DetachedGrad.apply, [x])
+
+
+def test_gradgradcheck_names_a_named_input(rng):
+    a = tc.Value(rng.standard_normal(3), name="scale")
+    with pytest.raises(tc.GradcheckError, match=r"second derivative \(d/d input 1 \('scale'\) "
+                                                r"\(3,\) of the projected first derivatives\)"):
+        tc.gradgradcheck(lambda k, s: DetachedCube.apply(s) * k, [np.ones(3), a])
+
+
+@pytest.mark.parametrize("op, message", [
+    (NumpyExp, r"NumpyExp.backward failed on Values under create_graph=True: .*a rule that is "
+               r"differentiated again must compute with Value operators, self.saved\(\) and "
+               r"Op.run"),
+    (KeepsExp, r"KeepsExp: its backward cannot be differentiated again \(create_graph=True\): "
+               r"forward kept the float array\(s\) self.e"),
+])
+def test_an_op_without_a_second_derivative_raises_the_engines_error(rng, op, message):
+    x = rng.standard_normal(3)
+    assert tc.gradcheck(op.apply, [x])
+    with pytest.raises(TypeError, match=message):
+        tc.gradgradcheck(op.apply, [x])
+
+
+def test_gradgradcheck_fails_on_non_finite_second_derivatives():
+    x = np.array([1.0, 5e-7, 2.0])        # d sqrt(x)/dx = 1 / (2 sqrt(x)) is NaN at x - eps < 0
+    with np.errstate(invalid="ignore", divide="ignore"), \
+            pytest.raises(tc.GradcheckError, match=r"gradgradcheck: second derivative \(d/d input "
+                                                   r"0 \(3,\) .*\) is not finite at index \(1,\): "
+                                                   r"analytic \S+, numeric (nan|-?inf); 1 of 3 "
+                                                   r"elements are NaN or infinite"):
+        tc.gradgradcheck(lambda v: v.sqrt(), [x])
+    assert tc.gradgradcheck(lambda v: v.sqrt(), [x + 1e-2])
+    with pytest.raises(tc.GradcheckError, match=r"gradgradcheck: second derivative \(d/d input 0 "
+                                                r"\(4,\) .*\) is not finite at index \(0,\): "
+                                                r"analytic nan"):
+        tc.gradgradcheck(lambda v: v * v * np.nan, [np.ones(4)])
+
+
+def test_gradgradcheck_inputs_are_handled_as_in_gradcheck(rng):
+    x32 = rng.standard_normal((2, 2)).astype(np.float32)
+    before = x32.copy()
+    frozen = tc.Value(rng.standard_normal(2), requires_grad=False)
+    assert tc.gradgradcheck(lambda a, k, b: (a * b) ** k, [x32, 3, frozen])
+    np.testing.assert_array_equal(x32, before)
+    assert tc.gradgradcheck(lambda a, b: a * 2.0, [np.ones(3), np.ones(3)])   # b unused
+    assert tc.gradgradcheck(lambda a: tc.Value(np.ones(2), requires_grad=False), [np.ones(2)])
+    assert tc.gradgradcheck(lambda a: a.exp(), [0.5])                          # a Python float
+
+
+def test_gradgradcheck_bad_usage_raises():
+    with pytest.raises(ValueError, match=r"gradgradcheck: eps=0; expected a finite number > 0"):
+        tc.gradgradcheck(Cube.apply, [np.ones(2)], eps=0)
+    with pytest.raises(ValueError, match=r"gradgradcheck: rtol=nan; expected a finite number "
+                                         r">= 0"):
+        tc.gradgradcheck(Cube.apply, [np.ones(2)], rtol=float("nan"))
+    with pytest.raises(TypeError, match=r"gradgradcheck: atol=None is a NoneType; expected a "
+                                        r"finite real number >= 0"):
+        tc.gradgradcheck(Cube.apply, [np.ones(2)], atol=None)
+    with pytest.raises(ValueError, match=r"gradgradcheck: no input requires grad among 1 inputs"):
+        tc.gradgradcheck(lambda k: k * 2, [np.array([1, 2])])
+    with pytest.raises(TypeError, match=r"gradgradcheck: fn returned ndarray; expected a Value"):
+        tc.gradgradcheck(lambda v: v.data * 2, [np.ones(2)])

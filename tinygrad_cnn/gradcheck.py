@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_cnn.function import no_grad
+from tinygrad_cnn.function import grad, no_grad
 from tinygrad_cnn.value import Value
 
 
@@ -74,8 +74,6 @@ def gradgradcheck(fn: Callable[..., Value], inputs: Sequence, eps: float = 1e-6,
     First check the first derivatives with gradcheck: this compares the second-order graph
     with the first-order rule it was built from.
     """
-    from tinygrad_cnn.function import grad   # lands beside Function
-
     _check_settings("gradgradcheck", eps, atol, rtol, directions)
     values, checked = _checked_inputs("gradgradcheck", inputs)
     out = _call("gradgradcheck", fn, values)
