@@ -1,0 +1,203 @@
+"""The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
+odd and even kernels, AvgPool2d's padding rule, BatchNorm1d/2d (forward, every gradient, the
+running statistics after several steps, evaluation mode, the state dict), Dropout's scaling,
+the activations, and the learning rates of StepLR and CosineAnnealingLR over 12 epochs, also
+resumed from a state dict."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn, optim
+
+TIGHT = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def as_float64(module: nn.Module) -> nn.Module:
+    """The module with float64 copies of its parameters and floating buffers, to compare with
+    PyTorch in float64."""
+    for sub in module.modules():
+        for name, value in list(vars(sub).items()):
+            if isinstance(value, tc.Value):
+                setattr(sub, name, tc.Value(value.data.astype(np.float64)))
+            elif isinstance(value, nn.Buffer) and value.dtype.kind == "f":
+                value.data = value.data.astype(np.float64)
+    return module
+
+
+def copy_parameters(torch, ours: nn.Module, theirs) -> None:
+    """Give PyTorch's module our parameter values (same names)."""
+    with torch.no_grad():
+        for name, param in ours.named_parameters():
+            theirs.get_parameter(name).copy_(torch.from_numpy(param.data))
+
+
+def compare_forward_and_gradients(torch, ours, theirs, x, upstream):
+    """Outputs, input gradient and every parameter gradient agree."""
+    ours_x = tc.Value(x)
+    out = ours(ours_x)
+    out.backward(upstream)
+    theirs_x = torch.tensor(x, requires_grad=True)
+    their_out = theirs(theirs_x)
+    their_out.backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(out.data, their_out.detach().numpy(), **TIGHT)
+    np.testing.assert_allclose(ours_x.grad, theirs_x.grad.numpy(), **TIGHT)
+    for name, param in ours.named_parameters():
+        their = theirs.get_parameter(name).grad.numpy()
+        np.testing.assert_allclose(param.grad, their, err_msg=name, **TIGHT)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("kernel_size", [1, 3, 5, 2, 4, (2, 3), (3, 4)])
+def test_conv2d_same_padding(torch, rng, kernel_size):
+    ours = as_float64(nn.Conv2d(2, 3, kernel_size, padding="same"))
+    theirs = torch.nn.Conv2d(2, 3, kernel_size, padding="same")
+    copy_parameters(torch, ours, theirs)
+    x = rng.standard_normal((2, 2, 6, 7))
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal((2, 3, 6, 7)))
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding", [(2, None, 0), (3, 2, 1), (3, 1, 1),
+                                                          ((2, 3), (1, 2), (1, 1)), (4, 3, 2)])
+def test_avg_pool2d_padding_rule(torch, rng, kernel_size, stride, padding):
+    """The padded zeros count in every mean (PyTorch's count_include_pad=True default)."""
+    ours = nn.AvgPool2d(kernel_size, stride=stride, padding=padding)
+    theirs = torch.nn.AvgPool2d(kernel_size, stride=stride, padding=padding)
+    x = rng.standard_normal((2, 3, 7, 8))
+    shape = tuple(theirs(torch.from_numpy(x)).shape)
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
+
+
+@pytest.mark.parametrize("ours, name", [(nn.Tanh(), "Tanh"), (nn.Sigmoid(), "Sigmoid"),
+                                        (nn.LeakyReLU(), "LeakyReLU"), (nn.Identity(), "Identity")])
+def test_activations(torch, rng, ours, name):
+    x = rng.standard_normal((3, 4, 5)) * 4
+    compare_forward_and_gradients(torch, ours, getattr(torch.nn, name)(), x,
+                                  rng.standard_normal((3, 4, 5)))
+    slope = nn.LeakyReLU(0.3)
+    compare_forward_and_gradients(torch, slope, torch.nn.LeakyReLU(0.3), x,
+                                  rng.standard_normal((3, 4, 5)))
+
+
+BATCH_NORMS = [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)), ("BatchNorm2d", (4, 3, 5, 6)),
+               ("BatchNorm2d", (1, 3, 2, 2))]
+
+
+@pytest.mark.parametrize("layer, shape", BATCH_NORMS)
+def test_batch_norm_training_steps_and_evaluation(torch, rng, layer, shape):
+    """Three training steps (forward, gradients, running statistics with the unbiased
+    variance), then evaluation mode (forward and gradients with the running statistics)."""
+    ours = as_float64(getattr(nn, layer)(3, momentum=0.3, eps=1e-4))
+    theirs = getattr(torch.nn, layer)(3, momentum=0.3, eps=1e-4)
+    ours.weight.data[:] = rng.uniform(0.5, 2, 3)
+    ours.bias.data[:] = rng.standard_normal(3)
+    copy_parameters(torch, ours, theirs)
+    for _ in range(3):
+        x = rng.standard_normal(shape) * 2 + 1
+        ours.zero_grad(), theirs.zero_grad()
+        compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), err_msg=name,
+                                   rtol=1e-12, atol=1e-14)
+    assert list(ours.state_dict()) == list(theirs.state_dict())      # names and order
+    ours.eval(), theirs.eval()
+    ours.zero_grad(), theirs.zero_grad()
+    x = rng.standard_normal(shape)
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
+
+
+def test_batch_norm_loads_pytorchs_state_dict(torch, rng):
+    """A state dict saved by PyTorch (float32) loads into ours and gives PyTorch's outputs."""
+    theirs = torch.nn.BatchNorm2d(4).float()
+    for _ in range(2):
+        theirs(torch.from_numpy(rng.standard_normal((3, 4, 5, 5)).astype(np.float32)))
+    with torch.no_grad():
+        theirs.weight.uniform_(0.5, 2.0)
+    theirs.eval()
+    ours = nn.BatchNorm2d(4)
+    ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
+    ours.eval()
+    assert ours.num_batches_tracked.data == 2
+    x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_scaling_and_evaluation(torch, rng, p):
+    """Same values as PyTorch's dropout: each element 0 or x / (1 - p); the identity in eval.
+    (The masks come from different generators, so elements are compared where both kept.)"""
+    x = rng.uniform(1, 2, (50, 40))
+    tc.manual_seed(0)
+    torch.manual_seed(0)
+    ours = nn.Dropout(p)(tc.Value(x)).data
+    theirs = torch.nn.functional.dropout(torch.from_numpy(x), p, training=True).numpy()
+    for out in (ours, theirs):
+        kept = out != 0
+        np.testing.assert_allclose(out[kept], x[kept] / (1 - p), rtol=1e-15)
+    both = (ours != 0) & (theirs != 0)
+    np.testing.assert_array_equal(ours[both], theirs[both])
+    layer = nn.Dropout(p).eval()
+    np.testing.assert_array_equal(layer(x).data,
+                                  torch.nn.Dropout(p).eval()(torch.from_numpy(x)).numpy())
+
+
+def torch_lrs(torch, make, epochs):
+    """PyTorch's lr of epochs 0..epochs (one optimizer and scheduler step per epoch)."""
+    param = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    scheduler = make(torch.optim.lr_scheduler, optimizer)
+    seen = [scheduler.get_last_lr()[0]]
+    for _ in range(epochs):
+        optimizer.step()
+        scheduler.step()
+        seen.append(scheduler.get_last_lr()[0])
+        assert optimizer.param_groups[0]["lr"] == seen[-1]
+    return seen
+
+
+def our_lrs(make, epochs, state=None):
+    """Ours, the same way; from `state` (a scheduler state dict) when given."""
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.1)
+    scheduler = make(optim, optimizer)
+    if state is not None:
+        scheduler.load_state_dict(state)
+    seen = [scheduler.get_last_lr()[0]]
+    for _ in range(epochs):
+        optimizer.step()
+        scheduler.step()
+        seen.append(scheduler.get_last_lr()[0])
+        assert optimizer.lr == seen[-1]
+    return seen, scheduler
+
+
+SCHEDULES = [
+    ("StepLR step 1", lambda m, opt: m.StepLR(opt, step_size=1, gamma=0.5), 0.0),
+    ("StepLR step 3", lambda m, opt: m.StepLR(opt, step_size=3, gamma=0.1), 0.0),
+    ("StepLR step 4, gamma 0.7", lambda m, opt: m.StepLR(opt, step_size=4, gamma=0.7), 0.0),
+    # ours is the closed form; PyTorch's recursion agrees with it to about 1e-15
+    ("cosine T_max 12", lambda m, opt: m.CosineAnnealingLR(opt, T_max=12), 1e-15),
+    ("cosine T_max 5, eta_min", lambda m, opt: m.CosineAnnealingLR(opt, T_max=5, eta_min=1e-3),
+     1e-15),
+]
+
+
+@pytest.mark.parametrize("name, make, atol", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_learning_rates_over_12_epochs(torch, name, make, atol):
+    expected = torch_lrs(torch, make, 12)
+    got, _ = our_lrs(make, 12)
+    if atol == 0:
+        assert got == expected                 # StepLR: the same floats, bit for bit
+    else:
+        np.testing.assert_allclose(got, expected, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("name, make, atol", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_scheduler_resumed_from_its_state_dict(torch, tmp_path, name, make, atol):
+    """5 epochs, saved with tc.save, loaded into a fresh scheduler, 7 more: PyTorch's 12."""
+    expected = torch_lrs(torch, make, 12)
+    first, scheduler = our_lrs(make, 5)
+    tc.save({"scheduler": scheduler.state_dict()}, tmp_path / "checkpoint.npz")
+    state = tc.load(tmp_path / "checkpoint.npz")["scheduler"]
+    rest, _ = our_lrs(make, 7, state=state)
+    np.testing.assert_allclose(first + rest[1:], expected, rtol=0, atol=atol)
