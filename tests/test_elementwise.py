@@ -1,9 +1,13 @@
-"""Elementwise ops: forward against numpy, gradcheck with every kind of broadcasting, errors."""
+"""Elementwise ops: forward against numpy, gradcheck with every kind of broadcasting, second
+derivatives, the tie and kink rules, the logistic tails to a few ulps, errors."""
+
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tinygrad_cnn.gradcheck import gradgradcheck
 from tinygrad_cnn.ops.elementwise import unbroadcast
 
 BROADCAST_SHAPES = [
@@ -71,6 +75,14 @@ UNARY = {
     "tanh": (tc.ops.tanh, np.tanh, lambda rng, shape: 2 * rng.standard_normal(shape)),
     "sigmoid": (tc.ops.sigmoid, lambda x: 1 / (1 + np.exp(-x)),
                 lambda rng, shape: 2 * rng.standard_normal(shape)),
+    "abs": (tc.ops.abs, np.abs, away_from_zero),
+    "sqrt": (tc.ops.sqrt, np.sqrt, lambda rng, shape: rng.uniform(0.2, 3.0, shape)),
+    "square": (tc.ops.square, np.square, lambda rng, shape: rng.standard_normal(shape)),
+    "leaky_relu": (tc.ops.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x), away_from_zero),
+    "softplus": (tc.ops.softplus, lambda x: np.log1p(np.exp(x)),
+                 lambda rng, shape: 3 * rng.standard_normal(shape)),
+    "log_sigmoid": (tc.ops.log_sigmoid, lambda x: -np.log1p(np.exp(-x)),
+                    lambda rng, shape: 3 * rng.standard_normal(shape)),
 }
 
 
@@ -157,3 +169,219 @@ def test_unbroadcast_sums_copies(grad_shape, shape, expected):
     result = unbroadcast(grad, shape)
     assert result.shape == shape
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_keeps_float32(rng, name):
+    op, _, sample = UNARY[name]
+    x = tc.Value(sample(rng, (2, 3)).astype(np.float32))
+    out = op(x)
+    out.backward(np.ones((2, 3), dtype=np.float32))
+    assert out.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_second_derivatives(rng, name):
+    op, _, sample = UNARY[name]
+    assert gradgradcheck(op, [sample(rng, (2, 3))])
+
+
+@pytest.mark.parametrize("a_shape, b_shape", BROADCAST_SHAPES[1:6])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "minimum", "maximum"])
+def test_binary_second_derivatives(rng, name, a_shape, b_shape):
+    op = getattr(tc.ops, name)
+    assert gradgradcheck(op, [rng.standard_normal(a_shape), away_from_zero(rng, b_shape)])
+
+
+def test_pow_second_derivatives(rng):
+    assert gradgradcheck(lambda v: v ** 3, [rng.standard_normal((2, 3))])
+    assert gradgradcheck(lambda v: v ** -0.5, [rng.uniform(0.5, 2.0, (2, 3))])
+
+
+def test_abs_leaky_relu_and_clip_at_their_kinks():
+    x = tc.Value([-2.0, 0.0, 3.0])
+    x.abs().backward(np.array([1.0, 1.0, 1.0]))
+    assert x.grad.tolist() == [-1.0, 0.0, 1.0]          # sign(0) = 0, as PyTorch
+    y = tc.Value([-2.0, 0.0, 3.0])
+    tc.ops.leaky_relu(y, negative_slope=0.2).sum().backward()
+    assert y.grad.tolist() == [0.2, 0.2, 1.0]           # the slope at 0, as PyTorch
+    z = tc.Value([-1.0, -0.5, 0.0, 0.5, 1.0])
+    tc.ops.clip(z, -0.5, 0.5).sum().backward()
+    assert z.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # bounds included, as PyTorch's clamp
+
+
+CLIP_CASES = [(-0.5, 0.5), (None, 0.3), (-0.2, None), (0.0, 0.0)]
+
+
+@pytest.mark.parametrize("low, high", CLIP_CASES)
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4)])
+def test_clip_forward_and_gradcheck(rng, shape, low, high):
+    x = rng.standard_normal(shape)
+    x = np.where(np.abs(x - (low or 0.0)) < 1e-3, 0.7, x)       # away from the kinks
+    x = np.where(np.abs(x - (high or 0.0)) < 1e-3, -0.7, x)
+    out = tc.ops.clip(tc.Value(x), low, high)
+    np.testing.assert_array_equal(out.data, np.clip(x, low, high))
+    np.testing.assert_array_equal(tc.Value(x).clip(min=low, max=high).data, out.data)
+    assert tc.gradcheck(lambda v: tc.ops.clip(v, min=low, max=high), [x])
+
+
+def test_clip_keeps_float32_and_rejects_bad_bounds():
+    x = tc.Value(np.array([-2.0, 0.5, 2.0], dtype=np.float32))
+    assert tc.ops.clip(x, np.float64(-1), 1.0).dtype == np.float32
+    with pytest.raises(ValueError, match=r"clip: min and max are both None; expected at least "
+                                         r"one bound, e.g. clip\(x, min=0.0\)"):
+        tc.ops.clip(x)
+    with pytest.raises(TypeError, match=r"clip: max=array\(\[1., 2., 3.\]\) is a ndarray; "
+                                        r"expected a real number or None; for elementwise "
+                                        r"bounds use ops.minimum/ops.maximum"):
+        tc.ops.clip(x, max=np.array([1.0, 2.0, 3.0]))
+    assert tc.ops.minimum(x, np.array([1.0, 2.0, 3.0], dtype=np.float32)).shape == (3,)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", BROADCAST_SHAPES)
+@pytest.mark.parametrize("name", ["minimum", "maximum"])
+def test_minimum_maximum_forward_and_gradcheck(rng, name, a_shape, b_shape):
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)   # no ties
+    out = getattr(tc.ops, name)(tc.Value(a), tc.Value(b))
+    np.testing.assert_array_equal(out.data, getattr(np, name)(a, b))
+    assert tc.gradcheck(getattr(tc.ops, name), [a, b])
+
+
+@pytest.mark.parametrize("name", ["minimum", "maximum"])
+def test_minimum_maximum_ties_split_the_gradient(name):
+    a = tc.Value([[1.0, 2.0, 3.0], [2.0, 0.0, 2.0]])
+    b = tc.Value(2.0)                                   # broadcast against every element
+    out = getattr(tc.ops, name)(a, b)
+    out.backward(np.array([[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]]))
+    # a == b at (0, 1), (1, 0), (1, 2): half of the gradient each; b sums its shares
+    a_wins = np.array([[1, 0, 0], [0, 1, 0]]) if name == "minimum" else [[0, 0, 1], [0, 0, 0]]
+    tie = np.array([[0, 1, 0], [1, 0, 1]])
+    g = np.array([[1.0, 2.0, 4.0], [8.0, 16.0, 32.0]])
+    np.testing.assert_array_equal(a.grad, g * (a_wins + 0.5 * tie))
+    assert b.grad == (g * (1 - np.asarray(a_wins) - 0.5 * tie)).sum()
+    assert b.grad == {"minimum": 4.0 + 21.0, "maximum": 1.0 + 16.0 + 21.0}[name]
+
+
+WHERE_SHAPES = [                                        # condition, a, b
+    ((2, 3), (2, 3), (2, 3)),
+    ((2, 3), (3,), ()),                                 # a and b broadcast
+    ((3, 1), (1, 4), (3, 4)),                           # the condition broadcasts too
+    ((), (2,), (2,)),                                   # a single condition for all
+    ((4, 1, 2), (3, 1), (1,)),                          # every operand broadcast
+]
+
+
+@pytest.mark.parametrize("c_shape, a_shape, b_shape", WHERE_SHAPES)
+def test_where_forward_and_gradcheck(rng, c_shape, a_shape, b_shape):
+    condition = rng.standard_normal(c_shape) > 0
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    out = tc.ops.where(condition, tc.Value(a), tc.Value(b))
+    np.testing.assert_array_equal(out.data, np.where(condition, a, b))
+    assert tc.gradcheck(lambda u, v: tc.ops.where(condition, u, v), [a, b])
+    assert gradgradcheck(lambda u, v: tc.ops.where(condition, u * u, v * u.sum()), [a, b])
+
+
+def test_where_sends_the_gradient_to_the_chosen_operand():
+    x = tc.Value([-1.0, 2.0, -3.0, 4.0])
+    y = tc.ops.where(x > 0, x, 0.1 * x)                 # a Value's comparison is the condition
+    y.backward(np.array([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_allclose(y.data, [-0.1, 2.0, -0.3, 4.0])
+    np.testing.assert_allclose(x.grad, [0.1, 2.0, 0.3, 4.0])
+    z = tc.Value([1.0, np.inf, 3.0])                    # the unchosen inf gives no NaN
+    w = tc.ops.where(tc.Value(np.array([True, False, True])), z, 0.0)
+    w.sum().backward()
+    assert w.data.tolist() == [1.0, 0.0, 3.0] and z.grad.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_where_errors():
+    x = tc.Value(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"where: condition has dtype float64; expected a bool "
+                                        r"array, e.g. x > 0; convert a 0/1 array with "
+                                        r"condition.astype\(bool\)"):
+        tc.ops.where(np.ones((2, 3)), x, 0.0)
+    with pytest.raises(TypeError, match=r"condition has dtype int64"):
+        tc.ops.where(tc.Value(np.array([1, 0, 1])), x, x)
+    with pytest.raises(ValueError, match=r"where: cannot broadcast shapes \(4,\) and \(2, 3\) "
+                                         r"and \(\); expected each trailing dimension"):
+        tc.ops.where(np.ones(4, dtype=bool), x, 0.0)
+    with pytest.raises(ValueError, match=r"where: cannot broadcast shapes \(3,\) and \(2, 3\) "
+                                         r"and \(2,\)"):
+        tc.ops.where(np.ones(3, dtype=bool), x, np.zeros(2))
+
+
+def test_leaky_relu_slope_and_errors(rng):
+    x = away_from_zero(rng, (3, 4))
+    out = tc.ops.leaky_relu(tc.Value(x), negative_slope=0.3)
+    np.testing.assert_allclose(out.data, np.where(x > 0, x, 0.3 * x), rtol=1e-15)
+    assert tc.gradcheck(lambda v: tc.ops.leaky_relu(v, 0.3), [x])
+    with pytest.raises(TypeError, match=r"leaky_relu: negative_slope '0.1' is a str; expected a "
+                                        r"real number such as 0.01"):
+        tc.ops.leaky_relu(tc.Value(x), "0.1")
+
+
+# The logistic functions against a 40-digit reference (decimal): s(x) = 1 / (1 + e^-x),
+# softplus(x) = ln(1 + e^x) with derivative s(x), log_sigmoid(x) = -ln(1 + e^-x) with s(-x).
+def _s(x: Decimal) -> Decimal:
+    return 1 / (1 + (-x).exp())
+
+
+LOGISTIC = {
+    "sigmoid": (lambda x: _s(x), lambda x: _s(x) * _s(-x)),
+    "softplus": (lambda x: (1 + x.exp()).ln(), _s),
+    "log_sigmoid": (lambda x: -(1 + (-x).exp()).ln(), lambda x: _s(-x)),
+}
+TAILS = [-100.0, -50.0, -29.7, -20.0, 20.0, 50.0, 100.0]
+
+
+def _reference(fn, x: np.ndarray) -> np.ndarray:
+    values = []
+    for t in x.tolist():
+        with localcontext() as context:
+            context.prec = 40 + int(abs(t) / 2.3)     # 1 + e^-|t| keeps 40 digits of e^-|t|
+            values.append(float(fn(Decimal(t))))
+    return np.array(values).astype(x.dtype)
+
+
+def _assert_ulps(got: np.ndarray, expected: np.ndarray, ulps: int, what: str) -> None:
+    error = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    allowed = ulps * np.spacing(np.abs(expected)).astype(np.float64)
+    worst = np.argmax(error - allowed)
+    assert (error <= allowed).all(), (f"{what}: {got[worst]!r} vs {expected[worst]!r}, "
+                                      f"{error[worst] / allowed[worst] * ulps:.1f} ulps")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", LOGISTIC)
+def test_logistic_tails_to_a_few_ulps(name, dtype):
+    x = np.array(TAILS, dtype=dtype)
+    v = tc.Value(x)
+    out = getattr(tc.ops, name)(v)
+    out.backward(np.ones_like(x))
+    assert out.dtype == dtype and v.grad.dtype == dtype
+    f, df = LOGISTIC[name]
+    _assert_ulps(out.data, _reference(f, x), 4, f"{name} at {x.dtype}")
+    _assert_ulps(v.grad, _reference(df, x), 4, f"d {name} at {x.dtype}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", LOGISTIC)
+def test_logistic_to_a_few_ulps_everywhere(name, dtype):
+    x = np.concatenate([np.linspace(-120, 120, 241), np.geomspace(1e-6, 1, 13),
+                        -np.geomspace(1e-6, 1, 13), [-745.0, -700.0, 700.0, 745.0]]).astype(dtype)
+    v = tc.Value(x)
+    out = getattr(tc.ops, name)(v)
+    out.backward(np.ones_like(x))
+    f, df = LOGISTIC[name]
+    _assert_ulps(out.data, _reference(f, x), 4, f"{name} at {x.dtype}")
+    _assert_ulps(v.grad, _reference(df, x), 4, f"d {name} at {x.dtype}")
+
+
+def test_log_of_sigmoid_in_the_float32_tail_is_finite():
+    x = tc.Value(np.array([-20.0], dtype=np.float32))
+    y = x.sigmoid().log()          # the old tanh form gave -inf and a NaN gradient here
+    y.backward(np.ones(1, dtype=np.float32))
+    np.testing.assert_allclose(y.data, [-20.0], rtol=1e-6)
+    np.testing.assert_allclose(x.grad, [1.0], rtol=1e-6)
+    z = tc.Value(np.array([-20.0], dtype=np.float32))
+    tc.ops.log_sigmoid(z).backward(np.ones(1, dtype=np.float32))
+    np.testing.assert_allclose(z.grad, [1.0], rtol=1e-6)
