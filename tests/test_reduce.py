@@ -1,9 +1,11 @@
-"""Reductions sum, mean, max: forward against numpy, gradcheck over axes, the tie rule, errors."""
+"""Reductions sum, mean, max, min, var, std and argmax/argmin: forward against numpy, gradcheck
+over axes, second derivatives, the tie rule, errors."""
 
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tinygrad_cnn.gradcheck import gradgradcheck
 
 CASES = [                              # (shape, axis, keepdims)
     ((), None, False),                 # a scalar
@@ -17,7 +19,7 @@ CASES = [                              # (shape, axis, keepdims)
     ((3, 1, 2), 1, False),             # a size-1 axis
 ]
 
-OPS = {"sum": np.sum, "mean": np.mean, "max": np.max}
+OPS = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 
 
 def distinct(rng, shape):
@@ -88,3 +90,114 @@ def test_max_of_nothing_raises():
     with pytest.raises(ValueError, match=r"max: input of shape \(2, 0\) has no elements along "
                                          r"axis 1; expected at least one element"):
         tc.Value(np.ones((2, 0))).max(axis=1)
+
+
+def test_min_tied_minima_share_the_gradient_equally():
+    x = tc.Value([[1.0, 3.0, 1.0], [2.0, 2.0, 5.0]])
+    out = x.min(axis=1, keepdims=True)
+    assert out.data.tolist() == [[1.0], [2.0]]
+    out.backward(np.array([[4.0], [6.0]]))
+    np.testing.assert_array_equal(x.grad, [[2.0, 0.0, 2.0], [3.0, 3.0, 0.0]])
+
+
+def _count(shape, axis) -> int:
+    """How many elements each reduction over `axis` sees."""
+    return int(np.prod(shape if axis is None else [shape[a] for a in np.atleast_1d(axis)]))
+
+
+# every case of CASES with ddof 0 and 1, where that leaves a degree of freedom (else an error)
+VAR_CASES = [(*case, ddof) for case in CASES + [((4, 3), (), False)] for ddof in (0, 1)
+             if ddof < _count(case[0], case[1])]
+
+
+@pytest.mark.parametrize("shape, axis, keepdims, ddof", VAR_CASES)
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_forward_and_gradcheck(rng, name, shape, axis, keepdims, ddof):
+    count = _count(shape, axis)
+    x = rng.standard_normal(shape)
+    out = getattr(tc.ops, name)(tc.Value(x), axis=axis, keepdims=keepdims, ddof=ddof)
+    expected = getattr(np, name)(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-14, atol=1e-15)
+    assert out.shape == np.shape(expected)
+    method = getattr(tc.Value(x), name)(axis=axis, keepdims=keepdims, ddof=ddof)
+    np.testing.assert_array_equal(method.data, out.data)
+    if name == "std" and count == ddof + 1 == 1:
+        return                   # std of one element is 0: its derivative is infinite there
+    assert tc.gradcheck(lambda v: getattr(tc.ops, name)(v, axis, keepdims, ddof), [x])
+
+
+def test_var_std_by_hand():
+    x = tc.Value([1.0, 2.0, 3.0, 6.0])               # mean 3, squared deviations 4, 1, 0, 9
+    v = tc.ops.var(x, ddof=1)
+    assert v.item() == 14.0 / 3
+    v.backward()
+    np.testing.assert_allclose(x.grad, np.array([-2.0, -1.0, 0.0, 3.0]) * 2 / 3, rtol=1e-15)
+    y = tc.Value([1.0, 2.0, 3.0, 6.0])
+    s = tc.ops.std(y)
+    assert s.item() == np.sqrt(3.5)
+    s.backward()
+    np.testing.assert_allclose(y.grad, np.array([-2.0, -1.0, 0.0, 3.0]) / (4 * np.sqrt(3.5)))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("sum", {"axis": 1}), ("mean", {"axis": (0, 2), "keepdims": True}), ("max", {"axis": -1}),
+    ("min", {}), ("var", {"axis": 1, "ddof": 1}), ("std", {"axis": (0, 1)}),
+    ("std", {"axis": 2, "keepdims": True, "ddof": 1}),
+])
+def test_reduce_second_derivatives(rng, name, kwargs):
+    x = distinct(rng, (2, 3, 4))
+    op = getattr(tc.ops, name)
+    # times x, so that even the linear reductions have a non-zero second derivative
+    assert gradgradcheck(lambda v: op(v * v, **kwargs), [x])
+
+
+ARG_CASES = [((5,), None), ((3, 4), None), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1)]
+
+
+@pytest.mark.parametrize("shape, axis", ARG_CASES)
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin_are_integer_arrays(rng, name, shape, axis):
+    x = distinct(rng, shape)
+    out = getattr(tc.ops, name)(tc.Value(x), axis=axis)
+    expected = getattr(np, name)(x, axis=axis)
+    assert isinstance(out, np.ndarray) and out.dtype.kind == "i"
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(getattr(tc.Value(x), name)(axis=axis), expected)
+    np.testing.assert_array_equal(getattr(tc.ops, name)(x, axis=axis), expected)   # arrays too
+    kept = getattr(tc.ops, name)(tc.Value(x), axis=axis, keepdims=True)
+    np.testing.assert_array_equal(kept, getattr(np, name)(x, axis=axis, keepdims=True))
+
+
+def test_argmax_takes_the_first_of_ties_and_indexes_back():
+    x = tc.Value([[1.0, 4.0, 4.0], [0.0, -1.0, 0.0]])
+    np.testing.assert_array_equal(x.argmax(axis=1), [1, 0])
+    np.testing.assert_array_equal(x.argmin(axis=1), [0, 1])
+    assert x.argmax().shape == () and int(x.argmax()) == 1
+    assert tc.ops.getitem(x, np.unravel_index(x.argmin(), x.shape)).item() == -1.0
+
+
+def test_new_reduction_errors():
+    x = tc.Value(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"min: input of shape \(2, 0\) has no elements along "
+                                         r"axis 1; expected at least one element"):
+        tc.Value(np.ones((2, 0))).min(axis=1)
+    with pytest.raises(ValueError, match=r"min: axis 2 is out of range"):
+        x.min(axis=2)
+    with pytest.raises(ValueError, match=r"var: ddof=3 with 3 elements per var \(shape \(2, 3\), "
+                                         r"axis 1\) leaves 0 degrees of freedom; expected 0 <= "
+                                         r"ddof < 3; reduce over more elements or lower ddof"):
+        tc.ops.var(x, axis=1, ddof=3)
+    with pytest.raises(ValueError, match=r"std: ddof=-1 with 6 elements"):
+        tc.ops.std(x, ddof=-1)
+    with pytest.raises(TypeError, match=r"std: ddof 0.5 is a float; expected an int"):
+        tc.ops.std(x, ddof=0.5)
+    with pytest.raises(ValueError, match=r"var: axis \(0, 0\) names an axis twice"):
+        tc.ops.var(x, axis=(0, 0))
+    with pytest.raises(TypeError, match=r"argmax: axis \(0, 1\) is a tuple; expected None or one "
+                                        r"int"):
+        tc.ops.argmax(x, axis=(0, 1))
+    with pytest.raises(ValueError, match=r"argmin: axis -3 is out of range"):
+        tc.ops.argmin(x, axis=-3)
+    with pytest.raises(ValueError, match=r"argmax: input of shape \(0,\) has no elements along "
+                                         r"axis None"):
+        tc.ops.argmax(np.ones(0))
