@@ -1,12 +1,16 @@
-"""conv2d: forward against the nested-loop oracle, gradients by finite differences, dtypes, the
-input gradient that is skipped when the input needs none, and every user error."""
+"""conv2d, conv_transpose2d and conv2d_weight: forward against the nested-loop oracles, gradients
+and second derivatives by finite differences, the three ops as each other's derivatives, dtypes,
+the input gradient that is skipped when the input needs none, and every user error."""
+
+import re
 
 import numpy as np
 import pytest
 import reference
 
 import tinygrad_cnn as tc
-from tinygrad_cnn.ops.conv import Conv2d
+from tinygrad_cnn.gradcheck import gradgradcheck
+from tinygrad_cnn.ops import conv_kernels
 
 
 def test_reference_conv2d_by_hand():
@@ -17,6 +21,17 @@ def test_reference_conv2d_by_hand():
                                   [[[[1 + 0 - 4, 1 + 1 - 5], [1 + 3 - 7, 1 + 4 - 8]]]])
     np.testing.assert_array_equal(reference.conv2d(x, w, stride=2, padding=1),
                                   [[[[0.0, -2.0], [-6.0, 4.0 - 8.0]]]])
+
+
+def test_reference_conv_transpose2d_by_hand():
+    # each input element stamps the kernel, scaled, at (i*stride, j*stride); overlaps add
+    x = np.array([[[[1.0, 2.0]]]])
+    w = np.array([[[[1.0, 10.0], [100.0, 1000.0]]]])
+    np.testing.assert_array_equal(reference.conv_transpose2d(x, w),
+                                  [[[[1.0, 10.0 + 2.0, 20.0], [100.0, 1000.0 + 200.0, 2000.0]]]])
+    np.testing.assert_array_equal(reference.conv_transpose2d(x, w, stride=2, output_padding=1),
+                                  [[[[1, 10, 2, 20, 0], [100, 1000, 200, 2000, 0],
+                                     [0, 0, 0, 0, 0]]]])
 
 
 # x (N, C_in, H, W), w (C_out, C_in, KH, KW), stride, padding
@@ -72,6 +87,24 @@ def test_gradcheck(rng, x_shape, w_shape, stride, padding):
     assert tc.gradcheck(conv, [x, w, b])
 
 
+# small cases: gradgradcheck differentiates every element of every input and of the upstream
+GRADGRAD_CONFIGS = [
+    ((1, 1, 4, 4), (1, 1, 2, 2), 1, 0),              # batch 1
+    ((2, 2, 5, 4), (3, 2, 3, 2), 2, 1),              # batch and channels, stride 2, padding 1
+    ((1, 2, 4, 5), (2, 2, 3, 3), (2, 1), (1, 2)),    # (h, w) pairs, rows no window reads
+    ((2, 1, 3, 3), (2, 1, 3, 3), 1, 0),              # kernel as large as the image
+    ((1, 1, 3, 13), (2, 1, 2, 7), 1, 0),             # a wide kernel: the tiled algorithms
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", GRADGRAD_CONFIGS)
+def test_conv2d_gradgradcheck(rng, x_shape, w_shape, stride, padding):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    assert gradgradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, stride=stride, padding=padding),
+                         [x, w, b])
+
+
 def test_gradcheck_through_two_convolutions(rng):
     # the second convolution reads the first one's channels-last output, and hands a
     # channels-first-per-channel gradient back: the layouts of a real network
@@ -89,6 +122,94 @@ def test_gradients_with_a_frozen_weight_and_no_bias(rng):
     assert tc.gradcheck(lambda x: tc.ops.conv2d(x, w, stride=2, padding=1), [x])
 
 
+# x (N, C_in, H, W), w (C_in, C_out, KH, KW), stride, padding, output_padding
+TRANSPOSED = [
+    ((1, 1, 3, 3), (1, 1, 2, 2), 1, 0, 0),           # batch 1, one channel
+    ((2, 3, 4, 5), (3, 2, 3, 2), 2, 1, 1),           # batch, channels, stride, padding, extra
+    ((2, 2, 3, 4), (2, 3, 4, 3), (2, 3), (1, 0), (1, 2)),   # (h, w) pairs
+    ((1, 2, 2, 3), (2, 2, 10, 10), 1, 0, 0),         # a 10x10 kernel: the tiled algorithm
+    ((2, 1, 1, 1), (1, 2, 3, 3), 1, 1, 0),           # one pixel in, padding eats the border
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra", TRANSPOSED)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_transpose2d_matches_nested_loops(rng, x_shape, w_shape, stride, padding, extra,
+                                               bias):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1]) if bias else None
+    out = tc.ops.conv_transpose2d(x, tc.Value(w), b, stride=stride, padding=padding,
+                                  output_padding=extra)
+    expected = reference.conv_transpose2d(x, w, b, stride, padding, extra)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra", TRANSPOSED)
+def test_conv_transpose2d_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, stride, padding,
+                                                      extra):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1])
+
+    def transposed(x, w, b):
+        return tc.ops.conv_transpose2d(x, w, b, stride=stride, padding=padding,
+                                       output_padding=extra)
+
+    assert tc.gradcheck(transposed, [x, w, b])
+    if w_shape[2] < 10:           # the 10x10 case is slow by finite differences of gradients
+        assert gradgradcheck(transposed, [x, w, b])
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", GRAD_CONFIGS[:5])
+def test_the_three_ops_are_each_others_derivatives(rng, x_shape, w_shape, stride, padding):
+    x, w = tc.Value(rng.standard_normal(x_shape)), tc.Value(rng.standard_normal(w_shape))
+    out = tc.ops.conv2d(x, w, stride=stride, padding=padding)
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    # dx is the transposed convolution of g with the very same w; output_padding recovers the
+    # rows and columns of x that no window reads
+    leftover = tuple((x.shape[2 + a] + 2 * p - w.shape[2 + a]) % s
+                     for a, s, p in zip((0, 1), np.broadcast_to(stride, 2),
+                                        np.broadcast_to(padding, 2), strict=True))
+    dx = tc.ops.conv_transpose2d(g, w.data, stride=stride, padding=padding,
+                                 output_padding=leftover)
+    np.testing.assert_allclose(x.grad, dx.data, rtol=1e-12, atol=1e-12)
+    dw = tc.ops.conv2d_weight(x.data, g, w.shape, stride=stride, padding=padding)
+    np.testing.assert_allclose(w.grad, dw.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw.data, reference.conv2d_weight(x.data, g, w.shape[2:], stride,
+                                                                padding), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", GRADGRAD_CONFIGS[:4])
+def test_conv2d_weight_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, stride, padding):
+    x = rng.standard_normal(x_shape)
+    g = rng.standard_normal(reference.conv2d(x, np.zeros(w_shape), None, stride, padding).shape)
+
+    def weight_grad(x, g):
+        return tc.ops.conv2d_weight(x, g, w_shape, stride=stride, padding=padding)
+
+    assert tc.gradcheck(weight_grad, [x, g])
+    assert gradgradcheck(weight_grad, [x, g])
+
+
+def test_hessian_vector_product_of_a_conv_loss_by_finite_differences(rng):
+    # L = sum(conv2d(x, w)^2 * c): d/dw of (dL/dw . v) against a central difference of dL/dw
+    x, c = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((2, 3, 6, 3))
+    w0, v = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal((3, 2, 3, 2))
+
+    def grad_w(w_data, create_graph=False):
+        w = tc.Value(w_data)
+        out = tc.ops.conv2d(x, w, stride=(1, 2), padding=1)
+        (dw,) = tc.grad((out * out * c).sum(), [w], create_graph=create_graph)
+        return w, dw
+
+    w, dw = grad_w(w0, create_graph=True)
+    (hv,) = tc.grad((dw * v).sum(), [w])
+    eps = 1e-6
+    numeric = (grad_w(w0 + eps * v)[1].data - grad_w(w0 - eps * v)[1].data) / (2 * eps)
+    np.testing.assert_allclose(hv.data, numeric, rtol=1e-6, atol=1e-6)
+
+
 def test_float32_stays_float32(rng):
     x = tc.Value(rng.standard_normal((2, 3, 8, 7)).astype(np.float32))
     w = tc.Value(rng.standard_normal((4, 3, 3, 2)).astype(np.float32))
@@ -100,6 +221,8 @@ def test_float32_stays_float32(rng):
     expected = reference.conv2d(x.data.astype(np.float64), w.data.astype(np.float64),
                                 b.data.astype(np.float64), stride=2, padding=1)
     np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
+    transposed = tc.ops.conv_transpose2d(out, w, stride=2, padding=1)
+    assert transposed.dtype == np.float32
 
 
 def test_uint8_images_with_float32_weights_give_float32(rng):
@@ -112,10 +235,10 @@ def test_uint8_images_with_float32_weights_give_float32(rng):
 
 
 def test_image_without_requires_grad_gets_no_input_gradient_work(rng, monkeypatch):
-    def fail(self, *args):
+    def fail(*args):
         raise AssertionError("the input gradient was computed for an input that needs none")
 
-    monkeypatch.setattr(Conv2d, "_input_grad", fail)
+    monkeypatch.setattr(conv_kernels, "conv2d_input_grad", fail)
     x = tc.Value(rng.standard_normal((2, 1, 8, 8)), requires_grad=False)
     w, b = tc.Value(rng.standard_normal((3, 1, 3, 3))), tc.Value(rng.standard_normal(3))
     out = tc.ops.conv2d(x, w, b)
@@ -139,6 +262,15 @@ def test_frozen_weight_gets_no_gradient(rng):
     assert w.grad is None and x.grad is not None
 
 
+def test_forward_keeps_no_float_arrays(rng):
+    # the op contract: what backward needs from forward comes from self.saved()
+    x, w = tc.Value(rng.standard_normal((1, 2, 5, 5))), tc.Value(rng.standard_normal((2, 2, 3, 3)))
+    for out in (tc.ops.conv2d(x, w, stride=2), tc.ops.conv_transpose2d(x, w),
+                tc.ops.conv2d_weight(x, tc.ops.conv2d(x, w), w.shape)):
+        kept = [k for k, v in vars(out.fn).items() if isinstance(v, np.ndarray)]
+        assert kept == [], f"{out.fn.name} keeps {kept}"
+
+
 def test_retained_graph_gives_the_same_gradients_twice(rng):
     x = tc.Value(rng.standard_normal((2, 2, 6, 6)))
     w, b = tc.Value(rng.standard_normal((3, 2, 3, 3))), tc.Value(rng.standard_normal(3))
@@ -159,8 +291,7 @@ def test_stride_and_padding_are_kept_as_params_for_drawing(rng):
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, match", [
-    ((3, 5, 5), (1, 3, 3, 3), {}, r"4-D input .* got input \(3, 5, 5\)"),
-    ((1, 3, 5, 5), (3, 3, 3), {}, r"4-D weight .* weight \(3, 3, 3\)"),
+    ((1, 3, 5, 5), (3, 3, 3), {}, r"weight has shape \(3, 3, 3\); expected a 4-D weight"),
     ((1, 3, 5, 5), (4, 2, 3, 3), {},
      r"input has 3 channels but weight expects 2 \(input \(1, 3, 5, 5\), weight \(4, 2, 3, 3\)\)"),
     ((1, 1, 5, 5), (1, 1, 6, 3), {}, r"kernel 6x3 does not fit the padded input 5x5"),
@@ -170,6 +301,8 @@ def test_stride_and_padding_are_kept_as_params_for_drawing(rng):
     ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": -1}, r"padding must be non-negative, got -1"),
     ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 1.5}, r"stride must be an int or a pair of ints"),
     ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": (1, 1, 1)}, r"padding must be an int or a pair"),
+    ((5,), (1, 1, 3, 3), {}, r"input has shape \(5,\); expected a 4-D input \(N, C_in, H, W\) "
+                             r"with C_in = 1 for weight \(1, 1, 3, 3\)$"),
 ])
 def test_bad_input_raises(x_shape, w_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -180,3 +313,91 @@ def test_bad_bias_shape_raises():
     with pytest.raises(ValueError, match=r"bias has shape \(3,\); expected \(2,\)"):
         tc.ops.conv2d(np.ones((1, 1, 4, 4)), tc.Value(np.ones((2, 1, 3, 3))),
                       tc.Value(np.ones(3)))
+
+
+# a batch with an axis missing or misplaced, the weight's C_in, what the message must say
+SHAPE_HINTS = [
+    ((28, 28), 1, r"for one 28x28 image use x\.reshape\(1, 1, 28, 28\)"),
+    ((5, 28, 28), 1, r"the channel axis is missing from the batch \(N, H, W\): use "
+                     r"x\.reshape\(5, 1, 28, 28\)"),
+    ((5, 784), 1, r"it looks like 5 flattened 28x28 images: use x\.reshape\(5, 1, 28, 28\)"),
+    ((3, 12, 12), 3, r"for one image \(C, H, W\) use x\.reshape\(1, 3, 12, 12\)"),
+    ((12, 10, 3), 3, r"for one channels-last image \(H, W, C\) use "
+                     r"x\.transpose\(2, 0, 1\)\.reshape\(1, 3, 12, 10\)"),
+    ((2, 12, 12, 3), 3, r"for channels-last images \(N, H, W, C\) use "
+                        r"x\.transpose\(0, 3, 1, 2\)"),
+]
+
+
+def hinted_fix(message):
+    """The expression after 'use ' in an error message, applied to x."""
+    return re.search(r"use (x\.[\w.(), ]+\))", message)[1]
+
+
+@pytest.mark.parametrize("x_shape, channels, match", SHAPE_HINTS)
+def test_shape_hints_name_the_reshape_that_works(rng, x_shape, channels, match):
+    w = tc.Value(rng.standard_normal((4, channels, 3, 3)))
+    x = rng.standard_normal(x_shape)
+    with pytest.raises(ValueError, match=match) as error:
+        tc.ops.conv2d(x, w)
+    fixed = eval(hinted_fix(str(error.value)), {"x": x})        # the fix, as a user would type it
+    assert tc.ops.conv2d(fixed, w).ndim == 4
+    fixed_value = eval(hinted_fix(str(error.value)), {"x": tc.Value(x)})   # works on a Value too
+    assert tc.ops.conv2d(fixed_value, w).ndim == 4
+
+
+def test_float64_batch_into_float32_weights_is_a_type_error_with_the_fix(rng):
+    x = rng.standard_normal((2, 1, 8, 8))                    # what images / 255.0 gives
+    w = tc.Value(rng.standard_normal((3, 1, 3, 3)).astype(np.float32))
+    with pytest.raises(TypeError, match=r"conv2d: input has dtype float64 but weight has dtype "
+                                        r"float32; expected the same dtype .* "
+                                        r"x\.astype\(np\.float32\)"):
+        tc.ops.conv2d(x, w)
+    assert tc.ops.conv2d(x.astype(np.float32), w).dtype == np.float32
+    with pytest.raises(TypeError, match=r"conv2d: bias has dtype float64 but weight has dtype "
+                                        r"float32; .* b\.astype\(np\.float32\)"):
+        tc.ops.conv2d(x.astype(np.float32), w, np.zeros(3))
+    with pytest.raises(TypeError, match=r"conv_transpose2d: input has dtype float64 but weight "
+                                        r"has dtype float32"):
+        tc.ops.conv_transpose2d(rng.standard_normal((2, 3, 4, 4)), w)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, match", [
+    ((1, 2, 4, 4), (3, 2, 3, 3), {}, r"conv_transpose2d: input has 2 channels but weight "
+                                     r"expects 3 .* weight \(C_in, C_out, KH, KW\)"),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"stride": 2, "output_padding": 2},
+     r"conv_transpose2d: output_padding 2 is not smaller than stride 2"),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"output_padding": (0, 1)},
+     r"output_padding \(0, 1\) is not smaller than stride 1"),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"output_padding": -1},
+     r"conv_transpose2d: output_padding must be non-negative, got -1"),
+    ((1, 2, 1, 1), (2, 3, 1, 1), {"padding": 1},
+     r"conv_transpose2d: the output would be -1x-1 .*; expected at least 1x1"),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"stride": 0}, r"conv_transpose2d: stride must be positive"),
+    ((2, 4, 4), (2, 3, 3, 3), {}, r"conv_transpose2d: input has shape \(2, 4, 4\); expected a "
+                                  r"4-D input .* use x\.reshape\(1, 2, 4, 4\)"),
+])
+def test_conv_transpose2d_bad_input_raises(x_shape, w_shape, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tc.ops.conv_transpose2d(np.ones(x_shape), np.ones(w_shape), **kwargs)
+
+
+def test_conv_transpose2d_bad_bias_raises():
+    with pytest.raises(ValueError, match=r"conv_transpose2d: bias has shape \(2,\); expected "
+                                         r"\(3,\), one per output channel"):
+        tc.ops.conv_transpose2d(np.ones((1, 2, 4, 4)), np.ones((2, 3, 3, 3)), np.ones(2))
+
+
+@pytest.mark.parametrize("x_shape, g_shape, weight_shape, match", [
+    ((1, 2, 5, 5), (1, 3, 3, 3), (3, 2, 3), r"conv2d_weight: expected a 4-D input .* and a "
+                                            r"weight shape of 4 positive sizes"),
+    ((2, 5, 5), (1, 3, 3, 3), (3, 2, 3, 3), r"conv2d_weight: expected a 4-D input"),
+    ((1, 2, 5, 5), (1, 3, 4, 4), (3, 2, 3, 3), r"conv2d_weight: g has shape \(1, 3, 4, 4\) .*; "
+                                               r"expected g of conv2d's output shape "
+                                               r"\(1, 3, 3, 3\)"),
+    ((1, 2, 5, 5), (1, 3, 3, 3), (3, 1, 3, 3), r"expected g of conv2d's output shape .* and "
+                                               r"C_in = 2"),
+])
+def test_conv2d_weight_bad_input_raises(x_shape, g_shape, weight_shape, match):
+    with pytest.raises(ValueError, match=match):
+        tc.ops.conv2d_weight(np.ones(x_shape), np.ones(g_shape), weight_shape)

@@ -1,10 +1,15 @@
-"""softmax, log_softmax and cross_entropy: values against plain numpy formulas, gradients by
-finite differences, the exact (softmax - onehot)/N gradient, huge logits, and every user error."""
+"""softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
+binary_cross_entropy_with_logits) with every reduction: values against plain numpy formulas,
+gradients and second derivatives by finite differences, the exact (softmax - onehot)/N
+gradient, huge logits, and every user error."""
 
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
+from tinygrad_cnn.gradcheck import gradgradcheck
+
+REDUCTIONS = ["mean", "sum", "none"]
 
 
 def plain_softmax(x, axis):
@@ -94,7 +99,11 @@ def test_targets_as_list_array_or_integer_value(rng, target):
     ((3, 4), tc.Value(np.array([0.0, 1.0, 2.0])), r"integer class ids, got dtype float64"),
     ((3, 4), np.array([True, False, True]), r"integer class ids, got dtype bool"),
     ((3, 4), np.array([0, 1]), r"target has shape \(2,\) but logits have shape \(3, 4\)"),
-    ((3, 4), np.eye(4, dtype=int)[:3], r"target has shape \(3, 4\)"),
+    ((3, 4), np.eye(4, dtype=int)[:3], r"target has shape \(3, 4\), like one-hot rows; expected "
+                                       r"3 integer class ids, shape \(3,\); convert with "
+                                       r"labels\.argmax\(axis=1\)"),
+    ((3, 4), np.eye(4)[:3], r"like one-hot rows; .* labels\.argmax\(axis=1\)"),
+    ((3, 4), np.zeros((3, 1), dtype=int), r"target has shape \(3, 1\) but logits have shape"),
     ((3, 4), np.array([0, 4, 1]), r"target values lie in \[0, 4\]; expected class ids in "
                                   r"\[0, 4\)"),
     ((3, 4), np.array([-1, 2, 1]), r"target values lie in \[-1, 2\]"),
@@ -113,3 +122,136 @@ def test_softmax_bad_axis_raises(op):
         getattr(tc.ops, op)(tc.Value(np.zeros((3, 4))), axis=2)
     with pytest.raises(ValueError, match=rf"{op}: input is a scalar"):
         getattr(tc.ops, op)(tc.Value(1.0), axis=0)
+
+
+@pytest.mark.parametrize("shape, axis", [((1, 2), -1), ((3, 4), -1), ((4, 3), 0),
+                                         ((2, 3, 4), 1)])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_gradgradcheck(rng, shape, axis, op):
+    fn = getattr(tc.ops, op)
+    assert gradgradcheck(lambda x: fn(x, axis=axis), [rng.standard_normal(shape)])
+
+
+def per_row_cross_entropy(logits, target):
+    return -np.log(plain_softmax(logits, 1)[np.arange(len(target)), target])
+
+
+def reduce(losses, reduction):
+    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("n, k", [(1, 2), (4, 3), (5, 10)])
+def test_cross_entropy_and_nll_loss_every_reduction(rng, n, k, reduction):
+    logits, target = rng.standard_normal((n, k)) * 2, rng.integers(0, k, n)
+    expected = reduce(per_row_cross_entropy(logits, target), reduction)
+    loss = tc.ops.cross_entropy(tc.Value(logits), target, reduction=reduction)
+    assert loss.shape == np.shape(expected)
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
+    # nll_loss of log_softmax is cross_entropy
+    nll = tc.ops.nll_loss(tc.ops.log_softmax(tc.Value(logits), axis=1), target, reduction)
+    np.testing.assert_allclose(nll.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(tc.ops.nll_loss(logits, target, reduction).data,
+                               reduce(-logits[np.arange(n), target], reduction), rtol=1e-12)
+    assert tc.gradcheck(lambda z: tc.ops.cross_entropy(z, target, reduction), [logits])
+    assert gradgradcheck(lambda z: tc.ops.cross_entropy(z, target, reduction), [logits])
+    assert tc.gradcheck(lambda z: tc.ops.nll_loss(z, target, reduction), [logits])
+    assert gradgradcheck(lambda z: tc.ops.nll_loss(z, target, reduction), [logits])
+
+
+def test_cross_entropy_keeps_only_the_integer_target(rng):
+    loss = tc.ops.cross_entropy(tc.Value(rng.standard_normal((3, 4))), [0, 3, 1])
+    kept = {k: v for k, v in vars(loss.fn).items() if isinstance(v, np.ndarray)}
+    assert list(kept) == ["target"] and kept["target"].dtype.kind == "i"
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(1,), (4, 3), (2, 3, 2)])
+def test_mse_loss(rng, shape, reduction):
+    x, t = rng.standard_normal(shape), rng.standard_normal(shape)
+    loss = tc.ops.mse_loss(tc.Value(x), tc.Value(t), reduction=reduction)
+    np.testing.assert_allclose(loss.data, reduce((x - t) ** 2, reduction), rtol=1e-12)
+    fn = lambda x, t: tc.ops.mse_loss(x, t, reduction)   # noqa: E731
+    assert tc.gradcheck(fn, [x, t])                      # both the input and the target
+    assert gradgradcheck(fn, [x, t])
+
+
+def plain_bce_with_logits(z, t):
+    """The textbook formula (fine for moderate logits)."""
+    s = 1 / (1 + np.exp(-z))
+    return -t * np.log(s) - (1 - t) * np.log(1 - s)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(1,), (5, 3), (2, 2, 3)])
+def test_binary_cross_entropy_with_logits(rng, shape, reduction):
+    z, t = rng.standard_normal(shape) * 3, rng.uniform(0, 1, shape)
+    loss = tc.ops.binary_cross_entropy_with_logits(tc.Value(z), t, reduction=reduction)
+    np.testing.assert_allclose(loss.data, reduce(plain_bce_with_logits(z, t), reduction),
+                               rtol=1e-12)
+    fn = lambda z, t: tc.ops.binary_cross_entropy_with_logits(z, t, reduction)   # noqa: E731
+    assert tc.gradcheck(fn, [z, t])                      # both the logits and the target
+    assert gradgradcheck(fn, [z, t])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_cross_entropy_with_logits_is_stable_for_any_logits(dtype):
+    z = tc.Value(np.array([-1e4, -100.0, 0.0, 100.0, 1e4, 1e4], dtype=dtype))
+    t = np.array([0, 1, 1, 0, 1, 0])                   # integer targets keep float32 float32
+    loss = tc.ops.binary_cross_entropy_with_logits(z, t, reduction="none")
+    loss.sum().backward()
+    # confidently right: 0; confidently wrong by |z|: |z|; z = 0: log 2
+    np.testing.assert_allclose(loss.data, [0.0, 100.0, np.log(2), 100.0, 0.0, 1e4], rtol=1e-6)
+    np.testing.assert_allclose(z.grad, [0.0, -1.0, -0.5, 1.0, 0.0, 1.0], atol=1e-7)
+    assert loss.dtype == z.grad.dtype == dtype
+
+
+def test_losses_keep_float32(rng):
+    x = tc.Value(rng.standard_normal((4, 3)).astype(np.float32))
+    target = rng.standard_normal((4, 3)).astype(np.float32)
+    for loss in (tc.ops.mse_loss(x, target), tc.ops.nll_loss(x, [0, 1, 2, 0]),
+                 tc.ops.mse_loss(x, np.ones((4, 3), dtype=int)),
+                 tc.ops.binary_cross_entropy_with_logits(x, target)):
+        x.grad = None
+        loss.backward()
+        assert loss.dtype == x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("op", ["cross_entropy", "nll_loss"])
+def test_one_hot_labels_hint_argmax_and_the_fix_works(rng, op):
+    logits, labels = rng.standard_normal((5, 4)), np.eye(4)[[0, 3, 1, 1, 2]]
+    with pytest.raises(ValueError, match=rf"{op}: target has shape \(5, 4\), like one-hot "
+                                         r"rows; .* labels\.argmax\(axis=1\)"):
+        getattr(tc.ops, op)(logits, labels)
+    assert getattr(tc.ops, op)(logits, labels.argmax(axis=1)).shape == ()
+
+
+@pytest.mark.parametrize("op, args", [
+    ("cross_entropy", (np.zeros((2, 3)), [0, 1])), ("nll_loss", (np.zeros((2, 3)), [0, 1])),
+    ("mse_loss", (np.zeros(3), np.zeros(3))),
+    ("binary_cross_entropy_with_logits", (np.zeros(3), np.zeros(3))),
+])
+def test_unknown_reduction_raises(op, args):
+    with pytest.raises(ValueError, match=rf"{op}: reduction 'avg' is not one of 'mean', 'sum', "
+                                         r"'none'"):
+        getattr(tc.ops, op)(*args, reduction="avg")
+
+
+@pytest.mark.parametrize("op", ["mse_loss", "binary_cross_entropy_with_logits"])
+def test_elementwise_losses_bad_target_raises(op):
+    fn = getattr(tc.ops, op)
+    with pytest.raises(ValueError, match=rf"{op}: input has shape \(4, 1\) but target has shape "
+                                         r"\(4,\); expected equal shapes .* "
+                                         r"target\.reshape\(\(4, 1\)\)"):
+        fn(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(TypeError, match=rf"{op}: input has dtype float32 but target has dtype "
+                                        r"float64; .* target\.astype\(np\.float32\)"):
+        fn(np.zeros(4, dtype=np.float32), np.zeros(4))
+
+
+def test_nll_loss_bad_input_raises():
+    with pytest.raises(ValueError, match=r"nll_loss: log_probs must be 2-D \(N, K\)"):
+        tc.ops.nll_loss(np.zeros(3), [0])
+    with pytest.raises(ValueError, match=r"nll_loss: target values lie in \[0, 3\]; expected "
+                                         r"class ids in \[0, 3\)"):
+        tc.ops.nll_loss(np.zeros((2, 3)), [0, 3])

@@ -1,11 +1,16 @@
-"""max_pool2d: forward against the nested-loop oracle, gradients by finite differences on inputs
-without ties, the first-maximum tie rule with exact gradients, dtypes, and every user error."""
+"""max_pool2d and avg_pool2d: forward against the nested-loop oracles, gradients and second
+derivatives by finite differences (max-pool on inputs without ties), the first-maximum tie rule
+with exact gradients, the backward ops as each other's transposes, dtypes, and every user error."""
+
+import re
 
 import numpy as np
 import pytest
 import reference
 
 import tinygrad_cnn as tc
+from tinygrad_cnn.gradcheck import gradgradcheck
+from tinygrad_cnn.ops import pool
 
 
 def test_reference_max_pool2d_by_hand():
@@ -52,6 +57,32 @@ def distinct(rng, shape):
 def test_gradcheck(rng, x_shape, kernel_size, stride):
     x = distinct(rng, x_shape)
     assert tc.gradcheck(lambda x: tc.ops.max_pool2d(x, kernel_size, stride), [x])
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride", [
+    ((1, 1, 4, 4), 2, None),            # tiling windows
+    ((2, 2, 5, 6), (3, 2), (1, 2)),     # overlapping along the height, batch and channels
+    ((1, 2, 5, 5), 3, 2),               # overlapping both ways
+    ((2, 1, 3, 4), (3, 4), None),       # kernel as large as the image
+])
+def test_gradgradcheck(rng, x_shape, kernel_size, stride):
+    x = distinct(rng, x_shape)
+    assert gradgradcheck(lambda x: tc.ops.max_pool2d(x, kernel_size, stride), [x])
+
+
+def test_scatter_and_gather_are_each_others_transpose(rng):
+    # <scatter(g), u> = <g, gather(u)> at the same argmax: why each is the other's backward
+    x = rng.standard_normal((2, 3, 7, 8))
+    out = tc.ops.max_pool2d(tc.Value(x), 3, (2, 1))
+    argmax, kernel, stride = out.fn.argmax, out.fn.kernel, out.fn.stride
+    g, u = rng.standard_normal(out.shape), rng.standard_normal(x.shape)
+    scattered = pool.MaxPool2dScatter.run(g, argmax, x_shape=x.shape, kernel=kernel, stride=stride)
+    gathered = pool.MaxPool2dGather.run(u, argmax, kernel=kernel, stride=stride)
+    np.testing.assert_allclose((scattered * u).sum(), (g * gathered).sum(), rtol=1e-12)
+    np.testing.assert_array_equal(pool.MaxPool2dGather.run(x, argmax, kernel=kernel,
+                                                           stride=stride), out.data)
+    assert argmax.dtype.kind == "i" and [k for k, v in vars(out.fn).items()
+                                         if isinstance(v, np.ndarray) and v.dtype.kind == "f"] == []
 
 
 def test_ties_send_the_gradient_to_the_first_maximum_row_major():
@@ -105,8 +136,8 @@ def test_stride_defaults_to_the_kernel_and_is_kept_as_a_param(rng):
 
 
 @pytest.mark.parametrize("x_shape, kwargs, match", [
-    ((4, 4), {}, r"4-D input \(N, C, H, W\), got shape \(4, 4\)"),
-    ((1, 2, 3, 4, 4), {}, r"4-D input .* got shape \(1, 2, 3, 4, 4\)"),
+    ((4,), {}, r"max_pool2d: input has shape \(4,\); expected a 4-D input \(N, C, H, W\)$"),
+    ((1, 2, 3, 4, 4), {}, r"input has shape \(1, 2, 3, 4, 4\); expected a 4-D input"),
     ((1, 1, 4, 4), {"kernel_size": 5}, r"kernel 5x5 is larger than the input 4x4"),
     ((1, 1, 4, 6), {"kernel_size": (2, 7)}, r"kernel 2x7 is larger than the input 4x6"),
     ((1, 1, 4, 4), {"kernel_size": 0}, r"kernel_size must be a positive int .* got 0"),
@@ -117,3 +148,82 @@ def test_stride_defaults_to_the_kernel_and_is_kept_as_a_param(rng):
 def test_bad_input_raises(x_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
         tc.ops.max_pool2d(tc.Value(np.ones(x_shape)), **kwargs)
+
+
+@pytest.mark.parametrize("x_shape, match", [
+    ((28, 28), r"max_pool2d: input has shape \(28, 28\); expected a 4-D input \(N, C, H, W\); "
+               r"for one 28x28 image use x\.reshape\(1, 1, 28, 28\)"),
+    ((6, 28, 28), r"the channel axis is missing from the batch \(N, H, W\): use "
+                  r"x\.reshape\(6, 1, 28, 28\)"),
+    ((6, 784), r"it looks like 6 flattened 28x28 images: use x\.reshape\(6, 1, 28, 28\)"),
+])
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+def test_shape_hints_name_the_reshape_that_works(rng, x_shape, match, op):
+    x = rng.standard_normal(x_shape)
+    with pytest.raises(ValueError, match=match.replace("max_pool2d", op)) as error:
+        getattr(tc.ops, op)(x, 2)
+    fix = re.search(r"use (x\.reshape\([\d, ]+\))", str(error.value))[1]
+    assert getattr(tc.ops, op)(eval(fix, {"x": x}), 2).shape[2:] == (14, 14)
+
+
+def test_reference_avg_pool2d_by_hand():
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)            # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    np.testing.assert_array_equal(reference.avg_pool2d(x, 2, 1), [[[[3.0, 4.0], [6.0, 7.0]]]])
+    # padding 1: the corner window holds 1 and three zeros of padding, which count
+    np.testing.assert_array_equal(reference.avg_pool2d(x, 2, 2, 1),
+                                  [[[[0.25, 1.25], [2.75, 7.0]]]])
+
+
+# x (N, C, H, W), kernel_size, stride, padding
+AVG_CONFIGS = [
+    ((1, 1, 4, 4), 2, None, 0),              # batch 1, tiling windows
+    ((2, 3, 6, 7), (2, 3), None, 0),         # batch, channels, non-square, leftover column
+    ((2, 2, 7, 7), 3, 2, 1),                 # overlapping, padding 1
+    ((1, 2, 5, 6), 2, 1, 1),                 # stride 1, padding on both sides
+    ((2, 1, 5, 4), (5, 4), None, 0),         # kernel as large as the image
+    ((1, 2, 6, 9), (4, 2), (3, 2), (2, 1)),  # pairs everywhere, padding = kernel // 2
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", AVG_CONFIGS)
+def test_avg_pool2d_matches_nested_loops(rng, x_shape, kernel_size, stride, padding):
+    x = rng.standard_normal(x_shape)
+    out = tc.ops.avg_pool2d(tc.Value(x), kernel_size, stride, padding)
+    expected = reference.avg_pool2d(x, kernel_size, stride, padding)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", AVG_CONFIGS)
+def test_avg_pool2d_gradcheck_and_gradgradcheck(rng, x_shape, kernel_size, stride, padding):
+    x = rng.standard_normal(x_shape)
+
+    def avg(x):
+        return tc.ops.avg_pool2d(x, kernel_size, stride, padding)
+
+    assert tc.gradcheck(avg, [x])
+    assert gradgradcheck(avg, [x])
+
+
+def test_avg_pool2d_float32_and_params(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
+    out = tc.ops.avg_pool2d(x, 3, 2, 1)
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    assert out.dtype == x.grad.dtype == np.float32
+    assert out.fn.params == {"kernel_size": 3, "stride": 2, "padding": 1}
+
+
+@pytest.mark.parametrize("x_shape, kwargs, match", [
+    ((1, 1, 4, 4), {"kernel_size": 2, "padding": 2},
+     r"avg_pool2d: padding 2 is more than half the kernel \(2, 2\); expected padding <= "
+     r"kernel_size // 2"),
+    ((1, 1, 4, 4), {"kernel_size": (3, 2), "padding": (1, 2)}, r"padding \(1, 2\) is more"),
+    ((1, 1, 4, 4), {"kernel_size": 2, "padding": -1}, r"padding must be a non-negative int"),
+    ((1, 1, 4, 4), {"kernel_size": 7, "padding": 1},
+     r"avg_pool2d: kernel 7x7 is larger than the padded input 6x6"),
+    ((1, 1, 4, 4), {"kernel_size": 0}, r"avg_pool2d: kernel_size must be a positive int"),
+    ((1, 1, 4, 4), {"kernel_size": 2, "stride": (1, 0)}, r"stride must be a positive int"),
+])
+def test_avg_pool2d_bad_input_raises(x_shape, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tc.ops.avg_pool2d(np.ones(x_shape), **kwargs)

@@ -1,27 +1,17 @@
-"""Softmax, log-softmax and the fused softmax cross-entropy loss, all computed through the
-log-sum-exp shift so that logits in the thousands neither overflow nor lose the answer."""
+"""Softmax, log-softmax and the losses: cross_entropy (fused with the softmax), nll_loss,
+mse_loss and binary_cross_entropy_with_logits, each with reduction "mean", "sum" or "none".
+Everything goes through the log-sum-exp shift or softplus, so logits of any size neither
+overflow nor lose the answer."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.elementwise import Exp, Sigmoid
 from tinygrad_cnn.value import Value
 
-
-def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    """x - logsumexp(x) along axis, with the maximum subtracted first so exp() cannot overflow."""
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-def _check_axis(op: str, x: np.ndarray, axis) -> int:
-    if not isinstance(axis, (int, np.integer)) or not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
-        raise ValueError(f"{op}: axis {axis!r} is out of range for an input of shape {x.shape}; "
-                         f"expected an int in [-{max(x.ndim, 1)}, {max(x.ndim, 1)})")
-    if x.ndim == 0:
-        raise ValueError(f"{op}: input is a scalar; expected at least one axis to normalise over")
-    return int(axis)
+REDUCTIONS = ("mean", "sum", "none")
 
 
 class Softmax(Function):
@@ -32,13 +22,13 @@ class Softmax(Function):
     """
 
     def forward(self, x, axis=-1):
-        self.axis = _check_axis("softmax", x, axis)
-        self.s = np.exp(_log_softmax(x, self.axis))
-        return self.s
+        self.axis = axis
+        return np.exp(_log_softmax(x, axis))
 
     # dx = s * (g - sum(g * s)) along the axis (the Jacobian diag(s) - s s^T applied to g)
     def backward(self, grad):
-        return self.s * (grad - (grad * self.s).sum(axis=self.axis, keepdims=True))
+        _, s = self.saved()
+        return s * (grad - (grad * s).sum(axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):
@@ -49,65 +39,224 @@ class LogSoftmax(Function):
     """
 
     def forward(self, x, axis=-1):
-        self.axis = _check_axis("log_softmax", x, axis)
-        self.y = _log_softmax(x, self.axis)
-        return self.y
+        self.axis = axis
+        return _log_softmax(x, axis)
 
     # dx = g - softmax(x) * sum(g) along the axis; softmax(x) = exp(y)
     def backward(self, grad):
-        return grad - np.exp(self.y) * grad.sum(axis=self.axis, keepdims=True)
+        _, y = self.saved()
+        return grad - Exp.run(y) * grad.sum(axis=self.axis, keepdims=True)
 
 
 class CrossEntropy(Function):
-    """L = -(1/N) sum_n log softmax(logits[n])[target[n]]: logits (N, K), target (N,) ints -> ().
+    """l_n = -log softmax(logits[n])[target[n]], reduced over n by `reduction` ("mean": L =
+    (1/N) sum_n l_n): logits (N, K), target (N,) ints -> () or (N,) for "none".
 
     Fused with the softmax: log p = logits - logsumexp(logits) row by row (shifted by the row
     maximum, so logits of any size give a finite loss).
-    Backward: dL/dlogits[n,k] = (p[n,k] - [k == target[n]]) / N, since
+    Backward: dl_n/dlogits[n,k] = p[n,k] - [k == target[n]], since
     d/dz_k (-z_y + log sum_j exp z_j) = -[k == y] + p_k.
     """
 
-    def forward(self, logits, target):
-        if logits.ndim != 2 or 0 in logits.shape:
-            raise ValueError(f"cross_entropy: logits must be 2-D (N, K) with N, K >= 1, got "
-                             f"shape {logits.shape}; flatten the features first")
-        n, k = logits.shape
-        if target.dtype.kind not in "iu":
-            raise ValueError(f"cross_entropy: target must hold integer class ids, got dtype "
-                             f"{target.dtype}; expected an integer array of shape ({n},); "
-                             f"convert with target.astype(np.int64), not one-hot rows")
-        if target.shape != (n,):
-            raise ValueError(f"cross_entropy: target has shape {target.shape} but logits have "
-                             f"shape {logits.shape}; expected one class id per row, shape ({n},)")
-        if (target.min() < 0 or target.max() >= k):
-            raise ValueError(f"cross_entropy: target values lie in [{target.min()}, "
-                             f"{target.max()}]; expected class ids in [0, {k}) for {k} classes")
+    def forward(self, logits, target, reduction="mean"):
+        self.target, self.reduction = target, reduction     # integer class ids: a constant
         log_p = _log_softmax(logits, axis=1)
-        self.p, self.target = np.exp(log_p), target
-        return -log_p[np.arange(n), target].mean()
+        return _reduce(-log_p[np.arange(len(target)), target], reduction)
 
-    # L = -mean_n log p[n, y_n], p = softmax(logits)  =>  dL/dlogits = (p - onehot(y)) / N
+    # l_n = -log p[n, y_n], p = softmax(logits)  =>  dl_n/dlogits[n] = p[n] - onehot(y_n),
+    # times l_n's upstream gradient (g / N for the mean)
     def backward(self, grad):
-        dlogits = self.p.copy()
-        dlogits[np.arange(len(self.target)), self.target] -= 1
-        return grad * dlogits / len(self.target), None
+        logits, _, _ = self.saved()
+        onehot = np.eye(logits.shape[1], dtype=logits.dtype)[self.target]
+        per_row = _per_loss(grad, self.reduction, len(self.target), (len(self.target), 1))
+        return (Softmax.run(logits, axis=1) - onehot) * per_row, None
+
+
+class NLLLoss(Function):
+    """l_n = -log_probs[n, target[n]], reduced over n by `reduction`: log_probs (N, K),
+    target (N,) ints -> () or (N,) for "none". With log_probs = log_softmax(logits, axis=1)
+    it is cross_entropy(logits, target).
+
+    Backward: l_n picks one element of row n with sign -1: dl_n/dlog_probs[n] = -onehot(y_n).
+    """
+
+    def forward(self, log_probs, target, reduction="mean"):
+        self.target, self.reduction = target, reduction     # integer class ids: a constant
+        return _reduce(-log_probs[np.arange(len(target)), target], reduction)
+
+    # l_n = -log_probs[n, y_n]  =>  dl_n/dlog_probs[n] = -onehot(y_n), times l_n's upstream
+    def backward(self, grad):
+        log_probs, _, _ = self.saved()
+        onehot = np.eye(log_probs.shape[1], dtype=log_probs.dtype)[self.target]
+        return -onehot * _per_loss(grad, self.reduction, len(self.target),
+                                   (len(self.target), 1)), None
+
+
+class MSELoss(Function):
+    """l = (x - t)^2 elementwise, reduced by `reduction` ("mean" over all elements):
+    x and t of one shape -> () or that shape for "none".
+
+    Backward: dl/dx = 2 (x - t) and dl/dt = -2 (x - t).
+    """
+
+    def forward(self, x, t, reduction="mean"):
+        self.reduction = reduction
+        return _reduce((x - t) ** 2, reduction)
+
+    # l = (x - t)^2  =>  dl/dx = 2 (x - t) = -dl/dt, times l's upstream (g / size for the mean)
+    def backward(self, grad):
+        x, t, _ = self.saved()
+        dx = 2 * (x - t) * _per_loss(grad, self.reduction, x.size)
+        return (dx if self.needs_input_grad[0] else None,
+                -dx if self.needs_input_grad[1] else None)
+
+
+class BCEWithLogits(Function):
+    """l = -t log s(z) - (1 - t) log(1 - s(z)) elementwise with s the sigmoid, reduced by
+    `reduction`: z and t of one shape -> () or that shape for "none".
+
+    Since log s(z) = -softplus(-z), log(1 - s(z)) = -softplus(z) and softplus(-z) =
+    softplus(z) - z: l = softplus(z) - t z, computed as max(z, 0) - t z + log(1 + e^-|z|),
+    where no exponent is positive: finite for logits of any size.
+    Backward: dl/dz = softplus'(z) - t = s(z) - t; dl/dt = -z.
+    """
+
+    def forward(self, z, t, reduction="mean"):
+        self.reduction = reduction
+        return _reduce(np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z))), reduction)
+
+    # l = softplus(z) - t z  =>  dl/dz = sigmoid(z) - t, dl/dt = -z, times l's upstream gradient
+    def backward(self, grad):
+        z, t, _ = self.saved()
+        g = _per_loss(grad, self.reduction, z.size)
+        return (g * (Sigmoid.run(z) - t) if self.needs_input_grad[0] else None,
+                g * -z if self.needs_input_grad[1] else None)
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """x - logsumexp(x) along axis, with the maximum subtracted first so exp() cannot overflow."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
+    """The losses' mean, sum, or the losses themselves ("none")."""
+    if reduction == "mean":
+        return losses.mean()
+    return losses.sum() if reduction == "sum" else losses
+
+
+def _per_loss(grad, reduction: str, count: int, shape=None):
+    """Each single loss's upstream gradient: g / count for the mean, g for the sum (both
+    broadcast over the losses), and for "none" g itself, reshaped to `shape` if given."""
+    if reduction == "mean":
+        return grad / count
+    return grad.reshape(shape) if reduction == "none" and shape is not None else grad
+
+
+def _check_axis(fn: str, x, axis) -> None:
+    ndim = np.ndim(x.data if isinstance(x, Value) else x)
+    if ndim == 0:
+        raise ValueError(f"{fn}: input is a scalar; expected at least one axis to normalise over")
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ValueError(f"{fn}: axis {axis!r} is out of range for an input of shape "
+                         f"{np.shape(_data(x))}; expected an int in [-{ndim}, {ndim})")
+
+
+def _check_reduction(fn: str, reduction) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{fn}: reduction {reduction!r} is not one of 'mean', 'sum', 'none'; "
+                         f"expected e.g. reduction='sum'")
+
+
+def _class_ids(fn: str, name: str, scores, target) -> np.ndarray:
+    """target as an integer array of N class ids in [0, K) for `name` (N, K), after checking."""
+    shape = np.shape(_data(scores))
+    if len(shape) != 2 or 0 in shape:
+        raise ValueError(f"{fn}: {name} must be 2-D (N, K) with N, K >= 1, got shape {shape}; "
+                         f"flatten the features first")
+    (n, k), ids = shape, np.asarray(_data(target))   # a list of ints stays integer
+    if ids.shape == (n, k):
+        raise ValueError(f"{fn}: target has shape {ids.shape}, like one-hot rows; expected {n} "
+                         f"integer class ids, shape ({n},); convert with labels.argmax(axis=1)")
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"{fn}: target must hold integer class ids, got dtype {ids.dtype}; "
+                         f"expected an integer array of shape ({n},); convert with "
+                         f"target.astype(np.int64)")
+    if ids.shape != (n,):
+        raise ValueError(f"{fn}: target has shape {ids.shape} but {name} have shape {shape}; "
+                         f"expected one class id per row, shape ({n},)")
+    if ids.min() < 0 or ids.max() >= k:
+        raise ValueError(f"{fn}: target values lie in [{ids.min()}, {ids.max()}]; expected "
+                         f"class ids in [0, {k}) for {k} classes")
+    return ids
+
+
+def _elementwise_target(fn: str, x, target):
+    """target checked against x (same shape, same floating dtype); integer and bool targets
+    become constants of x's dtype, so they do not widen the loss."""
+    xa, ta = np.asarray(_data(x)), np.asarray(_data(target))
+    if xa.shape != ta.shape:
+        raise ValueError(f"{fn}: input has shape {xa.shape} but target has shape {ta.shape}; "
+                         f"expected equal shapes (no broadcasting, which would silently compare "
+                         f"every pair); reshape one, e.g. target.reshape({xa.shape})")
+    if ta.dtype.kind in "biu" and xa.dtype.kind == "f":
+        return ta.astype(xa.dtype)
+    if ta.dtype != xa.dtype and ta.dtype.kind == "f" == xa.dtype.kind:
+        raise TypeError(f"{fn}: input has dtype {xa.dtype} but target has dtype {ta.dtype}; "
+                        f"expected the same dtype; convert the target, e.g. "
+                        f"target.astype(np.{xa.dtype}) for an array")
+    return target
+
+
+def _data(x):
+    """The array behind a Value; anything else as it is."""
+    return x.data if isinstance(x, Value) else x
 
 
 def softmax(x, axis: int = -1) -> Value:
     """exp(x) / sum(exp(x)) along `axis` (default the last): any shape -> the same shape."""
+    _check_axis("softmax", x, axis)
     return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x, axis: int = -1) -> Value:
     """x - log(sum(exp(x))) along `axis` (default the last), stable: any shape -> same shape."""
+    _check_axis("log_softmax", x, axis)
     return LogSoftmax.apply(x, axis=axis)
 
 
-def cross_entropy(logits, target) -> Value:
-    """Mean cross-entropy of softmax(logits) against class ids: logits (N, K), target (N,) -> ().
+def cross_entropy(logits, target, reduction: str = "mean") -> Value:
+    """Cross-entropy of softmax(logits) against class ids: logits (N, K), target (N,) -> ()
+    ("mean" over the batch, or "sum"), or the N losses for reduction="none".
 
     target holds integer class ids in [0, K): a numpy array, a list or an integer Value.
     """
-    if not isinstance(target, Value):
-        target = np.asarray(target)    # a list of ints stays integer (Value() would make floats)
-    return CrossEntropy.apply(logits, target)
+    _check_reduction("cross_entropy", reduction)
+    target = _class_ids("cross_entropy", "logits", logits, target)
+    return CrossEntropy.apply(logits, target, reduction=reduction)
+
+
+def nll_loss(log_probs, target, reduction: str = "mean") -> Value:
+    """Negative log-likelihood of class ids: -log_probs[n, target[n]], log_probs (N, K) (e.g.
+    from log_softmax(logits, axis=1)), target (N,) -> () ("mean" or "sum") or (N,) ("none")."""
+    _check_reduction("nll_loss", reduction)
+    target = _class_ids("nll_loss", "log_probs", log_probs, target)
+    return NLLLoss.apply(log_probs, target, reduction=reduction)
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Value:
+    """Squared error (input - target)^2, averaged ("mean"), summed ("sum") or elementwise
+    ("none"): input and target of one shape -> () or that shape. Both get gradients."""
+    _check_reduction("mse_loss", reduction)
+    target = _elementwise_target("mse_loss", input, target)
+    return MSELoss.apply(input, target, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> Value:
+    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed stably from
+    the logits as softplus(logits) - target * logits: logits and target of one shape -> ()
+    ("mean" or "sum") or that shape ("none"). Finite for logits of any size."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    target = _elementwise_target("binary_cross_entropy_with_logits", logits, target)
+    return BCEWithLogits.apply(logits, target, reduction=reduction)

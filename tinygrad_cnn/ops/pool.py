@@ -1,11 +1,13 @@
-"""2-D max pooling over (KH, KW) windows of a batch of images, with the gradient routed to the
-first maximum of each window (row-major), as in PyTorch."""
+"""2-D max and average pooling over (KH, KW) windows of a batch of images. Max-pooling routes
+the gradient to the first maximum of each window (row-major), as PyTorch; each backward is an
+op of its own whose backward is the forward again, so gradients of any order exist."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.conv import image_batch_hint
 from tinygrad_cnn.value import Value
 
 
@@ -16,63 +18,162 @@ class MaxPool2d(Function):
     The element at offset (p, q) of every window at once is the strided view
     x[:, :, p::SH, q::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
     maximum runs over the KH*KW views in row-major order, and a view replaces the running
-    maximum only where it is strictly larger, so `argmax` keeps the first maximum of each
-    window: PyTorch's tie rule. (Reshaping tiling windows to (N, C, OH, KH, OW, KW) and
-    taking argmax over each flattened window measured 1.1 ms at the seed's shapes, the
-    views 0.5 ms.)
+    maximum only where it is strictly larger, so `argmax` (the offset p*KW + q, an integer
+    constant) keeps the first maximum of each window: PyTorch's tie rule.
 
-    Backward: out[n,c,i,j] = x[n, c, i*SH + p*, j*SW + q*] for the saved offset (p*, q*),
-    so its derivative is 1 for that one input element and 0 for the rest of the window:
-    dx gets g[n,c,i,j] there only. An element that is the chosen maximum of several
-    overlapping windows receives the sum of their gradients.
+    Backward: out = x gathered at the argmax, so dx = g scattered back to the argmax
+    (MaxPool2dScatter); an element that is the maximum of several overlapping windows
+    receives the sum of their gradients.
     """
 
     def forward(self, x, kernel_size=2, stride=None):
-        kh, kw = _pair("kernel_size", kernel_size)
-        sh, sw = (kh, kw) if stride is None else _pair("stride", stride)
-        if x.ndim != 4:
-            raise ValueError(f"max_pool2d: expected a 4-D input (N, C, H, W), got shape "
-                             f"{x.shape}; add a batch axis with x.reshape(1, *x.shape)")
-        h, w = x.shape[2:]
-        if kh > h or kw > w:
-            raise ValueError(f"max_pool2d: kernel {kh}x{kw} is larger than the input {h}x{w} "
-                             f"(input {x.shape}); expected kernel_size <= the image size")
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        out = argmax = None
-        for p in range(kh):
-            for q in range(kw):
-                view = x[:, :, p:p + (oh - 1) * sh + 1:sh, q:q + (ow - 1) * sw + 1:sw]
-                if out is None:
-                    out, argmax = view.copy(), np.zeros(view.shape, dtype=np.intp)
-                else:
-                    # strictly larger: an equal later value leaves the first maximum chosen
-                    argmax = np.where(view > out, p * kw + q, argmax)
-                    np.maximum(out, view, out=out)
-        self.argmax, self.x_shape = argmax, x.shape
-        self.geometry = ((kh, kw), (sh, sw))
+        self.kernel, self.stride = _pair(kernel_size), _pair(stride or kernel_size)
+        kw, out = self.kernel[1], None
+        for p, q, view in _window_views(x, self.kernel, self.stride):
+            if out is None:
+                out, self.argmax = view.copy(), np.zeros(view.shape, dtype=np.intp)
+            else:
+                # strictly larger: an equal later value leaves the first maximum chosen
+                self.argmax[view > out] = p * kw + q
+                np.maximum(out, view, out=out)
         return out
 
-    # d out[i,j] / d x = 1 at the window's first maximum, 0 elsewhere; overlapping windows add
+    # out = x at each window's argmax  =>  dx = g scattered to the argmax (overlaps add up)
     def backward(self, grad):
-        (kh, kw), (sh, sw) = self.geometry
-        oh, ow = grad.shape[2:]
-        dx = np.zeros(self.x_shape, dtype=grad.dtype)
-        for p in range(kh):
-            for q in range(kw):
-                # the outputs whose maximum sits at offset (p, q) of their window
-                chosen = np.where(self.argmax == p * kw + q, grad, 0)
-                dx[:, :, p:p + (oh - 1) * sh + 1:sh, q:q + (ow - 1) * sw + 1:sw] += chosen
+        x, _ = self.saved()
+        return MaxPool2dScatter.run(grad, self.argmax, x_shape=x.shape, kernel=self.kernel,
+                                    stride=self.stride)
+
+
+class MaxPool2dScatter(Function):
+    """max_pool2d's input gradient: dx[n, c, i*SH + p*, j*SW + q*] += g[n,c,i,j] at each window's
+    argmax offset p*KW + q* (an integer constant): g (N, C, OH, OW) -> x_shape (N, C, H, W).
+
+    Linear in g, with the gather at the same argmax as its transpose:
+    <scatter(g), u> = <g, gather(u)>, so dg = gather(u) for the upstream gradient u.
+    """
+
+    def forward(self, g, argmax, *, x_shape, kernel, stride):
+        self.kernel, self.stride = kernel, stride
+        dx = np.zeros(x_shape, dtype=g.dtype)
+        for p, q, view in _window_views(dx, kernel, stride):
+            view += np.where(argmax == p * kernel[1] + q, g, 0)   # adds: views may overlap
         return dx
 
+    # dx = g scattered to the argmax  =>  dg = u gathered from the argmax; argmax is constant
+    def backward(self, grad):
+        _, argmax, _ = self.saved()
+        return MaxPool2dGather.run(grad, argmax, kernel=self.kernel, stride=self.stride), None
 
-def _pair(name: str, value) -> tuple[int, int]:
-    """A positive int or an (h, w) pair of positive ints as a pair."""
+
+class MaxPool2dGather(Function):
+    """out[n,c,i,j] = u[n, c, i*SH + p*, j*SW + q*] at each window's argmax offset
+    p*KW + q* (an integer constant): u (N, C, H, W) -> argmax's shape (N, C, OH, OW).
+    Its transpose is the scatter: du = scatter(g)."""
+
+    def forward(self, u, argmax, *, kernel, stride):
+        self.kernel, self.stride = kernel, stride
+        out = np.zeros(argmax.shape, dtype=u.dtype)
+        for p, q, view in _window_views(u, kernel, stride):
+            np.copyto(out, view, where=argmax == p * kernel[1] + q)
+        return out
+
+    # out = u at the argmax  =>  du = g scattered to the argmax
+    def backward(self, grad):
+        u, argmax, _ = self.saved()
+        return MaxPool2dScatter.run(grad, argmax, x_shape=u.shape, kernel=self.kernel,
+                                    stride=self.stride), None
+
+
+class AvgPool2d(Function):
+    """out[n,c,i,j] = (1 / (KH*KW)) sum_{p<KH, q<KW} xp[n, c, i*SH + p, j*SW + q]:
+    x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 PH - KH) // SH + 1 and likewise OW; xp is x
+    with PH, PW rows/columns of zeros, which count in the mean (PyTorch's count_include_pad).
+
+    Linear in x; backward: every window hands g / (KH*KW) to each of its elements
+    (AvgPool2dGrad), whose own backward is this average again.
+    """
+
+    def forward(self, x, kernel_size=2, stride=None, padding=0):
+        self.kernel, self.stride = _pair(kernel_size), _pair(stride or kernel_size)
+        self.padding = _pair(padding)
+        (ph, pw), area = self.padding, self.kernel[0] * self.kernel[1]
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        return sum(view for _, _, view in _window_views(xp, self.kernel, self.stride)) / area
+
+    # out = sum over each window / (KH*KW)  =>  dx = g / (KH*KW) added to every window element
+    def backward(self, grad):
+        x, _ = self.saved()
+        return AvgPool2dGrad.run(grad, x_shape=x.shape, kernel=self.kernel, stride=self.stride,
+                                 padding=self.padding)
+
+
+class AvgPool2dGrad(Function):
+    """avg_pool2d's input gradient: dx = g / (KH*KW) added to every element of each window,
+    padding cut off: g (N, C, OH, OW) -> x_shape (N, C, H, W). Linear in g, the transpose of
+    the average: dg = avg_pool2d(u)."""
+
+    def forward(self, g, *, x_shape, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        (n, c, h, w), (ph, pw) = x_shape, padding
+        dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        share = g / (kernel[0] * kernel[1])
+        for _, _, view in _window_views(dxp, kernel, stride):
+            view += share                                        # adds: views may overlap
+        return dxp[:, :, ph:ph + h, pw:pw + w]
+
+    # dx = the transpose of the average applied to g  =>  dg = the average of u
+    def backward(self, grad):
+        return AvgPool2d.run(grad, kernel_size=self.kernel, stride=self.stride,
+                             padding=self.padding)
+
+
+def _window_views(x: np.ndarray, kernel, stride):
+    """(p, q, view) for each offset (p, q) of a window, row-major: view[n, c, i, j] is
+    x[n, c, i*SH + p, j*SW + q] for every window (i, j), (N, C, OH, OW), sharing x's memory."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    for p in range(kh):
+        for q in range(kw):
+            yield p, q, x[:, :, p:p + (oh - 1) * sh + 1:sh, q:q + (ow - 1) * sw + 1:sw]
+
+
+def _pair(value) -> tuple[int, int]:
+    """An int or an (h, w) pair as a pair (already checked by the public functions)."""
+    return (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+
+
+def _check_pool(fn: str, x, kernel_size, stride, padding=0):
+    """The input's array, the kernel, stride and padding as pairs, after checking them."""
+    xa = np.asarray(x.data if isinstance(x, Value) else x)
+    kernel = _check_pair(fn, "kernel_size", kernel_size, 1)
+    steps = kernel if stride is None else _check_pair(fn, "stride", stride, 1)
+    pads = _check_pair(fn, "padding", padding, 0)
+    if xa.ndim != 4:
+        raise ValueError(f"{fn}: input has shape {xa.shape}; expected a 4-D input (N, C, H, W)"
+                         f"{image_batch_hint(xa.shape)}")
+    if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
+        raise ValueError(f"{fn}: padding {padding!r} is more than half the kernel {kernel}; "
+                         f"expected padding <= kernel_size // 2 (as PyTorch), or the edge "
+                         f"windows would average nothing but padding")
+    h, w = xa.shape[2] + 2 * pads[0], xa.shape[3] + 2 * pads[1]
+    if kernel[0] > h or kernel[1] > w:
+        size = "input" if padding == 0 else "padded input"
+        raise ValueError(f"{fn}: kernel {kernel[0]}x{kernel[1]} is larger than the {size} "
+                         f"{h}x{w} (input {xa.shape}); expected kernel_size <= the image size")
+    return xa, kernel, steps, pads
+
+
+def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints as a pair, each at least `minimum`."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else value
     if (not isinstance(pair, (tuple, list)) or len(pair) != 2
             or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
-            or min(pair) < 1):
-        raise ValueError(f"max_pool2d: {name} must be a positive int or a pair of positive "
-                         f"ints (h, w), got {value!r}; pass e.g. {name}=2 or {name}=(2, 3)")
+            or min(pair) < minimum):
+        bound = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{fn}: {name} must be a {bound} int or a pair of {bound} ints (h, w), "
+                         f"got {value!r}; pass e.g. {name}={minimum + 1} or "
+                         f"{name}=({minimum + 1}, {minimum + 2})")
     return int(pair[0]), int(pair[1])
 
 
@@ -83,4 +184,17 @@ def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
     kernel_size and stride are ints or (h, w) pairs; stride defaults to kernel_size
     (non-overlapping windows). The gradient goes to the first maximum of each window.
     """
+    _check_pool("max_pool2d", x, kernel_size, stride)
     return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
+
+
+def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0) -> Value:
+    """Mean over (KH, KW) windows of x zero-padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW),
+    OH = (H + 2*padding - KH) // SH + 1 (likewise OW).
+
+    As PyTorch's avg_pool2d with its defaults: stride defaults to kernel_size, the padded zeros
+    count in every mean (count_include_pad=True), padding is at most kernel_size // 2.
+    """
+    _check_pool("avg_pool2d", x, kernel_size, stride, padding)
+    return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
