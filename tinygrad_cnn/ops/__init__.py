@@ -2,16 +2,25 @@
 that users call."""
 
 from tinygrad_cnn.ops.batchnorm import batch_norm
-from tinygrad_cnn.ops.conv import conv2d
+from tinygrad_cnn.ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from tinygrad_cnn.ops.dropout import dropout
 from tinygrad_cnn.ops.elementwise import add, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh
 from tinygrad_cnn.ops.linalg import linear, matmul
-from tinygrad_cnn.ops.loss import cross_entropy, log_softmax, softmax
-from tinygrad_cnn.ops.pool import max_pool2d
+from tinygrad_cnn.ops.loss import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+    softmax,
+)
+from tinygrad_cnn.ops.pool import avg_pool2d, max_pool2d
 from tinygrad_cnn.ops.reduce import max, mean, sum
 from tinygrad_cnn.ops.shape import flatten, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh", "sigmoid",
            "sum", "mean", "max", "reshape", "flatten", "transpose", "matmul", "linear",
            "conv2d", "max_pool2d", "softmax", "log_softmax", "cross_entropy",
+           "conv_transpose2d", "conv2d_weight", "avg_pool2d", "nll_loss", "mse_loss",
+           "binary_cross_entropy_with_logits",
            "dropout", "batch_norm"]
