@@ -9,6 +9,7 @@ import pytest
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
 from tinygrad_cnn.function import current_module
+from tinygrad_cnn.gradcheck import gradgradcheck
 from tinygrad_cnn.random import default_generator
 
 
@@ -561,6 +562,7 @@ def test_conv2d_same_padding_gradients(rng, kernel_size):
     inputs = [rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 2, kh, kw)),
               rng.standard_normal(2)]
     assert tc.gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
 
 
 def test_conv2d_padding_strings_and_errors(rng):
@@ -601,10 +603,11 @@ def test_activation_pooling_and_identity_layers(rng):
 
 @pytest.mark.parametrize("layer", [nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(0.1),
                                    nn.AvgPool2d(2, stride=1, padding=1), nn.Identity()])
-def test_new_layers_gradcheck(rng, layer):
+def test_new_layers_gradcheck_and_gradgradcheck(rng, layer):
     x = rng.standard_normal((2, 2, 4, 5))
     x[np.abs(x) < 1e-3] = 0.5                                # away from leaky_relu's kink
     assert tc.gradcheck(layer, [x])
+    assert gradgradcheck(layer, [x])
 
 
 def test_new_layer_argument_errors():
