@@ -1,0 +1,158 @@
+"""The CNN ops against PyTorch float64: conv2d, conv_transpose2d, max_pool2d, avg_pool2d, softmax,
+log_softmax and the losses (cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits)
+with every reduction. Each case compares the forward, the gradient of every floating input
+through a random upstream gradient, and the second derivatives -- of (gradients . v) by every
+input and by the upstream gradient -- with torch.autograd.grad(create_graph=True)."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import ops
+
+TIGHT = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def compare_with_torch(torch, ours, theirs, arrays, rng):
+    """ours(*inputs) and theirs(*tensors) agree to first and second order; floating arrays are
+    the differentiated inputs, integer arrays (class ids) constants."""
+    wrt = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    our_inputs = [tc.Value(a) if i in wrt else a for i, a in enumerate(arrays)]
+    their_inputs = [torch.tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+    out, their_out = ours(*our_inputs), theirs(*their_inputs)
+    np.testing.assert_allclose(out.data, their_out.detach().numpy(), **TIGHT)
+
+    upstream = rng.standard_normal(out.shape)
+    vectors = [rng.standard_normal(arrays[i].shape) for i in wrt]
+    u = tc.Value(upstream)                  # differentiated too: the backward is linear in it
+    our_wrt = [our_inputs[i] for i in wrt]
+    grads = tc.grad(out, our_wrt, grad_output=u, create_graph=True)
+    second = tc.grad(sum((g * v).sum() for g, v in zip(grads, vectors, strict=True)),
+                     [*our_wrt, u])
+
+    their_u = torch.tensor(upstream, requires_grad=True)
+    their_wrt = [their_inputs[i] for i in wrt]
+    their_grads = torch.autograd.grad(their_out, their_wrt, their_u, create_graph=True)
+    dot = sum((g * torch.from_numpy(v)).sum() for g, v in zip(their_grads, vectors, strict=True))
+    their_second = torch.autograd.grad(dot, [*their_wrt, their_u], allow_unused=True)
+
+    for k, (g, their) in enumerate(zip(grads, their_grads, strict=True)):
+        np.testing.assert_allclose(g.data, their.detach().numpy(), err_msg=f"d/d input {wrt[k]}",
+                                   **TIGHT)
+    names = [f"input {i}" for i in wrt] + ["the upstream gradient"]
+    for name, h, their, target in zip(names, second, their_second, [*our_wrt, u], strict=True):
+        expected = np.zeros(target.shape) if their is None else their.numpy()
+        np.testing.assert_allclose(h.data, expected, err_msg=f"second derivative by {name}",
+                                   **TIGHT)
+
+
+# x (N, C_in, H, W), w (C_out, C_in, KH, KW), stride, padding, bias
+CONV = [
+    ((1, 1, 5, 5), (1, 1, 3, 3), 1, 0, True),
+    ((2, 3, 7, 6), (4, 3, 3, 2), 2, 1, True),
+    ((2, 2, 8, 7), (3, 2, 3, 3), (3, 2), (2, 1), False),
+    ((2, 2, 4, 5), (2, 2, 6, 7), 1, 1, True),             # kernel as large as the padded image
+    ((2, 3, 12, 13), (2, 3, 10, 10), 1, 0, True),         # the seed's 10x10: tiled kernels
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, bias", CONV)
+def test_conv2d(torch, rng, x_shape, w_shape, stride, padding, bias):
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+    arrays += [rng.standard_normal(w_shape[0])] if bias else []
+    compare_with_torch(torch, lambda *a: ops.conv2d(*a, stride=stride, padding=padding),
+                       lambda *a: torch.nn.functional.conv2d(*a, stride=stride, padding=padding),
+                       arrays, rng)
+
+
+# x (N, C_in, H, W), w (C_in, C_out, KH, KW), stride, padding, output_padding
+TRANSPOSED = [
+    ((1, 1, 3, 3), (1, 1, 2, 2), 1, 0, 0),
+    ((2, 3, 4, 5), (3, 2, 3, 2), 2, 1, 1),
+    ((2, 2, 3, 4), (2, 3, 4, 3), (2, 3), (1, 0), (1, 2)),
+    ((1, 2, 3, 3), (2, 2, 10, 10), 1, 2, 0),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra", TRANSPOSED)
+def test_conv_transpose2d(torch, rng, x_shape, w_shape, stride, padding, extra):
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+              rng.standard_normal(w_shape[1])]
+    settings = {"stride": stride, "padding": padding, "output_padding": extra}
+    compare_with_torch(torch, lambda *a: ops.conv_transpose2d(*a, **settings),
+                       lambda *a: torch.nn.functional.conv_transpose2d(*a, **settings),
+                       arrays, rng)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride", [
+    ((1, 1, 4, 4), 2, None),
+    ((2, 3, 7, 6), (3, 2), (2, 1)),       # overlapping windows, non-square
+    ((2, 2, 5, 5), 3, 1),                 # heavily overlapping
+    ((2, 16, 10, 10), 2, None),           # the seed's pooling layer
+])
+def test_max_pool2d(torch, rng, x_shape, kernel_size, stride):
+    x = rng.permutation(np.prod(x_shape)).reshape(x_shape) * 0.01    # no ties
+    compare_with_torch(torch, lambda x: ops.max_pool2d(x, kernel_size, stride),
+                       lambda x: torch.nn.functional.max_pool2d(x, kernel_size, stride),
+                       [x], rng)
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_max_pool2d_ties_go_where_pytorch_sends_them(torch, rng, kernel_size, stride):
+    x = rng.integers(0, 3, (2, 3, 6, 7)).astype(np.float64)          # ties everywhere
+    compare_with_torch(torch, lambda x: ops.max_pool2d(x, kernel_size, stride),
+                       lambda x: torch.nn.functional.max_pool2d(x, kernel_size, stride),
+                       [x], rng)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", [
+    ((1, 1, 4, 4), 2, None, 0),
+    ((2, 3, 7, 6), 3, 2, 1),              # padded zeros count in the mean
+    ((2, 2, 6, 9), (4, 2), (3, 2), (2, 1)),
+    ((2, 1, 5, 5), 5, None, 0),           # kernel as large as the image
+])
+def test_avg_pool2d(torch, rng, x_shape, kernel_size, stride, padding):
+    compare_with_torch(
+        torch, lambda x: ops.avg_pool2d(x, kernel_size, stride, padding),
+        lambda x: torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding),
+        [rng.standard_normal(x_shape)], rng)
+
+
+@pytest.mark.parametrize("shape, axis", [((3, 5), -1), ((4, 3), 0), ((2, 3, 4), 1)])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_and_log_softmax(torch, rng, shape, axis, op):
+    compare_with_torch(torch, lambda x: getattr(ops, op)(x, axis=axis),
+                       lambda x: getattr(torch.nn.functional, op)(x, dim=axis),
+                       [rng.standard_normal(shape) * 3], rng)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("n, k", [(1, 2), (6, 10)])
+def test_cross_entropy_and_nll_loss(torch, rng, n, k, reduction):
+    logits, target = rng.standard_normal((n, k)) * 3, rng.integers(0, k, n)
+    f = torch.nn.functional
+    compare_with_torch(torch, lambda z, y: ops.cross_entropy(z, y, reduction=reduction),
+                       lambda z, y: f.cross_entropy(z, y, reduction=reduction),
+                       [logits, target], rng)
+    compare_with_torch(torch, lambda z, y: ops.nll_loss(z, y, reduction=reduction),
+                       lambda z, y: f.nll_loss(z, y, reduction=reduction),
+                       [logits, target], rng)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(5,), (4, 3, 2)])
+def test_mse_loss(torch, rng, shape, reduction):
+    compare_with_torch(torch, lambda x, t: ops.mse_loss(x, t, reduction=reduction),
+                       lambda x, t: torch.nn.functional.mse_loss(x, t, reduction=reduction),
+                       [rng.standard_normal(shape), rng.standard_normal(shape)], rng)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("scale", [3.0, 300.0])               # moderate and huge logits
+def test_binary_cross_entropy_with_logits(torch, rng, scale, reduction):
+    logits, target = rng.standard_normal((4, 5)) * scale, rng.uniform(0, 1, (4, 5))
+    f = torch.nn.functional
+    compare_with_torch(
+        torch, lambda z, t: ops.binary_cross_entropy_with_logits(z, t, reduction=reduction),
+        lambda z, t: f.binary_cross_entropy_with_logits(z, t, reduction=reduction),
+        [logits, target], rng)
