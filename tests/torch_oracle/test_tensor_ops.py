@@ -1,0 +1,185 @@
+"""Every elementwise, reduction, indexing and joining op against PyTorch in float64: the
+forward, every input's gradient through a random upstream gradient, and the second derivatives
+(d/d inputs of g . v, with g the first gradients) -- kinks and ties included, where both
+libraries pick the same convention."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import ops
+
+
+def normal(*shapes):
+    return lambda rng: [rng.standard_normal(s) for s in shapes]
+
+
+def positive(*shapes):
+    return lambda rng: [rng.uniform(0.3, 2.0, s) for s in shapes]
+
+
+def away_from_zero(*shapes):
+    return lambda rng: [rng.uniform(0.1, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in shapes]
+
+
+def fixed(*arrays):
+    return lambda rng: [np.array(a, dtype=np.float64) for a in arrays]
+
+
+def t(torch, array):
+    """A constant numpy array (a condition, an index) as a torch tensor."""
+    return torch.from_numpy(np.asarray(array))
+
+
+COND = np.array([[True, False, True], [False, False, True]])
+MASK = np.array([True, False, True, True])
+TIES = [[1.0, 3.0, 3.0, -2.0], [0.5, 0.5, 0.5, 0.5], [-1.0, 2.0, -1.0, 0.0]]
+
+# (id, make inputs from rng, ours, theirs(torch, *tensors))
+CASES = [
+    # elementwise, old
+    ("add", normal((2, 3), (3,)), ops.add, lambda th, a, b: a + b),
+    ("sub", normal((4, 1), (1, 5)), ops.sub, lambda th, a, b: a - b),
+    ("mul", normal((2, 1, 4), (2, 3, 1)), ops.mul, lambda th, a, b: a * b),
+    ("div", lambda rng: [rng.standard_normal((2, 3)), rng.uniform(0.5, 2, (2, 1))], ops.div,
+     lambda th, a, b: a / b),
+    ("pow3", normal((2, 3)), lambda x: x ** 3, lambda th, x: x ** 3),
+    ("pow-1.5", positive((2, 3)), lambda x: x ** -1.5, lambda th, x: x ** -1.5),
+    ("rpow", normal((4,)), lambda x: 2 ** x, lambda th, x: 2 ** x),
+    ("neg", normal((3,)), ops.neg, lambda th, x: -x),
+    ("exp", normal((2, 3)), ops.exp, lambda th, x: th.exp(x)),
+    ("log", positive((2, 3)), ops.log, lambda th, x: th.log(x)),
+    ("relu", fixed([-1.0, 0.0, 0.5, 2.0]), ops.relu, lambda th, x: th.relu(x)),
+    ("tanh", normal((2, 3)), ops.tanh, lambda th, x: th.tanh(x)),
+    ("sigmoid", fixed([-60.0, -29.7, -3.0, 0.0, 0.2, 20.0, 40.0]), ops.sigmoid,
+     lambda th, x: th.sigmoid(x)),
+    # elementwise, new
+    ("abs", fixed([-2.0, 0.0, 0.3, 1.5]), ops.abs, lambda th, x: th.abs(x)),
+    ("sqrt", positive((2, 3)), ops.sqrt, lambda th, x: th.sqrt(x)),
+    ("square", normal((2, 3)), ops.square, lambda th, x: th.square(x)),
+    ("clip", fixed([-1.0, -0.5, 0.0, 0.5, 0.7]), lambda x: ops.clip(x, -0.5, 0.5),
+     lambda th, x: th.clamp(x, -0.5, 0.5)),
+    ("clip-min", normal((2, 3)), lambda x: ops.clip(x, min=0.1),
+     lambda th, x: th.clamp(x, min=0.1)),
+    ("clip-max", normal((2, 3)), lambda x: ops.clip(x, max=-0.1),
+     lambda th, x: th.clamp(x, max=-0.1)),
+    ("minimum", normal((2, 3), (3,)), ops.minimum, lambda th, a, b: th.minimum(a, b)),
+    ("maximum", normal((4, 1), (1, 5)), ops.maximum, lambda th, a, b: th.maximum(a, b)),
+    ("minimum-ties", fixed([[1.0, 2.0, 3.0], [2.0, 2.0, 0.0]], [2.0, 2.0, 3.0]), ops.minimum,
+     lambda th, a, b: th.minimum(a, b)),
+    ("maximum-ties", fixed([[1.0, 2.0, 3.0], [2.0, 2.0, 0.0]], 2.0), ops.maximum,
+     lambda th, a, b: th.maximum(a, b)),
+    ("where", normal((2, 3), (3,)), lambda a, b: ops.where(COND, a, b),
+     lambda th, a, b: th.where(t(th, COND), a, b)),
+    ("where-broadcast", normal((2, 1), ()), lambda a, b: ops.where(COND, a * a, b * a),
+     lambda th, a, b: th.where(t(th, COND), a * a, b * a)),
+    ("leaky_relu", fixed([-2.0, 0.0, 0.5, 3.0]), lambda x: ops.leaky_relu(x, 0.2),
+     lambda th, x: th.nn.functional.leaky_relu(x, 0.2)),
+    ("leaky_relu-default", away_from_zero((2, 3)), ops.leaky_relu,
+     lambda th, x: th.nn.functional.leaky_relu(x)),
+    ("softplus", fixed([-60.0, -20.0, -1.0, 0.0, 0.5, 20.0, 60.0]), ops.softplus,
+     lambda th, x: th.logaddexp(x, th.zeros_like(x))),           # the exact log(1 + e^x)
+    ("log_sigmoid", fixed([-60.0, -20.0, -1.0, 0.0, 0.5, 20.0, 60.0]), ops.log_sigmoid,
+     lambda th, x: th.nn.functional.logsigmoid(x)),
+    # reductions
+    ("sum", normal((2, 3, 4)), lambda x: ops.sum(x, axis=(0, 2)),
+     lambda th, x: th.sum(x, dim=(0, 2))),
+    ("sum-all", normal((2, 3)), ops.sum, lambda th, x: th.sum(x)),
+    ("mean", normal((2, 3, 4)), lambda x: ops.mean(x, axis=-1, keepdims=True),
+     lambda th, x: th.mean(x, dim=-1, keepdim=True)),
+    ("max", normal((2, 3, 4)), lambda x: ops.max(x, axis=1), lambda th, x: th.amax(x, dim=1)),
+    ("max-ties", fixed(TIES), lambda x: ops.max(x, axis=1), lambda th, x: th.amax(x, dim=1)),
+    ("max-all-ties", fixed(TIES), ops.max, lambda th, x: th.amax(x)),
+    ("min", normal((2, 3, 4)), lambda x: ops.min(x, axis=(0, 2), keepdims=True),
+     lambda th, x: th.amin(x, dim=(0, 2), keepdim=True)),
+    ("min-ties", fixed(TIES), lambda x: ops.min(x, axis=0), lambda th, x: th.amin(x, dim=0)),
+    ("var", normal((3, 4)), ops.var, lambda th, x: th.var(x, correction=0)),
+    ("var-ddof1", normal((2, 3, 4)), lambda x: ops.var(x, axis=(0, 2), ddof=1),
+     lambda th, x: th.var(x, dim=(0, 2), correction=1)),
+    ("var-keepdims", normal((3, 4)), lambda x: ops.var(x, axis=0, keepdims=True),
+     lambda th, x: th.var(x, dim=0, correction=0, keepdim=True)),
+    ("std", normal((3, 4)), lambda x: ops.std(x, axis=1), lambda th, x: th.std(x, 1, correction=0)),
+    ("std-ddof1", normal((2, 3, 4)), lambda x: ops.std(x, axis=(1, 2), keepdims=True, ddof=1),
+     lambda th, x: th.std(x, dim=(1, 2), correction=1, keepdim=True)),
+    # indexing
+    ("getitem-int", normal((4, 3)), lambda x: x[-1], lambda th, x: x[-1]),
+    ("getitem-slices", normal((4, 3, 5)), lambda x: x[1:3, :, ::2], lambda th, x: x[1:3, :, ::2]),
+    ("getitem-negative-step", normal((4, 5)), lambda x: x[::-1, 4:0:-2],
+     lambda th, x: th.flip(x, (0,))[:, [4, 2]]),
+    ("getitem-none-ellipsis", normal((2, 3, 4)), lambda x: x[None, ..., 1, None],
+     lambda th, x: x[None, ..., 1, None]),
+    ("getitem-repeated", normal((4, 3)), lambda x: x[np.array([0, 2, 2, 0, 2])],
+     lambda th, x: x[t(th, [0, 2, 2, 0, 2])]),
+    ("getitem-2d-array", normal((4, 3)), lambda x: x[:, np.array([[0, 1], [1, 1]])],
+     lambda th, x: x[:, t(th, [[0, 1], [1, 1]])]),
+    ("getitem-mask", normal((4, 3)), lambda x: x[MASK], lambda th, x: x[t(th, MASK)]),
+    ("getitem-2d-mask", normal((2, 3)), lambda x: x[COND], lambda th, x: x[t(th, COND)]),
+    ("getitem-separated", normal((4, 3, 5)),
+     lambda x: x[np.array([0, 3, 0]), :, np.array([4, 0, 4])],
+     lambda th, x: x[t(th, [0, 3, 0]), :, t(th, [4, 0, 4])]),
+    ("getitem-adjacent", normal((4, 3, 5)),
+     lambda x: x[:, np.array([2, 0]), np.array([[1], [3]])],
+     lambda th, x: x[:, t(th, [2, 0]), t(th, [[1], [3]])]),
+    ("getitem-mask-and-array", normal((4, 3)), lambda x: x[MASK, np.array([0, 2, 2])],
+     lambda th, x: x[t(th, MASK), t(th, [0, 2, 2])]),
+    # joining
+    ("cat", normal((2, 3), (2, 1), (2, 4)), lambda a, b, c: ops.cat([a, b, c], axis=1),
+     lambda th, a, b, c: th.cat([a, b, c], dim=1)),
+    ("cat-axis0", normal((1, 3), (2, 3)), lambda a, b: ops.cat([a, b * a]),
+     lambda th, a, b: th.cat([a, b * a])),
+    ("stack", normal((2, 3), (2, 3)), lambda a, b: ops.stack([a, b], axis=-1),
+     lambda th, a, b: th.stack([a, b], dim=-1)),
+    ("split", normal((6, 2)), lambda x: ops.split(x, 3)[1] * ops.split(x, [1, 5])[1][1:3],
+     lambda th, x: th.tensor_split(x, 3)[1] * th.tensor_split(x, [1, 5])[1][1:3]),
+    ("split-axis1", normal((2, 6)), lambda x: ops.cat(ops.split(x, [4, 1], axis=1)[::-1], axis=1),
+     lambda th, x: th.cat(th.tensor_split(x, [4, 1], dim=1)[::-1], dim=1)),
+    ("pad", normal((2, 3)), lambda x: ops.pad(x * x, ((1, 0), (2, 1)), value=0.5),
+     lambda th, x: th.nn.functional.pad(x * x, (2, 1, 1, 0), value=0.5)),
+    ("pad-int", normal((2, 3, 2)), lambda x: ops.pad(x, 1), lambda th, x: th.nn.functional.pad(
+        x, (1, 1, 1, 1, 1, 1))),
+]
+
+
+@pytest.mark.parametrize("make, ours, theirs", [case[1:] for case in CASES],
+                         ids=[case[0] for case in CASES])
+def test_forward_gradients_and_second_derivatives_equal_pytorch(torch, rng, make, ours, theirs):
+    arrays = make(rng)
+    values = [tc.Value(a.copy()) for a in arrays]
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = ours(*values), theirs(torch, *tensors)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(force=True),
+                               rtol=1e-12, atol=1e-14)
+    assert out.shape == tuple(expected.shape)
+
+    upstream = rng.standard_normal(out.shape)
+    grads = tc.grad(out, values, grad_output=upstream, create_graph=True)
+    torch_grads = torch.autograd.grad(expected, tensors, torch.tensor(upstream),
+                                      create_graph=True, allow_unused=True)
+    for i, (g, tg) in enumerate(zip(grads, torch_grads, strict=True)):
+        tg = np.zeros(arrays[i].shape) if tg is None else tg.detach().numpy(force=True)
+        np.testing.assert_allclose(g.data, tg, rtol=1e-11, atol=1e-13,
+                                   err_msg=f"gradient of input {i}")
+
+    # second derivatives: d/d inputs of sum_i g_i . v_i
+    vectors = [rng.standard_normal(a.shape) for a in arrays]
+    dot = sum((g * v).sum() for g, v in zip(grads, vectors, strict=True))
+    second = (tc.grad(dot, values) if dot.requires_grad
+              else [tc.Value(np.zeros(a.shape)) for a in arrays])
+    torch_dot = sum((g * torch.tensor(v)).sum()
+                    for g, v in zip(torch_grads, vectors, strict=True) if g is not None)
+    torch_second = (torch.autograd.grad(torch_dot, tensors, allow_unused=True)
+                    if torch.is_tensor(torch_dot) and torch_dot.requires_grad
+                    else [None] * len(arrays))
+    for i, (h, th) in enumerate(zip(second, torch_second, strict=True)):
+        th = np.zeros(arrays[i].shape) if th is None else th.detach().numpy(force=True)
+        np.testing.assert_allclose(h.data, th, rtol=1e-10, atol=1e-12,
+                                   err_msg=f"second derivative w.r.t. input {i}")
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_argmin_equal_pytorch(torch, rng, name, axis):
+    x = np.round(rng.standard_normal((4, 5)), 1)        # rounded: ties, the first one wins
+    x[1, :] = 0.5
+    expected = getattr(torch, name)(torch.tensor(x), dim=axis).numpy()
+    np.testing.assert_array_equal(getattr(ops, name)(tc.Value(x), axis=axis), expected)
