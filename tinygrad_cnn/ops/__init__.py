@@ -4,7 +4,30 @@ that users call."""
 from tinygrad_cnn.ops.batchnorm import batch_norm
 from tinygrad_cnn.ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from tinygrad_cnn.ops.dropout import dropout
-from tinygrad_cnn.ops.elementwise import add, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh
+from tinygrad_cnn.ops.elementwise import (
+    abs,
+    add,
+    clip,
+    div,
+    exp,
+    leaky_relu,
+    log,
+    log_sigmoid,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    softplus,
+    sqrt,
+    square,
+    sub,
+    tanh,
+    where,
+)
+from tinygrad_cnn.ops.indexing import cat, getitem, pad, split, stack
 from tinygrad_cnn.ops.linalg import linear, matmul
 from tinygrad_cnn.ops.loss import (
     binary_cross_entropy_with_logits,
@@ -15,7 +38,7 @@ from tinygrad_cnn.ops.loss import (
     softmax,
 )
 from tinygrad_cnn.ops.pool import avg_pool2d, max_pool2d
-from tinygrad_cnn.ops.reduce import max, mean, sum
+from tinygrad_cnn.ops.reduce import argmax, argmin, max, mean, min, std, sum, var
 from tinygrad_cnn.ops.shape import flatten, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh", "sigmoid",
@@ -23,4 +46,7 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "conv2d", "max_pool2d", "softmax", "log_softmax", "cross_entropy",
            "conv_transpose2d", "conv2d_weight", "avg_pool2d", "nll_loss", "mse_loss",
            "binary_cross_entropy_with_logits",
+           "abs", "sqrt", "square", "clip", "minimum", "maximum", "where", "leaky_relu",
+           "softplus", "log_sigmoid", "min", "var", "std", "argmax", "argmin",
+           "getitem", "cat", "stack", "split", "pad",
            "dropout", "batch_norm"]
