@@ -15,6 +15,8 @@ import socket
 import struct
 import subprocess
 import threading
+import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -200,6 +202,76 @@ def test_read_idx_cut_gzip_stream(tmp_path):
     with pytest.raises(ValueError, match=r"read_idx: '.*cut\.gz' starts like a gzip file but "
                                          r"cannot be decompressed"):
         read_idx(tmp_path / "cut.gz")
+
+
+def header(code, *shape):
+    return bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
+def test_read_idx_sizes_cannot_overflow(tmp_path, gz):
+    content = header(0x08, 65536, 65536, 65536, 65536)   # 2**64 elements: 0 in int64 arithmetic
+    path = tmp_path / "huge.idx"
+    path.write_bytes(gzip.compress(content) if gz else content)
+    says = (r"the header says shape \(65536, 65536, 65536, 65536\) of uint8, "
+            r"18446744073709551636 bytes in all")
+    error = (rf" \(after gunzip\): {says}, more than a gzip file of {path.stat().st_size} bytes "
+             rf"can hold \(deflate inflates at most 1032-fold\)" if gz else
+             rf" is truncated: {says}, but the file has 20 bytes")
+    with pytest.raises(ValueError, match=r"read_idx: '.*huge\.idx'" + error):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("ndim", [33, 255])
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gz"])
+def test_read_idx_caps_the_number_of_dimensions(tmp_path, ndim, gz):
+    content = header(0x08, *[1] * ndim) + b"\x07"
+    path = tmp_path / "many.idx"
+    path.write_bytes(gzip.compress(content) if gz else content)
+    with pytest.raises(ValueError, match=rf"read_idx: '.*many\.idx'( \(after gunzip\))? has "
+                                         rf"{ndim} dimensions; expected at most 32"):
+        read_idx(path)
+    write_idx(path, np.full((1,) * 32, 7, np.uint8))       # 32 is still fine
+    assert read_idx(path).shape == (1,) * 32
+
+
+def test_read_idx_truncated_gzip_data(tmp_path):
+    path = tmp_path / "short.gz"
+    path.write_bytes(gzip.compress(header(0x0D, 4, 5) + b"\0" * 30))   # 80 bytes declared
+    with pytest.raises(ValueError, match=r"'.*short\.gz' \(after gunzip\) is truncated: the header "
+                                         r"says shape \(4, 5\) of float32, 92 bytes in all, but "
+                                         r"the file has 42 bytes; expected 92"):
+        read_idx(path)
+
+
+def gzip_bomb(prefix: bytes, gigabytes: float = 1.0) -> bytes:
+    """A gzip file of `prefix` then `gigabytes` of zeros, about 1 MB per GB: many identical
+    members (a gzip file may be several concatenated), so it is built in milliseconds."""
+    megabyte = gzip.compress(bytes(1 << 20), compresslevel=9, mtime=0)
+    return gzip.compress(prefix, mtime=0) + megabyte * int(1024 * gigabytes)
+
+
+@pytest.mark.parametrize("prefix, error", [
+    (b"", r"has unknown dtype code 0x00"),                       # zeros from the first byte
+    (header(0x08, 60000, 28, 28), r"has at least 1048576 trailing bytes: the header says "
+                                  r"shape \(60000, 28, 28\) of uint8, 47040016 bytes in all"),
+    (header(0x08, 2**20, 2**20), r"more than a gzip file of \d+ bytes can hold"),
+], ids=["no-header", "mnist-header", "absurd-header"])
+def test_a_gzip_bomb_is_refused_quickly_in_little_memory(tmp_path, prefix, error):
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip_bomb(prefix))
+    assert path.stat().st_size < 1.1e6
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match=r"read_idx: '.*bomb\.gz'.* " + error):
+            read_idx(path)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seconds < 1.0
+    assert peak < 100e6
 
 
 # ------------------------------------------------------------------------- load_mnist, offline
