@@ -19,21 +19,23 @@ class BatchNorm(Function):
     tells backward which: batch statistics are functions of x, running ones are constants.
     weight and bias (C,) may be None (no affine step).
 
-    Backward, with the sums over the reduced axes (M = their number of elements), xhat = (x -
-    mean) / sqrt(var + eps) and gw = grad * weight:
+    Backward, with sums over the reduced axes (M elements per channel), s = 1 / sqrt(var +
+    eps), xhat = (x - mean) s, so out = xhat * weight + bias:
       dbias = sum(grad); dweight = sum(grad * xhat);
-      training: dx = (gw - mean(gw) - xhat * mean(gw * xhat)) / sqrt(var + eps), since
-        d mean/dx = 1/M and d var/dx = 2 (x - mean) / M feed every element's gradient back
-        through the two statistics;
-      evaluation: dx = gw / sqrt(var + eps).
+      evaluation (mean, var constants): dx = grad * weight * s;
+      training: mean and var depend on x too (d mean/dx = 1/M, d var/dx = 2 (x - mean) / M),
+        which gives dxhat = grad * weight and dx = s (dxhat - mean(dxhat) - xhat *
+        mean(dxhat * xhat)); as mean(dxhat) = weight dbias / M and mean(dxhat * xhat) =
+        weight dweight / M, dx = weight * s * (grad - dbias / M - xhat * dweight / M).
     """
 
     def forward(self, x, mean, var, weight, bias, eps, training):
         self.axes = (0, *range(2, x.ndim))                # every axis but the channels
         self.stat_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)      # (C,) -> (1, C, 1, ...)
-        out = (x - mean.reshape(self.stat_shape)) / np.sqrt(var.reshape(self.stat_shape) + eps)
-        if weight is not None:
-            out *= weight.reshape(self.stat_shape)
+        self.count = x.size // x.shape[1]                 # M, values per channel
+        scale = 1 / np.sqrt(var + eps) if weight is None else weight / np.sqrt(var + eps)
+        out = x - mean.reshape(self.stat_shape)
+        out *= scale.reshape(self.stat_shape)
         if bias is not None:
             out += bias.reshape(self.stat_shape)
         return out
@@ -50,21 +52,21 @@ class BatchNorm(Function):
         else:
             mean, var = mean.reshape(shape), var.reshape(shape)
             centered = x - mean
-        inv_std = (var + eps) ** -0.5                       # (1, C, 1, ...)
+        inv_std = (var + eps) ** -0.5                       # s, (1, C, 1, ...)
         xhat = centered * inv_std
-        gw = grad if weight is None else grad * weight.reshape(shape)
-        dx = dweight = dbias = None
+        dbias = grad.sum(axis=axes, keepdims=True)          # (1, C, 1, ...)
+        dweight = (grad * xhat).sum(axis=axes, keepdims=True)
+        dx = None
         if self.needs_input_grad[0]:
+            scale = inv_std if weight is None else inv_std * weight.reshape(shape)
             if self.params["training"]:
-                dx = (gw - gw.mean(axis=axes, keepdims=True)
-                      - xhat * (gw * xhat).mean(axis=axes, keepdims=True)) * inv_std
+                m = self.count
+                dx = (grad - dbias / m - xhat * (dweight / m)) * scale
             else:
-                dx = gw * inv_std
-        if self.needs_input_grad[3]:
-            dweight = (grad * xhat).sum(axis=axes)
-        if self.needs_input_grad[4]:
-            dbias = grad.sum(axis=axes)
-        return dx, None, None, dweight, dbias
+                dx = grad * scale
+        channels = (shape[1],)
+        return (dx, None, None, dweight.reshape(channels) if self.needs_input_grad[3] else None,
+                dbias.reshape(channels) if self.needs_input_grad[4] else None)
 
 
 def _check_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps):
