@@ -37,10 +37,10 @@ demo: setup
 	$(PY) examples/mnist/train.py --out $(RUN)
 	$(PY) examples/render_graph.py --out $(RUN)
 
+# make bench BENCH_ARGS="--pairs 11 --only step micrograd": see benchmarks/harness.py --help
 bench: setup
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) benchmarks/bench_ops.py
-	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/harness.py $(BENCH_ARGS)
 
 lint: setup
 	$(PY) -m ruff check tinygrad_cnn tests examples benchmarks

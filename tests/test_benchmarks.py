@@ -1,0 +1,96 @@
+"""The benchmark harness (benchmarks/): its statistics on given numbers, micrograd's demo on our
+Value giving micrograd's own losses, and a smoke run with tiny settings. Nothing here is timed."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import harness  # noqa: E402
+import stats  # noqa: E402
+
+
+def test_quantiles_median_and_spread():
+    assert stats.median([3.0, 1.0, 2.0]) == 2.0
+    assert stats.median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert stats.quantile([1, 2, 3, 4], 0.25) == 1.75          # numpy's linear method
+    assert stats.quantile([1, 2, 3, 4], 0.75) == 3.25
+    assert stats.quantile([7.0], 0.9) == 7.0
+    values = [0.9, 2.0, 1.1, 1.0, 5.0, 1.2, 0.8]
+    summary = stats.summarize(values)
+    assert summary == pytest.approx({"median": 1.1, "q1": 0.95, "q3": 1.6, "iqr": 0.65,
+                                     "min": 0.8, "max": 5.0, "n": 7})
+    for q in (0.0, 0.1, 0.25, 0.5, 0.9, 1.0):
+        assert stats.quantile(values, q) == pytest.approx(np.quantile(values, q))
+
+
+def test_statistics_errors():
+    with pytest.raises(ValueError, match="quantile: no values"):
+        stats.median([])
+    with pytest.raises(ValueError, match=r"quantile: q is 1.5; expected a number in \[0, 1\]"):
+        stats.quantile([1.0], 1.5)
+    with pytest.raises(ValueError, match="pair_ratios: 2 times for A but 1 for B"):
+        stats.pair_ratios([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="pair_ratios: B has a non-positive time"):
+        stats.pair_ratios([1.0], [0.0])
+
+
+def test_pair_ratios_and_alternating_order():
+    assert stats.pair_ratios([2.0, 3.0, 1.0], [1.0, 2.0, 4.0]) == [2.0, 1.5, 0.25]
+    assert stats.pair_order(4) == [(0, True), (1, False), (2, True), (3, False)]
+
+
+def test_losses_agree():
+    def pair(a, b):
+        return [[{"losses": a}, {"losses": b}]]
+    agree = harness.losses_agree(pair([1.0, 0.5], [1.0, 0.5 + 1e-13]))
+    assert agree["equal"] and agree["max_rel_diff"] == pytest.approx(2e-13)
+    assert not harness.losses_agree(pair([1.0, 0.5], [1.0, 0.6]))["equal"]
+
+
+def test_table_reads_the_ratio_summary():
+    result = {"engines": ["ours", "torch"], "errors": [], "metrics": {"step (8, 16)": {
+        "a_median": 0.012, "b_median": 0.008,
+        "ratio": stats.summarize([1.5, 1.4, 1.6, 1.5, 2.0])}}}
+    text = harness.table("step", result)
+    assert "12.00 ms" in text and "8.00 ms" in text
+    assert "1.50 [1.50, 1.60] (1.40-2.00), n=5" in text
+
+
+def test_make_moons_is_sklearns():
+    micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
+    X, y = micrograd_tc.make_moons()
+    assert X.shape == (100, 2) and sorted(set(y.tolist())) == [-1, 1] and (y == 1).sum() == 50
+    # the first points of sklearn.datasets.make_moons(100, noise=0.1) after np.random.seed(1337)
+    np.testing.assert_allclose(X[0], [1.12211461, 0.08147717], atol=1e-8)
+
+
+def test_micrograd_demo_on_our_value_gives_micrograds_losses():
+    micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
+    X, y = micrograd_tc.make_moons(20)
+    losses = {}
+    for engine in ("micrograd", "ours"):
+        model = micrograd_tc.demo_model(engine)
+        losses[engine] = [micrograd_tc.demo_step(engine, model, X, y, k) for k in range(3)]
+    np.testing.assert_allclose(losses["ours"], losses["micrograd"], rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_harness_smoke_run(tmp_path):
+    """Every engine in its own process, 1 pair, tiny settings: a table and a JSON file."""
+    pytest.importorskip("micrograd", reason="micrograd is in the bench extra")
+    only = ["step", "micrograd"] + (["ops"] if harness.package_version("torch") else [])
+    report = harness.main(["--quick", "--only", *only, "--json", str(tmp_path / "r.json")])
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["benchmarks"].keys() == set(only)
+    for name in only:
+        assert saved["benchmarks"][name]["errors"] == []
+        for metric in saved["benchmarks"][name]["metrics"].values():
+            assert metric["ratio"]["n"] == 1 and metric["ratio"]["median"] > 0
+    assert report["benchmarks"]["micrograd"]["losses_agree"]["equal"]
+    assert saved["machine"]["cpus_usable"] >= 1 and "blas" in saved["machine"]
