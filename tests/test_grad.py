@@ -142,6 +142,20 @@ def test_a_rule_calling_numpy_on_values_is_refused_under_create_graph():
         tc.grad(NumpyExp.apply(x).sum(), [x], create_graph=True)
 
 
+def test_a_rule_returning_arrays_under_create_graph_is_refused():
+    class Detached(tc.Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad):
+            return np.full(grad.shape, 2.0)      # an array: the dependence on grad is lost
+
+    x = tc.Value(np.ones(2))
+    with pytest.raises(TypeError, match=r"Detached.backward returned a ndarray for input 0 "
+                                        r"under create_graph=True; expected a Value"):
+        tc.grad(Detached.apply(x).sum(), [x], create_graph=True)
+
+
 def test_gradients_never_share_memory():
     a, b = tc.Value(np.array([1.0, 2.0])), tc.Value(np.array([3.0, 4.0]))
     c = a * b

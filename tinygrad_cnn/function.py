@@ -120,7 +120,7 @@ class Function:
         else:
             data = _profiler._timed(fn.name, "forward", fn.forward, *arrays, **params)
         if type(data) is not np.ndarray:      # numpy returns 0-d results as numpy scalars
-            data = _forward_result(fn, data)
+            data = np.asarray(data) if isinstance(data, np.generic) else _forward_result(fn, data)
         module = _module_scope[-1] if _module_scope else None
         if True not in fn.needs_input_grad or data.dtype.kind != "f":
             if data.dtype.kind not in "biuf":
@@ -153,10 +153,8 @@ class Function:
 
     def release(self) -> None:
         """Drop what forward saved, so a finished backward frees its memory."""
-        kept = {"needs_input_grad": self.needs_input_grad, "params": self.params,
-                "inputs": self.inputs}
-        self.__dict__.clear()
-        self.__dict__.update(kept, released=True)
+        self.__dict__ = {"needs_input_grad": self.needs_input_grad, "params": self.params,
+                         "inputs": self.inputs, "released": True}
 
     @property
     def name(self) -> str:
@@ -428,40 +426,47 @@ def _check_twice_differentiable(fn: Function) -> None:
 
 def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
     """The rule's result as one gradient (or None) per input, each of its input's shape."""
-    if grads is None and True in fn.needs_input_grad:
-        raise TypeError(f"{fn.name}.backward returned None; expected one gradient per input "
-                        f"(did backward forget its `return`?)")
-    if not isinstance(grads, (tuple, list)):
-        grads = (grads,)
+    if type(grads) is not tuple:
+        if grads is None and True in fn.needs_input_grad:
+            raise TypeError(f"{fn.name}.backward returned None; expected one gradient per "
+                            f"input (did backward forget its `return`?)")
+        grads = tuple(grads) if isinstance(grads, list) else (grads,)
     if len(grads) != len(fn.inputs):
         raise ValueError(f"{fn.name}.backward: returned {len(grads)} gradients for "
                          f"{len(fn.inputs)} inputs; expected one per input (None where an "
                          f"input needs none)")
     checked = []
-    for i, (value, g) in enumerate(zip(fn.inputs, grads, strict=True)):
+    for i, g in enumerate(grads):
         if g is None or not fn.needs_input_grad[i]:
             checked.append(None)
             continue
-        data = value.data
-        if create_graph:
-            if not isinstance(g, Value):
-                raise TypeError(
-                    f"{fn.name}.backward returned a {type(g).__name__} for input {i} under "
-                    f"create_graph=True; expected a Value computed from grad and self.saved(), "
-                    f"so the gradient can be differentiated again")
-        elif type(g) is not np.ndarray or g.dtype is not data.dtype:   # 0-d results are scalars
-            if isinstance(g, Value):
-                raise TypeError(
-                    f"{fn.name}.backward returned a Value for input {i}; expected a numpy "
-                    f"array: in an ordinary backward, grad and self.saved() are arrays (a "
-                    f"Value kept from forward on self would cause this)")
-            g = np.asarray(g, dtype=data.dtype)
+        data = fn.inputs[i].data
+        if create_graph or type(g) is not np.ndarray or g.dtype is not data.dtype:
+            g = _converted_grad(fn, i, g, data.dtype, create_graph)   # 0-d results are scalars
         if g.shape != data.shape:
             raise ValueError(
                 f"{fn.name}.backward: returned a gradient of shape {g.shape} for input {i} of "
                 f"shape {data.shape}; expected equal shapes (sum over broadcast axes)")
         checked.append(g)
     return checked
+
+
+def _converted_grad(fn: Function, i: int, g, dtype: np.dtype, create_graph: bool):
+    """A gradient that is not an ndarray of its input's dtype: a Value under create_graph (it
+    must be), else an array of the input's dtype."""
+    if create_graph:
+        if not isinstance(g, Value):
+            raise TypeError(
+                f"{fn.name}.backward returned a {type(g).__name__} for input {i} under "
+                f"create_graph=True; expected a Value computed from grad and self.saved(), "
+                f"so the gradient can be differentiated again")
+        return g
+    if isinstance(g, Value):
+        raise TypeError(
+            f"{fn.name}.backward returned a Value for input {i}; expected a numpy array: in an "
+            f"ordinary backward, grad and self.saved() are arrays (a Value kept from forward on "
+            f"self would cause this)")
+    return np.asarray(g, dtype=dtype)
 
 
 from tinygrad_cnn.value import Value  # noqa: E402  (value.py needs Function defined first)
