@@ -23,11 +23,11 @@ def test_zeroed_fraction_and_scaling(p):
 
 
 def test_mask_comes_from_the_default_generator():
-    """kept where a uniform draw of the seeded default generator is >= p."""
+    """kept where a uniform float32 draw of the seeded default generator is >= p."""
     x = np.ones((3, 4, 5), dtype=np.float32)
     tc.manual_seed(7)
     out = ops.dropout(x, 0.25).data
-    keep = np.random.default_rng(7).random(x.shape) >= 0.25
+    keep = np.random.default_rng(7).random(x.shape, dtype=np.float32) >= 0.25
     np.testing.assert_array_equal(out, np.where(keep, np.float32(1 / 0.75), 0))
     assert out.dtype == np.float32
 
@@ -82,7 +82,7 @@ def test_module_follows_train_and_eval(rng):
     hidden = model[0](x).data
     tc.manual_seed(0)
     out = model(x).data
-    keep = np.random.default_rng(0).random(hidden.shape) >= 0.5
+    keep = np.random.default_rng(0).random(hidden.shape, dtype=np.float32) >= 0.5
     np.testing.assert_allclose(out, np.where(keep, hidden * 2, 0), rtol=1e-6)
     model.eval()
     np.testing.assert_array_equal(model(x).data, hidden)
