@@ -58,7 +58,7 @@ def scalar_graph_seconds(repeats: int) -> float:
     rng = np.random.default_rng(0)
     sizes = [2, 16, 16, 1]
     layers = [[([tc.Value(float(w)) for w in rng.uniform(-1, 1, n_in)], tc.Value(0.0))
-               for _ in range(n_out)] for n_in, n_out in zip(sizes, sizes[1:])]
+               for _ in range(n_out)] for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
     points = rng.standard_normal((20, 2)).tolist()
     times = []
     for _ in range(repeats):
@@ -66,7 +66,7 @@ def scalar_graph_seconds(repeats: int) -> float:
         loss = tc.Value(0.0)
         for x in points:
             for k, layer in enumerate(layers):
-                x = [sum((w * xi for w, xi in zip(ws, x)), b) for ws, b in layer]
+                x = [sum((w * xi for w, xi in zip(ws, x, strict=True)), b) for ws, b in layer]
                 if k < len(layers) - 1:
                     x = [v.relu() for v in x]
             loss = loss + (1.0 - x[0]).relu()
