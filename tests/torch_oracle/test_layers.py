@@ -106,8 +106,9 @@ def test_batch_norm_training_steps_and_evaluation(torch, rng, layer, shape):
     compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
 
 
-def test_batch_norm_loads_pytorchs_state_dict(torch, rng):
-    """A state dict saved by PyTorch (float32) loads into ours and gives PyTorch's outputs."""
+def test_batch_norm_state_dicts_load_both_ways(torch, rng):
+    """A state dict saved by PyTorch (float32) loads into ours and gives PyTorch's outputs;
+    ours loads into PyTorch's BatchNorm2d: the same names, shapes and dtypes."""
     theirs = torch.nn.BatchNorm2d(4).float()
     for _ in range(2):
         theirs(torch.from_numpy(rng.standard_normal((3, 4, 5, 5)).astype(np.float32)))
@@ -121,6 +122,13 @@ def test_batch_norm_loads_pytorchs_state_dict(torch, rng):
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
+    ours.train()                                          # and back: ours into PyTorch's
+    ours(rng.standard_normal((3, 4, 5, 5)).astype(np.float32))
+    again = torch.nn.BatchNorm2d(4).float()
+    again.load_state_dict({name: torch.from_numpy(np.asarray(value))
+                           for name, value in ours.state_dict().items()})
+    assert int(again.num_batches_tracked) == 3
+    np.testing.assert_array_equal(again.running_var.numpy(), ours.running_var.data)
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5])
