@@ -233,16 +233,19 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Value:
     target holds integer class ids in [0, K): a numpy array, a list or an integer Value.
     """
     _check_reduction("cross_entropy", reduction)
-    target = _class_ids("cross_entropy", "logits", logits, target)
-    return CrossEntropy.apply(logits, target, reduction=reduction)
+    ids = _class_ids("cross_entropy", "logits", logits, target)
+    # a Value stays the input, so that drawings show the labels' node
+    return CrossEntropy.apply(logits, target if isinstance(target, Value) else ids,
+                              reduction=reduction)
 
 
 def nll_loss(log_probs, target, reduction: str = "mean") -> Value:
     """Negative log-likelihood of class ids: -log_probs[n, target[n]], log_probs (N, K) (e.g.
     from log_softmax(logits, axis=1)), target (N,) -> () ("mean" or "sum") or (N,) ("none")."""
     _check_reduction("nll_loss", reduction)
-    target = _class_ids("nll_loss", "log_probs", log_probs, target)
-    return NLLLoss.apply(log_probs, target, reduction=reduction)
+    ids = _class_ids("nll_loss", "log_probs", log_probs, target)
+    return NLLLoss.apply(log_probs, target if isinstance(target, Value) else ids,
+                         reduction=reduction)
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Value:
