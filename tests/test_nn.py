@@ -483,6 +483,7 @@ def test_module_list_parameters_indexing_and_append(rng):
     x = rng.standard_normal((5, 4))
     first, second = tower.layers
     np.testing.assert_array_equal(tower(x).data, second(ops.relu(first(x))).data)
+    assert tower(x).module == "layers.1"                  # drawings name the module in the list
     assert len(tower.layers) == 2 and tower.layers[-1] is second
     sliced = tower.layers[:1]
     assert isinstance(sliced, nn.ModuleList) and list(sliced) == [first]

@@ -51,10 +51,12 @@ class Buffer:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The data's shape."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The data's dtype."""
         return self.data.dtype
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
