@@ -40,8 +40,9 @@ class BatchNorm(Function):
             out += bias.reshape(self.stat_shape)
         return out
 
-    # see the class docstring; the batch statistics are recomputed from x, so that under
-    # create_graph the rule knows they depend on x
+    # xhat = (x - mean) s: dbias = sum(grad), dweight = sum(grad xhat); dx = w s grad (eval) or
+    # w s (grad - dbias/M - xhat dweight/M) (training, class docstring); the batch statistics
+    # are recomputed from x here, so that under create_graph the rule knows they depend on x
     def backward(self, grad):
         x, mean, var, weight, bias, _ = self.saved()
         axes, shape, eps = self.axes, self.stat_shape, self.params["eps"]
