@@ -6,7 +6,6 @@ import pytest
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import ops
-from tinygrad_cnn.gradcheck import gradgradcheck
 
 MASK = np.array([True, False, True, True])
 
@@ -97,7 +96,7 @@ def test_getitem_of_a_float32_value_keeps_float32(rng):
 def test_getitem_second_derivatives(rng, index):
     # x[index] squared, so the second derivative w.r.t. x is not zero
     x = rng.standard_normal((3, 4))
-    assert gradgradcheck(lambda v: ops.getitem(v, index) * ops.getitem(v, index), [x])
+    assert tc.gradgradcheck(lambda v: ops.getitem(v, index) * ops.getitem(v, index), [x])
 
 
 def test_getitem_third_derivative_by_hand():
@@ -243,7 +242,7 @@ def test_pad_forward_and_gradcheck(rng, shape, pad_width, value):
     (lambda a: ops.pad(a * a, ((1, 0), (2, 1)), value=2.0), [(2, 3)]),
 ], ids=["cat", "stack", "split", "pad"])
 def test_joining_second_derivatives(rng, fn, shapes):
-    assert gradgradcheck(fn, [rng.standard_normal(s) for s in shapes])
+    assert tc.gradgradcheck(fn, [rng.standard_normal(s) for s in shapes])
 
 
 def test_cat_and_stack_errors():
