@@ -1,0 +1,466 @@
+"""tc.onnx.export: ONNX Runtime's outputs equal ours (seed CNN, zoo networks, every mapped op) at
+the example batch size and at others; the file passes onnx.checker with full_check and declares
+the opset asked for; parameters keep their names; clear errors for what cannot be exported."""
+
+import importlib.util
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mnist_sample import mnist_batch
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn, ops
+from tinygrad_cnn.function import is_grad_enabled
+
+onnx = pytest.importorskip("onnx", reason="the onnx extra")
+ort = pytest.importorskip("onnxruntime", reason="the onnx extra")
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-5          # the largest |ONNX Runtime - ours| allowed, float32
+
+
+def load_example(relative_path, name):
+    """Import an example script as a module (examples/ is not a package)."""
+    folder = str((ROOT / relative_path).parent)
+    sys.path.insert(0, folder)           # the examples import their neighbours by name
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / relative_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+SeedCNN = load_example("examples/mnist/model.py", "seed_model").SeedCNN
+
+
+def run_ort(path, x):
+    """The exported model's outputs for x, from ONNX Runtime."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": x})
+
+
+def ours(model, x):
+    with tc.no_grad():
+        return model(tc.Value(x)).data
+
+
+def max_difference(model, path, x):
+    (got,) = run_ort(path, x)
+    expected = ours(model, x)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    return float(np.abs(got - expected).max())
+
+
+@pytest.fixture(scope="module")
+def seed_cnn():
+    tc.manual_seed(0)
+    return SeedCNN().eval()
+
+
+@pytest.fixture(scope="module")
+def seed_onnx(seed_cnn, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "seed_cnn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")              # an eval-mode seed CNN exports silently
+        proto = tc.onnx.export(seed_cnn, mnist_batch(4), path)
+    return path, proto
+
+
+# ---------------------------------------------------------------- the seed CNN
+
+
+@pytest.mark.parametrize("batch", [4, 1, 13])        # the example's size, and others
+def test_seed_cnn_runs_in_onnx_runtime_like_ours(seed_cnn, seed_onnx, batch):
+    path, _ = seed_onnx
+    assert max_difference(seed_cnn, path, mnist_batch(batch, offset=100)) < TOLERANCE
+
+
+def test_seed_cnn_file_passes_the_full_checker_and_declares_the_opset(seed_onnx):
+    path, proto = seed_onnx
+    loaded = onnx.load(str(path))
+    onnx.checker.check_model(loaded, full_check=True)
+    assert [(o.domain, o.version) for o in loaded.opset_import] == [("", 17)]
+    assert loaded.SerializeToString() == proto.SerializeToString()
+    assert loaded.producer_name == "tinygrad_cnn"
+    assert [n.op_type for n in loaded.graph.node] == ["Conv", "Relu", "Conv", "Relu", "MaxPool",
+                                                      "Flatten", "Gemm"]
+    assert [n.name for n in loaded.graph.node][:2] == ["/conv1/Conv", "/relu1/Relu"]
+
+
+def test_seed_cnn_parameters_are_initializers_under_their_own_names(seed_cnn, seed_onnx):
+    _, proto = seed_onnx
+    initializers = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    params = dict(seed_cnn.named_parameters())
+    assert list(initializers) == list(params)
+    for name, value in params.items():
+        assert initializers[name].dtype == np.float32
+        np.testing.assert_array_equal(initializers[name], value.data)
+
+
+def test_batch_axis_is_dynamic(seed_onnx):
+    _, proto = seed_onnx
+
+    def dims(info):
+        return [d.dim_param or d.dim_value for d in info.type.tensor_type.shape.dim]
+
+    (graph_input,), (graph_output,) = proto.graph.input, proto.graph.output
+    assert (graph_input.name, dims(graph_input)) == ("input", ["N", 1, 28, 28])
+    assert (graph_output.name, dims(graph_output)) == ("output", ["N", 10])
+    assert graph_input.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, 21])
+def test_declared_opset_is_the_one_asked_for(seed_cnn, tmp_path, opset):
+    path = tmp_path / "m.onnx"
+    tc.onnx.export(seed_cnn, mnist_batch(2), path, opset=opset)
+    loaded = onnx.load(str(path))
+    assert [o.version for o in loaded.opset_import if o.domain == ""] == [opset]
+    onnx.checker.check_model(loaded, full_check=True)
+    assert max_difference(seed_cnn, path, mnist_batch(3)) < TOLERANCE
+
+
+def test_export_is_deterministic_and_atomic(seed_cnn, tmp_path):
+    tc.onnx.export(seed_cnn, mnist_batch(2), tmp_path / "a.onnx")
+    tc.onnx.export(seed_cnn, mnist_batch(2), tmp_path / "b.onnx")
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["a.onnx", "b.onnx"]
+
+
+def test_train_mode_exports_eval_mode_with_a_warning_and_keeps_the_modes(tmp_path):
+    class Net(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(6, 4)
+            self.drop = nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.drop(self.fc(x))
+
+    tc.manual_seed(0)
+    model = Net()
+    model.fc.eval()                                   # mixed modes come back as they were
+    x = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"onnx\.export: Net is in training mode; exporting "
+                                         r"its evaluation-mode graph \(dropout off.*call "
+                                         r"model\.eval\(\) before exporting"):
+        tc.onnx.export(model, x, tmp_path / "net.onnx")
+    assert (model.training, model.fc.training, model.drop.training) == (True, False, True)
+    (got,) = run_ort(tmp_path / "net.onnx", x)
+    np.testing.assert_allclose(got, ours(model.eval(), x), rtol=0, atol=TOLERANCE)
+    assert "Dropout" not in {n.op_type for n in onnx.load(str(tmp_path / "net.onnx")).graph.node}
+
+
+def test_training_mode_dropout_forced_in_forward_is_refused(tmp_path):
+    class Net(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(6, 4)
+
+        def forward(self, x):
+            return ops.dropout(self.fc(x), 0.5, training=True)
+
+    with pytest.raises(ValueError, match=r"onnx\.export: a Dropout in training mode \(module "
+                                         r"''\) zeroes a random mask .* pass "
+                                         r"training=self\.training to ops\.dropout"):
+        tc.onnx.export(Net().eval(), np.ones((2, 6), np.float32), tmp_path / "d.onnx")
+    assert not os.listdir(tmp_path)
+
+
+# ---------------------------------------------------------------- every mapped op
+
+
+class Everything(nn.Module):
+    """One model using every op the exporter maps (the seed's are tested above)."""
+
+    def __init__(self):
+        self.conv = nn.Conv2d(2, 4, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0))
+        self.bn = nn.BatchNorm2d(4)
+        self.bn_plain = nn.BatchNorm2d(4, affine=False)
+        self.fc = nn.Linear(5, 3)
+        self.w = tc.Value(np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3))
+        self.mask = np.array([[True, False, True]] * 3)      # a constant, not the data's
+
+    def forward(self, x):                                      # x (N, 2, 6, 5)
+        h = self.bn_plain(self.bn(self.conv(x)))                # (N, 4, 3, 4)
+        h = ops.avg_pool2d(ops.leaky_relu(h, 0.1), 2, stride=1, padding=1)   # (N, 4, 4, 5)
+        h = ops.pad(h, ((0, 0), (0, 0), (1, 0), (0, 2)), value=0.5)          # (N, 4, 5, 7)
+        h = ops.max_pool2d(h, kernel_size=(2, 3), stride=(1, 2))             # (N, 4, 4, 3)
+        a = ops.cat([h, ops.square(h)], axis=1)[:, ::2, 1:, ...]             # (N, 4, 3, 3)
+        b = ops.stack([h[:, 0], h[:, -1]], axis=1)[:, :, None, :2, -1]       # (N, 2, 1, 2)
+        a = ops.transpose(a, (0, 2, 3, 1)).reshape(-1, 3, 12)               # (N, 3, 12)
+        m = (a[:, :, :5] @ self.w) * 0.5 + ops.tanh(self.fc(a[:, :, 5:10]))  # (N, 3, 3)
+        m = ops.where(self.mask, ops.sigmoid(m), ops.softplus(m) - 1.0)
+        m = ops.maximum(ops.clip(m, min=-0.8), ops.minimum(m, 0.3)) / (ops.abs(m) + 2)
+        m = ops.exp(m) + ops.log(ops.sqrt(m ** 2 + 1)) - ops.log_sigmoid(-m)
+        stats = ops.cat([ops.var(m, axis=(1, 2), ddof=1)[:, None], m.std(axis=1),
+                         m.sum(axis=2), m.mean(axis=(1, 2), keepdims=True)[:, 0],
+                         ops.max(m, axis=1), ops.min(m, axis=-1),
+                         b.reshape(-1, 4), a[:, 1][:, [0, 5, 2]]], axis=1)    # (N, 21)
+        flat = ops.flatten(ops.softmax(stats, axis=1) - ops.log_softmax(stats, axis=-1))
+        return ops.flatten(stats, 1) + (-flat.reshape(stats.shape) * 0.1)
+
+
+@pytest.fixture(scope="module")
+def everything():
+    tc.manual_seed(1)
+    model = Everything()
+    rng = np.random.default_rng(1)
+    for _ in range(3):                   # running statistics that are not 0 and 1
+        model(tc.Value(rng.standard_normal((8, 2, 6, 5)).astype(np.float32) * 2 + 1))
+    return model.eval()
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # axes as attributes, and as inputs
+def test_every_mapped_op_matches_onnx_runtime_at_two_batch_sizes(everything, tmp_path, opset):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "everything.onnx"
+    tc.onnx.export(everything, rng.standard_normal((4, 2, 6, 5)).astype(np.float32), path,
+                   opset=opset)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    for batch in (4, 1, 7):
+        x = rng.standard_normal((batch, 2, 6, 5)).astype(np.float32)
+        assert max_difference(everything, path, x) < TOLERANCE
+
+
+def test_conv_transpose2d_matches_onnx_runtime(tmp_path):
+    class Upsample(nn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(4)
+            self.w = tc.Value(rng.standard_normal((3, 2, 3, 3)).astype(np.float32))
+            self.b = tc.Value(rng.standard_normal(2).astype(np.float32))
+
+        def forward(self, x):                  # (N, 3, 5, 4) -> (N, 2, 10, 8)
+            return ops.conv_transpose2d(x, self.w, self.b, stride=2, padding=1,
+                                        output_padding=1)
+
+    model, rng = Upsample().eval(), np.random.default_rng(5)
+    tc.onnx.export(model, rng.standard_normal((2, 3, 5, 4)).astype(np.float32),
+                   tmp_path / "up.onnx")
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 3, 5, 4)).astype(np.float32)
+        assert max_difference(model, tmp_path / "up.onnx", x) < TOLERANCE
+
+
+def test_buffers_are_initializers_under_their_state_dict_names(everything, tmp_path):
+    proto = tc.onnx.export(everything, np.zeros((2, 2, 6, 5), np.float32), tmp_path / "e.onnx")
+    initializers = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    state = everything.state_dict()
+    for name in ("bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+                 "bn_plain.running_mean", "bn_plain.running_var", "conv.weight", "w"):
+        np.testing.assert_array_equal(initializers[name], state[name])
+    assert np.abs(state["bn.running_mean"]).max() > 0.05     # really trained statistics
+
+
+def test_frozen_parameters_are_exported_and_stay_frozen(seed_cnn, tmp_path):
+    seed_cnn.conv1.weight.requires_grad = False
+    try:
+        proto = tc.onnx.export(seed_cnn, mnist_batch(2), tmp_path / "frozen.onnx")
+        assert seed_cnn.conv1.weight.requires_grad is False
+        assert "conv1.weight" in {t.name for t in proto.graph.initializer}
+    finally:
+        seed_cnn.conv1.weight.requires_grad = True
+    assert max_difference(seed_cnn, tmp_path / "frozen.onnx", mnist_batch(3)) < TOLERANCE
+
+
+def test_tuple_outputs_and_a_value_as_example_input(tmp_path):
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            logits = self.fc(x)
+            return logits, ops.softmax(logits, axis=1), x
+
+    model = TwoHeads().eval()
+    x = np.random.default_rng(3).standard_normal((2, 4)).astype(np.float32)
+    proto = tc.onnx.export(model, tc.Value(x), tmp_path / "two.onnx")
+    assert [o.name for o in proto.graph.output] == ["output_0", "output_1", "output_2"]
+    logits, probabilities, same = run_ort(tmp_path / "two.onnx", x)
+    np.testing.assert_allclose(logits, model(tc.Value(x))[0].data, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_array_equal(same, x)
+
+
+# ---------------------------------------------------------------- the zoo networks
+
+
+ZOO = ROOT / "examples" / "zoo" / "models.py"
+ZOO_NETWORKS = ["PyTorchExampleNet", "LeNet5", "BatchNormCNN"]
+
+
+@pytest.mark.parametrize("name", ZOO_NETWORKS)
+def test_zoo_network_runs_in_onnx_runtime_like_ours(name, tmp_path):
+    if not ZOO.exists():
+        pytest.skip("examples/zoo/models.py is not in this checkout")
+    network = getattr(load_example("examples/zoo/models.py", "zoo_models"), name)
+    tc.manual_seed(0)
+    model = network()
+    if list(model.buffers()):            # batch norm's running statistics move off 0 and 1
+        for offset in (0, 16):
+            model(tc.Value(mnist_batch(16, offset)))
+    model.eval()
+    path = tmp_path / f"{name}.onnx"
+    tc.onnx.export(model, mnist_batch(4), path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    for batch, offset in ((4, 200), (9, 300)):
+        assert max_difference(model, path, mnist_batch(batch, offset)) < TOLERANCE
+
+
+# ---------------------------------------------------------------- errors
+
+
+class Swish(tc.Function):
+    """x * sigmoid(x): a user's own op, which the exporter cannot know."""
+
+    def forward(self, x):
+        return x / (1 + np.exp(-x))
+
+    def backward(self, grad):
+        x, out = self.saved()
+        s = 1 / (1 + np.exp(-x))
+        return grad * (s + out * (1 - s))
+
+
+class SwishNet(nn.Module):
+    def __init__(self):
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return Swish.apply(self.fc(x))
+
+
+def test_an_op_without_mapping_is_named_with_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match=r"onnx\.export: op Swish \(test_onnx\.Swish, in module "
+                                         r"''\) has no ONNX mapping; expected one of: Abs, Add, "
+                                         r".*Conv2d.*; write the layer's forward with "
+                                         r"tinygrad_cnn\.ops functions"):
+        tc.onnx.export(SwishNet().eval(), np.ones((2, 4), np.float32), tmp_path / "swish.onnx")
+    assert not os.listdir(tmp_path)
+
+
+def test_a_loss_inside_the_model_says_to_export_the_logits(tmp_path):
+    class WithLoss(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return ops.cross_entropy(self.fc(x), np.array([0, 2]))
+
+    with pytest.raises(ValueError, match=r"op CrossEntropy .* export the model that computes "
+                                         r"the logits, without its loss"):
+        tc.onnx.export(WithLoss().eval(), np.ones((2, 4), np.float32), tmp_path / "loss.onnx")
+
+
+def test_unsupported_indexing_is_named(tmp_path):
+    class Masked(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x)[np.array([True, False])]
+
+    with pytest.raises(ValueError, match=r"onnx\.export: GetItem \(module ''\) with index .* "
+                                         r"has no ONNX mapping; expected ints, slices"):
+        tc.onnx.export(Masked().eval(), np.ones((2, 4), np.float32), tmp_path / "mask.onnx")
+
+
+@pytest.mark.parametrize("opset", [12, 99, 17.0, True, "17"])
+def test_unsupported_opset(seed_cnn, tmp_path, opset):
+    with pytest.raises(ValueError, match=rf"onnx\.export: opset {opset!r} is not supported; "
+                                         rf"expected an int from 13 to \d+"):
+        tc.onnx.export(seed_cnn, mnist_batch(1), tmp_path / "m.onnx", opset=opset)
+
+
+@pytest.mark.parametrize("model, example, error, message", [
+    ("not a model", np.ones((1, 4), np.float32), TypeError,
+     r"onnx\.export: model is a str; expected a tinygrad_cnn\.nn\.Module"),
+    (None, [[1.0, 2.0, 3.0, 4.0]], TypeError,
+     r"onnx\.export: example_input is a list; expected a numpy array or a Value"),
+    (None, np.float32(1.0), TypeError, r"example_input is a float32"),
+    (None, np.ones((), np.float32), ValueError,
+     r"onnx\.export: example_input has shape \(\); expected a batch axis first"),
+    (None, np.ones((0, 4), np.float32), ValueError, r"has shape \(0, 4\); expected a batch"),
+    (None, np.ones((1, 4)), TypeError,
+     r"onnx\.export: example_input has dtype float64 but the model computes in float32; "
+     r"expected the parameters' dtype; pass example_input\.astype\(np\.float32\)"),
+])
+def test_bad_arguments(tmp_path, model, example, error, message):
+    model = nn.Linear(4, 2).eval() if model is None else model
+    with pytest.raises(error, match=message):
+        tc.onnx.export(model, example, tmp_path / "m.onnx")
+
+
+def test_export_inside_no_grad_records_the_graph_and_keeps_no_grad(seed_cnn, tmp_path):
+    with tc.no_grad():
+        tc.onnx.export(seed_cnn, mnist_batch(1), tmp_path / "m.onnx")
+        assert not is_grad_enabled()
+        assert not (seed_cnn(tc.Value(mnist_batch(1)))).requires_grad
+    assert is_grad_enabled()
+    assert max_difference(seed_cnn, tmp_path / "m.onnx", mnist_batch(2)) < TOLERANCE
+
+
+def test_missing_folder(seed_cnn, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"onnx\.export: the folder '.*missing' does not "
+                                                r"exist"):
+        tc.onnx.export(seed_cnn, mnist_batch(1), tmp_path / "missing" / "m.onnx")
+
+
+def test_output_that_ignores_the_input_is_refused(tmp_path):
+    class Constant(nn.Module):
+        def __init__(self):
+            self.b = tc.Value(np.ones(3, np.float32))
+
+        def forward(self, x):
+            return self.b * 2 + tc.Value(x.data.sum(), requires_grad=False)   # x's data only
+
+    with pytest.raises(ValueError, match=r"onnx\.export: the output of Constant does not depend "
+                                         r"on example_input through recorded ops"):
+        tc.onnx.export(Constant().eval(), np.ones((2, 3), np.float32), tmp_path / "c.onnx")
+
+
+def test_a_constant_with_the_batch_size_gets_a_warning(tmp_path):
+    class MaskFromData(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x) * (x.data[:, :3] > 0)          # a mask made outside the graph
+
+    with pytest.warns(UserWarning, match=r"a constant of shape \(5, 3\) enters Mul .* computed "
+                                         r"from the example input outside the recorded ops"):
+        tc.onnx.export(MaskFromData().eval(), np.ones((5, 4), np.float32), tmp_path / "m.onnx")
+
+
+def test_forward_returning_an_array_is_refused(tmp_path):
+    class ReturnsArray(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x).data
+
+    with pytest.raises(TypeError, match=r"ReturnsArray\.forward returned ndarray \(output 0\); "
+                                        r"expected a Value"):
+        tc.onnx.export(ReturnsArray().eval(), np.ones((2, 4), np.float32), tmp_path / "a.onnx")
+
+
+def test_missing_onnx_package_says_how_to_install_it(seed_cnn, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)            # import onnx fails
+    with pytest.raises(ImportError, match=r"onnx\.export: exporting needs the 'onnx' package, "
+                                          r"which is not installed .* pip install "
+                                          r"'tinygrad_cnn\[onnx\]'"):
+        tc.onnx.export(seed_cnn, mnist_batch(1), tmp_path / "m.onnx")
+
+
+def test_supported_ops_lists_the_seed_and_zoo_ops():
+    names = tc.onnx.supported_ops()
+    assert names == sorted(names)
+    for op in ("Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "Tanh", "AvgPool2d",
+               "BatchNorm", "LogSoftmax", "Pad", "Cat", "Add", "Mul", "Sub", "Div", "Sigmoid",
+               "Softmax", "Reshape", "MatMul"):
+        assert op in names, op

@@ -1,0 +1,334 @@
+"""One converter per op: how a node of our recorded graph becomes ONNX nodes.
+
+A converter is called as `converter(g, node, *input_names)`: `g` is the graph being built
+(exporter.GraphBuilder: `g.op(...)` adds an ONNX node and returns its output's name,
+`g.ints(...)` and `g.scalar(...)` add constants), `node` is our output Value (its op is
+`node.fn`, the op's keyword arguments `node.fn.params`, its inputs `node.fn.inputs`), and
+the names are the ONNX tensors holding those inputs (None for a None input). It returns the
+name of the tensor holding `node`. CONVERTERS, at the end, maps each op class to its
+converter. Nothing here imports `onnx`: the builder does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.ops import (
+    batchnorm,
+    conv,
+    elementwise,
+    indexing,
+    linalg,
+    loss,
+    pool,
+    reduce,
+    shape,
+)
+
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+
+
+def _pair(value) -> list[int]:
+    """An int or an (h, w) pair as [h, w]."""
+    return [int(value), int(value)] if np.isscalar(value) else [int(v) for v in value]
+
+
+def _cast_all(g, node, names):
+    """The inputs cast to the output's dtype where numpy promoted them (ONNX ops do not mix)."""
+    return [None if name is None else g.as_dtype(name, value, node.dtype)
+            for name, value in zip(names, node.fn.inputs, strict=True)]
+
+
+def _unary(onnx_op):
+    def convert(g, node, x):
+        return g.op(onnx_op, [x])
+    convert.__name__ = onnx_op.lower()
+    return convert
+
+
+def _binary(onnx_op):
+    def convert(g, node, a, b):
+        return g.op(onnx_op, _cast_all(g, node, [a, b]))
+    convert.__name__ = onnx_op.lower()
+    return convert
+
+
+def pow_(g, node, x):
+    return g.op("Pow", [x, g.scalar(node.fn.params["exponent"], node.dtype)])
+
+
+def square(g, node, x):
+    return g.op("Mul", [x, x])
+
+
+def clip(g, node, x):
+    params = node.fn.params
+    low, high = (None if params[k] is None else g.scalar(params[k], node.dtype)
+                 for k in ("low", "high"))
+    return g.op("Clip", [x, low or "", high or ""])
+
+
+def where(g, node, condition, a, b):
+    _, a, b = _cast_all(g, node, [None, a, b])
+    return g.op("Where", [condition, a, b])
+
+
+def leaky_relu(g, node, x):
+    return g.op("LeakyRelu", [x], alpha=float(node.fn.params["negative_slope"]))
+
+
+def log_sigmoid(g, node, x):
+    # log sigmoid(x) = -softplus(-x)
+    return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
+
+
+def reshape(g, node, x):
+    # keep the batch axis dynamic: 0 copies the input's first dimension (the batch, when it
+    # stays first); else -1 lets the first dimension absorb whatever the batch size makes
+    shape = list(node.shape)
+    if g.is_batched(node.fn.inputs[0]) and g.is_batched(node):
+        shape[0] = 0
+    elif shape and min(shape) > 0:
+        shape[0] = -1
+    return g.op("Reshape", [x, g.ints(shape, "shape")])
+
+
+def flatten(g, node, x):
+    ndim = max(node.fn.inputs[0].ndim, 1)
+    start = int(node.fn.params.get("start_dim", 0)) % ndim
+    if start == 1:                      # ONNX Flatten gives (d0, d1*...*dn): torch.flatten(x, 1)
+        return g.op("Flatten", [x], axis=1)
+    # (d0, ..., d_{s-1}, rest): 0 copies a leading dimension, -1 takes the rest
+    return g.op("Reshape", [x, g.ints([0] * start + [-1], "shape")])
+
+
+def transpose(g, node, x):
+    return g.op("Transpose", [x], perm=[int(a) for a in node.fn.params["axes"]])
+
+
+def broadcast_to(g, node, x):
+    # Expand broadcasts both ways: a 1 where the batch axis is keeps the input's batch size
+    shape = list(node.shape)
+    if g.is_batched(node.fn.inputs[0]) and g.is_batched(node):
+        shape[0] = 1
+    return g.op("Expand", [x, g.ints(shape, "shape")])
+
+
+def matmul(g, node, a, b):
+    return g.op("MatMul", _cast_all(g, node, [a, b]))
+
+
+def linear(g, node, x, w, b):
+    x, w, b = _cast_all(g, node, [x, w, b])
+    if node.fn.inputs[0].ndim == 2:     # y = x W^T + b in one Gemm
+        return g.op("Gemm", [x, w] + ([b] if b else []), transB=1)
+    out = g.op("MatMul", [x, g.op("Transpose", [w], perm=[1, 0])])    # (..., in) @ (in, out)
+    return g.op("Add", [out, b]) if b else out
+
+
+def conv2d(g, node, x, w, b):
+    x, w, b = _cast_all(g, node, [x, w, b])
+    params, kernel = node.fn.params, list(node.fn.inputs[1].shape[2:])
+    ph, pw = _pair(params.get("padding", 0))
+    return g.op("Conv", [x, w] + ([b] if b else []), kernel_shape=kernel,
+                strides=_pair(params.get("stride", 1)), pads=[ph, pw, ph, pw])
+
+
+def conv_transpose2d(g, node, x, w, b):
+    x, w, b = _cast_all(g, node, [x, w, b])
+    params, kernel = node.fn.params, list(node.fn.inputs[1].shape[2:])
+    ph, pw = _pair(params.get("padding", 0))
+    return g.op("ConvTranspose", [x, w] + ([b] if b else []), kernel_shape=kernel,
+                strides=_pair(params.get("stride", 1)), pads=[ph, pw, ph, pw],
+                output_padding=_pair(params.get("output_padding", 0)))
+
+
+def max_pool2d(g, node, x):
+    params = node.fn.params
+    kernel = _pair(params.get("kernel_size", 2))
+    stride = kernel if params.get("stride") is None else _pair(params["stride"])
+    return g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[0, 0, 0, 0])
+
+
+def avg_pool2d(g, node, x):
+    params = node.fn.params
+    kernel = _pair(params.get("kernel_size", 2))
+    stride = kernel if params.get("stride") is None else _pair(params["stride"])
+    ph, pw = _pair(params.get("padding", 0))
+    # the padded zeros count in each mean, as in PyTorch's default
+    return g.op("AveragePool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
+                count_include_pad=1)
+
+
+def _axes(node) -> list[int]:
+    x = node.fn.inputs[0]
+    return list(reduce.normalize_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.ndim))
+
+
+def _reduce(onnx_op):
+    def convert(g, node, x):
+        return g.reduce(onnx_op, x, _axes(node), bool(node.fn.params.get("keepdims", False)))
+    convert.__name__ = onnx_op.lower()
+    return convert
+
+
+def var(g, node, x, take_sqrt=False):
+    # var = mean((x - mean(x))^2) * count / (count - ddof), over the reduced axes
+    axes, params = _axes(node), node.fn.params
+    centered = g.op("Sub", [x, g.reduce("ReduceMean", x, axes, keepdims=True)])
+    out = g.reduce("ReduceMean", g.op("Mul", [centered, centered]), axes,
+                   bool(params.get("keepdims", False)))
+    count = int(np.prod([node.fn.inputs[0].shape[a] for a in axes]))
+    ddof = int(params.get("ddof", 0))
+    if ddof:
+        out = g.op("Mul", [out, g.scalar(count / (count - ddof), node.dtype)])
+    return g.op("Sqrt", [out]) if take_sqrt else out
+
+
+def std(g, node, x):
+    return var(g, node, x, take_sqrt=True)
+
+
+def softmax(g, node, x):
+    return g.op("Softmax", [x], axis=int(node.fn.params.get("axis", -1)))
+
+
+def log_softmax(g, node, x):
+    return g.op("LogSoftmax", [x], axis=int(node.fn.params.get("axis", -1)))
+
+
+def cat(g, node, *xs):
+    return g.op("Concat", _cast_all(g, node, list(xs)), axis=int(node.fn.params["axis"]))
+
+
+def stack(g, node, *xs):
+    axis = int(node.fn.params["axis"]) % node.ndim
+    axes = g.ints([axis], "axes")
+    return g.op("Concat", [g.op("Unsqueeze", [x, axes]) for x in _cast_all(g, node, list(xs))],
+                axis=axis)
+
+
+def pad(g, node, x):
+    widths = node.fn.params["pad_width"]                 # ((before, after), ...) per axis
+    pads = [int(before) for before, _ in widths] + [int(after) for _, after in widths]
+    value = g.scalar(node.fn.params.get("value", 0.0), node.dtype)
+    return g.op("Pad", [x, g.ints(pads, "pads"), value], mode="constant")
+
+
+def batch_norm(g, node, x, mean, var, weight, bias):
+    params = node.fn.params
+    if params.get("training"):
+        raise ValueError(
+            f"onnx.export: a BatchNorm in training mode (module {node.module!r}) normalises "
+            f"with the batch's own statistics; expected evaluation mode; call model.eval(), or "
+            f"pass training=self.training to ops.batch_norm in your module")
+    channels = node.fn.inputs[0].shape[1]
+    x, mean, var, weight, bias = _cast_all(g, node, [x, mean, var, weight, bias])
+    weight = weight or g.constant(np.ones(channels, dtype=node.dtype), "scale")
+    bias = bias or g.constant(np.zeros(channels, dtype=node.dtype), "bias")
+    return g.op("BatchNormalization", [x, weight, bias, mean, var],
+                epsilon=float(params.get("eps", 1e-5)))
+
+
+def getitem(g, node, x):
+    """x[index] for ints, slices, None and Ellipsis (Slice, Gather, Unsqueeze), or for one
+    integer array among slices (Gather along its axis)."""
+    index, shape = node.fn.params["index"], node.fn.inputs[0].shape
+    arrays = [e for e in index if isinstance(e, np.ndarray) and e.ndim > 0]
+    takes = [e for e in index if not isinstance(e, slice) and e is not None
+             and e is not Ellipsis and np.ndim(e) == 0]
+    if (any(getattr(e, "dtype", None) == np.bool_ for e in index) or len(arrays) > 1
+            or (arrays and (takes or any(e is None for e in index)))):
+        raise ValueError(
+            f"onnx.export: GetItem (module {node.module!r}) with index {index!r:.100} has no "
+            f"ONNX mapping; expected ints, slices, None and Ellipsis, or one integer array "
+            f"among slices (boolean masks give shapes that depend on the data); index with "
+            f"those, or use ops.where for a mask")
+    used = sum(1 for e in index if e is not None and e is not Ellipsis)
+    entries = []                        # Ellipsis -> the full slices it stands for
+    for e in index:
+        entries += [slice(None)] * (len(shape) - used) if e is Ellipsis else [e]
+    entries += [slice(None)] * (len(shape) - sum(1 for e in entries if e is not None))
+    starts, ends, axes, steps, gathers, new_axes = [], [], [], [], [], []
+    axis = out_axis = 0                 # the entry's axis in x, and in the output
+    for e in entries:
+        if e is None:
+            new_axes.append(out_axis)
+            out_axis += 1
+            continue
+        if isinstance(e, slice):
+            if e != slice(None):        # a full slice needs no node (and keeps the batch)
+                step = 1 if e.step is None else e.step
+                first, last = (0, INT64_MAX) if step > 0 else (-1, INT64_MIN)
+                starts.append(first if e.start is None else e.start)
+                ends.append(last if e.stop is None else e.stop)
+                axes.append(axis)
+                steps.append(step)
+            out_axis += 1
+        else:                           # an int drops the axis; an array puts its shape there
+            gathers.append((axis, np.asarray(e, dtype=np.int64)))
+            out_axis += np.ndim(e)
+        axis += 1
+    out = x
+    if axes:
+        out = g.op("Slice", [out, g.ints(starts, "starts"), g.ints(ends, "ends"),
+                             g.ints(axes, "axes"), g.ints(steps, "steps")])
+    for axis, indices in reversed(gathers):   # the last axis first: earlier axes keep place
+        out = g.op("Gather", [out, g.constant(indices, "indices")], axis=axis)
+    if new_axes:
+        out = g.op("Unsqueeze", [out, g.ints(new_axes, "axes")])
+    return out
+
+
+def identity(g, node, x):
+    return g.op("Identity", [x])
+
+
+# op class -> converter; the ONNX ops are named in each converter.
+CONVERTERS = {
+    elementwise.Add: _binary("Add"),
+    elementwise.Sub: _binary("Sub"),
+    elementwise.Mul: _binary("Mul"),
+    elementwise.Div: _binary("Div"),
+    elementwise.Pow: pow_,
+    elementwise.Neg: _unary("Neg"),
+    elementwise.Exp: _unary("Exp"),
+    elementwise.Log: _unary("Log"),
+    elementwise.Abs: _unary("Abs"),
+    elementwise.Sqrt: _unary("Sqrt"),
+    elementwise.Square: square,
+    elementwise.Clip: clip,
+    elementwise.Maximum: _binary("Max"),
+    elementwise.Minimum: _binary("Min"),
+    elementwise.Where: where,
+    elementwise.ReLU: _unary("Relu"),
+    elementwise.LeakyReLU: leaky_relu,
+    elementwise.Tanh: _unary("Tanh"),
+    elementwise.Sigmoid: _unary("Sigmoid"),
+    elementwise.Softplus: _unary("Softplus"),
+    elementwise.LogSigmoid: log_sigmoid,
+    shape.Reshape: reshape,
+    shape.Flatten: flatten,
+    shape.Transpose: transpose,
+    shape.BroadcastTo: broadcast_to,
+    linalg.MatMul: matmul,
+    linalg.Linear: linear,
+    conv.Conv2d: conv2d,
+    conv.ConvTranspose2d: conv_transpose2d,
+    pool.MaxPool2d: max_pool2d,
+    pool.AvgPool2d: avg_pool2d,
+    reduce.Sum: _reduce("ReduceSum"),
+    reduce.Mean: _reduce("ReduceMean"),
+    reduce.Max: _reduce("ReduceMax"),
+    reduce.Min: _reduce("ReduceMin"),
+    reduce.Var: var,
+    reduce.Std: std,
+    loss.Softmax: softmax,
+    loss.LogSoftmax: log_softmax,
+    indexing.GetItem: getitem,
+    indexing.Cat: cat,
+    indexing.Stack: stack,
+    indexing.Pad: pad,
+    batchnorm.BatchNorm: batch_norm,
+}

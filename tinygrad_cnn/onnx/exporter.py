@@ -1,0 +1,373 @@
+"""`export`: run the model once in evaluation mode, walk the graph that forward recorded, and
+write it as an ONNX model: each op through its converter (converters.py), each parameter and
+buffer as an initializer under the model's own name, the first input axis dynamic ("N")."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tinygrad_cnn import function
+from tinygrad_cnn.fileio import atomic_write
+from tinygrad_cnn.nn import Module
+from tinygrad_cnn.onnx import converters
+from tinygrad_cnn.value import Value
+
+if TYPE_CHECKING:
+    import onnx
+
+# From opset 13 on, Softmax/LogSoftmax work along one axis (as ours) and ReduceSum, Squeeze and
+# Unsqueeze take their axes as inputs; the converters are written for 13 and later.
+MIN_OPSET = 13
+INPUT, OUTPUT, BATCH = "input", "output", "N"
+INSTALL_HINT = "pip install 'tinygrad_cnn[onnx]' (or pip install onnx)"
+# Ops that only training computes: the hint for them says what to export instead.
+LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits"}
+
+
+def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> onnx.ModelProto:
+    """Write `model` to `path` as an ONNX model; returns the onnx.ModelProto written.
+
+    One forward pass on `example_input` (a numpy array or Value, (N, ...)) is recorded in
+    evaluation mode (a model in training mode is exported in evaluation mode, with a warning,
+    and left in training mode), and each recorded op becomes ONNX nodes of the default domain
+    at `opset` (13 or later). The graph's input is "input" with its first axis named "N", so
+    any batch size runs; its output is "output" ("output_0", "output_1", ... for a tuple). The
+    parameters and buffers are initializers under their state_dict names ("conv1.weight").
+    The model is checked with onnx.checker (full_check) before the file is written atomically.
+
+    An op with no ONNX mapping (see `supported_ops()`) raises a ValueError naming it: for a
+    custom Function, write its forward with tinygrad_cnn.ops so the graph is made of those.
+    """
+    onnx = _import_onnx()
+    _check_arguments(model, example_input, path, opset, onnx)
+    x, outputs = _trace(model, example_input)
+    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0])
+    g.name_leaves(model, x)
+    for node in _recorded_nodes(outputs):
+        g.convert(node)
+    if id(x) not in g.used_leaves:
+        raise ValueError(
+            f"onnx.export: the output of {type(model).__name__} does not depend on example_input "
+            f"through recorded ops; expected forward to compute with tinygrad_cnn ops on its "
+            f"input (a forward that uses x.data or numpy on x records nothing to export)")
+    proto = g.model(outputs, x, model)
+    with atomic_write(path) as file:
+        file.write(proto.SerializeToString())
+    return proto
+
+
+def supported_ops() -> list[str]:
+    """The names of the ops that `export` can convert, e.g. ["Add", "AvgPool2d", ...]."""
+    return sorted(cls.__name__ for cls in converters.CONVERTERS)
+
+
+def _import_onnx():
+    """The onnx package, or an ImportError saying how to install it."""
+    try:
+        import onnx
+        import onnx.checker  # noqa: F401  (the submodules export uses)
+        import onnx.shape_inference  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"onnx.export: exporting needs the 'onnx' package, which is not "
+                          f"installed ({error}); install it with {INSTALL_HINT}") from error
+    return onnx
+
+
+def _check_arguments(model, example_input, path, opset, onnx) -> None:
+    if not isinstance(model, Module):
+        raise TypeError(f"onnx.export: model is a {type(model).__name__}; expected a "
+                        f"tinygrad_cnn.nn.Module (its named parameters name the initializers)")
+    if not isinstance(example_input, (np.ndarray, Value)):
+        raise TypeError(f"onnx.export: example_input is a {type(example_input).__name__}; "
+                        f"expected a numpy array or a Value of shape (N, ...), e.g. a batch of "
+                        f"images")
+    shape, dtype = example_input.shape, example_input.dtype
+    if len(shape) == 0 or shape[0] < 1:
+        raise ValueError(f"onnx.export: example_input has shape {shape}; expected a batch "
+                         f"axis first, (N, ...) with N >= 1, e.g. images[:1]")
+    float_dtypes = {p.dtype for p in model.parameters() if p.dtype.kind == "f"}
+    if dtype.kind == "f" and float_dtypes and dtype not in float_dtypes:
+        raise TypeError(f"onnx.export: example_input has dtype {dtype} but the model computes "
+                        f"in {', '.join(sorted(map(str, float_dtypes)))}; expected the "
+                        f"parameters' dtype; pass example_input.astype(np.float32) or the "
+                        f"model's dtype")
+    newest = onnx.defs.onnx_opset_version()
+    if (isinstance(opset, bool) or not isinstance(opset, (int, np.integer))
+            or not MIN_OPSET <= opset <= newest):
+        raise ValueError(f"onnx.export: opset {opset!r} is not supported; expected an int from "
+                         f"{MIN_OPSET} to {newest} (the newest this onnx {onnx.__version__} "
+                         f"knows), e.g. opset=17")
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"onnx.export: the folder {str(folder)!r} does not exist; "
+                                f"expected an existing folder; create it first (e.g. Path.mkdir)")
+
+
+def _trace(model, example_input) -> tuple[Value, list[Value]]:
+    """Run model(x) in evaluation mode with every op recorded (also inside no_grad): x and
+    frozen parameters are made to require grad for the call, then the modes and flags are put
+    back as they were."""
+    data = example_input.data if isinstance(example_input, Value) else example_input
+    x = Value(data, requires_grad=data.dtype.kind == "f")   # so every op on x is recorded
+    modes = [(module, module.training) for module in model.modules()]
+    if any(training for _, training in modes):
+        warnings.warn(f"onnx.export: {type(model).__name__} is in training mode; exporting its "
+                      f"evaluation-mode graph (dropout off, batch norm with the running "
+                      f"statistics) and leaving the model in training mode; call model.eval() "
+                      f"before exporting to silence this warning", UserWarning, stacklevel=3)
+    frozen = [p for p in model.parameters() if not p.requires_grad and p.dtype.kind == "f"]
+    model.eval()
+    for param in frozen:
+        param.requires_grad = True
+    try:
+        with function._grad_mode(True):        # record, even when called inside no_grad()
+            result = model(x)
+    finally:
+        for param in frozen:
+            param.requires_grad = False
+        for module, training in modes:
+            module.training = training
+    outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Value):
+            raise TypeError(f"onnx.export: {type(model).__name__}.forward returned "
+                            f"{type(out).__name__} (output {i}); expected a Value or a tuple "
+                            f"of Values")
+    return x, outputs
+
+
+def _recorded_nodes(outputs: list[Value]) -> list[Value]:
+    """Every op output feeding `outputs`, each after its inputs; iterative (deep graphs do not
+    recurse) and in argument order, so the exported file is the same every time."""
+    order, seen, stack = [], set(), list(reversed(outputs))
+    while stack:
+        node = stack.pop()
+        if node is None:                # the marker above a node: its inputs are done
+            order.append(stack.pop())
+        elif id(node) not in seen and node.fn is not None:
+            seen.add(id(node))
+            stack += [node, None]
+            stack += [v for v in reversed(node.fn.inputs) if v is not None and id(v) not in seen]
+    return order
+
+
+class GraphBuilder:
+    """The ONNX graph being built: nodes, initializers, and the tensor name of every Value.
+
+    Converters call `op`, `constant`, `ints`, `scalar`, `as_dtype`, `reduce` and `is_batched`;
+    the names of nodes and tensors follow PyTorch's exporter: "/conv1/Conv", whose output is
+    "/conv1/Conv_output_0".
+    """
+
+    def __init__(self, onnx, opset: int, batch_size: int):
+        self.onnx, self.opset, self.batch_size = onnx, opset, batch_size
+        self.nodes: list = []                   # onnx NodeProtos, in order
+        self.initializers: list = []            # onnx TensorProtos
+        self.names: dict[int, str] = {}         # id(Value) -> its tensor's name
+        self.traced: dict[str, tuple[int, ...]] = {}   # tensor name -> the shape it had
+        self.taken: set[str] = {INPUT, OUTPUT}
+        self.batched: set[int] = set()          # ids of Values whose axis 0 is the batch
+        self.used_leaves: set[int] = set()
+        self.scope = ""                         # "/conv1" while converting a node of conv1
+        self.leaf_names: dict[int, str] = {}    # id(Value or array) -> name, from the model
+        self.buffers: dict[str, list[tuple[str, np.ndarray]]] = {}   # module -> its buffers
+
+    # ---- used by the converters ----
+    def op(self, op_type: str, inputs: list[str], **attributes) -> str:
+        """Add one node; returns the name of its (single) output tensor."""
+        name = self._unique(f"{self.scope}/{op_type}")
+        output = self._unique(f"{name}_output_0")
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, [output], name=name,
+                                                     **attributes))
+        return output
+
+    def constant(self, array: np.ndarray, hint: str) -> str:
+        """Add an initializer holding `array` (a converter's constant); returns its name."""
+        name = self._unique(f"{self.scope}/{hint}")
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def ints(self, values, hint: str) -> str:
+        """A 1-D int64 constant: the shapes, axes and pads ONNX ops take as inputs."""
+        return self.constant(np.array(values, dtype=np.int64).reshape(-1), hint)
+
+    def scalar(self, value, dtype, hint: str = "value") -> str:
+        """A 0-d constant of `dtype`."""
+        return self.constant(np.array(value, dtype=dtype), hint)
+
+    def as_dtype(self, name: str, value: Value, dtype) -> str:
+        """The tensor `name` (holding `value`) cast to `dtype`; itself if it has that dtype."""
+        if value.dtype == np.dtype(dtype):
+            return name
+        return self.op("Cast", [name], to=self.onnx.helper.np_dtype_to_tensor_dtype(
+            np.dtype(dtype)))
+
+    def reduce(self, op_type: str, x: str, axes: list[int], keepdims: bool) -> str:
+        """A Reduce* node over `axes`: an input from opset 18 on (13 for ReduceSum), before
+        that an attribute."""
+        if op_type == "ReduceSum" or self.opset >= 18:
+            return self.op(op_type, [x, self.ints(axes, "axes")], keepdims=int(keepdims))
+        return self.op(op_type, [x], axes=axes, keepdims=int(keepdims))
+
+    def is_batched(self, value: Value) -> bool:
+        """Whether value's first axis is the batch axis (it grows with the input's batch)."""
+        return id(value) in self.batched
+
+    # ---- used by export ----
+    def name_leaves(self, model, x: Value) -> None:
+        """Remember the names the model gives its parameters and buffers."""
+        self.leaf_names[id(x)] = INPUT
+        self.batched.add(id(x))
+        for name, param in model.named_parameters():
+            self.leaf_names[id(param)] = name
+        for name, buffer in model.named_buffers():
+            module = name.rpartition(".")[0]
+            self.buffers.setdefault(module, []).append((name, buffer.data))
+
+    def convert(self, node: Value) -> None:
+        """Add the ONNX nodes of one recorded op (and initializers for its leaf inputs)."""
+        converter = converters.CONVERTERS.get(type(node.fn))
+        if converter is None:
+            raise ValueError(_unsupported(node))
+        self.scope = f"/{node.module}" if node.module else ""
+        inputs = []
+        for value in node.fn.inputs:        # a loop, not a comprehension: warnings' stacklevel
+            inputs.append(None if value is None else self._name_of(value, node))
+        name = converter(self, node, *inputs)
+        self.names[id(node)] = name
+        self.traced[name] = node.shape
+        if (any(self.is_batched(v) for v in node.fn.inputs if v is not None)
+                and node.ndim and node.shape[0] == self.batch_size):
+            self.batched.add(id(node))
+
+    def model(self, outputs: list[Value], x: Value, model) -> onnx.ModelProto:
+        """The checked ModelProto: graph, opset, and the shapes that inference adds."""
+        onnx, helper = self.onnx, self.onnx.helper
+        output_infos = []
+        for i, value in enumerate(outputs):
+            wanted = OUTPUT if len(outputs) == 1 else f"{OUTPUT}_{i}"
+            name = self.names.get(id(value)) or self._name_of(value, None)
+            if self._made_by_a_node(name) and name not in (info.name for info in output_infos):
+                self._rename(name, wanted)
+            else:                       # the input, a parameter, or an output given twice
+                self.nodes.append(helper.make_node("Identity", [name], [wanted],
+                                                   name=f"/{wanted}/Identity"))
+            self.traced[wanted] = value.shape
+            output_infos.append(helper.make_tensor_value_info(
+                wanted, helper.np_dtype_to_tensor_dtype(value.dtype), None))
+        input_info = helper.make_tensor_value_info(
+            INPUT, helper.np_dtype_to_tensor_dtype(x.dtype), [BATCH, *x.shape[1:]])
+        graph = helper.make_graph(self.nodes, type(model).__name__, [input_info], output_infos,
+                                  self.initializers)
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
+                                  producer_name="tinygrad_cnn",
+                                  doc_string=f"exported by tinygrad_cnn.onnx.export\n{model!r}")
+        proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))
+        proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True,
+                                                  data_prop=True)
+        self._check_shapes(proto, outputs)
+        onnx.checker.check_model(proto, full_check=True)
+        return proto
+
+    # ---- helpers ----
+    def _unique(self, name: str) -> str:
+        """name, or name_1, name_2, ... : the first not yet taken."""
+        candidate, k = name, 0
+        while candidate in self.taken:
+            k += 1
+            candidate = f"{name}_{k}"
+        self.taken.add(candidate)
+        return candidate
+
+    def _name_of(self, value: Value, consumer: Value | None) -> str:
+        """The tensor holding value; for a leaf (input, parameter, buffer or constant) the
+        graph input or an initializer, added the first time it is used."""
+        if id(value) in self.names:
+            return self.names[id(value)]
+        self.used_leaves.add(id(value))
+        name = self.leaf_names.get(id(value)) or self._buffer_name(value, consumer)
+        if name is None:                # a constant of forward (e.g. the 2 of x * 2)
+            if (consumer is not None and value.ndim > 0 and self.batch_size > 1
+                    and value.shape[0] == self.batch_size):
+                warnings.warn(
+                    f"onnx.export: a constant of shape {value.shape} enters "
+                    f"{consumer.fn.name} in module {consumer.module!r}; its first axis has the "
+                    f"batch size, so it may have been computed from the example input outside "
+                    f"the recorded ops (e.g. a mask from x.data), and the exported model would "
+                    f"replay it for every input; compute it with tinygrad_cnn ops instead",
+                    UserWarning, stacklevel=4)
+            name = self._unique(f"{self.scope}/Constant")
+        if name != INPUT:
+            self.initializers.append(self.onnx.numpy_helper.from_array(value.data, name))
+            self.taken.add(name)
+        self.names[id(value)] = name
+        return name
+
+    def _buffer_name(self, value: Value, consumer: Value | None) -> str | None:
+        """The name of the buffer of the consuming module whose data `value` holds (ops such as
+        batch_norm receive a copy of the running statistics), each buffer named once."""
+        if consumer is None or consumer.module is None:
+            return None
+        for i, (name, data) in enumerate(self.buffers.get(consumer.module, [])):
+            if (data is value.data or (data.shape == value.shape and data.dtype == value.dtype
+                                       and np.array_equal(data, value.data))):
+                del self.buffers[consumer.module][i]
+                return name
+        return None
+
+    def _made_by_a_node(self, name: str) -> bool:
+        return any(name in node.output for node in self.nodes)
+
+    def _rename(self, old: str, new: str) -> None:
+        """Give the tensor `old` the name `new` in every node that makes or reads it."""
+        for node in self.nodes:
+            for fields in (node.input, node.output):
+                for i, name in enumerate(fields):
+                    if name == old:
+                        fields[i] = new
+        for value_id, name in self.names.items():
+            if name == old:
+                self.names[value_id] = new
+
+    def _check_shapes(self, proto, outputs: list[Value]) -> None:
+        """Every tensor's inferred shape must match the traced one (a converter bug otherwise),
+        and the outputs must have a shape, which check_model requires."""
+        inferred = {info.name: info for info in [*proto.graph.value_info, *proto.graph.output]}
+        for name, shape in self.traced.items():
+            info = inferred.get(name)
+            if info is None or not info.type.tensor_type.HasField("shape"):
+                continue
+            dims = [d.dim_value if d.HasField("dim_value") else None
+                    for d in info.type.tensor_type.shape.dim]
+            assert len(dims) == len(shape) and all(
+                d is None or d == n for d, n in zip(dims, shape, strict=True)), \
+                f"onnx.export: tensor {name!r} has ONNX shape {dims} but traced shape {shape}"
+        for info, value in zip(proto.graph.output, outputs, strict=True):
+            if not info.type.tensor_type.HasField("shape"):    # inference could not tell
+                dims = list(value.shape)
+                if dims and id(value) in self.batched:
+                    dims[0] = BATCH
+                info.CopyFrom(self.onnx.helper.make_tensor_value_info(
+                    info.name, info.type.tensor_type.elem_type, dims))
+
+
+def _unsupported(node: Value) -> str:
+    """The message for an op with no converter."""
+    cls = type(node.fn)
+    if cls.__name__ == "Dropout":       # recorded only in training mode; eval() records none
+        return (f"onnx.export: a Dropout in training mode (module {node.module!r}) zeroes a "
+                f"random mask drawn once, which an exported model would replay for every input; "
+                f"expected evaluation mode, where dropout is the identity and records no op; "
+                f"pass training=self.training to ops.dropout in your module")
+    hint = ("export the model that computes the logits, without its loss"
+            if cls.__name__ in LOSSES else
+            "write the layer's forward with tinygrad_cnn.ops functions (e.g. x * ops.sigmoid(x) "
+            "for a Swish) so that its graph is made of supported ops")
+    supported = ", ".join(supported_ops())
+    return (f"onnx.export: op {cls.__name__} ({cls.__module__}.{cls.__qualname__}, in module "
+            f"{node.module!r}) has no ONNX mapping; expected one of: {supported}; {hint}")
