@@ -305,13 +305,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _shape(x) -> tuple[int, ...]:
-    return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
+    kind = type(x)        # exact types first: this runs for every operator of a scalar graph
+    if kind is Value or kind is np.ndarray:
+        return x.shape
+    return () if kind is float or kind is int else np.shape(x)
 
 
 def _check_broadcast(op: str, *operands) -> None:
     """Raise a ValueError naming every shape unless the operands broadcast together."""
     shapes = [_shape(x) for x in operands]
-    if all(s == shapes[0] for s in shapes):
+    if shapes.count(shapes[0]) == len(shapes):
         return
     try:
         np.broadcast_shapes(*shapes)
