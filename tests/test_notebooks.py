@@ -1,0 +1,83 @@
+"""The notebooks in examples/notebooks: committed without outputs, and each one runs from top to
+bottom in a fresh kernel of this Python, shows its plots and graphs as pictures and writes
+nothing to stderr."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="the notebook tests need the dev extra "
+                                                  "(pip install -e '.[dev]')")
+nbclient = pytest.importorskip("nbclient", reason="the notebook tests need the dev extra "
+                                                  "(pip install -e '.[dev]')")
+
+FOLDER = Path(__file__).resolve().parents[1] / "examples" / "notebooks"
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
+KERNEL = "python3"          # ipykernel's own kernel: the Python that runs pytest
+CELL_TIMEOUT = 300          # seconds; a cell that hangs fails instead of blocking CI
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def sources(nb) -> list[str]:
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def draws_graphs(path: Path) -> bool:
+    return any("tc.draw_graph(" in source for source in sources(read(path)))
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 3, f"expected at least 3 notebooks in {FOLDER}, found {NOTEBOOKS}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_committed_without_outputs_and_for_the_python3_kernel(path):
+    nb = read(path)
+    nbformat.validate(nb)
+    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; "
+                       f"clear them (Jupyter: Edit > Clear Outputs of All Cells, or "
+                       f"jupyter nbconvert --clear-output --inplace {path.name})")
+    assert nb.metadata.kernelspec.name == KERNEL, nb.metadata.kernelspec
+
+
+def run(path: Path):
+    """Execute a copy of the notebook in a fresh kernel, in its own folder (as Jupyter does);
+    a cell that raises fails the test with that cell and its traceback."""
+    nb = read(path)
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL,
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return nb
+
+
+def outputs(cell, output_type: str) -> list:
+    return [out for out in cell.get("outputs", []) if out.output_type == output_type]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=pytest.mark.skipif(
+        draws_graphs(path) and shutil.which("dot") is None and os.environ.get("CI") != "true",
+        reason="graphviz's dot program is not installed (in CI this test runs and fails "
+               "instead)")) for path in NOTEBOOKS], ids=lambda path: path.name)
+def test_runs_and_shows_its_pictures(path):
+    nb = run(path)
+    code_cells = [(i, cell) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    for i, cell in code_cells:
+        shown = {kind for out in outputs(cell, "display_data") + outputs(cell, "execute_result")
+                 for kind in out.data}
+        if "plt.show()" in cell.source:
+            assert "image/png" in shown, f"{path.name} cell {i}: no figure shown ({shown})"
+        if cell.source.splitlines()[-1].startswith("tc.draw_graph("):
+            assert "image/svg+xml" in shown, f"{path.name} cell {i}: no graph shown ({shown})"
+        errors = "".join(out.text for out in outputs(cell, "stream") if out.name == "stderr")
+        assert not errors, f"{path.name} cell {i} wrote to stderr:\n{errors}"
+    assert any("plt.show()" in cell.source for _, cell in code_cells), \
+        f"{path.name} shows no figure"
