@@ -227,6 +227,26 @@ def test_every_mapped_op_matches_onnx_runtime_at_two_batch_sizes(everything, tmp
         assert max_difference(everything, path, x) < TOLERANCE
 
 
+@pytest.mark.parametrize("index", [
+    np.s_[:, ::-1], np.s_[:, 2:0:-1, None], np.s_[..., -1], np.s_[:, None, 1, ::2],
+    np.s_[:, :, np.array([[0, 2], [-1, 1]])], np.s_[..., :1:-2], np.s_[:, 0, 0], np.s_[1:],
+], ids=["reversed", "negative-step-new-axis", "ellipsis-int", "new-axis-int-step",
+        "2d-int-array", "ellipsis-negative-step", "two-ints", "batch-slice"])
+def test_indexing_matches_onnx_runtime_at_two_batch_sizes(tmp_path, index):
+    class Indexed(nn.Module):
+        def __init__(self):
+            self.w = tc.Value(np.linspace(1, 2, 4, dtype=np.float32))
+
+        def forward(self, x):
+            return (x * self.w)[index]
+
+    model, rng = Indexed().eval(), np.random.default_rng(6)
+    tc.onnx.export(model, rng.standard_normal((3, 4, 4)).astype(np.float32), tmp_path / "i.onnx")
+    for batch in (3, 5):
+        x = rng.standard_normal((batch, 4, 4)).astype(np.float32)
+        assert max_difference(model, tmp_path / "i.onnx", x) == 0
+
+
 def test_conv_transpose2d_matches_onnx_runtime(tmp_path):
     class Upsample(nn.Module):
         def __init__(self):
