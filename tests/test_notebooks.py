@@ -6,12 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
+import nbclient  # with nbformat and ipykernel, from nbmake in the dev extra: never skipped
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat", reason="the notebook tests need the dev extra "
-                                                  "(pip install -e '.[dev]')")
-nbclient = pytest.importorskip("nbclient", reason="the notebook tests need the dev extra "
-                                                  "(pip install -e '.[dev]')")
 
 FOLDER = Path(__file__).resolve().parents[1] / "examples" / "notebooks"
 NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
