@@ -39,8 +39,10 @@ def test_committed_without_outputs_and_for_the_python3_kernel(path):
     dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
              and (cell.outputs or cell.execution_count is not None)]
     assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; "
-                       f"clear them (Jupyter: Edit > Clear Outputs of All Cells, or "
-                       f"jupyter nbconvert --clear-output --inplace {path.name})")
+                       f"expected none; clear them before committing (JupyterLab: Edit > Clear "
+                       f"Outputs of All Cells, then save; or .venv/bin/pip install nbconvert, "
+                       f"then .venv/bin/jupyter nbconvert --clear-output --inplace "
+                       f"examples/notebooks/{path.name})")
     assert nb.metadata.kernelspec.name == KERNEL, nb.metadata.kernelspec
 
 
