@@ -85,9 +85,9 @@ def log_sigmoid(g, node, x):
 
 def reshape(g, node, x):
     # keep the batch axis dynamic: 0 copies the input's first dimension (the batch, when it
-    # stays first); else -1 lets the first dimension absorb whatever the batch size makes
-    shape = list(node.shape)
-    if g.is_batched(node.fn.inputs[0]) and g.is_batched(node):
+    # stays first); else -1 lets the first dimension take what the batch size makes of it
+    in_shape, shape = node.fn.inputs[0].shape, list(node.shape)
+    if shape and in_shape and in_shape[0] == shape[0]:
         shape[0] = 0
     elif shape and min(shape) > 0:
         shape[0] = -1
@@ -179,7 +179,7 @@ def var(g, node, x, take_sqrt=False):
     centered = g.op("Sub", [x, g.reduce("ReduceMean", x, axes, keepdims=True)])
     out = g.reduce("ReduceMean", g.op("Mul", [centered, centered]), axes,
                    bool(params.get("keepdims", False)))
-    count = int(np.prod([node.fn.inputs[0].shape[a] for a in axes]))
+    count = int(np.prod([node.fn.inputs[0].shape[a] for a in axes]))   # as traced
     ddof = int(params.get("ddof", 0))
     if ddof:
         out = g.op("Mul", [out, g.scalar(count / (count - ddof), node.dtype)])

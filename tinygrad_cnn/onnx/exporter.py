@@ -174,7 +174,7 @@ class GraphBuilder:
         self.batched: set[int] = set()          # ids of Values whose axis 0 is the batch
         self.used_leaves: set[int] = set()
         self.scope = ""                         # "/conv1" while converting a node of conv1
-        self.leaf_names: dict[int, str] = {}    # id(Value or array) -> name, from the model
+        self.leaf_names: dict[int, str] = {}    # id(Value) -> input or parameter name
         self.buffers: dict[str, list[tuple[str, np.ndarray]]] = {}   # module -> its buffers
 
     # ---- used by the converters ----
