@@ -60,8 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--micrograd-steps", type=int, default=3,
                         help="steps of micrograd's demo loop per process (default: 3)")
     parser.add_argument("--against", metavar="REV", default=None,
-                        help="compare ours with ours at git revision REV (step and micrograd "
-                             "benchmarks) instead of with PyTorch and micrograd (default: off)")
+                        help="compare ours with ours at git revision REV, or with the "
+                             "tinygrad_cnn/ inside folder REV (step and micrograd benchmarks), "
+                             "instead of with PyTorch and micrograd (default: off)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny settings for a smoke test: 1 pair, 2 reps, 1 width, 5 "
                              "batches, 1 micrograd step on 10 points, no memory runs "
@@ -221,7 +222,10 @@ def git_state(rev: str = "HEAD") -> dict:
 
 
 def extract_revision(rev: str, into: Path) -> Path:
-    """tinygrad_cnn/ as it was at git revision `rev`, unpacked into the folder `into`."""
+    """tinygrad_cnn/ as it was at git revision `rev`, unpacked into the folder `into`; or the
+    folder `rev` itself when it holds a tinygrad_cnn/ (a modified copy, for an experiment)."""
+    if (Path(rev) / "tinygrad_cnn").is_dir():
+        return Path(rev).resolve()
     archive = into / "rev.tar"
     with open(archive, "wb") as f:
         subprocess.run(["git", "archive", rev, "tinygrad_cnn"], cwd=ROOT, stdout=f, check=True)
@@ -316,7 +320,9 @@ def main(argv: list[str] | None = None) -> dict:
                            for k, v in vars(args).items()},
               "load_average_before": os.getloadavg(), "note": NOISE_NOTE, "benchmarks": {}}
     if args.against:
-        report["versions"]["against"] = git_state(args.against)
+        report["versions"]["against"] = ({"folder": str(Path(args.against).resolve())}
+                                         if (Path(args.against) / "tinygrad_cnn").is_dir()
+                                         else git_state(args.against))
     print(f"{report['machine']['cpu']}, {report['machine']['cpus_usable']} CPUs, load "
           f"average {os.getloadavg()[0]:.2f}; {NOISE_NOTE}", flush=True)
 
@@ -333,6 +339,8 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             print(f"{name}: {engines[0]} vs {engines[1]}, {pairs} pairs", flush=True)
             result = run_pairs(suite, engines, params, pairs, args.timeout, paths)
+            if args.against:
+                result["engines"] = ["ours", "base"]   # base: the tree --against names
             if suite == "micrograd":
                 result["losses_agree"] = losses_agree(result["runs"])
             report["benchmarks"][name] = result
