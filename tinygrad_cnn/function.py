@@ -98,7 +98,8 @@ class Function:
     params: Mapping = _NO_PARAMS
     inputs: tuple[Value | None, ...] = ()
     released = False
-    _saved: tuple | None = None
+    _output: Value | None = None    # set by the engine while backward runs
+    _create_graph = False
 
     def forward(self, *arrays, **params) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, *arrays)")
@@ -146,10 +147,13 @@ class Function:
     def saved(self) -> tuple:
         """Forward's inputs (in argument order, None for a None input) and then its output:
         numpy arrays in an ordinary backward, Values under create_graph=True."""
-        if self._saved is None:
+        output = self._output
+        if output is None:
             raise RuntimeError(f"{self.name}.saved(): only available while backward runs; "
                                f"expected a call from inside {self.name}.backward")
-        return self._saved
+        if self._create_graph:
+            return (*self.inputs, output)
+        return (*[None if v is None else v.data for v in self.inputs], output.data)
 
     def release(self) -> None:
         """Drop what forward saved, so a finished backward frees its memory."""
@@ -236,15 +240,7 @@ def topo_order(root: Value) -> list[Value]:
 def backward(root: Value, grad, retain_graph: bool) -> None:
     """Accumulate d(root)/d(node) into `.grad` of every node of root's graph (Value.backward)."""
     order = _checked_order(root, "backward")
-    handed_out: set[int] = set()    # ids of arrays already some node's .grad
-
-    def receive(node: Value, g: np.ndarray) -> None:
-        if node.fn is None or id(g) in handed_out or g.base is not None:
-            g = np.array(g)             # a .grad never shares memory with another node's
-        handed_out.add(id(g))
-        node.grad = g if node.grad is None else node.grad + g
-
-    _propagate(order, _root_grad(root, grad, "backward", create_graph=False), receive,
+    _propagate(order, _root_grad(root, grad, "backward", create_graph=False),
                create_graph=False, retain_graph=retain_graph)
 
 
@@ -272,8 +268,7 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
     -------
     list of Value, one per input, each of its input's shape.
     """
-    single = isinstance(inputs, Value)
-    inputs = [inputs] if single else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"grad: input {i} is a {type(x).__name__}; expected Values of "
@@ -281,15 +276,10 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
     retain_graph = create_graph if retain_graph is None else retain_graph
     wanted = {id(x) for x in inputs}
     order = _on_paths_to(wanted, _checked_order(output, "grad"))
-    found: dict[int, object] = {}
-
-    def receive(node: Value, g) -> None:
-        if id(node) in wanted:
-            found[id(node)] = g
-
+    found = {}
     if order:
-        _propagate(order, _root_grad(output, grad_output, "grad", create_graph), receive,
-                   create_graph=create_graph, retain_graph=retain_graph, keep=wanted)
+        found = _propagate(order, _root_grad(output, grad_output, "grad", create_graph),
+                           create_graph=create_graph, retain_graph=retain_graph, wanted=wanted)
     results = []
     for x in inputs:
         g = found.get(id(x))
@@ -352,22 +342,32 @@ def _on_paths_to(wanted: set[int], order: list[Value]) -> list[Value]:
     return [node for node in order if id(node) in leads]
 
 
-def _propagate(order: list[Value], root_grad, receive, create_graph: bool, retain_graph: bool,
-               keep: set[int] | None = None) -> None:
+def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: bool,
+               wanted: set[int] | None = None) -> dict[int, object]:
     """Hand each node of `order` (root last) its total gradient, then apply its rule.
 
     The chain rule in reverse: a node's gradient is the sum of what its consumers sent it
     (each consumer has a later place in the order), and its rule turns that into its parents'
-    shares. `keep`: only nodes on a path to these need gradients (grad()); None: all do.
+    shares. wanted=None (backward()): every node's gradient is added to its `.grad`, in an
+    array of its own. Else (grad()): the gradients of the wanted nodes are returned by id,
+    and `order` holds only the nodes on paths from them to the root.
     """
     pending = {id(order[-1]): root_grad}   # gradients not yet handed to a node, by node id
-    needed = None if keep is None else {id(node) for node in order}
+    found: dict[int, object] = {}
+    needed = None if wanted is None else {id(node) for node in order}
+    stored: set[int] = set()               # ids of arrays that are already some node's .grad
     with _grad_mode(create_graph):
         for node in reversed(order):
             g = pending.pop(id(node), None)
             if g is None:               # every gradient flowing here was None
                 continue
-            receive(node, g)
+            if wanted is None:
+                if node.fn is None or id(g) in stored or g.base is not None:
+                    g = np.array(g)     # a .grad never shares memory with another node's
+                stored.add(id(g))
+                node.grad = g if node.grad is None else node.grad + g
+            elif id(node) in wanted:
+                found[id(node)] = g
             fn = node.fn
             if fn is None:
                 continue
@@ -378,6 +378,7 @@ def _propagate(order: list[Value], root_grad, receive, create_graph: bool, retai
                     pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
             if not retain_graph:
                 fn.release()
+    return found
 
 
 def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) -> list:
@@ -388,9 +389,8 @@ def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) ->
                                      for n, v in zip(saved_needs, fn.inputs, strict=True)])
     if create_graph:
         _check_twice_differentiable(fn)
-        fn._saved = (*fn.inputs, node)
-    else:
-        fn._saved = (*[None if v is None else v.data for v in fn.inputs], node.data)
+        fn._create_graph = True
+    fn._output = node                   # for self.saved()
     try:
         if _profiler is None:
             grads = fn.backward(grad)
@@ -404,7 +404,9 @@ def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) ->
                         f"operators, self.saved() and Op.run(...), not numpy functions (see "
                         f"docs/autograd.md)") from error
     finally:
-        fn._saved = None
+        fn._output = None
+        if create_graph:
+            fn._create_graph = False
         if needed is not None:
             fn.needs_input_grad = saved_needs
     return _checked_grads(fn, grads, create_graph)
@@ -442,7 +444,10 @@ def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
             continue
         data = fn.inputs[i].data
         if create_graph or type(g) is not np.ndarray or g.dtype is not data.dtype:
-            g = _converted_grad(fn, i, g, data.dtype, create_graph)   # 0-d results are scalars
+            if isinstance(g, np.generic) and not create_graph:       # 0-d results are scalars
+                g = np.asarray(g, dtype=data.dtype)
+            else:
+                g = _converted_grad(fn, i, g, data.dtype, create_graph)
         if g.shape != data.shape:
             raise ValueError(
                 f"{fn.name}.backward: returned a gradient of shape {g.shape} for input {i} of "

@@ -326,25 +326,29 @@ def _check_broadcast(op: str, *operands) -> None:
 
 def add(a, b) -> Value:
     """a + b with broadcasting."""
-    _check_broadcast("add", a, b)
+    if type(a) is not Value or type(b) is not Value or a.data.shape != b.data.shape:
+        _check_broadcast("add", a, b)
     return Add.apply(a, b)
 
 
 def sub(a, b) -> Value:
     """a - b with broadcasting."""
-    _check_broadcast("sub", a, b)
+    if type(a) is not Value or type(b) is not Value or a.data.shape != b.data.shape:
+        _check_broadcast("sub", a, b)
     return Sub.apply(a, b)
 
 
 def mul(a, b) -> Value:
     """a * b with broadcasting."""
-    _check_broadcast("mul", a, b)
+    if type(a) is not Value or type(b) is not Value or a.data.shape != b.data.shape:
+        _check_broadcast("mul", a, b)
     return Mul.apply(a, b)
 
 
 def div(a, b) -> Value:
     """a / b with broadcasting."""
-    _check_broadcast("div", a, b)
+    if type(a) is not Value or type(b) is not Value or a.data.shape != b.data.shape:
+        _check_broadcast("div", a, b)
     return Div.apply(a, b)
 
 
