@@ -129,11 +129,7 @@ def test_a_bfloat16_file_from_pytorch_is_refused_naming_the_tensor(torch, tmp_pa
         tc.load(tmp_path / "bf16.safetensors")
 
 
-# examples/zoo/torch_twin.py builds BatchNormCNN's blocks as nn.Sequential (blocks.0.0.weight)
-# where examples/zoo/models.py names their layers (blocks.0.conv.weight): the keys differ
-NAMES_DIFFER = pytest.mark.xfail(reason="the zoo's PyTorch BatchNormCNN names its layers 0, 1, "
-                                        "2 where ours names them conv, bn, relu")
-ZOO_NETWORKS = ["PyTorchExampleNet", "LeNet5", pytest.param("BatchNormCNN", marks=NAMES_DIFFER)]
+ZOO_NETWORKS = ["PyTorchExampleNet", "LeNet5", "BatchNormCNN"]
 
 
 @pytest.mark.parametrize("name", ZOO_NETWORKS)
