@@ -83,8 +83,11 @@ def test_micrograd_demo_on_our_value_gives_micrograds_losses():
 @pytest.mark.slow
 def test_harness_smoke_run(tmp_path):
     """Every engine in its own process, 1 pair, tiny settings: a table and a JSON file."""
-    pytest.importorskip("micrograd", reason="micrograd is in the bench extra")
-    only = ["step", "micrograd"] + (["ops"] if harness.package_version("torch") else [])
+    has_micrograd = harness.package_version("micrograd") is not None   # the bench extra
+    if harness.package_version("torch") is None and not has_micrograd:
+        pytest.skip("neither torch nor micrograd is installed: nothing to compare with")
+    only = (["step", "ops"] if harness.package_version("torch") else []) + \
+        (["micrograd"] if has_micrograd else [])
     report = harness.main(["--quick", "--only", *only, "--json", str(tmp_path / "r.json")])
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["benchmarks"].keys() == set(only)
@@ -92,5 +95,6 @@ def test_harness_smoke_run(tmp_path):
         assert saved["benchmarks"][name]["errors"] == []
         for metric in saved["benchmarks"][name]["metrics"].values():
             assert metric["ratio"]["n"] == 1 and metric["ratio"]["median"] > 0
-    assert report["benchmarks"]["micrograd"]["losses_agree"]["equal"]
+    if has_micrograd:
+        assert report["benchmarks"]["micrograd"]["losses_agree"]["equal"]
     assert saved["machine"]["cpus_usable"] >= 1 and "blas" in saved["machine"]
