@@ -35,7 +35,6 @@ test-fast: setup
 
 demo: setup
 	$(PY) examples/mnist/train.py --out $(RUN)
-	$(PY) examples/render_graph.py --out $(RUN)
 
 # make bench BENCH_ARGS="--pairs 11 --only step micrograd": see benchmarks/harness.py --help
 bench: setup

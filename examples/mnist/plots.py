@@ -1,5 +1,8 @@
 """The run's figures: loss and accuracy per epoch, the test confusion matrix, the first
-convolution's filters. Each is written as a PNG with matplotlib's file-only backend."""
+convolution's filters, each a PNG drawn with matplotlib's file-only backend; and the graph of
+one training step, drawn with graphviz."""
+
+import sys
 
 import matplotlib
 
@@ -7,7 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import tinygrad_cnn as tc  # noqa: E402
 from tinygrad_cnn.fileio import atomic_write  # noqa: E402
+from tinygrad_cnn.viz import render_to  # noqa: E402
 
 
 def write_all(history, filters, predictions, labels, out):
@@ -59,8 +64,30 @@ def _filters(filters):
         if k < count:
             ax.imshow(filters[k, 0], cmap="RdBu_r", vmin=-abs(filters[k]).max(),
                       vmax=abs(filters[k]).max())
-    fig.suptitle("first convolution's 10x10 filters")
+    fig.suptitle(f"first convolution's {filters.shape[2]}x{filters.shape[3]} filters")
     return fig
+
+
+def write_step_graph(model, x, labels, loss_fn, path, formats=("svg", "png")):
+    """Draw one training step of `model` (forward, loss, backward) on the batch x (B, C, H, W)
+    with int labels (B,), each layer as one node: path.svg and path.png, or the DOT text
+    path.gv when graphviz's `dot` program is missing. Returns the paths written.
+
+    The step's gradients are left in the parameters' .grad; nothing is updated.
+    """
+    images = tc.Value(x, requires_grad=False, name="images")
+    model.train()
+    model.zero_grad()
+    loss = loss_fn(model(images), tc.Value(labels, name="labels"))
+    loss.name = "loss"
+    loss.backward()
+    graph = tc.draw_graph(loss, params=dict(model.named_parameters()), rankdir="TB",
+                          collapse_modules=True)
+    try:
+        return render_to(graph, path, formats=formats)
+    except RuntimeError as error:      # no `dot` program: keep the DOT text, say how to fix
+        print(f"warning: {error}", file=sys.stderr)
+        return render_to(graph, path, formats=("gv",))
 
 
 def _save(fig, path):
