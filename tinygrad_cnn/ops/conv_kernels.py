@@ -4,16 +4,16 @@ the transposed convolution) by tiles or by rows; tests/test_conv_kernels.py chec
 against the nested loops of tests/reference.py.
 
 Notation: x (N, C, H, W), w (F, C, KH, KW), g = dL/dout (N, F, OH, OW), stride (SH, SW),
-padding (PH, PW); xp is x zero-padded and stored channels-last (N, H + 2 PH, W', C).
+padding (PH, PW); xp is x zero-padded (x itself when there is nothing to pad).
 
 Tiles. Output columns are grouped in tiles of J; the J windows of a tile cover KH rows and
-span = (J-1)*SW + KW input columns. A strided view shows that patch for every (image, output
-row, tile); one copy makes it the window matrix `cols` (N*OH*tiles, KH*span*C), and one product
-with the banded weight (KH*span*C, J*F), whose block j is w shifted by j*SW columns, gives every
-output. J = 1 is classic im2col. Tiles of J = ceil(KW / SW) copy far less when windows overlap
-a lot (for 10x10 kernels, 19 columns per 10 windows instead of 100) but multiply the band's
-zeros, so they pay off only for kernels of 6 or more columns per stride (see
-benchmarks/bench_ops.py for the figures).
+span = (J-1)*SW + KW input columns of each channel. A strided view of xp shows that patch for
+every (image, output row, tile); copying it makes the window matrix `cols`
+(N*OH*tiles, C*KH*span), and one product with the banded weight (C*KH*span, J*F), whose block
+j is w shifted by j*SW columns, gives every output. J = 1 is classic im2col. Tiles of
+J = ceil(KW / SW) copy far less when windows overlap a lot (for 10x10 kernels, 19 columns per
+10 windows instead of 100) but multiply the band's zeros, so they pay off only for kernels of
+6 or more columns per stride (see benchmarks/bench_ops.py for the figures).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 Pair = tuple[int, int]
+BLOCK_BYTES = 1 << 20        # the window matrix is copied in blocks of about this many bytes
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -44,9 +45,12 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     ow = output_size(x.shape[3], w.shape[3], stride[1], padding[1])
     tile, tiles, span = tiling(w.shape[3], stride[1], ow)
     dtype = np.result_type(x.dtype, w.dtype)
-    cols = window_matrix(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
-    out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
-    out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]          # NHWC, spare outputs cut
+    patches = window_patches(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
+    w_band = banded_weight(w, tile, stride[1], span, dtype).reshape(x.shape[1], -1, tile * f)
+    out = np.zeros((n * oh * tiles, tile * f), dtype=dtype)
+    for rows, channels, cols in window_matrix_blocks(patches):
+        out[rows] += cols @ w_band[channels].reshape(cols.shape[1], -1)   # (rows, J*F)
+    out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
     if b is not None:
         out += b
     # (N, OH, OW, F) -> NCHW, copied contiguous: the next elementwise op and its backward
@@ -58,19 +62,23 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
                        padding: Pair) -> np.ndarray:
     """dw = cols^T @ g, folded along the band: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW).
 
-    dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, i*SH + p, j*SW + q, c].
+    dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, c, i*SH + p, j*SW + q].
     """
     c, (kh, kw), (_, sw) = x.shape[1], kernel_size, stride
     f, oh, ow = g.shape[1:]
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(x.dtype, g.dtype)
-    cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
-    g_cols = (output_tiles(g, tile, tiles).T @ cols).reshape(tile, f, kh, span, c)
-    # dw[f, c, p, q] = sum_j g_cols[j, f, p, j*SW + q, c]: undo each band block's shift
-    dw = np.zeros((f, kh, kw, c), dtype=g_cols.dtype)
+    patches = window_patches(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
+    g_tiles = output_tiles(g, tile, tiles)                    # (N*OH*tiles, J*F)
+    g_cols = np.zeros((c, kh * span, tile * f), dtype=dtype)  # cols^T @ g_tiles, by blocks
+    for rows, channels, cols in window_matrix_blocks(patches):
+        g_cols[channels] += (cols.T @ g_tiles[rows]).reshape(-1, kh * span, tile * f)
+    g_cols = g_cols.reshape(c, kh, span, tile, f)
+    # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
+    dw = np.zeros((c, kh, kw, f), dtype=dtype)
     for j in range(tile):
-        dw += g_cols[j, :, :, j * sw:j * sw + kw]
-    return dw.transpose(0, 3, 1, 2)                           # (F, KH, KW, C) -> (F, C, KH, KW)
+        dw += g_cols[:, :, j * sw:j * sw + kw, j]
+    return dw.transpose(3, 0, 1, 2)                           # (C, KH, KW, F) -> (F, C, KH, KW)
 
 
 def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
@@ -87,31 +95,54 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     return input_grad_by_tiles(g, w, input_size, stride, padding)
 
 
-def window_matrix(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
-                  tiling: tuple[int, int, int], oh: int, dtype) -> np.ndarray:
-    """cols (N*OH*tiles, KH*span*C): row (n, i, t) is the patch that tile t of output row i reads,
-    taken from a zero-padded channels-last copy of x (so a patch row is one contiguous run)."""
+def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
+                   tiling: tuple[int, int, int], oh: int, dtype) -> np.ndarray:
+    """A view (N, OH, tiles, C, KH, span): [n, i, t] is the patch that tile t of output row i
+    reads from xp, the zero-padded x (a copy only when there is padding, a last tile wider than
+    the image, or a dtype to convert)."""
     n, c, h, width = x.shape
     (kh, _), (sh, sw), (ph, pw) = kernel_size, stride, padding
     tile, tiles, span = tiling
-    # zero-padded and channels-last, wide enough for the last tile's spare outputs
-    xp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles - 1) * tile * sw + span), c),
-                  dtype=dtype)
-    xp[:, ph:ph + h, pw:pw + width, :] = x.transpose(0, 2, 3, 1)   # (N, C, H, W) -> NHWC
-    s_n, s_h, s_w, s_c = xp.strides
-    # tile t of output row i reads rows i*SH.. and columns t*J*SW..: (KH, span*C), a view
-    patches = as_strided(xp, (n, oh, tiles, kh, span * c),
-                         (s_n, s_h * sh, s_w * tile * sw, s_h, s_c), writeable=False)
-    return patches.reshape(n * oh * tiles, kh * span * c)     # the copy
+    wide = max(width + 2 * pw, (tiles - 1) * tile * sw + span)
+    xp = x
+    if ph or wide > width or x.dtype != dtype:
+        xp = np.zeros((n, c, h + 2 * ph, wide), dtype=dtype)
+        xp[:, :, ph:ph + h, pw:pw + width] = x
+    s_n, s_c, s_h, s_w = xp.strides
+    # tile t of output row i reads rows i*SH.. and columns t*J*SW.. of every channel
+    return as_strided(xp, (n, oh, tiles, c, kh, span),
+                      (s_n, s_h * sh, s_w * tile * sw, s_c, s_h, s_w), writeable=False)
+
+
+def window_matrix_blocks(patches: np.ndarray):
+    """(rows, channels, cols): the window matrix cut into blocks of about BLOCK_BYTES, each
+    cols (len(rows), len(channels)*KH*span) copied from the patches. Blocks stay in the cache
+    and are reused by the allocator, where one copy of the whole matrix would take fresh
+    memory (page faults) on every call. The cuts fall between channels, so that each product
+    keeps every row (the weight gradient sums over them), or, when one channel is already
+    too large, between images."""
+    n, oh, tiles, c = patches.shape[:4]
+    rows, channel_bytes = n * oh * tiles, patches[:, :, :, 0].nbytes
+    if channel_bytes <= BLOCK_BYTES:
+        step = BLOCK_BYTES // channel_bytes
+        for first in range(0, c, step):
+            yield slice(None), slice(first, first + step), \
+                patches[:, :, :, first:first + step].reshape(rows, -1)   # the copy
+    else:
+        step = max(1, n * BLOCK_BYTES // (c * channel_bytes))            # images per block
+        for first in range(0, n, step):
+            block = patches[first:first + step]
+            yield (slice(first * oh * tiles, (first + len(block)) * oh * tiles), slice(None),
+                   block.reshape(len(block) * oh * tiles, -1))           # the copy
 
 
 def banded_weight(w: np.ndarray, tile: int, sw: int, span: int, dtype) -> np.ndarray:
-    """w_band (KH*span*C, J*F): w_band[(p, v, c), (j, f)] = w[f, c, p, v - j*SW], else zero."""
+    """w_band (C*KH*span, J*F): w_band[(c, p, v), (j, f)] = w[f, c, p, v - j*SW], else zero."""
     f, c, kh, kw = w.shape
-    w_band = np.zeros((kh, span, c, tile, f), dtype=dtype)
+    w_band = np.zeros((c, kh, span, tile, f), dtype=dtype)
     for j in range(tile):
-        w_band[:, j * sw:j * sw + kw, :, j] = w.transpose(2, 3, 1, 0)   # -> (KH, KW, C, F)
-    return w_band.reshape(kh * span * c, tile * f)
+        w_band[:, :, j * sw:j * sw + kw, j] = w.transpose(1, 2, 3, 0)   # -> (C, KH, KW, F)
+    return w_band.reshape(c * kh * span, tile * f)
 
 
 def output_tiles(g: np.ndarray, tile: int, tiles: int) -> np.ndarray:
@@ -134,14 +165,19 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(g.dtype, w.dtype)
     g_tiles = output_tiles(g, tile, tiles)                    # (N*OH*tiles, J*F)
-    w_rows = banded_weight(w, tile, sw, span, dtype).reshape(kh, span * c, tile * f)
     step = tile * sw                     # columns between neighbouring tiles
     groups = -(-span // step)            # tiles t, t + groups, ... never overlap
+    # channels-last, so that each patch row added back is one contiguous run
     dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype=dtype)
     for p in range(kh):
         # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C), one
-        # kernel row at a time so that only a KH-th of all patch gradients is ever held
-        patch_grads = (g_tiles @ w_rows[p].T).reshape(n, oh, tiles, span, c)
+        # kernel row at a time so that only a KH-th of all patch gradients (and of the
+        # banded weight) is ever held
+        # w_row[(v, c), (j, f)] = w[f, c, p, v - j*SW]: row p of the band, channels last
+        w_row = np.zeros((span, c, tile, f), dtype=dtype)
+        for j in range(tile):
+            w_row[j * sw:j * sw + kw, :, j] = w[:, :, p].transpose(2, 1, 0)   # (KW, C, F)
+        patch_grads = (g_tiles @ w_row.reshape(span * c, -1).T).reshape(n, oh, tiles, span, c)
         rows = dxp[:, p:p + (oh - 1) * sh + 1:sh]          # input rows i*SH + p
         for first in range(min(groups, tiles)):
             part = patch_grads[:, :, first::groups]        # (N, OH, m, span, C)
