@@ -346,20 +346,35 @@ def test_shape_hints_name_the_reshape_that_works(rng, x_shape, channels, match):
     assert tc.ops.conv2d(fixed_value, w).ndim == 4
 
 
-def test_float64_batch_into_float32_weights_is_a_type_error_with_the_fix(rng):
+def test_a_constant_float64_batch_is_computed_in_the_weights_float32(rng):
     x = rng.standard_normal((2, 1, 8, 8))                    # what images / 255.0 gives
     w = tc.Value(rng.standard_normal((3, 1, 3, 3)).astype(np.float32))
-    with pytest.raises(TypeError, match=r"conv2d: input has dtype float64 but weight has dtype "
-                                        r"float32; expected the same dtype .* "
-                                        r"x\.astype\(np\.float32\)"):
-        tc.ops.conv2d(x, w)
-    assert tc.ops.conv2d(x.astype(np.float32), w).dtype == np.float32
-    with pytest.raises(TypeError, match=r"conv2d: bias has dtype float64 but weight has dtype "
-                                        r"float32; .* b\.astype\(np\.float32\)"):
-        tc.ops.conv2d(x.astype(np.float32), w, np.zeros(3))
-    with pytest.raises(TypeError, match=r"conv_transpose2d: input has dtype float64 but weight "
-                                        r"has dtype float32"):
-        tc.ops.conv_transpose2d(rng.standard_normal((2, 3, 4, 4)), w)
+    b = rng.standard_normal(3)                               # a constant float64 bias too
+    for out in (tc.ops.conv2d(x, w, b), tc.ops.conv2d(tc.Value(x, requires_grad=False), w, b)):
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out.data, reference.conv2d(x, w.data.astype(np.float64), b),
+                                   rtol=1e-5, atol=1e-5)
+        out.sum().backward()
+        assert w.grad.dtype == np.float32
+    g = rng.standard_normal((2, 3, 6, 6))
+    assert tc.ops.conv_transpose2d(g, w).dtype == np.float32
+
+
+def test_an_input_that_requires_grad_in_another_dtype_is_a_type_error_with_the_fix(rng):
+    w = tc.Value(rng.standard_normal((3, 1, 3, 3)).astype(np.float32))
+    data = rng.standard_normal((2, 1, 8, 8))
+    with pytest.raises(TypeError, match=r"conv2d: input has dtype float64 but the weight has "
+                                        r"dtype float32; expected the same dtype for an input "
+                                        r"that requires grad; .* "
+                                        r"tc\.Value\(data, dtype=np\.float32\)"):
+        tc.ops.conv2d(tc.Value(data), w)
+    assert tc.ops.conv2d(tc.Value(data, dtype=np.float32), w).dtype == np.float32   # the fix
+    with pytest.raises(TypeError, match=r"conv2d: bias has dtype float64 but the weight has "
+                                        r"dtype float32; expected the same dtype for a bias"):
+        tc.ops.conv2d(data, w, tc.Value(np.zeros(3)))
+    with pytest.raises(TypeError, match=r"conv_transpose2d: input has dtype float64 but the "
+                                        r"weight has dtype float32"):
+        tc.ops.conv_transpose2d(tc.Value(rng.standard_normal((2, 3, 4, 4))), w)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, match", [

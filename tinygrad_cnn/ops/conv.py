@@ -130,10 +130,11 @@ def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
     -> (N, C_out, OH, OW) with OH = (H + 2*padding - KH) // stride + 1 (likewise OW).
 
     stride and padding are ints or (h, w) pairs. Cross-correlation, as in PyTorch: the kernel
-    is not flipped. x and w must have the same floating dtype (an integer x, such as uint8
-    images, is computed in w's dtype).
+    is not flipped. The layer computes in w's dtype: a constant input or bias of another
+    dtype (a float64 `images / 255.0` batch, uint8 images) is converted to it; one that
+    requires grad must already have it.
     """
-    xa, wa, _ = _check_conv("conv2d", x, w, b, stride, padding, in_axis=1)
+    x, b, xa, wa = _check_conv("conv2d", x, w, b, stride, padding, in_axis=1)
     ph, pw = _pair(padding)
     hp, wp = xa.shape[2] + 2 * ph, xa.shape[3] + 2 * pw
     if wa.shape[2] > hp or wa.shape[3] > wp or min(wa.shape[2:]) < 1:
@@ -155,7 +156,7 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
     padding=p)'s input gradient for upstream gradient g. output_padding (each below its
     stride) picks among the input sizes that give g's size.
     """
-    xa, wa, _ = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0)
+    x, b, xa, wa = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0)
     steps, pads = _pair(stride), _pair(padding)
     extra = _check_pair("conv_transpose2d", "output_padding", output_padding, 0)
     if extra[0] >= steps[0] or extra[1] >= steps[1]:
@@ -200,8 +201,8 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
 
 def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int):
     """The arrays of x, w, b after checking what conv2d and conv_transpose2d share: stride and
-    padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels), dtypes,
-    the bias's shape."""
+    padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels), the bias's
+    shape; then x and b in w's floating dtype (and x's array)."""
     xa, wa = np.asarray(_data(x)), np.asarray(_data(w))
     ba = None if b is None else np.asarray(_data(b))
     _check_pair(fn, "stride", stride, 1)
@@ -220,17 +221,27 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int):
         raise ValueError(f"{fn}: input has {xa.shape[1]} channels but weight expects "
                          f"{channels} (input {xa.shape}, weight {wa.shape}); expected equal "
                          f"C_in in input (N, C_in, H, W) and weight {layout}{hint}")
-    for name, a, fix in [("input", xa, "x"), ("bias", ba, "b")]:
-        if a is not None and a.dtype != wa.dtype and a.dtype.kind == "f" == wa.dtype.kind:
-            raise TypeError(f"{fn}: {name} has dtype {a.dtype} but weight has dtype "
-                            f"{wa.dtype}; expected the same dtype (as PyTorch: no silent "
-                            f"computing in the wider one); convert the {name}, e.g. "
-                            f"{fix}.astype(np.{wa.dtype}) for an array")
     outs = wa.shape[1 - in_axis]
     if ba is not None and ba.shape != (outs,):
         raise ValueError(f"{fn}: bias has shape {ba.shape}; expected ({outs},), one per "
                          f"output channel of weight {wa.shape}")
-    return xa, wa, ba
+    x = _in_weight_dtype(fn, "input", x, xa, wa.dtype)
+    return x, _in_weight_dtype(fn, "bias", b, ba, wa.dtype), xa, wa
+
+
+def _in_weight_dtype(fn: str, name: str, v, array, dtype: np.dtype):
+    """v itself, or a constant float v converted to the weight's float dtype (so the layer runs
+    in float32 rather than silently in float64); one that requires grad is an error naming
+    both dtypes, since converting it would cut it off from the graph."""
+    if v is None or array.dtype == dtype or array.dtype.kind != "f" or dtype.kind != "f":
+        return v
+    if isinstance(v, Value) and v.requires_grad:
+        article = "an" if name == "input" else "a"
+        raise TypeError(f"{fn}: {name} has dtype {array.dtype} but the weight has dtype {dtype}; "
+                        f"expected the same dtype for {article} {name} that requires grad; make "
+                        f"the {name} {dtype} where it is created, e.g. "
+                        f"tc.Value(data, dtype=np.{dtype})")
+    return array.astype(dtype)
 
 
 def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
