@@ -9,7 +9,6 @@ import pytest
 import reference
 
 import tinygrad_cnn as tc
-from tinygrad_cnn.gradcheck import gradgradcheck
 from tinygrad_cnn.ops import conv_kernels
 
 
@@ -101,7 +100,7 @@ GRADGRAD_CONFIGS = [
 def test_conv2d_gradgradcheck(rng, x_shape, w_shape, stride, padding):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0])
-    assert gradgradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, stride=stride, padding=padding),
+    assert tc.gradgradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, stride=stride, padding=padding),
                          [x, w, b])
 
 
@@ -157,7 +156,7 @@ def test_conv_transpose2d_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, str
 
     assert tc.gradcheck(transposed, [x, w, b])
     if w_shape[2] < 10:           # the 10x10 case is slow by finite differences of gradients
-        assert gradgradcheck(transposed, [x, w, b])
+        assert tc.gradgradcheck(transposed, [x, w, b])
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", GRAD_CONFIGS[:5])
@@ -189,7 +188,7 @@ def test_conv2d_weight_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, stride
         return tc.ops.conv2d_weight(x, g, w_shape, stride=stride, padding=padding)
 
     assert tc.gradcheck(weight_grad, [x, g])
-    assert gradgradcheck(weight_grad, [x, g])
+    assert tc.gradgradcheck(weight_grad, [x, g])
 
 
 def test_hessian_vector_product_of_a_conv_loss_by_finite_differences(rng):
