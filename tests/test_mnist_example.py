@@ -25,10 +25,15 @@ EXAMPLE = EXAMPLES / "mnist" / "train.py"
 TINY = ("--channels", "2", "4", "--no-plots")     # a 2,016-parameter CNN: a fast epoch
 
 
+# Tiny runs gain nothing from BLAS threads, and on a busy machine a second, spinning thread
+# makes them several times slower: the training subprocesses use one.
+ONE_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
 def train(*args, cwd, check=True):
     """Run examples/mnist/train.py as a user would; returns the CompletedProcess."""
     result = subprocess.run([sys.executable, str(EXAMPLE), *map(str, args)], cwd=cwd,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, env=ONE_THREAD)
     if check:
         assert result.returncode == 0, f"train.py failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -44,7 +49,8 @@ def interrupt_after_first_epoch(*args, cwd):
     """Start a training run, press Ctrl-C (SIGINT) as soon as it prints its first epoch's line;
     returns (exit status, stdout, stderr)."""
     process = subprocess.Popen([sys.executable, str(EXAMPLE), *map(str, args)], cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=ONE_THREAD)
     lines = []
     for line in process.stdout:
         lines.append(line)
@@ -133,8 +139,8 @@ def test_piped_output_is_a_few_lines_per_epoch(tmp_path, fake_mnist):
     with open(log, "w") as f:
         result = subprocess.run([sys.executable, str(EXAMPLE), "--epochs", "3", *TINY,
                                  "--batch-size", "16", "--data-dir", fake_mnist,
-                                 "--out", tmp_path / "run"],
-                                cwd=tmp_path, stdout=f, stderr=subprocess.STDOUT, timeout=300)
+                                 "--out", tmp_path / "run"], cwd=tmp_path, stdout=f,
+                                stderr=subprocess.STDOUT, timeout=300, env=ONE_THREAD)
     assert result.returncode == 0, log.read_text()
     text = log.read_text()
     assert "\r" not in text and "it/s" not in text
@@ -156,7 +162,8 @@ def test_progress_bar_on_a_terminal(tmp_path, fake_mnist):
     with open(tmp_path / "stdout", "w") as stdout:
         process = subprocess.Popen([sys.executable, str(EXAMPLE), "--epochs", "1", *TINY,
                                     "--data-dir", fake_mnist, "--out", tmp_path / "run"],
-                                   cwd=tmp_path, stdout=stdout, stderr=follower)
+                                   cwd=tmp_path, stdout=stdout, stderr=follower,
+                                   env=ONE_THREAD)
     os.close(follower)              # the child holds the terminal now
     terminal = b""
     try:
@@ -190,7 +197,7 @@ def test_ctrl_c_keeps_the_last_epoch_and_prints_the_resume_command(tmp_path, fak
 
     # the printed command, run as printed, finishes the run
     resumed = subprocess.run(match[4], shell=True, cwd=tmp_path, capture_output=True,
-                             text=True, timeout=300)
+                             text=True, timeout=300, env=ONE_THREAD)
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch 6/6" in resumed.stdout and f"epoch {done}/6" not in resumed.stdout
     assert tc.load(out / "checkpoint.npz")["epoch"] == 6
