@@ -144,3 +144,14 @@ def test_mlp_shapes_and_moons(scalar_neuron, rng):
     np.testing.assert_allclose(np.hypot(*upper.T), 1.0, rtol=1e-12)           # unit half circle
     np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1.0, rtol=1e-12)
     assert (upper[:, 1] >= 0).all() and (lower[:, 1] <= 0.5).all()
+
+
+def test_make_demo_trains_and_draws_into_runs_mnist_without_the_scalar_neuron():
+    """`make demo` trains the seed CNN, which draws the graph of one training step of the
+    trained model itself; the scalar neuron's drawing is in docs/img, not in the demo's folder."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)[1]
+    assert "$(PY) examples/mnist/train.py --out $(RUN)" in recipe
+    assert "render_graph" not in recipe and "scalar_neuron" not in recipe
+    assert re.search(r"^RUN \?= runs/mnist$", makefile, flags=re.MULTILINE)
+    assert (ROOT / "docs" / "img" / "neuron.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
