@@ -276,6 +276,7 @@ def run(parser, argv, build, write_figures=None):
                   f"nothing to train; its results are in {args.out / 'metrics.json'}")
             return None
     args.out.mkdir(parents=True, exist_ok=True)
+    start_environment = environment()
     phase = "before"
     try:
         tc.manual_seed(args.seed)
@@ -300,9 +301,10 @@ def run(parser, argv, build, write_figures=None):
               f"{len(train_labels):,} training and {len(test_labels):,} test images", flush=True)
 
         phase = "during"
-        predictions = run_epochs(model, optimizer, scheduler, loss_fn, loaders, args, history)
+        predictions = run_epochs(model, optimizer, scheduler, loss_fn, loaders, args, history,
+                                 start_environment)
         phase = "after"
-        peak_mb = write_metrics(args, history)
+        peak_mb = write_metrics(args, history, start_environment)
         print(f"peak memory {peak_mb:.0f} MB; metrics in {args.out / 'metrics.json'}")
         if write_figures is not None and not args.no_plots and predictions is not None:
             write_figures(model, history, predictions, test_images[:len(predictions)],
@@ -314,9 +316,9 @@ def run(parser, argv, build, write_figures=None):
     return history
 
 
-def run_epochs(model, optimizer, scheduler, loss_fn, loaders, args, history):
+def run_epochs(model, optimizer, scheduler, loss_fn, loaders, args, history, start_environment):
     """Train from epoch len(history) + 1 to args.epochs; after each epoch append its figures to
-    `history` and save checkpoint.npz and metrics.json in args.out.
+    `history` and save checkpoint.npz and metrics.json (with `start_environment`) in args.out.
 
     Returns the last epoch's test predictions (None if no epoch ran), or raises
     KeyboardInterrupt after Ctrl-C, when the files hold every epoch that finished.
@@ -341,7 +343,7 @@ def run_epochs(model, optimizer, scheduler, loss_fn, loaders, args, history):
                      "rng": default_generator().bit_generator.state, "history": history,
                      "settings": settings_of(args)},
                     args.out / "checkpoint.npz")
-            write_metrics(args, history)
+            write_metrics(args, history, start_environment)
         print(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f}  test loss "
               f"{test_loss:.4f}  test accuracy {100 * test_accuracy:.2f}%  ({seconds:.1f} s)",
               flush=True)
@@ -367,13 +369,15 @@ def report_interrupt(args, history, phase):
               f"start again with: {command(*sys.argv[1:])}", flush=True)
 
 
-def write_metrics(args, history, **extra):
-    """metrics.json: the settings, every finished epoch, peak memory and the environment."""
+def write_metrics(args, history, start_environment):
+    """metrics.json: the settings, every finished epoch, peak memory, and the environment: as it
+    was when the run started (the code that runs is the code imported then) and the load
+    average now."""
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     write_json(args.out / "metrics.json", {
         "args": {name: _plain(value) for name, value in vars(args).items()},
-        "epochs": history, "peak_rss_mb": round(peak_mb, 1), **extra,
-        "environment": environment()})
+        "epochs": history, "peak_rss_mb": round(peak_mb, 1),
+        "environment": {**start_environment, "load_average": list(os.getloadavg())}})
     return peak_mb
 
 
