@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SUITES = HERE / "suites.py"
 BENCHMARKS = ("step", "epoch", "ops", "micrograd", "memory")
+EXTRA = ("same-process",)   # run only when named in --only
 FULL_EPOCH = 938   # batches of 64 in MNIST's 60,000 training images
 NOISE_NOTE = ("A shared 2-core machine varies by +-50% from run to run: compare the median "
               "ratio and its IQR, not the absolute times, and re-run on a quiet machine "
@@ -43,8 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=None,
                         help="pairs of processes (A then B, or B then A) per benchmark "
                              "(default: 7; 1 with --quick)")
-    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS),
-                        help="benchmarks to run (default: all)")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS + EXTRA,
+                        default=list(BENCHMARKS),
+                        help="benchmarks to run; same-process times PyTorch's step alone "
+                             "against PyTorch's step in a process that also runs ours "
+                             "(default: all but same-process)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="PyTorch's intra-op threads, as many as numpy's BLAS uses "
                              "(default: the CPUs this process may use)")
@@ -275,6 +279,9 @@ def plan(args: argparse.Namespace) -> dict:
                       {"steps": 1 if quick else args.micrograd_steps,
                        "samples": 10 if quick else 100}, args.pairs),
     }
+    jobs["same-process"] = ("mixed", ("torch", "mixed"),
+                            {"channels": [8, 16], "reps": reps, "warmup": warmup,
+                             "threads": args.threads}, args.pairs)
     batches = 5 if quick else (FULL_EPOCH if args.full_epoch else args.epoch_batches)
     epoch_widths = [[8, 16]] if quick else ([[16, 32]] if args.full_epoch
                                             else [[8, 16], [16, 32]])
@@ -375,7 +382,8 @@ def summary(report: dict) -> str:
     titles = {"step": "training step of the seed CNN (batch 64, float32, Adam)",
               "epoch": "MNIST training batches (batch 64, Adam, uint8 batches normalised)",
               "ops": "forward + backward of each op of the step, channels (8, 16)",
-              "micrograd": "micrograd's demo step: MLP 2-16-16-1, 100 moons, SVM loss + L2"}
+              "micrograd": "micrograd's demo step: MLP 2-16-16-1, 100 moons, SVM loss + L2",
+              "same-process": "PyTorch's step alone / in a process that also runs ours"}
     for name, result in report["benchmarks"].items():
         lines.append(table(titles[name], result))
         agree = result.get("losses_agree")

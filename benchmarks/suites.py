@@ -117,6 +117,27 @@ def suite_step(engine: str, widths=((1, 1), (8, 16), (16, 32)), batch: int = 64,
     return {"times": times, "raw": raw}
 
 
+def suite_mixed(engine: str, channels=(8, 16), batch: int = 64, reps: int = 15,
+                warmup: int = 3, threads: int = 2) -> dict:
+    """PyTorch's training step alone (engine "torch"), or with one of our steps before each of
+    its steps in the same process (engine "mixed"): how much sharing a process slows it."""
+    rng = np.random.default_rng(0)
+    x = ((rng.random((batch, 1, 28, 28)) - MNIST_MEAN) / MNIST_STD).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    theirs = training_step("torch", tuple(channels), x, y, threads)
+    ours = training_step("ours", tuple(channels), x, y, threads) if engine == "mixed" else None
+    raw = []
+    for i in range(warmup + reps):
+        if ours is not None:
+            ours(x, y)
+        start = time.perf_counter()
+        theirs(x, y)
+        if i >= warmup:
+            raw.append(time.perf_counter() - start)
+    name = f"torch step {tuple(channels)}"
+    return {"times": {name: _median(raw)}, "raw": {name: raw}}
+
+
 def suite_epoch(engine: str, widths=((8, 16), (16, 32)), batches: int = 100, batch: int = 64,
                 threads: int = 2, warmup: int = 3) -> dict:
     """`batches` training steps over real MNIST batches (a whole epoch is 938): a fresh seeded
@@ -303,7 +324,7 @@ def suite_memory(engine: str, channels=(16, 32), limit: int = 640, test_limit: i
 
 
 SUITES = {"step": suite_step, "epoch": suite_epoch, "ops": suite_ops,
-          "micrograd": suite_micrograd, "memory": suite_memory}
+          "micrograd": suite_micrograd, "memory": suite_memory, "mixed": suite_mixed}
 
 
 def parse_params(pairs: list[str]) -> dict:
