@@ -264,6 +264,14 @@ def test_resume_refuses_a_conflicting_flag_naming_both_values(tmp_path, fake_mni
     assert "already finished" in result.stdout
 
 
+def test_resume_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
+    result = train("--resume", "runs/nothing/checkpoint.npz", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.endswith("error: --resume runs/nothing/checkpoint.npz: no such file; "
+                                  "expected the checkpoint.npz in a run's folder, e.g. "
+                                  "runs/mnist/checkpoint.npz\n")
+
+
 def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path, fake_mnist):
     out = tmp_path / "run"
     train("--epochs", "2", *TINY, "--data-dir", fake_mnist, "--out", out, cwd=tmp_path)

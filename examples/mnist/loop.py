@@ -234,7 +234,7 @@ def command(*args):
     """The shell command that runs this program again with `args`: this Python (relative to the
     working folder when below it) and the script as it was invoked."""
     python = Path(sys.executable)
-    with contextlib.suppress(ValueError):       # not below the working folder: keep it absolute
+    if python.is_relative_to(Path.cwd()):       # e.g. .venv/bin/python; else the absolute path
         python = python.relative_to(Path.cwd())
     return shlex.join([str(python), sys.argv[0], *map(str, args)])
 
@@ -266,6 +266,10 @@ def run(parser, argv, build, write_figures=None):
     args, explicit = parse_args(parser, argv)
     checkpoint, history = None, []
     if args.resume is not None:
+        if not args.resume.is_file():
+            example_out = str(parser.get_default("out")).replace("{", "<").replace("}", ">")
+            parser.error(f"--resume {args.resume}: no such file; expected the checkpoint.npz in "
+                         f"a run's folder, e.g. {example_out}/checkpoint.npz")
         checkpoint = tc.load(args.resume)
         restore_settings(parser, args, explicit, checkpoint)
         history = checkpoint["history"]
