@@ -35,6 +35,7 @@ test-fast: setup
 
 demo: setup
 	$(PY) examples/mnist/train.py --out $(RUN)
+	$(PY) examples/mnist/export.py --checkpoint $(RUN)/checkpoint.npz --out $(RUN)
 
 # make bench BENCH_ARGS="--pairs 11 --only step micrograd": see benchmarks/harness.py --help
 bench: setup

@@ -4,6 +4,8 @@ the opset asked for; parameters keep their names; clear errors for what cannot b
 
 import importlib.util
 import os
+import re
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -484,3 +486,47 @@ def test_supported_ops_lists_the_seed_and_zoo_ops():
                "BatchNorm", "LogSoftmax", "Pad", "Cat", "Add", "Mul", "Sub", "Div", "Sigmoid",
                "Softmax", "Reshape", "MatMul"):
         assert op in names, op
+
+
+
+
+# ---------------------------------------------------------------- examples/mnist/export.py
+
+
+def test_export_script_writes_onnx_and_safetensors_from_a_checkpoint(tmp_path):
+    pytest.importorskip("safetensors", reason="the safetensors extra")
+    from tinygrad_cnn.data import write_idx
+    tc.manual_seed(0)
+    model = SeedCNN(channels=(2, 4))
+    tc.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "checkpoint.npz")
+    data = tmp_path / "data"                      # 6 test images in MNIST's IDX layout
+    data.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    write_idx(data / "t10k-images-idx3-ubyte", pixels)
+    write_idx(data / "t10k-labels-idx1-ubyte", np.arange(6, dtype=np.uint8))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "mnist" / "export.py"),
+         "--checkpoint", str(tmp_path / "checkpoint.npz"), "--check-images", "5",
+         "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"wrote {tmp_path / 'seed_cnn.safetensors'} (PyTorch" in result.stdout
+    assert f"wrote {tmp_path / 'seed_cnn.onnx'} (opset 17" in result.stdout
+    largest = float(re.search(r"ONNX Runtime on 5 test images: largest \|difference\| from "
+                              r"tinygrad_cnn's logits (\S+), same predicted class for 100\.00%",
+                              result.stdout)[1])
+    assert largest < TOLERANCE
+    weights = tc.load(tmp_path / "seed_cnn.safetensors")
+    assert list(weights) == sorted(model.state_dict())
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(weights[name], array)
+    assert max_difference(model.eval(), tmp_path / "seed_cnn.onnx", mnist_batch(5)) < TOLERANCE
+
+
+def test_make_demo_exports_after_training():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)[1].splitlines()
+    train = recipe.index("\t$(PY) examples/mnist/train.py --out $(RUN)")
+    assert recipe[train + 1] == ("\t$(PY) examples/mnist/export.py --checkpoint "
+                                 "$(RUN)/checkpoint.npz --out $(RUN)")
