@@ -311,15 +311,12 @@ def test_tuple_outputs_and_a_value_as_example_input(tmp_path):
 # ---------------------------------------------------------------- the zoo networks
 
 
-ZOO = ROOT / "examples" / "zoo" / "models.py"
-ZOO_NETWORKS = ["PyTorchExampleNet", "LeNet5", "BatchNormCNN"]
+ZOO = load_example("examples/zoo/models.py", "zoo_models").MODELS     # name -> (class, loss)
 
 
-@pytest.mark.parametrize("name", ZOO_NETWORKS)
+@pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_network_runs_in_onnx_runtime_like_ours(name, tmp_path):
-    if not ZOO.exists():
-        pytest.skip("examples/zoo/models.py is not in this checkout")
-    network = getattr(load_example("examples/zoo/models.py", "zoo_models"), name)
+    network, _ = ZOO[name]
     tc.manual_seed(0)
     model = network()
     if list(model.buffers()):            # batch norm's running statistics move off 0 and 1

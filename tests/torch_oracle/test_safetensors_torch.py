@@ -129,16 +129,14 @@ def test_a_bfloat16_file_from_pytorch_is_refused_naming_the_tensor(torch, tmp_pa
         tc.load(tmp_path / "bf16.safetensors")
 
 
-ZOO_NETWORKS = ["PyTorchExampleNet", "LeNet5", "BatchNormCNN"]
+ZOO = load_example("examples/zoo/models.py", "zoo_models").MODELS     # name -> (class, loss)
 
 
-@pytest.mark.parametrize("name", ZOO_NETWORKS)
+@pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_weights_load_into_the_zoo_pytorch_twins(torch, tmp_path, name):
-    if not (ROOT / "examples" / "zoo" / "torch_twin.py").exists():
-        pytest.skip("examples/zoo/torch_twin.py is not in this checkout")
     from safetensors.torch import load_file
-    ours_cls = getattr(load_example("examples/zoo/models.py", "zoo_models"), name)
-    twin_cls = getattr(load_example("examples/zoo/torch_twin.py", "zoo_twin"), name)
+    ours_cls, _ = ZOO[name]
+    twin_cls, _ = load_example("examples/zoo/torch_twin.py", "zoo_twin").MODELS[name]
     tc.manual_seed(0)
     model = ours_cls()
     for offset in (0, 16):               # batch norm's running statistics move off 0 and 1
