@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mnist_sample import mnist_batch
+from optional import require
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
 from tinygrad_cnn.function import is_grad_enabled
 
-onnx = pytest.importorskip("onnx", reason="the onnx extra")
-ort = pytest.importorskip("onnxruntime", reason="the onnx extra")
+onnx = require("onnx", "onnx")
+ort = require("onnxruntime", "onnx")
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-5          # the largest |ONNX Runtime - ours| allowed, float32
@@ -491,7 +492,7 @@ def test_supported_ops_lists_the_seed_and_zoo_ops():
 
 
 def test_export_script_writes_onnx_and_safetensors_from_a_checkpoint(tmp_path):
-    pytest.importorskip("safetensors", reason="the safetensors extra")
+    require("safetensors", "safetensors")
     from tinygrad_cnn.data import write_idx
     tc.manual_seed(0)
     model = SeedCNN(channels=(2, 4))

@@ -10,11 +10,12 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from optional import require
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
 
-safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="the safetensors extra")
+safetensors_numpy = require("safetensors.numpy", "safetensors")
 
 DTYPES = [np.float16, np.float32, np.float64, np.complex64, np.int8, np.int16, np.int32,
           np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]

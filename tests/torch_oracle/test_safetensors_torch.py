@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mnist_sample import mnist_batch
+from optional import require
 
 import tinygrad_cnn as tc
 
-pytest.importorskip("safetensors", reason="the safetensors extra")
+require("safetensors", "safetensors")
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-5
