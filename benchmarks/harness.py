@@ -67,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="compare ours with ours at git revision REV, or with the "
                              "tinygrad_cnn/ inside folder REV (step and micrograd benchmarks), "
                              "instead of with PyTorch and micrograd (default: off)")
+    parser.add_argument("--ours", metavar="FOLDER", type=Path, default=None,
+                        help="time the tinygrad_cnn/ inside FOLDER as ours, e.g. a snapshot "
+                             "while the work tree changes (default: the installed one)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny settings for a smoke test: 1 pair, 2 reps, 1 width, 5 "
                              "batches, 1 micrograd step on 10 points, no memory runs "
@@ -338,8 +341,9 @@ def main(argv: list[str] | None = None) -> dict:
         from tinygrad_cnn.data import load_mnist
         load_mnist("train"), load_mnist("test")     # fetched once, before any timing
     with tempfile.TemporaryDirectory(prefix="tinygrad_cnn-against-") as tmp:
-        paths = (None, str(extract_revision(args.against, Path(tmp)))) if args.against else \
-            (None, None)
+        ours = str(args.ours.resolve()) if args.ours else None
+        paths = (ours, str(extract_revision(args.against, Path(tmp)))) if args.against else \
+            (ours, None)
         for name, (suite, engines, params, pairs) in jobs.items():
             if "torch" in engines and package_version("torch") is None:
                 print(f"{name}: skipped, torch is not installed (pip install -e '.[bench]')")
