@@ -77,6 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None,
                         help="where to write the results (default: "
                              "benchmarks/results/<date>.json; none with --quick)")
+    parser.add_argument("--max-load", type=float, default=None,
+                        help="before each pair, wait until the 1-minute load average is below "
+                             "this (at most --max-wait seconds); the load is recorded either "
+                             "way (default: do not wait)")
+    parser.add_argument("--max-wait", type=float, default=120.0,
+                        help="seconds to wait for --max-load before each pair (default: 120)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds a child process may run (default: 600)")
     args = parser.parse_args(argv)
@@ -109,13 +115,26 @@ def run_child(suite: str, engine: str, params: dict, timeout: float,
     return json.loads(lines[-1])
 
 
+def wait_for_load(max_load: float | None, max_wait: float) -> float:
+    """Wait (at most max_wait seconds) until the 1-minute load average is below max_load;
+    return the load average when the wait ended (None: do not wait)."""
+    deadline = time.monotonic() + max_wait
+    while max_load is not None and os.getloadavg()[0] >= max_load \
+            and time.monotonic() < deadline:
+        time.sleep(5)
+    return os.getloadavg()[0]
+
+
 def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, timeout: float,
-              pythonpaths: tuple[str | None, str | None] = (None, None)) -> dict:
+              pythonpaths: tuple[str | None, str | None] = (None, None),
+              max_load: float | None = None, max_wait: float = 0.0) -> dict:
     """`pairs` pairs of runs of A and B, alternating which goes first; per metric the times of
-    each side, their pairwise ratios A/B and the summary of those ratios."""
+    each side, their pairwise ratios A/B and the summary of those ratios. Before each pair,
+    wait up to max_wait seconds for the load average to fall below max_load."""
     runs: list[tuple[dict, dict]] = []
-    errors = []
+    errors, loads = [], []
     for i, a_first in stats.pair_order(pairs):
+        loads.append(round(wait_for_load(max_load, max_wait), 2))
         order = (0, 1) if a_first else (1, 0)
         result = [None, None]
         for side in order:
@@ -127,7 +146,8 @@ def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, ti
         runs.append((result[0], result[1]))
         ratios = "  ".join(f"{name} {result[0]['times'][name] / t:.2f}"
                            for name, t in result[1]["times"].items())
-        print(f"  pair {i + 1}/{pairs} ({'AB' if a_first else 'BA'}): {ratios}", flush=True)
+        print(f"  pair {i + 1}/{pairs} ({'AB' if a_first else 'BA'}, load {loads[-1]:.1f}): "
+              f"{ratios}", flush=True)
     metrics = {}
     if runs:
         for name in runs[0][0]["times"]:
@@ -138,7 +158,7 @@ def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, ti
                              "a_median": stats.median(a), "b_median": stats.median(b),
                              "ratio": stats.summarize(ratios)}
     return {"engines": list(engines), "params": params, "metrics": metrics, "errors": errors,
-            "runs": [[ra, rb] for ra, rb in runs]}
+            "load_before_pair": loads, "runs": [[ra, rb] for ra, rb in runs]}
 
 
 def losses_agree(runs: list, rtol: float = 1e-9) -> dict:
@@ -261,6 +281,9 @@ def table(title: str, result: dict) -> str:
                      f"{format_seconds(m['b_median']):>11}   {r['median']:.2f} "
                      f"[{r['q1']:.2f}, {r['q3']:.2f}] ({r['min']:.2f}-{r['max']:.2f}), "
                      f"n={r['n']}")
+    loads = result.get("load_before_pair")
+    if loads:
+        lines.append(f"  load average before the pairs: {min(loads):.1f} to {max(loads):.1f}")
     lines += [f"  error: {e}" for e in result["errors"]]
     return "\n".join(lines)
 
@@ -349,7 +372,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"{name}: skipped, torch is not installed (pip install -e '.[bench]')")
                 continue
             print(f"{name}: {engines[0]} vs {engines[1]}, {pairs} pairs", flush=True)
-            result = run_pairs(suite, engines, params, pairs, args.timeout, paths)
+            result = run_pairs(suite, engines, params, pairs, args.timeout, paths,
+                               args.max_load, args.max_wait)
             if args.against:
                 result["engines"] = ["ours", "base"]   # base: the tree --against names
             if suite == "micrograd":
