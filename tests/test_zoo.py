@@ -105,28 +105,32 @@ def test_batchnorm_cnn_keeps_running_statistics_as_buffers(models, rng):
 
 
 @pytest.mark.parametrize("name", sorted(PARAMETERS))
-def test_zoo_command_trains_each_network(tmp_path, fake_mnist, name):
-    """One batch of each (--dry-run); the run's folder is runs/zoo/<model> by default."""
-    stdout = zoo("--model", name, "--dry-run", "--epochs", "1", "--data-dir", fake_mnist,
+def test_zoo_command_builds_each_network_with_its_loss(models, name):
+    zoo_train = load("train")
+    args = zoo_train.build_parser().parse_args(["--model", name])
+    model, loss_fn = zoo_train.build(args)
+    assert type(model).__name__ == models.MODELS[name][0].__name__
+    assert loss_fn is (tc.ops.nll_loss if name == "pytorch_example" else tc.ops.cross_entropy)
+
+
+def test_zoo_command_trains_resumes_and_refuses_another_network(tmp_path, fake_mnist):
+    """One batch (--dry-run) of LeNet-5; the run's folder is runs/zoo/<model> by default; the
+    resumed run keeps its network."""
+    stdout = zoo("--model", "lenet5", "--dry-run", "--epochs", "1", "--data-dir", fake_mnist,
                  cwd=tmp_path).stdout
-    out = tmp_path / "runs" / "zoo" / name
-    assert f"{PARAMETERS[name]:,} parameters; 96 training and 32 test images" in stdout
+    out = tmp_path / "runs" / "zoo" / "lenet5"
+    assert "61,706 parameters; 96 training and 32 test images" in stdout
     assert "epoch 1/1" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["args"]["model"] == name and [e["epoch"] for e in metrics["epochs"]] == [1]
+    assert metrics["args"]["model"] == "lenet5" and len(metrics["epochs"]) == 1
     assert metrics["args"]["lr"] == 1e-3 and metrics["args"]["lr_decay"] == 0.7
     checkpoint = tc.load(out / "checkpoint.npz")
-    assert checkpoint["settings"]["model"] == name
+    assert checkpoint["settings"]["model"] == "lenet5"
     assert checkpoint["scheduler"]["last_lr"] == pytest.approx(1e-3 * 0.7, rel=1e-12)
     for figure in ("curves.png", "confusion_matrix.png", "filters.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
 
-
-def test_zoo_resume_keeps_the_network_of_the_run(tmp_path, fake_mnist):
-    out = tmp_path / "run"
-    zoo("--model", "lenet5", "--dry-run", "--epochs", "1", "--no-plots", "--data-dir",
-        fake_mnist, "--out", out, cwd=tmp_path)
     refused = zoo("--resume", out / "checkpoint.npz", "--model", "bn_cnn", cwd=tmp_path,
                   check=False)
     assert refused.returncode == 2
