@@ -46,10 +46,14 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     tile, tiles, span = tiling(w.shape[3], stride[1], ow)
     dtype = np.result_type(x.dtype, w.dtype)
     patches = window_patches(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
-    w_band = banded_weight(w, tile, stride[1], span, dtype).reshape(x.shape[1], -1, tile * f)
-    out = np.zeros((n * oh * tiles, tile * f), dtype=dtype)
+    out = np.empty((n * oh * tiles, tile * f), dtype=dtype)
     for rows, channels, cols in window_matrix_blocks(patches):
-        out[rows] += cols @ w_band[channels].reshape(cols.shape[1], -1)   # (rows, J*F)
+        # the band of the block's channels only: (len(channels)*KH*span, J*F)
+        w_band = banded_weight(w[:, channels], tile, stride[1], span, dtype)
+        if channels.start:                    # a later block of channels adds its share
+            out[rows] += cols @ w_band
+        else:
+            np.matmul(cols, w_band, out=out[rows])
     out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
     if b is not None:
         out += b
@@ -70,14 +74,13 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
     dtype = np.result_type(x.dtype, g.dtype)
     patches = window_patches(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
     g_tiles = output_tiles(g, tile, tiles)                    # (N*OH*tiles, J*F)
-    g_cols = np.zeros((c, kh * span, tile * f), dtype=dtype)  # cols^T @ g_tiles, by blocks
-    for rows, channels, cols in window_matrix_blocks(patches):
-        g_cols[channels] += (cols.T @ g_tiles[rows]).reshape(-1, kh * span, tile * f)
-    g_cols = g_cols.reshape(c, kh, span, tile, f)
-    # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
     dw = np.zeros((c, kh, kw, f), dtype=dtype)
-    for j in range(tile):
-        dw += g_cols[:, :, j * sw:j * sw + kw, j]
+    for rows, channels, cols in window_matrix_blocks(patches):
+        # the block's share of cols^T @ g_tiles: (len(channels), KH, span, J, F)
+        g_cols = (cols.T @ g_tiles[rows]).reshape(-1, kh, span, tile, f)
+        # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
+        for j in range(tile):
+            dw[channels] += g_cols[:, :, j * sw:j * sw + kw, j]
     return dw.transpose(3, 0, 1, 2)                           # (C, KH, KW, F) -> (F, C, KH, KW)
 
 
@@ -116,33 +119,43 @@ def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
 
 def window_matrix_blocks(patches: np.ndarray):
     """(rows, channels, cols): the window matrix cut into blocks of about BLOCK_BYTES, each
-    cols (len(rows), len(channels)*KH*span) copied from the patches. Blocks stay in the cache
-    and are reused by the allocator, where one copy of the whole matrix would take fresh
-    memory (page faults) on every call. The cuts fall between channels, so that each product
-    keeps every row (the weight gradient sums over them), or, when one channel is already
-    too large, between images."""
+    cols (len(rows), len(channels)*KH*span) copied from the patches into one buffer, which
+    the next block overwrites. One small buffer stays in the cache and needs no fresh memory
+    from the operating system (page faults), as a copy of the whole matrix would on every
+    call. The cuts fall between channels, so that each product keeps every row (the weight
+    gradient sums over them), or, when one channel is already too large, between images."""
     n, oh, tiles, c = patches.shape[:4]
-    rows, channel_bytes = n * oh * tiles, patches[:, :, :, 0].nbytes
+    per_image = oh * tiles                                    # window-matrix rows per image
+    channel_bytes = patches[:, :, :, 0].nbytes
     if channel_bytes <= BLOCK_BYTES:
-        step = BLOCK_BYTES // channel_bytes
-        for first in range(0, c, step):
-            yield slice(None), slice(first, first + step), \
-                patches[:, :, :, first:first + step].reshape(rows, -1)   # the copy
+        step = min(c, BLOCK_BYTES // channel_bytes)           # channels per block
+        parts = [(slice(None), slice(k, k + step), patches[:, :, :, k:k + step])
+                 for k in range(0, c, step)]
     else:
-        step = max(1, n * BLOCK_BYTES // (c * channel_bytes))            # images per block
-        for first in range(0, n, step):
-            block = patches[first:first + step]
-            yield (slice(first * oh * tiles, (first + len(block)) * oh * tiles), slice(None),
-                   block.reshape(len(block) * oh * tiles, -1))           # the copy
+        step = max(1, n * BLOCK_BYTES // (c * channel_bytes))  # images per block
+        parts = [(slice(k * per_image, (k + step) * per_image), slice(None), patches[k:k + step])
+                 for k in range(0, n, step)]
+    buffer = np.empty(parts[0][2].size, dtype=patches.dtype)  # the first part is the largest
+    for rows, channels, part in parts:
+        block = buffer[:part.size].reshape(part.shape)
+        np.copyto(block, part)                                # the copy
+        yield rows, channels, block.reshape(len(part) * per_image, -1)
 
 
 def banded_weight(w: np.ndarray, tile: int, sw: int, span: int, dtype) -> np.ndarray:
     """w_band (C*KH*span, J*F): w_band[(c, p, v), (j, f)] = w[f, c, p, v - j*SW], else zero."""
     f, c, kh, kw = w.shape
     w_band = np.zeros((c, kh, span, tile, f), dtype=dtype)
-    for j in range(tile):
-        w_band[:, :, j * sw:j * sw + kw, j] = w.transpose(1, 2, 3, 0)   # -> (C, KH, KW, F)
+    v, j, q = band_positions(tile, sw, kw)
+    w_band[:, :, v, j] = w.transpose(1, 2, 3, 0)[:, :, q]    # (C, KH, J*KW, F)
     return w_band.reshape(c * kh * span, tile * f)
+
+
+def band_positions(tile: int, sw: int, kw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(v, j, q), each (J*KW,): block j of the band holds kernel column q at column
+    v = j*SW + q, for j < J and q < KW in that order."""
+    j, q = np.divmod(np.arange(tile * kw), kw)
+    return j * sw + q, j, q
 
 
 def output_tiles(g: np.ndarray, tile: int, tiles: int) -> np.ndarray:
@@ -158,7 +171,8 @@ def output_tiles(g: np.ndarray, tile: int, tiles: int) -> np.ndarray:
 def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
                         padding: Pair) -> np.ndarray:
     """dx for tiles of J > 1: g_tiles @ w_band^T is the gradient of every tile's patch, added
-    back in place, one kernel row at a time."""
+    back in place, one kernel row p at a time (so that only a KH-th of all patch gradients is
+    ever held)."""
     n, f, oh, ow = g.shape
     c, kh, kw = w.shape[1:]
     (h, width), (sh, sw), (ph, pw) = input_size, stride, padding
@@ -169,18 +183,23 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
     groups = -(-span // step)            # tiles t, t + groups, ... never overlap
     # channels-last, so that each patch row added back is one contiguous run
     dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype=dtype)
+    # the band, channels last: w_rows[p, (v, c), (j, f)] = w[f, c, p, v - j*SW], built for a
+    # few kernel rows at a time (a quarter block's worth) in one reused buffer
+    row_bytes = span * c * tile * f * np.dtype(dtype).itemsize
+    at_once = max(1, min(kh, BLOCK_BYTES // (4 * row_bytes)))
+    w_rows = np.zeros((at_once, span, c, tile, f), dtype=dtype)
+    patch_grads = np.empty((n * oh * tiles, span * c), dtype=dtype)   # reused for every row
+    v, j, q = band_positions(tile, sw, kw)
     for p in range(kh):
-        # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C), one
-        # kernel row at a time so that only a KH-th of all patch gradients (and of the
-        # banded weight) is ever held
-        # w_row[(v, c), (j, f)] = w[f, c, p, v - j*SW]: row p of the band, channels last
-        w_row = np.zeros((span, c, tile, f), dtype=dtype)
-        for j in range(tile):
-            w_row[j * sw:j * sw + kw, :, j] = w[:, :, p].transpose(2, 1, 0)   # (KW, C, F)
-        patch_grads = (g_tiles @ w_row.reshape(span * c, -1).T).reshape(n, oh, tiles, span, c)
+        if p % at_once == 0:
+            ps = slice(p, min(p + at_once, kh))
+            w_rows[:ps.stop - p, v, :, j] = w[:, :, ps].transpose(3, 2, 1, 0)[q]   # (J*KW, ...)
+        # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C)
+        np.matmul(g_tiles, w_rows[p % at_once].reshape(span * c, -1).T, out=patch_grads)
+        part_grads = patch_grads.reshape(n, oh, tiles, span, c)
         rows = dxp[:, p:p + (oh - 1) * sh + 1:sh]          # input rows i*SH + p
         for first in range(min(groups, tiles)):
-            part = patch_grads[:, :, first::groups]        # (N, OH, m, span, C)
+            part = part_grads[:, :, first::groups]         # (N, OH, m, span, C)
             m, start = part.shape[2], first * step
             # these tiles start every groups*step columns: cut the rows into such blocks
             blocks = rows[:, :, start:start + m * groups * step].reshape(
