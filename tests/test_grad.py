@@ -201,6 +201,13 @@ def test_mistakes_in_a_custom_function_are_named():
         ValueFromBackward.apply(x).sum().backward()
 
 
+def test_an_accumulated_scalar_gradient_stays_an_array():
+    a = tc.Value(2.0)
+    (a * a + a).backward()
+    (a * a).backward()
+    assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 9.0
+
+
 def test_backward_refuses_a_complex_gradient():
     x = tc.Value(np.ones(2))
     with pytest.raises(TypeError, match=r"backward: grad has dtype complex128; expected real"):

@@ -365,7 +365,8 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
                 if node.fn is None or id(g) in stored or g.base is not None:
                     g = np.array(g)     # a .grad never shares memory with another node's
                 stored.add(id(g))
-                node.grad = g if node.grad is None else node.grad + g
+                # np.asarray: a sum of 0-d arrays is a numpy scalar, and .grad is an array
+                node.grad = g if node.grad is None else np.asarray(node.grad + g)
             elif id(node) in wanted:
                 found[id(node)] = g
             fn = node.fn
