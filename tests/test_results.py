@@ -1,19 +1,25 @@
 """The results tables in README.md and docs/mnist.md show exactly what the saved metrics.json
-files of the real runs say (each row links the file it was copied from)."""
+files of the real runs say (each row links the file it was copied from): the seed CNN's runs,
+and the zoo's networks beside their PyTorch twins."""
 
+import importlib.util
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ROW = re.compile(r"^\|.*\((?P<path>[\w./-]*results/[\w.-]+\.json)\)")
+ROW = re.compile(r"^\|.*\((?P<path>[\w./-]*results/(?!zoo_)[\w.-]+\.json)\)")
+ZOO_ROW = re.compile(r"^\|.*\((?P<ours>[\w./-]*results/zoo_\w+\.json)\)"
+                     r".*\((?P<torch>[\w./-]*results/zoo_\w+_torch\.json)\)")
+ZOO = ("pytorch_example", "lenet5", "bn_cnn")
 
 
 def result_rows(page: Path):
-    """(cells, metrics) for every table row of `page` that links a saved metrics file."""
+    """(cells, metrics) for every table row of `page` that links a seed CNN run's metrics."""
     rows = []
     for line in page.read_text().splitlines():
         match = ROW.match(line)
@@ -54,3 +60,69 @@ def test_default_run_used_the_current_defaults(monkeypatch):
     for key in ("epochs", "batch_size", "lr", "lr_decay", "optimizer", "seed", "limit"):
         assert saved[key] == defaults[key], key
     assert list(saved["channels"]) == list(defaults["channels"])
+
+
+def zoo_rows(page: Path):
+    """(cells, our metrics, PyTorch's metrics) for every zoo table row of `page`."""
+    rows = []
+    for line in page.read_text().splitlines():
+        match = ZOO_ROW.match(line)
+        if match:
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows.append((cells, *(json.loads((page.parent / match[key]).resolve().read_text())
+                                  for key in ("ours", "torch"))))
+    return rows
+
+
+def accuracies(metrics):
+    """"a1 · a3": test accuracy (%) after the first and the last epoch."""
+    epochs = metrics["epochs"]
+    return f"{100 * epochs[0]['test_accuracy']:.2f} · {100 * epochs[-1]['test_accuracy']:.2f}"
+
+
+def seconds(metrics):
+    """"wall · CPU": the median seconds per epoch."""
+    epochs = metrics["epochs"]
+    return (f"{statistics.median(e['seconds'] for e in epochs):.0f} · "
+            f"{statistics.median(e['cpu_seconds'] for e in epochs):.0f}")
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/mnist.md"])
+def test_zoo_table_matches_saved_metrics(page):
+    rows = zoo_rows(ROOT / page)
+    assert [ours["args"]["model"] for _, ours, _ in rows] == list(ZOO), page
+    for cells, ours, theirs in rows:
+        assert ours["args"]["model"] == theirs["model"]
+        parameters, ours_accuracy, ours_seconds, torch_accuracy, torch_seconds = cells[1:6]
+        assert parameters == f"{theirs['parameters']:,}"
+        assert ours_accuracy == accuracies(ours) and torch_accuracy == accuracies(theirs)
+        assert ours_seconds == seconds(ours) and torch_seconds == seconds(theirs)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_each_zoo_network_is_within_half_a_point_of_pytorch(name):
+    ours, theirs = (json.loads((ROOT / f"docs/results/zoo_{name}{suffix}.json").read_text())
+                    for suffix in ("", "_torch"))
+    assert len(ours["epochs"]) == len(theirs["epochs"]) == 3
+    for mine, torch_epoch in zip(ours["epochs"], theirs["epochs"], strict=True):
+        assert abs(mine["test_accuracy"] - torch_epoch["test_accuracy"]) <= 0.005, \
+            (name, mine, torch_epoch)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_runs_used_the_zoo_defaults_and_the_same_recipe_in_both(name):
+    spec = importlib.util.spec_from_file_location("zoo_train", ROOT / "examples/zoo/train.py")
+    zoo_train = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "examples/zoo"))
+    try:
+        spec.loader.exec_module(zoo_train)
+    finally:
+        sys.path.remove(str(ROOT / "examples/zoo"))
+    defaults = vars(zoo_train.build_parser().parse_args(["--model", name]))
+    ours, theirs = (json.loads((ROOT / f"docs/results/zoo_{name}{suffix}.json").read_text())
+                    for suffix in ("", "_torch"))
+    for key in ("model", "epochs", "batch_size", "lr", "lr_decay", "seed", "limit",
+                "test_limit"):
+        assert ours["args"][key] == defaults[key] == theirs["args"][key], key
+    assert ours["args"]["optimizer"] == defaults["optimizer"] == "adam"
+    assert not ours["args"]["dry_run"]
