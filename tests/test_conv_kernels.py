@@ -88,24 +88,3 @@ def test_dtypes_follow_numpy_promotion(rng):
     assert kernels.conv2d_weight_grad(images, g, (10, 10), (1, 1), (0, 0)).dtype == np.float32
     assert kernels.conv2d_input_grad(g, w, (12, 12), (1, 1), (0, 0)).dtype == np.float32
 
-
-CHANNEL_BYTES = 3 * 8 * 1 * 3 * 13 * 8     # N*OH*tiles*KH*span float64s: one channel's part
-
-
-@pytest.mark.parametrize("block_bytes, count", [(1, 3), (2 * CHANNEL_BYTES, 2), (10**9, 1)])
-def test_blocks_of_images_or_channels_give_the_same_result(rng, monkeypatch, block_bytes,
-                                                           count):
-    # 1 byte: one image per block; then two of the three channels per block; then one block
-    monkeypatch.setattr(kernels, "BLOCK_BYTES", block_bytes)
-    x, w = rng.standard_normal((3, 3, 8, 9)), rng.standard_normal((2, 3, 3, 9))
-    patches = kernels.window_patches(x, (3, 9), (1, 1), (1, 2), kernels.tiling(9, 1, 5), 8,
-                                     x.dtype)
-    blocks = list(kernels.window_matrix_blocks(patches))
-    assert len(blocks) == count
-    out = kernels.conv2d_forward(x, w, None, (1, 1), (1, 2))
-    np.testing.assert_allclose(out, reference.conv2d(x, w, None, 1, (1, 2)), rtol=1e-12,
-                               atol=1e-12)
-    g = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(kernels.conv2d_weight_grad(x, g, (3, 9), (1, 1), (1, 2)),
-                               reference.conv2d_weight(x, g, (3, 9), 1, (1, 2)),
-                               rtol=1e-12, atol=1e-12)

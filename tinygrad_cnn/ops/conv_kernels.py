@@ -22,7 +22,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 Pair = tuple[int, int]
-BLOCK_BYTES = 1 << 20        # the window matrix is copied in blocks of about this many bytes
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -46,14 +45,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     tile, tiles, span = tiling(w.shape[3], stride[1], ow)
     dtype = np.result_type(x.dtype, w.dtype)
     patches = window_patches(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
-    out = np.empty((n * oh * tiles, tile * f), dtype=dtype)
-    for rows, channels, cols in window_matrix_blocks(patches):
-        # the band of the block's channels only: (len(channels)*KH*span, J*F)
-        w_band = banded_weight(w[:, channels], tile, stride[1], span, dtype)
-        if channels.start:                    # a later block of channels adds its share
-            out[rows] += cols @ w_band
-        else:
-            np.matmul(cols, w_band, out=out[rows])
+    cols = patches.reshape(n * oh * tiles, -1)               # the copy: (N*OH*tiles, C*KH*span)
+    out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
     out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
     if b is not None:
         out += b
@@ -73,14 +66,12 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(x.dtype, g.dtype)
     patches = window_patches(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
-    g_tiles = output_tiles(g, tile, tiles)                    # (N*OH*tiles, J*F)
+    cols = patches.reshape(-1, c * kh * span)               # the copy: (N*OH*tiles, C*KH*span)
+    g_cols = (cols.T @ output_tiles(g, tile, tiles)).reshape(c, kh, span, tile, f)
+    # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
     dw = np.zeros((c, kh, kw, f), dtype=dtype)
-    for rows, channels, cols in window_matrix_blocks(patches):
-        # the block's share of cols^T @ g_tiles: (len(channels), KH, span, J, F)
-        g_cols = (cols.T @ g_tiles[rows]).reshape(-1, kh, span, tile, f)
-        # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
-        for j in range(tile):
-            dw[channels] += g_cols[:, :, j * sw:j * sw + kw, j]
+    for j in range(tile):
+        dw += g_cols[:, :, j * sw:j * sw + kw, j]
     return dw.transpose(3, 0, 1, 2)                           # (C, KH, KW, F) -> (F, C, KH, KW)
 
 
@@ -115,31 +106,6 @@ def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
     # tile t of output row i reads rows i*SH.. and columns t*J*SW.. of every channel
     return as_strided(xp, (n, oh, tiles, c, kh, span),
                       (s_n, s_h * sh, s_w * tile * sw, s_c, s_h, s_w), writeable=False)
-
-
-def window_matrix_blocks(patches: np.ndarray):
-    """(rows, channels, cols): the window matrix cut into blocks of about BLOCK_BYTES, each
-    cols (len(rows), len(channels)*KH*span) copied from the patches into one buffer, which
-    the next block overwrites. One small buffer stays in the cache and needs no fresh memory
-    from the operating system (page faults), as a copy of the whole matrix would on every
-    call. The cuts fall between channels, so that each product keeps every row (the weight
-    gradient sums over them), or, when one channel is already too large, between images."""
-    n, oh, tiles, c = patches.shape[:4]
-    per_image = oh * tiles                                    # window-matrix rows per image
-    channel_bytes = patches[:, :, :, 0].nbytes
-    if channel_bytes <= BLOCK_BYTES:
-        step = min(c, BLOCK_BYTES // channel_bytes)           # channels per block
-        parts = [(slice(None), slice(k, k + step), patches[:, :, :, k:k + step])
-                 for k in range(0, c, step)]
-    else:
-        step = max(1, n * BLOCK_BYTES // (c * channel_bytes))  # images per block
-        parts = [(slice(k * per_image, (k + step) * per_image), slice(None), patches[k:k + step])
-                 for k in range(0, n, step)]
-    buffer = np.empty(parts[0][2].size, dtype=patches.dtype)  # the first part is the largest
-    for rows, channels, part in parts:
-        block = buffer[:part.size].reshape(part.shape)
-        np.copyto(block, part)                                # the copy
-        yield rows, channels, block.reshape(len(part) * per_image, -1)
 
 
 def banded_weight(w: np.ndarray, tile: int, sw: int, span: int, dtype) -> np.ndarray:
@@ -183,19 +149,16 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
     groups = -(-span // step)            # tiles t, t + groups, ... never overlap
     # channels-last, so that each patch row added back is one contiguous run
     dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype=dtype)
-    # the band, channels last: w_rows[p, (v, c), (j, f)] = w[f, c, p, v - j*SW], built for a
-    # few kernel rows at a time (a quarter block's worth) in one reused buffer
-    row_bytes = span * c * tile * f * np.dtype(dtype).itemsize
-    at_once = max(1, min(kh, BLOCK_BYTES // (4 * row_bytes)))
-    w_rows = np.zeros((at_once, span, c, tile, f), dtype=dtype)
-    patch_grads = np.empty((n * oh * tiles, span * c), dtype=dtype)   # reused for every row
+    # the band, kernel row by kernel row, channels last: w_rows[p, (v, c), (j, f)] =
+    # w[f, c, p, v - j*SW]
+    w_rows = np.zeros((kh, span, c, tile, f), dtype=dtype)
     v, j, q = band_positions(tile, sw, kw)
+    w_rows[:, v, :, j] = w.transpose(3, 2, 1, 0)[q]          # (J*KW, KH, C, F)
+    w_rows = w_rows.reshape(kh, span * c, tile * f)
+    patch_grads = np.empty((n * oh * tiles, span * c), dtype=dtype)   # reused for every row
     for p in range(kh):
-        if p % at_once == 0:
-            ps = slice(p, min(p + at_once, kh))
-            w_rows[:ps.stop - p, v, :, j] = w[:, :, ps].transpose(3, 2, 1, 0)[q]   # (J*KW, ...)
         # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C)
-        np.matmul(g_tiles, w_rows[p % at_once].reshape(span * c, -1).T, out=patch_grads)
+        np.matmul(g_tiles, w_rows[p].T, out=patch_grads)
         part_grads = patch_grads.reshape(n, oh, tiles, span, c)
         rows = dxp[:, p:p + (oh - 1) * sh + 1:sh]          # input rows i*SH + p
         for first in range(min(groups, tiles)):
