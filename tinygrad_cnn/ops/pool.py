@@ -31,11 +31,12 @@ class MaxPool2d(Function):
         kw, out = self.kernel[1], None
         for p, q, view in _window_views(x, self.kernel, self.stride):
             if out is None:
-                out, self.argmax = view.copy(), np.zeros(view.shape, dtype=np.intp)
+                out, argmax = view.copy(), np.zeros(view.shape, dtype=np.intp)
             else:
                 # strictly larger: an equal later value leaves the first maximum chosen
-                self.argmax[view > out] = p * kw + q
+                argmax = np.where(view > out, p * kw + q, argmax)
                 np.maximum(out, view, out=out)
+        self.argmax = argmax
         return out
 
     # out = x at each window's argmax  =>  dx = g scattered to the argmax (overlaps add up)
