@@ -35,13 +35,13 @@ class Conv2d(Function):
     def backward(self, grad):
         x, w, b, _ = self.saved()
         dx = dw = db = None
+        if self.needs_input_grad[1]:
+            dw = Conv2dWeightGrad.run(x, grad, weight_shape=w.shape, stride=self.stride,
+                                      padding=self.padding)
         if self.needs_input_grad[0]:
             dx = ConvTranspose2d.run(grad, w, None, stride=self.stride, padding=self.padding,
                                      output_padding=_leftover(x.shape, w.shape, self.stride,
                                                               self.padding))
-        if self.needs_input_grad[1]:
-            dw = Conv2dWeightGrad.run(x, grad, weight_shape=w.shape, stride=self.stride,
-                                      padding=self.padding)
         if self.needs_input_grad[2]:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db

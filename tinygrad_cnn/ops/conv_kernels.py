@@ -44,9 +44,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     ow = output_size(x.shape[3], w.shape[3], stride[1], padding[1])
     tile, tiles, span = tiling(w.shape[3], stride[1], ow)
     dtype = np.result_type(x.dtype, w.dtype)
-    patches = window_patches(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
-    cols = patches.reshape(n * oh * tiles, -1)               # the copy: (N*OH*tiles, C*KH*span)
+    cols = window_matrix(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
     out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
+    del cols                  # freed before the copy below: a lower peak of memory
     out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
     if b is not None:
         out += b
@@ -65,9 +65,9 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
     f, oh, ow = g.shape[1:]
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(x.dtype, g.dtype)
-    patches = window_patches(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
-    cols = patches.reshape(-1, c * kh * span)               # the copy: (N*OH*tiles, C*KH*span)
+    cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
     g_cols = (cols.T @ output_tiles(g, tile, tiles)).reshape(c, kh, span, tile, f)
+    del cols                  # freed before dw: a lower peak of memory
     # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
     dw = np.zeros((c, kh, kw, f), dtype=dtype)
     for j in range(tile):
@@ -87,6 +87,14 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     if tile == 1:
         return input_grad_by_rows(g, w, input_size, stride, padding)
     return input_grad_by_tiles(g, w, input_size, stride, padding)
+
+
+def window_matrix(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
+                  tiling: tuple[int, int, int], oh: int, dtype) -> np.ndarray:
+    """cols (N*OH*tiles, C*KH*span): row (n, i, t) is the patch that tile t of output row i
+    reads, copied from window_patches (any padded copy of x is freed on return)."""
+    patches = window_patches(x, kernel_size, stride, padding, tiling, oh, dtype)
+    return patches.reshape(-1, patches[0, 0, 0].size)         # the copy
 
 
 def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
@@ -168,6 +176,7 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
             blocks = rows[:, :, start:start + m * groups * step].reshape(
                 n, oh, m, groups * step, c)
             blocks[:, :, :, :span] += part
+    del g_tiles, w_rows, patch_grads, part_grads, part   # freed before the copy below
     # NHWC -> NCHW, contiguous like the input the gradient belongs to
     return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2))
 
