@@ -14,12 +14,6 @@ j is w shifted by j*SW columns, gives every output. J = 1 is classic im2col. Til
 J = ceil(KW / SW) copy far less when windows overlap a lot (for 10x10 kernels, 19 columns per
 10 windows instead of 100) but multiply the band's zeros, so they pay off only for kernels of
 6 or more columns per stride (see benchmarks/bench_ops.py for the figures).
-
-Scratch buffers. The window matrix, its product and the padded input gradient are temporaries
-of a few MB that die when a kernel returns. Fresh memory of that size comes from the OS a
-page at a time, and each first touch of a page is a fault: thousands per training step. So
-these temporaries live in buffers kept from the previous call of the same shape (`scratch`);
-training repeats the same shapes step after step.
 """
 
 from __future__ import annotations
@@ -28,23 +22,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 Pair = tuple[int, int]
-
-_SCRATCH_BUFFERS = 16          # how many (role, shape, dtype) buffers are kept at most
-_scratch: dict[tuple, np.ndarray] = {}
-
-
-def scratch(role: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """An uninitialised array for a temporary that is dead when the kernel returns: the one
-    the last call with the same role, shape and dtype used, else a new one (the oldest kept
-    buffer is dropped past _SCRATCH_BUFFERS)."""
-    key = (role, shape, np.dtype(dtype))
-    buffer = _scratch.pop(key, None)
-    if buffer is None:
-        buffer = np.empty(shape, dtype)
-        if len(_scratch) >= _SCRATCH_BUFFERS:
-            del _scratch[next(iter(_scratch))]
-    _scratch[key] = buffer                  # now the most recently used
-    return buffer
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -68,14 +45,14 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     tile, tiles, span = tiling(w.shape[3], stride[1], ow)
     dtype = np.result_type(x.dtype, w.dtype)
     cols = window_matrix(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
-    out = scratch("product", (cols.shape[0], tile * f), dtype)
-    np.matmul(cols, banded_weight(w, tile, stride[1], span, dtype), out=out)  # (N*OH*tiles, J*F)
+    out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
+    del cols                  # freed before the copy below: a lower peak of memory
     out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
     if b is not None:
         out += b
-    # (N, OH, OW, F) -> NCHW, copied out of the scratch buffer, contiguous: the next
-    # elementwise op and its backward then run over matching layouts
-    return out.transpose(0, 3, 1, 2).copy()
+    # (N, OH, OW, F) -> NCHW, copied contiguous: the next elementwise op and its backward
+    # then run over matching layouts instead of gathering across strides
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
 def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
@@ -90,6 +67,7 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
     dtype = np.result_type(x.dtype, g.dtype)
     cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
     g_cols = (cols.T @ output_tiles(g, tile, tiles)).reshape(c, kh, span, tile, f)
+    del cols                  # freed before dw: a lower peak of memory
     # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
     dw = np.zeros((c, kh, kw, f), dtype=dtype)
     for j in range(tile):
@@ -114,11 +92,9 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
 def window_matrix(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
                   tiling: tuple[int, int, int], oh: int, dtype) -> np.ndarray:
     """cols (N*OH*tiles, C*KH*span): row (n, i, t) is the patch that tile t of output row i
-    reads, copied from window_patches into a scratch buffer (valid until the next call)."""
+    reads, copied from window_patches (any padded copy of x is freed on return)."""
     patches = window_patches(x, kernel_size, stride, padding, tiling, oh, dtype)
-    cols = scratch("cols", (patches[:, :, :, 0, 0, 0].size, patches[0, 0, 0].size), dtype)
-    np.copyto(cols.reshape(patches.shape), patches)           # the copy
-    return cols
+    return patches.reshape(-1, patches[0, 0, 0].size)         # the copy
 
 
 def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
@@ -180,15 +156,14 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
     step = tile * sw                     # columns between neighbouring tiles
     groups = -(-span // step)            # tiles t, t + groups, ... never overlap
     # channels-last, so that each patch row added back is one contiguous run
-    dxp = scratch("dxp", (n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype)
-    dxp.fill(0)
+    dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype=dtype)
     # the band, kernel row by kernel row, channels last: w_rows[p, (v, c), (j, f)] =
     # w[f, c, p, v - j*SW]
     w_rows = np.zeros((kh, span, c, tile, f), dtype=dtype)
     v, j, q = band_positions(tile, sw, kw)
     w_rows[:, v, :, j] = w.transpose(3, 2, 1, 0)[q]          # (J*KW, KH, C, F)
     w_rows = w_rows.reshape(kh, span * c, tile * f)
-    patch_grads = scratch("patch_grads", (n * oh * tiles, span * c), dtype)   # for every row
+    patch_grads = np.empty((n * oh * tiles, span * c), dtype=dtype)   # reused for every row
     for p in range(kh):
         # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C)
         np.matmul(g_tiles, w_rows[p].T, out=patch_grads)
@@ -201,8 +176,9 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
             blocks = rows[:, :, start:start + m * groups * step].reshape(
                 n, oh, m, groups * step, c)
             blocks[:, :, :, :span] += part
-    # NHWC -> NCHW, copied out of the scratch buffer, contiguous like the input it belongs to
-    return dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2).copy()
+    del g_tiles, w_rows, patch_grads, part_grads, part   # freed before the copy below
+    # NHWC -> NCHW, contiguous like the input the gradient belongs to
+    return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2))
 
 
 def input_grad_by_rows(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
