@@ -206,6 +206,9 @@ def test_an_accumulated_scalar_gradient_stays_an_array():
     (a * a + a).backward()
     (a * a).backward()
     assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad == 9.0
+    c = a * a                           # an intermediate used twice: its gradient is a sum
+    (c * c + c).backward()
+    assert type(c.grad) is np.ndarray and c.grad == 2 * 4.0 + 1
 
 
 def test_backward_refuses_a_complex_gradient():

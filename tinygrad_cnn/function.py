@@ -362,8 +362,10 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
             if g is None:               # every gradient flowing here was None
                 continue
             if wanted is None:
-                if node.fn is None or id(g) in stored or g.base is not None:
-                    g = np.array(g)     # a .grad never shares memory with another node's
+                if (node.fn is None or id(g) in stored or type(g) is not np.ndarray
+                        or g.base is not None):
+                    g = np.array(g)     # an array that no other node's .grad shares
+                    # (a sum of 0-d arrays is a numpy scalar: that becomes an array too)
                 stored.add(id(g))
                 # np.asarray: a sum of 0-d arrays is a numpy scalar, and .grad is an array
                 node.grad = g if node.grad is None else np.asarray(node.grad + g)
