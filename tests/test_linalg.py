@@ -121,3 +121,27 @@ def test_linear_shape_mismatches_raise():
                                          r"per output feature"):
         tc.ops.linear(tc.Value(np.ones((5, 3))), tc.Value(np.ones((4, 3))),
                       tc.Value(np.ones(3)))
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3, 4), (4, 2)), ((4,), (4, 3)), ((2, 4), (4,)),
+                                              ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2))])
+def test_matmul_is_twice_differentiable(rng, a_shape, b_shape):
+    assert tc.gradgradcheck(lambda a, b: a @ b, [rng.standard_normal(a_shape),
+                                                 rng.standard_normal(b_shape)])
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3), (3,)])
+def test_linear_is_twice_differentiable(rng, x_shape):
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    assert tc.gradgradcheck(tc.ops.linear, [x, w, b])
+    # a product of two linear layers has non-zero second derivatives in the weights
+    w2 = rng.standard_normal((3, 2))
+    assert tc.gradgradcheck(lambda x, w, w2: tc.ops.linear(tc.ops.linear(x, w), w2), [x, w, w2])
+
+
+def test_linear_converts_a_constant_input_and_refuses_one_that_requires_grad():
+    w = tc.Value(np.ones((2, 3), dtype=np.float32))
+    assert tc.ops.linear(np.ones((4, 3)) / 255.0, w).dtype == np.float32
+    with pytest.raises(TypeError, match=r"linear: input has dtype float64 but the weight has "
+                                        r"dtype float32; expected the same dtype"):
+        tc.ops.linear(tc.Value(np.ones((4, 3))), w)

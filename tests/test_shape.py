@@ -120,3 +120,28 @@ def test_transpose_bad_permutation_raises(axes):
                                          r"axes of an array of shape \(2, 3, 4\); expected each "
                                          r"of 0..2 once"):
         tc.Value(np.ones((2, 3, 4))).transpose(*axes)
+
+
+@pytest.mark.parametrize("fn, shape", [
+    (lambda x: x.reshape(3, -1), (2, 3, 2)),
+    (lambda x: tc.ops.flatten(x, 1), (2, 3, 2)),
+    (lambda x: x.transpose(2, 0, 1), (2, 3, 4)),
+    (lambda x: x.T, (3, 5)),
+    (lambda x: tc.ops.broadcast_to(x, (4, 2, 3)), (2, 1)),
+    (lambda x: tc.ops.broadcast_to(x, (2, 3)), (3,)),
+])
+def test_shape_ops_are_twice_differentiable(rng, fn, shape):
+    # the ops are linear, so the check is that every second derivative (also with respect to
+    # the upstream gradient) flows through the rule at all, and correctly
+    assert tc.gradgradcheck(lambda x: fn(x) * fn(x), [rng.standard_normal(shape)])
+    assert tc.gradgradcheck(fn, [rng.standard_normal(shape)])
+
+
+def test_broadcast_to_forward_gradient_and_errors(rng):
+    x = rng.standard_normal((2, 1))
+    out = tc.ops.broadcast_to(tc.Value(x), (3, 2, 4))
+    np.testing.assert_array_equal(out.data, np.broadcast_to(x, (3, 2, 4)))
+    assert tc.gradcheck(lambda v: tc.ops.broadcast_to(v, (3, 2, 4)), [x])
+    with pytest.raises(ValueError, match=r"broadcast_to: cannot broadcast shape \(2, 1\) to "
+                                         r"\(3, 4\); expected each trailing dimension"):
+        tc.ops.broadcast_to(tc.Value(x), (3, 4))
