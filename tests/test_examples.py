@@ -1,7 +1,6 @@
 """examples/custom_layer.py and examples/scalar_neuron.py: run as a user would (fast settings),
 with their printed results asserted; and their building blocks checked by value."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 import tinygrad_cnn as tc
 
@@ -28,11 +28,8 @@ def run(script, *args, cwd):
 
 
 def load(script):
-    """Import an example script as a module (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(Path(script).stem, EXAMPLES / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Import examples/<script> as a module."""
+    return load_example(f"examples/{script}", Path(script).stem)
 
 
 @pytest.fixture(scope="module")

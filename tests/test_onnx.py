@@ -2,7 +2,6 @@
 the example batch size and at others; the file passes onnx.checker with full_check and declares
 the opset asked for; parameters keep their names; clear errors for what cannot be exported."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 from mnist_sample import mnist_batch
 from optional import require
 
@@ -24,19 +24,6 @@ ort = require("onnxruntime", "onnx")
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-5          # the largest |ONNX Runtime - ours| allowed, float32
-
-
-def load_example(relative_path, name):
-    """Import an example script as a module (examples/ is not a package)."""
-    folder = str((ROOT / relative_path).parent)
-    sys.path.insert(0, folder)           # the examples import their neighbours by name
-    try:
-        spec = importlib.util.spec_from_file_location(name, ROOT / relative_path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(folder)
-    return module
 
 
 SeedCNN = load_example("examples/mnist/model.py", "seed_model").SeedCNN

@@ -2,14 +2,13 @@
 files of the real runs say (each row links the file it was copied from): the seed CNN's runs,
 and the zoo's networks beside their PyTorch twins."""
 
-import importlib.util
 import json
 import re
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
+from example_scripts import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = re.compile(r"^\|.*\((?P<path>[\w./-]*results/(?!zoo_)[\w.-]+\.json)\)")
@@ -111,13 +110,7 @@ def test_each_zoo_network_is_within_half_a_point_of_pytorch(name):
 
 @pytest.mark.parametrize("name", ZOO)
 def test_zoo_runs_used_the_zoo_defaults_and_the_same_recipe_in_both(name):
-    spec = importlib.util.spec_from_file_location("zoo_train", ROOT / "examples/zoo/train.py")
-    zoo_train = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "examples/zoo"))
-    try:
-        spec.loader.exec_module(zoo_train)
-    finally:
-        sys.path.remove(str(ROOT / "examples/zoo"))
+    zoo_train = load_example("examples/zoo/train.py", "zoo_train")
     defaults = vars(zoo_train.build_parser().parse_args(["--model", name]))
     ours, theirs = (json.loads((ROOT / f"docs/results/zoo_{name}{suffix}.json").read_text())
                     for suffix in ("", "_torch"))

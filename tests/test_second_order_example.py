@@ -1,24 +1,20 @@
 """examples/second_order.py: Newton's method with Hessians from tc.grad reaches the Rosenbrock
 minimum where gradient descent is still crawling, and its Hessian-vector product is right."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+from example_scripts import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("second_order", ROOT / "examples" /
-                                                  "second_order.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_second_order():
+    return load_example("examples/second_order.py", "second_order")
 
 
 def test_hessian_of_rosenbrock_equals_its_closed_form():
-    example = load_example()
+    example = load_second_order()
     x, y = -1.2, 1.0
     value, g, h = example.gradient_and_hessian(example.rosenbrock, np.array([x, y]))
     assert value == (1 - x) ** 2 + 100 * (y - x * x) ** 2
@@ -29,7 +25,7 @@ def test_hessian_of_rosenbrock_equals_its_closed_form():
 
 
 def test_newton_reaches_the_minimum_and_gradient_descent_does_not(tmp_path, capsys):
-    example = load_example()
+    example = load_second_order()
     example.main(["--out", str(tmp_path), "--gd-steps", "300"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "          newton:     8 steps -> (1.000000, 1.000000), f = 0"

@@ -1,7 +1,6 @@
 """examples/zoo: the three classic networks (shapes, parameter counts, train/eval behaviour, the
 same function as their PyTorch twins) and the one command that trains any of them."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 
 import tinygrad_cnn as tc
 from tinygrad_cnn.data import write_idx
@@ -20,15 +20,8 @@ PARAMETERS = {"pytorch_example": 1_199_882, "lenet5": 61_706, "bn_cnn": 20_538}
 
 
 def load(name):
-    """Import examples/zoo/<name>.py under a name of its own (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"zoo_{name}", ZOO / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ZOO))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ZOO))
-    return module
+    """Import examples/zoo/<name>.py under a name of its own."""
+    return load_example(f"examples/zoo/{name}.py", f"zoo_{name}")
 
 
 @pytest.fixture(scope="module")

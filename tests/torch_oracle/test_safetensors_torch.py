@@ -5,13 +5,12 @@ docs/moving-on.md with its PyTorch blocks (fenced ```py, which tests/test_docs.p
 since PyTorch is only a test oracle)."""
 
 import contextlib
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from example_scripts import load_example
 from mnist_sample import mnist_batch
 from optional import require
 
@@ -21,19 +20,6 @@ require("safetensors", "safetensors")
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-5
-
-
-def load_example(relative_path, name):
-    """Import an example script as a module (examples/ is not a package)."""
-    folder = str((ROOT / relative_path).parent)
-    sys.path.insert(0, folder)
-    try:
-        spec = importlib.util.spec_from_file_location(name, ROOT / relative_path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(folder)
-    return module
 
 
 SeedCNN = load_example("examples/mnist/model.py", "seed_model").SeedCNN
