@@ -565,3 +565,42 @@ def test_manual_seed_makes_the_default_generator_repeatable():
         tc.manual_seed(-1)
     with pytest.raises(TypeError, match="seed is float 1.5; expected a non-negative int"):
         tc.manual_seed(1.5)
+
+
+# Python's protocols on a Value
+
+def test_comparisons_give_bool_arrays_and_equality_stays_identity():
+    x, y = tc.Value([1.0, -2.0, 3.0]), tc.Value([0.0, 0.0, 5.0])
+    for result, expected in [(x < y, [False, True, True]), (x <= 1.0, [True, True, False]),
+                             (x > y, [True, False, False]), (x >= 3.0, [False, False, True])]:
+        assert type(result) is np.ndarray and result.dtype == bool
+        assert result.tolist() == expected
+    twin = tc.Value([1.0, -2.0, 3.0])
+    assert x == x and x != twin and not (x == twin)
+    assert {x: "x", twin: "twin"}[twin] == "twin"          # hashable by identity
+
+
+def test_numbers_length_arrays_iteration_and_transpose():
+    assert float(tc.Value(2.5)) == 2.5 and int(tc.Value(np.array([7.9]))) == 7
+    assert bool(tc.Value(0.0)) is False and bool(tc.Value([[1.0]])) is True
+    x = tc.Value(np.arange(6.0).reshape(2, 3))
+    assert len(x) == 2 and np.asarray(x) is x.data
+    assert np.asarray(x, dtype=np.float32).dtype == np.float32
+    rows = list(x)
+    assert [r.data.tolist() for r in rows] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    sum(r.sum() for r in rows).backward()                    # iteration is indexing: a graph
+    assert x.grad.tolist() == [[1.0] * 3] * 2
+    assert x.T.shape == (3, 2) and x.T.data.tolist() == x.data.T.tolist()
+
+
+@pytest.mark.parametrize("convert", [float, int, bool, lambda v: v.item()])
+def test_numbers_from_a_value_with_several_elements_raise(convert):
+    with pytest.raises(ValueError, match=r"Value has shape \(3,\) \(3 elements\); expected "
+                                         r"exactly one element; index or reduce it first"):
+        convert(tc.Value([1.0, 2.0, 3.0]))
+
+
+def test_len_of_a_0d_value_raises():
+    with pytest.raises(TypeError, match=r"len\(\) of a 0-d Value; expected at least one "
+                                        r"dimension"):
+        len(tc.Value(1.0))

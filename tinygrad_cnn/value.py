@@ -67,10 +67,7 @@ class Value:
 
     def item(self) -> float:
         """The single element as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item: Value has shape {self.shape} ({self.data.size} elements); "
-                             f"expected exactly one element; index or reduce it first")
-        return self.data.item()
+        return self._one_element("item")
 
     def numpy(self) -> np.ndarray:
         """The data array itself (not a copy)."""
@@ -102,11 +99,13 @@ class Value:
     # Python's protocols, as PyTorch: numbers from one-element Values only; comparisons give
     # numpy bool arrays (no graph). == and != are not overloaded: they stay identity, so a
     # Value can be a dict key or a set member, as the engine and graph drawing need.
-    def _one_element(self, kind: str):
+    def _one_element(self, caller: str):
+        """The single element as a Python number, or a ValueError naming `caller`."""
         if self.data.size != 1:
-            raise ValueError(f"{kind}: Value has shape {self.shape} ({self.data.size} elements); "
-                             f"expected exactly one element; for a condition over all elements "
-                             f"use (x > 0).all() or .any(), for one element index it first")
+            raise ValueError(f"{caller}: Value has shape {self.shape} ({self.data.size} "
+                             f"elements); expected exactly one element; index or reduce it "
+                             f"first (for a condition over all elements: (x > 0).all() or "
+                             f".any())")
         return self.data.item()
 
     def __float__(self) -> float: return float(self._one_element("float()"))
