@@ -311,15 +311,15 @@ def _checked_order(root: Value, caller: str) -> list[Value]:
 
 def _root_grad(root: Value, grad, caller: str, create_graph: bool):
     """The upstream gradient as an array of root's dtype, or a Value under create_graph."""
+    name = "grad" if caller == "backward" else "grad_output"
     if grad is None:
         if root.data.size != 1:
             raise ValueError(
                 f"{caller}: output has shape {root.shape}; an implicit gradient needs a single "
-                f"element; pass grad= (an array of shape {root.shape}) or reduce first, e.g. "
-                f"loss.sum().backward()")
+                f"element; pass {name}= (an array of shape {root.shape}) or reduce first, e.g. "
+                f"loss.sum()")
         grad = np.ones_like(root.data)
     data = grad.data if isinstance(grad, Value) else np.asarray(grad)
-    name = "grad" if caller == "backward" else "grad_output"
     if data.dtype.kind not in "biuf":
         raise TypeError(f"{caller}: {name} has dtype {data.dtype}; expected real numbers (a "
                         f"complex gradient would lose its imaginary part)")
