@@ -1,11 +1,13 @@
 """The numpy kernels of ops/conv_kernels.py against the nested loops of tests/reference.py: the
 banded forward, the weight gradient, and both input-gradient algorithms (by tiles and by rows),
-for tiles of one output and of several, spare outputs, strides and padding, and their dtypes."""
+for tiles of one output and of several, spare outputs, strides and padding, and their dtypes;
+the spectral kernels (stride 1) likewise, and gradients of gradients through them."""
 
 import numpy as np
 import pytest
 import reference
 
+import tinygrad_cnn as tc
 from tinygrad_cnn.ops import conv_kernels as kernels
 
 # x (N, C, H, W), w (F, C, KH, KW), stride, padding
@@ -21,7 +23,14 @@ CONFIGS = [
     ((1, 2, 7, 16), (2, 2, 3, 6), (1, 1), (0, 0)),       # tiles of 6 outputs, 1 spare
     ((1, 1, 5, 30), (2, 1, 2, 12), (2, 2), (1, 1)),      # tiles of 6, stride 2
     ((2, 2, 9, 29), (2, 2, 3, 7), (1, 1), (2, 3)),       # several tiles, padding
+    ((2, 4, 9, 8), (5, 4, 4, 4), (1, 1), (0, 0)),        # spectra: 4 channels, 4x4 kernel
+    ((2, 4, 12, 11), (4, 4, 10, 10), (1, 1), (0, 0)),    # spectra: odd and even widths
+    ((1, 5, 7, 9), (4, 5, 5, 4), (1, 1), (2, 1)),        # spectra with padding
+    ((3, 6, 6, 6), (4, 6, 8, 8), (1, 1), (1, 1)),        # spectra: kernel as large as the image
+    ((2, 4, 12, 12), (4, 4, 4, 4), (2, 2), (0, 0)),      # stride 2: tiles, not spectra
 ]
+# the configurations of stride 1, which every kernel can take to the spectral algorithm
+STRIDE_1 = [config for config in CONFIGS if config[2] == (1, 1)]
 
 
 def test_tiles_are_used_for_wide_kernels_only():
@@ -30,6 +39,14 @@ def test_tiles_are_used_for_wide_kernels_only():
     assert kernels.tiling(kw=10, sw=1, ow=3) == (3, 1, 12)        # never more than OW
     assert kernels.tiling(kw=3, sw=1, ow=26) == (1, 26, 3)        # narrow: classic im2col
     assert kernels.tiling(kw=12, sw=2, ow=11) == (6, 2, 22)
+
+
+def test_spectra_are_used_for_large_kernels_between_wide_layers():
+    assert kernels.spectral((16, 8, 10, 10), (1, 1))          # the seed's second layer
+    assert not kernels.spectral((8, 1, 10, 10), (1, 1))       # its first: one input channel
+    assert not kernels.spectral((1, 1, 10, 10), (1, 1))       # the (1, 1) network
+    assert not kernels.spectral((16, 8, 3, 3), (1, 1))        # small kernels
+    assert not kernels.spectral((16, 8, 10, 10), (2, 1))      # strides
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
@@ -66,6 +83,51 @@ def test_input_grad_is_the_transposed_convolution(rng, x_shape, w_shape, stride,
     assert expected.shape == x_shape
     np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12)
     assert dx.flags.c_contiguous
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", STRIDE_1)
+@pytest.mark.parametrize("bias", [True, False])
+def test_spectral_kernels_match_the_loops(rng, x_shape, w_shape, stride, padding, bias):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+    out = kernels.spectral_forward(x, w, b, padding)
+    np.testing.assert_allclose(out, reference.conv2d(x, w, b, 1, padding), rtol=1e-12,
+                               atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    dw = kernels.spectral_weight_grad(x, g, w_shape[2:], padding)
+    np.testing.assert_allclose(dw, reference.conv2d_weight(x, g, w_shape[2:], 1, padding),
+                               rtol=1e-12, atol=1e-12)
+    dx = kernels.spectral_input_grad(g, w, x_shape[2:], padding)
+    np.testing.assert_allclose(dx, reference.conv_transpose2d(g, w, None, 1, padding),
+                               rtol=1e-12, atol=1e-12)
+    assert out.flags.c_contiguous and dx.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_spectral_kernels_keep_the_dtype(rng, dtype, rtol):
+    x = rng.standard_normal((3, 6, 13, 12)).astype(dtype)
+    w = rng.standard_normal((5, 6, 6, 5)).astype(dtype)
+    out = kernels.spectral_forward(x, w, None, (1, 2))
+    g = rng.standard_normal(out.shape).astype(dtype)
+    dw = kernels.spectral_weight_grad(x, g, (6, 5), (1, 2))
+    dx = kernels.spectral_input_grad(g, w, (13, 12), (1, 2))
+    assert out.dtype == dw.dtype == dx.dtype == dtype
+    x64, w64, g64 = (a.astype(np.float64) for a in (x, w, g))
+    scale = {"out": np.abs(out).max(), "dw": np.abs(dw).max(), "dx": np.abs(dx).max()}
+    np.testing.assert_allclose(out, reference.conv2d(x64, w64, None, 1, (1, 2)),
+                               rtol=rtol, atol=rtol * scale["out"])
+    np.testing.assert_allclose(dw, reference.conv2d_weight(x64, g64, (6, 5), 1, (1, 2)),
+                               rtol=rtol, atol=rtol * scale["dw"])
+    np.testing.assert_allclose(dx, reference.conv_transpose2d(g64, w64, None, 1, (1, 2)),
+                               rtol=rtol, atol=rtol * scale["dx"])
+
+
+def test_gradients_of_gradients_through_the_spectral_kernels(rng):
+    x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((4, 4, 4, 4))
+    b = rng.standard_normal(4)
+    assert kernels.spectral(w.shape, (1, 1))
+    assert tc.gradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, padding=1), [x, w, b])
+    assert tc.gradgradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, padding=1), [x, w, b])
 
 
 def test_input_grad_is_the_adjoint_of_the_forward(rng):

@@ -14,6 +14,14 @@ j is w shifted by j*SW columns, gives every output. J = 1 is classic im2col. Til
 J = ceil(KW / SW) copy far less when windows overlap a lot (for 10x10 kernels, 19 columns per
 10 windows instead of 100) but multiply the band's zeros, so they pay off only for kernels of
 6 or more columns per stride (see benchmarks/bench_ops.py for the figures).
+
+Spectra. With stride 1, all three are products at each frequency of the 2-D discrete
+Fourier transforms (DFTs) over the padded image's size (L_h, L_w): a (C, F) matrix product
+per frequency instead of a sum over the KH*KW kernel offsets per output. The DFTs are matrix
+products with the DFT matrices, along the width and then the height, so they cost
+O(L_h + L_w) per element but run as a few large products. They pay off for kernels of 16
+or more elements between layers of 4 or more channels (the seed's second layer, not its
+first, whose one input channel leaves nothing to share).
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ def tiling(kw: int, sw: int, ow: int) -> tuple[int, int, int]:
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair,
                    padding: Pair) -> np.ndarray:
     """out = cols @ w_band (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous."""
+    if spectral(w.shape, stride):
+        return spectral_forward(x, w, b, padding)
     n, f = x.shape[0], w.shape[0]
     oh = output_size(x.shape[2], w.shape[2], stride[0], padding[0])
     ow = output_size(x.shape[3], w.shape[3], stride[1], padding[1])
@@ -63,6 +73,8 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
     """
     c, (kh, kw), (_, sw) = x.shape[1], kernel_size, stride
     f, oh, ow = g.shape[1:]
+    if spectral((f, c, kh, kw), stride):
+        return spectral_weight_grad(x, g, kernel_size, padding)
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(x.dtype, g.dtype)
     cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
@@ -83,6 +95,8 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     dx[n, c, h, v] = sum of g[n, f, i, j] w[f, c, p, q] over i*SH + p - PH = h and
     j*SW + q - PW = v: every output hands its gradient back to the window it read.
     """
+    if spectral(w.shape, stride):
+        return spectral_input_grad(g, w, input_size, padding)
     tile = tiling(w.shape[3], stride[1], g.shape[3])[0]
     if tile == 1:
         return input_grad_by_rows(g, w, input_size, stride, padding)
@@ -209,3 +223,125 @@ def input_grad_by_rows(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: P
         dxp[:, :, p:p + (oh - 1) * sh + 1:sh, :reach] += rows[p]
     # (C, N, H, W) -> (N, C, H, W), contiguous like the input the gradient belongs to
     return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3))
+
+
+def spectral(w_shape: tuple[int, int, int, int], stride: Pair) -> bool:
+    """Whether the convolution with a weight of w_shape (F, C, KH, KW) runs on spectra: stride 1,
+    kernels of 16 or more elements, 4 or more channels on both sides."""
+    f, c, kh, kw = w_shape
+    return tuple(stride) == (1, 1) and kh * kw >= 16 and min(c, f) >= 4
+
+
+def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                     padding: Pair) -> np.ndarray:
+    """out = IDFT(X(k) conj(W(k))) (+ b) at stride 1: x (N, C, H, W), w (F, C, KH, KW) ->
+    (N, F, OH, OW), contiguous.
+
+    Correlation is a product of spectra, X(k) (N, C) @ conj(W(k)) (C, F) at each frequency k,
+    over the padded size (L_h, L_w), where no window wraps around the edge.
+    """
+    n, c = x.shape[:2]
+    f, _, kh, kw = w.shape
+    size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, w.dtype)
+    oh, ow = size[0] - kh + 1, size[1] - kw + 1
+    x_spectrum = spectrum(images_last(x, padding, dtype), size).reshape(-1, n, c)
+    # the conjugate spectrum of the real w: the same sums with e^{+...}
+    w_spectrum = spectrum(w.transpose(2, 3, 1, 0).reshape(kh, kw, c * f), size,
+                          conjugate=True, dtype=dtype).reshape(-1, c, f)
+    out_spectrum = x_spectrum @ w_spectrum                    # (L_h*K_w, N, F)
+    out = inverse_spectrum(out_spectrum.reshape(size[0], -1, n * f), size, (oh, ow))
+    return images_first(out.reshape(oh, ow, n, f), b, dtype)
+
+
+def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
+                         padding: Pair) -> np.ndarray:
+    """dw = IDFT(X(k)^T conj(G(k))) at stride 1: x (N, C, H, W), g (N, F, OH, OW) ->
+    (F, C, KH, KW). dw correlates xp with g, a sum over the batch at each frequency."""
+    n, c = x.shape[:2]
+    f, (kh, kw) = g.shape[1], kernel_size
+    size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
+    x_spectrum = spectrum(images_last(x, padding, dtype), size).reshape(-1, n, c)
+    g_spectrum = spectrum(images_last(g, (0, 0), dtype), size,
+                          conjugate=True).reshape(-1, n, f)
+    dw_spectrum = x_spectrum.transpose(0, 2, 1) @ g_spectrum   # (L_h*K_w, C, F)
+    dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, c * f), size, (kh, kw))
+    return dw.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
+
+
+def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
+                        padding: Pair) -> np.ndarray:
+    """dx = IDFT(G(k) W(k)^T), cut to the image, at stride 1: g (N, F, OH, OW),
+    w (F, C, KH, KW) -> (N, C, H, W), contiguous. The transposed convolution is a plain
+    convolution of g with w, a product of spectra."""
+    n, f = g.shape[:2]
+    c, kh, kw = w.shape[1:]
+    (h, width), (ph, pw) = input_size, padding
+    size, dtype = (h + 2 * ph, width + 2 * pw), np.result_type(g.dtype, w.dtype)
+    g_spectrum = spectrum(images_last(g, (0, 0), dtype), size).reshape(-1, n, f)
+    w_spectrum = spectrum(w.transpose(2, 3, 0, 1).reshape(kh, kw, f * c), size,
+                          dtype=dtype).reshape(-1, f, c)
+    dx_spectrum = g_spectrum @ w_spectrum                     # (L_h*K_w, N, C)
+    dxp = inverse_spectrum(dx_spectrum.reshape(size[0], -1, n * c), size, size)
+    return images_first(dxp[ph:ph + h, pw:pw + width].reshape(h, width, n, c), None, dtype)
+
+
+def padded_size(x_shape: tuple[int, ...], padding: Pair) -> Pair:
+    """(H + 2 PH, W + 2 PW): the DFT size, large enough that no window wraps around."""
+    return x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]
+
+
+def images_last(x: np.ndarray, padding: Pair, dtype) -> np.ndarray:
+    """x (N, C, H, W) -> (H + 2 PH, W + 2 PW, N*C) in dtype, zero-padded: image axes first, so
+    that each DFT is one product over a leading axis."""
+    n, c, h, width = x.shape
+    ph, pw = padding
+    xp = np.zeros((h + 2 * ph, width + 2 * pw, n * c), dtype=dtype)
+    xp[ph:ph + h, pw:pw + width] = x.transpose(2, 3, 0, 1).reshape(h, width, n * c)
+    return xp
+
+
+def images_first(out: np.ndarray, b: np.ndarray | None, dtype) -> np.ndarray:
+    """(OH, OW, N, F) -> (N, F, OH, OW) contiguous in dtype, plus the bias b (F,) if any."""
+    result = np.empty(out.shape[2:] + out.shape[:2], dtype=dtype)
+    result[...] = out.transpose(2, 3, 0, 1)
+    if b is not None:
+        result += b.reshape(-1, 1, 1)
+    return result
+
+
+def dft_matrix(length: int, rows: int, columns: int, sign: int, dtype) -> np.ndarray:
+    """(rows, columns): e^{sign 2 pi i k h / length} at row k, column h, in complex dtype."""
+    k_h = np.outer(np.arange(rows), np.arange(columns)) % length   # exact, before dividing
+    return np.exp(sign * 2j * np.pi * k_h / length).astype(dtype)
+
+
+def spectrum(a: np.ndarray, size: Pair, conjugate: bool = False, dtype=None) -> np.ndarray:
+    """The 2-D DFT of real images a (h, w, B), zero-padded to size (L_h, L_w) -> complex
+    (L_h, K_w, B), K_w = L_w // 2 + 1: S[k, l, b] = sum_{u,v} a[u, v, b] e^{-2 pi i (ku/L_h +
+    lv/L_w)}, or its conjugate (e^{+...}). The bins l > L_w/2 are the conjugates of bins
+    L_w - l (a is real), so they are left out."""
+    h, w, batch = a.shape
+    (lh, lw), kw = size, size[1] // 2 + 1
+    ctype = np.result_type(dtype or a.dtype, np.complex64)
+    sign = 1 if conjugate else -1
+    f_w = dft_matrix(lw, kw, w, sign, ctype)                 # (K_w, w): zero columns left out
+    # along the width in real arithmetic, a is real: the cosine rows, then the sine rows
+    parts = np.matmul(np.concatenate([f_w.real, f_w.imag]), a)   # (h, 2 K_w, B)
+    rows = np.empty((h, kw, batch), dtype=ctype)
+    rows.real, rows.imag = parts[:, :kw], parts[:, kw:]
+    # along the height: (L_h, h) @ (h, K_w*B)
+    return (dft_matrix(lh, lh, h, sign, ctype) @ rows.reshape(h, -1)).reshape(lh, kw, batch)
+
+
+def inverse_spectrum(s: np.ndarray, size: Pair, out_size: Pair) -> np.ndarray:
+    """The real images (L_h, L_w, B) whose spectrum (as `spectrum` gives it) is s (L_h, K_w, B),
+    at rows < out_size[0] and columns < out_size[1] only: (out_size[0], out_size[1], B).
+
+    a[u, v] = (1/(L_h L_w)) Re sum_{k, l < K_w} c_l S[k, l] e^{2 pi i (ku/L_h + lv/L_w)}, with
+    c_l = 2 for the bins that stand for their left-out conjugates too, else 1.
+    """
+    (lh, lw), (oh, ow), kw = size, out_size, s.shape[1]
+    rows = dft_matrix(lh, oh, lh, 1, s.dtype) @ s.reshape(lh, -1)    # (OH, K_w*B)
+    twice = np.where((np.arange(kw) == 0) | (2 * np.arange(kw) == lw), 1, 2)
+    i_w = dft_matrix(lw, ow, kw, 1, s.dtype) * (twice / (lh * lw)).astype(s.real.dtype)
+    return np.matmul(i_w, rows.reshape(oh, kw, -1)).real     # (OH, OW, B)
