@@ -170,6 +170,22 @@ def test_gradients_never_share_memory():
     assert d.grad.tolist() == [1.0, 1.0]
 
 
+def test_scalar_gradients_are_arrays_of_their_own():
+    # numpy's 0-d arithmetic gives numpy scalars (Mul's rule returns them, Add passes them on):
+    # each .grad is still a 0-d array that no other node's .grad shares
+    a, b = tc.Value(2.0), tc.Value(3.0)
+    c = a * b
+    d = c + c
+    e = d * 1.0 + a
+    e.backward()
+    nodes = [a, b, c, d, e]
+    assert all(type(n.grad) is np.ndarray and n.grad.shape == () for n in nodes)
+    assert [n.grad.item() for n in nodes] == [7.0, 4.0, 2.0, 1.0, 1.0]
+    for i, n in enumerate(nodes):
+        for m in nodes[i + 1:]:
+            assert not np.shares_memory(n.grad, m.grad)
+
+
 def test_mistakes_in_a_custom_function_are_named():
     class NoForwardReturn(tc.Function):
         def forward(self, x):

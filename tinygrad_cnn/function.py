@@ -112,8 +112,7 @@ class Function:
         """Run forward on the inputs' data; record the node when some input requires grad."""
         values = _as_values(inputs)
         fn = cls()
-        fn.needs_input_grad = tuple([_grad_enabled and v is not None and v.requires_grad
-                                     for v in values])
+        fn.needs_input_grad = _needs_input_grad(values)
         fn.params = params or _NO_PARAMS     # one shared empty mapping: a million ops, no dicts
         arrays = [None if v is None else v.data for v in values]
         if _profiler is None:
@@ -164,6 +163,16 @@ class Function:
     def name(self) -> str:
         """The op's name as drawn and profiled, e.g. 'Conv2d'."""
         return type(self).__name__
+
+
+_NEEDS_INPUT_GRAD: dict[tuple[bool, ...], tuple[bool, ...]] = {}
+
+
+def _needs_input_grad(values: tuple[Value | None, ...]) -> tuple[bool, ...]:
+    """Which inputs require grad (none under no_grad), as one shared tuple per pattern: a
+    graph of a million ops then holds no million tuples for the garbage collector to walk."""
+    needs = tuple([_grad_enabled and v is not None and v.requires_grad for v in values])
+    return _NEEDS_INPUT_GRAD.setdefault(needs, needs)
 
 
 def _forward_result(fn: Function, data) -> np.ndarray:
@@ -430,7 +439,9 @@ def _check_twice_differentiable(fn: Function) -> None:
 
 
 def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
-    """The rule's result as one gradient (or None) per input, each of its input's shape."""
+    """The rule's result as one gradient (or None) per input, each of its input's shape and
+    dtype. A 0-d gradient may stay a numpy scalar (what numpy gives for 0-d arithmetic): it
+    is immutable, so it can be shared, and `.grad` gets an array of its own when stored."""
     if type(grads) is not tuple:
         if grads is None and True in fn.needs_input_grad:
             raise TypeError(f"{fn.name}.backward returned None; expected one gradient per "
@@ -441,20 +452,20 @@ def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
                          f"{len(fn.inputs)} inputs; expected one per input (None where an "
                          f"input needs none)")
     checked = []
-    for i, g in enumerate(grads):
-        if g is None or not fn.needs_input_grad[i]:
+    for g, x, needed in zip(grads, fn.inputs, fn.needs_input_grad):
+        if g is None or not needed:
             checked.append(None)
             continue
-        data = fn.inputs[i].data
-        if create_graph or type(g) is not np.ndarray or g.dtype is not data.dtype:
-            if isinstance(g, np.generic) and not create_graph:       # 0-d results are scalars
-                g = np.asarray(g, dtype=data.dtype)
-            else:
-                g = _converted_grad(fn, i, g, data.dtype, create_graph)
+        data = x.data
+        kind = type(g)
+        if create_graph or (kind is not np.ndarray and kind is not np.float64
+                            and kind is not np.float32) or g.dtype is not data.dtype:
+            g = _converted_grad(fn, len(checked), g, data.dtype, create_graph)
         if g.shape != data.shape:
             raise ValueError(
-                f"{fn.name}.backward: returned a gradient of shape {g.shape} for input {i} of "
-                f"shape {data.shape}; expected equal shapes (sum over broadcast axes)")
+                f"{fn.name}.backward: returned a gradient of shape {g.shape} for input "
+                f"{len(checked)} of shape {data.shape}; expected equal shapes (sum over "
+                f"broadcast axes)")
         checked.append(g)
     return checked
 
