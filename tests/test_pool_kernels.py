@@ -1,0 +1,103 @@
+"""The numpy kernels of ops/pool_kernels.py against loops: each window's maximum against
+tests/reference.py, its first maximum's offset and the scatter and gather at it against the
+loops below, for the 2x2 slabs and the strided views alike, with ties, odd sizes and dtypes."""
+
+import numpy as np
+import pytest
+import reference
+
+from tinygrad_cnn.ops import pool_kernels as kernels
+
+# x (N, C, H, W), kernel, stride
+CONFIGS = [
+    ((2, 3, 6, 8), (2, 2), (2, 2)),      # 2x2 slabs
+    ((2, 2, 7, 9), (2, 2), (2, 2)),      # 2x2 slabs, odd sizes: last row and column left out
+    ((64, 16, 10, 10), (2, 2), (2, 2)),  # the seed's pooling layer
+    ((1, 2, 9, 10), (3, 3), (3, 3)),     # views: tiling 3x3 windows
+    ((2, 1, 7, 7), (3, 3), (2, 2)),      # views: overlapping windows
+    ((1, 2, 5, 6), (2, 2), (1, 1)),      # views: 2x2 windows at stride 1
+    ((1, 2, 8, 9), (3, 2), (2, 3)),      # views: (h, w) pairs
+]
+
+
+def first_maximum(x, kernel, stride):
+    """The offset p*KW + q of each window's first maximum, row-major: loops, slow on purpose."""
+    (kh, kw), (sh, sw) = kernel, stride
+    n_batch, channels, height, width = x.shape
+    oh, ow = (height - kh) // sh + 1, (width - kw) // sw + 1
+    offsets = np.zeros((n_batch, channels, oh, ow), dtype=int)
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(oh):
+                for j in range(ow):
+                    best = 0
+                    for k in range(kh * kw):
+                        p, q = divmod(k, kw)
+                        b_p, b_q = divmod(best, kw)
+                        if x[n, c, i * sh + p, j * sw + q] > x[n, c, i * sh + b_p, j * sw + b_q]:
+                            best = k
+                    offsets[n, c, i, j] = best
+    return offsets
+
+
+def scatter_loops(g, offsets, x_shape, kernel, stride):
+    """dx[n, c, i*SH + p, j*SW + q] += g[n, c, i, j] at each window's offset (p, q)."""
+    dx = np.zeros(x_shape)
+    for n, c, i, j in np.ndindex(g.shape):
+        p, q = divmod(offsets[n, c, i, j], kernel[1])
+        dx[n, c, i * stride[0] + p, j * stride[1] + q] += g[n, c, i, j]
+    return dx
+
+
+def with_ties(rng, shape):
+    """Small integers through a relu: most windows have ties, many are all zero."""
+    return np.maximum(rng.integers(-3, 3, shape), 0).astype(np.float64)
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride", CONFIGS)
+@pytest.mark.parametrize("values", ["distinct", "ties"])
+def test_max_pool_matches_the_loops(rng, x_shape, kernel, stride, values):
+    x = rng.standard_normal(x_shape) if values == "distinct" else with_ties(rng, x_shape)
+    out, argmax = kernels.max_pool(x, kernel, stride)
+    np.testing.assert_array_equal(out, reference.max_pool2d(x, kernel, stride))
+    np.testing.assert_array_equal(argmax, first_maximum(x, kernel, stride))
+    assert argmax.dtype == np.int8
+
+
+@pytest.mark.parametrize("x_shape", [(2, 3, 6, 8), (2, 2, 7, 9), (3, 1, 2, 2)])
+def test_the_2x2_slabs_match_the_views(rng, x_shape):
+    x = with_ties(rng, x_shape)
+    fast, by_views = kernels.max_pool_2x2(x), kernels.max_pool_by_views(x, (2, 2), (2, 2))
+    np.testing.assert_array_equal(fast[0], by_views[0])
+    np.testing.assert_array_equal(fast[1], by_views[1])
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride", CONFIGS)
+def test_scatter_and_gather_match_the_loops(rng, x_shape, kernel, stride):
+    x = with_ties(rng, x_shape)
+    _, argmax = kernels.max_pool(x, kernel, stride)
+    g = rng.standard_normal(argmax.shape)
+    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride)
+    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride),
+                               rtol=1e-12, atol=1e-12)
+    u = rng.standard_normal(x_shape)
+    gathered = kernels.max_pool_gather(u, argmax, kernel, stride)
+    # the gather is the scatter's transpose: <scatter(g), u> = <g, gather(u)>
+    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)
+    np.testing.assert_array_equal(kernels.max_pool_gather(x, argmax, kernel, stride),
+                                  reference.max_pool2d(x, kernel, stride))
+
+
+@pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2))])
+def test_float32_stays_float32(rng, kernel, stride):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    out, argmax = kernels.max_pool(x, kernel, stride)
+    dx = kernels.max_pool_scatter(out, argmax, x.shape, kernel, stride)
+    assert out.dtype == dx.dtype == np.float32
+
+
+def test_large_windows_keep_offsets_in_intp(rng):
+    x = rng.standard_normal((1, 1, 12, 12))
+    out, argmax = kernels.max_pool(x, (12, 12), (12, 12))
+    assert argmax.dtype == np.intp and argmax[0, 0, 0, 0] == np.argmax(x)
+    assert out[0, 0, 0, 0] == x.max()

@@ -1,0 +1,97 @@
+"""The numpy kernels behind the pooling ops in pool.py: plain arrays in and out, no graph. Each
+window's maximum with the offset of its first maximum, and that offset's scatter and gather, by
+one strided view per offset in the window; for 2x2 windows that tile the image, the maximum by
+four contiguous slabs instead. tests/test_pool_kernels.py checks them against the loops of
+tests/reference.py.
+
+The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
+one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+Pair = tuple[int, int]
+
+
+def window_views(x: np.ndarray, kernel: Pair, stride: Pair) -> Iterator[tuple]:
+    """(p, q, view) for each offset (p, q) of a window, row-major: view[n, c, i, j] is
+    x[n, c, i*SH + p, j*SW + q] for every window (i, j), (N, C, OH, OW), sharing x's memory."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    for p in range(kh):
+        for q in range(kw):
+            yield p, q, x[:, :, p:p + (oh - 1) * sh + 1:sh, q:q + (ow - 1) * sw + 1:sw]
+
+
+def max_pool(x: np.ndarray, kernel: Pair, stride: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(out, argmax): each window's maximum and the offset of its first maximum (row-major, as
+    PyTorch): x (N, C, H, W) -> two (N, C, OH, OW) arrays.
+
+    The running maximum over the views x[:, :, p::SH, q::SW] in row-major order; a view
+    replaces it only where strictly larger, so an equal later value leaves the first maximum.
+    2x2 windows at stride 2 go by max_pool_2x2.
+    """
+    if tuple(kernel) == tuple(stride) == (2, 2):
+        return max_pool_2x2(x)
+    return max_pool_by_views(x, kernel, stride)
+
+
+def max_pool_by_views(x: np.ndarray, kernel: Pair, stride: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """max_pool for any windows, by the running maximum over their views."""
+    kw, out = kernel[1], None
+    offset = np.int8 if kernel[0] * kernel[1] <= 128 else np.intp
+    for p, q, view in window_views(x, kernel, stride):
+        if out is None:
+            out, argmax = view.copy(), np.zeros(view.shape, dtype=offset)
+        else:
+            argmax = np.where(view > out, p * kw + q, argmax)
+            np.maximum(out, view, out=out)
+    return out, argmax
+
+
+def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """max_pool for 2x2 windows at stride 2: the four offsets of every window copied once into
+    contiguous slabs a, b (top row), c, d (bottom row); the maximum of the two rows' maxima.
+    Strict comparisons keep the first maximum: b over a, d over c, the bottom over the top only
+    where larger."""
+    n, c, h, w = x.shape
+    oh, ow = h // 2, w // 2
+    # (N, C, 2 OH, 2 OW) -> (N, C, OH, 2, OW, 2) -> (2, 2, N, C, OH, OW): slab [p, q] holds offset
+    # (p, q) of every window; the last row and column of an odd-sized image are left out
+    slabs = np.ascontiguousarray(
+        x[:, :, :2 * oh, :2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(3, 5, 0, 1, 2, 4))
+    (a, b), (c_, d) = slabs
+    top_right, bottom_right = b > a, d > c_
+    top, bottom = np.maximum(a, b), np.maximum(c_, d)
+    below = bottom > top
+    # offsets 0 (a), 1 (b), 2 (c), 3 (d)
+    argmax = np.where(below, bottom_right.view(np.int8) + np.int8(2), top_right.view(np.int8))
+    return np.maximum(top, bottom), argmax
+
+
+def max_pool_scatter(g: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...], kernel: Pair,
+                     stride: Pair) -> np.ndarray:
+    """dx: g (N, C, OH, OW) added to x_shape (N, C, H, W) at each window's argmax; overlapping
+    windows add up."""
+    dx = np.zeros(x_shape, dtype=g.dtype)
+    apart = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    for p, q, view in window_views(dx, kernel, stride):
+        share = np.where(argmax == p * kernel[1] + q, g, 0)
+        if apart:
+            view[...] = share        # windows apart: each element of dx is written once
+        else:
+            view += share
+    return dx
+
+
+def max_pool_gather(u: np.ndarray, argmax: np.ndarray, kernel: Pair,
+                    stride: Pair) -> np.ndarray:
+    """u (N, C, H, W) at each window's argmax -> argmax's shape (N, C, OH, OW)."""
+    out = np.zeros(argmax.shape, dtype=u.dtype)
+    for p, q, view in window_views(u, kernel, stride):
+        np.copyto(out, view, where=argmax == p * kernel[1] + q)
+    return out
