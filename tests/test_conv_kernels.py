@@ -122,6 +122,30 @@ def test_spectral_kernels_keep_the_dtype(rng, dtype, rtol):
                                rtol=rtol, atol=rtol * scale["dx"])
 
 
+def test_the_batch_is_cut_into_equal_blocks_of_about_a_megabyte():
+    blocks = kernels.batch_blocks(64, (19, 19), 16 + 32)     # 73 KB of spectra per image
+    assert [b.stop - b.start for b in blocks] == [12, 13, 13, 13, 13]
+    assert blocks[0].start == 0 and blocks[-1].stop == 64
+    assert all(blocks[i].stop == blocks[i + 1].start for i in range(len(blocks) - 1))
+    assert kernels.batch_blocks(3, (5, 5), 2) == [slice(0, 3)]
+
+
+def test_blocks_of_the_batch_give_what_one_block_gives(rng, monkeypatch):
+    x, w = rng.standard_normal((20, 6, 9, 9)), rng.standard_normal((5, 6, 4, 4))
+    g = rng.standard_normal((20, 5, 8, 8))
+    def all_three():
+        return (kernels.spectral_forward(x, w, None, (1, 1)),
+                kernels.spectral_weight_grad(x, g, (4, 4), (1, 1)),
+                kernels.spectral_input_grad(g, w, (9, 9), (1, 1)))
+
+    monkeypatch.setattr(kernels, "batch_blocks", lambda n, size, channels: [slice(0, n)])
+    at_once = all_three()
+    monkeypatch.setattr(kernels, "batch_blocks",
+                        lambda n, size, channels: [slice(0, 7), slice(7, 13), slice(13, n)])
+    for by_blocks, expected in zip(all_three(), at_once, strict=True):
+        np.testing.assert_allclose(by_blocks, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_gradients_of_gradients_through_the_spectral_kernels(rng):
     x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((4, 4, 4, 4))
     b = rng.standard_normal(4)

@@ -21,10 +21,13 @@ per frequency instead of a sum over the KH*KW kernel offsets per output. The DFT
 products with the DFT matrices, along the width and then the height, so they cost
 O(L_h + L_w) per element but run as a few large products. They pay off for kernels of 16
 or more elements between layers of 4 or more channels (the seed's second layer, not its
-first, whose one input channel leaves nothing to share).
+first, whose one input channel leaves nothing to share). The batch goes through in blocks
+whose spectra fill about 1 MB.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -244,45 +247,68 @@ def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     f, _, kh, kw = w.shape
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, w.dtype)
     oh, ow = size[0] - kh + 1, size[1] - kw + 1
-    x_spectrum = spectrum(images_last(x, padding, dtype), size).reshape(-1, n, c)
     # the conjugate spectrum of the real w: the same sums with e^{+...}
-    w_spectrum = spectrum(w.transpose(2, 3, 1, 0).reshape(kh, kw, c * f), size,
-                          conjugate=True, dtype=dtype).reshape(-1, c, f)
-    out_spectrum = x_spectrum @ w_spectrum                    # (L_h*K_w, N, F)
-    out = inverse_spectrum(out_spectrum.reshape(size[0], -1, n * f), size, (oh, ow))
-    return images_first(out.reshape(oh, ow, n, f), b, dtype)
+    w_spectrum = spectrum(w, size, conjugate=True, dtype=dtype).reshape(-1, f, c)
+    out = np.empty((n, f, oh, ow), dtype=dtype)
+    for block in batch_blocks(n, size, c + f):
+        m = block.stop - block.start
+        x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
+        out_spectrum = x_spectrum @ w_spectrum.transpose(0, 2, 1)    # (L_h*K_w, m, F)
+        del x_spectrum                                     # freed before the inverse's arrays
+        images = inverse_spectrum(out_spectrum.reshape(size[0], -1, m * f), size, (oh, ow))
+        out[block] = images.reshape(oh, ow, m, f).transpose(2, 3, 0, 1)
+    if b is not None:
+        out += b.reshape(-1, 1, 1)
+    return out
 
 
 def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
                          padding: Pair) -> np.ndarray:
-    """dw = IDFT(X(k)^T conj(G(k))) at stride 1: x (N, C, H, W), g (N, F, OH, OW) ->
+    """dw = IDFT(conj(G(k))^T X(k)) at stride 1: x (N, C, H, W), g (N, F, OH, OW) ->
     (F, C, KH, KW). dw correlates xp with g, a sum over the batch at each frequency."""
     n, c = x.shape[:2]
     f, (kh, kw) = g.shape[1], kernel_size
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
-    x_spectrum = spectrum(images_last(x, padding, dtype), size).reshape(-1, n, c)
-    g_spectrum = spectrum(images_last(g, (0, 0), dtype), size,
-                          conjugate=True).reshape(-1, n, f)
-    dw_spectrum = x_spectrum.transpose(0, 2, 1) @ g_spectrum   # (L_h*K_w, C, F)
-    dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, c * f), size, (kh, kw))
-    return dw.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
+    dw_spectrum = 0                  # summed over the blocks of the batch: (L_h*K_w, F, C)
+    for block in batch_blocks(n, size, c + f):
+        m = block.stop - block.start
+        x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
+        g_spectrum = spectrum(g[block], size, conjugate=True, dtype=dtype).reshape(-1, m, f)
+        dw_spectrum = dw_spectrum + g_spectrum.transpose(0, 2, 1) @ x_spectrum
+        del x_spectrum, g_spectrum
+    dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, f * c), size, (kh, kw))
+    return dw.reshape(kh, kw, f, c).transpose(2, 3, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
 
 
 def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
                         padding: Pair) -> np.ndarray:
-    """dx = IDFT(G(k) W(k)^T), cut to the image, at stride 1: g (N, F, OH, OW),
+    """dx = IDFT(G(k) W(k)), cut to the image, at stride 1: g (N, F, OH, OW),
     w (F, C, KH, KW) -> (N, C, H, W), contiguous. The transposed convolution is a plain
     convolution of g with w, a product of spectra."""
     n, f = g.shape[:2]
-    c, kh, kw = w.shape[1:]
+    c = w.shape[1]
     (h, width), (ph, pw) = input_size, padding
     size, dtype = (h + 2 * ph, width + 2 * pw), np.result_type(g.dtype, w.dtype)
-    g_spectrum = spectrum(images_last(g, (0, 0), dtype), size).reshape(-1, n, f)
-    w_spectrum = spectrum(w.transpose(2, 3, 0, 1).reshape(kh, kw, f * c), size,
-                          dtype=dtype).reshape(-1, f, c)
-    dx_spectrum = g_spectrum @ w_spectrum                     # (L_h*K_w, N, C)
-    dxp = inverse_spectrum(dx_spectrum.reshape(size[0], -1, n * c), size, size)
-    return images_first(dxp[ph:ph + h, pw:pw + width].reshape(h, width, n, c), None, dtype)
+    w_spectrum = spectrum(w, size, dtype=dtype).reshape(-1, f, c)
+    dx = np.empty((n, c, h, width), dtype=dtype)
+    for block in batch_blocks(n, size, c + f):
+        m = block.stop - block.start
+        g_spectrum = spectrum(g[block], size, dtype=dtype).reshape(-1, m, f)
+        dx_spectrum = g_spectrum @ w_spectrum                     # (L_h*K_w, m, C)
+        del g_spectrum
+        dxp = inverse_spectrum(dx_spectrum.reshape(size[0], -1, m * c), size, size)
+        dx[block] = dxp[ph:ph + h, pw:pw + width].reshape(h, width, m, c).transpose(2, 3, 0, 1)
+    return dx
+
+
+def batch_blocks(n: int, size: Pair, channels: int) -> list[slice]:
+    """The batch in blocks of images whose spectra (L_h*K_w frequencies times `channels`, in and
+    out, complex) fill about 1 MB: each block's products then work in cache, and the memory
+    they take and give back each call stays small."""
+    per_image = size[0] * (size[1] // 2 + 1) * channels * 8      # bytes, in complex64
+    blocks = -(-n * per_image // (1 << 20))                         # ceil
+    bounds = [n * i // blocks for i in range(blocks + 1)]          # blocks of equal size
+    return [slice(bounds[i], bounds[i + 1]) for i in range(blocks)]
 
 
 def padded_size(x_shape: tuple[int, ...], padding: Pair) -> Pair:
@@ -290,47 +316,36 @@ def padded_size(x_shape: tuple[int, ...], padding: Pair) -> Pair:
     return x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]
 
 
-def images_last(x: np.ndarray, padding: Pair, dtype) -> np.ndarray:
-    """x (N, C, H, W) -> (H + 2 PH, W + 2 PW, N*C) in dtype, zero-padded: image axes first, so
-    that each DFT is one product over a leading axis."""
-    n, c, h, width = x.shape
-    ph, pw = padding
-    xp = np.zeros((h + 2 * ph, width + 2 * pw, n * c), dtype=dtype)
-    xp[ph:ph + h, pw:pw + width] = x.transpose(2, 3, 0, 1).reshape(h, width, n * c)
-    return xp
+@functools.lru_cache(maxsize=64)
+def dft_matrix(length: int, rows: int, columns: int, sign: int, dtype,
+               shift: int = 0) -> np.ndarray:
+    """(rows, columns): e^{sign 2 pi i k (h + shift) / length} at row k, column h, in complex
+    dtype. Read-only and cached: every block and every step of a layer uses the same few."""
+    k_h = np.outer(np.arange(rows), np.arange(shift, shift + columns)) % length   # exact
+    matrix = np.exp(sign * 2j * np.pi * k_h / length).astype(dtype)
+    matrix.flags.writeable = False
+    return matrix
 
 
-def images_first(out: np.ndarray, b: np.ndarray | None, dtype) -> np.ndarray:
-    """(OH, OW, N, F) -> (N, F, OH, OW) contiguous in dtype, plus the bias b (F,) if any."""
-    result = np.empty(out.shape[2:] + out.shape[:2], dtype=dtype)
-    result[...] = out.transpose(2, 3, 0, 1)
-    if b is not None:
-        result += b.reshape(-1, 1, 1)
-    return result
-
-
-def dft_matrix(length: int, rows: int, columns: int, sign: int, dtype) -> np.ndarray:
-    """(rows, columns): e^{sign 2 pi i k h / length} at row k, column h, in complex dtype."""
-    k_h = np.outer(np.arange(rows), np.arange(columns)) % length   # exact, before dividing
-    return np.exp(sign * 2j * np.pi * k_h / length).astype(dtype)
-
-
-def spectrum(a: np.ndarray, size: Pair, conjugate: bool = False, dtype=None) -> np.ndarray:
-    """The 2-D DFT of real images a (h, w, B), zero-padded to size (L_h, L_w) -> complex
-    (L_h, K_w, B), K_w = L_w // 2 + 1: S[k, l, b] = sum_{u,v} a[u, v, b] e^{-2 pi i (ku/L_h +
-    lv/L_w)}, or its conjugate (e^{+...}). The bins l > L_w/2 are the conjugates of bins
-    L_w - l (a is real), so they are left out."""
-    h, w, batch = a.shape
-    (lh, lw), kw = size, size[1] // 2 + 1
-    ctype = np.result_type(dtype or a.dtype, np.complex64)
+def spectrum(a: np.ndarray, size: Pair, offset: Pair = (0, 0), conjugate: bool = False,
+             dtype=None) -> np.ndarray:
+    """The 2-D DFT of the real images a (B1, B2, h, w), each placed at row and column `offset`
+    of a zero image of size (L_h, L_w) -> complex (L_h, K_w, B1*B2), K_w = L_w // 2 + 1:
+    S[k, l, b] = sum_{u,v} a[b, u, v] e^{-2 pi i (k(u + PH)/L_h + l(v + PW)/L_w)}, or its
+    conjugate (e^{+...}). The bins l > L_w/2 are the conjugates of bins L_w - l (a is real), so
+    they are left out; the zeros around a are left out of the sums."""
+    h, w = a.shape[2:]
+    (lh, lw), (ph, pw), kw = size, offset, size[1] // 2 + 1
+    ctype = np.result_type(dtype or a.dtype, np.complex64)     # a hashable np.dtype
     sign = 1 if conjugate else -1
-    f_w = dft_matrix(lw, kw, w, sign, ctype)                 # (K_w, w): zero columns left out
-    # along the width in real arithmetic, a is real: the cosine rows, then the sine rows
-    parts = np.matmul(np.concatenate([f_w.real, f_w.imag]), a)   # (h, 2 K_w, B)
-    rows = np.empty((h, kw, batch), dtype=ctype)
-    rows.real, rows.imag = parts[:, :kw], parts[:, kw:]
-    # along the height: (L_h, h) @ (h, K_w*B)
-    return (dft_matrix(lh, lh, h, sign, ctype) @ rows.reshape(h, -1)).reshape(lh, kw, batch)
+    f_w = dft_matrix(lw, kw, w, sign, ctype, pw)              # (K_w, w)
+    # along the width in real arithmetic: (B*h, w) @ (w, 2 K_w), the cosines then the sines
+    parts = (a.reshape(-1, w) @ np.concatenate([f_w.real, f_w.imag]).T).reshape(-1, h, 2, kw)
+    # (B, h, K_w) -> (h, K_w, B): the images last, so the height step is one product
+    rows = np.empty((h, kw, parts.shape[0]), dtype=ctype)
+    rows.real, rows.imag = parts[:, :, 0].transpose(1, 2, 0), parts[:, :, 1].transpose(1, 2, 0)
+    f_h = dft_matrix(lh, lh, h, sign, ctype, ph)              # (L_h, h)
+    return (f_h @ rows.reshape(h, -1)).reshape(lh, kw, -1)
 
 
 def inverse_spectrum(s: np.ndarray, size: Pair, out_size: Pair) -> np.ndarray:
