@@ -247,13 +247,14 @@ def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     f, _, kh, kw = w.shape
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, w.dtype)
     oh, ow = size[0] - kh + 1, size[1] - kw + 1
-    # the conjugate spectrum of the real w: the same sums with e^{+...}
+    # the conjugate spectrum of the real w (the same sums with e^{+...}), as (L_h*K_w, C, F)
     w_spectrum = spectrum(w, size, conjugate=True, dtype=dtype).reshape(-1, f, c)
+    w_product = real_form(w_spectrum.transpose(0, 2, 1))
     out = np.empty((n, f, oh, ow), dtype=dtype)
     for block in batch_blocks(n, size, c + f):
         m = block.stop - block.start
         x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
-        out_spectrum = x_spectrum @ w_spectrum.transpose(0, 2, 1)    # (L_h*K_w, m, F)
+        out_spectrum = times_real_form(x_spectrum, w_product)      # (L_h*K_w, m, F)
         del x_spectrum                                     # freed before the inverse's arrays
         images = inverse_spectrum(out_spectrum.reshape(size[0], -1, m * f), size, (oh, ow))
         out[block] = images.reshape(oh, ow, m, f).transpose(2, 3, 0, 1)
@@ -289,12 +290,12 @@ def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
     c = w.shape[1]
     (h, width), (ph, pw) = input_size, padding
     size, dtype = (h + 2 * ph, width + 2 * pw), np.result_type(g.dtype, w.dtype)
-    w_spectrum = spectrum(w, size, dtype=dtype).reshape(-1, f, c)
+    w_product = real_form(spectrum(w, size, dtype=dtype).reshape(-1, f, c))
     dx = np.empty((n, c, h, width), dtype=dtype)
     for block in batch_blocks(n, size, c + f):
         m = block.stop - block.start
         g_spectrum = spectrum(g[block], size, dtype=dtype).reshape(-1, m, f)
-        dx_spectrum = g_spectrum @ w_spectrum                     # (L_h*K_w, m, C)
+        dx_spectrum = times_real_form(g_spectrum, w_product)       # (L_h*K_w, m, C)
         del g_spectrum
         dxp = inverse_spectrum(dx_spectrum.reshape(size[0], -1, m * c), size, size)
         dx[block] = dxp[ph:ph + h, pw:pw + width].reshape(h, width, m, c).transpose(2, 3, 0, 1)
@@ -309,6 +310,26 @@ def batch_blocks(n: int, size: Pair, channels: int) -> list[slice]:
     blocks = -(-n * per_image // (1 << 20))                         # ceil
     bounds = [n * i // blocks for i in range(blocks + 1)]          # blocks of equal size
     return [slice(bounds[i], bounds[i + 1]) for i in range(blocks)]
+
+
+def real_form(b: np.ndarray) -> np.ndarray:
+    """The real matrices that multiply like the complex b (K, C, F): (K, 2C, 2F), for
+    times_real_form. Row pair (c, re/im) and column pair (f, re/im) hold the 2x2 block
+    [[Re b, Im b], [-Im b, Re b]] of b[k, c, f]: (p + iq)(r + is) = (pr - qs) + i(ps + qr)."""
+    k, c, f = b.shape
+    real = np.empty((k, c, 2, f, 2), dtype=b.real.dtype)
+    real[:, :, 0, :, 0] = real[:, :, 1, :, 1] = b.real
+    real[:, :, 0, :, 1] = b.imag
+    real[:, :, 1, :, 0] = -b.imag
+    return real.reshape(k, 2 * c, 2 * f)
+
+
+def times_real_form(a: np.ndarray, b_real: np.ndarray) -> np.ndarray:
+    """a @ b for a contiguous complex a (K, M, C) and b in real_form (K, 2C, 2F) -> complex
+    (K, M, F): a seen as real numbers, its real and imaginary parts alternating, times b's real
+    matrices, seen as complex again. For the small products at each frequency this runs two to
+    three times as fast as numpy's complex matmul."""
+    return (a.view(b_real.dtype) @ b_real).view(a.dtype)
 
 
 def padded_size(x_shape: tuple[int, ...], padding: Pair) -> Pair:
