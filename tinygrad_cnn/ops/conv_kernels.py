@@ -359,14 +359,21 @@ def spectrum(a: np.ndarray, size: Pair, offset: Pair = (0, 0), conjugate: bool =
     (lh, lw), (ph, pw), kw = size, offset, size[1] // 2 + 1
     ctype = np.result_type(dtype or a.dtype, np.complex64)     # a hashable np.dtype
     sign = 1 if conjugate else -1
+    batch = a.size // (h * w)
     f_w = dft_matrix(lw, kw, w, sign, ctype, pw)              # (K_w, w)
+    # the result's memory holds the width step's (real) products first: one array less to
+    # take from the heap and give back (pages given back are faulted in again on the next call)
+    result = np.empty((lh, kw, batch), dtype=ctype)
+    parts = result.reshape(-1).view(f_w.real.dtype)[:batch * h * 2 * kw].reshape(-1, 2 * kw)
     # along the width in real arithmetic: (B*h, w) @ (w, 2 K_w), the cosines then the sines
-    parts = (a.reshape(-1, w) @ np.concatenate([f_w.real, f_w.imag]).T).reshape(-1, h, 2, kw)
+    np.matmul(a.reshape(-1, w), np.concatenate([f_w.real, f_w.imag]).T, out=parts)
+    parts = parts.reshape(batch, h, 2, kw)
     # (B, h, K_w) -> (h, K_w, B): the images last, so the height step is one product
-    rows = np.empty((h, kw, parts.shape[0]), dtype=ctype)
+    rows = np.empty((h, kw, batch), dtype=ctype)
     rows.real, rows.imag = parts[:, :, 0].transpose(1, 2, 0), parts[:, :, 1].transpose(1, 2, 0)
     f_h = dft_matrix(lh, lh, h, sign, ctype, ph)              # (L_h, h)
-    return (f_h @ rows.reshape(h, -1)).reshape(lh, kw, -1)
+    np.matmul(f_h, rows.reshape(h, -1), out=result.reshape(lh, -1))
+    return result
 
 
 def inverse_spectrum(s: np.ndarray, size: Pair, out_size: Pair) -> np.ndarray:
