@@ -250,6 +250,7 @@ def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     # the conjugate spectrum of the real w (the same sums with e^{+...}), as (L_h*K_w, C, F)
     w_spectrum = spectrum(w, size, conjugate=True, dtype=dtype).reshape(-1, f, c)
     w_product = real_form(w_spectrum.transpose(0, 2, 1))
+    del w_spectrum                               # freed before the blocks' arrays
     out = np.empty((n, f, oh, ow), dtype=dtype)
     for block in batch_blocks(n, size, c + f):
         m = block.stop - block.start
@@ -317,11 +318,10 @@ def real_form(b: np.ndarray) -> np.ndarray:
     times_real_form. Row pair (c, re/im) and column pair (f, re/im) hold the 2x2 block
     [[Re b, Im b], [-Im b, Re b]] of b[k, c, f]: (p + iq)(r + is) = (pr - qs) + i(ps + qr)."""
     k, c, f = b.shape
-    real = np.empty((k, c, 2, f, 2), dtype=b.real.dtype)
-    real[:, :, 0, :, 0] = real[:, :, 1, :, 1] = b.real
-    real[:, :, 0, :, 1] = b.imag
-    real[:, :, 1, :, 0] = -b.imag
-    return real.reshape(k, 2 * c, 2 * f)
+    rows = np.empty((k, c, 2, f), dtype=b.dtype)
+    rows[:, :, 0] = b                    # row (c, re): Re b, Im b in each column pair
+    np.multiply(b, 1j, out=rows[:, :, 1])   # row (c, im): -Im b, Re b
+    return rows.view(b.real.dtype).reshape(k, 2 * c, 2 * f)
 
 
 def times_real_form(a: np.ndarray, b_real: np.ndarray) -> np.ndarray:
