@@ -1,5 +1,7 @@
 """Forward+backward time of each op of the seed CNN at its real shapes (batch 64, float32), and of
-one whole training step, against PyTorch on the same shapes when torch is importable."""
+one whole training step, against PyTorch on the same shapes when torch is importable. With
+--kernels: each convolution kernel of the two layers by both of conv_kernels.py's algorithms
+(the banded window matrix and the spectra), the figures behind its choice."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import ops
+from tinygrad_cnn.ops import conv_kernels
 
 try:
     import torch
@@ -159,6 +162,33 @@ def torch_steps(arrays: dict, rng: np.random.Generator) -> dict:
     return steps
 
 
+def kernel_calls(x: np.ndarray, w: np.ndarray, g: np.ndarray) -> dict:
+    """kernel -> (banded call, spectral call) for one stride-1 layer without padding."""
+    one, none, k, size = (1, 1), (0, 0), w.shape[2:], x.shape[2:]
+    return {"forward": (lambda: conv_kernels.banded_forward(x, w, None, one, none),
+                        lambda: conv_kernels.spectral_forward(x, w, None, none)),
+            "weight grad": (lambda: conv_kernels.banded_weight_grad(x, g, k, one, none),
+                            lambda: conv_kernels.spectral_weight_grad(x, g, k, none)),
+            "input grad": (lambda: conv_kernels.banded_input_grad(g, w, size, one, none),
+                           lambda: conv_kernels.spectral_input_grad(g, w, size, none))}
+
+
+def kernel_times(arrays: dict, runs: int) -> None:
+    """Print the time of each conv kernel of both layers by each algorithm, and which one runs."""
+    acts, rng = activations(arrays), np.random.default_rng(1)
+    print(f"{'layer':<7} {'kernel':<13} {'banded ms':>10} {'spectral ms':>12}  used")
+    for layer, x, w in [("conv1", arrays["x"], arrays["w1"]),
+                        ("conv2", acts["relu1"], arrays["w2"])]:
+        out_size = (x.shape[2] - w.shape[2] + 1, x.shape[3] - w.shape[3] + 1)
+        g = rng.standard_normal((x.shape[0], w.shape[0], *out_size)).astype(np.float32)
+        used = "spectral" if conv_kernels.spectral(w.shape, (1, 1)) else "banded"
+        for kernel, (banded, spectral) in kernel_calls(x, w, g).items():
+            # the image needs no gradient: the first layer's input gradient never runs
+            runs_here = "unused" if (layer, kernel) == ("conv1", "input grad") else used
+            print(f"{layer:<7} {kernel:<13} {median_ms(banded, runs):10.3f} "
+                  f"{median_ms(spectral, runs):12.3f}  {runs_here}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, default=64, help="batch size (default: 64)")
@@ -170,12 +200,19 @@ def main() -> None:
                         help="PyTorch threads, to match numpy's BLAS (default: the CPUs "
                              "this process may use)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch (default: off)")
+    parser.add_argument("--kernels", action="store_true",
+                        help="time the conv kernels by both algorithms instead (default: off)")
     args = parser.parse_args()
     if args.runs < 20:
         parser.error(f"--runs must be at least 20 for a stable median, got {args.runs}")
 
     rng = np.random.default_rng(0)
     arrays = seed_arrays(args.batch, tuple(args.channels), rng)
+    if args.kernels:
+        print(f"seed CNN's conv kernels, batch {args.batch}, channels {tuple(args.channels)}, "
+              f"float32: median of {args.runs} runs")
+        kernel_times(arrays, args.runs)
+        return
     ours = ours_steps(arrays, rng)
     theirs = {}
     if torch is not None and not args.no_torch:

@@ -51,27 +51,29 @@ def test_spectra_are_used_for_large_kernels_between_wide_layers():
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
 @pytest.mark.parametrize("bias", [True, False])
-def test_forward_matches_the_loops(rng, x_shape, w_shape, stride, padding, bias):
+@pytest.mark.parametrize("algorithm", ["conv2d_forward", "banded_forward"])
+def test_forward_matches_the_loops(rng, x_shape, w_shape, stride, padding, bias, algorithm):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0]) if bias else None
-    out = kernels.conv2d_forward(x, w, b, stride, padding)
+    out = getattr(kernels, algorithm)(x, w, b, stride, padding)
     np.testing.assert_allclose(out, reference.conv2d(x, w, b, stride, padding),
                                rtol=1e-12, atol=1e-12)
     assert out.flags.c_contiguous
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
-def test_weight_grad_matches_the_loops(rng, x_shape, w_shape, stride, padding):
+@pytest.mark.parametrize("algorithm", ["conv2d_weight_grad", "banded_weight_grad"])
+def test_weight_grad_matches_the_loops(rng, x_shape, w_shape, stride, padding, algorithm):
     x = rng.standard_normal(x_shape)
     g = rng.standard_normal(reference.conv2d(x, np.zeros(w_shape), None, stride, padding).shape)
-    dw = kernels.conv2d_weight_grad(x, g, w_shape[2:], stride, padding)
+    dw = getattr(kernels, algorithm)(x, g, w_shape[2:], stride, padding)
     np.testing.assert_allclose(dw, reference.conv2d_weight(x, g, w_shape[2:], stride, padding),
                                rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
-@pytest.mark.parametrize("algorithm", ["conv2d_input_grad", "input_grad_by_tiles",
-                                       "input_grad_by_rows"])
+@pytest.mark.parametrize("algorithm", ["conv2d_input_grad", "banded_input_grad",
+                                       "input_grad_by_tiles", "input_grad_by_rows"])
 def test_input_grad_is_the_transposed_convolution(rng, x_shape, w_shape, stride, padding,
                                                   algorithm):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)

@@ -1,7 +1,9 @@
 """The numpy kernels behind the convolution ops in conv.py: plain arrays in and out, no graph.
-Banded window matrices for conv2d and its weight gradient, and the input gradient (which is
-the transposed convolution) by tiles or by rows; tests/test_conv_kernels.py checks each one
-against the nested loops of tests/reference.py.
+Each of conv2d, its weight gradient and its input gradient (which is the transposed
+convolution) runs on spectra at stride 1 when the kernel is large and the layers wide, else
+by banded window matrices (the input gradient by tiles or by rows);
+tests/test_conv_kernels.py checks each algorithm against the nested loops of
+tests/reference.py, and benchmarks/bench_ops.py --kernels times both at the seed's shapes.
 
 Notation: x (N, C, H, W), w (F, C, KH, KW), g = dL/dout (N, F, OH, OW), stride (SH, SW),
 padding (PH, PW); xp is x zero-padded (x itself when there is nothing to pad).
@@ -13,7 +15,7 @@ every (image, output row, tile); copying it makes the window matrix `cols`
 j is w shifted by j*SW columns, gives every output. J = 1 is classic im2col. Tiles of
 J = ceil(KW / SW) copy far less when windows overlap a lot (for 10x10 kernels, 19 columns per
 10 windows instead of 100) but multiply the band's zeros, so they pay off only for kernels of
-6 or more columns per stride (see benchmarks/bench_ops.py for the figures).
+6 or more columns per stride.
 
 Spectra. With stride 1, all three are products at each frequency of the 2-D discrete
 Fourier transforms (DFTs) over the padded image's size (L_h, L_w): a (C, F) matrix product
@@ -49,9 +51,16 @@ def tiling(kw: int, sw: int, ow: int) -> tuple[int, int, int]:
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair,
                    padding: Pair) -> np.ndarray:
-    """out = cols @ w_band (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous."""
+    """conv2d (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous; on spectra
+    or by the banded window matrix."""
     if spectral(w.shape, stride):
         return spectral_forward(x, w, b, padding)
+    return banded_forward(x, w, b, stride, padding)
+
+
+def banded_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair,
+                   padding: Pair) -> np.ndarray:
+    """out = cols @ w_band (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous."""
     n, f = x.shape[0], w.shape[0]
     oh = output_size(x.shape[2], w.shape[2], stride[0], padding[0])
     ow = output_size(x.shape[3], w.shape[3], stride[1], padding[1])
@@ -70,14 +79,19 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
 
 def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
                        padding: Pair) -> np.ndarray:
-    """dw = cols^T @ g, folded along the band: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW).
+    """dw: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW); on spectra or by the banded window
+    matrix. dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, c, i*SH + p, j*SW + q]."""
+    if spectral((g.shape[1], x.shape[1], *kernel_size), stride):
+        return spectral_weight_grad(x, g, kernel_size, padding)
+    return banded_weight_grad(x, g, kernel_size, stride, padding)
 
-    dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, c, i*SH + p, j*SW + q].
-    """
+
+def banded_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
+                       padding: Pair) -> np.ndarray:
+    """dw = cols^T @ g, folded along the band:
+    x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW)."""
     c, (kh, kw), (_, sw) = x.shape[1], kernel_size, stride
     f, oh, ow = g.shape[1:]
-    if spectral((f, c, kh, kw), stride):
-        return spectral_weight_grad(x, g, kernel_size, padding)
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(x.dtype, g.dtype)
     cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
@@ -100,8 +114,13 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     """
     if spectral(w.shape, stride):
         return spectral_input_grad(g, w, input_size, padding)
-    tile = tiling(w.shape[3], stride[1], g.shape[3])[0]
-    if tile == 1:
+    return banded_input_grad(g, w, input_size, stride, padding)
+
+
+def banded_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
+                      padding: Pair) -> np.ndarray:
+    """dx by tiles (J > 1) or by rows (J = 1), as conv2d_input_grad."""
+    if tiling(w.shape[3], stride[1], g.shape[3])[0] == 1:
         return input_grad_by_rows(g, w, input_size, stride, padding)
     return input_grad_by_tiles(g, w, input_size, stride, padding)
 
