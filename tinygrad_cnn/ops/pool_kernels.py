@@ -1,8 +1,9 @@
 """The numpy kernels behind the pooling ops in pool.py: plain arrays in and out, no graph. Each
-window's maximum with the offset of its first maximum, and that offset's scatter and gather, by
-one strided view per offset in the window; for 2x2 windows that tile the image, the maximum by
-four contiguous slabs instead. tests/test_pool_kernels.py checks them against the loops of
-tests/reference.py.
+window's maximum with the offset of its first maximum, by one strided view per offset in the
+window (for 2x2 windows that tile the image, by four contiguous slabs instead); the gradient
+scattered to that offset, and its transpose the gather, by flat indices of the argmax (the
+scatter by views where windows overlap). tests/test_pool_kernels.py checks them against the
+loops of tests/reference.py.
 
 The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
 one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp.
@@ -76,22 +77,31 @@ def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def max_pool_scatter(g: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...], kernel: Pair,
                      stride: Pair) -> np.ndarray:
     """dx: g (N, C, OH, OW) added to x_shape (N, C, H, W) at each window's argmax; overlapping
-    windows add up."""
+    windows add up. Windows apart (stride >= kernel) put g straight at the argmax's place in
+    dx, as each element there receives at most one gradient."""
     dx = np.zeros(x_shape, dtype=g.dtype)
-    apart = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    if stride[0] >= kernel[0] and stride[1] >= kernel[1]:
+        np.put(dx, argmax_positions(argmax, x_shape, kernel, stride), g)
+        return dx
     for p, q, view in window_views(dx, kernel, stride):
-        share = np.where(argmax == p * kernel[1] + q, g, 0)
-        if apart:
-            view[...] = share        # windows apart: each element of dx is written once
-        else:
-            view += share
+        view += np.where(argmax == p * kernel[1] + q, g, 0)
     return dx
+
+
+def argmax_positions(argmax: np.ndarray, x_shape: tuple[int, ...], kernel: Pair,
+                     stride: Pair) -> np.ndarray:
+    """The index in the flattened x_shape (N, C, H, W) of each window's argmax: the window's
+    origin (i*SH, j*SW) in its image plus the offset (p, q) -> p*W + q."""
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = argmax.shape[2:]
+    origins = ((np.arange(n * c).reshape(n, c, 1, 1) * h + np.arange(oh).reshape(oh, 1) * sh) * w
+               + np.arange(ow) * sw)                                 # (N, C, OH, OW)
+    offsets = (np.arange(kh).reshape(kh, 1) * w + np.arange(kw)).reshape(-1)   # by p*KW + q
+    return origins + offsets[argmax]
 
 
 def max_pool_gather(u: np.ndarray, argmax: np.ndarray, kernel: Pair,
                     stride: Pair) -> np.ndarray:
     """u (N, C, H, W) at each window's argmax -> argmax's shape (N, C, OH, OW)."""
-    out = np.zeros(argmax.shape, dtype=u.dtype)
-    for p, q, view in window_views(u, kernel, stride):
-        np.copyto(out, view, where=argmax == p * kernel[1] + q)
-    return out
+    return np.take(u, argmax_positions(argmax, u.shape, kernel, stride))
