@@ -130,6 +130,7 @@ def test_the_batch_is_cut_into_equal_blocks_of_about_a_megabyte():
     assert blocks[0].start == 0 and blocks[-1].stop == 64
     assert all(blocks[i].stop == blocks[i + 1].start for i in range(len(blocks) - 1))
     assert kernels.batch_blocks(3, (5, 5), 2) == [slice(0, 3)]
+    assert len(kernels.batch_blocks(64, (19, 19), 16 + 32, megabytes=2)) == 3
 
 
 def test_blocks_of_the_batch_give_what_one_block_gives(rng, monkeypatch):
@@ -140,10 +141,10 @@ def test_blocks_of_the_batch_give_what_one_block_gives(rng, monkeypatch):
                 kernels.spectral_weight_grad(x, g, (4, 4), (1, 1)),
                 kernels.spectral_input_grad(g, w, (9, 9), (1, 1)))
 
-    monkeypatch.setattr(kernels, "batch_blocks", lambda n, size, channels: [slice(0, n)])
+    monkeypatch.setattr(kernels, "batch_blocks", lambda n, *sizes, **kw: [slice(0, n)])
     at_once = all_three()
     monkeypatch.setattr(kernels, "batch_blocks",
-                        lambda n, size, channels: [slice(0, 7), slice(7, 13), slice(13, n)])
+                        lambda n, *sizes, **kw: [slice(0, 7), slice(7, 13), slice(13, n)])
     for by_blocks, expected in zip(all_three(), at_once, strict=True):
         np.testing.assert_allclose(by_blocks, expected, rtol=1e-12, atol=1e-12)
 

@@ -291,7 +291,8 @@ def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
     f, (kh, kw) = g.shape[1], kernel_size
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
     dw_spectrum = 0                  # summed over the blocks of the batch: (L_h*K_w, C, F)
-    for block in batch_blocks(n, size, c + f):
+    # blocks of twice the size: the products at each frequency sum over the block's images
+    for block in batch_blocks(n, size, c + f, megabytes=2):
         m = block.stop - block.start
         # X(k)^T (C, m), copied contiguous for times_real_form
         x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
@@ -324,12 +325,12 @@ def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
     return dx
 
 
-def batch_blocks(n: int, size: Pair, channels: int) -> list[slice]:
+def batch_blocks(n: int, size: Pair, channels: int, megabytes: int = 1) -> list[slice]:
     """The batch in blocks of images whose spectra (L_h*K_w frequencies times `channels`, in and
-    out, complex) fill about 1 MB: each block's products then work in cache, and the memory
-    they take and give back each call stays small."""
+    out, complex) fill about 1 MB (or `megabytes`): each block's products then work in cache,
+    and the memory they take and give back each call stays small."""
     per_image = size[0] * (size[1] // 2 + 1) * channels * 8      # bytes, in complex64
-    blocks = -(-n * per_image // (1 << 20))                         # ceil
+    blocks = -(-n * per_image // (megabytes << 20))                 # ceil
     bounds = [n * i // blocks for i in range(blocks + 1)]          # blocks of equal size
     return [slice(bounds[i], bounds[i + 1]) for i in range(blocks)]
 
