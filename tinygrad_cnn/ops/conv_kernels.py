@@ -285,23 +285,23 @@ def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
 
 def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
                          padding: Pair) -> np.ndarray:
-    """dw = IDFT(X(k)^T conj(G(k))) at stride 1: x (N, C, H, W), g (N, F, OH, OW) ->
+    """dw = IDFT(conj(G(k))^T X(k)) at stride 1: x (N, C, H, W), g (N, F, OH, OW) ->
     (F, C, KH, KW). dw correlates xp with g, a sum over the batch at each frequency."""
     n, c = x.shape[:2]
     f, (kh, kw) = g.shape[1], kernel_size
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
-    dw_spectrum = 0                  # summed over the blocks of the batch: (L_h*K_w, C, F)
+    dw_spectrum = 0                  # summed over the blocks of the batch: (L_h*K_w, F, C)
     # blocks of twice the size: the products at each frequency sum over the block's images
     for block in batch_blocks(n, size, c + f, megabytes=2):
         m = block.stop - block.start
-        # X(k)^T (C, m), copied contiguous for times_real_form
         x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
-        x_spectrum = np.ascontiguousarray(x_spectrum.transpose(0, 2, 1))
+        # conj(G(k))^T (F, m), copied contiguous for times_real_form
         g_spectrum = spectrum(g[block], size, conjugate=True, dtype=dtype).reshape(-1, m, f)
-        dw_spectrum = dw_spectrum + times_real_form(x_spectrum, real_form(g_spectrum))
+        g_spectrum = np.ascontiguousarray(g_spectrum.transpose(0, 2, 1))
+        dw_spectrum = dw_spectrum + times_real_form(g_spectrum, real_form(x_spectrum))
         del x_spectrum, g_spectrum
-    dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, c * f), size, (kh, kw))
-    return dw.reshape(kh, kw, c, f).transpose(3, 2, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
+    dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, f * c), size, (kh, kw))
+    return dw.reshape(kh, kw, f, c).transpose(2, 3, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
 
 
 def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
