@@ -24,7 +24,7 @@ products with the DFT matrices, along the width and then the height, so they cos
 O(L_h + L_w) per element but run as a few large products. They pay off for kernels of 16
 or more elements between layers of 4 or more channels (the seed's second layer, not its
 first, whose one input channel leaves nothing to share). The batch goes through in blocks
-whose spectra fill about 1 MB.
+whose spectra fill about 1 MB (2 MB for the weight gradient, which sums over them).
 """
 
 from __future__ import annotations
