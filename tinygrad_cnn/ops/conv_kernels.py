@@ -407,6 +407,16 @@ def inverse_spectrum(s: np.ndarray, size: Pair, out_size: Pair) -> np.ndarray:
     """
     (lh, lw), (oh, ow), kw = size, out_size, s.shape[1]
     rows = dft_matrix(lh, oh, lh, 1, s.dtype) @ s.reshape(lh, -1)    # (OH, K_w*B)
-    twice = np.where((np.arange(kw) == 0) | (2 * np.arange(kw) == lw), 1, 2)
-    i_w = dft_matrix(lw, ow, kw, 1, s.dtype) * (twice / (lh * lw)).astype(s.real.dtype)
+    i_w = inverse_width_matrix(lh, lw, ow, s.dtype)                  # (OW, K_w)
     return np.matmul(i_w, rows.reshape(oh, kw, -1)).real     # (OH, OW, B)
+
+
+@functools.lru_cache(maxsize=64)
+def inverse_width_matrix(lh: int, lw: int, ow: int, dtype) -> np.ndarray:
+    """(OW, K_w): c_l e^{2 pi i lv/L_w} / (L_h L_w) at row v, column l, the width's inverse DFT
+    with the left-out conjugates folded in and the whole 1/(L_h L_w); read-only and cached."""
+    kw = lw // 2 + 1
+    twice = np.where((np.arange(kw) == 0) | (2 * np.arange(kw) == lw), 1, 2)
+    matrix = dft_matrix(lw, ow, kw, 1, dtype) * (twice / (lh * lw)).astype(np.finfo(dtype).dtype)
+    matrix.flags.writeable = False
+    return matrix
