@@ -34,11 +34,14 @@ STRIDE_1 = [config for config in CONFIGS if config[2] == (1, 1)]
 
 
 def test_tiles_are_used_for_wide_kernels_only():
-    assert kernels.tiling(kw=10, sw=1, ow=19) == (10, 2, 19)      # the seed's first layer
+    assert kernels.tiling(kw=10, sw=1, ow=19) == (19, 1, 28)      # the seed's first layer:
+    # two tiles of 10 would cover its 19 outputs, so the whole row is one tile
+    assert kernels.tiling(kw=10, sw=1, ow=21) == (10, 3, 19)
     assert kernels.tiling(kw=10, sw=1, ow=10) == (10, 1, 19)      # and its second
     assert kernels.tiling(kw=10, sw=1, ow=3) == (3, 1, 12)        # never more than OW
     assert kernels.tiling(kw=3, sw=1, ow=26) == (1, 26, 3)        # narrow: classic im2col
-    assert kernels.tiling(kw=12, sw=2, ow=11) == (6, 2, 22)
+    assert kernels.tiling(kw=12, sw=2, ow=11) == (11, 1, 32)
+    assert kernels.tiling(kw=12, sw=2, ow=13) == (6, 3, 22)
 
 
 def test_spectra_are_used_for_large_kernels_between_wide_layers():
