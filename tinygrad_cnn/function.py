@@ -452,7 +452,7 @@ def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
                          f"{len(fn.inputs)} inputs; expected one per input (None where an "
                          f"input needs none)")
     checked = []
-    for g, x, needed in zip(grads, fn.inputs, fn.needs_input_grad):
+    for g, x, needed in zip(grads, fn.inputs, fn.needs_input_grad, strict=True):
         if g is None or not needed:
             checked.append(None)
             continue
