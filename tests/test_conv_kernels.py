@@ -20,8 +20,10 @@ CONFIGS = [
     ((2, 2, 5, 6), (3, 2, 7, 8), (1, 1), (1, 1)),        # kernel as large as the padded image
     ((1, 1, 14, 14), (3, 1, 10, 10), (1, 1), (0, 0)),    # tiles of J = 5: one tile per row
     ((2, 3, 12, 11), (2, 3, 10, 10), (1, 1), (0, 0)),    # tiles of J = 2
-    ((1, 2, 7, 16), (2, 2, 3, 6), (1, 1), (0, 0)),       # tiles of 6 outputs, 1 spare
-    ((1, 1, 5, 30), (2, 1, 2, 12), (2, 2), (1, 1)),      # tiles of 6, stride 2
+    ((1, 2, 7, 22), (2, 2, 3, 6), (1, 1), (0, 0)),       # tiles of 6 outputs, 1 spare
+    ((1, 1, 5, 40), (2, 1, 2, 12), (2, 2), (1, 1)),      # tiles of 6, stride 2, 2 spare
+    ((1, 2, 7, 16), (2, 2, 3, 6), (1, 1), (0, 0)),       # 11 outputs: one tile, not two of 6
+    ((1, 1, 5, 30), (2, 1, 2, 12), (2, 2), (1, 1)),      # the same at stride 2
     ((2, 2, 9, 29), (2, 2, 3, 7), (1, 1), (2, 3)),       # several tiles, padding
     ((2, 4, 9, 8), (5, 4, 4, 4), (1, 1), (0, 0)),        # spectra: 4 channels, 4x4 kernel
     ((2, 4, 12, 11), (4, 4, 10, 10), (1, 1), (0, 0)),    # spectra: odd and even widths

@@ -18,8 +18,8 @@ J = ceil(KW / SW) copy far less when windows overlap a lot (for 10x10 kernels, 1
 6 or more columns per stride. A row that would take two such tiles is one tile instead: the
 band is up to half as wide again, but the patch of a whole row is KH contiguous image rows
 (a long run to copy), no spare outputs need a padded copy of x, and there are half the
-rows (the seed's first layer: forward 0.6 -> 0.4 ms, weight gradient 0.63 -> 0.45 ms at one
-channel, 1.40 -> 1.25 ms at 8).
+rows (the seed's first layer: forward 0.6 -> 0.4 ms, weight gradient 0.63 -> 0.45 ms with one
+output channel, 1.40 -> 1.25 ms with 8).
 
 Spectra. With stride 1, all three are products at each frequency of the 2-D discrete
 Fourier transforms (DFTs) over the padded image's size (L_h, L_w): a (C, F) matrix product
