@@ -227,12 +227,13 @@ class ReLU(Function):
     """max(x, 0)."""
 
     def forward(self, x):
-        self.positive = x > 0
         return np.maximum(x, 0)
 
-    # d relu(x)/dx = 1 where x > 0, else 0 (0 at the kink x = 0, as PyTorch)
+    # d relu(x)/dx = 1 where x > 0, else 0 (0 at the kink x = 0, as PyTorch); x > 0 exactly
+    # where the output is, so the output (kept anyway) serves as the mask
     def backward(self, grad):
-        return grad * self.positive
+        _, out = self.saved()
+        return grad * (out > 0)
 
 
 class LeakyReLU(Function):
