@@ -296,7 +296,7 @@ def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
     n, c = x.shape[:2]
     f, (kh, kw) = g.shape[1], kernel_size
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
-    dw_spectrum = 0                  # summed over the blocks of the batch: (L_h*K_w, F, C)
+    dw_spectrum = None               # summed over the blocks of the batch: (L_h*K_w, F, C)
     # blocks of twice the size: the products at each frequency sum over the block's images
     for block in batch_blocks(n, size, c + f, megabytes=2):
         m = block.stop - block.start
@@ -304,7 +304,11 @@ def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
         # conj(G(k))^T (F, m), copied contiguous for times_real_form
         g_spectrum = spectrum(g[block], size, conjugate=True, dtype=dtype).reshape(-1, m, f)
         g_spectrum = np.ascontiguousarray(g_spectrum.transpose(0, 2, 1))
-        dw_spectrum = dw_spectrum + times_real_form(g_spectrum, real_form(x_spectrum))
+        product = times_real_form(g_spectrum, real_form(x_spectrum))
+        if dw_spectrum is None:
+            dw_spectrum = product
+        else:
+            dw_spectrum += product       # in place: no new array for every block
         del x_spectrum, g_spectrum
     dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, f * c), size, (kh, kw))
     return dw.reshape(kh, kw, f, c).transpose(2, 3, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
