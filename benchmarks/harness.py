@@ -31,7 +31,7 @@ import stats
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SUITES = HERE / "suites.py"
-BENCHMARKS = ("step", "epoch", "ops", "micrograd", "memory")
+BENCHMARKS = ("step", "step-freed", "epoch", "ops", "micrograd", "memory")
 EXTRA = ("same-process",)   # run only when named in --only
 FULL_EPOCH = 938   # batches of 64 in MNIST's 60,000 training images
 NOISE_NOTE = ("A shared 2-core machine varies by +-50% from run to run: compare the median "
@@ -299,6 +299,9 @@ def plan(args: argparse.Namespace) -> dict:
         "step": ("step", ("ours", theirs_cnn), {"widths": widths, "reps": reps,
                                                  "warmup": warmup, "threads": args.threads},
                  args.pairs),
+        "step-freed": ("step", ("ours", theirs_cnn),
+                       {"widths": widths, "reps": reps, "warmup": warmup,
+                        "threads": args.threads, "freed_mb": 4}, args.pairs),
         "ops": ("ops", ("ours", "torch"), {"channels": [8, 16], "reps": reps, "warmup": warmup,
                                            "threads": args.threads}, args.pairs),
         "micrograd": ("micrograd", ("ours", theirs_scalar),
@@ -315,7 +318,7 @@ def plan(args: argparse.Namespace) -> dict:
                      {"widths": epoch_widths, "batches": batches, "threads": args.threads},
                      min(args.pairs, 3) if args.full_epoch else args.pairs)
     if args.against:
-        jobs = {k: v for k, v in jobs.items() if k in ("step", "micrograd")}
+        jobs = {k: v for k, v in jobs.items() if k in ("step", "step-freed", "micrograd")}
     return {k: v for k, v in jobs.items() if k in args.only}
 
 
@@ -411,9 +414,15 @@ def summary(report: dict) -> str:
               "epoch": "MNIST training batches (batch 64, Adam, uint8 batches normalised)",
               "ops": "forward + backward of each op of the step, channels (8, 16)",
               "micrograd": "micrograd's demo step: MLP 2-16-16-1, 100 moons, SVM loss + L2",
+              "step-freed": "the same step after a 4 MB array was freed (glibc's thresholds "
+                            "raised, as after loading MNIST)",
               "same-process": "PyTorch's step alone / in a process that also runs ours"}
     for name, result in report["benchmarks"].items():
         lines.append(table(titles[name], result))
+        faults = [run.get("faults") for run in result["runs"][0]] if result["runs"] else []
+        if all(faults):
+            lines.append("  minor page faults a step, ours / theirs (first pair): " + "  ".join(
+                f"{name} {faults[0][name]:.0f} / {faults[1][name]:.0f}" for name in faults[0]))
         agree = result.get("losses_agree")
         if agree and agree["equal"] is not None:
             ratio = result["metrics"]["demo step"]["ratio"]["median"] if result["metrics"] \

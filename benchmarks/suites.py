@@ -103,18 +103,43 @@ def training_step(engine: str, channels: tuple[int, int], x: np.ndarray, y: np.n
 
 
 def suite_step(engine: str, widths=((1, 1), (8, 16), (16, 32)), batch: int = 64, reps: int = 15,
-               warmup: int = 3, threads: int = 2) -> dict:
-    """The seed CNN's training step at each width: batch 64, float32, Adam."""
+               warmup: int = 3, threads: int = 2, freed_mb: int = 0) -> dict:
+    """The seed CNN's training step at each width: batch 64, float32, Adam; with the minor page
+    faults of a step (the median over the timed steps).
+
+    freed_mb > 0: first allocate and free one array of that many MB. glibc then raises its
+    threshold for memory from mmap to that size and its threshold for giving the top of the
+    heap back to twice that, as in any process that has freed a large array (loading MNIST
+    does): a step no longer gives pages back only to fault them in again.
+    """
+    if freed_mb:
+        large = np.ones(freed_mb << 20, dtype=np.uint8)   # mmapped, being over 128 kB
+        del large
     rng = np.random.default_rng(0)
     x = ((rng.random((batch, 1, 28, 28)) - MNIST_MEAN) / MNIST_STD).astype(np.float32)
     y = rng.integers(0, 10, batch)
-    times, raw = {}, {}
+    times, raw, faults = {}, {}, {}
     for channels in widths:
         step = training_step(engine, tuple(channels), x, y, threads)
-        raw[f"step {tuple(channels)}"] = timed(lambda step=step: step(x, y), reps, warmup)
-    for name, values in raw.items():
-        times[name] = _median(values)
-    return {"times": times, "raw": raw}
+        name = f"step {tuple(channels)}"
+        raw[name], counts = timed_with_faults(lambda step=step: step(x, y), reps, warmup)
+        times[name], faults[name] = _median(raw[name]), _median(counts)
+    return {"times": times, "raw": raw, "faults": faults}
+
+
+def timed_with_faults(fn: Callable[[], object], reps: int,
+                      warmup: int) -> tuple[list[float], list[int]]:
+    """As timed(), with the minor page faults of each timed call."""
+    for _ in range(warmup):
+        fn()
+    times, faults = [], []
+    for _ in range(reps):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return times, faults
 
 
 def suite_mixed(engine: str, channels=(8, 16), batch: int = 64, reps: int = 15,

@@ -86,7 +86,7 @@ def test_harness_smoke_run(tmp_path):
     has_micrograd = harness.package_version("micrograd") is not None   # the bench extra
     if harness.package_version("torch") is None and not has_micrograd:
         pytest.skip("neither torch nor micrograd is installed: nothing to compare with")
-    only = (["step", "ops"] if harness.package_version("torch") else []) + \
+    only = (["step", "step-freed", "ops"] if harness.package_version("torch") else []) + \
         (["micrograd"] if has_micrograd else [])
     report = harness.main(["--quick", "--only", *only, "--json", str(tmp_path / "r.json")])
     saved = json.loads((tmp_path / "r.json").read_text())
@@ -95,6 +95,10 @@ def test_harness_smoke_run(tmp_path):
         assert saved["benchmarks"][name]["errors"] == []
         for metric in saved["benchmarks"][name]["metrics"].values():
             assert metric["ratio"]["n"] == 1 and metric["ratio"]["median"] > 0
+    for name in set(only) & {"step", "step-freed"}:   # page faults counted on both sides
+        for run in saved["benchmarks"][name]["runs"][0]:
+            assert run["faults"].keys() == run["times"].keys()
+            assert all(count >= 0 for count in run["faults"].values())
     if has_micrograd:
         assert report["benchmarks"]["micrograd"]["losses_agree"]["equal"]
     assert saved["machine"]["cpus_usable"] >= 1 and "blas" in saved["machine"]
