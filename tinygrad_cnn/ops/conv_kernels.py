@@ -76,11 +76,12 @@ def banded_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
     del cols                  # freed before the copy below: a lower peak of memory
     out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
-    if b is not None:
-        out += b
     # (N, OH, OW, F) -> NCHW, copied contiguous: the next elementwise op and its backward
     # then run over matching layouts instead of gathering across strides
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    if b is not None:
+        out += b.reshape(-1, 1, 1)       # after the copy: runs of OH*OW, not of F, to add to
+    return out
 
 
 def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
