@@ -420,7 +420,7 @@ def summary(report: dict) -> str:
     for name, result in report["benchmarks"].items():
         lines.append(table(titles[name], result))
         faults = [run.get("faults") for run in result["runs"][0]] if result["runs"] else []
-        if all(faults):
+        if faults and all(faults):          # no runs (every pair failed): no line
             lines.append("  minor page faults a step, ours / theirs (first pair): " + "  ".join(
                 f"{name} {faults[0][name]:.0f} / {faults[1][name]:.0f}" for name in faults[0]))
         agree = result.get("losses_agree")

@@ -30,14 +30,22 @@ PIXEL_TABLE = ((np.arange(256) / 255 - MNIST_MEAN) / MNIST_STD).astype(np.float3
 
 def timed(fn: Callable[[], object], reps: int, warmup: int) -> list[float]:
     """Seconds of each of `reps` calls of fn(), after `warmup` untimed calls."""
+    return timed_with_faults(fn, reps, warmup)[0]
+
+
+def timed_with_faults(fn: Callable[[], object], reps: int,
+                      warmup: int) -> tuple[list[float], list[int]]:
+    """As timed(), with the minor page faults of each timed call."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, faults = [], []
     for _ in range(reps):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return times
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return times, faults
 
 
 def _median(values: list[float]) -> float:
@@ -125,21 +133,6 @@ def suite_step(engine: str, widths=((1, 1), (8, 16), (16, 32)), batch: int = 64,
         raw[name], counts = timed_with_faults(lambda step=step: step(x, y), reps, warmup)
         times[name], faults[name] = _median(raw[name]), _median(counts)
     return {"times": times, "raw": raw, "faults": faults}
-
-
-def timed_with_faults(fn: Callable[[], object], reps: int,
-                      warmup: int) -> tuple[list[float], list[int]]:
-    """As timed(), with the minor page faults of each timed call."""
-    for _ in range(warmup):
-        fn()
-    times, faults = [], []
-    for _ in range(reps):
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    return times, faults
 
 
 def suite_mixed(engine: str, channels=(8, 16), batch: int = 64, reps: int = 15,

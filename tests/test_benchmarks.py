@@ -62,6 +62,20 @@ def test_table_reads_the_ratio_summary():
     assert "1.50 [1.50, 1.60] (1.40-2.00), n=5" in text
 
 
+def test_summary_reports_a_benchmark_whose_pairs_all_failed():
+    failed = {"engines": ["ours", "torch"], "errors": ["step torch exited with 1: boom"],
+              "metrics": {}, "runs": []}
+    report = {"started": "2026-01-01T00:00:00", "seconds": 1.0, "note": "noise note",
+              "machine": {"cpu": "cpu", "cpus_usable": 2, "memory_gb": 1.0, "blas": {}},
+              "versions": {"numpy": "2", "torch": "2", "micrograd": "0.1",
+                           "tinygrad_cnn": {"commit": "0" * 40, "dirty": False}},
+              "load_average_before": [0.0], "load_average_after": [0.0],
+              "benchmarks": {"step": failed}}
+    text = harness.summary(report)
+    assert "error: step torch exited with 1: boom" in text
+    assert "page faults" not in text
+
+
 def test_make_moons_is_sklearns():
     micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
     X, y = micrograd_tc.make_moons()
