@@ -170,7 +170,11 @@ def kernel_calls(x: np.ndarray, w: np.ndarray, g: np.ndarray) -> dict:
             "weight grad": (lambda: conv_kernels.banded_weight_grad(x, g, k, one, none),
                             lambda: conv_kernels.spectral_weight_grad(x, g, k, none)),
             "input grad": (lambda: conv_kernels.banded_input_grad(g, w, size, one, none),
-                           lambda: conv_kernels.spectral_input_grad(g, w, size, none))}
+                           lambda: conv_kernels.spectral_input_grad(g, w, size, none)),
+            # what a backward that needs both runs (conv2d_input_and_weight_grad)
+            "both grads": (lambda: (conv_kernels.banded_input_grad(g, w, size, one, none),
+                                    conv_kernels.banded_weight_grad(x, g, k, one, none)),
+                           lambda: conv_kernels.spectral_backward(x, g, w, none))}
 
 
 def kernel_times(arrays: dict, runs: int) -> None:
@@ -184,7 +188,8 @@ def kernel_times(arrays: dict, runs: int) -> None:
         used = "spectral" if conv_kernels.spectral(w.shape, (1, 1)) else "banded"
         for kernel, (banded, spectral) in kernel_calls(x, w, g).items():
             # the image needs no gradient: the first layer's input gradient never runs
-            runs_here = "unused" if (layer, kernel) == ("conv1", "input grad") else used
+            unused = layer == "conv1" and kernel in ("input grad", "both grads")
+            runs_here = "unused" if unused else used
             print(f"{layer:<7} {kernel:<13} {median_ms(banded, runs):10.3f} "
                   f"{median_ms(spectral, runs):12.3f}  {runs_here}")
 

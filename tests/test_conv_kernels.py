@@ -92,6 +92,21 @@ def test_input_grad_is_the_transposed_convolution(rng, x_shape, w_shape, stride,
     assert dx.flags.c_contiguous
 
 
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
+def test_input_and_weight_grad_together_match_the_loops(rng, x_shape, w_shape, stride,
+                                                        padding):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    g = rng.standard_normal(reference.conv2d(x, w, None, stride, padding).shape)
+    dx, dw = kernels.conv2d_input_and_weight_grad(x, g, w, stride, padding)
+    leftover = [(x_shape[2 + a] + 2 * padding[a] - w_shape[2 + a]) % stride[a] for a in (0, 1)]
+    np.testing.assert_allclose(dx, reference.conv_transpose2d(g, w, None, stride, padding,
+                                                              tuple(leftover)),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, reference.conv2d_weight(x, g, w_shape[2:], stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    assert dx.flags.c_contiguous and dx.shape == x_shape and dw.shape == w_shape
+
+
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", STRIDE_1)
 @pytest.mark.parametrize("bias", [True, False])
 def test_spectral_kernels_match_the_loops(rng, x_shape, w_shape, stride, padding, bias):
@@ -108,6 +123,9 @@ def test_spectral_kernels_match_the_loops(rng, x_shape, w_shape, stride, padding
     np.testing.assert_allclose(dx, reference.conv_transpose2d(g, w, None, 1, padding),
                                rtol=1e-12, atol=1e-12)
     assert out.flags.c_contiguous and dx.flags.c_contiguous
+    dx_together, dw_together = kernels.spectral_backward(x, g, w, padding)
+    np.testing.assert_allclose(dx_together, dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw_together, dw, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
@@ -118,7 +136,10 @@ def test_spectral_kernels_keep_the_dtype(rng, dtype, rtol):
     g = rng.standard_normal(out.shape).astype(dtype)
     dw = kernels.spectral_weight_grad(x, g, (6, 5), (1, 2))
     dx = kernels.spectral_input_grad(g, w, (13, 12), (1, 2))
-    assert out.dtype == dw.dtype == dx.dtype == dtype
+    dx_together, dw_together = kernels.spectral_backward(x, g, w, (1, 2))
+    assert out.dtype == dw.dtype == dx.dtype == dx_together.dtype == dw_together.dtype == dtype
+    np.testing.assert_allclose(dx_together, dx, rtol=rtol, atol=rtol * np.abs(dx).max())
+    np.testing.assert_allclose(dw_together, dw, rtol=rtol, atol=rtol * np.abs(dw).max())
     x64, w64, g64 = (a.astype(np.float64) for a in (x, w, g))
     scale = {"out": np.abs(out).max(), "dw": np.abs(dw).max(), "dx": np.abs(dx).max()}
     np.testing.assert_allclose(out, reference.conv2d(x64, w64, None, 1, (1, 2)),
@@ -135,22 +156,22 @@ def test_the_batch_is_cut_into_equal_blocks_of_about_a_megabyte():
     assert blocks[0].start == 0 and blocks[-1].stop == 64
     assert all(blocks[i].stop == blocks[i + 1].start for i in range(len(blocks) - 1))
     assert kernels.batch_blocks(3, (5, 5), 2) == [slice(0, 3)]
-    assert len(kernels.batch_blocks(64, (19, 19), 16 + 32, megabytes=2)) == 3
 
 
 def test_blocks_of_the_batch_give_what_one_block_gives(rng, monkeypatch):
     x, w = rng.standard_normal((20, 6, 9, 9)), rng.standard_normal((5, 6, 4, 4))
     g = rng.standard_normal((20, 5, 8, 8))
-    def all_three():
+    def all_of_them():
         return (kernels.spectral_forward(x, w, None, (1, 1)),
                 kernels.spectral_weight_grad(x, g, (4, 4), (1, 1)),
-                kernels.spectral_input_grad(g, w, (9, 9), (1, 1)))
+                kernels.spectral_input_grad(g, w, (9, 9), (1, 1)),
+                *kernels.spectral_backward(x, g, w, (1, 1)))
 
-    monkeypatch.setattr(kernels, "batch_blocks", lambda n, *sizes, **kw: [slice(0, n)])
-    at_once = all_three()
+    monkeypatch.setattr(kernels, "batch_blocks", lambda n, *sizes: [slice(0, n)])
+    at_once = all_of_them()
     monkeypatch.setattr(kernels, "batch_blocks",
-                        lambda n, *sizes, **kw: [slice(0, 7), slice(7, 13), slice(13, n)])
-    for by_blocks, expected in zip(all_three(), at_once, strict=True):
+                        lambda n, *sizes: [slice(0, 7), slice(7, 13), slice(13, n)])
+    for by_blocks, expected in zip(all_of_them(), at_once, strict=True):
         np.testing.assert_allclose(by_blocks, expected, rtol=1e-12, atol=1e-12)
 
 

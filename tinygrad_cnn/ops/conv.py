@@ -35,13 +35,19 @@ class Conv2d(Function):
     def backward(self, grad):
         x, w, b, _ = self.saved()
         dx = dw = db = None
-        if self.needs_input_grad[1]:
-            dw = Conv2dWeightGrad.run(x, grad, weight_shape=w.shape, stride=self.stride,
-                                      padding=self.padding)
-        if self.needs_input_grad[0]:
-            dx = ConvTranspose2d.run(grad, w, None, stride=self.stride, padding=self.padding,
-                                     output_padding=_leftover(x.shape, w.shape, self.stride,
-                                                              self.padding))
+        if self.needs_input_grad[0] and self.needs_input_grad[1] and not isinstance(grad, Value):
+            # an ordinary backward that needs both: the two ops' results from one kernel
+            # (which, on spectra, transforms g once instead of twice)
+            dx, dw = kernels.conv2d_input_and_weight_grad(x, grad, w, self.stride, self.padding)
+        else:
+            if self.needs_input_grad[1]:
+                dw = Conv2dWeightGrad.run(x, grad, weight_shape=w.shape, stride=self.stride,
+                                          padding=self.padding)
+            if self.needs_input_grad[0]:
+                dx = ConvTranspose2d.run(grad, w, None, stride=self.stride,
+                                         padding=self.padding,
+                                         output_padding=_leftover(x.shape, w.shape,
+                                                                  self.stride, self.padding))
         if self.needs_input_grad[2]:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db

@@ -28,7 +28,8 @@ products with the DFT matrices, along the width and then the height, so they cos
 O(L_h + L_w) per element but run as a few large products. They pay off for kernels of 16
 or more elements between layers of 4 or more channels (the seed's second layer, not its
 first, whose one input channel leaves nothing to share). The batch goes through in blocks
-whose spectra fill about 1 MB (2 MB for the weight gradient, which sums over them).
+whose spectra fill about 1 MB. A backward that needs both dx and dw transforms each block of
+g once for the two (conv2d_input_and_weight_grad).
 """
 
 from __future__ import annotations
@@ -122,6 +123,16 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     if spectral(w.shape, stride):
         return spectral_input_grad(g, w, input_size, padding)
     return banded_input_grad(g, w, input_size, stride, padding)
+
+
+def conv2d_input_and_weight_grad(x: np.ndarray, g: np.ndarray, w: np.ndarray, stride: Pair,
+                                 padding: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(dx, dw) of conv2d(x, w) for the upstream gradient g, for a backward that needs both:
+    conv2d_input_grad's and conv2d_weight_grad's results, on spectra from one DFT of g."""
+    if spectral(w.shape, stride):
+        return spectral_backward(x, g, w, padding)
+    return (conv2d_input_grad(g, w, x.shape[2:], stride, padding),
+            conv2d_weight_grad(x, g, w.shape[2:], stride, padding))
 
 
 def banded_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
@@ -295,24 +306,13 @@ def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
     """dw = IDFT(conj(G(k))^T X(k)) at stride 1: x (N, C, H, W), g (N, F, OH, OW) ->
     (F, C, KH, KW). dw correlates xp with g, a sum over the batch at each frequency."""
     n, c = x.shape[:2]
-    f, (kh, kw) = g.shape[1], kernel_size
+    f = g.shape[1]
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
-    dw_spectrum = None               # summed over the blocks of the batch: (L_h*K_w, F, C)
-    # blocks of twice the size: the products at each frequency sum over the block's images
-    for block in batch_blocks(n, size, c + f, megabytes=2):
-        m = block.stop - block.start
-        x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
-        # conj(G(k))^T (F, m), copied contiguous for times_real_form
-        g_spectrum = spectrum(g[block], size, conjugate=True, dtype=dtype).reshape(-1, m, f)
-        g_spectrum = np.ascontiguousarray(g_spectrum.transpose(0, 2, 1))
-        product = times_real_form(g_spectrum, real_form(x_spectrum))
-        if dw_spectrum is None:
-            dw_spectrum = product
-        else:
-            dw_spectrum += product       # in place: no new array for every block
-        del x_spectrum, g_spectrum
-    dw = inverse_spectrum(dw_spectrum.reshape(size[0], -1, f * c), size, (kh, kw))
-    return dw.reshape(kh, kw, f, c).transpose(2, 3, 0, 1).astype(dtype)   # -> (F, C, KH, KW)
+    dw_conj = None                          # conj of dw's spectrum, summed over the blocks
+    for block in batch_blocks(n, size, c + f):
+        g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
+        dw_conj = add_weight_grad_block(dw_conj, x[block], g_spectrum, padding)
+    return weight_grad_from_spectrum(dw_conj, size, kernel_size, dtype)
 
 
 def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
@@ -327,21 +327,74 @@ def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
     w_product = real_form(spectrum(w, size, dtype=dtype).reshape(-1, f, c))
     dx = np.empty((n, c, h, width), dtype=dtype)
     for block in batch_blocks(n, size, c + f):
-        m = block.stop - block.start
-        g_spectrum = spectrum(g[block], size, dtype=dtype).reshape(-1, m, f)
-        dx_spectrum = times_real_form(g_spectrum, w_product)       # (L_h*K_w, m, C)
-        del g_spectrum
-        dxp = inverse_spectrum(dx_spectrum.reshape(size[0], -1, m * c), size, size)
-        dx[block] = dxp[ph:ph + h, pw:pw + width].reshape(h, width, m, c).transpose(2, 3, 0, 1)
+        g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
+        dx[block] = input_grad_block(g_spectrum, w_product, input_size, padding)
     return dx
 
 
-def batch_blocks(n: int, size: Pair, channels: int, megabytes: int = 1) -> list[slice]:
+def spectral_backward(x: np.ndarray, g: np.ndarray, w: np.ndarray,
+                      padding: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(dx, dw) at stride 1, for a backward that needs both: the numbers of
+    spectral_input_grad and spectral_weight_grad, with one DFT of each block of g serving
+    both instead of one each."""
+    n, c, h, width = x.shape
+    f = w.shape[0]
+    size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype, w.dtype)
+    w_product = real_form(spectrum(w, size, dtype=dtype).reshape(-1, f, c))
+    dx, dw_conj = np.empty((n, c, h, width), dtype=dtype), None
+    for block in batch_blocks(n, size, c + f):
+        g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
+        dx[block] = input_grad_block(g_spectrum, w_product, (h, width), padding)
+        dw_conj = add_weight_grad_block(dw_conj, x[block], g_spectrum, padding)
+    return dx, weight_grad_from_spectrum(dw_conj, size, w.shape[2:], dtype)
+
+
+def input_grad_block(g_spectrum: np.ndarray, w_product: np.ndarray, input_size: Pair,
+                     padding: Pair) -> np.ndarray:
+    """dx of one block: IDFT(G(k) W(k)) cut to the image, from G (L_h, K_w, m*F) and W in
+    real_form (L_h*K_w, 2F, 2C) -> (m, C, H, W)."""
+    lh, kw = g_spectrum.shape[:2]
+    f, c = w_product.shape[1] // 2, w_product.shape[2] // 2
+    m, (h, width), (ph, pw) = g_spectrum.shape[2] // f, input_size, padding
+    dx_spectrum = times_real_form(g_spectrum.reshape(-1, m, f), w_product)   # (L_h*K_w, m, C)
+    size = (h + 2 * ph, width + 2 * pw)
+    dxp = inverse_spectrum(dx_spectrum.reshape(lh, kw, m * c), size, size)
+    return dxp[ph:ph + h, pw:pw + width].reshape(h, width, m, c).transpose(2, 3, 0, 1)
+
+
+def add_weight_grad_block(dw_conj: np.ndarray | None, x: np.ndarray, g_spectrum: np.ndarray,
+                          padding: Pair) -> np.ndarray:
+    """dw_conj + G(k)^T conj(X(k)) for one block of images x (m, C, H, W) and their G
+    (L_h, K_w, m*F): the conjugate of this block's share of dw's spectrum, conj(G)^T X,
+    summed in place (no new array for every block); a new sum when dw_conj is None."""
+    lh, kw = g_spectrum.shape[:2]
+    m, c = x.shape[:2]
+    x_conj = spectrum(x, (lh, x.shape[3] + 2 * padding[1]), padding, conjugate=True,
+                      dtype=g_spectrum.real.dtype).reshape(-1, m, c)
+    # G(k)^T (F, m), copied contiguous for times_real_form
+    g_t = np.ascontiguousarray(g_spectrum.reshape(lh * kw, m, -1).transpose(0, 2, 1))
+    product = times_real_form(g_t, real_form(x_conj))            # (L_h*K_w, F, C)
+    if dw_conj is None:
+        return product
+    dw_conj += product
+    return dw_conj
+
+
+def weight_grad_from_spectrum(dw_conj: np.ndarray, size: Pair, kernel_size: Pair,
+                              dtype) -> np.ndarray:
+    """dw (F, C, KH, KW) from the conjugate of its spectrum, (L_h*K_w, F, C)."""
+    f, c = dw_conj.shape[1:]
+    dw_spectrum = np.conj(dw_conj, out=dw_conj).reshape(size[0], -1, f * c)
+    dw = inverse_spectrum(dw_spectrum, size, kernel_size)
+    return dw.reshape(*kernel_size, f, c).transpose(2, 3, 0, 1).astype(dtype)   # (F, C, KH, KW)
+
+
+def batch_blocks(n: int, size: Pair, channels: int) -> list[slice]:
     """The batch in blocks of images whose spectra (L_h*K_w frequencies times `channels`, in and
-    out, complex) fill about 1 MB (or `megabytes`): each block's products then work in cache,
-    and the memory they take and give back each call stays small."""
+    out, complex) fill about 1 MB: each block's products then work in cache, and the memory
+    they take and give back each call stays small."""
     per_image = size[0] * (size[1] // 2 + 1) * channels * 8      # bytes, in complex64
-    blocks = -(-n * per_image // (megabytes << 20))                 # ceil
+    blocks = -(-n * per_image // (1 << 20))                         # ceil
     bounds = [n * i // blocks for i in range(blocks + 1)]          # blocks of equal size
     return [slice(bounds[i], bounds[i + 1]) for i in range(blocks)]
 
