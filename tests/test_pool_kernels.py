@@ -13,7 +13,8 @@ CONFIGS = [
     ((2, 3, 6, 8), (2, 2), (2, 2)),      # 2x2 slabs
     ((2, 2, 7, 9), (2, 2), (2, 2)),      # 2x2 slabs, odd sizes: last row and column left out
     ((64, 16, 10, 10), (2, 2), (2, 2)),  # the seed's pooling layer
-    ((1, 2, 9, 10), (3, 3), (3, 3)),     # views: tiling 3x3 windows
+    ((1, 2, 9, 10), (3, 3), (3, 3)),     # tiling 3x3 windows: the scatter at flat indices
+    ((1, 2, 7, 9), (2, 1), (3, 2)),      # views: 2x1 windows with gaps between them
     ((2, 1, 7, 7), (3, 3), (2, 2)),      # views: overlapping windows
     ((1, 2, 5, 6), (2, 2), (1, 1)),      # views: 2x2 windows at stride 1
     ((1, 2, 8, 9), (3, 2), (2, 3)),      # views: (h, w) pairs

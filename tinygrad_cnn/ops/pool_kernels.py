@@ -2,8 +2,8 @@
 window's maximum with the offset of its first maximum, by one strided view per offset in the
 window (for 2x2 windows that tile the image, by four contiguous slabs instead); the gradient
 scattered to that offset, and its transpose the gather, by flat indices of the argmax (the
-scatter by views where windows overlap). tests/test_pool_kernels.py checks them against the
-loops of tests/reference.py.
+scatter by views where windows overlap or have at most 4 elements).
+tests/test_pool_kernels.py checks them against the loops of tests/reference.py.
 
 The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
 one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp.
@@ -78,10 +78,17 @@ def max_pool_scatter(g: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]
                      stride: Pair) -> np.ndarray:
     """dx: g (N, C, OH, OW) added to x_shape (N, C, H, W) at each window's argmax; overlapping
     windows add up. Windows apart (stride >= kernel) put g straight at the argmax's place in
-    dx, as each element there receives at most one gradient."""
+    dx, as each element there receives at most one gradient: windows of up to 4 elements
+    through the view of dx at each offset, which gets g times whether that offset is the
+    argmax (for 2x2 windows, twice as fast as flat indices; an infinite g gives nan at the
+    window's other offsets, 0 * inf); larger windows at flat indices."""
     dx = np.zeros(x_shape, dtype=g.dtype)
     if stride[0] >= kernel[0] and stride[1] >= kernel[1]:
-        np.put(dx, argmax_positions(argmax, x_shape, kernel, stride), g)
+        if kernel[0] * kernel[1] > 4:
+            np.put(dx, argmax_positions(argmax, x_shape, kernel, stride), g)
+            return dx
+        for p, q, view in window_views(dx, kernel, stride):
+            np.multiply(g, argmax == p * kernel[1] + q, out=view)
         return dx
     for p, q, view in window_views(dx, kernel, stride):
         view += np.where(argmax == p * kernel[1] + q, g, 0)
