@@ -1,6 +1,6 @@
 """The results tables in README.md and docs/mnist.md show exactly what the saved metrics.json
 files of the real runs say (each row links the file it was copied from): the seed CNN's runs,
-and the zoo's networks beside their PyTorch twins."""
+the zoo's networks beside their PyTorch twins, and the speed ratios of `make bench`'s records."""
 
 import json
 import re
@@ -11,7 +11,8 @@ import pytest
 from example_scripts import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
-ROW = re.compile(r"^\|.*\((?P<path>[\w./-]*results/(?!zoo_)[\w.-]+\.json)\)")
+ROW = re.compile(r"^\|.*\((?P<path>(?![\w./-]*benchmarks/)[\w./-]*results/(?!zoo_)[\w.-]+\.json)\)")
+SPEED_ROW = re.compile(r"^\|.*\((?P<path>[\w./-]*benchmarks/results/[\w.-]+\.json)\)")
 ZOO_ROW = re.compile(r"^\|.*\((?P<ours>[\w./-]*results/zoo_\w+\.json)\)"
                      r".*\((?P<torch>[\w./-]*results/zoo_\w+_torch\.json)\)")
 ZOO = ("pytorch_example", "lenet5", "bn_cnn")
@@ -119,3 +120,31 @@ def test_zoo_runs_used_the_zoo_defaults_and_the_same_recipe_in_both(name):
         assert ours["args"][key] == defaults[key] == theirs["args"][key], key
     assert ours["args"]["optimizer"] == defaults["optimizer"] == "adam"
     assert not ours["args"]["dry_run"]
+
+
+# the speed table's benchmark names -> (benchmark in the record, its metric for channels a b)
+SPEED_BENCHMARKS = {"step, fresh": ("step", "step ({}, {})"),
+                    "step, freed": ("step-freed", "step ({}, {})"),
+                    "100 MNIST batches": ("epoch", "100 batches ({}, {})")}
+
+
+def test_speed_table_matches_the_bench_records():
+    page = ROOT / "docs/mnist.md"
+    lines = page.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| benchmark | record |"))
+    widths = [tuple(cell.split()) for cell in header.strip("|").split("|")[2:]]
+    rows = [(line, SPEED_ROW.match(line)) for line in lines]
+    rows = [(line, match) for line, match in rows if match]
+    assert len(rows) >= 3
+    for line, match in rows:
+        record = json.loads((page.parent / match["path"]).resolve().read_text())
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        benchmark, metric = SPEED_BENCHMARKS[cells[0]]
+        for width, cell in zip(widths, cells[2:], strict=True):
+            name = metric.format(*width)
+            if name not in record["benchmarks"][benchmark]["metrics"]:
+                assert cell == "", f"{cells[0]} {width}: no such figure in {match['path']}"
+                continue
+            ratio = record["benchmarks"][benchmark]["metrics"][name]["ratio"]
+            assert cell == f"{ratio['median']:.2f} [{ratio['q1']:.2f}, {ratio['q3']:.2f}]", (
+                cells[0], width, match["path"])
