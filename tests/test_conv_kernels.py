@@ -35,6 +35,12 @@ CONFIGS = [
 STRIDE_1 = [config for config in CONFIGS if config[2] == (1, 1)]
 
 
+def leftover(x_shape, w_shape, stride, padding):
+    """Rows and columns that no window reaches: conv_transpose2d's output_padding that gives
+    back x's shape."""
+    return tuple((x_shape[2 + a] + 2 * padding[a] - w_shape[2 + a]) % stride[a] for a in (0, 1))
+
+
 def test_tiles_are_used_for_wide_kernels_only():
     assert kernels.tiling(kw=10, sw=1, ow=19) == (19, 1, 28)      # the seed's first layer:
     # two tiles of 10 would cover its 19 outputs, so the whole row is one tile
@@ -83,10 +89,9 @@ def test_input_grad_is_the_transposed_convolution(rng, x_shape, w_shape, stride,
                                                   algorithm):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     g = rng.standard_normal(reference.conv2d(x, w, None, stride, padding).shape)
-    # rows and columns that no window reaches make conv_transpose2d's output_padding
-    leftover = [(x_shape[2 + a] + 2 * padding[a] - w_shape[2 + a]) % stride[a] for a in (0, 1)]
     dx = getattr(kernels, algorithm)(g, w, x_shape[2:], stride, padding)
-    expected = reference.conv_transpose2d(g, w, None, stride, padding, tuple(leftover))
+    expected = reference.conv_transpose2d(g, w, None, stride, padding,
+                                          leftover(x_shape, w_shape, stride, padding))
     assert expected.shape == x_shape
     np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-12)
     assert dx.flags.c_contiguous
@@ -98,10 +103,9 @@ def test_input_and_weight_grad_together_match_the_loops(rng, x_shape, w_shape, s
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     g = rng.standard_normal(reference.conv2d(x, w, None, stride, padding).shape)
     dx, dw = kernels.conv2d_input_and_weight_grad(x, g, w, stride, padding)
-    leftover = [(x_shape[2 + a] + 2 * padding[a] - w_shape[2 + a]) % stride[a] for a in (0, 1)]
-    np.testing.assert_allclose(dx, reference.conv_transpose2d(g, w, None, stride, padding,
-                                                              tuple(leftover)),
-                               rtol=1e-12, atol=1e-12)
+    expected_dx = reference.conv_transpose2d(g, w, None, stride, padding,
+                                             leftover(x_shape, w_shape, stride, padding))
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dw, reference.conv2d_weight(x, g, w_shape[2:], stride, padding),
                                rtol=1e-12, atol=1e-12)
     assert dx.flags.c_contiguous and dx.shape == x_shape and dw.shape == w_shape
