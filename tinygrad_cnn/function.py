@@ -236,12 +236,12 @@ def topo_order(root: Value) -> list[Value]:
         node = stack.pop()
         if node is None:                # the marker pushed above a node: its parents are done
             order.append(stack.pop())
-        elif id(node) not in seen:
-            seen.add(id(node))
+        elif node not in seen:          # a Value hashes by identity (== is not overloaded)
+            seen.add(node)
             stack.append(node)
             stack.append(None)
             for parent in reversed(node.parents):     # first arguments come out first
-                if parent.requires_grad and id(parent) not in seen:
+                if parent.requires_grad and parent not in seen:
                     stack.append(parent)
     return order
 
@@ -283,7 +283,7 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
             raise TypeError(f"grad: input {i} is a {type(x).__name__}; expected Values of "
                             f"output's graph")
     retain_graph = create_graph if retain_graph is None else retain_graph
-    wanted = {id(x) for x in inputs}
+    wanted = set(inputs)
     order = _on_paths_to(wanted, _checked_order(output, "grad"))
     found = {}
     if order:
@@ -291,7 +291,7 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
                            create_graph=create_graph, retain_graph=retain_graph, wanted=wanted)
     results = []
     for x in inputs:
-        g = found.get(id(x))
+        g = found.get(x)
         if g is None:
             g = np.zeros_like(x.data)
         results.append(g if isinstance(g, Value) else Value._make(np.array(g, dtype=x.dtype)))
@@ -341,33 +341,33 @@ def _root_grad(root: Value, grad, caller: str, create_graph: bool):
     return data.astype(root.dtype, copy=False)
 
 
-def _on_paths_to(wanted: set[int], order: list[Value]) -> list[Value]:
+def _on_paths_to(wanted: set[Value], order: list[Value]) -> list[Value]:
     """The nodes of `order` through which some wanted node reaches the root: only they need a
     gradient for grad()."""
-    leads: set[int] = set()
+    leads: set[Value] = set()
     for node in order:                  # parents come first
-        if id(node) in wanted or any(id(p) in leads for p in node.parents):
-            leads.add(id(node))
-    return [node for node in order if id(node) in leads]
+        if node in wanted or any(p in leads for p in node.parents):
+            leads.add(node)
+    return [node for node in order if node in leads]
 
 
 def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: bool,
-               wanted: set[int] | None = None) -> dict[int, object]:
+               wanted: set[Value] | None = None) -> dict[Value, object]:
     """Hand each node of `order` (root last) its total gradient, then apply its rule.
 
     The chain rule in reverse: a node's gradient is the sum of what its consumers sent it
     (each consumer has a later place in the order), and its rule turns that into its parents'
     shares. wanted=None (backward()): every node's gradient is added to its `.grad`, in an
-    array of its own. Else (grad()): the gradients of the wanted nodes are returned by id,
-    and `order` holds only the nodes on paths from them to the root.
+    array of its own. Else (grad()): the gradients of the wanted nodes are returned, keyed by
+    node, and `order` holds only the nodes on paths from them to the root.
     """
-    pending = {id(order[-1]): root_grad}   # gradients not yet handed to a node, by node id
-    found: dict[int, object] = {}
-    needed = None if wanted is None else {id(node) for node in order}
-    stored: set[int] = set()               # ids of arrays that are already some node's .grad
+    pending = {order[-1]: root_grad}    # gradients not yet handed to a node, by node
+    found: dict[Value, object] = {}
+    needed = None if wanted is None else set(order)
+    stored: set[int] = set()            # ids of arrays that are already some node's .grad
     with _grad_mode(create_graph):
         for node in reversed(order):
-            g = pending.pop(id(node), None)
+            g = pending.pop(node, None)
             if g is None:               # every gradient flowing here was None
                 continue
             if wanted is None:
@@ -378,26 +378,29 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
                 stored.add(id(g))
                 # np.asarray: a sum of 0-d arrays is a numpy scalar, and .grad is an array
                 node.grad = g if node.grad is None else np.asarray(node.grad + g)
-            elif id(node) in wanted:
-                found[id(node)] = g
+            elif node in wanted:
+                found[node] = g
             fn = node.fn
             if fn is None:
                 continue
             grads = _input_grads(fn, node, g, create_graph, needed)
-            for parent, parent_grad in zip(fn.inputs, grads, strict=True):
-                if parent_grad is not None:
-                    key = id(parent)
-                    pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+            for i, (parent, parent_grad) in enumerate(zip(fn.inputs, grads, strict=True)):
+                if parent_grad is None or not fn.needs_input_grad[i]:
+                    continue
+                parent_grad = _checked_grad(fn, i, parent_grad, parent.data, create_graph)
+                pending[parent] = (parent_grad if parent not in pending
+                                   else pending[parent] + parent_grad)
             if not retain_graph:
                 fn.release()
     return found
 
 
-def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) -> list:
-    """fn's rule applied to `grad`: one gradient (or None) per input, each checked."""
+def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) -> tuple:
+    """fn's rule applied to `grad`: a tuple of one gradient (or None) per input, each still to
+    be checked by _checked_grad."""
     if needed is not None:              # grad(): skip inputs off every path to the wanted nodes
         saved_needs = fn.needs_input_grad
-        fn.needs_input_grad = tuple([n and id(v) in needed
+        fn.needs_input_grad = tuple([n and v in needed
                                      for n, v in zip(saved_needs, fn.inputs, strict=True)])
     if create_graph:
         _check_twice_differentiable(fn)
@@ -421,7 +424,16 @@ def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) ->
             fn._create_graph = False
         if needed is not None:
             fn.needs_input_grad = saved_needs
-    return _checked_grads(fn, grads, create_graph)
+    if type(grads) is not tuple:
+        if grads is None and True in fn.needs_input_grad:
+            raise TypeError(f"{fn.name}.backward returned None; expected one gradient per "
+                            f"input (did backward forget its `return`?)")
+        grads = tuple(grads) if isinstance(grads, list) else (grads,)
+    if len(grads) != len(fn.inputs):
+        raise ValueError(f"{fn.name}.backward: returned {len(grads)} gradients for "
+                         f"{len(fn.inputs)} inputs; expected one per input (None where an "
+                         f"input needs none)")
+    return grads
 
 
 def _check_twice_differentiable(fn: Function) -> None:
@@ -438,36 +450,20 @@ def _check_twice_differentiable(fn: Function) -> None:
             f"docs/autograd.md, 'Gradients of gradients')")
 
 
-def _checked_grads(fn: Function, grads, create_graph: bool) -> list:
-    """The rule's result as one gradient (or None) per input, each of its input's shape and
-    dtype. A 0-d gradient may stay a numpy scalar (what numpy gives for 0-d arithmetic): it
-    is immutable, so it can be shared, and `.grad` gets an array of its own when stored."""
-    if type(grads) is not tuple:
-        if grads is None and True in fn.needs_input_grad:
-            raise TypeError(f"{fn.name}.backward returned None; expected one gradient per "
-                            f"input (did backward forget its `return`?)")
-        grads = tuple(grads) if isinstance(grads, list) else (grads,)
-    if len(grads) != len(fn.inputs):
-        raise ValueError(f"{fn.name}.backward: returned {len(grads)} gradients for "
-                         f"{len(fn.inputs)} inputs; expected one per input (None where an "
-                         f"input needs none)")
-    checked = []
-    for g, x, needed in zip(grads, fn.inputs, fn.needs_input_grad, strict=True):
-        if g is None or not needed:
-            checked.append(None)
-            continue
-        data = x.data
-        kind = type(g)
-        if create_graph or (kind is not np.ndarray and kind is not np.float64
-                            and kind is not np.float32) or g.dtype is not data.dtype:
-            g = _converted_grad(fn, len(checked), g, data.dtype, create_graph)
-        if g.shape != data.shape:
-            raise ValueError(
-                f"{fn.name}.backward: returned a gradient of shape {g.shape} for input "
-                f"{len(checked)} of shape {data.shape}; expected equal shapes (sum over "
-                f"broadcast axes)")
-        checked.append(g)
-    return checked
+def _checked_grad(fn: Function, i: int, g, data: np.ndarray, create_graph: bool):
+    """The gradient g that fn's rule returned for input i (whose data is `data`), checked: of
+    the input's shape and dtype. A 0-d gradient may stay a numpy scalar (what numpy gives for
+    0-d arithmetic): it is immutable, so it can be shared, and `.grad` gets an array of its
+    own when stored."""
+    kind = type(g)
+    if create_graph or (kind is not np.ndarray and kind is not np.float64
+                        and kind is not np.float32) or g.dtype is not data.dtype:
+        g = _converted_grad(fn, i, g, data.dtype, create_graph)
+    if g.shape != data.shape:
+        raise ValueError(
+            f"{fn.name}.backward: returned a gradient of shape {g.shape} for input {i} of "
+            f"shape {data.shape}; expected equal shapes (sum over broadcast axes)")
+    return g
 
 
 def _converted_grad(fn: Function, i: int, g, dtype: np.dtype, create_graph: bool):
