@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -423,6 +424,11 @@ def summary(report: dict) -> str:
         if faults and all(faults):          # no runs (every pair failed): no line
             lines.append("  minor page faults a step, ours / theirs (first pair): " + "  ".join(
                 f"{name} {faults[0][name]:.0f} / {faults[1][name]:.0f}" for name in faults[0]))
+        collector = [[run.get("collector") for run in pair] for pair in result["runs"]]
+        if collector and all(None not in pair for pair in collector):
+            ours, theirs = [statistics.median(pair[i] for pair in collector) for i in (0, 1)]
+            lines.append(f"  garbage collector's time in a step, ours / theirs (median): "
+                         f"{ours * 1e3:.0f} / {theirs * 1e3:.0f} ms")
         agree = result.get("losses_agree")
         if agree and agree["equal"] is not None:
             ratio = result["metrics"]["demo step"]["ratio"]["median"] if result["metrics"] \

@@ -9,6 +9,7 @@ uses numpy only to make its inputs.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -299,23 +300,48 @@ def suite_ops(engine: str, channels=(8, 16), batch: int = 64, reps: int = 20, wa
     return {"times": {k: _median(v) for k, v in raw.items()}, "raw": raw}
 
 
+class CollectorClock:
+    """The seconds Python's cyclic garbage collector runs while the clock is entered, from
+    the start and stop events gc.callbacks reports."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> CollectorClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        gc.callbacks.remove(self)
+
+
 def suite_micrograd(engine: str, steps: int = 3, samples: int = 100) -> dict:
     """The first `steps` steps of micrograd's demo loop (MLP 2-16-16-1, 100 moons, SVM loss
-    + L2, SGD) on micrograd's engine or ours; the seconds of each step and the losses."""
+    + L2, SGD) on micrograd's engine or ours; the seconds of each step, the losses, and the
+    garbage collector's seconds within a step (the median over the steps)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import micrograd_tc
 
     X, y = micrograd_tc.make_moons(samples)
     model = micrograd_tc.demo_model(engine)
-    raw, losses, accuracies = [], [], []
+    raw, collector, losses, accuracies = [], [], [], []
     for k in range(steps):
-        start = time.perf_counter()
-        loss, accuracy = micrograd_tc.demo_step(engine, model, X, y, k)
-        raw.append(time.perf_counter() - start)
+        with CollectorClock() as clock:
+            start = time.perf_counter()
+            loss, accuracy = micrograd_tc.demo_step(engine, model, X, y, k)
+            raw.append(time.perf_counter() - start)
+        collector.append(clock.seconds)
         losses.append(loss)
         accuracies.append(accuracy)
     return {"times": {"demo step": _median(raw)}, "raw": {"demo step": raw},
-            "losses": losses, "accuracies": accuracies}
+            "collector": _median(collector), "losses": losses, "accuracies": accuracies}
 
 
 def suite_memory(engine: str, channels=(16, 32), limit: int = 640, test_limit: int = 2000,

@@ -1,6 +1,7 @@
 """The benchmark harness (benchmarks/): its statistics on given numbers, micrograd's demo on our
 Value giving micrograd's own losses, and a smoke run with tiny settings. Nothing here is timed."""
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import harness  # noqa: E402
 import stats  # noqa: E402
+import suites  # noqa: E402
 
 
 def test_quantiles_median_and_spread():
@@ -76,6 +78,38 @@ def test_summary_reports_a_benchmark_whose_pairs_all_failed():
     assert "page faults" not in text
 
 
+def test_summary_gives_the_garbage_collectors_median_time_per_engine():
+    metrics = {"demo step": {"a_median": 0.5, "b_median": 0.6,
+                             "ratio": stats.summarize([0.8, 0.9, 0.85])}}
+    runs = [[{"collector": ours, "losses": [1.0]}, {"collector": theirs, "losses": [1.0]}]
+            for ours, theirs in ((0.10, 0.40), (0.12, 0.50), (0.30, 0.45))]
+    result = {"engines": ["ours", "micrograd"], "errors": [], "metrics": metrics, "runs": runs}
+    report = {"started": "2026-01-01T00:00:00", "seconds": 1.0, "note": "noise note",
+              "machine": {"cpu": "cpu", "cpus_usable": 2, "memory_gb": 1.0, "blas": {}},
+              "versions": {"numpy": "2", "torch": "2", "micrograd": "0.1",
+                           "tinygrad_cnn": {"commit": "0" * 40, "dirty": False}},
+              "load_average_before": [0.0], "load_average_after": [0.0],
+              "benchmarks": {"micrograd": result}}
+    text = harness.summary(report)
+    assert "garbage collector's time in a step, ours / theirs (median): 120 / 450 ms" in text
+
+
+def test_collector_clock_times_collections_only_while_entered():
+    garbage = []
+    for _ in range(20000):          # reference cycles, which only the collector frees
+        node = {}
+        node["self"] = node
+        garbage.append(node)
+    del garbage, node
+    with suites.CollectorClock() as clock:
+        assert clock in gc.callbacks
+        gc.collect()
+    assert clock not in gc.callbacks and clock.seconds > 0
+    seconds = clock.seconds
+    gc.collect()
+    assert clock.seconds == seconds
+
+
 def test_make_moons_is_sklearns():
     micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
     X, y = micrograd_tc.make_moons()
@@ -115,4 +149,5 @@ def test_harness_smoke_run(tmp_path):
             assert all(count >= 0 for count in run["faults"].values())
     if has_micrograd:
         assert report["benchmarks"]["micrograd"]["losses_agree"]["equal"]
+        assert all(run["collector"] >= 0 for run in saved["benchmarks"]["micrograd"]["runs"][0])
     assert saved["machine"]["cpus_usable"] >= 1 and "blas" in saved["machine"]
