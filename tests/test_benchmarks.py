@@ -64,16 +64,20 @@ def test_table_reads_the_ratio_summary():
     assert "1.50 [1.50, 1.60] (1.40-2.00), n=5" in text
 
 
+def report_of(benchmarks: dict) -> dict:
+    """A harness report holding `benchmarks`, with made-up machine and versions."""
+    return {"started": "2026-01-01T00:00:00", "seconds": 1.0, "note": "noise note",
+            "machine": {"cpu": "cpu", "cpus_usable": 2, "memory_gb": 1.0, "blas": {}},
+            "versions": {"numpy": "2", "torch": "2", "micrograd": "0.1",
+                         "tinygrad_cnn": {"commit": "0" * 40, "dirty": False}},
+            "load_average_before": [0.0], "load_average_after": [0.0],
+            "benchmarks": benchmarks}
+
+
 def test_summary_reports_a_benchmark_whose_pairs_all_failed():
     failed = {"engines": ["ours", "torch"], "errors": ["step torch exited with 1: boom"],
               "metrics": {}, "runs": []}
-    report = {"started": "2026-01-01T00:00:00", "seconds": 1.0, "note": "noise note",
-              "machine": {"cpu": "cpu", "cpus_usable": 2, "memory_gb": 1.0, "blas": {}},
-              "versions": {"numpy": "2", "torch": "2", "micrograd": "0.1",
-                           "tinygrad_cnn": {"commit": "0" * 40, "dirty": False}},
-              "load_average_before": [0.0], "load_average_after": [0.0],
-              "benchmarks": {"step": failed}}
-    text = harness.summary(report)
+    text = harness.summary(report_of({"step": failed}))
     assert "error: step torch exited with 1: boom" in text
     assert "page faults" not in text
 
@@ -84,13 +88,7 @@ def test_summary_gives_the_garbage_collectors_median_time_per_engine():
     runs = [[{"collector": ours, "losses": [1.0]}, {"collector": theirs, "losses": [1.0]}]
             for ours, theirs in ((0.10, 0.40), (0.12, 0.50), (0.30, 0.45))]
     result = {"engines": ["ours", "micrograd"], "errors": [], "metrics": metrics, "runs": runs}
-    report = {"started": "2026-01-01T00:00:00", "seconds": 1.0, "note": "noise note",
-              "machine": {"cpu": "cpu", "cpus_usable": 2, "memory_gb": 1.0, "blas": {}},
-              "versions": {"numpy": "2", "torch": "2", "micrograd": "0.1",
-                           "tinygrad_cnn": {"commit": "0" * 40, "dirty": False}},
-              "load_average_before": [0.0], "load_average_after": [0.0],
-              "benchmarks": {"micrograd": result}}
-    text = harness.summary(report)
+    text = harness.summary(report_of({"micrograd": result}))
     assert "garbage collector's time in a step, ours / theirs (median): 120 / 450 ms" in text
 
 
