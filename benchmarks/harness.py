@@ -6,6 +6,8 @@ ours / theirs (below 1: ours is faster). Timing two engines in one process misle
 timed in the same process as numpy's BLAS work runs about twice as slow (docs/performance.md).
 A shared 2-core machine still varies by +-50% from run to run, so read the median ratio and
 its interquartile range, and repeat on a quiet machine before quoting a figure.
+micrograd-floor times micrograd's demo on FloorValue (micrograd_tc.py), the least a graph of
+0-d numpy arrays needs: a lower bound for ours on that benchmark.
 
     python benchmarks/harness.py                   # everything, 7 pairs (about 5 minutes)
     python benchmarks/harness.py --only step micrograd --pairs 11
@@ -32,7 +34,7 @@ import stats
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SUITES = HERE / "suites.py"
-BENCHMARKS = ("step", "step-freed", "epoch", "ops", "micrograd", "memory")
+BENCHMARKS = ("step", "step-freed", "epoch", "ops", "micrograd", "micrograd-floor", "memory")
 EXTRA = ("same-process",)   # run only when named in --only
 FULL_EPOCH = 938   # batches of 64 in MNIST's 60,000 training images
 NOISE_NOTE = ("A shared 2-core machine varies by +-50% from run to run: compare the median "
@@ -296,6 +298,7 @@ def plan(args: argparse.Namespace) -> dict:
     warmup = 1 if quick else 3
     widths = [[8, 16]] if quick else [[1, 1], [8, 16], [16, 32]]
     theirs_cnn, theirs_scalar = ("ours", "ours") if args.against else ("torch", "micrograd")
+    demo = {"steps": 1 if quick else args.micrograd_steps, "samples": 10 if quick else 100}
     jobs = {
         "step": ("step", ("ours", theirs_cnn), {"widths": widths, "reps": reps,
                                                  "warmup": warmup, "threads": args.threads},
@@ -305,9 +308,8 @@ def plan(args: argparse.Namespace) -> dict:
                         "threads": args.threads, "freed_mb": 4}, args.pairs),
         "ops": ("ops", ("ours", "torch"), {"channels": [8, 16], "reps": reps, "warmup": warmup,
                                            "threads": args.threads}, args.pairs),
-        "micrograd": ("micrograd", ("ours", theirs_scalar),
-                      {"steps": 1 if quick else args.micrograd_steps,
-                       "samples": 10 if quick else 100}, args.pairs),
+        "micrograd": ("micrograd", ("ours", theirs_scalar), demo, args.pairs),
+        "micrograd-floor": ("micrograd", ("floor", "micrograd"), demo, args.pairs),
     }
     jobs["same-process"] = ("mixed", ("torch", "mixed"),
                             {"channels": [8, 16], "reps": reps, "warmup": warmup,
@@ -415,6 +417,8 @@ def summary(report: dict) -> str:
               "epoch": "MNIST training batches (batch 64, Adam, uint8 batches normalised)",
               "ops": "forward + backward of each op of the step, channels (8, 16)",
               "micrograd": "micrograd's demo step: MLP 2-16-16-1, 100 moons, SVM loss + L2",
+              "micrograd-floor": "the same step on FloorValue (micrograd_tc.py): the least a "
+                                 "graph of 0-d numpy arrays needs, a lower bound for ours",
               "step-freed": "the same step after a 4 MB array was freed (glibc's thresholds "
                             "raised, as after loading MNIST)",
               "same-process": "PyTorch's step alone / in a process that also runs ours"}
@@ -433,7 +437,8 @@ def summary(report: dict) -> str:
         if agree and agree["equal"] is not None:
             ratio = result["metrics"]["demo step"]["ratio"]["median"] if result["metrics"] \
                 else float("nan")
-            lines.append(f"  ours is {1 / ratio:.2f}x as fast as {result['engines'][1]}; "
+            lines.append(f"  {result['engines'][0]} is {1 / ratio:.2f}x as fast as "
+                         f"{result['engines'][1]}; "
                          f"losses equal within {agree['rtol']:g}: {agree['equal']} (max relative "
                          f"difference {agree['max_rel_diff']:.1e})")
         lines.append("")

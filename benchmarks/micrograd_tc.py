@@ -1,6 +1,7 @@
-"""micrograd's demo on two engines: micrograd.nn's MLP (2-16-16-1) on micrograd's own Value, and
-the same classes with their parameters made as tinygrad_cnn Values, trained with the demo's
-SVM max-margin loss + L2 on 100 "moons" points (micrograd's demo.ipynb, without sklearn)."""
+"""micrograd's demo on three engines: micrograd.nn's MLP (2-16-16-1) on micrograd's own Value,
+the same classes with their parameters made as tinygrad_cnn Values, and on FloorValue, the
+least a graph of 0-d numpy arrays needs; each trained with the demo's SVM max-margin loss + L2
+on 100 "moons" points (micrograd's demo.ipynb, without sklearn)."""
 
 from __future__ import annotations
 
@@ -31,36 +32,95 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 1337):
     return points, labels * 2 - 1
 
 
-class Neuron(micrograd_nn.Neuron):
-    """micrograd.nn.Neuron with tinygrad_cnn Values: the same random draws, the same __call__."""
+class FloorValue:
+    """The least a graph of 0-d numpy arrays needs: each op computes its data with numpy and
+    records its inputs; backward multiplies, sums and stores one `.grad` array per node. None
+    of what tc.Value adds (Function objects, checks of shapes and dtypes, broadcasting, grad
+    mode, modules, profiler, graph release), so the demo's step on it bounds from below what
+    any engine whose `x.data` is an ndarray can reach (docs/performance.md, "Why not 3x")."""
 
-    def __init__(self, nin: int, nonlin: bool = True):
-        self.w = [tc.Value(random.uniform(-1, 1)) for _ in range(nin)]
-        self.b = tc.Value(0.0)
-        self.nonlin = nonlin
+    __slots__ = ("data", "grad", "op", "inputs")
+    __array_ufunc__ = None          # `np.int64 * value` calls __rmul__
+
+    def __init__(self, data, op: str = "", inputs: tuple = ()):
+        self.data = np.asarray(data, dtype=np.float64)
+        self.grad = None
+        self.op, self.inputs = op, inputs
+
+    def __add__(self, other):
+        other = other if isinstance(other, FloorValue) else FloorValue(other)
+        return FloorValue(self.data + other.data, "add", (self, other))
+
+    def __mul__(self, other):
+        other = other if isinstance(other, FloorValue) else FloorValue(other)
+        return FloorValue(self.data * other.data, "mul", (self, other))
+
+    def relu(self):
+        return FloorValue(np.maximum(self.data, 0.0), "relu", (self,))
+
+    def __neg__(self):
+        return self * -1.0
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def backward(self) -> None:
+        """Every node's .grad, overwritten (the demo calls zero_grad first)."""
+        order, seen, stack = [], set(), [self]
+        while stack:                      # iterative topological order, parents first
+            node = stack.pop()
+            if node is None:
+                order.append(stack.pop())
+            elif node not in seen:
+                seen.add(node)
+                stack += [node, None, *node.inputs]
+        pending = {self: np.ones(())}
+        for node in reversed(order):
+            g = pending.pop(node)
+            node.grad = np.array(g)         # an array of its own, as tc.Value's .grad
+            if node.op == "add":            # d(a + b) = da + db
+                shares = (g, g)
+            elif node.op == "mul":          # d(a b) = b da + a db
+                a, b = node.inputs
+                shares = (g * b.data, g * a.data)
+            elif node.op == "relu":         # d relu(a) = [a > 0] da
+                shares = (g * (node.data > 0),)
+            else:                           # a leaf
+                continue
+            for parent, share in zip(node.inputs, shares, strict=True):
+                pending[parent] = share if parent not in pending else pending[parent] + share
 
 
-class Layer(micrograd_nn.Layer):
-    """micrograd.nn.Layer made of the Neuron above."""
+def mlp_class(Value: type) -> type:
+    """micrograd.nn.MLP with its parameters made as `Value`s: the same random draws, the same
+    __call__; zero_grad clears each parameter's grad to None."""
 
-    def __init__(self, nin: int, nout: int, **kwargs):
-        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+    class Neuron(micrograd_nn.Neuron):
+        def __init__(self, nin: int, nonlin: bool = True):
+            self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+            self.b = Value(0.0)
+            self.nonlin = nonlin
+
+    class Layer(micrograd_nn.Layer):
+        def __init__(self, nin: int, nout: int, **kwargs):
+            self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    class MLP(micrograd_nn.MLP):
+        def __init__(self, nin: int, nouts: list[int]):
+            sz = [nin] + nouts
+            self.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1)
+                           for i in range(len(nouts))]
+
+        def zero_grad(self) -> None:
+            for p in self.parameters():
+                p.grad = None
+
+    return MLP
 
 
-class MLP(micrograd_nn.MLP):
-    """micrograd.nn.MLP made of the Layer above; zero_grad clears tinygrad_cnn's grads."""
-
-    def __init__(self, nin: int, nouts: list[int]):
-        sz = [nin] + nouts
-        self.layers = [Layer(sz[i], sz[i + 1], nonlin=i != len(nouts) - 1)
-                       for i in range(len(nouts))]
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = None
-
-
-ENGINES = {"micrograd": (micrograd_nn.Value, micrograd_nn.MLP), "ours": (tc.Value, MLP)}
+ENGINES = {"micrograd": (micrograd_nn.Value, micrograd_nn.MLP),
+           "ours": (tc.Value, mlp_class(tc.Value)),
+           "floor": (FloorValue, mlp_class(FloorValue))}
 
 
 def demo_model(engine: str, seed: int = 1337):

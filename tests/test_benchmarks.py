@@ -116,14 +116,29 @@ def test_make_moons_is_sklearns():
     np.testing.assert_allclose(X[0], [1.12211461, 0.08147717], atol=1e-8)
 
 
-def test_micrograd_demo_on_our_value_gives_micrograds_losses():
+@pytest.mark.parametrize("engine", ["ours", "floor"])
+def test_micrograd_demo_on_another_value_gives_micrograds_losses(engine):
     micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
     X, y = micrograd_tc.make_moons(20)
     losses = {}
-    for engine in ("micrograd", "ours"):
-        model = micrograd_tc.demo_model(engine)
-        losses[engine] = [micrograd_tc.demo_step(engine, model, X, y, k) for k in range(3)]
-    np.testing.assert_allclose(losses["ours"], losses["micrograd"], rtol=1e-12)
+    for name in ("micrograd", engine):
+        model = micrograd_tc.demo_model(name)
+        losses[name] = [micrograd_tc.demo_step(name, model, X, y, k) for k in range(3)]
+    np.testing.assert_allclose(losses[engine], losses["micrograd"], rtol=1e-12)
+    assert losses[engine][0] != losses[engine][1]       # the parameters did move
+
+
+def test_floor_value_gradients_are_micrograds():
+    micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
+    grads = {}
+    for name in ("micrograd", "floor"):
+        Value = micrograd_tc.ENGINES[name][0]
+        a, b = Value(-1.5), Value(2.0)
+        c = a * b + a                       # a used twice: its gradient is a sum
+        d = (c * c + -2 * b).relu() + (a * -1).relu() * b
+        d.backward()
+        grads[name] = [float(v.grad) for v in (a, b, c, d)]
+    np.testing.assert_allclose(grads["floor"], grads["micrograd"], rtol=1e-15)
 
 
 @pytest.mark.slow
@@ -133,7 +148,7 @@ def test_harness_smoke_run(tmp_path):
     if harness.package_version("torch") is None and not has_micrograd:
         pytest.skip("neither torch nor micrograd is installed: nothing to compare with")
     only = (["step", "step-freed", "ops"] if harness.package_version("torch") else []) + \
-        (["micrograd"] if has_micrograd else [])
+        (["micrograd", "micrograd-floor"] if has_micrograd else [])
     report = harness.main(["--quick", "--only", *only, "--json", str(tmp_path / "r.json")])
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["benchmarks"].keys() == set(only)
@@ -147,5 +162,7 @@ def test_harness_smoke_run(tmp_path):
             assert all(count >= 0 for count in run["faults"].values())
     if has_micrograd:
         assert report["benchmarks"]["micrograd"]["losses_agree"]["equal"]
+        assert report["benchmarks"]["micrograd-floor"]["losses_agree"]["equal"]
+        assert report["benchmarks"]["micrograd-floor"]["engines"] == ["floor", "micrograd"]
         assert all(run["collector"] >= 0 for run in saved["benchmarks"]["micrograd"]["runs"][0])
     assert saved["machine"]["cpus_usable"] >= 1 and "blas" in saved["machine"]
