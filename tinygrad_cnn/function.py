@@ -94,10 +94,10 @@ class Function:
     them).
     """
 
-    needs_input_grad: tuple[bool, ...] = ()
-    params: Mapping = _NO_PARAMS
-    inputs: tuple[Value | None, ...] = ()
-    released = False
+    # What the graph needs after backward lives in slots, set by apply (inputs and released
+    # only on a recorded node); what forward keeps on self goes to the instance's __dict__, so
+    # release() drops it all at once without making a new object per op.
+    __slots__ = ("needs_input_grad", "params", "inputs", "released", "__dict__")
     _output: Value | None = None    # set by the engine while backward runs
     _create_graph = False
 
@@ -126,7 +126,7 @@ class Function:
             if data.dtype.kind not in "biuf":
                 _forward_result(fn, data)                    # raises: not a numeric array
             return Value._make(data, module=module)         # a constant: no node recorded
-        fn.inputs = values
+        fn.inputs, fn.released = values, False
         parents = values if None not in values else tuple([v for v in values if v is not None])
         return Value._make(data, fn, parents, module)
 
@@ -156,8 +156,8 @@ class Function:
 
     def release(self) -> None:
         """Drop what forward saved, so a finished backward frees its memory."""
-        self.__dict__ = {"needs_input_grad": self.needs_input_grad, "params": self.params,
-                         "inputs": self.inputs, "released": True}
+        del self.__dict__       # what forward kept on self; the slots above stay
+        self.released = True
 
     @property
     def name(self) -> str:
