@@ -431,8 +431,8 @@ def summary(report: dict) -> str:
         collector = [[run.get("collector") for run in pair] for pair in result["runs"]]
         if collector and all(None not in pair for pair in collector):
             ours, theirs = [statistics.median(pair[i] for pair in collector) for i in (0, 1)]
-            lines.append(f"  garbage collector's time in a step, ours / theirs (median): "
-                         f"{ours * 1e3:.0f} / {theirs * 1e3:.0f} ms")
+            lines.append(f"  garbage collector's time in a step, {' / '.join(result['engines'])} "
+                         f"(median): {ours * 1e3:.0f} / {theirs * 1e3:.0f} ms")
         agree = result.get("losses_agree")
         if agree and agree["equal"] is not None:
             ratio = result["metrics"]["demo step"]["ratio"]["median"] if result["metrics"] \

@@ -89,7 +89,7 @@ def test_summary_gives_the_garbage_collectors_median_time_per_engine():
             for ours, theirs in ((0.10, 0.40), (0.12, 0.50), (0.30, 0.45))]
     result = {"engines": ["ours", "micrograd"], "errors": [], "metrics": metrics, "runs": runs}
     text = harness.summary(report_of({"micrograd": result}))
-    assert "garbage collector's time in a step, ours / theirs (median): 120 / 450 ms" in text
+    assert "garbage collector's time in a step, ours / micrograd (median): 120 / 450 ms" in text
 
 
 def test_collector_clock_times_collections_only_while_entered():
