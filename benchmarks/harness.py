@@ -9,7 +9,7 @@ its interquartile range, and repeat on a quiet machine before quoting a figure.
 micrograd-floor times micrograd's demo on FloorValue (micrograd_tc.py), the least a graph of
 0-d numpy arrays needs: a lower bound for ours on that benchmark.
 
-    python benchmarks/harness.py                   # everything, 7 pairs (about 5 minutes)
+    python benchmarks/harness.py                   # everything, 7 pairs (3-5 minutes)
     python benchmarks/harness.py --only step micrograd --pairs 11
     python benchmarks/harness.py --against HEAD~1  # ours now against ours at another commit
 """
