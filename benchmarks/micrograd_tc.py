@@ -11,6 +11,7 @@ import numpy as np
 from micrograd import nn as micrograd_nn
 
 import tinygrad_cnn as tc
+from tinygrad_cnn.function import topo_order
 
 
 def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 1337):
@@ -34,18 +35,20 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 1337):
 
 class FloorValue:
     """The least a graph of 0-d numpy arrays needs: each op computes its data with numpy and
-    records its inputs; backward multiplies, sums and stores one `.grad` array per node. None
-    of what tc.Value adds (Function objects, checks of shapes and dtypes, broadcasting, grad
-    mode, modules, profiler, graph release), so the demo's step on it bounds from below what
-    any engine whose `x.data` is an ndarray can reach (docs/performance.md, "Why not 3x")."""
+    records its inputs; backward walks tinygrad_cnn's topological order and multiplies, sums
+    and stores one `.grad` array per node. None of what tc.Value adds (Function objects,
+    checks of shapes and dtypes, broadcasting, grad mode, modules, profiler, graph release),
+    so the demo's step on it bounds from below what any engine whose `x.data` is an ndarray
+    can reach (docs/performance.md, "Why not 3x")."""
 
-    __slots__ = ("data", "grad", "op", "inputs")
+    __slots__ = ("data", "grad", "op", "parents")
     __array_ufunc__ = None          # `np.int64 * value` calls __rmul__
+    requires_grad = True            # every node gets a gradient (topo_order asks)
 
-    def __init__(self, data, op: str = "", inputs: tuple = ()):
+    def __init__(self, data, op: str = "", parents: tuple = ()):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = None
-        self.op, self.inputs = op, inputs
+        self.op, self.parents = op, parents
 
     def __add__(self, other):
         other = other if isinstance(other, FloorValue) else FloorValue(other)
@@ -66,28 +69,20 @@ class FloorValue:
 
     def backward(self) -> None:
         """Every node's .grad, overwritten (the demo calls zero_grad first)."""
-        order, seen, stack = [], set(), [self]
-        while stack:                      # iterative topological order, parents first
-            node = stack.pop()
-            if node is None:
-                order.append(stack.pop())
-            elif node not in seen:
-                seen.add(node)
-                stack += [node, None, *node.inputs]
         pending = {self: np.ones(())}
-        for node in reversed(order):
+        for node in reversed(topo_order(self)):
             g = pending.pop(node)
             node.grad = np.array(g)         # an array of its own, as tc.Value's .grad
             if node.op == "add":            # d(a + b) = da + db
                 shares = (g, g)
             elif node.op == "mul":          # d(a b) = b da + a db
-                a, b = node.inputs
+                a, b = node.parents
                 shares = (g * b.data, g * a.data)
             elif node.op == "relu":         # d relu(a) = [a > 0] da
                 shares = (g * (node.data > 0),)
             else:                           # a leaf
                 continue
-            for parent, share in zip(node.inputs, shares, strict=True):
+            for parent, share in zip(node.parents, shares, strict=True):
                 pending[parent] = share if parent not in pending else pending[parent] + share
 
 
