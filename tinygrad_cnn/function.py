@@ -111,10 +111,18 @@ class Function:
     def apply(cls, *inputs, **params) -> Value:
         """Run forward on the inputs' data; record the node when some input requires grad."""
         values = _as_values(inputs)
+        arrays, requires_grad, parents = [], [], []     # one pass over the inputs
+        for v in values:
+            if v is None:
+                arrays.append(None)
+                requires_grad.append(False)
+            else:
+                arrays.append(v.data)
+                requires_grad.append(v.requires_grad)
+                parents.append(v)
         fn = cls()
-        fn.needs_input_grad = _needs_input_grad(values)
+        fn.needs_input_grad = _needs_input_grad(requires_grad)
         fn.params = params or _NO_PARAMS     # one shared empty mapping: a million ops, no dicts
-        arrays = [None if v is None else v.data for v in values]
         if _profiler is None:
             data = fn.forward(*arrays, **params)
         else:
@@ -127,7 +135,7 @@ class Function:
                 _forward_result(fn, data)                    # raises: not a numeric array
             return Value._make(data, module=module)         # a constant: no node recorded
         fn.inputs, fn.released = values, False
-        parents = values if None not in values else tuple([v for v in values if v is not None])
+        parents = values if len(parents) == len(values) else tuple(parents)  # no None: one tuple
         return Value._make(data, fn, parents, module)
 
     @classmethod
@@ -168,10 +176,10 @@ class Function:
 _NEEDS_INPUT_GRAD: dict[tuple[bool, ...], tuple[bool, ...]] = {}
 
 
-def _needs_input_grad(values: tuple[Value | None, ...]) -> tuple[bool, ...]:
-    """Which inputs require grad (none under no_grad), as one shared tuple per pattern: a
+def _needs_input_grad(requires_grad: list[bool]) -> tuple[bool, ...]:
+    """Which inputs need a gradient (none under no_grad), as one shared tuple per pattern: a
     graph of a million ops then holds no million tuples for the garbage collector to walk."""
-    needs = tuple([_grad_enabled and v is not None and v.requires_grad for v in values])
+    needs = tuple(requires_grad) if _grad_enabled else (False,) * len(requires_grad)
     return _NEEDS_INPUT_GRAD.setdefault(needs, needs)
 
 
