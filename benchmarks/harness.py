@@ -5,7 +5,10 @@ order A B, B A, A B, ... and reports the median and the spread of the pairwise t
 ours / theirs (below 1: ours is faster). Timing two engines in one process misleads: PyTorch
 timed in the same process as numpy's BLAS work runs about twice as slow (docs/performance.md).
 A shared 2-core machine still varies by +-50% from run to run, so read the median ratio and
-its interquartile range, and repeat on a quiet machine before quoting a figure.
+its interquartile range, and repeat on a quiet machine before quoting a figure. Each pair runs
+with an environment of another size (both of its processes with the same), because the size
+of the environment alone moves where glibc puts a process's arrays, and with that whether a
+step gives memory back and faults it in again (docs/performance.md, "Heap layouts").
 micrograd-floor times micrograd's demo on FloorValue (micrograd_tc.py), the least a graph of
 0-d numpy arrays needs: a lower bound for ours on that benchmark.
 
@@ -98,17 +101,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # ----------------------------------------------------------------------------- child processes
 
-def run_child(suite: str, engine: str, params: dict, timeout: float,
+PADDING_VARIABLE = "TINYGRAD_CNN_BENCH_PADDING"
+
+
+def environment_padding(pair: int) -> int:
+    """Characters of padding in the environment of pair `pair`'s two processes: steps of 613
+    modulo 4096, so even a few pairs spread over 0-4 kB, and no two pairs of a run (up to
+    4096) get the same size."""
+    return pair * 613 % 4096
+
+
+def child_environment(padding: int, pythonpath: str | None = None) -> dict[str, str]:
+    """This process's environment plus `padding` characters in PADDING_VARIABLE; with
+    `pythonpath` first on PYTHONPATH, so that another revision's tinygrad_cnn shadows the
+    installed one."""
+    env = dict(os.environ)
+    env[PADDING_VARIABLE] = "x" * padding
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+    return env
+
+
+def run_child(suite: str, engine: str, params: dict, timeout: float, padding: int = 0,
               pythonpath: str | None = None) -> dict:
-    """Run suites.py SUITE ENGINE in a fresh interpreter; its JSON result, or {'error': ...}."""
+    """Run suites.py SUITE ENGINE in a fresh interpreter whose environment carries `padding`
+    characters more; its JSON result, or {'error': ...}."""
     command = [sys.executable, str(SUITES), suite, engine]
     command += [f"{key}={json.dumps(value)}" for key, value in params.items()]
-    env = dict(os.environ)
-    if pythonpath is not None:      # another revision's tinygrad_cnn shadows the installed one
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=env, cwd=ROOT)
+                              env=child_environment(padding, pythonpath), cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"error": f"{suite} {engine}: no result after {timeout:.0f} s"}
     lines = done.stdout.strip().splitlines()
@@ -131,22 +153,25 @@ def wait_for_load(max_load: float | None, max_wait: float) -> float:
 def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, timeout: float,
               pythonpaths: tuple[str | None, str | None] = (None, None),
               max_load: float | None = None, max_wait: float = 0.0) -> dict:
-    """`pairs` pairs of runs of A and B, alternating which goes first; per metric the times of
-    each side, their pairwise ratios A/B and the summary of those ratios. Before each pair,
-    wait up to max_wait seconds for the load average to fall below max_load."""
+    """`pairs` pairs of runs of A and B, alternating which goes first, each pair with its own
+    environment padding; per metric the times of each side, their pairwise ratios A/B and the
+    summary of those ratios. Before each pair, wait up to max_wait seconds for the load
+    average to fall below max_load."""
     runs: list[tuple[dict, dict]] = []
-    errors, loads = [], []
+    errors, loads, paddings = [], [], []
     for i, a_first in stats.pair_order(pairs):
         loads.append(round(wait_for_load(max_load, max_wait), 2))
         order = (0, 1) if a_first else (1, 0)
         result = [None, None]
         for side in order:
-            result[side] = run_child(suite, engines[side], params, timeout, pythonpaths[side])
+            result[side] = run_child(suite, engines[side], params, timeout,
+                                     environment_padding(i), pythonpaths[side])
         if "error" in result[0] or "error" in result[1]:
             errors += [r["error"] for r in result if "error" in r]
             print(f"  pair {i + 1}/{pairs}: failed: {errors[-1]}", flush=True)
             continue
         runs.append((result[0], result[1]))
+        paddings.append(environment_padding(i))
         ratios = "  ".join(f"{name} {result[0]['times'][name] / t:.2f}"
                            for name, t in result[1]["times"].items())
         print(f"  pair {i + 1}/{pairs} ({'AB' if a_first else 'BA'}, load {loads[-1]:.1f}): "
@@ -161,7 +186,8 @@ def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, ti
                              "a_median": stats.median(a), "b_median": stats.median(b),
                              "ratio": stats.summarize(ratios)}
     return {"engines": list(engines), "params": params, "metrics": metrics, "errors": errors,
-            "load_before_pair": loads, "runs": [[ra, rb] for ra, rb in runs]}
+            "load_before_pair": loads, "environment_padding": paddings,
+            "runs": [[ra, rb] for ra, rb in runs]}
 
 
 def losses_agree(runs: list, rtol: float = 1e-9) -> dict:
@@ -402,6 +428,15 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
+def fault_summary(metric: str, faults: list[list[dict]]) -> str:
+    """`metric`'s median page faults a step over the pairs, each side, then in how many pairs
+    each side faulted at all: e.g. 'step (16, 32) 2124 / 0 (5 / 2)'."""
+    counts = [[pair[side][metric] for pair in faults] for side in (0, 1)]
+    medians = " / ".join(f"{statistics.median(c):.0f}" for c in counts)
+    faulted = " / ".join(str(sum(n > 0 for n in c)) for c in counts)
+    return f"{metric} {medians} ({faulted})"
+
+
 def summary(report: dict) -> str:
     """The readable table of a report."""
     v, m = report["versions"], report["machine"]
@@ -424,10 +459,11 @@ def summary(report: dict) -> str:
               "same-process": "PyTorch's step alone / in a process that also runs ours"}
     for name, result in report["benchmarks"].items():
         lines.append(table(titles[name], result))
-        faults = [run.get("faults") for run in result["runs"][0]] if result["runs"] else []
-        if faults and all(faults):          # no runs (every pair failed): no line
-            lines.append("  minor page faults a step, ours / theirs (first pair): " + "  ".join(
-                f"{name} {faults[0][name]:.0f} / {faults[1][name]:.0f}" for name in faults[0]))
+        faults = [[run.get("faults") for run in pair] for pair in result["runs"]]
+        if faults and all(None not in pair for pair in faults):   # none if every pair failed
+            lines.append(f"  minor page faults a step, {' / '.join(result['engines'])}, median "
+                         f"(pairs with any, of {len(faults)}): "
+                         + "  ".join(fault_summary(name, faults) for name in faults[0][0]))
         collector = [[run.get("collector") for run in pair] for pair in result["runs"]]
         if collector and all(None not in pair for pair in collector):
             ours, theirs = [statistics.median(pair[i] for pair in collector) for i in (0, 1)]

@@ -3,6 +3,7 @@ Value giving micrograd's own losses, and a smoke run with tiny settings. Nothing
 
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -90,6 +91,28 @@ def test_summary_gives_the_garbage_collectors_median_time_per_engine():
     result = {"engines": ["ours", "micrograd"], "errors": [], "metrics": metrics, "runs": runs}
     text = harness.summary(report_of({"micrograd": result}))
     assert "garbage collector's time in a step, ours / micrograd (median): 120 / 450 ms" in text
+
+
+def test_each_pair_runs_with_an_environment_of_its_own_size(monkeypatch):
+    paddings = [harness.environment_padding(i) for i in range(9)]
+    assert paddings == [0, 613, 1226, 1839, 2452, 3065, 3678, 195, 808]
+    assert len({harness.environment_padding(i) for i in range(4096)}) == 4096
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = harness.child_environment(613, pythonpath="/base")
+    assert env[harness.PADDING_VARIABLE] == "x" * 613
+    assert env["PYTHONPATH"] == os.pathsep.join(["/base", "/elsewhere"])
+    assert harness.child_environment(0)[harness.PADDING_VARIABLE] == ""
+
+
+def test_summary_counts_page_faults_over_all_pairs():
+    metrics = {"step (16, 32)": {"a_median": 0.015, "b_median": 0.010,
+                                 "ratio": stats.summarize([1.5, 1.3, 1.2])}}
+    runs = [[{"faults": {"step (16, 32)": ours}}, {"faults": {"step (16, 32)": theirs}}]
+            for ours, theirs in ((2124, 0), (0, 0), (2319, 2134))]
+    result = {"engines": ["ours", "torch"], "errors": [], "metrics": metrics, "runs": runs}
+    text = harness.summary(report_of({"step": result}))
+    assert ("minor page faults a step, ours / torch, median (pairs with any, of 3): "
+            "step (16, 32) 2124 / 0 (2 / 1)") in text
 
 
 def test_collector_clock_times_collections_only_while_entered():
