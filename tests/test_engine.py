@@ -305,6 +305,17 @@ def test_leaf_grads_are_writable_arrays_of_their_own(rng):
     assert type(s.grad) is np.ndarray and s.grad.shape == ()
 
 
+def test_the_callers_upstream_gradient_is_not_the_roots_grad(rng):
+    x = tc.Value(rng.standard_normal(3))
+    for y in (x * 2, x + 1):         # Mul makes a new array; Add passes the gradient along
+        upstream = np.ones(3)
+        y.backward(upstream)
+        assert y.grad is not upstream and not np.shares_memory(y.grad, upstream)
+        upstream[:] = 5.0            # the caller reuses its buffer: no .grad changes
+        assert y.grad.tolist() == [1.0, 1.0, 1.0]
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+
+
 def test_backward_with_explicit_upstream_gradient(rng):
     x = tc.Value(rng.standard_normal((2, 3)))
     upstream = rng.standard_normal((2, 3))

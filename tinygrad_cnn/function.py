@@ -372,7 +372,9 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
     pending = {order[-1]: root_grad}    # gradients not yet handed to a node, by node
     found: dict[Value, object] = {}
     needed = None if wanted is None else set(order)
-    stored: set[int] = set()            # ids of arrays that are already some node's .grad
+    # ids of arrays that some node's .grad already is, or that the caller still holds (the
+    # upstream gradient passed to backward()): a node's .grad must not be either
+    stored: set[int] = {id(root_grad)}
     with _grad_mode(create_graph):
         for node in reversed(order):
             g = pending.pop(node, None)
