@@ -24,7 +24,6 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -162,16 +161,17 @@ def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, ti
     for i, a_first in stats.pair_order(pairs):
         loads.append(round(wait_for_load(max_load, max_wait), 2))
         order = (0, 1) if a_first else (1, 0)
+        padding = environment_padding(i)
         result = [None, None]
         for side in order:
-            result[side] = run_child(suite, engines[side], params, timeout,
-                                     environment_padding(i), pythonpaths[side])
+            result[side] = run_child(suite, engines[side], params, timeout, padding,
+                                     pythonpaths[side])
         if "error" in result[0] or "error" in result[1]:
             errors += [r["error"] for r in result if "error" in r]
             print(f"  pair {i + 1}/{pairs}: failed: {errors[-1]}", flush=True)
             continue
         runs.append((result[0], result[1]))
-        paddings.append(environment_padding(i))
+        paddings.append(padding)
         ratios = "  ".join(f"{name} {result[0]['times'][name] / t:.2f}"
                            for name, t in result[1]["times"].items())
         print(f"  pair {i + 1}/{pairs} ({'AB' if a_first else 'BA'}, load {loads[-1]:.1f}): "
@@ -432,7 +432,7 @@ def fault_summary(metric: str, faults: list[list[dict]]) -> str:
     """`metric`'s median page faults a step over the pairs, each side, then in how many pairs
     each side faulted at all: e.g. 'step (16, 32) 2124 / 0 (5 / 2)'."""
     counts = [[pair[side][metric] for pair in faults] for side in (0, 1)]
-    medians = " / ".join(f"{statistics.median(c):.0f}" for c in counts)
+    medians = " / ".join(f"{stats.median(c):.0f}" for c in counts)
     faulted = " / ".join(str(sum(n > 0 for n in c)) for c in counts)
     return f"{metric} {medians} ({faulted})"
 
@@ -466,7 +466,7 @@ def summary(report: dict) -> str:
                          + "  ".join(fault_summary(name, faults) for name in faults[0][0]))
         collector = [[run.get("collector") for run in pair] for pair in result["runs"]]
         if collector and all(None not in pair for pair in collector):
-            ours, theirs = [statistics.median(pair[i] for pair in collector) for i in (0, 1)]
+            ours, theirs = [stats.median([pair[i] for pair in collector]) for i in (0, 1)]
             lines.append(f"  garbage collector's time in a step, {' / '.join(result['engines'])} "
                          f"(median): {ours * 1e3:.0f} / {theirs * 1e3:.0f} ms")
         agree = result.get("losses_agree")
