@@ -192,6 +192,38 @@ def test_binary_second_derivatives(rng, name, a_shape, b_shape):
     assert tc.gradgradcheck(op, [rng.standard_normal(a_shape), away_from_zero(rng, b_shape)])
 
 
+def test_the_zeroth_power_has_a_zero_gradient_at_zero_too():
+    # p x^(p-1) at p = 0 is 0, not 0 * 0^-1 = NaN; so x ** 1 differentiates twice at 0 too
+    x = tc.Value([0.0, 2.0, -3.0])
+    (x ** 0).backward(np.array([1.0, 2.0, 3.0]))
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    (g,) = tc.grad((x ** 1).sum(), [x], create_graph=True)
+    assert g.data.tolist() == [1.0, 1.0, 1.0]
+    assert tc.grad(g.sum(), [x])[0].data.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
+def test_astype_casts_forward_and_casts_the_gradient_back(rng, shape):
+    x = tc.Value(rng.standard_normal(shape).astype(np.float32))
+    y = x.astype(np.float64)
+    assert y.dtype == np.float64 and np.array_equal(y.data, x.data.astype(np.float64))
+    upstream = rng.standard_normal(shape)
+    y.backward(upstream)
+    assert x.grad.dtype == np.float32 and np.array_equal(x.grad, upstream.astype(np.float32))
+    assert tc.gradcheck(lambda v: v.astype(np.float64) * v, [rng.standard_normal(shape)])
+    assert tc.gradgradcheck(lambda v: tc.ops.astype(v * v, np.float64),
+                            [rng.standard_normal(shape)])
+
+
+def test_astype_refuses_a_dtype_without_gradients():
+    x = tc.Value([1.5, -2.0])
+    with pytest.raises(TypeError, match=r"astype: dtype int64 is not a float dtype; expected e.g. "
+                                        r"np.float32 or np.float64; for an integer or bool array "
+                                        r"without a gradient use x.data.astype\(np.int64\)"):
+        x.astype(np.int64)
+    assert x.data.astype(np.int64).tolist() == [1, -2]                          # the fix works
+
+
 def test_pow_second_derivatives(rng):
     assert tc.gradgradcheck(lambda v: v ** 3, [rng.standard_normal((2, 3))])
     assert tc.gradgradcheck(lambda v: v ** -0.5, [rng.uniform(0.5, 2.0, (2, 3))])
@@ -296,10 +328,13 @@ def test_where_errors():
     x = tc.Value(np.ones((2, 3)))
     with pytest.raises(TypeError, match=r"where: condition has dtype float64; expected a bool "
                                         r"array, e.g. x > 0; convert a 0/1 array with "
-                                        r"condition.astype\(bool\)"):
+                                        r"np.asarray\(condition\).astype\(bool\)"):
         tc.ops.where(np.ones((2, 3)), x, 0.0)
-    with pytest.raises(TypeError, match=r"condition has dtype int64"):
-        tc.ops.where(tc.Value(np.array([1, 0, 1])), x, x)
+    condition = tc.Value(np.array([1, 0, 1]))
+    with pytest.raises(TypeError, match=r"condition has dtype int64; .* convert a 0/1 array with "
+                                        r"condition.data.astype\(bool\)"):
+        tc.ops.where(condition, x[0], x[1])
+    assert tc.ops.where(condition.data.astype(bool), x[0], 0.0).shape == (3,)   # the fix works
     with pytest.raises(ValueError, match=r"where: cannot broadcast shapes \(4,\) and \(2, 3\) "
                                          r"and \(\); expected each trailing dimension"):
         tc.ops.where(np.ones(4, dtype=bool), x, 0.0)

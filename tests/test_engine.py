@@ -638,6 +638,13 @@ def test_numbers_length_arrays_iteration_and_transpose():
     x = tc.Value(np.arange(6.0).reshape(2, 3))
     assert len(x) == 2 and np.asarray(x) is x.data
     assert np.asarray(x, dtype=np.float32).dtype == np.float32
+    copy = np.array(x)                                       # np.array copies, as for arrays
+    copy[0, 0] = 99.0
+    assert x.data[0, 0] == 0.0 and not np.shares_memory(np.array(x, copy=True), x.data)
+    assert np.asarray(x, dtype=np.float64, copy=False) is x.data
+    with pytest.raises(ValueError, match=r"np.asarray\(Value, dtype=float32, copy=False\): the "
+                                         r"Value's dtype is float64, so converting needs a copy"):
+        np.asarray(x, dtype=np.float32, copy=False)
     rows = list(x)
     assert [r.data.tolist() for r in rows] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     sum(r.sum() for r in rows).backward()                    # iteration is indexing: a graph

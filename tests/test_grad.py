@@ -121,8 +121,77 @@ def test_a_rule_reading_float_arrays_kept_on_self_is_refused_under_create_graph(
     np.testing.assert_allclose(g.data, s + x.data * s * (1 - s), rtol=1e-14)
     with pytest.raises(TypeError, match=r"Swish: its backward cannot be differentiated again "
                                         r"\(create_graph=True\): forward kept the float "
-                                        r"array\(s\) self.s, self.x"):
+                                        r"value\(s\) self.s, self.x"):
         tc.grad(Swish.apply(x).sum(), [x], create_graph=True)
+
+
+@pytest.mark.parametrize("keep", [
+    lambda x: x.mean(),                  # a numpy scalar, not an array
+    lambda x: (x.mean(), x.size),        # an array inside a container
+    lambda x: {"mean": x.mean()},
+])
+def test_floats_kept_in_scalars_and_containers_are_refused_too(keep):
+    class ScaleByMean(tc.Function):      # y = x * mean(x), its mean kept on self
+        def forward(self, x):
+            self.kept = keep(x)
+            self.m, self.n = x.mean(), x.size
+            return x * self.m
+
+        def backward(self, grad):
+            x, _ = self.saved()
+            return grad * self.m + (grad * x).sum() / self.n
+
+    x = tc.Value([1.0, 2.0, 4.0])
+    with pytest.raises(TypeError, match=r"ScaleByMean: its backward cannot be differentiated "
+                                        r"again .* the float value\(s\) self.kept, self.m"):
+        tc.grad((ScaleByMean.apply(x) ** 2).sum(), [x], create_graph=True)
+
+
+def test_a_float_param_kept_on_self_is_a_constant_and_passes():
+    class Scale(tc.Function):            # y = s x, s a param: constant, so d2y/dx2 = 0 is right
+        def forward(self, x, s):
+            self.s = s
+            return x * s
+
+        def backward(self, grad):
+            return grad * self.s
+
+    x = tc.Value([1.0, -2.0])
+    s = np.array([3.0, 0.5])
+    (g,) = tc.grad((Scale.apply(x, s=s) ** 2).sum(), [x], create_graph=True)
+    np.testing.assert_allclose(g.data, 2 * s * s * x.data)
+    np.testing.assert_allclose(tc.grad(g.sum(), [x])[0].data, 2 * s * s)
+
+
+def test_grad_of_an_intermediate_does_not_run_its_rule():
+    class Swish(tc.Function):            # first-order only: floats kept on self
+        def forward(self, x):
+            self.s = 1 / (1 + np.exp(-x))
+            return x * self.s
+
+        def backward(self, grad):
+            raise AssertionError("Swish's rule is not on the path from h to the output")
+
+    x = tc.Value(np.array([0.5, -1.0]))
+    h = Swish.apply(x)
+    (g,) = tc.grad((h * h).sum(), [h], create_graph=True)
+    np.testing.assert_allclose(g.data, 2 * h.data)
+    assert not h.fn.released                            # not run, so not freed either
+
+
+def test_create_graph_gradients_have_their_inputs_dtype():
+    # a float32 parameter in a float64 graph (a float64 target): its gradient is float32 in
+    # both modes, and under create_graph the cast is recorded, so it differentiates again
+    w = tc.Value(np.array([0.5, -1.5], dtype=np.float32))
+    target = np.array([1.0, 2.0])
+    loss = ((w * w - target) ** 2).sum()
+    (plain,) = tc.grad(loss, [w], retain_graph=True)
+    (g,) = tc.grad(loss, [w], create_graph=True)
+    assert plain.dtype == g.dtype == np.float32
+    np.testing.assert_allclose(g.data, 4 * w.data * (w.data ** 2 - target), rtol=1e-6)
+    (h,) = tc.grad(g.sum(), [w])
+    assert h.dtype == np.float32
+    np.testing.assert_allclose(h.data, 12 * w.data ** 2 - 4 * target, rtol=1e-6)
 
 
 def test_a_rule_calling_numpy_on_values_is_refused_under_create_graph():

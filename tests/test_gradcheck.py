@@ -374,7 +374,7 @@ def test_gradgradcheck_names_a_named_input(rng):
                r"differentiated again must compute with Value operators, self.saved\(\) and "
                r"Op.run"),
     (KeepsExp, r"KeepsExp: its backward cannot be differentiated again \(create_graph=True\): "
-               r"forward kept the float array\(s\) self.e"),
+               r"forward kept the float value\(s\) self.e"),
 ])
 def test_an_op_without_a_second_derivative_raises_the_engines_error(rng, op, message):
     x = rng.standard_normal(3)

@@ -69,6 +69,14 @@ def test_flatten_accepts_numpy_integers_and_moves_the_gradient_back():
     np.testing.assert_array_equal(x.grad, upstream.reshape(2, 3, 4))
 
 
+def test_flatten_of_an_empty_batch():
+    x = tc.Value(np.zeros((0, 2, 3)))
+    out = tc.nn.Flatten()(x)
+    assert out.shape == (0, 6)
+    out.backward(np.zeros((0, 6)))
+    assert x.grad.shape == (0, 2, 3)
+
+
 def test_flatten_defaults():
     x = tc.Value(np.ones((2, 3, 4)))
     assert tc.ops.flatten(x).shape == (24,)        # as torch.flatten: everything

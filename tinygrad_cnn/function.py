@@ -344,8 +344,9 @@ def _root_grad(root: Value, grad, caller: str, create_graph: bool):
         raise ValueError(f"{caller}: {name} has shape {data.shape} but the output has shape "
                          f"{root.shape}; expected equal shapes")
     if create_graph:
-        return grad if isinstance(grad, Value) else Value(data.astype(root.dtype),
-                                                          requires_grad=False)
+        if not isinstance(grad, Value):
+            return Value(data.astype(root.dtype), requires_grad=False)
+        return grad if grad.dtype == root.dtype else grad.astype(root.dtype)
     return data.astype(root.dtype, copy=False)
 
 
@@ -391,8 +392,9 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
             elif node in wanted:
                 found[node] = g
             fn = node.fn
-            if fn is None:
-                continue
+            if fn is None or (needed is not None and not any(v in needed for v in fn.inputs)):
+                continue    # a leaf, or (grad()) a wanted node none of whose inputs leads to
+                            # another: its rule is not needed, so it neither runs nor is freed
             grads = _input_grads(fn, node, g, create_graph, needed)
             for i, (parent, parent_grad) in enumerate(zip(fn.inputs, grads, strict=True)):
                 if parent_grad is None or not fn.needs_input_grad[i]:
@@ -447,17 +449,31 @@ def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) ->
 
 
 def _check_twice_differentiable(fn: Function) -> None:
-    """Refuse a rule that reads float arrays kept on self: they carry no graph, so its second
-    derivative would silently miss their dependence on the inputs."""
-    kept = [name for name, v in vars(fn).items()
-            if isinstance(v, np.ndarray) and v.dtype.kind in "fc"]
+    """Refuse a rule that reads floats forward computed and kept on self (numpy arrays or
+    scalars, also inside tuples, lists and dicts): they carry no graph, so its second derivative
+    would silently miss their dependence on the inputs. Params passed to apply are constants
+    and pass. A Python float computed from the data (float(x.mean())) cannot be told from a
+    constant; the rule's author must take it from self.saved() instead."""
+    params = [id(v) for v in fn.params.values()]
+    kept = [name for name, v in vars(fn).items() if id(v) not in params and _holds_floats(v)]
     if kept:
         raise TypeError(
             f"{fn.name}: its backward cannot be differentiated again (create_graph=True): "
-            f"forward kept the float array(s) self.{', self.'.join(kept)}, which carry no "
+            f"forward kept the float value(s) self.{', self.'.join(kept)}, which carry no "
             f"graph; to make {fn.name} twice differentiable, take forward's inputs and output "
             f"from self.saved() inside backward and apply ops with Op.run(...) (see "
             f"docs/autograd.md, 'Gradients of gradients')")
+
+
+def _holds_floats(v) -> bool:
+    """Whether v is a numpy float array or scalar, or a container holding one."""
+    if isinstance(v, (np.ndarray, np.generic)):
+        return v.dtype.kind in "fc"
+    if isinstance(v, (tuple, list)):
+        return any(_holds_floats(item) for item in v)
+    if isinstance(v, dict):
+        return any(_holds_floats(item) for item in v.values())
+    return False
 
 
 def _checked_grad(fn: Function, i: int, g, data: np.ndarray, create_graph: bool):
@@ -485,7 +501,7 @@ def _converted_grad(fn: Function, i: int, g, dtype: np.dtype, create_graph: bool
                 f"{fn.name}.backward returned a {type(g).__name__} for input {i} under "
                 f"create_graph=True; expected a Value computed from grad and self.saved(), "
                 f"so the gradient can be differentiated again")
-        return g
+        return g if g.dtype == dtype else g.astype(dtype)    # recorded, so it stays in the graph
     if isinstance(g, Value):
         raise TypeError(
             f"{fn.name}.backward returned a Value for input {i}; expected a numpy array: in an "

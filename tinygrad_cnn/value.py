@@ -121,8 +121,15 @@ class Value:
         return (self[i] for i in range(len(self)))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        """np.asarray(value) is value.data (converted when a dtype is asked for)."""
-        return self.data if dtype is None else self.data.astype(dtype)
+        """np.asarray(value) is value.data (converted when a dtype is asked for); np.array(value)
+        is a copy, as numpy's copy= asks."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
+            raise ValueError(f"np.asarray(Value, dtype={np.dtype(dtype)}, copy=False): the "
+                             f"Value's dtype is {self.dtype}, so converting needs a copy; "
+                             f"expected copy=None or True")
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __lt__(self, other) -> np.ndarray: return self.data < _data_of(other)
     def __le__(self, other) -> np.ndarray: return self.data <= _data_of(other)
@@ -175,6 +182,7 @@ class Value:
     def abs(self): return elementwise.abs(self)
     def sqrt(self): return elementwise.sqrt(self)
     def square(self): return elementwise.square(self)
+    def astype(self, dtype): return elementwise.astype(self, dtype)
     def clip(self, min=None, max=None): return elementwise.clip(self, min, max)  # noqa: A002
 
     def sum(self, axis=None, keepdims=False): return reduce.sum(self, axis, keepdims)

@@ -7,6 +7,7 @@ from tinygrad_cnn.ops.dropout import dropout
 from tinygrad_cnn.ops.elementwise import (
     abs,
     add,
+    astype,
     clip,
     div,
     exp,
@@ -46,7 +47,7 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "matmul", "linear", "conv2d", "max_pool2d", "softmax", "log_softmax", "cross_entropy",
            "conv_transpose2d", "conv2d_weight", "avg_pool2d", "nll_loss", "mse_loss",
            "binary_cross_entropy_with_logits",
-           "abs", "sqrt", "square", "clip", "minimum", "maximum", "where", "leaky_relu",
+           "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
            "softplus", "log_sigmoid", "min", "var", "std", "argmax", "argmin",
            "getitem", "cat", "stack", "split", "pad",
            "dropout", "batch_norm"]

@@ -77,9 +77,11 @@ class Pow(Function):
         self.exponent = exponent
         return x ** exponent
 
-    # d(x^p)/dx = p x^(p-1)
+    # d(x^p)/dx = p x^(p-1); for p = 0 that is 0 everywhere, x = 0 included (not 0 * 0^-1)
     def backward(self, grad):
         x, _ = self.saved()
+        if self.exponent == 0:
+            return grad * 0
         return grad * self.exponent * x ** (self.exponent - 1)
 
 
@@ -152,6 +154,18 @@ class Square(Function):
     def backward(self, grad):
         x, _ = self.saved()
         return grad * x * 2
+
+
+class Cast(Function):
+    """x converted to another float dtype, e.g. float64 -> float32."""
+
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    # the identity on values: the gradient comes back in the input's dtype
+    def backward(self, grad):
+        return Cast.run(grad, dtype=self.in_dtype)
 
 
 class Clip(Function):
@@ -394,6 +408,17 @@ def square(x) -> Value:
     return Square.apply(x)
 
 
+def astype(x, dtype) -> Value:
+    """x as an array of a float `dtype`, as numpy's astype; the gradient is cast back to x's
+    dtype. Other dtypes carry no gradient: take `.data.astype(...)` for integer or bool arrays."""
+    target = np.dtype(dtype)
+    if target.kind != "f":
+        raise TypeError(f"astype: dtype {target} is not a float dtype; expected e.g. np.float32 "
+                        f"or np.float64; for an integer or bool array without a gradient use "
+                        f"x.data.astype(np.{target.name})")
+    return Cast.apply(x, dtype=target)
+
+
 def clip(x, min=None, max=None) -> Value:
     """x limited to [min, max] elementwise, as numpy.clip; None leaves that side open. The
     gradient is 1 where min <= x <= max (bounds included, as PyTorch's clamp) and 0 elsewhere."""
@@ -427,8 +452,10 @@ def where(condition, a, b) -> Value:
     Value of bools, e.g. `x > 0`) and gets no gradient; all three broadcast together."""
     data = condition.data if isinstance(condition, Value) else np.asarray(condition)
     if data.dtype != np.bool_:
+        convert = "condition.data.astype(bool)" if isinstance(condition, Value) else \
+            "np.asarray(condition).astype(bool)"
         raise TypeError(f"where: condition has dtype {data.dtype}; expected a bool array, e.g. "
-                        f"x > 0; convert a 0/1 array with condition.astype(bool)")
+                        f"x > 0; convert a 0/1 array with {convert}")
     _check_broadcast("where", data, a, b)
     return Where.apply(data, a, b)
 

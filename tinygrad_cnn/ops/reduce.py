@@ -24,7 +24,10 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
         raise TypeError(f"{op}: axis {axis!r} is a {type(axis).__name__}; expected None, an int "
                         f"or a tuple of ints")
     for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis {axis!r} holds {a!r}, a {type(a).__name__}; expected "
+                            f"ints")
+        if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for an array with {ndim} "
                              f"dimensions; expected an int in [{-ndim}, {ndim})")
     normalized = tuple(sorted(int(a) % ndim for a in axes))

@@ -4,6 +4,8 @@ undoes numpy broadcasting in every broadcasting op's backward."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygrad_cnn.function import Function
@@ -43,7 +45,8 @@ class Flatten(Reshape):
     def forward(self, x, start_dim):
         self.in_shape = x.shape
         # (d0, ..., d_{s-1}, d_s, ..., d_{n-1}) -> (d0, ..., d_{s-1}, d_s*...*d_{n-1})
-        return x.reshape(x.shape[:int(start_dim) % max(x.ndim, 1)] + (-1,))
+        kept = x.shape[:int(start_dim) % max(x.ndim, 1)]
+        return x.reshape(kept + (math.prod(x.shape[len(kept):]),))    # no -1: size 0 works
 
 
 class Transpose(Function):
