@@ -185,7 +185,7 @@ def kernel_times(arrays: dict, runs: int) -> None:
                         ("conv2", acts["relu1"], arrays["w2"])]:
         out_size = (x.shape[2] - w.shape[2] + 1, x.shape[3] - w.shape[3] + 1)
         g = rng.standard_normal((x.shape[0], w.shape[0], *out_size)).astype(np.float32)
-        used = "spectral" if conv_kernels.spectral(w.shape, (1, 1)) else "banded"
+        used = "spectral" if conv_kernels.spectral(w.shape, (1, 1), x.shape[0]) else "banded"
         for kernel, (banded, spectral) in kernel_calls(x, w, g).items():
             # the image needs no gradient: the first layer's input gradient never runs
             unused = layer == "conv1" and kernel in ("input grad", "both grads")

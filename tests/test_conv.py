@@ -233,6 +233,29 @@ def test_uint8_images_with_float32_weights_give_float32(rng):
                                                           w.astype(np.float64)), rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
+def test_any_integer_images_with_float32_weights_give_float32(rng, dtype):
+    images = rng.integers(0, 2, (2, 1, 6, 6)).astype(dtype)
+    w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    for out in (tc.ops.conv2d(images, tc.Value(w)),
+                tc.ops.conv_transpose2d(images, tc.Value(w.transpose(1, 0, 2, 3)))):
+        assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("w_shape", [(4, 3, 3, 3), (4, 4, 4, 4), (16, 8, 10, 10)])
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(rng, w_shape):
+    # (4, 4, 4, 4) and (16, 8, 10, 10) run on spectra for a non-empty batch
+    x = tc.Value(np.zeros((0, w_shape[1], 12, 12)))
+    w, b = tc.Value(rng.standard_normal(w_shape)), tc.Value(rng.standard_normal(w_shape[0]))
+    out = tc.ops.conv2d(x, w, b, padding=1)
+    size = 12 + 2 - w_shape[2] + 1
+    assert out.shape == (0, w_shape[0], size, size)
+    out.backward(np.zeros(out.shape))
+    assert x.grad.shape == x.shape and w.grad.tolist() == np.zeros(w_shape).tolist()
+    assert b.grad.tolist() == [0.0] * w_shape[0]
+    assert tc.ops.conv_transpose2d(out, w, padding=1).shape == x.shape
+
+
 def test_image_without_requires_grad_gets_no_input_gradient_work(rng, monkeypatch):
     def fail(*args):
         raise AssertionError("the input gradient was computed for an input that needs none")

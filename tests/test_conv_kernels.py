@@ -53,11 +53,12 @@ def test_tiles_are_used_for_wide_kernels_only():
 
 
 def test_spectra_are_used_for_large_kernels_between_wide_layers():
-    assert kernels.spectral((16, 8, 10, 10), (1, 1))          # the seed's second layer
-    assert not kernels.spectral((8, 1, 10, 10), (1, 1))       # its first: one input channel
-    assert not kernels.spectral((1, 1, 10, 10), (1, 1))       # the (1, 1) network
-    assert not kernels.spectral((16, 8, 3, 3), (1, 1))        # small kernels
-    assert not kernels.spectral((16, 8, 10, 10), (2, 1))      # strides
+    assert kernels.spectral((16, 8, 10, 10), (1, 1), 64)      # the seed's second layer
+    assert not kernels.spectral((8, 1, 10, 10), (1, 1), 64)   # its first: one input channel
+    assert not kernels.spectral((1, 1, 10, 10), (1, 1), 64)   # the (1, 1) network
+    assert not kernels.spectral((16, 8, 3, 3), (1, 1), 64)    # small kernels
+    assert not kernels.spectral((16, 8, 10, 10), (2, 1), 64)  # strides
+    assert not kernels.spectral((16, 8, 10, 10), (1, 1), 0)   # an empty batch
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding", CONFIGS)
@@ -182,7 +183,7 @@ def test_blocks_of_the_batch_give_what_one_block_gives(rng, monkeypatch):
 def test_gradients_of_gradients_through_the_spectral_kernels(rng):
     x, w = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((4, 4, 4, 4))
     b = rng.standard_normal(4)
-    assert kernels.spectral(w.shape, (1, 1))
+    assert kernels.spectral(w.shape, (1, 1), x.shape[0])
     assert tc.gradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, padding=1), [x, w, b])
     assert tc.gradgradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, padding=1), [x, w, b])
 

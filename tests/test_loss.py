@@ -243,6 +243,10 @@ def test_elementwise_losses_bad_target_raises(op):
                                          r"\(4,\); expected equal shapes .* "
                                          r"target\.reshape\(\(4, 1\)\)"):
         fn(np.zeros((4, 1)), np.zeros(4))
+    with pytest.raises(ValueError, match=rf"{op}: input has shape \(3, 4\) but target has shape "
+                                         r"\(3, 1\); .* they hold 12 and 3 elements, so a "
+                                         r"reshape cannot match them"):
+        fn(np.zeros((3, 4)), np.zeros((3, 1)))
     with pytest.raises(TypeError, match=rf"{op}: input has dtype float32 but target has dtype "
                                         r"float64; .* target\.astype\(np\.float32\)"):
         fn(np.zeros(4, dtype=np.float32), np.zeros(4))

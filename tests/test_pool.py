@@ -226,3 +226,11 @@ def test_avg_pool2d_float32_and_params(rng):
 def test_avg_pool2d_bad_input_raises(x_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
         tc.ops.avg_pool2d(np.ones(x_shape), **kwargs)
+
+
+def test_avg_pool2d_refuses_integer_images_whose_window_sums_would_overflow():
+    images = np.full((1, 1, 2, 2), 200, dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"avg_pool2d: input has dtype uint8; expected a float "
+                                        r"array .* convert it first, e.g. x.astype\(np.float32\)"):
+        tc.nn.AvgPool2d(2)(images)
+    assert tc.ops.avg_pool2d(images.astype(np.float32), 2).data.item() == 200.0  # the fix works

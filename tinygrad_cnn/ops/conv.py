@@ -236,12 +236,13 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int):
 
 
 def _in_weight_dtype(fn: str, name: str, v, array, dtype: np.dtype):
-    """v itself, or a constant float v converted to the weight's float dtype (so the layer runs
-    in float32 rather than silently in float64); one that requires grad is an error naming
-    both dtypes, since converting it would cut it off from the graph."""
-    if v is None or array.dtype == dtype or array.dtype.kind != "f" or dtype.kind != "f":
+    """v itself, or a constant v (float, integer or bool, e.g. uint8 images) converted to the
+    weight's float dtype (so the layer runs in float32 rather than silently in float64); one
+    that requires grad is an error naming both dtypes, since converting it would cut it off
+    from the graph."""
+    if v is None or array.dtype == dtype or dtype.kind != "f":
         return v
-    if isinstance(v, Value) and v.requires_grad:
+    if isinstance(v, Value) and v.requires_grad and array.dtype.kind == "f":
         article = "an" if name == "input" else "a"
         raise TypeError(f"{fn}: {name} has dtype {array.dtype} but the weight has dtype {dtype}; "
                         f"expected the same dtype for {article} {name} that requires grad; make "

@@ -35,6 +35,7 @@ g once for the two (conv2d_input_and_weight_grad).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -60,7 +61,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
                    padding: Pair) -> np.ndarray:
     """conv2d (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous; on spectra
     or by the banded window matrix."""
-    if spectral(w.shape, stride):
+    if spectral(w.shape, stride, x.shape[0]):
         return spectral_forward(x, w, b, padding)
     return banded_forward(x, w, b, stride, padding)
 
@@ -89,7 +90,7 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
                        padding: Pair) -> np.ndarray:
     """dw: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW); on spectra or by the banded window
     matrix. dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, c, i*SH + p, j*SW + q]."""
-    if spectral((g.shape[1], x.shape[1], *kernel_size), stride):
+    if spectral((g.shape[1], x.shape[1], *kernel_size), stride, x.shape[0]):
         return spectral_weight_grad(x, g, kernel_size, padding)
     return banded_weight_grad(x, g, kernel_size, stride, padding)
 
@@ -120,7 +121,7 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     dx[n, c, h, v] = sum of g[n, f, i, j] w[f, c, p, q] over i*SH + p - PH = h and
     j*SW + q - PW = v: every output hands its gradient back to the window it read.
     """
-    if spectral(w.shape, stride):
+    if spectral(w.shape, stride, g.shape[0]):
         return spectral_input_grad(g, w, input_size, padding)
     return banded_input_grad(g, w, input_size, stride, padding)
 
@@ -129,7 +130,7 @@ def conv2d_input_and_weight_grad(x: np.ndarray, g: np.ndarray, w: np.ndarray, st
                                  padding: Pair) -> tuple[np.ndarray, np.ndarray]:
     """(dx, dw) of conv2d(x, w) for the upstream gradient g, for a backward that needs both:
     conv2d_input_grad's and conv2d_weight_grad's results, on spectra from one DFT of g."""
-    if spectral(w.shape, stride):
+    if spectral(w.shape, stride, x.shape[0]):
         return spectral_backward(x, g, w, padding)
     return (conv2d_input_grad(g, w, x.shape[2:], stride, padding),
             conv2d_weight_grad(x, g, w.shape[2:], stride, padding))
@@ -148,7 +149,7 @@ def window_matrix(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
     """cols (N*OH*tiles, C*KH*span): row (n, i, t) is the patch that tile t of output row i
     reads, copied from window_patches (any padded copy of x is freed on return)."""
     patches = window_patches(x, kernel_size, stride, padding, tiling, oh, dtype)
-    return patches.reshape(-1, patches[0, 0, 0].size)         # the copy
+    return patches.reshape(-1, math.prod(patches.shape[3:]))  # the copy
 
 
 def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
@@ -265,11 +266,12 @@ def input_grad_by_rows(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: P
     return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3))
 
 
-def spectral(w_shape: tuple[int, int, int, int], stride: Pair) -> bool:
+def spectral(w_shape: tuple[int, int, int, int], stride: Pair, batch: int) -> bool:
     """Whether the convolution with a weight of w_shape (F, C, KH, KW) runs on spectra: stride 1,
-    kernels of 16 or more elements, 4 or more channels on both sides."""
+    kernels of 16 or more elements, 4 or more channels on both sides, and images to transform
+    (an empty batch takes the banded path, which handles it)."""
     f, c, kh, kw = w_shape
-    return tuple(stride) == (1, 1) and kh * kw >= 16 and min(c, f) >= 4
+    return tuple(stride) == (1, 1) and kh * kw >= 16 and min(c, f) >= 4 and batch > 0
 
 
 def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,

@@ -197,9 +197,12 @@ def _elementwise_target(fn: str, x, target):
     become constants of x's dtype, so they do not widen the loss."""
     xa, ta = np.asarray(_data(x)), np.asarray(_data(target))
     if xa.shape != ta.shape:
+        fix = (f"reshape one, e.g. target.reshape({xa.shape})" if xa.size == ta.size else
+               f"they hold {xa.size} and {ta.size} elements, so a reshape cannot match them; "
+               f"check which target goes with this input")
         raise ValueError(f"{fn}: input has shape {xa.shape} but target has shape {ta.shape}; "
                          f"expected equal shapes (no broadcasting, which would silently compare "
-                         f"every pair); reshape one, e.g. target.reshape({xa.shape})")
+                         f"every pair); {fix}")
     if ta.dtype.kind in "biu" and xa.dtype.kind == "f":
         return ta.astype(xa.dtype)
     if ta.dtype != xa.dtype and ta.dtype.kind == "f" == xa.dtype.kind:

@@ -161,7 +161,9 @@ def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
     """Max over (KH, KW) windows: x (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // SH + 1.
 
     kernel_size and stride are ints or (h, w) pairs; stride defaults to kernel_size
-    (non-overlapping windows). The gradient goes to the first maximum of each window.
+    (non-overlapping windows). The gradient goes to the first maximum of each window. A NaN
+    makes its window's maximum NaN, but no comparison with it is true, so the gradient goes
+    to the first maximum of the other elements (PyTorch sends it to the NaN).
     """
     _check_pool("max_pool2d", x, kernel_size, stride)
     return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
@@ -175,5 +177,9 @@ def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, i
     As PyTorch's avg_pool2d with its defaults: stride defaults to kernel_size, the padded zeros
     count in every mean (count_include_pad=True), padding is at most kernel_size // 2.
     """
-    _check_pool("avg_pool2d", x, kernel_size, stride, padding)
+    xa = _check_pool("avg_pool2d", x, kernel_size, stride, padding)[0]
+    if xa.dtype.kind != "f":        # a window's sum would overflow uint8 images: 4 * 200 = 32
+        raise TypeError(f"avg_pool2d: input has dtype {xa.dtype}; expected a float array (a "
+                        f"mean of integers is not one of them); convert it first, e.g. "
+                        f"x.astype(np.float32) for an array")
     return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
