@@ -87,6 +87,19 @@ def test_gradcheck_catches_a_wrong_rule_and_names_the_worst_element(rng, name):
     assert f"{int((excess > 0).sum())} of {analytic.size} elements disagree" in str(caught.value)
 
 
+@pytest.mark.parametrize("layout", [lambda a: a.T, np.asfortranarray, lambda a: tc.Value(a.T)])
+def test_inputs_in_any_memory_order_are_perturbed(rng, layout):
+    # a transposed input: its elements are perturbed in place all the same (a reshape of it
+    # would be a copy, leaving every numeric derivative 0)
+    x = layout(rng.standard_normal((3, 4)))
+    assert tc.gradcheck(lambda a: (a * a).sum(), [x])
+    assert tc.gradgradcheck(lambda a: a * a * a, [x])
+    with pytest.raises(tc.GradcheckError, match=r"gradient of input 0 \(\d, \d\) is wrong"):
+        tc.gradcheck(lambda a: ForgetsGrad.apply(a, np.ones(a.shape)), [x])
+    with pytest.raises(tc.GradcheckError, match=r"gradgradcheck: second derivative"):
+        tc.gradgradcheck(DetachedCube.apply, [x])
+
+
 @pytest.mark.parametrize("name", WRONG)
 def test_fast_gradcheck_catches_a_wrong_rule(rng, name):
     op, inputs, wrong, _, _ = wrong_case(rng, name)

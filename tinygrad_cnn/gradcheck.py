@@ -123,8 +123,8 @@ def _compare(caller, what, projected, data, analytic, eps, atol, rtol, direction
 
 def _compare_elements(caller, what, projected, data, analytic, eps, atol, rtol) -> None:
     numeric = np.zeros(data.shape)
-    flat = data.reshape(-1)          # a view: writing it perturbs the input in place
-    for k in range(flat.size):
+    flat = data.flat     # row-major positions that write through to the input, in any memory
+    for k in range(data.size):       # order (a reshape of a transposed array would be a copy)
         original = flat[k]
         flat[k] = original + eps
         above = projected()
