@@ -165,7 +165,12 @@ def test_write_idx_errors(tmp_path):
         write_idx(tmp_path / "a", np.array([True]))
     with pytest.raises(FileNotFoundError, match=r"write_idx: .*folder .*nowhere.* does not exist"):
         write_idx(tmp_path / "nowhere" / "a", np.arange(3, dtype=np.uint8))
-    assert leftovers(tmp_path) == []
+    with pytest.raises(ValueError, match=r"write_idx: array has 33 dimensions; expected at most "
+                                         r"32, as read_idx reads"):
+        write_idx(tmp_path / "a", np.zeros((1,) * 33, dtype=np.uint8))
+    write_idx(tmp_path / "a", np.zeros((1,) * 32, dtype=np.uint8))     # the limit itself reads
+    assert read_idx(tmp_path / "a").shape == (1,) * 32
+    assert leftovers(tmp_path) == ["a"]
 
 
 GOOD = b"\x00\x00\x08\x02" + struct.pack(">II", 2, 3) + bytes(range(6))   # uint8 (2, 3)

@@ -223,6 +223,21 @@ def test_collapse_keeps_separate_calls_of_one_module_apart():
     assert (acts[0], mul) in edges(dot) and (acts[1], mul) not in edges(dot)
 
 
+def test_collapse_keeps_directly_chained_calls_of_one_module_apart():
+    class Twice(tc.nn.Module):
+        def __init__(self):
+            self.f = tc.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.f(self.f(x))
+
+    model = Twice()
+    out = model(np.ones((2, 3), dtype=np.float32))
+    dot = draw_graph(out.sum(), params=dict(model.named_parameters()), collapse_modules=True)
+    calls = [label for label in nodes(dot).values() if label.startswith("f: ")]
+    assert len(calls) == 2 and all(label.startswith("f: Linear\\n") for label in calls), calls
+
+
 def test_node_limit_collapses_when_that_suffices():
     x = tc.Value(np.ones(3))
     for i in range(40):

@@ -59,10 +59,17 @@ def _grad_mode(enabled: bool) -> Iterator[None]:
         _grad_enabled = previous
 
 
+class ModuleCall(str):
+    """A module's dotted name as stamped on the Values that one call of it makes: equal to the
+    name, but each call's is an object of its own, so a drawing can tell two calls apart even
+    when one feeds the other directly (self.f(self.f(x)))."""
+
+
 @contextlib.contextmanager
 def module_scope(name: str) -> Iterator[None]:
-    """Stamp every Value made inside the block with the dotted module name (for drawing)."""
-    _module_scope.append(name)
+    """Stamp every Value made inside the block with the dotted module name (for drawing), as a
+    ModuleCall of this block's own."""
+    _module_scope.append(ModuleCall(name))
     try:
         yield
     finally:

@@ -175,7 +175,7 @@ class _Layout:
         for i, v in enumerate(values):
             if v.module in innermost:
                 for p in v.parents:
-                    if p.module == v.module:
+                    if p.module is v.module:        # made in the same call (a ModuleCall)
                         leader[find(index[id(p)])] = find(i)
         group_of_leader: dict[int, int] = {}
         for i, v in enumerate(values):

@@ -194,7 +194,8 @@ def write_idx(path: str | os.PathLike, array: ArrayLike) -> None:
     TypeError
         If the dtype has no IDX code (e.g. int64 or bool).
     ValueError
-        If a dimension does not fit the header's uint32.
+        If the array has more than MAX_NDIM dimensions or a dimension does not fit the
+        header's uint32.
     FileNotFoundError
         If the folder of `path` does not exist.
     """
@@ -205,6 +206,10 @@ def write_idx(path: str | os.PathLike, array: ArrayLike) -> None:
         raise TypeError(
             f"write_idx: array has dtype {array.dtype}, which IDX cannot store; expected one of "
             f"{_SUPPORTED}; convert it first, e.g. labels.astype(np.uint8)")
+    if array.ndim > MAX_NDIM:
+        raise ValueError(
+            f"write_idx: array has {array.ndim} dimensions; expected at most {MAX_NDIM}, as "
+            f"read_idx reads; reshape it first")
     if any(n > 0xFFFFFFFF for n in array.shape):
         raise ValueError(
             f"write_idx: array shape {array.shape} has a dimension above 2**32 - 1; expected "
