@@ -296,6 +296,54 @@ def test_tuple_outputs_and_a_value_as_example_input(tmp_path):
     np.testing.assert_array_equal(same, x)
 
 
+class Lambda(nn.Module):
+    """A model whose forward is the function given: one op under test, no parameters."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.broadcast_to(x[:, :1], x.shape),                 # (N, 1) -> (N, 3)
+    lambda x: ops.broadcast_to(x[:, None, :1], (x.shape[0], 2, 3)),  # (N, 1, 1) -> (N, 2, 3)
+    lambda x: ops.broadcast_to(x[:, :1], (2, *x.shape)),           # a new leading axis
+], ids=["column", "middle-axis", "new-axis"])
+def test_broadcast_to_follows_the_batch_size(tmp_path, fn):
+    model, rng = Lambda(fn).eval(), np.random.default_rng(7)
+    tc.onnx.export(model, rng.standard_normal((2, 3)).astype(np.float32), tmp_path / "b.onnx")
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3)).astype(np.float32)
+        assert max_difference(model, tmp_path / "b.onnx", x) < TOLERANCE
+
+
+@pytest.mark.parametrize("opset", [13, 18])          # ReduceProd's axes: attribute, input
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.var(x, axis=0, ddof=1),
+    lambda x: ops.std(x, ddof=1),                                  # axis=None: every axis
+    lambda x: ops.var(x, axis=(0, 2), ddof=2, keepdims=True),
+    lambda x: ops.std(x, axis=2, ddof=1),                         # the batch not reduced
+], ids=["var-batch", "std-all", "var-batch-keepdims", "std-other-axis"])
+def test_var_and_std_with_ddof_count_the_batch_at_run_time(tmp_path, fn, opset):
+    model, rng = Lambda(fn).eval(), np.random.default_rng(8)
+    tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32),
+                   tmp_path / "v.onnx", opset=opset)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, tmp_path / "v.onnx", x) < TOLERANCE
+
+
+def test_an_output_that_is_the_input_exports_as_identity(tmp_path):
+    model = nn.Sequential(nn.Identity()).eval()
+    proto = tc.onnx.export(model, np.ones((2, 3), np.float32), tmp_path / "id.onnx")
+    assert [n.op_type for n in proto.graph.node] == ["Identity"]
+    x = np.random.default_rng(9).standard_normal((5, 3)).astype(np.float32)
+    (got,) = run_ort(tmp_path / "id.onnx", x)
+    np.testing.assert_array_equal(got, x)
+
+
 # ---------------------------------------------------------------- the zoo networks
 
 
@@ -395,6 +443,10 @@ def test_unsupported_opset(seed_cnn, tmp_path, opset):
     (None, np.ones((1, 4)), TypeError,
      r"onnx\.export: example_input has dtype float64 but the model computes in float32; "
      r"expected the parameters' dtype; pass example_input\.astype\(np\.float32\)"),
+    (None, np.ones((2, 4), np.int64), TypeError,
+     r"onnx\.export: example_input has dtype int64; expected a float array, as forward is "
+     r"recorded only on a float input; pass example_input\.astype\(np\.float32\)"),
+    (None, tc.Value(np.ones((2, 4), np.int32)), TypeError, r"example_input has dtype int32"),
 ])
 def test_bad_arguments(tmp_path, model, example, error, message):
     model = nn.Linear(4, 2).eval() if model is None else model

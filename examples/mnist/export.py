@@ -72,7 +72,8 @@ def main(argv=None):
           f"path)), see docs/moving-on.md)")
 
     onnx_path = out / "seed_cnn.onnx"
-    example = np.zeros((1, 1, 28, 28), dtype=np.float32)    # only its shape matters
+    example = np.zeros((2, 1, 28, 28), dtype=np.float32)    # only its shape matters: two
+    # images, so that a constant made from the batch would be warned about (docs/moving-on.md)
     tc.onnx.export(model, example, onnx_path, opset=args.opset)
     print(f"wrote {onnx_path} (opset {args.opset}, batch axis 'N'; run it with onnxruntime, "
           f"view it at https://netron.app)")

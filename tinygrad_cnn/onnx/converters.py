@@ -108,10 +108,14 @@ def transpose(g, node, x):
 
 
 def broadcast_to(g, node, x):
-    # Expand broadcasts both ways: a 1 where the batch axis is keeps the input's batch size
-    shape = list(node.shape)
-    if g.is_batched(node.fn.inputs[0]) and g.is_batched(node):
-        shape[0] = 1
+    # Expand broadcasts both ways, so a 1 keeps the input's size on that axis: writing 1 where
+    # the input already has the output's size lets the batch axis follow the input at run time
+    # instead of fixing the traced batch size
+    in_shape, shape = node.fn.inputs[0].shape, list(node.shape)
+    lead = len(shape) - len(in_shape)               # new axes come first
+    for axis, size in enumerate(in_shape):
+        if size == shape[lead + axis]:
+            shape[lead + axis] = 1
     return g.op("Expand", [x, g.ints(shape, "shape")])
 
 
@@ -179,10 +183,14 @@ def var(g, node, x, take_sqrt=False):
     centered = g.op("Sub", [x, g.reduce("ReduceMean", x, axes, keepdims=True)])
     out = g.reduce("ReduceMean", g.op("Mul", [centered, centered]), axes,
                    bool(params.get("keepdims", False)))
-    count = int(np.prod([node.fn.inputs[0].shape[a] for a in axes]))   # as traced
     ddof = int(params.get("ddof", 0))
     if ddof:
-        out = g.op("Mul", [out, g.scalar(count / (count - ddof), node.dtype)])
+        # count is read from x's shape at run time, not taken as traced: the batch axis may be
+        # among the reduced axes, and its size changes from call to call
+        sizes = g.op("Gather", [g.op("Shape", [x]), g.ints(axes, "axes")], axis=0)
+        count = g.cast(g.reduce("ReduceProd", sizes, [0], keepdims=False), node.dtype)
+        dof = g.op("Sub", [count, g.scalar(ddof, node.dtype)])       # count - ddof
+        out = g.op("Mul", [out, g.op("Div", [count, dof])])
     return g.op("Sqrt", [out]) if take_sqrt else out
 
 

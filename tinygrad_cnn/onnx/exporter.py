@@ -32,13 +32,15 @@ LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits"}
 def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> onnx.ModelProto:
     """Write `model` to `path` as an ONNX model; returns the onnx.ModelProto written.
 
-    One forward pass on `example_input` (a numpy array or Value, (N, ...)) is recorded in
-    evaluation mode (a model in training mode is exported in evaluation mode, with a warning,
-    and left in training mode), and each recorded op becomes ONNX nodes of the default domain
-    at `opset` (13 or later). The graph's input is "input" with its first axis named "N", so
-    any batch size runs; its output is "output" ("output_0", "output_1", ... for a tuple). The
-    parameters and buffers are initializers under their state_dict names ("conv1.weight").
-    The model is checked with onnx.checker (full_check) before the file is written atomically.
+    One forward pass on `example_input` (a float numpy array or Value, (N, ...); take N >= 2,
+    as only then can a constant made from the input's data be told apart and warned about) is
+    recorded in evaluation mode (a model in training mode is exported in evaluation mode, with
+    a warning, and left in training mode), and each recorded op becomes ONNX nodes of the
+    default domain at `opset` (13 or later). The graph's input is "input" with its first axis
+    named "N", so any batch size runs; its output is "output" ("output_0", "output_1", ... for
+    a tuple). The parameters and buffers are initializers under their state_dict names
+    ("conv1.weight"). The model is checked with onnx.checker (full_check) before the file is
+    written atomically.
 
     An op with no ONNX mapping (see `supported_ops()`) raises a ValueError naming it: for a
     custom Function, write its forward with tinygrad_cnn.ops so the graph is made of those.
@@ -50,7 +52,8 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     g.name_leaves(model, x)
     for node in _recorded_nodes(outputs):
         g.convert(node)
-    if id(x) not in g.used_leaves:
+    # an output that is x itself uses x too (model() passes it on through an Identity node)
+    if id(x) not in g.used_leaves and not any(out is x for out in outputs):
         raise ValueError(
             f"onnx.export: the output of {type(model).__name__} does not depend on example_input "
             f"through recorded ops; expected forward to compute with tinygrad_cnn ops on its "
@@ -89,9 +92,15 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
     shape, dtype = example_input.shape, example_input.dtype
     if len(shape) == 0 or shape[0] < 1:
         raise ValueError(f"onnx.export: example_input has shape {shape}; expected a batch "
-                         f"axis first, (N, ...) with N >= 1, e.g. images[:1]")
+                         f"axis first, (N, ...) with N >= 1, e.g. images[:2]")
+    # only ops on a float input are recorded (an integer Value cannot require grad), so an
+    # integer input would leave nothing to export
+    if dtype.kind != "f":
+        raise TypeError(f"onnx.export: example_input has dtype {dtype}; expected a float "
+                        f"array, as forward is recorded only on a float input; pass "
+                        f"example_input.astype(np.float32) (or the parameters' dtype)")
     float_dtypes = {p.dtype for p in model.parameters() if p.dtype.kind == "f"}
-    if dtype.kind == "f" and float_dtypes and dtype not in float_dtypes:
+    if float_dtypes and dtype not in float_dtypes:
         raise TypeError(f"onnx.export: example_input has dtype {dtype} but the model computes "
                         f"in {', '.join(sorted(map(str, float_dtypes)))}; expected the "
                         f"parameters' dtype; pass example_input.astype(np.float32) or the "
@@ -113,7 +122,7 @@ def _trace(model, example_input) -> tuple[Value, list[Value]]:
     frozen parameters are made to require grad for the call, then the modes and flags are put
     back as they were."""
     data = example_input.data if isinstance(example_input, Value) else example_input
-    x = Value(data, requires_grad=data.dtype.kind == "f")   # so every op on x is recorded
+    x = Value(data, requires_grad=True)         # so every op on x is recorded
     modes = [(module, module.training) for module in model.modules()]
     if any(training for _, training in modes):
         warnings.warn(f"onnx.export: {type(model).__name__} is in training mode; exporting its "
@@ -159,9 +168,9 @@ def _recorded_nodes(outputs: list[Value]) -> list[Value]:
 class GraphBuilder:
     """The ONNX graph being built: nodes, initializers, and the tensor name of every Value.
 
-    Converters call `op`, `constant`, `ints`, `scalar`, `as_dtype`, `reduce` and `is_batched`;
-    the names of nodes and tensors follow PyTorch's exporter: "/conv1/Conv", whose output is
-    "/conv1/Conv_output_0".
+    Converters call `op`, `constant`, `ints`, `scalar`, `cast`, `as_dtype`, `reduce` and
+    `is_batched`; the names of nodes and tensors follow PyTorch's exporter: "/conv1/Conv",
+    whose output is "/conv1/Conv_output_0".
     """
 
     def __init__(self, onnx, opset: int, batch_size: int):
@@ -200,12 +209,14 @@ class GraphBuilder:
         """A 0-d constant of `dtype`."""
         return self.constant(np.array(value, dtype=dtype), hint)
 
-    def as_dtype(self, name: str, value: Value, dtype) -> str:
-        """The tensor `name` (holding `value`) cast to `dtype`; itself if it has that dtype."""
-        if value.dtype == np.dtype(dtype):
-            return name
+    def cast(self, name: str, dtype) -> str:
+        """The tensor `name` cast to the numpy `dtype`."""
         return self.op("Cast", [name], to=self.onnx.helper.np_dtype_to_tensor_dtype(
             np.dtype(dtype)))
+
+    def as_dtype(self, name: str, value: Value, dtype) -> str:
+        """The tensor `name` (holding `value`) cast to `dtype`; itself if it has that dtype."""
+        return name if value.dtype == np.dtype(dtype) else self.cast(name, dtype)
 
     def reduce(self, op_type: str, x: str, axes: list[int], keepdims: bool) -> str:
         """A Reduce* node over `axes`: an input from opset 18 on (13 for ReduceSum), before
@@ -238,12 +249,13 @@ class GraphBuilder:
         inputs = []
         for value in node.fn.inputs:        # a loop, not a comprehension: warnings' stacklevel
             inputs.append(None if value is None else self._name_of(value, node))
-        name = converter(self, node, *inputs)
-        self.names[id(node)] = name
-        self.traced[name] = node.shape
+        # marked before the converter runs, so that it can ask g.is_batched(node)
         if (any(self.is_batched(v) for v in node.fn.inputs if v is not None)
                 and node.ndim and node.shape[0] == self.batch_size):
             self.batched.add(id(node))
+        name = converter(self, node, *inputs)
+        self.names[id(node)] = name
+        self.traced[name] = node.shape
 
     def model(self, outputs: list[Value], x: Value, model) -> onnx.ModelProto:
         """The checked ModelProto: graph, opset, and the shapes that inference adds."""
