@@ -59,6 +59,61 @@ def test_sequential_parameter_names_and_shared_parameter_once():
     assert len(list(shared.modules())) == 2
 
 
+class Tied(nn.Module):
+    """An encoder and decoder sharing one weight, and one Linear held under two names."""
+
+    def __init__(self, rng=None):
+        self.enc = nn.Linear(3, 3, rng=rng)
+        self.dec = nn.Linear(3, 3, rng=rng)
+        self.dec.weight = self.enc.weight                  # tied weights
+        block = nn.Linear(3, 3, rng=rng)
+        self.first, self.second = block, block             # a shared module
+
+    def forward(self, x):
+        return self.second(self.first(self.dec(self.enc(x))))
+
+
+def test_state_dict_names_a_shared_parameter_or_module_under_every_name(rng):
+    model = Tied(rng=rng)
+    assert list(model.state_dict()) == ["enc.weight", "enc.bias", "dec.weight", "dec.bias",
+                                        "first.weight", "first.bias", "second.weight",
+                                        "second.bias"]                    # as PyTorch's
+    assert [name for name, _ in model.named_parameters()] == [
+        "enc.weight", "enc.bias", "dec.bias", "first.weight", "first.bias"]   # each once
+    assert len(list(model.parameters())) == 5
+    state = model.state_dict()
+    np.testing.assert_array_equal(state["dec.weight"], model.enc.weight.data)
+    np.testing.assert_array_equal(state["second.bias"], model.first.bias.data)
+
+    fresh = Tied(rng=rng)
+    assert fresh.load_state_dict(state) == ([], [])                     # strict: every key
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(fresh(x).data, model(x).data)
+    with pytest.raises(ValueError, match=r"missing keys: dec.weight"):
+        fresh.load_state_dict({k: v for k, v in state.items() if k != "dec.weight"})
+
+
+def test_loading_a_shared_parameter_keeps_the_tie_and_the_last_name_wins(rng):
+    model = Tied(rng=rng)
+    kept = model.enc.weight.data
+    state = model.state_dict()
+    state["enc.weight"] = np.full((3, 3), 1.0)
+    state["dec.weight"] = np.full((3, 3), 2.0)          # later in state_dict order: it wins
+    state["first.bias"], state["second.bias"] = np.zeros(3), np.full(3, 5.0)
+    model.load_state_dict(state)
+    assert model.dec.weight is model.enc.weight and model.enc.weight.data is kept
+    np.testing.assert_array_equal(model.enc.weight.data, np.full((3, 3), 2.0))
+    assert model.first is model.second
+    np.testing.assert_array_equal(model.first.bias.data, [5.0, 5.0, 5.0])
+
+
+def test_a_module_holding_its_owner_has_a_finite_state_dict(rng):
+    outer = nn.Sequential(nn.Linear(2, 2, rng=rng))
+    outer[0].owner = outer                                 # a cycle of modules
+    assert list(outer.state_dict()) == ["0.weight", "0.bias"]
+    assert [name for name, _ in outer.named_modules(remove_duplicate=False)] == ["", "0"]
+
+
 def test_children_and_modules():
     net = Net()
     assert [name for name, _ in net.named_children()] == ["features", "flatten", "fc"]
@@ -199,13 +254,30 @@ def test_sequential_chains_indexes_and_slices(rng):
     assert model[0] is first and model[-1] is second
     head = model[:2]
     assert isinstance(head, nn.Sequential) and list(head) == [first, act]
+    with pytest.raises(TypeError, match=r"Sequential: argument 1 is a function; expected "
+                                        r"nn.Module"):
+        nn.Sequential(first, ops.relu)
+
+
+def test_sequential_slice_keeps_the_original_names(rng):
+    first, act, second = nn.Linear(4, 3, rng=rng), nn.ReLU(), nn.Linear(3, 2, rng=rng)
+    model = nn.Sequential(first, act, second)
+    tail = model[1:]
+    assert [name for name, _ in tail.named_children()] == ["1", "2"]      # as PyTorch's
+    assert list(tail.state_dict()) == ["2.weight", "2.bias"]
+    assert tail[0] is act and tail[-1] is second and len(tail) == 2      # indexed by position
+    assert [name for name, _ in model[::2].named_children()] == ["0", "2"]
+    assert repr(tail).startswith("Sequential(\n  (1): ReLU()\n  (2): Linear(")
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(tail(x).data, second(act(x)).data)
+    whole = model.state_dict()
+    fresh = nn.Sequential(nn.Linear(4, 3, rng=rng), nn.ReLU(), nn.Linear(3, 2, rng=rng))
+    assert fresh[1:].load_state_dict({k: whole[k] for k in ["2.weight", "2.bias"]}) == ([], [])
+    np.testing.assert_array_equal(fresh[2].weight.data, second.weight.data)
     with pytest.raises(IndexError, match=r"Sequential: index 3 is out of range for 3 modules"):
         model[3]
     with pytest.raises(TypeError, match=r"Sequential: index must be an int or a slice, got str"):
         model["0"]
-    with pytest.raises(TypeError, match=r"Sequential: argument 1 is a function; expected "
-                                        r"nn.Module"):
-        nn.Sequential(first, ops.relu)
 
 
 class Block(nn.Module):
@@ -455,6 +527,25 @@ def test_buffer_basics():
     assert repr(nn.Buffer(np.array(3))) == "Buffer(3, dtype=int64)"
     source = np.zeros(2)
     assert nn.Buffer(source).data is not source           # a module's state is its own copy
+
+
+def test_np_array_of_a_buffer_is_a_copy_as_numpy_asks():
+    buffer = nn.Buffer(np.array([1.0, 2.0], dtype=np.float32))
+    snapshot = np.array(buffer)                          # copy=True, numpy's default
+    buffer.data += 10.0                                  # as forward updates running stats
+    np.testing.assert_array_equal(snapshot, [1.0, 2.0])
+    assert not np.shares_memory(snapshot, buffer.data)
+    assert np.asarray(buffer) is buffer.data
+    assert np.asarray(buffer, dtype=np.float32) is buffer.data
+    converted = np.asarray(buffer, dtype=np.float64)
+    assert converted.dtype == np.float64 and converted.tolist() == [11.0, 12.0]
+    assert np.array(buffer, dtype=np.float64).tolist() == [11.0, 12.0]
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":   # copy=False exists from numpy 2
+        assert np.asarray(buffer, copy=False) is buffer.data
+        with pytest.raises(ValueError, match=r"np.asarray\(Buffer, dtype=float64, copy=False\):"
+                                             r" the Buffer's dtype is float32, so converting "
+                                             r"needs a copy; expected copy=None or True"):
+            np.asarray(buffer, dtype=np.float64, copy=False)
     with pytest.raises(TypeError, match=r"Buffer: data 'abc' has dtype <U3; expected a numeric "
                                         r"array"):
         nn.Buffer("abc")
@@ -497,6 +588,17 @@ def test_module_list_parameters_indexing_and_append(rng):
     assert not any(layer.training for layer in tower.layers)
     assert len(nn.ModuleList()) == 0
     assert repr(nn.ModuleList([nn.ReLU()])) == "ModuleList(\n  (0): ReLU()\n)"
+
+
+def test_module_list_takes_a_module_list_or_a_sequential(rng):
+    first, act = nn.Linear(2, 2, rng=rng), nn.ReLU()
+    layers = nn.ModuleList([first, act])
+    copied = nn.ModuleList(layers)                       # as PyTorch: any iterable of modules
+    assert list(copied) == [first, act] and copied is not layers
+    assert list(nn.ModuleList().extend(nn.Sequential(act, first))) == [act, first]
+    grown = nn.ModuleList([act]).extend(layers)
+    assert [name for name, _ in grown.named_parameters()] == ["1.weight", "1.bias"]
+    assert list(layers.extend(layers)) == [first, act, first, act]   # its modules, read first
 
 
 def test_module_list_errors(rng):

@@ -78,6 +78,23 @@ def test_model_weights_round_trip_into_a_fresh_model(tmp_path, rng):
     assert {p.dtype for p in fresh.parameters()} == {np.dtype(np.float32)}
 
 
+def test_tied_weights_are_saved_under_both_names_and_stay_tied_on_load(tmp_path, rng):
+    class Tied(nn.Module):
+        def __init__(self):
+            self.enc, self.dec = nn.Linear(3, 3), nn.Linear(3, 3)
+            self.dec.weight = self.enc.weight
+
+    model = Tied()
+    tc.save(model.state_dict(), tmp_path / "tied.safetensors")
+    loaded = tc.load(tmp_path / "tied.safetensors")
+    assert list(loaded) == ["dec.bias", "dec.weight", "enc.bias", "enc.weight"]   # sorted
+    np.testing.assert_array_equal(loaded["dec.weight"], model.enc.weight.data)
+    fresh = Tied()
+    assert fresh.load_state_dict(loaded) == ([], [])
+    assert fresh.dec.weight is fresh.enc.weight
+    np.testing.assert_array_equal(fresh.enc.weight.data, model.enc.weight.data)
+
+
 def test_suffix_is_case_insensitive_and_npz_is_unchanged(tmp_path):
     tc.save({"w": np.arange(3.0)}, tmp_path / "upper.SafeTensors")
     assert safetensors_numpy.load_file(str(tmp_path / "upper.SafeTensors"))["w"].tolist() == \
@@ -115,6 +132,18 @@ def test_save_overwrites_atomically_and_leaves_no_temporary_file(tmp_path):
     tc.save({"w": np.ones(3)}, path)
     assert tc.load(path)["w"].tolist() == [1.0, 1.0, 1.0]
     assert os.listdir(tmp_path) == ["w.safetensors"]
+
+
+def test_save_keeps_the_permissions_and_writes_through_a_symlink(tmp_path):
+    target = tmp_path / "w.safetensors"
+    tc.save({"w": np.zeros(2)}, target)
+    target.chmod(0o600)
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(target)
+    tc.save({"w": np.ones(3)}, link)
+    assert link.is_symlink() and oct(target.stat().st_mode & 0o777) == oct(0o600)
+    assert tc.load(target)["w"].tolist() == [1.0, 1.0, 1.0]
+    assert sorted(os.listdir(tmp_path)) == ["link.safetensors", "w.safetensors"]
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):

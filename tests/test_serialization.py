@@ -85,6 +85,35 @@ def test_save_overwrites_and_leaves_no_temporary_file(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
+def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    tc.save({"a": np.zeros(2)}, path)
+    for mode in (0o600, 0o640):
+        path.chmod(mode)
+        tc.save({"a": np.ones(2)}, path)
+        assert oct(path.stat().st_mode & 0o7777) == oct(mode)
+        assert tc.load(path)["a"].tolist() == [1.0, 1.0]
+    assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "ckpt.npz"
+    tc.save({"a": np.zeros(2)}, target)
+    target.chmod(0o600)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(target)
+    tc.save({"a": np.ones(3)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert tc.load(target)["a"].tolist() == [1.0, 1.0, 1.0]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o600)
+    assert sorted(os.listdir(tmp_path / "store")) == ["ckpt.npz"]       # no temporary left
+    dangling = tmp_path / "next.npz"              # a link to no file: open() would create it
+    dangling.symlink_to(tmp_path / "store" / "new.npz")
+    tc.save({"b": 1}, dangling)
+    assert dangling.is_symlink() and tc.load(tmp_path / "store" / "new.npz") == {"b": 1}
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
@@ -182,8 +211,14 @@ def test_damaged_layout_entry(tmp_path):
 @pytest.mark.parametrize("state, error, message", [
     ([np.zeros(2)], TypeError, r"save: expected a dict \(e.g. model.state_dict\(\)\), got list"),
     ({"__tree__": np.zeros(2)}, ValueError, r"save: the key '__tree__' is reserved"),
-    ({"a": {1: np.zeros(2)}}, TypeError, r"save: key 1 at 'a' must be a string without '/'"),
-    ({"a/b": np.zeros(2)}, TypeError, r"save: key 'a/b' at 'the top level' must be a string"),
+    ({"a": {1: np.zeros(2)}}, TypeError, r"save: key 1 at 'a' must be a non-empty string "
+                                         r"without '/' or NUL \('\\x00'\); rename it"),
+    ({"a/b": np.zeros(2)}, TypeError, r"save: key 'a/b' at 'the top level' must be a non-empty"),
+    ({"": {"a": np.zeros(2)}, "a": np.ones(3)}, TypeError,       # both would be the member "a"
+     r"save: key '' at 'the top level' must be a non-empty string"),
+    ({"a": [{"": 1}]}, TypeError, r"save: key '' at 'a/0' must be a non-empty string"),
+    ({"a\x00b": np.zeros(2)}, TypeError,                          # zip cuts names at NUL
+     r"save: key 'a\\x00b' at 'the top level' must be a non-empty string without '/' or NUL"),
     ({"w": tc.Value(np.zeros(2))}, TypeError, r"save: 'w' is a Value; expected an array, a "
                                               r"number.*for a Value, save value.data"),
     ({"s": {1, 2}}, TypeError, r"save: 's' is a set; expected an array"),
@@ -192,6 +227,15 @@ def test_save_errors_write_nothing(tmp_path, state, error, message):
     with pytest.raises(error, match=message):
         tc.save(state, tmp_path / "out.npz")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_refused_key_leaves_the_old_file_alone(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    tc.save({"epoch": 1}, path)
+    for state in ({"": {"a": np.zeros(2)}, "a": np.ones(3)}, {"a\x00b": np.zeros(2)}):
+        with pytest.raises(TypeError, match=r"must be a non-empty string without '/' or NUL"):
+            tc.save(state, path)
+    assert os.listdir(tmp_path) == ["ckpt.npz"] and tc.load(path) == {"epoch": 1}
 
 
 def test_saved_file_is_a_standard_zip(tmp_path):

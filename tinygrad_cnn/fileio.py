@@ -27,18 +27,29 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     flush it to disk, rename it over `path` and flush the folder; on any error delete it and
     leave `path` alone.
 
-    The temporary file is in the same folder (a rename is atomic only within one file
-    system) and gets the permissions a plain open() would give. A writer killed mid-write
-    (SIGKILL, power loss) cannot delete its temporary file, so each write first removes the
-    temporary files of earlier writes of the same `path` whose process, on this machine, no
-    longer exists (see remove_stale_temporaries).
+    A symlink is followed, as open() would write through it: the file it points to is
+    replaced and the link stays a link. The temporary file is in the same folder as the file
+    it replaces (a rename is atomic only within one file system). When that file exists, the
+    new one gets its permission bits (a 0o600 checkpoint stays 0o600), set before any data is
+    written (POSIX only); a new file gets the permissions a plain open() would give (0o666
+    less the umask). The rename makes a new file: it belongs to the user who wrote it, and
+    other hard links to the old file keep the old content.
+
+    A writer killed mid-write (SIGKILL, power loss) cannot delete its temporary file, so each
+    write first removes the temporary files of earlier writes of the same `path` whose
+    process, on this machine, no longer exists (see remove_stale_temporaries).
     """
-    path = Path(path)
+    path = Path(path).resolve()     # through symlinks: replacing the link would cut it
     remove_stale_temporaries(path)
     temp = path.parent / f".{path.name}.{_HOST}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    keep_mode = _permission_bits(path)
+    # replacing a file, the copy starts owner-only (0o600), so not even in the moment before
+    # fchmod can more users read it than could read the file it replaces
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if keep_mode is None else 0o600)
     try:
         with os.fdopen(fd, mode) as file:
+            if keep_mode is not None:
+                os.fchmod(file.fileno(), keep_mode)
             yield file
             file.flush()
             os.fsync(file.fileno())
@@ -48,6 +59,17 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             os.unlink(temp)
         raise
     _fsync_folder(path.parent)
+
+
+def _permission_bits(path: Path) -> int | None:
+    """The permission bits of the existing file at `path` (e.g. 0o600), or None if there is
+    none, or not on POSIX (elsewhere os.fchmod may not exist and mode bits mean little)."""
+    if os.name != "posix":
+        return None
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:

@@ -33,10 +33,13 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
     Arrays are stored as the npz entries "key/subkey/..." (readable with np.load); the nesting,
     and every leaf that is not an array (None, bool, int, float, str), are stored as JSON in the
     entry "__tree__". Lists and tuples may hold either kind (tuples load as lists); numpy
-    scalars load as Python numbers. Keys must be strings without "/".
+    scalars load as Python numbers. Keys must be non-empty strings without "/" or NUL ("\\x00"):
+    a key is one step of an entry's name, and the zip format cuts names at NUL.
 
     The file is written to a temporary file in the same folder, flushed to disk and renamed over
-    `path`, so `path` holds either its old content or the complete new file, never a part.
+    `path`, so `path` holds either its old content or the complete new file, never a part. A
+    file replaced keeps its permission bits, and a symlink is followed: the file it points to
+    is replaced (see tinygrad_cnn.fileio.atomic_write).
 
     A path ending in .safetensors writes that format instead (needs the `safetensors` extra): a
     flat {name: array} dict, such as model.state_dict(), that PyTorch's safetensors loader reads;
@@ -106,9 +109,13 @@ def _encode(value, key: str, arrays: dict[str, np.ndarray], depth: int = 0):
     if isinstance(value, dict):
         items = {}
         for name, item in value.items():
-            if not isinstance(name, str) or "/" in name:
+            # "/" joins the keys of a member's name ("model/fc.weight"), so a key may not hold
+            # one; an empty top-level key would vanish from it ({"": {"a": x}} and {"a": x}
+            # both give "a"), and is refused at every level to keep one rule; zip cuts a
+            # member's name at NUL.
+            if not isinstance(name, str) or not name or "/" in name or "\x00" in name:
                 raise TypeError(f"save: key {name!r} at {key or 'the top level'!r} must be a "
-                                f"string without '/'; rename it")
+                                f"non-empty string without '/' or NUL ('\\x00'); rename it")
             items[name] = _encode(item, f"{key}/{name}" if key else name, arrays, depth + 1)
         return {"dict": items}
     if isinstance(value, (list, tuple)):

@@ -1,7 +1,8 @@
 """The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
 odd and even kernels, AvgPool2d's padding rule, BatchNorm1d/2d (forward, every gradient, the
 running statistics after several steps, evaluation mode, the state dict), Dropout's scaling,
-the activations, and the learning rates of StepLR and CosineAnnealingLR over 12 epochs, also
+the activations, state dicts of tied weights, shared modules and Sequential slices loaded
+strictly both ways, and the learning rates of StepLR and CosineAnnealingLR over 12 epochs, also
 resumed from a state dict."""
 
 import numpy as np
@@ -129,6 +130,94 @@ def test_batch_norm_state_dicts_load_both_ways(torch, rng):
                            for name, value in ours.state_dict().items()})
     assert int(again.num_batches_tracked) == 3
     np.testing.assert_array_equal(again.running_var.numpy(), ours.running_var.data)
+
+
+class Tied(nn.Module):
+    """Encoder and decoder sharing one weight, then one Linear held under two names (applied
+    twice); its PyTorch twin is torch_tied()."""
+
+    def __init__(self):
+        self.enc = nn.Linear(4, 4)
+        self.dec = nn.Linear(4, 4)
+        self.dec.weight = self.enc.weight
+        self.act = nn.Tanh()
+        block = nn.Linear(4, 4)
+        self.first, self.second = block, block
+
+    def forward(self, x):
+        x = self.act(self.dec(self.act(self.enc(x))))
+        return self.second(self.act(self.first(x)))
+
+
+def torch_tied(torch):
+    """PyTorch's twin of Tied, float32: the same names, ties and forward."""
+
+    class TorchTied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(4, 4)
+            self.dec = torch.nn.Linear(4, 4)
+            self.dec.weight = self.enc.weight
+            self.act = torch.nn.Tanh()
+            block = torch.nn.Linear(4, 4)
+            self.first, self.second = block, block
+
+        def forward(self, x):
+            x = self.act(self.dec(self.act(self.enc(x))))
+            return self.second(self.act(self.first(x)))
+
+    return TorchTied().float()
+
+
+def torch_forward(torch, module, x):
+    """PyTorch's output for the numpy input x, as a numpy array."""
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
+def test_tied_weights_and_shared_modules_load_strictly_both_ways(torch, rng):
+    """Every name of a shared parameter or module is a key, as in PyTorch, so strict loading
+    works both ways and leaves the ties in place; the outputs agree."""
+    theirs, ours = torch_tied(torch), Tied()
+    assert list(ours.state_dict()) == list(theirs.state_dict())      # names and order
+    assert ours.load_state_dict({name: value.numpy()
+                                 for name, value in theirs.state_dict().items()}) == ([], [])
+    assert ours.dec.weight is ours.enc.weight and ours.first is ours.second
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)
+    for param in ours.parameters():                       # new values, then ours into PyTorch's
+        param.data[...] = rng.standard_normal(param.shape)
+    again = torch_tied(torch)
+    again.load_state_dict({name: torch.from_numpy(value)
+                           for name, value in ours.state_dict().items()})
+    assert again.dec.weight is again.enc.weight
+    np.testing.assert_array_equal(again.dec.weight.detach().numpy(), ours.enc.weight.data)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_sequential_slices_keep_the_names_and_load_strictly_both_ways(torch, rng):
+    """model[1:] keeps the children's original names, as PyTorch's slice does."""
+    theirs = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(2, 3), torch.nn.Tanh(),
+                                 torch.nn.Linear(3, 1)).float()
+    ours = nn.Sequential(nn.ReLU(), nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    assert list(ours[1:].state_dict()) == list(theirs[1:].state_dict()) == [
+        "1.weight", "1.bias", "3.weight", "3.bias"]
+    assert ours[1:].load_state_dict({name: value.numpy()
+                                     for name, value in theirs[1:].state_dict().items()}
+                                    ) == ([], [])
+    x = rng.standard_normal((5, 2)).astype(np.float32)
+    np.testing.assert_allclose(ours[1:](x).data, torch_forward(torch, theirs[1:], x),
+                               rtol=1e-5, atol=1e-6)
+    for param in ours.parameters():                       # new values, then ours into PyTorch's
+        param.data[...] = rng.standard_normal(param.shape)
+    theirs[2:].load_state_dict({name: torch.from_numpy(value)
+                                for name, value in ours[2:].state_dict().items()})
+    theirs[:2].load_state_dict({name: torch.from_numpy(value)
+                                for name, value in ours[:2].state_dict().items()})
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)   # the slices loaded the whole model
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5])

@@ -8,7 +8,7 @@ order they were set."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -37,7 +37,8 @@ class Buffer:
     `named_buffers()` lists them and `state_dict()` holds them beside the parameters, under
     the attribute's dotted name (as PyTorch's buffers); `parameters()` leaves them out, so no
     optimizer touches them. forward updates one by assigning or writing into `buffer.data`;
-    `load_state_dict` copies into `data` in place. `np.asarray(buffer)` is its data.
+    `load_state_dict` copies into `data` in place. `np.asarray(buffer)` is its data;
+    `np.array(buffer)` is a copy, as for any numpy array.
     """
 
     __slots__ = ("data",)
@@ -60,7 +61,15 @@ class Buffer:
         return self.data.dtype
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        """np.asarray(buffer) is buffer.data (converted when a dtype is asked for); np.array(buffer)
+        is a copy, as numpy's copy= asks, so it is a snapshot that forward does not change."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
+            raise ValueError(f"np.asarray(Buffer, dtype={np.dtype(dtype)}, copy=False): the "
+                             f"Buffer's dtype is {self.dtype}, so converting needs a copy; "
+                             f"expected copy=None or True")
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         if self.data.ndim == 0:
@@ -131,18 +140,26 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self) -> Iterator[tuple[str, Module]]:
-        """(dotted path, module) for this module ("") and every module below it, each once."""
+    def named_modules(self, remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(dotted path, module) for this module ("") and every module below it, each once
+        (with remove_duplicate=False: under each of its paths).
+
+        A shared submodule, held under several paths, is then given under each of them, as
+        state_dict() needs (PyTorch's named_modules has the same switch). A path never goes
+        into a module it is already inside: a module that holds one of its owners would
+        otherwise make paths without end.
+        """
         seen: set[int] = set()
-        stack = [("", self)]
+        stack = [("", self, ())]              # (path, module, ids of the modules above it)
         while stack:
-            path, module = stack.pop()
-            if id(module) in seen:
+            path, module, above = stack.pop()
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield path, module
-            below = [(f"{path}.{name}" if path else name, child)
-                     for name, child in module.named_children()]
+            inside = above + (id(module),)
+            below = [(f"{path}.{name}" if path else name, child, inside)
+                     for name, child in module.named_children() if id(child) not in inside]
             stack.extend(reversed(below))     # popped in attribute order
 
     def modules(self) -> Iterator[Module]:
@@ -165,15 +182,18 @@ class Module:
         for _, buffer in self.named_buffers():
             yield buffer
 
-    def _named_attributes(self, kinds: tuple[type, ...]) -> Iterator[tuple[str, Value | Buffer]]:
+    def _named_attributes(self, kinds: tuple[type, ...], remove_duplicate: bool = True
+                          ) -> Iterator[tuple[str, Value | Buffer]]:
         """(dotted name, attribute) for the attributes of the given kinds, module by module
         (this one first, then its submodules in order); within a module the parameters come
-        before the buffers (PyTorch's state_dict order), each in the order set."""
+        before the buffers (PyTorch's state_dict order), each in the order set. An attribute
+        shared under several names is given once, under its first name, unless
+        remove_duplicate=False: then under every name."""
         seen: set[int] = set()
-        for path, module in self.named_modules():
+        for path, module in self.named_modules(remove_duplicate):
             for kind in kinds:
                 for name, value in vars(module).items():
-                    if isinstance(value, kind) and id(value) not in seen:
+                    if isinstance(value, kind) and not (remove_duplicate and id(value) in seen):
                         seen.add(id(value))
                         yield (f"{path}.{name}" if path else name), value
 
@@ -199,9 +219,14 @@ class Module:
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """{dotted name: copy of the data} of every parameter and buffer; module by module, each
-        module's parameters before its buffers, as PyTorch orders them."""
-        return OrderedDict((name, entry.data.copy())
-                           for name, entry in self._named_attributes((Value, Buffer)))
+        module's parameters before its buffers, as PyTorch orders them.
+
+        A parameter, buffer or submodule shared under several names (tied weights) is in it
+        under every name, as in PyTorch, so the state dicts of twin models have the same keys;
+        parameters() and named_parameters() give it once.
+        """
+        return OrderedDict((name, entry.data.copy()) for name, entry
+                           in self._named_attributes((Value, Buffer), remove_duplicate=False))
 
     def load_state_dict(self, state_dict: Mapping, strict: bool = True) -> IncompatibleKeys:
         """Copy the arrays of `state_dict` into the parameters and buffers of the same names.
@@ -212,12 +237,16 @@ class Module:
         text cannot). With strict=False the keys present in both are loaded and the others
         reported; a shape or dtype mismatch is an error either way. Returns the missing and
         unexpected keys.
+
+        A parameter or buffer shared under several names stays shared: it is loaded from each
+        of its names in state_dict() order, so the last name's array wins, as in PyTorch.
         """
         name = type(self).__name__
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a dict of arrays such as "
                             f"model.state_dict(), got {type(state_dict).__name__}")
-        entries = dict(self._named_attributes((Value, Buffer)))
+        # every name of a shared parameter is a key, as in state_dict(); each maps to the one Value
+        entries = dict(self._named_attributes((Value, Buffer), remove_duplicate=False))
         if isinstance(state_dict.get("model"), Mapping) and "model" not in entries:
             keys = ", ".join(repr(key) for key in state_dict)
             raise ValueError(
@@ -297,7 +326,12 @@ def _holds_modules(container) -> bool:
 
 
 class Sequential(Module):
-    """x -> modules[-1](... modules[1](modules[0](x))); the modules are children "0", "1", ..."""
+    """x -> modules[-1](... modules[1](modules[0](x))); the modules are children "0", "1", ...
+
+    Indexing is by position; a slice is a Sequential of the same modules under their original
+    names, as in PyTorch: model[1:] has children "1", "2", ..., so its state dict has the keys
+    of that part of model.state_dict().
+    """
 
     def __init__(self, *modules: Module):
         for i, module in enumerate(modules):
@@ -316,10 +350,13 @@ class Sequential(Module):
         return self.children()
 
     def __getitem__(self, index: int | slice) -> Module:
-        modules = list(self.children())
+        children = list(self.named_children())
         if isinstance(index, slice):
-            return Sequential(*modules[index])
-        return modules[_checked_index("Sequential", index, len(modules))]
+            part = Sequential()
+            for name, module in children[index]:
+                setattr(part, name, module)     # the original name, not its place in the slice
+            return part
+        return children[_checked_index("Sequential", index, len(children))][1]
 
 
 class ModuleList(Module):
@@ -346,8 +383,9 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules) -> ModuleList:
-        """Append each module of `modules` in order; returns self."""
-        if isinstance(modules, Module) or not hasattr(modules, "__iter__"):
+        """Append each module of `modules` (a list, a ModuleList, a Sequential, any iterable of
+        modules) in order; returns self."""
+        if not isinstance(modules, Iterable):     # e.g. one Linear: a module that is no container
             raise TypeError(f"ModuleList: modules is a {type(modules).__name__}; expected an "
                             f"iterable of modules, e.g. ModuleList([Linear(4, 4), ReLU()])")
         modules = list(modules)
