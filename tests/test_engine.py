@@ -283,6 +283,25 @@ def test_gradients_accumulate_across_backward_calls_until_zeroed():
     assert x.grad == 4.0
 
 
+def test_a_grad_set_by_hand_is_added_to_in_the_values_shape_and_dtype():
+    w = tc.Value(np.ones(3, dtype=np.float32))
+    w.grad = 0                                   # micrograd's zero_grad: a number is fine
+    (w * 2.0).sum().backward()
+    assert w.grad.tolist() == [2.0] * 3 and w.grad.dtype == np.float32
+    w.grad = np.zeros(3)                         # "zeroed" in float64: stays float32
+    (w * 2.0).sum().backward()
+    assert w.grad.dtype == np.float32
+    w.grad = np.zeros((3, 1))                    # would broadcast to (3, 3)
+    with pytest.raises(ValueError, match=r"backward: the Value of shape \(3,\) has a .grad of "
+                                         r"shape \(3, 1\), and adding its new gradient gives "
+                                         r"shape \(3, 3\); expected a .grad of the Value's shape; "
+                                         r"set .grad = None"):
+        (w * 2.0).sum().backward()
+    w.grad = None                                # the fix works
+    (w * 2.0).sum().backward()
+    assert w.grad.tolist() == [2.0] * 3
+
+
 def test_every_node_that_requires_grad_has_a_grad(rng):
     w = tc.Value(rng.standard_normal((3, 4)))
     x = tc.Value(rng.standard_normal((5, 4)), requires_grad=False)
@@ -456,6 +475,24 @@ def test_no_grad_decorator_and_restores_mode_after_an_exception(spy):
     assert is_grad_enabled() and (x * 2).requires_grad
 
 
+def test_no_grad_refuses_to_decorate_a_generator_function():
+    # its body would run as the caller iterates, after the decorator had exited
+    with pytest.raises(TypeError, match=r"no_grad cannot decorate the generator function "
+                                        r"halves: .* put `with tc.no_grad\(\):` inside the "
+                                        r"generator's body instead"):
+        @tc.no_grad()
+        def halves(values):
+            for v in values:
+                yield v * 0.5
+
+    def halves(values):                          # the fix works
+        with tc.no_grad():
+            for v in values:
+                yield v * 0.5
+
+    assert [h.requires_grad for h in halves([tc.Value(1.0), tc.Value(2.0)])] == [False, False]
+
+
 # requires_grad=False inputs cost no gradient work
 
 def test_inputs_without_grad_get_no_grad_and_no_backward_work(spy, rng):
@@ -558,6 +595,45 @@ def test_custom_backward_mistakes_raise():
 
     with pytest.raises(NotImplementedError, match="ForwardOnly must define backward"):
         ForwardOnly.apply(x).sum().backward()
+
+    class ComplexGrad(tc.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, grad):
+            return grad * (2 + 1j)
+
+    with pytest.raises(TypeError, match=r"ComplexGrad.backward returned a complex gradient for "
+                                        r"input 0; expected real numbers"):
+        ComplexGrad.apply(x).sum().backward()
+
+
+def test_a_value_given_as_a_keyword_param_is_refused():
+    class Scale(tc.Function):
+        def forward(self, x, w):
+            return x * w
+
+        def backward(self, grad):
+            x, w, _ = self.saved()
+            return grad * w, grad * x
+
+    x, w = tc.Value([1.0, 2.0]), tc.Value([3.0, 4.0])
+    with pytest.raises(TypeError, match=r"Scale.apply: keyword w= is a Value; expected inputs "
+                                        r"positionally, as Scale.apply\(x, w\)"):
+        Scale.apply(x, w=w)
+    Scale.apply(x, w).sum().backward()           # the fix works
+    assert w.grad.tolist() == [1.0, 2.0]
+
+
+def test_a_list_of_values_is_refused_as_data():
+    a, b = tc.Value(1.0), tc.Value(2.0)
+    for data in ([a, b], [[1.0, a]], (b,)):
+        with pytest.raises(TypeError, match=r"Value: data is a list holding Values, which would "
+                                            r"be cut from their graph; .* tc.ops.stack"):
+            tc.Value(data)
+    joined = tc.ops.stack([a, b])                # the fix works
+    (joined * joined).sum().backward()
+    assert (a.grad, b.grad) == (2.0, 4.0)
 
 
 def test_integer_output_records_no_node():

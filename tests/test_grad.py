@@ -105,6 +105,19 @@ def test_grad_errors():
         tc.grad(x * 2.0, [x], grad_output=np.ones(2))
 
 
+def test_grad_refuses_an_input_that_does_not_require_grad():
+    # a saliency map of an image batch made without requires_grad: zeros would be a lie
+    w = tc.Value([[1.0, -2.0], [0.5, 3.0]])
+    images = tc.Value(np.array([[1.0, 2.0]]), requires_grad=False)
+    loss = (images @ w).sum()
+    with pytest.raises(ValueError, match=r"grad: input 0 \(shape \(1, 2\), dtype float64\) does "
+                                         r"not require grad, so no gradient reaches it"):
+        tc.grad(loss, [images])
+    images = tc.Value(images.data)                 # the fix works
+    (g,) = tc.grad((images @ w).sum(), [images])
+    assert g.data.tolist() == [[-1.0, 3.5]]
+
+
 def test_a_rule_reading_float_arrays_kept_on_self_is_refused_under_create_graph():
     class Swish(tc.Function):        # the first-order style: s and x kept from forward
         def forward(self, x):

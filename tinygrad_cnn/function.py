@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import types
 from collections.abc import Callable, Iterator, Mapping
 
@@ -25,7 +26,8 @@ class no_grad:
     """Build no graph inside the block or the decorated function: results never require grad.
 
     `with tc.no_grad(): ...` or `@tc.no_grad()` above a function; the previous mode comes
-    back on exit, also when the block raises.
+    back on exit, also when the block raises. The mode belongs to the whole process: while
+    one thread is inside no_grad, ops that other threads run record no graph either.
     """
 
     def __init__(self) -> None:
@@ -41,6 +43,13 @@ class no_grad:
         _grad_enabled = self._previous.pop()
 
     def __call__(self, func: Callable) -> Callable:
+        if inspect.isgeneratorfunction(func):
+            # its body runs only as the caller iterates, after the decorator has exited
+            raise TypeError(f"no_grad cannot decorate the generator function {func.__name__}: "
+                            f"its body runs later, step by step, outside the decorator; "
+                            f"expected a plain function; put `with tc.no_grad():` inside the "
+                            f"generator's body instead")
+
         @functools.wraps(func)
         def without_grad(*args, **kwargs):
             with no_grad():
@@ -129,6 +138,8 @@ class Function:
                 parents.append(v)
         fn = cls()
         fn.needs_input_grad = _needs_input_grad(requires_grad)
+        if params:
+            _check_params(cls, params)
         fn.params = params or _NO_PARAMS     # one shared empty mapping: a million ops, no dicts
         if _profiler is None:
             data = fn.forward(*arrays, **params)
@@ -178,6 +189,16 @@ class Function:
     def name(self) -> str:
         """The op's name as drawn and profiled, e.g. 'Conv2d'."""
         return type(self).__name__
+
+
+def _check_params(cls: type, params: dict) -> None:
+    """A keyword param is a constant: a Value there would silently get no gradient."""
+    for key, value in params.items():
+        if isinstance(value, Value):
+            raise TypeError(f"{cls.__name__}.apply: keyword {key}= is a Value; expected inputs "
+                            f"positionally, as {cls.__name__}.apply(x, {key}): keyword params "
+                            f"are constants and get no gradient (pass {key}.data for a "
+                            f"constant)")
 
 
 _NEEDS_INPUT_GRAD: dict[tuple[bool, ...], tuple[bool, ...]] = {}
@@ -297,6 +318,12 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
         if not isinstance(x, Value):
             raise TypeError(f"grad: input {i} is a {type(x).__name__}; expected Values of "
                             f"output's graph")
+        if not x.requires_grad:         # no gradient flows into it: zeros would be a lie
+            raise ValueError(
+                f"grad: input {i} (shape {x.shape}, dtype {x.dtype}) does not require grad, so "
+                f"no gradient reaches it; expected Values with requires_grad=True; make it "
+                f"with tc.Value(data) (requires_grad=True is the default) before computing "
+                f"output from it, outside no_grad()")
     retain_graph = create_graph if retain_graph is None else retain_graph
     wanted = set(inputs)
     order = _on_paths_to(wanted, _checked_order(output, "grad"))
@@ -394,8 +421,7 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
                     g = np.array(g)     # an array that no other node's .grad shares
                     # (a sum of 0-d arrays is a numpy scalar: that becomes an array too)
                 stored.add(id(g))
-                # np.asarray: a sum of 0-d arrays is a numpy scalar, and .grad is an array
-                node.grad = g if node.grad is None else np.asarray(node.grad + g)
+                node.grad = g if node.grad is None else _accumulated(node, g)
             elif node in wanted:
                 found[node] = g
             fn = node.fn
@@ -412,6 +438,19 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
             if not retain_graph:
                 fn.release()
     return found
+
+
+def _accumulated(node: Value, g: np.ndarray) -> np.ndarray:
+    """node.grad + g, a new array of g's shape and dtype; node.grad may have been set by hand
+    (micrograd's zero_grad sets it to 0), but not to an array that changes the shape."""
+    total = np.asarray(node.grad + g)   # asarray: a sum of 0-d arrays is a numpy scalar
+    if total.shape != g.shape:
+        name = f" '{node.name}'" if node.name else ""
+        raise ValueError(f"backward: the Value{name} of shape {node.shape} has a .grad of shape "
+                         f"{np.shape(node.grad)}, and adding its new gradient gives shape "
+                         f"{total.shape}; expected a .grad of the Value's shape; set .grad = "
+                         f"None (what zero_grad() does) to start again")
+    return total if total.dtype == g.dtype else total.astype(g.dtype)
 
 
 def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) -> tuple:
@@ -509,6 +548,10 @@ def _converted_grad(fn: Function, i: int, g, dtype: np.dtype, create_graph: bool
                 f"create_graph=True; expected a Value computed from grad and self.saved(), "
                 f"so the gradient can be differentiated again")
         return g if g.dtype == dtype else g.astype(dtype)    # recorded, so it stays in the graph
+    if np.iscomplexobj(g):
+        raise TypeError(f"{fn.name}.backward returned a complex gradient for input {i}; "
+                        f"expected real numbers (its imaginary part would be lost); take "
+                        f".real where that is what the rule means")
     if isinstance(g, Value):
         raise TypeError(
             f"{fn.name}.backward returned a Value for input {i}; expected a numpy array: in an "

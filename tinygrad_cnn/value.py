@@ -15,7 +15,8 @@ class Value:
     ----------
     data : number, (nested) list of numbers or numpy.ndarray
         Python numbers and lists become float64; numpy arrays and numpy scalars keep their
-        dtype, and an array is used as it is (not copied).
+        dtype, and an array is used as it is (not copied). Backward reads the inputs' data
+        when it runs, so change no input's data between a forward pass and its backward.
     requires_grad : bool
         Whether backward() should compute d(root)/d(this). True by default, as in micrograd;
         integer and bool data never require grad. Pass False for inputs such as an image
@@ -204,11 +205,21 @@ def _data_of(x):
     return x.data if isinstance(x, Value) else x
 
 
+def _holds_a_value(items: list | tuple) -> bool:
+    """Whether a (nested) list holds a Value anywhere."""
+    return any(isinstance(item, Value) or (isinstance(item, (list, tuple)) and _holds_a_value(item))
+               for item in items)
+
+
 def _to_array(data, dtype) -> np.ndarray:
     """data as a numeric ndarray: numpy data keeps its dtype, Python numbers/lists -> float64."""
     if isinstance(data, Value):
         raise TypeError("Value: data is already a Value; expected a number, a list or a numpy "
                         "array; use x.detach() for a new leaf sharing its data")
+    if isinstance(data, (list, tuple)) and _holds_a_value(data):
+        raise TypeError("Value: data is a list holding Values, which would be cut from their "
+                        "graph; expected numbers; to join Values in the graph use "
+                        "tc.ops.stack(values)")
     try:
         array = np.asarray(data)
     except ValueError as error:        # e.g. ragged nested lists
