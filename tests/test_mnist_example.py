@@ -298,14 +298,18 @@ def test_limit_0_is_a_clear_error_not_a_zero_division(tmp_path):
                       "default (5)"),
     ("--batch-size", "0", "--batch-size is 0; expected at least 1 image per batch; leave "
                           "--batch-size out to use the default (64)"),
-    ("--lr", "0", "--lr 0 and --lr-decay 0.5; expected lr > 0 and 0 < lr-decay <= 1"),
+    ("--lr", "0", "--lr 0 and --lr-decay 0.5; expected a finite lr > 0 and 0 < lr-decay <= 1"),
+    ("--lr", "inf", "--lr inf and --lr-decay 0.5; expected a finite lr > 0 and 0 < lr-decay "
+                    "<= 1"),
+    ("--seed", "-1", "--seed is -1; expected a non-negative int such as 0"),
+    ("--channels", "0 4", "argument --channels: 0 channels; expected at least 1"),
 ])
 def test_bad_counts_and_rates_are_refused(monkeypatch, capsys, flag, value, message):
     monkeypatch.syspath_prepend(str(EXAMPLES / "mnist"))
     import train as mnist_train
 
     with pytest.raises(SystemExit) as exit_info:
-        mnist_train.parse_args([flag, value])
+        mnist_train.parse_args([flag, *value.split()])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.endswith(f"error: {message}\n")
 

@@ -544,10 +544,11 @@ def test_export_script_writes_onnx_and_safetensors_from_a_checkpoint(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "mnist" / "export.py"),
          "--checkpoint", str(tmp_path / "checkpoint.npz"), "--check-images", "5",
-         "--data-dir", str(data)],
+         "--data-dir", str(data), "--out", str(tmp_path / "exported")],    # a new folder
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stdout + result.stderr
+    tmp_path = tmp_path / "exported"
     assert f"wrote {tmp_path / 'seed_cnn.safetensors'} (PyTorch" in result.stdout
     assert f"wrote {tmp_path / 'seed_cnn.onnx'} (opset 17" in result.stdout
     largest = float(re.search(r"ONNX Runtime on 5 test images: largest \|difference\| from "
@@ -559,6 +560,17 @@ def test_export_script_writes_onnx_and_safetensors_from_a_checkpoint(tmp_path):
     for name, array in model.state_dict().items():
         np.testing.assert_array_equal(weights[name], array)
     assert max_difference(model.eval(), tmp_path / "seed_cnn.onnx", mnist_batch(5)) < TOLERANCE
+
+
+def test_export_script_refuses_an_old_opset_before_writing(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "mnist"))
+    import export as export_script
+
+    with pytest.raises(SystemExit) as exit_info:
+        export_script.parse_args(["--opset", "5"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith("error: --opset 5: expected 13 or later, as "
+                                            "tc.onnx.export writes\n")
 
 
 def test_make_demo_exports_after_training():

@@ -11,6 +11,7 @@ from model import SeedCNN
 
 import tinygrad_cnn as tc
 from tinygrad_cnn.data import load_mnist
+from tinygrad_cnn.onnx.exporter import MIN_OPSET
 
 
 def load_model(checkpoint_path):
@@ -58,13 +59,18 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the MNIST IDX files, for the check (default: "
                              "$TINYGRAD_CNN_DATA or ~/.cache/tinygrad_cnn/mnist)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.opset < MIN_OPSET:          # refused before anything is written
+        parser.error(f"--opset {args.opset}: expected {MIN_OPSET} or later, as tc.onnx.export "
+                     f"writes")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     out = args.out or args.checkpoint.parent
     model = load_model(args.checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
 
     weights_path = out / "seed_cnn.safetensors"
     tc.save(model.state_dict(), weights_path)

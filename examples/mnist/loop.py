@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import math
 import os
 import platform
 import resource
@@ -172,9 +173,11 @@ def parse_args(parser, argv=None):
             flag = "--" + name.replace("_", "-")
             parser.error(f"{flag} is {value}; expected at least 1 {what}; leave {flag} out to "
                          f"use the default ({default})")
-    if not args.lr > 0 or not 0 < args.lr_decay <= 1:
-        parser.error(f"--lr {args.lr:g} and --lr-decay {args.lr_decay:g}; expected lr > 0 and "
-                     f"0 < lr-decay <= 1")
+    if not 0 < args.lr < math.inf or not 0 < args.lr_decay <= 1:
+        parser.error(f"--lr {args.lr:g} and --lr-decay {args.lr_decay:g}; expected a finite "
+                     f"lr > 0 and 0 < lr-decay <= 1")
+    if args.seed < 0:
+        parser.error(f"--seed is {args.seed}; expected a non-negative int such as 0")
     return args, explicit
 
 

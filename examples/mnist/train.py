@@ -16,10 +16,19 @@ def build_parser():
     parser = argparse.ArgumentParser(description="Train the seed CNN on MNIST.")
     loop.add_training_arguments(parser, epochs=5, lr=2e-3, lr_decay=0.5,
                                 out=Path("runs/mnist"))
-    parser.add_argument("--channels", type=int, nargs=2, default=[16, 32], metavar=("C1", "C2"),
+    parser.add_argument("--channels", type=positive_int, nargs=2, default=[16, 32],
+                        metavar=("C1", "C2"),
                         help="output channels of the two convolutions; 1 1 is the literal "
                              "seed (default: 16 32)")
     return parser
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a channel count, at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} channels; expected at least 1")
+    return value
 
 
 def parse_args(argv=None):
