@@ -26,11 +26,12 @@ class profile:
     seconds)`, slowest first), `prof.total` (seconds, the sum of the rows), `prof.wall` (seconds
     the whole block took) and `prof.table()` (the printed table, which `str(prof)` and
     `print(prof)` also give). `print_table=False` prints nothing. Forward time is the op's
-    `forward()`; backward time is its `backward()` plus the engine's check of the gradients it
-    returns. Graph building, the topological sort, gradient accumulation and code outside the
-    ops are in `wall` but in no row. An op whose backward never ran (its inputs need no grad,
-    or under no_grad) has a forward row only. One profile at a time: entering one while another
-    is active raises ValueError; entering the same object again starts a fresh record.
+    `forward()`; backward time is its `backward()` only. Graph building, the topological sort,
+    the engine's checks of the gradients a backward returns, gradient accumulation and code
+    outside the ops are in `wall` but in no row. An op whose backward never ran (its inputs
+    need no grad, or under no_grad) has a forward row only. One profile at a time: entering one
+    while another is active raises ValueError; entering the same object again starts a fresh
+    record.
     """
 
     def __init__(self, print_table: bool = True):
