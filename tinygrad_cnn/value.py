@@ -124,13 +124,7 @@ class Value:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(value) is value.data (converted when a dtype is asked for); np.array(value)
         is a copy, as numpy's copy= asks."""
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
-            raise ValueError(f"np.asarray(Value, dtype={np.dtype(dtype)}, copy=False): the "
-                             f"Value's dtype is {self.dtype}, so converting needs a copy; "
-                             f"expected copy=None or True")
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array_protocol("Value", self.data, dtype, copy)
 
     def __lt__(self, other) -> np.ndarray: return self.data < _data_of(other)
     def __le__(self, other) -> np.ndarray: return self.data <= _data_of(other)
@@ -203,6 +197,19 @@ class Value:
 def _data_of(x):
     """A Value's data, anything else as it is (for comparisons)."""
     return x.data if isinstance(x, Value) else x
+
+
+def array_protocol(holder: str, data: np.ndarray, dtype, copy) -> np.ndarray:
+    """numpy's __array__ for an object holding `data` (a Value, an nn Buffer): data itself when
+    nothing else is asked for, converted when a dtype is, a copy when copy=True; with
+    copy=False a needed conversion is an error, as numpy asks."""
+    if copy:
+        return np.array(data, dtype=dtype, copy=True)
+    if copy is False and dtype is not None and np.dtype(dtype) != data.dtype:
+        raise ValueError(f"np.asarray({holder}, dtype={np.dtype(dtype)}, copy=False): the "
+                         f"{holder}'s dtype is {data.dtype}, so converting needs a copy; "
+                         f"expected copy=None or True")
+    return data if dtype is None else data.astype(dtype, copy=False)
 
 
 def _holds_a_value(items: list | tuple) -> bool:

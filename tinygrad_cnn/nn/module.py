@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinygrad_cnn.function import module_scope
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, array_protocol
 
 # The modules being called, innermost last, each with its dotted name; mirrors the name stack
 # of function.module_scope, which holds only the names.
@@ -63,13 +63,7 @@ class Buffer:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(buffer) is buffer.data (converted when a dtype is asked for); np.array(buffer)
         is a copy, as numpy's copy= asks, so it is a snapshot that forward does not change."""
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
-            raise ValueError(f"np.asarray(Buffer, dtype={np.dtype(dtype)}, copy=False): the "
-                             f"Buffer's dtype is {self.dtype}, so converting needs a copy; "
-                             f"expected copy=None or True")
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array_protocol("Buffer", self.data, dtype, copy)
 
     def __repr__(self) -> str:
         if self.data.ndim == 0:
