@@ -1,6 +1,7 @@
 """Tests of tinygrad_cnn.optim: SGD and Adam updates against numpy formulas written out here,
-frozen parameters, state dicts that resume bit-identically, the learning-rate schedules (their
-sequences against PyTorch are in tests/torch_oracle/test_layers.py), argument errors."""
+frozen parameters, state dicts that resume bit-identically, the learning-rate schedules, argument
+errors. The same updates against PyTorch are in tests/torch_oracle/test_optimizers.py, the
+schedules' sequences in tests/torch_oracle/test_layers.py."""
 
 import math
 
@@ -42,8 +43,9 @@ def test_sgd_momentum_steps_unrolled(problem):
                                rtol=1e-14, atol=1e-14)
 
 
-def test_sgd_momentum_and_weight_decay_steps(problem):
-    w0, grads = problem
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+def test_sgd_momentum_and_weight_decay_steps(rng, shape):
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
     lr, m, wd = 0.05, 0.8, 0.01
     w, buf = w0.copy(), None
     for g in grads:

@@ -142,7 +142,9 @@ class SGD(Optimizer):
         d = grad + self.weight_decay * param.data if self.weight_decay else grad
         if self.momentum:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = d.copy()    # d may be param.grad itself
+                # a copy, as d may be param.grad itself; np.array, as d of a 0-d parameter
+                # may be a numpy scalar, which `buf *= ...` below would not change in place
+                state["momentum_buffer"] = np.array(d)
             else:
                 buf = state["momentum_buffer"]
                 buf *= self.momentum
