@@ -146,6 +146,24 @@ def _torch():
     return torch
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--batch-size", "0"], "--batch-size is 0; expected at least 1 image per batch"),
+    (["--epochs", "0"], "--epochs is 0; expected at least 1 epoch"),
+    (["--lr-decay", "0"], "--lr 0.001 and --lr-decay 0; expected a finite lr > 0 and 0 < "
+                          "lr-decay <= 1"),
+    (["--test-limit", "0"], "--test-limit is 0; expected at least 1 test image")])
+def test_pytorch_twin_refuses_the_flags_the_zoo_command_refuses(tmp_path, fake_mnist, capsys,
+                                                                 flags, message):
+    _torch()
+    twin = load("torch_twin")
+    with pytest.raises(SystemExit) as exit_info:
+        twin.main(["--model", "lenet5", "--data-dir", str(fake_mnist), "--out",
+                   str(tmp_path / "out"), *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("name", sorted(PARAMETERS))
 def test_each_network_computes_what_its_pytorch_twin_computes(models, rng, name):
     """Our weights loaded into the PyTorch twin (same parameter names): the same outputs in eval
@@ -166,3 +184,22 @@ def test_each_network_computes_what_its_pytorch_twin_computes(models, rng, name)
             expected = theirs(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(model(tc.Value(x)).data, expected, rtol=1e-4, atol=1e-5,
                                    err_msg=f"{name} in {mode} mode")
+
+
+def test_batchnorm_cnn_of_other_widths_has_a_pytorch_twin(models, rng):
+    """BatchNormCNN(channels=...) and its twin of the same widths: same names, same outputs."""
+    torch = _torch()
+    twin = load("torch_twin")
+    tc.manual_seed(0)
+    model = models.BatchNormCNN(channels=(4, 8))
+    theirs = twin.BatchNormCNN(channels=(4, 8))
+    theirs.load_state_dict({key: torch.from_numpy(np.array(value))
+                            for key, value in model.state_dict().items()}, strict=True)
+    x = rng.standard_normal((3, 1, 28, 28)).astype(np.float32)
+    for mode in ("eval", "train"):
+        getattr(model, mode)()
+        getattr(theirs, mode)()
+        with torch.no_grad():
+            expected = theirs(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(model(tc.Value(x)).data, expected, rtol=1e-4, atol=1e-5,
+                                   err_msg=f"channels (4, 8) in {mode} mode")

@@ -25,9 +25,8 @@ from torch.nn import functional as F
 from tinygrad_cnn.data import load_mnist
 from tinygrad_cnn.fileio import atomic_write
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-# uint8 pixel -> float32 input, the very table the tinygrad_cnn runs use
-PIXEL_TABLE = ((np.arange(256) / 255 - MNIST_MEAN) / MNIST_STD).astype(np.float32)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mnist"))
+import loop  # noqa: E402  (the flag checks and the input normalisation of the zoo's runs)
 
 
 class PyTorchExampleNet(nn.Module):
@@ -85,10 +84,11 @@ class ConvBlock(nn.Module):
 class BatchNormCNN(nn.Module):
     """Two conv-BN-ReLU blocks with padding "same", each followed by a 2x2 max-pool; linear."""
 
-    def __init__(self):
+    def __init__(self, channels=(16, 32)):
         super().__init__()
-        self.blocks = nn.ModuleList([ConvBlock(1, 16), ConvBlock(16, 32)])
-        self.fc = nn.Linear(32 * 7 * 7, 10)
+        c1, c2 = channels
+        self.blocks = nn.ModuleList([ConvBlock(1, c1), ConvBlock(c1, c2)])
+        self.fc = nn.Linear(c2 * 7 * 7, 10)
 
     def forward(self, x):
         for block in self.blocks:                          # 28 -> 14 -> 7
@@ -105,7 +105,7 @@ def batches(images, labels, batch_size, order):
     """(x float32 (B, 1, 28, 28), y int64 (B,)) in `order`, normalised as the zoo's runs are."""
     for start in range(0, len(order), batch_size):
         index = order[start:start + batch_size]
-        x = PIXEL_TABLE[images[index]][:, None]             # (B, 28, 28) -> (B, 1, 28, 28)
+        x = loop.normalize(images[index])                   # (B, 28, 28) -> (B, 1, 28, 28)
         yield torch.from_numpy(x), torch.from_numpy(labels[index])
 
 
@@ -128,11 +128,7 @@ def main(argv=None):
                         help="folder with the MNIST IDX files (default: the cache)")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for metrics.json (required)")
-    args = parser.parse_args(argv)
-    for name in ("limit", "test_limit"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} is {getattr(args, name)}; expected a "
-                         f"positive number of images")
+    args, _ = loop.parse_args(parser, argv)      # the same flag checks as the zoo's train.py
     args.out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(args.seed)
