@@ -1,5 +1,6 @@
 """A custom op (LeakyReLU as a tc.Function) and a custom layer (Dropout as an nn.Module), each
-checked with tc.gradcheck, then trained in a small model: python examples/custom_layer.py"""
+checked with tc.gradcheck (the op with tc.gradgradcheck too), then trained in a small model:
+python examples/custom_layer.py"""
 
 import argparse
 
@@ -17,12 +18,15 @@ class LeakyReLUFunction(tc.Function):
         if not 0 <= negative_slope < 1:
             raise ValueError(f"leaky_relu: negative_slope is {negative_slope}; expected a "
                              f"number in [0, 1)")
-        self.slope = np.where(x > 0, 1.0, negative_slope).astype(x.dtype)   # dy/dx per element
-        return x * self.slope
+        # a mask and a setting, no floats computed from x: the rule works on Values too, so
+        # leaky_relu can be differentiated twice (tc.grad with create_graph=True)
+        self.positive, self.negative_slope = x > 0, negative_slope
+        return np.where(self.positive, x, x * negative_slope)
 
-    # y = x * slope(x), with slope 1 for x > 0 and negative_slope elsewhere => dx = grad * slope
+    # y = x where x > 0, else negative_slope * x  =>  dx = grad * (1 or negative_slope)
     def backward(self, grad):
-        return grad * self.slope
+        slope = np.where(self.positive, 1, self.negative_slope).astype(grad.dtype)
+        return grad * slope
 
 
 def leaky_relu(x, negative_slope=0.01):
@@ -70,7 +74,8 @@ def check_gradients(rng):
         x = rng.standard_normal(shape)
         x[np.abs(x) < 1e-3] = 0.5             # finite differences cannot cross the kink at 0
         assert tc.gradcheck(lambda v: leaky_relu(v, negative_slope=0.1), [x]) is True
-    print(f"gradcheck passed: LeakyReLU on shapes {shapes}")
+        assert tc.gradgradcheck(lambda v: leaky_relu(v, negative_slope=0.1), [x]) is True
+    print(f"gradcheck and gradgradcheck passed: LeakyReLU on shapes {shapes}")
 
     for shape in shapes:
         # every call of fn must drop the same elements: a fresh generator with one seed each time
@@ -103,8 +108,8 @@ def train(steps, seed, log_every):
     losses = []
     for step in range(1, steps + 1):
         model.train()
-        loss = ops.cross_entropy(model(points), labels)
         optimizer.zero_grad()
+        loss = ops.cross_entropy(model(points), labels)
         loss.backward()
         optimizer.step()
         losses.append(loss.item())

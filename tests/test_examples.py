@@ -44,7 +44,8 @@ def scalar_neuron():
 
 def test_custom_layer_script_gradchecks_then_trains(tmp_path):
     out = run("custom_layer.py", "--steps", 40, "--log-every", 10, cwd=tmp_path)
-    assert "gradcheck passed: LeakyReLU on shapes [(5,), (3, 4), (2, 3, 4, 5)]" in out
+    assert ("gradcheck and gradgradcheck passed: LeakyReLU on shapes "
+            "[(5,), (3, 4), (2, 3, 4, 5)]") in out
     assert "gradcheck passed: Dropout on shapes [(5,), (3, 4), (2, 3, 4, 5)]" in out
     assert "Dropout in eval mode returns its input unchanged" in out
     steps = [int(s) for s in re.findall(r"^step +(\d+)  loss", out, flags=re.MULTILINE)]
@@ -70,6 +71,19 @@ def test_leaky_relu_values_gradient_and_params(custom_layer):
     y32 = custom_layer.LeakyReLU(0.2)(tc.Value(np.array([-1.0, 1.0], dtype=np.float32)))
     assert y32.dtype == np.float32
     np.testing.assert_allclose(y32.data, [-0.2, 1.0], rtol=1e-6)
+
+
+def test_leaky_relu_is_twice_differentiable(custom_layer):
+    x = tc.Value(np.array([-2.0, -0.5, 0.5, 3.0]))
+    u = tc.Value(np.array([1.0, 2.0, 3.0, 4.0]))        # an upstream gradient, itself a variable
+    y = custom_layer.leaky_relu(x, negative_slope=0.1)
+    (dx,) = tc.grad(y, [x], grad_output=u, create_graph=True)
+    np.testing.assert_allclose(dx.data, [0.1, 0.2, 3.0, 4.0], rtol=1e-12)
+    dx_dx, dx_du = tc.grad(dx.sum(), [x, u])
+    np.testing.assert_array_equal(dx_dx.data, 0.0)      # the slope is constant off the kink
+    np.testing.assert_allclose(dx_du.data, [0.1, 0.1, 1.0, 1.0], rtol=1e-12)
+    assert tc.gradgradcheck(lambda v: custom_layer.leaky_relu(v, negative_slope=0.1),
+                            [np.array([[-1.5, 0.3], [2.0, -0.7]])])
 
 
 def test_leaky_relu_rejects_a_bad_slope(custom_layer):
