@@ -634,8 +634,38 @@ def test_a_plain_list_of_modules_is_an_error_not_silence(rng):
         def __init__(self):
             self.sizes = [1, 2]
             self.names = {}
+            self.constants = [tc.Value(np.ones(2), requires_grad=False)]
+            self.w = tc.Value(np.ones(2))
+            self.seen = []
 
-    assert list(Fine().parameters()) == []
+        def forward(self, x):
+            y = x * self.w
+            self.seen.append(y)           # Values computed in forward are not parameters
+            return y
+
+    fine = Fine()
+    fine(np.ones(2))
+    assert [name for name, _ in fine.named_parameters()] == ["w"]
+
+
+@pytest.mark.parametrize("container", [list, tuple, lambda ws: dict(enumerate(ws))])
+def test_a_plain_container_of_parameters_is_an_error_not_silence(container):
+    class Listed(nn.Module):
+        def __init__(self):
+            self.ws = container([tc.Value(np.ones(2)), tc.Value(np.zeros(3))])
+
+    with pytest.raises(TypeError, match=r"Listed.ws is a (list|tuple|dict) of parameters \(Values "
+                                        r"that require grad\), which would not be found \(not "
+                                        r"trained, not saved\); expected each parameter as an "
+                                        r"attribute of its own"):
+        Listed().state_dict()
+
+    class Fixed(nn.Module):               # the fix the message gives
+        def __init__(self):
+            for i, w in enumerate([tc.Value(np.ones(2)), tc.Value(np.zeros(3))]):
+                setattr(self, f"ws{i}", w)
+
+    assert list(Fixed().state_dict()) == ["ws0", "ws1"]
 
 
 # --------------------------------------------------------------- more layers, padding="same"

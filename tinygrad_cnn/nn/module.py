@@ -79,7 +79,7 @@ class Module:
     `__init__`, and define `forward`. Calling `super().__init__()` is optional. Every Value
     attribute is a parameter (trained, saved in the state dict); keep constants as numpy
     arrays. A list of modules is found only inside a `ModuleList` (or a `Sequential`, a chain);
-    a plain list or tuple of modules as an attribute is an error.
+    a plain list, tuple or dict of modules or of parameters as an attribute is an error.
 
     Calling a module runs `forward` and stamps every Value it makes with the module's dotted
     name (`value.module`), the path of attribute names from the outermost module called:
@@ -122,12 +122,8 @@ class Module:
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
-            elif type(value) in (list, tuple, dict) and value and _holds_modules(value):
-                kind = type(value).__name__
-                raise TypeError(
-                    f"{type(self).__name__}.{name} is a {kind} of modules, whose parameters "
-                    f"would not be found (not trained, not saved); expected modules in an "
-                    f"nn.ModuleList; write self.{name} = nn.ModuleList([...])")
+            elif type(value) in (list, tuple, dict) and value:
+                _check_container(type(self).__name__, name, value)
 
     def children(self) -> Iterator[Module]:
         """Each direct submodule, in the order they were set."""
@@ -313,10 +309,23 @@ def _checked_array(name: str, entry, target: Value | Buffer) -> tuple[np.ndarray
     return array, None
 
 
-def _holds_modules(container) -> bool:
-    """Whether a list, tuple or dict attribute holds a Module (where none would be found)."""
-    items = container.values() if isinstance(container, dict) else container
-    return any(isinstance(item, Module) for item in items)
+def _check_container(owner: str, name: str, container) -> None:
+    """Refuse a list, tuple or dict attribute that holds modules or parameters (leaf Values
+    that require grad): nothing inside one is found, so they would silently go untrained and
+    unsaved. Other contents (sizes, names, Values computed in forward) are fine."""
+    items = list(container.values() if isinstance(container, dict) else container)
+    kind = type(container).__name__
+    if any(isinstance(item, Module) for item in items):
+        raise TypeError(
+            f"{owner}.{name} is a {kind} of modules, whose parameters would not be found (not "
+            f"trained, not saved); expected modules in an nn.ModuleList; write self.{name} = "
+            f"nn.ModuleList([...])")
+    if any(isinstance(item, Value) and item.fn is None and item.requires_grad for item in items):
+        raise TypeError(
+            f"{owner}.{name} is a {kind} of parameters (Values that require grad), which would "
+            f"not be found (not trained, not saved); expected each parameter as an attribute "
+            f"of its own; write e.g. setattr(self, f\"{name}{{i}}\", value) for each and read "
+            f"them back with getattr, or make each part an nn.Module in an nn.ModuleList")
 
 
 class Sequential(Module):
