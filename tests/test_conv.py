@@ -397,6 +397,13 @@ def test_an_input_that_requires_grad_in_another_dtype_is_a_type_error_with_the_f
     with pytest.raises(TypeError, match=r"conv_transpose2d: input has dtype float64 but the "
                                         r"weight has dtype float32"):
         tc.ops.conv_transpose2d(tc.Value(rng.standard_normal((2, 3, 4, 4))), w)
+    with pytest.raises(TypeError, match=r"pass its weights as inputs too: tc.gradcheck\(lambda "
+                                        r"x, w, b: tc.ops.conv2d\(x, w, b\), \[x, "
+                                        r"layer.weight.data, layer.bias.data\]\)"):
+        tc.gradcheck(tc.nn.Conv2d(1, 3, 3), [data])              # float64 copies of data only
+    layer = tc.nn.Conv2d(1, 3, 3)
+    assert tc.gradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b),    # the fix it gives
+                        [data[:1, :, :5, :5], layer.weight.data, layer.bias.data])
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kwargs, match", [

@@ -145,3 +145,17 @@ def test_linear_converts_a_constant_input_and_refuses_one_that_requires_grad():
     with pytest.raises(TypeError, match=r"linear: input has dtype float64 but the weight has "
                                         r"dtype float32; expected the same dtype"):
         tc.ops.linear(tc.Value(np.ones((4, 3))), w)
+
+
+def test_the_dtype_error_under_gradcheck_gives_a_fix_that_works(rng):
+    """tc.gradcheck makes float64 copies of its inputs only, so a float32 layer refuses them;
+    the message says how to check the layer instead, and that way passes."""
+    layer = tc.nn.Linear(3, 2)
+    x = rng.standard_normal((4, 3))
+    with pytest.raises(TypeError, match=r"to check a layer with tc.gradcheck \(float64 copies of "
+                                        r"its inputs\), pass its weights as inputs too: "
+                                        r"tc.gradcheck\(lambda x, w, b: tc.ops.linear\(x, w, b\), "
+                                        r"\[x, layer.weight.data, layer.bias.data\]\)"):
+        tc.gradcheck(layer, [x])
+    assert tc.gradcheck(lambda x, w, b: tc.ops.linear(x, w, b),
+                        [x, layer.weight.data, layer.bias.data])

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import conv_kernels as kernels
+from tinygrad_cnn.ops.linalg import gradcheck_hint
 from tinygrad_cnn.value import Value
 
 
@@ -247,7 +248,7 @@ def _in_weight_dtype(fn: str, name: str, v, array, dtype: np.dtype):
         raise TypeError(f"{fn}: {name} has dtype {array.dtype} but the weight has dtype {dtype}; "
                         f"expected the same dtype for {article} {name} that requires grad; make "
                         f"the {name} {dtype} where it is created, e.g. "
-                        f"tc.Value(data, dtype=np.{dtype})")
+                        f"tc.Value(data, dtype=np.{dtype}){gradcheck_hint(fn)}")
     return array.astype(dtype)
 
 

@@ -109,8 +109,17 @@ def in_weight_dtype(op: str, x, dtype: np.dtype):
     if isinstance(x, Value) and x.requires_grad:
         raise TypeError(f"{op}: input has dtype {x.dtype} but the weight has dtype {dtype}; "
                         f"expected the same dtype for an input that requires grad; make the "
-                        f"input {dtype} where it is created, e.g. tc.Value(data, dtype=np.{dtype})")
+                        f"input {dtype} where it is created, e.g. tc.Value(data, dtype=np.{dtype})"
+                        f"{gradcheck_hint(op)}")
     return np.asarray(_data(x), dtype=dtype)
+
+
+def gradcheck_hint(op: str) -> str:
+    """The fix for a layer checked with tc.gradcheck, which makes float64 copies of its inputs
+    but leaves a layer's float32 weights as they are."""
+    return (f"; to check a layer with tc.gradcheck (float64 copies of its inputs), pass its "
+            f"weights as inputs too: tc.gradcheck(lambda x, w, b: tc.ops.{op}(x, w, b), "
+            f"[x, layer.weight.data, layer.bias.data])")
 
 
 def _data(x):
