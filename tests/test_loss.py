@@ -106,8 +106,12 @@ def test_targets_as_list_array_or_integer_value(rng, target):
     ((3, 4), np.array([0, 4, 1]), r"target values lie in \[0, 4\]; expected class ids in "
                                   r"\[0, 4\)"),
     ((3, 4), np.array([-1, 2, 1]), r"target values lie in \[-1, 2\]"),
-    ((12,), np.array([1]), r"logits must be 2-D \(N, K\)"),
-    ((0, 4), np.array([], dtype=int), r"logits must be 2-D \(N, K\) with N, K >= 1"),
+    ((12,), np.array([1]), r"logits has shape \(12,\); expected 2-D \(N, K\), a row of K >= 1 "
+                           r"class scores for each of N >= 1 samples; for a single sample, add "
+                           r"the batch axis: logits\.reshape\(1, -1\), with a target of shape "
+                           r"\(1,\)$"),
+    ((0, 4), np.array([], dtype=int), r"logits has shape \(0, 4\); expected 2-D \(N, K\), a row "
+                                      r"of K >= 1 class scores for each of N >= 1 samples$"),
 ])
 def test_cross_entropy_bad_input_raises(logits_shape, target, match):
     with pytest.raises(ValueError, match=match):
@@ -225,6 +229,25 @@ def test_one_hot_labels_hint_argmax_and_the_fix_works(rng, op):
     assert getattr(tc.ops, op)(logits, labels.argmax(axis=1)).shape == ()
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 3, 4, 5)])
+def test_scores_per_position_hint_a_reshape_that_works(rng, shape):
+    """Logits (N, K, d1, ...) with a class per position: the message's transpose and reshape
+    give the mean over every position of -log softmax over the K classes."""
+    logits = rng.standard_normal(shape)
+    target = rng.integers(0, shape[1], (shape[0], *shape[2:]))
+    with pytest.raises(ValueError, match=r"for a class per position \(K = 3 on axis 1, target "
+                                         r"of shape .*\), make a row per position: "
+                                         r"logits\.transpose\(0, 2, .*1\)\.reshape\(-1, 3\) "
+                                         r"with target\.reshape\(-1\)"):
+        tc.ops.cross_entropy(tc.Value(logits), target)
+    axes = (0, *range(2, len(shape)), 1)
+    loss = tc.ops.cross_entropy(tc.Value(logits).transpose(*axes).reshape(-1, 3),
+                                target.reshape(-1))
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = -np.take_along_axis(log_p, target[:, None], axis=1).mean()
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize("op, args", [
     ("cross_entropy", (np.zeros((2, 3)), [0, 1])), ("nll_loss", (np.zeros((2, 3)), [0, 1])),
     ("mse_loss", (np.zeros(3), np.zeros(3))),
@@ -253,7 +276,8 @@ def test_elementwise_losses_bad_target_raises(op):
 
 
 def test_nll_loss_bad_input_raises():
-    with pytest.raises(ValueError, match=r"nll_loss: log_probs must be 2-D \(N, K\)"):
+    with pytest.raises(ValueError, match=r"nll_loss: log_probs has shape \(3,\); expected 2-D "
+                                         r"\(N, K\)"):
         tc.ops.nll_loss(np.zeros(3), [0])
     with pytest.raises(ValueError, match=r"nll_loss: target values lie in \[0, 3\]; expected "
                                          r"class ids in \[0, 3\)"):

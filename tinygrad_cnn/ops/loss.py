@@ -173,8 +173,8 @@ def _class_ids(fn: str, name: str, scores, target) -> np.ndarray:
     """target as an integer array of N class ids in [0, K) for `name` (N, K), after checking."""
     shape = np.shape(_data(scores))
     if len(shape) != 2 or 0 in shape:
-        raise ValueError(f"{fn}: {name} must be 2-D (N, K) with N, K >= 1, got shape {shape}; "
-                         f"flatten the features first")
+        raise ValueError(f"{fn}: {name} has shape {shape}; expected 2-D (N, K), a row of K >= 1 "
+                         f"class scores for each of N >= 1 samples{_rows_hint(name, shape)}")
     (n, k), ids = shape, np.asarray(_data(target))   # a list of ints stays integer
     if ids.shape == (n, k):
         raise ValueError(f"{fn}: target has shape {ids.shape}, like one-hot rows; expected {n} "
@@ -190,6 +190,20 @@ def _class_ids(fn: str, name: str, scores, target) -> np.ndarray:
         raise ValueError(f"{fn}: target values lie in [{ids.min()}, {ids.max()}]; expected "
                          f"class ids in [0, {k}) for {k} classes")
     return ids
+
+
+def _rows_hint(name: str, shape: tuple[int, ...]) -> str:
+    """How to make (N, K) rows of scores of the `shape` given, where there is a way."""
+    if len(shape) == 1 and shape[0] > 0:
+        return (f"; for a single sample, add the batch axis: {name}.reshape(1, -1), with a "
+                f"target of shape (1,)")
+    if len(shape) > 2 and 0 not in shape:
+        class_last = (0, *range(2, len(shape)), 1)
+        return (f"; for one class per sample, map the features to K scores first (e.g. "
+                f"nn.Flatten() then nn.Linear); for a class per position (K = {shape[1]} on "
+                f"axis 1, target of shape {(shape[0], *shape[2:])}), make a row per position: "
+                f"{name}.transpose{class_last}.reshape(-1, {shape[1]}) with target.reshape(-1)")
+    return ""
 
 
 def _elementwise_target(fn: str, x, target):
