@@ -158,6 +158,28 @@ def test_save_into_a_missing_folder(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("name, ending, fix", [
+    ("model.pt", r"ends in '\.pt'", r"PyTorch's torch.save files are pickles, which tinygrad_cnn "
+                                    r"neither writes nor loads; weights cross over as "
+                                    r"\.safetensors"),
+    ("ckpt", r"has no suffix", r"use 'ckpt\.npz' for a checkpoint"),
+    ("w.npy", r"ends in '\.npy'", r"use 'w\.npz' for a checkpoint"),
+])
+def test_a_suffix_of_another_format_is_refused_both_ways(tmp_path, name, ending, fix):
+    """A name that promises another format is an error: tc.save wrote model.pt as an npz that
+    torch.load could not read, and tc.load called a PyTorch .pt file damaged."""
+    path = tmp_path / name
+    expected = (rf"'.*{re.escape(name)}' {ending}; expected a path ending in \.npz \(any nested "
+                rf"dict, e.g\. a checkpoint\) or \.safetensors \(a flat dict of arrays, which "
+                rf"PyTorch reads\); {fix}")
+    with pytest.raises(ValueError, match="save: " + expected):
+        tc.save({"w": np.zeros(2)}, path)
+    assert os.listdir(tmp_path) == []
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match="load: " + expected):
+        tc.load(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"load: no file at '.*nothing.npz'; expected a "
                                                 r"checkpoint written by tc.save"):

@@ -52,7 +52,8 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a .safetensors file (written by `save` or by safetensors/PyTorch) as {name: array}.
 
-    The names come in sorted order, as the file's header lists them; each array is a writable
+    The names come in sorted order, whatever order the file's header lists them in (the
+    safetensors writer orders them by dtype first); each array is a writable
     numpy array of the stored dtype and shape. A damaged or truncated file raises a ValueError
     naming it; a tensor of a dtype numpy lacks (bfloat16, float8) raises one naming the tensor.
     """

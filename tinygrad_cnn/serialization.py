@@ -44,8 +44,9 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
     A path ending in .safetensors writes that format instead (needs the `safetensors` extra): a
     flat {name: array} dict, such as model.state_dict(), that PyTorch's safetensors loader reads;
     nested dicts and plain values are refused there (see tinygrad_cnn.safetensors_format).
+    Any other suffix (.pt, none) is an error: the file's name would promise another format.
     """
-    if Path(path).suffix.lower() == ".safetensors":
+    if _format("save", path) == "safetensors":
         return safetensors_format.save(state_dict, path)
     if not isinstance(state_dict, dict):
         raise TypeError(f"save: expected a dict (e.g. model.state_dict()), got "
@@ -65,6 +66,29 @@ def save(state_dict: dict, path: str | os.PathLike) -> None:
         _write_npz(file, arrays)
 
 
+_PYTORCH_SUFFIXES = (".pt", ".pth", ".bin")
+
+
+def _format(caller: str, path) -> str:
+    """"npz" or "safetensors", from the path's suffix; any other suffix is an error, so that a
+    file is never written under a name that promises another format."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".npz", ".safetensors"):
+        return suffix[1:]
+    ending = f"ends in {suffix!r}" if suffix else "has no suffix"
+    if suffix in _PYTORCH_SUFFIXES:
+        fix = ("PyTorch's torch.save files are pickles, which tinygrad_cnn neither writes nor "
+               "loads; weights cross over as .safetensors: model.load_state_dict("
+               "safetensors.torch.load_file(path)) in PyTorch reads tc.save's, and "
+               "safetensors.torch.save_file(model.state_dict(), path) there writes one that "
+               "tc.load reads")
+    else:
+        fix = f"use {Path(path).with_suffix('.npz').name!r} for a checkpoint"
+    raise ValueError(f"{caller}: {str(path)!r} {ending}; expected a path ending in .npz (any "
+                     f"nested dict, e.g. a checkpoint) or .safetensors (a flat dict of arrays, "
+                     f"which PyTorch reads); {fix}")
+
+
 def load(path: str | os.PathLike) -> dict:
     """Read a file written by `save`: the same nested dict, arrays as numpy arrays.
 
@@ -76,9 +100,9 @@ def load(path: str | os.PathLike) -> dict:
     Never unpickles: a file holding object arrays is refused. An .npz without the "__tree__"
     entry and without a zip comment (e.g. written by np.savez) loads as a flat dict of its
     arrays. A path ending in .safetensors is read as that format: a flat {name: array} dict,
-    names in sorted order.
+    names in sorted order. Any other suffix is an error (PyTorch's .pt files are pickles).
     """
-    if Path(path).suffix.lower() == ".safetensors":
+    if _format("load", path) == "safetensors":
         return safetensors_format.load(path)
     path = Path(path)
     if not path.is_file():
