@@ -223,3 +223,29 @@ def test_a_block_that_raises_stops_profiling_and_prints_nothing(capsys):
     assert calls(prof) == {("Exp", "forward"): 1}      # the failed forward is not counted
     assert capsys.readouterr().out == ""
     assert prof.wall > 0
+
+
+class Square(tc.Function):
+    """x**2, whose backward is made of ops (two Muls) when it is differentiated again."""
+
+    def forward(self, x):
+        return x * x
+
+    # d(x*x)/dx = 2x
+    def backward(self, grad):
+        x, _ = self.saved()
+        return 2.0 * x * grad
+
+
+def test_ops_inside_a_backward_under_create_graph_are_not_counted_twice(fake_clock, capsys):
+    x = tc.Value(np.array([0.5, -1.0, 2.0]))
+    y = Square.apply(x)
+    with tc.profile() as prof:
+        g, = tc.grad(y, [x], grad_output=np.ones(3), create_graph=True)
+    np.testing.assert_allclose(g.data, 2 * x.data)
+    step = 2.0**-10
+    # Square.backward spans 5 clock steps, 2 of them inside its two Muls: 3 are its own
+    assert prof.rows == [("Square", "backward", 1, 3 * step), ("Mul", "forward", 2, 2 * step)]
+    assert prof.total == 5 * step and prof.wall == 7 * step
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        "wall time of the block 6.836 ms, 71.4% of it in these ops")

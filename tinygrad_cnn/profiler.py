@@ -29,9 +29,11 @@ class profile:
     `forward()`; backward time is its `backward()` only. Graph building, the topological sort,
     the engine's checks of the gradients a backward returns, gradient accumulation and code
     outside the ops are in `wall` but in no row. An op whose backward never ran (its inputs
-    need no grad, or under no_grad) has a forward row only. One profile at a time: entering one
-    while another is active raises ValueError; entering the same object again starts a fresh
-    record.
+    need no grad, or under no_grad) has a forward row only. An op called from inside another
+    op (a backward rule's ops under create_graph=True) has rows of its own, and its time is
+    left out of the caller's row, so no time is counted twice. One profile at a time: entering
+    one while another is active raises ValueError; entering the same object again starts a
+    fresh record.
     """
 
     def __init__(self, print_table: bool = True):
@@ -39,13 +41,14 @@ class profile:
         self._records: dict[tuple[str, str], list] = {}    # (op, phase) -> [calls, seconds]
         self._start: float | None = None                    # perf_counter() at entry, if active
         self._wall = 0.0
+        self._inner: list[float] = []       # per running op: seconds of the ops it has called
 
     def __enter__(self) -> profile:
         if function._profiler is not None:
             raise ValueError("profile: a profile() block is already active; expected one at a "
                              "time (profiles do not nest); profile the outer block only, or end "
                              "it before starting another")
-        self._records, self._wall = {}, 0.0
+        self._records, self._wall, self._inner = {}, 0.0, []
         self._start = perf_counter()
         function._profiler = self
         return self
@@ -58,17 +61,24 @@ class profile:
             print(self.table())
 
     def _timed(self, op: str, phase: str, func, /, *args, **kwargs):
-        """func(*args, **kwargs), with its run time added to the (op, phase) record; the engine
-        calls this for every forward and backward while the profile is active."""
+        """func(*args, **kwargs), with its run time added to the (op, phase) record, less the time
+        of the ops it calls (they have records of their own); the engine calls this for every
+        forward and backward while the profile is active. A call that raises is not recorded."""
+        self._inner.append(0.0)
         start = perf_counter()
-        result = func(*args, **kwargs)
-        seconds = perf_counter() - start
+        try:
+            result = func(*args, **kwargs)
+        finally:
+            seconds = perf_counter() - start
+            inner = self._inner.pop()
+        if self._inner:                     # called from inside another op: not its time
+            self._inner[-1] += seconds
         record = self._records.get((op, phase))
         if record is None:
-            self._records[op, phase] = [1, seconds]
+            self._records[op, phase] = [1, seconds - inner]
         else:
             record[0] += 1
-            record[1] += seconds
+            record[1] += seconds - inner
         return result
 
     @property
