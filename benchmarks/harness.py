@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import subprocess
@@ -93,8 +94,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.pairs is None:
         args.pairs = 1 if args.quick else 7
-    if args.pairs < 1:
-        parser.error(f"--pairs must be at least 1, got {args.pairs}")
+    for flag in ("pairs", "reps", "epoch_batches", "micrograd_steps"):
+        if getattr(args, flag) < 1:     # 0 would time nothing and report NaN
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got "
+                         f"{getattr(args, flag)}")
     return args
 
 
@@ -191,13 +194,16 @@ def run_pairs(suite: str, engines: tuple[str, str], params: dict, pairs: int, ti
 
 
 def losses_agree(runs: list, rtol: float = 1e-9) -> dict:
-    """Whether every run's micrograd-demo losses equal the first run's, within rtol."""
+    """Whether every run's micrograd-demo losses equal the first run's, within rtol; a NaN loss
+    anywhere makes the largest difference NaN and the losses unequal."""
     sequences = [r["losses"] for pair in runs for r in pair]
     if not sequences:
         return {"equal": None, "max_rel_diff": None, "losses": []}
     reference = sequences[0]
-    worst = max((abs(x - y) / max(abs(y), 1e-300) for s in sequences
-                 for x, y in zip(s, reference, strict=True)), default=0.0)
+    differences = [abs(x - y) / max(abs(y), 1e-300) for s in sequences
+                   for x, y in zip(s, reference, strict=True)]
+    # max() would skip a NaN that is not first: NaN compares as neither larger nor smaller
+    worst = math.nan if any(map(math.isnan, differences)) else max(differences, default=0.0)
     return {"equal": worst <= rtol, "max_rel_diff": worst, "rtol": rtol, "losses": reference}
 
 

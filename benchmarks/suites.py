@@ -3,8 +3,9 @@ times one engine (ours, torch or micrograd) and prints its result as JSON on the
 
 benchmarks/harness.py starts this script once per measurement, so no two engines ever share a
 process (PyTorch timed in the same process as numpy's BLAS runs about twice as slow). Only
-the engine being measured is imported: an `ours` run never imports torch, and a `torch` run
-uses numpy only to make its inputs.
+the engine being measured runs: an `ours` run never imports torch, and a `torch` or
+`micrograd` run runs none of our ops (numpy makes its inputs and, in the epoch suite, its
+batches, as for ours; micrograd_tc.py imports tinygrad_cnn for FloorValue's topo_order).
 """
 
 from __future__ import annotations
@@ -369,6 +370,10 @@ def suite_memory(engine: str, channels=(16, 32), limit: int = 640, test_limit: i
 
 SUITES = {"step": suite_step, "epoch": suite_epoch, "ops": suite_ops,
           "micrograd": suite_micrograd, "memory": suite_memory, "mixed": suite_mixed}
+# the engines each suite can time; any other name would silently time one of these
+ENGINES = {"step": ("ours", "torch"), "epoch": ("ours", "torch"), "ops": ("ours", "torch"),
+           "micrograd": ("ours", "micrograd", "floor"), "memory": ("ours",),
+           "mixed": ("torch", "mixed")}
 
 
 def parse_params(pairs: list[str]) -> dict:
@@ -378,7 +383,12 @@ def parse_params(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep:
             raise SystemExit(f"suites.py: parameter {pair!r} is not key=value (JSON value)")
-        params[key] = json.loads(value)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raise SystemExit(f"suites.py: parameter {pair!r}: {value!r} is not JSON; expected "
+                             f"e.g. reps=5 or 'widths=[[8, 16]]' (lists in square brackets, "
+                             f"strings in double quotes)") from None
     return params
 
 
@@ -387,6 +397,9 @@ def main(argv: list[str] | None = None) -> None:
     if len(argv) < 2 or argv[0] not in SUITES:
         raise SystemExit(f"usage: suites.py {{{','.join(SUITES)}}} ENGINE [key=json ...]")
     suite, engine, params = argv[0], argv[1], parse_params(argv[2:])
+    if engine not in ENGINES[suite]:
+        raise SystemExit(f"suites.py: engine {engine!r} is not one that suite {suite} times; "
+                         f"expected one of: {', '.join(ENGINES[suite])}")
     result = SUITES[suite](engine, **params)
     result.update(suite=suite, engine=engine, params=params, pid=os.getpid(),
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -56,13 +56,23 @@ def test_losses_agree():
     assert not harness.losses_agree(pair([1.0, 0.5], [1.0, 0.6]))["equal"]
 
 
+@pytest.mark.parametrize("a, b", [([1.0, 0.5], [1.0, float("nan")]),
+                                  ([1.0, float("nan")], [1.0, 0.5]),
+                                  ([float("nan"), 0.5], [float("nan"), 0.5])])
+def test_losses_agree_fails_on_a_nan_loss(a, b):
+    agree = harness.losses_agree([[{"losses": a}, {"losses": b}]])
+    assert agree["equal"] is False and np.isnan(agree["max_rel_diff"])
+
+
 def test_table_reads_the_ratio_summary():
     result = {"engines": ["ours", "torch"], "errors": [], "metrics": {"step (8, 16)": {
         "a_median": 0.012, "b_median": 0.008,
         "ratio": stats.summarize([1.5, 1.4, 1.6, 1.5, 2.0])}}}
-    text = harness.table("step", result)
-    assert "12.00 ms" in text and "8.00 ms" in text
-    assert "1.50 [1.50, 1.60] (1.40-2.00), n=5" in text
+    header, row = harness.table("step", result).splitlines()[1:]
+    assert header.split() == ["metric", "ours", "torch", "ratio", "ours/torch:", "median",
+                              "[q1,", "q3]", "(min-max)"]
+    assert row == ("  step (8, 16)               12.00 ms    8.00 ms   "
+                   "1.50 [1.50, 1.60] (1.40-2.00), n=5")
 
 
 def report_of(benchmarks: dict) -> dict:
@@ -131,6 +141,30 @@ def test_collector_clock_times_collections_only_while_entered():
     assert clock.seconds == seconds
 
 
+@pytest.mark.parametrize("flag", ["--pairs", "--reps", "--epoch-batches", "--micrograd-steps"])
+def test_harness_refuses_a_count_that_would_time_nothing(flag, capsys):
+    with pytest.raises(SystemExit):
+        harness.parse_args([flag, "0"])
+    assert f"error: {flag} must be at least 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suite, engine", [("step", "pytorch"), ("ops", "micrograd"),
+                                           ("mixed", "ours"), ("micrograd", "torch")])
+def test_a_suite_refuses_an_engine_it_cannot_time(suite, engine):
+    with pytest.raises(SystemExit, match=rf"suites.py: engine '{engine}' is not one that suite "
+                                         rf"{suite} times; expected one of: "):
+        suites.main([suite, engine, "reps=1"])
+
+
+def test_suite_parameters_are_json_and_a_bad_one_is_named():
+    assert suites.parse_params(["reps=5", "channels=[8, 16]"]) == {"reps": 5, "channels": [8, 16]}
+    with pytest.raises(SystemExit, match=r"suites.py: parameter 'channels=\(8,16\)': '\(8,16\)' "
+                                         r"is not JSON; expected e.g. reps=5"):
+        suites.parse_params(["channels=(8,16)"])
+    with pytest.raises(SystemExit, match=r"suites.py: parameter 'reps' is not key=value"):
+        suites.parse_params(["reps"])
+
+
 def test_make_moons_is_sklearns():
     micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
     X, y = micrograd_tc.make_moons()
@@ -149,6 +183,14 @@ def test_micrograd_demo_on_another_value_gives_micrograds_losses(engine):
         losses[name] = [micrograd_tc.demo_step(name, model, X, y, k) for k in range(3)]
     np.testing.assert_allclose(losses[engine], losses["micrograd"], rtol=1e-12)
     assert losses[engine][0] != losses[engine][1]       # the parameters did move
+
+
+@pytest.mark.parametrize("engine", ["micrograd", "ours", "floor"])
+def test_micrograd_demo_starts_from_the_notebooks_first_loss(engine):
+    micrograd_tc = pytest.importorskip("micrograd_tc", reason="micrograd is in the bench extra")
+    X, y = micrograd_tc.make_moons()
+    model = micrograd_tc.demo_model(engine)
+    assert micrograd_tc.demo_step(engine, model, X, y, 0) == (0.8958441028683222, 0.5)
 
 
 def test_floor_value_gradients_are_micrograds():
