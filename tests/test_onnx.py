@@ -562,6 +562,39 @@ def test_export_script_writes_onnx_and_safetensors_from_a_checkpoint(tmp_path):
     assert max_difference(model.eval(), tmp_path / "seed_cnn.onnx", mnist_batch(5)) < TOLERANCE
 
 
+def test_export_script_fails_when_onnx_runtime_disagrees(tmp_path, monkeypatch, capsys):
+    """A difference beyond 1e-4 of the largest logit stops the script (make demo with it)."""
+    from tinygrad_cnn.data import write_idx
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "mnist"))
+    import export as export_script
+
+    model = SeedCNN(channels=(2, 4))
+    tc.save({"model": model.state_dict(), "epoch": 1}, tmp_path / "checkpoint.npz")
+    pixels = np.random.default_rng(1).integers(0, 256, (3, 28, 28)).astype(np.uint8)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", pixels)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(3, dtype=np.uint8))
+    argv = ["--checkpoint", str(tmp_path / "checkpoint.npz"), "--check-images", "3",
+            "--data-dir", str(tmp_path)]
+    export_script.main(argv)                                       # agrees: no exit
+    real = export_script.compare_with_onnx_runtime
+
+    def off_by(amount):
+        def compare(*args, **kwargs):
+            largest, same, scale = real(*args, **kwargs)
+            return largest + amount * scale, same, scale
+        return compare
+
+    monkeypatch.setattr(export_script, "compare_with_onnx_runtime", off_by(0.5e-4))
+    export_script.main(argv)                                       # within 1e-4: no exit
+    monkeypatch.setattr(export_script, "compare_with_onnx_runtime", off_by(2e-4))
+    with pytest.raises(SystemExit, match=r"export.py: ONNX Runtime's logits differ from "
+                                         r"tinygrad_cnn's by up to .*, over 0.0001 of the "
+                                         r"largest logit .*; expected the same model in both: "
+                                         r".*seed_cnn.onnx does not compute what the checkpoint "
+                                         r"does, so do not use it"):
+        export_script.main(argv)
+
+
 def test_export_script_refuses_an_old_opset_before_writing(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(ROOT / "examples" / "mnist"))
     import export as export_script
