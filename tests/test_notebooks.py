@@ -1,8 +1,10 @@
 """The notebooks in examples/notebooks: committed without outputs, and each one runs from top to
-bottom in a fresh kernel of this Python, shows its plots and graphs as pictures and writes
-nothing to stderr."""
+bottom in a fresh kernel of this Python, shows its plots and graphs as pictures, writes
+nothing to stderr and asserts what its text claims, so a notebook that printed wrong numbers
+fails here."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -44,6 +46,36 @@ def test_committed_without_outputs_and_for_the_python3_kernel(path):
                        f"then .venv/bin/jupyter nbconvert --clear-output --inplace "
                        f"examples/notebooks/{path.name})")
     assert nb.metadata.kernelspec.name == KERNEL, nb.metadata.kernelspec
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_asserts_its_claims(path):
+    """Running a cell checks nothing by itself: the cells assert their key numbers, and a cell
+    that shows an expected error fails when the error does not come (its `try` has an `else`)."""
+    cells = sources(read(path))
+    lines = [line.strip() for source in cells for line in source.splitlines()]
+    assert any(line.startswith("assert ") for line in lines), \
+        f"{path.name}: no code cell asserts anything; expected asserts of its key claims"
+    quiet = [i for i, source in enumerate(cells) if re.search(r"^\s*except\b", source, re.M)
+             and not re.search(r"^\s*else:", source, re.M)]
+    assert not quiet, (f"{path.name}: code cells {quiet} catch an expected error but pass when "
+                       f"it is not raised; add `else: raise AssertionError(...)`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_training_steps_zero_the_gradients_before_the_forward_pass(path):
+    """As in pytorch/examples: zero_grad(); loss = ...; backward(); step(), wherever a step is
+    shown."""
+    for i, source in enumerate(sources(read(path))):
+        lines = source.splitlines()
+        for step in [k for k, line in enumerate(lines) if ".backward()" in line]:
+            zeroing = [k for k in range(step) if "zero_grad()" in lines[k]
+                       or re.search(r"\.grad = None\b", lines[k])]
+            losses = [k for k in range(step) if re.match(r"\s*loss\b[^=]*=(?!=)", lines[k])]
+            if zeroing and losses:     # the last of each before this backward()
+                assert zeroing[-1] < losses[-1], (
+                    f"{path.name} cell {i}: gradients are zeroed on line {zeroing[-1] + 1}, "
+                    f"after the loss on line {losses[-1] + 1}; expected zero_grad() first")
 
 
 def run(path: Path):
