@@ -78,8 +78,8 @@ def train_epoch(model, loader, optimizer, loss_fn, epoch, dry_run=False):
     progress = Progress(1 if dry_run else len(loader), epoch)
     try:
         for step, (images, labels) in enumerate(loader, start=1):
-            loss = loss_fn(model(normalize(images)), labels)
             optimizer.zero_grad()
+            loss = loss_fn(model(normalize(images)), labels)
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * len(labels)

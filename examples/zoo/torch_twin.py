@@ -154,8 +154,8 @@ def main(argv=None):
         loss_sum, start, cpu_start = 0.0, time.perf_counter(), time.process_time()
         order = rng.permutation(len(train_labels))
         for x, y in batches(train_images, train_labels, args.batch_size, order):
-            loss = loss_fn(model(x), y)
             optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * len(y)

@@ -98,7 +98,8 @@ def load_mnist(split: str, root: str | os.PathLike | None = None,
     split : {"train", "test"}
     root : str or os.PathLike, optional
         The folder holding the files; default `default_data_dir()` ($TINYGRAD_CNN_DATA, else
-        the user cache folder, ``~/.cache/tinygrad_cnn/mnist``).
+        ``$XDG_CACHE_HOME/tinygrad_cnn/mnist`` when XDG_CACHE_HOME is an absolute path, else
+        ``~/.cache/tinygrad_cnn/mnist``).
     download : bool
         When files are missing, fetch them into that folder (see `fetch_mnist`).
 
