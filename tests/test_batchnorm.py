@@ -220,3 +220,22 @@ def test_op_errors(rng):
     with pytest.raises(ValueError, match=r"batch_norm: momentum is -0.1; expected a number in "
                                          r"\[0, 1\]"):
         ops.batch_norm(x, training=True, momentum=-0.1)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_no_channels_give_an_empty_output(rng, training):
+    """C = 0: nothing to normalise, an empty output and gradient (not a division by zero)."""
+    x = tc.Value(rng.standard_normal((4, 0, 3)))
+    out = ops.batch_norm(x, np.zeros(0), np.ones(0), training=training)
+    assert out.shape == (4, 0, 3)
+    out.backward(np.zeros((4, 0, 3)))
+    assert x.grad.shape == (4, 0, 3)
+
+
+def test_an_empty_batch_in_training_names_its_count(rng):
+    with pytest.raises(ValueError, match=r"batch_norm: input \(0, 3\) has 0 values per channel; "
+                                         r"expected more than 1 in training"):
+        ops.batch_norm(np.zeros((0, 3)), training=True)
+    with pytest.raises(ValueError, match=r"batch_norm: input \(1, 3, 1\) has 1 value per "
+                                         r"channel; expected more than 1 in training"):
+        ops.batch_norm(np.zeros((1, 3, 1)), training=True)

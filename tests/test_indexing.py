@@ -303,3 +303,6 @@ def test_pad_errors():
         ops.pad(x, 1.5)
     with pytest.raises(TypeError, match=r"pad: value 'zero' is a str; expected a real number"):
         ops.pad(x, 1, value="zero")
+    with pytest.raises(ValueError, match=r"pad: x is 0-d \(shape \(\)\), which has no axis to "
+                                         r"pad; expected an array with at least one axis"):
+        ops.pad(tc.Value(2.0), 1)

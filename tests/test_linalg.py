@@ -159,3 +159,19 @@ def test_the_dtype_error_under_gradcheck_gives_a_fix_that_works(rng):
         tc.gradcheck(layer, [x])
     assert tc.gradcheck(lambda x, w, b: tc.ops.linear(x, w, b),
                         [x, layer.weight.data, layer.bias.data])
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((2, 0), (3, 0)), ((0, 3), (2, 3)),
+                                              ((2, 1, 0), (4, 0))])
+def test_linear_with_an_empty_batch_or_no_input_features(rng, x_shape, w_shape):
+    """With in_features = 0 the output is the bias alone and dx, dw are empty; with no rows the
+    output is empty and dw, db are zeros (reshape(-1, 0) of an empty array is an error)."""
+    x, w = tc.Value(rng.standard_normal(x_shape)), tc.Value(rng.standard_normal(w_shape))
+    b = tc.Value(rng.standard_normal(w_shape[0]))
+    out = tc.ops.linear(x, w, b)
+    np.testing.assert_array_equal(out.data, np.broadcast_to(b.data, out.shape))
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    assert x.grad.shape == x_shape and w.grad.shape == w_shape
+    np.testing.assert_array_equal(w.grad, np.zeros(w_shape))
+    np.testing.assert_allclose(b.grad, upstream.reshape(-1, w_shape[0]).sum(axis=0), rtol=1e-14)

@@ -282,3 +282,14 @@ def test_nll_loss_bad_input_raises():
     with pytest.raises(ValueError, match=r"nll_loss: target values lie in \[0, 3\]; expected "
                                          r"class ids in \[0, 3\)"):
         tc.ops.nll_loss(np.zeros((2, 3)), [0, 3])
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_over_an_empty_axis_is_empty(op):
+    """Nothing to normalise: an empty result of the input's shape and dtype, and an empty
+    gradient, as PyTorch (numpy's max over an empty axis would be an error)."""
+    x = tc.Value(np.zeros((2, 0), dtype=np.float32))
+    out = getattr(tc.ops, op)(x, axis=-1)
+    assert out.shape == (2, 0) and out.dtype == np.float32
+    out.backward(np.zeros((2, 0), dtype=np.float32))
+    assert x.grad.shape == (2, 0) and x.grad.dtype == np.float32

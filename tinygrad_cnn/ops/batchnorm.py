@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -32,7 +33,7 @@ class BatchNorm(Function):
     def forward(self, x, mean, var, weight, bias, eps, training):
         self.axes = (0, *range(2, x.ndim))                # every axis but the channels
         self.stat_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)      # (C,) -> (1, C, 1, ...)
-        self.count = x.size // x.shape[1]                 # M, values per channel
+        self.count = values_per_channel(x.shape)          # M
         scale = 1 / np.sqrt(var + eps) if weight is None else weight / np.sqrt(var + eps)
         out = x - mean.reshape(self.stat_shape)
         out *= scale.reshape(self.stat_shape)
@@ -70,6 +71,12 @@ class BatchNorm(Function):
                 dbias.reshape(channels) if self.needs_input_grad[4] else None)
 
 
+def values_per_channel(shape: tuple[int, ...]) -> int:
+    """M, the number of values that share one channel's statistics: the product of every axis
+    but the channels (axis 1), so that an input with 0 channels divides nothing by zero."""
+    return math.prod(shape[:1] + shape[2:])
+
+
 def _check_batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps):
     """Raise a ValueError/TypeError naming the first argument that does not fit x."""
     shape = np.shape(x.data if isinstance(x, Value) else x)
@@ -96,10 +103,11 @@ def _check_batch_norm(x, running_mean, running_var, weight, bias, training, mome
         raise ValueError("batch_norm: training=False needs running_mean and running_var (the "
                          "statistics to normalise with); pass them, or training=True to use "
                          "the batch's own")
-    if training and int(np.prod(shape)) // channels < 2:
-        raise ValueError(f"batch_norm: input {shape} has 1 value per channel; expected more "
-                         f"than 1 in training (the variance of one value is undefined); use a "
-                         f"batch of 2 or more, or evaluation mode")
+    count = values_per_channel(shape)
+    if training and count < 2:
+        raise ValueError(f"batch_norm: input {shape} has {count} value{'' if count == 1 else 's'} "
+                         f"per channel; expected more than 1 in training (the variance of fewer "
+                         f"is undefined); use a batch of 2 or more, or evaluation mode")
     for name, value, low, high in (("momentum", momentum, 0, 1), ("eps", eps, 0, np.inf)):
         if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
                 or not low <= value <= high or (name == "eps" and value == 0)):
@@ -125,7 +133,7 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
         mean = data.mean(axis=axes)                          # (C,)
         centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
         var = np.square(centered).mean(axis=axes)            # (C,), biased
-        count = data.size // data.shape[1]
+        count = values_per_channel(data.shape)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean

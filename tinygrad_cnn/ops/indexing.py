@@ -154,6 +154,9 @@ def pad(x, pad_width, value: float = 0.0) -> Value:
     """x with `value` added around it, as numpy.pad(x, pad_width, constant_values=value):
     pad_width is ((before, after),) per axis, or one pair or one int for every axis."""
     shape = _shape_of(x)
+    if not shape:
+        raise ValueError("pad: x is 0-d (shape ()), which has no axis to pad; expected an array "
+                         "with at least one axis; reshape it first, e.g. x.reshape(1)")
     widths = np.asarray(pad_width)
     if widths.dtype.kind not in "iu" and not (widths.size == 0 and widths.dtype.kind == "f"):
         raise TypeError(f"pad: pad_width {pad_width!r:.60} is not made of ints; expected an "

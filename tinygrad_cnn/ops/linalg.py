@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygrad_cnn.function import Function
@@ -55,9 +57,10 @@ class Linear(Function):
     # y = x W^T + b  =>  dx = dy W, dW = dy^T x (summed over the batch), db = sum of dy
     def backward(self, grad):
         x, w, _, _ = self.saved()
-        rows = grad.reshape((-1, grad.shape[-1]))               # (..., out) -> (M, out)
+        m = math.prod(x.shape[:-1])                             # M rows; no -1, so 0 works
+        rows = grad.reshape((m, grad.shape[-1]))                # (..., out) -> (M, out)
         dx = grad @ w if self.needs_input_grad[0] else None
-        dw = rows.T @ x.reshape((-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        dw = rows.T @ x.reshape((m, x.shape[-1])) if self.needs_input_grad[1] else None
         db = rows.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dw, db
 

@@ -135,6 +135,8 @@ class BCEWithLogits(Function):
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     """x - logsumexp(x) along axis, with the maximum subtracted first so exp() cannot overflow."""
+    if x.shape[axis] == 0:        # nothing to normalise (and no maximum): an empty result
+        return x.astype(np.result_type(x, 1.0))
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
