@@ -399,3 +399,16 @@ def test_scheduler_errors():
     with pytest.raises(ValueError, match=r"last_epoch is -1; expected an int >= 0"):
         step.load_state_dict(state)
     assert step.last_epoch == 0                   # nothing restored
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam])
+def test_read_only_parameters_are_refused_before_any_update(make):
+    """step() updates in place: a read-only parameter (a broadcast view) is refused when the
+    optimizer is made, not half-way through a step that has changed the parameters before it;
+    a frozen one, which step() never touches, is welcome."""
+    read_only = tc.Value(np.broadcast_to(np.float32(1.0), (2, 3)))
+    with pytest.raises(ValueError, match=r"parameter 1 \(shape \(2, 3\)\) has read-only data, "
+                                         r"e.g. a np.broadcast_to view; expected a writable "
+                                         r"array"):
+        make([tc.Value(np.zeros(3)), read_only])
+    make([tc.Value(read_only.data, requires_grad=False)])

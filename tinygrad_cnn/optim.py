@@ -326,8 +326,9 @@ class CosineAnnealingLR(LRScheduler):
 
 
 def _checked_params(optimizer: str, params) -> list[Value]:
-    """The parameters as a list: floating-point Values, each once. A frozen one
-    (requires_grad=False) is welcome: it never gets a gradient, so step() leaves it alone."""
+    """The parameters as a list: floating-point Values, each once, with writable data where they
+    require grad. A frozen one (requires_grad=False) is welcome: it never gets a gradient, so
+    step() leaves it alone."""
     if isinstance(params, Value) or not isinstance(params, Iterable):
         raise TypeError(f"{optimizer}: params is a {type(params).__name__}; expected an iterable "
                         f"of Values, e.g. model.parameters()")
@@ -344,6 +345,11 @@ def _checked_params(optimizer: str, params) -> list[Value]:
             raise TypeError(f"{optimizer}: parameter {i} (shape {param.shape}) has dtype "
                             f"{param.dtype}; expected floating-point parameters (an integer "
                             f"Value has no gradient); leave it out of the list")
+        if param.requires_grad and not param.data.flags.writeable:   # step() writes in place
+            raise ValueError(f"{optimizer}: parameter {i} (shape {param.shape}) has read-only "
+                             f"data, e.g. a np.broadcast_to view; expected a writable array "
+                             f"that step() can update in place; make the parameter from a "
+                             f"copy, e.g. tc.Value(np.array(data))")
         if id(param) in seen:
             raise ValueError(f"{optimizer}: parameter {i} (shape {param.shape}) appears more "
                              f"than once; expected each parameter once")
