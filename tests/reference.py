@@ -81,25 +81,31 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
     return out
 
 
-def max_pool2d(x, kernel_size=2, stride=None):
-    """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p, j*sw + q]; only the values:
-    x (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // sh + 1, stride defaulting to the kernel."""
+def max_pool2d(x, kernel_size=2, stride=None, padding=0):
+    """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p - ph, j*sw + q - pw], over
+    the elements inside the image only (padding never counts, as PyTorch's -inf padding); only
+    the values: x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2*ph - KH) // sh + 1, stride
+    defaulting to the kernel."""
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     if stride is None:
         stride = (kh, kw)
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
     n_batch, channels, height, width = x.shape
-    oh, ow = (height - kh) // sh + 1, (width - kw) // sw + 1
+    oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
     out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
     for n in range(n_batch):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    best = x[n, c, i * sh, j * sw]
+                    best = None
                     for p in range(kh):
                         for q in range(kw):
-                            if x[n, c, i * sh + p, j * sw + q] > best:
-                                best = x[n, c, i * sh + p, j * sw + q]
+                            row, col = i * sh + p - ph, j * sw + q - pw
+                            if not (0 <= row < height and 0 <= col < width):
+                                continue
+                            if best is None or x[n, c, row, col] > best:
+                                best = x[n, c, row, col]
                     out[n, c, i, j] = best
     return out
 

@@ -159,9 +159,27 @@ def test_repr_lists_layers_like_pytorch():
     assert repr(conv) == "Conv2d(3, 4, kernel_size=(3, 5), stride=2, padding=1, bias=False)"
     assert repr(nn.MaxPool2d(3, stride=1)) == "MaxPool2d(kernel_size=3, stride=1)"
     assert repr(nn.MaxPool2d((2, 3))) == "MaxPool2d(kernel_size=(2, 3), stride=(2, 3))"
+    assert repr(nn.MaxPool2d(3, 2, padding=1)) == "MaxPool2d(kernel_size=3, stride=2, padding=1)"
+    assert repr(nn.MaxPool2d(3, padding=(1, 0))) == (
+        "MaxPool2d(kernel_size=3, stride=3, padding=(1, 0))")
+    assert repr(nn.MaxPool2d(2, padding=(0, 0))) == "MaxPool2d(kernel_size=2, stride=2)"
     assert repr(nn.Conv2d(1, 1, 3, stride=(1, 2), padding=(0, 0))) == (
         "Conv2d(1, 1, kernel_size=3, stride=(1, 2))")
     assert repr(nn.Sequential()) == "Sequential()"
+
+
+def test_max_pool2d_layer_pads_as_pytorch_and_checks_its_padding(rng):
+    x = rng.standard_normal((2, 3, 7, 7)) - 10                   # below zero: -inf padding shows
+    out = nn.MaxPool2d(3, 2, padding=1)(tc.Value(x))
+    assert out.shape == (2, 3, 4, 4)
+    np.testing.assert_array_equal(out.data, tc.ops.max_pool2d(x, 3, 2, 1).data)
+    assert out.data[:, :, 0, 0].tolist() == x[:, :, :2, :2].max(axis=(2, 3)).tolist()
+    with pytest.raises(ValueError, match=r"MaxPool2d: padding is -1; expected an integer >= 0"):
+        nn.MaxPool2d(3, padding=-1)
+    with pytest.raises(TypeError, match=r"MaxPool2d: padding is float 1.0; expected an integer"):
+        nn.MaxPool2d(3, padding=(1.0, 1))
+    with pytest.raises(ValueError, match=r"max_pool2d: padding 2 is more than half the kernel"):
+        nn.MaxPool2d(3, padding=2)(tc.Value(x))
 
 
 @pytest.mark.parametrize("make_layer, fan_in", [

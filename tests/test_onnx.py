@@ -256,6 +256,31 @@ def test_conv_transpose2d_matches_onnx_runtime(tmp_path):
         assert max_difference(model, tmp_path / "up.onnx", x) < TOLERANCE
 
 
+def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
+    class PaddedPools(nn.Module):
+        def __init__(self):
+            self.stem = nn.MaxPool2d(3, 2, padding=1)            # ResNet's stem pool
+
+        def forward(self, x):                                    # x (N, 2, 9, 8)
+            h = self.stem(x)                                     # (N, 2, 5, 4)
+            return ops.max_pool2d(h, (2, 3), stride=(1, 2), padding=(1, 0))   # (N, 2, 6, 1)
+
+    model, rng = PaddedPools().eval(), np.random.default_rng(7)
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 9, 8)).astype(np.float32),
+                           tmp_path / "pools.onnx")
+    onnx.checker.check_model(proto, full_check=True)
+    pads = [[list(a.ints) for a in node.attribute if a.name == "pads"][0]
+            for node in proto.graph.node if node.op_type == "MaxPool"]
+    assert pads == [[1, 1, 1, 1], [1, 0, 1, 0]]
+    for batch in (2, 3):
+        # all below zero, so a zero padding would win edge windows where -inf padding never does
+        x = rng.standard_normal((batch, 2, 9, 8)).astype(np.float32) - 10
+        (got,) = run_ort(tmp_path / "pools.onnx", x)
+        expected = ours(model, x)
+        assert got.shape == expected.shape == (batch, 2, 6, 1) and (expected < -5).all()
+        np.testing.assert_array_equal(got, expected)            # a maximum is exact
+
+
 def test_buffers_are_initializers_under_their_state_dict_names(everything, tmp_path):
     proto = tc.onnx.export(everything, np.zeros((2, 2, 6, 5), np.float32), tmp_path / "e.onnx")
     initializers = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}

@@ -1,6 +1,7 @@
 """max_pool2d and avg_pool2d: forward against the nested-loop oracles, gradients and second
 derivatives by finite differences (max-pool on inputs without ties), the first-maximum tie rule
-with exact gradients, the backward ops as each other's transposes, dtypes, and every user error."""
+with exact gradients, max-pool's -inf padding that never wins, the backward ops as each other's
+transposes, dtypes, and every user error."""
 
 import re
 
@@ -69,17 +70,101 @@ def test_gradgradcheck(rng, x_shape, kernel_size, stride):
     assert tc.gradgradcheck(lambda x: tc.ops.max_pool2d(x, kernel_size, stride), [x])
 
 
-def test_scatter_and_gather_are_each_others_transpose(rng):
+# x (N, C, H, W), kernel_size, stride, padding
+PADDED = [
+    ((1, 1, 4, 4), 2, None, 1),               # batch 1, 2x2 tiling windows, each edge half padding
+    ((2, 3, 7, 7), 3, 2, 1),                  # ResNet's stem pool: MaxPool2d(3, 2, padding=1)
+    ((2, 2, 5, 6), (3, 2), (1, 2), (1, 0)),   # asymmetric: padding along the height only
+    ((1, 2, 6, 5), (2, 5), (2, 1), (0, 2)),   # asymmetric the other way, overlapping columns
+    ((2, 1, 3, 4), (3, 4), None, (1, 2)),     # kernel as large as the image, padding k // 2
+    ((1, 2, 9, 10), 3, 3, 1),                 # tiling 3x3 windows
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", PADDED)
+def test_padded_forward_matches_nested_loops(rng, x_shape, kernel_size, stride, padding):
+    x = rng.standard_normal(x_shape)
+    out = tc.ops.max_pool2d(tc.Value(x), kernel_size, stride, padding)
+    expected = reference.max_pool2d(x, kernel_size, stride, padding)
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(out.data, expected)
+    assert np.isfinite(out.data).all()                     # the padding never wins a window
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", PADDED)
+def test_padded_gradcheck_and_gradgradcheck(rng, x_shape, kernel_size, stride, padding):
+    x = distinct(rng, x_shape)
+
+    def max_pool(x):
+        return tc.ops.max_pool2d(x, kernel_size, stride, padding)
+
+    assert tc.gradcheck(max_pool, [x])
+    assert tc.gradgradcheck(max_pool, [x])
+
+
+def test_padding_never_wins_even_against_minus_infinity():
+    # 3x3 windows at stride 2 with padding 1 over a 3x3 image of -inf: every window's maximum
+    # is -inf, and its gradient goes to the window's first image element, as PyTorch
+    x = tc.Value(np.full((1, 1, 3, 3), -np.inf))
+    out = tc.ops.max_pool2d(x, 3, 2, 1)
+    out.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    np.testing.assert_array_equal(out.data, np.full((1, 1, 2, 2), -np.inf))
+    np.testing.assert_array_equal(x.grad, [[[[1.0, 2.0, 0.0],
+                                             [3.0, 4.0, 0.0],
+                                             [0.0, 0.0, 0.0]]]])
+    # ties among image elements keep the first-maximum rule; a padded window sums its share
+    x = tc.Value(np.array([[[[-5.0, 2.0, 2.0],
+                             [2.0, -5.0, -5.0],
+                             [-5.0, -5.0, -5.0]]]]))
+    out = tc.ops.max_pool2d(x, 2, 2, 1)                    # windows hold 1, 2, 2 and 4 elements
+    out.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    np.testing.assert_array_equal(out.data, [[[[-5.0, 2.0], [2.0, -5.0]]]])
+    np.testing.assert_array_equal(x.grad, [[[[1.0, 2.0, 0.0],
+                                             [3.0, 4.0, 0.0],
+                                             [0.0, 0.0, 0.0]]]])
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_a_nan_gives_the_gradient_to_the_first_maximum_before_it_or_to_itself_when_first(padding):
+    x = tc.Value(np.array([[[[1.0, 5.0, 3.0], [np.nan, 2.0, 9.0], [0.0, 0.0, 0.0]]]]))
+    out = tc.ops.max_pool2d(x, 3, 3, padding)    # one window: its image elements, row-major
+    out.backward(np.full(out.shape, 2.0))
+    assert np.isnan(out.data).all()
+    np.testing.assert_array_equal(x.grad[0, 0, :2, :2], [[0.0, 2.0], [0.0, 0.0]])
+    y = tc.Value(np.array([[[[np.nan, 1.0], [2.0, 3.0]]]]))
+    out = tc.ops.max_pool2d(y, 2, 2, padding)    # the first window's first image element
+    out.backward(np.ones(out.shape))
+    assert np.isnan(out.data[0, 0, 0, 0]) and y.grad[0, 0, 0, 0] == 1.0
+
+
+def test_padded_pool_second_order_term_is_u_at_each_windows_maximum(rng):
+    # d/dg <dx(g), u> = u read at each window's argmax, which for distinct values is the
+    # derivative of the pooled x + t*u at t = 0: a central difference of the nested loops
+    x = tc.Value(distinct(rng, (2, 2, 5, 5)), requires_grad=True)
+    out = tc.ops.max_pool2d(x, 3, 2, 1)
+    g = tc.Value(rng.standard_normal(out.shape), requires_grad=True)
+    (dx,) = tc.grad(out, [x], grad_output=g, create_graph=True)
+    u = rng.standard_normal(x.shape)
+    (dg,) = tc.grad((dx * u).sum(), [g])
+    t = 1e-4                                        # values are 0.01 apart: no window changes
+    expected = (reference.max_pool2d(x.data + t * u, 3, 2, 1)
+                - reference.max_pool2d(x.data - t * u, 3, 2, 1)) / (2 * t)
+    np.testing.assert_allclose(dg.data, expected, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("padding", [0, (1, 0)])
+def test_scatter_and_gather_are_each_others_transpose(rng, padding):
     # <scatter(g), u> = <g, gather(u)> at the same argmax: why each is the other's backward
     x = rng.standard_normal((2, 3, 7, 8))
-    out = tc.ops.max_pool2d(tc.Value(x), 3, (2, 1))
-    argmax, kernel, stride = out.fn.argmax, out.fn.kernel, out.fn.stride
+    out = tc.ops.max_pool2d(tc.Value(x), 3, (2, 1), padding)
+    argmax, kernel, stride, pads = out.fn.argmax, out.fn.kernel, out.fn.stride, out.fn.padding
     g, u = rng.standard_normal(out.shape), rng.standard_normal(x.shape)
-    scattered = pool.MaxPool2dScatter.run(g, argmax, x_shape=x.shape, kernel=kernel, stride=stride)
-    gathered = pool.MaxPool2dGather.run(u, argmax, kernel=kernel, stride=stride)
+    scattered = pool.MaxPool2dScatter.run(g, argmax, x_shape=x.shape, kernel=kernel, stride=stride,
+                                          padding=pads)
+    gathered = pool.MaxPool2dGather.run(u, argmax, kernel=kernel, stride=stride, padding=pads)
     np.testing.assert_allclose((scattered * u).sum(), (g * gathered).sum(), rtol=1e-12)
     np.testing.assert_array_equal(pool.MaxPool2dGather.run(x, argmax, kernel=kernel,
-                                                           stride=stride), out.data)
+                                                           stride=stride, padding=pads), out.data)
     assert argmax.dtype.kind == "i" and [k for k, v in vars(out.fn).items()
                                          if isinstance(v, np.ndarray) and v.dtype.kind == "f"] == []
 
@@ -120,18 +205,24 @@ def test_ties_in_overlapping_windows_accumulate_at_each_first_maximum():
                                              [0.0, 0.0, 0.0]]]])
 
 
-def test_float32_stays_float32(rng):
+@pytest.mark.parametrize("padding", [0, 1, (1, 0)])
+def test_float32_stays_float32(rng, padding):
     x = tc.Value(rng.standard_normal((2, 3, 6, 6)).astype(np.float32))
-    out = tc.ops.max_pool2d(x, 3, 2)
+    out = tc.ops.max_pool2d(x, 3, 2, padding)
     out.backward(np.ones(out.shape, dtype=np.float32))
     assert out.dtype == x.grad.dtype == np.float32
+    np.testing.assert_array_equal(out.data, reference.max_pool2d(x.data, 3, 2, padding))
 
 
 def test_stride_defaults_to_the_kernel_and_is_kept_as_a_param(rng):
     x = tc.Value(rng.standard_normal((1, 1, 6, 6)))
     out = tc.ops.max_pool2d(x, 3)
     assert out.shape == (1, 1, 2, 2)
-    assert out.fn.params == {"kernel_size": 3, "stride": None}
+    assert out.fn.params == {"kernel_size": 3, "stride": None}     # no padding: as drawn before
+    assert tc.ops.max_pool2d(x, 3, padding=(0, 0)).fn.params == {"kernel_size": 3, "stride": None}
+    padded = tc.ops.max_pool2d(x, 3, padding=1)
+    assert padded.shape == (1, 1, 2, 2)                             # (6 + 2 - 3) // 3 + 1
+    assert padded.fn.params == {"kernel_size": 3, "stride": None, "padding": 1}
 
 
 @pytest.mark.parametrize("x_shape, kwargs, match", [
@@ -143,6 +234,22 @@ def test_stride_defaults_to_the_kernel_and_is_kept_as_a_param(rng):
     ((1, 1, 4, 4), {"kernel_size": (2, -1)}, r"kernel_size must be a positive int"),
     ((1, 1, 4, 4), {"stride": 0}, r"stride must be a positive int .* got 0"),
     ((1, 1, 4, 4), {"stride": 1.5}, r"stride must be a positive int .* got 1.5"),
+    ((1, 1, 4, 4), {"kernel_size": 2, "padding": 2},
+     r"max_pool2d: padding 2 is more than half the kernel \(2, 2\); expected padding <= "
+     r"kernel_size // 2 \(as PyTorch\), so that every window holds part of the image; pass "
+     r"padding=1 or less, or a larger kernel_size$"),
+    ((1, 1, 6, 6), {"kernel_size": (3, 4), "padding": (1, 3)},
+     r"padding \(1, 3\) is more than half the kernel \(3, 4\); .* pass padding=\(1, 2\) or less"),
+    ((1, 1, 4, 4), {"kernel_size": 3, "padding": -1},
+     r"max_pool2d: padding must be a non-negative int or a pair of non-negative ints \(h, w\), "
+     r"got -1; pass e.g. padding=1 or padding=\(1, 2\)$"),
+    ((1, 1, 4, 4), {"kernel_size": 3, "padding": (1, -1)}, r"padding must be a non-negative int"),
+    ((1, 1, 4, 4), {"kernel_size": 3, "padding": 1.0}, r"padding must be .* got 1\.0"),
+    ((1, 1, 4, 4), {"kernel_size": 3, "padding": "same"}, r"padding must be .* got 'same'"),
+    ((1, 1, 4, 4), {"kernel_size": 3, "padding": (1, 1, 1)}, r"padding must be .* \(1, 1, 1\)"),
+    ((1, 1, 4, 4), {"kernel_size": 3, "padding": True}, r"padding must be .* got True"),
+    ((1, 1, 2, 2), {"kernel_size": (5, 2), "padding": (1, 0)},
+     r"max_pool2d: kernel 5x2 is larger than the padded input 4x2"),
 ])
 def test_bad_input_raises(x_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,6 +1,7 @@
 """The numpy kernels of ops/pool_kernels.py against loops: each window's maximum against
 tests/reference.py, its first maximum's offset and the scatter and gather at it against the
-loops below, for the 2x2 slabs and the strided views alike, with ties, odd sizes and dtypes."""
+loops below, for the 2x2 slabs, the strided views and padded windows alike, with ties, odd
+sizes and dtypes."""
 
 import numpy as np
 import pytest
@@ -21,32 +22,38 @@ CONFIGS = [
 ]
 
 
-def first_maximum(x, kernel, stride):
-    """The offset p*KW + q of each window's first maximum, row-major: loops, slow on purpose."""
-    (kh, kw), (sh, sw) = kernel, stride
+def first_maximum(x, kernel, stride, padding=(0, 0)):
+    """The offset p*KW + q of each window's first maximum among its elements inside the image,
+    row-major, counted within the window padded by (PH, PW): loops, slow on purpose."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n_batch, channels, height, width = x.shape
-    oh, ow = (height - kh) // sh + 1, (width - kw) // sw + 1
+    oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
     offsets = np.zeros((n_batch, channels, oh, ow), dtype=int)
     for n in range(n_batch):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    best = 0
+                    best = None
                     for k in range(kh * kw):
                         p, q = divmod(k, kw)
+                        row, col = i * sh + p - ph, j * sw + q - pw
+                        if not (0 <= row < height and 0 <= col < width):
+                            continue
+                        if best is None:
+                            best = k
                         b_p, b_q = divmod(best, kw)
-                        if x[n, c, i * sh + p, j * sw + q] > x[n, c, i * sh + b_p, j * sw + b_q]:
+                        if x[n, c, row, col] > x[n, c, i * sh + b_p - ph, j * sw + b_q - pw]:
                             best = k
                     offsets[n, c, i, j] = best
     return offsets
 
 
-def scatter_loops(g, offsets, x_shape, kernel, stride):
-    """dx[n, c, i*SH + p, j*SW + q] += g[n, c, i, j] at each window's offset (p, q)."""
+def scatter_loops(g, offsets, x_shape, kernel, stride, padding=(0, 0)):
+    """dx[n, c, i*SH - PH + p, j*SW - PW + q] += g[n, c, i, j] at each window's offset (p, q)."""
     dx = np.zeros(x_shape)
     for n, c, i, j in np.ndindex(g.shape):
         p, q = divmod(offsets[n, c, i, j], kernel[1])
-        dx[n, c, i * stride[0] + p, j * stride[1] + q] += g[n, c, i, j]
+        dx[n, c, i * stride[0] - padding[0] + p, j * stride[1] - padding[1] + q] += g[n, c, i, j]
     return dx
 
 
@@ -102,3 +109,62 @@ def test_large_windows_keep_offsets_in_intp(rng):
     out, argmax = kernels.max_pool(x, (12, 12), (12, 12))
     assert argmax.dtype == np.intp and argmax[0, 0, 0, 0] == np.argmax(x)
     assert out[0, 0, 0, 0] == x.max()
+
+
+# x (N, C, H, W), kernel, stride, padding
+PADDED = [
+    ((2, 3, 6, 8), (2, 2), (2, 2), (1, 1)),      # 2x2 at stride 2: every edge window half padding
+    ((2, 2, 7, 7), (3, 3), (2, 2), (1, 1)),      # overlapping, ResNet's stem pool
+    ((1, 2, 5, 6), (3, 2), (1, 2), (1, 0)),      # padding along the height only
+    ((1, 2, 9, 10), (3, 3), (3, 3), (1, 1)),     # tiling 3x3 windows: the scatter at flat indices
+    ((2, 1, 4, 5), (4, 5), (1, 1), (2, 2)),      # kernel as large as the image, padding k // 2
+    ((1, 2, 8, 9), (5, 3), (2, 3), (2, 1)),      # (h, w) pairs everywhere
+]
+
+
+def with_floor(rng, shape):
+    """Ties as with_ties, and whole windows of -inf, the padding's own value, to tie with it."""
+    x = with_ties(rng, shape) - 1.0
+    x[..., :3, :3] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", PADDED)
+@pytest.mark.parametrize("values", ["distinct", "ties", "-inf"])
+def test_padded_max_pool_matches_the_loops(rng, x_shape, kernel, stride, padding, values):
+    x = {"distinct": rng.standard_normal, "ties": lambda shape: with_ties(rng, shape),
+         "-inf": lambda shape: with_floor(rng, shape)}[values](x_shape)
+    out, argmax = kernels.max_pool(x, kernel, stride, padding)
+    np.testing.assert_array_equal(out, reference.max_pool2d(x, kernel, stride, padding))
+    np.testing.assert_array_equal(argmax, first_maximum(x, kernel, stride, padding))
+    assert argmax.dtype == np.int8
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", PADDED)
+def test_padded_scatter_and_gather_match_the_loops(rng, x_shape, kernel, stride, padding):
+    x = with_floor(rng, x_shape)
+    _, argmax = kernels.max_pool(x, kernel, stride, padding)
+    g = rng.standard_normal(argmax.shape)
+    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
+    assert dx.shape == x_shape
+    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx.sum(), g.sum(), rtol=1e-12)     # no gradient lost to padding
+    u = rng.standard_normal(x_shape)
+    gathered = kernels.max_pool_gather(u, argmax, kernel, stride, padding)
+    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)
+    np.testing.assert_array_equal(kernels.max_pool_gather(x, argmax, kernel, stride, padding),
+                                  reference.max_pool2d(x, kernel, stride, padding))
+
+
+@pytest.mark.parametrize("dtype, low", [(np.float32, -np.inf), (np.int64, np.iinfo(np.int64).min),
+                                        (np.uint8, 0)])
+def test_padded_max_pool_keeps_the_dtype_and_pads_with_its_lowest_value(rng, dtype, low):
+    x = rng.integers(0, 100, (2, 3, 6, 6)).astype(dtype)
+    x[0, 0] = low                         # an all-lowest image ties with the padding everywhere
+    out, argmax = kernels.max_pool(x, (3, 3), (2, 2), (1, 1))
+    dx = kernels.max_pool_scatter(out.astype(np.float32), argmax, x.shape, (3, 3), (2, 2),
+                                  (1, 1))
+    assert out.dtype == dtype and dx.dtype == np.float32 and kernels.lowest(x.dtype) == low
+    np.testing.assert_array_equal(out, reference.max_pool2d(x, 3, 2, 1))
+    np.testing.assert_array_equal(argmax, first_maximum(x, (3, 3), (2, 2), (1, 1)))

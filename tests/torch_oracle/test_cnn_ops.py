@@ -106,6 +106,40 @@ def test_max_pool2d_ties_go_where_pytorch_sends_them(torch, rng, kernel_size, st
 
 
 @pytest.mark.parametrize("x_shape, kernel_size, stride, padding", [
+    ((1, 1, 4, 4), 2, None, 1),           # every edge window half padding
+    ((2, 3, 7, 7), 3, 2, 1),              # ResNet's stem pool: MaxPool2d(3, 2, padding=1)
+    ((2, 2, 6, 5), (3, 2), (1, 2), (1, 0)),   # padding along the height only, overlapping rows
+    ((2, 2, 5, 8), (2, 5), (2, 1), (0, 2)),   # along the width only, overlapping columns
+    ((2, 1, 3, 4), (3, 4), None, (1, 2)),     # kernel as large as the image, padding k // 2
+    ((2, 16, 10, 10), 2, None, 1),        # the seed's pooling layer, padded: 10 -> 6
+])
+def test_max_pool2d_padded(torch, rng, x_shape, kernel_size, stride, padding):
+    x = rng.permutation(np.prod(x_shape)).reshape(x_shape) * 0.01 - 1.0  # no ties, negative too
+    compare_with_torch(torch, lambda x: ops.max_pool2d(x, kernel_size, stride, padding),
+                       lambda x: torch.nn.functional.max_pool2d(x, kernel_size, stride, padding),
+                       [x], rng)
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding", [(2, None, 1), (3, 2, 1),
+                                                          ((2, 3), (1, 2), (1, 1))])
+def test_max_pool2d_padded_ties_and_minus_infinity_go_where_pytorch_sends_them(
+        torch, rng, kernel_size, stride, padding):
+    x = rng.integers(0, 3, (2, 3, 6, 7)).astype(np.float64)          # ties everywhere
+    x[:, :, :3, :3] = -np.inf                  # windows whose image part ties with the padding
+    their = torch.nn.functional.max_pool2d
+    xt = torch.tensor(x, requires_grad=True)
+    their_out = their(xt, kernel_size, stride, padding)
+    upstream = rng.standard_normal(tuple(their_out.shape))
+    their_out.backward(torch.from_numpy(upstream))
+    ours = tc.Value(x, requires_grad=True)
+    out = ops.max_pool2d(ours, kernel_size, stride, padding)
+    out.backward(upstream)
+    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    # overlapping windows may add one element's shares in another order: rounding only
+    np.testing.assert_allclose(ours.grad, xt.grad.numpy(), **TIGHT)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", [
     ((1, 1, 4, 4), 2, None, 0),
     ((2, 3, 7, 6), 3, 2, 1),              # padded zeros count in the mean
     ((2, 2, 6, 9), (4, 2), (3, 2), (2, 1)),

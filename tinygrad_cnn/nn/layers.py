@@ -96,22 +96,30 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """Max over each (KH, KW) window: (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // stride
-    + 1; kernel_size and stride are ints or (h, w) pairs; stride defaults to kernel_size."""
+    """Max over each (KH, KW) window of x padded by `padding`: (N, C, H, W) -> (N, C, OH, OW),
+    OH = (H + 2*padding - KH) // stride + 1; kernel_size, stride and padding are ints or (h, w)
+    pairs; stride defaults to kernel_size; the padding is -inf and never wins, as PyTorch's."""
 
     def __init__(self, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] | None = None):
+                 stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0):
         _as_pair("MaxPool2d", "kernel_size", kernel_size)
         if stride is not None:
             _as_pair("MaxPool2d", "stride", stride)
+        _as_pair("MaxPool2d", "padding", padding, allow_zero=True)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
+        self.padding = padding
 
     def forward(self, x):
-        return ops.max_pool2d(x, kernel_size=self.kernel_size, stride=self.stride)
+        return ops.max_pool2d(x, kernel_size=self.kernel_size, stride=self.stride,
+                              padding=self.padding)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in (0, (0, 0), [0, 0]):
+            text += f", padding={self.padding!r}"
+        return text
 
 
 class AvgPool2d(Module):

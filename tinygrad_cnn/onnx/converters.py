@@ -152,7 +152,9 @@ def max_pool2d(g, node, x):
     params = node.fn.params
     kernel = _pair(params.get("kernel_size", 2))
     stride = kernel if params.get("stride") is None else _pair(params["stride"])
-    return g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[0, 0, 0, 0])
+    ph, pw = _pair(params.get("padding", 0))
+    # ONNX's MaxPool leaves the padding out of every maximum, as our -inf padding never wins
+    return g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw])
 
 
 def avg_pool2d(g, node, x):

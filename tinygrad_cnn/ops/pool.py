@@ -1,6 +1,7 @@
-"""2-D max and average pooling over (KH, KW) windows of a batch of images. Max-pooling routes
-the gradient to the first maximum of each window (row-major), as PyTorch; each backward is an
-op of its own whose backward is the forward again, so gradients of any order exist."""
+"""2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not.
+Max-pooling routes the gradient to the first maximum of each window (row-major), as PyTorch;
+each backward is an op of its own whose backward is the forward again, so gradients of any
+order exist."""
 
 from __future__ import annotations
 
@@ -13,65 +14,70 @@ from tinygrad_cnn.value import Value
 
 
 class MaxPool2d(Function):
-    """out[n,c,i,j] = max_{p<KH, q<KW} x[n, c, i*SH + p, j*SW + q]:
-    x (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // SH + 1 and likewise OW.
+    """out[n,c,i,j] = max_{p<KH, q<KW} xp[n, c, i*SH + p, j*SW + q]:
+    x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 PH - KH) // SH + 1 and likewise OW; xp is x
+    with PH, PW rows/columns of -inf on each side, which never win a window (PyTorch's padding).
 
     The element at offset (p, q) of every window at once is the strided view
-    x[:, :, p::SH, q::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
+    xp[:, :, p::SH, q::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
     maximum runs over the KH*KW views in row-major order, and a view replaces the running
     maximum only where it is strictly larger, so `argmax` (the offset p*KW + q, an integer
     constant) keeps the first maximum of each window: PyTorch's tie rule. (2x2 windows at stride
-    2 take a faster route to the same result: pool_kernels.max_pool_2x2.)
+    2 take a faster route to the same result: pool_kernels.max_pool_2x2; a window whose
+    maximum is -inf moves its argmax off the padding: pool_kernels.max_pool_padded.)
 
     Backward: out = x gathered at the argmax, so dx = g scattered back to the argmax
     (MaxPool2dScatter); an element that is the maximum of several overlapping windows
-    receives the sum of their gradients.
+    receives the sum of their gradients, and the padding, never an argmax, receives none.
     """
 
-    def forward(self, x, kernel_size=2, stride=None):
+    def forward(self, x, kernel_size=2, stride=None, padding=0):
         self.kernel, self.stride = _pair(kernel_size), _pair(stride or kernel_size)
-        out, self.argmax = kernels.max_pool(x, self.kernel, self.stride)
+        self.padding = _pair(padding)
+        out, self.argmax = kernels.max_pool(x, self.kernel, self.stride, self.padding)
         return out
 
     # out = x at each window's argmax  =>  dx = g scattered to the argmax (overlaps add up)
     def backward(self, grad):
         x, _ = self.saved()
         return MaxPool2dScatter.run(grad, self.argmax, x_shape=x.shape, kernel=self.kernel,
-                                    stride=self.stride)
+                                    stride=self.stride, padding=self.padding)
 
 
 class MaxPool2dScatter(Function):
-    """max_pool2d's input gradient: dx[n, c, i*SH + p*, j*SW + q*] += g[n,c,i,j] at each window's
-    argmax offset p*KW + q* (an integer constant): g (N, C, OH, OW) -> x_shape (N, C, H, W).
+    """max_pool2d's input gradient: dx[n, c, i*SH - PH + p*, j*SW - PW + q*] += g[n,c,i,j] at each
+    window's argmax offset p*KW + q* (an integer constant, never in the padding):
+    g (N, C, OH, OW) -> x_shape (N, C, H, W).
 
     Linear in g, with the gather at the same argmax as its transpose:
     <scatter(g), u> = <g, gather(u)>, so dg = gather(u) for the upstream gradient u.
     """
 
-    def forward(self, g, argmax, *, x_shape, kernel, stride):
-        self.kernel, self.stride = kernel, stride
-        return kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride)
+    def forward(self, g, argmax, *, x_shape, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        return kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
 
     # dx = g scattered to the argmax  =>  dg = u gathered from the argmax; argmax is constant
     def backward(self, grad):
         _, argmax, _ = self.saved()
-        return MaxPool2dGather.run(grad, argmax, kernel=self.kernel, stride=self.stride), None
+        return MaxPool2dGather.run(grad, argmax, kernel=self.kernel, stride=self.stride,
+                                   padding=self.padding), None
 
 
 class MaxPool2dGather(Function):
-    """out[n,c,i,j] = u[n, c, i*SH + p*, j*SW + q*] at each window's argmax offset
+    """out[n,c,i,j] = u[n, c, i*SH - PH + p*, j*SW - PW + q*] at each window's argmax offset
     p*KW + q* (an integer constant): u (N, C, H, W) -> argmax's shape (N, C, OH, OW).
     Its transpose is the scatter: du = scatter(g)."""
 
-    def forward(self, u, argmax, *, kernel, stride):
-        self.kernel, self.stride = kernel, stride
-        return kernels.max_pool_gather(u, argmax, kernel, stride)
+    def forward(self, u, argmax, *, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        return kernels.max_pool_gather(u, argmax, kernel, stride, padding)
 
     # out = u at the argmax  =>  du = g scattered to the argmax
     def backward(self, grad):
         u, argmax, _ = self.saved()
         return MaxPool2dScatter.run(grad, argmax, x_shape=u.shape, kernel=self.kernel,
-                                    stride=self.stride), None
+                                    stride=self.stride, padding=self.padding), None
 
 
 class AvgPool2d(Function):
@@ -132,12 +138,15 @@ def _check_pool(fn: str, x, kernel_size, stride, padding=0):
         raise ValueError(f"{fn}: input has shape {xa.shape}; expected a 4-D input (N, C, H, W)"
                          f"{image_batch_hint(xa.shape)}")
     if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
+        most = (kernel[0] // 2, kernel[1] // 2)
         raise ValueError(f"{fn}: padding {padding!r} is more than half the kernel {kernel}; "
-                         f"expected padding <= kernel_size // 2 (as PyTorch), or the edge "
-                         f"windows would average nothing but padding")
+                         f"expected padding <= kernel_size // 2 (as PyTorch), so that every "
+                         f"window holds part of the image; pass padding="
+                         f"{most[0] if most[0] == most[1] else most} or less, or a larger "
+                         f"kernel_size")
     h, w = xa.shape[2] + 2 * pads[0], xa.shape[3] + 2 * pads[1]
     if kernel[0] > h or kernel[1] > w:
-        size = "input" if padding == 0 else "padded input"
+        size = "input" if pads == (0, 0) else "padded input"
         raise ValueError(f"{fn}: kernel {kernel[0]}x{kernel[1]} is larger than the {size} "
                          f"{h}x{w} (input {xa.shape}); expected kernel_size <= the image size")
     return xa, kernel, steps, pads
@@ -157,16 +166,22 @@ def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
 
 
 def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
-               stride: int | tuple[int, int] | None = None) -> Value:
-    """Max over (KH, KW) windows: x (N, C, H, W) -> (N, C, OH, OW), OH = (H - KH) // SH + 1.
+               stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0) -> Value:
+    """Max over (KH, KW) windows of x padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW),
+    OH = (H + 2*padding - KH) // SH + 1 (likewise OW).
 
-    kernel_size and stride are ints or (h, w) pairs; stride defaults to kernel_size
-    (non-overlapping windows). The gradient goes to the first maximum of each window. A NaN
-    makes its window's maximum NaN, but no comparison with it is true, so the gradient goes
-    to the first maximum of the other elements (PyTorch sends it to the NaN).
+    kernel_size, stride and padding are ints or (h, w) pairs; stride defaults to kernel_size
+    (non-overlapping windows). As PyTorch's max_pool2d, the padding is -inf, so it never wins a
+    window (nor gets a gradient), and is at most kernel_size // 2. The gradient goes to the
+    first maximum of each window, row-major. A NaN makes its window's maximum NaN, but no
+    comparison with it is true, so the gradient goes to the first maximum of the elements
+    before it, or to the NaN when it comes first (PyTorch sends it to the NaN).
     """
-    _check_pool("max_pool2d", x, kernel_size, stride)
-    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
+    pads = _check_pool("max_pool2d", x, kernel_size, stride, padding)[3]
+    if pads == (0, 0):              # the params of an unpadded pool, as drawn, stay as they were
+        return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
+    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,

@@ -6,7 +6,9 @@ scatter by views where windows overlap or have at most 4 elements).
 tests/test_pool_kernels.py checks them against the loops of tests/reference.py.
 
 The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
-one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp.
+one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp. With
+padding (PH, PW), the windows are those of the image with PH rows and PW columns added on each
+side, and the offsets count within them; they never point into the padding.
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ def window_views(x: np.ndarray, kernel: Pair, stride: Pair) -> Iterator[tuple]:
             yield p, q, x[:, :, p:p + (oh - 1) * sh + 1:sh, q:q + (ow - 1) * sw + 1:sw]
 
 
-def max_pool(x: np.ndarray, kernel: Pair, stride: Pair) -> tuple[np.ndarray, np.ndarray]:
+def max_pool(x: np.ndarray, kernel: Pair, stride: Pair,
+             padding: Pair = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
     """(out, argmax): each window's maximum and the offset of its first maximum (row-major, as
-    PyTorch): x (N, C, H, W) -> two (N, C, OH, OW) arrays.
+    PyTorch): x (N, C, H, W) -> two (N, C, OH, OW) arrays, OH = (H + 2 PH - KH) // SH + 1.
 
     The running maximum over the views x[:, :, p::SH, q::SW] in row-major order; a view
     replaces it only where strictly larger, so an equal later value leaves the first maximum.
-    2x2 windows at stride 2 go by max_pool_2x2.
+    2x2 windows at stride 2 go by max_pool_2x2, padded windows by max_pool_padded.
     """
+    if tuple(padding) != (0, 0):
+        return max_pool_padded(x, kernel, stride, padding)
     if tuple(kernel) == tuple(stride) == (2, 2):
         return max_pool_2x2(x)
     return max_pool_by_views(x, kernel, stride)
@@ -52,6 +57,33 @@ def max_pool_by_views(x: np.ndarray, kernel: Pair, stride: Pair) -> tuple[np.nda
             argmax = np.where(view > out, p * kw + q, argmax)
             np.maximum(out, view, out=out)
     return out, argmax
+
+
+def max_pool_padded(x: np.ndarray, kernel: Pair, stride: Pair,
+                    padding: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """max_pool over the windows of x with PH rows and PW columns of padding on each side, which
+    never wins (PyTorch's implicit -inf padding): the padding holds the dtype's lowest value, so
+    no image element is below it; where a window's first maximum is still in the padding (its
+    image elements all that lowest value, or a NaN first among them), it moves to the window's
+    first image element, which is then that maximum (or the NaN, as in an unpadded window)."""
+    kw, (sh, sw), (ph, pw), (h, w) = kernel[1], stride, padding, x.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=lowest(x.dtype))
+    out, argmax = max_pool_by_views(xp, kernel, stride)           # offsets within padded windows
+    top, left = np.arange(out.shape[2]) * sh, np.arange(out.shape[3]) * sw   # window origins in xp
+    p, q = np.divmod(argmax, kw)
+    row, col = top.reshape(-1, 1) + p, left + q                    # (N, C, OH, OW), places in xp
+    on_padding = (row < ph) | (row >= ph + h) | (col < pw) | (col >= pw + w)
+    # the image part of a window is a rectangle: its first element is at row max(PH - top, 0)
+    # and column max(PW - left, 0) of the window, (OH, OW)
+    first_image = np.maximum(ph - top, 0).reshape(-1, 1) * kw + np.maximum(pw - left, 0)
+    return out, np.where(on_padding, first_image.astype(argmax.dtype), argmax)
+
+
+def lowest(dtype: np.dtype):
+    """The value no element of this dtype is below: -inf for floats, else the dtype's minimum."""
+    if dtype.kind == "f":
+        return -np.inf
+    return False if dtype.kind == "b" else np.iinfo(dtype).min
 
 
 def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,13 +107,19 @@ def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def max_pool_scatter(g: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...], kernel: Pair,
-                     stride: Pair) -> np.ndarray:
+                     stride: Pair, padding: Pair = (0, 0)) -> np.ndarray:
     """dx: g (N, C, OH, OW) added to x_shape (N, C, H, W) at each window's argmax; overlapping
     windows add up. Windows apart (stride >= kernel) put g straight at the argmax's place in
     dx, as each element there receives at most one gradient: windows of up to 4 elements
     through the view of dx at each offset, which gets g times whether that offset is the
     argmax (for 2x2 windows, twice as fast as flat indices; an infinite g gives nan at the
-    window's other offsets, 0 * inf); larger windows at flat indices."""
+    window's other offsets, 0 * inf); larger windows at flat indices. With padding, into the
+    padded shape, then the padding (which no argmax points into) cut off."""
+    ph, pw = padding
+    if ph or pw:
+        n, c, h, w = x_shape
+        dxp = max_pool_scatter(g, argmax, (n, c, h + 2 * ph, w + 2 * pw), kernel, stride)
+        return dxp[:, :, ph:ph + h, pw:pw + w]
     dx = np.zeros(x_shape, dtype=g.dtype)
     if stride[0] >= kernel[0] and stride[1] >= kernel[1]:
         if kernel[0] * kernel[1] > 4:
@@ -96,19 +134,20 @@ def max_pool_scatter(g: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]
 
 
 def argmax_positions(argmax: np.ndarray, x_shape: tuple[int, ...], kernel: Pair,
-                     stride: Pair) -> np.ndarray:
+                     stride: Pair, padding: Pair = (0, 0)) -> np.ndarray:
     """The index in the flattened x_shape (N, C, H, W) of each window's argmax: the window's
-    origin (i*SH, j*SW) in its image plus the offset (p, q) -> p*W + q."""
+    origin (i*SH - PH, j*SW - PW) in its image plus the offset (p, q) -> p*W + q (an origin
+    in the padding is outside the image, but the argmax never is)."""
     n, c, h, w = x_shape
-    (kh, kw), (sh, sw) = kernel, stride
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = argmax.shape[2:]
-    origins = ((np.arange(n * c).reshape(n, c, 1, 1) * h + np.arange(oh).reshape(oh, 1) * sh) * w
-               + np.arange(ow) * sw)                                 # (N, C, OH, OW)
+    origins = ((np.arange(n * c).reshape(n, c, 1, 1) * h + np.arange(oh).reshape(oh, 1) * sh - ph)
+               * w + np.arange(ow) * sw - pw)                        # (N, C, OH, OW)
     offsets = (np.arange(kh).reshape(kh, 1) * w + np.arange(kw)).reshape(-1)   # by p*KW + q
     return origins + offsets[argmax]
 
 
-def max_pool_gather(u: np.ndarray, argmax: np.ndarray, kernel: Pair,
-                    stride: Pair) -> np.ndarray:
+def max_pool_gather(u: np.ndarray, argmax: np.ndarray, kernel: Pair, stride: Pair,
+                    padding: Pair = (0, 0)) -> np.ndarray:
     """u (N, C, H, W) at each window's argmax -> argmax's shape (N, C, OH, OW)."""
-    return np.take(u, argmax_positions(argmax, u.shape, kernel, stride))
+    return np.take(u, argmax_positions(argmax, u.shape, kernel, stride, padding))
