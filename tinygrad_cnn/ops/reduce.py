@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.elementwise import Where
 from tinygrad_cnn.ops.shape import BroadcastTo
 from tinygrad_cnn.value import Value
 
@@ -124,11 +125,15 @@ class Std(Reduction):
         self.dof = int(np.prod([x.shape[a] for a in axes])) - ddof
         return x.std(axis=axes, keepdims=keepdims, ddof=ddof)
 
-    # std = sqrt(var): d std/dx_i = (d var/dx_i) / (2 std) = (x_i - mean) / ((count - ddof) std)
+    # std = sqrt(var): d std/dx_i = (d var/dx_i) / (2 std) = (x_i - mean) / ((count - ddof) std);
+    # where std = 0 (all x_i equal) that is 0/0, and the gradient is 0 there, as in PyTorch
     def backward(self, grad):
         x, out = self.saved()
         centered = x - x.mean(axis=self.axes, keepdims=True)
-        return grad.reshape(self.kept_shape) / (out.reshape(self.kept_shape) * self.dof) * centered
+        out = out.reshape(self.kept_shape)
+        zero = np.asarray(out) == 0                          # a bool mask: a constant
+        per_std = grad.reshape(self.kept_shape) / (Where.run(zero, 1, out) * self.dof)
+        return Where.run(zero, 0, per_std) * centered
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Value:
@@ -163,8 +168,8 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Value:
 
 
 def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Value:
-    """Standard deviation of x over `axis`: sqrt(var(x, axis, ddof=ddof)). Its gradient is
-    infinite or NaN where the deviation is 0 (all reduced elements equal), as in PyTorch."""
+    """Standard deviation of x over `axis`: sqrt(var(x, axis, ddof=ddof)). Where it is 0 (all
+    reduced elements equal), sqrt has no derivative; the gradient there is 0, as in PyTorch."""
     _check_ddof("std", x, axis, ddof)
     return Std.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
 
