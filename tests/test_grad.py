@@ -93,6 +93,22 @@ def test_retain_graph_defaults_to_create_graph():
         tc.grad(y, [x])
 
 
+def test_a_freed_node_whose_rule_grad_does_not_run_is_no_error():
+    """As PyTorch: only the rules grad() runs need their saved arrays. A refused pass frees
+    nothing, so the graph still serves a later call that needs no freed rule."""
+    z = tc.Value(np.array([0.3, -0.7]))
+    e = z.exp()
+    tc.grad(e.sum(), [z])                                # frees Exp
+    x = tc.Value(np.array([0.5, 2.0]))
+    loss = (e * x).sum()
+    with pytest.raises(ValueError, match=r"grad: the graph through Exp was already freed"):
+        tc.grad(loss, [z])                               # needs Exp's rule
+    (dx,) = tc.grad(loss, [x])                           # needs only Mul's and Sum's
+    np.testing.assert_allclose(dx.data, np.exp([0.3, -0.7]), rtol=1e-15)
+    (de,) = tc.grad((e * x).sum(), [e])                  # e is wanted, its rule is not needed
+    np.testing.assert_array_equal(de.data, x.data)
+
+
 def test_grad_errors():
     x = tc.Value(np.ones(3))
     with pytest.raises(ValueError, match=r"grad: output has shape \(3,\); an implicit gradient "

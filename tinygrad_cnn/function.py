@@ -285,6 +285,7 @@ def topo_order(root: Value) -> list[Value]:
 def backward(root: Value, grad, retain_graph: bool) -> None:
     """Accumulate d(root)/d(node) into `.grad` of every node of root's graph (Value.backward)."""
     order = _checked_order(root, "backward")
+    _refuse_freed(order, "backward")
     _propagate(order, _root_grad(root, grad, "backward", create_graph=False),
                create_graph=False, retain_graph=retain_graph)
 
@@ -327,6 +328,9 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
     retain_graph = create_graph if retain_graph is None else retain_graph
     wanted = set(inputs)
     order = _on_paths_to(wanted, _checked_order(output, "grad"))
+    needed = set(order)                 # only the rules of nodes with a needed input will run
+    _refuse_freed([node for node in order if node.fn is not None
+                   and any(v in needed for v in node.fn.inputs)], "grad")
     found = {}
     if order:
         found = _propagate(order, _root_grad(output, grad_output, "grad", create_graph),
@@ -341,7 +345,7 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
 
 
 def _checked_order(root: Value, caller: str) -> list[Value]:
-    """root's topological order, after checking that a backward pass through it is possible."""
+    """root's topological order, after checking that root has a graph to walk."""
     if not isinstance(root, Value):
         raise TypeError(f"{caller}: output is a {type(root).__name__}; expected a Value")
     if not root.requires_grad:
@@ -349,15 +353,19 @@ def _checked_order(root: Value, caller: str) -> list[Value]:
             f"{caller}: this Value (shape {root.shape}, dtype {root.dtype}) does not require "
             f"grad; expected the result of ops on inputs with requires_grad=True, computed "
             f"outside no_grad()")
-    order = topo_order(root)
-    for node in order:
+    return topo_order(root)
+
+
+def _refuse_freed(nodes: list[Value], caller: str) -> None:
+    """Check, before any rule runs, that none of the nodes whose rules will run was freed by an
+    earlier backward pass (so a refused pass neither accumulates nor frees anything)."""
+    for node in nodes:
         if node.fn is not None and node.fn.released:
             raise ValueError(
                 f"{caller}: the graph through {node.fn.name} was already freed by an earlier "
                 f"backward pass; expected a graph with its saved arrays; pass "
                 f"retain_graph=True to the first backward() or tc.grad() to walk the graph "
                 f"again")
-    return order
 
 
 def _root_grad(root: Value, grad, caller: str, create_graph: bool):
