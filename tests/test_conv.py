@@ -1,6 +1,8 @@
 """conv2d, conv_transpose2d and conv2d_weight: forward against the nested-loop oracles, gradients
 and second derivatives by finite differences, the three ops as each other's derivatives, dtypes,
-the input gradient that is skipped when the input needs none, and every user error."""
+the input gradient that is skipped when the input needs none, and every user error; grouped and
+depthwise conv2d against the ordinary convolution with a block-diagonal weight, and groups=1
+recording the same single op."""
 
 import re
 
@@ -445,3 +447,173 @@ def test_conv_transpose2d_bad_bias_raises():
 def test_conv2d_weight_bad_input_raises(x_shape, g_shape, weight_shape, match):
     with pytest.raises(ValueError, match=match):
         tc.ops.conv2d_weight(np.ones(x_shape), np.ones(g_shape), weight_shape)
+
+
+def block_diagonal(w, groups):
+    """The ordinary (C_out, C_in, KH, KW) weight that a grouped w (C_out, C_in / groups, KH, KW)
+    stands for: zero wherever output channel f and input channel c are in different groups."""
+    f, c = w.shape[0] // groups, w.shape[1]
+    dense = np.zeros((w.shape[0], c * groups) + w.shape[2:])
+    for g in range(groups):
+        dense[g * f:(g + 1) * f, g * c:(g + 1) * c] = w[g * f:(g + 1) * f]
+    return dense
+
+
+# x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), stride, padding, groups
+GROUPED = [
+    ((2, 4, 6, 7), (6, 2, 3, 2), 1, 0, 2),           # two groups, non-square image and kernel
+    ((1, 6, 7, 6), (3, 2, 3, 3), 2, 1, 3),           # one output channel per group, stride 2
+    ((2, 3, 5, 6), (3, 1, 3, 3), 1, 1, 3),           # depthwise: groups = C_in = C_out
+    ((2, 2, 6, 5), (4, 1, 2, 3), (2, 1), (1, 0), 2),  # depthwise with a channel multiplier 2
+    ((1, 4, 4, 4), (4, 1, 4, 4), 1, 0, 4),           # depthwise, kernel as large as the image
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, groups", GROUPED)
+@pytest.mark.parametrize("bias", [True, False])
+def test_grouped_forward_is_the_block_diagonal_convolution(rng, x_shape, w_shape, stride,
+                                                           padding, groups, bias):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+    out = tc.ops.conv2d(tc.Value(x), tc.Value(w), None if b is None else tc.Value(b),
+                        stride=stride, padding=padding, groups=groups)
+    expected = reference.conv2d(x, block_diagonal(w, groups), b, stride=stride, padding=padding)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_block_diagonal_by_hand():
+    # the oracle's own helper: 2 groups of 1 input and 1 output channel each
+    w = np.array([[[[1.0]]], [[[2.0]]]])
+    assert block_diagonal(w, 2)[:, :, 0, 0].tolist() == [[1.0, 0.0], [0.0, 2.0]]
+
+
+def test_depthwise_convolves_each_channel_with_its_own_kernel(rng):
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 1, 3, 2))
+    out = tc.ops.conv2d(x, tc.Value(w), stride=(1, 2), padding=1, groups=3)
+    for c in range(3):
+        alone = reference.conv2d(x[:, c:c + 1], w[c:c + 1], stride=(1, 2), padding=1)
+        np.testing.assert_allclose(out.data[:, c:c + 1], alone, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, groups", GROUPED)
+def test_grouped_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, stride, padding, groups):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+
+    def conv(x, w, b):
+        return tc.ops.conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
+
+    assert tc.gradcheck(conv, [x, w, b])
+    assert tc.gradgradcheck(conv, [x, w, b])
+
+
+def test_grouped_gradients_are_the_block_diagonal_convolutions(rng):
+    # the gradients of the dense block-diagonal weight, read back on the grouped entries
+    x = tc.Value(rng.standard_normal((2, 6, 7, 6)))
+    w, b = tc.Value(rng.standard_normal((4, 3, 3, 2))), tc.Value(rng.standard_normal(4))
+    out = tc.ops.conv2d(x, w, b, stride=2, padding=(1, 2), groups=2)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    dense_x, dense_w = tc.Value(x.data), tc.Value(block_diagonal(w.data, 2))
+    dense_b = tc.Value(b.data)
+    tc.ops.conv2d(dense_x, dense_w, dense_b, stride=2, padding=(1, 2)).backward(upstream)
+    np.testing.assert_allclose(x.grad, dense_x.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b.grad, dense_b.grad, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.grad[:2], dense_w.grad[:2, :3], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.grad[2:], dense_w.grad[2:, 3:], rtol=1e-12, atol=1e-12)
+
+
+def test_groups_one_records_the_same_single_op_as_before(rng):
+    x, w = tc.Value(rng.standard_normal((2, 3, 6, 6))), tc.Value(rng.standard_normal((4, 3, 3, 3)))
+    b = tc.Value(rng.standard_normal(4))
+    for out in (tc.ops.conv2d(x, w, b, stride=2, padding=(1, 0)),
+                tc.ops.conv2d(x, w, b, stride=2, padding=(1, 0), groups=1),
+                tc.ops.conv2d(x, w, b, stride=2, padding=(1, 0), groups=np.int64(1))):
+        assert type(out.fn) is tc.ops.conv.Conv2d
+        assert out.parents == (x, w, b)                  # no slices, no cat: the inputs themselves
+        assert out.fn.params == {"stride": 2, "padding": (1, 0)}
+    layer = tc.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+    out = layer(tc.Value(rng.standard_normal((2, 3, 6, 6)).astype(np.float32)))
+    assert type(out.fn) is tc.ops.conv.Conv2d and out.parents[1:] == (layer.weight, layer.bias)
+    assert out.fn.params == {"stride": 2, "padding": 1}
+
+
+def test_grouped_graph_is_one_conv2d_per_group_joined_by_cat(rng):
+    x, w = tc.Value(rng.standard_normal((1, 6, 5, 5))), tc.Value(rng.standard_normal((3, 2, 3, 3)))
+    b = tc.Value(rng.standard_normal(3))
+    out = tc.ops.conv2d(x, w, b, padding=1, groups=3)
+    assert out.fn.name == "Cat" and out.fn.params == {"axis": 1}
+    convs = out.parents
+    assert [c.fn.name for c in convs] == ["Conv2d"] * 3
+    for g, conv in enumerate(convs):
+        assert conv.fn.params == {"stride": 1, "padding": 1}
+        xg, wg, bg = conv.parents
+        assert [v.fn.name for v in (xg, wg, bg)] == ["GetItem"] * 3
+        assert (xg.parents, wg.parents, bg.parents) == ((x,), (w,), (b,))
+        assert xg.fn.params["index"] == (slice(None), slice(2 * g, 2 * g + 2))
+        assert wg.fn.params["index"] == bg.fn.params["index"] == (slice(g, g + 1),)
+
+
+def test_grouped_float32_stays_float32(rng):
+    x = tc.Value(rng.standard_normal((2, 4, 7, 6)).astype(np.float32))
+    w = tc.Value(rng.standard_normal((4, 1, 3, 3)).astype(np.float32))
+    b = tc.Value(rng.standard_normal(4).astype(np.float32))
+    out = tc.ops.conv2d(x, w, b, stride=2, padding=1, groups=4)
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert out.dtype == np.float32
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+    expected = reference.conv2d(x.data.astype(np.float64), block_diagonal(w.data, 4),
+                                b.data.astype(np.float64), stride=2, padding=1)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
+    images = rng.integers(0, 256, (2, 4, 6, 6)).astype(np.uint8)     # constant images too
+    assert tc.ops.conv2d(images, w, groups=4).dtype == np.float32
+
+
+def test_grouped_image_without_requires_grad_gets_no_input_gradient(rng):
+    x = tc.Value(rng.standard_normal((2, 4, 6, 6)), requires_grad=False)
+    w = tc.Value(rng.standard_normal((6, 2, 3, 3)))
+    tc.ops.conv2d(x, w, groups=2).sum().backward()
+    assert x.grad is None and w.grad.shape == w.shape
+
+
+def test_grouped_empty_batch(rng):
+    x = tc.Value(np.zeros((0, 4, 5, 5)))
+    w, b = tc.Value(rng.standard_normal((2, 2, 3, 3))), tc.Value(rng.standard_normal(2))
+    out = tc.ops.conv2d(x, w, b, groups=2)
+    assert out.shape == (0, 2, 3, 3)
+    out.backward(np.zeros(out.shape))
+    assert x.grad.shape == x.shape and w.grad.tolist() == np.zeros(w.shape).tolist()
+
+
+@pytest.mark.parametrize("x_shape, w_shape, groups, error, match", [
+    ((1, 4, 5, 5), (4, 2, 3, 3), 0, ValueError, r"conv2d: groups must be positive, got 0"),
+    ((1, 4, 5, 5), (4, 2, 3, 3), -2, ValueError, r"conv2d: groups must be positive, got -2"),
+    ((1, 4, 5, 5), (4, 2, 3, 3), 2.0, TypeError, r"conv2d: groups must be an int, got float "
+                                                 r"2\.0; pass e\.g\. groups=1"),
+    ((1, 4, 5, 5), (4, 4, 3, 3), True, TypeError, r"conv2d: groups must be an int, got bool"),
+    ((1, 4, 5, 5), (4, 2, 3, 3), 3, ValueError,
+     r"conv2d: groups=3 does not divide the 4 input channels C_in \(input \(1, 4, 5, 5\), "
+     r"weight \(4, 2, 3, 3\)\); expected C_in and C_out both divisible by groups; pick groups "
+     r"from the common divisors of C_in = 4 and C_out = 4: 1, 2, 4$"),
+    ((1, 4, 5, 5), (6, 1, 3, 3), 4, ValueError,
+     r"conv2d: groups=4 does not divide the 6 output channels C_out .*: 1, 2$"),
+    ((1, 4, 5, 5), (6, 4, 3, 3), 2, ValueError,
+     r"conv2d: weight has 4 input channels per group but the input's 4 channels in groups=2 "
+     r"are 2 per group \(input \(1, 4, 5, 5\), weight \(6, 4, 3, 3\)\); expected weight "
+     r"\(C_out, C_in / groups, KH, KW\) = \(6, 2, 3, 3\)"),
+    ((1, 4, 5, 5), (4, 1, 6, 3), 4, ValueError, r"conv2d: kernel 6x3 does not fit the padded "
+                                                r"input 5x5"),
+    ((4, 5, 5), (4, 1, 3, 3), 4, ValueError, r"conv2d: input has shape \(4, 5, 5\); expected a "
+                                             r"4-D input \(N, C_in, H, W\) with C_in = 4 .* "
+                                             r"use x\.reshape\(1, 4, 5, 5\)"),
+])
+def test_bad_groups_raise(x_shape, w_shape, groups, error, match):
+    with pytest.raises(error, match=match):
+        tc.ops.conv2d(np.ones(x_shape), tc.Value(np.ones(w_shape)), groups=groups)
+
+
+def test_grouped_bad_bias_raises():
+    with pytest.raises(ValueError, match=r"conv2d: bias has shape \(2,\); expected \(4,\)"):
+        tc.ops.conv2d(np.ones((1, 4, 4, 4)), tc.Value(np.ones((4, 2, 3, 3))),
+                      tc.Value(np.ones(2)), groups=2)

@@ -186,6 +186,8 @@ def test_max_pool2d_layer_pads_as_pytorch_and_checks_its_padding(rng):
     (lambda: nn.Linear(50, 400), 50),
     (lambda: nn.Conv2d(3, 64, kernel_size=5), 3 * 5 * 5),
     (lambda: nn.Conv2d(2, 300, kernel_size=(2, 3)), 2 * 2 * 3),
+    (lambda: nn.Conv2d(8, 512, kernel_size=5, groups=4), 8 // 4 * 5 * 5),
+    (lambda: nn.Conv2d(32, 1024, kernel_size=3, groups=32), 1 * 3 * 3),     # depthwise
 ])
 def test_initial_ranges_are_pytorchs(make_layer, fan_in):
     tc.manual_seed(0)
@@ -198,6 +200,27 @@ def test_initial_ranges_are_pytorchs(make_layer, fan_in):
     assert np.abs(layer.weight.data).max() > 0.99 * bound
     assert abs(layer.weight.data.mean()) < 0.02 * bound
     assert np.abs(layer.bias.data).max() > 0.5 * bound
+
+
+def test_grouped_conv2d_weight_shape_repr_and_errors():
+    layer = nn.Conv2d(6, 4, kernel_size=(3, 2), stride=2, padding=1, groups=2, bias=False)
+    assert layer.weight.shape == (4, 3, 3, 2) and layer.groups == 2
+    # PyTorch shows groups after padding and before bias=False, only when it is not 1
+    assert repr(layer) == (
+        "Conv2d(6, 4, kernel_size=(3, 2), stride=2, padding=1, groups=2, bias=False)")
+    assert repr(nn.Conv2d(3, 3, 3, groups=3)) == "Conv2d(3, 3, kernel_size=3, stride=1, groups=3)"
+    assert repr(nn.Conv2d(3, 3, 3, groups=1)) == "Conv2d(3, 3, kernel_size=3, stride=1)"
+    assert layer(np.ones((1, 6, 5, 4), np.float32)).shape == (1, 4, 3, 3)
+    with pytest.raises(ValueError, match=r"Conv2d: groups=4 does not divide both in_channels=4 "
+                                         r"and out_channels=6; expected both divisible by "
+                                         r"groups; pick groups from their common divisors: 1, 2$"):
+        nn.Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match=r"Conv2d: groups=2 does not divide both in_channels=3"):
+        nn.Conv2d(3, 6, 3, groups=2)
+    with pytest.raises(ValueError, match=r"Conv2d: groups is 0; expected an integer >= 1"):
+        nn.Conv2d(4, 4, 3, groups=0)
+    with pytest.raises(TypeError, match=r"Conv2d: groups is float 2.0; expected an integer"):
+        nn.Conv2d(4, 4, 3, groups=2.0)
 
 
 def test_init_is_reproducible_under_manual_seed():

@@ -256,6 +256,31 @@ def test_conv_transpose2d_matches_onnx_runtime(tmp_path):
         assert max_difference(model, tmp_path / "up.onnx", x) < TOLERANCE
 
 
+def test_grouped_and_depthwise_conv2d_match_onnx_runtime(tmp_path):
+    class Grouped(nn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(8)
+            self.grouped = nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=1, groups=2, rng=rng)
+            self.depthwise = nn.Conv2d(6, 6, 3, padding="same", groups=6, bias=False, rng=rng)
+
+        def forward(self, x):                                    # x (N, 4, 7, 6)
+            return self.depthwise(self.grouped(x).relu())        # (N, 6, 4, 7) twice
+
+    model, rng = Grouped().eval(), np.random.default_rng(9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # nothing to warn about
+        proto = tc.onnx.export(model, rng.standard_normal((2, 4, 7, 6)).astype(np.float32),
+                               tmp_path / "grouped.onnx")
+    ops_used = [node.op_type for node in proto.graph.node]
+    # one Conv per group, fed by Slices of the input and of the parameters, joined by a Concat
+    assert ops_used.count("Conv") == 2 + 6 and ops_used.count("Concat") == 2
+    assert {t.name for t in proto.graph.initializer} >= {"grouped.weight", "grouped.bias",
+                                                         "depthwise.weight"}
+    for batch in (2, 3, 6):
+        x = rng.standard_normal((batch, 4, 7, 6)).astype(np.float32)
+        assert max_difference(model, tmp_path / "grouped.onnx", x) < TOLERANCE
+
+
 def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
     class PaddedPools(nn.Module):
         def __init__(self):
@@ -470,7 +495,9 @@ def test_unsupported_opset(seed_cnn, tmp_path, opset):
      r"expected the parameters' dtype; pass example_input\.astype\(np\.float32\)"),
     (None, np.ones((2, 4), np.int64), TypeError,
      r"onnx\.export: example_input has dtype int64; expected a float array, as forward is "
-     r"recorded only on a float input; pass example_input\.astype\(np\.float32\)"),
+     r"recorded only on a float input; pass example_input\.astype\(np\.float32\) \(or the "
+     r"parameters' dtype\) to a model that computes on numbers; a model whose input is "
+     r"integer ids \(an nn\.Embedding\) cannot be exported"),
     (None, tc.Value(np.ones((2, 4), np.int32)), TypeError, r"example_input has dtype int32"),
 ])
 def test_bad_arguments(tmp_path, model, example, error, message):
@@ -637,3 +664,34 @@ def test_make_demo_exports_after_training():
     train = recipe.index("\t$(PY) examples/mnist/train.py --out $(RUN)")
     assert recipe[train + 1] == ("\t$(PY) examples/mnist/export.py --checkpoint "
                                  "$(RUN)/checkpoint.npz --out $(RUN)")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # ReduceMean's axes: attribute, input
+def test_layer_norm_exports_and_matches_onnx_runtime(tmp_path, opset):
+    """nn.LayerNorm is mean, var, +, -, * and **: it exports as those ops, over one and over
+    two trailing axes, with and without its parameters, which keep their names."""
+    class Normed(nn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(9)
+            self.norm_rows = nn.LayerNorm((4, 5))
+            self.fc = nn.Linear(5, 6, rng=rng)
+            self.norm = nn.LayerNorm(6, eps=1e-3)
+            self.plain = nn.LayerNorm(6, elementwise_affine=False)
+            for layer in (self.norm_rows, self.norm):
+                layer.weight.data[...] = rng.uniform(0.5, 2, layer.weight.shape)
+                layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
+
+        def forward(self, x):                                # x (N, 3, 4, 5)
+            h = self.fc(self.norm_rows(x))                   # (N, 3, 4, 6)
+            return self.plain(ops.relu(self.norm(h)) + h)
+
+    model, rng = Normed().eval(), np.random.default_rng(10)
+    path = tmp_path / "layer_norm.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3, 4, 5)).astype(np.float32), path,
+                           opset=opset)
+    assert set(model.state_dict()) <= {tensor.name for tensor in proto.graph.initializer}
+    assert {node.op_type for node in proto.graph.node} >= {"ReduceMean", "Pow", "Sub", "Mul"}
+    for batch in (2, 1, 5):
+        x = rng.standard_normal((batch, 3, 4, 5)).astype(np.float32) * 3 + 1
+        assert max_difference(model, path, x) < TOLERANCE

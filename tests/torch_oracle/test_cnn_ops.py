@@ -1,8 +1,9 @@
-"""The CNN ops against PyTorch float64: conv2d, conv_transpose2d, max_pool2d, avg_pool2d, softmax,
-log_softmax and the losses (cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits)
-with every reduction. Each case compares the forward, the gradient of every floating input
-through a random upstream gradient, and the second derivatives -- of (gradients . v) by every
-input and by the upstream gradient -- with torch.autograd.grad(create_graph=True)."""
+"""The CNN ops against PyTorch float64: conv2d (grouped and depthwise too), conv_transpose2d,
+max_pool2d, avg_pool2d, softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
+binary_cross_entropy_with_logits) with every reduction. Each case compares the forward, the
+gradient of every floating input through a random upstream gradient, and the second derivatives
+-- of (gradients . v) by every input and by the upstream gradient -- with
+torch.autograd.grad(create_graph=True)."""
 
 import numpy as np
 import pytest
@@ -63,6 +64,26 @@ def test_conv2d(torch, rng, x_shape, w_shape, stride, padding, bias):
     compare_with_torch(torch, lambda *a: ops.conv2d(*a, stride=stride, padding=padding),
                        lambda *a: torch.nn.functional.conv2d(*a, stride=stride, padding=padding),
                        arrays, rng)
+
+
+# x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), stride, padding, groups, bias
+GROUPED_CONV = [
+    ((2, 4, 6, 7), (6, 2, 3, 2), 1, 0, 2, True),
+    ((2, 6, 7, 6), (3, 2, 3, 3), 2, 1, 3, False),          # one output channel per group
+    ((2, 3, 6, 5), (3, 1, 3, 3), 1, 1, 3, True),           # depthwise
+    ((1, 2, 7, 8), (6, 1, 2, 3), (2, 1), (1, 0), 2, True),  # depthwise, channel multiplier 3
+    ((2, 4, 12, 13), (8, 1, 10, 10), 1, 0, 4, True),       # depthwise 10x10: tiled kernels
+    ((2, 8, 6, 6), (8, 2, 4, 4), 1, 1, 4, True),           # 4 channels a group
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, groups, bias", GROUPED_CONV)
+def test_grouped_conv2d(torch, rng, x_shape, w_shape, stride, padding, groups, bias):
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+    arrays += [rng.standard_normal(w_shape[0])] if bias else []
+    settings = {"stride": stride, "padding": padding, "groups": groups}
+    compare_with_torch(torch, lambda *a: ops.conv2d(*a, **settings),
+                       lambda *a: torch.nn.functional.conv2d(*a, **settings), arrays, rng)
 
 
 # x (N, C_in, H, W), w (C_in, C_out, KH, KW), stride, padding, output_padding

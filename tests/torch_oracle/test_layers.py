@@ -1,9 +1,9 @@
 """The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
-odd and even kernels, AvgPool2d's padding rule, BatchNorm1d/2d (forward, every gradient, the
-running statistics after several steps, evaluation mode, the state dict), Dropout's scaling,
-the activations, state dicts of tied weights, shared modules and Sequential slices loaded
-strictly both ways, and the learning rates of StepLR and CosineAnnealingLR over 12 epochs, also
-resumed from a state dict."""
+odd and even kernels, grouped and depthwise Conv2d, AvgPool2d's padding rule, BatchNorm1d/2d
+(forward, every gradient, the running statistics after several steps, evaluation mode, the
+state dict), LayerNorm and Embedding, Dropout's scaling, the activations, state dicts of tied
+weights, shared modules and Sequential slices loaded strictly both ways, and the learning rates
+of StepLR and CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
 
 import numpy as np
 import pytest
@@ -298,3 +298,120 @@ def test_scheduler_resumed_from_its_state_dict(torch, tmp_path, name, make, atol
     state = tc.load(tmp_path / "checkpoint.npz")["scheduler"]
     rest, _ = our_lrs(make, 7, state=state)
     np.testing.assert_allclose(first + rest[1:], expected, rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("in_channels, out_channels, kernel_size, settings", [
+    (4, 6, (3, 2), {"stride": (2, 1), "padding": 1, "groups": 2}),
+    (6, 6, 3, {"padding": 1, "groups": 6}),                      # depthwise
+    (3, 6, 3, {"padding": "same", "groups": 3, "bias": False}),  # depthwise, multiplier 2
+])
+def test_grouped_conv2d_layer(torch, rng, in_channels, out_channels, kernel_size, settings):
+    """nn.Conv2d(..., groups=G) against torch.nn.Conv2d(..., groups=G): the forward and every
+    gradient in float64; the float32 state dict loads strictly both ways, same names and shapes."""
+    ours = nn.Conv2d(in_channels, out_channels, kernel_size, **settings)
+    theirs = torch.nn.Conv2d(in_channels, out_channels, kernel_size, **settings).float()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert ours.load_state_dict({name: value.numpy()
+                                 for name, value in theirs.state_dict().items()}) == ([], [])
+    x = rng.standard_normal((2, in_channels, 7, 6)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)
+    for param in ours.parameters():                       # new values, then ours into PyTorch's
+        param.data[...] = rng.standard_normal(param.shape)
+    again = torch.nn.Conv2d(in_channels, out_channels, kernel_size, **settings).float()
+    again.load_state_dict({name: torch.from_numpy(value)
+                           for name, value in ours.state_dict().items()}, strict=True)
+    np.testing.assert_array_equal(again.weight.detach().numpy(), ours.weight.data)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
+                               rtol=1e-5, atol=1e-5)
+    ours, theirs = as_float64(ours), again.double()
+    x64 = rng.standard_normal((2, in_channels, 7, 6))
+    shape = tuple(theirs(torch.from_numpy(x64)).shape)
+    compare_forward_and_gradients(torch, ours, theirs, x64, rng.standard_normal(shape))
+
+
+LAYER_NORMS = [((4, 6), 6, True), ((2, 3, 5), (3, 5), True), ((2, 3, 4, 4), (3, 4, 4), True),
+               ((5,), 5, True), ((3, 2, 1, 4), (1, 4), True), ((2, 3, 5), 5, False)]
+
+
+@pytest.mark.parametrize("shape, normalized_shape, affine", LAYER_NORMS)
+def test_layer_norm_forward_and_gradients(torch, rng, shape, normalized_shape, affine):
+    """Output, input gradient and the weight and bias gradients, through a random upstream
+    gradient, over one to three trailing axes, with and without the affine parameters."""
+    ours = as_float64(nn.LayerNorm(normalized_shape, eps=1e-4, elementwise_affine=affine))
+    theirs = torch.nn.LayerNorm(normalized_shape, eps=1e-4, elementwise_affine=affine)
+    if affine:
+        ours.weight.data[...] = rng.uniform(0.5, 2, ours.weight.shape)
+        ours.bias.data[...] = rng.standard_normal(ours.bias.shape)
+    copy_parameters(torch, ours, theirs)
+    assert [name for name, _ in ours.named_parameters()] == [
+        name for name, _ in theirs.named_parameters()]
+    x = rng.standard_normal(shape) * 3 + 1
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
+    # PyTorch 2.1+ adds its bias switch (no bias without elementwise_affine), which ours lacks
+    assert repr(theirs) == repr(ours)[:-1] + f", bias={affine})"
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_state_dicts_load_strictly_both_ways(torch, rng, affine):
+    """PyTorch's float32 state dict loads into ours (strict) and gives PyTorch's outputs; ours
+    loads into PyTorch's LayerNorm (strict): the same names, shapes and dtypes."""
+    theirs = torch.nn.LayerNorm((3, 4), elementwise_affine=affine).float()
+    if affine:
+        with torch.no_grad():
+            theirs.weight.uniform_(0.5, 2.0)
+            theirs.bias.normal_()
+    ours = nn.LayerNorm((3, 4), elementwise_affine=affine)
+    ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    if affine:
+        ours.weight.data[...] = rng.uniform(0.5, 2, (3, 4))
+    again = torch.nn.LayerNorm((3, 4), elementwise_affine=affine).float()
+    again.load_state_dict({name: torch.from_numpy(np.asarray(value))
+                           for name, value in ours.state_dict().items()}, strict=True)
+    assert list(again.state_dict()) == list(ours.state_dict())
+    for name, value in again.state_dict().items():
+        assert value.dtype == torch.float32
+        np.testing.assert_array_equal(value.numpy(), ours.state_dict()[name])
+
+
+@pytest.mark.parametrize("ids_shape", [(12,), (3, 5), (2, 2, 4)])
+def test_embedding_forward_and_weight_gradient_with_repeated_ids(torch, rng, ids_shape):
+    """weight[ids] and the weight gradient, where most ids repeat (7 rows for 12 or more ids)."""
+    ours = as_float64(nn.Embedding(7, 4))
+    theirs = torch.nn.Embedding(7, 4)
+    copy_parameters(torch, ours, theirs)
+    ids = rng.integers(0, 7, ids_shape)
+    ids.flat[:3] = 2                                        # one id at least three times
+    upstream = rng.standard_normal(ids_shape + (4,))
+    out = ours(ids)
+    out.backward(upstream)
+    their_out = theirs(torch.from_numpy(ids))
+    their_out.backward(torch.from_numpy(upstream))
+    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
+    assert repr(ours) == repr(theirs)
+    for bad in ([7], [-1]):                                 # out of range: IndexError in both
+        with pytest.raises(IndexError):
+            theirs(torch.tensor(bad))
+        with pytest.raises(IndexError, match=r"expected ids in \[0, 7\)"):
+            ours(np.array(bad))
+
+
+def test_embedding_state_dicts_load_strictly_both_ways(torch, rng):
+    theirs = torch.nn.Embedding(9, 5).float()
+    ours = nn.Embedding(9, 5)
+    ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
+    ids = np.array([[0, 8, 8], [3, 0, 1]])
+    np.testing.assert_array_equal(ours(ids).data,
+                                  theirs(torch.from_numpy(ids)).detach().numpy())
+    fresh = nn.Embedding(9, 5, rng=rng)
+    again = torch.nn.Embedding(9, 5).float()
+    again.load_state_dict({name: torch.from_numpy(np.asarray(value))
+                           for name, value in fresh.state_dict().items()}, strict=True)
+    assert list(again.state_dict()) == list(fresh.state_dict()) == ["weight"]
+    assert again.weight.dtype == torch.float32
+    np.testing.assert_array_equal(again.weight.detach().numpy(), fresh.weight.data)

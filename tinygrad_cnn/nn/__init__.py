@@ -8,8 +8,10 @@ from tinygrad_cnn.nn.layers import (
     BatchNorm2d,
     Conv2d,
     Dropout,
+    Embedding,
     Flatten,
     Identity,
+    LayerNorm,
     LeakyReLU,
     Linear,
     MaxPool2d,
@@ -21,4 +23,4 @@ from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList,
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",
            "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout",
-           "BatchNorm1d", "BatchNorm2d", "init", "IncompatibleKeys"]
+           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init", "IncompatibleKeys"]

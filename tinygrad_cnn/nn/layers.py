@@ -1,6 +1,7 @@
 """The layers: Linear, Conv2d, MaxPool2d, AvgPool2d, Flatten, the activations, Dropout,
-BatchNorm1d/2d, Identity. Each holds its parameters, buffers and settings; its forward calls
-the op of the same name in tinygrad_cnn.ops."""
+BatchNorm1d/2d, Identity, LayerNorm, Embedding. Each holds its parameters, buffers and settings;
+its forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm, Embedding) a few
+existing ops."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
+from tinygrad_cnn.random import default_generator
 from tinygrad_cnn.value import Value
 
 
@@ -42,20 +44,30 @@ class Conv2d(Module):
     """2-D convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H + 2*padding - KH) //
     stride + 1 (likewise OW); padding="same" keeps OH = H and OW = W.
 
-    weight (C_out, C_in, KH, KW) and bias (C_out,) are float32, drawn from
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in*KH*KW (PyTorch's default) using
-    `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride and
+    weight (C_out, C_in / groups, KH, KW) and bias (C_out,) are float32, drawn from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in/groups*KH*KW (PyTorch's default)
+    using `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride and
     padding are ints or (h, w) pairs; padding may also be "valid" (0) or "same" (stride 1
     only, as PyTorch): K - 1 zeros per axis, (K - 1) // 2 before and the rest after, so an
-    even kernel gets one more row at the bottom and one more column on the right.
+    even kernel gets one more row at the bottom and one more column on the right. groups
+    (dividing C_in and C_out) connects each 1/groups of the output channels to one 1/groups
+    of the input channels, as ops.conv2d; groups=C_in is a depthwise convolution.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1,
                  padding: int | tuple[int, int] | str = 0,
-                 bias: bool = True, rng: np.random.Generator | None = None):
+                 bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1):
         _check_positive_int("Conv2d", "in_channels", in_channels)
         _check_positive_int("Conv2d", "out_channels", out_channels)
+        _check_positive_int("Conv2d", "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            fits = [g for g in range(1, min(in_channels, out_channels) + 1)
+                    if in_channels % g == 0 and out_channels % g == 0]
+            raise ValueError(f"Conv2d: groups={groups} does not divide both in_channels="
+                             f"{in_channels} and out_channels={out_channels}; expected both "
+                             f"divisible by groups; pick groups from their common divisors: "
+                             f"{', '.join(map(str, fits))}")
         kh, kw = _as_pair("Conv2d", "kernel_size", kernel_size)
         strides = _as_pair("Conv2d", "stride", stride)
         if isinstance(padding, str):
@@ -71,8 +83,10 @@ class Conv2d(Module):
             _as_pair("Conv2d", "padding", padding, allow_zero=True)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        fan_in = in_channels * kh * kw
-        self.weight = Value(fan_in_uniform((out_channels, in_channels, kh, kw), fan_in, rng))
+        self.groups = int(groups)
+        fan_in = in_channels // groups * kh * kw   # inputs one output reads, as PyTorch's fan_in
+        self.weight = Value(fan_in_uniform((out_channels, in_channels // groups, kh, kw),
+                                           fan_in, rng))
         self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
 
     def forward(self, x):
@@ -83,13 +97,16 @@ class Conv2d(Module):
             extra_h, extra_w = (kh - 1) % 2, (kw - 1) % 2    # an even kernel: one more after
             if extra_h or extra_w:
                 x = ops.pad(x, ((0, 0), (0, 0), (0, extra_h), (0, extra_w)))
-        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=padding)
+        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=padding,
+                          groups=self.groups)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding not in (0, (0, 0), [0, 0]):
             text += f", padding={self.padding!r}"
+        if self.groups != 1:                            # as PyTorch's, only when not 1
+            text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
         return text
@@ -325,3 +342,136 @@ def _as_pair(layer: str, name: str, value, allow_zero: bool = False) -> tuple[in
     for item in pair:
         _check_positive_int(layer, name, item, allow_zero)
     return pair
+
+
+class LayerNorm(Module):
+    """Normalise each example over its last axes: x (..., *normalized_shape) -> the same shape,
+    y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    The mean and the biased variance (divided by the number of elements, as PyTorch) are taken
+    over the last len(normalized_shape) axes, separately for every position of the leading
+    axes, so an example is normalised on its own: no batch statistics, no running buffers, and
+    training and evaluation modes compute the same. forward composes mean, var, +, -, * and
+    ** (no op of its own), so its gradients of every order come from their rules; the LayerNorm
+    that docs/custom-layers.md builds by hand is this layer over one axis.
+
+    Parameters
+    ----------
+    normalized_shape : int or tuple of ints
+        The trailing shape to normalise over, e.g. D for x (N, T, D) or (C, H, W) for
+        x (N, C, H, W); an int means the last axis only.
+    eps : float
+        Added to the variance before the square root, so a constant row gives 0, not 0/0.
+    elementwise_affine : bool
+        With True (the default), weight (ones) and bias (zeros), float32 of shape
+        normalized_shape, are parameters (names as PyTorch's, so state dicts load both
+        ways); with False there are none and y is the normalised x.
+    """
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+                 elementwise_affine: bool = True):
+        shape = (normalized_shape if isinstance(normalized_shape, (tuple, list))
+                 else (normalized_shape,))
+        if not shape:
+            raise ValueError(f"LayerNorm: normalized_shape is {normalized_shape!r}, which names "
+                             f"no axis; expected an int or a non-empty tuple of ints, e.g. the "
+                             f"feature size D for inputs (N, D)")
+        for size in shape:
+            _check_positive_int("LayerNorm", "normalized_shape", size)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+            raise ValueError(f"LayerNorm: eps is {eps!r}; expected a small positive number such "
+                             f"as 1e-5")
+        self.normalized_shape = tuple(int(size) for size in shape)
+        self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
+        self.weight = (Value(np.ones(self.normalized_shape, dtype=np.float32))
+                       if elementwise_affine else None)
+        self.bias = (Value(np.zeros(self.normalized_shape, dtype=np.float32))
+                     if elementwise_affine else None)
+
+    def forward(self, x):
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        k = len(self.normalized_shape)
+        if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
+            trailing = shape[-k:] if len(shape) >= k else shape
+            fix = (f"make normalized_shape the input's trailing shape, e.g. LayerNorm("
+                   f"{trailing}) for this input" if trailing else "pass an array, not a scalar")
+            raise ValueError(
+                f"LayerNorm: input has shape {shape}, which does not end with normalized_shape "
+                f"{self.normalized_shape}; expected an input of shape "
+                f"(..., {', '.join(map(str, self.normalized_shape))}); {fix}")
+        axes = tuple(range(-k, 0))
+        mean = ops.mean(x, axis=axes, keepdims=True)          # (..., 1, ..., 1): one per example
+        var = ops.var(x, axis=axes, keepdims=True)            # biased (ddof=0), as PyTorch
+        x_hat = (x - mean) * (var + self.eps) ** -0.5         # broadcast back to x's shape
+        if not self.elementwise_affine:
+            return x_hat
+        return x_hat * self.weight + self.bias                # weight, bias broadcast over "..."
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class Embedding(Module):
+    """A lookup table of learned vectors: integer ids (any shape) -> weight[ids], of shape
+    (*ids.shape, embedding_dim).
+
+    weight (num_embeddings, embedding_dim) is float32, drawn from N(0, 1) (PyTorch's default)
+    using `rng`, else the default generator that `tc.manual_seed` sets. forward is indexing,
+    weight[ids], so the backward scatter-adds: an id used k times in a batch gets the sum of its
+    k gradients, and rows no id picked get zero. PyTorch's padding_idx, max_norm,
+    scale_grad_by_freq and sparse options are left out.
+
+    Parameters
+    ----------
+    num_embeddings : int
+        The number of rows, so ids lie in [0, num_embeddings) (e.g. a vocabulary's size).
+    embedding_dim : int
+        The length of each row, the vector an id maps to.
+
+    Raises
+    ------
+    TypeError
+        In forward, for ids that are not integers (a float or bool array, a Value that
+        requires grad): convert them with ids.astype(np.int64).
+    IndexError
+        In forward, for an id outside [0, num_embeddings) (as PyTorch; negative ids do not
+        count from the end).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 rng: np.random.Generator | None = None):
+        _check_positive_int("Embedding", "num_embeddings", num_embeddings)
+        _check_positive_int("Embedding", "embedding_dim", embedding_dim)
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        rng = default_generator() if rng is None else rng
+        draws = rng.standard_normal((self.num_embeddings, self.embedding_dim))   # PyTorch's N(0, 1)
+        self.weight = Value(draws.astype(np.float32))
+
+    def forward(self, ids):
+        return self.weight[self._checked_ids(ids)]            # (*ids.shape, embedding_dim)
+
+    def _checked_ids(self, ids) -> np.ndarray:
+        """ids as an integer numpy array in [0, num_embeddings), or an error saying what to do."""
+        if isinstance(ids, Value) and ids.requires_grad:
+            raise TypeError(f"Embedding: ids is a Value of dtype {ids.dtype} that requires grad; "
+                            f"expected integer ids, which have no gradient (an id picks a row, "
+                            f"it is not a number to differentiate); pass an integer array such "
+                            f"as ids.data.astype(np.int64)")
+        data = np.asarray(ids.data if isinstance(ids, Value) else ids)
+        n = self.num_embeddings
+        if data.dtype.kind not in "iu":
+            values = (f" with values in [{data.min()}, {data.max()}]"
+                      if data.size and data.dtype.kind == "f" else "")
+            raise TypeError(f"Embedding: ids has dtype {data.dtype}{values}; expected integer "
+                            f"ids in [0, {n}); convert them with ids.astype(np.int64)")
+        if data.size and (data.min() < 0 or data.max() >= n):
+            low, high = int(data.min()), int(data.max())
+            fix = (f"make num_embeddings at least {high + 1}" if low >= 0 else
+                   "map the ids into range first (negative ids do not count from the end)")
+            raise IndexError(f"Embedding: ids hold values in [{low}, {high}] but the table has "
+                             f"num_embeddings={n} rows; expected ids in [0, {n}); {fix}")
+        return data
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -98,7 +98,9 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
     if dtype.kind != "f":
         raise TypeError(f"onnx.export: example_input has dtype {dtype}; expected a float "
                         f"array, as forward is recorded only on a float input; pass "
-                        f"example_input.astype(np.float32) (or the parameters' dtype)")
+                        f"example_input.astype(np.float32) (or the parameters' dtype) to a model "
+                        f"that computes on numbers; a model whose input is integer ids (an "
+                        f"nn.Embedding) cannot be exported")
     float_dtypes = {p.dtype for p in model.parameters() if p.dtype.kind == "f"}
     if float_dtypes and dtype not in float_dtypes:
         raise TypeError(f"onnx.export: example_input has dtype {dtype} but the model computes "

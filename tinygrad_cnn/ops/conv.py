@@ -10,6 +10,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import conv_kernels as kernels
+from tinygrad_cnn.ops import indexing
 from tinygrad_cnn.ops.linalg import gradcheck_hint
 from tinygrad_cnn.value import Value
 
@@ -132,22 +133,38 @@ def _transposed_size(x_shape, w_shape, stride, padding, output_padding) -> tuple
 
 
 def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
-           padding: int | tuple[int, int] = 0) -> Value:
-    """2-D convolution: x (N, C_in, H, W), w (C_out, C_in, KH, KW), b (C_out,) or None
+           padding: int | tuple[int, int] = 0, groups: int = 1) -> Value:
+    """2-D convolution: x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), b (C_out,) or None
     -> (N, C_out, OH, OW) with OH = (H + 2*padding - KH) // stride + 1 (likewise OW).
 
     stride and padding are ints or (h, w) pairs. Cross-correlation, as in PyTorch: the kernel
     is not flipped. The layer computes in w's dtype: a constant input or bias of another
     dtype (a float64 `images / 255.0` batch, uint8 images) is converted to it; one that
     requires grad must already have it.
+
+    groups G (dividing C_in and C_out) splits the channels as in PyTorch: output channels
+    [g C_out/G, (g+1) C_out/G) read only input channels [g C_in/G, (g+1) C_in/G), through those
+    rows of w; groups = C_in is a depthwise convolution. groups > 1 runs one convolution per
+    group (G ops in the graph): x, w and b sliced per group with getitem, the G outputs joined
+    with cat along the channels, so its gradients of every order come from those ops' rules.
     """
-    x, b, xa, wa = _check_conv("conv2d", x, w, b, stride, padding, in_axis=1)
+    groups = _check_groups(groups)
+    x, b, xa, wa = _check_conv("conv2d", x, w, b, stride, padding, in_axis=1, groups=groups)
     ph, pw = _pair(padding)
     hp, wp = xa.shape[2] + 2 * ph, xa.shape[3] + 2 * pw
     if wa.shape[2] > hp or wa.shape[3] > wp or min(wa.shape[2:]) < 1:
         raise ValueError(f"conv2d: kernel {wa.shape[2]}x{wa.shape[3]} does not fit the padded "
                          f"input {hp}x{wp} (input {xa.shape}, padding ({ph}, {pw})); expected "
                          f"1 <= KH <= H + 2*padding and 1 <= KW <= W + 2*padding")
+    if groups > 1:
+        c, f = wa.shape[1], wa.shape[0] // groups      # channels in and out of one group
+        outs = []
+        for g in range(groups):
+            xg = indexing.getitem(x, (slice(None), slice(g * c, (g + 1) * c)))   # (N, c, H, W)
+            wg = indexing.getitem(w, slice(g * f, (g + 1) * f))                  # (f, c, KH, KW)
+            bg = None if b is None else indexing.getitem(b, slice(g * f, (g + 1) * f))   # (f,)
+            outs.append(Conv2d.apply(xg, wg, bg, stride=stride, padding=padding))
+        return indexing.cat(outs, axis=1)   # G of (N, f, OH, OW) -> (N, C_out, OH, OW)
     return Conv2d.apply(x, w, b, stride=stride, padding=padding)
 
 
@@ -206,10 +223,11 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
                                   padding=padding)
 
 
-def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int):
+def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1):
     """The arrays of x, w, b after checking what conv2d and conv_transpose2d share: stride and
-    padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels), the bias's
-    shape; then x and b in w's floating dtype (and x's array)."""
+    padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels, times
+    `groups` for conv2d), the bias's shape; then x and b in w's floating dtype (and x's
+    array)."""
     xa, wa = np.asarray(_data(x)), np.asarray(_data(w))
     ba = None if b is None else np.asarray(_data(b))
     _check_pair(fn, "stride", stride, 1)
@@ -217,12 +235,14 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int):
     layout = "(C_out, C_in, KH, KW)" if in_axis == 1 else "(C_in, C_out, KH, KW)"
     if wa.ndim != 4:
         raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a 4-D weight {layout}")
-    channels = wa.shape[in_axis]
+    channels = wa.shape[in_axis] * groups
     if xa.ndim != 4:
         raise ValueError(f"{fn}: input has shape {xa.shape}; expected a 4-D input "
                          f"(N, C_in, H, W) with C_in = {channels} for weight {wa.shape}"
                          f"{image_batch_hint(xa.shape, channels)}")
-    if xa.shape[1] != channels:
+    if groups > 1:
+        _check_grouped_channels(fn, xa.shape, wa.shape, groups)
+    elif xa.shape[1] != channels:
         hint = ("; for channels-last images (N, H, W, C) use x.transpose(0, 3, 1, 2)"
                 if xa.shape[3] == channels else "")
         raise ValueError(f"{fn}: input has {xa.shape[1]} channels but weight expects "
@@ -250,6 +270,37 @@ def _in_weight_dtype(fn: str, name: str, v, array, dtype: np.dtype):
                         f"the {name} {dtype} where it is created, e.g. "
                         f"tc.Value(data, dtype=np.{dtype}){gradcheck_hint(fn)}")
     return array.astype(dtype)
+
+
+def _check_groups(groups) -> int:
+    """groups as an int >= 1."""
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise TypeError(f"conv2d: groups must be an int, got {type(groups).__name__} "
+                        f"{groups!r}; pass e.g. groups=1 (an ordinary convolution) or "
+                        f"groups=C_in (depthwise)")
+    if groups < 1:
+        raise ValueError(f"conv2d: groups must be positive, got {groups}; expected an int >= 1 "
+                         f"that divides C_in and C_out (1 is an ordinary convolution)")
+    return int(groups)
+
+
+def _check_grouped_channels(fn: str, x_shape, w_shape, groups: int) -> None:
+    """With groups G: G divides C_in (x's channels) and C_out (w's first axis), and w holds
+    C_in / G input channels per output channel."""
+    c_in, c_out = x_shape[1], w_shape[0]
+    shapes = f"input {x_shape}, weight {w_shape}"
+    for name, size in (("input channels C_in", c_in), ("output channels C_out", c_out)):
+        if size % groups:
+            fits = [g for g in range(1, min(c_in, c_out) + 1) if c_in % g == 0 and c_out % g == 0]
+            raise ValueError(f"{fn}: groups={groups} does not divide the {size} {name} "
+                             f"({shapes}); expected C_in and C_out both divisible by groups; "
+                             f"pick groups from the common divisors of C_in = {c_in} and "
+                             f"C_out = {c_out}: {', '.join(map(str, fits))}")
+    if w_shape[1] * groups != c_in:
+        raise ValueError(f"{fn}: weight has {w_shape[1]} input channels per group but the "
+                         f"input's {c_in} channels in groups={groups} are {c_in // groups} per "
+                         f"group ({shapes}); expected weight (C_out, C_in / groups, KH, KW) = "
+                         f"({c_out}, {c_in // groups}, {w_shape[2]}, {w_shape[3]})")
 
 
 def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:

@@ -1,0 +1,263 @@
+"""Tests of nn.LayerNorm and nn.Embedding: forwards against numpy formulas, float32 kept float32,
+gradients (gradcheck and gradgradcheck in float64 for LayerNorm; the scatter-add of repeated ids
+for Embedding), initialisation, parameter and state-dict names, reprs and every error."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn
+
+# (input shape, normalized_shape): one axis, two and three axes, an int and a tuple, no
+# leading axis, a leading axis of 1, an axis of size 1 among the normalised ones
+NORM_CASES = [((3, 8), 8), ((2, 3, 4), (3, 4)), ((4,), (4,)), ((1, 5), [5]),
+              ((2, 2, 3, 3), (2, 3, 3)), ((3, 2, 1, 4), (1, 4))]
+
+
+def layer_norm_reference(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing axes, written in numpy."""
+    k = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)      # biased: divided by the count
+    out = (x - mean) / np.sqrt(var + eps)
+    return out if weight is None else out * weight + bias
+
+
+def with_parameters(layer):
+    """fn(x, weight, bias) = layer(x) with the given weight and bias, for gradcheck."""
+    def fn(x, weight, bias):
+        layer.weight, layer.bias = weight, bias
+        return layer(x)
+    return fn
+
+
+@pytest.mark.parametrize("shape, normalized_shape", NORM_CASES)
+def test_layer_norm_forward_matches_the_formula(rng, shape, normalized_shape):
+    layer = nn.LayerNorm(normalized_shape, eps=1e-3)
+    trailing = layer.normalized_shape
+    weight, bias = rng.uniform(0.5, 2, trailing), rng.standard_normal(trailing)
+    layer.weight, layer.bias = tc.Value(weight), tc.Value(bias)
+    x = rng.standard_normal(shape) * 3 + 2
+    expected = layer_norm_reference(x, normalized_shape, weight, bias, eps=1e-3)
+    np.testing.assert_allclose(layer(tc.Value(x)).data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)   # an array too
+    plain = nn.LayerNorm(normalized_shape, elementwise_affine=False)
+    np.testing.assert_allclose(plain(x).data, layer_norm_reference(x, normalized_shape),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_layer_norm_defaults_normalise_each_example_on_its_own(rng):
+    layer = nn.LayerNorm(6)
+    np.testing.assert_array_equal(layer.weight.data, np.ones(6, np.float32))
+    np.testing.assert_array_equal(layer.bias.data, np.zeros(6, np.float32))
+    assert layer.eps == 1e-5 and layer.elementwise_affine and layer.normalized_shape == (6,)
+    x = rng.standard_normal((4, 6)) * 5 - 3
+    out = layer(x).data
+    np.testing.assert_allclose(out.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=1), 1 / (1 + 1e-5 / x.var(axis=1)), rtol=1e-12)
+    np.testing.assert_allclose(layer(x[2:3]).data, out[2:3], rtol=1e-12)    # batch-independent
+    layer.eval()                                                          # no running statistics
+    np.testing.assert_array_equal(layer(x).data, out)
+    constant = layer(np.full((2, 6), 7.0)).data                           # var 0: eps avoids 0/0
+    np.testing.assert_array_equal(constant, np.zeros((2, 6)))
+
+
+def test_layer_norm_float32_stays_float32(rng):
+    layer = nn.LayerNorm((3, 4))
+    assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
+    x = tc.Value(rng.standard_normal((2, 3, 4)).astype(np.float32))
+    out = layer(x)
+    assert out.dtype == np.float32
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert x.grad.dtype == layer.weight.grad.dtype == layer.bias.grad.dtype == np.float32
+    expected = layer_norm_reference(x.data.astype(np.float64), (3, 4))
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, normalized_shape", NORM_CASES)
+def test_layer_norm_gradcheck_and_gradgradcheck(rng, shape, normalized_shape):
+    layer = nn.LayerNorm(normalized_shape)
+    trailing = layer.normalized_shape
+    x = rng.standard_normal(shape)
+    weight, bias = rng.uniform(0.5, 2, trailing), rng.standard_normal(trailing)
+    fn = with_parameters(layer)
+    assert tc.gradcheck(fn, [x, weight, bias])
+    assert tc.gradgradcheck(fn, [x, weight, bias])
+    plain = nn.LayerNorm(normalized_shape, elementwise_affine=False)
+    assert tc.gradcheck(plain, [x])
+    assert tc.gradgradcheck(plain, [x])
+
+
+def test_layer_norm_gradients_match_the_closed_form(rng):
+    """dx = (g - mean(g) - x_hat mean(g x_hat)) / sqrt(var + eps), g = upstream * weight; and
+    dweight = sum of upstream * x_hat, dbias = sum of upstream over the leading axes."""
+    layer = nn.LayerNorm(5)
+    layer.weight = tc.Value(rng.uniform(0.5, 2, 5))
+    layer.bias = tc.Value(rng.standard_normal(5))
+    x = tc.Value(rng.standard_normal((2, 3, 5)))
+    upstream = rng.standard_normal((2, 3, 5))
+    layer(x).backward(upstream)
+    x_hat = layer_norm_reference(x.data, 5)
+    std = np.sqrt(x.data.var(axis=-1, keepdims=True) + 1e-5)
+    g = upstream * layer.weight.data
+    dx = (g - g.mean(axis=-1, keepdims=True)
+          - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)) / std
+    np.testing.assert_allclose(x.grad, dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, (upstream * x_hat).sum(axis=(0, 1)), rtol=1e-12)
+    np.testing.assert_allclose(layer.bias.grad, upstream.sum(axis=(0, 1)), rtol=1e-12)
+
+
+def test_layer_norm_parameters_state_dict_and_repr():
+    layer = nn.LayerNorm((2, 3))
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert {name: array.shape for name, array in layer.state_dict().items()} == {
+        "weight": (2, 3), "bias": (2, 3)}
+    assert list(nn.LayerNorm(4, elementwise_affine=False).state_dict()) == []
+    assert list(nn.LayerNorm(4, elementwise_affine=False).parameters()) == []
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU())
+    assert [name for name, _ in model.named_parameters()] == [
+        "0.weight", "0.bias", "1.weight", "1.bias"]
+    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm([3, 4], eps=1e-6, elementwise_affine=False)) == (
+        "LayerNorm((3, 4), eps=1e-06, elementwise_affine=False)")
+    assert nn.LayerNorm(np.int64(3)).normalized_shape == (3,)
+
+
+def test_layer_norm_errors():
+    with pytest.raises(ValueError, match=r"LayerNorm: input has shape \(2, 5\), which does not "
+                                         r"end with normalized_shape \(8,\); expected an input "
+                                         r"of shape \(\.\.\., 8\); make normalized_shape the "
+                                         r"input's trailing shape, e\.g\. LayerNorm\(\(5,\)\) "
+                                         r"for this input"):
+        nn.LayerNorm(8)(np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"input has shape \(2, 3, 4\), which does not end with "
+                                         r"normalized_shape \(4, 3\); expected an input of "
+                                         r"shape \(\.\.\., 4, 3\); .* LayerNorm\(\(3, 4\)\)"):
+        nn.LayerNorm((4, 3))(tc.Value(np.ones((2, 3, 4))))
+    with pytest.raises(ValueError, match=r"input has shape \(3,\), which does not end with "
+                                         r"normalized_shape \(2, 3\)"):
+        nn.LayerNorm((2, 3))(np.ones(3))                 # fewer axes than normalized_shape
+    with pytest.raises(ValueError, match=r"input has shape \(\), .*; pass an array, not a "
+                                         r"scalar"):
+        nn.LayerNorm(1)(np.float64(2.0))
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape is \(\), which names no "
+                                         r"axis; expected an int or a non-empty tuple of ints"):
+        nn.LayerNorm(())
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape is 0; expected an "
+                                         r"integer >= 1"):
+        nn.LayerNorm((3, 0))
+    with pytest.raises(TypeError, match=r"LayerNorm: normalized_shape is float 8\.0; expected "
+                                        r"an integer >= 1"):
+        nn.LayerNorm(8.0)
+    for eps in (0, -1e-5, "1e-5", True):
+        with pytest.raises(ValueError, match=r"LayerNorm: eps is .*; expected a small positive "
+                                             r"number such as 1e-5"):
+            nn.LayerNorm(4, eps=eps)
+
+
+# ---------------------------------------------------------------- Embedding
+
+
+@pytest.mark.parametrize("ids", [np.array([3, 0, 3, 6]), np.array([[1, 2, 1], [6, 0, 1]]),
+                                 np.array([[[5]], [[5]]], dtype=np.uint8), np.array(4),
+                                 np.zeros((2, 0), dtype=np.int32)],
+                         ids=["1d-repeated", "2d-repeated", "3d-uint8", "0d", "empty"])
+def test_embedding_forward_is_a_row_lookup_and_repeated_ids_add_up(rng, ids):
+    layer = nn.Embedding(7, 4, rng=rng)
+    out = layer(ids)
+    assert out.shape == ids.shape + (4,) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, layer.weight.data[ids])
+    upstream = rng.standard_normal(out.shape).astype(np.float32)
+    out.backward(upstream)
+    expected = np.zeros((7, 4), np.float32)
+    np.add.at(expected, ids, upstream)                   # each use of an id adds its gradient
+    np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-6)
+    assert layer.weight.grad.dtype == np.float32
+
+
+def test_embedding_takes_ints_lists_and_integer_values(rng):
+    layer = nn.Embedding(5, 3, rng=rng)
+    np.testing.assert_array_equal(layer(2).data, layer.weight.data[2])
+    np.testing.assert_array_equal(layer(np.int64(2)).data, layer.weight.data[2])
+    np.testing.assert_array_equal(layer([4, 0, 4]).data, layer.weight.data[[4, 0, 4]])
+    ids = tc.Value(np.array([[1, 3]]))                   # an integer Value needs no grad
+    assert not ids.requires_grad
+    np.testing.assert_array_equal(layer(ids).data, layer.weight.data[[[1, 3]]])
+    repeated = layer(np.array([1, 1, 1]))
+    repeated.sum().backward()
+    np.testing.assert_array_equal(layer.weight.grad[1], np.full(3, 3.0, np.float32))
+    assert not layer.weight.grad[[0, 2, 3, 4]].any()
+
+
+def test_embedding_gradcheck_and_gradgradcheck(rng):
+    layer = nn.Embedding(6, 3)
+    ids = np.array([[0, 5, 2], [5, 5, 1]])              # integer: passed to fn unchanged
+
+    def fn(ids, weight):
+        layer.weight = weight
+        return layer(ids)
+
+    weight = rng.standard_normal((6, 3))
+    assert tc.gradcheck(fn, [ids, weight])
+    assert tc.gradgradcheck(fn, [ids, weight])
+
+
+def test_embedding_initialisation_is_standard_normal_from_the_generator():
+    layer = nn.Embedding(10, 3, rng=np.random.default_rng(5))
+    expected = np.random.default_rng(5).standard_normal((10, 3)).astype(np.float32)
+    np.testing.assert_array_equal(layer.weight.data, expected)
+    assert layer.weight.dtype == np.float32 and layer.weight.requires_grad
+    tc.manual_seed(3)
+    first = nn.Embedding(10, 3).weight.data
+    tc.manual_seed(3)
+    np.testing.assert_array_equal(nn.Embedding(10, 3).weight.data, first)
+    big = nn.Embedding(1000, 100, rng=np.random.default_rng(0)).weight.data
+    assert abs(big.mean()) < 0.01 and abs(big.std() - 1) < 0.01       # N(0, 1), PyTorch's
+
+
+def test_embedding_parameters_state_dict_and_repr(rng):
+    layer = nn.Embedding(10, 3, rng=rng)
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    assert {name: array.shape for name, array in layer.state_dict().items()} == {
+        "weight": (10, 3)}
+    assert repr(layer) == "Embedding(10, 3)"
+    assert (layer.num_embeddings, layer.embedding_dim) == (10, 3)
+    other = nn.Embedding(10, 3, rng=np.random.default_rng(9))
+    other.load_state_dict(layer.state_dict())
+    np.testing.assert_array_equal(other([1, 9]).data, layer([1, 9]).data)
+
+
+def test_embedding_errors(rng):
+    layer = nn.Embedding(10, 3, rng=rng)
+    with pytest.raises(TypeError, match=r"Embedding: ids has dtype float64 with values in "
+                                        r"\[1\.0, 7\.0\]; expected integer ids in \[0, 10\); "
+                                        r"convert them with ids\.astype\(np\.int64\)"):
+        layer(np.array([1.0, 7.0]))
+    with pytest.raises(TypeError, match=r"Embedding: ids is a Value of dtype float32 that "
+                                        r"requires grad; expected integer ids, which have no "
+                                        r"gradient .*; pass an integer array such as "
+                                        r"ids\.data\.astype\(np\.int64\)"):
+        layer(tc.Value(np.array([1.0, 2.0], np.float32)))
+    with pytest.raises(TypeError, match=r"ids has dtype float64 with values in \[2\.0, 2\.0\]"):
+        layer(tc.Value(np.array([2.0]), requires_grad=False))
+    with pytest.raises(TypeError, match=r"Embedding: ids has dtype bool; expected integer ids "
+                                        r"in \[0, 10\)"):
+        layer(np.array([True, False]))
+    with pytest.raises(TypeError, match=r"ids has dtype <U1; expected integer ids"):
+        layer(["a"])
+    with pytest.raises(IndexError, match=r"Embedding: ids hold values in \[3, 10\] but the "
+                                         r"table has num_embeddings=10 rows; expected ids in "
+                                         r"\[0, 10\); make num_embeddings at least 11"):
+        layer(np.array([[3, 10], [4, 5]]))
+    with pytest.raises(IndexError, match=r"ids hold values in \[-1, 4\] but the table has "
+                                         r"num_embeddings=10 rows; expected ids in \[0, 10\); "
+                                         r"map the ids into range first \(negative ids do not "
+                                         r"count from the end\)"):
+        layer([4, -1])
+    with pytest.raises(ValueError, match=r"Embedding: num_embeddings is 0; expected an integer "
+                                         r">= 1"):
+        nn.Embedding(0, 3)
+    with pytest.raises(TypeError, match=r"Embedding: embedding_dim is float 3\.0; expected an "
+                                        r"integer >= 1"):
+        nn.Embedding(10, 3.0)
