@@ -170,6 +170,41 @@ def test_op_labels_carry_params():
         assert op in text
 
 
+def test_op_labels_show_an_index_on_one_line():
+    x = tc.Value(np.arange(12.0).reshape(3, 4))
+    ids = np.array([[1, 2], [0, 1]])
+    for y, op in [(x[:, 0:2], "GetItem index=(:, 0:2)"), (x[None, ..., 1:4:2], "GetItem "
+                  "index=(None, ..., 1:4:2)"), (x[[0, 2], 1], "GetItem index=([0, 2], 1)"),
+                  (x[ids], "GetItem index=(array(2, 2),)"), (x[x.data > 3], "GetItem "
+                  "index=(array(3, 4),)")]:
+        dot = draw_graph(y)
+        assert labels(dot)[-1] == op
+        assert "\n" not in dot.source.split("f1 [label=")[1].split("]")[0]
+
+
+def test_op_labels_of_an_embedding_and_a_grouped_conv():
+    tc.manual_seed(0)
+    emb = tc.nn.Embedding(5, 3)
+    out = emb(np.array([[1, 2], [3, 1]]))
+    assert labels(draw_graph(out))[-1] == "GetItem index=(array(2, 2),)"
+    conv = tc.nn.Conv2d(4, 4, 3, groups=2)
+    x = tc.Value(np.ones((1, 4, 5, 5), np.float32))
+    text = labels(draw_graph(conv(x)))
+    for op in ["GetItem index=(:, 0:2)", "GetItem index=(:, 2:4)", "GetItem index=(0:2,)"]:
+        assert op in text
+
+
+def test_small_scalars_are_not_shown_as_zero():
+    assert labels(draw_graph(tc.Value(1e-5)))[0] == "scalar float64 | data 1e-05 | grad None"
+    assert labels(draw_graph(tc.Value(np.float32(-2.5e-7))))[0].startswith(
+        "scalar float32 | data -2.5e-07 |")
+    assert labels(draw_graph(tc.Value(0.0)))[0] == "scalar float64 | data 0.0000 | grad None"
+    tc.manual_seed(0)
+    norm = tc.nn.LayerNorm(4)
+    out = norm(tc.Value(np.arange(8.0, dtype=np.float32).reshape(2, 4)))
+    assert "scalar float32 | data 1e-05" in labels(draw_graph(out))       # its eps
+
+
 def test_clusters_nest_by_dotted_module_name(rng):
     loss, params = stamped_net(rng)
     dot = draw_graph(loss, params=params)
@@ -236,6 +271,57 @@ def test_collapse_keeps_directly_chained_calls_of_one_module_apart():
     dot = draw_graph(out.sum(), params=dict(model.named_parameters()), collapse_modules=True)
     calls = [label for label in nodes(dot).values() if label.startswith("f: ")]
     assert len(calls) == 2 and all(label.startswith("f: Linear\\n") for label in calls), calls
+
+
+def test_collapse_keeps_one_edge_per_argument_outside_modules():
+    x = tc.Value(np.ones(2), name="x")
+    with module_scope("act"):
+        h = x.relu()
+    y = (h * (x * x)).sum()
+    for collapse in (False, True):
+        dot = draw_graph(y, collapse_modules=collapse)
+        square = [n for n, label in zip(nodes(dot), labels(dot), strict=True) if label == "Mul"]
+        assert [edges(dot).count((node_with(dot, "x | "), op)) for op in square] in ([0, 2],
+                                                                                       [2, 0])
+
+
+def test_collapse_counts_parameters_shared_by_calls():
+    class Twice(tc.nn.Module):
+        def __init__(self):
+            self.f = tc.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.f(self.f(x))
+
+    tc.manual_seed(0)
+    model = Twice()
+    out = model(np.ones((2, 3), dtype=np.float32)).sum()
+    dot = draw_graph(out, params=dict(model.named_parameters()), collapse_modules=True)
+    calls = [node for node in nodes(dot) if node[0] == "m"]
+    assert [labels(dot)[list(nodes(dot)).index(n)] for n in calls] == [
+        "f: Linear\\n(2, 3) -> (2, 3)\\n12 parameters (weight, bias)"] * 2
+    weight = node_with(dot, "f.weight | ")                  # used by both calls: stays a node
+    assert [(weight, n) in edges(dot) for n in calls] == [True, True]
+
+
+def test_collapse_draws_the_root_with_a_thick_border_when_folded():
+    tc.manual_seed(0)
+    model = tc.nn.Sequential(tc.nn.Linear(2, 2), tc.nn.ReLU())
+    out = model(np.ones((1, 2), np.float32))
+    dot = draw_graph(out, params=dict(model.named_parameters()), collapse_modules=True)
+    assert "penwidth=2" in nodes(dot)[node_with(dot, "1: ReLU")]
+    assert dot.source.count("penwidth=2") == 1
+
+
+def test_collapse_shows_the_shapes_a_call_made_from_constants():
+    tc.manual_seed(0)
+    conv = tc.nn.Conv2d(2, 4, 3, groups=2)
+    images = tc.Value(np.ones((1, 2, 5, 5), np.float32), requires_grad=False, name="images")
+    dot = draw_graph(conv(images).sum(), params=dict(conv.named_parameters()),
+                     collapse_modules=True)
+    (label,) = [label for n, label in zip(nodes(dot), labels(dot), strict=True) if n[0] == "m"]
+    assert label == ("(root module): 7 ops\\n(1, 1, 5, 5), (1, 1, 5, 5) -> (1, 4, 3, 3)\\n"
+                     "40 parameters (weight, bias)")
 
 
 def test_node_limit_collapses_when_that_suffices():

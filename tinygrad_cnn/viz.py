@@ -198,6 +198,8 @@ class _Layout:
             group.members.append(i)
             group.inputs.extend(index[id(p)] for p in values[i].parents
                                 if group_of.get(index[id(p)]) != group_of[i])
+            if values[i].fn is None and id(values[i]) not in names:
+                group.inputs.append(i)      # a constant made inside the call, e.g. x[:, :2]
             if values[i] is root or any(group_of.get(c) != group_of[i]
                                         for c in consumers.get(i, ())):
                 group.outputs.append(i)
@@ -223,7 +225,10 @@ def _to_digraph(values: list[Value], layout: _Layout, root: Value, names: dict[i
     placed: list[tuple[str | None, str, str, dict]] = []    # (module, node id, label, style)
     for g, group in enumerate(layout.groups):
         label = _module_label(group, values, names if names else None)
-        placed.append((_parent_module(group.module, modules), f"m{g}", label, MODULE_STYLE))
+        style = MODULE_STYLE
+        if index[id(root)] in group.members:
+            style = {**style, "penwidth": "2"}
+        placed.append((_parent_module(group.module, modules), f"m{g}", label, style))
     for i, v in enumerate(values):
         if i in group_of:
             continue
@@ -245,10 +250,13 @@ def _to_digraph(values: list[Value], layout: _Layout, root: Value, names: dict[i
         op = f"m{group_of[i]}" if i in group_of else f"f{i}"
         edges.extend((node(index[id(p)]), op) for p in v.parents)
         edges.append((op, node(i)))
-    if layout.groups:
-        edges = [e for e in _unique(edges) if e[0] != e[1]]
+    folded: set[tuple[str, str]] = set()    # a folded module: one edge per neighbour, no loop
     for tail, head in edges:
-        dot.edge(tail, head)
+        if tail[0] == "m" or head[0] == "m":
+            if tail == head or (tail, head) in folded:
+                continue
+            folded.add((tail, head))
+        dot.edge(tail, head)                 # elsewhere one per argument: a * a draws two
     return dot
 
 
@@ -340,7 +348,11 @@ def _shape(v: Value) -> str:
 
 
 def _scalar(x: np.ndarray) -> str:
-    return f"{x.item():.4f}" if x.dtype.kind == "f" else str(x.item())
+    """4 decimals, micrograd style, unless that would show a nonzero number (an eps) as 0."""
+    if x.dtype.kind != "f":
+        return str(x.item())
+    text = f"{x.item():.4f}"
+    return f"{x.item():.4g}" if x != 0 and float(text) == 0 else text
 
 
 def _summary(x: np.ndarray) -> str:
@@ -356,9 +368,26 @@ def _op_label(fn) -> str:
     for key, value in fn.params.items():
         if value is None:
             continue
-        text = f"array{value.shape}" if isinstance(value, np.ndarray) else str(value)
+        text = _param_text(value)
         words.append(f"{key}={text if len(text) <= 30 else text[:27] + '...'}")
     return " ".join(words)
+
+
+def _param_text(value) -> str:
+    """A keyword param on one line: slices as numpy writes them (0:2, :), arrays as their shape
+    (or their values, when 1-d and short), tuples (an index) item by item."""
+    if isinstance(value, tuple):
+        items = [_param_text(v) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, slice):
+        parts = ["" if part is None else str(part)
+                 for part in (value.start, value.stop, value.step)]
+        return ":".join(parts if value.step is not None else parts[:2])
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, np.ndarray):
+        return str(value.tolist()) if value.ndim == 1 and value.size <= 4 else f"array{value.shape}"
+    return " ".join(str(value).split())
 
 
 def _module_label(group: _Group, values: list[Value], names: dict[int, str] | None) -> str:
@@ -369,12 +398,16 @@ def _module_label(group: _Group, values: list[Value], names: dict[int, str] | No
 
     ops = [values[i].fn for i in group.members if values[i].fn is not None]
     what = ", ".join(map(_op_label, ops)) if len(ops) <= MODULE_OPS_SHOWN else f"{len(ops)} ops"
+    inputs, params = group.inputs, group.params
+    if names is not None:     # parameters other calls use too stay nodes, but are still counted
+        inputs = [i for i in group.inputs if id(values[i]) not in names]
+        params = params + [values[i] for i in group.inputs if id(values[i]) in names]
     lines = [f"{group.module or ROOT_MODULE_LABEL}: {what}",
-             f"{shapes(group.inputs)} -> {shapes(group.outputs)}"]
+             f"{shapes(inputs)} -> {shapes(group.outputs)}"]
     if names is not None:
         prefix = group.module + "." if group.module else ""
-        param_names = [names[id(p)].removeprefix(prefix) for p in group.params]
-        count = sum(p.size for p in group.params)
+        param_names = [names[id(p)].removeprefix(prefix) for p in params]
+        count = sum(p.size for p in params)
         lines.append(f"{count} parameters" + (f" ({', '.join(param_names)})" if param_names
                                               else ""))
     return _escape("\n".join(lines)).replace("\n", "\\n")
