@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from tinygrad_cnn.random import default_generator
+from tinygrad_cnn.random import generator
 
 
 def uniform(low: float, high: float, shape: tuple[int, ...],
@@ -15,7 +15,7 @@ def uniform(low: float, high: float, shape: tuple[int, ...],
     """U(low, high) samples of the given shape, float32; from `rng`, else the default generator."""
     if not low < high:
         raise ValueError(f"uniform: low={low} is not below high={high}; expected low < high")
-    rng = default_generator() if rng is None else rng
+    rng = generator(rng)
     return rng.uniform(low, high, size=shape).astype(np.float32)
 
 

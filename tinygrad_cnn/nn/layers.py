@@ -12,7 +12,7 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
-from tinygrad_cnn.random import default_generator
+from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
 
@@ -444,7 +444,7 @@ class Embedding(Module):
         _check_positive_int("Embedding", "num_embeddings", num_embeddings)
         _check_positive_int("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        rng = default_generator() if rng is None else rng
+        rng = generator(rng)
         draws = rng.standard_normal((self.num_embeddings, self.embedding_dim))   # PyTorch's N(0, 1)
         self.weight = Value(draws.astype(np.float32))
 
