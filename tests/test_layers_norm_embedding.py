@@ -118,9 +118,16 @@ def test_layer_norm_parameters_state_dict_and_repr():
     model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU())
     assert [name for name, _ in model.named_parameters()] == [
         "0.weight", "0.bias", "1.weight", "1.bias"]
-    assert repr(nn.LayerNorm(8)) == "LayerNorm((8,), eps=1e-05, elementwise_affine=True)"
+    assert repr(nn.LayerNorm(8)) == ("LayerNorm((8,), eps=1e-05, elementwise_affine=True, "
+                                     "bias=True)")
     assert repr(nn.LayerNorm([3, 4], eps=1e-6, elementwise_affine=False)) == (
-        "LayerNorm((3, 4), eps=1e-06, elementwise_affine=False)")
+        "LayerNorm((3, 4), eps=1e-06, elementwise_affine=False, bias=False)")
+    no_bias = nn.LayerNorm(4, bias=False)
+    assert [name for name, _ in no_bias.named_parameters()] == ["weight"]
+    x = np.arange(8.0).reshape(2, 4)
+    no_bias.weight.data[...] = [1, 2, 3, 4]
+    x_hat = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(no_bias(x).data, x_hat * [1, 2, 3, 4], rtol=1e-6)
     assert nn.LayerNorm(np.int64(3)).normalized_shape == (3,)
 
 

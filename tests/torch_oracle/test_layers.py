@@ -331,45 +331,51 @@ def test_grouped_conv2d_layer(torch, rng, in_channels, out_channels, kernel_size
     compare_forward_and_gradients(torch, ours, theirs, x64, rng.standard_normal(shape))
 
 
-LAYER_NORMS = [((4, 6), 6, True), ((2, 3, 5), (3, 5), True), ((2, 3, 4, 4), (3, 4, 4), True),
-               ((5,), 5, True), ((3, 2, 1, 4), (1, 4), True), ((2, 3, 5), 5, False)]
+LAYER_NORMS = [((4, 6), 6, True, True), ((2, 3, 5), (3, 5), True, True),
+               ((2, 3, 4, 4), (3, 4, 4), True, True), ((5,), 5, True, True),
+               ((3, 2, 1, 4), (1, 4), True, True), ((2, 3, 5), 5, False, True),
+               ((4, 6), 6, True, False)]
 
 
-@pytest.mark.parametrize("shape, normalized_shape, affine", LAYER_NORMS)
-def test_layer_norm_forward_and_gradients(torch, rng, shape, normalized_shape, affine):
+@pytest.mark.parametrize("shape, normalized_shape, affine, bias", LAYER_NORMS)
+def test_layer_norm_forward_and_gradients(torch, rng, shape, normalized_shape, affine, bias):
     """Output, input gradient and the weight and bias gradients, through a random upstream
-    gradient, over one to three trailing axes, with and without the affine parameters."""
-    ours = as_float64(nn.LayerNorm(normalized_shape, eps=1e-4, elementwise_affine=affine))
-    theirs = torch.nn.LayerNorm(normalized_shape, eps=1e-4, elementwise_affine=affine)
+    gradient, over one to three trailing axes, with and without the affine parameters and
+    the bias."""
+    ours = as_float64(nn.LayerNorm(normalized_shape, eps=1e-4, elementwise_affine=affine,
+                                   bias=bias))
+    theirs = torch.nn.LayerNorm(normalized_shape, eps=1e-4, elementwise_affine=affine,
+                                bias=bias)
     if affine:
         ours.weight.data[...] = rng.uniform(0.5, 2, ours.weight.shape)
+    if affine and bias:
         ours.bias.data[...] = rng.standard_normal(ours.bias.shape)
     copy_parameters(torch, ours, theirs)
     assert [name for name, _ in ours.named_parameters()] == [
         name for name, _ in theirs.named_parameters()]
     x = rng.standard_normal(shape) * 3 + 1
     compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
-    # PyTorch 2.1+ adds its bias switch (no bias without elementwise_affine), which ours lacks
-    assert repr(theirs) == repr(ours)[:-1] + f", bias={affine})"
+    assert repr(theirs) == repr(ours)
 
 
-@pytest.mark.parametrize("affine", [True, False])
-def test_layer_norm_state_dicts_load_strictly_both_ways(torch, rng, affine):
+@pytest.mark.parametrize("affine, bias", [(True, True), (False, True), (True, False)])
+def test_layer_norm_state_dicts_load_strictly_both_ways(torch, rng, affine, bias):
     """PyTorch's float32 state dict loads into ours (strict) and gives PyTorch's outputs; ours
     loads into PyTorch's LayerNorm (strict): the same names, shapes and dtypes."""
-    theirs = torch.nn.LayerNorm((3, 4), elementwise_affine=affine).float()
+    theirs = torch.nn.LayerNorm((3, 4), elementwise_affine=affine, bias=bias).float()
     if affine:
         with torch.no_grad():
             theirs.weight.uniform_(0.5, 2.0)
-            theirs.bias.normal_()
-    ours = nn.LayerNorm((3, 4), elementwise_affine=affine)
+            if bias:
+                theirs.bias.normal_()
+    ours = nn.LayerNorm((3, 4), elementwise_affine=affine, bias=bias)
     ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     np.testing.assert_allclose(ours(x).data, theirs(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
     if affine:
         ours.weight.data[...] = rng.uniform(0.5, 2, (3, 4))
-    again = torch.nn.LayerNorm((3, 4), elementwise_affine=affine).float()
+    again = torch.nn.LayerNorm((3, 4), elementwise_affine=affine, bias=bias).float()
     again.load_state_dict({name: torch.from_numpy(np.asarray(value))
                            for name, value in ours.state_dict().items()}, strict=True)
     assert list(again.state_dict()) == list(ours.state_dict())

@@ -366,10 +366,13 @@ class LayerNorm(Module):
         With True (the default), weight (ones) and bias (zeros), float32 of shape
         normalized_shape, are parameters (names as PyTorch's, so state dicts load both
         ways); with False there are none and y is the normalised x.
+    bias : bool
+        With False, no bias: y = x_hat * weight (as PyTorch's switch; no effect without
+        elementwise_affine).
     """
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
-                 elementwise_affine: bool = True):
+                 elementwise_affine: bool = True, bias: bool = True):
         shape = (normalized_shape if isinstance(normalized_shape, (tuple, list))
                  else (normalized_shape,))
         if not shape:
@@ -386,7 +389,7 @@ class LayerNorm(Module):
         self.weight = (Value(np.ones(self.normalized_shape, dtype=np.float32))
                        if elementwise_affine else None)
         self.bias = (Value(np.zeros(self.normalized_shape, dtype=np.float32))
-                     if elementwise_affine else None)
+                     if elementwise_affine and bias else None)
 
     def forward(self, x):
         shape = np.shape(x.data if isinstance(x, Value) else x)
@@ -405,11 +408,12 @@ class LayerNorm(Module):
         x_hat = (x - mean) * (var + self.eps) ** -0.5         # broadcast back to x's shape
         if not self.elementwise_affine:
             return x_hat
-        return x_hat * self.weight + self.bias                # weight, bias broadcast over "..."
+        scaled = x_hat * self.weight                          # weight, bias broadcast over "..."
+        return scaled if self.bias is None else scaled + self.bias
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 class Embedding(Module):
