@@ -1,8 +1,8 @@
 """conv2d, conv_transpose2d and conv2d_weight: forward against the nested-loop oracles, gradients
 and second derivatives by finite differences, the three ops as each other's derivatives, dtypes,
 the input gradient that is skipped when the input needs none, and every user error; grouped and
-depthwise conv2d against the ordinary convolution with a block-diagonal weight, and groups=1
-recording the same single op."""
+depthwise conv2d and conv_transpose2d against the ordinary ones with a block-diagonal weight,
+and groups=1 recording the same single op."""
 
 import re
 
@@ -617,3 +617,138 @@ def test_grouped_bad_bias_raises():
     with pytest.raises(ValueError, match=r"conv2d: bias has shape \(2,\); expected \(4,\)"):
         tc.ops.conv2d(np.ones((1, 4, 4, 4)), tc.Value(np.ones((4, 2, 3, 3))),
                       tc.Value(np.ones(2)), groups=2)
+
+
+# x (N, C_in, H, W), w (C_in, C_out / groups, KH, KW), stride, padding, output_padding, groups
+GROUPED_TRANSPOSED = [
+    ((2, 4, 4, 5), (4, 3, 3, 2), 1, 0, 0, 2),        # two groups, non-square image and kernel
+    ((1, 6, 3, 4), (6, 1, 3, 3), 2, 1, 1, 3),        # one output channel per group, stride 2
+    ((2, 3, 4, 3), (3, 1, 3, 3), 1, 1, 0, 3),        # depthwise: groups = C_in = C_out
+    ((2, 2, 3, 4), (2, 2, 4, 3), (2, 3), (1, 0), (1, 2), 2),   # depthwise, multiplier 2, pairs
+    ((1, 4, 1, 1), (4, 2, 3, 3), 1, 0, 0, 4),        # one pixel in: each group stamps its kernel
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra, groups", GROUPED_TRANSPOSED)
+@pytest.mark.parametrize("bias", [True, False])
+def test_grouped_conv_transpose2d_is_the_block_diagonal_one(rng, x_shape, w_shape, stride,
+                                                            padding, extra, groups, bias):
+    # w (C_in, C_out / groups, KH, KW) is a grouped conv2d's weight, so block_diagonal gives
+    # the dense (C_in, C_out, KH, KW) weight of the ordinary transposed convolution
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * groups) if bias else None
+    out = tc.ops.conv_transpose2d(tc.Value(x), tc.Value(w), None if b is None else tc.Value(b),
+                                  stride=stride, padding=padding, output_padding=extra,
+                                  groups=groups)
+    expected = reference.conv_transpose2d(x, block_diagonal(w, groups), b, stride, padding,
+                                          extra)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra, groups", GROUPED_TRANSPOSED)
+def test_grouped_conv_transpose2d_gradcheck_and_gradgradcheck(rng, x_shape, w_shape, stride,
+                                                              padding, extra, groups):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1] * groups)
+
+    def transposed(x, w, b):
+        return tc.ops.conv_transpose2d(x, w, b, stride=stride, padding=padding,
+                                       output_padding=extra, groups=groups)
+
+    assert tc.gradcheck(transposed, [x, w, b])
+    assert tc.gradgradcheck(transposed, [x, w, b])
+
+
+def test_grouped_conv_transpose2d_is_the_transpose_of_grouped_conv2d(rng):
+    # <conv_transpose2d(x, w, groups=G), u> = <x, conv2d(u, w, groups=G)> for every u
+    x, w = rng.standard_normal((2, 6, 4, 3)), rng.standard_normal((6, 2, 3, 2))
+    out = tc.ops.conv_transpose2d(x, w, stride=2, padding=1, output_padding=(1, 0), groups=3)
+    u = rng.standard_normal(out.shape)
+    back = tc.ops.conv2d(u, w, stride=2, padding=1, groups=3)
+    assert back.shape == x.shape
+    np.testing.assert_allclose((out.data * u).sum(), (x * back.data).sum(), rtol=1e-12)
+
+
+def test_conv_transpose2d_groups_one_records_the_same_single_op_as_before(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 4, 4)))
+    w, b = tc.Value(rng.standard_normal((3, 2, 3, 3))), tc.Value(rng.standard_normal(2))
+    for out in (tc.ops.conv_transpose2d(x, w, b, stride=2, padding=(1, 0), output_padding=1),
+                tc.ops.conv_transpose2d(x, w, b, stride=2, padding=(1, 0), output_padding=1,
+                                        groups=1),
+                tc.ops.conv_transpose2d(x, w, b, stride=2, padding=(1, 0), output_padding=1,
+                                        groups=np.int64(1))):
+        assert type(out.fn) is tc.ops.conv.ConvTranspose2d
+        assert out.parents == (x, w, b)                  # no slices, no cat: the inputs themselves
+        assert out.fn.params == {"stride": 2, "padding": (1, 0), "output_padding": 1}
+    layer = tc.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1)
+    out = layer(tc.Value(rng.standard_normal((2, 3, 4, 4)).astype(np.float32)))
+    assert type(out.fn) is tc.ops.conv.ConvTranspose2d
+    assert out.parents[1:] == (layer.weight, layer.bias)
+
+
+def test_grouped_conv_transpose2d_graph_is_one_op_per_group_joined_by_cat(rng):
+    x, w = tc.Value(rng.standard_normal((1, 4, 3, 3))), tc.Value(rng.standard_normal((4, 3, 2, 2)))
+    b = tc.Value(rng.standard_normal(6))
+    out = tc.ops.conv_transpose2d(x, w, b, stride=2, groups=2)
+    assert out.shape == (1, 6, 6, 6)
+    assert out.fn.name == "Cat" and out.fn.params == {"axis": 1}
+    convs = out.parents
+    assert [c.fn.name for c in convs] == ["ConvTranspose2d"] * 2
+    for g, conv in enumerate(convs):
+        assert conv.fn.params == {"stride": 2, "padding": 0, "output_padding": 0}
+        xg, wg, bg = conv.parents
+        assert [v.fn.name for v in (xg, wg, bg)] == ["GetItem"] * 3
+        assert (xg.parents, wg.parents, bg.parents) == ((x,), (w,), (b,))
+        assert xg.fn.params["index"] == (slice(None), slice(2 * g, 2 * g + 2))
+        assert wg.fn.params["index"] == (slice(2 * g, 2 * g + 2),)
+        assert bg.fn.params["index"] == (slice(3 * g, 3 * g + 3),)
+
+
+def test_grouped_conv_transpose2d_float32_and_constant_images(rng):
+    x = tc.Value(rng.standard_normal((2, 4, 3, 3)).astype(np.float32))
+    w = tc.Value(rng.standard_normal((4, 2, 3, 3)).astype(np.float32))
+    b = tc.Value(rng.standard_normal(4).astype(np.float32))
+    out = tc.ops.conv_transpose2d(x, w, b, stride=2, padding=1, groups=2)
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert out.dtype == x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+    expected = reference.conv_transpose2d(x.data.astype(np.float64),
+                                          block_diagonal(w.data.astype(np.float64), 2),
+                                          b.data.astype(np.float64), stride=2, padding=1)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
+    images = rng.integers(0, 256, (2, 4, 3, 3)).astype(np.uint8)
+    constant = tc.ops.conv_transpose2d(images, w, groups=2)
+    assert constant.dtype == np.float32 and constant.shape == (2, 4, 5, 5)
+    frozen = tc.Value(images.astype(np.float32), requires_grad=False)
+    tc.ops.conv_transpose2d(frozen, w, groups=2).sum().backward()
+    assert frozen.grad is None
+
+
+@pytest.mark.parametrize("x_shape, w_shape, groups, error, match", [
+    ((1, 4, 3, 3), (4, 2, 3, 3), 0, ValueError,
+     r"conv_transpose2d: groups must be positive, got 0"),
+    ((1, 4, 3, 3), (4, 2, 3, 3), 2.0, TypeError,
+     r"conv_transpose2d: groups must be an int, got float 2\.0; pass e\.g\. groups=1"),
+    ((1, 4, 3, 3), (4, 2, 3, 3), True, TypeError,
+     r"conv_transpose2d: groups must be an int, got bool"),
+    ((1, 4, 3, 3), (4, 2, 3, 3), 3, ValueError,
+     r"conv_transpose2d: groups=3 does not divide the 4 input channels C_in \(input "
+     r"\(1, 4, 3, 3\), weight \(4, 2, 3, 3\)\); expected C_in divisible by groups; pick groups "
+     r"from the divisors of C_in = 4: 1, 2, 4$"),
+    ((1, 4, 3, 3), (2, 2, 3, 3), 2, ValueError,
+     r"conv_transpose2d: input has 4 channels but weight expects 2 \(input \(1, 4, 3, 3\), "
+     r"weight \(2, 2, 3, 3\)\); expected equal C_in in input \(N, C_in, H, W\) and weight "
+     r"\(C_in, C_out / groups, KH, KW\)"),
+])
+def test_conv_transpose2d_bad_groups_raise(x_shape, w_shape, groups, error, match):
+    with pytest.raises(error, match=match):
+        tc.ops.conv_transpose2d(np.ones(x_shape), tc.Value(np.ones(w_shape)), groups=groups)
+
+
+def test_grouped_conv_transpose2d_bad_bias_raises():
+    # C_out = 2 output channels per group times 2 groups
+    with pytest.raises(ValueError, match=r"conv_transpose2d: bias has shape \(2,\); expected "
+                                         r"\(4,\), one per output channel of weight "
+                                         r"\(4, 2, 3, 3\) in groups=2"):
+        tc.ops.conv_transpose2d(np.ones((1, 4, 3, 3)), tc.Value(np.ones((4, 2, 3, 3))),
+                                tc.Value(np.ones(2)), groups=2)

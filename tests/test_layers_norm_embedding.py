@@ -1,6 +1,7 @@
 """Tests of nn.LayerNorm and nn.Embedding: forwards against numpy formulas, float32 kept float32,
 gradients (gradcheck and gradgradcheck in float64 for LayerNorm; the scatter-add of repeated ids
-for Embedding), initialisation, parameter and state-dict names, reprs and every error."""
+for Embedding, and the padding row that gets none), initialisation, parameter and state-dict
+names, reprs and every error."""
 
 import numpy as np
 import pytest
@@ -268,3 +269,98 @@ def test_embedding_errors(rng):
     with pytest.raises(TypeError, match=r"Embedding: embedding_dim is float 3\.0; expected an "
                                         r"integer >= 1"):
         nn.Embedding(10, 3.0)
+
+
+# ---------------------------------------------------------------- Embedding(padding_idx=...)
+
+
+@pytest.mark.parametrize("padding_idx, row", [(2, 2), (0, 0), (-1, 6), (-7, 0)])
+def test_embedding_padding_row_starts_at_zero_and_negative_ids_count_from_the_end(padding_idx,
+                                                                                 row):
+    layer = nn.Embedding(7, 4, padding_idx=padding_idx, rng=np.random.default_rng(5))
+    assert layer.padding_idx == row                      # kept non-negative, as PyTorch's
+    expected = np.random.default_rng(5).standard_normal((7, 4)).astype(np.float32)
+    expected[row] = 0.0                                  # the same draws, that row zeroed
+    np.testing.assert_array_equal(layer.weight.data, expected)
+    assert layer.weight.dtype == np.float32
+    assert repr(layer) == f"Embedding(7, 4, padding_idx={row})"
+
+
+@pytest.mark.parametrize("ids", [np.array([3, 2, 3, 6, 2, 2]), np.array([[2, 2], [2, 2]]),
+                                 np.array([[1, 2, 1], [6, 0, 2]], dtype=np.uint8), np.array(2),
+                                 np.array(5), np.zeros((2, 0), dtype=np.int32)],
+                         ids=["1d-mixed", "all-padding", "2d-uint8", "0d-padding", "0d-other",
+                              "empty"])
+def test_embedding_padding_row_gets_no_gradient_and_still_shows_its_values(rng, ids):
+    layer = nn.Embedding(7, 4, padding_idx=2, rng=rng)
+    layer.weight.data[2] = [1.5, -2.0, 0.25, 3.0]        # whatever the row holds is the output
+    out = layer(ids)
+    assert out.shape == ids.shape + (4,) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, layer.weight.data[ids])
+    upstream = rng.standard_normal(out.shape).astype(np.float32)
+    out.backward(upstream)
+    expected = np.zeros((7, 4), np.float32)
+    np.add.at(expected, ids, upstream)                   # each use of an id adds its gradient
+    expected[2] = 0.0                                    # ... except the padding id's
+    np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-6)
+    assert not layer.weight.grad[2].any()
+
+
+def test_embedding_padding_row_stays_put_under_an_optimizer(rng):
+    layer = nn.Embedding(5, 3, padding_idx=-1, rng=rng)
+    before = layer.weight.data.copy()
+    opt = tc.optim.SGD(layer.parameters(), lr=0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        (layer(np.array([[4, 1, 4], [0, 4, 1]])) ** 2).sum().backward()
+        opt.step()
+    np.testing.assert_array_equal(layer.weight.data[4], np.zeros(3, np.float32))
+    assert not np.array_equal(layer.weight.data[1], before[1])        # the others learn
+
+
+def test_embedding_with_padding_gradcheck_and_gradgradcheck_on_the_other_rows(rng):
+    # the padding row is read as a constant, so finite differences see it only through ids
+    # that avoid it; its analytic gradient is zero whatever the ids
+    layer = nn.Embedding(6, 3, padding_idx=4)
+    ids = np.array([[0, 5, 2], [5, 5, 1]])
+
+    def fn(ids, weight):
+        layer.weight = weight
+        return layer(ids)
+
+    weight = rng.standard_normal((6, 3))
+    assert tc.gradcheck(fn, [ids, weight])
+    assert tc.gradgradcheck(fn, [ids, weight])
+    weight = tc.Value(weight)
+    (grad,) = tc.grad(fn(np.array([4, 0, 4]), weight).sum(), [weight])
+    np.testing.assert_array_equal(grad.data[[0, 4]], [[1.0] * 3, [0.0] * 3])
+
+
+def test_embedding_with_padding_state_dict_and_repr(rng):
+    layer = nn.Embedding(10, 3, padding_idx=0, rng=rng)
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    assert list(layer.state_dict()) == ["weight"]       # padding_idx is a setting, not state
+    layer.weight.data[0] = 7.0
+    other = nn.Embedding(10, 3, padding_idx=0, rng=np.random.default_rng(9))
+    other.load_state_dict(layer.state_dict())
+    np.testing.assert_array_equal(other([0, 9]).data, [[7.0] * 3, layer.weight.data[9]])
+    assert repr(nn.Embedding(10, 3, None)) == "Embedding(10, 3)"
+
+
+def test_embedding_padding_idx_errors():
+    for bad in (10, -11, 100):
+        with pytest.raises(ValueError, match=rf"Embedding: padding_idx is {bad} but the table "
+                                             rf"has num_embeddings=10 rows; expected "
+                                             rf"padding_idx in \[-10, 10\) \(a negative one "
+                                             rf"counts from the end\) or None"):
+            nn.Embedding(10, 3, padding_idx=bad)
+    for bad, shown in ((1.0, "float 1.0"), (True, "bool True"), ("0", "str '0'")):
+        with pytest.raises(TypeError, match=rf"Embedding: padding_idx is {shown}; expected an "
+                                            rf"int in \[-10, 10\) or None"):
+            nn.Embedding(10, 3, bad)
+    # the third place was rng's before padding_idx took PyTorch's position
+    with pytest.raises(TypeError, match=r"Embedding: padding_idx is a Generator; expected an "
+                                        r"int in \[-10, 10\) or None; pass the generator by "
+                                        r"keyword, e\.g\. nn\.Embedding\(10, 3, rng=rng\)"):
+        nn.Embedding(10, 3, np.random.default_rng(0))
+    assert nn.Embedding(10, 3, np.int64(-1)).padding_idx == 9

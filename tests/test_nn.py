@@ -188,6 +188,11 @@ def test_max_pool2d_layer_pads_as_pytorch_and_checks_its_padding(rng):
     (lambda: nn.Conv2d(2, 300, kernel_size=(2, 3)), 2 * 2 * 3),
     (lambda: nn.Conv2d(8, 512, kernel_size=5, groups=4), 8 // 4 * 5 * 5),
     (lambda: nn.Conv2d(32, 1024, kernel_size=3, groups=32), 1 * 3 * 3),     # depthwise
+    # ConvTranspose2d: weight (C_in, C_out / groups, KH, KW), and PyTorch's fan_in is
+    # weight.size(1)*KH*KW = C_out/groups*KH*KW, not the C_in*KH*KW that each output reads
+    (lambda: nn.ConvTranspose2d(2, 400, kernel_size=5), 400 * 5 * 5),
+    (lambda: nn.ConvTranspose2d(8, 512, kernel_size=(5, 3), groups=4), 512 // 4 * 5 * 3),
+    (lambda: nn.ConvTranspose2d(32, 1024, kernel_size=3, groups=32), 32 * 3 * 3),  # depthwise
 ])
 def test_initial_ranges_are_pytorchs(make_layer, fan_in):
     tc.manual_seed(0)
@@ -221,6 +226,73 @@ def test_grouped_conv2d_weight_shape_repr_and_errors():
         nn.Conv2d(4, 4, 3, groups=0)
     with pytest.raises(TypeError, match=r"Conv2d: groups is float 2.0; expected an integer"):
         nn.Conv2d(4, 4, 3, groups=2.0)
+
+
+def test_conv_transpose2d_layer_weights_forward_repr_and_errors(rng):
+    layer = nn.ConvTranspose2d(6, 4, kernel_size=(3, 2), stride=2, padding=1, output_padding=1,
+                               groups=2, bias=False, rng=np.random.default_rng(3))
+    assert layer.weight.shape == (6, 2, 3, 2) and layer.bias is None
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    bound = 1 / math.sqrt(2 * 3 * 2)                      # fan_in = C_out/groups*KH*KW
+    expected = np.random.default_rng(3).uniform(-bound, bound, (6, 2, 3, 2)).astype(np.float32)
+    np.testing.assert_array_equal(layer.weight.data, expected)
+    x = rng.standard_normal((2, 6, 4, 5)).astype(np.float32)
+    out = layer(x)
+    assert out.shape == (2, 4, 8, 9)                      # (H - 1)*2 - 2 + 3 + 1, likewise W
+    np.testing.assert_array_equal(out.data, ops.conv_transpose2d(
+        x, layer.weight, stride=2, padding=1, output_padding=1, groups=2).data)
+    both = nn.ConvTranspose2d(3, 5, 3, rng=np.random.default_rng(4))
+    assert [name for name, _ in both.named_parameters()] == ["weight", "bias"]
+    assert both.weight.shape == (3, 5, 3, 3) and both.bias.shape == (5,)
+    assert both.bias.dtype == np.float32 and np.abs(both.bias.data).max() <= 1 / math.sqrt(45)
+    # PyTorch's repr: every size as a pair; padding, output_padding, groups only when set
+    assert repr(both) == "ConvTranspose2d(3, 5, kernel_size=(3, 3), stride=(1, 1))"
+    assert repr(layer) == ("ConvTranspose2d(6, 4, kernel_size=(3, 2), stride=(2, 2), "
+                           "padding=(1, 1), output_padding=(1, 1), groups=2, bias=False)")
+    assert repr(nn.ConvTranspose2d(2, 2, 4, stride=(2, 1), padding=(0, 0),
+                                   output_padding=(1, 0))) == (
+        "ConvTranspose2d(2, 2, kernel_size=(4, 4), stride=(2, 1), output_padding=(1, 0))")
+    assert (layer.kernel_size, layer.stride, layer.padding, layer.output_padding) == (
+        (3, 2), (2, 2), (1, 1), (1, 1))
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: nn.ConvTranspose2d(4, 6, 3, groups=4), ValueError,
+     r"ConvTranspose2d: groups=4 does not divide both in_channels=4 and out_channels=6; "
+     r"expected both divisible by groups; pick groups from their common divisors: 1, 2$"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, groups=0), ValueError,
+     r"ConvTranspose2d: groups is 0; expected an integer >= 1"),
+    (lambda: nn.ConvTranspose2d(0, 4, 3), ValueError,
+     r"ConvTranspose2d: in_channels is 0; expected an integer >= 1"),
+    (lambda: nn.ConvTranspose2d(4, 4, (3, 0)), ValueError,
+     r"ConvTranspose2d: kernel_size is 0; expected an integer >= 1"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, padding=-1), ValueError,
+     r"ConvTranspose2d: padding is -1; expected an integer >= 0"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, padding="same"), TypeError,
+     r"ConvTranspose2d: padding is str 'same'; expected an integer >= 0"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, stride=2, output_padding=2), ValueError,
+     r"ConvTranspose2d: output_padding=2 is not smaller than stride=2; expected each "
+     r"output_padding < its stride .*, e\.g\. output_padding=1 with stride=2"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, output_padding=(0, 1)), ValueError,
+     r"output_padding=\(0, 1\) is not smaller than stride=1"),
+    # PyTorch's positional order puts groups where ours has bias
+    (lambda: nn.ConvTranspose2d(4, 6, 3, 1, 0, 0, 2), TypeError,
+     r"ConvTranspose2d: bias is int 2; expected True or False; pass groups \(and the settings "
+     r"after bias\) by keyword, e\.g\. nn\.ConvTranspose2d\(4, 6, 3, groups=2\)"),
+    (lambda: nn.ConvTranspose2d(4, 6, 3, 1, 0, 0, True, 2), TypeError,
+     r"rng is int 2; expected a np\.random\.Generator or None"),
+])
+def test_conv_transpose2d_layer_argument_errors(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_conv_transpose2d_layer_input_errors_come_from_the_op(rng):
+    layer = nn.ConvTranspose2d(4, 6, 3, groups=2)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: input has 3 channels but weight "
+                                         r"expects 4 .* weight \(C_in, C_out / groups, KH, KW\)"):
+        layer(rng.standard_normal((1, 3, 5, 5)).astype(np.float32))
+    assert layer(np.ones((1, 4, 5, 5), np.float32)).shape == (1, 6, 7, 7)
 
 
 def test_init_is_reproducible_under_manual_seed():
@@ -797,7 +869,7 @@ def test_new_layer_argument_errors():
 
 @pytest.mark.parametrize("make", [lambda: nn.Conv2d(4, 6, 3, 1, 0, True, 2),
                                   lambda: nn.Linear(2, 3, True, 7),
-                                  lambda: nn.Embedding(5, 2, "seed")])
+                                  lambda: nn.Embedding(5, 2, None, "seed")])
 def test_an_rng_that_is_not_a_generator_is_named(make):
     """A setting given by position can land on rng (Conv2d's groups comes after it): the error
     says so instead of numpy's "'int' object has no attribute 'uniform'"."""

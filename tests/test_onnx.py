@@ -281,6 +281,37 @@ def test_grouped_and_depthwise_conv2d_match_onnx_runtime(tmp_path):
         assert max_difference(model, tmp_path / "grouped.onnx", x) < TOLERANCE
 
 
+def test_conv_transpose2d_layers_plain_and_grouped_match_onnx_runtime(tmp_path):
+    class Decoder(nn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(10)
+            self.up = nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, rng=rng)
+            self.grouped = nn.ConvTranspose2d(6, 4, (3, 2), stride=(2, 1), padding=(1, 0),
+                                              output_padding=(1, 0), groups=2, rng=rng)
+            self.depthwise = nn.ConvTranspose2d(4, 4, 3, groups=4, bias=False, rng=rng)
+
+        def forward(self, x):                                    # x (N, 4, 3, 5)
+            h = self.up(x).relu()                                # (N, 6, 6, 10)
+            return self.depthwise(self.grouped(h))               # (N, 4, 12, 11), (N, 4, 14, 13)
+
+    model, rng = Decoder().eval(), np.random.default_rng(11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # nothing to warn about
+        proto = tc.onnx.export(model, rng.standard_normal((2, 4, 3, 5)).astype(np.float32),
+                               tmp_path / "decoder.onnx")
+    onnx.checker.check_model(proto, full_check=True)
+    ops_used = [node.op_type for node in proto.graph.node]
+    # the plain layer is one ConvTranspose; a grouped one is one per group, joined by a Concat
+    assert ops_used.count("ConvTranspose") == 1 + 2 + 4 and ops_used.count("Concat") == 2
+    assert {t.name for t in proto.graph.initializer} >= {"up.weight", "up.bias",
+                                                         "grouped.weight", "grouped.bias",
+                                                         "depthwise.weight"}
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 4, 3, 5)).astype(np.float32)
+        assert ours(model, x).shape == (batch, 4, 14, 13)
+        assert max_difference(model, tmp_path / "decoder.onnx", x) < TOLERANCE
+
+
 def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
     class PaddedPools(nn.Module):
         def __init__(self):

@@ -1,4 +1,4 @@
-"""The CNN ops against PyTorch float64: conv2d (grouped and depthwise too), conv_transpose2d,
+"""The CNN ops against PyTorch float64: conv2d and conv_transpose2d (grouped and depthwise too),
 max_pool2d, avg_pool2d, softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
 binary_cross_entropy_with_logits) with every reduction. Each case compares the forward, the
 gradient of every floating input through a random upstream gradient, and the second derivatives
@@ -100,6 +100,29 @@ def test_conv_transpose2d(torch, rng, x_shape, w_shape, stride, padding, extra):
     arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
               rng.standard_normal(w_shape[1])]
     settings = {"stride": stride, "padding": padding, "output_padding": extra}
+    compare_with_torch(torch, lambda *a: ops.conv_transpose2d(*a, **settings),
+                       lambda *a: torch.nn.functional.conv_transpose2d(*a, **settings),
+                       arrays, rng)
+
+
+# x (N, C_in, H, W), w (C_in, C_out / groups, KH, KW), stride, padding, output_padding, groups,
+# bias
+GROUPED_TRANSPOSED = [
+    ((2, 4, 4, 5), (4, 3, 3, 2), 1, 0, 0, 2, True),
+    ((2, 6, 3, 4), (6, 1, 3, 3), 2, 1, 1, 3, False),         # one output channel per group
+    ((2, 3, 4, 3), (3, 1, 3, 3), 1, 1, 0, 3, True),          # depthwise
+    ((1, 2, 3, 4), (2, 3, 4, 3), (2, 3), (1, 0), (1, 2), 2, True),   # multiplier 3, pairs
+    ((1, 4, 3, 3), (4, 2, 10, 10), 1, 2, 0, 2, True),        # 10x10: the tiled algorithm
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra, groups, bias",
+                         GROUPED_TRANSPOSED)
+def test_grouped_conv_transpose2d(torch, rng, x_shape, w_shape, stride, padding, extra, groups,
+                                  bias):
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+    arrays += [rng.standard_normal(w_shape[1] * groups)] if bias else []
+    settings = {"stride": stride, "padding": padding, "output_padding": extra, "groups": groups}
     compare_with_torch(torch, lambda *a: ops.conv_transpose2d(*a, **settings),
                        lambda *a: torch.nn.functional.conv_transpose2d(*a, **settings),
                        arrays, rng)

@@ -1,9 +1,10 @@
 """The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
-odd and even kernels, grouped and depthwise Conv2d, AvgPool2d's padding rule, BatchNorm1d/2d
-(forward, every gradient, the running statistics after several steps, evaluation mode, the
-state dict), LayerNorm and Embedding, Dropout's scaling, the activations, state dicts of tied
-weights, shared modules and Sequential slices loaded strictly both ways, and the learning rates
-of StepLR and CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
+odd and even kernels, grouped and depthwise Conv2d, ConvTranspose2d (grouped too, its initial
+range), AvgPool2d's padding rule, BatchNorm1d/2d (forward, every gradient, the running
+statistics after several steps, evaluation mode, the state dict), LayerNorm and Embedding
+(with padding_idx too), Dropout's scaling, the activations, state dicts of tied weights, shared
+modules and Sequential slices loaded strictly both ways, and the learning rates of StepLR and
+CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
 
 import numpy as np
 import pytest
@@ -421,3 +422,109 @@ def test_embedding_state_dicts_load_strictly_both_ways(torch, rng):
     assert list(again.state_dict()) == list(fresh.state_dict()) == ["weight"]
     assert again.weight.dtype == torch.float32
     np.testing.assert_array_equal(again.weight.detach().numpy(), fresh.weight.data)
+
+
+CONV_TRANSPOSES = [
+    (3, 2, 3, {}),
+    (4, 6, (3, 2), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}),
+    (4, 4, 4, {"stride": (2, 1), "padding": (1, 0), "groups": 4, "bias": False}),   # depthwise
+    (2, 6, (2, 3), {"stride": (1, 3), "output_padding": (0, 2), "groups": 2}),     # multiplier 3
+]
+
+
+@pytest.mark.parametrize("in_channels, out_channels, kernel_size, settings", CONV_TRANSPOSES)
+def test_conv_transpose2d_layer(torch, rng, in_channels, out_channels, kernel_size, settings):
+    """nn.ConvTranspose2d against torch.nn.ConvTranspose2d: the repr, the float32 state dict
+    loaded strictly both ways (same names and shapes), then the forward, the input gradient and
+    the weight and bias gradients in float64 through a random upstream gradient."""
+    ours = nn.ConvTranspose2d(in_channels, out_channels, kernel_size, **settings)
+    theirs = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, **settings).float()
+    assert repr(ours) == repr(theirs)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert ours.load_state_dict({name: value.numpy()
+                                 for name, value in theirs.state_dict().items()}) == ([], [])
+    x = rng.standard_normal((2, in_channels, 4, 5)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)
+    for param in ours.parameters():                       # new values, then ours into PyTorch's
+        param.data[...] = rng.standard_normal(param.shape)
+    again = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, **settings).float()
+    again.load_state_dict({name: torch.from_numpy(value)
+                           for name, value in ours.state_dict().items()}, strict=True)
+    assert list(again.state_dict()) == list(ours.state_dict())
+    np.testing.assert_array_equal(again.weight.detach().numpy(), ours.weight.data)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
+                               rtol=1e-5, atol=1e-5)
+    ours, theirs = as_float64(ours), again.double()
+    x64 = rng.standard_normal((2, in_channels, 4, 5))
+    shape = tuple(theirs(torch.from_numpy(x64)).shape)
+    compare_forward_and_gradients(torch, ours, theirs, x64, rng.standard_normal(shape))
+
+
+@pytest.mark.parametrize("in_channels, out_channels, kernel_size, groups", [
+    (2, 400, 5, 1), (8, 512, (5, 3), 4), (300, 4, 3, 1)])
+def test_conv_transpose2d_initial_range_is_pytorchs(torch, in_channels, out_channels,
+                                                     kernel_size, groups):
+    """PyTorch's weights and biases fill U(-b, b) with b = 1/sqrt(C_out/groups*KH*KW) (the fan_in
+    of the weight's axes 1-3), and so do ours: the same bound, not 1/sqrt(C_in*KH*KW)."""
+    torch.manual_seed(0)
+    theirs = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, groups=groups)
+    ours = nn.ConvTranspose2d(in_channels, out_channels, kernel_size, groups=groups,
+                              rng=np.random.default_rng(0))
+    kh, kw = ours.kernel_size
+    bound = 1 / np.sqrt(out_channels // groups * kh * kw)
+    for name in ("weight", "bias"):
+        their = theirs.get_parameter(name).detach().numpy()
+        our = getattr(ours, name).data
+        assert our.shape == their.shape and our.dtype == np.float32
+        for values in (our, their):
+            assert np.abs(values).max() <= bound
+            if values.size >= 100:        # hundreds of draws reach the top of the range
+                assert np.abs(values).max() > 0.95 * bound
+
+
+@pytest.mark.parametrize("padding_idx", [2, 0, -1, -7])
+def test_embedding_with_padding_idx(torch, rng, padding_idx):
+    """torch.nn.Embedding(padding_idx=...): the same kept index and repr, a zero padding row at
+    initialisation, and in float64 the forward and the weight gradient through a random
+    upstream gradient, with the padding id repeated among others, and the padding row holding
+    values (they show in the output, and the row still gets no gradient)."""
+    torch.manual_seed(0)
+    theirs = torch.nn.Embedding(7, 4, padding_idx=padding_idx)
+    ours = nn.Embedding(7, 4, padding_idx=padding_idx)
+    assert ours.padding_idx == theirs.padding_idx and repr(ours) == repr(theirs)
+    row = theirs.padding_idx
+    assert not theirs.weight.detach().numpy()[row].any() and not ours.weight.data[row].any()
+    ours = as_float64(ours)
+    ours.weight.data[...] = rng.standard_normal((7, 4))   # the padding row too
+    copy_parameters(torch, ours, theirs)
+    ids = rng.integers(0, 7, (3, 5))
+    ids.flat[:4] = row                                     # the padding id at least four times
+    ids.flat[4:6] = (row + 1) % 7
+    upstream = rng.standard_normal((3, 5, 4))
+    out = ours(ids)
+    out.backward(upstream)
+    their_out = theirs(torch.from_numpy(ids))
+    their_out.backward(torch.from_numpy(upstream))
+    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
+    assert not ours.weight.grad[row].any() and ours.weight.grad[(row + 1) % 7].any()
+
+
+def test_embedding_with_padding_idx_state_dicts_load_strictly_both_ways(torch, rng):
+    theirs = torch.nn.Embedding(9, 5, padding_idx=-2).float()
+    with torch.no_grad():
+        theirs.weight[7] = 3.0                             # a padding row that is not zero
+    ours = nn.Embedding(9, 5, padding_idx=-2)
+    ours.load_state_dict({name: value.numpy() for name, value in theirs.state_dict().items()})
+    ids = np.array([[0, 7, 8], [7, 0, 1]])
+    np.testing.assert_array_equal(ours(ids).data,
+                                  theirs(torch.from_numpy(ids)).detach().numpy())
+    fresh = nn.Embedding(9, 5, padding_idx=-2, rng=rng)
+    again = torch.nn.Embedding(9, 5, padding_idx=-2).float()
+    again.load_state_dict({name: torch.from_numpy(np.asarray(value))
+                           for name, value in fresh.state_dict().items()}, strict=True)
+    assert list(again.state_dict()) == list(fresh.state_dict()) == ["weight"]
+    np.testing.assert_array_equal(again.weight.detach().numpy(), fresh.weight.data)
+    assert not again.weight.detach().numpy()[7].any()

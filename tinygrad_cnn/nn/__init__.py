@@ -7,6 +7,7 @@ from tinygrad_cnn.nn.layers import (
     BatchNorm1d,
     BatchNorm2d,
     Conv2d,
+    ConvTranspose2d,
     Dropout,
     Embedding,
     Flatten,
@@ -21,6 +22,7 @@ from tinygrad_cnn.nn.layers import (
 )
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
-__all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "MaxPool2d",
-           "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout",
-           "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init", "IncompatibleKeys"]
+__all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
+           "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity",
+           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
+           "IncompatibleKeys"]

@@ -1,7 +1,7 @@
-"""The layers: Linear, Conv2d, MaxPool2d, AvgPool2d, Flatten, the activations, Dropout,
-BatchNorm1d/2d, Identity, LayerNorm, Embedding. Each holds its parameters, buffers and settings;
-its forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm, Embedding) a few
-existing ops."""
+"""The layers: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Flatten, the activations,
+Dropout, BatchNorm1d/2d, Identity, LayerNorm, Embedding. Each holds its parameters, buffers and
+settings; its forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm,
+Embedding) a few existing ops."""
 
 from __future__ import annotations
 
@@ -106,6 +106,83 @@ class Conv2d(Module):
         if self.padding not in (0, (0, 0), [0, 0]):
             text += f", padding={self.padding!r}"
         if self.groups != 1:                            # as PyTorch's, only when not 1
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class ConvTranspose2d(Module):
+    """2-D transposed convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H - 1)*stride -
+    2*padding + KH + output_padding (likewise OW); it maps a conv2d's output size back to its
+    input size (e.g. doubles H and W with kernel_size=4, stride=2, padding=1).
+
+    weight (C_in, C_out / groups, KH, KW) -- the layout of the Conv2d(C_out, C_in) it
+    transposes -- and bias (C_out,) are float32, drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    with fan_in = C_out/groups*KH*KW, PyTorch's default, whose fan_in is computed from the
+    weight's axes 1, 2, 3 whatever their meaning; `rng`, else the default generator that
+    `tc.manual_seed` sets. kernel_size, stride, padding and output_padding are ints or (h, w)
+    pairs, kept as pairs (as PyTorch's attributes and repr); output_padding, each below its
+    stride, adds rows and columns at the bottom and right, to pick among the input sizes that
+    a strided conv2d maps to the same output size. groups (dividing C_in and C_out) connects
+    each 1/groups of the input channels to one 1/groups of the output channels, as
+    ops.conv_transpose2d.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 output_padding: int | tuple[int, int] = 0, bias: bool = True,
+                 rng: np.random.Generator | None = None, groups: int = 1):
+        layer = "ConvTranspose2d"
+        _check_positive_int(layer, "in_channels", in_channels)
+        _check_positive_int(layer, "out_channels", out_channels)
+        _check_positive_int(layer, "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            fits = [g for g in range(1, min(in_channels, out_channels) + 1)
+                    if in_channels % g == 0 and out_channels % g == 0]
+            raise ValueError(f"{layer}: groups={groups} does not divide both in_channels="
+                             f"{in_channels} and out_channels={out_channels}; expected both "
+                             f"divisible by groups; pick groups from their common divisors: "
+                             f"{', '.join(map(str, fits))}")
+        if not isinstance(bias, (bool, np.bool_)):
+            # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
+            # position would land on bias and silently mean bias=True
+            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False; pass groups (and the settings after bias) by keyword, e.g. "
+                            f"nn.ConvTranspose2d(4, 6, 3, groups=2)")
+        kh, kw = _as_pair(layer, "kernel_size", kernel_size)
+        strides = _as_pair(layer, "stride", stride)
+        pads = _as_pair(layer, "padding", padding, allow_zero=True)
+        extra = _as_pair(layer, "output_padding", output_padding, allow_zero=True)
+        if extra[0] >= strides[0] or extra[1] >= strides[1]:
+            raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
+                             f"stride={stride!r}; expected each output_padding < its stride "
+                             f"(it picks among the stride's possible sizes), e.g. "
+                             f"output_padding={strides[0] - 1} with stride={strides[0]}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride = (int(kh), int(kw)), tuple(int(s) for s in strides)
+        self.padding = tuple(int(p) for p in pads)
+        self.output_padding = tuple(int(p) for p in extra)
+        self.groups = int(groups)
+        fan_in = out_channels // groups * kh * kw   # weight.size(1)*KH*KW, as PyTorch's fan_in
+        self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, kh, kw),
+                                           fan_in, rng))
+        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
+
+    def forward(self, x):
+        return ops.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
+                                    padding=self.padding, output_padding=self.output_padding,
+                                    groups=self.groups)
+
+    def extra_repr(self) -> str:
+        # PyTorch's: the pairs always, padding, output_padding and groups only when not default
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.output_padding != (0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
@@ -423,8 +500,9 @@ class Embedding(Module):
     weight (num_embeddings, embedding_dim) is float32, drawn from N(0, 1) (PyTorch's default)
     using `rng`, else the default generator that `tc.manual_seed` sets. forward is indexing,
     weight[ids], so the backward scatter-adds: an id used k times in a batch gets the sum of its
-    k gradients, and rows no id picked get zero. PyTorch's padding_idx, max_norm,
-    scale_grad_by_freq and sparse options are left out.
+    k gradients, and rows no id picked get zero. With padding_idx, as PyTorch's, that row starts
+    as zeros and never gets a gradient (the output at its positions is still weight[padding_idx],
+    whatever it holds). PyTorch's max_norm, scale_grad_by_freq and sparse options are left out.
 
     Parameters
     ----------
@@ -432,28 +510,63 @@ class Embedding(Module):
         The number of rows, so ids lie in [0, num_embeddings) (e.g. a vocabulary's size).
     embedding_dim : int
         The length of each row, the vector an id maps to.
+    padding_idx : int or None
+        The id of a padding token, in [-num_embeddings, num_embeddings); a negative one counts
+        from the end and is kept as padding_idx + num_embeddings. Its row is initialised to
+        zeros and receives no gradient, so it stays as it is through training.
 
     Raises
     ------
     TypeError
-        In forward, for ids that are not integers (a float or bool array, a Value that
-        requires grad): convert them with ids.astype(np.int64).
+        For a padding_idx that is not an int or None. In forward, for ids that are not integers
+        (a float or bool array, a Value that requires grad): convert them with
+        ids.astype(np.int64).
+    ValueError
+        For a padding_idx outside [-num_embeddings, num_embeddings).
     IndexError
         In forward, for an id outside [0, num_embeddings) (as PyTorch; negative ids do not
         count from the end).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int,
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  rng: np.random.Generator | None = None):
         _check_positive_int("Embedding", "num_embeddings", num_embeddings)
         _check_positive_int("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.padding_idx = self._checked_padding_idx(padding_idx)
         rng = generator(rng)
         draws = rng.standard_normal((self.num_embeddings, self.embedding_dim))   # PyTorch's N(0, 1)
+        if self.padding_idx is not None:
+            draws[self.padding_idx] = 0.0                       # the padding row starts at zero
         self.weight = Value(draws.astype(np.float32))
 
     def forward(self, ids):
-        return self.weight[self._checked_ids(ids)]            # (*ids.shape, embedding_dim)
+        ids = self._checked_ids(ids)
+        out = self.weight[ids]                                  # (*ids.shape, embedding_dim)
+        if self.padding_idx is None:
+            return out
+        # at padding positions a constant copy of the padding row (no gradient), else the lookup
+        pad = (ids == self.padding_idx)[..., None]              # (*ids.shape, 1)
+        return ops.where(pad, self.weight.data[self.padding_idx].copy(), out)
+
+    def _checked_padding_idx(self, padding_idx) -> int | None:
+        """padding_idx as an index in [0, num_embeddings), or None; an error saying what to do."""
+        if padding_idx is None:
+            return None
+        n = self.num_embeddings
+        if isinstance(padding_idx, np.random.Generator):
+            raise TypeError(f"Embedding: padding_idx is a Generator; expected an int in "
+                            f"[{-n}, {n}) or None; pass the generator by keyword, "
+                            f"e.g. nn.Embedding({n}, {self.embedding_dim}, rng=rng)")
+        if isinstance(padding_idx, (bool, np.bool_)) or not isinstance(padding_idx,
+                                                                       (int, np.integer)):
+            raise TypeError(f"Embedding: padding_idx is {type(padding_idx).__name__} "
+                            f"{padding_idx!r:.40}; expected an int in [{-n}, {n}) or None")
+        if not -n <= padding_idx < n:
+            raise ValueError(f"Embedding: padding_idx is {padding_idx} but the table has "
+                             f"num_embeddings={n} rows; expected padding_idx in [{-n}, {n}) (a "
+                             f"negative one counts from the end) or None")
+        return int(padding_idx) % n
 
     def _checked_ids(self, ids) -> np.ndarray:
         """ids as an integer numpy array in [0, num_embeddings), or an error saying what to do."""
@@ -478,4 +591,5 @@ class Embedding(Module):
         return data
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        return text if self.padding_idx is None else f"{text}, padding_idx={self.padding_idx}"

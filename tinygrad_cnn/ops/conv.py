@@ -170,17 +170,25 @@ def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
 
 def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                      padding: int | tuple[int, int] = 0,
-                     output_padding: int | tuple[int, int] = 0) -> Value:
-    """Transposed convolution, as in PyTorch: x (N, C_in, H, W), w (C_in, C_out, KH, KW),
-    b (C_out,) or None -> (N, C_out, OH, OW), OH = (H - 1)*stride - 2*padding + KH +
+                     output_padding: int | tuple[int, int] = 0, groups: int = 1) -> Value:
+    """Transposed convolution, as in PyTorch: x (N, C_in, H, W), w (C_in, C_out / groups, KH,
+    KW), b (C_out,) or None -> (N, C_out, OH, OW), OH = (H - 1)*stride - 2*padding + KH +
     output_padding (likewise OW).
 
     w is laid out as the weight of the conv2d it transposes (that conv2d maps C_out channels to
     C_in), so conv_transpose2d(g, w, stride=s, padding=p) is conv2d(x, w, stride=s,
     padding=p)'s input gradient for upstream gradient g. output_padding (each below its
     stride) picks among the input sizes that give g's size.
+
+    groups G (dividing C_in) splits the channels as in PyTorch: input channels
+    [g C_in/G, (g+1) C_in/G) feed only output channels [g C_out/G, (g+1) C_out/G), through
+    those rows of w, so it is the transpose of conv2d(..., groups=G) with the same w. groups > 1
+    runs one transposed convolution per group (G ops in the graph): x, w and b sliced per group
+    with getitem, the G outputs joined with cat along the channels, as conv2d does.
     """
-    x, b, xa, wa = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0)
+    groups = _check_groups(groups, "conv_transpose2d")
+    x, b, xa, wa = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0,
+                               groups=groups)
     steps, pads = _pair(stride), _pair(padding)
     extra = _check_pair("conv_transpose2d", "output_padding", output_padding, 0)
     if extra[0] >= steps[0] or extra[1] >= steps[1]:
@@ -191,6 +199,16 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
         raise ValueError(f"conv_transpose2d: the output would be {size[0]}x{size[1]} (input "
                          f"{xa.shape}, kernel {wa.shape[2]}x{wa.shape[3]}, stride {stride!r}, "
                          f"padding {padding!r}); expected at least 1x1; use less padding")
+    if groups > 1:
+        c, f = wa.shape[0] // groups, wa.shape[1]      # channels in and out of one group
+        outs = []
+        for g in range(groups):
+            xg = indexing.getitem(x, (slice(None), slice(g * c, (g + 1) * c)))   # (N, c, H, W)
+            wg = indexing.getitem(w, slice(g * c, (g + 1) * c))                  # (c, f, KH, KW)
+            bg = None if b is None else indexing.getitem(b, slice(g * f, (g + 1) * f))   # (f,)
+            outs.append(ConvTranspose2d.apply(xg, wg, bg, stride=stride, padding=padding,
+                                              output_padding=output_padding))
+        return indexing.cat(outs, axis=1)   # G of (N, f, OH, OW) -> (N, C_out, OH, OW)
     return ConvTranspose2d.apply(x, w, b, stride=stride, padding=padding,
                                  output_padding=output_padding)
 
@@ -226,21 +244,24 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
 def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1):
     """The arrays of x, w, b after checking what conv2d and conv_transpose2d share: stride and
     padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels, times
-    `groups` for conv2d), the bias's shape; then x and b in w's floating dtype (and x's
-    array)."""
+    `groups` for conv2d; for conv_transpose2d groups divides them and multiplies w's output
+    channels), the bias's shape; then x and b in w's floating dtype (and x's array)."""
     xa, wa = np.asarray(_data(x)), np.asarray(_data(w))
     ba = None if b is None else np.asarray(_data(b))
     _check_pair(fn, "stride", stride, 1)
     _check_pair(fn, "padding", padding, 0)
-    layout = "(C_out, C_in, KH, KW)" if in_axis == 1 else "(C_in, C_out, KH, KW)"
+    if in_axis == 1:
+        layout = "(C_out, C_in, KH, KW)"
+    else:
+        layout = "(C_in, C_out, KH, KW)" if groups == 1 else "(C_in, C_out / groups, KH, KW)"
     if wa.ndim != 4:
         raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a 4-D weight {layout}")
-    channels = wa.shape[in_axis] * groups
+    channels = wa.shape[1] * groups if in_axis == 1 else wa.shape[0]
     if xa.ndim != 4:
         raise ValueError(f"{fn}: input has shape {xa.shape}; expected a 4-D input "
                          f"(N, C_in, H, W) with C_in = {channels} for weight {wa.shape}"
                          f"{image_batch_hint(xa.shape, channels)}")
-    if groups > 1:
+    if groups > 1 and in_axis == 1:
         _check_grouped_channels(fn, xa.shape, wa.shape, groups)
     elif xa.shape[1] != channels:
         hint = ("; for channels-last images (N, H, W, C) use x.transpose(0, 3, 1, 2)"
@@ -248,10 +269,17 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
         raise ValueError(f"{fn}: input has {xa.shape[1]} channels but weight expects "
                          f"{channels} (input {xa.shape}, weight {wa.shape}); expected equal "
                          f"C_in in input (N, C_in, H, W) and weight {layout}{hint}")
-    outs = wa.shape[1 - in_axis]
+    elif groups > 1 and channels % groups:
+        fits = [g for g in range(1, channels + 1) if channels % g == 0]
+        raise ValueError(f"{fn}: groups={groups} does not divide the {channels} input channels "
+                         f"C_in (input {xa.shape}, weight {wa.shape}); expected C_in divisible "
+                         f"by groups; pick groups from the divisors of C_in = {channels}: "
+                         f"{', '.join(map(str, fits))}")
+    outs = wa.shape[0] if in_axis == 1 else wa.shape[1] * groups
     if ba is not None and ba.shape != (outs,):
+        of = f" in groups={groups}" if groups > 1 and in_axis == 0 else ""
         raise ValueError(f"{fn}: bias has shape {ba.shape}; expected ({outs},), one per "
-                         f"output channel of weight {wa.shape}")
+                         f"output channel of weight {wa.shape}{of}")
     x = _in_weight_dtype(fn, "input", x, xa, wa.dtype)
     return x, _in_weight_dtype(fn, "bias", b, ba, wa.dtype), xa, wa
 
@@ -272,14 +300,14 @@ def _in_weight_dtype(fn: str, name: str, v, array, dtype: np.dtype):
     return array.astype(dtype)
 
 
-def _check_groups(groups) -> int:
+def _check_groups(groups, fn: str = "conv2d") -> int:
     """groups as an int >= 1."""
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
-        raise TypeError(f"conv2d: groups must be an int, got {type(groups).__name__} "
+        raise TypeError(f"{fn}: groups must be an int, got {type(groups).__name__} "
                         f"{groups!r}; pass e.g. groups=1 (an ordinary convolution) or "
                         f"groups=C_in (depthwise)")
     if groups < 1:
-        raise ValueError(f"conv2d: groups must be positive, got {groups}; expected an int >= 1 "
+        raise ValueError(f"{fn}: groups must be positive, got {groups}; expected an int >= 1 "
                          f"that divides C_in and C_out (1 is an ordinary convolution)")
     return int(groups)
 
