@@ -26,7 +26,9 @@ def fan_in_uniform(shape: tuple[int, ...], fan_in: int,
     This is PyTorch's default range for both the weights and the biases of Linear and Conv2d:
     weights use kaiming_uniform with a=sqrt(5), whose bound is
     sqrt(3) * sqrt(2 / (1 + a**2)) / sqrt(fan_in) = 1/sqrt(fan_in), and biases use the same bound.
-    fan_in is in_features for Linear and in_channels / groups * KH * KW for Conv2d.
+    fan_in is in_features for Linear, in_channels / groups * KH * KW for Conv2d and
+    out_channels / groups * KH * KW for ConvTranspose2d (PyTorch takes it from the weight's
+    second axis).
     """
     bound = 1.0 / math.sqrt(fan_in)
     return uniform(-bound, bound, shape, rng)
