@@ -594,10 +594,11 @@ def test_grouped_empty_batch(rng):
     ((1, 4, 5, 5), (4, 4, 3, 3), True, TypeError, r"conv2d: groups must be an int, got bool"),
     ((1, 4, 5, 5), (4, 2, 3, 3), 3, ValueError,
      r"conv2d: groups=3 does not divide the 4 input channels C_in \(input \(1, 4, 5, 5\), "
-     r"weight \(4, 2, 3, 3\)\); expected C_in and C_out both divisible by groups; pick groups "
-     r"from the common divisors of C_in = 4 and C_out = 4: 1, 2, 4$"),
+     r"weight \(4, 2, 3, 3\)\); expected C_in and C_out both divisible by groups; weight "
+     r"\(4, 2, 3, 3\) holds 2 input channels per group, so pass groups=2$"),
     ((1, 4, 5, 5), (6, 1, 3, 3), 4, ValueError,
-     r"conv2d: groups=4 does not divide the 6 output channels C_out .*: 1, 2$"),
+     r"conv2d: groups=4 does not divide the 6 output channels C_out .*: 1, 2, with a weight "
+     r"\(C_out, C_in / groups, KH, KW\)$"),
     ((1, 4, 5, 5), (6, 4, 3, 3), 2, ValueError,
      r"conv2d: weight has 4 input channels per group but the input's 4 channels in groups=2 "
      r"are 2 per group \(input \(1, 4, 5, 5\), weight \(6, 4, 3, 3\)\); expected weight "
@@ -611,6 +612,20 @@ def test_grouped_empty_batch(rng):
 def test_bad_groups_raise(x_shape, w_shape, groups, error, match):
     with pytest.raises(error, match=match):
         tc.ops.conv2d(np.ones(x_shape), tc.Value(np.ones(w_shape)), groups=groups)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, groups", [
+    ((1, 4, 5, 5), (4, 2, 3, 3), 3),       # the weight is made for groups=2
+    ((1, 6, 5, 5), (4, 3, 3, 3), 4),
+    ((1, 6, 5, 5), (6, 1, 3, 3), 4),       # for groups=6, which C_out = 6 allows
+])
+def test_groups_error_names_the_groups_the_weight_takes(x_shape, w_shape, groups):
+    with pytest.raises(ValueError, match=r"does not divide") as error:
+        tc.ops.conv2d(np.ones(x_shape), tc.Value(np.ones(w_shape)), groups=groups)
+    suggested = [int(g) for g in re.findall(r"groups=(\d+)$", str(error.value))]
+    assert suggested == [x_shape[1] // w_shape[1]]
+    out = tc.ops.conv2d(np.ones(x_shape), tc.Value(np.ones(w_shape)), groups=suggested[0])
+    assert out.shape == (1, w_shape[0], 3, 3)
 
 
 def test_grouped_bad_bias_raises():
@@ -743,6 +758,13 @@ def test_grouped_conv_transpose2d_float32_and_constant_images(rng):
 def test_conv_transpose2d_bad_groups_raise(x_shape, w_shape, groups, error, match):
     with pytest.raises(error, match=match):
         tc.ops.conv_transpose2d(np.ones(x_shape), tc.Value(np.ones(w_shape)), groups=groups)
+
+
+@pytest.mark.parametrize("w_shape", [(4, 2, 0, 3), (4, 2, 3, 0)])
+def test_conv_transpose2d_empty_kernel_raises(w_shape):
+    with pytest.raises(ValueError, match=r"conv_transpose2d: weight \(4, 2, \d, \d\) has a \dx\d "
+                                         r"kernel; expected KH >= 1 and KW >= 1, as conv2d"):
+        tc.ops.conv_transpose2d(np.ones((1, 4, 3, 3)), tc.Value(np.ones(w_shape)))
 
 
 def test_grouped_conv_transpose2d_bad_bias_raises():

@@ -189,6 +189,9 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
     groups = _check_groups(groups, "conv_transpose2d")
     x, b, xa, wa = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0,
                                groups=groups)
+    if min(wa.shape[2:]) < 1:
+        raise ValueError(f"conv_transpose2d: weight {wa.shape} has a {wa.shape[2]}x{wa.shape[3]} "
+                         f"kernel; expected KH >= 1 and KW >= 1, as conv2d")
     steps, pads = _pair(stride), _pair(padding)
     extra = _check_pair("conv_transpose2d", "output_padding", output_padding, 0)
     if extra[0] >= steps[0] or extra[1] >= steps[1]:
@@ -319,16 +322,27 @@ def _check_grouped_channels(fn: str, x_shape, w_shape, groups: int) -> None:
     shapes = f"input {x_shape}, weight {w_shape}"
     for name, size in (("input channels C_in", c_in), ("output channels C_out", c_out)):
         if size % groups:
-            fits = [g for g in range(1, min(c_in, c_out) + 1) if c_in % g == 0 and c_out % g == 0]
             raise ValueError(f"{fn}: groups={groups} does not divide the {size} {name} "
                              f"({shapes}); expected C_in and C_out both divisible by groups; "
-                             f"pick groups from the common divisors of C_in = {c_in} and "
-                             f"C_out = {c_out}: {', '.join(map(str, fits))}")
+                             f"{_groups_fix(c_in, w_shape)}")
     if w_shape[1] * groups != c_in:
         raise ValueError(f"{fn}: weight has {w_shape[1]} input channels per group but the "
                          f"input's {c_in} channels in groups={groups} are {c_in // groups} per "
                          f"group ({shapes}); expected weight (C_out, C_in / groups, KH, KW) = "
                          f"({c_out}, {c_in // groups}, {w_shape[2]}, {w_shape[3]})")
+
+
+def _groups_fix(c_in: int, w_shape) -> str:
+    """The groups that this weight (C_out, C_in / groups, KH, KW) is made for, when it divides
+    C_out; else the valid groups, each with its own weight shape."""
+    c_out, per_group = w_shape[0], w_shape[1]
+    made_for = c_in // per_group if per_group and c_in % per_group == 0 else 0
+    if made_for and c_out % made_for == 0:
+        return (f"weight {w_shape} holds {per_group} input channels per group, so pass "
+                f"groups={made_for}")
+    fits = [g for g in range(1, min(c_in, c_out) + 1) if c_in % g == 0 and c_out % g == 0]
+    return (f"pick groups from the common divisors of C_in = {c_in} and C_out = {c_out}: "
+            f"{', '.join(map(str, fits))}, with a weight (C_out, C_in / groups, KH, KW)")
 
 
 def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
