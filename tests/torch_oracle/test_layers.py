@@ -528,3 +528,31 @@ def test_embedding_with_padding_idx_state_dicts_load_strictly_both_ways(torch, r
     assert list(again.state_dict()) == list(fresh.state_dict()) == ["weight"]
     np.testing.assert_array_equal(again.weight.detach().numpy(), fresh.weight.data)
     assert not again.weight.detach().numpy()[7].any()
+
+
+@pytest.mark.parametrize("optimizer, settings", [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.1, "weight_decay": 0.1}),
+])
+@pytest.mark.parametrize("padding_row", [0.0, 1.0])
+def test_embedding_padding_row_under_weight_decay_as_pytorch(torch, rng, optimizer, settings,
+                                                             padding_row):
+    """A zero padding row stays zero through steps with weight decay; a non-zero one (loaded)
+    decays as PyTorch's does, since the decay is added to its zero gradient."""
+    ours = nn.Embedding(5, 3, padding_idx=-2, rng=rng)
+    ours.weight.data[3] = padding_row
+    theirs = torch.nn.Embedding(5, 3, padding_idx=3)
+    copy_parameters(torch, ours, theirs)
+    step = getattr(optim, optimizer)(ours.parameters(), **settings)
+    their_step = getattr(torch.optim, optimizer)(theirs.parameters(), **settings)
+    ids = np.array([[3, 3, 1], [0, 3, 3]])
+    for _ in range(4):
+        upstream = rng.standard_normal((2, 3, 3)).astype(np.float32)
+        step.zero_grad()
+        their_step.zero_grad()
+        (ours(ids) * upstream).sum().backward()
+        (theirs(torch.from_numpy(ids)) * torch.from_numpy(upstream)).sum().backward()
+        step.step()
+        their_step.step()
+    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), atol=1e-6)
+    assert (ours.weight.data[3] == 0).all() == (padding_row == 0)

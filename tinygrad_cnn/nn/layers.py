@@ -513,7 +513,8 @@ class Embedding(Module):
     padding_idx : int or None
         The id of a padding token, in [-num_embeddings, num_embeddings); a negative one counts
         from the end and is kept as padding_idx + num_embeddings. Its row is initialised to
-        zeros and receives no gradient, so it stays as it is through training.
+        zeros and receives a zero gradient, so no loss moves it; an optimizer's weight_decay
+        still shrinks it when it holds non-zero values (e.g. loaded ones), as in PyTorch.
 
     Raises
     ------
