@@ -867,14 +867,18 @@ def test_new_layer_argument_errors():
         nn.AvgPool2d(0)
 
 
-@pytest.mark.parametrize("make", [lambda: nn.Conv2d(4, 6, 3, 1, 0, True, 2),
-                                  lambda: nn.Linear(2, 3, True, 7),
-                                  lambda: nn.Embedding(5, 2, None, "seed")])
-def test_an_rng_that_is_not_a_generator_is_named(make):
+@pytest.mark.parametrize("layer, make", [
+    ("Conv2d", lambda: nn.Conv2d(4, 6, 3, 1, 0, True, 2)),
+    ("ConvTranspose2d", lambda: nn.ConvTranspose2d(4, 6, 3, 1, 0, 0, True, 2)),
+    ("Linear", lambda: nn.Linear(2, 3, True, 7)),
+    ("Embedding", lambda: nn.Embedding(5, 2, None, "seed"))])
+def test_an_rng_that_is_not_a_generator_is_named(layer, make):
     """A setting given by position can land on rng (Conv2d's groups comes after it): the error
-    says so instead of numpy's "'int' object has no attribute 'uniform'"."""
-    with pytest.raises(TypeError, match=r"rng is (int|str) .*; expected a np.random.Generator or "
-                                        r"None, e.g. rng=np.random.default_rng\(0\); a setting "
-                                        r"passed by position may have landed on rng"):
+    names the layer and says so, instead of numpy's "'int' object has no attribute 'uniform'"."""
+    with pytest.raises(TypeError, match=rf"^{layer}: rng is (int|str) .*; expected a "
+                                        r"np.random.Generator or None, e.g. "
+                                        r"rng=np.random.default_rng\(0\); a value meant for "
+                                        r"another setting may have landed on rng by position: "
+                                        r"pass that setting by keyword \(e.g. groups=2\)$"):
         make()
     assert nn.Conv2d(4, 6, 3, groups=2).weight.shape == (6, 2, 3, 3)     # the fix it gives

@@ -22,14 +22,14 @@ def default_generator() -> np.random.Generator:
     return _generator
 
 
-def generator(rng: np.random.Generator | None = None) -> np.random.Generator:
-    """`rng` itself, or the default generator when it is None; anything else is an error (an
-    argument given by position may have landed on rng)."""
+def generator(rng: np.random.Generator | None = None, caller: str = "rng") -> np.random.Generator:
+    """`rng` itself, or the default generator when it is None; anything else is an error naming
+    `caller` (an argument given by position may have landed on rng)."""
     if rng is None:
         return _generator
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng is {type(rng).__name__} {rng!r:.40}; expected a "
+        raise TypeError(f"{caller}: rng is {type(rng).__name__} {rng!r:.40}; expected a "
                         f"np.random.Generator or None, e.g. rng=np.random.default_rng(0); a "
-                        f"setting passed by position may have landed on rng: pass settings "
-                        f"after bias by keyword, e.g. nn.Conv2d(4, 6, 3, groups=2)")
+                        f"value meant for another setting may have landed on rng by position: "
+                        f"pass that setting by keyword (e.g. groups=2)")
     return rng

@@ -29,6 +29,7 @@ class Linear(Module):
         _check_positive_int("Linear", "in_features", in_features)
         _check_positive_int("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
+        rng = generator(rng, "Linear")
         self.weight = Value(fan_in_uniform((out_features, in_features), in_features, rng))
         self.bias = Value(fan_in_uniform((out_features,), in_features, rng)) if bias else None
 
@@ -84,6 +85,7 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.groups = int(groups)
+        rng = generator(rng, "Conv2d")
         fan_in = in_channels // groups * kh * kw   # inputs one output reads, as PyTorch's fan_in
         self.weight = Value(fan_in_uniform((out_channels, in_channels // groups, kh, kw),
                                            fan_in, rng))
@@ -164,6 +166,7 @@ class ConvTranspose2d(Module):
         self.padding = tuple(int(p) for p in pads)
         self.output_padding = tuple(int(p) for p in extra)
         self.groups = int(groups)
+        rng = generator(rng, "ConvTranspose2d")
         fan_in = out_channels // groups * kh * kw   # weight.size(1)*KH*KW, as PyTorch's fan_in
         self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, kh, kw),
                                            fan_in, rng))
@@ -535,7 +538,7 @@ class Embedding(Module):
         _check_positive_int("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = self._checked_padding_idx(padding_idx)
-        rng = generator(rng)
+        rng = generator(rng, "Embedding")
         draws = rng.standard_normal((self.num_embeddings, self.embedding_dim))   # PyTorch's N(0, 1)
         if self.padding_idx is not None:
             draws[self.padding_idx] = 0.0                       # the padding row starts at zero
