@@ -12,6 +12,7 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
+from tinygrad_cnn.ops.conv import groups_dividing
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
@@ -59,16 +60,7 @@ class Conv2d(Module):
                  stride: int | tuple[int, int] = 1,
                  padding: int | tuple[int, int] | str = 0,
                  bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1):
-        _check_positive_int("Conv2d", "in_channels", in_channels)
-        _check_positive_int("Conv2d", "out_channels", out_channels)
-        _check_positive_int("Conv2d", "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            fits = [g for g in range(1, min(in_channels, out_channels) + 1)
-                    if in_channels % g == 0 and out_channels % g == 0]
-            raise ValueError(f"Conv2d: groups={groups} does not divide both in_channels="
-                             f"{in_channels} and out_channels={out_channels}; expected both "
-                             f"divisible by groups; pick groups from their common divisors: "
-                             f"{', '.join(map(str, fits))}")
+        _check_channel_groups("Conv2d", in_channels, out_channels, groups)
         kh, kw = _as_pair("Conv2d", "kernel_size", kernel_size)
         strides = _as_pair("Conv2d", "stride", stride)
         if isinstance(padding, str):
@@ -136,16 +128,7 @@ class ConvTranspose2d(Module):
                  output_padding: int | tuple[int, int] = 0, bias: bool = True,
                  rng: np.random.Generator | None = None, groups: int = 1):
         layer = "ConvTranspose2d"
-        _check_positive_int(layer, "in_channels", in_channels)
-        _check_positive_int(layer, "out_channels", out_channels)
-        _check_positive_int(layer, "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            fits = [g for g in range(1, min(in_channels, out_channels) + 1)
-                    if in_channels % g == 0 and out_channels % g == 0]
-            raise ValueError(f"{layer}: groups={groups} does not divide both in_channels="
-                             f"{in_channels} and out_channels={out_channels}; expected both "
-                             f"divisible by groups; pick groups from their common divisors: "
-                             f"{', '.join(map(str, fits))}")
+        _check_channel_groups(layer, in_channels, out_channels, groups)
         if not isinstance(bias, (bool, np.bool_)):
             # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
             # position would land on bias and silently mean bias=True
@@ -166,7 +149,7 @@ class ConvTranspose2d(Module):
         self.padding = tuple(int(p) for p in pads)
         self.output_padding = tuple(int(p) for p in extra)
         self.groups = int(groups)
-        rng = generator(rng, "ConvTranspose2d")
+        rng = generator(rng, layer)
         fan_in = out_channels // groups * kh * kw   # weight.size(1)*KH*KW, as PyTorch's fan_in
         self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, kh, kw),
                                            fan_in, rng))
@@ -401,6 +384,18 @@ class BatchNorm2d(_BatchNorm):
 
     input_shapes = "(N, C, H, W)"
     input_ndims = (4,)
+
+
+def _check_channel_groups(layer: str, in_channels, out_channels, groups) -> None:
+    """Channel counts and groups as positive ints, groups dividing both channel counts."""
+    _check_positive_int(layer, "in_channels", in_channels)
+    _check_positive_int(layer, "out_channels", out_channels)
+    _check_positive_int(layer, "groups", groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}: groups={groups} does not divide both in_channels="
+                         f"{in_channels} and out_channels={out_channels}; expected both "
+                         f"divisible by groups; pick groups from their common divisors: "
+                         f"{', '.join(map(str, groups_dividing(in_channels, out_channels)))}")
 
 
 def _check_positive_int(layer: str, name: str, value, allow_zero: bool = False) -> None:

@@ -157,14 +157,8 @@ def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                          f"input {hp}x{wp} (input {xa.shape}, padding ({ph}, {pw})); expected "
                          f"1 <= KH <= H + 2*padding and 1 <= KW <= W + 2*padding")
     if groups > 1:
-        c, f = wa.shape[1], wa.shape[0] // groups      # channels in and out of one group
-        outs = []
-        for g in range(groups):
-            xg = indexing.getitem(x, (slice(None), slice(g * c, (g + 1) * c)))   # (N, c, H, W)
-            wg = indexing.getitem(w, slice(g * f, (g + 1) * f))                  # (f, c, KH, KW)
-            bg = None if b is None else indexing.getitem(b, slice(g * f, (g + 1) * f))   # (f,)
-            outs.append(Conv2d.apply(xg, wg, bg, stride=stride, padding=padding))
-        return indexing.cat(outs, axis=1)   # G of (N, f, OH, OW) -> (N, C_out, OH, OW)
+        return _per_group(Conv2d, x, w, b, xa.shape[1], wa.shape[0], groups, stride=stride,
+                          padding=padding)
     return Conv2d.apply(x, w, b, stride=stride, padding=padding)
 
 
@@ -203,17 +197,28 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                          f"{xa.shape}, kernel {wa.shape[2]}x{wa.shape[3]}, stride {stride!r}, "
                          f"padding {padding!r}); expected at least 1x1; use less padding")
     if groups > 1:
-        c, f = wa.shape[0] // groups, wa.shape[1]      # channels in and out of one group
-        outs = []
-        for g in range(groups):
-            xg = indexing.getitem(x, (slice(None), slice(g * c, (g + 1) * c)))   # (N, c, H, W)
-            wg = indexing.getitem(w, slice(g * c, (g + 1) * c))                  # (c, f, KH, KW)
-            bg = None if b is None else indexing.getitem(b, slice(g * f, (g + 1) * f))   # (f,)
-            outs.append(ConvTranspose2d.apply(xg, wg, bg, stride=stride, padding=padding,
-                                              output_padding=output_padding))
-        return indexing.cat(outs, axis=1)   # G of (N, f, OH, OW) -> (N, C_out, OH, OW)
+        return _per_group(ConvTranspose2d, x, w, b, xa.shape[1], wa.shape[1] * groups, groups,
+                          stride=stride, padding=padding, output_padding=output_padding)
     return ConvTranspose2d.apply(x, w, b, stride=stride, padding=padding,
                                  output_padding=output_padding)
+
+
+def _per_group(op: type[Function], x, w, b, c_in: int, c_out: int, groups: int,
+               **params) -> Value:
+    """op (Conv2d or ConvTranspose2d) on each group's share of the channels, joined along the
+    channels: group g gets x's input channels [g C_in/G, (g+1) C_in/G), the same share of w's
+    first axis (its output channels for conv2d, its input channels for the transpose) and
+    b's output channels [g C_out/G, (g+1) C_out/G). Every step is a recorded op (getitem,
+    op, cat), so gradients of every order come from their rules."""
+    def share(size: int, g: int) -> slice:
+        return slice(g * size // groups, (g + 1) * size // groups)
+
+    w_first = np.shape(_data(w))[0]
+    outs = [op.apply(indexing.getitem(x, (slice(None), share(c_in, g))),
+                     indexing.getitem(w, share(w_first, g)),
+                     None if b is None else indexing.getitem(b, share(c_out, g)), **params)
+            for g in range(groups)]
+    return indexing.cat(outs, axis=1)   # G of (N, C_out/G, OH, OW) -> (N, C_out, OH, OW)
 
 
 def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
@@ -273,11 +278,10 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
                          f"{channels} (input {xa.shape}, weight {wa.shape}); expected equal "
                          f"C_in in input (N, C_in, H, W) and weight {layout}{hint}")
     elif groups > 1 and channels % groups:
-        fits = [g for g in range(1, channels + 1) if channels % g == 0]
         raise ValueError(f"{fn}: groups={groups} does not divide the {channels} input channels "
                          f"C_in (input {xa.shape}, weight {wa.shape}); expected C_in divisible "
                          f"by groups; pick groups from the divisors of C_in = {channels}: "
-                         f"{', '.join(map(str, fits))}")
+                         f"{', '.join(map(str, groups_dividing(channels)))}")
     outs = wa.shape[0] if in_axis == 1 else wa.shape[1] * groups
     if ba is not None and ba.shape != (outs,):
         of = f" in groups={groups}" if groups > 1 and in_axis == 0 else ""
@@ -340,9 +344,14 @@ def _groups_fix(c_in: int, w_shape) -> str:
     if made_for and c_out % made_for == 0:
         return (f"weight {w_shape} holds {per_group} input channels per group, so pass "
                 f"groups={made_for}")
-    fits = [g for g in range(1, min(c_in, c_out) + 1) if c_in % g == 0 and c_out % g == 0]
     return (f"pick groups from the common divisors of C_in = {c_in} and C_out = {c_out}: "
-            f"{', '.join(map(str, fits))}, with a weight (C_out, C_in / groups, KH, KW)")
+            f"{', '.join(map(str, groups_dividing(c_in, c_out)))}, with a weight "
+            f"(C_out, C_in / groups, KH, KW)")
+
+
+def groups_dividing(*channels: int) -> list[int]:
+    """Every groups value that divides all the channel counts given, smallest first."""
+    return [g for g in range(1, min(channels) + 1) if all(c % g == 0 for c in channels)]
 
 
 def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
