@@ -10,50 +10,24 @@ differentiated again."""
 
 import numpy as np
 import pytest
+from edge_cases import (
+    IDX,
+    LAYERS,
+    LAYOUTS,
+    alternate,
+    away,
+    distinct,
+    labels,
+    normal,
+    positive,
+    reduce_torch,
+    t,
+)
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
 
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
-
-
-def positive(*shapes):
-    return lambda rng: [rng.uniform(0.5, 2.0, s) for s in shapes]
-
-
-def away(*shapes):
-    """Values with |x| in [0.1, 2]: away from the kinks of relu, abs and friends."""
-    return lambda rng: [rng.uniform(0.1, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in shapes]
-
-
-def distinct(*shapes):
-    """Values 0.1 apart in a random order: no ties for max, min, minimum, maximum, pooling."""
-    def make(rng):
-        counts = [int(np.prod(s)) for s in shapes]
-        pool = rng.permutation(sum(counts)) * 0.1 - 1.0
-        parts = np.split(pool, np.cumsum(counts)[:-1])
-        return [p.reshape(s) for p, s in zip(parts, shapes, strict=True)]
-    return make
-
-
-def alternate(shape):
-    """A fixed bool pattern of `shape` (True, False, True, ...)."""
-    return np.arange(int(np.prod(shape))).reshape(tuple(shape)) % 2 == 0
-
-
-def labels(n, k):
-    return np.arange(n) % k
-
-
-def t(torch, array):
-    """A constant numpy array (a condition, an index, labels) as a torch tensor."""
-    return torch.from_numpy(np.array(array))
-
-
 F = None    # torch.nn.functional, set by the `functional` fixture below
-IDX = np.array([0, 2, 2, 0, 2])
 SHAPES = [(), (1,), (0, 3), (2, 3)]
 
 # (id, make float64 inputs from rng, ours, theirs(torch, *tensors))
@@ -295,34 +269,6 @@ def dropout_with_seed(x):
     return out
 
 
-def reduce_torch(th, op, x, axis, keepdims):
-    """numpy's reduction `op` over `axis` (None: all) as PyTorch computes it."""
-    dim = tuple(range(x.ndim)) if axis is None else axis
-    if op in ("var", "std"):
-        return getattr(th, op)(x, dim=dim, correction=0, keepdim=keepdims)
-    if x.ndim == 0:                  # torch reduces a 0-d tensor over dim=() only for sum/mean
-        return x
-    name = {"max": "amax", "min": "amin"}.get(op, op)
-    return getattr(th, name)(x, dim=dim, keepdim=keepdims)
-
-
-def transposed(a):
-    return a.T.copy().T
-
-
-def negative_strides(a):
-    return np.flip(np.flip(a).copy())
-
-
-def broadcast(a):
-    """A read-only broadcast view: a's first row repeated (the whole of a if it has no rows)."""
-    return np.broadcast_to(a[:1] if a.ndim and len(a) else a, a.shape)
-
-
-LAYOUTS = {"transposed": transposed, "fortran": lambda a: np.array(a, order="F"),
-           "negative-strides": negative_strides, "broadcast": broadcast}
-
-
 @pytest.fixture(autouse=True)
 def functional(torch):
     global F
@@ -410,33 +356,10 @@ def test_non_contiguous_data_second_order(torch, rng, layout, make, ours, theirs
     check(torch, rng, [LAYOUTS[layout](a) for a in make(rng)], ours, theirs, FLOAT64)
 
 
-# (id, our layer, PyTorch's layer, input shape); our layers are float32, PyTorch's float64
-LAYERS = [
-    ("Linear-vector", lambda: nn.Linear(3, 2), lambda th: th.nn.Linear(3, 2), (3,)),
-    ("Linear-empty-batch", lambda: nn.Linear(3, 2), lambda th: th.nn.Linear(3, 2), (0, 3)),
-    ("Linear-no-bias-batch", lambda: nn.Linear(3, 1, bias=False),
-     lambda th: th.nn.Linear(3, 1, bias=False), (2, 1, 3)),
-    ("Conv2d-1x1", lambda: nn.Conv2d(1, 2, 1), lambda th: th.nn.Conv2d(1, 2, 1), (1, 1, 1, 1)),
-    ("Conv2d-padded", lambda: nn.Conv2d(2, 1, 3, padding=(1, 0)),
-     lambda th: th.nn.Conv2d(2, 1, 3, padding=(1, 0)), (2, 2, 3, 3)),
+# the shared layers, and two more: a max-pool of several windows, a Sequential MLP
+LAYER_CASES = [
+    *LAYERS,
     ("MaxPool2d", lambda: nn.MaxPool2d(2), lambda th: th.nn.MaxPool2d(2), (1, 2, 2, 4)),
-    ("AvgPool2d-padded", lambda: nn.AvgPool2d(3, 1, 1), lambda th: th.nn.AvgPool2d(3, 1, 1),
-     (1, 2, 2, 2)),
-    ("Flatten-empty", lambda: nn.Flatten(), lambda th: th.nn.Flatten(), (2, 0, 3)),
-    ("ReLU-0d", lambda: nn.ReLU(), lambda th: th.nn.ReLU(), ()),
-    ("LeakyReLU-size1", lambda: nn.LeakyReLU(0.1), lambda th: th.nn.LeakyReLU(0.1), (1,)),
-    ("Tanh-0d", lambda: nn.Tanh(), lambda th: th.nn.Tanh(), ()),
-    ("Sigmoid-empty", lambda: nn.Sigmoid(), lambda th: th.nn.Sigmoid(), (0, 2)),
-    ("Identity-0d", lambda: nn.Identity(), lambda th: th.nn.Identity(), ()),
-    ("Dropout-eval", lambda: nn.Dropout(0.5).eval(), lambda th: th.nn.Dropout(0.5).eval(),
-     (2, 3)),
-    ("BatchNorm1d-two-rows", lambda: nn.BatchNorm1d(3), lambda th: th.nn.BatchNorm1d(3), (2, 3)),
-    ("BatchNorm1d-length-1", lambda: nn.BatchNorm1d(2), lambda th: th.nn.BatchNorm1d(2),
-     (3, 2, 1)),
-    ("BatchNorm2d-1x1-images", lambda: nn.BatchNorm2d(2), lambda th: th.nn.BatchNorm2d(2),
-     (2, 2, 1, 1)),
-    ("BatchNorm2d-eval", lambda: nn.BatchNorm2d(2).eval(), lambda th: th.nn.BatchNorm2d(2).eval(),
-     (1, 2, 2, 3)),
     ("Sequential-MLP", lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
      lambda th: th.nn.Sequential(th.nn.Linear(3, 4), th.nn.Tanh(), th.nn.Linear(4, 2)), (5, 3)),
 ]
@@ -451,8 +374,8 @@ def twin(torch, layer, their_layer):
 
 
 @pytest.mark.parametrize("layout", ["contiguous", *LAYOUTS])
-@pytest.mark.parametrize("ours, theirs, shape", [case[1:] for case in LAYERS],
-                         ids=[case[0] for case in LAYERS])
+@pytest.mark.parametrize("ours, theirs, shape", [case[1:] for case in LAYER_CASES],
+                         ids=[case[0] for case in LAYER_CASES])
 def test_layers_second_order_float32_equals_pytorch(torch, rng, ours, theirs, shape, layout):
     tc.manual_seed(0)
     layer = ours()
