@@ -176,6 +176,34 @@ def torch_forward(torch, module, x):
         return module(torch.from_numpy(x)).numpy()
 
 
+def check_state_dicts_then_gradients(torch, rng, ours, make_theirs, x_shape):
+    """Our float32 layer against PyTorch's (a fresh float32 one from make_theirs()): the same
+    state-dict names, order and shapes; PyTorch's state dict loads strictly into ours and gives
+    PyTorch's output; new values in ours load strictly into a fresh PyTorch layer and give
+    ours; then the forward and every gradient in float64 through a random upstream gradient."""
+    theirs = make_theirs()
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert ours.load_state_dict({name: value.numpy()
+                                 for name, value in theirs.state_dict().items()}) == ([], [])
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)
+    for param in ours.parameters():                       # new values, then ours into PyTorch's
+        param.data[...] = rng.standard_normal(param.shape)
+    again = make_theirs()
+    again.load_state_dict({name: torch.from_numpy(value)
+                           for name, value in ours.state_dict().items()}, strict=True)
+    assert list(again.state_dict()) == list(ours.state_dict())
+    np.testing.assert_array_equal(again.weight.detach().numpy(), ours.weight.data)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
+                               rtol=1e-5, atol=1e-5)
+    ours, theirs = as_float64(ours), again.double()
+    x64 = rng.standard_normal(x_shape)
+    shape = tuple(theirs(torch.from_numpy(x64)).shape)
+    compare_forward_and_gradients(torch, ours, theirs, x64, rng.standard_normal(shape))
+
+
 def test_tied_weights_and_shared_modules_load_strictly_both_ways(torch, rng):
     """Every name of a shared parameter or module is a key, as in PyTorch, so strict loading
     works both ways and leaves the ties in place; the outputs agree."""
@@ -310,26 +338,10 @@ def test_grouped_conv2d_layer(torch, rng, in_channels, out_channels, kernel_size
     """nn.Conv2d(..., groups=G) against torch.nn.Conv2d(..., groups=G): the forward and every
     gradient in float64; the float32 state dict loads strictly both ways, same names and shapes."""
     ours = nn.Conv2d(in_channels, out_channels, kernel_size, **settings)
-    theirs = torch.nn.Conv2d(in_channels, out_channels, kernel_size, **settings).float()
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
-    assert ours.load_state_dict({name: value.numpy()
-                                 for name, value in theirs.state_dict().items()}) == ([], [])
-    x = rng.standard_normal((2, in_channels, 7, 6)).astype(np.float32)
-    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
-                               rtol=1e-5, atol=1e-6)
-    for param in ours.parameters():                       # new values, then ours into PyTorch's
-        param.data[...] = rng.standard_normal(param.shape)
-    again = torch.nn.Conv2d(in_channels, out_channels, kernel_size, **settings).float()
-    again.load_state_dict({name: torch.from_numpy(value)
-                           for name, value in ours.state_dict().items()}, strict=True)
-    np.testing.assert_array_equal(again.weight.detach().numpy(), ours.weight.data)
-    np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
-                               rtol=1e-5, atol=1e-5)
-    ours, theirs = as_float64(ours), again.double()
-    x64 = rng.standard_normal((2, in_channels, 7, 6))
-    shape = tuple(theirs(torch.from_numpy(x64)).shape)
-    compare_forward_and_gradients(torch, ours, theirs, x64, rng.standard_normal(shape))
+    check_state_dicts_then_gradients(
+        torch, rng, ours,
+        lambda: torch.nn.Conv2d(in_channels, out_channels, kernel_size, **settings).float(),
+        (2, in_channels, 7, 6))
 
 
 LAYER_NORMS = [((4, 6), 6, True, True), ((2, 3, 5), (3, 5), True, True),
@@ -438,28 +450,13 @@ def test_conv_transpose2d_layer(torch, rng, in_channels, out_channels, kernel_si
     loaded strictly both ways (same names and shapes), then the forward, the input gradient and
     the weight and bias gradients in float64 through a random upstream gradient."""
     ours = nn.ConvTranspose2d(in_channels, out_channels, kernel_size, **settings)
-    theirs = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, **settings).float()
-    assert repr(ours) == repr(theirs)
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {
-        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
-    assert ours.load_state_dict({name: value.numpy()
-                                 for name, value in theirs.state_dict().items()}) == ([], [])
-    x = rng.standard_normal((2, in_channels, 4, 5)).astype(np.float32)
-    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
-                               rtol=1e-5, atol=1e-6)
-    for param in ours.parameters():                       # new values, then ours into PyTorch's
-        param.data[...] = rng.standard_normal(param.shape)
-    again = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, **settings).float()
-    again.load_state_dict({name: torch.from_numpy(value)
-                           for name, value in ours.state_dict().items()}, strict=True)
-    assert list(again.state_dict()) == list(ours.state_dict())
-    np.testing.assert_array_equal(again.weight.detach().numpy(), ours.weight.data)
-    np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
-                               rtol=1e-5, atol=1e-5)
-    ours, theirs = as_float64(ours), again.double()
-    x64 = rng.standard_normal((2, in_channels, 4, 5))
-    shape = tuple(theirs(torch.from_numpy(x64)).shape)
-    compare_forward_and_gradients(torch, ours, theirs, x64, rng.standard_normal(shape))
+
+    def make_theirs():
+        return torch.nn.ConvTranspose2d(in_channels, out_channels, kernel_size,
+                                        **settings).float()
+
+    assert repr(ours) == repr(make_theirs())
+    check_state_dicts_then_gradients(torch, rng, ours, make_theirs, (2, in_channels, 4, 5))
 
 
 @pytest.mark.parametrize("in_channels, out_channels, kernel_size, groups", [
