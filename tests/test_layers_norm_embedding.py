@@ -173,15 +173,23 @@ def test_layer_norm_errors():
                          ids=["1d-repeated", "2d-repeated", "3d-uint8", "0d", "empty"])
 def test_embedding_forward_is_a_row_lookup_and_repeated_ids_add_up(rng, ids):
     layer = nn.Embedding(7, 4, rng=rng)
+    check_lookup_and_gradient(layer, ids, rng)
+    assert layer.weight.grad.dtype == np.float32
+
+
+def check_lookup_and_gradient(layer, ids, rng):
+    """layer(ids) is weight[ids]; through a random upstream gradient, each use of an id adds its
+    share to that row's gradient, and the padding row (if any) gets none."""
     out = layer(ids)
-    assert out.shape == ids.shape + (4,) and out.dtype == np.float32
+    assert out.shape == ids.shape + (layer.embedding_dim,) and out.dtype == np.float32
     np.testing.assert_array_equal(out.data, layer.weight.data[ids])
     upstream = rng.standard_normal(out.shape).astype(np.float32)
     out.backward(upstream)
-    expected = np.zeros((7, 4), np.float32)
+    expected = np.zeros(layer.weight.shape, np.float32)
     np.add.at(expected, ids, upstream)                   # each use of an id adds its gradient
+    if layer.padding_idx is not None:
+        expected[layer.padding_idx] = 0.0                # ... except the padding id's
     np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-6)
-    assert layer.weight.grad.dtype == np.float32
 
 
 def test_embedding_takes_ints_lists_and_integer_values(rng):
@@ -294,15 +302,7 @@ def test_embedding_padding_row_starts_at_zero_and_negative_ids_count_from_the_en
 def test_embedding_padding_row_gets_no_gradient_and_still_shows_its_values(rng, ids):
     layer = nn.Embedding(7, 4, padding_idx=2, rng=rng)
     layer.weight.data[2] = [1.5, -2.0, 0.25, 3.0]        # whatever the row holds is the output
-    out = layer(ids)
-    assert out.shape == ids.shape + (4,) and out.dtype == np.float32
-    np.testing.assert_array_equal(out.data, layer.weight.data[ids])
-    upstream = rng.standard_normal(out.shape).astype(np.float32)
-    out.backward(upstream)
-    expected = np.zeros((7, 4), np.float32)
-    np.add.at(expected, ids, upstream)                   # each use of an id adds its gradient
-    expected[2] = 0.0                                    # ... except the padding id's
-    np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-6)
+    check_lookup_and_gradient(layer, ids, rng)
     assert not layer.weight.grad[2].any()
 
 
