@@ -285,7 +285,7 @@ def topo_order(root: Value) -> list[Value]:
 def backward(root: Value, grad, retain_graph: bool) -> None:
     """Accumulate d(root)/d(node) into `.grad` of every node of root's graph (Value.backward)."""
     order = _checked_order(root, "backward")
-    _refuse_freed(order, "backward")
+    _refuse_freed(order, None, "backward")
     _propagate(order, _root_grad(root, grad, "backward", create_graph=False),
                create_graph=False, retain_graph=retain_graph)
 
@@ -328,13 +328,13 @@ def grad(output: Value, inputs, grad_output=None, create_graph: bool = False,
     retain_graph = create_graph if retain_graph is None else retain_graph
     wanted = set(inputs)
     order = _on_paths_to(wanted, _checked_order(output, "grad"))
-    needed = set(order)                 # only the rules of nodes with a needed input will run
-    _refuse_freed([node for node in order if node.fn is not None
-                   and any(v in needed for v in node.fn.inputs)], "grad")
+    needed = set(order)
+    _refuse_freed(order, needed, "grad")
     found = {}
     if order:
         found = _propagate(order, _root_grad(output, grad_output, "grad", create_graph),
-                           create_graph=create_graph, retain_graph=retain_graph, wanted=wanted)
+                           create_graph=create_graph, retain_graph=retain_graph, wanted=wanted,
+                           needed=needed)
     results = []
     for x in inputs:
         g = found.get(x)
@@ -356,16 +356,24 @@ def _checked_order(root: Value, caller: str) -> list[Value]:
     return topo_order(root)
 
 
-def _refuse_freed(nodes: list[Value], caller: str) -> None:
-    """Check, before any rule runs, that none of the nodes whose rules will run was freed by an
-    earlier backward pass (so a refused pass neither accumulates nor frees anything)."""
-    for node in nodes:
-        if node.fn is not None and node.fn.released:
+def _refuse_freed(order: list[Value], needed: set[Value] | None, caller: str) -> None:
+    """Check, before any rule runs, that no node of `order` whose rule will run (_runs_rule) was
+    freed by an earlier backward pass (so a refused pass neither accumulates nor frees
+    anything)."""
+    for node in order:
+        fn = node.fn
+        if fn is not None and fn.released and _runs_rule(fn, needed):    # released: rarely
             raise ValueError(
-                f"{caller}: the graph through {node.fn.name} was already freed by an earlier "
+                f"{caller}: the graph through {fn.name} was already freed by an earlier "
                 f"backward pass; expected a graph with its saved arrays; pass "
                 f"retain_graph=True to the first backward() or tc.grad() to walk the graph "
                 f"again")
+
+
+def _runs_rule(fn: Function | None, needed: set[Value] | None) -> bool:
+    """Whether a pass runs this node's rule: backward() (needed=None) runs every op's; grad()
+    only an op's with an input in `needed`, the nodes on paths to the wanted ones."""
+    return fn is not None and (needed is None or any(v in needed for v in fn.inputs))
 
 
 def _root_grad(root: Value, grad, caller: str, create_graph: bool):
@@ -403,18 +411,19 @@ def _on_paths_to(wanted: set[Value], order: list[Value]) -> list[Value]:
 
 
 def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: bool,
-               wanted: set[Value] | None = None) -> dict[Value, object]:
+               wanted: set[Value] | None = None,
+               needed: set[Value] | None = None) -> dict[Value, object]:
     """Hand each node of `order` (root last) its total gradient, then apply its rule.
 
     The chain rule in reverse: a node's gradient is the sum of what its consumers sent it
     (each consumer has a later place in the order), and its rule turns that into its parents'
     shares. wanted=None (backward()): every node's gradient is added to its `.grad`, in an
     array of its own. Else (grad()): the gradients of the wanted nodes are returned, keyed by
-    node, and `order` holds only the nodes on paths from them to the root.
+    node, `order` holds only the nodes on paths from them to the root, and `needed` is the
+    set of those nodes.
     """
     pending = {order[-1]: root_grad}    # gradients not yet handed to a node, by node
     found: dict[Value, object] = {}
-    needed = None if wanted is None else set(order)
     # ids of arrays that some node's .grad already is, or that the caller still holds (the
     # upstream gradient passed to backward()): a node's .grad must not be either
     stored: set[int] = {id(root_grad)}
@@ -433,6 +442,7 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
             elif node in wanted:
                 found[node] = g
             fn = node.fn
+            # not _runs_rule(fn, needed), written out, as this loop is the hot path
             if fn is None or (needed is not None and not any(v in needed for v in fn.inputs)):
                 continue    # a leaf, or (grad()) a wanted node none of whose inputs leads to
                             # another: its rule is not needed, so it neither runs nor is freed
