@@ -397,6 +397,18 @@ def test_layer_norm_state_dicts_load_strictly_both_ways(torch, rng, affine, bias
         np.testing.assert_array_equal(value.numpy(), ours.state_dict()[name])
 
 
+def compare_lookups(torch, rng, ours, theirs, ids):
+    """Our Embedding and PyTorch's (float64, the same weight) on `ids`: equal outputs, and equal
+    weight gradients through a random upstream gradient."""
+    upstream = rng.standard_normal(ids.shape + (ours.embedding_dim,))
+    out = ours(ids)
+    out.backward(upstream)
+    their_out = theirs(torch.from_numpy(ids))
+    their_out.backward(torch.from_numpy(upstream))
+    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
+
+
 @pytest.mark.parametrize("ids_shape", [(12,), (3, 5), (2, 2, 4)])
 def test_embedding_forward_and_weight_gradient_with_repeated_ids(torch, rng, ids_shape):
     """weight[ids] and the weight gradient, where most ids repeat (7 rows for 12 or more ids)."""
@@ -405,13 +417,7 @@ def test_embedding_forward_and_weight_gradient_with_repeated_ids(torch, rng, ids
     copy_parameters(torch, ours, theirs)
     ids = rng.integers(0, 7, ids_shape)
     ids.flat[:3] = 2                                        # one id at least three times
-    upstream = rng.standard_normal(ids_shape + (4,))
-    out = ours(ids)
-    out.backward(upstream)
-    their_out = theirs(torch.from_numpy(ids))
-    their_out.backward(torch.from_numpy(upstream))
-    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
-    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
+    compare_lookups(torch, rng, ours, theirs, ids)
     assert repr(ours) == repr(theirs)
     for bad in ([7], [-1]):                                 # out of range: IndexError in both
         with pytest.raises(IndexError):
@@ -499,13 +505,7 @@ def test_embedding_with_padding_idx(torch, rng, padding_idx):
     ids = rng.integers(0, 7, (3, 5))
     ids.flat[:4] = row                                     # the padding id at least four times
     ids.flat[4:6] = (row + 1) % 7
-    upstream = rng.standard_normal((3, 5, 4))
-    out = ours(ids)
-    out.backward(upstream)
-    their_out = theirs(torch.from_numpy(ids))
-    their_out.backward(torch.from_numpy(upstream))
-    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
-    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
+    compare_lookups(torch, rng, ours, theirs, ids)
     assert not ours.weight.grad[row].any() and ours.weight.grad[(row + 1) % 7].any()
 
 
