@@ -1,7 +1,8 @@
 """softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
 binary_cross_entropy_with_logits) with every reduction: values against plain numpy formulas,
 gradients and second derivatives by finite differences, the exact (softmax - onehot)/N
-gradient, huge logits, and every user error."""
+gradient, huge logits, and every user error; the loss modules (nn.CrossEntropyLoss, ...) give
+exactly their op's loss and gradient."""
 
 import numpy as np
 import pytest
@@ -293,3 +294,34 @@ def test_softmax_over_an_empty_axis_is_empty(op):
     assert out.shape == (2, 0) and out.dtype == np.float32
     out.backward(np.zeros((2, 0), dtype=np.float32))
     assert x.grad.shape == (2, 0) and x.grad.dtype == np.float32
+
+
+MODULES = [(tc.nn.CrossEntropyLoss, tc.ops.cross_entropy, "ids"),
+           (tc.nn.NLLLoss, tc.ops.nll_loss, "ids"), (tc.nn.MSELoss, tc.ops.mse_loss, "reals"),
+           (tc.nn.BCEWithLogitsLoss, tc.ops.binary_cross_entropy_with_logits, "probabilities")]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("module, op, targets", MODULES, ids=[m.__name__ for m, _, _ in MODULES])
+def test_loss_modules_run_their_op(rng, module, op, targets, reduction):
+    scores = rng.standard_normal((4, 3))
+    target = {"ids": rng.integers(0, 3, 4), "reals": rng.standard_normal((4, 3)),
+              "probabilities": rng.random((4, 3))}[targets]
+    x, y = tc.Value(scores), tc.Value(scores)
+    loss, expected = module(reduction=reduction)(x, target), op(y, target, reduction)
+    np.testing.assert_array_equal(loss.data, expected.data)
+    upstream = rng.standard_normal(loss.shape)
+    loss.backward(upstream)
+    expected.backward(upstream)
+    np.testing.assert_array_equal(x.grad, y.grad)
+    assert module(reduction=reduction).state_dict() == {}
+    shown = "" if reduction == "mean" else f"reduction='{reduction}'"
+    assert repr(module(reduction=reduction)) == f"{module.__name__}({shown})"
+
+
+@pytest.mark.parametrize("module", [m for m, _, _ in MODULES])
+def test_loss_module_with_an_unknown_reduction_raises(module):
+    with pytest.raises(ValueError, match=rf"{module.__name__}: reduction 'avg' is not one of "
+                                         r"'mean', 'sum', 'none'; expected e.g. "
+                                         r"reduction='sum'"):
+        module(reduction="avg")

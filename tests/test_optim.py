@@ -1,4 +1,4 @@
-"""Tests of tinygrad_cnn.optim: SGD and Adam updates against numpy formulas written out here,
+"""Tests of tinygrad_cnn.optim: SGD, Adam and AdamW updates against numpy formulas written out here,
 frozen parameters, state dicts that resume bit-identically, the learning-rate schedules, argument
 errors. The same updates against PyTorch are in tests/torch_oracle/test_optimizers.py, the
 schedules' sequences in tests/torch_oracle/test_layers.py."""
@@ -69,6 +69,31 @@ def test_adam_steps(problem, weight_decay):
         w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
     result = run(optim.Adam, w0, grads, lr=lr, weight_decay=weight_decay)
     np.testing.assert_allclose(result, w, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adamw_steps_decay_the_weights_apart_from_the_gradient(rng, shape, weight_decay):
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t, g in enumerate(grads, start=1):
+        w = w * (1 - lr * weight_decay)          # decoupled: g itself is left alone
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g ** 2
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    result = run(optim.AdamW, w0, grads, lr=lr, weight_decay=weight_decay)
+    np.testing.assert_allclose(result, w, rtol=1e-12, atol=1e-12)
+    if weight_decay:    # unlike Adam's weight decay, which adds weight_decay * w to g
+        assert not np.allclose(result, run(optim.Adam, w0, grads, lr=lr,
+                                           weight_decay=weight_decay), rtol=1e-6, atol=0)
+    else:
+        np.testing.assert_array_equal(result, run(optim.Adam, w0, grads, lr=lr))
+
+
+def test_adamw_default_weight_decay_is_pytorchs():
+    assert optim.AdamW([tc.Value(np.zeros(2))]).weight_decay == 0.01
 
 
 def test_adam_first_step_moves_each_weight_by_lr(problem):
@@ -192,7 +217,8 @@ def train_steps(model, optimizer, batches):
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
-                                  lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99))])
+                                  lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99)),
+                                  lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1)])
 def test_state_dict_resumes_bit_identically(rng, tmp_path, make):
     batches = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(5)]
     whole = nn.Linear(3, 2, rng=np.random.default_rng(1))
@@ -286,6 +312,10 @@ def test_load_state_dict_errors_restore_nothing(rng):
      r"Adam: betas\[1\] is 1.0; expected a number in \[0.0, 1.0\)"),
     (lambda p: optim.Adam(p, betas=0.9), ValueError, r"Adam: betas is 0.9; expected a pair"),
     (lambda p: optim.Adam(p, eps=-1e-8), ValueError, r"Adam: eps is -1e-08; expected a number"),
+    (lambda p: optim.AdamW(p, weight_decay=-0.01), ValueError,
+     r"AdamW: weight_decay is -0.01; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.AdamW(p, betas=(1.5, 0.9)), ValueError,
+     r"AdamW: betas\[0\] is 1.5; expected a number in \[0.0, 1.0\)"),
 ])
 def test_hyperparameter_errors(make, error, message):
     with pytest.raises(error, match=message):
@@ -401,7 +431,7 @@ def test_scheduler_errors():
     assert step.last_epoch == 0                   # nothing restored
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam])
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW])
 def test_read_only_parameters_are_refused_before_any_update(make):
     """step() updates in place: a read-only parameter (a broadcast view) is refused when the
     optimizer is made, not half-way through a step that has changed the parameters before it;

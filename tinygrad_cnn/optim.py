@@ -1,4 +1,5 @@
-"""Optimizers: `SGD` (with momentum and weight decay) and `Adam`, with PyTorch's update rules;
+"""Optimizers: `SGD` (with momentum and weight decay), `Adam` and `AdamW`, with PyTorch's update
+rules;
 learning-rate schedules `StepLR` and `CosineAnnealingLR`. Each optimizer `step()` updates the
 parameters' data in place from their gradients; each scheduler `step()` sets the next epoch's
 learning rate."""
@@ -167,19 +168,24 @@ class Adam(Optimizer):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def _checked_hyperparameters(self, lr, betas, eps, weight_decay) -> dict:
+        name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adam: betas is {betas!r}; expected a pair (beta1, beta2) such as "
-                             f"(0.9, 0.999)")
-        return {"lr": _checked_number("Adam", "lr", lr, low=0.0),
-                "betas": tuple(_checked_number("Adam", f"betas[{i}]", beta, low=0.0, high=1.0)
+            raise ValueError(f"{name}: betas is {betas!r}; expected a pair (beta1, beta2) such "
+                             f"as (0.9, 0.999)")
+        return {"lr": _checked_number(name, "lr", lr, low=0.0),
+                "betas": tuple(_checked_number(name, f"betas[{i}]", beta, low=0.0, high=1.0)
                                for i, beta in enumerate(betas)),
-                "eps": _checked_number("Adam", "eps", eps, low=0.0),
-                "weight_decay": _checked_number("Adam", "weight_decay", weight_decay, low=0.0)}
+                "eps": _checked_number(name, "eps", eps, low=0.0),
+                "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0)}
 
     def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
         if self.weight_decay:
             grad = grad + self.weight_decay * param.data
+        self._adam_step(param, grad, state)
+
+    def _adam_step(self, param, grad, state):
+        """m and v one step on, then p -= the bias-corrected step (weight decay done already)."""
+        beta1, beta2 = self.betas
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
@@ -192,6 +198,24 @@ class Adam(Optimizer):
         step_size = self.lr / (1 - beta1 ** t)
         denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
         param.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """AdamW, PyTorch's rule: weight decay decoupled from the gradient, p *= 1 - lr *
+    weight_decay, then Adam's step on the plain gradient (Adam adds weight_decay * p to g
+    instead, so there the decay is divided by sqrt(v) like the rest of g). PyTorch's default
+    weight_decay, 0.01.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def _update(self, param, grad, state):
+        if self.weight_decay:
+            param.data *= 1 - self.lr * self.weight_decay
+        self._adam_step(param, grad, state)
 
 
 class LRScheduler:

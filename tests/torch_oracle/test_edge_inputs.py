@@ -357,7 +357,8 @@ def test_dropout_scales_what_it_keeps(rng, shape, dtype):
 
 
 OPTIMIZERS = [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
-              ("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, weight_decay=0.1))]
+              ("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, weight_decay=0.1)),
+              ("AdamW", dict(lr=0.1, weight_decay=0.1))]
 PARAMS = {"0d": lambda rng: rng.standard_normal(()), "size1": lambda rng: rng.standard_normal(1),
           "empty": lambda rng: rng.standard_normal((0, 3)),
           "transposed": lambda rng: transposed(rng.standard_normal((2, 3))),

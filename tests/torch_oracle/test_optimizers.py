@@ -1,6 +1,6 @@
-"""SGD and Adam against PyTorch's float64 over several steps: the same gradients handed to both,
-every setting (momentum, weight decay, betas, eps), a parameter left without a gradient for a
-step (both skip it, state included), the learning rate changed between steps, and a run
+"""SGD, Adam and AdamW against PyTorch's float64 over several steps: the same gradients handed
+to both, every setting (momentum, weight decay, betas, eps), a parameter left without a gradient
+for a step (both skip it, state included), the learning rate changed between steps, and a run
 resumed from a saved state dict."""
 
 import numpy as np
@@ -21,6 +21,9 @@ OPTIMIZERS = [
     ("Adam", dict()),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6)),
     ("Adam", dict(lr=0.02, weight_decay=0.05)),
+    ("AdamW", dict()),
+    ("AdamW", dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.2)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.0)),
 ]
 
 
@@ -69,7 +72,7 @@ def test_steps_match_pytorch(torch, rng, name, settings):
     assert not np.array_equal(ours[0], start[0])       # the steps did move the parameters
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
 def test_learning_rate_changed_between_steps(torch, rng, name):
     settings = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
     start = [rng.standard_normal(shape) for shape in SHAPES]
@@ -84,7 +87,8 @@ def test_learning_rate_changed_between_steps(torch, rng, name):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name, settings", [OPTIMIZERS[2], OPTIMIZERS[6]], ids=["SGD", "Adam"])
+@pytest.mark.parametrize("name, settings", [OPTIMIZERS[2], OPTIMIZERS[6], OPTIMIZERS[8]],
+                         ids=["SGD", "Adam", "AdamW"])
 def test_resumed_from_a_state_dict_matches_an_unbroken_run(torch, rng, tmp_path, name, settings):
     start = [rng.standard_normal(shape) for shape in SHAPES]
     grads = gradients(rng)

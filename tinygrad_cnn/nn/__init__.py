@@ -1,5 +1,5 @@
-"""Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, the layers
-and their initialisers."""
+"""Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, the layers,
+the loss modules and the initialisers."""
 
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.layers import (
@@ -20,9 +20,10 @@ from tinygrad_cnn.nn.layers import (
     Sigmoid,
     Tanh,
 )
+from tinygrad_cnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
            "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity",
            "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
-           "IncompatibleKeys"]
+           "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]

@@ -165,7 +165,8 @@ def _check_axis(fn: str, x, axis) -> None:
                          f"{np.shape(_data(x))}; expected an int in [-{ndim}, {ndim})")
 
 
-def _check_reduction(fn: str, reduction) -> None:
+def check_reduction(fn: str, reduction) -> None:
+    """reduction is one of REDUCTIONS, else an error naming `fn` (an op or a loss module)."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"{fn}: reduction {reduction!r} is not one of 'mean', 'sum', 'none'; "
                          f"expected e.g. reduction='sum'")
@@ -251,7 +252,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Value:
 
     target holds integer class ids in [0, K): a numpy array, a list or an integer Value.
     """
-    _check_reduction("cross_entropy", reduction)
+    check_reduction("cross_entropy", reduction)
     ids = _class_ids("cross_entropy", "logits", logits, target)
     # a Value stays the input, so that drawings show the labels' node
     return CrossEntropy.apply(logits, target if isinstance(target, Value) else ids,
@@ -261,7 +262,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Value:
 def nll_loss(log_probs, target, reduction: str = "mean") -> Value:
     """Negative log-likelihood of class ids: -log_probs[n, target[n]], log_probs (N, K) (e.g.
     from log_softmax(logits, axis=1)), target (N,) -> () ("mean" or "sum") or (N,) ("none")."""
-    _check_reduction("nll_loss", reduction)
+    check_reduction("nll_loss", reduction)
     ids = _class_ids("nll_loss", "log_probs", log_probs, target)
     return NLLLoss.apply(log_probs, target if isinstance(target, Value) else ids,
                          reduction=reduction)
@@ -270,7 +271,7 @@ def nll_loss(log_probs, target, reduction: str = "mean") -> Value:
 def mse_loss(input, target, reduction: str = "mean") -> Value:
     """Squared error (input - target)^2, averaged ("mean"), summed ("sum") or elementwise
     ("none"): input and target of one shape -> () or that shape. Both get gradients."""
-    _check_reduction("mse_loss", reduction)
+    check_reduction("mse_loss", reduction)
     target = _elementwise_target("mse_loss", input, target)
     return MSELoss.apply(input, target, reduction=reduction)
 
@@ -279,6 +280,6 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed stably from
     the logits as softplus(logits) - target * logits: logits and target of one shape -> ()
     ("mean" or "sum") or that shape ("none"). Finite for logits of any size."""
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    check_reduction("binary_cross_entropy_with_logits", reduction)
     target = _elementwise_target("binary_cross_entropy_with_logits", logits, target)
     return BCEWithLogits.apply(logits, target, reduction=reduction)
