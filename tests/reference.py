@@ -5,15 +5,17 @@ on purpose, used only as test oracles."""
 import numpy as np
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
-    """out[n,f,i,j] = b[f] + sum_{c,p,q} x[n, c, i*sh + p - ph, j*sw + q - pw] w[f,c,p,q], with
-    x taken as zero outside the image: x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW)."""
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
+    """out[n,f,i,j] = b[f] + sum_{c,p,q} x[n, c, i*sh + p*dh - ph, j*sw + q*dw - pw] w[f,c,p,q],
+    with x taken as zero outside the image: x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW),
+    OH = (H + 2*ph - dh*(KH - 1) - 1) // sh + 1 (likewise OW)."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
     n_batch, channels, height, width = x.shape
     filters, _, kh, kw = w.shape
-    oh = (height + 2 * ph - kh) // sh + 1
-    ow = (width + 2 * pw - kw) // sw + 1
+    oh = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((n_batch, filters, oh, ow), dtype=np.result_type(x, w))
     for n in range(n_batch):
         for f in range(filters):
@@ -23,19 +25,21 @@ def conv2d(x, w, b=None, stride=1, padding=0):
                     for c in range(channels):
                         for p in range(kh):
                             for q in range(kw):
-                                row, col = i * sh + p - ph, j * sw + q - pw
+                                row, col = i * sh + p * dh - ph, j * sw + q * dw - pw
                                 if 0 <= row < height and 0 <= col < width:
                                     total += x[n, c, row, col] * w[f, c, p, q]
                     out[n, f, i, j] = total
     return out
 
 
-def conv2d_weight(x, g, kernel_size, stride=1, padding=0):
-    """dw[f,c,p,q] = sum_{n,i,j} g[n,f,i,j] x[n, c, i*sh + p - ph, j*sw + q - pw] (x zero outside
-    the image), the gradient of conv2d's output . g by its weight: -> (F, C, KH, KW)."""
+def conv2d_weight(x, g, kernel_size, stride=1, padding=0, dilation=1):
+    """dw[f,c,p,q] = sum_{n,i,j} g[n,f,i,j] x[n, c, i*sh + p*dil_h - ph, j*sw + q*dil_w - pw] (x
+    zero outside the image), the gradient of conv2d's output . g by its weight:
+    -> (F, C, KH, KW)."""
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    dil_h, dil_w = (dilation, dilation) if isinstance(dilation, int) else dilation
     n_batch, channels, height, width = x.shape
     _, filters, oh, ow = g.shape
     dw = np.zeros((filters, channels, kh, kw), dtype=np.result_type(x, g))
@@ -47,23 +51,26 @@ def conv2d_weight(x, g, kernel_size, stride=1, padding=0):
                     for n in range(n_batch):
                         for i in range(oh):
                             for j in range(ow):
-                                row, col = i * sh + p - ph, j * sw + q - pw
+                                row, col = i * sh + p * dil_h - ph, j * sw + q * dil_w - pw
                                 if 0 <= row < height and 0 <= col < width:
                                     total += g[n, f, i, j] * x[n, c, row, col]
                     dw[f, c, p, q] = total
     return dw
 
 
-def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
-    """Each input element scatters its kernel: out[n, o, i*sh + p - ph, j*sw + q - pw] +=
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1):
+    """Each input element scatters its kernel: out[n, o, i*sh + p*dh - ph, j*sw + q*dw - pw] +=
     x[n,c,i,j] w[c,o,p,q], dropping what lands outside: x (N, C_in, H, W), w (C_in, C_out, KH, KW)
-    -> (N, C_out, OH, OW), OH = (H - 1)*sh - 2*ph + KH + output_padding (likewise OW)."""
+    -> (N, C_out, OH, OW), OH = (H - 1)*sh - 2*ph + dh*(KH - 1) + 1 + output_padding (likewise
+    OW)."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
     oph, opw = (output_padding,) * 2 if isinstance(output_padding, int) else output_padding
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
     n_batch, channels, height, width = x.shape
     _, outs, kh, kw = w.shape
-    oh, ow = (height - 1) * sh - 2 * ph + kh + oph, (width - 1) * sw - 2 * pw + kw + opw
+    oh = (height - 1) * sh - 2 * ph + dh * (kh - 1) + 1 + oph
+    ow = (width - 1) * sw - 2 * pw + dw * (kw - 1) + 1 + opw
     out = np.zeros((n_batch, outs, oh, ow), dtype=np.result_type(x, w))
     for n in range(n_batch):
         for c in range(channels):
@@ -72,7 +79,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
                     for o in range(outs):
                         for p in range(kh):
                             for q in range(kw):
-                                row, col = i * sh + p - ph, j * sw + q - pw
+                                row, col = i * sh + p * dh - ph, j * sw + q * dw - pw
                                 if 0 <= row < oh and 0 <= col < ow:
                                     out[n, o, row, col] += x[n, c, i, j] * w[c, o, p, q]
     if b is not None:

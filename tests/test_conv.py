@@ -2,7 +2,9 @@
 and second derivatives by finite differences, the three ops as each other's derivatives, dtypes,
 the input gradient that is skipped when the input needs none, and every user error; grouped and
 depthwise conv2d and conv_transpose2d against the ordinary ones with a block-diagonal weight,
-and groups=1 recording the same single op."""
+and groups=1 recording the same single op; dilated conv2d, conv_transpose2d (output_padding up
+to the dilation) and conv2d_weight against the dilated loops, by finite differences to second
+order, dilation recorded only when not 1, and its errors."""
 
 import re
 
@@ -774,3 +776,206 @@ def test_grouped_conv_transpose2d_bad_bias_raises():
                                          r"\(4, 2, 3, 3\) in groups=2"):
         tc.ops.conv_transpose2d(np.ones((1, 4, 3, 3)), tc.Value(np.ones((4, 2, 3, 3))),
                                 tc.Value(np.ones(2)), groups=2)
+
+
+def test_reference_dilated_loops_by_hand():
+    # the oracles themselves: taps two apart read the corners of a 3x3 image, and stamp the
+    # kernel's four values two apart
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    w = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
+    np.testing.assert_array_equal(reference.conv2d(x, w, dilation=2), [[[[0.0 - 8.0]]]])
+    np.testing.assert_array_equal(reference.conv2d(x, w, dilation=(2, 1)),
+                                  [[[[0.0 - 7.0, 1.0 - 8.0]]]])
+    w = np.array([[[[1.0, 10.0], [100.0, 1000.0]]]])
+    np.testing.assert_array_equal(reference.conv_transpose2d(np.ones((1, 1, 1, 1)), w,
+                                                             dilation=2),
+                                  [[[[1, 0, 10], [0, 0, 0], [100, 0, 1000]]]])
+
+
+# x (N, C_in, H, W), w (C_out, C_in, KH, KW), stride, padding, dilation
+DILATED = [
+    ((2, 3, 9, 8), (4, 3, 3, 2), 1, 0, 2),
+    ((2, 2, 11, 10), (3, 2, 3, 3), 2, 1, (2, 3)),       # stride, padding, (h, w) dilation
+    ((1, 2, 7, 9), (2, 2, 2, 3), (2, 3), (1, 0), (3, 2)),
+    ((2, 1, 5, 5), (2, 1, 3, 3), 1, 0, 2),              # the spread kernel as large as the image
+    ((2, 4, 8, 8), (4, 4, 3, 3), 1, 1, 2),              # spectra: a spread 5x5 kernel
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", DILATED)
+def test_dilated_conv2d_matches_the_loops_and_gradchecks(rng, x_shape, w_shape, stride, padding,
+                                                         dilation):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+
+    def conv(x, w, b):
+        return tc.ops.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
+
+    out = conv(tc.Value(x), tc.Value(w), tc.Value(b))
+    expected = reference.conv2d(x, w, b, stride, padding, dilation)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(conv, [x, w, b])
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", [
+    ((1, 1, 5, 5), (1, 1, 2, 2), 1, 0, 2),
+    ((2, 2, 6, 5), (2, 2, 2, 2), 2, 1, (2, 3)),
+])
+def test_dilated_conv2d_and_conv2d_weight_gradgradcheck(rng, x_shape, w_shape, stride, padding,
+                                                        dilation):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    assert tc.gradgradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, stride=stride,
+                                                          padding=padding, dilation=dilation),
+                            [x, w, b])
+    g = rng.standard_normal(reference.conv2d(x, w, None, stride, padding, dilation).shape)
+
+    def weight_grad(x, g):
+        return tc.ops.conv2d_weight(x, g, w_shape, stride=stride, padding=padding,
+                                    dilation=dilation)
+
+    np.testing.assert_allclose(weight_grad(x, g).data, reference.conv2d_weight(
+        x, g, w_shape[2:], stride, padding, dilation), rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(weight_grad, [x, g])
+    assert tc.gradgradcheck(weight_grad, [x, g])
+
+
+# x (N, C_in, H, W), w (C_in, C_out, KH, KW), stride, padding, output_padding, dilation
+DILATED_TRANSPOSED = [
+    ((2, 2, 3, 4), (2, 3, 3, 2), 2, 1, (1, 0), (2, 3)),
+    ((1, 1, 3, 3), (1, 2, 2, 2), 1, 0, 1, 2),           # output_padding >= stride, < dilation
+    ((1, 2, 3, 3), (2, 2, 2, 3), (1, 2), (2, 1), (2, 1), (3, 2)),   # the same, with padding
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, extra, dilation",
+                         DILATED_TRANSPOSED)
+def test_dilated_conv_transpose2d_matches_the_loops_and_gradchecks(rng, x_shape, w_shape, stride,
+                                                                   padding, extra, dilation):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1])
+
+    def transposed(x, w, b):
+        return tc.ops.conv_transpose2d(x, w, b, stride=stride, padding=padding,
+                                       output_padding=extra, dilation=dilation)
+
+    out = transposed(tc.Value(x), tc.Value(w), tc.Value(b))
+    expected = reference.conv_transpose2d(x, w, b, stride, padding, extra, dilation)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(transposed, [x, w, b])
+    assert tc.gradgradcheck(transposed, [x, w, b])
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", DILATED[:3])
+def test_dilated_ops_are_each_others_derivatives(rng, x_shape, w_shape, stride, padding,
+                                                 dilation):
+    x, w = tc.Value(rng.standard_normal(x_shape)), tc.Value(rng.standard_normal(w_shape))
+    out = tc.ops.conv2d(x, w, stride=stride, padding=padding, dilation=dilation)
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    steps, pads, dils = (np.broadcast_to(v, 2) for v in (stride, padding, dilation))
+    leftover = tuple(int((x.shape[2 + a] + 2 * pads[a] - dils[a] * (w.shape[2 + a] - 1) - 1)
+                         % steps[a]) for a in (0, 1))
+    dx = tc.ops.conv_transpose2d(g, w.data, stride=stride, padding=padding,
+                                 output_padding=leftover, dilation=dilation)
+    np.testing.assert_allclose(x.grad, dx.data, rtol=1e-12, atol=1e-12)
+    dw = tc.ops.conv2d_weight(x.data, g, w.shape, stride=stride, padding=padding,
+                              dilation=dilation)
+    np.testing.assert_allclose(w.grad, dw.data, rtol=1e-12, atol=1e-12)
+
+
+def test_dilated_grouped_convolutions_are_the_block_diagonal_ones(rng):
+    x, w = rng.standard_normal((2, 4, 8, 7)), rng.standard_normal((6, 2, 3, 2))
+    b = rng.standard_normal(6)
+
+    def grouped(x, w, b):
+        return tc.ops.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(2, 3), groups=2)
+
+    np.testing.assert_allclose(grouped(x, w, b).data, reference.conv2d(
+        x, block_diagonal(w, 2), b, (2, 1), 1, (2, 3)), rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(grouped, [x, w, b])
+    xt, wt = rng.standard_normal((2, 4, 3, 4)), rng.standard_normal((4, 3, 2, 3))
+
+    def grouped_transposed(x, w, b):
+        return tc.ops.conv_transpose2d(x, w, b, stride=1, padding=(1, 0), output_padding=1,
+                                       groups=2, dilation=2)
+
+    np.testing.assert_allclose(grouped_transposed(xt, wt, b).data, reference.conv_transpose2d(
+        xt, block_diagonal(wt, 2), b, 1, (1, 0), 1, 2), rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(grouped_transposed, [xt, wt, b])
+
+
+def test_dilation_is_a_param_only_when_not_one(rng):
+    x, w = tc.Value(rng.standard_normal((1, 4, 7, 7))), tc.Value(rng.standard_normal((4, 4, 3, 3)))
+    for dilation in (1, (1, 1), [1, 1]):                     # the node recorded before dilation
+        assert tc.ops.conv2d(x, w, dilation=dilation).fn.params == {"stride": 1, "padding": 0}
+        assert tc.ops.conv_transpose2d(x, w, dilation=dilation).fn.params == {
+            "stride": 1, "padding": 0, "output_padding": 0}
+    assert tc.ops.conv2d(x, w, padding=1, dilation=2).fn.params == {
+        "stride": 1, "padding": 1, "dilation": 2}
+    assert tc.ops.conv_transpose2d(x, w, dilation=(2, 1)).fn.params == {
+        "stride": 1, "padding": 0, "output_padding": 0, "dilation": (2, 1)}
+    grouped = tc.ops.conv2d(x, w[:, :2], dilation=3, groups=2)
+    assert [c.fn.params["dilation"] for c in grouped.parents] == [3, 3]
+    assert grouped.shape == (1, 4, 1, 1)                     # 7 - 3*(3 - 1) = 1
+
+
+@pytest.mark.parametrize("dilation, error, match", [
+    (0, ValueError, r"dilation must be positive, got 0; expected each value >= 1"),
+    (-1, ValueError, r"dilation must be positive, got -1"),
+    ((2, 0), ValueError, r"dilation must be positive, got \(2, 0\)"),
+    (1.5, ValueError, r"dilation must be an int or a pair of ints \(h, w\), got 1\.5; pass e\.g\. "
+                      r"dilation=1 or dilation=\(1, 2\)"),
+    ((1, 2, 3), ValueError, r"dilation must be an int or a pair of ints \(h, w\), got "
+                            r"\(1, 2, 3\)"),
+    (True, ValueError, r"dilation must be an int or a pair of ints"),
+])
+def test_bad_dilation_raises(dilation, error, match):
+    x, w = np.ones((1, 2, 9, 9)), tc.Value(np.ones((2, 2, 3, 3)))
+    with pytest.raises(error, match=r"conv2d: " + match):
+        tc.ops.conv2d(x, w, dilation=dilation)
+    with pytest.raises(error, match=r"conv_transpose2d: " + match):
+        tc.ops.conv_transpose2d(x, w, dilation=dilation)
+    with pytest.raises(error, match=r"conv2d_weight: " + match):
+        tc.ops.conv2d_weight(x, np.ones((1, 2, 7, 7)), w.shape, dilation=dilation)
+
+
+@pytest.mark.parametrize("fn, call", [
+    ("conv2d", lambda x, w_shape: tc.ops.conv2d(x, np.ones(w_shape), dilation=(3, 4))),
+    ("conv2d_weight", lambda x, w_shape: tc.ops.conv2d_weight(x, np.ones((1, 1, 1, 5)), w_shape,
+                                                              dilation=(3, 4))),
+])
+def test_a_dilated_kernel_that_does_not_fit_is_named_with_fixes_that_work(fn, call):
+    x, w_shape = np.ones((1, 1, 6, 9)), (1, 1, 3, 2)
+    with pytest.raises(ValueError, match=rf"{fn}: kernel 3x2 with dilation \(3, 4\) spans 7x5, "
+                                         r"which does not fit the padded input 6x9 \(input "
+                                         r"\(1, 1, 6, 9\), padding \(0, 0\)\); expected "
+                                         r"dilation\*\(K - 1\) \+ 1 <= size \+ 2\*padding on "
+                                         r"both axes; use padding=\(1, 0\) or "
+                                         r"dilation=\(2, 4\)$") as error:
+        call(x, w_shape)
+    pads, dils = re.findall(r"=(\(\d+, \d+\))", str(error.value))
+    assert tc.ops.conv2d(x, np.ones(w_shape), padding=eval(pads), dilation=(3, 4)).shape == \
+        (1, 1, 2, 5)
+    assert tc.ops.conv2d(x, np.ones(w_shape), dilation=eval(dils)).shape == (1, 1, 2, 5)
+    x, w = np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"kernel 3x3 with dilation 2 spans 5x5, .*; use "
+                                         r"padding=\(2, 2\)$"):     # no dilation > 0 fits 2x2
+        tc.ops.conv2d(x, w, dilation=2)
+    assert tc.ops.conv2d(x, w, dilation=2, padding=2).shape == (1, 1, 2, 2)
+
+
+def test_conv_transpose2d_output_padding_must_be_below_stride_or_dilation():
+    x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"conv_transpose2d: output_padding \(2, 1\) is not "
+                                         r"smaller than stride 1 or dilation \(2, 3\); expected "
+                                         r"each output_padding < max\(its stride, its "
+                                         r"dilation\), as PyTorch"):
+        tc.ops.conv_transpose2d(x, w, output_padding=(2, 1), dilation=(2, 3))
+    assert tc.ops.conv_transpose2d(x, w, output_padding=(1, 2), dilation=(2, 3)).shape == \
+        (1, 1, 6, 8)                   # (3 - 1) + 2*(2 - 1) + 1 + 1, (3 - 1) + 3*(2 - 1) + 1 + 2
+    with pytest.raises(ValueError, match=r"the output would be -1x-1 \(input \(1, 1, 1, 1\), "
+                                         r"kernel 2x2 with dilation 2, stride 1, padding 2\)"):
+        tc.ops.conv_transpose2d(np.ones((1, 1, 1, 1)), w, padding=2, dilation=2)

@@ -1,7 +1,9 @@
 """The numpy kernels of ops/conv_kernels.py against the nested loops of tests/reference.py: the
 banded forward, the weight gradient, and both input-gradient algorithms (by tiles and by rows),
 for tiles of one output and of several, spare outputs, strides and padding, and their dtypes;
-the spectral kernels (stride 1) likewise, and gradients of gradients through them."""
+the spectral kernels (stride 1) likewise, and gradients of gradients through them; the dilation
+helpers (spread, taps, dilated_size) and every kernel run on a spread kernel against the dilated
+loops."""
 
 import numpy as np
 import pytest
@@ -208,3 +210,54 @@ def test_dtypes_follow_numpy_promotion(rng):
     assert kernels.conv2d_weight_grad(images, g, (10, 10), (1, 1), (0, 0)).dtype == np.float32
     assert kernels.conv2d_input_grad(g, w, (12, 12), (1, 1), (0, 0)).dtype == np.float32
 
+
+
+def test_spread_and_taps_by_hand():
+    w = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    w_d = kernels.spread(w, (2, 3))           # taps 2 rows and 3 columns apart, zeros between
+    np.testing.assert_array_equal(w_d[0, 0], [[1, 0, 0, 2], [0, 0, 0, 0], [3, 0, 0, 4]])
+    assert w_d.shape[2:] == kernels.dilated_size((2, 2), (2, 3)) == (3, 4)
+    dw = kernels.taps(w_d, (2, 3))
+    np.testing.assert_array_equal(dw, w)
+    assert dw.flags.c_contiguous
+
+
+def test_no_dilation_costs_no_copy(rng):
+    w = rng.standard_normal((2, 3, 3, 5))
+    assert kernels.spread(w, (1, 1)) is w and kernels.taps(w, (1, 1)) is w
+    assert kernels.dilated_size((3, 5), (1, 1)) == (3, 5)
+
+
+# x (N, C, H, W), w (F, C, KH, KW), stride, padding, dilation
+DILATED = [
+    ((2, 2, 9, 8), (3, 2, 3, 2), (1, 1), (0, 0), (2, 2)),      # banded, J = 1
+    ((1, 2, 11, 12), (2, 2, 3, 3), (2, 1), (1, 2), (2, 3)),    # strides, padding, (h, w) pairs
+    ((2, 4, 12, 12), (4, 4, 3, 3), (1, 1), (1, 1), (2, 2)),    # spectra: a spread 5x5 kernel
+    ((1, 1, 6, 30), (2, 1, 2, 4), (1, 1), (0, 0), (1, 3)),     # a spread 2x10 kernel: tiles
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", DILATED)
+def test_kernels_on_a_spread_kernel_match_the_dilated_loops(rng, x_shape, w_shape, stride,
+                                                             padding, dilation):
+    x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+               rng.standard_normal(w_shape[0]))
+    w_d = kernels.spread(w, dilation)
+    out = kernels.conv2d_forward(x, w_d, b, stride, padding)
+    np.testing.assert_allclose(out, reference.conv2d(x, w, b, stride, padding, dilation),
+                               rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    expected_dw = reference.conv2d_weight(x, g, w_shape[2:], stride, padding, dilation)
+    span = kernels.dilated_size(w_shape[2:], dilation)
+    dw = kernels.taps(kernels.conv2d_weight_grad(x, g, span, stride, padding), dilation)
+    np.testing.assert_allclose(dw, expected_dw, rtol=1e-12, atol=1e-12)
+    expected_dx = reference.conv_transpose2d(g, w, None, stride, padding,
+                                             leftover(x_shape, w_d.shape, stride, padding),
+                                             dilation)
+    assert expected_dx.shape == x_shape
+    dx = kernels.conv2d_input_grad(g, w_d, x_shape[2:], stride, padding)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-12)
+    dx, dw_d = kernels.conv2d_input_and_weight_grad(x, g, w_d, stride, padding)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kernels.taps(dw_d, dilation), expected_dw, rtol=1e-12,
+                               atol=1e-12)

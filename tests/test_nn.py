@@ -829,6 +829,50 @@ def test_conv2d_padding_strings_and_errors(rng):
         nn.Conv2d(1, 1, 3, padding="full")
 
 
+@pytest.mark.parametrize("kernel_size, dilation", [(3, 2), (2, 3), ((2, 3), (3, 2))])
+def test_dilated_conv2d_same_padding_keeps_the_size(rng, kernel_size, dilation):
+    """"same" with dilation D: D*(K - 1) zeros per axis, half of them (rounded down) before."""
+    layer = nn.Conv2d(2, 3, kernel_size, padding="same", dilation=dilation, rng=rng)
+    x = rng.standard_normal((2, 2, 7, 8)).astype(np.float32)
+    out = layer(x)
+    assert out.shape == (2, 3, 7, 8)
+    (kh, kw), (dh, dw) = layer.weight.shape[2:], np.broadcast_to(dilation, 2)
+    th, tw = dh * (kh - 1), dw * (kw - 1)
+    padded = np.pad(x, ((0, 0), (0, 0), (th // 2, th - th // 2), (tw // 2, tw - tw // 2)))
+    expected = ops.conv2d(padded, layer.weight.data, layer.bias.data, dilation=dilation).data
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_dilated_conv_layers_repr_forward_and_errors(rng):
+    layer = nn.Conv2d(2, 4, 3, padding=2, dilation=2, groups=2, rng=rng)
+    assert repr(layer) == "Conv2d(2, 4, kernel_size=3, stride=1, padding=2, dilation=2, groups=2)"
+    assert repr(nn.Conv2d(2, 4, 3, dilation=(1, 1))) == "Conv2d(2, 4, kernel_size=3, stride=1)"
+    x = rng.standard_normal((1, 2, 6, 5)).astype(np.float32)
+    out = layer(x)
+    assert out.shape == (1, 4, 6, 5)
+    np.testing.assert_array_equal(out.data, ops.conv2d(x, layer.weight, layer.bias, padding=2,
+                                                       dilation=2, groups=2).data)
+    up = nn.ConvTranspose2d(2, 3, 2, output_padding=1, dilation=(2, 3), rng=rng)
+    assert repr(up) == ("ConvTranspose2d(2, 3, kernel_size=(2, 2), stride=(1, 1), "
+                        "dilation=(2, 3), output_padding=(1, 1))")
+    assert up.dilation == (2, 3) and up(x).shape == (1, 3, 6 - 1 + 2 + 1 + 1, 5 - 1 + 3 + 1 + 1)
+    with pytest.raises(ValueError, match=r"Conv2d: dilation is 0; expected an integer >= 1"):
+        nn.Conv2d(2, 4, 3, dilation=0)
+    with pytest.raises(TypeError, match=r"ConvTranspose2d: dilation is float 1\.5; expected an "
+                                        r"integer >= 1"):
+        nn.ConvTranspose2d(2, 4, 3, dilation=1.5)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d: output_padding=2 is not smaller than "
+                                         r"stride=1 or dilation=2; expected each output_padding "
+                                         r"< max\(its stride, its dilation\), as PyTorch"):
+        nn.ConvTranspose2d(2, 4, 3, output_padding=2, dilation=2)
+    # PyTorch's positional order puts dilation where ours has bias: refused, with the fix
+    with pytest.raises(TypeError, match=r"Conv2d: bias is int 2; expected True or False; pass "
+                                        r"dilation and groups \(the settings after bias\) by "
+                                        r"keyword, e\.g\. nn\.Conv2d\(4, 6, 3, dilation=2\)"):
+        nn.Conv2d(4, 6, 3, 1, 0, 2)
+    assert nn.Conv2d(4, 6, 3, dilation=2).dilation == 2                     # the fix it gives
+
+
 def test_activation_pooling_and_identity_layers(rng):
     x = rng.standard_normal((2, 3, 4, 6))
     np.testing.assert_allclose(nn.Tanh()(x).data, np.tanh(x), rtol=1e-15)
@@ -865,6 +909,26 @@ def test_new_layer_argument_errors():
     with pytest.raises(ValueError, match=r"AvgPool2d: kernel_size is 0; expected an integer >= "
                                          r"1"):
         nn.AvgPool2d(0)
+
+
+def test_gelu_and_silu_layers(rng):
+    x = rng.standard_normal((2, 3, 4)) * 3
+    for layer, expected in [(nn.GELU(), ops.gelu(x)), (nn.GELU("tanh"), ops.gelu(x, "tanh")),
+                            (nn.SiLU(), x / (1 + np.exp(-x)))]:
+        out = layer(tc.Value(x))
+        np.testing.assert_allclose(out.data, getattr(expected, "data", expected), rtol=1e-14)
+        assert list(layer.parameters()) == [] and layer.state_dict() == {}
+        assert tc.gradcheck(layer, [x]) and gradgradcheck(layer, [x])
+    np.testing.assert_allclose(nn.GELU()(x).data, x / 2 * (1 + np.vectorize(math.erf)(
+        x / math.sqrt(2))), rtol=1e-13, atol=1e-15)
+    assert repr(nn.GELU()) == "GELU(approximate='none')"
+    assert repr(nn.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
+    assert repr(nn.SiLU()) == "SiLU()"
+    with pytest.raises(ValueError, match=r"GELU: approximate='exact' is not one of its two forms; "
+                                         r"expected 'none' \(x Phi\(x\), with erf\) or 'tanh' "
+                                         r"\(PyTorch's tanh approximation\); pass e.g. "
+                                         r"GELU\(approximate='tanh'\)"):
+        nn.GELU("exact")
 
 
 @pytest.mark.parametrize("layer, make", [

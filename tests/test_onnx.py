@@ -312,6 +312,37 @@ def test_conv_transpose2d_layers_plain_and_grouped_match_onnx_runtime(tmp_path):
         assert max_difference(model, tmp_path / "decoder.onnx", x) < TOLERANCE
 
 
+def test_dilated_convolutions_match_onnx_runtime(tmp_path):
+    class Dilated(nn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(12)
+            self.same = nn.Conv2d(2, 4, 2, padding="same", dilation=(3, 2), rng=rng)
+            self.grouped = nn.Conv2d(4, 4, 3, stride=(2, 1), padding=2, dilation=2, groups=2,
+                                     rng=rng)
+            # output_padding >= stride, which ONNX Runtime's ConvTranspose refuses: with enough
+            # padding it comes off the end padding; without, zeros are padded on, then the bias
+            self.padded = nn.ConvTranspose2d(4, 3, 3, padding=2, output_padding=(2, 1),
+                                             dilation=(3, 2), rng=rng)
+            self.unpadded = nn.ConvTranspose2d(3, 2, 2, output_padding=1, dilation=2, rng=rng)
+
+        def forward(self, x):                                    # x (N, 2, 7, 6)
+            h = self.grouped(self.same(x).relu())                # (N, 4, 7, 6), (N, 4, 4, 6)
+            return self.unpadded(self.padded(h))                 # (N, 3, 8, 7), (N, 2, 11, 10)
+
+    model, rng = Dilated().eval(), np.random.default_rng(13)
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 7, 6)).astype(np.float32),
+                           tmp_path / "dilated.onnx")
+    onnx.checker.check_model(proto, full_check=True)
+    dilations = [[list(a.ints) for a in node.attribute if a.name == "dilations"][0]
+                 for node in proto.graph.node if node.op_type in ("Conv", "ConvTranspose")]
+    assert dilations == [[3, 2], [2, 2], [2, 2], [3, 2], [2, 2]]
+    assert [node.op_type for node in proto.graph.node].count("Pad") == 2    # "same", unpadded
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 7, 6)).astype(np.float32)
+        assert ours(model, x).shape == (batch, 2, 11, 10)
+        assert max_difference(model, tmp_path / "dilated.onnx", x) < TOLERANCE
+
+
 def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
     class PaddedPools(nn.Module):
         def __init__(self):
@@ -606,6 +637,35 @@ def test_supported_ops_lists_the_seed_and_zoo_ops():
                "BatchNorm", "LogSoftmax", "Pad", "Cat", "Add", "Mul", "Sub", "Div", "Sigmoid",
                "Softmax", "Reshape", "MatMul"):
         assert op in names, op
+
+
+class Activations(nn.Module):
+    """GELU in both forms, SiLU and an erf node, on values out into their tails."""
+
+    def __init__(self):
+        self.fc = nn.Linear(4, 6)
+        self.gelu, self.gelu_tanh, self.silu = nn.GELU(), nn.GELU("tanh"), nn.SiLU()
+
+    def forward(self, x):
+        h = self.fc(x) * 4.0
+        return ops.cat([self.gelu(h), self.gelu_tanh(h), self.silu(h), ops.erf(h)], axis=1)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset, gelu_nodes", [(17, {"Erf", "Tanh"}), (20, {"Gelu"})])
+def test_gelu_silu_and_erf_match_onnx_runtime(tmp_path, opset, gelu_nodes):
+    tc.manual_seed(0)
+    model, rng, path = Activations().eval(), np.random.default_rng(3), tmp_path / "act.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 4)).astype(np.float32), path,
+                           opset=opset)
+    # GELU: from opset 20 on ONNX's Gelu op, before it its erf or tanh formula; SiLU: x sigmoid(x)
+    op_types = {node.op_type for node in proto.graph.node}
+    assert gelu_nodes | {"Sigmoid", "Erf", "Mul"} <= op_types
+    assert ("Gelu" in op_types) == (opset >= 20)
+    for batch in (2, 5):
+        x = (rng.standard_normal((batch, 4)) * 3).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+    assert {"Erf", "GELU", "SiLU"} <= set(tc.onnx.supported_ops())
 
 
 

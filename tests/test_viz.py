@@ -170,6 +170,16 @@ def test_op_labels_carry_params():
         assert op in text
 
 
+def test_activation_labels_and_a_drawn_gradient_of_gelu():
+    x = tc.Value(np.linspace(-2.0, 2.0, 6).reshape(2, 3))
+    y = tc.ops.gelu(tc.ops.silu(x.erf()), approximate="tanh") + tc.nn.GELU()(x)
+    text = labels(draw_graph(y))
+    for op in ["Erf", "SiLU", "GELU approximate=tanh", "GELU approximate=none"]:
+        assert op in text
+    (g,) = tc.grad(tc.ops.gelu(x).sum(), [x], create_graph=True)    # the backward's own graph
+    assert "NormalCdf" in labels(draw_graph(g))
+
+
 def test_op_labels_show_an_index_on_one_line():
     x = tc.Value(np.arange(12.0).reshape(3, 4))
     ids = np.array([[1, 2], [0, 1]])

@@ -172,6 +172,7 @@ class Value:
     def relu(self): return elementwise.relu(self)
     def tanh(self): return elementwise.tanh(self)
     def sigmoid(self): return elementwise.sigmoid(self)
+    def erf(self): return elementwise.erf(self)
     def exp(self): return elementwise.exp(self)
     def log(self): return elementwise.log(self)
     def abs(self): return elementwise.abs(self)

@@ -34,6 +34,7 @@ def t(torch, array):
 COND = np.array([[True, False, True], [False, False, True]])
 MASK = np.array([True, False, True, True])
 TIES = [[1.0, 3.0, 3.0, -2.0], [0.5, 0.5, 0.5, 0.5], [-1.0, 2.0, -1.0, 0.0]]
+TAILS = [[-100.0, -30.0, -6.0, -1.3, -0.4, 0.0], [0.2, 0.7, 1.5, 6.0, 30.0, 100.0]]
 
 # (id, make inputs from rng, ours, theirs(torch, *tensors))
 CASES = [
@@ -86,6 +87,12 @@ CASES = [
      lambda th, x: th.logaddexp(x, th.zeros_like(x))),           # the exact log(1 + e^x)
     ("log_sigmoid", fixed([-60.0, -20.0, -1.0, 0.0, 0.5, 20.0, 60.0]), ops.log_sigmoid,
      lambda th, x: th.nn.functional.logsigmoid(x)),
+    # erf, gelu and silu, tails included (first and second derivatives 0 or 1 there)
+    ("erf", fixed(TAILS), ops.erf, lambda th, x: th.erf(x)),
+    ("gelu", fixed(TAILS), ops.gelu, lambda th, x: th.nn.functional.gelu(x)),
+    ("gelu-tanh", fixed(TAILS), lambda x: ops.gelu(x, approximate="tanh"),
+     lambda th, x: th.nn.functional.gelu(x, approximate="tanh")),
+    ("silu", fixed(TAILS), ops.silu, lambda th, x: th.nn.functional.silu(x)),
     # reductions
     ("sum", normal((2, 3, 4)), lambda x: ops.sum(x, axis=(0, 2)),
      lambda th, x: th.sum(x, dim=(0, 2))),

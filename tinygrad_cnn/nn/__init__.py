@@ -3,6 +3,7 @@ the loss modules and the initialisers."""
 
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.layers import (
+    GELU,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -18,12 +19,14 @@ from tinygrad_cnn.nn.layers import (
     MaxPool2d,
     ReLU,
     Sigmoid,
+    SiLU,
     Tanh,
 )
 from tinygrad_cnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
-           "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity",
+           "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU",
+           "SiLU", "Identity",
            "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]

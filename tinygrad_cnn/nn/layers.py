@@ -43,26 +43,36 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H + 2*padding - KH) //
-    stride + 1 (likewise OW); padding="same" keeps OH = H and OW = W.
+    """2-D convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H + 2*padding -
+    dilation*(KH - 1) - 1) // stride + 1 (likewise OW); padding="same" keeps OH = H and OW = W.
 
     weight (C_out, C_in / groups, KH, KW) and bias (C_out,) are float32, drawn from
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in/groups*KH*KW (PyTorch's default)
-    using `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride and
-    padding are ints or (h, w) pairs; padding may also be "valid" (0) or "same" (stride 1
-    only, as PyTorch): K - 1 zeros per axis, (K - 1) // 2 before and the rest after, so an
-    even kernel gets one more row at the bottom and one more column on the right. groups
+    using `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride,
+    padding and dilation are ints or (h, w) pairs; padding may also be "valid" (0) or "same"
+    (stride 1 only, as PyTorch): dilation*(K - 1) zeros per axis, half of them (rounded down)
+    before and the rest after, so an odd total gets one more row at the bottom and one more
+    column on the right. dilation D spaces the kernel's taps D apart, as ops.conv2d. groups
     (dividing C_in and C_out) connects each 1/groups of the output channels to one 1/groups
-    of the input channels, as ops.conv2d; groups=C_in is a depthwise convolution.
+    of the input channels, as ops.conv2d; groups=C_in is a depthwise convolution. groups and
+    dilation come after bias and rng here (PyTorch puts them before bias): pass them by keyword.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1,
                  padding: int | tuple[int, int] | str = 0,
-                 bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1):
+                 bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1,
+                 dilation: int | tuple[int, int] = 1):
         _check_channel_groups("Conv2d", in_channels, out_channels, groups)
+        if not isinstance(bias, (bool, np.bool_)):
+            # PyTorch's order is (..., padding, dilation, groups, bias): a dilation given there
+            # by position would land on bias and silently mean bias=True
+            raise TypeError(f"Conv2d: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False; pass dilation and groups (the settings after bias) by "
+                            f"keyword, e.g. nn.Conv2d(4, 6, 3, dilation=2)")
         kh, kw = _as_pair("Conv2d", "kernel_size", kernel_size)
         strides = _as_pair("Conv2d", "stride", stride)
+        _as_pair("Conv2d", "dilation", dilation)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d: padding is {padding!r}; expected an int, an (h, w) "
@@ -76,7 +86,7 @@ class Conv2d(Module):
             _as_pair("Conv2d", "padding", padding, allow_zero=True)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.groups = int(groups)
+        self.groups, self.dilation = int(groups), dilation
         rng = generator(rng, "Conv2d")
         fan_in = in_channels // groups * kh * kw   # inputs one output reads, as PyTorch's fan_in
         self.weight = Value(fan_in_uniform((out_channels, in_channels // groups, kh, kw),
@@ -87,18 +97,22 @@ class Conv2d(Module):
         padding = 0 if self.padding == "valid" else self.padding
         if padding == "same":
             kh, kw = self.weight.shape[2:]
-            padding = ((kh - 1) // 2, (kw - 1) // 2)
-            extra_h, extra_w = (kh - 1) % 2, (kw - 1) % 2    # an even kernel: one more after
+            dh, dw = _as_pair("Conv2d", "dilation", self.dilation)
+            total_h, total_w = dh * (kh - 1), dw * (kw - 1)     # the rows the kernel spans - 1
+            padding = (total_h // 2, total_w // 2)
+            extra_h, extra_w = total_h % 2, total_w % 2      # an odd total: one more after
             if extra_h or extra_w:
                 x = ops.pad(x, ((0, 0), (0, 0), (0, extra_h), (0, extra_w)))
         return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=padding,
-                          groups=self.groups)
+                          dilation=self.dilation, groups=self.groups)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding not in (0, (0, 0), [0, 0]):
             text += f", padding={self.padding!r}"
+        if self.dilation not in (1, (1, 1), [1, 1]):    # as PyTorch's, only when not 1
+            text += f", dilation={self.dilation}"
         if self.groups != 1:                            # as PyTorch's, only when not 1
             text += f", groups={self.groups}"
         if self.bias is None:
@@ -115,18 +129,21 @@ class ConvTranspose2d(Module):
     transposes -- and bias (C_out,) are float32, drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     with fan_in = C_out/groups*KH*KW, PyTorch's default, whose fan_in is computed from the
     weight's axes 1, 2, 3 whatever their meaning; `rng`, else the default generator that
-    `tc.manual_seed` sets. kernel_size, stride, padding and output_padding are ints or (h, w)
-    pairs, kept as pairs (as PyTorch's attributes and repr); output_padding, each below its
-    stride, adds rows and columns at the bottom and right, to pick among the input sizes that
-    a strided conv2d maps to the same output size. groups (dividing C_in and C_out) connects
-    each 1/groups of the input channels to one 1/groups of the output channels, as
-    ops.conv_transpose2d.
+    `tc.manual_seed` sets. kernel_size, stride, padding, output_padding and dilation are ints
+    or (h, w) pairs, kept as pairs (as PyTorch's attributes and repr); output_padding, each
+    below its stride or its dilation (PyTorch's rule), adds rows and columns at the bottom and
+    right, to pick among the input sizes that a strided conv2d maps to the same output size.
+    groups (dividing C_in and C_out) connects each 1/groups of the input channels to one
+    1/groups of the output channels, as ops.conv_transpose2d. dilation D spaces the kernel's
+    taps D apart: OH = (H - 1)*stride - 2*padding + dilation*(KH - 1) + 1 + output_padding.
+    groups and dilation come after bias and rng here: pass them by keyword.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                  output_padding: int | tuple[int, int] = 0, bias: bool = True,
-                 rng: np.random.Generator | None = None, groups: int = 1):
+                 rng: np.random.Generator | None = None, groups: int = 1,
+                 dilation: int | tuple[int, int] = 1):
         layer = "ConvTranspose2d"
         _check_channel_groups(layer, in_channels, out_channels, groups)
         if not isinstance(bias, (bool, np.bool_)):
@@ -139,16 +156,21 @@ class ConvTranspose2d(Module):
         strides = _as_pair(layer, "stride", stride)
         pads = _as_pair(layer, "padding", padding, allow_zero=True)
         extra = _as_pair(layer, "output_padding", output_padding, allow_zero=True)
-        if extra[0] >= strides[0] or extra[1] >= strides[1]:
+        dilations = _as_pair(layer, "dilation", dilation)
+        if any(e >= max(s, d) for e, s, d in zip(extra, strides, dilations, strict=True)):
+            if tuple(dilations) == (1, 1):
+                raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller "
+                                 f"than stride={stride!r}; expected each output_padding < its "
+                                 f"stride (it picks among the stride's possible sizes), e.g. "
+                                 f"output_padding={strides[0] - 1} with stride={strides[0]}")
             raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
-                             f"stride={stride!r}; expected each output_padding < its stride "
-                             f"(it picks among the stride's possible sizes), e.g. "
-                             f"output_padding={strides[0] - 1} with stride={strides[0]}")
+                             f"stride={stride!r} or dilation={dilation!r}; expected each "
+                             f"output_padding < max(its stride, its dilation), as PyTorch")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride = (int(kh), int(kw)), tuple(int(s) for s in strides)
         self.padding = tuple(int(p) for p in pads)
         self.output_padding = tuple(int(p) for p in extra)
-        self.groups = int(groups)
+        self.groups, self.dilation = int(groups), tuple(int(d) for d in dilations)
         rng = generator(rng, layer)
         fan_in = out_channels // groups * kh * kw   # weight.size(1)*KH*KW, as PyTorch's fan_in
         self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, kh, kw),
@@ -158,14 +180,17 @@ class ConvTranspose2d(Module):
     def forward(self, x):
         return ops.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
                                     padding=self.padding, output_padding=self.output_padding,
-                                    groups=self.groups)
+                                    groups=self.groups, dilation=self.dilation)
 
     def extra_repr(self) -> str:
-        # PyTorch's: the pairs always, padding, output_padding and groups only when not default
+        # PyTorch's: the pairs always, padding, dilation, output_padding and groups only when
+        # not default
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
         if self.output_padding != (0, 0):
             text += f", output_padding={self.output_padding}"
         if self.groups != 1:
@@ -278,6 +303,31 @@ class Sigmoid(Module):
 
     def forward(self, x):
         return ops.sigmoid(x)
+
+
+class GELU(Module):
+    """x Phi(x) = x/2 (1 + erf(x / sqrt 2)) elementwise, Phi the standard normal CDF, any shape;
+    approximate="tanh": PyTorch's x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+
+    def __init__(self, approximate: str = "none"):
+        if not isinstance(approximate, str) or approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate={approximate!r:.60} is not one of its two "
+                             f"forms; expected 'none' (x Phi(x), with erf) or 'tanh' (PyTorch's "
+                             f"tanh approximation); pass e.g. GELU(approximate='tanh')")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return ops.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x) elementwise (also called swish), any shape."""
+
+    def forward(self, x):
+        return ops.silu(x)
 
 
 class Identity(Module):

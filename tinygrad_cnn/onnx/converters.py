@@ -11,6 +11,8 @@ converter. Nothing here imports `onnx`: the builder does.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygrad_cnn.ops import (
@@ -83,6 +85,26 @@ def log_sigmoid(g, node, x):
     return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
 
 
+def gelu(g, node, x):
+    approximate = node.fn.params["approximate"]
+    if g.opset >= 20:                   # ONNX has a Gelu op from opset 20 on
+        return g.op("Gelu", [x], approximate=approximate)
+    if approximate == "tanh":           # tanh(sqrt(2/pi) (x + 0.044715 x^3)), PyTorch's form
+        cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.scalar(elementwise.GELU_TANH_CUBIC,
+                                                            node.dtype, "cubic")])])
+        t = g.op("Tanh", [g.op("Mul", [inner, g.scalar(math.sqrt(2 / math.pi), node.dtype)])])
+    else:                               # erf(x / sqrt 2)
+        t = g.op("Erf", [g.op("Mul", [x, g.scalar(math.sqrt(0.5), node.dtype)])])
+    # x/2 (1 + t)
+    return g.op("Mul", [g.op("Mul", [x, g.scalar(0.5, node.dtype, "half")]),
+                        g.op("Add", [t, g.scalar(1.0, node.dtype, "one")])])
+
+
+def silu(g, node, x):
+    return g.op("Mul", [x, g.op("Sigmoid", [x])])
+
+
 def reshape(g, node, x):
     # keep the batch axis dynamic: 0 copies the input's first dimension (the batch, when it
     # stays first); else -1 lets the first dimension take what the batch size makes of it
@@ -136,16 +158,29 @@ def conv2d(g, node, x, w, b):
     params, kernel = node.fn.params, list(node.fn.inputs[1].shape[2:])
     ph, pw = _pair(params.get("padding", 0))
     return g.op("Conv", [x, w] + ([b] if b else []), kernel_shape=kernel,
-                strides=_pair(params.get("stride", 1)), pads=[ph, pw, ph, pw])
+                strides=_pair(params.get("stride", 1)), pads=[ph, pw, ph, pw],
+                dilations=_pair(params.get("dilation", 1)))
 
 
 def conv_transpose2d(g, node, x, w, b):
     x, w, b = _cast_all(g, node, [x, w, b])
     params, kernel = node.fn.params, list(node.fn.inputs[1].shape[2:])
-    ph, pw = _pair(params.get("padding", 0))
-    return g.op("ConvTranspose", [x, w] + ([b] if b else []), kernel_shape=kernel,
-                strides=_pair(params.get("stride", 1)), pads=[ph, pw, ph, pw],
-                output_padding=_pair(params.get("output_padding", 0)))
+    pads, strides = _pair(params.get("padding", 0)), _pair(params.get("stride", 1))
+    extra, dilations = _pair(params.get("output_padding", 0)), _pair(params.get("dilation", 1))
+    if extra[0] < strides[0] and extra[1] < strides[1]:
+        return g.op("ConvTranspose", [x, w] + ([b] if b else []), kernel_shape=kernel,
+                    strides=strides, pads=pads + pads, output_padding=extra, dilations=dilations)
+    # output_padding >= stride, which a dilation allows but ONNX Runtime refuses: its rows and
+    # columns come off the end padding instead, and those past the whole result are zeros
+    ends = [max(p - e, 0) for p, e in zip(pads, extra, strict=True)]
+    beyond = [max(e - p, 0) for p, e in zip(pads, extra, strict=True)]
+    out = g.op("ConvTranspose", [x, w], kernel_shape=kernel, strides=strides, pads=pads + ends,
+               dilations=dilations)
+    if any(beyond):
+        out = g.op("Pad", [out, g.ints([0, 0, 0, 0, 0, 0, *beyond], "pads")], mode="constant")
+    if b:
+        out = g.op("Add", [out, g.op("Reshape", [b, g.ints([-1, 1, 1], "shape")])])
+    return out
 
 
 def max_pool2d(g, node, x):
@@ -318,6 +353,9 @@ CONVERTERS = {
     elementwise.Sigmoid: _unary("Sigmoid"),
     elementwise.Softplus: _unary("Softplus"),
     elementwise.LogSigmoid: log_sigmoid,
+    elementwise.Erf: _unary("Erf"),
+    elementwise.GELU: gelu,
+    elementwise.SiLU: silu,
     shape.Reshape: reshape,
     shape.Flatten: flatten,
     shape.Transpose: transpose,

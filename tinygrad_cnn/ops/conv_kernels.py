@@ -8,6 +8,12 @@ tests/reference.py, and benchmarks/bench_ops.py --kernels times both at the seed
 Notation: x (N, C, H, W), w (F, C, KH, KW), g = dL/dout (N, F, OH, OW), stride (SH, SW),
 padding (PH, PW); xp is x zero-padded (x itself when there is nothing to pad).
 
+Dilation. The kernels know none: a kernel dilated by (DH, DW) is the ordinary kernel `spread`
+out, w_d[f, c, p*DH, q*DW] = w[f, c, p, q] with zeros between, of size `dilated_size`
+(DH (KH-1) + 1, DW (KW-1) + 1). conv.py runs every kernel above on w_d (or at w_d's size), and
+reads a weight gradient back at the kernel's own taps (`taps`, dw = dw_d[:, :, ::DH, ::DW]).
+At dilation (1, 1) the three helpers hand back what they were given.
+
 Tiles. Output columns are grouped in tiles of J; the J windows of a tile cover KH rows and
 span = (J-1)*SW + KW input columns of each channel. A strided view of xp shows that patch for
 every (image, output row, tile); copying it makes the window matrix `cols`
@@ -54,6 +60,34 @@ Pair = tuple[int, int]
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """Windows of `kernel` that fit `size` + 2*`padding` at steps of `stride`."""
     return (size + 2 * padding - kernel) // stride + 1
+
+
+def dilated_size(kernel_size: Pair, dilation: Pair) -> Pair:
+    """(DH (KH - 1) + 1, DW (KW - 1) + 1): the rows and columns a dilated kernel spans."""
+    if dilation == (1, 1):
+        return kernel_size
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation, strict=True))
+
+
+def spread(w: np.ndarray, dilation: Pair) -> np.ndarray:
+    """The dilated kernel as an ordinary one, w_d[a, b, p*DH, q*DW] = w[a, b, p, q] and zero
+    between the taps: (A, B, KH, KW) -> (A, B, DH (KH - 1) + 1, DW (KW - 1) + 1); w itself at
+    dilation (1, 1)."""
+    if dilation == (1, 1):
+        return w
+    w_d = np.zeros(w.shape[:2] + dilated_size(w.shape[2:], dilation), dtype=w.dtype)
+    w_d[:, :, ::dilation[0], ::dilation[1]] = w
+    return w_d
+
+
+def taps(dw_d: np.ndarray, dilation: Pair) -> np.ndarray:
+    """The gradient of the spread kernel read at the kernel's own taps, dw[a, b, p, q] =
+    dw_d[a, b, p*DH, q*DW]: (A, B, DH (KH - 1) + 1, DW (KW - 1) + 1) -> (A, B, KH, KW),
+    contiguous; dw_d itself at dilation (1, 1). (The zeros between the taps are constants, so
+    their gradients are dropped.)"""
+    if dilation == (1, 1):
+        return dw_d
+    return np.ascontiguousarray(dw_d[:, :, ::dilation[0], ::dilation[1]])
 
 
 def tiling(kw: int, sw: int, ow: int) -> tuple[int, int, int]:

@@ -1,10 +1,11 @@
 """Elementwise ops with numpy broadcasting: arithmetic, exp/log, abs/sqrt/square/clip,
-minimum/maximum/where and the activations (relu, leaky_relu, tanh, and the stable logistic
-family sigmoid, softplus, log_sigmoid). A broadcast input's gradient is summed back to the
-input's shape (`unbroadcast`)."""
+minimum/maximum/where and the activations (relu, leaky_relu, tanh, the stable logistic family
+sigmoid, softplus, log_sigmoid, and erf, gelu, silu). A broadcast input's gradient is summed
+back to the input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -312,6 +313,99 @@ class LogSigmoid(Function):
         return grad * Sigmoid.run(-x)
 
 
+class Erf(Function):
+    """erf(x) = 2/sqrt(pi) * (the integral of e^(-t^2) from 0 to x), with Python's math.erf."""
+
+    def forward(self, x):
+        return _math_map(math.erf, x).astype(_float_dtype(x.dtype), copy=False)
+
+    # d erf(x)/dx = 2/sqrt(pi) e^(-x^2), the integrand at x
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Exp.run(x * -x) * (2 / math.sqrt(math.pi))
+
+
+class NormalCdf(Function):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF (gelu's rule uses it)."""
+
+    def forward(self, x):
+        return _normal_cdf(x)
+
+    # Phi'(x) = phi(x) = e^(-x^2/2) / sqrt(2 pi), the standard normal density
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * _normal_pdf(x)
+
+
+class GELU(Function):
+    """x Phi(x), Phi the standard normal CDF; approximate="tanh": PyTorch's
+    x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as x s(2u), the same value."""
+
+    def forward(self, x, approximate):
+        self.approximate = approximate
+        x = x.astype(_float_dtype(x.dtype), copy=False)    # an integer x^3 could overflow
+        if approximate == "tanh":
+            return x * _sigmoid(_gelu_tanh_v(x))    # (1 + tanh(u)) / 2 = s(2u): no cancelling
+        return x * _normal_cdf(x)
+
+    # none: d/dx x Phi(x) = Phi(x) + x phi(x), phi = Phi' the standard normal density
+    # tanh: v = 2u, d/dx x s(v) = s(v) + x s(v) s(-v) v', v' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+    def backward(self, grad):
+        x, _ = self.saved()
+        if self.approximate == "tanh":
+            v = _gelu_tanh_v(x)
+            s = Sigmoid.run(v)
+            dv = (x * x * (3 * GELU_TANH_CUBIC) + 1) * (2 * math.sqrt(2 / math.pi))
+            return grad * (s + x * s * Sigmoid.run(-v) * dv)
+        return grad * (NormalCdf.run(x) + x * _normal_pdf(x))
+
+
+class SiLU(Function):
+    """x s(x), s the logistic sigmoid (also called swish), accurate in both tails."""
+
+    def forward(self, x):
+        x = x.astype(_float_dtype(x.dtype), copy=False)    # -x of a bool or unsigned x is wrong
+        return x * _sigmoid(x)
+
+    # d/dx x s(x) = s(x) + x s(x) s(-x) = s(x) (1 + x s(-x)); s(-x) = 1 - s(x), as in Sigmoid
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Sigmoid.run(x) * (1 + x * Sigmoid.run(-x))
+
+
+GELU_TANH_CUBIC = 0.044715      # the cubic term of PyTorch's (and the GELU paper's) tanh form
+
+
+def _math_map(fn, x: np.ndarray) -> np.ndarray:
+    """fn, a function of one Python float such as math.erf (numpy has no erf), at every element of
+    x: a float64 array of x's shape."""
+    return np.fromiter(map(fn, x.ravel().tolist()), dtype=np.float64, count=x.size).reshape(
+        x.shape)
+
+
+def _float_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of np.tanh's result for an array of `dtype`: a float dtype stays, an integer or
+    bool dtype becomes the smallest float that holds it (int8 -> float16, int64 -> float64)."""
+    return np.result_type(dtype, np.float16)
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) as erfc(-x / sqrt 2) / 2, in x's float dtype: 1 + erf(x / sqrt 2) would cancel in
+    the negative tail (to 0 below x = -8.3 in float64), erfc does not."""
+    cdf = 0.5 * _math_map(math.erfc, x.astype(np.float64) * -math.sqrt(0.5))
+    return cdf.astype(_float_dtype(x.dtype), copy=False)
+
+
+def _normal_pdf(x):
+    """phi(x) = e^(-x^2/2) / sqrt(2 pi), of an array or of a Value (then recorded in the graph)."""
+    return Exp.run(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+
+
+def _gelu_tanh_v(x):
+    """v = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3), of an array or of a Value."""
+    return (x + x * x * x * GELU_TANH_CUBIC) * (2 * math.sqrt(2 / math.pi))
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x) split by the sign of x, so e^-|x| <= 1 never overflows and the negative
     tail, e^x / (1 + e^x), never cancels."""
@@ -494,3 +588,27 @@ def log_sigmoid(x) -> Value:
     """log(sigmoid(x)) = -softplus(-x) elementwise, accurate in both tails: finite for any x,
     with derivative sigmoid(-x)."""
     return LogSigmoid.apply(x)
+
+
+def erf(x) -> Value:
+    """The error function erf(x) = 2/sqrt(pi) * (the integral of e^(-t^2) from 0 to x),
+    elementwise, as torch.erf; computed in float64 with math.erf, returned in x's float dtype."""
+    return Erf.apply(x)
+
+
+def gelu(x, approximate: str = "none") -> Value:
+    """x Phi(x) = x/2 (1 + erf(x / sqrt 2)) elementwise, Phi the standard normal CDF, as
+    torch.nn.functional.gelu; approximate="tanh" gives PyTorch's tanh approximation
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Neither cancels in the negative tail, where
+    PyTorch's 1 + erf and 1 + tanh round to 0."""
+    if not isinstance(approximate, str) or approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate={approximate!r:.60} is not one of its two forms; "
+                         f"expected 'none' (x Phi(x), with erf) or 'tanh' (PyTorch's tanh "
+                         f"approximation); pass e.g. gelu(x, approximate='tanh')")
+    return GELU.apply(x, approximate=approximate)
+
+
+def silu(x) -> Value:
+    """x * sigmoid(x) elementwise, as torch.nn.functional.silu (also called swish), accurate in
+    both tails; its derivative is s(x) (1 + x (1 - s(x)))."""
+    return SiLU.apply(x)

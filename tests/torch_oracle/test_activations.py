@@ -1,0 +1,100 @@
+"""erf, gelu (both forms) and silu against PyTorch beyond the shared tables (test_tensor_ops.py
+and the edge sweeps hold their float64 rows): float32 forward and gradient against PyTorch's
+float32, the tails at |x| up to 1000 in float32 and float64 (finite, first and second
+derivatives too), and nn.GELU / nn.SiLU against torch.nn, alone and inside a small model whose
+state dict they leave unchanged."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn, ops
+
+# (id, ours, theirs(torch, x))
+OPS = [
+    ("erf", ops.erf, lambda th, x: th.erf(x)),
+    ("gelu", ops.gelu, lambda th, x: th.nn.functional.gelu(x)),
+    ("gelu-tanh", lambda x: ops.gelu(x, approximate="tanh"),
+     lambda th, x: th.nn.functional.gelu(x, approximate="tanh")),
+    ("silu", ops.silu, lambda th, x: th.nn.functional.silu(x)),
+]
+IDS = [case[0] for case in OPS]
+TAILS = [-1000.0, -100.0, -30.0, -10.0, 10.0, 30.0, 100.0, 1000.0]
+
+
+@pytest.mark.parametrize("ours, theirs", [case[1:] for case in OPS], ids=IDS)
+def test_float32_forward_and_gradient_equal_pytorch_float32(torch, rng, ours, theirs):
+    x = np.concatenate([rng.standard_normal(200) * 3, TAILS]).astype(np.float32)
+    value = tc.Value(x)
+    out = ours(value)
+    out.backward(np.ones_like(x))
+    tensor = torch.tensor(x, requires_grad=True)
+    expected = theirs(torch, tensor)
+    expected.backward(torch.ones_like(tensor))
+    assert out.dtype == np.float32 and value.grad.dtype == np.float32
+    # PyTorch computes 1 + erf and 1 + tanh in float32, which cancel in the negative tail
+    # (its gelu(-5.5) is 0): a few 1e-7 absolute there, a few ulps elsewhere
+    tight = {"rtol": 1e-6, "atol": 2e-6}
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), **tight)
+    np.testing.assert_allclose(value.grad, tensor.grad.numpy(), **tight)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ours, theirs", [case[1:] for case in OPS], ids=IDS)
+def test_tails_are_finite_and_equal_pytorch_to_second_order(torch, ours, theirs, dtype):
+    x = np.array(TAILS + [-6.0, 0.0, 6.0], dtype=dtype)
+    value = tc.Value(x)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # underflow to 0 is fine
+        out = ours(value)
+        (first,) = tc.grad(out.sum(), [value], create_graph=True)
+        (second,) = tc.grad(first.sum(), [value])
+    tensor = torch.tensor(x, requires_grad=True)
+    expected = theirs(torch, tensor)
+    (their_first,) = torch.autograd.grad(expected.sum(), [tensor], create_graph=True)
+    (their_second,) = torch.autograd.grad(their_first.sum(), [tensor])
+    # atol: PyTorch's 1 - s(x) cancels in the positive tail (its silu''(30) is 1e-3 off, ours
+    # equals silu''(-30), as it must: silu'' is even)
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-13, "atol": 1e-14}
+    for what, ours_, theirs_ in [("forward", out, expected), ("first", first, their_first),
+                                 ("second", second, their_second)]:
+        assert ours_.dtype == dtype and np.isfinite(ours_.data).all(), what
+        np.testing.assert_allclose(ours_.data, theirs_.detach().numpy(), err_msg=what, **tol)
+
+
+@pytest.mark.parametrize("ours, name, settings", [
+    (nn.GELU(), "GELU", {}), (nn.GELU("tanh"), "GELU", {"approximate": "tanh"}),
+    (nn.SiLU(), "SiLU", {})], ids=["GELU", "GELU-tanh", "SiLU"])
+def test_layers_equal_torch_nn(torch, rng, ours, name, settings):
+    theirs = getattr(torch.nn, name)(**settings)
+    assert repr(ours) == repr(theirs)
+    x, upstream = rng.standard_normal((3, 4, 5)) * 4, rng.standard_normal((3, 4, 5))
+    value, tensor = tc.Value(x), torch.tensor(x, requires_grad=True)
+    out, expected = ours(value), theirs(tensor)
+    out.backward(upstream)
+    expected.backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(value.grad, tensor.grad.numpy(), rtol=1e-13, atol=1e-15)
+    assert list(ours.parameters()) == [] and ours.state_dict() == {}
+
+
+def test_a_small_model_with_gelu_and_silu_equals_pytorch(torch, rng):
+    tc.manual_seed(0)
+    ours = nn.Sequential(nn.Linear(3, 5), nn.GELU(), nn.Linear(5, 5), nn.GELU("tanh"),
+                         nn.Linear(5, 4), nn.SiLU(), nn.Linear(4, 2))
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(3, 5), torch.nn.GELU(), torch.nn.Linear(5, 5),
+        torch.nn.GELU(approximate="tanh"), torch.nn.Linear(5, 4), torch.nn.SiLU(),
+        torch.nn.Linear(4, 2)).float()
+    # the activations hold no parameters: the same keys as PyTorch's, loaded strictly both ways
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    loss = (ours(tc.Value(x)) ** 2).sum()
+    loss.backward()
+    their_loss = (theirs(torch.from_numpy(x)) ** 2).sum()
+    their_loss.backward()
+    np.testing.assert_allclose(loss.data, their_loss.item(), rtol=1e-5)
+    for name, param in ours.named_parameters():
+        np.testing.assert_allclose(param.grad, theirs.get_parameter(name).grad.numpy(),
+                                   rtol=1e-4, atol=1e-6, err_msg=name)
