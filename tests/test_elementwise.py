@@ -530,11 +530,17 @@ def test_erf_gelu_silu_saturate_without_overflow():
             assert out.data.tolist() == expected and x.grad.tolist() == slope, name
 
 
+LOGISTIC_OPS = {"sigmoid": tc.ops.sigmoid, "softplus": tc.ops.softplus,
+                "log_sigmoid": tc.ops.log_sigmoid}
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int64, np.uint8, np.bool_])
-def test_erf_gelu_silu_of_integers_give_the_dtype_tanh_gives(dtype):
+def test_activations_of_integers_give_the_dtype_tanh_gives(dtype):
+    """Computed on floats: -|x| of an unsigned x would wrap (sigmoid(uint8 1) was 0) and -x of
+    a bool raises."""
     data = np.array([0, 1, 2]).astype(dtype)
     expected_dtype = tc.ops.tanh(tc.Value(data)).dtype      # numpy's: int8 -> float16, ...
-    for name, op in NEW_ACTIVATIONS.items():
+    for name, op in {**NEW_ACTIVATIONS, **LOGISTIC_OPS}.items():
         out = op(tc.Value(data))
         assert out.dtype == expected_dtype and not out.requires_grad, name
         np.testing.assert_allclose(out.data, op(data.astype(np.float64)).data, rtol=1e-3,

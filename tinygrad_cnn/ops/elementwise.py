@@ -280,7 +280,7 @@ class Sigmoid(Function):
     """s(x) = 1 / (1 + e^-x), accurate in both tails."""
 
     def forward(self, x):
-        return _sigmoid(x)
+        return _sigmoid(x.astype(_float_dtype(x.dtype), copy=False))    # -|x| of a uint wraps
 
     # s'(x) = s(x) (1 - s(x)) = s(x) s(-x); s(-x) is computed, not 1 - s(x), which cancels
     # to 0 for large x
@@ -293,6 +293,7 @@ class Softplus(Function):
     """log(1 + e^x), accurate in both tails."""
 
     def forward(self, x):
+        x = x.astype(_float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     # d log(1 + e^x)/dx = e^x / (1 + e^x) = s(x)
@@ -305,6 +306,7 @@ class LogSigmoid(Function):
     """log s(x) = -log(1 + e^-x), accurate in both tails."""
 
     def forward(self, x):
+        x = x.astype(_float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
     # d log s(x)/dx = s'(x) / s(x) = 1 - s(x) = s(-x)
