@@ -559,3 +559,16 @@ def test_erf_method_and_gelu_errors():
     with pytest.raises(ValueError, match=r"gelu: approximate=None is not one of its two forms"):
         tc.ops.gelu(x, None)
     assert tc.ops.gelu(x, approximate="tanh").shape == (2,)                  # the fix works
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_tanh_gelu_derivatives_stay_finite_where_it_saturates(dtype):
+    """x^3 and x v' overflow float16 beyond |x| = 40; the rule clips x there, where s(v) is
+    exactly 0 or 1 anyway, so no inf meets a 0 (PyTorch: 1 and 0, then 0)."""
+    x = tc.Value(np.array([300.0, -300.0, 60000.0, -60000.0, 41.0, -41.0], dtype=dtype))
+    out = tc.ops.gelu(x, approximate="tanh")
+    first, = tc.grad(out.sum(), [x], create_graph=True)
+    second, = tc.grad(first.sum(), [x])
+    np.testing.assert_array_equal(out.data, np.where(x.data > 0, x.data, 0))
+    np.testing.assert_array_equal(first.data, [1, 0, 1, 0, 1, 0])
+    np.testing.assert_array_equal(second.data, np.zeros(6))

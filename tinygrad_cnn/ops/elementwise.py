@@ -347,7 +347,8 @@ class GELU(Function):
         self.approximate = approximate
         x = x.astype(_float_dtype(x.dtype), copy=False)    # an integer x^3 could overflow
         if approximate == "tanh":
-            return x * _sigmoid(_gelu_tanh_v(x))    # (1 + tanh(u)) / 2 = s(2u): no cancelling
+            x_c = x.clip(-GELU_TANH_SATURATED, GELU_TANH_SATURATED)
+            return x * _sigmoid(_gelu_tanh_v(x_c))    # (1 + tanh(u)) / 2 = s(2u): no cancelling
         return x * _normal_cdf(x)
 
     # none: d/dx x Phi(x) = Phi(x) + x phi(x), phi = Phi' the standard normal density
@@ -355,10 +356,10 @@ class GELU(Function):
     def backward(self, grad):
         x, _ = self.saved()
         if self.approximate == "tanh":
-            v = _gelu_tanh_v(x)
+            x_c = x.clip(-GELU_TANH_SATURATED, GELU_TANH_SATURATED)
+            v = _gelu_tanh_v(x_c)
             s = Sigmoid.run(v)
-            dv = (x * x * (3 * GELU_TANH_CUBIC) + 1) * (2 * math.sqrt(2 / math.pi))
-            return grad * (s + x * s * Sigmoid.run(-v) * dv)
+            return grad * (s + x_c * s * Sigmoid.run(-v) * _gelu_tanh_dv(x_c))
         return grad * (NormalCdf.run(x) + x * _normal_pdf(x))
 
 
@@ -376,6 +377,10 @@ class SiLU(Function):
 
 
 GELU_TANH_CUBIC = 0.044715      # the cubic term of PyTorch's (and the GELU paper's) tanh form
+# beyond |x| = 40, v > 4600 and s(v) is exactly 0 or 1 in every float dtype (e^-4600 is 0 even
+# in float64), so the tanh form computes v, v' and x s(v) s(-v) v' from x clipped to [-40, 40]:
+# the same values, but no x^3 or x v' that overflows (float16 does at 65504) into inf * 0 = NaN
+GELU_TANH_SATURATED = 40.0
 
 
 def _math_map(fn, x: np.ndarray) -> np.ndarray:
@@ -406,6 +411,11 @@ def _normal_pdf(x):
 def _gelu_tanh_v(x):
     """v = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3), of an array or of a Value."""
     return (x + x * x * x * GELU_TANH_CUBIC) * (2 * math.sqrt(2 / math.pi))
+
+
+def _gelu_tanh_dv(x):
+    """v' = dv/dx = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2), of an array or of a Value."""
+    return (x * x * (3 * GELU_TANH_CUBIC) + 1) * (2 * math.sqrt(2 / math.pi))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
