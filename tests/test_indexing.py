@@ -1,5 +1,6 @@
-"""Indexing and joining: getitem, cat, stack, split, pad against numpy; gradcheck through a
-random upstream gradient; second derivatives; the scatter-add of repeated indices; errors."""
+"""Indexing and joining: getitem, embedding, cat, stack, split, pad against numpy; gradcheck
+through a random upstream gradient; second derivatives; the scatter-add of repeated indices (and
+embedding's padding row, which gets none); errors."""
 
 import numpy as np
 import pytest
@@ -306,3 +307,126 @@ def test_pad_errors():
     with pytest.raises(ValueError, match=r"pad: x is 0-d \(shape \(\)\), which has no axis to "
                                          r"pad; expected an array with at least one axis"):
         ops.pad(tc.Value(2.0), 1)
+
+
+# ---------------------------------------------------------------- embedding
+
+# ids for a table of 6 rows: 0-d, 1-D and 2-D ones in which ids repeat (2 among them), none
+EMBEDDING_IDS = [np.array(2), np.array([4, 2, 4, 0, 2]), np.array([[1, 2, 1], [5, 2, 1]]),
+                 np.zeros((2, 0), np.int64)]
+EMBEDDING_CASES = [(ids, padding_idx) for ids in EMBEDDING_IDS for padding_idx in (None, 2, -4)]
+
+
+def embedding_case_id(case) -> str:
+    return f"ids{case[0].shape}-padding_idx={case[1]}"
+
+
+def scatter_add_by_loops(ids, upstream, num_rows, padding_idx):
+    """The weight gradient from the definition: each position sends its gradient to the row of
+    its id, unless that id is the padding id (negative: counted from the end)."""
+    padding = None if padding_idx is None else padding_idx % num_rows
+    expected = np.zeros((num_rows, upstream.shape[-1]))
+    for position in np.ndindex(ids.shape):
+        if ids[position] != padding:
+            expected[ids[position]] += upstream[position]
+    return expected
+
+
+@pytest.mark.parametrize("ids, padding_idx", EMBEDDING_CASES,
+                         ids=[embedding_case_id(c) for c in EMBEDDING_CASES])
+def test_embedding_forward_and_backward_are_a_lookup_and_a_scatter_add(rng, ids, padding_idx):
+    weight = tc.Value(rng.standard_normal((6, 3)))
+    out = ops.embedding(ids, weight, padding_idx)
+    assert out.shape == ids.shape + (3,)
+    np.testing.assert_array_equal(out.data, weight.data[ids])  # the padding row's values too
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    np.testing.assert_allclose(weight.grad, scatter_add_by_loops(ids, upstream, 6, padding_idx),
+                               rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("ids, padding_idx", EMBEDDING_CASES,
+                         ids=[embedding_case_id(c) for c in EMBEDDING_CASES])
+def test_embedding_gradcheck_and_gradgradcheck(rng, ids, padding_idx):
+    """Finite differences see the padding row's values at the padding id's positions, where its
+    gradient is zero by definition; so with a padding_idx that row is held constant and the
+    others are checked, the padding id's positions included (a mask misplaced would show)."""
+    if padding_idx is None:
+        def fn(weight):
+            return ops.embedding(ids, weight)
+        inputs = [rng.standard_normal((6, 3))]
+    else:
+        padding_row = rng.standard_normal((1, 3))
+
+        def fn(above, below):
+            return ops.embedding(ids, ops.cat([above, padding_row, below]), padding_idx)
+        inputs = [rng.standard_normal((2, 3)), rng.standard_normal((3, 3))]
+    assert tc.gradcheck(fn, inputs)
+    assert tc.gradgradcheck(fn, inputs)         # w.r.t. the upstream gradient too
+
+
+def test_embedding_padding_row_gets_zero_gradient_of_every_order(rng):
+    """d<out, u>/dweight under create_graph, then its derivative w.r.t. u: both are zero at the
+    padding row, and the second is v[ids] at the other positions (the scatter-add's transpose)."""
+    ids = np.array([[3, 0, 3], [1, 3, 3]])
+    weight = tc.Value(rng.standard_normal((4, 2)))
+    u = tc.Value(rng.standard_normal((2, 3, 2)))
+    (g,) = tc.grad(ops.embedding(ids, weight, padding_idx=3), [weight], grad_output=u,
+                   create_graph=True)
+    np.testing.assert_array_equal(g.data[3], [0.0, 0.0])
+    np.testing.assert_allclose(g.data, scatter_add_by_loops(ids, u.data, 4, 3), rtol=1e-15)
+    v = rng.standard_normal((4, 2))
+    (du,) = tc.grad((g * v).sum(), [u])
+    expected = v[ids] * (ids != 3)[..., None]
+    np.testing.assert_array_equal(du.data, expected)
+
+
+def test_embedding_takes_ints_lists_and_integer_values_and_keeps_float32(rng):
+    weight = tc.Value(rng.standard_normal((5, 3)).astype(np.float32))
+    np.testing.assert_array_equal(ops.embedding(2, weight).data, weight.data[2])
+    np.testing.assert_array_equal(ops.embedding([4, 0, 4], weight).data, weight.data[[4, 0, 4]])
+    ids = tc.Value(np.array([[1, 3]], dtype=np.uint8))
+    out = ops.embedding(ids, weight, padding_idx=np.int64(-2))
+    assert out.fn.inputs[0] is ids and out.fn.params == {"padding_idx": 3}   # drawn as a node
+    out.backward(np.ones((1, 2, 3), np.float32))
+    assert out.dtype == weight.grad.dtype == np.float32
+    np.testing.assert_array_equal(weight.grad.sum(axis=1), [0, 3, 0, 0, 0])
+    assert not ops.embedding(np.array([0]), weight.data).requires_grad      # a constant table
+
+
+def test_embedding_errors_and_their_fixes(rng):
+    weight = tc.Value(rng.standard_normal((10, 3)))
+    with pytest.raises(TypeError, match=r"embedding: ids has dtype float64 with values in "
+                                        r"\[1\.0, 7\.0\]; expected integer ids in \[0, 10\); "
+                                        r"convert them with ids\.astype\(np\.int64\)"):
+        ops.embedding(np.array([1.0, 7.0]), weight)
+    assert ops.embedding(np.array([1.0, 7.0]).astype(np.int64), weight).shape == (2, 3)
+    with pytest.raises(TypeError, match=r"embedding: ids has dtype bool; expected integer ids"):
+        ops.embedding(np.array([True, False]), weight)
+    with pytest.raises(TypeError, match=r"embedding: ids is a Value of dtype float64 that "
+                                        r"requires grad; expected integer ids, which have no "
+                                        r"gradient .*ids\.data\.astype\(np\.int64\)"):
+        ops.embedding(tc.Value([1.0, 2.0]), weight)
+    with pytest.raises(IndexError, match=r"embedding: ids hold values in \[-1, 4\] but the "
+                                         r"table has num_embeddings=10 rows; expected ids in "
+                                         r"\[0, 10\); map the ids into range first \(negative "
+                                         r"ids do not count from the end\)"):
+        ops.embedding([4, -1], weight)
+    with pytest.raises(IndexError, match=r"ids hold values in \[3, 10\] .* make num_embeddings "
+                                         r"at least 11"):
+        ops.embedding(np.array([[3, 10]]), weight)
+    with pytest.raises(TypeError, match=r"embedding: weight has dtype int64; expected a float "
+                                        r"table \(num_embeddings, embedding_dim\); the arguments "
+                                        r"are \(ids, weight\), ids first"):
+        ops.embedding(weight, np.array([[1, 2]]))          # swapped
+    with pytest.raises(ValueError, match=r"embedding: weight has shape \(10,\); expected a 2-D "
+                                         r"table \(num_embeddings, embedding_dim\)"):
+        ops.embedding([1], np.zeros(10))
+    with pytest.raises(ValueError, match=r"embedding: padding_idx is 10 but the table has "
+                                         r"num_embeddings=10 rows; expected padding_idx in "
+                                         r"\[-10, 10\) \(a negative one counts from the end\) "
+                                         r"or None"):
+        ops.embedding([1], weight, padding_idx=10)
+    with pytest.raises(TypeError, match=r"embedding: padding_idx is float 1\.0; expected an int "
+                                        r"in \[-10, 10\) or None"):
+        ops.embedding([1], weight, padding_idx=1.0)

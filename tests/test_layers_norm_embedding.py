@@ -192,6 +192,15 @@ def check_lookup_and_gradient(layer, ids, rng):
     np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-6)
 
 
+def test_embedding_forward_is_one_embedding_op_on_the_ids_and_the_weight(rng):
+    layer = nn.Embedding(7, 4, padding_idx=-1, rng=rng)
+    ids = tc.Value(np.array([[6, 1], [1, 6]]))
+    out = layer(ids)
+    assert out.fn.name == "Embedding" and out.fn.params == {"padding_idx": 6}
+    assert out.parents == (ids, layer.weight)            # no constant copy, no where
+    np.testing.assert_array_equal(out.data, tc.ops.embedding(ids, layer.weight, -1).data)
+
+
 def test_embedding_takes_ints_lists_and_integer_values(rng):
     layer = nn.Embedding(5, 3, rng=rng)
     np.testing.assert_array_equal(layer(2).data, layer.weight.data[2])
@@ -208,9 +217,10 @@ def test_embedding_takes_ints_lists_and_integer_values(rng):
 
 @pytest.mark.parametrize("padding_idx", [None, 4])
 def test_embedding_gradcheck_and_gradgradcheck(rng, padding_idx):
-    """With a padding_idx, on the other rows: the padding row is read as a constant, so finite
-    differences see it only through ids that avoid it (and its analytic gradient is zero
-    whatever the ids)."""
+    """With a padding_idx, ids that avoid it: at its positions the output is the padding row,
+    whose gradient is zero by definition, which finite differences cannot agree with
+    (tests/test_indexing.py checks those positions with the padding row held constant); its
+    analytic gradient is zero whatever the ids."""
     layer = nn.Embedding(6, 3, padding_idx=padding_idx)
     ids = np.array([[0, 5, 2], [5, 5, 1]])              # integer: passed to fn unchanged
 

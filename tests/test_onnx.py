@@ -1,6 +1,7 @@
-"""tc.onnx.export: ONNX Runtime's outputs equal ours (seed CNN, zoo networks, every mapped op) at
-the example batch size and at others; the file passes onnx.checker with full_check and declares
-the opset asked for; parameters keep their names; clear errors for what cannot be exported."""
+"""tc.onnx.export: ONNX Runtime's outputs equal ours (seed CNN, zoo networks, every mapped op,
+embedding models whose input is integer ids) at the example batch size and at others; the file
+passes onnx.checker with full_check and declares the opset asked for; parameters keep their
+names; clear errors for what cannot be exported."""
 
 import os
 import re
@@ -555,12 +556,11 @@ def test_unsupported_opset(seed_cnn, tmp_path, opset):
     (None, np.ones((1, 4)), TypeError,
      r"onnx\.export: example_input has dtype float64 but the model computes in float32; "
      r"expected the parameters' dtype; pass example_input\.astype\(np\.float32\)"),
-    (None, np.ones((2, 4), np.int64), TypeError,
-     r"onnx\.export: example_input has dtype int64; expected a float array, as forward is "
-     r"recorded only on a float input; pass example_input\.astype\(np\.float32\) \(or the "
-     r"parameters' dtype\) to a model that computes on numbers; a model whose input is "
-     r"integer ids \(an nn\.Embedding\) cannot be exported"),
-    (None, tc.Value(np.ones((2, 4), np.int32)), TypeError, r"example_input has dtype int32"),
+    (None, np.ones((2, 4), np.bool_), TypeError,
+     r"onnx\.export: example_input has dtype bool; expected a float array \(or integer ids, for "
+     r"a model that looks them up with an embedding\); pass example_input\.astype\(np\.float32\)"
+     r" \(or the parameters' dtype\) to a model that computes on numbers"),
+    (None, tc.Value(np.ones((2, 4), np.bool_)), TypeError, r"example_input has dtype bool"),
 ])
 def test_bad_arguments(tmp_path, model, example, error, message):
     model = nn.Linear(4, 2).eval() if model is None else model
@@ -635,7 +635,7 @@ def test_supported_ops_lists_the_seed_and_zoo_ops():
     assert names == sorted(names)
     for op in ("Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "Tanh", "AvgPool2d",
                "BatchNorm", "LogSoftmax", "Pad", "Cat", "Add", "Mul", "Sub", "Div", "Sigmoid",
-               "Softmax", "Reshape", "MatMul"):
+               "Softmax", "Reshape", "MatMul", "Embedding"):
         assert op in names, op
 
 
@@ -786,3 +786,112 @@ def test_layer_norm_exports_and_matches_onnx_runtime(tmp_path, opset):
     for batch in (2, 1, 5):
         x = rng.standard_normal((batch, 3, 4, 5)).astype(np.float32) * 3 + 1
         assert max_difference(model, path, x) < TOLERANCE
+
+
+# ---------------------------------------------------------------- integer ids: embeddings
+
+
+class Bag(nn.Module):
+    """A bag of words: Embedding -> mean over the sequence -> Linear; ids (N, T) -> (N, 3)."""
+
+    def __init__(self, padding_idx=None):
+        rng = np.random.default_rng(11)
+        self.emb = nn.Embedding(10, 4, padding_idx=padding_idx, rng=rng)
+        self.fc = nn.Linear(4, 3, rng=rng)
+
+    def forward(self, ids):
+        return self.fc(self.emb(ids).mean(axis=1))
+
+
+def dims(info):
+    return [d.dim_param or d.dim_value for d in info.type.tensor_type.shape.dim]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("dtype, nodes", [
+    (np.int64, ["Gather", "ReduceMean", "Gemm"]), (np.int32, ["Gather", "ReduceMean", "Gemm"]),
+    (np.uint8, ["Cast", "Gather", "ReduceMean", "Gemm"])])     # Gather takes int32 or int64
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_an_embedding_model_on_integer_ids_runs_in_onnx_runtime_like_ours(tmp_path, dtype, nodes,
+                                                                          padding_idx):
+    """The graph input has the ids' dtype and shape (N, T): the batch axis is symbolic, the
+    sequence length fixed. With a padding_idx the padding row (here not zero) is looked up
+    like any other: padding changes only the gradient."""
+    model, rng, path = Bag(padding_idx).eval(), np.random.default_rng(12), tmp_path / "bag.onnx"
+    model.emb.weight.data[0] = 5.0
+    ids = rng.integers(0, 10, (3, 5)).astype(dtype)
+    ids[:, -2:] = 0                                              # padding at the end
+    proto = tc.onnx.export(model, ids, path)
+    assert [n.op_type for n in proto.graph.node] == nodes
+    (graph_input,) = proto.graph.input
+    assert dims(graph_input) == ["N", 5]
+    assert graph_input.type.tensor_type.elem_type == onnx.helper.np_dtype_to_tensor_dtype(
+        np.dtype(dtype))
+    assert {t.name for t in proto.graph.initializer} == {"emb.weight", "fc.weight", "fc.bias"}
+    for batch in (3, 1, 6):
+        x = rng.integers(0, 10, (batch, 5)).astype(dtype)
+        x[0, :3] = 0
+        assert max_difference(model, path, x) < 1e-6
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match=r"invalid dimensions for input"):  # T is not symbolic
+        session.run(None, {"input": ids[:, :4]})
+
+
+def test_an_embedding_with_frozen_parameters_exports_and_stays_frozen(tmp_path):
+    """The lookup is recorded only because its weight requires grad (integer ids cannot):
+    frozen parameters are made to require grad while the export records, as for floats."""
+    model = Bag(padding_idx=-1).eval()
+    for param in model.parameters():
+        param.requires_grad = False
+    ids = np.array([[1, 9, 9], [4, 2, 9]])
+    proto = tc.onnx.export(model, ids, tmp_path / "frozen.onnx")
+    assert [n.op_type for n in proto.graph.node] == ["Gather", "ReduceMean", "Gemm"]
+    assert not any(param.requires_grad for param in model.parameters())
+    assert max_difference(model, tmp_path / "frozen.onnx", ids[::-1].copy()) < 1e-6
+
+
+class ConvOnIds(nn.Module):
+    def __init__(self):
+        self.conv = nn.Conv2d(1, 2, 3, rng=np.random.default_rng(13))
+
+    def forward(self, x):                      # x (N, 1, 5, 5): a float image, or converted ids
+        return ops.flatten(self.conv(x), 1)
+
+
+def test_an_integer_input_that_no_embedding_looks_up_is_refused_with_a_fix_that_works(tmp_path):
+    images = np.random.default_rng(14).integers(0, 255, (2, 1, 5, 5))
+    fix = (r"pass example_input\.astype\(np\.float32\) \(or the parameters' dtype\) to a model "
+           r"that computes on numbers")
+    # the conv converts the integers to floats first, a step that is not recorded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # the error comes before any warning
+        with pytest.raises(ValueError, match=r"onnx\.export: example_input has the integer dtype "
+                                             r"int64, but no recorded op of ConvOnIds takes it; "
+                                             r"expected integer ids that go straight into an "
+                                             r"embedding \(nn\.Embedding, ops\.embedding\).*; "
+                                             + fix):
+            tc.onnx.export(ConvOnIds().eval(), images, tmp_path / "conv.onnx")
+    model = ConvOnIds().eval()                         # the fix
+    tc.onnx.export(model, images.astype(np.float32), tmp_path / "conv.onnx")
+    assert max_difference(model, tmp_path / "conv.onnx", images[:1].astype(np.float32)) < 1e-4
+    # an op that takes the integers themselves as numbers
+    with pytest.raises(ValueError, match=r"onnx\.export: example_input has the integer dtype "
+                                         r"int32 and enters op BatchNorm \(in module '0'\) as "
+                                         r"its input 0; expected integer ids that only an "
+                                         r"embedding looks up .*; " + fix):
+        tc.onnx.export(nn.Sequential(nn.BatchNorm2d(1)).eval(), images.astype(np.int32),
+                       tmp_path / "bn.onnx")
+    assert not (tmp_path / "bn.onnx").exists()
+
+
+def test_ids_changed_before_the_lookup_are_refused(tmp_path):
+    """ids + 1 on an integer Value records nothing (ids have no gradient): the lookup would see a
+    constant, so the export is refused; looking the ids up unchanged exports."""
+    class Shifted(Bag):
+        def forward(self, ids):
+            return self.fc(self.emb(ids + 1).mean(axis=1))
+
+    with pytest.raises(ValueError, match=r"no recorded op of Shifted takes it; .*such as ids \+ 1"
+                                         r".*or look the ids up first"):
+        tc.onnx.export(Shifted().eval(), np.array([[1, 2], [3, 4]]), tmp_path / "s.onnx")
+

@@ -195,8 +195,12 @@ def test_op_labels_show_an_index_on_one_line():
 def test_op_labels_of_an_embedding_and_a_grouped_conv():
     tc.manual_seed(0)
     emb = tc.nn.Embedding(5, 3)
-    out = emb(np.array([[1, 2], [3, 1]]))
-    assert labels(draw_graph(out))[-1] == "GetItem index=(array(2, 2),)"
+    ids = tc.Value(np.array([[1, 2], [3, 1]]))
+    dot = draw_graph(emb(ids))
+    assert labels(dot)[-1] == "Embedding"
+    assert labels(dot)[0] == "(2, 2) int64 | mean 1.75 absmax 3"        # the ids' node
+    assert labels(draw_graph(tc.nn.Embedding(5, 3, padding_idx=-1)(ids)))[-1] == (
+        "Embedding padding_idx=4")
     conv = tc.nn.Conv2d(4, 4, 3, groups=2)
     x = tc.Value(np.ones((1, 4, 5, 5), np.float32))
     text = labels(draw_graph(conv(x)))

@@ -527,6 +527,35 @@ def test_embedding_with_padding_idx_state_dicts_load_strictly_both_ways(torch, r
     assert not again.weight.detach().numpy()[7].any()
 
 
+@pytest.mark.parametrize("padding_idx", [None, 3])
+def test_embedding_gradient_penalty_equals_pytorch(torch, rng, padding_idx):
+    """A loss plus the squared norm of its gradient w.r.t. the table (a gradient penalty)
+    differentiates the embedding's scatter-add again: the gradients w.r.t. the table and the
+    matrix after it equal PyTorch's, with repeated ids and the padding id (if any) among them."""
+    ours = as_float64(nn.Embedding(6, 4, padding_idx=padding_idx))
+    ours.weight.data[...] = rng.standard_normal((6, 4))    # the padding row too
+    theirs = torch.nn.Embedding(6, 4, padding_idx=padding_idx)
+    copy_parameters(torch, ours, theirs)
+    w2 = rng.standard_normal((4, 2))
+    ids = np.array([[3, 1, 3, 5], [0, 3, 1, 1]])
+
+    w2_ours = tc.Value(w2)
+    loss = (ours(ids) @ w2_ours).tanh().sum()               # tanh: the gradient depends on weight
+    (g,) = tc.grad(loss, [ours.weight], create_graph=True)
+    (loss + (g * g).sum()).backward()
+    w2_theirs = torch.tensor(w2, requires_grad=True)
+    their_loss = (theirs(torch.from_numpy(ids)) @ w2_theirs).tanh().sum()
+    (their_g,) = torch.autograd.grad(their_loss, [theirs.weight], create_graph=True)
+    (their_loss + (their_g * their_g).sum()).backward()
+
+    np.testing.assert_allclose(g.data, their_g.detach().numpy(), **TIGHT)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
+    np.testing.assert_allclose(w2_ours.grad, w2_theirs.grad.numpy(), **TIGHT)
+    assert np.abs(ours.weight.grad).max() > 0.1                  # not trivially zero
+    if padding_idx is not None:
+        assert not ours.weight.grad[padding_idx].any() and not g.data[padding_idx].any()
+
+
 @pytest.mark.parametrize("optimizer, settings", [
     ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
     ("Adam", {"lr": 0.1, "weight_decay": 0.1}),

@@ -1,7 +1,7 @@
-"""Every elementwise, reduction, indexing and joining op against PyTorch in float64: the
-forward, every input's gradient through a random upstream gradient, and the second derivatives
-(d/d inputs of g . v, with g the first gradients) -- kinks and ties included, where both
-libraries pick the same convention."""
+"""Every elementwise, reduction, indexing (embedding too) and joining op against PyTorch in
+float64: the forward, every input's gradient through a random upstream gradient, and the second
+derivatives (d/d inputs of g . v, with g the first gradients) -- kinks and ties included, where
+both libraries pick the same convention."""
 
 import numpy as np
 import pytest
@@ -35,6 +35,7 @@ COND = np.array([[True, False, True], [False, False, True]])
 MASK = np.array([True, False, True, True])
 TIES = [[1.0, 3.0, 3.0, -2.0], [0.5, 0.5, 0.5, 0.5], [-1.0, 2.0, -1.0, 0.0]]
 TAILS = [[-100.0, -30.0, -6.0, -1.3, -0.4, 0.0], [0.2, 0.7, 1.5, 6.0, 30.0, 100.0]]
+IDS = np.array([[2, 0, 2], [4, 2, 0]])           # ids for a table of 5 rows, 0 and 2 repeated
 
 # (id, make inputs from rng, ours, theirs(torch, *tensors))
 CASES = [
@@ -134,6 +135,15 @@ CASES = [
      lambda th, x: x[:, t(th, [2, 0]), t(th, [[1], [3]])]),
     ("getitem-mask-and-array", normal((4, 3)), lambda x: x[MASK, np.array([0, 2, 2])],
      lambda th, x: x[t(th, MASK), t(th, [0, 2, 2])]),
+    ("embedding", normal((5, 3)), lambda w: ops.embedding(IDS, w),
+     lambda th, w: th.nn.functional.embedding(t(th, IDS), w)),
+    ("embedding-0d-id", normal((5, 3)), lambda w: ops.embedding(np.array(4), w) ** 2,
+     lambda th, w: th.nn.functional.embedding(t(th, 4), w) ** 2),
+    ("embedding-padding", normal((5, 3)), lambda w: ops.embedding(IDS, w, padding_idx=2) ** 2,
+     lambda th, w: th.nn.functional.embedding(t(th, IDS), w, padding_idx=2) ** 2),
+    ("embedding-padding-negative", normal((5, 3)),
+     lambda w: ops.embedding(IDS, w * w, padding_idx=-5),
+     lambda th, w: th.nn.functional.embedding(t(th, IDS), w * w, padding_idx=-5)),
     # joining
     ("cat", normal((2, 3), (2, 1), (2, 4)), lambda a, b, c: ops.cat([a, b, c], axis=1),
      lambda th, a, b, c: th.cat([a, b, c], dim=1)),

@@ -1,7 +1,7 @@
 """The layers: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Flatten, the activations,
 Dropout, BatchNorm1d/2d, Identity, LayerNorm, Embedding. Each holds its parameters, buffers and
-settings; its forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm,
-Embedding) a few existing ops."""
+settings; its forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm) a few
+existing ops."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.conv import groups_dividing
+from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
@@ -546,11 +547,13 @@ class Embedding(Module):
     (*ids.shape, embedding_dim).
 
     weight (num_embeddings, embedding_dim) is float32, drawn from N(0, 1) (PyTorch's default)
-    using `rng`, else the default generator that `tc.manual_seed` sets. forward is indexing,
-    weight[ids], so the backward scatter-adds: an id used k times in a batch gets the sum of its
-    k gradients, and rows no id picked get zero. With padding_idx, as PyTorch's, that row starts
-    as zeros and never gets a gradient (the output at its positions is still weight[padding_idx],
-    whatever it holds). PyTorch's max_norm, scale_grad_by_freq and sparse options are left out.
+    using `rng`, else the default generator that `tc.manual_seed` sets. forward is the op
+    ops.embedding(ids, weight, padding_idx), weight[ids], whose backward scatter-adds: an id used
+    k times in a batch gets the sum of its k gradients, and rows no id picked get zero. With
+    padding_idx, as PyTorch's, that row starts as zeros and never gets a gradient (the output at
+    its positions is still weight[padding_idx], whatever it holds). An integer Value of ids stays
+    the op's input, so drawings show it, and a model whose input is ids exports to ONNX (a
+    Gather). PyTorch's max_norm, scale_grad_by_freq and sparse options are left out.
 
     Parameters
     ----------
@@ -590,54 +593,17 @@ class Embedding(Module):
         self.weight = Value(draws.astype(np.float32))
 
     def forward(self, ids):
-        ids = self._checked_ids(ids)
-        out = self.weight[ids]                                  # (*ids.shape, embedding_dim)
-        if self.padding_idx is None:
-            return out
-        # at padding positions a constant copy of the padding row (no gradient), else the lookup
-        pad = (ids == self.padding_idx)[..., None]              # (*ids.shape, 1)
-        return ops.where(pad, self.weight.data[self.padding_idx].copy(), out)
+        embedding_ids("Embedding", ids, self.num_embeddings)   # errors that name this layer
+        return ops.embedding(ids, self.weight, self.padding_idx)   # (*ids.shape, embedding_dim)
 
     def _checked_padding_idx(self, padding_idx) -> int | None:
         """padding_idx as an index in [0, num_embeddings), or None; an error saying what to do."""
-        if padding_idx is None:
-            return None
-        n = self.num_embeddings
         if isinstance(padding_idx, np.random.Generator):
+            n = self.num_embeddings
             raise TypeError(f"Embedding: padding_idx is a Generator; expected an int in "
                             f"[{-n}, {n}) or None; pass the generator by keyword, "
                             f"e.g. nn.Embedding({n}, {self.embedding_dim}, rng=rng)")
-        if isinstance(padding_idx, (bool, np.bool_)) or not isinstance(padding_idx,
-                                                                       (int, np.integer)):
-            raise TypeError(f"Embedding: padding_idx is {type(padding_idx).__name__} "
-                            f"{padding_idx!r:.40}; expected an int in [{-n}, {n}) or None")
-        if not -n <= padding_idx < n:
-            raise ValueError(f"Embedding: padding_idx is {padding_idx} but the table has "
-                             f"num_embeddings={n} rows; expected padding_idx in [{-n}, {n}) (a "
-                             f"negative one counts from the end) or None")
-        return int(padding_idx) % n
-
-    def _checked_ids(self, ids) -> np.ndarray:
-        """ids as an integer numpy array in [0, num_embeddings), or an error saying what to do."""
-        if isinstance(ids, Value) and ids.requires_grad:
-            raise TypeError(f"Embedding: ids is a Value of dtype {ids.dtype} that requires grad; "
-                            f"expected integer ids, which have no gradient (an id picks a row, "
-                            f"it is not a number to differentiate); pass an integer array such "
-                            f"as ids.data.astype(np.int64)")
-        data = np.asarray(ids.data if isinstance(ids, Value) else ids)
-        n = self.num_embeddings
-        if data.dtype.kind not in "iu":
-            values = (f" with values in [{data.min()}, {data.max()}]"
-                      if data.size and data.dtype.kind == "f" else "")
-            raise TypeError(f"Embedding: ids has dtype {data.dtype}{values}; expected integer "
-                            f"ids in [0, {n}); convert them with ids.astype(np.int64)")
-        if data.size and (data.min() < 0 or data.max() >= n):
-            low, high = int(data.min()), int(data.max())
-            fix = (f"make num_embeddings at least {high + 1}" if low >= 0 else
-                   "map the ids into range first (negative ids do not count from the end)")
-            raise IndexError(f"Embedding: ids hold values in [{low}, {high}] but the table has "
-                             f"num_embeddings={n} rows; expected ids in [0, {n}); {fix}")
-        return data
+        return embedding_padding_idx("Embedding", padding_idx, self.num_embeddings)
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"

@@ -326,6 +326,14 @@ def getitem(g, node, x):
     return out
 
 
+def embedding(g, node, ids, weight):
+    # weight[ids] is a Gather of rows; padding_idx changes only the gradient. Gather takes
+    # int32 or int64 indices: other integer ids are cast
+    if node.fn.inputs[0].dtype not in (np.int32, np.int64):
+        ids = g.cast(ids, np.int64)
+    return g.op("Gather", [weight, ids], axis=0)
+
+
 def identity(g, node, x):
     return g.op("Identity", [x])
 
@@ -375,8 +383,13 @@ CONVERTERS = {
     loss.Softmax: softmax,
     loss.LogSoftmax: log_softmax,
     indexing.GetItem: getitem,
+    indexing.Embedding: embedding,
     indexing.Cat: cat,
     indexing.Stack: stack,
     indexing.Pad: pad,
     batchnorm.BatchNorm: batch_norm,
 }
+
+# op class -> the position of its input that holds integer ids: the only place an integer
+# model input may go (exporter._check_ids_are_looked_up)
+IDS_INPUT = {indexing.Embedding: 0}

@@ -33,14 +33,16 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     """Write `model` to `path` as an ONNX model; returns the onnx.ModelProto written.
 
     One forward pass on `example_input` (a float numpy array or Value, (N, ...); take N >= 2,
-    as only then can a constant made from the input's data be told apart and warned about) is
-    recorded in evaluation mode (a model in training mode is exported in evaluation mode, with
-    a warning, and left in training mode), and each recorded op becomes ONNX nodes of the
-    default domain at `opset` (13 or later). The graph's input is "input" with its first axis
-    named "N", so any batch size runs; its output is "output" ("output_0", "output_1", ... for
-    a tuple). The parameters and buffers are initializers under their state_dict names
-    ("conv1.weight"). The model is checked with onnx.checker (full_check) before the file is
-    written atomically.
+    as only then can a constant made from the input's data be told apart and warned about; or
+    integer ids, for a model that looks them up with an embedding) is recorded in evaluation
+    mode (a model in training mode is exported in evaluation mode, with a warning, and left in
+    training mode), and each recorded op becomes ONNX nodes of the default domain at `opset`
+    (13 or later). The graph's input is "input", of the example's dtype, with its first axis
+    named "N", so any batch size runs (the other axes are fixed); its output is "output"
+    ("output_0", "output_1", ... for a tuple). An integer input must go straight into
+    embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes. The parameters
+    and buffers are initializers under their state_dict names ("conv1.weight"). The model is
+    checked with onnx.checker (full_check) before the file is written atomically.
 
     An op with no ONNX mapping (see `supported_ops()`) raises a ValueError naming it: for a
     custom Function, write its forward with tinygrad_cnn.ops so the graph is made of those.
@@ -48,9 +50,12 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     onnx = _import_onnx()
     _check_arguments(model, example_input, path, opset, onnx)
     x, outputs = _trace(model, example_input)
+    nodes = _recorded_nodes(outputs)
+    if x.dtype.kind in "iu":
+        _check_ids_are_looked_up(model, x, nodes, outputs)
     g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0])
     g.name_leaves(model, x)
-    for node in _recorded_nodes(outputs):
+    for node in nodes:
         g.convert(node)
     # an output that is x itself uses x too (model() passes it on through an Identity node)
     if id(x) not in g.used_leaves and not any(out is x for out in outputs):
@@ -93,16 +98,14 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
     if len(shape) == 0 or shape[0] < 1:
         raise ValueError(f"onnx.export: example_input has shape {shape}; expected a batch "
                          f"axis first, (N, ...) with N >= 1, e.g. images[:2]")
-    # only ops on a float input are recorded (an integer Value cannot require grad), so an
-    # integer input would leave nothing to export
-    if dtype.kind != "f":
-        raise TypeError(f"onnx.export: example_input has dtype {dtype}; expected a float "
-                        f"array, as forward is recorded only on a float input; pass "
-                        f"example_input.astype(np.float32) (or the parameters' dtype) to a model "
-                        f"that computes on numbers; a model whose input is integer ids (an "
-                        f"nn.Embedding) cannot be exported")
+    # integer ids are checked after the trace: they may only enter embedding lookups
+    if dtype.kind not in "fiu":
+        raise TypeError(f"onnx.export: example_input has dtype {dtype}; expected a float array "
+                        f"(or integer ids, for a model that looks them up with an embedding); "
+                        f"pass example_input.astype(np.float32) (or the parameters' dtype) to a "
+                        f"model that computes on numbers")
     float_dtypes = {p.dtype for p in model.parameters() if p.dtype.kind == "f"}
-    if float_dtypes and dtype not in float_dtypes:
+    if dtype.kind == "f" and float_dtypes and dtype not in float_dtypes:
         raise TypeError(f"onnx.export: example_input has dtype {dtype} but the model computes "
                         f"in {', '.join(sorted(map(str, float_dtypes)))}; expected the "
                         f"parameters' dtype; pass example_input.astype(np.float32) or the "
@@ -122,9 +125,10 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
 def _trace(model, example_input) -> tuple[Value, list[Value]]:
     """Run model(x) in evaluation mode with every op recorded (also inside no_grad): x and
     frozen parameters are made to require grad for the call, then the modes and flags are put
-    back as they were."""
+    back as they were. Integer ids cannot require grad; an embedding that looks them up is
+    recorded because its weight then does."""
     data = example_input.data if isinstance(example_input, Value) else example_input
-    x = Value(data, requires_grad=True)         # so every op on x is recorded
+    x = Value(data, requires_grad=True)         # so every op on a float x is recorded
     modes = [(module, module.training) for module in model.modules()]
     if any(training for _, training in modes):
         warnings.warn(f"onnx.export: {type(model).__name__} is in training mode; exporting its "
@@ -150,6 +154,27 @@ def _trace(model, example_input) -> tuple[Value, list[Value]]:
                             f"{type(out).__name__} (output {i}); expected a Value or a tuple "
                             f"of Values")
     return x, outputs
+
+
+def _check_ids_are_looked_up(model, x: Value, nodes: list[Value], outputs: list[Value]) -> None:
+    """An integer input is ids: recorded ops must take it, and only as ids (an embedding
+    lookup). Checked before any conversion, so no warning about constants comes first."""
+    uses = [(node, i) for node in nodes for i, v in enumerate(node.fn.inputs) if v is x]
+    fix = ("pass example_input.astype(np.float32) (or the parameters' dtype) to a model that "
+           "computes on numbers")
+    for node, i in uses:
+        if converters.IDS_INPUT.get(type(node.fn)) != i:
+            raise ValueError(
+                f"onnx.export: example_input has the integer dtype {x.dtype} and enters op "
+                f"{node.fn.name} (in module {node.module!r}) as its input {i}; expected integer "
+                f"ids that only an embedding looks up (nn.Embedding, ops.embedding); {fix}")
+    if not uses and not any(out is x for out in outputs):
+        raise ValueError(
+            f"onnx.export: example_input has the integer dtype {x.dtype}, but no recorded op of "
+            f"{type(model).__name__} takes it; expected integer ids that go straight into an "
+            f"embedding (nn.Embedding, ops.embedding): ops on integer ids, such as ids + 1 or "
+            f"the conversion to floats in a conv or linear layer, record nothing, as ids have no "
+            f"gradient; {fix}, or look the ids up first and compute on the embedding's output")
 
 
 def _recorded_nodes(outputs: list[Value]) -> list[Value]:

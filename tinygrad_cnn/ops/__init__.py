@@ -31,7 +31,7 @@ from tinygrad_cnn.ops.elementwise import (
     tanh,
     where,
 )
-from tinygrad_cnn.ops.indexing import cat, getitem, pad, split, stack
+from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
 from tinygrad_cnn.ops.linalg import linear, matmul
 from tinygrad_cnn.ops.loss import (
     binary_cross_entropy_with_logits,
@@ -53,5 +53,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
            "softplus", "log_sigmoid", "erf", "gelu", "silu",
            "min", "var", "std", "argmax", "argmin",
-           "getitem", "cat", "stack", "split", "pad",
+           "getitem", "embedding", "cat", "stack", "split", "pad",
            "dropout", "batch_norm"]

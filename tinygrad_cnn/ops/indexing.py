@@ -1,6 +1,7 @@
-"""Indexing and joining: getitem (x[index], numpy's rules), cat, stack, split, pad. They move
-elements without changing them, so each backward puts the gradient back where the elements came
-from; where one element was taken several times, its gradients add up (a scatter-add)."""
+"""Indexing and joining: getitem (x[index], numpy's rules), embedding (rows of a table picked by
+integer ids), cat, stack, split, pad. They move elements without changing them, so each backward
+puts the gradient back where the elements came from; where one element was taken several times,
+its gradients add up (a scatter-add)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.elementwise import Where
 from tinygrad_cnn.value import Value
 
 
@@ -41,6 +43,22 @@ class ScatterAdd(Function):
     # out is linear in values, and values[k] lands at out[index][k]: d values = grad[index]
     def backward(self, grad):
         return GetItem.run(grad, index=self.index)
+
+
+class Embedding(Function):
+    """weight[ids], one row of the table per id: ids (any shape) integers in [0, num_embeddings),
+    weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim)."""
+
+    def forward(self, ids, weight, padding_idx):
+        self.ids, self.shape, self.padding_idx = ids, weight.shape, padding_idx
+        return weight[ids]
+
+    # out[p] = weight[ids[p]] copies a row: row i gets the sum of grad[p] over the positions p
+    # holding id i (a scatter-add into zeros), where positions holding padding_idx send nothing
+    def backward(self, grad):
+        if self.padding_idx is not None:
+            grad = Where.run((self.ids == self.padding_idx)[..., None], 0, grad)
+        return None, ScatterAdd.run(grad, index=(self.ids,), shape=self.shape)
 
 
 class Cat(Function):
@@ -95,6 +113,92 @@ def getitem(x, index) -> Value:
     entries = _normalized_index(index)
     _check_index(entries, shape)
     return GetItem.apply(x, index=entries)
+
+
+def embedding(ids, weight, padding_idx: int | None = None) -> Value:
+    """weight[ids], as torch.nn.functional.embedding: ids (any shape) integers in
+    [0, num_embeddings), weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim).
+
+    The backward scatter-adds into zeros of weight's shape: an id used k times gets the sum of
+    its k gradients, a row no id picked gets zero. With padding_idx (in [-num_embeddings,
+    num_embeddings); a negative one counts from the end), the positions holding that id send
+    no gradient, so its row gets zero; its output there is still weight[padding_idx].
+
+    Parameters
+    ----------
+    ids : int, list, integer numpy array or integer Value
+        The row to pick at each position; a Value stays the op's input (drawings show it).
+    weight : Value or array, (num_embeddings, embedding_dim)
+        The table, a float array.
+    padding_idx : int or None
+        The id whose row gets no gradient.
+
+    Raises
+    ------
+    TypeError
+        For ids that are not integers (a float or bool array, a Value that requires grad):
+        convert them with ids.astype(np.int64); for a weight that is not a 2-D float table.
+    IndexError
+        For an id outside [0, num_embeddings) (as PyTorch; negative ids do not count from the
+        end).
+    ValueError
+        For a weight that is not 2-D, or a padding_idx outside [-num_embeddings,
+        num_embeddings).
+    """
+    table = np.asarray(weight.data if isinstance(weight, Value) else weight)
+    if table.ndim != 2:
+        raise ValueError(f"embedding: weight has shape {table.shape}; expected a 2-D table "
+                         f"(num_embeddings, embedding_dim); the arguments are (ids, weight), "
+                         f"as in torch.nn.functional.embedding")
+    if table.dtype.kind != "f":
+        raise TypeError(f"embedding: weight has dtype {table.dtype}; expected a float table "
+                        f"(num_embeddings, embedding_dim); the arguments are (ids, weight), ids "
+                        f"first, as in torch.nn.functional.embedding")
+    checked = embedding_ids("embedding", ids, len(table))
+    padding_idx = embedding_padding_idx("embedding", padding_idx, len(table))
+    # an integer Value stays the input, so that drawings (and the ONNX exporter) see its node
+    return Embedding.apply(ids if isinstance(ids, Value) else checked, weight,
+                           padding_idx=padding_idx)
+
+
+def embedding_ids(op: str, ids, num_embeddings: int) -> np.ndarray:
+    """ids as an integer numpy array in [0, num_embeddings), or an error naming `op` (the op or
+    the layer) and saying what to do."""
+    if isinstance(ids, Value) and ids.requires_grad:
+        raise TypeError(f"{op}: ids is a Value of dtype {ids.dtype} that requires grad; "
+                        f"expected integer ids, which have no gradient (an id picks a row, it is "
+                        f"not a number to differentiate); pass an integer array such as "
+                        f"ids.data.astype(np.int64)")
+    data = np.asarray(ids.data if isinstance(ids, Value) else ids)
+    n = num_embeddings
+    if data.dtype.kind not in "iu":
+        values = (f" with values in [{data.min()}, {data.max()}]"
+                  if data.size and data.dtype.kind == "f" else "")
+        raise TypeError(f"{op}: ids has dtype {data.dtype}{values}; expected integer ids in "
+                        f"[0, {n}); convert them with ids.astype(np.int64)")
+    if data.size and (data.min() < 0 or data.max() >= n):
+        low, high = int(data.min()), int(data.max())
+        fix = (f"make num_embeddings at least {high + 1}" if low >= 0 else
+               "map the ids into range first (negative ids do not count from the end)")
+        raise IndexError(f"{op}: ids hold values in [{low}, {high}] but the table has "
+                         f"num_embeddings={n} rows; expected ids in [0, {n}); {fix}")
+    return data
+
+
+def embedding_padding_idx(op: str, padding_idx, num_embeddings: int) -> int | None:
+    """padding_idx as an index in [0, num_embeddings), or None; an error naming `op` (the op or
+    the layer) and saying what to do."""
+    if padding_idx is None:
+        return None
+    n = num_embeddings
+    if not _is_int(padding_idx):
+        raise TypeError(f"{op}: padding_idx is {type(padding_idx).__name__} "
+                        f"{padding_idx!r:.40}; expected an int in [{-n}, {n}) or None")
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{op}: padding_idx is {padding_idx} but the table has "
+                         f"num_embeddings={n} rows; expected padding_idx in [{-n}, {n}) (a "
+                         f"negative one counts from the end) or None")
+    return int(padding_idx) % n
 
 
 def cat(values, axis: int = 0) -> Value:
