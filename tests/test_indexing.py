@@ -401,6 +401,15 @@ def test_embedding_errors_and_their_fixes(rng):
                                         r"convert them with ids\.astype\(np\.int64\)"):
         ops.embedding(np.array([1.0, 7.0]), weight)
     assert ops.embedding(np.array([1.0, 7.0]).astype(np.int64), weight).shape == (2, 3)
+    # Value.astype converts between float dtypes only, and a list has no astype: each fix fits
+    float_ids = tc.Value([1.0, 7.0], requires_grad=False)
+    with pytest.raises(TypeError, match=r"convert them with ids\.data\.astype\(np\.int64\)"):
+        ops.embedding(float_ids, weight)
+    assert ops.embedding(float_ids.data.astype(np.int64), weight).shape == (2, 3)
+    with pytest.raises(TypeError, match=r"convert them with np\.asarray\(ids, "
+                                        r"dtype=np\.int64\)"):
+        ops.embedding([1.0, 7.0], weight)
+    assert ops.embedding(np.asarray([1.0, 7.0], dtype=np.int64), weight).shape == (2, 3)
     with pytest.raises(TypeError, match=r"embedding: ids has dtype bool; expected integer ids"):
         ops.embedding(np.array([True, False]), weight)
     with pytest.raises(TypeError, match=r"embedding: ids is a Value of dtype float64 that "

@@ -895,3 +895,85 @@ def test_ids_changed_before_the_lookup_are_refused(tmp_path):
                                          r".*or look the ids up first"):
         tc.onnx.export(Shifted().eval(), np.array([[1, 2], [3, 4]]), tmp_path / "s.onnx")
 
+
+
+class IdsAsNumbers(Bag):
+    """Uses the ids in a lookup and, through ops that record nothing, as numbers too."""
+
+    def __init__(self, use):
+        super().__init__(padding_idx=0)
+        self.use = use
+
+    def forward(self, ids):
+        looked_up = self.emb(ids)
+        if self.use == "astype":
+            return self.fc(looked_up.mean(axis=1)) + ids.astype(np.float32).sum(axis=1,
+                                                                              keepdims=True)
+        return self.fc(ops.where((ids > 0)[..., None], looked_up, 0).mean(axis=1))
+
+
+@pytest.mark.parametrize("use, shape, consumer", [("astype", r"\(2, 1\)", "Add"),
+                                                   ("mask", r"\(2, 3, 1\)", "Where")])
+def test_a_constant_made_from_the_ids_is_refused_not_frozen_into_the_file(tmp_path, use, shape,
+                                                                         consumer):
+    """ids.astype and ids > 0 record nothing: the file would replay the example's values for
+    every input (it did: ONNX Runtime gave other logits than ours); the fix in the message, a
+    mask from a frozen lookup of its own, exports and matches."""
+    ids = np.array([[1, 2, 0], [3, 0, 0]])
+    with pytest.raises(ValueError, match=rf"onnx\.export: a constant of shape {shape} "
+                                         rf"enters {consumer} in module ''; its first axis has "
+                                         r"the batch size, so it was most likely computed from "
+                                         r"the example ids outside the recorded ops: .*a mask of "
+                                         r"the non-padding positions is a frozen "
+                                         r"nn\.Embedding\(num_embeddings, 1\) whose table is 1 "
+                                         r"except 0 at padding_idx"):
+        tc.onnx.export(IdsAsNumbers(use).eval(), ids, tmp_path / "mixed.onnx")
+    assert not (tmp_path / "mixed.onnx").exists()
+
+    class MaskedByALookup(Bag):
+        def __init__(self):
+            super().__init__(padding_idx=0)
+            self.keep = nn.Embedding(10, 1)
+            self.keep.weight = tc.Value((np.arange(10) != 0).astype(np.float32)[:, None],
+                                        requires_grad=False)
+
+        def forward(self, ids):
+            mask = self.keep(ids)                                 # (N, T, 1): 0 at padding
+            return self.fc((self.emb(ids) * mask).sum(axis=1) / mask.sum(axis=1))
+
+    model = MaskedByALookup().eval()
+    tc.onnx.export(model, ids, tmp_path / "masked.onnx")
+    assert max_difference(model, tmp_path / "masked.onnx", np.array([[5, 0, 0], [1, 2, 3],
+                                                                     [7, 7, 0]])) < 1e-6
+
+
+def test_integer_ids_need_two_examples_and_bool_ids_are_refused_with_both_fixes(tmp_path):
+    with pytest.raises(ValueError, match=r"onnx\.export: example_input is integer ids of shape "
+                                         r"\(1, 3\), one example; expected N >= 2 examples.*; "
+                                         r"pass two or more rows of ids"):
+        tc.onnx.export(Bag().eval(), np.array([[1, 2, 3]]), tmp_path / "one.onnx")
+    with pytest.raises(TypeError, match=r"example_input has dtype bool; .*or "
+                                        r"example_input\.astype\(np\.int64\) to one that looks "
+                                        r"up ids"):
+        tc.onnx.export(Bag().eval(), np.array([[True, False], [False, True]]),
+                       tmp_path / "bool.onnx")
+    tc.onnx.export(Bag().eval(), np.array([[True, False], [False, True]]).astype(np.int64),
+                   tmp_path / "bool.onnx")                                  # the fix works
+
+
+def test_float_ids_and_numpy_tables_get_a_message_that_says_what_to_pass(tmp_path):
+    with pytest.raises(TypeError, match=r"Embedding: ids is a Value of dtype float32 that "
+                                        r"requires grad; .*tc\.onnx\.export makes its "
+                                        r"example_input such a Value when it is a float array: "
+                                        r"pass it integer ids"):
+        tc.onnx.export(Bag().eval(), np.array([[1.0, 2.0], [3.0, 4.0]], np.float32),
+                       tmp_path / "float.onnx")
+
+    class NumpyTable(nn.Module):
+        def forward(self, ids):
+            return ops.embedding(ids, np.eye(4, dtype=np.float32))
+
+    with pytest.raises(ValueError, match=r"whose table is a parameter \(a Value attribute of "
+                                         r"the model; a numpy table is a constant, and its "
+                                         r"lookups record nothing\)"):
+        tc.onnx.export(NumpyTable().eval(), np.array([[1, 2], [3, 0]]), tmp_path / "np.onnx")

@@ -572,7 +572,7 @@ class Embedding(Module):
     TypeError
         For a padding_idx that is not an int or None. In forward, for ids that are not integers
         (a float or bool array, a Value that requires grad): convert them with
-        ids.astype(np.int64).
+        ids.astype(np.int64) (ids.data.astype(np.int64) for a Value).
     ValueError
         For a padding_idx outside [-num_embeddings, num_embeddings).
     IndexError

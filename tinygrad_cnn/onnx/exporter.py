@@ -34,13 +34,15 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
 
     One forward pass on `example_input` (a float numpy array or Value, (N, ...); take N >= 2,
     as only then can a constant made from the input's data be told apart and warned about; or
-    integer ids, for a model that looks them up with an embedding) is recorded in evaluation
+    integer ids, N >= 2, for a model that looks them up with an embedding) is recorded in evaluation
     mode (a model in training mode is exported in evaluation mode, with a warning, and left in
     training mode), and each recorded op becomes ONNX nodes of the default domain at `opset`
     (13 or later). The graph's input is "input", of the example's dtype, with its first axis
     named "N", so any batch size runs (the other axes are fixed); its output is "output"
     ("output_0", "output_1", ... for a tuple). An integer input must go straight into
-    embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes. The parameters
+    embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes: a constant
+    with the batch axis entering a recorded op (made from the ids by ops that record nothing,
+    such as ids.astype or ids > 0) is then an error, not a warning. The parameters
     and buffers are initializers under their state_dict names ("conv1.weight"). The model is
     checked with onnx.checker (full_check) before the file is written atomically.
 
@@ -53,7 +55,7 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     nodes = _recorded_nodes(outputs)
     if x.dtype.kind in "iu":
         _check_ids_are_looked_up(model, x, nodes, outputs)
-    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0])
+    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0], ids_input=x.dtype.kind in "iu")
     g.name_leaves(model, x)
     for node in nodes:
         g.convert(node)
@@ -103,7 +105,14 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
         raise TypeError(f"onnx.export: example_input has dtype {dtype}; expected a float array "
                         f"(or integer ids, for a model that looks them up with an embedding); "
                         f"pass example_input.astype(np.float32) (or the parameters' dtype) to a "
-                        f"model that computes on numbers")
+                        f"model that computes on numbers, or example_input.astype(np.int64) to "
+                        f"one that looks up ids")
+    if dtype.kind in "iu" and shape[0] < 2:
+        # with one example, a constant made from the ids cannot be told by its batch axis
+        raise ValueError(f"onnx.export: example_input is integer ids of shape {shape}, one "
+                         f"example; expected N >= 2 examples, so that values computed from the "
+                         f"ids outside the recorded ops can be found and refused (see "
+                         f"docs/moving-on.md); pass two or more rows of ids")
     float_dtypes = {p.dtype for p in model.parameters() if p.dtype.kind == "f"}
     if dtype.kind == "f" and float_dtypes and dtype not in float_dtypes:
         raise TypeError(f"onnx.export: example_input has dtype {dtype} but the model computes "
@@ -172,9 +181,25 @@ def _check_ids_are_looked_up(model, x: Value, nodes: list[Value], outputs: list[
         raise ValueError(
             f"onnx.export: example_input has the integer dtype {x.dtype}, but no recorded op of "
             f"{type(model).__name__} takes it; expected integer ids that go straight into an "
-            f"embedding (nn.Embedding, ops.embedding): ops on integer ids, such as ids + 1 or "
-            f"the conversion to floats in a conv or linear layer, record nothing, as ids have no "
-            f"gradient; {fix}, or look the ids up first and compute on the embedding's output")
+            f"embedding (nn.Embedding, ops.embedding) whose table is a parameter (a Value "
+            f"attribute of the model; a numpy table is a constant, and its lookups record "
+            f"nothing): ops on integer ids, such as ids + 1 or the conversion to floats in a "
+            f"conv or linear layer, record nothing, as ids have no gradient; {fix}, or look the "
+            f"ids up first and compute on the embedding's output")
+
+
+def _ids_constant_message(value: Value, consumer: Value) -> str:
+    """The refusal of a constant with the batch axis in a model whose input is ids."""
+    return (f"onnx.export: a constant of shape {value.shape} enters {consumer.fn.name} in "
+            f"module {consumer.module!r}; its first axis has the batch size, so it was most "
+            f"likely computed from the example ids outside the recorded ops: ops on integer "
+            f"ids (ids.astype(...), ids + 1, comparisons such as ids > 0) record nothing, as "
+            f"ids have no gradient, and the file would replay this example's values for every "
+            f"input; expected every use of the ids to be an embedding lookup; compute what you "
+            f"need from a lookup of its own (a mask of the non-padding positions is a frozen "
+            f"nn.Embedding(num_embeddings, 1) whose table is 1 except 0 at padding_idx); if "
+            f"this constant does not come from the ids, export with an example batch of "
+            f"another size")
 
 
 def _recorded_nodes(outputs: list[Value]) -> list[Value]:
@@ -200,8 +225,9 @@ class GraphBuilder:
     whose output is "/conv1/Conv_output_0".
     """
 
-    def __init__(self, onnx, opset: int, batch_size: int):
+    def __init__(self, onnx, opset: int, batch_size: int, ids_input: bool):
         self.onnx, self.opset, self.batch_size = onnx, opset, batch_size
+        self.ids_input = ids_input              # the input is integer ids (see _name_of)
         self.nodes: list = []                   # onnx NodeProtos, in order
         self.initializers: list = []            # onnx TensorProtos
         self.names: dict[int, str] = {}         # id(Value) -> its tensor's name
@@ -333,6 +359,8 @@ class GraphBuilder:
         if name is None:                # a constant of forward (e.g. the 2 of x * 2)
             if (consumer is not None and value.ndim > 0 and self.batch_size > 1
                     and value.shape[0] == self.batch_size):
+                if self.ids_input:
+                    raise ValueError(_ids_constant_message(value, consumer))
                 warnings.warn(
                     f"onnx.export: a constant of shape {value.shape} enters "
                     f"{consumer.fn.name} in module {consumer.module!r}; its first axis has the "

@@ -137,7 +137,8 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Value:
     ------
     TypeError
         For ids that are not integers (a float or bool array, a Value that requires grad):
-        convert them with ids.astype(np.int64); for a weight that is not a 2-D float table.
+        convert them with ids.astype(np.int64) (ids.data.astype(np.int64) for a Value); for a
+        weight of an integer dtype.
     IndexError
         For an id outside [0, num_embeddings) (as PyTorch; negative ids do not count from the
         end).
@@ -168,14 +169,19 @@ def embedding_ids(op: str, ids, num_embeddings: int) -> np.ndarray:
         raise TypeError(f"{op}: ids is a Value of dtype {ids.dtype} that requires grad; "
                         f"expected integer ids, which have no gradient (an id picks a row, it is "
                         f"not a number to differentiate); pass an integer array such as "
-                        f"ids.data.astype(np.int64)")
+                        f"ids.data.astype(np.int64) (tc.onnx.export makes its example_input "
+                        f"such a Value when it is a float array: pass it integer ids)")
     data = np.asarray(ids.data if isinstance(ids, Value) else ids)
     n = num_embeddings
     if data.dtype.kind not in "iu":
         values = (f" with values in [{data.min()}, {data.max()}]"
                   if data.size and data.dtype.kind == "f" else "")
+        # Value.astype converts between float dtypes only: a Value's ids convert as an array
+        fix = "ids.data.astype(np.int64)" if isinstance(ids, Value) else (
+            "ids.astype(np.int64)" if isinstance(ids, np.ndarray) else "np.asarray(ids, "
+            "dtype=np.int64)")
         raise TypeError(f"{op}: ids has dtype {data.dtype}{values}; expected integer ids in "
-                        f"[0, {n}); convert them with ids.astype(np.int64)")
+                        f"[0, {n}); convert them with {fix}")
     if data.size and (data.min() < 0 or data.max() >= n):
         low, high = int(data.min()), int(data.max())
         fix = (f"make num_embeddings at least {high + 1}" if low >= 0 else
