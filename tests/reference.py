@@ -1,6 +1,8 @@
-"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d, avg_pool2d
-and matmul, written straight from their definitions and sharing no code with the library: slow
-on purpose, used only as test oracles."""
+"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d, avg_pool2d,
+adaptive_avg_pool2d and matmul, written straight from their definitions and sharing no code with
+the library: slow on purpose, used only as test oracles."""
+
+import math
 
 import numpy as np
 
@@ -140,6 +142,26 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
                             if 0 <= row < height and 0 <= col < width:
                                 total += x[n, c, row, col]
                     out[n, c, i, j] = total / (kh * kw)
+    return out
+
+
+def adaptive_avg_pool2d(x, oh, ow):
+    """out[n,c,i,j] = the mean of x[n, c, r, s] over the rows r from floor(i*H/oh) up to (not
+    including) ceil((i+1)*H/oh) and the columns s likewise: x (N, C, H, W) -> (N, C, oh, ow)."""
+    n_batch, channels, height, width = x.shape
+    out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(oh):
+                for j in range(ow):
+                    top, bottom = math.floor(i * height / oh), math.ceil((i + 1) * height / oh)
+                    left, right = math.floor(j * width / ow), math.ceil((j + 1) * width / ow)
+                    total, count = 0.0, 0
+                    for row in range(top, bottom):
+                        for col in range(left, right):
+                            total += x[n, c, row, col]
+                            count += 1
+                    out[n, c, i, j] = total / count
     return out
 
 

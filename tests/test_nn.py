@@ -892,7 +892,9 @@ def test_activation_pooling_and_identity_layers(rng):
 
 
 @pytest.mark.parametrize("layer", [nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(0.1),
-                                   nn.AvgPool2d(2, stride=1, padding=1), nn.Identity()])
+                                   nn.AvgPool2d(2, stride=1, padding=1), nn.Identity(),
+                                   nn.Softmax(dim=1), nn.LogSoftmax(dim=-1),
+                                   nn.AdaptiveAvgPool2d((3, 2)), nn.AdaptiveAvgPool2d(1)])
 def test_new_layers_gradcheck_and_gradgradcheck(rng, layer):
     x = rng.standard_normal((2, 2, 4, 5))
     x[np.abs(x) < 1e-3] = 0.5                                # away from leaky_relu's kink
@@ -909,6 +911,46 @@ def test_new_layer_argument_errors():
     with pytest.raises(ValueError, match=r"AvgPool2d: kernel_size is 0; expected an integer >= "
                                          r"1"):
         nn.AvgPool2d(0)
+
+
+def test_softmax_log_softmax_and_adaptive_avg_pool2d_layers(rng):
+    x = rng.standard_normal((4, 5)) * 3
+    p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(nn.Softmax(dim=1)(x).data, p, rtol=1e-14)
+    np.testing.assert_allclose(nn.LogSoftmax(dim=1)(x).data, np.log(p), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(nn.Softmax(0)(x).data.sum(axis=0), np.ones(5), rtol=1e-15)
+    images = rng.standard_normal((2, 3, 4, 6))
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(images).data,
+                               images.mean(axis=(2, 3), keepdims=True), rtol=1e-14)
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d((2, None))(images).data,
+                               images.reshape(2, 3, 2, 2, 6).mean(axis=3), rtol=1e-14)
+    assert nn.AdaptiveAvgPool2d((3, 4))(images[0]).shape == (3, 3, 4)     # one (C, H, W) image
+    for layer, text in [(nn.Softmax(dim=1), "Softmax(dim=1)"),
+                        (nn.LogSoftmax(-1), "LogSoftmax(dim=-1)"),
+                        (nn.AdaptiveAvgPool2d((5, None)),
+                         "AdaptiveAvgPool2d(output_size=(5, None))"),
+                        (nn.AdaptiveAvgPool2d(1), "AdaptiveAvgPool2d(output_size=1)")]:
+        assert repr(layer) == text                                         # PyTorch's reprs
+        assert list(layer.parameters()) == [] and layer.state_dict() == {}
+
+
+@pytest.mark.parametrize("layer", ["Softmax", "LogSoftmax"])
+def test_softmax_layers_require_dim_and_name_the_fix(rng, layer):
+    with pytest.raises(TypeError, match=rf"{layer}: dim is None; expected the axis to normalise "
+                                        rf"over \(PyTorch's implicit choice for dim=None is "
+                                        rf"deprecated, and not followed here\); pass dim=1 for "
+                                        rf"scores \(N, C\), e\.g\. nn\.{layer}\(dim=1\)"):
+        getattr(nn, layer)()
+    fixed = eval(f"nn.{layer}(dim=1)")                                      # the fix it names
+    assert fixed(rng.standard_normal((3, 4))).shape == (3, 4)
+    with pytest.raises(TypeError, match=rf"{layer}: dim is str '1'; expected an int"):
+        getattr(nn, layer)("1")
+    with pytest.raises(TypeError, match=rf"{layer}: dim is float 1\.0; expected an int"):
+        getattr(nn, layer)(dim=1.0)
+    op = "softmax" if layer == "Softmax" else "log_softmax"
+    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range for an input of shape "
+                                         rf"\(3, 4\); expected an int in \[-2, 2\)"):
+        getattr(nn, layer)(dim=2)(np.ones((3, 4)))
 
 
 def test_gelu_and_silu_layers(rng):

@@ -1,7 +1,8 @@
-"""max_pool2d and avg_pool2d: forward against the nested-loop oracles, gradients and second
-derivatives by finite differences (max-pool on inputs without ties), the first-maximum tie rule
-with exact gradients, max-pool's -inf padding that never wins, the backward ops as each other's
-transposes, dtypes, and every user error."""
+"""max_pool2d, avg_pool2d and adaptive_avg_pool2d: forward against the nested-loop oracles,
+gradients and second derivatives by finite differences (max-pool on inputs without ties), the
+first-maximum tie rule with exact gradients, max-pool's -inf padding that never wins, the
+backward ops as each other's transposes, adaptive pooling's bins (overlapping, larger than the
+input, tiling as avg_pool2d), dtypes, and every user error with the fix it names."""
 
 import re
 
@@ -341,3 +342,173 @@ def test_avg_pool2d_refuses_integer_images_whose_window_sums_would_overflow():
                                         r"array .* convert it first, e.g. x.astype\(np.float32\)"):
         tc.nn.AvgPool2d(2)(images)
     assert tc.ops.avg_pool2d(images.astype(np.float32), 2).data.item() == 200.0  # the fix works
+
+
+def test_reference_adaptive_avg_pool2d_by_hand():
+    x = np.arange(1.0, 6.0).reshape(1, 1, 1, 5)              # one row: [1, 2, 3, 4, 5]
+    # 5 columns into 3 bins: [0, 2), [1, 4), [3, 5), overlapping, of 2, 3 and 2 columns
+    np.testing.assert_array_equal(reference.adaptive_avg_pool2d(x, 1, 3), [[[[1.5, 3.0, 4.5]]]])
+    # 1 row into 2 bins: both are that row
+    np.testing.assert_array_equal(reference.adaptive_avg_pool2d(x, 2, 1), [[[[3.0], [3.0]]]])
+
+
+def test_bin_matrix_by_hand():
+    # 10 rows into 4 bins: [0, 3), [2, 5), [5, 8), [7, 10), each of 3 rows, overlapping
+    expected = np.zeros((4, 10))
+    for i, (start, end) in enumerate([(0, 3), (2, 5), (5, 8), (7, 10)]):
+        expected[i, start:end] = 1 / 3
+    np.testing.assert_array_equal(pool.bin_matrix(10, 4, np.float64), expected)
+    # 2 rows into 3 bins: [0, 1), [0, 2), [1, 2); more bins than rows repeat them
+    np.testing.assert_array_equal(pool.bin_matrix(2, 3, np.float64),
+                                  [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+    eye = pool.bin_matrix(4, 4, np.float32)
+    assert eye.dtype == np.float32
+    np.testing.assert_array_equal(eye, np.eye(4))
+
+
+# x (N, C, H, W), output_size
+ADAPTIVE = [
+    ((1, 1, 4, 4), 2),                  # bins that tile the image: avg_pool2d's path
+    ((2, 3, 6, 9), (3, 3)),             # tiling, non-square bins, batch and channels
+    ((2, 3, 5, 7), (3, 4)),             # bins of different sizes, overlapping
+    ((1, 2, 10, 9), (4, 2)),            # 10 rows into 4 overlapping bins, 9 columns into 2
+    ((2, 1, 2, 3), (5, 4)),             # output larger than the input: rows repeated
+    ((2, 2, 5, 7), (None, 3)),          # None keeps H
+    ((1, 2, 6, 7), (4, None)),          # None keeps W
+    ((2, 3, 5, 7), 1),                  # global average pooling
+    ((1, 1, 1, 1), (1, 1)),             # a 1x1 image stays
+    ((1, 2, 1, 1), (2, 3)),             # a 1x1 image spread over 2x3
+]
+
+
+def _output_hw(x_shape, output_size):
+    """(OH, OW) for an output_size that may be an int or hold None."""
+    pair = (output_size, output_size) if isinstance(output_size, int) else output_size
+    return tuple(x_shape[2 + k] if size is None else size for k, size in enumerate(pair))
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE)
+def test_adaptive_avg_pool2d_matches_nested_loops(rng, x_shape, output_size):
+    x = rng.standard_normal(x_shape)
+    out = tc.ops.adaptive_avg_pool2d(tc.Value(x), output_size)
+    expected = reference.adaptive_avg_pool2d(x, *_output_hw(x_shape, output_size))
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE)
+def test_adaptive_avg_pool2d_gradcheck_and_gradgradcheck(rng, x_shape, output_size):
+    x = rng.standard_normal(x_shape)
+
+    def pool_x(x):
+        return tc.ops.adaptive_avg_pool2d(x, output_size)
+
+    assert tc.gradcheck(pool_x, [x])            # through a random upstream gradient
+    assert tc.gradgradcheck(pool_x, [x])
+
+
+def test_adaptive_avg_pool2d_second_derivative_through_a_nonlinearity(rng):
+    """Linear ops have a zero second derivative by x; squared, the pool's rule meets its own
+    transpose in the Hessian: d2/dx2 sum(pool(x)^2) = 2 A^T A."""
+    x = rng.standard_normal((2, 2, 6, 9))
+    assert tc.gradgradcheck(lambda x: tc.ops.adaptive_avg_pool2d(x, (4, 5)) ** 2, [x])  # overlap
+    assert tc.gradgradcheck(lambda x: tc.ops.adaptive_avg_pool2d(x, (2, 3)) ** 2, [x])  # tiles
+
+
+@pytest.mark.parametrize("x_shape, output_size", [((2, 3, 6, 9), (3, 3)), ((1, 2, 8, 4), (2, 4)),
+                                                  ((2, 1, 5, 5), 1)])
+def test_adaptive_avg_pool2d_with_tiling_bins_is_avg_pool2d(rng, x_shape, output_size):
+    x = tc.Value(rng.standard_normal(x_shape))
+    oh, ow = _output_hw(x_shape, output_size)
+    kernel = (x_shape[2] // oh, x_shape[3] // ow)
+    out, expected = tc.ops.adaptive_avg_pool2d(x, output_size), tc.ops.avg_pool2d(x, kernel)
+    np.testing.assert_array_equal(out.data, expected.data)      # the very same computation
+    u = rng.standard_normal(out.shape)
+    (dx,) = tc.grad(out, [x], grad_output=u)
+    np.testing.assert_array_equal(dx.data, tc.grad(expected, [x], grad_output=u)[0].data)
+
+
+def test_adaptive_avg_pool2d_gradient_by_hand():
+    """5 columns into 3 bins [0, 2), [1, 4), [3, 5): column k gets the upstream gradient of every
+    bin holding it, divided by that bin's size."""
+    x = tc.Value(np.arange(1.0, 6.0).reshape(1, 1, 1, 5))
+    out = tc.ops.adaptive_avg_pool2d(x, (1, 3))
+    out.backward(np.array([[[[6.0, 12.0, 18.0]]]]))
+    np.testing.assert_allclose(x.grad[0, 0, 0], [3.0, 3.0 + 4.0, 4.0, 4.0 + 9.0, 9.0])
+
+
+def test_adaptive_avg_pool2d_of_one_image_is_a_batch_of_one(rng):
+    image = rng.standard_normal((3, 5, 7))                   # (C, H, W), as PyTorch allows
+    out = tc.ops.adaptive_avg_pool2d(image, (2, None))
+    assert out.shape == (3, 2, 7)
+    np.testing.assert_array_equal(out.data,
+                                  tc.ops.adaptive_avg_pool2d(image[None], (2, 7)).data[0])
+    assert tc.gradcheck(lambda x: tc.ops.adaptive_avg_pool2d(x, (2, None)), [image])
+    assert tc.gradgradcheck(lambda x: tc.ops.adaptive_avg_pool2d(x, 3) ** 2, [image])
+
+
+@pytest.mark.parametrize("output_size", [(3, 4), (2, 7)])     # matrices, and tiling bins
+def test_adaptive_avg_pool2d_float32_empty_batch_and_params(rng, output_size):
+    x = tc.Value(rng.standard_normal((2, 3, 6, 7)).astype(np.float32))
+    out = tc.ops.adaptive_avg_pool2d(x, (output_size[0], None) if output_size[1] == 7
+                                     else output_size)
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    assert out.dtype == x.grad.dtype == np.float32 and out.shape == (2, 3, *output_size)
+    assert out.fn.params == {"output_size": output_size}        # None resolved to W = 7
+    np.testing.assert_allclose(x.grad.sum(), out.size, rtol=1e-6)   # each bin hands on 1
+    empty = tc.Value(np.zeros((0, 3, 6, 7)))
+    assert tc.ops.adaptive_avg_pool2d(empty, output_size).shape == (0, 3, *output_size)
+
+
+@pytest.mark.parametrize("output_size, error, match", [
+    (0, ValueError, r"adaptive_avg_pool2d: output_size 0 has a size below 1; expected an int or "
+                    r"a pair \(OH, OW\) of ints >= 1, where None keeps the input's size; pass "
+                    r"e\.g\. output_size=1$"),
+    ((0, 2), ValueError, r"output_size \(0, 2\) has a size below 1; .* output_size=\(1, 2\)$"),
+    (-3, ValueError, r"output_size -3 has a size below 1; .* output_size=1$"),
+    ((2, 3, 4), ValueError, r"output_size \(2, 3, 4\) has 3 entries; .* output_size=\(3, 4\)$"),
+    ((5,), ValueError, r"output_size \(5,\) has 1 entry; .* output_size=5$"),
+    (2.5, TypeError, r"output_size 2\.5 is not an int or a pair of ints; .* output_size=2$"),
+    ((2.0, None), TypeError, r"output_size \(2\.0, None\) is not .* output_size=\(2, None\)$"),
+    (True, TypeError, r"output_size True is not an int .* output_size=1$"),
+    (None, TypeError, r"output_size None is not an int .* output_size=\(None, None\)$"),
+])
+def test_adaptive_avg_pool2d_bad_output_size_names_a_fix_that_works(output_size, error, match):
+    x = np.ones((1, 2, 5, 7))
+    with pytest.raises(error, match=match) as raised:
+        tc.ops.adaptive_avg_pool2d(x, output_size)
+    fix = eval(re.search(r"output_size=(.*)$", str(raised.value))[1])
+    assert tc.ops.adaptive_avg_pool2d(x, fix).shape[:2] == (1, 2)
+    with pytest.raises(error, match=match.replace("adaptive_avg_pool2d", "AdaptiveAvgPool2d")):
+        tc.nn.AdaptiveAvgPool2d(output_size)                   # the layer checks it when built
+
+
+@pytest.mark.parametrize("x_shape, match", [
+    ((28, 28), r"adaptive_avg_pool2d: input has shape \(28, 28\); expected a 4-D input "
+               r"\(N, C, H, W\) or a 3-D one \(C, H, W\); for one 28x28 image use "
+               r"x\.reshape\(1, 1, 28, 28\)"),
+    ((6, 784), r"it looks like 6 flattened 28x28 images: use x\.reshape\(6, 1, 28, 28\)"),
+    ((2, 3, 4, 28, 28), r"to pool every image, merge the leading axes: use "
+                        r"x\.reshape\(-1, 4, 28, 28\)"),
+])
+def test_adaptive_avg_pool2d_input_shape_hints_name_the_reshape_that_works(rng, x_shape, match):
+    x = rng.standard_normal(x_shape)
+    with pytest.raises(ValueError, match=match) as raised:
+        tc.ops.adaptive_avg_pool2d(x, 7)
+    fix = re.search(r"use (x\.reshape\([-\d, ]+\))", str(raised.value))[1]
+    assert tc.ops.adaptive_avg_pool2d(eval(fix, {"x": x}), 7).shape[-2:] == (7, 7)
+
+
+def test_adaptive_avg_pool2d_other_input_errors():
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d: input has shape \(784,\); "
+                                         r"expected a 4-D input \(N, C, H, W\) or a 3-D one"):
+        tc.ops.adaptive_avg_pool2d(np.ones(784), 2)
+    with pytest.raises(ValueError, match=r"input has shape \(2, 3, 0, 7\), an empty image; "
+                                         r"expected H >= 1 and W >= 1"):
+        tc.ops.adaptive_avg_pool2d(np.ones((2, 3, 0, 7)), 2)
+    images = np.full((1, 1, 3, 3), 200, dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"adaptive_avg_pool2d: input has dtype uint8; expected "
+                                        r"a float array .* e\.g\. x\.astype\(np\.float32\)"):
+        tc.nn.AdaptiveAvgPool2d(2)(images)
+    np.testing.assert_array_equal(tc.ops.adaptive_avg_pool2d(images.astype(np.float32), 2).data,
+                                  np.full((1, 1, 2, 2), 200.0))         # the fix works

@@ -1,5 +1,6 @@
 """The CNN ops against PyTorch float64: conv2d and conv_transpose2d (grouped and depthwise too),
-max_pool2d, avg_pool2d, softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
+max_pool2d, avg_pool2d, adaptive_avg_pool2d (and its float32 forward against PyTorch float32),
+softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
 binary_cross_entropy_with_logits) with every reduction. Each case compares the forward, the
 gradient of every floating input through a random upstream gradient, and the second derivatives
 -- of (gradients . v) by every input and by the upstream gradient -- with
@@ -194,6 +195,42 @@ def test_avg_pool2d(torch, rng, x_shape, kernel_size, stride, padding):
         torch, lambda x: ops.avg_pool2d(x, kernel_size, stride, padding),
         lambda x: torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding),
         [rng.standard_normal(x_shape)], rng)
+
+
+# x (N, C, H, W) or (C, H, W), output_size
+ADAPTIVE = [
+    ((2, 3, 6, 8), (3, 4)),               # bins that tile the image
+    ((2, 3, 5, 7), (3, 4)),               # bins of different sizes, overlapping
+    ((1, 2, 10, 9), (4, 2)),
+    ((2, 1, 2, 3), (5, 4)),               # output larger than the input
+    ((2, 2, 5, 7), (None, 3)),            # None keeps H
+    ((2, 3, 5, 7), 1),                    # global average pooling
+    ((1, 2, 1, 1), (2, 3)),               # a 1x1 image spread
+    ((3, 5, 7), (2, 3)),                  # one image (C, H, W)
+]
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE)
+def test_adaptive_avg_pool2d(torch, rng, x_shape, output_size):
+    compare_with_torch(
+        torch, lambda x: ops.adaptive_avg_pool2d(x, output_size),
+        lambda x: torch.nn.functional.adaptive_avg_pool2d(x, output_size),
+        [rng.standard_normal(x_shape)], rng)
+    # squared, so the second derivative by x is not zero: the rule's transpose meets itself
+    compare_with_torch(
+        torch, lambda x: ops.adaptive_avg_pool2d(x, output_size) ** 2,
+        lambda x: torch.nn.functional.adaptive_avg_pool2d(x, output_size) ** 2,
+        [rng.standard_normal(x_shape)], rng)
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE)
+def test_adaptive_avg_pool2d_float32_forward_equals_pytorch_float32(torch, rng, x_shape,
+                                                                   output_size):
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    out = ops.adaptive_avg_pool2d(x, output_size)
+    expected = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(x), output_size)
+    assert out.dtype == np.float32 and expected.dtype == torch.float32
+    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape, axis", [((3, 5), -1), ((4, 3), 0), ((2, 3, 4), 1)])

@@ -1,6 +1,7 @@
 """The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
 odd and even kernels, grouped and depthwise Conv2d, ConvTranspose2d (grouped too, its initial
-range), AvgPool2d's padding rule, BatchNorm1d/2d (forward, every gradient, the running
+range), AvgPool2d's padding rule, AdaptiveAvgPool2d, Softmax and LogSoftmax (with their reprs),
+BatchNorm1d/2d (forward, every gradient, the running
 statistics after several steps, evaluation mode, the state dict), LayerNorm and Embedding
 (with padding_idx too), Dropout's scaling, the activations, state dicts of tied weights, shared
 modules and Sequential slices loaded strictly both ways, and the learning rates of StepLR and
@@ -79,6 +80,27 @@ def test_activations(torch, rng, ours, name):
     slope = nn.LeakyReLU(0.3)
     compare_forward_and_gradients(torch, slope, torch.nn.LeakyReLU(0.3), x,
                                   rng.standard_normal((3, 4, 5)))
+
+
+@pytest.mark.parametrize("output_size, shape", [
+    (1, (2, 3, 7, 8)), ((3, 4), (2, 3, 7, 8)), ((4, None), (2, 3, 7, 8)), ((7, 2), (2, 3, 7, 8)),
+    ((9, 10), (1, 2, 4, 3)), ((2, 3), (3, 5, 7))])
+def test_adaptive_avg_pool2d_layer(torch, rng, output_size, shape):
+    ours, theirs = nn.AdaptiveAvgPool2d(output_size), torch.nn.AdaptiveAvgPool2d(output_size)
+    assert repr(ours) == repr(theirs)
+    x = rng.standard_normal(shape)
+    out_shape = tuple(theirs(torch.from_numpy(x)).shape)
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(out_shape))
+
+
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("dim, shape", [(1, (4, 5)), (-1, (2, 3, 4)), (0, (3, 2)),
+                                        (1, (2, 3, 2, 2))])
+def test_softmax_layers(torch, rng, name, dim, shape):
+    ours, theirs = getattr(nn, name)(dim=dim), getattr(torch.nn, name)(dim=dim)
+    assert repr(ours) == repr(theirs)
+    compare_forward_and_gradients(torch, ours, theirs, rng.standard_normal(shape) * 3,
+                                  rng.standard_normal(shape))
 
 
 BATCH_NORMS = [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)), ("BatchNorm2d", (4, 3, 5, 6)),

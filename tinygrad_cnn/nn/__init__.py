@@ -4,6 +4,7 @@ the loss modules and the initialisers."""
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn.layers import (
     GELU,
+    AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -16,17 +17,19 @@ from tinygrad_cnn.nn.layers import (
     LayerNorm,
     LeakyReLU,
     Linear,
+    LogSoftmax,
     MaxPool2d,
     ReLU,
     Sigmoid,
     SiLU,
+    Softmax,
     Tanh,
 )
 from tinygrad_cnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
-           "MaxPool2d", "AvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU",
-           "SiLU", "Identity",
+           "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh",
+           "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Identity",
            "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]

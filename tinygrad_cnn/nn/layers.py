@@ -1,7 +1,7 @@
-"""The layers: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, Flatten, the activations,
-Dropout, BatchNorm1d/2d, Identity, LayerNorm, Embedding. Each holds its parameters, buffers and
-settings; its forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm) a few
-existing ops."""
+"""The layers: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
+the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d, Identity, LayerNorm, Embedding.
+Each holds its parameters, buffers and settings; its forward calls the op of the same name in
+tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.conv import groups_dividing
 from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx
+from tinygrad_cnn.ops.pool import check_output_size
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
@@ -252,6 +253,27 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class AdaptiveAvgPool2d(Module):
+    """Mean over each of OH x OW bins of the image, whatever its size: (N, C, H, W) -> (N, C,
+    OH, OW), or (C, H, W) -> (C, OH, OW), as PyTorch's.
+
+    output_size is an int or a pair (OH, OW) in which None keeps the input's size. Bin i along
+    H covers rows [floor(i*H/OH), ceil((i+1)*H/OH)), likewise along W, so bins may differ in
+    size and overlap; AdaptiveAvgPool2d(1) is global average pooling. Unlike PyTorch, an
+    output_size of 0 is an error.
+    """
+
+    def __init__(self, output_size: int | None | tuple[int | None, int | None]):
+        check_output_size("AdaptiveAvgPool2d", output_size)
+        self.output_size = output_size
+
+    def forward(self, x):
+        return ops.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 class Flatten(Module):
     """Merge the dimensions from start_dim on: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
 
@@ -329,6 +351,59 @@ class SiLU(Module):
 
     def forward(self, x):
         return ops.silu(x)
+
+
+class Softmax(Module):
+    """s_i = exp(x_i) / sum_j exp(x_j) along `dim`: any shape -> the same shape; Softmax(dim=1)
+    turns scores (N, C) into probabilities, each row summing to 1.
+
+    dim is required: PyTorch's Softmax() without dim picks an axis from the input's number of
+    axes (0 for 0-, 1- and 3-D inputs, else 1) with a deprecation warning; here dim=None is a
+    TypeError saying which dim to pass.
+    """
+
+    def __init__(self, dim: int | None = None):
+        self.dim = _checked_dim("Softmax", dim)
+
+    def forward(self, x):
+        return ops.softmax(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """y_i = x_i - log sum_j exp(x_j) along `dim`, stable for scores of any size: any shape ->
+    the same shape; LogSoftmax(dim=1) turns scores (N, C) into the log-probabilities that
+    NLLLoss takes.
+
+    dim is required: PyTorch's LogSoftmax() without dim picks an axis from the input's number
+    of axes (0 for 0-, 1- and 3-D inputs, else 1) with a deprecation warning; here dim=None is
+    a TypeError saying which dim to pass.
+    """
+
+    def __init__(self, dim: int | None = None):
+        self.dim = _checked_dim("LogSoftmax", dim)
+
+    def forward(self, x):
+        return ops.log_softmax(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+def _checked_dim(layer: str, dim) -> int:
+    """The axis of a softmax layer, an int; None (PyTorch's deprecated implicit choice) or
+    another type is an error saying which dim to pass."""
+    if dim is None:
+        raise TypeError(f"{layer}: dim is None; expected the axis to normalise over (PyTorch's "
+                        f"implicit choice for dim=None is deprecated, and not followed here); "
+                        f"pass dim=1 for scores (N, C), e.g. nn.{layer}(dim=1), or dim=-1 for "
+                        f"the last axis")
+    if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{layer}: dim is {type(dim).__name__} {dim!r}; expected an int, the "
+                        f"axis to normalise over, e.g. nn.{layer}(dim=1) for scores (N, C)")
+    return int(dim)
 
 
 class Identity(Module):

@@ -202,6 +202,19 @@ def avg_pool2d(g, node, x):
                 count_include_pad=1)
 
 
+def adaptive_avg_pool2d(g, node, x):
+    (h, w), (oh, ow) = node.fn.inputs[0].shape[2:], node.fn.params["output_size"]
+    if (oh, ow) == (1, 1):
+        return g.op("GlobalAveragePool", [x])
+    if h % oh == 0 and w % ow == 0:     # equal bins side by side: avg_pool2d's windows
+        kernel = [h // oh, w // ow]
+        return g.op("AveragePool", [x], kernel_shape=kernel, strides=kernel)
+    # bins of different sizes: out = A_h x A_w^T, MatMul broadcasting over (N, C) as numpy's
+    a_h = g.constant(pool.bin_matrix(h, oh, node.dtype), "bins_h")             # (OH, H)
+    a_w_t = g.constant(pool.bin_matrix(w, ow, node.dtype).T, "bins_w")         # (W, OW)
+    return g.op("MatMul", [g.op("MatMul", [a_h, x]), a_w_t])
+
+
 def _axes(node) -> list[int]:
     x = node.fn.inputs[0]
     return list(reduce.normalize_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.ndim))
@@ -374,6 +387,7 @@ CONVERTERS = {
     conv.ConvTranspose2d: conv_transpose2d,
     pool.MaxPool2d: max_pool2d,
     pool.AvgPool2d: avg_pool2d,
+    pool.AdaptiveAvgPool2d: adaptive_avg_pool2d,
     reduce.Sum: _reduce("ReduceSum"),
     reduce.Mean: _reduce("ReduceMean"),
     reduce.Max: _reduce("ReduceMax"),

@@ -41,14 +41,15 @@ from tinygrad_cnn.ops.loss import (
     nll_loss,
     softmax,
 )
-from tinygrad_cnn.ops.pool import avg_pool2d, max_pool2d
+from tinygrad_cnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from tinygrad_cnn.ops.reduce import argmax, argmin, max, mean, min, std, sum, var
 from tinygrad_cnn.ops.shape import broadcast_to, flatten, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh", "sigmoid",
            "sum", "mean", "max", "reshape", "flatten", "transpose", "broadcast_to",
            "matmul", "linear", "conv2d", "max_pool2d", "softmax", "log_softmax", "cross_entropy",
-           "conv_transpose2d", "conv2d_weight", "avg_pool2d", "nll_loss", "mse_loss",
+           "conv_transpose2d", "conv2d_weight", "avg_pool2d", "adaptive_avg_pool2d", "nll_loss",
+           "mse_loss",
            "binary_cross_entropy_with_logits",
            "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
            "softplus", "log_sigmoid", "erf", "gelu", "silu",

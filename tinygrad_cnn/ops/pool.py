@@ -1,7 +1,7 @@
-"""2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not.
-Max-pooling routes the gradient to the first maximum of each window (row-major), as PyTorch;
-each backward is an op of its own whose backward is the forward again, so gradients of any
-order exist."""
+"""2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not, and
+adaptive average pooling to a given output size. Max-pooling routes the gradient to the first
+maximum of each window (row-major), as PyTorch; each backward is an op of its own whose backward
+is the forward again (or a product with constant matrices), so gradients of any order exist."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import pool_kernels as kernels
 from tinygrad_cnn.ops.conv import image_batch_hint
+from tinygrad_cnn.ops.shape import reshape
 from tinygrad_cnn.value import Value
 
 
@@ -123,6 +124,48 @@ class AvgPool2dGrad(Function):
                              padding=self.padding)
 
 
+class AdaptiveAvgPool2d(Function):
+    """out[n,c,i,j] = mean of x[n, c, r, s] over r in rows(i), s in cols(j), with the bins
+    rows(i) = [floor(i*H/OH), ceil((i+1)*H/OH)) and likewise cols(j): x (N, C, H, W) ->
+    (N, C, OH, OW), output_size = (OH, OW), as PyTorch. Bins may differ in size and overlap
+    (10 rows into 4 bins: [0, 3), [2, 5), [5, 8), [7, 10)); OH > H repeats rows.
+
+    Linear in x, image by image: out = A_h x A_w^T with A_h (OH, H) holding 1/len(rows(i)) in
+    row i at the columns rows(i), else 0, and likewise A_w (OW, W) (bin_matrix). When the bins
+    tile the image (H % OH == 0 and W % OW == 0) that is avg_pool2d with kernel = stride =
+    (H/OH, W/OW), whose ops then run: its window views forward, AvgPool2dGrad backward.
+    Backward: dx = A_h^T g A_w, linear in g: its own backward (MatMul's rule, or the avg_pool2d
+    that AvgPool2dGrad's is) applies A_h u A_w^T again, so gradients of every order exist.
+    """
+
+    def forward(self, x, output_size):
+        (h, w), (oh, ow) = x.shape[2:], output_size
+        self.tile = (h // oh, w // ow) if h % oh == 0 and w % ow == 0 else None
+        if self.tile:                   # equal bins side by side: avg_pool2d's windows
+            return AvgPool2d.run(x, kernel_size=self.tile)
+        # (OH, H) @ (N, C, H, W) @ (W, OW) -> (N, C, OH, OW)
+        return bin_matrix(h, oh, x.dtype) @ x @ bin_matrix(w, ow, x.dtype).T
+
+    # out = A_h x A_w^T  =>  dx = A_h^T g A_w: each bin hands g / (its size) to its elements
+    def backward(self, grad):
+        x, _ = self.saved()
+        if self.tile:
+            return AvgPool2dGrad.run(grad, x_shape=x.shape, kernel=self.tile, stride=self.tile,
+                                     padding=(0, 0))
+        (h, w), (oh, ow) = x.shape[2:], self.params["output_size"]
+        # (H, OH) @ (N, C, OH, OW) @ (OW, W) -> (N, C, H, W)
+        return bin_matrix(h, oh, grad.dtype).T @ grad @ bin_matrix(w, ow, grad.dtype)
+
+
+def bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
+    """A (bins, size) with A[i, k] = 1/len(bin i) for k in bin i = [floor(i*size/bins),
+    ceil((i+1)*size/bins)), else 0: A @ v averages v (size,) over each bin."""
+    i = np.arange(bins).reshape(-1, 1)                          # (bins, 1)
+    start, end = i * size // bins, -(-(i + 1) * size // bins)   # floor and ceil
+    k = np.arange(size)                                          # (size,)
+    return (((start <= k) & (k < end)) / (end - start)).astype(dtype)
+
+
 def _pair(value) -> tuple[int, int]:
     """An int or an (h, w) pair as a pair (already checked by the public functions)."""
     return (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
@@ -198,3 +241,77 @@ def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, i
                         f"mean of integers is not one of them); convert it first, e.g. "
                         f"x.astype(np.float32) for an array")
     return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def adaptive_avg_pool2d(x, output_size: int | None | tuple[int | None, int | None]) -> Value:
+    """Mean over each of OH x OW bins of the image: x (N, C, H, W) -> (N, C, OH, OW), or
+    (C, H, W) -> (C, OH, OW), as PyTorch's adaptive_avg_pool2d.
+
+    output_size is an int (OH = OW) or a pair (OH, OW), where None keeps the input's size.
+    Bin i along H covers rows [floor(i*H/OH), ceil((i+1)*H/OH)), likewise along W: bins may
+    differ in size and overlap, and OH > H is allowed (rows are repeated). When H % OH == 0
+    and W % OW == 0 the result is avg_pool2d with kernel_size = stride = (H/OH, W/OW);
+    output_size=1 is global average pooling. Unlike PyTorch, output_size 0 (an empty result)
+    is an error.
+    """
+    xa = np.asarray(x.data if isinstance(x, Value) else x)
+    pair = check_output_size("adaptive_avg_pool2d", output_size)
+    if xa.ndim not in (3, 4):
+        raise ValueError(f"adaptive_avg_pool2d: input has shape {xa.shape}; expected a 4-D input "
+                         f"(N, C, H, W) or a 3-D one (C, H, W){_adaptive_shape_hint(xa.shape)}")
+    h, w = xa.shape[-2:]
+    if h == 0 or w == 0:
+        raise ValueError(f"adaptive_avg_pool2d: input has shape {xa.shape}, an empty image; "
+                         f"expected H >= 1 and W >= 1, so that every bin averages at least one "
+                         f"element")
+    if xa.dtype.kind != "f":        # as avg_pool2d: a bin's sum would overflow uint8 images
+        raise TypeError(f"adaptive_avg_pool2d: input has dtype {xa.dtype}; expected a float "
+                        f"array (a mean of integers is not one of them); convert it first, "
+                        f"e.g. x.astype(np.float32) for an array")
+    size = (h if pair[0] is None else pair[0], w if pair[1] is None else pair[1])
+    if xa.ndim == 3:                # one image, as PyTorch: pooled as a batch of one
+        return reshape(AdaptiveAvgPool2d.apply(reshape(x, (1, *xa.shape)), output_size=size),
+                       (xa.shape[0], *size))
+    return AdaptiveAvgPool2d.apply(x, output_size=size)
+
+
+def check_output_size(fn: str, output_size) -> tuple[int | None, int | None]:
+    """An adaptive pool's output_size as a pair (OH, OW) of ints >= 1 or None, after checking;
+    an error names `fn` (an op or a layer) and an output_size that works."""
+    pair = isinstance(output_size, (tuple, list))
+    entries = list(output_size) if pair else [output_size, output_size]
+    kinds = ["none" if e is None and pair else
+             "int" if isinstance(e, (int, np.integer)) and not isinstance(e, (bool, np.bool_))
+             else "other" for e in entries]
+    if "other" in kinds:
+        error, what = TypeError, "is not an int or a pair of ints"
+    elif len(entries) != 2:
+        error, what = ValueError, f"has {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+    elif any(kind == "int" and e < 1 for kind, e in zip(kinds, entries, strict=True)):
+        error, what = ValueError, "has a size below 1"
+    else:
+        return tuple(None if e is None else int(e) for e in entries)
+    fix = [_whole(e) for e in (entries[-2:] if len(entries) >= 2 else (entries or [1]) * 2)]
+    shown = fix[0] if fix[0] == fix[1] and fix[0] is not None else tuple(fix)
+    raise error(f"{fn}: output_size {output_size!r} {what}; expected an int or a pair (OH, "
+                f"OW) of ints >= 1, where None keeps the input's size; pass e.g. "
+                f"output_size={shown!r}")
+
+
+def _whole(entry) -> int | None:
+    """An output_size entry made valid, for an error's suggestion: None, or a whole number >= 1."""
+    if entry is None:
+        return None
+    try:
+        return max(int(entry), 1)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
+def _adaptive_shape_hint(shape: tuple[int, ...]) -> str:
+    """How to make an image batch of an input with too few or too many axes, where there is a
+    way: '; <what it looks like>: use x.reshape(...)', or ''."""
+    if len(shape) > 4:              # a batch of batches: merge the leading axes
+        return (f"; to pool every image, merge the leading axes: use x.reshape(-1, "
+                f"{shape[-3]}, {shape[-2]}, {shape[-1]})")
+    return image_batch_hint(shape) if len(shape) == 2 else ""
