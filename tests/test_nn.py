@@ -125,6 +125,21 @@ def test_children_and_modules():
                                                         "MaxPool2d", "Flatten", "Linear"]
 
 
+def test_apply_visits_each_module_once_below_first_as_pytorch(rng):
+    net = Net()
+    visited = []
+    assert net.apply(visited.append) is net
+    # PyTorch's order: a module's submodules (each with theirs first), then the module itself
+    assert [type(m).__name__ for m in visited] == ["Conv2d", "ReLU", "MaxPool2d", "Sequential",
+                                                   "Flatten", "Linear", "Net"]
+    shared = nn.Linear(2, 2, rng=rng)
+    twice = nn.Sequential(shared, nn.ReLU(), shared)
+    shared.owner = twice                                   # and a cycle back to its owner
+    visited.clear()
+    twice.apply(visited.append)
+    assert visited == [shared, twice[1], twice]
+
+
 def test_train_eval_propagate_to_every_module():
     net = Net()
     assert all(m.training for m in net.modules())

@@ -157,6 +157,23 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
+    def apply(self, fn) -> Module:
+        """Call fn(module) on each submodule, its own submodules first, and then on this module:
+        PyTorch's order, e.g. `model.apply(init_weights)`; returns this module. A module held
+        under several paths is visited once, and never from inside itself."""
+        done: set[int] = set()
+
+        def visit(module: Module, above: tuple[int, ...]) -> None:
+            inside = above + (id(module),)
+            for child in module.children():
+                if id(child) not in done and id(child) not in inside:
+                    visit(child, inside)
+            done.add(id(module))
+            fn(module)
+
+        visit(self, ())
+        return self
+
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         """(dotted name, parameter) for every parameter, e.g. "conv1.weight", "0.bias"; a
         parameter shared by several modules is given once, under its first name."""
