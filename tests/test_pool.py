@@ -368,7 +368,7 @@ def test_bin_matrix_by_hand():
 
 # x (N, C, H, W), output_size
 ADAPTIVE = [
-    ((1, 1, 4, 4), 2),                  # bins that tile the image: avg_pool2d's path
+    ((1, 1, 4, 4), 2),                  # bins that tile the image: avg_pool2d's windows
     ((2, 3, 6, 9), (3, 3)),             # tiling, non-square bins, batch and channels
     ((2, 3, 5, 7), (3, 4)),             # bins of different sizes, overlapping
     ((1, 2, 10, 9), (4, 2)),            # 10 rows into 4 overlapping bins, 9 columns into 2
@@ -422,10 +422,11 @@ def test_adaptive_avg_pool2d_with_tiling_bins_is_avg_pool2d(rng, x_shape, output
     oh, ow = _output_hw(x_shape, output_size)
     kernel = (x_shape[2] // oh, x_shape[3] // ow)
     out, expected = tc.ops.adaptive_avg_pool2d(x, output_size), tc.ops.avg_pool2d(x, kernel)
-    np.testing.assert_array_equal(out.data, expected.data)      # the very same computation
+    np.testing.assert_allclose(out.data, expected.data, rtol=1e-13, atol=1e-15)
     u = rng.standard_normal(out.shape)
     (dx,) = tc.grad(out, [x], grad_output=u)
-    np.testing.assert_array_equal(dx.data, tc.grad(expected, [x], grad_output=u)[0].data)
+    np.testing.assert_allclose(dx.data, tc.grad(expected, [x], grad_output=u)[0].data,
+                               rtol=1e-13, atol=1e-15)
 
 
 def test_adaptive_avg_pool2d_gradient_by_hand():

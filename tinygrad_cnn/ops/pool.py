@@ -131,27 +131,19 @@ class AdaptiveAvgPool2d(Function):
     (10 rows into 4 bins: [0, 3), [2, 5), [5, 8), [7, 10)); OH > H repeats rows.
 
     Linear in x, image by image: out = A_h x A_w^T with A_h (OH, H) holding 1/len(rows(i)) in
-    row i at the columns rows(i), else 0, and likewise A_w (OW, W) (bin_matrix). When the bins
-    tile the image (H % OH == 0 and W % OW == 0) that is avg_pool2d with kernel = stride =
-    (H/OH, W/OW), whose ops then run: its window views forward, AvgPool2dGrad backward.
-    Backward: dx = A_h^T g A_w, linear in g: its own backward (MatMul's rule, or the avg_pool2d
-    that AvgPool2dGrad's is) applies A_h u A_w^T again, so gradients of every order exist.
+    row i at the columns rows(i), else 0, and likewise A_w (OW, W) (bin_matrix). Backward:
+    dx = A_h^T g A_w, linear in g: recorded under create_graph, its matmuls' rules apply
+    A_h u A_w^T again, so gradients of every order exist.
     """
 
     def forward(self, x, output_size):
         (h, w), (oh, ow) = x.shape[2:], output_size
-        self.tile = (h // oh, w // ow) if h % oh == 0 and w % ow == 0 else None
-        if self.tile:                   # equal bins side by side: avg_pool2d's windows
-            return AvgPool2d.run(x, kernel_size=self.tile)
         # (OH, H) @ (N, C, H, W) @ (W, OW) -> (N, C, OH, OW)
         return bin_matrix(h, oh, x.dtype) @ x @ bin_matrix(w, ow, x.dtype).T
 
     # out = A_h x A_w^T  =>  dx = A_h^T g A_w: each bin hands g / (its size) to its elements
     def backward(self, grad):
         x, _ = self.saved()
-        if self.tile:
-            return AvgPool2dGrad.run(grad, x_shape=x.shape, kernel=self.tile, stride=self.tile,
-                                     padding=(0, 0))
         (h, w), (oh, ow) = x.shape[2:], self.params["output_size"]
         # (H, OH) @ (N, C, OH, OW) @ (OW, W) -> (N, C, H, W)
         return bin_matrix(h, oh, grad.dtype).T @ grad @ bin_matrix(w, ow, grad.dtype)
