@@ -56,33 +56,36 @@ def test_sgd_momentum_and_weight_decay_steps(rng, shape):
     np.testing.assert_allclose(result, w, rtol=1e-14, atol=1e-14)
 
 
-@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
-def test_adam_steps(problem, weight_decay):
-    w0, grads = problem
-    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+def adam_by_hand(w0, grads, lr, weight_decay, decoupled, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam's update written out: weight decay added to g (Adam), or taken off w before the
+    step with g left alone (AdamW, decoupled)."""
     w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
     for t, g in enumerate(grads, start=1):
-        g = g + weight_decay * w
+        if decoupled:
+            w = w * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * w
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g ** 2
         m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
         w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
-    result = run(optim.Adam, w0, grads, lr=lr, weight_decay=weight_decay)
-    np.testing.assert_allclose(result, w, rtol=1e-12, atol=1e-12)
+    return w
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adam_steps(problem, weight_decay):
+    w0, grads = problem
+    result = run(optim.Adam, w0, grads, lr=0.01, weight_decay=weight_decay)
+    np.testing.assert_allclose(result, adam_by_hand(w0, grads, 0.01, weight_decay, False),
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("shape", [(3, 4), ()])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adamw_steps_decay_the_weights_apart_from_the_gradient(rng, shape, weight_decay):
     w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
-    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
-    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
-    for t, g in enumerate(grads, start=1):
-        w = w * (1 - lr * weight_decay)          # decoupled: g itself is left alone
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g ** 2
-        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
-        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    lr = 0.01
+    w = adam_by_hand(w0, grads, lr, weight_decay, True)
     result = run(optim.AdamW, w0, grads, lr=lr, weight_decay=weight_decay)
     np.testing.assert_allclose(result, w, rtol=1e-12, atol=1e-12)
     if weight_decay:    # unlike Adam's weight decay, which adds weight_decay * w to g

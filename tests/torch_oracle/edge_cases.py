@@ -1,11 +1,11 @@
 """What the two edge-input sweeps (test_edge_inputs.py, first derivatives, and
 test_edge_second_order.py, second) share: makers of float64 inputs from a generator, constant
 patterns, the non-contiguous layouts every case also runs on, numpy's reductions as PyTorch
-computes them, and the layers both check."""
+computes them, the embedding cases and the layers both check."""
 
 import numpy as np
 
-from tinygrad_cnn import nn
+from tinygrad_cnn import nn, ops
 
 
 def normal(*shapes):
@@ -46,6 +46,28 @@ def t(torch, array):
 
 
 IDX = np.array([0, 2, 2, 0, 2])
+
+
+def embedding_torch(th, ids, w, padding_idx=None):
+    return th.nn.functional.embedding(t(th, ids), w, padding_idx)
+
+
+# (name, input maker, ours, PyTorch's): the table's rows picked by fixed integer ids
+EMBEDDINGS = [
+    ("embedding[repeated]", normal((3, 2)), lambda w: ops.embedding(IDX, w),
+     lambda th, w: embedding_torch(th, IDX, w)),
+    ("embedding-padding", normal((3, 2)), lambda w: ops.embedding(IDX, w, padding_idx=2),
+     lambda th, w: embedding_torch(th, IDX, w, 2)),
+    ("embedding-0d-id-1-row", normal((1, 2)), lambda w: ops.embedding(np.array(0), w, 0),
+     lambda th, w: embedding_torch(th, 0, w, 0)),
+    ("embedding-dim-0", normal((3, 0)), lambda w: ops.embedding(IDX, w, padding_idx=-1),
+     lambda th, w: embedding_torch(th, IDX, w, -1)),
+]
+# first derivatives only: PyTorch's double backward of embedding fails on empty ids (it
+# reshapes 0 elements to (2, 0, -1)); tests/test_indexing.py checks ours with gradgradcheck
+EMBEDDING_EMPTY_IDS = (
+    "embedding-empty-ids", normal((3, 2)), lambda w: ops.embedding(np.zeros((2, 0), int), w),
+    lambda th, w: embedding_torch(th, np.zeros((2, 0), int), w))
 
 
 def reduce_torch(th, op, x, axis, keepdims):

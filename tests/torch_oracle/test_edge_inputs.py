@@ -8,6 +8,8 @@ is an ndarray of its own (never a numpy scalar, never sharing memory with anothe
 import numpy as np
 import pytest
 from edge_cases import (
+    EMBEDDING_EMPTY_IDS,
+    EMBEDDINGS,
     IDX,
     LAYERS,
     LAYOUTS,
@@ -94,16 +96,7 @@ CASES = [
     ("stack([x,x])", normal(()), lambda x: ops.stack([x, x]), lambda th, x: th.stack([x, x])),
     ("x[repeated]", normal((3, 2)), lambda x: x[IDX % 3], lambda th, x: x[t(th, IDX % 3)]),
     ("x[repeated]-0d-rows", normal((3,)), lambda x: x[IDX % 3], lambda th, x: x[t(th, IDX % 3)]),
-    ("embedding[repeated]", normal((3, 2)), lambda w: ops.embedding(IDX, w),
-     lambda th, w: F.embedding(t(th, IDX), w)),
-    ("embedding-padding", normal((3, 2)), lambda w: ops.embedding(IDX, w, padding_idx=2),
-     lambda th, w: F.embedding(t(th, IDX), w, padding_idx=2)),
-    ("embedding-0d-id-1-row", normal((1, 2)), lambda w: ops.embedding(np.array(0), w, 0),
-     lambda th, w: F.embedding(t(th, 0), w, 0)),
-    ("embedding-empty-ids", normal((3, 2)), lambda w: ops.embedding(np.zeros((2, 0), int), w),
-     lambda th, w: F.embedding(t(th, np.zeros((2, 0), int)), w)),
-    ("embedding-dim-0", normal((3, 0)), lambda w: ops.embedding(IDX, w, padding_idx=-1),
-     lambda th, w: F.embedding(t(th, IDX), w, padding_idx=-1)),
+    *EMBEDDINGS, EMBEDDING_EMPTY_IDS,
     ("mse(x,x)", normal((2, 3)), lambda x: ops.mse_loss(x, x), lambda th, x: F.mse_loss(x, x)),
     # reductions: 0-d, size 1, size 0, negative axes, keepdims, axis tuples
     *[(f"{name}-{shape}-axis={axis}-keepdims={keep}", normal(shape),

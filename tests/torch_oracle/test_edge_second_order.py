@@ -11,6 +11,7 @@ differentiated again."""
 import numpy as np
 import pytest
 from edge_cases import (
+    EMBEDDINGS,
     IDX,
     LAYERS,
     LAYOUTS,
@@ -97,16 +98,7 @@ CASES = [
     ("stack([x,x])", normal(()), lambda x: ops.stack([x, x]), lambda th, x: th.stack([x, x])),
     ("x[repeated]**2", normal((3, 2)), lambda x: x[IDX % 3] ** 2,
      lambda th, x: x[t(th, IDX % 3)] ** 2),
-    ("embedding[repeated]", normal((3, 2)), lambda w: ops.embedding(IDX, w),
-     lambda th, w: F.embedding(t(th, IDX), w)),
-    ("embedding-padding", normal((3, 2)), lambda w: ops.embedding(IDX, w, padding_idx=2),
-     lambda th, w: F.embedding(t(th, IDX), w, padding_idx=2)),
-    ("embedding-0d-id-1-row", normal((1, 2)), lambda w: ops.embedding(np.array(0), w, 0),
-     lambda th, w: F.embedding(t(th, 0), w, 0)),
-    # no empty ids here: PyTorch's double backward of embedding fails on them (it reshapes 0
-    # elements to (2, 0, -1)); tests/test_indexing.py checks ours with gradgradcheck
-    ("embedding-dim-0", normal((3, 0)), lambda w: ops.embedding(IDX, w, padding_idx=-1),
-     lambda th, w: F.embedding(t(th, IDX), w, padding_idx=-1)),
+    *EMBEDDINGS,                        # (no empty ids: see EMBEDDING_EMPTY_IDS)
     ("mse(x,x*x)", normal((2, 3)), lambda x: ops.mse_loss(x, x * x),
      lambda th, x: F.mse_loss(x, x * x)),
     ("linear(x,x)", normal((3, 3)), lambda x: ops.linear(x, x, x[0]),
