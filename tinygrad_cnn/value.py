@@ -126,10 +126,10 @@ class Value:
         is a copy, as numpy's copy= asks."""
         return array_protocol("Value", self.data, dtype, copy)
 
-    def __lt__(self, other) -> np.ndarray: return self.data < _data_of(other)
-    def __le__(self, other) -> np.ndarray: return self.data <= _data_of(other)
-    def __gt__(self, other) -> np.ndarray: return self.data > _data_of(other)
-    def __ge__(self, other) -> np.ndarray: return self.data >= _data_of(other)
+    def __lt__(self, other) -> np.ndarray: return self.data < data_of(other)
+    def __le__(self, other) -> np.ndarray: return self.data <= data_of(other)
+    def __gt__(self, other) -> np.ndarray: return self.data > data_of(other)
+    def __ge__(self, other) -> np.ndarray: return self.data >= data_of(other)
 
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(node) into `.grad` of every node that requires grad.
@@ -195,8 +195,8 @@ class Value:
     def transpose(self, *axes): return shape_ops.transpose(self, *axes)
 
 
-def _data_of(x):
-    """A Value's data, anything else as it is (for comparisons)."""
+def data_of(x):
+    """A Value's data; anything else (an array, a number, None) as it is."""
     return x.data if isinstance(x, Value) else x
 
 

@@ -12,7 +12,7 @@ from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import conv_kernels as kernels
 from tinygrad_cnn.ops import indexing
 from tinygrad_cnn.ops.linalg import gradcheck_hint
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, data_of
 
 
 class Conv2d(Function):
@@ -291,7 +291,7 @@ def _per_group(op: type[Function], x, w, b, c_in: int, c_out: int, groups: int,
     def share(size: int, g: int) -> slice:
         return slice(g * size // groups, (g + 1) * size // groups)
 
-    w_first = np.shape(_data(w))[0]
+    w_first = np.shape(data_of(w))[0]
     outs = [op.apply(indexing.getitem(x, (slice(None), share(c_in, g))),
                      indexing.getitem(w, share(w_first, g)),
                      None if b is None else indexing.getitem(b, share(c_out, g)), **params)
@@ -311,7 +311,7 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
     PyTorch's torch.nn.grad.conv2d_weight.
     """
     weight_shape = tuple(int(k) for k in weight_shape)
-    xa, ga = np.asarray(_data(x)), np.asarray(_data(g))
+    xa, ga = np.asarray(data_of(x)), np.asarray(data_of(g))
     sh, sw = _check_pair("conv2d_weight", "stride", stride, 1)
     ph, pw = _check_pair("conv2d_weight", "padding", padding, 0)
     dilations = _check_pair("conv2d_weight", "dilation", dilation, 1)
@@ -338,8 +338,8 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
     padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels, times
     `groups` for conv2d; for conv_transpose2d groups divides them and multiplies w's output
     channels), the bias's shape; then x and b in w's floating dtype (and x's array)."""
-    xa, wa = np.asarray(_data(x)), np.asarray(_data(w))
-    ba = None if b is None else np.asarray(_data(b))
+    xa, wa = np.asarray(data_of(x)), np.asarray(data_of(w))
+    ba = None if b is None else np.asarray(data_of(b))
     _check_pair(fn, "stride", stride, 1)
     _check_pair(fn, "padding", padding, 0)
     if in_axis == 1:
@@ -473,8 +473,3 @@ def image_batch_hint(shape: tuple[int, ...], channels: int = 1) -> str:
             return (f"; the channel axis is missing from the batch (N, H, W): use "
                     f"x.reshape({shape[0]}, 1, {shape[1]}, {shape[2]})")
     return ""
-
-
-def _data(x):
-    """The array behind a Value; anything else as it is."""
-    return x.data if isinstance(x, Value) else x

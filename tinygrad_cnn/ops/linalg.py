@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.shape import unbroadcast
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, data_of
 
 
 class MatMul(Function):
@@ -67,7 +67,7 @@ class Linear(Function):
 
 def matmul(a, b) -> Value:
     """a @ b: (..., N, K) @ (..., K, M) -> (..., N, M); 1-D operands as in numpy."""
-    a_shape, b_shape = np.shape(_data(a)), np.shape(_data(b))
+    a_shape, b_shape = np.shape(data_of(a)), np.shape(data_of(b))
     if len(a_shape) == 0 or len(b_shape) == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
                          f"{a_shape} and {b_shape}; use * to multiply by a scalar")
@@ -91,14 +91,14 @@ def linear(x, w, b=None) -> Value:
     gives) meets float32 weights as float32, not silently in float64 at half the speed; an
     input that requires grad must already have the weight's dtype.
     """
-    x_data, w_data = np.asarray(_data(x)), np.asarray(_data(w))
+    x_data, w_data = np.asarray(data_of(x)), np.asarray(data_of(w))
     if w_data.ndim != 2 or x_data.ndim == 0 or x_data.shape[-1] != w_data.shape[1]:
         raise ValueError(
             f"linear: input of shape {x_data.shape} does not fit weight of shape "
             f"{w_data.shape}; expected weight (out_features, in_features) with in_features = "
             f"the input's last dimension")
-    if b is not None and np.shape(_data(b)) != (w_data.shape[0],):
-        raise ValueError(f"linear: bias has shape {np.shape(_data(b))}; expected "
+    if b is not None and np.shape(data_of(b)) != (w_data.shape[0],):
+        raise ValueError(f"linear: bias has shape {np.shape(data_of(b))}; expected "
                          f"({w_data.shape[0]},), one per output feature of weight "
                          f"{w_data.shape}")
     if x_data.dtype != w_data.dtype and x_data.dtype.kind == "f" and w_data.dtype.kind == "f":
@@ -114,7 +114,7 @@ def in_weight_dtype(op: str, x, dtype: np.dtype):
                         f"expected the same dtype for an input that requires grad; make the "
                         f"input {dtype} where it is created, e.g. tc.Value(data, dtype=np.{dtype})"
                         f"{gradcheck_hint(op)}")
-    return np.asarray(_data(x), dtype=dtype)
+    return np.asarray(data_of(x), dtype=dtype)
 
 
 def gradcheck_hint(op: str) -> str:
@@ -123,8 +123,3 @@ def gradcheck_hint(op: str) -> str:
     return (f"; to check a layer with tc.gradcheck (float64 copies of its inputs), pass its "
             f"weights as inputs too: tc.gradcheck(lambda x, w, b: tc.ops.{op}(x, w, b), "
             f"[x, layer.weight.data, layer.bias.data])")
-
-
-def _data(x):
-    """The array behind a Value; anything else as it is."""
-    return x.data if isinstance(x, Value) else x

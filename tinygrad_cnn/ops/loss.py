@@ -9,7 +9,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import Exp, Sigmoid
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, data_of
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -162,7 +162,7 @@ def _check_axis(fn: str, x, axis) -> None:
         raise ValueError(f"{fn}: input is a scalar; expected at least one axis to normalise over")
     if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
         raise ValueError(f"{fn}: axis {axis!r} is out of range for an input of shape "
-                         f"{np.shape(_data(x))}; expected an int in [-{ndim}, {ndim})")
+                         f"{np.shape(data_of(x))}; expected an int in [-{ndim}, {ndim})")
 
 
 def check_reduction(fn: str, reduction) -> None:
@@ -174,11 +174,11 @@ def check_reduction(fn: str, reduction) -> None:
 
 def _class_ids(fn: str, name: str, scores, target) -> np.ndarray:
     """target as an integer array of N class ids in [0, K) for `name` (N, K), after checking."""
-    shape = np.shape(_data(scores))
+    shape = np.shape(data_of(scores))
     if len(shape) != 2 or 0 in shape:
         raise ValueError(f"{fn}: {name} has shape {shape}; expected 2-D (N, K), a row of K >= 1 "
                          f"class scores for each of N >= 1 samples{_rows_hint(name, shape)}")
-    (n, k), ids = shape, np.asarray(_data(target))   # a list of ints stays integer
+    (n, k), ids = shape, np.asarray(data_of(target))   # a list of ints stays integer
     if ids.shape == (n, k):
         raise ValueError(f"{fn}: target has shape {ids.shape}, like one-hot rows; expected {n} "
                          f"integer class ids, shape ({n},); convert with labels.argmax(axis=1)")
@@ -212,7 +212,7 @@ def _rows_hint(name: str, shape: tuple[int, ...]) -> str:
 def _elementwise_target(fn: str, x, target):
     """target checked against x (same shape, same floating dtype); integer and bool targets
     become constants of x's dtype, so they do not widen the loss."""
-    xa, ta = np.asarray(_data(x)), np.asarray(_data(target))
+    xa, ta = np.asarray(data_of(x)), np.asarray(data_of(target))
     if xa.shape != ta.shape:
         fix = (f"reshape one, e.g. target.reshape({xa.shape})" if xa.size == ta.size else
                f"they hold {xa.size} and {ta.size} elements, so a reshape cannot match them; "
@@ -229,9 +229,6 @@ def _elementwise_target(fn: str, x, target):
     return target
 
 
-def _data(x):
-    """The array behind a Value; anything else as it is."""
-    return x.data if isinstance(x, Value) else x
 
 
 def softmax(x, axis: int = -1) -> Value:
