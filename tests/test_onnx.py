@@ -950,22 +950,29 @@ class IdsAsNumbers(Bag):
         if self.use == "astype":
             return self.fc(looked_up.mean(axis=1)) + ids.astype(np.float32).sum(axis=1,
                                                                               keepdims=True)
-        return self.fc(ops.where((ids > 0)[..., None], looked_up, 0).mean(axis=1))
+        if self.use == "mask":
+            return self.fc(ops.where((ids > 0)[..., None], looked_up, 0).mean(axis=1))
+        if self.use == "transposed-mask":          # (T, N, 1): the batch axis second
+            mask = (ids > 0).T[..., None].astype(np.float32)
+            return self.fc((looked_up.transpose(1, 0, 2) * mask).mean(axis=0))
+        return self.fc(looked_up.mean(axis=1)) * float((ids > 0).sum())    # a scalar
 
 
-@pytest.mark.parametrize("use, shape, consumer", [("astype", r"\(2, 1\)", "Add"),
-                                                   ("mask", r"\(2, 3, 1\)", "Where")])
-def test_a_constant_made_from_the_ids_is_refused_not_frozen_into_the_file(tmp_path, use, shape,
-                                                                         consumer):
-    """ids.astype and ids > 0 record nothing: the file would replay the example's values for
-    every input (it did: ONNX Runtime gave other logits than ours); the fix in the message, a
-    mask from a frozen lookup of its own, exports and matches."""
+@pytest.mark.parametrize("use, what", [("astype", r"input 1 of op Add \(in module ''\)"),
+                                       ("mask", r"input 0 of op Where \(in module ''\)"),
+                                       ("transposed-mask", r"input 1 of op Mul \(in module ''\)"),
+                                       ("count", r"input 1 of op Mul \(in module ''\)")])
+def test_a_constant_made_from_the_ids_is_refused_not_frozen_into_the_file(tmp_path, use, what):
+    """ids.astype, ids > 0 and numpy on the ids record nothing: the file would replay the
+    example's values for every input (it did: ONNX Runtime gave other logits than ours). The
+    export traces the model again on other ids and refuses what changed, whatever its shape,
+    a scalar included; the fix in the message, a mask from a frozen lookup, exports and
+    matches."""
     ids = np.array([[1, 2, 0], [3, 0, 0]])
-    with pytest.raises(ValueError, match=rf"onnx\.export: a constant of shape {shape} "
-                                         rf"enters {consumer} in module ''; its first axis has "
-                                         r"the batch size, so it was most likely computed from "
-                                         r"the example ids outside the recorded ops: .*a mask of "
-                                         r"the non-padding positions is a frozen "
+    with pytest.raises(ValueError, match=what + r" changes with the ids: traced again on other "
+                                         r"ids it was different, so it was computed from the "
+                                         r"ids by ops that record nothing.*a mask of the "
+                                         r"non-padding positions is a frozen "
                                          r"nn\.Embedding\(num_embeddings, 1\) whose table is 1 "
                                          r"except 0 at padding_idx"):
         tc.onnx.export(IdsAsNumbers(use).eval(), ids, tmp_path / "mixed.onnx")
@@ -988,11 +995,10 @@ def test_a_constant_made_from_the_ids_is_refused_not_frozen_into_the_file(tmp_pa
                                                                      [7, 7, 0]])) < 1e-6
 
 
-def test_integer_ids_need_two_examples_and_bool_ids_are_refused_with_both_fixes(tmp_path):
-    with pytest.raises(ValueError, match=r"onnx\.export: example_input is integer ids of shape "
-                                         r"\(1, 3\), one example; expected N >= 2 examples.*; "
-                                         r"pass two or more rows of ids"):
-        tc.onnx.export(Bag().eval(), np.array([[1, 2, 3]]), tmp_path / "one.onnx")
+def test_one_row_of_ids_exports_and_bool_ids_are_refused_with_both_fixes(tmp_path):
+    model = Bag().eval()
+    tc.onnx.export(model, np.array([[1, 2, 3]]), tmp_path / "one.onnx")
+    assert max_difference(model, tmp_path / "one.onnx", np.array([[4, 0, 9], [1, 1, 2]])) < 1e-6
     with pytest.raises(TypeError, match=r"example_input has dtype bool; .*or "
                                         r"example_input\.astype\(np\.int64\) to one that looks "
                                         r"up ids"):

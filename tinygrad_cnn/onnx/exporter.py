@@ -34,15 +34,16 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
 
     One forward pass on `example_input` (a float numpy array or Value, (N, ...); take N >= 2,
     as only then can a constant made from the input's data be told apart and warned about; or
-    integer ids, N >= 2, for a model that looks them up with an embedding) is recorded in evaluation
+    integer ids, for a model that looks them up with an embedding) is recorded in evaluation
     mode (a model in training mode is exported in evaluation mode, with a warning, and left in
     training mode), and each recorded op becomes ONNX nodes of the default domain at `opset`
     (13 or later). The graph's input is "input", of the example's dtype, with its first axis
     named "N", so any batch size runs (the other axes are fixed); its output is "output"
     ("output_0", "output_1", ... for a tuple). An integer input must go straight into
-    embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes: a constant
-    with the batch axis entering a recorded op (made from the ids by ops that record nothing,
-    such as ids.astype or ids > 0) is then an error, not a warning. The parameters
+    embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes: the model is
+    then traced a second time on other ids, and a constant or setting of a recorded op that
+    differs (made from the ids by ops that record nothing, such as ids.astype or ids > 0) is
+    an error. The parameters
     and buffers are initializers under their state_dict names ("conv1.weight"). The model is
     checked with onnx.checker (full_check) before the file is written atomically.
 
@@ -55,7 +56,8 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     nodes = _recorded_nodes(outputs)
     if x.dtype.kind in "iu":
         _check_ids_are_looked_up(model, x, nodes, outputs)
-    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0], ids_input=x.dtype.kind in "iu")
+        _check_nothing_else_follows_the_ids(model, x, nodes)
+    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0])
     g.name_leaves(model, x)
     for node in nodes:
         g.convert(node)
@@ -107,12 +109,6 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
                         f"pass example_input.astype(np.float32) (or the parameters' dtype) to a "
                         f"model that computes on numbers, or example_input.astype(np.int64) to "
                         f"one that looks up ids")
-    if dtype.kind in "iu" and shape[0] < 2:
-        # with one example, a constant made from the ids cannot be told by its batch axis
-        raise ValueError(f"onnx.export: example_input is integer ids of shape {shape}, one "
-                         f"example; expected N >= 2 examples, so that values computed from the "
-                         f"ids outside the recorded ops can be found and refused (see "
-                         f"docs/moving-on.md); pass two or more rows of ids")
     float_dtypes = {p.dtype for p in model.parameters() if p.dtype.kind == "f"}
     if dtype.kind == "f" and float_dtypes and dtype not in float_dtypes:
         raise TypeError(f"onnx.export: example_input has dtype {dtype} but the model computes "
@@ -131,7 +127,7 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
                                 f"expected an existing folder; create it first (e.g. Path.mkdir)")
 
 
-def _trace(model, example_input) -> tuple[Value, list[Value]]:
+def _trace(model, example_input, warn: bool = True) -> tuple[Value, list[Value]]:
     """Run model(x) in evaluation mode with every op recorded (also inside no_grad): x and
     frozen parameters are made to require grad for the call, then the modes and flags are put
     back as they were. Integer ids cannot require grad; an embedding that looks them up is
@@ -139,7 +135,7 @@ def _trace(model, example_input) -> tuple[Value, list[Value]]:
     data = example_input.data if isinstance(example_input, Value) else example_input
     x = Value(data, requires_grad=True)         # so every op on a float x is recorded
     modes = [(module, module.training) for module in model.modules()]
-    if any(training for _, training in modes):
+    if warn and any(training for _, training in modes):
         warnings.warn(f"onnx.export: {type(model).__name__} is in training mode; exporting its "
                       f"evaluation-mode graph (dropout off, batch norm with the running "
                       f"statistics) and leaving the model in training mode; call model.eval() "
@@ -188,18 +184,49 @@ def _check_ids_are_looked_up(model, x: Value, nodes: list[Value], outputs: list[
             f"ids up first and compute on the embedding's output")
 
 
-def _ids_constant_message(value: Value, consumer: Value) -> str:
-    """The refusal of a constant with the batch axis in a model whose input is ids."""
-    return (f"onnx.export: a constant of shape {value.shape} enters {consumer.fn.name} in "
-            f"module {consumer.module!r}; its first axis has the batch size, so it was most "
-            f"likely computed from the example ids outside the recorded ops: ops on integer "
-            f"ids (ids.astype(...), ids + 1, comparisons such as ids > 0) record nothing, as "
-            f"ids have no gradient, and the file would replay this example's values for every "
-            f"input; expected every use of the ids to be an embedding lookup; compute what you "
-            f"need from a lookup of its own (a mask of the non-padding positions is a frozen "
-            f"nn.Embedding(num_embeddings, 1) whose table is 1 except 0 at padding_idx); if "
-            f"this constant does not come from the ids, export with an example batch of "
-            f"another size")
+def _check_nothing_else_follows_the_ids(model, x: Value, nodes: list[Value]) -> None:
+    """Trace the model again on other ids of x's shape: every id moved one place on and raised
+    by one (below the smallest table that looks them up). The recorded ops, their constant
+    inputs and their settings must come out the same; one that differs was computed from the
+    ids by ops that record nothing, and the file would replay the example's values."""
+    tables = [node.fn.inputs[1].shape[0] for node in nodes if node.fn.inputs[0] is x]
+    if not tables:                      # the ids only pass through to the output
+        return
+    limit = min(tables)
+    other = (np.roll(x.data.ravel(), 1) + 1) % limit
+    x2, outputs2 = _trace(model, other.reshape(x.shape).astype(x.dtype), warn=False)
+    nodes2 = _recorded_nodes(outputs2)
+    fix = ("expected every use of the ids to be an embedding lookup; compute what you need from "
+           "a lookup of its own (a mask of the non-padding positions is a frozen "
+           "nn.Embedding(num_embeddings, 1) whose table is 1 except 0 at padding_idx)")
+    if [type(n.fn) for n in nodes] != [type(n.fn) for n in nodes2]:
+        raise ValueError(f"onnx.export: {type(model).__name__} records other ops for other ids "
+                         f"(its forward branches on the ids' values), and the file can hold "
+                         f"only one graph; {fix}")
+    for node, node2 in zip(nodes, nodes2, strict=True):
+        changed = [f"input {i}" for i, (v, v2) in enumerate(zip(node.fn.inputs, node2.fn.inputs,
+                                                                 strict=True))
+                   if v is not None and v is not v2 and v is not x and v.fn is None
+                   and not _same(v.data, v2.data)]
+        changed += [f"setting {key}=" for key, value in node.fn.params.items()
+                    if not _same(value, node2.fn.params[key])]
+        if changed:
+            raise ValueError(
+                f"onnx.export: {' and '.join(changed)} of op {node.fn.name} (in module "
+                f"{node.module!r}) changes with the ids: traced again on other ids it was "
+                f"different, so it was computed from the ids by ops that record nothing, as "
+                f"ids have no gradient (ids.astype(...), ids + 1, comparisons such as ids > 0, "
+                f"numpy on ids.data), and the file would replay this example's values for every "
+                f"input; {fix}")
+
+
+def _same(a, b) -> bool:
+    """Equal constants or settings: arrays by shape and values, containers item by item."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
 
 
 def _recorded_nodes(outputs: list[Value]) -> list[Value]:
@@ -225,9 +252,8 @@ class GraphBuilder:
     whose output is "/conv1/Conv_output_0".
     """
 
-    def __init__(self, onnx, opset: int, batch_size: int, ids_input: bool):
+    def __init__(self, onnx, opset: int, batch_size: int):
         self.onnx, self.opset, self.batch_size = onnx, opset, batch_size
-        self.ids_input = ids_input              # the input is integer ids (see _name_of)
         self.nodes: list = []                   # onnx NodeProtos, in order
         self.initializers: list = []            # onnx TensorProtos
         self.names: dict[int, str] = {}         # id(Value) -> its tensor's name
@@ -359,8 +385,6 @@ class GraphBuilder:
         if name is None:                # a constant of forward (e.g. the 2 of x * 2)
             if (consumer is not None and value.ndim > 0 and self.batch_size > 1
                     and value.shape[0] == self.batch_size):
-                if self.ids_input:
-                    raise ValueError(_ids_constant_message(value, consumer))
                 warnings.warn(
                     f"onnx.export: a constant of shape {value.shape} enters "
                     f"{consumer.fn.name} in module {consumer.module!r}; its first axis has the "
