@@ -347,8 +347,12 @@ ERRORS = [
      r"trunc_normal_: \[a, b\] = \[1.0, 1.0\] is empty; expected a < b"),
     (lambda: nn.init.trunc_normal_(tc.Value(np.zeros(3)), a=1.0, b=np.inf), ValueError,
      r"trunc_normal_: \[a, b\] = \[1.0, inf\] holds only 0.159 of N\(0.0, 1.0\^2\) and is "
-     r"unbounded; expected a finite \[a, b\] .*pass a finite bound instead, e.g. "
-     r"b=mean \+ 10 \* std"),
+     r"unbounded; expected a finite \[a, b\] .*pass a finite bound instead, e.g. b=11"),
+    (lambda: nn.init.trunc_normal_(tc.Value(np.zeros(3)), a=-np.inf, b=-15.0), ValueError,
+     r"\[a, b\] = \[-inf, -15.0\] holds only 3.67e-51 of N\(0.0, 1.0\^2\) .*e.g. a=-25"),
+    (lambda: nn.init.trunc_normal_(tc.Value(np.zeros(3)), a=40.0, b=np.inf), ValueError,
+     r"\[a, b\] = \[40.0, inf\] holds a share that rounds to 0 of N\(0.0, 1.0\^2\) .*"
+     r"e.g. b=50"),
     (lambda: nn.init.constant_(tc.Value(np.zeros(3)), "1"), TypeError,
      r"constant_: val is str '1'; expected a real number"),
     (lambda: nn.init.eye_(tc.Value(np.zeros((2, 2, 3)))), ValueError,
@@ -418,3 +422,17 @@ def test_the_suggested_fixes_work():
     assert w.data.min() >= 1.0 and w.data.max() <= 10.0
     for name in ("relu", "leaky_relu"):                       # a listed nonlinearity
         nn.init.kaiming_normal_(conv.weight, nonlinearity=name)
+
+
+@pytest.mark.filterwarnings("ignore:trunc_normal_. mean=0.0 is more than 2 std")   # (as PyTorch)
+@pytest.mark.parametrize("a, b, fixed", [(15.0, np.inf, {"b": 25.0}),
+                                         (-np.inf, -15.0, {"a": -25.0}),
+                                         (1.0, np.inf, {"b": 11.0})])
+def test_trunc_normal_fix_for_an_unbounded_tail_works(a, b, fixed):
+    w = tc.Value(np.zeros(200))
+    (name, value), = fixed.items()
+    with pytest.raises(ValueError, match=f"e.g. {name}={value:g}$"):
+        nn.init.trunc_normal_(w, a=a, b=b, generator=np.random.default_rng(0))
+    bounds = {"a": a, "b": b, **fixed}
+    nn.init.trunc_normal_(w, **bounds, generator=np.random.default_rng(0))
+    assert bounds["a"] <= w.data.min() and w.data.max() <= bounds["b"]

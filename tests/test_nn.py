@@ -125,7 +125,7 @@ def test_children_and_modules():
                                                         "MaxPool2d", "Flatten", "Linear"]
 
 
-def test_apply_visits_each_module_once_below_first_as_pytorch(rng):
+def test_apply_visits_the_modules_below_first_as_pytorch(rng):
     net = Net()
     visited = []
     assert net.apply(visited.append) is net
@@ -138,6 +138,13 @@ def test_apply_visits_each_module_once_below_first_as_pytorch(rng):
     visited.clear()
     twice.apply(visited.append)
     assert visited == [shared, twice[1], twice]
+    # held by two modules: visited under each, as PyTorch does
+    common = nn.Linear(2, 2, rng=rng)
+    first, second = nn.Sequential(common), nn.Sequential(nn.Tanh(), common)
+    top = nn.Sequential(first, second)
+    visited.clear()
+    top.apply(visited.append)
+    assert visited == [common, first, second[0], common, second, top]
 
 
 def test_train_eval_propagate_to_every_module():

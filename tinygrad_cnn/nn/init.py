@@ -120,10 +120,14 @@ def trunc_normal_(tensor: Value | Buffer, mean: float = 0.0, std: float = 1.0, a
     rng = _generator("trunc_normal_", generator)
     mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
     if mass <= 0.3 and not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"trunc_normal_: [a, b] = [{a}, {b}] holds only {mass:.3g} of "
+        share = f"only {mass:.3g}" if mass > 0 else "a share that rounds to 0"
+        # a finite bound 10 std beyond the finite one (or the mean): no draw would fall past it
+        fix = (f"b={max(a, mean) + 10 * std:g}" if math.isinf(b) else
+               f"a={min(b, mean) - 10 * std:g}")
+        raise ValueError(f"trunc_normal_: [a, b] = [{a}, {b}] holds {share} of "
                          f"N({mean}, {std}^2) and is unbounded; expected a finite [a, b] when it "
                          f"holds less than 30% of the distribution; pass a finite bound instead, "
-                         f"e.g. b=mean + 10 * std (or a=mean - 10 * std)")
+                         f"e.g. {fix}")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn(f"trunc_normal_: mean={mean} is more than 2 std={std} outside [a, b] = "
                       f"[{a}, {b}]; the samples are exact but drawing them may be slow; expected "

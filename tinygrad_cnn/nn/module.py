@@ -159,19 +159,18 @@ class Module:
 
     def apply(self, fn) -> Module:
         """Call fn(module) on each submodule, its own submodules first, and then on this module:
-        PyTorch's order, e.g. `model.apply(init_weights)`; returns this module. A module held
-        under several paths is visited once, and never from inside itself."""
-        done: set[int] = set()
-
-        def visit(module: Module, above: tuple[int, ...]) -> None:
-            inside = above + (id(module),)
+        PyTorch's order, e.g. `model.apply(init_weights)`; returns this module. As in PyTorch,
+        a submodule held by two modules is visited under each (once per module that holds
+        it); a module that holds one of its owners is not followed back into it."""
+        def visit(module: Module, above: frozenset[int]) -> None:
+            inside, done = above | {id(module)}, set()
             for child in module.children():
                 if id(child) not in done and id(child) not in inside:
+                    done.add(id(child))
                     visit(child, inside)
-            done.add(id(module))
             fn(module)
 
-        visit(self, ())
+        visit(self, frozenset())
         return self
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:

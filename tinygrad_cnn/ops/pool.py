@@ -5,6 +5,8 @@ is the forward again (or a product with constant matrices), so gradients of any 
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from tinygrad_cnn.function import Function
@@ -291,13 +293,13 @@ def check_output_size(fn: str, output_size) -> tuple[int | None, int | None]:
 
 
 def _whole(entry) -> int | None:
-    """An output_size entry made valid, for an error's suggestion: None, or a whole number >= 1."""
+    """An output_size entry made valid, for an error's suggestion: None, the whole part of a
+    number from 1 to 2**16, else 1."""
     if entry is None:
         return None
-    try:
-        return max(int(entry), 1)
-    except (TypeError, ValueError, OverflowError):
-        return 1
+    if isinstance(entry, numbers.Real) and 1 <= entry <= 1 << 16:     # NaN fails both tests
+        return int(entry)
+    return 1
 
 
 def _adaptive_shape_hint(shape: tuple[int, ...]) -> str:
