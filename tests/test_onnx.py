@@ -1024,3 +1024,20 @@ def test_float_ids_and_numpy_tables_get_a_message_that_says_what_to_pass(tmp_pat
                                          r"the model; a numpy table is a constant, and its "
                                          r"lookups record nothing\)"):
         tc.onnx.export(NumpyTable().eval(), np.array([[1, 2], [3, 0]]), tmp_path / "np.onnx")
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_constant_that_does_not_follow_the_ids_exports_without_a_warning(tmp_path):
+    """Positions 0..T-1 with T = N: the shape alone would suggest the batch, but the second
+    trace shows they do not change with the ids, so no warning and no refusal."""
+    class Positions(Bag):
+        def __init__(self):
+            super().__init__()
+            self.pos = nn.Embedding(3, 4, rng=np.random.default_rng(15))
+
+        def forward(self, ids):
+            return self.fc((self.emb(ids) + self.pos(np.arange(ids.shape[1]))).mean(axis=1))
+
+    model = Positions().eval()
+    tc.onnx.export(model, np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), tmp_path / "pos.onnx")
+    assert max_difference(model, tmp_path / "pos.onnx", np.array([[0, 9, 2], [3, 3, 3]])) < 1e-6

@@ -57,7 +57,8 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     if x.dtype.kind in "iu":
         _check_ids_are_looked_up(model, x, nodes, outputs)
         _check_nothing_else_follows_the_ids(model, x, nodes)
-    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0])
+    # constants fed by integer ids were checked by a second trace: the guess by shape is moot
+    g = GraphBuilder(onnx, int(opset), batch_size=x.shape[0], guess=x.dtype.kind == "f")
     g.name_leaves(model, x)
     for node in nodes:
         g.convert(node)
@@ -252,8 +253,9 @@ class GraphBuilder:
     whose output is "/conv1/Conv_output_0".
     """
 
-    def __init__(self, onnx, opset: int, batch_size: int):
+    def __init__(self, onnx, opset: int, batch_size: int, guess: bool):
         self.onnx, self.opset, self.batch_size = onnx, opset, batch_size
+        self.guess = guess          # warn of constants that look made from the input (_name_of)
         self.nodes: list = []                   # onnx NodeProtos, in order
         self.initializers: list = []            # onnx TensorProtos
         self.names: dict[int, str] = {}         # id(Value) -> its tensor's name
@@ -383,7 +385,7 @@ class GraphBuilder:
         self.used_leaves.add(id(value))
         name = self.leaf_names.get(id(value)) or self._buffer_name(value, consumer)
         if name is None:                # a constant of forward (e.g. the 2 of x * 2)
-            if (consumer is not None and value.ndim > 0 and self.batch_size > 1
+            if (self.guess and consumer is not None and value.ndim > 0 and self.batch_size > 1
                     and value.shape[0] == self.batch_size):
                 warnings.warn(
                     f"onnx.export: a constant of shape {value.shape} enters "
