@@ -1,7 +1,8 @@
-"""Tests of tinygrad_cnn.optim: SGD, Adam and AdamW updates against numpy formulas written out here,
-frozen parameters, state dicts that resume bit-identically, the learning-rate schedules, argument
-errors. The same updates against PyTorch are in tests/torch_oracle/test_optimizers.py, the
-schedules' sequences in tests/torch_oracle/test_layers.py."""
+"""Tests of tinygrad_cnn.optim: SGD, Adam, AdamW, RMSprop and Adagrad updates, every option,
+against numpy formulas written out here, frozen parameters, state dicts that resume
+bit-identically, the learning-rate schedules, argument errors. The same updates against PyTorch
+are in tests/torch_oracle/test_optimizers.py, the schedules' sequences in
+tests/torch_oracle/test_layers.py."""
 
 import math
 
@@ -43,23 +44,46 @@ def test_sgd_momentum_steps_unrolled(problem):
                                rtol=1e-14, atol=1e-14)
 
 
-@pytest.mark.parametrize("shape", [(3, 4), ()])
-def test_sgd_momentum_and_weight_decay_steps(rng, shape):
-    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
-    lr, m, wd = 0.05, 0.8, 0.01
+def sgd_by_hand(w0, grads, lr, momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False):
+    """SGD's update written out: d = g + wd w; the buffer starts at d, then b = m b + (1 - damp) d;
+    the step is d + m b with Nesterov momentum, else b (d without momentum)."""
     w, buf = w0.copy(), None
     for g in grads:
-        d = g + wd * w
-        buf = d if buf is None else m * buf + d
-        w = w - lr * buf
-    result = run(optim.SGD, w0, grads, lr=lr, momentum=m, weight_decay=wd)
-    np.testing.assert_allclose(result, w, rtol=1e-14, atol=1e-14)
+        d = g + weight_decay * w
+        if momentum:
+            buf = d if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        w = w - lr * d
+    return w
 
 
-def adam_by_hand(w0, grads, lr, weight_decay, decoupled, b1=0.9, b2=0.999, eps=1e-8):
+SGD_SETTINGS = [dict(momentum=0.8, weight_decay=0.01),
+                dict(momentum=0.8, dampening=0.3),
+                dict(momentum=0.9, nesterov=True),
+                dict(momentum=0.5, weight_decay=0.1, nesterov=True)]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("settings", SGD_SETTINGS, ids=str)
+def test_sgd_momentum_dampening_nesterov_and_weight_decay_steps(rng, shape, settings):
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
+    result = run(optim.SGD, w0, grads, lr=0.05, **settings)
+    np.testing.assert_allclose(result, sgd_by_hand(w0, grads, 0.05, **settings),
+                               rtol=1e-14, atol=1e-14)
+
+
+def test_sgd_nesterov_first_step_looks_ahead(problem):
+    w0, (g1, _, _) = problem
+    # buf = g on the first step, so the step is g + m g: (1 + m) times plain SGD's
+    result = run(optim.SGD, w0, [g1], lr=0.1, momentum=0.9, nesterov=True)
+    np.testing.assert_allclose(result, w0 - 0.1 * 1.9 * g1, rtol=1e-14, atol=1e-14)
+
+
+def adam_by_hand(w0, grads, lr, weight_decay, decoupled, b1=0.9, b2=0.999, eps=1e-8,
+                 amsgrad=False):
     """Adam's update written out: weight decay added to g (Adam), or taken off w before the
-    step with g left alone (AdamW, decoupled)."""
-    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    step with g left alone (AdamW, decoupled); with amsgrad the largest v so far replaces v."""
+    w, m, v, v_max = w0.copy(), np.zeros_like(w0), np.zeros_like(w0), np.zeros_like(w0)
     for t, g in enumerate(grads, start=1):
         if decoupled:
             w = w * (1 - lr * weight_decay)
@@ -67,7 +91,8 @@ def adam_by_hand(w0, grads, lr, weight_decay, decoupled, b1=0.9, b2=0.999, eps=1
             g = g + weight_decay * w
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g ** 2
-        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        v_max = np.maximum(v_max, v)
+        m_hat, v_hat = m / (1 - b1 ** t), (v_max if amsgrad else v) / (1 - b2 ** t)
         w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
     return w
 
@@ -95,6 +120,112 @@ def test_adamw_steps_decay_the_weights_apart_from_the_gradient(rng, shape, weigh
         np.testing.assert_array_equal(result, run(optim.Adam, w0, grads, lr=lr))
 
 
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("name, weight_decay", [("Adam", 0.0), ("Adam", 0.1), ("AdamW", 0.1)])
+def test_amsgrad_steps(rng, shape, name, weight_decay):
+    w0 = rng.standard_normal(shape)
+    # large gradients, then small ones: v shrinks, so v_max and v part ways
+    grads = [s * rng.standard_normal(shape) for s in (3.0, 3.0, 0.1, 0.1, 0.1)]
+    result = run(getattr(optim, name), w0, grads, lr=0.01, betas=(0.5, 0.6),
+                 weight_decay=weight_decay, amsgrad=True)
+    expected = adam_by_hand(w0, grads, 0.01, weight_decay, name == "AdamW", b1=0.5, b2=0.6,
+                            amsgrad=True)
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+    plain = adam_by_hand(w0, grads, 0.01, weight_decay, name == "AdamW", b1=0.5, b2=0.6)
+    assert not np.allclose(result, plain, rtol=1e-6, atol=0)
+
+
+def rmsprop_by_hand(w0, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                    centered=False):
+    """RMSprop's update written out: v = alpha v + (1 - alpha) g^2, divided into g as sqrt(v),
+    or sqrt(v - a^2) with a the running mean of g (centered); momentum sums the steps."""
+    w, v, a, buf = w0.copy(), np.zeros_like(w0), np.zeros_like(w0), np.zeros_like(w0)
+    for g in grads:
+        g = g + weight_decay * w
+        v = alpha * v + (1 - alpha) * g ** 2
+        a = alpha * a + (1 - alpha) * g
+        step = g / (np.sqrt(v - a ** 2 if centered else v) + eps)
+        buf = momentum * buf + step
+        w = w - lr * buf
+    return w
+
+
+RMSPROP_SETTINGS = [dict(), dict(alpha=0.9, eps=1e-6), dict(momentum=0.9),
+                    dict(centered=True), dict(centered=True, momentum=0.5, weight_decay=0.1)]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("settings", RMSPROP_SETTINGS, ids=str)
+def test_rmsprop_steps(rng, shape, settings):
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(4)]
+    result = run(optim.RMSprop, w0, grads, lr=0.01, **settings)
+    np.testing.assert_allclose(result, rmsprop_by_hand(w0, grads, 0.01, **settings),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_rmsprop_keeps_the_buffers_of_its_options(problem):
+    w0, (g1, _, _) = problem
+    for settings, names in [(dict(), {"step", "square_avg"}),
+                            (dict(momentum=0.9), {"step", "square_avg", "momentum_buffer"}),
+                            (dict(centered=True), {"step", "square_avg", "grad_avg"})]:
+        p = tc.Value(w0.copy())
+        optimizer = optim.RMSprop([p], **settings)
+        p.grad = g1
+        optimizer.step()
+        assert set(optimizer.state[0]) == names
+    # first step, defaults: v = 0.01 g^2, so the step is lr g / (0.1 |g| + eps) ~ 0.1 sign(g)
+    np.testing.assert_allclose(run(optim.RMSprop, w0, [g1], eps=0.0), w0 - 0.1 * np.sign(g1),
+                               rtol=1e-14, atol=1e-15)
+
+
+def adagrad_by_hand(w0, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                    eps=1e-10):
+    """Adagrad's update written out: the sum of all squared gradients so far (from
+    initial_accumulator_value) divided into g as sqrt(sum), at lr / (1 + (t - 1) lr_decay)."""
+    w, total = w0.copy(), np.full_like(w0, initial_accumulator_value)
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * w
+        total = total + g ** 2
+        w = w - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(total) + eps)
+    return w
+
+
+ADAGRAD_SETTINGS = [dict(), dict(lr_decay=0.5), dict(initial_accumulator_value=0.3, eps=1e-6),
+                    dict(lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0)]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("settings", ADAGRAD_SETTINGS, ids=str)
+def test_adagrad_steps(rng, shape, settings):
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(4)]
+    result = run(optim.Adagrad, w0, grads, lr=0.1, **settings)
+    np.testing.assert_allclose(result, adagrad_by_hand(w0, grads, 0.1, **settings),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_adagrad_first_step_moves_each_weight_by_lr(problem):
+    w0, (g1, _, _) = problem
+    # sum = g^2 after one step: the update is lr * g / |g| = lr * sign(g)
+    np.testing.assert_allclose(run(optim.Adagrad, w0, [g1], lr=0.1, eps=0.0),
+                               w0 - 0.1 * np.sign(g1), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name, defaults", [
+    ("SGD", dict(momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False)),
+    ("Adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)),
+    ("AdamW", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)),
+    ("RMSprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                     centered=False)),
+    ("Adagrad", dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                     eps=1e-10)),
+])
+def test_defaults_are_pytorchs(name, defaults):
+    settings = {"lr": 0.1} if name == "SGD" else {}
+    hyperparameters = getattr(optim, name)([tc.Value(np.zeros(2))], **settings).state_dict()[
+        "hyperparameters"]
+    assert hyperparameters == {**settings, **defaults}
+
+
 def test_adamw_default_weight_decay_is_pytorchs():
     assert optim.AdamW([tc.Value(np.zeros(2))]).weight_decay == 0.01
 
@@ -119,9 +250,15 @@ def test_sgd_on_a_model_through_backward(rng):
     np.testing.assert_allclose(model.bias.data, b - 0.5 * 5, rtol=1e-6)
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9,
-                                                       weight_decay=0.01),
-                                  lambda ps: optim.Adam(ps, weight_decay=0.01)])
+IN_PLACE = [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+            lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+            lambda ps: optim.Adam(ps, weight_decay=0.01),
+            lambda ps: optim.AdamW(ps, amsgrad=True),
+            lambda ps: optim.RMSprop(ps, weight_decay=0.01, momentum=0.9, centered=True),
+            lambda ps: optim.Adagrad(ps, weight_decay=0.01, initial_accumulator_value=0.1)]
+
+
+@pytest.mark.parametrize("make", IN_PLACE)
 def test_updates_in_place_keep_float32_and_leave_grads_alone(rng, make):
     params = [tc.Value(rng.standard_normal((3, 2)).astype(np.float32)) for _ in range(2)]
     shared_grad = rng.standard_normal((3, 2)).astype(np.float32)
@@ -169,7 +306,9 @@ class FrozenFirst(nn.Module):
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9,
                                                        weight_decay=0.1),
-                                  lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1)])
+                                  lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1),
+                                  lambda ps: optim.RMSprop(ps, weight_decay=0.1, momentum=0.5),
+                                  lambda ps: optim.Adagrad(ps, weight_decay=0.1)])
 def test_a_frozen_layer_keeps_its_values(rng, make):
     """A layer frozen with requires_grad=False is accepted with model.parameters() and never
     changes (weight decay included), while the rest trains, as in PyTorch."""
@@ -219,9 +358,19 @@ def train_steps(model, optimizer, batches):
         optimizer.step()
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
-                                  lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99)),
-                                  lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1)])
+RESUMED = [lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
+           lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+           lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, dampening=0.5, weight_decay=0.1),
+           lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99)),
+           lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
+           lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+           lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1, amsgrad=True),
+           lambda ps: optim.RMSprop(ps, lr=0.01),
+           lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.1),
+           lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.1, initial_accumulator_value=0.2)]
+
+
+@pytest.mark.parametrize("make", RESUMED)
 def test_state_dict_resumes_bit_identically(rng, tmp_path, make):
     batches = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(5)]
     whole = nn.Linear(3, 2, rng=np.random.default_rng(1))
@@ -254,14 +403,15 @@ def test_state_dict_contents_are_copies(rng):
     state = optimizer.state_dict()
     assert state["type"] == "Adam"
     assert state["hyperparameters"] == {"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
-                                        "weight_decay": 0.0}
+                                        "weight_decay": 0.0, "amsgrad": False}
     assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
     optimizer.step()
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     assert optim.SGD([p], lr=0.1).state_dict() == {
-        "type": "SGD", "hyperparameters": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0},
+        "type": "SGD", "hyperparameters": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
+                                           "dampening": 0.0, "nesterov": False},
         "state": {}}
 
 
@@ -300,6 +450,79 @@ def test_load_state_dict_errors_restore_nothing(rng):
         optim.SGD([p, q], lr=0.1).load_state_dict(state)
 
 
+def test_amsgrad_buffer_is_kept_only_with_amsgrad_and_checked_on_load():
+    p = tc.Value(np.zeros(3))
+    plain, ams = optim.Adam([p]), optim.Adam([p], amsgrad=True)
+    p.grad = np.array([1.0, -2.0, 4.0])
+    plain.step()
+    ams.step()
+    assert set(plain.state[0]) == {"step", "exp_avg", "exp_avg_sq"}
+    assert set(ams.state[0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    np.testing.assert_array_equal(ams.state[0]["max_exp_avg_sq"], ams.state[0]["exp_avg_sq"])
+    state = ams.state_dict()
+    del state["state"]["0"]["max_exp_avg_sq"]
+    with pytest.raises(ValueError, match=r"state for parameter 0: found \['exp_avg', "
+                                         r"'exp_avg_sq', 'step'\] but Adam keeps \['step', "
+                                         r"'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'\]"):
+        optim.Adam([p]).load_state_dict(state)
+    state = plain.state_dict()
+    state["state"]["0"]["momentum_buffer"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"but Adam keeps \['step', 'exp_avg', 'exp_avg_sq'\] "
+                                         r"with these hyperparameters, out of \['step', "
+                                         r"'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'\]"):
+        optim.Adam([p]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("option, on, off, buffer", [("amsgrad", True, False, "max_exp_avg_sq"),
+                                                     ("centered", True, False, "grad_avg"),
+                                                     ("momentum", 0.9, 0.0, "momentum_buffer")])
+def test_an_option_turned_off_mid_run_saves_and_resumes(rng, option, on, off, buffer):
+    """The buffer of an option turned off stays in the state (as in PyTorch, it is used again
+    when the option comes back on) and round-trips through the state dict."""
+    make = optim.Adam if option == "amsgrad" else optim.RMSprop
+    w0, grads = rng.standard_normal(3), [rng.standard_normal(3) for _ in range(6)]
+
+    def steps(optimizer, param, first, last):
+        for i in range(first, last):
+            setattr(optimizer, option, off if i in (2, 3) else on)    # off for steps 2 and 3
+            param.grad = grads[i].copy()
+            optimizer.step()
+
+    whole = tc.Value(w0.copy())
+    steps(make([whole], **{option: on}), whole, 0, 6)
+    part = tc.Value(w0.copy())
+    part_optimizer = make([part], **{option: on})
+    steps(part_optimizer, part, 0, 3)
+    state = part_optimizer.state_dict()
+    assert state["hyperparameters"][option] == off and buffer in state["state"]["0"]
+    resumed = make([part], lr=0.5)
+    resumed.load_state_dict(state)
+    steps(resumed, part, 3, 6)
+    np.testing.assert_array_equal(part.data, whole.data)
+
+
+def test_state_dicts_saved_before_the_new_options_still_load():
+    """A checkpoint from before dampening, nesterov and amsgrad existed meant them off."""
+    p = tc.Value(np.zeros(2))
+    p.grad = np.ones(2)
+    sgd = optim.SGD([p], lr=0.1, momentum=0.9)
+    sgd.step()
+    old = sgd.state_dict()
+    del old["hyperparameters"]["dampening"], old["hyperparameters"]["nesterov"]
+    resumed = optim.SGD([p], lr=0.5, momentum=0.9, nesterov=True)
+    resumed.load_state_dict(old)
+    assert (resumed.lr, resumed.dampening, resumed.nesterov) == (0.1, 0.0, False)
+    np.testing.assert_array_equal(resumed.state[0]["momentum_buffer"],
+                                  sgd.state[0]["momentum_buffer"])
+    adam = optim.Adam([p], lr=0.1)
+    adam.step()
+    old = adam.state_dict()
+    del old["hyperparameters"]["amsgrad"]
+    resumed = optim.Adam([p], amsgrad=True)
+    resumed.load_state_dict(old)
+    assert resumed.amsgrad is False and resumed.lr == 0.1 and resumed.state[0]["step"] == 1
+
+
 @pytest.mark.parametrize("make, error, message", [
     (lambda p: optim.SGD(p, lr=-0.1), ValueError, r"SGD: lr is -0.1; expected a number in \[0.0, "
                                                   r"inf\)"),
@@ -319,10 +542,73 @@ def test_load_state_dict_errors_restore_nothing(rng):
      r"AdamW: weight_decay is -0.01; expected a number in \[0.0, inf\)"),
     (lambda p: optim.AdamW(p, betas=(1.5, 0.9)), ValueError,
      r"AdamW: betas\[0\] is 1.5; expected a number in \[0.0, 1.0\)"),
+ (lambda p: optim.SGD(p, lr=0.1, nesterov=True), ValueError,
+     r"SGD: nesterov=True with momentum=0.0 and dampening=0.0; expected momentum > 0 and "
+     r"dampening 0"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
+     r"SGD: nesterov=True with momentum=0.9 and dampening=0.1; expected momentum > 0 and "
+     r"dampening 0 .*; pass a momentum and no dampening, e.g. SGD\(params, lr=0.1, "
+     r"momentum=0.9, nesterov=True\), or leave nesterov=False"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=-0.5), ValueError,
+     r"SGD: dampening is -0.5; expected a number in \[0.0, 1.0\]"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=1.5), ValueError,
+     r"SGD: dampening is 1.5; expected a number in \[0.0, 1.0\]"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov="yes"), TypeError,
+     r"SGD: nesterov is str 'yes'; expected True or False, e.g. nesterov=True"),
+    (lambda p: optim.SGD(p, 0.1, 0.9, 0.0, 0.0), TypeError, r"positional argument"),
+    (lambda p: optim.Adam(p, amsgrad=1), TypeError,
+     r"Adam: amsgrad is int 1; expected True or False, e.g. amsgrad=True"),
+    (lambda p: optim.AdamW(p, amsgrad=None), TypeError,
+     r"AdamW: amsgrad is NoneType None; expected True or False"),
+    (lambda p: optim.RMSprop(p, lr=-0.01), ValueError,
+     r"RMSprop: lr is -0.01; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.RMSprop(p, alpha=-0.1), ValueError,
+     r"RMSprop: alpha is -0.1; expected a number in \[0.0, 1.0\]"),
+    (lambda p: optim.RMSprop(p, alpha=1.5), ValueError,
+     r"RMSprop: alpha is 1.5; expected a number in \[0.0, 1.0\]"),
+    (lambda p: optim.RMSprop(p, eps=-1e-8), ValueError,
+     r"RMSprop: eps is -1e-08; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.RMSprop(p, weight_decay=-1), ValueError,
+     r"RMSprop: weight_decay is -1.0; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.RMSprop(p, momentum=-0.9), ValueError,
+     r"RMSprop: momentum is -0.9; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.RMSprop(p, centered="True"), TypeError,
+     r"RMSprop: centered is str 'True'; expected True or False, e.g. centered=True"),
+    (lambda p: optim.Adagrad(p, lr=-1), ValueError,
+     r"Adagrad: lr is -1.0; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.Adagrad(p, lr_decay=-0.1), ValueError,
+     r"Adagrad: lr_decay is -0.1; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.Adagrad(p, weight_decay=-0.1), ValueError,
+     r"Adagrad: weight_decay is -0.1; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.Adagrad(p, initial_accumulator_value=-1), ValueError,
+     r"Adagrad: initial_accumulator_value is -1.0; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.Adagrad(p, eps=-1e-10), ValueError,
+     r"Adagrad: eps is -1e-10; expected a number in \[0.0, inf\)"),
+    (lambda p: optim.Adagrad(p, lr_decay="0.1"), TypeError,
+     r"Adagrad: lr_decay is str '0.1'; expected a number"),
 ])
 def test_hyperparameter_errors(make, error, message):
     with pytest.raises(error, match=message):
         make([tc.Value(np.zeros(2))])
+
+
+def test_the_fixes_the_errors_suggest_work():
+    """What the messages ask for is accepted: Nesterov with a momentum or no Nesterov, a flag
+    given as True or False, numbers at the ends of the closed intervals."""
+    p = tc.Value(np.ones(2))
+    fixed = [optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True),
+             optim.SGD([p], lr=0.1, nesterov=False),
+             optim.SGD([p], lr=0.1, momentum=0.9, dampening=1.0),
+             optim.Adam([p], amsgrad=True), optim.AdamW([p], amsgrad=np.True_),
+             optim.RMSprop([p], centered=True), optim.RMSprop([p], alpha=0.0),
+             optim.RMSprop([p], alpha=1.0, eps=1.0),
+             optim.Adagrad([p], lr_decay=0.0, initial_accumulator_value=0.0, eps=1.0)]
+    for optimizer in fixed:
+        before = p.data.copy()
+        p.grad = np.ones(2)
+        optimizer.step()
+        assert np.all(p.data < before)
+    assert fixed[4].amsgrad is True
 
 
 def test_params_errors():
@@ -434,7 +720,8 @@ def test_scheduler_errors():
     assert step.last_epoch == 0                   # nothing restored
 
 
-@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW,
+                                  optim.RMSprop, optim.Adagrad])
 def test_read_only_parameters_are_refused_before_any_update(make):
     """step() updates in place: a read-only parameter (a broadcast view) is refused when the
     optimizer is made, not half-way through a step that has changed the parameters before it;

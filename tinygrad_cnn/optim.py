@@ -1,8 +1,7 @@
-"""Optimizers: `SGD` (with momentum and weight decay), `Adam` and `AdamW`, with PyTorch's update
-rules;
-learning-rate schedules `StepLR` and `CosineAnnealingLR`. Each optimizer `step()` updates the
-parameters' data in place from their gradients; each scheduler `step()` sets the next epoch's
-learning rate."""
+"""Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad` with PyTorch's options and update
+rules, and learning-rate schedules `StepLR` and `CosineAnnealingLR`. An optimizer's `step()`
+updates the parameters' data in place from their gradients; a scheduler's `step()` sets the
+next epoch's learning rate."""
 
 from __future__ import annotations
 
@@ -18,14 +17,19 @@ class Optimizer:
     """Base class: holds the parameters, their per-parameter state and the hyperparameters.
 
     Subclasses name their hyperparameters in `hyperparameter_names` and check them in
-    `_checked_hyperparameters`, name the entries of a parameter's state in `state_names` (a
-    parameter's state holds all of them or, before its first update, none), and define
-    `_update(param, grad, state)`, which changes `param.data` in place.
+    `_checked_hyperparameters`, name every entry a parameter's state may hold in `state_names`,
+    and define `_update(param, grad, state)`, which changes `param.data` in place. A state holds
+    nothing before the parameter's first update, then the names `_kept_state_names` gives for
+    the hyperparameters (by default all; SGD keeps its momentum buffer only with momentum, Adam
+    keeps max_exp_avg_sq only with amsgrad), and maybe buffers of an option turned off since.
+    Buffers are arrays of the parameter's shape and dtype, updated in place; counts are ints.
     Hyperparameters are plain attributes (e.g. `optimizer.lr = 1e-4` changes the next step).
     """
 
     hyperparameter_names: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
+    # hyperparameters added since state dicts were first saved, with the values older ones meant
+    added_hyperparameters: dict = {}
 
     def __init__(self, params: Iterable[Value], **hyperparameters):
         self.params = _checked_params(type(self).__name__, params)
@@ -37,6 +41,10 @@ class Optimizer:
 
     def _update(self, param: Value, grad: np.ndarray, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update")
+
+    def _kept_state_names(self, hyperparameters: dict) -> tuple[str, ...]:
+        """The names an updated parameter's state holds under these hyperparameters."""
+        return self.state_names
 
     def step(self) -> None:
         """Update every parameter that has a gradient; those whose grad is None (frozen with
@@ -80,20 +88,26 @@ class Optimizer:
             raise ValueError(f"{name}: the state dict is from a {state_dict['type']} optimizer; "
                              f"expected one from a {type(self).__name__}")
         saved = state_dict["hyperparameters"]
+        if isinstance(saved, dict):
+            saved = {**self.added_hyperparameters, **saved}
         if not isinstance(saved, dict) or set(saved) != set(self.hyperparameter_names):
             raise ValueError(f"{name}: hyperparameters {saved!r:.100}; expected a dict with keys "
                              f"{', '.join(self.hyperparameter_names)}")
         hyperparameters = self._checked_hyperparameters(**saved)
+        kept = self._kept_state_names(hyperparameters)
         problems, state = [], {}
         for key, entry in state_dict["state"].items():
             index = int(key) if str(key).isdigit() else -1
             if not 0 <= index < len(self.params):
                 problems.append(f"state for parameter {key!r}: this optimizer has parameters "
                                 f"0..{len(self.params) - 1}")
-            elif not isinstance(entry, dict) or (entry and set(entry) != set(self.state_names)):
+            elif not isinstance(entry, dict) or (
+                    entry and not set(kept) <= set(entry) <= set(self.state_names)):
                 found = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+                out_of = ("" if set(kept) == set(self.state_names) else
+                          f" with these hyperparameters, out of {list(self.state_names)}")
                 problems.append(f"state for parameter {key}: found {found} but "
-                                f"{type(self).__name__} keeps {list(self.state_names)}")
+                                f"{type(self).__name__} keeps {list(kept)}{out_of}")
             else:
                 state[index] = self._restored_state(self.params[index], key, entry, problems)
         if problems:
@@ -124,20 +138,41 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's rule: d = g + weight_decay * p;
-    buf = momentum * buf + d (buf = d on the first step); p -= lr * buf (buf = d if momentum is 0).
+    buf = momentum * buf + (1 - dampening) * d (buf = d on the first step);
+    p -= lr * (d + momentum * buf) with nesterov, else p -= lr * buf (lr * d if momentum is 0).
+
+    PyTorch's positional order is (params, lr, momentum, dampening, weight_decay, nesterov);
+    here weight_decay stays fourth, as it was before dampening and nesterov came, and those two
+    are keyword-only: pass them by name, e.g. SGD(params, lr=0.1, momentum=0.9, nesterov=True).
     """
 
-    hyperparameter_names = ("lr", "momentum", "weight_decay")
+    hyperparameter_names = ("lr", "momentum", "weight_decay", "dampening", "nesterov")
     state_names = ("momentum_buffer",)     # kept only when momentum is not 0
+    added_hyperparameters = {"dampening": 0.0, "nesterov": False}
 
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+                 weight_decay: float = 0.0, *, dampening: float = 0.0, nesterov: bool = False):
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                         dampening=dampening, nesterov=nesterov)
 
-    def _checked_hyperparameters(self, lr, momentum, weight_decay) -> dict:
-        return {"lr": _checked_number("SGD", "lr", lr, low=0.0),
-                "momentum": _checked_number("SGD", "momentum", momentum, low=0.0),
-                "weight_decay": _checked_number("SGD", "weight_decay", weight_decay, low=0.0)}
+    def _checked_hyperparameters(self, lr, momentum, weight_decay, dampening, nesterov) -> dict:
+        checked = {"lr": _checked_number("SGD", "lr", lr, low=0.0),
+                   "momentum": _checked_number("SGD", "momentum", momentum, low=0.0),
+                   "weight_decay": _checked_number("SGD", "weight_decay", weight_decay, low=0.0),
+                   "dampening": _checked_number("SGD", "dampening", dampening, low=0.0,
+                                                high=1.0, high_closed=True),
+                   "nesterov": _checked_flag("SGD", "nesterov", nesterov)}
+        if checked["nesterov"] and (checked["momentum"] == 0 or checked["dampening"] != 0):
+            raise ValueError(
+                f"SGD: nesterov=True with momentum={checked['momentum']} and dampening="
+                f"{checked['dampening']}; expected momentum > 0 and dampening 0 (Nesterov "
+                f"momentum looks ahead along the momentum buffer), as in PyTorch; pass a "
+                f"momentum and no dampening, e.g. SGD(params, lr=0.1, momentum=0.9, "
+                f"nesterov=True), or leave nesterov=False")
+        return checked
+
+    def _kept_state_names(self, hyperparameters):
+        return self.state_names if hyperparameters["momentum"] else ()
 
     def _update(self, param, grad, state):
         d = grad + self.weight_decay * param.data if self.weight_decay else grad
@@ -149,25 +184,29 @@ class SGD(Optimizer):
             else:
                 buf = state["momentum_buffer"]
                 buf *= self.momentum
-                buf += d
-            d = state["momentum_buffer"]
+                buf += (1 - self.dampening) * d
+            buf = state["momentum_buffer"]
+            d = d + self.momentum * buf if self.nesterov else buf
         param.data -= self.lr * d
 
 
 class Adam(Optimizer):
     """Adam, PyTorch's rule: g += weight_decay * p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
-    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t = this parameter's step count.
+    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t = this parameter's step count;
+    with amsgrad, v_max = max(v_max, v) stands for v in the step.
     """
 
-    hyperparameter_names = ("lr", "betas", "eps", "weight_decay")
-    state_names = ("step", "exp_avg", "exp_avg_sq")
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    added_hyperparameters = {"amsgrad": False}
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 weight_decay: float = 0.0, amsgrad: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
 
-    def _checked_hyperparameters(self, lr, betas, eps, weight_decay) -> dict:
+    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, amsgrad) -> dict:
         name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas is {betas!r}; expected a pair (beta1, beta2) such "
@@ -176,7 +215,11 @@ class Adam(Optimizer):
                 "betas": tuple(_checked_number(name, f"betas[{i}]", beta, low=0.0, high=1.0)
                                for i, beta in enumerate(betas)),
                 "eps": _checked_number(name, "eps", eps, low=0.0),
-                "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0)}
+                "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0),
+                "amsgrad": _checked_flag(name, "amsgrad", amsgrad)}
+
+    def _kept_state_names(self, hyperparameters):
+        return self.state_names if hyperparameters["amsgrad"] else self.state_names[:3]
 
     def _update(self, param, grad, state):
         if self.weight_decay:
@@ -195,6 +238,12 @@ class Adam(Optimizer):
         m += (1 - beta1) * grad
         v *= beta2
         v += (1 - beta2) * grad * grad
+        if self.amsgrad:       # the largest v so far: a step never grows as v shrinks
+            if "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = np.zeros_like(param.data)
+            v_max = state["max_exp_avg_sq"]
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
         step_size = self.lr / (1 - beta1 ** t)
         denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
         param.data -= step_size * (m / denom)
@@ -209,13 +258,110 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
 
     def _update(self, param, grad, state):
         if self.weight_decay:
             param.data *= 1 - self.lr * self.weight_decay
         self._adam_step(param, grad, state)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, PyTorch's rule: g += weight_decay * p; v = alpha*v + (1-alpha)*g^2;
+    with centered, a = alpha*a + (1-alpha)*g and s = sqrt(v - a^2) + eps, else s = sqrt(v) + eps;
+    buf = momentum * buf + g / s, p -= lr * buf (p -= lr * g / s if momentum is 0).
+    """
+
+    hyperparameter_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False):
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered)
+
+    def _checked_hyperparameters(self, lr, alpha, eps, weight_decay, momentum, centered) -> dict:
+        return {"lr": _checked_number("RMSprop", "lr", lr, low=0.0),
+                "alpha": _checked_number("RMSprop", "alpha", alpha, low=0.0, high=1.0,
+                                         high_closed=True),
+                "eps": _checked_number("RMSprop", "eps", eps, low=0.0),
+                "weight_decay": _checked_number("RMSprop", "weight_decay", weight_decay,
+                                                low=0.0),
+                "momentum": _checked_number("RMSprop", "momentum", momentum, low=0.0),
+                "centered": _checked_flag("RMSprop", "centered", centered)}
+
+    def _kept_state_names(self, hyperparameters):
+        return (("step", "square_avg")
+                + (("momentum_buffer",) if hyperparameters["momentum"] else ())
+                + (("grad_avg",) if hyperparameters["centered"] else ()))
+
+    def _update(self, param, grad, state):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param.data
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(param.data))
+        state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
+        v = state["square_avg"]
+        v *= self.alpha
+        v += (1 - self.alpha) * grad * grad
+        if self.centered:      # divide by the gradient's running standard deviation, not its RMS
+            if "grad_avg" not in state:
+                state["grad_avg"] = np.zeros_like(param.data)
+            a = state["grad_avg"]
+            a *= self.alpha
+            a += (1 - self.alpha) * grad
+            s = np.sqrt(v - a * a) + self.eps
+        else:
+            s = np.sqrt(v) + self.eps
+        if self.momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.zeros_like(param.data)
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += grad / s
+            param.data -= self.lr * buf
+        else:
+            param.data -= self.lr * (grad / s)
+
+
+class Adagrad(Optimizer):
+    """Adagrad, PyTorch's rule: g += weight_decay * p; sum += g^2 (sum starts at
+    initial_accumulator_value); p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps),
+    t = this parameter's step count.
+    """
+
+    hyperparameter_names = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    state_names = ("step", "sum")
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10):
+        super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+
+    def _checked_hyperparameters(self, lr, lr_decay, weight_decay, initial_accumulator_value,
+                                 eps) -> dict:
+        return {"lr": _checked_number("Adagrad", "lr", lr, low=0.0),
+                "lr_decay": _checked_number("Adagrad", "lr_decay", lr_decay, low=0.0),
+                "weight_decay": _checked_number("Adagrad", "weight_decay", weight_decay,
+                                                low=0.0),
+                "initial_accumulator_value": _checked_number(
+                    "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0),
+                "eps": _checked_number("Adagrad", "eps", eps, low=0.0)}
+
+    def _update(self, param, grad, state):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param.data
+        if not state:          # the accumulator starts when the parameter's first update does
+            state.update(step=0, sum=np.full_like(param.data, self.initial_accumulator_value))
+        state["step"] += 1
+        total = state["sum"]
+        total += grad * grad
+        lr_t = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
+        param.data -= lr_t * (grad / (np.sqrt(total) + self.eps))
 
 
 class LRScheduler:
@@ -382,14 +528,24 @@ def _checked_params(optimizer: str, params) -> list[Value]:
 
 
 def _checked_number(optimizer: str, name: str, value, low: float, low_open: bool = False,
-                    high: float = math.inf) -> float:
-    """value as a Python float, checked to lie in [low, high) ((low, high) with low_open)."""
+                    high: float = math.inf, high_closed: bool = False) -> float:
+    """value as a Python float, checked to lie in [low, high) (open at low with low_open,
+    closed at high with high_closed)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{optimizer}: {name} is {type(value).__name__} {value!r}; expected a "
                         f"number")
     value = float(value)
     too_low = value <= low if low_open else value < low
-    if too_low or not value < high or math.isnan(value):
-        interval = f"{'(' if low_open else '['}{low}, {high})"
+    too_high = value > high if high_closed else not value < high
+    if too_low or too_high or math.isnan(value):
+        interval = f"{'(' if low_open else '['}{low}, {high}{']' if high_closed else ')'}"
         raise ValueError(f"{optimizer}: {name} is {value}; expected a number in {interval}")
     return value
+
+
+def _checked_flag(optimizer: str, name: str, value) -> bool:
+    """value as a Python bool, checked to be True or False (not 0, 1 or "False")."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{optimizer}: {name} is {type(value).__name__} {value!r}; expected "
+                        f"True or False, e.g. {name}=True")
+    return bool(value)

@@ -375,7 +375,10 @@ def test_dropout_scales_what_it_keeps(rng, shape, dtype):
 
 OPTIMIZERS = [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
               ("Adam", dict(lr=0.1)), ("Adam", dict(lr=0.1, weight_decay=0.1)),
-              ("AdamW", dict(lr=0.1, weight_decay=0.1))]
+              ("AdamW", dict(lr=0.1, weight_decay=0.1)),
+              ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)), ("Adam", dict(amsgrad=True)),
+              ("RMSprop", dict(momentum=0.9, centered=True)),
+              ("Adagrad", dict(lr=0.1, weight_decay=0.1))]
 PARAMS = {"0d": lambda rng: rng.standard_normal(()), "size1": lambda rng: rng.standard_normal(1),
           "empty": lambda rng: rng.standard_normal((0, 3)),
           "transposed": lambda rng: transposed(rng.standard_normal((2, 3))),
@@ -385,7 +388,7 @@ PARAMS = {"0d": lambda rng: rng.standard_normal(()), "size1": lambda rng: rng.st
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("param", PARAMS)
 @pytest.mark.parametrize("name, settings", OPTIMIZERS,
-                         ids=[f"{n}-{len(s)}-settings" for n, s in OPTIMIZERS])
+                         ids=[f"{n}-{'-'.join(s)}" for n, s in OPTIMIZERS])
 def test_optimizers_update_every_kind_of_parameter_in_place(torch, rng, name, settings, param,
                                                             dtype):
     start = PARAMS[param](rng).astype(dtype)

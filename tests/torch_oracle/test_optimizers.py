@@ -1,7 +1,8 @@
-"""SGD, Adam and AdamW against PyTorch's float64 over several steps: the same gradients handed
-to both, every setting (momentum, weight decay, betas, eps), a parameter left without a gradient
-for a step (both skip it, state included), the learning rate changed between steps, and a run
-resumed from a saved state dict."""
+"""SGD, Adam, AdamW, RMSprop and Adagrad against PyTorch's float64 over several steps: the same
+gradients handed to both, every setting (momentum, dampening, Nesterov, weight decay, betas, eps,
+amsgrad, alpha, centered, lr_decay, initial_accumulator_value), a parameter left without a
+gradient for a step (both skip it, state included), the learning rate changed between steps, and
+a run resumed from a saved state dict."""
 
 import numpy as np
 import pytest
@@ -24,6 +25,23 @@ OPTIMIZERS = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.2)),
     ("AdamW", dict(lr=0.01, weight_decay=0.0)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.5)),
+    ("SGD", dict(lr=0.05, momentum=0.8, dampening=1.0, weight_decay=0.01)),
+    ("Adam", dict(lr=0.05, amsgrad=True)),
+    ("Adam", dict(lr=0.02, betas=(0.5, 0.6), weight_decay=0.05, amsgrad=True)),
+    ("AdamW", dict(lr=0.05, amsgrad=True)),
+    ("AdamW", dict(lr=0.02, betas=(0.5, 0.6), eps=1e-6, weight_decay=0.2, amsgrad=True)),
+    ("RMSprop", dict()),
+    ("RMSprop", dict(lr=0.02, alpha=0.9, eps=1e-6)),
+    ("RMSprop", dict(momentum=0.9)),
+    ("RMSprop", dict(centered=True)),
+    ("RMSprop", dict(lr=0.005, alpha=0.8, weight_decay=0.1, momentum=0.5, centered=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.3)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-6)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0)),
 ]
 
 
@@ -72,9 +90,16 @@ def test_steps_match_pytorch(torch, rng, name, settings):
     assert not np.array_equal(ours[0], start[0])       # the steps did move the parameters
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
-def test_learning_rate_changed_between_steps(torch, rng, name):
-    settings = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1}
+LR_CHANGED = {"SGD": dict(lr=0.1, momentum=0.9), "SGD-nesterov": dict(lr=0.1, momentum=0.9,
+                                                                    nesterov=True),
+              "Adam": dict(lr=0.1), "AdamW": dict(lr=0.1, amsgrad=True),
+              "RMSprop": dict(lr=0.1, momentum=0.5, centered=True),
+              "Adagrad": dict(lr=0.1, lr_decay=0.2)}
+
+
+@pytest.mark.parametrize("label", LR_CHANGED)
+def test_learning_rate_changed_between_steps(torch, rng, label):
+    name, settings = label.split("-")[0], LR_CHANGED[label]
     start = [rng.standard_normal(shape) for shape in SHAPES]
     grads = gradients(rng)
 
@@ -87,8 +112,14 @@ def test_learning_rate_changed_between_steps(torch, rng, name):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name, settings", [OPTIMIZERS[2], OPTIMIZERS[6], OPTIMIZERS[8]],
-                         ids=["SGD", "Adam", "AdamW"])
+RESUMED = {"SGD": OPTIMIZERS[2], "Adam": OPTIMIZERS[6], "AdamW": OPTIMIZERS[8],
+           "SGD-nesterov": OPTIMIZERS[11], "SGD-dampening": OPTIMIZERS[13],
+           "Adam-amsgrad": OPTIMIZERS[15], "AdamW-amsgrad": OPTIMIZERS[17],
+           "RMSprop": OPTIMIZERS[19], "RMSprop-centered-momentum": OPTIMIZERS[22],
+           "Adagrad": OPTIMIZERS[26]}
+
+
+@pytest.mark.parametrize("name, settings", RESUMED.values(), ids=RESUMED.keys())
 def test_resumed_from_a_state_dict_matches_an_unbroken_run(torch, rng, tmp_path, name, settings):
     start = [rng.standard_normal(shape) for shape in SHAPES]
     grads = gradients(rng)
