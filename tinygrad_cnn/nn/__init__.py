@@ -1,7 +1,7 @@
 """Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, the layers,
-the loss modules and the initialisers."""
+the loss modules, the initialisers and gradient clipping (`utils`)."""
 
-from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn import init, utils
 from tinygrad_cnn.nn.layers import (
     GELU,
     AdaptiveAvgPool2d,
@@ -32,4 +32,5 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "
            "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh",
            "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Identity",
            "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
-           "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+           "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
+           "utils"]
