@@ -19,15 +19,17 @@ class Optimizer:
     Subclasses name their hyperparameters in `hyperparameter_names` and check them in
     `_checked_hyperparameters`, name every entry a parameter's state may hold in `state_names`,
     and define `_update(param, grad, state)`, which changes `param.data` in place. A state holds
-    nothing before the parameter's first update, then the names `_kept_state_names` gives for
-    the hyperparameters (by default all; SGD keeps its momentum buffer only with momentum, Adam
-    keeps max_exp_avg_sq only with amsgrad), and maybe buffers of an option turned off since.
-    Buffers are arrays of the parameter's shape and dtype, updated in place; counts are ints.
+    nothing before the parameter's first update, then at least `required_state_names`; the
+    other buffers belong to options (SGD's momentum, Adam's amsgrad) and `_update` makes each
+    when it first needs it, so an option switched on or off between steps (they are plain
+    attributes) leaves states that still save and load. Buffers are arrays of the parameter's
+    shape and dtype, updated in place; counts are ints.
     Hyperparameters are plain attributes (e.g. `optimizer.lr = 1e-4` changes the next step).
     """
 
     hyperparameter_names: tuple[str, ...] = ()
     state_names: tuple[str, ...] = ()
+    required_state_names: tuple[str, ...] = ()
     # hyperparameters added since state dicts were first saved, with the values older ones meant
     added_hyperparameters: dict = {}
 
@@ -41,10 +43,6 @@ class Optimizer:
 
     def _update(self, param: Value, grad: np.ndarray, state: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update")
-
-    def _kept_state_names(self, hyperparameters: dict) -> tuple[str, ...]:
-        """The names an updated parameter's state holds under these hyperparameters."""
-        return self.state_names
 
     def step(self) -> None:
         """Update every parameter that has a gradient; those whose grad is None (frozen with
@@ -94,7 +92,8 @@ class Optimizer:
             raise ValueError(f"{name}: hyperparameters {saved!r:.100}; expected a dict with keys "
                              f"{', '.join(self.hyperparameter_names)}")
         hyperparameters = self._checked_hyperparameters(**saved)
-        kept = self._kept_state_names(hyperparameters)
+        required = set(self.required_state_names)
+        optional = [n for n in self.state_names if n not in required]
         problems, state = [], {}
         for key, entry in state_dict["state"].items():
             index = int(key) if str(key).isdigit() else -1
@@ -102,12 +101,12 @@ class Optimizer:
                 problems.append(f"state for parameter {key!r}: this optimizer has parameters "
                                 f"0..{len(self.params) - 1}")
             elif not isinstance(entry, dict) or (
-                    entry and not set(kept) <= set(entry) <= set(self.state_names)):
+                    entry and not required <= set(entry) <= set(self.state_names)):
                 found = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
-                out_of = ("" if set(kept) == set(self.state_names) else
-                          f" with these hyperparameters, out of {list(self.state_names)}")
+                options = f" (and, for its options, any of {optional})" if optional else ""
                 problems.append(f"state for parameter {key}: found {found} but "
-                                f"{type(self).__name__} keeps {list(kept)}{out_of}")
+                                f"{type(self).__name__} keeps "
+                                f"{list(self.required_state_names)}{options}")
             else:
                 state[index] = self._restored_state(self.params[index], key, entry, problems)
         if problems:
@@ -171,8 +170,6 @@ class SGD(Optimizer):
                 f"nesterov=True), or leave nesterov=False")
         return checked
 
-    def _kept_state_names(self, hyperparameters):
-        return self.state_names if hyperparameters["momentum"] else ()
 
     def _update(self, param, grad, state):
         d = grad + self.weight_decay * param.data if self.weight_decay else grad
@@ -198,6 +195,7 @@ class Adam(Optimizer):
 
     hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad")
     state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    required_state_names = ("step", "exp_avg", "exp_avg_sq")     # max_exp_avg_sq: amsgrad's
     added_hyperparameters = {"amsgrad": False}
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-3,
@@ -218,8 +216,6 @@ class Adam(Optimizer):
                 "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0),
                 "amsgrad": _checked_flag(name, "amsgrad", amsgrad)}
 
-    def _kept_state_names(self, hyperparameters):
-        return self.state_names if hyperparameters["amsgrad"] else self.state_names[:3]
 
     def _update(self, param, grad, state):
         if self.weight_decay:
@@ -276,6 +272,7 @@ class RMSprop(Optimizer):
 
     hyperparameter_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
     state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
+    required_state_names = ("step", "square_avg")     # the others: momentum's and centered's
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
@@ -293,10 +290,6 @@ class RMSprop(Optimizer):
                 "momentum": _checked_number("RMSprop", "momentum", momentum, low=0.0),
                 "centered": _checked_flag("RMSprop", "centered", centered)}
 
-    def _kept_state_names(self, hyperparameters):
-        return (("step", "square_avg")
-                + (("momentum_buffer",) if hyperparameters["momentum"] else ())
-                + (("grad_avg",) if hyperparameters["centered"] else ()))
 
     def _update(self, param, grad, state):
         if self.weight_decay:
@@ -335,6 +328,7 @@ class Adagrad(Optimizer):
 
     hyperparameter_names = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
     state_names = ("step", "sum")
+    required_state_names = ("step", "sum")
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
