@@ -268,8 +268,8 @@ def test_non_value_in_the_list_and_the_fix():
     (np.float64(0.5), TypeError, r"has a grad of type float64; expected a numpy array",
      lambda p: setattr(p, "grad", np.array(p.grad, dtype=p.dtype))),
     (np.array(1), TypeError, r"has a grad of dtype int64; expected floating point; set "
-     r"param.grad = param.grad.astype\(param.dtype\)",
-     lambda p: setattr(p, "grad", p.grad.astype(p.dtype))),
+     r"param.grad = param.grad.astype\(np.float64\)",
+     lambda p: setattr(p, "grad", p.grad.astype(np.float64))),
     (np.broadcast_to(np.array(2.0), ()), ValueError, r"has a read-only grad, e.g. a "
      r"np.broadcast_to view; expected a writable array, which clipping changes in place; give "
      r"it its own copy: param.grad = param.grad.copy\(\)",
@@ -332,3 +332,29 @@ def test_backward_gives_grads_that_clip_independently():
     nn.utils.clip_grad_value_([a], 0.1)
     np.testing.assert_array_equal(b.grad, expected_b)
     assert np.all(a.grad == 0.1) and np.all(expected_a > 0.1)
+
+
+def test_an_integer_parameter_gets_a_fix_that_works():
+    """The fix names a float dtype even when the parameter itself holds integers."""
+    p = tc.Value(np.array([1, 2, 3]))
+    p.grad = np.array([3, 0, 4])
+    with pytest.raises(TypeError, match=r"dtype int64\) has a grad of dtype int64; .*"
+                                        r"param.grad = param.grad.astype\(np.float64\)"):
+        nn.utils.clip_grad_norm_([p], 1.0)
+    p.grad = p.grad.astype(np.float64)
+    assert nn.utils.clip_grad_norm_([p], 1.0) == 5.0
+    np.testing.assert_allclose(p.grad, [0.6, 0.0, 0.8], rtol=1e-6)
+
+
+def test_grads_over_one_buffer_are_found_whatever_holds_the_memory():
+    """np.frombuffer gives each array a memoryview of its own, so no common base array: the
+    byte ranges still overlap, and the overlap is refused before anything changes."""
+    memory = bytearray(np.arange(8.0).tobytes())
+    p, q = with_grad(np.frombuffer(memory, np.float64)), with_grad(
+        np.frombuffer(memory, np.float64)[2:])
+    with pytest.raises(ValueError, match=r"parameter 1 \(shape \(3,\), dtype float64\) has a "
+                                         r"grad that shares memory with parameter 0's"):
+        nn.utils.clip_grad_norm_([p, q], 1.0)
+    np.testing.assert_array_equal(p.grad, np.arange(8.0))
+    q.grad = q.grad.copy()                                              # the fix
+    nn.utils.clip_grad_norm_([p, q], 1.0)

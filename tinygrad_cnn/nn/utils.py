@@ -135,7 +135,7 @@ def _params_and_grads(caller: str, parameters) -> tuple[list[Value], list[np.nda
         raise TypeError(f"{caller}: parameters is a {type(parameters).__name__}; expected a Value "
                         f"or an iterable of Values, e.g. model.parameters()")
     params = list(parameters)
-    grads, owner, by_memory = [], {}, {}     # owner: id(param) -> index; by_memory: see below
+    grads, owner, spans = [], {}, []         # owner: id(param) -> index
     for i, param in enumerate(params):
         if not isinstance(param, Value):
             raise TypeError(f"{caller}: parameter {i} is a {type(param).__name__}; expected a "
@@ -155,25 +155,28 @@ def _params_and_grads(caller: str, parameters) -> tuple[list[Value], list[np.nda
                             f"param.grad = np.array(grad, dtype=param.dtype), or let backward() "
                             f"make it")
         if g.dtype.kind != "f":
+            dtype = param.dtype if param.dtype.kind == "f" else np.dtype(np.float64)
             raise TypeError(f"{where} has a grad of dtype {g.dtype}; expected floating point; "
-                            f"set param.grad = param.grad.astype(param.dtype)")
+                            f"set param.grad = param.grad.astype(np.{dtype})")
         if not g.flags.writeable:
             raise ValueError(f"{where} has a read-only grad, e.g. a np.broadcast_to view; "
                              f"expected a writable array, which clipping changes in place; give "
                              f"it its own copy: param.grad = param.grad.copy()")
-        # backward() gives every parameter a gradient array of its own; a user may not have.
-        # Only views of one base array can share memory: compare with those alone.
-        base = g
-        while isinstance(base.base, np.ndarray):
-            base = base.base
-        for j, other in by_memory.setdefault(id(base), []):
+        spans.append((_byte_range(g), i, where, g))
+        grads.append(g)
+    # backward() gives every parameter a gradient array of its own; a user may not have. Two
+    # grads can share memory only if their byte ranges overlap: sweep the ranges in order.
+    spans.sort(key=lambda span: span[0][0])
+    reaching: list = []                      # earlier ranges that reach past this one's start
+    for (low, high), i, where, g in spans:
+        reaching = [span for span in reaching if span[0][1] > low]
+        for _, j, _, other in reaching:
             if np.shares_memory(g, other):
                 raise ValueError(f"{where} has a grad that shares memory with parameter {j}'s; "
                                  f"expected a gradient array of its own (clipping changes it in "
                                  f"place, so shared elements would change twice); give it its "
                                  f"own copy: param.grad = param.grad.copy()")
-        by_memory[id(base)].append((i, g))
-        grads.append(g)
+        reaching.append(((low, high), i, where, g))
     return params, grads
 
 
@@ -194,3 +197,16 @@ def _nonfinite_message(caller: str, total_norm: float, norm_type: float,
             f"this step (catch the RuntimeError, call optimizer.zero_grad() and go on), or lower "
             f"the learning rate; error_if_nonfinite=False scales by it anyway (every gradient "
             f"becomes 0 or nan)")
+
+
+def _byte_range(a: np.ndarray) -> tuple[int, int]:
+    """The addresses [low, high) that a's elements lie in (numpy 1.x's np.byte_bounds)."""
+    low = high = a.__array_interface__["data"][0]
+    if a.size == 0:
+        return low, low
+    for n, stride in zip(a.shape, a.strides, strict=True):
+        if stride < 0:
+            low += (n - 1) * stride
+        else:
+            high += (n - 1) * stride
+    return low, high + a.itemsize
