@@ -753,6 +753,284 @@ def test_scheduler_errors():
     assert step.last_epoch == 0                   # nothing restored
 
 
+def test_multistep_lr_multiplies_at_each_milestone():
+    scheduler = optim.MultiStepLR(optim.SGD([tc.Value(np.zeros(2))], lr=1.0), milestones=[2, 5],
+                                  gamma=0.5)
+    expected = [1.0 * 0.5 ** sum(m <= e for m in (2, 5)) for e in range(9)]
+    assert lrs(scheduler, 8) == expected == [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25]
+    assert scheduler.state_dict()["settings"] == {"milestones": [2, 5], "gamma": 0.5}
+
+
+def test_exponential_lr_multiplies_every_epoch():
+    scheduler = optim.ExponentialLR(optim.SGD([tc.Value(np.zeros(2))], lr=0.1), gamma=0.9)
+    np.testing.assert_allclose(lrs(scheduler, 10), [0.1 * 0.9 ** e for e in range(11)],
+                               rtol=1e-14, atol=0)
+
+
+def test_lambda_lr_scales_base_lr_from_epoch_0_and_saves_no_function():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.2)
+    scheduler = optim.LambdaLR(optimizer, lambda epoch: 1 / (epoch + 2))
+    assert optimizer.lr == 0.2 / 2                          # epoch 0's factor applies at once
+    assert lrs(scheduler, 5) == [0.2 * (1 / (e + 2)) for e in range(6)]
+    saved = scheduler.state_dict()
+    assert saved["settings"] == {} and "lr_lambda" not in str(saved)
+
+
+def test_linear_lr_goes_from_start_factor_to_end_factor():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.3)
+    scheduler = optim.LinearLR(optimizer)                   # 1/3 -> 1 over 5 epochs
+    expected = [0.3 * (1 / 3 + (1 - 1 / 3) * min(e, 5) / 5) for e in range(9)]
+    np.testing.assert_allclose(lrs(scheduler, 8), expected, rtol=0, atol=1e-16)
+    scheduler = optim.LinearLR(optim.SGD([tc.Value(np.zeros(2))], lr=1.0), start_factor=1.0,
+                               end_factor=0.0, total_iters=4)
+    assert lrs(scheduler, 6) == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0, 0.0]
+
+
+def one_cycle_formula(step, anneal, phases):
+    """The lr of a 1cycle step, from [(end_step, start_lr, end_lr), ...] written out."""
+    begin = 0.0
+    for i, (end, a, b) in enumerate(phases):
+        if step <= end or i == len(phases) - 1:
+            p = (step - begin) / (end - begin)
+            if anneal == "cos":
+                return b + (a - b) * (1 + math.cos(math.pi * p)) / 2
+            return a + (b - a) * p
+        begin = end
+
+
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_lr_rises_then_falls(anneal, three_phase):
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=123.0, momentum=0.9)
+    scheduler = optim.OneCycleLR(optimizer, max_lr=1.0, total_steps=20, anneal_strategy=anneal,
+                                 three_phase=three_phase)
+    low, minimum = 1.0 / 25, 1.0 / 25 / 1e4                # div_factor 25, final_div_factor 1e4
+    if three_phase:            # 0.3 * 20 - 1 = 5, 2 * 0.3 * 20 - 2 = 10, 20 - 1 = 19
+        phases = [(5, low, 1.0), (10, 1.0, low), (19, low, minimum)]
+        momenta = [(5, 0.95, 0.85), (10, 0.85, 0.95), (19, 0.95, 0.95)]
+    else:
+        phases = [(5, low, 1.0), (19, 1.0, minimum)]
+        momenta = [(5, 0.95, 0.85), (19, 0.85, 0.95)]
+    assert optimizer.lr == pytest.approx(low) and optimizer.momentum == 0.95   # lr=123 unused
+    seen_momenta = [optimizer.momentum]
+    seen = [optimizer.lr]
+    for _ in range(20):
+        scheduler.step()
+        seen.append(optimizer.lr)
+        seen_momenta.append(optimizer.momentum)
+    np.testing.assert_allclose(seen, [one_cycle_formula(s, anneal, phases) for s in range(21)],
+                               rtol=1e-14, atol=1e-18)
+    np.testing.assert_allclose(seen_momenta,
+                               [one_cycle_formula(s, anneal, momenta) for s in range(21)],
+                               rtol=1e-14)
+    assert seen[5] == pytest.approx(1.0) and seen[19] == pytest.approx(minimum)
+
+
+def test_one_cycle_lr_from_epochs_and_steps_per_epoch_and_without_momentum():
+    optimizer = optim.Adam([tc.Value(np.zeros(2))], betas=(0.5, 0.99))
+    scheduler = optim.OneCycleLR(optimizer, max_lr=0.01, epochs=3, steps_per_epoch=4,
+                                 cycle_momentum=False)
+    assert scheduler.total_steps == 12 and optimizer.betas == (0.5, 0.99)
+    lrs(scheduler, 12)
+    assert optimizer.betas == (0.5, 0.99)                 # left alone without cycle_momentum
+
+
+def test_reduce_lr_on_plateau_waits_patience_epochs_then_cuts():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=1.0)
+    scheduler = optim.ReduceLROnPlateau(optimizer, factor=0.5, patience=1, cooldown=1,
+                                        min_lr=0.2)
+    seen = []
+    # 2.0 improves on inf; 1.9999 is within the 1e-4 relative threshold: bad; 3.0 bad: cut
+    # (2 bad > patience 1); 3.0 in cooldown: not counted; 1.0 improves; then bad, bad: cut, ...
+    for metric in [2.0, 1.9999, 3.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]:
+        scheduler.step(metric)
+        seen.append(optimizer.lr)
+    assert seen == [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2]
+    assert scheduler.best == 1.0 and scheduler.get_last_lr() == [0.2]
+    maximum = optim.ReduceLROnPlateau(optim.SGD([tc.Value(np.zeros(2))], lr=1.0), mode="max",
+                                      patience=0, threshold=0.1, threshold_mode="abs")
+    for metric in [0.5, 0.55, 0.7]:              # 0.55 < 0.5 + 0.1: bad, cut; 0.7 improves
+        maximum.step(tc.Value(np.array(metric)))  # a 0-d Value is a metric too
+    assert maximum.get_last_lr() == [pytest.approx(0.1)] and maximum.best == 0.7
+
+
+def test_sequential_lr_warm_up_then_cosine():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=1.0)
+    warmup = optim.LinearLR(optimizer, start_factor=0.25, total_iters=3)
+    cosine = optim.CosineAnnealingLR(optimizer, T_max=4)
+    assert cosine.base_lr == 1.0            # not the 0.25 that LinearLR set: optimizer.initial_lr
+    scheduler = optim.SequentialLR(optimizer, [warmup, cosine], milestones=[3])
+    expected = ([0.25 + 0.75 * e / 3 for e in range(3)]
+                + [(1 + math.cos(math.pi * (e - 3) / 4)) / 2 for e in range(3, 8)])
+    np.testing.assert_allclose(lrs(scheduler, 7), expected, rtol=0, atol=1e-15)
+    assert scheduler.state_dict()["state"]["schedulers"][1]["type"] == "CosineAnnealingLR"
+
+
+RESUMABLE = [
+    lambda opt: optim.MultiStepLR(opt, milestones=[1, 3, 6], gamma=0.3),
+    lambda opt: optim.ExponentialLR(opt, gamma=0.8),
+    lambda opt: optim.LambdaLR(opt, lambda e: 1 / (1 + e)),
+    lambda opt: optim.LinearLR(opt, start_factor=0.1, total_iters=6),
+    lambda opt: optim.OneCycleLR(opt, max_lr=0.5, total_steps=9, three_phase=True),
+    lambda opt: optim.SequentialLR(opt, [optim.LinearLR(opt, total_iters=3),
+                                         optim.ExponentialLR(opt, 0.7)], milestones=[3]),
+]
+
+
+@pytest.mark.parametrize("make", RESUMABLE)
+def test_new_schedules_resume_from_their_state_dicts(tmp_path, make):
+    test_scheduler_resumes_from_its_state_dict(tmp_path, make)
+
+
+def test_reduce_lr_on_plateau_resumes_with_its_best_and_counters(tmp_path):
+    metrics = [1.0, 1.0, 0.5, 0.6, 0.6, 0.6, 0.4, 0.4, 0.4, 0.4]
+
+    def run(scheduler, metrics):
+        return [(scheduler.step(m), scheduler.optimizer.lr)[1] for m in metrics]
+
+    make = lambda: optim.ReduceLROnPlateau(optim.SGD([tc.Value(np.zeros(2))], lr=1.0),  # noqa: E731
+                                           patience=1, cooldown=1)
+    expected = run(make(), metrics)
+    part = make()
+    first = run(part, metrics[:5])
+    tc.save({"scheduler": part.state_dict()}, tmp_path / "checkpoint.npz")
+    resumed = make()
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert (resumed.best, resumed.num_bad_epochs, resumed.cooldown_counter) == (
+        part.best, part.num_bad_epochs, part.cooldown_counter)
+    assert first + run(resumed, metrics[5:]) == expected and len(set(expected)) > 1
+
+
+def test_new_scheduler_errors_and_their_fixes():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.1)
+    with pytest.raises(ValueError, match=r"ExponentialLR: gamma is 0.0; expected a number in "
+                                         r"\(0.0, inf\)"):
+        optim.ExponentialLR(optimizer, gamma=0)
+    with pytest.raises(ValueError, match=r"MultiStepLR: gamma is -1.0; expected a number in "
+                                         r"\(0.0, inf\)"):
+        optim.MultiStepLR(optimizer, [2], gamma=-1)
+    with pytest.raises(ValueError, match=r"MultiStepLR: milestones is \[5, 3, 3\]; expected "
+                                         r"epochs >= 1 in increasing order, each once; sort "
+                                         r"them, e.g. milestones=\[3, 5\]") as error:
+        optim.MultiStepLR(optimizer, milestones=[5, 3, 3])
+    fixed = eval(str(error.value).split("e.g. milestones=")[1])
+    assert optim.MultiStepLR(optimizer, milestones=fixed).milestones == [3, 5]
+    with pytest.raises(ValueError, match=r"MultiStepLR: milestones is \[0, 2\]; expected "
+                                         r"epochs >= 1"):
+        optim.MultiStepLR(optimizer, milestones=[0, 2])
+    with pytest.raises(TypeError, match=r"MultiStepLR: milestones is 30; expected a list of "
+                                        r"epochs \(ints\), e.g. milestones=\[30, 80\]"):
+        optim.MultiStepLR(optimizer, milestones=30)
+    with pytest.raises(TypeError, match=r"LambdaLR: lr_lambda is float 0.95; expected a "
+                                        r"function of the epoch"):
+        optim.LambdaLR(optimizer, 0.95)
+    with pytest.raises(ValueError, match=r"LambdaLR: lr_lambda\(0\) is -1.0; expected a number "
+                                         r"in \[0.0, inf\)"):
+        optim.LambdaLR(optimizer, lambda epoch: -1.0)
+    with pytest.raises(ValueError, match=r"LinearLR: start_factor is 0.0; expected a number in "
+                                         r"\(0.0, 1.0\]"):
+        optim.LinearLR(optimizer, start_factor=0)
+    with pytest.raises(ValueError, match=r"LinearLR: total_iters is 0; expected an int >= 1"):
+        optim.LinearLR(optimizer, total_iters=0)
+
+
+def test_one_cycle_errors_and_their_fixes():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.1)
+    with pytest.raises(ValueError, match=r"OneCycleLR: total_steps is None with epochs=10 and "
+                                         r"steps_per_epoch=None; expected total_steps, or both "
+                                         r"epochs and steps_per_epoch.*pass e.g. epochs=10, "
+                                         r"steps_per_epoch=len\(train_loader\)"):
+        optim.OneCycleLR(optimizer, max_lr=0.1, epochs=10)
+    assert optim.OneCycleLR(optimizer, 0.1, epochs=10, steps_per_epoch=5).total_steps == 50
+    with pytest.raises(ValueError, match=r"OneCycleLR: total_steps is 0; expected an int >= 1"):
+        optim.OneCycleLR(optimizer, max_lr=0.1, total_steps=0)
+    with pytest.raises(ValueError, match=r"OneCycleLR: anneal_strategy is 'cosine'; expected "
+                                         r"'cos' or 'linear'"):
+        optim.OneCycleLR(optimizer, max_lr=0.1, total_steps=10, anneal_strategy="cosine")
+    with pytest.raises(ValueError, match=r"OneCycleLR: pct_start is 0.6 with three_phase=True.*"
+                                         r"expected pct_start <= 0.5"):
+        optim.OneCycleLR(optimizer, max_lr=0.1, total_steps=10, pct_start=0.6, three_phase=True)
+    with pytest.raises(ValueError, match=r"OneCycleLR: pct_start=0.1 with total_steps=10 gives "
+                                         r"a phase of no steps"):
+        optim.OneCycleLR(optimizer, max_lr=0.1, total_steps=10, pct_start=0.1)
+    adagrad = optim.Adagrad([tc.Value(np.zeros(2))])
+    with pytest.raises(ValueError, match=r"OneCycleLR: cycle_momentum=True but Adagrad has no "
+                                         r"momentum and no betas.*pass cycle_momentum=False"):
+        optim.OneCycleLR(adagrad, max_lr=0.1, total_steps=10)
+    scheduler = optim.OneCycleLR(adagrad, max_lr=0.1, total_steps=2, cycle_momentum=False)
+    scheduler.step()
+    scheduler.step()
+    with pytest.raises(ValueError, match=r"OneCycleLR.step: this would be step 3 of a cycle of "
+                                         r"total_steps=2; expected at most total_steps calls"):
+        scheduler.step()
+    assert scheduler.last_epoch == 2                    # unchanged by the refused step
+
+
+def test_reduce_lr_on_plateau_and_sequential_lr_errors_and_their_fixes():
+    optimizer = optim.SGD([tc.Value(np.zeros(2))], lr=0.1)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: mode is 'minimum'; expected 'min' "
+                                         r"or 'max', e.g. mode='min'"):
+        optim.ReduceLROnPlateau(optimizer, mode="minimum")
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: threshold_mode is 'relative'; "
+                                         r"expected 'rel' or 'abs'"):
+        optim.ReduceLROnPlateau(optimizer, threshold_mode="relative")
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: factor is 1.0; expected a number "
+                                         r"in \[0.0, 1.0\)"):
+        optim.ReduceLROnPlateau(optimizer, factor=1.0)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: patience is -1; expected an int "
+                                         r">= 0"):
+        optim.ReduceLROnPlateau(optimizer, patience=-1)
+    scheduler = optim.ReduceLROnPlateau(optimizer, mode="min")
+    with pytest.raises(TypeError, match=r"ReduceLROnPlateau.step: got no metric; expected the "
+                                        r"number it watches.*call scheduler.step\(val_loss\)"):
+        scheduler.step()
+    with pytest.raises(TypeError, match=r"ReduceLROnPlateau.step: metrics is list \[0.5, 0.4\]; "
+                                        r"expected one number"):
+        scheduler.step([0.5, 0.4])
+    assert scheduler.last_epoch == 0
+    val_loss = 0.5
+    scheduler.step(val_loss)
+    assert scheduler.best == 0.5 and scheduler.last_epoch == 1
+    state = scheduler.state_dict()
+    del state["state"]
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.load_state_dict: expected a dict "
+                                         r"with keys 'type', 'settings', 'base_lr', "
+                                         r"'last_epoch', 'last_lr' and 'state'"):
+        scheduler.load_state_dict(state)
+
+    warmup = optim.LinearLR(optimizer, total_iters=3)
+    cosine = optim.CosineAnnealingLR(optimizer, T_max=5)
+    with pytest.raises(ValueError, match=r"SequentialLR: 2 milestones \[3, 4\] for 2 schedulers; "
+                                         r"expected one milestone fewer than schedulers"):
+        optim.SequentialLR(optimizer, [warmup, cosine], milestones=[3, 4])
+    with pytest.raises(ValueError, match=r"SequentialLR: milestones is \[4, 3\]; expected "
+                                         r"epochs >= 1 in increasing order"):
+        optim.SequentialLR(optimizer, [warmup, cosine, cosine], milestones=[4, 3])
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[1\] is a "
+                                         r"ReduceLROnPlateau, whose step needs a metric"):
+        optim.SequentialLR(optimizer, [warmup, scheduler], milestones=[3])
+    other = optim.StepLR(optim.SGD([tc.Value(np.zeros(2))], lr=0.1), step_size=1)
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[1\] \(StepLR\) sets the lr "
+                                         r"of another optimizer"):
+        optim.SequentialLR(optimizer, [warmup, other], milestones=[3])
+    with pytest.raises(TypeError, match=r"SequentialLR: schedulers\[0\] is a SGD; expected a "
+                                        r"scheduler"):
+        optim.SequentialLR(optimizer, [optimizer], milestones=[])
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers is \[\]; expected a "
+                                         r"non-empty list"):
+        optim.SequentialLR(optimizer, [], milestones=[])
+    sequential = optim.SequentialLR(optimizer, [warmup, cosine], milestones=[3])
+    state = sequential.state_dict()                 # at epoch 0
+    sequential.step()
+    sequential.step()
+    state["state"]["schedulers"][1]["last_epoch"] = -2
+    with pytest.raises(ValueError, match=r"CosineAnnealingLR.load_state_dict: last_epoch is -2; "
+                                         r"expected an int >= 0"):
+        sequential.load_state_dict(state)
+    # nothing restored, not even the warm-up's sound state before the broken one
+    assert (sequential.last_epoch, warmup.last_epoch) == (2, 2)
+
+
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW,
                                   optim.RMSprop, optim.Adagrad])
 def test_read_only_parameters_are_refused_before_any_update(make):
