@@ -1,7 +1,7 @@
 """What the two edge-input sweeps (test_edge_inputs.py, first derivatives, and
 test_edge_second_order.py, second) share: makers of float64 inputs from a generator, constant
 patterns, the non-contiguous layouts every case also runs on, numpy's reductions as PyTorch
-computes them, the embedding cases and the layers both check."""
+computes them, and the cases (ops, embeddings, layers) that both run."""
 
 import numpy as np
 
@@ -45,11 +45,16 @@ def t(torch, array):
     return torch.from_numpy(np.array(array))
 
 
+def functional(th):
+    """torch.nn.functional, for a case's PyTorch side (which receives the torch module)."""
+    return th.nn.functional
+
+
 IDX = np.array([0, 2, 2, 0, 2])
 
 
 def embedding_torch(th, ids, w, padding_idx=None):
-    return th.nn.functional.embedding(t(th, ids), w, padding_idx)
+    return functional(th).embedding(t(th, ids), w, padding_idx)
 
 
 # (name, input maker, ours, PyTorch's): the table's rows picked by fixed integer ids
@@ -139,4 +144,90 @@ LAYERS = [
      (2, 2, 1, 1)),
     ("BatchNorm2d-eval", lambda: nn.BatchNorm2d(2).eval(), lambda th: th.nn.BatchNorm2d(2).eval(),
      (1, 2, 2, 3)),
+]
+
+# (name, input maker, ours, PyTorch's): the cases both sweeps run, for first and for second
+# derivatives alike
+SHARED_CASES = [
+    ("x*x", normal((2, 3)), lambda x: x * x, lambda th, x: x * x),
+    ("x/x", away((2, 3)), lambda x: x / x, lambda th, x: x / x),
+    ("x@x.T", normal((2, 3)), lambda x: x @ x.T, lambda th, x: x @ x.T),
+    ("stack([x,x])", normal(()), lambda x: ops.stack([x, x]), lambda th, x: th.stack([x, x])),
+    ("reshape-to-0d", normal((1, 1)), lambda x: x.reshape(()), lambda th, x: x.reshape(())),
+    ("reshape-empty", normal((0, 3)), lambda x: x.reshape(3, -1), lambda th, x: x.reshape(3, -1)),
+    ("flatten-0d", normal(()), ops.flatten, lambda th, x: th.flatten(x)),
+    ("flatten-empty", normal((2, 0, 3)), lambda x: ops.flatten(x, 1),
+     lambda th, x: th.flatten(x, 1)),
+    ("transpose-0d", normal(()), lambda x: x.transpose(), lambda th, x: x.permute(())),
+    ("T-empty", normal((0, 3)), lambda x: x.T, lambda th, x: x.T),
+    ("broadcast_to-empty", normal((1, 3)), lambda x: ops.broadcast_to(x, (0, 3)),
+     lambda th, x: x.expand(0, 3)),
+    ("matmul-vec-vec", normal((3,), (3,)), ops.matmul, lambda th, a, b: a @ b),
+    ("matmul-empty-inner", normal((2, 0), (0, 3)), ops.matmul, lambda th, a, b: a @ b),
+    ("matmul-empty-rows", normal((0, 2), (2, 3)), ops.matmul, lambda th, a, b: a @ b),
+    ("matmul-mat-vec", normal((1, 3), (3,)), ops.matmul, lambda th, a, b: a @ b),
+    ("matmul-vec-batch", normal((3,), (2, 3, 4)), ops.matmul, lambda th, a, b: a @ b),
+    ("matmul-batch-broadcast", normal((2, 1, 3, 4), (5, 4, 2)), ops.matmul,
+     lambda th, a, b: a @ b),
+    ("linear-vec", normal((3,), (2, 3), (2,)), ops.linear,
+     lambda th, x, w, b: functional(th).linear(x, w, b)),
+    ("linear-empty-batch", normal((0, 3), (2, 3), (2,)), ops.linear,
+     lambda th, x, w, b: functional(th).linear(x, w, b)),
+    ("linear-no-in", normal((2, 0), (3, 0), (3,)), ops.linear,
+     lambda th, x, w, b: functional(th).linear(x, w, b)),
+    ("linear-batch-no-bias", normal((2, 1, 3), (4, 3)), ops.linear,
+     lambda th, x, w: functional(th).linear(x, w)),
+    ("softmax-single", normal((1,)), lambda x: ops.softmax(x, axis=0),
+     lambda th, x: th.softmax(x, 0)),
+    ("softmax-axis0", normal((2, 3)), lambda x: ops.softmax(x, axis=0),
+     lambda th, x: th.softmax(x, 0)),
+    ("softmax-empty-batch", normal((0, 3)), lambda x: ops.softmax(x, axis=-1),
+     lambda th, x: th.softmax(x, -1)),
+    ("softmax-empty-axis", normal((2, 0)), lambda x: ops.softmax(x, axis=-1),
+     lambda th, x: th.softmax(x, -1)),
+    ("log_softmax-middle", normal((2, 1, 4)), lambda x: ops.log_softmax(x, axis=-2),
+     lambda th, x: th.log_softmax(x, -2)),
+    ("mse_loss-int-target", normal((3,)), lambda x: ops.mse_loss(x, np.array([0, 1, 2])),
+     lambda th, x: functional(th).mse_loss(x, th.tensor([0.0, 1.0, 2.0]))),
+    ("bce-bool-target", normal((3,)),
+     lambda x: ops.binary_cross_entropy_with_logits(x, np.array([True, False, True])),
+     lambda th, x: functional(th).binary_cross_entropy_with_logits(x, th.tensor([1.0, 0.0, 1.0]))),
+    ("getitem-0d-none", normal(()), lambda x: x[None, ...], lambda th, x: x[None, ...]),
+    ("getitem-empty-rows", normal((0, 3)), lambda x: x[:, 1], lambda th, x: x[:, 1]),
+    ("getitem-empty-index", normal((3, 2)), lambda x: x[np.array([], dtype=np.int64)],
+     lambda th, x: x[th.tensor([], dtype=th.int64)]),
+    ("getitem-negative-step", normal((4, 3)), lambda x: x[::-2, None, -1],
+     lambda th, x: th.flip(x, (0,))[::2, None, -1]),
+    ("cat-one", normal((1,)), lambda a: ops.cat([a], axis=-1), lambda th, a: th.cat([a], -1)),
+    ("stack-empty", normal((0, 3), (0, 3)), lambda a, b: ops.stack([a, b], axis=1),
+     lambda th, a, b: th.stack([a, b], 1)),
+    ("split-empty-pieces", normal((4,)), lambda x: ops.cat(ops.split(x, [0, 0, 4, 4])[::-1]),
+     lambda th, x: th.cat(th.tensor_split(x, [0, 0, 4, 4])[::-1])),
+    ("pad-empty", normal((0, 3)), lambda x: ops.pad(x, 1, value=0.5),
+     lambda th, x: functional(th).pad(x, (1, 1, 1, 1), value=0.5)),
+    ("conv2d-1x1", normal((1, 1, 1, 1), (1, 1, 1, 1), (1,)), ops.conv2d,
+     lambda th, x, w, b: functional(th).conv2d(x, w, b)),
+    ("conv2d-empty-batch", normal((0, 2, 4, 4), (3, 2, 3, 3), (3,)), ops.conv2d,
+     lambda th, x, w, b: functional(th).conv2d(x, w, b)),
+    ("conv_transpose2d-1x1", normal((1, 1, 1, 1), (1, 2, 1, 1)), ops.conv_transpose2d,
+     lambda th, x, w: functional(th).conv_transpose2d(x, w)),
+    ("max_pool2d-empty-batch", normal((0, 1, 4, 4)), ops.max_pool2d,
+     lambda th, x: functional(th).max_pool2d(x, 2)),
+    ("avg_pool2d-empty-batch", normal((0, 1, 4, 4)), lambda x: ops.avg_pool2d(x, 2),
+     lambda th, x: functional(th).avg_pool2d(x, 2)),
+    ("adaptive_avg_pool2d-empty-batch", normal((0, 1, 4, 5)),
+     lambda x: ops.adaptive_avg_pool2d(x, (3, 2)),
+     lambda th, x: functional(th).adaptive_avg_pool2d(x, (3, 2))),
+    ("batch_norm-train-1d", normal((2, 3), (3,), (3,)),
+     lambda x, w, b: ops.batch_norm(x, weight=w, bias=b, training=True),
+     lambda th, x, w, b: functional(th).batch_norm(x, None, None, w, b, training=True)),
+    ("batch_norm-train-1x1-images", normal((3, 2, 1, 1)),
+     lambda x: ops.batch_norm(x, training=True),
+     lambda th, x: functional(th).batch_norm(x, None, None, training=True)),
+    ("batch_norm-train-no-channels", normal((4, 0)), lambda x: ops.batch_norm(x, training=True),
+     lambda th, x: functional(th).batch_norm(x, None, None, training=True)),
+    ("batch_norm-eval-empty-batch", normal((0, 3), (3,), (3,)),
+     lambda x, w, b: ops.batch_norm(x, np.full(3, 0.5, x.dtype), np.full(3, 2.0, x.dtype), w, b),
+     lambda th, x, w, b: functional(th).batch_norm(x, th.full((3,), 0.5), th.full((3,), 2.0),
+                                                   w, b)),
 ]
