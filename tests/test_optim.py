@@ -23,6 +23,14 @@ def run(optimizer_class, w0, grads, **hyperparameters):
     return param.data
 
 
+def check_by_hand(rng, optimizer_class, by_hand, shape, steps, lr, settings, tolerance):
+    """The optimizer's parameter after `steps` random gradients equals by_hand's formula."""
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(steps)]
+    np.testing.assert_allclose(run(optimizer_class, w0, grads, lr=lr, **settings),
+                               by_hand(w0, grads, lr, **settings), rtol=tolerance,
+                               atol=tolerance)
+
+
 @pytest.fixture
 def problem(rng):
     """A starting point and three gradients, float64."""
@@ -66,10 +74,7 @@ SGD_SETTINGS = [dict(momentum=0.8, weight_decay=0.01),
 @pytest.mark.parametrize("shape", [(3, 4), ()])
 @pytest.mark.parametrize("settings", SGD_SETTINGS, ids=str)
 def test_sgd_momentum_dampening_nesterov_and_weight_decay_steps(rng, shape, settings):
-    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(3)]
-    result = run(optim.SGD, w0, grads, lr=0.05, **settings)
-    np.testing.assert_allclose(result, sgd_by_hand(w0, grads, 0.05, **settings),
-                               rtol=1e-14, atol=1e-14)
+    check_by_hand(rng, optim.SGD, sgd_by_hand, shape, 3, 0.05, settings, 1e-14)
 
 
 def test_sgd_nesterov_first_step_looks_ahead(problem):
@@ -157,10 +162,7 @@ RMSPROP_SETTINGS = [dict(), dict(alpha=0.9, eps=1e-6), dict(momentum=0.9),
 @pytest.mark.parametrize("shape", [(3, 4), ()])
 @pytest.mark.parametrize("settings", RMSPROP_SETTINGS, ids=str)
 def test_rmsprop_steps(rng, shape, settings):
-    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(4)]
-    result = run(optim.RMSprop, w0, grads, lr=0.01, **settings)
-    np.testing.assert_allclose(result, rmsprop_by_hand(w0, grads, 0.01, **settings),
-                               rtol=1e-12, atol=1e-12)
+    check_by_hand(rng, optim.RMSprop, rmsprop_by_hand, shape, 4, 0.01, settings, 1e-12)
 
 
 def test_rmsprop_keeps_the_buffers_of_its_options(problem):
@@ -197,10 +199,7 @@ ADAGRAD_SETTINGS = [dict(), dict(lr_decay=0.5), dict(initial_accumulator_value=0
 @pytest.mark.parametrize("shape", [(3, 4), ()])
 @pytest.mark.parametrize("settings", ADAGRAD_SETTINGS, ids=str)
 def test_adagrad_steps(rng, shape, settings):
-    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(4)]
-    result = run(optim.Adagrad, w0, grads, lr=0.1, **settings)
-    np.testing.assert_allclose(result, adagrad_by_hand(w0, grads, 0.1, **settings),
-                               rtol=1e-12, atol=1e-12)
+    check_by_hand(rng, optim.Adagrad, adagrad_by_hand, shape, 4, 0.1, settings, 1e-12)
 
 
 def test_adagrad_first_step_moves_each_weight_by_lr(problem):
