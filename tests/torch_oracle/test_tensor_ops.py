@@ -5,30 +5,19 @@ both libraries pick the same convention."""
 
 import numpy as np
 import pytest
+from edge_cases import away, normal, t
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import ops
 
 
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
-
-
 def positive(*shapes):
+    """Values in [0.3, 2] (the edge sweeps' positive starts at 0.5), for pow, log and sqrt."""
     return lambda rng: [rng.uniform(0.3, 2.0, s) for s in shapes]
-
-
-def away_from_zero(*shapes):
-    return lambda rng: [rng.uniform(0.1, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in shapes]
 
 
 def fixed(*arrays):
     return lambda rng: [np.array(a, dtype=np.float64) for a in arrays]
-
-
-def t(torch, array):
-    """A constant numpy array (a condition, an index) as a torch tensor."""
-    return torch.from_numpy(np.asarray(array))
 
 
 COND = np.array([[True, False, True], [False, False, True]])
@@ -82,7 +71,7 @@ CASES = [
      lambda th, a, b: th.where(t(th, COND), a * a, b * a)),
     ("leaky_relu", fixed([-2.0, 0.0, 0.5, 3.0]), lambda x: ops.leaky_relu(x, 0.2),
      lambda th, x: th.nn.functional.leaky_relu(x, 0.2)),
-    ("leaky_relu-default", away_from_zero((2, 3)), ops.leaky_relu,
+    ("leaky_relu-default", away((2, 3)), ops.leaky_relu,
      lambda th, x: th.nn.functional.leaky_relu(x)),
     ("softplus", fixed([-60.0, -20.0, -1.0, 0.0, 0.5, 20.0, 60.0]), ops.softplus,
      lambda th, x: th.logaddexp(x, th.zeros_like(x))),           # the exact log(1 + e^x)
