@@ -19,6 +19,9 @@ import numpy as np
 
 from tinygrad_cnn.value import Value
 
+# the addresses [low, high) an array's elements lie in (numpy 2 moved it to np.lib.array_utils)
+_byte_bounds = np.lib.array_utils.byte_bounds if hasattr(np.lib, "array_utils") else np.byte_bounds
+
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
@@ -162,7 +165,7 @@ def _params_and_grads(caller: str, parameters) -> tuple[list[Value], list[np.nda
             raise ValueError(f"{where} has a read-only grad, e.g. a np.broadcast_to view; "
                              f"expected a writable array, which clipping changes in place; give "
                              f"it its own copy: param.grad = param.grad.copy()")
-        spans.append((_byte_range(g), i, where, g))
+        spans.append((_byte_bounds(g), i, where, g))
         grads.append(g)
     # backward() gives every parameter a gradient array of its own; a user may not have. Two
     # grads can share memory only if their byte ranges overlap: sweep the ranges in order.
@@ -197,16 +200,3 @@ def _nonfinite_message(caller: str, total_norm: float, norm_type: float,
             f"this step (catch the RuntimeError, call optimizer.zero_grad() and go on), or lower "
             f"the learning rate; error_if_nonfinite=False scales by it anyway (every gradient "
             f"becomes 0 or nan)")
-
-
-def _byte_range(a: np.ndarray) -> tuple[int, int]:
-    """The addresses [low, high) that a's elements lie in (numpy 1.x's np.byte_bounds)."""
-    low = high = a.__array_interface__["data"][0]
-    if a.size == 0:
-        return low, low
-    for n, stride in zip(a.shape, a.strides, strict=True):
-        if stride < 0:
-            low += (n - 1) * stride
-        else:
-            high += (n - 1) * stride
-    return low, high + a.itemsize
