@@ -164,6 +164,20 @@ def test_pytorch_twin_refuses_the_flags_the_zoo_command_refuses(tmp_path, fake_m
     assert not (tmp_path / "out").exists()
 
 
+def assert_twin_computes_the_same(torch, model, theirs, x, modes, label):
+    """Our weights loaded into the twin (strictly: the same names), then the same outputs for x
+    in each of `modes` ("eval", "train")."""
+    theirs.load_state_dict({key: torch.from_numpy(np.array(value))
+                            for key, value in model.state_dict().items()}, strict=True)
+    for mode in modes:
+        getattr(model, mode)()
+        getattr(theirs, mode)()
+        with torch.no_grad():
+            expected = theirs(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(model(tc.Value(x)).data, expected, rtol=1e-4, atol=1e-5,
+                                   err_msg=f"{label} in {mode} mode")
+
+
 @pytest.mark.parametrize("name", sorted(PARAMETERS))
 def test_each_network_computes_what_its_pytorch_twin_computes(models, rng, name):
     """Our weights loaded into the PyTorch twin (same parameter names): the same outputs in eval
@@ -173,17 +187,9 @@ def test_each_network_computes_what_its_pytorch_twin_computes(models, rng, name)
     tc.manual_seed(0)
     model = models.MODELS[name][0]()
     theirs = twin.MODELS[name][0]()
-    state = {key: torch.from_numpy(np.array(value)) for key, value in model.state_dict().items()}
-    theirs.load_state_dict(state, strict=True)
     x = rng.standard_normal((5, 1, 28, 28)).astype(np.float32)
     modes = ("eval", "train") if name == "bn_cnn" else ("eval",)
-    for mode in modes:
-        getattr(model, mode)()
-        getattr(theirs, mode)()
-        with torch.no_grad():
-            expected = theirs(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(model(tc.Value(x)).data, expected, rtol=1e-4, atol=1e-5,
-                                   err_msg=f"{name} in {mode} mode")
+    assert_twin_computes_the_same(torch, model, theirs, x, modes, name)
 
 
 def test_batchnorm_cnn_of_other_widths_has_a_pytorch_twin(models, rng):
@@ -193,13 +199,5 @@ def test_batchnorm_cnn_of_other_widths_has_a_pytorch_twin(models, rng):
     tc.manual_seed(0)
     model = models.BatchNormCNN(channels=(4, 8))
     theirs = twin.BatchNormCNN(channels=(4, 8))
-    theirs.load_state_dict({key: torch.from_numpy(np.array(value))
-                            for key, value in model.state_dict().items()}, strict=True)
     x = rng.standard_normal((3, 1, 28, 28)).astype(np.float32)
-    for mode in ("eval", "train"):
-        getattr(model, mode)()
-        getattr(theirs, mode)()
-        with torch.no_grad():
-            expected = theirs(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(model(tc.Value(x)).data, expected, rtol=1e-4, atol=1e-5,
-                                   err_msg=f"channels (4, 8) in {mode} mode")
+    assert_twin_computes_the_same(torch, model, theirs, x, ("eval", "train"), "channels (4, 8)")
