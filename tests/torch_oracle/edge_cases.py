@@ -146,6 +146,34 @@ LAYERS = [
      (1, 2, 2, 3)),
 ]
 
+# (name, input maker of a shape, ours, PyTorch's): the unary ops both sweeps run at every shape
+UNARY_OPS = [
+    ("neg", normal, ops.neg, lambda th, x: -x),
+    ("exp", normal, ops.exp, lambda th, x: th.exp(x)),
+    ("log", positive, ops.log, lambda th, x: th.log(x)),
+    ("relu", away, ops.relu, lambda th, x: th.relu(x)),
+    ("tanh", normal, ops.tanh, lambda th, x: th.tanh(x)),
+    ("sigmoid", normal, ops.sigmoid, lambda th, x: th.sigmoid(x)),
+    ("abs", away, ops.abs, lambda th, x: th.abs(x)),
+    ("sqrt", positive, ops.sqrt, lambda th, x: th.sqrt(x)),
+    ("square", normal, ops.square, lambda th, x: th.square(x)),
+    ("leaky_relu", away, lambda x: ops.leaky_relu(x, 0.2),
+     lambda th, x: functional(th).leaky_relu(x, 0.2)),
+    ("softplus", normal, ops.softplus, lambda th, x: functional(th).softplus(x)),
+    ("log_sigmoid", normal, ops.log_sigmoid, lambda th, x: functional(th).logsigmoid(x)),
+    ("erf", normal, ops.erf, lambda th, x: th.erf(x)),
+    ("gelu", normal, ops.gelu, lambda th, x: functional(th).gelu(x)),
+    ("gelu-tanh", normal, lambda x: ops.gelu(x, approximate="tanh"),
+     lambda th, x: functional(th).gelu(x, approximate="tanh")),
+    ("silu", normal, ops.silu, lambda th, x: functional(th).silu(x)),
+    ("clip", away, lambda x: ops.clip(x, -0.5, 0.7), lambda th, x: th.clamp(x, -0.5, 0.7)),
+    ("pow3", normal, lambda x: x ** 3, lambda th, x: x ** 3),
+    ("pow-1.5", positive, lambda x: x ** -1.5, lambda th, x: x ** -1.5),
+    ("rpow", normal, lambda x: 2 ** x, lambda th, x: 2 ** x),
+    ("astype-roundtrip", normal, lambda x: (x * x).astype(np.float64).astype(x.dtype),
+     lambda th, x: x * x),
+]
+
 # (name, input maker, ours, PyTorch's): the cases both sweeps run, for first and for second
 # derivatives alike
 SHARED_CASES = [
