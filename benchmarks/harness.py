@@ -12,7 +12,7 @@ step gives memory back and faults it in again (docs/performance.md, "Heap layout
 micrograd-floor times micrograd's demo on FloorValue (micrograd_tc.py), the least a graph of
 0-d numpy arrays needs: a lower bound for ours on that benchmark.
 
-    python benchmarks/harness.py                   # everything, 7 pairs (3-5 minutes)
+    python benchmarks/harness.py                   # all but same-process, 7 pairs (3-5 minutes)
     python benchmarks/harness.py --only step micrograd --pairs 11
     python benchmarks/harness.py --against HEAD~1  # ours now against ours at another commit
 """

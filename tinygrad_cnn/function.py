@@ -526,7 +526,7 @@ def _check_twice_differentiable(fn: Function) -> None:
             f"forward kept the float value(s) self.{', self.'.join(kept)}, which carry no "
             f"graph; to make {fn.name} twice differentiable, take forward's inputs and output "
             f"from self.saved() inside backward and apply ops with Op.run(...) (see "
-            f"docs/autograd.md, 'Gradients of gradients')")
+            f"docs/autograd.md, 'One rule for every order of derivative')")
 
 
 def _holds_floats(v) -> bool:

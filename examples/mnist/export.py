@@ -66,8 +66,8 @@ def parse_args(argv=None):
                              "0 skips the check (default: 1000)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the MNIST IDX files, for the check (default: "
-                             "$TINYGRAD_CNN_DATA, else $XDG_CACHE_HOME/tinygrad_cnn/mnist, else "
-                             "~/.cache/tinygrad_cnn/mnist)")
+                             "$TINYGRAD_CNN_DATA, else $XDG_CACHE_HOME/tinygrad_cnn/mnist when "
+                             "that is an absolute path, else ~/.cache/tinygrad_cnn/mnist)")
     args = parser.parse_args(argv)
     if args.opset < MIN_OPSET:          # refused before anything is written
         parser.error(f"--opset {args.opset}: expected {MIN_OPSET} or later, as tc.onnx.export "

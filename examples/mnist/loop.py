@@ -134,7 +134,8 @@ def add_training_arguments(parser, epochs, lr, lr_decay, out):
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the four MNIST IDX files; downloaded when missing "
                              "(default: $TINYGRAD_CNN_DATA, else $XDG_CACHE_HOME/tinygrad_cnn/"
-                             "mnist, else ~/.cache/tinygrad_cnn/mnist)")
+                             "mnist when that is an absolute path, else "
+                             "~/.cache/tinygrad_cnn/mnist)")
     parser.add_argument("--limit", type=int, default=None,
                         help="train on the first N training images only (default: all 60000)")
     parser.add_argument("--test-limit", type=int, default=None,

@@ -554,8 +554,9 @@ def minimum(a, b) -> Value:
 
 
 def where(condition, a, b) -> Value:
-    """a where `condition` is True, else b, as numpy.where; condition is a bool array (or a
-    Value of bools, e.g. `x > 0`) and gets no gradient; all three broadcast together."""
+    """a where `condition` is True, else b, as numpy.where; condition is a bool array (e.g.
+    `x > 0`, a numpy mask even for a Value x) or a Value of bools, and gets no gradient; all
+    three broadcast together."""
     data = condition.data if isinstance(condition, Value) else np.asarray(condition)
     if data.dtype != np.bool_:
         convert = "condition.data.astype(bool)" if isinstance(condition, Value) else \
