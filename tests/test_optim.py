@@ -2,7 +2,8 @@
 against numpy formulas written out here, frozen parameters, state dicts that resume
 bit-identically, the learning-rate schedules, argument errors. The same updates against PyTorch
 are in tests/torch_oracle/test_optimizers.py, the schedules' sequences in
-tests/torch_oracle/test_layers.py."""
+tests/torch_oracle/test_layers.py (StepLR, CosineAnnealingLR) and
+tests/torch_oracle/test_schedulers_torch.py (the others)."""
 
 import math
 
@@ -750,6 +751,406 @@ def test_scheduler_errors():
     with pytest.raises(ValueError, match=r"last_epoch is -1; expected an int >= 0"):
         step.load_state_dict(state)
     assert step.last_epoch == 0                   # nothing restored
+
+
+def sgd(lr: float = 1.0, **settings) -> optim.SGD:
+    """An SGD over one small parameter, for the schedules."""
+    return optim.SGD([tc.Value(np.zeros(2))], lr=lr, **settings)
+
+
+def test_exponential_lr_multiplies_every_epoch():
+    scheduler = optim.ExponentialLR(sgd(2.0), gamma=0.5)
+    assert lrs(scheduler, 4) == [2.0, 1.0, 0.5, 0.25, 0.125]
+    expected = [0.1]
+    for _ in range(20):
+        expected.append(expected[-1] * 0.9)        # repeated multiplication, as PyTorch
+    assert lrs(optim.ExponentialLR(sgd(0.1), 0.9), 20) == expected
+
+
+def test_multistep_lr_multiplies_at_each_milestone_repeats_included():
+    expected = [1.0, 1.0, 0.5, 0.5, 0.5, 0.125, 0.125]     # 5 twice: gamma ** 2 there
+    assert lrs(optim.MultiStepLR(sgd(), milestones=[2, 5, 5], gamma=0.5), 6) == expected
+    unsorted = optim.MultiStepLR(sgd(), milestones=(5, 2, 5), gamma=0.5)
+    assert unsorted.milestones == (2, 5, 5) and lrs(unsorted, 6) == expected
+    unsorted.state_dict()["settings"]["milestones"] += (1,)    # a copy, not the schedule's own
+    assert unsorted.milestones == (2, 5, 5)
+    assert lrs(optim.MultiStepLR(sgd(0.3), milestones=np.array([1])), 2) == [0.3, 0.3 * 0.1,
+                                                                             0.3 * 0.1]
+    assert lrs(optim.MultiStepLR(sgd(0.3), milestones=[]), 3) == [0.3] * 4
+
+
+def test_lambda_lr_scales_base_lr_from_epoch_0():
+    optimizer = sgd(0.5)
+    scheduler = optim.LambdaLR(optimizer, lambda epoch: min(1.0, (epoch + 1) / 4))
+    assert optimizer.lr == 0.125 and scheduler.get_last_lr() == [0.125]   # set when made
+    assert lrs(scheduler, 5) == [0.125, 0.25, 0.375, 0.5, 0.5, 0.5]
+    assert lrs(optim.LambdaLR(sgd(2.0), lambda epoch: epoch), 2) == [0.0, 2.0, 4.0]
+
+
+def test_lambda_lr_state_dict_holds_the_position_not_the_function(tmp_path):
+    part = optim.LambdaLR(sgd(0.5), lambda epoch: 0.5 ** epoch)
+    lrs(part, 3)
+    state = part.state_dict()
+    assert state == {"type": "LambdaLR", "settings": {}, "base_lr": 0.5, "last_epoch": 3,
+                     "last_lr": 0.0625}
+    tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(0.5)
+    resumed = optim.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert optimizer.lr == 0.0625 and lrs(resumed, 2) == [0.0625, 0.03125, 0.015625]
+    own = optim.LambdaLR(sgd(0.5), lambda epoch: 1.0)     # keeps its own lr_lambda
+    own.load_state_dict(state)
+    assert lrs(own, 1) == [0.0625, 0.5]
+
+
+def test_lambda_lr_errors_name_the_epoch_and_the_value():
+    with pytest.raises(TypeError, match=r"LambdaLR: lr_lambda is float 0.5; expected a function "
+                                        r"of the epoch"):
+        optim.LambdaLR(sgd(), 0.5)
+    with pytest.raises(ValueError, match=r"LambdaLR: lr_lambda\(0\) returned nan; expected a "
+                                         r"finite number >= 0, the factor of base_lr at epoch "
+                                         r"0"):
+        optim.LambdaLR(sgd(), lambda epoch: math.nan)
+    scheduler = optim.LambdaLR(sgd(), lambda epoch: 1.0 - epoch / 2)
+    scheduler.step()
+    scheduler.step()                                        # factor 0 is fine
+    with pytest.raises(ValueError, match=r"LambdaLR: lr_lambda\(3\) returned -0.5; expected a "
+                                         r"finite number >= 0"):
+        scheduler.step()
+    assert (scheduler.last_epoch, scheduler.get_last_lr()) == (2, [0.0])   # the error changed
+    assert scheduler.optimizer.lr == 0.0                                    # nothing
+    with pytest.raises(ValueError, match=r"lr_lambda\(1\) returned inf"):
+        optim.LambdaLR(sgd(), lambda epoch: math.inf if epoch else 1.0).step()
+    with pytest.raises(TypeError, match=r"LambdaLR: lr_lambda\(1\) returned NoneType None; "
+                                        r"expected a number, the factor of base_lr at epoch 1"):
+        optim.LambdaLR(sgd(), lambda epoch: None if epoch else 1.0).step()
+    with pytest.raises(TypeError, match=r"lr_lambda\(0\) returned bool True"):
+        optim.LambdaLR(sgd(), lambda epoch: epoch < 5)
+
+
+def test_linear_lr_goes_along_a_line_then_stays():
+    scheduler = optim.LinearLR(sgd(), start_factor=0.25, total_iters=3)
+    assert scheduler.optimizer.lr == 0.25                   # set when made
+    assert lrs(scheduler, 5) == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert lrs(optim.LinearLR(sgd(), 1.0, 0.5, total_iters=2), 4) == [1.0, 0.75, 0.5, 0.5, 0.5]
+    defaults = optim.LinearLR(sgd(0.3))                     # PyTorch's: 1/3 -> 1 in 5 epochs
+    expected = [0.3 * (1 / 3 + (2 / 3) * min(e, 5) / 5) for e in range(8)]
+    np.testing.assert_allclose(lrs(defaults, 7), expected, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("start_factor, end_factor, total_iters", [
+    (0.01, 1.0, 20), (0.9, 0.05, 1000), (1 / 3, 1.0, 300), (1.0, 0.0, 1000)])
+def test_linear_lr_is_within_the_documented_rounding_of_the_closed_form(start_factor,
+                                                                         end_factor,
+                                                                         total_iters):
+    got = lrs(optim.LinearLR(sgd(0.1), start_factor, end_factor, total_iters), total_iters + 2)
+    change = end_factor - start_factor
+    closed = [0.1 * (start_factor + change * min(e, total_iters) / total_iters)
+              for e in range(total_iters + 3)]
+    np.testing.assert_allclose(got, closed, rtol=0, atol=2e-14 * 0.1)
+
+
+def test_linear_lr_down_to_0_ends_at_0_not_below():
+    """PyTorch's recursion ends this line at -8.6e-17; ours at 0, which a state dict loads."""
+    scheduler = optim.LinearLR(sgd(), start_factor=0.9, end_factor=0.0, total_iters=100)
+    seen = lrs(scheduler, 102)
+    assert seen[99] > 0 and seen[100:] == [0.0, 0.0, 0.0]
+    optim.LinearLR(sgd(), start_factor=0.9, end_factor=0.0).load_state_dict(
+        scheduler.state_dict())
+    sgd().load_state_dict(scheduler.optimizer.state_dict())
+
+
+def one_cycle_run(scheduler, momentum) -> list[tuple[float, float]]:
+    """(lr, momentum) of steps 0..total_steps, momentum read by momentum(optimizer)."""
+    optimizer = scheduler.optimizer
+    seen = [(optimizer.lr, momentum(optimizer))]
+    for _ in range(scheduler.total_steps):
+        scheduler.step()
+        seen.append((optimizer.lr, momentum(optimizer)))
+    return seen
+
+
+def test_one_cycle_lr_and_sgd_momentum_by_hand():
+    """Linear phases: up from 1/4 to 1 over steps 0..1, down to 0.1 over steps 1..7; momentum
+    0.95 -> 0.85 -> 0.95; step 8, past the cycle, keeps step 7's values."""
+    scheduler = optim.OneCycleLR(sgd(0.5, momentum=0.9), max_lr=1.0, total_steps=8,
+                                 pct_start=0.25, anneal_strategy="linear", div_factor=4,
+                                 final_div_factor=2.5)
+    lr, momentum = zip(*one_cycle_run(scheduler, lambda opt: opt.momentum), strict=True)
+    np.testing.assert_allclose(lr, [0.25, 1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1, 0.1],
+                               rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(momentum, [0.95, 0.85] + [0.85 + 0.1 * k / 6 for k in range(1, 7)]
+                               + [0.95], rtol=1e-15, atol=0)
+    with pytest.raises(ValueError, match=r"OneCycleLR.step: called 9 times for a cycle of "
+                                         r"total_steps=8; expected at most total_steps calls, "
+                                         r"one after each batch"):
+        scheduler.step()
+    assert scheduler.last_epoch == 8 and scheduler.optimizer.lr == lr[-1]    # nothing changed
+
+
+def test_one_cycle_three_phases_by_hand():
+    scheduler = optim.OneCycleLR(sgd(momentum=0.9), 1.0, total_steps=9, pct_start=1 / 3,
+                                 anneal_strategy="linear", div_factor=4, final_div_factor=2.5,
+                                 three_phase=True)
+    lr, momentum = zip(*one_cycle_run(scheduler, lambda opt: opt.momentum), strict=True)
+    np.testing.assert_allclose(lr, [0.25, 0.625, 1.0, 0.625, 0.25, 0.2125, 0.175, 0.1375, 0.1,
+                                    0.1], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(momentum, [0.95, 0.9, 0.85, 0.9] + [0.95] * 6, rtol=1e-15)
+
+
+def test_one_cycle_cos_starts_at_max_lr_over_div_factor_and_peaks_at_max_lr():
+    optimizer = sgd(123.0, momentum=0.9)
+    scheduler = optim.OneCycleLR(optimizer, max_lr=0.1, epochs=2, steps_per_epoch=5)
+    assert scheduler.total_steps == 10 and scheduler.base_lr == 0.1 / 25
+    assert optimizer.lr == pytest.approx(0.004, rel=1e-15) and optimizer.momentum == 0.95
+    seen = one_cycle_run(scheduler, lambda opt: opt.momentum)
+    peak = max(range(11), key=lambda step: seen[step][0])
+    assert peak == 2 and seen[peak] == pytest.approx((0.1, 0.85), rel=1e-15)   # step 0.3*10-1
+    assert seen[9] == pytest.approx((0.004 / 1e4, 0.95), rel=1e-12) and seen[10] == seen[9]
+
+
+def test_one_cycle_cycles_adam_and_adamw_beta1_and_rmsprop_momentum():
+    for optimizer in (optim.Adam([tc.Value(np.zeros(2))], betas=(0.9, 0.99)),
+                      optim.AdamW([tc.Value(np.zeros(2))], betas=(0.9, 0.99))):
+        scheduler = optim.OneCycleLR(optimizer, 0.01, total_steps=10, base_momentum=0.8,
+                                     max_momentum=0.9)
+        run = one_cycle_run(scheduler, lambda opt: opt.betas)
+        assert run[0][1] == pytest.approx((0.9, 0.99)) and run[2][1] == pytest.approx((0.8, 0.99))
+        assert all(betas[1] == 0.99 for _, betas in run)             # beta2 left alone
+    rmsprop = optim.RMSprop([tc.Value(np.zeros(2))])
+    run = one_cycle_run(optim.OneCycleLR(rmsprop, 0.01, total_steps=10),
+                        lambda opt: opt.momentum)
+    assert run[0][1] == pytest.approx(0.95) and run[2][1] == pytest.approx(0.85)
+    plain = sgd(0.1, momentum=0.5)                  # cycle_momentum=False: momentum untouched
+    run = one_cycle_run(optim.OneCycleLR(plain, 0.01, total_steps=10, cycle_momentum=False),
+                        lambda opt: opt.momentum)
+    assert {momentum for _, momentum in run} == {0.5}
+
+
+def test_one_cycle_resumes_lr_and_momentum_from_its_state_dict(tmp_path):
+    make = lambda opt: optim.OneCycleLR(opt, 0.5, total_steps=12, three_phase=True)  # noqa: E731
+    whole = one_cycle_run(make(sgd(momentum=0.9)), lambda opt: opt.momentum)
+    part = make(sgd(momentum=0.9))
+    for _ in range(5):
+        part.step()
+    tc.save({"scheduler": part.state_dict()}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(momentum=0.9)
+    resumed = make(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert (optimizer.lr, optimizer.momentum) == whole[5]
+    rest = [(optimizer.lr, optimizer.momentum)]
+    for _ in range(7):
+        resumed.step()
+        rest.append((optimizer.lr, optimizer.momentum))
+    assert rest == whole[5:]
+
+
+def test_one_cycle_errors():
+    with pytest.raises(ValueError, match=r"OneCycleLR: total_steps is None, epochs is None and "
+                                         r"steps_per_epoch is 5; expected total_steps, or both "
+                                         r"epochs and steps_per_epoch"):
+        optim.OneCycleLR(sgd(), 0.1, steps_per_epoch=5)
+    with pytest.raises(ValueError, match=r"OneCycleLR: steps_per_epoch is 0; expected an int >= "
+                                         r"1 \(the number of batches in an epoch"):
+        optim.OneCycleLR(sgd(), 0.1, epochs=3, steps_per_epoch=0)
+    with pytest.raises(ValueError, match=r"OneCycleLR: total_steps is 10.0; expected an int >= "
+                                         r"1"):
+        optim.OneCycleLR(sgd(), 0.1, total_steps=10.0)
+    with pytest.raises(ValueError, match=r"OneCycleLR: max_lr is 0.0; expected a number in "
+                                         r"\(0.0, inf\)"):
+        optim.OneCycleLR(sgd(), 0, total_steps=10)
+    with pytest.raises(ValueError, match=r"OneCycleLR: pct_start is 1.0; expected a number in "
+                                         r"\[0.0, 1.0\)"):
+        optim.OneCycleLR(sgd(), 0.1, total_steps=10, pct_start=1.0)
+    with pytest.raises(ValueError, match=r"OneCycleLR: pct_start=0.1 of total_steps=10 makes a "
+                                         r"rise of exactly 1 step.*expected pct_start \* "
+                                         r"total_steps != 1"):
+        optim.OneCycleLR(sgd(), 0.1, total_steps=10, pct_start=0.1)
+    with pytest.raises(ValueError, match=r"OneCycleLR: pct_start is 0.6 with three_phase=True and "
+                                         r"total_steps=10, so the rise and the fall that mirrors "
+                                         r"it end at step 10, past the cycle's last step 9.*"
+                                         r"expected 2 \* pct_start \* total_steps - 2 < "
+                                         r"total_steps - 1; pass e.g. pct_start=0.3"):
+        optim.OneCycleLR(sgd(), 0.1, total_steps=10, pct_start=0.6, three_phase=True)
+    optim.OneCycleLR(sgd(), 0.1, total_steps=10, pct_start=0.3, three_phase=True)   # the fix
+    # past one half, but the third phase still has steps: as PyTorch, accepted
+    late = optim.OneCycleLR(sgd(), 1.0, total_steps=100, pct_start=0.502, three_phase=True)
+    assert lrs(late, 99)[-1] == pytest.approx(1.0 / 25 / 1e4, rel=1e-12)
+    nesterov = optim.SGD([tc.Value(np.zeros(2))], lr=0.1, momentum=0.9, nesterov=True)
+    with pytest.raises(ValueError, match=r"OneCycleLR: cycle_momentum=True would set the momentum "
+                                         r"of SGD with nesterov=True to 0.0 \(base_momentum=0.0, "
+                                         r"max_momentum=0.95\).*pass e.g. base_momentum=0.85, or "
+                                         r"cycle_momentum=False"):
+        optim.OneCycleLR(nesterov, 1.0, total_steps=10, base_momentum=0.0)
+    optim.OneCycleLR(nesterov, 1.0, total_steps=10, base_momentum=0.85)     # either fix works
+    optim.OneCycleLR(nesterov, 1.0, total_steps=10, base_momentum=0.0, cycle_momentum=False)
+    with pytest.raises(ValueError, match=r"OneCycleLR: anneal_strategy is 'cosine'; expected "
+                                         r"'cos' or 'linear'"):
+        optim.OneCycleLR(sgd(), 0.1, total_steps=10, anneal_strategy="cosine")
+    with pytest.raises(ValueError, match=r"OneCycleLR: max_momentum is 1.0; expected a number in "
+                                         r"\[0.0, 1.0\)"):
+        optim.OneCycleLR(sgd(), 0.1, total_steps=10, max_momentum=1.0)
+    adagrad = optim.Adagrad([tc.Value(np.zeros(2))])
+    with pytest.raises(ValueError, match=r"OneCycleLR: cycle_momentum=True but Adagrad has "
+                                         r"neither 'betas' nor 'momentum' among its "
+                                         r"hyperparameters \(lr, lr_decay.*pass "
+                                         r"cycle_momentum=False"):
+        optim.OneCycleLR(adagrad, 0.1, total_steps=10)
+    optim.OneCycleLR(adagrad, 0.1, total_steps=10, cycle_momentum=False)
+
+
+def plateau_lrs(scheduler, metrics) -> list[float]:
+    """The optimizer's lr after each scheduler.step(metric)."""
+    seen = []
+    for metric in metrics:
+        scheduler.step(metric)
+        assert scheduler.get_last_lr() == [scheduler.optimizer.lr]
+        seen.append(scheduler.optimizer.lr)
+    return seen
+
+
+def test_reduce_lr_on_plateau_after_more_than_patience_bad_epochs():
+    scheduler = optim.ReduceLROnPlateau(sgd(), factor=0.5, patience=1)
+    assert scheduler.best == math.inf
+    # 0.99995 is no improvement on 1 (threshold 1e-4, relative); 0.5 is; 0.6 and 0.7 are not
+    metrics = [1.0, 0.99995, 1.0, 0.5, 0.6, 0.7, 0.7, 0.4999]
+    assert plateau_lrs(scheduler, metrics) == [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    assert (scheduler.best, scheduler.num_bad_epochs, scheduler.last_epoch) == (0.4999, 0, 8)
+    nan = optim.ReduceLROnPlateau(sgd(), patience=0)            # NaN is never an improvement
+    assert plateau_lrs(nan, [1.0, math.nan, 0.5]) == [1.0, 0.1, 0.1] and nan.best == 0.5
+
+
+def test_reduce_lr_on_plateau_mode_max_and_abs_threshold():
+    scheduler = optim.ReduceLROnPlateau(sgd(), mode="max", factor=0.5, patience=1,
+                                        threshold=0.1, threshold_mode="abs")
+    assert scheduler.best == -math.inf
+    # above best + 0.1 improves: 1.05 does not, 1.2 does, 1.25 and 1.29 not, 1.31 does
+    assert plateau_lrs(scheduler, [1.0, 1.05, 1.2, 1.25, 1.29, 1.31]) == [1.0] * 4 + [0.5] * 2
+    assert scheduler.best == 1.31
+    relative = optim.ReduceLROnPlateau(sgd(), mode="max", factor=0.5, patience=0, threshold=0.1)
+    # above best * 1.1 improves: 2.1 does not, 2.3 does
+    assert plateau_lrs(relative, [2.0, 2.1, 2.3, 2.3]) == [1.0, 0.5, 0.5, 0.25]
+
+
+def test_reduce_lr_on_plateau_cooldown_min_lr_and_eps():
+    cooldown = optim.ReduceLROnPlateau(sgd(), factor=0.5, patience=0, cooldown=2)
+    assert plateau_lrs(cooldown, [1.0] * 8) == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+    floor = optim.ReduceLROnPlateau(sgd(), factor=0.1, patience=0, min_lr=0.05)
+    assert plateau_lrs(floor, [1.0] * 5) == [1.0, 0.1, 0.05, 0.05, 0.05]
+    eps = optim.ReduceLROnPlateau(sgd(), factor=0.5, patience=0, eps=0.3)
+    assert plateau_lrs(eps, [1.0] * 4) == [1.0, 0.5, 0.5, 0.5]    # a cut of 0.25 <= eps: none
+
+
+def test_reduce_lr_on_plateau_takes_numbers_numpy_scalars_and_one_element_values():
+    scheduler = optim.ReduceLROnPlateau(sgd(), patience=0)
+    plateau_lrs(scheduler, [np.float32(2.0), tc.Value(1.5), np.array(1.0), 3, 10**30])
+    assert scheduler.best == 1.0 and isinstance(scheduler.best, float)
+    for bad in ("0.5", None, True, np.array([1.0, 2.0]), tc.Value(np.zeros(2))):
+        with pytest.raises(TypeError, match=r"ReduceLROnPlateau.step: metrics is .*; expected "
+                                            r"one number, the metric of this epoch"):
+            scheduler.step(bad)
+    assert scheduler.last_epoch == 5                     # the refused steps changed nothing
+
+
+def test_reduce_lr_on_plateau_resumes_from_its_state_dict(tmp_path):
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85, 0.85]
+    make = lambda opt: optim.ReduceLROnPlateau(opt, factor=0.5, patience=1,  # noqa: E731
+                                               cooldown=1)
+    expected = plateau_lrs(make(sgd()), metrics)
+    part = make(sgd())
+    first = plateau_lrs(part, metrics[:4])
+    state = part.state_dict()
+    assert (state["best"], state["num_bad_epochs"], state["cooldown_counter"]) == (0.9, 0, 1)
+    tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
+    optimizer = sgd()
+    resumed = make(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert optimizer.lr == first[-1]
+    assert first + plateau_lrs(resumed, metrics[4:]) == expected
+
+
+def test_reduce_lr_on_plateau_errors():
+    for settings, message in [
+            ({"mode": "minimum"}, r"mode is 'minimum'; expected 'min' or 'max'"),
+            ({"threshold_mode": "relative"}, r"threshold_mode is 'relative'; expected 'rel' or "
+                                             r"'abs'"),
+            ({"factor": 1.0}, r"factor is 1.0; expected a number in \[0.0, 1.0\)"),
+            ({"patience": -1}, r"patience is -1; expected an int >= 0 \(the bad epochs "
+                               r"tolerated"),
+            ({"cooldown": 1.5}, r"cooldown is 1.5; expected an int >= 0"),
+            ({"min_lr": -0.1}, r"min_lr is -0.1; expected a number in \[0.0, inf\)")]:
+        with pytest.raises(ValueError, match=r"ReduceLROnPlateau: " + message):
+            optim.ReduceLROnPlateau(sgd(), **settings)
+    scheduler = optim.ReduceLROnPlateau(sgd(), patience=0)
+    plateau_lrs(scheduler, [1.0, 2.0])
+    state = optim.StepLR(sgd(), step_size=1).state_dict()
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.load_state_dict: expected a dict "
+                                         r"with keys .*'best', 'num_bad_epochs' and "
+                                         r"'cooldown_counter'"):
+        scheduler.load_state_dict(state)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.load_state_dict: the state dict is "
+                                         r"from a StepLR"):
+        scheduler.load_state_dict({**state, "best": 1.0, "num_bad_epochs": 0,
+                                   "cooldown_counter": 0})
+    fresh = optim.ReduceLROnPlateau(sgd()).state_dict()
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.load_state_dict: expected a dict "
+                                         r"with keys .*'best', 'num_bad_epochs' and "
+                                         r"'cooldown_counter'"):
+        scheduler.load_state_dict({**fresh, "extra": 1})
+    with pytest.raises(ValueError, match=r"best is nan; expected a number"):
+        scheduler.load_state_dict({**fresh, "best": math.nan})
+    with pytest.raises(ValueError, match=r"num_bad_epochs is -2; expected an int >= 0"):
+        scheduler.load_state_dict({**fresh, "num_bad_epochs": -2})
+    assert (scheduler.best, scheduler.last_epoch, scheduler.optimizer.lr) == (1.0, 2, 0.1)
+
+
+def test_new_schedule_errors():
+    with pytest.raises(ValueError, match=r"ExponentialLR: gamma is 0.0; expected a number in "
+                                         r"\(0.0, inf\)"):
+        optim.ExponentialLR(sgd(), gamma=0)
+    with pytest.raises(TypeError, match=r"MultiStepLR: milestones is int 30; expected a list of "
+                                        r"epochs, e.g. milestones=\[30, 80\]"):
+        optim.MultiStepLR(sgd(), milestones=30)
+    with pytest.raises(ValueError, match=r"MultiStepLR: milestones \[0, 3, 2.5\] hold \[0, "
+                                         r"2.5\]; expected epochs, ints >= 1"):
+        optim.MultiStepLR(sgd(), milestones=[0, 3, 2.5])
+    with pytest.raises(ValueError, match=r"MultiStepLR: gamma is -0.5"):
+        optim.MultiStepLR(sgd(), milestones=[3], gamma=-0.5)
+    with pytest.raises(ValueError, match=r"LinearLR: start_factor is 0.0; expected a number in "
+                                         r"\(0.0, 1.0\]"):
+        optim.LinearLR(sgd(), start_factor=0)
+    with pytest.raises(ValueError, match=r"LinearLR: end_factor is 1.5; expected a number in "
+                                         r"\[0.0, 1.0\]"):
+        optim.LinearLR(sgd(), end_factor=1.5)
+    with pytest.raises(ValueError, match=r"LinearLR: total_iters is 0; expected an int >= 1 "
+                                         r"\(the number of epochs the line takes"):
+        optim.LinearLR(sgd(), total_iters=0)
+    with pytest.raises(TypeError, match=r"ExponentialLR: optimizer is a list; expected a "
+                                        r"tinygrad_cnn optimizer"):
+        optim.ExponentialLR([tc.Value(np.zeros(2))], gamma=0.9)
+    linear = optim.LinearLR(sgd())
+    with pytest.raises(ValueError, match=r"LinearLR.load_state_dict: the state dict is from a "
+                                         r"ExponentialLR; expected one from a LinearLR"):
+        linear.load_state_dict(optim.ExponentialLR(sgd(), 0.9).state_dict())
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: optim.ExponentialLR(opt, gamma=0.8),
+    lambda opt: optim.MultiStepLR(opt, milestones=[2, 4, 4, 7], gamma=0.3),
+    lambda opt: optim.LinearLR(opt, start_factor=0.1, end_factor=0.9, total_iters=6),
+    lambda opt: optim.OneCycleLR(opt, max_lr=0.4, total_steps=9, anneal_strategy="linear"),
+], ids=["ExponentialLR", "MultiStepLR", "LinearLR", "OneCycleLR"])
+def test_new_schedules_resume_from_their_state_dicts(tmp_path, make):
+    whole = make(sgd(0.1, momentum=0.9))
+    expected = lrs(whole, 9)
+    part = make(sgd(0.1, momentum=0.9))
+    first = lrs(part, 4)
+    tc.save({"scheduler": part.state_dict()}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(0.1, momentum=0.9)
+    resumed = make(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert optimizer.lr == first[-1] and resumed.get_last_lr() == [first[-1]]
+    assert first + lrs(resumed, 5)[1:] == expected
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW,

@@ -1,12 +1,13 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad` with PyTorch's options and update
-rules, and learning-rate schedules `StepLR` and `CosineAnnealingLR`. An optimizer's `step()`
-updates the parameters' data in place from their gradients; a scheduler's `step()` sets the
-next epoch's learning rate."""
+rules, and PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`,
+`MultiStepLR`, `LambdaLR`, `LinearLR`, `OneCycleLR` and `ReduceLROnPlateau`. An optimizer's
+`step()` updates the parameters' data in place from their gradients; a scheduler's `step()` sets
+the next epoch's (OneCycleLR: batch's) learning rate."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -392,9 +393,9 @@ class LRScheduler:
 
     def step(self) -> None:
         """End an epoch: the optimizer's lr becomes that of the next epoch."""
+        lr = float(self._next_lr(self.last_epoch + 1))   # first, so that an error changes nothing
         self.last_epoch += 1
-        self.last_lr = float(self._next_lr(self.last_epoch))
-        self.optimizer.lr = self.last_lr
+        self.last_lr = self.optimizer.lr = lr
 
     def get_last_lr(self) -> list[float]:
         """[the lr the optimizer holds now], a list as in PyTorch (one lr per parameter group;
@@ -489,6 +490,453 @@ class CosineAnnealingLR(LRScheduler):
         return self.eta_min + (self.base_lr - self.eta_min) * cosine
 
 
+class ExponentialLR(LRScheduler):
+    """lr of epoch e = base_lr * gamma ** e: multiplied by gamma after every epoch, as PyTorch's
+    ExponentialLR (by the same repeated multiplication, so the same floats).
+    """
+
+    setting_names = ("gamma",)
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        super().__init__(optimizer, gamma=gamma)
+
+    def _checked_settings(self, gamma) -> dict:
+        return {"gamma": _checked_number("ExponentialLR", "gamma", gamma, low=0.0,
+                                         low_open=True)}
+
+    # PyTorch multiplies the current lr, rather than computing base_lr * gamma**e
+    def _next_lr(self, epoch: int) -> float:
+        return self.last_lr * self.gamma
+
+
+class MultiStepLR(LRScheduler):
+    """lr of epoch e = base_lr * gamma ** (the number of milestones <= e): multiplied by gamma at
+    each milestone epoch, as PyTorch's MultiStepLR (by the same repeated multiplication, so the
+    same floats).
+
+    As in PyTorch, the milestones may come in any order, and an epoch listed n times multiplies
+    the lr by gamma ** n there. They are epochs >= 1: the lr of epoch 0 is always base_lr.
+
+    >>> scheduler = MultiStepLR(optimizer, milestones=[30, 80], gamma=0.1)
+    """
+
+    setting_names = ("milestones", "gamma")
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1):
+        super().__init__(optimizer, milestones=milestones, gamma=gamma)
+
+    def _checked_settings(self, milestones, gamma) -> dict:
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+            raise TypeError(f"MultiStepLR: milestones is {type(milestones).__name__} "
+                            f"{milestones!r:.80}; expected a list of epochs, e.g. "
+                            f"milestones=[30, 80]")
+        milestones = list(milestones)
+        bad = [m for m in milestones
+               if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1]
+        if bad:
+            raise ValueError(f"MultiStepLR: milestones {milestones!r:.80} hold {bad!r:.80}; "
+                             f"expected epochs, ints >= 1 (the lr of a milestone epoch is the "
+                             f"first one multiplied by gamma), e.g. milestones=[30, 80]")
+        # a tuple: the state dict may hand it out without a copy
+        return {"milestones": tuple(sorted(int(m) for m in milestones)),
+                "gamma": _checked_number("MultiStepLR", "gamma", gamma, low=0.0, low_open=True)}
+
+    def _next_lr(self, epoch: int) -> float:
+        count = self.milestones.count(epoch)
+        return self.last_lr * self.gamma ** count if count else self.last_lr
+
+
+class LambdaLR(LRScheduler):
+    """lr of epoch e = base_lr * lr_lambda(e), epoch 0 included, as PyTorch's LambdaLR: any
+    schedule written as a function of the epoch, e.g. a warm-up, LambdaLR(optimizer,
+    lambda epoch: min(1.0, (epoch + 1) / 5)).
+
+    lr_lambda must return a finite number >= 0 for every epoch; anything else is an error that
+    names the epoch. The state dict holds the schedule's position, not lr_lambda (a function is
+    code, not data; PyTorch keeps only a callable object's attributes): to resume, make the
+    LambdaLR again with the same lr_lambda, then `load_state_dict`, which keeps this scheduler's
+    own lr_lambda.
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float]):
+        if not callable(lr_lambda):
+            raise TypeError(f"LambdaLR: lr_lambda is {type(lr_lambda).__name__} "
+                            f"{lr_lambda!r:.80}; expected a function of the epoch that returns "
+                            f"the factor of base_lr, e.g. lr_lambda=lambda epoch: 0.95 ** epoch")
+        self.lr_lambda = lr_lambda
+        super().__init__(optimizer)
+        self.last_lr = float(self._next_lr(0))    # epoch 0 is base_lr * lr_lambda(0) too
+        optimizer.lr = self.last_lr
+
+    def _checked_settings(self) -> dict:
+        return {}
+
+    def _next_lr(self, epoch: int) -> float:
+        factor = self.lr_lambda(epoch)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer,
+                                                               np.floating)):
+            raise TypeError(f"LambdaLR: lr_lambda({epoch}) returned {type(factor).__name__} "
+                            f"{factor!r:.80}; expected a number, the factor of base_lr at epoch "
+                            f"{epoch}; make lr_lambda return a float for every epoch")
+        if not 0 <= factor < math.inf:
+            raise ValueError(f"LambdaLR: lr_lambda({epoch}) returned {factor}; expected a finite "
+                             f"number >= 0, the factor of base_lr at epoch {epoch}; make "
+                             f"lr_lambda return one for every epoch")
+        return self.base_lr * factor
+
+
+class LinearLR(LRScheduler):
+    """lr of epoch e = base_lr * (start_factor + (end_factor - start_factor) * min(e, total_iters)
+    / total_iters): a straight line from base_lr * start_factor to base_lr * end_factor over
+    total_iters epochs, then constant, as PyTorch's LinearLR; the usual warm-up.
+
+    Computed as PyTorch's step() computes it, by multiplying the last lr by the ratio of
+    successive factors, 1 + (end_factor - start_factor) / (total_iters * start_factor +
+    (e - 1) * (end_factor - start_factor)): so the floats are PyTorch's, which differ from the
+    closed form above by rounding, up to about 2e-14 * base_lr over lines of 1000 epochs. With
+    end_factor 0 that rounding can end PyTorch's line a hair below zero (about -1e-16 * base_lr);
+    here that lr is 0, as no optimizer or scheduler state dict would load a negative one.
+    """
+
+    setting_names = ("start_factor", "end_factor", "total_iters")
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5):
+        super().__init__(optimizer, start_factor=start_factor, end_factor=end_factor,
+                         total_iters=total_iters)
+        self.last_lr = self.base_lr * self.start_factor      # epoch 0 starts the line
+        optimizer.lr = self.last_lr
+
+    def _checked_settings(self, start_factor, end_factor, total_iters) -> dict:
+        return {"start_factor": _checked_number("LinearLR", "start_factor", start_factor,
+                                                low=0.0, low_open=True, high=1.0,
+                                                high_closed=True),
+                "end_factor": _checked_number("LinearLR", "end_factor", end_factor, low=0.0,
+                                              high=1.0, high_closed=True),
+                "total_iters": _checked_int("LinearLR", "total_iters", total_iters, low=1,
+                                            meaning="the number of epochs the line takes, "
+                                                    "e.g. total_iters=5")}
+
+    # factor(e) / factor(e - 1), with factor(e) = start + (end - start) e / total_iters
+    def _next_lr(self, epoch: int) -> float:
+        if epoch > self.total_iters:
+            return self.last_lr
+        change = self.end_factor - self.start_factor
+        lr = self.last_lr * (1.0 + change / (self.total_iters * self.start_factor
+                                             + (epoch - 1) * change))
+        return max(0.0, lr)     # rounding may take a line that ends at 0 just below it
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy, stepped once per batch (not per epoch): the lr rises from max_lr /
+    div_factor to max_lr over the first pct_start of total_steps, then falls to max_lr /
+    div_factor / final_div_factor, while the momentum moves the other way, as PyTorch's
+    OneCycleLR.
+
+    Each phase anneals from a to b as its progress p goes from 0 to 1: "cos": b + (a - b)
+    (1 + cos(pi p)) / 2, "linear": a + (b - a) p, with p = (step - start) / (end - start) and the
+    phases ending at steps pct_start * total_steps - 1 and total_steps - 1. With three_phase
+    they end at pct_start * total_steps - 1, 2 * pct_start * total_steps - 2 and total_steps - 1:
+    the lr falls back to max_lr / div_factor as it rose, then to the minimum. total_steps is
+    given, or else epochs * steps_per_epoch.
+
+    The optimizer's own lr is not used: construction sets it to the lr of step 0, max_lr /
+    div_factor (through the annealing formula, as PyTorch computes it, so perhaps off in the last
+    bit; if pct_start * total_steps < 1 the rise is skipped, as in PyTorch). step() may be called
+    total_steps times, once after each batch, and one more call raises ValueError, as in
+    PyTorch. The last call, after the last batch, keeps the lr and momentum of step
+    total_steps - 1, where PyTorch carries the last phase on past its end: to a negative lr with
+    "linear" (which no optimizer or scheduler state dict would load) and back up from the
+    minimum with "cos".
+
+    With cycle_momentum (the default, as in PyTorch) the momentum falls from max_momentum to
+    base_momentum while the lr rises and rises back while it falls (three_phase: it stays at
+    max_momentum in the third phase): Adam's and AdamW's betas[0], SGD's and RMSprop's momentum.
+    As PyTorch, this needs 'betas' or 'momentum' among the optimizer's hyperparameters, so
+    Adagrad is refused. load_state_dict sets both the lr and the momentum of the saved step.
+
+    Refused where PyTorch would divide by zero or never reach the minimum: pct_start = 1,
+    pct_start * total_steps = 1, and with three_phase a fall that ends at the cycle's last step
+    or later (2 * pct_start * total_steps - 2 >= total_steps - 1). Refused too: a momentum
+    cycle through 0 for SGD with nesterov=True, which needs momentum > 0.
+
+    >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
+    >>> for epoch in range(10):
+    ...     for x, y in loader:
+    ...         ...; optimizer.step()
+    ...         scheduler.step()          # after every batch
+    """
+
+    setting_names = ("max_lr", "total_steps", "pct_start", "anneal_strategy", "div_factor",
+                     "final_div_factor", "three_phase", "cycle_momentum", "base_momentum",
+                     "max_momentum")
+
+    def __init__(self, optimizer: Optimizer, max_lr: float, total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum: float = 0.85,
+                 max_momentum: float = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False):
+        if total_steps is None:        # as PyTorch: total_steps wins when both are given
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError(f"OneCycleLR: total_steps is None, epochs is {epochs!r} and "
+                                 f"steps_per_epoch is {steps_per_epoch!r}; expected total_steps, "
+                                 f"or both epochs and steps_per_epoch (the cycle's length in "
+                                 f"batches); pass e.g. epochs=10, "
+                                 f"steps_per_epoch=len(train_loader)")
+            batches = "the number of batches in an epoch, e.g. len(train_loader)"
+            total_steps = (_checked_int("OneCycleLR", "epochs", epochs, low=1,
+                                        meaning="the number of epochs of the cycle")
+                           * _checked_int("OneCycleLR", "steps_per_epoch", steps_per_epoch,
+                                          low=1, meaning=batches))
+        super().__init__(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start,
+                         anneal_strategy=anneal_strategy, div_factor=div_factor,
+                         final_div_factor=final_div_factor, three_phase=three_phase,
+                         cycle_momentum=cycle_momentum, base_momentum=base_momentum,
+                         max_momentum=max_momentum)
+        self.base_lr = self.max_lr / self.div_factor       # PyTorch's initial_lr
+        self.last_lr = self._next_lr(0)
+        optimizer.lr = self.last_lr
+        self._set_momentum()
+
+    def _checked_settings(self, max_lr, total_steps, pct_start, anneal_strategy, div_factor,
+                          final_div_factor, three_phase, cycle_momentum, base_momentum,
+                          max_momentum) -> dict:
+        name = "OneCycleLR"
+        checked = {
+            "max_lr": _checked_number(name, "max_lr", max_lr, low=0.0, low_open=True),
+            "total_steps": _checked_int(name, "total_steps", total_steps, low=1,
+                                        meaning="the number of batches of the whole cycle, "
+                                                "i.e. of scheduler.step() calls"),
+            "pct_start": _checked_number(name, "pct_start", pct_start, low=0.0, high=1.0),
+            "anneal_strategy": _checked_choice(name, "anneal_strategy", anneal_strategy,
+                                               ("cos", "linear")),
+            "div_factor": _checked_number(name, "div_factor", div_factor, low=0.0,
+                                          low_open=True),
+            "final_div_factor": _checked_number(name, "final_div_factor", final_div_factor,
+                                                low=0.0, low_open=True),
+            "three_phase": _checked_flag(name, "three_phase", three_phase),
+            "cycle_momentum": _checked_flag(name, "cycle_momentum", cycle_momentum),
+            "base_momentum": _checked_number(name, "base_momentum", base_momentum, low=0.0,
+                                             high=1.0),
+            "max_momentum": _checked_number(name, "max_momentum", max_momentum, low=0.0,
+                                            high=1.0)}
+        rise = checked["pct_start"] * checked["total_steps"]
+        if rise == 1:
+            raise ValueError(f"OneCycleLR: pct_start={checked['pct_start']} of total_steps="
+                             f"{checked['total_steps']} makes a rise of exactly 1 step, a phase "
+                             f"from step 0 to step 0 whose progress divides by zero (PyTorch "
+                             f"raises ZeroDivisionError); expected pct_start * total_steps != 1; "
+                             f"change pct_start or total_steps")
+        fall_end = float(2 * checked["pct_start"] * checked["total_steps"]) - 2
+        if checked["three_phase"] and fall_end >= checked["total_steps"] - 1:
+            raise ValueError(f"OneCycleLR: pct_start is {checked['pct_start']} with "
+                             f"three_phase=True and total_steps={checked['total_steps']}, so the "
+                             f"rise and the fall that mirrors it end at step {fall_end:g}, past "
+                             f"the cycle's last step {checked['total_steps'] - 1}: the third "
+                             f"phase, down to the minimum lr, would be empty (PyTorch divides by "
+                             f"zero or never reaches the minimum); expected 2 * pct_start * "
+                             f"total_steps - 2 < total_steps - 1; pass e.g. pct_start=0.3")
+        names = self.optimizer.hyperparameter_names
+        if checked["cycle_momentum"] and "betas" not in names and "momentum" not in names:
+            raise ValueError(f"OneCycleLR: cycle_momentum=True but {type(self.optimizer).__name__}"
+                             f" has neither 'betas' nor 'momentum' among its hyperparameters "
+                             f"({', '.join(names)}); expected an optimizer with a momentum to "
+                             f"cycle (SGD, RMSprop: momentum; Adam, AdamW: betas[0]), as PyTorch "
+                             f"requires; pass cycle_momentum=False")
+        lowest = min(checked["base_momentum"], checked["max_momentum"])
+        if checked["cycle_momentum"] and getattr(self.optimizer, "nesterov", False) and not lowest:
+            raise ValueError(f"OneCycleLR: cycle_momentum=True would set the momentum of SGD "
+                             f"with nesterov=True to {lowest} (base_momentum="
+                             f"{checked['base_momentum']}, max_momentum="
+                             f"{checked['max_momentum']}), and Nesterov momentum needs momentum "
+                             f"> 0 (SGD refuses to load such a state); expected base_momentum "
+                             f"and max_momentum > 0; pass e.g. base_momentum=0.85, or "
+                             f"cycle_momentum=False")
+        return checked
+
+    def _lr_and_momentum(self, step: int) -> tuple[float, float]:
+        """The lr and the momentum of a step, PyTorch's phases and annealing, float for float;
+        step total_steps, past the cycle, keeps those of the cycle's last step."""
+        step = min(step, self.total_steps - 1)
+        initial = self.max_lr / self.div_factor
+        lowest = initial / self.final_div_factor
+        top, bottom = self.max_momentum, self.base_momentum
+        rise_end = float(self.pct_start * self.total_steps) - 1
+        if self.three_phase:    # (end step, lr from, lr to, momentum from, momentum to)
+            phases = [(rise_end, initial, self.max_lr, top, bottom),
+                      (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial,
+                       bottom, top),
+                      (self.total_steps - 1, initial, lowest, top, top)]
+        else:
+            phases = [(rise_end, initial, self.max_lr, top, bottom),
+                      (self.total_steps - 1, self.max_lr, lowest, bottom, top)]
+        start = 0.0
+        for end, lr_from, lr_to, momentum_from, momentum_to in phases:
+            if step <= end:
+                p = (step - start) / (end - start)
+                return (self._anneal(lr_from, lr_to, p),
+                        self._anneal(momentum_from, momentum_to, p))
+            start = end
+        raise AssertionError(f"unreachable: step {step} is in no phase of {phases}")
+
+    def _anneal(self, a: float, b: float, p: float) -> float:
+        if self.anneal_strategy == "cos":
+            return b + (a - b) / 2.0 * (math.cos(math.pi * p) + 1)
+        return (b - a) * p + a
+
+    def _next_lr(self, epoch: int) -> float:
+        return self._lr_and_momentum(epoch)[0]
+
+    def _set_momentum(self) -> None:
+        """With cycle_momentum, give the optimizer the momentum of the current step."""
+        if not self.cycle_momentum:
+            return
+        momentum = self._lr_and_momentum(self.last_epoch)[1]
+        if "betas" in self.optimizer.hyperparameter_names:   # PyTorch's rule: betas first
+            self.optimizer.betas = (momentum, self.optimizer.betas[1])
+        else:
+            self.optimizer.momentum = momentum
+
+    def step(self) -> None:
+        """End a batch: the optimizer's lr (and momentum) become those of the next one; at most
+        total_steps calls."""
+        if self.last_epoch >= self.total_steps:
+            raise ValueError(f"OneCycleLR.step: called {self.last_epoch + 1} times for a cycle "
+                             f"of total_steps={self.total_steps}; expected at most total_steps "
+                             f"calls, one after each batch; make total_steps the number of "
+                             f"batches of the whole run, e.g. epochs=E, "
+                             f"steps_per_epoch=len(train_loader)")
+        super().step()
+        self._set_momentum()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue the cycle saved by `state_dict()`: restores its position and settings and
+        sets the optimizer's lr and (with cycle_momentum) momentum to those of the saved step."""
+        super().load_state_dict(state_dict)
+        self._set_momentum()
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """lr = max(lr * factor, min_lr) once the metric passed to `step()` has not improved for
+    more than `patience` epochs in a row, as PyTorch's ReduceLROnPlateau; call
+    `scheduler.step(val_loss)` after each epoch's validation.
+
+    The metric improves on best (mode "min") when metric < best * (1 - threshold) with
+    threshold_mode "rel", metric < best - threshold with "abs"; (mode "max") when metric >
+    best * (1 + threshold), metric > best + threshold. best starts at +inf ("min") or -inf
+    ("max"), so the first metric improves on it; a NaN never does. After a reduction, the next
+    `cooldown` epochs count no bad epochs. A reduction of eps or less (old lr - new lr <= eps) is
+    skipped, so the lr rests at min_lr.
+
+    As the other schedules, this one owns the lr: it reduces its own last lr and each step() sets
+    the optimizer's lr to it (PyTorch reduces whatever lr the optimizer holds; the same unless
+    the lr is changed by hand). state_dict() also holds best, num_bad_epochs and
+    cooldown_counter.
+
+    >>> scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2)
+    >>> for epoch in range(epochs):
+    ...     train_epoch(...)
+    ...     scheduler.step(evaluate(...))      # the validation loss
+    """
+
+    setting_names = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
+                     "min_lr", "eps")
+    counter_names = ("best", "num_bad_epochs", "cooldown_counter")
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8):
+        super().__init__(optimizer, mode=mode, factor=factor, patience=patience,
+                         threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown,
+                         min_lr=min_lr, eps=eps)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.num_bad_epochs = 0       # epochs in a row without improvement, outside cooldown
+        self.cooldown_counter = 0     # epochs of cooldown still to come
+
+    def _checked_settings(self, mode, factor, patience, threshold, threshold_mode, cooldown,
+                          min_lr, eps) -> dict:
+        name = "ReduceLROnPlateau"
+        return {"mode": _checked_choice(name, "mode", mode, ("min", "max")),
+                "factor": _checked_number(name, "factor", factor, low=0.0, high=1.0),
+                "patience": _checked_int(name, "patience", patience, low=0,
+                                         meaning="the bad epochs tolerated before the lr is "
+                                                 "reduced, e.g. patience=10"),
+                "threshold": _checked_number(name, "threshold", threshold, low=0.0),
+                "threshold_mode": _checked_choice(name, "threshold_mode", threshold_mode,
+                                                  ("rel", "abs")),
+                "cooldown": _checked_int(name, "cooldown", cooldown, low=0,
+                                         meaning="the epochs after a reduction whose bad epochs "
+                                                 "are not counted, e.g. cooldown=0"),
+                "min_lr": _checked_number(name, "min_lr", min_lr, low=0.0),
+                "eps": _checked_number(name, "eps", eps, low=0.0)}
+
+    def _improves(self, metric: float) -> bool:
+        """PyTorch's comparisons, float for float."""
+        if self.mode == "min":
+            if self.threshold_mode == "rel":
+                return metric < self.best * (1.0 - self.threshold)
+            return metric < self.best - self.threshold
+        if self.threshold_mode == "rel":
+            return metric > self.best * (self.threshold + 1.0)
+        return metric > self.best + self.threshold
+
+    def step(self, metrics: float) -> None:
+        """End an epoch with its metric (e.g. the validation loss): count it as an improvement
+        or a bad epoch, and reduce the lr after more than `patience` bad epochs in a row."""
+        value = metrics.data if isinstance(metrics, Value) else metrics
+        if isinstance(value, (bool, np.bool_)) or not (
+                type(value) in (int, float)
+                or (np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf")):
+            raise TypeError(f"ReduceLROnPlateau.step: metrics is {type(metrics).__name__} "
+                            f"{metrics!r:.80}; expected one number, the metric of this epoch; "
+                            f"pass e.g. scheduler.step(val_loss.item())")
+        metric = float(value)
+        self.last_epoch += 1
+        if self._improves(metric):
+            self.best, self.num_bad_epochs = metric, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            reduced = max(self.last_lr * self.factor, self.min_lr)
+            if self.last_lr - reduced > self.eps:
+                self.last_lr = reduced
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self.optimizer.lr = self.last_lr
+
+    def state_dict(self) -> dict:
+        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "best", "num_bad_epochs",
+        "cooldown_counter"}: plain numbers, enough for `load_state_dict` to continue exactly
+        where it stopped."""
+        return {**super().state_dict(),
+                **{name: getattr(self, name) for name in self.counter_names}}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue from a state saved by `state_dict()`: settings, position, lr, best metric and
+        counters; nothing is restored if anything is wrong."""
+        name = "ReduceLROnPlateau.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != set(self.state_dict()):
+            raise ValueError(f"{name}: expected a dict with keys 'type', 'settings', 'base_lr', "
+                             f"'last_epoch', 'last_lr', 'best', 'num_bad_epochs' and "
+                             f"'cooldown_counter' as made by scheduler.state_dict(), got "
+                             f"{state_dict!r:.100}")
+        best = state_dict["best"]
+        if (isinstance(best, bool) or not isinstance(best, (int, float, np.integer, np.floating))
+                or math.isnan(best)):
+            raise ValueError(f"{name}: best is {best!r}; expected a number (+-inf before the "
+                             f"first step)")
+        counters = {"best": float(best)}
+        for counter in ("num_bad_epochs", "cooldown_counter"):
+            counters[counter] = _checked_int(name, counter, state_dict[counter], low=0,
+                                             meaning="a count of epochs")
+        super().load_state_dict({key: value for key, value in state_dict.items()
+                                 if key not in self.counter_names})
+        self.__dict__.update(counters)
+
+
 def _checked_params(optimizer: str, params) -> list[Value]:
     """The parameters as a list: floating-point Values, each once, with writable data where they
     require grad. A frozen one (requires_grad=False) is welcome: it never gets a gradient, so
@@ -543,3 +991,19 @@ def _checked_flag(optimizer: str, name: str, value) -> bool:
         raise TypeError(f"{optimizer}: {name} is {type(value).__name__} {value!r}; expected "
                         f"True or False, e.g. {name}=True")
     return bool(value)
+
+
+def _checked_int(owner: str, name: str, value, low: int, meaning: str) -> int:
+    """value as a Python int, checked to be an int (not a bool or a float) >= low; `meaning`
+    says in the message what it counts."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{owner}: {name} is {value!r}; expected an int >= {low} ({meaning})")
+    return int(value)
+
+
+def _checked_choice(owner: str, name: str, value, choices: tuple[str, ...]) -> str:
+    """value, checked to be one of the strings in choices."""
+    if not isinstance(value, str) or value not in choices:
+        options = " or ".join(repr(choice) for choice in choices)
+        raise ValueError(f"{owner}: {name} is {value!r}; expected {options}")
+    return value

@@ -1,0 +1,240 @@
+"""ExponentialLR, MultiStepLR, LambdaLR, LinearLR, OneCycleLR and ReduceLROnPlateau against
+torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's momentum or beta1) of a
+one-parameter optimizer, float for float, in several settings each, also resumed half-way from a
+state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as PyTorch's."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import optim
+
+EPOCHS = 30
+
+# name, make(module, optimizer): the same call on torch.optim.lr_scheduler and on optim
+SCHEDULES = [
+    ("ExponentialLR 0.9", lambda m, opt: m.ExponentialLR(opt, gamma=0.9)),
+    ("ExponentialLR 0.5", lambda m, opt: m.ExponentialLR(opt, 0.5)),
+    ("ExponentialLR 1.05", lambda m, opt: m.ExponentialLR(opt, gamma=1.05)),
+    ("MultiStepLR", lambda m, opt: m.MultiStepLR(opt, milestones=[5, 10, 20])),
+    ("MultiStepLR repeated", lambda m, opt: m.MultiStepLR(opt, [3, 3, 7, 12, 12, 12], 0.5)),
+    ("MultiStepLR unsorted", lambda m, opt: m.MultiStepLR(opt, [20, 4, 9], gamma=0.7)),
+    ("LambdaLR warm-up", lambda m, opt: m.LambdaLR(opt, lambda e: min(1.0, (e + 1) / 5))),
+    ("LambdaLR power", lambda m, opt: m.LambdaLR(opt, lr_lambda=lambda e: 0.95 ** e)),
+    ("LambdaLR 1/(1+e)", lambda m, opt: m.LambdaLR(opt, lambda e: 1 / (1 + e))),
+    ("LinearLR defaults", lambda m, opt: m.LinearLR(opt)),
+    ("LinearLR down", lambda m, opt: m.LinearLR(opt, start_factor=1.0, end_factor=0.05,
+                                                total_iters=7)),
+    ("LinearLR 0.01 -> 1 in 20", lambda m, opt: m.LinearLR(opt, 0.01, total_iters=20)),
+    ("LinearLR flat", lambda m, opt: m.LinearLR(opt, 0.5, 0.5, total_iters=3)),
+    ("LinearLR down to 0", lambda m, opt: m.LinearLR(opt, 0.5, 0.0, total_iters=10)),
+]
+
+# name, make(module, optimizer), total_steps: OneCycleLR, stepped total_steps times
+ONE_CYCLES = [
+    ("cos", lambda m, opt: m.OneCycleLR(opt, max_lr=1.0, total_steps=30), 30),
+    ("linear", lambda m, opt: m.OneCycleLR(opt, 0.5, total_steps=27, anneal_strategy="linear"),
+     27),
+    ("three phase cos", lambda m, opt: m.OneCycleLR(opt, 2.0, epochs=3, steps_per_epoch=10,
+                                                    pct_start=0.25, three_phase=True), 30),
+    ("three phase linear", lambda m, opt: m.OneCycleLR(
+        opt, 0.3, total_steps=31, anneal_strategy="linear", three_phase=True, div_factor=10.0,
+        final_div_factor=100.0), 31),
+    ("three phase, pct_start past 0.5", lambda m, opt: m.OneCycleLR(
+        opt, 1.0, total_steps=100, pct_start=0.502, three_phase=True), 100),
+    ("rise under a step", lambda m, opt: m.OneCycleLR(opt, 0.1, total_steps=30, pct_start=0.02),
+     30),
+    ("pct_start 0.5, momenta 0.5..0.9", lambda m, opt: m.OneCycleLR(
+        opt, 0.1, total_steps=20, pct_start=0.5, base_momentum=0.5, max_momentum=0.9), 20),
+    ("no momentum cycling", lambda m, opt: m.OneCycleLR(opt, 0.1, total_steps=30,
+                                                        cycle_momentum=False), 30),
+]
+
+# how to read the momentum that OneCycleLR cycles, for each optimizer: torch's, then ours
+MOMENTUM = {"SGD": (lambda group: group["momentum"], lambda opt: opt.momentum),
+            "Adam": (lambda group: group["betas"][0], lambda opt: opt.betas[0]),
+            "RMSprop": (lambda group: group["momentum"], lambda opt: opt.momentum)}
+SETTINGS = {"SGD": dict(lr=0.1, momentum=0.9), "Adam": dict(lr=0.1, betas=(0.9, 0.999)),
+            "RMSprop": dict(lr=0.1, momentum=0.5)}
+
+
+def torch_run(torch, make, steps, optimizer="SGD"):
+    """PyTorch's (lr, momentum) of steps 0..steps: one optimizer and scheduler step each."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = getattr(torch.optim, optimizer)([param], **SETTINGS[optimizer])
+    scheduler = make(torch.optim.lr_scheduler, opt)
+    group, momentum = opt.param_groups[0], MOMENTUM[optimizer][0]
+    seen = [(group["lr"], momentum(group))]
+    for _ in range(steps):
+        opt.step()
+        scheduler.step()
+        assert scheduler.get_last_lr() == [group["lr"]]
+        seen.append((group["lr"], momentum(group)))
+    return seen
+
+
+def our_run(make, steps, optimizer="SGD", state=None):
+    """Ours the same way, from `state` (a scheduler state dict) when given; also the scheduler."""
+    opt = getattr(optim, optimizer)([tc.Value(np.zeros(1))], **SETTINGS[optimizer])
+    scheduler = make(optim, opt)
+    if state is not None:
+        scheduler.load_state_dict(state)
+    momentum = MOMENTUM[optimizer][1]
+    seen = [(opt.lr, momentum(opt))]
+    for _ in range(steps):
+        opt.step()
+        scheduler.step()
+        assert scheduler.get_last_lr() == [opt.lr]
+        seen.append((opt.lr, momentum(opt)))
+    return seen, scheduler
+
+
+def resumed_run(tmp_path, make, steps, optimizer="SGD"):
+    """Ours for `steps`, saved half-way with tc.save and loaded into a fresh optimizer and
+    scheduler for the rest."""
+    half = steps // 2
+    first, scheduler = our_run(make, half, optimizer)
+    tc.save({"scheduler": scheduler.state_dict()}, tmp_path / "checkpoint.npz")
+    state = tc.load(tmp_path / "checkpoint.npz")["scheduler"]
+    rest, _ = our_run(make, steps - half, optimizer, state=state)
+    assert rest[0] == first[-1]                     # the load restores the lr and momentum
+    return first + rest[1:]
+
+
+@pytest.mark.parametrize("name, make", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_learning_rates_over_30_epochs(torch, name, make):
+    expected = torch_run(torch, make, EPOCHS)
+    assert {lr for lr, _ in expected} != {0.1}       # the schedule does set the lr
+    assert our_run(make, EPOCHS)[0] == expected      # the same floats, bit for bit
+
+
+@pytest.mark.parametrize("name, make", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_resumed_half_way_from_a_state_dict(torch, tmp_path, name, make):
+    assert resumed_run(tmp_path, make, EPOCHS) == torch_run(torch, make, EPOCHS)
+
+
+def test_linear_lr_down_to_0_ends_at_0_where_pytorch_rounds_below(torch):
+    """The other deliberate difference: where PyTorch's recursion ends a line to 0 a hair below
+    zero, ours is 0; every other lr is PyTorch's, bit for bit."""
+    def make(m, opt):
+        return m.LinearLR(opt, start_factor=0.9, end_factor=0.0, total_iters=100)
+
+    theirs = [lr for lr, _ in torch_run(torch, make, 105)]
+    assert min(theirs) == pytest.approx(-8.6e-18, rel=1e-2)       # base lr 0.1
+    assert [lr for lr, _ in our_run(make, 105)[0]] == [max(0.0, lr) for lr in theirs]
+
+
+def check_one_cycle(ours, theirs):
+    """Every step of the cycle equal, float for float; the step past it (after the last
+    scheduler.step()) keeps the last step's lr and momentum, where PyTorch carries the last phase
+    on (see OneCycleLR's docstring)."""
+    assert ours[:-1] == theirs[:-1]
+    assert ours[-1] == ours[-2]
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "RMSprop"])
+@pytest.mark.parametrize("name, make, steps", ONE_CYCLES, ids=[c[0] for c in ONE_CYCLES])
+def test_one_cycle_lr_and_momentum_over_the_whole_cycle(torch, name, make, steps, optimizer):
+    ours, scheduler = our_run(make, steps, optimizer)
+    check_one_cycle(ours, torch_run(torch, make, steps, optimizer))
+    with pytest.raises(ValueError, match=rf"OneCycleLR.step: called {steps + 1} times for a "
+                                         rf"cycle of total_steps={steps}"):
+        scheduler.step()
+    with pytest.raises(ValueError, match=rf"Tried to step {steps + 1} times"):   # as PyTorch
+        torch_scheduler = make(torch.optim.lr_scheduler, torch.optim.SGD(
+            [torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9))
+        for _ in range(steps + 1):
+            torch_scheduler.optimizer.step()
+            torch_scheduler.step()
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("name, make, steps", ONE_CYCLES, ids=[c[0] for c in ONE_CYCLES])
+def test_one_cycle_resumed_half_way_from_a_state_dict(torch, tmp_path, name, make, steps,
+                                                      optimizer):
+    check_one_cycle(resumed_run(tmp_path, make, steps, optimizer),
+                    torch_run(torch, make, steps, optimizer))
+
+
+@pytest.mark.parametrize("strategy", ["linear", "cos"])
+def test_one_cycle_step_past_the_cycle_is_where_pytorch_differs(torch, strategy):
+    """The one deliberate difference: after the last batch PyTorch's lr goes on past the
+    minimum, below zero with "linear", and back up with "cos"; ours stays at the minimum."""
+    def make(m, opt):
+        return m.OneCycleLR(opt, 0.1, total_steps=100, anneal_strategy=strategy)
+
+    theirs, ours = torch_run(torch, make, 100), our_run(make, 100)[0]
+    assert ours[99][0] == theirs[99][0] == pytest.approx(0.1 / 25 / 1e4, rel=1e-9)
+    assert ours[100] == ours[99]
+    if strategy == "linear":
+        assert theirs[100][0] < 0
+    else:
+        assert theirs[100][0] > 100 * ours[99][0]
+
+
+def test_one_cycle_needs_what_pytorchs_needs_to_cycle_momentum(torch):
+    param = torch.nn.Parameter(torch.zeros(1))
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        torch.optim.lr_scheduler.OneCycleLR(torch.optim.Adagrad([param]), 0.1, total_steps=10)
+    with pytest.raises(ValueError, match=r"OneCycleLR: cycle_momentum=True but Adagrad has "
+                                         r"neither 'betas' nor 'momentum'"):
+        optim.OneCycleLR(optim.Adagrad([tc.Value(np.zeros(1))]), 0.1, total_steps=10)
+
+
+# A run of validation losses: plateaus, improvements smaller and larger than the default
+# threshold (1e-4 relative: 1.0 -> 0.99995 is none, 1.0 -> 0.9998 is one), rises, a NaN, and a
+# last plateau longer than the default patience.
+METRICS = [1.0, 0.99995, 0.9998, 0.9998, 0.9998, 0.9998, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95,
+           0.8999, 0.8999, 1.2, 0.5, 0.5, 0.5, 0.5, 0.49, 0.49, 0.49, 0.49, 0.49, math.nan,
+           0.49, 0.49, 0.4899, 0.49, 0.49, 0.49] + [0.3] * 14
+PLATEAUS = [
+    ("defaults", {}, METRICS),
+    ("patience 2", {"patience": 2}, METRICS),
+    ("patience 0, factor 0.5", {"patience": 0, "factor": 0.5}, METRICS),
+    ("cooldown 2", {"patience": 1, "cooldown": 2, "factor": 0.5}, METRICS),
+    ("threshold 0.01 abs", {"patience": 1, "threshold": 0.01, "threshold_mode": "abs"},
+     METRICS),
+    ("threshold 0.05 rel", {"patience": 1, "threshold": 0.05}, METRICS),
+    ("min_lr", {"patience": 0, "factor": 0.3, "min_lr": 0.002}, METRICS),
+    ("eps skips small cuts", {"patience": 0, "factor": 0.9, "min_lr": 0.085, "eps": 0.006},
+     METRICS),
+    ("max rel", {"mode": "max", "patience": 1, "threshold": 0.05}, [-x for x in METRICS]),
+    ("max abs, cooldown", {"mode": "max", "patience": 1, "threshold": 0.02,
+                           "threshold_mode": "abs", "cooldown": 1}, [1 - x for x in METRICS]),
+    ("negative metrics, rel", {"patience": 1}, [x - 1.5 for x in METRICS]),
+]
+
+
+def plateau_run(scheduler, metrics, lr):
+    """lr() before the first metric and after each scheduler.step(metric)."""
+    seen = [lr()]
+    for metric in metrics:
+        scheduler.step(metric)
+        seen.append(lr())
+    return seen
+
+
+@pytest.mark.parametrize("name, settings, metrics", PLATEAUS, ids=[p[0] for p in PLATEAUS])
+def test_reduce_lr_on_plateau_same_decisions(torch, tmp_path, name, settings, metrics):
+    torch_opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, **settings)
+    expected = plateau_run(theirs, metrics, lambda: torch_opt.param_groups[0]["lr"])
+    assert len(set(expected)) > 1                    # the metrics do reduce the lr
+    opt = optim.SGD([tc.Value(np.zeros(1))], lr=0.1)
+    ours = optim.ReduceLROnPlateau(opt, **settings)
+    assert plateau_run(ours, metrics, lambda: opt.lr) == expected
+    assert ours.get_last_lr() == theirs.get_last_lr()
+    assert ((ours.best, ours.num_bad_epochs, ours.cooldown_counter, ours.last_epoch)
+            == (theirs.best, theirs.num_bad_epochs, theirs.cooldown_counter, theirs.last_epoch))
+    # and resumed half-way from a checkpoint file
+    opt = optim.SGD([tc.Value(np.zeros(1))], lr=0.1)
+    first = optim.ReduceLROnPlateau(opt, **settings)
+    half = len(metrics) // 2
+    seen = plateau_run(first, metrics[:half], lambda: opt.lr)
+    tc.save({"scheduler": first.state_dict()}, tmp_path / "checkpoint.npz")
+    opt = optim.SGD([tc.Value(np.zeros(1))], lr=0.1)
+    resumed = optim.ReduceLROnPlateau(opt, **settings)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert seen + plateau_run(resumed, metrics[half:], lambda: opt.lr)[1:] == expected
