@@ -365,6 +365,20 @@ def test_embedding_gradcheck_and_gradgradcheck(rng, ids, padding_idx):
     assert tc.gradgradcheck(fn, inputs)         # w.r.t. the upstream gradient too
 
 
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, np.inf])
+def test_embedding_with_max_norm_gradcheck_and_gradgradcheck(rng, norm_type):
+    """With max_norm the rescaling changes the table, not the graph, so finite differences can
+    check the lookup only where no row is rescaled: rows shorter than max_norm (the rescaling
+    path runs, and leaves them), with repeated ids."""
+    ids = np.array([[0, 4, 4], [2, 0, 1]])
+
+    def fn(weight):
+        return ops.embedding(ids, weight, max_norm=10.0, norm_type=norm_type)
+    inputs = [rng.standard_normal((5, 3))]
+    assert tc.gradcheck(fn, inputs)
+    assert tc.gradgradcheck(fn, inputs)
+
+
 def test_embedding_padding_row_gets_zero_gradient_of_every_order(rng):
     """d<out, u>/dweight under create_graph, then its derivative w.r.t. u: both are zero at the
     padding row, and the second is v[ids] at the other positions (the scatter-add's transpose)."""

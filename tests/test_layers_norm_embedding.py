@@ -297,6 +297,59 @@ def test_embedding_errors(rng):
         nn.Embedding(10, 3.0)
 
 
+def test_embedding_max_norm_shortens_the_picked_rows_in_place_once():
+    """Row 0 (norm 5) is picked twice and rescaled once, by 1 / (5 + 1e-7); row 1 (norm 0.5) is
+    short enough; row 2 (norm 10) is not picked, so it keeps its length."""
+    layer = nn.Embedding(3, 2, max_norm=1.0)
+    layer.weight.data[...] = np.array([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]], np.float32)
+    out = layer(np.array([0, 1, 0]))
+    shortened = np.float32([3.0, 4.0]) * np.float32(1.0 / (5.0 + 1e-7))   # scale in float64
+    np.testing.assert_array_equal(layer.weight.data, np.array(
+        [shortened, [0.3, 0.4], [6.0, 8.0]], np.float32))
+    np.testing.assert_array_equal(out.data, layer.weight.data[[0, 1, 0]])
+    out.backward(np.ones((3, 2), np.float32))        # the lookup's gradient, rows added up
+    np.testing.assert_array_equal(layer.weight.grad, [[2.0, 2.0], [1.0, 1.0], [0.0, 0.0]])
+    before = layer.weight.data.copy()
+    layer(np.array([0, 2]))                           # row 0 is short now: only row 2 changes
+    np.testing.assert_array_equal(layer.weight.data[:2], before[:2])
+    assert np.linalg.norm(layer.weight.data[2]) == pytest.approx(1.0, rel=1e-6)
+    assert repr(layer) == "Embedding(3, 2, max_norm=1.0)"
+    inf_norm = nn.Embedding(3, 2, padding_idx=0, max_norm=2, norm_type=np.inf)
+    inf_norm.weight.data[...] = [[0.0, 0.0], [-4.0, 1.0], [1.0, 1.0]]
+    inf_norm(np.array([1, 2]))                        # the largest |value| of row 1 is 4
+    np.testing.assert_allclose(inf_norm.weight.data[1], [-2.0, 0.5], rtol=1e-6)
+    np.testing.assert_array_equal(inf_norm.weight.data[2], [1.0, 1.0])
+    assert repr(inf_norm) == "Embedding(3, 2, padding_idx=0, max_norm=2.0, norm_type=inf)"
+
+
+def test_embedding_max_norm_errors_and_their_fixes():
+    with pytest.raises(ValueError, match=r"Embedding: max_norm is -1; expected a finite number "
+                                         r">= 0 \(the longest a row may be\), e.g. "
+                                         r"max_norm=1.0"):
+        nn.Embedding(4, 2, max_norm=-1)
+    with pytest.raises(ValueError, match=r"Embedding: norm_type is 0.0; expected a number > 0"):
+        nn.Embedding(4, 2, max_norm=1.0, norm_type=0.0)
+    with pytest.raises(TypeError, match=r"Embedding: max_norm is str '1'; expected a number "
+                                        r">= 0"):
+        nn.Embedding(4, 2, max_norm="1")
+    # PyTorch's fourth argument is max_norm; here it is rng, as before max_norm came
+    with pytest.raises(TypeError, match=r"Embedding: rng is float 1.0; expected a numpy "
+                                        r"Generator or None; max_norm is keyword-only here: "
+                                        r"pass max_norm=1.0"):
+        nn.Embedding(4, 2, None, 1.0)
+    assert nn.Embedding(4, 2, None, max_norm=1.0).max_norm == 1.0     # the fix
+    frozen = np.ones((4, 2))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match=r"embedding: weight is read-only, and max_norm "
+                                         r"rescales its rows in place; expected a writable "
+                                         r"table; pass a copy, e.g. "
+                                         r"tc.Value\(np.array\(weight\)\)"):
+        tc.ops.embedding([0, 1], frozen, max_norm=1.0)
+    out = tc.ops.embedding([0, 1], tc.Value(np.array(frozen)), max_norm=1.0)    # the fix
+    np.testing.assert_allclose(np.linalg.norm(out.data, axis=1), 1.0, rtol=1e-6)
+    assert tc.ops.embedding([0, 1], frozen).shape == (2, 2)                     # or no max_norm
+
+
 # ---------------------------------------------------------------- Embedding(padding_idx=...)
 
 

@@ -878,6 +878,24 @@ def test_an_embedding_model_on_integer_ids_runs_in_onnx_runtime_like_ours(tmp_pa
         session.run(None, {"input": ids[:, :4]})
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("norm_type, reduce", [(2.0, "ReduceSum"), (1.0, "ReduceSum"),
+                                               (3.0, "ReduceSum"), (np.inf, "ReduceMax")])
+def test_an_embedding_with_max_norm_rescales_the_rows_it_picks_in_onnx_runtime(
+        tmp_path, norm_type, reduce):
+    """Ours shortens the picked rows in the table; the file shortens the rows it picks, the same
+    numbers: compared on ids whose rows neither the export's traces nor an earlier call
+    shortened, and on ids whose rows they did."""
+    model, rng, path = Bag(None).eval(), np.random.default_rng(14), tmp_path / "renorm.onnx"
+    model.emb = nn.Embedding(10, 4, max_norm=1.0, norm_type=norm_type, rng=rng)
+    model.emb.weight.data *= 3                                 # most rows too long
+    model.eval()
+    proto = tc.onnx.export(model, np.array([[0, 1, 2]]), path)
+    assert reduce in [n.op_type for n in proto.graph.node]
+    for ids in (np.array([[7, 8, 9], [9, 3, 4]]), np.array([[0, 1, 7], [2, 2, 8]])):
+        assert max_difference(model, path, ids) < 1e-6
+
+
 def test_an_embedding_with_frozen_parameters_exports_and_stays_frozen(tmp_path):
     """The lookup is recorded only because its weight requires grad (integer ids cannot):
     frozen parameters are made to require grad while the export records, as for floats."""

@@ -419,15 +419,17 @@ def test_layer_norm_state_dicts_load_strictly_both_ways(torch, rng, affine, bias
         np.testing.assert_array_equal(value.numpy(), ours.state_dict()[name])
 
 
-def compare_lookups(torch, rng, ours, theirs, ids):
-    """Our Embedding and PyTorch's (float64, the same weight) on `ids`: equal outputs, and equal
-    weight gradients through a random upstream gradient."""
+def compare_lookups(torch, rng, ours, theirs, ids, exact=True):
+    """Our Embedding and PyTorch's (float64, the same weight) on `ids`: equal outputs (within
+    TIGHT if not `exact`), and equal weight gradients through a random upstream gradient."""
     upstream = rng.standard_normal(ids.shape + (ours.embedding_dim,))
     out = ours(ids)
     out.backward(upstream)
     their_out = theirs(torch.from_numpy(ids))
     their_out.backward(torch.from_numpy(upstream))
-    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    if exact:
+        np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    np.testing.assert_allclose(out.data, their_out.detach().numpy(), **TIGHT)
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **TIGHT)
 
 
@@ -446,6 +448,29 @@ def test_embedding_forward_and_weight_gradient_with_repeated_ids(torch, rng, ids
             theirs(torch.tensor(bad))
         with pytest.raises(IndexError, match=r"expected ids in \[0, 7\)"):
             ours(np.array(bad))
+
+
+@pytest.mark.parametrize("max_norm, norm_type", [(1.0, 2.0), (0.5, 1.0), (2.0, 3.0),
+                                                 (0.8, np.inf), (0.0, 2.0), (30.0, 2.0)])
+@pytest.mark.parametrize("padding_idx", [None, 1])
+def test_embedding_max_norm_as_pytorch(torch, rng, max_norm, norm_type, padding_idx):
+    """torch.nn.Embedding(max_norm=..., norm_type=...): the same rows rescaled in the table,
+    the same output and weight gradient, over two lookups (the second meets rows the first
+    shortened) with repeated ids, and the same repr; max_norm 0 zeroes the picked rows, 30
+    leaves them alone. Norms other than 1, 2 and inf may differ from PyTorch's in the last bit,
+    and the rescaled rows with them."""
+    theirs = torch.nn.Embedding(7, 4, padding_idx=padding_idx, max_norm=max_norm,
+                                norm_type=norm_type)
+    ours = as_float64(nn.Embedding(7, 4, padding_idx=padding_idx, max_norm=max_norm,
+                                   norm_type=norm_type))
+    assert repr(ours) == repr(theirs)
+    ours.weight.data[...] = rng.standard_normal((7, 4)) * 2
+    copy_parameters(torch, ours, theirs)
+    for ids in (rng.integers(0, 5, (3, 4)), rng.integers(0, 7, (10,))):
+        ids.flat[:3] = 2                                   # a repeated id
+        ours.weight.grad, theirs.weight.grad = None, None
+        compare_lookups(torch, rng, ours, theirs, ids, exact=norm_type in (1.0, 2.0, np.inf))
+        np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), **TIGHT)
 
 
 def test_embedding_state_dicts_load_strictly_both_ways(torch, rng):

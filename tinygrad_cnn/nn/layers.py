@@ -13,7 +13,7 @@ from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.conv import groups_dividing
-from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx
+from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx, embedding_renorm
 from tinygrad_cnn.ops.pool import check_output_size
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
@@ -626,9 +626,11 @@ class Embedding(Module):
     ops.embedding(ids, weight, padding_idx), weight[ids], whose backward scatter-adds: an id used
     k times in a batch gets the sum of its k gradients, and rows no id picked get zero. With
     padding_idx, as PyTorch's, that row starts as zeros and never gets a gradient (the output at
-    its positions is still weight[padding_idx], whatever it holds). An integer Value of ids stays
-    the op's input, so drawings show it, and a model whose input is ids exports to ONNX (a
-    Gather). PyTorch's max_norm, scale_grad_by_freq and sparse options are left out.
+    its positions is still weight[padding_idx], whatever it holds). With max_norm, as PyTorch's,
+    each forward first shortens in place the picked rows whose norm_type-norm exceeds max_norm
+    (ops.embedding). An integer Value of ids stays the op's input, so drawings show it, and a
+    model whose input is ids exports to ONNX (a Gather). PyTorch's scale_grad_by_freq and sparse
+    options are left out.
 
     Parameters
     ----------
@@ -641,6 +643,14 @@ class Embedding(Module):
         from the end and is kept as padding_idx + num_embeddings. Its row is initialised to
         zeros and receives a zero gradient, so no loss moves it; an optimizer's weight_decay
         still shrinks it when it holds non-zero values (e.g. loaded ones), as in PyTorch.
+    rng : numpy Generator or None
+        Draws the initial weight.
+    max_norm : float or None
+        Keyword-only (the positional order keeps rng fourth, as before max_norm came): the
+        longest a picked row may be, a number >= 0; None (the default) never rescales.
+    norm_type : float
+        Keyword-only: the p of the p-norm that max_norm bounds, > 0 (inf: the largest absolute
+        value); 2.0 by default.
 
     Raises
     ------
@@ -656,11 +666,18 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 rng: np.random.Generator | None = None):
+                 rng: np.random.Generator | None = None, *, max_norm: float | None = None,
+                 norm_type: float = 2.0):
         _check_positive_int("Embedding", "num_embeddings", num_embeddings)
         _check_positive_int("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = self._checked_padding_idx(padding_idx)
+        if isinstance(rng, numbers.Real):     # PyTorch's fourth argument is max_norm
+            raise TypeError(f"Embedding: rng is {type(rng).__name__} {rng!r}; expected a numpy "
+                            f"Generator or None; max_norm is keyword-only here: pass "
+                            f"max_norm={rng!r}")
+        renorm = {} if max_norm is None else embedding_renorm("Embedding", max_norm, norm_type)
+        self.max_norm, self.norm_type = renorm.get("max_norm"), renorm.get("norm_type", 2.0)
         rng = generator(rng, "Embedding")
         draws = rng.standard_normal((self.num_embeddings, self.embedding_dim))   # PyTorch's N(0, 1)
         if self.padding_idx is not None:
@@ -669,7 +686,8 @@ class Embedding(Module):
 
     def forward(self, ids):
         embedding_ids("Embedding", ids, self.num_embeddings)   # errors that name this layer
-        return ops.embedding(ids, self.weight, self.padding_idx)   # (*ids.shape, embedding_dim)
+        # (*ids.shape, embedding_dim)
+        return ops.embedding(ids, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def _checked_padding_idx(self, padding_idx) -> int | None:
         """padding_idx as an index in [0, num_embeddings), or None; an error saying what to do."""
@@ -682,4 +700,10 @@ class Embedding(Module):
 
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
-        return text if self.padding_idx is None else f"{text}, padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            text += f", norm_type={self.norm_type}"
+        return text

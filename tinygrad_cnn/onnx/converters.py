@@ -344,7 +344,24 @@ def embedding(g, node, ids, weight):
     # int32 or int64 indices: other integer ids are cast
     if node.fn.inputs[0].dtype not in (np.int32, np.int64):
         ids = g.cast(ids, np.int64)
-    return g.op("Gather", [weight, ids], axis=0)
+    rows = g.op("Gather", [weight, ids], axis=0)
+    max_norm = node.fn.params.get("max_norm")
+    if max_norm is None:
+        return rows
+    # forward rescaled the picked rows of the table in place; the file rescales the rows it
+    # picks, the same numbers: rows * (max_norm / (norm + 1e-7) where norm > max_norm, else 1)
+    dtype, p = node.dtype, node.fn.params["norm_type"]
+    size = g.op("Abs", [rows])
+    if p == math.inf:
+        norm = g.reduce("ReduceMax", size, [-1], keepdims=True)
+    else:
+        total = g.reduce("ReduceSum", g.op("Pow", [size, g.scalar(p, dtype, "p")]), [-1],
+                         keepdims=True)
+        norm = g.op("Pow", [total, g.scalar(1 / p, dtype, "inverse_p")])
+    limit = g.scalar(max_norm, dtype, "max_norm")
+    shrink = g.op("Div", [limit, g.op("Add", [norm, g.scalar(1e-7, dtype, "epsilon")])])
+    scale = g.op("Where", [g.op("Greater", [norm, limit]), shrink, g.scalar(1, dtype, "one")])
+    return g.op("Mul", [rows, scale])
 
 
 def identity(g, node, x):

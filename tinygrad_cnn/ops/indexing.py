@@ -5,6 +5,7 @@ its gradients add up (a scatter-add)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -47,9 +48,12 @@ class ScatterAdd(Function):
 
 class Embedding(Function):
     """weight[ids], one row of the table per id: ids (any shape) integers in [0, num_embeddings),
-    weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim)."""
+    weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim). With max_norm, the
+    picked rows longer than max_norm are first shortened in place (renorm_rows)."""
 
-    def forward(self, ids, weight, padding_idx):
+    def forward(self, ids, weight, padding_idx, max_norm=None, norm_type=2.0):
+        if max_norm is not None:
+            renorm_rows(weight, ids, max_norm, norm_type)   # changes weight, outside the graph
         self.ids, self.shape, self.padding_idx = ids, weight.shape, padding_idx
         return weight[ids]
 
@@ -115,7 +119,8 @@ def getitem(x, index) -> Value:
     return GetItem.apply(x, index=entries)
 
 
-def embedding(ids, weight, padding_idx: int | None = None) -> Value:
+def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0) -> Value:
     """weight[ids], as torch.nn.functional.embedding: ids (any shape) integers in
     [0, num_embeddings), weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim).
 
@@ -124,14 +129,23 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Value:
     num_embeddings); a negative one counts from the end), the positions holding that id send
     no gradient, so its row gets zero; its output there is still weight[padding_idx].
 
+    With max_norm, as PyTorch's, every row that ids pick and whose norm_type-norm exceeds
+    max_norm is first rescaled in place, row *= max_norm / (norm + 1e-7), in weight's own data
+    (a Value's .data, or the array passed): a change to the table, outside the graph, that no
+    gradient sees (the output's gradient is that of the rescaled rows).
+
     Parameters
     ----------
     ids : int, list, integer numpy array or integer Value
         The row to pick at each position; a Value stays the op's input (drawings show it).
     weight : Value or array, (num_embeddings, embedding_dim)
-        The table, a float array.
+        The table, a float array (writable, with max_norm).
     padding_idx : int or None
         The id whose row gets no gradient.
+    max_norm : float or None
+        The longest a picked row may be, a number >= 0; None leaves the table alone.
+    norm_type : float
+        The p of the p-norm that max_norm bounds, > 0 (inf: the largest absolute value).
 
     Raises
     ------
@@ -143,8 +157,8 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Value:
         For an id outside [0, num_embeddings) (as PyTorch; negative ids do not count from the
         end).
     ValueError
-        For a weight that is not 2-D, or a padding_idx outside [-num_embeddings,
-        num_embeddings).
+        For a weight that is not 2-D, a padding_idx outside [-num_embeddings, num_embeddings),
+        a max_norm < 0 or a norm_type <= 0, or a read-only weight with max_norm.
     """
     table = np.asarray(weight.data if isinstance(weight, Value) else weight)
     if table.ndim != 2:
@@ -157,9 +171,43 @@ def embedding(ids, weight, padding_idx: int | None = None) -> Value:
                         f"first, as in torch.nn.functional.embedding")
     checked = embedding_ids("embedding", ids, len(table))
     padding_idx = embedding_padding_idx("embedding", padding_idx, len(table))
+    renorm = {} if max_norm is None else embedding_renorm("embedding", max_norm, norm_type)
+    if renorm and not table.flags.writeable:
+        raise ValueError("embedding: weight is read-only, and max_norm rescales its rows in "
+                         "place; expected a writable table; pass a copy, e.g. "
+                         "tc.Value(np.array(weight)), or max_norm=None")
     # an integer Value stays the input, so that drawings (and the ONNX exporter) see its node
     return Embedding.apply(ids if isinstance(ids, Value) else checked, weight,
-                           padding_idx=padding_idx)
+                           padding_idx=padding_idx, **renorm)
+
+
+def embedding_renorm(op: str, max_norm, norm_type) -> dict:
+    """{"max_norm": float >= 0, "norm_type": float > 0 or inf}, or an error naming `op`."""
+    for name, value, low in (("max_norm", max_norm, "a number >= 0, e.g. max_norm=1.0"),
+                             ("norm_type", norm_type, "a number > 0 (inf for the largest "
+                                                      "absolute value), e.g. norm_type=2.0")):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                             np.floating)):
+            raise TypeError(f"{op}: {name} is {type(value).__name__} {value!r:.40}; expected "
+                            f"{low}")
+    if not 0 <= max_norm < math.inf:
+        raise ValueError(f"{op}: max_norm is {max_norm}; expected a finite number >= 0 (the "
+                         f"longest a row may be), e.g. max_norm=1.0")
+    if not norm_type > 0:
+        raise ValueError(f"{op}: norm_type is {norm_type}; expected a number > 0 (the p of the "
+                         f"p-norm; inf for the largest absolute value), e.g. norm_type=2.0")
+    return {"max_norm": float(max_norm), "norm_type": float(norm_type)}
+
+
+def renorm_rows(table: np.ndarray, ids: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """In place: each row of table that ids pick, if its norm_type-norm exceeds max_norm, times
+    max_norm / (norm + 1e-7), as PyTorch's embedding_renorm_ (the scale in float64, the product
+    in the table's dtype). A row picked twice is rescaled once."""
+    rows = np.unique(ids)
+    norms = np.linalg.norm(table[rows], ord=norm_type, axis=1).astype(np.float64)
+    over = norms > max_norm
+    scale = max_norm / (norms[over] + 1e-7)
+    table[rows[over]] *= scale.astype(table.dtype)[:, None]
 
 
 def embedding_ids(op: str, ids, num_embeddings: int) -> np.ndarray:
