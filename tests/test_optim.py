@@ -6,6 +6,7 @@ tests/torch_oracle/test_layers.py (StepLR, CosineAnnealingLR) and
 tests/torch_oracle/test_schedulers_torch.py (the others)."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -1151,6 +1152,194 @@ def test_new_schedules_resume_from_their_state_dicts(tmp_path, make):
     resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
     assert optimizer.lr == first[-1] and resumed.get_last_lr() == [first[-1]]
     assert first + lrs(resumed, 5)[1:] == expected
+
+
+def test_sequential_lr_warm_up_then_step_lr_by_hand():
+    optimizer = sgd(1.0)
+    warmup = optim.LinearLR(optimizer, start_factor=0.25, total_iters=3)
+    decay = optim.StepLR(optimizer, step_size=2, gamma=0.5)     # made at lr 0.25
+    scheduler = optim.SequentialLR(optimizer, [warmup, decay], milestones=[3])
+    assert scheduler.get_last_lr() == [0.25] and optimizer.lr == 0.25
+    # epochs 0-2 the line, 3 StepLR's epoch 0 from the base lr 1.0 (not 0.25), halved every 2
+    assert lrs(scheduler, 7) == [0.25, 0.5, 0.75, 1.0, 1.0, 0.5, 0.5, 0.25]
+    assert (scheduler.last_epoch, warmup.last_epoch, decay.last_epoch) == (7, 2, 4)
+
+
+def test_sequential_lr_two_milestones_by_hand():
+    optimizer = sgd(2.0)
+    constant = optim.LambdaLR(optimizer, lambda epoch: 0.5)      # PyTorch's ConstantLR, as it were
+    exponential = optim.ExponentialLR(optimizer, gamma=0.5)
+    line = optim.LinearLR(optimizer, start_factor=0.25, total_iters=2)
+    scheduler = optim.SequentialLR(optimizer, [constant, exponential, line], milestones=[2, 5])
+    # 0-1: 2.0 * 0.5; 2-4: 2.0 * 0.5 ** (e - 2); 5-: 2.0 * (0.25, 0.625, 1, 1, ...)
+    assert lrs(scheduler, 8) == [1.0, 1.0, 2.0, 1.0, 0.5, 0.5, 1.25, 2.0, 2.0]
+
+
+def test_sequential_lr_warm_up_then_cosine_as_in_its_docstring():
+    optimizer = sgd(0.1)
+    warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    cosine = optim.CosineAnnealingLR(optimizer, T_max=95)
+    scheduler = optim.SequentialLR(optimizer, [warmup, cosine], milestones=[5])
+    expected = ([0.1 * (0.1 + 0.9 * e / 5) for e in range(5)]
+                + [0.1 * (1 + math.cos(math.pi * k / 95)) / 2 for k in range(96)])
+    np.testing.assert_allclose(lrs(scheduler, 100), expected, rtol=1e-12, atol=1e-15)
+    assert optimizer.lr == 0.0                     # cos(pi) is -1, exactly
+
+
+def test_sequential_lr_runs_every_schedule_from_the_first_ones_base_lr():
+    optimizer = sgd(0.1)
+    warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)   # lr 0.1 -> 0.01
+    cosine = optim.CosineAnnealingLR(optimizer, T_max=10)
+    constant = optim.LambdaLR(optimizer, lambda epoch: 3.0)              # lr 0.01 -> 0.03
+    assert (warmup.base_lr, cosine.base_lr, constant.base_lr) == pytest.approx((0.1, 0.01, 0.01))
+    assert optimizer.lr == pytest.approx(0.03)
+    scheduler = optim.SequentialLR(optimizer, [warmup, cosine, constant], milestones=[5, 10])
+    assert [s.base_lr for s in (scheduler, warmup, cosine, constant)] == [0.1] * 4
+    assert optimizer.lr == warmup.last_lr == pytest.approx(0.01)   # the first one's epoch 0
+    assert [s.last_epoch for s in (scheduler, warmup, cosine, constant)] == [0] * 4
+    assert lrs(scheduler, 10)[5:] == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 10)) / 2,
+                                                    0.1 * (1 + math.cos(math.pi / 5)) / 2,
+                                                    0.1 * (1 + math.cos(3 * math.pi / 10)) / 2,
+                                                    0.1 * (1 + math.cos(2 * math.pi / 5)) / 2,
+                                                    0.3], rel=1e-15)
+    # the rule is the first one's base lr, whatever the order the schedules were made in
+    optimizer = sgd(0.1)
+    warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    decay = optim.StepLR(optimizer, step_size=2)                   # base_lr 0.01
+    optim.SequentialLR(optimizer, [decay, warmup], milestones=[3])
+    assert warmup.base_lr == decay.base_lr == optimizer.lr == pytest.approx(0.01)
+
+
+def warmup_then_step(optimizer: optim.Optimizer) -> optim.SequentialLR:
+    """A warm-up over 3 epochs, then StepLR, then ExponentialLR from epoch 6."""
+    return optim.SequentialLR(optimizer, [optim.LinearLR(optimizer, 0.25, total_iters=3),
+                                          optim.StepLR(optimizer, step_size=2, gamma=0.5),
+                                          optim.ExponentialLR(optimizer, gamma=0.9)],
+                              milestones=[3, 6])
+
+
+@pytest.mark.parametrize("saved_at", [2, 3, 4, 6, 8])
+def test_sequential_lr_resumes_from_its_state_dict(tmp_path, saved_at):
+    expected = lrs(warmup_then_step(sgd(0.1)), 10)
+    part = warmup_then_step(sgd(0.1))
+    first = lrs(part, saved_at)
+    tc.save({"scheduler": part.state_dict()}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(0.1)
+    resumed = warmup_then_step(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert optimizer.lr == first[-1] and resumed.get_last_lr() == [first[-1]]
+    assert resumed.state_dict() == part.state_dict()          # every schedule's state too
+    assert first + lrs(resumed, 10 - saved_at)[1:] == expected
+
+
+def test_sequential_lr_errors_and_their_fixes():
+    optimizer = sgd(0.1)
+    warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    decay = optim.StepLR(optimizer, step_size=2)
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers is empty; expected a list of "
+                                         r"at least one schedule"):
+        optim.SequentialLR(optimizer, [], milestones=[])
+    with pytest.raises(TypeError, match=r"SequentialLR: schedulers is a LinearLR; expected a list "
+                                        r"of schedules"):
+        optim.SequentialLR(optimizer, warmup, milestones=[])
+    with pytest.raises(TypeError, match=r"SequentialLR: schedulers\[1\] is a SGD; expected a "
+                                        r"schedule of tinygrad_cnn.optim"):
+        optim.SequentialLR(optimizer, [warmup, optimizer], milestones=[5])
+    with pytest.raises(TypeError, match=r"SequentialLR: optimizer is a LinearLR; expected a "
+                                        r"tinygrad_cnn optimizer"):
+        optim.SequentialLR(warmup, [warmup, decay], milestones=[5])
+    other = optim.StepLR(sgd(0.1), step_size=2)
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[1\] \(StepLR\) was made on "
+                                         r"another SGD than the SGD given to SequentialLR; "
+                                         r"expected every schedule on the same optimizer"):
+        optim.SequentialLR(optimizer, [warmup, other], milestones=[5])
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[1\] is the same LinearLR as "
+                                         r"schedulers\[0\]; expected each schedule once.*make a "
+                                         r"second LinearLR"):
+        optim.SequentialLR(optimizer, [warmup, warmup], milestones=[5])
+    plateau = optim.ReduceLROnPlateau(sgd(0.1))
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a ReduceLROnPlateau, "
+                                         r"whose step\(\) needs the epoch's metric"):
+        optim.SequentialLR(plateau.optimizer, [plateau], milestones=[])
+    one_cycle = optim.OneCycleLR(sgd(0.1, momentum=0.9), max_lr=1.0, total_steps=10)
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a OneCycleLR, which "
+                                         r"is stepped after every batch.*use OneCycleLR on its "
+                                         r"own"):
+        optim.SequentialLR(one_cycle.optimizer, [one_cycle], milestones=[])
+    inner = optim.SequentialLR(optimizer, [warmup], milestones=[])
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a SequentialLR; "
+                                         r"expected single schedules.*list all the schedules and "
+                                         r"milestones in one SequentialLR"):
+        optim.SequentialLR(optimizer, [inner, decay], milestones=[5])
+    with pytest.raises(TypeError, match=r"SequentialLR: milestones is int 5; expected 1 "
+                                        r"increasing epochs \(ints >= 1\) for 2 schedules.*e.g. "
+                                        r"milestones=\[5\]"):
+        optim.SequentialLR(optimizer, [warmup, decay], milestones=5)
+    for milestones in ([], [5, 8], [0], [2.5], [True]):
+        with pytest.raises(ValueError, match=rf"SequentialLR: milestones is "
+                                             rf"{re.escape(repr(milestones))}; expected 1 "
+                                             rf"increasing epochs"):
+            optim.SequentialLR(optimizer, [warmup, decay], milestones=milestones)
+    with pytest.raises(ValueError, match=r"milestones is \[4, 4\]; expected 2 increasing epochs "
+                                         r"\(ints >= 1\) for 3 schedules.*milestones=\[5, 10\]"):
+        optim.SequentialLR(optimizer, [warmup, decay, optim.ExponentialLR(optimizer, 0.9)],
+                           milestones=[4, 4])
+    # the errors changed nothing
+    assert decay.base_lr == optimizer.lr == pytest.approx(0.01) and warmup.base_lr == 0.1
+    # the fixes the messages suggest
+    optim.SequentialLR(optimizer, [decay], milestones=[])
+    optim.SequentialLR(optimizer, [warmup, optim.StepLR(optimizer, step_size=2)], milestones=[5])
+    optim.SequentialLR(optimizer, [warmup, optim.LinearLR(optimizer, 0.1)], milestones=[5])
+    optim.SequentialLR(optimizer, [warmup, decay, optim.ExponentialLR(optimizer, 0.9)],
+                       milestones=[5, 10])
+    plateau.step(1.0)
+    one_cycle.step()
+
+
+def test_sequential_lr_load_state_dict_errors_restore_nothing():
+    optimizer = sgd(0.1)
+    scheduler = warmup_then_step(optimizer)
+    lrs(scheduler, 4)
+    before, lr = scheduler.state_dict(), optimizer.lr
+    with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: the state dict is from a "
+                                         r"StepLR; expected one from a SequentialLR"):
+        scheduler.load_state_dict(scheduler.schedulers[1].state_dict())
+    with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected a dict with "
+                                         r"keys 'type', 'settings'"):
+        scheduler.load_state_dict({**before, "last_lr": None, "extra": 1})
+    with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: schedulers is None; "
+                                         r"expected a list of 3 state dicts, those of this "
+                                         r"SequentialLR's schedules \(LinearLR, StepLR, "
+                                         r"ExponentialLR\)"):
+        scheduler.load_state_dict({key: value for key, value in before.items()
+                                   if key != "schedulers"})
+    with pytest.raises(ValueError, match=r"schedulers is \[\{.*expected a list of 3 state dicts"):
+        scheduler.load_state_dict({**before, "schedulers": before["schedulers"][:2]})
+    swapped = [before["schedulers"][0], before["schedulers"][2], before["schedulers"][1]]
+    with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: schedulers\[1\]: "
+                                         r"StepLR.load_state_dict: the state dict is from a "
+                                         r"ExponentialLR; expected one from a StepLR"):
+        scheduler.load_state_dict({**before, "schedulers": swapped})
+    bad_child = {**before["schedulers"][2], "last_epoch": -1}
+    with pytest.raises(ValueError, match=r"schedulers\[2\]: ExponentialLR.load_state_dict: "
+                                         r"last_epoch is -1; expected an int >= 0"):
+        scheduler.load_state_dict({**before, "last_epoch": 9,
+                                   "schedulers": [*before["schedulers"][:2], bad_child]})
+    with pytest.raises(ValueError, match=r"SequentialLR: milestones is \[3\]; expected 2 "
+                                         r"increasing epochs"):
+        scheduler.load_state_dict({**before, "settings": {"milestones": [3]}})
+    assert scheduler.state_dict() == before and optimizer.lr == lr      # nothing restored
+
+
+def test_sequential_lr_step_error_changes_nothing():
+    optimizer = sgd(1.0)
+    falling = optim.LambdaLR(optimizer, lambda epoch: 1.0 - epoch / 2)   # < 0 from epoch 3
+    scheduler = optim.SequentialLR(optimizer, [optim.LinearLR(optimizer, 0.5, total_iters=2),
+                                               falling], milestones=[2])
+    assert lrs(scheduler, 4) == [0.5, 0.75, 1.0, 0.5, 0.0]
+    with pytest.raises(ValueError, match=r"LambdaLR: lr_lambda\(3\) returned -0.5"):
+        scheduler.step()
+    assert (scheduler.last_epoch, falling.last_epoch, optimizer.lr) == (4, 2, 0.0)
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW,

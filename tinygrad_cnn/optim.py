@@ -1,11 +1,12 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad` with PyTorch's options and update
 rules, and PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`,
-`MultiStepLR`, `LambdaLR`, `LinearLR`, `OneCycleLR` and `ReduceLROnPlateau`. An optimizer's
-`step()` updates the parameters' data in place from their gradients; a scheduler's `step()` sets
-the next epoch's (OneCycleLR: batch's) learning rate."""
+`MultiStepLR`, `LambdaLR`, `LinearLR`, `OneCycleLR`, `ReduceLROnPlateau` and `SequentialLR` (one
+schedule after another). An optimizer's `step()` updates the parameters' data in place from their
+gradients; a scheduler's `step()` sets the next epoch's (OneCycleLR: batch's) learning rate."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable
 
@@ -365,7 +366,8 @@ class LRScheduler:
 
     The schedule starts at epoch 0 with the optimizer's lr as `base_lr`. Subclasses name their
     settings in `setting_names`, check them in `_checked_settings` and define `_next_lr(epoch)`,
-    the lr of epoch `epoch` >= 1 (they may read `base_lr` and `last_lr`, the lr of epoch - 1).
+    the lr of epoch `epoch` >= 1 (they may read `base_lr` and `last_lr`, the lr of epoch - 1),
+    and `_start_lr()` if the lr of epoch 0 is not base_lr.
     The scheduler owns the lr: a value set by hand on the optimizer is replaced at the next
     step().
     """
@@ -373,23 +375,26 @@ class LRScheduler:
     setting_names: tuple[str, ...] = ()
 
     def __init__(self, optimizer: Optimizer, **settings):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{type(self).__name__}: optimizer is a {type(optimizer).__name__}; expected a "
-                f"tinygrad_cnn optimizer, e.g. {type(self).__name__}(optim.SGD(model."
-                f"parameters(), lr=0.1), ...); pass the optimizer, not the model or its "
-                f"parameters")
-        self.optimizer = optimizer
+        self.optimizer = _checked_optimizer(type(self).__name__, optimizer)
         self.__dict__.update(self._checked_settings(**settings))
-        self.base_lr = float(optimizer.lr)
-        self.last_epoch = 0              # the epoch whose lr the optimizer holds now
-        self.last_lr = self.base_lr
+        self._start(float(optimizer.lr))
 
     def _checked_settings(self, **settings) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define _checked_settings")
 
     def _next_lr(self, epoch: int) -> float:
         raise NotImplementedError(f"{type(self).__name__} must define _next_lr")
+
+    def _start_lr(self) -> float:
+        """The lr of epoch 0."""
+        return self.base_lr
+
+    def _start(self, base_lr: float) -> None:
+        """Go to epoch 0 of the schedule from base_lr: the optimizer's lr becomes that of epoch 0.
+        Called when the schedule is made, and by SequentialLR at the schedule's milestone."""
+        self.base_lr = base_lr
+        self.last_epoch = 0              # the epoch whose lr the optimizer holds now
+        self.last_lr = self.optimizer.lr = float(self._start_lr())
 
     def step(self) -> None:
         """End an epoch: the optimizer's lr becomes that of the next epoch."""
@@ -412,6 +417,12 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict) -> None:
         """Continue the schedule saved by `state_dict()` (of the same type): restores its
         position and settings and sets the optimizer's lr to the saved current lr."""
+        self.__dict__.update(self._checked_state(state_dict))
+        self.optimizer.lr = self.last_lr
+
+    def _checked_state(self, state_dict: dict) -> dict:
+        """The attributes that `load_state_dict` restores from state_dict, all checked first, so
+        that nothing is restored if anything is wrong."""
         name = f"{type(self).__name__}.load_state_dict"
         expected = {"type", "settings", "base_lr", "last_epoch", "last_lr"}
         if not isinstance(state_dict, dict) or set(state_dict) != expected:
@@ -431,8 +442,7 @@ class LRScheduler:
             raise ValueError(f"{name}: last_epoch is {epoch!r}; expected an int >= 0")
         base_lr = _checked_number(name, "base_lr", state_dict["base_lr"], low=0.0)
         last_lr = _checked_number(name, "last_lr", state_dict["last_lr"], low=0.0)
-        self.__dict__.update(checked, base_lr=base_lr, last_epoch=int(epoch), last_lr=last_lr)
-        self.optimizer.lr = last_lr
+        return {**checked, "base_lr": base_lr, "last_epoch": int(epoch), "last_lr": last_lr}
 
 
 class StepLR(LRScheduler):
@@ -565,11 +575,12 @@ class LambdaLR(LRScheduler):
                             f"the factor of base_lr, e.g. lr_lambda=lambda epoch: 0.95 ** epoch")
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
-        self.last_lr = float(self._next_lr(0))    # epoch 0 is base_lr * lr_lambda(0) too
-        optimizer.lr = self.last_lr
 
     def _checked_settings(self) -> dict:
         return {}
+
+    def _start_lr(self) -> float:
+        return self._next_lr(0)        # epoch 0 is base_lr * lr_lambda(0) too
 
     def _next_lr(self, epoch: int) -> float:
         factor = self.lr_lambda(epoch)
@@ -604,8 +615,6 @@ class LinearLR(LRScheduler):
                  end_factor: float = 1.0, total_iters: int = 5):
         super().__init__(optimizer, start_factor=start_factor, end_factor=end_factor,
                          total_iters=total_iters)
-        self.last_lr = self.base_lr * self.start_factor      # epoch 0 starts the line
-        optimizer.lr = self.last_lr
 
     def _checked_settings(self, start_factor, end_factor, total_iters) -> dict:
         return {"start_factor": _checked_number("LinearLR", "start_factor", start_factor,
@@ -616,6 +625,9 @@ class LinearLR(LRScheduler):
                 "total_iters": _checked_int("LinearLR", "total_iters", total_iters, low=1,
                                             meaning="the number of epochs the line takes, "
                                                     "e.g. total_iters=5")}
+
+    def _start_lr(self) -> float:
+        return self.base_lr * self.start_factor      # epoch 0 starts the line
 
     # factor(e) / factor(e - 1), with factor(e) = start + (end - start) e / total_iters
     def _next_lr(self, epoch: int) -> float:
@@ -935,6 +947,171 @@ class ReduceLROnPlateau(LRScheduler):
         super().load_state_dict({key: value for key, value in state_dict.items()
                                  if key not in self.counter_names})
         self.__dict__.update(counters)
+
+
+class SequentialLR(LRScheduler):
+    """Several schedules one after another, as PyTorch's SequentialLR: schedulers[0] sets the lr
+    until epoch milestones[0], where schedulers[1] starts at its own epoch 0, and so on; the usual
+    use is a warm-up, then a decay.
+
+    Every schedule of the list runs from one base lr, the first one's, schedulers[0].base_lr:
+    PyTorch's initial_lr, the optimizer's lr when its first scheduler was made, whenever (as
+    usual) the schedules were made in their list's order on a fresh optimizer. Each schedule took
+    its own base_lr from the optimizer's lr when it was made, which the ones made before it may
+    have changed (a LinearLR warm-up lowers it at once), so SequentialLR gives them all the
+    first one's, puts each at its epoch 0, and sets the optimizer's lr back to the first one's
+    lr of epoch 0. At a milestone the next schedule starts again at its epoch 0 from that base
+    lr, as PyTorch's step(0) would (base_lr for StepLR, ExponentialLR, MultiStepLR and
+    CosineAnnealingLR, base_lr * start_factor for LinearLR, base_lr * lr_lambda(0) for
+    LambdaLR), then goes on with its own step(). state_dict() holds the schedules' state dicts
+    too.
+
+    >>> warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    >>> cosine = CosineAnnealingLR(optimizer, T_max=95)     # runs from warmup's base_lr
+    >>> scheduler = SequentialLR(optimizer, [warmup, cosine], milestones=[5])
+    >>> for epoch in range(100):
+    ...     train_epoch(...)
+    ...     scheduler.step()
+
+    Refused: ReduceLROnPlateau, whose step() needs the epoch's metric (PyTorch refuses it too);
+    OneCycleLR, stepped after every batch and a warm-up and decay of its own (PyTorch takes it,
+    but its max_lr / div_factor then replaces the optimizer's initial_lr, so the warm-up before
+    it starts from that lr instead); a SequentialLR in the list (PyTorch's then runs one epoch
+    off, or fails at its milestone): list all the schedules in one.
+    """
+
+    setting_names = ("milestones",)
+
+    def __init__(self, optimizer: Optimizer, schedulers: Iterable[LRScheduler],
+                 milestones: Iterable[int]):
+        # not LRScheduler.__init__, whose base lr is the optimizer's lr: here it is the first
+        # schedule's
+        self.optimizer = _checked_optimizer("SequentialLR", optimizer)
+        self.schedulers = self._checked_schedulers(schedulers)
+        self.__dict__.update(self._checked_settings(milestones=milestones))
+        base_lr = self.schedulers[0].base_lr
+        for scheduler in self.schedulers:
+            scheduler._start(base_lr)
+        self._start(base_lr)
+
+    def _checked_schedulers(self, schedulers) -> tuple[LRScheduler, ...]:
+        """The schedules as a tuple: at least one, each a schedule stepped once per epoch without
+        a metric, made on this optimizer, and listed once."""
+        if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, Iterable):
+            raise TypeError(f"SequentialLR: schedulers is a {type(schedulers).__name__}; "
+                            f"expected a list of schedules, e.g. [warmup, cosine]")
+        schedulers = tuple(schedulers)
+        if not schedulers:
+            raise ValueError("SequentialLR: schedulers is empty; expected a list of at least one "
+                             "schedule made on the optimizer, e.g. SequentialLR(optimizer, "
+                             "[warmup, cosine], milestones=[5])")
+        for i, scheduler in enumerate(schedulers):
+            kind = type(scheduler).__name__
+            if not isinstance(scheduler, LRScheduler):
+                raise TypeError(f"SequentialLR: schedulers[{i}] is a {kind}; expected a schedule "
+                                f"of tinygrad_cnn.optim (StepLR, CosineAnnealingLR, "
+                                f"ExponentialLR, MultiStepLR, LambdaLR or LinearLR) made on the "
+                                f"optimizer")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, whose "
+                                 f"step() needs the epoch's metric (PyTorch refuses it too); "
+                                 f"expected schedules stepped without one; use "
+                                 f"ReduceLROnPlateau on its own, scheduler.step(val_loss)")
+            if isinstance(scheduler, OneCycleLR):
+                raise ValueError(f"SequentialLR: schedulers[{i}] is a OneCycleLR, which is "
+                                 f"stepped after every batch, not every epoch, and is a warm-up "
+                                 f"and a decay of its own; expected epoch schedules; use "
+                                 f"OneCycleLR on its own (pct_start sets its warm-up)")
+            if isinstance(scheduler, SequentialLR):
+                raise ValueError(f"SequentialLR: schedulers[{i}] is a SequentialLR; expected "
+                                 f"single schedules (PyTorch's nesting runs one epoch off or "
+                                 f"fails); list all the schedules and milestones in one "
+                                 f"SequentialLR")
+            if scheduler.optimizer is not self.optimizer:
+                raise ValueError(f"SequentialLR: schedulers[{i}] ({kind}) was made on another "
+                                 f"{type(scheduler.optimizer).__name__} than the "
+                                 f"{type(self.optimizer).__name__} given to SequentialLR; "
+                                 f"expected every schedule on the same optimizer; make them all "
+                                 f"from the optimizer that SequentialLR gets")
+            first = next(j for j, other in enumerate(schedulers) if other is scheduler)
+            if first < i:
+                raise ValueError(f"SequentialLR: schedulers[{i}] is the same {kind} as "
+                                 f"schedulers[{first}]; expected each schedule once (each "
+                                 f"restarts at its milestone, which would reset the other use); "
+                                 f"make a second {kind} for the second use")
+        return schedulers
+
+    def _checked_settings(self, milestones) -> dict:
+        count = len(self.schedulers) - 1
+        expected = (f"expected {count} increasing epochs (ints >= 1) for {count + 1} schedules, "
+                    f"the epoch at which each schedule after the first starts, e.g. "
+                    f"milestones={list(range(5, 5 * count + 1, 5))}")
+        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
+            raise TypeError(f"SequentialLR: milestones is {type(milestones).__name__} "
+                            f"{milestones!r:.80}; {expected}")
+        milestones = list(milestones)
+        if (len(milestones) != count
+                or any(isinstance(m, bool) or not isinstance(m, (int, np.integer))
+                       for m in milestones)
+                or any(m < 1 for m in milestones)
+                or any(milestones[k] >= milestones[k + 1] for k in range(count - 1))):
+            raise ValueError(f"SequentialLR: milestones is {milestones!r:.80}; {expected}")
+        return {"milestones": tuple(int(m) for m in milestones)}
+
+    def _start_lr(self) -> float:
+        return self.schedulers[0].last_lr       # the sequence's epoch 0 is its first schedule's
+
+    def step(self) -> None:
+        """End an epoch: the schedule of the next epoch sets the optimizer's lr, starting at its
+        own epoch 0 if the next epoch is its milestone."""
+        epoch = self.last_epoch + 1
+        index = bisect.bisect_right(self.milestones, epoch)     # milestones <= epoch
+        scheduler = self.schedulers[index]
+        if index > 0 and self.milestones[index - 1] == epoch:
+            scheduler._start(self.base_lr)
+        else:
+            scheduler.step()           # first, so that an error changes nothing
+        self.last_epoch, self.last_lr = epoch, scheduler.last_lr
+
+    def state_dict(self) -> dict:
+        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "schedulers"}, the last a
+        list of the schedules' state dicts: enough for `load_state_dict` to continue exactly
+        where it stopped."""
+        return {**super().state_dict(),
+                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue the sequence saved by `state_dict()`: its position, every schedule's, and the
+        optimizer's lr; nothing is restored if anything is wrong."""
+        name = "SequentialLR.load_state_dict"
+        own = ({key: value for key, value in state_dict.items() if key != "schedulers"}
+               if isinstance(state_dict, dict) else state_dict)
+        checked = self._checked_state(own)
+        saved = state_dict.get("schedulers")
+        kinds = ", ".join(type(scheduler).__name__ for scheduler in self.schedulers)
+        if not isinstance(saved, list) or len(saved) != len(self.schedulers):
+            raise ValueError(f"{name}: schedulers is {saved!r:.100}; expected a list of "
+                             f"{len(self.schedulers)} state dicts, those of this SequentialLR's "
+                             f"schedules ({kinds}), as made by scheduler.state_dict()")
+        restored = []
+        for i, (scheduler, state) in enumerate(zip(self.schedulers, saved, strict=True)):
+            try:
+                restored.append(scheduler._checked_state(state))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{name}: schedulers[{i}]: {error}") from error
+        for scheduler, attributes in zip(self.schedulers, restored, strict=True):
+            scheduler.__dict__.update(attributes)
+        self.__dict__.update(checked)
+        self.optimizer.lr = self.last_lr
+
+
+def _checked_optimizer(owner: str, optimizer) -> Optimizer:
+    """optimizer, checked to be a tinygrad_cnn optimizer (not the model or its parameters)."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{owner}: optimizer is a {type(optimizer).__name__}; expected a "
+                        f"tinygrad_cnn optimizer, e.g. {owner}(optim.SGD(model.parameters(), "
+                        f"lr=0.1), ...); pass the optimizer, not the model or its parameters")
+    return optimizer
 
 
 def _checked_params(optimizer: str, params) -> list[Value]:

@@ -1,5 +1,5 @@
-"""ExponentialLR, MultiStepLR, LambdaLR, LinearLR, OneCycleLR and ReduceLROnPlateau against
-torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's momentum or beta1) of a
+"""ExponentialLR, MultiStepLR, LambdaLR, LinearLR, OneCycleLR, ReduceLROnPlateau and SequentialLR
+against torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's momentum or beta1) of a
 one-parameter optimizer, float for float, in several settings each, also resumed half-way from a
 state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as PyTorch's."""
 
@@ -238,3 +238,98 @@ def test_reduce_lr_on_plateau_same_decisions(torch, tmp_path, name, settings, me
     resumed = optim.ReduceLROnPlateau(opt, **settings)
     resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
     assert seen + plateau_run(resumed, metrics[half:], lambda: opt.lr)[1:] == expected
+
+
+def sequence(milestones, *makes):
+    """make(module, optimizer) of a SequentialLR over the schedules that `makes` make, made in
+    the list's order on the fresh optimizer, as usual."""
+    return lambda m, opt: m.SequentialLR(opt, [make(m, opt) for make in makes], milestones)
+
+
+def warmup(m, opt):
+    return m.LinearLR(opt, start_factor=0.1, total_iters=5)
+
+
+# name, make(module, optimizer), rtol: 0 where every lr is PyTorch's float for float; 1e-12 with
+# a CosineAnnealingLR, ours the closed form and PyTorch's a recursion
+SEQUENCES = [
+    ("LinearLR, CosineAnnealingLR", sequence([5], warmup, lambda m, opt: m.CosineAnnealingLR(
+        opt, T_max=25)), 1e-12),
+    ("LinearLR, StepLR", sequence([4], lambda m, opt: m.LinearLR(opt, 0.25, total_iters=4),
+                                  lambda m, opt: m.StepLR(opt, step_size=5, gamma=0.5)), 0),
+    ("LinearLR cut short, ExponentialLR", sequence([3], warmup, lambda m, opt: m.ExponentialLR(
+        opt, gamma=0.9)), 0),
+    ("LambdaLR constant, ExponentialLR", sequence([10], lambda m, opt: m.LambdaLR(
+        opt, lambda e: 0.1), lambda m, opt: m.ExponentialLR(opt, gamma=0.9)), 0),
+    ("LambdaLR warm-up, MultiStepLR", sequence([5], lambda m, opt: m.LambdaLR(
+        opt, lambda e: (e + 1) / 5), lambda m, opt: m.MultiStepLR(opt, [5, 12], gamma=0.3)), 0),
+    ("ExponentialLR, LinearLR down", sequence([8], lambda m, opt: m.ExponentialLR(opt, 0.8),
+                                              lambda m, opt: m.LinearLR(opt, 0.5, 0.1, 10)), 0),
+    ("LinearLR, LambdaLR from 0.5", sequence([1], warmup, lambda m, opt: m.LambdaLR(
+        opt, lambda e: 0.5 * 0.9 ** e)), 0),
+    ("CosineAnnealingLR, StepLR", sequence([10], lambda m, opt: m.CosineAnnealingLR(
+        opt, T_max=10, eta_min=0.01), lambda m, opt: m.StepLR(opt, 3, 0.5)), 1e-12),
+    ("LinearLR, CosineAnnealingLR, ExponentialLR", sequence(
+        [5, 20], warmup, lambda m, opt: m.CosineAnnealingLR(opt, T_max=15, eta_min=1e-3),
+        lambda m, opt: m.ExponentialLR(opt, 0.95)), 1e-12),
+    ("LambdaLR constant, StepLR, LambdaLR", sequence(
+        [4, 15], lambda m, opt: m.LambdaLR(opt, lambda e: 0.5),
+        lambda m, opt: m.StepLR(opt, 4, 0.5), lambda m, opt: m.LambdaLR(opt, lambda e: 0.9 ** e)),
+     0),
+    ("MultiStepLR, LinearLR, CosineAnnealingLR", sequence(
+        [6, 12], lambda m, opt: m.MultiStepLR(opt, [2, 4], 0.5),
+        lambda m, opt: m.LinearLR(opt, 0.3, 1.0, 4),
+        lambda m, opt: m.CosineAnnealingLR(opt, T_max=12)), 1e-12),
+    ("StepLR alone", sequence([], lambda m, opt: m.StepLR(opt, 3, 0.5)), 0),
+]
+SEQUENCE_EPOCHS = 40
+
+
+def check_sequence(ours, theirs, rtol):
+    """The lrs equal, float for float with rtol 0, else within rtol."""
+    if rtol == 0:
+        assert ours == theirs
+    else:
+        np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("name, make, rtol", SEQUENCES, ids=[s[0] for s in SEQUENCES])
+def test_sequential_lr_over_40_epochs(torch, name, make, rtol):
+    expected = [lr for lr, _ in torch_run(torch, make, SEQUENCE_EPOCHS)]
+    assert len(set(expected)) > 5                     # the schedules do set the lr
+    check_sequence([lr for lr, _ in our_run(make, SEQUENCE_EPOCHS)[0]], expected, rtol)
+
+
+@pytest.mark.parametrize("name, make, rtol", SEQUENCES, ids=[s[0] for s in SEQUENCES])
+def test_sequential_lr_resumed_half_way_from_a_state_dict(torch, tmp_path, name, make, rtol):
+    expected = [lr for lr, _ in torch_run(torch, make, SEQUENCE_EPOCHS)]
+    check_sequence([lr for lr, _ in resumed_run(tmp_path, make, SEQUENCE_EPOCHS)], expected, rtol)
+
+
+@pytest.mark.parametrize("saved_at", [4, 5, 6, 19, 20, 21])
+def test_sequential_lr_resumed_at_and_around_each_milestone(torch, tmp_path, saved_at):
+    """Milestones 5 and 20: saved just before, at and just after each, then resumed, PyTorch's
+    uninterrupted run."""
+    make = {name: make for name, make, _ in SEQUENCES}["LinearLR, CosineAnnealingLR, ExponentialLR"]
+    first, scheduler = our_run(make, saved_at)
+    tc.save({"scheduler": scheduler.state_dict()}, tmp_path / "checkpoint.npz")
+    rest, _ = our_run(make, SEQUENCE_EPOCHS - saved_at,
+                      state=tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    expected = [lr for lr, _ in torch_run(torch, make, SEQUENCE_EPOCHS)]
+    check_sequence([lr for lr, _ in first + rest[1:]], expected, 1e-12)
+
+
+def test_sequential_lr_gives_every_schedule_the_first_ones_base_lr(torch):
+    """The warm-up lowers the lr to 0.01 when made, so the cosine made after it takes 0.01 as its
+    base lr on its own; PyTorch's takes initial_lr, 0.1, and so does ours in the SequentialLR."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    torch_opt = torch.optim.SGD([param], lr=0.1)
+    theirs = [warmup(torch.optim.lr_scheduler, torch_opt),
+              torch.optim.lr_scheduler.CosineAnnealingLR(torch_opt, T_max=25)]
+    opt = optim.SGD([tc.Value(np.zeros(1))], lr=0.1)
+    ours = [warmup(optim, opt), optim.CosineAnnealingLR(opt, T_max=25)]
+    assert ours[1].base_lr == pytest.approx(0.01) and theirs[1].base_lrs == [0.1]
+    torch.optim.lr_scheduler.SequentialLR(torch_opt, theirs, milestones=[5])
+    optim.SequentialLR(opt, ours, milestones=[5])
+    assert [s.base_lr for s in ours] == [0.1, 0.1] and theirs[1].base_lrs == [0.1]
+    assert opt.lr == torch_opt.param_groups[0]["lr"] == pytest.approx(0.01)
