@@ -1,6 +1,6 @@
 """Elementwise ops: forward against numpy, gradcheck with every kind of broadcasting, second
 derivatives, the tie and kink rules, the logistic tails to a few ulps, erf/gelu/silu against
-high-precision values and in their tails, errors."""
+high-precision values and in their tails, log1p/expm1 near 0, errors."""
 
 import math
 from decimal import Decimal, localcontext
@@ -92,6 +92,10 @@ UNARY = {
                   lambda rng, shape: 2 * rng.standard_normal(shape)),
     "silu": (tc.ops.silu, lambda x: x / (1 + np.exp(-x)),
              lambda rng, shape: 3 * rng.standard_normal(shape)),
+    "sin": (tc.ops.sin, np.sin, lambda rng, shape: 3 * rng.standard_normal(shape)),
+    "cos": (tc.ops.cos, np.cos, lambda rng, shape: 3 * rng.standard_normal(shape)),
+    "log1p": (tc.ops.log1p, np.log1p, lambda rng, shape: rng.uniform(-0.8, 3.0, shape)),
+    "expm1": (tc.ops.expm1, np.expm1, lambda rng, shape: 2 * rng.standard_normal(shape)),
 }
 
 
@@ -572,3 +576,44 @@ def test_tanh_gelu_derivatives_stay_finite_where_it_saturates(dtype):
     np.testing.assert_array_equal(out.data, np.where(x.data > 0, x.data, 0))
     np.testing.assert_array_equal(first.data, [1, 0, 1, 0, 1, 0])
     np.testing.assert_array_equal(second.data, np.zeros(6))
+
+
+# ln(1 + x) and e^x - 1 against 40-digit values (decimal), near 0 and away from it
+NEAR_ZERO = {"log1p": lambda x: (1 + x).ln(), "expm1": lambda x: x.exp() - 1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", NEAR_ZERO)
+def test_log1p_and_expm1_keep_the_digits_near_zero(name, dtype):
+    x = np.array([1e-12, -3e-9, 1e-5, -0.25, 2.0], dtype=dtype)
+    v = tc.Value(x)
+    out = getattr(tc.ops, name)(v)
+    out.backward(np.ones_like(x))
+    expected = _reference(NEAR_ZERO[name], x)
+    _assert_ulps(out.data, expected, 2, f"{name} at {x.dtype}")
+    derivative = _reference(lambda d: 1 / (1 + d) if name == "log1p" else d.exp(), x)
+    _assert_ulps(v.grad, derivative, 2, f"d {name} at {x.dtype}")
+    naive = np.log(1 + x) if name == "log1p" else np.exp(x) - 1     # 1 + x or e^x rounds first
+    assert abs(naive[0] - expected[0]) > 1e-5 * abs(expected[0])
+
+
+def test_sin_and_cos_by_hand():
+    x = tc.Value([0.0, np.pi / 2, np.pi])
+    (dx,) = tc.grad(x.sin().sum(), [x], create_graph=True)
+    np.testing.assert_allclose(dx.data, [1.0, 0.0, -1.0], atol=1e-15)           # cos x
+    (ddx,) = tc.grad(dx.sum(), [x])
+    np.testing.assert_allclose(ddx.data, [0.0, -1.0, 0.0], atol=1e-15)          # -sin x
+    y = tc.Value([0.0, np.pi / 2])
+    y.cos().backward(np.array([2.0, 3.0]))
+    np.testing.assert_allclose(y.grad, [0.0, -3.0], atol=1e-15)                 # -g sin y
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint8, np.bool_])
+def test_sin_cos_log1p_expm1_of_integers_give_the_dtype_tanh_gives(dtype):
+    data = np.array([0, 1, 1]).astype(dtype)
+    expected_dtype = tc.ops.tanh(tc.Value(data)).dtype      # numpy's: int8 -> float16, ...
+    for name in ["sin", "cos", "log1p", "expm1"]:
+        out = getattr(tc.ops, name)(tc.Value(data))
+        assert out.dtype == expected_dtype and not out.requires_grad, name
+        np.testing.assert_allclose(out.data, getattr(np, name)(data.astype(np.float64)),
+                                   rtol=1e-3, err_msg=name)

@@ -489,6 +489,58 @@ def test_var_and_std_with_ddof_count_the_batch_at_run_time(tmp_path, fn, opset):
         assert max_difference(model, tmp_path / "v.onnx", x) < TOLERANCE
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # ReduceLogSumExp's axes: attribute, input
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.sin(x) * x.cos(), {"Sin", "Cos"}),
+    (lambda x: ops.log1p(x * x) + ops.expm1(x), {"Log", "Exp"}),
+    (lambda x: ops.logsumexp(x, axis=1), {"ReduceLogSumExp"}),
+    (lambda x: x.logsumexp(axis=(0, 2), keepdims=True), {"ReduceLogSumExp"}),   # the batch too
+    (lambda x: ops.cumsum(x, axis=-1) - x.cumsum(axis=0), {"CumSum"}),
+    (lambda x: ops.cumsum(x), {"Reshape", "CumSum"}),                # flattened, the batch too
+    (lambda x: ops.cumsum(x.sum(), axis=0), {"Reshape", "CumSum"}),  # a 0-d x: numpy's 1-D
+], ids=["sin-cos", "log1p-expm1", "logsumexp", "logsumexp-batch-keepdims", "cumsum",
+        "cumsum-flattened", "cumsum-0d"])
+def test_sin_cos_log1p_expm1_logsumexp_cumsum_match_onnx_runtime(tmp_path, fn, nodes, opset):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(10), tmp_path / "n.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32), path,
+                           opset=opset)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+    assert {"Sin", "Cos", "Log1p", "Expm1", "LogSumExp", "CumSum"} <= set(tc.onnx.supported_ops())
+
+
+def test_logsumexp_of_large_and_infinite_values_in_onnx_runtime(tmp_path):
+    """ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at +-1e4 in float32,
+    where e^x alone overflows, and -inf for a row of -infs."""
+    model = Lambda(lambda x: ops.logsumexp(x, axis=1)).eval()
+    x = np.array([[1e4, 1e4, 0.0], [-1e4, -1e4, -3e4], [80.0, 90.0, 100.0],
+                  [-np.inf, -np.inf, -np.inf]], dtype=np.float32)
+    tc.onnx.export(model, x[:2], tmp_path / "l.onnx")
+    (got,) = run_ort(tmp_path / "l.onnx", x)
+    np.testing.assert_allclose(got, ours(model, x), rtol=1e-6)      # a float32 rounding
+    np.testing.assert_allclose(got[:3], [1e4 + np.log(2), -1e4 + np.log(2), 100.0000454],
+                               rtol=1e-6)
+    assert got[3] == -np.inf
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("reduction", ["sum", "mean", "max", "min", "logsumexp", "var", "std"])
+def test_a_reduction_over_no_axes_exports_as_identity(tmp_path, reduction, opset):
+    """numpy's axis=() reduces nothing (var: zeros), where ONNX's empty axes would reduce
+    everything: the file keeps x's shape and values."""
+    model = Lambda(lambda x: getattr(ops, reduction)(x, axis=())).eval()
+    rng, path = np.random.default_rng(16), tmp_path / "none.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3)).astype(np.float32), path,
+                           opset=opset)
+    assert "Identity" in {node.op_type for node in proto.graph.node}
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    assert max_difference(model, path, x) == 0.0
+
+
 def test_an_output_that_is_the_input_exports_as_identity(tmp_path):
     model = nn.Sequential(nn.Identity()).eval()
     proto = tc.onnx.export(model, np.ones((2, 3), np.float32), tmp_path / "id.onnx")

@@ -1,5 +1,6 @@
-"""Reductions sum, mean, max, min, var, std and argmax/argmin: forward against numpy, gradcheck
-over axes, second derivatives, the tie rule, errors."""
+"""Reductions sum, mean, max, min, var, std, logsumexp, the running sums cumsum and
+argmax/argmin: forward against numpy, gradcheck over axes, second derivatives, the tie rule,
+logsumexp at large and infinite values, errors."""
 
 import numpy as np
 import pytest
@@ -212,3 +213,145 @@ def test_new_reduction_errors():
     with pytest.raises(ValueError, match=r"argmax: input of shape \(0,\) has no elements along "
                                          r"axis None"):
         tc.ops.argmax(np.ones(0))
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", CASES + [((4, 3), (), False)])
+def test_logsumexp_forward_gradcheck_and_second_derivatives(rng, shape, axis, keepdims):
+    x = rng.standard_normal(shape)
+    out = tc.ops.logsumexp(tc.Value(x), axis=axis, keepdims=keepdims)
+    expected = np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))     # small x: no overflow
+    np.testing.assert_allclose(out.data, expected, rtol=1e-14, atol=1e-15)
+    assert out.shape == np.shape(expected)
+    method = tc.Value(x).logsumexp(axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(method.data, out.data)
+    assert tc.gradcheck(lambda v: tc.ops.logsumexp(v, axis, keepdims), [x])
+    assert tc.gradgradcheck(lambda v: tc.ops.logsumexp(v, axis, keepdims), [x])
+
+
+def test_logsumexp_gradient_is_the_softmax(rng):
+    x = tc.Value(rng.standard_normal((3, 4)))
+    g = rng.standard_normal(3)
+    x.logsumexp(axis=1).backward(g)
+    softmax = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(x.grad, softmax * g[:, None], rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_of_large_values_does_not_overflow(dtype):
+    x = tc.Value(np.array([[1e4, 1e4, 0.0], [-1e4, -1e4, -3e4]], dtype=dtype))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # e^-1e4 underflows: fine
+        out = x.logsumexp(axis=1)
+        out.backward(np.ones(2, dtype=dtype))
+    assert out.dtype == x.grad.dtype == dtype
+    np.testing.assert_allclose(out.data, [1e4 + np.log(2), -1e4 + np.log(2)], rtol=1e-7)
+    # e^(x - out): out rounded at 1e4 puts 1e4 * eps into the exponent (PyTorch's rule too)
+    np.testing.assert_allclose(x.grad, [[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]],
+                               rtol=2e4 * np.finfo(dtype).eps)
+
+
+def test_logsumexp_of_infinities_and_of_nothing_as_pytorch():
+    """A slice of -infs gives -inf (ln 0) and a NaN gradient, one holding +inf gives +inf with
+    a NaN gradient at the inf and 0 elsewhere: e^(x - out) there is e^NaN and e^-inf, as in
+    PyTorch's rule. A slice of no elements gives -inf, as numpy's log(sum(exp(x)))."""
+    inf = np.inf
+    x = tc.Value(np.array([[-inf, -inf, -inf], [inf, 1.0, -inf], [-inf, 0.0, -inf]]))
+    out = x.logsumexp(axis=1)
+    with np.errstate(invalid="ignore"):                  # -inf - -inf and inf - inf are NaN
+        out.backward(np.ones(3))
+    assert out.data.tolist() == [-inf, inf, 0.0]
+    np.testing.assert_array_equal(x.grad, [[np.nan] * 3, [np.nan, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    empty = tc.Value(np.zeros((2, 0)))
+    out = tc.ops.logsumexp(empty, axis=1, keepdims=True)
+    assert out.data.tolist() == [[-inf], [-inf]]
+    out.backward(np.ones((2, 1)))
+    assert empty.grad.shape == (2, 0)
+    assert tc.ops.logsumexp(np.zeros((0, 3)), axis=0).data.tolist() == [-inf] * 3
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint8, np.bool_])
+def test_logsumexp_of_integers_gives_the_dtype_tanh_gives(dtype):
+    data = np.array([[0, 1, 1], [1, 0, 0]]).astype(dtype)
+    out = tc.ops.logsumexp(tc.Value(data), axis=1)
+    assert out.dtype == tc.ops.tanh(tc.Value(data)).dtype and not out.requires_grad
+    np.testing.assert_allclose(out.data, np.log(np.exp(data.astype(np.float64)).sum(axis=1)),
+                               rtol=1e-3)
+    # computed on floats: x - max of an unsigned x would wrap (0 - 200 is 56 in uint8)
+    assert tc.ops.logsumexp(np.array([0, 200], dtype=np.uint8)).item() == 200.0
+
+
+CUMSUM_CASES = [                        # (shape, axis)
+    ((), None),                         # a scalar: numpy makes it 1-D
+    ((), 0),
+    ((5,), 0),
+    ((5,), None),
+    ((2, 3), 1),
+    ((2, 3), -2),                       # a negative axis
+    ((2, 3, 4), None),                  # flattened
+    ((2, 3, 4), 1),
+    ((3, 1, 2), 1),                     # a size-1 axis
+    ((2, 0, 3), 1),                     # an empty axis
+    ((2, 0, 3), 2),                     # empty elsewhere
+]
+
+
+@pytest.mark.parametrize("shape, axis", CUMSUM_CASES)
+def test_cumsum_forward_gradcheck_and_second_derivatives(rng, shape, axis):
+    x = rng.standard_normal(shape)
+    out = tc.ops.cumsum(tc.Value(x), axis=axis)
+    flat = x.reshape(-1) if axis is None or x.ndim == 0 else x      # the loop below: axis 0
+    moved = np.moveaxis(flat, 0 if axis is None or x.ndim == 0 else axis, 0)
+    sums = np.zeros_like(moved)
+    for i in range(len(moved)):                              # straight from the definition
+        sums[i] = moved[:i + 1].sum(axis=0)
+    expected = np.moveaxis(sums, 0, 0 if axis is None or x.ndim == 0 else axis)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-14, atol=1e-15)
+    assert out.shape == np.cumsum(x, axis=axis).shape
+    np.testing.assert_array_equal(tc.Value(x).cumsum(axis=axis).data, out.data)
+    assert tc.gradcheck(lambda v: tc.ops.cumsum(v, axis), [x])
+    # times x, so that the second derivative is not 0
+    assert tc.gradgradcheck(lambda v: tc.ops.cumsum(v * v, axis), [x])
+
+
+def test_cumsum_gradient_by_hand():
+    x = tc.Value([1.0, 2.0, 3.0])
+    y = x.cumsum()
+    assert y.data.tolist() == [1.0, 3.0, 6.0]
+    y.backward(np.array([1.0, 10.0, 100.0]))
+    assert x.grad.tolist() == [111.0, 110.0, 100.0]     # x_0 is in every sum, x_2 in the last
+    m = tc.Value(np.ones((2, 3), dtype=np.float32))
+    m.cumsum(axis=0).backward(np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
+    assert m.grad.dtype == np.float32
+    assert m.grad.tolist() == [[5.0, 7.0, 9.0], [4.0, 5.0, 6.0]]
+
+
+def test_cumsum_keeps_numpy_dtypes():
+    assert tc.ops.cumsum(tc.Value(np.ones(3, np.float32))).dtype == np.float32
+    for dtype in (np.int8, np.uint8, np.bool_):            # integers: numpy's sum dtype
+        data = np.ones(3, dtype)
+        out = tc.ops.cumsum(tc.Value(data))
+        assert out.dtype == np.cumsum(data).dtype and not out.requires_grad
+        assert out.data.tolist() == [1, 2, 3]
+
+
+def test_logsumexp_and_cumsum_errors():
+    x = tc.Value(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"logsumexp: axis 2 is out of range for an array with "
+                                         r"2 dimensions; expected an int in \[-2, 2\)"):
+        x.logsumexp(axis=2)
+    with pytest.raises(ValueError, match=r"logsumexp: axis \(0, -2\) names an axis twice"):
+        tc.ops.logsumexp(x, axis=(0, -2))
+    with pytest.raises(TypeError, match=r"logsumexp: axis 1.0 is a float; expected None, an int"):
+        tc.ops.logsumexp(x, axis=1.0)
+    with pytest.raises(TypeError, match=r"cumsum: axis \(0, 1\) is a tuple; expected None or "
+                                        r"one int \(running sums go along one axis\); for "
+                                        r"several axes call cumsum once per axis"):
+        x.cumsum(axis=(0, 1))
+    assert x.cumsum(axis=0).cumsum(axis=1).data[-1, -1] == 6.0          # the fix works
+    with pytest.raises(TypeError, match=r"cumsum: axis True is a bool; expected None or one int"):
+        tc.ops.cumsum(x, axis=True)
+    with pytest.raises(ValueError, match=r"cumsum: axis -3 is out of range for an array with 2 "
+                                         r"dimensions; expected an int in \[-2, 2\)"):
+        tc.ops.cumsum(x, axis=-3)
+    with pytest.raises(ValueError, match=r"cumsum: axis 1 is out of range for an array with 1 "
+                                         r"dimensions"):
+        tc.ops.cumsum(tc.Value(2.0), axis=1)           # numpy takes a 0-d x as 1-D

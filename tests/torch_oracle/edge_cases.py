@@ -16,6 +16,11 @@ def positive(*shapes):
     return lambda rng: [rng.uniform(0.5, 2.0, s) for s in shapes]
 
 
+def above_minus_one(*shapes):
+    """Values in [-0.9, 2]: inside log1p's domain x > -1, on both sides of 0."""
+    return lambda rng: [rng.uniform(-0.9, 2.0, s) for s in shapes]
+
+
 def away(*shapes):
     """Values with |x| in [0.1, 2]: away from the kinks of relu, abs and friends."""
     return lambda rng: [rng.uniform(0.1, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in shapes]
@@ -166,6 +171,10 @@ UNARY_OPS = [
     ("gelu-tanh", normal, lambda x: ops.gelu(x, approximate="tanh"),
      lambda th, x: functional(th).gelu(x, approximate="tanh")),
     ("silu", normal, ops.silu, lambda th, x: functional(th).silu(x)),
+    ("sin", normal, ops.sin, lambda th, x: th.sin(x)),
+    ("cos", normal, ops.cos, lambda th, x: th.cos(x)),
+    ("log1p", above_minus_one, ops.log1p, lambda th, x: th.log1p(x)),
+    ("expm1", normal, ops.expm1, lambda th, x: th.expm1(x)),
     ("clip", away, lambda x: ops.clip(x, -0.5, 0.7), lambda th, x: th.clamp(x, -0.5, 0.7)),
     ("pow3", normal, lambda x: x ** 3, lambda th, x: x ** 3),
     ("pow-1.5", positive, lambda x: x ** -1.5, lambda th, x: x ** -1.5),
@@ -188,6 +197,18 @@ SHARED_CASES = [
      lambda th, x: th.flatten(x, 1)),
     ("transpose-0d", normal(()), lambda x: x.transpose(), lambda th, x: x.permute(())),
     ("T-empty", normal((0, 3)), lambda x: x.T, lambda th, x: x.T),
+    # cumsum: numpy's axis None (and a 0-d x) sums the flattened x; torch.cumsum needs a dim
+    ("cumsum-0d", normal(()), ops.cumsum, lambda th, x: th.cumsum(x.flatten(), 0)),
+    ("cumsum-0d-axis", normal(()), lambda x: ops.cumsum(x, axis=-1),
+     lambda th, x: th.cumsum(x.flatten(), 0)),
+    ("cumsum-size1-axis", normal((3, 1)), lambda x: ops.cumsum(x, axis=-1),
+     lambda th, x: th.cumsum(x, -1)),
+    ("cumsum-empty-axis", normal((2, 0, 3)), lambda x: ops.cumsum(x, axis=1),
+     lambda th, x: th.cumsum(x, 1)),
+    ("cumsum-flattened-empty", normal((0, 3)), ops.cumsum,
+     lambda th, x: th.cumsum(x.flatten(), 0)),
+    ("cumsum-negative-axis", normal((2, 3, 4)), lambda x: ops.cumsum(x * x, axis=-2),
+     lambda th, x: th.cumsum(x * x, -2)),
     ("broadcast_to-empty", normal((1, 3)), lambda x: ops.broadcast_to(x, (0, 3)),
      lambda th, x: x.expand(0, 3)),
     ("matmul-vec-vec", normal((3,), (3,)), ops.matmul, lambda th, a, b: a @ b),

@@ -78,7 +78,7 @@ CASES = [
     *[(f"{name}-{shape}-axis={axis}-keepdims={keep}", normal(shape),
        lambda x, op=name, axis=axis, keep=keep: getattr(ops, op)(x, axis=axis, keepdims=keep),
        lambda th, x, op=name, axis=axis, keep=keep: reduce_torch(th, op, x, axis, keep))
-      for name in ["sum", "mean", "max", "min", "var", "std"]
+      for name in ["sum", "mean", "max", "min", "var", "std", "logsumexp"]
       for shape, axis, keep in [((), None, False), ((), None, True), ((1,), 0, True),
                                 ((1,), -1, False), ((2, 3, 4), (-1, 0), True),
                                 ((2, 3, 4), (2, -2), False), ((0, 3), 1, False),
@@ -86,6 +86,8 @@ CASES = [
       if not (name in ("var", "std") and (shape in [(1,), ()] or 0 in shape))],
     ("sum-empty-axis", normal((0, 3)), lambda x: ops.sum(x, axis=0),
      lambda th, x: th.sum(x, dim=0)),
+    ("logsumexp-empty-axis", normal((0, 3)), lambda x: ops.logsumexp(x, axis=0),
+     lambda th, x: th.logsumexp(x, dim=0)),                    # ln 0 = -inf, as PyTorch
     ("var-ddof1-0d-rows", normal((4, 1)), lambda x: ops.var(x, axis=0, ddof=1),
      lambda th, x: th.var(x, dim=0, correction=1)),
     # shape ops

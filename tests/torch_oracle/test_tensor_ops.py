@@ -1,7 +1,7 @@
-"""Every elementwise, reduction, indexing (embedding too) and joining op against PyTorch in
-float64: the forward, every input's gradient through a random upstream gradient, and the second
-derivatives (d/d inputs of g . v, with g the first gradients) -- kinks and ties included, where
-both libraries pick the same convention."""
+"""Every elementwise, reduction (cumsum too), indexing (embedding too) and joining op against
+PyTorch in float64: the forward, every input's gradient through a random upstream gradient, and
+the second derivatives (d/d inputs of g . v, with g the first gradients) -- kinks and ties
+included, where both libraries pick the same convention; logsumexp at infinities."""
 
 import numpy as np
 import pytest
@@ -83,6 +83,13 @@ CASES = [
     ("gelu-tanh", fixed(TAILS), lambda x: ops.gelu(x, approximate="tanh"),
      lambda th, x: th.nn.functional.gelu(x, approximate="tanh")),
     ("silu", fixed(TAILS), ops.silu, lambda th, x: th.nn.functional.silu(x)),
+    # sin, cos, and log1p and expm1 near 0 and away from it
+    ("sin", normal((2, 3)), ops.sin, lambda th, x: th.sin(x)),
+    ("cos", fixed([-40.0, -3.0, 0.0, 1e-9, 1.5, 100.0]), ops.cos, lambda th, x: th.cos(x)),
+    ("log1p", fixed([-0.999, -0.5, -1e-9, 0.0, 1e-12, 0.5, 30.0, 1e6]), ops.log1p,
+     lambda th, x: th.log1p(x)),
+    ("expm1", fixed([-40.0, -0.5, -1e-9, 0.0, 1e-12, 0.5, 30.0]), ops.expm1,
+     lambda th, x: th.expm1(x)),
     # reductions
     ("sum", normal((2, 3, 4)), lambda x: ops.sum(x, axis=(0, 2)),
      lambda th, x: th.sum(x, dim=(0, 2))),
@@ -103,6 +110,20 @@ CASES = [
     ("std", normal((3, 4)), lambda x: ops.std(x, axis=1), lambda th, x: th.std(x, 1, correction=0)),
     ("std-ddof1", normal((2, 3, 4)), lambda x: ops.std(x, axis=(1, 2), keepdims=True, ddof=1),
      lambda th, x: th.std(x, dim=(1, 2), correction=1, keepdim=True)),
+    ("logsumexp", normal((2, 3, 4)), lambda x: ops.logsumexp(x, axis=(0, 2)),
+     lambda th, x: th.logsumexp(x, dim=(0, 2))),
+    ("logsumexp-all", normal((2, 3)), ops.logsumexp,              # torch needs a dim: flatten
+     lambda th, x: th.logsumexp(x.flatten(), dim=0)),
+    ("logsumexp-keepdims", normal((3, 4)), lambda x: x.logsumexp(axis=-1, keepdims=True),
+     lambda th, x: th.logsumexp(x, dim=-1, keepdim=True)),
+    ("logsumexp-large", fixed([[1e4, 1e4 - 1.0, 0.0], [-1e4, -1e4, -3e4]]),
+     lambda x: ops.logsumexp(x, axis=1), lambda th, x: th.logsumexp(x, dim=1)),
+    ("cumsum", normal((2, 3, 4)), lambda x: ops.cumsum(x, axis=1),
+     lambda th, x: th.cumsum(x, dim=1)),
+    ("cumsum-flattened", normal((2, 3)), lambda x: x.cumsum(),        # torch needs a dim
+     lambda th, x: th.cumsum(x.flatten(), dim=0)),
+    ("cumsum-squares", normal((3, 4)), lambda x: ops.cumsum(x * x, axis=-2),
+     lambda th, x: th.cumsum(x * x, dim=-2)),
     # indexing
     ("getitem-int", normal((4, 3)), lambda x: x[-1], lambda th, x: x[-1]),
     ("getitem-slices", normal((4, 3, 5)), lambda x: x[1:3, :, ::2], lambda th, x: x[1:3, :, ::2]),
@@ -185,6 +206,17 @@ def test_forward_gradients_and_second_derivatives_equal_pytorch(torch, rng, make
         th = np.zeros(arrays[i].shape) if th is None else th.detach().numpy(force=True)
         np.testing.assert_allclose(h.data, th, rtol=1e-10, atol=1e-12,
                                    err_msg=f"second derivative w.r.t. input {i}")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_logsumexp_at_infinities_equals_pytorch(torch, rng):
+    """A slice of -infs gives -inf and NaN gradients; a slice holding +inf gives +inf, a NaN
+    gradient at the inf and 0 elsewhere; the second derivatives are NaN in both slices. The
+    rule e^(x - out) is PyTorch's, and so are its NaNs (-inf - -inf, inf - inf)."""
+    inf = np.inf
+    test_forward_gradients_and_second_derivatives_equal_pytorch(
+        torch, rng, fixed([[-inf, -inf, -inf], [inf, 1.0, -inf], [-inf, 0.0, 1.0]]),
+        lambda x: ops.logsumexp(x, axis=1), lambda th, x: th.logsumexp(x, dim=1))
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])

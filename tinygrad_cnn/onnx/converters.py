@@ -80,6 +80,17 @@ def leaky_relu(g, node, x):
     return g.op("LeakyRelu", [x], alpha=float(node.fn.params["negative_slope"]))
 
 
+def log1p(g, node, x):
+    # ln(1 + x): ONNX has no accurate form, so 1 + x rounds first (x's digits below the
+    # dtype's epsilon are lost near 0)
+    return g.op("Log", [g.op("Add", [x, g.scalar(1, node.dtype, "one")])])
+
+
+def expm1(g, node, x):
+    # e^x - 1: ONNX has no accurate form, so near 0 the subtraction cancels digits
+    return g.op("Sub", [g.op("Exp", [x]), g.scalar(1, node.dtype, "one")])
+
+
 def log_sigmoid(g, node, x):
     # log sigmoid(x) = -softplus(-x)
     return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
@@ -248,6 +259,13 @@ def std(g, node, x):
     return var(g, node, x, take_sqrt=True)
 
 
+def cumsum(g, node, x):
+    axis = node.fn.params["axis"]
+    if axis is None or node.fn.inputs[0].ndim == 0:   # numpy's cumsum of the flattened x
+        x, axis = g.op("Reshape", [x, g.ints([-1], "shape")]), 0
+    return g.op("CumSum", [x, g.scalar(axis, np.int64, "axis")])   # the axis: a 0-d input
+
+
 def softmax(g, node, x):
     return g.op("Softmax", [x], axis=int(node.fn.params.get("axis", -1)))
 
@@ -378,6 +396,10 @@ CONVERTERS = {
     elementwise.Neg: _unary("Neg"),
     elementwise.Exp: _unary("Exp"),
     elementwise.Log: _unary("Log"),
+    elementwise.Log1p: log1p,
+    elementwise.Expm1: expm1,
+    elementwise.Sin: _unary("Sin"),
+    elementwise.Cos: _unary("Cos"),
     elementwise.Abs: _unary("Abs"),
     elementwise.Sqrt: _unary("Sqrt"),
     elementwise.Square: square,
@@ -411,6 +433,9 @@ CONVERTERS = {
     reduce.Min: _reduce("ReduceMin"),
     reduce.Var: var,
     reduce.Std: std,
+    # ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at 1e4 in float32
+    reduce.LogSumExp: _reduce("ReduceLogSumExp"),
+    reduce.CumSum: cumsum,
     loss.Softmax: softmax,
     loss.LogSoftmax: log_softmax,
     indexing.GetItem: getitem,

@@ -301,7 +301,10 @@ class GraphBuilder:
 
     def reduce(self, op_type: str, x: str, axes: list[int], keepdims: bool) -> str:
         """A Reduce* node over `axes`: an input from opset 18 on (13 for ReduceSum), before
-        that an attribute."""
+        that an attribute. No axes (numpy's axis=()) reduce nothing, where ONNX's empty axes
+        would reduce everything: an Identity."""
+        if not axes:
+            return self.op("Identity", [x])
         if op_type == "ReduceSum" or self.opset >= 18:
             return self.op(op_type, [x, self.ints(axes, "axes")], keepdims=int(keepdims))
         return self.op(op_type, [x], axes=axes, keepdims=int(keepdims))

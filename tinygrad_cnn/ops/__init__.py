@@ -9,12 +9,15 @@ from tinygrad_cnn.ops.elementwise import (
     add,
     astype,
     clip,
+    cos,
     div,
     erf,
     exp,
+    expm1,
     gelu,
     leaky_relu,
     log,
+    log1p,
     log_sigmoid,
     maximum,
     minimum,
@@ -24,6 +27,7 @@ from tinygrad_cnn.ops.elementwise import (
     relu,
     sigmoid,
     silu,
+    sin,
     softplus,
     sqrt,
     square,
@@ -42,7 +46,18 @@ from tinygrad_cnn.ops.loss import (
     softmax,
 )
 from tinygrad_cnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
-from tinygrad_cnn.ops.reduce import argmax, argmin, max, mean, min, std, sum, var
+from tinygrad_cnn.ops.reduce import (
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    std,
+    sum,
+    var,
+)
 from tinygrad_cnn.ops.shape import broadcast_to, flatten, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh", "sigmoid",
@@ -52,7 +67,7 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "mse_loss",
            "binary_cross_entropy_with_logits",
            "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
-           "softplus", "log_sigmoid", "erf", "gelu", "silu",
-           "min", "var", "std", "argmax", "argmin",
+           "softplus", "log_sigmoid", "erf", "gelu", "silu", "sin", "cos", "log1p", "expm1",
+           "min", "var", "std", "logsumexp", "cumsum", "argmax", "argmin",
            "getitem", "embedding", "cat", "stack", "split", "pad",
            "dropout", "batch_norm"]

@@ -1,7 +1,7 @@
-"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, abs/sqrt/square/clip,
-minimum/maximum/where and the activations (relu, leaky_relu, tanh, the stable logistic family
-sigmoid, softplus, log_sigmoid, and erf, gelu, silu). A broadcast input's gradient is summed
-back to the input's shape (`unbroadcast`)."""
+"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, sin/cos,
+abs/sqrt/square/clip, minimum/maximum/where and the activations (relu, leaky_relu, tanh, the
+stable logistic family sigmoid, softplus, log_sigmoid, and erf, gelu, silu). A broadcast
+input's gradient is summed back to the input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
 
@@ -119,6 +119,54 @@ class Log(Function):
     def backward(self, grad):
         x, _ = self.saved()
         return grad / x
+
+
+class Log1p(Function):
+    """ln(1 + x), accurate near x = 0, where 1 + x would round off the digits of x."""
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    # d ln(1 + x)/dx = 1 / (1 + x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / (x + 1)
+
+
+class Expm1(Function):
+    """e^x - 1, accurate near x = 0, where e^x - 1 would cancel."""
+
+    def forward(self, x):
+        return np.expm1(x)
+
+    # d(e^x - 1)/dx = e^x, the output + 1
+    def backward(self, grad):
+        _, out = self.saved()
+        return grad * (out + 1)
+
+
+class Sin(Function):
+    """sin(x), x in radians."""
+
+    def forward(self, x):
+        return np.sin(x)
+
+    # d sin(x)/dx = cos(x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Cos.run(x)
+
+
+class Cos(Function):
+    """cos(x), x in radians."""
+
+    def forward(self, x):
+        return np.cos(x)
+
+    # d cos(x)/dx = -sin(x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return -grad * Sin.run(x)
 
 
 class Abs(Function):
@@ -280,7 +328,7 @@ class Sigmoid(Function):
     """s(x) = 1 / (1 + e^-x), accurate in both tails."""
 
     def forward(self, x):
-        return _sigmoid(x.astype(_float_dtype(x.dtype), copy=False))    # -|x| of a uint wraps
+        return _sigmoid(x.astype(float_dtype(x.dtype), copy=False))    # -|x| of a uint wraps
 
     # s'(x) = s(x) (1 - s(x)) = s(x) s(-x); s(-x) is computed, not 1 - s(x), which cancels
     # to 0 for large x
@@ -293,7 +341,7 @@ class Softplus(Function):
     """log(1 + e^x), accurate in both tails."""
 
     def forward(self, x):
-        x = x.astype(_float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
+        x = x.astype(float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     # d log(1 + e^x)/dx = e^x / (1 + e^x) = s(x)
@@ -306,7 +354,7 @@ class LogSigmoid(Function):
     """log s(x) = -log(1 + e^-x), accurate in both tails."""
 
     def forward(self, x):
-        x = x.astype(_float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
+        x = x.astype(float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
     # d log s(x)/dx = s'(x) / s(x) = 1 - s(x) = s(-x)
@@ -319,7 +367,7 @@ class Erf(Function):
     """erf(x) = 2/sqrt(pi) * (the integral of e^(-t^2) from 0 to x), with Python's math.erf."""
 
     def forward(self, x):
-        return _math_map(math.erf, x).astype(_float_dtype(x.dtype), copy=False)
+        return _math_map(math.erf, x).astype(float_dtype(x.dtype), copy=False)
 
     # d erf(x)/dx = 2/sqrt(pi) e^(-x^2), the integrand at x
     def backward(self, grad):
@@ -345,7 +393,7 @@ class GELU(Function):
 
     def forward(self, x, approximate):
         self.approximate = approximate
-        x = x.astype(_float_dtype(x.dtype), copy=False)    # an integer x^3 could overflow
+        x = x.astype(float_dtype(x.dtype), copy=False)    # an integer x^3 could overflow
         if approximate == "tanh":
             x_c = x.clip(-GELU_TANH_SATURATED, GELU_TANH_SATURATED)
             return x * _sigmoid(_gelu_tanh_v(x_c))    # (1 + tanh(u)) / 2 = s(2u): no cancelling
@@ -367,7 +415,7 @@ class SiLU(Function):
     """x s(x), s the logistic sigmoid (also called swish), accurate in both tails."""
 
     def forward(self, x):
-        x = x.astype(_float_dtype(x.dtype), copy=False)    # -x of a bool or unsigned x is wrong
+        x = x.astype(float_dtype(x.dtype), copy=False)    # -x of a bool or unsigned x is wrong
         return x * _sigmoid(x)
 
     # d/dx x s(x) = s(x) + x s(x) s(-x) = s(x) (1 + x s(-x)); s(-x) = 1 - s(x), as in Sigmoid
@@ -390,7 +438,7 @@ def _math_map(fn, x: np.ndarray) -> np.ndarray:
         x.shape)
 
 
-def _float_dtype(dtype: np.dtype) -> np.dtype:
+def float_dtype(dtype: np.dtype) -> np.dtype:
     """The dtype of np.tanh's result for an array of `dtype`: a float dtype stays, an integer or
     bool dtype becomes the smallest float that holds it (int8 -> float16, int64 -> float64)."""
     return np.result_type(dtype, np.float16)
@@ -400,7 +448,7 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     """Phi(x) as erfc(-x / sqrt 2) / 2, in x's float dtype: 1 + erf(x / sqrt 2) would cancel in
     the negative tail (to 0 below x = -8.3 in float64), erfc does not."""
     cdf = 0.5 * _math_map(math.erfc, x.astype(np.float64) * -math.sqrt(0.5))
-    return cdf.astype(_float_dtype(x.dtype), copy=False)
+    return cdf.astype(float_dtype(x.dtype), copy=False)
 
 
 def _normal_pdf(x):
@@ -497,6 +545,28 @@ def exp(x) -> Value:
 def log(x) -> Value:
     """ln(x) elementwise."""
     return Log.apply(x)
+
+
+def log1p(x) -> Value:
+    """ln(1 + x) elementwise, accurate near x = 0 (where log(1 + x) loses x's digits), as
+    numpy.log1p; its derivative is 1 / (1 + x)."""
+    return Log1p.apply(x)
+
+
+def expm1(x) -> Value:
+    """e^x - 1 elementwise, accurate near x = 0 (where exp(x) - 1 cancels), as numpy.expm1; its
+    derivative is e^x."""
+    return Expm1.apply(x)
+
+
+def sin(x) -> Value:
+    """sin(x) elementwise, x in radians."""
+    return Sin.apply(x)
+
+
+def cos(x) -> Value:
+    """cos(x) elementwise, x in radians."""
+    return Cos.apply(x)
 
 
 def abs(x) -> Value:

@@ -1,5 +1,6 @@
-"""Reductions over axes (axis int, tuple or None; keepdims): sum, mean, max, min, var, std; and
-argmax/argmin, which return integer numpy arrays (positions have no gradient)."""
+"""Reductions over axes (axis int, tuple or None; keepdims): sum, mean, max, min, var, std,
+logsumexp; cumsum, the running sums along one axis; and argmax/argmin, which return integer
+numpy arrays (positions have no gradient)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import Where
+from tinygrad_cnn.ops.elementwise import Exp, Where, float_dtype
 from tinygrad_cnn.ops.shape import BroadcastTo
 from tinygrad_cnn.value import Value
 
@@ -136,6 +137,42 @@ class Std(Reduction):
         return Where.run(zero, 0, per_std) * centered
 
 
+class LogSumExp(Reduction):
+    """ln sum e^x over `axis`, as m + ln sum e^(x - m) with m the maximum: no e^x overflows."""
+
+    def forward(self, x, axis, keepdims):
+        axes = self.keep(x, axis)
+        x = x.astype(float_dtype(x.dtype), copy=False)       # x - m of an unsigned x wraps
+        m = x.max(axis=axes, keepdims=True, initial=-np.inf)   # -inf for a slice of nothing
+        # shift a slice of -infs (or of nothing) by 0, not -inf (-inf - -inf is NaN): it gives
+        # ln 0 = -inf; and one holding +inf, whose e^x may overflow: to inf, its answer
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(over="ignore", divide="ignore"):
+            out = m + np.log(np.exp(x - m).sum(axis=axes, keepdims=True))
+        return out if keepdims else out.squeeze(axis=axes)
+
+    # d/dx_i ln sum_j e^(x_j) = e^(x_i) / sum_j e^(x_j) = e^(x_i - out): the softmax of the
+    # slice, times the slice's gradient
+    def backward(self, grad):
+        x, out = self.saved()
+        return grad.reshape(self.kept_shape) * Exp.run(x - out.reshape(self.kept_shape))
+
+
+class CumSum(Function):
+    """The running sums along `axis`, as numpy.cumsum (axis None: of the flattened x)."""
+
+    def forward(self, x, axis):
+        # the axis of the output: 0 when numpy flattens x (axis None, or a 0-d x)
+        self.shape, self.axis = x.shape, 0 if axis is None else axis % (x.ndim or 1)
+        return np.cumsum(x, axis=axis)
+
+    # y_i = sum_{j <= i} x_j  =>  dx_j = sum_{i >= j} g_i, the running sum of g from the far
+    # end: reverse g along the axis, cumsum, reverse back; then x's shape, had it been flattened
+    def backward(self, grad):
+        reverse = (slice(None),) * self.axis + (slice(None, None, -1),)
+        return CumSum.run(grad[reverse], axis=self.axis)[reverse].reshape(self.shape)
+
+
 def sum(x, axis=None, keepdims: bool = False) -> Value:
     """Sum of x over `axis` (None: all axes)."""
     normalize_axes("sum", axis, _ndim(x))
@@ -172,6 +209,28 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Value:
     reduced elements equal), sqrt has no derivative; the gradient there is 0, as in PyTorch."""
     _check_ddof("std", x, axis, ddof)
     return Std.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Value:
+    """ln(sum(e^x)) over `axis` (None: all axes), computed stably: shifted by the maximum, so
+    large x do not overflow. A slice of only -inf (or of no elements) gives -inf, one holding
+    +inf gives +inf, as PyTorch's logsumexp and numpy's log(sum(exp(x))). Its gradient is
+    softmax(x) over the reduced axes."""
+    normalize_axes("logsumexp", axis, _ndim(x))
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+def cumsum(x, axis=None) -> Value:
+    """Running sums along `axis`, as numpy.cumsum: out[..., i, ...] = sum of x[..., :i+1, ...];
+    axis=None (and a 0-d x) sums the flattened x, a 1-D result. Its gradient is the running sum
+    of the upstream gradient taken from the far end."""
+    if axis is not None:
+        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"cumsum: axis {axis!r:.60} is a {type(axis).__name__}; expected "
+                            f"None or one int (running sums go along one axis); for several "
+                            f"axes call cumsum once per axis")
+        normalize_axes("cumsum", axis, _ndim(x) or 1)     # numpy takes a 0-d x as 1-D
+    return CumSum.apply(x, axis=axis)
 
 
 def argmax(x, axis=None, keepdims: bool = False) -> np.ndarray:
