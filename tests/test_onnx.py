@@ -512,6 +512,19 @@ def test_sin_cos_log1p_expm1_logsumexp_cumsum_match_onnx_runtime(tmp_path, fn, n
     assert {"Sin", "Cos", "Log1p", "Expm1", "LogSumExp", "CumSum"} <= set(tc.onnx.supported_ops())
 
 
+@pytest.mark.parametrize("opset", [13, 14])
+def test_a_float16_cumsum_exports_before_opset_14_through_float32(tmp_path, opset):
+    """ONNX's CumSum takes float16 from opset 14 on: before, the file sums in float32 and casts
+    back (numpy sums in float16, so the two round apart by a few float16 steps)."""
+    model = Lambda(lambda x: ops.cumsum(x, axis=1)).eval()
+    x = np.random.default_rng(17).standard_normal((3, 6)).astype(np.float16)
+    proto = tc.onnx.export(model, x, tmp_path / "c16.onnx", opset=opset)
+    assert ("Cast" in {node.op_type for node in proto.graph.node}) == (opset < 14)
+    (got,) = run_ort(tmp_path / "c16.onnx", x)
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got, ours(model, x), atol=1e-2)
+
+
 def test_logsumexp_of_large_and_infinite_values_in_onnx_runtime(tmp_path):
     """ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at +-1e4 in float32,
     where e^x alone overflows, and -inf for a row of -infs."""

@@ -352,6 +352,13 @@ def test_logsumexp_and_cumsum_errors():
     with pytest.raises(ValueError, match=r"cumsum: axis -3 is out of range for an array with 2 "
                                          r"dimensions; expected an int in \[-2, 2\)"):
         tc.ops.cumsum(x, axis=-3)
-    with pytest.raises(ValueError, match=r"cumsum: axis 1 is out of range for an array with 1 "
-                                         r"dimensions"):
+    with pytest.raises(ValueError, match=r"cumsum: axis 1 is out of range for a 0-d x, which "
+                                         r"cumsum takes as 1-D, as numpy does; expected axis 0, "
+                                         r"-1 or None"):
         tc.ops.cumsum(tc.Value(2.0), axis=1)           # numpy takes a 0-d x as 1-D
+    assert tc.ops.cumsum(tc.Value(2.0), axis=-1).data.tolist() == [2.0]     # the fix
+    with pytest.raises(ValueError, match=r"logsumexp: axis \(0, -2\) names an axis twice \(for "
+                                         r"an array with 2 dimensions, a negative axis -k is "
+                                         r"axis 2 - k\); expected distinct axes; list each axis "
+                                         r"once"):
+        tc.ops.logsumexp(x, axis=(0, -2))

@@ -263,6 +263,9 @@ def cumsum(g, node, x):
     axis = node.fn.params["axis"]
     if axis is None or node.fn.inputs[0].ndim == 0:   # numpy's cumsum of the flattened x
         x, axis = g.op("Reshape", [x, g.ints([-1], "shape")]), 0
+    if g.opset < 14 and node.dtype == np.float16:      # CumSum takes float16 from opset 14 on
+        summed = g.op("CumSum", [g.cast(x, np.float32), g.scalar(axis, np.int64, "axis")])
+        return g.cast(summed, np.float16)
     return g.op("CumSum", [x, g.scalar(axis, np.int64, "axis")])   # the axis: a 0-d input
 
 

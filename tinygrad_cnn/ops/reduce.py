@@ -24,17 +24,20 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
         axes = tuple(axis)
     else:
         raise TypeError(f"{op}: axis {axis!r} is a {type(axis).__name__}; expected None, an int "
-                        f"or a tuple of ints")
+                        f"or a tuple of ints; pass e.g. axis=1 or axis=(0, 2)")
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
             raise TypeError(f"{op}: axis {axis!r} holds {a!r}, a {type(a).__name__}; expected "
-                            f"ints")
+                            f"ints; pass e.g. axis=1 or axis=(0, 2)")
         if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a!r} is out of range for an array with {ndim} "
-                             f"dimensions; expected an int in [{-ndim}, {ndim})")
+                             f"dimensions; expected an int in [{-ndim}, {ndim}) (a negative one "
+                             f"counts from the end)")
     normalized = tuple(sorted(int(a) % ndim for a in axes))
     if len(set(normalized)) != len(normalized):
-        raise ValueError(f"{op}: axis {axis!r} names an axis twice; expected distinct axes")
+        raise ValueError(f"{op}: axis {axis!r} names an axis twice (for an array with {ndim} "
+                         f"dimensions, a negative axis -k is axis {ndim} - k); expected distinct "
+                         f"axes; list each axis once")
     return normalized
 
 
@@ -229,7 +232,10 @@ def cumsum(x, axis=None) -> Value:
             raise TypeError(f"cumsum: axis {axis!r:.60} is a {type(axis).__name__}; expected "
                             f"None or one int (running sums go along one axis); for several "
                             f"axes call cumsum once per axis")
-        normalize_axes("cumsum", axis, _ndim(x) or 1)     # numpy takes a 0-d x as 1-D
+        if _ndim(x) == 0 and axis not in (0, -1):          # numpy takes a 0-d x as 1-D
+            raise ValueError(f"cumsum: axis {axis} is out of range for a 0-d x, which cumsum "
+                             f"takes as 1-D, as numpy does; expected axis 0, -1 or None")
+        normalize_axes("cumsum", axis, _ndim(x) or 1)
     return CumSum.apply(x, axis=axis)
 
 
