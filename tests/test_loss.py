@@ -1,8 +1,9 @@
-"""softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss,
-binary_cross_entropy_with_logits) with every reduction: values against plain numpy formulas,
-gradients and second derivatives by finite differences, the exact (softmax - onehot)/N
-gradient, huge logits, and every user error; the loss modules (nn.CrossEntropyLoss, ...) give
-exactly their op's loss and gradient."""
+"""softmax, log_softmax and the losses (cross_entropy, nll_loss, mse_loss, l1_loss,
+smooth_l1_loss, huber_loss, binary_cross_entropy_with_logits, binary_cross_entropy, kl_div)
+with every reduction: values against plain numpy formulas, gradients and second derivatives by
+finite differences, the exact (softmax - onehot)/N gradient, huge logits, the edges (the joins
+of smooth_l1, probabilities 0 and 1, a target of 0 in kl_div, empty inputs), and every user
+error; the loss modules (nn.CrossEntropyLoss, ...) give exactly their op's loss and gradient."""
 
 import numpy as np
 import pytest
@@ -210,12 +211,303 @@ def test_binary_cross_entropy_with_logits_is_stable_for_any_logits(dtype):
     assert loss.dtype == z.grad.dtype == dtype
 
 
+def differences(rng, shape, beta=None):
+    """Random d = input - target with |d| in [0.1, 3], and at least 0.05 from |d| = beta: away
+    from the kinks, so that central differences see a single piece."""
+    d = rng.uniform(0.1, 3.0, shape) * rng.choice([-1.0, 1.0], shape)
+    if beta is not None:
+        near = np.abs(np.abs(d) - beta) < 0.05
+        d[near] += 0.1 * np.sign(d[near])
+    return d
+
+
+def plain_smooth_l1(d, beta):
+    """The definition, one element at a time."""
+    return np.array([v * v / (2 * beta) if abs(v) < beta else abs(v) - beta / 2
+                     for v in d.flat]).reshape(d.shape)
+
+
+SHAPES = [(1,), (4, 3), (2, 3, 2)]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_l1_loss(rng, shape, reduction):
+    x = rng.standard_normal(shape)
+    t = x - differences(rng, shape)
+    loss = tc.ops.l1_loss(tc.Value(x), tc.Value(t), reduction=reduction)
+    np.testing.assert_allclose(loss.data, reduce(np.abs(x - t), reduction), rtol=1e-12)
+    fn = lambda x, t: tc.ops.l1_loss(x, t, reduction)   # noqa: E731
+    assert tc.gradcheck(fn, [x, t])                     # both the input and the target
+    assert tc.gradgradcheck(fn, [x, t])
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_smooth_l1_loss_and_huber_loss(rng, shape, reduction, beta):
+    x = rng.standard_normal(shape)
+    d = differences(rng, shape, beta)
+    t = x - d
+    smooth = tc.ops.smooth_l1_loss(tc.Value(x), tc.Value(t), reduction=reduction, beta=beta)
+    np.testing.assert_allclose(smooth.data, reduce(plain_smooth_l1(d, beta), reduction),
+                               rtol=1e-12)
+    huber = tc.ops.huber_loss(tc.Value(x), tc.Value(t), reduction=reduction, delta=beta)
+    plain_huber = np.where(np.abs(d) < beta, d * d / 2, beta * (np.abs(d) - beta / 2))
+    np.testing.assert_allclose(huber.data, reduce(plain_huber, reduction), rtol=1e-12)
+    for fn in (lambda x, t: tc.ops.smooth_l1_loss(x, t, reduction, beta),
+               lambda x, t: tc.ops.huber_loss(x, t, reduction, beta)):
+        assert tc.gradcheck(fn, [x, t])
+        assert tc.gradgradcheck(fn, [x, t])
+
+
+def test_l1_loss_gradient_is_zero_where_input_equals_target():
+    x, t = tc.Value(np.array([1.0, 2.0, 3.0])), tc.Value(np.array([1.0, 0.0, 3.5]))
+    tc.ops.l1_loss(x, t, reduction="sum").backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, -1.0])
+    np.testing.assert_array_equal(t.grad, [0.0, -1.0, 1.0])
+
+
+@pytest.mark.parametrize("beta", [0.5, 2.0])
+def test_smooth_l1_loss_and_huber_loss_at_the_joins(beta):
+    """At |d| = beta the two pieces meet: the value is beta/2 (Huber: beta^2/2) and the slope
+    sign(d) (Huber: beta sign(d)) either way; the second derivative there is 0, the linear
+    piece's, as PyTorch's (inside it is 1/beta, Huber 1)."""
+    d = np.array([-beta, beta, beta / 2, 0.0, 2 * beta])
+    for op, scale in ((tc.ops.smooth_l1_loss, 1.0), (tc.ops.huber_loss, beta)):
+        x = tc.Value(d)
+        loss = op(x, np.zeros(5), "none", beta)
+        np.testing.assert_allclose(loss.data, scale * np.array([beta / 2, beta / 2, beta / 8, 0,
+                                                                1.5 * beta]), rtol=1e-15)
+        (dx,) = tc.grad(loss.sum(), [x], create_graph=True)
+        np.testing.assert_allclose(dx.data, scale * np.array([-1, 1, 0.5, 0, 1]), rtol=1e-15)
+        (ddx,) = tc.grad(dx.sum(), [x])
+        np.testing.assert_allclose(ddx.data, scale * np.array([0, 0, 1, 1, 0]) / beta,
+                                   rtol=1e-15)
+
+
+def test_smooth_l1_loss_with_beta_0_is_l1_loss(rng):
+    x, t = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x[0, 0] = t[0, 0]                                    # the kink of |d|: gradient 0
+    for reduction in REDUCTIONS:
+        a, b = tc.Value(x), tc.Value(t)
+        smooth = tc.ops.smooth_l1_loss(a, b, reduction, beta=0.0)
+        c, d = tc.Value(x), tc.Value(t)
+        l1 = tc.ops.l1_loss(c, d, reduction)
+        np.testing.assert_array_equal(smooth.data, l1.data)
+        upstream = rng.standard_normal(l1.shape)
+        for ours, theirs in zip(tc.grad(smooth, [a, b], upstream), tc.grad(l1, [c, d], upstream),
+                                strict=True):
+            np.testing.assert_array_equal(ours.data, theirs.data)
+    assert tc.gradgradcheck(lambda x, t: tc.ops.smooth_l1_loss(x, t, "none", 0.0),
+                            [x[1:], x[1:] - differences(rng, (2, 4))])
+
+
+def plain_binary_cross_entropy(x, t):
+    """The textbook formula (fine for probabilities away from 0 and 1)."""
+    return -t * np.log(x) - (1 - t) * np.log(1 - x)
+
+
+@pytest.mark.parametrize("weight_shape", [None, (3,), (2, 3), (1, 3)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy(rng, reduction, weight_shape):
+    x, t = rng.uniform(0.05, 0.95, (2, 3)), rng.uniform(0.05, 0.95, (2, 3))
+    w = None if weight_shape is None else rng.uniform(0.5, 2.0, weight_shape)
+    loss = tc.ops.binary_cross_entropy(tc.Value(x), t, weight=w, reduction=reduction)
+    expected = plain_binary_cross_entropy(x, t) * (1 if w is None else w)
+    np.testing.assert_allclose(loss.data, reduce(expected, reduction), rtol=1e-12)
+    fn = lambda x, t: tc.ops.binary_cross_entropy(x, t, w, reduction)   # noqa: E731
+    assert tc.gradcheck(fn, [x, t])                      # both the input and the target
+    assert tc.gradgradcheck(fn, [x, t])
+
+
+@pytest.mark.parametrize("shape", [(1,), (5,), (3, 2, 2)])
+def test_binary_cross_entropy_of_sigmoid_is_bce_with_logits(rng, shape):
+    """On sigmoid(z) it is binary_cross_entropy_with_logits(z) (for moderate z)."""
+    z, t = rng.standard_normal(shape), rng.uniform(0, 1, shape)
+    expected = tc.ops.binary_cross_entropy_with_logits(z, t, reduction="sum")
+    loss = tc.ops.binary_cross_entropy(tc.ops.sigmoid(z), t, reduction="sum")
+    np.testing.assert_allclose(loss.data, expected.data, rtol=1e-12)
+    fn = lambda p, t: tc.ops.binary_cross_entropy(p, t, reduction="mean")   # noqa: E731
+    assert tc.gradcheck(fn, [1 / (1 + np.exp(-z)), t])
+    assert tc.gradgradcheck(fn, [1 / (1 + np.exp(-z)), t])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_cross_entropy_at_0_and_1_is_clamped(dtype):
+    """Each log is clamped at -100, as PyTorch's: a confident mistake costs 100, not inf. The
+    input's gradient (x - t) / x(1 - x) has x(1 - x) kept >= BCE_EPS (PyTorch's 1e-12 as a
+    float32): +-1/BCE_EPS at a confident mistake, 0 when right; the target's, log(1 - x) - log
+    x, is infinite there, as PyTorch's."""
+    x = tc.Value(np.array([0.0, 0.0, 1.0, 1.0], dtype=dtype))
+    t = tc.Value(np.array([0.0, 1.0, 0.0, 1.0], dtype=dtype))
+    loss = tc.ops.binary_cross_entropy(x, t, reduction="none")
+    loss.backward(np.ones(4, dtype=dtype))
+    np.testing.assert_array_equal(loss.data, [0.0, 100.0, 100.0, 0.0])
+    eps = tc.ops.loss.BCE_EPS
+    assert eps == np.float32(1e-12)
+    np.testing.assert_allclose(x.grad, [0.0, -1 / eps, 1 / eps, 0.0], rtol=1e-7)
+    np.testing.assert_array_equal(t.grad, [np.inf, np.inf, -np.inf, -np.inf])
+    assert loss.dtype == x.grad.dtype == t.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("reduction", ["batchmean", *REDUCTIONS])
+@pytest.mark.parametrize("shape", [(1,), (4, 3), (2, 3, 2)])
+def test_kl_div(rng, shape, reduction, log_target):
+    x = rng.standard_normal(shape)
+    t = rng.standard_normal(shape) if log_target else rng.uniform(0.05, 1.0, shape)
+    p = np.exp(t) if log_target else t                   # the target's probabilities
+    terms = p * (np.log(p) - x)
+    loss = tc.ops.kl_div(tc.Value(x), t, reduction=reduction, log_target=log_target)
+    expected = terms.sum() / shape[0] if reduction == "batchmean" else reduce(terms, reduction)
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
+    fn = lambda x, t: tc.ops.kl_div(x, t, reduction, log_target)   # noqa: E731
+    assert tc.gradcheck(fn, [x, t])                      # both the input and the target
+    assert tc.gradgradcheck(fn, [x, t])
+
+
+def test_kl_div_batchmean_is_the_kl_divergence_per_sample(rng):
+    """Rows of log-probabilities q and probabilities p: batchmean gives mean_n KL(p_n || q_n);
+    "mean" divides the same sum by N K, as PyTorch's "mean" (which warns; this does not)."""
+    q = tc.ops.log_softmax(rng.standard_normal((4, 5)), axis=1).data
+    p = tc.ops.softmax(rng.standard_normal((4, 5)), axis=1).data
+    per_sample = (p * (np.log(p) - q)).sum(axis=1)
+    np.testing.assert_allclose(tc.ops.kl_div(q, p, "batchmean").data, per_sample.mean(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(tc.ops.kl_div(q, p).data, per_sample.sum() / 20, rtol=1e-12)
+    np.testing.assert_allclose(tc.ops.kl_div(q, np.log(p), "batchmean", log_target=True).data,
+                               per_sample.mean(), rtol=1e-12)
+    assert tc.ops.kl_div(np.array(-1.0), np.array(0.5), "batchmean").item() == pytest.approx(
+        0.5 * (np.log(0.5) + 1))                         # a 0-d input is one sample
+
+
+def test_kl_div_where_the_target_is_0():
+    """t log t is 0 at t = 0 (PyTorch's xlogy), so such a term adds nothing and the input gets
+    no gradient there; the target's gradient log t + 1 - x is unbounded at t = 0: nan there,
+    as PyTorch's, and finite elsewhere."""
+    x = tc.Value(np.array([-1.0, -2.0, -0.5]))
+    t = tc.Value(np.array([0.0, 0.3, 0.7]))
+    loss = tc.ops.kl_div(x, t, reduction="none")
+    loss.backward(np.ones(3))
+    np.testing.assert_allclose(loss.data, [0.0, 0.3 * (np.log(0.3) + 2), 0.7 * (np.log(0.7) + 0.5)],
+                               rtol=1e-15)
+    np.testing.assert_array_equal(x.grad, [0.0, -0.3, -0.7])
+    assert np.isnan(t.grad[0])
+    np.testing.assert_allclose(t.grad[1:], [np.log(0.3) + 3, np.log(0.7) + 1.5], rtol=1e-15)
+
+
+EMPTY_CASES = [
+    ("l1_loss", REDUCTIONS), ("smooth_l1_loss", REDUCTIONS), ("huber_loss", REDUCTIONS),
+    ("binary_cross_entropy", REDUCTIONS), ("kl_div", ["batchmean", *REDUCTIONS]),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning",
+                            "ignore:divide by zero encountered:RuntimeWarning")
+@pytest.mark.parametrize("op, reductions", EMPTY_CASES, ids=[op for op, _ in EMPTY_CASES])
+def test_losses_of_empty_inputs(op, reductions):
+    """As PyTorch: the mean (and batchmean) of no losses is nan, their sum 0, and "none" gives
+    the empty losses; the gradients are empty."""
+    for reduction in reductions:
+        x, t = tc.Value(np.zeros((0, 3))), tc.Value(np.zeros((0, 3)))
+        loss = getattr(tc.ops, op)(x, t, reduction=reduction)
+        expected = {"mean": np.nan, "batchmean": np.nan, "sum": 0.0, "none": np.zeros((0, 3))}
+        np.testing.assert_array_equal(loss.data, expected[reduction])
+        loss.backward(np.ones(loss.shape))
+        assert x.grad.shape == t.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("op, beta, match", [
+    ("smooth_l1_loss", -1.0, r"smooth_l1_loss: beta is -1\.0; expected a number >= 0, the width "
+                             r"of the quadratic piece \(beta=0 gives l1_loss\)"),
+    ("smooth_l1_loss", float("nan"), r"smooth_l1_loss: beta is nan; expected a number >= 0"),
+    ("smooth_l1_loss", "1", r"smooth_l1_loss: beta is '1'; expected a number >= 0"),
+    ("huber_loss", 0.0, r"huber_loss: delta is 0\.0; expected a number > 0, where the quadratic "
+                        r"piece turns linear \(for delta -> 0 use l1_loss\)"),
+    ("huber_loss", -2, r"huber_loss: delta is -2; expected a number > 0"),
+])
+def test_smooth_l1_and_huber_bad_beta_or_delta_raises(op, beta, match):
+    with pytest.raises(ValueError, match=match):
+        getattr(tc.ops, op)(np.zeros(3), np.zeros(3), "mean", beta)
+    module = tc.nn.SmoothL1Loss if op == "smooth_l1_loss" else tc.nn.HuberLoss
+    with pytest.raises(ValueError, match=module.__name__ + match[match.index(":"):]):
+        module("mean", beta)
+    assert tc.ops.l1_loss(np.zeros(3), np.ones(3)).item() == 1.0   # the fix the message names
+
+
+def test_binary_cross_entropy_outside_0_1_raises_and_sigmoid_fixes_it(rng):
+    logits, t = rng.standard_normal((2, 3)) * 3, rng.uniform(0, 1, (2, 3))
+    logits[0, 0] = 2.5
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: all elements of input should "
+                                         r"be between 0 and 1, got \d outside, e\.g\. 2\.5; "
+                                         r"expected probabilities; pass ops\.sigmoid\(logits\), "
+                                         r"or the logits to binary_cross_entropy_with_logits"):
+        tc.ops.binary_cross_entropy(logits, t)
+    loss = tc.ops.binary_cross_entropy(tc.ops.sigmoid(logits), t)
+    np.testing.assert_allclose(loss.data, tc.ops.binary_cross_entropy_with_logits(logits, t).data,
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match=r"all elements of input should be between 0 and 1, got "
+                                         r"1 outside, e\.g\. nan"):
+        tc.ops.binary_cross_entropy(np.array([0.5, np.nan]), np.zeros(2))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: all elements of target should "
+                                         r"be between 0 and 1, got 1 outside, e\.g\. -1\.0; "
+                                         r"expected labels 0 or 1, or probabilities"):
+        tc.ops.binary_cross_entropy(np.full(3, 0.5), np.array([0.0, -1.0, 1.0]))
+
+
+def test_binary_cross_entropy_bad_weight_raises_and_the_fixes_work(rng):
+    x, t = rng.uniform(0.1, 0.9, (2, 3)), rng.uniform(0, 1, (2, 3))
+    bce = tc.ops.binary_cross_entropy
+    w = tc.Value(np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(TypeError, match=r"binary_cross_entropy: weight requires grad; expected "
+                                        r"a constant, .* pass weight\.detach\(\)"):
+        bce(x, t, w)
+    fixed = bce(x, t, w.detach(), reduction="none").data
+    np.testing.assert_allclose(fixed, plain_binary_cross_entropy(x, t) * w.data, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight has shape \(2,\), which "
+                                         r"does not broadcast to the input's shape \(2, 3\); "
+                                         r"expected a shape that does, e\.g\. \(3,\)"):
+        bce(x, t, np.ones(2))
+    with pytest.raises(ValueError, match=r"weight has shape \(2, 2, 3\), which does not "
+                                         r"broadcast"):                # more axes than input
+        bce(x, t, np.ones((2, 2, 3)))
+    assert bce(x, t, np.ones(3)).item() == bce(x, t).item()
+    with pytest.raises(TypeError, match=r"binary_cross_entropy: input has dtype float32 but "
+                                        r"weight has dtype float64; .* "
+                                        r"weight\.astype\(np\.float32\)"):
+        bce(x.astype(np.float32), t.astype(np.float32), np.ones(3))
+    assert bce(x.astype(np.float32), t.astype(np.float32), np.ones(3, np.float32)).dtype == \
+        np.float32
+    with pytest.raises(TypeError, match=r"binary_cross_entropy: weight is 'sum', a string; .* "
+                                        r"pass the reduction by keyword, reduction='sum'"):
+        bce(x, t, "sum")
+    assert bce(x, t, reduction="sum").shape == ()
+
+
+def test_kl_div_takes_batchmean_and_the_others_do_not():
+    with pytest.raises(ValueError, match=r"kl_div: reduction 'avg' is not one of 'batchmean', "
+                                         r"'mean', 'sum', 'none'"):
+        tc.ops.kl_div(np.zeros(3), np.zeros(3), reduction="avg")
+    with pytest.raises(ValueError, match=r"l1_loss: reduction 'batchmean' is not one of 'mean', "
+                                         r"'sum', 'none'"):
+        tc.ops.l1_loss(np.zeros(3), np.zeros(3), reduction="batchmean")
+
+
 def test_losses_keep_float32(rng):
     x = tc.Value(rng.standard_normal((4, 3)).astype(np.float32))
     target = rng.standard_normal((4, 3)).astype(np.float32)
+    p = tc.Value(rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32))
     for loss in (tc.ops.mse_loss(x, target), tc.ops.nll_loss(x, [0, 1, 2, 0]),
                  tc.ops.mse_loss(x, np.ones((4, 3), dtype=int)),
-                 tc.ops.binary_cross_entropy_with_logits(x, target)):
+                 tc.ops.binary_cross_entropy_with_logits(x, target),
+                 tc.ops.l1_loss(x, target), tc.ops.smooth_l1_loss(x, target, beta=0.5),
+                 tc.ops.huber_loss(x, target, delta=2.0), tc.ops.kl_div(x, target, "batchmean",
+                                                                        log_target=True),
+                 tc.ops.kl_div(x, np.ones((4, 3), dtype=int), "sum"),
+                 tc.ops.binary_cross_entropy(p * x.sigmoid(), np.ones((4, 3), dtype=bool),
+                                             weight=np.arange(3))):
         x.grad = None
         loss.backward()
         assert loss.dtype == x.grad.dtype == np.float32
@@ -249,10 +541,13 @@ def test_scores_per_position_hint_a_reshape_that_works(rng, shape):
     np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
 
 
+ELEMENTWISE_LOSSES = ["mse_loss", "binary_cross_entropy_with_logits", "l1_loss",
+                      "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div"]
+
+
 @pytest.mark.parametrize("op, args", [
     ("cross_entropy", (np.zeros((2, 3)), [0, 1])), ("nll_loss", (np.zeros((2, 3)), [0, 1])),
-    ("mse_loss", (np.zeros(3), np.zeros(3))),
-    ("binary_cross_entropy_with_logits", (np.zeros(3), np.zeros(3))),
+    *[(op, (np.zeros(3), np.zeros(3))) for op in ELEMENTWISE_LOSSES if op != "kl_div"],
 ])
 def test_unknown_reduction_raises(op, args):
     with pytest.raises(ValueError, match=rf"{op}: reduction 'avg' is not one of 'mean', 'sum', "
@@ -260,7 +555,7 @@ def test_unknown_reduction_raises(op, args):
         getattr(tc.ops, op)(*args, reduction="avg")
 
 
-@pytest.mark.parametrize("op", ["mse_loss", "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("op", ELEMENTWISE_LOSSES)
 def test_elementwise_losses_bad_target_raises(op):
     fn = getattr(tc.ops, op)
     with pytest.raises(ValueError, match=rf"{op}: input has shape \(4, 1\) but target has shape "
@@ -296,19 +591,31 @@ def test_softmax_over_an_empty_axis_is_empty(op):
     assert x.grad.shape == (2, 0) and x.grad.dtype == np.float32
 
 
-MODULES = [(tc.nn.CrossEntropyLoss, tc.ops.cross_entropy, "ids"),
-           (tc.nn.NLLLoss, tc.ops.nll_loss, "ids"), (tc.nn.MSELoss, tc.ops.mse_loss, "reals"),
-           (tc.nn.BCEWithLogitsLoss, tc.ops.binary_cross_entropy_with_logits, "probabilities")]
+# (module, its op, what its input holds, what its target holds)
+MODULES = [(tc.nn.CrossEntropyLoss, tc.ops.cross_entropy, "reals", "ids"),
+           (tc.nn.NLLLoss, tc.ops.nll_loss, "reals", "ids"),
+           (tc.nn.MSELoss, tc.ops.mse_loss, "reals", "reals"),
+           (tc.nn.BCEWithLogitsLoss, tc.ops.binary_cross_entropy_with_logits, "reals",
+            "probabilities"),
+           (tc.nn.L1Loss, tc.ops.l1_loss, "reals", "reals"),
+           (tc.nn.SmoothL1Loss, tc.ops.smooth_l1_loss, "reals", "reals"),
+           (tc.nn.HuberLoss, tc.ops.huber_loss, "reals", "reals"),
+           (tc.nn.BCELoss, tc.ops.binary_cross_entropy, "probabilities", "probabilities"),
+           (tc.nn.KLDivLoss, tc.ops.kl_div, "reals", "probabilities")]
+
+
+def loss_inputs(rng, kind):
+    return {"ids": rng.integers(0, 3, 4), "reals": rng.standard_normal((4, 3)),
+            "probabilities": rng.random((4, 3))}[kind]
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("module, op, targets", MODULES, ids=[m.__name__ for m, _, _ in MODULES])
-def test_loss_modules_run_their_op(rng, module, op, targets, reduction):
-    scores = rng.standard_normal((4, 3))
-    target = {"ids": rng.integers(0, 3, 4), "reals": rng.standard_normal((4, 3)),
-              "probabilities": rng.random((4, 3))}[targets]
+@pytest.mark.parametrize("module, op, inputs, targets", MODULES,
+                         ids=[m.__name__ for m, *_ in MODULES])
+def test_loss_modules_run_their_op(rng, module, op, inputs, targets, reduction):
+    scores, target = loss_inputs(rng, inputs), loss_inputs(rng, targets)
     x, y = tc.Value(scores), tc.Value(scores)
-    loss, expected = module(reduction=reduction)(x, target), op(y, target, reduction)
+    loss, expected = module(reduction=reduction)(x, target), op(y, target, reduction=reduction)
     np.testing.assert_array_equal(loss.data, expected.data)
     upstream = rng.standard_normal(loss.shape)
     loss.backward(upstream)
@@ -319,9 +626,52 @@ def test_loss_modules_run_their_op(rng, module, op, targets, reduction):
     assert repr(module(reduction=reduction)) == f"{module.__name__}({shown})"
 
 
-@pytest.mark.parametrize("module", [m for m, _, _ in MODULES])
+@pytest.mark.parametrize("module", [m for m, *_ in MODULES])
 def test_loss_module_with_an_unknown_reduction_raises(module):
+    allowed = "'batchmean', 'mean'" if module is tc.nn.KLDivLoss else "'mean'"
     with pytest.raises(ValueError, match=rf"{module.__name__}: reduction 'avg' is not one of "
-                                         r"'mean', 'sum', 'none'; expected e.g. "
+                                         rf"{allowed}, 'sum', 'none'; expected e.g. "
                                          r"reduction='sum'"):
         module(reduction="avg")
+
+
+# (module with settings, its repr, the same loss as an op call)
+SETTINGS = [
+    (lambda: tc.nn.SmoothL1Loss(beta=0.5), "SmoothL1Loss(beta=0.5)",
+     lambda x, t: tc.ops.smooth_l1_loss(x, t, beta=0.5)),
+    (lambda: tc.nn.SmoothL1Loss("sum", beta=0.0), "SmoothL1Loss(reduction='sum', beta=0.0)",
+     lambda x, t: tc.ops.l1_loss(x, t, "sum")),
+    (lambda: tc.nn.HuberLoss("none", delta=2.0), "HuberLoss(reduction='none', delta=2.0)",
+     lambda x, t: tc.ops.huber_loss(x, t, "none", 2.0)),
+    (lambda: tc.nn.BCELoss(weight=np.array([1.0, 2.0, 0.5])), "BCELoss()",
+     lambda x, t: tc.ops.binary_cross_entropy(x, t, np.array([1.0, 2.0, 0.5]))),
+    (lambda: tc.nn.KLDivLoss("batchmean", log_target=True),
+     "KLDivLoss(reduction='batchmean', log_target=True)",
+     lambda x, t: tc.ops.kl_div(x, t, "batchmean", True)),
+]
+
+
+@pytest.mark.parametrize("make, shown, op", SETTINGS, ids=[shown for _, shown, _ in SETTINGS])
+def test_loss_modules_with_settings_run_their_op(rng, make, shown, op):
+    x, t = rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0.1, 0.9, (4, 3))
+    a, b, c, d = tc.Value(x), tc.Value(t), tc.Value(x), tc.Value(t)
+    module = make()
+    loss, expected = module(a, b), op(c, d)
+    np.testing.assert_array_equal(loss.data, expected.data)
+    upstream = rng.standard_normal(loss.shape)
+    loss.backward(upstream)
+    expected.backward(upstream)
+    for ours, theirs in ((a, c), (b, d)):
+        np.testing.assert_array_equal(ours.grad, theirs.grad)
+    assert repr(module) == shown
+
+
+def test_bce_loss_keeps_its_weight_as_a_buffer():
+    """As PyTorch's: in state_dict and named_buffers, not a parameter; loaded in place."""
+    module = tc.nn.BCELoss(weight=[1, 2, 3])
+    assert list(module.state_dict()) == ["weight"] and list(module.parameters()) == []
+    np.testing.assert_array_equal(module.state_dict()["weight"], [1, 2, 3])
+    module.load_state_dict({"weight": np.array([0, 0, 1])})
+    x = np.array([[0.5, 0.5, 0.25]])
+    np.testing.assert_allclose(module(x, np.ones((1, 3))).item(), np.log(4) / 3, rtol=1e-15)
+    assert tc.nn.BCELoss().state_dict() == {}

@@ -617,16 +617,23 @@ def test_an_op_without_mapping_is_named_with_what_to_do(tmp_path):
     assert not os.listdir(tmp_path)
 
 
-def test_a_loss_inside_the_model_says_to_export_the_logits(tmp_path):
+@pytest.mark.parametrize("loss, op", [
+    (lambda y: ops.cross_entropy(y, np.array([0, 2])), "CrossEntropy"),
+    (lambda y: ops.l1_loss(y, np.zeros((2, 3), np.float32)), "L1Loss"),
+    (lambda y: ops.huber_loss(y, np.zeros((2, 3), np.float32)), "SmoothL1Loss"),
+    (lambda y: ops.binary_cross_entropy(ops.sigmoid(y), np.ones((2, 3), np.float32)),
+     "BinaryCrossEntropy"),
+    (lambda y: ops.kl_div(ops.log_softmax(y), np.full((2, 3), 1 / 3, np.float32)), "KLDiv")])
+def test_a_loss_inside_the_model_says_to_export_the_predictions(tmp_path, loss, op):
     class WithLoss(nn.Module):
         def __init__(self):
             self.fc = nn.Linear(4, 3)
 
         def forward(self, x):
-            return ops.cross_entropy(self.fc(x), np.array([0, 2]))
+            return loss(self.fc(x))
 
-    with pytest.raises(ValueError, match=r"op CrossEntropy .* export the model that computes "
-                                         r"the logits, without its loss"):
+    with pytest.raises(ValueError, match=rf"op {op} .* export the model that computes the "
+                                         r"predictions \(e.g. the logits\), without its loss"):
         tc.onnx.export(WithLoss().eval(), np.ones((2, 4), np.float32), tmp_path / "loss.onnx")
 
 

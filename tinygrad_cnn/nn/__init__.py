@@ -25,7 +25,17 @@ from tinygrad_cnn.nn.layers import (
     Softmax,
     Tanh,
 )
-from tinygrad_cnn.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from tinygrad_cnn.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
@@ -33,4 +43,4 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "
            "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Identity",
            "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
-           "utils"]
+           "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss", "utils"]

@@ -1,23 +1,36 @@
 """The losses as modules, as PyTorch has them beside its functions: `criterion =
-nn.CrossEntropyLoss(); loss = criterion(logits, target)`. Each holds its `reduction` and calls
-the op of the same name in tinygrad_cnn.ops, where the forward and backward rules are."""
+nn.CrossEntropyLoss(); loss = criterion(logits, target)`. Each holds its `reduction` (and
+settings such as beta) and calls its op in tinygrad_cnn.ops, where the forward and backward
+rules are."""
 
 from __future__ import annotations
 
 from tinygrad_cnn import ops
-from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.ops.loss import check_reduction
+from tinygrad_cnn.nn.module import Buffer, Module
+from tinygrad_cnn.ops.loss import (
+    KL_REDUCTIONS,
+    REDUCTIONS,
+    check_beta,
+    check_delta,
+    check_reduction,
+)
 
 
 class _Loss(Module):
     """A loss with a `reduction`: "mean" (the default), "sum" or "none" (one loss each)."""
 
+    reductions = REDUCTIONS
+
     def __init__(self, reduction: str = "mean"):
-        check_reduction(type(self).__name__, reduction)
+        check_reduction(type(self).__name__, reduction, self.reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+        return ", ".join(self._settings())
+
+    def _settings(self) -> list[str]:
+        """The settings that differ from their defaults, as keyword=value texts."""
+        return [] if self.reduction == "mean" else [f"reduction={self.reduction!r}"]
 
 
 class CrossEntropyLoss(_Loss):
@@ -49,3 +62,71 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, logits, target):
         return ops.binary_cross_entropy_with_logits(logits, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """|input - target|, input and target of one shape, as ops.l1_loss."""
+
+    def forward(self, input, target):
+        return ops.l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """d^2 / (2 beta) for |d| < beta, else |d| - beta / 2, with d = input - target of one
+    shape, as ops.smooth_l1_loss."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        check_beta("SmoothL1Loss", beta)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return ops.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + ([] if self.beta == 1.0 else [f"beta={self.beta}"])
+
+
+class HuberLoss(_Loss):
+    """d^2 / 2 for |d| < delta, else delta (|d| - delta / 2), with d = input - target of one
+    shape, as ops.huber_loss."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        check_delta("HuberLoss", delta)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return ops.huber_loss(input, target, self.reduction, self.delta)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + ([] if self.delta == 1.0 else [f"delta={self.delta}"])
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities input against targets, both in [0, 1] and of one
+    shape, as ops.binary_cross_entropy; weight, if given, is a buffer (in state_dict)."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = None if weight is None else Buffer(weight)
+
+    def forward(self, input, target):
+        return ops.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence terms target (log target - input) of log-probabilities input, as
+    ops.kl_div; reduction "batchmean" gives the KL divergence per sample."""
+
+    reductions = KL_REDUCTIONS
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return ops.kl_div(input, target, self.reduction, self.log_target)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + (["log_target=True"] if self.log_target else [])

@@ -26,7 +26,8 @@ MIN_OPSET = 13
 INPUT, OUTPUT, BATCH = "input", "output", "N"
 INSTALL_HINT = "pip install 'tinygrad_cnn[onnx]' (or pip install onnx)"
 # Ops that only training computes: the hint for them says what to export instead.
-LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits"}
+LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits", "L1Loss", "SmoothL1Loss",
+          "BinaryCrossEntropy", "KLDiv"}
 
 
 def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> onnx.ModelProto:
@@ -460,7 +461,7 @@ def _unsupported(node: Value) -> str:
                 f"random mask drawn once, which an exported model would replay for every input; "
                 f"expected evaluation mode, where dropout is the identity and records no op; "
                 f"pass training=self.training to ops.dropout in your module")
-    hint = ("export the model that computes the logits, without its loss"
+    hint = ("export the model that computes the predictions (e.g. the logits), without its loss"
             if cls.__name__ in LOSSES else
             "write the layer's forward with tinygrad_cnn.ops functions (e.g. x * ops.sigmoid(x) "
             "for a Swish) so that its graph is made of supported ops")

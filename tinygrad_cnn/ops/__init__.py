@@ -38,11 +38,16 @@ from tinygrad_cnn.ops.elementwise import (
 from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
 from tinygrad_cnn.ops.linalg import linear, matmul
 from tinygrad_cnn.ops.loss import (
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
     log_softmax,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
     softmax,
 )
 from tinygrad_cnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
@@ -64,8 +69,8 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "sum", "mean", "max", "reshape", "flatten", "transpose", "broadcast_to",
            "matmul", "linear", "conv2d", "max_pool2d", "softmax", "log_softmax", "cross_entropy",
            "conv_transpose2d", "conv2d_weight", "avg_pool2d", "adaptive_avg_pool2d", "nll_loss",
-           "mse_loss",
-           "binary_cross_entropy_with_logits",
+           "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "binary_cross_entropy_with_logits", "binary_cross_entropy", "kl_div",
            "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
            "softplus", "log_sigmoid", "erf", "gelu", "silu", "sin", "cos", "log1p", "expm1",
            "min", "var", "std", "logsumexp", "cumsum", "argmax", "argmin",

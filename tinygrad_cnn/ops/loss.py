@@ -1,17 +1,23 @@
 """Softmax, log-softmax and the losses: cross_entropy (fused with the softmax), nll_loss,
-mse_loss and binary_cross_entropy_with_logits, each with reduction "mean", "sum" or "none".
-Everything goes through the log-sum-exp shift or softplus, so logits of any size neither
+mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy_with_logits,
+binary_cross_entropy and kl_div, each with reduction "mean", "sum" or "none" (kl_div also
+"batchmean"). Logits go through the log-sum-exp shift or softplus, so logits of any size neither
 overflow nor lose the answer."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import Exp, Sigmoid
+from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Where
 from tinygrad_cnn.value import Value, data_of
 
 REDUCTIONS = ("mean", "sum", "none")
+KL_REDUCTIONS = ("batchmean", *REDUCTIONS)    # kl_div's: "batchmean" divides the sum by N
+# binary_cross_entropy's floor under x (1 - x) in dl/dx: PyTorch's 1e-12, a float32 constant
+BCE_EPS = float(np.float32(1e-12))                # 9.99999996e-13, in float64 too
 
 
 class Softmax(Function):
@@ -133,6 +139,118 @@ class BCEWithLogits(Function):
                 g * -z if self.needs_input_grad[1] else None)
 
 
+class L1Loss(Function):
+    """l = |x - t| elementwise, reduced by `reduction` ("mean" over all elements): x and t of
+    one shape -> () or that shape for "none".
+
+    Backward: dl/dx = sign(x - t) = -dl/dt, 0 where x = t (as PyTorch's).
+    """
+
+    def forward(self, x, t, reduction="mean"):
+        d = x - t
+        self.reduction, self.sign = reduction, _sign(d)
+        return _reduce(np.abs(d), reduction)
+
+    # l = |x - t|  =>  dl/dx = sign(x - t) = -dl/dt (0 at x = t), times l's upstream gradient
+    def backward(self, grad):
+        x, _, _ = self.saved()
+        dx = self.sign * _per_loss(grad, self.reduction, x.size)
+        return (dx if self.needs_input_grad[0] else None,
+                -dx if self.needs_input_grad[1] else None)
+
+
+class SmoothL1Loss(Function):
+    """l = d^2 / (2 beta) where |d| < beta, else |d| - beta / 2, with d = x - t elementwise,
+    reduced by `reduction`: x and t of one shape -> () or that shape for "none". beta > 0
+    (beta = 0 is l1_loss); the Huber loss is beta times it.
+
+    The two pieces meet at |d| = beta with equal values (beta / 2) and slopes (sign d).
+    Backward: dl/dd = d / beta where |d| < beta, else sign(d); dl/dx = dl/dd = -dl/dt.
+    """
+
+    def forward(self, x, t, reduction="mean", beta=1.0):
+        d = x - t
+        z = np.abs(d)
+        self.reduction, self.beta = reduction, beta
+        self.inside, self.sign = z < beta, _sign(d)         # at |d| = beta: the linear piece
+        return _reduce(np.where(self.inside, 0.5 * z * z / beta, z - 0.5 * beta), reduction)
+
+    # l = d^2 / (2 beta) inside, |d| - beta / 2 outside  =>  dl/dd = d / beta inside, sign(d)
+    # outside; dl/dx = dl/dd = -dl/dt, times l's upstream gradient
+    def backward(self, grad):
+        x, t, _ = self.saved()
+        slope = Where.run(self.inside, (x - t) / self.beta, self.sign)
+        dx = slope * _per_loss(grad, self.reduction, x.size)
+        return (dx if self.needs_input_grad[0] else None,
+                -dx if self.needs_input_grad[1] else None)
+
+
+class BinaryCrossEntropy(Function):
+    """l = -w (t log x + (1 - t) log(1 - x)) elementwise for probabilities x and targets t in
+    [0, 1], each log clamped at -100 as PyTorch's (so x = 0 or 1 gives a finite loss), with
+    weights w (None: 1) broadcast over x, reduced by `reduction`: x and t of one shape -> ()
+    or that shape for "none".
+
+    Backward: dl/dx = w (x - t) / (x (1 - x)), with x (1 - x) clipped below at BCE_EPS (about
+    1e-12) as PyTorch's (a finite gradient at x = 0 or 1); dl/dt = w (log(1 - x) - log x).
+    """
+
+    def forward(self, x, t, weight=None, reduction="mean"):
+        self.weight, self.reduction = weight, reduction
+        with np.errstate(divide="ignore"):                  # log 0 = -inf, clamped to -100
+            log_x, log_1mx = np.log(x), np.log1p(-x)
+        losses = (t - 1) * np.maximum(log_1mx, -100) - t * np.maximum(log_x, -100)
+        return _reduce(losses if weight is None else losses * weight, reduction)
+
+    # l = -t log x - (1 - t) log(1 - x)  =>  dl/dx = -t/x + (1 - t)/(1 - x) = (x - t) / (x (1 - x))
+    # and dl/dt = log(1 - x) - log x; both times w and l's upstream gradient
+    def backward(self, grad):
+        x, t, _ = self.saved()
+        g = _per_loss(grad, self.reduction, x.size)
+        g = g if self.weight is None else g * self.weight
+        dx = dt = None
+        if self.needs_input_grad[0]:
+            dx = g * (x - t) / Clip.run(x * (1 - x), low=BCE_EPS, high=None)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):              # +-inf at x = 0 or 1, as PyTorch's
+                dt = g * (Log.run(1 - x) - Log.run(x))
+        return dx, dt
+
+
+class KLDiv(Function):
+    """l = p (log p - x) elementwise with p = t (0 where t = 0), or p = e^t with log_target
+    (t holds log-probabilities): the terms of KL(p || e^x) for log-probabilities x, reduced by
+    `reduction`: x and t of one shape -> () or that shape for "none".
+
+    Backward: dl/dx = -p and dl/dp = log p + 1 - x (nan at p = 0, as PyTorch's); with
+    log_target, dl/dt = dl/dp dp/dt = (t + 1 - x) e^t.
+    """
+
+    def forward(self, x, t, reduction="mean", log_target=False):
+        self.reduction, self.log_target = reduction, log_target
+        if log_target:
+            return _reduce(np.exp(t) * (t - x), reduction)
+        self.zero = t == 0
+        # t log t as PyTorch's xlogy(t, t): 0 at t = 0 (not 0 * log 0 = nan)
+        return _reduce(t * np.log(np.where(self.zero, 1, t)) - t * x, reduction)
+
+    # l = p log p - p x  =>  dl/dx = -p, dl/dp = log p + 1 - x, times dp/dt = 1 (p = t) or
+    # e^t = p (p = e^t, log p = t); all times l's upstream gradient
+    def backward(self, grad):
+        x, t, _ = self.saved()
+        g = _per_loss(grad, self.reduction, x.size)
+        p = Exp.run(t) if self.log_target else t
+        dx = dt = None
+        if self.needs_input_grad[0]:
+            dx = -p * g
+        if self.needs_input_grad[1]:
+            if self.log_target:
+                dt = (t + 1 - x) * p * g
+            else:       # log p + 1 is unbounded at p = 0: nan there, as PyTorch's
+                dt = (Log.run(Where.run(self.zero, np.nan, t)) + 1 - x) * g
+        return dx, dt
+
+
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     """x - logsumexp(x) along axis, with the maximum subtracted first so exp() cannot overflow."""
     if x.shape[axis] == 0:        # nothing to normalise (and no maximum): an empty result
@@ -165,11 +283,25 @@ def _check_axis(fn: str, x, axis) -> None:
                          f"{np.shape(data_of(x))}; expected an int in [-{ndim}, {ndim})")
 
 
-def check_reduction(fn: str, reduction) -> None:
-    """reduction is one of REDUCTIONS, else an error naming `fn` (an op or a loss module)."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{fn}: reduction {reduction!r} is not one of 'mean', 'sum', 'none'; "
-                         f"expected e.g. reduction='sum'")
+def check_reduction(fn: str, reduction, allowed: tuple[str, ...] = REDUCTIONS) -> None:
+    """reduction is one of `allowed`, else an error naming `fn` (an op or a loss module)."""
+    if reduction not in allowed:
+        raise ValueError(f"{fn}: reduction {reduction!r} is not one of "
+                         f"{', '.join(map(repr, allowed))}; expected e.g. reduction='sum'")
+
+
+def check_beta(fn: str, beta) -> None:
+    """smooth_l1_loss's beta is a number >= 0, else an error naming `fn`."""
+    if not (isinstance(beta, numbers.Real) and beta >= 0):
+        raise ValueError(f"{fn}: beta is {beta!r}; expected a number >= 0, the width of the "
+                         f"quadratic piece (beta=0 gives l1_loss)")
+
+
+def check_delta(fn: str, delta) -> None:
+    """huber_loss's delta is a number > 0, else an error naming `fn`."""
+    if not (isinstance(delta, numbers.Real) and delta > 0):
+        raise ValueError(f"{fn}: delta is {delta!r}; expected a number > 0, where the quadratic "
+                         f"piece turns linear (for delta -> 0 use l1_loss)")
 
 
 def _class_ids(fn: str, name: str, scores, target) -> np.ndarray:
@@ -229,6 +361,49 @@ def _elementwise_target(fn: str, x, target):
     return target
 
 
+def _check_probabilities(fn: str, name: str, x, fix: str) -> None:
+    """Every element of x (input or target of binary_cross_entropy) lies in [0, 1]."""
+    xa = np.asarray(data_of(x))
+    outside = xa[~((xa >= 0) & (xa <= 1))]                 # nan is outside too
+    if outside.size:
+        raise ValueError(f"{fn}: all elements of {name} should be between 0 and 1, got "
+                         f"{outside.size} outside, e.g. {outside[0]}; {fix}")
+
+
+def _weight(fn: str, x, weight) -> np.ndarray | None:
+    """binary_cross_entropy's weight as a constant array of x's floating dtype that broadcasts
+    to x's shape (integer weights are converted), after checking; None stays None."""
+    if weight is None:
+        return None
+    if isinstance(weight, str):
+        raise TypeError(f"{fn}: weight is {weight!r}, a string; expected weights or None; pass "
+                        f"the reduction by keyword, reduction={weight!r}: weight comes third, "
+                        f"as in PyTorch")
+    if isinstance(weight, Value) and weight.requires_grad:
+        raise TypeError(f"{fn}: weight requires grad; expected a constant, since the loss is "
+                        f"not differentiable with respect to weight (as in PyTorch); pass "
+                        f"weight.detach()")
+    xa, wa = np.asarray(data_of(x)), np.asarray(data_of(weight))
+    try:
+        fits = np.broadcast_shapes(wa.shape, xa.shape) == xa.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fn}: weight has shape {wa.shape}, which does not broadcast to the "
+                         f"input's shape {xa.shape}; expected a shape that does, e.g. "
+                         f"{xa.shape[-1:]} for one weight per entry of the last axis")
+    if wa.dtype.kind in "biu" and xa.dtype.kind == "f":
+        return wa.astype(xa.dtype)
+    if wa.dtype != xa.dtype:
+        raise TypeError(f"{fn}: input has dtype {xa.dtype} but weight has dtype {wa.dtype}; "
+                        f"expected the same dtype; convert the weight, e.g. "
+                        f"weight.astype(np.{xa.dtype}) for an array")
+    return wa
+
+
+def _sign(d: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1 for each element of d, as int8: a constant that keeps the gradient's dtype."""
+    return (d > 0).view(np.int8) - (d < 0).view(np.int8)
 
 
 def softmax(x, axis: int = -1) -> Value:
@@ -280,3 +455,76 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     check_reduction("binary_cross_entropy_with_logits", reduction)
     target = _elementwise_target("binary_cross_entropy_with_logits", logits, target)
     return BCEWithLogits.apply(logits, target, reduction=reduction)
+
+
+def l1_loss(input, target, reduction: str = "mean") -> Value:
+    """Absolute error |input - target|, averaged ("mean"), summed ("sum") or elementwise
+    ("none"): input and target of one shape -> () or that shape. Both get gradients, sign(input
+    - target) and its negative, 0 where they are equal (as PyTorch)."""
+    check_reduction("l1_loss", reduction)
+    target = _elementwise_target("l1_loss", input, target)
+    return L1Loss.apply(input, target, reduction=reduction)
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) -> Value:
+    """d^2 / (2 beta) for |d| < beta, else |d| - beta / 2, with d = input - target, averaged,
+    summed or elementwise ("none"): input and target of one shape -> () or that shape.
+
+    Quadratic near 0 and linear beyond beta, so one outlier cannot dominate the gradient; beta
+    = 0 is l1_loss, as PyTorch. Both input and target get gradients.
+    """
+    check_reduction("smooth_l1_loss", reduction)
+    check_beta("smooth_l1_loss", beta)
+    target = _elementwise_target("smooth_l1_loss", input, target)
+    if beta == 0:                       # no quadratic piece: l1_loss, as PyTorch's
+        return L1Loss.apply(input, target, reduction=reduction)
+    return SmoothL1Loss.apply(input, target, reduction=reduction, beta=beta)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Value:
+    """d^2 / 2 for |d| < delta, else delta (|d| - delta / 2), with d = input - target,
+    averaged, summed or elementwise ("none"): input and target of one shape -> () or that
+    shape. It is delta * smooth_l1_loss(input, target, beta=delta), and computed so."""
+    check_reduction("huber_loss", reduction)
+    check_delta("huber_loss", delta)
+    target = _elementwise_target("huber_loss", input, target)
+    return SmoothL1Loss.apply(input, target, reduction=reduction, beta=delta) * delta
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Value:
+    """Binary cross-entropy -w (target log input + (1 - target) log(1 - input)) of
+    probabilities input against targets, both in [0, 1] and of one shape -> () ("mean" or
+    "sum") or that shape ("none").
+
+    Each log is clamped at -100, as PyTorch's, so an input of exactly 0 or 1 gives a finite
+    loss and gradient. weight (optional, a constant) broadcasts to the input's shape. Both
+    input and target get gradients. On logits, binary_cross_entropy_with_logits is stabler.
+    """
+    fn = "binary_cross_entropy"
+    check_reduction(fn, reduction)
+    target = _elementwise_target(fn, input, target)
+    weight = _weight(fn, input, weight)
+    _check_probabilities(fn, "input", input, "expected probabilities; pass ops.sigmoid(logits), "
+                         "or the logits to binary_cross_entropy_with_logits, which is stabler")
+    _check_probabilities(fn, "target", target, "expected labels 0 or 1, or probabilities")
+    return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=reduction)
+
+
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Value:
+    """The terms of KL(target || exp(input)), target (log target - input), for log-probabilities
+    input and probabilities target, 0 where target = 0 (with log_target=True target holds
+    log-probabilities and the terms are exp(target) (target - input)): input and target of one
+    shape -> () or that shape ("none").
+
+    reduction="batchmean" divides the sum by N, the length of the first axis: the KL divergence
+    per sample. "mean" divides it by the number of elements, as PyTorch's "mean" (which warns
+    that this is not the KL divergence; here no warning); "sum" sums. Both input and target get
+    gradients.
+    """
+    check_reduction("kl_div", reduction, KL_REDUCTIONS)
+    target = _elementwise_target("kl_div", input, target)
+    if reduction != "batchmean":
+        return KLDiv.apply(input, target, reduction=reduction, log_target=log_target)
+    total = KLDiv.apply(input, target, reduction="sum", log_target=log_target)
+    shape = np.shape(data_of(input))
+    return total / shape[0] if shape else total     # a 0-d input is one sample, as PyTorch's
