@@ -474,16 +474,66 @@ def test_binary_cross_entropy_bad_weight_raises_and_the_fixes_work(rng):
                                          r"broadcast"):                # more axes than input
         bce(x, t, np.ones((2, 2, 3)))
     assert bce(x, t, np.ones(3)).item() == bce(x, t).item()
-    with pytest.raises(TypeError, match=r"binary_cross_entropy: input has dtype float32 but "
-                                        r"weight has dtype float64; .* "
-                                        r"weight\.astype\(np\.float32\)"):
-        bce(x.astype(np.float32), t.astype(np.float32), np.ones(3))
-    assert bce(x.astype(np.float32), t.astype(np.float32), np.ones(3, np.float32)).dtype == \
-        np.float32
+    # weights of any real dtype, numbers and lists become constants of the input's dtype
+    x32, t32 = x.astype(np.float32), t.astype(np.float32)
+    for weight in (np.ones(3), 1.0, [1, 1, 1], np.ones(3, np.float32)):
+        loss = bce(x32, t32, weight)
+        assert loss.dtype == np.float32 and loss.item() == bce(x32, t32).item()
     with pytest.raises(TypeError, match=r"binary_cross_entropy: weight is 'sum', a string; .* "
                                         r"pass the reduction by keyword, reduction='sum'"):
         bce(x, t, "sum")
     assert bce(x, t, reduction="sum").shape == ()
+    with pytest.raises(TypeError, match=r"binary_cross_entropy: weight has dtype <U1; expected "
+                                        r"numbers"):
+        bce(x, t, np.array(["a", "b", "c"]))
+    with pytest.raises(TypeError, match=r"binary_cross_entropy: input has dtype uint8; expected "
+                                        r"floating-point probabilities \(as PyTorch\); convert "
+                                        r"them, e.g. input.astype\(np.float32\)"):
+        bce(np.array([1, 0], np.uint8), np.array([0.0, 0.0]))
+    assert bce(np.array([1, 0], np.uint8).astype(np.float32),          # the fix
+               np.array([0.0, 0.0], np.float32), reduction="none").data.tolist() == [100.0, 0.0]
+
+
+def test_smooth_l1_and_huber_pass_a_nan_on_and_keep_their_dtype():
+    """A NaN difference (nan, or inf - inf) gives a NaN loss and a NaN gradient, as PyTorch's
+    (its sign, 0, would have silenced it); a numpy float64 beta or delta keeps a float32 loss
+    float32."""
+    for loss in (tc.ops.smooth_l1_loss, tc.ops.huber_loss):
+        x = tc.Value(np.array([np.nan, np.inf, 2.0]))
+        loss(x, np.array([0.0, np.inf, 0.0]), "sum").backward()
+        assert np.isnan(x.grad[:2]).all() and x.grad[2] == 1.0
+        x32 = tc.Value(np.array([0.1, 2.0], np.float32))
+        assert loss(x32, np.zeros(2, np.float32), "mean", np.float64(0.5)).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huber_loss_takes_any_delta(dtype):
+    """Computed without dividing by delta: a delta of 1e30 (or inf) leaves the quadratic piece
+    d^2 / 2 exact, where delta * (d^2 / (2 delta)) underflows (or is inf * 0 = nan)."""
+    d = np.array([1e-10, 1.0], dtype)
+    for delta in (1e30, np.inf):
+        x = tc.Value(d)
+        out = tc.ops.huber_loss(x, np.zeros(2, dtype), "none", delta)
+        np.testing.assert_allclose(out.data, 0.5 * d * d, rtol=1e-6)
+        out.backward(np.ones(2, dtype))
+        np.testing.assert_allclose(x.grad, d, rtol=1e-6)
+    tiny = tc.ops.huber_loss(np.array([1e-100, 1.0]), np.zeros(2), "none", 1e200)
+    assert tiny.data.tolist() == [0.5e-200, 0.5]
+
+
+def test_bce_loss_module_checks_its_weight_as_the_op_does():
+    with pytest.raises(TypeError, match=r"BCELoss: weight is 'sum', a string; .* pass the "
+                                        r"reduction by keyword, reduction='sum'"):
+        tc.nn.BCELoss("sum")
+    assert tc.nn.BCELoss(reduction="sum").reduction == "sum"                 # the fix
+    with pytest.raises(TypeError, match=r"BCELoss: weight requires grad; .* pass "
+                                        r"weight\.detach\(\)"):
+        tc.nn.BCELoss(weight=tc.Value(np.ones(3)))
+    assert tc.nn.BCELoss(weight=tc.Value(np.ones(3)).detach()).weight.shape == (3,)
+    ints = tc.nn.BCELoss(weight=[1, 2, 3])
+    assert ints.weight.data.dtype == np.float32                 # PyTorch's default float dtype
+    x32 = np.full((2, 3), 0.5, np.float32)
+    assert tc.nn.BCELoss(weight=np.ones(3))(x32, x32).dtype == np.float32   # float64 weights
 
 
 def test_kl_div_takes_batchmean_and_the_others_do_not():

@@ -620,7 +620,8 @@ def test_an_op_without_mapping_is_named_with_what_to_do(tmp_path):
 @pytest.mark.parametrize("loss, op", [
     (lambda y: ops.cross_entropy(y, np.array([0, 2])), "CrossEntropy"),
     (lambda y: ops.l1_loss(y, np.zeros((2, 3), np.float32)), "L1Loss"),
-    (lambda y: ops.huber_loss(y, np.zeros((2, 3), np.float32)), "SmoothL1Loss"),
+    (lambda y: ops.huber_loss(y, np.zeros((2, 3), np.float32)), "HuberLoss"),
+    (lambda y: ops.smooth_l1_loss(y, np.zeros((2, 3), np.float32)), "SmoothL1Loss"),
     (lambda y: ops.binary_cross_entropy(ops.sigmoid(y), np.ones((2, 3), np.float32)),
      "BinaryCrossEntropy"),
     (lambda y: ops.kl_div(ops.log_softmax(y), np.full((2, 3), 1 / 3, np.float32)), "KLDiv")])

@@ -5,6 +5,8 @@ rules are."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.loss import (
@@ -13,6 +15,7 @@ from tinygrad_cnn.ops.loss import (
     check_beta,
     check_delta,
     check_reduction,
+    check_weight,
 )
 
 
@@ -105,11 +108,17 @@ class HuberLoss(_Loss):
 
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities input against targets, both in [0, 1] and of one
-    shape, as ops.binary_cross_entropy; weight, if given, is a buffer (in state_dict)."""
+    shape, as ops.binary_cross_entropy; weight, if given, is a buffer (in state_dict), float32
+    when given as integers (PyTorch's default float dtype, so that its state dicts load)."""
 
     def __init__(self, weight=None, reduction: str = "mean"):
+        check_weight("BCELoss", weight)
         super().__init__(reduction)
-        self.weight = None if weight is None else Buffer(weight)
+        if weight is not None:
+            weight = Buffer(weight)
+            if weight.data.dtype.kind != "f":
+                weight.data = weight.data.astype(np.float32)
+        self.weight = weight
 
     def forward(self, input, target):
         return ops.binary_cross_entropy(input, target, self.weight, self.reduction)

@@ -27,7 +27,7 @@ INPUT, OUTPUT, BATCH = "input", "output", "N"
 INSTALL_HINT = "pip install 'tinygrad_cnn[onnx]' (or pip install onnx)"
 # Ops that only training computes: the hint for them says what to export instead.
 LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits", "L1Loss", "SmoothL1Loss",
-          "BinaryCrossEntropy", "KLDiv"}
+          "HuberLoss", "BinaryCrossEntropy", "KLDiv"}
 
 
 def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> onnx.ModelProto:

@@ -172,7 +172,8 @@ class SmoothL1Loss(Function):
         d = x - t
         z = np.abs(d)
         self.reduction, self.beta = reduction, beta
-        self.inside, self.sign = z < beta, _sign(d)         # at |d| = beta: the linear piece
+        # at |d| = beta: the linear piece; a NaN d takes the quadratic one, so its NaN passes on
+        self.inside, self.sign = (z < beta) | np.isnan(d), _sign(d)
         return _reduce(np.where(self.inside, 0.5 * z * z / beta, z - 0.5 * beta), reduction)
 
     # l = d^2 / (2 beta) inside, |d| - beta / 2 outside  =>  dl/dd = d / beta inside, sign(d)
@@ -180,6 +181,33 @@ class SmoothL1Loss(Function):
     def backward(self, grad):
         x, t, _ = self.saved()
         slope = Where.run(self.inside, (x - t) / self.beta, self.sign)
+        dx = slope * _per_loss(grad, self.reduction, x.size)
+        return (dx if self.needs_input_grad[0] else None,
+                -dx if self.needs_input_grad[1] else None)
+
+
+class HuberLoss(Function):
+    """l = d^2 / 2 where |d| < delta, else delta (|d| - delta / 2), with d = x - t elementwise,
+    reduced by `reduction`: x and t of one shape -> () or that shape for "none". It equals delta
+    times the smooth L1 loss with beta = delta, but computed without dividing by delta, so no
+    delta is too large or too small for it.
+
+    Backward: dl/dd = d where |d| < delta, else delta sign(d); dl/dx = dl/dd = -dl/dt.
+    """
+
+    def forward(self, x, t, reduction="mean", delta=1.0):
+        d = x - t
+        z = np.abs(d)
+        self.reduction, self.delta = reduction, delta
+        # at |d| = delta: the linear piece; a NaN d takes the quadratic one, so its NaN passes on
+        self.inside, self.sign = (z < delta) | np.isnan(d), _sign(d)
+        return _reduce(np.where(self.inside, 0.5 * z * z, delta * (z - 0.5 * delta)), reduction)
+
+    # l = d^2 / 2 inside, delta (|d| - delta / 2) outside  =>  dl/dd = d inside, delta sign(d)
+    # outside; dl/dx = dl/dd = -dl/dt, times l's upstream gradient
+    def backward(self, grad):
+        x, t, _ = self.saved()
+        slope = Where.run(self.inside, x - t, self.delta * self.sign)
         dx = slope * _per_loss(grad, self.reduction, x.size)
         return (dx if self.needs_input_grad[0] else None,
                 -dx if self.needs_input_grad[1] else None)
@@ -370,20 +398,30 @@ def _check_probabilities(fn: str, name: str, x, fix: str) -> None:
                          f"{outside.size} outside, e.g. {outside[0]}; {fix}")
 
 
-def _weight(fn: str, x, weight) -> np.ndarray | None:
-    """binary_cross_entropy's weight as a constant array of x's floating dtype that broadcasts
-    to x's shape (integer weights are converted), after checking; None stays None."""
-    if weight is None:
-        return None
+def check_weight(fn: str, weight) -> None:
+    """binary_cross_entropy's weight is not a string (a reduction passed third) and not a Value
+    that requires grad, else an error naming `fn` (the op or BCELoss)."""
     if isinstance(weight, str):
         raise TypeError(f"{fn}: weight is {weight!r}, a string; expected weights or None; pass "
-                        f"the reduction by keyword, reduction={weight!r}: weight comes third, "
-                        f"as in PyTorch")
+                        f"the reduction by keyword, reduction={weight!r}: weight comes first "
+                        f"among the settings, as in PyTorch")
     if isinstance(weight, Value) and weight.requires_grad:
         raise TypeError(f"{fn}: weight requires grad; expected a constant, since the loss is "
                         f"not differentiable with respect to weight (as in PyTorch); pass "
                         f"weight.detach()")
+
+
+def _weight(fn: str, x, weight) -> np.ndarray | None:
+    """binary_cross_entropy's weight as a constant array of x's floating dtype that broadcasts
+    to x's shape (numbers, lists and arrays of any real dtype are converted, as PyTorch does),
+    after checking; None stays None."""
+    if weight is None:
+        return None
+    check_weight(fn, weight)
     xa, wa = np.asarray(data_of(x)), np.asarray(data_of(weight))
+    if wa.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: weight has dtype {wa.dtype}; expected numbers, one weight per "
+                        f"element (broadcast to the input's shape)")
     try:
         fits = np.broadcast_shapes(wa.shape, xa.shape) == xa.shape
     except ValueError:
@@ -392,13 +430,7 @@ def _weight(fn: str, x, weight) -> np.ndarray | None:
         raise ValueError(f"{fn}: weight has shape {wa.shape}, which does not broadcast to the "
                          f"input's shape {xa.shape}; expected a shape that does, e.g. "
                          f"{xa.shape[-1:]} for one weight per entry of the last axis")
-    if wa.dtype.kind in "biu" and xa.dtype.kind == "f":
-        return wa.astype(xa.dtype)
-    if wa.dtype != xa.dtype:
-        raise TypeError(f"{fn}: input has dtype {xa.dtype} but weight has dtype {wa.dtype}; "
-                        f"expected the same dtype; convert the weight, e.g. "
-                        f"weight.astype(np.{xa.dtype}) for an array")
-    return wa
+    return wa.astype(xa.dtype, copy=False)     # a constant in the input's dtype, as PyTorch
 
 
 def _sign(d: np.ndarray) -> np.ndarray:
@@ -478,17 +510,19 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0) ->
     target = _elementwise_target("smooth_l1_loss", input, target)
     if beta == 0:                       # no quadratic piece: l1_loss, as PyTorch's
         return L1Loss.apply(input, target, reduction=reduction)
-    return SmoothL1Loss.apply(input, target, reduction=reduction, beta=beta)
+    # a float: a numpy float64 beta would widen a float32 loss
+    return SmoothL1Loss.apply(input, target, reduction=reduction, beta=float(beta))
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Value:
     """d^2 / 2 for |d| < delta, else delta (|d| - delta / 2), with d = input - target,
     averaged, summed or elementwise ("none"): input and target of one shape -> () or that
-    shape. It is delta * smooth_l1_loss(input, target, beta=delta), and computed so."""
+    shape. It is delta * smooth_l1_loss(input, target, beta=delta), computed without the division
+    by delta (its own op), so that a large or tiny delta neither overflows nor underflows."""
     check_reduction("huber_loss", reduction)
     check_delta("huber_loss", delta)
     target = _elementwise_target("huber_loss", input, target)
-    return SmoothL1Loss.apply(input, target, reduction=reduction, beta=delta) * delta
+    return HuberLoss.apply(input, target, reduction=reduction, delta=float(delta))
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Value:
@@ -502,6 +536,10 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     """
     fn = "binary_cross_entropy"
     check_reduction(fn, reduction)
+    dtype = np.asarray(data_of(input)).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"{fn}: input has dtype {dtype}; expected floating-point probabilities "
+                        f"(as PyTorch); convert them, e.g. input.astype(np.float32)")
     target = _elementwise_target(fn, input, target)
     weight = _weight(fn, input, weight)
     _check_probabilities(fn, "input", input, "expected probabilities; pass ops.sigmoid(logits), "
