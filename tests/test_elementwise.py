@@ -617,3 +617,154 @@ def test_sin_cos_log1p_expm1_of_integers_give_the_dtype_tanh_gives(dtype):
         assert out.dtype == expected_dtype and not out.requires_grad, name
         np.testing.assert_allclose(out.data, getattr(np, name)(data.astype(np.float64)),
                                    rtol=1e-3, err_msg=name)
+
+
+# elu, hardtanh, softplus's beta and threshold, prelu: (op, the definition in numpy, the kinks)
+def _elu(alpha):
+    return lambda x: np.where(x > 0, x, alpha * (np.exp(x) - 1))
+
+
+def _softplus(beta, threshold):
+    return lambda x: np.where(beta * x > threshold, x, np.log(1 + np.exp(beta * x)) / beta)
+
+
+PIECEWISE = {
+    "elu": (tc.ops.elu, _elu(1.0), [0.0]),
+    "elu-alpha-0.3": (lambda x: tc.ops.elu(x, alpha=0.3), _elu(0.3), [0.0]),
+    "elu-alpha-negative": (lambda x: tc.ops.elu(x, -1.5), _elu(-1.5), [0.0]),
+    "hardtanh": (tc.ops.hardtanh, lambda x: np.minimum(np.maximum(x, -1), 1), [-1.0, 1.0]),
+    "hardtanh-relu6": (lambda x: tc.ops.hardtanh(x, 0.0, 6.0),
+                       lambda x: np.minimum(np.maximum(x, 0), 6), [0.0, 6.0]),
+    "hardtanh-asymmetric": (lambda x: tc.ops.hardtanh(x, min_val=-0.5, max_val=2.0),
+                            lambda x: np.minimum(np.maximum(x, -0.5), 2), [-0.5, 2.0]),
+    "softplus-threshold-20": (lambda x: tc.ops.softplus(x, threshold=20.0), _softplus(1, 20),
+                              [20.0]),
+    "softplus-beta-2-threshold-3": (lambda x: tc.ops.softplus(x, 2.0, 3.0), _softplus(2, 3),
+                                    [1.5]),
+    "softplus-beta-negative": (lambda x: tc.ops.softplus(x, beta=-0.7, threshold=1.0),
+                               _softplus(-0.7, 1), [-1 / 0.7]),
+}
+
+
+def away_from_kinks(rng, shape, kinks):
+    """Values spread over [-24, 24] (past softplus's threshold 20 and relu6's 6), none within
+    0.05 of a kink, where finite differences straddle two pieces."""
+    x = rng.standard_normal(shape) * 8
+    for kink in kinks:
+        x = np.where(np.abs(x - kink) < 0.05, kink + 0.1, x)
+    return x
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (2, 3, 4)])
+@pytest.mark.parametrize("name", PIECEWISE)
+def test_elu_hardtanh_softplus_settings_forward_gradcheck_and_gradgradcheck(rng, name, shape):
+    op, definition, kinks = PIECEWISE[name]
+    x = away_from_kinks(rng, shape, kinks)
+    out = op(tc.Value(x))
+    assert out.shape == shape
+    np.testing.assert_allclose(out.data, definition(x), rtol=1e-13, atol=1e-15)
+    assert tc.gradcheck(op, [x])
+    assert tc.gradgradcheck(op, [x])
+    x32 = tc.Value(x.astype(np.float32))
+    out32 = op(x32)
+    out32.backward(np.ones(shape, dtype=np.float32))
+    assert out32.dtype == x32.grad.dtype == np.float32
+
+
+def test_elu_hardtanh_softplus_prelu_at_their_kinks_as_pytorch():
+    """The values PyTorch gives at the kinks (tests/torch_oracle/test_activations.py checks them
+    against torch, to second order)."""
+    x = tc.Value([-1.0, 0.0, 1.0])
+    tc.ops.elu(x, alpha=0.5).sum().backward()
+    np.testing.assert_allclose(x.grad, [0.5 * np.exp(-1), 0.5, 1.0], rtol=1e-15)  # alpha at 0
+    y = tc.Value([-1.5, -1.0, 0.0, 1.0, 1.5])
+    tc.ops.hardtanh(y).sum().backward()
+    assert y.grad.tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]           # 0 at the bounds, unlike clip
+    z = tc.Value([-1.0, 0.0, 3.0, 6.0, 7.0])
+    tc.ops.hardtanh(z, 0.0, 6.0).sum().backward()
+    assert z.grad.tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    s = tc.Value([0.5, 0.75])                                     # beta x = threshold, then above
+    tc.ops.softplus(s, beta=2.0, threshold=1.0).sum().backward()
+    np.testing.assert_allclose(s.grad, [1 / (1 + np.exp(-1.0)), 1.0], rtol=1e-15)
+    p, w = tc.Value([[-2.0, 0.0, 3.0]]), tc.Value([0.25])
+    tc.ops.prelu(p, w).sum().backward()
+    assert p.grad.tolist() == [[0.25, 0.25, 1.0]] and w.grad.tolist() == [-2.0]  # slope at 0
+
+
+def test_softplus_keeps_every_digit_by_default_and_pytorchs_threshold_on_request():
+    """threshold=inf by default: above 20, x + log1p(e^-x), not PyTorch's x; threshold=20.0
+    gives PyTorch's x and derivative 1 there."""
+    x = tc.Value([19.0, 25.0, 40.0])
+    exact = tc.ops.softplus(x)
+    np.testing.assert_array_equal(exact.data, x.data + np.log1p(np.exp(-x.data)))
+    assert exact.data[1] > 25.0
+    switched = tc.ops.softplus(x, threshold=20.0)
+    np.testing.assert_array_equal(switched.data[1:], [25.0, 40.0])
+    assert switched.data[0] == exact.data[0]
+    switched.sum().backward()
+    np.testing.assert_allclose(x.grad, [1 / (1 + np.exp(-19.0)), 1.0, 1.0], rtol=1e-15)
+    with np.errstate(over="raise"):                                 # no e^500 either way
+        big = tc.ops.softplus(tc.Value([1000.0, -1000.0]), beta=0.5)
+    np.testing.assert_allclose(big.data, [1000.0, 2 * np.exp(-500.0)], rtol=1e-14)
+
+
+# (x shape, weight shape): one slope per channel of images, of rows, of sequences; one slope
+# for everything; a 0-d weight; a 1-D and a 0-d x (one channel)
+PRELU_SHAPES = [((2, 3, 4, 5), (3,)), ((4, 3), (3,)), ((2, 3, 5), (3,)), ((2, 3, 4), (1,)),
+                ((3, 2), ()), ((5,), (1,)), ((), (1,))]
+
+
+@pytest.mark.parametrize("x_shape, w_shape", PRELU_SHAPES)
+def test_prelu_forward_gradcheck_and_gradgradcheck(rng, x_shape, w_shape):
+    x = away_from_zero(rng, x_shape, low=0.05)
+    weight = rng.uniform(-0.5, 1.5, w_shape)
+    out = tc.ops.prelu(tc.Value(x), tc.Value(weight))
+    # one slope per channel (axis 1): the weight as a column for every position of a channel
+    slopes = weight if weight.size == 1 else weight.reshape((-1,) + (1,) * (len(x_shape) - 2))
+    np.testing.assert_array_equal(out.data, np.where(x > 0, x, slopes * x))
+    assert out.shape == x_shape
+    assert tc.gradcheck(tc.ops.prelu, [x, weight])
+    assert tc.gradgradcheck(tc.ops.prelu, [x, weight])
+
+
+def test_prelu_weight_gradient_sums_each_channel_where_x_is_negative(rng):
+    x = tc.Value(away_from_zero(rng, (2, 3, 4)))
+    weight = tc.Value(np.array([0.1, 0.2, 0.3]))
+    upstream = rng.standard_normal((2, 3, 4))
+    tc.ops.prelu(x, weight).backward(upstream)
+    np.testing.assert_allclose(weight.grad, (upstream * np.minimum(x.data, 0)).sum(axis=(0, 2)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(x.grad, upstream * np.where(x.data > 0, 1, [[0.1], [0.2], [0.3]]),
+                               rtol=1e-15)
+
+
+def test_elu_hardtanh_softplus_prelu_errors():
+    x = tc.Value(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"elu: alpha '1' is a str; expected a real number such "
+                                        r"as 1\.0"):
+        tc.ops.elu(x, "1")
+    with pytest.raises(ValueError, match=r"hardtanh: min_val=2\.0 is greater than max_val=1\.0; "
+                                         r"expected min_val <= max_val"):
+        tc.ops.hardtanh(x, 2.0, 1.0)
+    np.testing.assert_array_equal(tc.ops.hardtanh(x, 0.5, 0.5).data, np.full((2, 3), 0.5))
+    with pytest.raises(TypeError, match=r"hardtanh: max_val None is a NoneType; expected a real "
+                                        r"number such as 1\.0"):
+        tc.ops.hardtanh(x, 0.0, None)
+    with pytest.raises(ValueError, match=r"softplus: beta is 0, which the formula "
+                                         r"log\(1 \+ e\^\(beta x\)\) / beta divides by; expected "
+                                         r"a non-zero number such as 1\.0"):
+        tc.ops.softplus(x, beta=0)
+    with pytest.raises(TypeError, match=r"softplus: threshold True is a bool; expected a real "
+                                        r"number such as 20\.0"):
+        tc.ops.softplus(x, threshold=True)
+    with pytest.raises(ValueError, match=r"prelu: weight has shape \(2,\) but the input \(2, 3\) "
+                                         r"has 3 channels \(axis 1; a 0-d or 1-D input has 1\); "
+                                         r"expected a weight of shape \(1,\) \(one slope for "
+                                         r"every channel\) or \(3,\) \(one per channel\); e\.g\. "
+                                         r"nn\.PReLU\(num_parameters=3\)"):
+        tc.ops.prelu(x, np.ones(2))
+    with pytest.raises(ValueError, match=r"prelu: weight has shape \(3,\) but the input \(3,\) "
+                                         r"has 1 channel "):
+        tc.ops.prelu(np.ones(3), np.ones(3))                      # as PyTorch: 1-D x, 1 channel
+    with pytest.raises(ValueError, match=r"prelu: weight has shape \(1, 3\)"):
+        tc.ops.prelu(x, np.ones((1, 3)))

@@ -1,7 +1,7 @@
-"""Tests of nn.LayerNorm and nn.Embedding: forwards against numpy formulas, float32 kept float32,
-gradients (gradcheck and gradgradcheck in float64 for LayerNorm; the scatter-add of repeated ids
-for Embedding, and the padding row that gets none), initialisation, parameter and state-dict
-names, reprs and every error."""
+"""Tests of nn.LayerNorm, nn.GroupNorm (and ops.group_norm) and nn.Embedding: forwards against
+numpy formulas, float32 kept float32, gradients (gradcheck and gradgradcheck in float64 for the
+norms; the scatter-add of repeated ids for Embedding, and the padding row that gets none),
+initialisation, parameter and state-dict names, reprs and every error."""
 
 import numpy as np
 import pytest
@@ -162,6 +162,157 @@ def test_layer_norm_errors():
         with pytest.raises(ValueError, match=r"LayerNorm: eps is .*; expected a small positive "
                                              r"number such as 1e-5"):
             nn.LayerNorm(4, eps=eps)
+
+
+# ---------------------------------------------------------------- GroupNorm
+
+# (input shape, num_groups): images, rows without positions, one group (the whole sample), one
+# group per channel (instance norm), a batch of 1, one value per group (variance 0)
+GROUP_CASES = [((2, 6, 3, 4), 3), ((3, 4), 2), ((2, 6, 5), 1), ((2, 4, 3, 3), 4),
+               ((1, 6, 2, 2), 2), ((2, 3, 1, 1), 3)]
+
+
+def group_norm_reference(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """Loops over the samples and the groups: each group of C / num_groups adjacent channels of
+    one sample normalised with its own mean and biased variance; then weight and bias per
+    channel."""
+    out = np.empty_like(x)
+    size = x.shape[1] // num_groups
+    for n in range(x.shape[0]):
+        for g in range(num_groups):
+            block = x[n, g * size:(g + 1) * size]
+            out[n, g * size:(g + 1) * size] = (block - block.mean()) / np.sqrt(block.var() + eps)
+    column = (-1,) + (1,) * (x.ndim - 2)                  # a channel's entry at its positions
+    if weight is not None:
+        out = out * weight.reshape(column)
+    return out if bias is None else out + bias.reshape(column)
+
+
+@pytest.mark.parametrize("shape, num_groups", GROUP_CASES)
+def test_group_norm_forward_matches_the_loops(rng, shape, num_groups):
+    channels = shape[1]
+    x = rng.standard_normal(shape) * 3 + 2
+    weight, bias = rng.uniform(0.5, 2, channels), rng.standard_normal(channels)
+    layer = nn.GroupNorm(num_groups, channels, eps=1e-3)
+    layer.weight, layer.bias = tc.Value(weight), tc.Value(bias)
+    expected = group_norm_reference(x, num_groups, weight, bias, eps=1e-3)
+    np.testing.assert_allclose(layer(tc.Value(x)).data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)    # an array too
+    plain = nn.GroupNorm(num_groups, channels, affine=False)
+    np.testing.assert_allclose(plain(x).data, group_norm_reference(x, num_groups),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tc.ops.group_norm(x, num_groups, bias=bias).data,
+                               group_norm_reference(x, num_groups, np.ones(channels), bias),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, num_groups", GROUP_CASES)
+def test_group_norm_gradcheck_and_gradgradcheck(rng, shape, num_groups):
+    channels = shape[1]
+    x = rng.standard_normal(shape)
+    weight, bias = rng.uniform(0.5, 2, channels), rng.standard_normal(channels)
+
+    def fn(x, weight, bias):
+        return tc.ops.group_norm(x, num_groups, weight, bias, eps=1e-3)
+
+    assert tc.gradcheck(fn, [x, weight, bias])
+    assert tc.gradgradcheck(fn, [x, weight, bias])
+    plain = nn.GroupNorm(num_groups, channels, affine=False)
+    assert tc.gradcheck(plain, [x])
+    assert tc.gradgradcheck(plain, [x])
+
+
+def test_group_norm_one_group_is_layer_norm_and_one_per_channel_is_instance_norm(rng):
+    x = rng.standard_normal((3, 4, 2, 5)) * 2 - 1
+    np.testing.assert_allclose(nn.GroupNorm(1, 4, affine=False)(x).data,
+                               nn.LayerNorm((4, 2, 5), elementwise_affine=False)(x).data,
+                               rtol=1e-12, atol=1e-12)
+    instance = nn.GroupNorm(4, 4, affine=False)(x).data
+    np.testing.assert_allclose(instance.mean(axis=(2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(instance.var(axis=(2, 3)),
+                               1 / (1 + 1e-5 / x.var(axis=(2, 3))), rtol=1e-12)
+    layer = nn.GroupNorm(2, 4)
+    np.testing.assert_allclose(layer(x[1:2]).data, layer(x).data[1:2], rtol=1e-12)  # per sample
+    layer.eval()                                                          # no running statistics
+    np.testing.assert_array_equal(layer(x).data, layer.train()(x).data)
+    constant = layer(np.full((2, 4, 3), 7.0)).data                        # var 0: eps avoids 0/0
+    np.testing.assert_array_equal(constant, np.zeros((2, 4, 3)))
+    assert layer(np.zeros((0, 4, 3))).shape == (0, 4, 3)                 # an empty batch
+
+
+def test_group_norm_float32_stays_float32(rng):
+    layer = nn.GroupNorm(2, 6)
+    assert layer.weight.dtype == layer.bias.dtype == np.float32
+    np.testing.assert_array_equal(layer.weight.data, np.ones(6))
+    np.testing.assert_array_equal(layer.bias.data, np.zeros(6))
+    x = tc.Value(rng.standard_normal((2, 6, 3, 3)).astype(np.float32))
+    out = layer(x)
+    assert out.dtype == np.float32
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert x.grad.dtype == layer.weight.grad.dtype == layer.bias.grad.dtype == np.float32
+    expected = group_norm_reference(x.data.astype(np.float64), 2)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_group_norm_parameters_state_dict_and_repr():
+    layer = nn.GroupNorm(2, 6)
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert {name: array.shape for name, array in layer.state_dict().items()} == {
+        "weight": (6,), "bias": (6,)}
+    plain = nn.GroupNorm(3, 6, eps=1e-3, affine=False)
+    assert list(plain.parameters()) == [] and list(plain.state_dict()) == []
+    assert (layer.num_groups, layer.num_channels, layer.eps, layer.affine) == (2, 6, 1e-5, True)
+    assert repr(layer) == "GroupNorm(2, 6, eps=1e-05, affine=True, bias=True)"   # PyTorch's
+    assert repr(plain) == "GroupNorm(3, 6, eps=0.001, affine=False, bias=False)"
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GroupNorm(2, 4), nn.ReLU())
+    assert [name for name, _ in model.named_parameters()] == [
+        "0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_group_norm_errors():
+    with pytest.raises(ValueError, match=r"GroupNorm: num_channels=6 is not divisible by "
+                                         r"num_groups=4; expected num_groups to divide "
+                                         r"num_channels; pick num_groups from the divisors of "
+                                         r"6: 1, 2, 3, 6"):
+        nn.GroupNorm(4, 6)
+    with pytest.raises(ValueError, match=r"GroupNorm: num_groups is 0; expected an integer >= 1"):
+        nn.GroupNorm(0, 6)
+    with pytest.raises(TypeError, match=r"GroupNorm: num_channels is float 6\.0; expected an "
+                                        r"integer >= 1"):
+        nn.GroupNorm(2, 6.0)
+    for eps in (0, -1e-5, "1e-5", True):
+        with pytest.raises(ValueError, match=r"GroupNorm: eps is .*; expected a small positive "
+                                             r"number such as 1e-5"):
+            nn.GroupNorm(2, 6, eps=eps)
+    with pytest.raises(ValueError, match=r"GroupNorm: input has shape \(2, 4, 5\); expected "
+                                         r"\(N, 6, \.\.\.\), with num_channels=6 channels on "
+                                         r"axis 1; make num_channels equal to the channels of "
+                                         r"the layer before"):
+        nn.GroupNorm(2, 6)(np.ones((2, 4, 5)))
+    with pytest.raises(ValueError, match=r"GroupNorm: input has shape \(6,\)"):
+        nn.GroupNorm(2, 6)(np.ones(6))
+    x = np.ones((2, 6, 3))
+    with pytest.raises(ValueError, match=r"group_norm: num_groups=4 does not divide the 6 "
+                                         r"channels of the input \(2, 6, 3\) \(axis 1\); "
+                                         r"expected a divisor of 6: 1, 2, 3, 6"):
+        tc.ops.group_norm(x, 4)
+    with pytest.raises(ValueError, match=r"group_norm: num_groups=0 does not divide"):
+        tc.ops.group_norm(x, 0)
+    with pytest.raises(TypeError, match=r"group_norm: num_groups is float 2\.0; expected an int "
+                                        r">= 1 dividing the channels"):
+        tc.ops.group_norm(x, 2.0)
+    with pytest.raises(ValueError, match=r"group_norm: input has shape \(6,\); expected \(N, C\) "
+                                         r"or \(N, C, \.\.\.\) with the channels on axis 1"):
+        tc.ops.group_norm(np.ones(6), 2)
+    with pytest.raises(ValueError, match=r"group_norm: bias has shape \(3,\) but the input "
+                                         r"\(2, 6, 3\) has 6 channels \(axis 1\); expected bias "
+                                         r"of shape \(6,\): one entry per channel"):
+        tc.ops.group_norm(x, 2, np.ones(6), np.ones(3))
+    with pytest.raises(ValueError, match=r"group_norm: input \(2, 6, 0\) has no values in its "
+                                         r"groups; expected at least one value per group"):
+        tc.ops.group_norm(np.ones((2, 6, 0)), 2)
+    with pytest.raises(ValueError, match=r"group_norm: eps is 0; expected a small positive"):
+        tc.ops.group_norm(x, 2, eps=0)
 
 
 # ---------------------------------------------------------------- Embedding

@@ -916,7 +916,9 @@ def test_activation_pooling_and_identity_layers(rng):
 @pytest.mark.parametrize("layer", [nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(0.1),
                                    nn.AvgPool2d(2, stride=1, padding=1), nn.Identity(),
                                    nn.Softmax(dim=1), nn.LogSoftmax(dim=-1),
-                                   nn.AdaptiveAvgPool2d((3, 2)), nn.AdaptiveAvgPool2d(1)])
+                                   nn.AdaptiveAvgPool2d((3, 2)), nn.AdaptiveAvgPool2d(1),
+                                   nn.ELU(0.5), nn.Hardtanh(-0.7, 1.3), nn.ReLU6(),
+                                   nn.Softplus(2.0, 3.0)])
 def test_new_layers_gradcheck_and_gradgradcheck(rng, layer):
     x = rng.standard_normal((2, 2, 4, 5))
     x[np.abs(x) < 1e-3] = 0.5                                # away from leaky_relu's kink
@@ -993,6 +995,87 @@ def test_gelu_and_silu_layers(rng):
                                          r"\(PyTorch's tanh approximation\); pass e.g. "
                                          r"GELU\(approximate='tanh'\)"):
         nn.GELU("exact")
+
+
+def test_elu_hardtanh_relu6_and_softplus_layers(rng):
+    x = rng.standard_normal((2, 3, 4)) * 4
+    x[0, 0, :2] = [25.0, 7.0]                               # past threshold 20 and relu6's 6
+    for layer, expected in [(nn.ELU(), ops.elu(x)), (nn.ELU(alpha=0.5), ops.elu(x, 0.5)),
+                            (nn.Hardtanh(), ops.hardtanh(x)),
+                            (nn.Hardtanh(-2, 3), ops.hardtanh(x, -2.0, 3.0)),
+                            (nn.ReLU6(), ops.hardtanh(x, 0.0, 6.0)),
+                            (nn.Softplus(), ops.softplus(x, 1.0, 20.0)),
+                            (nn.Softplus(beta=2, threshold=5), ops.softplus(x, 2.0, 5.0))]:
+        np.testing.assert_array_equal(layer(tc.Value(x)).data, expected.data)
+        assert list(layer.parameters()) == [] and layer.state_dict() == {}
+    np.testing.assert_array_equal(nn.ReLU6()(x).data, np.clip(x, 0, 6))
+    assert nn.Softplus()(x).data[0, 0, 0] == 25.0                # x itself above threshold
+    relu6 = nn.ReLU6()
+    assert isinstance(relu6, nn.Hardtanh) and (relu6.min_val, relu6.max_val) == (0.0, 6.0)
+    for layer, text in [(nn.ELU(), "ELU(alpha=1.0)"), (nn.ELU(0.5), "ELU(alpha=0.5)"),
+                        (nn.Hardtanh(), "Hardtanh(min_val=-1.0, max_val=1.0)"),
+                        (relu6, "ReLU6()"), (nn.Softplus(), "Softplus(beta=1.0, threshold=20.0)"),
+                        (nn.Softplus(0.5, 10.0), "Softplus(beta=0.5, threshold=10.0)")]:
+        assert repr(layer) == text                                  # PyTorch's reprs
+
+
+def test_elu_hardtanh_and_softplus_layer_errors():
+    with pytest.raises(TypeError, match=r"ELU: alpha is str '1'; expected a number such as 1\.0"):
+        nn.ELU("1")
+    with pytest.raises(ValueError, match=r"Hardtanh: max_val=-1\.0 is not greater than "
+                                         r"min_val=1\.0; expected min_val < max_val, as "
+                                         r"PyTorch's Hardtanh"):
+        nn.Hardtanh(1.0, -1.0)
+    with pytest.raises(ValueError, match=r"Hardtanh: max_val=0\.5 is not greater than min_val"):
+        nn.Hardtanh(0.5, 0.5)
+    with pytest.raises(TypeError, match=r"Hardtanh: min_val is NoneType None; expected a number "
+                                        r"such as -1\.0"):
+        nn.Hardtanh(None)
+    with pytest.raises(ValueError, match=r"Softplus: beta is 0, which log\(1 \+ e\^\(beta "
+                                         r"x\)\) / beta divides by; expected a non-zero number"):
+        nn.Softplus(beta=0.0)
+    with pytest.raises(TypeError, match=r"Softplus: threshold is str '20'; expected a number "
+                                        r"such as 20\.0"):
+        nn.Softplus(threshold="20")
+
+
+def test_prelu_layer_slopes_gradients_state_dict_and_repr(rng):
+    shared = nn.PReLU()
+    assert shared.weight.dtype == np.float32 and shared.weight.data.tolist() == [0.25]
+    assert repr(shared) == "PReLU(num_parameters=1)"            # PyTorch's default and repr
+    layer = nn.PReLU(3, init=0.1)
+    assert repr(layer) == "PReLU(num_parameters=3)"
+    assert {name: v.shape for name, v in layer.state_dict().items()} == {"weight": (3,)}
+    np.testing.assert_allclose(layer.weight.data, [0.1] * 3, rtol=1e-7)
+    x = rng.standard_normal((2, 3, 4, 5))
+    x[np.abs(x) < 1e-3] = 0.5                                    # away from the kink
+    np.testing.assert_array_equal(layer(x).data, ops.prelu(x, layer.weight).data)
+    np.testing.assert_array_equal(shared(x[0, 0]).data, np.where(x[0, 0] > 0, x[0, 0],
+                                                                 np.float32(0.25) * x[0, 0]))
+
+    def with_weight(x, weight):
+        layer.weight = weight
+        return layer(x)
+
+    weight = rng.uniform(-0.5, 1.5, 3)
+    assert tc.gradcheck(with_weight, [x, weight]) and gradgradcheck(with_weight, [x, weight])
+    layer.weight = tc.Value(np.full(3, 0.25, np.float32))
+    out = layer(tc.Value(x.astype(np.float32)))
+    out.backward(np.ones(out.shape, dtype=np.float32))
+    assert out.dtype == layer.weight.grad.dtype == np.float32
+
+
+def test_prelu_layer_errors(rng):
+    with pytest.raises(ValueError, match=r"PReLU: num_parameters is 0; expected an integer >= 1"):
+        nn.PReLU(0)
+    with pytest.raises(TypeError, match=r"PReLU: init is str '0\.25'; expected a number such "
+                                        r"as 0\.25"):
+        nn.PReLU(1, "0.25")
+    with pytest.raises(ValueError, match=r"prelu: weight has shape \(4,\) but the input "
+                                         r"\(2, 3\) has 3 channels .* e\.g\. "
+                                         r"nn\.PReLU\(num_parameters=3\)"):
+        nn.PReLU(4)(rng.standard_normal((2, 3)))
+    assert nn.PReLU(num_parameters=3)(rng.standard_normal((2, 3))).shape == (2, 3)  # the fix
 
 
 @pytest.mark.parametrize("layer, make", [

@@ -784,6 +784,51 @@ def test_gelu_silu_and_erf_match_onnx_runtime(tmp_path, opset, gelu_nodes):
 
 
 
+class NewLayers(nn.Module):
+    """GroupNorm (with and without its parameters), PReLU (a slope per channel, and one shared),
+    ELU, Hardtanh, ReLU6, Softplus (PyTorch's threshold 20; a beta with a threshold; ours
+    without) on values spread past every kink and threshold."""
+
+    def __init__(self):
+        rng = np.random.default_rng(12)
+        self.conv = nn.Conv2d(2, 4, 3, padding=1, rng=rng)
+        self.norm, self.plain_norm = nn.GroupNorm(2, 4), nn.GroupNorm(4, 4, affine=False)
+        self.prelu, self.prelu_shared = nn.PReLU(4), nn.PReLU(init=0.3)
+        self.elu, self.hardtanh, self.relu6 = nn.ELU(0.5), nn.Hardtanh(-2.0, 3.0), nn.ReLU6()
+        self.softplus, self.softplus_beta = nn.Softplus(), nn.Softplus(beta=0.5, threshold=4.0)
+        self.norm.weight.data[...] = rng.uniform(0.5, 2, 4)
+        self.norm.bias.data[...] = rng.standard_normal(4)
+        self.prelu.weight.data[...] = rng.uniform(-0.5, 0.5, 4)
+
+    def forward(self, x):                                          # x (N, 2, 5, 5)
+        h = self.norm(self.conv(x)) * 3                             # (N, 4, 5, 5), in [-12, 12]
+        h = self.prelu(h) + self.prelu_shared(h)
+        return ops.cat([self.elu(h), self.hardtanh(h), self.relu6(h), self.softplus(h * 2),
+                        self.softplus_beta(h), ops.softplus(h), self.plain_norm(h)],
+                       axis=1)                                      # (N, 28, 5, 5)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # ReduceMean's axes: attribute, input
+def test_prelu_elu_hardtanh_softplus_and_group_norm_match_onnx_runtime(tmp_path, opset):
+    """PReLU as PRelu (its weight reshaped to (C, 1, 1) or to a scalar), ELU as Elu, Hardtanh
+    and ReLU6 as Clip, Softplus with a threshold as a Where of x and Softplus(beta x) / beta,
+    GroupNorm through the ops it is made of (Reshape, ReduceMean, ...)."""
+    model, rng, path = NewLayers().eval(), np.random.default_rng(13), tmp_path / "new.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 5, 5)).astype(np.float32), path,
+                           opset=opset)
+    op_types = [node.op_type for node in proto.graph.node]
+    assert {"PRelu", "Elu", "Clip", "Greater", "Where", "Softplus", "Div", "Reshape",
+            "ReduceMean"} <= set(op_types)
+    assert op_types.count("PRelu") == 2 and op_types.count("Clip") == 2
+    assert op_types.count("Softplus") == 3 and op_types.count("Where") == 2   # ours: no Where
+    assert set(model.state_dict()) <= {tensor.name for tensor in proto.graph.initializer}
+    for batch in (2, 1, 5):
+        x = rng.standard_normal((batch, 2, 5, 5)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+    assert {"PReLU", "ELU", "Hardtanh", "Softplus"} <= set(tc.onnx.supported_ops())
+
+
 # ---------------------------------------------------------------- examples/mnist/export.py
 
 

@@ -1,8 +1,9 @@
-"""erf, gelu (both forms) and silu against PyTorch beyond the shared tables (test_tensor_ops.py
-and the edge sweeps hold their float64 rows): float32 forward and gradient against PyTorch's
-float32, the tails at |x| up to 1000 in float32 and float64 (finite, first and second
-derivatives too), and nn.GELU / nn.SiLU against torch.nn, alone and inside a small model whose
-state dict they leave unchanged."""
+"""erf, gelu (both forms), silu, elu and softplus with beta and threshold against PyTorch beyond
+the shared tables (test_tensor_ops.py and the edge sweeps hold their float64 rows): float32
+forward and gradient against PyTorch's float32, the tails at |x| up to 1000 in float32 and
+float64 (finite, first and second derivatives too); elu, hardtanh, relu6, softplus and prelu at
+their kinks, to second order, where finite differences cannot check them; and nn.GELU / nn.SiLU
+against torch.nn, alone and inside a small model whose state dict they leave unchanged."""
 
 import numpy as np
 import pytest
@@ -17,6 +18,9 @@ OPS = [
     ("gelu-tanh", lambda x: ops.gelu(x, approximate="tanh"),
      lambda th, x: th.nn.functional.gelu(x, approximate="tanh")),
     ("silu", ops.silu, lambda th, x: th.nn.functional.silu(x)),
+    ("elu", ops.elu, lambda th, x: th.nn.functional.elu(x)),
+    ("softplus-beta-threshold", lambda x: ops.softplus(x, beta=0.5, threshold=5.0),
+     lambda th, x: th.nn.functional.softplus(x, beta=0.5, threshold=5.0)),
 ]
 IDS = [case[0] for case in OPS]
 TAILS = [-1000.0, -100.0, -30.0, -10.0, 10.0, 30.0, 100.0, 1000.0]
@@ -59,6 +63,84 @@ def test_tails_are_finite_and_equal_pytorch_to_second_order(torch, ours, theirs,
                                  ("second", second, their_second)]:
         assert ours_.dtype == dtype and np.isfinite(ours_.data).all(), what
         np.testing.assert_allclose(ours_.data, theirs_.detach().numpy(), err_msg=what, **tol)
+
+
+# (id, ours, theirs(torch, *tensors), inputs): x exactly at each kink, and beside it
+KINKS = [
+    ("elu", lambda x: ops.elu(x, 0.5), lambda th, x: th.nn.functional.elu(x, 0.5),
+     [[-1.0, 0.0, 1.0]]),
+    ("elu-negative-alpha", lambda x: ops.elu(x, -1.5), lambda th, x: th.nn.functional.elu(x, -1.5),
+     [[-1.0, 0.0, 1.0]]),
+    ("hardtanh", ops.hardtanh, lambda th, x: th.nn.functional.hardtanh(x),
+     [[-1.5, -1.0, 0.0, 1.0, 1.5]]),
+    ("relu6", lambda x: ops.hardtanh(x, 0.0, 6.0), lambda th, x: th.nn.functional.relu6(x),
+     [[-1.0, 0.0, 3.0, 6.0, 7.0]]),
+    ("softplus-threshold", lambda x: ops.softplus(x, 2.0, 1.0),
+     lambda th, x: th.nn.functional.softplus(x, 2.0, 1.0), [[0.25, 0.5, 0.75]]),
+    ("softplus-default-threshold", lambda x: ops.softplus(x, threshold=20.0),
+     lambda th, x: th.nn.functional.softplus(x), [[19.0, 20.0, 21.0]]),
+    ("softplus-negative-beta", lambda x: ops.softplus(x, -2.0, 1.0),
+     lambda th, x: th.nn.functional.softplus(x, -2.0, 1.0), [[-0.75, -0.5, -0.25]]),
+]
+# (x, weight): x exactly 0 beside negative and positive values, one slope and one per channel
+PRELU_KINKS = [([[-1.0, 0.0, 2.0]], [0.3]),
+               ([[-1.0, 0.0, 2.0], [0.0, -2.0, 0.0]], [0.3, 0.2, -0.5])]
+
+
+def derivatives_at_kinks(torch, rng, ours, theirs, inputs):
+    """Check the forward and the first derivatives (through a random upstream gradient u)
+    against PyTorch's; return the derivatives of <first derivatives, w> for random w w.r.t.
+    every input and then u: ours and PyTorch's, as numpy arrays."""
+    values = [tc.Value(np.array(a)) for a in inputs]
+    tensors = [torch.tensor(a, requires_grad=True) for a in inputs]
+    out, expected = ours(*values), theirs(torch, *tensors)
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    u = tc.Value(rng.standard_normal(out.shape))
+    their_u = torch.tensor(u.data, requires_grad=True)
+    firsts = tc.grad(out, values, grad_output=u, create_graph=True)
+    their_firsts = torch.autograd.grad(expected, tensors, their_u, create_graph=True)
+    for i, (g, tg) in enumerate(zip(firsts, their_firsts, strict=True)):
+        np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-15, atol=1e-15,
+                                   err_msg=f"first derivative, input {i}")
+    ws = [rng.standard_normal(v.shape) for v in values]
+    s = sum((g * w).sum() for g, w in zip(firsts, ws, strict=True))
+    their_s = sum((tg * torch.from_numpy(w)).sum() for tg, w in zip(their_firsts, ws, strict=True))
+    seconds = tc.grad(s, [*values, u])
+    their_seconds = torch.autograd.grad(their_s, [*tensors, their_u], allow_unused=True)
+    return ([h.data for h in seconds],
+            [np.zeros(h.shape) if th is None else th.numpy()
+             for h, th in zip(seconds, their_seconds, strict=True)], ws)
+
+
+@pytest.mark.parametrize("ours, theirs, inputs", [case[1:] for case in KINKS],
+                         ids=[case[0] for case in KINKS])
+def test_kinks_equal_pytorch_to_second_order(torch, rng, ours, theirs, inputs):
+    """At x exactly on a kink PyTorch takes each first derivative from one side, and its second
+    derivative there is 0: so do ours."""
+    seconds, their_seconds, _ = derivatives_at_kinks(torch, rng, ours, theirs, inputs)
+    for i, (h, th) in enumerate(zip(seconds, their_seconds, strict=True)):
+        np.testing.assert_allclose(h, th, rtol=1e-15, atol=1e-15,
+                                   err_msg=f"second derivative, input {i} (the last: u)")
+
+
+@pytest.mark.parametrize("x, weight", PRELU_KINKS, ids=["one-slope", "channels"])
+def test_prelu_at_zero_equals_pytorch_but_for_one_second_derivative(torch, rng, x, weight):
+    """prelu at x = 0: PyTorch's first derivatives (the slope for x, 0 for the weight) and its
+    second derivatives w.r.t. x and the weight. The one difference: the derivative of
+    dx = u * slope w.r.t. the upstream gradient u is, at x = 0, the slope here (dx is linear in
+    u) and 1 in PyTorch, whose double backward counts x = 0 as positive where its first
+    derivative counts it as negative."""
+    seconds, their_seconds, ws = derivatives_at_kinks(
+        torch, rng, ops.prelu, lambda th, x, w: th.nn.functional.prelu(x, w), [x, weight])
+    for i in range(2):
+        np.testing.assert_allclose(seconds[i], their_seconds[i], rtol=1e-15, atol=1e-15,
+                                   err_msg=f"second derivative, input {i}")
+    x, weight = np.array(x), np.array(weight)
+    zero = x == 0
+    slopes = weight if weight.size == 1 else weight[None, :]
+    np.testing.assert_allclose(seconds[2][~zero], their_seconds[2][~zero], rtol=1e-15)
+    np.testing.assert_allclose(seconds[2][zero], (ws[0] * slopes)[zero], rtol=1e-15)
+    np.testing.assert_allclose(their_seconds[2][zero], ws[0][zero], rtol=1e-15)
 
 
 @pytest.mark.parametrize("ours, name, settings", [

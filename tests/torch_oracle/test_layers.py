@@ -2,8 +2,9 @@
 odd and even kernels, grouped and depthwise Conv2d, ConvTranspose2d (grouped too, its initial
 range), AvgPool2d's padding rule, AdaptiveAvgPool2d, Softmax and LogSoftmax (with their reprs),
 BatchNorm1d/2d (forward, every gradient, the running
-statistics after several steps, evaluation mode, the state dict), LayerNorm and Embedding
-(with padding_idx too), Dropout's scaling, the activations, state dicts of tied weights, shared
+statistics after several steps, evaluation mode, the state dict), LayerNorm, GroupNorm and
+Embedding (with padding_idx too), Dropout's scaling, the activations (PReLU's learned slopes with
+their state dict too), state dicts of tied weights, shared
 modules and Sequential slices loaded strictly both ways, and the learning rates of StepLR and
 CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
 
@@ -417,6 +418,67 @@ def test_layer_norm_state_dicts_load_strictly_both_ways(torch, rng, affine, bias
     for name, value in again.state_dict().items():
         assert value.dtype == torch.float32
         np.testing.assert_array_equal(value.numpy(), ours.state_dict()[name])
+
+
+@pytest.mark.parametrize("ours, name, settings", [
+    (nn.ELU(), "ELU", {}), (nn.ELU(alpha=0.3), "ELU", {"alpha": 0.3}),
+    (nn.Hardtanh(), "Hardtanh", {}),
+    (nn.Hardtanh(-2.5, 3.5), "Hardtanh", {"min_val": -2.5, "max_val": 3.5}),
+    (nn.ReLU6(), "ReLU6", {}), (nn.Softplus(), "Softplus", {}),
+    (nn.Softplus(beta=0.5, threshold=4.0), "Softplus", {"beta": 0.5, "threshold": 4.0}),
+    (nn.Softplus(-2.0, 10.0), "Softplus", {"beta": -2.0, "threshold": 10.0})])
+def test_elu_hardtanh_relu6_and_softplus_layers(torch, rng, ours, name, settings):
+    """Forward and input gradient over values spread past every kink and threshold (relu6's 6,
+    softplus's default 20); PyTorch's repr."""
+    theirs = getattr(torch.nn, name)(**settings)
+    assert repr(ours) == repr(theirs)
+    x = rng.standard_normal((4, 5, 6)) * 10
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(x.shape))
+    assert list(ours.parameters()) == [] and ours.state_dict() == {}
+
+
+@pytest.mark.parametrize("num_parameters, shape", [(1, (2, 3, 4, 4)), (3, (2, 3, 4, 4)),
+                                                   (4, (5, 4)), (2, (3, 2, 7)), (1, (6,))])
+def test_prelu_layer(torch, rng, num_parameters, shape):
+    """nn.PReLU against torch.nn.PReLU: the repr, the initial slopes, the float32 state dict
+    loaded strictly both ways, then the forward and the input and weight gradients in float64
+    (the weight's summed over everything but the channel axis)."""
+    ours = nn.PReLU(num_parameters)
+
+    def make_theirs():
+        return torch.nn.PReLU(num_parameters).float()
+
+    assert repr(ours) == repr(make_theirs())
+    np.testing.assert_array_equal(ours.weight.data, make_theirs().weight.detach().numpy())
+    check_state_dicts_then_gradients(torch, rng, ours, make_theirs, shape)
+
+
+GROUP_NORMS = [(3, 6, (2, 6, 4, 5), True), (1, 4, (3, 4, 5), True), (4, 4, (2, 4, 3, 3), True),
+               (2, 4, (5, 4), True), (2, 6, (2, 6, 3), False), (3, 3, (1, 3, 2, 2), True)]
+
+
+@pytest.mark.parametrize("num_groups, num_channels, shape, affine", GROUP_NORMS)
+def test_group_norm_forward_and_gradients(torch, rng, num_groups, num_channels, shape, affine):
+    """Output, input gradient and the weight and bias gradients through a random upstream
+    gradient: images, sequences and rows, one group, one group per channel, no affine step."""
+    ours = as_float64(nn.GroupNorm(num_groups, num_channels, eps=1e-4, affine=affine))
+    theirs = torch.nn.GroupNorm(num_groups, num_channels, eps=1e-4, affine=affine)
+    assert repr(theirs) == repr(ours)
+    if affine:
+        ours.weight.data[...] = rng.uniform(0.5, 2, num_channels)
+        ours.bias.data[...] = rng.standard_normal(num_channels)
+    copy_parameters(torch, ours, theirs)
+    assert [name for name, _ in ours.named_parameters()] == [
+        name for name, _ in theirs.named_parameters()]
+    x = rng.standard_normal(shape) * 3 + 1
+    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
+
+
+def test_group_norm_state_dicts_load_strictly_both_ways(torch, rng):
+    """PyTorch's float32 state dict loads strictly into ours and gives PyTorch's outputs; ours
+    loads strictly into PyTorch's GroupNorm; then the float64 forward and gradients."""
+    check_state_dicts_then_gradients(torch, rng, nn.GroupNorm(2, 6),
+                                     lambda: torch.nn.GroupNorm(2, 6).float(), (3, 6, 4, 4))
 
 
 def compare_lookups(torch, rng, ours, theirs, ids, exact=True):

@@ -3,6 +3,7 @@ the loss modules, the initialisers and gradient clipping (`utils`)."""
 
 from tinygrad_cnn.nn import init, utils
 from tinygrad_cnn.nn.layers import (
+    ELU,
     GELU,
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -13,16 +14,21 @@ from tinygrad_cnn.nn.layers import (
     Dropout,
     Embedding,
     Flatten,
+    GroupNorm,
+    Hardtanh,
     Identity,
     LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
     MaxPool2d,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from tinygrad_cnn.nn.loss import (
@@ -39,8 +45,9 @@ from tinygrad_cnn.nn.loss import (
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
-           "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU", "LeakyReLU", "Tanh",
-           "Sigmoid", "GELU", "SiLU", "Softmax", "LogSoftmax", "Identity",
-           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "init",
+           "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU", "LeakyReLU", "PReLU",
+           "ELU", "Hardtanh", "ReLU6", "Tanh", "Sigmoid", "Softplus", "GELU", "SiLU", "Softmax",
+           "LogSoftmax", "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+           "GroupNorm", "Embedding", "init",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
            "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss", "utils"]

@@ -1,7 +1,7 @@
 """The layers: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
-the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d, Identity, LayerNorm, Embedding.
-Each holds its parameters, buffers and settings; its forward calls the op of the same name in
-tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
+the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d, Identity, LayerNorm, GroupNorm,
+Embedding. Each holds its parameters, buffers and settings; its forward calls the op of the same
+name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
@@ -297,21 +297,109 @@ class ReLU(Module):
         return ops.relu(x)
 
 
+def _number(layer: str, name: str, value, example: str) -> float:
+    """value as a Python float, or a TypeError naming the layer and the setting: a bool or a
+    string is no number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer}: {name} is {type(value).__name__} {value!r}; expected a number "
+                        f"such as {example}")
+    return float(value)
+
+
 class LeakyReLU(Module):
     """x where x > 0, else negative_slope * x, elementwise, any shape."""
 
     def __init__(self, negative_slope: float = 0.01):
-        if isinstance(negative_slope, (bool, np.bool_)) or not isinstance(negative_slope,
-                                                                          numbers.Real):
-            raise TypeError(f"LeakyReLU: negative_slope is {type(negative_slope).__name__} "
-                            f"{negative_slope!r}; expected a number such as 0.01")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope, "0.01")
 
     def forward(self, x):
         return ops.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """x where x > 0, else weight * x, elementwise, with a learned slope: x (N, C, ...) (or any
+    shape, with one slope) -> the same shape.
+
+    weight (num_parameters,), float32, starts at `init` everywhere (PyTorch's default 0.25):
+    num_parameters=1 is one slope shared by every element, num_parameters=C one slope per
+    channel (axis 1). forward is ops.prelu(x, weight), whose weight gradient is the sum of
+    grad * x over each channel's positions where x < 0.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        _check_positive_int("PReLU", "num_parameters", num_parameters)
+        self.num_parameters = int(num_parameters)
+        self.weight = Value(np.full(self.num_parameters, _number("PReLU", "init", init, "0.25"),
+                                    dtype=np.float32))
+
+    def forward(self, x):
+        return ops.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class ELU(Module):
+    """x where x > 0, else alpha (e^x - 1), elementwise, any shape."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = _number("ELU", "alpha", alpha, "1.0")
+
+    def forward(self, x):
+        return ops.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Hardtanh(Module):
+    """x limited to [min_val, max_val], elementwise, any shape; the gradient is 1 strictly
+    between the bounds and 0 elsewhere, at the bounds too (PyTorch's rule)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        self.min_val = _number("Hardtanh", "min_val", min_val, "-1.0")
+        self.max_val = _number("Hardtanh", "max_val", max_val, "1.0")
+        if not self.max_val > self.min_val:
+            raise ValueError(f"Hardtanh: max_val={max_val!r} is not greater than min_val="
+                             f"{min_val!r}; expected min_val < max_val, as PyTorch's Hardtanh")
+
+    def forward(self, x):
+        return ops.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6) elementwise, any shape: Hardtanh(0.0, 6.0), as PyTorch's, so the
+    gradient is 0 at x = 0 and at x = 6."""
+
+    def __init__(self):
+        super().__init__(0.0, 6.0)
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Softplus(Module):
+    """log(1 + e^(beta x)) / beta elementwise, any shape, and x itself where beta x > threshold,
+    as PyTorch's Softplus (threshold 20 by default; ops.softplus's default is no threshold)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        self.beta = _number("Softplus", "beta", beta, "1.0")
+        self.threshold = _number("Softplus", "threshold", threshold, "20.0")
+        if self.beta == 0:
+            raise ValueError("Softplus: beta is 0, which log(1 + e^(beta x)) / beta divides by; "
+                             "expected a non-zero number such as 1.0")
+
+    def forward(self, x):
+        return ops.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class Tanh(Module):
@@ -615,6 +703,63 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Normalise each sample's channels in groups: x (N, C, ...) -> the same shape,
+    y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    The C = num_channels channels are split into num_groups groups of C / num_groups adjacent
+    channels; the mean and the biased variance are taken over one group (its channels and all
+    their positions) of one sample, so a sample is normalised on its own: no batch statistics,
+    no running buffers, the same in training and evaluation. num_groups=1 normalises each
+    sample as a whole, num_groups=C each channel on its own. forward is ops.group_norm, itself
+    reshape, mean, var, -, +, * and **, so its gradients of every order come from their rules.
+
+    Parameters
+    ----------
+    num_groups : int
+        The number of groups; it must divide num_channels.
+    num_channels : int
+        C, the channels (axis 1) of the input.
+    eps : float
+        Added to the variance before the square root, so a constant group gives 0, not 0/0.
+    affine : bool
+        With True (the default), weight (ones) and bias (zeros), float32 (C,), are parameters,
+        one entry per channel (names as PyTorch's, so state dicts load both ways); with False
+        there are none.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
+        _check_positive_int("GroupNorm", "num_groups", num_groups)
+        _check_positive_int("GroupNorm", "num_channels", num_channels)
+        if num_channels % num_groups:
+            divisors = ", ".join(map(str, groups_dividing(num_channels)))
+            raise ValueError(f"GroupNorm: num_channels={num_channels} is not divisible by "
+                             f"num_groups={num_groups}; expected num_groups to divide "
+                             f"num_channels; pick num_groups from the divisors of "
+                             f"{num_channels}: {divisors}")
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+            raise ValueError(f"GroupNorm: eps is {eps!r}; expected a small positive number such "
+                             f"as 1e-5")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = float(eps), bool(affine)
+        self.weight = Value(np.ones(self.num_channels, dtype=np.float32)) if affine else None
+        self.bias = Value(np.zeros(self.num_channels, dtype=np.float32)) if affine else None
+
+    def forward(self, x):
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        if len(shape) < 2 or shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm: input has shape {shape}; expected (N, "
+                             f"{self.num_channels}, ...), with num_channels={self.num_channels} "
+                             f"channels on axis 1; make num_channels equal to the channels of "
+                             f"the layer before")
+        return ops.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        # PyTorch's, whose bias= tells whether there is a bias (here: exactly when affine)
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 class Embedding(Module):

@@ -80,6 +80,41 @@ def leaky_relu(g, node, x):
     return g.op("LeakyRelu", [x], alpha=float(node.fn.params["negative_slope"]))
 
 
+def prelu(g, node, x, weight):
+    x, weight = _cast_all(g, node, [x, weight])
+    ndim, size = node.fn.inputs[0].ndim, node.fn.inputs[1].data.size
+    # (C,) -> (C, 1, ..., 1), or one slope -> (): PRelu broadcasts the slope against x from the
+    # right, as numpy does
+    shape = elementwise.prelu_slope_shape(ndim, size)
+    return g.op("PRelu", [x, g.op("Reshape", [weight, g.ints(shape, "slope_shape")])])
+
+
+def elu(g, node, x):
+    return g.op("Elu", [x], alpha=float(node.fn.params["alpha"]))
+
+
+def hardtanh(g, node, x):
+    params = node.fn.params
+    return g.op("Clip", [x, g.scalar(params["min_val"], node.dtype, "min_val"),
+                         g.scalar(params["max_val"], node.dtype, "max_val")])
+
+
+def softplus(g, node, x):
+    beta, threshold = node.fn.params["beta"], node.fn.params["threshold"]
+    if beta == 1:
+        bx = x
+        out = g.op("Softplus", [x])
+    else:                               # Softplus(beta x) / beta
+        scale = g.scalar(beta, node.dtype, "beta")
+        bx = g.op("Mul", [x, scale])
+        out = g.op("Div", [g.op("Softplus", [bx]), scale])
+    if threshold == math.inf:
+        return out
+    # x itself where beta x > threshold
+    above = g.op("Greater", [bx, g.scalar(threshold, node.dtype, "threshold")])
+    return g.op("Where", [above, x, out])
+
+
 def log1p(g, node, x):
     # ln(1 + x): ONNX has no accurate form, so 1 + x rounds first (x's digits below the
     # dtype's epsilon are lost near 0)
@@ -412,9 +447,12 @@ CONVERTERS = {
     elementwise.Where: where,
     elementwise.ReLU: _unary("Relu"),
     elementwise.LeakyReLU: leaky_relu,
+    elementwise.PReLU: prelu,
+    elementwise.ELU: elu,
+    elementwise.Hardtanh: hardtanh,
     elementwise.Tanh: _unary("Tanh"),
     elementwise.Sigmoid: _unary("Sigmoid"),
-    elementwise.Softplus: _unary("Softplus"),
+    elementwise.Softplus: softplus,
     elementwise.LogSigmoid: log_sigmoid,
     elementwise.Erf: _unary("Erf"),
     elementwise.GELU: gelu,

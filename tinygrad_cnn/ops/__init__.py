@@ -1,7 +1,7 @@
 """The ops: each is a `Function` (forward and backward side by side) and a lowercase function
 that users call."""
 
-from tinygrad_cnn.ops.batchnorm import batch_norm
+from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm
 from tinygrad_cnn.ops.conv import conv2d, conv2d_weight, conv_transpose2d
 from tinygrad_cnn.ops.dropout import dropout
 from tinygrad_cnn.ops.elementwise import (
@@ -11,10 +11,12 @@ from tinygrad_cnn.ops.elementwise import (
     clip,
     cos,
     div,
+    elu,
     erf,
     exp,
     expm1,
     gelu,
+    hardtanh,
     leaky_relu,
     log,
     log1p,
@@ -24,6 +26,7 @@ from tinygrad_cnn.ops.elementwise import (
     mul,
     neg,
     pow,
+    prelu,
     relu,
     sigmoid,
     silu,
@@ -72,7 +75,8 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "kl_div",
            "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
-           "softplus", "log_sigmoid", "erf", "gelu", "silu", "sin", "cos", "log1p", "expm1",
+           "prelu", "elu", "hardtanh", "softplus", "log_sigmoid", "erf", "gelu", "silu", "sin",
+           "cos", "log1p", "expm1",
            "min", "var", "std", "logsumexp", "cumsum", "argmax", "argmin",
            "getitem", "embedding", "cat", "stack", "split", "pad",
-           "dropout", "batch_norm"]
+           "dropout", "batch_norm", "group_norm"]

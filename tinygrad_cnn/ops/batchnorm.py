@@ -1,5 +1,6 @@
 """Batch normalisation: each channel of x normalised to mean 0 and variance 1 over the batch
-(and the spatial axes), then scaled and shifted; with running statistics for evaluation."""
+(and the spatial axes), then scaled and shifted; with running statistics for evaluation. Group
+normalisation: each sample's channels normalised in groups, built from existing ops."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops import reduce
+from tinygrad_cnn.ops.conv import groups_dividing
+from tinygrad_cnn.ops.shape import reshape
 from tinygrad_cnn.value import Value
 
 
@@ -143,3 +147,57 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     else:
         mean, var = running_mean.copy(), running_var.copy()   # later updates leave this graph
     return BatchNorm.apply(x, mean, var, weight, bias, eps=eps, training=bool(training))
+
+
+def _check_group_norm(x, num_groups, weight, bias, eps) -> tuple[int, ...]:
+    """x's shape, after raising a ValueError/TypeError naming the first argument that does not
+    fit it."""
+    shape = np.shape(x.data if isinstance(x, Value) else x)
+    if len(shape) < 2:
+        raise ValueError(f"group_norm: input has shape {shape}; expected (N, C) or (N, C, ...) "
+                         f"with the channels on axis 1")
+    if isinstance(num_groups, (bool, np.bool_)) or not isinstance(num_groups, numbers.Integral):
+        raise TypeError(f"group_norm: num_groups is {type(num_groups).__name__} "
+                        f"{num_groups!r:.60}; expected an int >= 1 dividing the channels")
+    channels = shape[1]
+    if num_groups < 1 or channels % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups} does not divide the {channels} "
+                         f"channels of the input {shape} (axis 1); expected a divisor of "
+                         f"{channels}: {', '.join(map(str, groups_dividing(channels)))}")
+    if math.prod(shape[1:]) == 0:
+        raise ValueError(f"group_norm: input {shape} has no values in its groups; expected at "
+                         f"least one value per group (channels and positions)")
+    for name, value in (("weight", weight), ("bias", bias)):
+        got = None if value is None else np.shape(value.data if isinstance(value, Value)
+                                                  else value)
+        if got not in (None, (channels,)):
+            raise ValueError(f"group_norm: {name} has shape {got} but the input {shape} has "
+                             f"{channels} channels (axis 1); expected {name} of shape "
+                             f"({channels},): one entry per channel")
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real) or not eps > 0:
+        raise ValueError(f"group_norm: eps is {eps!r}; expected a small positive number such as "
+                         f"1e-5")
+    return shape
+
+
+def group_norm(x, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Value:
+    """Normalise each sample's channels in num_groups groups, as torch.nn.functional.group_norm:
+    x (N, C, ...) -> the same shape, (x - mean) / sqrt(var + eps) * weight + bias, where mean and
+    the biased variance are taken over one group of C / num_groups channels (all their
+    positions) of one sample; weight and bias (C,) may be None (no affine step).
+
+    It is reshape, mean, var, -, +, * and ** (no op of its own, as nn.LayerNorm), so its
+    gradients of every order come from their rules. num_groups=1 normalises each sample as a
+    whole, num_groups=C each channel of each sample on its own (instance normalisation).
+    """
+    shape = _check_group_norm(x, num_groups, weight, bias, eps)
+    n, channels = shape[:2]
+    # (N, C, ...) -> (N, G, C/G * ...): one row per group of one sample
+    groups = reshape(x, (n, num_groups, math.prod(shape[1:]) // num_groups))
+    group_mean = reduce.mean(groups, axis=2, keepdims=True)     # (N, G, 1)
+    group_var = reduce.var(groups, axis=2, keepdims=True)       # biased (ddof=0), as PyTorch
+    x_hat = reshape((groups - group_mean) * (group_var + eps) ** -0.5, shape)   # (N, C, ...)
+    per_channel = (channels,) + (1,) * (len(shape) - 2)         # (C,) -> (C, 1, ..., 1)
+    if weight is not None:
+        x_hat = x_hat * reshape(weight, per_channel)
+    return x_hat if bias is None else x_hat + reshape(bias, per_channel)

@@ -1,7 +1,7 @@
 """Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, sin/cos,
-abs/sqrt/square/clip, minimum/maximum/where and the activations (relu, leaky_relu, tanh, the
-stable logistic family sigmoid, softplus, log_sigmoid, and erf, gelu, silu). A broadcast
-input's gradient is summed back to the input's shape (`unbroadcast`)."""
+abs/sqrt/square/clip, minimum/maximum/where and the activations (relu, leaky_relu, prelu, elu,
+hardtanh, tanh, the stable logistic family sigmoid, softplus, log_sigmoid, and erf, gelu, silu).
+A broadcast input's gradient is summed back to the input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
 
@@ -312,6 +312,59 @@ class LeakyReLU(Function):
         return grad * slope
 
 
+class PReLU(Function):
+    """x where x > 0, else weight * x: weight (C,) holds one learned slope per channel (axis 1),
+    or (1,) one slope for all."""
+
+    def forward(self, x, weight):
+        self.positive, self.negative = x > 0, x < 0
+        self.slope_shape = prelu_slope_shape(x.ndim, weight.size)    # (C,) -> (C, 1, ..., 1)
+        return np.where(self.positive, x, x * weight.reshape(self.slope_shape))
+
+    # d/dx = 1 where x > 0, else the slope (PyTorch's value at the kink x = 0, a constant
+    # there); d/dweight_c = the sum over channel c's positions of grad * x where x < 0
+    def backward(self, grad):
+        x, weight, _ = self.saved()
+        dx = dweight = None
+        if self.needs_input_grad[0]:
+            slope = _constant_outside(self.negative, weight.reshape(self.slope_shape))
+            dx = grad * Where.run(self.positive, 1, slope)
+        if self.needs_input_grad[1]:
+            dweight = unbroadcast(grad * Where.run(self.negative, x, 0), self.slope_shape)
+            dweight = dweight.reshape(weight.shape)
+        return dx, dweight
+
+
+class ELU(Function):
+    """x where x > 0, else alpha (e^x - 1)."""
+
+    def forward(self, x, alpha):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # expm1 of an integer x is a float
+        self.positive, self.negative = x > 0, x < 0
+        # e^min(x, 0): the branch that is not taken never overflows for a large x
+        return np.where(self.positive, x, alpha * np.expm1(np.minimum(x, 0)))
+
+    # d/dx = 1 where x > 0, else alpha e^x = the output + alpha (PyTorch's alpha at the kink
+    # x = 0, a constant there); with the output, no e^x of a large x overflows in the rule
+    def backward(self, grad):
+        _, out = self.saved()
+        slope = _constant_outside(self.negative, out + self.params["alpha"])
+        return grad * Where.run(self.positive, 1, slope)
+
+
+class Hardtanh(Function):
+    """x limited to [min_val, max_val]: clip's values, with PyTorch's hardtanh gradient."""
+
+    def forward(self, x, min_val, max_val):
+        self.inside = (x > min_val) & (x < max_val)      # where the output follows x
+        return np.clip(x, min_val, max_val)
+
+    # d/dx = 1 where min_val < x < max_val, else 0: 0 at the bounds themselves too, as
+    # PyTorch's hardtanh (clip, as PyTorch's clamp, counts the bounds as inside)
+    def backward(self, grad):
+        return grad * self.inside
+
+
 class Tanh(Function):
     """tanh(x)."""
 
@@ -338,16 +391,21 @@ class Sigmoid(Function):
 
 
 class Softplus(Function):
-    """log(1 + e^x), accurate in both tails."""
+    """log(1 + e^(beta x)) / beta, accurate in both tails; x itself where beta x > threshold."""
 
-    def forward(self, x):
+    def forward(self, x, beta, threshold):
         x = x.astype(float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
-        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        bx = x * beta
+        self.linear, self.below = bx > threshold, bx < threshold   # the output is x, or not
+        softplus = np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))
+        return np.where(self.linear, x, softplus / beta)
 
-    # d log(1 + e^x)/dx = e^x / (1 + e^x) = s(x)
+    # d/dx log(1 + e^(bx)) / b = e^(bx) / (1 + e^(bx)) = s(bx); 1 where the output is x; at
+    # bx = threshold itself s(bx), as PyTorch, a constant there
     def backward(self, grad):
         x, _ = self.saved()
-        return grad * Sigmoid.run(x)
+        slope = _constant_outside(self.below, Sigmoid.run(x * self.params["beta"]))
+        return grad * Where.run(self.linear, 1, slope)
 
 
 class LogSigmoid(Function):
@@ -464,6 +522,19 @@ def _gelu_tanh_v(x):
 def _gelu_tanh_dv(x):
     """v' = dv/dx = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2), of an array or of a Value."""
     return (x * x * (3 * GELU_TANH_CUBIC) + 1) * (2 * math.sqrt(2 / math.pi))
+
+
+def _constant_outside(mask, slope):
+    """slope where mask holds, and elsewhere slope's numbers as a constant: at a kink PyTorch
+    takes the first derivative from one side, but its second derivative there is 0, and so is
+    this rule's (slope is an array, or a Value under create_graph; np.asarray gives its data)."""
+    return Where.run(mask, slope, np.asarray(slope))
+
+
+def prelu_slope_shape(ndim: int, size: int) -> tuple[int, ...]:
+    """The shape that broadcasts prelu's weight of `size` entries against an input of `ndim` axes:
+    () for one slope, (C, 1, ..., 1) for C slopes, one per channel (axis 1)."""
+    return () if size == 1 else (size,) + (1,) * (ndim - 2)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -642,13 +713,53 @@ def relu(x) -> Value:
     return ReLU.apply(x)
 
 
+def _real(op: str, name: str, value, example: str) -> float:
+    """value as a Python float, or a TypeError naming the op and the argument: a bool or a string
+    is no real number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} {value!r:.60} is a {type(value).__name__}; expected a "
+                        f"real number such as {example}")
+    return float(value)
+
+
 def leaky_relu(x, negative_slope: float = 0.01) -> Value:
     """x where x > 0, else negative_slope * x, elementwise (as torch.nn.functional.leaky_relu)."""
-    if isinstance(negative_slope, (bool, np.bool_)) or not isinstance(negative_slope,
-                                                                      numbers.Real):
-        raise TypeError(f"leaky_relu: negative_slope {negative_slope!r:.60} is a "
-                        f"{type(negative_slope).__name__}; expected a real number such as 0.01")
-    return LeakyReLU.apply(x, negative_slope=float(negative_slope))
+    return LeakyReLU.apply(x, negative_slope=_real("leaky_relu", "negative_slope",
+                                                   negative_slope, "0.01"))
+
+
+def prelu(x, weight) -> Value:
+    """x where x > 0, else weight * x, elementwise, as torch.nn.functional.prelu: a learned slope,
+    weight (1,) for every element or (C,) one per channel, C = x.shape[1] (a 0-d or 1-D x has
+    one channel). The gradient at x = 0 is the slope; weight's gradient is, for each channel,
+    the sum of grad * x over the channel's positions where x < 0."""
+    x_shape, w_shape = _shape(x), _shape(weight)
+    channels = x_shape[1] if len(x_shape) >= 2 else 1
+    if len(w_shape) > 1 or math.prod(w_shape) not in (1, channels):
+        raise ValueError(f"prelu: weight has shape {w_shape} but the input {x_shape} has "
+                         f"{channels} channel{'' if channels == 1 else 's'} (axis 1; a 0-d or 1-D "
+                         f"input has 1); expected a weight of shape (1,) (one slope for every "
+                         f"channel) or ({channels},) (one per channel); e.g. "
+                         f"nn.PReLU(num_parameters={channels})")
+    return PReLU.apply(x, weight)
+
+
+def elu(x, alpha: float = 1.0) -> Value:
+    """x where x > 0, else alpha (e^x - 1), elementwise, as torch.nn.functional.elu, with expm1
+    (accurate near 0) and no overflow for large x; the gradient at x = 0 is alpha, as PyTorch's."""
+    return ELU.apply(x, alpha=_real("elu", "alpha", alpha, "1.0"))
+
+
+def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Value:
+    """x limited to [min_val, max_val] elementwise, as torch.nn.functional.hardtanh: the values
+    of clip, but the gradient is 1 only strictly between the bounds (0 at x = min_val or max_val,
+    as PyTorch's; clip's is 1 there). hardtanh(x, 0.0, 6.0) is relu6."""
+    low = _real("hardtanh", "min_val", min_val, "-1.0")
+    high = _real("hardtanh", "max_val", max_val, "1.0")
+    if low > high:
+        raise ValueError(f"hardtanh: min_val={min_val!r} is greater than max_val={max_val!r}; "
+                         f"expected min_val <= max_val")
+    return Hardtanh.apply(x, min_val=low, max_val=high)
 
 
 def tanh(x) -> Value:
@@ -661,10 +772,19 @@ def sigmoid(x) -> Value:
     return Sigmoid.apply(x)
 
 
-def softplus(x) -> Value:
-    """log(1 + e^x) elementwise, accurate to a few ulps in both tails; its derivative is
-    sigmoid(x)."""
-    return Softplus.apply(x)
+def softplus(x, beta: float = 1.0, threshold: float = math.inf) -> Value:
+    """log(1 + e^(beta x)) / beta elementwise, accurate to a few ulps in both tails; its
+    derivative is sigmoid(beta x). Where beta x > threshold the output is x itself (derivative
+    1), as torch.nn.functional.softplus. PyTorch's default threshold 20 drops the
+    log(1 + e^(-beta x)) / beta that the output has above x (2e-9 at x = 20), which this op
+    keeps by default (threshold=inf): pass threshold=20.0, as nn.Softplus does, for PyTorch's
+    numbers."""
+    beta = _real("softplus", "beta", beta, "1.0")
+    if beta == 0:
+        raise ValueError("softplus: beta is 0, which the formula log(1 + e^(beta x)) / beta "
+                         "divides by; expected a non-zero number such as 1.0")
+    return Softplus.apply(x, beta=beta, threshold=_real("softplus", "threshold", threshold,
+                                                          "20.0"))
 
 
 def log_sigmoid(x) -> Value:

@@ -201,7 +201,9 @@ class HuberLoss(Function):
         self.reduction, self.delta = reduction, delta
         # at |d| = delta: the linear piece; a NaN d takes the quadratic one, so its NaN passes on
         self.inside, self.sign = (z < delta) | np.isnan(d), _sign(d)
-        return _reduce(np.where(self.inside, 0.5 * z * z, delta * (z - 0.5 * delta)), reduction)
+        with np.errstate(over="ignore"):     # the piece not taken may overflow for a huge delta
+            losses = np.where(self.inside, 0.5 * z * z, delta * (z - 0.5 * delta))
+        return _reduce(losses, reduction)
 
     # l = d^2 / 2 inside, delta (|d| - delta / 2) outside  =>  dl/dd = d inside, delta sign(d)
     # outside; dl/dx = dl/dd = -dl/dt, times l's upstream gradient
