@@ -3,6 +3,7 @@ derivatives, the tie and kink rules, the logistic tails to a few ulps, erf/gelu/
 high-precision values and in their tails, log1p/expm1 near 0, errors."""
 
 import math
+import warnings
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -768,3 +769,27 @@ def test_elu_hardtanh_softplus_prelu_errors():
         tc.ops.prelu(np.ones(3), np.ones(3))                      # as PyTorch: 1-D x, 1 channel
     with pytest.raises(ValueError, match=r"prelu: weight has shape \(1, 3\)"):
         tc.ops.prelu(x, np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elu_gradient_keeps_its_digits_in_the_negative_tail(dtype):
+    """alpha e^x, from x itself: the output + alpha would cancel, to 0 in float32 from about
+    -17 on and in float64 from about -37 on."""
+    x = np.array([-5.0, -20.0, -40.0, -100.0], dtype)
+    v = tc.Value(x)
+    tc.ops.elu(v, 1.5).backward(np.ones_like(x))
+    expected = 1.5 * np.exp(x.astype(np.float64))
+    # float32's e^-100 is subnormal (5.6e-44), held to a few of its last bits only
+    np.testing.assert_allclose(v.grad, expected, rtol=1e-6 if dtype == np.float32 else 1e-14,
+                               atol=1e-44 if dtype == np.float32 else 0)
+    assert v.grad.dtype == dtype
+
+
+def test_softplus_of_a_beta_x_too_large_for_the_dtype_is_x():
+    """beta x overflows to inf (1e37 * 50 in float32): the output is still x, with no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tc.ops.softplus(np.array([1e37], np.float32), 50.0).data.tolist() == [
+            np.float32(1e37)]
+        assert tc.ops.softplus(np.array([1e307]), 100.0).data.tolist() == [1e307]
+        assert tc.ops.softplus(np.array([-1e307]), 100.0).data.tolist() == [0.0]

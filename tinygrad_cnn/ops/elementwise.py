@@ -344,11 +344,13 @@ class ELU(Function):
         # e^min(x, 0): the branch that is not taken never overflows for a large x
         return np.where(self.positive, x, alpha * np.expm1(np.minimum(x, 0)))
 
-    # d/dx = 1 where x > 0, else alpha e^x = the output + alpha (PyTorch's alpha at the kink
-    # x = 0, a constant there); with the output, no e^x of a large x overflows in the rule
+    # d/dx = 1 where x > 0, else alpha e^x (PyTorch's alpha at the kink x = 0, a constant
+    # there). e^x from min(x, 0), which never overflows; not the output + alpha, which would
+    # cancel to 0 for x << 0
     def backward(self, grad):
-        _, out = self.saved()
-        slope = _constant_outside(self.negative, out + self.params["alpha"])
+        x, _ = self.saved()
+        e_x = Exp.run(Where.run(self.positive, 0, x))             # e^min(x, 0)
+        slope = _constant_outside(self.negative, self.params["alpha"] * e_x)
         return grad * Where.run(self.positive, 1, slope)
 
 
@@ -395,10 +397,13 @@ class Softplus(Function):
 
     def forward(self, x, beta, threshold):
         x = x.astype(float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
-        bx = x * beta
+        with np.errstate(over="ignore"):          # a huge beta x is +-inf: handled below
+            bx = x * beta
         self.linear, self.below = bx > threshold, bx < threshold   # the output is x, or not
-        softplus = np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))
-        return np.where(self.linear, x, softplus / beta)
+        # (max(bx, 0) + log(1 + e^-|bx|)) / b, with max(bx, 0) / b written as x or 0, so that
+        # an infinite bx (x of 1e37 at beta 50 in float32) still gives x
+        softplus = np.where(bx > 0, x, 0) + np.log1p(np.exp(-np.abs(bx))) / beta
+        return np.where(self.linear, x, softplus)
 
     # d/dx log(1 + e^(bx)) / b = e^(bx) / (1 + e^(bx)) = s(bx); 1 where the output is x; at
     # bx = threshold itself s(bx), as PyTorch, a constant there
