@@ -861,6 +861,107 @@ def test_linear_lr_down_to_0_ends_at_0_not_below():
     sgd().load_state_dict(scheduler.optimizer.state_dict())
 
 
+def test_constant_lr_lowers_the_lr_for_total_iters_epochs():
+    scheduler = optim.ConstantLR(sgd(2.0), factor=0.25, total_iters=3)
+    assert scheduler.optimizer.lr == 0.5                    # set when made
+    assert lrs(scheduler, 5) == [0.5, 0.5, 0.5, 2.0, 2.0, 2.0]
+    assert lrs(optim.ConstantLR(sgd()), 7) == [1 / 3] * 5 + [1.0] * 3    # 1/3 for 5 epochs
+    assert lrs(optim.ConstantLR(sgd(0.1), factor=1.0, total_iters=1), 2) == [0.1] * 3
+
+
+def test_polynomial_lr_falls_to_0_at_total_iters_then_stays():
+    seen = lrs(optim.PolynomialLR(sgd(), total_iters=4), 6)     # power 1: a straight line
+    np.testing.assert_allclose(seen, [1.0, 0.75, 0.5, 0.25, 0.0, 0.0, 0.0], rtol=1e-15, atol=0)
+    assert seen[4:] == [0.0, 0.0, 0.0]
+    assert lrs(optim.PolynomialLR(sgd(2.0), total_iters=2, power=2), 3) == [2.0, 0.5, 0.0, 0.0]
+    assert lrs(optim.PolynomialLR(sgd(0.3), total_iters=3, power=0), 4) == [0.3] * 5
+    closed = [0.1 * (1 - min(e, 9) / 9) ** 0.5 for e in range(12)]
+    np.testing.assert_allclose(lrs(optim.PolynomialLR(sgd(0.1), 9, power=0.5), 11), closed,
+                               rtol=1e-14, atol=0)
+
+
+def test_cosine_annealing_warm_restarts_restarts_every_cycle():
+    scheduler = optim.CosineAnnealingWarmRestarts(sgd(), T_0=3, eta_min=0.1)
+    third = [1.0, 0.1 + 0.9 * 0.75, 0.1 + 0.9 * 0.25]      # cos(pi / 3) = 1/2, cos(2 pi / 3)
+    seen = lrs(scheduler, 8)
+    np.testing.assert_allclose(seen, third * 3, rtol=0, atol=1e-15)
+    assert seen[0] == seen[3] == seen[6] == 1.0            # the restarts
+    # T_mult 2: cycles of 2, 4 and 8 epochs, restarts at epochs 2 and 6
+    longer = lrs(optim.CosineAnnealingWarmRestarts(sgd(), T_0=2, T_mult=2), 7)
+    quarter, eighth = (1 + math.cos(math.pi / 4)) / 2, (1 + math.cos(math.pi / 8)) / 2
+    np.testing.assert_allclose(longer, [1.0, 0.5, 1.0, quarter, 0.5, 1 - quarter, 1.0, eighth],
+                               rtol=0, atol=1e-15)
+    assert longer[2] == longer[6] == 1.0
+    assert optim.CosineAnnealingWarmRestarts(sgd(), 2, 2)._cycle(13) == (7, 8)
+    assert optim.CosineAnnealingWarmRestarts(sgd(), 2, 2)._cycle(14) == (0, 16)
+
+
+def test_cosine_annealing_warm_restarts_takes_its_cycle_position_from_the_epoch():
+    """The state dict holds only the epoch; even a late one resumes at once (T_mult 1 needs no
+    walk over the cycles)."""
+    scheduler = optim.CosineAnnealingWarmRestarts(sgd(), T_0=7)
+    state = scheduler.state_dict()
+    assert state["settings"] == {"T_0": 7, "T_mult": 1, "eta_min": 0.0}
+    scheduler.load_state_dict({**state, "last_epoch": 10 ** 12})
+    scheduler.step()                                     # epoch 10**12 + 1, 2 epochs into a cycle
+    assert scheduler.optimizer.lr == (1 + math.cos(math.pi * 2 / 7)) / 2
+
+
+def test_constant_polynomial_and_warm_restarts_errors():
+    with pytest.raises(ValueError, match=r"ConstantLR: factor is 0.0; expected a number in "
+                                         r"\(0.0, 1.0\]"):
+        optim.ConstantLR(sgd(), factor=0)
+    with pytest.raises(ValueError, match=r"ConstantLR: factor is 1.5; expected a number in "
+                                         r"\(0.0, 1.0\]"):
+        optim.ConstantLR(sgd(), factor=1.5)
+    with pytest.raises(TypeError, match=r"ConstantLR: factor is str '0.5'; expected a number"):
+        optim.ConstantLR(sgd(), factor="0.5")
+    with pytest.raises(ValueError, match=r"ConstantLR: total_iters is 0; expected an int >= 1 "
+                                         r"\(the number of epochs at base_lr \* factor"):
+        optim.ConstantLR(sgd(), total_iters=0)
+    with pytest.raises(ValueError, match=r"PolynomialLR: total_iters is 2.0; expected an int >= "
+                                         r"1 \(the number of epochs from base_lr down to 0"):
+        optim.PolynomialLR(sgd(), total_iters=2.0)
+    with pytest.raises(ValueError, match=r"PolynomialLR: power is -1.0; expected a number in "
+                                         r"\[0.0, inf\)"):
+        optim.PolynomialLR(sgd(), power=-1)
+    with pytest.raises(ValueError, match=r"PolynomialLR: power is nan"):
+        optim.PolynomialLR(sgd(), power=math.nan)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts: T_0 is 0; expected an "
+                                         r"int >= 1 \(the number of epochs of the first cycle"):
+        optim.CosineAnnealingWarmRestarts(sgd(), T_0=0)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts: T_0 is True; expected an "
+                                         r"int >= 1"):
+        optim.CosineAnnealingWarmRestarts(sgd(), T_0=True)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts: T_mult is 1.5; expected "
+                                         r"an int >= 1 \(how many times longer each cycle is"):
+        optim.CosineAnnealingWarmRestarts(sgd(), T_0=5, T_mult=1.5)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts: T_mult is 0; expected "
+                                         r"an int >= 1"):
+        optim.CosineAnnealingWarmRestarts(sgd(), 5, T_mult=0)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts: eta_min is -0.1; "
+                                         r"expected a number in \[0.0, inf\)"):
+        optim.CosineAnnealingWarmRestarts(sgd(), 5, eta_min=-0.1)
+    with pytest.raises(TypeError, match=r"CosineAnnealingWarmRestarts: optimizer is a Linear; "
+                                        r"expected a tinygrad_cnn optimizer"):
+        optim.CosineAnnealingWarmRestarts(nn.Linear(2, 2), T_0=5)
+    restarts = optim.CosineAnnealingWarmRestarts(sgd(), T_0=5, T_mult=2)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts.load_state_dict: the "
+                                         r"state dict is from a PolynomialLR; expected one from "
+                                         r"a CosineAnnealingWarmRestarts"):
+        restarts.load_state_dict(optim.PolynomialLR(sgd()).state_dict())
+    state = restarts.state_dict()
+    state["settings"] = {**state["settings"], "T_mult": 0}
+    state["last_epoch"] = 3
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts: T_mult is 0"):
+        restarts.load_state_dict(state)
+    assert (restarts.T_mult, restarts.last_epoch) == (2, 0)      # nothing restored
+    with pytest.raises(ValueError, match=r"ConstantLR.load_state_dict: settings \{'factor': "
+                                         r"0.5\}; expected a dict with keys factor, "
+                                         r"total_iters"):
+        optim.ConstantLR(sgd()).load_state_dict({**optim.ConstantLR(sgd()).state_dict(),
+                                                 "settings": {"factor": 0.5}})
+
 def one_cycle_run(scheduler, momentum) -> list[tuple[float, float]]:
     """(lr, momentum) of steps 0..total_steps, momentum read by momentum(optimizer)."""
     optimizer = scheduler.optimizer
@@ -1140,7 +1241,11 @@ def test_new_schedule_errors():
     lambda opt: optim.MultiStepLR(opt, milestones=[2, 4, 4, 7], gamma=0.3),
     lambda opt: optim.LinearLR(opt, start_factor=0.1, end_factor=0.9, total_iters=6),
     lambda opt: optim.OneCycleLR(opt, max_lr=0.4, total_steps=9, anneal_strategy="linear"),
-], ids=["ExponentialLR", "MultiStepLR", "LinearLR", "OneCycleLR"])
+    lambda opt: optim.ConstantLR(opt, factor=0.4, total_iters=6),
+    lambda opt: optim.PolynomialLR(opt, total_iters=7, power=1.5),
+    lambda opt: optim.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01),
+], ids=["ExponentialLR", "MultiStepLR", "LinearLR", "OneCycleLR", "ConstantLR", "PolynomialLR",
+       "CosineAnnealingWarmRestarts"])
 def test_new_schedules_resume_from_their_state_dicts(tmp_path, make):
     whole = make(sgd(0.1, momentum=0.9))
     expected = lrs(whole, 9)

@@ -1,8 +1,9 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad` with PyTorch's options and update
 rules, and PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`,
-`MultiStepLR`, `LambdaLR`, `LinearLR`, `OneCycleLR`, `ReduceLROnPlateau` and `SequentialLR` (one
-schedule after another). An optimizer's `step()` updates the parameters' data in place from their
-gradients; a scheduler's `step()` sets the next epoch's (OneCycleLR: batch's) learning rate."""
+`MultiStepLR`, `LambdaLR`, `LinearLR`, `ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`,
+`OneCycleLR`, `ReduceLROnPlateau` and `SequentialLR` (one schedule after another). An optimizer's
+`step()` updates the parameters' data in place from their gradients; a scheduler's `step()` sets
+the next epoch's (OneCycleLR: batch's) learning rate."""
 
 from __future__ import annotations
 
@@ -639,6 +640,116 @@ class LinearLR(LRScheduler):
         return max(0.0, lr)     # rounding may take a line that ends at 0 just below it
 
 
+class ConstantLR(LRScheduler):
+    """lr of epoch e = base_lr * factor for e < total_iters, then base_lr: a lowered lr for the
+    first total_iters epochs, as PyTorch's ConstantLR; a warm-up in one step.
+
+    Computed as PyTorch's step() computes it: at epoch total_iters the last lr is multiplied by
+    1 / factor, so the floats are PyTorch's (base_lr * factor * (1 / factor) may differ from
+    base_lr in the last bit). factor must be > 0 and total_iters >= 1: PyTorch takes factor 0
+    but then divides by it at epoch total_iters, and total_iters 0 but then keeps base_lr *
+    factor for ever.
+
+    >>> scheduler = ConstantLR(optimizer, factor=0.5, total_iters=4)    # 4 epochs at lr / 2
+    """
+
+    setting_names = ("factor", "total_iters")
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5):
+        super().__init__(optimizer, factor=factor, total_iters=total_iters)
+
+    def _checked_settings(self, factor, total_iters) -> dict:
+        return {"factor": _checked_number("ConstantLR", "factor", factor, low=0.0,
+                                          low_open=True, high=1.0, high_closed=True),
+                "total_iters": _checked_int("ConstantLR", "total_iters", total_iters, low=1,
+                                            meaning="the number of epochs at base_lr * factor, "
+                                                    "e.g. total_iters=5")}
+
+    def _start_lr(self) -> float:
+        return self.base_lr * self.factor
+
+    # PyTorch undoes the factor by multiplying the current lr, rather than returning base_lr
+    def _next_lr(self, epoch: int) -> float:
+        return self.last_lr * (1.0 / self.factor) if epoch == self.total_iters else self.last_lr
+
+
+class PolynomialLR(LRScheduler):
+    """lr of epoch e = base_lr * (1 - min(e, total_iters) / total_iters) ** power: from base_lr
+    down to 0 at epoch total_iters along a polynomial (a straight line with power 1), then 0, as
+    PyTorch's PolynomialLR.
+
+    Computed as PyTorch's step() computes it, by multiplying the last lr by the ratio of
+    successive factors, ((1 - e / total_iters) / (1 - (e - 1) / total_iters)) ** power: so the
+    floats are PyTorch's, which differ from the closed form above by rounding.
+    """
+
+    setting_names = ("total_iters", "power")
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0):
+        super().__init__(optimizer, total_iters=total_iters, power=power)
+
+    def _checked_settings(self, total_iters, power) -> dict:
+        return {"total_iters": _checked_int("PolynomialLR", "total_iters", total_iters, low=1,
+                                            meaning="the number of epochs from base_lr down to "
+                                                    "0, e.g. total_iters=5"),
+                "power": _checked_number("PolynomialLR", "power", power, low=0.0)}
+
+    # factor(e) / factor(e - 1), with factor(e) = (1 - e / total_iters) ** power
+    def _next_lr(self, epoch: int) -> float:
+        if epoch > self.total_iters:
+            return self.last_lr
+        ratio = (1.0 - epoch / self.total_iters) / (1.0 - (epoch - 1) / self.total_iters)
+        return self.last_lr * ratio ** self.power
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """lr of epoch e = eta_min + (base_lr - eta_min) (1 + cos(pi T_cur / T_i)) / 2, T_cur the
+    epochs since the last restart and T_i the length of the current cycle: from base_lr down
+    towards eta_min along half a cosine, back to base_lr every cycle, the first cycle T_0
+    epochs and each next one T_mult times longer, as PyTorch's CosineAnnealingWarmRestarts
+    (SGDR).
+
+    Computed by PyTorch's formula, in its order, from the same integer T_cur and T_i, so the
+    floats are PyTorch's (epoch 0 included: eta_min + (base_lr - eta_min) * 2 / 2). Stepped once
+    per epoch only: PyTorch's step(epoch) with a fractional epoch, for restarts within an epoch,
+    is left out. The cycle position follows from the epoch, so a state dict needs no more.
+
+    >>> scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2)   # 10, 20, 40...
+    """
+
+    setting_names = ("T_0", "T_mult", "eta_min")
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0):
+        super().__init__(optimizer, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
+
+    def _checked_settings(self, T_0, T_mult, eta_min) -> dict:
+        name = "CosineAnnealingWarmRestarts"
+        return {"T_0": _checked_int(name, "T_0", T_0, low=1,
+                                    meaning="the number of epochs of the first cycle, e.g. "
+                                            "T_0=10"),
+                "T_mult": _checked_int(name, "T_mult", T_mult, low=1,
+                                       meaning="how many times longer each cycle is than the "
+                                               "one before, e.g. T_mult=2"),
+                "eta_min": _checked_number(name, "eta_min", eta_min, low=0.0)}
+
+    def _cycle(self, epoch: int) -> tuple[int, int]:
+        """(T_cur, T_i) at epoch: the epochs since the last restart and the current cycle's
+        length."""
+        if self.T_mult == 1:
+            return epoch % self.T_0, self.T_0
+        since, length = epoch, self.T_0
+        while since >= length:            # the cycles grow geometrically: few turns
+            since, length = since - length, length * self.T_mult
+        return since, length
+
+    def _start_lr(self) -> float:
+        return self._next_lr(0)         # PyTorch's formula at T_cur = 0, not base_lr itself
+
+    def _next_lr(self, epoch: int) -> float:
+        since, length = self._cycle(epoch)
+        return (self.eta_min
+                + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * since / length)) / 2)
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy, stepped once per batch (not per epoch): the lr rises from max_lr /
     div_factor to max_lr over the first pct_start of total_steps, then falls to max_lr /
@@ -961,10 +1072,10 @@ class SequentialLR(LRScheduler):
     have changed (a LinearLR warm-up lowers it at once), so SequentialLR gives them all the
     first one's, puts each at its epoch 0, and sets the optimizer's lr back to the first one's
     lr of epoch 0. At a milestone the next schedule starts again at its epoch 0 from that base
-    lr, as PyTorch's step(0) would (base_lr for StepLR, ExponentialLR, MultiStepLR and
-    CosineAnnealingLR, base_lr * start_factor for LinearLR, base_lr * lr_lambda(0) for
-    LambdaLR), then goes on with its own step(). state_dict() holds the schedules' state dicts
-    too.
+    lr, as PyTorch's step(0) would (base_lr for StepLR, ExponentialLR, MultiStepLR,
+    CosineAnnealingLR, PolynomialLR and CosineAnnealingWarmRestarts, base_lr * start_factor for
+    LinearLR, base_lr * factor for ConstantLR, base_lr * lr_lambda(0) for LambdaLR), then goes on
+    with its own step(). state_dict() holds the schedules' state dicts too.
 
     >>> warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
     >>> cosine = CosineAnnealingLR(optimizer, T_max=95)     # runs from warmup's base_lr
@@ -1010,7 +1121,8 @@ class SequentialLR(LRScheduler):
             if not isinstance(scheduler, LRScheduler):
                 raise TypeError(f"SequentialLR: schedulers[{i}] is a {kind}; expected a schedule "
                                 f"of tinygrad_cnn.optim (StepLR, CosineAnnealingLR, "
-                                f"ExponentialLR, MultiStepLR, LambdaLR or LinearLR) made on the "
+                                f"ExponentialLR, MultiStepLR, LambdaLR, LinearLR, ConstantLR, "
+                                f"PolynomialLR or CosineAnnealingWarmRestarts) made on the "
                                 f"optimizer")
             if isinstance(scheduler, ReduceLROnPlateau):
                 raise ValueError(f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, whose "

@@ -1,5 +1,6 @@
-"""ExponentialLR, MultiStepLR, LambdaLR, LinearLR, OneCycleLR, ReduceLROnPlateau and SequentialLR
-against torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's momentum or beta1) of a
+"""ExponentialLR, MultiStepLR, LambdaLR, LinearLR, ConstantLR, PolynomialLR,
+CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau and SequentialLR against
+torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's momentum or beta1) of a
 one-parameter optimizer, float for float, in several settings each, also resumed half-way from a
 state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as PyTorch's."""
 
@@ -30,6 +31,24 @@ SCHEDULES = [
     ("LinearLR 0.01 -> 1 in 20", lambda m, opt: m.LinearLR(opt, 0.01, total_iters=20)),
     ("LinearLR flat", lambda m, opt: m.LinearLR(opt, 0.5, 0.5, total_iters=3)),
     ("LinearLR down to 0", lambda m, opt: m.LinearLR(opt, 0.5, 0.0, total_iters=10)),
+    ("ConstantLR defaults", lambda m, opt: m.ConstantLR(opt)),
+    ("ConstantLR 0.3 for 7", lambda m, opt: m.ConstantLR(opt, factor=0.3, total_iters=7)),
+    ("ConstantLR 0.1 for 1", lambda m, opt: m.ConstantLR(opt, 0.1, 1)),
+    ("ConstantLR 0.7 past the end", lambda m, opt: m.ConstantLR(opt, 0.7, total_iters=40)),
+    ("PolynomialLR defaults", lambda m, opt: m.PolynomialLR(opt)),
+    ("PolynomialLR power 2", lambda m, opt: m.PolynomialLR(opt, total_iters=20, power=2.0)),
+    ("PolynomialLR power 0.5", lambda m, opt: m.PolynomialLR(opt, 25, 0.5)),
+    ("PolynomialLR power 0.9 past the end", lambda m, opt: m.PolynomialLR(opt, 40, power=0.9)),
+    ("PolynomialLR power 3", lambda m, opt: m.PolynomialLR(opt, 12, power=3)),
+    ("CosineAnnealingWarmRestarts T_0 7", lambda m, opt: m.CosineAnnealingWarmRestarts(opt, 7)),
+    ("CosineAnnealingWarmRestarts T_mult 2", lambda m, opt: m.CosineAnnealingWarmRestarts(
+        opt, T_0=3, T_mult=2, eta_min=0.01)),
+    ("CosineAnnealingWarmRestarts T_mult 3", lambda m, opt: m.CosineAnnealingWarmRestarts(
+        opt, 2, 3, 0.03)),
+    ("CosineAnnealingWarmRestarts T_0 1, T_mult 2", lambda m, opt:
+        m.CosineAnnealingWarmRestarts(opt, T_0=1, T_mult=2, eta_min=0.05)),
+    ("CosineAnnealingWarmRestarts T_0 4, eta_min 0.07", lambda m, opt:
+        m.CosineAnnealingWarmRestarts(opt, T_0=4, eta_min=0.07)),
 ]
 
 # name, make(module, optimizer), total_steps: OneCycleLR, stepped total_steps times
@@ -281,6 +300,21 @@ SEQUENCES = [
         lambda m, opt: m.LinearLR(opt, 0.3, 1.0, 4),
         lambda m, opt: m.CosineAnnealingLR(opt, T_max=12)), 1e-12),
     ("StepLR alone", sequence([], lambda m, opt: m.StepLR(opt, 3, 0.5)), 0),
+    ("ConstantLR, PolynomialLR", sequence([4], lambda m, opt: m.ConstantLR(opt, 0.2, 4),
+                                          lambda m, opt: m.PolynomialLR(opt, 30, 2.0)), 0),
+    ("LinearLR, CosineAnnealingWarmRestarts", sequence(
+        [5], warmup, lambda m, opt: m.CosineAnnealingWarmRestarts(opt, 4, 2, 1e-3)), 0),
+    ("ConstantLR cut short, CosineAnnealingWarmRestarts, ConstantLR", sequence(
+        [3, 18], lambda m, opt: m.ConstantLR(opt, 0.5, total_iters=6),
+        lambda m, opt: m.CosineAnnealingWarmRestarts(opt, T_0=5),
+        lambda m, opt: m.ConstantLR(opt, 0.25, 10)), 0),
+    ("CosineAnnealingWarmRestarts, PolynomialLR", sequence(
+        [12], lambda m, opt: m.CosineAnnealingWarmRestarts(opt, 3, 3, 0.02),
+        lambda m, opt: m.PolynomialLR(opt, total_iters=20, power=0.5)), 0),
+    ("PolynomialLR, ExponentialLR, CosineAnnealingWarmRestarts", sequence(
+        [8, 16], lambda m, opt: m.PolynomialLR(opt, 10),
+        lambda m, opt: m.ExponentialLR(opt, 0.8),
+        lambda m, opt: m.CosineAnnealingWarmRestarts(opt, 6, eta_min=0.01)), 0),
 ]
 SEQUENCE_EPOCHS = 40
 
