@@ -17,7 +17,6 @@ from edge_cases import (
     UNARY_OPS,
     alternate,
     away,
-    labels,
     negative_strides,
     normal,
     positive,
@@ -103,26 +102,6 @@ CASES = [
     # softmax and the losses
     ("log_softmax-empty-axis", normal((2, 0)), lambda x: ops.log_softmax(x, axis=1),
      lambda th, x: th.log_softmax(x, 1)),
-    *[(f"{name}-{shape}-{reduction}", normal(shape),
-       lambda x, op=name, r=reduction: getattr(ops, op)(x, labels(*x.shape), reduction=r),
-       lambda th, x, op=name, r=reduction: getattr(F, op)(x, t(th, labels(*x.shape)),
-                                                          reduction=r))
-      for name in ["cross_entropy", "nll_loss"]
-      for shape, reduction in [((1, 1), "mean"), ((1, 3), "none"), ((4, 3), "sum"),
-                               ((4, 3), "mean")]],
-    *[(f"{name}-{shape}-{reduction}", normal(shape, shape),
-       lambda x, y, op=name, r=reduction: getattr(ops, op)(x, ops.sigmoid(y), reduction=r),
-       lambda th, x, y, op=name, r=reduction: getattr(F, op)(x, th.sigmoid(y), reduction=r))
-      for name in ["mse_loss", "binary_cross_entropy_with_logits", "l1_loss", "smooth_l1_loss",
-                   "huber_loss"]
-      for shape, reduction in [((), "mean"), ((), "none"), ((0, 3), "sum"), ((0, 3), "none"),
-                               ((1,), "mean"), ((2, 3), "none")]],
-    # kl_div without "mean", for which PyTorch warns (tests/torch_oracle/test_loss_modules.py)
-    *[(f"kl_div-{shape}-{reduction}", normal(shape, shape),
-       lambda x, y, r=reduction: ops.kl_div(x, ops.sigmoid(y), reduction=r),
-       lambda th, x, y, r=reduction: F.kl_div(x, th.sigmoid(y), reduction=r))
-      for shape, reduction in [((), "batchmean"), ((), "none"), ((0, 3), "sum"), ((0, 3), "none"),
-                               ((1,), "batchmean"), ((2, 3), "sum")]],
     *[(f"binary_cross_entropy-{shape}-{reduction}", normal(shape, shape),
        lambda x, y, r=reduction: ops.binary_cross_entropy(ops.sigmoid(x), ops.sigmoid(y),
                                                           reduction=r),
