@@ -928,7 +928,7 @@ def test_new_layers_gradcheck_and_gradgradcheck(rng, layer):
 
 def test_new_layer_argument_errors():
     with pytest.raises(TypeError, match=r"LeakyReLU: negative_slope is str '0.1'; expected a "
-                                        r"number"):
+                                        r"real number such as 0\.01"):
         nn.LeakyReLU("0.1")
     with pytest.raises(ValueError, match=r"AvgPool2d: padding is -1; expected an integer >= 0"):
         nn.AvgPool2d(2, padding=-1)
@@ -1020,7 +1020,8 @@ def test_elu_hardtanh_relu6_and_softplus_layers(rng):
 
 
 def test_elu_hardtanh_and_softplus_layer_errors():
-    with pytest.raises(TypeError, match=r"ELU: alpha is str '1'; expected a number such as 1\.0"):
+    with pytest.raises(TypeError, match=r"ELU: alpha is str '1'; expected a real number such as "
+                                        r"1\.0"):
         nn.ELU("1")
     with pytest.raises(ValueError, match=r"Hardtanh: max_val=-1\.0 is not greater than "
                                          r"min_val=1\.0; expected min_val < max_val, as "
@@ -1028,14 +1029,14 @@ def test_elu_hardtanh_and_softplus_layer_errors():
         nn.Hardtanh(1.0, -1.0)
     with pytest.raises(ValueError, match=r"Hardtanh: max_val=0\.5 is not greater than min_val"):
         nn.Hardtanh(0.5, 0.5)
-    with pytest.raises(TypeError, match=r"Hardtanh: min_val is NoneType None; expected a number "
-                                        r"such as -1\.0"):
+    with pytest.raises(TypeError, match=r"Hardtanh: min_val is NoneType None; expected a real "
+                                        r"number such as -1\.0"):
         nn.Hardtanh(None)
     with pytest.raises(ValueError, match=r"Softplus: beta is 0, which log\(1 \+ e\^\(beta "
                                          r"x\)\) / beta divides by; expected a non-zero number"):
         nn.Softplus(beta=0.0)
-    with pytest.raises(TypeError, match=r"Softplus: threshold is str '20'; expected a number "
-                                        r"such as 20\.0"):
+    with pytest.raises(TypeError, match=r"Softplus: threshold is str '20'; expected a real "
+                                        r"number such as 20\.0"):
         nn.Softplus(threshold="20")
 
 
@@ -1068,8 +1069,8 @@ def test_prelu_layer_slopes_gradients_state_dict_and_repr(rng):
 def test_prelu_layer_errors(rng):
     with pytest.raises(ValueError, match=r"PReLU: num_parameters is 0; expected an integer >= 1"):
         nn.PReLU(0)
-    with pytest.raises(TypeError, match=r"PReLU: init is str '0\.25'; expected a number such "
-                                        r"as 0\.25"):
+    with pytest.raises(TypeError, match=r"PReLU: init is str '0\.25'; expected a real number "
+                                        r"such as 0\.25"):
         nn.PReLU(1, "0.25")
     with pytest.raises(ValueError, match=r"prelu: weight has shape \(4,\) but the input "
                                          r"\(2, 3\) has 3 channels .* e\.g\. "

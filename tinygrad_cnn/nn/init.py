@@ -32,6 +32,7 @@ import numpy as np
 
 from tinygrad_cnn import random as tc_random
 from tinygrad_cnn.nn.module import Buffer
+from tinygrad_cnn.ops.elementwise import real_number
 from tinygrad_cnn.value import Value
 
 # nn.functional names whose gain is 1: the linear layers, as PyTorch's calculate_gain
@@ -111,7 +112,8 @@ def trunc_normal_(tensor: Value | Buffer, mean: float = 0.0, std: float = 1.0, a
     """
     data = _float_data("trunc_normal_", tensor)
     mean, std = _finite("trunc_normal_", "mean", mean), _finite("trunc_normal_", "std", std)
-    a, b = _real("trunc_normal_", "a", a), _real("trunc_normal_", "b", b)
+    a, b = (real_number("trunc_normal_", "a", a, "0.5"),
+            real_number("trunc_normal_", "b", b, "0.5"))
     if std <= 0:
         raise ValueError(f"trunc_normal_: std={std} is not positive; expected std > 0")
     if math.isnan(a) or math.isnan(b) or not a < b:
@@ -424,17 +426,9 @@ def _generator(caller: str, generator) -> np.random.Generator:
     return tc_random.generator(generator, caller)
 
 
-def _real(caller: str, name: str, x) -> float:
-    """x as a float if it is a real number (a bool is not), else a TypeError."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{caller}: {name} is {type(x).__name__} {x!r:.40}; expected a real "
-                        f"number such as 0.5")
-    return float(x)
-
-
 def _finite(caller: str, name: str, x) -> float:
     """x as a float if it is a finite real number, else a TypeError or ValueError."""
-    x = _real(caller, name, x)
+    x = real_number(caller, name, x, "0.5")
     if not math.isfinite(x):
         raise ValueError(f"{caller}: {name}={x} is not finite; expected a finite number")
     return x

@@ -13,6 +13,7 @@ from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.conv import groups_dividing
+from tinygrad_cnn.ops.elementwise import real_number
 from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx, embedding_renorm
 from tinygrad_cnn.ops.pool import check_output_size
 from tinygrad_cnn.random import generator
@@ -297,20 +298,11 @@ class ReLU(Module):
         return ops.relu(x)
 
 
-def _number(layer: str, name: str, value, example: str) -> float:
-    """value as a Python float, or a TypeError naming the layer and the setting: a bool or a
-    string is no number."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{layer}: {name} is {type(value).__name__} {value!r}; expected a number "
-                        f"such as {example}")
-    return float(value)
-
-
 class LeakyReLU(Module):
     """x where x > 0, else negative_slope * x, elementwise, any shape."""
 
     def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope, "0.01")
+        self.negative_slope = real_number("LeakyReLU", "negative_slope", negative_slope, "0.01")
 
     def forward(self, x):
         return ops.leaky_relu(x, self.negative_slope)
@@ -332,7 +324,7 @@ class PReLU(Module):
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         _check_positive_int("PReLU", "num_parameters", num_parameters)
         self.num_parameters = int(num_parameters)
-        self.weight = Value(np.full(self.num_parameters, _number("PReLU", "init", init, "0.25"),
+        self.weight = Value(np.full(self.num_parameters, real_number("PReLU", "init", init, "0.25"),
                                     dtype=np.float32))
 
     def forward(self, x):
@@ -346,7 +338,7 @@ class ELU(Module):
     """x where x > 0, else alpha (e^x - 1), elementwise, any shape."""
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = _number("ELU", "alpha", alpha, "1.0")
+        self.alpha = real_number("ELU", "alpha", alpha, "1.0")
 
     def forward(self, x):
         return ops.elu(x, self.alpha)
@@ -360,8 +352,8 @@ class Hardtanh(Module):
     between the bounds and 0 elsewhere, at the bounds too (PyTorch's rule)."""
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
-        self.min_val = _number("Hardtanh", "min_val", min_val, "-1.0")
-        self.max_val = _number("Hardtanh", "max_val", max_val, "1.0")
+        self.min_val = real_number("Hardtanh", "min_val", min_val, "-1.0")
+        self.max_val = real_number("Hardtanh", "max_val", max_val, "1.0")
         if not self.max_val > self.min_val:
             raise ValueError(f"Hardtanh: max_val={max_val!r} is not greater than min_val="
                              f"{min_val!r}; expected min_val < max_val, as PyTorch's Hardtanh")
@@ -389,8 +381,8 @@ class Softplus(Module):
     as PyTorch's Softplus (threshold 20 by default; ops.softplus's default is no threshold)."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
-        self.beta = _number("Softplus", "beta", beta, "1.0")
-        self.threshold = _number("Softplus", "threshold", threshold, "20.0")
+        self.beta = real_number("Softplus", "beta", beta, "1.0")
+        self.threshold = real_number("Softplus", "threshold", threshold, "20.0")
         if self.beta == 0:
             raise ValueError("Softplus: beta is 0, which log(1 + e^(beta x)) / beta divides by; "
                              "expected a non-zero number such as 1.0")

@@ -718,18 +718,18 @@ def relu(x) -> Value:
     return ReLU.apply(x)
 
 
-def _real(op: str, name: str, value, example: str) -> float:
-    """value as a Python float, or a TypeError naming the op and the argument: a bool or a string
-    is no real number."""
+def real_number(owner: str, name: str, value, example: str) -> float:
+    """value as a Python float, or a TypeError naming `owner` (an op, a layer or an initialiser)
+    and the argument: a bool or a string is no real number."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: {name} {value!r:.60} is a {type(value).__name__}; expected a "
+        raise TypeError(f"{owner}: {name} is {type(value).__name__} {value!r:.40}; expected a "
                         f"real number such as {example}")
     return float(value)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Value:
     """x where x > 0, else negative_slope * x, elementwise (as torch.nn.functional.leaky_relu)."""
-    return LeakyReLU.apply(x, negative_slope=_real("leaky_relu", "negative_slope",
+    return LeakyReLU.apply(x, negative_slope=real_number("leaky_relu", "negative_slope",
                                                    negative_slope, "0.01"))
 
 
@@ -752,15 +752,15 @@ def prelu(x, weight) -> Value:
 def elu(x, alpha: float = 1.0) -> Value:
     """x where x > 0, else alpha (e^x - 1), elementwise, as torch.nn.functional.elu, with expm1
     (accurate near 0) and no overflow for large x; the gradient at x = 0 is alpha, as PyTorch's."""
-    return ELU.apply(x, alpha=_real("elu", "alpha", alpha, "1.0"))
+    return ELU.apply(x, alpha=real_number("elu", "alpha", alpha, "1.0"))
 
 
 def hardtanh(x, min_val: float = -1.0, max_val: float = 1.0) -> Value:
     """x limited to [min_val, max_val] elementwise, as torch.nn.functional.hardtanh: the values
     of clip, but the gradient is 1 only strictly between the bounds (0 at x = min_val or max_val,
     as PyTorch's; clip's is 1 there). hardtanh(x, 0.0, 6.0) is relu6."""
-    low = _real("hardtanh", "min_val", min_val, "-1.0")
-    high = _real("hardtanh", "max_val", max_val, "1.0")
+    low = real_number("hardtanh", "min_val", min_val, "-1.0")
+    high = real_number("hardtanh", "max_val", max_val, "1.0")
     if low > high:
         raise ValueError(f"hardtanh: min_val={min_val!r} is greater than max_val={max_val!r}; "
                          f"expected min_val <= max_val")
@@ -784,11 +784,11 @@ def softplus(x, beta: float = 1.0, threshold: float = math.inf) -> Value:
     log(1 + e^(-beta x)) / beta that the output has above x (2e-9 at x = 20), which this op
     keeps by default (threshold=inf): pass threshold=20.0, as nn.Softplus does, for PyTorch's
     numbers."""
-    beta = _real("softplus", "beta", beta, "1.0")
+    beta = real_number("softplus", "beta", beta, "1.0")
     if beta == 0:
         raise ValueError("softplus: beta is 0, which the formula log(1 + e^(beta x)) / beta "
                          "divides by; expected a non-zero number such as 1.0")
-    return Softplus.apply(x, beta=beta, threshold=_real("softplus", "threshold", threshold,
+    return Softplus.apply(x, beta=beta, threshold=real_number("softplus", "threshold", threshold,
                                                           "20.0"))
 
 
