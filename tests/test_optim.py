@@ -759,6 +759,31 @@ def sgd(lr: float = 1.0, **settings) -> optim.SGD:
     return optim.SGD([tc.Value(np.zeros(2))], lr=lr, **settings)
 
 
+def raises_exactly(error: type[Exception], message: str):
+    """pytest.raises that checks the whole message, word for word."""
+    return pytest.raises(error, match=f"^{re.escape(message)}$")
+
+
+def nesting_refused(owner: str, i: int, kind: str) -> str:
+    """The whole message of a SequentialLR or ChainedScheduler (owner) whose schedulers[i] is a
+    SequentialLR or ChainedScheduler (kind)."""
+    return (f"{owner}: schedulers[{i}] is a {kind}; a SequentialLR or ChainedScheduler inside a "
+            f"{owner} is not supported; expected single schedules; run single schedules one "
+            f"after another in one SequentialLR (its milestones count from its epoch 0), or at "
+            f"once in one ChainedScheduler: for a warm-up during a decay, chain a LinearLR "
+            f"warm-up with the decay, e.g. ChainedScheduler([LinearLR(optimizer, "
+            f"start_factor=0.1, total_iters=5), ExponentialLR(optimizer, gamma=0.95)]), as "
+            f"LinearLR stops changing the lr after total_iters")
+
+
+def plateau_refused(owner: str) -> str:
+    """The whole message of a SequentialLR or ChainedScheduler (owner) whose schedulers[0] is a
+    ReduceLROnPlateau."""
+    return (f"{owner}: schedulers[0] is a ReduceLROnPlateau, whose step() needs the epoch's "
+            f"metric (PyTorch refuses it too); expected schedules stepped without one; use "
+            f"ReduceLROnPlateau on its own, scheduler.step(val_loss)")
+
+
 def test_exponential_lr_multiplies_every_epoch():
     scheduler = optim.ExponentialLR(sgd(2.0), gamma=0.5)
     assert lrs(scheduler, 4) == [2.0, 1.0, 0.5, 0.25, 0.125]
@@ -1363,8 +1388,7 @@ def test_sequential_lr_errors_and_their_fixes():
                                          r"second LinearLR"):
         optim.SequentialLR(optimizer, [warmup, warmup], milestones=[5])
     plateau = optim.ReduceLROnPlateau(sgd(0.1))
-    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a ReduceLROnPlateau, "
-                                         r"whose step\(\) needs the epoch's metric"):
+    with raises_exactly(ValueError, plateau_refused("SequentialLR")):
         optim.SequentialLR(plateau.optimizer, [plateau], milestones=[])
     one_cycle = optim.OneCycleLR(sgd(0.1, momentum=0.9), max_lr=1.0, total_steps=10)
     with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a OneCycleLR, which "
@@ -1372,9 +1396,7 @@ def test_sequential_lr_errors_and_their_fixes():
                                          r"own"):
         optim.SequentialLR(one_cycle.optimizer, [one_cycle], milestones=[])
     inner = optim.SequentialLR(optimizer, [warmup], milestones=[])
-    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a SequentialLR; "
-                                         r"expected single schedules.*list all the schedules and "
-                                         r"milestones in one SequentialLR"):
+    with raises_exactly(ValueError, nesting_refused("SequentialLR", 0, "SequentialLR")):
         optim.SequentialLR(optimizer, [inner, decay], milestones=[5])
     with pytest.raises(TypeError, match=r"SequentialLR: milestones is int 5; expected 1 "
                                         r"increasing epochs \(ints >= 1\) for 2 schedules.*e.g. "
@@ -1445,6 +1467,518 @@ def test_sequential_lr_step_error_changes_nothing():
     with pytest.raises(ValueError, match=r"LambdaLR: lr_lambda\(3\) returned -0.5"):
         scheduler.step()
     assert (scheduler.last_epoch, falling.last_epoch, optimizer.lr) == (4, 2, 0.0)
+
+
+def test_multiplicative_lr_multiplies_the_last_lr_from_epoch_1():
+    calls = []
+
+    def factor(epoch):
+        calls.append(epoch)
+        return epoch / (epoch + 1)            # lr of epoch e: 1 / (e + 1)
+
+    scheduler = optim.MultiplicativeLR(sgd(1.0), factor)
+    assert scheduler.optimizer.lr == 1.0 and calls == []       # epoch 0: the optimizer's lr
+    np.testing.assert_allclose(lrs(scheduler, 5), [1 / (e + 1) for e in range(6)], rtol=1e-15)
+    assert calls == [1, 2, 3, 4, 5]
+    halving = optim.MultiplicativeLR(sgd(2.0), [lambda epoch: 0.5], last_epoch=-1)   # a list of one
+    assert lrs(halving, 4) == [2.0, 1.0, 0.5, 0.25, 0.125]
+    assert halving.state_dict() == {"type": "MultiplicativeLR", "settings": {}, "base_lr": 2.0,
+                                    "last_epoch": 4, "last_lr": 0.125}
+
+
+def test_multiplicative_lr_resumes_from_its_state_dict(tmp_path):
+    make = lambda opt: optim.MultiplicativeLR(opt, lambda e: 0.9 if e % 3 else 0.5)  # noqa: E731
+    expected = lrs(make(sgd(0.1)), 9)
+    part = make(sgd(0.1))
+    first = lrs(part, 4)
+    tc.save({"scheduler": part.state_dict()}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(0.1)
+    resumed = make(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert optimizer.lr == first[-1] and first + lrs(resumed, 5)[1:] == expected
+
+
+def test_multiplicative_lr_at_a_sequential_lr_milestone_multiplies_the_lr_it_takes_over():
+    optimizer = sgd(1.0)
+    warmup = optim.LinearLR(optimizer, start_factor=0.25, total_iters=4)
+    decay = optim.MultiplicativeLR(optimizer, lambda epoch: 0.5 if epoch else 0.75)
+    scheduler = optim.SequentialLR(optimizer, [warmup, decay], milestones=[3])
+    # epochs 0-2 the line; epoch 3 (the milestone): the lr it takes over times lr_lambda(0),
+    # 0.625 * 0.75 = 0.46875, as PyTorch's step(0)
+    assert lrs(scheduler, 5) == [0.25, 0.4375, 0.625, 0.46875, 0.234375, 0.1171875]
+    assert (decay.base_lr, decay.last_epoch) == (1.0, 2)
+
+
+def test_multiplicative_lr_errors():
+    with pytest.raises(TypeError, match=r"MultiplicativeLR: lr_lambda is float 0.95; expected a "
+                                        r"function of the epoch that returns the factor of the "
+                                        r"epoch before's lr, e.g. lr_lambda=lambda epoch: 0.95"):
+        optim.MultiplicativeLR(sgd(), 0.95)
+    with pytest.raises(ValueError, match=r"MultiplicativeLR: lr_lambda is a list of 2 values; "
+                                         r"expected one value, or a list of one \(PyTorch takes "
+                                         r"one per parameter group, and tinygrad_cnn optimizers "
+                                         r"have one group\); pass e.g. lr_lambda=lambda epoch: "
+                                         r"0.95"):
+        optim.MultiplicativeLR(sgd(), [lambda epoch: 0.9, lambda epoch: 0.8])
+    with pytest.raises(ValueError, match=r"MultiplicativeLR: last_epoch is 4; expected -1, a "
+                                         r"fresh schedule.*to resume, make the schedule with "
+                                         r"last_epoch=-1, then call "
+                                         r"scheduler.load_state_dict\(saved_state_dict\)"):
+        optim.MultiplicativeLR(sgd(), lambda epoch: 0.9, last_epoch=4)
+    with pytest.raises(TypeError, match=r"MultiplicativeLR: optimizer is a Linear; expected a "
+                                        r"tinygrad_cnn optimizer"):
+        optim.MultiplicativeLR(nn.Linear(2, 2), lambda epoch: 0.9)
+    scheduler = optim.MultiplicativeLR(sgd(), lambda epoch: 1.0 - epoch / 2)
+    scheduler.step()
+    scheduler.step()                                        # factor 0 is fine
+    with pytest.raises(ValueError, match=r"MultiplicativeLR: lr_lambda\(3\) returned -0.5; "
+                                         r"expected a finite number >= 0, the factor of the last "
+                                         r"lr at epoch 3; make lr_lambda return one for every "
+                                         r"epoch"):
+        scheduler.step()
+    assert (scheduler.last_epoch, scheduler.optimizer.lr) == (2, 0.0)     # nothing changed
+    with pytest.raises(TypeError, match=r"MultiplicativeLR: lr_lambda\(1\) returned NoneType "
+                                        r"None; expected a number, the factor of the last lr at "
+                                        r"epoch 1; make lr_lambda return a float for every "
+                                        r"epoch"):
+        optim.MultiplicativeLR(sgd(), lambda epoch: None).step()
+    with pytest.raises(ValueError, match=r"lr_lambda\(1\) returned nan"):
+        optim.MultiplicativeLR(sgd(), lambda epoch: math.nan).step()
+    with pytest.raises(ValueError, match=r"MultiplicativeLR.load_state_dict: the state dict is "
+                                         r"from a LambdaLR; expected one from a "
+                                         r"MultiplicativeLR"):
+        scheduler.load_state_dict(optim.LambdaLR(sgd(), lambda epoch: 1.0).state_dict())
+
+
+def cyclic_run(scheduler, batches: int, momentum) -> list[tuple[float, float]]:
+    """(lr, momentum) of batches 0..batches, momentum read by momentum(optimizer)."""
+    optimizer = scheduler.optimizer
+    seen = [(optimizer.lr, momentum(optimizer))]
+    for _ in range(batches):
+        scheduler.step()
+        seen.append((optimizer.lr, momentum(optimizer)))
+    return seen
+
+
+def test_cyclic_lr_triangular_by_hand():
+    """Up from 0.25 to 1.25 in 2 batches, down in 2, again; the momentum down from 0.75 to 0.5
+    and back (numbers exact in binary, so the lrs are exact too)."""
+    scheduler = optim.CyclicLR(sgd(7.0, momentum=0.1), base_lr=0.25, max_lr=1.25, step_size_up=2,
+                               base_momentum=0.5, max_momentum=0.75)
+    lr, momentum = zip(*cyclic_run(scheduler, 8, lambda opt: opt.momentum), strict=True)
+    assert lr == (0.25, 0.75, 1.25, 0.75, 0.25, 0.75, 1.25, 0.75, 0.25)
+    assert momentum == (0.75, 0.625, 0.5, 0.625, 0.75, 0.625, 0.5, 0.625, 0.75)
+    assert scheduler.get_last_lr() == [0.25] and scheduler.base_lr == 0.25
+
+
+def test_cyclic_lr_modes_step_sizes_and_scale_fn_by_hand():
+    def lr_run(batches, **settings):
+        scheduler = optim.CyclicLR(sgd(), base_lr=0.25, max_lr=1.25, **settings)
+        return [lr for lr, _ in cyclic_run(scheduler, batches, lambda opt: opt.momentum)]
+
+    # triangular2: the amplitude halves every cycle (of 2 batches here)
+    assert lr_run(6, step_size_up=1, mode="triangular2") == [0.25, 1.25, 0.25, 0.75, 0.25, 0.5,
+                                                             0.25]
+    # exp_range: the amplitude times gamma ** batch
+    assert lr_run(4, step_size_up=1, mode="exp_range", gamma=0.5) == [0.25, 0.75, 0.25, 0.375,
+                                                                      0.25]
+    # up in 1 batch, down in 3
+    np.testing.assert_allclose(lr_run(5, step_size_up=1, step_size_down=3),
+                               [0.25, 1.25, 0.25 + 2 / 3, 0.25 + 1 / 3, 0.25, 1.25], rtol=1e-15)
+    # step_size_down 0: a sawtooth
+    assert lr_run(5, step_size_up=4, step_size_down=0) == [0.25, 0.5, 0.75, 1.0, 0.25, 0.5]
+    # scale_fn replaces the mode: by cycle (1, 2, ...) or by batch (0, 1, ...)
+    assert lr_run(6, step_size_up=1, mode="exp_range", scale_fn=lambda c: 1 / c) == [
+        0.25, 1.25, 0.25, 0.75, 0.25, 0.25 + 1 / 3, 0.25]
+    assert lr_run(3, step_size_up=1, scale_fn=lambda t: 0.5 ** t, scale_mode="iterations") == [
+        0.25, 0.75, 0.25, 0.375]
+    # the lr of the optimizer is not used; max_lr may be below base_lr, as in PyTorch
+    assert [lr for lr, _ in cyclic_run(optim.CyclicLR(sgd(9.0), 1.25, [0.25], 2), 4,
+                                       lambda opt: opt.momentum)] == [1.25, 0.75, 0.25, 0.75, 1.25]
+
+
+def test_cyclic_lr_cycles_adam_and_adamw_beta1_and_gives_sgd_a_momentum():
+    for optimizer in (optim.Adam([tc.Value(np.zeros(2))], betas=(0.9, 0.99)),
+                      optim.AdamW([tc.Value(np.zeros(2))], betas=(0.9, 0.99))):
+        scheduler = optim.CyclicLR(optimizer, 0.25, 1.25, step_size_up=2, base_momentum=[0.5],
+                                   max_momentum=(0.75,))
+        run = cyclic_run(scheduler, 4, lambda opt: opt.betas)
+        assert [betas for _, betas in run] == [(0.75, 0.99), (0.625, 0.99), (0.5, 0.99),
+                                               (0.625, 0.99), (0.75, 0.99)]
+    plain = sgd(0.1)                                  # momentum 0: gets one, as in PyTorch
+    optim.CyclicLR(plain, 0.01, 0.1)
+    assert (plain.lr, plain.momentum) == (0.01, 0.9)
+    kept = sgd(0.1, momentum=0.5)                     # cycle_momentum=False: left alone
+    run = cyclic_run(optim.CyclicLR(kept, 0.01, 0.1, 2, cycle_momentum=False), 4,
+                     lambda opt: opt.momentum)
+    assert {momentum for _, momentum in run} == {0.5}
+    rmsprop = optim.RMSprop([tc.Value(np.zeros(2))])
+    optim.CyclicLR(rmsprop, 0.01, 0.1, max_momentum=0.95)
+    assert rmsprop.momentum == 0.95
+
+
+def test_cyclic_lr_resumes_lr_and_momentum_from_its_state_dict(tmp_path):
+    make = lambda opt: optim.CyclicLR(opt, 0.01, 0.1, step_size_up=3,  # noqa: E731
+                                      step_size_down=4, mode="triangular2")
+    whole = cyclic_run(make(sgd(momentum=0.9)), 20, lambda opt: opt.momentum)
+    part = make(sgd(momentum=0.9))
+    cyclic_run(part, 9, lambda opt: opt.momentum)
+    state = part.state_dict()
+    assert state["settings"] == {"max_lr": 0.1, "step_size_up": 3, "step_size_down": 4,
+                                 "mode": "triangular2", "gamma": 1.0, "scale_mode": "cycle",
+                                 "cycle_momentum": True, "base_momentum": 0.8,
+                                 "max_momentum": 0.9}
+    assert (state["base_lr"], state["last_epoch"]) == (0.01, 9)
+    tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(momentum=0.9)
+    resumed = make(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert (optimizer.lr, optimizer.momentum) == whole[9]
+    assert cyclic_run(resumed, 11, lambda opt: opt.momentum) == whole[9:]
+
+
+def test_cyclic_lr_errors():
+    for settings, error, message in [
+            ({"base_lr": -0.1}, ValueError, r"base_lr is -0.1; expected a number in \[0.0, "
+                                            r"inf\)"),
+            ({"max_lr": [0.1, 0.2]}, ValueError, r"max_lr is a list of 2 values; expected one "
+                                                 r"value, or a list of one \(PyTorch takes one "
+                                                 r"per parameter group.*pass e.g. max_lr=0.1"),
+            ({"base_lr": "0.01"}, TypeError, r"base_lr is str '0.01'; expected a number"),
+            ({"step_size_up": 0}, ValueError, r"step_size_up is 0; expected an int >= 1 \(the "
+                                              r"number of batches in which the lr climbs"),
+            ({"step_size_up": 2.5}, ValueError, r"step_size_up is 2.5; expected an int >= 1"),
+            ({"step_size_down": -1}, ValueError, r"step_size_down is -1; expected an int >= 0 "
+                                                 r"\(the number of batches in which the lr falls "
+                                                 r"back, or None for step_size_up\)"),
+            ({"mode": "triangle"}, ValueError, r"mode is 'triangle'; expected 'triangular' or "
+                                               r"'triangular2' or 'exp_range'"),
+            ({"gamma": "0.99"}, TypeError, r"gamma is str '0.99'; expected a number"),
+            ({"scale_mode": "batch"}, ValueError, r"scale_mode is 'batch'; expected 'cycle' or "
+                                                  r"'iterations'"),
+            ({"scale_fn": 0.5}, TypeError, r"scale_fn is float 0.5; expected None or a function "
+                                           r"that returns the scale of the amplitude, in \[0, "
+                                           r"1\]"),
+            ({"base_momentum": 1.0}, ValueError, r"base_momentum is 1.0; expected a number in "
+                                                 r"\[0.0, 1.0\)"),
+            ({"max_momentum": [0.9, 0.95]}, ValueError, r"max_momentum is a list of 2 values"),
+            ({"cycle_momentum": 1}, TypeError, r"cycle_momentum is int 1; expected True or "
+                                               r"False"),
+            ({"last_epoch": 10}, ValueError, r"last_epoch is 10; expected -1, a fresh schedule "
+                                             r"\(PyTorch resumes from last_epoch with the "
+                                             r"'initial_lr' it keeps in the optimizer")]:
+        arguments = {"base_lr": 0.01, "max_lr": 0.1, **settings}
+        with pytest.raises(error, match=r"CyclicLR: " + message):
+            optim.CyclicLR(sgd(momentum=0.9), **arguments)
+    with pytest.raises(TypeError, match=r"CyclicLR: optimizer is a Linear; expected a "
+                                        r"tinygrad_cnn optimizer"):
+        optim.CyclicLR(nn.Linear(2, 2), 0.01, 0.1)
+    adagrad = optim.Adagrad([tc.Value(np.zeros(2))])
+    with pytest.raises(ValueError, match=r"CyclicLR: cycle_momentum=True but Adagrad has neither "
+                                         r"'betas' nor 'momentum' among its hyperparameters "
+                                         r"\(lr, lr_decay.*expected an optimizer with a momentum "
+                                         r"to cycle.*pass cycle_momentum=False"):
+        optim.CyclicLR(adagrad, 0.01, 0.1)
+    optim.CyclicLR(adagrad, 0.01, 0.1, cycle_momentum=False)              # the fix
+    nesterov = optim.SGD([tc.Value(np.zeros(2))], lr=0.1, momentum=0.9, nesterov=True)
+    with pytest.raises(ValueError, match=r"CyclicLR: cycle_momentum=True would set the momentum "
+                                         r"of SGD with nesterov=True to 0.0 \(base_momentum=0.0, "
+                                         r"max_momentum=0.9\).*pass e.g. base_momentum=0.8, or "
+                                         r"cycle_momentum=False"):
+        optim.CyclicLR(nesterov, 0.01, 0.1, base_momentum=0.0)
+    optim.CyclicLR(nesterov, 0.01, 0.1)                                   # either fix works
+    optim.CyclicLR(nesterov, 0.01, 0.1, base_momentum=0.0, cycle_momentum=False)
+    scheduler = optim.CyclicLR(sgd(momentum=0.9), 0.01, 0.1, step_size_up=2,
+                               scale_fn=lambda cycle: 1.5 if cycle > 1 else 1.0)
+    cyclic_run(scheduler, 3, lambda opt: opt.momentum)
+    before = (scheduler.last_epoch, scheduler.optimizer.lr, scheduler.optimizer.momentum)
+    with pytest.raises(ValueError, match=r"CyclicLR: scale_fn\(2\) returned 1.5; expected a "
+                                         r"number in \[0, 1\], the scale of the amplitude at "
+                                         r"cycle 2; make scale_fn return one for every x >= 0"):
+        scheduler.step()
+    assert (scheduler.last_epoch, scheduler.optimizer.lr,
+            scheduler.optimizer.momentum) == before                      # nothing changed
+    by_batch = optim.CyclicLR(sgd(), 0.01, 0.1, scale_fn=lambda t: None,
+                              scale_mode="iterations", cycle_momentum=False)
+    with pytest.raises(TypeError, match=r"CyclicLR: scale_fn\(1\) returned NoneType None; "
+                                        r"expected a number, the scale of the amplitude at batch "
+                                        r"1"):
+        by_batch.step()
+    with pytest.raises(ValueError, match=r"CyclicLR.load_state_dict: the state dict is from a "
+                                         r"OneCycleLR; expected one from a CyclicLR"):
+        scheduler.load_state_dict(optim.OneCycleLR(sgd(momentum=0.9), 0.1, 10).state_dict())
+    state = scheduler.state_dict()
+    with pytest.raises(ValueError, match=r"CyclicLR: step_size_up is 0"):
+        scheduler.load_state_dict({**state, "settings": {**state["settings"], "step_size_up": 0},
+                                   "last_epoch": 0})
+    assert scheduler.state_dict() == state                               # nothing restored
+
+
+def test_cyclic_lr_checks_gamma_only_where_it_is_used():
+    """gamma scales the amplitude in mode "exp_range" without scale_fn only; elsewhere any
+    number is taken, as in PyTorch, and changes nothing."""
+    def run(**settings):
+        scheduler = optim.CyclicLR(sgd(momentum=0.9), 0.01, 0.1, step_size_up=2, **settings)
+        return cyclic_run(scheduler, 12, lambda opt: opt.momentum)
+
+    assert run(gamma=1.5) == run()
+    assert run(mode="triangular2", gamma=-2) == run(mode="triangular2")
+    halving = lambda cycle: 0.5 ** (cycle - 1)                            # noqa: E731
+    assert run(mode="exp_range", gamma=2.0, scale_fn=halving) == run(mode="triangular2")
+    scheduler = optim.CyclicLR(sgd(momentum=0.9), 0.01, 0.1, gamma=1.5)
+    state = scheduler.state_dict()
+    scheduler.load_state_dict(state)                                      # a state dict too
+    refused = ("CyclicLR: gamma is {} with mode='exp_range'; expected a number in (0, 1], the "
+               "factor of the amplitude after every batch (above 1 the amplitude would grow "
+               "without end, past max_lr; at 0 or below it would vanish or flip sign); pass e.g. "
+               "gamma=0.99")
+    for gamma in (1.5, 0.0, -0.5):
+        with raises_exactly(ValueError, refused.format(gamma)):
+            optim.CyclicLR(sgd(momentum=0.9), 0.01, 0.1, mode="exp_range", gamma=gamma)
+    with raises_exactly(ValueError, refused.format(1.5)):
+        scheduler.load_state_dict({**state, "settings": {**state["settings"],
+                                                         "mode": "exp_range"}})
+    assert scheduler.state_dict() == state                                # nothing restored
+    # the fix: the peaks, at batches 2, 6, 10, shrink by 0.99 ** 4 a cycle and stay in range
+    peaks = [lr for lr, _ in run(mode="exp_range", gamma=0.99)[2::4]]
+    np.testing.assert_allclose(peaks, [0.01 + 0.09 * 0.99 ** t for t in (2, 6, 10)], rtol=1e-14)
+    assert 0.1 > peaks[0] > peaks[1] > peaks[2] > 0.01
+
+
+def test_chained_scheduler_multiplies_the_schedules_changes_by_hand():
+    optimizer = sgd(1.0)
+    constant = optim.ConstantLR(optimizer, factor=0.5, total_iters=2)   # lr 0.5 at once
+    exponential = optim.ExponentialLR(optimizer, gamma=0.5)
+    scheduler = optim.ChainedScheduler([constant, exponential])
+    assert scheduler.get_last_lr() == [0.5] and scheduler.optimizer is optimizer
+    # 1 * 0.5 (ConstantLR) * 0.5 ** e, and from epoch 2 without ConstantLR's 0.5
+    assert lrs(scheduler, 4) == [0.5, 0.25, 0.25, 0.125, 0.0625]
+    assert [s.last_lr for s in (constant, exponential)] == [0.125, 0.0625]
+    assert [s.last_epoch for s in (scheduler, constant, exponential)] == [4, 4, 4]
+    assert [s.base_lr for s in (scheduler, constant, exponential)] == [1.0, 1.0, 1.0]
+
+
+def test_chained_scheduler_steps_cosine_by_pytorchs_recursion():
+    """In a chain the cosine scales the lr it is given by the ratio of successive cosines (a
+    warm-up and a cosine at once), where its closed form would replace it."""
+    optimizer = sgd(1.0)
+    warmup = optim.LinearLR(optimizer, start_factor=0.5, total_iters=2)
+    cosine = optim.CosineAnnealingLR(optimizer, T_max=4)
+    scheduler = optim.ChainedScheduler([warmup, cosine], optimizer=optimizer)
+    line, half_cosine = [0.5, 0.75, 1.0, 1.0, 1.0], [(1 + math.cos(math.pi * e / 4)) / 2
+                                                      for e in range(5)]
+    np.testing.assert_allclose(lrs(scheduler, 4), np.multiply(line, half_cosine), rtol=1e-15,
+                               atol=1e-16)
+    # past T_max the cosine climbs again: by a fixed step after the minimum, then by ratios
+    np.testing.assert_allclose(lrs(scheduler, 2)[1:], [(1 - math.cos(math.pi / 4)) / 2,
+                                                       (1 + math.cos(math.pi * 6 / 4)) / 2],
+                               rtol=1e-15)
+
+
+def test_chained_scheduler_resumes_from_its_state_dict(tmp_path):
+    def make(optimizer):
+        return optim.ChainedScheduler([optim.LinearLR(optimizer, 0.2, total_iters=4),
+                                       optim.MultiplicativeLR(optimizer, lambda e: 0.9),
+                                       optim.CosineAnnealingLR(optimizer, T_max=6)])
+
+    expected = lrs(make(sgd(0.1)), 12)
+    part = make(sgd(0.1))
+    first = lrs(part, 5)
+    state = part.state_dict()
+    assert [child["type"] for child in state["schedulers"]] == ["LinearLR", "MultiplicativeLR",
+                                                                "CosineAnnealingLR"]
+    tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
+    optimizer = sgd(0.1)
+    resumed = make(optimizer)
+    resumed.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["scheduler"])
+    assert optimizer.lr == first[-1] and resumed.get_last_lr() == [first[-1]]
+    assert resumed.state_dict() == state                      # every schedule's state too
+    assert first + lrs(resumed, 7)[1:] == expected
+
+
+def test_chained_scheduler_errors_and_their_fixes():
+    optimizer = sgd(0.1)
+    constant = optim.ConstantLR(optimizer, factor=0.5, total_iters=3)
+    decay = optim.ExponentialLR(optimizer, gamma=0.9)
+    with pytest.raises(ValueError, match=r"ChainedScheduler: schedulers is empty; expected a list "
+                                         r"of at least one schedule made on the optimizer, e.g. "
+                                         r"ChainedScheduler\(\[warmup, decay\]\)"):
+        optim.ChainedScheduler([])
+    with pytest.raises(TypeError, match=r"ChainedScheduler: schedulers is a ConstantLR; expected "
+                                        r"a list of schedules, e.g. \[warmup, decay\]"):
+        optim.ChainedScheduler(constant)
+    with pytest.raises(TypeError, match=r"ChainedScheduler: schedulers\[1\] is a SGD; expected a "
+                                        r"schedule of tinygrad_cnn.optim \(StepLR, MultiStepLR, "
+                                        r"ExponentialLR, MultiplicativeLR, ConstantLR, LinearLR, "
+                                        r"PolynomialLR or CosineAnnealingLR\)"):
+        optim.ChainedScheduler([constant, optimizer])
+    with pytest.raises(TypeError, match=r"ChainedScheduler: optimizer is a ConstantLR; expected "
+                                        r"a tinygrad_cnn optimizer"):
+        optim.ChainedScheduler([constant, decay], optimizer=constant)
+    other = optim.StepLR(sgd(0.1), step_size=2)
+    with pytest.raises(ValueError, match=r"ChainedScheduler: schedulers\[1\] \(StepLR\) was made "
+                                         r"on another SGD than the SGD of schedulers\[0\]; "
+                                         r"expected every schedule on the same optimizer; make "
+                                         r"them all from the optimizer of schedulers\[0\]"):
+        optim.ChainedScheduler([constant, other])
+    with pytest.raises(ValueError, match=r"ChainedScheduler: schedulers\[0\] \(ConstantLR\) was "
+                                         r"made on another SGD than the SGD given to "
+                                         r"ChainedScheduler"):
+        optim.ChainedScheduler([constant], optimizer=other.optimizer)
+    with pytest.raises(ValueError, match=r"ChainedScheduler: schedulers\[1\] is the same "
+                                         r"ConstantLR as schedulers\[0\]; expected each schedule "
+                                         r"once \(it would step twice in each step\); make a "
+                                         r"second ConstantLR for the second use"):
+        optim.ChainedScheduler([constant, constant])
+    plateau = optim.ReduceLROnPlateau(sgd(0.1))
+    with raises_exactly(ValueError, plateau_refused("ChainedScheduler")):
+        optim.ChainedScheduler([plateau])
+    inner = optim.ChainedScheduler([decay])
+    for nested in (inner, optim.SequentialLR(optimizer, [optim.StepLR(optimizer, 2)], [])):
+        with raises_exactly(ValueError, nesting_refused("ChainedScheduler", 1,
+                                                        type(nested).__name__)):
+            optim.ChainedScheduler([constant, nested])
+    # the fixes the messages suggest (for nesting: test_nesting_refusals_name_what_works)
+    optim.ChainedScheduler([constant, optim.ConstantLR(optimizer, 0.5, 3)])
+    optim.ChainedScheduler([constant, optim.ExponentialLR(optimizer, 0.9)], optimizer=optimizer)
+    plateau.step(1.0)
+    assert plateau.optimizer.lr == 0.1
+
+
+def test_chained_scheduler_takes_the_schedules_first_and_says_so():
+    """PyTorch's ChainedScheduler takes (schedulers, optimizer=None), SequentialLR the optimizer
+    first: the message for the swapped order, and for a model as optimizer, gives this order."""
+    model = nn.Linear(2, 2)
+    optimizer = optim.SGD(model.parameters(), lr=1.0)
+    warmup = optim.LinearLR(optimizer, start_factor=0.5, total_iters=2)
+    decay = optim.ExponentialLR(optimizer, gamma=0.5)
+    with raises_exactly(TypeError, "ChainedScheduler: schedulers is a SGD, an optimizer; "
+                                   "expected the list of schedules first and the optimizer, "
+                                   "which may be left out, after it (PyTorch's order; "
+                                   "SequentialLR takes the optimizer first); pass e.g. "
+                                   "ChainedScheduler([warmup, decay], optimizer=optimizer)"):
+        optim.ChainedScheduler(optimizer, [warmup, decay])
+    with raises_exactly(TypeError, "ChainedScheduler: optimizer is a Linear; expected a "
+                                   "tinygrad_cnn optimizer, e.g. ChainedScheduler([warmup, "
+                                   "decay], optimizer=optimizer); pass the optimizer, not the "
+                                   "model or its parameters"):
+        optim.ChainedScheduler([warmup, decay], optimizer=model)
+    scheduler = optim.ChainedScheduler([warmup, decay], optimizer=optimizer)     # the fix
+    assert lrs(scheduler, 3) == [0.5, 0.375, 0.25, 0.125]     # (0.5, 0.75, 1, 1) * 0.5 ** e
+
+
+def test_chained_scheduler_refuses_formula_schedules_with_fixes_that_work():
+    """LambdaLR and CosineAnnealingWarmRestarts, an epoch's formula of base_lr, may go on their
+    own, in a SequentialLR, or become a MultiplicativeLR; OneCycleLR and CyclicLR, stepped after
+    every batch, go on their own."""
+    for kind, make in [("LambdaLR", lambda opt: optim.LambdaLR(opt, lambda epoch: 0.5 ** epoch)),
+                       ("CosineAnnealingWarmRestarts",
+                        lambda opt: optim.CosineAnnealingWarmRestarts(opt, T_0=3))]:
+        optimizer = sgd(1.0)
+        formula = make(optimizer)
+        with raises_exactly(ValueError, f"ChainedScheduler: schedulers[0] is a {kind}, whose lr "
+                                        f"is a formula of base_lr and the epoch: it replaces "
+                                        f"the lr the other schedules set, so that their changes "
+                                        f"would last one step; expected schedules that change "
+                                        f"the lr they are given; use the {kind} on its own or "
+                                        f"in a SequentialLR, or MultiplicativeLR with the factor "
+                                        f"from one epoch to the next"):
+            optim.ChainedScheduler([formula, optim.ExponentialLR(optimizer, gamma=0.5)])
+        alone = lrs(make(sgd(1.0)), 6)
+        assert lrs(formula, 6) == alone                               # on its own
+        optimizer = sgd(1.0)
+        sequence = optim.SequentialLR(optimizer, [optim.ConstantLR(optimizer, 0.5, 2),
+                                                  make(optimizer)], milestones=[2])
+        assert lrs(sequence, 8) == [0.5, 0.5] + alone[:7]            # in a SequentialLR
+    # LambdaLR's 0.5 ** epoch is a MultiplicativeLR of factor 0.5 from one epoch to the next
+    optimizer = sgd(1.0)
+    scheduler = optim.ChainedScheduler([optim.ConstantLR(optimizer, factor=0.5, total_iters=2),
+                                        optim.MultiplicativeLR(optimizer, lambda epoch: 0.5)])
+    assert lrs(scheduler, 4) == [0.5, 0.25, 0.25, 0.125, 0.0625]   # 0.5 ** e, halved to e = 2
+    for kind, make in [("OneCycleLR", lambda: optim.OneCycleLR(sgd(momentum=0.9), 0.1,
+                                                                total_steps=10)),
+                       ("CyclicLR", lambda: optim.CyclicLR(sgd(momentum=0.9), 0.01, 0.1,
+                                                           step_size_up=3))]:
+        per_batch = make()
+        with raises_exactly(ValueError, f"ChainedScheduler: schedulers[0] is a {kind}, which is "
+                                        f"stepped after every batch, not every epoch, and whose "
+                                        f"lr is a formula of base_lr and the batch: it replaces "
+                                        f"the lr the other schedules set; expected epoch "
+                                        f"schedules that change the lr they are given; use the "
+                                        f"{kind} on its own"):
+            optim.ChainedScheduler([per_batch, optim.ExponentialLR(per_batch.optimizer, 0.5)])
+        momentum = lambda opt: opt.momentum                                   # noqa: E731
+        assert cyclic_run(per_batch, 10, momentum) == cyclic_run(make(), 10, momentum)
+
+
+def test_nesting_refusals_name_what_works():
+    """A SequentialLR or ChainedScheduler inside either is refused; the message's alternatives
+    give what the nesting was meant to: schedules one after another in one SequentialLR, and a
+    warm-up during a decay in one ChainedScheduler."""
+    optimizer = sgd(1.0)
+    warmup = optim.LinearLR(optimizer, start_factor=0.5, total_iters=2)
+    step = optim.StepLR(optimizer, step_size=2, gamma=0.5)
+    decay = optim.ExponentialLR(optimizer, gamma=0.5)
+    # meant: the warm-up for 3 epochs, then StepLR for 5, then ExponentialLR
+    with raises_exactly(ValueError, nesting_refused("SequentialLR", 1, "SequentialLR")):
+        optim.SequentialLR(optimizer, [warmup, optim.SequentialLR(optimizer, [step, decay],
+                                                                  milestones=[5])],
+                           milestones=[3])
+    scheduler = optim.SequentialLR(optimizer, [warmup, step, decay], milestones=[3, 3 + 5])
+    assert lrs(scheduler, 10) == [0.5, 0.75, 1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 1.0, 0.5, 0.25]
+    # meant: a warm-up during the decay; the message's example, float for float
+    optimizer = sgd(1.0)
+    with raises_exactly(ValueError, nesting_refused("ChainedScheduler", 0, "SequentialLR")):
+        optim.ChainedScheduler([optim.SequentialLR(optimizer, [optim.LinearLR(optimizer, 0.1)],
+                                                   milestones=[]),
+                                optim.ExponentialLR(optimizer, gamma=0.95)])
+    optimizer = sgd(1.0)
+    scheduler = optim.ChainedScheduler([optim.LinearLR(optimizer, start_factor=0.1,
+                                                       total_iters=5),
+                                        optim.ExponentialLR(optimizer, gamma=0.95)])
+    np.testing.assert_allclose(lrs(scheduler, 9), [(0.1 + 0.9 * min(e, 5) / 5) * 0.95 ** e
+                                                   for e in range(10)], rtol=1e-15)
+
+
+def test_chained_scheduler_step_and_load_errors_change_nothing():
+    optimizer = sgd(1.0)
+    decay = optim.ExponentialLR(optimizer, gamma=0.5)
+    falling = optim.MultiplicativeLR(optimizer, lambda epoch: 1.0 if epoch < 3 else -1.0)
+    scheduler = optim.ChainedScheduler([decay, falling])
+    assert lrs(scheduler, 2) == [1.0, 0.5, 0.25]
+    before = scheduler.state_dict()
+    with pytest.raises(ValueError, match=r"MultiplicativeLR: lr_lambda\(3\) returned -1.0"):
+        scheduler.step()
+    assert scheduler.state_dict() == before and optimizer.lr == 0.25   # decay did not step
+    with pytest.raises(ValueError, match=r"ChainedScheduler.load_state_dict: schedulers is None; "
+                                         r"expected a list of 2 state dicts, those of this "
+                                         r"ChainedScheduler's schedules \(ExponentialLR, "
+                                         r"MultiplicativeLR\)"):
+        scheduler.load_state_dict({key: value for key, value in before.items()
+                                   if key != "schedulers"})
+    with pytest.raises(ValueError, match=r"ChainedScheduler.load_state_dict: schedulers\[1\]: "
+                                         r"MultiplicativeLR.load_state_dict: the state dict is "
+                                         r"from a ExponentialLR; expected one from a "
+                                         r"MultiplicativeLR"):
+        scheduler.load_state_dict({**before, "last_epoch": 9,
+                                   "schedulers": [before["schedulers"][0]] * 2})
+    with pytest.raises(ValueError, match=r"ChainedScheduler.load_state_dict: the state dict is "
+                                         r"from a SequentialLR; expected one from a "
+                                         r"ChainedScheduler"):
+        scheduler.load_state_dict({**before, "type": "SequentialLR"})
+    assert scheduler.state_dict() == before and optimizer.lr == 0.25   # nothing restored
+
+
+def test_sequential_lr_refuses_cyclic_lr_and_chained_scheduler():
+    optimizer = sgd(0.1, momentum=0.9)
+    cyclic = optim.CyclicLR(optimizer, 0.01, 0.1)
+    with pytest.raises(ValueError, match=r"SequentialLR: schedulers\[0\] is a CyclicLR, which is "
+                                         r"stepped after every batch, not every epoch; expected "
+                                         r"epoch schedules; use CyclicLR on its own"):
+        optim.SequentialLR(optimizer, [cyclic], milestones=[])
+    chained = optim.ChainedScheduler([optim.ExponentialLR(optimizer, 0.9)])
+    with raises_exactly(ValueError, nesting_refused("SequentialLR", 1, "ChainedScheduler")):
+        optim.SequentialLR(optimizer, [optim.StepLR(optimizer, 2), chained], milestones=[3])
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), optim.Adam, optim.AdamW,

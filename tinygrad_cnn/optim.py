@@ -1,9 +1,10 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad` with PyTorch's options and update
 rules, and PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`,
-`MultiStepLR`, `LambdaLR`, `LinearLR`, `ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`,
-`OneCycleLR`, `ReduceLROnPlateau` and `SequentialLR` (one schedule after another). An optimizer's
-`step()` updates the parameters' data in place from their gradients; a scheduler's `step()` sets
-the next epoch's (OneCycleLR: batch's) learning rate."""
+`MultiStepLR`, `LambdaLR`, `MultiplicativeLR`, `LinearLR`, `ConstantLR`, `PolynomialLR`,
+`CosineAnnealingWarmRestarts`, `OneCycleLR`, `CyclicLR`, `ReduceLROnPlateau`, `SequentialLR` (one
+schedule after another) and `ChainedScheduler` (several at once). An optimizer's `step()` updates
+the parameters' data in place from their gradients; a scheduler's `step()` sets the next epoch's
+(OneCycleLR, CyclicLR: batch's) learning rate."""
 
 from __future__ import annotations
 
@@ -397,6 +398,22 @@ class LRScheduler:
         self.last_epoch = 0              # the epoch whose lr the optimizer holds now
         self.last_lr = self.optimizer.lr = float(self._start_lr())
 
+    def _restart(self, base_lr: float, lr: float) -> None:
+        """Go to epoch 0 at a SequentialLR milestone, taking over from `lr`, the sequence's lr of
+        the epoch before: PyTorch's step(0), which for most schedules starts again from base_lr."""
+        self._start(base_lr)
+
+    def _next_lr_from(self, epoch: int, lr: float) -> float:
+        """The lr of epoch `epoch` >= 1 when the lr of the epoch before is `lr`, not last_lr: in a
+        ChainedScheduler each schedule steps from the lr that the ones before it have just set,
+        as PyTorch's step from the optimizer's lr. Here `lr` stands in for last_lr in _next_lr,
+        so a schedule that multiplies its last lr multiplies `lr`."""
+        own, self.last_lr = self.last_lr, lr
+        try:
+            return self._next_lr(epoch)
+        finally:
+            self.last_lr = own
+
     def step(self) -> None:
         """End an epoch: the optimizer's lr becomes that of the next epoch."""
         lr = float(self._next_lr(self.last_epoch + 1))   # first, so that an error changes nothing
@@ -480,7 +497,8 @@ class CosineAnnealingLR(LRScheduler):
     down to eta_min at epoch T_max along half a cosine (and back up after it, as PyTorch).
 
     This is the closed form of the schedule; PyTorch's CosineAnnealingLR computes it by a
-    recursion that agrees with it to about 1e-15 in float64.
+    recursion that agrees with it to about 1e-15 in float64. In a ChainedScheduler it steps by
+    that recursion, float for float, so that it scales the lr the other schedules set.
     """
 
     setting_names = ("T_max", "eta_min")
@@ -499,6 +517,19 @@ class CosineAnnealingLR(LRScheduler):
     def _next_lr(self, epoch: int) -> float:
         cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2    # 1 at e = 0, 0 at T_max
         return self.eta_min + (self.base_lr - self.eta_min) * cosine
+
+    # In a ChainedScheduler, PyTorch's recursion, which scales the lr it is given by the ratio of
+    # successive cosines (the closed form would replace it); the epoch after each minimum, where
+    # that ratio divides by 1 + cos(pi) = 0, steps up by a fixed amount instead. Never below 0
+    # (PyTorch's can be, when the other schedules hold the lr below eta_min).
+    def _next_lr_from(self, epoch: int, lr: float) -> float:
+        if (epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
+            lr = lr + (self.base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+        else:
+            lr = ((1 + math.cos(math.pi * epoch / self.T_max))
+                  / (1 + math.cos(math.pi * (epoch - 1) / self.T_max))
+                  * (lr - self.eta_min) + self.eta_min)
+        return max(0.0, lr)
 
 
 class ExponentialLR(LRScheduler):
@@ -584,17 +615,60 @@ class LambdaLR(LRScheduler):
         return self._next_lr(0)        # epoch 0 is base_lr * lr_lambda(0) too
 
     def _next_lr(self, epoch: int) -> float:
-        factor = self.lr_lambda(epoch)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer,
-                                                               np.floating)):
-            raise TypeError(f"LambdaLR: lr_lambda({epoch}) returned {type(factor).__name__} "
-                            f"{factor!r:.80}; expected a number, the factor of base_lr at epoch "
-                            f"{epoch}; make lr_lambda return a float for every epoch")
-        if not 0 <= factor < math.inf:
-            raise ValueError(f"LambdaLR: lr_lambda({epoch}) returned {factor}; expected a finite "
-                             f"number >= 0, the factor of base_lr at epoch {epoch}; make "
-                             f"lr_lambda return one for every epoch")
-        return self.base_lr * factor
+        return self.base_lr * _checked_factor("LambdaLR", f"lr_lambda({epoch})",
+                                              self.lr_lambda(epoch),
+                                              f"the factor of base_lr at epoch {epoch}",
+                                              "make lr_lambda return {} for every epoch")
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr of epoch e = (lr of epoch e - 1) * lr_lambda(e), from the optimizer's lr at epoch 0:
+    multiplied after every epoch by a factor that may depend on the epoch, as PyTorch's
+    MultiplicativeLR; e.g. lr_lambda=lambda epoch: 0.95 is ExponentialLR with gamma=0.95.
+
+    lr_lambda is a function of the epoch, or a list of one (PyTorch takes one per parameter
+    group; tinygrad_cnn optimizers have one). It is first called at epoch 1, and must return a
+    finite number >= 0 for every epoch; anything else is an error that names the epoch. The
+    state dict holds the schedule's position and lr, not lr_lambda: to resume, make the
+    MultiplicativeLR again with the same lr_lambda, then `load_state_dict`. last_epoch is
+    PyTorch's, and must be -1 (a fresh schedule): tinygrad_cnn resumes from state dicts. At a
+    SequentialLR milestone it multiplies the lr it takes over by lr_lambda(0), as PyTorch's
+    step(0) does.
+
+    >>> scheduler = MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)
+    """
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1):
+        _checked_fresh("MultiplicativeLR", last_epoch)
+        lr_lambda = _one_per_group("MultiplicativeLR", "lr_lambda", lr_lambda,
+                                   "lambda epoch: 0.95")
+        if not callable(lr_lambda):
+            raise TypeError(f"MultiplicativeLR: lr_lambda is {type(lr_lambda).__name__} "
+                            f"{lr_lambda!r:.80}; expected a function of the epoch that returns "
+                            f"the factor of the epoch before's lr, e.g. lr_lambda=lambda epoch: "
+                            f"0.95")
+        self.lr_lambda = lr_lambda
+        super().__init__(optimizer)
+
+    def _checked_settings(self) -> dict:
+        return {}
+
+    def _factor(self, epoch: int) -> float:
+        return _checked_factor("MultiplicativeLR", f"lr_lambda({epoch})", self.lr_lambda(epoch),
+                               f"the factor of the last lr at epoch {epoch}",
+                               "make lr_lambda return {} for every epoch")
+
+    # PyTorch multiplies the current lr, as here
+    def _next_lr(self, epoch: int) -> float:
+        return self.last_lr * self._factor(epoch)
+
+    # PyTorch's step(0) has no closed form to go back to: it multiplies the lr it takes over
+    def _restart(self, base_lr: float, lr: float) -> None:
+        lr = lr * self._factor(0)            # first, so that an error changes nothing
+        self.base_lr, self.last_epoch = base_lr, 0
+        self.last_lr = self.optimizer.lr = lr
 
 
 class LinearLR(LRScheduler):
@@ -750,7 +824,42 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return (self.eta_min
                 + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * since / length)) / 2)
 
-class OneCycleLR(LRScheduler):
+
+class _BatchScheduler(LRScheduler):
+    """A schedule stepped after every batch whose lr and, with cycle_momentum, momentum are
+    those of `_lr_and_momentum(batch)`: OneCycleLR and CyclicLR."""
+
+    def _lr_and_momentum(self, batch: int) -> tuple[float, float]:
+        raise NotImplementedError(f"{type(self).__name__} must define _lr_and_momentum")
+
+    def _next_lr(self, epoch: int) -> float:
+        return self._lr_and_momentum(epoch)[0]
+
+    def _set_momentum(self) -> None:
+        """With cycle_momentum, give the optimizer the momentum of the current batch: Adam's and
+        AdamW's betas[0], else (SGD, RMSprop) momentum; PyTorch's rule, betas first."""
+        if not self.cycle_momentum:
+            return
+        momentum = self._lr_and_momentum(self.last_epoch)[1]
+        if "betas" in self.optimizer.hyperparameter_names:
+            self.optimizer.betas = (momentum, self.optimizer.betas[1])
+        else:
+            self.optimizer.momentum = momentum
+
+    def step(self) -> None:
+        """End a batch: the optimizer's lr (and momentum) become those of the next one."""
+        super().step()
+        self._set_momentum()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue from the state saved by `state_dict()`: restores the position and settings
+        and sets the optimizer's lr and (with cycle_momentum) momentum to those of the saved
+        batch."""
+        super().load_state_dict(state_dict)
+        self._set_momentum()
+
+
+class OneCycleLR(_BatchScheduler):
     """The 1cycle policy, stepped once per batch (not per epoch): the lr rises from max_lr /
     div_factor to max_lr over the first pct_start of total_steps, then falls to max_lr /
     div_factor / final_div_factor, while the momentum moves the other way, as PyTorch's
@@ -860,22 +969,9 @@ class OneCycleLR(LRScheduler):
                              f"phase, down to the minimum lr, would be empty (PyTorch divides by "
                              f"zero or never reaches the minimum); expected 2 * pct_start * "
                              f"total_steps - 2 < total_steps - 1; pass e.g. pct_start=0.3")
-        names = self.optimizer.hyperparameter_names
-        if checked["cycle_momentum"] and "betas" not in names and "momentum" not in names:
-            raise ValueError(f"OneCycleLR: cycle_momentum=True but {type(self.optimizer).__name__}"
-                             f" has neither 'betas' nor 'momentum' among its hyperparameters "
-                             f"({', '.join(names)}); expected an optimizer with a momentum to "
-                             f"cycle (SGD, RMSprop: momentum; Adam, AdamW: betas[0]), as PyTorch "
-                             f"requires; pass cycle_momentum=False")
-        lowest = min(checked["base_momentum"], checked["max_momentum"])
-        if checked["cycle_momentum"] and getattr(self.optimizer, "nesterov", False) and not lowest:
-            raise ValueError(f"OneCycleLR: cycle_momentum=True would set the momentum of SGD "
-                             f"with nesterov=True to {lowest} (base_momentum="
-                             f"{checked['base_momentum']}, max_momentum="
-                             f"{checked['max_momentum']}), and Nesterov momentum needs momentum "
-                             f"> 0 (SGD refuses to load such a state); expected base_momentum "
-                             f"and max_momentum > 0; pass e.g. base_momentum=0.85, or "
-                             f"cycle_momentum=False")
+        if checked["cycle_momentum"]:
+            _check_momentum_to_cycle(name, self.optimizer, checked["base_momentum"],
+                                     checked["max_momentum"], example=0.85)
         return checked
 
     def _lr_and_momentum(self, step: int) -> tuple[float, float]:
@@ -908,19 +1004,6 @@ class OneCycleLR(LRScheduler):
             return b + (a - b) / 2.0 * (math.cos(math.pi * p) + 1)
         return (b - a) * p + a
 
-    def _next_lr(self, epoch: int) -> float:
-        return self._lr_and_momentum(epoch)[0]
-
-    def _set_momentum(self) -> None:
-        """With cycle_momentum, give the optimizer the momentum of the current step."""
-        if not self.cycle_momentum:
-            return
-        momentum = self._lr_and_momentum(self.last_epoch)[1]
-        if "betas" in self.optimizer.hyperparameter_names:   # PyTorch's rule: betas first
-            self.optimizer.betas = (momentum, self.optimizer.betas[1])
-        else:
-            self.optimizer.momentum = momentum
-
     def step(self) -> None:
         """End a batch: the optimizer's lr (and momentum) become those of the next one; at most
         total_steps calls."""
@@ -931,13 +1014,140 @@ class OneCycleLR(LRScheduler):
                              f"batches of the whole run, e.g. epochs=E, "
                              f"steps_per_epoch=len(train_loader)")
         super().step()
+
+
+class CyclicLR(_BatchScheduler):
+    """The cyclical learning-rate policy, stepped once per batch (not per epoch): the lr climbs
+    from base_lr to max_lr over step_size_up batches and falls back over step_size_down, cycle
+    after cycle, with the amplitude kept ("triangular"), halved every cycle ("triangular2") or
+    multiplied by gamma every batch ("exp_range"), while the momentum moves the other way between
+    max_momentum and base_momentum, as PyTorch's CyclicLR.
+
+    At batch t, with cycle c = floor(1 + t / (up + down)), position x = 1 + t / (up + down) - c
+    in [0, 1) and r = up / (up + down), the fraction f of the amplitude is x / r while x <= r,
+    else (x - 1) / (r - 1): 0 -> 1 -> 0 over a cycle. Then lr = base_lr + (max_lr - base_lr) * f
+    * s and momentum = max_momentum - (max_momentum - base_momentum) * f * s, where the scale s is
+    1 ("triangular"), 1 / 2 ** (c - 1) ("triangular2"), gamma ** t ("exp_range"), or, when
+    scale_fn is given (mode is then ignored, as in PyTorch), scale_fn(c) with scale_mode "cycle"
+    and scale_fn(t) with "iterations". The formulas are PyTorch's, in its order, so the floats
+    are PyTorch's.
+
+    The optimizer's own lr is not used: construction sets it to base_lr and, with cycle_momentum
+    (the default, as in PyTorch), the momentum to max_momentum: SGD's and RMSprop's momentum (so
+    SGD without momentum gets one, as in PyTorch), Adam's and AdamW's betas[0]. As PyTorch, this
+    needs 'betas' or 'momentum' among the optimizer's hyperparameters, so Adagrad is refused
+    unless cycle_momentum=False. base_lr, max_lr, base_momentum and max_momentum are numbers, or
+    lists of one (PyTorch takes one per parameter group; tinygrad_cnn optimizers have one);
+    max_lr may be below base_lr (the cycle then dips), as in PyTorch. scale_fn must return a
+    number in [0, 1] (PyTorch's documented range), so the lr stays between base_lr and max_lr;
+    load_state_dict sets the lr and (with cycle_momentum) the momentum of the saved batch, and
+    keeps this scheduler's own scale_fn (a function is code, not data, so the state dict holds
+    none).
+
+    Refused where PyTorch takes them: a last_epoch other than -1 (here a state dict resumes),
+    a mode other than the three even when scale_fn makes it unused, with mode "exp_range" and no
+    scale_fn a gamma outside (0, 1] (above 1 the amplitude would grow without end, past max_lr;
+    at 0 or below it would vanish or flip sign), step_size_up < 1 (PyTorch divides by zero) and
+    non-integer step sizes; a momentum cycle through 0 for SGD with nesterov=True. Where gamma
+    is unused (the other modes, or a scale_fn) any finite number is taken, as in PyTorch.
+
+    >>> scheduler = CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=2 * len(loader))
+    >>> for epoch in range(epochs):
+    ...     for x, y in loader:
+    ...         ...; optimizer.step()
+    ...         scheduler.step()          # after every batch
+    """
+
+    setting_names = ("max_lr", "step_size_up", "step_size_down", "mode", "gamma", "scale_mode",
+                     "cycle_momentum", "base_momentum", "max_momentum")
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | list[float],
+                 max_lr: float | list[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+                 scale_fn: Callable[[int], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | list[float] = 0.8,
+                 max_momentum: float | list[float] = 0.9, last_epoch: int = -1):
+        # not LRScheduler.__init__, whose base lr is the optimizer's lr: here it is base_lr
+        _checked_fresh("CyclicLR", last_epoch)
+        self.optimizer = _checked_optimizer("CyclicLR", optimizer)
+        base_lr = _checked_number("CyclicLR", "base_lr",
+                                  _one_per_group("CyclicLR", "base_lr", base_lr, 0.01), low=0.0)
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"CyclicLR: scale_fn is {type(scale_fn).__name__} "
+                            f"{scale_fn!r:.80}; expected None or a function that returns the "
+                            f"scale of the amplitude, in [0, 1], e.g. scale_fn=lambda cycle: "
+                            f"0.5 ** cycle")
+        self.scale_fn = scale_fn
+        if step_size_down is None:             # as PyTorch: a symmetric cycle
+            step_size_down = step_size_up
+        self.__dict__.update(self._checked_settings(
+            max_lr=max_lr, step_size_up=step_size_up, step_size_down=step_size_down, mode=mode,
+            gamma=gamma, scale_mode=scale_mode, cycle_momentum=cycle_momentum,
+            base_momentum=base_momentum, max_momentum=max_momentum))
+        self._start(base_lr)
         self._set_momentum()
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Continue the cycle saved by `state_dict()`: restores its position and settings and
-        sets the optimizer's lr and (with cycle_momentum) momentum to those of the saved step."""
-        super().load_state_dict(state_dict)
-        self._set_momentum()
+    def _checked_settings(self, max_lr, step_size_up, step_size_down, mode, gamma, scale_mode,
+                          cycle_momentum, base_momentum, max_momentum) -> dict:
+        name = "CyclicLR"
+        checked = {
+            "max_lr": _checked_number(name, "max_lr", _one_per_group(name, "max_lr", max_lr, 0.1),
+                                      low=0.0),
+            "step_size_up": _checked_int(name, "step_size_up", step_size_up, low=1,
+                                         meaning="the number of batches in which the lr climbs "
+                                                 "from base_lr to max_lr, e.g. 2 to 10 epochs' "
+                                                 "worth, step_size_up=4 * len(train_loader)"),
+            "step_size_down": _checked_int(name, "step_size_down", step_size_down, low=0,
+                                           meaning="the number of batches in which the lr "
+                                                   "falls back, or None for step_size_up"),
+            "mode": _checked_choice(name, "mode", mode,
+                                    ("triangular", "triangular2", "exp_range")),
+            "gamma": _checked_number(name, "gamma", gamma, low=-math.inf),
+            "scale_mode": _checked_choice(name, "scale_mode", scale_mode,
+                                          ("cycle", "iterations")),
+            "cycle_momentum": _checked_flag(name, "cycle_momentum", cycle_momentum),
+            "base_momentum": _checked_number(
+                name, "base_momentum", _one_per_group(name, "base_momentum", base_momentum, 0.8),
+                low=0.0, high=1.0),
+            "max_momentum": _checked_number(
+                name, "max_momentum", _one_per_group(name, "max_momentum", max_momentum, 0.9),
+                low=0.0, high=1.0)}
+        gamma = checked["gamma"]          # used by mode "exp_range" only, and not with scale_fn
+        if checked["mode"] == "exp_range" and self.scale_fn is None and not 0 < gamma <= 1:
+            raise ValueError(f"CyclicLR: gamma is {gamma} with mode='exp_range'; expected a "
+                             f"number in (0, 1], the factor of the amplitude after every batch "
+                             f"(above 1 the amplitude would grow without end, past max_lr; at 0 "
+                             f"or below it would vanish or flip sign); pass e.g. gamma=0.99")
+        if checked["cycle_momentum"]:
+            _check_momentum_to_cycle(name, self.optimizer, checked["base_momentum"],
+                                     checked["max_momentum"], example=0.8)
+        return checked
+
+    def _scale(self, cycle: int, batch: int) -> float:
+        """The scale of the amplitude at a batch of a cycle: the mode's, or scale_fn's."""
+        if self.scale_fn is not None:
+            x = cycle if self.scale_mode == "cycle" else batch
+            return _checked_factor("CyclicLR", f"scale_fn({x})", self.scale_fn(x),
+                                   f"the scale of the amplitude at "
+                                   f"{'cycle' if self.scale_mode == 'cycle' else 'batch'} {x}",
+                                   "make scale_fn return {} for every x >= 0", high=1.0)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (cycle - 1))
+        return self.gamma ** batch
+
+    def _lr_and_momentum(self, batch: int) -> tuple[float, float]:
+        """The lr and the momentum of a batch, PyTorch's formulas in its order, float for float."""
+        total = float(self.step_size_up) + float(self.step_size_down)
+        rise = self.step_size_up / total                   # the part of a cycle the lr climbs
+        cycle = math.floor(1 + batch / total)
+        x = 1.0 + batch / total - cycle                    # where in the cycle, in [0, 1)
+        fraction = x / rise if x <= rise else (x - 1) / (rise - 1)
+        scale = self._scale(cycle, batch)
+        lr = self.base_lr + (self.max_lr - self.base_lr) * fraction * scale
+        momentum = self.max_momentum - (self.max_momentum - self.base_momentum) * fraction * scale
+        return lr, momentum
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -1074,8 +1284,9 @@ class SequentialLR(LRScheduler):
     lr of epoch 0. At a milestone the next schedule starts again at its epoch 0 from that base
     lr, as PyTorch's step(0) would (base_lr for StepLR, ExponentialLR, MultiStepLR,
     CosineAnnealingLR, PolynomialLR and CosineAnnealingWarmRestarts, base_lr * start_factor for
-    LinearLR, base_lr * factor for ConstantLR, base_lr * lr_lambda(0) for LambdaLR), then goes on
-    with its own step(). state_dict() holds the schedules' state dicts too.
+    LinearLR, base_lr * factor for ConstantLR, base_lr * lr_lambda(0) for LambdaLR, and for
+    MultiplicativeLR the lr it takes over times lr_lambda(0)), then goes on with its own step().
+    state_dict() holds the schedules' state dicts too.
 
     >>> warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
     >>> cosine = CosineAnnealingLR(optimizer, T_max=95)     # runs from warmup's base_lr
@@ -1087,8 +1298,11 @@ class SequentialLR(LRScheduler):
     Refused: ReduceLROnPlateau, whose step() needs the epoch's metric (PyTorch refuses it too);
     OneCycleLR, stepped after every batch and a warm-up and decay of its own (PyTorch takes it,
     but its max_lr / div_factor then replaces the optimizer's initial_lr, so the warm-up before
-    it starts from that lr instead); a SequentialLR in the list (PyTorch's then runs one epoch
-    off, or fails at its milestone): list all the schedules in one.
+    it starts from that lr instead); CyclicLR, stepped after every batch too; a SequentialLR in
+    the list (PyTorch's then runs one epoch off, or fails at its milestone) or a
+    ChainedScheduler (PyTorch's fails at its milestone), neither supported: one SequentialLR of
+    single schedules, with milestones counted from its epoch 0, runs them one after another, and
+    a LinearLR warm-up chained with a decay in one ChainedScheduler warms up during the decay.
     """
 
     setting_names = ("milestones",)
@@ -1108,50 +1322,28 @@ class SequentialLR(LRScheduler):
     def _checked_schedulers(self, schedulers) -> tuple[LRScheduler, ...]:
         """The schedules as a tuple: at least one, each a schedule stepped once per epoch without
         a metric, made on this optimizer, and listed once."""
-        if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, Iterable):
-            raise TypeError(f"SequentialLR: schedulers is a {type(schedulers).__name__}; "
-                            f"expected a list of schedules, e.g. [warmup, cosine]")
-        schedulers = tuple(schedulers)
-        if not schedulers:
-            raise ValueError("SequentialLR: schedulers is empty; expected a list of at least one "
-                             "schedule made on the optimizer, e.g. SequentialLR(optimizer, "
-                             "[warmup, cosine], milestones=[5])")
-        for i, scheduler in enumerate(schedulers):
-            kind = type(scheduler).__name__
-            if not isinstance(scheduler, LRScheduler):
-                raise TypeError(f"SequentialLR: schedulers[{i}] is a {kind}; expected a schedule "
-                                f"of tinygrad_cnn.optim (StepLR, CosineAnnealingLR, "
-                                f"ExponentialLR, MultiStepLR, LambdaLR, LinearLR, ConstantLR, "
-                                f"PolynomialLR or CosineAnnealingWarmRestarts) made on the "
-                                f"optimizer")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, whose "
-                                 f"step() needs the epoch's metric (PyTorch refuses it too); "
-                                 f"expected schedules stepped without one; use "
-                                 f"ReduceLROnPlateau on its own, scheduler.step(val_loss)")
-            if isinstance(scheduler, OneCycleLR):
-                raise ValueError(f"SequentialLR: schedulers[{i}] is a OneCycleLR, which is "
-                                 f"stepped after every batch, not every epoch, and is a warm-up "
-                                 f"and a decay of its own; expected epoch schedules; use "
-                                 f"OneCycleLR on its own (pct_start sets its warm-up)")
-            if isinstance(scheduler, SequentialLR):
-                raise ValueError(f"SequentialLR: schedulers[{i}] is a SequentialLR; expected "
-                                 f"single schedules (PyTorch's nesting runs one epoch off or "
-                                 f"fails); list all the schedules and milestones in one "
-                                 f"SequentialLR")
-            if scheduler.optimizer is not self.optimizer:
-                raise ValueError(f"SequentialLR: schedulers[{i}] ({kind}) was made on another "
-                                 f"{type(scheduler.optimizer).__name__} than the "
-                                 f"{type(self.optimizer).__name__} given to SequentialLR; "
-                                 f"expected every schedule on the same optimizer; make them all "
-                                 f"from the optimizer that SequentialLR gets")
-            first = next(j for j, other in enumerate(schedulers) if other is scheduler)
-            if first < i:
-                raise ValueError(f"SequentialLR: schedulers[{i}] is the same {kind} as "
-                                 f"schedulers[{first}]; expected each schedule once (each "
-                                 f"restarts at its milestone, which would reset the other use); "
-                                 f"make a second {kind} for the second use")
-        return schedulers
+        return _checked_schedules(
+            "SequentialLR", schedulers, self.optimizer, self._refusal,
+            kinds="StepLR, CosineAnnealingLR, ExponentialLR, MultiStepLR, LambdaLR, "
+                  "MultiplicativeLR, LinearLR, ConstantLR, PolynomialLR or "
+                  "CosineAnnealingWarmRestarts",
+            examples=("[warmup, cosine]", "SequentialLR(optimizer, [warmup, cosine], "
+                                          "milestones=[5])"),
+            once="each restarts at its milestone, which would reset the other use")
+
+    @staticmethod
+    def _refusal(i: int, scheduler: LRScheduler) -> Exception | None:
+        """The error for a schedule that a SequentialLR cannot run, else None."""
+        if isinstance(scheduler, OneCycleLR):
+            return ValueError(f"SequentialLR: schedulers[{i}] is a OneCycleLR, which is "
+                              f"stepped after every batch, not every epoch, and is a warm-up "
+                              f"and a decay of its own; expected epoch schedules; use "
+                              f"OneCycleLR on its own (pct_start sets its warm-up)")
+        if isinstance(scheduler, CyclicLR):
+            return ValueError(f"SequentialLR: schedulers[{i}] is a CyclicLR, which is stepped "
+                              f"after every batch, not every epoch; expected epoch schedules; "
+                              f"use CyclicLR on its own")
+        return _refusal_in_any_list("SequentialLR", i, scheduler)
 
     def _checked_settings(self, milestones) -> dict:
         count = len(self.schedulers) - 1
@@ -1180,7 +1372,7 @@ class SequentialLR(LRScheduler):
         index = bisect.bisect_right(self.milestones, epoch)     # milestones <= epoch
         scheduler = self.schedulers[index]
         if index > 0 and self.milestones[index - 1] == epoch:
-            scheduler._start(self.base_lr)
+            scheduler._restart(self.base_lr, self.last_lr)
         else:
             scheduler.step()           # first, so that an error changes nothing
         self.last_epoch, self.last_lr = epoch, scheduler.last_lr
@@ -1195,35 +1387,228 @@ class SequentialLR(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         """Continue the sequence saved by `state_dict()`: its position, every schedule's, and the
         optimizer's lr; nothing is restored if anything is wrong."""
-        name = "SequentialLR.load_state_dict"
-        own = ({key: value for key, value in state_dict.items() if key != "schedulers"}
-               if isinstance(state_dict, dict) else state_dict)
-        checked = self._checked_state(own)
-        saved = state_dict.get("schedulers")
-        kinds = ", ".join(type(scheduler).__name__ for scheduler in self.schedulers)
-        if not isinstance(saved, list) or len(saved) != len(self.schedulers):
-            raise ValueError(f"{name}: schedulers is {saved!r:.100}; expected a list of "
-                             f"{len(self.schedulers)} state dicts, those of this SequentialLR's "
-                             f"schedules ({kinds}), as made by scheduler.state_dict()")
-        restored = []
-        for i, (scheduler, state) in enumerate(zip(self.schedulers, saved, strict=True)):
-            try:
-                restored.append(scheduler._checked_state(state))
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"{name}: schedulers[{i}]: {error}") from error
-        for scheduler, attributes in zip(self.schedulers, restored, strict=True):
-            scheduler.__dict__.update(attributes)
-        self.__dict__.update(checked)
-        self.optimizer.lr = self.last_lr
+        _load_with_schedules(self, state_dict)
 
 
-def _checked_optimizer(owner: str, optimizer) -> Optimizer:
-    """optimizer, checked to be a tinygrad_cnn optimizer (not the model or its parameters)."""
+class ChainedScheduler(LRScheduler):
+    """Several schedules at once, as PyTorch's ChainedScheduler: each step() steps every schedule
+    of the list in turn, each from the lr that the one before it has just set, so their changes
+    multiply; e.g. ConstantLR(factor=0.1, total_iters=20) chained with ExponentialLR(gamma=0.9)
+    gives lr * 0.1 * 0.9 ** e for the first 20 epochs, then lr * 0.9 ** e.
+
+    The schedules are those that change the lr they are given: StepLR, MultiStepLR,
+    ExponentialLR, MultiplicativeLR, ConstantLR, LinearLR, PolynomialLR and CosineAnnealingLR
+    (stepped here by PyTorch's recursion, which scales the lr it is given), all made on one
+    optimizer, `optimizer` when it is given; as usual, make them in the list's order on the
+    fresh optimizer, each from the lr the ones before it left (a ConstantLR or LinearLR lowers it
+    at once), as PyTorch's do. Every schedule's base_lr becomes the first one's (PyTorch's
+    initial_lr). The lr of epoch 0 is the optimizer's lr when the chain is made; state_dict()
+    holds the schedules' state dicts too.
+
+    >>> warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
+    >>> decay = ExponentialLR(optimizer, gamma=0.95)
+    >>> scheduler = ChainedScheduler([warmup, decay])      # the warm-up and the decay at once
+    >>> for epoch in range(100):
+    ...     train_epoch(...)
+    ...     scheduler.step()
+
+    Refused: ReduceLROnPlateau, whose step() needs the epoch's metric (PyTorch refuses it too);
+    and, where PyTorch takes them, LambdaLR, CosineAnnealingWarmRestarts, OneCycleLR and
+    CyclicLR, whose lr is a formula of base_lr and the epoch or batch: it replaces the lr the
+    other schedules set, so that their changes would last one step (and OneCycleLR and CyclicLR
+    are stepped after every batch: use them on their own); a SequentialLR or ChainedScheduler in
+    the list, not supported (for a warm-up during a decay, chain a LinearLR warm-up with the
+    decay: LinearLR stops changing the lr after total_iters); the same schedule twice (it would
+    step twice in each step).
+    """
+
+    def __init__(self, schedulers: Iterable[LRScheduler], optimizer: Optimizer | None = None):
+        # not LRScheduler.__init__: the schedules have set the optimizer's lr already
+        example = "ChainedScheduler([warmup, decay], optimizer=optimizer)"
+        if isinstance(schedulers, Optimizer):      # SequentialLR's order, the optimizer first
+            raise TypeError(f"ChainedScheduler: schedulers is a {type(schedulers).__name__}, an "
+                            f"optimizer; expected the list of schedules first and the "
+                            f"optimizer, which may be left out, after it (PyTorch's order; "
+                            f"SequentialLR takes the optimizer first); pass e.g. {example}")
+        if optimizer is not None:
+            optimizer = _checked_optimizer("ChainedScheduler", optimizer, example)
+        self.schedulers = _checked_schedules(
+            "ChainedScheduler", schedulers, optimizer, self._refusal,
+            kinds="StepLR, MultiStepLR, ExponentialLR, MultiplicativeLR, ConstantLR, LinearLR, "
+                  "PolynomialLR or CosineAnnealingLR",
+            examples=("[warmup, decay]", "ChainedScheduler([warmup, decay])"),
+            once="it would step twice in each step")
+        self.optimizer = self.schedulers[0].optimizer
+        base_lr = self.schedulers[0].base_lr
+        for scheduler in self.schedulers:
+            scheduler.base_lr = base_lr
+        self.base_lr, self.last_epoch, self.last_lr = base_lr, 0, float(self.optimizer.lr)
+
+    @staticmethod
+    def _refusal(i: int, scheduler: LRScheduler) -> Exception | None:
+        """The error for a schedule that a ChainedScheduler cannot run, else None."""
+        kind = type(scheduler).__name__
+        if isinstance(scheduler, (LambdaLR, CosineAnnealingWarmRestarts)):
+            return ValueError(f"ChainedScheduler: schedulers[{i}] is a {kind}, whose lr is a "
+                              f"formula of base_lr and the epoch: it replaces the lr the other "
+                              f"schedules set, so that their changes would last one step; "
+                              f"expected schedules that change the lr they are given; use the "
+                              f"{kind} on its own or in a SequentialLR, or MultiplicativeLR with "
+                              f"the factor from one epoch to the next")
+        if isinstance(scheduler, (OneCycleLR, CyclicLR)):
+            return ValueError(f"ChainedScheduler: schedulers[{i}] is a {kind}, which is stepped "
+                              f"after every batch, not every epoch, and whose lr is a formula of "
+                              f"base_lr and the batch: it replaces the lr the other schedules "
+                              f"set; expected epoch schedules that change the lr they are given; "
+                              f"use the {kind} on its own")
+        return _refusal_in_any_list("ChainedScheduler", i, scheduler)
+
+    def _checked_settings(self) -> dict:
+        return {}
+
+    def step(self) -> None:
+        """End an epoch: every schedule steps in turn, from the lr the ones before it have just
+        set; the last one's lr is the optimizer's."""
+        lr, lrs = self.last_lr, []       # all first, so that an error changes nothing
+        for scheduler in self.schedulers:
+            lr = float(scheduler._next_lr_from(scheduler.last_epoch + 1, lr))
+            lrs.append(lr)
+        for scheduler, scheduler_lr in zip(self.schedulers, lrs, strict=True):
+            scheduler.last_epoch += 1
+            scheduler.last_lr = scheduler_lr
+        self.last_epoch += 1
+        self.last_lr = self.optimizer.lr = lr
+
+    def state_dict(self) -> dict:
+        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "schedulers"}, the last a
+        list of the schedules' state dicts: enough for `load_state_dict` to continue exactly
+        where it stopped."""
+        return {**super().state_dict(),
+                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue the chain saved by `state_dict()`: its position, every schedule's, and the
+        optimizer's lr; nothing is restored if anything is wrong."""
+        _load_with_schedules(self, state_dict)
+
+
+def _checked_schedules(owner: str, schedulers, optimizer: Optimizer | None,
+                       refusal: Callable[[int, LRScheduler], Exception | None], kinds: str,
+                       examples: tuple[str, str], once: str) -> tuple[LRScheduler, ...]:
+    """The schedules that `owner` (SequentialLR, ChainedScheduler) runs, as a tuple: at least
+    one, each a schedule in which refusal(i, scheduler) finds no error to raise, all made on
+    `optimizer` (on schedulers[0]'s when None), each listed once (`once` says why). `kinds` names
+    the schedules it takes; `examples` are a list of them and a call."""
+    if isinstance(schedulers, LRScheduler) or not isinstance(schedulers, Iterable):
+        raise TypeError(f"{owner}: schedulers is a {type(schedulers).__name__}; expected a list "
+                        f"of schedules, e.g. {examples[0]}")
+    schedulers = tuple(schedulers)
+    if not schedulers:
+        raise ValueError(f"{owner}: schedulers is empty; expected a list of at least one "
+                         f"schedule made on the optimizer, e.g. {examples[1]}")
+    source = f"given to {owner}" if optimizer is not None else "of schedulers[0]"
+    for i, scheduler in enumerate(schedulers):
+        kind = type(scheduler).__name__
+        if not isinstance(scheduler, LRScheduler):
+            raise TypeError(f"{owner}: schedulers[{i}] is a {kind}; expected a schedule of "
+                            f"tinygrad_cnn.optim ({kinds}) made on the optimizer")
+        error = refusal(i, scheduler)
+        if error is not None:
+            raise error
+        if optimizer is None:
+            optimizer = scheduler.optimizer
+        if scheduler.optimizer is not optimizer:
+            raise ValueError(f"{owner}: schedulers[{i}] ({kind}) was made on another "
+                             f"{type(scheduler.optimizer).__name__} than the "
+                             f"{type(optimizer).__name__} {source}; expected every schedule on "
+                             f"the same optimizer; make them all from the optimizer {source}")
+        first = next(j for j, other in enumerate(schedulers) if other is scheduler)
+        if first < i:
+            raise ValueError(f"{owner}: schedulers[{i}] is the same {kind} as "
+                             f"schedulers[{first}]; expected each schedule once ({once}); make "
+                             f"a second {kind} for the second use")
+    return schedulers
+
+
+def _refusal_in_any_list(owner: str, i: int, scheduler: LRScheduler) -> Exception | None:
+    """The error for schedulers[i] of a SequentialLR or ChainedScheduler (`owner`) when it is a
+    schedule that neither can run, a ReduceLROnPlateau or a nested SequentialLR or
+    ChainedScheduler; else None."""
+    kind = type(scheduler).__name__
+    if isinstance(scheduler, ReduceLROnPlateau):
+        return ValueError(f"{owner}: schedulers[{i}] is a ReduceLROnPlateau, whose step() needs "
+                          f"the epoch's metric (PyTorch refuses it too); expected schedules "
+                          f"stepped without one; use ReduceLROnPlateau on its own, "
+                          f"scheduler.step(val_loss)")
+    if isinstance(scheduler, (SequentialLR, ChainedScheduler)):
+        return ValueError(f"{owner}: schedulers[{i}] is a {kind}; a SequentialLR or "
+                          f"ChainedScheduler inside a {owner} is not supported; expected single "
+                          f"schedules; run single schedules one after another in one "
+                          f"SequentialLR (its milestones count from its epoch 0), or at once in "
+                          f"one ChainedScheduler: for a warm-up during a decay, chain a LinearLR "
+                          f"warm-up with the decay, e.g. ChainedScheduler([LinearLR(optimizer, "
+                          f"start_factor=0.1, total_iters=5), ExponentialLR(optimizer, "
+                          f"gamma=0.95)]), as LinearLR stops changing the lr after total_iters")
+    return None
+
+
+def _load_with_schedules(owner: LRScheduler, state_dict: dict) -> None:
+    """load_state_dict of a SequentialLR or ChainedScheduler: its own state and its schedules',
+    all checked before anything is restored, then the optimizer's lr."""
+    name = f"{type(owner).__name__}.load_state_dict"
+    own = ({key: value for key, value in state_dict.items() if key != "schedulers"}
+           if isinstance(state_dict, dict) else state_dict)
+    checked = owner._checked_state(own)
+    saved = state_dict.get("schedulers")
+    kinds = ", ".join(type(scheduler).__name__ for scheduler in owner.schedulers)
+    if not isinstance(saved, list) or len(saved) != len(owner.schedulers):
+        raise ValueError(f"{name}: schedulers is {saved!r:.100}; expected a list of "
+                         f"{len(owner.schedulers)} state dicts, those of this "
+                         f"{type(owner).__name__}'s schedules ({kinds}), as made by "
+                         f"scheduler.state_dict()")
+    restored = []
+    for i, (scheduler, state) in enumerate(zip(owner.schedulers, saved, strict=True)):
+        try:
+            restored.append(scheduler._checked_state(state))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: schedulers[{i}]: {error}") from error
+    for scheduler, attributes in zip(owner.schedulers, restored, strict=True):
+        scheduler.__dict__.update(attributes)
+    owner.__dict__.update(checked)
+    owner.optimizer.lr = owner.last_lr
+
+
+def _checked_optimizer(owner: str, optimizer, example: str | None = None) -> Optimizer:
+    """optimizer, checked to be a tinygrad_cnn optimizer (not the model or its parameters);
+    `example`, a call of `owner` that passes one, is by default `owner`(optim.SGD(...), ...)."""
     if not isinstance(optimizer, Optimizer):
+        example = example or f"{owner}(optim.SGD(model.parameters(), lr=0.1), ...)"
         raise TypeError(f"{owner}: optimizer is a {type(optimizer).__name__}; expected a "
-                        f"tinygrad_cnn optimizer, e.g. {owner}(optim.SGD(model.parameters(), "
-                        f"lr=0.1), ...); pass the optimizer, not the model or its parameters")
+                        f"tinygrad_cnn optimizer, e.g. {example}; pass the optimizer, not the "
+                        f"model or its parameters")
     return optimizer
+
+
+def _check_momentum_to_cycle(owner: str, optimizer: Optimizer, base_momentum: float,
+                             max_momentum: float, example: float) -> None:
+    """Check that a schedule with cycle_momentum=True can cycle the optimizer's momentum between
+    base_momentum and max_momentum: PyTorch requires 'betas' or 'momentum' among its
+    hyperparameters, and SGD with nesterov=True needs momentum > 0 all the way."""
+    names = optimizer.hyperparameter_names
+    if "betas" not in names and "momentum" not in names:
+        raise ValueError(f"{owner}: cycle_momentum=True but {type(optimizer).__name__} has "
+                         f"neither 'betas' nor 'momentum' among its hyperparameters "
+                         f"({', '.join(names)}); expected an optimizer with a momentum to "
+                         f"cycle (SGD, RMSprop: momentum; Adam, AdamW: betas[0]), as PyTorch "
+                         f"requires; pass cycle_momentum=False")
+    lowest = min(base_momentum, max_momentum)
+    if getattr(optimizer, "nesterov", False) and not lowest:
+        raise ValueError(f"{owner}: cycle_momentum=True would set the momentum of SGD with "
+                         f"nesterov=True to {lowest} (base_momentum={base_momentum}, "
+                         f"max_momentum={max_momentum}), and Nesterov momentum needs momentum "
+                         f"> 0 (SGD refuses to load such a state); expected base_momentum and "
+                         f"max_momentum > 0; pass e.g. base_momentum={example}, or "
+                         f"cycle_momentum=False")
 
 
 def _checked_params(optimizer: str, params) -> list[Value]:
@@ -1288,6 +1673,45 @@ def _checked_int(owner: str, name: str, value, low: int, meaning: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{owner}: {name} is {value!r}; expected an int >= {low} ({meaning})")
     return int(value)
+
+
+def _checked_factor(owner: str, call: str, value, meaning: str, fix: str,
+                    high: float = math.inf) -> float:
+    """value, what a user's function returned (`call`, e.g. "lr_lambda(3)"), as a float, checked
+    to be a number in [0, high] (finite); `meaning` says what it stands for and `fix`, a
+    template for "{}" = what to return, what to do."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {call} returned {type(value).__name__} {value!r:.80}; "
+                        f"expected a number, {meaning}; {fix.format('a float')}")
+    if not 0 <= value <= high or value == math.inf:
+        expected = "a finite number >= 0" if high == math.inf else f"a number in [0, {high:g}]"
+        raise ValueError(f"{owner}: {call} returned {value}; expected {expected}, {meaning}; "
+                         f"{fix.format('one')}")
+    return float(value)
+
+
+def _one_per_group(owner: str, name: str, value, example: str):
+    """value, or its one element when it is a list or tuple: PyTorch takes one value per
+    parameter group there, and tinygrad_cnn optimizers have one group."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"{owner}: {name} is a {type(value).__name__} of {len(value)} "
+                             f"values; expected one value, or a list of one (PyTorch takes one "
+                             f"per parameter group, and tinygrad_cnn optimizers have one "
+                             f"group); pass e.g. {name}={example}")
+        return value[0]
+    return value
+
+
+def _checked_fresh(owner: str, last_epoch) -> None:
+    """Refuse a last_epoch other than PyTorch's default -1: PyTorch resumes a schedule from
+    last_epoch and the 'initial_lr' it keeps in the optimizer; here a state dict resumes it."""
+    if isinstance(last_epoch, bool) or last_epoch != -1:
+        raise ValueError(f"{owner}: last_epoch is {last_epoch!r}; expected -1, a fresh schedule "
+                         f"(PyTorch resumes from last_epoch with the 'initial_lr' it keeps in "
+                         f"the optimizer, which tinygrad_cnn optimizers do not have); to "
+                         f"resume, make the schedule with last_epoch=-1, then call "
+                         f"scheduler.load_state_dict(saved_state_dict)")
 
 
 def _checked_choice(owner: str, name: str, value, choices: tuple[str, ...]) -> str:

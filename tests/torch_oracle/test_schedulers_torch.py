@@ -1,8 +1,10 @@
-"""ExponentialLR, MultiStepLR, LambdaLR, LinearLR, ConstantLR, PolynomialLR,
-CosineAnnealingWarmRestarts, OneCycleLR, ReduceLROnPlateau and SequentialLR against
-torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's momentum or beta1) of a
-one-parameter optimizer, float for float, in several settings each, also resumed half-way from a
-state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as PyTorch's."""
+"""ExponentialLR, MultiStepLR, LambdaLR, MultiplicativeLR, LinearLR, ConstantLR, PolynomialLR,
+CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR, ReduceLROnPlateau, SequentialLR and
+ChainedScheduler against torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's and
+CyclicLR's momentum or beta1) of a one-parameter optimizer, float for float, in several settings
+each (MultiplicativeLR, CyclicLR and ChainedScheduler also in many random ones), also resumed
+half-way from a state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as
+PyTorch's."""
 
 import math
 
@@ -71,12 +73,16 @@ ONE_CYCLES = [
                                                         cycle_momentum=False), 30),
 ]
 
-# how to read the momentum that OneCycleLR cycles, for each optimizer: torch's, then ours
+# how to read the momentum that OneCycleLR and CyclicLR cycle, for each optimizer: torch's,
+# then ours; for AdamW the whole betas tuple, so that betas[1] is compared with PyTorch's too
 MOMENTUM = {"SGD": (lambda group: group["momentum"], lambda opt: opt.momentum),
             "Adam": (lambda group: group["betas"][0], lambda opt: opt.betas[0]),
-            "RMSprop": (lambda group: group["momentum"], lambda opt: opt.momentum)}
+            "AdamW": (lambda group: group["betas"], lambda opt: opt.betas),
+            "RMSprop": (lambda group: group["momentum"], lambda opt: opt.momentum),
+            "Adagrad": (lambda group: None, lambda opt: None)}
 SETTINGS = {"SGD": dict(lr=0.1, momentum=0.9), "Adam": dict(lr=0.1, betas=(0.9, 0.999)),
-            "RMSprop": dict(lr=0.1, momentum=0.5)}
+            "AdamW": dict(lr=0.1, betas=(0.85, 0.99)), "RMSprop": dict(lr=0.1, momentum=0.5),
+            "Adagrad": dict(lr=0.1)}
 
 
 def torch_run(torch, make, steps, optimizer="SGD"):
@@ -367,3 +373,251 @@ def test_sequential_lr_gives_every_schedule_the_first_ones_base_lr(torch):
     optim.SequentialLR(opt, ours, milestones=[5])
     assert [s.base_lr for s in ours] == [0.1, 0.1] and theirs[1].base_lrs == [0.1]
     assert opt.lr == torch_opt.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def check_runs(torch, tmp_path, make, steps, optimizer, description):
+    """Ours equal to PyTorch's, float for float, lr and momentum: straight through, and resumed
+    half-way from a state dict saved with tc.save. Returns PyTorch's lrs."""
+    expected = torch_run(torch, make, steps, optimizer)
+    assert our_run(make, steps, optimizer)[0] == expected, description
+    assert resumed_run(tmp_path, make, steps, optimizer) == expected, description
+    return [lr for lr, _ in expected]
+
+
+# MultiplicativeLR: factors that a random run draws from, each made from two numbers a, b drawn
+# in [0, 1) (default arguments bind them now, not when called)
+FACTORS = [
+    ("constant", lambda a, b: lambda e, c=0.5 + 0.6 * a: c),
+    ("periodic", lambda a, b: lambda e, c=0.8 + 0.2 * a, k=2 + int(5 * b): c + 0.05 * (e % k)),
+    ("every k-th epoch", lambda a, b: lambda e, c=0.3 + 0.6 * a, k=1 + int(6 * b):
+        c if e % k == 0 else 1.0),
+    ("towards 1", lambda a, b: lambda e, c=0.5 + 0.5 * a: c ** (1 / e) if e else 1.0),
+    ("a list of one", lambda a, b: [lambda e, c=0.9 + 0.2 * a: c - 0.001 * e]),
+]
+
+
+def test_multiplicative_lr_in_random_settings(torch, tmp_path, rng):
+    for run in range(60):
+        name, factor = FACTORS[rng.integers(len(FACTORS))]
+        a, b = rng.random(2)
+        optimizer = ["SGD", "Adam", "RMSprop"][rng.integers(3)]
+        lr_lambda = factor(a, b)
+
+        def make(m, opt, lr_lambda=lr_lambda):
+            return m.MultiplicativeLR(opt, lr_lambda)
+
+        description = f"run {run}: {name} factor (a={a}, b={b}), {optimizer}"
+        expected = check_runs(torch, tmp_path, make, 50, optimizer, description)
+        assert len(set(expected)) > 5, description          # the schedule does set the lr
+
+
+def random_cyclic(rng) -> tuple[dict, str]:
+    """CyclicLR's keyword arguments, drawn at random, and the optimizer to cycle."""
+    settings = {"base_lr": float(rng.choice([0.0, rng.uniform(0, 0.1)])),
+                "max_lr": rng.uniform(0, 1), "step_size_up": int(rng.integers(1, 9)),
+                "step_size_down": [None, int(rng.integers(0, 9))][rng.integers(2)],
+                "mode": ["triangular", "triangular2", "exp_range"][rng.integers(3)],
+                "gamma": rng.uniform(0.8, 1.0), "base_momentum": rng.uniform(0.5, 0.9),
+                "max_momentum": rng.uniform(0.7, 0.99)}
+    if rng.random() < 0.3:       # then mode is ignored, as in PyTorch
+        settings["scale_fn"] = [lambda x: 1 / (1 + x), lambda x: 0.7 ** x,
+                                lambda x: 0.5 * (1 + math.cos(x))][rng.integers(3)]
+        settings["scale_mode"] = ["cycle", "iterations"][rng.integers(2)]
+    for name in ("base_lr", "max_lr", "base_momentum", "max_momentum"):
+        if rng.random() < 0.2:   # PyTorch's one value per parameter group
+            settings[name] = [settings[name]]
+    optimizer = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"][rng.integers(5)]
+    if optimizer == "Adagrad" or rng.random() < 0.2:
+        settings["cycle_momentum"] = False
+    return settings, optimizer
+
+
+def test_cyclic_lr_lr_and_momentum_in_random_settings(torch, tmp_path, rng):
+    for run in range(120):
+        settings, optimizer = random_cyclic(rng)
+
+        def make(m, opt, settings=settings):
+            return m.CyclicLR(opt, **settings)
+
+        check_runs(torch, tmp_path, make, 60, optimizer, f"run {run}: {settings}, {optimizer}")
+
+
+# name, make(module, optimizer): CyclicLR in named settings, each run on every optimizer below
+CYCLICS = [
+    ("triangular", lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, step_size_up=4)),
+    ("triangular2, asymmetric", lambda m, opt: m.CyclicLR(
+        opt, base_lr=0.001, max_lr=0.05, step_size_up=3, step_size_down=7, mode="triangular2")),
+    ("exp_range", lambda m, opt: m.CyclicLR(opt, 0.02, 0.2, 5, mode="exp_range", gamma=0.95)),
+    ("sawtooth, step_size_down 0", lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, 6, 0)),
+    ("max_lr below base_lr", lambda m, opt: m.CyclicLR(opt, 0.3, 0.03, step_size_up=2,
+                                                        base_momentum=0.6, max_momentum=0.95)),
+    ("scale_fn by cycle", lambda m, opt: m.CyclicLR(opt, 0.0, 1.0, 3, scale_fn=lambda c: 1 / c)),
+    ("scale_fn by batch", lambda m, opt: m.CyclicLR(
+        opt, 0.05, 0.5, 2, 3, scale_fn=lambda t: 0.9 ** t, scale_mode="iterations")),
+    ("lists of one", lambda m, opt: m.CyclicLR(opt, [0.01], [0.1], 4, base_momentum=[0.7],
+                                               max_momentum=(0.8,))),
+    ("unused gamma above 1", lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, 3, mode="triangular2",
+                                                       gamma=1.5)),
+    ("exp_range gamma unused by scale_fn", lambda m, opt: m.CyclicLR(
+        opt, 0.01, 0.1, 3, mode="exp_range", gamma=2.0, scale_fn=lambda c: 1 / c)),
+    ("defaults", lambda m, opt: m.CyclicLR(opt, 0.001, 0.006)),
+]
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW", "RMSprop"])
+@pytest.mark.parametrize("name, make", CYCLICS, ids=[c[0] for c in CYCLICS])
+def test_cyclic_lr_lr_and_momentum_over_several_cycles(torch, tmp_path, name, make, optimizer):
+    steps = 4100 if name == "defaults" else 40        # the defaults: a cycle of 4000 batches
+    check_runs(torch, tmp_path, make, steps, optimizer, name)
+
+
+def test_cyclic_lr_gives_sgd_without_momentum_one_as_pytorch(torch):
+    param = torch.nn.Parameter(torch.zeros(1))
+    torch_opt = torch.optim.SGD([param], lr=0.1)
+    torch.optim.lr_scheduler.CyclicLR(torch_opt, 0.01, 0.1)
+    opt = optim.SGD([tc.Value(np.zeros(1))], lr=0.1)
+    optim.CyclicLR(opt, 0.01, 0.1)
+    assert opt.momentum == torch_opt.param_groups[0]["momentum"] == 0.9
+    assert opt.lr == torch_opt.param_groups[0]["lr"] == 0.01
+
+
+def test_cyclic_lr_needs_what_pytorchs_needs_to_cycle_momentum(torch):
+    param = torch.nn.Parameter(torch.zeros(1))
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        torch.optim.lr_scheduler.CyclicLR(torch.optim.Adagrad([param]), 0.01, 0.1)
+    with pytest.raises(ValueError, match=r"CyclicLR: cycle_momentum=True but Adagrad has "
+                                         r"neither 'betas' nor 'momentum'.*pass "
+                                         r"cycle_momentum=False"):
+        optim.CyclicLR(optim.Adagrad([tc.Value(np.zeros(1))]), 0.01, 0.1)
+    torch.optim.lr_scheduler.CyclicLR(torch.optim.Adagrad([param]), 0.01, 0.1,
+                                      cycle_momentum=False)
+    optim.CyclicLR(optim.Adagrad([tc.Value(np.zeros(1))]), 0.01, 0.1, cycle_momentum=False)
+
+
+def chain(*makes, given=False):
+    """make(module, optimizer) of a ChainedScheduler over the schedules that `makes` make, made in
+    the list's order on the fresh optimizer, as usual; `given`: pass the optimizer too."""
+    def make(m, opt):
+        schedulers = [make(m, opt) for make in makes]
+        return m.ChainedScheduler(schedulers, optimizer=opt) if given else m.ChainedScheduler(
+            schedulers)
+    return make
+
+
+# name, make(module, optimizer): ChainedScheduler in named settings
+CHAINS = [
+    ("ConstantLR, ExponentialLR (PyTorch's example)", chain(
+        lambda m, opt: m.ConstantLR(opt, factor=0.1, total_iters=20),
+        lambda m, opt: m.ExponentialLR(opt, gamma=0.9), given=True)),
+    ("LinearLR warm-up, CosineAnnealingLR", chain(
+        lambda m, opt: m.LinearLR(opt, start_factor=0.1, total_iters=5),
+        lambda m, opt: m.CosineAnnealingLR(opt, T_max=30))),
+    ("CosineAnnealingLR past T_max, eta_min", chain(
+        lambda m, opt: m.CosineAnnealingLR(opt, T_max=7, eta_min=0.01),
+        lambda m, opt: m.LinearLR(opt, 0.5, total_iters=10))),
+    ("MultiplicativeLR, StepLR, PolynomialLR", chain(
+        lambda m, opt: m.MultiplicativeLR(opt, lambda e: 0.97),
+        lambda m, opt: m.StepLR(opt, step_size=4, gamma=0.5),
+        lambda m, opt: m.PolynomialLR(opt, total_iters=50, power=1.5))),
+    ("MultiStepLR, ConstantLR, ExponentialLR", chain(
+        lambda m, opt: m.MultiStepLR(opt, [3, 3, 9], gamma=0.5),
+        lambda m, opt: m.ConstantLR(opt, 0.25, total_iters=6),
+        lambda m, opt: m.ExponentialLR(opt, 1.02))),
+    ("one schedule", chain(lambda m, opt: m.CosineAnnealingLR(opt, T_max=4, eta_min=0.02))),
+    ("LinearLR warm-up, ExponentialLR (for nesting, the message's fix)", chain(
+        lambda m, opt: m.LinearLR(opt, start_factor=0.1, total_iters=5),
+        lambda m, opt: m.ExponentialLR(opt, gamma=0.95))),
+    ("two CosineAnnealingLRs", chain(lambda m, opt: m.CosineAnnealingLR(opt, T_max=5),
+                                     lambda m, opt: m.CosineAnnealingLR(opt, T_max=13))),
+]
+
+
+@pytest.mark.parametrize("name, make", CHAINS, ids=[c[0] for c in CHAINS])
+def test_chained_scheduler_over_40_epochs(torch, tmp_path, name, make):
+    expected = check_runs(torch, tmp_path, make, 40, "SGD", name)
+    assert len(set(expected)) > 10                      # the schedules do set the lr
+
+
+def test_chained_scheduler_as_pytorchs_docs_example_runs(torch):
+    """PyTorch's docstring example (at lr 0.1 here): a tenth for 20 epochs, decaying by 0.9
+    throughout (its comments show lrs ten times larger for epochs 1-19; these are what it
+    computes)."""
+    make = CHAINS[0][1]
+    ours = [lr for lr, _ in our_run(make, 22)[0]]
+    assert ours == [lr for lr, _ in torch_run(torch, make, 22)]
+    np.testing.assert_allclose(ours, [0.01 * 0.9 ** e for e in range(20)]
+                               + [0.1 * 0.9 ** e for e in (20, 21, 22)], rtol=1e-14)
+
+
+def random_chain(rng) -> tuple[list, str]:
+    """1 to 3 schedules that a ChainedScheduler takes, drawn at random: (make, description)s."""
+    def pick():
+        kind = rng.integers(8)
+        a, b = rng.random(2)
+        if kind == 0:
+            return (lambda m, opt, s=1 + int(6 * a), g=0.3 + 0.7 * b: m.StepLR(opt, s, g),
+                    f"StepLR({1 + int(6 * a)}, {0.3 + 0.7 * b})")
+        if kind == 1:
+            milestones = sorted(int(x) for x in rng.integers(1, 30, size=3))
+            return (lambda m, opt, ms=milestones, g=0.2 + 0.7 * a: m.MultiStepLR(opt, ms, g),
+                    f"MultiStepLR({milestones}, {0.2 + 0.7 * a})")
+        if kind == 2:
+            return (lambda m, opt, g=0.85 + 0.2 * a: m.ExponentialLR(opt, g),
+                    f"ExponentialLR({0.85 + 0.2 * a})")
+        if kind == 3:
+            return (lambda m, opt, c=0.8 + 0.25 * a: m.MultiplicativeLR(
+                opt, lambda e: c - 0.002 * e), f"MultiplicativeLR({0.8 + 0.25 * a} - 0.002 e)")
+        if kind == 4:
+            return (lambda m, opt, f=0.05 + 0.95 * a, n=1 + int(15 * b): m.ConstantLR(opt, f, n),
+                    f"ConstantLR({0.05 + 0.95 * a}, {1 + int(15 * b)})")
+        if kind == 5:
+            start, end, n = 0.05 + 0.95 * a, 0.05 + 0.95 * b, int(rng.integers(1, 20))
+            return (lambda m, opt, s=start, e=end, n=n: m.LinearLR(opt, s, e, n),
+                    f"LinearLR({start}, {end}, {n})")
+        if kind == 6:
+            n, power = int(rng.integers(1, 60)), 3 * a
+            return (lambda m, opt, n=n, p=power: m.PolynomialLR(opt, n, p),
+                    f"PolynomialLR({n}, {power})")
+        # eta_min 0: with an eta_min, the other schedules may hold the lr below it, where
+        # PyTorch's recursion goes below 0 and ours stops at 0 (tested apart)
+        return (lambda m, opt, n=1 + int(20 * a): m.CosineAnnealingLR(opt, n),
+                f"CosineAnnealingLR({1 + int(20 * a)})")
+
+    return [pick() for _ in range(rng.integers(1, 4))]
+
+
+def test_chained_scheduler_in_random_combinations(torch, tmp_path, rng):
+    for run in range(100):
+        picked = random_chain(rng)
+        make = chain(*[make for make, _ in picked], given=bool(rng.integers(2)))
+        description = f"run {run}: " + ", ".join(text for _, text in picked)
+        check_runs(torch, tmp_path, make, 50, "SGD", description)
+
+
+def test_chained_cosine_stops_at_0_where_pytorchs_goes_below(torch):
+    """The one deliberate difference: StepLR after the cosine keeps the lr below eta_min, so
+    PyTorch's recursion, climbing back from its minimum, takes it below 0; ours stops at 0. Up to
+    there every lr is PyTorch's, bit for bit."""
+    make = chain(lambda m, opt: m.CosineAnnealingLR(opt, T_max=4, eta_min=0.05),
+                 lambda m, opt: m.StepLR(opt, step_size=1, gamma=0.1))
+    theirs = [lr for lr, _ in torch_run(torch, make, 12)]
+    ours = [lr for lr, _ in our_run(make, 12)[0]]
+    below = next(e for e, lr in enumerate(theirs) if lr < 0)
+    assert ours[:below] == theirs[:below] and ours[below] == 0.0 and min(ours) >= 0
+
+
+# SequentialLR with MultiplicativeLR, which at its milestone multiplies the lr it takes over
+MULTIPLICATIVE_SEQUENCES = [
+    ("LinearLR, MultiplicativeLR", sequence(
+        [5], warmup, lambda m, opt: m.MultiplicativeLR(opt, lambda e: 0.9 - 0.01 * (e % 4)))),
+    ("MultiplicativeLR, ExponentialLR, MultiplicativeLR", sequence(
+        [4, 9], lambda m, opt: m.MultiplicativeLR(opt, lambda e: 0.8),
+        lambda m, opt: m.ExponentialLR(opt, 0.9),
+        lambda m, opt: m.MultiplicativeLR(opt, lambda e: 1.05 if e else 0.5))),
+]
+
+
+@pytest.mark.parametrize("name, make", MULTIPLICATIVE_SEQUENCES,
+                         ids=[s[0] for s in MULTIPLICATIVE_SEQUENCES])
+def test_sequential_lr_with_multiplicative_lr(torch, tmp_path, name, make):
+    check_runs(torch, tmp_path, make, SEQUENCE_EPOCHS, "SGD", name)
