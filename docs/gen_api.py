@@ -67,33 +67,65 @@ def _line(obj) -> int:
         return 0
 
 
+def is_private(cls) -> bool:
+    """Whether a class is an implementation detail: its name, or a part of its module's path,
+    starts with "_" (e.g. tinygrad_cnn.nn.layers._Conv); builtins such as tuple are public."""
+    return cls.__module__ != "builtins" and any(
+        part.startswith("_") for part in (*cls.__module__.split("."), cls.__qualname__))
+
+
+def public_bases(cls) -> list[type]:
+    """The bases that api.md names for cls: each direct base, or for a private one the first
+    public class in its MRO (none when that is object), without repeats."""
+    bases = []
+    for base in cls.__bases__:
+        shown = next(c for c in base.__mro__ if not is_private(c))
+        if shown is not object and shown not in bases:
+            bases.append(shown)
+    return bases
+
+
 def class_members(cls) -> list[str]:
-    """Bullet lines for the public methods and properties that cls itself defines."""
-    lines, operators = [], []
-    for name, member in vars(cls).items():
-        if name in OPERATORS:
-            operators.append(OPERATORS[name])
-            continue
-        if name.startswith("_") and not (name == "__call__" and first_line(member)):
-            continue
-        overrides = any(name in vars(base) for base in cls.__mro__[1:])
-        if overrides and not first_line(getattr(member, "fget", member)):
-            continue            # e.g. a layer's forward: the class summary says what it does
-        if isinstance(member, property):
-            summary = first_line(member.fget)
-            lines.append(f"- `{name}` (property)" + (f": {summary}" if summary else ""))
-        elif isinstance(member, (classmethod, staticmethod)) or inspect.isfunction(member):
-            function = member.__func__ if isinstance(member, (classmethod, staticmethod)) \
-                else member
-            sig = signature(function)
-            if not isinstance(member, staticmethod):
-                sig = sig.replace("(self, ", "(").replace("(self)", "()") \
-                    .replace("(cls, ", "(").replace("(cls)", "()")
-            summary = first_line(function)
-            lines.append(f"- `{name}{sig}`" + (f": {summary}" if summary else ""))
+    """Bullet lines for the public methods and properties that cls defines, itself or through a
+    private base that api.md does not name (whose members are documented nowhere else)."""
+    shown = public_bases(cls)
+    owners = [c for c in cls.__mro__
+              if c is cls or (is_private(c) and not any(issubclass(b, c) for b in shown))]
+    lines, operators, seen = [], [], set()
+    for owner in owners:
+        later = cls.__mro__[cls.__mro__.index(owner) + 1:]
+        for name, member in vars(owner).items():
+            if name in seen:
+                continue            # cls's own definition, or a nearer private base's, came first
+            seen.add(name)
+            if name in OPERATORS:
+                operators.append(OPERATORS[name])
+                continue
+            if name.startswith("_") and not (name == "__call__" and first_line(member)):
+                continue
+            overrides = any(name in vars(base) for base in later)
+            if overrides and not first_line(getattr(member, "fget", member)):
+                continue        # e.g. a layer's forward: the class summary says what it does
+            lines.append(member_line(name, member))
     if operators:
         lines.insert(0, "- operators: " + ", ".join(f"`{op}`" for op in operators))
-    return lines
+    return [line for line in lines if line]
+
+
+def member_line(name: str, member) -> str:
+    """The bullet line of a property or method; "" for any other class attribute."""
+    if isinstance(member, property):
+        summary = first_line(member.fget)
+        return f"- `{name}` (property)" + (f": {summary}" if summary else "")
+    if isinstance(member, (classmethod, staticmethod)) or inspect.isfunction(member):
+        function = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
+        sig = signature(function)
+        if not isinstance(member, staticmethod):
+            sig = sig.replace("(self, ", "(").replace("(self)", "()") \
+                .replace("(cls, ", "(").replace("(cls)", "()")
+        summary = first_line(function)
+        return f"- `{name}{sig}`" + (f": {summary}" if summary else "")
+    return ""
 
 
 def entry(module_name: str, name: str, obj, public: dict[int, str]) -> list[str]:
@@ -103,7 +135,7 @@ def entry(module_name: str, name: str, obj, public: dict[int, str]) -> list[str]
         return [f"### `{qualified}`", "", f"Module: {first_line(obj)} See "
                 f"[`{obj.__name__}`](#{obj.__name__.replace('.', '')}) below.", ""]
     if inspect.isclass(obj):
-        bases = [base for base in obj.__bases__ if base is not object]
+        bases = public_bases(obj)
         kind = "exception" if issubclass(obj, BaseException) else "class"
         if bases:
             kind += ", subclass of " + ", ".join(

@@ -4,8 +4,12 @@ the input gradient that is skipped when the input needs none, and every user err
 depthwise conv2d and conv_transpose2d against the ordinary ones with a block-diagonal weight,
 and groups=1 recording the same single op; dilated conv2d, conv_transpose2d (output_padding up
 to the dilation) and conv2d_weight against the dilated loops, by finite differences to second
-order, dilation recorded only when not 1, and its errors."""
+order, dilation recorded only when not 1, and its errors; conv1d (stride, padding with "same"
+and "valid", dilation, groups; batched and unbatched) against 1-D loops and by finite
+differences, the conv2d graph it records, and its errors in its own 1-D terms; unbatched
+conv2d as a batch of one, and padding "same"/"valid" taken by the op."""
 
+import ast
 import re
 
 import numpy as np
@@ -322,13 +326,21 @@ def test_stride_and_padding_are_kept_as_params_for_drawing(rng):
      r"input has 3 channels but weight expects 2 \(input \(1, 3, 5, 5\), weight \(4, 2, 3, 3\)\)"),
     ((1, 1, 5, 5), (1, 1, 6, 3), {}, r"kernel 6x3 does not fit the padded input 5x5"),
     ((1, 1, 5, 5), (1, 1, 8, 3), {"padding": 1}, r"kernel 8x3 does not fit the padded input 7x7"),
-    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 0}, r"stride must be positive, got 0"),
-    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": (1, -2)}, r"stride must be positive, got \(1, -2\)"),
-    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": -1}, r"padding must be non-negative, got -1"),
-    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 1.5}, r"stride must be an int or a pair of ints"),
-    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": (1, 1, 1)}, r"padding must be an int or a pair"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 0}, r"^conv2d: stride is 0; expected an int >= 1 "
+                                                r"or an \(h, w\) pair of such ints; pass e\.g\. "
+                                                r"stride=1$"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": (1, -2)}, r"^conv2d: stride is \(1, -2\); expected "),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": -1}, r"^conv2d: padding is -1; expected an int >= 0, "
+                                                  r"an \(h, w\) pair of such ints, 'same' or "
+                                                  r"'valid'; pass e\.g\. padding=0$"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": (1, 1, 1)}, r"^conv2d: padding is \(1, 1, 1\); "
+                                                         r"expected an int >= 0, an \(h, w\) "
+                                                         r"pair"),
     ((5,), (1, 1, 3, 3), {}, r"input has shape \(5,\); expected a 4-D input \(N, C_in, H, W\) "
-                             r"with C_in = 1 for weight \(1, 1, 3, 3\)$"),
+                             r"or a 3-D one \(C_in, H, W\) with C_in = 1 for weight "
+                             r"\(1, 1, 3, 3\)$"),
+    ((1, 1, 1, 5, 5), (1, 1, 3, 3), {}, r"input has shape \(1, 1, 1, 5, 5\); expected a 4-D "
+                                        r"input \(N, C_in, H, W\) or a 3-D one"),
 ])
 def test_bad_input_raises(x_shape, w_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -341,13 +353,13 @@ def test_bad_bias_shape_raises():
                       tc.Value(np.ones(3)))
 
 
-# a batch with an axis missing or misplaced, the weight's C_in, what the message must say
+# a batch with an axis missing or misplaced, the weight's C_in, what the message must say; a
+# 3-D input is one unbatched image (C, H, W), so (5, 28, 28) has 5 channels, not 1
 SHAPE_HINTS = [
     ((28, 28), 1, r"for one 28x28 image use x\.reshape\(1, 1, 28, 28\)"),
     ((5, 28, 28), 1, r"the channel axis is missing from the batch \(N, H, W\): use "
                      r"x\.reshape\(5, 1, 28, 28\)"),
     ((5, 784), 1, r"it looks like 5 flattened 28x28 images: use x\.reshape\(5, 1, 28, 28\)"),
-    ((3, 12, 12), 3, r"for one image \(C, H, W\) use x\.reshape\(1, 3, 12, 12\)"),
     ((12, 10, 3), 3, r"for one channels-last image \(H, W, C\) use "
                      r"x\.transpose\(2, 0, 1\)\.reshape\(1, 3, 12, 10\)"),
     ((2, 12, 12, 3), 3, r"for channels-last images \(N, H, W, C\) use "
@@ -418,10 +430,13 @@ def test_an_input_that_requires_grad_in_another_dtype_is_a_type_error_with_the_f
     ((1, 2, 4, 4), (2, 3, 3, 3), {"output_padding": (0, 1)},
      r"output_padding \(0, 1\) is not smaller than stride 1"),
     ((1, 2, 4, 4), (2, 3, 3, 3), {"output_padding": -1},
-     r"conv_transpose2d: output_padding must be non-negative, got -1"),
+     r"^conv_transpose2d: output_padding is -1; expected an int >= 0 or an \(h, w\) pair of such "
+     r"ints; pass e\.g\. output_padding=0$"),
     ((1, 2, 1, 1), (2, 3, 1, 1), {"padding": 1},
      r"conv_transpose2d: the output would be -1x-1 .*; expected at least 1x1"),
-    ((1, 2, 4, 4), (2, 3, 3, 3), {"stride": 0}, r"conv_transpose2d: stride must be positive"),
+    ((1, 2, 4, 4), (2, 3, 3, 3), {"stride": 0}, r"^conv_transpose2d: stride is 0; expected an "
+                                                r"int >= 1 or an \(h, w\) pair of such ints; "
+                                                r"pass e\.g\. stride=1$"),
     ((2, 4, 4), (2, 3, 3, 3), {}, r"conv_transpose2d: input has shape \(2, 4, 4\); expected a "
                                   r"4-D input .* use x\.reshape\(1, 2, 4, 4\)"),
 ])
@@ -607,9 +622,13 @@ def test_grouped_empty_batch(rng):
      r"\(C_out, C_in / groups, KH, KW\) = \(6, 2, 3, 3\)"),
     ((1, 4, 5, 5), (4, 1, 6, 3), 4, ValueError, r"conv2d: kernel 6x3 does not fit the padded "
                                                 r"input 5x5"),
-    ((4, 5, 5), (4, 1, 3, 3), 4, ValueError, r"conv2d: input has shape \(4, 5, 5\); expected a "
-                                             r"4-D input \(N, C_in, H, W\) with C_in = 4 .* "
-                                             r"use x\.reshape\(1, 4, 5, 5\)"),
+    ((4, 5), (4, 1, 3, 3), 4, ValueError, r"conv2d: input has shape \(4, 5\); expected a 4-D "
+                                          r"input \(N, C_in, H, W\) or a 3-D one \(C_in, H, W\) "
+                                          r"with C_in = 4 for weight \(4, 1, 3, 3\)$"),
+    ((6, 5, 5), (4, 1, 3, 3), 4, ValueError,
+     r"conv2d: groups=4 does not divide the 6 input channels C_in \(input \(6, 5, 5\), weight "
+     r"\(4, 1, 3, 3\)\); .* pick groups from the common divisors of C_in = 6 and C_out = 4: 1, 2, "
+     r"with a weight \(C_out, C_in / groups, KH, KW\)$"),
 ])
 def test_bad_groups_raise(x_shape, w_shape, groups, error, match):
     with pytest.raises(error, match=match):
@@ -764,8 +783,8 @@ def test_conv_transpose2d_bad_groups_raise(x_shape, w_shape, groups, error, matc
 
 @pytest.mark.parametrize("w_shape", [(4, 2, 0, 3), (4, 2, 3, 0)])
 def test_conv_transpose2d_empty_kernel_raises(w_shape):
-    with pytest.raises(ValueError, match=r"conv_transpose2d: weight \(4, 2, \d, \d\) has a \dx\d "
-                                         r"kernel; expected KH >= 1 and KW >= 1, as conv2d"):
+    with pytest.raises(ValueError, match=r"^conv_transpose2d: weight \(4, 2, \d, \d\) has a "
+                                         r"\dx\d kernel; expected KH >= 1 and KW >= 1$"):
         tc.ops.conv_transpose2d(np.ones((1, 4, 3, 3)), tc.Value(np.ones(w_shape)))
 
 
@@ -923,14 +942,18 @@ def test_dilation_is_a_param_only_when_not_one(rng):
 
 
 @pytest.mark.parametrize("dilation, error, match", [
-    (0, ValueError, r"dilation must be positive, got 0; expected each value >= 1"),
-    (-1, ValueError, r"dilation must be positive, got -1"),
-    ((2, 0), ValueError, r"dilation must be positive, got \(2, 0\)"),
-    (1.5, ValueError, r"dilation must be an int or a pair of ints \(h, w\), got 1\.5; pass e\.g\. "
-                      r"dilation=1 or dilation=\(1, 2\)"),
-    ((1, 2, 3), ValueError, r"dilation must be an int or a pair of ints \(h, w\), got "
-                            r"\(1, 2, 3\)"),
-    (True, ValueError, r"dilation must be an int or a pair of ints"),
+    (0, ValueError, r"dilation is 0; expected an int >= 1 or an \(h, w\) pair of such ints; "
+                    r"pass e\.g\. dilation=1$"),
+    (-1, ValueError, r"dilation is -1; expected an int >= 1 or an \(h, w\) pair of such ints; "
+                     r"pass e\.g\. dilation=1$"),
+    ((2, 0), ValueError, r"dilation is \(2, 0\); expected an int >= 1 or an \(h, w\) pair of such "
+                         r"ints; pass e\.g\. dilation=\(2, 1\)$"),
+    (1.5, TypeError, r"dilation is float 1\.5; expected an int >= 1 or an \(h, w\) pair of such "
+                     r"ints; pass e\.g\. dilation=1$"),
+    ((1, 2, 3), ValueError, r"dilation is \(1, 2, 3\); expected an int >= 1 or an \(h, w\) pair "
+                            r"of such ints; pass e\.g\. dilation=\(1, 2\)$"),
+    (True, TypeError, r"dilation is bool True; expected an int >= 1 or an \(h, w\) pair of such "
+                      r"ints; pass e\.g\. dilation=1$"),
 ])
 def test_bad_dilation_raises(dilation, error, match):
     x, w = np.ones((1, 2, 9, 9)), tc.Value(np.ones((2, 2, 3, 3)))
@@ -979,3 +1002,352 @@ def test_conv_transpose2d_output_padding_must_be_below_stride_or_dilation():
     with pytest.raises(ValueError, match=r"the output would be -1x-1 \(input \(1, 1, 1, 1\), "
                                          r"kernel 2x2 with dilation 2, stride 1, padding 2\)"):
         tc.ops.conv_transpose2d(np.ones((1, 1, 1, 1)), w, padding=2, dilation=2)
+
+
+def conv1d_loops(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """The 1-D oracle, one output at a time from the definition: out[n, f, i] = b[f] + sum over
+    c, p of x[n, g*C + c, i*stride + p*dilation - padding] w[f, c, p] (zero outside x), g the
+    group of output channel f and C = C_in / groups; padding "same" as (total // 2, the rest),
+    "valid" as 0."""
+    n_batch, _, length = x.shape
+    filters, per_group, k = w.shape
+    before = after = 0 if padding == "valid" else padding
+    if padding == "same":
+        total = dilation * (k - 1)
+        before, after = total // 2, total - total // 2
+    out_len = (length + before + after - dilation * (k - 1) - 1) // stride + 1
+    out = np.zeros((n_batch, filters, out_len))
+    for n in range(n_batch):
+        for f in range(filters):
+            first = f // (filters // groups) * per_group
+            for i in range(out_len):
+                total = 0.0 if b is None else b[f]
+                for c in range(per_group):
+                    for p in range(k):
+                        at = i * stride + p * dilation - before
+                        if 0 <= at < length:
+                            total += x[n, first + c, at] * w[f, c, p]
+                out[n, f, i] = total
+    return out
+
+
+def test_conv1d_loops_by_hand():
+    x = np.arange(5.0).reshape(1, 1, 5)                 # [0, 1, 2, 3, 4]
+    w = np.array([[[1.0, -1.0]]])
+    np.testing.assert_array_equal(conv1d_loops(x, w), [[[-1.0, -1.0, -1.0, -1.0]]])
+    np.testing.assert_array_equal(conv1d_loops(x, w, dilation=2), [[[-2.0, -2.0, -2.0]]])
+    np.testing.assert_array_equal(conv1d_loops(x, w, np.array([10.0]), stride=2, padding=1),
+                                  [[[10.0, 9.0, 9.0]]])            # reads [_, 0], [1, 2], [3, 4]
+    np.testing.assert_array_equal(conv1d_loops(x, w, padding="same"),   # one zero after the end
+                                  [[[-1.0, -1.0, -1.0, -1.0, 4.0]]])
+
+
+# x (N, C_in, L), w (C_out, C_in / groups, K), stride, padding, dilation, groups
+CONV1D = [
+    ((1, 1, 7), (1, 1, 3), 1, 0, 1, 1),                 # batch 1, one channel
+    ((2, 3, 10), (4, 3, 2), 2, 1, 1, 1),                # batch, channels, stride, padding
+    ((2, 2, 9), (3, 2, 3), (1,), (2,), (2,), 1),        # dilation; settings as 1-tuples
+    ((2, 4, 8), (6, 2, 3), 3, 1, 1, 2),                 # two groups, stride 3
+    ((1, 3, 9), (3, 1, 3), 2, 1, 2, 3),                 # depthwise, strided and dilated
+    ((2, 2, 5), (3, 2, 5), 1, 0, 1, 1),                 # kernel as long as the signal
+    ((2, 2, 7), (3, 2, 3), 1, "same", 1, 1),            # "same", odd kernel: 1 zero each end
+    ((2, 2, 7), (3, 2, 4), 1, "same", 1, 1),            # "same", even kernel: 1 before, 2 after
+    ((1, 2, 6), (2, 2, 2), 1, "same", 3, 1),            # "same", dilated: 3 zeros, 1 before
+    ((2, 4, 5), (4, 2, 4), 1, "same", 1, 2),            # "same", even kernel, grouped
+    ((1, 2, 6), (2, 2, 3), 1, "valid", 1, 1),           # "valid": no padding
+    ((2, 2, 1), (3, 2, 2), 1, "same", 1, 1),            # "same" on a single sample
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CONV1D)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv1d_matches_the_loops_batched_and_unbatched(rng, x_shape, w_shape, stride, padding,
+                                                        dilation, groups, bias):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+    settings = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    out = tc.ops.conv1d(tc.Value(x), tc.Value(w), b, **settings)
+
+    def plain(setting):                     # the loops take ints: (2,) -> 2
+        return setting[0] if isinstance(setting, tuple) else setting
+
+    expected = conv1d_loops(x, w, b, plain(stride), plain(padding), plain(dilation), groups)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    one = tc.ops.conv1d(tc.Value(x[-1]), tc.Value(w), b, **settings)    # (C_in, L) -> (C_out, OL)
+    assert one.shape == expected.shape[1:]
+    np.testing.assert_allclose(one.data, expected[-1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CONV1D)
+def test_conv1d_gradcheck_batched_and_unbatched(rng, x_shape, w_shape, stride, padding, dilation,
+                                                groups):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+
+    def conv(x, w, b):
+        return tc.ops.conv1d(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                             groups=groups)
+
+    assert tc.gradcheck(conv, [x, w, b])
+    assert tc.gradcheck(conv, [x[0], w, b])
+
+
+def test_conv1d_gradgradcheck(rng):
+    x, w, b = rng.standard_normal((2, 2, 6)), rng.standard_normal((4, 1, 3)), rng.standard_normal(4)
+    for padding in (1, "same"):
+        assert tc.gradgradcheck(lambda x, w, b, p=padding: tc.ops.conv1d(
+            x, w, b, padding=p, dilation=2, groups=2), [x, w, b])
+
+
+def test_conv1d_is_conv2d_on_one_row_images_in_the_graph(rng):
+    x, w = tc.Value(rng.standard_normal((2, 3, 9))), tc.Value(rng.standard_normal((4, 3, 2)))
+    b = tc.Value(rng.standard_normal(4))
+    out = tc.ops.conv1d(x, w, b, stride=2, padding=1, dilation=3)
+    assert out.shape == (2, 4, 4) and out.fn.name == "Reshape"         # (N, C_out, 1, OL) -> 3-D
+    (conv,) = out.parents
+    assert conv.fn.name == "Conv2d" and conv.shape == (2, 4, 1, 4)
+    assert conv.fn.params == {"stride": (1, 2), "padding": (0, 1), "dilation": (1, 3)}
+    image, kernel, bias = conv.parents
+    assert (image.fn.name, image.shape, image.parents) == ("Reshape", (2, 3, 1, 9), (x,))
+    assert (kernel.fn.name, kernel.shape, kernel.parents) == ("Reshape", (4, 3, 1, 2), (w,))
+    assert bias is b
+    undilated = tc.ops.conv1d(x, w).parents[0]
+    assert undilated.fn.params == {"stride": (1, 1), "padding": (0, 0)}   # no dilation param
+
+
+def test_conv1d_same_padding_pads_the_end_once_for_an_odd_total(rng):
+    x, w = tc.Value(rng.standard_normal((2, 2, 7))), tc.Value(rng.standard_normal((3, 2, 4)))
+    out = tc.ops.conv1d(x, w, padding="same")                 # 3 zeros: 1 before, 2 after
+    image = out.parents[0].parents[0]
+    assert image.fn.name == "Reshape" and image.parents[0].fn.name == "Pad"
+    assert image.parents[0].fn.params["pad_width"] == ((0, 0), (0, 0), (0, 1))
+    assert out.parents[0].fn.params["padding"] == (0, 1)
+    odd = tc.ops.conv1d(x, w[:, :, :3], padding="same")        # 2 zeros: no pad op
+    assert odd.parents[0].parents[0].parents == (x,) and odd.shape == (2, 3, 7)
+
+
+def test_conv1d_float32_stays_float32_and_constant_signals_take_the_weights_dtype(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 8)).astype(np.float32))
+    w = tc.Value(rng.standard_normal((4, 3, 3)).astype(np.float32))
+    b = tc.Value(rng.standard_normal(4).astype(np.float32))
+    out = tc.ops.conv1d(x, w, b, padding="same")
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert out.dtype == x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+    np.testing.assert_allclose(out.data, conv1d_loops(x.data.astype(np.float64),
+                                                      w.data.astype(np.float64),
+                                                      b.data.astype(np.float64),
+                                                      padding="same"), rtol=1e-5, atol=1e-5)
+    counts = rng.integers(0, 256, (3, 8)).astype(np.uint8)     # one unbatched uint8 signal
+    assert tc.ops.conv1d(counts, w).dtype == np.float32
+    with pytest.raises(TypeError, match=r"conv1d: input has dtype float64 but the weight has "
+                                        r"dtype float32; expected the same dtype for an input "
+                                        r"that requires grad"):
+        tc.ops.conv1d(tc.Value(rng.standard_normal((2, 3, 8))), w)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, error, match", [
+    ((8, 3), (4, 3, 2), {}, ValueError,
+     r"^conv1d: input has 8 channels but weight expects 3 \(input \(8, 3\), weight \(4, 3, 2\)\); "
+     r"expected equal C_in in the unbatched input \(C_in, L\) and weight \(C_out, C_in, K\); for "
+     r"one channels-last signal \(L, C\) use x\.transpose\(1, 0\)$"),
+    ((2, 3, 4, 5), (4, 3, 2), {}, ValueError,
+     r"^conv1d: input has shape \(2, 3, 4, 5\); expected a 3-D input \(N, C_in, L\) or a 2-D one "
+     r"\(C_in, L\) with C_in = 3 for weight \(4, 3, 2\)$"),
+    ((7,), (4, 1, 2), {}, ValueError,
+     r"^conv1d: input has shape \(7,\); expected a 3-D input \(N, C_in, L\) or a 2-D one "
+     r"\(C_in, L\) with C_in = 1 for weight \(4, 1, 2\); for one signal of length 7 use "
+     r"x\.reshape\(1, 7\)$"),
+    ((2, 5, 3), (4, 3, 2), {}, ValueError,
+     r"^conv1d: input has 5 channels but weight expects 3 \(input \(2, 5, 3\), weight "
+     r"\(4, 3, 2\)\); expected equal C_in in input \(N, C_in, L\) and weight \(C_out, C_in, K\); "
+     r"for channels-last signals \(N, L, C\) use x\.transpose\(0, 2, 1\)$"),
+    ((6, 10), (4, 1, 3), {}, ValueError,
+     r"the unbatched input \(C_in, L\) .*; the channel axis is missing from the batch \(N, L\): "
+     r"use x\.reshape\(6, 1, 10\)$"),
+    ((2, 3, 8), (4, 3, 2, 2), {}, ValueError,
+     r"^conv1d: weight has shape \(4, 3, 2, 2\); expected a 3-D weight \(C_out, C_in, K\)$"),
+    ((2, 3, 4), (4, 3, 5), {}, ValueError,
+     r"^conv1d: kernel 5 does not fit the padded input 4 \(input \(2, 3, 4\), padding 0\); "
+     r"expected 1 <= K <= L \+ 2\*padding$"),
+    ((3, 4), (4, 3, 3), {"dilation": 2}, ValueError,
+     r"^conv1d: kernel 3 with dilation 2 spans 5, which does not fit the padded input 4 \(input "
+     r"\(3, 4\), padding 0\); expected dilation\*\(K - 1\) \+ 1 <= L \+ 2\*padding; use "
+     r"padding=1 or dilation=1$"),
+    ((2, 3, 8), (4, 3, 2), {"stride": (1, 2)}, ValueError,
+     r"^conv1d: stride is \(1, 2\); expected an int >= 1 \(or a tuple of one\); pass e\.g\. "
+     r"stride=1$"),
+    ((2, 3, 8), (4, 3, 2), {"padding": -1}, ValueError,
+     r"^conv1d: padding is -1; expected an int >= 0 \(or a tuple of one\), 'same' or 'valid'; "
+     r"pass e\.g\. padding=0$"),
+    ((2, 3, 8), (4, 3, 2), {"padding": 1.5}, TypeError,
+     r"^conv1d: padding is float 1\.5; expected an int >= 0 \(or a tuple of one\), 'same' or "
+     r"'valid'; pass e\.g\. padding=1$"),
+    ((2, 3, 8), (4, 3, 2), {"dilation": 0}, ValueError, r"^conv1d: dilation is 0; expected an "
+                                                        r"int >= 1 \(or a tuple of one\)"),
+    ((2, 3, 8), (4, 3, 2), {"padding": "full"}, ValueError,
+     r"^conv1d: padding is 'full'; expected an int >= 0 \(or a tuple of one\), 'same' or "
+     r"'valid'$"),
+    ((2, 3, 8), (4, 3, 3), {"padding": "same", "stride": 2}, ValueError,
+     r"^conv1d: padding='same' needs stride 1, got stride=2; expected stride=1 \(as PyTorch: "
+     r"with a larger stride no padding keeps the size\); for a strided convolution pass an "
+     r"int, e\.g\. padding=1 \(dilation\*\(K - 1\) // 2\), which gives OL = ceil\(L / 2\)$"),
+    ((2, 3, 9), (4, 3, 0), {"padding": "same"}, ValueError,
+     r"^conv1d: weight \(4, 3, 0\) has a kernel of 0 taps; expected K >= 1$"),
+    ((2, 3, 9), (4, 3, 0), {"padding": "same", "stride": 2}, ValueError,
+     r"^conv1d: weight \(4, 3, 0\) has a kernel of 0 taps; expected K >= 1$"),
+    ((2, 3, 0), (4, 3, 4), {"padding": "same"}, ValueError,
+     r"^conv1d: kernel 4 does not fit the padded input 3 \(input \(2, 3, 0\), padding 'same'\); "
+     r"expected 1 <= K <= L \+ 2\*padding$"),
+    ((2, 4, 8), (6, 2, 3), {"groups": 3}, ValueError,
+     r"^conv1d: groups=3 does not divide the 4 input channels C_in \(input \(2, 4, 8\), weight "
+     r"\(6, 2, 3\)\); expected C_in and C_out both divisible by groups; weight \(6, 2, 3\) "
+     r"holds 2 input channels per group, so pass groups=2$"),
+    ((2, 4, 8), (6, 4, 3), {"groups": 2}, ValueError,
+     r"^conv1d: weight has 4 input channels per group .*; expected weight "
+     r"\(C_out, C_in / groups, K\) = \(6, 2, 3\)$"),
+    ((2, 4, 8), (6, 2, 3), {"groups": 2.0}, TypeError, r"^conv1d: groups must be an int"),
+])
+def test_conv1d_errors_speak_of_the_1d_call(x_shape, w_shape, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        tc.ops.conv1d(np.ones(x_shape), tc.Value(np.ones(w_shape)), **kwargs)
+
+
+SIZE_SETTINGS = [
+    # (call with the setting, the setting, error, message after "<fn>: ")
+    (lambda v: tc.ops.conv1d(np.ones((2, 3, 8)), np.ones((4, 3, 3)), padding=v), 1.5, TypeError,
+     "padding is float 1.5; expected an int >= 0 (or a tuple of one), 'same' or 'valid'; pass "
+     "e.g. padding=1"),
+    (lambda v: tc.ops.conv1d(np.ones((2, 3, 8)), np.ones((4, 3, 3)), padding=v), (1, 2),
+     ValueError, "padding is (1, 2); expected an int >= 0 (or a tuple of one), 'same' or "
+                 "'valid'; pass e.g. padding=1"),
+    (lambda v: tc.ops.conv1d(np.ones((3, 8)), np.ones((4, 3, 3)), dilation=v), [2.0], TypeError,
+     "dilation is list [2.0]; expected an int >= 1 (or a tuple of one); pass e.g. dilation=2"),
+    (lambda v: tc.ops.conv2d(np.ones((1, 2, 6, 6)), np.ones((3, 2, 3, 3)), padding=v), "full",
+     ValueError, "padding is 'full'; expected an int >= 0, an (h, w) pair of such ints, 'same' "
+                 "or 'valid'"),
+    (lambda v: tc.ops.conv2d(np.ones((1, 2, 6, 6)), np.ones((3, 2, 3, 3)), stride=v), (1, -2),
+     ValueError, "stride is (1, -2); expected an int >= 1 or an (h, w) pair of such ints; pass "
+                 "e.g. stride=1"),
+    (lambda v: tc.ops.conv2d(np.ones((1, 2, 6, 6)), np.ones((3, 2, 3, 3)), stride=v), np.nan,
+     TypeError, "stride is float nan; expected an int >= 1 or an (h, w) pair of such ints; pass "
+                "e.g. stride=1"),
+    (lambda v: tc.ops.conv_transpose2d(np.ones((1, 2, 4, 4)), np.ones((2, 3, 3, 3)),
+                                       output_padding=v), (0, -1), ValueError,
+     "output_padding is (0, -1); expected an int >= 0 or an (h, w) pair of such ints; pass "
+     "e.g. output_padding=0"),
+    (lambda v: tc.ops.conv2d_weight(np.ones((1, 2, 6, 6)), np.ones((1, 3, 4, 4)), (3, 2, 3, 3),
+                                    padding=v), (0,), ValueError,
+     "padding is (0,); expected an int >= 0 or an (h, w) pair of such ints; pass e.g. "
+     "padding=0"),
+    (lambda v: tc.nn.Conv1d(3, 4, v), (3, 3), ValueError,
+     "kernel_size is (3, 3); expected an int >= 1 (or a tuple of one); pass e.g. kernel_size=3"),
+    (lambda v: tc.nn.Conv1d(3, 4, 3, padding=v), -1, ValueError,
+     "padding is -1; expected an int >= 0 (or a tuple of one), 'same' or 'valid'; pass e.g. "
+     "padding=0"),
+    (lambda v: tc.nn.Conv2d(3, 4, 3, padding=v), 1.0, TypeError,
+     "padding is float 1.0; expected an int >= 0, an (h, w) pair of such ints, 'same' or "
+     "'valid'; pass e.g. padding=1"),
+    (lambda v: tc.nn.ConvTranspose2d(3, 4, 3, dilation=v), (2, 0), ValueError,
+     "dilation is (2, 0); expected an int >= 1 or an (h, w) pair of such ints; pass e.g. "
+     "dilation=(2, 1)"),
+    (lambda v: tc.nn.MaxPool1d(v), True, TypeError,
+     "kernel_size is bool True; expected an int >= 1 (or a tuple of one); pass e.g. "
+     "kernel_size=1"),
+    (lambda v: tc.nn.AvgPool2d(2, stride=v), "2", TypeError,
+     "stride is str '2'; expected an int >= 1 or an (h, w) pair of such ints; pass e.g. stride=1"),
+]
+
+
+@pytest.mark.parametrize("call, value, error, message", SIZE_SETTINGS)
+def test_size_settings_are_checked_alike_everywhere_with_fixes_that_run(call, value, error,
+                                                                       message):
+    """The ops and the layers check kernel_size, stride, padding, dilation and output_padding
+    with one validator (ops.layout.check_sizes): one wording, TypeError for what is not an int
+    or a tuple of ints, ValueError for the wrong number of them or a value too small; the
+    setting that the message suggests runs."""
+    with pytest.raises(error, match=r"^\w+: " + re.escape(message) + "$") as raised:
+        call(value)
+    fix = re.search(r"pass e\.g\. \w+=(.+)$", str(raised.value))
+    if fix:
+        call(ast.literal_eval(fix[1]))
+
+
+def test_conv1d_bad_bias_raises():
+    with pytest.raises(ValueError, match=r"^conv1d: bias has shape \(3,\); expected \(4,\), one "
+                                         r"per output channel of weight \(4, 2, 3\)$"):
+        tc.ops.conv1d(np.ones((2, 2, 6)), np.ones((4, 2, 3)), np.ones(3))
+
+
+# x (C_in, H, W), w (C_out, C_in / groups, KH, KW), the other settings
+UNBATCHED = [
+    ((3, 6, 7), (4, 3, 3, 2), {}),
+    ((2, 7, 6), (3, 2, 3, 3), {"stride": 2, "padding": (1, 2)}),
+    ((4, 8, 7), (4, 2, 2, 3), {"padding": 2, "dilation": (2, 1), "groups": 2}),
+    ((3, 5, 6), (3, 1, 3, 3), {"padding": 1, "groups": 3}),          # depthwise
+    ((2, 5, 6), (3, 2, 2, 3), {"padding": "same"}),                  # even KH: pad at the bottom
+    ((2, 5, 6), (3, 2, 3, 2), {"padding": "same", "dilation": (2, 3)}),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, settings", UNBATCHED)
+def test_unbatched_conv2d_is_a_batch_of_one(rng, x_shape, w_shape, settings):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    out = tc.ops.conv2d(tc.Value(x), tc.Value(w), tc.Value(b), **settings)
+    batched = tc.ops.conv2d(x[None], w, b, **settings)
+    assert out.shape == batched.shape[1:]
+    np.testing.assert_allclose(out.data, batched.data[0], rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(lambda x, w, b: tc.ops.conv2d(x, w, b, **settings), [x, w, b])
+
+
+def test_unbatched_conv2d_against_the_loops_and_its_graph(rng):
+    x, w = tc.Value(rng.standard_normal((2, 7, 6))), tc.Value(rng.standard_normal((3, 2, 3, 2)))
+    out = tc.ops.conv2d(x, w, stride=(2, 1), padding=1)
+    np.testing.assert_allclose(out.data, reference.conv2d(x.data[None], w.data, stride=(2, 1),
+                                                          padding=1)[0], rtol=1e-12, atol=1e-12)
+    # a batch of one through the one Conv2d node: a reshape before it and one after
+    assert out.fn.name == "Reshape" and out.shape == (3, 4, 7)
+    (conv,) = out.parents
+    assert conv.fn.name == "Conv2d" and conv.fn.params == {"stride": (2, 1), "padding": 1}
+    assert conv.parents[0].fn.name == "Reshape" and conv.parents[0].parents == (x,)
+    assert conv.parents[0].shape == (1, 2, 7, 6) and conv.parents[1] is w
+
+
+def test_conv2d_same_and_valid_padding_as_the_op_takes_them(rng):
+    x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 2, 3))
+    b = rng.standard_normal(4)
+    padded = np.pad(x, ((0, 0), (0, 0), (0, 1), (1, 1)))     # KH - 1 = 1 at the bottom
+    np.testing.assert_allclose(tc.ops.conv2d(x, w, b, padding="same").data,
+                               reference.conv2d(padded, w, b), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(tc.ops.conv2d(x, w, b, padding="valid").data,
+                                  tc.ops.conv2d(x, w, b).data)
+    with pytest.raises(ValueError, match=r"^conv2d: padding='same' needs stride 1, got "
+                                         r"stride=\(1, 2\); .* pass a pair, e\.g\. "
+                                         r"padding=\(0, 1\) \(dilation\*\(K - 1\) // 2\), which "
+                                         r"gives OH = H - 1 "
+                                         r"and OW = ceil\(W / 2\): the total dilation\*\(K - 1\) = "
+                                         r"1 along H is odd: 'same' would add one zero more at the "
+                                         r"end than at the start, and a number padding adds as "
+                                         r"many at both$"):
+        tc.ops.conv2d(x, w, padding="same", stride=(1, 2))
+    # the suggestion runs, with the sizes it promises: OH = 6 - 1, OW = ceil(7 / 2)
+    assert tc.ops.conv2d(x, w, padding=(0, 1), stride=(1, 2)).shape == (2, 4, 5, 4)
+    with pytest.raises(ValueError, match=r"^conv2d: padding is 'full'; expected an int >= 0, an "
+                                         r"\(h, w\) pair of such ints, 'same' or 'valid'$"):
+        tc.ops.conv2d(x, w, padding="full")
+    with pytest.raises(TypeError, match=r"^conv_transpose2d: padding is str 'same'; expected an "
+                                        r"int >= 0 or an \(h, w\) pair of such ints; pass e\.g\. "
+                                        r"padding=0$"):
+        tc.ops.conv_transpose2d(x, w.transpose(1, 0, 2, 3), padding="same")
+
+
+def test_unbatched_conv2d_channel_errors_name_the_unbatched_layout():
+    with pytest.raises(ValueError, match=r"^conv2d: input has 5 channels but weight expects 3 "
+                                         r"\(input \(5, 6, 6\), weight \(4, 3, 3, 3\)\); expected "
+                                         r"equal C_in in the unbatched input \(C_in, H, W\) and "
+                                         r"weight \(C_out, C_in, KH, KW\)$"):
+        tc.ops.conv2d(np.ones((5, 6, 6)), np.ones((4, 3, 3, 3)))
+    with pytest.raises(ValueError, match=r"^conv2d: kernel 7x3 does not fit the padded input 6x6 "
+                                         r"\(input \(3, 6, 6\), padding \(0, 0\)\)"):
+        tc.ops.conv2d(np.ones((3, 6, 6)), np.ones((4, 3, 7, 3)))

@@ -197,6 +197,28 @@ def test_api_md_is_what_gen_api_writes_now():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_api_md_names_public_base_classes_only():
+    """A layer built on a private base (nn.layers._Conv, _Pool, _BatchNorm, an optimizer's
+    _BatchScheduler) shows the first public class above it, and the members that the private
+    base defines, which api.md documents nowhere else, under the layer itself."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        gen_api = importlib.import_module("gen_api")
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    api = (ROOT / "docs" / "api.md").read_text()
+    assert not re.findall(r"subclass of .*`[\w.]*\._\w+`", api)
+    for name in ("Conv1d", "Conv2d", "MaxPool1d", "AvgPool2d", "BatchNorm2d", "MSELoss"):
+        entry = re.search(rf"^### `tinygrad_cnn\.nn\.{name}\(.*\n\n(.*)", api, re.MULTILINE)
+        assert entry[1] == "*class, subclass of `tinygrad_cnn.nn.Module`*", name
+    assert gen_api.public_bases(tc.nn.Conv1d) == [tc.nn.Module]
+    assert gen_api.public_bases(tc.nn.IncompatibleKeys) == [tuple]       # builtins are public
+    assert gen_api.public_bases(tc.optim.OneCycleLR) == [tc.optim.LRScheduler]
+    members = gen_api.class_members(tc.optim.CyclicLR)           # step, load_state_dict: private
+    assert [line.split("(")[0] for line in members] == ["- `step", "- `load_state_dict"]
+    assert members[1] in api
+
+
 def anchors(markdown: str) -> set[str]:
     """The anchors GitHub gives the headings of a Markdown text: lowercase, punctuation dropped,
     spaces as hyphens."""

@@ -112,6 +112,29 @@ def test_dry_run_writes_metrics_plots_graph_and_checkpoint(tmp_path, fake_mnist,
     assert "(8, 1, 28, 28) float32" in text and "conv1: Conv2d" in text
 
 
+def test_one_unbatched_image_through_the_seed_cnn_says_to_give_a_batch(monkeypatch):
+    """The convolutions take one image (C, H, W) unbatched, as PyTorch's do, so Flatten() keeps
+    its channels as the batch: linear's error says so, and its fix runs."""
+    monkeypatch.syspath_prepend(str(EXAMPLES / "mnist"))
+    from model import SeedCNN
+
+    model, image = SeedCNN(), np.zeros((1, 28, 28), dtype=np.float32)
+    with pytest.raises(ValueError, match=re.escape(
+            "linear: input of shape (32, 25) does not fit weight of shape (10, 800); expected "
+            "weight (out_features, in_features) with in_features = the input's last dimension; "
+            "the input's 800 values are exactly in_features: it looks like one example whose "
+            "first axis was read as the batch (e.g. one image (C, H, W) through Flatten(), which "
+            "kept its channels as the batch axis); give the model a batch: x[None] for one "
+            "example, or images[:1] rather than images[0]") + "$"):
+        model(image)
+    images = np.stack([image, image + 1])
+    assert model(image[None]).shape == (1, 10)
+    np.testing.assert_array_equal(model(images[:1]).data, model(image[None]).data)
+    # no hint where the sizes do not match that way
+    with pytest.raises(ValueError, match=r"the input's last dimension$"):
+        tc.ops.linear(np.zeros((5, 3)), np.zeros((4, 2)))
+
+
 def test_normalize_is_the_mnist_standardisation(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLES / "mnist"))
     import loop

@@ -1,7 +1,9 @@
 """Tests of tinygrad_cnn.nn: module bookkeeping, initial ranges, layer forwards, module names
-stamped on values, state dicts."""
+stamped on values, state dicts; Conv1d, MaxPool1d and AvgPool1d, and the 2-D layers on
+unbatched inputs."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -196,9 +198,12 @@ def test_max_pool2d_layer_pads_as_pytorch_and_checks_its_padding(rng):
     assert out.shape == (2, 3, 4, 4)
     np.testing.assert_array_equal(out.data, tc.ops.max_pool2d(x, 3, 2, 1).data)
     assert out.data[:, :, 0, 0].tolist() == x[:, :, :2, :2].max(axis=(2, 3)).tolist()
-    with pytest.raises(ValueError, match=r"MaxPool2d: padding is -1; expected an integer >= 0"):
+    with pytest.raises(ValueError, match=r"^MaxPool2d: padding is -1; expected an int >= 0 or an "
+                                         r"\(h, w\) pair of such ints; pass e\.g\. padding=0$"):
         nn.MaxPool2d(3, padding=-1)
-    with pytest.raises(TypeError, match=r"MaxPool2d: padding is float 1.0; expected an integer"):
+    with pytest.raises(TypeError, match=r"^MaxPool2d: padding is tuple \(1\.0, 1\); expected an "
+                                        r"int >= 0 or an \(h, w\) pair of such ints; pass e\.g\. "
+                                        r"padding=1$"):
         nn.MaxPool2d(3, padding=(1.0, 1))
     with pytest.raises(ValueError, match=r"max_pool2d: padding 2 is more than half the kernel"):
         nn.MaxPool2d(3, padding=2)(tc.Value(x))
@@ -210,6 +215,8 @@ def test_max_pool2d_layer_pads_as_pytorch_and_checks_its_padding(rng):
     (lambda: nn.Conv2d(2, 300, kernel_size=(2, 3)), 2 * 2 * 3),
     (lambda: nn.Conv2d(8, 512, kernel_size=5, groups=4), 8 // 4 * 5 * 5),
     (lambda: nn.Conv2d(32, 1024, kernel_size=3, groups=32), 1 * 3 * 3),     # depthwise
+    (lambda: nn.Conv1d(3, 1000, kernel_size=7), 3 * 7),
+    (lambda: nn.Conv1d(8, 512, kernel_size=(5,), groups=4), 8 // 4 * 5),
     # ConvTranspose2d: weight (C_in, C_out / groups, KH, KW), and PyTorch's fan_in is
     # weight.size(1)*KH*KW = C_out/groups*KH*KW, not the C_in*KH*KW that each output reads
     (lambda: nn.ConvTranspose2d(2, 400, kernel_size=5), 400 * 5 * 5),
@@ -287,11 +294,14 @@ def test_conv_transpose2d_layer_weights_forward_repr_and_errors(rng):
     (lambda: nn.ConvTranspose2d(0, 4, 3), ValueError,
      r"ConvTranspose2d: in_channels is 0; expected an integer >= 1"),
     (lambda: nn.ConvTranspose2d(4, 4, (3, 0)), ValueError,
-     r"ConvTranspose2d: kernel_size is 0; expected an integer >= 1"),
+     r"ConvTranspose2d: kernel_size is \(3, 0\); expected an int >= 1 or an \(h, w\) pair of "
+     r"such ints; pass e\.g\. kernel_size=\(3, 1\)$"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, padding=-1), ValueError,
-     r"ConvTranspose2d: padding is -1; expected an integer >= 0"),
+     r"ConvTranspose2d: padding is -1; expected an int >= 0 or an \(h, w\) pair of such ints; "
+     r"pass e\.g\. padding=0$"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, padding="same"), TypeError,
-     r"ConvTranspose2d: padding is str 'same'; expected an integer >= 0"),
+     r"ConvTranspose2d: padding is str 'same'; expected an int >= 0 or an \(h, w\) pair of such "
+     r"ints; pass e\.g\. padding=0$"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, stride=2, output_padding=2), ValueError,
      r"ConvTranspose2d: output_padding=2 is not smaller than stride=2; expected each "
      r"output_padding < its stride .*, e\.g\. output_padding=1 with stride=2"),
@@ -565,17 +575,22 @@ def test_layer_argument_errors():
     with pytest.raises(TypeError, match=r"Linear: out_features is float 2.5; expected an "
                                         r"integer >= 1"):
         nn.Linear(2, 2.5)
-    with pytest.raises(ValueError, match=r"Conv2d: kernel_size is \(3, 3, 3\); expected an int "
-                                         r"or a pair of ints \(h, w\)"):
+    with pytest.raises(ValueError, match=r"^Conv2d: kernel_size is \(3, 3, 3\); expected an int "
+                                         r">= 1 or an \(h, w\) pair of such ints; pass e\.g\. "
+                                         r"kernel_size=3$"):
         nn.Conv2d(1, 2, kernel_size=(3, 3, 3))
-    with pytest.raises(ValueError, match=r"Conv2d: padding is -1; expected an integer >= 0"):
+    with pytest.raises(ValueError, match=r"^Conv2d: padding is -1; expected an int >= 0, an "
+                                         r"\(h, w\) pair of such ints, 'same' or 'valid'; pass "
+                                         r"e\.g\. padding=0$"):
         nn.Conv2d(1, 2, 3, padding=-1)
-    with pytest.raises(ValueError, match=r"Conv2d: stride is 0; expected an integer >= 1"):
+    with pytest.raises(ValueError, match=r"^Conv2d: stride is \(1, 0\); expected an int >= 1 or "
+                                         r"an \(h, w\) pair of such ints; pass e\.g\. stride=1$"):
         nn.Conv2d(1, 2, 3, stride=(1, 0))
-    with pytest.raises(ValueError, match=r"MaxPool2d: stride is 0; expected an integer >= 1"):
+    with pytest.raises(ValueError, match=r"^MaxPool2d: stride is 0; expected an int >= 1"):
         nn.MaxPool2d(2, stride=0)
-    with pytest.raises(TypeError, match=r"MaxPool2d: kernel_size is float 2.0; expected an "
-                                        r"integer >= 1"):
+    with pytest.raises(TypeError, match=r"^MaxPool2d: kernel_size is float 2\.0; expected an int "
+                                        r">= 1 or an \(h, w\) pair of such ints; pass e\.g\. "
+                                        r"kernel_size=2$"):
         nn.MaxPool2d(2.0)
     with pytest.raises(TypeError, match=r"Flatten: start_dim is str '1'; expected an int"):
         nn.Flatten("1")
@@ -846,8 +861,8 @@ def test_conv2d_padding_strings_and_errors(rng):
     with pytest.raises(ValueError, match=r"Conv2d: padding='same' needs stride 1, got "
                                          r"stride=\(1, 2\)"):
         nn.Conv2d(1, 1, 3, stride=(1, 2), padding="same")
-    with pytest.raises(ValueError, match=r"Conv2d: padding is 'full'; expected an int, an \(h, "
-                                         r"w\) pair, 'same' or 'valid'"):
+    with pytest.raises(ValueError, match=r"^Conv2d: padding is 'full'; expected an int >= 0, an "
+                                         r"\(h, w\) pair of such ints, 'same' or 'valid'$"):
         nn.Conv2d(1, 1, 3, padding="full")
 
 
@@ -878,10 +893,10 @@ def test_dilated_conv_layers_repr_forward_and_errors(rng):
     assert repr(up) == ("ConvTranspose2d(2, 3, kernel_size=(2, 2), stride=(1, 1), "
                         "dilation=(2, 3), output_padding=(1, 1))")
     assert up.dilation == (2, 3) and up(x).shape == (1, 3, 6 - 1 + 2 + 1 + 1, 5 - 1 + 3 + 1 + 1)
-    with pytest.raises(ValueError, match=r"Conv2d: dilation is 0; expected an integer >= 1"):
+    with pytest.raises(ValueError, match=r"^Conv2d: dilation is 0; expected an int >= 1"):
         nn.Conv2d(2, 4, 3, dilation=0)
-    with pytest.raises(TypeError, match=r"ConvTranspose2d: dilation is float 1\.5; expected an "
-                                        r"integer >= 1"):
+    with pytest.raises(TypeError, match=r"^ConvTranspose2d: dilation is float 1\.5; expected an "
+                                        r"int >= 1"):
         nn.ConvTranspose2d(2, 4, 3, dilation=1.5)
     with pytest.raises(ValueError, match=r"ConvTranspose2d: output_padding=2 is not smaller than "
                                          r"stride=1 or dilation=2; expected each output_padding "
@@ -930,10 +945,9 @@ def test_new_layer_argument_errors():
     with pytest.raises(TypeError, match=r"LeakyReLU: negative_slope is str '0.1'; expected a "
                                         r"real number such as 0\.01"):
         nn.LeakyReLU("0.1")
-    with pytest.raises(ValueError, match=r"AvgPool2d: padding is -1; expected an integer >= 0"):
+    with pytest.raises(ValueError, match=r"^AvgPool2d: padding is -1; expected an int >= 0"):
         nn.AvgPool2d(2, padding=-1)
-    with pytest.raises(ValueError, match=r"AvgPool2d: kernel_size is 0; expected an integer >= "
-                                         r"1"):
+    with pytest.raises(ValueError, match=r"^AvgPool2d: kernel_size is 0; expected an int >= 1"):
         nn.AvgPool2d(0)
 
 
@@ -1094,3 +1108,176 @@ def test_an_rng_that_is_not_a_generator_is_named(layer, make):
                                         r"pass that setting by keyword \(e.g. groups=2\)$"):
         make()
     assert nn.Conv2d(4, 6, 3, groups=2).weight.shape == (6, 2, 3, 3)     # the fix it gives
+
+
+# --------------------------------------------------------------- 1-D layers, unbatched inputs
+
+def test_conv1d_layer_weights_forward_repr_and_state_dict(rng):
+    layer = nn.Conv1d(4, 6, 3, stride=2, padding=1, rng=np.random.default_rng(5), groups=2,
+                      dilation=2)
+    assert layer.weight.shape == (6, 2, 3) and layer.bias.shape == (6,)   # PyTorch's layout
+    bound = 1 / math.sqrt(4 // 2 * 3)
+    expected = np.random.default_rng(5).uniform(-bound, bound, (6, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(layer.weight.data, expected)        # weight first, then bias
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    assert repr(layer) == "Conv1d(4, 6, kernel_size=3, stride=2, padding=1, dilation=2, groups=2)"
+    assert repr(nn.Conv1d(2, 3, (4,), padding="same", bias=False)) == (
+        "Conv1d(2, 3, kernel_size=(4,), stride=1, padding='same', bias=False)")
+    x = rng.standard_normal((2, 4, 9)).astype(np.float32)
+    out = layer(x)
+    assert out.shape == (2, 6, 4) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, ops.conv1d(x, layer.weight, layer.bias, stride=2,
+                                                       padding=1, dilation=2, groups=2).data)
+    np.testing.assert_array_equal(layer(x[0]).data, out.data[0])      # one unbatched signal
+
+
+@pytest.mark.parametrize("kernel_size, dilation", [(3, 1), (4, 1), (2, 3), (3, 2)])
+def test_conv1d_same_padding_keeps_the_length_and_gradchecks(rng, kernel_size, dilation):
+    """"same": dilation*(K - 1) zeros in all, half of them (rounded down) before, as PyTorch."""
+    layer = nn.Conv1d(2, 3, kernel_size, padding="same", dilation=dilation, rng=rng)
+    x = rng.standard_normal((2, 2, 7)).astype(np.float32)
+    total = dilation * (kernel_size - 1)
+    padded = np.pad(x, ((0, 0), (0, 0), (total // 2, total - total // 2)))
+    expected = ops.conv1d(padded, layer.weight.data, layer.bias.data, dilation=dilation).data
+    for batch, out in [(x, layer(x)), (x[1], layer(x[1]))]:
+        assert out.shape == batch.shape[:-2] + (3, 7)
+        np.testing.assert_allclose(out.data, expected if batch.ndim == 3 else expected[1],
+                                   rtol=1e-5, atol=1e-6)
+
+    def fn(x, w, b):
+        layer.weight, layer.bias = w, b
+        return layer(x)
+
+    inputs = [rng.standard_normal((2, 2, 5)), rng.standard_normal((3, 2, kernel_size)),
+              rng.standard_normal(3)]
+    assert tc.gradcheck(fn, inputs)
+    assert tc.gradcheck(fn, [inputs[0][0], *inputs[1:]])
+
+
+STRIDED_SAME = [
+    # (layer, input sizes, full message)
+    (lambda padding: nn.Conv1d(1, 2, 4, stride=2, dilation=3, padding=padding), [(n,) for n in
+                                                                                 range(9, 20)],
+     "Conv1d: padding='same' needs stride 1, got stride=2; expected stride=1 (as PyTorch: with a "
+     "larger stride no padding keeps the size); for a strided convolution pass an int, e.g. "
+     "padding=4 (dilation*(K - 1) // 2), which gives OL = ceil((L - 1) / 2): the total "
+     "dilation*(K - 1) = 9 is odd: 'same' would add one zero more at the end than at the start, "
+     "and a number padding adds as many at both"),
+    (lambda padding: nn.Conv1d(1, 2, 5, stride=3, dilation=2, padding=padding), [(n,) for n in
+                                                                                 range(8, 20)],
+     "Conv1d: padding='same' needs stride 1, got stride=3; expected stride=1 (as PyTorch: with a "
+     "larger stride no padding keeps the size); for a strided convolution pass an int, e.g. "
+     "padding=4 (dilation*(K - 1) // 2), which gives OL = ceil(L / 3)"),
+    (lambda padding: nn.Conv2d(1, 2, (3, 2), stride=(2, 3), dilation=(2, 3), padding=padding),
+     [(h, w) for h in range(5, 9) for w in range(4, 10)],
+     "Conv2d: padding='same' needs stride 1, got stride=(2, 3); expected stride=1 (as PyTorch: "
+     "with a larger stride no padding keeps the size); for a strided convolution pass a pair, "
+     "e.g. padding=(2, 1) (dilation*(K - 1) // 2), which gives OH = ceil(H / 2) and "
+     "OW = ceil((W - 1) / 3): the total dilation*(K - 1) = 3 along W is odd: 'same' would add one "
+     "zero more at the end than at the start, and a number padding adds as many at both"),
+]
+
+
+@pytest.mark.parametrize("make, sizes, message", STRIDED_SAME)
+def test_strided_same_padding_suggests_the_dilated_half_and_keeps_its_promise(make, sizes,
+                                                                             message):
+    """padding="same" with a stride is refused (as PyTorch); the int padding suggested,
+    dilation*(K - 1) // 2, runs and gives the output sizes the message states."""
+    with pytest.raises(ValueError, match=re.escape(message) + "$"):
+        make("same")
+    padding = eval(re.search(r"e\.g\. padding=(\d+|\(\d+, \d+\))", message)[1])
+    layer = make(padding)
+    promised = re.findall(r"O\w = ceil\(\(?(\w)( - 1)?\)? / (\d)\)", message)
+    for size in sizes:
+        out = layer(np.ones((1, 1, *size), np.float32))
+        expected = tuple(math.ceil((n - (1 if minus else 0)) / int(step))
+                         for n, (_, minus, step) in zip(size, promised, strict=True))
+        assert out.shape[2:] == expected, (size, expected)
+
+
+def test_a_conv_or_pool_subclass_must_set_spatial_and_op():
+    """The private bases set neither `spatial` nor `_op`: a subclass that forgets one fails
+    loudly, instead of silently becoming a 2-D max-pool or convolution."""
+    from tinygrad_cnn.nn import layers
+
+    class NoSpatial(layers._Conv):
+        _op = staticmethod(ops.conv1d)
+
+    class NoOp(layers._Pool):
+        spatial = 1
+
+    assert not hasattr(layers._Conv, "spatial") and not hasattr(layers._Pool, "_op")
+    with pytest.raises(AttributeError, match=r"'NoSpatial' object has no attribute 'spatial'"):
+        NoSpatial(1, 2, 3)
+    with pytest.raises(AttributeError, match=r"'NoOp' object has no attribute '_op'"):
+        NoOp(2)(np.ones((1, 2, 4)))
+
+
+def test_conv1d_layer_argument_errors():
+    with pytest.raises(ValueError, match=r"^Conv1d: kernel_size is \(3, 3\); expected an int >= "
+                                         r"1 \(or a tuple of one\); pass e\.g\. kernel_size=3$"):
+        nn.Conv1d(1, 2, kernel_size=(3, 3))
+    with pytest.raises(ValueError, match=r"^Conv1d: padding is -1; expected an int >= 0 \(or a "
+                                         r"tuple of one\), 'same' or 'valid'; pass e\.g\. "
+                                         r"padding=0$"):
+        nn.Conv1d(1, 2, 3, padding=-1)
+    with pytest.raises(ValueError, match=r"^Conv1d: stride is 0; expected an int >= 1 \(or a "
+                                         r"tuple of one\); pass e\.g\. stride=1$"):
+        nn.Conv1d(1, 2, 3, stride=0)
+    with pytest.raises(TypeError, match=r"^Conv1d: dilation is float 1\.5; expected an int >= 1 "
+                                        r"\(or a tuple of one\); pass e\.g\. dilation=1$"):
+        nn.Conv1d(1, 2, 3, dilation=1.5)
+    with pytest.raises(ValueError, match=r"^Conv1d: padding is 'full'; expected an int >= 0 \(or "
+                                         r"a tuple of one\), 'same' or 'valid'$"):
+        nn.Conv1d(1, 2, 3, padding="full")
+    with pytest.raises(ValueError, match=r"^Conv1d: padding='same' needs stride 1, got "
+                                         r"stride=2; .* e\.g\. padding=2 \(dilation\*\(K - 1\) "
+                                         r"// 2\), which gives OL = ceil\(L / 2\)$"):
+        nn.Conv1d(1, 2, 5, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"^Conv1d: groups=4 does not divide both in_channels=4 "
+                                         r"and out_channels=6"):
+        nn.Conv1d(4, 6, 3, groups=4)
+    with pytest.raises(TypeError, match=r"^Conv1d: bias is int 2; expected True or False; pass "
+                                        r"dilation and groups \(the settings after bias\) by "
+                                        r"keyword, e\.g\. nn\.Conv1d\(4, 6, 3, dilation=2\)$"):
+        nn.Conv1d(4, 6, 3, 1, 0, 2)
+    with pytest.raises(ValueError, match=r"^conv1d: input has 3 channels but weight expects 2"):
+        nn.Conv1d(2, 4, 3)(np.ones((1, 3, 8), np.float32))
+
+
+def test_pool1d_layers_forward_repr_and_errors(rng):
+    x = rng.standard_normal((2, 3, 9))
+    np.testing.assert_array_equal(nn.MaxPool1d(3, 2, padding=1)(x).data,
+                                  ops.max_pool1d(x, 3, 2, 1).data)
+    np.testing.assert_array_equal(nn.AvgPool1d(2)(x[0]).data, ops.avg_pool1d(x[0], 2).data)
+    np.testing.assert_allclose(nn.AvgPool1d(3)(x).data, x.reshape(2, 3, 3, 3).mean(axis=3),
+                               rtol=1e-14)
+    assert repr(nn.MaxPool1d(3)) == "MaxPool1d(kernel_size=3, stride=3)"
+    assert repr(nn.MaxPool1d(3, 2, padding=1)) == "MaxPool1d(kernel_size=3, stride=2, padding=1)"
+    assert repr(nn.AvgPool1d(2)) == "AvgPool1d(kernel_size=2, stride=2, padding=0)"
+    for layer in (nn.MaxPool1d(2), nn.AvgPool1d(2, stride=1, padding=1)):
+        assert list(layer.parameters()) == [] and layer.state_dict() == {}
+        assert tc.gradcheck(layer, [x[:, :, :7]])
+    with pytest.raises(ValueError, match=r"^MaxPool1d: kernel_size is \(2, 2\); expected an int "
+                                         r">= 1 \(or a tuple of one\); pass e\.g\. "
+                                         r"kernel_size=2$"):
+        nn.MaxPool1d((2, 2))
+    with pytest.raises(ValueError, match=r"^AvgPool1d: padding is -1; expected an int >= 0 \(or "
+                                         r"a tuple of one\); pass e\.g\. padding=0$"):
+        nn.AvgPool1d(2, padding=-1)
+    with pytest.raises(ValueError, match=r"^max_pool1d: padding 2 is more than half the kernel "
+                                         r"3"):
+        nn.MaxPool1d(3, padding=2)(x)
+
+
+def test_2d_layers_take_one_unbatched_image(rng):
+    images = rng.standard_normal((2, 3, 6, 7)).astype(np.float32)
+    for layer in (nn.Conv2d(3, 4, 3, padding=1, rng=rng), nn.Conv2d(3, 4, 2, padding="same"),
+                  nn.Conv2d(3, 6, (2, 3), stride=2, groups=3, dilation=(2, 1)),
+                  nn.MaxPool2d(3, 2, padding=1), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d((4, 2))):
+        batched, one = layer(images), layer(images[1])
+        assert one.shape == batched.shape[1:], repr(layer)
+        np.testing.assert_allclose(one.data, batched.data[1], rtol=1e-6, atol=1e-6,
+                                   err_msg=repr(layer))
+    assert nn.Conv2d(3, 4, 2, padding="same")(images[0]).shape == (4, 6, 7)

@@ -1,7 +1,7 @@
 """tc.onnx.export: ONNX Runtime's outputs equal ours (seed CNN, zoo networks, every mapped op,
-embedding models whose input is integer ids) at the example batch size and at others; the file
-passes onnx.checker with full_check and declares the opset asked for; parameters keep their
-names; clear errors for what cannot be exported."""
+embedding models whose input is integer ids, 1-D convolutions and pools) at the example batch
+size and at others; the file passes onnx.checker with full_check and declares the opset asked
+for; parameters keep their names; clear errors for what cannot be exported."""
 
 import os
 import re
@@ -369,6 +369,86 @@ def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
         np.testing.assert_array_equal(got, expected)            # a maximum is exact
 
 
+class Signals(nn.Module):
+    """Conv1d ("same", an even kernel), MaxPool1d, a grouped dilated Conv1d, AvgPool1d, then a
+    linear layer: (N, 2, 16) -> (N, 4, 16) -> (N, 4, 8) -> (N, 4, 4) -> (N, 4, 3) -> (N, 5)."""
+
+    def __init__(self):
+        rng = np.random.default_rng(14)
+        self.conv = nn.Conv1d(2, 4, 4, padding="same", rng=rng)
+        self.pool = nn.MaxPool1d(3, 2, padding=1)
+        self.grouped = nn.Conv1d(4, 4, 3, stride=2, padding=2, rng=rng, groups=2, dilation=2)
+        self.avg = nn.AvgPool1d(2, padding=1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(4 * 3, 5, rng=rng)
+
+    def forward(self, x):
+        h = self.pool(self.conv(x).relu())
+        return self.fc(self.flatten(self.avg(self.grouped(h))))
+
+
+def test_conv1d_and_1d_pools_match_onnx_runtime(tmp_path):
+    model, rng = Signals().eval(), np.random.default_rng(15)
+    path = tmp_path / "signals.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # nothing to warn about
+        proto = tc.onnx.export(model, rng.standard_normal((2, 2, 16)).astype(np.float32), path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    nodes = [node for node in proto.graph.node if node.op_type != "Reshape"]
+    # the 1-D layers are the 2-D ops on 1 x L images, between Reshapes; "same" with an even
+    # kernel pads the end once
+    assert [n.op_type for n in nodes][:3] == ["Pad", "Conv", "Relu"]
+    assert [n.op_type for n in nodes].count("Conv") == 1 + 2      # the grouped one: per group
+
+    def attribute(node, name):
+        return [list(a.ints) for a in node.attribute if a.name == name][0]
+
+    (max_pool,) = [n for n in nodes if n.op_type == "MaxPool"]
+    (avg_pool,) = [n for n in nodes if n.op_type == "AveragePool"]
+    assert attribute(max_pool, "kernel_shape") == [1, 3] and attribute(max_pool, "pads") == [
+        0, 1, 0, 1]
+    assert attribute(avg_pool, "kernel_shape") == [1, 2] and attribute(avg_pool, "strides") == [
+        1, 2]
+    initializers = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    assert initializers["conv.weight"].shape == (4, 2, 4)      # PyTorch's Conv1d layout
+    assert initializers["grouped.weight"].shape == (4, 2, 3)
+    for batch in (2, 3, 6):
+        x = rng.standard_normal((batch, 2, 16)).astype(np.float32)
+        assert ours(model, x).shape == (batch, 5)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+ONE_D_NODES = [
+    (lambda: nn.Conv1d(2, 4, 3), ["Reshape", "Reshape", "Conv", "Reshape"]),
+    (lambda: nn.Conv1d(2, 4, 3, padding="same", dilation=3, bias=False),
+     ["Reshape", "Reshape", "Conv", "Reshape"]),
+    (lambda: nn.Conv1d(2, 4, 4, padding="same"), ["Pad", "Reshape", "Reshape", "Conv", "Reshape"]),
+    (lambda: nn.Conv1d(2, 4, 3, groups=2),
+     ["Reshape", "Slice", "Reshape", "Slice", "Slice", "Conv", "Slice", "Slice", "Slice", "Conv",
+      "Concat", "Reshape"]),
+    (lambda: nn.MaxPool1d(3, 2, padding=1), ["Reshape", "MaxPool", "Reshape"]),
+    (lambda: nn.AvgPool1d(2), ["Reshape", "AveragePool", "Reshape"]),
+]
+
+
+@pytest.mark.parametrize("make, op_types", ONE_D_NODES)
+def test_1d_layers_export_as_docs_ops_md_says(tmp_path, make, op_types):
+    """docs/ops.md: a 1-D pool is the 2-D node between two Reshapes; a 1-D convolution has three
+    (x's and the weight's before the Conv, the result's after it), a Pad first for an even
+    kernel's "same", Slices, a Conv per group and a Concat for groups > 1."""
+    model, rng = make().eval(), np.random.default_rng(19)
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 16)).astype(np.float32),
+                           tmp_path / "m.onnx")
+    assert [node.op_type for node in proto.graph.node] == op_types
+    assert max_difference(model, tmp_path / "m.onnx",
+                          rng.standard_normal((3, 2, 16)).astype(np.float32)) < TOLERANCE
+    text = " ".join((Path(__file__).parents[1] / "docs" / "ops.md").read_text().split())
+    assert ("a 1-D pool is the 2-D node (`MaxPool` or `AveragePool`, with a 1 x K kernel) "
+            "between two `Reshape`s" in text)
+    assert "A 1-D convolution has three `Reshape`s around its `Conv`" in text
+    assert "puts a `Pad` of one zero at the end of x before them all" in text
+
+
 class AdaptiveHead(nn.Module):
     """conv -> adaptive average pooling -> flatten -> linear -> a softmax layer:
     (N, 2, 8, 10) -> (N, 3, 6, 8) -> (N, 3, OH, OW) -> (N, 4)."""
@@ -680,6 +760,65 @@ def test_bad_arguments(tmp_path, model, example, error, message):
     model = nn.Linear(4, 2).eval() if model is None else model
     with pytest.raises(error, match=message):
         tc.onnx.export(model, example, tmp_path / "m.onnx")
+
+
+class OneChannel(nn.Module):
+    """Conv2d(1, 2, 3) -> AvgPool2d(2): (N, 1, 6, 6) -> (N, 2, 2, 2), or one image (1, 6, 6)."""
+
+    def __init__(self):
+        self.conv = nn.Conv2d(1, 2, 3, rng=np.random.default_rng(16))
+        self.pool = nn.AvgPool2d(2)
+
+    def forward(self, x):
+        return self.pool(self.conv(x))
+
+
+class AddsTheChannelAxis(OneChannel):
+    """Takes (N, 6, 6) and makes it (N, 1, 6, 6) itself: a batch, though it has 3 axes."""
+
+    def forward(self, x):
+        return super().forward(x.reshape(x.shape[0], 1, 6, 6))
+
+
+UNBATCHED_EXAMPLES = [
+    (lambda: nn.Sequential(nn.Conv1d(2, 4, 3, padding="same"), nn.ReLU(), nn.MaxPool1d(2)),
+     (2, 16), "layer '0' (Conv1d) gets one unbatched signal (C, L) of shape (2, 16) from it; "
+              "expected a batch (N, C, L)"),
+    (lambda: nn.Conv2d(3, 4, 3), (3, 8, 8),
+     "the model (Conv2d) gets one unbatched image (C, H, W) of shape (3, 8, 8) from it; expected "
+     "a batch (N, C, H, W)"),
+    (OneChannel, (1, 6, 6), "layer 'conv' (Conv2d) gets one unbatched image (C, H, W) of shape "
+                            "(1, 6, 6) from it; expected a batch (N, C, H, W)"),
+]
+
+
+@pytest.mark.parametrize("make, shape, layer", UNBATCHED_EXAMPLES)
+def test_an_unbatched_example_is_refused_and_a_batch_exports(tmp_path, make, shape, layer):
+    """The layers take one unbatched example as PyTorch's do, but exported from one, the first
+    axis "N" would be its channels; the error says to pass a batch, and that exports."""
+    model, rng = make().eval(), np.random.default_rng(17)
+    example = rng.standard_normal(shape).astype(np.float32)
+    path = tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match=re.escape(
+            f"onnx.export: example_input has shape {shape}, and {layer}, as the exported "
+            f"model's first axis is the batch \"N\" (from an unbatched example it would be the "
+            f"channels, and a real batch would fail in ONNX Runtime); pass a batch: x[None] for "
+            f"one example x, or e.g. images[:2]") + "$"):
+        tc.onnx.export(model, example, path)
+    assert not path.exists()
+    for batch in (example[None], np.stack([example, 2 * example])):
+        tc.onnx.export(model, batch, path)
+        for n in (1, 3):
+            x = rng.standard_normal((n, *shape)).astype(np.float32)
+            assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_a_model_that_adds_the_channel_axis_itself_exports_a_3d_batch(tmp_path):
+    model, rng = AddsTheChannelAxis().eval(), np.random.default_rng(18)
+    tc.onnx.export(model, rng.standard_normal((2, 6, 6)).astype(np.float32), tmp_path / "m.onnx")
+    for n in (1, 4):
+        x = rng.standard_normal((n, 6, 6)).astype(np.float32)
+        assert max_difference(model, tmp_path / "m.onnx", x) < TOLERANCE
 
 
 def test_export_inside_no_grad_records_the_graph_and_keeps_no_grad(seed_cnn, tmp_path):

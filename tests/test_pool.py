@@ -2,8 +2,11 @@
 gradients and second derivatives by finite differences (max-pool on inputs without ties), the
 first-maximum tie rule with exact gradients, max-pool's -inf padding that never wins, the
 backward ops as each other's transposes, adaptive pooling's bins (overlapping, larger than the
-input, tiling as avg_pool2d), dtypes, and every user error with the fix it names."""
+input, tiling as avg_pool2d), dtypes, and every user error with the fix it names; max_pool1d and
+avg_pool1d (batched and unbatched) against 1-D loops, by finite differences, their tie rule, the
+2-D ops they record and their errors in 1-D terms; unbatched 2-D pools as a batch of one."""
 
+import ast
 import re
 
 import numpy as np
@@ -227,28 +230,19 @@ def test_stride_defaults_to_the_kernel_and_is_kept_as_a_param(rng):
 
 
 @pytest.mark.parametrize("x_shape, kwargs, match", [
-    ((4,), {}, r"max_pool2d: input has shape \(4,\); expected a 4-D input \(N, C, H, W\)$"),
-    ((1, 2, 3, 4, 4), {}, r"input has shape \(1, 2, 3, 4, 4\); expected a 4-D input"),
+    ((4,), {}, r"max_pool2d: input has shape \(4,\); expected a 4-D input \(N, C, H, W\) or a "
+               r"3-D one \(C, H, W\)$"),
+    ((1, 2, 3, 4, 4), {}, r"input has shape \(1, 2, 3, 4, 4\); expected a 4-D input \(N, C, H, "
+                          r"W\) or a 3-D one \(C, H, W\); to pool every image, merge the leading "
+                          r"axes: use x\.reshape\(-1, 3, 4, 4\)$"),
     ((1, 1, 4, 4), {"kernel_size": 5}, r"kernel 5x5 is larger than the input 4x4"),
     ((1, 1, 4, 6), {"kernel_size": (2, 7)}, r"kernel 2x7 is larger than the input 4x6"),
-    ((1, 1, 4, 4), {"kernel_size": 0}, r"kernel_size must be a positive int .* got 0"),
-    ((1, 1, 4, 4), {"kernel_size": (2, -1)}, r"kernel_size must be a positive int"),
-    ((1, 1, 4, 4), {"stride": 0}, r"stride must be a positive int .* got 0"),
-    ((1, 1, 4, 4), {"stride": 1.5}, r"stride must be a positive int .* got 1.5"),
     ((1, 1, 4, 4), {"kernel_size": 2, "padding": 2},
      r"max_pool2d: padding 2 is more than half the kernel \(2, 2\); expected padding <= "
      r"kernel_size // 2 \(as PyTorch\), so that every window holds part of the image; pass "
      r"padding=1 or less, or a larger kernel_size$"),
     ((1, 1, 6, 6), {"kernel_size": (3, 4), "padding": (1, 3)},
      r"padding \(1, 3\) is more than half the kernel \(3, 4\); .* pass padding=\(1, 2\) or less"),
-    ((1, 1, 4, 4), {"kernel_size": 3, "padding": -1},
-     r"max_pool2d: padding must be a non-negative int or a pair of non-negative ints \(h, w\), "
-     r"got -1; pass e.g. padding=1 or padding=\(1, 2\)$"),
-    ((1, 1, 4, 4), {"kernel_size": 3, "padding": (1, -1)}, r"padding must be a non-negative int"),
-    ((1, 1, 4, 4), {"kernel_size": 3, "padding": 1.0}, r"padding must be .* got 1\.0"),
-    ((1, 1, 4, 4), {"kernel_size": 3, "padding": "same"}, r"padding must be .* got 'same'"),
-    ((1, 1, 4, 4), {"kernel_size": 3, "padding": (1, 1, 1)}, r"padding must be .* \(1, 1, 1\)"),
-    ((1, 1, 4, 4), {"kernel_size": 3, "padding": True}, r"padding must be .* got True"),
     ((1, 1, 2, 2), {"kernel_size": (5, 2), "padding": (1, 0)},
      r"max_pool2d: kernel 5x2 is larger than the padded input 4x2"),
 ])
@@ -257,11 +251,61 @@ def test_bad_input_raises(x_shape, kwargs, match):
         tc.ops.max_pool2d(tc.Value(np.ones(x_shape)), **kwargs)
 
 
+TWO_D = r"an int >= {0} or an \(h, w\) pair of such ints"
+ONE_D = r"an int >= {0} \(or a tuple of one\)"
+
+
+@pytest.mark.parametrize("op, x_shape, kwargs, error, match", [
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 0}, ValueError,
+     rf"kernel_size is 0; expected {TWO_D.format(1)}; pass e\.g\. kernel_size=1$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": (2, -1)}, ValueError,
+     rf"kernel_size is \(2, -1\); expected {TWO_D.format(1)}; pass e\.g\. kernel_size=\(2, 1\)$"),
+    ("max_pool2d", (1, 1, 4, 4), {"stride": 0}, ValueError,
+     rf"stride is 0; expected {TWO_D.format(1)}; pass e\.g\. stride=1$"),
+    ("max_pool2d", (1, 1, 4, 4), {"stride": 1.5}, TypeError,
+     rf"stride is float 1\.5; expected {TWO_D.format(1)}; pass e\.g\. stride=1$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 3, "padding": -1}, ValueError,
+     rf"padding is -1; expected {TWO_D.format(0)}; pass e\.g\. padding=0$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 3, "padding": (1, -1)}, ValueError,
+     rf"padding is \(1, -1\); expected {TWO_D.format(0)}; pass e\.g\. padding=\(1, 0\)$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 3, "padding": 1.0}, TypeError,
+     rf"padding is float 1\.0; expected {TWO_D.format(0)}; pass e\.g\. padding=1$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 3, "padding": "same"}, TypeError,
+     rf"padding is str 'same'; expected {TWO_D.format(0)}; pass e\.g\. padding=0$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 3, "padding": (1, 1, 1)}, ValueError,
+     rf"padding is \(1, 1, 1\); expected {TWO_D.format(0)}; pass e\.g\. padding=1$"),
+    ("max_pool2d", (1, 1, 4, 4), {"kernel_size": 3, "padding": True}, TypeError,
+     rf"padding is bool True; expected {TWO_D.format(0)}; pass e\.g\. padding=0$"),
+    ("avg_pool2d", (1, 1, 4, 4), {"kernel_size": 2, "padding": -1}, ValueError,
+     rf"padding is -1; expected {TWO_D.format(0)}; pass e\.g\. padding=0$"),
+    ("avg_pool2d", (1, 1, 4, 4), {"kernel_size": 0}, ValueError,
+     rf"kernel_size is 0; expected {TWO_D.format(1)}; pass e\.g\. kernel_size=1$"),
+    ("avg_pool2d", (1, 1, 4, 4), {"kernel_size": 2, "stride": (1, 0)}, ValueError,
+     rf"stride is \(1, 0\); expected {TWO_D.format(1)}; pass e\.g\. stride=1$"),
+    ("max_pool1d", (1, 2, 6), {"kernel_size": (2, 2)}, ValueError,
+     rf"kernel_size is \(2, 2\); expected {ONE_D.format(1)}; pass e\.g\. kernel_size=2$"),
+    ("avg_pool1d", (1, 2, 6), {"kernel_size": 0}, ValueError,
+     rf"kernel_size is 0; expected {ONE_D.format(1)}; pass e\.g\. kernel_size=1$"),
+    ("max_pool1d", (1, 2, 6), {"kernel_size": 2, "stride": 1.5}, TypeError,
+     rf"stride is float 1\.5; expected {ONE_D.format(1)}; pass e\.g\. stride=1$"),
+    ("avg_pool1d", (1, 2, 6), {"kernel_size": 2, "padding": -1}, ValueError,
+     rf"padding is -1; expected {ONE_D.format(0)}; pass e\.g\. padding=0$"),
+])
+def test_pool_size_settings_errors_and_their_fixes(op, x_shape, kwargs, error, match):
+    """The kernel_size, stride and padding of every pool are checked as the convolutions' are
+    (layout.check_sizes): the message names the setting, and the setting it suggests runs."""
+    kwargs = {"kernel_size": 2, **kwargs}
+    x = np.ones(x_shape)
+    with pytest.raises(error, match=f"^{op}: {match}") as raised:
+        getattr(tc.ops, op)(x, **kwargs)
+    name, fix = re.search(r"pass e\.g\. (\w+)=(.+)$", str(raised.value)).groups()
+    kwargs[name] = ast.literal_eval(fix)
+    assert getattr(tc.ops, op)(x, **kwargs).ndim == len(x_shape)
+
+
 @pytest.mark.parametrize("x_shape, match", [
-    ((28, 28), r"max_pool2d: input has shape \(28, 28\); expected a 4-D input \(N, C, H, W\); "
-               r"for one 28x28 image use x\.reshape\(1, 1, 28, 28\)"),
-    ((6, 28, 28), r"the channel axis is missing from the batch \(N, H, W\): use "
-                  r"x\.reshape\(6, 1, 28, 28\)"),
+    ((28, 28), r"max_pool2d: input has shape \(28, 28\); expected a 4-D input \(N, C, H, W\) "
+               r"or a 3-D one \(C, H, W\); for one 28x28 image use x\.reshape\(1, 1, 28, 28\)"),
     ((6, 784), r"it looks like 6 flattened 28x28 images: use x\.reshape\(6, 1, 28, 28\)"),
 ])
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
@@ -325,11 +369,8 @@ def test_avg_pool2d_float32_and_params(rng):
      r"avg_pool2d: padding 2 is more than half the kernel \(2, 2\); expected padding <= "
      r"kernel_size // 2"),
     ((1, 1, 4, 4), {"kernel_size": (3, 2), "padding": (1, 2)}, r"padding \(1, 2\) is more"),
-    ((1, 1, 4, 4), {"kernel_size": 2, "padding": -1}, r"padding must be a non-negative int"),
     ((1, 1, 4, 4), {"kernel_size": 7, "padding": 1},
      r"avg_pool2d: kernel 7x7 is larger than the padded input 6x6"),
-    ((1, 1, 4, 4), {"kernel_size": 0}, r"avg_pool2d: kernel_size must be a positive int"),
-    ((1, 1, 4, 4), {"kernel_size": 2, "stride": (1, 0)}, r"stride must be a positive int"),
 ])
 def test_avg_pool2d_bad_input_raises(x_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -513,3 +554,157 @@ def test_adaptive_avg_pool2d_other_input_errors():
         tc.nn.AdaptiveAvgPool2d(2)(images)
     np.testing.assert_array_equal(tc.ops.adaptive_avg_pool2d(images.astype(np.float32), 2).data,
                                   np.full((1, 1, 2, 2), 200.0))         # the fix works
+
+
+def pool1d_loops(x, kernel_size, stride=None, padding=0, mode="max"):
+    """The 1-D oracle from the definition: out[n, c, i] = the max (or mean) of xp[n, c, i*stride
+    + p] over p < K, xp being x with `padding` elements of -inf (max) or 0 (mean) at each end."""
+    stride = kernel_size if stride is None else stride
+    fill = -np.inf if mode == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)), constant_values=fill)
+    out_len = (xp.shape[2] - kernel_size) // stride + 1
+    out = np.zeros(x.shape[:2] + (out_len,))
+    for i in range(out_len):
+        window = xp[:, :, i * stride:i * stride + kernel_size]
+        out[:, :, i] = window.max(axis=2) if mode == "max" else window.mean(axis=2)
+    return out
+
+
+def test_pool1d_loops_by_hand():
+    x = np.array([[[1.0, 5.0, 2.0, -4.0, 3.0]]])
+    np.testing.assert_array_equal(pool1d_loops(x, 2), [[[5.0, 2.0]]])
+    np.testing.assert_array_equal(pool1d_loops(x, 3, 2, 1), [[[5.0, 5.0, 3.0]]])
+    np.testing.assert_array_equal(pool1d_loops(x, 2, 2, 1, "mean"), [[[0.5, 3.5, -0.5]]])
+
+
+# x (N, C, L), kernel_size, stride, padding
+POOL1D = [
+    ((1, 1, 6), 2, None, 0),                  # batch 1, tiling windows
+    ((2, 3, 9), 3, 2, 1),                     # overlapping, padded, batch and channels
+    ((2, 2, 7), (2,), (1,), (1,)),            # settings as 1-tuples, stride 1
+    ((1, 2, 5), 5, None, 2),                  # kernel as long as the signal, padding K // 2
+    ((2, 1, 8), 3, 3, 0),                     # a leftover element at the end
+]
+
+
+def plain(setting):
+    """A 1-D setting as the loops take it: (2,) -> 2."""
+    return setting[0] if isinstance(setting, tuple) else setting
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", POOL1D)
+@pytest.mark.parametrize("op, mode", [("max_pool1d", "max"), ("avg_pool1d", "mean")])
+def test_pool1d_matches_the_loops_batched_and_unbatched(rng, x_shape, kernel_size, stride,
+                                                       padding, op, mode):
+    x = rng.standard_normal(x_shape)
+    out = getattr(tc.ops, op)(tc.Value(x), kernel_size, stride, padding)
+    expected = pool1d_loops(x, plain(kernel_size), plain(stride), plain(padding), mode)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    one = getattr(tc.ops, op)(tc.Value(x[-1]), kernel_size, stride, padding)   # (C, L)
+    assert one.shape == expected.shape[1:]
+    np.testing.assert_allclose(one.data, expected[-1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", POOL1D)
+@pytest.mark.parametrize("op", ["max_pool1d", "avg_pool1d"])
+def test_pool1d_gradcheck_batched_and_unbatched(rng, x_shape, kernel_size, stride, padding, op):
+    x = distinct(rng, x_shape)                 # no ties within gradcheck's eps
+
+    def pool_x(x):
+        return getattr(tc.ops, op)(x, kernel_size, stride, padding)
+
+    assert tc.gradcheck(pool_x, [x])
+    assert tc.gradcheck(pool_x, [x[0]])
+    assert tc.gradgradcheck(pool_x, [x[0]])
+
+
+def test_max_pool1d_ties_send_the_gradient_to_the_first_maximum():
+    x = tc.Value(np.array([[[1.0, 3.0, 3.0, 2.0, 2.0]]]))
+    out = tc.ops.max_pool1d(x, 2, 1)              # windows [1, 3], [3, 3], [3, 2], [2, 2]
+    out.backward(np.array([[[1.0, 2.0, 4.0, 8.0]]]))
+    np.testing.assert_array_equal(out.data, [[[3.0, 3.0, 3.0, 2.0]]])
+    np.testing.assert_array_equal(x.grad, [[[0.0, 1.0 + 2.0, 4.0, 8.0, 0.0]]])
+    y = tc.Value(np.full((2, 3), -np.inf))        # one unbatched signal of -inf, padded
+    tc.ops.max_pool1d(y, 2, 2, 1).backward(np.ones((2, 2)))
+    np.testing.assert_array_equal(y.grad, [[1.0, 1.0, 0.0]] * 2)   # the padding never wins
+
+
+def test_pool1d_runs_the_2d_op_on_one_row_images(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 9)))
+    for op, name in [(tc.ops.max_pool1d, "MaxPool2d"), (tc.ops.avg_pool1d, "AvgPool2d")]:
+        out = op(x, 3, 2, 1)
+        assert out.fn.name == "Reshape" and out.shape == (2, 3, 5)
+        (pool_node,) = out.parents
+        assert pool_node.fn.name == name and pool_node.shape == (2, 3, 1, 5)
+        assert pool_node.fn.params == {"kernel_size": (1, 3), "stride": (1, 2), "padding": (0, 1)}
+        assert pool_node.parents[0].fn.name == "Reshape" and pool_node.parents[0].parents == (x,)
+    assert tc.ops.max_pool1d(x, 3).parents[0].fn.params["stride"] == (1, 3)   # stride = kernel
+
+
+def test_pool1d_float32_stays_float32_and_avg_refuses_integers(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 8)).astype(np.float32))
+    for op in (tc.ops.max_pool1d, tc.ops.avg_pool1d):
+        out = op(x, 3, 2, 1)
+        out.backward(np.ones(out.shape, dtype=np.float32))
+        assert out.dtype == x.grad.dtype == np.float32
+    counts = np.full((1, 8), 200, dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"^avg_pool1d: input has dtype uint8; expected a float "
+                                        r"array \(a mean of integers is not one of them\); "
+                                        r"convert it first, e\.g\. x\.astype\(np\.float32\) for "
+                                        r"an array$"):
+        tc.ops.avg_pool1d(counts, 2)
+    np.testing.assert_array_equal(tc.ops.max_pool1d(counts, 2).data, np.full((1, 4), 200))
+
+
+@pytest.mark.parametrize("x_shape, kwargs, match", [
+    ((6,), {}, r"^max_pool1d: input has shape \(6,\); expected a 3-D input \(N, C, L\) or a 2-D "
+               r"one \(C, L\); for one signal of length 6 use x\.reshape\(1, 6\)$"),
+    ((2, 3, 4, 6), {}, r"^max_pool1d: input has shape \(2, 3, 4, 6\); expected a 3-D input "
+                       r"\(N, C, L\) or a 2-D one \(C, L\); to pool every signal, merge the "
+                       r"leading axes: use x\.reshape\(-1, 4, 6\)$"),
+    ((1, 2, 4), {"kernel_size": 5}, r"^max_pool1d: kernel 5 is larger than the input 4 \(input "
+                                    r"\(1, 2, 4\)\); expected kernel_size <= the signal length$"),
+    ((1, 2, 2), {"kernel_size": 5, "padding": 1},
+     r"^max_pool1d: kernel 5 is larger than the padded input 4 \(input \(1, 2, 2\)\)"),
+    ((1, 2, 6), {"kernel_size": 3, "padding": 2},
+     r"^max_pool1d: padding 2 is more than half the kernel 3; expected padding <= kernel_size // "
+     r"2 \(as PyTorch\), so that every window holds part of the signal; pass padding=1 or less, "
+     r"or a larger kernel_size$"),
+])
+@pytest.mark.parametrize("op", ["max_pool1d", "avg_pool1d"])
+def test_pool1d_errors_speak_of_the_1d_call(x_shape, kwargs, match, op):
+    kwargs = {"kernel_size": 2, **kwargs}
+    with pytest.raises(ValueError, match=match.replace("max_pool1d", op)):
+        getattr(tc.ops, op)(np.ones(x_shape), **kwargs)
+
+
+# x (C, H, W), kernel_size, stride, padding
+UNBATCHED = [((3, 6, 7), 2, None, 0), ((2, 7, 7), 3, 2, 1), ((1, 5, 6), (3, 2), (1, 2), (1, 0))]
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", UNBATCHED)
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+def test_unbatched_pools_are_a_batch_of_one(rng, x_shape, kernel_size, stride, padding, op):
+    x = distinct(rng, x_shape)
+
+    def pool_x(x):
+        return getattr(tc.ops, op)(x, kernel_size, stride, padding)
+
+    out = pool_x(tc.Value(x))
+    expected = getattr(reference, op)(x[None], kernel_size, stride, padding)[0]
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(pool_x, [x])
+
+
+def test_unbatched_pool_graph_and_adaptive_pool_share_the_reshapes(rng):
+    x = tc.Value(rng.standard_normal((3, 6, 6)))
+    for out, name in [(tc.ops.max_pool2d(x, 3), "MaxPool2d"),
+                      (tc.ops.avg_pool2d(x, 2), "AvgPool2d"),
+                      (tc.ops.adaptive_avg_pool2d(x, 4), "AdaptiveAvgPool2d")]:
+        assert out.fn.name == "Reshape" and out.ndim == 3
+        (pool_node,) = out.parents
+        assert pool_node.fn.name == name and pool_node.shape == (1, *out.shape)
+        assert pool_node.parents[0].shape == (1, 3, 6, 6) and pool_node.parents[0].parents == (x,)
+    assert tc.ops.max_pool2d(x, 3).parents[0].fn.params == {"kernel_size": 3, "stride": None}

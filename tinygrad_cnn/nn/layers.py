@@ -1,11 +1,12 @@
-"""The layers: Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
-the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d, Identity, LayerNorm, GroupNorm,
-Embedding. Each holds its parameters, buffers and settings; its forward calls the op of the same
-name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
+"""The layers: Linear, Conv1d/2d, ConvTranspose2d, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool2d,
+Flatten, the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d, Identity, LayerNorm,
+GroupNorm, Embedding. Each holds its parameters, buffers and settings; its forward calls the op
+of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.conv import groups_dividing
 from tinygrad_cnn.ops.elementwise import real_number
 from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx, embedding_renorm
+from tinygrad_cnn.ops.layout import check_padding_mode, check_sizes
 from tinygrad_cnn.ops.pool import check_output_size
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
@@ -45,9 +47,84 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Conv2d(Module):
-    """2-D convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H + 2*padding -
-    dilation*(KH - 1) - 1) // stride + 1 (likewise OW); padding="same" keeps OH = H and OW = W.
+class _Conv(Module):
+    """What Conv1d and Conv2d share: their settings, checked as the layer is built, PyTorch's
+    initial range, a forward through the op `_op`; they differ in the spatial axes (`spatial`:
+    1 for (L,), 2 for (H, W)) of the input, the kernel and the settings. Each subclass sets both
+    (no defaults, so a subclass that forgets one fails with an AttributeError naming it)."""
+
+    spatial: int
+    _op: Callable[..., Value]
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] | str = 0,
+                 bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1,
+                 dilation: int | tuple[int, ...] = 1):
+        layer, spatial = type(self).__name__, self.spatial
+        _check_channel_groups(layer, in_channels, out_channels, groups)
+        if not isinstance(bias, (bool, np.bool_)):
+            # PyTorch's order is (..., padding, dilation, groups, bias): a dilation given there
+            # by position would land on bias and silently mean bias=True
+            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False; pass dilation and groups (the settings after bias) by "
+                            f"keyword, e.g. nn.{layer}(4, 6, 3, dilation=2)")
+        kernel = check_sizes(layer, "kernel_size", kernel_size, 1, spatial)
+        check_sizes(layer, "stride", stride, 1, spatial)
+        dilations = check_sizes(layer, "dilation", dilation, 1, spatial)
+        if isinstance(padding, str):
+            check_padding_mode(layer, padding, stride, kernel, dilations)
+        else:
+            check_sizes(layer, "padding", padding, 0, spatial, ("same", "valid"))
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.groups, self.dilation = int(groups), dilation
+        rng = generator(rng, layer)
+        # the inputs one output reads, as PyTorch's fan_in: C_in/groups*K, C_in/groups*KH*KW
+        fan_in = in_channels // groups * int(np.prod(kernel))
+        self.weight = Value(fan_in_uniform((out_channels, in_channels // groups, *kernel),
+                                           fan_in, rng))
+        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
+
+    def forward(self, x):
+        return self._op(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                       dilation=self.dilation, groups=self.groups)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding not in (0, (0,) * self.spatial, [0] * self.spatial):
+            text += f", padding={self.padding!r}"
+        if self.dilation not in (1, (1,) * self.spatial, [1] * self.spatial):   # as PyTorch's
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:                            # as PyTorch's, only when not 1
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv1d(_Conv):
+    """1-D convolution: x (N, C_in, L) -> (N, C_out, OL), or one unbatched signal (C_in, L) ->
+    (C_out, OL), OL = (L + 2*padding - dilation*(K - 1) - 1) // stride + 1; padding="same"
+    keeps OL = L.
+
+    weight (C_out, C_in / groups, K), PyTorch's Conv1d layout (its state dicts load as they
+    are), and bias (C_out,) are float32, drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    fan_in = C_in/groups*K (PyTorch's default) using `rng`, else the default generator that
+    `tc.manual_seed` sets. kernel_size, stride, padding and dilation are ints (or tuples of one
+    int); padding may also be "valid" (0) or "same" (stride 1 only): dilation*(K - 1) zeros in
+    all, half of them (rounded down) before and the rest after, as PyTorch. groups and dilation
+    are ops.conv1d's, and come after bias and rng here, as in Conv2d: pass them by keyword.
+    """
+
+    spatial = 1
+    _op = staticmethod(ops.conv1d)
+
+
+class Conv2d(_Conv):
+    """2-D convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), or one unbatched image
+    (C_in, H, W) -> (C_out, OH, OW), OH = (H + 2*padding - dilation*(KH - 1) - 1) // stride + 1
+    (likewise OW); padding="same" keeps OH = H and OW = W.
 
     weight (C_out, C_in / groups, KH, KW) and bias (C_out,) are float32, drawn from
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in/groups*KH*KW (PyTorch's default)
@@ -61,66 +138,8 @@ class Conv2d(Module):
     dilation come after bias and rng here (PyTorch puts them before bias): pass them by keyword.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1,
-                 padding: int | tuple[int, int] | str = 0,
-                 bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1,
-                 dilation: int | tuple[int, int] = 1):
-        _check_channel_groups("Conv2d", in_channels, out_channels, groups)
-        if not isinstance(bias, (bool, np.bool_)):
-            # PyTorch's order is (..., padding, dilation, groups, bias): a dilation given there
-            # by position would land on bias and silently mean bias=True
-            raise TypeError(f"Conv2d: bias is {type(bias).__name__} {bias!r}; expected True or "
-                            f"False; pass dilation and groups (the settings after bias) by "
-                            f"keyword, e.g. nn.Conv2d(4, 6, 3, dilation=2)")
-        kh, kw = _as_pair("Conv2d", "kernel_size", kernel_size)
-        strides = _as_pair("Conv2d", "stride", stride)
-        _as_pair("Conv2d", "dilation", dilation)
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Conv2d: padding is {padding!r}; expected an int, an (h, w) "
-                                 f"pair, 'same' or 'valid'")
-            if padding == "same" and strides != (1, 1):
-                raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride={stride!r}; "
-                                 f"expected stride=1 (as PyTorch: with a larger stride no "
-                                 f"padding keeps the size); for a strided layer pass an int, "
-                                 f"e.g. padding={kh // 2}")
-        else:
-            _as_pair("Conv2d", "padding", padding, allow_zero=True)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.groups, self.dilation = int(groups), dilation
-        rng = generator(rng, "Conv2d")
-        fan_in = in_channels // groups * kh * kw   # inputs one output reads, as PyTorch's fan_in
-        self.weight = Value(fan_in_uniform((out_channels, in_channels // groups, kh, kw),
-                                           fan_in, rng))
-        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
-
-    def forward(self, x):
-        padding = 0 if self.padding == "valid" else self.padding
-        if padding == "same":
-            kh, kw = self.weight.shape[2:]
-            dh, dw = _as_pair("Conv2d", "dilation", self.dilation)
-            total_h, total_w = dh * (kh - 1), dw * (kw - 1)     # the rows the kernel spans - 1
-            padding = (total_h // 2, total_w // 2)
-            extra_h, extra_w = total_h % 2, total_w % 2      # an odd total: one more after
-            if extra_h or extra_w:
-                x = ops.pad(x, ((0, 0), (0, 0), (0, extra_h), (0, extra_w)))
-        return ops.conv2d(x, self.weight, self.bias, stride=self.stride, padding=padding,
-                          dilation=self.dilation, groups=self.groups)
-
-    def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding not in (0, (0, 0), [0, 0]):
-            text += f", padding={self.padding!r}"
-        if self.dilation not in (1, (1, 1), [1, 1]):    # as PyTorch's, only when not 1
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:                            # as PyTorch's, only when not 1
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+    spatial = 2
+    _op = staticmethod(ops.conv2d)
 
 
 class ConvTranspose2d(Module):
@@ -155,11 +174,11 @@ class ConvTranspose2d(Module):
             raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
                             f"False; pass groups (and the settings after bias) by keyword, e.g. "
                             f"nn.ConvTranspose2d(4, 6, 3, groups=2)")
-        kh, kw = _as_pair(layer, "kernel_size", kernel_size)
-        strides = _as_pair(layer, "stride", stride)
-        pads = _as_pair(layer, "padding", padding, allow_zero=True)
-        extra = _as_pair(layer, "output_padding", output_padding, allow_zero=True)
-        dilations = _as_pair(layer, "dilation", dilation)
+        kh, kw = check_sizes(layer, "kernel_size", kernel_size, 1)
+        strides = check_sizes(layer, "stride", stride, 1)
+        pads = check_sizes(layer, "padding", padding, 0)
+        extra = check_sizes(layer, "output_padding", output_padding, 0)
+        dilations = check_sizes(layer, "dilation", dilation, 1)
         if any(e >= max(s, d) for e, s, d in zip(extra, strides, dilations, strict=True)):
             if tuple(dilations) == (1, 1):
                 raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller "
@@ -203,55 +222,79 @@ class ConvTranspose2d(Module):
         return text
 
 
-class MaxPool2d(Module):
-    """Max over each (KH, KW) window of x padded by `padding`: (N, C, H, W) -> (N, C, OH, OW),
-    OH = (H + 2*padding - KH) // stride + 1; kernel_size, stride and padding are ints or (h, w)
-    pairs; stride defaults to kernel_size; the padding is -inf and never wins, as PyTorch's."""
+class _Pool(Module):
+    """What the max and average pools share: kernel_size, stride (kernel_size when None) and
+    padding, checked as the layer is built (ints, or tuples of one int per spatial axis:
+    `spatial`), and a forward through the op `_op`. Each subclass sets both (no
+    defaults, so a subclass that forgets one fails with an AttributeError naming it)."""
 
-    def __init__(self, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0):
-        _as_pair("MaxPool2d", "kernel_size", kernel_size)
+    spatial: int
+    _op: Callable[..., Value]
+    shows_zero_padding = False        # the average pools' reprs show padding=0, as PyTorch's
+
+    def __init__(self, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] | None = None,
+                 padding: int | tuple[int, ...] = 0):
+        layer, spatial = type(self).__name__, self.spatial
+        check_sizes(layer, "kernel_size", kernel_size, 1, spatial)
         if stride is not None:
-            _as_pair("MaxPool2d", "stride", stride)
-        _as_pair("MaxPool2d", "padding", padding, allow_zero=True)
+            check_sizes(layer, "stride", stride, 1, spatial)
+        check_sizes(layer, "padding", padding, 0, spatial)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
 
     def forward(self, x):
-        return ops.max_pool2d(x, kernel_size=self.kernel_size, stride=self.stride,
-                              padding=self.padding)
+        return self._op(x, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in (0, (0, 0), [0, 0]):
+        if self.shows_zero_padding or self.padding not in (0, (0,) * self.spatial,
+                                                           [0] * self.spatial):
             text += f", padding={self.padding!r}"
         return text
 
 
-class AvgPool2d(Module):
+class MaxPool1d(_Pool):
+    """Max over each window of K elements of x padded by `padding`: (N, C, L) -> (N, C, OL), or
+    (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1; kernel_size, stride and padding
+    are ints (or tuples of one int); stride defaults to kernel_size; the padding is -inf and
+    never wins, as PyTorch's."""
+
+    spatial = 1
+    _op = staticmethod(ops.max_pool1d)
+
+
+class MaxPool2d(_Pool):
+    """Max over each (KH, KW) window of x padded by `padding`: (N, C, H, W) -> (N, C, OH, OW),
+    or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1; kernel_size, stride
+    and padding are ints or (h, w) pairs; stride defaults to kernel_size; the padding is -inf
+    and never wins, as PyTorch's."""
+
+    spatial = 2
+    _op = staticmethod(ops.max_pool2d)
+
+
+class AvgPool1d(_Pool):
+    """Mean over each window of K elements of x zero-padded by `padding`: (N, C, L) ->
+    (N, C, OL), or (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1; stride defaults to
+    kernel_size; the padded zeros count in the means, as PyTorch's default
+    (count_include_pad=True)."""
+
+    spatial = 1
+    _op = staticmethod(ops.avg_pool1d)
+    shows_zero_padding = True
+
+
+class AvgPool2d(_Pool):
     """Mean over each (KH, KW) window of x zero-padded by `padding`: (N, C, H, W) -> (N, C,
-    OH, OW), OH = (H + 2*padding - KH) // stride + 1; stride defaults to kernel_size; the
-    padded zeros count in the means, as PyTorch's default (count_include_pad=True)."""
+    OH, OW), or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1; stride
+    defaults to kernel_size; the padded zeros count in the means, as PyTorch's default
+    (count_include_pad=True)."""
 
-    def __init__(self, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0):
-        _as_pair("AvgPool2d", "kernel_size", kernel_size)
-        if stride is not None:
-            _as_pair("AvgPool2d", "stride", stride)
-        _as_pair("AvgPool2d", "padding", padding, allow_zero=True)
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
-
-    def forward(self, x):
-        return ops.avg_pool2d(x, kernel_size=self.kernel_size, stride=self.stride,
-                              padding=self.padding)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    spatial = 2
+    _op = staticmethod(ops.avg_pool2d)
+    shows_zero_padding = True
 
 
 class AdaptiveAvgPool2d(Module):
@@ -612,17 +655,6 @@ def _check_positive_int(layer: str, name: str, value, allow_zero: bool = False) 
                         f"integer >= {smallest}")
     if value < smallest:
         raise ValueError(f"{layer}: {name} is {value}; expected an integer >= {smallest}")
-
-
-def _as_pair(layer: str, name: str, value, allow_zero: bool = False) -> tuple[int, int]:
-    """An int k as (k, k); a pair of ints as it is; checked to be > 0 (>= 0 with allow_zero)."""
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2:
-        raise ValueError(f"{layer}: {name} is {value!r}; expected an int or a pair of ints "
-                         f"(h, w)")
-    for item in pair:
-        _check_positive_int(layer, name, item, allow_zero)
-    return pair
 
 
 class LayerNorm(Module):

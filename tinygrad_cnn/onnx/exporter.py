@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_cnn import function
+from tinygrad_cnn import function, nn
 from tinygrad_cnn.fileio import atomic_write
 from tinygrad_cnn.nn import Module
 from tinygrad_cnn.onnx import converters
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 MIN_OPSET = 13
 INPUT, OUTPUT, BATCH = "input", "output", "N"
 INSTALL_HINT = "pip install 'tinygrad_cnn[onnx]' (or pip install onnx)"
+# The layers that also take one unbatched example, as PyTorch's: (C, L) for the 1-D ones, (C, H, W)
+# for the 2-D ones; by the number of spatial axes of their input.
+UNBATCHED_LAYERS = {nn.Conv1d: 1, nn.MaxPool1d: 1, nn.AvgPool1d: 1, nn.Conv2d: 2, nn.MaxPool2d: 2,
+                    nn.AvgPool2d: 2, nn.AdaptiveAvgPool2d: 2}
 # Ops that only training computes: the hint for them says what to export instead.
 LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits", "L1Loss", "SmoothL1Loss",
           "HuberLoss", "BinaryCrossEntropy", "KLDiv"}
@@ -55,6 +59,7 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     _check_arguments(model, example_input, path, opset, onnx)
     x, outputs = _trace(model, example_input)
     nodes = _recorded_nodes(outputs)
+    _check_the_layers_get_batches(model, x, nodes)
     if x.dtype.kind in "iu":
         _check_ids_are_looked_up(model, x, nodes, outputs)
         _check_nothing_else_follows_the_ids(model, x, nodes)
@@ -161,6 +166,38 @@ def _trace(model, example_input, warn: bool = True) -> tuple[Value, list[Value]]
                             f"{type(out).__name__} (output {i}); expected a Value or a tuple "
                             f"of Values")
     return x, outputs
+
+
+def _check_the_layers_get_batches(model, x: Value, nodes: list[Value]) -> None:
+    """Every convolution and pooling layer that the trace ran got a batch. Those layers also take
+    one unbatched example ((C, L), (C, H, W)), as PyTorch's do, and run it as a batch of one;
+    exported, the graph's dynamic first axis "N" would then be the example's channels, and a
+    real batch would fail in ONNX Runtime. A layer's input is what its recorded ops (stamped
+    with its name) take from outside it, its own parameters aside."""
+    layers = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        spatial = next((n for cls, n in UNBATCHED_LAYERS.items() if isinstance(module, cls)), 0)
+        if spatial:
+            layers[name] = (module, spatial)
+    for node in nodes:
+        if node.module not in layers:
+            continue
+        module, spatial = layers[node.module]
+        own = {id(p) for p in module.parameters()}
+        for v in node.fn.inputs:
+            if (v is None or id(v) in own or (v.fn is not None and v.module == node.module)
+                    or v.ndim != spatial + 1):
+                continue
+            layer = (f"layer {node.module!r} ({type(module).__name__})" if node.module
+                     else f"the model ({type(module).__name__})")
+            example, batch = ("signal (C, L)", "(N, C, L)") if spatial == 1 else (
+                "image (C, H, W)", "(N, C, H, W)")
+            raise ValueError(
+                f"onnx.export: example_input has shape {x.shape}, and {layer} gets one "
+                f"unbatched {example} of shape {v.shape} from it; expected a batch {batch}, as "
+                f"the exported model's first axis is the batch \"N\" (from an unbatched example "
+                f"it would be the channels, and a real batch would fail in ONNX Runtime); pass a "
+                f"batch: x[None] for one example x, or e.g. images[:2]")
 
 
 def _check_ids_are_looked_up(model, x: Value, nodes: list[Value], outputs: list[Value]) -> None:

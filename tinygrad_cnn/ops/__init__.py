@@ -2,7 +2,7 @@
 that users call."""
 
 from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm
-from tinygrad_cnn.ops.conv import conv2d, conv2d_weight, conv_transpose2d
+from tinygrad_cnn.ops.conv import conv1d, conv2d, conv2d_weight, conv_transpose2d
 from tinygrad_cnn.ops.dropout import dropout
 from tinygrad_cnn.ops.elementwise import (
     abs,
@@ -53,7 +53,13 @@ from tinygrad_cnn.ops.loss import (
     smooth_l1_loss,
     softmax,
 )
-from tinygrad_cnn.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from tinygrad_cnn.ops.pool import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from tinygrad_cnn.ops.reduce import (
     argmax,
     argmin,
@@ -79,4 +85,4 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "cos", "log1p", "expm1",
            "min", "var", "std", "logsumexp", "cumsum", "argmax", "argmin",
            "getitem", "embedding", "cat", "stack", "split", "pad",
-           "dropout", "batch_norm", "group_norm"]
+           "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d"]

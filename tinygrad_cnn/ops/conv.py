@@ -1,17 +1,32 @@
 """2-D convolution (cross-correlation, as in PyTorch), its transpose and its weight gradient:
-three ops, each built from the others' rules, so gradients of any order exist. The numpy
-kernels that make them fast are in conv_kernels.py."""
+three ops, each built from the others' rules, so gradients of any order exist. conv1d and
+unbatched inputs run through the 2-D op, reshaped (layout.on_image_batch). The numpy kernels that
+make them fast are in conv_kernels.py."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import conv_kernels as kernels
 from tinygrad_cnn.ops import indexing
+from tinygrad_cnn.ops.layout import (
+    AXES,
+    KERNEL_AXES,
+    as_given,
+    as_sizes,
+    channels_hint,
+    check_padding_mode,
+    check_sizes,
+    image_batch_hint,
+    layout,
+    on_image_batch,
+    ranks_expected,
+    signal_batch_hint,
+    sizes_text,
+)
 from tinygrad_cnn.ops.linalg import gradcheck_hint
+from tinygrad_cnn.ops.shape import reshape
 from tinygrad_cnn.value import Value, data_of
 
 
@@ -32,7 +47,8 @@ class Conv2d(Function):
     """
 
     def forward(self, x, w, b, stride=1, padding=0, dilation=1):
-        self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
+        self.stride, self.padding = as_sizes(stride), as_sizes(padding)
+        self.dilation = as_sizes(dilation)
         w_d = kernels.spread(w, self.dilation)           # w itself at dilation (1, 1)
         return kernels.conv2d_forward(x, w_d, b, self.stride, self.padding)
 
@@ -78,9 +94,10 @@ class ConvTranspose2d(Function):
     """
 
     def forward(self, x, w, b, stride=1, padding=0, output_padding=0, dilation=1):
-        self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
+        self.stride, self.padding = as_sizes(stride), as_sizes(padding)
+        self.dilation = as_sizes(dilation)
         size = _transposed_size(x.shape, w.shape, self.stride, self.padding,
-                                _pair(output_padding), self.dilation)
+                                as_sizes(output_padding), self.dilation)
         out = kernels.conv2d_input_grad(x, kernels.spread(w, self.dilation), size, self.stride,
                                         self.padding)
         return out if b is None else out + b.reshape(-1, 1, 1)
@@ -117,7 +134,8 @@ class Conv2dWeightGrad(Function):
     """
 
     def forward(self, x, g, *, weight_shape, stride=1, padding=0, dilation=1):
-        self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
+        self.stride, self.padding = as_sizes(stride), as_sizes(padding)
+        self.dilation = as_sizes(dilation)
         size = kernels.dilated_size(weight_shape[2:], self.dilation)
         dw_d = kernels.conv2d_weight_grad(x, g, size, self.stride, self.padding)
         return kernels.taps(dw_d, self.dilation)      # dw_d itself at dilation (1, 1)
@@ -140,11 +158,6 @@ class Conv2dWeightGrad(Function):
         return dx, dg
 
 
-def _pair(value) -> tuple[int, int]:
-    """An int or an (h, w) pair as a pair (already checked by the public functions)."""
-    return (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-
-
 def _leftover(x_shape, g_shape, w_shape, stride, padding, dilation) -> tuple[int, int]:
     """The output_padding that makes conv_transpose2d(g) give back x's (H, W): the rows and
     columns of the padded input below/right of the last window that g has, i.e.
@@ -162,16 +175,23 @@ def _transposed_size(x_shape, w_shape, stride, padding, output_padding,
 
 
 def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
-           padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+           padding: int | tuple[int, int] | str = 0, dilation: int | tuple[int, int] = 1,
            groups: int = 1) -> Value:
     """2-D convolution: x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), b (C_out,) or None
-    -> (N, C_out, OH, OW) with OH = (H + 2*padding - dilation*(KH - 1) - 1) // stride + 1
-    (likewise OW), as PyTorch's argument order and formula.
+    -> (N, C_out, OH, OW), or one unbatched image (C_in, H, W) -> (C_out, OH, OW), with
+    OH = (H + 2*padding - dilation*(KH - 1) - 1) // stride + 1 (likewise OW), as PyTorch's
+    argument order and formula.
 
     stride, padding and dilation are ints or (h, w) pairs. Cross-correlation, as in PyTorch: the
     kernel is not flipped. The layer computes in w's dtype: a constant input or bias of another
     dtype (a float64 `images / 255.0` batch, uint8 images) is converted to it; one that
-    requires grad must already have it.
+    requires grad must already have it. An unbatched image runs as a batch of one (a reshape
+    before the op and one after it, so no rule of its own).
+
+    padding may also be "valid" (0) or "same" (stride 1 only, as PyTorch): dilation*(K - 1)
+    zeros per axis in all, so that OH = H and OW = W, half of them (rounded down) before and
+    the rest after; an odd total puts its extra row at the bottom (column on the right) with
+    pad, and the rest is the op's own padding.
 
     dilation (DH, DW) spaces the kernel's taps apart: out[n, f, i, j] = b[f] + sum over c, p, q
     of xp[n, c, i*SH + p*DH, j*SW + q*DW] w[f, c, p, q], xp being x padded. It is the
@@ -184,40 +204,106 @@ def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
     group (G ops in the graph): x, w and b sliced per group with getitem, the G outputs joined
     with cat along the channels, so its gradients of every order come from those ops' rules.
     """
-    groups = _check_groups(groups)
-    x, b, xa, wa = _check_conv("conv2d", x, w, b, stride, padding, in_axis=1, groups=groups)
-    dilations = _check_pair("conv2d", "dilation", dilation, 1)
-    _check_kernel_fits("conv2d", xa.shape, wa.shape[2:], _pair(padding), dilations, dilation)
+    return _convolve("conv2d", 2, x, w, b, stride, padding, dilation, groups)
+
+
+def conv1d(x, w, b=None, stride: int | tuple[int] = 1, padding: int | tuple[int] | str = 0,
+           dilation: int | tuple[int] = 1, groups: int = 1) -> Value:
+    """1-D convolution: x (N, C_in, L), w (C_out, C_in / groups, K), b (C_out,) or None ->
+    (N, C_out, OL), or one unbatched signal (C_in, L) -> (C_out, OL), with
+    OL = (L + 2*padding - dilation*(K - 1) - 1) // stride + 1, as PyTorch's conv1d.
+
+    out[n, f, i] = b[f] + sum over c, p of xp[n, c, i*stride + p*dilation] w[f, c, p], xp being x
+    with `padding` zeros at each end. stride, padding and dilation are ints (or tuples of one
+    int); padding may also be "valid" or "same", and groups splits the channels, all as in
+    conv2d. A signal of length L is a 1 x L image: conv1d runs conv2d's op on x as
+    (N, C_in, 1, L) and w as (C_out, C_in / groups, 1, K), with each setting s as (1, s) and
+    padding p as (0, p), and reshapes the result back, so its gradients of every order are
+    conv2d's. Its errors speak of the 1-D shapes.
+    """
+    return _convolve("conv1d", 1, x, w, b, stride, padding, dilation, groups)
+
+
+def _convolve(fn: str, spatial: int, x, w, b, stride, padding, dilation, groups) -> Value:
+    """conv1d (spatial = 1, the axis L) or conv2d (spatial = 2, the axes H and W): every check, in
+    the shapes and settings of fn's own call, then the Conv2d op (one per group when groups > 1)
+    on x as an image batch (on_image_batch)."""
+    groups = _check_groups(groups, fn)
+    x, b, xa, wa = _check_conv(fn, x, w, b, stride, padding, in_axis=1, groups=groups,
+                               spatial=spatial)
+    dilations = check_sizes(fn, "dilation", dilation, 1, spatial)
+    if isinstance(padding, str):
+        check_padding_mode(fn, padding, stride, wa.shape[2:], dilations)
+    _check_kernel_fits(fn, xa.shape, wa.shape[2:], padding, dilations, dilation)
+    x, padding = _padding_for(x, padding, wa.shape[2:], dilations)
+    if spatial == 1:
+        # a signal is a 1 x L image: (C_out, C_in / groups, K) -> (C_out, C_in / groups, 1, K),
+        # each setting s -> (1, s), and the padding p -> (0, p): no rows added
+        w = reshape(w, (*wa.shape[:2], 1, wa.shape[2]))
+        stride, padding = (1, *as_sizes(stride, 1)), (0, *as_sizes(padding, 1))
+        dilation = dilations = (1, *dilations)
     params = _dilated({"stride": stride, "padding": padding}, dilation, dilations)
-    if groups > 1:
-        return _per_group(Conv2d, x, w, b, xa.shape[1], wa.shape[0], groups, **params)
-    return Conv2d.apply(x, w, b, **params)
+    c_in, c_out = xa.shape[-spatial - 1], wa.shape[0]
+
+    def run(images):
+        if groups > 1:
+            return _per_group(Conv2d, images, w, b, c_in, c_out, groups, **params)
+        return Conv2d.apply(images, w, b, **params)
+
+    return on_image_batch(x, spatial, run)
+
+
+def _padding_for(x, padding, kernel_size, dilations) -> tuple:
+    """(x, padding) to convolve: both as they are for a number; for "valid", 0; for "same" (stride
+    1), dilation*(K - 1) zeros per axis in all, as PyTorch: half of them (rounded down) at each
+    end as the op's padding, and an odd total's extra one added after the end of x with pad."""
+    if not isinstance(padding, str):
+        return x, padding
+    if padding == "valid":
+        return x, 0
+    spatial = len(kernel_size)
+    totals = [d * (k - 1) for k, d in zip(kernel_size, dilations, strict=True)]
+    if any(total % 2 for total in totals):
+        lead = ((0, 0),) * (np.ndim(data_of(x)) - spatial)       # the batch and channel axes
+        x = indexing.pad(x, (*lead, *((0, total % 2) for total in totals)))
+    half = tuple(total // 2 for total in totals)
+    return x, half if spatial == 2 else half[0]
 
 
 def _check_kernel_fits(fn: str, x_shape, kernel_size, padding, dilations, dilation) -> None:
-    """The (dilated) kernel is at least 1x1 and spans no more than the padded input."""
-    (kh, kw), (ph, pw) = kernel_size, padding
-    hp, wp = x_shape[2] + 2 * ph, x_shape[3] + 2 * pw
-    span = kernels.dilated_size((kh, kw), dilations)
-    if span[0] <= hp and span[1] <= wp and min(kh, kw) >= 1:
+    """The (dilated) kernel, already checked to be at least 1 wide, spans no more than the input
+    padded by `padding` as the caller gave it (an int or one per axis; "valid": none; "same":
+    dilation*(K - 1) per axis), along each of the last len(kernel_size) axes of the input."""
+    spatial = len(kernel_size)
+    sizes = x_shape[-spatial:]
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilations, strict=True))
+    if padding == "same":
+        added = tuple(s - 1 for s in span)
+    else:
+        added = tuple(2 * p for p in as_sizes(0 if padding == "valid" else padding, spatial))
+    padded = tuple(size + a for size, a in zip(sizes, added, strict=True))
+    if all(s <= p for s, p in zip(span, padded, strict=True)):
         return
-    if dilations == (1, 1) or min(kh, kw) < 1:
-        raise ValueError(f"{fn}: kernel {kh}x{kw} does not fit the padded input {hp}x{wp} "
-                         f"(input {x_shape}, padding ({ph}, {pw})); expected "
-                         f"1 <= KH <= H + 2*padding and 1 <= KW <= W + 2*padding")
+    shown = repr(padding) if isinstance(padding, str) else as_given(as_sizes(padding, spatial))
+    where = f"(input {x_shape}, padding {shown})"
+    if set(dilations) == {1} or padding == "same":
+        bounds = " and ".join(f"1 <= {k} <= {a} + 2*padding" for k, a in
+                              zip(KERNEL_AXES[spatial], AXES[spatial], strict=True))
+        raise ValueError(f"{fn}: kernel {sizes_text(kernel_size)} does not fit the padded input "
+                         f"{sizes_text(padded)} {where}; expected {bounds}")
     # the fixes: enough padding on each axis, or the largest dilation that fits
-    pads = tuple(max(p, -(-(s - size) // 2))
-                 for p, s, size in zip((ph, pw), span, x_shape[2:], strict=True))
-    largest = tuple(d if s <= size + 2 * p else (size + 2 * p - 1) // max(k - 1, 1)
-                    for d, s, size, p, k in zip(dilations, span, x_shape[2:], (ph, pw), (kh, kw),
-                                                strict=True))
-    fix = f"use padding={pads}"
+    pads = tuple(max(a // 2, -(-(s - size) // 2))
+                 for a, s, size in zip(added, span, sizes, strict=True))
+    largest = tuple(d if s <= p else (p - 1) // max(k - 1, 1)
+                    for d, s, p, k in zip(dilations, span, padded, kernel_size, strict=True))
+    fix = f"use padding={as_given(pads)}"
     if min(largest) >= 1:
-        fix += f" or dilation={largest}"
-    raise ValueError(f"{fn}: kernel {kh}x{kw} with dilation {dilation!r} spans {span[0]}x"
-                     f"{span[1]}, which does not fit the padded input {hp}x{wp} (input "
-                     f"{x_shape}, padding ({ph}, {pw})); expected dilation*(K - 1) + 1 <= "
-                     f"size + 2*padding on both axes; {fix}")
+        fix += f" or dilation={as_given(largest)}"
+    room = "size + 2*padding on both axes" if spatial == 2 else "L + 2*padding"
+    raise ValueError(f"{fn}: kernel {sizes_text(kernel_size)} with dilation {dilation!r} spans "
+                     f"{sizes_text(span)}, which does not fit the padded input "
+                     f"{sizes_text(padded)} {where}; expected dilation*(K - 1) + 1 <= {room}; "
+                     f"{fix}")
 
 
 def _dilated(params: dict, dilation, dilations: tuple[int, int]) -> dict:
@@ -251,12 +337,9 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
     groups = _check_groups(groups, "conv_transpose2d")
     x, b, xa, wa = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0,
                                groups=groups)
-    if min(wa.shape[2:]) < 1:
-        raise ValueError(f"conv_transpose2d: weight {wa.shape} has a {wa.shape[2]}x{wa.shape[3]} "
-                         f"kernel; expected KH >= 1 and KW >= 1, as conv2d")
-    steps, pads = _pair(stride), _pair(padding)
-    extra = _check_pair("conv_transpose2d", "output_padding", output_padding, 0)
-    dilations = _check_pair("conv_transpose2d", "dilation", dilation, 1)
+    steps, pads = as_sizes(stride), as_sizes(padding)
+    extra = check_sizes("conv_transpose2d", "output_padding", output_padding, 0)
+    dilations = check_sizes("conv_transpose2d", "dilation", dilation, 1)
     if any(e >= max(s, d) for e, s, d in zip(extra, steps, dilations, strict=True)):
         if dilations == (1, 1):
             raise ValueError(f"conv_transpose2d: output_padding {output_padding!r} is not "
@@ -312,16 +395,15 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
     """
     weight_shape = tuple(int(k) for k in weight_shape)
     xa, ga = np.asarray(data_of(x)), np.asarray(data_of(g))
-    sh, sw = _check_pair("conv2d_weight", "stride", stride, 1)
-    ph, pw = _check_pair("conv2d_weight", "padding", padding, 0)
-    dilations = _check_pair("conv2d_weight", "dilation", dilation, 1)
+    sh, sw = check_sizes("conv2d_weight", "stride", stride, 1)
+    ph, pw = check_sizes("conv2d_weight", "padding", padding, 0)
+    dilations = check_sizes("conv2d_weight", "dilation", dilation, 1)
     if xa.ndim != 4 or len(weight_shape) != 4 or min(weight_shape) < 1:
         raise ValueError(f"conv2d_weight: expected a 4-D input (N, C_in, H, W) and a weight "
                          f"shape of 4 positive sizes (C_out, C_in, KH, KW), got input "
                          f"{xa.shape} and weight_shape {weight_shape}")
     f, c = weight_shape[:2]
-    _check_kernel_fits("conv2d_weight", xa.shape, weight_shape[2:], (ph, pw), dilations,
-                       dilation)
+    _check_kernel_fits("conv2d_weight", xa.shape, weight_shape[2:], padding, dilations, dilation)
     kh, kw = kernels.dilated_size(weight_shape[2:], dilations)
     expected = (xa.shape[0], f, kernels.output_size(xa.shape[2], kh, sh, ph),
                 kernels.output_size(xa.shape[3], kw, sw, pw))
@@ -333,40 +415,57 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
     return Conv2dWeightGrad.apply(x, g, weight_shape=weight_shape, **params)
 
 
-def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1):
-    """The arrays of x, w, b after checking what conv2d and conv_transpose2d share: stride and
-    padding, 4-D shapes, matching channels (w's axis `in_axis` meets x's channels, times
-    `groups` for conv2d; for conv_transpose2d groups divides them and multiplies w's output
-    channels), the bias's shape; then x and b in w's floating dtype (and x's array)."""
+def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1,
+                spatial: int = 2):
+    """The arrays of x, w, b after checking what conv1d, conv2d and conv_transpose2d share:
+    stride and padding (for conv1d and conv2d a padding string is checked later, with the
+    kernel), a kernel at least 1 wide (before anything is worked out from it), the shapes
+    (`spatial` axes of size after the channels, and for conv1d and conv2d
+    an unbatched input (C_in, *size) as well as a batch, as PyTorch's), matching channels (w's
+    axis `in_axis` meets x's channels, times `groups` for conv1d and conv2d; for
+    conv_transpose2d groups divides them and multiplies w's output channels), the bias's shape;
+    then x and b in w's floating dtype (and x's array)."""
     xa, wa = np.asarray(data_of(x)), np.asarray(data_of(w))
     ba = None if b is None else np.asarray(data_of(b))
-    _check_pair(fn, "stride", stride, 1)
-    _check_pair(fn, "padding", padding, 0)
-    if in_axis == 1:
-        layout = "(C_out, C_in, KH, KW)"
+    forward = in_axis == 1          # conv1d, conv2d: unbatched inputs, padding strings, as PyTorch
+    check_sizes(fn, "stride", stride, 1, spatial)
+    if not (forward and isinstance(padding, str)):
+        check_sizes(fn, "padding", padding, 0, spatial, ("same", "valid") if forward else ())
+    if forward:
+        layout_w = layout(spatial, "C_out", "C_in", kernel=True)
     else:
-        layout = "(C_in, C_out, KH, KW)" if groups == 1 else "(C_in, C_out / groups, KH, KW)"
-    if wa.ndim != 4:
-        raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a 4-D weight {layout}")
-    channels = wa.shape[1] * groups if in_axis == 1 else wa.shape[0]
-    if xa.ndim != 4:
-        raise ValueError(f"{fn}: input has shape {xa.shape}; expected a 4-D input "
-                         f"(N, C_in, H, W) with C_in = {channels} for weight {wa.shape}"
-                         f"{image_batch_hint(xa.shape, channels)}")
-    if groups > 1 and in_axis == 1:
-        _check_grouped_channels(fn, xa.shape, wa.shape, groups)
-    elif xa.shape[1] != channels:
-        hint = ("; for channels-last images (N, H, W, C) use x.transpose(0, 3, 1, 2)"
-                if xa.shape[3] == channels else "")
-        raise ValueError(f"{fn}: input has {xa.shape[1]} channels but weight expects "
-                         f"{channels} (input {xa.shape}, weight {wa.shape}); expected equal "
-                         f"C_in in input (N, C_in, H, W) and weight {layout}{hint}")
+        layout_w = "(C_in, C_out, KH, KW)" if groups == 1 else "(C_in, C_out / groups, KH, KW)"
+    if wa.ndim != spatial + 2:
+        raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a {spatial + 2}-D weight "
+                         f"{layout_w}")
+    if min(wa.shape[2:]) < 1:       # before anything (padding="same" too) is worked out from K
+        kernel = (f"a {sizes_text(wa.shape[2:])} kernel" if spatial == 2
+                  else f"a kernel of {wa.shape[2]} taps")
+        raise ValueError(f"{fn}: weight {wa.shape} has {kernel}; expected "
+                         f"{' and '.join(f'{k} >= 1' for k in KERNEL_AXES[spatial])}")
+    channels = wa.shape[1] * groups if forward else wa.shape[0]
+    if xa.ndim not in ((spatial + 2, spatial + 1) if forward else (4,)):
+        ranks = ranks_expected(spatial, "C_in") if forward else "a 4-D input (N, C_in, H, W)"
+        hint = (image_batch_hint(xa.shape, channels) if spatial == 2
+                else signal_batch_hint(xa.shape, channels))
+        raise ValueError(f"{fn}: input has shape {xa.shape}; expected {ranks} with C_in = "
+                         f"{channels} for weight {wa.shape}{hint}")
+    c_in = xa.shape[-spatial - 1]                    # axis 1, or 0 when unbatched
+    if groups > 1 and forward:
+        _check_grouped_channels(fn, xa.shape, c_in, wa.shape, groups)
+    elif c_in != channels:
+        read_as = ("the unbatched input " + layout(spatial, "C_in") if xa.ndim == spatial + 1
+                   else "input " + layout(spatial, "N", "C_in"))
+        raise ValueError(f"{fn}: input has {c_in} channels but weight expects {channels} "
+                         f"(input {xa.shape}, weight {wa.shape}); expected equal C_in in "
+                         f"{read_as} and weight {layout_w}"
+                         f"{channels_hint(xa.shape, channels, spatial)}")
     elif groups > 1 and channels % groups:
         raise ValueError(f"{fn}: groups={groups} does not divide the {channels} input channels "
                          f"C_in (input {xa.shape}, weight {wa.shape}); expected C_in divisible "
                          f"by groups; pick groups from the divisors of C_in = {channels}: "
                          f"{', '.join(map(str, groups_dividing(channels)))}")
-    outs = wa.shape[0] if in_axis == 1 else wa.shape[1] * groups
+    outs = wa.shape[0] if forward else wa.shape[1] * groups
     if ba is not None and ba.shape != (outs,):
         of = f" in groups={groups}" if groups > 1 and in_axis == 0 else ""
         raise ValueError(f"{fn}: bias has shape {ba.shape}; expected ({outs},), one per "
@@ -403,10 +502,10 @@ def _check_groups(groups, fn: str = "conv2d") -> int:
     return int(groups)
 
 
-def _check_grouped_channels(fn: str, x_shape, w_shape, groups: int) -> None:
+def _check_grouped_channels(fn: str, x_shape, c_in: int, w_shape, groups: int) -> None:
     """With groups G: G divides C_in (x's channels) and C_out (w's first axis), and w holds
     C_in / G input channels per output channel."""
-    c_in, c_out = x_shape[1], w_shape[0]
+    c_out = w_shape[0]
     shapes = f"input {x_shape}, weight {w_shape}"
     for name, size in (("input channels C_in", c_in), ("output channels C_out", c_out)):
         if size % groups:
@@ -414,14 +513,15 @@ def _check_grouped_channels(fn: str, x_shape, w_shape, groups: int) -> None:
                              f"({shapes}); expected C_in and C_out both divisible by groups; "
                              f"{_groups_fix(c_in, w_shape)}")
     if w_shape[1] * groups != c_in:
+        grouped = layout(len(w_shape) - 2, "C_out", "C_in / groups", kernel=True)
         raise ValueError(f"{fn}: weight has {w_shape[1]} input channels per group but the "
                          f"input's {c_in} channels in groups={groups} are {c_in // groups} per "
-                         f"group ({shapes}); expected weight (C_out, C_in / groups, KH, KW) = "
-                         f"({c_out}, {c_in // groups}, {w_shape[2]}, {w_shape[3]})")
+                         f"group ({shapes}); expected weight {grouped} = "
+                         f"{(c_out, c_in // groups, *w_shape[2:])}")
 
 
 def _groups_fix(c_in: int, w_shape) -> str:
-    """The groups that this weight (C_out, C_in / groups, KH, KW) is made for, when it divides
+    """The groups that this weight (C_out, C_in / groups, *kernel) is made for, when it divides
     C_out; else the valid groups, each with its own weight shape."""
     c_out, per_group = w_shape[0], w_shape[1]
     made_for = c_in // per_group if per_group and c_in % per_group == 0 else 0
@@ -430,46 +530,9 @@ def _groups_fix(c_in: int, w_shape) -> str:
                 f"groups={made_for}")
     return (f"pick groups from the common divisors of C_in = {c_in} and C_out = {c_out}: "
             f"{', '.join(map(str, groups_dividing(c_in, c_out)))}, with a weight "
-            f"(C_out, C_in / groups, KH, KW)")
+            f"{layout(len(w_shape) - 2, 'C_out', 'C_in / groups', kernel=True)}")
 
 
 def groups_dividing(*channels: int) -> list[int]:
     """Every groups value that divides all the channel counts given, smallest first."""
     return [g for g in range(1, min(channels) + 1) if all(c % g == 0 for c in channels)]
-
-
-def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
-    """An int or an (h, w) pair of ints as a pair, each at least `minimum`."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)):
-        raise ValueError(f"{fn}: {name} must be an int or a pair of ints (h, w), got {value!r}; "
-                         f"pass e.g. {name}=1 or {name}=(1, 2)")
-    if min(pair) < minimum:
-        bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{fn}: {name} must be {bound}, got {value!r}; expected each value "
-                         f">= {minimum}")
-    return int(pair[0]), int(pair[1])
-
-
-def image_batch_hint(shape: tuple[int, ...], channels: int = 1) -> str:
-    """The reshape that turns a batch of images with a missing axis into (N, C, H, W), as
-    '; <what it looks like>: use x.reshape(...)', or '' when there is no such reshape."""
-    if len(shape) == 2:
-        n, k = shape
-        side = math.isqrt(k // channels)
-        if n != k and side * side * channels == k:
-            return (f"; it looks like {n} flattened {side}x{side} images: use "
-                    f"x.reshape({n}, {channels}, {side}, {side})")
-        if channels == 1:
-            return f"; for one {n}x{k} image use x.reshape(1, 1, {n}, {k})"
-    if len(shape) == 3:
-        if channels > 1 and shape[0] == channels:
-            return f"; for one image (C, H, W) use x.reshape(1, {', '.join(map(str, shape))})"
-        if channels > 1 and shape[2] == channels:
-            return (f"; for one channels-last image (H, W, C) use "
-                    f"x.transpose(2, 0, 1).reshape(1, {channels}, {shape[0]}, {shape[1]})")
-        if channels == 1:
-            return (f"; the channel axis is missing from the batch (N, H, W): use "
-                    f"x.reshape({shape[0]}, 1, {shape[1]}, {shape[2]})")
-    return ""

@@ -96,7 +96,7 @@ def linear(x, w, b=None) -> Value:
         raise ValueError(
             f"linear: input of shape {x_data.shape} does not fit weight of shape "
             f"{w_data.shape}; expected weight (out_features, in_features) with in_features = "
-            f"the input's last dimension")
+            f"the input's last dimension{_one_example_hint(x_data.shape, w_data.shape)}")
     if b is not None and np.shape(data_of(b)) != (w_data.shape[0],):
         raise ValueError(f"linear: bias has shape {np.shape(data_of(b))}; expected "
                          f"({w_data.shape[0]},), one per output feature of weight "
@@ -104,6 +104,19 @@ def linear(x, w, b=None) -> Value:
     if x_data.dtype != w_data.dtype and x_data.dtype.kind == "f" and w_data.dtype.kind == "f":
         x = in_weight_dtype("linear", x, w_data.dtype)
     return Linear.apply(x, w, b)
+
+
+def _one_example_hint(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> str:
+    """For an input of 2 or more axes that holds exactly in_features values: it is most likely one
+    example whose first axis went on as the batch (one image (C, H, W) through the convolutions,
+    which take it unbatched as PyTorch's do, and Flatten(), which keeps axis 0: the channels);
+    '; ...' saying to give the model a batch of one, else ''."""
+    if len(w_shape) != 2 or len(x_shape) < 2 or math.prod(x_shape) != w_shape[1]:
+        return ""
+    return (f"; the input's {w_shape[1]} values are exactly in_features: it looks like one "
+            f"example whose first axis was read as the batch (e.g. one image (C, H, W) through "
+            f"Flatten(), which kept its channels as the batch axis); give the model a batch: "
+            f"x[None] for one example, or images[:1] rather than images[0]")
 
 
 def in_weight_dtype(op: str, x, dtype: np.dtype):

@@ -1,7 +1,8 @@
 """2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not, and
 adaptive average pooling to a given output size. Max-pooling routes the gradient to the first
 maximum of each window (row-major), as PyTorch; each backward is an op of its own whose backward
-is the forward again (or a product with constant matrices), so gradients of any order exist."""
+is the forward again (or a product with constant matrices), so gradients of any order exist.
+The 1-D pools and unbatched inputs run through the 2-D ops, reshaped (layout.on_image_batch)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import pool_kernels as kernels
-from tinygrad_cnn.ops.conv import image_batch_hint
-from tinygrad_cnn.ops.shape import reshape
+from tinygrad_cnn.ops.layout import (
+    as_given,
+    as_sizes,
+    check_sizes,
+    image_batch_hint,
+    on_image_batch,
+    ranks_expected,
+    signal_batch_hint,
+    sizes_text,
+)
 from tinygrad_cnn.value import Value
 
 
@@ -35,8 +44,8 @@ class MaxPool2d(Function):
     """
 
     def forward(self, x, kernel_size=2, stride=None, padding=0):
-        self.kernel, self.stride = _pair(kernel_size), _pair(stride or kernel_size)
-        self.padding = _pair(padding)
+        self.kernel, self.stride = as_sizes(kernel_size), as_sizes(stride or kernel_size)
+        self.padding = as_sizes(padding)
         out, self.argmax = kernels.max_pool(x, self.kernel, self.stride, self.padding)
         return out
 
@@ -93,8 +102,8 @@ class AvgPool2d(Function):
     """
 
     def forward(self, x, kernel_size=2, stride=None, padding=0):
-        self.kernel, self.stride = _pair(kernel_size), _pair(stride or kernel_size)
-        self.padding = _pair(padding)
+        self.kernel, self.stride = as_sizes(kernel_size), as_sizes(stride or kernel_size)
+        self.padding = as_sizes(padding)
         (ph, pw), area = self.padding, self.kernel[0] * self.kernel[1]
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         return sum(view for _, _, view in kernels.window_views(xp, self.kernel, self.stride)) / area
@@ -160,81 +169,116 @@ def bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
     return (((start <= k) & (k < end)) / (end - start)).astype(dtype)
 
 
-def _pair(value) -> tuple[int, int]:
-    """An int or an (h, w) pair as a pair (already checked by the public functions)."""
-    return (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-
-
-def _check_pool(fn: str, x, kernel_size, stride, padding=0):
-    """The input's array, the kernel, stride and padding as pairs, after checking them."""
+def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2):
+    """The input's array, the kernel, stride and padding as tuples of `spatial` ints (pairs for
+    the 2-D pools), after checking them against the input (a batch or one unbatched example)."""
     xa = np.asarray(x.data if isinstance(x, Value) else x)
-    kernel = _check_pair(fn, "kernel_size", kernel_size, 1)
-    steps = kernel if stride is None else _check_pair(fn, "stride", stride, 1)
-    pads = _check_pair(fn, "padding", padding, 0)
-    if xa.ndim != 4:
-        raise ValueError(f"{fn}: input has shape {xa.shape}; expected a 4-D input (N, C, H, W)"
-                         f"{image_batch_hint(xa.shape)}")
-    if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
-        most = (kernel[0] // 2, kernel[1] // 2)
-        raise ValueError(f"{fn}: padding {padding!r} is more than half the kernel {kernel}; "
-                         f"expected padding <= kernel_size // 2 (as PyTorch), so that every "
-                         f"window holds part of the image; pass padding="
-                         f"{most[0] if most[0] == most[1] else most} or less, or a larger "
+    kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
+    steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
+    pads = check_sizes(fn, "padding", padding, 0, spatial)
+    _check_pool_input(fn, xa.shape, spatial)
+    what = "image" if spatial == 2 else "signal"
+    if any(p > k // 2 for p, k in zip(pads, kernel, strict=True)):
+        most = tuple(k // 2 for k in kernel)
+        raise ValueError(f"{fn}: padding {padding!r} is more than half the kernel "
+                         f"{as_given(kernel)}; expected padding <= kernel_size // 2 (as PyTorch), "
+                         f"so that every window holds part of the {what}; pass padding="
+                         f"{most[0] if len(set(most)) == 1 else most} or less, or a larger "
                          f"kernel_size")
-    h, w = xa.shape[2] + 2 * pads[0], xa.shape[3] + 2 * pads[1]
-    if kernel[0] > h or kernel[1] > w:
-        size = "input" if pads == (0, 0) else "padded input"
-        raise ValueError(f"{fn}: kernel {kernel[0]}x{kernel[1]} is larger than the {size} "
-                         f"{h}x{w} (input {xa.shape}); expected kernel_size <= the image size")
+    padded = tuple(size + 2 * p for size, p in zip(xa.shape[-spatial:], pads, strict=True))
+    if any(k > size for k, size in zip(kernel, padded, strict=True)):
+        size = "input" if not any(pads) else "padded input"
+        length = "the image size" if spatial == 2 else "the signal length"
+        raise ValueError(f"{fn}: kernel {sizes_text(kernel)} is larger than the {size} "
+                         f"{sizes_text(padded)} (input {xa.shape}); expected kernel_size <= "
+                         f"{length}")
     return xa, kernel, steps, pads
 
 
-def _check_pair(fn: str, name: str, value, minimum: int) -> tuple[int, int]:
-    """An int or an (h, w) pair of ints as a pair, each at least `minimum`."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else value
-    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)
-            or min(pair) < minimum):
-        bound = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{fn}: {name} must be a {bound} int or a pair of {bound} ints (h, w), "
-                         f"got {value!r}; pass e.g. {name}={minimum + 1} or "
-                         f"{name}=({minimum + 1}, {minimum + 2})")
-    return int(pair[0]), int(pair[1])
+def _check_pool_input(fn: str, shape: tuple[int, ...], spatial: int) -> None:
+    """The input is a batch (N, C, *size) or one unbatched example (C, *size), as PyTorch's."""
+    if len(shape) not in (spatial + 2, spatial + 1):
+        raise ValueError(f"{fn}: input has shape {shape}; expected {ranks_expected(spatial)}"
+                         f"{_pool_shape_hint(shape, spatial)}")
+
+
+def _check_float(fn: str, xa: np.ndarray) -> None:
+    """An average pool's input is a float array: a window's sum would overflow uint8 images
+    (4 * 200 = 32)."""
+    if xa.dtype.kind != "f":
+        raise TypeError(f"{fn}: input has dtype {xa.dtype}; expected a float array (a mean of "
+                        f"integers is not one of them); convert it first, e.g. "
+                        f"x.astype(np.float32) for an array")
 
 
 def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
                stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0) -> Value:
-    """Max over (KH, KW) windows of x padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW),
-    OH = (H + 2*padding - KH) // SH + 1 (likewise OW).
+    """Max over (KH, KW) windows of x padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW), or
+    one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // SH + 1 (likewise
+    OW).
 
     kernel_size, stride and padding are ints or (h, w) pairs; stride defaults to kernel_size
     (non-overlapping windows). As PyTorch's max_pool2d, the padding is -inf, so it never wins a
     window (nor gets a gradient), and is at most kernel_size // 2. The gradient goes to the
     first maximum of each window, row-major. A NaN makes its window's maximum NaN, but no
     comparison with it is true, so the gradient goes to the first maximum of the elements
-    before it, or to the NaN when it comes first (PyTorch sends it to the NaN).
+    before it, or to the NaN when it comes first (PyTorch sends it to the NaN). An unbatched
+    image is pooled as a batch of one.
     """
     pads = _check_pool("max_pool2d", x, kernel_size, stride, padding)[3]
-    if pads == (0, 0):              # the params of an unpadded pool, as drawn, stay as they were
-        return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
-    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+    params = {"kernel_size": kernel_size, "stride": stride}
+    if pads != (0, 0):              # the params of an unpadded pool, as drawn, stay as they were
+        params["padding"] = padding
+    return on_image_batch(x, 2, lambda images: MaxPool2d.apply(images, **params))
+
+
+def max_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+               padding: int | tuple[int] = 0) -> Value:
+    """Max over windows of K elements of x padded by `padding`: x (N, C, L) -> (N, C, OL), or
+    one unbatched signal (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1, as PyTorch's
+    max_pool1d.
+
+    kernel_size, stride and padding are ints (or tuples of one int); stride defaults to
+    kernel_size. As max_pool2d: the padding is -inf and at most kernel_size // 2, and the
+    gradient goes to the first maximum of each window. A signal is a 1 x L image: x runs
+    through max_pool2d's op as (N, C, 1, L) with 1 x K windows, and the result is reshaped
+    back, so the gradients are max_pool2d's.
+    """
+    _, (k,), (s,), (p,) = _check_pool("max_pool1d", x, kernel_size, stride, padding, spatial=1)
+    return on_image_batch(x, 1, lambda images: MaxPool2d.apply(
+        images, kernel_size=(1, k), stride=(1, s), padding=(0, p)))
 
 
 def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0) -> Value:
     """Mean over (KH, KW) windows of x zero-padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW),
-    OH = (H + 2*padding - KH) // SH + 1 (likewise OW).
+    or one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // SH + 1
+    (likewise OW).
 
     As PyTorch's avg_pool2d with its defaults: stride defaults to kernel_size, the padded zeros
     count in every mean (count_include_pad=True), padding is at most kernel_size // 2.
     """
     xa = _check_pool("avg_pool2d", x, kernel_size, stride, padding)[0]
-    if xa.dtype.kind != "f":        # a window's sum would overflow uint8 images: 4 * 200 = 32
-        raise TypeError(f"avg_pool2d: input has dtype {xa.dtype}; expected a float array (a "
-                        f"mean of integers is not one of them); convert it first, e.g. "
-                        f"x.astype(np.float32) for an array")
-    return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+    _check_float("avg_pool2d", xa)
+    return on_image_batch(x, 2, lambda images: AvgPool2d.apply(
+        images, kernel_size=kernel_size, stride=stride, padding=padding))
+
+
+def avg_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+               padding: int | tuple[int] = 0) -> Value:
+    """Mean over windows of K elements of x zero-padded by `padding`: x (N, C, L) -> (N, C, OL),
+    or one unbatched signal (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1, as
+    PyTorch's avg_pool1d with its defaults.
+
+    stride defaults to kernel_size, the padded zeros count in every mean (count_include_pad),
+    padding is at most kernel_size // 2. A signal is a 1 x L image: x runs through avg_pool2d's
+    op as (N, C, 1, L) with 1 x K windows, reshaped back, so the gradients are avg_pool2d's.
+    """
+    xa, (k,), (s,), (p,) = _check_pool("avg_pool1d", x, kernel_size, stride, padding, spatial=1)
+    _check_float("avg_pool1d", xa)
+    return on_image_batch(x, 1, lambda images: AvgPool2d.apply(
+        images, kernel_size=(1, k), stride=(1, s), padding=(0, p)))
 
 
 def adaptive_avg_pool2d(x, output_size: int | None | tuple[int | None, int | None]) -> Value:
@@ -250,23 +294,16 @@ def adaptive_avg_pool2d(x, output_size: int | None | tuple[int | None, int | Non
     """
     xa = np.asarray(x.data if isinstance(x, Value) else x)
     pair = check_output_size("adaptive_avg_pool2d", output_size)
-    if xa.ndim not in (3, 4):
-        raise ValueError(f"adaptive_avg_pool2d: input has shape {xa.shape}; expected a 4-D input "
-                         f"(N, C, H, W) or a 3-D one (C, H, W){_adaptive_shape_hint(xa.shape)}")
+    _check_pool_input("adaptive_avg_pool2d", xa.shape, 2)
     h, w = xa.shape[-2:]
     if h == 0 or w == 0:
         raise ValueError(f"adaptive_avg_pool2d: input has shape {xa.shape}, an empty image; "
                          f"expected H >= 1 and W >= 1, so that every bin averages at least one "
                          f"element")
-    if xa.dtype.kind != "f":        # as avg_pool2d: a bin's sum would overflow uint8 images
-        raise TypeError(f"adaptive_avg_pool2d: input has dtype {xa.dtype}; expected a float "
-                        f"array (a mean of integers is not one of them); convert it first, "
-                        f"e.g. x.astype(np.float32) for an array")
+    _check_float("adaptive_avg_pool2d", xa)     # as avg_pool2d: a bin's sum would overflow
     size = (h if pair[0] is None else pair[0], w if pair[1] is None else pair[1])
-    if xa.ndim == 3:                # one image, as PyTorch: pooled as a batch of one
-        return reshape(AdaptiveAvgPool2d.apply(reshape(x, (1, *xa.shape)), output_size=size),
-                       (xa.shape[0], *size))
-    return AdaptiveAvgPool2d.apply(x, output_size=size)
+    return on_image_batch(x, 2, lambda images: AdaptiveAvgPool2d.apply(images,
+                                                                       output_size=size))
 
 
 def check_output_size(fn: str, output_size) -> tuple[int | None, int | None]:
@@ -302,10 +339,13 @@ def _whole(entry) -> int | None:
     return 1
 
 
-def _adaptive_shape_hint(shape: tuple[int, ...]) -> str:
-    """How to make an image batch of an input with too few or too many axes, where there is a
-    way: '; <what it looks like>: use x.reshape(...)', or ''."""
-    if len(shape) > 4:              # a batch of batches: merge the leading axes
-        return (f"; to pool every image, merge the leading axes: use x.reshape(-1, "
-                f"{shape[-3]}, {shape[-2]}, {shape[-1]})")
-    return image_batch_hint(shape) if len(shape) == 2 else ""
+def _pool_shape_hint(shape: tuple[int, ...], spatial: int) -> str:
+    """How to make an input with too few or too many axes into images (2-D pools) or signals
+    (1-D pools), where there is a way: '; <what it looks like>: use x.reshape(...)', or ''."""
+    if len(shape) > spatial + 2:    # a batch of batches: merge the leading axes
+        what = "image" if spatial == 2 else "signal"
+        return (f"; to pool every {what}, merge the leading axes: use x.reshape(-1, "
+                f"{', '.join(map(str, shape[-spatial - 1:]))})")
+    if len(shape) == spatial:
+        return image_batch_hint(shape) if spatial == 2 else signal_batch_hint(shape)
+    return ""
