@@ -1270,7 +1270,44 @@ class ReduceLROnPlateau(LRScheduler):
         self.__dict__.update(counters)
 
 
-class SequentialLR(LRScheduler):
+class _ScheduleList(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: the list of schedules they run
+    (self.schedulers), saved and restored with their own state."""
+
+    def state_dict(self) -> dict:
+        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "schedulers"}, the last a
+        list of the schedules' state dicts: enough for `load_state_dict` to continue exactly
+        where it stopped."""
+        return {**super().state_dict(),
+                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Continue the sequence or chain saved by `state_dict()`: its position, every
+        schedule's, and the optimizer's lr; nothing is restored if anything is wrong."""
+        name = f"{type(self).__name__}.load_state_dict"
+        own = ({key: value for key, value in state_dict.items() if key != "schedulers"}
+               if isinstance(state_dict, dict) else state_dict)
+        checked = self._checked_state(own)
+        saved = state_dict.get("schedulers")
+        kinds = ", ".join(type(scheduler).__name__ for scheduler in self.schedulers)
+        if not isinstance(saved, list) or len(saved) != len(self.schedulers):
+            raise ValueError(f"{name}: schedulers is {saved!r:.100}; expected a list of "
+                             f"{len(self.schedulers)} state dicts, those of this "
+                             f"{type(self).__name__}'s schedules ({kinds}), as made by "
+                             f"scheduler.state_dict()")
+        restored = []
+        for i, (scheduler, state) in enumerate(zip(self.schedulers, saved, strict=True)):
+            try:
+                restored.append(scheduler._checked_state(state))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{name}: schedulers[{i}]: {error}") from error
+        for scheduler, attributes in zip(self.schedulers, restored, strict=True):
+            scheduler.__dict__.update(attributes)
+        self.__dict__.update(checked)
+        self.optimizer.lr = self.last_lr
+
+
+class SequentialLR(_ScheduleList):
     """Several schedules one after another, as PyTorch's SequentialLR: schedulers[0] sets the lr
     until epoch milestones[0], where schedulers[1] starts at its own epoch 0, and so on; the usual
     use is a warm-up, then a decay.
@@ -1377,20 +1414,8 @@ class SequentialLR(LRScheduler):
             scheduler.step()           # first, so that an error changes nothing
         self.last_epoch, self.last_lr = epoch, scheduler.last_lr
 
-    def state_dict(self) -> dict:
-        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "schedulers"}, the last a
-        list of the schedules' state dicts: enough for `load_state_dict` to continue exactly
-        where it stopped."""
-        return {**super().state_dict(),
-                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers]}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Continue the sequence saved by `state_dict()`: its position, every schedule's, and the
-        optimizer's lr; nothing is restored if anything is wrong."""
-        _load_with_schedules(self, state_dict)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_ScheduleList):
     """Several schedules at once, as PyTorch's ChainedScheduler: each step() steps every schedule
     of the list in turn, each from the lr that the one before it has just set, so their changes
     multiply; e.g. ConstantLR(factor=0.1, total_iters=20) chained with ExponentialLR(gamma=0.9)
@@ -1479,18 +1504,6 @@ class ChainedScheduler(LRScheduler):
         self.last_epoch += 1
         self.last_lr = self.optimizer.lr = lr
 
-    def state_dict(self) -> dict:
-        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "schedulers"}, the last a
-        list of the schedules' state dicts: enough for `load_state_dict` to continue exactly
-        where it stopped."""
-        return {**super().state_dict(),
-                "schedulers": [scheduler.state_dict() for scheduler in self.schedulers]}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Continue the chain saved by `state_dict()`: its position, every schedule's, and the
-        optimizer's lr; nothing is restored if anything is wrong."""
-        _load_with_schedules(self, state_dict)
-
 
 def _checked_schedules(owner: str, schedulers, optimizer: Optimizer | None,
                        refusal: Callable[[int, LRScheduler], Exception | None], kinds: str,
@@ -1540,7 +1553,7 @@ def _refusal_in_any_list(owner: str, i: int, scheduler: LRScheduler) -> Exceptio
                           f"the epoch's metric (PyTorch refuses it too); expected schedules "
                           f"stepped without one; use ReduceLROnPlateau on its own, "
                           f"scheduler.step(val_loss)")
-    if isinstance(scheduler, (SequentialLR, ChainedScheduler)):
+    if isinstance(scheduler, _ScheduleList):
         return ValueError(f"{owner}: schedulers[{i}] is a {kind}; a SequentialLR or "
                           f"ChainedScheduler inside a {owner} is not supported; expected single "
                           f"schedules; run single schedules one after another in one "
@@ -1550,32 +1563,6 @@ def _refusal_in_any_list(owner: str, i: int, scheduler: LRScheduler) -> Exceptio
                           f"start_factor=0.1, total_iters=5), ExponentialLR(optimizer, "
                           f"gamma=0.95)]), as LinearLR stops changing the lr after total_iters")
     return None
-
-
-def _load_with_schedules(owner: LRScheduler, state_dict: dict) -> None:
-    """load_state_dict of a SequentialLR or ChainedScheduler: its own state and its schedules',
-    all checked before anything is restored, then the optimizer's lr."""
-    name = f"{type(owner).__name__}.load_state_dict"
-    own = ({key: value for key, value in state_dict.items() if key != "schedulers"}
-           if isinstance(state_dict, dict) else state_dict)
-    checked = owner._checked_state(own)
-    saved = state_dict.get("schedulers")
-    kinds = ", ".join(type(scheduler).__name__ for scheduler in owner.schedulers)
-    if not isinstance(saved, list) or len(saved) != len(owner.schedulers):
-        raise ValueError(f"{name}: schedulers is {saved!r:.100}; expected a list of "
-                         f"{len(owner.schedulers)} state dicts, those of this "
-                         f"{type(owner).__name__}'s schedules ({kinds}), as made by "
-                         f"scheduler.state_dict()")
-    restored = []
-    for i, (scheduler, state) in enumerate(zip(owner.schedulers, saved, strict=True)):
-        try:
-            restored.append(scheduler._checked_state(state))
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"{name}: schedulers[{i}]: {error}") from error
-    for scheduler, attributes in zip(owner.schedulers, restored, strict=True):
-        scheduler.__dict__.update(attributes)
-    owner.__dict__.update(checked)
-    owner.optimizer.lr = owner.last_lr
 
 
 def _checked_optimizer(owner: str, optimizer, example: str | None = None) -> Optimizer:
