@@ -160,14 +160,19 @@ def test_tutorial_docs_have_blocks_with_checked_output():
             f"docs/{name} shows no output that the tests check"
 
 
+def import_gen_api():
+    """docs/gen_api.py, imported as a module."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        return importlib.import_module("gen_api")
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+
+
 def test_every_public_name_is_in_api_md_with_a_docstring():
     """Every name in the packages' __all__ lists, and every module-level class and function
     that docs/api.md lists, has a heading in api.md and a docstring with a first line."""
-    sys.path.insert(0, str(ROOT / "docs"))
-    try:
-        gen_api = importlib.import_module("gen_api")
-    finally:
-        sys.path.remove(str(ROOT / "docs"))
+    gen_api = import_gen_api()
     api = (ROOT / "docs" / "api.md").read_text()
     headings = set(re.findall(r"^#{2,4} `([\w.]+)", api, flags=re.MULTILINE))
     missing, undocumented = [], []
@@ -201,11 +206,7 @@ def test_api_md_names_public_base_classes_only():
     """A layer built on a private base (nn.layers._Conv, _Pool, _BatchNorm, an optimizer's
     _BatchScheduler) shows the first public class above it, and the members that the private
     base defines, which api.md documents nowhere else, under the layer itself."""
-    sys.path.insert(0, str(ROOT / "docs"))
-    try:
-        gen_api = importlib.import_module("gen_api")
-    finally:
-        sys.path.remove(str(ROOT / "docs"))
+    gen_api = import_gen_api()
     api = (ROOT / "docs" / "api.md").read_text()
     assert not re.findall(r"subclass of .*`[\w.]*\._\w+`", api)
     for name in ("Conv1d", "Conv2d", "MaxPool1d", "AvgPool2d", "BatchNorm2d", "MSELoss"):

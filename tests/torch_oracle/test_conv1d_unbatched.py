@@ -9,6 +9,7 @@ import pytest
 from test_cnn_ops import compare_with_torch
 from test_layers import (
     as_float64,
+    check_initial_range,
     check_state_dicts_then_gradients,
     compare_forward_and_gradients,
     copy_parameters,
@@ -56,13 +57,18 @@ POOL1D = [
 ]
 
 
-@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", POOL1D)
-@pytest.mark.parametrize("op", ["max_pool1d", "avg_pool1d"])
-def test_pool1d(torch, rng, x_shape, kernel_size, stride, padding, op):
+def compare_pool_without_ties(torch, rng, op: str, x_shape, kernel_size, stride, padding):
+    """ops.<op> against torch.nn.functional.<op> on distinct values (no ties for the maximum)."""
     x = rng.permutation(np.prod(x_shape)).reshape(x_shape) * 0.01 - 0.5    # no ties
     compare_with_torch(torch, lambda x: getattr(ops, op)(x, kernel_size, stride, padding),
                        lambda x: getattr(torch.nn.functional, op)(x, kernel_size, stride,
                                                                   padding), [x], rng)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", POOL1D)
+@pytest.mark.parametrize("op", ["max_pool1d", "avg_pool1d"])
+def test_pool1d(torch, rng, x_shape, kernel_size, stride, padding, op):
+    compare_pool_without_ties(torch, rng, op, x_shape, kernel_size, stride, padding)
 
 
 @pytest.mark.parametrize("x_shape, kernel_size, stride, padding",
@@ -101,10 +107,7 @@ def test_unbatched_conv2d(torch, rng, x_shape, w_shape, settings):
     ((3, 6, 7), 2, None, 0), ((2, 7, 7), 3, 2, 1), ((1, 5, 6), (3, 2), (1, 2), (1, 0))])
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 def test_unbatched_pools(torch, rng, x_shape, kernel_size, stride, padding, op):
-    x = rng.permutation(np.prod(x_shape)).reshape(x_shape) * 0.01 - 0.5    # no ties
-    compare_with_torch(torch, lambda x: getattr(ops, op)(x, kernel_size, stride, padding),
-                       lambda x: getattr(torch.nn.functional, op)(x, kernel_size, stride,
-                                                                  padding), [x], rng)
+    compare_pool_without_ties(torch, rng, op, x_shape, kernel_size, stride, padding)
 
 
 @pytest.mark.filterwarnings(EVEN_SAME)
@@ -137,14 +140,7 @@ def test_conv1d_initial_range_is_pytorchs(torch, in_channels, out_channels, kern
     ours = nn.Conv1d(in_channels, out_channels, kernel_size, groups=groups,
                      rng=np.random.default_rng(0))
     bound = 1 / np.sqrt(in_channels // groups * kernel_size)
-    for name in ("weight", "bias"):
-        their = theirs.get_parameter(name).detach().numpy()
-        our = getattr(ours, name).data
-        assert our.shape == their.shape and our.dtype == np.float32
-        for values in (our, their):
-            assert np.abs(values).max() <= bound
-            if values.size >= 100:        # hundreds of draws reach the top of the range
-                assert np.abs(values).max() > 0.95 * bound
+    check_initial_range(ours, theirs, bound)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 9), (3, 9)])

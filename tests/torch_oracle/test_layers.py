@@ -51,6 +51,19 @@ def compare_forward_and_gradients(torch, ours, theirs, x, upstream):
         np.testing.assert_allclose(param.grad, their, err_msg=name, **TIGHT)
 
 
+def check_initial_range(ours: nn.Module, theirs, bound: float) -> None:
+    """ours' and theirs' float32 weight and bias, of one shape, fill U(-bound, bound): none is
+    past the bound, and where there are hundreds of draws they reach the top of the range."""
+    for name in ("weight", "bias"):
+        their = theirs.get_parameter(name).detach().numpy()
+        our = getattr(ours, name).data
+        assert our.shape == their.shape and our.dtype == np.float32
+        for values in (our, their):
+            assert np.abs(values).max() <= bound
+            if values.size >= 100:        # hundreds of draws reach the top of the range
+                assert np.abs(values).max() > 0.95 * bound
+
+
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 @pytest.mark.parametrize("kernel_size", [1, 3, 5, 2, 4, (2, 3), (3, 4)])
 def test_conv2d_same_padding(torch, rng, kernel_size):
@@ -586,14 +599,7 @@ def test_conv_transpose2d_initial_range_is_pytorchs(torch, in_channels, out_chan
                               rng=np.random.default_rng(0))
     kh, kw = ours.kernel_size
     bound = 1 / np.sqrt(out_channels // groups * kh * kw)
-    for name in ("weight", "bias"):
-        their = theirs.get_parameter(name).detach().numpy()
-        our = getattr(ours, name).data
-        assert our.shape == their.shape and our.dtype == np.float32
-        for values in (our, their):
-            assert np.abs(values).max() <= bound
-            if values.size >= 100:        # hundreds of draws reach the top of the range
-                assert np.abs(values).max() > 0.95 * bound
+    check_initial_range(ours, theirs, bound)
 
 
 @pytest.mark.parametrize("padding_idx", [2, 0, -1, -7])
