@@ -446,11 +446,17 @@ def _propagate(order: list[Value], root_grad, create_graph: bool, retain_graph: 
             if fn is None or (needed is not None and not any(v in needed for v in fn.inputs)):
                 continue    # a leaf, or (grad()) a wanted node none of whose inputs leads to
                             # another: its rule is not needed, so it neither runs nor is freed
-            grads = _input_grads(fn, node, g, create_graph, needed)
-            for i, (parent, parent_grad) in enumerate(zip(fn.inputs, grads, strict=True)):
+            grads = _input_grads(fn, node, g, create_graph, needed)   # one per input
+            for i, parent in enumerate(fn.inputs):      # indexing: cheaper than a zip here
+                parent_grad = grads[i]
                 if parent_grad is None or not fn.needs_input_grad[i]:
                     continue
-                parent_grad = _checked_grad(fn, i, parent_grad, parent.data, create_graph)
+                data = parent.data
+                if (create_graph or type(parent_grad) not in _PLAIN_GRADS
+                        or parent_grad.dtype is not data.dtype or parent_grad.shape != data.shape):
+                    # not plainly right (the common case, checked inline as the hot path):
+                    # converted, or an error naming the op, the input and what was expected
+                    parent_grad = _checked_grad(fn, i, parent_grad, data, create_graph)
                 pending[parent] = (parent_grad if parent not in pending
                                    else pending[parent] + parent_grad)
             if not retain_graph:
@@ -540,14 +546,17 @@ def _holds_floats(v) -> bool:
     return False
 
 
+# What a rule returns for an input when nothing needs converting (0-d arithmetic gives numpy
+# scalars, which are immutable, so they may be shared until `.grad` stores them as an array)
+_PLAIN_GRADS = (np.ndarray, np.float64, np.float32)
+
+
 def _checked_grad(fn: Function, i: int, g, data: np.ndarray, create_graph: bool):
     """The gradient g that fn's rule returned for input i (whose data is `data`), checked: of
     the input's shape and dtype. A 0-d gradient may stay a numpy scalar (what numpy gives for
     0-d arithmetic): it is immutable, so it can be shared, and `.grad` gets an array of its
     own when stored."""
-    kind = type(g)
-    if create_graph or (kind is not np.ndarray and kind is not np.float64
-                        and kind is not np.float32) or g.dtype is not data.dtype:
+    if create_graph or type(g) not in _PLAIN_GRADS or g.dtype is not data.dtype:
         g = _converted_grad(fn, i, g, data.dtype, create_graph)
     if g.shape != data.shape:
         raise ValueError(
