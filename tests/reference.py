@@ -1,6 +1,7 @@
-"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d, avg_pool2d,
-adaptive_avg_pool2d and matmul, written straight from their definitions and sharing no code with
-the library: slow on purpose, used only as test oracles."""
+"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d, avg_pool2d
+(with PyTorch's ceil_mode and count_include_pad), adaptive_avg_pool2d and matmul, written
+straight from their definitions and sharing no code with the library: slow on purpose, used only
+as test oracles."""
 
 import math
 
@@ -90,18 +91,30 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilati
     return out
 
 
-def max_pool2d(x, kernel_size=2, stride=None, padding=0):
+def pool_output_size(size, kernel, stride, padding, ceil_mode=False):
+    """How many windows a pool has along an axis, as PyTorch's pooling_output_shape: the floor
+    of (size + 2*padding - kernel) / stride, plus 1; with ceil_mode the ceiling instead, then
+    one fewer if the last window would start at or past size + padding (in the end padding)."""
+    quotient = (size + 2 * padding - kernel) / stride
+    count = (math.ceil(quotient) if ceil_mode else math.floor(quotient)) + 1
+    if ceil_mode and (count - 1) * stride >= size + padding:
+        count -= 1
+    return count
+
+
+def max_pool2d(x, kernel_size=2, stride=None, padding=0, ceil_mode=False):
     """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p - ph, j*sw + q - pw], over
-    the elements inside the image only (padding never counts, as PyTorch's -inf padding); only
-    the values: x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2*ph - KH) // sh + 1, stride
-    defaulting to the kernel."""
+    the elements inside the image only (padding never counts, as PyTorch's -inf padding, nor
+    what a ceil_mode window hangs past it); only the values: x (N, C, H, W) -> (N, C, OH, OW),
+    OH = pool_output_size(H, KH, sh, ph, ceil_mode), stride defaulting to the kernel."""
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     if stride is None:
         stride = (kh, kw)
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
     n_batch, channels, height, width = x.shape
-    oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+    oh = pool_output_size(height, kh, sh, ph, ceil_mode)
+    ow = pool_output_size(width, kw, sw, pw, ceil_mode)
     out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
     for n in range(n_batch):
         for c in range(channels):
@@ -119,29 +132,37 @@ def max_pool2d(x, kernel_size=2, stride=None, padding=0):
     return out
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """out[n,c,i,j] = sum over p < KH, q < KW of x[n, c, i*sh + p - ph, j*sw + q - pw] / (KH*KW),
-    x taken as zero outside the image and the zeros counted (PyTorch's count_include_pad=True):
-    OH = (H + 2*ph - KH) // sh + 1, stride defaulting to the kernel."""
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """out[n,c,i,j] = sum over p < KH, q < KW of x[n, c, i*sh + p - ph, j*sw + q - pw] / d, x
+    taken as zero outside the image: OH = pool_output_size(H, KH, sh, ph, ceil_mode), stride
+    defaulting to the kernel. As PyTorch's avg_pool2d, the divisor d counts the window's
+    positions before row H + ph and column W + pw (the zeros of the padding counted: the
+    default count_include_pad=True; only a ceil_mode window reaches past them), or with
+    count_include_pad=False only its positions inside the image."""
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     if stride is None:
         stride = (kh, kw)
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
     n_batch, channels, height, width = x.shape
-    oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+    oh = pool_output_size(height, kh, sh, ph, ceil_mode)
+    ow = pool_output_size(width, kw, sw, pw, ceil_mode)
     out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
     for n in range(n_batch):
         for c in range(channels):
             for i in range(oh):
                 for j in range(ow):
-                    total = 0.0
+                    total, counted = 0.0, 0
                     for p in range(kh):
                         for q in range(kw):
                             row, col = i * sh + p - ph, j * sw + q - pw
-                            if 0 <= row < height and 0 <= col < width:
+                            inside = 0 <= row < height and 0 <= col < width
+                            if inside:
                                 total += x[n, c, row, col]
-                    out[n, c, i, j] = total / (kh * kw)
+                            if inside or (count_include_pad and row < height + ph
+                                          and col < width + pw):
+                                counted += 1
+                    out[n, c, i, j] = total / counted
     return out
 
 

@@ -344,6 +344,53 @@ def test_dilated_convolutions_match_onnx_runtime(tmp_path):
         assert max_difference(model, tmp_path / "dilated.onnx", x) < TOLERANCE
 
 
+class PaddedCopies(nn.Module):
+    """Conv2d and Conv1d ("same", an even kernel) in one padding_mode, and ops.pad in that mode
+    on two axes: (N, 2, 6, 5) -> (N, 3, 6, 7) -> (N, 3, 42) -> (N, 2, 42) -> (N, 2, 45)."""
+
+    def __init__(self, mode):
+        rng = np.random.default_rng(21)
+        self.mode = mode
+        self.conv = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode, rng=rng)
+        self.conv1d = nn.Conv1d(3, 2, 4, padding="same", padding_mode=mode, rng=rng)
+
+    def forward(self, x):
+        h = self.conv(x).relu()
+        h = self.conv1d(h.reshape(-1, 3, 42))
+        return ops.pad(h, ((0, 0), (1, 0), (2, 1)), mode=self.mode)
+
+
+@pytest.mark.parametrize("mode, onnx_mode, opset", [
+    ("reflect", "reflect", 17), ("replicate", "edge", 13), ("circular", "wrap", 19)])
+def test_padding_modes_export_as_onnx_pad_modes(tmp_path, mode, onnx_mode, opset):
+    model, rng = PaddedCopies(mode).eval(), np.random.default_rng(22)
+    path = tmp_path / "padded.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 6, 5)).astype(np.float32), path,
+                           opset=opset)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    pads = [node for node in proto.graph.node if node.op_type == "Pad"]
+    assert len(pads) == 3                     # the two layers' and the bare op's
+    for node in pads:
+        assert [a.s.decode() for a in node.attribute if a.name == "mode"] == [onnx_mode]
+        assert len(node.input) == 2           # no constant value in a copying mode
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 6, 5)).astype(np.float32)
+        assert ours(model, x).shape == (batch, 3, 45)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_circular_padding_before_opset_19_is_refused_with_the_opset_that_works(tmp_path):
+    model = PaddedCopies("circular").eval()
+    x = np.zeros((2, 2, 6, 5), np.float32)
+    with pytest.raises(ValueError, match=r"^onnx\.export: pad with mode='circular' \(module "
+                                         r"'conv'\) needs ONNX Pad's mode 'wrap', which exists "
+                                         r"from opset 19 on, but the export asked for opset 17; "
+                                         r"expected opset >= 19; pass opset=19"):
+        tc.onnx.export(model, x, tmp_path / "c.onnx")
+    assert not os.listdir(tmp_path)
+    tc.onnx.export(model, x, tmp_path / "c.onnx", opset=19)      # the fix named
+
+
 def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
     class PaddedPools(nn.Module):
         def __init__(self):
@@ -367,6 +414,56 @@ def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
         expected = ours(model, x)
         assert got.shape == expected.shape == (batch, 2, 6, 1) and (expected < -5).all()
         np.testing.assert_array_equal(got, expected)            # a maximum is exact
+
+
+class CeilPools(nn.Module):
+    """PyTorch's pool options: (N, 2, 8, 9) -> (N, 2, 5, 5) -> (N, 2, 3, 3) -> (N, 2, 2, 2)."""
+
+    def __init__(self):
+        self.stem = nn.MaxPool2d(3, 2, padding=1, ceil_mode=True)           # 8 rows -> 5, not 4
+        # ceil_mode adds no window here (5 -> 3 either way); the padding is left out of means
+        self.exclude = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)
+        self.hang = nn.AvgPool2d(2, ceil_mode=True)     # 3 -> 2: last windows of 2 and 1 elements
+
+    def forward(self, x):
+        return self.hang(self.exclude(self.stem(x)))
+
+
+def test_ceil_mode_and_count_include_pad_match_onnx_runtime(tmp_path):
+    model, rng, path = CeilPools().eval(), np.random.default_rng(8), tmp_path / "ceil.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # nothing to warn about
+        proto = tc.onnx.export(model, rng.standard_normal((2, 2, 8, 9)).astype(np.float32), path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+    def settings(node):
+        return {a.name: a.i for a in node.attribute if a.name in ("ceil_mode", "count_include_pad")}
+
+    assert [(node.op_type, settings(node)) for node in proto.graph.node] == [
+        ("MaxPool", {"ceil_mode": 1}), ("AveragePool", {"count_include_pad": 0}),
+        ("AveragePool", {"count_include_pad": 1, "ceil_mode": 1})]
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 8, 9)).astype(np.float32)
+        assert ours(model, x).shape == (batch, 2, 2, 2)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_ceil_mode_where_onnx_before_opset_22_counts_a_window_more_is_refused(tmp_path):
+    # 7 rows, 2-windows at stride 3 with padding 1: ceil_mode's 4th row of windows would start
+    # in the padding, so PyTorch keeps 3, while 6 columns, 3-windows, get a 3rd window
+    model = nn.Sequential(nn.MaxPool2d((2, 3), 3, padding=1, ceil_mode=True)).eval()
+    x = np.random.default_rng(9).standard_normal((2, 2, 7, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"^onnx\.export: MaxPool2d with ceil_mode=True \(module "
+                                         r"'0'\) has 3x3 windows on its 7x6 input, as PyTorch, "
+                                         r"where ONNX's shape inference before opset 22 counts "
+                                         r"4x3 .* asked for opset 17; expected opset >= 22; pass "
+                                         r"opset=22"):
+        tc.onnx.export(model, x, tmp_path / "m.onnx")
+    assert not os.listdir(tmp_path)
+    tc.onnx.export(model, x, tmp_path / "m.onnx", opset=22)      # the fix named
+    (got,) = run_ort(tmp_path / "m.onnx", x)
+    np.testing.assert_array_equal(got, ours(model, x))
+    assert got.shape == (2, 2, 3, 3)
 
 
 class Signals(nn.Module):

@@ -556,17 +556,26 @@ def test_adaptive_avg_pool2d_other_input_errors():
                                   np.full((1, 1, 2, 2), 200.0))         # the fix works
 
 
-def pool1d_loops(x, kernel_size, stride=None, padding=0, mode="max"):
-    """The 1-D oracle from the definition: out[n, c, i] = the max (or mean) of xp[n, c, i*stride
-    + p] over p < K, xp being x with `padding` elements of -inf (max) or 0 (mean) at each end."""
+def pool1d_loops(x, kernel_size, stride=None, padding=0, mode="max", ceil_mode=False,
+                 count_include_pad=True):
+    """The 1-D oracle from the definition: out[n, c, i] = the max (or mean) of x[n, c, t] over
+    the positions t = i*stride - padding + p, p < K, of window i, where positions outside x
+    are -inf (max) or 0 (mean). The mean divides by the window's positions before L + padding
+    (count_include_pad, as PyTorch: only a ceil_mode window reaches past them), or by those
+    inside x. The windows are counted as reference.pool_output_size counts them."""
     stride = kernel_size if stride is None else stride
-    fill = -np.inf if mode == "max" else 0.0
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)), constant_values=fill)
-    out_len = (xp.shape[2] - kernel_size) // stride + 1
+    length = x.shape[2]
+    out_len = reference.pool_output_size(length, kernel_size, stride, padding, ceil_mode)
     out = np.zeros(x.shape[:2] + (out_len,))
     for i in range(out_len):
-        window = xp[:, :, i * stride:i * stride + kernel_size]
-        out[:, :, i] = window.max(axis=2) if mode == "max" else window.mean(axis=2)
+        positions = range(i * stride - padding, i * stride - padding + kernel_size)
+        inside = [t for t in positions if 0 <= t < length]
+        if mode == "max":
+            out[:, :, i] = x[:, :, inside].max(axis=2)
+        else:
+            counted = (sum(t < length + padding for t in positions) if count_include_pad
+                       else len(inside))
+            out[:, :, i] = x[:, :, inside].sum(axis=2) / counted
     return out
 
 
@@ -575,6 +584,15 @@ def test_pool1d_loops_by_hand():
     np.testing.assert_array_equal(pool1d_loops(x, 2), [[[5.0, 2.0]]])
     np.testing.assert_array_equal(pool1d_loops(x, 3, 2, 1), [[[5.0, 5.0, 3.0]]])
     np.testing.assert_array_equal(pool1d_loops(x, 2, 2, 1, "mean"), [[[0.5, 3.5, -0.5]]])
+    # the last window, [4, 6), hangs past the end: 3 alone, over 1 position (1 inside x)
+    np.testing.assert_array_equal(pool1d_loops(x, 2, 2, 0, "mean", True), [[[3.0, -1.0, 3.0]]])
+    # windows [-2, 2), [1, 5), [4, 8) (PyTorch's numbers): the third, ceil_mode's, counts the
+    # positions before 5 + 2, 3 of them, or only 1 inside x; the first 4, or 2 inside x
+    np.testing.assert_array_equal(pool1d_loops(x, 4, 3, 2, "mean"), [[[1.5, 1.5]]])
+    np.testing.assert_array_equal(pool1d_loops(x, 4, 3, 2, "mean", True), [[[1.5, 1.5, 1.0]]])
+    np.testing.assert_array_equal(pool1d_loops(x, 4, 3, 2, "mean", True, False),
+                                  [[[3.0, 1.5, 3.0]]])
+    np.testing.assert_array_equal(pool1d_loops(x, 4, 3, 2, "max", True), [[[5.0, 5.0, 3.0]]])
 
 
 # x (N, C, L), kernel_size, stride, padding
@@ -708,3 +726,320 @@ def test_unbatched_pool_graph_and_adaptive_pool_share_the_reshapes(rng):
         assert pool_node.fn.name == name and pool_node.shape == (1, *out.shape)
         assert pool_node.parents[0].shape == (1, 3, 6, 6) and pool_node.parents[0].parents == (x,)
     assert tc.ops.max_pool2d(x, 3).parents[0].fn.params == {"kernel_size": 3, "stride": None}
+
+
+def test_reference_ceil_mode_and_count_include_pad_by_hand():
+    # PyTorch's numbers. One row [1, 2, 3, 4, 5], windows of 4 at stride 3 with padding 2:
+    # [-2, 2), [1, 5), and with ceil_mode [4, 8), which hangs past the padding: its divisor
+    # counts the positions before 5 + 2 (3 of them), or with count_include_pad=False only 5
+    x = np.arange(1.0, 6.0).reshape(1, 1, 1, 5)
+    np.testing.assert_array_equal(reference.avg_pool2d(x, (1, 4), (1, 3), (0, 2)),
+                                  [[[[0.75, 3.5]]]])
+    np.testing.assert_allclose(reference.avg_pool2d(x, (1, 4), (1, 3), (0, 2), True),
+                               [[[[0.75, 3.5, 5 / 3]]]], rtol=1e-15)
+    np.testing.assert_array_equal(reference.avg_pool2d(x, (1, 4), (1, 3), (0, 2), True, False),
+                                  [[[[1.5, 3.5, 5.0]]]])
+    np.testing.assert_array_equal(reference.max_pool2d(x, (1, 4), (1, 3), (0, 2), True),
+                                  [[[[2.0, 5.0, 5.0]]]])
+    # 2x2 windows at stride 2 with padding 1 over 5 rows: a 4th window would start at row 5 + 1,
+    # in the padding, so ceil_mode keeps 3, as rounding down does
+    assert reference.avg_pool2d(np.ones((1, 1, 5, 5)), 2, 2, 1, True).shape == (1, 1, 3, 3)
+    assert reference.pool_output_size(5, 2, 2, 1, True) == 3
+    assert reference.pool_output_size(5, 2, 2, 0, True) == 3       # a window for the 5th row
+
+
+def test_divisors_by_hand():
+    # the row above: 4, 4, 3 positions (count_include_pad), or 2, 4, 1 inside the image
+    np.testing.assert_array_equal(pool.divisors((1, 5), (1, 3), (1, 4), (1, 3), (0, 2), True),
+                                  [[4, 4, 3]])
+    np.testing.assert_array_equal(pool.divisors((1, 5), (1, 3), (1, 4), (1, 3), (0, 2), False),
+                                  [[2, 4, 1]])
+    # rows times columns: a 3x3 corner window with padding 1 holds 2x2 image elements
+    np.testing.assert_array_equal(pool.divisors((4, 4), (2, 2), (3, 3), (2, 2), (1, 1), False),
+                                  [[4, 6], [6, 9]])
+
+
+# x (N, C, H, W), kernel_size, stride, padding: ceil_mode adds windows along an axis at least
+CEIL = [
+    ((1, 1, 5, 5), 2, None, 0),               # odd sizes: the last row and column get windows
+    ((2, 3, 8, 8), 3, 2, 1),                  # ResNet's stem pool on an even map: 8 -> 5, not 4
+    ((2, 2, 7, 6), (2, 3), 3, 1),             # no 4th row of windows: it would start in padding
+    ((1, 2, 6, 7), (3, 2), (2, 1), (1, 0)),   # stride < kernel: overlapping rows
+    ((2, 1, 3, 5), (4, 3), 2, (0, 1)),        # a kernel taller than the image, as PyTorch allows
+    ((1, 2, 8, 11), 4, 3, 2),                 # hanging windows whose divisors the padding cuts
+]
+# the op, its keyword settings past padding, and the loops' own
+POOLS = [("max_pool2d", {}), ("avg_pool2d", {}), ("avg_pool2d", {"count_include_pad": False})]
+
+
+def run_pool(op, x, kernel_size, stride, padding, settings):
+    """ops.<op>(x, ...) with ceil_mode=True and the settings."""
+    return getattr(tc.ops, op)(x, kernel_size, stride, padding, ceil_mode=True, **settings)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", CEIL)
+@pytest.mark.parametrize("op, settings", POOLS)
+def test_ceil_mode_matches_nested_loops(rng, x_shape, kernel_size, stride, padding, op,
+                                        settings):
+    x = rng.standard_normal(x_shape)
+    out = run_pool(op, tc.Value(x), kernel_size, stride, padding, settings)
+    expected = getattr(reference, op)(x, kernel_size, stride, padding, True, **settings)
+    floor = getattr(reference, op)(x, kernel_size, stride, padding, **settings)
+    assert out.shape == expected.shape and np.prod(out.shape) > floor.size   # windows added
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", CEIL)
+@pytest.mark.parametrize("op, settings", POOLS)
+def test_ceil_mode_gradcheck_and_gradgradcheck(rng, x_shape, kernel_size, stride, padding, op,
+                                               settings):
+    x = distinct(rng, x_shape)
+
+    def pool_x(x):
+        return run_pool(op, x, kernel_size, stride, padding, settings)
+
+    assert tc.gradcheck(pool_x, [x])                       # through a random upstream gradient
+    assert tc.gradgradcheck(pool_x, [x])
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", [
+    c for c in AVG_CONFIGS if c[3] != 0])
+def test_count_include_pad_false_matches_nested_loops_and_gradchecks(rng, x_shape, kernel_size,
+                                                                     stride, padding):
+    x = rng.standard_normal(x_shape)
+
+    def avg(x):
+        return tc.ops.avg_pool2d(x, kernel_size, stride, padding, count_include_pad=False)
+
+    expected = reference.avg_pool2d(x, kernel_size, stride, padding, count_include_pad=False)
+    np.testing.assert_allclose(avg(tc.Value(x)).data, expected, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(expected, reference.avg_pool2d(x, kernel_size, stride, padding))
+    assert tc.gradcheck(avg, [x])
+    assert tc.gradgradcheck(avg, [x])
+    assert tc.gradgradcheck(lambda x: avg(x) ** 2, [x])    # a second derivative by x, not zero
+
+
+def test_avg_pool2d_and_its_gradient_are_each_others_transpose_with_the_options(rng):
+    # <avg(x), g> = <x, AvgPool2dGrad(g)>, with the divisors of ceil_mode's windows too
+    x = rng.standard_normal((2, 3, 8, 11))
+    for settings in [{"ceil_mode": True}, {"count_include_pad": False},
+                     {"ceil_mode": True, "count_include_pad": False}]:
+        out = tc.ops.avg_pool2d(tc.Value(x), 4, 3, 2, **settings)
+        g = rng.standard_normal(out.shape)
+        dx = pool.AvgPool2dGrad.run(g, x_shape=x.shape, kernel=(4, 4), stride=(3, 3),
+                                    padding=(2, 2), **settings)
+        np.testing.assert_allclose((out.data * g).sum(), (x * dx).sum(), rtol=1e-12)
+        assert [k for k, v in vars(out.fn).items()
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f"] == []   # constants only
+
+
+def test_ceil_mode_hanging_windows_send_the_gradient_to_their_first_image_maximum():
+    # 3 columns, 2-windows at stride 2: the hanging window [2, 4) holds only column 2; a row of
+    # -inf ties with the padding there, and the gradient still goes to the image element
+    x = tc.Value(np.array([[[[1.0, 3.0, 3.0], [-np.inf, -np.inf, -np.inf]]]]))
+    out = tc.ops.max_pool2d(x, (1, 2), ceil_mode=True)
+    out.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    np.testing.assert_array_equal(out.data, [[[[3.0, 3.0], [-np.inf, -np.inf]]]])
+    np.testing.assert_array_equal(x.grad, [[[[0.0, 1.0, 2.0], [3.0, 0.0, 4.0]]]])
+    # ties within a hanging 3x3 window that holds a 2x2 corner of the image: the first one
+    y = tc.Value(np.array([[[[0.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 7.0, 7.0],
+                             [0.0, 0.0, 7.0, 7.0]]]]))
+    out = tc.ops.max_pool2d(y, 3, 2, ceil_mode=True)          # windows at rows/columns 0 and 2
+    out.backward(np.ones((1, 1, 2, 2)))
+    assert out.shape == (1, 1, 2, 2) and (out.data == 7.0).all()
+    np.testing.assert_array_equal(y.grad[0, 0, 2:, 2:], [[4.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("op, settings", POOLS)
+def test_ceil_mode_second_order_through_the_upstream_gradient(rng, op, settings):
+    """d/dg <dx(g), u>: the pool of u itself for avg (its gradient is linear in g with the pool
+    as transpose), u at each window's maximum for max: the pooled x + t u, differentiated by t."""
+    x = tc.Value(distinct(rng, (2, 2, 7, 8)), requires_grad=True)
+    out = run_pool(op, x, 3, 2, 1, settings)
+    g = tc.Value(rng.standard_normal(out.shape), requires_grad=True)
+    (dx,) = tc.grad(out, [x], grad_output=g, create_graph=True)
+    u = rng.standard_normal(x.shape)
+    (dg,) = tc.grad((dx * u).sum(), [g])
+    t = 1e-4                                                   # no window's maximum changes
+    expected = (getattr(reference, op)(x.data + t * u, 3, 2, 1, True, **settings)
+                - getattr(reference, op)(x.data - t * u, 3, 2, 1, True, **settings)) / (2 * t)
+    np.testing.assert_allclose(dg.data, expected, rtol=1e-7, atol=1e-8)
+    recorded = {"max_pool2d": "MaxPool2dScatter", "avg_pool2d": "AvgPool2dGrad"}[op]
+    assert dx.fn.name == recorded
+
+
+def test_options_are_params_only_where_they_are_not_the_defaults(rng):
+    x = tc.Value(rng.standard_normal((1, 2, 7, 7)), requires_grad=True)
+    assert tc.ops.max_pool2d(x, 3, ceil_mode=False).fn.params == {"kernel_size": 3,
+                                                                  "stride": None}
+    assert tc.ops.max_pool2d(x, 3, ceil_mode=True).fn.params == {"kernel_size": 3, "stride": None,
+                                                                 "ceil_mode": True}
+    assert tc.ops.max_pool2d(x, 3, 2, 1, ceil_mode=True).fn.params == {
+        "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}
+    assert tc.ops.avg_pool2d(x, 3, 2, 1, False, True).fn.params == {
+        "kernel_size": 3, "stride": 2, "padding": 1}
+    out = tc.ops.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+    assert out.fn.params == {"kernel_size": 3, "stride": 2, "padding": 1,
+                             "count_include_pad": False}
+    # the recorded gradient op names them too, so its own backward averages as forward did
+    (dx,) = tc.grad(out, [x], grad_output=tc.Value(np.ones(out.shape)), create_graph=True)
+    assert dx.fn.name == "AvgPool2dGrad" and dx.fn.params["count_include_pad"] is False
+    (dx,) = tc.grad(tc.ops.avg_pool2d(x, 2), [x], grad_output=tc.Value(np.ones((1, 2, 3, 3))),
+                    create_graph=True)
+    assert "ceil_mode" not in dx.fn.params and "count_include_pad" not in dx.fn.params
+    signal = tc.Value(rng.standard_normal((2, 7)))
+    for op in (tc.ops.max_pool1d, tc.ops.avg_pool1d):
+        (node,) = op(signal, 2, ceil_mode=True).parents
+        assert node.fn.params == {"kernel_size": (1, 2), "stride": (1, 2), "padding": (0, 0),
+                                  "ceil_mode": True} and node.shape == (1, 2, 1, 4)
+
+
+def test_float32_stays_float32_with_the_options(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 7, 7)).astype(np.float32))
+    for out in [tc.ops.avg_pool2d(x, 3, 2, 1, True, False),
+                tc.ops.max_pool2d(x, 2, ceil_mode=True)]:
+        out.backward(np.ones(out.shape, dtype=np.float32))
+        assert out.dtype == x.grad.dtype == np.float32 and out.shape == (2, 3, 4, 4)
+        x.grad = None
+    np.testing.assert_allclose(tc.ops.avg_pool2d(x, 3, 2, 1, True, False).data,
+                               reference.avg_pool2d(x.data.astype(np.float64), 3, 2, 1, True,
+                                                    False), rtol=1e-5, atol=1e-6)
+
+
+# x (N, C, L), kernel_size, stride, padding: ceil_mode adds a window
+POOL1D_CEIL = [
+    ((2, 3, 8), 3, 2, 1),                     # overlapping, a window past the padding
+    ((1, 2, 7), 2, None, 0),                  # tiling, an odd length
+    ((2, 1, 3), 4, 2, 0),                     # a kernel longer than the signal
+    ((2, 2, 11), (4,), (3,), (2,)),           # settings as 1-tuples, a divisor cut by padding
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding", POOL1D_CEIL)
+@pytest.mark.parametrize("op, mode, settings", [
+    ("max_pool1d", "max", {}), ("avg_pool1d", "mean", {}),
+    ("avg_pool1d", "mean", {"count_include_pad": False})])
+def test_pool1d_ceil_mode_matches_the_loops_and_gradchecks(rng, x_shape, kernel_size, stride,
+                                                           padding, op, mode, settings):
+    x = distinct(rng, x_shape)
+
+    def pool_x(x):
+        return getattr(tc.ops, op)(x, kernel_size, stride, padding, ceil_mode=True, **settings)
+
+    expected = pool1d_loops(x, plain(kernel_size), plain(stride), plain(padding), mode, True,
+                            **settings)
+    np.testing.assert_allclose(pool_x(tc.Value(x)).data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pool_x(tc.Value(x[0])).data, expected[0], rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(pool_x, [x])
+    assert tc.gradgradcheck(pool_x, [x[0]])                # one unbatched signal
+
+
+@pytest.mark.parametrize("op", ["avg_pool1d", "avg_pool2d"])
+def test_count_include_pad_false_on_padded_signals_and_unbatched_images(rng, op):
+    x = distinct(rng, (3, 9) if op == "avg_pool1d" else (3, 6, 7))
+
+    def avg(x):
+        return getattr(tc.ops, op)(x, 3, 2, 1, count_include_pad=False)
+
+    if op == "avg_pool1d":
+        expected = pool1d_loops(x[None], 3, 2, 1, "mean", count_include_pad=False)[0]
+    else:
+        expected = reference.avg_pool2d(x[None], 3, 2, 1, count_include_pad=False)[0]
+    np.testing.assert_allclose(avg(tc.Value(x)).data, expected, rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(avg, [x])
+
+
+FLAG = r"{0}: {1} is {2}; expected True or False; pass {1}=True or {1}=False$"
+
+
+@pytest.mark.parametrize("op, kwargs, match", [
+    ("max_pool2d", {"ceil_mode": 1}, FLAG.format("max_pool2d", "ceil_mode", "int 1")),
+    ("max_pool1d", {"ceil_mode": "yes"}, FLAG.format("max_pool1d", "ceil_mode", "str 'yes'")),
+    ("avg_pool2d", {"ceil_mode": None}, FLAG.format("avg_pool2d", "ceil_mode", "NoneType None")),
+    ("avg_pool2d", {"count_include_pad": 0},
+     FLAG.format("avg_pool2d", "count_include_pad", "int 0")),
+    ("avg_pool1d", {"count_include_pad": 1.0},
+     FLAG.format("avg_pool1d", "count_include_pad", r"float 1\.0")),
+])
+def test_options_that_are_not_bools_are_refused_with_the_fix(op, kwargs, match):
+    x = np.ones((1, 2, 6, 6) if op.endswith("2d") else (1, 2, 6))
+    with pytest.raises(TypeError, match=f"^{match}"):
+        getattr(tc.ops, op)(x, 2, **kwargs)
+    (name,) = kwargs
+    for fix in (True, False, np.bool_(True)):               # the fix works
+        assert getattr(tc.ops, op)(x, 2, **{name: fix}).ndim == x.ndim
+
+
+def test_max_pools_take_ceil_mode_by_keyword_only():
+    # PyTorch's max pools take dilation after padding: a positional ceil_mode would hide it
+    with pytest.raises(TypeError, match=r"positional argument"):
+        tc.ops.max_pool2d(np.ones((1, 1, 5, 5)), 2, 2, 0, True)
+    with pytest.raises(TypeError, match=r"positional argument"):
+        tc.nn.MaxPool1d(2, 2, 0, True)
+    assert tc.nn.AvgPool1d(2, 2, 0, True, False).count_include_pad is False  # PyTorch's order
+
+
+@pytest.mark.parametrize("op, x_shape, kwargs, match", [
+    ("max_pool2d", (1, 1, 3, 5), {"kernel_size": (5, 2), "stride": 2},
+     r"^max_pool2d: kernel 5x2 leaves no window in the input 3x5 \(input \(1, 1, 3, 5\)\), even "
+     r"with ceil_mode=True, which lets the last window hang past the end by at most stride - 1; "
+     r"expected kernel_size <= 4x6 \(the input \+ stride - 1\)$"),
+    ("avg_pool1d", (1, 2, 3), {"kernel_size": 7, "stride": 2, "padding": 1},
+     r"^avg_pool1d: kernel 7 leaves no window in the padded input 5 \(input \(1, 2, 3\)\), even "
+     r"with ceil_mode=True, .* expected kernel_size <= 6 \(the padded input \+ stride - 1\)$"),
+])
+def test_ceil_mode_kernel_beyond_its_reach_is_refused(op, x_shape, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        getattr(tc.ops, op)(np.ones(x_shape), ceil_mode=True, **kwargs)
+    # the largest kernel named works: one window that hangs past the end, as PyTorch's
+    kernel = kwargs["kernel_size"]
+    kwargs["kernel_size"] = (kernel[0] - 1, kernel[1]) if isinstance(kernel, tuple) else kernel - 1
+    assert getattr(tc.ops, op)(np.ones(x_shape), ceil_mode=True, **kwargs).shape[-1] >= 1
+
+
+@pytest.mark.parametrize("layer, args, kwargs, expected", [
+    ("MaxPool2d", (3, 2, 1), {"ceil_mode": True},
+     "MaxPool2d(kernel_size=3, stride=2, padding=1, ceil_mode=True)"),
+    ("MaxPool2d", (2,), {"ceil_mode": False}, "MaxPool2d(kernel_size=2, stride=2)"),
+    ("MaxPool1d", (2,), {"ceil_mode": True}, "MaxPool1d(kernel_size=2, stride=2, ceil_mode=True)"),
+    ("AvgPool2d", (3, 2, 1, True, False), {},
+     "AvgPool2d(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)"),
+    ("AvgPool2d", (2,), {"count_include_pad": False},
+     "AvgPool2d(kernel_size=2, stride=2, padding=0, count_include_pad=False)"),
+    ("AvgPool1d", (3,), {"ceil_mode": True},
+     "AvgPool1d(kernel_size=3, stride=3, padding=0, ceil_mode=True)"),
+    ("AvgPool1d", (3,), {"ceil_mode": False, "count_include_pad": True},
+     "AvgPool1d(kernel_size=3, stride=3, padding=0)"),
+])
+def test_pool_layers_pass_the_options_and_show_those_not_default(rng, layer, args, kwargs,
+                                                                 expected):
+    module = getattr(tc.nn, layer)(*args, **kwargs)
+    assert repr(module) == expected
+    x = rng.standard_normal((2, 3, 7, 8) if layer.endswith("2d") else (2, 3, 8))
+    settings = {"ceil_mode": module.ceil_mode}
+    if layer.startswith("Avg"):
+        settings["count_include_pad"] = module.count_include_pad
+    op = {"MaxPool2d": tc.ops.max_pool2d, "MaxPool1d": tc.ops.max_pool1d,
+          "AvgPool2d": tc.ops.avg_pool2d, "AvgPool1d": tc.ops.avg_pool1d}[layer]
+    out = module(tc.Value(x))
+    expected = op(tc.Value(x), module.kernel_size, module.stride, module.padding, **settings)
+    np.testing.assert_array_equal(out.data, expected.data)
+    if out.ndim == 3:                           # a 1-D pool: the 2-D op between two reshapes
+        out, expected = out.parents[0], expected.parents[0]
+    assert out.fn.params == expected.fn.params
+    assert out.fn.params.get("ceil_mode", False) == module.ceil_mode
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: tc.nn.MaxPool2d(2, ceil_mode=1), FLAG.format("MaxPool2d", "ceil_mode", "int 1")),
+    (lambda: tc.nn.MaxPool1d(2, ceil_mode="True"),
+     FLAG.format("MaxPool1d", "ceil_mode", "str 'True'")),
+    (lambda: tc.nn.AvgPool2d(2, 2, 0, 1), FLAG.format("AvgPool2d", "ceil_mode", "int 1")),
+    (lambda: tc.nn.AvgPool1d(2, count_include_pad=None),
+     FLAG.format("AvgPool1d", "count_include_pad", "NoneType None")),
+])
+def test_pool_layers_check_their_options_when_built(make, match):
+    with pytest.raises(TypeError, match=f"^{match}"):
+        make()

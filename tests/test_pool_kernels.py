@@ -1,7 +1,8 @@
 """The numpy kernels of ops/pool_kernels.py against loops: each window's maximum against
 tests/reference.py, its first maximum's offset and the scatter and gather at it against the
-loops below, for the 2x2 slabs, the strided views and padded windows alike, with ties, odd
-sizes and dtypes."""
+loops below, for the 2x2 slabs, the strided views, padded windows and ceil_mode's windows that
+hang past the edge alike, with ties, odd sizes and dtypes; the window counts against
+reference.pool_output_size."""
 
 import numpy as np
 import pytest
@@ -22,12 +23,13 @@ CONFIGS = [
 ]
 
 
-def first_maximum(x, kernel, stride, padding=(0, 0)):
+def first_maximum(x, kernel, stride, padding=(0, 0), ceil_mode=False):
     """The offset p*KW + q of each window's first maximum among its elements inside the image,
     row-major, counted within the window padded by (PH, PW): loops, slow on purpose."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n_batch, channels, height, width = x.shape
-    oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+    oh = reference.pool_output_size(height, kh, sh, ph, ceil_mode)
+    ow = reference.pool_output_size(width, kw, sw, pw, ceil_mode)
     offsets = np.zeros((n_batch, channels, oh, ow), dtype=int)
     for n in range(n_batch):
         for c in range(channels):
@@ -168,3 +170,48 @@ def test_padded_max_pool_keeps_the_dtype_and_pads_with_its_lowest_value(rng, dty
     assert out.dtype == dtype and dx.dtype == np.float32 and kernels.lowest(x.dtype) == low
     np.testing.assert_array_equal(out, reference.max_pool2d(x, 3, 2, 1))
     np.testing.assert_array_equal(argmax, first_maximum(x, (3, 3), (2, 2), (1, 1)))
+
+
+def test_pooled_size_is_pytorchs_count():
+    """Rounding down; with ceil_mode up, but never a window that starts in the end padding:
+    5 elements, 2-windows at stride 2 with padding 1 would give a 4th window starting at 6 =
+    5 + 1, in the padding, so ceil_mode keeps 3, as rounding down does."""
+    assert kernels.pooled_size(5, 2, 2, 0, False) == 2
+    assert kernels.pooled_size(5, 2, 2, 0, True) == 3
+    assert kernels.pooled_size(5, 2, 2, 1, True) == 3
+    assert kernels.pooled_size(3, 4, 2, 0, True) == 1          # a kernel past the input
+    for size, kernel, stride, padding, ceil_mode in np.ndindex(9, 6, 5, 3, 2):
+        if 1 <= kernel and 1 <= stride and padding <= kernel // 2:
+            expected = reference.pool_output_size(size, kernel, stride, padding, bool(ceil_mode))
+            assert kernels.pooled_size(size, kernel, stride, padding, bool(ceil_mode)) == expected
+
+
+# x (N, C, H, W), kernel, stride, padding: ceil_mode adds a window hanging past the edge
+CEIL = [
+    ((2, 3, 7, 9), (2, 2), (2, 2), (0, 0)),      # odd sizes: a last row and column of their own
+    ((1, 2, 8, 8), (3, 3), (2, 2), (1, 1)),      # ResNet's stem pool on an even map
+    ((2, 1, 6, 7), (3, 2), (2, 3), (1, 0)),      # (h, w) pairs, padding along the height
+    ((1, 2, 3, 5), (4, 3), (2, 3), (0, 1)),      # a kernel taller than the image: one window
+    ((1, 2, 9, 10), (3, 3), (3, 3), (1, 1)),     # tiling 3x3 windows: the scatter at flat indices
+    ((2, 2, 7, 6), (2, 3), (3, 3), (1, 1)),      # a 4th row of windows would start in the padding
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", CEIL)
+@pytest.mark.parametrize("values", ["distinct", "ties", "-inf"])
+def test_ceil_mode_max_pool_scatter_and_gather_match_the_loops(rng, x_shape, kernel, stride,
+                                                               padding, values):
+    x = {"distinct": rng.standard_normal, "ties": lambda shape: with_ties(rng, shape),
+         "-inf": lambda shape: with_floor(rng, shape)}[values](x_shape)
+    out, argmax = kernels.max_pool(x, kernel, stride, padding, ceil_mode=True)
+    np.testing.assert_array_equal(out, reference.max_pool2d(x, kernel, stride, padding, True))
+    assert out.shape != reference.max_pool2d(x, kernel, stride, padding).shape   # one more
+    np.testing.assert_array_equal(argmax, first_maximum(x, kernel, stride, padding, True))
+    g = rng.standard_normal(argmax.shape)
+    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
+    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx.sum(), g.sum(), rtol=1e-12)     # none lost past the edge
+    u = rng.standard_normal(x_shape)
+    gathered = kernels.max_pool_gather(u, argmax, kernel, stride, padding)
+    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)

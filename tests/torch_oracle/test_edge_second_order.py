@@ -139,6 +139,16 @@ CASES = [
      lambda th, x: F.avg_pool2d(x, 1) ** 2),
     ("avg_pool2d-padded", normal((1, 2, 3, 3)), lambda x: ops.avg_pool2d(x, 3, 1, 1),
      lambda th, x: F.avg_pool2d(x, 3, 1, 1)),
+    # ceil_mode's windows past the edge, one of them all that the kernel holds of the image
+    ("max_pool2d-ceil-kernel-past-the-image", distinct((1, 2, 3, 4)),
+     lambda x: ops.max_pool2d(x, (4, 3), 2, ceil_mode=True) ** 2,
+     lambda th, x: F.max_pool2d(x, (4, 3), 2, ceil_mode=True) ** 2),
+    ("avg_pool2d-ceil-exclude-pad", normal((1, 2, 4, 5)),
+     lambda x: ops.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False) ** 2,
+     lambda th, x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False) ** 2),
+    ("avg_pool1d-ceil-one-signal", normal((2, 5)),
+     lambda x: ops.avg_pool1d(x, 4, 3, 2, ceil_mode=True) ** 2,
+     lambda th, x: F.avg_pool1d(x, 4, 3, 2, ceil_mode=True) ** 2),
     ("adaptive_avg_pool2d-1x1-spread", normal((1, 2, 1, 1)),
      lambda x: ops.adaptive_avg_pool2d(x, (2, 3)) ** 2,
      lambda th, x: F.adaptive_avg_pool2d(x, (2, 3)) ** 2),
@@ -266,6 +276,8 @@ def test_non_contiguous_data_second_order(torch, rng, layout, make, ours, theirs
 LAYER_CASES = [
     *LAYERS,
     ("MaxPool2d", lambda: nn.MaxPool2d(2), lambda th: th.nn.MaxPool2d(2), (1, 2, 2, 4)),
+    ("AvgPool2d-ceil-exclude-pad", lambda: nn.AvgPool2d(3, 2, 1, True, False),
+     lambda th: th.nn.AvgPool2d(3, 2, 1, True, False), (1, 2, 4, 5)),
     ("Sequential-MLP", lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
      lambda th: th.nn.Sequential(th.nn.Linear(3, 4), th.nn.Tanh(), th.nn.Linear(4, 2)), (5, 3)),
 ]

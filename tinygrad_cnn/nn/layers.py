@@ -13,11 +13,11 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
-from tinygrad_cnn.ops.conv import groups_dividing
+from tinygrad_cnn.ops.conv import groups_dividing, same_padding
 from tinygrad_cnn.ops.elementwise import real_number
 from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx, embedding_renorm
-from tinygrad_cnn.ops.layout import check_padding_mode, check_sizes
-from tinygrad_cnn.ops.pool import check_output_size
+from tinygrad_cnn.ops.layout import as_sizes, check_padding_mode, check_sizes
+from tinygrad_cnn.ops.pool import check_flag, check_output_size
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
@@ -47,11 +47,17 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+# What a convolution layer's border holds, as PyTorch's padding_mode: zeros (the op's own
+# padding), or copies of the input's elements (ops.pad's modes of the same names)
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
 class _Conv(Module):
     """What Conv1d and Conv2d share: their settings, checked as the layer is built, PyTorch's
-    initial range, a forward through the op `_op`; they differ in the spatial axes (`spatial`:
-    1 for (L,), 2 for (H, W)) of the input, the kernel and the settings. Each subclass sets both
-    (no defaults, so a subclass that forgets one fails with an AttributeError naming it)."""
+    initial range, a forward through the op `_op` (after ops.pad in a padding_mode but zeros);
+    they differ in the spatial axes (`spatial`: 1 for (L,), 2 for (H, W)) of the input, the
+    kernel and the settings. Each subclass sets both (no defaults, so a subclass that forgets
+    one fails with an AttributeError naming it)."""
 
     spatial: int
     _op: Callable[..., Value]
@@ -59,7 +65,7 @@ class _Conv(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
                  stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] | str = 0,
                  bias: bool = True, rng: np.random.Generator | None = None, groups: int = 1,
-                 dilation: int | tuple[int, ...] = 1):
+                 dilation: int | tuple[int, ...] = 1, padding_mode: str = "zeros"):
         layer, spatial = type(self).__name__, self.spatial
         _check_channel_groups(layer, in_channels, out_channels, groups)
         if not isinstance(bias, (bool, np.bool_)):
@@ -78,6 +84,10 @@ class _Conv(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.groups, self.dilation = int(groups), dilation
+        if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+            raise ValueError(f"{layer}: padding_mode is {padding_mode!r}; expected one of "
+                             f"{', '.join(map(repr, PADDING_MODES))}, as PyTorch")
+        self.padding_mode = padding_mode
         rng = generator(rng, layer)
         # the inputs one output reads, as PyTorch's fan_in: C_in/groups*K, C_in/groups*KH*KW
         fan_in = in_channels // groups * int(np.prod(kernel))
@@ -86,8 +96,35 @@ class _Conv(Module):
         self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
 
     def forward(self, x):
-        return self._op(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            # as PyTorch's _conv_forward: x padded in that mode, then convolved with no padding
+            x, padding = self._padded(x), 0
+        return self._op(x, self.weight, self.bias, stride=self.stride, padding=padding,
                        dilation=self.dilation, groups=self.groups)
+
+    def _padded(self, x):
+        """x padded along its spatial axes in padding_mode, by the amounts the op's zeros would
+        take: padding at both ends, or for "same" dilation*(K - 1) in all, half of them (rounded
+        down) before; x itself when that is none, or when x has not 1 or 2 axes before the
+        spatial ones (the op's error then names the shapes it takes)."""
+        layer, spatial = type(self).__name__, self.spatial
+        shape = x.shape if isinstance(x, Value) else np.shape(x)
+        if self.padding == "same":
+            pairs = same_padding(self.weight.shape[2:], as_sizes(self.dilation, spatial))
+        else:
+            amounts = as_sizes(0 if self.padding == "valid" else self.padding, spatial)
+            pairs = tuple((p, p) for p in amounts)
+        if len(shape) not in (spatial + 1, spatial + 2) or not any(map(any, pairs)):
+            return x
+        try:
+            return ops.pad(x, ((0, 0),) * (len(shape) - spatial) + pairs, mode=self.padding_mode)
+        except ValueError as error:
+            raise ValueError(f"{layer}: padding={self.padding!r} with padding_mode="
+                             f"{self.padding_mode!r} does not fit the input of shape {shape} "
+                             f"({error}); expected an input larger along the padded axes; pass "
+                             f"a smaller padding, or padding_mode='replicate' or 'zeros', which "
+                             f"fit any non-empty input") from None
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -100,6 +137,8 @@ class _Conv(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":                # as PyTorch's, last, only when not zeros
+            text += f", padding_mode={self.padding_mode!r}"
         return text
 
 
@@ -115,6 +154,9 @@ class Conv1d(_Conv):
     int); padding may also be "valid" (0) or "same" (stride 1 only): dilation*(K - 1) zeros in
     all, half of them (rounded down) before and the rest after, as PyTorch. groups and dilation
     are ops.conv1d's, and come after bias and rng here, as in Conv2d: pass them by keyword.
+    padding_mode is what the border holds, as PyTorch's: "zeros", or "reflect", "replicate" or
+    "circular", where the layer first pads x with ops.pad in that mode by those amounts and then
+    convolves with no padding (reflect takes each side's padding < L, circular <= L).
     """
 
     spatial = 1
@@ -136,6 +178,10 @@ class Conv2d(_Conv):
     (dividing C_in and C_out) connects each 1/groups of the output channels to one 1/groups
     of the input channels, as ops.conv2d; groups=C_in is a depthwise convolution. groups and
     dilation come after bias and rng here (PyTorch puts them before bias): pass them by keyword.
+    padding_mode is what the border holds, as PyTorch's: "zeros" (the op's own padding), or
+    "reflect", "replicate" or "circular", where the layer first pads x with ops.pad in that mode
+    by those amounts ("same" too) and then convolves with no padding; reflect needs each padding
+    below its axis's size, circular at most that size. Pass it by keyword.
     """
 
     spatial = 2
@@ -223,10 +269,11 @@ class ConvTranspose2d(Module):
 
 
 class _Pool(Module):
-    """What the max and average pools share: kernel_size, stride (kernel_size when None) and
-    padding, checked as the layer is built (ints, or tuples of one int per spatial axis:
-    `spatial`), and a forward through the op `_op`. Each subclass sets both (no
-    defaults, so a subclass that forgets one fails with an AttributeError naming it)."""
+    """What the max and average pools share: kernel_size, stride (kernel_size when None),
+    padding and ceil_mode (by keyword: PyTorch's max pools take dilation in its place), checked
+    as the layer is built (ints, or tuples of one int per spatial axis: `spatial`), and a
+    forward through the op `_op`. Each subclass sets both (no defaults, so a subclass that
+    forgets one fails with an AttributeError naming it)."""
 
     spatial: int
     _op: Callable[..., Value]
@@ -234,32 +281,61 @@ class _Pool(Module):
 
     def __init__(self, kernel_size: int | tuple[int, ...],
                  stride: int | tuple[int, ...] | None = None,
-                 padding: int | tuple[int, ...] = 0):
+                 padding: int | tuple[int, ...] = 0, *, ceil_mode: bool = False):
         layer, spatial = type(self).__name__, self.spatial
         check_sizes(layer, "kernel_size", kernel_size, 1, spatial)
         if stride is not None:
             check_sizes(layer, "stride", stride, 1, spatial)
         check_sizes(layer, "padding", padding, 0, spatial)
+        check_flag(layer, "ceil_mode", ceil_mode)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
+        self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x):
-        return self._op(x, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
+        return self._op(x, kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+                        **self._flags())
+
+    def _flags(self) -> dict:
+        """The op's settings past padding, as keyword arguments."""
+        return {"ceil_mode": self.ceil_mode}
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}"
         if self.shows_zero_padding or self.padding not in (0, (0,) * self.spatial,
                                                            [0] * self.spatial):
             text += f", padding={self.padding!r}"
-        return text
+        # the flags only where they are not PyTorch's defaults, so a default pool reads as before
+        defaults = {"ceil_mode": False, "count_include_pad": True}
+        return text + "".join(f", {name}={value}" for name, value in self._flags().items()
+                              if value != defaults[name])
+
+
+class _AvgPool(_Pool):
+    """What the average pools add: ceil_mode and count_include_pad, in PyTorch's positional
+    order (kernel_size, stride, padding, ceil_mode, count_include_pad), and padding=0 in the
+    repr, as PyTorch's."""
+
+    shows_zero_padding = True
+
+    def __init__(self, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] | None = None,
+                 padding: int | tuple[int, ...] = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode)
+        check_flag(type(self).__name__, "count_include_pad", count_include_pad)
+        self.count_include_pad = bool(count_include_pad)
+
+    def _flags(self) -> dict:
+        return {"ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad}
 
 
 class MaxPool1d(_Pool):
     """Max over each window of K elements of x padded by `padding`: (N, C, L) -> (N, C, OL), or
-    (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1; kernel_size, stride and padding
-    are ints (or tuples of one int); stride defaults to kernel_size; the padding is -inf and
-    never wins, as PyTorch's."""
+    (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1 (rounded up with ceil_mode=True,
+    by keyword); kernel_size, stride and padding are ints (or tuples of one int); stride
+    defaults to kernel_size; the padding is -inf and never wins, as PyTorch's."""
 
     spatial = 1
     _op = staticmethod(ops.max_pool1d)
@@ -267,34 +343,32 @@ class MaxPool1d(_Pool):
 
 class MaxPool2d(_Pool):
     """Max over each (KH, KW) window of x padded by `padding`: (N, C, H, W) -> (N, C, OH, OW),
-    or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1; kernel_size, stride
-    and padding are ints or (h, w) pairs; stride defaults to kernel_size; the padding is -inf
-    and never wins, as PyTorch's."""
+    or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1 (rounded up with
+    ceil_mode=True, by keyword); kernel_size, stride and padding are ints or (h, w) pairs;
+    stride defaults to kernel_size; the padding is -inf and never wins, as PyTorch's."""
 
     spatial = 2
     _op = staticmethod(ops.max_pool2d)
 
 
-class AvgPool1d(_Pool):
+class AvgPool1d(_AvgPool):
     """Mean over each window of K elements of x zero-padded by `padding`: (N, C, L) ->
-    (N, C, OL), or (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1; stride defaults to
-    kernel_size; the padded zeros count in the means, as PyTorch's default
-    (count_include_pad=True)."""
+    (N, C, OL), or (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1 (rounded up with
+    ceil_mode=True); stride defaults to kernel_size; the padded zeros count in the means, as
+    PyTorch's default (count_include_pad=True), or not (count_include_pad=False)."""
 
     spatial = 1
     _op = staticmethod(ops.avg_pool1d)
-    shows_zero_padding = True
 
 
-class AvgPool2d(_Pool):
+class AvgPool2d(_AvgPool):
     """Mean over each (KH, KW) window of x zero-padded by `padding`: (N, C, H, W) -> (N, C,
-    OH, OW), or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1; stride
-    defaults to kernel_size; the padded zeros count in the means, as PyTorch's default
-    (count_include_pad=True)."""
+    OH, OW), or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1 (rounded up
+    with ceil_mode=True); stride defaults to kernel_size; the padded zeros count in the means,
+    as PyTorch's default (count_include_pad=True), or not (count_include_pad=False)."""
 
     spatial = 2
     _op = staticmethod(ops.avg_pool2d)
-    shows_zero_padding = True
 
 
 class AdaptiveAvgPool2d(Module):

@@ -229,13 +229,38 @@ def conv_transpose2d(g, node, x, w, b):
     return out
 
 
+def _pool_ceil_mode(g, node, kernel, stride, pads) -> dict:
+    """{"ceil_mode": 1} for a pool whose ceil_mode adds a window at the end, else {} (where
+    rounding down gives the same windows, with ceil_mode=True too). ONNX Runtime counts the
+    windows as PyTorch, none starting in the end padding; ONNX's shape inference does so from
+    opset 22 on, and before it counts one more wherever that rule removes one."""
+    if not node.fn.params.get("ceil_mode", False):
+        return {}
+    sizes, counts = node.fn.inputs[0].shape[2:], list(node.shape[2:])
+    spans = [n + 2 * p - k for n, k, p in zip(sizes, kernel, pads, strict=True)]
+    if counts == [span // s + 1 for span, s in zip(spans, stride, strict=True)]:
+        return {}
+    rounded_up = [-(-span // s) + 1 for span, s in zip(spans, stride, strict=True)]
+    if g.opset < 22 and counts != rounded_up:
+        raise ValueError(
+            f"onnx.export: {node.fn.name} with ceil_mode=True (module {node.module!r}) has "
+            f"{counts[0]}x{counts[1]} windows on its {sizes[0]}x{sizes[1]} input, as PyTorch, "
+            f"where ONNX's shape inference before opset 22 counts {rounded_up[0]}x"
+            f"{rounded_up[1]} (it lets a last window start in the end padding), but the export "
+            f"asked for opset {g.opset}; expected opset >= 22; pass opset=22 (or later) to "
+            f"tc.onnx.export")
+    return {"ceil_mode": 1}
+
+
 def max_pool2d(g, node, x):
     params = node.fn.params
     kernel = _pair(params.get("kernel_size", 2))
     stride = kernel if params.get("stride") is None else _pair(params["stride"])
     ph, pw = _pair(params.get("padding", 0))
-    # ONNX's MaxPool leaves the padding out of every maximum, as our -inf padding never wins
-    return g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw])
+    # ONNX's MaxPool leaves the padding out of every maximum, as our -inf padding never wins,
+    # and out of the windows that ceil_mode lets hang past it
+    return g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
+                **_pool_ceil_mode(g, node, kernel, stride, [ph, pw]))
 
 
 def avg_pool2d(g, node, x):
@@ -243,9 +268,11 @@ def avg_pool2d(g, node, x):
     kernel = _pair(params.get("kernel_size", 2))
     stride = kernel if params.get("stride") is None else _pair(params["stride"])
     ph, pw = _pair(params.get("padding", 0))
-    # the padded zeros count in each mean, as in PyTorch's default
+    # the padded zeros count in each mean, as in PyTorch's default, or not; a window that
+    # ceil_mode lets hang past the padding divides by what it covers, in ONNX Runtime as ours
     return g.op("AveragePool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
-                count_include_pad=1)
+                count_include_pad=int(params.get("count_include_pad", True)),
+                **_pool_ceil_mode(g, node, kernel, stride, [ph, pw]))
 
 
 def adaptive_avg_pool2d(g, node, x):
@@ -326,6 +353,17 @@ def stack(g, node, *xs):
 def pad(g, node, x):
     widths = node.fn.params["pad_width"]                 # ((before, after), ...) per axis
     pads = [int(before) for before, _ in widths] + [int(after) for _, after in widths]
+    mode = node.fn.params.get("mode", "constant")
+    if mode != "constant":
+        # ONNX's names for the copying modes; its "wrap" exists from opset 19 on
+        if mode == "circular" and g.opset < 19:
+            raise ValueError(
+                f"onnx.export: pad with mode='circular' (module {node.module!r}) needs ONNX "
+                f"Pad's mode 'wrap', which exists from opset 19 on, but the export asked for "
+                f"opset {g.opset}; expected opset >= 19; pass opset=19 (or later) to "
+                f"tc.onnx.export, or pad in another mode (a Conv layer's padding_mode)")
+        onnx_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+        return g.op("Pad", [x, g.ints(pads, "pads")], mode=onnx_mode)
     value = g.scalar(node.fn.params.get("value", 0.0), node.dtype)
     return g.op("Pad", [x, g.ints(pads, "pads"), value], mode="constant")
 

@@ -262,12 +262,19 @@ def _padding_for(x, padding, kernel_size, dilations) -> tuple:
     if padding == "valid":
         return x, 0
     spatial = len(kernel_size)
-    totals = [d * (k - 1) for k, d in zip(kernel_size, dilations, strict=True)]
-    if any(total % 2 for total in totals):
+    pairs = same_padding(kernel_size, dilations)
+    if any(after > before for before, after in pairs):
         lead = ((0, 0),) * (np.ndim(data_of(x)) - spatial)       # the batch and channel axes
-        x = indexing.pad(x, (*lead, *((0, total % 2) for total in totals)))
-    half = tuple(total // 2 for total in totals)
+        x = indexing.pad(x, (*lead, *((0, after - before) for before, after in pairs)))
+    half = tuple(before for before, _ in pairs)
     return x, half if spatial == 2 else half[0]
+
+
+def same_padding(kernel_size, dilations) -> tuple[tuple[int, int], ...]:
+    """padding="same"'s (before, after) per spatial axis, as PyTorch: dilation*(K - 1) in all,
+    half of them (rounded down) before and the rest after."""
+    return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2)
+                 for k, d in zip(kernel_size, dilations, strict=True))
 
 
 def _check_kernel_fits(fn: str, x_shape, kernel_size, padding, dilations, dilation) -> None:

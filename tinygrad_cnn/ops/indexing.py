@@ -97,16 +97,42 @@ class Stack(Function):
 
 
 class Pad(Function):
-    """numpy.pad(x, pad_width, constant_values=value): each axis grows by before + after."""
+    """numpy.pad(x, pad_width, ...): each axis grows by before + after. mode "constant" fills the
+    border with `value`; "reflect", "replicate" and "circular" (numpy's reflect, edge, wrap)
+    fill it with copies of elements of x: out = x[source], one index array per axis."""
 
-    def forward(self, x, pad_width, value):
-        self.interior = tuple(slice(before, before + n)
-                              for (before, _), n in zip(pad_width, x.shape, strict=True))
-        return np.pad(x, pad_width, constant_values=value)
+    def forward(self, x, pad_width, value=0.0, mode="constant"):
+        if mode == "constant":
+            self.interior = tuple(slice(before, before + n)
+                                  for (before, _), n in zip(pad_width, x.shape, strict=True))
+            self.source = None
+            return np.pad(x, pad_width, constant_values=value)
+        # np.ix_: the open mesh, so out[i, j, ...] = x[rows[i], cols[j], ...]
+        self.source = np.ix_(*(_source_positions(n, before, after, mode)
+                               for (before, after), n in zip(pad_width, x.shape, strict=True)))
+        self.shape = x.shape
+        return x[self.source]
 
-    # the border is a constant and x sits at out[interior] unchanged: dx = grad[interior]
+    # constant: the border is a constant and x sits at out[interior] unchanged: dx = grad[interior]
+    # copies: out[p] = x[source[p]], so dx[i] = sum of grad[p] over every p with source[p] = i
+    # (an edge copied k times gets k gradients): grad scatter-added at source, getitem's backward
     def backward(self, grad):
-        return GetItem.run(grad, index=self.interior)
+        if self.source is None:
+            return GetItem.run(grad, index=self.interior)
+        return ScatterAdd.run(grad, index=self.source, shape=self.shape)
+
+
+def _source_positions(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """Along one axis of `size` elements padded by (before, after): the index into x that each
+    of the before + size + after positions copies. Position p is t = p - before from x's start;
+    "reflect" mirrors t about the first and last element (which are not repeated: t = -1 copies
+    1), "replicate" clips t to the nearest element, "circular" wraps t around (t mod size)."""
+    t = np.arange(-before, size + after)
+    if mode == "reflect":                      # -t before the start, 2 (size - 1) - t past the end
+        return (size - 1) - np.abs((size - 1) - np.abs(t))
+    if mode == "replicate":
+        return np.clip(t, 0, size - 1)
+    return t % size if size else t             # circular (an empty axis has no padding to wrap)
 
 
 def getitem(x, index) -> Value:
@@ -308,9 +334,36 @@ def split(x, sections, axis: int = 0) -> list[Value]:
     return [GetItem.apply(x, index=lead + (slice(start, stop),)) for start, stop in bounds]
 
 
-def pad(x, pad_width, value: float = 0.0) -> Value:
-    """x with `value` added around it, as numpy.pad(x, pad_width, constant_values=value):
-    pad_width is ((before, after),) per axis, or one pair or one int for every axis."""
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+# numpy.pad's names for the modes that torch.nn.functional.pad spells otherwise, for the hint
+NUMPY_MODE_NAMES = {"edge": "replicate", "wrap": "circular"}
+
+
+def pad(x, pad_width, value: float = 0.0, mode: str = "constant") -> Value:
+    """x inside a border, as numpy.pad: pad_width is ((before, after),) per axis, or one pair or
+    one int for every axis. The border is, by mode, as in torch.nn.functional.pad:
+
+    - "constant": `value` everywhere (numpy.pad(x, pad_width, constant_values=value));
+    - "reflect": x mirrored about its first and last element, which are not repeated
+      ([1, 2, 3] padded by (2, 2) is [3, 2, 1, 2, 3, 2, 1]); each width < its axis's size;
+    - "replicate": copies of the first and last element ([1, 1, 1, 2, 3, 3, 3]); numpy's "edge";
+    - "circular": x wrapped around ([2, 3, 1, 2, 3, 1, 2]); each width <= its axis's size;
+      numpy's "wrap".
+
+    Any axis may be padded, in every mode (PyTorch pads only the last 1 to 3 axes in the modes
+    but constant). The backward sends each output element's gradient to the element of x it
+    copies, adding up where several copy one (reflect, replicate and circular borders); the
+    constant border gets none.
+
+    Raises
+    ------
+    ValueError
+        For a negative width, a pad_width that does not fit x's axes, a 0-d x, an unknown mode,
+        a value other than 0 with a mode but "constant", a width past what reflect (size - 1)
+        or circular (size) can copy, or a width > 0 on an empty axis in those modes.
+    TypeError
+        For a pad_width not made of ints, or a value that is not a real number.
+    """
     shape = _shape_of(x)
     if not shape:
         raise ValueError("pad: x is 0-d (shape ()), which has no axis to pad; expected an array "
@@ -331,8 +384,46 @@ def pad(x, pad_width, value: float = 0.0) -> Value:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"pad: value {value!r:.60} is a {type(value).__name__}; expected a real "
                         f"number (constant padding)")
+    if not isinstance(mode, str) or mode not in PAD_MODES:
+        hint = (f"; numpy's {mode!r} is {NUMPY_MODE_NAMES[mode]!r} here, as in PyTorch"
+                if isinstance(mode, str) and mode in NUMPY_MODE_NAMES else "")
+        raise ValueError(f"pad: mode is {mode!r}; expected one of "
+                         f"{', '.join(map(repr, PAD_MODES))}{hint}")
     pairs = tuple((int(before), int(after)) for before, after in widths)
-    return Pad.apply(x, pad_width=pairs, value=value)
+    if mode == "constant":
+        return Pad.apply(x, pad_width=pairs, value=value)
+    if value != 0:
+        raise ValueError(f"pad: value={value!r} with mode={mode!r}; expected no value (a mode "
+                         f"but 'constant' copies elements of x into the border, as PyTorch's); "
+                         f"drop value=, or pass mode='constant' to fill the border with it")
+    _check_copied_widths(shape, pairs, mode)
+    # no value param: a node in these modes is drawn with pad_width and mode only
+    return Pad.apply(x, pad_width=pairs, mode=mode)
+
+
+def _check_copied_widths(shape: tuple[int, ...], pairs: tuple, mode: str) -> None:
+    """The widths that reflect, replicate and circular padding can fill from x, as PyTorch's
+    (an error naming the first axis that does not fit, and what would)."""
+    for axis, (size, (before, after)) in enumerate(zip(shape, pairs, strict=True)):
+        if before == after == 0:
+            continue                        # an axis left alone fits, an empty one too
+        where = f"axis {axis} (x of shape {shape}) has size {size} and widths ({before}, {after})"
+        if size == 0:
+            raise ValueError(f"pad: mode={mode!r} copies elements of x into the border, but "
+                             f"{where}: an empty axis has none to copy; expected widths (0, 0) "
+                             f"there; pad it with mode='constant'")
+        if mode == "reflect" and max(before, after) >= size:
+            # circular takes one element more a side, so it fits a width of `size` only
+            others = "'replicate' or 'circular'" if max(before, after) == size else "'replicate'"
+            raise ValueError(f"pad: mode='reflect' mirrors x about its end elements without "
+                             f"repeating them, so a side can take at most size - 1 = {size - 1} "
+                             f"elements, but {where}; expected widths < {size} there, as "
+                             f"PyTorch; pass smaller widths, or mode={others}")
+        if mode == "circular" and max(before, after) > size:
+            raise ValueError(f"pad: mode='circular' wraps x around once, so a side can take at "
+                             f"most size = {size} elements, but {where}; expected widths <= "
+                             f"{size} there, as PyTorch; pass smaller widths, or "
+                             f"mode='replicate'")
 
 
 def _is_int(n) -> bool:

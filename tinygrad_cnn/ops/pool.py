@@ -1,8 +1,9 @@
-"""2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not, and
-adaptive average pooling to a given output size. Max-pooling routes the gradient to the first
-maximum of each window (row-major), as PyTorch; each backward is an op of its own whose backward
-is the forward again (or a product with constant matrices), so gradients of any order exist.
-The 1-D pools and unbatched inputs run through the 2-D ops, reshaped (layout.on_image_batch)."""
+"""2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not, with
+PyTorch's ceil_mode and count_include_pad, and adaptive average pooling to a given output size.
+Max-pooling routes the gradient to the first maximum of each window (row-major), as PyTorch;
+each backward is an op of its own whose backward is the forward again (or a product with
+constant matrices), so gradients of any order exist. The 1-D pools and unbatched inputs run
+through the 2-D ops, reshaped (layout.on_image_batch)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class MaxPool2d(Function):
     """out[n,c,i,j] = max_{p<KH, q<KW} xp[n, c, i*SH + p, j*SW + q]:
     x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 PH - KH) // SH + 1 and likewise OW; xp is x
     with PH, PW rows/columns of -inf on each side, which never win a window (PyTorch's padding).
+    With ceil_mode, OH rounds the division up instead, as PyTorch (pool_kernels.pooled_size),
+    and a last window hanging past the padding sees -inf there too: the image elements it holds.
 
     The element at offset (p, q) of every window at once is the strided view
     xp[:, :, p::SH, q::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
@@ -43,10 +46,10 @@ class MaxPool2d(Function):
     receives the sum of their gradients, and the padding, never an argmax, receives none.
     """
 
-    def forward(self, x, kernel_size=2, stride=None, padding=0):
+    def forward(self, x, kernel_size=2, stride=None, padding=0, ceil_mode=False):
         self.kernel, self.stride = as_sizes(kernel_size), as_sizes(stride or kernel_size)
         self.padding = as_sizes(padding)
-        out, self.argmax = kernels.max_pool(x, self.kernel, self.stride, self.padding)
+        out, self.argmax = kernels.max_pool(x, self.kernel, self.stride, self.padding, ceil_mode)
         return out
 
     # out = x at each window's argmax  =>  dx = g scattered to the argmax (overlaps add up)
@@ -59,7 +62,7 @@ class MaxPool2d(Function):
 class MaxPool2dScatter(Function):
     """max_pool2d's input gradient: dx[n, c, i*SH - PH + p*, j*SW - PW + q*] += g[n,c,i,j] at each
     window's argmax offset p*KW + q* (an integer constant, never in the padding):
-    g (N, C, OH, OW) -> x_shape (N, C, H, W).
+    g (N, C, OH, OW) -> x_shape (N, C, H, W); OH x OW, ceil_mode's or not, is the argmax's.
 
     Linear in g, with the gather at the same argmax as its transpose:
     <scatter(g), u> = <g, gather(u)>, so dg = gather(u) for the upstream gradient u.
@@ -93,38 +96,55 @@ class MaxPool2dGather(Function):
 
 
 class AvgPool2d(Function):
-    """out[n,c,i,j] = (1 / (KH*KW)) sum_{p<KH, q<KW} xp[n, c, i*SH + p, j*SW + q]:
+    """out[n,c,i,j] = (1 / d[i,j]) sum_{p<KH, q<KW} xp[n, c, i*SH + p, j*SW + q]:
     x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 PH - KH) // SH + 1 and likewise OW; xp is x
-    with PH, PW rows/columns of zeros, which count in the mean (PyTorch's count_include_pad).
+    with PH, PW rows/columns of zeros on each side. The divisor d is KH*KW, the padded zeros
+    counting in the mean (PyTorch's count_include_pad=True), or with count_include_pad=False
+    the number of image elements in the window. With ceil_mode, OH rounds the division up
+    instead (pool_kernels.pooled_size), and a last window hanging past the padding counts only
+    what it covers of the image and the padding: d is PyTorch's (divisors).
 
-    Linear in x; backward: every window hands g / (KH*KW) to each of its elements
-    (AvgPool2dGrad), whose own backward is this average again.
+    Linear in x; backward: every window hands g / d to each of its elements (AvgPool2dGrad),
+    whose own backward is this average again.
     """
 
-    def forward(self, x, kernel_size=2, stride=None, padding=0):
+    def forward(self, x, kernel_size=2, stride=None, padding=0, ceil_mode=False,
+                count_include_pad=True):
         self.kernel, self.stride = as_sizes(kernel_size), as_sizes(stride or kernel_size)
         self.padding = as_sizes(padding)
-        (ph, pw), area = self.padding, self.kernel[0] * self.kernel[1]
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        return sum(view for _, _, view in kernels.window_views(xp, self.kernel, self.stride)) / area
+        self.options = _options(ceil_mode, count_include_pad)
+        counts = tuple(kernels.pooled_size(*axis, ceil_mode) for axis in zip(
+            x.shape[2:], self.kernel, self.stride, self.padding, strict=True))
+        # PH, PW zeros on each side, and more after the image where a ceil_mode window hangs out
+        (ph, pw), (eh, ew) = self.padding, kernels.end_paddings(x.shape[2:], counts, self.kernel,
+                                                                self.stride, self.padding)
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, eh), (pw, ew))) if ph or pw or eh or ew else x
+        total = sum(view for _, _, view in kernels.window_views(xp, self.kernel, self.stride))
+        return total / divisors(x.shape[2:], counts, self.kernel, self.stride, self.padding,
+                                count_include_pad).astype(x.dtype)
 
-    # out = sum over each window / (KH*KW)  =>  dx = g / (KH*KW) added to every window element
+    # out = sum over each window / d  =>  dx = g / d added to every element of the window
     def backward(self, grad):
         x, _ = self.saved()
         return AvgPool2dGrad.run(grad, x_shape=x.shape, kernel=self.kernel, stride=self.stride,
-                                 padding=self.padding)
+                                 padding=self.padding, **self.options)
 
 
 class AvgPool2dGrad(Function):
-    """avg_pool2d's input gradient: dx = g / (KH*KW) added to every element of each window,
-    padding cut off: g (N, C, OH, OW) -> x_shape (N, C, H, W). Linear in g, the transpose of
-    the average: dg = avg_pool2d(u)."""
+    """avg_pool2d's input gradient: dx = g / d added to every element of each window, padding
+    cut off: g (N, C, OH, OW) -> x_shape (N, C, H, W), with avg_pool2d's divisors d for its
+    OH x OW windows (ceil_mode's or not: g's). Linear in g, the transpose of the average:
+    dg = avg_pool2d(u)."""
 
-    def forward(self, g, *, x_shape, kernel, stride, padding):
+    def forward(self, g, *, x_shape, kernel, stride, padding, ceil_mode=False,
+                count_include_pad=True):
         self.kernel, self.stride, self.padding = kernel, stride, padding
-        (n, c, h, w), (ph, pw) = x_shape, padding
-        dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        share = g / (kernel[0] * kernel[1])
+        self.options = _options(ceil_mode, count_include_pad)
+        (n, c, h, w), (ph, pw), counts = x_shape, padding, g.shape[2:]
+        eh, ew = kernels.end_paddings((h, w), counts, kernel, stride, padding)
+        dxp = np.zeros((n, c, ph + h + eh, pw + w + ew), dtype=g.dtype)
+        share = g / divisors((h, w), counts, kernel, stride, padding,
+                             count_include_pad).astype(g.dtype)
         for _, _, view in kernels.window_views(dxp, kernel, stride):
             view += share                                        # adds: views may overlap
         return dxp[:, :, ph:ph + h, pw:pw + w]
@@ -132,7 +152,34 @@ class AvgPool2dGrad(Function):
     # dx = the transpose of the average applied to g  =>  dg = the average of u
     def backward(self, grad):
         return AvgPool2d.run(grad, kernel_size=self.kernel, stride=self.stride,
-                             padding=self.padding)
+                             padding=self.padding, **self.options)
+
+
+def divisors(size: tuple[int, int], counts: tuple[int, int], kernel, stride, padding,
+             count_include_pad: bool) -> np.ndarray:
+    """d (OH, OW), what avg_pool2d divides each window's sum by, as PyTorch's avg_pool2d: the
+    rows times the columns that the window covers, of the image and its padding (rows before
+    H + PH: a ceil_mode window hanging past the padding is cut there), or with
+    count_include_pad=False of the image alone. size (H, W), counts (OH, OW); ints."""
+    covered = []
+    for n, count, k, s, p in zip(size, counts, kernel, stride, padding, strict=True):
+        start = np.arange(count) * s - p             # each window's first row, in x's rows
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        covered.append(end - start)
+    return np.outer(*covered)                        # (OH,) x (OW,) -> (OH, OW)
+
+
+def _options(ceil_mode: bool, count_include_pad: bool = True) -> dict:
+    """The pool flags that differ from PyTorch's defaults, as keyword params: an op's params, as
+    drawn, name only those, so a pool with the defaults draws as it did before they existed."""
+    options = {}
+    if ceil_mode:
+        options["ceil_mode"] = True
+    if not count_include_pad:
+        options["count_include_pad"] = False
+    return options
 
 
 class AdaptiveAvgPool2d(Function):
@@ -169,13 +216,16 @@ def bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
     return (((start <= k) & (k < end)) / (end - start)).astype(dtype)
 
 
-def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2):
+def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2,
+                ceil_mode=False):
     """The input's array, the kernel, stride and padding as tuples of `spatial` ints (pairs for
-    the 2-D pools), after checking them against the input (a batch or one unbatched example)."""
+    the 2-D pools), after checking them and ceil_mode against the input (a batch or one
+    unbatched example): every axis has a window at least."""
     xa = np.asarray(x.data if isinstance(x, Value) else x)
     kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
     steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
     pads = check_sizes(fn, "padding", padding, 0, spatial)
+    check_flag(fn, "ceil_mode", ceil_mode)
     _check_pool_input(fn, xa.shape, spatial)
     what = "image" if spatial == 2 else "signal"
     if any(p > k // 2 for p, k in zip(pads, kernel, strict=True)):
@@ -186,13 +236,29 @@ def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2):
                          f"{most[0] if len(set(most)) == 1 else most} or less, or a larger "
                          f"kernel_size")
     padded = tuple(size + 2 * p for size, p in zip(xa.shape[-spatial:], pads, strict=True))
-    if any(k > size for k, size in zip(kernel, padded, strict=True)):
-        size = "input" if not any(pads) else "padded input"
+    axes = zip(xa.shape[-spatial:], kernel, steps, pads, strict=True)
+    if min(kernels.pooled_size(*axis, ceil_mode) for axis in axes) >= 1:
+        return xa, kernel, steps, pads
+    size = "input" if not any(pads) else "padded input"
+    if not ceil_mode:
         length = "the image size" if spatial == 2 else "the signal length"
         raise ValueError(f"{fn}: kernel {sizes_text(kernel)} is larger than the {size} "
                          f"{sizes_text(padded)} (input {xa.shape}); expected kernel_size <= "
                          f"{length}")
-    return xa, kernel, steps, pads
+    # as PyTorch: ceil_mode's last window may hang past the end by up to stride - 1 elements
+    reach = tuple(n + s - 1 for n, s in zip(padded, steps, strict=True))
+    raise ValueError(f"{fn}: kernel {sizes_text(kernel)} leaves no window in the {size} "
+                     f"{sizes_text(padded)} (input {xa.shape}), even with ceil_mode=True, which "
+                     f"lets the last window hang past the end by at most stride - 1; expected "
+                     f"kernel_size <= {sizes_text(reach)} (the {size} + stride - 1)")
+
+
+def check_flag(fn: str, name: str, value) -> None:
+    """A pool's ceil_mode or count_include_pad is True or False; `fn`, an op or a layer, names
+    the caller in the error."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} is {type(value).__name__} {value!r}; expected True or "
+                        f"False; pass {name}=True or {name}=False")
 
 
 def _check_pool_input(fn: str, shape: tuple[int, ...], spatial: int) -> None:
@@ -213,72 +279,89 @@ def _check_float(fn: str, xa: np.ndarray) -> None:
 
 def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
                stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0) -> Value:
+               padding: int | tuple[int, int] = 0, *, ceil_mode: bool = False) -> Value:
     """Max over (KH, KW) windows of x padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW), or
     one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // SH + 1 (likewise
     OW).
 
     kernel_size, stride and padding are ints or (h, w) pairs; stride defaults to kernel_size
     (non-overlapping windows). As PyTorch's max_pool2d, the padding is -inf, so it never wins a
-    window (nor gets a gradient), and is at most kernel_size // 2. The gradient goes to the
-    first maximum of each window, row-major. A NaN makes its window's maximum NaN, but no
+    window (nor gets a gradient), and is at most kernel_size // 2. ceil_mode=True (by keyword:
+    PyTorch's next positional setting is dilation) rounds OH up instead, as PyTorch: a last
+    window may hang past the edge (by up to SH - 1 rows) and takes the maximum of the image
+    elements it holds, but no window starts in the bottom or right padding. The gradient goes
+    to the first maximum of each window, row-major. A NaN makes its window's maximum NaN, but no
     comparison with it is true, so the gradient goes to the first maximum of the elements
     before it, or to the NaN when it comes first (PyTorch sends it to the NaN). An unbatched
     image is pooled as a batch of one.
     """
-    pads = _check_pool("max_pool2d", x, kernel_size, stride, padding)[3]
+    pads = _check_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode=ceil_mode)[3]
     params = {"kernel_size": kernel_size, "stride": stride}
     if pads != (0, 0):              # the params of an unpadded pool, as drawn, stay as they were
         params["padding"] = padding
+    params |= _options(ceil_mode)   # likewise, only a ceil_mode that is not the default
     return on_image_batch(x, 2, lambda images: MaxPool2d.apply(images, **params))
 
 
 def max_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
-               padding: int | tuple[int] = 0) -> Value:
+               padding: int | tuple[int] = 0, *, ceil_mode: bool = False) -> Value:
     """Max over windows of K elements of x padded by `padding`: x (N, C, L) -> (N, C, OL), or
     one unbatched signal (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1, as PyTorch's
     max_pool1d.
 
     kernel_size, stride and padding are ints (or tuples of one int); stride defaults to
-    kernel_size. As max_pool2d: the padding is -inf and at most kernel_size // 2, and the
-    gradient goes to the first maximum of each window. A signal is a 1 x L image: x runs
-    through max_pool2d's op as (N, C, 1, L) with 1 x K windows, and the result is reshaped
-    back, so the gradients are max_pool2d's.
+    kernel_size. As max_pool2d: the padding is -inf and at most kernel_size // 2, ceil_mode=True
+    (by keyword) rounds OL up, and the gradient goes to the first maximum of each window. A
+    signal is a 1 x L image: x runs through max_pool2d's op as (N, C, 1, L) with 1 x K windows,
+    and the result is reshaped back, so the gradients are max_pool2d's.
     """
-    _, (k,), (s,), (p,) = _check_pool("max_pool1d", x, kernel_size, stride, padding, spatial=1)
+    _, (k,), (s,), (p,) = _check_pool("max_pool1d", x, kernel_size, stride, padding, spatial=1,
+                                      ceil_mode=ceil_mode)
     return on_image_batch(x, 1, lambda images: MaxPool2d.apply(
-        images, kernel_size=(1, k), stride=(1, s), padding=(0, p)))
+        images, kernel_size=(1, k), stride=(1, s), padding=(0, p), **_options(ceil_mode)))
 
 
 def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0) -> Value:
+               padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Value:
     """Mean over (KH, KW) windows of x zero-padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW),
     or one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // SH + 1
     (likewise OW).
 
-    As PyTorch's avg_pool2d with its defaults: stride defaults to kernel_size, the padded zeros
-    count in every mean (count_include_pad=True), padding is at most kernel_size // 2.
+    As PyTorch's avg_pool2d (without divisor_override): stride defaults to kernel_size, padding
+    is at most kernel_size // 2, and the padded zeros count in every mean (count_include_pad=
+    True: each window's sum over KH*KW) unless count_include_pad=False (its sum over the number
+    of image elements in it). ceil_mode=True rounds OH up instead: a last window may hang past
+    the edge (by up to SH - 1 rows), but no window starts in the bottom or right padding, and
+    such a window's divisor counts only what it covers of the image (and, with
+    count_include_pad, of the padding), as PyTorch's.
     """
-    xa = _check_pool("avg_pool2d", x, kernel_size, stride, padding)[0]
+    xa = _check_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode=ceil_mode)[0]
+    check_flag("avg_pool2d", "count_include_pad", count_include_pad)
     _check_float("avg_pool2d", xa)
     return on_image_batch(x, 2, lambda images: AvgPool2d.apply(
-        images, kernel_size=kernel_size, stride=stride, padding=padding))
+        images, kernel_size=kernel_size, stride=stride, padding=padding,
+        **_options(ceil_mode, count_include_pad)))
 
 
 def avg_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
-               padding: int | tuple[int] = 0) -> Value:
+               padding: int | tuple[int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Value:
     """Mean over windows of K elements of x zero-padded by `padding`: x (N, C, L) -> (N, C, OL),
     or one unbatched signal (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1, as
-    PyTorch's avg_pool1d with its defaults.
+    PyTorch's avg_pool1d (without divisor_override).
 
-    stride defaults to kernel_size, the padded zeros count in every mean (count_include_pad),
-    padding is at most kernel_size // 2. A signal is a 1 x L image: x runs through avg_pool2d's
-    op as (N, C, 1, L) with 1 x K windows, reshaped back, so the gradients are avg_pool2d's.
+    stride defaults to kernel_size, padding is at most kernel_size // 2; count_include_pad and
+    ceil_mode as avg_pool2d's. A signal is a 1 x L image: x runs through avg_pool2d's op as
+    (N, C, 1, L) with 1 x K windows, reshaped back, so the gradients are avg_pool2d's.
     """
-    xa, (k,), (s,), (p,) = _check_pool("avg_pool1d", x, kernel_size, stride, padding, spatial=1)
+    xa, (k,), (s,), (p,) = _check_pool("avg_pool1d", x, kernel_size, stride, padding, spatial=1,
+                                       ceil_mode=ceil_mode)
+    check_flag("avg_pool1d", "count_include_pad", count_include_pad)
     _check_float("avg_pool1d", xa)
     return on_image_batch(x, 1, lambda images: AvgPool2d.apply(
-        images, kernel_size=(1, k), stride=(1, s), padding=(0, p)))
+        images, kernel_size=(1, k), stride=(1, s), padding=(0, p),
+        **_options(ceil_mode, count_include_pad)))
 
 
 def adaptive_avg_pool2d(x, output_size: int | None | tuple[int | None, int | None]) -> Value:

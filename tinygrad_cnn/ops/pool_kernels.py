@@ -8,7 +8,9 @@ tests/test_pool_kernels.py checks them against the loops of tests/reference.py.
 The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
 one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp. With
 padding (PH, PW), the windows are those of the image with PH rows and PW columns added on each
-side, and the offsets count within them; they never point into the padding.
+side, and the offsets count within them; they never point into the padding. With ceil_mode, a
+last window may hang past the bottom (right) padding: as many more rows (columns) are added
+there (end_padding), so it is a window of the padded image like any other.
 """
 
 from __future__ import annotations
@@ -30,17 +32,48 @@ def window_views(x: np.ndarray, kernel: Pair, stride: Pair) -> Iterator[tuple]:
             yield p, q, x[:, :, p:p + (oh - 1) * sh + 1:sh, q:q + (ow - 1) * sw + 1:sw]
 
 
-def max_pool(x: np.ndarray, kernel: Pair, stride: Pair,
-             padding: Pair = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+def pooled_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """The number of windows along an axis of `size` elements, as PyTorch's pools count them:
+    (size + 2 padding - kernel) // stride + 1, or with ceil_mode the ceiling of that division
+    instead, less one where the last window would then start in the end padding (at or past
+    size + padding): every window starts on the input or the padding before it."""
+    span = size + 2 * padding - kernel
+    if not ceil_mode:
+        return span // stride + 1
+    count = -(-span // stride) + 1
+    return count - 1 if (count - 1) * stride >= size + padding else count
+
+
+def end_padding(size: int, count: int, kernel: int, stride: int, padding: int) -> int:
+    """The padding after the last element that `count` windows need along an axis: `padding`,
+    or more where the last one (ceil_mode) hangs past it, to end at (count - 1)*stride + kernel
+    of the padded axis. Windows that fit leave the end of the padding unused, as before."""
+    return max(padding, (count - 1) * stride + kernel - size - padding)
+
+
+def end_paddings(shape: tuple[int, ...], counts: tuple[int, ...], kernel: Pair, stride: Pair,
+                 padding: Pair) -> Pair:
+    """end_padding along H and W: shape (H, W), counts (OH, OW)."""
+    return tuple(end_padding(*axis) for axis in zip(shape, counts, kernel, stride, padding,
+                                                     strict=True))
+
+
+def max_pool(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair = (0, 0),
+             ceil_mode: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(out, argmax): each window's maximum and the offset of its first maximum (row-major, as
-    PyTorch): x (N, C, H, W) -> two (N, C, OH, OW) arrays, OH = (H + 2 PH - KH) // SH + 1.
+    PyTorch): x (N, C, H, W) -> two (N, C, OH, OW) arrays, OH = (H + 2 PH - KH) // SH + 1, or
+    with ceil_mode pooled_size's count.
 
     The running maximum over the views x[:, :, p::SH, q::SW] in row-major order; a view
     replaces it only where strictly larger, so an equal later value leaves the first maximum.
-    2x2 windows at stride 2 go by max_pool_2x2, padded windows by max_pool_padded.
+    2x2 windows at stride 2 go by max_pool_2x2, padded windows (ceil_mode's hanging ones too)
+    by max_pool_padded.
     """
-    if tuple(padding) != (0, 0):
-        return max_pool_padded(x, kernel, stride, padding)
+    counts = tuple(pooled_size(*axis, ceil_mode) for axis in zip(x.shape[2:], kernel, stride,
+                                                                 padding, strict=True))
+    end = end_paddings(x.shape[2:], counts, kernel, stride, padding)
+    if tuple(padding) != (0, 0) or end != (0, 0):
+        return max_pool_padded(x, kernel, stride, padding, end)
     if tuple(kernel) == tuple(stride) == (2, 2):
         return max_pool_2x2(x)
     return max_pool_by_views(x, kernel, stride)
@@ -59,15 +92,17 @@ def max_pool_by_views(x: np.ndarray, kernel: Pair, stride: Pair) -> tuple[np.nda
     return out, argmax
 
 
-def max_pool_padded(x: np.ndarray, kernel: Pair, stride: Pair,
-                    padding: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """max_pool over the windows of x with PH rows and PW columns of padding on each side, which
-    never wins (PyTorch's implicit -inf padding): the padding holds the dtype's lowest value, so
-    no image element is below it; where a window's first maximum is still in the padding (its
-    image elements all that lowest value, or a NaN first among them), it moves to the window's
-    first image element, which is then that maximum (or the NaN, as in an unpadded window)."""
+def max_pool_padded(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair,
+                    end: Pair | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """max_pool over the windows of x with PH rows and PW columns of padding on each side (EH
+    rows and EW columns after the image where `end` says, for ceil_mode), which never wins
+    (PyTorch's implicit -inf padding): the padding holds the dtype's lowest value, so no image
+    element is below it; where a window's first maximum is still in the padding (its image
+    elements all that lowest value, or a NaN first among them), it moves to the window's first
+    image element, which is then that maximum (or the NaN, as in an unpadded window)."""
     kw, (sh, sw), (ph, pw), (h, w) = kernel[1], stride, padding, x.shape[2:]
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=lowest(x.dtype))
+    eh, ew = padding if end is None else end
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, eh), (pw, ew)), constant_values=lowest(x.dtype))
     out, argmax = max_pool_by_views(xp, kernel, stride)           # offsets within padded windows
     top, left = np.arange(out.shape[2]) * sh, np.arange(out.shape[3]) * sw   # window origins in xp
     p, q = np.divmod(argmax, kw)
@@ -114,11 +149,12 @@ def max_pool_scatter(g: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]
     through the view of dx at each offset, which gets g times whether that offset is the
     argmax (for 2x2 windows, twice as fast as flat indices; an infinite g gives nan at the
     window's other offsets, 0 * inf); larger windows at flat indices. With padding, into the
-    padded shape, then the padding (which no argmax points into) cut off."""
-    ph, pw = padding
-    if ph or pw:
-        n, c, h, w = x_shape
-        dxp = max_pool_scatter(g, argmax, (n, c, h + 2 * ph, w + 2 * pw), kernel, stride)
+    padded shape (with ceil_mode's rows and columns after the image, which argmax's OH x OW
+    windows tell), then the padding (which no argmax points into) cut off."""
+    (n, c, h, w), (ph, pw) = x_shape, padding
+    eh, ew = end_paddings((h, w), argmax.shape[2:], kernel, stride, padding)
+    if ph or pw or eh or ew:
+        dxp = max_pool_scatter(g, argmax, (n, c, ph + h + eh, pw + w + ew), kernel, stride)
         return dxp[:, :, ph:ph + h, pw:pw + w]
     dx = np.zeros(x_shape, dtype=g.dtype)
     if stride[0] >= kernel[0] and stride[1] >= kernel[1]:
