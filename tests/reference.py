@@ -1,5 +1,6 @@
-"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d, avg_pool2d
-(with PyTorch's ceil_mode and count_include_pad), adaptive_avg_pool2d and matmul, written
+"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d (with
+dilation and PyTorch's indices), max_unpool2d, avg_pool2d (with PyTorch's ceil_mode and
+count_include_pad), adaptive_avg_pool2d and matmul, written
 straight from their definitions and sharing no code with the library: slow on purpose, used only
 as test oracles."""
 
@@ -91,31 +92,36 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilati
     return out
 
 
-def pool_output_size(size, kernel, stride, padding, ceil_mode=False):
+def pool_output_size(size, kernel, stride, padding, ceil_mode=False, dilation=1):
     """How many windows a pool has along an axis, as PyTorch's pooling_output_shape: the floor
-    of (size + 2*padding - kernel) / stride, plus 1; with ceil_mode the ceiling instead, then
-    one fewer if the last window would start at or past size + padding (in the end padding)."""
-    quotient = (size + 2 * padding - kernel) / stride
+    of (size + 2*padding - dilation*(kernel - 1) - 1) / stride, plus 1; with ceil_mode the
+    ceiling instead, then one fewer if the last window would start at or past size + padding
+    (in the end padding)."""
+    quotient = (size + 2 * padding - dilation * (kernel - 1) - 1) / stride
     count = (math.ceil(quotient) if ceil_mode else math.floor(quotient)) + 1
     if ceil_mode and (count - 1) * stride >= size + padding:
         count -= 1
     return count
 
 
-def max_pool2d(x, kernel_size=2, stride=None, padding=0, ceil_mode=False):
-    """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p - ph, j*sw + q - pw], over
-    the elements inside the image only (padding never counts, as PyTorch's -inf padding, nor
-    what a ceil_mode window hangs past it); only the values: x (N, C, H, W) -> (N, C, OH, OW),
-    OH = pool_output_size(H, KH, sh, ph, ceil_mode), stride defaulting to the kernel."""
+def max_pool2d(x, kernel_size=2, stride=None, padding=0, ceil_mode=False, dilation=1,
+               return_indices=False):
+    """out[n,c,i,j] = max over p < KH, q < KW of x[n, c, i*sh + p*dh - ph, j*sw + q*dw - pw],
+    over the elements inside the image only (padding never counts, as PyTorch's -inf padding,
+    nor what a ceil_mode window hangs past it): x (N, C, H, W) -> (N, C, OH, OW),
+    OH = pool_output_size(H, KH, sh, ph, ceil_mode, dh), stride defaulting to the kernel. With
+    return_indices also the place row*W + col of each window's first maximum (row-major)."""
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     if stride is None:
         stride = (kh, kw)
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
     n_batch, channels, height, width = x.shape
-    oh = pool_output_size(height, kh, sh, ph, ceil_mode)
-    ow = pool_output_size(width, kw, sw, pw, ceil_mode)
+    oh = pool_output_size(height, kh, sh, ph, ceil_mode, dh)
+    ow = pool_output_size(width, kw, sw, pw, ceil_mode, dw)
     out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
+    indices = np.zeros((n_batch, channels, oh, ow), dtype=np.int64)
     for n in range(n_batch):
         for c in range(channels):
             for i in range(oh):
@@ -123,12 +129,25 @@ def max_pool2d(x, kernel_size=2, stride=None, padding=0, ceil_mode=False):
                     best = None
                     for p in range(kh):
                         for q in range(kw):
-                            row, col = i * sh + p - ph, j * sw + q - pw
+                            row, col = i * sh + p * dh - ph, j * sw + q * dw - pw
                             if not (0 <= row < height and 0 <= col < width):
                                 continue
                             if best is None or x[n, c, row, col] > best:
                                 best = x[n, c, row, col]
+                                indices[n, c, i, j] = row * width + col
                     out[n, c, i, j] = best
+    return (out, indices) if return_indices else out
+
+
+def max_unpool2d(x, indices, output_size):
+    """out[n, c, k // OW, k % OW] = x[n, c, i, j] for k = indices[n, c, i, j], zeros elsewhere,
+    visiting x row-major, so that of the elements naming one place the last is left (as
+    PyTorch's loop): x, indices (N, C, H, W) -> (N, C, OH, OW), output_size (OH, OW)."""
+    oh, ow = output_size
+    out = np.zeros((*x.shape[:2], oh, ow), dtype=x.dtype)
+    for n, c, i, j in np.ndindex(x.shape):
+        k = indices[n, c, i, j]
+        out[n, c, k // ow, k % ow] = x[n, c, i, j]
     return out
 
 

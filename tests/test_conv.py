@@ -437,8 +437,9 @@ def test_an_input_that_requires_grad_in_another_dtype_is_a_type_error_with_the_f
     ((1, 2, 4, 4), (2, 3, 3, 3), {"stride": 0}, r"^conv_transpose2d: stride is 0; expected an "
                                                 r"int >= 1 or an \(h, w\) pair of such ints; "
                                                 r"pass e\.g\. stride=1$"),
-    ((2, 4, 4), (2, 3, 3, 3), {}, r"conv_transpose2d: input has shape \(2, 4, 4\); expected a "
-                                  r"4-D input .* use x\.reshape\(1, 2, 4, 4\)"),
+    ((4, 4), (1, 3, 3, 3), {}, r"conv_transpose2d: input has shape \(4, 4\); expected a 4-D "
+                               r"input \(N, C_in, H, W\) or a 3-D one \(C_in, H, W\) .* use "
+                               r"x\.reshape\(1, 1, 4, 4\)"),     # one image (C_in, H, W) is fine
 ])
 def test_conv_transpose2d_bad_input_raises(x_shape, w_shape, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -466,6 +466,109 @@ def test_ceil_mode_where_onnx_before_opset_22_counts_a_window_more_is_refused(tm
     assert got.shape == (2, 2, 3, 3)
 
 
+class PoolUnpool(nn.Module):
+    """A dilated max pool with its indices, the unpool back to the input's size, and the indices
+    as an output too: (N, 2, H, W) -> (N, 2, OH, OW) twice -> (N, 2, H, W); `spatial` 1 pools
+    the (N, 2, 8) signals instead. `mix` makes the values a plane's duplicate indices carry
+    differ, so the last write is seen."""
+
+    def __init__(self, spatial, kernel_size, stride, padding, dilation, ceil_mode, mix=False):
+        pool, unpool = (nn.MaxPool2d, nn.MaxUnpool2d) if spatial == 2 else (nn.MaxPool1d,
+                                                                            nn.MaxUnpool1d)
+        self.pool = pool(kernel_size, stride, padding, dilation, True, ceil_mode)
+        self.unpool = unpool(kernel_size, stride, padding)
+        self.mix = mix
+
+    def forward(self, x):
+        out, indices = self.pool(x)
+        values = ops.cumsum(out, axis=-1) if self.mix else out * 2
+        return self.unpool(values, indices, x.shape[2:]), indices, out
+
+
+@pytest.mark.parametrize("spatial, settings, shape, opset", [
+    (2, (2, None, 0, 1, False), (2, 2, 9, 8), 17),         # the 9th row left out: output_size
+    (2, (2, 2, 1, 2, False), (2, 2, 9, 9), 17),            # dilated, padded
+    (2, ((2, 3), (2, 2), (1, 1), 1, True), (2, 2, 9, 8), 22),       # pairs, ceil_mode
+    (1, (3, 2, 1, 2, True), (2, 2, 8), 22),
+])
+def test_dilated_max_pool_indices_and_max_unpool_match_onnx_runtime(tmp_path, spatial, settings,
+                                                                   shape, opset):
+    model, rng, path = PoolUnpool(spatial, *settings).eval(), np.random.default_rng(21), \
+        tmp_path / "unpool.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # nothing to warn about
+        proto = tc.onnx.export(model, rng.standard_normal(shape).astype(np.float32), path,
+                               opset=opset)
+    (pool,) = [node for node in proto.graph.node if node.op_type == "MaxPool"]
+    assert len(pool.output) == 2                                 # Values and Indices
+    dilation = settings[3] if isinstance(settings[3], tuple) else (1,) * (2 - spatial) + (
+        settings[3],) * spatial
+    dilations = [list(a.ints) for a in pool.attribute if a.name == "dilations"]
+    assert dilations == ([] if set(dilation) == {1} else [list(dilation)])
+    assert [node.op_type for node in proto.graph.node].count("MaxUnpool") == 1
+    for batch in (2, 3):
+        x = rng.permutation(batch * int(np.prod(shape[1:]))).reshape(batch, *shape[1:])
+        x = x.astype(np.float32)
+        got = run_ort(path, x)
+        with tc.no_grad():
+            expected = model(tc.Value(x))
+        for ort_out, our_out in zip(got, expected, strict=True):
+            assert ort_out.dtype == our_out.dtype
+            np.testing.assert_array_equal(ort_out, our_out.data)
+
+
+def test_max_unpool_with_duplicate_indices_writes_the_last_in_onnx_runtime_too(tmp_path):
+    # 3x3 windows at stride 1 share their maxima; the values unpooled differ (a cumsum)
+    model, rng = PoolUnpool(2, 3, 1, 1, 1, False, mix=True).eval(), np.random.default_rng(22)
+    x = rng.standard_normal((2, 2, 9, 8)).astype(np.float32)
+    tc.onnx.export(model, x, tmp_path / "dup.onnx")
+    _, indices, _ = model(tc.Value(x))
+    assert np.bincount(indices.data[0, 0].ravel()).max() > 1            # duplicates indeed
+    (got, _, _), (expected, _, _) = run_ort(tmp_path / "dup.onnx", x), model(tc.Value(x))
+    np.testing.assert_allclose(got, expected.data, rtol=1e-6, atol=1e-6)
+
+
+def test_max_unpool_of_indices_that_are_not_a_pools_output_is_refused(tmp_path):
+    indices = np.arange(16).reshape(1, 1, 4, 4) % 4
+
+    class Fixed(nn.Module):
+        def forward(self, x):                    # indices from outside the model: a constant
+            return ops.max_unpool2d(x, np.broadcast_to(indices, x.shape), 2)
+
+    with pytest.raises(ValueError, match=r"^onnx\.export: max_unpool \(module ''\) takes indices "
+                                         r"of shape \(2, 1, 4, 4\) that are a constant of the "
+                                         r"graph, not the Indices of a MaxPool exported before "
+                                         r"it, .*; compute them in forward with "
+                                         r"return_indices=True$"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # the constant with the batch size, warned of
+            tc.onnx.export(Fixed(), np.ones((2, 1, 4, 4), np.float32), tmp_path / "f.onnx")
+    # the fix: the pool inside forward
+    tc.onnx.export(PoolUnpool(2, 2, None, 0, 1, False).eval(),
+                   np.ones((2, 1, 8, 8), np.float32), tmp_path / "ok.onnx")
+
+
+def test_an_output_that_is_a_constant_of_the_trace_is_refused(tmp_path):
+    class IndicesOnly(nn.Module):          # the pooled output unused: its pool is not exported
+        def __init__(self, both):
+            self.pool, self.both = nn.MaxPool2d(2, return_indices=True), both
+
+        def forward(self, x):
+            out, indices = self.pool(x)
+            return (out if self.both else x * 2), indices
+
+    x = np.random.default_rng(23).standard_normal((2, 1, 4, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"^onnx\.export: output_1 \(shape \(2, 1, 2, 2\), dtype "
+                                         r"int64\) is a constant of this trace, .* return or use "
+                                         r"the pooled output as well\)$"):
+        tc.onnx.export(IndicesOnly(both=False).eval(), x, tmp_path / "i.onnx")
+    assert not os.listdir(tmp_path)
+    tc.onnx.export(IndicesOnly(both=True).eval(), x, tmp_path / "i.onnx")   # the fix named
+    other = np.random.default_rng(24).standard_normal((3, 1, 4, 4)).astype(np.float32)
+    _, got = run_ort(tmp_path / "i.onnx", other)
+    np.testing.assert_array_equal(got, IndicesOnly(both=True)(tc.Value(other))[1].data)
+
+
 class Signals(nn.Module):
     """Conv1d ("same", an even kernel), MaxPool1d, a grouped dilated Conv1d, AvgPool1d, then a
     linear layer: (N, 2, 16) -> (N, 4, 16) -> (N, 4, 8) -> (N, 4, 4) -> (N, 4, 3) -> (N, 5)."""

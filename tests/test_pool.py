@@ -972,12 +972,15 @@ def test_options_that_are_not_bools_are_refused_with_the_fix(op, kwargs, match):
         assert getattr(tc.ops, op)(x, 2, **{name: fix}).ndim == x.ndim
 
 
-def test_max_pools_take_ceil_mode_by_keyword_only():
-    # PyTorch's max pools take dilation after padding: a positional ceil_mode would hide it
-    with pytest.raises(TypeError, match=r"positional argument"):
-        tc.ops.max_pool2d(np.ones((1, 1, 5, 5)), 2, 2, 0, True)
-    with pytest.raises(TypeError, match=r"positional argument"):
-        tc.nn.MaxPool1d(2, 2, 0, True)
+def test_max_pools_take_pytorchs_positional_order():
+    # the ops: (x, kernel_size, stride, padding, dilation, ceil_mode, return_indices); the
+    # layers: (kernel_size, stride, padding, dilation, return_indices, ceil_mode), as PyTorch's
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    out, indices = tc.ops.max_pool2d(x, 2, 2, 0, 1, True, True)
+    assert out.shape == (1, 1, 3, 3) and indices.dtype == np.int64
+    assert tc.ops.max_pool1d(x[0], 2, 2, 0, 2, True).shape == (1, 5, 2)
+    layer = tc.nn.MaxPool1d(2, 2, 0, 1, True, True)
+    assert layer.return_indices is True and layer.ceil_mode is True
     assert tc.nn.AvgPool1d(2, 2, 0, True, False).count_include_pad is False  # PyTorch's order
 
 

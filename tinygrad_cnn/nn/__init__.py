@@ -25,6 +25,8 @@ from tinygrad_cnn.nn.layers import (
     LogSoftmax,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
     PReLU,
     ReLU,
     ReLU6,
@@ -52,6 +54,6 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "
            "ELU", "Hardtanh", "ReLU6", "Tanh", "Sigmoid", "Softplus", "GELU", "SiLU", "Softmax",
            "LogSoftmax", "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "GroupNorm", "Embedding", "init",
-           "Conv1d", "MaxPool1d", "AvgPool1d",
+           "Conv1d", "MaxPool1d", "AvgPool1d", "MaxUnpool1d", "MaxUnpool2d",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
            "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss", "utils"]

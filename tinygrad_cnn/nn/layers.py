@@ -1,7 +1,7 @@
-"""The layers: Linear, Conv1d/2d, ConvTranspose2d, MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool2d,
-Flatten, the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d, Identity, LayerNorm,
-GroupNorm, Embedding. Each holds its parameters, buffers and settings; its forward calls the op
-of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
+"""The layers: Linear, Conv1d/2d, ConvTranspose2d, MaxPool1d/2d, MaxUnpool1d/2d, AvgPool1d/2d,
+AdaptiveAvgPool2d, Flatten, the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d,
+Identity, LayerNorm, GroupNorm, Embedding. Each holds its parameters, buffers and settings; its
+forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
 from tinygrad_cnn.ops.conv import groups_dividing, same_padding
 from tinygrad_cnn.ops.elementwise import real_number
-from tinygrad_cnn.ops.indexing import embedding_ids, embedding_padding_idx, embedding_renorm
+from tinygrad_cnn.ops.indexing import (
+    embedding_flags,
+    embedding_ids,
+    embedding_padding_idx,
+    embedding_renorm,
+)
 from tinygrad_cnn.ops.layout import as_sizes, check_padding_mode, check_sizes
 from tinygrad_cnn.ops.pool import check_flag, check_output_size
 from tinygrad_cnn.random import generator
@@ -189,9 +194,10 @@ class Conv2d(_Conv):
 
 
 class ConvTranspose2d(Module):
-    """2-D transposed convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H - 1)*stride -
-    2*padding + KH + output_padding (likewise OW); it maps a conv2d's output size back to its
-    input size (e.g. doubles H and W with kernel_size=4, stride=2, padding=1).
+    """2-D transposed convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), or one unbatched image
+    (C_in, H, W) -> (C_out, OH, OW), OH = (H - 1)*stride - 2*padding + KH + output_padding
+    (likewise OW); it maps a conv2d's output size back to its input size (e.g. doubles H and W
+    with kernel_size=4, stride=2, padding=1).
 
     weight (C_in, C_out / groups, KH, KW) -- the layout of the Conv2d(C_out, C_in) it
     transposes -- and bias (C_out,) are float32, drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -205,6 +211,11 @@ class ConvTranspose2d(Module):
     1/groups of the output channels, as ops.conv_transpose2d. dilation D spaces the kernel's
     taps D apart: OH = (H - 1)*stride - 2*padding + dilation*(KH - 1) + 1 + output_padding.
     groups and dilation come after bias and rng here: pass them by keyword.
+
+    forward(x, output_size=None), as PyTorch's: output_size (OH, OW) -- or with the leading
+    sizes too, (N, C_out, OH, OW) for a batch and (C_out, OH, OW) for an unbatched image, which
+    are not read -- picks the output's size in place of the layer's output_padding, each of OH
+    and OW in [the size without output_padding, that size + stride - 1].
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
@@ -245,10 +256,53 @@ class ConvTranspose2d(Module):
                                            fan_in, rng))
         self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
 
-    def forward(self, x):
+    def forward(self, x, output_size: tuple[int, ...] | None = None):
+        extra = self.output_padding if output_size is None else self._output_padding(x,
+                                                                                     output_size)
         return ops.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
-                                    padding=self.padding, output_padding=self.output_padding,
+                                    padding=self.padding, output_padding=extra,
                                     groups=self.groups, dilation=self.dilation)
+
+    def _output_padding(self, x, output_size) -> tuple[int, int]:
+        """The output_padding that gives output_size, as PyTorch's: OH - the smallest OH, where
+        OH may be up to stride - 1 rows more than (H - 1)*stride - 2*padding +
+        dilation*(KH - 1) + 1 (likewise OW); output_size's leading sizes (the batch, the
+        channels) are dropped unread."""
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        if len(shape) not in (3, 4):
+            return self.output_padding           # the op's error names the shapes it takes
+        lead, axes = len(shape) - 2, "(OH, OW)"
+        full = "(N, C_out, OH, OW)" if lead == 2 else "(C_out, OH, OW)"
+        entries = tuple(output_size) if isinstance(output_size, (tuple, list)) else None
+        if entries is None or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool)
+                                      for e in entries):
+            raise TypeError(f"ConvTranspose2d: output_size is {type(output_size).__name__} "
+                            f"{output_size!r:.60}; expected a tuple of ints {axes} or {full}; "
+                            f"pass e.g. output_size={self._smallest(shape)}")
+        if len(entries) == lead + 2:
+            entries = entries[lead:]
+        input_kind = "batch (N, C_in, H, W)" if lead == 2 else "unbatched image (C_in, H, W)"
+        if len(entries) != 2:
+            raise ValueError(f"ConvTranspose2d: output_size {output_size!r} has "
+                             f"{len(output_size)} entries; expected 2, {axes}, or {lead + 2}, "
+                             f"{full}, for the {input_kind} of shape {shape}; pass e.g. "
+                             f"output_size={self._smallest(shape)}")
+        smallest = self._smallest(shape)
+        largest = tuple(low + s - 1 for low, s in zip(smallest, self.stride, strict=True))
+        if not all(low <= e <= high for e, low, high in zip(entries, smallest, largest,
+                                                            strict=True)):
+            raise ValueError(f"ConvTranspose2d: output_size {output_size!r} asks for "
+                             f"{entries[0]}x{entries[1]}, which the {input_kind} of shape "
+                             f"{shape} cannot give with stride {self.stride}; expected OH in "
+                             f"[{smallest[0]}, {largest[0]}] and OW in [{smallest[1]}, "
+                             f"{largest[1]}]; pass e.g. output_size={smallest}")
+        return tuple(int(e) - low for e, low in zip(entries, smallest, strict=True))
+
+    def _smallest(self, shape) -> tuple[int, int]:
+        """(OH, OW) without output_padding for an input of `shape`, (N, C_in, H, W) or
+        (C_in, H, W)."""
+        return tuple((size - 1) * s - 2 * p + d * (k - 1) + 1 for size, s, p, d, k in zip(
+            shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size, strict=True))
 
     def extra_repr(self) -> str:
         # PyTorch's: the pairs always, padding, dilation, output_padding and groups only when
@@ -270,10 +324,11 @@ class ConvTranspose2d(Module):
 
 class _Pool(Module):
     """What the max and average pools share: kernel_size, stride (kernel_size when None),
-    padding and ceil_mode (by keyword: PyTorch's max pools take dilation in its place), checked
-    as the layer is built (ints, or tuples of one int per spatial axis: `spatial`), and a
-    forward through the op `_op`. Each subclass sets both (no defaults, so a subclass that
-    forgets one fails with an AttributeError naming it)."""
+    padding and ceil_mode (by keyword here: each subclass takes its settings in PyTorch's
+    positional order, which differs between the max and the average pools), checked as the
+    layer is built (ints, or tuples of one int per spatial axis: `spatial`), and a forward
+    through the op `_op`. Each subclass sets both (no defaults, so a subclass that forgets one
+    fails with an AttributeError naming it)."""
 
     spatial: int
     _op: Callable[..., Value]
@@ -307,9 +362,11 @@ class _Pool(Module):
                                                            [0] * self.spatial):
             text += f", padding={self.padding!r}"
         # the flags only where they are not PyTorch's defaults, so a default pool reads as before
-        defaults = {"ceil_mode": False, "count_include_pad": True}
-        return text + "".join(f", {name}={value}" for name, value in self._flags().items()
-                              if value != defaults[name])
+        defaults = {"dilation": as_sizes(1, self.spatial), "ceil_mode": False,
+                    "count_include_pad": True, "return_indices": False}
+        return text + "".join(
+            f", {name}={value!r}" for name, value in self._flags().items()
+            if (as_sizes(value, self.spatial) if name == "dilation" else value) != defaults[name])
 
 
 class _AvgPool(_Pool):
@@ -331,24 +388,93 @@ class _AvgPool(_Pool):
         return {"ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad}
 
 
-class MaxPool1d(_Pool):
+class _MaxPool(_Pool):
+    """What the max pools add: dilation and return_indices, in PyTorch's positional order for
+    the layers (kernel_size, stride, padding, dilation, return_indices, ceil_mode; the ops take
+    ceil_mode before return_indices, as PyTorch's). With return_indices=True, forward returns
+    (out, indices), what MaxUnpool1d/2d take."""
+
+    def __init__(self, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] | None = None,
+                 padding: int | tuple[int, ...] = 0, dilation: int | tuple[int, ...] = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode)
+        check_sizes(type(self).__name__, "dilation", dilation, 1, self.spatial)
+        check_flag(type(self).__name__, "return_indices", return_indices)
+        self.dilation = dilation
+        self.return_indices = bool(return_indices)
+
+    def _flags(self) -> dict:
+        return {"dilation": self.dilation, "ceil_mode": self.ceil_mode,
+                "return_indices": self.return_indices}
+
+
+class MaxPool1d(_MaxPool):
     """Max over each window of K elements of x padded by `padding`: (N, C, L) -> (N, C, OL), or
-    (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1 (rounded up with ceil_mode=True,
-    by keyword); kernel_size, stride and padding are ints (or tuples of one int); stride
-    defaults to kernel_size; the padding is -inf and never wins, as PyTorch's."""
+    (C, L) -> (C, OL), OL = (L + 2*padding - dilation*(K - 1) - 1) // stride + 1 (rounded up
+    with ceil_mode=True); kernel_size, stride, padding and dilation are ints (or tuples of one
+    int); stride defaults to kernel_size; the padding is -inf and never wins, as PyTorch's;
+    return_indices=True makes forward return (out, indices)."""
 
     spatial = 1
     _op = staticmethod(ops.max_pool1d)
 
 
-class MaxPool2d(_Pool):
+class MaxPool2d(_MaxPool):
     """Max over each (KH, KW) window of x padded by `padding`: (N, C, H, W) -> (N, C, OH, OW),
-    or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1 (rounded up with
-    ceil_mode=True, by keyword); kernel_size, stride and padding are ints or (h, w) pairs;
-    stride defaults to kernel_size; the padding is -inf and never wins, as PyTorch's."""
+    or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - DH*(KH - 1) - 1) // stride + 1 (rounded
+    up with ceil_mode=True); kernel_size, stride, padding and dilation are ints or (h, w) pairs;
+    stride defaults to kernel_size; the padding is -inf and never wins, as PyTorch's;
+    return_indices=True makes forward return (out, indices)."""
 
     spatial = 2
     _op = staticmethod(ops.max_pool2d)
+
+
+class _MaxUnpool(Module):
+    """What MaxUnpool1d/2d share: kernel_size, stride (kernel_size when None) and padding, those
+    of the max pool they invert, checked as the layer is built, and forward(x, indices,
+    output_size=None) through the op `_op`, as PyTorch's. Each subclass sets `spatial` and
+    `_op`."""
+
+    spatial: int
+    _op: Callable[..., Value]
+
+    def __init__(self, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] | None = None,
+                 padding: int | tuple[int, ...] = 0):
+        layer, spatial = type(self).__name__, self.spatial
+        check_sizes(layer, "kernel_size", kernel_size, 1, spatial)
+        if stride is not None:
+            check_sizes(layer, "stride", stride, 1, spatial)
+        check_sizes(layer, "padding", padding, 0, spatial)
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x, indices, output_size: tuple[int, ...] | None = None):
+        return self._op(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding!r}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    """MaxPool1d's partial inverse: forward(x, indices, output_size=None) puts each element of
+    x (N, C, L) at its index in zeros of (N, C, OL), OL = (L - 1)*stride - 2*padding +
+    kernel_size unless output_size says otherwise (ops.max_unpool1d)."""
+
+    spatial = 1
+    _op = staticmethod(ops.max_unpool1d)
+
+
+class MaxUnpool2d(_MaxUnpool):
+    """MaxPool2d's partial inverse: forward(x, indices, output_size=None) puts each element of
+    x (N, C, H, W) at its index h*OW + w in zeros of (N, C, OH, OW), OH = (H - 1)*stride -
+    2*padding + KH unless output_size says otherwise (ops.max_unpool2d)."""
+
+    spatial = 2
+    _op = staticmethod(ops.max_unpool2d)
 
 
 class AvgPool1d(_AvgPool):
@@ -871,9 +997,11 @@ class Embedding(Module):
     padding_idx, as PyTorch's, that row starts as zeros and never gets a gradient (the output at
     its positions is still weight[padding_idx], whatever it holds). With max_norm, as PyTorch's,
     each forward first shortens in place the picked rows whose norm_type-norm exceeds max_norm
-    (ops.embedding). An integer Value of ids stays the op's input, so drawings show it, and a
-    model whose input is ids exports to ONNX (a Gather). PyTorch's scale_grad_by_freq and sparse
-    options are left out.
+    (ops.embedding). With scale_grad_by_freq, as PyTorch's, each row's gradient is divided by
+    the number of times its id occurs in the ids of that call. An integer Value of ids stays the
+    op's input, so drawings show it, and a model whose input is ids exports to ONNX (a Gather;
+    scale_grad_by_freq changes only the gradient, so it exports the same). PyTorch's sparse
+    gradients are left out (sparse=True is an error).
 
     Parameters
     ----------
@@ -894,15 +1022,22 @@ class Embedding(Module):
     norm_type : float
         Keyword-only: the p of the p-norm that max_norm bounds, > 0 (inf: the largest absolute
         value); 2.0 by default.
+    scale_grad_by_freq : bool
+        Keyword-only: divide the gradient of row i by k_i, the number of times i occurs in the
+        ids of the forward call (a mini-batch), so frequent ids do not take larger steps than
+        rare ones; False by default.
+    sparse : bool
+        Keyword-only, False only: gradients here are dense arrays.
 
     Raises
     ------
     TypeError
-        For a padding_idx that is not an int or None. In forward, for ids that are not integers
+        For a padding_idx that is not an int or None, a scale_grad_by_freq or sparse that is
+        not a bool. In forward, for ids that are not integers
         (a float or bool array, a Value that requires grad): convert them with
         ids.astype(np.int64) (ids.data.astype(np.int64) for a Value).
     ValueError
-        For a padding_idx outside [-num_embeddings, num_embeddings).
+        For a padding_idx outside [-num_embeddings, num_embeddings), or sparse=True.
     IndexError
         In forward, for an id outside [0, num_embeddings) (as PyTorch; negative ids do not
         count from the end).
@@ -910,7 +1045,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  rng: np.random.Generator | None = None, *, max_norm: float | None = None,
-                 norm_type: float = 2.0):
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False):
         _check_positive_int("Embedding", "num_embeddings", num_embeddings)
         _check_positive_int("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
@@ -921,6 +1057,8 @@ class Embedding(Module):
                             f"max_norm={rng!r}")
         renorm = {} if max_norm is None else embedding_renorm("Embedding", max_norm, norm_type)
         self.max_norm, self.norm_type = renorm.get("max_norm"), renorm.get("norm_type", 2.0)
+        self.scale_grad_by_freq = embedding_flags("Embedding", scale_grad_by_freq, sparse)
+        self.sparse = False
         rng = generator(rng, "Embedding")
         draws = rng.standard_normal((self.num_embeddings, self.embedding_dim))   # PyTorch's N(0, 1)
         if self.padding_idx is not None:
@@ -930,7 +1068,8 @@ class Embedding(Module):
     def forward(self, ids):
         embedding_ids("Embedding", ids, self.num_embeddings)   # errors that name this layer
         # (*ids.shape, embedding_dim)
-        return ops.embedding(ids, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return ops.embedding(ids, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                             self.scale_grad_by_freq)
 
     def _checked_padding_idx(self, padding_idx) -> int | None:
         """padding_idx as an index in [0, num_embeddings), or None; an error saying what to do."""
@@ -949,4 +1088,6 @@ class Embedding(Module):
             text += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             text += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
         return text

@@ -257,10 +257,76 @@ def max_pool2d(g, node, x):
     kernel = _pair(params.get("kernel_size", 2))
     stride = kernel if params.get("stride") is None else _pair(params["stride"])
     ph, pw = _pair(params.get("padding", 0))
+    dilation = _pair(params.get("dilation", 1))
+    # the window counts of a dilated kernel are those of its span D*(K - 1) + 1
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    extra = {} if dilation == [1, 1] else {"dilations": dilation}
     # ONNX's MaxPool leaves the padding out of every maximum, as our -inf padding never wins,
     # and out of the windows that ceil_mode lets hang past it
-    return g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
-                **_pool_ceil_mode(g, node, kernel, stride, [ph, pw]))
+    out = g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
+               **extra, **_pool_ceil_mode(g, node, spans, stride, [ph, pw]))
+    indices = vars(node.fn).get("returned_indices")     # max_pool2d(..., return_indices=True)
+    if indices is not None:
+        _pool_indices(g, node, indices)
+    return out
+
+
+def _pool_indices(g, node, indices) -> None:
+    """The indices Value that max_pool2d(return_indices=True) returned with `node`, from the
+    MaxPool node just added (its second output, Indices): ONNX's flatten the whole (N, C, H, W)
+    input, (n*C + c)*H*W + h*W + w, ours (PyTorch's) each (H, W) plane: the remainder mod H*W,
+    reshaped to the indices' layout ((N, C, OL) for a 1-D pool)."""
+    pool = g.nodes[-1]
+    flat = g._unique(f"{pool.name}_output_1")
+    pool.output.append(flat)
+    h, w = node.fn.inputs[0].shape[2:]
+    name = g.op("Mod", [flat, g.scalar(h * w, np.int64, "plane_size")])
+    if indices.shape != node.shape:
+        name = g.op("Reshape", [name, g.ints([-1, *indices.shape[1:]], "shape")])
+    g.names[id(indices)] = name
+    g.traced[name] = indices.shape
+    if g.is_batched(node):
+        g.batched.add(id(indices))
+
+
+def max_unpool2d(g, node, x, indices):
+    value, images = node.fn.inputs[1], node.fn.inputs[0]
+    if indices in {tensor.name for tensor in g.initializers}:
+        raise ValueError(
+            f"onnx.export: max_unpool (module {node.module!r}) takes indices of shape "
+            f"{value.shape} that are a constant of the graph, not the Indices of a MaxPool "
+            f"exported before it, so the file would replay this example's indices for every "
+            f"input; expected indices that max_pool1d/2d or nn.MaxPool1d/2d(return_indices=True) "
+            f"returned inside forward, from a pool whose output the model uses before the "
+            f"unpool; compute them in forward with return_indices=True")
+    (n_c, h, w), (oh, ow) = images.shape[1:], node.shape[2:]
+    if value.shape != images.shape:                     # (N, C, L) -> (N, C, 1, L)
+        indices = g.op("Reshape", [indices, g.ints([-1, *images.shape[1:]], "shape")])
+    # ONNX Runtime refuses an output_shape below (H - 1)*S + K, the size without padding, which
+    # ours may be (padding, output_size): so the node unpools into planes of at least (H, W),
+    # with kernel 1 and stride 1, whatever the pool's, at (OH', OW') = the larger of (OH, OW)
+    # and (H, W), from which the (OH, OW) corner is cut
+    big_h, big_w = max(oh, h), max(ow, w)
+    if big_w != ow:                                     # h*OW + w -> h*OW' + w
+        plane_width = g.scalar(ow, np.int64, "plane_width")
+        rows = g.op("Div", [indices, plane_width])
+        indices = g.op("Add", [g.op("Mul", [rows, g.scalar(big_w, np.int64, "width")]),
+                               g.op("Mod", [indices, plane_width])])
+    # ours index each plane, ONNX's MaxUnpool the whole (N, C, OH', OW') output: add each
+    # plane's first index, (n*C + c)*OH'*OW', made for the batch at run time
+    lead = g.op("Slice", [g.op("Shape", [x]), g.ints([0], "starts"), g.ints([2], "ends")])
+    planes = g.reduce("ReduceProd", lead, [0], keepdims=False)                    # N*C
+    first = g.op("Mul", [g.op("Range", [g.scalar(0, np.int64, "start"), planes,
+                                        g.scalar(1, np.int64, "delta")]),
+                         g.scalar(big_h * big_w, np.int64, "plane_size")])
+    first = g.op("Reshape", [first, g.ints([-1, n_c, 1, 1], "shape")])           # (N, C, 1, 1)
+    size = g.op("Concat", [lead, g.ints([big_h, big_w], "size")], axis=0)
+    out = g.op("MaxUnpool", [x, g.op("Add", [indices, first]), size], kernel_shape=[1, 1],
+               strides=[1, 1])
+    if (big_h, big_w) != (oh, ow):
+        out = g.op("Slice", [out, g.ints([0, 0], "starts"), g.ints([oh, ow], "ends"),
+                             g.ints([2, 3], "axes")])
+    return out
 
 
 def avg_pool2d(g, node, x):
@@ -506,6 +572,7 @@ CONVERTERS = {
     pool.MaxPool2d: max_pool2d,
     pool.AvgPool2d: avg_pool2d,
     pool.AdaptiveAvgPool2d: adaptive_avg_pool2d,
+    pool.MaxUnpool2d: max_unpool2d,
     reduce.Sum: _reduce("ReduceSum"),
     reduce.Mean: _reduce("ReduceMean"),
     reduce.Max: _reduce("ReduceMax"),

@@ -28,7 +28,7 @@ INSTALL_HINT = "pip install 'tinygrad_cnn[onnx]' (or pip install onnx)"
 # The layers that also take one unbatched example, as PyTorch's: (C, L) for the 1-D ones, (C, H, W)
 # for the 2-D ones; by the number of spatial axes of their input.
 UNBATCHED_LAYERS = {nn.Conv1d: 1, nn.MaxPool1d: 1, nn.AvgPool1d: 1, nn.Conv2d: 2, nn.MaxPool2d: 2,
-                    nn.AvgPool2d: 2, nn.AdaptiveAvgPool2d: 2}
+                    nn.AvgPool2d: 2, nn.AdaptiveAvgPool2d: 2, nn.ConvTranspose2d: 2}
 # Ops that only training computes: the hint for them says what to export instead.
 LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits", "L1Loss", "SmoothL1Loss",
           "HuberLoss", "BinaryCrossEntropy", "KLDiv"}
@@ -385,6 +385,14 @@ class GraphBuilder:
         output_infos = []
         for i, value in enumerate(outputs):
             wanted = OUTPUT if len(outputs) == 1 else f"{OUTPUT}_{i}"
+            if id(value) not in self.names and id(value) not in self.leaf_names:
+                raise ValueError(
+                    f"onnx.export: {wanted} (shape {value.shape}, dtype {value.dtype}) is a "
+                    f"constant of this trace, neither computed from the input by recorded ops "
+                    f"nor a parameter, so the file would return this example's values for every "
+                    f"input; expected outputs computed from the input with tinygrad_cnn ops "
+                    f"(a max pool's indices come from the exported pool only when its output "
+                    f"is used too: return or use the pooled output as well)")
             name = self.names.get(id(value)) or self._name_of(value, None)
             if self._made_by_a_node(name) and name not in (info.name for info in output_infos):
                 self._rename(name, wanted)

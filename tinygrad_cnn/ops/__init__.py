@@ -59,6 +59,8 @@ from tinygrad_cnn.ops.pool import (
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+    max_unpool1d,
+    max_unpool2d,
 )
 from tinygrad_cnn.ops.reduce import (
     argmax,
@@ -85,4 +87,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "cos", "log1p", "expm1",
            "min", "var", "std", "logsumexp", "cumsum", "argmax", "argmin",
            "getitem", "embedding", "cat", "stack", "split", "pad",
-           "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d"]
+           "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
+           "max_unpool1d", "max_unpool2d"]

@@ -326,7 +326,8 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                      output_padding: int | tuple[int, int] = 0, groups: int = 1,
                      dilation: int | tuple[int, int] = 1) -> Value:
     """Transposed convolution, as in PyTorch (and in its argument order): x (N, C_in, H, W),
-    w (C_in, C_out / groups, KH, KW), b (C_out,) or None -> (N, C_out, OH, OW),
+    w (C_in, C_out / groups, KH, KW), b (C_out,) or None -> (N, C_out, OH, OW), or one
+    unbatched image (C_in, H, W) -> (C_out, OH, OW), with
     OH = (H - 1)*stride - 2*padding + dilation*(KH - 1) + 1 + output_padding (likewise OW).
 
     w is laid out as the weight of the conv2d it transposes (that conv2d maps C_out channels to
@@ -340,6 +341,9 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
     those rows of w, so it is the transpose of conv2d(..., groups=G) with the same w. groups > 1
     runs one transposed convolution per group (G ops in the graph): x, w and b sliced per group
     with getitem, the G outputs joined with cat along the channels, as conv2d does.
+
+    An unbatched image runs as a batch of one, as conv2d's does (a reshape before the op and one
+    after it, so no rule of its own); output_padding means the same for it as for a batch.
     """
     groups = _check_groups(groups, "conv_transpose2d")
     x, b, xa, wa = _check_conv("conv_transpose2d", x, w, b, stride, padding, in_axis=0,
@@ -355,7 +359,8 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
         raise ValueError(f"conv_transpose2d: output_padding {output_padding!r} is not smaller "
                          f"than stride {stride!r} or dilation {dilation!r}; expected each "
                          f"output_padding < max(its stride, its dilation), as PyTorch")
-    size = _transposed_size(xa.shape, wa.shape, steps, pads, extra, dilations)
+    batch = xa.shape if xa.ndim == 4 else (1, *xa.shape)      # an unbatched image: a batch of 1
+    size = _transposed_size(batch, wa.shape, steps, pads, extra, dilations)
     if min(size) < 1:
         kernel = f"kernel {wa.shape[2]}x{wa.shape[3]}"
         if dilations != (1, 1):
@@ -365,10 +370,14 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                          f"expected at least 1x1; use less padding")
     params = _dilated({"stride": stride, "padding": padding, "output_padding": output_padding},
                       dilation, dilations)
-    if groups > 1:
-        return _per_group(ConvTranspose2d, x, w, b, xa.shape[1], wa.shape[1] * groups, groups,
-                          **params)
-    return ConvTranspose2d.apply(x, w, b, **params)
+
+    def run(images):                      # (N, C_in, H, W) -> (N, C_out, OH, OW)
+        if groups > 1:
+            return _per_group(ConvTranspose2d, images, w, b, wa.shape[0], wa.shape[1] * groups,
+                              groups, **params)
+        return ConvTranspose2d.apply(images, w, b, **params)
+
+    return on_image_batch(x, 2, run)
 
 
 def _per_group(op: type[Function], x, w, b, c_in: int, c_out: int, groups: int,
@@ -398,7 +407,8 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
 
     g must have the shape of conv2d(x, w, stride=stride, padding=padding, dilation=dilation)
     for a w of weight_shape, OH = (H + 2*padding - dilation*(KH - 1) - 1) // stride + 1, as
-    PyTorch's torch.nn.grad.conv2d_weight.
+    PyTorch's torch.nn.grad.conv2d_weight. Batches only, as PyTorch's: for one unbatched image
+    pass x[None] and g[None].
     """
     weight_shape = tuple(int(k) for k in weight_shape)
     xa, ga = np.asarray(data_of(x)), np.asarray(data_of(g))
@@ -406,9 +416,12 @@ def conv2d_weight(x, g, weight_shape: tuple[int, int, int, int],
     ph, pw = check_sizes("conv2d_weight", "padding", padding, 0)
     dilations = check_sizes("conv2d_weight", "dilation", dilation, 1)
     if xa.ndim != 4 or len(weight_shape) != 4 or min(weight_shape) < 1:
+        # PyTorch's conv2d_weight takes batches only, and so does this one
+        fix = ("; for one unbatched image (C_in, H, W) pass a batch of one, x[None] and g[None] "
+               "(the same weight gradient)" if xa.ndim == 3 and ga.ndim == 3 else "")
         raise ValueError(f"conv2d_weight: expected a 4-D input (N, C_in, H, W) and a weight "
                          f"shape of 4 positive sizes (C_out, C_in, KH, KW), got input "
-                         f"{xa.shape} and weight_shape {weight_shape}")
+                         f"{xa.shape} and weight_shape {weight_shape}{fix}")
     f, c = weight_shape[:2]
     _check_kernel_fits("conv2d_weight", xa.shape, weight_shape[2:], padding, dilations, dilation)
     kh, kw = kernels.dilated_size(weight_shape[2:], dilations)
@@ -427,14 +440,14 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
     """The arrays of x, w, b after checking what conv1d, conv2d and conv_transpose2d share:
     stride and padding (for conv1d and conv2d a padding string is checked later, with the
     kernel), a kernel at least 1 wide (before anything is worked out from it), the shapes
-    (`spatial` axes of size after the channels, and for conv1d and conv2d
-    an unbatched input (C_in, *size) as well as a batch, as PyTorch's), matching channels (w's
-    axis `in_axis` meets x's channels, times `groups` for conv1d and conv2d; for
-    conv_transpose2d groups divides them and multiplies w's output channels), the bias's shape;
+    (`spatial` axes of size after the channels, an unbatched input (C_in, *size) as well as a
+    batch, as PyTorch's), matching channels (w's axis `in_axis` meets x's channels, times
+    `groups` for conv1d and conv2d; for conv_transpose2d groups divides them and multiplies w's
+    output channels), the bias's shape;
     then x and b in w's floating dtype (and x's array)."""
     xa, wa = np.asarray(data_of(x)), np.asarray(data_of(w))
     ba = None if b is None else np.asarray(data_of(b))
-    forward = in_axis == 1          # conv1d, conv2d: unbatched inputs, padding strings, as PyTorch
+    forward = in_axis == 1          # conv1d, conv2d: padding strings, as PyTorch
     check_sizes(fn, "stride", stride, 1, spatial)
     if not (forward and isinstance(padding, str)):
         check_sizes(fn, "padding", padding, 0, spatial, ("same", "valid") if forward else ())
@@ -451,12 +464,12 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
         raise ValueError(f"{fn}: weight {wa.shape} has {kernel}; expected "
                          f"{' and '.join(f'{k} >= 1' for k in KERNEL_AXES[spatial])}")
     channels = wa.shape[1] * groups if forward else wa.shape[0]
-    if xa.ndim not in ((spatial + 2, spatial + 1) if forward else (4,)):
-        ranks = ranks_expected(spatial, "C_in") if forward else "a 4-D input (N, C_in, H, W)"
+    if xa.ndim not in (spatial + 2, spatial + 1):
         hint = (image_batch_hint(xa.shape, channels) if spatial == 2
                 else signal_batch_hint(xa.shape, channels))
-        raise ValueError(f"{fn}: input has shape {xa.shape}; expected {ranks} with C_in = "
-                         f"{channels} for weight {wa.shape}{hint}")
+        raise ValueError(f"{fn}: input has shape {xa.shape}; expected "
+                         f"{ranks_expected(spatial, 'C_in')} with C_in = {channels} for weight "
+                         f"{wa.shape}{hint}")
     c_in = xa.shape[-spatial - 1]                    # axis 1, or 0 when unbatched
     if groups > 1 and forward:
         _check_grouped_channels(fn, xa.shape, c_in, wa.shape, groups)

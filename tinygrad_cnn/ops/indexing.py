@@ -49,17 +49,26 @@ class ScatterAdd(Function):
 class Embedding(Function):
     """weight[ids], one row of the table per id: ids (any shape) integers in [0, num_embeddings),
     weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim). With max_norm, the
-    picked rows longer than max_norm are first shortened in place (renorm_rows)."""
+    picked rows longer than max_norm are first shortened in place (renorm_rows). With
+    scale_grad_by_freq, row i's gradient is divided by k_i, the number of times ids hold i."""
 
-    def forward(self, ids, weight, padding_idx, max_norm=None, norm_type=2.0):
+    def forward(self, ids, weight, padding_idx, max_norm=None, norm_type=2.0,
+                scale_grad_by_freq=False):
         if max_norm is not None:
             renorm_rows(weight, ids, max_norm, norm_type)   # changes weight, outside the graph
         self.ids, self.shape, self.padding_idx = ids, weight.shape, padding_idx
+        # k_{ids[p]} at each position p: integers, constants of the rule (padding_idx counted
+        # too, as PyTorch; its positions send nothing anyway)
+        self.counts = (np.bincount(ids.ravel(), minlength=len(weight))[ids]
+                       if scale_grad_by_freq else None)
         return weight[ids]
 
     # out[p] = weight[ids[p]] copies a row: row i gets the sum of grad[p] over the positions p
-    # holding id i (a scatter-add into zeros), where positions holding padding_idx send nothing
+    # holding id i (a scatter-add into zeros), where positions holding padding_idx send nothing;
+    # scale_grad_by_freq: dw[i] = sum_{p: ids[p] = i} grad[p] / k_i, still linear in grad
     def backward(self, grad):
+        if self.counts is not None:      # times 1 / k in grad's dtype, as PyTorch's scale
+            grad = grad * (1.0 / self.counts[..., None]).astype(grad.dtype)
         if self.padding_idx is not None:
             grad = Where.run((self.ids == self.padding_idx)[..., None], 0, grad)
         return None, ScatterAdd.run(grad, index=(self.ids,), shape=self.shape)
@@ -146,7 +155,8 @@ def getitem(x, index) -> Value:
 
 
 def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | None = None,
-              norm_type: float = 2.0) -> Value:
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Value:
     """weight[ids], as torch.nn.functional.embedding: ids (any shape) integers in
     [0, num_embeddings), weight (num_embeddings, embedding_dim) -> (*ids.shape, embedding_dim).
 
@@ -160,6 +170,12 @@ def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | Non
     (a Value's .data, or the array passed): a change to the table, outside the graph, that no
     gradient sees (the output's gradient is that of the rescaled rows).
 
+    With scale_grad_by_freq, as PyTorch's, row i's gradient is divided by k_i, the number of
+    times i occurs in this call's ids (padding_idx's positions counted, though they send
+    nothing): dw[i] = sum over the positions p holding i of grad[p] / k_i. It stays linear in
+    grad, so it is differentiated again like the plain lookup; PyTorch's second derivative by
+    the upstream gradient leaves out the 1 / k_i, this one keeps it (the true derivative).
+
     Parameters
     ----------
     ids : int, list, integer numpy array or integer Value
@@ -172,19 +188,23 @@ def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | Non
         The longest a picked row may be, a number >= 0; None leaves the table alone.
     norm_type : float
         The p of the p-norm that max_norm bounds, > 0 (inf: the largest absolute value).
+    scale_grad_by_freq : bool
+        Divide each row's gradient by how often its id occurs in ids.
+    sparse : bool
+        Only False: gradients here are dense arrays (sparse=True is an error).
 
     Raises
     ------
     TypeError
         For ids that are not integers (a float or bool array, a Value that requires grad):
         convert them with ids.astype(np.int64) (ids.data.astype(np.int64) for a Value); for a
-        weight of an integer dtype.
+        weight of an integer dtype; for a scale_grad_by_freq or sparse that is not a bool.
     IndexError
         For an id outside [0, num_embeddings) (as PyTorch; negative ids do not count from the
         end).
     ValueError
         For a weight that is not 2-D, a padding_idx outside [-num_embeddings, num_embeddings),
-        a max_norm < 0 or a norm_type <= 0, or a read-only weight with max_norm.
+        a max_norm < 0 or a norm_type <= 0, a read-only weight with max_norm, or sparse=True.
     """
     table = np.asarray(weight.data if isinstance(weight, Value) else weight)
     if table.ndim != 2:
@@ -202,9 +222,27 @@ def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | Non
         raise ValueError("embedding: weight is read-only, and max_norm rescales its rows in "
                          "place; expected a writable table; pass a copy, e.g. "
                          "tc.Value(np.array(weight)), or max_norm=None")
+    # a param only when set, so that a plain lookup records the same node as before
+    scaled = {"scale_grad_by_freq": True} if embedding_flags("embedding", scale_grad_by_freq,
+                                                             sparse) else {}
     # an integer Value stays the input, so that drawings (and the ONNX exporter) see its node
     return Embedding.apply(ids if isinstance(ids, Value) else checked, weight,
-                           padding_idx=padding_idx, **renorm)
+                           padding_idx=padding_idx, **renorm, **scaled)
+
+
+def embedding_flags(op: str, scale_grad_by_freq, sparse) -> bool:
+    """scale_grad_by_freq as a bool, after checking that both are bools and sparse is False; an
+    error naming `op` (the op or the layer) and saying what to do."""
+    for name, value in (("scale_grad_by_freq", scale_grad_by_freq), ("sparse", sparse)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{op}: {name} is {type(value).__name__} {value!r:.40}; expected "
+                            f"True or False")
+    if sparse:
+        raise ValueError(f"{op}: sparse=True asks for a sparse weight gradient, which "
+                         f"tinygrad_cnn does not have (every gradient is a dense numpy array); "
+                         f"expected sparse=False; pass sparse=False (the default): the dense "
+                         f"gradient holds the same values, zero in the rows no id picked")
+    return bool(scale_grad_by_freq)
 
 
 def embedding_renorm(op: str, max_norm, norm_type) -> dict:

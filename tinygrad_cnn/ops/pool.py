@@ -1,12 +1,14 @@
 """2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not, with
-PyTorch's ceil_mode and count_include_pad, and adaptive average pooling to a given output size.
-Max-pooling routes the gradient to the first maximum of each window (row-major), as PyTorch;
-each backward is an op of its own whose backward is the forward again (or a product with
-constant matrices), so gradients of any order exist. The 1-D pools and unbatched inputs run
-through the 2-D ops, reshaped (layout.on_image_batch)."""
+PyTorch's ceil_mode and count_include_pad (and the max pools' dilation and return_indices),
+max_unpool (the max pool's partial inverse), and adaptive average pooling to a given output
+size. Max-pooling routes the gradient to the first maximum of each window (row-major), as
+PyTorch; each backward is an op of its own whose backward is the forward again (or a product
+with constant matrices), so gradients of any order exist. The 1-D pools and unbatched inputs
+run through the 2-D ops, reshaped (layout.on_image_batch)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -23,76 +25,131 @@ from tinygrad_cnn.ops.layout import (
     signal_batch_hint,
     sizes_text,
 )
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, data_of
 
 
 class MaxPool2d(Function):
-    """out[n,c,i,j] = max_{p<KH, q<KW} xp[n, c, i*SH + p, j*SW + q]:
-    x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 PH - KH) // SH + 1 and likewise OW; xp is x
-    with PH, PW rows/columns of -inf on each side, which never win a window (PyTorch's padding).
-    With ceil_mode, OH rounds the division up instead, as PyTorch (pool_kernels.pooled_size),
-    and a last window hanging past the padding sees -inf there too: the image elements it holds.
+    """out[n,c,i,j] = max_{p<KH, q<KW} xp[n, c, i*SH + p*DH, j*SW + q*DW]:
+    x (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 PH - DH*(KH - 1) - 1) // SH + 1 and likewise
+    OW; xp is x with PH, PW rows/columns of -inf on each side, which never win a window
+    (PyTorch's padding); the dilation (DH, DW) spaces a window's elements apart. With ceil_mode,
+    OH rounds the division up instead, as PyTorch (pool_kernels.pooled_size), and a last window
+    hanging past the padding sees -inf there too: the image elements it holds.
 
     The element at offset (p, q) of every window at once is the strided view
-    xp[:, :, p::SH, q::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
+    xp[:, :, p*DH::SH, q*DW::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
     maximum runs over the KH*KW views in row-major order, and a view replaces the running
     maximum only where it is strictly larger, so `argmax` (the offset p*KW + q, an integer
-    constant) keeps the first maximum of each window: PyTorch's tie rule. (2x2 windows at stride
-    2 take a faster route to the same result: pool_kernels.max_pool_2x2; a window whose
-    maximum is -inf moves its argmax off the padding: pool_kernels.max_pool_padded.)
+    constant) keeps the first maximum of each window: PyTorch's tie rule. (Undilated 2x2
+    windows at stride 2 take a faster route to the same result: pool_kernels.max_pool_2x2; a
+    window whose maximum is -inf moves its argmax off the padding:
+    pool_kernels.max_pool_padded.) max_pool2d(return_indices=True) hands out the argmax as
+    PyTorch's indices (pool_kernels.plane_positions) and keeps that Value on this op as
+    `returned_indices`, so that ONNX export gives them from the same MaxPool node.
 
     Backward: out = x gathered at the argmax, so dx = g scattered back to the argmax
     (MaxPool2dScatter); an element that is the maximum of several overlapping windows
     receives the sum of their gradients, and the padding, never an argmax, receives none.
     """
 
-    def forward(self, x, kernel_size=2, stride=None, padding=0, ceil_mode=False):
+    def forward(self, x, kernel_size=2, stride=None, padding=0, ceil_mode=False, dilation=1):
         self.kernel, self.stride = as_sizes(kernel_size), as_sizes(stride or kernel_size)
-        self.padding = as_sizes(padding)
-        out, self.argmax = kernels.max_pool(x, self.kernel, self.stride, self.padding, ceil_mode)
+        self.padding, self.dilation = as_sizes(padding), as_sizes(dilation)
+        out, self.argmax = kernels.max_pool(x, self.kernel, self.stride, self.padding, ceil_mode,
+                                            self.dilation)
         return out
 
     # out = x at each window's argmax  =>  dx = g scattered to the argmax (overlaps add up)
     def backward(self, grad):
         x, _ = self.saved()
         return MaxPool2dScatter.run(grad, self.argmax, x_shape=x.shape, kernel=self.kernel,
-                                    stride=self.stride, padding=self.padding)
+                                    stride=self.stride, padding=self.padding,
+                                    **_dilation(self.dilation))
 
 
 class MaxPool2dScatter(Function):
-    """max_pool2d's input gradient: dx[n, c, i*SH - PH + p*, j*SW - PW + q*] += g[n,c,i,j] at each
-    window's argmax offset p*KW + q* (an integer constant, never in the padding):
+    """max_pool2d's input gradient: dx[n, c, i*SH - PH + p* DH, j*SW - PW + q* DW] += g[n,c,i,j]
+    at each window's argmax offset p*KW + q* (an integer constant, never in the padding):
     g (N, C, OH, OW) -> x_shape (N, C, H, W); OH x OW, ceil_mode's or not, is the argmax's.
 
     Linear in g, with the gather at the same argmax as its transpose:
     <scatter(g), u> = <g, gather(u)>, so dg = gather(u) for the upstream gradient u.
     """
 
-    def forward(self, g, argmax, *, x_shape, kernel, stride, padding):
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        return kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
+    def forward(self, g, argmax, *, x_shape, kernel, stride, padding, dilation=(1, 1)):
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        return kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding, dilation)
 
     # dx = g scattered to the argmax  =>  dg = u gathered from the argmax; argmax is constant
     def backward(self, grad):
         _, argmax, _ = self.saved()
         return MaxPool2dGather.run(grad, argmax, kernel=self.kernel, stride=self.stride,
-                                   padding=self.padding), None
+                                   padding=self.padding, **_dilation(self.dilation)), None
 
 
 class MaxPool2dGather(Function):
-    """out[n,c,i,j] = u[n, c, i*SH - PH + p*, j*SW - PW + q*] at each window's argmax offset
-    p*KW + q* (an integer constant): u (N, C, H, W) -> argmax's shape (N, C, OH, OW).
+    """out[n,c,i,j] = u[n, c, i*SH - PH + p* DH, j*SW - PW + q* DW] at each window's argmax
+    offset p*KW + q* (an integer constant): u (N, C, H, W) -> argmax's shape (N, C, OH, OW).
     Its transpose is the scatter: du = scatter(g)."""
 
-    def forward(self, u, argmax, *, kernel, stride, padding):
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        return kernels.max_pool_gather(u, argmax, kernel, stride, padding)
+    def forward(self, u, argmax, *, kernel, stride, padding, dilation=(1, 1)):
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        return kernels.max_pool_gather(u, argmax, kernel, stride, padding, dilation)
 
     # out = u at the argmax  =>  du = g scattered to the argmax
     def backward(self, grad):
         u, argmax, _ = self.saved()
         return MaxPool2dScatter.run(grad, argmax, x_shape=u.shape, kernel=self.kernel,
-                                    stride=self.stride, padding=self.padding), None
+                                    stride=self.stride, padding=self.padding,
+                                    **_dilation(self.dilation)), None
+
+
+def _dilation(dilation: tuple[int, int]) -> dict:
+    """{"dilation": (DH, DW)} for a dilated pool, else {}: the scatter and gather of an undilated
+    pool, as drawn, name the params they had before dilation existed."""
+    return {} if tuple(dilation) == (1, 1) else {"dilation": tuple(dilation)}
+
+
+class MaxUnpool2d(Function):
+    """out[n, c].flat[indices[n, c, i, j]] = x[n, c, i, j], zeros elsewhere: x (N, C, H, W) and
+    integer indices of x's size -> (N, C, OH, OW), output_size = (OH, OW); as PyTorch's
+    max_unpool2d, each index is a place h*OW + w in its own (OH, OW) plane, what max_pool2d's
+    return_indices gives. Where several elements of a plane name one place (overlapping pool
+    windows that share a maximum), the last of them in x's row-major order is written, as
+    PyTorch's loop over x leaves it (pool_kernels.unpool_targets).
+
+    kernel_size, stride and padding, the pool's as pairs, are only kept for drawings and ONNX
+    export: output_size already holds what they mean. indices may come in any layout of x's
+    size (the caller's (N, C, L) for 1-D), so that the op's input is the very indices Value
+    the pool returned (which ONNX export looks for).
+
+    Linear in x: per plane out = P x with P (OH*OW, H*W) holding a 1 at (indices[k], k) for
+    each element k that is written, else 0. Backward: dx = P^T g, g gathered at the indices,
+    0 for the elements overwritten (MaxUnpool2dGather), whose own transpose is this scatter.
+    """
+
+    def forward(self, x, indices, *, output_size, kernel_size=None, stride=None, padding=None):
+        return kernels.max_unpool(x, indices.reshape(x.shape), output_size)
+
+    # out = P x, x scattered to the indices  =>  dx = P^T g, g gathered at the indices (0 where
+    # a later element took the place); indices are constant
+    def backward(self, grad):
+        x, indices, _ = self.saved()
+        return MaxUnpool2dGather.run(grad, indices, x_shape=x.shape), None
+
+
+class MaxUnpool2dGather(Function):
+    """max_unpool2d's input gradient: dx[n, c, i, j] = g[n, c].flat[indices[n, c, i, j]], 0 for
+    an element whose place a later one of its plane took: g (N, C, OH, OW) -> x_shape
+    (N, C, H, W). Linear in g, P^T g: its transpose is max_unpool2d's P again."""
+
+    def forward(self, g, indices, *, x_shape):
+        return kernels.max_unpool_gather(g, indices.reshape(x_shape))
+
+    # dx = P^T g  =>  dg = P u: u scattered to the indices, max_unpool2d itself
+    def backward(self, grad):
+        g, indices, _ = self.saved()
+        return MaxUnpool2d.run(grad, indices, output_size=tuple(g.shape[2:])), None
 
 
 class AvgPool2d(Function):
@@ -217,14 +274,16 @@ def bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
 
 
 def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2,
-                ceil_mode=False):
-    """The input's array, the kernel, stride and padding as tuples of `spatial` ints (pairs for
-    the 2-D pools), after checking them and ceil_mode against the input (a batch or one
-    unbatched example): every axis has a window at least."""
+                ceil_mode=False, dilation=1):
+    """The input's array, the kernel, stride, padding and dilation as tuples of `spatial` ints
+    (pairs for the 2-D pools), after checking them and ceil_mode against the input (a batch or
+    one unbatched example): every axis has a window at least, and (dilated) every window holds
+    an element of the input."""
     xa = np.asarray(x.data if isinstance(x, Value) else x)
     kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
     steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
     pads = check_sizes(fn, "padding", padding, 0, spatial)
+    dilations = check_sizes(fn, "dilation", dilation, 1, spatial)
     check_flag(fn, "ceil_mode", ceil_mode)
     _check_pool_input(fn, xa.shape, spatial)
     what = "image" if spatial == 2 else "signal"
@@ -236,26 +295,57 @@ def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2,
                          f"{most[0] if len(set(most)) == 1 else most} or less, or a larger "
                          f"kernel_size")
     padded = tuple(size + 2 * p for size, p in zip(xa.shape[-spatial:], pads, strict=True))
-    axes = zip(xa.shape[-spatial:], kernel, steps, pads, strict=True)
-    if min(kernels.pooled_size(*axis, ceil_mode) for axis in axes) >= 1:
-        return xa, kernel, steps, pads
+    axes = list(zip(xa.shape[-spatial:], kernel, steps, pads, dilations, strict=True))
+    counts = [kernels.pooled_size(n, k, s, p, ceil_mode, d) for n, k, s, p, d in axes]
+    if min(counts) >= 1:
+        _check_windows_hold_input(fn, xa.shape, axes, counts, dilation)
+        return xa, kernel, steps, pads, dilations
     size = "input" if not any(pads) else "padded input"
+    # a dilated kernel spans D*(K - 1) + 1 elements: the messages speak of that span
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilations, strict=True))
+    what, bound = f"kernel {sizes_text(kernel)}", "kernel_size"
+    if set(dilations) != {1}:
+        what = (f"kernel {sizes_text(kernel)} with dilation {dilation!r}, spanning "
+                f"{sizes_text(spans)},")
+        bound = "dilation*(kernel_size - 1) + 1"
     if not ceil_mode:
         length = "the image size" if spatial == 2 else "the signal length"
-        raise ValueError(f"{fn}: kernel {sizes_text(kernel)} is larger than the {size} "
-                         f"{sizes_text(padded)} (input {xa.shape}); expected kernel_size <= "
-                         f"{length}")
+        raise ValueError(f"{fn}: {what} is larger than the {size} {sizes_text(padded)} (input "
+                         f"{xa.shape}); expected {bound} <= {length}")
     # as PyTorch: ceil_mode's last window may hang past the end by up to stride - 1 elements
     reach = tuple(n + s - 1 for n, s in zip(padded, steps, strict=True))
-    raise ValueError(f"{fn}: kernel {sizes_text(kernel)} leaves no window in the {size} "
-                     f"{sizes_text(padded)} (input {xa.shape}), even with ceil_mode=True, which "
-                     f"lets the last window hang past the end by at most stride - 1; expected "
-                     f"kernel_size <= {sizes_text(reach)} (the {size} + stride - 1)")
+    raise ValueError(f"{fn}: {what} leaves no window in the {size} {sizes_text(padded)} (input "
+                     f"{xa.shape}), even with ceil_mode=True, which lets the last window hang "
+                     f"past the end by at most stride - 1; expected {bound} <= "
+                     f"{sizes_text(reach)} (the {size} + stride - 1)")
+
+
+def _check_windows_hold_input(fn: str, shape: tuple[int, ...], axes: list[tuple], counts: list,
+                              dilation) -> None:
+    """Every window of a dilated max pool holds an element of the input. With dilation, a window
+    starting in the front padding can step over a short input (2 rows, kernel 2, dilation 3,
+    padding 1: rows -1 and 2); PyTorch then returns -inf with an index outside the input, and
+    we refuse. axes: (size, kernel, stride, padding, dilation) per spatial axis. The fix named
+    is dilation=1, which always works (with padding <= kernel_size // 2 every undilated window
+    holds an input element, and there are at least as many windows); padding=0 never does
+    here: an input that a window steps over is shorter than the dilated kernel's span."""
+    for axis, ((n, k, s, p, d), count) in enumerate(zip(axes, counts, strict=True)):
+        empty = kernels.windows_without_image(n, count, k, s, p, d)
+        if not empty.size:
+            continue
+        name = "" if len(axes) == 1 else f" along {'HW'[axis]}"
+        start = int(empty[0]) * s - p
+        taps = ", ".join(str(start + j * d) for j in range(k))
+        raise ValueError(f"{fn}: with dilation {dilation!r} the window {int(empty[0])}{name} "
+                         f"reads only the padding (positions {taps} of an input of size {n}, "
+                         f"input {shape}); expected every window to hold an element of the input "
+                         f"(PyTorch returns -inf there, with an index outside the input); pass "
+                         f"dilation=1, or a larger input")
 
 
 def check_flag(fn: str, name: str, value) -> None:
-    """A pool's ceil_mode or count_include_pad is True or False; `fn`, an op or a layer, names
-    the caller in the error."""
+    """A pool's ceil_mode, count_include_pad or return_indices is True or False; `fn`, an op or
+    a layer, names the caller in the error."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{fn}: {name} is {type(value).__name__} {value!r}; expected True or "
                         f"False; pass {name}=True or {name}=False")
@@ -279,46 +369,212 @@ def _check_float(fn: str, xa: np.ndarray) -> None:
 
 def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
                stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0, *, ceil_mode: bool = False) -> Value:
+               padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+               ceil_mode: bool = False,
+               return_indices: bool = False) -> Value | tuple[Value, Value]:
     """Max over (KH, KW) windows of x padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW), or
-    one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // SH + 1 (likewise
-    OW).
+    one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - DH*(KH - 1) - 1) // SH
+    + 1 (likewise OW), in PyTorch's argument order.
 
-    kernel_size, stride and padding are ints or (h, w) pairs; stride defaults to kernel_size
-    (non-overlapping windows). As PyTorch's max_pool2d, the padding is -inf, so it never wins a
-    window (nor gets a gradient), and is at most kernel_size // 2. ceil_mode=True (by keyword:
-    PyTorch's next positional setting is dilation) rounds OH up instead, as PyTorch: a last
-    window may hang past the edge (by up to SH - 1 rows) and takes the maximum of the image
-    elements it holds, but no window starts in the bottom or right padding. The gradient goes
-    to the first maximum of each window, row-major. A NaN makes its window's maximum NaN, but no
-    comparison with it is true, so the gradient goes to the first maximum of the elements
-    before it, or to the NaN when it comes first (PyTorch sends it to the NaN). An unbatched
-    image is pooled as a batch of one.
+    kernel_size, stride, padding and dilation are ints or (h, w) pairs; stride defaults to
+    kernel_size (non-overlapping windows). As PyTorch's max_pool2d, the padding is -inf, so it
+    never wins a window (nor gets a gradient), and is at most kernel_size // 2. dilation (DH, DW)
+    spaces a window's elements apart: element (p, q) of window (i, j) is the padded input's
+    (i*SH + p*DH, j*SW + q*DW). A dilated window that reads only padding is an error (PyTorch
+    returns -inf there). ceil_mode=True rounds OH up instead, as PyTorch: a last window may hang
+    past the edge (by up to SH - 1 rows) and takes the maximum of the image elements it holds,
+    but no window starts in the bottom or right padding. The gradient goes to the first maximum
+    of each window, row-major. A NaN makes its window's maximum NaN, but no comparison with it
+    is true, so the gradient goes to the first maximum of the elements before it, or to the NaN
+    when it comes first (PyTorch sends it to the NaN). An unbatched image is pooled as a batch
+    of one.
+
+    return_indices=True returns (out, indices), as PyTorch: indices (out's shape, int64, a
+    constant Value with no gradient) holds each window's (first) maximum as its place h*W + w in
+    its (H, W) plane of the unpadded input: what max_unpool2d takes.
     """
-    pads = _check_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode=ceil_mode)[3]
+    _, kernel, steps, pads, dilations = _check_pool("max_pool2d", x, kernel_size, stride, padding,
+                                                    ceil_mode=ceil_mode, dilation=dilation)
+    check_flag("max_pool2d", "return_indices", return_indices)
     params = {"kernel_size": kernel_size, "stride": stride}
     if pads != (0, 0):              # the params of an unpadded pool, as drawn, stay as they were
         params["padding"] = padding
+    if dilations != (1, 1):         # likewise for an undilated one
+        params["dilation"] = dilation
     params |= _options(ceil_mode)   # likewise, only a ceil_mode that is not the default
-    return on_image_batch(x, 2, lambda images: MaxPool2d.apply(images, **params))
+    if not return_indices:
+        return on_image_batch(x, 2, lambda images: MaxPool2d.apply(images, **params))
+    return _with_indices(x, 2, params, (kernel, steps, pads, ceil_mode, dilations))
 
 
 def max_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
-               padding: int | tuple[int] = 0, *, ceil_mode: bool = False) -> Value:
+               padding: int | tuple[int] = 0, dilation: int | tuple[int] = 1,
+               ceil_mode: bool = False,
+               return_indices: bool = False) -> Value | tuple[Value, Value]:
     """Max over windows of K elements of x padded by `padding`: x (N, C, L) -> (N, C, OL), or
-    one unbatched signal (C, L) -> (C, OL), OL = (L + 2*padding - K) // stride + 1, as PyTorch's
-    max_pool1d.
+    one unbatched signal (C, L) -> (C, OL), OL = (L + 2*padding - D*(K - 1) - 1) // stride + 1,
+    as PyTorch's max_pool1d, in its argument order.
 
-    kernel_size, stride and padding are ints (or tuples of one int); stride defaults to
-    kernel_size. As max_pool2d: the padding is -inf and at most kernel_size // 2, ceil_mode=True
-    (by keyword) rounds OL up, and the gradient goes to the first maximum of each window. A
-    signal is a 1 x L image: x runs through max_pool2d's op as (N, C, 1, L) with 1 x K windows,
-    and the result is reshaped back, so the gradients are max_pool2d's.
+    kernel_size, stride, padding and dilation are ints (or tuples of one int); stride defaults
+    to kernel_size. As max_pool2d: the padding is -inf and at most kernel_size // 2, dilation D
+    spaces a window's elements D apart, ceil_mode=True rounds OL up, the gradient goes to the
+    first maximum of each window, and return_indices=True returns (out, indices), indices
+    (int64, out's shape, no gradient) holding each maximum's position in L. A signal is a
+    1 x L image: x runs through max_pool2d's op as (N, C, 1, L) with 1 x K windows, and the
+    result is reshaped back, so the gradients are max_pool2d's.
     """
-    _, (k,), (s,), (p,) = _check_pool("max_pool1d", x, kernel_size, stride, padding, spatial=1,
-                                      ceil_mode=ceil_mode)
-    return on_image_batch(x, 1, lambda images: MaxPool2d.apply(
-        images, kernel_size=(1, k), stride=(1, s), padding=(0, p), **_options(ceil_mode)))
+    _, (k,), (s,), (p,), (d,) = _check_pool("max_pool1d", x, kernel_size, stride, padding,
+                                            spatial=1, ceil_mode=ceil_mode, dilation=dilation)
+    check_flag("max_pool1d", "return_indices", return_indices)
+    params = {"kernel_size": (1, k), "stride": (1, s), "padding": (0, p)}
+    params |= _dilation((1, d)) | _options(ceil_mode)
+    if not return_indices:
+        return on_image_batch(x, 1, lambda images: MaxPool2d.apply(images, **params))
+    return _with_indices(x, 1, params, ((1, k), (1, s), (0, p), ceil_mode, (1, d)))
+
+
+def _with_indices(x, spatial: int, params: dict, settings: tuple) -> tuple[Value, Value]:
+    """(out, indices) of a max pool with return_indices: out from MaxPool2d's op on x as an image
+    batch (params), indices the place of each window's argmax in its plane (settings: kernel,
+    stride, padding, ceil_mode and dilation as pairs), int64 in out's layout. The argmax is the
+    op's own where it was recorded; under no_grad (or for an input that needs no gradient) the
+    kernel finds it again. The recorded op keeps the indices Value (MaxPool2d)."""
+    pooled = []
+
+    def run(images):
+        pooled.append((images, MaxPool2d.apply(images, **params)))
+        return pooled[-1][1]
+
+    out = on_image_batch(x, spatial, run)
+    (images, node), (kernel, stride, padding, ceil_mode, dilation) = pooled[0], settings
+    fn = node.fn
+    argmax = fn.argmax if fn is not None else kernels.max_pool(
+        np.asarray(data_of(images)), kernel, stride, padding, ceil_mode, dilation)[1]
+    size = np.shape(data_of(images))[2:]
+    places = kernels.plane_positions(argmax, size, kernel, stride, padding, dilation)
+    indices = Value(places.astype(np.int64).reshape(out.shape), requires_grad=False)
+    if fn is not None:
+        fn.returned_indices = indices
+    return out, indices
+
+
+def max_unpool2d(x, indices, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0,
+                 output_size: tuple[int, ...] | None = None) -> Value:
+    """The max pool's partial inverse: zeros of (N, C, OH, OW) with out[n, c].flat[indices[n, c,
+    i, j]] = x[n, c, i, j], as PyTorch's max_unpool2d; x (N, C, H, W) or one unbatched image
+    (C, H, W), indices the int64 indices of x's shape that max_pool2d(..., return_indices=True)
+    returned with x (any integer dtype is taken).
+
+    The size is (H - 1)*SH - 2*PH + KH by default (likewise OW), the size of the input of a pool
+    with these settings whose output is x; output_size (OH, OW), or (N, C, OH, OW), picks
+    another, as PyTorch's: each within stride - 1 of the default, as a pool's input may have
+    that many more rows or columns (those its windows leave out). stride defaults to
+    kernel_size. Where several elements of a plane name one place (overlapping windows that
+    shared a maximum), the last of them in x's row-major order is written, and only it gets a
+    gradient (PyTorch leaves the write order unspecified, and sends the gradient to every one
+    of them). Backward: dx = g gathered at the indices.
+    """
+    size, settings = _check_unpool("max_unpool2d", x, indices, kernel_size, stride, padding,
+                                   output_size, 2)
+    return on_image_batch(x, 2, lambda images: MaxUnpool2d.apply(images, indices,
+                                                                 output_size=size, **settings))
+
+
+def max_unpool1d(x, indices, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
+                 padding: int | tuple[int] = 0,
+                 output_size: tuple[int, ...] | None = None) -> Value:
+    """max_pool1d's partial inverse: zeros of (N, C, OL) with out[n, c, indices[n, c, l]] =
+    x[n, c, l], as PyTorch's max_unpool1d; x (N, C, L) or one unbatched signal (C, L), indices
+    as max_pool1d(..., return_indices=True) returned them. OL = (L - 1)*stride - 2*padding +
+    kernel_size by default, or output_size (OL,) or (N, C, OL), within stride - 1 of that. As
+    max_unpool2d (whose op it runs on 1 x L images): the last of equal indices is written, and
+    the gradient is g gathered at the indices.
+    """
+    (size,), (k, s, p) = _check_unpool("max_unpool1d", x, indices, kernel_size, stride, padding,
+                                       output_size, 1)
+    return on_image_batch(x, 1, lambda images: MaxUnpool2d.apply(
+        images, indices, output_size=(1, size), kernel_size=(1, k[0]), stride=(1, s[0]),
+        padding=(0, p[0])))
+
+
+def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size,
+                  spatial: int):
+    """The output's spatial size (OH, OW) or (OL,) of max_unpool and the settings, after
+    checking them, the input, the indices (integers of x's shape, within the output's planes)
+    and output_size as PyTorch's max_unpool does. Each error names a fix that works. The
+    settings: for 2-D a dict of kernel_size, stride and padding as pairs, for 1-D the tuple
+    (kernel, stride, padding) of 1-tuples."""
+    xa = np.asarray(x.data if isinstance(x, Value) else x)
+    kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
+    steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
+    pads = check_sizes(fn, "padding", padding, 0, spatial)
+    _check_pool_input(fn, xa.shape, spatial)
+    ia = np.asarray(indices.data if isinstance(indices, Value) else indices)
+    pool = "max_pool2d" if spatial == 2 else "max_pool1d"
+    if ia.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: indices have dtype {ia.dtype}; expected integers (int64, as "
+                        f"{pool}(..., return_indices=True) returns them); pass the indices that "
+                        f"{pool} returned, or indices.astype(np.int64)")
+    if ia.shape != xa.shape:
+        raise ValueError(f"{fn}: indices have shape {ia.shape} but the input has shape "
+                         f"{xa.shape}; expected equal shapes (one index per element); pass the "
+                         f"indices that {pool}(..., return_indices=True) returned with this input")
+    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(
+        xa.shape[-spatial:], steps, pads, kernel, strict=True))
+    size = default if output_size is None else _check_unpool_size(fn, output_size, default,
+                                                                  steps, spatial)
+    if min(size) < 1:
+        raise ValueError(f"{fn}: the output size {sizes_text(size)} ((size - 1)*stride - "
+                         f"2*padding + kernel_size for the input {xa.shape}) is empty; expected "
+                         f"sizes >= 1; pass the padding of the pool that made the input, or "
+                         f"padding=0")
+    plane = math.prod(size)
+    if ia.size and (ia.min() < 0 or ia.max() >= plane):
+        # a pool whose windows left the input's last rows or columns out indexes planes of that
+        # input's size, which PyTorch allows as output_size within stride - 1 of the default
+        largest = math.prod(d + s - 1 for d, s in zip(default, steps, strict=True))
+        ranges = " and ".join(f"[{d - s + 1}, {d + s - 1}]" for d, s in zip(default, steps,
+                                                                            strict=True))
+        hint = (f"indices of a pool whose windows left rows or columns of its input out index "
+                f"planes of that input's size: pass it, output_size=x.shape[-{spatial}:] for "
+                f"the pool's input x (sizes in {ranges})"
+                if 0 <= ia.min() and ia.max() < largest else
+                f"pass the indices that {pool}(..., return_indices=True) returned with this input")
+        raise ValueError(f"{fn}: indices hold values in [{ia.min()}, {ia.max()}], but the "
+                         f"output's planes have {sizes_text(size)} = {plane} places; expected "
+                         f"indices in [0, {plane}); {hint}")
+    if spatial == 1:
+        return size, (kernel, steps, pads)
+    return size, {"kernel_size": kernel, "stride": steps, "padding": pads}
+
+
+def _check_unpool_size(fn: str, output_size, default: tuple[int, ...], steps: tuple[int, ...],
+                       spatial: int) -> tuple[int, ...]:
+    """output_size, a tuple of `spatial` ints (or spatial + 2, with N and C first, which are
+    not read), each within stride - 1 of the default size, as PyTorch's _unpool_output_size."""
+    entries = list(output_size) if isinstance(output_size, (tuple, list)) else None
+    if entries is None or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool)
+                                  for e in entries):
+        raise TypeError(f"{fn}: output_size is {type(output_size).__name__} {output_size!r}; "
+                        f"expected a tuple of {spatial} ints (or {spatial + 2}, with N and C "
+                        f"first); pass e.g. output_size={tuple(default)!r}")
+    if len(entries) == spatial + 2:
+        entries = entries[2:]
+    if len(entries) != spatial:
+        raise ValueError(f"{fn}: output_size {output_size!r} has {len(output_size)} entries; "
+                         f"expected {spatial} (or {spatial + 2}, with N and C first), as "
+                         f"PyTorch's; pass e.g. output_size={tuple(default)!r}")
+    low = tuple(d - s + 1 for d, s in zip(default, steps, strict=True))
+    high = tuple(d + s - 1 for d, s in zip(default, steps, strict=True))
+    if not all(lo <= e <= hi for e, lo, hi in zip(entries, low, high, strict=True)):
+        ranges = " and ".join(f"[{lo}, {hi}]" for lo, hi in zip(low, high, strict=True))
+        raise ValueError(f"{fn}: output_size {output_size!r} is not within stride - 1 of the "
+                         f"default size {sizes_text(default)} ((size - 1)*stride - 2*padding + "
+                         f"kernel_size), as PyTorch requires; expected sizes in {ranges}; pass "
+                         f"e.g. output_size={tuple(default)!r}")
+    return tuple(int(e) for e in entries)
 
 
 def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
@@ -355,7 +611,7 @@ def avg_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None
     ceil_mode as avg_pool2d's. A signal is a 1 x L image: x runs through avg_pool2d's op as
     (N, C, 1, L) with 1 x K windows, reshaped back, so the gradients are avg_pool2d's.
     """
-    xa, (k,), (s,), (p,) = _check_pool("avg_pool1d", x, kernel_size, stride, padding, spatial=1,
+    xa, (k,), (s,), (p,), _ = _check_pool("avg_pool1d", x, kernel_size, stride, padding, spatial=1,
                                        ceil_mode=ceil_mode)
     check_flag("avg_pool1d", "count_include_pad", count_include_pad)
     _check_float("avg_pool1d", xa)
