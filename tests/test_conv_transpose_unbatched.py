@@ -154,20 +154,22 @@ def test_output_size_replaces_the_layers_output_padding(rng):
 def test_output_size_errors_and_their_fixes(rng, batched):
     layer = nn.ConvTranspose2d(2, 3, 3, stride=2, rng=rng)
     x = rng.standard_normal((1, 2, 4, 5) if batched else (2, 4, 5)).astype(np.float32)
-    full, kind = ("(N, C_out, OH, OW)", "batch") if batched else ("(C_out, OH, OW)",
-                                                                  "unbatched image")
+    lead, count = ("N, C_out", 4) if batched else ("C_out", 3)
+    forms = rf"expected a tuple of 2 ints \(or {count}, with {lead} first\), as PyTorch's"
     wrong_count = (3, 10, 12) if batched else (1, 3, 10, 12)
     fix = r"pass e.g. output_size=\(9, 11\)"
-    with pytest.raises(ValueError, match=rf"has {len(wrong_count)} entries; expected 2, "
-                                         rf"\(OH, OW\), or {x.ndim}, {re.escape(full)}, for the "
-                                         rf"{kind} .*{fix}"):
+    count_error = (rf"^ConvTranspose2d: output_size {re.escape(str(wrong_count))} has "
+                   rf"{len(wrong_count)} entries; {forms}; {fix}$")
+    with pytest.raises(ValueError, match=count_error):
         layer(x, output_size=wrong_count)
-    with pytest.raises(ValueError, match=rf"asks for 20x12, which the {kind} .* cannot give "
-                                         rf"with stride \(2, 2\); expected OH in \[9, 10\] and "
-                                         rf"OW in \[11, 12\]; {fix}"):
+    range_error = (rf"^ConvTranspose2d: output_size \(20, 12\) asks for 20x12, but the input "
+                   rf"of shape {re.escape(str(x.shape))} gives at stride \(2, 2\) from \(9, 11\) "
+                   rf"\(no output_padding\) to stride - 1 more; expected sizes in \[9, 10\] and "
+                   rf"\[11, 12\]; {fix}$")
+    with pytest.raises(ValueError, match=range_error):
         layer(x, output_size=(20, 12))
-    with pytest.raises(TypeError, match=rf"output_size is int 10; expected a tuple of ints "
-                                        rf"\(OH, OW\) or {re.escape(full)}; {fix}"):
+    with pytest.raises(TypeError, match=rf"^ConvTranspose2d: output_size is int 10; {forms}; "
+                                        rf"{fix}$"):
         layer(x, output_size=10)
     with pytest.raises(TypeError, match=r"output_size is tuple \(10.0, 12\)"):
         layer(x, output_size=(10.0, 12))

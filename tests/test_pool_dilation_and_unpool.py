@@ -317,15 +317,15 @@ def fix_of(error) -> dict:
 
 @pytest.mark.parametrize("change, error, match", [
     ({"output_size": (5, 5)}, ValueError,
-     r"^max_unpool2d: output_size \(5, 5\) is not within stride - 1 of the default size 6x8 "
-     r"\(\(size - 1\)\*stride - 2\*padding \+ kernel_size\), as PyTorch requires; expected "
-     r"sizes in \[5, 7\] and \[7, 9\]; pass e\.g\. output_size=\(6, 8\)$"),
+     r"^max_unpool2d: output_size \(5, 5\) asks for 5x5, but PyTorch takes sizes within "
+     r"stride - 1 of the default 6x8 \(\(size - 1\)\*stride - 2\*padding \+ kernel_size\); "
+     r"expected sizes in \[5, 7\] and \[7, 9\]; pass e\.g\. output_size=\(6, 8\)$"),
     ({"output_size": (1, 6, 8)}, ValueError,
-     r"^max_unpool2d: output_size \(1, 6, 8\) has 3 entries; expected 2 \(or 4, with N and C "
-     r"first\), as PyTorch's; pass e\.g\. output_size=\(6, 8\)$"),
+     r"^max_unpool2d: output_size \(1, 6, 8\) has 3 entries; expected a tuple of 2 ints \(or 4, "
+     r"with N, C first\), as PyTorch's; pass e\.g\. output_size=\(6, 8\)$"),
     ({"output_size": 6}, TypeError,
-     r"^max_unpool2d: output_size is int 6; expected a tuple of 2 ints \(or 4, with N and C "
-     r"first\); pass e\.g\. output_size=\(6, 8\)$"),
+     r"^max_unpool2d: output_size is int 6; expected a tuple of 2 ints \(or 4, with N, C "
+     r"first\), as PyTorch's; pass e\.g\. output_size=\(6, 8\)$"),
     ({"padding": -1}, ValueError, r"^max_unpool2d: padding is -1; .* padding=0$"),
 ])
 def test_unpool_settings_errors_and_their_fixes(rng, change, error, match):

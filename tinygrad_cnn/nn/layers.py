@@ -21,7 +21,12 @@ from tinygrad_cnn.ops.indexing import (
     embedding_padding_idx,
     embedding_renorm,
 )
-from tinygrad_cnn.ops.layout import as_sizes, check_padding_mode, check_sizes
+from tinygrad_cnn.ops.layout import (
+    as_sizes,
+    check_padding_mode,
+    check_sizes,
+    output_size_entries,
+)
 from tinygrad_cnn.ops.pool import check_flag, check_output_size
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
@@ -271,32 +276,14 @@ class ConvTranspose2d(Module):
         shape = np.shape(x.data if isinstance(x, Value) else x)
         if len(shape) not in (3, 4):
             return self.output_padding           # the op's error names the shapes it takes
-        lead, axes = len(shape) - 2, "(OH, OW)"
-        full = "(N, C_out, OH, OW)" if lead == 2 else "(C_out, OH, OW)"
-        entries = tuple(output_size) if isinstance(output_size, (tuple, list)) else None
-        if entries is None or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool)
-                                      for e in entries):
-            raise TypeError(f"ConvTranspose2d: output_size is {type(output_size).__name__} "
-                            f"{output_size!r:.60}; expected a tuple of ints {axes} or {full}; "
-                            f"pass e.g. output_size={self._smallest(shape)}")
-        if len(entries) == lead + 2:
-            entries = entries[lead:]
-        input_kind = "batch (N, C_in, H, W)" if lead == 2 else "unbatched image (C_in, H, W)"
-        if len(entries) != 2:
-            raise ValueError(f"ConvTranspose2d: output_size {output_size!r} has "
-                             f"{len(output_size)} entries; expected 2, {axes}, or {lead + 2}, "
-                             f"{full}, for the {input_kind} of shape {shape}; pass e.g. "
-                             f"output_size={self._smallest(shape)}")
         smallest = self._smallest(shape)
         largest = tuple(low + s - 1 for low, s in zip(smallest, self.stride, strict=True))
-        if not all(low <= e <= high for e, low, high in zip(entries, smallest, largest,
-                                                            strict=True)):
-            raise ValueError(f"ConvTranspose2d: output_size {output_size!r} asks for "
-                             f"{entries[0]}x{entries[1]}, which the {input_kind} of shape "
-                             f"{shape} cannot give with stride {self.stride}; expected OH in "
-                             f"[{smallest[0]}, {largest[0]}] and OW in [{smallest[1]}, "
-                             f"{largest[1]}]; pass e.g. output_size={smallest}")
-        return tuple(int(e) - low for e, low in zip(entries, smallest, strict=True))
+        leading = ("N", "C_out") if len(shape) == 4 else ("C_out",)
+        entries = output_size_entries(
+            "ConvTranspose2d", output_size, smallest, largest, leading, smallest,
+            f"the input of shape {shape} gives at stride {self.stride} from {smallest} (no "
+            f"output_padding) to stride - 1 more")
+        return tuple(e - low for e, low in zip(entries, smallest, strict=True))
 
     def _smallest(self, shape) -> tuple[int, int]:
         """(OH, OW) without output_padding for an input of `shape`, (N, C_in, H, W) or

@@ -142,6 +142,33 @@ def ranks_expected(spatial: int, channels: str = "C") -> str:
             f"{layout(spatial, channels)}")
 
 
+def output_size_entries(fn: str, output_size, low: tuple[int, ...], high: tuple[int, ...],
+                        leading: tuple[str, ...], example: tuple[int, ...],
+                        rule: str) -> tuple[int, ...]:
+    """output_size as one int per spatial axis, each within [low, high], as PyTorch's
+    output_size arguments take it: a tuple (or list) of those ints, or of the `leading` sizes
+    (e.g. ("N", "C")) and then those, the leading ones not read. The errors name fn, say which
+    sizes `rule` allows and suggest `example`, which fits."""
+    spatial, lead = len(low), len(leading)
+    forms = (f"a tuple of {spatial} ints (or {spatial + lead}, with {', '.join(leading)} first), "
+             f"as PyTorch's")
+    fix = f"pass e.g. output_size={tuple(example)!r}"
+    entries = list(output_size) if isinstance(output_size, (tuple, list)) else None
+    if entries is None or not all(_is_int(e) for e in entries):
+        raise TypeError(f"{fn}: output_size is {type(output_size).__name__} "
+                        f"{output_size!r:.60}; expected {forms}; {fix}")
+    if len(entries) == spatial + lead:
+        entries = entries[lead:]
+    if len(entries) != spatial:
+        raise ValueError(f"{fn}: output_size {output_size!r} has {len(output_size)} entries; "
+                         f"expected {forms}; {fix}")
+    if not all(lo <= e <= hi for e, lo, hi in zip(entries, low, high, strict=True)):
+        ranges = " and ".join(f"[{lo}, {hi}]" for lo, hi in zip(low, high, strict=True))
+        raise ValueError(f"{fn}: output_size {output_size!r} asks for {sizes_text(entries)}, "
+                         f"but {rule}; expected sizes in {ranges}; {fix}")
+    return tuple(int(e) for e in entries)
+
+
 def sizes_text(sizes) -> str:
     """Sizes as a message shows them: "3x2" for a kernel of 3 rows and 2 columns, "5" for 5."""
     return "x".join(map(str, sizes))

@@ -21,6 +21,7 @@ from tinygrad_cnn.ops.layout import (
     check_sizes,
     image_batch_hint,
     on_image_batch,
+    output_size_entries,
     ranks_expected,
     signal_batch_hint,
     sizes_text,
@@ -524,7 +525,7 @@ def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size
     default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(
         xa.shape[-spatial:], steps, pads, kernel, strict=True))
     size = default if output_size is None else _check_unpool_size(fn, output_size, default,
-                                                                  steps, spatial)
+                                                                  steps)
     if min(size) < 1:
         raise ValueError(f"{fn}: the output size {sizes_text(size)} ((size - 1)*stride - "
                          f"2*padding + kernel_size for the input {xa.shape}) is empty; expected "
@@ -550,31 +551,16 @@ def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size
     return size, {"kernel_size": kernel, "stride": steps, "padding": pads}
 
 
-def _check_unpool_size(fn: str, output_size, default: tuple[int, ...], steps: tuple[int, ...],
-                       spatial: int) -> tuple[int, ...]:
-    """output_size, a tuple of `spatial` ints (or spatial + 2, with N and C first, which are
-    not read), each within stride - 1 of the default size, as PyTorch's _unpool_output_size."""
-    entries = list(output_size) if isinstance(output_size, (tuple, list)) else None
-    if entries is None or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool)
-                                  for e in entries):
-        raise TypeError(f"{fn}: output_size is {type(output_size).__name__} {output_size!r}; "
-                        f"expected a tuple of {spatial} ints (or {spatial + 2}, with N and C "
-                        f"first); pass e.g. output_size={tuple(default)!r}")
-    if len(entries) == spatial + 2:
-        entries = entries[2:]
-    if len(entries) != spatial:
-        raise ValueError(f"{fn}: output_size {output_size!r} has {len(output_size)} entries; "
-                         f"expected {spatial} (or {spatial + 2}, with N and C first), as "
-                         f"PyTorch's; pass e.g. output_size={tuple(default)!r}")
+def _check_unpool_size(fn: str, output_size, default: tuple[int, ...],
+                       steps: tuple[int, ...]) -> tuple[int, ...]:
+    """output_size, each size within stride - 1 of the default, as PyTorch's
+    _unpool_output_size."""
     low = tuple(d - s + 1 for d, s in zip(default, steps, strict=True))
     high = tuple(d + s - 1 for d, s in zip(default, steps, strict=True))
-    if not all(lo <= e <= hi for e, lo, hi in zip(entries, low, high, strict=True)):
-        ranges = " and ".join(f"[{lo}, {hi}]" for lo, hi in zip(low, high, strict=True))
-        raise ValueError(f"{fn}: output_size {output_size!r} is not within stride - 1 of the "
-                         f"default size {sizes_text(default)} ((size - 1)*stride - 2*padding + "
-                         f"kernel_size), as PyTorch requires; expected sizes in {ranges}; pass "
-                         f"e.g. output_size={tuple(default)!r}")
-    return tuple(int(e) for e in entries)
+    return output_size_entries(
+        fn, output_size, low, high, ("N", "C"), default,
+        f"PyTorch takes sizes within stride - 1 of the default {sizes_text(default)} "
+        f"((size - 1)*stride - 2*padding + kernel_size)")
 
 
 def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
