@@ -380,15 +380,20 @@ def test_padding_modes_export_as_onnx_pad_modes(tmp_path, mode, onnx_mode, opset
 
 
 def test_circular_padding_before_opset_19_is_refused_with_the_opset_that_works(tmp_path):
-    model = PaddedCopies("circular").eval()
-    x = np.zeros((2, 2, 6, 5), np.float32)
-    with pytest.raises(ValueError, match=r"^onnx\.export: pad with mode='circular' \(module "
-                                         r"'conv'\) needs ONNX Pad's mode 'wrap', which exists "
-                                         r"from opset 19 on, but the export asked for opset 17; "
-                                         r"expected opset >= 19; pass opset=19"):
-        tc.onnx.export(model, x, tmp_path / "c.onnx")
-    assert not os.listdir(tmp_path)
-    tc.onnx.export(model, x, tmp_path / "c.onnx", opset=19)      # the fix named
+    refused_below_opset(PaddedCopies("circular").eval(), np.zeros((2, 2, 6, 5), np.float32),
+                        tmp_path / "c.onnx", 19,
+                        r"^onnx\.export: pad with mode='circular' \(module 'conv'\) needs ONNX "
+                        r"Pad's mode 'wrap', which exists from opset 19 on, but the export asked "
+                        r"for opset 17; expected opset >= 19; pass opset=19")
+
+
+def refused_below_opset(model, x, path, opset: int, match: str) -> None:
+    """Exporting model at the default opset 17 raises `match` and writes nothing; the opset the
+    error names (`opset`) exports it: the fix works."""
+    with pytest.raises(ValueError, match=match):
+        tc.onnx.export(model, x, path)
+    assert not path.exists()
+    tc.onnx.export(model, x, path, opset=opset)
 
 
 def test_padded_max_pool2d_matches_onnx_runtime(tmp_path):
@@ -453,14 +458,11 @@ def test_ceil_mode_where_onnx_before_opset_22_counts_a_window_more_is_refused(tm
     # in the padding, so PyTorch keeps 3, while 6 columns, 3-windows, get a 3rd window
     model = nn.Sequential(nn.MaxPool2d((2, 3), 3, padding=1, ceil_mode=True)).eval()
     x = np.random.default_rng(9).standard_normal((2, 2, 7, 6)).astype(np.float32)
-    with pytest.raises(ValueError, match=r"^onnx\.export: MaxPool2d with ceil_mode=True \(module "
-                                         r"'0'\) has 3x3 windows on its 7x6 input, as PyTorch, "
-                                         r"where ONNX's shape inference before opset 22 counts "
-                                         r"4x3 .* asked for opset 17; expected opset >= 22; pass "
-                                         r"opset=22"):
-        tc.onnx.export(model, x, tmp_path / "m.onnx")
-    assert not os.listdir(tmp_path)
-    tc.onnx.export(model, x, tmp_path / "m.onnx", opset=22)      # the fix named
+    refused_below_opset(model, x, tmp_path / "m.onnx", 22,
+                        r"^onnx\.export: MaxPool2d with ceil_mode=True \(module '0'\) has 3x3 "
+                        r"windows on its 7x6 input, as PyTorch, where ONNX's shape inference "
+                        r"before opset 22 counts 4x3 .* asked for opset 17; expected opset >= 22; "
+                        r"pass opset=22")
     (got,) = run_ort(tmp_path / "m.onnx", x)
     np.testing.assert_array_equal(got, ours(model, x))
     assert got.shape == (2, 2, 3, 3)

@@ -82,18 +82,26 @@ def test_the_2x2_slabs_match_the_views(rng, x_shape):
     np.testing.assert_array_equal(fast[1], by_views[1])
 
 
+def check_scatter_and_gather(rng, argmax, x_shape, kernel, stride, padding) -> None:
+    """The scatter of a random g at `argmax` against the loops, losing none of g (not to the
+    padding, nor past the edge), and the gather at the same argmax its transpose:
+    <scatter(g), u> = <g, gather(u)>."""
+    g = rng.standard_normal(argmax.shape)
+    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
+    assert dx.shape == x_shape
+    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride, padding),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx.sum(), g.sum(), rtol=1e-12)
+    u = rng.standard_normal(x_shape)
+    gathered = kernels.max_pool_gather(u, argmax, kernel, stride, padding)
+    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("x_shape, kernel, stride", CONFIGS)
 def test_scatter_and_gather_match_the_loops(rng, x_shape, kernel, stride):
     x = with_ties(rng, x_shape)
     _, argmax = kernels.max_pool(x, kernel, stride)
-    g = rng.standard_normal(argmax.shape)
-    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride)
-    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride),
-                               rtol=1e-12, atol=1e-12)
-    u = rng.standard_normal(x_shape)
-    gathered = kernels.max_pool_gather(u, argmax, kernel, stride)
-    # the gather is the scatter's transpose: <scatter(g), u> = <g, gather(u)>
-    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)
+    check_scatter_and_gather(rng, argmax, x_shape, kernel, stride, (0, 0))
     np.testing.assert_array_equal(kernels.max_pool_gather(x, argmax, kernel, stride),
                                   reference.max_pool2d(x, kernel, stride))
 
@@ -146,15 +154,7 @@ def test_padded_max_pool_matches_the_loops(rng, x_shape, kernel, stride, padding
 def test_padded_scatter_and_gather_match_the_loops(rng, x_shape, kernel, stride, padding):
     x = with_floor(rng, x_shape)
     _, argmax = kernels.max_pool(x, kernel, stride, padding)
-    g = rng.standard_normal(argmax.shape)
-    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
-    assert dx.shape == x_shape
-    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride, padding),
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx.sum(), g.sum(), rtol=1e-12)     # no gradient lost to padding
-    u = rng.standard_normal(x_shape)
-    gathered = kernels.max_pool_gather(u, argmax, kernel, stride, padding)
-    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)
+    check_scatter_and_gather(rng, argmax, x_shape, kernel, stride, padding)
     np.testing.assert_array_equal(kernels.max_pool_gather(x, argmax, kernel, stride, padding),
                                   reference.max_pool2d(x, kernel, stride, padding))
 
@@ -207,11 +207,4 @@ def test_ceil_mode_max_pool_scatter_and_gather_match_the_loops(rng, x_shape, ker
     np.testing.assert_array_equal(out, reference.max_pool2d(x, kernel, stride, padding, True))
     assert out.shape != reference.max_pool2d(x, kernel, stride, padding).shape   # one more
     np.testing.assert_array_equal(argmax, first_maximum(x, kernel, stride, padding, True))
-    g = rng.standard_normal(argmax.shape)
-    dx = kernels.max_pool_scatter(g, argmax, x_shape, kernel, stride, padding)
-    np.testing.assert_allclose(dx, scatter_loops(g, argmax, x_shape, kernel, stride, padding),
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx.sum(), g.sum(), rtol=1e-12)     # none lost past the edge
-    u = rng.standard_normal(x_shape)
-    gathered = kernels.max_pool_gather(u, argmax, kernel, stride, padding)
-    np.testing.assert_allclose((g * gathered).sum(), (dx * u).sum(), rtol=1e-12)
+    check_scatter_and_gather(rng, argmax, x_shape, kernel, stride, padding)

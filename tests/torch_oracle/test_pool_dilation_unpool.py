@@ -28,34 +28,26 @@ DILATED_2D = [
 ]
 
 
-@pytest.mark.parametrize("x_shape, kernel_size, stride, padding, dilation, ceil_mode",
-                         DILATED_2D)
-def test_dilated_max_pool2d_and_its_indices(torch, rng, x_shape, kernel_size, stride, padding,
-                                            dilation, ceil_mode):
-    f = torch.nn.functional
+# the 1-D pools: x (N, C, L) or (C, L), kernel_size, stride, padding, dilation, ceil_mode
+DILATED_1D = [((2, 3, 11), 3, 1, 1, 2, False), ((1, 2, 12), 2, 3, 1, 3, True),
+              ((3, 10), 3, 2, 1, 2, True)]
+
+
+@pytest.mark.parametrize("pool, x_shape, kernel_size, stride, padding, dilation, ceil_mode",
+                         [("max_pool2d", *case) for case in DILATED_2D]
+                         + [("max_pool1d", *case) for case in DILATED_1D])
+def test_dilated_max_pool_and_its_indices(torch, rng, pool, x_shape, kernel_size, stride,
+                                          padding, dilation, ceil_mode):
+    ours, theirs = getattr(ops, pool), getattr(torch.nn.functional, pool)
     settings = (kernel_size, stride, padding, dilation, ceil_mode)
     x = distinct(rng, x_shape)
-    compare_with_torch(torch, lambda x: ops.max_pool2d(x, *settings),
-                       lambda x: f.max_pool2d(x, *settings), [x], rng)
-    out, indices = ops.max_pool2d(x, *settings, True)
-    their_out, their_indices = f.max_pool2d(torch.from_numpy(x), *settings, True)
+    compare_with_torch(torch, lambda x: ours(x, *settings), lambda x: theirs(x, *settings), [x],
+                       rng)
+    out, indices = ours(x, *settings, True)
+    their_out, their_indices = theirs(torch.from_numpy(x), *settings, True)
     np.testing.assert_array_equal(out.data, their_out.numpy())
     np.testing.assert_array_equal(indices.data, their_indices.numpy())
     assert indices.dtype == np.int64
-
-
-@pytest.mark.parametrize("x_shape, kernel_size, stride, padding, dilation, ceil_mode", [
-    ((2, 3, 11), 3, 1, 1, 2, False), ((1, 2, 12), 2, 3, 1, 3, True), ((3, 10), 3, 2, 1, 2, True)])
-def test_dilated_max_pool1d_and_its_indices(torch, rng, x_shape, kernel_size, stride, padding,
-                                            dilation, ceil_mode):
-    f = torch.nn.functional
-    settings = (kernel_size, stride, padding, dilation, ceil_mode)
-    x = distinct(rng, x_shape)
-    compare_with_torch(torch, lambda x: ops.max_pool1d(x, *settings),
-                       lambda x: f.max_pool1d(x, *settings), [x], rng)
-    _, indices = ops.max_pool1d(x, *settings, True)
-    np.testing.assert_array_equal(indices.data,
-                                  f.max_pool1d(torch.from_numpy(x), *settings, True)[1].numpy())
 
 
 def test_which_dilated_settings_are_refused_is_pytorchs(torch, rng):
