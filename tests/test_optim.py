@@ -3,7 +3,8 @@ against numpy formulas written out here, frozen parameters, state dicts that res
 bit-identically, the learning-rate schedules, argument errors. The same updates against PyTorch
 are in tests/torch_oracle/test_optimizers.py, the schedules' sequences in
 tests/torch_oracle/test_layers.py (StepLR, CosineAnnealingLR) and
-tests/torch_oracle/test_schedulers_torch.py (the others)."""
+tests/torch_oracle/test_schedulers_torch.py (the others), their last_epoch argument in
+tests/test_scheduler_last_epoch.py."""
 
 import math
 import re
@@ -1514,12 +1515,6 @@ def test_multiplicative_lr_errors():
                                         r"function of the epoch that returns the factor of the "
                                         r"epoch before's lr, e.g. lr_lambda=lambda epoch: 0.95"):
         optim.MultiplicativeLR(sgd(), 0.95)
-    with pytest.raises(ValueError, match=r"MultiplicativeLR: lr_lambda is a list of 2 values; "
-                                         r"expected one value, or a list of one \(PyTorch takes "
-                                         r"one per parameter group, and tinygrad_cnn optimizers "
-                                         r"have one group\); pass e.g. lr_lambda=lambda epoch: "
-                                         r"0.95"):
-        optim.MultiplicativeLR(sgd(), [lambda epoch: 0.9, lambda epoch: 0.8])
     with pytest.raises(ValueError, match=r"MultiplicativeLR: last_epoch is 4; expected -1, a "
                                          r"fresh schedule.*to resume, make the schedule with "
                                          r"last_epoch=-1, then call "

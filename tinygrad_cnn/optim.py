@@ -372,11 +372,16 @@ class LRScheduler:
     and `_start_lr()` if the lr of epoch 0 is not base_lr.
     The scheduler owns the lr: a value set by hand on the optimizer is replaced at the next
     step().
+    Every schedule whose PyTorch counterpart takes `last_epoch` takes it in PyTorch's place, and
+    it must be PyTorch's default -1, a fresh schedule: PyTorch resumes from last_epoch and the
+    'initial_lr' it keeps in the optimizer; here a state dict resumes a schedule (make it with
+    last_epoch=-1, then `load_state_dict`).
     """
 
     setting_names: tuple[str, ...] = ()
 
-    def __init__(self, optimizer: Optimizer, **settings):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1, **settings):
+        _checked_fresh(type(self).__name__, last_epoch)
         self.optimizer = _checked_optimizer(type(self).__name__, optimizer)
         self.__dict__.update(self._checked_settings(**settings))
         self._start(float(optimizer.lr))
@@ -476,8 +481,9 @@ class StepLR(LRScheduler):
 
     setting_names = ("step_size", "gamma")
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
-        super().__init__(optimizer, step_size=step_size, gamma=gamma)
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, step_size=step_size, gamma=gamma)
 
     def _checked_settings(self, step_size, gamma) -> dict:
         if (isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer))
@@ -503,8 +509,9 @@ class CosineAnnealingLR(LRScheduler):
 
     setting_names = ("T_max", "eta_min")
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
-        super().__init__(optimizer, T_max=T_max, eta_min=eta_min)
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, T_max=T_max, eta_min=eta_min)
 
     def _checked_settings(self, T_max, eta_min) -> dict:
         if isinstance(T_max, bool) or not isinstance(T_max, (int, np.integer)) or T_max < 1:
@@ -539,8 +546,8 @@ class ExponentialLR(LRScheduler):
 
     setting_names = ("gamma",)
 
-    def __init__(self, optimizer: Optimizer, gamma: float):
-        super().__init__(optimizer, gamma=gamma)
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, gamma=gamma)
 
     def _checked_settings(self, gamma) -> dict:
         return {"gamma": _checked_number("ExponentialLR", "gamma", gamma, low=0.0,
@@ -564,8 +571,9 @@ class MultiStepLR(LRScheduler):
 
     setting_names = ("milestones", "gamma")
 
-    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1):
-        super().__init__(optimizer, milestones=milestones, gamma=gamma)
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, milestones=milestones, gamma=gamma)
 
     def _checked_settings(self, milestones, gamma) -> dict:
         if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Iterable):
@@ -593,20 +601,25 @@ class LambdaLR(LRScheduler):
     schedule written as a function of the epoch, e.g. a warm-up, LambdaLR(optimizer,
     lambda epoch: min(1.0, (epoch + 1) / 5)).
 
-    lr_lambda must return a finite number >= 0 for every epoch; anything else is an error that
-    names the epoch. The state dict holds the schedule's position, not lr_lambda (a function is
-    code, not data; PyTorch keeps only a callable object's attributes): to resume, make the
-    LambdaLR again with the same lr_lambda, then `load_state_dict`, which keeps this scheduler's
-    own lr_lambda.
+    lr_lambda is a function of the epoch, or a list of one (PyTorch takes one per parameter
+    group; tinygrad_cnn optimizers have one). It must return a finite number >= 0 for every
+    epoch; anything else is an error that names the epoch. The state dict holds the schedule's
+    position, not lr_lambda (a function is code, not data; PyTorch keeps only a callable
+    object's attributes): to resume, make the LambdaLR again with the same lr_lambda, then
+    `load_state_dict`, which keeps this scheduler's own lr_lambda.
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float]):
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1):
+        lr_lambda = _one_per_group("LambdaLR", "lr_lambda", lr_lambda,
+                                   "lambda epoch: 0.95 ** epoch")
         if not callable(lr_lambda):
             raise TypeError(f"LambdaLR: lr_lambda is {type(lr_lambda).__name__} "
                             f"{lr_lambda!r:.80}; expected a function of the epoch that returns "
                             f"the factor of base_lr, e.g. lr_lambda=lambda epoch: 0.95 ** epoch")
         self.lr_lambda = lr_lambda
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def _checked_settings(self) -> dict:
         return {}
@@ -630,10 +643,8 @@ class MultiplicativeLR(LRScheduler):
     group; tinygrad_cnn optimizers have one). It is first called at epoch 1, and must return a
     finite number >= 0 for every epoch; anything else is an error that names the epoch. The
     state dict holds the schedule's position and lr, not lr_lambda: to resume, make the
-    MultiplicativeLR again with the same lr_lambda, then `load_state_dict`. last_epoch is
-    PyTorch's, and must be -1 (a fresh schedule): tinygrad_cnn resumes from state dicts. At a
-    SequentialLR milestone it multiplies the lr it takes over by lr_lambda(0), as PyTorch's
-    step(0) does.
+    MultiplicativeLR again with the same lr_lambda, then `load_state_dict`. At a SequentialLR
+    milestone it multiplies the lr it takes over by lr_lambda(0), as PyTorch's step(0) does.
 
     >>> scheduler = MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)
     """
@@ -641,7 +652,6 @@ class MultiplicativeLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1):
-        _checked_fresh("MultiplicativeLR", last_epoch)
         lr_lambda = _one_per_group("MultiplicativeLR", "lr_lambda", lr_lambda,
                                    "lambda epoch: 0.95")
         if not callable(lr_lambda):
@@ -650,7 +660,7 @@ class MultiplicativeLR(LRScheduler):
                             f"the factor of the epoch before's lr, e.g. lr_lambda=lambda epoch: "
                             f"0.95")
         self.lr_lambda = lr_lambda
-        super().__init__(optimizer)
+        super().__init__(optimizer, last_epoch)
 
     def _checked_settings(self) -> dict:
         return {}
@@ -687,8 +697,8 @@ class LinearLR(LRScheduler):
     setting_names = ("start_factor", "end_factor", "total_iters")
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
-                 end_factor: float = 1.0, total_iters: int = 5):
-        super().__init__(optimizer, start_factor=start_factor, end_factor=end_factor,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, start_factor=start_factor, end_factor=end_factor,
                          total_iters=total_iters)
 
     def _checked_settings(self, start_factor, end_factor, total_iters) -> dict:
@@ -729,8 +739,9 @@ class ConstantLR(LRScheduler):
 
     setting_names = ("factor", "total_iters")
 
-    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5):
-        super().__init__(optimizer, factor=factor, total_iters=total_iters)
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, factor=factor, total_iters=total_iters)
 
     def _checked_settings(self, factor, total_iters) -> dict:
         return {"factor": _checked_number("ConstantLR", "factor", factor, low=0.0,
@@ -759,8 +770,9 @@ class PolynomialLR(LRScheduler):
 
     setting_names = ("total_iters", "power")
 
-    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0):
-        super().__init__(optimizer, total_iters=total_iters, power=power)
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, total_iters=total_iters, power=power)
 
     def _checked_settings(self, total_iters, power) -> dict:
         return {"total_iters": _checked_int("PolynomialLR", "total_iters", total_iters, low=1,
@@ -793,8 +805,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     setting_names = ("T_0", "T_mult", "eta_min")
 
-    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0):
-        super().__init__(optimizer, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        super().__init__(optimizer, last_epoch, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
 
     def _checked_settings(self, T_0, T_mult, eta_min) -> dict:
         name = "CosineAnnealingWarmRestarts"
@@ -908,7 +921,8 @@ class OneCycleLR(_BatchScheduler):
                  pct_start: float = 0.3, anneal_strategy: str = "cos",
                  cycle_momentum: bool = True, base_momentum: float = 0.85,
                  max_momentum: float = 0.95, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4, three_phase: bool = False):
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1):
         if total_steps is None:        # as PyTorch: total_steps wins when both are given
             if epochs is None or steps_per_epoch is None:
                 raise ValueError(f"OneCycleLR: total_steps is None, epochs is {epochs!r} and "
@@ -921,11 +935,11 @@ class OneCycleLR(_BatchScheduler):
                                         meaning="the number of epochs of the cycle")
                            * _checked_int("OneCycleLR", "steps_per_epoch", steps_per_epoch,
                                           low=1, meaning=batches))
-        super().__init__(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start,
-                         anneal_strategy=anneal_strategy, div_factor=div_factor,
-                         final_div_factor=final_div_factor, three_phase=three_phase,
-                         cycle_momentum=cycle_momentum, base_momentum=base_momentum,
-                         max_momentum=max_momentum)
+        super().__init__(optimizer, last_epoch, max_lr=max_lr, total_steps=total_steps,
+                         pct_start=pct_start, anneal_strategy=anneal_strategy,
+                         div_factor=div_factor, final_div_factor=final_div_factor,
+                         three_phase=three_phase, cycle_momentum=cycle_momentum,
+                         base_momentum=base_momentum, max_momentum=max_momentum)
         self.base_lr = self.max_lr / self.div_factor       # PyTorch's initial_lr
         self.last_lr = self._next_lr(0)
         optimizer.lr = self.last_lr
@@ -1044,12 +1058,13 @@ class CyclicLR(_BatchScheduler):
     keeps this scheduler's own scale_fn (a function is code, not data, so the state dict holds
     none).
 
-    Refused where PyTorch takes them: a last_epoch other than -1 (here a state dict resumes),
-    a mode other than the three even when scale_fn makes it unused, with mode "exp_range" and no
-    scale_fn a gamma outside (0, 1] (above 1 the amplitude would grow without end, past max_lr;
-    at 0 or below it would vanish or flip sign), step_size_up < 1 (PyTorch divides by zero) and
-    non-integer step sizes; a momentum cycle through 0 for SGD with nesterov=True. Where gamma
-    is unused (the other modes, or a scale_fn) any finite number is taken, as in PyTorch.
+    Refused where PyTorch takes them: a mode other than the three even when scale_fn makes it
+    unused, with mode "exp_range" and no scale_fn a gamma outside (0, 1] (above 1 the amplitude
+    would grow without end, past max_lr; at 0 or below it would vanish or flip sign),
+    step_size_up < 1 (PyTorch divides by zero) and non-integer step sizes; a momentum cycle
+    through 0 for SGD with nesterov=True; as for every schedule, a last_epoch other than -1
+    (see LRScheduler). Where gamma is unused (the other modes, or a scale_fn) any finite number
+    is taken, as in PyTorch.
 
     >>> scheduler = CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=2 * len(loader))
     >>> for epoch in range(epochs):
@@ -1345,9 +1360,10 @@ class SequentialLR(_ScheduleList):
     setting_names = ("milestones",)
 
     def __init__(self, optimizer: Optimizer, schedulers: Iterable[LRScheduler],
-                 milestones: Iterable[int]):
+                 milestones: Iterable[int], last_epoch: int = -1):
         # not LRScheduler.__init__, whose base lr is the optimizer's lr: here it is the first
         # schedule's
+        _checked_fresh("SequentialLR", last_epoch)
         self.optimizer = _checked_optimizer("SequentialLR", optimizer)
         self.schedulers = self._checked_schedulers(schedulers)
         self.__dict__.update(self._checked_settings(milestones=milestones))

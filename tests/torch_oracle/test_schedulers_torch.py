@@ -4,8 +4,11 @@ ChainedScheduler against torch.optim.lr_scheduler: the whole lr sequence (and On
 CyclicLR's momentum or beta1) of a one-parameter optimizer, float for float, in several settings
 each (MultiplicativeLR, CyclicLR and ChainedScheduler also in many random ones), also resumed
 half-way from a state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as
-PyTorch's."""
+PyTorch's. Every schedule's constructor (StepLR's and CosineAnnealingLR's too) has PyTorch's
+parameters, names, defaults and order, so that PyTorch code passing last_epoch=-1 by position
+runs unchanged."""
 
+import inspect
 import math
 
 import numpy as np
@@ -621,3 +624,63 @@ MULTIPLICATIVE_SEQUENCES = [
                          ids=[s[0] for s in MULTIPLICATIVE_SEQUENCES])
 def test_sequential_lr_with_multiplicative_lr(torch, tmp_path, name, make):
     check_runs(torch, tmp_path, make, SEQUENCE_EPOCHS, "SGD", name)
+
+
+def parameters(scheduler_class):
+    """(name, default, kind) of each parameter of a scheduler's constructor."""
+    return [(p.name, p.default, p.kind)
+            for p in inspect.signature(scheduler_class).parameters.values()]
+
+
+def test_every_schedule_has_pytorchs_parameters_in_pytorchs_order(torch):
+    """Names, defaults and kinds, so that PyTorch code passing last_epoch=-1, or any other
+    argument, by keyword or position, means the same here (annotations are not compared)."""
+    ours = {name: value for name, value in vars(optim).items() if not name.startswith("_")
+            and isinstance(value, type) and issubclass(value, optim.LRScheduler)}
+    ours.pop("LRScheduler")
+    assert len(ours) == 15
+    with_last_epoch = set()
+    for name, scheduler_class in ours.items():
+        expected = parameters(getattr(torch.optim.lr_scheduler, name))
+        assert parameters(scheduler_class) == expected, name
+        if any(p[0] == "last_epoch" for p in expected):
+            assert expected[-1] == ("last_epoch", -1, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            with_last_epoch.add(name)
+    assert set(ours) - with_last_epoch == {"ReduceLROnPlateau", "ChainedScheduler"}
+
+
+
+# name, make(module, optimizer), rtol: every argument positional, last_epoch=-1 included, as
+# PyTorch code may pass it; rtol 1e-12 for CosineAnnealingLR, ours the closed form
+POSITIONAL = [
+    ("StepLR", lambda m, opt: m.StepLR(opt, 3, 0.5, -1), 0),
+    ("CosineAnnealingLR", lambda m, opt: m.CosineAnnealingLR(opt, 10, 0.01, -1), 1e-12),
+    ("ExponentialLR", lambda m, opt: m.ExponentialLR(opt, 0.9, -1), 0),
+    ("MultiStepLR", lambda m, opt: m.MultiStepLR(opt, [5, 10], 0.5, -1), 0),
+    ("LambdaLR", lambda m, opt: m.LambdaLR(opt, [lambda e: 0.95 ** e], -1), 0),
+    ("MultiplicativeLR", lambda m, opt: m.MultiplicativeLR(opt, [lambda e: 0.9], -1), 0),
+    ("LinearLR", lambda m, opt: m.LinearLR(opt, 0.2, 1.0, 4, -1), 0),
+    ("ConstantLR", lambda m, opt: m.ConstantLR(opt, 0.5, 4, -1), 0),
+    ("PolynomialLR", lambda m, opt: m.PolynomialLR(opt, 10, 2.0, -1), 0),
+    ("CosineAnnealingWarmRestarts", lambda m, opt: m.CosineAnnealingWarmRestarts(
+        opt, 3, 2, 0.01, -1), 0),
+    ("OneCycleLR", lambda m, opt: m.OneCycleLR(opt, 1.0, None, 3, 10, 0.3, "cos", True, 0.85,
+                                               0.95, 25.0, 1e4, False, -1), 0),
+    ("CyclicLR", lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, 3, None, "triangular2", 1.0, None,
+                                           "cycle", True, 0.8, 0.9, -1), 0),
+    ("SequentialLR", lambda m, opt: m.SequentialLR(
+        opt, [m.LinearLR(opt, 0.1, 1.0, 5, -1), m.ExponentialLR(opt, 0.9, -1)], [5], -1), 0),
+]
+
+
+@pytest.mark.parametrize("name, make, rtol", POSITIONAL, ids=[s[0] for s in POSITIONAL])
+def test_pytorch_code_passing_last_epoch_minus_1_positionally_runs_unchanged(torch, name, make,
+                                                                             rtol):
+    expected = torch_run(torch, make, EPOCHS)
+    ours = our_run(make, EPOCHS)[0]
+    assert len({lr for lr, _ in expected}) > 1          # the schedule does change the lr
+    if name == "OneCycleLR":                             # 30 steps: the whole cycle
+        check_one_cycle(ours, expected)
+    else:
+        check_sequence([lr for lr, _ in ours], [lr for lr, _ in expected], rtol)
+        assert [m for _, m in ours] == [m for _, m in expected]     # CyclicLR's momentum
