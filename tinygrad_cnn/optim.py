@@ -899,11 +899,15 @@ class OneCycleLR(_BatchScheduler):
     max_momentum in the third phase): Adam's and AdamW's betas[0], SGD's and RMSprop's momentum.
     As PyTorch, this needs 'betas' or 'momentum' among the optimizer's hyperparameters, so
     Adagrad is refused. load_state_dict sets both the lr and the momentum of the saved step.
+    max_lr, base_momentum and max_momentum are numbers, or lists of one (PyTorch takes one per
+    parameter group; tinygrad_cnn optimizers have one): max_lr=[0.1] is max_lr=0.1.
 
     Refused where PyTorch would divide by zero or never reach the minimum: pct_start = 1,
     pct_start * total_steps = 1, and with three_phase a fall that ends at the cycle's last step
     or later (2 * pct_start * total_steps - 2 >= total_steps - 1). Refused too: a momentum
-    cycle through 0 for SGD with nesterov=True, which needs momentum > 0.
+    cycle through 0 for SGD with nesterov=True, which needs momentum > 0; lists of other lengths
+    than one, even of base_momentum and max_momentum with cycle_momentum=False (where PyTorch
+    does not look at them).
 
     >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
     >>> for epoch in range(10):
@@ -916,11 +920,12 @@ class OneCycleLR(_BatchScheduler):
                      "final_div_factor", "three_phase", "cycle_momentum", "base_momentum",
                      "max_momentum")
 
-    def __init__(self, optimizer: Optimizer, max_lr: float, total_steps: int | None = None,
-                 epochs: int | None = None, steps_per_epoch: int | None = None,
-                 pct_start: float = 0.3, anneal_strategy: str = "cos",
-                 cycle_momentum: bool = True, base_momentum: float = 0.85,
-                 max_momentum: float = 0.95, div_factor: float = 25.0,
+    def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
+                 total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | list[float] = 0.85,
+                 max_momentum: float | list[float] = 0.95, div_factor: float = 25.0,
                  final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1):
         if total_steps is None:        # as PyTorch: total_steps wins when both are given
@@ -950,7 +955,8 @@ class OneCycleLR(_BatchScheduler):
                           max_momentum) -> dict:
         name = "OneCycleLR"
         checked = {
-            "max_lr": _checked_number(name, "max_lr", max_lr, low=0.0, low_open=True),
+            "max_lr": _checked_number(name, "max_lr", _one_per_group(name, "max_lr", max_lr, 0.1),
+                                      low=0.0, low_open=True),
             "total_steps": _checked_int(name, "total_steps", total_steps, low=1,
                                         meaning="the number of batches of the whole cycle, "
                                                 "i.e. of scheduler.step() calls"),
@@ -963,10 +969,7 @@ class OneCycleLR(_BatchScheduler):
                                                 low=0.0, low_open=True),
             "three_phase": _checked_flag(name, "three_phase", three_phase),
             "cycle_momentum": _checked_flag(name, "cycle_momentum", cycle_momentum),
-            "base_momentum": _checked_number(name, "base_momentum", base_momentum, low=0.0,
-                                             high=1.0),
-            "max_momentum": _checked_number(name, "max_momentum", max_momentum, low=0.0,
-                                            high=1.0)}
+            **_checked_momenta(name, base_momentum, max_momentum, (0.85, 0.95))}
         rise = checked["pct_start"] * checked["total_steps"]
         if rise == 1:
             raise ValueError(f"OneCycleLR: pct_start={checked['pct_start']} of total_steps="
@@ -1121,12 +1124,7 @@ class CyclicLR(_BatchScheduler):
             "scale_mode": _checked_choice(name, "scale_mode", scale_mode,
                                           ("cycle", "iterations")),
             "cycle_momentum": _checked_flag(name, "cycle_momentum", cycle_momentum),
-            "base_momentum": _checked_number(
-                name, "base_momentum", _one_per_group(name, "base_momentum", base_momentum, 0.8),
-                low=0.0, high=1.0),
-            "max_momentum": _checked_number(
-                name, "max_momentum", _one_per_group(name, "max_momentum", max_momentum, 0.9),
-                low=0.0, high=1.0)}
+            **_checked_momenta(name, base_momentum, max_momentum, (0.8, 0.9))}
         gamma = checked["gamma"]          # used by mode "exp_range" only, and not with scale_fn
         if checked["mode"] == "exp_range" and self.scale_fn is None and not 0 < gamma <= 1:
             raise ValueError(f"CyclicLR: gamma is {gamma} with mode='exp_range'; expected a "
@@ -1175,7 +1173,8 @@ class ReduceLROnPlateau(LRScheduler):
     best * (1 + threshold), metric > best + threshold. best starts at +inf ("min") or -inf
     ("max"), so the first metric improves on it; a NaN never does. After a reduction, the next
     `cooldown` epochs count no bad epochs. A reduction of eps or less (old lr - new lr <= eps) is
-    skipped, so the lr rests at min_lr.
+    skipped, so the lr rests at min_lr. min_lr is a number, or a list of one (PyTorch takes one
+    per parameter group; tinygrad_cnn optimizers have one).
 
     As the other schedules, this one owns the lr: it reduces its own last lr and each step() sets
     the optimizer's lr to it (PyTorch reduces whatever lr the optimizer holds; the same unless
@@ -1194,7 +1193,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8):
+                 cooldown: int = 0, min_lr: float | list[float] = 0.0, eps: float = 1e-8):
         super().__init__(optimizer, mode=mode, factor=factor, patience=patience,
                          threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown,
                          min_lr=min_lr, eps=eps)
@@ -1216,7 +1215,8 @@ class ReduceLROnPlateau(LRScheduler):
                 "cooldown": _checked_int(name, "cooldown", cooldown, low=0,
                                          meaning="the epochs after a reduction whose bad epochs "
                                                  "are not counted, e.g. cooldown=0"),
-                "min_lr": _checked_number(name, "min_lr", min_lr, low=0.0),
+                "min_lr": _checked_number(name, "min_lr",
+                                          _one_per_group(name, "min_lr", min_lr, 1e-5), low=0.0),
                 "eps": _checked_number(name, "eps", eps, low=0.0)}
 
     def _improves(self, metric: float) -> bool:
@@ -1691,6 +1691,15 @@ def _checked_factor(owner: str, call: str, value, meaning: str, fix: str,
         raise ValueError(f"{owner}: {call} returned {value}; expected {expected}, {meaning}; "
                          f"{fix.format('one')}")
     return float(value)
+
+
+def _checked_momenta(name: str, base_momentum, max_momentum, defaults: tuple) -> dict:
+    """A cycling schedule's base_momentum and max_momentum, each a number in [0, 1] or a list
+    of one (`defaults`, PyTorch's, are the examples the errors suggest)."""
+    return {key: _checked_number(name, key, _one_per_group(name, key, value, example),
+                                 low=0.0, high=1.0)
+            for key, value, example in (("base_momentum", base_momentum, defaults[0]),
+                                        ("max_momentum", max_momentum, defaults[1]))}
 
 
 def _one_per_group(owner: str, name: str, value, example: str):

@@ -2,11 +2,12 @@
 CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR, ReduceLROnPlateau, SequentialLR and
 ChainedScheduler against torch.optim.lr_scheduler: the whole lr sequence (and OneCycleLR's and
 CyclicLR's momentum or beta1) of a one-parameter optimizer, float for float, in several settings
-each (MultiplicativeLR, CyclicLR and ChainedScheduler also in many random ones), also resumed
-half-way from a state dict saved with tc.save; ReduceLROnPlateau fed the same metrics as
-PyTorch's. Every schedule's constructor (StepLR's and CosineAnnealingLR's too) has PyTorch's
-parameters, names, defaults and order, so that PyTorch code passing last_epoch=-1 by position
-runs unchanged."""
+each (MultiplicativeLR, CyclicLR and ChainedScheduler also in many random ones; OneCycleLR,
+CyclicLR and ReduceLROnPlateau also with lists of one where PyTorch takes one value per parameter
+group), also resumed half-way from a state dict saved with tc.save; ReduceLROnPlateau fed the
+same metrics as PyTorch's. Every schedule's constructor (StepLR's and CosineAnnealingLR's too)
+has PyTorch's parameters, names, defaults and order, so that PyTorch code passing last_epoch=-1
+by position runs unchanged."""
 
 import inspect
 import math
@@ -74,6 +75,8 @@ ONE_CYCLES = [
         opt, 0.1, total_steps=20, pct_start=0.5, base_momentum=0.5, max_momentum=0.9), 20),
     ("no momentum cycling", lambda m, opt: m.OneCycleLR(opt, 0.1, total_steps=30,
                                                         cycle_momentum=False), 30),
+    ("lists of one", lambda m, opt: m.OneCycleLR(opt, [0.5], total_steps=25, base_momentum=[0.8],
+                                                 max_momentum=(0.9,)), 25),
 ]
 
 # how to read the momentum that OneCycleLR and CyclicLR cycle, for each optimizer: torch's,
@@ -226,6 +229,7 @@ PLATEAUS = [
      METRICS),
     ("threshold 0.05 rel", {"patience": 1, "threshold": 0.05}, METRICS),
     ("min_lr", {"patience": 0, "factor": 0.3, "min_lr": 0.002}, METRICS),
+    ("min_lr a list of one", {"patience": 0, "factor": 0.3, "min_lr": [0.002]}, METRICS),
     ("eps skips small cuts", {"patience": 0, "factor": 0.9, "min_lr": 0.085, "eps": 0.006},
      METRICS),
     ("max rel", {"mode": "max", "patience": 1, "threshold": 0.05}, [-x for x in METRICS]),
