@@ -4,7 +4,8 @@ the input gradient that is skipped when the input needs none, and every user err
 depthwise conv2d and conv_transpose2d against the ordinary ones with a block-diagonal weight,
 and groups=1 recording the same single op; dilated conv2d, conv_transpose2d (output_padding up
 to the dilation) and conv2d_weight against the dilated loops, by finite differences to second
-order, dilation recorded only when not 1, and its errors; conv1d (stride, padding with "same"
+order (at stride 1, by phases too, conv1d as well), dilation recorded only when not 1, and its
+errors; conv1d (stride, padding with "same"
 and "valid", dilation, groups; batched and unbatched) against 1-D loops and by finite
 differences, the conv2d graph it records, and its errors in its own 1-D terms; unbatched
 conv2d as a batch of one, and padding "same"/"valid" taken by the op."""
@@ -926,6 +927,38 @@ def test_dilated_grouped_convolutions_are_the_block_diagonal_ones(rng):
         xt, block_diagonal(wt, 2), b, 1, (1, 0), 1, 2), rtol=1e-12, atol=1e-12)
     assert tc.gradcheck(grouped_transposed, [xt, wt, b])
 
+
+@pytest.mark.parametrize("spatial, x_shape, w_shape, padding, dilation, groups", [
+    (2, (2, 2, 7, 6), (3, 2, 3, 2), 1, (2, 3), 1),
+    (2, (1, 4, 6, 6), (4, 2, 3, 3), (2, 0), (3, 2), 2),     # grouped
+    (2, (2, 4, 9, 9), (4, 4, 3, 3), 2, 2, 1),               # spectral phases
+    (2, (1, 1, 3, 4), (2, 1, 2, 2), (2, 1), (5, 3), 1),     # dilation past the image: empty phases
+    (1, (2, 3, 17), (2, 3, 2), 0, 4, 1),                    # conv1d, WaveNet-like
+    (1, (1, 4, 9), (4, 2, 3), 3, 4, 2),                     # conv1d, grouped, padded
+])
+def test_dilated_convolutions_by_phases_gradcheck(rng, monkeypatch, spatial, x_shape, w_shape,
+                                                  padding, dilation, groups):
+    """At stride 1 a dilated conv2d or conv1d runs by phases (kernels.to_phases): forward
+    against the loops, gradients and second derivatives by finite differences in float64."""
+    phase_calls = []
+    to_phases = conv_kernels.to_phases
+    monkeypatch.setattr(conv_kernels, "to_phases",
+                        lambda *a: phase_calls.append(1) or to_phases(*a))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    op = tc.ops.conv2d if spatial == 2 else tc.ops.conv1d
+
+    def conv(x, w, b):
+        return op(x, w, b, padding=padding, dilation=dilation, groups=groups)
+
+    if spatial == 2:
+        expected = reference.conv2d(x, block_diagonal(w, groups), b, 1, padding, dilation)
+    else:
+        expected = conv1d_loops(x, w, b, 1, padding, dilation, groups)
+    np.testing.assert_allclose(conv(x, w, b).data, expected, rtol=1e-12, atol=1e-12)
+    assert phase_calls
+    assert tc.gradcheck(conv, [x, w, b])
+    assert tc.gradgradcheck(conv, [x, w, b])
 
 def test_dilation_is_a_param_only_when_not_one(rng):
     x, w = tc.Value(rng.standard_normal((1, 4, 7, 7))), tc.Value(rng.standard_normal((4, 4, 3, 3)))

@@ -3,7 +3,8 @@ banded forward, the weight gradient, and both input-gradient algorithms (by tile
 for tiles of one output and of several, spare outputs, strides and padding, and their dtypes;
 the spectral kernels (stride 1) likewise, and gradients of gradients through them; the dilation
 helpers (spread, taps, dilated_size) and every kernel run on a spread kernel against the dilated
-loops."""
+loops; the dilated kernels of stride 1, by phases (banded and spectral, empty phases, float32 and
+float64), against the same loops."""
 
 import numpy as np
 import pytest
@@ -261,3 +262,83 @@ def test_kernels_on_a_spread_kernel_match_the_dilated_loops(rng, x_shape, w_shap
     np.testing.assert_allclose(dx, expected_dx, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(kernels.taps(dw_d, dilation), expected_dw, rtol=1e-12,
                                atol=1e-12)
+
+
+# x (N, C, H, W), w (F, C, KH, KW), padding, dilation: stride 1, which runs by phases
+PHASED = [
+    ((2, 2, 9, 8), (3, 2, 3, 2), (0, 0), (2, 2)),      # banded phases
+    ((1, 2, 3, 6), (2, 2, 2, 2), (2, 0), (5, 2)),      # DH = 5 > H: three phases of no output
+    ((2, 1, 4, 4), (3, 1, 2, 3), (2, 2), (3, 1)),      # (h, w) pairs unequal, padding
+    ((2, 4, 10, 10), (4, 4, 3, 3), (2, 2), (2, 2)),    # spectral phases: the spread 5x5 would be
+    ((2, 4, 12, 12), (4, 4, 4, 4), (3, 3), (2, 3)),    # spectral phases, unequal dilation
+    ((1, 3, 1, 20), (2, 3, 1, 2), (0, 0), (1, 4)),     # conv1d's shape: DH = 1
+    ((2, 1, 1, 5), (1, 1, 1, 3), (0, 3), (1, 4)),      # DW = 4 > W, the padding read too
+    ((0, 2, 6, 6), (2, 2, 3, 3), (1, 1), (2, 2)),      # an empty batch
+]
+
+
+def test_phases_run_at_stride_1_only():
+    assert kernels.phased((1, 1), (2, 2)) and kernels.phased((1, 1), (1, 3))
+    assert not kernels.phased((1, 1), (1, 1))            # undilated: the kernels themselves
+    assert not kernels.phased((2, 1), (2, 2))            # strided: the spread kernel
+    assert kernels.spectral_phases((16, 16, 3, 3), (2, 2), 16)   # a spread 5x5 would be
+    assert not kernels.spectral_phases((16, 16, 3, 3), (1, 1), 16)
+    assert not kernels.spectral_phases((16, 16, 1, 2), (1, 8), 16)   # a spread 1x9 would not
+
+
+def test_phases_by_hand():
+    a = np.arange(1.0, 6.0).reshape(1, 1, 1, 5)
+    # a at column 1 of a zero row of 3*2 = 6 columns: [0, 1, 2, 3, 4, 5] cut into 2 phases
+    phases = kernels.to_phases(a, (0, 1), (1, 2), (1, 3))
+    np.testing.assert_array_equal(phases[:, 0, 0], [[0, 2, 4], [1, 3, 5]])
+    np.testing.assert_array_equal(kernels.from_phases(phases, (1, 2), (0, 1), (1, 5)), a)
+    np.testing.assert_array_equal(kernels.from_phases(phases, (1, 2), (0, 0), (1, 6))[0, 0, 0],
+                                  [0, 1, 2, 3, 4, 5])
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, dilation", PHASED)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_phases_match_the_dilated_loops(rng, x_shape, w_shape, padding, dilation, dtype, tol):
+    x, w, b = (rng.standard_normal(shape).astype(dtype)
+               for shape in (x_shape, w_shape, w_shape[:1]))
+    one = (1, 1)
+    out = kernels.dilated_forward(x, w, b, one, padding, dilation)
+    expected = reference.conv2d(x, w, b, one, padding, dilation)
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    expected_dw = reference.conv2d_weight(x, g, w_shape[2:], one, padding, dilation)
+    dw = kernels.dilated_weight_grad(x, g, w_shape[2:], one, padding, dilation)
+    np.testing.assert_allclose(dw, expected_dw, rtol=tol, atol=tol)
+    expected_dx = reference.conv_transpose2d(g, w, None, one, padding, 0, dilation)
+    assert expected_dx.shape == x_shape
+    dx = kernels.dilated_input_grad(g, w, x_shape[2:], one, padding, dilation)
+    np.testing.assert_allclose(dx, expected_dx, rtol=tol, atol=tol)
+    dx_together, dw_together = kernels.dilated_input_and_weight_grad(x, g, w, one, padding,
+                                                                     dilation)
+    np.testing.assert_allclose(dx_together, expected_dx, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dw_together, expected_dw, rtol=tol, atol=tol)
+    for result in (out, dx, dw, dx_together, dw_together):
+        assert result.dtype == dtype
+    assert out.flags.c_contiguous and dx.flags.c_contiguous and dx_together.flags.c_contiguous
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", DILATED)
+def test_dilated_helpers_match_the_dilated_loops_on_either_route(rng, x_shape, w_shape, stride,
+                                                                 padding, dilation):
+    """The strided configurations take the spread kernel, the others the phases."""
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    out = kernels.dilated_forward(x, w, None, stride, padding, dilation)
+    np.testing.assert_allclose(out, reference.conv2d(x, w, None, stride, padding, dilation),
+                               rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    dx, dw = kernels.dilated_input_and_weight_grad(x, g, w, stride, padding, dilation)
+    np.testing.assert_allclose(dw, reference.conv2d_weight(x, g, w_shape[2:], stride, padding,
+                                                           dilation), rtol=1e-12, atol=1e-12)
+    span = kernels.dilated_size(w_shape[2:], dilation)
+    np.testing.assert_allclose(dx, reference.conv_transpose2d(
+        g, w, None, stride, padding, leftover(x_shape, (0, 0, *span), stride, padding), dilation),
+        rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kernels.dilated_input_grad(g, w, x_shape[2:], stride, padding,
+                                                          dilation), dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kernels.dilated_weight_grad(x, g, w_shape[2:], stride, padding,
+                                                           dilation), dw, rtol=1e-12, atol=1e-12)

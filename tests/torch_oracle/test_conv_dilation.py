@@ -1,10 +1,12 @@
 """Dilated convolutions against PyTorch float64: conv2d, conv_transpose2d (output_padding up to
-the dilation too) and conv2d_weight, grouped too, to first and second order; nn.Conv2d (with
-padding="same" too) and nn.ConvTranspose2d with dilation against torch.nn's layers, state dicts
-loaded strictly both ways."""
+the dilation too) and conv2d_weight, grouped too, to first and second order; at stride 1, which
+runs by phases, conv2d, conv1d and conv_transpose2d by an ordinary backward as well; nn.Conv2d
+(with padding="same" too) and nn.ConvTranspose2d with dilation against torch.nn's layers, state
+dicts loaded strictly both ways."""
 
+import numpy as np
 import pytest
-from test_cnn_ops import compare_with_torch
+from test_cnn_ops import TIGHT, compare_with_torch
 from test_layers import (
     as_float64,
     check_state_dicts_then_gradients,
@@ -12,6 +14,7 @@ from test_layers import (
     copy_parameters,
 )
 
+import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
 
 # x (N, C_in, H, W), w (C_out, C_in / groups, KH, KW), stride, padding, dilation, groups
@@ -30,6 +33,41 @@ def test_dilated_conv2d(torch, rng, x_shape, w_shape, stride, padding, dilation,
     settings = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     compare_with_torch(torch, lambda *a: ops.conv2d(*a, **settings),
                        lambda *a: torch.nn.functional.conv2d(*a, **settings), arrays, rng)
+
+
+# op, x, w (as the op takes it), settings, all of stride 1: the phases
+PHASED = [
+    ("conv2d", (2, 3, 9, 8), (4, 3, 3, 2), {"padding": 1, "dilation": (2, 3)}),
+    ("conv2d", (1, 4, 5, 6), (4, 2, 2, 3), {"padding": (3, 1), "dilation": (6, 2), "groups": 2}),
+    ("conv2d", (2, 4, 10, 10), (4, 4, 3, 3), {"padding": 2, "dilation": 2}),   # on spectra
+    ("conv1d", (2, 4, 40), (4, 4, 2), {"dilation": 8}),                         # WaveNet-like
+    ("conv1d", (1, 4, 9), (6, 2, 3), {"padding": 4, "dilation": 5, "groups": 2}),
+    ("conv_transpose2d", (2, 3, 5, 4), (3, 2, 3, 2), {"padding": 1, "output_padding": (1, 2),
+                                                       "dilation": (2, 3)}),
+]
+
+
+@pytest.mark.parametrize("name, x_shape, w_shape, settings", PHASED)
+def test_dilated_convolutions_by_phases(torch, rng, name, x_shape, w_shape, settings):
+    """To second order (recorded ops), then by an ordinary backward, which runs the kernels'
+    dilated_input_and_weight_grad: the forward and every gradient."""
+    channels = w_shape[1] * settings.get("groups", 1) if name == "conv_transpose2d" else w_shape[0]
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+              rng.standard_normal(channels)]
+    ours = getattr(ops, name)
+    theirs = getattr(torch.nn.functional, name)
+    compare_with_torch(torch, lambda *a: ours(*a, **settings), lambda *a: theirs(*a, **settings),
+                       arrays, rng)
+    values = [tc.Value(a) for a in arrays]
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, their_out = ours(*values, **settings), theirs(*tensors, **settings)
+    np.testing.assert_allclose(out.data, their_out.detach().numpy(), **TIGHT)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    their_out.backward(torch.from_numpy(upstream))
+    for name_of, value, tensor in zip(("x", "w", "b"), values, tensors, strict=True):
+        np.testing.assert_allclose(value.grad, tensor.grad.numpy(), err_msg=f"d/d{name_of}",
+                                   **TIGHT)
 
 
 # x (N, C_in, H, W), w (C_in, C_out / groups, KH, KW), stride, padding, output_padding,

@@ -36,7 +36,9 @@ class Conv2d(Function):
     OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1 and likewise OW; xp is x with PH, PW
     rows/columns of zeros. With dilation (DH, DW) it is the convolution with the spread kernel
     w_d (kernels.spread: w's taps DH rows and DW columns apart, zeros between), so everything
-    below holds for w_d, and w's gradient is w_d's read at the taps (kernels.taps).
+    below holds for w_d, and w's gradient is w_d's read at the taps (kernels.taps). The kernels
+    run w_d itself only at strides > 1; at stride 1 they convolve each phase of xp (every DH-th
+    row, every DW-th column) with w, the taps alone (kernels.dilated_forward and the rest).
 
     As matrices: out = X W + b, where the window matrix X (N*OH*OW, C_in*KH*KW) holds the
     window that each output reads, one per row, and W is w as a (C_in*KH*KW, C_out) matrix.
@@ -49,8 +51,7 @@ class Conv2d(Function):
     def forward(self, x, w, b, stride=1, padding=0, dilation=1):
         self.stride, self.padding = as_sizes(stride), as_sizes(padding)
         self.dilation = as_sizes(dilation)
-        w_d = kernels.spread(w, self.dilation)           # w itself at dilation (1, 1)
-        return kernels.conv2d_forward(x, w_d, b, self.stride, self.padding)
+        return kernels.dilated_forward(x, w, b, self.stride, self.padding, self.dilation)
 
     # out = X W + b  =>  dx = conv_transpose2d(g, w) (G W^T back into the windows),
     # dw = conv2d_weight(x, g) (X^T G), db = g summed over (N, OH, OW); all with the dilation
@@ -60,10 +61,8 @@ class Conv2d(Function):
         if self.needs_input_grad[0] and self.needs_input_grad[1] and not isinstance(grad, Value):
             # an ordinary backward that needs both: the two ops' results from one kernel
             # (which, on spectra, transforms g once instead of twice)
-            w_d = kernels.spread(w, self.dilation)
-            dx, dw_d = kernels.conv2d_input_and_weight_grad(x, grad, w_d, self.stride,
-                                                            self.padding)
-            dw = kernels.taps(dw_d, self.dilation)       # w_d's gradient at w's taps
+            dx, dw = kernels.dilated_input_and_weight_grad(x, grad, w, self.stride,
+                                                           self.padding, self.dilation)
         else:
             if self.needs_input_grad[1]:
                 dw = Conv2dWeightGrad.run(x, grad, weight_shape=w.shape, stride=self.stride,
@@ -85,7 +84,8 @@ class ConvTranspose2d(Function):
     the output at (i*SH - PH, j*SW - PW), as in PyTorch: x (N, C_in, H, W),
     w (C_in, C_out, KH, KW), b (C_out,) -> (N, C_out, OH, OW),
     OH = (H - 1) SH - 2 PH + DH (KH - 1) + 1 + output_padding and likewise OW. With dilation
-    (DH, DW) the block is the spread kernel w_d (kernels.spread), as for conv2d.
+    (DH, DW) the block is the spread kernel w_d (kernels.spread), as for conv2d (and at
+    stride 1 the kernels work on the phases, as for conv2d).
 
     It is the transpose of conv2d with the same w (read as conv2d's (F, C, KH, KW)): out = the
     windows of G W^T added back in place, with G = x as (N*H*W, C_in) -- conv2d's input
@@ -98,8 +98,7 @@ class ConvTranspose2d(Function):
         self.dilation = as_sizes(dilation)
         size = _transposed_size(x.shape, w.shape, self.stride, self.padding,
                                 as_sizes(output_padding), self.dilation)
-        out = kernels.conv2d_input_grad(x, kernels.spread(w, self.dilation), size, self.stride,
-                                        self.padding)
+        out = kernels.dilated_input_grad(x, w, size, self.stride, self.padding, self.dilation)
         return out if b is None else out + b.reshape(-1, 1, 1)
 
     # <out, g> = <x, conv2d(g, w)>  =>  dx = conv2d(g, w), dw = conv2d_weight(g, x)
@@ -127,7 +126,8 @@ class Conv2dWeightGrad(Function):
     xp[n, c, i*SH + p*DH, j*SW + q*DW], i.e. X^T G: x (N, C, H, W), g (N, F, OH, OW) ->
     (F, C, KH, KW) for weight_shape (F, C, KH, KW), with g of conv2d(x, w)'s shape (or fewer
     rows and columns, as conv_transpose2d's backward gives it when output_padding >= stride).
-    With dilation it is the gradient of the spread kernel w_d read at w's taps.
+    With dilation it is the gradient of the spread kernel w_d read at w's taps (at stride 1
+    computed as the sum of the phases' undilated weight gradients, kernels.dilated_weight_grad).
 
     It is linear in x and in g: <dw, u> = <conv2d(x, u), g> for every u of w's shape. Backward:
       dx = conv_transpose2d(g, u), dg = conv2d(x, u), for the upstream gradient u.
@@ -136,9 +136,8 @@ class Conv2dWeightGrad(Function):
     def forward(self, x, g, *, weight_shape, stride=1, padding=0, dilation=1):
         self.stride, self.padding = as_sizes(stride), as_sizes(padding)
         self.dilation = as_sizes(dilation)
-        size = kernels.dilated_size(weight_shape[2:], self.dilation)
-        dw_d = kernels.conv2d_weight_grad(x, g, size, self.stride, self.padding)
-        return kernels.taps(dw_d, self.dilation)      # dw_d itself at dilation (1, 1)
+        return kernels.dilated_weight_grad(x, g, weight_shape[2:], self.stride, self.padding,
+                                           self.dilation)
 
     # dw = X^T G  =>  dx = conv_transpose2d(g, u) (G U^T back into the windows), dg = conv2d(x, u)
     def backward(self, grad):

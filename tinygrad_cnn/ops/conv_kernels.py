@@ -8,11 +8,15 @@ tests/reference.py, and benchmarks/bench_ops.py --kernels times both at the seed
 Notation: x (N, C, H, W), w (F, C, KH, KW), g = dL/dout (N, F, OH, OW), stride (SH, SW),
 padding (PH, PW); xp is x zero-padded (x itself when there is nothing to pad).
 
-Dilation. The kernels know none: a kernel dilated by (DH, DW) is the ordinary kernel `spread`
-out, w_d[f, c, p*DH, q*DW] = w[f, c, p, q] with zeros between, of size `dilated_size`
-(DH (KH-1) + 1, DW (KW-1) + 1). conv.py runs every kernel above on w_d (or at w_d's size), and
-reads a weight gradient back at the kernel's own taps (`taps`, dw = dw_d[:, :, ::DH, ::DW]).
-At dilation (1, 1) the three helpers hand back what they were given.
+Dilation. conv.py calls dilated_forward, dilated_input_grad, dilated_weight_grad and
+dilated_input_and_weight_grad, which at dilation (1, 1) are the kernels above. A kernel dilated
+by (DH, DW) is the ordinary kernel `spread` out, w_d[f, c, p*DH, q*DW] = w[f, c, p, q] with
+zeros between, of size `dilated_size` (DH (KH-1) + 1, DW (KW-1) + 1); with strides the kernels
+run on w_d (or at its size) and read a weight gradient back at the kernel's own taps (`taps`,
+dw = dw_d[:, :, ::DH, ::DW]). At stride 1 they multiply the taps only: output phase (r, s),
+out[:, :, r::DH, s::DW], is the undilated convolution of the same phase of xp with w, so the
+DH*DW phases go through the kernels above as one batch (`to_phases`, `from_phases`), on
+spectra when w_d would have been (`spectral_phases`). benchmarks/bench_dilation.py times both.
 
 Tiles. Output columns are grouped in tiles of J; the J windows of a tile cover KH rows and
 span = (J-1)*SW + KW input columns of each channel. A strided view of xp shows that patch for
@@ -88,6 +92,143 @@ def taps(dw_d: np.ndarray, dilation: Pair) -> np.ndarray:
     if dilation == (1, 1):
         return dw_d
     return np.ascontiguousarray(dw_d[:, :, ::dilation[0], ::dilation[1]])
+
+
+def phased(stride: Pair, dilation: Pair) -> bool:
+    """Whether a dilated convolution runs by phases (dilated_forward and the rest): stride 1
+    and a dilation other than (1, 1). Strided ones run on the spread kernel."""
+    return tuple(stride) == (1, 1) and tuple(dilation) != (1, 1)
+
+
+def spectral_phases(w_shape: tuple[int, int, int, int], dilation: Pair, batch: int) -> bool:
+    """Whether the phases of a dilated convolution run on spectra: when the spread kernel would
+    have (`spectral` at its span). A DFT costs the same for any kernel, and the phases' are D
+    times shorter; the taps alone by the banded window matrix are slower than that."""
+    return spectral((*w_shape[:2], *dilated_size(w_shape[2:], dilation)), (1, 1), batch)
+
+
+def phase_size(size: Pair, padding: Pair, dilation: Pair) -> Pair:
+    """(ceil((H + 2 PH) / DH), ceil((W + 2 PW) / DW)): the rows and columns of each phase of the
+    padded image, once padded with zeros to a multiple of the dilation."""
+    return tuple(-(-(s + 2 * p) // d) for s, p, d in zip(size, padding, dilation, strict=True))
+
+
+def to_phases(a: np.ndarray, offset: Pair, dilation: Pair, size: Pair) -> np.ndarray:
+    """a (N, C, H, W) placed at row and column `offset` of a zero image of (L_h DH, L_w DW),
+    cut into its DH*DW phases: (DH*DW*N, C, L_h, L_w), phase (r, s) of image n at batch index
+    (r DW + s) N + n holding rows r, r + DH, ... and columns s, s + DW, ..., for size
+    (L_h, L_w)."""
+    n, c = a.shape[:2]
+    (dh, dw), (lh, lw) = dilation, size
+    phases = np.zeros((dh, dw, n, c, lh, lw), dtype=a.dtype)
+    for r, s, rows, cols in phase_slices(a.shape[2:], offset, dilation):
+        part = a[:, :, rows, cols]                 # a's rows and columns that fall in (r, s)
+        i, j = (rows.start + offset[0]) // dh, (cols.start + offset[1]) // dw
+        phases[r, s, :, :, i:i + part.shape[2], j:j + part.shape[3]] = part
+    return phases.reshape(dh * dw * n, c, lh, lw)
+
+
+def from_phases(a: np.ndarray, dilation: Pair, offset: Pair, size: Pair) -> np.ndarray:
+    """to_phases undone: a (DH*DW*N, C, L_h, L_w) interleaved back into an image of
+    (L_h DH, L_w DW) and read at rows and columns from `offset` for `size` (H, W) ->
+    (N, C, H, W), contiguous."""
+    (dh, dw), (h, w) = dilation, size
+    n, c = a.shape[0] // (dh * dw), a.shape[1]
+    phases = a.reshape(dh, dw, n, c, *a.shape[2:])
+    out = np.empty((n, c, h, w), dtype=a.dtype)
+    for r, s, rows, cols in phase_slices(size, offset, dilation):
+        part = out[:, :, rows, cols]              # a view: filled in place
+        i, j = (rows.start + offset[0]) // dh, (cols.start + offset[1]) // dw
+        part[...] = phases[r, s, :, :, i:i + part.shape[2], j:j + part.shape[3]]
+    return out
+
+
+def phase_slices(size: Pair, offset: Pair, dilation: Pair) -> list[tuple[int, int, slice, slice]]:
+    """(r, s, rows, cols) for each phase: an image of `size` placed at `offset` has its rows
+    `rows` (every DH-th, from the first whose row plus offset is r mod DH) and columns `cols`
+    in phase (r, s); every row and column is in exactly one phase (some phases may have none)."""
+    (dh, dw), (oh, ow) = dilation, offset
+    return [(r, s, slice((r - oh) % dh, size[0], dh), slice((s - ow) % dw, size[1], dw))
+            for r in range(dh) for s in range(dw)]
+
+
+def dilated_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair,
+                    padding: Pair, dilation: Pair) -> np.ndarray:
+    """conv2d (+ b) with the kernel's taps (DH, DW) apart: x (N, C, H, W), w (F, C, KH, KW) ->
+    (N, F, OH, OW), contiguous. At stride 1, by phases: output phase (r, s) reads input phase
+    (r, s) only, out[r + DH i', s + DW j'] = sum_{p,q} xp[r + DH (i' + p), s + DW (j' + q)]
+    w[p, q], the undilated convolution of that phase with w, so the KH*KW taps are all that is
+    multiplied; the phases run as one batch, on spectra or banded (spectral_phases). Else
+    conv2d_forward on the spread kernel."""
+    if not phased(stride, dilation):
+        return conv2d_forward(x, spread(w, dilation), b, stride, padding)
+    size = phase_size(x.shape[2:], padding, dilation)
+    phases = to_phases(x, padding, dilation, size)           # (DH*DW*N, C, L_h, L_w)
+    if spectral_phases(w.shape, dilation, x.shape[0]):
+        out = spectral_forward(phases, w, None, (0, 0))
+    else:
+        out = banded_forward(phases, w, None, (1, 1), (0, 0))
+    span = dilated_size(w.shape[2:], dilation)
+    oh, ow = (x.shape[2 + a] + 2 * padding[a] - span[a] + 1 for a in (0, 1))
+    out = from_phases(out, dilation, (0, 0), (oh, ow))   # phases past OH, OW read only zeros
+    if b is not None:
+        out += b.reshape(-1, 1, 1)
+    return out
+
+
+def dilated_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
+                       padding: Pair, dilation: Pair) -> np.ndarray:
+    """dx of dilated_forward (the dilated transposed convolution of g with w): g (N, F, OH, OW),
+    w (F, C, KH, KW) -> (N, C, H, W) for input_size (H, W), contiguous. At stride 1 each phase
+    of g hands its undilated input gradient back to the same phase of xp; else
+    conv2d_input_grad on the spread kernel."""
+    if not phased(stride, dilation):
+        return conv2d_input_grad(g, spread(w, dilation), input_size, stride, padding)
+    size = phase_size(input_size, padding, dilation)
+    g_size = (size[0] - w.shape[2] + 1, size[1] - w.shape[3] + 1)
+    g_phases = to_phases(g, (0, 0), dilation, g_size)      # (DH*DW*N, F, L_h', L_w')
+    if spectral_phases(w.shape, dilation, g.shape[0]):
+        dxp = spectral_input_grad(g_phases, w, size, (0, 0))
+    else:
+        dxp = banded_input_grad(g_phases, w, size, (1, 1), (0, 0))
+    return from_phases(dxp, dilation, padding, input_size)
+
+
+def dilated_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
+                        padding: Pair, dilation: Pair) -> np.ndarray:
+    """dw of dilated_forward: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW),
+    dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, c, i*SH + p*DH, j*SW + q*DW]. At stride 1,
+    the sum over the phases of their undilated weight gradients (one batch of them); else the
+    spread kernel's gradient read at the taps."""
+    if not phased(stride, dilation):
+        span = dilated_size(kernel_size, dilation)
+        return taps(conv2d_weight_grad(x, g, span, stride, padding), dilation)
+    size = phase_size(x.shape[2:], padding, dilation)
+    g_size = (size[0] - kernel_size[0] + 1, size[1] - kernel_size[1] + 1)
+    phases = to_phases(x, padding, dilation, size)
+    g_phases = to_phases(g, (0, 0), dilation, g_size)
+    if spectral_phases((g.shape[1], x.shape[1], *kernel_size), dilation, x.shape[0]):
+        return spectral_weight_grad(phases, g_phases, kernel_size, (0, 0))
+    return banded_weight_grad(phases, g_phases, kernel_size, (1, 1), (0, 0))
+
+
+def dilated_input_and_weight_grad(x: np.ndarray, g: np.ndarray, w: np.ndarray, stride: Pair,
+                                  padding: Pair, dilation: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(dx, dw) of dilated_forward, for a backward that needs both: dilated_input_grad's and
+    dilated_weight_grad's results (on spectra, from one DFT of each block of g)."""
+    if not phased(stride, dilation):
+        dx, dw_d = conv2d_input_and_weight_grad(x, g, spread(w, dilation), stride, padding)
+        return dx, taps(dw_d, dilation)
+    size = phase_size(x.shape[2:], padding, dilation)
+    g_size = (size[0] - w.shape[2] + 1, size[1] - w.shape[3] + 1)
+    phases = to_phases(x, padding, dilation, size)
+    g_phases = to_phases(g, (0, 0), dilation, g_size)
+    if spectral_phases(w.shape, dilation, x.shape[0]):
+        dxp, dw = spectral_backward(phases, g_phases, w, (0, 0))
+    else:
+        dxp = banded_input_grad(g_phases, w, size, (1, 1), (0, 0))
+        dw = banded_weight_grad(phases, g_phases, w.shape[2:], (1, 1), (0, 0))
+    return from_phases(dxp, dilation, padding, x.shape[2:]), dw
 
 
 def tiling(kw: int, sw: int, ow: int) -> tuple[int, int, int]:
