@@ -1015,6 +1015,33 @@ def test_an_unbatched_example_is_refused_and_a_batch_exports(tmp_path, make, sha
             assert max_difference(model, path, x) < TOLERANCE
 
 
+class ConvolvesItself(nn.Module):
+    """ops.conv2d and ops.max_pool2d called on the input directly, not through their layers."""
+
+    def __init__(self):
+        self.weight = tc.Value(np.random.default_rng(19).standard_normal((4, 3, 3, 3)),
+                               dtype=np.float32)
+
+    def forward(self, x):
+        return ops.max_pool2d(ops.conv2d(x, self.weight), 2)
+
+
+def test_an_unbatched_example_through_the_ops_themselves_is_refused(tmp_path):
+    model, rng = ConvolvesItself().eval(), np.random.default_rng(20)
+    example, path = rng.standard_normal((3, 8, 8)).astype(np.float32), tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match=re.escape(
+            "onnx.export: reshape (module '') turns the batched tensor of shape (3, 8, 8) into "
+            "(1, 3, 8, 8), so the model's batch axis N would become axis 1, whose size the file "
+            "fixes: the example looks like one unbatched input (such as one (C, H, W) image "
+            "given to ops.conv2d); expected example_input with a batch axis first; pass "
+            "example_input[None], a batch of one") + "$"):
+        tc.onnx.export(model, example, path)
+    assert not path.exists()
+    tc.onnx.export(model, example[None], path)                     # the fix named
+    x = rng.standard_normal((5, 3, 8, 8)).astype(np.float32)
+    assert max_difference(model, path, x) < TOLERANCE
+
+
 def test_a_model_that_adds_the_channel_axis_itself_exports_a_3d_batch(tmp_path):
     model, rng = AddsTheChannelAxis().eval(), np.random.default_rng(18)
     tc.onnx.export(model, rng.standard_normal((2, 6, 6)).astype(np.float32), tmp_path / "m.onnx")

@@ -155,6 +155,15 @@ def reshape(g, node, x):
     # keep the batch axis dynamic: 0 copies the input's first dimension (the batch, when it
     # stays first); else -1 lets the first dimension take what the batch size makes of it
     in_shape, shape = node.fn.inputs[0].shape, list(node.shape)
+    if g.is_batched(node.fn.inputs[0]) and shape == [1, *in_shape]:
+        # what the convolutions and pools do with one unbatched example, (C, H, W) -> (1, C, H,
+        # W): the axis the file makes the batch axis N would become axis 1, fixed in size
+        raise ValueError(
+            f"onnx.export: reshape (module {node.module!r}) turns the batched tensor of shape "
+            f"{in_shape} into {tuple(shape)}, so the model's batch axis N would become axis 1, "
+            f"whose size the file fixes: the example looks like one unbatched input (such as "
+            f"one (C, H, W) image given to ops.conv2d); expected example_input with a batch "
+            f"axis first; pass example_input[None], a batch of one")
     if shape and in_shape and in_shape[0] == shape[0]:
         shape[0] = 0
     elif shape and min(shape) > 0:
