@@ -129,16 +129,26 @@ def test_padding_never_wins_even_against_minus_infinity():
 
 
 @pytest.mark.parametrize("padding", [0, 1])
-def test_a_nan_gives_the_gradient_to_the_first_maximum_before_it_or_to_itself_when_first(padding):
-    x = tc.Value(np.array([[[[1.0, 5.0, 3.0], [np.nan, 2.0, 9.0], [0.0, 0.0, 0.0]]]]))
-    out = tc.ops.max_pool2d(x, 3, 3, padding)    # one window: its image elements, row-major
+def test_a_nan_is_the_maximum_and_the_last_nan_of_a_window_gets_its_gradient_and_index(padding):
+    x = tc.Value(np.array([[[[1.0, 5.0, 3.0], [np.nan, 2.0, 9.0], [0.0, np.nan, 0.0]]]]))
+    out, indices = tc.ops.max_pool2d(x, 3, 3, padding, return_indices=True)   # one window
     out.backward(np.full(out.shape, 2.0))
-    assert np.isnan(out.data).all()
-    np.testing.assert_array_equal(x.grad[0, 0, :2, :2], [[0.0, 2.0], [0.0, 0.0]])
-    y = tc.Value(np.array([[[[np.nan, 1.0], [2.0, 3.0]]]]))
-    out = tc.ops.max_pool2d(y, 2, 2, padding)    # the first window's first image element
+    # unpadded, the window holds both NaNs and the last wins (PyTorch's 7); padded by 1, it
+    # holds rows and columns 0-1 only, so the one NaN at (1, 0) (PyTorch's 3)
+    place = 7 if padding == 0 else 3
+    assert np.isnan(out.data).all() and indices.data.ravel()[0] == place
+    expected = np.zeros(9)
+    expected[place] = 2.0
+    np.testing.assert_array_equal(x.grad[0, 0], expected.reshape(3, 3))
+
+
+def test_a_nan_wins_the_fast_2x2_windows_too():
+    y = tc.Value(np.array([[[[1.0, np.nan, np.nan, 0.0], [2.0, 3.0, 4.0, np.nan]]]]))
+    out, indices = tc.ops.max_pool2d(y, 2, return_indices=True)
     out.backward(np.ones(out.shape))
-    assert np.isnan(out.data[0, 0, 0, 0]) and y.grad[0, 0, 0, 0] == 1.0
+    assert np.isnan(out.data).all()
+    np.testing.assert_array_equal(indices.data[0, 0], [[1, 7]])     # the last NaN of each
+    np.testing.assert_array_equal(y.grad[0, 0], [[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
 
 
 def test_padded_pool_second_order_term_is_u_at_each_windows_maximum(rng):

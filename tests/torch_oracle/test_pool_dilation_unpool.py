@@ -182,3 +182,27 @@ def test_unpool_layers_with_the_pools_indices(torch, rng, spatial, shape, kernel
     out.backward(upstream)
     their_out.backward(torch.from_numpy(upstream))
     np.testing.assert_allclose(value.grad, xt.grad.numpy(), **TIGHT)   # windows apart: no dups
+
+
+@pytest.mark.parametrize("pool, x_shape, settings", [
+    ("max_pool2d", (2, 3, 8, 8), (2, None, 0, 1, False)),         # the fast 2x2 windows
+    ("max_pool2d", (2, 3, 7, 8), (3, 1, 1, 1, False)),            # overlapping, padded
+    ("max_pool2d", (2, 2, 9, 7), (3, 2, 1, 2, True)),             # dilated, ceil_mode
+    ("max_pool1d", (2, 3, 11), (3, 2, 1, 1, True)),
+])
+def test_nans_win_their_windows_as_in_pytorch(torch, rng, pool, x_shape, settings):
+    """A NaN is a window's maximum and the last NaN of a window gets its index and gradient,
+    on every route of the kernels."""
+    x = rng.integers(0, 4, x_shape).astype(np.float64)              # ties too
+    x[rng.random(x_shape) < 0.2] = np.nan
+    ours, theirs = getattr(ops, pool), getattr(torch.nn.functional, pool)
+    value, xt = tc.Value(x), torch.tensor(x, requires_grad=True)
+    out, indices = ours(value, *settings, True)
+    their_out, their_indices = theirs(xt, *settings, True)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    their_out.backward(torch.from_numpy(upstream))
+    assert np.isnan(out.data).any()
+    np.testing.assert_array_equal(out.data, their_out.detach().numpy())
+    np.testing.assert_array_equal(indices.data, their_indices.numpy())
+    np.testing.assert_allclose(value.grad, xt.grad.numpy(), **TIGHT)   # overlaps: sums

@@ -40,8 +40,9 @@ class MaxPool2d(Function):
     The element at offset (p, q) of every window at once is the strided view
     xp[:, :, p*DH::SH, q*DW::SW] (cut to OH x OW), for tiling and overlapping windows alike; the
     maximum runs over the KH*KW views in row-major order, and a view replaces the running
-    maximum only where it is strictly larger, so `argmax` (the offset p*KW + q, an integer
-    constant) keeps the first maximum of each window: PyTorch's tie rule. (Undilated 2x2
+    maximum only where it is strictly larger (or a NaN: pool_kernels.wins), so `argmax` (the
+    offset p*KW + q, an integer constant) keeps the first maximum of each window: PyTorch's tie
+    rule. (Undilated 2x2
     windows at stride 2 take a faster route to the same result: pool_kernels.max_pool_2x2; a
     window whose maximum is -inf moves its argmax off the padding:
     pool_kernels.max_pool_padded.) max_pool2d(return_indices=True) hands out the argmax as
@@ -385,10 +386,9 @@ def max_pool2d(x, kernel_size: int | tuple[int, int] = 2,
     returns -inf there). ceil_mode=True rounds OH up instead, as PyTorch: a last window may hang
     past the edge (by up to SH - 1 rows) and takes the maximum of the image elements it holds,
     but no window starts in the bottom or right padding. The gradient goes to the first maximum
-    of each window, row-major. A NaN makes its window's maximum NaN, but no comparison with it
-    is true, so the gradient goes to the first maximum of the elements before it, or to the NaN
-    when it comes first (PyTorch sends it to the NaN). An unbatched image is pooled as a batch
-    of one.
+    of each window, row-major. A NaN makes its window's maximum NaN and, as in PyTorch, takes
+    its gradient and index (the last NaN of the window, where it holds several). An unbatched
+    image is pooled as a batch of one.
 
     return_indices=True returns (out, indices), as PyTorch: indices (out's shape, int64, a
     constant Value with no gradient) holds each window's (first) maximum as its place h*W + w in

@@ -110,9 +110,17 @@ def max_pool_by_views(x: np.ndarray, kernel: Pair, stride: Pair,
         if out is None:
             out, argmax = view.copy(), np.zeros(view.shape, dtype=offset)
         else:
-            argmax = np.where(view > out, p * kw + q, argmax)
+            argmax = np.where(wins(view, out), p * kw + q, argmax)
             np.maximum(out, view, out=out)
     return out, argmax
+
+
+def wins(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Where a later element of a window takes the maximum from an earlier one, as PyTorch's
+    max pools decide: where it is strictly larger (so ties keep the first), or a NaN (so the
+    last NaN of a window is its maximum and gets its gradient and index)."""
+    larger = later > earlier
+    return larger | np.isnan(later) if later.dtype.kind == "f" else larger
 
 
 def max_pool_padded(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair,
@@ -121,10 +129,10 @@ def max_pool_padded(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair,
     """max_pool over the windows of x with PH rows and PW columns of padding on each side (EH
     rows and EW columns after the image where `end` says, for ceil_mode), which never wins
     (PyTorch's implicit -inf padding): the padding holds the dtype's lowest value, so no image
-    element is below it; where a window's first maximum is still in the padding (its image
-    elements all that lowest value, or a NaN first among them), it moves to the window's first
-    image element, which is then that maximum (or the NaN, as in an unpadded window). Every
-    window holds an image element (pool.py refuses settings where one does not)."""
+    element is below it (and a NaN wins, as everywhere: wins); where a window's maximum is
+    still in the padding (its image elements all that lowest value), it moves to the window's
+    first image element, which is then that maximum. Every window holds an image element
+    (pool.py refuses settings where one does not)."""
     kw, (sh, sw), (ph, pw), (h, w) = kernel[1], stride, padding, x.shape[2:]
     (dh, dw), (eh, ew) = dilation, padding if end is None else end
     xp = np.pad(x, ((0, 0), (0, 0), (ph, eh), (pw, ew)), constant_values=lowest(x.dtype))
@@ -152,8 +160,8 @@ def lowest(dtype: np.dtype):
 def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """max_pool for 2x2 windows at stride 2: the four offsets of every window copied once into
     contiguous slabs a, b (top row), c, d (bottom row); the maximum of the two rows' maxima.
-    Strict comparisons keep the first maximum: b over a, d over c, the bottom over the top only
-    where larger."""
+    As in max_pool_by_views (wins): b over a, d over c, the bottom over the top only where
+    larger or NaN."""
     n, c, h, w = x.shape
     oh, ow = h // 2, w // 2
     # (N, C, 2 OH, 2 OW) -> (N, C, OH, 2, OW, 2) -> (2, 2, N, C, OH, OW): slab [p, q] holds offset
@@ -161,9 +169,9 @@ def max_pool_2x2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     slabs = np.ascontiguousarray(
         x[:, :, :2 * oh, :2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(3, 5, 0, 1, 2, 4))
     (a, b), (c_, d) = slabs
-    top_right, bottom_right = b > a, d > c_
+    top_right, bottom_right = wins(b, a), wins(d, c_)
     top, bottom = np.maximum(a, b), np.maximum(c_, d)
-    below = bottom > top
+    below = wins(bottom, top)
     # offsets 0 (a), 1 (b), 2 (c), 3 (d)
     argmax = np.where(below, bottom_right.view(np.int8) + np.int8(2), top_right.view(np.int8))
     return np.maximum(top, bottom), argmax
