@@ -453,6 +453,20 @@ def test_ceil_mode_and_count_include_pad_match_onnx_runtime(tmp_path):
         assert max_difference(model, path, x) < TOLERANCE
 
 
+@pytest.mark.parametrize("settings, opset", [
+    ((3, 2, 1, False, True, 5), 17), ((2, 2, 0, True, False, 3), 17),
+    ((3, 2, 1, True, True, -2), 22)])          # ceil_mode adds a window: opset 22
+def test_divisor_override_exports_as_the_mean_times_a_constant(tmp_path, settings, opset):
+    model = nn.Sequential(nn.AvgPool2d(*settings)).eval()
+    rng, path = np.random.default_rng(25), tmp_path / "d.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3, 7, 6)).astype(np.float32), path,
+                           opset=opset)
+    assert [node.op_type for node in proto.graph.node] == ["AveragePool", "Mul"]
+    for batch in (1, 3):
+        x = rng.standard_normal((batch, 3, 7, 6)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
 def test_ceil_mode_where_onnx_before_opset_22_counts_a_window_more_is_refused(tmp_path):
     # 7 rows, 2-windows at stride 3 with padding 1: ceil_mode's 4th row of windows would start
     # in the padding, so PyTorch keeps 3, while 6 columns, 3-windows, get a 3rd window

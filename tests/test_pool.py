@@ -829,6 +829,41 @@ def test_count_include_pad_false_matches_nested_loops_and_gradchecks(rng, x_shap
     assert tc.gradgradcheck(lambda x: avg(x) ** 2, [x])    # a second derivative by x, not zero
 
 
+@pytest.mark.parametrize("settings", [{}, {"ceil_mode": True}, {"count_include_pad": False}])
+def test_divisor_override_divides_every_windows_sum_and_gradchecks(rng, settings):
+    x = rng.standard_normal((2, 3, 7, 6))
+
+    def avg(x):
+        return tc.ops.avg_pool2d(x, 3, 2, 1, divisor_override=4, **settings)
+
+    sums = tc.ops.avg_pool2d(tc.Value(x), 3, 2, 1, divisor_override=1, **settings).data
+    np.testing.assert_allclose(avg(tc.Value(x)).data, sums / 4, rtol=1e-12)
+    if not settings:                    # the sums are the padded means times 3x3
+        np.testing.assert_allclose(sums, reference.avg_pool2d(x, 3, 2, 1) * 9, rtol=1e-12,
+                                   atol=1e-12)
+    assert tc.gradcheck(avg, [x])
+    assert tc.gradgradcheck(lambda x: avg(x) ** 2, [x])
+
+
+def test_divisor_override_errors_name_their_fix():
+    x = np.ones((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"^avg_pool2d: divisor_override is 0, .*; pass None for "
+                                         r"the mean, or e\.g\. divisor_override=1 for the "
+                                         r"windows' sums$"):
+        tc.ops.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(TypeError, match=r"^AvgPool2d: divisor_override is float 2\.0; expected "
+                                        r"None or a nonzero int, .*; pass e\.g\. "
+                                        r"divisor_override=4$"):
+        tc.nn.AvgPool2d(2, divisor_override=2.0)
+    assert tc.ops.avg_pool2d(x, 2, divisor_override=1).data.ravel().tolist() == [4.0] * 4
+    assert tc.ops.avg_pool2d(x, 2, divisor_override=4).data.ravel().tolist() == [1.0] * 4
+    layer = tc.nn.AvgPool2d(2, divisor_override=4)
+    assert repr(layer) == "AvgPool2d(kernel_size=2, stride=2, padding=0, divisor_override=4)"
+    assert layer(x).data.ravel().tolist() == [1.0] * 4
+    assert tc.ops.avg_pool2d(tc.Value(x), 2).fn.params == {"kernel_size": 2, "stride": None,
+                                                            "padding": 0}   # drawn as before
+
+
 def test_avg_pool2d_and_its_gradient_are_each_others_transpose_with_the_options(rng):
     # <avg(x), g> = <x, AvgPool2dGrad(g)>, with the divisors of ceil_mode's windows too
     x = rng.standard_normal((2, 3, 8, 11))

@@ -68,6 +68,18 @@ def test_count_include_pad_false_2d(torch, rng, x_shape, kernel_size, stride, pa
                        [rng.standard_normal(x_shape)], rng)
 
 
+@pytest.mark.parametrize("x_shape, kernel_size, stride, padding, settings", [
+    ((2, 3, 7, 6), 3, 2, 1, {"divisor_override": 5}),
+    ((2, 2, 6, 9), (4, 2), (3, 2), (2, 1), {"divisor_override": -2, "ceil_mode": True}),
+    ((3, 6, 7), 2, None, 1, {"divisor_override": 3, "count_include_pad": False}),   # unbatched
+])
+def test_divisor_override(torch, rng, x_shape, kernel_size, stride, padding, settings):
+    ours, theirs = both(torch, "avg_pool2d", kernel_size, stride, padding, **settings)
+    compare_with_torch(torch, ours, theirs, [rng.standard_normal(x_shape)], rng)
+    compare_with_torch(torch, lambda x: ours(x) ** 2, lambda x: theirs(x) ** 2,
+                       [rng.standard_normal(x_shape)], rng)
+
+
 # x (N, C, L) or (C, L), kernel_size, stride, padding
 CEIL_1D = [
     ((2, 3, 8), 3, 2, 1),

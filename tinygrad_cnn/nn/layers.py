@@ -27,7 +27,7 @@ from tinygrad_cnn.ops.layout import (
     check_sizes,
     output_size_entries,
 )
-from tinygrad_cnn.ops.pool import check_flag, check_output_size
+from tinygrad_cnn.ops.pool import check_divisor_override, check_flag, check_output_size
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
@@ -350,7 +350,7 @@ class _Pool(Module):
             text += f", padding={self.padding!r}"
         # the flags only where they are not PyTorch's defaults, so a default pool reads as before
         defaults = {"dilation": as_sizes(1, self.spatial), "ceil_mode": False,
-                    "count_include_pad": True, "return_indices": False}
+                    "count_include_pad": True, "return_indices": False, "divisor_override": None}
         return text + "".join(
             f", {name}={value!r}" for name, value in self._flags().items()
             if (as_sizes(value, self.spatial) if name == "dilation" else value) != defaults[name])
@@ -478,10 +478,22 @@ class AvgPool2d(_AvgPool):
     """Mean over each (KH, KW) window of x zero-padded by `padding`: (N, C, H, W) -> (N, C,
     OH, OW), or (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // stride + 1 (rounded up
     with ceil_mode=True); stride defaults to kernel_size; the padded zeros count in the means,
-    as PyTorch's default (count_include_pad=True), or not (count_include_pad=False)."""
+    as PyTorch's default (count_include_pad=True), or not (count_include_pad=False); with
+    divisor_override (a nonzero int) every window's sum is divided by it instead."""
 
     spatial = 2
     _op = staticmethod(ops.avg_pool2d)
+
+    def __init__(self, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        check_divisor_override("AvgPool2d", divisor_override)
+        self.divisor_override = divisor_override
+
+    def _flags(self) -> dict:
+        return super()._flags() | {"divisor_override": self.divisor_override}
 
 
 class AdaptiveAvgPool2d(Module):

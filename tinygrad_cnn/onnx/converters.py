@@ -343,11 +343,20 @@ def avg_pool2d(g, node, x):
     kernel = _pair(params.get("kernel_size", 2))
     stride = kernel if params.get("stride") is None else _pair(params["stride"])
     ph, pw = _pair(params.get("padding", 0))
+    override = params.get("divisor_override")
     # the padded zeros count in each mean, as in PyTorch's default, or not; a window that
     # ceil_mode lets hang past the padding divides by what it covers, in ONNX Runtime as ours
-    return g.op("AveragePool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
-                count_include_pad=int(params.get("count_include_pad", True)),
-                **_pool_ceil_mode(g, node, kernel, stride, [ph, pw]))
+    out = g.op("AveragePool", [x], kernel_shape=kernel, strides=stride, pads=[ph, pw, ph, pw],
+               count_include_pad=int(override is not None or params.get("count_include_pad",
+                                                                          True)),
+               **_pool_ceil_mode(g, node, kernel, stride, [ph, pw]))
+    if override is None:
+        return out
+    # divisor_override: ONNX has none; the sum is that mean times its divisors d (constants of
+    # the shapes), so out = mean * d / override
+    d = pool.divisors(node.fn.inputs[0].shape[2:], node.shape[2:], kernel, stride, (ph, pw),
+                      count_include_pad=True)
+    return g.op("Mul", [out, g.constant((d / override).astype(node.dtype), "divisor_ratio")])
 
 
 def adaptive_avg_pool2d(g, node, x):

@@ -161,17 +161,18 @@ class AvgPool2d(Function):
     counting in the mean (PyTorch's count_include_pad=True), or with count_include_pad=False
     the number of image elements in the window. With ceil_mode, OH rounds the division up
     instead (pool_kernels.pooled_size), and a last window hanging past the padding counts only
-    what it covers of the image and the padding: d is PyTorch's (divisors).
+    what it covers of the image and the padding: d is PyTorch's (divisors). divisor_override,
+    an int, is d for every window instead.
 
     Linear in x; backward: every window hands g / d to each of its elements (AvgPool2dGrad),
     whose own backward is this average again.
     """
 
     def forward(self, x, kernel_size=2, stride=None, padding=0, ceil_mode=False,
-                count_include_pad=True):
+                count_include_pad=True, divisor_override=None):
         self.kernel, self.stride = as_sizes(kernel_size), as_sizes(stride or kernel_size)
         self.padding = as_sizes(padding)
-        self.options = _options(ceil_mode, count_include_pad)
+        self.options = _options(ceil_mode, count_include_pad, divisor_override)
         counts = tuple(kernels.pooled_size(*axis, ceil_mode) for axis in zip(
             x.shape[2:], self.kernel, self.stride, self.padding, strict=True))
         # PH, PW zeros on each side, and more after the image where a ceil_mode window hangs out
@@ -180,7 +181,7 @@ class AvgPool2d(Function):
         xp = np.pad(x, ((0, 0), (0, 0), (ph, eh), (pw, ew))) if ph or pw or eh or ew else x
         total = sum(view for _, _, view in kernels.window_views(xp, self.kernel, self.stride))
         return total / divisors(x.shape[2:], counts, self.kernel, self.stride, self.padding,
-                                count_include_pad).astype(x.dtype)
+                                count_include_pad, divisor_override).astype(x.dtype)
 
     # out = sum over each window / d  =>  dx = g / d added to every element of the window
     def backward(self, grad):
@@ -196,14 +197,14 @@ class AvgPool2dGrad(Function):
     dg = avg_pool2d(u)."""
 
     def forward(self, g, *, x_shape, kernel, stride, padding, ceil_mode=False,
-                count_include_pad=True):
+                count_include_pad=True, divisor_override=None):
         self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.options = _options(ceil_mode, count_include_pad)
+        self.options = _options(ceil_mode, count_include_pad, divisor_override)
         (n, c, h, w), (ph, pw), counts = x_shape, padding, g.shape[2:]
         eh, ew = kernels.end_paddings((h, w), counts, kernel, stride, padding)
         dxp = np.zeros((n, c, ph + h + eh, pw + w + ew), dtype=g.dtype)
-        share = g / divisors((h, w), counts, kernel, stride, padding,
-                             count_include_pad).astype(g.dtype)
+        share = g / divisors((h, w), counts, kernel, stride, padding, count_include_pad,
+                             divisor_override).astype(g.dtype)
         for _, _, view in kernels.window_views(dxp, kernel, stride):
             view += share                                        # adds: views may overlap
         return dxp[:, :, ph:ph + h, pw:pw + w]
@@ -215,11 +216,14 @@ class AvgPool2dGrad(Function):
 
 
 def divisors(size: tuple[int, int], counts: tuple[int, int], kernel, stride, padding,
-             count_include_pad: bool) -> np.ndarray:
+             count_include_pad: bool, divisor_override: int | None = None) -> np.ndarray:
     """d (OH, OW), what avg_pool2d divides each window's sum by, as PyTorch's avg_pool2d: the
     rows times the columns that the window covers, of the image and its padding (rows before
     H + PH: a ceil_mode window hanging past the padding is cut there), or with
-    count_include_pad=False of the image alone. size (H, W), counts (OH, OW); ints."""
+    count_include_pad=False of the image alone; divisor_override for every window where it is
+    given. size (H, W), counts (OH, OW); ints."""
+    if divisor_override is not None:
+        return np.full(counts, divisor_override)
     covered = []
     for n, count, k, s, p in zip(size, counts, kernel, stride, padding, strict=True):
         start = np.arange(count) * s - p             # each window's first row, in x's rows
@@ -230,7 +234,8 @@ def divisors(size: tuple[int, int], counts: tuple[int, int], kernel, stride, pad
     return np.outer(*covered)                        # (OH,) x (OW,) -> (OH, OW)
 
 
-def _options(ceil_mode: bool, count_include_pad: bool = True) -> dict:
+def _options(ceil_mode: bool, count_include_pad: bool = True,
+             divisor_override: int | None = None) -> dict:
     """The pool flags that differ from PyTorch's defaults, as keyword params: an op's params, as
     drawn, name only those, so a pool with the defaults draws as it did before they existed."""
     options = {}
@@ -238,6 +243,8 @@ def _options(ceil_mode: bool, count_include_pad: bool = True) -> dict:
         options["ceil_mode"] = True
     if not count_include_pad:
         options["count_include_pad"] = False
+    if divisor_override is not None:
+        options["divisor_override"] = int(divisor_override)
     return options
 
 
@@ -565,25 +572,42 @@ def _check_unpool_size(fn: str, output_size, default: tuple[int, ...],
 
 def avg_pool2d(x, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Value:
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Value:
     """Mean over (KH, KW) windows of x zero-padded by `padding`: x (N, C, H, W) -> (N, C, OH, OW),
     or one unbatched image (C, H, W) -> (C, OH, OW), OH = (H + 2*padding - KH) // SH + 1
     (likewise OW).
 
-    As PyTorch's avg_pool2d (without divisor_override): stride defaults to kernel_size, padding
+    As PyTorch's avg_pool2d: stride defaults to kernel_size, padding
     is at most kernel_size // 2, and the padded zeros count in every mean (count_include_pad=
     True: each window's sum over KH*KW) unless count_include_pad=False (its sum over the number
     of image elements in it). ceil_mode=True rounds OH up instead: a last window may hang past
     the edge (by up to SH - 1 rows), but no window starts in the bottom or right padding, and
     such a window's divisor counts only what it covers of the image (and, with
-    count_include_pad, of the padding), as PyTorch's.
+    count_include_pad, of the padding), as PyTorch's. divisor_override, a nonzero int, divides
+    every window's sum instead (count_include_pad then changes nothing), as PyTorch's.
     """
     xa = _check_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode=ceil_mode)[0]
     check_flag("avg_pool2d", "count_include_pad", count_include_pad)
+    check_divisor_override("avg_pool2d", divisor_override)
     _check_float("avg_pool2d", xa)
     return on_image_batch(x, 2, lambda images: AvgPool2d.apply(
         images, kernel_size=kernel_size, stride=stride, padding=padding,
-        **_options(ceil_mode, count_include_pad)))
+        **_options(ceil_mode, count_include_pad, divisor_override)))
+
+
+def check_divisor_override(fn: str, divisor_override) -> None:
+    """None, or a nonzero int, as PyTorch's avg_pool2d takes; `fn` names the op or layer."""
+    if divisor_override is None:
+        return
+    if isinstance(divisor_override, (bool, np.bool_)) or not isinstance(
+            divisor_override, (int, np.integer)):
+        raise TypeError(f"{fn}: divisor_override is {type(divisor_override).__name__} "
+                        f"{divisor_override!r:.40}; expected None or a nonzero int, what every "
+                        f"window's sum is divided by; pass e.g. divisor_override=4")
+    if divisor_override == 0:
+        raise ValueError(f"{fn}: divisor_override is 0, and no sum can be divided by it; "
+                         f"expected None or a nonzero int, as PyTorch's; pass None for the "
+                         f"mean, or e.g. divisor_override=1 for the windows' sums")
 
 
 def avg_pool1d(x, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
