@@ -282,16 +282,22 @@ def bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
     return (((start <= k) & (k < end)) / (end - start)).astype(dtype)
 
 
+def _pool_settings(fn: str, x, kernel_size, stride, padding, spatial: int) -> tuple:
+    """The input's array, and the kernel, stride (the kernel's when None) and padding that the
+    pools and unpools share, checked, as tuples of `spatial` ints."""
+    xa = np.asarray(x.data if isinstance(x, Value) else x)
+    kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
+    steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
+    return xa, kernel, steps, check_sizes(fn, "padding", padding, 0, spatial)
+
+
 def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2,
                 ceil_mode=False, dilation=1):
     """The input's array, the kernel, stride, padding and dilation as tuples of `spatial` ints
     (pairs for the 2-D pools), after checking them and ceil_mode against the input (a batch or
     one unbatched example): every axis has a window at least, and (dilated) every window holds
     an element of the input."""
-    xa = np.asarray(x.data if isinstance(x, Value) else x)
-    kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
-    steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
-    pads = check_sizes(fn, "padding", padding, 0, spatial)
+    xa, kernel, steps, pads = _pool_settings(fn, x, kernel_size, stride, padding, spatial)
     dilations = check_sizes(fn, "dilation", dilation, 1, spatial)
     check_flag(fn, "ceil_mode", ceil_mode)
     _check_pool_input(fn, xa.shape, spatial)
@@ -484,10 +490,10 @@ def max_unpool2d(x, indices, kernel_size: int | tuple[int, int],
     gradient (PyTorch leaves the write order unspecified, and sends the gradient to every one
     of them). Backward: dx = g gathered at the indices.
     """
-    size, settings = _check_unpool("max_unpool2d", x, indices, kernel_size, stride, padding,
-                                   output_size, 2)
-    return on_image_batch(x, 2, lambda images: MaxUnpool2d.apply(images, indices,
-                                                                 output_size=size, **settings))
+    size, kernel, steps, pads = _check_unpool("max_unpool2d", x, indices, kernel_size, stride,
+                                              padding, output_size, 2)
+    return on_image_batch(x, 2, lambda images: MaxUnpool2d.apply(
+        images, indices, output_size=size, kernel_size=kernel, stride=steps, padding=pads))
 
 
 def max_unpool1d(x, indices, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
@@ -500,24 +506,20 @@ def max_unpool1d(x, indices, kernel_size: int | tuple[int], stride: int | tuple[
     max_unpool2d (whose op it runs on 1 x L images): the last of equal indices is written, and
     the gradient is g gathered at the indices.
     """
-    (size,), (k, s, p) = _check_unpool("max_unpool1d", x, indices, kernel_size, stride, padding,
-                                       output_size, 1)
+    (size,), (k,), (s,), (p,) = _check_unpool("max_unpool1d", x, indices, kernel_size, stride,
+                                              padding, output_size, 1)
     return on_image_batch(x, 1, lambda images: MaxUnpool2d.apply(
-        images, indices, output_size=(1, size), kernel_size=(1, k[0]), stride=(1, s[0]),
-        padding=(0, p[0])))
+        images, indices, output_size=(1, size), kernel_size=(1, k), stride=(1, s),
+        padding=(0, p)))
 
 
 def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size,
                   spatial: int):
-    """The output's spatial size (OH, OW) or (OL,) of max_unpool and the settings, after
-    checking them, the input, the indices (integers of x's shape, within the output's planes)
-    and output_size as PyTorch's max_unpool does. Each error names a fix that works. The
-    settings: for 2-D a dict of kernel_size, stride and padding as pairs, for 1-D the tuple
-    (kernel, stride, padding) of 1-tuples."""
-    xa = np.asarray(x.data if isinstance(x, Value) else x)
-    kernel = check_sizes(fn, "kernel_size", kernel_size, 1, spatial)
-    steps = kernel if stride is None else check_sizes(fn, "stride", stride, 1, spatial)
-    pads = check_sizes(fn, "padding", padding, 0, spatial)
+    """The output's spatial size (OH, OW) or (OL,) of max_unpool, and its kernel, stride and
+    padding as tuples of `spatial` ints, after checking them, the input, the indices (integers
+    of x's shape, within the output's planes) and output_size as PyTorch's max_unpool does.
+    Each error names a fix that works."""
+    xa, kernel, steps, pads = _pool_settings(fn, x, kernel_size, stride, padding, spatial)
     _check_pool_input(fn, xa.shape, spatial)
     ia = np.asarray(indices.data if isinstance(indices, Value) else indices)
     pool = "max_pool2d" if spatial == 2 else "max_pool1d"
@@ -553,9 +555,7 @@ def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size
         raise ValueError(f"{fn}: indices hold values in [{ia.min()}, {ia.max()}], but the "
                          f"output's planes have {sizes_text(size)} = {plane} places; expected "
                          f"indices in [0, {plane}); {hint}")
-    if spatial == 1:
-        return size, (kernel, steps, pads)
-    return size, {"kernel_size": kernel, "stride": steps, "padding": pads}
+    return size, kernel, steps, pads
 
 
 def _check_unpool_size(fn: str, output_size, default: tuple[int, ...],
