@@ -13,7 +13,7 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
-from tinygrad_cnn.ops.conv import groups_dividing, same_padding
+from tinygrad_cnn.ops.conv import groups_dividing, same_padding, transposed_size
 from tinygrad_cnn.ops.elementwise import real_number
 from tinygrad_cnn.ops.indexing import (
     embedding_flags,
@@ -276,7 +276,9 @@ class ConvTranspose2d(Module):
         shape = np.shape(x.data if isinstance(x, Value) else x)
         if len(shape) not in (3, 4):
             return self.output_padding           # the op's error names the shapes it takes
-        smallest = self._smallest(shape)
+        # the size without output_padding, for one image as for a batch
+        smallest = transposed_size((1,) * (4 - len(shape)) + shape, self.weight.shape,
+                                   self.stride, self.padding, (0, 0), self.dilation)
         largest = tuple(low + s - 1 for low, s in zip(smallest, self.stride, strict=True))
         leading = ("N", "C_out") if len(shape) == 4 else ("C_out",)
         entries = output_size_entries(
@@ -284,12 +286,6 @@ class ConvTranspose2d(Module):
             f"the input of shape {shape} gives at stride {self.stride} from {smallest} (no "
             f"output_padding) to stride - 1 more")
         return tuple(e - low for e, low in zip(entries, smallest, strict=True))
-
-    def _smallest(self, shape) -> tuple[int, int]:
-        """(OH, OW) without output_padding for an input of `shape`, (N, C_in, H, W) or
-        (C_in, H, W)."""
-        return tuple((size - 1) * s - 2 * p + d * (k - 1) + 1 for size, s, p, d, k in zip(
-            shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size, strict=True))
 
     def extra_repr(self) -> str:
         # PyTorch's: the pairs always, padding, dilation, output_padding and groups only when
@@ -372,7 +368,7 @@ class _AvgPool(_Pool):
         self.count_include_pad = bool(count_include_pad)
 
     def _flags(self) -> dict:
-        return {"ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad}
+        return super()._flags() | {"count_include_pad": self.count_include_pad}
 
 
 class _MaxPool(_Pool):

@@ -96,7 +96,7 @@ class ConvTranspose2d(Function):
     def forward(self, x, w, b, stride=1, padding=0, output_padding=0, dilation=1):
         self.stride, self.padding = as_sizes(stride), as_sizes(padding)
         self.dilation = as_sizes(dilation)
-        size = _transposed_size(x.shape, w.shape, self.stride, self.padding,
+        size = transposed_size(x.shape, w.shape, self.stride, self.padding,
                                 as_sizes(output_padding), self.dilation)
         out = kernels.dilated_input_grad(x, w, size, self.stride, self.padding, self.dilation)
         return out if b is None else out + b.reshape(-1, 1, 1)
@@ -161,11 +161,11 @@ def _leftover(x_shape, g_shape, w_shape, stride, padding, dilation) -> tuple[int
     """The output_padding that makes conv_transpose2d(g) give back x's (H, W): the rows and
     columns of the padded input below/right of the last window that g has, i.e.
     (H + 2 PH - DH (KH - 1) - 1) % SH for conv2d's own g, likewise W."""
-    size = _transposed_size(g_shape, w_shape, stride, padding, (0, 0), dilation)
+    size = transposed_size(g_shape, w_shape, stride, padding, (0, 0), dilation)
     return x_shape[2] - size[0], x_shape[3] - size[1]
 
 
-def _transposed_size(x_shape, w_shape, stride, padding, output_padding,
+def transposed_size(x_shape, w_shape, stride, padding, output_padding,
                      dilation) -> tuple[int, int]:
     """conv_transpose2d's (OH, OW): (H - 1) SH - 2 PH + DH (KH - 1) + 1 + output_padding,
     likewise OW."""
@@ -359,7 +359,7 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                          f"than stride {stride!r} or dilation {dilation!r}; expected each "
                          f"output_padding < max(its stride, its dilation), as PyTorch")
     batch = xa.shape if xa.ndim == 4 else (1, *xa.shape)      # an unbatched image: a batch of 1
-    size = _transposed_size(batch, wa.shape, steps, pads, extra, dilations)
+    size = transposed_size(batch, wa.shape, steps, pads, extra, dilations)
     if min(size) < 1:
         kernel = f"kernel {wa.shape[2]}x{wa.shape[3]}"
         if dilations != (1, 1):
