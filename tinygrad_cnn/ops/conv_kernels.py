@@ -194,6 +194,17 @@ def dilated_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: P
     return from_phases(dxp, dilation, padding, input_size)
 
 
+def phases_of_both(x: np.ndarray, g: np.ndarray, kernel_size: Pair, padding: Pair,
+                   dilation: Pair) -> tuple[Pair, np.ndarray, np.ndarray]:
+    """(size, phases of xp, phases of g) for the gradients at stride 1: xp's phases of `size`
+    (phase_size), and g's, each kernel_size - 1 rows and columns shorter (the undilated
+    convolution of a phase of xp with w has that size)."""
+    size = phase_size(x.shape[2:], padding, dilation)
+    g_size = (size[0] - kernel_size[0] + 1, size[1] - kernel_size[1] + 1)
+    return (size, to_phases(x, padding, dilation, size),
+            to_phases(g, (0, 0), dilation, g_size))
+
+
 def dilated_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
                         padding: Pair, dilation: Pair) -> np.ndarray:
     """dw of dilated_forward: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW),
@@ -203,10 +214,7 @@ def dilated_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride:
     if not phased(stride, dilation):
         span = dilated_size(kernel_size, dilation)
         return taps(conv2d_weight_grad(x, g, span, stride, padding), dilation)
-    size = phase_size(x.shape[2:], padding, dilation)
-    g_size = (size[0] - kernel_size[0] + 1, size[1] - kernel_size[1] + 1)
-    phases = to_phases(x, padding, dilation, size)
-    g_phases = to_phases(g, (0, 0), dilation, g_size)
+    _, phases, g_phases = phases_of_both(x, g, kernel_size, padding, dilation)
     if spectral_phases((g.shape[1], x.shape[1], *kernel_size), dilation, x.shape[0]):
         return spectral_weight_grad(phases, g_phases, kernel_size, (0, 0))
     return banded_weight_grad(phases, g_phases, kernel_size, (1, 1), (0, 0))
@@ -219,10 +227,7 @@ def dilated_input_and_weight_grad(x: np.ndarray, g: np.ndarray, w: np.ndarray, s
     if not phased(stride, dilation):
         dx, dw_d = conv2d_input_and_weight_grad(x, g, spread(w, dilation), stride, padding)
         return dx, taps(dw_d, dilation)
-    size = phase_size(x.shape[2:], padding, dilation)
-    g_size = (size[0] - w.shape[2] + 1, size[1] - w.shape[3] + 1)
-    phases = to_phases(x, padding, dilation, size)
-    g_phases = to_phases(g, (0, 0), dilation, g_size)
+    size, phases, g_phases = phases_of_both(x, g, w.shape[2:], padding, dilation)
     if spectral_phases(w.shape, dilation, x.shape[0]):
         dxp, dw = spectral_backward(phases, g_phases, w, (0, 0))
     else:
