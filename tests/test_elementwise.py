@@ -95,6 +95,9 @@ UNARY = {
              lambda rng, shape: 3 * rng.standard_normal(shape)),
     "sin": (tc.ops.sin, np.sin, lambda rng, shape: 3 * rng.standard_normal(shape)),
     "cos": (tc.ops.cos, np.cos, lambda rng, shape: 3 * rng.standard_normal(shape)),
+    "arcsin": (tc.ops.arcsin, np.arcsin, lambda rng, shape: rng.uniform(-0.95, 0.95, shape)),
+    "arccos": (tc.ops.arccos, np.arccos, lambda rng, shape: rng.uniform(-0.95, 0.95, shape)),
+    "arctan": (tc.ops.arctan, np.arctan, lambda rng, shape: 3 * rng.standard_normal(shape)),
     "log1p": (tc.ops.log1p, np.log1p, lambda rng, shape: rng.uniform(-0.8, 3.0, shape)),
     "expm1": (tc.ops.expm1, np.expm1, lambda rng, shape: 2 * rng.standard_normal(shape)),
 }
@@ -609,11 +612,55 @@ def test_sin_and_cos_by_hand():
     np.testing.assert_allclose(y.grad, [0.0, -3.0], atol=1e-15)                 # -g sin y
 
 
+def test_inverse_trig_by_hand():
+    x = tc.Value([-1.0, -0.5, 0.0, 0.5, 1.0])
+    np.testing.assert_allclose(x.arcsin().data, [-np.pi / 2, -np.pi / 6, 0, np.pi / 6, np.pi / 2])
+    np.testing.assert_allclose(x.arccos().data, [np.pi, 2 * np.pi / 3, np.pi / 2, np.pi / 3, 0],
+                               atol=1e-15)
+    with np.errstate(divide="ignore"):          # 1 / sqrt(1 - x^2) at x = +-1: 1/0
+        (d_arcsin,) = tc.grad(x.arcsin().sum(), [x])
+        (d_arccos,) = tc.grad(x.arccos().sum(), [x])
+    root = 1 / np.sqrt(0.75)
+    np.testing.assert_allclose(d_arcsin.data, [np.inf, root, 1.0, root, np.inf])
+    np.testing.assert_allclose(d_arccos.data, [-np.inf, -root, -1.0, -root, -np.inf])
+    t = tc.Value([-1.0, 0.0, 3.0])
+    np.testing.assert_allclose(t.arctan().data, [-np.pi / 4, 0.0, np.arctan(3.0)])
+    (dt,) = tc.grad(t.arctan().sum(), [t], create_graph=True)
+    np.testing.assert_allclose(dt.data, [0.5, 1.0, 0.1])                      # 1 / (1 + t^2)
+    (ddt,) = tc.grad(dt.sum(), [t])
+    np.testing.assert_allclose(ddt.data, [0.5, 0.0, -0.06])                   # -2t / (1 + t^2)^2
+
+
+def test_arctan2_tells_the_quadrants_apart_and_is_flat_at_the_origin():
+    y = tc.Value([1.0, 1.0, -1.0, -1.0, 0.0, 0.0])
+    x = tc.Value([1.0, -1.0, -1.0, 1.0, -2.0, 0.0])
+    angle = tc.ops.arctan2(y, x)
+    np.testing.assert_allclose(angle.data, [np.pi / 4, 3 * np.pi / 4, -3 * np.pi / 4,
+                                            -np.pi / 4, np.pi, 0.0])
+    angle.backward(np.arange(1.0, 7.0))
+    # d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2), times the upstream 1..6; 0 at the origin
+    np.testing.assert_allclose(y.grad, [0.5, -1.0, -1.5, 2.0, -2.5, 0.0])
+    np.testing.assert_allclose(x.grad, [-0.5, -1.0, 1.5, 2.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("a_shape, b_shape", BROADCAST_SHAPES)
+def test_arctan2_forward_gradcheck_and_second_derivatives(rng, a_shape, b_shape):
+    y, x = rng.standard_normal(a_shape), away_from_zero(rng, b_shape)
+    np.testing.assert_array_equal(tc.ops.arctan2(tc.Value(y), x).data, np.arctan2(y, x))
+    assert tc.gradcheck(tc.ops.arctan2, [y, x])
+    assert tc.gradgradcheck(tc.ops.arctan2, [y, x])
+
+
+def test_arctan2_names_both_shapes_when_they_do_not_broadcast():
+    with pytest.raises(ValueError, match=r"arctan2: cannot broadcast shapes \(2, 3\) and \(4,\)"):
+        tc.ops.arctan2(tc.Value(np.ones((2, 3))), np.ones(4))
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint8, np.bool_])
-def test_sin_cos_log1p_expm1_of_integers_give_the_dtype_tanh_gives(dtype):
+def test_trig_log1p_expm1_of_integers_give_the_dtype_tanh_gives(dtype):
     data = np.array([0, 1, 1]).astype(dtype)
     expected_dtype = tc.ops.tanh(tc.Value(data)).dtype      # numpy's: int8 -> float16, ...
-    for name in ["sin", "cos", "log1p", "expm1"]:
+    for name in ["sin", "cos", "arcsin", "arccos", "arctan", "log1p", "expm1"]:
         out = getattr(tc.ops, name)(tc.Value(data))
         assert out.dtype == expected_dtype and not out.requires_grad, name
         np.testing.assert_allclose(out.data, getattr(np, name)(data.astype(np.float64)),

@@ -1559,3 +1559,36 @@ def test_a_constant_that_does_not_follow_the_ids_exports_without_a_warning(tmp_p
     model = Positions().eval()
     tc.onnx.export(model, np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]]), tmp_path / "pos.onnx")
     assert max_difference(model, tmp_path / "pos.onnx", np.array([[0, 9, 2], [3, 3, 3]])) < 1e-6
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.arcsin(x / 3) + ops.arccos(x / 4) * x.arctan(), {"Asin", "Acos", "Atan"}),
+    (lambda x: ops.arctan2(x[:, :2], x[:, 1:]), {"Atan", "Where"}),
+    (lambda x: x.prod(axis=-1), {"Mul"}),
+    (lambda x: ops.prod(x, axis=(1, 2), keepdims=True), {"Mul", "Pad"}),   # 12: odd lengths
+], ids=["arcsin-arccos-arctan", "arctan2", "prod", "prod-keepdims"])
+def test_inverse_trig_arctan2_and_prod_match_onnx_runtime(tmp_path, fn, nodes):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(11), tmp_path / "t.onnx"
+    x = rng.uniform(-1.9, 1.9, (2, 3, 4)).astype(np.float32)
+    proto = tc.onnx.export(model, x, path)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.uniform(-1.9, 1.9, (batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(tmp_path):
+    """The exported arctan2 (ONNX has none) on the quadrants, both axes and the four signed
+    zeros of the origin, where numpy's angles are +-0 and +-pi (ONNX Runtime's Where gives +0
+    where numpy's angle is -0, at (-0, +0): equal as numbers)."""
+    model = Lambda(lambda x: ops.arctan2(x[:, 0], x[:, 1])).eval()
+    pairs = [(1, 1), (1, -1), (-1, -1), (-1, 1), (0.0, -2), (-0.0, -2), (0.0, 3), (-0.0, 3),
+             (2, 0.0), (2, -0.0), (-2, 0.0), (-2, -0.0),
+             (0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (-0.0, -0.0)]
+    x = np.array(pairs, dtype=np.float32)
+    tc.onnx.export(model, x, tmp_path / "a.onnx")
+    (got,) = run_ort(tmp_path / "a.onnx", x)
+    expected = np.arctan2(x[:, 0], x[:, 1])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert got[[4, 5, 14, 15]].tolist() == [np.float32(np.pi), np.float32(-np.pi)] * 2

@@ -1,4 +1,4 @@
-"""Reductions sum, mean, max, min, var, std, logsumexp, the running sums cumsum and
+"""Reductions sum, mean, max, min, var, std, logsumexp, prod, the running sums cumsum and
 argmax/argmin: forward against numpy, gradcheck over axes, second derivatives, the tie rule,
 logsumexp at large and infinite values, errors."""
 
@@ -362,3 +362,44 @@ def test_logsumexp_and_cumsum_errors():
                                          r"axis 2 - k\); expected distinct axes; list each axis "
                                          r"once"):
         tc.ops.logsumexp(x, axis=(0, -2))
+
+
+PROD_CASES = CASES + [((4, 3), (), False), ((7,), 0, False), ((2, 5, 3), 1, True),
+                      ((3, 9), None, False)]          # odd lengths: a 1 appended in the tree
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", PROD_CASES)
+def test_prod_forward_gradcheck_and_second_derivatives(rng, shape, axis, keepdims):
+    x = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+    out = tc.ops.prod(tc.Value(x), axis=axis, keepdims=keepdims)
+    expected = np.prod(x, axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-14)
+    assert out.shape == np.shape(expected) and out.dtype == np.float64
+    np.testing.assert_array_equal(tc.Value(x).prod(axis, keepdims).data, out.data)
+    assert tc.gradcheck(lambda v: tc.ops.prod(v, axis=axis, keepdims=keepdims), [x])
+    assert tc.gradgradcheck(lambda v: tc.ops.prod(v, axis=axis, keepdims=keepdims), [x])
+
+
+def test_prod_gradient_is_the_product_of_the_others_with_zeros_too():
+    # rows: no zero, one zero, two zeros; d prod/dx_i = the product of the row's other elements
+    x = tc.Value([[2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 3.0, 0.0]])
+    (dx,) = tc.grad(x.prod(axis=1).sum(), [x], create_graph=True)
+    np.testing.assert_array_equal(dx.data, [[12.0, 8.0, 6.0], [0.0, 8.0, 0.0], [0.0, 0.0, 0.0]])
+    # d/dx_i of sum_j dx_j = sum over j != i of the product of the elements other than i and j:
+    # in the row [0, 3, 0], element 0 gets x_2 + x_1 = 0 + 3, element 1 gets x_2 + x_0 = 0
+    (ddx,) = tc.grad(dx.sum(), [x])
+    np.testing.assert_array_equal(ddx.data, [[7.0, 6.0, 5.0], [4.0, 6.0, 2.0], [3.0, 0.0, 3.0]])
+
+
+def test_prod_of_nothing_is_one_and_integers_keep_numpys_dtype():
+    x = tc.Value(np.ones((2, 0, 3)))
+    out = x.prod(axis=1)
+    assert out.data.tolist() == [[1.0] * 3] * 2 and out.requires_grad
+    out.sum().backward()
+    assert x.grad.shape == (2, 0, 3)
+    ints = tc.ops.prod(np.array([[1, 2], [3, 4]], dtype=np.int8), axis=0)
+    assert ints.dtype == np.prod(np.ones(2, dtype=np.int8)).dtype and not ints.requires_grad
+    assert ints.data.tolist() == [3, 8]
+    with pytest.raises(ValueError, match=r"prod: axis 2 is out of range for an array with 2 "
+                                         r"dimensions"):
+        tc.ops.prod(np.ones((2, 3)), axis=2)

@@ -21,6 +21,11 @@ def above_minus_one(*shapes):
     return lambda rng: [rng.uniform(-0.9, 2.0, s) for s in shapes]
 
 
+def inside_unit(*shapes):
+    """Values in [-0.9, 0.9]: inside arcsin's and arccos's domain [-1, 1], off its ends."""
+    return lambda rng: [rng.uniform(-0.9, 0.9, s) for s in shapes]
+
+
 def away(*shapes):
     """Values with |x| in [0.1, 2]: away from the kinks of relu, abs and friends."""
     return lambda rng: [rng.uniform(0.1, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in shapes]
@@ -86,6 +91,10 @@ def reduce_torch(th, op, x, axis, keepdims):
     if op in ("var", "std"):
         return getattr(th, op)(x, dim=dim, correction=0, keepdim=keepdims)
     if x.ndim == 0:                  # torch reduces a 0-d tensor over dim=() only for sum/mean
+        return x
+    if op == "prod":                 # torch.prod takes one dim at a time: the last first
+        for d in sorted((a % x.ndim for a in np.atleast_1d(dim)), reverse=True):
+            x = th.prod(x, dim=d, keepdim=keepdims)
         return x
     name = {"max": "amax", "min": "amin"}.get(op, op)
     return getattr(th, name)(x, dim=dim, keepdim=keepdims)
@@ -207,6 +216,9 @@ UNARY_OPS = [
      lambda th, x: functional(th).softplus(x, beta=-1.5, threshold=0.5)),
     ("sin", normal, ops.sin, lambda th, x: th.sin(x)),
     ("cos", normal, ops.cos, lambda th, x: th.cos(x)),
+    ("arcsin", inside_unit, ops.arcsin, lambda th, x: th.asin(x)),
+    ("arccos", inside_unit, ops.arccos, lambda th, x: th.acos(x)),
+    ("arctan", normal, ops.arctan, lambda th, x: th.atan(x)),
     ("log1p", above_minus_one, ops.log1p, lambda th, x: th.log1p(x)),
     ("expm1", normal, ops.expm1, lambda th, x: th.expm1(x)),
     ("clip", away, lambda x: ops.clip(x, -0.5, 0.7), lambda th, x: th.clamp(x, -0.5, 0.7)),

@@ -77,7 +77,7 @@ CASES = [
     *[(f"{name}-{shape}-axis={axis}-keepdims={keep}", normal(shape),
        lambda x, op=name, axis=axis, keep=keep: getattr(ops, op)(x, axis=axis, keepdims=keep),
        lambda th, x, op=name, axis=axis, keep=keep: reduce_torch(th, op, x, axis, keep))
-      for name in ["sum", "mean", "max", "min", "var", "std", "logsumexp"]
+      for name in ["sum", "mean", "max", "min", "var", "std", "logsumexp", "prod"]
       for shape, axis, keep in [((), None, False), ((), None, True), ((1,), 0, True),
                                 ((1,), -1, False), ((2, 3, 4), (-1, 0), True),
                                 ((2, 3, 4), (2, -2), False), ((0, 3), 1, False),

@@ -1,7 +1,8 @@
-"""Every elementwise, reduction (cumsum too), indexing (embedding too) and joining op against
-PyTorch in float64: the forward, every input's gradient through a random upstream gradient, and
-the second derivatives (d/d inputs of g . v, with g the first gradients) -- kinks and ties
-included, where both libraries pick the same convention; logsumexp at infinities."""
+"""Every elementwise, reduction (cumsum and prod too), indexing (embedding too) and joining op
+against PyTorch in float64: the forward, every input's gradient through a random upstream gradient,
+and the second derivatives (d/d inputs of g . v, with g the first gradients) -- kinks and ties
+included, where both libraries pick the same convention; logsumexp at infinities, arctan2 at the
+origin."""
 
 import numpy as np
 import pytest
@@ -90,6 +91,14 @@ CASES = [
      lambda th, x: th.log1p(x)),
     ("expm1", fixed([-40.0, -0.5, -1e-9, 0.0, 1e-12, 0.5, 30.0]), ops.expm1,
      lambda th, x: th.expm1(x)),
+    # the inverse trigonometric functions, arctan2 in all four quadrants and at the origin
+    ("arcsin", fixed([-0.99, -0.5, 0.0, 1e-9, 0.3, 0.95]), ops.arcsin, lambda th, x: th.asin(x)),
+    ("arccos", fixed([-0.99, -0.5, 0.0, 1e-9, 0.3, 0.95]), ops.arccos, lambda th, x: th.acos(x)),
+    ("arctan", fixed([-1e3, -2.0, -1e-9, 0.0, 0.5, 40.0]), ops.arctan, lambda th, x: th.atan(x)),
+    ("arctan2", normal((2, 3), (3,)), ops.arctan2, lambda th, y, x: th.atan2(y, x)),
+    ("arctan2-quadrants-and-axes", fixed([1.0, 1.0, -1.0, -1.0, 0.0, 0.0, 2.0],
+                                         [1.0, -1.0, -1.0, 1.0, -2.0, 3.0, 0.0]),
+     ops.arctan2, lambda th, y, x: th.atan2(y, x)),
     # reductions
     ("sum", normal((2, 3, 4)), lambda x: ops.sum(x, axis=(0, 2)),
      lambda th, x: th.sum(x, dim=(0, 2))),
@@ -118,6 +127,15 @@ CASES = [
      lambda th, x: th.logsumexp(x, dim=-1, keepdim=True)),
     ("logsumexp-large", fixed([[1e4, 1e4 - 1.0, 0.0], [-1e4, -1e4, -3e4]]),
      lambda x: ops.logsumexp(x, axis=1), lambda th, x: th.logsumexp(x, dim=1)),
+    ("prod", normal((2, 3, 4)), lambda x: ops.prod(x, axis=1), lambda th, x: th.prod(x, dim=1)),
+    ("prod-all", normal((3, 5)), ops.prod, lambda th, x: th.prod(x)),
+    ("prod-keepdims", normal((3, 7)), lambda x: x.prod(axis=-1, keepdims=True),
+     lambda th, x: th.prod(x, dim=-1, keepdim=True)),
+    # rows with no zero, one zero and two zeros: torch's rule for zeros, ours from Mul's
+    ("prod-zeros", fixed([[2.0, 3.0, 4.0], [2.0, 0.0, 4.0], [0.0, 3.0, 0.0]]),
+     lambda x: ops.prod(x, axis=1), lambda th, x: th.prod(x, dim=1)),
+    ("prod-zeros-axis0", fixed([[2.0, 0.0, 0.0], [0.5, 1.5, 0.0], [3.0, 2.0, 0.0]]),
+     lambda x: ops.prod(x * x, axis=0), lambda th, x: th.prod(x * x, dim=0)),
     ("cumsum", normal((2, 3, 4)), lambda x: ops.cumsum(x, axis=1),
      lambda th, x: th.cumsum(x, dim=1)),
     ("cumsum-flattened", normal((2, 3)), lambda x: x.cumsum(),        # torch needs a dim
@@ -217,6 +235,19 @@ def test_logsumexp_at_infinities_equals_pytorch(torch, rng):
     test_forward_gradients_and_second_derivatives_equal_pytorch(
         torch, rng, fixed([[-inf, -inf, -inf], [inf, 1.0, -inf], [-inf, 0.0, 1.0]]),
         lambda x: ops.logsumexp(x, axis=1), lambda th, x: th.logsumexp(x, dim=1))
+
+
+def test_arctan2_at_the_origin_has_pytorchs_gradient(torch, rng):
+    """At (0, 0) the angle has no derivative; both libraries give 0 there (PyTorch's second
+    derivative there is NaN, ours 0: docs/ops.md)."""
+    y, x = np.array([0.0, 0.0, 1.0]), np.array([0.0, -0.0, 1.0])
+    upstream = rng.standard_normal(3)
+    values = [tc.Value(y), tc.Value(x)]
+    grads = tc.grad(ops.arctan2(*values), values, grad_output=upstream)
+    tensors = [torch.tensor(y, requires_grad=True), torch.tensor(x, requires_grad=True)]
+    torch_grads = torch.autograd.grad(torch.atan2(*tensors), tensors, torch.tensor(upstream))
+    for g, tg in zip(grads, torch_grads, strict=True):
+        np.testing.assert_array_equal(g.data, tg.numpy())
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])

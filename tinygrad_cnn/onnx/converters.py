@@ -126,6 +126,24 @@ def expm1(g, node, x):
     return g.op("Sub", [g.op("Exp", [x]), g.scalar(1, node.dtype, "one")])
 
 
+def arctan2(g, node, y, x):
+    # ONNX has no Atan2: Atan(y / x) is the angle for x > 0 and for x = +0 (y / 0 = +-inf);
+    # where x is negative (or -0, which 1/x < 0 tells from +0) the angle lies pi away: +pi for
+    # y >= +0, -pi for y <= -0 (1/y < 0 again), as numpy.arctan2. At the origin (0/0 is NaN)
+    # it is y itself for x = +0 (numpy's signed 0; ONNX Runtime's Where turns -0 into +0),
+    # else that +-pi. Infinite inputs are not handled (inf / inf is NaN)
+    y, x = _cast_all(g, node, [y, x])
+    zero, one = g.scalar(0, node.dtype, "zero"), g.scalar(1, node.dtype, "one")
+    y_negative = g.op("Less", [g.op("Div", [one, y]), zero])
+    pi = g.op("Where", [y_negative, g.scalar(-math.pi, node.dtype, "minus_pi"),
+                        g.scalar(math.pi, node.dtype, "pi")])
+    x_negative = g.op("Less", [g.op("Div", [one, x]), zero])
+    angle = g.op("Atan", [g.op("Div", [y, x])])
+    angle = g.op("Where", [x_negative, g.op("Add", [angle, pi]), angle])
+    origin = g.op("And", [g.op("Equal", [x, zero]), g.op("Equal", [y, zero])])
+    return g.op("Where", [origin, g.op("Where", [x_negative, pi, y]), angle])
+
+
 def log_sigmoid(g, node, x):
     # log sigmoid(x) = -softplus(-x)
     return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
@@ -560,6 +578,10 @@ CONVERTERS = {
     elementwise.Expm1: expm1,
     elementwise.Sin: _unary("Sin"),
     elementwise.Cos: _unary("Cos"),
+    elementwise.Arcsin: _unary("Asin"),
+    elementwise.Arccos: _unary("Acos"),
+    elementwise.Arctan: _unary("Atan"),
+    elementwise.Arctan2: arctan2,
     elementwise.Abs: _unary("Abs"),
     elementwise.Sqrt: _unary("Sqrt"),
     elementwise.Square: square,

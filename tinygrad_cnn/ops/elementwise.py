@@ -1,6 +1,7 @@
-"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, sin/cos,
-abs/sqrt/square/clip, minimum/maximum/where and the activations (relu, leaky_relu, prelu, elu,
-hardtanh, tanh, the stable logistic family sigmoid, softplus, log_sigmoid, and erf, gelu, silu).
+"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, sin/cos and their
+inverses arcsin/arccos/arctan/arctan2, abs/sqrt/square/clip, minimum/maximum/where and the
+activations (relu, leaky_relu, prelu, elu, hardtanh, tanh, the stable logistic family sigmoid,
+softplus, log_sigmoid, and erf, gelu, silu).
 A broadcast input's gradient is summed back to the input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
@@ -167,6 +168,62 @@ class Cos(Function):
     def backward(self, grad):
         x, _ = self.saved()
         return -grad * Sin.run(x)
+
+
+class Arcsin(Function):
+    """arcsin(x) in [-pi/2, pi/2], for x in [-1, 1] (NaN outside, as numpy)."""
+
+    def forward(self, x):
+        return np.arcsin(x)
+
+    # y = arcsin x: sin y = x, so cos y dy = dx, and cos y = sqrt(1 - x^2) (cos y >= 0 on
+    # [-pi/2, pi/2]): d arcsin(x)/dx = 1 / sqrt(1 - x^2), infinite at x = +-1
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / Sqrt.run(1 - x * x)
+
+
+class Arccos(Function):
+    """arccos(x) in [0, pi], for x in [-1, 1] (NaN outside, as numpy)."""
+
+    def forward(self, x):
+        return np.arccos(x)
+
+    # arccos x = pi/2 - arcsin x: d arccos(x)/dx = -1 / sqrt(1 - x^2)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return -grad / Sqrt.run(1 - x * x)
+
+
+class Arctan(Function):
+    """arctan(x) in (-pi/2, pi/2)."""
+
+    def forward(self, x):
+        return np.arctan(x)
+
+    # y = arctan x: tan y = x, so (1 + tan^2 y) dy = dx: d arctan(x)/dx = 1 / (1 + x^2)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / (1 + x * x)
+
+
+class Arctan2(Function):
+    """arctan2(y, x), broadcast: the angle in [-pi, pi] of the point (x, y), quadrant included."""
+
+    def forward(self, y, x):
+        return np.arctan2(y, x)
+
+    # the angle t of (x, y) changes as arctan(y/x) does, away from x = 0 too:
+    # dt/dy = x / (x^2 + y^2), dt/dx = -y / (x^2 + y^2). At the origin, where the angle has no
+    # derivative, both are 0, as in PyTorch
+    def backward(self, grad):
+        y, x, _ = self.saved()
+        r2 = x * x + y * y
+        origin = np.asarray(r2) == 0                       # a bool mask: a constant
+        per_r2 = Where.run(origin, 0, grad / Where.run(origin, 1, r2))
+        dy = unbroadcast(per_r2 * x, y.shape) if self.needs_input_grad[0] else None
+        dx = unbroadcast(-per_r2 * y, x.shape) if self.needs_input_grad[1] else None
+        return dy, dx
 
 
 class Abs(Function):
@@ -648,6 +705,31 @@ def cos(x) -> Value:
 def abs(x) -> Value:
     """|x| elementwise; the gradient at 0 is 0, as in PyTorch."""
     return Abs.apply(x)
+
+
+def arcsin(x) -> Value:
+    """arcsin(x) elementwise, in radians, as numpy.arcsin: NaN outside [-1, 1]; its derivative
+    1 / sqrt(1 - x^2) is infinite at x = +-1."""
+    return Arcsin.apply(x)
+
+
+def arccos(x) -> Value:
+    """arccos(x) elementwise, in radians, as numpy.arccos: NaN outside [-1, 1]; its derivative
+    -1 / sqrt(1 - x^2) is infinite at x = +-1."""
+    return Arccos.apply(x)
+
+
+def arctan(x) -> Value:
+    """arctan(x) elementwise, in radians, as numpy.arctan."""
+    return Arctan.apply(x)
+
+
+def arctan2(y, x) -> Value:
+    """The angle of the point (x, y) in radians, in [-pi, pi], elementwise and broadcast, as
+    numpy.arctan2 (y first): unlike arctan(y / x), it tells the four quadrants apart. Its
+    gradient is (x, -y) / (x^2 + y^2) for (y, x), and 0 at the origin, as PyTorch's."""
+    _check_broadcast("arctan2", y, x)
+    return Arctan2.apply(y, x)
 
 
 def sqrt(x) -> Value:

@@ -1,15 +1,17 @@
 """Reductions over axes (axis int, tuple or None; keepdims): sum, mean, max, min, var, std,
-logsumexp; cumsum, the running sums along one axis; and argmax/argmin, which return integer
-numpy arrays (positions have no gradient)."""
+logsumexp, and prod (a tree of multiplications); cumsum, the running sums along one axis; and
+argmax/argmin, which return integer numpy arrays (positions have no gradient)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import Exp, Where, float_dtype
+from tinygrad_cnn.ops.indexing import pad
 from tinygrad_cnn.ops.shape import BroadcastTo
 from tinygrad_cnn.value import Value
 
@@ -212,6 +214,35 @@ def std(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Value:
     reduced elements equal), sqrt has no derivative; the gradient there is 0, as in PyTorch."""
     _check_ddof("std", x, axis, ddof)
     return Std.apply(x, axis=axis, keepdims=keepdims, ddof=int(ddof))
+
+
+def prod(x, axis=None, keepdims: bool = False) -> Value:
+    """Product of x over `axis` (None: all axes), as numpy.prod; a slice of no elements gives
+    1. d prod/dx_i is the product of the slice's other elements, exact where some are 0.
+
+    Not an op with a rule of its own: the reduced axes are moved last and flattened into one,
+    and its two halves are multiplied elementwise (a 1 appended to an odd length) until one
+    element is left: ceil(log2 n) rounds of Mul. Each gradient of every order then comes from
+    Mul's rule through that tree, so no division by x_i (which a 0 would break) appears.
+    Integer and bool x give numpy.prod's result (int64 for small ints) as a constant."""
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    axes = normalize_axes("prod", axis, data.ndim)
+    if data.dtype.kind != "f":                     # no gradient, and numpy's own dtype rules
+        return Value(np.prod(data, axis=axes, keepdims=keepdims), requires_grad=False)
+    kept = [a for a in range(data.ndim) if a not in axes]
+    out_shape = [1 if a in axes else n for a, n in enumerate(data.shape)] if keepdims else \
+        [data.shape[a] for a in kept]
+    x = x if isinstance(x, Value) else Value(data, requires_grad=False)
+    n = math.prod(data.shape[a] for a in axes)
+    y = x.transpose(*kept, *axes).reshape(*[data.shape[a] for a in kept], n)   # (..., n)
+    if n == 0:                                     # the empty product, still on x's graph
+        return (y.sum(axis=-1) * 0 + 1).reshape(out_shape)
+    while y.shape[-1] > 1:
+        if y.shape[-1] % 2:
+            y = pad(y, [(0, 0)] * (y.ndim - 1) + [(0, 1)], value=1.0)
+        half = y.shape[-1] // 2
+        y = y[..., :half] * y[..., half:]
+    return y.reshape(out_shape)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Value:
