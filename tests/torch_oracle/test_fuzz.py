@@ -1,9 +1,9 @@
 """Differential fuzzing against PyTorch float64: random expression graphs built from the engine's
 ops -- broadcasting, fan-out, one node used twice in one op, reductions over random axes,
 reshapes and transposes, matmuls, indexing, cat/stack/split/pad, where, minimum/maximum, the
-losses -- evaluated by both libraries; every node's value, every node's gradient (the fast
-path of backward()), every input's gradient from tc.grad(create_graph=True) and the second
-derivatives d/d inputs of (gradients . v) must agree.
+trigonometric functions and arctan2, prod, the losses -- evaluated by both libraries; every
+node's value, every node's gradient (the fast path of backward()), every input's gradient from
+tc.grad(create_graph=True) and the second derivatives d/d inputs of (gradients . v) must agree.
 
 The seed is fixed and `make test` checks GRAPHS = 100 graphs (a few seconds). For more:
 
@@ -174,6 +174,11 @@ class Builder:
             ("softplus({})", ops.softplus, lambda th, a: th.logaddexp(a, th.zeros_like(a)), None),
             ("log_sigmoid({})", ops.log_sigmoid, lambda th, a: th.nn.functional.logsigmoid(a),
              None),
+            ("sin({})", ops.sin, lambda th, a: th.sin(a), None),
+            ("cos({})", ops.cos, lambda th, a: th.cos(a), None),
+            ("arctan({})", ops.arctan, lambda th, a: th.atan(a), None),
+            ("arcsin({})", ops.arcsin, lambda th, a: th.asin(a), below(0.95, absolute=True)),
+            ("arccos({})", ops.arccos, lambda th, a: th.acos(a), below(0.95, absolute=True)),
             (f"{{}} + {c}", lambda a: a + c, lambda th, a: a + c, None),
             (f"{c} - {{}}", lambda a: c - a, lambda th, a: c - a, None),
             (f"{{}} * {c}", lambda a: a * c, lambda th, a: a * c, None),
@@ -236,6 +241,7 @@ class Builder:
             ("minimum({}, {})", ops.minimum, lambda th, a, b: th.minimum(a, b), no_near_tie),
             ("where(cond, {}, {})", lambda a, b: ops.where(cond, a, b),
              lambda th, a, b: th.where(th.from_numpy(cond), a, b), None),
+            ("arctan2({}, {})", ops.arctan2, lambda th, a, b: th.atan2(a, b), distinct_angles),
         ]
         text, ours, theirs, guard = choices[rng.integers(len(choices))]
         return self.try_add("binary", text, [x, y], ours, theirs, guard)
@@ -275,6 +281,8 @@ class Builder:
             ("std", lambda a: ops.std(a, axis, keepdims, ddof),
              lambda th, a: th.std(a, dims, correction=ddof, keepdim=keepdims),
              lambda a: np.var(a, axis=dims, ddof=ddof).min() > 1e-4),
+            ("prod", lambda a: ops.prod(a, axis, keepdims),
+             lambda th, a: torch_prod(th, a, dims, keepdims), None),
         ]
         if rng.random() < 0.2:
             axis = int(rng.integers(-ndim, ndim))
@@ -564,6 +572,27 @@ def above(low, absolute=False):
     def guard(a):
         return (np.abs(a) if absolute else a).min(initial=np.inf) > low
     return guard
+
+
+def below(high, absolute=False):
+    def guard(a):
+        return (np.abs(a) if absolute else a).max(initial=-np.inf) < high
+    return guard
+
+
+def distinct_angles(y, x):
+    """Off the origin, and no two angles alike: arctan2(-x, x) gives every element -pi/4 or
+    3pi/4, which numpy and PyTorch round a bit apart, so a later max or min would see a tie in
+    one library and not in the other."""
+    angles = np.sort(np.arctan2(y, x), axis=None)
+    return (y * y + x * x).min(initial=1.0) > 0.01 and not np.any(np.diff(angles) < 1e-6)
+
+
+def torch_prod(th, a, dims, keepdims):
+    """numpy.prod over the axes `dims`: torch.prod takes one dim at a time, the last first."""
+    for d in sorted(dims, reverse=True):
+        a = th.prod(a, d, keepdim=keepdims)
+    return a
 
 
 def no_near_tie(a, b):
