@@ -1,4 +1,5 @@
-"""matmul (2-D, batched, 1-D) and linear: forward against naive loops, gradcheck, errors."""
+"""matmul (2-D, batched, 1-D), linear and einsum: forward against naive loops and numpy,
+gradcheck, second derivatives, errors."""
 
 import numpy as np
 import pytest
@@ -175,3 +176,87 @@ def test_linear_with_an_empty_batch_or_no_input_features(rng, x_shape, w_shape):
     assert x.grad.shape == x_shape and w.grad.shape == w_shape
     np.testing.assert_array_equal(w.grad, np.zeros(w_shape))
     np.testing.assert_allclose(b.grad, upstream.reshape(-1, w_shape[0]).sum(axis=0), rtol=1e-14)
+
+
+EINSUM_CASES = [                                   # (subscripts, operand shapes)
+    ("ij,jk->ik", [(2, 3), (3, 4)]),               # a matrix product
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]),      # batched
+    ("i,i->", [(3,), (3,)]),                       # a dot product
+    ("i,j->ij", [(3,), (4,)]),                     # an outer product
+    ("ij->ji", [(2, 3)]),                          # a transpose
+    ("ij->", [(2, 3)]),                            # a sum: the gradient broadcasts back
+    ("ij->i", [(2, 3)]),
+    ("ij,jk", [(2, 3), (3, 4)]),                   # implicit output: "ik"
+    ("ba", [(2, 3)]),                              # implicit output "ab": a transpose
+    ("ij,kj->", [(2, 3), (4, 3)]),                 # every letter summed
+    ("ij,j->", [(2, 1), (3,)]),                    # a size-1 axis broadcast, its gradient summed
+    ("ij,ij->ij", [(1, 3), (2, 3)]),
+    ("...ij,...jk->...ik", [(1, 2, 3), (4, 1, 3, 5)]),   # broadcast batch axes
+    ("...ij,jk", [(5, 2, 3), (3, 4)]),
+    ("...->...", [(2, 3)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),    # three operands
+    (",ij->ij", [(), (2, 3)]),                     # a 0-d operand
+    ("bhqd,bhkd->bhqk", [(1, 2, 3, 4), (1, 2, 5, 4)]),   # attention scores
+    ("iJ,Jk->ki", [(2, 3), (3, 2)]),               # capital letters, as numpy
+]
+
+
+@pytest.mark.parametrize("subscripts, shapes", EINSUM_CASES, ids=[c[0] for c in EINSUM_CASES])
+def test_einsum_forward_gradcheck_and_second_derivatives(rng, subscripts, shapes):
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    out = tc.ops.einsum(subscripts, *[tc.Value(a) for a in arrays])
+    expected = np.einsum(subscripts, *arrays)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-13, atol=1e-15)
+    assert out.shape == expected.shape
+    assert tc.gradcheck(lambda *v: tc.ops.einsum(subscripts, *v), arrays)
+    assert tc.gradgradcheck(lambda *v: tc.ops.einsum(subscripts, *v), arrays)
+
+
+def test_einsum_gradients_by_hand_and_float32(rng):
+    a = tc.Value(np.arange(6.0).reshape(2, 3), dtype=np.float32)
+    b = tc.Value(np.ones((3, 4)), dtype=np.float32)
+    out = tc.ops.einsum("ij,jk->ik", a, b)
+    out.backward(np.ones((2, 4), dtype=np.float32))
+    assert out.dtype == a.grad.dtype == b.grad.dtype == np.float32
+    np.testing.assert_array_equal(a.grad, np.full((2, 3), 4.0))     # dA = G B^T: row sums of B
+    np.testing.assert_array_equal(b.grad, np.repeat([[3.0], [5.0], [7.0]], 4, axis=1))  # A^T G
+    x = tc.Value(rng.standard_normal(4))
+    tc.ops.einsum("i->", x).backward()                               # a sum: ones
+    np.testing.assert_array_equal(x.grad, np.ones(4))
+
+
+def test_einsum_constant_operands_get_no_gradient_and_integers_stay_numpys():
+    w = tc.Value(np.ones((3, 2)))
+    tc.ops.einsum("ij,jk->ik", np.arange(6.0).reshape(2, 3), w).sum().backward()
+    np.testing.assert_array_equal(w.grad, np.repeat([[3.0], [5.0], [7.0]], 2, axis=1))
+    ints = tc.ops.einsum("i,i->", np.arange(3), np.arange(3))
+    assert ints.data == 5 and ints.dtype == np.arange(3).dtype and not ints.requires_grad
+
+
+@pytest.mark.parametrize("subscripts, shapes, message", [
+    ("ii->i", [(2, 2)], r"term 'ii' of 'ii->i' does not fit an operand of shape \(2, 2\); "
+                        r"expected one distinct letter per axis .* for a trace of x write "
+                        r"\(x \* np.eye\(n\)\).sum\(\)"),
+    ("ij,jk->ik", [(2, 3)], r"subscripts 'ij,jk->ik' name 2 operand\(s\) but 1 were given"),
+    ("ij,jk->ik", [(2, 3), (4, 5)], r"letter 'j' of 'ij,jk->ik' stands for sizes 3 and 4 in "
+                                    r"operands of shapes \[\(2, 3\), \(4, 5\)\]; expected equal "
+                                    r"sizes \(or 1, which broadcasts\)"),
+    ("i2", [(2, 2)], r"term 'i2' of 'i2'; expected letters and at most one '...'"),
+    ("i...j...", [(2, 3)], r"term 'i...j...' of 'i...j...'; expected letters and at most one"),
+    ("ij->k", [(2, 3)], r"output 'k' of 'ij->k'; expected distinct letters that the operands' "
+                        r"terms use"),
+    ("ij->ii", [(2, 3)], r"output 'ii' of 'ij->ii'"),
+    ("ijk", [(2, 3)], r"term 'ijk' of 'ijk' does not fit an operand of shape \(2, 3\)"),
+    ("...->", [(2, 3)], r"output '' of '...->' leaves out the 2 axes of '...'; expected '...' "
+                        r"in the output too"),
+])
+def test_einsum_errors_name_the_subscripts_and_the_shapes(subscripts, shapes, message):
+    with pytest.raises(ValueError, match=rf"^einsum: {message}"):
+        tc.ops.einsum(subscripts, *[np.ones(shape) for shape in shapes])
+
+
+def test_einsum_takes_the_subscripts_first_and_the_trace_fix_works():
+    x = np.arange(9.0).reshape(3, 3)
+    with pytest.raises(TypeError, match=r"einsum: subscripts is a ndarray; expected a str first"):
+        tc.ops.einsum(x, "ii")
+    assert (tc.Value(x) * np.eye(3)).sum().item() == np.trace(x)

@@ -1592,3 +1592,18 @@ def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(t
     expected = np.arctan2(x[:, 0], x[:, 1])
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert got[[4, 5, 14, 15]].tolist() == [np.float32(np.pi), np.float32(-np.pi)] * 2
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.einsum("bij,bkj->bik", x, x),                      # a batched Gram matrix
+    lambda x: ops.einsum("...j,jk->...k", x, np.ones((4, 2), dtype=np.float32)),
+    lambda x: ops.einsum("bij->bj", x) * 2,
+], ids=["gram", "ellipsis-constant", "sum"])
+def test_einsum_matches_onnx_runtime(tmp_path, fn):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(12), tmp_path / "e.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32), path)
+    assert "Einsum" in {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

@@ -218,6 +218,12 @@ def matmul(g, node, a, b):
     return g.op("MatMul", _cast_all(g, node, [a, b]))
 
 
+def einsum(g, node, *operands):
+    # the subscripts as the op kept them: explicit, each "..." already letters of its own
+    return g.op("Einsum", _cast_all(g, node, list(operands)),
+                equation=node.fn.params["subscripts"])
+
+
 def linear(g, node, x, w, b):
     x, w, b = _cast_all(g, node, [x, w, b])
     if node.fn.inputs[0].ndim == 2:     # y = x W^T + b in one Gemm
@@ -606,6 +612,7 @@ CONVERTERS = {
     shape.Transpose: transpose,
     shape.BroadcastTo: broadcast_to,
     linalg.MatMul: matmul,
+    linalg.Einsum: einsum,
     linalg.Linear: linear,
     conv.Conv2d: conv2d,
     conv.ConvTranspose2d: conv_transpose2d,

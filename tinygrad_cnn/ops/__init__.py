@@ -43,7 +43,7 @@ from tinygrad_cnn.ops.elementwise import (
     where,
 )
 from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
-from tinygrad_cnn.ops.linalg import linear, matmul
+from tinygrad_cnn.ops.linalg import einsum, linear, matmul
 from tinygrad_cnn.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -91,6 +91,6 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "prelu", "elu", "hardtanh", "softplus", "log_sigmoid", "erf", "gelu", "silu", "sin",
            "cos", "arcsin", "arccos", "arctan", "arctan2", "log1p", "expm1",
            "min", "var", "std", "prod", "logsumexp", "cumsum", "argmax", "argmin",
-           "getitem", "embedding", "cat", "stack", "split", "pad",
+           "einsum", "getitem", "embedding", "cat", "stack", "split", "pad",
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
            "max_unpool1d", "max_unpool2d"]

@@ -1,13 +1,15 @@
-"""Matrix products: matmul (1-D, 2-D and batched, numpy's rules) and linear (x @ w.T + b)."""
+"""Matrix products: matmul (1-D, 2-D and batched, numpy's rules), linear (x @ w.T + b) and
+einsum (any sum of products of operands' elements named by subscripts)."""
 
 from __future__ import annotations
 
 import math
+import string
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.shape import unbroadcast
+from tinygrad_cnn.ops.shape import BroadcastTo, unbroadcast
 from tinygrad_cnn.value import Value, data_of
 
 
@@ -63,6 +65,115 @@ class Linear(Function):
         dw = rows.T @ x.reshape((m, x.shape[-1])) if self.needs_input_grad[1] else None
         db = rows.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dw, db
+
+
+class Einsum(Function):
+    """numpy.einsum(subscripts, *operands) for explicit subscripts ("ij,jk->ik"): out[o] = the
+    sum, over every index that is not in o, of the product of the operands' elements, each
+    operand k indexed by its term t_k. A letter of size 1 in one operand broadcasts.
+
+    The output is linear in each operand, so operand i's gradient is the same kind of sum:
+    dA_i[t_i] = sum over the other indices of g[o] * prod_{k != i} A_k[t_k], itself an einsum
+    of g and the other operands ("ik,jk->ij" for A of "ij,jk->ik"). An index of t_i that appears
+    nowhere else was summed away by forward: the gradient is the same along it (broadcast); one
+    that is 1 in A_i but larger elsewhere was broadcast: the gradient is summed along it.
+    """
+
+    def forward(self, *operands, subscripts):
+        inputs, self.output = subscripts.split("->")
+        self.terms = inputs.split(",")
+        return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+    # dA_i = einsum(o, t_k for k != i -> t_i)(g, A_k ...), then broadcast or summed to A_i's shape
+    def backward(self, grad):
+        *operands, _ = self.saved()
+        grads = []
+        for i, (term, operand) in enumerate(zip(self.terms, operands, strict=True)):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [k for k in range(len(operands)) if k != i]
+            elsewhere = set(self.output).union(*[self.terms[k] for k in others])
+            kept = "".join(letter for letter in term if letter in elsewhere)
+            spec = ",".join([self.output, *[self.terms[k] for k in others]]) + "->" + kept
+            g = Einsum.run(grad, *[operands[k] for k in others], subscripts=spec)
+            sizes = iter(g.shape)
+            g = g.reshape(tuple(next(sizes) if letter in elsewhere else 1 for letter in term))
+            stretched = tuple(axis for axis, (n, m) in enumerate(zip(operand.shape, g.shape,
+                                                                     strict=True))
+                              if n == 1 and m != 1)
+            if stretched:
+                g = g.sum(axis=stretched, keepdims=True)
+            grads.append(BroadcastTo.run(g, shape=operand.shape))
+        return tuple(grads)
+
+
+def einsum(subscripts: str, *operands) -> Value:
+    """numpy.einsum: the sum of products of the operands' elements that `subscripts` names, e.g.
+    "ij,jk->ik" (a matrix product), "bij,bjk->bik" (batched), "i,i->" (a dot product),
+    "ij->ji" (a transpose), "bhqd,bhkd->bhqk" (attention scores). Without "->" the output's
+    letters are those that appear once, sorted, as numpy's; "..." stands for the leading axes
+    that the operands broadcast. A letter may not repeat within one operand (numpy's diagonals
+    and traces): for a trace write (x * np.eye(n)).sum(). Its gradient for each operand is
+    another einsum, so it differentiates to every order."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: subscripts is a {type(subscripts).__name__}; expected a str "
+                        f"first, as numpy's, e.g. einsum('ij,jk->ik', a, b)")
+    shapes = [np.shape(data_of(x)) for x in operands]
+    return Einsum.apply(*operands, subscripts=explicit_subscripts(subscripts, shapes))
+
+
+def explicit_subscripts(subscripts: str, shapes: list[tuple[int, ...]]) -> str:
+    """subscripts with "->" and the output written out and each "..." replaced by letters of
+    its own (the broadcast axes, aligned from the right), after checking them against the
+    operands' shapes: "...ij,jk" for shapes (5, 2, 3), (3, 4) is "Aij,jk->Aik"."""
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(terms)} operand(s) but "
+                         f"{len(shapes)} were given; expected one comma-separated term per "
+                         f"operand, e.g. einsum('ij,jk->ik', a, b)")
+    for term in [*terms, output]:
+        if not all(c in string.ascii_letters for c in term.replace("...", "", 1)):
+            raise ValueError(f"einsum: term {term!r} of {subscripts!r}; expected letters and at "
+                             f"most one '...', e.g. einsum('ij,jk->ik', a, b)")
+    # "..." covers an operand's axes that its letters leave over, with letters no term uses;
+    # the longest gets all of them
+    spans = [len(shape) - len(term) + 3 for term, shape in zip(terms, shapes, strict=True)
+             if "..." in term]
+    unused = [c for c in string.ascii_uppercase + string.ascii_lowercase if c not in inputs]
+    broadcast = "".join(unused[:max([0, *spans])])
+    terms = [term.replace("...", broadcast[len(broadcast) - len(shape) + len(term) - 3:])
+             if "..." in term else term for term, shape in zip(terms, shapes, strict=True)]
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, shapes, strict=True):
+        if len(term) != len(shape) or len(set(term)) != len(term):
+            raise ValueError(f"einsum: term {term!r} of {subscripts!r} does not fit an operand "
+                             f"of shape {shape}; expected one distinct letter per axis ('...' "
+                             f"for leading axes); a letter twice in one operand (a diagonal or "
+                             f"a trace) is not taken: for a trace of x write "
+                             f"(x * np.eye(n)).sum()")
+        for letter, n in zip(term, shape, strict=True):
+            seen = sizes.setdefault(letter, n)
+            if 1 not in (seen, n) and seen != n:
+                raise ValueError(f"einsum: letter {letter!r} of {subscripts!r} stands for sizes "
+                                 f"{seen} and {n} in operands of shapes {shapes}; expected equal "
+                                 f"sizes (or 1, which broadcasts)")
+            sizes[letter] = max(seen, n)
+    letters = "".join(terms)
+    if arrow:
+        if broadcast and "..." not in output:
+            raise ValueError(f"einsum: output {output!r} of {subscripts!r} leaves out the "
+                             f"{len(broadcast)} axes of '...'; expected '...' in the output "
+                             f"too (as numpy), e.g. '...ij->...i'; sum them afterwards")
+        output = output.replace("...", broadcast)
+    else:                       # numpy's implicit output: the letters that appear once, sorted
+        output = broadcast + "".join(sorted(c for c in set(letters)
+                                            if letters.count(c) == 1 and c not in broadcast))
+    if not set(output) <= set(letters) or len(set(output)) != len(output):
+        raise ValueError(f"einsum: output {output!r} of {subscripts!r}; expected distinct "
+                         f"letters that the operands' terms use")
+    return ",".join(terms) + "->" + output
 
 
 def matmul(a, b) -> Value:
