@@ -1607,3 +1607,19 @@ def test_einsum_matches_onnx_runtime(tmp_path, fn):
     for batch in (2, 5):
         x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("layer", [nn.Upsample(scale_factor=2), nn.Upsample(size=(5, 7)),
+                                   nn.Upsample(scale_factor=1.5, mode="bilinear"),
+                                   nn.Upsample(size=(6, 3), mode="bilinear", align_corners=True)],
+                         ids=["nearest-2x", "nearest-size", "bilinear", "bilinear-corners"])
+def test_upsample_matches_onnx_runtime(tmp_path, layer):
+    """Upsample exports as what it is made of: Gather of the chosen rows and columns (nearest),
+    MatMul by the constant interpolation matrices (bilinear)."""
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), layer, nn.ReLU()).eval()
+    rng, path = np.random.default_rng(13), tmp_path / "u.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 2, 6, 6)).astype(np.float32), path)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 2, 6, 6)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

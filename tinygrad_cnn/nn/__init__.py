@@ -35,6 +35,7 @@ from tinygrad_cnn.nn.layers import (
     Softmax,
     Softplus,
     Tanh,
+    Upsample,
 )
 from tinygrad_cnn.nn.loss import (
     BCELoss,
@@ -54,6 +55,6 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "
            "ELU", "Hardtanh", "ReLU6", "Tanh", "Sigmoid", "Softplus", "GELU", "SiLU", "Softmax",
            "LogSoftmax", "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "GroupNorm", "Embedding", "init",
-           "Conv1d", "MaxPool1d", "AvgPool1d", "MaxUnpool1d", "MaxUnpool2d",
+           "Conv1d", "MaxPool1d", "AvgPool1d", "MaxUnpool1d", "MaxUnpool2d", "Upsample",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
            "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss", "utils"]

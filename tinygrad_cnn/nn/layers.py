@@ -28,6 +28,7 @@ from tinygrad_cnn.ops.layout import (
     output_size_entries,
 )
 from tinygrad_cnn.ops.pool import check_divisor_override, check_flag, check_output_size
+from tinygrad_cnn.ops.resample import check_settings
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value
 
@@ -511,6 +512,30 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """Resize signals (N, C, L) or images (N, C, H, W) to `size` or by `scale_factor`, by
+    nearest neighbours or (bi)linearly: ops.interpolate with these settings, as PyTorch's
+    Upsample (e.g. Upsample(scale_factor=2) doubles each spatial size, repeating each
+    element)."""
+
+    def __init__(self, size: int | tuple[int, ...] | None = None,
+                 scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",
+                 align_corners: bool | None = None):
+        check_settings("Upsample", size, scale_factor, mode, align_corners)
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = (None if scale_factor is None else   # floats, as PyTorch keeps them
+                             tuple(map(float, scale_factor))
+                             if isinstance(scale_factor, (tuple, list)) else float(scale_factor))
+
+    def forward(self, x):
+        return ops.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:           # PyTorch's: align_corners is not shown
+        given = (f"size={self.size}" if self.size is not None
+                 else f"scale_factor={self.scale_factor}")
+        return f"{given}, mode={self.mode!r}"
 
 
 class Flatten(Module):

@@ -79,6 +79,7 @@ from tinygrad_cnn.ops.reduce import (
     sum,
     var,
 )
+from tinygrad_cnn.ops.resample import interpolate
 from tinygrad_cnn.ops.shape import broadcast_to, flatten, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh", "sigmoid",
@@ -93,4 +94,4 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "min", "var", "std", "prod", "logsumexp", "cumsum", "argmax", "argmin",
            "einsum", "getitem", "embedding", "cat", "stack", "split", "pad",
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
-           "max_unpool1d", "max_unpool2d"]
+           "max_unpool1d", "max_unpool2d", "interpolate"]
