@@ -1623,3 +1623,29 @@ def test_upsample_matches_onnx_runtime(tmp_path, layer):
     for batch in (2, 5):
         x = rng.standard_normal((batch, 2, 6, 6)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+class LastStep(nn.Module):
+    """A recurrent layer (batch_first) and a linear layer on its last step's output."""
+
+    def __init__(self, layer):
+        self.layer, self.fc = layer, nn.Linear(layer.hidden_size * layer.directions, 2)
+
+    def forward(self, x):
+        out, _ = self.layer(x)
+        return self.fc(out[:, -1])
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("layer", [nn.RNN(3, 4, batch_first=True),
+                                   nn.LSTM(3, 4, num_layers=2, batch_first=True),
+                                   nn.GRU(3, 4, batch_first=True, bidirectional=True)],
+                         ids=["rnn", "lstm-2-layers", "gru-bidirectional"])
+def test_recurrent_layers_unrolled_match_onnx_runtime_at_any_batch_size(tmp_path, layer):
+    """Exported unrolled over the example's 5 steps; zero initial states leave no array of the
+    batch's size in the file (the first step has no h W_hh term), so any batch size runs."""
+    model, rng, path = LastStep(layer).eval(), np.random.default_rng(14), tmp_path / "r.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 5, 3)).astype(np.float32), path)
+    for batch in (2, 7):
+        x = rng.standard_normal((batch, 5, 3)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

@@ -49,6 +49,7 @@ from tinygrad_cnn.nn.loss import (
     SmoothL1Loss,
 )
 from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
+from tinygrad_cnn.nn.recurrent import GRU, LSTM, RNN
 
 __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
            "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU", "LeakyReLU", "PReLU",
@@ -56,5 +57,6 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "
            "LogSoftmax", "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "GroupNorm", "Embedding", "init",
            "Conv1d", "MaxPool1d", "AvgPool1d", "MaxUnpool1d", "MaxUnpool2d", "Upsample",
+           "RNN", "LSTM", "GRU",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
            "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss", "utils"]

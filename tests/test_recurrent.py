@@ -1,0 +1,138 @@
+"""nn.RNN, nn.LSTM and nn.GRU: a step by hand, output and state shapes in every layout,
+gradcheck and second derivatives through time, dropout between layers, the parameters' names
+and range, errors."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn
+
+
+def in_float64(layer):
+    """The layer with float64 parameters, for the finite-difference checks."""
+    for p in layer.parameters():
+        p.data = p.data.astype(np.float64)
+    return layer
+
+
+def test_an_rnn_step_by_hand():
+    rnn = nn.RNN(1, 1)
+    rnn.weight_ih_l0.data[...] = 2.0
+    rnn.weight_hh_l0.data[...] = 0.5
+    rnn.bias_ih_l0.data[...] = 0.25
+    rnn.bias_hh_l0.data[...] = -0.25
+    x = np.array([[1.0], [-1.0], [0.5]], dtype=np.float32)              # one sequence, L = 3
+    out, h_n = rnn(x)
+    h1 = np.tanh(2.0)                                   # h_t = tanh(2 x_t + 0.5 h_(t-1))
+    h2 = np.tanh(-2.0 + 0.5 * h1)
+    h3 = np.tanh(1.0 + 0.5 * h2)
+    np.testing.assert_allclose(out.data[:, 0], [h1, h2, h3], rtol=1e-6)
+    assert out.shape == (3, 1) and h_n.shape == (1, 1) and h_n.data[0, 0] == out.data[-1, 0]
+
+
+def test_an_lstm_with_open_gates_adds_up_its_inputs():
+    # gates: i = f = o = sigmoid(+inf) = 1 (large biases), g = tanh(x); then c_t = c_(t-1) + g_t
+    lstm = nn.LSTM(1, 1, bias=True)
+    lstm.weight_ih_l0.data[...] = np.array([[0.0], [0.0], [1.0], [0.0]])
+    lstm.weight_hh_l0.data[...] = 0.0
+    lstm.bias_ih_l0.data[...] = np.array([50.0, 50.0, 0.0, 50.0])
+    lstm.bias_hh_l0.data[...] = 0.0
+    x = np.array([[0.5], [0.25], [-1.0]], dtype=np.float32)
+    out, (h_n, c_n) = lstm(x)
+    c = np.cumsum(np.tanh(x[:, 0]))
+    np.testing.assert_allclose(c_n.data[0, 0], c[-1], rtol=1e-6)
+    np.testing.assert_allclose(out.data[:, 0], np.tanh(c), rtol=1e-6)
+
+
+LAYOUTS = [  # (class, settings, input shape, output shape, state shape)
+    (nn.RNN, {}, (5, 2, 3), (5, 2, 4), (1, 2, 4)),
+    (nn.RNN, {"num_layers": 2, "nonlinearity": "relu"}, (5, 3), (5, 4), (2, 4)),
+    (nn.LSTM, {"batch_first": True}, (2, 5, 3), (2, 5, 4), (1, 2, 4)),
+    (nn.LSTM, {"bidirectional": True, "num_layers": 2}, (5, 2, 3), (5, 2, 8), (4, 2, 4)),
+    (nn.GRU, {"bidirectional": True}, (5, 3), (5, 8), (2, 4)),
+    (nn.GRU, {"batch_first": True, "bias": False}, (2, 5, 3), (2, 5, 4), (1, 2, 4)),
+]
+
+
+@pytest.mark.parametrize("cls, settings, x_shape, out_shape, state_shape", LAYOUTS)
+def test_output_and_state_shapes(rng, cls, settings, x_shape, out_shape, state_shape):
+    out, state = cls(3, 4, **settings)(rng.standard_normal(x_shape).astype(np.float32))
+    states = state if cls is nn.LSTM else (state,)
+    assert out.shape == out_shape and out.dtype == np.float32
+    assert all(s.shape == state_shape for s in states)
+
+
+@pytest.mark.parametrize("cls, settings, x_shape, out_shape, state_shape", LAYOUTS)
+def test_gradcheck_through_time_with_initial_states(rng, cls, settings, x_shape, out_shape,
+                                                   state_shape):
+    layer = in_float64(cls(3, 4, **settings))
+    x, h0 = rng.standard_normal(x_shape), 0.5 * rng.standard_normal(state_shape)
+    if cls is nn.LSTM:
+        c0 = 0.5 * rng.standard_normal(state_shape)
+        assert tc.gradcheck(lambda x, h, c: layer(x, (h, c))[0], [x, h0, c0])
+        assert tc.gradcheck(lambda x: layer(x)[1][1], [x])                  # c_n
+    else:
+        assert tc.gradcheck(lambda x, h: layer(x, h)[0], [x, h0])
+        assert tc.gradcheck(lambda x: layer(x)[1], [x])                     # h_n
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_second_derivatives_through_time(rng, cls):
+    layer = in_float64(cls(2, 3))
+    assert tc.gradgradcheck(lambda x: layer(x)[0], [rng.standard_normal((3, 2))])
+
+
+def test_dropout_acts_between_layers_in_training_only(rng):
+    tc.manual_seed(0)
+    layer = nn.GRU(3, 4, num_layers=2, dropout=0.5)
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    layer.eval()
+    first, second = layer(x)[0].data, layer(x)[0].data
+    np.testing.assert_array_equal(first, second)                       # eval: deterministic
+    layer.train()
+    assert not np.allclose(layer(x)[0].data, first)
+    with pytest.warns(UserWarning, match=r"LSTM: dropout=0.5 with num_layers=1 does nothing: "
+                                         r"dropout acts between stacked layers"):
+        nn.LSTM(3, 4, dropout=0.5)
+
+
+def test_parameters_names_shapes_and_range():
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    shapes = {name: p.shape for name, p in lstm.named_parameters()}
+    assert list(shapes)[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert shapes["weight_ih_l0_reverse"] == (16, 3) and shapes["weight_ih_l1"] == (16, 8)
+    assert shapes["weight_hh_l1_reverse"] == (16, 4) and len(shapes) == 16
+    bound = 1 / np.sqrt(4)
+    assert all(np.abs(p.data).max() <= bound for p in lstm.parameters())
+    assert {p.dtype for p in lstm.parameters()} == {np.dtype(np.float32)}
+    assert [name for name, _ in nn.GRU(3, 4, bias=False).named_parameters()] == \
+        ["weight_ih_l0", "weight_hh_l0"]
+
+
+def test_errors_say_what_was_expected(rng):
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=r"^LSTM: input of shape \(5, 2, 7\); expected "
+                                         r"\(L, N, input_size\) or one sequence "
+                                         r"\(L, input_size\), with input_size = 3 and L >= 1"):
+        lstm(np.ones((5, 2, 7)))
+    with pytest.raises(TypeError, match=r"^LSTM: hx is a ndarray; expected a pair \(h_0, c_0\)"):
+        lstm(np.ones((5, 2, 3)), np.zeros((2, 2, 4)))
+    with pytest.raises(ValueError, match=r"^LSTM: c_0 has shape \(1, 2, 4\); expected "
+                                         r"\(2, 2, 4\): \(num_layers \* directions, N, "
+                                         r"hidden_size\)"):
+        lstm(np.ones((5, 2, 3)), (np.zeros((2, 2, 4)), np.zeros((1, 2, 4))))
+    with pytest.raises(ValueError, match=r"^GRU: hx has shape \(1, 2, 4\); expected \(1, 4\): "
+                                         r"\(num_layers \* directions, hidden_size\)"):
+        nn.GRU(3, 4)(np.ones((5, 3)), np.zeros((1, 2, 4)))                 # one sequence
+    with pytest.raises(ValueError, match=r"^RNN: nonlinearity is 'sigmoid'; expected 'tanh' "
+                                         r"or 'relu'"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"^GRU: hidden_size is 0; expected an int >= 1"):
+        nn.GRU(3, 0)
+    with pytest.raises(TypeError, match=r"^RNN: batch_first is str 'yes'; expected True or "
+                                        r"False"):
+        nn.RNN(3, 4, batch_first="yes")
+    with pytest.raises(ValueError, match=r"^LSTM: dropout is 1.0; expected a probability in "
+                                         r"\[0, 1\)"):
+        nn.LSTM(3, 4, num_layers=2, dropout=1.0)

@@ -1,0 +1,81 @@
+"""nn.RNN, nn.LSTM and nn.GRU against PyTorch's, float64, with PyTorch's weights loaded into ours
+through the state dict (the same names, shapes and order): outputs, final states, and the
+gradients of the input, the initial states and every parameter, over layers, directions,
+layouts, biases and nonlinearities; the reprs."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn
+
+CASES = [  # (name, settings)
+    ("RNN", {}),
+    ("RNN", {"nonlinearity": "relu", "num_layers": 2, "bias": False}),
+    ("RNN", {"bidirectional": True, "batch_first": True}),
+    ("LSTM", {}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True}),
+    ("LSTM", {"bias": False, "batch_first": True}),
+    ("GRU", {}),
+    ("GRU", {"batch_first": True, "bidirectional": True}),
+    ("GRU", {"num_layers": 3, "bias": False}),
+]
+
+
+def pair(torch, name, settings):
+    """Our layer and PyTorch's, ours float64 with PyTorch's weights."""
+    theirs = getattr(torch.nn, name)(3, 4, **settings)
+    ours = getattr(nn, name)(3, 4, **settings)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for p in ours.parameters():
+        p.data = p.data.astype(np.float64)            # before loading: load keeps our dtype
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+def flat(state):
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+@pytest.mark.parametrize("name, settings", CASES, ids=[f"{n}-{s}" for n, s in CASES])
+@pytest.mark.parametrize("layout", ["batch", "one-sequence", "initial-states"])
+def test_outputs_states_and_every_gradient_equal_pytorch(torch, rng, name, settings, layout):
+    ours, theirs = pair(torch, name, settings)
+    k = settings.get("num_layers", 1) * (2 if settings.get("bidirectional") else 1)
+    if layout == "one-sequence":
+        x, states = rng.standard_normal((5, 3)), []
+    else:
+        x = rng.standard_normal((2, 5, 3) if settings.get("batch_first") else (5, 2, 3))
+        states = ([] if layout == "batch" else
+                  [rng.standard_normal((k, 2, 4)) for _ in range(2 if name == "LSTM" else 1)])
+    inputs = [tc.Value(a) for a in [x, *states]]
+    tensors = [torch.tensor(a, requires_grad=True) for a in [x, *states]]
+
+    def hx(values):
+        if not states:
+            return ()
+        return (tuple(values[1:]),) if name == "LSTM" else (values[1],)
+
+    out, state = ours(inputs[0], *hx(inputs))
+    their_out, their_state = theirs(tensors[0], *hx(tensors))
+    results, their_results = [out, *flat(state)], [their_out, *flat(their_state)]
+    for ours_r, theirs_r in zip(results, their_results, strict=True):
+        np.testing.assert_allclose(ours_r.data, theirs_r.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12)
+    upstream = [rng.standard_normal(r.shape) for r in results]
+    sum((r * u).sum() for r, u in zip(results, upstream, strict=True)).backward()
+    sum((r * torch.tensor(u)).sum()
+        for r, u in zip(their_results, upstream, strict=True)).backward()
+    for i, (v, t) in enumerate(zip(inputs, tensors, strict=True)):
+        np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-9, atol=1e-11,
+                                   err_msg=f"input {i}")
+    for param, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, theirs.get_parameter(param).grad.numpy(), rtol=1e-9,
+                                   atol=1e-11, err_msg=param)
+
+
+@pytest.mark.parametrize("name, settings", CASES + [("LSTM", {"dropout": 0.25, "num_layers": 2})],
+                         ids=[f"{n}-{s}" for n, s in CASES] + ["LSTM-dropout"])
+def test_reprs_equal_pytorchs(torch, name, settings):
+    assert repr(getattr(nn, name)(3, 4, **settings)) == \
+        repr(getattr(torch.nn, name)(3, 4, **settings))

@@ -1,0 +1,228 @@
+"""The recurrent layers RNN, LSTM and GRU, as PyTorch's: the same arguments, parameter names and
+shapes (so state dicts move between the two), initial range and equations. Each is a loop over
+the sequence of ops that already have rules (linear, the activations, split, stack), so their
+gradients -- backpropagation through time -- come from the engine, to every order."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from tinygrad_cnn import ops
+from tinygrad_cnn.nn.init import uniform
+from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.random import generator
+from tinygrad_cnn.value import Value, data_of
+
+
+class _Recurrent(Module):
+    """What RNN, LSTM and GRU share: the stacked, optionally bidirectional loop over the
+    sequence. A subclass sets `gates`, the number of (hidden_size)-row blocks in its weights,
+    and `step`, one time step of one layer and direction.
+
+    Layer l, direction d has weight_ih_l{l}{s} (gates*H, its input size), weight_hh_l{l}{s}
+    (gates*H, H), bias_ih_l{l}{s} and bias_hh_l{l}{s} (gates*H,), with s "" forwards and
+    "_reverse" backwards; every entry is drawn from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch."""
+
+    gates: int
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, *, rng: np.random.Generator | None = None):
+        name = type(self).__name__
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                           ("num_layers", num_layers)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+                    or value < 1:
+                raise ValueError(f"{name}: {arg} is {value!r}; expected an int >= 1")
+        for arg, value in (("bias", bias), ("batch_first", batch_first),
+                           ("bidirectional", bidirectional)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name}: {arg} is {type(value).__name__} {value!r}; expected "
+                                f"True or False")
+        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real) \
+                or not 0 <= dropout < 1:
+            raise ValueError(f"{name}: dropout is {dropout!r}; expected a probability in [0, 1) "
+                             f"(applied to each layer's output but the last)")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout={dropout} with num_layers=1 does nothing: dropout "
+                          f"acts between stacked layers; pass num_layers >= 2 or dropout=0",
+                          UserWarning, stacklevel=2)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        rng = generator(rng, name)
+        bound = 1.0 / math.sqrt(hidden_size)
+        rows = self.gates * hidden_size
+        for layer in range(num_layers):
+            inputs = input_size if layer == 0 else hidden_size * self.directions
+            for suffix in self.suffixes:
+                shapes = {"weight_ih": (rows, inputs), "weight_hh": (rows, hidden_size)}
+                if self.bias:
+                    shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
+                for kind, shape in shapes.items():
+                    setattr(self, f"{kind}_l{layer}{suffix}",
+                            Value(uniform(-bound, bound, shape, rng)))
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        """One time step: the input's projection x_t W_ih^T + b_ih (N, gates*H), the states h
+        (and c, LSTM's cell state, else None) -> the next (h, c). At the first step without
+        initial states, h and c are None: zero states, whose terms drop out."""
+        raise NotImplementedError
+
+    @staticmethod
+    def hidden_projection(h, w_hh, b_hh):
+        """h W_hh^T + b_hh, or for a zero h (None) b_hh alone (zeros without a bias): its one
+        row broadcasts over the batch, so no array of the batch's size is made up (an exported
+        model then takes any batch size)."""
+        if h is not None:
+            return ops.linear(h, w_hh, b_hh)
+        return b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
+
+    def forward(self, x, hx=None):
+        """x (L, N, input_size), (N, L, input_size) with batch_first, or one sequence
+        (L, input_size); hx the initial states (num_layers * directions, N, H), or
+        (num_layers * directions, H) for one sequence (LSTM: a pair (h_0, c_0)), zeros when
+        None. Returns (output, h_n): output (L, N, directions * H) in x's layout, the last
+        layer's h at every step; h_n each layer's and direction's last h (LSTM: (h_n, c_n))."""
+        x, unbatched = self._sequence_major(x)
+        length, n = x.shape[:2]
+        h0, c0 = self._initial_states(hx, n, unbatched)
+        last_h, last_c = [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d, suffix in enumerate(self.suffixes):
+                w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{kind}_l{layer}{suffix}", None)
+                                          for kind in ("weight_ih", "weight_hh", "bias_ih",
+                                                       "bias_hh"))
+                projected = ops.linear(x, w_ih, b_ih)     # every step's x_t W_ih^T + b_ih at once
+                k = layer * self.directions + d          # this layer and direction's state
+                h, c = h0[k], (None if c0 is None else c0[k])
+                hs = [None] * length
+                for t in (range(length) if suffix == "" else reversed(range(length))):
+                    h, c = self.step(projected[t], h, c, w_hh, b_hh)
+                    hs[t] = h
+                outputs.append(ops.stack(hs))
+                last_h.append(h)
+                last_c.append(c)
+            x = outputs[0] if len(outputs) == 1 else ops.cat(outputs, axis=-1)
+            if self.dropout and layer < self.num_layers - 1:
+                x = ops.dropout(x, self.dropout, training=self.training)
+        states = [ops.stack(last_h)] + ([] if c0 is None else [ops.stack(last_c)])
+        if unbatched:                          # drop the batch axis of one: (L, H), (layers, H)
+            x = x.reshape(length, x.shape[2])
+            states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        return x, states[0] if c0 is None else tuple(states)
+
+    def _sequence_major(self, x) -> tuple[Value, bool]:
+        """x as (L, N, input_size), and whether it was one sequence (L, input_size)."""
+        shape = np.shape(data_of(x))
+        length = shape[1] if len(shape) == 3 and self.batch_first else shape[0]
+        if len(shape) not in (2, 3) or shape[-1] != self.input_size or length == 0:
+            layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
+            raise ValueError(f"{type(self).__name__}: input of shape {shape}; expected "
+                             f"{layout} or one sequence (L, input_size), with input_size = "
+                             f"{self.input_size} and L >= 1")
+        if len(shape) == 2:
+            return ops.reshape(x, shape[0], 1, shape[1]), True
+        return (ops.transpose(x, 1, 0, 2) if self.batch_first else ops.reshape(x, shape)), False
+
+    def _initial_states(self, hx, n: int, unbatched: bool) -> tuple:
+        """(h_0, c_0), each (num_layers * directions, N, H), or lists of None for zero states;
+        c_0 is None but for LSTM."""
+        name, lstm = type(self).__name__, self.gates == 4
+        shape = (self.num_layers * self.directions, n, self.hidden_size)
+        if hx is None:                        # zero states: step leaves their terms out
+            return [None] * shape[0], [None] * shape[0] if lstm else None
+        if lstm and not (isinstance(hx, tuple) and len(hx) == 2):
+            raise TypeError(f"{name}: hx is a {type(hx).__name__}; expected a pair (h_0, c_0) "
+                            f"of initial hidden and cell states")
+        expected = (shape[0], shape[2]) if unbatched else shape
+        states = []
+        for label, state in zip(("h_0", "c_0") if lstm else ("hx",), hx if lstm else (hx,),
+                                strict=True):
+            if np.shape(data_of(state)) != expected:
+                raise ValueError(f"{name}: {label} has shape {np.shape(data_of(state))}; "
+                                 f"expected {expected}: (num_layers * directions, "
+                                 f"{'' if unbatched else 'N, '}hidden_size)")
+            states.append(ops.reshape(state, shape))
+        return states[0], states[1] if lstm else None
+
+    def extra_repr(self) -> str:          # PyTorch's: the settings that differ from defaults
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
+
+class RNN(_Recurrent):
+    """The Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh), or relu with
+    nonlinearity="relu"; stacked over num_layers, optionally bidirectional, as PyTorch's."""
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, *,
+                 rng: np.random.Generator | None = None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity is {nonlinearity!r}; expected 'tanh' or "
+                             f"'relu'")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, rng=rng)
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        pre = projected + self.hidden_projection(h, w_hh, b_hh)
+        return (ops.tanh(pre) if self.nonlinearity == "tanh" else ops.relu(pre)), None
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory, as PyTorch's: with the gates' rows in the order i, f, g, o,
+    i, f, o = sigmoid and g = tanh of x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh (each its
+    H-row block), the cell state c_t = f * c_(t-1) + i * g and h_t = o * tanh(c_t).
+    forward(x, (h_0, c_0)) returns (output, (h_n, c_n))."""
+
+    gates = 4
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        i, f, g, o = ops.split(projected + self.hidden_projection(h, w_hh, b_hh), 4, axis=-1)
+        written = ops.sigmoid(i) * ops.tanh(g)
+        c = written if c is None else ops.sigmoid(f) * c + written
+        return ops.sigmoid(o) * ops.tanh(c), c
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit, as PyTorch's: with the rows in the order r, z, n,
+    r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr), z likewise, the candidate
+    n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)), and h_t = (1 - z) * n + z * h_(t-1)."""
+
+    gates = 3
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        x_r, x_z, x_n = ops.split(projected, 3, axis=-1)
+        h_r, h_z, h_n = ops.split(self.hidden_projection(h, w_hh, b_hh), 3, axis=-1)
+        r, z = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
+        n = ops.tanh(x_n + r * h_n)
+        return ((1 - z) * n if h is None else (1 - z) * n + z * h), None
