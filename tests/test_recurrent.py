@@ -116,6 +116,9 @@ def test_errors_say_what_was_expected(rng):
                                          r"\(L, N, input_size\) or one sequence "
                                          r"\(L, input_size\), with input_size = 3 and L >= 1"):
         lstm(np.ones((5, 2, 7)))
+    for shape in [(), (4,), (0, 2, 3)]:
+        with pytest.raises(ValueError, match=r"^LSTM: input of shape .* and L >= 1"):
+            lstm(np.ones(shape))
     with pytest.raises(TypeError, match=r"^LSTM: hx is a ndarray; expected a pair \(h_0, c_0\)"):
         lstm(np.ones((5, 2, 3)), np.zeros((2, 2, 4)))
     with pytest.raises(ValueError, match=r"^LSTM: c_0 has shape \(1, 2, 4\); expected "

@@ -130,8 +130,8 @@ class _Recurrent(Module):
     def _sequence_major(self, x) -> tuple[Value, bool]:
         """x as (L, N, input_size), and whether it was one sequence (L, input_size)."""
         shape = np.shape(data_of(x))
-        length = shape[1] if len(shape) == 3 and self.batch_first else shape[0]
-        if len(shape) not in (2, 3) or shape[-1] != self.input_size or length == 0:
+        if len(shape) not in (2, 3) or shape[-1] != self.input_size \
+                or shape[1 if len(shape) == 3 and self.batch_first else 0] == 0:
             layout = "(N, L, input_size)" if self.batch_first else "(L, N, input_size)"
             raise ValueError(f"{type(self).__name__}: input of shape {shape}; expected "
                              f"{layout} or one sequence (L, input_size), with input_size = "
