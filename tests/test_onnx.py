@@ -1649,3 +1649,25 @@ def test_recurrent_layers_unrolled_match_onnx_runtime_at_any_batch_size(tmp_path
     for batch in (2, 7):
         x = rng.standard_normal((batch, 5, 3)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention (batch_first), causal when `causal`, and a linear layer."""
+
+    def __init__(self, causal: bool):
+        self.attention, self.fc = nn.MultiheadAttention(8, 2, batch_first=True), nn.Linear(8, 3)
+        self.mask = np.triu(np.ones((5, 5), dtype=bool), k=1) if causal else None
+
+    def forward(self, x):
+        out, _ = self.attention(x, x, x, attn_mask=self.mask, need_weights=False)
+        return self.fc(out)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("causal", [False, True], ids=["plain", "causal"])
+def test_multihead_attention_matches_onnx_runtime(tmp_path, causal):
+    model, rng, path = SelfAttention(causal).eval(), np.random.default_rng(15), tmp_path / "a.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 5, 8)).astype(np.float32), path)
+    for batch in (2, 6):
+        x = rng.standard_normal((batch, 5, 8)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

@@ -2,6 +2,7 @@
 the loss modules, the initialisers and gradient clipping (`utils`)."""
 
 from tinygrad_cnn.nn import init, utils
+from tinygrad_cnn.nn.attention import MultiheadAttention
 from tinygrad_cnn.nn.layers import (
     ELU,
     GELU,
@@ -57,6 +58,6 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "
            "LogSoftmax", "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "GroupNorm", "Embedding", "init",
            "Conv1d", "MaxPool1d", "AvgPool1d", "MaxUnpool1d", "MaxUnpool2d", "Upsample",
-           "RNN", "LSTM", "GRU",
+           "RNN", "LSTM", "GRU", "MultiheadAttention",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",
            "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "KLDivLoss", "utils"]

@@ -1,6 +1,7 @@
 """The ops: each is a `Function` (forward and backward side by side) and a lowercase function
 that users call."""
 
+from tinygrad_cnn.ops.attention import scaled_dot_product_attention
 from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm
 from tinygrad_cnn.ops.conv import conv1d, conv2d, conv2d_weight, conv_transpose2d
 from tinygrad_cnn.ops.dropout import dropout
@@ -94,4 +95,4 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "min", "var", "std", "prod", "logsumexp", "cumsum", "argmax", "argmin",
            "einsum", "getitem", "embedding", "cat", "stack", "split", "pad",
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
-           "max_unpool1d", "max_unpool2d", "interpolate"]
+           "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention"]
