@@ -1671,3 +1671,14 @@ def test_multihead_attention_matches_onnx_runtime(tmp_path, causal):
     for batch in (2, 6):
         x = rng.standard_normal((batch, 5, 8)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+def test_transformer_encoder_matches_onnx_runtime(tmp_path):
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, activation="gelu")
+    model = nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Linear(8, 3)).eval()
+    rng, path = np.random.default_rng(16), tmp_path / "t.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 5, 8)).astype(np.float32), path)
+    for batch in (2, 4):
+        x = rng.standard_normal((batch, 5, 8)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

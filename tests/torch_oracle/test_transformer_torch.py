@@ -1,0 +1,58 @@
+"""nn.TransformerEncoderLayer and nn.TransformerEncoder against PyTorch's, float64, in
+evaluation mode, PyTorch's weights loaded into ours through the state dict (the same names and
+order): outputs and the gradients of the input and of every parameter, post- and pre-norm, relu
+and gelu, with and without biases, batch_first, causal and key-padding masks."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import nn
+
+
+def pair(torch, ours, theirs):
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for p in ours.parameters():
+        p.data = p.data.astype(np.float64)            # before loading: load keeps our dtype
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    return ours.eval(), theirs.eval()
+
+
+def compare(torch, rng, ours, theirs, x, **kwargs):
+    value, tensor = tc.Value(x), torch.tensor(x, requires_grad=True)
+    out = ours(value, **kwargs)
+    their_out = theirs(tensor, **{k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+                                  for k, v in kwargs.items()})
+    np.testing.assert_allclose(out.data, their_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    upstream = rng.standard_normal(out.shape)
+    (out * upstream).sum().backward()
+    (their_out * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(value.grad, tensor.grad.numpy(), rtol=1e-9, atol=1e-11)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, theirs.get_parameter(name).grad.numpy(), rtol=1e-9,
+                                   atol=1e-10, err_msg=name)
+
+
+@pytest.mark.parametrize("settings", [{}, {"norm_first": True}, {"activation": "gelu",
+                                                                 "batch_first": True},
+                                      {"bias": False}],
+                         ids=["post-norm", "pre-norm", "gelu-batch-first", "no-bias"])
+@pytest.mark.parametrize("masks", ["none", "causal", "key-padding"])
+def test_encoder_layer_equals_pytorch(torch, rng, settings, masks):
+    ours, theirs = pair(torch, nn.TransformerEncoderLayer(8, 2, 16, **settings),
+                        torch.nn.TransformerEncoderLayer(8, 2, 16, **settings))
+    x = rng.standard_normal((2, 5, 8) if settings.get("batch_first") else (5, 2, 8))
+    padding = np.zeros((2, 5), dtype=bool)
+    padding[1, -2:] = True
+    kwargs = {"none": {}, "causal": {"src_mask": np.triu(np.ones((5, 5), dtype=bool), k=1),
+                                     "is_causal": True},
+              "key-padding": {"src_key_padding_mask": padding}}[masks]
+    compare(torch, rng, ours, theirs, x, **kwargs)
+
+
+def test_encoder_of_two_layers_with_a_final_norm_equals_pytorch(torch, rng):
+    ours, theirs = pair(
+        torch, nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2, norm=nn.LayerNorm(8)),
+        torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16), 2,
+                                    norm=torch.nn.LayerNorm(8), enable_nested_tensor=False))
+    compare(torch, rng, ours, theirs, rng.standard_normal((5, 2, 8)))
