@@ -60,8 +60,8 @@ def train(kind: str, steps: int, seed: int = 0, batch: int = 32) -> tuple[float,
     optimizer = optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
         ids, answers = pointer_task(batch, rng)
-        loss = ops.cross_entropy(model(ids), answers)
         optimizer.zero_grad()
+        loss = ops.cross_entropy(model(ids), answers)
         loss.backward()
         optimizer.step()
     ids, answers = pointer_task(1000, rng)
