@@ -1682,3 +1682,36 @@ def test_transformer_encoder_matches_onnx_runtime(tmp_path):
     for batch in (2, 4):
         x = rng.standard_normal((batch, 5, 8)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.parametrize("layer, example, message", [
+    (nn.LSTM(3, 4), (5, 2, 3), r"layer 'layer' \(LSTM\) takes its sequences as \(L, N, \.\.\.\) "
+                               r"\(batch_first=False\); expected batch_first=True"),
+    (nn.GRU(3, 4, batch_first=True), (5, 3), r"layer 'layer' \(GRU\) gets one unbatched "
+                                             r"sequence of shape \(5, 3\); expected a batch"),
+], ids=["sequence-first", "one-sequence"])
+def test_a_recurrent_layer_must_take_batches_first_to_export(tmp_path, layer, example, message):
+    """Else the exported first axis "N" would be the sequence length, and the unrolled loop would
+    read a longer sequence only as far as the example's."""
+    class Last(nn.Module):
+        def __init__(self):
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(x)[0]
+
+    x = np.random.default_rng(0).standard_normal(example).astype(np.float32)
+    with pytest.raises(ValueError, match=rf"^onnx.export: {message}"):
+        tc.onnx.export(Last().eval(), x, tmp_path / "s.onnx")
+    attention = nn.MultiheadAttention(4, 2).eval()
+
+    class Attend(nn.Module):
+        def __init__(self):
+            self.attention = attention
+
+        def forward(self, x):
+            return self.attention(x, x, x)[0]
+
+    with pytest.raises(ValueError, match=r"layer 'attention' \(MultiheadAttention\) takes its "
+                                         r"sequences as \(L, N, \.\.\.\)"):
+        tc.onnx.export(Attend().eval(), np.ones((5, 2, 4), dtype=np.float32), tmp_path / "a.onnx")

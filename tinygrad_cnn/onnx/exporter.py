@@ -29,6 +29,8 @@ INSTALL_HINT = "pip install 'tinygrad_cnn[onnx]' (or pip install onnx)"
 # for the 2-D ones; by the number of spatial axes of their input.
 UNBATCHED_LAYERS = {nn.Conv1d: 1, nn.MaxPool1d: 1, nn.AvgPool1d: 1, nn.Conv2d: 2, nn.MaxPool2d: 2,
                     nn.AvgPool2d: 2, nn.AdaptiveAvgPool2d: 2, nn.ConvTranspose2d: 2}
+# The layers whose input is a sequence: exported, its first axis must be the batch
+SEQUENCE_LAYERS = (nn.RNN, nn.LSTM, nn.GRU, nn.MultiheadAttention)
 # Ops that only training computes: the hint for them says what to export instead.
 LOSSES = {"CrossEntropy", "NLLLoss", "MSELoss", "BCEWithLogits", "L1Loss", "SmoothL1Loss",
           "HuberLoss", "BinaryCrossEntropy", "KLDiv"}
@@ -60,6 +62,7 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     x, outputs = _trace(model, example_input)
     nodes = _recorded_nodes(outputs)
     _check_the_layers_get_batches(model, x, nodes)
+    _check_the_sequence_layers_get_batches_first(model, nodes)
     if x.dtype.kind in "iu":
         _check_ids_are_looked_up(model, x, nodes, outputs)
         _check_nothing_else_follows_the_ids(model, x, nodes)
@@ -166,6 +169,38 @@ def _trace(model, example_input, warn: bool = True) -> tuple[Value, list[Value]]
                             f"{type(out).__name__} (output {i}); expected a Value or a tuple "
                             f"of Values")
     return x, outputs
+
+
+def _check_the_sequence_layers_get_batches_first(model, nodes: list[Value]) -> None:
+    """Every recurrent and attention layer that the trace ran takes batches first: with
+    batch_first=False (L, N, ...) or one unbatched sequence (L, ...), the exported model's
+    dynamic first axis "N" would be the sequence length, and the loop of a recurrent layer,
+    unrolled over the example's length, would silently read only that many steps of a longer
+    sequence."""
+    for name, module in model.named_modules(remove_duplicate=False):
+        if not isinstance(module, SEQUENCE_LAYERS):
+            continue
+        # what its ops take from outside it and computed from the input (masks are constants)
+        inputs = [v for node in nodes if node.module == name for v in node.fn.inputs
+                  if v is not None and v.requires_grad and (v.fn is None or v.module != name)
+                  and not any(v is p for p in module.parameters())]
+        if not inputs:
+            continue                    # not run by this trace
+        layer = f"layer {name!r} ({type(module).__name__})" if name else \
+            f"the model ({type(module).__name__})"
+        if not module.batch_first:
+            raise ValueError(
+                f"onnx.export: {layer} takes its sequences as (L, N, ...) (batch_first=False); "
+                f"expected batch_first=True, as the exported model's first axis is the batch "
+                f"\"N\" (here it would be the sequence length, and a longer sequence would be "
+                f"read only as far as the example's); build the layer with batch_first=True "
+                f"and give it (N, L, ...)")
+        if min(v.ndim for v in inputs) < 3:
+            raise ValueError(
+                f"onnx.export: {layer} gets one unbatched sequence of shape "
+                f"{min(inputs, key=lambda v: v.ndim).shape}; expected a batch (N, L, ...), as "
+                f"the exported model's first axis is the batch \"N\"; pass a batch: x[None] "
+                f"for one sequence x")
 
 
 def _check_the_layers_get_batches(model, x: Value, nodes: list[Value]) -> None:
