@@ -131,7 +131,7 @@ def test_errors_say_what_was_expected(rng):
     with pytest.raises(ValueError, match=r"^RNN: nonlinearity is 'sigmoid'; expected 'tanh' "
                                          r"or 'relu'"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match=r"^GRU: hidden_size is 0; expected an int >= 1"):
+    with pytest.raises(ValueError, match=r"^GRU: hidden_size is 0; expected an integer >= 1"):
         nn.GRU(3, 0)
     with pytest.raises(TypeError, match=r"^RNN: batch_first is str 'yes'; expected True or "
                                         r"False"):

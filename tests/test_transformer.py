@@ -54,7 +54,7 @@ def test_errors_name_the_setting():
     tanh_layer = nn.TransformerEncoderLayer(4, 2, 6, activation=tc.ops.tanh)    # the fix named
     assert tanh_layer(np.ones((3, 4), dtype=np.float32)).shape == (3, 4)
     with pytest.raises(ValueError, match=r"^TransformerEncoder: num_layers is 0; expected an "
-                                         r"int >= 1"):
+                                         r"integer >= 1"):
         nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2), 0)
     with pytest.raises(TypeError, match=r"^TransformerEncoder: encoder_layer is a Linear; "
                                         r"expected a TransformerEncoderLayer"):

@@ -7,6 +7,7 @@ derivatives of the attention."""
 import numpy as np
 import pytest
 from test_cnn_ops import compare_with_torch
+from test_layers import compare_results_and_gradients
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
@@ -49,21 +50,10 @@ def compare(torch, rng, ours, theirs, arrays, kwargs):
     tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
     out, weights = ours(*values, **kwargs)
     their_out, their_weights = theirs(*tensors, **torch_kwargs(torch, kwargs))
-    results = [out] + ([] if weights is None else [weights])
-    their_results = [their_out] + ([] if their_weights is None else [their_weights])
-    assert len(results) == len(their_results)
-    for r, t in zip(results, their_results, strict=True):
-        np.testing.assert_allclose(r.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    upstream = [rng.standard_normal(r.shape) for r in results]
-    sum((r * u).sum() for r, u in zip(results, upstream, strict=True)).backward()
-    sum((t * torch.tensor(u)).sum()
-        for t, u in zip(their_results, upstream, strict=True)).backward()
-    for i, (v, t) in enumerate(zip(values, tensors, strict=True)):
-        np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-9, atol=1e-11,
-                                   err_msg=f"input {i}")
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, theirs.get_parameter(name).grad.numpy(), rtol=1e-9,
-                                   atol=1e-11, err_msg=name)
+    compare_results_and_gradients(
+        torch, rng, ours, theirs, values, tensors,
+        [out] + ([] if weights is None else [weights]),
+        [their_out] + ([] if their_weights is None else [their_weights]))
 
 
 @pytest.mark.parametrize("case", range(8))

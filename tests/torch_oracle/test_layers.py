@@ -51,6 +51,26 @@ def compare_forward_and_gradients(torch, ours, theirs, x, upstream):
         np.testing.assert_allclose(param.grad, their, err_msg=name, **TIGHT)
 
 
+def compare_results_and_gradients(torch, rng, ours, theirs, values, tensors, results,
+                                  their_results):
+    """Our results (Values) equal theirs (tensors); then, through one random upstream gradient
+    per result, so do the gradients of the inputs (`values`, `tensors`) and of every parameter
+    of the modules `ours` and `theirs`, by name (float64: loose against summation order)."""
+    assert len(results) == len(their_results)
+    for r, t in zip(results, their_results, strict=True):
+        np.testing.assert_allclose(r.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    upstream = [rng.standard_normal(r.shape) for r in results]
+    sum((r * u).sum() for r, u in zip(results, upstream, strict=True)).backward()
+    sum((t * torch.tensor(u)).sum()
+        for t, u in zip(their_results, upstream, strict=True)).backward()
+    for i, (v, t) in enumerate(zip(values, tensors, strict=True)):
+        np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-9, atol=1e-11,
+                                   err_msg=f"input {i}")
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, theirs.get_parameter(name).grad.numpy(), rtol=1e-9,
+                                   atol=1e-10, err_msg=name)
+
+
 def check_initial_range(ours: nn.Module, theirs, bound: float) -> None:
     """ours' and theirs' float32 weight and bias, of one shape, fill U(-bound, bound): none is
     past the bound, and where there are hundreds of draws they reach the top of the range."""

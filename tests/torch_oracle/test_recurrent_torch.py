@@ -5,6 +5,7 @@ layouts, biases and nonlinearities; the reprs."""
 
 import numpy as np
 import pytest
+from test_layers import compare_results_and_gradients
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn
@@ -58,20 +59,8 @@ def test_outputs_states_and_every_gradient_equal_pytorch(torch, rng, name, setti
 
     out, state = ours(inputs[0], *hx(inputs))
     their_out, their_state = theirs(tensors[0], *hx(tensors))
-    results, their_results = [out, *flat(state)], [their_out, *flat(their_state)]
-    for ours_r, theirs_r in zip(results, their_results, strict=True):
-        np.testing.assert_allclose(ours_r.data, theirs_r.detach().numpy(), rtol=1e-10,
-                                   atol=1e-12)
-    upstream = [rng.standard_normal(r.shape) for r in results]
-    sum((r * u).sum() for r, u in zip(results, upstream, strict=True)).backward()
-    sum((r * torch.tensor(u)).sum()
-        for r, u in zip(their_results, upstream, strict=True)).backward()
-    for i, (v, t) in enumerate(zip(inputs, tensors, strict=True)):
-        np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-9, atol=1e-11,
-                                   err_msg=f"input {i}")
-    for param, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, theirs.get_parameter(param).grad.numpy(), rtol=1e-9,
-                                   atol=1e-11, err_msg=param)
+    compare_results_and_gradients(torch, rng, ours, theirs, inputs, tensors,
+                                  [out, *flat(state)], [their_out, *flat(their_state)])
 
 
 @pytest.mark.parametrize("name, settings", CASES + [("LSTM", {"dropout": 0.25, "num_layers": 2})],

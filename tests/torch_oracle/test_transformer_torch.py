@@ -5,6 +5,7 @@ and gelu, with and without biases, batch_first, causal and key-padding masks."""
 
 import numpy as np
 import pytest
+from test_layers import compare_results_and_gradients
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn
@@ -23,14 +24,8 @@ def compare(torch, rng, ours, theirs, x, **kwargs):
     out = ours(value, **kwargs)
     their_out = theirs(tensor, **{k: torch.tensor(v) if isinstance(v, np.ndarray) else v
                                   for k, v in kwargs.items()})
-    np.testing.assert_allclose(out.data, their_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    upstream = rng.standard_normal(out.shape)
-    (out * upstream).sum().backward()
-    (their_out * torch.tensor(upstream)).sum().backward()
-    np.testing.assert_allclose(value.grad, tensor.grad.numpy(), rtol=1e-9, atol=1e-11)
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, theirs.get_parameter(name).grad.numpy(), rtol=1e-9,
-                                   atol=1e-10, err_msg=name)
+    compare_results_and_gradients(torch, rng, ours, theirs, [value], [tensor], [out],
+                                  [their_out])
 
 
 @pytest.mark.parametrize("settings", [{}, {"norm_first": True}, {"activation": "gelu",

@@ -4,13 +4,11 @@ softmax(q k^T / sqrt(d) + mask) v, so every gradient is the engine's."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import xavier_uniform_
-from tinygrad_cnn.nn.layers import Linear
+from tinygrad_cnn.nn.layers import Linear, _check_positive_int, _check_probability
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.ops.attention import attention
 from tinygrad_cnn.random import generator
@@ -42,17 +40,13 @@ class MultiheadAttention(Module):
                  kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
                  *, rng: np.random.Generator | None = None):
         for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-                    or value < 1:
-                raise ValueError(f"MultiheadAttention: {name} is {value!r}; expected an int >= 1")
+            _check_positive_int("MultiheadAttention", name, value)
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} is not divisible by "
                              f"num_heads {num_heads}; expected each head to get "
                              f"embed_dim / num_heads features")
-        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real) \
-                or not 0 <= dropout < 1:
-            raise ValueError(f"MultiheadAttention: dropout is {dropout!r}; expected a "
-                             f"probability in [0, 1)")
+        _check_probability("MultiheadAttention", "dropout", dropout,
+                           "(of zeroing each attention weight in training)")
         for name, value in (("kdim", kdim), ("vdim", vdim)):
             if value not in (None, embed_dim):
                 raise ValueError(f"MultiheadAttention: {name}={value} differs from embed_dim "

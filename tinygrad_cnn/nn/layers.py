@@ -765,9 +765,8 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5):
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: p is {p!r}; expected a probability in [0, 1) (the "
-                             f"chance that an element is zeroed), e.g. Dropout(0.5)")
+        _check_probability("Dropout", "p", p, "(the chance that an element is zeroed), e.g. "
+                                              "Dropout(0.5)")
         self.p = float(p)
 
     def forward(self, x):
@@ -865,6 +864,12 @@ def _check_channel_groups(layer: str, in_channels, out_channels, groups) -> None
                          f"{in_channels} and out_channels={out_channels}; expected both "
                          f"divisible by groups; pick groups from their common divisors: "
                          f"{', '.join(map(str, groups_dividing(in_channels, out_channels)))}")
+
+
+def _check_probability(layer: str, name: str, p, meaning: str) -> None:
+    """Raise unless p is a real number in [0, 1); `meaning` follows the expectation."""
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ValueError(f"{layer}: {name} is {p!r}; expected a probability in [0, 1) {meaning}")
 
 
 def _check_positive_int(layer: str, name: str, value, allow_zero: bool = False) -> None:

@@ -6,13 +6,13 @@ gradients -- backpropagation through time -- come from the engine, to every orde
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import uniform
+from tinygrad_cnn.nn.layers import _check_positive_int, _check_probability
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value, data_of
@@ -35,18 +35,14 @@ class _Recurrent(Module):
         name = type(self).__name__
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
                            ("num_layers", num_layers)):
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-                    or value < 1:
-                raise ValueError(f"{name}: {arg} is {value!r}; expected an int >= 1")
+            _check_positive_int(name, arg, value)
         for arg, value in (("bias", bias), ("batch_first", batch_first),
                            ("bidirectional", bidirectional)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name}: {arg} is {type(value).__name__} {value!r}; expected "
                                 f"True or False")
-        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real) \
-                or not 0 <= dropout < 1:
-            raise ValueError(f"{name}: dropout is {dropout!r}; expected a probability in [0, 1) "
-                             f"(applied to each layer's output but the last)")
+        _check_probability(name, "dropout", dropout,
+                           "(applied to each layer's output but the last)")
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} with num_layers=1 does nothing: dropout "
                           f"acts between stacked layers; pass num_layers >= 2 or dropout=0",

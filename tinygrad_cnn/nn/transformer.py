@@ -6,14 +6,13 @@ between the two)."""
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.attention import MultiheadAttention
-from tinygrad_cnn.nn.layers import Dropout, LayerNorm, Linear
+from tinygrad_cnn.nn.layers import Dropout, LayerNorm, Linear, _check_positive_int
 from tinygrad_cnn.nn.module import Module, ModuleList
 from tinygrad_cnn.value import Value
 
@@ -43,10 +42,7 @@ class TransformerEncoderLayer(Module):
             raise TypeError(f"TransformerEncoderLayer: activation is a "
                             f"{type(activation).__name__}; expected 'relu', 'gelu' or a "
                             f"function of a Value")
-        if isinstance(dim_feedforward, (bool, np.bool_)) or \
-                not isinstance(dim_feedforward, numbers.Integral) or dim_feedforward < 1:
-            raise ValueError(f"TransformerEncoderLayer: dim_feedforward is {dim_feedforward!r}; "
-                             f"expected an int >= 1")
+        _check_positive_int("TransformerEncoderLayer", "dim_feedforward", dim_feedforward)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, rng=rng)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, rng=rng)
@@ -90,10 +86,7 @@ class TransformerEncoder(Module):
             raise TypeError(f"TransformerEncoder: encoder_layer is a "
                             f"{type(encoder_layer).__name__}; expected a "
                             f"TransformerEncoderLayer")
-        if isinstance(num_layers, (bool, np.bool_)) or \
-                not isinstance(num_layers, numbers.Integral) or num_layers < 1:
-            raise ValueError(f"TransformerEncoder: num_layers is {num_layers!r}; expected an "
-                             f"int >= 1")
+        _check_positive_int("TransformerEncoder", "num_layers", num_layers)
         self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
         self.num_layers = int(num_layers)
         self.norm = norm

@@ -12,7 +12,7 @@ from tinygrad_cnn.ops.dropout import dropout
 from tinygrad_cnn.ops.elementwise import where
 from tinygrad_cnn.ops.linalg import matmul
 from tinygrad_cnn.ops.loss import softmax
-from tinygrad_cnn.ops.shape import transpose
+from tinygrad_cnn.ops.shape import broadcasts_to, transpose
 from tinygrad_cnn.value import Value, data_of
 
 
@@ -71,11 +71,7 @@ def masked_scores(scores: Value, mask, owner: str, true_allows: bool) -> Value:
     it is False if true_allows, else where it is True), a float mask is added. The mask must
     broadcast to the scores' shape."""
     data = np.asarray(data_of(mask))
-    try:
-        fits = np.broadcast_shapes(data.shape, scores.shape) == scores.shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(data.shape, scores.shape):
         raise ValueError(f"{owner}: a mask of shape {data.shape} does not broadcast to the "
                          f"scores' shape {scores.shape} (..., L, S); expected e.g. (L, S)")
     if data.dtype == np.bool_:

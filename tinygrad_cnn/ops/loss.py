@@ -12,6 +12,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Where
+from tinygrad_cnn.ops.shape import broadcasts_to
 from tinygrad_cnn.value import Value, data_of
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -424,11 +425,7 @@ def _weight(fn: str, x, weight) -> np.ndarray | None:
     if wa.dtype.kind not in "biuf":
         raise TypeError(f"{fn}: weight has dtype {wa.dtype}; expected numbers, one weight per "
                         f"element (broadcast to the input's shape)")
-    try:
-        fits = np.broadcast_shapes(wa.shape, xa.shape) == xa.shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(wa.shape, xa.shape):
         raise ValueError(f"{fn}: weight has shape {wa.shape}, which does not broadcast to the "
                          f"input's shape {xa.shape}; expected a shape that does, e.g. "
                          f"{xa.shape[-1:]} for one weight per entry of the last axis")

@@ -26,6 +26,14 @@ def unbroadcast(grad, shape: tuple[int, ...]):
     return grad.sum(axis=tuple(range(lead)) + stretched).reshape(shape)   # keep the 1s
 
 
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of `shape` broadcasts to `target` itself (not to a larger shape)."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
 class Reshape(Function):
     """x viewed with a new shape (one dimension may be -1)."""
 
