@@ -107,6 +107,10 @@ def test_errors_say_what_was_expected(rng):
                                          r"expected \(L, N, E\), as query, with E = embed_dim "
                                          r"= 4"):
         mha(x, np.ones((5, 2, 3)), np.ones((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"^MultiheadAttention: query \(3, 2, 4\), key "
+                                         r"\(5, 3, 4\) and value \(5, 3, 4\); expected key "
+                                         r"and value of one shape, with the query's batch size"):
+        mha(x, np.ones((5, 3, 4)), np.ones((5, 3, 4)))
     with pytest.raises(ValueError, match=r"^MultiheadAttention: attn_mask has shape \(3, 4\); "
                                          r"expected \(3, 3\) \(L, S\) or \(4, 3, 3\)"):
         mha(x, x, x, attn_mask=np.zeros((3, 4), dtype=bool))

@@ -80,7 +80,14 @@ class MultiheadAttention(Module):
                              "about it, as in PyTorch), e.g. attn_mask=np.triu(np.ones((L, L), "
                              "dtype=bool), k=1)")
         unbatched = np.ndim(data_of(query)) == 2
-        q, k, v = (self._heads(self._batch_major(t, name, unbatched), i, name)
+        shapes = [np.shape(data_of(t)) for t in (query, key, value)]
+        batch_axis = 0 if self.batch_first else 1
+        if shapes[1] != shapes[2] or (not unbatched and len(shapes[1]) == 3
+                                      and shapes[1][batch_axis] != shapes[0][batch_axis]):
+            raise ValueError(f"MultiheadAttention: query {shapes[0]}, key {shapes[1]} and value "
+                             f"{shapes[2]}; expected key and value of one shape, with the "
+                             f"query's batch size")
+        q, k, v = (self._heads(self._batch_major(t, name, unbatched), i)
                    for i, (t, name) in enumerate(((query, "query"), (key, "key"),
                                                   (value, "value"))))
         n, length, source = q.shape[0], q.shape[2], k.shape[2]
@@ -130,7 +137,7 @@ class MultiheadAttention(Module):
             return ops.reshape(x, 1, *shape)
         return ops.transpose(x, 1, 0, 2) if not self.batch_first else ops.reshape(x, shape)
 
-    def _heads(self, x: Value, block: int, name: str) -> Value:
+    def _heads(self, x: Value, block: int) -> Value:
         """x (N, length, E) projected by block `block` of in_proj (0: q, 1: k, 2: v) and split
         into heads: (N, num_heads, length, head_dim)."""
         e = self.embed_dim
