@@ -124,10 +124,16 @@ def test_errors_say_what_was_expected(rng):
     with pytest.raises(ValueError, match=r"^LSTM: c_0 has shape \(1, 2, 4\); expected "
                                          r"\(2, 2, 4\): \(num_layers \* directions, N, "
                                          r"hidden_size\)"):
-        lstm(np.ones((5, 2, 3)), (np.zeros((2, 2, 4)), np.zeros((1, 2, 4))))
+        lstm(np.ones((5, 2, 3)), (np.zeros((2, 2, 4), np.float32), np.zeros((1, 2, 4))))
     with pytest.raises(ValueError, match=r"^GRU: hx has shape \(1, 2, 4\); expected \(1, 4\): "
                                          r"\(num_layers \* directions, hidden_size\)"):
         nn.GRU(3, 4)(np.ones((5, 3)), np.zeros((1, 2, 4)))                 # one sequence
+    h0 = np.zeros((1, 4))
+    with pytest.raises(TypeError, match=r"^GRU: hx has dtype float64 but the parameters have "
+                                        r"float32; expected the same dtype; pass "
+                                        r"hx.astype\(np.float32\)"):
+        nn.GRU(3, 4)(np.ones((5, 3)), h0)
+    assert nn.GRU(3, 4)(np.ones((5, 3)), h0.astype(np.float32))[0].shape == (5, 4)   # the fix
     with pytest.raises(ValueError, match=r"^RNN: nonlinearity is 'sigmoid'; expected 'tanh' "
                                          r"or 'relu'"):
         nn.RNN(3, 4, nonlinearity="sigmoid")

@@ -154,6 +154,11 @@ class _Recurrent(Module):
                 raise ValueError(f"{name}: {label} has shape {np.shape(data_of(state))}; "
                                  f"expected {expected}: (num_layers * directions, "
                                  f"{'' if unbatched else 'N, '}hidden_size)")
+            dtype, weights = np.asarray(data_of(state)).dtype, self.weight_hh_l0.dtype
+            if dtype != weights:
+                raise TypeError(f"{name}: {label} has dtype {dtype} but the parameters have "
+                                f"{weights}; expected the same dtype; pass "
+                                f"{label}.astype(np.{weights})")
             states.append(ops.reshape(state, shape))
         return states[0], states[1] if lstm else None
 
