@@ -85,6 +85,15 @@ def test_dropout_of_attention_weights_in_training_only(rng):
     assert not np.allclose(mha(x, x, x)[0].data, mha.eval()(x, x, x)[0].data)
 
 
+def test_a_float64_mask_keeps_a_float32_model_float32(rng):
+    mha = nn.MultiheadAttention(4, 2)
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    causal = np.triu(np.full((3, 3), -np.inf), k=1)                 # float64, as numpy makes it
+    out, weights = mha(x, x, x, attn_mask=causal)
+    assert out.dtype == weights.dtype == np.float32
+    assert not np.triu(weights.data[0], k=1).any()                   # no later key
+
+
 def test_one_sequence_unbatched(rng):
     mha = nn.MultiheadAttention(4, 2)
     x = rng.standard_normal((3, 4)).astype(np.float32)

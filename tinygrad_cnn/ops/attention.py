@@ -68,7 +68,8 @@ def attention(q, k, v, masks: list, dropout_p: float, scale: float, owner: str
 
 def masked_scores(scores: Value, mask, owner: str, true_allows: bool) -> Value:
     """scores with `mask` applied: a bool mask puts -inf where attending is not allowed (where
-    it is False if true_allows, else where it is True), a float mask is added. The mask must
+    it is False if true_allows, else where it is True), a float mask is added (a constant one
+    in the scores' dtype, so a float64 mask leaves float32 scores float32). The mask must
     broadcast to the scores' shape."""
     data = np.asarray(data_of(mask))
     if not broadcasts_to(data.shape, scores.shape):
@@ -80,4 +81,6 @@ def masked_scores(scores: Value, mask, owner: str, true_allows: bool) -> Value:
         meaning = "True where a query may attend" if true_allows else "True where it may not"
         raise TypeError(f"{owner}: a mask of dtype {data.dtype}; expected bools ({meaning}) or "
                         f"floats added to the scores")
+    if not (isinstance(mask, Value) and mask.requires_grad):
+        mask = data.astype(scores.dtype, copy=False)   # a constant keeps the scores' dtype
     return scores + mask
