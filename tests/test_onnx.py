@@ -1715,3 +1715,22 @@ def test_a_recurrent_layer_must_take_batches_first_to_export(tmp_path, layer, ex
     with pytest.raises(ValueError, match=r"layer 'attention' \(MultiheadAttention\) takes its "
                                          r"sequences as \(L, N, \.\.\.\)"):
         tc.onnx.export(Attend().eval(), np.ones((5, 2, 4), dtype=np.float32), tmp_path / "a.onnx")
+
+
+@pytest.mark.filterwarnings("error")
+def test_encoder_decoder_transformer_matches_onnx_runtime(tmp_path):
+    """The whole Transformer, on src and a causal tgt derived from one input (an export has one
+    input): the first 3 steps are the source, the last 4 the target."""
+    class Seq2Seq(nn.Module):
+        def __init__(self):
+            self.transformer = nn.Transformer(8, 2, 1, 1, 16, batch_first=True)
+            self.mask = nn.Transformer.generate_square_subsequent_mask(4)
+
+        def forward(self, x):
+            return self.transformer(x[:, :3], x[:, 3:], tgt_mask=self.mask)
+
+    model, rng, path = Seq2Seq().eval(), np.random.default_rng(17), tmp_path / "s.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 7, 8)).astype(np.float32), path)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 7, 8)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

@@ -1,5 +1,5 @@
-"""nn.TransformerEncoderLayer and nn.TransformerEncoder: gradcheck through both residual
-orders, the layers' copies, dropout in training only, errors."""
+"""The Transformer layers: gradcheck of the encoder and decoder layers through both residual
+orders, the stacks' copies, the causal mask, dropout in training only, errors."""
 
 import numpy as np
 import pytest
@@ -56,6 +56,31 @@ def test_errors_name_the_setting():
     with pytest.raises(ValueError, match=r"^TransformerEncoder: num_layers is 0; expected an "
                                          r"integer >= 1"):
         nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2), 0)
-    with pytest.raises(TypeError, match=r"^TransformerEncoder: encoder_layer is a Linear; "
+    with pytest.raises(TypeError, match=r"^TransformerEncoder: the layer is a Linear; "
                                         r"expected a TransformerEncoderLayer"):
         nn.TransformerEncoder(nn.Linear(4, 4), 2)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_gradcheck_through_target_and_memory(rng, norm_first):
+    layer = in_float64(nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first))
+    tgt, memory = rng.standard_normal((3, 2, 4)), rng.standard_normal((5, 2, 4))
+    causal = nn.Transformer.generate_square_subsequent_mask(3)
+    assert tc.gradcheck(lambda t, m: layer(t, m, tgt_mask=causal), [tgt, memory])
+
+
+def test_the_causal_mask_keeps_the_decoder_from_looking_ahead(rng):
+    mask = nn.Transformer.generate_square_subsequent_mask(3)
+    assert mask.dtype == np.float32 and mask.tolist() == [[0, -np.inf, -np.inf], [0, 0, -np.inf],
+                                                          [0, 0, 0]]
+    model = nn.Transformer(4, 2, 1, 2, 6, dropout=0.0).eval()
+    src = rng.standard_normal((5, 1, 4)).astype(np.float32)
+    tgt = tc.Value(rng.standard_normal((3, 1, 4)), dtype=np.float32)
+    out = model(src, tgt, tgt_mask=mask)
+    (out[0] * rng.standard_normal((1, 4))).sum().backward()    # position 0's output (a
+    # weighted sum: the plain sum of a LayerNorm's output is constant)
+    assert tgt.grad[0].any() and not tgt.grad[1:].any()       # depends on position 0 alone
+    names = [name for name, _ in model.named_parameters()]
+    assert names[0] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert names[-2:] == ["decoder.norm.weight", "decoder.norm.bias"]
+    assert len(names) == 12 + 2 + 2 * 18 + 2
