@@ -1,6 +1,7 @@
 """Weights that PyTorch loads: the seed CNN's .safetensors file loads into its PyTorch twin with
 load_state_dict(strict=True) and gives our outputs on MNIST images within 1e-5, and a file
-PyTorch writes loads into our model; likewise for the zoo networks' PyTorch twins. Also runs
+PyTorch writes loads into our model; likewise for the zoo networks' PyTorch twins, and for
+PyTorch's own LSTM, GRU and Transformer. Also runs
 docs/moving-on.md with its PyTorch blocks (fenced ```py, which tests/test_docs.py leaves out,
 since PyTorch is only a test oracle)."""
 
@@ -157,3 +158,33 @@ def test_docs_moving_on_runs_with_its_pytorch_blocks(torch, tmp_path, monkeypatc
                     f"docs/moving-on.md, block at line {first} printed:\n{stdout.getvalue()}"
     finally:
         torch.set_default_dtype(default_dtype)
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")
+@pytest.mark.parametrize("name, ours, inputs", [
+    ("LSTM", lambda: tc.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True),
+     [(2, 5, 3)]),
+    ("GRU", lambda: tc.nn.GRU(3, 4, batch_first=True), [(2, 5, 3)]),
+    ("Transformer", lambda: tc.nn.Transformer(8, 2, 1, 1, 16, batch_first=True),
+     [(2, 5, 8), (2, 3, 8)]),
+], ids=["lstm", "gru", "transformer"])
+def test_sequence_models_weights_load_into_pytorch_strictly(torch, tmp_path, name, ours, inputs):
+    """Our recurrent and Transformer layers' weights load into PyTorch's same layers with
+    strict=True, and give our outputs."""
+    from safetensors.torch import load_file
+    ours = ours().eval()
+    settings = {"LSTM": dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+                "GRU": dict(input_size=3, hidden_size=4),
+                "Transformer": dict(d_model=8, nhead=2, num_encoder_layers=1,
+                                    num_decoder_layers=1, dim_feedforward=16)}[name]
+    theirs = getattr(torch.nn, name)(**settings, batch_first=True).float().eval()
+    tc.save(ours.state_dict(), tmp_path / "w.safetensors")
+    theirs.load_state_dict(load_file(tmp_path / "w.safetensors"), strict=True)
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in inputs]
+    with tc.no_grad():
+        out = ours(*arrays)
+    with torch.no_grad():
+        their_out = theirs(*map(torch.from_numpy, arrays))
+    out, their_out = (out[0], their_out[0]) if name != "Transformer" else (out, their_out)
+    np.testing.assert_allclose(out.data, their_out.numpy(), atol=TOLERANCE)
