@@ -1281,3 +1281,59 @@ def test_2d_layers_take_one_unbatched_image(rng):
         np.testing.assert_allclose(one.data, batched.data[1], rtol=1e-6, atol=1e-6,
                                    err_msg=repr(layer))
     assert nn.Conv2d(3, 4, 2, padding="same")(images[0]).shape == (4, 6, 7)
+
+
+# ------------------------------------------------------------------------------- ModuleDict
+
+def test_module_dict_holds_modules_by_key_for_parameters_state_dict_and_modes(rng):
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            self.body = nn.Linear(3, 4, rng=rng)
+            self.heads = nn.ModuleDict({"digits": nn.Linear(4, 10, rng=rng),
+                                        "parity": nn.Linear(4, 2, rng=rng)})
+
+        def forward(self, x, task):
+            return self.heads[task](self.body(x).relu())
+
+    model = TwoHeads()
+    assert list(model.heads) == ["digits", "parity"] and len(model.heads) == 2
+    assert "parity" in model.heads and "colour" not in model.heads
+    assert [name for name, _ in model.named_parameters()] == [
+        "body.weight", "body.bias", "heads.digits.weight", "heads.digits.bias",
+        "heads.parity.weight", "heads.parity.bias"]
+    assert model(np.ones((2, 3), dtype=np.float32), "parity").shape == (2, 2)
+    model.heads["colour"] = nn.Linear(4, 3, rng=rng)
+    assert list(model.heads.keys()) == ["digits", "parity", "colour"]
+    assert [type(m).__name__ for m in model.heads.values()] == ["Linear"] * 3
+    model.eval()
+    assert not any(m.training for _, m in model.heads.items())
+    copy = TwoHeads()
+    copy.heads["colour"] = nn.Linear(4, 3, rng=rng)
+    copy.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(copy.heads["colour"].weight.data,
+                                  model.heads["colour"].weight.data)
+
+
+def test_module_dict_errors_name_the_key_and_the_fix(rng):
+    heads = nn.ModuleDict()
+    for key in ["forward", "training", "a.b", "", 3]:
+        with pytest.raises(KeyError, match=r"ModuleDict: key .*; expected a non-empty str "
+                                           r"without dots that is not a Module attribute or "
+                                           r"method"):
+            heads[key] = nn.Linear(2, 2, rng=rng)
+    with pytest.raises(TypeError, match=r"ModuleDict: the module for 'x' is a int; expected "
+                                        r"nn.Module instances"):
+        heads.update({"y": nn.ReLU(), "x": 3})
+    assert len(heads) == 0                              # a bad entry adds none
+    with pytest.raises(KeyError, match=r"ModuleDict: no module under 'z'; the keys are \[\]"):
+        heads["z"]
+
+    class Plain(nn.Module):
+        def __init__(self):
+            self.heads = {"a": nn.Linear(2, 2, rng=rng)}
+
+    with pytest.raises(TypeError, match=r"Plain.heads is a dict of modules, whose parameters "
+                                        r"would not be found .* expected modules in an "
+                                        r"nn.ModuleDict; write self.heads = "
+                                        r"nn.ModuleDict\(\{\.\.\.\}\)"):
+        list(Plain().parameters())

@@ -717,3 +717,15 @@ def test_embedding_padding_row_under_weight_decay_as_pytorch(torch, rng, optimiz
         their_step.step()
     np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), atol=1e-6)
     assert (ours.weight.data[3] == 0).all() == (padding_row == 0)
+
+
+def test_module_dict_names_its_modules_as_pytorchs(torch):
+    ours = nn.ModuleDict({"encoder": nn.Linear(3, 4), "decoder": nn.Linear(4, 3)})
+    theirs = torch.nn.ModuleDict({"encoder": torch.nn.Linear(3, 4),
+                                  "decoder": torch.nn.Linear(4, 3)})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.ones((2, 3))
+    np.testing.assert_allclose(ours["decoder"](ours["encoder"](x)).data,
+                               theirs["decoder"](theirs["encoder"](torch.tensor(x))).detach(),
+                               rtol=1e-6)

@@ -1,5 +1,5 @@
-"""Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, the layers,
-the loss modules, the initialisers and gradient clipping (`utils`)."""
+"""Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, `ModuleDict`,
+the layers, the loss modules, the initialisers and gradient clipping (`utils`)."""
 
 from tinygrad_cnn.nn import init, utils
 from tinygrad_cnn.nn.attention import MultiheadAttention
@@ -49,7 +49,14 @@ from tinygrad_cnn.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from tinygrad_cnn.nn.module import Buffer, IncompatibleKeys, Module, ModuleList, Sequential
+from tinygrad_cnn.nn.module import (
+    Buffer,
+    IncompatibleKeys,
+    Module,
+    ModuleDict,
+    ModuleList,
+    Sequential,
+)
 from tinygrad_cnn.nn.recurrent import GRU, LSTM, RNN
 from tinygrad_cnn.nn.transformer import (
     Transformer,
@@ -59,7 +66,8 @@ from tinygrad_cnn.nn.transformer import (
     TransformerEncoderLayer,
 )
 
-__all__ = ["Module", "Buffer", "Sequential", "ModuleList", "Linear", "Conv2d", "ConvTranspose2d",
+__all__ = ["Module", "Buffer", "Sequential", "ModuleList", "ModuleDict", "Linear", "Conv2d",
+           "ConvTranspose2d",
            "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "ReLU", "LeakyReLU", "PReLU",
            "ELU", "Hardtanh", "ReLU6", "Tanh", "Sigmoid", "Softplus", "GELU", "SiLU", "Softmax",
            "LogSoftmax", "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",

@@ -331,11 +331,12 @@ def _check_container(owner: str, name: str, container) -> None:
     unsaved. Other contents (sizes, names, Values computed in forward) are fine."""
     items = list(container.values() if isinstance(container, dict) else container)
     kind = type(container).__name__
+    holder = "ModuleDict" if kind == "dict" else "ModuleList"
     if any(isinstance(item, Module) for item in items):
         raise TypeError(
             f"{owner}.{name} is a {kind} of modules, whose parameters would not be found (not "
-            f"trained, not saved); expected modules in an nn.ModuleList; write self.{name} = "
-            f"nn.ModuleList([...])")
+            f"trained, not saved); expected modules in an nn.{holder}; write self.{name} = "
+            f"nn.{holder}({'{...}' if kind == 'dict' else '[...]'})")
     if any(isinstance(item, Value) and item.fn is None and item.requires_grad for item in items):
         raise TypeError(
             f"{owner}.{name} is a {kind} of parameters (Values that require grad), which would "
@@ -425,6 +426,72 @@ class ModuleList(Module):
         if isinstance(index, slice):
             return ModuleList(modules[index])
         return modules[_checked_index("ModuleList", index, len(modules))]
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters and buffers the owner finds: each module is the
+    child of its key, so `state_dict()` names it "heads.digits.weight".
+
+    Holds modules the way a dict does (`d[key]`, `d[key] = module`, `in`, `len`, iteration
+    over the keys, `keys()`, `values()`, `items()`, `update`), in insertion order, and, like
+    ModuleList, has no forward. A key is a str without dots (they separate the names of a
+    state dict) that is not the name of a Module attribute or method (the modules are held as
+    attributes, so "forward" or "training" would replace one).
+    """
+
+    def __init__(self, modules=None):
+        if modules is not None:
+            self.update(modules)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward; expected its owner to call the "
+                                  "modules, e.g. self.heads[name](x)")
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str) or not key or "." in key or hasattr(ModuleDict, key):
+            raise KeyError(f"ModuleDict: key {key!r}; expected a non-empty str without dots "
+                           f"that is not a Module attribute or method (such as 'forward', "
+                           f"'training' or 'parameters'), e.g. 'encoder'")
+        _check_module("ModuleDict", f"the module for {key!r}", module)
+        setattr(self, key, module)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self:
+            raise KeyError(f"ModuleDict: no module under {key!r}; the keys are "
+                           f"{list(self.keys())}")
+        return getattr(self, key)
+
+    def __contains__(self, key) -> bool:
+        return any(key == name for name in self.keys())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.children())
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def keys(self) -> Iterator[str]:
+        """The keys, in insertion order."""
+        return (name for name, _ in self.named_children())
+
+    def values(self) -> Iterator[Module]:
+        """The modules, in insertion order."""
+        return self.children()
+
+    def items(self) -> Iterator[tuple[str, Module]]:
+        """(key, module) pairs, in insertion order."""
+        return self.named_children()
+
+    def update(self, modules) -> ModuleDict:
+        """Add (or replace) the modules of `modules`, a dict (or ModuleDict) or an iterable of
+        (key, module) pairs; all are checked first, so a bad one adds none. Returns self."""
+        pairs = list(modules.items() if hasattr(modules, "items") else modules)
+        probe = ModuleDict()
+        for key, module in pairs:
+            probe.__setitem__(key, module)       # raises for a bad key or module
+        for key, module in pairs:
+            self[key] = module
+        return self
 
 
 def _check_module(owner: str, what: str, module) -> None:
