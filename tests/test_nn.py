@@ -1337,3 +1337,18 @@ def test_module_dict_errors_name_the_key_and_the_fix(rng):
                                         r"nn.ModuleDict; write self.heads = "
                                         r"nn.ModuleDict\(\{\.\.\.\}\)"):
         list(Plain().parameters())
+
+
+def test_double_and_float_cast_every_parameter_and_float_buffer_in_place(rng):
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.BatchNorm1d(4), nn.ReLU())
+    weight = model[0].weight
+    weight.grad = np.ones((4, 3), dtype=np.float32)
+    assert model.double() is model
+    assert model[0].weight is weight and weight.dtype == np.float64 and weight.grad is None
+    assert {b.dtype for b in model.buffers()} == {np.dtype(np.float64), np.dtype(np.int64)}
+    x = rng.standard_normal((5, 3))
+    assert tc.gradcheck(model, [x])                    # float64 inputs meet float64 weights
+    model.float()
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float32)}
+    assert model[1].running_mean.dtype == np.float32
+    assert model[1].num_batches_tracked.dtype == np.int64

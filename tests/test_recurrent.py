@@ -9,13 +9,6 @@ import tinygrad_cnn as tc
 from tinygrad_cnn import nn
 
 
-def in_float64(layer):
-    """The layer with float64 parameters, for the finite-difference checks."""
-    for p in layer.parameters():
-        p.data = p.data.astype(np.float64)
-    return layer
-
-
 def test_an_rnn_step_by_hand():
     rnn = nn.RNN(1, 1)
     rnn.weight_ih_l0.data[...] = 2.0
@@ -66,7 +59,7 @@ def test_output_and_state_shapes(rng, cls, settings, x_shape, out_shape, state_s
 @pytest.mark.parametrize("cls, settings, x_shape, out_shape, state_shape", LAYOUTS)
 def test_gradcheck_through_time_with_initial_states(rng, cls, settings, x_shape, out_shape,
                                                    state_shape):
-    layer = in_float64(cls(3, 4, **settings))
+    layer = cls(3, 4, **settings).double()
     x, h0 = rng.standard_normal(x_shape), 0.5 * rng.standard_normal(state_shape)
     if cls is nn.LSTM:
         c0 = 0.5 * rng.standard_normal(state_shape)
@@ -79,7 +72,7 @@ def test_gradcheck_through_time_with_initial_states(rng, cls, settings, x_shape,
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 def test_second_derivatives_through_time(rng, cls):
-    layer = in_float64(cls(2, 3))
+    layer = cls(2, 3).double()
     assert tc.gradgradcheck(lambda x: layer(x)[0], [rng.standard_normal((3, 2))])
 
 

@@ -8,16 +8,10 @@ import tinygrad_cnn as tc
 from tinygrad_cnn import nn
 
 
-def in_float64(module):
-    for p in module.parameters():
-        p.data = p.data.astype(np.float64)
-    return module
-
-
 @pytest.mark.parametrize("settings", [{}, {"norm_first": True, "activation": "gelu"},
                                       {"batch_first": True, "bias": False}])
 def test_encoder_layer_gradcheck(rng, settings):
-    layer = in_float64(nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, **settings))
+    layer = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, **settings).double()
     x = rng.standard_normal((2, 3, 4) if settings.get("batch_first") else (3, 2, 4))
     mask = np.triu(np.ones((3, 3), dtype=bool), k=1)
     assert tc.gradcheck(lambda x: layer(x, src_mask=mask, is_causal=True), [x])
@@ -63,7 +57,7 @@ def test_errors_name_the_setting():
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer_gradcheck_through_target_and_memory(rng, norm_first):
-    layer = in_float64(nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first))
+    layer = nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first).double()
     tgt, memory = rng.standard_normal((3, 2, 4)), rng.standard_normal((5, 2, 4))
     causal = nn.Transformer.generate_square_subsequent_mask(3)
     assert tc.gradcheck(lambda t, m: layer(t, m, tgt_mask=causal), [tgt, memory])

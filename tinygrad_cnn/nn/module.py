@@ -218,6 +218,27 @@ class Module:
         """Set evaluation mode here and in every submodule: same as train(False)."""
         return self.train(False)
 
+    def double(self) -> Module:
+        """Every floating-point parameter and buffer as float64 (its data replaced by a float64
+        copy, its gradient forgotten), here and in every submodule; returns self, as PyTorch's.
+        For checking a whole layer with tc.gradcheck, whose float64 inputs then meet float64
+        weights. Make an optimizer after it: one made before keeps state of the old dtype."""
+        return self._with_floats_as(np.float64)
+
+    def float(self) -> Module:
+        """Every floating-point parameter and buffer as float32 (the default), as double() does
+        for float64; returns self."""
+        return self._with_floats_as(np.float32)
+
+    def _with_floats_as(self, dtype) -> Module:
+        for param in self.parameters():
+            if param.dtype.kind == "f":
+                param.data, param.grad = param.data.astype(dtype), None
+        for buffer in self.buffers():
+            if buffer.data.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype)
+        return self
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (grad = None), so the next backward starts afresh."""
         for param in self.parameters():
