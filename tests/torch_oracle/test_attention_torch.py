@@ -7,7 +7,7 @@ derivatives of the attention."""
 import numpy as np
 import pytest
 from test_cnn_ops import compare_with_torch
-from test_layers import compare_results_and_gradients
+from test_layers import compare_results_and_gradients, with_their_weights
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
@@ -37,12 +37,7 @@ def torch_kwargs(torch, kwargs):
 
 def pair(torch, **settings):
     theirs = torch.nn.MultiheadAttention(8, 2, **settings)
-    ours = nn.MultiheadAttention(8, 2, **settings)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for p in ours.parameters():
-        p.data = p.data.astype(np.float64)            # before loading: load keeps our dtype
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    return ours, theirs
+    return with_their_weights(nn.MultiheadAttention(8, 2, **settings), theirs), theirs
 
 
 def compare(torch, rng, ours, theirs, arrays, kwargs):

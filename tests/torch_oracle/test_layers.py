@@ -51,6 +51,15 @@ def compare_forward_and_gradients(torch, ours, theirs, x, upstream):
         np.testing.assert_allclose(param.grad, their, err_msg=name, **TIGHT)
 
 
+def with_their_weights(ours, theirs):
+    """ours in float64 with the weights of theirs (PyTorch's module of the same settings),
+    after checking that the two state dicts have the same names in the same order."""
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.double()                                       # before loading: load keeps our dtype
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    return ours
+
+
 def compare_results_and_gradients(torch, rng, ours, theirs, values, tensors, results,
                                   their_results):
     """Our results (Values) equal theirs (tensors); then, through one random upstream gradient

@@ -3,9 +3,8 @@ through the state dict (the same names, shapes and order): outputs, final states
 gradients of the input, the initial states and every parameter, over layers, directions,
 layouts, biases and nonlinearities; the reprs."""
 
-import numpy as np
 import pytest
-from test_layers import compare_results_and_gradients
+from test_layers import compare_results_and_gradients, with_their_weights
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn
@@ -26,12 +25,7 @@ CASES = [  # (name, settings)
 def pair(torch, name, settings):
     """Our layer and PyTorch's, ours float64 with PyTorch's weights."""
     theirs = getattr(torch.nn, name)(3, 4, **settings)
-    ours = getattr(nn, name)(3, 4, **settings)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for p in ours.parameters():
-        p.data = p.data.astype(np.float64)            # before loading: load keeps our dtype
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    return ours, theirs
+    return with_their_weights(getattr(nn, name)(3, 4, **settings), theirs), theirs
 
 
 def flat(state):

@@ -6,18 +6,14 @@ Transformer and its causal mask."""
 
 import numpy as np
 import pytest
-from test_layers import compare_results_and_gradients
+from test_layers import compare_results_and_gradients, with_their_weights
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn
 
 
 def pair(torch, ours, theirs):
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    for p in ours.parameters():
-        p.data = p.data.astype(np.float64)            # before loading: load keeps our dtype
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    return ours.eval(), theirs.eval()
+    return with_their_weights(ours, theirs).eval(), theirs.eval()
 
 
 def compare(torch, rng, ours, theirs, *arrays, **kwargs):

@@ -469,11 +469,7 @@ class ModuleDict(Module):
                                   "modules, e.g. self.heads[name](x)")
 
     def __setitem__(self, key: str, module: Module) -> None:
-        if not isinstance(key, str) or not key or "." in key or hasattr(ModuleDict, key):
-            raise KeyError(f"ModuleDict: key {key!r}; expected a non-empty str without dots "
-                           f"that is not a Module attribute or method (such as 'forward', "
-                           f"'training' or 'parameters'), e.g. 'encoder'")
-        _check_module("ModuleDict", f"the module for {key!r}", module)
+        _check_entry(key, module)
         setattr(self, key, module)
 
     def __getitem__(self, key: str) -> Module:
@@ -507,12 +503,20 @@ class ModuleDict(Module):
         """Add (or replace) the modules of `modules`, a dict (or ModuleDict) or an iterable of
         (key, module) pairs; all are checked first, so a bad one adds none. Returns self."""
         pairs = list(modules.items() if hasattr(modules, "items") else modules)
-        probe = ModuleDict()
         for key, module in pairs:
-            probe.__setitem__(key, module)       # raises for a bad key or module
+            _check_entry(key, module)
         for key, module in pairs:
-            self[key] = module
+            setattr(self, key, module)
         return self
+
+
+def _check_entry(key, module) -> None:
+    """Raise unless `key` can name a ModuleDict's child and `module` is a module."""
+    if not isinstance(key, str) or not key or "." in key or hasattr(ModuleDict, key):
+        raise KeyError(f"ModuleDict: key {key!r}; expected a non-empty str without dots that "
+                       f"is not a Module attribute or method (such as 'forward', 'training' or "
+                       f"'parameters'), e.g. 'encoder'")
+    _check_module("ModuleDict", f"the module for {key!r}", module)
 
 
 def _check_module(owner: str, what: str, module) -> None:

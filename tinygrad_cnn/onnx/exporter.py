@@ -181,9 +181,9 @@ def _check_the_sequence_layers_get_batches_first(model, nodes: list[Value]) -> N
         if not isinstance(module, SEQUENCE_LAYERS):
             continue
         # what its ops take from outside it and computed from the input (masks are constants)
+        own = {id(p) for p in module.parameters()}
         inputs = [v for node in nodes if node.module == name for v in node.fn.inputs
-                  if v is not None and v.requires_grad and (v.fn is None or v.module != name)
-                  and not any(v is p for p in module.parameters())]
+                  if _from_outside(v, name, own) and v.requires_grad]
         if not inputs:
             continue                    # not run by this trace
         layer = f"layer {name!r} ({type(module).__name__})" if name else \
@@ -203,6 +203,12 @@ def _check_the_sequence_layers_get_batches_first(model, nodes: list[Value]) -> N
                 f"for one sequence x")
 
 
+def _from_outside(v: Value | None, name: str, own: set[int]) -> bool:
+    """Whether v, an input of an op that the module named `name` recorded, comes from outside
+    the module: neither one of its own parameters (their ids are `own`) nor made by its ops."""
+    return v is not None and id(v) not in own and (v.fn is None or v.module != name)
+
+
 def _check_the_layers_get_batches(model, x: Value, nodes: list[Value]) -> None:
     """Every convolution and pooling layer that the trace ran got a batch. Those layers also take
     one unbatched example ((C, L), (C, H, W)), as PyTorch's do, and run it as a batch of one;
@@ -220,8 +226,7 @@ def _check_the_layers_get_batches(model, x: Value, nodes: list[Value]) -> None:
         module, spatial = layers[node.module]
         own = {id(p) for p in module.parameters()}
         for v in node.fn.inputs:
-            if (v is None or id(v) in own or (v.fn is not None and v.module == node.module)
-                    or v.ndim != spatial + 1):
+            if not _from_outside(v, node.module, own) or v.ndim != spatial + 1:
                 continue
             layer = (f"layer {node.module!r} ({type(module).__name__})" if node.module
                      else f"the model ({type(module).__name__})")

@@ -101,11 +101,9 @@ class Einsum(Function):
             g = Einsum.run(grad, *[operands[k] for k in others], subscripts=spec)
             sizes = iter(g.shape)
             g = g.reshape(tuple(next(sizes) if letter in elsewhere else 1 for letter in term))
-            stretched = tuple(axis for axis, (n, m) in enumerate(zip(operand.shape, g.shape,
-                                                                     strict=True))
-                              if n == 1 and m != 1)
-            if stretched:
-                g = g.sum(axis=stretched, keepdims=True)
+            # summed where the operand has 1 (it was broadcast), spread where g has 1
+            g = unbroadcast(g, tuple(1 if n == 1 else m
+                                     for n, m in zip(operand.shape, g.shape, strict=True)))
             grads.append(BroadcastTo.run(g, shape=operand.shape))
         return tuple(grads)
 

@@ -133,12 +133,7 @@ def broadcast_to(x, shape) -> Value:
     """x repeated to `shape` by numpy's broadcasting rules (new leading axes, 1 -> n)."""
     from_shape = x.shape if isinstance(x, Value) else np.shape(x)
     shape = tuple(shape)
-    try:
-        np.broadcast_shapes(from_shape, shape)
-        fits = len(shape) >= len(from_shape) and np.broadcast_shapes(from_shape, shape) == shape
-    except ValueError:
-        fits = False
-    if not fits:
+    if not broadcasts_to(from_shape, shape):
         raise ValueError(f"broadcast_to: cannot broadcast shape {from_shape} to {shape}; "
                          f"expected each trailing dimension to be equal or 1")
     return BroadcastTo.apply(x, shape=shape)
