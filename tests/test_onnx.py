@@ -1612,16 +1612,32 @@ def test_einsum_matches_onnx_runtime(tmp_path, fn):
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("layer", [nn.Upsample(scale_factor=2), nn.Upsample(size=(5, 7)),
                                    nn.Upsample(scale_factor=1.5, mode="bilinear"),
-                                   nn.Upsample(size=(6, 3), mode="bilinear", align_corners=True)],
-                         ids=["nearest-2x", "nearest-size", "bilinear", "bilinear-corners"])
+                                   nn.Upsample(size=(6, 3), mode="bilinear", align_corners=True),
+                                   nn.Upsample(size=(7, 5), mode="bicubic"),
+                                   nn.Upsample(scale_factor=0.5, mode="area"),
+                                   nn.Upsample(size=(5, 9), mode="nearest-exact")],
+                         ids=["nearest-2x", "nearest-size", "bilinear", "bilinear-corners",
+                              "bicubic", "area", "nearest-exact"])
 def test_upsample_matches_onnx_runtime(tmp_path, layer):
-    """Upsample exports as what it is made of: Gather of the chosen rows and columns (nearest),
-    MatMul by the constant interpolation matrices (bilinear)."""
+    """Upsample exports as what it is made of: Gather of the chosen rows and columns (nearest,
+    nearest-exact), MatMul by the constant matrices (bilinear, bicubic, area)."""
     model = nn.Sequential(nn.Conv2d(2, 3, 3), layer, nn.ReLU()).eval()
     rng, path = np.random.default_rng(13), tmp_path / "u.onnx"
     tc.onnx.export(model, rng.standard_normal((2, 2, 6, 6)).astype(np.float32), path)
     for batch in (2, 5):
         x = rng.standard_normal((batch, 2, 6, 6)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+def test_trilinear_volumes_match_onnx_runtime(tmp_path):
+    """Along each of the three axes a MatMul by a constant matrix; no axis of those matrices
+    has the example's batch size (4), which the exporter would take for a replayed input."""
+    model = nn.Sequential(nn.Upsample(size=(3, 5, 7), mode="trilinear"), nn.ReLU()).eval()
+    rng, path = np.random.default_rng(17), tmp_path / "t.onnx"
+    tc.onnx.export(model, rng.standard_normal((4, 2, 2, 3, 6)).astype(np.float32), path)
+    for batch in (4, 5):
+        x = rng.standard_normal((batch, 2, 2, 3, 6)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
 
 

@@ -1,5 +1,6 @@
-"""interpolate and nn.Upsample: nearest and (bi)linear resizing by hand, gradcheck and second
-derivatives over sizes, scale factors and align_corners, dtypes, errors."""
+"""interpolate and nn.Upsample: nearest, nearest-exact, (bi/tri)linear, bicubic and area
+resizing by hand, gradcheck and second derivatives over sizes, scale factors and align_corners,
+dtypes, errors."""
 
 import numpy as np
 import pytest
@@ -30,6 +31,36 @@ def test_linear_by_hand_with_and_without_aligned_corners():
     np.testing.assert_allclose(x.grad[0, 0], [1.5, 2.0, 1.5])           # the weights' column sums
 
 
+def test_nearest_exact_takes_the_cell_holding_each_centre():
+    x = np.arange(5.0)[None, None]                                       # (1, 1, 5)
+    # centres (i + 0.5) * 5/3 = 0.83, 2.5, 4.17 lie in cells 0, 2, 4; plain nearest takes
+    # floor(i * 5/3) = 0, 1, 3
+    assert ops.interpolate(x, size=3, mode="nearest-exact").data[0, 0].tolist() == [0, 2, 4]
+    assert ops.interpolate(x, size=3).data[0, 0].tolist() == [0, 1, 3]
+
+
+def test_bicubic_weights_by_hand():
+    # t = 0 reproduces the samples: W(1) = 0, W(0) = 1, W(1) = 0, W(2) = 0
+    np.testing.assert_allclose(ops.resample.cubic_weights(4, 4, None, True, np.float64),
+                               np.eye(4), atol=1e-15)
+    # t = 1/2 (doubling with aligned corners of 2 -> 3): W(1.5), W(0.5), W(0.5), W(1.5) with
+    # a = -0.75: W(0.5) = (1.25/8) - (2.25/4) + 1 = 0.59375, W(1.5) = -0.09375; the taps
+    # outside [0, 1] read the edges, so the row is [W(1.5) + W(0.5), W(0.5) + W(1.5)]
+    w = ops.resample.cubic_weights(2, 3, None, True, np.float64)
+    np.testing.assert_allclose(w, [[1, 0], [0.5, 0.5], [0, 1]], atol=1e-15)
+    w = ops.resample.cubic_weights(8, 15, None, True, np.float64)
+    np.testing.assert_allclose(w[3, 0:4], [-0.09375, 0.59375, 0.59375, -0.09375])
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)                      # each row sums to 1
+
+
+def test_area_averages_each_bin():
+    x = tc.Value(np.arange(10.0)[None, None])                          # (1, 1, 10)
+    out = ops.interpolate(x, size=4, mode="area")     # bins [0, 3), [2, 5), [5, 8), [7, 10)
+    np.testing.assert_allclose(out.data[0, 0], [1.0, 3.0, 6.0, 8.0])
+    out.backward(np.ones((1, 1, 4)))
+    np.testing.assert_allclose(x.grad[0, 0], np.array([1, 1, 2, 1, 1, 1, 1, 2, 1, 1]) / 3)
+
+
 SETTINGS = [                       # (input shape, mode, size, scale_factor, align_corners)
     ((2, 3, 4, 5), "nearest", (7, 3), None, None),
     ((1, 2, 3, 3), "nearest", None, 1.5, None),
@@ -41,6 +72,17 @@ SETTINGS = [                       # (input shape, mode, size, scale_factor, ali
     ((2, 3, 5), "nearest", 8, None, None),
     ((2, 3, 5), "linear", None, 1.7, False),
     ((2, 3, 5), "linear", 3, None, True),
+    ((1, 2, 4, 5), "nearest-exact", (7, 3), None, None),
+    ((2, 3, 5), "nearest-exact", None, 1.7, None),
+    ((2, 2, 3, 4), "bicubic", (5, 7), None, False),
+    ((1, 2, 4, 3), "bicubic", (6, 2), None, True),
+    ((1, 1, 5, 4), "bicubic", None, (0.6, 1.5), False),
+    ((1, 2, 2, 3, 4), "trilinear", (3, 4, 2), None, False),
+    ((1, 1, 3, 2, 2), "trilinear", None, 1.5, True),
+    ((1, 2, 2, 3, 2), "nearest", (3, 2, 5), None, None),
+    ((2, 2, 7), "area", 3, None, None),
+    ((1, 2, 5, 4), "area", (2, 6), None, None),
+    ((1, 1, 3, 4, 5), "area", None, 0.5, None),
 ]
 
 
@@ -54,7 +96,7 @@ def test_interpolate_gradcheck_and_second_derivatives(rng, shape, mode, size, sc
     assert tc.gradgradcheck(resize, [x])
 
 
-@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "area", "nearest-exact"])
 def test_float32_stays_float32_and_upsample_is_interpolate(rng, mode):
     x = tc.Value(rng.standard_normal((2, 3, 4, 4)), dtype=np.float32)
     layer = nn.Upsample(scale_factor=2, mode=mode)
@@ -86,11 +128,18 @@ def test_nearest_resizes_integers_and_linear_refuses_them():
                           r"\(3, 5\); expected one number, or 2"),
     ({"scale_factor": 0.2}, r"scale_factor=0.2 turns the spatial sizes \(3, 5\) into \(0, 1\); "
                             r"expected every output size >= 1"),
-    ({"size": 4, "mode": "bicubic"}, r"mode 'bicubic'; expected one of 'nearest', 'linear', "
-                                     r"'bilinear'"),
+    ({"size": 4, "mode": "cubic"}, r"mode 'cubic'; expected one of 'nearest', 'nearest-exact', "
+                                   r"'linear', 'bilinear', 'bicubic', 'trilinear', 'area'$"),
     ({"size": 4, "mode": "linear"}, r"input of shape \(2, 1, 3, 5\) for mode 'linear'; expected "
-                                    r"\(N, C, L\); mode 'bilinear' resizes images"),
+                                    r"\(N, C, L\); modes 'bilinear' and 'bicubic' resize images "
+                                    r"\(N, C, H, W\)$"),
+    ({"size": 4, "mode": "trilinear"}, r"for mode 'trilinear'; expected \(N, C, D, H, W\); "
+                                       r"modes 'bilinear' and 'bicubic' resize images"),
     ({"size": 4, "align_corners": True}, r"align_corners is set for mode 'nearest'"),
+    ({"size": 4, "mode": "area", "align_corners": False},
+     r"align_corners is set for mode 'area', which has no corners to align; expected "
+     r"align_corners=None \(its default\) with 'area', or one of the modes 'linear', "
+     r"'bilinear', 'bicubic', 'trilinear'$"),
 ])
 def test_interpolate_errors_say_what_was_expected(kwargs, message):
     with pytest.raises(ValueError, match=rf"^{message}" if message.startswith("interp")
@@ -100,8 +149,12 @@ def test_interpolate_errors_say_what_was_expected(kwargs, message):
 
 def test_other_layouts_are_refused_with_the_layouts_each_mode_takes():
     with pytest.raises(ValueError, match=r"input of shape \(3, 5\) for mode 'nearest'; expected "
-                                         r"\(N, C, L\) or \(N, C, H, W\)$"):
+                                         r"\(N, C, L\) or \(N, C, H, W\) or "
+                                         r"\(N, C, D, H, W\)$"):
         ops.interpolate(np.ones((3, 5)), size=4)
+    with pytest.raises(ValueError, match=r"input of shape \(1, 1, 1, 1, 1, 3\) for mode "
+                                         r"'bicubic'; expected \(N, C, H, W\)$"):
+        ops.interpolate(np.ones((1, 1, 1, 1, 1, 3)), size=4, mode="bicubic")
     with pytest.raises(ValueError, match=r"input of shape \(1, 2, 0, 3\) has no elements along "
                                          r"a spatial axis"):
         ops.interpolate(np.ones((1, 2, 0, 3)), size=4)

@@ -515,10 +515,11 @@ class AdaptiveAvgPool2d(Module):
 
 
 class Upsample(Module):
-    """Resize signals (N, C, L) or images (N, C, H, W) to `size` or by `scale_factor`, by
-    nearest neighbours or (bi)linearly: ops.interpolate with these settings, as PyTorch's
-    Upsample (e.g. Upsample(scale_factor=2) doubles each spatial size, repeating each
-    element)."""
+    """Resize signals (N, C, L), images (N, C, H, W) or volumes (N, C, D, H, W) to `size` or by
+    `scale_factor`, in any of interpolate's modes ("nearest", "nearest-exact", "linear",
+    "bilinear", "bicubic", "trilinear", "area"): ops.interpolate with these settings, as
+    PyTorch's Upsample (e.g. Upsample(scale_factor=2) doubles each spatial size, repeating
+    each element)."""
 
     def __init__(self, size: int | tuple[int, ...] | None = None,
                  scale_factor: float | tuple[float, ...] | None = None, mode: str = "nearest",

@@ -1,8 +1,8 @@
-"""interpolate: resizing signals (N, C, L) and images (N, C, H, W), as PyTorch's
-torch.nn.functional.interpolate, by nearest neighbours or (bi)linearly. No rule of its own:
-nearest picks rows and columns (getitem, whose rule scatter-adds the gradient back), linear
-multiplies by constant interpolation matrices (matmul), so every gradient comes from those ops'
-rules, to every order."""
+"""interpolate: resizing signals (N, C, L), images (N, C, H, W) and volumes (N, C, D, H, W),
+as PyTorch's torch.nn.functional.interpolate, by nearest neighbours, (bi/tri)linearly,
+bicubically or by area averages. No rule of its own: nearest picks rows and columns (getitem,
+whose rule scatter-adds the gradient back); the other modes multiply each axis by a constant
+matrix (matmul), so every gradient comes from those ops' rules, to every order."""
 
 from __future__ import annotations
 
@@ -11,56 +11,71 @@ import numbers
 
 import numpy as np
 
+from tinygrad_cnn.ops.pool import bin_matrix
 from tinygrad_cnn.value import Value, data_of
 
-MODES = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}    # mode -> input ranks
+MODES = {"nearest": (3, 4, 5), "nearest-exact": (3, 4, 5), "linear": (3,), "bilinear": (4,),
+         "bicubic": (4,), "trilinear": (5,), "area": (3, 4, 5)}    # mode -> input ranks
+LAYOUTS = {3: "signals (N, C, L)", 4: "images (N, C, H, W)", 5: "volumes (N, C, D, H, W)"}
+CORNERED = ("linear", "bilinear", "bicubic", "trilinear")      # the modes with align_corners
+CUBIC_A = -0.75           # the cubic convolution's parameter, PyTorch's (and OpenCV's) choice
 
 
 def interpolate(x, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None) -> Value:
-    """x (N, C, L) or (N, C, H, W) resized to `size` (an int or one per spatial axis) or by
-    `scale_factor` (a number or one per axis; each output size is floor(input size * factor)),
-    as torch.nn.functional.interpolate:
+    """x (N, C, L), (N, C, H, W) or (N, C, D, H, W) resized to `size` (an int or one per
+    spatial axis) or by `scale_factor` (a number or one per axis; each output size is
+    floor(input size * factor)), as torch.nn.functional.interpolate. Along each axis, with
+    s = in / out, or 1 / scale_factor when that was given:
 
-    - mode "nearest": output position i takes input position floor(i * s), s = in / out, or
-      1 / scale_factor when that was given: PyTorch's rule, with the roundings of its kernels
-      (nearest_sources);
-    - mode "linear" (N, C, L) and "bilinear" (N, C, H, W): each output position is the blend
-      of its two nearest input positions, at source position (i + 0.5) * s - 0.5 (clamped at
-      0), or i * (in - 1) / (out - 1) with align_corners=True (the corners' centres aligned).
+    - "nearest": output position i takes input position floor(i * s); "nearest-exact" takes
+      floor((i + 0.5) * s), the position whose cell holds the output cell's centre. Both are
+      rounded as PyTorch's kernels round them (nearest_sources);
+    - "linear" (N, C, L), "bilinear" (N, C, H, W), "trilinear" (N, C, D, H, W): each output
+      position blends its two nearest input positions, at source position (i + 0.5) * s - 0.5
+      (clamped at 0), or i * (in - 1) / (out - 1) with align_corners=True (the corners'
+      centres aligned);
+    - "bicubic" (N, C, H, W): the same source position, unclamped, blends four input positions
+      with the cubic convolution weights (cubic_weights);
+    - "area": each output position is the mean of its bin of input positions, as
+      adaptive_avg_pool2d's bins.
 
     Each output element depends on the input linearly, with constant weights: nearest is x at
-    the chosen positions, (bi)linear is A_h x A_w^T with the interpolation matrices A. Their
-    gradients are getitem's scatter-add and matmul's rule.
+    the chosen positions, the others multiply each axis by a matrix A (out, in), e.g.
+    A_h x A_w^T for an image. Their gradients are getitem's scatter-add and matmul's rule.
     """
     check_settings("interpolate", size, scale_factor, mode, align_corners)
     data = data_of(x)
     shape = np.shape(data)
     if len(shape) not in MODES[mode]:
-        layouts = " or ".join({3: "(N, C, L)", 4: "(N, C, H, W)"}[r] for r in MODES[mode])
-        other = {3: "; mode 'linear' resizes signals (N, C, L)",
-                 4: "; mode 'bilinear' resizes images (N, C, H, W)"}.get(len(shape), "")
+        layouts = " or ".join(LAYOUTS[r].split(" ", 1)[1] for r in MODES[mode])
+        others = [repr(m) for m, ranks in MODES.items() if ranks == (len(shape),)]
+        other = (f"; mode{'s' * (len(others) > 1)} {' and '.join(others)} "
+                 f"resize{'s' * (len(others) == 1)} {LAYOUTS[len(shape)]}" if others else "")
         raise ValueError(f"interpolate: input of shape {shape} for mode {mode!r}; expected "
                          f"{layouts}{other}")
     spatial = shape[2:]
     if 0 in spatial:
         raise ValueError(f"interpolate: input of shape {shape} has no elements along a spatial "
                          f"axis; expected spatial sizes >= 1 (there is nothing to resize)")
-    if mode != "nearest" and np.asarray(data).dtype.kind != "f":
+    if not mode.startswith("nearest") and np.asarray(data).dtype.kind != "f":
         raise TypeError(f"interpolate: input has dtype {np.asarray(data).dtype}; mode {mode!r} "
                         f"blends neighbours with fractional weights, so it expects a float "
                         f"input; convert it first, e.g. x.astype(np.float32)")
     sizes, scales = _output_sizes(spatial, size, scale_factor)
     out = x if isinstance(x, Value) else Value(data, requires_grad=False)
-    signal = len(shape) == 3
-    precision = np.float64 if signal and out.dtype == np.float64 else np.float32
+    images = len(shape) == 4       # PyTorch's image kernel rounds nearest positions its own way
+    precision = np.float64 if not images and out.dtype == np.float64 else np.float32
     for axis, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales, strict=True), 2):
-        if mode == "nearest":
-            sources = nearest_sources(n_in, n_out, scale, signal, precision)
-            index = (slice(None),) * axis + (sources,)
-            out = out[index]
+        if mode.startswith("nearest"):
+            sources = nearest_sources(n_in, n_out, scale, mode == "nearest-exact", images,
+                                      precision)
+            out = out[(slice(None),) * axis + (sources,)]
+        elif mode == "area":
+            out = _along_axis(out, bin_matrix(n_in, n_out, out.dtype), axis)
         else:
-            weights = linear_weights(n_in, n_out, scale, bool(align_corners), out.dtype)
+            weights = (cubic_weights if mode == "bicubic" else linear_weights)(
+                n_in, n_out, scale, bool(align_corners), out.dtype)
             out = _along_axis(out, weights, axis)
     return out
 
@@ -77,20 +92,21 @@ def _along_axis(x: Value, weights: np.ndarray, axis: int) -> Value:
     return out.transpose(*order)
 
 
-def nearest_sources(n_in: int, n_out: int, scale: float | None, signal: bool,
+def nearest_sources(n_in: int, n_out: int, scale: float | None, exact: bool, images: bool,
                     precision) -> np.ndarray:
-    """For each output position i, the input position floor(i * s) (at most n_in - 1), with
-    s = 1 / scale_factor when one was given, else n_in / n_out, rounded as PyTorch's kernels
-    round it, so that the two pick the same positions where i * s lands near an integer
-    (14 / 46 * 23 is 7 in float64 but 6.9999995 in float32). Its kernels differ: for images,
-    i * s in float32, except that an output of the input's size copies it and one of twice
-    its size repeats each position twice, whatever scale_factor gave those sizes; for signals,
-    i * s in `precision` (the input's float dtype, at least float32), rounded to float32."""
-    if not signal and n_out in (n_in, 2 * n_in):
+    """For each output position i, the input position floor(i * s), or floor((i + 0.5) * s)
+    when `exact` (at most n_in - 1), with s = 1 / scale_factor when one was given, else
+    n_in / n_out, rounded as PyTorch's kernels round it, so that the two pick the same
+    positions where the product lands near an integer (14 / 46 * 23 is 7 in float64 but
+    6.9999995 in float32). Its kernels differ: for images, the product in float32, and plain
+    nearest copies an output of the input's size and repeats each position twice for one of
+    twice its size, whatever scale_factor gave those sizes; for signals and volumes, the
+    product in `precision` (the input's float dtype, at least float32), rounded to float32."""
+    if images and not exact and n_out in (n_in, 2 * n_in):
         return np.arange(n_out) * n_in // n_out
     s = precision(1.0 / scale) if scale is not None else precision(n_in) / precision(n_out)
-    positions = (np.arange(n_out, dtype=precision) * s).astype(np.float32)
-    return np.minimum(np.floor(positions).astype(np.int64), n_in - 1)
+    positions = np.arange(n_out, dtype=precision) + precision(0.5 if exact else 0.0)
+    return np.minimum(np.floor((positions * s).astype(np.float32)).astype(np.int64), n_in - 1)
 
 
 def linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
@@ -114,16 +130,43 @@ def linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bo
     return weights.astype(dtype)
 
 
+def cubic_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
+                  dtype) -> np.ndarray:
+    """(n_out, n_in): row i holds the four weights with which output position i blends input
+    positions i0 - 1 .. i0 + 2, i0 = floor(p), p its source position as in linear_weights but
+    not clamped; positions outside [0, n_in - 1] read the nearest edge, so their weights add
+    up there. With t = p - i0, the weights are the cubic convolution kernel W at distances
+    t + 1, t, 1 - t, 2 - t:
+        W(d) = (a + 2) d^3 - (a + 3) d^2 + 1          for d <= 1
+        W(d) = a d^3 - 5a d^2 + 8a d - 4a             for 1 < d < 2,   a = -0.75,
+    which sum to 1 for every t and reproduce the samples where t = 0."""
+    i = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        source = i * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        s = 1.0 / scale if scale is not None else n_in / n_out
+        source = (i + 0.5) * s - 0.5
+    low = np.floor(source)
+    t = (source - low)[:, None]                                  # (n_out, 1)
+    d = np.abs(t - np.arange(-1, 3))                             # distances to the four taps
+    near = ((CUBIC_A + 2) * d - (CUBIC_A + 3)) * d * d + 1
+    far = ((CUBIC_A * d - 5 * CUBIC_A) * d + 8 * CUBIC_A) * d - 4 * CUBIC_A
+    taps = np.clip(low.astype(np.int64)[:, None] + np.arange(-1, 3), 0, n_in - 1)
+    weights = np.zeros((n_out, n_in))
+    np.add.at(weights, (np.arange(n_out)[:, None], taps), np.where(d <= 1, near, far))
+    return weights.astype(dtype)
+
+
 def check_settings(owner: str, size, scale_factor, mode: str, align_corners) -> None:
     """Raise unless the mode is known, align_corners fits it, and exactly one of size (ints >= 1)
     and scale_factor (numbers > 0) is given, each one number or a tuple of them."""
     if mode not in MODES:
         raise ValueError(f"{owner}: mode {mode!r}; expected one of "
                          f"{', '.join(map(repr, MODES))}")
-    if align_corners is not None and mode == "nearest":
-        raise ValueError(f"{owner}: align_corners is set for mode 'nearest', which has no "
+    if align_corners is not None and mode not in CORNERED:
+        raise ValueError(f"{owner}: align_corners is set for mode {mode!r}, which has no "
                          f"corners to align; expected align_corners=None (its default) with "
-                         f"'nearest', or mode 'linear' or 'bilinear'")
+                         f"{mode!r}, or one of the modes {', '.join(map(repr, CORNERED))}")
     example = "size=(56, 56) or scale_factor=2"
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{owner}: expected exactly one of size and scale_factor, got "
