@@ -1,12 +1,13 @@
 """nn.RNN, nn.LSTM and nn.GRU: a step by hand, output and state shapes in every layout,
 gradcheck and second derivatives through time, dropout between layers, the parameters' names
-and range, errors."""
+and range, errors; LSTM with projections (proj_size) against a numpy loop, its shapes,
+gradcheck of every input and parameter, and its errors."""
 
 import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
-from tinygrad_cnn import nn
+from tinygrad_cnn import nn, ops
 
 
 def test_an_rnn_step_by_hand():
@@ -138,3 +139,135 @@ def test_errors_say_what_was_expected(rng):
     with pytest.raises(ValueError, match=r"^LSTM: dropout is 1.0; expected a probability in "
                                          r"\[0, 1\)"):
         nn.LSTM(3, 4, num_layers=2, dropout=1.0)
+
+
+def numpy_projected_lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr):
+    """One layer and direction of an LSTM with projections, written from the equations: x (L, N,
+    I), h (N, P), c (N, H) -> the h_t (L, N, P) and the last c."""
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))                              # noqa: E731
+    hs = []
+    for x_t in x:
+        i, f, g, o = np.split(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 4, axis=-1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = (sigmoid(o) * np.tanh(c)) @ w_hr.T                            # h_t = W_hr (o * tanh c)
+        hs.append(h)
+    return np.stack(hs), c
+
+
+def test_an_lstm_with_projections_equals_a_numpy_loop(rng):
+    lstm = nn.LSTM(3, 5, proj_size=2, bidirectional=True).double()
+    x = rng.standard_normal((4, 2, 3))
+    h0, c0 = rng.standard_normal((2, 2, 2)), rng.standard_normal((2, 2, 5))
+    out, (h_n, c_n) = lstm(x, (h0, c0))
+    for d, suffix in enumerate(["", "_reverse"]):
+        weights = [getattr(lstm, f"{kind}_l0{suffix}").data for kind in
+                   ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
+        steps = x if d == 0 else x[::-1]
+        hs, c = numpy_projected_lstm(steps, h0[d], c0[d], *weights)
+        hs = hs if d == 0 else hs[::-1]
+        np.testing.assert_allclose(out.data[..., 2 * d:2 * d + 2], hs, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h_n.data[d], hs[-1 if d == 0 else 0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(c_n.data[d], c, rtol=1e-12, atol=1e-12)
+
+
+PROJECTED = [  # (settings, input shape, output shape, h shape, c shape); input_size 3, H = 4
+    ({"proj_size": 2}, (5, 2, 3), (5, 2, 2), (1, 2, 2), (1, 2, 4)),
+    ({"proj_size": 3, "num_layers": 2, "bidirectional": True}, (5, 2, 3), (5, 2, 6), (4, 2, 3),
+     (4, 2, 4)),
+    ({"proj_size": 1, "num_layers": 2, "batch_first": True, "bias": False}, (2, 5, 3),
+     (2, 5, 1), (2, 2, 1), (2, 2, 4)),
+    ({"proj_size": 2, "bidirectional": True, "batch_first": True}, (5, 3), (5, 4), (2, 2),
+     (2, 4)),                                                             # one sequence
+]
+PROJECTED_IDS = ["P2", "P3-two-layers-bidirectional", "P1-batch-first-no-bias",
+                 "P2-bidirectional-one-sequence"]
+
+
+@pytest.mark.parametrize("settings, x_shape, out_shape, h_shape, c_shape", PROJECTED,
+                         ids=PROJECTED_IDS)
+def test_lstm_with_projections_shapes(rng, settings, x_shape, out_shape, h_shape, c_shape):
+    lstm = nn.LSTM(3, 4, **settings)
+    p, directions = settings["proj_size"], 2 if settings.get("bidirectional") else 1
+    shapes = dict((name, v.shape) for name, v in lstm.named_parameters())
+    assert shapes["weight_hr_l0"] == (p, 4) and shapes["weight_hh_l0"] == (16, p)
+    if settings.get("num_layers") == 2:
+        assert shapes["weight_ih_l1"] == (16, directions * p)
+    out, (h_n, c_n) = lstm(rng.standard_normal(x_shape).astype(np.float32))
+    assert (out.shape, h_n.shape, c_n.shape) == (out_shape, h_shape, c_shape)
+    assert out.dtype == h_n.dtype == c_n.dtype == np.float32
+
+
+@pytest.mark.parametrize("initial_states", [False, True], ids=["zero-states", "initial-states"])
+@pytest.mark.parametrize("settings, x_shape, out_shape, h_shape, c_shape", PROJECTED,
+                         ids=PROJECTED_IDS)
+def test_lstm_with_projections_gradcheck_of_every_input_and_parameter(
+        rng, settings, x_shape, out_shape, h_shape, c_shape, initial_states):
+    """output, h_n and c_n at once (flattened and joined), through gradcheck's random upstream
+    gradient, against x, h_0, c_0 and every parameter."""
+    lstm = nn.LSTM(3, 4, **settings).double()
+    names = [name for name, _ in lstm.named_parameters()]
+    states = [0.5 * rng.standard_normal(h_shape), 0.5 * rng.standard_normal(c_shape)]
+
+    def run(x, *arrays):
+        hx = tuple(arrays[:2]) if initial_states else None
+        for name, param in zip(names, arrays[2 if initial_states else 0:], strict=True):
+            setattr(lstm, name, param)                 # gradcheck's float64 copy of the parameter
+        out, (h_n, c_n) = lstm(x, hx)
+        return ops.cat([out.flatten(), h_n.flatten(), c_n.flatten()])
+
+    inputs = [rng.standard_normal(x_shape), *(states if initial_states else []),
+              *(p.data for p in lstm.parameters())]
+    assert tc.gradcheck(run, inputs)
+
+
+def test_lstm_with_projections_second_derivatives(rng):
+    lstm = nn.LSTM(2, 3, proj_size=2).double()
+    assert tc.gradgradcheck(lambda x: lstm(x)[0], [rng.standard_normal((3, 2))])
+
+
+def test_lstm_with_projections_parameters_order_and_range():
+    lstm = nn.LSTM(3, 100, proj_size=7, bidirectional=True)
+    assert [name for name, _ in lstm.named_parameters()] == [
+        "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0",
+        "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse", "weight_hr_l0_reverse"]
+    assert [name for name, _ in nn.LSTM(3, 4, bias=False, proj_size=2).named_parameters()] == \
+        ["weight_ih_l0", "weight_hh_l0", "weight_hr_l0"]
+    bound = 1 / np.sqrt(100)                   # U(-1/sqrt(H), 1/sqrt(H)) for weight_hr too
+    for p in lstm.parameters():
+        assert p.dtype == np.float32 and np.abs(p.data).max() <= bound
+        assert np.abs(p.data).max() > 0.95 * bound                 # hundreds of draws each
+    assert lstm.state_size == 7 and nn.LSTM(3, 4).state_size == 4 and lstm.proj_size == 7
+    assert repr(lstm) == "LSTM(3, 100, proj_size=7, bidirectional=True)"
+
+
+def test_lstm_with_projections_errors_say_what_was_expected():
+    for proj_size in (4, 5):
+        with pytest.raises(ValueError, match=rf"^LSTM: proj_size is {proj_size} but hidden_size "
+                                             r"is 4; expected 0 <= proj_size < hidden_size "
+                                             r"\(the projected h is smaller than the cell "
+                                             r"state\); pass a smaller proj_size, or 0 for no "
+                                             r"projection"):
+            nn.LSTM(3, 4, proj_size=proj_size)
+    with pytest.raises(ValueError, match=r"^LSTM: proj_size is -1; expected an integer >= 0"):
+        nn.LSTM(3, 4, proj_size=-1)
+    with pytest.raises(TypeError, match=r"^LSTM: proj_size is float 2.0; expected an integer "
+                                        r">= 0"):
+        nn.LSTM(3, 4, proj_size=2.0)
+    assert nn.LSTM(3, 4, proj_size=0).state_size == 4                   # 0: no projection
+    lstm = nn.LSTM(3, 4, num_layers=2, proj_size=2)
+    x, h0, c0 = (np.zeros(shape, np.float32) for shape in [(5, 2, 3), (2, 2, 2), (2, 2, 4)])
+    with pytest.raises(ValueError, match=r"^LSTM: h_0 has shape \(2, 2, 4\); expected "
+                                         r"\(2, 2, 2\): \(num_layers \* directions, N, "
+                                         r"proj_size\)"):
+        lstm(x, (c0, c0))                                   # h_0 of the cell state's size
+    with pytest.raises(ValueError, match=r"^LSTM: c_0 has shape \(2, 2, 2\); expected "
+                                         r"\(2, 2, 4\): \(num_layers \* directions, N, "
+                                         r"hidden_size\)"):
+        lstm(x, (h0, h0))                                   # c_0 of the projected size
+    with pytest.raises(ValueError, match=r"^LSTM: h_0 has shape \(2, 2, 2\); expected "
+                                         r"\(2, 2\): \(num_layers \* directions, "
+                                         r"proj_size\)"):
+        lstm(x[:, 0], (h0, c0[:, 0]))                       # one sequence takes (layers, P)
+    out, (h_n, c_n) = lstm(x, (h0, c0))                     # the fix
+    assert (out.shape, h_n.shape, c_n.shape) == ((5, 2, 2), (2, 2, 2), (2, 2, 4))

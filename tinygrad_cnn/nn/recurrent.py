@@ -25,9 +25,12 @@ class _Recurrent(Module):
 
     Layer l, direction d has weight_ih_l{l}{s} (gates*H, its input size), weight_hh_l{l}{s}
     (gates*H, H), bias_ih_l{l}{s} and bias_hh_l{l}{s} (gates*H,), with s "" forwards and
-    "_reverse" backwards; every entry is drawn from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch."""
+    "_reverse" backwards; an LSTM with proj_size P > 0 also has weight_hr_l{l}{s} (P, H), and
+    its h has P entries, not H (so weight_hh is (gates*H, P)). Every entry is drawn from
+    U(-1/sqrt(H), 1/sqrt(H)), as PyTorch."""
 
     gates: int
+    proj_size: int = 0        # the size of LSTM's projected h; 0 (no projection) for the others
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -36,6 +39,12 @@ class _Recurrent(Module):
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size),
                            ("num_layers", num_layers)):
             _check_positive_int(name, arg, value)
+        _check_positive_int(name, "proj_size", self.proj_size, allow_zero=True)
+        if self.proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size is {self.proj_size} but hidden_size is "
+                             f"{hidden_size}; expected 0 <= proj_size < hidden_size (the "
+                             f"projected h is smaller than the cell state); pass a smaller "
+                             f"proj_size, or 0 for no projection")
         for arg, value in (("bias", bias), ("batch_first", batch_first),
                            ("bidirectional", bidirectional)):
             if not isinstance(value, (bool, np.bool_)):
@@ -54,11 +63,13 @@ class _Recurrent(Module):
         bound = 1.0 / math.sqrt(hidden_size)
         rows = self.gates * hidden_size
         for layer in range(num_layers):
-            inputs = input_size if layer == 0 else hidden_size * self.directions
+            inputs = input_size if layer == 0 else self.state_size * self.directions
             for suffix in self.suffixes:
-                shapes = {"weight_ih": (rows, inputs), "weight_hh": (rows, hidden_size)}
+                shapes = {"weight_ih": (rows, inputs), "weight_hh": (rows, self.state_size)}
                 if self.bias:
                     shapes |= {"bias_ih": (rows,), "bias_hh": (rows,)}
+                if self.proj_size:                             # after the biases, as PyTorch
+                    shapes |= {"weight_hr": (self.proj_size, hidden_size)}
                 for kind, shape in shapes.items():
                     setattr(self, f"{kind}_l{layer}{suffix}",
                             Value(uniform(-bound, bound, shape, rng)))
@@ -71,10 +82,16 @@ class _Recurrent(Module):
     def suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse") if self.bidirectional else ("",)
 
+    @property
+    def state_size(self) -> int:
+        """The size of h: proj_size for an LSTM with projections, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
     def step(self, projected, h, c, w_hh, b_hh):
         """One time step: the input's projection x_t W_ih^T + b_ih (N, gates*H), the states h
-        (and c, LSTM's cell state, else None) -> the next (h, c). At the first step without
-        initial states, h and c are None: zero states, whose terms drop out."""
+        (and c, LSTM's cell state, else None) -> the next (h, c), h before any projection by
+        W_hr (forward applies it). At the first step without initial states, h and c are None:
+        zero states, whose terms drop out."""
         raise NotImplementedError
 
     @staticmethod
@@ -91,7 +108,9 @@ class _Recurrent(Module):
         (L, input_size); hx the initial states (num_layers * directions, N, H), or
         (num_layers * directions, H) for one sequence (LSTM: a pair (h_0, c_0)), zeros when
         None. Returns (output, h_n): output (L, N, directions * H) in x's layout, the last
-        layer's h at every step; h_n each layer's and direction's last h (LSTM: (h_n, c_n))."""
+        layer's h at every step; h_n each layer's and direction's last h (LSTM: (h_n, c_n)).
+        An LSTM with proj_size P has h of size P: h_0, h_n and output's last axis hold P (or
+        2P) where the others hold H; c_0 and c_n keep H."""
         x, unbatched = self._sequence_major(x)
         length, n = x.shape[:2]
         h0, c0 = self._initial_states(hx, n, unbatched)
@@ -99,15 +118,17 @@ class _Recurrent(Module):
         for layer in range(self.num_layers):
             outputs = []
             for d, suffix in enumerate(self.suffixes):
-                w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{kind}_l{layer}{suffix}", None)
-                                          for kind in ("weight_ih", "weight_hh", "bias_ih",
-                                                       "bias_hh"))
+                w_ih, w_hh, b_ih, b_hh, w_hr = (
+                    getattr(self, f"{kind}_l{layer}{suffix}", None)
+                    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
                 projected = ops.linear(x, w_ih, b_ih)     # every step's x_t W_ih^T + b_ih at once
                 k = layer * self.directions + d          # this layer and direction's state
                 h, c = h0[k], (None if c0 is None else c0[k])
                 hs = [None] * length
                 for t in (range(length) if suffix == "" else reversed(range(length))):
                     h, c = self.step(projected[t], h, c, w_hh, b_hh)
+                    if w_hr is not None:                 # LSTM's projection: h_t W_hr^T, (N, P)
+                        h = ops.linear(h, w_hr)
                     hs[t] = h
                 outputs.append(ops.stack(hs))
                 last_h.append(h)
@@ -137,23 +158,27 @@ class _Recurrent(Module):
         return (ops.transpose(x, 1, 0, 2) if self.batch_first else ops.reshape(x, shape)), False
 
     def _initial_states(self, hx, n: int, unbatched: bool) -> tuple:
-        """(h_0, c_0), each (num_layers * directions, N, H), or lists of None for zero states;
-        c_0 is None but for LSTM."""
+        """(h_0, c_0), each (num_layers * directions, N, H) (h_0's last axis proj_size for an
+        LSTM with projections), or lists of None for zero states; c_0 is None but for LSTM."""
         name, lstm = type(self).__name__, self.gates == 4
-        shape = (self.num_layers * self.directions, n, self.hidden_size)
+        k = self.num_layers * self.directions
         if hx is None:                        # zero states: step leaves their terms out
-            return [None] * shape[0], [None] * shape[0] if lstm else None
+            return [None] * k, [None] * k if lstm else None
         if lstm and not (isinstance(hx, tuple) and len(hx) == 2):
             raise TypeError(f"{name}: hx is a {type(hx).__name__}; expected a pair (h_0, c_0) "
                             f"of initial hidden and cell states")
-        expected = (shape[0], shape[2]) if unbatched else shape
+        labels, given = (("h_0", "c_0"), hx) if lstm else (("hx",), (hx,))
+        h_name = "proj_size" if self.proj_size else "hidden_size"
+        sizes = ((h_name, self.state_size), ("hidden_size", self.hidden_size))   # h's, c's
         states = []
-        for label, state in zip(("h_0", "c_0") if lstm else ("hx",), hx if lstm else (hx,),
-                                strict=True):
+        for label, state, (size_name, size) in zip(labels, given, sizes[:len(labels)],
+                                                   strict=True):
+            shape = (k, n, size)
+            expected = (k, size) if unbatched else shape
             if np.shape(data_of(state)) != expected:
                 raise ValueError(f"{name}: {label} has shape {np.shape(data_of(state))}; "
                                  f"expected {expected}: (num_layers * directions, "
-                                 f"{'' if unbatched else 'N, '}hidden_size)")
+                                 f"{'' if unbatched else 'N, '}{size_name})")
             dtype, weights = np.asarray(data_of(state)).dtype, self.weight_hh_l0.dtype
             if dtype != weights:
                 raise TypeError(f"{name}: {label} has dtype {dtype} but the parameters have "
@@ -164,6 +189,8 @@ class _Recurrent(Module):
 
     def extra_repr(self) -> str:          # PyTorch's: the settings that differ from defaults
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -203,9 +230,22 @@ class LSTM(_Recurrent):
     """Long short-term memory, as PyTorch's: with the gates' rows in the order i, f, g, o,
     i, f, o = sigmoid and g = tanh of x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh (each its
     H-row block), the cell state c_t = f * c_(t-1) + i * g and h_t = o * tanh(c_t).
-    forward(x, (h_0, c_0)) returns (output, (h_n, c_n))."""
+    forward(x, (h_0, c_0)) returns (output, (h_n, c_n)).
+
+    With proj_size P > 0 (0 <= P < hidden_size), an LSTM with projections: h_t = W_hr (o *
+    tanh(c_t)), of size P, by a parameter weight_hr_l{k} (P, H) per layer and direction, so
+    weight_hh is (4H, P), a next layer takes P (2P bidirectional) inputs, and output and h_n
+    have P (or 2P) on their last axis, while c_n keeps H."""
 
     gates = 4
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, *,
+                 rng: np.random.Generator | None = None):
+        self.proj_size = proj_size            # checked, and read, by _Recurrent.__init__
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, rng=rng)
 
     def step(self, projected, h, c, w_hh, b_hh):
         i, f, g, o = ops.split(projected + self.hidden_projection(h, w_hh, b_hh), 4, axis=-1)
