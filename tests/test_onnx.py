@@ -1645,7 +1645,7 @@ class LastStep(nn.Module):
     """A recurrent layer (batch_first) and a linear layer on its last step's output."""
 
     def __init__(self, layer):
-        self.layer, self.fc = layer, nn.Linear(layer.hidden_size * layer.directions, 2)
+        self.layer, self.fc = layer, nn.Linear(layer.state_size * layer.directions, 2)
 
     def forward(self, x):
         out, _ = self.layer(x)
@@ -1655,8 +1655,9 @@ class LastStep(nn.Module):
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("layer", [nn.RNN(3, 4, batch_first=True),
                                    nn.LSTM(3, 4, num_layers=2, batch_first=True),
-                                   nn.GRU(3, 4, batch_first=True, bidirectional=True)],
-                         ids=["rnn", "lstm-2-layers", "gru-bidirectional"])
+                                   nn.GRU(3, 4, batch_first=True, bidirectional=True),
+                                   nn.LSTM(3, 4, num_layers=2, batch_first=True, proj_size=2)],
+                         ids=["rnn", "lstm-2-layers", "gru-bidirectional", "lstm-projected"])
 def test_recurrent_layers_unrolled_match_onnx_runtime_at_any_batch_size(tmp_path, layer):
     """Exported unrolled over the example's 5 steps; zero initial states leave no array of the
     batch's size in the file (the first step has no h W_hh term), so any batch size runs."""
@@ -1665,6 +1666,39 @@ def test_recurrent_layers_unrolled_match_onnx_runtime_at_any_batch_size(tmp_path
     for batch in (2, 7):
         x = rng.standard_normal((batch, 5, 3)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("settings", [{"proj_size": 2},
+                                      {"proj_size": 3, "num_layers": 2, "bidirectional": True,
+                                       "bias": False}],
+                         ids=["one-layer", "two-layers-bidirectional-no-bias"])
+def test_lstm_with_projections_output_and_states_match_onnx_runtime(tmp_path, settings):
+    """An LSTM with proj_size exports as the ops it runs (the projection is one more MatMul by
+    weight_hr per step): output (N, L, directions * P), h_n and c_n, batch first, all equal."""
+    class States(nn.Module):
+        def __init__(self):
+            self.lstm = nn.LSTM(3, 5, batch_first=True, **settings)
+
+        def forward(self, x):
+            out, (h_n, c_n) = self.lstm(x)
+            return out, h_n.transpose(1, 0, 2), c_n.transpose(1, 0, 2)   # (N, layers*dirs, .)
+
+    model, rng, path = States().eval(), np.random.default_rng(17), tmp_path / "p.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 4, 3)).astype(np.float32), path)
+    names = {init.name for init in proto.graph.initializer}
+    assert "lstm.weight_hr_l0" in names
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 4, 3)).astype(np.float32)
+        with tc.no_grad():
+            expected = [v.data for v in model(tc.Value(x))]
+        got = run_ort(path, x)
+        p, k = settings["proj_size"], 2 if settings.get("bidirectional") else 1
+        assert [g.shape for g in got] == [e.shape for e in expected] == \
+            [(batch, 4, k * p), (batch, k * settings.get("num_layers", 1), p),
+             (batch, k * settings.get("num_layers", 1), 5)]
+        for g, e in zip(got, expected, strict=True):
+            assert float(np.abs(g - e).max()) < TOLERANCE
 
 
 class SelfAttention(nn.Module):
