@@ -1,6 +1,7 @@
 """scaled_dot_product_attention and nn.MultiheadAttention: by hand, gradcheck and second
-derivatives with and without masks, shapes in every layout, the parameters' names and initial
-values, dropout in training only, errors."""
+derivatives with and without masks, shapes in every layout, kdim and vdim, add_bias_kv and
+add_zero_attn (inputs' and parameters' gradients), the parameters' names and initial values,
+dropout in training only, errors."""
 
 import numpy as np
 import pytest
@@ -59,6 +60,81 @@ def test_multihead_attention_gradcheck_shapes_and_weights(rng, batch_first):
     assert tc.gradgradcheck(lambda q: mha(q, q, q)[0], [query])
 
 
+SETTINGS = {"kdim-vdim": {"kdim": 3, "vdim": 5}, "bias-kv": {"add_bias_kv": True},
+            "zero-attn": {"add_zero_attn": True},
+            "all": {"kdim": 3, "vdim": 5, "add_bias_kv": True, "add_zero_attn": True}}
+
+
+def with_parameters(mha, names, run):
+    """run(q, k, v) as a function of q, k, v and the parameters `names` of mha, so that
+    tc.gradcheck checks their gradients too."""
+    def fn(q, k, v, *params):
+        for name, param in zip(names, params, strict=True):
+            setattr(mha, name, param)
+        return run(q, k, v)
+    return fn, [getattr(mha, name).data for name in names]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_kdim_vdim_bias_kv_and_zero_attn_gradcheck(rng, setting, batch_first):
+    settings = SETTINGS[setting]
+    mha = nn.MultiheadAttention(4, 2, batch_first=batch_first, **settings).double()
+    kdim, vdim = settings.get("kdim", 4), settings.get("vdim", 4)
+    mha.in_proj_bias.data[...] = rng.standard_normal(12)        # not 0, so its gradient shows
+    layout = (lambda n, length, e: (n, length, e)) if batch_first else \
+        (lambda n, length, e: (length, n, e))
+    query, key, value = (rng.standard_normal(layout(2, length, e))
+                         for length, e in ((3, 4), (5, kdim), (5, vdim)))
+    extra = settings.get("add_bias_kv", False) + settings.get("add_zero_attn", False)
+    out, weights = mha(query, key, value)
+    assert out.shape == query.shape and weights.shape == (2, 3, 5 + extra)
+    np.testing.assert_allclose(weights.data.sum(axis=-1), 1.0)
+    names = [name for name, _ in mha.named_parameters()
+             if name in ("k_proj_weight", "v_proj_weight", "bias_k", "bias_v", "in_proj_bias")]
+    masks = {"attn_mask": np.arange(15).reshape(3, 5) % 4 == 1,
+             "key_padding_mask": np.array([[False] * 3 + [True] * 2, [True] + [False] * 4])}
+    fn, params = with_parameters(mha, names, lambda q, k, v: mha(q, k, v, **masks)[0])
+    assert tc.gradcheck(fn, [query, key, value, *params])
+    fn, params = with_parameters(
+        mha, names, lambda q, k, v: mha(q, k, v, average_attn_weights=False)[1])
+    assert tc.gradcheck(fn, [query, key, value, *params])
+
+
+def test_unbatched_with_float_mask_gradcheck(rng):
+    mha = nn.MultiheadAttention(4, 2, **SETTINGS["all"]).double()
+    query, key, value = (rng.standard_normal(s) for s in ((3, 4), (5, 3), (5, 5)))
+    attn_mask = rng.standard_normal((3, 5))
+    out, weights = mha(query, key, value, attn_mask=attn_mask)
+    assert out.shape == (3, 4) and weights.shape == (3, 7)
+    assert tc.gradcheck(lambda q, k, v, m: mha(q, k, v, attn_mask=m)[0],
+                        [query, key, value, attn_mask])                     # the mask's too
+
+
+def test_the_keys_appended_by_hand(rng):
+    """With every real key left out, a query attends only to what the settings append: bias_k
+    and bias_v (not projected) or the zero key and value, so the output is out_proj of bias_v,
+    or of zeros, the bias; with both, the scores bias_k . q / sqrt(d) and 0 share the weight."""
+    x = rng.standard_normal((3, 2, 4))
+    everything = np.ones((2, 3), dtype=bool)
+    mha = nn.MultiheadAttention(4, 2, add_zero_attn=True).double()
+    mha.out_proj.bias.data[...] = [1.0, 2.0, 3.0, 4.0]
+    out, weights = mha(x, x, x, key_padding_mask=everything)
+    np.testing.assert_allclose(out.data, np.broadcast_to([1.0, 2.0, 3.0, 4.0], (3, 2, 4)))
+    np.testing.assert_array_equal(weights.data[..., -1], 1.0)
+    mha = nn.MultiheadAttention(4, 2, add_bias_kv=True).double()
+    expected = mha.bias_v.data[0, 0] @ mha.out_proj.weight.data.T + mha.out_proj.bias.data
+    out, weights = mha(x, x, x, key_padding_mask=everything)
+    np.testing.assert_allclose(out.data, np.broadcast_to(expected, (3, 2, 4)))
+    assert weights.shape == (2, 3, 4)
+    mha = nn.MultiheadAttention(4, 1, add_bias_kv=True, add_zero_attn=True).double()
+    mha.in_proj_weight.data[...] = np.tile(np.eye(4), (3, 1))          # q = x, k = x, v = x
+    out, weights = mha(x, x, x, key_padding_mask=everything)
+    score = x @ mha.bias_k.data[0, 0] / 2.0                           # scale 1 / sqrt(4)
+    np.testing.assert_allclose(weights.data[..., -2], 1 / (1 + np.exp(-score)).T)
+    np.testing.assert_allclose(weights.data[..., -1], 1 / (1 + np.exp(score)).T)
+
+
 def test_parameters_names_and_initial_values():
     mha = nn.MultiheadAttention(6, 3)
     assert [name for name, _ in mha.named_parameters()] == \
@@ -68,6 +144,25 @@ def test_parameters_names_and_initial_values():
     assert not mha.in_proj_bias.data.any() and not mha.out_proj.bias.data.any()
     assert [name for name, _ in nn.MultiheadAttention(6, 3, bias=False).named_parameters()] == \
         ["in_proj_weight", "out_proj.weight"]
+
+
+def test_separate_projections_and_bias_kv_names_shapes_and_initial_values():
+    mha = nn.MultiheadAttention(64, 4, kdim=32, vdim=16, add_bias_kv=True)
+    assert [(name, p.shape) for name, p in mha.named_parameters()] == [
+        ("q_proj_weight", (64, 64)), ("k_proj_weight", (64, 32)), ("v_proj_weight", (64, 16)),
+        ("in_proj_bias", (192,)), ("bias_k", (1, 1, 64)), ("bias_v", (1, 1, 64)),
+        ("out_proj.weight", (64, 64)), ("out_proj.bias", (64,))]
+    assert mha.in_proj_weight is None and (mha.kdim, mha.vdim) == (32, 16)
+    for name, fan_in in (("q_proj_weight", 64), ("k_proj_weight", 32), ("v_proj_weight", 16)):
+        data, bound = getattr(mha, name).data, np.sqrt(6 / (64 + fan_in))    # xavier_uniform_
+        assert data.dtype == np.float32 and bound * 0.95 < np.abs(data).max() <= bound
+    for name in ("bias_k", "bias_v"):                 # xavier_normal_: std sqrt(2 / (64 + 64))
+        assert 0.7 * np.sqrt(1 / 64) < getattr(mha, name).data.std() < 1.3 * np.sqrt(1 / 64)
+    mha = nn.MultiheadAttention(6, 3)                 # PyTorch's None attributes, not parameters
+    assert mha.q_proj_weight is mha.k_proj_weight is mha.v_proj_weight is mha.bias_k is None
+    assert [name for name, _ in nn.MultiheadAttention(6, 3, kdim=2, bias=False,
+                                                      add_zero_attn=True).named_parameters()] \
+        == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"]
 
 
 def test_dropout_of_attention_weights_in_training_only(rng):
@@ -103,6 +198,32 @@ def test_errors_say_what_was_expected(rng):
     with pytest.raises(ValueError, match=r"^MultiheadAttention: embed_dim 5 is not divisible "
                                          r"by num_heads 2"):
         nn.MultiheadAttention(5, 2)
+    with pytest.raises(ValueError, match=r"^MultiheadAttention: kdim is 0; expected a positive "
+                                         r"int \(the number of features of each key\) or None "
+                                         r"\(embed_dim, 4\)"):
+        nn.MultiheadAttention(4, 2, kdim=0)
+    with pytest.raises(TypeError, match=r"^MultiheadAttention: vdim is float 2.5; expected a "
+                                        r"positive int \(the number of features of each value\)"):
+        nn.MultiheadAttention(4, 2, vdim=2.5)
+    with pytest.raises(TypeError, match=r"^MultiheadAttention: kdim is bool True; expected"):
+        nn.MultiheadAttention(4, 2, kdim=True)
+    separate = nn.MultiheadAttention(4, 2, kdim=3, vdim=5, batch_first=True)
+    with pytest.raises(ValueError, match=r"^MultiheadAttention: value has shape \(2, 6, 4\) "
+                                         r"\(query \(2, 3, 4\), key \(2, 6, 3\), value "
+                                         r"\(2, 6, 4\)\); expected \(N, S, vdim\) "
+                                         r"\(batch_first=True\), with vdim = 5; build the layer "
+                                         r"with vdim=4 for such values"):
+        separate(np.ones((2, 3, 4)), np.ones((2, 6, 3)), np.ones((2, 6, 4)))
+    with pytest.raises(ValueError, match=r"^MultiheadAttention: key has shape \(6, 4\) "
+                                         r"\(query \(3, 4\), key \(6, 4\), value \(6, 5\)\); "
+                                         r"expected \(S, kdim\) \(unbatched\), with kdim = 3"):
+        separate(np.ones((3, 4)), np.ones((6, 4)), np.ones((6, 5)))
+    with pytest.raises(ValueError, match=r"^MultiheadAttention: query \(2, 3, 4\), key "
+                                         r"\(2, 6, 3\) and value \(2, 7, 5\); expected key and "
+                                         r"value of one length S"):
+        separate(np.ones((2, 3, 4)), np.ones((2, 6, 3)), np.ones((2, 7, 5)))
+    assert separate(np.ones((2, 3, 4)), np.ones((2, 6, 3)), np.ones((2, 6, 5)))[0].shape == \
+        (2, 3, 4)                                                        # the shapes expected
     with pytest.raises(ValueError, match=r"^MultiheadAttention: key has shape \(5, 2, 3\) "
                                          r"\(query \(3, 2, 4\), key \(5, 2, 3\), value "
                                          r"\(5, 2, 3\)\); expected \(S, N, kdim\) "
