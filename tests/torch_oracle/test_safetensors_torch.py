@@ -188,3 +188,32 @@ def test_sequence_models_weights_load_into_pytorch_strictly(torch, tmp_path, nam
         their_out = theirs(*map(torch.from_numpy, arrays))
     out, their_out = (out[0], their_out[0]) if name != "Transformer" else (out, their_out)
     np.testing.assert_allclose(out.data, their_out.numpy(), atol=TOLERANCE)
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN:UserWarning")
+def test_lstm_with_projections_weights_move_to_and_from_pytorch_strictly(torch, tmp_path):
+    """An LSTM with proj_size: our .safetensors file loads into PyTorch's LSTM of the same
+    settings with strict=True (weight_hr_l{k}, weight_hh (4H, P), the next layer's weight_ih
+    (4H, 2P) in PyTorch's names and shapes), and a file PyTorch writes loads into ours; either
+    way the two give the same output, h_n and c_n."""
+    from safetensors.torch import load_file, save_file
+    settings = dict(num_layers=2, bidirectional=True, batch_first=True, proj_size=2)
+    x = np.random.default_rng(4).standard_normal((2, 5, 3)).astype(np.float32)
+
+    def same_results(ours, theirs):
+        with tc.no_grad():
+            out, (h_n, c_n) = ours(x)
+        with torch.no_grad():
+            their_out, (their_h, their_c) = theirs(torch.from_numpy(x))
+        for a, b in ((out, their_out), (h_n, their_h), (c_n, their_c)):
+            assert a.shape == tuple(b.shape)
+            np.testing.assert_allclose(a.data, b.numpy(), atol=TOLERANCE)
+
+    ours, theirs = tc.nn.LSTM(3, 4, **settings), torch.nn.LSTM(3, 4, **settings).float()
+    tc.save(ours.state_dict(), tmp_path / "ours.safetensors")
+    theirs.load_state_dict(load_file(tmp_path / "ours.safetensors"), strict=True)
+    same_results(ours, theirs)
+    ours, theirs = tc.nn.LSTM(3, 4, **settings), torch.nn.LSTM(3, 4, **settings).float()
+    save_file(theirs.state_dict(), tmp_path / "theirs.safetensors")
+    ours.load_state_dict(tc.load(tmp_path / "theirs.safetensors"), strict=True)
+    same_results(ours, theirs)
