@@ -1,8 +1,9 @@
 """scaled_dot_product_attention and nn.MultiheadAttention against PyTorch's, float64: outputs,
 attention weights and the gradients of the inputs and of every parameter (PyTorch's weights
 loaded into ours through the state dict: the same names and order), with bool and float masks,
-key padding, causal masks, per-head weights, batch_first and one unbatched sequence; the second
-derivatives of the attention."""
+key padding, causal masks, per-head weights, batch_first and one unbatched sequence, for the
+default layer and with kdim and vdim, add_bias_kv and add_zero_attn (whose state dicts move both
+ways strictly); the second derivatives of the attention."""
 
 import numpy as np
 import pytest
@@ -70,6 +71,61 @@ def test_causal_batch_first_unbiased_and_unbatched_equal_pytorch(torch, rng):
     one = rng.standard_normal((L, 8))
     compare(torch, rng, ours, theirs, [one, one, one],
             {"key_padding_mask": np.array([False, True, False, False])})
+
+
+SETTINGS = {"kdim-vdim": {"kdim": 6, "vdim": 3}, "bias-kv": {"add_bias_kv": True},
+            "zero-attn": {"add_zero_attn": True},
+            "all": {"kdim": 6, "vdim": 3, "add_bias_kv": True, "add_zero_attn": True}}
+
+
+@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_kdim_vdim_bias_kv_and_zero_attn_equal_pytorch(torch, rng, setting, case):
+    settings = SETTINGS[setting]
+    name, kwargs = attention_cases(rng)[case]
+    ours, theirs = pair(torch, **settings)
+    query = rng.standard_normal((L, N, 8))
+    key = rng.standard_normal((S, N, settings.get("kdim", 8)))
+    value = rng.standard_normal((S, N, settings.get("vdim", 8)))
+    compare(torch, rng, ours, theirs, [query, key, value], kwargs)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_the_settings_batch_first_unbatched_and_unbiased_equal_pytorch(torch, rng, setting):
+    settings = SETTINGS[setting]
+    kdim, vdim = settings.get("kdim", 8), settings.get("vdim", 8)
+    ours, theirs = pair(torch, batch_first=True, **settings)
+    arrays = [rng.standard_normal((N, length, e)) for length, e in ((L, 8), (S, kdim), (S, vdim))]
+    padding = np.zeros((N, S))                          # floats, as the attn_mask
+    padding[1, 1:] = -np.inf                            # all but one key of a sequence left out
+    compare(torch, rng, ours, theirs, arrays,
+            {"key_padding_mask": padding, "attn_mask": rng.standard_normal((L, S)),
+             "average_attn_weights": False})
+    ours, theirs = pair(torch, bias=False, **settings)
+    arrays = [rng.standard_normal((length, e)) for length, e in ((L, 8), (S, kdim), (S, vdim))]
+    compare(torch, rng, ours, theirs, arrays,
+            {"key_padding_mask": np.array([True, False, True, False, False])})
+    ours, theirs = pair(torch, **settings)
+    compare(torch, rng, ours, theirs, arrays, {"need_weights": False})
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_state_dicts_move_both_ways_strictly(torch, setting):
+    theirs = torch.nn.MultiheadAttention(8, 2, dtype=torch.float32, **SETTINGS[setting])
+    ours = nn.MultiheadAttention(8, 2, **SETTINGS[setting])
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()},
+                           strict=True)
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), ours.state_dict()[k])
+    theirs = torch.nn.MultiheadAttention(8, 2, dtype=torch.float32, **SETTINGS[setting])
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()}, strict=True)
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[k], v.numpy())
+    assert (ours.in_proj_weight is None) == (theirs.in_proj_weight is None)
+    assert (ours.kdim, ours.vdim, ours.add_zero_attn) == \
+        (theirs.kdim, theirs.vdim, theirs.add_zero_attn)
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"is_causal": True}, {"scale": 0.3},
