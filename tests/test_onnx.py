@@ -1723,6 +1723,33 @@ def test_multihead_attention_matches_onnx_runtime(tmp_path, causal):
         assert max_difference(model, path, x) < TOLERANCE
 
 
+class CrossAttention(nn.Module):
+    """MultiheadAttention (batch_first) with kdim=6 and vdim=3 (keys and values: parts of the
+    input's features), add_bias_kv and add_zero_attn, under a causal mask."""
+
+    def __init__(self):
+        self.attention = nn.MultiheadAttention(8, 2, kdim=6, vdim=3, add_bias_kv=True,
+                                               add_zero_attn=True, batch_first=True)
+        for param in (self.attention.in_proj_bias, self.attention.out_proj.bias):
+            param.data[...] = np.random.default_rng(3).standard_normal(param.shape)
+        self.mask = np.triu(np.ones((5, 5), dtype=bool), k=1)
+
+    def forward(self, x):
+        out, _ = self.attention(x, x[..., :6], x[..., 5:], attn_mask=self.mask)
+        return out
+
+
+@pytest.mark.filterwarnings("error")
+def test_multihead_attention_with_kdim_vdim_bias_kv_and_zero_attn_matches_onnx_runtime(tmp_path):
+    """bias_k and bias_v go in as a padded row replaced by Where, the zero key as Pad: no array
+    of the batch's size, so any batch size runs."""
+    model, rng, path = CrossAttention().eval(), np.random.default_rng(17), tmp_path / "c.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 5, 8)).astype(np.float32), path)
+    for batch in (2, 6):
+        x = rng.standard_normal((batch, 5, 8)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
 @pytest.mark.filterwarnings("error")
 def test_transformer_encoder_matches_onnx_runtime(tmp_path):
     layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, activation="gelu")
