@@ -109,6 +109,26 @@ def test_the_settings_batch_first_unbatched_and_unbiased_equal_pytorch(torch, rn
     compare(torch, rng, ours, theirs, arrays, {"need_weights": False})
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_the_settings_under_the_is_causal_hint_equal_pytorch(torch, rng, setting, need_weights):
+    """With keys added, is_causal=True, need_weights=False and no key padding, PyTorch masks
+    the scores (L, S') causally instead of padding attn_mask: the first S queries lose the keys
+    added; with need_weights=True, or key padding, the padded attn_mask counts."""
+    settings = SETTINGS[setting]
+    ours, theirs = pair(torch, **settings)
+    arrays = [rng.standard_normal((length, N, e)) for length, e in
+              ((L, 8), (S, settings.get("kdim", 8)), (S, settings.get("vdim", 8)))]
+    causal = np.triu(np.ones((L, S), dtype=bool), k=1)
+    compare(torch, rng, ours, theirs, arrays,
+            {"attn_mask": causal, "is_causal": True, "need_weights": need_weights})
+    padding = np.zeros((N, S), dtype=bool)
+    padding[:, -1] = True
+    compare(torch, rng, ours, theirs, arrays, {"attn_mask": causal, "is_causal": True,
+                                               "key_padding_mask": padding,
+                                               "need_weights": need_weights})
+
+
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_state_dicts_move_both_ways_strictly(torch, setting):
     theirs = torch.nn.MultiheadAttention(8, 2, dtype=torch.float32, **SETTINGS[setting])

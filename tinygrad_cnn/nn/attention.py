@@ -38,8 +38,10 @@ class MultiheadAttention(Module):
     need_weights=False), S' = S plus one for add_bias_kv and one for add_zero_attn. Masks, as
     PyTorch's: attn_mask (L, S) or (N * num_heads, L, S), key_padding_mask (N, S); bools are
     True where attending is NOT allowed, floats are added to the scores. is_causal is only
-    PyTorch's hint that attn_mask is causal: the mask itself must be given. dropout zeroes
-    attention weights in training.
+    PyTorch's hint that attn_mask is causal: the mask itself must be given (but with keys added,
+    is_causal=True, need_weights=False and no key_padding_mask, PyTorch masks the scores
+    (L, S') causally in place of attn_mask, so the first S queries never see the keys added;
+    so does this layer). dropout zeroes attention weights in training.
 
     in_proj_weight (or each of q/k/v_proj_weight) is drawn as xavier_uniform_, bias_k and
     bias_v as xavier_normal_, the biases start at 0, out_proj.weight as Linear's, all as
@@ -118,8 +120,13 @@ class MultiheadAttention(Module):
                                  f"({length}, {source}) (L, S) or "
                                  f"({n * self.num_heads}, {length}, {source}) "
                                  f"(N * num_heads, L, S)")
-            attn_mask = _padded(attn_mask, extra)
-            if len(shape) == 3:
+            if extra and is_causal and key_padding_mask is None and not need_weights:
+                # PyTorch then drops attn_mask for scaled_dot_product_attention's causal mask
+                # of all S' keys, top-left, which keeps the first S queries off the keys added
+                attn_mask = np.triu(np.ones((length, source + extra), dtype=bool), k=1)
+            else:
+                attn_mask = _padded(attn_mask, extra)
+            if np.ndim(data_of(attn_mask)) == 3:
                 attn_mask = ops.reshape(attn_mask, n, self.num_heads, length, source + extra)
             masks.append((attn_mask, False))       # bools: True keeps a query off
         if key_padding_mask is not None:
