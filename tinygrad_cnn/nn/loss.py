@@ -14,6 +14,8 @@ from tinygrad_cnn.ops.loss import (
     REDUCTIONS,
     check_beta,
     check_delta,
+    check_ignore_index,
+    check_label_smoothing,
     check_reduction,
     check_weight,
 )
@@ -36,20 +38,61 @@ class _Loss(Module):
         return [] if self.reduction == "mean" else [f"reduction={self.reduction!r}"]
 
 
+def weight_buffer(layer: str, weight, name: str = "weight") -> Buffer | None:
+    """A loss's constant weight as a buffer (in state_dict, as PyTorch's), float32 when given
+    as integers (PyTorch's default float dtype, so that its state dicts load); None stays
+    None."""
+    check_weight(layer, weight, name)
+    if weight is None:
+        return None
+    weight = Buffer(weight)
+    if weight.data.dtype.kind != "f":
+        weight.data = weight.data.astype(np.float32)
+    return weight
+
+
 class CrossEntropyLoss(_Loss):
-    """Cross-entropy of softmax(logits) against class ids: logits (N, K), target (N,) of ints
-    in [0, K), as ops.cross_entropy."""
+    """Cross-entropy of softmax(logits) against class ids or probabilities: logits (N, K),
+    (N, K, d1, ...) or (K,), as ops.cross_entropy, with its weight (a buffer), ignore_index and
+    label_smoothing."""
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        self.weight = weight_buffer("CrossEntropyLoss", weight)
+        super().__init__(reduction)
+        check_ignore_index("CrossEntropyLoss", ignore_index)
+        check_label_smoothing("CrossEntropyLoss", label_smoothing)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, logits, target):
-        return ops.cross_entropy(logits, target, self.reduction)
+        return ops.cross_entropy(logits, target, self.reduction, weight=self.weight,
+                                 ignore_index=self.ignore_index,
+                                 label_smoothing=self.label_smoothing)
+
+    def _settings(self) -> list[str]:
+        return (super()._settings()
+                + ([] if self.ignore_index == -100 else [f"ignore_index={self.ignore_index}"])
+                + ([] if self.label_smoothing == 0.0 else
+                   [f"label_smoothing={self.label_smoothing}"]))
 
 
 class NLLLoss(_Loss):
-    """-log_probs[n, target[n]]: log_probs (N, K), e.g. from log_softmax, target (N,) of ints
-    in [0, K), as ops.nll_loss."""
+    """-weight[y] log_probs[y] for class ids y: log_probs (N, K), (N, K, d1, ...) or (K,), e.g.
+    from log_softmax, as ops.nll_loss, with its weight (a buffer) and ignore_index."""
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
+        self.weight = weight_buffer("NLLLoss", weight)
+        super().__init__(reduction)
+        check_ignore_index("NLLLoss", ignore_index)
+        self.ignore_index = ignore_index
 
     def forward(self, log_probs, target):
-        return ops.nll_loss(log_probs, target, self.reduction)
+        return ops.nll_loss(log_probs, target, self.reduction, weight=self.weight,
+                            ignore_index=self.ignore_index)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + ([] if self.ignore_index == -100 else
+                                      [f"ignore_index={self.ignore_index}"])
 
 
 class MSELoss(_Loss):
@@ -61,10 +104,18 @@ class MSELoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], logits and target of
-    one shape, as ops.binary_cross_entropy_with_logits."""
+    one shape, as ops.binary_cross_entropy_with_logits, with its weight and pos_weight
+    (buffers, as PyTorch's)."""
+
+    def __init__(self, weight=None, *, reduction: str = "mean", pos_weight=None):
+        self.weight = weight_buffer("BCEWithLogitsLoss", weight)
+        self.pos_weight = weight_buffer("BCEWithLogitsLoss", pos_weight, "pos_weight")
+        super().__init__(reduction)
 
     def forward(self, logits, target):
-        return ops.binary_cross_entropy_with_logits(logits, target, self.reduction)
+        return ops.binary_cross_entropy_with_logits(logits, target, self.reduction,
+                                                    weight=self.weight,
+                                                    pos_weight=self.pos_weight)
 
 
 class L1Loss(_Loss):
@@ -112,13 +163,8 @@ class BCELoss(_Loss):
     when given as integers (PyTorch's default float dtype, so that its state dicts load)."""
 
     def __init__(self, weight=None, reduction: str = "mean"):
-        check_weight("BCELoss", weight)
+        self.weight = weight_buffer("BCELoss", weight)
         super().__init__(reduction)
-        if weight is not None:
-            weight = Buffer(weight)
-            if weight.data.dtype.kind != "f":
-                weight.data = weight.data.astype(np.float32)
-        self.weight = weight
 
     def forward(self, input, target):
         return ops.binary_cross_entropy(input, target, self.weight, self.reduction)

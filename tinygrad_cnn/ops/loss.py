@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Where
+from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Softplus, Where
 from tinygrad_cnn.ops.shape import broadcasts_to
 from tinygrad_cnn.value import Value, data_of
 
@@ -56,47 +56,57 @@ class LogSoftmax(Function):
 
 
 class CrossEntropy(Function):
-    """l_n = -log softmax(logits[n])[target[n]], reduced over n by `reduction` ("mean": L =
-    (1/N) sum_n l_n): logits (N, K), target (N,) ints -> () or (N,) for "none".
+    """l = -sum_k a_k log p_k along the class axis, with p = softmax(logits): the cross-entropy
+    of p against the weighted target a, which cross_entropy makes from class ids (the class
+    weight at the target class; label smoothing spreads some of it over every class) or from
+    probabilities. logits and a of one shape, (N, K, d1, ...) with `axis` 1 or (K,) with
+    `axis` 0 -> () or the losses (N, d1, ...) for "none"; "mean" divides their sum by
+    `divisor`.
 
-    Fused with the softmax: log p = logits - logsumexp(logits) row by row (shifted by the row
-    maximum, so logits of any size give a finite loss).
-    Backward: dl_n/dlogits[n,k] = p[n,k] - [k == target[n]], since
-    d/dz_k (-z_y + log sum_j exp z_j) = -[k == y] + p_k.
+    Fused with the softmax: log p = logits - logsumexp(logits) (shifted by the maximum, so
+    logits of any size give a finite loss).
+    Backward: l = -sum_j a_j (z_j - log sum_i e^(z_i)), so dl/dz_k = -a_k + p_k sum_j a_j,
+    which is p - onehot(y) for a plain class id y; and dl/da_k = -log p_k.
     """
 
-    def forward(self, logits, target, reduction="mean"):
-        self.target, self.reduction = target, reduction     # integer class ids: a constant
-        log_p = _log_softmax(logits, axis=1)
-        return _reduce(-log_p[np.arange(len(target)), target], reduction)
+    def forward(self, logits, a, axis, reduction="mean", divisor=1.0):
+        self.axis, self.reduction, self.divisor = axis, reduction, divisor
+        return _reduce(-(a * _log_softmax(logits, axis)).sum(axis=axis), reduction, divisor)
 
-    # l_n = -log p[n, y_n], p = softmax(logits)  =>  dl_n/dlogits[n] = p[n] - onehot(y_n),
-    # times l_n's upstream gradient (g / N for the mean)
+    # l = -sum_k a_k log p_k  =>  dl/dz = p sum_k a_k - a and dl/da = -log p, times l's
+    # upstream gradient (g / divisor for the mean)
     def backward(self, grad):
-        logits, _, _ = self.saved()
-        onehot = np.eye(logits.shape[1], dtype=logits.dtype)[self.target]
-        per_row = _per_loss(grad, self.reduction, len(self.target), (len(self.target), 1))
-        return (Softmax.run(logits, axis=1) - onehot) * per_row, None
+        logits, a, out = self.saved()
+        per_loss = _per_loss(grad, self.reduction, self.divisor, _with_class_axis(out, self.axis))
+        dz = da = None
+        if self.needs_input_grad[0]:
+            p = Softmax.run(logits, axis=self.axis)
+            dz = (p * a.sum(axis=self.axis, keepdims=True) - a) * per_loss
+        if self.needs_input_grad[1]:
+            da = -LogSoftmax.run(logits, axis=self.axis) * per_loss
+        return dz, da
 
 
 class NLLLoss(Function):
-    """l_n = -log_probs[n, target[n]], reduced over n by `reduction`: log_probs (N, K),
-    target (N,) ints -> () or (N,) for "none". With log_probs = log_softmax(logits, axis=1)
-    it is cross_entropy(logits, target).
+    """l = -sum_k a_k log_probs_k along the class axis, with the weighted target a that nll_loss
+    makes from class ids (the class weight at the target class, else 0), so l = -w_y
+    log_probs_y: log_probs and a of one shape, (N, K, d1, ...) with `axis` 1 or (K,) with
+    `axis` 0 -> () or the losses (N, d1, ...) for "none"; "mean" divides their sum by
+    `divisor`. With log_probs = log_softmax(logits, axis=1) it is cross_entropy(logits, target).
 
-    Backward: l_n picks one element of row n with sign -1: dl_n/dlog_probs[n] = -onehot(y_n).
+    Backward: l is linear in log_probs: dl/dlog_probs = -a, and dl/da = -log_probs.
     """
 
-    def forward(self, log_probs, target, reduction="mean"):
-        self.target, self.reduction = target, reduction     # integer class ids: a constant
-        return _reduce(-log_probs[np.arange(len(target)), target], reduction)
+    def forward(self, log_probs, a, axis, reduction="mean", divisor=1.0):
+        self.axis, self.reduction, self.divisor = axis, reduction, divisor
+        return _reduce(-(a * log_probs).sum(axis=axis), reduction, divisor)
 
-    # l_n = -log_probs[n, y_n]  =>  dl_n/dlog_probs[n] = -onehot(y_n), times l_n's upstream
+    # l = -sum_k a_k x_k  =>  dl/dx = -a, dl/da = -x, times l's upstream gradient
     def backward(self, grad):
-        log_probs, _, _ = self.saved()
-        onehot = np.eye(log_probs.shape[1], dtype=log_probs.dtype)[self.target]
-        return -onehot * _per_loss(grad, self.reduction, len(self.target),
-                                   (len(self.target), 1)), None
+        log_probs, a, out = self.saved()
+        per_loss = _per_loss(grad, self.reduction, self.divisor, _with_class_axis(out, self.axis))
+        return (-a * per_loss if self.needs_input_grad[0] else None,
+                -log_probs * per_loss if self.needs_input_grad[1] else None)
 
 
 class MSELoss(Function):
@@ -119,25 +129,40 @@ class MSELoss(Function):
 
 
 class BCEWithLogits(Function):
-    """l = -t log s(z) - (1 - t) log(1 - s(z)) elementwise with s the sigmoid, reduced by
+    """l = -w (c t log s(z) + (1 - t) log(1 - s(z))) elementwise with s the sigmoid, weights w
+    and the positive class's weights c (pos_weight; None: 1, broadcast over z), reduced by
     `reduction`: z and t of one shape -> () or that shape for "none".
 
-    Since log s(z) = -softplus(-z), log(1 - s(z)) = -softplus(z) and softplus(-z) =
-    softplus(z) - z: l = softplus(z) - t z, computed as max(z, 0) - t z + log(1 + e^-|z|),
-    where no exponent is positive: finite for logits of any size.
-    Backward: dl/dz = softplus'(z) - t = s(z) - t; dl/dt = -z.
+    Since log s(z) = -softplus(-z) and log(1 - s(z)) = -softplus(-z) - z:
+    l = w ((1 - t) z + (1 + (c - 1) t) softplus(-z)), which for c = 1 is softplus(z) - t z;
+    softplus(-z) is computed as max(-z, 0) + log(1 + e^-|z|), where no exponent is positive:
+    finite for logits of any size.
+    Backward: dl/dz = w ((1 - t) - (1 + (c - 1) t) s(-z)), which for c = 1 is w (s(z) - t);
+    dl/dt = w ((c - 1) softplus(-z) - z).
     """
 
-    def forward(self, z, t, reduction="mean"):
-        self.reduction = reduction
-        return _reduce(np.maximum(z, 0) - t * z + np.log1p(np.exp(-np.abs(z))), reduction)
+    def forward(self, z, t, reduction="mean", weight=None, pos_weight=None):
+        self.reduction, self.weight, self.pos_weight = reduction, weight, pos_weight
+        softplus_neg = np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z)))     # softplus(-z)
+        positive = 1 if pos_weight is None else 1 + (pos_weight - 1) * t   # 1 + (c - 1) t
+        losses = (1 - t) * z + positive * softplus_neg
+        return _reduce(losses if weight is None else losses * weight, reduction)
 
-    # l = softplus(z) - t z  =>  dl/dz = sigmoid(z) - t, dl/dt = -z, times l's upstream gradient
+    # l = (1 - t) z + (1 + (c - 1) t) softplus(-z)  =>  dl/dz = (1 - t) - (1 + (c - 1) t) s(-z)
+    # and dl/dt = (c - 1) softplus(-z) - z; both times w and l's upstream gradient
     def backward(self, grad):
         z, t, _ = self.saved()
         g = _per_loss(grad, self.reduction, z.size)
-        return (g * (Sigmoid.run(z) - t) if self.needs_input_grad[0] else None,
-                g * -z if self.needs_input_grad[1] else None)
+        g = g if self.weight is None else g * self.weight
+        c = self.pos_weight
+        dz = dt = None
+        if self.needs_input_grad[0]:
+            dz = g * (Sigmoid.run(z) - t if c is None
+                      else (1 - t) - (1 + (c - 1) * t) * Sigmoid.run(-z))
+        if self.needs_input_grad[1]:
+            dt = g * (-z if c is None else (c - 1) * Softplus.run(-z, beta=1.0,
+                                                                   threshold=np.inf) - z)
+        return dz, dt
 
 
 class L1Loss(Function):
@@ -290,19 +315,32 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray:
-    """The losses' mean, sum, or the losses themselves ("none")."""
+def _reduce(losses: np.ndarray, reduction: str, divisor: float | None = None) -> np.ndarray:
+    """The losses' mean (their sum over `divisor` when one is given), sum, or the losses
+    themselves ("none"). A divisor of 0 (every target ignored) gives nan, as PyTorch."""
     if reduction == "mean":
-        return losses.mean()
+        if divisor is None:
+            return losses.mean()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return losses.sum() / divisor
     return losses.sum() if reduction == "sum" else losses
 
 
-def _per_loss(grad, reduction: str, count: int, shape=None):
-    """Each single loss's upstream gradient: g / count for the mean, g for the sum (both
-    broadcast over the losses), and for "none" g itself, reshaped to `shape` if given."""
+def _per_loss(grad, reduction: str, count: float, shape=None):
+    """Each single loss's upstream gradient: g / count for the mean (0 for a count of 0), g for
+    the sum (both broadcast over the losses), and for "none" g itself, reshaped to `shape` if
+    given."""
     if reduction == "mean":
-        return grad / count
+        # count 0 (every target ignored): the loss is 0 / 0 = nan, and, as in PyTorch, no
+        # gradient flows (each loss has weight 0 then)
+        return grad / count if count else grad * 0
     return grad.reshape(shape) if reduction == "none" and shape is not None else grad
+
+
+def _with_class_axis(losses, axis: int) -> tuple[int, ...]:
+    """The losses' shape with the class axis put back as 1, so that their upstream gradients
+    broadcast over the classes."""
+    return (*losses.shape[:axis], 1, *losses.shape[axis:])
 
 
 def _check_axis(fn: str, x, axis) -> None:
@@ -314,8 +352,15 @@ def _check_axis(fn: str, x, axis) -> None:
                          f"{np.shape(data_of(x))}; expected an int in [-{ndim}, {ndim})")
 
 
-def check_reduction(fn: str, reduction, allowed: tuple[str, ...] = REDUCTIONS) -> None:
-    """reduction is one of `allowed`, else an error naming `fn` (an op or a loss module)."""
+def check_reduction(fn: str, reduction, allowed: tuple[str, ...] = REDUCTIONS,
+                    hint_keyword: str | None = None) -> None:
+    """reduction is one of `allowed`, else an error naming `fn` (an op or a loss module); for
+    an array where the reduction goes, `hint_keyword` names the setting it was probably meant
+    for (PyTorch's functions take weight in that place)."""
+    if not isinstance(reduction, str) and hint_keyword is not None:
+        raise TypeError(f"{fn}: reduction is a {type(reduction).__name__}; expected one of "
+                        f"{', '.join(map(repr, allowed))}; pass {hint_keyword} by keyword, "
+                        f"{hint_keyword}=...: here the third argument is the reduction")
     if reduction not in allowed:
         raise ValueError(f"{fn}: reduction {reduction!r} is not one of "
                          f"{', '.join(map(repr, allowed))}; expected e.g. reduction='sum'")
@@ -335,41 +380,103 @@ def check_delta(fn: str, delta) -> None:
                          f"piece turns linear (for delta -> 0 use l1_loss)")
 
 
-def _class_ids(fn: str, name: str, scores, target) -> np.ndarray:
-    """target as an integer array of N class ids in [0, K) for `name` (N, K), after checking."""
+def _class_axis(fn: str, name: str, scores) -> int:
+    """The class axis of `name`: 1 for (N, K, d1, ...), 0 for one sample's (K,); an error for
+    a scalar or an empty axis."""
     shape = np.shape(data_of(scores))
-    if len(shape) != 2 or 0 in shape:
-        raise ValueError(f"{fn}: {name} has shape {shape}; expected 2-D (N, K), a row of K >= 1 "
-                         f"class scores for each of N >= 1 samples{_rows_hint(name, shape)}")
-    (n, k), ids = shape, np.asarray(data_of(target))   # a list of ints stays integer
-    if ids.shape == (n, k):
-        raise ValueError(f"{fn}: target has shape {ids.shape}, like one-hot rows; expected {n} "
-                         f"integer class ids, shape ({n},); convert with labels.argmax(axis=1)")
+    if len(shape) == 0 or 0 in shape:
+        raise ValueError(f"{fn}: {name} has shape {shape}; expected (N, K), a row of K >= 1 "
+                         f"class scores for each of N >= 1 samples, (N, K, d1, ...) for a class "
+                         f"per position, or (K,) for one sample")
+    return 1 if len(shape) > 1 else 0
+
+
+def _are_probabilities(scores, target) -> bool:
+    """Whether target holds probabilities: floats of the scores' shape (else class ids)."""
+    t = np.asarray(data_of(target))
+    return t.dtype.kind == "f" and t.shape == np.shape(data_of(scores))
+
+
+def _class_ids(fn: str, name: str, scores, target, ignore_index: int, axis: int
+               ) -> np.ndarray:
+    """target as an integer array of class ids in [0, K) (or ignore_index), one per sample
+    and position of `name` (N, K, d1, ...) or (K,), after checking."""
+    shape = np.shape(data_of(scores))
+    expected = (*shape[:axis], *shape[axis + 1:])
+    k, ids = shape[axis], np.asarray(data_of(target))      # a list of ints stays integer
+    if ids.shape == shape and len(shape) > 1:
+        floats = (", or probabilities as floats: labels.astype(np.float32)"
+                  if fn == "cross_entropy" else "")
+        raise ValueError(f"{fn}: target has shape {ids.shape}, like one-hot rows of integers; "
+                         f"expected integer class ids of shape {expected}; convert with "
+                         f"labels.argmax(axis=1){floats}")
     if ids.dtype.kind not in "iu":
         raise ValueError(f"{fn}: target must hold integer class ids, got dtype {ids.dtype}; "
-                         f"expected an integer array of shape ({n},); convert with "
+                         f"expected an integer array of shape {expected}; convert with "
                          f"target.astype(np.int64)")
-    if ids.shape != (n,):
+    if ids.shape != expected:
+        hint = (f"; for a batch of one sample, {name}.reshape(1, -1)"
+                if len(shape) == 1 and ids.shape == (1,) else "")
         raise ValueError(f"{fn}: target has shape {ids.shape} but {name} have shape {shape}; "
-                         f"expected one class id per row, shape ({n},)")
-    if ids.min() < 0 or ids.max() >= k:
-        raise ValueError(f"{fn}: target values lie in [{ids.min()}, {ids.max()}]; expected "
-                         f"class ids in [0, {k}) for {k} classes")
+                         f"expected one class id per sample{' and position' * (len(shape) > 2)}"
+                         f", shape {expected}{hint}")
+    counted = ids[ids != ignore_index]
+    if counted.size and (counted.min() < 0 or counted.max() >= k):
+        ignored = f" (ignore_index {ignore_index} aside)" if counted.size < ids.size else ""
+        raise ValueError(f"{fn}: target values lie in [{counted.min()}, {counted.max()}]"
+                         f"{ignored}; expected class ids in [0, {k}) for {k} classes, or "
+                         f"ignore_index={ignore_index} for positions that count for nothing")
     return ids
 
 
-def _rows_hint(name: str, shape: tuple[int, ...]) -> str:
-    """How to make (N, K) rows of scores of the `shape` given, where there is a way."""
-    if len(shape) == 1 and shape[0] > 0:
-        return (f"; for a single sample, add the batch axis: {name}.reshape(1, -1), with a "
-                f"target of shape (1,)")
-    if len(shape) > 2 and 0 not in shape:
-        class_last = (0, *range(2, len(shape)), 1)
-        return (f"; for one class per sample, map the features to K scores first (e.g. "
-                f"nn.Flatten() then nn.Linear); for a class per position (K = {shape[1]} on "
-                f"axis 1, target of shape {(shape[0], *shape[2:])}), make a row per position: "
-                f"{name}.transpose{class_last}.reshape(-1, {shape[1]}) with target.reshape(-1)")
-    return ""
+def weighted_targets(ids: np.ndarray, k: int, axis: int, dtype, weights: np.ndarray | None,
+                     ignore_index: int, smoothing: float) -> tuple[np.ndarray, float]:
+    """The weighted target a of class ids (K along `axis`): w_k ((1 - smoothing) [k = y] +
+    smoothing / K) for a counted id y, 0 for an ignored one; and the mean's divisor, the sum of
+    the counted ids' weights w_y (their number without weights), as PyTorch divides."""
+    counted = (ids != ignore_index)[..., None]                          # (..., 1)
+    y = np.where(counted[..., 0], ids, 0)
+    a = (np.arange(k) == y[..., None]) & counted                        # (..., K) one-hot
+    if smoothing:
+        a = a * (1 - smoothing) + counted * (smoothing / k)
+    if weights is None:
+        divisor = float(counted.sum())
+    else:
+        a, divisor = a * weights, float(weights[y][counted[..., 0]].sum())
+    return np.moveaxis(a.astype(dtype, copy=False), -1, axis), divisor
+
+
+def _class_weights(fn: str, weight, k: int, dtype) -> np.ndarray | None:
+    """A weight per class (K,) as a constant array of the scores' dtype, after checking."""
+    if weight is None:
+        return None
+    check_weight(fn, weight)
+    w = np.asarray(data_of(weight))
+    if w.dtype.kind not in "biuf" or w.shape != (k,):
+        raise ValueError(f"{fn}: weight has shape {w.shape} and dtype {w.dtype}; expected one "
+                         f"number per class, shape ({k},)")
+    return w.astype(dtype, copy=False)
+
+
+def check_label_smoothing(fn: str, label_smoothing) -> None:
+    """label_smoothing is a number in [0, 1], else an error naming `fn`."""
+    if not (isinstance(label_smoothing, numbers.Real) and not isinstance(label_smoothing, bool)
+            and 0 <= label_smoothing <= 1):
+        raise ValueError(f"{fn}: label_smoothing is {label_smoothing!r}; expected a number in "
+                         f"[0, 1], the share of the target spread evenly over the classes "
+                         f"(e.g. 0.1)")
+
+
+def check_ignore_index(fn: str, ignore_index, probabilities: bool = False) -> None:
+    """ignore_index is an int; with probability targets only its default -100, as PyTorch."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"{fn}: ignore_index is {ignore_index!r}; expected an int, a class id "
+                        f"that counts for nothing (e.g. the id of padding)")
+    if probabilities and ignore_index != -100:
+        raise ValueError(f"{fn}: ignore_index={ignore_index} with probability targets; expected "
+                         f"class ids (integers) for ignore_index to pick out, or probabilities "
+                         f"without ignore_index (give ignored positions a target of zeros "
+                         f"instead)")
 
 
 def _elementwise_target(fn: str, x, target):
@@ -401,32 +508,32 @@ def _check_probabilities(fn: str, name: str, x, fix: str) -> None:
                          f"{outside.size} outside, e.g. {outside[0]}; {fix}")
 
 
-def check_weight(fn: str, weight) -> None:
-    """binary_cross_entropy's weight is not a string (a reduction passed third) and not a Value
-    that requires grad, else an error naming `fn` (the op or BCELoss)."""
+def check_weight(fn: str, weight, name: str = "weight") -> None:
+    """A loss's weight (`name`) is not a string (a reduction passed in its place) and not a
+    Value that requires grad, else an error naming `fn` (the op or the loss module)."""
     if isinstance(weight, str):
-        raise TypeError(f"{fn}: weight is {weight!r}, a string; expected weights or None; pass "
+        raise TypeError(f"{fn}: {name} is {weight!r}, a string; expected weights or None; pass "
                         f"the reduction by keyword, reduction={weight!r}: weight comes first "
                         f"among the settings, as in PyTorch")
     if isinstance(weight, Value) and weight.requires_grad:
-        raise TypeError(f"{fn}: weight requires grad; expected a constant, since the loss is "
-                        f"not differentiable with respect to weight (as in PyTorch); pass "
-                        f"weight.detach()")
+        raise TypeError(f"{fn}: {name} requires grad; expected a constant, since the loss is "
+                        f"not differentiable with respect to {name} (as in PyTorch); pass "
+                        f"{name}.detach()")
 
 
-def _weight(fn: str, x, weight) -> np.ndarray | None:
-    """binary_cross_entropy's weight as a constant array of x's floating dtype that broadcasts
-    to x's shape (numbers, lists and arrays of any real dtype are converted, as PyTorch does),
-    after checking; None stays None."""
+def _weight(fn: str, x, weight, name: str = "weight") -> np.ndarray | None:
+    """A weight of the binary cross-entropies (`name`: weight or pos_weight) as a constant
+    array of x's floating dtype that broadcasts to x's shape (numbers, lists and arrays of any
+    real dtype are converted, as PyTorch does), after checking; None stays None."""
     if weight is None:
         return None
-    check_weight(fn, weight)
+    check_weight(fn, weight, name)
     xa, wa = np.asarray(data_of(x)), np.asarray(data_of(weight))
     if wa.dtype.kind not in "biuf":
-        raise TypeError(f"{fn}: weight has dtype {wa.dtype}; expected numbers, one weight per "
+        raise TypeError(f"{fn}: {name} has dtype {wa.dtype}; expected numbers, one weight per "
                         f"element (broadcast to the input's shape)")
     if not broadcasts_to(wa.shape, xa.shape):
-        raise ValueError(f"{fn}: weight has shape {wa.shape}, which does not broadcast to the "
+        raise ValueError(f"{fn}: {name} has shape {wa.shape}, which does not broadcast to the "
                          f"input's shape {xa.shape}; expected a shape that does, e.g. "
                          f"{xa.shape[-1:]} for one weight per entry of the last axis")
     return wa.astype(xa.dtype, copy=False)     # a constant in the input's dtype, as PyTorch
@@ -449,26 +556,65 @@ def log_softmax(x, axis: int = -1) -> Value:
     return LogSoftmax.apply(x, axis=axis)
 
 
-def cross_entropy(logits, target, reduction: str = "mean") -> Value:
-    """Cross-entropy of softmax(logits) against class ids: logits (N, K), target (N,) -> ()
-    ("mean" over the batch, or "sum"), or the N losses for reduction="none".
+def cross_entropy(logits, target, reduction: str = "mean", *, weight=None,
+                  ignore_index: int = -100, label_smoothing: float = 0.0) -> Value:
+    """Cross-entropy of softmax(logits) over the classes (axis 1) against the target, as
+    PyTorch's: logits (N, K), (N, K, d1, ...) for a class per position, or (K,) for one
+    sample; target either class ids, integers in [0, K) of shape (N,), (N, d1, ...) or (), or
+    probabilities, floats of the logits' shape. The loss of each sample (or position) is
+    -sum_k a_k log p_k, with a the one-hot target (or the probabilities) times weight:
 
-    target holds integer class ids in [0, K): a numpy array, a list or an integer Value.
+    - weight (K,), optional: a constant weight per class; with class ids the mean divides by
+      the sum of the targets' weights, so it stays a weighted average;
+    - ignore_index: class ids equal to it add nothing and are not counted in the mean;
+    - label_smoothing in [0, 1]: the target becomes (1 - label_smoothing) a +
+      label_smoothing / K for every class.
+
+    reduction: "mean" (over the samples and positions), "sum", or "none" (one loss each, of
+    the target's shape). Probability targets get gradients too.
     """
-    check_reduction("cross_entropy", reduction)
-    ids = _class_ids("cross_entropy", "logits", logits, target)
-    # a Value stays the input, so that drawings show the labels' node
-    return CrossEntropy.apply(logits, target if isinstance(target, Value) else ids,
-                              reduction=reduction)
+    fn = "cross_entropy"
+    check_reduction(fn, reduction, hint_keyword="weight")
+    check_label_smoothing(fn, label_smoothing)
+    axis = _class_axis(fn, "logits", logits)
+    dtype = np.asarray(data_of(logits)).dtype
+    if _are_probabilities(logits, target):
+        check_ignore_index(fn, ignore_index, probabilities=True)
+        a = _elementwise_target(fn, logits, target)
+        k = np.shape(data_of(logits))[axis]
+        if label_smoothing:
+            a = a * (1 - label_smoothing) + label_smoothing / k
+        weights = _class_weights(fn, weight, k, dtype)
+        if weights is not None:
+            a = a * weights.reshape((k,) + (1,) * (np.ndim(data_of(logits)) - axis - 1))
+        positions = np.size(data_of(logits)) // k
+        return CrossEntropy.apply(logits, a, axis=axis, reduction=reduction,
+                                  divisor=float(positions))
+    check_ignore_index(fn, ignore_index)
+    ids = _class_ids(fn, "logits", logits, target, ignore_index, axis)
+    weights = _class_weights(fn, weight, np.shape(data_of(logits))[axis], dtype)
+    a, divisor = weighted_targets(ids, np.shape(data_of(logits))[axis], axis, dtype, weights,
+                                  ignore_index, label_smoothing)
+    return CrossEntropy.apply(logits, a, axis=axis, reduction=reduction, divisor=divisor)
 
 
-def nll_loss(log_probs, target, reduction: str = "mean") -> Value:
-    """Negative log-likelihood of class ids: -log_probs[n, target[n]], log_probs (N, K) (e.g.
-    from log_softmax(logits, axis=1)), target (N,) -> () ("mean" or "sum") or (N,) ("none")."""
-    check_reduction("nll_loss", reduction)
-    ids = _class_ids("nll_loss", "log_probs", log_probs, target)
-    return NLLLoss.apply(log_probs, target if isinstance(target, Value) else ids,
-                         reduction=reduction)
+def nll_loss(log_probs, target, reduction: str = "mean", *, weight=None,
+             ignore_index: int = -100) -> Value:
+    """Negative log-likelihood of class ids, -weight[y] log_probs[y] for each sample (or
+    position) with class id y, as PyTorch's: log_probs (N, K) (e.g. log_softmax(logits,
+    axis=1)), (N, K, d1, ...) or (K,); target integers in [0, K) of shape (N,), (N, d1, ...)
+    or (). weight (K,) and ignore_index as in cross_entropy: "mean" divides by the sum of the
+    counted targets' weights. reduction "mean", "sum" or "none" (one loss each)."""
+    fn = "nll_loss"
+    check_reduction(fn, reduction, hint_keyword="weight")
+    check_ignore_index(fn, ignore_index)
+    axis = _class_axis(fn, "log_probs", log_probs)
+    dtype = np.asarray(data_of(log_probs)).dtype
+    k = np.shape(data_of(log_probs))[axis]
+    ids = _class_ids(fn, "log_probs", log_probs, target, ignore_index, axis)
+    weights = _class_weights(fn, weight, k, dtype)
+    a, divisor = weighted_targets(ids, k, axis, dtype, weights, ignore_index, 0.0)
+    return NLLLoss.apply(log_probs, a, axis=axis, reduction=reduction, divisor=divisor)
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Value:
@@ -479,13 +625,24 @@ def mse_loss(input, target, reduction: str = "mean") -> Value:
     return MSELoss.apply(input, target, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> Value:
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean", *,
+                                     weight=None, pos_weight=None) -> Value:
     """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed stably from
-    the logits as softplus(logits) - target * logits: logits and target of one shape -> ()
-    ("mean" or "sum") or that shape ("none"). Finite for logits of any size."""
-    check_reduction("binary_cross_entropy_with_logits", reduction)
-    target = _elementwise_target("binary_cross_entropy_with_logits", logits, target)
-    return BCEWithLogits.apply(logits, target, reduction=reduction)
+    the logits: logits and target of one shape -> () ("mean" or "sum") or that shape ("none").
+    Finite for logits of any size.
+
+    weight (optional, a constant) weighs each element's loss and broadcasts to the logits'
+    shape; pos_weight (optional, a constant, e.g. (C,) for C labels on the last axis) weighs
+    the positive term t log s(z) alone: above 1 it raises recall, below 1 precision, as
+    PyTorch's (for a label with n_neg negatives per n_pos positives, pos_weight = n_neg /
+    n_pos balances them). Both logits and target get gradients.
+    """
+    fn = "binary_cross_entropy_with_logits"
+    check_reduction(fn, reduction, hint_keyword="weight")
+    target = _elementwise_target(fn, logits, target)
+    return BCEWithLogits.apply(logits, target, reduction=reduction,
+                               weight=_weight(fn, logits, weight),
+                               pos_weight=_weight(fn, logits, pos_weight, "pos_weight"))
 
 
 def l1_loss(input, target, reduction: str = "mean") -> Value:
