@@ -750,6 +750,150 @@ def _checked_dim(layer: str, dim) -> int:
     return int(dim)
 
 
+class SELU(Module):
+    """scale * (x where x > 0, else alpha (e^x - 1)) elementwise, any shape, with PyTorch's fixed
+    alpha = 1.6733 and scale = 1.0507 (self-normalising)."""
+
+    def forward(self, x):
+        return ops.selu(x)
+
+
+class CELU(Module):
+    """x where x > 0, else alpha (e^(x / alpha) - 1), elementwise, any shape."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = real_number("CELU", "alpha", alpha, "1.0")
+        if self.alpha == 0:
+            raise ValueError("CELU: alpha is 0, which alpha (e^(x / alpha) - 1) divides by; "
+                             "expected a non-zero number such as 1.0")
+
+    def forward(self, x):
+        return ops.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Mish(Module):
+    """x tanh(softplus(x)) elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.mish(x)
+
+
+class Hardswish(Module):
+    """x relu6(x + 3) / 6 elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.hardswish(x)
+
+
+class Hardsigmoid(Module):
+    """relu6(x + 3) / 6 elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.hardsigmoid(x)
+
+
+class Softsign(Module):
+    """x / (1 + |x|) elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.softsign(x)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x) elementwise, any shape."""
+
+    def forward(self, x):
+        return ops.tanhshrink(x)
+
+
+class Softshrink(Module):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0, elementwise, any shape;
+    lambd >= 0 (checked here, where PyTorch checks at the first call)."""
+
+    def __init__(self, lambd: float = 0.5):
+        self.lambd = real_number("Softshrink", "lambd", lambd, "0.5")
+        if not self.lambd >= 0:
+            raise ValueError(f"Softshrink: lambd is {lambd!r}; expected a number >= 0, the "
+                             f"half-width of the interval [-lambd, lambd] set to 0")
+
+    def forward(self, x):
+        return ops.softshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0, elementwise, any shape."""
+
+    def __init__(self, lambd: float = 0.5):
+        self.lambd = real_number("Hardshrink", "lambd", lambd, "0.5")
+
+    def forward(self, x):
+        return ops.hardshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Threshold(Module):
+    """x where x > threshold, else value, elementwise, any shape."""
+
+    def __init__(self, threshold: float, value: float):
+        self.threshold = real_number("Threshold", "threshold", threshold, "0.0")
+        self.value = real_number("Threshold", "value", value, "0.0")
+
+    def forward(self, x):
+        return ops.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}"
+
+
+class GLU(Module):
+    """a * sigmoid(b), a and b the halves of x along `dim`: (..., 2H, ...) -> (..., H, ...)."""
+
+    def __init__(self, dim: int = -1):
+        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"GLU: dim is {type(dim).__name__} {dim!r:.40}; expected an int, the "
+                            f"axis to split in halves, e.g. nn.GLU(dim=-1)")
+        self.dim = int(dim)
+
+    def forward(self, x):
+        return ops.glu(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """y_i = exp(-x_i) / sum_j exp(-x_j) along `dim`: any shape -> the same shape; the smallest
+    x gets the largest weight.
+
+    dim is required, as for Softmax: PyTorch's Softmin() without dim picks an axis from the
+    input's number of axes with a deprecation warning; here dim=None is a TypeError.
+    """
+
+    def __init__(self, dim: int | None = None):
+        self.dim = _checked_dim("Softmin", dim)
+
+    def forward(self, x):
+        return ops.softmin(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSigmoid(Module):
+    """log(1 / (1 + e^-x)) elementwise, any shape, finite for any x."""
+
+    def forward(self, x):
+        return ops.log_sigmoid(x)
+
+
 class Identity(Module):
     """y = x: a placeholder where a model's structure wants a layer that does nothing (e.g. an
     optional normalisation switched off)."""

@@ -902,3 +902,276 @@ def silu(x) -> Value:
     """x * sigmoid(x) elementwise, as torch.nn.functional.silu (also called swish), accurate in
     both tails; its derivative is s(x) (1 + x (1 - s(x)))."""
     return SiLU.apply(x)
+
+
+# SELU's fixed constants, PyTorch's digits (Klambauer et al. 2017): with them a layer keeps
+# inputs of zero mean and unit variance at zero mean and unit variance
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class SELU(Function):
+    """scale * (x where x > 0, else alpha (e^x - 1)), with the fixed SELU_ALPHA, SELU_SCALE."""
+
+    def forward(self, x):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # expm1 of an integer x is a float
+        self.positive, self.negative = x > 0, x < 0
+        # e^min(x, 0): the branch that is not taken never overflows for a large x
+        below = (SELU_SCALE * SELU_ALPHA) * np.expm1(np.minimum(x, 0))
+        return np.where(self.positive, SELU_SCALE * x, below)
+
+    # d/dx = scale where x > 0, else scale alpha e^x (PyTorch's scale alpha at the kink x = 0,
+    # a constant there); e^x from min(x, 0), which never overflows
+    def backward(self, grad):
+        x, _ = self.saved()
+        e_x = Exp.run(Where.run(self.positive, 0, x))             # e^min(x, 0)
+        slope = _constant_outside(self.negative, e_x * (SELU_SCALE * SELU_ALPHA))
+        return grad * Where.run(self.positive, SELU_SCALE, slope)
+
+
+class CELU(Function):
+    """x where x > 0, else alpha (e^(x / alpha) - 1): elu with its slope 1 at 0 for any alpha."""
+
+    def forward(self, x, alpha):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # expm1 of an integer x is a float
+        self.positive, self.negative = x > 0, x < 0
+        return np.where(self.positive, x, alpha * np.expm1(np.minimum(x, 0) / alpha))
+
+    # d/dx = 1 where x > 0, else e^(x / alpha) (PyTorch's 1 at the kink x = 0, a constant
+    # there); e^(x / alpha) from min(x, 0), which never overflows for alpha > 0
+    def backward(self, grad):
+        x, _ = self.saved()
+        e_x = Exp.run(Where.run(self.positive, 0, x) / self.params["alpha"])
+        return grad * Where.run(self.positive, 1, _constant_outside(self.negative, e_x))
+
+
+class Mish(Function):
+    """x tanh(softplus(x)), softplus(x) = log(1 + e^x), accurate in both tails."""
+
+    def forward(self, x):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # -|x| of a uint wraps
+        return x * np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+
+    # t = tanh(softplus(x)), softplus' = s, tanh' = 1 - tanh^2: d/dx x t = t + x (1 - t^2) s(x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        t = Tanh.run(Softplus.run(x, beta=1.0, threshold=math.inf))
+        return grad * (t + x * (1 - t * t) * Sigmoid.run(x))
+
+
+class Hardswish(Function):
+    """x relu6(x + 3) / 6: 0 for x <= -3, x (x + 3) / 6 between, x for x >= 3."""
+
+    def forward(self, x):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # x + 3 of a uint8 could wrap
+        self.middle, self.above = (x > -3) & (x < 3), x >= 3
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    # d/dx = 0 for x <= -3, x/3 + 1/2 between, 1 for x >= 3: at the kinks the outer pieces'
+    # 0 (x = -3) and 1 (x = 3), as PyTorch's, whose second derivative is 1/3 only between
+    def backward(self, grad):
+        x, _ = self.saved()
+        return Where.run(self.middle, grad * (x / 3 + 0.5), Where.run(self.above, grad, 0))
+
+
+class Hardsigmoid(Function):
+    """relu6(x + 3) / 6: 0 for x <= -3, x/6 + 1/2 between, 1 for x >= 3."""
+
+    def forward(self, x):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # x + 3 of a uint8 could wrap
+        self.middle = (x > -3) & (x < 3)
+        return np.clip(x + 3, 0, 6) / 6
+
+    # d/dx = 1/6 for -3 < x < 3, else 0 (0 at the kinks x = +-3 too, as PyTorch's)
+    def backward(self, grad):
+        return grad * self.middle / 6
+
+
+class Softsign(Function):
+    """x / (1 + |x|)."""
+
+    def forward(self, x):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # -x of a uint wraps in |x|
+        return x / (1 + np.abs(x))
+
+    # d/dx x / (1 + |x|) = (1 + |x| - x sign(x)) / (1 + |x|)^2 = 1 / (1 + |x|)^2, divided by
+    # 1 + |x| twice so that no square overflows (1 at x = 0, and so is PyTorch's)
+    def backward(self, grad):
+        x, _ = self.saved()
+        d = 1 + Abs.run(x)
+        return grad / d / d
+
+
+class Tanhshrink(Function):
+    """x - tanh(x)."""
+
+    def forward(self, x):
+        x = x.astype(float_dtype(x.dtype), copy=False)
+        return x - np.tanh(x)
+
+    # d/dx (x - tanh x) = 1 - (1 - tanh^2 x) = tanh^2 x
+    def backward(self, grad):
+        x, _ = self.saved()
+        t = Tanh.run(x)
+        return grad * t * t
+
+
+class Softshrink(Function):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0 (lambd >= 0)."""
+
+    def forward(self, x, lambd):
+        x = x.astype(float_dtype(x.dtype), copy=False)
+        self.outside = ~((x >= -lambd) & (x <= lambd))       # PyTorch's test: NaN is outside
+        return np.where(self.outside, x - np.sign(x) * lambd, 0)
+
+    # d/dx = 1 outside [-lambd, lambd], else 0 (0 at x = +-lambd themselves, as PyTorch's)
+    def backward(self, grad):
+        return grad * self.outside
+
+
+class Hardshrink(Function):
+    """x where |x| > lambd, else 0."""
+
+    def forward(self, x, lambd):
+        x = x.astype(float_dtype(x.dtype), copy=False)
+        self.outside = ~((x >= -lambd) & (x <= lambd))       # PyTorch's test: NaN is outside
+        return np.where(self.outside, x, 0)
+
+    # d/dx = 1 outside [-lambd, lambd], else 0 (0 at x = +-lambd themselves, as PyTorch's)
+    def backward(self, grad):
+        return grad * self.outside
+
+
+class Threshold(Function):
+    """x where x > threshold, else value."""
+
+    def forward(self, x, threshold, value):
+        x = x.astype(float_dtype(x.dtype), copy=False)
+        self.passes = ~(x <= threshold)                      # PyTorch's test: NaN passes
+        return np.where(self.passes, x, value)
+
+    # d/dx = 1 where x > threshold, else 0 (0 at x = threshold too, as PyTorch's); value is a
+    # constant
+    def backward(self, grad):
+        return grad * self.passes
+
+
+class Softmin(Function):
+    """y_i = e^(-x_i) / sum_j e^(-x_j) along `axis`: softmax(-x), the smallest x the largest y."""
+
+    def forward(self, x, axis):
+        x = x.astype(float_dtype(x.dtype), copy=False)      # -x of a uint wraps
+        e = np.exp(x.min(axis=axis, keepdims=True) - x)     # e^(-x - max(-x)) <= 1: no overflow
+        return e / e.sum(axis=axis, keepdims=True)
+
+    # y = softmax(-x): dy_i/dx_k = -y_i (delta_ik - y_k), so dx = y (sum(grad * y) - grad)
+    def backward(self, grad):
+        _, y = self.saved()
+        return y * ((grad * y).sum(axis=self.params["axis"], keepdims=True) - grad)
+
+
+def selu(x) -> Value:
+    """scale * (x where x > 0, else alpha (e^x - 1)) elementwise, as torch.nn.functional.selu,
+    alpha = 1.6732632423543772 and scale = 1.0507009873554805 (SELU_ALPHA, SELU_SCALE); no
+    overflow for large x; the gradient at x = 0 is scale * alpha, as PyTorch's."""
+    return SELU.apply(x)
+
+
+def celu(x, alpha: float = 1.0) -> Value:
+    """x where x > 0, else alpha (e^(x / alpha) - 1) elementwise, as torch.nn.functional.celu:
+    its slope is 1 on both sides of 0, whatever alpha; no overflow for large x (alpha > 0)."""
+    alpha = real_number("celu", "alpha", alpha, "1.0")
+    if alpha == 0:
+        raise ValueError("celu: alpha is 0, which the formula alpha (e^(x / alpha) - 1) divides "
+                         "by; expected a non-zero number such as 1.0")
+    return CELU.apply(x, alpha=alpha)
+
+
+def mish(x) -> Value:
+    """x tanh(softplus(x)) elementwise, as torch.nn.functional.mish, accurate in both tails."""
+    return Mish.apply(x)
+
+
+def hardswish(x) -> Value:
+    """x relu6(x + 3) / 6 elementwise, as torch.nn.functional.hardswish: 0 for x <= -3, x for
+    x >= 3. The gradient at x = -3 is 0 and at x = 3 is 1, as PyTorch's."""
+    return Hardswish.apply(x)
+
+
+def hardsigmoid(x) -> Value:
+    """relu6(x + 3) / 6 elementwise, as torch.nn.functional.hardsigmoid: 0 for x <= -3, 1 for
+    x >= 3; the gradient is 1/6 strictly between and 0 elsewhere, at x = +-3 too (PyTorch's)."""
+    return Hardsigmoid.apply(x)
+
+
+def softsign(x) -> Value:
+    """x / (1 + |x|) elementwise, as torch.nn.functional.softsign; its derivative is
+    1 / (1 + |x|)^2."""
+    return Softsign.apply(x)
+
+
+def tanhshrink(x) -> Value:
+    """x - tanh(x) elementwise, as torch.nn.functional.tanhshrink; its derivative is tanh(x)^2."""
+    return Tanhshrink.apply(x)
+
+
+def _lambd(fn: str, lambd) -> float:
+    """A shrink's lambd as a float, >= 0: PyTorch's softshrink refuses a negative one."""
+    lambd = real_number(fn, "lambd", lambd, "0.5")
+    if not lambd >= 0:
+        raise ValueError(f"{fn}: lambd is {lambd!r}; expected a number >= 0, the half-width of "
+                         f"the interval [-lambd, lambd] that is set to 0, e.g. lambd=0.5")
+    return lambd
+
+
+def softshrink(x, lambd: float = 0.5) -> Value:
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0, elementwise, as
+    torch.nn.functional.softshrink; lambd >= 0. The gradient is 0 at x = +-lambd (PyTorch's)."""
+    return Softshrink.apply(x, lambd=_lambd("softshrink", lambd))
+
+
+def hardshrink(x, lambd: float = 0.5) -> Value:
+    """x where |x| > lambd, else 0, elementwise, as torch.nn.functional.hardshrink; the gradient
+    is 0 at x = +-lambd (PyTorch's). A negative lambd keeps every x, as PyTorch's does."""
+    return Hardshrink.apply(x, lambd=real_number("hardshrink", "lambd", lambd, "0.5"))
+
+
+def threshold(x, threshold: float, value: float) -> Value:
+    """x where x > threshold, else value, elementwise, as torch.nn.functional.threshold; the
+    gradient is 1 where x > threshold and 0 elsewhere (at x = threshold too); value gets none."""
+    return Threshold.apply(x, threshold=real_number("threshold", "threshold", threshold, "0.0"),
+                           value=real_number("threshold", "value", value, "0.0"))
+
+
+def _checked_axis(fn: str, x, axis) -> int:
+    """axis as an int in [0, ndim) of x, or an error naming `fn`, the axis and x's shape."""
+    shape = _shape(x)
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{fn}: axis is {type(axis).__name__} {axis!r:.40}; expected an int, "
+                        f"e.g. axis=-1")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"{fn}: axis {axis} is out of range for an input of shape {shape}; "
+                         f"expected an int in [-{len(shape)}, {len(shape)})"
+                         + ("; a 0-d input has no axis: reshape it to (1,)" if not shape else ""))
+    return int(axis) % len(shape)
+
+
+def softmin(x, axis: int = -1) -> Value:
+    """e^(-x_i) / sum_j e^(-x_j) along `axis` (default the last), as torch.nn.functional.softmin:
+    softmax(-x), any shape -> the same shape, without overflow for any x."""
+    return Softmin.apply(x, axis=_checked_axis("softmin", x, axis))
+
+
+def glu(x, axis: int = -1) -> Value:
+    """a * sigmoid(b), where a and b are the first and second halves of x along `axis`, as
+    torch.nn.functional.glu: (..., 2H, ...) -> (..., H, ...). A composition of getitem, sigmoid
+    and mul, so its gradient is theirs: grad * s(b) for a, grad * a s(b) s(-b) for b."""
+    axis = _checked_axis("glu", x, axis)
+    shape = _shape(x)
+    if shape[axis] % 2:
+        raise ValueError(f"glu: axis {axis} of the input of shape {shape} has odd size "
+                         f"{shape[axis]}; expected an even size, split into halves a and b for "
+                         f"a * sigmoid(b); pick another axis or pad x to an even size")
+    x = x if isinstance(x, Value) else Value(x, requires_grad=False)
+    half, before = shape[axis] // 2, (slice(None),) * axis       # (..., 2H, ...) -> (..., H, ...)
+    return x[(*before, slice(None, half))] * sigmoid(x[(*before, slice(half, None))])
