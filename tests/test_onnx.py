@@ -1811,3 +1811,64 @@ def test_encoder_decoder_transformer_matches_onnx_runtime(tmp_path):
     for batch in (2, 5):
         x = rng.standard_normal((batch, 7, 8)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+# ---------------------------------------------------------------- more activations
+
+# (layer, the ONNX op types it exports to at opset 13, and from opset 18 on)
+MORE_ACTIVATIONS = [
+    (nn.SELU(), {"Selu"}, {"Selu"}),
+    (nn.CELU(0.5), {"Celu"}, {"Celu"}),
+    (nn.Mish(), {"Softplus", "Tanh", "Mul"}, {"Mish"}),
+    (nn.Hardswish(), {"HardSigmoid", "Mul"}, {"HardSwish"}),
+    (nn.Hardsigmoid(), {"HardSigmoid"}, {"HardSigmoid"}),
+    (nn.Softsign(), {"Softsign"}, {"Softsign"}),
+    (nn.Tanhshrink(), {"Tanh", "Sub"}, {"Tanh", "Sub"}),
+    (nn.Softshrink(0.7), {"Shrink"}, {"Shrink"}),
+    (nn.Hardshrink(0.7), {"Shrink"}, {"Shrink"}),
+    (nn.Threshold(0.3, -2.0), {"Greater", "Where"}, {"Greater", "Where"}),
+    (nn.GLU(1), {"Slice", "Sigmoid", "Mul"}, {"Slice", "Sigmoid", "Mul"}),
+    (nn.Softmin(1), {"Neg", "Softmax"}, {"Neg", "Softmax"}),
+    (nn.LogSigmoid(), {"Neg", "Softplus"}, {"Neg", "Softplus"}),
+]
+ON_THE_KINKS = [-3.0, 3.0, -0.7, 0.7, 0.3, 0.0]      # hardswish's, the shrinks', threshold's
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # before and after Mish, HardSwish
+@pytest.mark.parametrize("layer, old_nodes, new_nodes", MORE_ACTIVATIONS,
+                         ids=[repr(case[0]) for case in MORE_ACTIVATIONS])
+def test_more_activations_match_onnx_runtime(tmp_path, opset, layer, old_nodes, new_nodes):
+    """SELU, CELU, Softsign as ONNX's ops of those names; Mish and Hardswish as Mish and
+    HardSwish from opset 18 (14) on, before as x tanh(softplus(x)) and x HardSigmoid(x);
+    Hardsigmoid as HardSigmoid(alpha=1/6, beta=1/2); the shrinks as Shrink; Threshold as a Where;
+    Softmin as Softmax(-x); GLU and Tanhshrink through the ops they are made of. Values spread
+    over [-6, 6], some exactly on the kinks."""
+    model, rng, path = layer.eval(), np.random.default_rng(14), tmp_path / "act.onnx"
+
+    def example(batch):
+        x = rng.uniform(-6, 6, (batch, 4, 6)).astype(np.float32)
+        x[0, 0] = ON_THE_KINKS
+        return x
+
+    proto = tc.onnx.export(model, example(2), path, opset=opset)
+    assert {node.op_type for node in proto.graph.node} == (new_nodes if opset >= 18
+                                                             else old_nodes)
+    for batch in (2, 1, 5):
+        assert max_difference(model, path, example(batch)) < TOLERANCE
+    assert {"SELU", "CELU", "Mish", "Hardswish", "Hardsigmoid", "Softsign", "Tanhshrink",
+            "Softshrink", "Hardshrink", "Threshold", "Softmin",
+            "LogSigmoid"} <= set(tc.onnx.supported_ops())
+
+
+def test_celu_of_float64_exports_as_its_formula(tmp_path):
+    """ONNX's Celu takes float32 only: a float64 celu exports as where(x > 0, x,
+    alpha (e^(x / alpha) - 1))."""
+    model = Lambda(lambda x: ops.celu(x, 0.5)).eval()
+    x = np.random.default_rng(15).uniform(-6, 6, (3, 5))
+    x[0, :3] = [-1.0, 0.0, 1.0]
+    proto = tc.onnx.export(model, x, tmp_path / "celu.onnx")
+    assert "Celu" not in {node.op_type for node in proto.graph.node}
+    (got,) = run_ort(tmp_path / "celu.onnx", x)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, ours(model, x), rtol=1e-14, atol=1e-15)

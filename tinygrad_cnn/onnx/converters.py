@@ -169,6 +169,63 @@ def silu(g, node, x):
     return g.op("Mul", [x, g.op("Sigmoid", [x])])
 
 
+def selu(g, node, x):
+    return g.op("Selu", [x], alpha=elementwise.SELU_ALPHA, gamma=elementwise.SELU_SCALE)
+
+
+def celu(g, node, x):
+    alpha = float(node.fn.params["alpha"])
+    if node.dtype == np.float32:        # ONNX's Celu takes float32 only
+        return g.op("Celu", [x], alpha=alpha)
+    # x where x > 0, else alpha (e^(x / alpha) - 1)
+    scale = g.scalar(alpha, node.dtype, "alpha")
+    below = g.op("Mul", [g.op("Sub", [g.op("Exp", [g.op("Div", [x, scale])]),
+                                      g.scalar(1, node.dtype, "one")]), scale])
+    positive = g.op("Greater", [x, g.scalar(0, node.dtype, "zero")])
+    return g.op("Where", [positive, x, below])
+
+
+def mish(g, node, x):
+    if g.opset >= 18:                   # ONNX has a Mish op from opset 18 on
+        return g.op("Mish", [x])
+    return g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])])
+
+
+def hardswish(g, node, x):
+    if g.opset >= 14:                   # ONNX has a HardSwish op from opset 14 on
+        return g.op("HardSwish", [x])
+    return g.op("Mul", [x, g.op("HardSigmoid", [x], alpha=1 / 6, beta=0.5)])
+
+
+def hardsigmoid(g, node, x):
+    # ONNX's HardSigmoid is max(0, min(1, alpha x + beta)); relu6(x + 3) / 6 = x/6 + 1/2 between
+    return g.op("HardSigmoid", [x], alpha=1 / 6, beta=0.5)
+
+
+def tanhshrink(g, node, x):
+    return g.op("Sub", [x, g.op("Tanh", [x])])
+
+
+def softshrink(g, node, x):
+    # ONNX's Shrink: x + bias below -lambd, x - bias above lambd, else 0
+    lambd = float(node.fn.params["lambd"])
+    return g.op("Shrink", [x], lambd=lambd, bias=lambd)
+
+
+def hardshrink(g, node, x):
+    return g.op("Shrink", [x], lambd=float(node.fn.params["lambd"]), bias=0.0)
+
+
+def threshold(g, node, x):
+    params = node.fn.params
+    above = g.op("Greater", [x, g.scalar(params["threshold"], node.dtype, "threshold")])
+    return g.op("Where", [above, x, g.scalar(params["value"], node.dtype, "value")])
+
+
+def softmin(g, node, x):
+    return g.op("Softmax", [g.op("Neg", [x])], axis=int(node.fn.params["axis"]))
+
+
 def reshape(g, node, x):
     # keep the batch axis dynamic: 0 copies the input's first dimension (the batch, when it
     # stays first); else -1 lets the first dimension take what the batch size makes of it
@@ -607,6 +664,17 @@ CONVERTERS = {
     elementwise.Erf: _unary("Erf"),
     elementwise.GELU: gelu,
     elementwise.SiLU: silu,
+    elementwise.SELU: selu,
+    elementwise.CELU: celu,
+    elementwise.Mish: mish,
+    elementwise.Hardswish: hardswish,
+    elementwise.Hardsigmoid: hardsigmoid,
+    elementwise.Softsign: _unary("Softsign"),
+    elementwise.Tanhshrink: tanhshrink,
+    elementwise.Softshrink: softshrink,
+    elementwise.Hardshrink: hardshrink,
+    elementwise.Threshold: threshold,
+    elementwise.Softmin: softmin,
     shape.Reshape: reshape,
     shape.Flatten: flatten,
     shape.Transpose: transpose,
