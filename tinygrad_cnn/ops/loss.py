@@ -57,11 +57,12 @@ class LogSoftmax(Function):
 
 class CrossEntropy(Function):
     """l = -sum_k a_k log p_k along the class axis, with p = softmax(logits): the cross-entropy
-    of p against the weighted target a, which cross_entropy makes from class ids (the class
-    weight at the target class; label smoothing spreads some of it over every class) or from
-    probabilities. logits and a of one shape, (N, K, d1, ...) with `axis` 1 or (K,) with
-    `axis` 0 -> () or the losses (N, d1, ...) for "none"; "mean" divides their sum by
-    `divisor`.
+    of p against the target row a. For class ids (the target an integer array) a is made by
+    target_row: the one-hot row of each id times its class weight, label smoothing spreading
+    some of it over every class, 0 for an ignored id; a float target is a itself (cross_entropy
+    makes it from probabilities). logits (N, K, d1, ...) with `axis` 1, or (K,) with `axis` 0
+    -> () or the losses (N, d1, ...) for "none"; "mean" divides their sum by the counted ids'
+    weights (for a float target: by the number of losses).
 
     Fused with the softmax: log p = logits - logsumexp(logits) (shifted by the maximum, so
     logits of any size give a finite loss).
@@ -69,14 +70,17 @@ class CrossEntropy(Function):
     which is p - onehot(y) for a plain class id y; and dl/da_k = -log p_k.
     """
 
-    def forward(self, logits, a, axis, reduction="mean", divisor=1.0):
-        self.axis, self.reduction, self.divisor = axis, reduction, divisor
-        return _reduce(-(a * _log_softmax(logits, axis)).sum(axis=axis), reduction, divisor)
+    def forward(self, logits, target, axis, reduction="mean", weight=None, ignore_index=-100,
+                label_smoothing=0.0):
+        self.axis, self.reduction = axis, reduction
+        a, self.divisor = target_row(target, logits, self.params)
+        return _reduce(-(a * _log_softmax(logits, axis)).sum(axis=axis), reduction, self.divisor)
 
     # l = -sum_k a_k log p_k  =>  dl/dz = p sum_k a_k - a and dl/da = -log p, times l's
     # upstream gradient (g / divisor for the mean)
     def backward(self, grad):
-        logits, a, out = self.saved()
+        logits, target, out = self.saved()
+        a, _ = target_row(target, logits, self.params)
         per_loss = _per_loss(grad, self.reduction, self.divisor, _with_class_axis(out, self.axis))
         dz = da = None
         if self.needs_input_grad[0]:
@@ -88,25 +92,27 @@ class CrossEntropy(Function):
 
 
 class NLLLoss(Function):
-    """l = -sum_k a_k log_probs_k along the class axis, with the weighted target a that nll_loss
-    makes from class ids (the class weight at the target class, else 0), so l = -w_y
-    log_probs_y: log_probs and a of one shape, (N, K, d1, ...) with `axis` 1 or (K,) with
-    `axis` 0 -> () or the losses (N, d1, ...) for "none"; "mean" divides their sum by
-    `divisor`. With log_probs = log_softmax(logits, axis=1) it is cross_entropy(logits, target).
+    """l = -sum_k a_k log_probs_k along the class axis, with the target row a of the class ids
+    (target_row: the one-hot row of each id times its class weight, 0 for an ignored id), so
+    l = -w_y log_probs_y: log_probs (N, K, d1, ...) with `axis` 1, or (K,) with `axis` 0 ->
+    () or the losses (N, d1, ...) for "none"; "mean" divides their sum by the counted ids'
+    weights. With log_probs = log_softmax(logits, axis=1) it is cross_entropy(logits, target).
 
-    Backward: l is linear in log_probs: dl/dlog_probs = -a, and dl/da = -log_probs.
+    Backward: l is linear in log_probs: dl/dlog_probs = -a.
     """
 
-    def forward(self, log_probs, a, axis, reduction="mean", divisor=1.0):
-        self.axis, self.reduction, self.divisor = axis, reduction, divisor
-        return _reduce(-(a * log_probs).sum(axis=axis), reduction, divisor)
+    def forward(self, log_probs, target, axis, reduction="mean", weight=None,
+                ignore_index=-100):
+        self.axis, self.reduction = axis, reduction
+        a, self.divisor = target_row(target, log_probs, self.params)
+        return _reduce(-(a * log_probs).sum(axis=axis), reduction, self.divisor)
 
-    # l = -sum_k a_k x_k  =>  dl/dx = -a, dl/da = -x, times l's upstream gradient
+    # l = -sum_k a_k x_k  =>  dl/dx = -a, times l's upstream gradient
     def backward(self, grad):
-        log_probs, a, out = self.saved()
+        log_probs, target, out = self.saved()
+        a, _ = target_row(target, log_probs, self.params)
         per_loss = _per_loss(grad, self.reduction, self.divisor, _with_class_axis(out, self.axis))
-        return (-a * per_loss if self.needs_input_grad[0] else None,
-                -log_probs * per_loss if self.needs_input_grad[1] else None)
+        return -a * per_loss, None
 
 
 class MSELoss(Function):
@@ -429,6 +435,18 @@ def _class_ids(fn: str, name: str, scores, target, ignore_index: int, axis: int
     return ids
 
 
+def target_row(target, scores, params: dict) -> tuple:
+    """The target row a of CrossEntropy and NLLLoss and the mean's divisor: for class ids,
+    weighted_targets with the op's weight, ignore_index and label_smoothing (a constant, also
+    when the ids are a Value); a float target is a itself (an array or, under create_graph, a
+    Value), its divisor the number of losses."""
+    axis, ids = params["axis"], data_of(target)
+    if ids.dtype.kind == "f":
+        return target, float(ids.size // ids.shape[axis])
+    return weighted_targets(ids, scores.shape[axis], axis, scores.dtype, params.get("weight"),
+                            params.get("ignore_index", -100), params.get("label_smoothing", 0.0))
+
+
 def weighted_targets(ids: np.ndarray, k: int, axis: int, dtype, weights: np.ndarray | None,
                      ignore_index: int, smoothing: float) -> tuple[np.ndarray, float]:
     """The weighted target a of class ids (K along `axis`): w_k ((1 - smoothing) [k = y] +
@@ -443,7 +461,8 @@ def weighted_targets(ids: np.ndarray, k: int, axis: int, dtype, weights: np.ndar
         divisor = float(counted.sum())
     else:
         a, divisor = a * weights, float(weights[y][counted[..., 0]].sum())
-    return np.moveaxis(a.astype(dtype, copy=False), -1, axis), divisor
+    a = a.astype(dtype, copy=False)                                     # classes last
+    return (a if axis == a.ndim - 1 else np.moveaxis(a, -1, axis)), divisor
 
 
 def _class_weights(fn: str, weight, k: int, dtype) -> np.ndarray | None:
@@ -587,15 +606,14 @@ def cross_entropy(logits, target, reduction: str = "mean", *, weight=None,
         weights = _class_weights(fn, weight, k, dtype)
         if weights is not None:
             a = a * weights.reshape((k,) + (1,) * (np.ndim(data_of(logits)) - axis - 1))
-        positions = np.size(data_of(logits)) // k
-        return CrossEntropy.apply(logits, a, axis=axis, reduction=reduction,
-                                  divisor=float(positions))
+        return CrossEntropy.apply(logits, a, axis=axis, reduction=reduction)
     check_ignore_index(fn, ignore_index)
     ids = _class_ids(fn, "logits", logits, target, ignore_index, axis)
     weights = _class_weights(fn, weight, np.shape(data_of(logits))[axis], dtype)
-    a, divisor = weighted_targets(ids, np.shape(data_of(logits))[axis], axis, dtype, weights,
-                                  ignore_index, label_smoothing)
-    return CrossEntropy.apply(logits, a, axis=axis, reduction=reduction, divisor=divisor)
+    # a Value of ids stays the input, so that drawings show the labels' node
+    return CrossEntropy.apply(logits, target if isinstance(target, Value) else ids, axis=axis,
+                              reduction=reduction, weight=weights, ignore_index=ignore_index,
+                              label_smoothing=float(label_smoothing))
 
 
 def nll_loss(log_probs, target, reduction: str = "mean", *, weight=None,
@@ -612,9 +630,9 @@ def nll_loss(log_probs, target, reduction: str = "mean", *, weight=None,
     dtype = np.asarray(data_of(log_probs)).dtype
     k = np.shape(data_of(log_probs))[axis]
     ids = _class_ids(fn, "log_probs", log_probs, target, ignore_index, axis)
-    weights = _class_weights(fn, weight, k, dtype)
-    a, divisor = weighted_targets(ids, k, axis, dtype, weights, ignore_index, 0.0)
-    return NLLLoss.apply(log_probs, a, axis=axis, reduction=reduction, divisor=divisor)
+    return NLLLoss.apply(log_probs, target if isinstance(target, Value) else ids, axis=axis,
+                         reduction=reduction, weight=_class_weights(fn, weight, k, dtype),
+                         ignore_index=ignore_index)
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Value:
