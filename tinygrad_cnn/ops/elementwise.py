@@ -1,7 +1,8 @@
 """Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, sin/cos and their
 inverses arcsin/arccos/arctan/arctan2, abs/sqrt/square/clip, minimum/maximum/where and the
 activations (relu, leaky_relu, prelu, elu, hardtanh, tanh, the stable logistic family sigmoid,
-softplus, log_sigmoid, and erf, gelu, silu).
+softplus, log_sigmoid, and erf, gelu, silu; selu, celu, mish, hardswish, hardsigmoid, softsign,
+tanhshrink, softshrink, hardshrink, threshold, softmin, and glu as a composition).
 A broadcast input's gradient is summed back to the input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
