@@ -1872,3 +1872,27 @@ def test_celu_of_float64_exports_as_its_formula(tmp_path):
     (got,) = run_ort(tmp_path / "celu.onnx", x)
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, ours(model, x), rtol=1e-14, atol=1e-15)
+
+
+class CellLoop(nn.Module):
+    """A cell stepped three times over one input, its h read out at the end."""
+
+    def __init__(self, cell):
+        self.cell, self.fc = cell, nn.Linear(4, 2)
+
+    def forward(self, x):
+        state = None
+        for _ in range(3):
+            state = self.cell(x, state)
+        return self.fc(state[0] if isinstance(state, tuple) else state)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("cell", [nn.RNNCell(3, 4), nn.LSTMCell(3, 4),
+                                  nn.GRUCell(3, 4, bias=False)], ids=["rnn", "lstm", "gru"])
+def test_recurrent_cells_match_onnx_runtime(tmp_path, cell):
+    model, rng, path = CellLoop(cell).eval(), np.random.default_rng(19), tmp_path / "c.onnx"
+    tc.onnx.export(model, rng.standard_normal((3, 3)).astype(np.float32), path)
+    for batch in (3, 5):
+        x = rng.standard_normal((batch, 3)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

@@ -271,3 +271,68 @@ def test_lstm_with_projections_errors_say_what_was_expected():
         lstm(x[:, 0], (h0, c0[:, 0]))                       # one sequence takes (layers, P)
     out, (h_n, c_n) = lstm(x, (h0, c0))                     # the fix
     assert (out.shape, h_n.shape, c_n.shape) == ((5, 2, 2), (2, 2, 2), (2, 2, 4))
+
+
+@pytest.mark.parametrize("name, settings", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}),
+                                            ("LSTMCell", {}), ("GRUCell", {"bias": False})])
+@pytest.mark.parametrize("with_states", [False, True])
+def test_cells_gradcheck_to_second_order(rng, name, settings, with_states):
+    """One step, float64, through a random upstream gradient: the input, the states and every
+    parameter."""
+    cell = getattr(nn, name)(3, 4, **settings).double()
+    names = [n for n, _ in cell.named_parameters()]
+    lstm = name == "LSTMCell"
+    arrays = [rng.standard_normal((2, 3))] + ([rng.standard_normal((2, 4))
+                                               for _ in range(2 if lstm else 1)]
+                                              if with_states else [])
+    upstream = [rng.standard_normal((2, 4)) for _ in range(2 if lstm else 1)]
+
+    def step(*inputs):
+        params = dict(zip(names, inputs[len(arrays):], strict=True))
+        for key, value in params.items():
+            setattr(cell, key, value)
+        x, states = inputs[0], inputs[1:len(arrays)]
+        hx = None if not states else (tuple(states) if lstm else states[0])
+        out = cell(x, hx)
+        outs = out if lstm else (out,)
+        return sum((o * u).sum() for o, u in zip(outs, upstream, strict=True))
+
+    params = [p.data.copy() for _, p in cell.named_parameters()]
+    assert tc.gradcheck(step, arrays + params)
+    assert tc.gradgradcheck(step, arrays + params)
+
+
+def test_cells_take_one_input_and_default_to_zero_states(rng):
+    cell = nn.GRUCell(3, 4)
+    x = rng.standard_normal(3).astype(np.float32)
+    h = cell(x)
+    assert h.shape == (4,) and h.dtype == np.float32
+    np.testing.assert_allclose(h.data, cell(x[None], np.zeros((1, 4), np.float32)).data[0],
+                               rtol=1e-6)
+    h, c = nn.LSTMCell(3, 4)(x)
+    assert h.shape == c.shape == (4,)
+    # zero states leave W_hh out of the step, so no gradient reaches it: its .grad stays None
+    # (PyTorch multiplies it by the zero state and gives zeros)
+    cell(x).sum().backward()
+    assert cell.weight_hh.grad is None and cell.weight_ih.grad is not None
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: nn.RNNCell(3, 4)(np.zeros((2, 5), np.float32)), ValueError,
+     r"RNNCell: input of shape \(2, 5\); expected \(N, input_size\) or one input "
+     r"\(input_size,\), with input_size = 3$"),
+    (lambda: nn.GRUCell(3, 4)(np.zeros((2, 3), np.float32), np.zeros((3, 4), np.float32)),
+     ValueError, r"GRUCell: hx has shape \(3, 4\); expected \(2, 4\): \(N, hidden_size\) for "
+                 r"an input of N = 2 samples$"),
+    (lambda: nn.LSTMCell(3, 4)(np.zeros((2, 3), np.float32), np.zeros((2, 4), np.float32)),
+     TypeError, r"LSTMCell: hx is a ndarray; expected a pair \(h, c\)"),
+    (lambda: nn.RNNCell(3, 4)(np.zeros((2, 3), np.float32), np.zeros((2, 4))), TypeError,
+     r"RNNCell: hx has dtype float64 but the parameters have float32; .* "
+     r"hx\.astype\(np\.float32\)$"),
+    (lambda: nn.RNNCell(3, 4, nonlinearity="sigmoid"), ValueError,
+     r"RNNCell: nonlinearity is 'sigmoid'; expected 'tanh' or 'relu'"),
+    (lambda: nn.LSTMCell(0, 4), ValueError, r"LSTMCell: input_size"),
+])
+def test_cell_errors_say_what_was_expected(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

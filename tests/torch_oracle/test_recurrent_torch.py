@@ -104,3 +104,54 @@ def test_rnn_and_gru_refuse_proj_size_as_pytorch_does(torch):
         with pytest.raises(TypeError, match="unexpected keyword argument 'proj_size'"):
             getattr(nn, name)(3, 4, proj_size=2)
         assert getattr(nn, name)(3, 4).proj_size == getattr(torch.nn, name)(3, 4).proj_size == 0
+
+
+CELL_CASES = [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu", "bias": False}),
+              ("LSTMCell", {}), ("LSTMCell", {"bias": False}), ("GRUCell", {}),
+              ("GRUCell", {"bias": False})]
+
+
+@pytest.mark.parametrize("name, settings", CELL_CASES, ids=[f"{n}-{s}" for n, s in CELL_CASES])
+@pytest.mark.parametrize("layout", ["batch", "one-input", "states"])
+def test_cells_equal_pytorchs(torch, rng, name, settings, layout):
+    """One step: the next states and the gradients of the input, the states and every
+    parameter; the reprs and state dicts' names equal too."""
+    theirs = getattr(torch.nn, name)(3, 4, **settings)
+    ours = with_their_weights(getattr(nn, name)(3, 4, **settings), theirs)
+    assert repr(ours) == repr(theirs)
+    lead = () if layout == "one-input" else (2,)
+    n_states = (2 if name == "LSTMCell" else 1) if layout != "batch" else 0
+    arrays = [rng.standard_normal((*lead, 3))] + [rng.standard_normal((*lead, 4))
+                                                   for _ in range(n_states)]
+    values = [tc.Value(a) for a in arrays]
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+
+    def call(module, inputs):
+        if len(inputs) == 1:
+            return module(inputs[0])
+        return module(inputs[0], tuple(inputs[1:]) if name == "LSTMCell" else inputs[1])
+
+    results, their_results = call(ours, values), call(theirs, tensors)
+    if layout == "batch":
+        # zero states: W_hh takes no part in the step, so nothing reaches its .grad, which
+        # stays None where PyTorch's holds zeros (test_recurrent.py); start it at PyTorch's
+        ours.weight_hh.grad = np.zeros_like(ours.weight_hh.data)
+    compare_results_and_gradients(torch, rng, ours, theirs, values, tensors, flat(results),
+                                  flat(their_results))
+
+
+def test_a_cell_is_one_step_of_its_layer(torch, rng):
+    """PyTorch's LSTM's weights, l0 suffix dropped, make PyTorch's LSTMCell; the same weights
+    give our cell the layer's first step."""
+    layer = nn.LSTM(3, 4).double()
+    cell = nn.LSTMCell(3, 4).double()
+    cell.load_state_dict({k.removesuffix("_l0"): v for k, v in layer.state_dict().items()})
+    x = rng.standard_normal((1, 2, 3))
+    out, (h, c) = layer(tc.Value(x))
+    h1, c1 = cell(tc.Value(x[0]))
+    np.testing.assert_allclose(h1.data, h.data[0], rtol=1e-13)
+    np.testing.assert_allclose(c1.data, c.data[0], rtol=1e-13)
+    theirs = torch.nn.LSTMCell(3, 4).double()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in cell.state_dict().items()})
+    np.testing.assert_allclose(theirs(torch.tensor(x[0]))[0].detach().numpy(), h1.data,
+                               rtol=1e-12)

@@ -70,7 +70,7 @@ from tinygrad_cnn.nn.module import (
     ModuleList,
     Sequential,
 )
-from tinygrad_cnn.nn.recurrent import GRU, LSTM, RNN
+from tinygrad_cnn.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinygrad_cnn.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -88,7 +88,7 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "ModuleDict", "Linear
            "Identity", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "GroupNorm", "Embedding", "init",
            "Conv1d", "MaxPool1d", "AvgPool1d", "MaxUnpool1d", "MaxUnpool2d", "Upsample",
-           "RNN", "LSTM", "GRU", "MultiheadAttention",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "MultiheadAttention",
            "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
            "TransformerDecoder", "Transformer",
            "IncompatibleKeys", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss",

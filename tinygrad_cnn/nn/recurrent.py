@@ -1,6 +1,8 @@
-"""The recurrent layers RNN, LSTM and GRU, as PyTorch's: the same arguments, parameter names and
-shapes (so state dicts move between the two), initial range and equations. Each is a loop over
-the sequence of ops that already have rules (linear, the activations, split, stack), so their
+"""The recurrent layers RNN, LSTM and GRU and their one-step cells RNNCell, LSTMCell and
+GRUCell, as PyTorch's: the same arguments, parameter names and shapes (so state dicts move
+between the two), initial range and equations. Each time step is written once, in the mixins
+_ElmanStep, _LSTMStep and _GRUStep, for a layer and its cell. A layer is a loop over the
+sequence of ops that already have rules (linear, the activations, split, stack), so its
 gradients -- backpropagation through time -- come from the engine, to every order."""
 
 from __future__ import annotations
@@ -16,6 +18,66 @@ from tinygrad_cnn.nn.layers import _check_positive_int, _check_probability
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value, data_of
+
+
+def hidden_projection(h, w_hh, b_hh):
+    """h W_hh^T + b_hh, or for a zero h (None) b_hh alone (zeros without a bias): its one row
+    broadcasts over the batch, so no array of the batch's size is made up (an exported model
+    then takes any batch size)."""
+    if h is not None:
+        return ops.linear(h, w_hh, b_hh)
+    return b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
+
+
+class _ElmanStep:
+    """The Elman RNN's time step: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh), or
+    relu with nonlinearity="relu".
+
+    step(projected, h, c, w_hh, b_hh), as each mixin's: the input's projection x_t W_ih^T +
+    b_ih (N, gates*H) and the states h (and c, LSTM's cell state, else None) -> the next
+    (h, c), h before any projection by W_hr (LSTM's forward applies it). Without initial
+    states, h and c are None at the first step: zero states, whose terms drop out."""
+
+    gates = 1
+    nonlinearity: str
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        pre = projected + hidden_projection(h, w_hh, b_hh)
+        return (ops.tanh(pre) if self.nonlinearity == "tanh" else ops.relu(pre)), None
+
+    def _check_nonlinearity(self, nonlinearity) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"{type(self).__name__}: nonlinearity is {nonlinearity!r}; "
+                             f"expected 'tanh' or 'relu'")
+
+
+class _LSTMStep:
+    """LSTM's time step, with the gates' rows in the order i, f, g, o: i, f, o = sigmoid and
+    g = tanh of x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh (each its H-row block), the cell
+    state c_t = f * c_(t-1) + i * g and h_t = o * tanh(c_t)."""
+
+    gates = 4
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        i, f, g, o = ops.split(projected + hidden_projection(h, w_hh, b_hh), 4, axis=-1)
+        written = ops.sigmoid(i) * ops.tanh(g)
+        c = written if c is None else ops.sigmoid(f) * c + written
+        return ops.sigmoid(o) * ops.tanh(c), c
+
+
+class _GRUStep:
+    """GRU's time step, with the rows in the order r, z, n: r = sigmoid(x W_ir^T + b_ir +
+    h W_hr^T + b_hr), z likewise, the candidate n = tanh(x W_in^T + b_in + r * (h W_hn^T +
+    b_hn)), and h_t = (1 - z) * n + z * h_(t-1)."""
+
+    gates = 3
+
+    def step(self, projected, h, c, w_hh, b_hh):
+        x_r, x_z, x_n = ops.split(projected, 3, axis=-1)
+        h_r, h_z, h_n = ops.split(hidden_projection(h, w_hh, b_hh), 3, axis=-1)
+        r, z = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
+        n = ops.tanh(x_n + r * h_n)
+        return ((1 - z) * n if h is None else (1 - z) * n + z * h), None
 
 
 class _Recurrent(Module):
@@ -86,22 +148,6 @@ class _Recurrent(Module):
     def state_size(self) -> int:
         """The size of h: proj_size for an LSTM with projections, else hidden_size."""
         return self.proj_size or self.hidden_size
-
-    def step(self, projected, h, c, w_hh, b_hh):
-        """One time step: the input's projection x_t W_ih^T + b_ih (N, gates*H), the states h
-        (and c, LSTM's cell state, else None) -> the next (h, c), h before any projection by
-        W_hr (forward applies it). At the first step without initial states, h and c are None:
-        zero states, whose terms drop out."""
-        raise NotImplementedError
-
-    @staticmethod
-    def hidden_projection(h, w_hh, b_hh):
-        """h W_hh^T + b_hh, or for a zero h (None) b_hh alone (zeros without a bias): its one
-        row broadcasts over the batch, so no array of the batch's size is made up (an exported
-        model then takes any batch size)."""
-        if h is not None:
-            return ops.linear(h, w_hh, b_hh)
-        return b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
 
     def forward(self, x, hx=None):
         """x (L, N, input_size), (N, L, input_size) with batch_first, or one sequence
@@ -204,29 +250,21 @@ class _Recurrent(Module):
         return text
 
 
-class RNN(_Recurrent):
+class RNN(_ElmanStep, _Recurrent):
     """The Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh), or relu with
     nonlinearity="relu"; stacked over num_layers, optionally bidirectional, as PyTorch's."""
-
-    gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, *,
                  rng: np.random.Generator | None = None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity is {nonlinearity!r}; expected 'tanh' or "
-                             f"'relu'")
+        self._check_nonlinearity(nonlinearity)
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, rng=rng)
 
-    def step(self, projected, h, c, w_hh, b_hh):
-        pre = projected + self.hidden_projection(h, w_hh, b_hh)
-        return (ops.tanh(pre) if self.nonlinearity == "tanh" else ops.relu(pre)), None
 
-
-class LSTM(_Recurrent):
+class LSTM(_LSTMStep, _Recurrent):
     """Long short-term memory, as PyTorch's: with the gates' rows in the order i, f, g, o,
     i, f, o = sigmoid and g = tanh of x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh (each its
     H-row block), the cell state c_t = f * c_(t-1) + i * g and h_t = o * tanh(c_t).
@@ -237,8 +275,6 @@ class LSTM(_Recurrent):
     weight_hh is (4H, P), a next layer takes P (2P bidirectional) inputs, and output and h_n
     have P (or 2P) on their last axis, while c_n keeps H."""
 
-    gates = 4
-
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, *,
@@ -247,23 +283,104 @@ class LSTM(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, rng=rng)
 
-    def step(self, projected, h, c, w_hh, b_hh):
-        i, f, g, o = ops.split(projected + self.hidden_projection(h, w_hh, b_hh), 4, axis=-1)
-        written = ops.sigmoid(i) * ops.tanh(g)
-        c = written if c is None else ops.sigmoid(f) * c + written
-        return ops.sigmoid(o) * ops.tanh(c), c
 
-
-class GRU(_Recurrent):
+class GRU(_GRUStep, _Recurrent):
     """Gated recurrent unit, as PyTorch's: with the rows in the order r, z, n,
     r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr), z likewise, the candidate
     n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)), and h_t = (1 - z) * n + z * h_(t-1)."""
 
-    gates = 3
 
-    def step(self, projected, h, c, w_hh, b_hh):
-        x_r, x_z, x_n = ops.split(projected, 3, axis=-1)
-        h_r, h_z, h_n = ops.split(self.hidden_projection(h, w_hh, b_hh), 3, axis=-1)
-        r, z = ops.sigmoid(x_r + h_r), ops.sigmoid(x_z + h_z)
-        n = ops.tanh(x_n + r * h_n)
-        return ((1 - z) * n if h is None else (1 - z) * n + z * h), None
+class _Cell(Module):
+    """What RNNCell, LSTMCell and GRUCell share: one time step of their layer's equations (the
+    step of the mixin each takes), for an input x (N, input_size) or (input_size,) and the
+    states, with parameters weight_ih (gates*H, input_size), weight_hh (gates*H, H), bias_ih and
+    bias_hh (gates*H,), each entry from U(-1/sqrt(H), 1/sqrt(H)), as PyTorch's. Use one to
+    write a loop of your own, such as a decoder that feeds back its last output."""
+
+    gates: int
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 rng: np.random.Generator | None = None):
+        name = type(self).__name__
+        _check_positive_int(name, "input_size", input_size)
+        _check_positive_int(name, "hidden_size", hidden_size)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"{name}: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        rng, bound = generator(rng, name), 1.0 / math.sqrt(hidden_size)
+        rows = self.gates * hidden_size
+        self.weight_ih = Value(uniform(-bound, bound, (rows, input_size), rng))
+        self.weight_hh = Value(uniform(-bound, bound, (rows, hidden_size), rng))
+        self.bias_ih = Value(uniform(-bound, bound, (rows,), rng)) if bias else None
+        self.bias_hh = Value(uniform(-bound, bound, (rows,), rng)) if bias else None
+
+    def forward(self, x, hx=None):
+        """x (N, input_size) or one input (input_size,); hx the states (N, H) or (H,) (for
+        LSTMCell a pair (h, c)), zeros when None. Returns the next h (LSTMCell: (h, c)), in
+        x's layout."""
+        name, lstm = type(self).__name__, self.gates == 4
+        shape = np.shape(data_of(x))
+        if len(shape) not in (1, 2) or shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input of shape {shape}; expected (N, input_size) or one "
+                             f"input (input_size,), with input_size = {self.input_size}")
+        unbatched = len(shape) == 1
+        n = 1 if unbatched else shape[0]
+        h = c = None
+        if hx is not None:
+            if lstm and not (isinstance(hx, tuple) and len(hx) == 2):
+                raise TypeError(f"{name}: hx is a {type(hx).__name__}; expected a pair (h, c) "
+                                f"of hidden and cell states")
+            labels, given = (("h", "c"), hx) if lstm else (("hx",), (hx,))
+            states = [self._checked_state(label, state, n, unbatched)
+                      for label, state in zip(labels, given, strict=True)]
+            h, c = states[0], (states[1] if lstm else None)
+        x = ops.reshape(x, 1, self.input_size) if unbatched else x
+        h, c = self.step(ops.linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh,
+                         self.bias_hh)
+        if unbatched:
+            h, c = h.reshape(self.hidden_size), (None if c is None else c.reshape(self.hidden_size))
+        return (h, c) if lstm else h
+
+    def _checked_state(self, label: str, state, n: int, unbatched: bool):
+        """A state as (N, H), after checking its shape and dtype against x's and the weights'."""
+        name, expected = type(self).__name__, ((self.hidden_size,) if unbatched
+                                               else (n, self.hidden_size))
+        if np.shape(data_of(state)) != expected:
+            raise ValueError(f"{name}: {label} has shape {np.shape(data_of(state))}; expected "
+                             f"{expected}: ({'' if unbatched else 'N, '}hidden_size) for an "
+                             f"input of {'one sample' if unbatched else f'N = {n} samples'}")
+        dtype, weights = np.asarray(data_of(state)).dtype, self.weight_hh.dtype
+        if dtype != weights:
+            raise TypeError(f"{name}: {label} has dtype {dtype} but the parameters have "
+                            f"{weights}; expected the same dtype; pass "
+                            f"{label}.astype(np.{weights})")
+        return ops.reshape(state, 1, self.hidden_size) if unbatched else state
+
+    def extra_repr(self) -> str:          # PyTorch's
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            text += f", nonlinearity={self.nonlinearity}"
+        return text
+
+
+class RNNCell(_ElmanStep, _Cell):
+    """One step of the Elman RNN: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh), or relu with
+    nonlinearity="relu", as PyTorch's RNNCell."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", *, rng: np.random.Generator | None = None):
+        self._check_nonlinearity(nonlinearity)
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, rng=rng)
+
+
+class LSTMCell(_LSTMStep, _Cell):
+    """One step of the LSTM, as PyTorch's LSTMCell: forward(x, (h, c)) returns the next
+    (h, c)."""
+
+
+class GRUCell(_GRUStep, _Cell):
+    """One step of the GRU, as PyTorch's GRUCell: forward(x, h) returns the next h."""
