@@ -197,6 +197,7 @@ class Value:
     def prod(self, axis=None, keepdims=False): return reduce.prod(self, axis, keepdims)
     def logsumexp(self, axis=None, keepdims=False): return reduce.logsumexp(self, axis, keepdims)
     def cumsum(self, axis=None): return reduce.cumsum(self, axis)
+    def norm(self, ord=2, axis=None, keepdims=False): return reduce.norm(self, ord, axis, keepdims)
     def argmax(self, axis=None) -> np.ndarray: return reduce.argmax(self, axis)
     def argmin(self, axis=None) -> np.ndarray: return reduce.argmin(self, axis)
 

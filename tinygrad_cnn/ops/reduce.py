@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import Exp, Where, float_dtype
+from tinygrad_cnn.ops.elementwise import Abs, Exp, Where, float_dtype
 from tinygrad_cnn.ops.indexing import pad
 from tinygrad_cnn.ops.shape import BroadcastTo
 from tinygrad_cnn.value import Value
@@ -323,3 +323,81 @@ def _checked_arg(op: str, x, axis) -> np.ndarray:
         raise ValueError(f"{op}: input of shape {data.shape} has no elements along axis "
                          f"{axis!r}; expected at least one element")
     return data
+
+
+class Norm(Reduction):
+    """The vector p-norm over `axis`: (sum |x|^ord)^(1/ord); ord inf / -inf: the largest /
+    smallest |x|; ord 0: the number of nonzero elements (no gradient)."""
+
+    def forward(self, x, ord, axis, keepdims):
+        axes = self.keep(x, axis)
+        x = x.astype(float_dtype(x.dtype), copy=False)
+        a = np.abs(x)
+        if ord == math.inf:
+            out = a.max(axis=axes, keepdims=True)
+        elif ord == -math.inf:
+            out = a.min(axis=axes, keepdims=True)
+        elif ord == 0:
+            out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+        elif ord == 1:
+            out = a.sum(axis=axes, keepdims=True)
+        elif ord == 2:
+            out = np.sqrt((x * x).sum(axis=axes, keepdims=True))
+        else:
+            with np.errstate(divide="ignore"):      # 0^ord = inf for ord < 0: a norm of 0
+                out = (a ** ord).sum(axis=axes, keepdims=True) ** (1 / ord)
+        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape)
+                                                 if i not in axes])
+
+    # ||x|| = (sum |x_j|^p)^(1/p)  =>  d||x||/dx_i = sign(x_i) |x_i|^(p-1) / ||x||^(p-1),
+    # 0 where ||x|| = 0; p = 1: sign(x_i); p = inf: sign(x_i) / k at the k largest |x|;
+    # p < 1: 0 where x_i = 0 (not 0 * inf); p = 0: no gradient (a count)
+    def backward(self, grad):
+        x, out = self.saved()
+        p, data = self.params["ord"], np.asarray(x)
+        if p == 0:
+            return (None,)
+        g, n = grad.reshape(self.kept_shape), out.reshape(self.kept_shape)
+        sign = (data > 0).view(np.int8) - (data < 0).view(np.int8)      # a constant
+        if p == 1:
+            return g * sign
+        if math.isinf(p):           # the extreme |x| share the gradient, as PyTorch's amax
+            a = np.abs(data)
+            picked = (a == np.asarray(n)) | np.isnan(a)
+            share = sign * picked / picked.sum(axis=self.axes, keepdims=True)
+            return g * share.astype(data.dtype, copy=False)
+        if p < 1:                   # |x_i|^(p-1) is infinite at x_i = 0: the gradient is 0 there
+            at_zero = data == 0
+            scaled = sign * Where.run(at_zero, 0, Abs.run(Where.run(at_zero, 1, x)) ** (p - 1))
+            return scaled * g * n ** (1 - p)
+        zero = np.asarray(n) == 0                           # ||x|| = 0: the gradient is 0
+        per_norm = Where.run(zero, 0, g / Where.run(zero, 1, n) ** (p - 1))
+        if p == 2:
+            return per_norm * x
+        # sign(x) |x|^(p-1), as PyTorch writes it on each side of p = 2
+        scaled = sign * Abs.run(x) ** (p - 1) if p < 2 else x * Abs.run(x) ** (p - 2)
+        return scaled * per_norm
+
+
+def norm(x, ord: float = 2, axis=None, keepdims: bool = False) -> Value:
+    """The vector p-norm of x over `axis` (None: all elements, as one vector; an int or a tuple
+    of ints), as torch.linalg.vector_norm with numpy's names: (sum |x|^ord)^(1/ord) for a real
+    ord != 0 (0 < ord < 1 and ord < 0 too), max |x| for ord=inf, min |x| for ord=-inf, and the
+    number of nonzero elements for ord=0 (no gradient). Unlike numpy.linalg.norm, a 2-tuple
+    axis (or a 2-D x with axis=None and ord=2) still gives the norm of the entries as one
+    vector, never a matrix norm.
+
+    Gradient: sign(x) |x|^(ord-1) / ||x||^(ord-1), 0 where ||x|| = 0 (never nan), and for
+    ord=inf/-inf shared equally by the elements of extreme |x|, as PyTorch's."""
+    if ord is None:                 # numpy's default for vectors
+        ord = 2
+    if isinstance(ord, (bool, np.bool_)) or not isinstance(ord, numbers.Real) or math.isnan(ord):
+        hint = ("matrix norms are not provided; ord=2 over all entries is the Frobenius norm"
+                if isinstance(ord, str) else "e.g. ord=1, ord=2 or ord=math.inf")
+        raise TypeError(f"norm: ord is {ord!r:.60}; expected a real number (a vector norm); "
+                        f"{hint}")
+    if math.isinf(ord):             # max / min |x| of no elements is undefined
+        _check_nonempty("norm", x, axis)
+    else:
+        normalize_axes("norm", axis, _ndim(x))
+    return Norm.apply(x, ord=float(ord), axis=axis, keepdims=keepdims)
