@@ -14,9 +14,13 @@ from tinygrad_cnn.ops.loss import (
     REDUCTIONS,
     check_beta,
     check_delta,
+    check_eps,
     check_ignore_index,
     check_label_smoothing,
+    check_margin,
+    check_multi_margin_p,
     check_reduction,
+    check_triplet_p,
     check_weight,
 )
 
@@ -185,3 +189,152 @@ class KLDivLoss(_Loss):
 
     def _settings(self) -> list[str]:
         return super()._settings() + (["log_target=True"] if self.log_target else [])
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -target (input1 - input2) + margin) for targets 1 and -1, as
+    ops.margin_ranking_loss; forward(input1, input2, target)."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        check_margin("MarginRankingLoss", margin)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return ops.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + ([] if self.margin == 0.0 else [f"margin={self.margin}"])
+
+
+class HingeEmbeddingLoss(_Loss):
+    """input where target = 1, max(0, margin - input) where target = -1, as
+    ops.hinge_embedding_loss."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        check_margin("HingeEmbeddingLoss", margin)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return ops.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + ([] if self.margin == 1.0 else [f"margin={self.margin}"])
+
+
+class SoftMarginLoss(_Loss):
+    """log(1 + e^(-target input)) for targets 1 and -1, as ops.soft_margin_loss."""
+
+    def forward(self, input, target):
+        return ops.soft_margin_loss(input, target, self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos(x1, x2) where target = 1, max(0, cos(x1, x2) - margin) where target = -1, per
+    pair of rows, as ops.cosine_embedding_loss; forward(input1, input2, target)."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        check_margin("CosineEmbeddingLoss", margin)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return ops.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+    def _settings(self) -> list[str]:
+        return super()._settings() + ([] if self.margin == 0.0 else [f"margin={self.margin}"])
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) with the p-norm distance, as
+    ops.triplet_margin_loss; forward(anchor, positive, negative)."""
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, reduction: str = "mean"):
+        super().__init__(reduction)
+        check_margin("TripletMarginLoss", margin, positive=True)
+        check_triplet_p("TripletMarginLoss", p)
+        check_eps("TripletMarginLoss", eps)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return ops.triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                       self.eps, self.swap, self.reduction)
+
+    def _settings(self) -> list[str]:
+        return (super()._settings()
+                + ([] if self.margin == 1.0 else [f"margin={self.margin}"])
+                + ([] if self.p == 2.0 else [f"p={self.p}"])
+                + ([] if self.eps == 1e-6 else [f"eps={self.eps}"])
+                + (["swap=True"] if self.swap else []))
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """The mean over C labels of the binary cross-entropy of sigmoid(input) against targets in
+    [0, 1], as ops.multilabel_soft_margin_loss; weight, if given, is a buffer (in state_dict)."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        self.weight = weight_buffer("MultiLabelSoftMarginLoss", weight)
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return ops.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class MultiMarginLoss(_Loss):
+    """The multi-class hinge loss w_y / C sum over i != y of max(0, margin - x_y + x_i)^p, as
+    ops.multi_margin_loss; weight, if given, is a buffer (in state_dict)."""
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
+        self.weight = weight_buffer("MultiMarginLoss", weight)
+        super().__init__(reduction)
+        check_multi_margin_p("MultiMarginLoss", p)
+        check_margin("MultiMarginLoss", margin)
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return ops.multi_margin_loss(input, target, self.p, self.margin, self.weight,
+                                     self.reduction)
+
+    def _settings(self) -> list[str]:
+        return (super()._settings() + ([] if self.p == 1 else [f"p={self.p}"])
+                + ([] if self.margin == 1.0 else [f"margin={self.margin}"]))
+
+
+class PoissonNLLLoss(_Loss):
+    """The Poisson negative log-likelihood of counts target under the rate input (a log-rate
+    with log_input=True), as ops.poisson_nll_loss."""
+
+    def __init__(self, log_input: bool = True, full: bool = False, eps: float = 1e-8,
+                 reduction: str = "mean"):
+        super().__init__(reduction)
+        check_eps("PoissonNLLLoss", eps)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return ops.poisson_nll_loss(log_input, target, self.log_input, self.full, self.eps,
+                                    self.reduction)
+
+    def _settings(self) -> list[str]:
+        return (super()._settings() + ([] if self.log_input else ["log_input=False"])
+                + (["full=True"] if self.full else [])
+                + ([] if self.eps == 1e-8 else [f"eps={self.eps}"]))
+
+
+class GaussianNLLLoss(_Loss):
+    """The Gaussian negative log-likelihood (log v + (input - target)^2 / v) / 2 of target under
+    the mean input and the variance var, as ops.gaussian_nll_loss; forward(input, target,
+    var)."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction)
+        check_eps("GaussianNLLLoss", eps)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return ops.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+    def _settings(self) -> list[str]:
+        return (super()._settings() + (["full=True"] if self.full else [])
+                + ([] if self.eps == 1e-6 else [f"eps={self.eps}"]))

@@ -4,6 +4,7 @@ that users call."""
 from tinygrad_cnn.ops.attention import scaled_dot_product_attention
 from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm
 from tinygrad_cnn.ops.conv import conv1d, conv2d, conv2d_weight, conv_transpose2d
+from tinygrad_cnn.ops.distance import cosine_similarity, normalize, pairwise_distance
 from tinygrad_cnn.ops.dropout import dropout
 from tinygrad_cnn.ops.elementwise import (
     abs,
@@ -60,15 +61,24 @@ from tinygrad_cnn.ops.linalg import einsum, linear, matmul
 from tinygrad_cnn.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
     huber_loss,
     kl_div,
     l1_loss,
     log_softmax,
+    margin_ranking_loss,
     mse_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
     nll_loss,
+    poisson_nll_loss,
     smooth_l1_loss,
+    soft_margin_loss,
     softmax,
+    triplet_margin_loss,
 )
 from tinygrad_cnn.ops.pool import (
     adaptive_avg_pool2d,
@@ -87,6 +97,7 @@ from tinygrad_cnn.ops.reduce import (
     max,
     mean,
     min,
+    norm,
     prod,
     std,
     sum,
@@ -101,12 +112,16 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "conv_transpose2d", "conv2d_weight", "avg_pool2d", "adaptive_avg_pool2d", "nll_loss",
            "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy_with_logits", "binary_cross_entropy", "kl_div",
+           "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+           "cosine_embedding_loss", "triplet_margin_loss", "multilabel_soft_margin_loss",
+           "multi_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
+           "normalize", "cosine_similarity", "pairwise_distance",
            "abs", "sqrt", "square", "astype", "clip", "minimum", "maximum", "where", "leaky_relu",
            "prelu", "elu", "hardtanh", "softplus", "log_sigmoid", "erf", "gelu", "silu", "sin",
            "cos", "arcsin", "arccos", "arctan", "arctan2", "log1p", "expm1", "selu", "celu", "mish",
            "hardswish", "hardsigmoid", "softsign", "tanhshrink", "softshrink", "hardshrink",
            "threshold", "glu", "softmin",
-           "min", "var", "std", "prod", "logsumexp", "cumsum", "argmax", "argmin",
+           "min", "var", "std", "prod", "norm", "logsumexp", "cumsum", "argmax", "argmin",
            "einsum", "getitem", "embedding", "cat", "stack", "split", "pad",
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
            "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention"]

@@ -2,15 +2,21 @@
 mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy_with_logits,
 binary_cross_entropy and kl_div, each with reduction "mean", "sum" or "none" (kl_div also
 "batchmean"). Logits go through the log-sum-exp shift or softplus, so logits of any size neither
-overflow nor lose the answer."""
+overflow nor lose the answer. Then the margin, embedding and likelihood losses, compositions of
+ops whose gradients are PyTorch's, kinks included: margin_ranking_loss, hinge_embedding_loss,
+soft_margin_loss, cosine_embedding_loss, triplet_margin_loss, multilabel_soft_margin_loss,
+multi_margin_loss, poisson_nll_loss and gaussian_nll_loss."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops.distance import ClampedValue, pairwise_distance
 from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Softplus, Where
 from tinygrad_cnn.ops.shape import broadcasts_to
 from tinygrad_cnn.value import Value, data_of
@@ -740,3 +746,279 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     total = KLDiv.apply(input, target, reduction="sum", log_target=log_target)
     shape = np.shape(data_of(input))
     return total / shape[0] if shape else total     # a 0-d input is one sample, as PyTorch's
+
+
+def _reduced(losses: Value, reduction: str) -> Value:
+    """The losses' mean, sum, or the losses themselves ("none")."""
+    if reduction == "mean":
+        return losses.mean()
+    return losses.sum() if reduction == "sum" else losses
+
+
+def _as_value(x) -> Value:
+    """x as a Value: a Value itself, anything else a constant."""
+    return x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+
+
+def check_margin(fn: str, margin, positive: bool = False) -> None:
+    """A loss's margin is a real number (> 0 if `positive`), else an error naming `fn`."""
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or math.isnan(margin):
+        raise TypeError(f"{fn}: margin is {margin!r:.60}; expected a real number, e.g. "
+                        f"margin=1.0")
+    if positive and margin <= 0:
+        raise ValueError(f"{fn}: margin is {margin}; expected a margin > 0 (as PyTorch), e.g. "
+                         f"margin=1.0")
+
+
+def check_eps(fn: str, eps) -> None:
+    """A loss's eps is a number >= 0, else an error naming `fn`."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{fn}: eps is {eps!r:.60}; expected a number >= 0, a small floor such "
+                         f"as the default")
+
+
+def check_multi_margin_p(fn: str, p) -> None:
+    """multi_margin_loss's p is 1 or 2, as PyTorch's, else an error naming `fn`."""
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(f"{fn}: p is {p!r:.60}; expected 1 or 2 (only these are supported, as "
+                         f"in PyTorch): the power of each margin violation")
+
+
+def check_triplet_p(fn: str, p) -> None:
+    """triplet_margin_loss's p is a real number, the order of its distance, else an error."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
+        raise ValueError(f"{fn}: p is {p!r:.60}; expected a real number, the order of the norm "
+                         f"of the distances (e.g. 2.0)")
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0,
+                        reduction: str = "mean") -> Value:
+    """max(0, -target (input1 - input2) + margin) elementwise, as PyTorch's: target 1 says
+    input1 should rank above input2 by at least margin, -1 below. input1, input2 and target of
+    one shape (no broadcasting, as PyTorch) -> () or that shape ("none").
+
+    All three get gradients (-target, target and -(input1 - input2) where the hinge is active);
+    where the margin is exactly met the hinge counts as active, as PyTorch's clamp_min does."""
+    fn = "margin_ranking_loss"
+    check_reduction(fn, reduction)
+    check_margin(fn, margin)
+    shapes = [np.shape(data_of(v)) for v in (input1, input2, target)]
+    if not shapes[0] == shapes[1] == shapes[2]:
+        raise ValueError(f"{fn}: input1 has shape {shapes[0]}, input2 {shapes[1]} and target "
+                         f"{shapes[2]}; expected three equal shapes (no broadcasting, as "
+                         f"PyTorch); give one target (1 or -1) per pair")
+    target = _elementwise_target(fn, input1, target)
+    x1 = _as_value(input1)
+    return _reduced(elementwise.clip(-target * (x1 - input2) + float(margin), min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "mean") -> Value:
+    """input where target = 1, max(0, margin - input) where target = -1 (elementwise, as
+    PyTorch's: a target other than 1 and -1 gets both terms), for distances input: input and
+    target of one shape -> () or that shape ("none"). The target gets no gradient (it only
+    selects); at input = margin the hinge counts as active (gradient -1), as PyTorch's."""
+    fn = "hinge_embedding_loss"
+    check_reduction(fn, reduction)
+    check_margin(fn, margin)
+    t = np.asarray(data_of(_elementwise_target(fn, input, target)))     # only selects
+    x = _as_value(input)
+    hinge = elementwise.clip(float(margin) - x, min=0)
+    return _reduced(elementwise.where(t != 1, hinge, 0) + elementwise.where(t != -1, x, 0),
+                    reduction)
+
+
+def soft_margin_loss(input, target, reduction: str = "mean") -> Value:
+    """log(1 + e^(-target input)) elementwise, the logistic loss of targets 1 and -1, as
+    PyTorch's: input and target of one shape -> () or that shape ("none"). Computed as
+    softplus(-target input), finite for inputs of any size (PyTorch's log1p(exp(...)) overflows
+    to inf, its gradient to nan, past |input| ~ 709 in float64)."""
+    fn = "soft_margin_loss"
+    check_reduction(fn, reduction)
+    target = _elementwise_target(fn, input, target)
+    return _reduced(elementwise.softplus(-target * _as_value(input)), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
+                          reduction: str = "mean") -> Value:
+    """1 - cos(x1, x2) where target = 1 and max(0, cos(x1, x2) - margin) where target = -1 (0
+    for other targets), per pair of rows, as PyTorch's: input1 and input2 (N, D) with target
+    (N,), or (D,) with a 0-d target -> () or the N losses ("none").
+
+    cos = <x1, x2> / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)), PyTorch's formula (its float
+    1e-12 added to each squared norm), so a zero row gives cos = 0, never 0/0. The target gets
+    no gradient; at cos = margin the hinge counts as active, as PyTorch's clamp_min."""
+    fn = "cosine_embedding_loss"
+    check_reduction(fn, reduction)
+    check_margin(fn, margin)
+    s1, s2 = np.shape(data_of(input1)), np.shape(data_of(input2))
+    t = np.asarray(data_of(target))
+    expected = {0: "(D,) inputs with a 0-d target", 1: "(N, D) inputs with a target (N,)"}
+    if t.ndim not in (0, 1) or s1 != s2 or len(s1) != t.ndim + 1 or s1[:t.ndim] != t.shape:
+        raise ValueError(f"{fn}: input1 has shape {s1}, input2 {s2} and target {t.shape}; "
+                         f"expected {expected[1]} or {expected[0]}, input1 and input2 of one "
+                         f"shape; give one target (1 or -1) per pair of rows")
+    axis = t.ndim
+    x1, x2 = _as_value(input1), _as_value(input2)
+    squared1 = (x1 * x1).sum(axis=axis) + BCE_EPS       # PyTorch's float EPSILON = 1e-12
+    squared2 = (x2 * x2).sum(axis=axis) + BCE_EPS
+    cos = (x1 * x2).sum(axis=axis) / elementwise.sqrt(squared1 * squared2)
+    losses = (elementwise.where(t == 1, 1 - cos, 0)
+              + elementwise.where(t == -1, elementwise.clip(cos - float(margin), min=0), 0))
+    return _reduced(losses, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0,
+                        eps: float = 1e-6, swap: bool = False, reduction: str = "mean") -> Value:
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) per triplet, with d the
+    pairwise_distance ||a - b + eps||_p over the last axis, as PyTorch's: anchor, positive and
+    negative (N, D) (or broadcasting, with one number of axes) -> () or the N losses ("none").
+    With swap=True, d(anchor, negative) is replaced by d(positive, negative) where that is
+    smaller (the distance swap); at a tie the two share the gradient, as PyTorch's minimum."""
+    fn = "triplet_margin_loss"
+    check_reduction(fn, reduction)
+    check_margin(fn, margin, positive=True)
+    check_triplet_p(fn, p)
+    check_eps(fn, eps)
+    shapes = [np.shape(data_of(v)) for v in (anchor, positive, negative)]
+    if not len(shapes[0]) == len(shapes[1]) == len(shapes[2]):
+        raise ValueError(f"{fn}: anchor has shape {shapes[0]}, positive {shapes[1]} and "
+                         f"negative {shapes[2]}; expected the same number of axes, e.g. three "
+                         f"(N, D) batches of embeddings")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = elementwise.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduced(elementwise.clip(float(margin) + d_pos - d_neg, min=0), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "mean") -> Value:
+    """-mean over the C labels of w (t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), one loss
+    per sample, as PyTorch's: input and target (N, C) (or (C,)) of one shape -> () or the N
+    losses ("none"); weight (C,) (or anything that broadcasts to the input), a constant. The
+    log-sigmoids are log_sigmoid's, finite for logits of any size; the target gets a gradient
+    too."""
+    fn = "multilabel_soft_margin_loss"
+    check_reduction(fn, reduction, hint_keyword="weight")
+    if np.ndim(data_of(input)) == 0:
+        raise ValueError(f"{fn}: input is a scalar; expected (N, C), C label scores per sample, "
+                         f"or (C,)")
+    target = _elementwise_target(fn, input, target)
+    weight = _weight(fn, input, weight)
+    x = _as_value(input)
+    losses = -(target * elementwise.log_sigmoid(x) + (1 - target) * elementwise.log_sigmoid(-x))
+    if weight is not None:
+        losses = losses * weight
+    return _reduced(losses.sum(axis=-1) / x.shape[-1], reduction)
+
+
+def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
+                      reduction: str = "mean") -> Value:
+    """The multi-class hinge loss, as PyTorch's: for scores x (N, C) and class ids y (N,),
+    each sample's loss is w_y / C sum over i != y of max(0, margin - x_y + x_i)^p, p 1 or 2;
+    x (C,) with a 0-d y for one sample; weight (C,) a constant. reduction "mean" (over the
+    samples), "sum" or "none" (N losses).
+
+    Where margin - x_y + x_i is exactly 0 the term sends no gradient, as PyTorch's kernel
+    (which counts a violation only above 0)."""
+    fn = "multi_margin_loss"
+    check_reduction(fn, reduction, hint_keyword="weight")
+    check_multi_margin_p(fn, p)
+    check_margin(fn, margin)
+    shape = np.shape(data_of(input))
+    ids = np.asarray(data_of(target))
+    if len(shape) not in (1, 2) or 0 in shape:
+        raise ValueError(f"{fn}: input has shape {shape}; expected (N, C), C >= 1 class scores "
+                         f"for each of N >= 1 samples, or (C,) for one sample")
+    c = shape[-1]
+    if ids.dtype.kind not in "iu" or ids.shape != shape[:-1]:
+        raise ValueError(f"{fn}: target has shape {ids.shape} and dtype {ids.dtype}; expected "
+                         f"integer class ids of shape {shape[:-1]}, one per sample; convert "
+                         f"one-hot rows with labels.argmax(axis=1)")
+    if ids.size and (ids.min() < 0 or ids.max() >= c):
+        raise ValueError(f"{fn}: target values lie in [{ids.min()}, {ids.max()}]; expected "
+                         f"class ids in [0, {c}) for {c} classes")
+    dtype = np.asarray(data_of(input)).dtype
+    weights = _class_weights(fn, weight, c, dtype)
+    ids = ids.reshape(-1)
+    rows = _as_value(input).reshape(-1, c)                            # (N, C)
+    is_target = np.arange(c) == ids[:, None]                          # (N, C), a constant
+    x_y = rows[np.arange(len(ids)), ids].reshape(-1, 1)               # (N, 1)
+    violation = elementwise.relu(float(margin) - x_y + rows)         # 0 at exactly 0, as PyTorch
+    if p == 2:
+        violation = violation * violation
+    losses = elementwise.where(is_target, 0, violation).sum(axis=1) / c   # (N,)
+    if weights is not None:
+        losses = losses * weights[ids]
+    return _reduced(losses.reshape(shape[:-1]), reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
+                     eps: float = 1e-8, reduction: str = "mean") -> Value:
+    """The Poisson negative log-likelihood of counts target under the rate input, as PyTorch's:
+    e^x - t x for a log-rate x (log_input=True), else x - t log(x + eps); with full=True plus
+    Stirling's approximation of log(t!), t log t - t + log(2 pi t) / 2, where t > 1 (0 for t <= 1,
+    as PyTorch). input and target of one shape -> () or that shape ("none").
+
+    Both get gradients; with full=True the target's is nan where t = 0 (0 log 0), as PyTorch's."""
+    fn = "poisson_nll_loss"
+    check_reduction(fn, reduction)
+    check_eps(fn, eps)
+    target = _elementwise_target(fn, input, target)
+    x = _as_value(input)
+    with np.errstate(divide="ignore", invalid="ignore"):    # log t at t <= 0: not selected
+        if log_input:
+            losses = elementwise.exp(x) - target * x
+        else:
+            losses = x - target * elementwise.log(x + float(eps))
+        if full:
+            t = _as_value(target)
+            stirling = (t * elementwise.log(t) - t
+                        + 0.5 * elementwise.log(2 * math.pi * t))
+            losses = losses + elementwise.where(np.asarray(t.data) <= 1, 0, stirling)
+    return _reduced(losses, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Value:
+    """The Gaussian negative log-likelihood (log(v) + (input - target)^2 / v) / 2 of target
+    under the mean input and the variance var, as PyTorch's: v is var raised to at least eps
+    in value, but its gradient is var's own (PyTorch clamps var without recording it); with
+    full=True plus log(2 pi) / 2.
+
+    var: the input's shape (one variance each); the input's shape without its last axis, or
+    with one axis of size 1 (one variance shared along that axis); or a number. No entry may
+    be negative. target: the input's shape, or one that broadcasts to it. -> () or the losses
+    ("none"). input, target and var get gradients."""
+    fn = "gaussian_nll_loss"
+    check_reduction(fn, reduction)
+    check_eps(fn, eps)
+    shape, dtype = np.shape(data_of(input)), np.asarray(data_of(input)).dtype
+    t_shape = np.shape(data_of(target))
+    if not broadcasts_to(t_shape, shape):
+        raise ValueError(f"{fn}: input has shape {shape} but target has shape {t_shape}; "
+                         f"expected the input's shape, or one that broadcasts to it")
+    if isinstance(var, numbers.Real) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{fn}: var is {var}; expected a variance >= 0")
+        var = np.full(shape, var, dtype=dtype)
+    v = np.asarray(data_of(var))
+    if v.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: var has dtype {v.dtype}; expected numbers, variances >= 0")
+    if (v < 0).any():
+        raise ValueError(f"{fn}: var has {(v < 0).sum()} negative entries, e.g. {v[v < 0][0]}; "
+                         f"expected variances >= 0 (e.g. softplus of a network's output)")
+    if not isinstance(var, Value) and v.dtype != dtype:
+        var = v.astype(dtype)            # a constant in the input's dtype
+    if v.shape != shape:
+        mismatched = [m for n, m in zip(shape, v.shape, strict=False) if n != m]
+        if v.shape == shape[:-1]:           # one variance per row, shared along the last axis
+            var = _as_value(var).reshape(*v.shape, 1)
+        elif not (v.ndim == len(shape) and sum(mismatched) == 1):
+            raise ValueError(f"{fn}: var has shape {v.shape} but input has shape {shape}; "
+                             f"expected {shape}, {shape[:-1]} or {shape} with one axis of size "
+                             f"1 (a variance shared along that axis), as PyTorch")
+    clamped = ClampedValue.apply(var, low=float(eps))
+    losses = 0.5 * (elementwise.log(clamped) + (_as_value(input) - target) ** 2 / clamped)
+    if full:
+        losses = losses + 0.5 * math.log(2 * math.pi)
+    return _reduced(losses, reduction)

@@ -1,0 +1,107 @@
+"""Distances and similarities built on `norm`: normalize, cosine_similarity and
+pairwise_distance, as PyTorch's; and ClampedValue, the clamp that PyTorch applies to a norm or a
+variance without recording it (a floor on the value that leaves the gradient alone)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.elementwise import clip
+from tinygrad_cnn.ops.reduce import norm, normalize_axes
+from tinygrad_cnn.ops.shape import broadcast_to
+from tinygrad_cnn.value import Value, data_of
+
+
+class ClampedValue(Function):
+    """max(x, low) as the value, with x's gradient passed through unchanged: what PyTorch's
+    cosine_similarity and gaussian_nll_loss compute by clamping a tensor in place under no_grad
+    (the clamp is not recorded, so the gradient is that of the unclamped x)."""
+
+    def forward(self, x, low):
+        return np.maximum(x, low)
+
+    # the clamp is not differentiated: d/dx = 1 everywhere, also where x < low
+    def backward(self, grad):
+        return grad
+
+
+def normalize(x, p: float = 2.0, axis=1, eps: float = 1e-12) -> Value:
+    """x / max(||x||_p, eps), the p-norm taken over `axis` (an int or a tuple of ints): each
+    vector along `axis` scaled to norm 1, as PyTorch's F.normalize (numpy's name axis for its
+    dim). A vector shorter than eps is divided by eps, not by its norm: a zero vector stays
+    zero, with the gradient 1 / eps."""
+    _check_eps("normalize", eps)
+    _check_p("normalize", p)
+    return x / clip(norm(x, p, axis=axis, keepdims=True), min=eps)
+
+
+def cosine_similarity(x1, x2, axis: int = 1, eps: float = 1e-8) -> Value:
+    """cos(x1, x2) = sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps)) along `axis`, as
+    PyTorch's F.cosine_similarity: x1 and x2 broadcast against each other first (numpy's
+    rules), the result has their broadcast shape without `axis`.
+
+    As PyTorch's since 2.0, each input is divided by its own clamped norm (so |cos| <= 1 and no
+    product of two norms overflows), and the clamp at eps is not differentiated: a vector shorter
+    than eps gets the gradient of x1 / eps . x2 / ||x2|| with ||x1||'s gradient passed on as if
+    unclamped."""
+    _check_eps("cosine_similarity", eps)
+    a, b = np.shape(data_of(x1)), np.shape(data_of(x2))
+    try:
+        shape = np.broadcast_shapes(a, b)
+    except ValueError:
+        raise ValueError(f"cosine_similarity: x1 has shape {a} and x2 has shape {b}, which do not "
+                         f"broadcast together; expected shapes that numpy can broadcast, e.g. "
+                         f"(N, D) with (N, D), (1, D) or (D,)") from None
+    if not shape:
+        raise ValueError(f"cosine_similarity: x1 {a} and x2 {b} broadcast to a scalar; expected "
+                         f"vectors, at least one axis to take the cosine along")
+    (ax,) = normalize_axes("cosine_similarity", axis, len(shape))
+    x1, x2 = _broadcast(x1, shape), _broadcast(x2, shape)
+    n1 = ClampedValue.apply(norm(x1, 2, axis=ax, keepdims=True), low=float(eps))
+    n2 = ClampedValue.apply(norm(x2, 2, axis=ax, keepdims=True), low=float(eps))
+    return ((x1 / n1) * (x2 / n2)).sum(axis=ax)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Value:
+    """||x1 - x2 + eps||_p over the last axis of x1 - x2, as PyTorch's F.pairwise_distance: x1 and
+    x2 broadcast, (N, D) with (N, D) or (D,) -> (N,) ((N, 1) with keepdim). eps is added to every
+    difference, so equal inputs are eps * D^(1/p) apart and the 2-norm's gradient stays
+    finite."""
+    _check_eps("pairwise_distance", eps)
+    _check_p("pairwise_distance", p)
+    a, b = np.shape(data_of(x1)), np.shape(data_of(x2))
+    try:
+        ndim = len(np.broadcast_shapes(a, b))
+    except ValueError:
+        raise ValueError(f"pairwise_distance: x1 has shape {a} and x2 has shape {b}, which do not "
+                         f"broadcast together; expected vectors along the last axis, e.g. (N, D) "
+                         f"with (N, D) or (D,)") from None
+    if ndim == 0:
+        raise ValueError(f"pairwise_distance: x1 {a} and x2 {b} are scalars; expected vectors "
+                         f"along the last axis, e.g. (N, D)")
+    return norm(_as_value(x1) - x2 + eps, p, axis=ndim - 1, keepdims=keepdim)
+
+
+def _as_value(x) -> Value:
+    return x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+
+
+def _broadcast(x, shape: tuple[int, ...]) -> Value:
+    """x broadcast to `shape` (itself when it has that shape already)."""
+    x = _as_value(x)
+    return x if x.shape == shape else broadcast_to(x, shape)
+
+
+def _check_eps(fn: str, eps) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{fn}: eps is {eps!r}; expected a number >= 0 (a small floor such as "
+                         f"the default)")
+
+
+def _check_p(fn: str, p) -> None:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or np.isnan(p):
+        raise ValueError(f"{fn}: p is {p!r}; expected a real number, the order of the norm "
+                         f"(e.g. 1.0 or 2.0)")
