@@ -1896,3 +1896,29 @@ def test_recurrent_cells_match_onnx_runtime(tmp_path, cell):
     for batch in (3, 5):
         x = rng.standard_normal((batch, 3)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # the Reduce ops' axes: attribute, input
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.norm(x, 2, axis=1), {"ReduceL2"}),
+    (lambda x: x.norm(1, axis=(1, 2), keepdims=True), {"ReduceL1"}),
+    (lambda x: ops.norm(x, 3, axis=(0, 2)), {"Abs", "Pow", "ReduceSum"}),     # the batch too
+    (lambda x: ops.norm(x, 0.5, axis=-1), {"Abs", "Pow", "ReduceSum"}),
+    (lambda x: ops.norm(x, np.inf, axis=2), {"Abs", "ReduceMax"}),
+    (lambda x: ops.norm(x, -np.inf, axis=1, keepdims=True), {"Abs", "ReduceMin"}),
+    (lambda x: ops.norm(ops.relu(x), 0, axis=2), {"Equal", "Not", "ReduceSum"}),
+    (lambda x: ops.norm(x, 2, axis=()), {"Abs"}),                  # no axes: |x|
+    (lambda x: ops.normalize(x, axis=1), {"ReduceL2", "Clip", "Div"}),
+    (lambda x: ops.pairwise_distance(x, x * 2, p=1.0), {"ReduceL1"}),
+], ids=["l2", "l1-keepdims", "p3-batch", "p0.5", "inf", "-inf-keepdims", "count", "no-axes",
+        "normalize", "pairwise_distance"])
+def test_norm_matches_onnx_runtime(tmp_path, fn, nodes, opset):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(18), tmp_path / "norm.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32), path,
+                           opset=opset)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+    assert "Norm" in tc.onnx.supported_ops()

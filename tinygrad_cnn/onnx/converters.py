@@ -496,6 +496,26 @@ def cumsum(g, node, x):
     return g.op("CumSum", [x, g.scalar(axis, np.int64, "axis")])   # the axis: a 0-d input
 
 
+def norm(g, node, x):
+    # the vector p-norm over the axes: ReduceL1 / ReduceL2, ReduceMax / ReduceMin of |x| for
+    # ord +-inf, the count of nonzeros for ord 0, else (ReduceSum |x|^p)^(1/p); over no axes
+    # (numpy's axis=()) each norm is |x| (ord 0: x != 0), where ONNX's empty axes would reduce all
+    p, axes = node.fn.params["ord"], _axes(node)
+    keepdims = bool(node.fn.params.get("keepdims", False))
+    x = g.as_dtype(x, node.fn.inputs[0], node.dtype)          # an integer x: its float norm
+    if p in (1, 2) and axes:
+        return g.reduce("ReduceL1" if p == 1 else "ReduceL2", x, axes, keepdims)
+    if p == 0:
+        nonzero = g.op("Not", [g.op("Equal", [x, g.scalar(0, node.dtype)])])
+        return g.reduce("ReduceSum", g.cast(nonzero, node.dtype), axes, keepdims)
+    absolute = g.op("Abs", [x])
+    if math.isinf(p) or p in (1, 2):
+        return g.reduce("ReduceMax" if p > 0 else "ReduceMin", absolute, axes, keepdims)
+    powered = g.reduce("ReduceSum", g.op("Pow", [absolute, g.scalar(p, node.dtype)]), axes,
+                       keepdims)
+    return g.op("Pow", [powered, g.scalar(1 / p, node.dtype)])
+
+
 def softmax(g, node, x):
     return g.op("Softmax", [x], axis=int(node.fn.params.get("axis", -1)))
 
@@ -697,6 +717,7 @@ CONVERTERS = {
     # ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at 1e4 in float32
     reduce.LogSumExp: _reduce("ReduceLogSumExp"),
     reduce.CumSum: cumsum,
+    reduce.Norm: norm,
     loss.Softmax: softmax,
     loss.LogSoftmax: log_softmax,
     indexing.GetItem: getitem,
