@@ -217,3 +217,53 @@ def matmul(a, b):
                 total += a[i, k] * b[k, j]
             out[i, j] = total
     return out
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """out[n, c*KH*KW + p*KW + q, i*OW + j] = x[n, c, i*sh + p*dh - ph, j*sw + q*dw - pw] (0
+    outside the image): x (N, C, H, W) -> (N, C*KH*KW, OH*OW), PyTorch's im2col."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    n_batch, channels, height, width = x.shape
+    oh = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n_batch, channels * kh * kw, oh * ow), dtype=x.dtype)
+    for n in range(n_batch):
+        for c in range(channels):
+            for p in range(kh):
+                for q in range(kw):
+                    for i in range(oh):
+                        for j in range(ow):
+                            row, col = i * sh + p * dh - ph, j * sw + q * dw - pw
+                            if 0 <= row < height and 0 <= col < width:
+                                out[n, c * kh * kw + p * kw + q, i * ow + j] = x[n, c, row, col]
+    return out
+
+
+def fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """out[n, c, i*sh + p*dh - ph, j*sw + q*dw - pw] += cols[n, c*KH*KW + p*KW + q, i*OW + j]
+    for every place inside the image: cols (N, C*KH*KW, OH*OW) -> (N, C, H, W), PyTorch's
+    col2im."""
+    height, width = (output_size, output_size) if isinstance(output_size, int) else output_size
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    n_batch, rows, _ = cols.shape
+    channels = rows // (kh * kw)
+    oh = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n_batch, channels, height, width), dtype=cols.dtype)
+    for n in range(n_batch):
+        for c in range(channels):
+            for p in range(kh):
+                for q in range(kw):
+                    for i in range(oh):
+                        for j in range(ow):
+                            row, col = i * sh + p * dh - ph, j * sw + q * dw - pw
+                            if 0 <= row < height and 0 <= col < width:
+                                out[n, c, row, col] += cols[n, c * kh * kw + p * kw + q,
+                                                            i * ow + j]
+    return out

@@ -1261,3 +1261,328 @@ class Embedding(Module):
         if self.scale_grad_by_freq:
             text += ", scale_grad_by_freq=True"
         return text
+
+
+class PixelShuffle(Module):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r) for r = upscale_factor: ops.pixel_shuffle, as
+    PyTorch's (sub-pixel convolution's upsampling)."""
+
+    def __init__(self, upscale_factor: int):
+        _check_positive_int("PixelShuffle", "upscale_factor", upscale_factor)
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x):
+        return ops.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W) for r = downscale_factor: ops.pixel_unshuffle, the
+    inverse of PixelShuffle, as PyTorch's."""
+
+    def __init__(self, downscale_factor: int):
+        _check_positive_int("PixelUnshuffle", "downscale_factor", downscale_factor)
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x):
+        return ops.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """(N, C, *) with its C = g*k channels read as g groups of k and transposed to k groups of
+    g: ops.channel_shuffle, as PyTorch's (ShuffleNet)."""
+
+    def __init__(self, groups: int):
+        _check_positive_int("ChannelShuffle", "groups", groups)
+        self.groups = groups
+
+    def forward(self, x):
+        return ops.channel_shuffle(x, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+class Unflatten(Module):
+    """Axis `dim` of size d1*d2*... split into unflattened_size (d1, d2, ...), one of which may
+    be -1: (N, C*H*W) -> (N, C, H, W) for dim=1, unflattened_size=(C, H, W). A reshape, as
+    PyTorch's Unflatten; Flatten's inverse."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Unflatten: dim is {type(dim).__name__} {dim!r}; expected an int "
+                            f"(named dimensions are not supported)")
+        sizes = unflattened_size
+        if (not isinstance(sizes, (tuple, list)) or not sizes
+                or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                           and (n >= 0 or n == -1) for n in sizes)
+                or list(sizes).count(-1) > 1):
+            raise TypeError(f"Unflatten: unflattened_size is {sizes!r}; expected a non-empty "
+                            f"tuple or list of ints >= 0 (one may be -1), e.g. (2, 3)")
+        self.dim, self.unflattened_size = int(dim), unflattened_size
+
+    def forward(self, x):
+        shape = x.shape if isinstance(x, Value) else np.shape(x)
+        ndim, sizes = len(shape), tuple(int(n) for n in self.unflattened_size)
+        if not -ndim <= self.dim < ndim:
+            raise ValueError(f"Unflatten: dim={self.dim} is out of range for an input of shape "
+                             f"{shape}; expected -{ndim} <= dim < {ndim}")
+        axis = self.dim % ndim
+        known = int(np.prod([n for n in sizes if n != -1]))
+        size = shape[axis]
+        if size != known if -1 not in sizes else (known == 0 or size % known):
+            raise ValueError(f"Unflatten: unflattened_size {self.unflattened_size} does not "
+                             f"multiply to {size}, the size of axis {self.dim} of the input of "
+                             f"shape {shape}; expected sizes whose product is {size} (one may be "
+                             f"-1)")
+        return ops.reshape(x, (*shape[:axis], *sizes, *shape[axis + 1:]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size!r}"
+
+
+class _Pad(Module):
+    """What the padding layers share: padding as PyTorch's, an int for every side or a tuple of
+    2*spatial ints from the last axis back, (left, right) for 1-D and (left, right, top,
+    bottom) for 2-D; forward runs ops.pad in `mode` with numpy's pad_width made from it.
+    Negative amounts crop, in the constant modes only (as PyTorch's): those sides are cut off
+    before the others are padded."""
+
+    spatial: int
+    mode: str
+
+    def __init__(self, padding: int | tuple[int, ...]):
+        layer, count = type(self).__name__, 2 * self.spatial
+        amounts = (padding,) * count if _is_int(padding) else padding
+        if (not isinstance(amounts, (tuple, list)) or len(amounts) != count
+                or not all(_is_int(n) for n in amounts)):
+            sides = "(left, right)" if self.spatial == 1 else "(left, right, top, bottom)"
+            raise TypeError(f"{layer}: padding is {padding!r}; expected an int or a tuple of "
+                            f"{count} ints {sides}, as PyTorch's, e.g. {layer}(1)")
+        if self.mode != "constant" and min(amounts) < 0:
+            raise ValueError(f"{layer}: padding {tuple(amounts)} has a negative amount; "
+                             f"expected amounts >= 0: only the constant modes (ZeroPad, "
+                             f"ConstantPad) crop, as PyTorch's; crop with x[..., a:b] first")
+        self.padding = tuple(int(n) for n in amounts)
+
+    def forward(self, x):
+        return self._padded(x, 0.0)
+
+    def _padded(self, x, value):
+        layer, spatial = type(self).__name__, self.spatial
+        shape = x.shape if isinstance(x, Value) else np.shape(x)
+        ranks = (spatial + 1, spatial + 2)
+        if len(shape) not in ranks and (self.mode != "constant" or len(shape) < spatial):
+            expected = (f"at least {spatial} axes" if self.mode == "constant" else
+                        f"{ranks[1]} axes (N, C, {'H, W' if spatial == 2 else 'W'}) or "
+                        f"{ranks[0]} "
+                        f"(one example)")
+            raise ValueError(f"{layer}: input of shape {shape}; expected {expected}, as "
+                             f"PyTorch's; reshape it, e.g. add the channel axis with x[None]")
+        lead = len(shape) - spatial
+        # PyTorch's amounts go from the last axis back: (left, right) for axis -1, then
+        # (top, bottom) for axis -2; numpy's pad_width goes from the first axis on
+        pairs = [tuple(self.padding[2 * k:2 * k + 2]) for k in reversed(range(spatial))]
+        crop = []
+        for axis, (size, (before, after)) in enumerate(zip(shape[lead:], pairs, strict=True)):
+            cut = max(-before, 0) + max(-after, 0)
+            if cut > size:
+                raise ValueError(f"{layer}: padding {self.padding} crops {cut} elements off "
+                                 f"axis {lead + axis} of the input of shape {shape}, which has "
+                                 f"{size}; expected negative amounts that leave at least none; "
+                                 f"pass smaller crops")
+            crop.append(slice(max(-before, 0), size - max(-after, 0)))
+        if any(s != slice(0, n) for s, n in zip(crop, shape[lead:], strict=True)):
+            x = ops.getitem(x, (Ellipsis, *crop))
+        widths = ((0, 0),) * lead + tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+        try:
+            if self.mode == "constant":
+                return ops.pad(x, widths, value=value)
+            return ops.pad(x, widths, mode=self.mode)
+        except ValueError as error:
+            raise ValueError(f"{layer}: padding {self.padding} does not fit the input of shape "
+                             f"{shape} ({error}); expected an input larger along the padded "
+                             f"axes; pass smaller padding, or use ReplicationPad, which fits "
+                             f"any non-empty input") from None
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ConstantPad(_Pad):
+    """Padding with a constant value: ConstantPad1d/2d and ZeroPad1d/2d."""
+
+    mode = "constant"
+
+    def __init__(self, padding: int | tuple[int, ...], value: float):
+        super().__init__(padding)
+        real_number(type(self).__name__, "value", value, "0.0")
+        self.value = value                  # as given: the repr shows it as PyTorch's does
+
+    def forward(self, x):
+        return self._padded(x, float(self.value))
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPad):
+    """The last axis padded with `value`: (*, W) -> (*, left + W + right), as PyTorch's;
+    padding an int or (left, right); negative amounts crop."""
+
+    spatial = 1
+
+
+class ConstantPad2d(_ConstantPad):
+    """The last two axes padded with `value`: (*, H, W) -> (*, top + H + bottom, left + W +
+    right), as PyTorch's; padding an int or (left, right, top, bottom); negative amounts crop."""
+
+    spatial = 2
+
+
+class ZeroPad1d(ConstantPad1d):
+    """ConstantPad1d with zeros: (*, W) -> (*, left + W + right); padding an int or (left,
+    right)."""
+
+    def __init__(self, padding: int | tuple[int, int]):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad2d(ConstantPad2d):
+    """ConstantPad2d with zeros: (*, H, W) -> (*, top + H + bottom, left + W + right); padding
+    an int or (left, right, top, bottom)."""
+
+    def __init__(self, padding: int | tuple[int, int, int, int]):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_Pad):
+    """(N, C, W) or (C, W) padded by x mirrored about its end elements (ops.pad mode "reflect"),
+    as PyTorch's; padding an int or (left, right), each < W."""
+
+    spatial, mode = 1, "reflect"
+
+
+class ReflectionPad2d(_Pad):
+    """(N, C, H, W) or (C, H, W) padded by x mirrored about its end rows and columns (ops.pad
+    mode "reflect"); padding an int or (left, right, top, bottom), each below its axis's size."""
+
+    spatial, mode = 2, "reflect"
+
+
+class ReplicationPad1d(_Pad):
+    """(N, C, W) or (C, W) padded by copies of its end elements (ops.pad mode "replicate");
+    padding an int or (left, right)."""
+
+    spatial, mode = 1, "replicate"
+
+
+class ReplicationPad2d(_Pad):
+    """(N, C, H, W) or (C, H, W) padded by copies of its end rows and columns (ops.pad mode
+    "replicate"); padding an int or (left, right, top, bottom)."""
+
+    spatial, mode = 2, "replicate"
+
+
+class CircularPad1d(_Pad):
+    """(N, C, W) or (C, W) padded by x wrapped around (ops.pad mode "circular"), as PyTorch's;
+    padding an int or (left, right), each <= W."""
+
+    spatial, mode = 1, "circular"
+
+
+class CircularPad2d(_Pad):
+    """(N, C, H, W) or (C, H, W) padded by x wrapped around along both axes (ops.pad mode
+    "circular"); padding an int or (left, right, top, bottom), each <= its axis's size."""
+
+    spatial, mode = 2, "circular"
+
+
+class Bilinear(Module):
+    """y = x1^T A_o x2 + b_o for each output o: x1 (..., in1_features), x2 (..., in2_features)
+    -> (..., out_features), ops.bilinear.
+
+    weight (out_features, in1_features, in2_features) and bias (out_features,) are float32,
+    drawn from U(-1/sqrt(in1_features), 1/sqrt(in1_features)) (PyTorch's default) using `rng`,
+    else the default generator that `tc.manual_seed` sets.
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, rng: np.random.Generator | None = None):
+        for name, value in (("in1_features", in1_features), ("in2_features", in2_features),
+                            ("out_features", out_features)):
+            _check_positive_int("Bilinear", name, value)
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        rng = generator(rng, "Bilinear")
+        shape = (out_features, in1_features, in2_features)
+        self.weight = Value(fan_in_uniform(shape, in1_features, rng))
+        self.bias = Value(fan_in_uniform((out_features,), in1_features, rng)) if bias else None
+
+    def forward(self, x1, x2):
+        return ops.bilinear(x1, x2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class Unfold(Module):
+    """Every sliding block as a column, ops.unfold (im2col): (N, C, H, W) -> (N, C*KH*KW, L), or
+    (C, H, W) -> (C*KH*KW, L), as PyTorch's; settings ints or (h, w) pairs."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], dilation: int | tuple[int, int] = 1,
+                 padding: int | tuple[int, int] = 0, stride: int | tuple[int, int] = 1):
+        check_sizes("Unfold", "kernel_size", kernel_size, 1)
+        check_sizes("Unfold", "dilation", dilation, 1)
+        check_sizes("Unfold", "padding", padding, 0)
+        check_sizes("Unfold", "stride", stride, 1)
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, x):
+        return ops.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """Columns added back into an image, ops.fold (col2im): (N, C*KH*KW, L) -> (N, C, H, W) for
+    output_size (H, W), or (C*KH*KW, L) -> (C, H, W), as PyTorch's; Unfold's adjoint."""
+
+    def __init__(self, output_size: int | tuple[int, int], kernel_size: int | tuple[int, int],
+                 dilation: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 stride: int | tuple[int, int] = 1):
+        check_sizes("Fold", "output_size", output_size, 1)
+        check_sizes("Fold", "kernel_size", kernel_size, 1)
+        check_sizes("Fold", "dilation", dilation, 1)
+        check_sizes("Fold", "padding", padding, 0)
+        check_sizes("Fold", "stride", stride, 1)
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, x):
+        return ops.fold(x, self.output_size, self.kernel_size, self.dilation, self.padding,
+                        self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
+
+
+def _is_int(value) -> bool:
+    """An int or a numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -1,5 +1,6 @@
 """`Module`, the base class of layers and models; `Buffer`, a module's saved but untrained state;
-`Sequential`, a chain of modules; `ModuleList`, a list of modules.
+`Sequential`, a chain of modules; `ModuleList`, a list of modules; `ParameterList` and
+`ParameterDict`, parameters held as a list or by key.
 
 A module is a plain class: its parameters are `Value` attributes, its buffers `Buffer`
 attributes, its submodules `Module` attributes, all found by walking the attributes in the
@@ -362,8 +363,8 @@ def _check_container(owner: str, name: str, container) -> None:
         raise TypeError(
             f"{owner}.{name} is a {kind} of parameters (Values that require grad), which would "
             f"not be found (not trained, not saved); expected each parameter as an attribute "
-            f"of its own; write e.g. setattr(self, f\"{name}{{i}}\", value) for each and read "
-            f"them back with getattr, or make each part an nn.Module in an nn.ModuleList")
+            f"of its own, or in an nn.ParameterList or nn.ParameterDict; write self.{name} = "
+            f"nn.{'ParameterDict({...})' if kind == 'dict' else 'ParameterList([...])'}")
 
 
 class Sequential(Module):
@@ -537,3 +538,199 @@ def _checked_index(owner: str, index, length: int) -> int:
         raise IndexError(f"{owner}: index {index} is out of range for {length} "
                          f"modules; expected -{length} <= index < {length}")
     return int(index)
+
+
+class ParameterList(Module):
+    """A list of parameters whose owner finds them: each is the parameter "0", "1", ..., so
+    `state_dict()` names them "params.0", "params.1" and `parameters()` (what an optimizer is
+    given) yields them, as PyTorch's ParameterList.
+
+    Holds Values the way a list does (indexing, slicing, `len`, iteration, `append`, `extend`,
+    `self[i] = value`); a numpy array (or a number) becomes a parameter, a Value of its dtype.
+    A Value that some op computed (not a leaf) is refused: it would be trained as a copy cut off
+    from its graph. It has no forward: the owner's forward uses the parameters.
+    """
+
+    def __init__(self, values=None):
+        if values is not None:
+            self.extend(values)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterList has no forward; expected its owner to use the "
+                                  "parameters, e.g. for w in self.weights: x = x @ w")
+
+    def append(self, value) -> ParameterList:
+        """Add `value` at the end (parameter str(len(self))); returns self."""
+        setattr(self, str(len(self)), _as_parameter("ParameterList.append", "the argument",
+                                                    value))
+        return self
+
+    def extend(self, values) -> ParameterList:
+        """Append each of `values` (a list, a ParameterList, any iterable) in order; all are
+        checked first, so a bad one adds none. Returns self."""
+        if isinstance(values, (Value, np.ndarray)) or not isinstance(values, Iterable):
+            raise TypeError(f"ParameterList: values is a {type(values).__name__}; expected an "
+                            f"iterable of Values or arrays, e.g. ParameterList([tc.Value("
+                            f"np.zeros(3))]); wrap a single one in a list")
+        params = [_as_parameter("ParameterList", f"value {i}", value)
+                  for i, value in enumerate(values)]
+        for param in params:
+            setattr(self, str(len(self)), param)
+        return self
+
+    def __iadd__(self, values) -> ParameterList:
+        return self.extend(values)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._own())
+
+    def __iter__(self) -> Iterator[Value]:
+        return (param for _, param in self._own())
+
+    def __getitem__(self, index: int | slice) -> Value | ParameterList:
+        params = [param for _, param in self._own()]
+        if isinstance(index, slice):
+            return ParameterList(params[index])       # renumbered from "0", as PyTorch's
+        return params[_checked_position(index, len(params))]
+
+    def __setitem__(self, index: int, value) -> None:
+        i = _checked_position(index, len(self))
+        setattr(self, str(i % len(self)), _as_parameter("ParameterList", f"value [{index}]",
+                                                        value))
+
+    def _own(self) -> Iterator[tuple[str, Value]]:
+        return ((name, v) for name, v in vars(self).items() if isinstance(v, Value))
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({name}): {_parameter_text(param)}" for name, param in self._own())
+
+
+class ParameterDict(Module):
+    """A dict of parameters whose owner finds them: each is the parameter of its key, so
+    `state_dict()` names it "scales.red" and `parameters()` yields it, as PyTorch's
+    ParameterDict.
+
+    Holds Values the way a dict does (`d[key]`, `d[key] = value`, `del d[key]`, `in`, `len`,
+    iteration over the keys, `keys()`, `values()`, `items()`, `get`, `pop`, `update`, `clear`),
+    in insertion order (a key set again keeps its place); a numpy array (or a number) becomes a
+    parameter. Keys are as ModuleDict's: a str without dots that is not the name of a Module
+    attribute or method. It has no forward.
+    """
+
+    def __init__(self, values=None):
+        if values is not None:
+            self.update(values)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterDict has no forward; expected its owner to use the "
+                                  "parameters, e.g. x * self.scales[name]")
+
+    def __setitem__(self, key: str, value) -> None:
+        _check_key("ParameterDict", key)
+        setattr(self, key, _as_parameter("ParameterDict", f"the value for {key!r}", value))
+
+    def __getitem__(self, key: str) -> Value:
+        if key not in self:
+            raise KeyError(f"ParameterDict: no parameter under {key!r}; the keys are "
+                           f"{list(self.keys())}")
+        return vars(self)[key]
+
+    def __delitem__(self, key: str) -> None:
+        self[key]                                   # a KeyError naming the keys, if missing
+        delattr(self, key)
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and isinstance(vars(self).get(key), Value)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.keys())
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def keys(self) -> Iterator[str]:
+        """The keys, in insertion order."""
+        return (key for key, _ in self.items())
+
+    def values(self) -> Iterator[Value]:
+        """The parameters, in insertion order."""
+        return (param for _, param in self.items())
+
+    def items(self) -> Iterator[tuple[str, Value]]:
+        """(key, parameter) pairs, in insertion order."""
+        return ((key, v) for key, v in list(vars(self).items()) if isinstance(v, Value))
+
+    def get(self, key: str, default=None):
+        """The parameter under key, or default."""
+        return self[key] if key in self else default
+
+    def pop(self, key: str) -> Value:
+        """Remove the parameter under key and return it."""
+        param = self[key]
+        delattr(self, key)
+        return param
+
+    def clear(self) -> None:
+        """Remove every parameter."""
+        for key in list(self.keys()):
+            delattr(self, key)
+
+    def update(self, values) -> ParameterDict:
+        """Add (or replace) the parameters of `values`, a dict (or ParameterDict) or an
+        iterable of (key, value) pairs; all are checked first, so a bad one adds none. Returns
+        self."""
+        pairs = list(values.items() if hasattr(values, "items") else values)
+        checked = []
+        for key, value in pairs:
+            _check_key("ParameterDict", key)
+            checked.append((key, _as_parameter("ParameterDict", f"the value for {key!r}",
+                                               value)))
+        for key, param in checked:
+            setattr(self, key, param)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({key}): {_parameter_text(param)}" for key, param in self.items())
+
+
+def _as_parameter(owner: str, what: str, value) -> Value:
+    """value as a parameter: a leaf Value that requires grad as it is, a numpy array or a number
+    as a new Value of its dtype; else a TypeError saying what to pass."""
+    if isinstance(value, Value):
+        if value.fn is not None or not value.requires_grad:
+            kind = "computed by an op" if value.fn is not None else "made with requires_grad=False"
+            raise TypeError(f"{owner}: {what} is a Value {kind}; expected a parameter (a leaf "
+                            f"Value that requires grad) or an array; pass tc.Value(v.data) for "
+                            f"a parameter that starts from its values")
+        return value
+    array = np.asarray(value) if isinstance(value, (np.ndarray, np.generic, int, float)) else None
+    if array is None or array.dtype.kind not in "biuf" or isinstance(value, bool):
+        raise TypeError(f"{owner}: {what} is a {type(value).__name__}; expected a Value or a "
+                        f"numeric numpy array, e.g. tc.Value(np.zeros(3, dtype=np.float32))")
+    return Value(array)
+
+
+def _checked_position(index, length: int) -> int:
+    """A ParameterList index as an int in [-length, length), or a TypeError/IndexError."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"ParameterList: index must be an int or a slice, got "
+                        f"{type(index).__name__} {index!r}")
+    if not -length <= index < length:
+        raise IndexError(f"ParameterList: index {index} is out of range for {length} "
+                         f"parameters; expected -{length} <= index < {length}")
+    return int(index)
+
+
+def _parameter_text(param: Value) -> str:
+    """A parameter in a ParameterList's or ParameterDict's repr, as PyTorch's with numpy's dtype
+    name: "Parameter containing: [float32 of size 3x4]"."""
+    size = "x".join(str(n) for n in param.shape)
+    return f"Parameter containing: [{param.dtype} of size {size}]"
+
+
+def _check_key(owner: str, key) -> None:
+    """Raise unless `key` can name a parameter of a ParameterDict."""
+    if not isinstance(key, str) or not key or "." in key or hasattr(ParameterDict, key):
+        raise KeyError(f"{owner}: key {key!r}; expected a non-empty str without dots that is "
+                       f"not a Module attribute or method (such as 'forward', 'training' or "
+                       f"'parameters'), e.g. 'scale'")

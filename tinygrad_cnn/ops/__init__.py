@@ -56,8 +56,9 @@ from tinygrad_cnn.ops.elementwise import (
     threshold,
     where,
 )
+from tinygrad_cnn.ops.fold import fold, unfold
 from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
-from tinygrad_cnn.ops.linalg import einsum, linear, matmul
+from tinygrad_cnn.ops.linalg import bilinear, einsum, linear, matmul
 from tinygrad_cnn.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -104,7 +105,15 @@ from tinygrad_cnn.ops.reduce import (
     var,
 )
 from tinygrad_cnn.ops.resample import interpolate
-from tinygrad_cnn.ops.shape import broadcast_to, flatten, reshape, transpose
+from tinygrad_cnn.ops.shape import (
+    broadcast_to,
+    channel_shuffle,
+    flatten,
+    pixel_shuffle,
+    pixel_unshuffle,
+    reshape,
+    transpose,
+)
 
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh", "sigmoid",
            "sum", "mean", "max", "reshape", "flatten", "transpose", "broadcast_to",
@@ -123,5 +132,6 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "threshold", "glu", "softmin",
            "min", "var", "std", "prod", "norm", "logsumexp", "cumsum", "argmax", "argmin",
            "einsum", "getitem", "embedding", "cat", "stack", "split", "pad",
+           "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "bilinear", "unfold", "fold",
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
            "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention"]

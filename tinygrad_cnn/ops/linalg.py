@@ -1,5 +1,6 @@
-"""Matrix products: matmul (1-D, 2-D and batched, numpy's rules), linear (x @ w.T + b) and
-einsum (any sum of products of operands' elements named by subscripts)."""
+"""Matrix products: matmul (1-D, 2-D and batched, numpy's rules), linear (x @ w.T + b),
+einsum (any sum of products of operands' elements named by subscripts) and bilinear
+(x1^T A x2 + b, an einsum)."""
 
 from __future__ import annotations
 
@@ -215,6 +216,33 @@ def linear(x, w, b=None) -> Value:
     if x_data.dtype != w_data.dtype and x_data.dtype.kind == "f" and w_data.dtype.kind == "f":
         x = in_weight_dtype("linear", x, w_data.dtype)
     return Linear.apply(x, w, b)
+
+
+def bilinear(x1, x2, weight, bias=None) -> Value:
+    """y[..., o] = sum_ij x1[..., i] weight[o, i, j] x2[..., j] + bias[o], as PyTorch's
+    bilinear: x1 (..., in1_features), x2 (..., in2_features) with the same leading axes (none:
+    one example), weight (out_features, in1_features, in2_features), bias (out_features,) ->
+    (..., out_features). One einsum, "...i,oij,...j->...o", so each input's gradient is an
+    einsum of the upstream gradient and the other two (dx1 = sum_oj g_o A_oij x2_j), to every
+    order. A constant float input is computed in the weight's dtype, as linear does."""
+    shapes = [np.shape(data_of(v)) for v in (x1, x2, weight)]
+    s1, s2, w_shape = shapes
+    if (len(w_shape) != 3 or not s1 or not s2 or s1[-1] != w_shape[1] or s2[-1] != w_shape[2]
+            or s1[:-1] != s2[:-1]):
+        raise ValueError(
+            f"bilinear: inputs of shapes {s1} and {s2} do not fit weight of shape {w_shape}; "
+            f"expected x1 (..., in1_features), x2 (..., in2_features) with the same leading "
+            f"axes and weight (out_features, in1_features, in2_features); pass inputs whose "
+            f"last axes are the weight's axes 1 and 2, with equal batch shapes")
+    if bias is not None and np.shape(data_of(bias)) != (w_shape[0],):
+        raise ValueError(f"bilinear: bias has shape {np.shape(data_of(bias))}; expected "
+                         f"({w_shape[0]},), one per output feature of weight {w_shape}")
+    w_dtype = np.asarray(data_of(weight)).dtype
+    x1, x2 = (in_weight_dtype("bilinear", x, w_dtype)
+              if np.asarray(data_of(x)).dtype != w_dtype and np.asarray(data_of(x)).dtype.kind
+              == "f" and w_dtype.kind == "f" else x for x in (x1, x2))
+    out = einsum("...i,oij,...j->...o", x1, weight, x2)
+    return out if bias is None else out + bias
 
 
 def _one_example_hint(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> str:

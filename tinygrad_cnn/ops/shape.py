@@ -1,6 +1,7 @@
 """Shape ops: reshape, flatten, transpose, broadcast_to. They move elements without changing
 them, so each backward moves the gradient back the same way; and `unbroadcast`, the sum that
-undoes numpy broadcasting in every broadcasting op's backward."""
+undoes numpy broadcasting in every broadcasting op's backward. pixel_shuffle, pixel_unshuffle
+and channel_shuffle are compositions of reshape and transpose, with no rule of their own."""
 
 from __future__ import annotations
 
@@ -137,3 +138,69 @@ def broadcast_to(x, shape) -> Value:
         raise ValueError(f"broadcast_to: cannot broadcast shape {from_shape} to {shape}; "
                          f"expected each trailing dimension to be equal or 1")
     return BroadcastTo.apply(x, shape=shape)
+
+
+def pixel_shuffle(x, upscale_factor: int) -> Value:
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r) for r = upscale_factor, as torch's pixel_shuffle:
+    out[..., c, h*r + i, w*r + j] = x[..., c*r*r + i*r + j, h, w]. A reshape, a transpose and a
+    reshape, so the gradient goes back through theirs; any leading axes (none: one image)."""
+    shape = _shape_of(x)
+    r = _checked_factor("pixel_shuffle", "upscale_factor", upscale_factor)
+    if len(shape) < 3 or shape[-3] % (r * r):
+        raise ValueError(
+            f"pixel_shuffle: input of shape {shape} with upscale_factor={r}; expected (*, C*r*r, "
+            f"H, W), at least 3 axes with channels (axis -3) divisible by r*r = {r * r}; pass "
+            f"the output of a layer with a multiple of {r * r} channels")
+    *lead, c, h, w = shape
+    k = len(lead)
+    x = reshape(x, (*lead, c // (r * r), r, r, h, w))      # (*, C*r*r, H, W) -> (*, C, r, r, H, W)
+    x = transpose(x, (*range(k), k, k + 3, k + 1, k + 4, k + 2))   # -> (*, C, H, r, W, r)
+    return reshape(x, (*lead, c // (r * r), h * r, w * r))     # -> (*, C, H*r, W*r)
+
+
+def pixel_unshuffle(x, downscale_factor: int) -> Value:
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W) for r = downscale_factor, the inverse of
+    pixel_shuffle, as torch's pixel_unshuffle: a reshape, a transpose and a reshape."""
+    shape = _shape_of(x)
+    r = _checked_factor("pixel_unshuffle", "downscale_factor", downscale_factor)
+    if len(shape) < 3 or shape[-2] % r or shape[-1] % r:
+        raise ValueError(
+            f"pixel_unshuffle: input of shape {shape} with downscale_factor={r}; expected "
+            f"(*, C, H*r, W*r), at least 3 axes with height and width divisible by {r}; crop or "
+            f"pad the image to a multiple of {r} first (ops.pad, or x[..., :H, :W])")
+    *lead, c, h, w = shape
+    k = len(lead)
+    x = reshape(x, (*lead, c, h // r, r, w // r, r))       # (*, C, H*r, W*r) -> (*, C, H, r, W, r)
+    x = transpose(x, (*range(k), k, k + 2, k + 4, k + 1, k + 3))   # -> (*, C, r, r, H, W)
+    return reshape(x, (*lead, c * r * r, h // r, w // r))      # -> (*, C*r*r, H, W)
+
+
+def channel_shuffle(x, groups: int) -> Value:
+    """(N, C, *) with the channels regrouped, as torch's channel_shuffle: the C = g*k channels
+    read as g groups of k, transposed to k groups of g, so out channel i*g + j is in channel
+    j*k + i (ShuffleNet's mixing of grouped convolutions). A reshape, a transpose and a
+    reshape."""
+    shape = _shape_of(x)
+    g = _checked_factor("channel_shuffle", "groups", groups)
+    if len(shape) < 3 or shape[1] % g:
+        raise ValueError(
+            f"channel_shuffle: input of shape {shape} with groups={g}; expected (N, C, *), at "
+            f"least 3 axes with C (axis 1) divisible by groups; pass groups dividing the "
+            f"channels, as the grouped convolution before it does")
+    n, c, *rest = shape
+    x = reshape(x, (n, g, c // g, *rest))               # (N, C, *) -> (N, g, C/g, *)
+    x = transpose(x, (0, 2, 1, *range(3, len(shape) + 1)))   # -> (N, C/g, g, *)
+    return reshape(x, shape)                            # -> (N, C, *)
+
+
+def _shape_of(x) -> tuple[int, ...]:
+    return x.shape if isinstance(x, Value) else np.shape(x)
+
+
+def _checked_factor(op: str, name: str, value) -> int:
+    """value as an int >= 1, or a TypeError/ValueError naming the op and the setting."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: {name} is {type(value).__name__} {value!r}; expected an int >= 1")
+    if value < 1:
+        raise ValueError(f"{op}: {name} is {value}; expected an int >= 1")
+    return int(value)
