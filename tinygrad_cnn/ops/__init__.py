@@ -2,10 +2,16 @@
 that users call."""
 
 from tinygrad_cnn.ops.attention import scaled_dot_product_attention
-from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm
-from tinygrad_cnn.ops.conv import conv1d, conv2d, conv2d_weight, conv_transpose2d
+from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm, instance_norm
+from tinygrad_cnn.ops.conv import (
+    conv1d,
+    conv2d,
+    conv2d_weight,
+    conv_transpose1d,
+    conv_transpose2d,
+)
 from tinygrad_cnn.ops.distance import cosine_similarity, normalize, pairwise_distance
-from tinygrad_cnn.ops.dropout import dropout
+from tinygrad_cnn.ops.dropout import dropout, dropout1d, dropout2d
 from tinygrad_cnn.ops.elementwise import (
     abs,
     add,
@@ -82,7 +88,10 @@ from tinygrad_cnn.ops.loss import (
     triplet_margin_loss,
 )
 from tinygrad_cnn.ops.pool import (
+    adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     max_pool1d,
@@ -134,4 +143,6 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "einsum", "getitem", "embedding", "cat", "stack", "split", "pad",
            "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "bilinear", "unfold", "fold",
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
-           "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention"]
+           "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention",
+           "instance_norm", "adaptive_max_pool2d", "adaptive_max_pool1d", "adaptive_avg_pool1d",
+           "dropout1d", "dropout2d", "conv_transpose1d"]

@@ -1,6 +1,8 @@
 """Batch normalisation: each channel of x normalised to mean 0 and variance 1 over the batch
 (and the spatial axes), then scaled and shifted; with running statistics for evaluation. Group
-normalisation: each sample's channels normalised in groups, built from existing ops."""
+normalisation: each sample's channels normalised in groups, built from existing ops; instance
+normalisation: each channel of each sample on its own (group_norm with a group per channel),
+with PyTorch's optional running statistics."""
 
 from __future__ import annotations
 
@@ -201,3 +203,82 @@ def group_norm(x, num_groups: int, weight=None, bias=None, eps: float = 1e-5) ->
     if weight is not None:
         x_hat = x_hat * reshape(weight, per_channel)
     return x_hat if bias is None else x_hat + reshape(bias, per_channel)
+
+
+def _check_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum,
+                         eps) -> tuple[int, ...]:
+    """x's shape, after raising a ValueError/TypeError naming the first argument that does not
+    fit it."""
+    shape = np.shape(x.data if isinstance(x, Value) else x)
+    if len(shape) < 2:
+        raise ValueError(f"instance_norm: input has shape {shape}; expected (N, C, ...) with "
+                         f"the channels on axis 1, e.g. (N, C, L) or (N, C, H, W); for one "
+                         f"unbatched example (C, ...) pass x.reshape(1, *x.shape)")
+    if not isinstance(use_input_stats, (bool, np.bool_)):
+        raise TypeError(f"instance_norm: use_input_stats is {type(use_input_stats).__name__} "
+                        f"{use_input_stats!r:.40}; expected True (normalise with each "
+                        f"instance's own statistics) or False (with the running ones)")
+    channels = shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            raise TypeError(f"instance_norm: {name} is {type(value).__name__} "
+                            f"{getattr(value, 'dtype', '')}; expected a floating-point numpy "
+                            f"array (C,) or None (use_input_stats=True updates it in place), "
+                            f"e.g. a Buffer's .data")
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        got = None if value is None else np.shape(value.data if isinstance(value, Value)
+                                                  else value)
+        if got not in (None, (channels,)):
+            raise ValueError(f"instance_norm: {name} has shape {got} but the input {shape} has "
+                             f"{channels} channels (axis 1); expected {name} of shape "
+                             f"({channels},): one entry per channel")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                         "running_var (the statistics to normalise with); pass them, or "
+                         "use_input_stats=True to use each instance's own")
+    count = math.prod(shape[2:])
+    if use_input_stats and count < 2:
+        raise ValueError(f"instance_norm: input {shape} has {count} value"
+                         f"{'' if count == 1 else 's'} per channel of each sample; expected more "
+                         f"than 1 (the variance of fewer is undefined), as PyTorch; for "
+                         f"features (N, C) use batch_norm or layer norm instead")
+    for name, value, low, high in (("momentum", momentum, 0, 1), ("eps", eps, 0, np.inf)):
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+                or not low <= value <= high or (name == "eps" and value == 0)):
+            raise ValueError(f"instance_norm: {name} is {value!r}; expected a number in "
+                             f"{'[0, 1]' if name == 'momentum' else '(0, inf)'}")
+    return shape
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> Value:
+    """Normalise each channel of each sample on its own, as torch.nn.functional.instance_norm:
+    x (N, C, ...) -> the same shape, (x - mean) / sqrt(var + eps) * weight + bias, where mean
+    and the biased variance are taken over the spatial axes of one channel of one sample (an
+    instance); running_mean, running_var, weight and bias (C,) may be None.
+
+    use_input_stats=True (PyTorch's default): each instance's own statistics; it is
+    group_norm(x, C, weight, bias, eps), a group per channel, itself reshape, mean, var, -, +,
+    * and **, so its gradients of every order come from their rules. running_mean and
+    running_var, numpy arrays or None, are then updated in place as PyTorch's:
+    r = (1 - momentum) r + momentum s, where s is the mean over the batch of the instances'
+    means, or of their unbiased variances (times M / (M - 1), M values per instance).
+    use_input_stats=False: normalises with running_mean and running_var, unchanged, as
+    batch_norm in evaluation (one BatchNorm op).
+    """
+    shape = _check_instance_norm(x, running_mean, running_var, weight, bias, use_input_stats,
+                                 momentum, eps)
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
+    if running_mean is not None or running_var is not None:
+        data = x.data if isinstance(x, Value) else np.asarray(x)
+        axes = tuple(range(2, data.ndim))                      # an instance's values
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * data.mean(axis=axes).mean(axis=0)
+        if running_var is not None:
+            running_var *= 1 - momentum
+            running_var += momentum * data.var(axis=axes, ddof=1).mean(axis=0)
+    return group_norm(x, shape[1], weight, bias, eps)

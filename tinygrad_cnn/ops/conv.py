@@ -1,7 +1,7 @@
 """2-D convolution (cross-correlation, as in PyTorch), its transpose and its weight gradient:
-three ops, each built from the others' rules, so gradients of any order exist. conv1d and
-unbatched inputs run through the 2-D op, reshaped (layout.on_image_batch). The numpy kernels that
-make them fast are in conv_kernels.py."""
+three ops, each built from the others' rules, so gradients of any order exist. conv1d,
+conv_transpose1d and unbatched inputs run through the 2-D ops, reshaped (layout.on_image_batch).
+The numpy kernels that make them fast are in conv_kernels.py."""
 
 from __future__ import annotations
 
@@ -377,6 +377,66 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
         return ConvTranspose2d.apply(images, w, b, **params)
 
     return on_image_batch(x, 2, run)
+
+
+def conv_transpose1d(x, w, b=None, stride: int | tuple[int] = 1, padding: int | tuple[int] = 0,
+                     output_padding: int | tuple[int] = 0, groups: int = 1,
+                     dilation: int | tuple[int] = 1) -> Value:
+    """1-D transposed convolution, as PyTorch's conv_transpose1d (and in its argument order):
+    x (N, C_in, L), w (C_in, C_out / groups, K), b (C_out,) or None -> (N, C_out, OL), or one
+    unbatched signal (C_in, L) -> (C_out, OL), with
+    OL = (L - 1)*stride - 2*padding + dilation*(K - 1) + 1 + output_padding.
+
+    It is conv1d's input gradient with the same w, as conv_transpose2d is conv2d's. Settings are
+    ints (or tuples of one int); output_padding < max(stride, dilation), as PyTorch; groups
+    splits the channels as in conv_transpose2d. A signal is a 1 x L image, as for conv1d: x runs
+    through conv_transpose2d's op as (N, C_in, 1, L) with w as (C_in, C_out / groups, 1, K),
+    each setting s as (1, s) and the padding p as (0, p), and the result is reshaped back, so
+    its gradients of every order are conv_transpose2d's.
+    """
+    fn = "conv_transpose1d"
+    groups = _check_groups(groups, fn)
+    xa, wa = np.asarray(data_of(x)), np.asarray(data_of(w))
+    if wa.ndim != 3:
+        raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a 3-D weight "
+                         f"(C_in, C_out / groups, K)")
+    if xa.ndim not in (2, 3):
+        raise ValueError(f"{fn}: input has shape {xa.shape}; expected {ranks_expected(1, 'C_in')} "
+                         f"with C_in = {wa.shape[0]} for weight {wa.shape}"
+                         f"{signal_batch_hint(xa.shape, wa.shape[0])}")
+    if xa.shape[-2] != wa.shape[0]:
+        read_as = "the unbatched input (C_in, L)" if xa.ndim == 2 else "input (N, C_in, L)"
+        raise ValueError(f"{fn}: input has {xa.shape[-2]} channels but weight expects "
+                         f"{wa.shape[0]} (input {xa.shape}, weight {wa.shape}); expected equal "
+                         f"C_in in {read_as} and weight (C_in, C_out / groups, K)"
+                         f"{channels_hint(xa.shape, wa.shape[0], 1)}")
+    x, b, xa, wa = _check_conv(fn, x, w, b, stride, padding, in_axis=0, groups=groups, spatial=1)
+    (step,), (pad,) = as_sizes(stride, 1), as_sizes(padding, 1)
+    (extra,) = check_sizes(fn, "output_padding", output_padding, 0, 1)
+    (spread,) = check_sizes(fn, "dilation", dilation, 1, 1)
+    if extra >= max(step, spread):
+        raise ValueError(f"{fn}: output_padding {output_padding!r} is not smaller than stride "
+                         f"{stride!r} or dilation {dilation!r}; expected output_padding < "
+                         f"max(stride, dilation), as PyTorch; e.g. output_padding="
+                         f"{max(step, spread) - 1}")
+    size = (xa.shape[-1] - 1) * step - 2 * pad + spread * (wa.shape[2] - 1) + 1 + extra
+    if size < 1:
+        raise ValueError(f"{fn}: the output would have length {size} (input {xa.shape}, kernel "
+                         f"of {wa.shape[2]} taps, stride {stride!r}, padding {padding!r}, "
+                         f"dilation {dilation!r}); expected at least 1; use less padding")
+    # a signal is a 1 x L image: (C_in, C_out / groups, K) -> (C_in, C_out / groups, 1, K), each
+    # setting s -> (1, s), the padding p -> (0, p): no rows added
+    w = reshape(w, (*wa.shape[:2], 1, wa.shape[2]))
+    params = _dilated({"stride": (1, step), "padding": (0, pad), "output_padding": (0, extra)},
+                      (1, spread), (1, spread))
+
+    def run(images):                      # (N, C_in, 1, L) -> (N, C_out, 1, OL)
+        if groups > 1:
+            return _per_group(ConvTranspose2d, images, w, b, wa.shape[0], wa.shape[1] * groups,
+                              groups, **params)
+        return ConvTranspose2d.apply(images, w, b, **params)
+
+    return on_image_batch(x, 1, run)
 
 
 def _per_group(op: type[Function], x, w, b, c_in: int, c_out: int, groups: int,

@@ -1,7 +1,7 @@
 """2-D max and average pooling over (KH, KW) windows of a batch of images, padded or not, with
 PyTorch's ceil_mode and count_include_pad (and the max pools' dilation and return_indices),
-max_unpool (the max pool's partial inverse), and adaptive average pooling to a given output
-size. Max-pooling routes the gradient to the first maximum of each window (row-major), as
+max_unpool (the max pool's partial inverse), and adaptive average and max pooling to a given
+output size. Max-pooling routes the gradient to the first maximum of each window (row-major), as
 PyTorch; each backward is an op of its own whose backward is the forward again (or a product
 with constant matrices), so gradients of any order exist. The 1-D pools and unbatched inputs
 run through the 2-D ops, reshaped (layout.on_image_batch)."""
@@ -280,6 +280,60 @@ def bin_matrix(size: int, bins: int, dtype) -> np.ndarray:
     start, end = i * size // bins, -(-(i + 1) * size // bins)   # floor and ceil
     k = np.arange(size)                                          # (size,)
     return (((start <= k) & (k < end)) / (end - start)).astype(dtype)
+
+
+class AdaptiveMaxPool2d(Function):
+    """out[n,c,i,j] = max of x[n, c, r, s] over r in rows(i), s in cols(j), the adaptive bins
+    rows(i) = [floor(i*H/OH), ceil((i+1)*H/OH)) and likewise cols(j): x (N, C, H, W) ->
+    (N, C, OH, OW), output_size = (OH, OW), as PyTorch's adaptive_max_pool2d. Bins may differ
+    in size and overlap, as adaptive_avg_pool2d's.
+
+    `argmax` (an integer constant, kept for backward) holds each bin's first maximum in
+    row-major order as its place h*W + w in its (H, W) plane; a NaN is a bin's maximum, the
+    last NaN of the bin (pool_kernels.adaptive_max_pool): PyTorch's rule, and its indices.
+    adaptive_max_pool2d(return_indices=True) hands them out and keeps that Value on the op as
+    `returned_indices`, for ONNX export. Backward: out = x gathered at the argmax, so dx = g
+    scattered to it, an element that is the maximum of several overlapping bins getting the
+    sum (AdaptiveMaxPool2dScatter).
+    """
+
+    def forward(self, x, output_size):
+        out, self.argmax = kernels.adaptive_max_pool(x, output_size)
+        return out
+
+    # out = x at each bin's argmax  =>  dx = g scattered to the argmax (overlapping bins add up)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return AdaptiveMaxPool2dScatter.run(grad, self.argmax, x_shape=x.shape)
+
+
+class AdaptiveMaxPool2dScatter(Function):
+    """adaptive_max_pool2d's input gradient: dx[n, c].flat[argmax[n, c, i, j]] += g[n, c, i, j]:
+    g (N, C, OH, OW) -> x_shape (N, C, H, W), argmax an integer constant (places in the planes).
+
+    Linear in g, with the gather at the same places as its transpose:
+    <scatter(g), u> = <g, gather(u)>, so dg = gather(u) for the upstream gradient u."""
+
+    def forward(self, g, argmax, *, x_shape):
+        return kernels.plane_scatter(g, argmax, x_shape)
+
+    # dx = g scattered to the argmax  =>  dg = u gathered from the argmax; argmax is constant
+    def backward(self, grad):
+        _, argmax, _ = self.saved()
+        return AdaptiveMaxPool2dGather.run(grad, argmax), None
+
+
+class AdaptiveMaxPool2dGather(Function):
+    """out[n, c, i, j] = u[n, c].flat[argmax[n, c, i, j]]: u (N, C, H, W) -> argmax's shape
+    (N, C, OH, OW), argmax an integer constant. Its transpose is the scatter: du = scatter(g)."""
+
+    def forward(self, u, argmax):
+        return kernels.plane_gather(u, argmax)
+
+    # out = u at the argmax  =>  du = g scattered to the argmax
+    def backward(self, grad):
+        u, argmax, _ = self.saved()
+        return AdaptiveMaxPool2dScatter.run(grad, argmax, x_shape=u.shape), None
 
 
 def _pool_settings(fn: str, x, kernel_size, stride, padding, spatial: int) -> tuple:
@@ -653,6 +707,100 @@ def adaptive_avg_pool2d(x, output_size: int | None | tuple[int | None, int | Non
     size = (h if pair[0] is None else pair[0], w if pair[1] is None else pair[1])
     return on_image_batch(x, 2, lambda images: AdaptiveAvgPool2d.apply(images,
                                                                        output_size=size))
+
+
+def adaptive_avg_pool1d(x, output_size: int | tuple[int]) -> Value:
+    """Mean over each of OL bins of the signal: x (N, C, L) -> (N, C, OL), or one unbatched
+    signal (C, L) -> (C, OL), as PyTorch's adaptive_avg_pool1d; output_size is OL, an int (or a
+    tuple of one). Bin i covers [floor(i*L/OL), ceil((i+1)*L/OL)), as adaptive_avg_pool2d's
+    bins, whose op it runs on 1 x L images (N, C, 1, L) with output_size (1, OL), reshaped
+    back: its gradients are adaptive_avg_pool2d's.
+    """
+    fn = "adaptive_avg_pool1d"
+    (ol,) = check_sizes(fn, "output_size", output_size, 1, 1)
+    _check_adaptive_input(fn, x, 1)
+    _check_float(fn, np.asarray(data_of(x)))
+    return on_image_batch(x, 1, lambda images: AdaptiveAvgPool2d.apply(images,
+                                                                       output_size=(1, ol)))
+
+
+def adaptive_max_pool2d(x, output_size: int | None | tuple[int | None, int | None],
+                        return_indices: bool = False) -> Value | tuple[Value, Value]:
+    """Max over each of OH x OW bins of the image: x (N, C, H, W) -> (N, C, OH, OW), or one
+    unbatched image (C, H, W) -> (C, OH, OW), as PyTorch's adaptive_max_pool2d.
+
+    output_size is an int (OH = OW) or a pair (OH, OW), where None keeps the input's size; the
+    bins are adaptive_avg_pool2d's, rows(i) = [floor(i*H/OH), ceil((i+1)*H/OH)) and likewise
+    cols(j), which may differ in size and overlap. The gradient goes to the first maximum of
+    each bin in row-major order, as PyTorch's; a NaN makes its bin's maximum NaN and takes the
+    gradient (the last NaN of the bin). An element that is the maximum of several overlapping
+    bins gets the sum of their gradients.
+
+    return_indices=True returns (out, indices), as PyTorch: indices (out's shape, int64, a
+    constant Value with no gradient) holds each maximum as its place h*W + w in its (H, W)
+    plane, what max_unpool2d takes.
+    """
+    fn = "adaptive_max_pool2d"
+    pair = check_output_size(fn, output_size)
+    check_flag(fn, "return_indices", return_indices)
+    h, w = _check_adaptive_input(fn, x, 2)
+    size = (h if pair[0] is None else pair[0], w if pair[1] is None else pair[1])
+    return _adaptive_max(x, 2, size, return_indices)
+
+
+def adaptive_max_pool1d(x, output_size: int | tuple[int],
+                        return_indices: bool = False) -> Value | tuple[Value, Value]:
+    """Max over each of OL bins of the signal: x (N, C, L) -> (N, C, OL), or one unbatched signal
+    (C, L) -> (C, OL), as PyTorch's adaptive_max_pool1d; output_size is OL, an int (or a tuple
+    of one). Bin i covers [floor(i*L/OL), ceil((i+1)*L/OL)); the gradient goes to its first
+    maximum (a NaN wins, the last of the bin), and return_indices=True returns (out, indices),
+    each maximum's position in L (int64, no gradient). It runs adaptive_max_pool2d's op on
+    1 x L images (N, C, 1, L) with output_size (1, OL), reshaped back.
+    """
+    fn = "adaptive_max_pool1d"
+    (ol,) = check_sizes(fn, "output_size", output_size, 1, 1)
+    check_flag(fn, "return_indices", return_indices)
+    _check_adaptive_input(fn, x, 1)
+    return _adaptive_max(x, 1, (1, ol), return_indices)
+
+
+def _adaptive_max(x, spatial: int, size: tuple[int, int],
+                  return_indices: bool) -> Value | tuple[Value, Value]:
+    """The AdaptiveMaxPool2d op with output_size `size` on x as an image batch; with
+    return_indices also the indices, int64 in out's layout: the op's argmax where it was
+    recorded, else (no_grad, or an input that needs no gradient) the kernel's again. The
+    recorded op keeps the indices Value (AdaptiveMaxPool2d)."""
+    pooled = []
+
+    def run(images):
+        pooled.append((images, AdaptiveMaxPool2d.apply(images, output_size=size)))
+        return pooled[-1][1]
+
+    out = on_image_batch(x, spatial, run)
+    if not return_indices:
+        return out
+    images, node = pooled[0]
+    fn = node.fn
+    argmax = (fn.argmax if fn is not None else
+              kernels.adaptive_max_pool(np.asarray(data_of(images)), size)[1])
+    indices = Value(argmax.astype(np.int64).reshape(out.shape), requires_grad=False)
+    if fn is not None:
+        fn.returned_indices = indices
+    return out, indices
+
+
+def _check_adaptive_input(fn: str, x, spatial: int) -> tuple[int, ...]:
+    """The spatial size of x, after checking that x is a batch or one unbatched example with
+    no empty spatial axis (every bin must hold an element)."""
+    shape = np.shape(data_of(x))
+    _check_pool_input(fn, shape, spatial)
+    size = shape[-spatial:]
+    if min(size) == 0:
+        what = "an empty image" if spatial == 2 else "an empty signal"
+        axes = "H >= 1 and W >= 1" if spatial == 2 else "L >= 1"
+        raise ValueError(f"{fn}: input has shape {shape}, {what}; expected {axes}, so that "
+                         f"every bin holds at least one element")
+    return size
 
 
 def check_output_size(fn: str, output_size) -> tuple[int | None, int | None]:

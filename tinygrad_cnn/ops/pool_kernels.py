@@ -3,8 +3,10 @@ window's maximum with the offset of its first maximum, by one strided view per o
 window (for 2x2 windows that tile the image, by four contiguous slabs instead); the gradient
 scattered to that offset, and its transpose the gather, by flat indices of the argmax (the
 scatter by views where windows overlap or have at most 4 elements); the argmax as PyTorch's
-per-plane indices; max_unpool's scatter to such indices and its transpose, the gather.
-tests/test_pool_kernels.py checks them against the loops of tests/reference.py.
+per-plane indices; max_unpool's scatter to such indices and its transpose, the gather; the
+adaptive max pool's bin maxima (axis by axis) with their places, and the scatter-add to such
+places and its transpose. tests/test_pool_kernels.py and tests/test_layers_more.py check them
+against the loops of tests/reference.py.
 
 The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
 one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp. With
@@ -277,3 +279,60 @@ def max_unpool_gather(g: np.ndarray, indices: np.ndarray) -> np.ndarray:
     targets, winners = unpool_targets(indices, g.shape[2:])
     dx = np.take(g, targets).reshape(indices.shape)
     return dx if winners is None else np.where(winners, dx, 0).astype(g.dtype, copy=False)
+
+
+def adaptive_bins(size: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of PyTorch's adaptive bins along an axis of `size` elements, each (bins,):
+    bin i is [floor(i*size/bins), ceil((i+1)*size/bins))."""
+    i = np.arange(bins)
+    return i * size // bins, -(-(i + 1) * size // bins)
+
+
+def bin_max(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(out, place): the maximum of x (..., L) over each of `bins` adaptive bins of its last axis
+    and the position in L of the first maximum (or the last NaN: wins), (..., bins) each.
+
+    A running maximum over the offsets k of the bins, all bins at once: offset k of bin i is
+    x[..., start_i + k], which counts only where k < its length (bins may differ by one)."""
+    start, end = adaptive_bins(x.shape[-1], bins)
+    out, place = x[..., start], np.broadcast_to(start, x.shape[:-1] + (bins,))
+    for k in range(1, int((end - start).max())):
+        inside = k < end - start                                  # (bins,)
+        later = x[..., np.minimum(start + k, end - 1)]            # (..., bins)
+        taken = wins(later, out) & inside
+        out, place = np.where(taken, later, out), np.where(taken, start + k, place)
+    return out, place
+
+
+def adaptive_max_pool(x: np.ndarray, size: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """(out, places): the maximum of each adaptive bin rows(i) x cols(j) of x (N, C, H, W), and
+    the place h*W + w in its (H, W) plane of its first maximum in row-major order (a NaN wins,
+    the last one of a bin: wins), as PyTorch's adaptive_max_pool2d: two (N, C, OH, OW) arrays,
+    size = (OH, OW).
+
+    By axes: each row's maximum over each column bin (its first, or its last NaN), then the
+    first of those row maxima over each row bin that wins (wins). That is the row-major scan of
+    the whole bin: the first maximum lies in the first row holding the bin's maximum, at that
+    row's first maximum; the last NaN in the last row holding a NaN, at its last NaN."""
+    (oh, ow), w = size, x.shape[3]
+    by_row, cols = bin_max(x, ow)                                    # (N, C, H, OW)
+    out, rows = bin_max(by_row.swapaxes(2, 3), oh)                   # (N, C, OW, OH)
+    out, rows = out.swapaxes(2, 3), rows.swapaxes(2, 3)              # (N, C, OH, OW)
+    return np.ascontiguousarray(out), rows * w + np.take_along_axis(cols, rows, axis=2)
+
+
+def plane_scatter(g: np.ndarray, places: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
+    """dx (x_shape (N, C, H, W)): each g[n, c, i, j] added at place places[n, c, i, j] = h*W + w
+    of its own plane; places named several times (overlapping bins) get the sum."""
+    n, c, h, w = x_shape
+    planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)              # (N, C, 1, 1)
+    dx = np.bincount((planes + places).reshape(-1), weights=g.reshape(-1).astype(np.float64),
+                     minlength=n * c * h * w)
+    return dx.reshape(x_shape).astype(g.dtype, copy=False)
+
+
+def plane_gather(u: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """u (N, C, H, W) read at each place h*W + w of its plane -> places' shape (N, C, OH, OW)."""
+    n, c = u.shape[:2]
+    flat = np.take_along_axis(u.reshape(n, c, -1), places.reshape(n, c, -1), axis=2)
+    return flat.reshape(places.shape)
