@@ -1,11 +1,13 @@
-"""The layers: Linear, Conv1d/2d, ConvTranspose2d, MaxPool1d/2d, MaxUnpool1d/2d, AvgPool1d/2d,
-AdaptiveAvgPool2d, Flatten, the activations, Softmax and LogSoftmax, Dropout, BatchNorm1d/2d,
-Identity, LayerNorm, GroupNorm, Embedding. Each holds its parameters, buffers and settings; its
+"""The layers: Linear, Conv1d/2d, ConvTranspose1d/2d, MaxPool1d/2d, MaxUnpool1d/2d, AvgPool1d/2d,
+AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Flatten, the activations, Softmax and LogSoftmax,
+Dropout, Dropout1d/2d, BatchNorm1d/2d, InstanceNorm1d/2d, Identity, LayerNorm, GroupNorm,
+Embedding. Each holds its parameters, buffers and settings; its
 forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -26,6 +28,7 @@ from tinygrad_cnn.ops.layout import (
     check_padding_mode,
     check_sizes,
     output_size_entries,
+    ranks_expected,
 )
 from tinygrad_cnn.ops.pool import check_divisor_override, check_flag, check_output_size
 from tinygrad_cnn.ops.resample import check_settings
@@ -306,6 +309,97 @@ class ConvTranspose2d(Module):
         return text
 
 
+class ConvTranspose1d(Module):
+    """1-D transposed convolution: x (N, C_in, L) -> (N, C_out, OL), or one unbatched signal
+    (C_in, L) -> (C_out, OL), OL = (L - 1)*stride - 2*padding + dilation*(K - 1) + 1 +
+    output_padding: conv1d's input gradient, mapping a Conv1d's output length back to its input
+    length (ops.conv_transpose1d).
+
+    weight (C_in, C_out / groups, K) -- the layout of PyTorch's ConvTranspose1d, whose state
+    dicts load as they are -- and bias (C_out,) are float32, drawn from U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) with fan_in = C_out/groups*K (PyTorch's default, from the weight's axes 1
+    and 2) using `rng`, else the default generator that `tc.manual_seed` sets. kernel_size,
+    stride, padding, output_padding and dilation are ints or tuples of one int, kept as tuples
+    of one (as PyTorch's attributes and repr); output_padding < max(stride, dilation). groups
+    and dilation come after bias and rng here, as in ConvTranspose2d: pass them by keyword.
+
+    forward(x, output_size=None), as PyTorch's: output_size (OL,) -- or (N, C_out, OL) for a
+    batch and (C_out, OL) for one signal, whose leading sizes are not read -- picks the output's
+    length in place of output_padding, within [the length without it, that + stride - 1].
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int],
+                 stride: int | tuple[int] = 1, padding: int | tuple[int] = 0,
+                 output_padding: int | tuple[int] = 0, bias: bool = True,
+                 rng: np.random.Generator | None = None, groups: int = 1,
+                 dilation: int | tuple[int] = 1):
+        layer = "ConvTranspose1d"
+        _check_channel_groups(layer, in_channels, out_channels, groups)
+        if not isinstance(bias, (bool, np.bool_)):
+            # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
+            # position would land on bias and silently mean bias=True
+            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False; pass groups (and the settings after bias) by keyword, e.g. "
+                            f"nn.ConvTranspose1d(4, 6, 3, groups=2)")
+        (k,) = check_sizes(layer, "kernel_size", kernel_size, 1, 1)
+        self.stride = check_sizes(layer, "stride", stride, 1, 1)
+        self.padding = check_sizes(layer, "padding", padding, 0, 1)
+        self.output_padding = check_sizes(layer, "output_padding", output_padding, 0, 1)
+        self.dilation = check_sizes(layer, "dilation", dilation, 1, 1)
+        if self.output_padding[0] >= max(self.stride[0], self.dilation[0]):
+            raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
+                             f"stride={stride!r} or dilation={dilation!r}; expected "
+                             f"output_padding < max(stride, dilation), as PyTorch (it picks "
+                             f"among the lengths a strided conv1d maps to one), e.g. "
+                             f"output_padding={max(self.stride[0], self.dilation[0]) - 1}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.groups = (int(k),), int(groups)
+        rng = generator(rng, layer)
+        fan_in = out_channels // groups * k          # weight.size(1)*K, as PyTorch's fan_in
+        self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, k), fan_in, rng))
+        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
+
+    def forward(self, x, output_size: tuple[int, ...] | None = None):
+        extra = self.output_padding if output_size is None else self._output_padding(x,
+                                                                                     output_size)
+        return ops.conv_transpose1d(x, self.weight, self.bias, stride=self.stride,
+                                    padding=self.padding, output_padding=extra,
+                                    groups=self.groups, dilation=self.dilation)
+
+    def _output_padding(self, x, output_size) -> tuple[int]:
+        """The output_padding that gives output_size, as PyTorch's: OL - the smallest OL, where
+        OL may be up to stride - 1 more than (L - 1)*stride - 2*padding + dilation*(K - 1) + 1;
+        output_size's leading sizes (the batch, the channels) are dropped unread."""
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        if len(shape) not in (2, 3):
+            return self.output_padding           # the op's error names the shapes it takes
+        (s,), (p,), (d,), (k,) = self.stride, self.padding, self.dilation, self.kernel_size
+        smallest = (shape[-1] - 1) * s - 2 * p + d * (k - 1) + 1
+        leading = ("N", "C_out") if len(shape) == 3 else ("C_out",)
+        (entry,) = output_size_entries(
+            "ConvTranspose1d", output_size, (smallest,), (smallest + s - 1,), leading,
+            (smallest,), f"the input of shape {shape} gives at stride {s} from {smallest} (no "
+                         f"output_padding) to stride - 1 more")
+        return (entry - smallest,)
+
+    def extra_repr(self) -> str:
+        # PyTorch's: the tuples always, padding, dilation, output_padding and groups only when
+        # not default
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,):
+            text += f", padding={self.padding}"
+        if self.dilation != (1,):
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,):
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
 class _Pool(Module):
     """What the max and average pools share: kernel_size, stride (kernel_size when None),
     padding and ceil_mode (by keyword here: each subclass takes its settings in PyTorch's
@@ -511,6 +605,63 @@ class AdaptiveAvgPool2d(Module):
         return ops.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Mean over each of OL bins of the signal, whatever its length: (N, C, L) -> (N, C, OL), or
+    (C, L) -> (C, OL), as PyTorch's; output_size is OL, an int (or a tuple of one). Bin i covers
+    [floor(i*L/OL), ceil((i+1)*L/OL)) (ops.adaptive_avg_pool1d)."""
+
+    def __init__(self, output_size: int | tuple[int]):
+        check_sizes("AdaptiveAvgPool1d", "output_size", output_size, 1, 1)
+        self.output_size = output_size
+
+    def forward(self, x):
+        return ops.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max over each of OH x OW bins of the image, whatever its size: (N, C, H, W) -> (N, C,
+    OH, OW), or (C, H, W) -> (C, OH, OW), as PyTorch's.
+
+    output_size is an int or a pair (OH, OW) in which None keeps the input's size; the bins are
+    AdaptiveAvgPool2d's. The gradient goes to each bin's first maximum (row-major), as
+    PyTorch's; return_indices=True makes forward return (out, indices), each maximum's place
+    h*W + w in its plane (what MaxUnpool2d takes) (ops.adaptive_max_pool2d).
+    """
+
+    def __init__(self, output_size: int | None | tuple[int | None, int | None],
+                 return_indices: bool = False):
+        check_output_size("AdaptiveMaxPool2d", output_size)
+        check_flag("AdaptiveMaxPool2d", "return_indices", return_indices)
+        self.output_size, self.return_indices = output_size, bool(return_indices)
+
+    def forward(self, x):
+        return ops.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:                 # PyTorch's: return_indices is not shown
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """Max over each of OL bins of the signal, whatever its length: (N, C, L) -> (N, C, OL), or
+    (C, L) -> (C, OL), as PyTorch's; output_size is OL, an int (or a tuple of one);
+    return_indices=True makes forward return (out, indices), each maximum's position in L
+    (ops.adaptive_max_pool1d)."""
+
+    def __init__(self, output_size: int | tuple[int], return_indices: bool = False):
+        check_sizes("AdaptiveMaxPool1d", "output_size", output_size, 1, 1)
+        check_flag("AdaptiveMaxPool1d", "return_indices", return_indices)
+        self.output_size, self.return_indices = output_size, bool(return_indices)
+
+    def forward(self, x):
+        return ops.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:                 # PyTorch's: return_indices is not shown
         return f"output_size={self.output_size}"
 
 
@@ -921,6 +1072,51 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+class _ChannelDropout(Module):
+    """What Dropout1d and Dropout2d share: p, PyTorch's inplace (False only: Values are never
+    changed in place here), and a forward through the op `_op` with the module's training
+    flag. Each subclass sets `_op`."""
+
+    _op: Callable[..., Value]
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        layer = type(self).__name__
+        _check_probability(layer, "p", p, f"(the chance that a channel is zeroed), e.g. "
+                                          f"{layer}(0.5)")
+        if not isinstance(inplace, (bool, np.bool_)):
+            raise TypeError(f"{layer}: inplace is {type(inplace).__name__} {inplace!r:.40}; "
+                            f"expected False")
+        if inplace:
+            raise ValueError(f"{layer}: inplace=True is not supported; expected inplace=False "
+                             f"(the default): a Value is never changed in place here; assign "
+                             f"the result instead, x = dropout(x)")
+        self.p, self.inplace = float(p), False
+
+    def forward(self, x):
+        return self._op(x, self.p, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(_ChannelDropout):
+    """In training mode, zero each channel of each signal with probability p and scale the
+    others by 1 / (1 - p); in evaluation mode (`eval()`), the identity: (N, C, L) or one signal
+    (C, L) -> the same shape, as PyTorch's (ops.dropout1d). The mask, one draw per channel, comes
+    from the default generator that `tc.manual_seed` sets."""
+
+    _op = staticmethod(ops.dropout1d)
+
+
+class Dropout2d(_ChannelDropout):
+    """In training mode, zero each channel of each image with probability p and scale the
+    others by 1 / (1 - p); in evaluation mode, the identity: (N, C, H, W) -> the same shape, as
+    PyTorch's (ops.dropout2d). As PyTorch's, a 3-D input is read as (N, C, L) (not one image),
+    with a warning; the mask comes from the default generator that `tc.manual_seed` sets."""
+
+    _op = staticmethod(ops.dropout2d)
+
+
 class _BatchNorm(Module):
     """What BatchNorm1d and BatchNorm2d share; they differ in the input shapes they accept."""
 
@@ -1154,6 +1350,97 @@ class GroupNorm(Module):
         # PyTorch's, whose bias= tells whether there is a bias (here: exactly when affine)
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(Module):
+    """What InstanceNorm1d and InstanceNorm2d share; they differ in `spatial`, the axes after
+    the channels (1: (L,), 2: (H, W)).
+
+    Each channel of each sample (an instance) is normalised over its spatial axes on its own,
+    y = (x - mean) / sqrt(var + eps) * weight + bias (ops.instance_norm). PyTorch's settings and
+    names: with affine, weight (ones) and bias (zeros), float32 (C,), are parameters (bias only
+    if `bias`, keyword-only); with track_running_stats, the buffers running_mean, running_var
+    and num_batches_tracked (left at 0, as PyTorch's instance norm leaves it) are in
+    state_dict(): training mode updates the running statistics, evaluation mode normalises with
+    them; without it, both modes use each instance's own statistics. An input whose channels
+    differ from num_features is an error when affine or track_running_stats (the parameters or
+    buffers do not fit), else a warning, as PyTorch's (num_features is then unused).
+    """
+
+    spatial: int
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, *, bias: bool = True):
+        layer = type(self).__name__
+        _check_positive_int(layer, "num_features", num_features)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+            raise ValueError(f"{layer}: eps is {eps!r}; expected a small positive number such "
+                             f"as 1e-5")
+        if (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
+                or not 0 <= momentum <= 1):
+            raise ValueError(f"{layer}: momentum is {momentum!r}; expected a number in [0, 1] "
+                             f"such as 0.1 (the weight of each batch in the running statistics)")
+        for name, flag in (("affine", affine), ("track_running_stats", track_running_stats),
+                           ("bias", bias)):
+            check_flag(layer, name, flag)
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self.weight = Value(np.ones(num_features, dtype=np.float32)) if affine else None
+        self.bias = Value(np.zeros(num_features, dtype=np.float32)) if affine and bias else None
+        if track_running_stats:
+            self.running_mean = Buffer(np.zeros(num_features, dtype=np.float32))
+            self.running_var = Buffer(np.ones(num_features, dtype=np.float32))
+            self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x):
+        layer, spatial = type(self).__name__, self.spatial
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        if len(shape) not in (spatial + 1, spatial + 2):
+            raise ValueError(f"{layer}: input has shape {shape}; expected "
+                             f"{ranks_expected(spatial)} with C = {self.num_features}")
+        channels = shape[-spatial - 1]
+        if channels != self.num_features:
+            message = (f"{layer}: input has {channels} channels (shape {shape}) but the layer "
+                       f"has num_features={self.num_features}")
+            if self.affine or self.track_running_stats:
+                raise ValueError(f"{message}; expected {ranks_expected(spatial)} with C = "
+                                 f"{self.num_features}; make num_features equal to the "
+                                 f"channels of the layer before")
+            warnings.warn(f"{message}, which is unused without affine or track_running_stats "
+                          f"(as PyTorch's warning says); pass num_features={channels} to "
+                          f"silence this", UserWarning, stacklevel=2)
+        unbatched = len(shape) == spatial + 1
+        if unbatched:
+            x = ops.reshape(x, (1, *shape))       # one example: a batch of one, as PyTorch's
+        stats = (None, None) if self.running_mean is None else (self.running_mean.data,
+                                                                self.running_var.data)
+        out = ops.instance_norm(x, *stats, self.weight, self.bias,
+                                use_input_stats=self.training or not self.track_running_stats,
+                                momentum=self.momentum, eps=self.eps)
+        return ops.reshape(out, shape) if unbatched else out
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Normalise each channel of each signal over its length: x (N, C, L), or one signal (C, L),
+    -> the same shape, y = (x - mean) / sqrt(var + eps) * weight + bias, as PyTorch's
+    InstanceNorm1d (its settings, parameters and buffers: _InstanceNorm)."""
+
+    spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Normalise each channel of each image over (H, W): x (N, C, H, W), or one image (C, H, W),
+    -> the same shape, y = (x - mean) / sqrt(var + eps) * weight + bias, as PyTorch's
+    InstanceNorm2d (its settings, parameters and buffers: _InstanceNorm)."""
+
+    spatial = 2
 
 
 class Embedding(Module):
