@@ -1,8 +1,8 @@
 """Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d (with
 dilation and PyTorch's indices), max_unpool2d, avg_pool2d (with PyTorch's ceil_mode and
-count_include_pad), adaptive_avg_pool2d and matmul, written
-straight from their definitions and sharing no code with the library: slow on purpose, used only
-as test oracles."""
+count_include_pad), adaptive_avg_pool2d, adaptive_max_pool2d (with PyTorch's indices) and
+matmul, written straight from their definitions and sharing no code with the library: slow on
+purpose, used only as test oracles."""
 
 import math
 
@@ -217,6 +217,31 @@ def matmul(a, b):
                 total += a[i, k] * b[k, j]
             out[i, j] = total
     return out
+
+
+def adaptive_max_pool2d(x, oh, ow):
+    """out[n,c,i,j] = the maximum of x[n, c, r, s] over the rows r from floor(i*H/oh) up to (not
+    including) ceil((i+1)*H/oh) and the columns s likewise, visiting the bin row by row, left to
+    right, and taking a value only where it is larger than the maximum so far or a NaN (as
+    PyTorch's loop): x (N, C, H, W) -> (out, indices), both (N, C, oh, ow), indices holding the
+    place r*W + s of the value taken last (the first maximum, or the last NaN)."""
+    n_batch, channels, height, width = x.shape
+    out = np.zeros((n_batch, channels, oh, ow), dtype=x.dtype)
+    indices = np.zeros((n_batch, channels, oh, ow), dtype=np.int64)
+    for n in range(n_batch):
+        for c in range(channels):
+            for i in range(oh):
+                for j in range(ow):
+                    top, bottom = math.floor(i * height / oh), math.ceil((i + 1) * height / oh)
+                    left, right = math.floor(j * width / ow), math.ceil((j + 1) * width / ow)
+                    best, place = x[n, c, top, left], top * width + left
+                    for row in range(top, bottom):
+                        for col in range(left, right):
+                            value = x[n, c, row, col]
+                            if value > best or value != value:      # value != value: a NaN
+                                best, place = value, row * width + col
+                    out[n, c, i, j], indices[n, c, i, j] = best, place
+    return out, indices
 
 
 def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
