@@ -1922,3 +1922,159 @@ def test_norm_matches_onnx_runtime(tmp_path, fn, nodes, opset):
         x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
     assert "Norm" in tc.onnx.supported_ops()
+
+
+class TwoInputs(nn.Module):
+    """A Bilinear layer of x and relu(x), with parameters in a ParameterList and a
+    ParameterDict: the containers' parameters are initializers under their state-dict names."""
+
+    def __init__(self):
+        rng = np.random.default_rng(21)
+        self.bilinear = nn.Bilinear(4, 4, 3, rng=rng)
+        self.scales = nn.ParameterList([rng.standard_normal(4).astype(np.float32)])
+        self.shift = nn.ParameterDict({"out": rng.standard_normal(3).astype(np.float32)})
+
+    def forward(self, x):
+        return self.bilinear(x * self.scales[0], ops.relu(x)) + self.shift["out"]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 19])
+@pytest.mark.parametrize("layer, shape", [
+    (nn.PixelShuffle(2), (8, 3, 2)), (nn.PixelUnshuffle(2), (2, 4, 6)),
+    (nn.ChannelShuffle(2), (6, 2, 3)), (nn.Unflatten(1, (2, 3)), (6, 4)),
+    (nn.ZeroPad2d((1, -1, 2, 0)), (3, 4, 5)), (nn.ConstantPad1d((2, 1), 0.5), (3, 4)),
+    (nn.ReflectionPad2d((1, 2, 0, 1)), (2, 3, 4)), (nn.ReplicationPad1d((0, 3)), (2, 3)),
+    (nn.CircularPad2d(1), (2, 3, 4)),
+], ids=["pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "unflatten", "zero_pad-crop",
+        "constant_pad", "reflection_pad", "replication_pad", "circular_pad"])
+def test_shape_and_padding_layers_match_onnx_runtime(tmp_path, layer, shape, opset):
+    if isinstance(layer, nn.CircularPad2d) and opset < 19:
+        refused_below_opset(Lambda(layer).eval(), np.ones((2, *shape), dtype=np.float32),
+                            tmp_path / "c.onnx", 19, r"mode 'wrap', which exists from "
+                                                   r"opset 19 on")
+        return
+    model, rng, path = Lambda(layer).eval(), np.random.default_rng(20), tmp_path / "s.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, *shape)).astype(np.float32), path, opset=opset)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, *shape)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+def test_bilinear_and_parameter_containers_match_onnx_runtime(tmp_path):
+    model, rng, path = TwoInputs().eval(), np.random.default_rng(22), tmp_path / "b.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 4)).astype(np.float32), path)
+    assert "Einsum" in {node.op_type for node in proto.graph.node}
+    assert {"scales.0", "shift.out", "bilinear.weight"} <= {i.name for i in
+                                                              proto.graph.initializer}
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset, fold_nodes", [(13, {"ConvTranspose"}), (17, {"ConvTranspose"}),
+                                               (18, {"Col2Im"})])
+@pytest.mark.parametrize("settings", [{"kernel_size": 3},
+                                      {"kernel_size": (2, 3), "dilation": (1, 2), "padding": 1,
+                                       "stride": (2, 1)},
+                                      {"kernel_size": 2, "padding": (0, 1), "stride": 3}],
+                         ids=["3x3", "dilated-padded-strided", "stride-past-the-blocks"])
+def test_unfold_and_fold_match_onnx_runtime(tmp_path, settings, opset, fold_nodes):
+    """unfold exports as a Gather of the padded image's pixels; fold as Col2Im from opset 18,
+    before it as the adjoint of that gather, a ConvTranspose with one-hot kernels."""
+    model = nn.Sequential(nn.Unfold(**settings), Lambda(lambda c: c * c),
+                          nn.Fold((6, 7), **settings)).eval()
+    rng, path = np.random.default_rng(23), tmp_path / "f.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 3, 6, 7)).astype(np.float32), path,
+                           opset=opset)
+    assert {"Gather"} | fold_nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 6, 7)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+# ---------------------------------------------------------------- instance norm, adaptive max
+# pooling, channel dropout, 1-D transposed convolution
+
+
+def trained_instance_norm(layer, shape):
+    """The layer after two training steps, so that its running statistics are not the
+    initial zeros and ones."""
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        layer(rng.standard_normal(shape).astype(np.float32) * 2 + 1)
+    return layer
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("layer, nodes", [
+    (nn.AdaptiveMaxPool2d((4, 7)), {"MaxPool"}),                # bins that tile: a MaxPool
+    (nn.AdaptiveMaxPool2d((3, 5)), {"Slice", "ReduceMax", "Concat"}),
+    (nn.AdaptiveMaxPool2d((3, None)), {"Slice", "ReduceMax", "Concat"}),
+    (nn.AdaptiveMaxPool2d(1), {"MaxPool"}),
+    (nn.InstanceNorm2d(3, affine=True), {"ReduceMean"}),
+    (trained_instance_norm(nn.InstanceNorm2d(3, track_running_stats=True), (4, 3, 8, 7)),
+     {"BatchNormalization"}),
+    (nn.Dropout2d(0.5), set()),
+], ids=["max-tiling", "max-bins", "max-none", "max-global", "instance", "instance-running",
+        "dropout2d"])
+def test_new_2d_layers_match_onnx_runtime(tmp_path, layer, nodes):
+    model = nn.Sequential(nn.Conv2d(2, 3, 2), layer, nn.ReLU()).eval()
+    rng, path = np.random.default_rng(17), tmp_path / "m.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 9, 8)).astype(np.float32), path)
+    assert nodes <= {n.op_type for n in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 2, 9, 8)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("layer", [
+    nn.AdaptiveMaxPool1d(3), nn.AdaptiveMaxPool1d(8), nn.AdaptiveAvgPool1d(3),
+    nn.InstanceNorm1d(3, affine=True),
+    trained_instance_norm(nn.InstanceNorm1d(3, affine=True, track_running_stats=True),
+                          (4, 3, 8)),
+    nn.Dropout1d(0.5), nn.ConvTranspose1d(3, 2, 3, stride=2, padding=1, output_padding=1),
+    nn.ConvTranspose1d(3, 6, 2, groups=3, dilation=2),
+], ids=["max-bins", "max-tiling", "avg", "instance", "instance-running", "dropout1d",
+        "transposed", "transposed-grouped"])
+def test_new_1d_layers_match_onnx_runtime(tmp_path, layer):
+    model = nn.Sequential(nn.Conv1d(2, 3, 2), layer, nn.ReLU()).eval()
+    rng, path = np.random.default_rng(19), tmp_path / "m.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 2, 9)).astype(np.float32), path)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 2, 9)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+class AdaptivePoolAndUnpool(nn.Module):
+    """An adaptive max pool whose indices an unpool takes: they must come out of the MaxPool."""
+
+    def __init__(self, output_size):
+        self.conv = nn.Conv2d(2, 3, 1)
+        self.pool = nn.AdaptiveMaxPool2d(output_size, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+
+    def forward(self, x):
+        out, indices = self.pool(self.conv(x))
+        return self.unpool(out, indices)
+
+
+@pytest.mark.filterwarnings("error")
+def test_adaptive_max_pool_indices_export_from_the_max_pool(tmp_path):
+    model = AdaptivePoolAndUnpool((4, 3)).eval()          # 8x6 into 2x2 bins
+    rng, path = np.random.default_rng(23), tmp_path / "m.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 2, 8, 6)).astype(np.float32), path)
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 8, 6)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_adaptive_max_pool_indices_of_bins_of_different_sizes_are_refused(tmp_path):
+    model = AdaptivePoolAndUnpool((3, 3)).eval()          # 8 rows into 3 bins
+    with pytest.raises(ValueError, match=r"onnx.export: adaptive_max_pool2d with "
+                                         r"return_indices=True .* pools 8x6 into 3x3 bins of "
+                                         r"different sizes.* pick an output_size that divides"):
+        tc.onnx.export(model, np.ones((2, 2, 8, 6), np.float32), tmp_path / "m.onnx")

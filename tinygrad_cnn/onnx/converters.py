@@ -23,9 +23,13 @@ from tinygrad_cnn.ops import (
     linalg,
     loss,
     pool,
+    pool_kernels,
     reduce,
     shape,
 )
+
+# (the module by its path: ops.fold is the function of that name)
+from tinygrad_cnn.ops.fold import Fold, Unfold, blocks
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -453,6 +457,37 @@ def adaptive_avg_pool2d(g, node, x):
     return g.op("MatMul", [g.op("MatMul", [a_h, x]), a_w_t])
 
 
+def adaptive_max_pool2d(g, node, x):
+    (h, w), (oh, ow) = node.fn.inputs[0].shape[2:], node.fn.params["output_size"]
+    indices = vars(node.fn).get("returned_indices")     # adaptive_max_pool2d(return_indices=True)
+    if h % oh == 0 and w % ow == 0:     # equal bins side by side: max_pool2d's windows
+        kernel = [h // oh, w // ow]
+        out = g.op("MaxPool", [x], kernel_shape=kernel, strides=kernel)
+        if indices is not None:
+            _pool_indices(g, node, indices)
+        return out
+    if indices is not None:
+        raise ValueError(
+            f"onnx.export: adaptive_max_pool2d with return_indices=True (module "
+            f"{node.module!r}) pools {h}x{w} into {oh}x{ow} bins of different sizes, and ONNX "
+            f"gives a maximum's indices only from a MaxPool of equal windows; expected bins "
+            f"that tile the input (H % OH == 0 and W % OW == 0); pick an output_size that "
+            f"divides the input's size, or pass return_indices=False")
+    # bins of different sizes, by axes as the kernel: the maximum of each column bin (Slice,
+    # ReduceMax) for every row, the bins joined (Concat), then the same over the row bins
+    out = x
+    for axis, (size, bins) in ((3, (w, ow)), (2, (h, oh))):
+        if size == bins:
+            continue                    # one element a bin: nothing to pool along this axis
+        starts, ends = pool_kernels.adaptive_bins(size, bins)
+        parts = [g.reduce("ReduceMax", g.op("Slice", [out, g.ints([start], "starts"),
+                                                      g.ints([end], "ends"),
+                                                      g.ints([axis], "axes")]), [axis], True)
+                 for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
+        out = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=axis)
+    return out
+
+
 def _axes(node) -> list[int]:
     x = node.fn.inputs[0]
     return list(reduce.normalize_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.ndim))
@@ -643,6 +678,50 @@ def embedding(g, node, ids, weight):
     return g.op("Mul", [rows, scale])
 
 
+def unfold(g, node, x):
+    # ONNX has no im2col: unfold is a gather of the padded image's pixels. Along the flattened
+    # padded image (N, C, HP*WP), kernel tap k = p*KW + q of block l = i*OW + j reads pixel
+    # (i*SH + p*DH)*WP + j*SW + q*DW; one Gather of that (K, L) table gives (N, C, K, L)
+    params, (_, c, h, w) = node.fn.params, node.fn.inputs[0].shape
+    (kh, kw), (dh, dw) = params["kernel_size"], params["dilation"]
+    (ph, pw), (sh, sw) = params["padding"], params["stride"]
+    oh, ow = blocks((h, w), *(params[k] for k in ("kernel_size", "dilation", "padding",
+                                                       "stride")))
+    width = w + 2 * pw
+    if ph or pw:
+        x = g.op("Pad", [x, g.ints([0, 0, ph, pw, 0, 0, ph, pw], "pads")], mode="constant")
+    rows = (np.arange(oh) * sh)[None, None, :, None] + (np.arange(kh) * dh)[:, None, None, None]
+    cols = (np.arange(ow) * sw)[None, None, None, :] + (np.arange(kw) * dw)[None, :, None, None]
+    table = (rows * width + cols).reshape(kh * kw, oh * ow)       # (KH, KW, OH, OW) -> (K, L)
+    flat = g.op("Reshape", [x, g.ints([0, c, -1], "shape")])      # (N, C, HP*WP)
+    picked = g.op("Gather", [flat, g.constant(table.astype(np.int64), "blocks")], axis=2)
+    return g.op("Reshape", [picked, g.ints([0, c * kh * kw, oh * ow], "shape")])
+
+
+def fold(g, node, x):
+    # col2im is ONNX's Col2Im from opset 18; before it, the adjoint of unfold's gather as a
+    # grouped ConvTranspose whose kernels are one-hot: column row c*K + k holds tap k of channel
+    # c, so the kernel of input channel c*K + k is 1 at tap k (adding 0 * x elsewhere: exact
+    # for finite values)
+    params, (_, rows, _) = node.fn.params, node.fn.inputs[0].shape
+    (kh, kw), (h, w) = params["kernel_size"], params["output_size"]
+    (ph, pw), dilation, stride = params["padding"], params["dilation"], params["stride"]
+    if g.opset >= 18:
+        return g.op("Col2Im", [x, g.ints([h, w], "image_shape"), g.ints([kh, kw], "block_shape")],
+                    dilations=list(dilation), pads=[ph, pw, ph, pw], strides=list(stride))
+    taps, channels = kh * kw, rows // (kh * kw)
+    oh, ow = blocks((h, w), *(params[k] for k in ("kernel_size", "dilation", "padding",
+                                                       "stride")))
+    one_hot = np.tile(np.eye(taps, dtype=node.dtype).reshape(taps, 1, kh, kw), (channels, 1, 1, 1))
+    images = g.op("Reshape", [x, g.ints([0, rows, oh, ow], "shape")])   # (N, C*K, OH, OW)
+    # ConvTranspose's size is (O - 1)*S - 2P + D(K - 1) + 1 + output_padding: add what reaches H
+    extra = [n - ((o - 1) * s - 2 * p + d * (k - 1) + 1) for n, o, s, p, d, k
+             in zip((h, w), (oh, ow), stride, (ph, pw), dilation, (kh, kw), strict=True)]
+    return g.op("ConvTranspose", [images, g.constant(one_hot, "one_hot")], group=channels,
+                kernel_shape=[kh, kw], strides=list(stride), dilations=list(dilation),
+                pads=[ph, pw, ph, pw], output_padding=extra)
+
+
 def identity(g, node, x):
     return g.op("Identity", [x])
 
@@ -707,6 +786,7 @@ CONVERTERS = {
     pool.MaxPool2d: max_pool2d,
     pool.AvgPool2d: avg_pool2d,
     pool.AdaptiveAvgPool2d: adaptive_avg_pool2d,
+    pool.AdaptiveMaxPool2d: adaptive_max_pool2d,
     pool.MaxUnpool2d: max_unpool2d,
     reduce.Sum: _reduce("ReduceSum"),
     reduce.Mean: _reduce("ReduceMean"),
@@ -725,6 +805,8 @@ CONVERTERS = {
     indexing.Cat: cat,
     indexing.Stack: stack,
     indexing.Pad: pad,
+    Unfold: unfold,
+    Fold: fold,
     batchnorm.BatchNorm: batch_norm,
 }
 
