@@ -9,6 +9,7 @@ import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.module import Buffer, Module
+from tinygrad_cnn.ops.distance import check_p
 from tinygrad_cnn.ops.loss import (
     KL_REDUCTIONS,
     REDUCTIONS,
@@ -20,7 +21,6 @@ from tinygrad_cnn.ops.loss import (
     check_margin,
     check_multi_margin_p,
     check_reduction,
-    check_triplet_p,
     check_weight,
 )
 
@@ -254,7 +254,7 @@ class TripletMarginLoss(_Loss):
                  swap: bool = False, reduction: str = "mean"):
         super().__init__(reduction)
         check_margin("TripletMarginLoss", margin, positive=True)
-        check_triplet_p("TripletMarginLoss", p)
+        check_p("TripletMarginLoss", p)
         check_eps("TripletMarginLoss", eps)
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 

@@ -29,6 +29,14 @@ def hidden_projection(h, w_hh, b_hh):
     return b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
 
 
+def check_state_dtype(layer: str, label: str, state, weights: np.dtype) -> None:
+    """An initial state (`label`) has the parameters' dtype, else an error naming `layer`."""
+    dtype = np.asarray(data_of(state)).dtype
+    if dtype != weights:
+        raise TypeError(f"{layer}: {label} has dtype {dtype} but the parameters have "
+                        f"{weights}; expected the same dtype; pass {label}.astype(np.{weights})")
+
+
 class _ElmanStep:
     """The Elman RNN's time step: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh), or
     relu with nonlinearity="relu".
@@ -225,11 +233,7 @@ class _Recurrent(Module):
                 raise ValueError(f"{name}: {label} has shape {np.shape(data_of(state))}; "
                                  f"expected {expected}: (num_layers * directions, "
                                  f"{'' if unbatched else 'N, '}{size_name})")
-            dtype, weights = np.asarray(data_of(state)).dtype, self.weight_hh_l0.dtype
-            if dtype != weights:
-                raise TypeError(f"{name}: {label} has dtype {dtype} but the parameters have "
-                                f"{weights}; expected the same dtype; pass "
-                                f"{label}.astype(np.{weights})")
+            check_state_dtype(name, label, state, self.weight_hh_l0.dtype)
             states.append(ops.reshape(state, shape))
         return states[0], states[1] if lstm else None
 
@@ -350,11 +354,7 @@ class _Cell(Module):
             raise ValueError(f"{name}: {label} has shape {np.shape(data_of(state))}; expected "
                              f"{expected}: ({'' if unbatched else 'N, '}hidden_size) for an "
                              f"input of {'one sample' if unbatched else f'N = {n} samples'}")
-        dtype, weights = np.asarray(data_of(state)).dtype, self.weight_hh.dtype
-        if dtype != weights:
-            raise TypeError(f"{name}: {label} has dtype {dtype} but the parameters have "
-                            f"{weights}; expected the same dtype; pass "
-                            f"{label}.astype(np.{weights})")
+        check_state_dtype(name, label, state, self.weight_hh.dtype)
         return ops.reshape(state, 1, self.hidden_size) if unbatched else state
 
     def extra_repr(self) -> str:          # PyTorch's

@@ -89,22 +89,7 @@ def _check_batch_norm(x, running_mean, running_var, weight, bias, training, mome
     if len(shape) < 2:
         raise ValueError(f"batch_norm: input has shape {shape}; expected (N, C) or (N, C, ...) "
                          f"with the channels on axis 1")
-    channels = shape[1]
-    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
-        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
-            raise TypeError(f"batch_norm: {name} is {type(value).__name__} "
-                            f"{getattr(value, 'dtype', '')}; expected a floating-point numpy "
-                            f"array (C,) or None (training updates it in place), e.g. a "
-                            f"Buffer's .data")
-    for name, value in (("running_mean", running_mean), ("running_var", running_var),
-                        ("weight", weight), ("bias", bias)):
-        if value is None:
-            continue
-        got = np.shape(value.data if isinstance(value, Value) else value)
-        if got != (channels,):
-            raise ValueError(f"batch_norm: {name} has shape {got} but the input {shape} has "
-                             f"{channels} channels (axis 1); expected {name} of shape "
-                             f"({channels},): one entry per channel")
+    _check_per_channel("batch_norm", shape, "training", running_mean, running_var, weight, bias)
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: training=False needs running_mean and running_var (the "
                          "statistics to normalise with); pass them, or training=True to use "
@@ -114,10 +99,37 @@ def _check_batch_norm(x, running_mean, running_var, weight, bias, training, mome
         raise ValueError(f"batch_norm: input {shape} has {count} value{'' if count == 1 else 's'} "
                          f"per channel; expected more than 1 in training (the variance of fewer "
                          f"is undefined); use a batch of 2 or more, or evaluation mode")
+    _check_momentum_and_eps("batch_norm", momentum, eps)
+
+
+def _check_per_channel(fn: str, shape: tuple[int, ...], updater: str, running_mean,
+                       running_var, weight, bias) -> None:
+    """The running statistics are float numpy arrays (which `updater` updates in place) or
+    None, and they, weight and bias hold one entry per channel of an input of `shape`; else
+    an error naming `fn`."""
+    channels = shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            raise TypeError(f"{fn}: {name} is {type(value).__name__} "
+                            f"{getattr(value, 'dtype', '')}; expected a floating-point numpy "
+                            f"array (C,) or None ({updater} updates it in place), e.g. a "
+                            f"Buffer's .data")
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        got = None if value is None else np.shape(value.data if isinstance(value, Value)
+                                                  else value)
+        if got not in (None, (channels,)):
+            raise ValueError(f"{fn}: {name} has shape {got} but the input {shape} has "
+                             f"{channels} channels (axis 1); expected {name} of shape "
+                             f"({channels},): one entry per channel")
+
+
+def _check_momentum_and_eps(fn: str, momentum, eps) -> None:
+    """momentum in [0, 1] and eps > 0, else an error naming `fn`."""
     for name, value, low, high in (("momentum", momentum, 0, 1), ("eps", eps, 0, np.inf)):
         if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
                 or not low <= value <= high or (name == "eps" and value == 0)):
-            raise ValueError(f"batch_norm: {name} is {value!r}; expected a number in "
+            raise ValueError(f"{fn}: {name} is {value!r}; expected a number in "
                              f"{'[0, 1]' if name == 'momentum' else '(0, inf)'}")
 
 
@@ -218,21 +230,8 @@ def _check_instance_norm(x, running_mean, running_var, weight, bias, use_input_s
         raise TypeError(f"instance_norm: use_input_stats is {type(use_input_stats).__name__} "
                         f"{use_input_stats!r:.40}; expected True (normalise with each "
                         f"instance's own statistics) or False (with the running ones)")
-    channels = shape[1]
-    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
-        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
-            raise TypeError(f"instance_norm: {name} is {type(value).__name__} "
-                            f"{getattr(value, 'dtype', '')}; expected a floating-point numpy "
-                            f"array (C,) or None (use_input_stats=True updates it in place), "
-                            f"e.g. a Buffer's .data")
-    for name, value in (("running_mean", running_mean), ("running_var", running_var),
-                        ("weight", weight), ("bias", bias)):
-        got = None if value is None else np.shape(value.data if isinstance(value, Value)
-                                                  else value)
-        if got not in (None, (channels,)):
-            raise ValueError(f"instance_norm: {name} has shape {got} but the input {shape} has "
-                             f"{channels} channels (axis 1); expected {name} of shape "
-                             f"({channels},): one entry per channel")
+    _check_per_channel("instance_norm", shape, "use_input_stats=True", running_mean,
+                       running_var, weight, bias)
     if not use_input_stats and (running_mean is None or running_var is None):
         raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
                          "running_var (the statistics to normalise with); pass them, or "
@@ -243,11 +242,7 @@ def _check_instance_norm(x, running_mean, running_var, weight, bias, use_input_s
                          f"{'' if count == 1 else 's'} per channel of each sample; expected more "
                          f"than 1 (the variance of fewer is undefined), as PyTorch; for "
                          f"features (N, C) use batch_norm or layer norm instead")
-    for name, value, low, high in (("momentum", momentum, 0, 1), ("eps", eps, 0, np.inf)):
-        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
-                or not low <= value <= high or (name == "eps" and value == 0)):
-            raise ValueError(f"instance_norm: {name} is {value!r}; expected a number in "
-                             f"{'[0, 1]' if name == 'momentum' else '(0, inf)'}")
+    _check_momentum_and_eps("instance_norm", momentum, eps)
     return shape
 
 

@@ -34,7 +34,7 @@ def normalize(x, p: float = 2.0, axis=1, eps: float = 1e-12) -> Value:
     dim). A vector shorter than eps is divided by eps, not by its norm: a zero vector stays
     zero, with the gradient 1 / eps."""
     _check_eps("normalize", eps)
-    _check_p("normalize", p)
+    check_p("normalize", p)
     return x / clip(norm(x, p, axis=axis, keepdims=True), min=eps)
 
 
@@ -71,7 +71,7 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     difference, so equal inputs are eps * D^(1/p) apart and the 2-norm's gradient stays
     finite."""
     _check_eps("pairwise_distance", eps)
-    _check_p("pairwise_distance", p)
+    check_p("pairwise_distance", p)
     a, b = np.shape(data_of(x1)), np.shape(data_of(x2))
     try:
         ndim = len(np.broadcast_shapes(a, b))
@@ -101,7 +101,9 @@ def _check_eps(fn: str, eps) -> None:
                          f"the default)")
 
 
-def _check_p(fn: str, p) -> None:
+def check_p(fn: str, p) -> None:
+    """The order p of a norm is a real number (not a bool, not nan), else an error naming `fn`
+    (an op or a loss module)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or np.isnan(p):
-        raise ValueError(f"{fn}: p is {p!r}; expected a real number, the order of the norm "
+        raise ValueError(f"{fn}: p is {p!r:.60}; expected a real number, the order of the norm "
                          f"(e.g. 1.0 or 2.0)")

@@ -16,7 +16,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import elementwise
-from tinygrad_cnn.ops.distance import ClampedValue, pairwise_distance
+from tinygrad_cnn.ops.distance import ClampedValue, check_p, pairwise_distance
 from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Softplus, Where
 from tinygrad_cnn.ops.shape import broadcasts_to
 from tinygrad_cnn.value import Value, data_of
@@ -784,13 +784,6 @@ def check_multi_margin_p(fn: str, p) -> None:
                          f"in PyTorch): the power of each margin violation")
 
 
-def check_triplet_p(fn: str, p) -> None:
-    """triplet_margin_loss's p is a real number, the order of its distance, else an error."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
-        raise ValueError(f"{fn}: p is {p!r:.60}; expected a real number, the order of the norm "
-                         f"of the distances (e.g. 2.0)")
-
-
 def margin_ranking_loss(input1, input2, target, margin: float = 0.0,
                         reduction: str = "mean") -> Value:
     """max(0, -target (input1 - input2) + margin) elementwise, as PyTorch's: target 1 says
@@ -877,7 +870,7 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     fn = "triplet_margin_loss"
     check_reduction(fn, reduction)
     check_margin(fn, margin, positive=True)
-    check_triplet_p(fn, p)
+    check_p(fn, p)
     check_eps(fn, eps)
     shapes = [np.shape(data_of(v)) for v in (anchor, positive, negative)]
     if not len(shapes[0]) == len(shapes[1]) == len(shapes[2]):
