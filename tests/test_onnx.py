@@ -2078,3 +2078,17 @@ def test_adaptive_max_pool_indices_of_bins_of_different_sizes_are_refused(tmp_pa
                                          r"return_indices=True .* pools 8x6 into 3x3 bins of "
                                          r"different sizes.* pick an output_size that divides"):
         tc.onnx.export(model, np.ones((2, 2, 8, 6), np.float32), tmp_path / "m.onnx")
+
+
+@pytest.mark.filterwarnings("error")
+def test_cosine_similarity_matches_onnx_runtime(tmp_path):
+    """Its norms clamped at eps (ClampedValue) export as Max; a zero row stays finite."""
+    model = Lambda(lambda x: ops.cosine_similarity(x[:, :2], x[:, 2:], axis=1)).eval()
+    rng, path = np.random.default_rng(23), tmp_path / "cos.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((3, 4, 5)).astype(np.float32), path)
+    assert "Max" in {node.op_type for node in proto.graph.node}
+    for batch in (3, 6):
+        x = rng.standard_normal((batch, 4, 5)).astype(np.float32)
+        x[0] = 0.0                                   # norms below eps: the clamp decides
+        assert max_difference(model, path, x) < TOLERANCE
+    assert "ClampedValue" in tc.onnx.supported_ops()

@@ -28,6 +28,8 @@ from tinygrad_cnn.ops import (
     shape,
 )
 
+from tinygrad_cnn.ops.distance import ClampedValue
+
 # (the module by its path: ops.fold is the function of that name)
 from tinygrad_cnn.ops.fold import Fold, Unfold, blocks
 
@@ -73,6 +75,11 @@ def clip(g, node, x):
     low, high = (None if params[k] is None else g.scalar(params[k], node.dtype)
                  for k in ("low", "high"))
     return g.op("Clip", [x, low or "", high or ""])
+
+
+def clamped_value(g, node, x):
+    # the value max(x, low); the gradient it passes unchanged is no concern of an exported model
+    return g.op("Max", [x, g.scalar(node.fn.params["low"], node.dtype)])
 
 
 def where(g, node, condition, a, b):
@@ -748,6 +755,7 @@ CONVERTERS = {
     elementwise.Sqrt: _unary("Sqrt"),
     elementwise.Square: square,
     elementwise.Clip: clip,
+    ClampedValue: clamped_value,
     elementwise.Maximum: _binary("Max"),
     elementwise.Minimum: _binary("Min"),
     elementwise.Where: where,
