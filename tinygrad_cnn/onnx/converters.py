@@ -27,7 +27,6 @@ from tinygrad_cnn.ops import (
     reduce,
     shape,
 )
-
 from tinygrad_cnn.ops.distance import ClampedValue
 
 # (the module by its path: ops.fold is the function of that name)
