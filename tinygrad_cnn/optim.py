@@ -1,6 +1,7 @@
-"""Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop` and `Adagrad` with PyTorch's options and update
-rules, and PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`,
-`MultiStepLR`, `LambdaLR`, `MultiplicativeLR`, `LinearLR`, `ConstantLR`, `PolynomialLR`,
+"""Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Adamax`, `NAdam`, `RAdam`,
+`Adadelta`, `Rprop` and `ASGD` with PyTorch's options, update rules and state names, and
+PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`,
+`LambdaLR`, `MultiplicativeLR`, `LinearLR`, `ConstantLR`, `PolynomialLR`,
 `CosineAnnealingWarmRestarts`, `OneCycleLR`, `CyclicLR`, `ReduceLROnPlateau`, `SequentialLR` (one
 schedule after another) and `ChainedScheduler` (several at once). An optimizer's `step()` updates
 the parameters' data in place from their gradients; a scheduler's `step()` sets the next epoch's
@@ -360,6 +361,392 @@ class Adagrad(Optimizer):
         total += grad * grad
         lr_t = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
         param.data -= lr_t * (grad / (np.sqrt(total) + self.eps))
+
+
+class _OptimizerWithFloatState(Optimizer):
+    """An optimizer whose per-parameter state also holds floats, named in `float_state_names`:
+    the numbers PyTorch keeps as 0-d tensors beside the step (NAdam's mu_product, ASGD's eta and
+    mu). They save as floats and load from any real number or one-element array."""
+
+    float_state_names: tuple[str, ...] = ()
+
+    def _restored_state(self, param, key, entry, problems):
+        arrays_and_counts = {n: v for n, v in entry.items() if n not in self.float_state_names}
+        restored = Optimizer._restored_state(param, key, arrays_and_counts, problems)
+        for name in self.float_state_names:
+            if name not in entry:
+                continue
+            value = entry[name]
+            if isinstance(value, np.ndarray) and value.size == 1:
+                value = value.item()
+            if (isinstance(value, (bool, np.bool_))
+                    or not isinstance(value, (int, float, np.integer, np.floating))
+                    or not math.isfinite(value)):
+                problems.append(f"state for parameter {key}: {name} is {value!r:.60}; expected "
+                                f"a finite number (a float)")
+            else:
+                restored[name] = float(value)
+        return restored
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """start += weight * (end - start) in place, by PyTorch's lerp_ formula (which of the two
+    forms depends on the weight, for accuracy near weight 1)."""
+    weight = start.dtype.type(weight)         # PyTorch's lerp weighs in the tensor's dtype
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
+
+
+def _checked_betas(name: str, betas) -> tuple[float, float]:
+    """betas as a pair of floats, each in [0, 1)."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name}: betas is {betas!r}; expected a pair (beta1, beta2) such "
+                         f"as (0.9, 0.999)")
+    return tuple(_checked_number(name, f"betas[{i}]", beta, low=0.0, high=1.0)
+                 for i, beta in enumerate(betas))
+
+
+def _checked_pair(name: str, key: str, value, example: str) -> tuple:
+    """value as a tuple of two (unchecked) items, else an error naming `key` and an example."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name}: {key} is {value!r}; expected a pair, e.g. {key}={example}")
+    return tuple(value)
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm), PyTorch's rule: g = -g with maximize;
+    g += weight_decay * p; m = lerp(m, g, 1 - b1); u = max(b2 * u, |g| + eps);
+    p -= lr / (1 - b1^t) * m / u, t = this parameter's step count.
+
+    PyTorch's maximize (ascend the loss) is keyword-only here, after the positional
+    (params, lr, betas, eps, weight_decay).
+    """
+
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "maximize")
+    state_names = ("step", "exp_avg", "exp_inf")
+    required_state_names = state_names
+
+    def __init__(self, params: Iterable[Value], lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, *, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         maximize=maximize)
+
+    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, maximize) -> dict:
+        return {"lr": _checked_number("Adamax", "lr", lr, low=0.0),
+                "betas": _checked_betas("Adamax", betas),
+                "eps": _checked_number("Adamax", "eps", eps, low=0.0),
+                "weight_decay": _checked_number("Adamax", "weight_decay", weight_decay, low=0.0),
+                "maximize": _checked_flag("Adamax", "maximize", maximize)}
+
+    def _update(self, param, grad, state):
+        beta1, beta2 = self.betas
+        if self.maximize:
+            grad = -grad
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(param.data),
+                         exp_inf=np.zeros_like(param.data))
+        state["step"] += 1
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param.data
+        m, u = state["exp_avg"], state["exp_inf"]
+        _lerp_(m, grad, 1 - beta1)
+        u *= beta2                 # the largest |g| so far, each older one decayed by b2 a step
+        np.maximum(u, np.abs(grad) + self.eps, out=u)
+        clr = self.lr / (1 - beta1 ** state["step"])
+        param.data += (-clr * m) / u
+
+
+class NAdam(_OptimizerWithFloatState):
+    """NAdam (Adam with Nesterov momentum), PyTorch's rule: g = -g with maximize;
+    p *= 1 - lr * weight_decay with decoupled_weight_decay, else g += weight_decay * p;
+    mu_t = b1 (1 - 0.96^(t momentum_decay) / 2), mu_product *= mu_t; m = lerp(m, g, 1 - b1);
+    v = b2 v + (1-b2) g^2; d = sqrt(v / (1 - b2^t)) + eps;
+    p -= lr (1 - mu_t) / (1 - mu_product) g / d + lr mu_{t+1} / (1 - mu_product mu_{t+1}) m / d,
+    t = this parameter's step count.
+
+    PyTorch's maximize is keyword-only, as there.
+    """
+
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "momentum_decay",
+                            "decoupled_weight_decay", "maximize")
+    state_names = ("step", "mu_product", "exp_avg", "exp_avg_sq")
+    required_state_names = state_names
+    float_state_names = ("mu_product",)
+
+    def __init__(self, params: Iterable[Value], lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         momentum_decay=momentum_decay,
+                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+
+    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, momentum_decay,
+                                 decoupled_weight_decay, maximize) -> dict:
+        return {"lr": _checked_number("NAdam", "lr", lr, low=0.0),
+                "betas": _checked_betas("NAdam", betas),
+                "eps": _checked_number("NAdam", "eps", eps, low=0.0),
+                "weight_decay": _checked_number("NAdam", "weight_decay", weight_decay, low=0.0),
+                "momentum_decay": _checked_number("NAdam", "momentum_decay", momentum_decay,
+                                                  low=0.0),
+                "decoupled_weight_decay": _checked_flag("NAdam", "decoupled_weight_decay",
+                                                        decoupled_weight_decay),
+                "maximize": _checked_flag("NAdam", "maximize", maximize)}
+
+    def _update(self, param, grad, state):
+        beta1, beta2 = self.betas
+        if self.maximize:
+            grad = -grad
+        if not state:
+            state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param.data),
+                         exp_avg_sq=np.zeros_like(param.data))
+        state["step"] += 1
+        t = state["step"]
+        bias_correction2 = 1 - beta2 ** t
+        if self.weight_decay:
+            if self.decoupled_weight_decay:
+                param.data *= 1 - self.lr * self.weight_decay
+            else:
+                grad = grad + self.weight_decay * param.data
+        # the momentum schedule: mu_t rises towards b1 as t grows
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * self.momentum_decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * self.momentum_decay)))
+        state["mu_product"] *= mu
+        mu_product = state["mu_product"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        _lerp_(m, grad, 1 - beta1)
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        denom = np.sqrt(v / bias_correction2)
+        denom += self.eps
+        param.data += (-self.lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+        param.data += (-self.lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
+
+
+class RAdam(Optimizer):
+    """RAdam (rectified Adam), PyTorch's rule: g = -g with maximize; p *= 1 - lr * weight_decay
+    with decoupled_weight_decay, else g += weight_decay * p; m = lerp(m, g, 1 - b1);
+    v = b2 v + (1-b2) g^2; rho_inf = 2 / (1 - b2) - 1, rho_t = rho_inf - 2 t b2^t / (1 - b2^t);
+    while rho_t <= 5 (the first steps), p -= lr m / (1 - b1^t), momentum SGD; after,
+    p -= lr m / (1 - b1^t) sqrt(1 - b2^t) / (sqrt(v) + eps) r_t with the rectification
+    r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)),
+    t = this parameter's step count.
+
+    PyTorch's maximize is keyword-only, as there.
+    """
+
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "decoupled_weight_decay",
+                            "maximize")
+    state_names = ("step", "exp_avg", "exp_avg_sq")
+    required_state_names = state_names
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+
+    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, decoupled_weight_decay,
+                                 maximize) -> dict:
+        return {"lr": _checked_number("RAdam", "lr", lr, low=0.0),
+                "betas": _checked_betas("RAdam", betas),
+                "eps": _checked_number("RAdam", "eps", eps, low=0.0),
+                "weight_decay": _checked_number("RAdam", "weight_decay", weight_decay, low=0.0),
+                "decoupled_weight_decay": _checked_flag("RAdam", "decoupled_weight_decay",
+                                                        decoupled_weight_decay),
+                "maximize": _checked_flag("RAdam", "maximize", maximize)}
+
+    def _update(self, param, grad, state):
+        beta1, beta2 = self.betas
+        if self.maximize:
+            grad = -grad
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(param.data),
+                         exp_avg_sq=np.zeros_like(param.data))
+        state["step"] += 1
+        t = state["step"]
+        if self.weight_decay:
+            if self.decoupled_weight_decay:
+                param.data *= 1 - self.lr * self.weight_decay
+            else:
+                grad = grad + self.weight_decay * param.data
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        _lerp_(m, grad, 1 - beta1)
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        bias_correction1 = 1 - beta1 ** t
+        bias_correction2 = 1 - beta2 ** t
+        m_hat = m / bias_correction1
+        # rho: the length of the moving average that estimates v; below 5 v is too noisy to use
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * (beta2 ** t) / bias_correction2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            adaptive_lr = 1 / (np.sqrt(v) + self.eps) * bias_correction2 ** 0.5
+            param.data -= m_hat * self.lr * adaptive_lr * rect
+        else:
+            param.data -= m_hat * self.lr
+
+
+class Adadelta(Optimizer):
+    """Adadelta, PyTorch's rule: g = -g with maximize; g += weight_decay * p;
+    v = rho v + (1-rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) * g; u = rho u + (1-rho) d^2;
+    p -= lr * d. Its step is in the units of p (u averages the squared steps), so lr is 1.0.
+
+    PyTorch's maximize is keyword-only, as there.
+    """
+
+    hyperparameter_names = ("lr", "rho", "eps", "weight_decay", "maximize")
+    state_names = ("step", "square_avg", "acc_delta")
+    required_state_names = state_names
+
+    def __init__(self, params: Iterable[Value], lr: float = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False):
+        super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                         maximize=maximize)
+
+    def _checked_hyperparameters(self, lr, rho, eps, weight_decay, maximize) -> dict:
+        return {"lr": _checked_number("Adadelta", "lr", lr, low=0.0),
+                "rho": _checked_number("Adadelta", "rho", rho, low=0.0, high=1.0,
+                                       high_closed=True),
+                "eps": _checked_number("Adadelta", "eps", eps, low=0.0),
+                "weight_decay": _checked_number("Adadelta", "weight_decay", weight_decay,
+                                                low=0.0),
+                "maximize": _checked_flag("Adadelta", "maximize", maximize)}
+
+    def _update(self, param, grad, state):
+        if not state:
+            state.update(step=0, square_avg=np.zeros_like(param.data),
+                         acc_delta=np.zeros_like(param.data))
+        state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
+        if self.maximize:
+            grad = -grad
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param.data
+        v, u = state["square_avg"], state["acc_delta"]
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        std = np.sqrt(v + self.eps)
+        delta = np.sqrt(u + self.eps)
+        delta /= std
+        delta *= grad
+        u *= self.rho
+        u += (1 - self.rho) * delta * delta
+        param.data += -self.lr * delta
+
+
+class Rprop(Optimizer):
+    """Rprop (resilient backpropagation), PyTorch's rule, elementwise: g = -g with maximize;
+    where g has the sign of the previous step's gradient, step_size *= etas[1] (eta_plus); where
+    the sign flipped, step_size *= etas[0] (eta_minus) and g = 0 (that element rests this step);
+    step_size is kept in [step_sizes[0], step_sizes[1]]; p -= sign(g) * step_size; prev = g.
+    Each step_size starts at lr, at the parameter's first step; only the gradients' signs count.
+
+    PyTorch's maximize is keyword-only, as there.
+    """
+
+    hyperparameter_names = ("lr", "etas", "step_sizes", "maximize")
+    state_names = ("step", "prev", "step_size")
+    required_state_names = state_names
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-2,
+                 etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50.0), *, maximize: bool = False):
+        super().__init__(params, lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
+
+    def _checked_hyperparameters(self, lr, etas, step_sizes, maximize) -> dict:
+        etaminus, etaplus = (
+            _checked_number("Rprop", f"etas[{i}]", eta, low=0.0)
+            for i, eta in enumerate(_checked_pair("Rprop", "etas", etas, "(0.5, 1.2)")))
+        if not 0.0 < etaminus < 1.0 < etaplus:
+            raise ValueError(f"Rprop: etas is ({etaminus}, {etaplus}); expected (eta_minus, "
+                             f"eta_plus) with 0 < eta_minus < 1 < eta_plus, the factors that "
+                             f"shrink and grow a step, e.g. etas=(0.5, 1.2)")
+        low, high = (_checked_number("Rprop", f"step_sizes[{i}]", size, low=0.0)
+                     for i, size in enumerate(_checked_pair("Rprop", "step_sizes", step_sizes,
+                                                            "(1e-06, 50.0)")))
+        if low > high:
+            raise ValueError(f"Rprop: step_sizes is ({low}, {high}); expected (smallest, "
+                             f"largest) step with smallest <= largest, e.g. "
+                             f"step_sizes=(1e-06, 50.0)")
+        return {"lr": _checked_number("Rprop", "lr", lr, low=0.0),
+                "etas": (etaminus, etaplus), "step_sizes": (low, high),
+                "maximize": _checked_flag("Rprop", "maximize", maximize)}
+
+    def _update(self, param, grad, state):
+        etaminus, etaplus = self.etas
+        if self.maximize:
+            grad = -grad
+        if not state:
+            state.update(step=0, prev=np.zeros_like(param.data),
+                         step_size=np.full_like(param.data, self.lr))
+        state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
+        prev, step_size = state["prev"], state["step_size"]
+        factor = np.array(np.sign(grad * prev))        # 0-d stays an array, to index below
+        factor[factor > 0] = etaplus           # same sign as last step: a longer step
+        factor[factor < 0] = etaminus          # the sign flipped: we jumped over a minimum
+        factor[factor == 0] = 1
+        step_size *= factor
+        np.clip(step_size, *self.step_sizes, out=step_size)
+        grad = np.array(grad)                  # a copy: param.grad stays as it was
+        grad[factor == etaminus] = 0           # after a flip, rest; the next step starts afresh
+        param.data -= np.sign(grad) * step_size
+        prev[...] = grad
+
+
+class ASGD(_OptimizerWithFloatState):
+    """ASGD (averaged SGD), PyTorch's rule: g = -g with maximize; g += weight_decay * p;
+    p *= 1 - lambd * eta; p -= eta * g; ax += mu (p - ax) (ax = p while mu is 1); then
+    eta = lr / (1 + lambd lr t)^alpha and mu = 1 / max(1, t - t0), t = this parameter's step
+    count. ax, the average of p over the steps since step t0, is in state; the model keeps p.
+
+    PyTorch's positional order is (params, lr, lambd, alpha, t0, weight_decay, foreach,
+    maximize); maximize is keyword-only here, as there is no foreach.
+    """
+
+    hyperparameter_names = ("lr", "lambd", "alpha", "t0", "weight_decay", "maximize")
+    state_names = ("step", "eta", "mu", "ax")
+    required_state_names = state_names
+    float_state_names = ("eta", "mu")
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-2, lambd: float = 1e-4,
+                 alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, *,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, lambd=lambd, alpha=alpha, t0=t0,
+                         weight_decay=weight_decay, maximize=maximize)
+
+    def _checked_hyperparameters(self, lr, lambd, alpha, t0, weight_decay, maximize) -> dict:
+        return {"lr": _checked_number("ASGD", "lr", lr, low=0.0),
+                "lambd": _checked_number("ASGD", "lambd", lambd, low=0.0),
+                "alpha": _checked_number("ASGD", "alpha", alpha, low=0.0),
+                "t0": _checked_number("ASGD", "t0", t0, low=0.0),
+                "weight_decay": _checked_number("ASGD", "weight_decay", weight_decay, low=0.0),
+                "maximize": _checked_flag("ASGD", "maximize", maximize)}
+
+    def _update(self, param, grad, state):
+        if self.maximize:
+            grad = -grad
+        if not state:
+            state.update(step=0, eta=self.lr, mu=1.0, ax=np.zeros_like(param.data))
+        state["step"] += 1
+        t = state["step"]
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param.data
+        eta = state["eta"]
+        param.data *= 1 - self.lambd * eta     # decay towards 0
+        param.data += -eta * grad
+        ax = state["ax"]
+        if state["mu"] != 1:
+            ax += (param.data - ax) * state["mu"]
+        else:                                  # before t0 (and at it) the average is p itself
+            ax[...] = param.data
+        state["eta"] = self.lr / ((1 + self.lambd * self.lr * t) ** self.alpha)
+        state["mu"] = 1 / max(1, t - self.t0)
 
 
 class LRScheduler:
