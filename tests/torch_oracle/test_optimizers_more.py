@@ -1,0 +1,240 @@
+"""Adamax, NAdam, RAdam, Adadelta, Rprop and ASGD against PyTorch's: a small model (linear, tanh,
+linear, cross-entropy) trained 24 steps by each, float64 (tight) and float32, every option on and
+off, weight decay, maximize, a parameter without a gradient for a step; equal parameters after
+every step and equal state dicts at the end; PyTorch's state dict loaded mid-training continues
+PyTorch's trajectory, and ours loaded into PyTorch continues ours; param groups as one optimizer
+per group; the learning rate changed between steps."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import ops, optim
+
+SHAPES = [(5, 4), (5,), (3, 5), (3,)]        # W1, b1, W2, b2
+STEPS = 24
+FROZEN = {(4, 1), (5, 1), (9, 3)}           # (step, parameter) pairs whose grad is None
+FLOAT_STATE = {"mu_product", "eta", "mu"}   # 0-d tensors in PyTorch, floats here
+
+OPTIMIZERS = [
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.02, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.01, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.02, weight_decay=0.1)),
+    ("NAdam", dict(lr=0.02, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("NAdam", dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, momentum_decay=0.1, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.02, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.01, betas=(0.5, 0.6), eps=1e-6, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1))),
+    ("Rprop", dict(lr=0.02, maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.05, t0=0, maximize=True)),
+]
+IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in s.items())}" for name, s in OPTIMIZERS]
+DTYPES = {"float64": (np.float64, dict(rtol=1e-11, atol=1e-13)),
+          "float32": (np.float32, dict(rtol=2e-4, atol=2e-5))}
+
+
+def problem(rng, dtype):
+    """Starting parameters and one batch (x (8, 4), labels (8,)) per step."""
+    start = [(rng.standard_normal(shape) * 0.5).astype(dtype) for shape in SHAPES]
+    batches = [(rng.standard_normal((8, 4)).astype(dtype), rng.integers(0, 3, 8))
+               for _ in range(STEPS)]
+    return start, batches
+
+
+class Ours:
+    """The model's parameters and the optimizer, on tinygrad_cnn."""
+
+    def __init__(self, name, settings, start):
+        self.params = [tc.Value(p.copy()) for p in start]
+        self.optimizer = getattr(optim, name)(self.params, **settings)
+
+    def step(self, step, x, labels):
+        w1, b1, w2, b2 = self.params
+        for param in self.params:
+            param.grad = None
+        hidden = ops.linear(tc.Value(x), w1, b1).tanh()
+        ops.cross_entropy(ops.linear(hidden, w2, b2), labels).backward()
+        for i, param in enumerate(self.params):
+            if (step, i) in FROZEN:
+                param.grad = None
+        self.optimizer.step()
+
+    def values(self):
+        return [p.data for p in self.params]
+
+
+class Theirs:
+    """The same model and optimizer on PyTorch (param_groups: None for one group, else a list
+    of lists of parameter indices with settings each)."""
+
+    def __init__(self, torch, name, settings, start, groups=None):
+        self.torch = torch
+        self.params = [torch.nn.Parameter(torch.tensor(p.copy())) for p in start]
+        if groups is None:
+            self.optimizer = getattr(torch.optim, name)(self.params, **settings)
+        else:
+            self.optimizer = getattr(torch.optim, name)(
+                [{"params": [self.params[i] for i in indices], **group_settings}
+                 for indices, group_settings in groups], **settings)
+
+    def step(self, step, x, labels):
+        functional = self.torch.nn.functional
+        w1, b1, w2, b2 = self.params
+        self.optimizer.zero_grad()
+        hidden = functional.linear(self.torch.tensor(x), w1, b1).tanh()
+        functional.cross_entropy(functional.linear(hidden, w2, b2),
+                                 self.torch.tensor(labels)).backward()
+        for i, param in enumerate(self.params):
+            if (step, i) in FROZEN:
+                param.grad = None
+        self.optimizer.step()
+
+    def values(self):
+        return [p.detach().numpy() for p in self.params]
+
+
+def ours_from_torch(name, torch_state_dict):
+    """PyTorch's optimizer state dict (one param group) as tinygrad_cnn's: the group's
+    hyperparameters that tinygrad_cnn has, step as an int, 0-d tensors as floats."""
+    (group,) = torch_state_dict["param_groups"]
+    names = getattr(optim, name).hyperparameter_names
+    return {"type": name,
+            "hyperparameters": {key: tuple(value) if isinstance(value, (tuple, list)) else value
+                                for key, value in group.items() if key in names},
+            "state": {str(index): {key: int(value.item()) if key == "step"
+                                   else float(value.item()) if key in FLOAT_STATE
+                                   else value.detach().numpy().copy()
+                                   for key, value in entry.items()}
+                      for index, entry in torch_state_dict["state"].items()}}
+
+
+def torch_from_ours(torch, state_dict, torch_optimizer):
+    """tinygrad_cnn's optimizer state dict in PyTorch's form, on torch_optimizer's own
+    param_groups (for their parameter ids and the settings tinygrad_cnn has no use for)."""
+    converted = torch_optimizer.state_dict()
+    converted["param_groups"][0].update(state_dict["hyperparameters"])
+    converted["state"] = {int(index): {key: torch.tensor(float(value))
+                                       if key == "step" or key in FLOAT_STATE
+                                       else torch.tensor(value) for key, value in entry.items()}
+                          for index, entry in state_dict["state"].items()}
+    return converted
+
+
+def assert_same_state(ours, theirs, tolerance):
+    """Our state dict equals PyTorch's: hyperparameters, the same entries for the same
+    parameters, equal counts and (within tolerance) equal buffers and floats."""
+    assert ours["hyperparameters"] == theirs["hyperparameters"]
+    assert ours["state"].keys() == theirs["state"].keys()
+    for index, entry in ours["state"].items():
+        assert entry.keys() == theirs["state"][index].keys(), index
+        assert entry["step"] == theirs["state"][index]["step"]
+        for key, value in entry.items():
+            assert type(value) is type(theirs["state"][index][key]), key
+            np.testing.assert_allclose(value, theirs["state"][index][key], **tolerance,
+                                       err_msg=f"parameter {index}: {key}")
+
+
+def assert_same_values(ours, theirs, tolerance, message):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, **tolerance, err_msg=f"{message}, parameter {i}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, settings", OPTIMIZERS, ids=IDS)
+def test_training_matches_pytorch_step_by_step(torch, rng, name, settings, dtype):
+    dtype, tolerance = DTYPES[dtype]
+    start, batches = problem(rng, dtype)
+    ours, theirs = Ours(name, settings, start), Theirs(torch, name, settings, start)
+    for step, (x, labels) in enumerate(batches):
+        ours.step(step, x, labels)
+        theirs.step(step, x, labels)
+        assert_same_values(ours.values(), theirs.values(), tolerance, f"step {step}")
+    assert not np.allclose(ours.values()[0], start[0])
+    assert_same_state(ours.optimizer.state_dict(),
+                      ours_from_torch(name, theirs.optimizer.state_dict()), tolerance)
+    assert ours.optimizer.state[1]["step"] == STEPS - 2        # skipped twice, as PyTorch
+
+
+RESUMED = {name: (name, settings) for name, settings in reversed(OPTIMIZERS)}   # the first each
+RESUMED.update({"NAdam-decoupled": OPTIMIZERS[5], "RAdam-decoupled": OPTIMIZERS[9],
+                "ASGD-t0": OPTIMIZERS[18], "Rprop-etas": OPTIMIZERS[15]})
+TIGHT = DTYPES["float64"][1]
+
+
+@pytest.mark.parametrize("name, settings", RESUMED.values(), ids=RESUMED.keys())
+def test_pytorchs_state_dict_loaded_mid_training_continues_its_trajectory(torch, rng, tmp_path,
+                                                                          name, settings):
+    start, batches = problem(rng, np.float64)
+    theirs = Theirs(torch, name, settings, start)
+    for step, (x, labels) in enumerate(batches[:10]):
+        theirs.step(step, x, labels)
+    tc.save({"optimizer": ours_from_torch(name, theirs.optimizer.state_dict())},
+            tmp_path / "checkpoint.npz")
+    ours = Ours(name, {}, theirs.values())                 # the defaults, until loaded
+    ours.optimizer.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["optimizer"])
+    for step, (x, labels) in enumerate(batches[10:], start=10):
+        ours.step(step, x, labels)
+        theirs.step(step, x, labels)
+        assert_same_values(ours.values(), theirs.values(), TIGHT, f"step {step}")
+    assert_same_state(ours.optimizer.state_dict(),
+                      ours_from_torch(name, theirs.optimizer.state_dict()), TIGHT)
+
+
+@pytest.mark.parametrize("name, settings", RESUMED.values(), ids=RESUMED.keys())
+def test_our_state_dict_loaded_into_pytorch_continues_our_trajectory(torch, rng, name,
+                                                                     settings):
+    start, batches = problem(rng, np.float64)
+    ours = Ours(name, settings, start)
+    for step, (x, labels) in enumerate(batches[:10]):
+        ours.step(step, x, labels)
+    theirs = Theirs(torch, name, {}, ours.values())
+    theirs.optimizer.load_state_dict(torch_from_ours(torch, ours.optimizer.state_dict(),
+                                                     theirs.optimizer))
+    for step, (x, labels) in enumerate(batches[10:], start=10):
+        ours.step(step, x, labels)
+        theirs.step(step, x, labels)
+        assert_same_values(ours.values(), theirs.values(), TIGHT, f"step {step}")
+
+
+GROUPS = {"Adamax": dict(lr=0.05, weight_decay=0.1), "NAdam": dict(lr=0.05, momentum_decay=0.1),
+          "RAdam": dict(lr=0.05, betas=(0.5, 0.6)), "Adadelta": dict(lr=0.5, rho=0.5),
+          "Rprop": dict(lr=0.05, etas=(0.4, 1.1)), "ASGD": dict(lr=0.05, t0=3)}
+
+
+@pytest.mark.parametrize("name", GROUPS)
+def test_pytorchs_param_groups_are_one_optimizer_per_group(torch, rng, name):
+    """A PyTorch optimizer with two param groups (the first layer with the defaults, the second
+    with settings of its own) steps as two tinygrad_cnn optimizers, one per group."""
+    start, batches = problem(rng, np.float64)
+    theirs = Theirs(torch, name, {}, start, groups=[([0, 1], {}), ([2, 3], GROUPS[name])])
+    ours = Ours(name, {}, start)
+    second = getattr(optim, name)(ours.params[2:], **GROUPS[name])
+    ours.optimizer = getattr(optim, name)(ours.params[:2])
+    for step, (x, labels) in enumerate(batches):
+        theirs.step(step, x, labels)
+        ours.step(step, x, labels)       # the first group's step() and, next, the second's
+        second.step()
+        assert_same_values(ours.values(), theirs.values(), TIGHT, f"step {step}")
+
+
+@pytest.mark.parametrize("name, settings", RESUMED.values(), ids=RESUMED.keys())
+def test_learning_rate_changed_between_steps(torch, rng, name, settings):
+    start, batches = problem(rng, np.float64)
+    ours, theirs = Ours(name, settings, start), Theirs(torch, name, settings, start)
+    for step, (x, labels) in enumerate(batches):
+        lr = 0.05 * 0.9 ** step
+        ours.optimizer.lr = theirs.optimizer.param_groups[0]["lr"] = lr
+        ours.step(step, x, labels)
+        theirs.step(step, x, labels)
+        assert_same_values(ours.values(), theirs.values(), TIGHT, f"step {step}")
