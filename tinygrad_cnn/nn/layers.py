@@ -1,8 +1,8 @@
-"""The layers: Linear, Conv1d/2d, ConvTranspose1d/2d, MaxPool1d/2d, MaxUnpool1d/2d, AvgPool1d/2d,
-AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, Flatten, the activations, Softmax and LogSoftmax,
-Dropout, Dropout1d/2d, BatchNorm1d/2d, InstanceNorm1d/2d, Identity, LayerNorm, GroupNorm,
-Embedding. Each holds its parameters, buffers and settings; its
-forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
+"""The layers: Linear, Conv1d/2d/3d, ConvTranspose1d/2d, MaxPool1d/2d/3d, MaxUnpool1d/2d,
+AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d, Flatten, the activations, Softmax
+and LogSoftmax, Dropout, Dropout1d/2d, BatchNorm1d/2d/3d, InstanceNorm1d/2d, Identity, LayerNorm,
+GroupNorm, Embedding. Each holds its parameters, buffers and settings; its forward calls the op
+of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
@@ -200,6 +200,22 @@ class Conv2d(_Conv):
 
     spatial = 2
     _op = staticmethod(ops.conv2d)
+
+
+class Conv3d(_Conv):
+    """3-D convolution: x (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW), or one unbatched volume
+    (C_in, D, H, W) -> (C_out, OD, OH, OW), OD = (D + 2*padding - dilation*(KD - 1) - 1) //
+    stride + 1 (likewise OH, OW); padding="same" keeps the size.
+
+    weight (C_out, C_in / groups, KD, KH, KW) and bias (C_out,) are float32, drawn from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in/groups*KD*KH*KW (PyTorch's default)
+    using `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride,
+    padding and dilation are ints or (d, h, w) triples; padding, groups, dilation and
+    padding_mode are as in Conv2d (groups and dilation by keyword), through ops.conv3d.
+    """
+
+    spatial = 3
+    _op = staticmethod(ops.conv3d)
 
 
 class ConvTranspose2d(Module):
@@ -509,6 +525,23 @@ class MaxPool2d(_MaxPool):
     _op = staticmethod(ops.max_pool2d)
 
 
+class MaxPool3d(_MaxPool):
+    """Max over each (KD, KH, KW) window of x padded by `padding`: (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or (C, D, H, W) -> (C, OD, OH, OW), OD = (D + 2*padding - DD*(KD - 1) -
+    1) // stride + 1 (rounded up with ceil_mode=True); kernel_size, stride, padding and dilation
+    are ints or (d, h, w) triples; stride defaults to kernel_size; the padding is -inf and never
+    wins, as PyTorch's; return_indices=True makes forward return (out, indices), each index a
+    place d*H*W + h*W + w in its volume. Its repr is PyTorch's: every setting but
+    return_indices."""
+
+    spatial = 3
+    _op = staticmethod(ops.max_pool3d)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
 class _MaxUnpool(Module):
     """What MaxUnpool1d/2d share: kernel_size, stride (kernel_size when None) and padding, those
     of the max pool they invert, checked as the layer is built, and forward(x, indices,
@@ -585,6 +618,47 @@ class AvgPool2d(_AvgPool):
 
     def _flags(self) -> dict:
         return super()._flags() | {"divisor_override": self.divisor_override}
+
+
+class AvgPool3d(_AvgPool):
+    """Mean over each (KD, KH, KW) window of x zero-padded by `padding`: (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or (C, D, H, W) -> (C, OD, OH, OW), OD = (D + 2*padding - KD) // stride
+    + 1 (rounded up with ceil_mode=True); kernel_size, stride and padding are ints or (d, h, w)
+    triples; count_include_pad and divisor_override as AvgPool2d's. Its repr is PyTorch's:
+    kernel_size, stride and padding."""
+
+    spatial = 3
+    _op = staticmethod(ops.avg_pool3d)
+
+    def __init__(self, kernel_size: int | tuple[int, int, int],
+                 stride: int | tuple[int, int, int] | None = None,
+                 padding: int | tuple[int, int, int] = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        check_divisor_override("AvgPool3d", divisor_override)
+        self.divisor_override = divisor_override
+
+    def _flags(self) -> dict:
+        return super()._flags() | {"divisor_override": self.divisor_override}
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool3d(Module):
+    """Mean over each of OD x OH x OW bins of the volume, whatever its size: (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or (C, D, H, W) -> (C, OD, OH, OW), as PyTorch's; output_size is an int
+    or a triple (OD, OH, OW) in which None keeps the input's size (ops.adaptive_avg_pool3d)."""
+
+    def __init__(self, output_size: int | None | tuple[int | None, ...]):
+        check_output_size("AdaptiveAvgPool3d", output_size, 3)
+        self.output_size = output_size
+
+    def forward(self, x):
+        return ops.adaptive_avg_pool3d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -1193,6 +1267,17 @@ class BatchNorm2d(_BatchNorm):
 
     input_shapes = "(N, C, H, W)"
     input_ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Normalise each channel over the batch and the volume: x (N, C, D, H, W) -> the same
+    shape, y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance
+    of each channel over (N, D, H, W) in training mode; otherwise as BatchNorm2d (ops.batch_norm,
+    running statistics with the unbiased variance, PyTorch's buffers).
+    """
+
+    input_shapes = "(N, C, D, H, W)"
+    input_ndims = (5,)
 
 
 def _check_channel_groups(layer: str, in_channels, out_channels, groups) -> None:

@@ -7,6 +7,7 @@ from tinygrad_cnn.ops.conv import (
     conv1d,
     conv2d,
     conv2d_weight,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
 )
@@ -90,12 +91,15 @@ from tinygrad_cnn.ops.loss import (
 from tinygrad_cnn.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
+    avg_pool3d,
     max_pool1d,
     max_pool2d,
+    max_pool3d,
     max_unpool1d,
     max_unpool2d,
 )
@@ -145,4 +149,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "dropout", "batch_norm", "group_norm", "conv1d", "max_pool1d", "avg_pool1d",
            "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention",
            "instance_norm", "adaptive_max_pool2d", "adaptive_max_pool1d", "adaptive_avg_pool1d",
-           "dropout1d", "dropout2d", "conv_transpose1d"]
+           "dropout1d", "dropout2d", "conv_transpose1d", "conv3d", "max_pool3d", "avg_pool3d",
+           "adaptive_avg_pool3d"]

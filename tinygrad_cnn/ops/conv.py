@@ -15,10 +15,10 @@ from tinygrad_cnn.ops.layout import (
     KERNEL_AXES,
     as_given,
     as_sizes,
+    batch_hint,
     channels_hint,
     check_padding_mode,
     check_sizes,
-    image_batch_hint,
     layout,
     on_image_batch,
     ranks_expected,
@@ -252,6 +252,68 @@ def _convolve(fn: str, spatial: int, x, w, b, stride, padding, dilation, groups)
     return on_image_batch(x, spatial, run)
 
 
+def conv3d(x, w, b=None, stride: int | tuple[int, int, int] = 1,
+           padding: int | tuple[int, int, int] | str = 0,
+           dilation: int | tuple[int, int, int] = 1, groups: int = 1) -> Value:
+    """3-D convolution: x (N, C_in, D, H, W), w (C_out, C_in / groups, KD, KH, KW), b (C_out,) or
+    None -> (N, C_out, OD, OH, OW), or one unbatched volume (C_in, D, H, W) ->
+    (C_out, OD, OH, OW), with OD = (D + 2*padding - dilation*(KD - 1) - 1) // stride + 1
+    (likewise OH, OW), as PyTorch's conv3d.
+
+    out[n, f, t, i, j] = b[f] + sum over c, r, p, q of
+    xp[n, c, t*SD + r*DD, i*SH + p*DH, j*SW + q*DW] w[f, c, r, p, q], xp being x padded. stride,
+    padding and dilation are ints or (d, h, w) triples; padding may also be "valid" or "same"
+    (stride 1), and groups splits the channels, all as in conv2d.
+
+    A 3-D convolution is a 2-D one over depth windows: output slice t reads the KD input slices
+    t*SD + r*DD, r < KD. Stacked as channels, c*KD + r, they make one image (C_in*KD, H, W) per
+    (n, t), and w as (C_out, C_in / groups * KD, KH, KW) -- a reshape, channel c*KD + r being
+    tap r of channel c -- is that image's 2-D kernel (each group's channels stay together). So
+    conv3d is getitem, stack, transpose and reshape around one conv2d over N*OD images, and its
+    gradients of every order are those ops' rules.
+    """
+    fn = "conv3d"
+    groups = _check_groups(groups, fn)
+    x, b, xa, wa = _check_conv(fn, x, w, b, stride, padding, in_axis=1, groups=groups, spatial=3)
+    dilations = check_sizes(fn, "dilation", dilation, 1, 3)
+    if isinstance(padding, str):
+        check_padding_mode(fn, padding, stride, wa.shape[2:], dilations)
+    _check_kernel_fits(fn, xa.shape, wa.shape[2:], padding, dilations, dilation)
+    if padding == "same":
+        pairs = same_padding(wa.shape[2:], dilations)
+    else:
+        pairs = tuple((p, p) for p in as_sizes(0 if padding == "valid" else padding, 3))
+    (front, back), (top, bottom), (left, right) = pairs
+    if front or back or bottom > top or right > left:
+        # the depth's zeros here; along H and W only what "same" adds at the end beyond the
+        # start's amount, which conv2d's own padding gives at both ends
+        lead = ((0, 0),) * (xa.ndim - 3)
+        x = indexing.pad(x, (*lead, (front, back), (0, bottom - top), (0, right - left)))
+    strides = as_sizes(stride, 3)
+    return on_image_batch(x, 3, lambda volumes: _depth_windows_conv(
+        volumes, w, b, strides, (top, left), dilations, groups))
+
+
+def _depth_windows_conv(x, w, b, stride, padding, dilation, groups: int) -> Value:
+    """conv3d of x (N, C_in, D, H, W), already padded along D, as one conv2d over its depth
+    windows; padding (PH, PW) is conv2d's."""
+    (n, c, depth, h, width), (f, per_group, kd, kh, kw) = x.shape, np.shape(data_of(w))
+    sd, dd = stride[0], dilation[0]
+    od = (depth - dd * (kd - 1) - 1) // sd + 1
+    # tap r of every window: slices r*DD, r*DD + SD, ... -> KD of (N, C_in, OD, H, W)
+    taps = [indexing.getitem(x, (slice(None), slice(None), slice(r * dd, r * dd + (od - 1) * sd
+                                                                 + 1, sd)))
+            for r in range(kd)]
+    windows = indexing.stack(taps, axis=3)                    # (N, C_in, OD, KD, H, W)
+    windows = windows.transpose(0, 2, 1, 3, 4, 5)             # (N, OD, C_in, KD, H, W)
+    images = windows.reshape(n * od, c * kd, h, width)       # (N*OD, C_in*KD, H, W)
+    kernels2d = reshape(w, (f, per_group * kd, kh, kw))       # (C_out, C_in/G*KD, KH, KW)
+    out = conv2d(images, kernels2d, b, stride=stride[1:], padding=padding,
+                 dilation=dilation[1:], groups=groups)        # (N*OD, C_out, OH, OW)
+    out = out.reshape(n, od, f, *out.shape[2:])               # (N, OD, C_out, OH, OW)
+    return out.transpose(0, 2, 1, 3, 4)                       # (N, C_out, OD, OH, OW)
+
+
 def _padding_for(x, padding, kernel_size, dilations) -> tuple:
     """(x, padding) to convolve: both as they are for a number; for "valid", 0; for "same" (stride
     1), dilation*(K - 1) zeros per axis in all, as PyTorch: half of them (rounded down) at each
@@ -305,7 +367,8 @@ def _check_kernel_fits(fn: str, x_shape, kernel_size, padding, dilations, dilati
     fix = f"use padding={as_given(pads)}"
     if min(largest) >= 1:
         fix += f" or dilation={as_given(largest)}"
-    room = "size + 2*padding on both axes" if spatial == 2 else "L + 2*padding"
+    room = {1: "L + 2*padding", 2: "size + 2*padding on both axes",
+            3: "size + 2*padding on every axis"}[spatial]
     raise ValueError(f"{fn}: kernel {sizes_text(kernel_size)} with dilation {dilation!r} spans "
                      f"{sizes_text(span)}, which does not fit the padded input "
                      f"{sizes_text(padded)} {where}; expected dilation*(K - 1) + 1 <= {room}; "
@@ -518,14 +581,13 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
         raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a {spatial + 2}-D weight "
                          f"{layout_w}")
     if min(wa.shape[2:]) < 1:       # before anything (padding="same" too) is worked out from K
-        kernel = (f"a {sizes_text(wa.shape[2:])} kernel" if spatial == 2
+        kernel = (f"a {sizes_text(wa.shape[2:])} kernel" if spatial >= 2
                   else f"a kernel of {wa.shape[2]} taps")
         raise ValueError(f"{fn}: weight {wa.shape} has {kernel}; expected "
                          f"{' and '.join(f'{k} >= 1' for k in KERNEL_AXES[spatial])}")
     channels = wa.shape[1] * groups if forward else wa.shape[0]
     if xa.ndim not in (spatial + 2, spatial + 1):
-        hint = (image_batch_hint(xa.shape, channels) if spatial == 2
-                else signal_batch_hint(xa.shape, channels))
+        hint = batch_hint(spatial, xa.shape, channels)
         raise ValueError(f"{fn}: input has shape {xa.shape}; expected "
                          f"{ranks_expected(spatial, 'C_in')} with C_in = {channels} for weight "
                          f"{wa.shape}{hint}")

@@ -14,9 +14,10 @@ import numpy as np
 from tinygrad_cnn.ops.shape import reshape
 from tinygrad_cnn.value import Value, data_of
 
-# The names of the spatial axes in messages, of an input and of a kernel, for 1-D and 2-D ops.
-AXES = {1: ("L",), 2: ("H", "W")}
-KERNEL_AXES = {1: ("K",), 2: ("KH", "KW")}
+# The names of the spatial axes in messages, of an input and of a kernel, for 1-D, 2-D and 3-D
+# ops.
+AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+KERNEL_AXES = {1: ("K",), 2: ("KH", "KW"), 3: ("KD", "KH", "KW")}
 
 
 def on_image_batch(x, spatial: int, run: Callable[[Value], Value]) -> Value:
@@ -26,16 +27,18 @@ def on_image_batch(x, spatial: int, run: Callable[[Value], Value]) -> Value:
     (1, C, H, W), a batch of signals (N, C, L) as 1 x L images (N, C, 1, L), one signal (C, L)
     as (1, C, 1, L). The result (N, C', OH, OW) comes back in x's layout: (C', OH, OW),
     (N, C', OW) or (C', OW). Reshapes only, so the gradients are run's, through Reshape's rule.
+    For the 3-D ops (spatial = 3) `run` takes a batch of volumes (N, C, D, H, W), and one
+    unbatched volume (C, D, H, W) goes in as a batch of one.
     """
     shape = np.shape(data_of(x))
     batched = len(shape) == spatial + 2
-    if batched and spatial == 2:
+    if batched and spatial >= 2:
         return run(x)
     lead = shape[:2] if batched else (1, shape[0])          # (N, C), or a batch of one
     row = (1,) if spatial == 1 else ()                      # a signal is one row of an image
     out = run(reshape(x, (*lead, *row, *shape[-spatial:])))   # -> (N, C, H, W)
     kept = out.shape[:2] if batched else out.shape[1:2]     # (N, C'), or (C',) without the batch
-    return reshape(out, (*kept, *out.shape[4 - spatial:]))   # (N, C', OH, OW) -> x's layout
+    return reshape(out, (*kept, *out.shape[-spatial:]))     # (N, C', OH, OW) -> x's layout
 
 
 def check_sizes(fn: str, name: str, value, minimum: int, spatial: int = 2,
@@ -60,8 +63,9 @@ def sizes_expected(spatial: int, minimum: int, words: tuple[str, ...] = ()) -> s
     """What a size setting may be, for messages: "an int >= 1 or an (h, w) pair of such ints"
     (2-D), "an int >= 0 (or a tuple of one), 'same' or 'valid'" (1-D, with two words)."""
     number = f"an int >= {minimum}"
-    kinds = [f"{number} (or a tuple of one)"] if spatial == 1 else [number,
-                                                                    "an (h, w) pair of such ints"]
+    kinds = ([f"{number} (or a tuple of one)"] if spatial == 1 else
+             [number, "an (h, w) pair of such ints" if spatial == 2 else
+              "a (d, h, w) triple of such ints"])
     kinds += [repr(word) for word in words]
     return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
 
@@ -114,7 +118,7 @@ def check_padding_mode(fn: str, padding: str, stride, kernel_size: tuple[int, ..
         sizes.append(f"O{axis} = {size}" if step == 1 else
                      f"O{axis} = ceil({size if total % 2 == 0 else f'({size})'} / {step})")
         if total % 2:
-            odd.append(f"{total} along {axis}" if spatial == 2 else str(total))
+            odd.append(f"{total} along {axis}" if spatial >= 2 else str(total))
     note = ""
     if odd:
         note = (f": the total dilation*(K - 1) = {' and '.join(odd)} "
@@ -182,6 +186,12 @@ def as_given(values: tuple[int, ...]):
 def channels_hint(shape: tuple[int, ...], channels: int, spatial: int) -> str:
     """How to move the channels of an input whose axes are in another order to where the
     convolution reads them, as '; <what it looks like> use x....', or ''."""
+    if spatial == 3:
+        if len(shape) == 5 and shape[4] == channels:
+            return "; for channels-last volumes (N, D, H, W, C) use x.transpose(0, 4, 1, 2, 3)"
+        if len(shape) == 4 and shape[3] == channels:
+            return "; for one channels-last volume (D, H, W, C) use x.transpose(3, 0, 1, 2)"
+        return ""
     if spatial == 2:
         if len(shape) == 3:                         # one image: (H, W, C), or (N, H, W)
             return image_batch_hint(shape, channels)
@@ -229,3 +239,17 @@ def image_batch_hint(shape: tuple[int, ...], channels: int = 1) -> str:
             return (f"; the channel axis is missing from the batch (N, H, W): use "
                     f"x.reshape({shape[0]}, 1, {shape[1]}, {shape[2]})")
     return ""
+
+
+def volume_batch_hint(shape: tuple[int, ...], channels: int = 1) -> str:
+    """The reshape that turns one volume without its channel axis into (C, D, H, W), as
+    '; for one volume ... use x.reshape(...)', or '' when there is no such reshape."""
+    if len(shape) == 3 and channels == 1:
+        return f"; for one volume (D, H, W) use x.reshape(1, {', '.join(map(str, shape))})"
+    return ""
+
+
+def batch_hint(spatial: int, shape: tuple[int, ...], channels: int = 1) -> str:
+    """signal_batch_hint, image_batch_hint or volume_batch_hint, for a 1-D, 2-D or 3-D op."""
+    hints = {1: signal_batch_hint, 2: image_batch_hint, 3: volume_batch_hint}
+    return hints[spatial](shape, channels)

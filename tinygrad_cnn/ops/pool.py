@@ -8,6 +8,7 @@ run through the 2-D ops, reshaped (layout.on_image_batch)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -16,17 +17,19 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import pool_kernels as kernels
 from tinygrad_cnn.ops.layout import (
+    AXES,
     as_given,
     as_sizes,
+    batch_hint,
     check_sizes,
-    image_batch_hint,
     on_image_batch,
     output_size_entries,
     ranks_expected,
-    signal_batch_hint,
     sizes_text,
 )
 from tinygrad_cnn.value import Value, data_of
+
+WHAT = {1: "signal", 2: "image", 3: "volume"}     # what one example is, in messages
 
 
 class MaxPool2d(Function):
@@ -231,7 +234,7 @@ def divisors(size: tuple[int, int], counts: tuple[int, int], kernel, stride, pad
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, n)
         covered.append(end - start)
-    return np.outer(*covered)                        # (OH,) x (OW,) -> (OH, OW)
+    return functools.reduce(np.multiply.outer, covered)   # (OH,) x (OW,) -> (OH, OW)
 
 
 def _options(ceil_mode: bool, count_include_pad: bool = True,
@@ -355,7 +358,7 @@ def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2,
     dilations = check_sizes(fn, "dilation", dilation, 1, spatial)
     check_flag(fn, "ceil_mode", ceil_mode)
     _check_pool_input(fn, xa.shape, spatial)
-    what = "image" if spatial == 2 else "signal"
+    what = WHAT[spatial]
     if any(p > k // 2 for p, k in zip(pads, kernel, strict=True)):
         most = tuple(k // 2 for k in kernel)
         raise ValueError(f"{fn}: padding {padding!r} is more than half the kernel "
@@ -378,7 +381,7 @@ def _check_pool(fn: str, x, kernel_size, stride, padding=0, spatial: int = 2,
                 f"{sizes_text(spans)},")
         bound = "dilation*(kernel_size - 1) + 1"
     if not ceil_mode:
-        length = "the image size" if spatial == 2 else "the signal length"
+        length = "the signal length" if spatial == 1 else f"the {WHAT[spatial]} size"
         raise ValueError(f"{fn}: {what} is larger than the {size} {sizes_text(padded)} (input "
                          f"{xa.shape}); expected {bound} <= {length}")
     # as PyTorch: ceil_mode's last window may hang past the end by up to stride - 1 elements
@@ -402,7 +405,7 @@ def _check_windows_hold_input(fn: str, shape: tuple[int, ...], axes: list[tuple]
         empty = kernels.windows_without_image(n, count, k, s, p, d)
         if not empty.size:
             continue
-        name = "" if len(axes) == 1 else f" along {'HW'[axis]}"
+        name = "" if len(axes) == 1 else f" along {AXES[len(axes)][axis]}"
         start = int(empty[0]) * s - p
         taps = ", ".join(str(start + j * d) for j in range(k))
         raise ValueError(f"{fn}: with dilation {dilation!r} the window {int(empty[0])}{name} "
@@ -796,34 +799,37 @@ def _check_adaptive_input(fn: str, x, spatial: int) -> tuple[int, ...]:
     _check_pool_input(fn, shape, spatial)
     size = shape[-spatial:]
     if min(size) == 0:
-        what = "an empty image" if spatial == 2 else "an empty signal"
-        axes = "H >= 1 and W >= 1" if spatial == 2 else "L >= 1"
+        what = f"an empty {WHAT[spatial]}"
+        axes = {1: "L >= 1", 2: "H >= 1 and W >= 1", 3: "D, H and W >= 1"}[spatial]
         raise ValueError(f"{fn}: input has shape {shape}, {what}; expected {axes}, so that "
                          f"every bin holds at least one element")
     return size
 
 
-def check_output_size(fn: str, output_size) -> tuple[int | None, int | None]:
-    """An adaptive pool's output_size as a pair (OH, OW) of ints >= 1 or None, after checking;
-    an error names `fn` (an op or a layer) and an output_size that works."""
+def check_output_size(fn: str, output_size, spatial: int = 2) -> tuple[int | None, ...]:
+    """An adaptive pool's output_size as a pair (OH, OW) of ints >= 1 or None (for spatial = 3 a
+    triple (OD, OH, OW)), after checking; an error names `fn` (an op or a layer) and an
+    output_size that works."""
     pair = isinstance(output_size, (tuple, list))
-    entries = list(output_size) if pair else [output_size, output_size]
+    entries = list(output_size) if pair else [output_size] * spatial
     kinds = ["none" if e is None and pair else
              "int" if isinstance(e, (int, np.integer)) and not isinstance(e, (bool, np.bool_))
              else "other" for e in entries]
     if "other" in kinds:
-        error, what = TypeError, "is not an int or a pair of ints"
-    elif len(entries) != 2:
+        error, what = TypeError, ("is not an int or a pair of ints" if spatial == 2 else
+                                  "is not an int or a triple of ints")
+    elif len(entries) != spatial:
         error, what = ValueError, f"has {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
     elif any(kind == "int" and e < 1 for kind, e in zip(kinds, entries, strict=True)):
         error, what = ValueError, "has a size below 1"
     else:
         return tuple(None if e is None else int(e) for e in entries)
-    fix = [_whole(e) for e in (entries[-2:] if len(entries) >= 2 else (entries or [1]) * 2)]
-    shown = fix[0] if fix[0] == fix[1] and fix[0] is not None else tuple(fix)
-    raise error(f"{fn}: output_size {output_size!r} {what}; expected an int or a pair (OH, "
-                f"OW) of ints >= 1, where None keeps the input's size; pass e.g. "
-                f"output_size={shown!r}")
+    fix = [_whole(e) for e in (entries[-spatial:] if len(entries) >= spatial else
+                               (entries or [1])[:1] * spatial)]
+    shown = fix[0] if len(set(fix)) == 1 and fix[0] is not None else tuple(fix)
+    form = "a pair (OH, OW)" if spatial == 2 else "a triple (OD, OH, OW)"
+    raise error(f"{fn}: output_size {output_size!r} {what}; expected an int or {form} of ints "
+                f">= 1, where None keeps the input's size; pass e.g. output_size={shown!r}")
 
 
 def _whole(entry) -> int | None:
@@ -840,9 +846,202 @@ def _pool_shape_hint(shape: tuple[int, ...], spatial: int) -> str:
     """How to make an input with too few or too many axes into images (2-D pools) or signals
     (1-D pools), where there is a way: '; <what it looks like>: use x.reshape(...)', or ''."""
     if len(shape) > spatial + 2:    # a batch of batches: merge the leading axes
-        what = "image" if spatial == 2 else "signal"
+        what = WHAT[spatial]
         return (f"; to pool every {what}, merge the leading axes: use x.reshape(-1, "
                 f"{', '.join(map(str, shape[-spatial - 1:]))})")
     if len(shape) == spatial:
-        return image_batch_hint(shape) if spatial == 2 else signal_batch_hint(shape)
+        return batch_hint(spatial, shape)
     return ""
+
+
+class MaxPool3d(Function):
+    """out[n,c,s,i,j] = max over r<KD, p<KH, q<KW of xp[n, c, s*SD + r*DD, i*SH + p*DH,
+    j*SW + q*DW]: x (N, C, D, H, W) -> (N, C, OD, OH, OW), OD = (D + 2 PD - DD*(KD - 1) - 1) // SD
+    + 1 (rounded up with ceil_mode, as max_pool2d's) and likewise OH, OW; xp is x with -inf
+    padding, which never wins. `places` (an integer constant) holds each window's first maximum
+    in row-major order (a NaN wins) as its place d*H*W + h*W + w in its volume: PyTorch's tie
+    rule and its indices (pool_kernels.max_pool3d). max_pool3d(return_indices=True) hands them
+    out and keeps that Value on this op as `returned_indices`, for ONNX export.
+
+    Backward: out = x gathered at the places, so dx = g scattered back to them, overlapping
+    windows adding up. Read as (N, C, D, H*W) -- its volume flattened into D rows -- x's places
+    are those of adaptive_max_pool2d's argmax, so the scatter is its op
+    (AdaptiveMaxPool2dScatter), whose backward, the gather, gives the second order.
+    """
+
+    def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+        out, places = kernels.max_pool3d(x, kernel_size, stride, padding, ceil_mode, dilation)
+        n, c, od = out.shape[:3]
+        self.places = places.reshape(n, c, od, -1)             # (N, C, OD, OH*OW)
+        return out
+
+    # out = x at each window's first maximum  =>  dx = g scattered there (overlaps add up)
+    def backward(self, grad):
+        x, out = self.saved()
+        (n, c, d, h, w), od = x.shape, out.shape[2]
+        g = grad.reshape(n, c, od, self.places.shape[3])     # (N, C, OD, OH*OW)
+        dx = AdaptiveMaxPool2dScatter.run(g, self.places, x_shape=(n, c, d, h * w))
+        return dx.reshape(n, c, d, h, w)
+
+
+class AvgPool3d(Function):
+    """out[n,c,s,i,j] = (1 / d[s,i,j]) sum over r<KD, p<KH, q<KW of
+    xp[n, c, s*SD + r, i*SH + p, j*SW + q]: x (N, C, D, H, W) -> (N, C, OD, OH, OW),
+    OD = (D + 2 PD - KD) // SD + 1 (rounded up with ceil_mode) and likewise OH, OW; xp is x
+    zero-padded, and the divisor d is avg_pool2d's along three axes (divisors):
+    count_include_pad, ceil_mode's cut windows and divisor_override as PyTorch's.
+
+    Linear in x; backward: every window hands g / d to each of its elements (AvgPool3dGrad),
+    whose own backward is this average again.
+    """
+
+    def forward(self, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                divisor_override):
+        counts = tuple(kernels.pooled_size(*axis, ceil_mode) for axis in zip(
+            x.shape[2:], kernel_size, stride, padding, strict=True))
+        ends = kernels.end_paddings(x.shape[2:], counts, kernel_size, stride, padding, (1, 1, 1))
+        xp = np.pad(x, ((0, 0), (0, 0), *zip(padding, ends, strict=True)))
+        total = sum(view for _, view in kernels.volume_views(xp, kernel_size, stride))
+        return total / divisors(x.shape[2:], counts, kernel_size, stride, padding,
+                                count_include_pad, divisor_override).astype(x.dtype)
+
+    # out = sum over each window / d  =>  dx = g / d added to every element of the window
+    def backward(self, grad):
+        x, _ = self.saved()
+        return AvgPool3dGrad.run(grad, x_shape=x.shape, **self.params)
+
+
+class AvgPool3dGrad(Function):
+    """avg_pool3d's input gradient: dx = g / d added to every element of each window, padding
+    cut off: g (N, C, OD, OH, OW) -> x_shape (N, C, D, H, W). Linear in g, the transpose of the
+    average: dg = avg_pool3d(u)."""
+
+    def forward(self, g, *, x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                divisor_override):
+        size, counts = x_shape[2:], g.shape[2:]
+        ends = kernels.end_paddings(size, counts, kernel_size, stride, padding, (1, 1, 1))
+        dxp = np.zeros((*x_shape[:2], *(p + n + e for p, n, e in zip(padding, size, ends,
+                                                                      strict=True))),
+                       dtype=g.dtype)
+        share = g / divisors(size, counts, kernel_size, stride, padding, count_include_pad,
+                             divisor_override).astype(g.dtype)
+        for _, view in kernels.volume_views(dxp, kernel_size, stride):
+            view += share                                        # adds: views may overlap
+        return dxp[(slice(None), slice(None),
+                    *(slice(p, p + n) for p, n in zip(padding, size, strict=True)))]
+
+    # dx = the transpose of the average applied to g  =>  dg = the average of u
+    def backward(self, grad):
+        params = {k: v for k, v in self.params.items() if k != "x_shape"}
+        return AvgPool3d.run(grad, **params)
+
+
+class AdaptiveAvgPool3d(Function):
+    """out[n,c,s,i,j] = mean of x[n, c, t, r, q] over the bins t in depths(s), r in rows(i),
+    q in cols(j), each axis's bins adaptive_avg_pool2d's ([floor(i*H/OH), ceil((i+1)*H/OH))):
+    x (N, C, D, H, W) -> (N, C, OD, OH, OW), output_size = (OD, OH, OW), as PyTorch.
+
+    Linear in x: with the bin matrices A_d (OD, D), A_h (OH, H), A_w (OW, W) (bin_matrix), out
+    averages over depth with A_d (x read as (N, C, D, H*W)), then over each slice's rows and
+    columns, A_h . A_w^T. Backward: the transposes in the reverse order, dx = A_d^T (A_h^T g A_w)
+    -- matmuls with constants, so under create_graph their rules give every order.
+    """
+
+    def forward(self, x, output_size):
+        (n, c, d, h, w), (od, oh, ow) = x.shape, output_size
+        # (OD, D) @ (N, C, D, H*W) -> (N, C, OD, H*W) -> (N, C, OD, H, W)
+        deep = (bin_matrix(d, od, x.dtype) @ x.reshape(n, c, d, h * w)).reshape(n, c, od, h, w)
+        # (OH, H) @ (N, C, OD, H, W) @ (W, OW) -> (N, C, OD, OH, OW)
+        return bin_matrix(h, oh, x.dtype) @ deep @ bin_matrix(w, ow, x.dtype).T
+
+    # out = A_d . (A_h x A_w^T)  =>  dx = A_d^T . (A_h^T g A_w): each bin hands g / its size back
+    def backward(self, grad):
+        x, _ = self.saved()
+        (n, c, d, h, w), (od, oh, ow) = x.shape, self.params["output_size"]
+        # (H, OH) @ (N, C, OD, OH, OW) @ (OW, W) -> (N, C, OD, H, W) -> (N, C, OD, H*W)
+        flat = (bin_matrix(h, oh, grad.dtype).T @ grad @ bin_matrix(w, ow, grad.dtype))
+        flat = flat.reshape(n, c, od, h * w)
+        # (D, OD) @ (N, C, OD, H*W) -> (N, C, D, H*W) -> (N, C, D, H, W)
+        return (bin_matrix(d, od, grad.dtype).T @ flat).reshape(n, c, d, h, w)
+
+
+def max_pool3d(x, kernel_size: int | tuple[int, int, int],
+               stride: int | tuple[int, int, int] | None = None,
+               padding: int | tuple[int, int, int] = 0, dilation: int | tuple[int, int, int] = 1,
+               ceil_mode: bool = False,
+               return_indices: bool = False) -> Value | tuple[Value, Value]:
+    """Max over (KD, KH, KW) windows of x padded by `padding`: x (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or one unbatched volume (C, D, H, W) -> (C, OD, OH, OW),
+    OD = (D + 2*padding - DD*(KD - 1) - 1) // SD + 1 (likewise OH, OW), as PyTorch's max_pool3d
+    in its argument order.
+
+    kernel_size, stride, padding and dilation are ints or (d, h, w) triples; stride defaults to
+    kernel_size. As max_pool2d: the padding is -inf and at most kernel_size // 2, ceil_mode=True
+    rounds up, the gradient goes to the first maximum of each window in row-major order (a NaN
+    wins), overlapping windows add up, and return_indices=True returns (out, indices): int64,
+    out's shape, no gradient, each maximum's place d*H*W + h*W + w in its (D, H, W) volume, as
+    PyTorch's.
+    """
+    fn = "max_pool3d"
+    _, kernel, steps, pads, dilations = _check_pool(fn, x, kernel_size, stride, padding, 3,
+                                                    ceil_mode=ceil_mode, dilation=dilation)
+    check_flag(fn, "return_indices", return_indices)
+    params = {"kernel_size": kernel, "stride": steps, "padding": pads, "dilation": dilations,
+              "ceil_mode": bool(ceil_mode)}
+    pooled = []
+
+    def run(volumes):
+        pooled.append((volumes, MaxPool3d.apply(volumes, **params)))
+        return pooled[-1][1]
+
+    out = on_image_batch(x, 3, run)
+    if not return_indices:
+        return out
+    volumes, node = pooled[0]
+    places = (node.fn.places if node.fn is not None else kernels.max_pool3d(
+        np.asarray(data_of(volumes)), kernel, steps, pads, ceil_mode, dilations)[1])
+    indices = Value(places.astype(np.int64).reshape(out.shape), requires_grad=False)
+    if node.fn is not None:
+        node.fn.returned_indices = indices
+    return out, indices
+
+
+def avg_pool3d(x, kernel_size: int | tuple[int, int, int],
+               stride: int | tuple[int, int, int] | None = None,
+               padding: int | tuple[int, int, int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Value:
+    """Mean over (KD, KH, KW) windows of x zero-padded by `padding`: x (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or one unbatched volume (C, D, H, W) -> (C, OD, OH, OW),
+    OD = (D + 2*padding - KD) // SD + 1 (likewise OH, OW), as PyTorch's avg_pool3d.
+
+    kernel_size, stride and padding are ints or (d, h, w) triples; stride defaults to
+    kernel_size, padding is at most kernel_size // 2; ceil_mode, count_include_pad and
+    divisor_override as avg_pool2d's.
+    """
+    fn = "avg_pool3d"
+    xa, kernel, steps, pads, _ = _check_pool(fn, x, kernel_size, stride, padding, 3,
+                                             ceil_mode=ceil_mode)
+    check_flag(fn, "count_include_pad", count_include_pad)
+    check_divisor_override(fn, divisor_override)
+    _check_float(fn, xa)
+    return on_image_batch(x, 3, lambda volumes: AvgPool3d.apply(
+        volumes, kernel_size=kernel, stride=steps, padding=pads, ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=None if divisor_override is None else int(divisor_override)))
+
+
+def adaptive_avg_pool3d(x, output_size: int | None | tuple[int | None, ...]) -> Value:
+    """Mean over each of OD x OH x OW bins of the volume: x (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or (C, D, H, W) -> (C, OD, OH, OW), as PyTorch's adaptive_avg_pool3d.
+
+    output_size is an int or a triple (OD, OH, OW), where None keeps the input's size; each
+    axis's bins are adaptive_avg_pool2d's: they may differ in size and overlap.
+    output_size=1 is global average pooling. Unlike PyTorch, output_size 0 is an error.
+    """
+    fn = "adaptive_avg_pool3d"
+    triple = check_output_size(fn, output_size, 3)
+    size = _check_adaptive_input(fn, x, 3)
+    _check_float(fn, np.asarray(data_of(x)))
+    size = tuple(n if o is None else o for n, o in zip(size, triple, strict=True))
+    return on_image_batch(x, 3, lambda volumes: AdaptiveAvgPool3d.apply(volumes,
+                                                                        output_size=size))

@@ -20,6 +20,7 @@ window spans DH*(KH - 1) + 1 rows (its "effective" height); the offset is still 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
@@ -336,3 +337,53 @@ def plane_gather(u: np.ndarray, places: np.ndarray) -> np.ndarray:
     n, c = u.shape[:2]
     flat = np.take_along_axis(u.reshape(n, c, -1), places.reshape(n, c, -1), axis=2)
     return flat.reshape(places.shape)
+
+
+def volume_views(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+                 dilation: tuple[int, ...] = (1, 1, 1)) -> Iterator[tuple]:
+    """(t, view) for each offset (r, p, q) of a (KD, KH, KW) window, row-major, t = (r*KH + p)*KW
+    + q: view[n, c, s, i, j] is x[n, c, s*SD + r*DD, i*SH + p*DH, j*SW + q*DW] for every window
+    (s, i, j), (N, C, OD, OH, OW), sharing x's memory."""
+    counts = [(n - d * (k - 1) - 1) // s + 1
+              for n, k, s, d in zip(x.shape[2:], kernel, stride, dilation, strict=True)]
+    for t, taps in enumerate(itertools.product(*map(range, kernel))):
+        yield t, x[(slice(None), slice(None),
+                    *(slice(p * d, p * d + (o - 1) * s + 1, s)
+                      for p, d, o, s in zip(taps, dilation, counts, stride, strict=True)))]
+
+
+def max_pool3d(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+               padding: tuple[int, ...], ceil_mode: bool,
+               dilation: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(out, places): each window's maximum and the place d*H*W + h*W + w in its (D, H, W) volume
+    of its first maximum in row-major order (a NaN wins, the last of a window: wins), as
+    PyTorch's max_pool3d and its indices: x (N, C, D, H, W) -> two (N, C, OD, OH, OW) arrays.
+
+    The running maximum over the volume_views of x padded with the dtype's lowest value (the
+    padding never wins, and ceil_mode's hanging windows get padding after the end, as in
+    max_pool_padded); where a window's maximum is still on the padding (its input elements all
+    that lowest value) it moves to the window's first input element, as PyTorch's."""
+    axes = list(zip(x.shape[2:], kernel, stride, padding, dilation, strict=True))
+    counts = [pooled_size(n, k, s, p, ceil_mode, d) for n, k, s, p, d in axes]
+    ends = [end_padding(*axis[:1], count, *axis[1:]) for axis, count in zip(axes, counts,
+                                                                          strict=True)]
+    xp = np.pad(x, ((0, 0), (0, 0), *zip(padding, ends, strict=True)),
+                constant_values=lowest(x.dtype))
+    out = argmax = None
+    for t, view in volume_views(xp, kernel, stride, dilation):
+        if out is None:
+            out, argmax = view.copy(), np.zeros(view.shape, dtype=np.intp)
+        else:
+            argmax = np.where(wins(view, out), t, argmax)
+            np.maximum(out, view, out=out)
+    taps = np.unravel_index(argmax, kernel)            # (r, p, q), each (N, C, OD, OH, OW)
+    places, on_padding, firsts = 0, False, []
+    for axis, ((n, _, s, p, d), count, tap) in enumerate(zip(axes, counts, taps, strict=True)):
+        shape = [count if a == axis else 1 for a in range(3)]
+        origin = (np.arange(count) * s - p).reshape(shape)   # each window's start, in x
+        at = origin + tap * d
+        on_padding = on_padding | (at < 0) | (at >= n)
+        firsts.append(origin + np.maximum(-(origin // d), 0) * d)   # its first tap on x
+        places = places * n + at
+    first = (firsts[0] * x.shape[3] + firsts[1]) * x.shape[4] + firsts[2]
+    return out, np.where(on_padding, first, places)
