@@ -344,12 +344,17 @@ def _pool_ceil_mode(g, node, kernel, stride, pads) -> dict:
     if g.opset < 22 and counts != rounded_up:
         raise ValueError(
             f"onnx.export: {node.fn.name} with ceil_mode=True (module {node.module!r}) has "
-            f"{counts[0]}x{counts[1]} windows on its {sizes[0]}x{sizes[1]} input, as PyTorch, "
-            f"where ONNX's shape inference before opset 22 counts {rounded_up[0]}x"
-            f"{rounded_up[1]} (it lets a last window start in the end padding), but the export "
+            f"{_by(counts)} windows on its {_by(sizes)} input, as PyTorch, "
+            f"where ONNX's shape inference before opset 22 counts {_by(rounded_up)} "
+            f"(it lets a last window start in the end padding), but the export "
             f"asked for opset {g.opset}; expected opset >= 22; pass opset=22 (or later) to "
             f"tc.onnx.export")
     return {"ceil_mode": 1}
+
+
+def _by(sizes) -> str:
+    """Sizes as messages show them: 3x2."""
+    return "x".join(map(str, sizes))
 
 
 def max_pool2d(g, node, x):
@@ -379,8 +384,8 @@ def _pool_indices(g, node, indices) -> None:
     pool = g.nodes[-1]
     flat = g._unique(f"{pool.name}_output_1")
     pool.output.append(flat)
-    h, w = node.fn.inputs[0].shape[2:]
-    name = g.op("Mod", [flat, g.scalar(h * w, np.int64, "plane_size")])
+    plane = math.prod(node.fn.inputs[0].shape[2:])      # H*W, or D*H*W for a 3-D pool
+    name = g.op("Mod", [flat, g.scalar(plane, np.int64, "plane_size")])
     if indices.shape != node.shape:
         name = g.op("Reshape", [name, g.ints([-1, *indices.shape[1:]], "shape")])
     g.names[id(indices)] = name
@@ -492,6 +497,52 @@ def adaptive_max_pool2d(g, node, x):
                  for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
         out = parts[0] if len(parts) == 1 else g.op("Concat", parts, axis=axis)
     return out
+
+
+def max_pool3d(g, node, x):
+    params = node.fn.params
+    kernel, stride = list(params["kernel_size"]), list(params["stride"])
+    pads, dilation = list(params["padding"]), list(params["dilation"])
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    extra = {} if dilation == [1, 1, 1] else {"dilations": dilation}
+    # as max_pool2d's: ONNX's MaxPool leaves the padding out of every maximum
+    out = g.op("MaxPool", [x], kernel_shape=kernel, strides=stride, pads=pads + pads, **extra,
+               **_pool_ceil_mode(g, node, spans, stride, pads))
+    indices = vars(node.fn).get("returned_indices")     # max_pool3d(..., return_indices=True)
+    if indices is not None:
+        _pool_indices(g, node, indices)
+    return out
+
+
+def avg_pool3d(g, node, x):
+    params = node.fn.params
+    kernel, stride, pads = (list(params[k]) for k in ("kernel_size", "stride", "padding"))
+    override = params["divisor_override"]
+    out = g.op("AveragePool", [x], kernel_shape=kernel, strides=stride, pads=pads + pads,
+               count_include_pad=int(override is not None or params["count_include_pad"]),
+               **_pool_ceil_mode(g, node, kernel, stride, pads))
+    if override is None:
+        return out
+    # as avg_pool2d's: the sum is the mean (padding counted) times its divisors d
+    d = pool.divisors(node.fn.inputs[0].shape[2:], node.shape[2:], kernel, stride, pads,
+                      count_include_pad=True)
+    return g.op("Mul", [out, g.constant((d / override).astype(node.dtype), "divisor_ratio")])
+
+
+def adaptive_avg_pool3d(g, node, x):
+    (d, h, w), (od, oh, ow) = node.fn.inputs[0].shape[2:], node.fn.params["output_size"]
+    if (od, oh, ow) == (1, 1, 1):
+        return g.op("GlobalAveragePool", [x])
+    if d % od == 0 and h % oh == 0 and w % ow == 0:     # equal bins side by side
+        kernel = [d // od, h // oh, w // ow]
+        return g.op("AveragePool", [x], kernel_shape=kernel, strides=kernel)
+    # bins of different sizes: A_d over depth on (N, C, D, H*W), then A_h x A_w^T, as the op
+    a_d = g.constant(pool.bin_matrix(d, od, node.dtype), "bins_d")             # (OD, D)
+    a_h = g.constant(pool.bin_matrix(h, oh, node.dtype), "bins_h")             # (OH, H)
+    a_w_t = g.constant(pool.bin_matrix(w, ow, node.dtype).T, "bins_w")         # (W, OW)
+    flat = g.op("Reshape", [x, g.ints([0, 0, d, h * w], "shape")])
+    deep = g.op("Reshape", [g.op("MatMul", [a_d, flat]), g.ints([0, 0, od, h, w], "shape")])
+    return g.op("MatMul", [g.op("MatMul", [a_h, deep]), a_w_t])
 
 
 def _axes(node) -> list[int]:
@@ -793,6 +844,9 @@ CONVERTERS = {
     pool.MaxPool2d: max_pool2d,
     pool.AvgPool2d: avg_pool2d,
     pool.AdaptiveAvgPool2d: adaptive_avg_pool2d,
+    pool.MaxPool3d: max_pool3d,
+    pool.AvgPool3d: avg_pool3d,
+    pool.AdaptiveAvgPool3d: adaptive_avg_pool3d,
     pool.AdaptiveMaxPool2d: adaptive_max_pool2d,
     pool.MaxUnpool2d: max_unpool2d,
     reduce.Sum: _reduce("ReduceSum"),
