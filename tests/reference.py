@@ -1,4 +1,5 @@
-"""Naive nested-loop conv2d (with its weight gradient and its transpose), max_pool2d (with
+"""Naive nested-loop conv2d (with its weight gradient and its transpose), conv3d, max_pool3d,
+avg_pool3d, max_pool2d (with
 dilation and PyTorch's indices), max_unpool2d, avg_pool2d (with PyTorch's ceil_mode and
 count_include_pad), adaptive_avg_pool2d, adaptive_max_pool2d (with PyTorch's indices) and
 matmul, written straight from their definitions and sharing no code with the library: slow on
@@ -291,4 +292,89 @@ def fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
                             if 0 <= row < height and 0 <= col < width:
                                 out[n, c, row, col] += cols[n, c * kh * kw + p * kw + q,
                                                             i * ow + j]
+    return out
+
+
+def conv3d(x, w, b=None, stride=(1, 1, 1), padding=(0, 0, 0), dilation=(1, 1, 1), groups=1):
+    """out[n,f,s,i,j] = b[f] + sum over c, r, p, q of xp[n, c, s*SD + r*DD, i*SH + p*DH,
+    j*SW + q*DW] w[f, c, r, p, q], xp zero-padded, group g's filters reading its channels only.
+    Settings are triples."""
+    n, c, *size = x.shape
+    f, per_group, *kernel = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), *((p, p) for p in padding)))
+    out_size = [(s + 2 * p - d * (k - 1) - 1) // st + 1
+                for s, p, d, k, st in zip(size, padding, dilation, kernel, stride, strict=True)]
+    out = np.zeros((n, f, *out_size))
+    for b_ in range(n):
+        for o in range(f):
+            first = o // (f // groups) * per_group            # the group's first input channel
+            for s in range(out_size[0]):
+                for i in range(out_size[1]):
+                    for j in range(out_size[2]):
+                        total = 0.0
+                        for ci in range(per_group):
+                            for r in range(kernel[0]):
+                                for p in range(kernel[1]):
+                                    for q in range(kernel[2]):
+                                        at = (s * stride[0] + r * dilation[0],
+                                              i * stride[1] + p * dilation[1],
+                                              j * stride[2] + q * dilation[2])
+                                        total += xp[(b_, first + ci, *at)] * w[o, ci, r, p, q]
+                        out[b_, o, s, i, j] = total + (0.0 if b is None else b[o])
+    return out
+
+
+def max_pool3d(x, kernel, stride, padding=(0, 0, 0), ceil_mode=False, dilation=(1, 1, 1)):
+    """(out, indices): the maximum of each (KD, KH, KW) window over the input elements it holds
+    (padding never counts) and the place d*H*W + h*W + w of its first maximum in row-major order,
+    the scan PyTorch's loops make (a later element wins only where strictly larger). Settings are
+    triples."""
+    n, c, *size = x.shape
+    counts = [pool_output_size(s, k, st, p, ceil_mode, d)
+              for s, k, st, p, d in zip(size, kernel, stride, padding, dilation, strict=True)]
+    out, indices = np.zeros((n, c, *counts)), np.zeros((n, c, *counts), dtype=np.int64)
+    for b in range(n):
+        for ch in range(c):
+            for s in range(counts[0]):
+                for i in range(counts[1]):
+                    for j in range(counts[2]):
+                        best, where = -math.inf, None
+                        for r in range(kernel[0]):
+                            for p in range(kernel[1]):
+                                for q in range(kernel[2]):
+                                    at = (s * stride[0] - padding[0] + r * dilation[0],
+                                          i * stride[1] - padding[1] + p * dilation[1],
+                                          j * stride[2] - padding[2] + q * dilation[2])
+                                    if not all(0 <= a < m for a, m in zip(at, size, strict=True)):
+                                        continue
+                                    value = x[b, ch, at[0], at[1], at[2]]
+                                    if where is None or value > best:
+                                        best, where = value, at
+                        out[b, ch, s, i, j] = best
+                        d, h, w = where
+                        indices[b, ch, s, i, j] = (d * size[1] + h) * size[2] + w
+    return out, indices
+
+
+def avg_pool3d(x, kernel, stride, padding=(0, 0, 0), ceil_mode=False, count_include_pad=True):
+    """The mean of each (KD, KH, KW) window of x zero-padded, with PyTorch's divisor: the
+    elements the window covers of the input and its padding (only of the input when
+    count_include_pad is False), a ceil_mode window cut at the end of the padding."""
+    n, c, *size = x.shape
+    counts = [pool_output_size(s, k, st, p, ceil_mode)
+              for s, k, st, p in zip(size, kernel, stride, padding, strict=True)]
+    out = np.zeros((n, c, *counts))
+    for s in range(counts[0]):
+        for i in range(counts[1]):
+            for j in range(counts[2]):
+                starts = [o * st - p for o, st, p in zip((s, i, j), stride, padding, strict=True)]
+                ends = [min(a + k, m + p)
+                        for a, k, m, p in zip(starts, kernel, size, padding, strict=True)]
+                divisor = math.prod(e - a for a, e in zip(starts, ends, strict=True))
+                lo = [max(a, 0) for a in starts]
+                hi = [min(e, m) for e, m in zip(ends, size, strict=True)]
+                if not count_include_pad:
+                    divisor = math.prod(e - a for a, e in zip(lo, hi, strict=True))
+                window = x[:, :, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+                out[:, :, s, i, j] = window.sum(axis=(2, 3, 4)) / divisor
     return out

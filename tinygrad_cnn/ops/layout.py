@@ -77,6 +77,7 @@ def size_example(value, minimum: int, spatial: int):
     entries = list(value) if isinstance(value, (tuple, list)) else [value]
     sizes = [max(minimum, int(entry)) if _is_real(entry) and math.isfinite(entry) else minimum
              for entry in entries[:spatial]] or [minimum]
+    sizes += sizes[-1:] * (spatial - len(sizes))            # too few: the last one repeated
     return sizes[0] if len(set(sizes)) == 1 else tuple(sizes)
 
 
