@@ -211,11 +211,29 @@ class Conv3d(_Conv):
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_in/groups*KD*KH*KW (PyTorch's default)
     using `rng`, else the default generator that `tc.manual_seed` sets. kernel_size, stride,
     padding and dilation are ints or (d, h, w) triples; padding, groups, dilation and
-    padding_mode are as in Conv2d (groups and dilation by keyword), through ops.conv3d.
+    padding_mode are as in Conv2d (groups and dilation by keyword), through ops.conv3d. Its repr
+    is PyTorch's, each setting as a triple.
     """
 
     spatial = 3
     _op = staticmethod(ops.conv3d)
+
+    def extra_repr(self) -> str:
+        kernel, stride, dilation = (as_sizes(v, 3) for v in (self.kernel_size, self.stride,
+                                                              self.dilation))
+        padding = self.padding if isinstance(self.padding, str) else as_sizes(self.padding, 3)
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={kernel}, stride={stride}"
+        if padding != (0, 0, 0):
+            text += f", padding={padding}"
+        if dilation != (1, 1, 1):
+            text += f", dilation={dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
 
 
 class ConvTranspose2d(Module):
