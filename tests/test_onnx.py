@@ -2092,3 +2092,76 @@ def test_cosine_similarity_matches_onnx_runtime(tmp_path):
         x[0] = 0.0                                   # norms below eps: the clamp decides
         assert max_difference(model, path, x) < TOLERANCE
     assert "ClampedValue" in tc.onnx.supported_ops()
+
+
+class Volumes(nn.Module):
+    """conv3d (strided, padded, "same" with dilation and groups), BatchNorm3d, and the 3-D pools."""
+
+    def __init__(self):
+        rng = np.random.default_rng(31)
+        self.conv = nn.Conv3d(2, 4, (3, 2, 3), stride=(1, 2, 1), padding=(1, 0, 1), rng=rng)
+        self.same = nn.Conv3d(4, 4, 2, padding="same", dilation=(2, 1, 1), groups=2, rng=rng)
+        self.bn = nn.BatchNorm3d(4)
+        self.pool = nn.MaxPool3d(2, stride=(1, 2, 2), padding=1, dilation=(1, 1, 2))
+        self.avg = nn.AvgPool3d(2, stride=1, padding=1, count_include_pad=False)
+        self.override = nn.AvgPool3d((1, 2, 1), stride=1, divisor_override=3)
+        self.bins = nn.AdaptiveAvgPool3d((2, 3, 2))           # bins of different sizes
+
+    def forward(self, x):                                     # x (N, 2, 5, 6, 7)
+        h = self.bn(self.same(self.conv(x)).relu())           # (N, 4, 5, 3, 7)
+        return self.bins(self.override(self.avg(self.pool(h))))
+
+
+@pytest.mark.parametrize("opset", [17, 22])
+def test_volumes_match_onnx_runtime_at_two_batch_sizes(tmp_path, opset):
+    model, rng = Volumes().eval(), np.random.default_rng(32)
+    model.bn.running_mean.data[:] = rng.standard_normal(4)
+    model.bn.running_var.data[:] = rng.uniform(0.5, 2, 4)
+    path = tmp_path / "volumes.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 5, 6, 7)).astype(np.float32), path,
+                           opset=opset)
+    onnx.checker.check_model(proto, full_check=True)
+    kinds = [node.op_type for node in proto.graph.node]
+    # conv3d is one conv2d over the depth windows: one Conv, and one per group when grouped
+    assert kinds.count("Conv") == 1 + 2 and kinds.count("MaxPool") == 1
+    assert kinds.count("AveragePool") == 2 and "BatchNormalization" in kinds
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 5, 6, 7)).astype(np.float32)
+        assert ours(model, x).shape == (batch, 4, 2, 3, 2)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.MaxPool3d((2, 3, 2), stride=2, padding=1, ceil_mode=True),
+    lambda: nn.AvgPool3d(3, stride=2, padding=1, ceil_mode=True),
+    lambda: nn.AdaptiveAvgPool3d(1),
+    lambda: nn.AdaptiveAvgPool3d((2, 3, 1)),                  # equal bins: one AveragePool
+])
+def test_3d_pools_with_ceil_mode_and_global_bins_match_onnx_runtime(tmp_path, make):
+    model, rng, path = make().eval(), np.random.default_rng(33), tmp_path / "pool.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 3, 4, 6, 5)).astype(np.float32), path,
+                   opset=22)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4, 6, 5)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_max_pool3d_indices_come_from_the_max_pool_node(tmp_path):
+    """The indices Value of max_pool3d(return_indices=True) is the MaxPool node's second
+    output, each volume's own place (Mod by D*H*W), as the 2-D pools'."""
+
+    class Indices(nn.Module):
+        def forward(self, x):
+            out, indices = ops.max_pool3d(x, 2, stride=1, return_indices=True)
+            return out, indices
+
+    model, rng, path = Indices().eval(), np.random.default_rng(34), tmp_path / "idx.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 3, 4, 4)).astype(np.float32), path)
+    assert [node.op_type for node in proto.graph.node].count("MaxPool") == 1
+    for batch in (2, 3):
+        x = rng.integers(0, 3, (batch, 2, 3, 4, 4)).astype(np.float32)      # ties too
+        out, indices = run_ort(path, x)
+        with tc.no_grad():
+            our_out, our_indices = model(tc.Value(x))
+        np.testing.assert_array_equal(out, our_out.data)
+        np.testing.assert_array_equal(indices, our_indices.data)
