@@ -572,3 +572,248 @@ def test_the_ends_of_the_ranges_are_accepted():
         p.grad = np.ones(2)
         optimizer.step()
         assert np.all(p.data <= before)
+
+
+def quadratic(rng, n):
+    """f(x) = x.A.x / 2 - b.x with A (n, n) positive definite, and its minimiser A^-1 b."""
+    m = rng.standard_normal((n, n))
+    a, b = m @ m.T + n * np.eye(n), rng.standard_normal(n)
+    return a, b, np.linalg.solve(a, b)
+
+
+def lbfgs_closure(optimizer, loss_fn):
+    """The closure LBFGS.step takes: zero the grads, compute the loss, backward, return it."""
+    def closure():
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+    return closure
+
+
+def quadratic_loss(x, a, b):
+    return 0.5 * (x * (tc.Value(a) @ x)).sum() - (tc.Value(b) * x).sum()
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_minimises_a_1d_quadratic_exactly_in_two_iterations(line_search_fn):
+    """After one pair (s, y), H_diag = s / y = 1 / a, the exact inverse Hessian: the second
+    iteration lands on the minimiser b / a."""
+    x = tc.Value(np.array([0.0]))
+    optimizer = optim.LBFGS([x], max_iter=2, max_eval=10, line_search_fn=line_search_fn)
+    optimizer.step(lbfgs_closure(optimizer, lambda: quadratic_loss(x, np.array([[4.0]]),
+                                                                   np.array([3.0]))))
+    assert x.data[0] == 0.75
+    assert optimizer.state[0]["n_iter"] == 2
+    assert optimizer.state[0]["H_diag"] == 0.25
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8])
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_minimises_a_positive_definite_quadratic(rng, n, line_search_fn):
+    """Within the history (history_size >= iterations) L-BFGS is BFGS; with PyTorch's inexact
+    steps (lr, or a Wolfe step) it does not end in exactly n iterations as with exact line
+    searches, but within 4 n it reaches the minimiser to 1e-8."""
+    a, b, minimiser = quadratic(rng, n)
+    x = tc.Value(np.zeros(n))
+    optimizer = optim.LBFGS([x], max_iter=4 * n, max_eval=100, tolerance_grad=1e-12,
+                            tolerance_change=0.0, line_search_fn=line_search_fn)
+    first = optimizer.step(lbfgs_closure(optimizer, lambda: quadratic_loss(x, a, b)))
+    assert first.item() == 0.0                               # the loss at x = 0, before moving
+    np.testing.assert_allclose(x.data, minimiser, rtol=0, atol=1e-8)
+    assert optimizer.state[0]["n_iter"] <= 4 * n
+    assert len(optimizer.state[0]["old_dirs"]) <= 4 * n
+
+
+def test_lbfgs_first_step_is_steepest_descent_scaled_by_the_l1_norm(rng):
+    """d = -g, t = min(1, 1 / |g|_1) lr on the very first iteration."""
+    w0, g = rng.standard_normal(5), rng.standard_normal(5) * 3
+    w = tc.Value(w0.copy())
+    optimizer = optim.LBFGS([w], lr=0.5, max_iter=1)
+
+    def closure():
+        w.grad = g.copy()
+        return 1.0
+    assert optimizer.step(closure) == 1.0
+    np.testing.assert_allclose(w.data, w0 - 0.5 / np.abs(g).sum() * g, rtol=1e-15)
+    assert optimizer.state[0]["func_evals"] == 1          # no evaluation after the last iteration
+
+
+def test_lbfgs_minimises_rosenbrock_with_strong_wolfe():
+    xy = tc.Value(np.array([-1.5, 2.0]))
+    optimizer = optim.LBFGS([xy], line_search_fn="strong_wolfe", max_iter=100,
+                            tolerance_grad=1e-12, tolerance_change=1e-15)
+    closure = lbfgs_closure(optimizer, lambda: ((1 - xy[0]) ** 2
+                                                + 100 * (xy[1] - xy[0] ** 2) ** 2))
+    for _ in range(5):
+        optimizer.step(closure)
+    np.testing.assert_allclose(xy.data, [1.0, 1.0], rtol=0, atol=1e-6)
+    assert closure().item() < 1e-12
+
+
+def test_lbfgs_history_keeps_the_newest_pairs(rng):
+    a, b, _ = quadratic(rng, 6)
+    x = tc.Value(np.zeros(6))
+    optimizer = optim.LBFGS([x], max_iter=9, history_size=3, tolerance_change=0.0)
+    optimizer.step(lbfgs_closure(optimizer, lambda: quadratic_loss(x, a, b)))
+    state = optimizer.state[0]
+    assert state["n_iter"] == 9 and len(state["old_dirs"]) == len(state["ro"]) == 3
+    newest_s = state["d"] * state["t"]        # not in the history yet: the next step adds it
+    assert not any(np.array_equal(s, newest_s) for s in state["old_stps"])
+    for s, y, ro in zip(state["old_stps"], state["old_dirs"], state["ro"], strict=True):
+        np.testing.assert_allclose(y, a @ s, rtol=1e-9, atol=1e-12)   # y = A s on a quadratic
+        assert ro == 1.0 / float(y @ s)
+
+
+def test_lbfgs_frozen_and_gradless_parameters(rng):
+    """A parameter whose grad is None counts as a zero gradient; a frozen one never moves."""
+    a, b, minimiser = quadratic(rng, 3)
+    x = tc.Value(np.zeros(3))
+    unused = tc.Value(np.ones(2))
+    frozen = tc.Value(np.broadcast_to(np.ones(2), (2,)), requires_grad=False)   # read-only
+    optimizer = optim.LBFGS([unused, x, frozen], max_iter=12, tolerance_change=0.0)
+    optimizer.step(lbfgs_closure(optimizer, lambda: quadratic_loss(x, a, b)))
+    np.testing.assert_allclose(x.data, minimiser, atol=1e-8)
+    np.testing.assert_array_equal(unused.data, np.ones(2))
+    np.testing.assert_array_equal(frozen.data, np.ones(2))
+    assert optimizer.state[0]["d"].shape == (7,)
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_state_dict_resumes_the_same_trajectory(rng, tmp_path, line_search_fn):
+    x_data, labels = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    settings = dict(max_iter=4, history_size=3, line_search_fn=line_search_fn)
+
+    def make():
+        model = nn.Linear(3, 2, rng=np.random.default_rng(1))
+        model.weight.data, model.bias.data = (model.weight.data.astype(np.float64),
+                                              model.bias.data.astype(np.float64))
+        optimizer = optim.LBFGS(model.parameters(), **settings)
+        return model, optimizer, lbfgs_closure(
+            optimizer, lambda: tc.ops.cross_entropy(model(tc.Value(x_data)), labels))
+
+    whole, whole_optimizer, whole_closure = make()
+    whole_losses = [whole_optimizer.step(whole_closure).item() for _ in range(4)]
+    part, part_optimizer, part_closure = make()
+    for _ in range(2):
+        part_optimizer.step(part_closure)
+    tc.save({"model": part.state_dict(), "optimizer": part_optimizer.state_dict()},
+            tmp_path / "checkpoint.npz")
+    checkpoint = tc.load(tmp_path / "checkpoint.npz")
+    resumed, resumed_optimizer, resumed_closure = make()
+    resumed_optimizer.history_size = 50                    # restored from the checkpoint
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    assert resumed_optimizer.history_size == 3
+    assert [resumed_optimizer.step(resumed_closure).item() for _ in range(2)] == whole_losses[2:]
+    for p, q in zip(whole.parameters(), resumed.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    saved, resumed_state = whole_optimizer.state_dict()["state"], resumed_optimizer.state[0]
+    assert saved.keys() == {"0"} and saved["0"].keys() == resumed_state.keys()
+    for name, value in saved["0"].items():
+        if isinstance(value, list):
+            assert len(value) == len(resumed_state[name])
+            for u, v in zip(value, resumed_state[name], strict=True):
+                np.testing.assert_array_equal(u, v, err_msg=name)
+        else:
+            np.testing.assert_array_equal(value, resumed_state[name], err_msg=name)
+
+
+def test_lbfgs_state_dict_is_a_copy(rng):
+    a, b, _ = quadratic(rng, 3)
+    x = tc.Value(np.zeros(3))
+    optimizer = optim.LBFGS([x], max_iter=3, tolerance_change=0.0)
+    closure = lbfgs_closure(optimizer, lambda: quadratic_loss(x, a, b))
+    optimizer.step(closure)
+    saved = optimizer.state_dict()
+    history = [s.copy() for s in saved["state"]["0"]["old_stps"]]
+    optimizer.step(closure)
+    assert len(saved["state"]["0"]["old_stps"]) == len(history)
+    for s, t in zip(saved["state"]["0"]["old_stps"], history, strict=True):
+        np.testing.assert_array_equal(s, t)
+
+
+def test_lbfgs_closure_errors():
+    w = tc.Value(np.ones(2))
+    optimizer = optim.LBFGS([w])
+    with pytest.raises(TypeError, match=r"LBFGS.step: got no closure; expected a function that "
+                                        r"zeroes the grads, computes the loss, calls "
+                                        r"loss.backward\(\) and returns the loss .*"
+                                        r"optimizer.step\(closure\)"):
+        optimizer.step()
+    with pytest.raises(TypeError, match=r"LBFGS.step: got 3.0; expected a function"):
+        optimizer.step(3.0)
+
+    def forgets_return():
+        optimizer.zero_grad()
+        (w * w).sum().backward()
+    with pytest.raises(TypeError, match=r"LBFGS.step: closure\(\) returned NoneType None; "
+                                        r"expected the loss, a Value \(or a number\); end the "
+                                        r"closure with loss.backward\(\) and `return loss`"):
+        optimizer.step(forgets_return)
+
+    def wrong_grad_shape():
+        w.grad = np.ones(3)
+        return 1.0
+    with pytest.raises(ValueError, match=r"LBFGS.step: parameter 0 has shape \(2,\) but its "
+                                         r"grad has shape \(3,\); expected equal shapes"):
+        optimizer.step(wrong_grad_shape)
+
+
+def test_lbfgs_returns_at_once_at_a_minimum():
+    """max|g| <= tolerance_grad before any iteration: one evaluation, nothing moves."""
+    w = tc.Value(np.array([1e-9, -2e-8]))
+    optimizer = optim.LBFGS([w])
+    loss = optimizer.step(lbfgs_closure(optimizer, lambda: (w * w).sum()))
+    assert loss.item() == pytest.approx(4.01e-16)
+    np.testing.assert_array_equal(w.data, [1e-9, -2e-8])
+    assert optimizer.state[0] == {"func_evals": 1, "n_iter": 0}
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(lr=-1), r"LBFGS: lr is -1.0; expected a number in \[0.0, inf\)"),
+    (dict(max_iter=0), r"LBFGS: max_iter is 0; expected an int >= 1 \(iterations per step\(\)"),
+    (dict(max_iter=2.5), r"LBFGS: max_iter is 2.5; expected an int >= 1"),
+    (dict(max_eval=0), r"LBFGS: max_eval is 0; expected an int >= 1 \(closure calls per "
+                       r"step\(\); None for max_iter \* 5 // 4\)"),
+    (dict(tolerance_grad=-1e-7), r"LBFGS: tolerance_grad is -1e-07; expected a number"),
+    (dict(tolerance_change=math.nan), r"LBFGS: tolerance_change is nan; expected a number"),
+    (dict(history_size=0), r"LBFGS: history_size is 0; expected an int >= 1 \(the \(s, y\) "
+                           r"pairs kept"),
+    (dict(line_search_fn="backtracking"), r"LBFGS: line_search_fn is 'backtracking'; expected "
+                                          r"None \(a fixed step of lr\) or 'strong_wolfe'"),
+])
+def test_lbfgs_hyperparameter_errors(settings, message):
+    with pytest.raises(ValueError, match=message):
+        optim.LBFGS([tc.Value(np.zeros(2))], **settings)
+
+
+def test_lbfgs_defaults_are_pytorchs():
+    optimizer = optim.LBFGS([tc.Value(np.zeros(2))], max_iter=7)
+    assert optimizer.state_dict()["hyperparameters"] == {
+        "lr": 1.0, "max_iter": 7, "max_eval": 8, "tolerance_grad": 1e-7,
+        "tolerance_change": 1e-9, "history_size": 100, "line_search_fn": None}
+    assert optim.LBFGS([tc.Value(np.zeros(2))]).max_eval == 25
+
+
+def test_lbfgs_load_state_dict_errors_restore_nothing(rng):
+    a, b, _ = quadratic(rng, 3)
+    x = tc.Value(np.zeros(3))
+    optimizer = optim.LBFGS([x], max_iter=3, max_eval=10, tolerance_change=0.0)
+    optimizer.step(lbfgs_closure(optimizer, lambda: quadratic_loss(x, a, b)))
+    good = optimizer.state_dict()
+    other = optim.LBFGS([tc.Value(np.zeros(2)), tc.Value(np.zeros(1))])   # 3 elements too
+    for state, message in [
+            ({"1": good["state"]["0"]}, r"LBFGS keeps one state for all "
+                                        r"parameters, under parameter 0"),
+            ({"0": {**good["state"]["0"], "d": np.zeros(4)}},
+             r"d is \(4,\); expected a flat array of shape \(3,\)"),
+            ({"0": {**good["state"]["0"], "ro": [1.0]}},
+             r"the history lists have lengths \{'old_dirs': 2, 'old_stps': 2, 'ro': 1\}"),
+            ({"0": {**good["state"]["0"], "H_diag": "1"}}, r"H_diag is '1'; expected a number"),
+            ({"0": {**good["state"]["0"], "n_iter": 2.0}}, r"n_iter is 2.0; expected an int")]:
+        with pytest.raises(ValueError, match=r"LBFGS.load_state_dict: 1 problem\(s\), nothing "
+                                             r"was restored:\n  state for parameter \d: "
+                                             + message):
+            other.load_state_dict({**good, "state": state})
+        assert other.state == {}

@@ -1,17 +1,20 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Adamax`, `NAdam`, `RAdam`,
-`Adadelta`, `Rprop` and `ASGD` with PyTorch's options, update rules and state names, and
-PyTorch's learning-rate schedules `StepLR`, `CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`,
-`LambdaLR`, `MultiplicativeLR`, `LinearLR`, `ConstantLR`, `PolynomialLR`,
-`CosineAnnealingWarmRestarts`, `OneCycleLR`, `CyclicLR`, `ReduceLROnPlateau`, `SequentialLR` (one
-schedule after another) and `ChainedScheduler` (several at once). An optimizer's `step()` updates
-the parameters' data in place from their gradients; a scheduler's `step()` sets the next epoch's
-(OneCycleLR, CyclicLR: batch's) learning rate."""
+`Adadelta`, `Rprop`, `ASGD` and `LBFGS` (with its strong Wolfe line search) with PyTorch's
+options, update rules and state names, and PyTorch's learning-rate schedules `StepLR`,
+`CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`, `LambdaLR`, `MultiplicativeLR`, `LinearLR`,
+`ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`, `OneCycleLR`, `CyclicLR`,
+`ReduceLROnPlateau`, `SequentialLR` (one schedule after another) and `ChainedScheduler` (several
+at once). An optimizer's `step()` updates the parameters' data in place from their gradients
+(LBFGS's `step(closure)` evaluates the loss itself, as often as it needs); a scheduler's `step()`
+sets the next epoch's (OneCycleLR, CyclicLR: batch's) learning rate."""
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -747,6 +750,402 @@ class ASGD(_OptimizerWithFloatState):
             ax[...] = param.data
         state["eta"] = self.lr / ((1 + self.lambd * self.lr * t) ** self.alpha)
         state["mu"] = 1 / max(1, t - self.t0)
+
+
+class LBFGS(Optimizer):
+    """L-BFGS, PyTorch's algorithm, on all the parameters as one flat vector x with gradient g:
+    each iteration steps x += t d along d = -H g, where H, the inverse Hessian estimate, is
+    H_diag I updated by the last history_size pairs s = x_{k+1} - x_k, y = g_{k+1} - g_k
+    (the two-loop recursion; a pair is kept only if y.s > 1e-10, so that H stays positive
+    definite; H_diag = y.s / y.y of the newest pair). The step t is lr (min(1, 1 / |g|_1) lr on
+    the very first iteration, d = -g then), or from a strong Wolfe line search with
+    line_search_fn="strong_wolfe". One step(closure) runs up to max_iter iterations and max_eval
+    closure calls, and stops early when max|g| <= tolerance_grad, or when the step, the
+    directional derivative g.d or the loss change falls below tolerance_change.
+
+    step(closure) needs a closure that zeroes the grads, computes the loss, calls backward and
+    returns the loss, and returns its first loss:
+
+    >>> def closure():
+    ...     optimizer.zero_grad()
+    ...     loss = ops.mse_loss(model(x), y)
+    ...     loss.backward()
+    ...     return loss
+    >>> optimizer.step(closure)
+
+    The state is one for all parameters, kept (as PyTorch keeps it) under parameter 0:
+    func_evals and n_iter count across step() calls; d, prev_flat_grad and the history lists
+    old_dirs (y), old_stps (s) hold flat arrays of all the parameters' elements; t, H_diag,
+    prev_loss and the lists ro (1 / y.s) and al hold floats (al: None where unused). A parameter
+    whose grad is None counts as a zero gradient, as PyTorch's; one with requires_grad=False is
+    never moved (its part of every direction is 0).
+    """
+
+    hyperparameter_names = ("lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
+                            "history_size", "line_search_fn")
+    state_names = ("func_evals", "n_iter", "d", "t", "old_dirs", "old_stps", "ro", "H_diag",
+                   "prev_flat_grad", "prev_loss", "al")
+    required_state_names = ("func_evals", "n_iter")     # the rest come with the first iteration
+
+    def __init__(self, params: Iterable[Value], lr: float = 1.0, max_iter: int = 20,
+                 max_eval: int | None = None, tolerance_grad: float = 1e-7,
+                 tolerance_change: float = 1e-9, history_size: int = 100,
+                 line_search_fn: str | None = None):
+        super().__init__(params, lr=lr, max_iter=max_iter, max_eval=max_eval,
+                         tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                         history_size=history_size, line_search_fn=line_search_fn)
+        self._dtype = np.result_type(*(param.dtype for param in self.params))
+        self._size = sum(param.data.size for param in self.params)
+
+    def _checked_hyperparameters(self, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
+                                 history_size, line_search_fn) -> dict:
+        max_iter = _checked_int("LBFGS", "max_iter", max_iter, 1,
+                                "iterations per step(), e.g. max_iter=20")
+        if max_eval is None:                     # PyTorch's default
+            max_eval = max_iter * 5 // 4
+        if line_search_fn not in (None, "strong_wolfe"):
+            raise ValueError(f"LBFGS: line_search_fn is {line_search_fn!r}; expected None (a "
+                             f"fixed step of lr) or 'strong_wolfe', as in PyTorch")
+        return {"lr": _checked_number("LBFGS", "lr", lr, low=0.0),
+                "max_iter": max_iter,
+                "max_eval": _checked_int("LBFGS", "max_eval", max_eval, 1,
+                                         "closure calls per step(); None for max_iter * 5 // 4"),
+                "tolerance_grad": _checked_number("LBFGS", "tolerance_grad", tolerance_grad,
+                                                  low=0.0),
+                "tolerance_change": _checked_number("LBFGS", "tolerance_change",
+                                                    tolerance_change, low=0.0),
+                "history_size": _checked_int("LBFGS", "history_size", history_size, 1,
+                                             "the (s, y) pairs kept, e.g. history_size=100"),
+                "line_search_fn": line_search_fn}
+
+    def step(self, closure: Callable[[], Value | float] | None = None) -> Value | float:
+        """Up to max_iter L-BFGS iterations (see the class docstring); returns the loss that
+        the first closure() call returned."""
+        if closure is None or not callable(closure):
+            raise TypeError(
+                f"LBFGS.step: got {'no closure' if closure is None else repr(closure)[:60]}; "
+                f"expected a function that zeroes the grads, computes the loss, calls "
+                f"loss.backward() and returns the loss (L-BFGS evaluates the loss several "
+                f"times a step); pass it: optimizer.step(closure)")
+        state = self.state.setdefault(0, {})
+        state.setdefault("func_evals", 0)
+        state.setdefault("n_iter", 0)
+        orig_loss, loss = self._evaluate(closure)
+        flat_grad = self._flat_grad()
+        current_evals = 1
+        state["func_evals"] += 1
+        if np.abs(flat_grad).max() <= self.tolerance_grad:     # already at a minimum
+            return orig_loss
+
+        n_iter = 0
+        while n_iter < self.max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+            if state["n_iter"] == 1:        # no history yet: steepest descent, a short step
+                state.update(d=-flat_grad, old_dirs=[], old_stps=[], ro=[], H_diag=1.0)
+            else:
+                self._remember(state, flat_grad)
+                state["d"] = self._two_loop(state, flat_grad)
+            d = state["d"]
+            state["prev_flat_grad"], state["prev_loss"] = flat_grad, loss
+            if state["n_iter"] == 1:
+                t = min(1.0, 1.0 / float(np.abs(flat_grad).sum())) * self.lr
+            else:
+                t = self.lr
+            gtd = float(flat_grad @ d)            # the slope of the loss along d
+            if gtd > -self.tolerance_change:      # d is no longer a descent direction
+                state["t"] = t
+                break
+
+            evals = 0
+            if self.line_search_fn == "strong_wolfe":
+                start = [param.data.copy() for param in self.params]
+                # PyTorch's LBFGS leaves the line search its own tolerance_change (1e-9)
+                loss, flat_grad, t, evals = _strong_wolfe(
+                    functools.partial(self._evaluate_along, closure, start, d=d), t, d, loss,
+                    flat_grad, gtd, max_ls=self.max_eval - current_evals)
+                self._add_to_params(t, d)
+                opt_cond = np.abs(flat_grad).max() <= self.tolerance_grad
+            else:
+                self._add_to_params(t, d)
+                # no new loss after the last iteration (PyTorch's choice: with mini-batches
+                # it would be a wasted evaluation); the next step() starts with one
+                opt_cond = False
+                if n_iter != self.max_iter:
+                    loss = self._evaluate(closure)[1]
+                    flat_grad = self._flat_grad()
+                    opt_cond = np.abs(flat_grad).max() <= self.tolerance_grad
+                    evals = 1
+            state["t"] = t
+            current_evals += evals
+            state["func_evals"] += evals
+            if (n_iter == self.max_iter or current_evals >= self.max_eval or opt_cond
+                    or np.abs(d * t).max() <= self.tolerance_change       # a tiny step
+                    or abs(loss - state["prev_loss"]) < self.tolerance_change):
+                break
+        return orig_loss
+
+    def _remember(self, state: dict, flat_grad: np.ndarray) -> None:
+        """Add the last iteration's pair s = t d, y = g - g_prev to the history (the oldest
+        pair goes when it is full), if y.s > 1e-10: the curvature condition, without which H
+        would not stay positive definite; then H_diag = y.s / y.y, the newest pair's scale."""
+        y = flat_grad - state["prev_flat_grad"]
+        s = state["d"] * state["t"]
+        ys = float(y @ s)
+        if ys > 1e-10:
+            while len(state["old_dirs"]) >= self.history_size:
+                for name in ("old_dirs", "old_stps", "ro"):
+                    state[name].pop(0)
+            state["old_dirs"].append(y)
+            state["old_stps"].append(s)
+            state["ro"].append(1.0 / ys)
+            state["H_diag"] = ys / float(y @ y)
+
+    # The two-loop recursion computes d = -H g without forming H: with rho_i = 1 / y_i.s_i,
+    # H_{i+1} = (I - rho_i s_i y_i^T) H_i (I - rho_i y_i s_i^T) + rho_i s_i s_i^T, so the first
+    # loop applies the right factors (newest pair first), the middle H_0 = H_diag I, and the
+    # second loop the left factors and the s s^T terms (oldest first).
+    def _two_loop(self, state: dict, flat_grad: np.ndarray) -> np.ndarray:
+        old_dirs, old_stps, ro = state["old_dirs"], state["old_stps"], state["ro"]
+        al = state.setdefault("al", [None] * self.history_size)
+        al.extend([None] * (len(old_dirs) - len(al)))     # history_size raised between steps
+        q = -flat_grad
+        for i in reversed(range(len(old_dirs))):
+            al[i] = float(old_stps[i] @ q) * ro[i]
+            q -= al[i] * old_dirs[i]
+        r = q * state["H_diag"]
+        for i in range(len(old_dirs)):
+            be_i = float(old_dirs[i] @ r) * ro[i]
+            r += (al[i] - be_i) * old_stps[i]
+        return r
+
+    def _evaluate(self, closure: Callable) -> tuple[Value | float, float]:
+        """closure()'s result and the loss as a float, checked to be a loss."""
+        loss = closure()
+        if isinstance(loss, (bool, np.bool_)) or not isinstance(
+                loss, (Value, int, float, np.integer, np.floating)):
+            raise TypeError(f"LBFGS.step: closure() returned {type(loss).__name__} "
+                            f"{loss!r:.60}; expected the loss, a Value (or a number); end the "
+                            f"closure with loss.backward() and `return loss`")
+        return loss, float(loss)
+
+    def _flat_grad(self) -> np.ndarray:
+        """Every parameter's gradient, flattened and joined in parameter order; a parameter
+        whose grad is None contributes zeros, as in PyTorch's _gather_flat_grad."""
+        parts = []
+        for i, param in enumerate(self.params):
+            if param.grad is None:
+                parts.append(np.zeros(param.data.size, dtype=self._dtype))
+                continue
+            grad = np.asarray(param.grad)
+            if grad.shape != param.shape:
+                raise ValueError(f"LBFGS.step: parameter {i} has shape {param.shape} but its "
+                                 f"grad has shape {grad.shape}; expected equal shapes")
+            parts.append(grad.astype(self._dtype, copy=False).ravel())
+        return np.concatenate(parts)
+
+    def _add_to_params(self, t: float, d: np.ndarray) -> None:
+        """x += t d, d a flat vector of all the parameters' elements."""
+        offset = 0
+        for param in self.params:
+            n = param.data.size
+            if param.requires_grad:          # a frozen parameter's part of d is 0
+                param.data += t * d[offset:offset + n].reshape(param.shape)
+            offset += n
+
+    def _evaluate_along(self, closure: Callable, start: list[np.ndarray], t: float,
+                        d: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and flat gradient at x + t d (x = start); the parameters are back at x after."""
+        self._add_to_params(t, d)
+        loss = self._evaluate(closure)[1]
+        flat_grad = self._flat_grad()
+        for param, data in zip(self.params, start, strict=True):
+            param.data[...] = data
+        return loss, flat_grad
+
+    def state_dict(self) -> dict:
+        """As Optimizer.state_dict, with the history lists copied too."""
+        saved = super().state_dict()
+        for entry in saved["state"].values():
+            for name in ("old_dirs", "old_stps", "ro", "al"):
+                if name in entry:
+                    entry[name] = [v.copy() if isinstance(v, np.ndarray) else v
+                                   for v in entry[name]]
+        return saved
+
+    def _restored_state(self, param, key, entry, problems):
+        """A copy of the one saved state (under parameter 0): counts as ints, vectors as flat
+        arrays of all the parameters' elements, scalars as floats (a one-element array, as in
+        a converted PyTorch state, is taken too)."""
+        if str(key) != "0":
+            problems.append(f"state for parameter {key}: LBFGS keeps one state for all "
+                            f"parameters, under parameter 0 (as PyTorch)")
+            return {}
+        restored = {}
+        for name, value in entry.items():
+            if name in ("func_evals", "n_iter"):
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int,
+                                                                                  np.integer)):
+                    problems.append(f"state for parameter {key}: {name} is {value!r:.60}; "
+                                    f"expected an int (a count)")
+                restored[name] = value
+            elif name in ("d", "prev_flat_grad"):
+                restored[name] = self._restored_vector(key, name, value, problems)
+            elif name in ("t", "H_diag", "prev_loss"):
+                restored[name] = _restored_float(key, name, value, problems)
+            elif not isinstance(value, (list, tuple)):
+                problems.append(f"state for parameter {key}: {name} is "
+                                f"{type(value).__name__}; expected a list")
+            elif name in ("old_dirs", "old_stps"):
+                restored[name] = [self._restored_vector(key, f"{name}[{i}]", v, problems)
+                                  for i, v in enumerate(value)]
+            else:                                # ro, al (al: None where unused)
+                restored[name] = [None if v is None and name == "al"
+                                  else _restored_float(key, f"{name}[{i}]", v, problems)
+                                  for i, v in enumerate(value)]
+        lengths = {n: len(restored[n]) for n in ("old_dirs", "old_stps", "ro") if n in restored}
+        if len(set(lengths.values())) > 1:
+            problems.append(f"state for parameter {key}: the history lists have lengths "
+                            f"{lengths}; expected one (s, y, 1 / y.s) triple per entry")
+        return restored
+
+    def _restored_vector(self, key: str, name: str, value, problems: list[str]) -> np.ndarray:
+        """A copy of a saved flat vector, checked to hold one element per parameter element."""
+        if not isinstance(value, np.ndarray) or value.shape != (self._size,):
+            shape = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+            problems.append(f"state for parameter {key}: {name} is {shape}; expected a flat "
+                            f"array of shape ({self._size},), all the parameters' elements")
+            return value
+        return value.astype(self._dtype, copy=True)
+
+
+def _restored_float(key: str, name: str, value, problems: list[str]) -> float | None:
+    """value as a float: a real number or a one-element array (PyTorch's 0-d tensors)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        problems.append(f"state for parameter {key}: {name} is {value!r:.60}; expected a "
+                        f"number (a float)")
+        return None
+    return float(value)
+
+
+class _Point(NamedTuple):
+    """A point of the line search: step t along d, loss f, flat gradient g, slope gtd = g.d."""
+
+    t: float
+    f: float
+    g: np.ndarray
+    gtd: float
+
+
+# The minimiser of the cubic through (x1, f1) and (x2, f2) with slopes g1, g2 (More and
+# Thuente): d1 = g1 + g2 - 3 (f1 - f2) / (x1 - x2), d2 = sqrt(d1^2 - g1 g2), and then
+# x_min = x2 - (x2 - x1) (g2 + d2 - d1) / (g2 - g1 + 2 d2), clipped to the bounds (by default
+# [x1, x2]); the bounds' midpoint when the cubic has no minimum (d1^2 < g1 g2).
+def _cubic_interpolate(x1: float, f1: float, g1: float, x2: float, f2: float, g2: float,
+                       bounds: tuple[float, float] | None = None) -> float:
+    """The step where the cubic fit of two line-search points is least (PyTorch's port of
+    torch/optim's polyinterp.lua)."""
+    low, high = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    with np.errstate(all="ignore"):      # inf and nan as PyTorch's tensors give them
+        x1, f1, g1, x2, f2, g2 = (np.float64(v) for v in (x1, f1, g1, x2, f2, g2))
+        d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+        d2_square = d1 * d1 - g1 * g2
+        if not d2_square >= 0:
+            return (low + high) / 2.0
+        d2 = np.sqrt(d2_square)
+        if x1 <= x2:
+            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+        else:
+            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    return float(min(max(min_pos, low), high))
+
+
+# A step t satisfies the strong Wolfe conditions when the loss fell enough (Armijo,
+# f(t) <= f(0) + c1 t f'(0)) and the slope flattened (|f'(t)| <= c2 |f'(0)|). The search first
+# grows t until a bracket [t_prev, t] must hold such a point (the loss rose, or the slope turned
+# positive), then shrinks the bracket by cubic interpolation (zoom), as PyTorch's port of
+# torch/optim's lswolfe.lua.
+def _strong_wolfe(evaluate: Callable[[float], tuple[float, np.ndarray]], t: float,
+                  d: np.ndarray, f: float, g: np.ndarray, gtd: float, c1: float = 1e-4,
+                  c2: float = 0.9, tolerance_change: float = 1e-9,
+                  max_ls: int = 25) -> tuple[float, np.ndarray, float, int]:
+    """(loss, flat gradient, t, closure calls) at a step t along d that satisfies the strong
+    Wolfe conditions, or the best one found in max_ls calls; evaluate(t) gives loss and flat
+    gradient at x + t d; f, g, gtd are the loss, gradient and slope at t = 0."""
+    start = _Point(0, f, g, gtd)
+    bracket, done, calls = _wolfe_bracket(evaluate, start, t, d, c1, c2, max_ls)
+    best, zoom_calls = _wolfe_zoom(evaluate, start, bracket, done, calls, d, c1, c2,
+                                   tolerance_change, max_ls)
+    return best.f, best.g, best.t, calls + zoom_calls
+
+
+def _wolfe_bracket(evaluate, start: _Point, t: float, d: np.ndarray, c1: float, c2: float,
+                   max_ls: int) -> tuple[list[_Point], bool, int]:
+    """Grow t by cubic extrapolation (to between 1.01 and 10 times the last step) until the
+    step satisfies the conditions ([point], done) or a bracket of two holds one; returns the
+    bracket, done, and the closure calls (max_ls reached: the bracket [start, last point])."""
+    prev, calls = start, 0
+    new = _Point(t, *_loss_and_slope(evaluate, t, d))
+    calls += 1
+    while calls <= max_ls:
+        if new.f > start.f + c1 * new.t * start.gtd or (calls > 2 and new.f >= prev.f):
+            return [prev, new], False, calls        # the loss rose: a minimum lies between
+        if abs(new.gtd) <= -c2 * start.gtd:
+            return [new], True, calls               # both conditions hold
+        if new.gtd >= 0:
+            return [prev, new], False, calls        # the slope turned: a minimum lies between
+        t = _cubic_interpolate(prev.t, prev.f, prev.gtd, new.t, new.f, new.gtd,
+                               bounds=(new.t + 0.01 * (new.t - prev.t), new.t * 10))
+        prev, new = new, _Point(t, *_loss_and_slope(evaluate, t, d))
+        calls += 1
+    return [start, new], False, calls
+
+
+def _wolfe_zoom(evaluate, start: _Point, bracket: list[_Point], done: bool, calls: int,
+                d: np.ndarray, c1: float, c2: float, tolerance_change: float,
+                max_ls: int) -> tuple[_Point, int]:
+    """Shrink the bracket around a point that satisfies the conditions: the cubic minimiser of
+    its ends (moved to 10% of the bracket from an end where it crowds one twice running) replaces
+    the high end if the loss there rose, else the low end (the high end becoming the old low end
+    if the slope there points away from it). Returns the lowest point and the closure calls."""
+    zoom_calls, insufficient_progress = 0, False
+    low, high = (0, 1) if bracket[0].f <= bracket[-1].f else (1, 0)
+    while not done and calls + zoom_calls <= max_ls:
+        if abs(bracket[1].t - bracket[0].t) * np.abs(d).max() < tolerance_change:
+            break                                     # the bracket is too small to split
+        t = _cubic_interpolate(bracket[0].t, bracket[0].f, bracket[0].gtd,
+                               bracket[1].t, bracket[1].f, bracket[1].gtd)
+        t_min, t_max = min(bracket[0].t, bracket[1].t), max(bracket[0].t, bracket[1].t)
+        eps = 0.1 * (t_max - t_min)
+        if min(t_max - t, t - t_min) < eps:          # t crowds an end of the bracket
+            if insufficient_progress or t >= t_max or t <= t_min:
+                t = t_max - eps if abs(t - t_max) < abs(t - t_min) else t_min + eps
+                insufficient_progress = False
+            else:
+                insufficient_progress = True
+        else:
+            insufficient_progress = False
+        new = _Point(t, *_loss_and_slope(evaluate, t, d))
+        zoom_calls += 1
+        if new.f > start.f + c1 * t * start.gtd or new.f >= bracket[low].f:
+            bracket[high] = new                       # too high: the new high end
+            low, high = (0, 1) if bracket[0].f <= bracket[1].f else (1, 0)
+        else:
+            if abs(new.gtd) <= -c2 * start.gtd:
+                done = True                           # both conditions hold
+            elif new.gtd * (bracket[high].t - bracket[low].t) >= 0:
+                bracket[high] = bracket[low]          # the minimum lies on low's other side
+            bracket[low] = new
+    return bracket[low], zoom_calls
+
+
+def _loss_and_slope(evaluate, t: float, d: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """Loss, flat gradient and slope g.d at step t along d."""
+    f, g = evaluate(t)
+    return f, g, float(g @ d)
 
 
 class LRScheduler:
