@@ -3,7 +3,9 @@ linear, cross-entropy) trained 24 steps by each, float64 (tight) and float32, ev
 off, weight decay, maximize, a parameter without a gradient for a step; equal parameters after
 every step and equal state dicts at the end; PyTorch's state dict loaded mid-training continues
 PyTorch's trajectory, and ours loaded into PyTorch continues ours; param groups as one optimizer
-per group; the learning rate changed between steps."""
+per group; the learning rate changed between steps. LBFGS against PyTorch's over several step()
+calls with and without strong_wolfe, a small history, early stops, and PyTorch's state dict
+loaded mid-training."""
 
 import numpy as np
 import pytest
@@ -238,3 +240,140 @@ def test_learning_rate_changed_between_steps(torch, rng, name, settings):
         ours.step(step, x, labels)
         theirs.step(step, x, labels)
         assert_same_values(ours.values(), theirs.values(), TIGHT, f"step {step}")
+
+
+LBFGS_SETTINGS = [
+    dict(max_iter=4),
+    dict(max_iter=4, line_search_fn="strong_wolfe"),
+    dict(max_iter=6, history_size=2, lr=0.5),                        # the history trimmed
+    dict(max_iter=5, history_size=2, line_search_fn="strong_wolfe"),
+    dict(max_iter=1, lr=0.3),
+    dict(max_iter=20, max_eval=7, line_search_fn="strong_wolfe"),    # max_eval ends each step
+    dict(max_iter=20, tolerance_change=1e-3),                        # the loss change stops it
+    dict(max_iter=20, tolerance_grad=2e-2, line_search_fn="strong_wolfe"),   # max|g| stops it
+]
+LBFGS_IDS = ["-".join(f"{k}={v}" for k, v in s.items()) for s in LBFGS_SETTINGS]
+LBFGS_CALLS = 4
+
+
+class LBFGSPair:
+    """The model's parameters under our LBFGS and PyTorch's, with each one's closure over the
+    whole batch (x, labels); parameter 1 (b1) is left out of the loss, so its grad is None."""
+
+    def __init__(self, torch, settings, start, x, labels):
+        self.torch, self.x, self.labels = torch, x, labels
+        self.ours = [tc.Value(p.copy()) for p in start]
+        self.theirs = [torch.nn.Parameter(torch.tensor(p.copy())) for p in start]
+        self.optimizer = optim.LBFGS(self.ours, **settings)
+        self.torch_optimizer = torch.optim.LBFGS(self.theirs, **settings)
+
+    def our_closure(self):
+        self.optimizer.zero_grad()
+        w1, _, w2, b2 = self.ours
+        hidden = ops.linear(tc.Value(self.x), w1).tanh()
+        loss = ops.cross_entropy(ops.linear(hidden, w2, b2), self.labels)
+        loss.backward()
+        return loss
+
+    def their_closure(self):
+        functional = self.torch.nn.functional
+        self.torch_optimizer.zero_grad()
+        w1, _, w2, b2 = self.theirs
+        hidden = functional.linear(self.torch.tensor(self.x), w1).tanh()
+        loss = functional.cross_entropy(functional.linear(hidden, w2, b2),
+                                        self.torch.tensor(self.labels))
+        loss.backward()
+        return loss
+
+    def step(self):
+        return (self.optimizer.step(self.our_closure).item(),
+                self.torch_optimizer.step(self.their_closure).item())
+
+    def assert_same(self, message):
+        ours, theirs = self.optimizer.state[0], self.torch_optimizer.state[self.theirs[0]]
+        assert (ours["func_evals"], ours["n_iter"]) == (theirs["func_evals"],
+                                                        theirs["n_iter"]), message
+        assert len(ours.get("old_dirs", [])) == len(theirs.get("old_dirs", [])), message
+        assert_same_values([p.data for p in self.ours],
+                           [p.detach().numpy() for p in self.theirs], LBFGS_TOLERANCE, message)
+
+
+# up to 20 iterations a step on a nearly separable batch (growing weights) compound the last
+# bits of the dot products; equal counts of evaluations and iterations show the same branches
+LBFGS_TOLERANCE = dict(rtol=1e-7, atol=1e-9)
+
+
+def lbfgs_problem(rng):
+    start, _ = problem(rng, np.float64)
+    return start, rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+
+
+@pytest.mark.parametrize("settings", LBFGS_SETTINGS, ids=LBFGS_IDS)
+def test_lbfgs_matches_pytorch_step_by_step(torch, rng, settings):
+    pair = LBFGSPair(torch, settings, *lbfgs_problem(rng))
+    losses = []
+    for call in range(LBFGS_CALLS):
+        ours, theirs = pair.step()
+        np.testing.assert_allclose(ours, theirs, **LBFGS_TOLERANCE, err_msg=f"step() {call}")
+        pair.assert_same(f"step() {call}")
+        losses.append(ours)
+    assert losses[-1] < losses[0]
+    np.testing.assert_array_equal(pair.ours[1].data, pair.theirs[1].detach().numpy())
+    state = pair.torch_optimizer.state[pair.theirs[0]]
+    if settings.get("history_size") == 2:
+        assert state["n_iter"] > 3 and len(state["old_dirs"]) == 2      # trimmed, as ours
+
+
+def test_lbfgs_stops_where_pytorch_stops(torch, rng):
+    """The early stops: max|g| <= tolerance_grad at once (nothing moves, one evaluation), and
+    tolerance_change on the step or the slope."""
+    for settings in [dict(tolerance_grad=10.0), dict(tolerance_change=10.0),
+                     dict(tolerance_change=1e-2, line_search_fn="strong_wolfe")]:
+        start, x, labels = lbfgs_problem(np.random.default_rng(0))
+        pair = LBFGSPair(torch, settings, start, x, labels)
+        for call in range(3):
+            pair.step()
+            pair.assert_same(f"{settings}, step() {call}")
+        ours = pair.optimizer.state[0]
+        assert ours["n_iter"] < 3 * 20, settings
+        if settings == dict(tolerance_grad=10.0):
+            assert ours == {"func_evals": 3, "n_iter": 0}
+            np.testing.assert_array_equal(pair.ours[0].data, start[0])
+
+
+def lbfgs_from_torch(torch_state_dict):
+    """PyTorch's LBFGS state dict as tinygrad_cnn's: the same names under parameter 0, with
+    tensors as arrays (flat vectors) or floats (0-d: t, H_diag, ro and al)."""
+    (group,) = torch_state_dict["param_groups"]
+
+    def plain(value):
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        if hasattr(value, "detach"):
+            value = value.detach().numpy().copy()
+            return value.item() if value.ndim == 0 else value
+        return value
+    return {"type": "LBFGS",
+            "hyperparameters": {key: group[key] for key in optim.LBFGS.hyperparameter_names},
+            "state": {str(index): {key: plain(value) for key, value in entry.items()}
+                      for index, entry in torch_state_dict["state"].items()}}
+
+
+@pytest.mark.parametrize("settings", LBFGS_SETTINGS[:4], ids=LBFGS_IDS[:4])
+def test_pytorchs_lbfgs_state_dict_loaded_mid_training_continues_its_trajectory(
+        torch, rng, tmp_path, settings):
+    start, x, labels = lbfgs_problem(rng)
+    pair = LBFGSPair(torch, settings, start, x, labels)
+    for _ in range(2):
+        pair.torch_optimizer.step(pair.their_closure)
+    tc.save({"optimizer": lbfgs_from_torch(pair.torch_optimizer.state_dict())},
+            tmp_path / "checkpoint.npz")
+    for ours, theirs in zip(pair.ours, pair.theirs, strict=True):
+        ours.data = theirs.detach().numpy().copy()
+    pair.optimizer = optim.LBFGS(pair.ours)                # the defaults, until loaded
+    pair.optimizer.load_state_dict(tc.load(tmp_path / "checkpoint.npz")["optimizer"])
+    assert pair.optimizer.max_iter == settings["max_iter"]
+    for call in range(2, LBFGS_CALLS):
+        ours, theirs = pair.step()
+        np.testing.assert_allclose(ours, theirs, **LBFGS_TOLERANCE, err_msg=f"step() {call}")
+        pair.assert_same(f"step() {call}")
