@@ -214,12 +214,8 @@ class Adam(Optimizer):
 
     def _checked_hyperparameters(self, lr, betas, eps, weight_decay, amsgrad) -> dict:
         name = type(self).__name__
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas is {betas!r}; expected a pair (beta1, beta2) such "
-                             f"as (0.9, 0.999)")
         return {"lr": _checked_number(name, "lr", lr, low=0.0),
-                "betas": tuple(_checked_number(name, f"betas[{i}]", beta, low=0.0, high=1.0)
-                               for i, beta in enumerate(betas)),
+                "betas": _checked_betas(name, betas),
                 "eps": _checked_number(name, "eps", eps, low=0.0),
                 "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0),
                 "amsgrad": _checked_flag(name, "amsgrad", amsgrad)}
