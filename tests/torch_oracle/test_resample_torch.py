@@ -1,5 +1,6 @@
 """interpolate and nn.Upsample against PyTorch float64: every mode (nearest, nearest-exact,
-linear, bilinear, bicubic, trilinear, area) on signals, images and volumes, by size and by scale
+linear, bilinear, bicubic, trilinear, area, and the antialiased bilinear, bicubic and lanczos)
+on signals, images and volumes, by size and by scale
 factor (where PyTorch's nearest rule reads 1 / scale_factor, not in / out), with and
 without align_corners, shrinking and growing -- the forward, every gradient through a random
 upstream gradient and the second derivatives (compare_with_torch); the output sizes; Upsample's
@@ -42,6 +43,45 @@ def test_images_equal_pytorch(torch, rng, mode, align_corners, spatial):
             lambda t, s=settings: torch.nn.functional.interpolate(
                 t * t, mode=mode, align_corners=align_corners, **s),
             [x], rng)
+
+
+@pytest.mark.parametrize("mode, align_corners", [("bilinear", False), ("bilinear", True),
+                                                 ("bicubic", False), ("bicubic", True),
+                                                 ("lanczos", None), ("lanczos", False)])
+@pytest.mark.parametrize("spatial", IMAGE_SIZES)
+def test_antialiased_images_equal_pytorch(torch, rng, mode, align_corners, spatial):
+    x = rng.standard_normal((2, 3, *spatial))
+    for settings in [*IMAGE_SETTINGS, {"scale_factor": 0.37, "recompute_scale_factor": True},
+                     {"scale_factor": (0.3, 1.7), "recompute_scale_factor": False}]:
+        if not resizable(spatial, settings):
+            continue
+        compare_with_torch(
+            torch,
+            lambda v, s=settings: ops.interpolate(v * v, mode=mode, align_corners=align_corners,
+                                                  antialias=True, **s),
+            lambda t, s=settings: torch.nn.functional.interpolate(
+                t * t, mode=mode, align_corners=align_corners, antialias=True, **s),
+            [x], rng)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "lanczos"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_antialiased_weights_equal_pytorchs_over_many_sizes(torch, rng, mode, dtype):
+    """The antialiasing filters for every input size to 16 and output size to 24, shrinking
+    (where they widen) and growing, in both float dtypes."""
+    corners = (None,) if mode == "lanczos" else (False, True)
+    for n_in in range(1, 17):
+        x = rng.standard_normal((1, 1, 2, n_in)).astype(dtype)
+        for n_out in range(1, 25):
+            for align_corners in corners:
+                settings = {"size": (2, n_out), "mode": mode, "align_corners": align_corners,
+                            "antialias": True}
+                theirs = torch.nn.functional.interpolate(torch.tensor(x), **settings).numpy()
+                ours = ops.interpolate(x, **settings).data
+                assert ours.dtype == dtype
+                tolerance = 1e-5 if dtype == np.float32 else 1e-12
+                np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance,
+                                           err_msg=str((n_in, n_out, align_corners)))
 
 
 @pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("linear", False),
