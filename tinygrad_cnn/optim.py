@@ -1394,13 +1394,8 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1):
-        lr_lambda = _one_per_group("LambdaLR", "lr_lambda", lr_lambda,
-                                   "lambda epoch: 0.95 ** epoch")
-        if not callable(lr_lambda):
-            raise TypeError(f"LambdaLR: lr_lambda is {type(lr_lambda).__name__} "
-                            f"{lr_lambda!r:.80}; expected a function of the epoch that returns "
-                            f"the factor of base_lr, e.g. lr_lambda=lambda epoch: 0.95 ** epoch")
-        self.lr_lambda = lr_lambda
+        self.lr_lambda = _checked_lr_lambda("LambdaLR", lr_lambda, "the factor of base_lr",
+                                            "lambda epoch: 0.95 ** epoch")
         super().__init__(optimizer, last_epoch)
 
     def _checked_settings(self) -> dict:
@@ -1434,14 +1429,9 @@ class MultiplicativeLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1):
-        lr_lambda = _one_per_group("MultiplicativeLR", "lr_lambda", lr_lambda,
-                                   "lambda epoch: 0.95")
-        if not callable(lr_lambda):
-            raise TypeError(f"MultiplicativeLR: lr_lambda is {type(lr_lambda).__name__} "
-                            f"{lr_lambda!r:.80}; expected a function of the epoch that returns "
-                            f"the factor of the epoch before's lr, e.g. lr_lambda=lambda epoch: "
-                            f"0.95")
-        self.lr_lambda = lr_lambda
+        self.lr_lambda = _checked_lr_lambda("MultiplicativeLR", lr_lambda,
+                                            "the factor of the epoch before's lr",
+                                            "lambda epoch: 0.95")
         super().__init__(optimizer, last_epoch)
 
     def _checked_settings(self) -> dict:
@@ -2495,6 +2485,17 @@ def _one_per_group(owner: str, name: str, value, example: str):
                              f"group); pass e.g. {name}={example}")
         return value[0]
     return value
+
+
+def _checked_lr_lambda(owner: str, lr_lambda, returns: str, example: str) -> Callable:
+    """lr_lambda, a function of the epoch (or a list of one, PyTorch's one per group), checked
+    to be callable; `returns` says what its result means."""
+    lr_lambda = _one_per_group(owner, "lr_lambda", lr_lambda, example)
+    if not callable(lr_lambda):
+        raise TypeError(f"{owner}: lr_lambda is {type(lr_lambda).__name__} {lr_lambda!r:.80}; "
+                        f"expected a function of the epoch that returns {returns}, e.g. "
+                        f"lr_lambda={example}")
+    return lr_lambda
 
 
 def _checked_fresh(owner: str, last_epoch) -> None:
