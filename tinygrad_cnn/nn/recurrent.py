@@ -241,8 +241,8 @@ class _Recurrent(Module):
                 h, c = h[:size], None if c is None else c[:size]
             elif size > running:        # backwards: these rows' sequences end at step t
                 h = self._joined(h, h_init, running, size, self.state_size)
-                c = None if c is None and c_init is None else \
-                    self._joined(c, c_init, running, size, self.hidden_size)
+                if c is not None:       # LSTM's cell state, of hidden_size
+                    c = self._joined(c, c_init, running, size, self.hidden_size)
             step_input = projected[starts[t]:starts[t + 1]] if packed else projected[t]
             h, c = self.step(step_input, h, c, w_hh, b_hh)
             if w_hr is not None:                 # LSTM's projection: h_t W_hr^T, (N, P)
