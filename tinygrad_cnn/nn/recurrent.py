@@ -3,7 +3,9 @@ GRUCell, as PyTorch's: the same arguments, parameter names and shapes (so state 
 between the two), initial range and equations. Each time step is written once, in the mixins
 _ElmanStep, _LSTMStep and _GRUStep, for a layer and its cell. A layer is a loop over the
 sequence of ops that already have rules (linear, the activations, split, stack), so its
-gradients -- backpropagation through time -- come from the engine, to every order."""
+gradients -- backpropagation through time -- come from the engine, to every order. A layer also
+takes a PackedSequence (nn.utils.rnn), sequences of different lengths, each run to its own
+length by the same loop, whose batch shrinks or grows (getitem, cat) as sequences end."""
 
 from __future__ import annotations
 
