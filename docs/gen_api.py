@@ -13,8 +13,9 @@ sys.path.insert(0, str(ROOT))        # the checkout's package, also when it is n
 
 # The documented modules, in the order api.md shows them.
 MODULES = ["tinygrad_cnn", "tinygrad_cnn.ops", "tinygrad_cnn.nn", "tinygrad_cnn.nn.init",
-           "tinygrad_cnn.nn.utils", "tinygrad_cnn.optim", "tinygrad_cnn.data",
-           "tinygrad_cnn.random", "tinygrad_cnn.viz", "tinygrad_cnn.profiler", "tinygrad_cnn.onnx"]
+           "tinygrad_cnn.nn.utils", "tinygrad_cnn.nn.utils.rnn", "tinygrad_cnn.optim",
+           "tinygrad_cnn.data", "tinygrad_cnn.random", "tinygrad_cnn.viz", "tinygrad_cnn.profiler",
+           "tinygrad_cnn.onnx"]
 API_MD = Path(__file__).resolve().parent / "api.md"
 
 # Operator methods of a class, shown as one line of symbols rather than one entry each.

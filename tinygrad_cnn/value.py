@@ -235,7 +235,10 @@ def _to_array(data, dtype) -> np.ndarray:
     if isinstance(data, Value):
         raise TypeError("Value: data is already a Value; expected a number, a list or a numpy "
                         "array; use x.detach() for a new leaf sharing its data")
-    if isinstance(data, (list, tuple)) and _holds_a_value(data):
+    # a tuple that says how it becomes an array is left to numpy: nn.utils.rnn.PackedSequence, a
+    # named tuple holding a Value, refuses there with a message saying how to unpack it
+    if (isinstance(data, (list, tuple)) and not hasattr(data, "__array__")
+            and _holds_a_value(data)):
         raise TypeError("Value: data is a list holding Values, which would be cut from their "
                         "graph; expected numbers; to join Values in the graph use "
                         "tc.ops.stack(values)")

@@ -1,5 +1,6 @@
 """Neural-network building blocks: `Module`, `Buffer`, `Sequential`, `ModuleList`, `ModuleDict`,
-the layers, the loss modules, the initialisers and gradient clipping (`utils`)."""
+the layers, the loss modules, the initialisers, and gradient clipping and packed sequences
+(`utils`)."""
 
 from tinygrad_cnn.nn import init, utils
 from tinygrad_cnn.nn.attention import MultiheadAttention

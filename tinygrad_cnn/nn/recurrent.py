@@ -3,7 +3,9 @@ GRUCell, as PyTorch's: the same arguments, parameter names and shapes (so state 
 between the two), initial range and equations. Each time step is written once, in the mixins
 _ElmanStep, _LSTMStep and _GRUStep, for a layer and its cell. A layer is a loop over the
 sequence of ops that already have rules (linear, the activations, split, stack), so its
-gradients -- backpropagation through time -- come from the engine, to every order."""
+gradients -- backpropagation through time -- come from the engine, to every order. A layer also
+takes a PackedSequence (nn.utils.rnn), sequences of different lengths, each run to its own
+length by the same loop, whose batch shrinks or grows (getitem, cat) as sequences end."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import uniform
 from tinygrad_cnn.nn.layers import _check_positive_int, _check_probability
 from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.utils.rnn import PackedSequence
 from tinygrad_cnn.random import generator
 from tinygrad_cnn.value import Value, data_of
 
@@ -27,6 +30,11 @@ def hidden_projection(h, w_hh, b_hh):
     if h is not None:
         return ops.linear(h, w_hh, b_hh)
     return b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
+
+
+def _first_rows(state, n: int):
+    """The first n rows of a state (N, ·), or the state itself when it has n rows or is None."""
+    return state if state is None or state.shape[0] == n else state[:n]
 
 
 def check_state_dtype(layer: str, label: str, state, weights: np.dtype) -> None:
@@ -164,39 +172,97 @@ class _Recurrent(Module):
         None. Returns (output, h_n): output (L, N, directions * H) in x's layout, the last
         layer's h at every step; h_n each layer's and direction's last h (LSTM: (h_n, c_n)).
         An LSTM with proj_size P has h of size P: h_0, h_n and output's last axis hold P (or
-        2P) where the others hold H; c_0 and c_n keep H."""
-        x, unbatched = self._sequence_major(x)
-        length, n = x.shape[:2]
-        h0, c0 = self._initial_states(hx, n, unbatched)
+        2P) where the others hold H; c_0 and c_n keep H.
+
+        x may also be a PackedSequence (nn.utils.rnn.pack_padded_sequence), sequences of
+        different lengths: each runs over its own steps only (the reverse direction starts at
+        its last one), output is a PackedSequence of the same batch_sizes and order, and h_n
+        holds each sequence's state after its own last step, in the caller's batch order, as
+        hx is given (batch_first plays no part)."""
+        packed = isinstance(x, PackedSequence)
+        if packed:
+            x, batch_sizes, sorted_indices, unsorted_indices = self._checked_packed(x)
+            n, unbatched = int(batch_sizes[0]), False
+        else:
+            x, unbatched = self._sequence_major(x)
+            n, batch_sizes = x.shape[1], [x.shape[1]] * x.shape[0]
+            sorted_indices = unsorted_indices = None
+        h0, c0 = self._initial_states(hx, n, unbatched, sorted_indices)
         last_h, last_c = [], []
         for layer in range(self.num_layers):
             outputs = []
             for d, suffix in enumerate(self.suffixes):
-                w_ih, w_hh, b_ih, b_hh, w_hr = (
-                    getattr(self, f"{kind}_l{layer}{suffix}", None)
-                    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
-                projected = ops.linear(x, w_ih, b_ih)     # every step's x_t W_ih^T + b_ih at once
-                k = layer * self.directions + d          # this layer and direction's state
-                h, c = h0[k], (None if c0 is None else c0[k])
-                hs = [None] * length
-                for t in (range(length) if suffix == "" else reversed(range(length))):
-                    h, c = self.step(projected[t], h, c, w_hh, b_hh)
-                    if w_hr is not None:                 # LSTM's projection: h_t W_hr^T, (N, P)
-                        h = ops.linear(h, w_hr)
-                    hs[t] = h
-                outputs.append(ops.stack(hs))
+                weights = [getattr(self, f"{kind}_l{layer}{suffix}", None)
+                           for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
+                                        "weight_hr")]
+                projected = ops.linear(x, weights[0], weights[2])   # x_t W_ih^T + b_ih, all t
+                k = layer * self.directions + d                # this layer and direction's state
+                hs, h, c = self._time_loop(projected, batch_sizes, packed, suffix == "_reverse",
+                                           h0[k], None if c0 is None else c0[k], weights)
+                outputs.append(ops.cat(hs) if packed else ops.stack(hs))
                 last_h.append(h)
                 last_c.append(c)
             x = outputs[0] if len(outputs) == 1 else ops.cat(outputs, axis=-1)
             if self.dropout and layer < self.num_layers - 1:
                 x = ops.dropout(x, self.dropout, training=self.training)
         states = [ops.stack(last_h)] + ([] if c0 is None else [ops.stack(last_c)])
-        if unbatched:                          # drop the batch axis of one: (L, H), (layers, H)
-            x = x.reshape(length, x.shape[2])
+        if packed:
+            if unsorted_indices is not None:           # back to the caller's batch order
+                states = [s[:, unsorted_indices] for s in states]
+            x = PackedSequence(x, batch_sizes, sorted_indices, unsorted_indices)
+        elif unbatched:                        # drop the batch axis of one: (L, H), (layers, H)
+            x = x.reshape(x.shape[0], x.shape[2])
             states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
         elif self.batch_first:
             x = x.transpose(1, 0, 2)
         return x, states[0] if c0 is None else tuple(states)
+
+    def _time_loop(self, projected, batch_sizes, packed: bool, reverse: bool, h, c, weights):
+        """One layer and direction over the steps: at step t the first batch_sizes[t] sequences
+        (the longest) advance, from their states h and c (N, ·) at the start (None: zeros).
+        projected is the input's projection, (L, N, gates*H) padded, or packed (sum of
+        batch_sizes, gates*H) with step t's rows after those of the steps before it. Returns
+        the h_t (batch_sizes[t], ·) of every step t, and the last h and c of every sequence.
+
+        Forwards, a sequence stops after its last step: when the batch shrinks, the rows that
+        drop out are done, and their states are kept aside. Backwards, a sequence starts at its
+        last step: when the batch grows, its rows join with their initial states. With equal
+        lengths (a padded batch) neither happens."""
+        _, w_hh, _, b_hh, w_hr = weights
+        starts = np.concatenate([[0], np.cumsum(batch_sizes)])
+        h_init, c_init = h, c
+        done = []                       # forwards: (h, c) of the rows that have finished
+        if reverse:                     # only the sequences as long as the longest start
+            h, c = _first_rows(h, batch_sizes[-1]), _first_rows(c, batch_sizes[-1])
+        hs = [None] * len(batch_sizes)
+        for t in (reversed(range(len(batch_sizes))) if reverse else range(len(batch_sizes))):
+            size = batch_sizes[t]
+            running = size if h is None else h.shape[0]
+            if size < running:          # forwards: the last rows' sequences ended at t - 1
+                done.append((h[size:], None if c is None else c[size:]))
+                h, c = h[:size], None if c is None else c[:size]
+            elif size > running:        # backwards: these rows' sequences end at step t
+                h = self._joined(h, h_init, running, size, self.state_size)
+                if c is not None:       # LSTM's cell state, of hidden_size
+                    c = self._joined(c, c_init, running, size, self.hidden_size)
+            step_input = projected[starts[t]:starts[t + 1]] if packed else projected[t]
+            h, c = self.step(step_input, h, c, w_hh, b_hh)
+            if w_hr is not None:                 # LSTM's projection: h_t W_hr^T, (N, P)
+                h = ops.linear(h, w_hr)
+            hs[t] = h
+        if done:                        # the rows finished last come first: (N, ·) again
+            done.append((h, c))
+            h = ops.cat([rows for rows, _ in reversed(done)])
+            c = None if c is None else ops.cat([rows for _, rows in reversed(done)])
+        return hs, h, c
+
+    @staticmethod
+    def _joined(state, initial, running: int, size: int, width: int):
+        """state (running, width) followed by the rows running..size-1 of the initial state
+        (zeros when None): the sequences that join the reverse direction's batch."""
+        new = initial[running:size] if initial is not None else \
+            np.zeros((size - running, width), dtype=state.dtype)
+        return ops.cat([state, new])
 
     def _sequence_major(self, x) -> tuple[Value, bool]:
         """x as (L, N, input_size), and whether it was one sequence (L, input_size)."""
@@ -211,9 +277,11 @@ class _Recurrent(Module):
             return ops.reshape(x, shape[0], 1, shape[1]), True
         return (ops.transpose(x, 1, 0, 2) if self.batch_first else ops.reshape(x, shape)), False
 
-    def _initial_states(self, hx, n: int, unbatched: bool) -> tuple:
+    def _initial_states(self, hx, n: int, unbatched: bool, sorted_indices=None) -> tuple:
         """(h_0, c_0), each (num_layers * directions, N, H) (h_0's last axis proj_size for an
-        LSTM with projections), or lists of None for zero states; c_0 is None but for LSTM."""
+        LSTM with projections), or lists of None for zero states; c_0 is None but for LSTM. For
+        a packed batch whose sequences were sorted, sorted_indices puts hx's rows, given in
+        the caller's order, into the order of the packed sequences."""
         name, lstm = type(self).__name__, self.gates == 4
         k = self.num_layers * self.directions
         if hx is None:                        # zero states: step leaves their terms out
@@ -234,8 +302,26 @@ class _Recurrent(Module):
                                  f"expected {expected}: (num_layers * directions, "
                                  f"{'' if unbatched else 'N, '}{size_name})")
             check_state_dtype(name, label, state, self.weight_hh_l0.dtype)
-            states.append(ops.reshape(state, shape))
+            state = ops.reshape(state, shape)
+            states.append(state if sorted_indices is None else state[:, sorted_indices])
         return states[0], states[1] if lstm else None
+
+    def _checked_packed(self, x: PackedSequence) -> tuple:
+        """A PackedSequence's fields, after checking its data (sum of lengths, input_size) and
+        batch_sizes (decreasing, summing to the data's rows)."""
+        data, batch_sizes, sorted_indices, unsorted_indices = x
+        shape, sizes = data.shape, np.asarray(batch_sizes)
+        if len(shape) != 2 or shape[1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: a PackedSequence with data of shape "
+                             f"{shape}; expected (sum of lengths, input_size) with input_size "
+                             f"= {self.input_size}")
+        if (sizes.ndim != 1 or not sizes.size or sizes.sum() != shape[0] or sizes.min() < 1
+                or (np.diff(sizes) > 0).any()):
+            raise ValueError(f"{type(self).__name__}: a PackedSequence with batch_sizes "
+                             f"{sizes.tolist()} and data of shape {shape}; expected decreasing "
+                             f"batch sizes >= 1 that sum to {shape[0]}, the data's rows; make "
+                             f"it with nn.utils.rnn.pack_padded_sequence or pack_sequence")
+        return data, [int(size) for size in sizes], sorted_indices, unsorted_indices
 
     def extra_repr(self) -> str:          # PyTorch's: the settings that differ from defaults
         text = f"{self.input_size}, {self.hidden_size}"

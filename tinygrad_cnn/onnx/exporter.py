@@ -14,6 +14,7 @@ import numpy as np
 from tinygrad_cnn import function, nn
 from tinygrad_cnn.fileio import atomic_write
 from tinygrad_cnn.nn import Module
+from tinygrad_cnn.nn.utils.rnn import PackedSequence
 from tinygrad_cnn.onnx import converters
 from tinygrad_cnn.value import Value
 
@@ -104,6 +105,12 @@ def _check_arguments(model, example_input, path, opset, onnx) -> None:
     if not isinstance(model, Module):
         raise TypeError(f"onnx.export: model is a {type(model).__name__}; expected a "
                         f"tinygrad_cnn.nn.Module (its named parameters name the initializers)")
+    if isinstance(example_input, PackedSequence):
+        raise TypeError("onnx.export: example_input is a PackedSequence, which cannot be "
+                        "exported: its batch sizes and sorting would be fixed into the graph as "
+                        "constants; expected a numpy array or a Value of shape (N, ...); export "
+                        "the model on a padded batch (N, L, ...) with batch_first=True layers, "
+                        "and read each sequence's outputs up to its own length")
     if not isinstance(example_input, (np.ndarray, Value)):
         raise TypeError(f"onnx.export: example_input is a {type(example_input).__name__}; "
                         f"expected a numpy array or a Value of shape (N, ...), e.g. a batch of "
@@ -196,11 +203,14 @@ def _check_the_sequence_layers_get_batches_first(model, nodes: list[Value]) -> N
                 f"read only as far as the example's); build the layer with batch_first=True "
                 f"and give it (N, L, ...)")
         if min(v.ndim for v in inputs) < 3:
+            packed = ("" if isinstance(module, nn.MultiheadAttention) else
+                      "; packed sequences (nn.utils.rnn), whose data is 2-D too, cannot be "
+                      "exported at all: give the layer the padded batch instead")
             raise ValueError(
                 f"onnx.export: {layer} gets one unbatched sequence of shape "
                 f"{min(inputs, key=lambda v: v.ndim).shape}; expected a batch (N, L, ...), as "
                 f"the exported model's first axis is the batch \"N\"; pass a batch: x[None] "
-                f"for one sequence x")
+                f"for one sequence x{packed}")
 
 
 def _from_outside(v: Value | None, name: str, own: set[int]) -> bool:
