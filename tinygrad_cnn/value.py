@@ -204,6 +204,15 @@ class Value:
     def reshape(self, *shape): return shape_ops.reshape(self, *shape)
     def flatten(self, start_dim=0): return shape_ops.flatten(self, start_dim)
     def transpose(self, *axes): return shape_ops.transpose(self, *axes)
+    def repeat(self, repeats, axis=None): return rearrange.repeat(self, repeats, axis)
+    def squeeze(self, axis=None): return rearrange.squeeze(self, axis)
+    def swapaxes(self, axis1, axis2): return rearrange.swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return rearrange.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return rearrange.trace(self, offset, axis1, axis2)
 
 
 def data_of(x):
@@ -262,5 +271,5 @@ def _to_array(data, dtype) -> np.ndarray:
 # module of the package first then works.
 from tinygrad_cnn import function  # noqa: E402
 from tinygrad_cnn.function import topo_order  # noqa: E402, F401  (kept importable from here)
-from tinygrad_cnn.ops import elementwise, indexing, linalg, reduce  # noqa: E402
+from tinygrad_cnn.ops import elementwise, indexing, linalg, rearrange, reduce  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402

@@ -103,6 +103,23 @@ from tinygrad_cnn.ops.pool import (
     max_unpool1d,
     max_unpool2d,
 )
+from tinygrad_cnn.ops.rearrange import (
+    diagonal,
+    expand_dims,
+    flip,
+    moveaxis,
+    repeat,
+    roll,
+    sort,
+    squeeze,
+    swapaxes,
+    take_along_axis,
+    tile,
+    topk,
+    trace,
+    tril,
+    triu,
+)
 from tinygrad_cnn.ops.reduce import (
     argmax,
     argmin,
@@ -150,4 +167,6 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention",
            "instance_norm", "adaptive_max_pool2d", "adaptive_max_pool1d", "adaptive_avg_pool1d",
            "dropout1d", "dropout2d", "conv_transpose1d", "conv3d", "max_pool3d", "avg_pool3d",
-           "adaptive_avg_pool3d"]
+           "adaptive_avg_pool3d",
+           "take_along_axis", "flip", "roll", "tile", "repeat", "squeeze", "expand_dims",
+           "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "topk"]
