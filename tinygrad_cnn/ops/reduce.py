@@ -1,6 +1,7 @@
 """Reductions over axes (axis int, tuple or None; keepdims): sum, mean, max, min, var, std,
-logsumexp, and prod (a tree of multiplications); cumsum, the running sums along one axis; and
-argmax/argmin, which return integer numpy arrays (positions have no gradient)."""
+logsumexp, and prod (a tree of multiplications); cumsum and cumprod, the running sums and
+products along one axis; and argmax/argmin, which return integer numpy arrays (positions have
+no gradient)."""
 
 from __future__ import annotations
 
@@ -178,6 +179,43 @@ class CumSum(Function):
         return CumSum.run(grad[reverse], axis=self.axis)[reverse].reshape(self.shape)
 
 
+class CumProd(Function):
+    """The running products along `axis`, as numpy.cumprod (axis None: of the flattened x)."""
+
+    def forward(self, x, axis):
+        # the axis of the output: 0 when numpy flattens x (axis None, or a 0-d x)
+        self.shape, self.axis = x.shape, 0 if axis is None else axis % (x.ndim or 1)
+        return np.cumprod(x, axis=axis)
+
+    # y_i = prod_{j <= i} x_j  =>  dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j. With no
+    # x_j = 0 that product is y_i / x_k: dx = (g y summed from the far end) / x. With a zero the
+    # products are taken as they are (_cumprod_grad_with_zeros), so dx stays exact
+    def backward(self, grad):
+        x, out = self.saved()
+        x = x.reshape(out.shape)                     # as numpy flattened it, had it
+        if (np.asarray(x) == 0).any():
+            dx = _cumprod_grad_with_zeros(x, grad, self.axis)
+        else:
+            reverse = (slice(None),) * self.axis + (slice(None, None, -1),)
+            dx = CumSum.run((grad * out)[reverse], axis=self.axis)[reverse] / x
+        return dx.reshape(self.shape)
+
+
+def _cumprod_grad_with_zeros(x, grad, axis: int):
+    """dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j along `axis`, with no division: row k
+    of an (n, n) matrix is x with x_k replaced by 1, and its running products are those
+    products. (..., n, n) memory, so only used where x holds a zero; cumprod and where, so it is
+    differentiated again like any rule."""
+    perm = [d for d in range(len(x.shape)) if d != axis] + [axis]
+    xt, gt = x.transpose(perm), grad.transpose(perm)            # (..., n)
+    n = x.shape[axis]
+    rows = Where.run(np.eye(n, dtype=bool), 1, xt[..., None, :])   # (..., n, n): [k, i]
+    products = CumProd.run(rows, axis=-1)        # [k, i] = prod_{j <= i, j != k} x_j
+    later = np.triu(np.ones((n, n), dtype=bool))                  # i >= k
+    dx = (Where.run(later, products, 0) * gt[..., None, :]).sum(axis=-1)   # (..., n)
+    return dx.transpose([int(d) for d in np.argsort(perm)])
+
+
 def sum(x, axis=None, keepdims: bool = False) -> Value:
     """Sum of x over `axis` (None: all axes)."""
     normalize_axes("sum", axis, _ndim(x))
@@ -258,16 +296,31 @@ def cumsum(x, axis=None) -> Value:
     """Running sums along `axis`, as numpy.cumsum: out[..., i, ...] = sum of x[..., :i+1, ...];
     axis=None (and a 0-d x) sums the flattened x, a 1-D result. Its gradient is the running sum
     of the upstream gradient taken from the far end."""
+    _check_running_axis("cumsum", x, axis)
+    return CumSum.apply(x, axis=axis)
+
+
+def cumprod(x, axis=None) -> Value:
+    """Running products along `axis`, as numpy.cumprod: out[..., i, ...] = the product of
+    x[..., :i+1, ...]; axis=None (and a 0-d x) multiplies the flattened x, a 1-D result. Its
+    gradient, dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j, is exact where x holds zeros,
+    as PyTorch's (there it costs (..., n, n) memory for an axis of n elements)."""
+    _check_running_axis("cumprod", x, axis)
+    return CumProd.apply(x, axis=axis)
+
+
+def _check_running_axis(op: str, x, axis) -> None:
+    """Raise unless axis is None or one axis of x (0 or -1 for a 0-d x, taken as 1-D)."""
     if axis is not None:
         if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"cumsum: axis {axis!r:.60} is a {type(axis).__name__}; expected "
-                            f"None or one int (running sums go along one axis); for several "
-                            f"axes call cumsum once per axis")
+            running = "sums" if op == "cumsum" else "products"
+            raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected "
+                            f"None or one int (running {running} go along one axis); for "
+                            f"several axes call {op} once per axis")
         if _ndim(x) == 0 and axis not in (0, -1):          # numpy takes a 0-d x as 1-D
-            raise ValueError(f"cumsum: axis {axis} is out of range for a 0-d x, which cumsum "
+            raise ValueError(f"{op}: axis {axis} is out of range for a 0-d x, which {op} "
                              f"takes as 1-D, as numpy does; expected axis 0, -1 or None")
-        normalize_axes("cumsum", axis, _ndim(x) or 1)
-    return CumSum.apply(x, axis=axis)
+        normalize_axes(op, axis, _ndim(x) or 1)
 
 
 def argmax(x, axis=None, keepdims: bool = False) -> np.ndarray:
