@@ -2183,3 +2183,21 @@ def test_tan_hyperbolic_and_logaddexp_match_onnx_runtime(tmp_path, fn, nodes):
     for batch in (2, 5):
         x = rng.uniform(-1.9, 1.9, (batch, 3, 4)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.flip(x, (1, 2)) + ops.roll(x, (1, -1), axis=(1, 2)),
+    lambda x: ops.tile(x, (1, 2, 1)) * ops.repeat(x, [2, 0, 1, 1], axis=2).repeat(2, 1),
+    lambda x: ops.squeeze(ops.expand_dims(x, (1, -1)), 1).swapaxes(1, 3)[:, 0],
+    lambda x: ops.moveaxis(x, 2, 1) * 2,
+    lambda x: ops.diagonal(x, 1, 1, 2) + x.trace(-1, 2, 1)[:, None],
+    lambda x: ops.tril(x, 1) - ops.triu(x),
+], ids=["flip-roll", "tile-repeat", "expand_dims-squeeze-swapaxes", "moveaxis",
+        "diagonal-trace", "tril-triu"])
+def test_rearranging_ops_match_onnx_runtime_at_two_batch_sizes(tmp_path, fn):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(14), tmp_path / "r.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32), path)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

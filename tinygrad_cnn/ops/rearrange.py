@@ -96,8 +96,9 @@ def roll(x, shift, axis=None) -> Value:
 def tile(x, reps) -> Value:
     """x repeated as a whole `reps[d]` times along each axis d, as numpy.tile: reps shorter than
     x's axes is padded with 1s in front, longer gives x new leading axes. A reshape, a
-    broadcast_to and a reshape: (d0, d1) -> (1, d0, 1, d1) -> (r0, d0, r1, d1) -> (r0*d0, r1*d1);
-    the gradient sums the copies (broadcast_to's rule)."""
+    broadcast_to and a reshape: for reps (1, r), (d0, d1) -> (d0, 1, d1) -> (d0, r, d1) ->
+    (d0, r*d1), a size-1 axis before each axis repeated; the gradient sums the copies
+    (broadcast_to's rule)."""
     shape = _shape_of(x)
     reps_array = np.atleast_1d(np.asarray(reps))
     if reps_array.dtype.kind not in "iu" or reps_array.ndim != 1:
@@ -108,10 +109,10 @@ def tile(x, reps) -> Value:
     ndim = max(len(shape), len(reps_array))
     reps_full = (1,) * (ndim - len(reps_array)) + tuple(int(r) for r in reps_array)
     shape_full = (1,) * (ndim - len(shape)) + tuple(shape)
-    x = reshape(x, [n for d in shape_full for n in (1, d)])          # (1, d0, 1, d1, ...)
-    x = broadcast_to(x, [n for r, d in zip(reps_full, shape_full, strict=True)
-                         for n in (r, d)])                           # (r0, d0, r1, d1, ...)
-    return reshape(x, [r * d for r, d in zip(reps_full, shape_full, strict=True)])
+    pairs = list(zip(reps_full, shape_full, strict=True))
+    x = reshape(x, [n for r, d in pairs for n in ((d,) if r == 1 else (1, d))])
+    x = broadcast_to(x, [n for r, d in pairs for n in ((d,) if r == 1 else (r, d))])
+    return reshape(x, [r * d for r, d in pairs])
 
 
 def repeat(x, repeats, axis=None) -> Value:
@@ -198,8 +199,8 @@ def moveaxis(x, source, destination) -> Value:
 def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
     """The diagonal x[..., i, i + offset] of the axes axis1 and axis2, as numpy.diagonal: those
     two axes are removed and the diagonal becomes the last axis. offset > 0 is above the main
-    diagonal, < 0 below. A transpose (the two axes last) and a getitem with two index arrays;
-    the gradient is grad written onto that diagonal of zeros."""
+    diagonal, < 0 below. A transpose (the two axes last), a reshape (the two into one) and a
+    slice with step n2 + 1; the gradient is grad written onto that diagonal of zeros."""
     shape = _shape_of(x)
     if len(shape) < 2:
         raise ValueError(f"diagonal: x of shape {shape} has {len(shape)} axes; expected at "
@@ -212,9 +213,15 @@ def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
         raise ValueError(f"diagonal: axis1 {axis1} and axis2 {axis2} are the same axis of x of "
                          f"shape {shape}; expected two different axes")
     rest = [d for d in range(len(shape)) if d not in (a, b)]
+    n1, n2, offset = shape[a], shape[b], int(offset)
     x = transpose(x, (*rest, a, b))                        # (..., n1, n2)
-    rows = np.arange(max(0, -offset), max(0, min(shape[a], shape[b] - offset)))
-    return getitem(x, (Ellipsis, rows, rows + offset))     # (..., k)
+    x = reshape(x, (*[shape[d] for d in rest], n1 * n2))   # -> (..., n1*n2), row-major
+    # element [i, i + offset] sits at i*n2 + i + offset: every (n2 + 1)-th from the first one,
+    # [0, offset] or [-offset, 0]; k of them, as long as both i and i + offset fit
+    k = max(0, min(n1, n2 - offset) - max(0, -offset))
+    first = offset if offset >= 0 else -offset * n2
+    return getitem(x, (Ellipsis, slice(first, first + (n2 + 1) * (k - 1) + 1 if k else first,
+                                       n2 + 1)))           # (..., k)
 
 
 def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
@@ -288,6 +295,8 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
             raise TypeError(f"topk: {name} is {type(flag).__name__} {flag!r:.40}; expected "
                             f"True or False")
     data = _data_of(x)
+    if data.dtype.kind in "bu":
+        data = data.astype(np.int64)            # so that -data neither wraps nor fails
     key = -data if largest else data            # the wanted elements come first in key order
     if sorted or k == shape[axis]:
         order = np.argsort(key, axis=axis, kind="stable")
