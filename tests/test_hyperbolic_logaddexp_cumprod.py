@@ -141,3 +141,27 @@ def test_cumprod_float32_stays_float32_with_and_without_zeros(rng):
 def test_errors_name_the_mistake(call, error, match):
     with pytest.raises(error, match=match):
         call(tc.Value(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_cumprod_plain_and_recorded_gradients_agree_at_zeros(rng, axis):
+    """The ordinary backward (PyTorch's O(n) rule of the first zero) and the recorded one
+    (create_graph: the (n, n) products) give equal gradients, zeros anywhere in a slice."""
+    x = rng.integers(-2, 3, (4, 6)).astype(np.float64)      # many zeros, some slices none
+    x[0] = [1.5, -2.0, 0.5, 3.0, 1.0, 2.0]
+    upstream = rng.standard_normal(np.cumprod(x, axis).shape)
+    plain, recorded = (tc.grad(ops.cumprod(v, axis), [v], grad_output=upstream,
+                               create_graph=create)[0].data
+                       for v, create in ((tc.Value(x), False), (tc.Value(x), True)))
+    np.testing.assert_allclose(plain, recorded, rtol=1e-14, atol=1e-14)
+    assert tc.gradcheck(lambda v: ops.cumprod(v, axis), [x])
+
+
+def test_cumprod_gradient_of_a_long_axis_with_a_zero(rng):
+    x = rng.uniform(0.9, 1.1, (3, 20000))
+    x[:, 5000] = 0.0
+    value = tc.Value(x)
+    ops.cumprod(value, axis=1).backward(np.ones(x.shape))
+    expected = np.cumprod(x[:, :5000], axis=1)[:, -1] * (1 + np.cumprod(x[:, 5001:], 1).sum(1))
+    np.testing.assert_allclose(value.grad[:, 5000], expected, rtol=1e-12)
+    np.testing.assert_array_equal(value.grad[:, 5001:], 0.0)

@@ -188,24 +188,46 @@ class CumProd(Function):
         return np.cumprod(x, axis=axis)
 
     # y_i = prod_{j <= i} x_j  =>  dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j. With no
-    # x_j = 0 that product is y_i / x_k: dx = (g y summed from the far end) / x. With a zero the
-    # products are taken as they are (_cumprod_grad_with_zeros), so dx stays exact
+    # x_j = 0 that product is y_i / x_k: dx = (g y summed from the far end) / x. With a zero,
+    # _cumprod_grad_first_zero (plain arrays) or _cumprod_grad_with_zeros (recorded Values)
     def backward(self, grad):
         x, out = self.saved()
         x = x.reshape(out.shape)                     # as numpy flattened it, had it
-        if (np.asarray(x) == 0).any():
-            dx = _cumprod_grad_with_zeros(x, grad, self.axis)
-        else:
+        if not (np.asarray(x) == 0).any():
             reverse = (slice(None),) * self.axis + (slice(None, None, -1),)
             dx = CumSum.run((grad * out)[reverse], axis=self.axis)[reverse] / x
+        elif isinstance(x, Value):
+            dx = _cumprod_grad_with_zeros(x, grad, self.axis)
+        else:
+            dx = _cumprod_grad_first_zero(x, out, grad, self.axis)
         return dx.reshape(self.shape)
+
+
+def _cumprod_grad_first_zero(x: np.ndarray, out: np.ndarray, grad: np.ndarray,
+                             axis: int) -> np.ndarray:
+    """cumprod's gradient in O(n), as PyTorch's: with z the first zero of a slice, dx_k for
+    k < z is (g y summed from the far end) / x_k (x_k != 0); for k = z it is that sum with y's
+    running products taken over x with x_z set to 1; for k > z it is 0 (each product holds
+    x_z = 0). Numpy only: its derivative is not exact at zeros, so create_graph uses
+    _cumprod_grad_with_zeros."""
+    n = x.shape[axis]
+    zero = x == 0
+    first = np.where(zero.any(axis, keepdims=True), zero.argmax(axis, keepdims=True), n)
+    k = np.arange(n).reshape([-1 if d == axis else 1 for d in range(x.ndim)])
+    before, at = k < first, k == first               # masks of x's shape (broadcast)
+    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    dx = np.where(before, np.cumsum((grad * out)[reverse], axis)[reverse]
+                  / np.where(before, x, 1), 0)
+    skipped = np.cumprod(np.where(at, 1, x), axis)  # prod_{j <= i, j != z} x_j
+    return dx + np.where(at, np.cumsum((grad * skipped)[reverse], axis)[reverse], 0)
 
 
 def _cumprod_grad_with_zeros(x, grad, axis: int):
     """dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j along `axis`, with no division: row k
     of an (n, n) matrix is x with x_k replaced by 1, and its running products are those
-    products. (..., n, n) memory, so only used where x holds a zero; cumprod and where, so it is
-    differentiated again like any rule."""
+    products. Exact as a polynomial in x, so its derivatives are exact at zeros too; made of
+    cumprod and where, so it is differentiated again like any rule. (..., n, n) memory: used
+    only under create_graph, for an x holding a zero."""
     perm = [d for d in range(len(x.shape)) if d != axis] + [axis]
     xt, gt = x.transpose(perm), grad.transpose(perm)            # (..., n)
     n = x.shape[axis]
@@ -304,7 +326,8 @@ def cumprod(x, axis=None) -> Value:
     """Running products along `axis`, as numpy.cumprod: out[..., i, ...] = the product of
     x[..., :i+1, ...]; axis=None (and a 0-d x) multiplies the flattened x, a 1-D result. Its
     gradient, dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j, is exact where x holds zeros,
-    as PyTorch's (there it costs (..., n, n) memory for an axis of n elements)."""
+    as PyTorch's; so are its higher derivatives (create_graph=True), which for an x holding a
+    zero cost (..., n, n) memory for an axis of n elements, as PyTorch's cost O(n^2) time."""
     _check_running_axis("cumprod", x, axis)
     return CumProd.apply(x, axis=axis)
 
