@@ -110,6 +110,7 @@ def tile(x, reps) -> Value:
     reps_full = (1,) * (ndim - len(reps_array)) + tuple(int(r) for r in reps_array)
     shape_full = (1,) * (ndim - len(shape)) + tuple(shape)
     pairs = list(zip(reps_full, shape_full, strict=True))
+    # reps (1, r): (d0, d1) -> (d0, 1, d1) -> (d0, r, d1) -> (d0, r*d1)
     x = reshape(x, [n for r, d in pairs for n in ((d,) if r == 1 else (1, d))])
     x = broadcast_to(x, [n for r, d in pairs for n in ((d,) if r == 1 else (r, d))])
     return reshape(x, [r * d for r, d in pairs])
