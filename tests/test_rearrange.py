@@ -27,6 +27,13 @@ CASES = [
     ("roll-axis", (3, 4), lambda x: ops.roll(x, -1, axis=1), lambda x: np.roll(x, -1, axis=1)),
     ("roll-axes", (2, 3, 2), lambda x: ops.roll(x, (1, 5), axis=(0, 1)),
      lambda x: np.roll(x, (1, 5), axis=(0, 1))),
+    ("roll-one-shift-two-axes", (3, 2), lambda x: ops.roll(x, 1, axis=(0, 1)),
+     lambda x: np.roll(x, 1, axis=(0, 1))),
+    ("roll-0d", (), lambda x: ops.roll(x, 3), lambda x: np.roll(x, 3)),
+    ("flip-0d", (), ops.flip, np.flip),
+    ("squeeze-to-0d", (1, 1), ops.squeeze, np.squeeze),
+    ("expand_dims-0d", (), lambda x: ops.expand_dims(x, 0), lambda x: np.expand_dims(x, 0)),
+    ("tile-0d", (), lambda x: ops.tile(x, (2, 3)), lambda x: np.tile(x, (2, 3))),
     ("tile-int", (2, 3), lambda x: ops.tile(x, 2), lambda x: np.tile(x, 2)),
     ("tile-more-axes", (3,), lambda x: ops.tile(x, (2, 1, 2)), lambda x: np.tile(x, (2, 1, 2))),
     ("tile-fewer-reps", (2, 1, 3), lambda x: ops.tile(x, (3, 1)), lambda x: np.tile(x, (3, 1))),
@@ -66,7 +73,8 @@ CASES = [
 
 @pytest.mark.parametrize("shape, ours, theirs", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_forward_equals_numpy_gradcheck_and_gradgradcheck(rng, shape, ours, theirs):
-    x = rng.permutation(np.prod(shape)).reshape(shape) * 0.1 - 0.3   # distinct: sort has no ties
+    # distinct values: sort and topk have no ties
+    x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1 - 0.3
     out = ours(tc.Value(x))
     np.testing.assert_array_equal(out.data, theirs(x))
     assert out.dtype == np.float64
@@ -76,7 +84,7 @@ def test_forward_equals_numpy_gradcheck_and_gradgradcheck(rng, shape, ours, thei
 
 @pytest.mark.parametrize("shape, ours, theirs", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_float32_stays_float32(rng, shape, ours, theirs):
-    x = rng.permutation(np.prod(shape)).reshape(shape).astype(np.float32)
+    x = rng.permutation(int(np.prod(shape))).reshape(shape).astype(np.float32)
     value = tc.Value(x)
     out = ours(value)
     assert out.dtype == np.float32
