@@ -2165,3 +2165,39 @@ def test_max_pool3d_indices_come_from_the_max_pool_node(tmp_path):
             our_out, our_indices = model(tc.Value(x))
         np.testing.assert_array_equal(out, our_out.data)
         np.testing.assert_array_equal(indices, our_indices.data)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.tan(x / 2) + x.sinh() * ops.cosh(x), {"Tan", "Sinh", "Cosh"}),
+    (lambda x: ops.arcsinh(x) + ops.arccosh(x * x + 1.5) * ops.arctanh(x / 2),
+     {"Asinh", "Acosh", "Atanh"}),
+    (lambda x: ops.logaddexp(x[:, :2] * 30, x[:, 1:]), {"Softplus", "Max"}),
+    (lambda x: ops.logaddexp(x, np.float32(-2.0)) - ops.logaddexp(-x, x[:1]), {"Softplus"}),
+], ids=["tan-sinh-cosh", "arcsinh-arccosh-arctanh", "logaddexp", "logaddexp-broadcast"])
+def test_tan_hyperbolic_and_logaddexp_match_onnx_runtime(tmp_path, fn, nodes):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(13), tmp_path / "h.onnx"
+    x = rng.uniform(-1.9, 1.9, (2, 3, 4)).astype(np.float32)
+    proto = tc.onnx.export(model, x, path)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.uniform(-1.9, 1.9, (batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.flip(x, (1, 2)) + ops.roll(x, (1, -1), axis=(1, 2)),
+    lambda x: ops.tile(x, (1, 2, 1)) * ops.repeat(x, [2, 0, 1, 1], axis=2).repeat(2, 1),
+    lambda x: ops.squeeze(ops.expand_dims(x, (1, -1)), 1).swapaxes(1, 3)[:, 0],
+    lambda x: ops.moveaxis(x, 2, 1) * 2,
+    lambda x: ops.diagonal(x, 1, 1, 2) + x.trace(-1, 2, 1)[:, None],
+    lambda x: ops.tril(x, 1) - ops.triu(x),
+], ids=["flip-roll", "tile-repeat", "expand_dims-squeeze-swapaxes", "moveaxis",
+        "diagonal-trace", "tril-triu"])
+def test_rearranging_ops_match_onnx_runtime_at_two_batch_sizes(tmp_path, fn):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(14), tmp_path / "r.onnx"
+    tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32), path)
+    for batch in (2, 5):
+        x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE

@@ -182,6 +182,12 @@ class Value:
     def arcsin(self): return elementwise.arcsin(self)
     def arccos(self): return elementwise.arccos(self)
     def arctan(self): return elementwise.arctan(self)
+    def tan(self): return elementwise.tan(self)
+    def sinh(self): return elementwise.sinh(self)
+    def cosh(self): return elementwise.cosh(self)
+    def arcsinh(self): return elementwise.arcsinh(self)
+    def arccosh(self): return elementwise.arccosh(self)
+    def arctanh(self): return elementwise.arctanh(self)
     def abs(self): return elementwise.abs(self)
     def sqrt(self): return elementwise.sqrt(self)
     def square(self): return elementwise.square(self)
@@ -197,6 +203,7 @@ class Value:
     def prod(self, axis=None, keepdims=False): return reduce.prod(self, axis, keepdims)
     def logsumexp(self, axis=None, keepdims=False): return reduce.logsumexp(self, axis, keepdims)
     def cumsum(self, axis=None): return reduce.cumsum(self, axis)
+    def cumprod(self, axis=None): return reduce.cumprod(self, axis)
     def norm(self, ord=2, axis=None, keepdims=False): return reduce.norm(self, ord, axis, keepdims)
     def argmax(self, axis=None) -> np.ndarray: return reduce.argmax(self, axis)
     def argmin(self, axis=None) -> np.ndarray: return reduce.argmin(self, axis)
@@ -204,6 +211,15 @@ class Value:
     def reshape(self, *shape): return shape_ops.reshape(self, *shape)
     def flatten(self, start_dim=0): return shape_ops.flatten(self, start_dim)
     def transpose(self, *axes): return shape_ops.transpose(self, *axes)
+    def repeat(self, repeats, axis=None): return rearrange.repeat(self, repeats, axis)
+    def squeeze(self, axis=None): return rearrange.squeeze(self, axis)
+    def swapaxes(self, axis1, axis2): return rearrange.swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return rearrange.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        return rearrange.trace(self, offset, axis1, axis2)
 
 
 def data_of(x):
@@ -265,5 +281,5 @@ def _to_array(data, dtype) -> np.ndarray:
 # module of the package first then works.
 from tinygrad_cnn import function  # noqa: E402
 from tinygrad_cnn.function import topo_order  # noqa: E402, F401  (kept importable from here)
-from tinygrad_cnn.ops import elementwise, indexing, linalg, reduce  # noqa: E402
+from tinygrad_cnn.ops import elementwise, indexing, linalg, rearrange, reduce  # noqa: E402
 from tinygrad_cnn.ops import shape as shape_ops  # noqa: E402

@@ -154,6 +154,14 @@ def arctan2(g, node, y, x):
     return g.op("Where", [origin, g.op("Where", [x_negative, pi, y]), angle])
 
 
+def logaddexp(g, node, a, b):
+    # ONNX has no LogAddExp: max(a, b) + ln(1 + e^-|a - b|), Softplus of a number <= 0, which
+    # cannot overflow (a and b both +inf, or both -inf, give NaN there: inf - inf)
+    a, b = _cast_all(g, node, [a, b])
+    gap = g.op("Neg", [g.op("Abs", [g.op("Sub", [a, b])])])
+    return g.op("Add", [g.op("Max", [a, b]), g.op("Softplus", [gap])])
+
+
 def log_sigmoid(g, node, x):
     # log sigmoid(x) = -softplus(-x)
     return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x])])])
@@ -801,6 +809,13 @@ CONVERTERS = {
     elementwise.Arccos: _unary("Acos"),
     elementwise.Arctan: _unary("Atan"),
     elementwise.Arctan2: arctan2,
+    elementwise.Tan: _unary("Tan"),
+    elementwise.Sinh: _unary("Sinh"),
+    elementwise.Cosh: _unary("Cosh"),
+    elementwise.Arcsinh: _unary("Asinh"),
+    elementwise.Arccosh: _unary("Acosh"),
+    elementwise.Arctanh: _unary("Atanh"),
+    elementwise.LogAddExp: logaddexp,
     elementwise.Abs: _unary("Abs"),
     elementwise.Sqrt: _unary("Sqrt"),
     elementwise.Square: square,

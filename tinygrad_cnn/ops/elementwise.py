@@ -1,9 +1,10 @@
-"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, sin/cos and their
-inverses arcsin/arccos/arctan/arctan2, abs/sqrt/square/clip, minimum/maximum/where and the
-activations (relu, leaky_relu, prelu, elu, hardtanh, tanh, the stable logistic family sigmoid,
-softplus, log_sigmoid, and erf, gelu, silu; selu, celu, mish, hardswish, hardsigmoid, softsign,
-tanhshrink, softshrink, hardshrink, threshold, softmin, and glu as a composition).
-A broadcast input's gradient is summed back to the input's shape (`unbroadcast`)."""
+"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, logaddexp,
+sin/cos/tan and their inverses arcsin/arccos/arctan/arctan2, sinh/cosh/arcsinh/arccosh/arctanh,
+abs/sqrt/square/clip, minimum/maximum/where and the activations (relu, leaky_relu, prelu, elu,
+hardtanh, tanh, the stable logistic family sigmoid, softplus, log_sigmoid, and erf, gelu, silu;
+selu, celu, mish, hardswish, hardsigmoid, softsign, tanhshrink, softshrink, hardshrink,
+threshold, softmin, and glu as a composition). A broadcast input's gradient is summed back to
+the input's shape (`unbroadcast`)."""
 
 from __future__ import annotations
 
@@ -225,6 +226,96 @@ class Arctan2(Function):
         dy = unbroadcast(per_r2 * x, y.shape) if self.needs_input_grad[0] else None
         dx = unbroadcast(-per_r2 * y, x.shape) if self.needs_input_grad[1] else None
         return dy, dx
+
+
+class Tan(Function):
+    """tan(x), x in radians."""
+
+    def forward(self, x):
+        return np.tan(x)
+
+    # d tan(x)/dx = 1 / cos^2 x = 1 + tan^2 x, in terms of the output
+    def backward(self, grad):
+        _, out = self.saved()
+        return grad * (1 + out * out)
+
+
+class Sinh(Function):
+    """sinh(x) = (e^x - e^-x) / 2."""
+
+    def forward(self, x):
+        return np.sinh(x)
+
+    # d sinh(x)/dx = (e^x + e^-x) / 2 = cosh(x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Cosh.run(x)
+
+
+class Cosh(Function):
+    """cosh(x) = (e^x + e^-x) / 2."""
+
+    def forward(self, x):
+        return np.cosh(x)
+
+    # d cosh(x)/dx = (e^x - e^-x) / 2 = sinh(x)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad * Sinh.run(x)
+
+
+class Arcsinh(Function):
+    """arcsinh(x) = ln(x + sqrt(x^2 + 1))."""
+
+    def forward(self, x):
+        return np.arcsinh(x)
+
+    # y = arcsinh x: sinh y = x, so cosh y dy = dx, and cosh y = sqrt(1 + sinh^2 y):
+    # d arcsinh(x)/dx = 1 / sqrt(x^2 + 1)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / Sqrt.run(x * x + 1)
+
+
+class Arccosh(Function):
+    """arccosh(x) = ln(x + sqrt(x^2 - 1)) >= 0, for x >= 1 (NaN below, as numpy)."""
+
+    def forward(self, x):
+        return np.arccosh(x)
+
+    # y = arccosh x: cosh y = x, so sinh y dy = dx, and sinh y = sqrt(cosh^2 y - 1) (y >= 0):
+    # d arccosh(x)/dx = 1 / sqrt(x^2 - 1), infinite at x = 1
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / Sqrt.run(x * x - 1)
+
+
+class Arctanh(Function):
+    """arctanh(x) = ln((1 + x) / (1 - x)) / 2, for x in (-1, 1) (+-inf at +-1, NaN outside)."""
+
+    def forward(self, x):
+        return np.arctanh(x)
+
+    # y = arctanh x: tanh y = x, so (1 - tanh^2 y) dy = dx: d arctanh(x)/dx = 1 / (1 - x^2)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / (1 - x * x)
+
+
+class LogAddExp(Function):
+    """ln(e^a + e^b), broadcast, as numpy.logaddexp: max(a, b) + ln(1 + e^-|a - b|), so no e^x
+    overflows."""
+
+    def forward(self, a, b):
+        return np.logaddexp(a, b)
+
+    # d/da ln(e^a + e^b) = e^a / (e^a + e^b) = 1 / (1 + e^(b - a)) = s(a - b), and db = s(b - a):
+    # sigmoids of the difference, finite for every a and b (s is stable in both tails)
+    def backward(self, grad):
+        a, b, _ = self.saved()
+        da = unbroadcast(grad * Sigmoid.run(a - b), a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(grad * Sigmoid.run(b - a), b.shape) if self.needs_input_grad[1] else None
+        return da, db
 
 
 class Abs(Function):
@@ -731,6 +822,47 @@ def arctan2(y, x) -> Value:
     gradient is (x, -y) / (x^2 + y^2) for (y, x), and 0 at the origin, as PyTorch's."""
     _check_broadcast("arctan2", y, x)
     return Arctan2.apply(y, x)
+
+
+def tan(x) -> Value:
+    """tan(x) elementwise, x in radians, as numpy.tan; its derivative is 1 + tan(x)^2."""
+    return Tan.apply(x)
+
+
+def sinh(x) -> Value:
+    """sinh(x) elementwise, as numpy.sinh; its derivative is cosh(x)."""
+    return Sinh.apply(x)
+
+
+def cosh(x) -> Value:
+    """cosh(x) elementwise, as numpy.cosh; its derivative is sinh(x)."""
+    return Cosh.apply(x)
+
+
+def arcsinh(x) -> Value:
+    """arcsinh(x) elementwise, as numpy.arcsinh (PyTorch's asinh); its derivative is
+    1 / sqrt(x^2 + 1)."""
+    return Arcsinh.apply(x)
+
+
+def arccosh(x) -> Value:
+    """arccosh(x) elementwise, as numpy.arccosh (PyTorch's acosh): NaN below 1; its derivative
+    1 / sqrt(x^2 - 1) is infinite at x = 1."""
+    return Arccosh.apply(x)
+
+
+def arctanh(x) -> Value:
+    """arctanh(x) elementwise, as numpy.arctanh (PyTorch's atanh): +-inf at +-1, NaN outside
+    [-1, 1]; its derivative is 1 / (1 - x^2)."""
+    return Arctanh.apply(x)
+
+
+def logaddexp(a, b) -> Value:
+    """ln(e^a + e^b) elementwise and broadcast, as numpy.logaddexp, computed without overflow:
+    max(a, b) + ln(1 + e^-|a - b|). Its gradients are s(a - b) for a and s(b - a) for b, s the
+    logistic sigmoid: the softmax of the pair."""
+    _check_broadcast("logaddexp", a, b)
+    return LogAddExp.apply(a, b)
 
 
 def sqrt(x) -> Value:

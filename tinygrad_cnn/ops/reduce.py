@@ -1,6 +1,7 @@
 """Reductions over axes (axis int, tuple or None; keepdims): sum, mean, max, min, var, std,
-logsumexp, and prod (a tree of multiplications); cumsum, the running sums along one axis; and
-argmax/argmin, which return integer numpy arrays (positions have no gradient)."""
+logsumexp, and prod (a tree of multiplications); cumsum and cumprod, the running sums and
+products along one axis; and argmax/argmin, which return integer numpy arrays (positions have
+no gradient)."""
 
 from __future__ import annotations
 
@@ -178,6 +179,65 @@ class CumSum(Function):
         return CumSum.run(grad[reverse], axis=self.axis)[reverse].reshape(self.shape)
 
 
+class CumProd(Function):
+    """The running products along `axis`, as numpy.cumprod (axis None: of the flattened x)."""
+
+    def forward(self, x, axis):
+        # the axis of the output: 0 when numpy flattens x (axis None, or a 0-d x)
+        self.shape, self.axis = x.shape, 0 if axis is None else axis % (x.ndim or 1)
+        return np.cumprod(x, axis=axis)
+
+    # y_i = prod_{j <= i} x_j  =>  dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j. With no
+    # x_j = 0 that product is y_i / x_k: dx = (g y summed from the far end) / x. With a zero,
+    # _cumprod_grad_first_zero (plain arrays) or _cumprod_grad_with_zeros (recorded Values)
+    def backward(self, grad):
+        x, out = self.saved()
+        x = x.reshape(out.shape)                     # as numpy flattened it, had it
+        if not (np.asarray(x) == 0).any():
+            reverse = (slice(None),) * self.axis + (slice(None, None, -1),)
+            dx = CumSum.run((grad * out)[reverse], axis=self.axis)[reverse] / x
+        elif isinstance(x, Value):
+            dx = _cumprod_grad_with_zeros(x, grad, self.axis)
+        else:
+            dx = _cumprod_grad_first_zero(x, out, grad, self.axis)
+        return dx.reshape(self.shape)
+
+
+def _cumprod_grad_first_zero(x: np.ndarray, out: np.ndarray, grad: np.ndarray,
+                             axis: int) -> np.ndarray:
+    """cumprod's gradient in O(n), as PyTorch's: with z the first zero of a slice, dx_k for
+    k < z is (g y summed from the far end) / x_k (x_k != 0); for k = z it is that sum with y's
+    running products taken over x with x_z set to 1; for k > z it is 0 (each product holds
+    x_z = 0). Numpy only: its derivative is not exact at zeros, so create_graph uses
+    _cumprod_grad_with_zeros."""
+    n = x.shape[axis]
+    zero = x == 0
+    first = np.where(zero.any(axis, keepdims=True), zero.argmax(axis, keepdims=True), n)
+    k = np.arange(n).reshape([-1 if d == axis else 1 for d in range(x.ndim)])
+    before, at = k < first, k == first               # masks of x's shape (broadcast)
+    reverse = (slice(None),) * axis + (slice(None, None, -1),)
+    dx = np.where(before, np.cumsum((grad * out)[reverse], axis)[reverse]
+                  / np.where(before, x, 1), 0)
+    skipped = np.cumprod(np.where(at, 1, x), axis)  # prod_{j <= i, j != z} x_j
+    return dx + np.where(at, np.cumsum((grad * skipped)[reverse], axis)[reverse], 0)
+
+
+def _cumprod_grad_with_zeros(x, grad, axis: int):
+    """dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j along `axis`, with no division: row k
+    of an (n, n) matrix is x with x_k replaced by 1, and its running products are those
+    products. Exact as a polynomial in x, so its derivatives are exact at zeros too; made of
+    cumprod and where, so it is differentiated again like any rule. (..., n, n) memory: used
+    only under create_graph, for an x holding a zero."""
+    perm = [d for d in range(len(x.shape)) if d != axis] + [axis]
+    xt, gt = x.transpose(perm), grad.transpose(perm)            # (..., n)
+    n = x.shape[axis]
+    rows = Where.run(np.eye(n, dtype=bool), 1, xt[..., None, :])   # (..., n, n): [k, i]
+    products = CumProd.run(rows, axis=-1)        # [k, i] = prod_{j <= i, j != k} x_j
+    later = np.triu(np.ones((n, n), dtype=bool))                  # i >= k
+    dx = (Where.run(later, products, 0) * gt[..., None, :]).sum(axis=-1)   # (..., n)
+    return dx.transpose([int(d) for d in np.argsort(perm)])
+
+
 def sum(x, axis=None, keepdims: bool = False) -> Value:
     """Sum of x over `axis` (None: all axes)."""
     normalize_axes("sum", axis, _ndim(x))
@@ -258,16 +318,32 @@ def cumsum(x, axis=None) -> Value:
     """Running sums along `axis`, as numpy.cumsum: out[..., i, ...] = sum of x[..., :i+1, ...];
     axis=None (and a 0-d x) sums the flattened x, a 1-D result. Its gradient is the running sum
     of the upstream gradient taken from the far end."""
+    _check_running_axis("cumsum", x, axis)
+    return CumSum.apply(x, axis=axis)
+
+
+def cumprod(x, axis=None) -> Value:
+    """Running products along `axis`, as numpy.cumprod: out[..., i, ...] = the product of
+    x[..., :i+1, ...]; axis=None (and a 0-d x) multiplies the flattened x, a 1-D result. Its
+    gradient, dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j, is exact where x holds zeros,
+    as PyTorch's; so are its higher derivatives (create_graph=True), which for an x holding a
+    zero cost (..., n, n) memory for an axis of n elements, as PyTorch's cost O(n^2) time."""
+    _check_running_axis("cumprod", x, axis)
+    return CumProd.apply(x, axis=axis)
+
+
+def _check_running_axis(op: str, x, axis) -> None:
+    """Raise unless axis is None or one axis of x (0 or -1 for a 0-d x, taken as 1-D)."""
     if axis is not None:
         if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"cumsum: axis {axis!r:.60} is a {type(axis).__name__}; expected "
-                            f"None or one int (running sums go along one axis); for several "
-                            f"axes call cumsum once per axis")
+            running = "sums" if op == "cumsum" else "products"
+            raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected "
+                            f"None or one int (running {running} go along one axis); for "
+                            f"several axes call {op} once per axis")
         if _ndim(x) == 0 and axis not in (0, -1):          # numpy takes a 0-d x as 1-D
-            raise ValueError(f"cumsum: axis {axis} is out of range for a 0-d x, which cumsum "
+            raise ValueError(f"{op}: axis {axis} is out of range for a 0-d x, which {op} "
                              f"takes as 1-D, as numpy does; expected axis 0, -1 or None")
-        normalize_axes("cumsum", axis, _ndim(x) or 1)
-    return CumSum.apply(x, axis=axis)
+        normalize_axes(op, axis, _ndim(x) or 1)
 
 
 def argmax(x, axis=None, keepdims: bool = False) -> np.ndarray:

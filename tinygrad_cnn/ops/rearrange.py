@@ -1,0 +1,352 @@
+"""Rearranging ops with numpy's names: take_along_axis, flip, roll, tile, repeat, squeeze,
+expand_dims, swapaxes, moveaxis, diagonal, trace, tril, triu; and sort and topk. None has a rule
+of its own: each is getitem (integer arrays or slices), reshape, transpose, broadcast_to or where,
+so its gradients of every order are those ops' rules, run by the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.ops.elementwise import where
+from tinygrad_cnn.ops.indexing import getitem
+from tinygrad_cnn.ops.shape import broadcast_to, reshape, transpose
+from tinygrad_cnn.value import Value
+
+
+def take_along_axis(x, indices, axis) -> Value:
+    """out[..., i, ...] = x[..., indices[..., i, ...], ...] along `axis`, as
+    numpy.take_along_axis (PyTorch's gather): indices has x's number of axes, its other axes
+    broadcast against x's; axis=None takes from the flattened x (indices 1-D). A getitem with
+    one integer array per axis (arange on the others), so the gradient scatter-adds: an element
+    taken k times gets its k gradients summed.
+
+    Raises
+    ------
+    TypeError
+        For indices that are not an integer array, or an axis that is not an int or None.
+    ValueError
+        For indices with another number of axes than x, or other axes that do not broadcast.
+    IndexError
+        For an index outside [-n, n) on `axis` of size n.
+    """
+    shape = _shape_of(x)
+    idx = _integer_array("take_along_axis", "indices", indices)
+    if axis is None:
+        x, shape, axis = reshape(x, -1), (int(np.prod(shape)),), 0
+    axis = _checked_axis("take_along_axis", axis, shape)
+    if idx.ndim != len(shape):
+        raise ValueError(f"take_along_axis: indices of shape {idx.shape} and x of shape {shape} "
+                         f"have {idx.ndim} and {len(shape)} axes; expected the same number of "
+                         f"axes (insert size-1 axes, e.g. indices[..., None])")
+    others = [n for i, n in enumerate(shape) if i != axis]
+    if not _broadcast(others, [n for i, n in enumerate(idx.shape) if i != axis]):
+        raise ValueError(f"take_along_axis: indices of shape {idx.shape} do not fit x of shape "
+                         f"{shape} along axis {axis}; expected every other axis of indices to "
+                         f"equal x's or be 1")
+    n = shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx[(idx < -n) | (idx >= n)].flat[0]
+        raise IndexError(f"take_along_axis: index {bad} is out of range for axis {axis} of size "
+                         f"{n} (x of shape {shape}); expected indices in [{-n}, {n})")
+    # an open mesh: arange(n_d) along its own axis d, indices on `axis`; they broadcast together
+    index = tuple(idx if d == axis else
+                  np.arange(size).reshape([size if i == d else 1 for i in range(len(shape))])
+                  for d, size in enumerate(shape))
+    return getitem(x, index)
+
+
+def flip(x, axis=None) -> Value:
+    """x reversed along `axis` (an int, a tuple of ints, or None: every axis), as numpy.flip:
+    x[..., ::-1, ...]; the gradient is grad reversed the same way."""
+    shape = _shape_of(x)
+    axes = _checked_axes("flip", axis, shape)
+    return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None)
+                            for d in range(len(shape))))
+
+
+def roll(x, shift, axis=None) -> Value:
+    """x shifted by `shift` places along `axis`, the elements pushed off one end coming back at
+    the other, as numpy.roll: out[i] = x[(i - shift) mod n]. axis=None rolls the flattened x and
+    reshapes back; shift and axis may be tuples of one length (or an int shift for all axes). A
+    getitem with the index (arange(n) - shift) mod n, so the gradient is grad rolled back."""
+    shape = _shape_of(x)
+    if axis is None:
+        return reshape(roll(reshape(x, -1), shift, 0), shape)
+    axes = np.atleast_1d(np.asarray(axis))
+    shifts = np.atleast_1d(np.asarray(shift))
+    for name, given, array in (("shift", shift, shifts), ("axis", axis, axes)):
+        if array.dtype.kind not in "iu" or array.ndim != 1:
+            raise TypeError(f"roll: {name} {given!r:.60} is not an int or a sequence of ints; "
+                            f"expected e.g. roll(x, 2, axis=0) or roll(x, (1, -1), axis=(0, 1))")
+    if len(shifts) not in (1, len(axes)) and len(axes) != 1:
+        raise ValueError(f"roll: shift {shift!r} and axis {axis!r} have lengths {len(shifts)} "
+                         f"and {len(axes)}; expected equal lengths (or one of them a single int)")
+    axes, shifts = np.broadcast_arrays(axes, shifts)
+    total = [0] * len(shape)                # numpy adds the shifts of an axis named twice
+    for a, s in zip(axes, shifts, strict=True):
+        total[_checked_axis("roll", int(a), shape)] += int(s)
+    out = x
+    for d, s in enumerate(total):
+        if shape[d] and s % shape[d]:
+            index = (slice(None),) * d + ((np.arange(shape[d]) - s) % shape[d],)
+            out = getitem(out, index)
+    return out if out is not x else getitem(x, ...)
+
+
+def tile(x, reps) -> Value:
+    """x repeated as a whole `reps[d]` times along each axis d, as numpy.tile: reps shorter than
+    x's axes is padded with 1s in front, longer gives x new leading axes. A reshape, a
+    broadcast_to and a reshape: for reps (1, r), (d0, d1) -> (d0, 1, d1) -> (d0, r, d1) ->
+    (d0, r*d1), a size-1 axis before each axis repeated; the gradient sums the copies
+    (broadcast_to's rule)."""
+    shape = _shape_of(x)
+    reps_array = np.atleast_1d(np.asarray(reps))
+    if reps_array.dtype.kind not in "iu" or reps_array.ndim != 1:
+        raise TypeError(f"tile: reps {reps!r:.60} is not an int or a sequence of ints; expected "
+                        f"e.g. tile(x, 2) or tile(x, (2, 1))")
+    if (reps_array < 0).any():
+        raise ValueError(f"tile: reps {reps!r} has a negative count; expected counts >= 0")
+    ndim = max(len(shape), len(reps_array))
+    reps_full = (1,) * (ndim - len(reps_array)) + tuple(int(r) for r in reps_array)
+    shape_full = (1,) * (ndim - len(shape)) + tuple(shape)
+    pairs = list(zip(reps_full, shape_full, strict=True))
+    # reps (1, r): (d0, d1) -> (d0, 1, d1) -> (d0, r, d1) -> (d0, r*d1)
+    x = reshape(x, [n for r, d in pairs for n in ((d,) if r == 1 else (1, d))])
+    x = broadcast_to(x, [n for r, d in pairs for n in ((d,) if r == 1 else (r, d))])
+    return reshape(x, [r * d for r, d in pairs])
+
+
+def repeat(x, repeats, axis=None) -> Value:
+    """Each element of x repeated along `axis`, as numpy.repeat (PyTorch's repeat_interleave):
+    repeats is an int for every element or one count per element of that axis; axis=None
+    repeats the flattened x. [a, b] with repeats 2 is [a, a, b, b]. A getitem with the index
+    numpy.repeat(arange(n), repeats), so each element gets the sum of its copies' gradients."""
+    shape = _shape_of(x)
+    if axis is None:
+        x, shape, axis = reshape(x, -1), (int(np.prod(shape)),), 0
+    axis = _checked_axis("repeat", axis, shape)
+    counts = np.asarray(repeats)
+    if counts.dtype.kind not in "iu" or counts.ndim > 1:
+        raise TypeError(f"repeat: repeats {repeats!r:.60} is not an int or a 1-D sequence of "
+                        f"ints; expected e.g. repeat(x, 2) or repeat(x, [1, 3], axis=0)")
+    if counts.ndim == 1 and counts.size not in (1, shape[axis]):
+        raise ValueError(f"repeat: {counts.size} repeats for axis {axis} of size {shape[axis]} "
+                         f"(x of shape {shape}); expected one count per element ({shape[axis]}) "
+                         f"or a single int")
+    if (counts < 0).any():
+        raise ValueError(f"repeat: repeats {repeats!r:.60} has a negative count; expected "
+                         f"counts >= 0")
+    source = np.repeat(np.arange(shape[axis]), counts)         # the element each copy is of
+    return getitem(x, (slice(None),) * axis + (source,))
+
+
+def squeeze(x, axis=None) -> Value:
+    """x without axes of size 1, as numpy.squeeze: all of them (axis None) or the given ones,
+    each of which must have size 1. A reshape."""
+    shape = _shape_of(x)
+    if axis is None:
+        axes = {d for d, n in enumerate(shape) if n == 1}
+    else:
+        axes = _checked_axes("squeeze", axis, shape)
+        wide = [d for d in sorted(axes) if shape[d] != 1]
+        if wide:
+            raise ValueError(f"squeeze: axis {wide[0]} of x of shape {shape} has size "
+                             f"{shape[wide[0]]}; expected axes of size 1 only")
+    return reshape(x, tuple(n for d, n in enumerate(shape) if d not in axes))
+
+
+def expand_dims(x, axis) -> Value:
+    """x with new axes of size 1 at the positions `axis` (an int or a tuple) of the result, as
+    numpy.expand_dims (PyTorch's unsqueeze). A reshape."""
+    shape = _shape_of(x)
+    out_ndim = len(shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    new = _checked_axes("expand_dims", axis, (None,) * out_ndim)
+    sizes = iter(shape)
+    return reshape(x, tuple(1 if d in new else next(sizes) for d in range(out_ndim)))
+
+
+def swapaxes(x, axis1, axis2) -> Value:
+    """x with axes axis1 and axis2 exchanged, as numpy.swapaxes (PyTorch's transpose(x, a, b)).
+    A transpose."""
+    shape = _shape_of(x)
+    a, b = (_checked_axis("swapaxes", axis, shape) for axis in (axis1, axis2))
+    axes = list(range(len(shape)))
+    axes[a], axes[b] = b, a
+    return transpose(x, tuple(axes))
+
+
+def moveaxis(x, source, destination) -> Value:
+    """x with the axes `source` moved to the positions `destination` (ints or tuples of one
+    length), the other axes keeping their order, as numpy.moveaxis (PyTorch's movedim). A
+    transpose."""
+    shape = _shape_of(x)
+    sources, destinations = (list(a) if isinstance(a, (tuple, list)) else [a]
+                             for a in (source, destination))
+    if len(sources) != len(destinations):
+        raise ValueError(f"moveaxis: source {source!r} and destination {destination!r} name "
+                         f"{len(sources)} and {len(destinations)} axes; expected as many of each")
+    sources = [_checked_axis("moveaxis", a, shape) for a in sources]
+    destinations = [_checked_axis("moveaxis", a, shape) for a in destinations]
+    for name, axes in (("source", sources), ("destination", destinations)):
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"moveaxis: {name} names an axis twice ({axes} for x of shape "
+                             f"{shape}); expected distinct axes")
+    order = [d for d in range(len(shape)) if d not in sources]
+    for dest, src in sorted(zip(destinations, sources, strict=True)):
+        order.insert(dest, src)
+    return transpose(x, tuple(order))
+
+
+def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
+    """The diagonal x[..., i, i + offset] of the axes axis1 and axis2, as numpy.diagonal: those
+    two axes are removed and the diagonal becomes the last axis. offset > 0 is above the main
+    diagonal, < 0 below. A transpose (the two axes last), a reshape (the two into one) and a
+    slice with step n2 + 1; the gradient is grad written onto that diagonal of zeros."""
+    shape = _shape_of(x)
+    if len(shape) < 2:
+        raise ValueError(f"diagonal: x of shape {shape} has {len(shape)} axes; expected at "
+                         f"least 2")
+    if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, (int, np.integer)):
+        raise TypeError(f"diagonal: offset {offset!r:.60} is a {type(offset).__name__}; "
+                        f"expected an int")
+    a, b = (_checked_axis("diagonal", axis, shape) for axis in (axis1, axis2))
+    if a == b:
+        raise ValueError(f"diagonal: axis1 {axis1} and axis2 {axis2} are the same axis of x of "
+                         f"shape {shape}; expected two different axes")
+    rest = [d for d in range(len(shape)) if d not in (a, b)]
+    n1, n2, offset = shape[a], shape[b], int(offset)
+    x = transpose(x, (*rest, a, b))                        # (..., n1, n2)
+    x = reshape(x, (*[shape[d] for d in rest], n1 * n2))   # -> (..., n1*n2), row-major
+    # element [i, i + offset] sits at i*n2 + i + offset: every (n2 + 1)-th from the first one,
+    # [0, offset] or [-offset, 0]; k of them, as long as both i and i + offset fit
+    k = max(0, min(n1, n2 - offset) - max(0, -offset))
+    first = offset if offset >= 0 else -offset * n2
+    return getitem(x, (Ellipsis, slice(first, first + (n2 + 1) * (k - 1) + 1 if k else first,
+                                       n2 + 1)))           # (..., k)
+
+
+def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
+    """The sum of the diagonal of axes axis1 and axis2 (offset as in diagonal), as numpy.trace:
+    diagonal(...).sum(axis=-1); the gradient is grad on that diagonal, 0 elsewhere."""
+    return diagonal(x, offset, axis1, axis2).sum(axis=-1)
+
+
+def tril(x, k: int = 0) -> Value:
+    """x with the elements above the k-th diagonal of its last two axes set to 0, as
+    numpy.tril: x[..., i, j] kept where j - i <= k. where(mask, x, 0): the gradient is grad
+    under the same mask."""
+    return _triangle("tril", x, k, lower=True)
+
+
+def triu(x, k: int = 0) -> Value:
+    """x with the elements below the k-th diagonal of its last two axes set to 0, as
+    numpy.triu: x[..., i, j] kept where j - i >= k."""
+    return _triangle("triu", x, k, lower=False)
+
+
+def _triangle(op: str, x, k, lower: bool) -> Value:
+    shape = _shape_of(x)
+    if len(shape) < 2:
+        raise ValueError(f"{op}: x of shape {shape} has {len(shape)} axes; expected at least 2 "
+                         f"(the triangle of the last two), as PyTorch's {op}")
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{op}: k {k!r:.60} is a {type(k).__name__}; expected an int")
+    # the constant (n, m) mask of the kept elements, broadcast over the leading axes
+    kept = (np.tri(*shape[-2:], k=int(k), dtype=bool) if lower
+            else ~np.tri(*shape[-2:], k=int(k) - 1, dtype=bool))
+    return where(kept, x, 0)
+
+
+def sort(x, axis=-1) -> Value:
+    """x sorted ascending along `axis` (None: the flattened x), as numpy.sort; ties keep their
+    order (a stable sort). take_along_axis with numpy.argsort's positions, so each sorted
+    element's gradient goes back to the position it came from."""
+    if axis is None:
+        x, axis = reshape(x, -1), 0
+    axis = _checked_axis("sort", axis, _shape_of(x))
+    order = np.argsort(_data_of(x), axis=axis, kind="stable")
+    return take_along_axis(x, order, axis)
+
+
+def topk(x, k: int, axis: int = -1, largest: bool = True,
+         sorted: bool = True) -> tuple[Value, np.ndarray]:  # noqa: A002  (PyTorch's name)
+    """The k largest (or smallest) elements of x along `axis` and their positions, as
+    torch.topk: (values, indices), values a Value, indices an int64 numpy array, both of x's
+    shape with k on `axis`. sorted=True orders them largest first (smallest first for
+    largest=False); sorted=False leaves them in numpy.argpartition's order. Ties: the first
+    position wins. The values are take_along_axis(x, indices, axis), so the gradient goes back
+    to the positions taken.
+
+    Raises
+    ------
+    TypeError
+        For a k, largest or sorted of the wrong type.
+    ValueError
+        For an axis out of range, or k outside [0, size of axis].
+    """
+    shape = _shape_of(x)
+    axis = _checked_axis("topk", axis, shape)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"topk: k {k!r:.60} is a {type(k).__name__}; expected an int")
+    if not 0 <= k <= shape[axis]:
+        raise ValueError(f"topk: k={k} is out of range for axis {axis} of size {shape[axis]} "
+                         f"(x of shape {shape}); expected 0 <= k <= {shape[axis]}")
+    for name, flag in (("largest", largest), ("sorted", sorted)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"topk: {name} is {type(flag).__name__} {flag!r:.40}; expected "
+                            f"True or False")
+    data = _data_of(x)
+    if data.dtype.kind in "bu":
+        data = data.astype(np.int64)            # so that -data neither wraps nor fails
+    key = -data if largest else data            # the wanted elements come first in key order
+    if sorted or k == shape[axis]:
+        order = np.argsort(key, axis=axis, kind="stable")
+    else:
+        order = np.argpartition(key, k - 1, axis=axis) if k else np.argsort(key, axis=axis)
+    indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
+    return take_along_axis(x, indices, axis), indices
+
+
+def _shape_of(x) -> tuple[int, ...]:
+    return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
+
+
+def _data_of(x) -> np.ndarray:
+    return x.data if isinstance(x, Value) else np.asarray(x)
+
+
+def _broadcast(shape: list[int], other: list[int]) -> bool:
+    """Whether `other` broadcasts against `shape` axis by axis (equal sizes or a 1)."""
+    return all(a == b or a == 1 or b == 1 for a, b in zip(shape, other, strict=True))
+
+
+def _integer_array(op: str, name: str, indices) -> np.ndarray:
+    data = indices.data if isinstance(indices, Value) else np.asarray(indices)
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} has dtype {data.dtype}; expected an integer array; "
+                        f"convert it with .astype(np.int64)")
+    return data
+
+
+def _checked_axis(op: str, axis, shape: tuple) -> int:
+    """axis as an int in [0, ndim), or an error naming it, the number of axes and the shape."""
+    ndim = len(shape)
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected an int")
+    if not -ndim <= axis < ndim:
+        shown = "" if None in shape else f" (shape {shape})"
+        raise ValueError(f"{op}: axis {axis} is out of range for an array with {ndim} "
+                         f"dimensions{shown}; expected an int in [{-ndim}, {ndim})")
+    return int(axis) % ndim
+
+
+def _checked_axes(op: str, axis, shape: tuple) -> set[int]:
+    """axis (None: all, an int or a tuple of ints) as a set of distinct non-negative axes."""
+    if axis is None:
+        return set(range(len(shape)))
+    axes = list(axis) if isinstance(axis, (tuple, list)) else [axis]
+    checked = [_checked_axis(op, a, shape) for a in axes]
+    if len(set(checked)) != len(checked):
+        raise ValueError(f"{op}: axis {axis!r} names an axis twice (an array with {len(shape)} "
+                         f"dimensions); expected distinct axes")
+    return set(checked)
