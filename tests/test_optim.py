@@ -223,9 +223,10 @@ def test_adagrad_first_step_moves_each_weight_by_lr(problem):
 ])
 def test_defaults_are_pytorchs(name, defaults):
     settings = {"lr": 0.1} if name == "SGD" else {}
-    hyperparameters = getattr(optim, name)([tc.Value(np.zeros(2))], **settings).state_dict()[
-        "hyperparameters"]
-    assert hyperparameters == {**settings, **defaults}
+    optimizer = getattr(optim, name)([tc.Value(np.zeros(2))], **settings)
+    assert optimizer.defaults == {**settings, **defaults}
+    (group,) = optimizer.state_dict()["param_groups"]
+    assert group == {**settings, **defaults, "params": [0]}
 
 
 def test_adamw_default_weight_decay_is_pytorchs():
@@ -404,16 +405,16 @@ def test_state_dict_contents_are_copies(rng):
     optimizer.step()
     state = optimizer.state_dict()
     assert state["type"] == "Adam"
-    assert state["hyperparameters"] == {"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
-                                        "weight_decay": 0.0, "amsgrad": False}
+    assert state["param_groups"] == [{"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
+                                      "weight_decay": 0.0, "amsgrad": False, "params": [0]}]
     assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
     optimizer.step()
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     assert optim.SGD([p], lr=0.1).state_dict() == {
-        "type": "SGD", "hyperparameters": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
-                                           "dampening": 0.0, "nesterov": False},
+        "type": "SGD", "param_groups": [{"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
+                                         "dampening": 0.0, "nesterov": False, "params": [0]}],
         "state": {}}
 
 
@@ -443,13 +444,13 @@ def test_load_state_dict_errors_restore_nothing(rng):
     with pytest.raises(ValueError, match=r"Adam.load_state_dict: the state dict is from a SGD "
                                          r"optimizer; expected one from a Adam"):
         optim.Adam([p, q]).load_state_dict(source.state_dict())
-    with pytest.raises(ValueError, match=r"expected a dict with keys 'type', 'hyperparameters' "
+    with pytest.raises(ValueError, match=r"expected a dict with keys 'type', 'param_groups' "
                                          r"and 'state'"):
         optim.Adam([p, q]).load_state_dict({"state": {}})
     state = source.state_dict()
-    del state["hyperparameters"]["momentum"]
-    with pytest.raises(ValueError, match=r"hyperparameters .*; expected a dict with keys lr, "
-                                         r"momentum, weight_decay"):
+    del state["param_groups"][0]["momentum"]
+    with pytest.raises(ValueError, match=r"param group 0 has hyperparameters .*; expected the "
+                                         r"keys lr, momentum, weight_decay"):
         optim.SGD([p, q], lr=0.1).load_state_dict(state)
 
 
@@ -529,11 +530,18 @@ def test_an_option_turned_off_mid_run_saves_and_resumes(rng, option, on, off, bu
     part_optimizer = make([part], **{option: on})
     steps(part_optimizer, part, 0, 3)
     state = part_optimizer.state_dict()
-    assert state["hyperparameters"][option] == off and buffer in state["state"]["0"]
+    assert state["param_groups"][0][option] == off and buffer in state["state"]["0"]
     resumed = make([part], lr=0.5)
     resumed.load_state_dict(state)
     steps(resumed, part, 3, 6)
     np.testing.assert_array_equal(part.data, whole.data)
+
+
+def earlier_format(state_dict):
+    """A one-group state dict in the format of earlier versions: one "hyperparameters" dict."""
+    (group,) = state_dict["param_groups"]
+    return {"type": state_dict["type"], "state": state_dict["state"],
+            "hyperparameters": {key: value for key, value in group.items() if key != "params"}}
 
 
 def test_state_dicts_saved_before_the_new_options_still_load():
@@ -542,7 +550,7 @@ def test_state_dicts_saved_before_the_new_options_still_load():
     p.grad = np.ones(2)
     sgd = optim.SGD([p], lr=0.1, momentum=0.9)
     sgd.step()
-    old = sgd.state_dict()
+    old = earlier_format(sgd.state_dict())
     del old["hyperparameters"]["dampening"], old["hyperparameters"]["nesterov"]
     resumed = optim.SGD([p], lr=0.5, momentum=0.9, nesterov=True)
     resumed.load_state_dict(old)
@@ -551,7 +559,7 @@ def test_state_dicts_saved_before_the_new_options_still_load():
                                   sgd.state[0]["momentum_buffer"])
     adam = optim.Adam([p], lr=0.1)
     adam.step()
-    old = adam.state_dict()
+    old = earlier_format(adam.state_dict())
     del old["hyperparameters"]["amsgrad"]
     resumed = optim.Adam([p], amsgrad=True)
     resumed.load_state_dict(old)

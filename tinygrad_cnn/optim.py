@@ -20,19 +20,32 @@ import numpy as np
 
 from tinygrad_cnn.value import Value
 
+# What an optimizer takes: Values (one param group), or dicts, one per group, each with "params"
+Params = Iterable[Value] | Iterable[dict]
+
 
 class Optimizer:
-    """Base class: holds the parameters, their per-parameter state and the hyperparameters.
+    """Base class: holds the parameters in groups, their per-parameter state and the
+    hyperparameters of every group.
+
+    `params` is an iterable of Values (one group), or of dicts, one per group, each with
+    "params" (its Values) and any hyperparameters of its own, e.g. {"params":
+    model.classifier.parameters(), "lr": 1e-3}; the rest come from the constructor's, as in
+    PyTorch. `param_groups` is the list of groups: dicts holding "params" (a list of Values) and
+    every hyperparameter; `defaults`, the constructor's hyperparameters. Reading a hyperparameter
+    as an attribute (`optimizer.lr`) gives its value when every group holds the same one, and is
+    an error when they differ; setting one (`optimizer.lr = 1e-4`) sets it in every group, for
+    the next step.
 
     Subclasses name their hyperparameters in `hyperparameter_names` and check them in
     `_checked_hyperparameters`, name every entry a parameter's state may hold in `state_names`,
-    and define `_update(param, grad, state)`, which changes `param.data` in place. A state holds
-    nothing before the parameter's first update, then at least `required_state_names`; the
-    other buffers belong to options (SGD's momentum, Adam's amsgrad) and `_update` makes each
-    when it first needs it, so an option switched on or off between steps (they are plain
-    attributes) leaves states that still save and load. Buffers are arrays of the parameter's
-    shape and dtype, updated in place; counts are ints.
-    Hyperparameters are plain attributes (e.g. `optimizer.lr = 1e-4` changes the next step).
+    and define `_update(param, grad, state, group)`, which changes `param.data` in place by the
+    hyperparameters of the parameter's group. A state holds nothing before the parameter's first
+    update, then at least `required_state_names`; the other buffers belong to options (SGD's
+    momentum, Adam's amsgrad) and `_update` makes each when it first needs it, so an option
+    switched on or off between steps leaves states that still save and load. Buffers are arrays
+    of the parameter's shape and dtype, updated in place; counts are ints. States are keyed by
+    the parameter's index over all the groups in order (PyTorch's numbering).
     """
 
     hyperparameter_names: tuple[str, ...] = ()
@@ -41,21 +54,85 @@ class Optimizer:
     # hyperparameters added since state dicts were first saved, with the values older ones meant
     added_hyperparameters: dict = {}
 
-    def __init__(self, params: Iterable[Value], **hyperparameters):
-        self.params = _checked_params(type(self).__name__, params)
-        self.__dict__.update(self._checked_hyperparameters(**hyperparameters))
+    def __init__(self, params: Params, **defaults):
+        self.defaults = self._checked_hyperparameters(**defaults)
+        self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}     # parameter index -> its buffers, made on first use
+        for group in _param_groups(type(self).__name__, params):
+            self.add_param_group(group)
 
     def _checked_hyperparameters(self, **hyperparameters) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define _checked_hyperparameters")
 
-    def _update(self, param: Value, grad: np.ndarray, state: dict) -> None:
+    def _update(self, param: Value, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update")
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group: a dict with "params" (a Value or an iterable of Values, none of them in
+        another group) and any hyperparameters of its own; the others are `defaults`. The
+        group's hyperparameters are checked as the constructor's are."""
+        owner = f"{type(self).__name__}: param group {len(self.param_groups)}"
+        names = ", ".join(self.hyperparameter_names)
+        example = '{"params": model.classifier.parameters(), "lr": 1e-3}'
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{owner} is a {type(param_group).__name__}; expected a dict with "
+                            f"'params' and any of {names}, e.g. {example}")
+        if "params" not in param_group:
+            raise ValueError(f"{owner} has keys {sorted(param_group)} but no 'params'; expected "
+                             f"a dict with 'params', the group's Values, and any of {names} "
+                             f"to override, e.g. {example}")
+        unknown = sorted(set(param_group) - {"params", *self.hyperparameter_names})
+        if unknown:
+            raise ValueError(f"{owner} has unknown key(s) {unknown}; expected 'params' and any "
+                             f"of the {type(self).__name__} hyperparameters {names}")
+        params = param_group["params"]
+        params = _checked_params(owner, [params] if isinstance(params, Value) else params)
+        for i, param in enumerate(params):
+            for k, group in enumerate(self.param_groups):
+                if any(param is other for other in group["params"]):
+                    raise ValueError(f"{owner}: parameter {i} (shape {param.shape}) is in param "
+                                     f"group {k} already; expected each parameter in one group "
+                                     f"only, as in PyTorch; leave it out of one of them")
+        overrides = {key: value for key, value in param_group.items() if key != "params"}
+        hyperparameters = self._checked_hyperparameters(**{**self.defaults, **overrides})
+        self.param_groups.append({"params": params, **hyperparameters})
+
+    @property
+    def params(self) -> list[Value]:
+        """Every group's parameters, group after group: parameter i of the state is params[i]."""
+        return [param for group in self.param_groups for param in group["params"]]
+
+    def _indexed_params(self) -> Iterable[tuple[int, Value, dict]]:
+        """(index over all groups, parameter, its group) for every parameter, in order."""
+        params_and_groups = ((param, group) for group in self.param_groups
+                             for param in group["params"])
+        for i, (param, group) in enumerate(params_and_groups):
+            yield i, param, group
+
+    # The hyperparameters live in the groups; `optimizer.lr` reads or sets them all at once.
+    def __getattr__(self, name: str):
+        groups = self.__dict__.get("param_groups")
+        if groups is None or name not in type(self).hyperparameter_names:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        values = [group[name] for group in groups]
+        if any(value != values[0] for value in values):
+            raise ValueError(f"{type(self).__name__}.{name}: the {len(groups)} param groups hold "
+                             f"different values {values}; expected one value to read as "
+                             f"optimizer.{name}; read a group's, optimizer.param_groups[i]"
+                             f"[{name!r}]")
+        return values[0]
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in type(self).hyperparameter_names:
+            for group in self.param_groups:
+                group[name] = value
+        else:
+            super().__setattr__(name, value)
 
     def step(self) -> None:
         """Update every parameter that has a gradient; those whose grad is None (frozen with
         requires_grad=False, or unused by the loss) are skipped, as PyTorch skips them."""
-        for i, param in enumerate(self.params):
+        for i, param, group in self._indexed_params():
             if param.grad is None:
                 continue
             grad = np.asarray(param.grad, dtype=param.dtype)
@@ -63,7 +140,7 @@ class Optimizer:
                 raise ValueError(
                     f"{type(self).__name__}.step: parameter {i} has shape {param.shape} but its "
                     f"grad has shape {grad.shape}; expected equal shapes")
-            self._update(param, grad, self.state.setdefault(i, {}))
+            self._update(param, grad, self.state.setdefault(i, {}), group)
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (grad = None) before the next backward."""
@@ -71,43 +148,103 @@ class Optimizer:
             param.grad = None
 
     def state_dict(self) -> dict:
-        """{"type", "hyperparameters", "state": {"<param index>": {name: array or int}}}, with
-        copies of the buffers: enough for `load_state_dict` to resume bit-identically."""
+        """{"type", "param_groups": [{hyperparameters..., "params": [parameter indices]}],
+        "state": {"<param index>": {name: array or int}}}, PyTorch's layout, with copies of the
+        buffers: enough for `load_state_dict` to resume bit-identically."""
+        groups, start = [], 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            groups.append({**{name: group[name] for name in self.hyperparameter_names},
+                           "params": list(range(start, start + count))})
+            start += count
         return {
             "type": type(self).__name__,
-            "hyperparameters": {name: getattr(self, name) for name in self.hyperparameter_names},
+            "param_groups": groups,
             "state": {str(i): {name: value.copy() if isinstance(value, np.ndarray) else value
                                for name, value in state.items()}
                       for i, state in sorted(self.state.items()) if state},
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyperparameters and buffers saved by `state_dict()` (of the same optimizer
-        type, over parameters of the same shapes); nothing is restored if anything is wrong."""
+        """Restore every group's hyperparameters and the buffers saved by `state_dict()` (of the
+        same optimizer type, with as many groups of as many parameters of the same shapes);
+        nothing is restored if anything is wrong. A state dict of earlier versions, with one
+        "hyperparameters" dict instead of "param_groups", loads as one group."""
         name = f"{type(self).__name__}.load_state_dict"
-        expected = {"type", "hyperparameters", "state"}
-        if (not isinstance(state_dict, dict) or set(state_dict) != expected
+        if (not isinstance(state_dict, dict)
+                or set(state_dict) not in ({"type", "param_groups", "state"},
+                                           {"type", "hyperparameters", "state"})
                 or not isinstance(state_dict["state"], dict)):
-            raise ValueError(f"{name}: expected a dict with keys 'type', 'hyperparameters' and "
-                             f"'state' as made by optimizer.state_dict(), got {state_dict!r:.100}")
+            raise ValueError(f"{name}: expected a dict with keys 'type', 'param_groups' and "
+                             f"'state' as made by optimizer.state_dict(), got "
+                             f"{state_dict!r:.100}")
         if state_dict["type"] != type(self).__name__:
             raise ValueError(f"{name}: the state dict is from a {state_dict['type']} optimizer; "
                              f"expected one from a {type(self).__name__}")
-        saved = state_dict["hyperparameters"]
-        if isinstance(saved, dict):
-            saved = {**self.added_hyperparameters, **saved}
-        if not isinstance(saved, dict) or set(saved) != set(self.hyperparameter_names):
-            raise ValueError(f"{name}: hyperparameters {saved!r:.100}; expected a dict with keys "
-                             f"{', '.join(self.hyperparameter_names)}")
-        hyperparameters = self._checked_hyperparameters(**saved)
+        saved_groups = self._saved_groups(name, state_dict)
+        groups, index_of = [], {}      # index_of: saved parameter index -> ours
+        ours = iter(range(len(self.params)))
+        for k, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            hyperparameters = {key: value for key, value in saved.items() if key != "params"}
+            hyperparameters = {**self.added_hyperparameters, **hyperparameters}
+            if set(hyperparameters) != set(self.hyperparameter_names):
+                raise ValueError(f"{name}: param group {k} has hyperparameters "
+                                 f"{hyperparameters!r:.100}; expected the keys "
+                                 f"{', '.join(self.hyperparameter_names)}")
+            groups.append(self._checked_hyperparameters(**hyperparameters))
+            indices = saved["params"]
+            if not isinstance(indices, (list, tuple)) or len(indices) != len(group["params"]):
+                count = len(indices) if isinstance(indices, (list, tuple)) else indices
+                raise ValueError(f"{name}: param group {k} holds {count!r:.60} parameters but "
+                                 f"this optimizer's group {k} holds {len(group['params'])}; "
+                                 f"expected the state dict of the same optimizer over the same "
+                                 f"parameters, in the same groups")
+            index_of.update((str(index), next(ours)) for index in indices)
+        problems, state = self._restored_states(state_dict["state"], index_of)
+        if problems:
+            listing = "\n  ".join(problems)
+            raise ValueError(f"{name}: {len(problems)} problem(s), nothing was restored:\n  "
+                             f"{listing}\nexpected the state dict of the same optimizer over "
+                             f"the same parameters, in the same order")
+        for group, hyperparameters in zip(self.param_groups, groups, strict=True):
+            group.update(hyperparameters)
+        self.state = state
+
+    def _saved_groups(self, name: str, state_dict: dict) -> list[dict]:
+        """The saved groups, as many as this optimizer has, each a dict with "params"; the one
+        "hyperparameters" dict of earlier versions' state dicts is one group of all parameters."""
+        if "hyperparameters" in state_dict:
+            if len(self.param_groups) != 1:
+                raise ValueError(f"{name}: the state dict holds one set of 'hyperparameters' "
+                                 f"(one group, the format of earlier versions) but this "
+                                 f"optimizer has {len(self.param_groups)} param groups; expected "
+                                 f"a state dict with 'param_groups', or an optimizer of one "
+                                 f"group")
+            saved = state_dict["hyperparameters"]
+            if not isinstance(saved, dict):
+                raise ValueError(f"{name}: hyperparameters {saved!r:.100}; expected a dict with "
+                                 f"keys {', '.join(self.hyperparameter_names)}")
+            return [{**saved, "params": list(range(len(self.params)))}]
+        saved = state_dict["param_groups"]
+        if (not isinstance(saved, (list, tuple)) or len(saved) != len(self.param_groups)
+                or not all(isinstance(group, dict) and "params" in group for group in saved)):
+            count = f"{len(saved)} groups" if isinstance(saved, (list, tuple)) else repr(saved)
+            raise ValueError(f"{name}: param_groups is {count:.100}; expected a list of "
+                             f"{len(self.param_groups)} dicts, each with 'params', as this "
+                             f"optimizer has {len(self.param_groups)} param groups")
+        return list(saved)
+
+    def _restored_states(self, saved: dict, index_of: dict) -> tuple[list[str], dict]:
+        """(problems, states by our parameter index) from the saved states, whose keys are the
+        saved groups' parameter indices (`index_of` maps them to ours)."""
         required = set(self.required_state_names)
         optional = [n for n in self.state_names if n not in required]
-        problems, state = [], {}
-        for key, entry in state_dict["state"].items():
-            index = int(key) if str(key).isdigit() else -1
-            if not 0 <= index < len(self.params):
+        problems, state, params = [], {}, self.params
+        for key, entry in saved.items():
+            index = index_of.get(str(key), -1)
+            if index < 0:
                 problems.append(f"state for parameter {key!r}: this optimizer has parameters "
-                                f"0..{len(self.params) - 1}")
+                                f"0..{len(params) - 1}")
             elif not isinstance(entry, dict) or (
                     entry and not required <= set(entry) <= set(self.state_names)):
                 found = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
@@ -116,14 +253,8 @@ class Optimizer:
                                 f"{type(self).__name__} keeps "
                                 f"{list(self.required_state_names)}{options}")
             else:
-                state[index] = self._restored_state(self.params[index], key, entry, problems)
-        if problems:
-            listing = "\n  ".join(problems)
-            raise ValueError(f"{name}: {len(problems)} problem(s), nothing was restored:\n  "
-                             f"{listing}\nexpected the state dict of the same optimizer over "
-                             f"the same parameters, in the same order")
-        self.__dict__.update(hyperparameters)
-        self.state = state
+                state[index] = self._restored_state(params[index], key, entry, problems)
+        return problems, state
 
     @staticmethod
     def _restored_state(param: Value, key: str, entry: dict, problems: list[str]) -> dict:
@@ -157,7 +288,7 @@ class SGD(Optimizer):
     state_names = ("momentum_buffer",)     # kept only when momentum is not 0
     added_hyperparameters = {"dampening": 0.0, "nesterov": False}
 
-    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
+    def __init__(self, params: Params, lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0, *, dampening: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
                          dampening=dampening, nesterov=nesterov)
@@ -179,20 +310,21 @@ class SGD(Optimizer):
         return checked
 
 
-    def _update(self, param, grad, state):
-        d = grad + self.weight_decay * param.data if self.weight_decay else grad
-        if self.momentum:
+    def _update(self, param, grad, state, group):
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        d = grad + weight_decay * param.data if weight_decay else grad
+        if momentum:
             if "momentum_buffer" not in state:
                 # a copy, as d may be param.grad itself; np.array, as d of a 0-d parameter
                 # may be a numpy scalar, which `buf *= ...` below would not change in place
                 state["momentum_buffer"] = np.array(d)
             else:
                 buf = state["momentum_buffer"]
-                buf *= self.momentum
-                buf += (1 - self.dampening) * d
+                buf *= momentum
+                buf += (1 - group["dampening"]) * d
             buf = state["momentum_buffer"]
-            d = d + self.momentum * buf if self.nesterov else buf
-        param.data -= self.lr * d
+            d = d + momentum * buf if group["nesterov"] else buf
+        param.data -= group["lr"] * d
 
 
 class Adam(Optimizer):
@@ -206,7 +338,7 @@ class Adam(Optimizer):
     required_state_names = ("step", "exp_avg", "exp_avg_sq")     # max_exp_avg_sq: amsgrad's
     added_hyperparameters = {"amsgrad": False}
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -221,14 +353,14 @@ class Adam(Optimizer):
                 "amsgrad": _checked_flag(name, "amsgrad", amsgrad)}
 
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
-        self._adam_step(param, grad, state)
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
+        self._adam_step(param, grad, state, group)
 
-    def _adam_step(self, param, grad, state):
+    def _adam_step(self, param, grad, state, group):
         """m and v one step on, then p -= the bias-corrected step (weight decay done already)."""
-        beta1, beta2 = self.betas
+        beta1, beta2 = group["betas"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
@@ -238,14 +370,14 @@ class Adam(Optimizer):
         m += (1 - beta1) * grad
         v *= beta2
         v += (1 - beta2) * grad * grad
-        if self.amsgrad:       # the largest v so far: a step never grows as v shrinks
+        if group["amsgrad"]:       # the largest v so far: a step never grows as v shrinks
             if "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(param.data)
             v_max = state["max_exp_avg_sq"]
             np.maximum(v_max, v, out=v_max)
             v = v_max
-        step_size = self.lr / (1 - beta1 ** t)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
+        step_size = group["lr"] / (1 - beta1 ** t)
+        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + group["eps"]
         param.data -= step_size * (m / denom)
 
 
@@ -256,16 +388,16 @@ class AdamW(Adam):
     weight_decay, 0.01.
     """
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            param.data *= 1 - self.lr * self.weight_decay
-        self._adam_step(param, grad, state)
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            param.data *= 1 - group["lr"] * group["weight_decay"]
+        self._adam_step(param, grad, state, group)
 
 
 class RMSprop(Optimizer):
@@ -278,7 +410,7 @@ class RMSprop(Optimizer):
     state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
     required_state_names = ("step", "square_avg")     # the others: momentum's and centered's
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2, alpha: float = 0.99,
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
@@ -295,33 +427,34 @@ class RMSprop(Optimizer):
                 "centered": _checked_flag("RMSprop", "centered", centered)}
 
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         if not state:
             state.update(step=0, square_avg=np.zeros_like(param.data))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
         v = state["square_avg"]
-        v *= self.alpha
-        v += (1 - self.alpha) * grad * grad
-        if self.centered:      # divide by the gradient's running standard deviation, not its RMS
+        alpha = group["alpha"]
+        v *= alpha
+        v += (1 - alpha) * grad * grad
+        if group["centered"]:   # divide by the gradient's running standard deviation, not its RMS
             if "grad_avg" not in state:
                 state["grad_avg"] = np.zeros_like(param.data)
             a = state["grad_avg"]
-            a *= self.alpha
-            a += (1 - self.alpha) * grad
-            s = np.sqrt(v - a * a) + self.eps
+            a *= alpha
+            a += (1 - alpha) * grad
+            s = np.sqrt(v - a * a) + group["eps"]
         else:
-            s = np.sqrt(v) + self.eps
-        if self.momentum:
+            s = np.sqrt(v) + group["eps"]
+        if group["momentum"]:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param.data)
             buf = state["momentum_buffer"]
-            buf *= self.momentum
+            buf *= group["momentum"]
             buf += grad / s
-            param.data -= self.lr * buf
+            param.data -= group["lr"] * buf
         else:
-            param.data -= self.lr * (grad / s)
+            param.data -= group["lr"] * (grad / s)
 
 
 class Adagrad(Optimizer):
@@ -334,7 +467,7 @@ class Adagrad(Optimizer):
     state_names = ("step", "sum")
     required_state_names = ("step", "sum")
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2, lr_decay: float = 0.0,
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10):
         super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -350,16 +483,17 @@ class Adagrad(Optimizer):
                     "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0),
                 "eps": _checked_number("Adagrad", "eps", eps, low=0.0)}
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         if not state:          # the accumulator starts when the parameter's first update does
-            state.update(step=0, sum=np.full_like(param.data, self.initial_accumulator_value))
+            state.update(step=0,
+                         sum=np.full_like(param.data, group["initial_accumulator_value"]))
         state["step"] += 1
         total = state["sum"]
         total += grad * grad
-        lr_t = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
-        param.data -= lr_t * (grad / (np.sqrt(total) + self.eps))
+        lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        param.data -= lr_t * (grad / (np.sqrt(total) + group["eps"]))
 
 
 class _OptimizerWithFloatState(Optimizer):
@@ -427,7 +561,7 @@ class Adamax(Optimizer):
     state_names = ("step", "exp_avg", "exp_inf")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 2e-3,
+    def __init__(self, params: Params, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -440,21 +574,21 @@ class Adamax(Optimizer):
                 "weight_decay": _checked_number("Adamax", "weight_decay", weight_decay, low=0.0),
                 "maximize": _checked_flag("Adamax", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_inf=np.zeros_like(param.data))
         state["step"] += 1
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         m, u = state["exp_avg"], state["exp_inf"]
         _lerp_(m, grad, 1 - beta1)
         u *= beta2                 # the largest |g| so far, each older one decayed by b2 a step
-        np.maximum(u, np.abs(grad) + self.eps, out=u)
-        clr = self.lr / (1 - beta1 ** state["step"])
+        np.maximum(u, np.abs(grad) + group["eps"], out=u)
+        clr = group["lr"] / (1 - beta1 ** state["step"])
         param.data += (-clr * m) / u
 
 
@@ -475,7 +609,7 @@ class NAdam(_OptimizerWithFloatState):
     required_state_names = state_names
     float_state_names = ("mu_product",)
 
-    def __init__(self, params: Iterable[Value], lr: float = 2e-3,
+    def __init__(self, params: Params, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False):
@@ -495,9 +629,9 @@ class NAdam(_OptimizerWithFloatState):
                                                         decoupled_weight_decay),
                 "maximize": _checked_flag("NAdam", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param.data),
@@ -505,14 +639,14 @@ class NAdam(_OptimizerWithFloatState):
         state["step"] += 1
         t = state["step"]
         bias_correction2 = 1 - beta2 ** t
-        if self.weight_decay:
-            if self.decoupled_weight_decay:
-                param.data *= 1 - self.lr * self.weight_decay
+        if group["weight_decay"]:
+            if group["decoupled_weight_decay"]:
+                param.data *= 1 - group["lr"] * group["weight_decay"]
             else:
-                grad = grad + self.weight_decay * param.data
+                grad = grad + group["weight_decay"] * param.data
         # the momentum schedule: mu_t rises towards b1 as t grows
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * self.momentum_decay)))
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * self.momentum_decay)))
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * group["momentum_decay"])))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * group["momentum_decay"])))
         state["mu_product"] *= mu
         mu_product = state["mu_product"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -520,9 +654,9 @@ class NAdam(_OptimizerWithFloatState):
         v *= beta2
         v += (1 - beta2) * grad * grad
         denom = np.sqrt(v / bias_correction2)
-        denom += self.eps
-        param.data += (-self.lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
-        param.data += (-self.lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
+        denom += group["eps"]
+        param.data += (-group["lr"] * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+        param.data += (-group["lr"] * mu_next / (1.0 - mu_product * mu_next)) * m / denom
 
 
 class RAdam(Optimizer):
@@ -542,7 +676,7 @@ class RAdam(Optimizer):
     state_names = ("step", "exp_avg", "exp_avg_sq")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
                  maximize: bool = False):
@@ -559,20 +693,20 @@ class RAdam(Optimizer):
                                                         decoupled_weight_decay),
                 "maximize": _checked_flag("RAdam", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
         state["step"] += 1
         t = state["step"]
-        if self.weight_decay:
-            if self.decoupled_weight_decay:
-                param.data *= 1 - self.lr * self.weight_decay
+        if group["weight_decay"]:
+            if group["decoupled_weight_decay"]:
+                param.data *= 1 - group["lr"] * group["weight_decay"]
             else:
-                grad = grad + self.weight_decay * param.data
+                grad = grad + group["weight_decay"] * param.data
         m, v = state["exp_avg"], state["exp_avg_sq"]
         _lerp_(m, grad, 1 - beta1)
         v *= beta2
@@ -586,10 +720,10 @@ class RAdam(Optimizer):
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            adaptive_lr = 1 / (np.sqrt(v) + self.eps) * bias_correction2 ** 0.5
-            param.data -= m_hat * self.lr * adaptive_lr * rect
+            adaptive_lr = 1 / (np.sqrt(v) + group["eps"]) * bias_correction2 ** 0.5
+            param.data -= m_hat * group["lr"] * adaptive_lr * rect
         else:
-            param.data -= m_hat * self.lr
+            param.data -= m_hat * group["lr"]
 
 
 class Adadelta(Optimizer):
@@ -604,7 +738,7 @@ class Adadelta(Optimizer):
     state_names = ("step", "square_avg", "acc_delta")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 1.0, rho: float = 0.9,
+    def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9,
                  eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                          maximize=maximize)
@@ -618,25 +752,26 @@ class Adadelta(Optimizer):
                                                 low=0.0),
                 "maximize": _checked_flag("Adadelta", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
+    def _update(self, param, grad, state, group):
         if not state:
             state.update(step=0, square_avg=np.zeros_like(param.data),
                          acc_delta=np.zeros_like(param.data))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
-        if self.maximize:
+        if group["maximize"]:
             grad = -grad
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         v, u = state["square_avg"], state["acc_delta"]
-        v *= self.rho
-        v += (1 - self.rho) * grad * grad
-        std = np.sqrt(v + self.eps)
-        delta = np.sqrt(u + self.eps)
+        rho, eps = group["rho"], group["eps"]
+        v *= rho
+        v += (1 - rho) * grad * grad
+        std = np.sqrt(v + eps)
+        delta = np.sqrt(u + eps)
         delta /= std
         delta *= grad
-        u *= self.rho
-        u += (1 - self.rho) * delta * delta
-        param.data += -self.lr * delta
+        u *= rho
+        u += (1 - rho) * delta * delta
+        param.data += -group["lr"] * delta
 
 
 class Rprop(Optimizer):
@@ -653,7 +788,7 @@ class Rprop(Optimizer):
     state_names = ("step", "prev", "step_size")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2,
+    def __init__(self, params: Params, lr: float = 1e-2,
                  etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50.0), *, maximize: bool = False):
         super().__init__(params, lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
@@ -677,13 +812,13 @@ class Rprop(Optimizer):
                 "etas": (etaminus, etaplus), "step_sizes": (low, high),
                 "maximize": _checked_flag("Rprop", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        etaminus, etaplus = self.etas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        etaminus, etaplus = group["etas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, prev=np.zeros_like(param.data),
-                         step_size=np.full_like(param.data, self.lr))
+                         step_size=np.full_like(param.data, group["lr"]))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
         prev, step_size = state["prev"], state["step_size"]
         factor = np.array(np.sign(grad * prev))        # 0-d stays an array, to index below
@@ -691,7 +826,7 @@ class Rprop(Optimizer):
         factor[factor < 0] = etaminus          # the sign flipped: we jumped over a minimum
         factor[factor == 0] = 1
         step_size *= factor
-        np.clip(step_size, *self.step_sizes, out=step_size)
+        np.clip(step_size, *group["step_sizes"], out=step_size)
         grad = np.array(grad)                  # a copy: param.grad stays as it was
         grad[factor == etaminus] = 0           # after a flip, rest; the next step starts afresh
         param.data -= np.sign(grad) * step_size
@@ -713,7 +848,7 @@ class ASGD(_OptimizerWithFloatState):
     required_state_names = state_names
     float_state_names = ("eta", "mu")
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2, lambd: float = 1e-4,
+    def __init__(self, params: Params, lr: float = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, *,
                  maximize: bool = False):
         super().__init__(params, lr=lr, lambd=lambd, alpha=alpha, t0=t0,
@@ -727,25 +862,26 @@ class ASGD(_OptimizerWithFloatState):
                 "weight_decay": _checked_number("ASGD", "weight_decay", weight_decay, low=0.0),
                 "maximize": _checked_flag("ASGD", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        if group["maximize"]:
             grad = -grad
         if not state:
-            state.update(step=0, eta=self.lr, mu=1.0, ax=np.zeros_like(param.data))
+            state.update(step=0, eta=group["lr"], mu=1.0, ax=np.zeros_like(param.data))
         state["step"] += 1
         t = state["step"]
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         eta = state["eta"]
-        param.data *= 1 - self.lambd * eta     # decay towards 0
+        param.data *= 1 - group["lambd"] * eta     # decay towards 0
         param.data += -eta * grad
         ax = state["ax"]
         if state["mu"] != 1:
             ax += (param.data - ax) * state["mu"]
         else:                                  # before t0 (and at it) the average is p itself
             ax[...] = param.data
-        state["eta"] = self.lr / ((1 + self.lambd * self.lr * t) ** self.alpha)
-        state["mu"] = 1 / max(1, t - self.t0)
+        lr, lambd = group["lr"], group["lambd"]
+        state["eta"] = lr / ((1 + lambd * lr * t) ** group["alpha"])
+        state["mu"] = 1 / max(1, t - group["t0"])
 
 
 class LBFGS(Optimizer):
@@ -783,7 +919,7 @@ class LBFGS(Optimizer):
                    "prev_flat_grad", "prev_loss", "al")
     required_state_names = ("func_evals", "n_iter")     # the rest come with the first iteration
 
-    def __init__(self, params: Iterable[Value], lr: float = 1.0, max_iter: int = 20,
+    def __init__(self, params: Params, lr: float = 1.0, max_iter: int = 20,
                  max_eval: int | None = None, tolerance_grad: float = 1e-7,
                  tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None):
@@ -792,6 +928,16 @@ class LBFGS(Optimizer):
                          history_size=history_size, line_search_fn=line_search_fn)
         self._dtype = np.result_type(*(param.dtype for param in self.params))
         self._size = sum(param.data.size for param in self.params)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Refused once there is a group: LBFGS keeps one group, as PyTorch's."""
+        if self.param_groups:
+            raise ValueError("LBFGS: got a second param group; LBFGS doesn't support "
+                             "per-parameter options (parameter groups), as PyTorch's: it keeps "
+                             "one flat history of all the parameters' elements and one step "
+                             "for them all; expected one group; pass all the parameters in one "
+                             "list, e.g. LBFGS(model.parameters())")
+        super().add_param_group(param_group)
 
     def _checked_hyperparameters(self, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
                                  history_size, line_search_fn) -> dict:
@@ -2384,6 +2530,23 @@ def _check_momentum_to_cycle(owner: str, optimizer: Optimizer, base_momentum: fl
                          f"> 0 (SGD refuses to load such a state); expected base_momentum and "
                          f"max_momentum > 0; pass e.g. base_momentum={example}, or "
                          f"cycle_momentum=False")
+
+
+def _param_groups(optimizer: str, params) -> list[dict]:
+    """The groups that `params` gives: one {"params": [...]} for an iterable of Values, else
+    its dicts, one per group (checked by add_param_group)."""
+    if isinstance(params, (Value, dict)) or not isinstance(params, Iterable):
+        raise TypeError(f"{optimizer}: params is a {type(params).__name__}; expected an iterable "
+                        f"of Values, e.g. model.parameters(), or of dicts, one per param group, "
+                        f"e.g. [{{'params': model.features.parameters()}}, "
+                        f"{{'params': model.classifier.parameters(), 'lr': 1e-3}}]")
+    params = list(params)
+    if params and all(isinstance(group, dict) for group in params):
+        return params
+    if any(isinstance(group, dict) for group in params):
+        raise TypeError(f"{optimizer}: params mixes dicts and other items; expected either "
+                        f"Values (one group) or dicts, one per param group, each with 'params'")
+    return [{"params": _checked_params(optimizer, params)}]
 
 
 def _checked_params(optimizer: str, params) -> list[Value]:
