@@ -190,9 +190,9 @@ def test_defaults_are_pytorchs(name, defaults):
 
 def test_positional_arguments_are_in_pytorchs_order():
     p = [tc.Value(np.zeros(2))]
-    assert optim.NAdam(p, 0.1, (0.8, 0.9), 1e-6, 0.2, 0.01, True).defaults == dict(lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.2,
-                                   momentum_decay=0.01, decoupled_weight_decay=True,
-                                   maximize=False)
+    assert optim.NAdam(p, 0.1, (0.8, 0.9), 1e-6, 0.2, 0.01, True).defaults == dict(
+        lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.2, momentum_decay=0.01,
+        decoupled_weight_decay=True, maximize=False)
     assert optim.ASGD(p, 0.1, 0.01, 0.5, 10, 0.2).t0 == 10.0
     assert optim.Rprop(p, 0.1, (0.4, 1.1), (0.01, 1)).step_sizes == (0.01, 1.0)
     assert optim.Adadelta(p, 0.5, 0.8, 1e-5, 0.1).rho == 0.8
