@@ -826,8 +826,8 @@ def test_lambda_lr_state_dict_holds_the_position_not_the_function(tmp_path):
     part = optim.LambdaLR(sgd(0.5), lambda epoch: 0.5 ** epoch)
     lrs(part, 3)
     state = part.state_dict()
-    assert state == {"type": "LambdaLR", "settings": {}, "base_lr": 0.5, "last_epoch": 3,
-                     "last_lr": 0.0625}
+    assert state == {"type": "LambdaLR", "settings": {}, "base_lrs": [0.5], "last_epoch": 3,
+                     "last_lrs": [0.0625]}
     tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
     optimizer = sgd(0.5)
     resumed = optim.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
@@ -1037,7 +1037,7 @@ def test_one_cycle_three_phases_by_hand():
 def test_one_cycle_cos_starts_at_max_lr_over_div_factor_and_peaks_at_max_lr():
     optimizer = sgd(123.0, momentum=0.9)
     scheduler = optim.OneCycleLR(optimizer, max_lr=0.1, epochs=2, steps_per_epoch=5)
-    assert scheduler.total_steps == 10 and scheduler.base_lr == 0.1 / 25
+    assert scheduler.total_steps == 10 and scheduler.base_lrs == [0.1 / 25]
     assert optimizer.lr == pytest.approx(0.004, rel=1e-15) and optimizer.momentum == 0.95
     seen = one_cycle_run(scheduler, lambda opt: opt.momentum)
     peak = max(range(11), key=lambda step: seen[step][0])
@@ -1330,11 +1330,12 @@ def test_sequential_lr_runs_every_schedule_from_the_first_ones_base_lr():
     warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)   # lr 0.1 -> 0.01
     cosine = optim.CosineAnnealingLR(optimizer, T_max=10)
     constant = optim.LambdaLR(optimizer, lambda epoch: 3.0)              # lr 0.01 -> 0.03
-    assert (warmup.base_lr, cosine.base_lr, constant.base_lr) == pytest.approx((0.1, 0.01, 0.01))
+    assert [s.base_lrs[0] for s in (warmup, cosine, constant)] == pytest.approx([0.1, 0.01,
+                                                                                 0.01])
     assert optimizer.lr == pytest.approx(0.03)
     scheduler = optim.SequentialLR(optimizer, [warmup, cosine, constant], milestones=[5, 10])
-    assert [s.base_lr for s in (scheduler, warmup, cosine, constant)] == [0.1] * 4
-    assert optimizer.lr == warmup.last_lr == pytest.approx(0.01)   # the first one's epoch 0
+    assert [s.base_lrs for s in (scheduler, warmup, cosine, constant)] == [[0.1]] * 4
+    assert [optimizer.lr] == warmup.last_lrs == pytest.approx([0.01])   # the first one's epoch 0
     assert [s.last_epoch for s in (scheduler, warmup, cosine, constant)] == [0] * 4
     assert lrs(scheduler, 10)[5:] == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 10)) / 2,
                                                     0.1 * (1 + math.cos(math.pi / 5)) / 2,
@@ -1346,7 +1347,7 @@ def test_sequential_lr_runs_every_schedule_from_the_first_ones_base_lr():
     warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)
     decay = optim.StepLR(optimizer, step_size=2)                   # base_lr 0.01
     optim.SequentialLR(optimizer, [decay, warmup], milestones=[3])
-    assert warmup.base_lr == decay.base_lr == optimizer.lr == pytest.approx(0.01)
+    assert warmup.base_lrs == decay.base_lrs == [optimizer.lr] == pytest.approx([0.01])
 
 
 def warmup_then_step(optimizer: optim.Optimizer) -> optim.SequentialLR:
@@ -1421,7 +1422,8 @@ def test_sequential_lr_errors_and_their_fixes():
         optim.SequentialLR(optimizer, [warmup, decay, optim.ExponentialLR(optimizer, 0.9)],
                            milestones=[4, 4])
     # the errors changed nothing
-    assert decay.base_lr == optimizer.lr == pytest.approx(0.01) and warmup.base_lr == 0.1
+    assert decay.base_lrs == [optimizer.lr] == pytest.approx([0.01])
+    assert warmup.base_lrs == [0.1]
     # the fixes the messages suggest
     optim.SequentialLR(optimizer, [decay], milestones=[])
     optim.SequentialLR(optimizer, [warmup, optim.StepLR(optimizer, step_size=2)], milestones=[5])
@@ -1442,7 +1444,7 @@ def test_sequential_lr_load_state_dict_errors_restore_nothing():
         scheduler.load_state_dict(scheduler.schedulers[1].state_dict())
     with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected a dict with "
                                          r"keys 'type', 'settings'"):
-        scheduler.load_state_dict({**before, "last_lr": None, "extra": 1})
+        scheduler.load_state_dict({**before, "last_lrs": None, "extra": 1})
     with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: schedulers is None; "
                                          r"expected a list of 3 state dicts, those of this "
                                          r"SequentialLR's schedules \(LinearLR, StepLR, "
@@ -1491,8 +1493,8 @@ def test_multiplicative_lr_multiplies_the_last_lr_from_epoch_1():
     assert calls == [1, 2, 3, 4, 5]
     halving = optim.MultiplicativeLR(sgd(2.0), [lambda epoch: 0.5], last_epoch=-1)   # a list of one
     assert lrs(halving, 4) == [2.0, 1.0, 0.5, 0.25, 0.125]
-    assert halving.state_dict() == {"type": "MultiplicativeLR", "settings": {}, "base_lr": 2.0,
-                                    "last_epoch": 4, "last_lr": 0.125}
+    assert halving.state_dict() == {"type": "MultiplicativeLR", "settings": {},
+                                    "base_lrs": [2.0], "last_epoch": 4, "last_lrs": [0.125]}
 
 
 def test_multiplicative_lr_resumes_from_its_state_dict(tmp_path):
@@ -1515,7 +1517,7 @@ def test_multiplicative_lr_at_a_sequential_lr_milestone_multiplies_the_lr_it_tak
     # epochs 0-2 the line; epoch 3 (the milestone): the lr it takes over times lr_lambda(0),
     # 0.625 * 0.75 = 0.46875, as PyTorch's step(0)
     assert lrs(scheduler, 5) == [0.25, 0.4375, 0.625, 0.46875, 0.234375, 0.1171875]
-    assert (decay.base_lr, decay.last_epoch) == (1.0, 2)
+    assert (decay.base_lrs, decay.last_epoch) == ([1.0], 2)
 
 
 def test_multiplicative_lr_errors():
@@ -1571,7 +1573,7 @@ def test_cyclic_lr_triangular_by_hand():
     lr, momentum = zip(*cyclic_run(scheduler, 8, lambda opt: opt.momentum), strict=True)
     assert lr == (0.25, 0.75, 1.25, 0.75, 0.25, 0.75, 1.25, 0.75, 0.25)
     assert momentum == (0.75, 0.625, 0.5, 0.625, 0.75, 0.625, 0.5, 0.625, 0.75)
-    assert scheduler.get_last_lr() == [0.25] and scheduler.base_lr == 0.25
+    assert scheduler.get_last_lr() == [0.25] and scheduler.base_lrs == [0.25]
 
 
 def test_cyclic_lr_modes_step_sizes_and_scale_fn_by_hand():
@@ -1627,11 +1629,11 @@ def test_cyclic_lr_resumes_lr_and_momentum_from_its_state_dict(tmp_path):
     part = make(sgd(momentum=0.9))
     cyclic_run(part, 9, lambda opt: opt.momentum)
     state = part.state_dict()
-    assert state["settings"] == {"max_lr": 0.1, "step_size_up": 3, "step_size_down": 4,
+    assert state["settings"] == {"max_lr": (0.1,), "step_size_up": 3, "step_size_down": 4,
                                  "mode": "triangular2", "gamma": 1.0, "scale_mode": "cycle",
-                                 "cycle_momentum": True, "base_momentum": 0.8,
-                                 "max_momentum": 0.9}
-    assert (state["base_lr"], state["last_epoch"]) == (0.01, 9)
+                                 "cycle_momentum": True, "base_momentum": (0.8,),
+                                 "max_momentum": (0.9,)}       # one per param group
+    assert (state["base_lrs"], state["last_epoch"]) == ([0.01], 9)
     tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
     optimizer = sgd(momentum=0.9)
     resumed = make(optimizer)
@@ -1644,9 +1646,9 @@ def test_cyclic_lr_errors():
     for settings, error, message in [
             ({"base_lr": -0.1}, ValueError, r"base_lr is -0.1; expected a number in \[0.0, "
                                             r"inf\)"),
-            ({"max_lr": [0.1, 0.2]}, ValueError, r"max_lr is a list of 2 values; expected one "
-                                                 r"value, or a list of one \(PyTorch takes one "
-                                                 r"per parameter group.*pass e.g. max_lr=0.1"),
+            ({"max_lr": [0.1, 0.2]}, ValueError, r"max_lr is a list of 2 values but the "
+                                                 r"optimizer has one param group; expected one "
+                                                 r"value for every group.*pass e.g. max_lr=0.1"),
             ({"base_lr": "0.01"}, TypeError, r"base_lr is str '0.01'; expected a number"),
             ({"step_size_up": 0}, ValueError, r"step_size_up is 0; expected an int >= 1 \(the "
                                               r"number of batches in which the lr climbs"),
@@ -1756,9 +1758,9 @@ def test_chained_scheduler_multiplies_the_schedules_changes_by_hand():
     assert scheduler.get_last_lr() == [0.5] and scheduler.optimizer is optimizer
     # 1 * 0.5 (ConstantLR) * 0.5 ** e, and from epoch 2 without ConstantLR's 0.5
     assert lrs(scheduler, 4) == [0.5, 0.25, 0.25, 0.125, 0.0625]
-    assert [s.last_lr for s in (constant, exponential)] == [0.125, 0.0625]
+    assert [s.last_lrs for s in (constant, exponential)] == [[0.125], [0.0625]]
     assert [s.last_epoch for s in (scheduler, constant, exponential)] == [4, 4, 4]
-    assert [s.base_lr for s in (scheduler, constant, exponential)] == [1.0, 1.0, 1.0]
+    assert [s.base_lrs for s in (scheduler, constant, exponential)] == [[1.0]] * 3
 
 
 def test_chained_scheduler_steps_cosine_by_pytorchs_recursion():
