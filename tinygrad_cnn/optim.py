@@ -461,6 +461,9 @@ class Adagrad(Optimizer):
     """Adagrad, PyTorch's rule: g += weight_decay * p; sum += g^2 (sum starts at
     initial_accumulator_value); p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps),
     t = this parameter's step count.
+
+    A param group's own initial_accumulator_value starts the sums of its parameters; PyTorch's
+    Adagrad starts every group's at the constructor's (it fills them in its constructor).
     """
 
     hyperparameter_names = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")

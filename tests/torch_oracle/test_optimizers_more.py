@@ -107,7 +107,8 @@ class Theirs:
 
 def ours_from_torch(name, torch_state_dict):
     """PyTorch's optimizer state dict as tinygrad_cnn's: each param group's hyperparameters
-    that tinygrad_cnn has and its parameter indices, step as an int, 0-d tensors as floats."""
+    that tinygrad_cnn has and its parameter indices, step as an int, 0-d tensors as floats, and
+    no SGD momentum_buffer that is None (tinygrad_cnn's SGD without momentum keeps none)."""
     names = getattr(optim, name).hyperparameter_names
     return {"type": name,
             "param_groups": [{**{key: tuple(value) if isinstance(value, (tuple, list)) else value
@@ -117,8 +118,9 @@ def ours_from_torch(name, torch_state_dict):
             "state": {str(index): {key: int(value.item()) if key == "step"
                                    else float(value.item()) if key in FLOAT_STATE
                                    else value.detach().numpy().copy()
-                                   for key, value in entry.items()}
-                      for index, entry in torch_state_dict["state"].items()}}
+                                   for key, value in entry.items() if value is not None}
+                      for index, entry in torch_state_dict["state"].items()
+                      if any(value is not None for value in entry.values())}}
 
 
 def torch_from_ours(torch, state_dict, torch_optimizer):
@@ -142,7 +144,7 @@ def assert_same_state(ours, theirs, tolerance):
     assert ours["state"].keys() == theirs["state"].keys()
     for index, entry in ours["state"].items():
         assert entry.keys() == theirs["state"][index].keys(), index
-        assert entry["step"] == theirs["state"][index]["step"]
+        assert entry.get("step") == theirs["state"][index].get("step")     # SGD keeps none
         for key, value in entry.items():
             assert type(value) is type(theirs["state"][index][key]), key
             np.testing.assert_allclose(value, theirs["state"][index][key], **tolerance,
