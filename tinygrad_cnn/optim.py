@@ -1,12 +1,13 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Adamax`, `NAdam`, `RAdam`,
 `Adadelta`, `Rprop`, `ASGD` and `LBFGS` (with its strong Wolfe line search) with PyTorch's
-options, update rules and state names, and PyTorch's learning-rate schedules `StepLR`,
-`CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`, `LambdaLR`, `MultiplicativeLR`, `LinearLR`,
-`ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`, `OneCycleLR`, `CyclicLR`,
-`ReduceLROnPlateau`, `SequentialLR` (one schedule after another) and `ChainedScheduler` (several
-at once). An optimizer's `step()` updates the parameters' data in place from their gradients
-(LBFGS's `step(closure)` evaluates the loss itself, as often as it needs); a scheduler's `step()`
-sets the next epoch's (OneCycleLR, CyclicLR: batch's) learning rate."""
+options, param groups, update rules and state names, and PyTorch's learning-rate schedules
+`StepLR`, `CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`, `LambdaLR`, `MultiplicativeLR`,
+`LinearLR`, `ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`, `OneCycleLR`,
+`CyclicLR`, `ReduceLROnPlateau`, `SequentialLR` (one schedule after another) and
+`ChainedScheduler` (several at once). An optimizer's `step()` updates the parameters' data in
+place from their gradients (LBFGS's `step(closure)` evaluates the loss itself, as often as it
+needs); a scheduler's `step()` sets the next epoch's (OneCycleLR, CyclicLR: batch's) learning
+rate."""
 
 from __future__ import annotations
 
