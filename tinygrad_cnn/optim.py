@@ -915,6 +915,9 @@ class LBFGS(Optimizer):
     prev_loss and the lists ro (1 / y.s) and al hold floats (al: None where unused). A parameter
     whose grad is None counts as a zero gradient, as PyTorch's; one with requires_grad=False is
     never moved (its part of every direction is 0).
+
+    LBFGS takes one param group, as PyTorch's (a second is refused): step() reads the
+    hyperparameters as attributes, `self.lr`, which are that group's.
     """
 
     hyperparameter_names = ("lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
