@@ -346,3 +346,55 @@ def test_cycling_schedules_cycle_every_groups_own_momentum():
                                          r"of SGD with nesterov=True \(param group 1\) to 0.0"):
         optim.OneCycleLR(nesterov, max_lr=0.1, total_steps=10, base_momentum=[0.85, 0.0])
     optim.OneCycleLR(nesterov, max_lr=0.1, total_steps=10, base_momentum=[0.0, 0.85])
+
+
+def earlier_schedule(state):
+    """A one-group schedule's state dict as earlier versions wrote it: one base_lr and last_lr,
+    settings taken one per group (max_lr, min_lr, the momenta) as plain numbers."""
+    earlier = {key: value for key, value in state.items() if key not in ("base_lrs", "last_lrs")}
+    earlier.update(base_lr=state["base_lrs"][0], last_lr=state["last_lrs"][0])
+    earlier["settings"] = {key: value[0] if isinstance(value, tuple) and len(value) == 1
+                           and key != "milestones" else value
+                           for key, value in state["settings"].items()}
+    if "schedulers" in state:
+        earlier["schedulers"] = [earlier_schedule(inner) for inner in state["schedulers"]]
+    return earlier
+
+
+EARLIER = [
+    ("StepLR", lambda opt: optim.StepLR(opt, step_size=2, gamma=0.5), lambda s: s.step()),
+    ("ReduceLROnPlateau", lambda opt: optim.ReduceLROnPlateau(opt, patience=0, min_lr=0.01),
+     lambda s: s.step(1.0)),
+    ("OneCycleLR", lambda opt: optim.OneCycleLR(opt, max_lr=0.5, total_steps=10),
+     lambda s: s.step()),
+    ("SequentialLR", lambda opt: optim.SequentialLR(
+        opt, [optim.LinearLR(opt, 0.1, total_iters=2), optim.ExponentialLR(opt, 0.9)],
+        milestones=[2]), lambda s: s.step()),
+    ("ChainedScheduler", lambda opt: optim.ChainedScheduler(
+        [optim.ConstantLR(opt, 0.5, total_iters=2), optim.ExponentialLR(opt, 0.9)]),
+     lambda s: s.step()),
+]
+
+
+@pytest.mark.parametrize("name, make, step", EARLIER, ids=[e[0] for e in EARLIER])
+def test_schedule_state_dicts_of_earlier_versions_load_on_one_group(name, make, step):
+    def fresh():
+        optimizer = optim.SGD(values(2), lr=0.1, momentum=0.9)
+        return optimizer, make(optimizer)
+
+    whole_optimizer, whole = fresh()
+    lrs = []
+    for _ in range(6):
+        step(whole)
+        lrs.append(whole_optimizer.lr)
+    _, first = fresh()
+    for _ in range(3):
+        step(first)
+    optimizer, resumed = fresh()
+    resumed.load_state_dict(earlier_schedule(first.state_dict()))
+    assert resumed.state_dict() == first.state_dict()
+    resumed_lrs = []
+    for _ in range(3):
+        step(resumed)
+        resumed_lrs.append(optimizer.lr)
+    assert resumed_lrs == lrs[3:]
