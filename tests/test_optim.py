@@ -223,9 +223,10 @@ def test_adagrad_first_step_moves_each_weight_by_lr(problem):
 ])
 def test_defaults_are_pytorchs(name, defaults):
     settings = {"lr": 0.1} if name == "SGD" else {}
-    hyperparameters = getattr(optim, name)([tc.Value(np.zeros(2))], **settings).state_dict()[
-        "hyperparameters"]
-    assert hyperparameters == {**settings, **defaults}
+    optimizer = getattr(optim, name)([tc.Value(np.zeros(2))], **settings)
+    assert optimizer.defaults == {**settings, **defaults}
+    (group,) = optimizer.state_dict()["param_groups"]
+    assert group == {**settings, **defaults, "params": [0]}
 
 
 def test_adamw_default_weight_decay_is_pytorchs():
@@ -404,16 +405,16 @@ def test_state_dict_contents_are_copies(rng):
     optimizer.step()
     state = optimizer.state_dict()
     assert state["type"] == "Adam"
-    assert state["hyperparameters"] == {"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
-                                        "weight_decay": 0.0, "amsgrad": False}
+    assert state["param_groups"] == [{"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
+                                      "weight_decay": 0.0, "amsgrad": False, "params": [0]}]
     assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
     optimizer.step()
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     assert optim.SGD([p], lr=0.1).state_dict() == {
-        "type": "SGD", "hyperparameters": {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
-                                           "dampening": 0.0, "nesterov": False},
+        "type": "SGD", "param_groups": [{"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
+                                         "dampening": 0.0, "nesterov": False, "params": [0]}],
         "state": {}}
 
 
@@ -443,13 +444,13 @@ def test_load_state_dict_errors_restore_nothing(rng):
     with pytest.raises(ValueError, match=r"Adam.load_state_dict: the state dict is from a SGD "
                                          r"optimizer; expected one from a Adam"):
         optim.Adam([p, q]).load_state_dict(source.state_dict())
-    with pytest.raises(ValueError, match=r"expected a dict with keys 'type', 'hyperparameters' "
+    with pytest.raises(ValueError, match=r"expected a dict with keys 'type', 'param_groups' "
                                          r"and 'state'"):
         optim.Adam([p, q]).load_state_dict({"state": {}})
     state = source.state_dict()
-    del state["hyperparameters"]["momentum"]
-    with pytest.raises(ValueError, match=r"hyperparameters .*; expected a dict with keys lr, "
-                                         r"momentum, weight_decay"):
+    del state["param_groups"][0]["momentum"]
+    with pytest.raises(ValueError, match=r"param group 0 has hyperparameters .*; expected the "
+                                         r"keys lr, momentum, weight_decay"):
         optim.SGD([p, q], lr=0.1).load_state_dict(state)
 
 
@@ -529,11 +530,18 @@ def test_an_option_turned_off_mid_run_saves_and_resumes(rng, option, on, off, bu
     part_optimizer = make([part], **{option: on})
     steps(part_optimizer, part, 0, 3)
     state = part_optimizer.state_dict()
-    assert state["hyperparameters"][option] == off and buffer in state["state"]["0"]
+    assert state["param_groups"][0][option] == off and buffer in state["state"]["0"]
     resumed = make([part], lr=0.5)
     resumed.load_state_dict(state)
     steps(resumed, part, 3, 6)
     np.testing.assert_array_equal(part.data, whole.data)
+
+
+def earlier_format(state_dict):
+    """A one-group state dict in the format of earlier versions: one "hyperparameters" dict."""
+    (group,) = state_dict["param_groups"]
+    return {"type": state_dict["type"], "state": state_dict["state"],
+            "hyperparameters": {key: value for key, value in group.items() if key != "params"}}
 
 
 def test_state_dicts_saved_before_the_new_options_still_load():
@@ -542,7 +550,7 @@ def test_state_dicts_saved_before_the_new_options_still_load():
     p.grad = np.ones(2)
     sgd = optim.SGD([p], lr=0.1, momentum=0.9)
     sgd.step()
-    old = sgd.state_dict()
+    old = earlier_format(sgd.state_dict())
     del old["hyperparameters"]["dampening"], old["hyperparameters"]["nesterov"]
     resumed = optim.SGD([p], lr=0.5, momentum=0.9, nesterov=True)
     resumed.load_state_dict(old)
@@ -551,7 +559,7 @@ def test_state_dicts_saved_before_the_new_options_still_load():
                                   sgd.state[0]["momentum_buffer"])
     adam = optim.Adam([p], lr=0.1)
     adam.step()
-    old = adam.state_dict()
+    old = earlier_format(adam.state_dict())
     del old["hyperparameters"]["amsgrad"]
     resumed = optim.Adam([p], amsgrad=True)
     resumed.load_state_dict(old)
@@ -818,8 +826,8 @@ def test_lambda_lr_state_dict_holds_the_position_not_the_function(tmp_path):
     part = optim.LambdaLR(sgd(0.5), lambda epoch: 0.5 ** epoch)
     lrs(part, 3)
     state = part.state_dict()
-    assert state == {"type": "LambdaLR", "settings": {}, "base_lr": 0.5, "last_epoch": 3,
-                     "last_lr": 0.0625}
+    assert state == {"type": "LambdaLR", "settings": {}, "base_lrs": [0.5], "last_epoch": 3,
+                     "last_lrs": [0.0625]}
     tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
     optimizer = sgd(0.5)
     resumed = optim.LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
@@ -1029,7 +1037,7 @@ def test_one_cycle_three_phases_by_hand():
 def test_one_cycle_cos_starts_at_max_lr_over_div_factor_and_peaks_at_max_lr():
     optimizer = sgd(123.0, momentum=0.9)
     scheduler = optim.OneCycleLR(optimizer, max_lr=0.1, epochs=2, steps_per_epoch=5)
-    assert scheduler.total_steps == 10 and scheduler.base_lr == 0.1 / 25
+    assert scheduler.total_steps == 10 and scheduler.base_lrs == [0.1 / 25]
     assert optimizer.lr == pytest.approx(0.004, rel=1e-15) and optimizer.momentum == 0.95
     seen = one_cycle_run(scheduler, lambda opt: opt.momentum)
     peak = max(range(11), key=lambda step: seen[step][0])
@@ -1322,11 +1330,12 @@ def test_sequential_lr_runs_every_schedule_from_the_first_ones_base_lr():
     warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)   # lr 0.1 -> 0.01
     cosine = optim.CosineAnnealingLR(optimizer, T_max=10)
     constant = optim.LambdaLR(optimizer, lambda epoch: 3.0)              # lr 0.01 -> 0.03
-    assert (warmup.base_lr, cosine.base_lr, constant.base_lr) == pytest.approx((0.1, 0.01, 0.01))
+    assert [s.base_lrs[0] for s in (warmup, cosine, constant)] == pytest.approx([0.1, 0.01,
+                                                                                 0.01])
     assert optimizer.lr == pytest.approx(0.03)
     scheduler = optim.SequentialLR(optimizer, [warmup, cosine, constant], milestones=[5, 10])
-    assert [s.base_lr for s in (scheduler, warmup, cosine, constant)] == [0.1] * 4
-    assert optimizer.lr == warmup.last_lr == pytest.approx(0.01)   # the first one's epoch 0
+    assert [s.base_lrs for s in (scheduler, warmup, cosine, constant)] == [[0.1]] * 4
+    assert [optimizer.lr] == warmup.last_lrs == pytest.approx([0.01])   # the first one's epoch 0
     assert [s.last_epoch for s in (scheduler, warmup, cosine, constant)] == [0] * 4
     assert lrs(scheduler, 10)[5:] == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 10)) / 2,
                                                     0.1 * (1 + math.cos(math.pi / 5)) / 2,
@@ -1338,7 +1347,7 @@ def test_sequential_lr_runs_every_schedule_from_the_first_ones_base_lr():
     warmup = optim.LinearLR(optimizer, start_factor=0.1, total_iters=5)
     decay = optim.StepLR(optimizer, step_size=2)                   # base_lr 0.01
     optim.SequentialLR(optimizer, [decay, warmup], milestones=[3])
-    assert warmup.base_lr == decay.base_lr == optimizer.lr == pytest.approx(0.01)
+    assert warmup.base_lrs == decay.base_lrs == [optimizer.lr] == pytest.approx([0.01])
 
 
 def warmup_then_step(optimizer: optim.Optimizer) -> optim.SequentialLR:
@@ -1413,7 +1422,8 @@ def test_sequential_lr_errors_and_their_fixes():
         optim.SequentialLR(optimizer, [warmup, decay, optim.ExponentialLR(optimizer, 0.9)],
                            milestones=[4, 4])
     # the errors changed nothing
-    assert decay.base_lr == optimizer.lr == pytest.approx(0.01) and warmup.base_lr == 0.1
+    assert decay.base_lrs == [optimizer.lr] == pytest.approx([0.01])
+    assert warmup.base_lrs == [0.1]
     # the fixes the messages suggest
     optim.SequentialLR(optimizer, [decay], milestones=[])
     optim.SequentialLR(optimizer, [warmup, optim.StepLR(optimizer, step_size=2)], milestones=[5])
@@ -1434,7 +1444,7 @@ def test_sequential_lr_load_state_dict_errors_restore_nothing():
         scheduler.load_state_dict(scheduler.schedulers[1].state_dict())
     with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: expected a dict with "
                                          r"keys 'type', 'settings'"):
-        scheduler.load_state_dict({**before, "last_lr": None, "extra": 1})
+        scheduler.load_state_dict({**before, "last_lrs": None, "extra": 1})
     with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: schedulers is None; "
                                          r"expected a list of 3 state dicts, those of this "
                                          r"SequentialLR's schedules \(LinearLR, StepLR, "
@@ -1483,8 +1493,8 @@ def test_multiplicative_lr_multiplies_the_last_lr_from_epoch_1():
     assert calls == [1, 2, 3, 4, 5]
     halving = optim.MultiplicativeLR(sgd(2.0), [lambda epoch: 0.5], last_epoch=-1)   # a list of one
     assert lrs(halving, 4) == [2.0, 1.0, 0.5, 0.25, 0.125]
-    assert halving.state_dict() == {"type": "MultiplicativeLR", "settings": {}, "base_lr": 2.0,
-                                    "last_epoch": 4, "last_lr": 0.125}
+    assert halving.state_dict() == {"type": "MultiplicativeLR", "settings": {},
+                                    "base_lrs": [2.0], "last_epoch": 4, "last_lrs": [0.125]}
 
 
 def test_multiplicative_lr_resumes_from_its_state_dict(tmp_path):
@@ -1507,7 +1517,7 @@ def test_multiplicative_lr_at_a_sequential_lr_milestone_multiplies_the_lr_it_tak
     # epochs 0-2 the line; epoch 3 (the milestone): the lr it takes over times lr_lambda(0),
     # 0.625 * 0.75 = 0.46875, as PyTorch's step(0)
     assert lrs(scheduler, 5) == [0.25, 0.4375, 0.625, 0.46875, 0.234375, 0.1171875]
-    assert (decay.base_lr, decay.last_epoch) == (1.0, 2)
+    assert (decay.base_lrs, decay.last_epoch) == ([1.0], 2)
 
 
 def test_multiplicative_lr_errors():
@@ -1563,7 +1573,7 @@ def test_cyclic_lr_triangular_by_hand():
     lr, momentum = zip(*cyclic_run(scheduler, 8, lambda opt: opt.momentum), strict=True)
     assert lr == (0.25, 0.75, 1.25, 0.75, 0.25, 0.75, 1.25, 0.75, 0.25)
     assert momentum == (0.75, 0.625, 0.5, 0.625, 0.75, 0.625, 0.5, 0.625, 0.75)
-    assert scheduler.get_last_lr() == [0.25] and scheduler.base_lr == 0.25
+    assert scheduler.get_last_lr() == [0.25] and scheduler.base_lrs == [0.25]
 
 
 def test_cyclic_lr_modes_step_sizes_and_scale_fn_by_hand():
@@ -1619,11 +1629,11 @@ def test_cyclic_lr_resumes_lr_and_momentum_from_its_state_dict(tmp_path):
     part = make(sgd(momentum=0.9))
     cyclic_run(part, 9, lambda opt: opt.momentum)
     state = part.state_dict()
-    assert state["settings"] == {"max_lr": 0.1, "step_size_up": 3, "step_size_down": 4,
+    assert state["settings"] == {"max_lr": (0.1,), "step_size_up": 3, "step_size_down": 4,
                                  "mode": "triangular2", "gamma": 1.0, "scale_mode": "cycle",
-                                 "cycle_momentum": True, "base_momentum": 0.8,
-                                 "max_momentum": 0.9}
-    assert (state["base_lr"], state["last_epoch"]) == (0.01, 9)
+                                 "cycle_momentum": True, "base_momentum": (0.8,),
+                                 "max_momentum": (0.9,)}       # one per param group
+    assert (state["base_lrs"], state["last_epoch"]) == ([0.01], 9)
     tc.save({"scheduler": state}, tmp_path / "checkpoint.npz")
     optimizer = sgd(momentum=0.9)
     resumed = make(optimizer)
@@ -1636,9 +1646,9 @@ def test_cyclic_lr_errors():
     for settings, error, message in [
             ({"base_lr": -0.1}, ValueError, r"base_lr is -0.1; expected a number in \[0.0, "
                                             r"inf\)"),
-            ({"max_lr": [0.1, 0.2]}, ValueError, r"max_lr is a list of 2 values; expected one "
-                                                 r"value, or a list of one \(PyTorch takes one "
-                                                 r"per parameter group.*pass e.g. max_lr=0.1"),
+            ({"max_lr": [0.1, 0.2]}, ValueError, r"max_lr is a list of 2 values but the "
+                                                 r"optimizer has one param group; expected one "
+                                                 r"value for every group.*pass e.g. max_lr=0.1"),
             ({"base_lr": "0.01"}, TypeError, r"base_lr is str '0.01'; expected a number"),
             ({"step_size_up": 0}, ValueError, r"step_size_up is 0; expected an int >= 1 \(the "
                                               r"number of batches in which the lr climbs"),
@@ -1748,9 +1758,9 @@ def test_chained_scheduler_multiplies_the_schedules_changes_by_hand():
     assert scheduler.get_last_lr() == [0.5] and scheduler.optimizer is optimizer
     # 1 * 0.5 (ConstantLR) * 0.5 ** e, and from epoch 2 without ConstantLR's 0.5
     assert lrs(scheduler, 4) == [0.5, 0.25, 0.25, 0.125, 0.0625]
-    assert [s.last_lr for s in (constant, exponential)] == [0.125, 0.0625]
+    assert [s.last_lrs for s in (constant, exponential)] == [[0.125], [0.0625]]
     assert [s.last_epoch for s in (scheduler, constant, exponential)] == [4, 4, 4]
-    assert [s.base_lr for s in (scheduler, constant, exponential)] == [1.0, 1.0, 1.0]
+    assert [s.base_lrs for s in (scheduler, constant, exponential)] == [[1.0]] * 3
 
 
 def test_chained_scheduler_steps_cosine_by_pytorchs_recursion():

@@ -184,15 +184,15 @@ def test_steps_match_the_formula(rng, shape, name, settings):
 ])
 def test_defaults_are_pytorchs(name, defaults):
     optimizer = getattr(optim, name)([tc.Value(np.zeros(2))])
-    assert optimizer.state_dict()["hyperparameters"] == defaults
+    assert optimizer.defaults == defaults
+    assert optimizer.state_dict()["param_groups"] == [{**defaults, "params": [0]}]
 
 
 def test_positional_arguments_are_in_pytorchs_order():
     p = [tc.Value(np.zeros(2))]
-    assert optim.NAdam(p, 0.1, (0.8, 0.9), 1e-6, 0.2, 0.01, True).state_dict()[
-        "hyperparameters"] == dict(lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.2,
-                                   momentum_decay=0.01, decoupled_weight_decay=True,
-                                   maximize=False)
+    assert optim.NAdam(p, 0.1, (0.8, 0.9), 1e-6, 0.2, 0.01, True).defaults == dict(
+        lr=0.1, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.2, momentum_decay=0.01,
+        decoupled_weight_decay=True, maximize=False)
     assert optim.ASGD(p, 0.1, 0.01, 0.5, 10, 0.2).t0 == 10.0
     assert optim.Rprop(p, 0.1, (0.4, 1.1), (0.01, 1)).step_sizes == (0.01, 1.0)
     assert optim.Adadelta(p, 0.5, 0.8, 1e-5, 0.1).rho == 0.8
@@ -491,7 +491,7 @@ def test_load_state_dict_errors_restore_nothing():
                                          r"optimizer; expected one from a NAdam"):
         optim.NAdam([p]).load_state_dict(source.state_dict())
     rprop = optim.Rprop([p]).state_dict()
-    rprop["hyperparameters"]["etas"] = (1.5, 1.2)
+    rprop["param_groups"][0]["etas"] = (1.5, 1.2)
     with pytest.raises(ValueError, match=r"Rprop: etas is \(1.5, 1.2\); expected"):
         optim.Rprop([p]).load_state_dict(rprop)
 
@@ -790,7 +790,7 @@ def test_lbfgs_hyperparameter_errors(settings, message):
 
 def test_lbfgs_defaults_are_pytorchs():
     optimizer = optim.LBFGS([tc.Value(np.zeros(2))], max_iter=7)
-    assert optimizer.state_dict()["hyperparameters"] == {
+    assert optimizer.defaults == {
         "lr": 1.0, "max_iter": 7, "max_eval": 8, "tolerance_grad": 1e-7,
         "tolerance_change": 1e-9, "history_size": 100, "line_search_fn": None}
     assert optim.LBFGS([tc.Value(np.zeros(2))]).max_eval == 25
@@ -815,5 +815,5 @@ def test_lbfgs_load_state_dict_errors_restore_nothing(rng):
         with pytest.raises(ValueError, match=r"LBFGS.load_state_dict: 1 problem\(s\), nothing "
                                              r"was restored:\n  state for parameter \d: "
                                              + message):
-            other.load_state_dict({**good, "state": state})
+            other.load_state_dict({**other.state_dict(), "state": state})
         assert other.state == {}

@@ -108,13 +108,13 @@ def test_lambda_lr_takes_a_list_of_one_function():
 
 @pytest.mark.parametrize("name, example", [("LambdaLR", "0.95 \\*\\* epoch"),
                                            ("MultiplicativeLR", "0.95")])
-def test_a_list_of_two_functions_is_refused(name, example):
+def test_a_list_of_two_functions_is_refused_for_one_group(name, example):
     schedule = getattr(optim, name)
-    with pytest.raises(ValueError, match=rf"{name}: lr_lambda is a list of 2 values; expected "
-                                         rf"one value, or a list of one \(PyTorch takes one per "
-                                         rf"parameter group, and tinygrad_cnn optimizers have "
-                                         rf"one group\); pass e.g. lr_lambda=lambda epoch: "
-                                         rf"{example}$"):
+    with pytest.raises(ValueError, match=rf"{name}: lr_lambda is a list of 2 values but the "
+                                         rf"optimizer has one param group; expected one value "
+                                         rf"for every group, or a list of one per group \(as "
+                                         rf"PyTorch takes it\); pass e.g. lr_lambda=lambda "
+                                         rf"epoch: {example}$"):
         schedule(sgd(), [lambda epoch: 1.0, lambda epoch: 0.5])
 
 

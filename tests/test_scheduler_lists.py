@@ -1,10 +1,10 @@
-"""Where PyTorch's schedules take one value per parameter group, ours take a value or a list of
-one (tinygrad_cnn optimizers have one group): OneCycleLR's max_lr, base_momentum and
-max_momentum, CyclicLR's base_lr, max_lr, base_momentum and max_momentum, ReduceLROnPlateau's
-min_lr. A list of one is the plain value, step for step; lists of other lengths are refused with
-an error whose suggested fix runs. LambdaLR's and MultiplicativeLR's lr_lambda are in
-tests/test_scheduler_last_epoch.py; the comparisons with PyTorch in
-tests/torch_oracle/test_schedulers_torch.py."""
+"""Where PyTorch's schedules take one value per parameter group, ours take a value (for every
+group) or a list of one per group: OneCycleLR's max_lr, base_momentum and max_momentum,
+CyclicLR's base_lr, max_lr, base_momentum and max_momentum, ReduceLROnPlateau's min_lr. On an
+optimizer of one group a list of one is the plain value, step for step; lists of other lengths
+are refused with an error whose suggested fix runs (two groups: tests/test_param_groups.py).
+LambdaLR's and MultiplicativeLR's lr_lambda are in tests/test_scheduler_last_epoch.py; the
+comparisons with PyTorch in tests/torch_oracle/test_schedulers_torch.py."""
 
 import re
 
@@ -68,7 +68,7 @@ def test_one_cycle_lists_of_one_are_the_plain_values(make_optimizer, name, lists
     assert run(listed, ONE_CYCLE_STEPS) == plain              # float for float
     settings = listed.state_dict()["settings"]                # plain numbers, as saved
     assert (settings["max_lr"], settings["base_momentum"], settings["max_momentum"]) == (
-        1.0, 0.85, 0.95)
+        (1.0,), (0.85,), (0.95,))                            # one per param group
 
 
 def test_one_cycle_list_of_one_resumes_from_its_state_dict():
@@ -136,15 +136,18 @@ REFUSED = [
                          ids=[f"{c[0]} {c[2]}" for c in REFUSED])
 def test_lists_of_other_lengths_are_refused_and_the_fix_runs(owner, make, name, pair, length):
     values = type(pair)(pair[:length])
-    message = (rf"{owner}: {name} is a {type(pair).__name__} of {length} values; expected one "
-               rf"value, or a list of one \(PyTorch takes one per parameter group, and "
-               rf"tinygrad_cnn optimizers have one group\); pass e.g. {name}=(\S+)$")
+    message = (rf"{owner}: {name} is a {type(pair).__name__} of {length} values but the "
+               rf"optimizer has one param group; expected one value for every group, or a list "
+               rf"of one per group \(as PyTorch takes it\); pass e.g. {name}=(\S+)$")
     with pytest.raises(ValueError, match=message) as error:
         make(**{name: values})
     # the fix the message suggests: one value
     suggested = float(re.search(message, str(error.value)).group(1))
     scheduler = make(**{name: suggested})
-    assert getattr(scheduler, name) == suggested
+    if name == "base_lr":
+        assert scheduler.base_lrs == [suggested]
+    else:
+        assert getattr(scheduler, name) == (suggested,)      # one per param group
     if owner == "ReduceLROnPlateau":
         scheduler.step(1.0)
     else:

@@ -119,7 +119,7 @@ def test_zoo_command_trains_resumes_and_refuses_another_network(tmp_path, fake_m
     assert metrics["args"]["lr"] == 1e-3 and metrics["args"]["lr_decay"] == 0.7
     checkpoint = tc.load(out / "checkpoint.npz")
     assert checkpoint["settings"]["model"] == "lenet5"
-    assert checkpoint["scheduler"]["last_lr"] == pytest.approx(1e-3 * 0.7, rel=1e-12)
+    assert checkpoint["scheduler"]["last_lrs"] == pytest.approx([1e-3 * 0.7], rel=1e-12)
     for figure in ("curves.png", "confusion_matrix.png", "filters.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]

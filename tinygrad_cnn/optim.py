@@ -1,12 +1,13 @@
 """Optimizers `SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Adamax`, `NAdam`, `RAdam`,
 `Adadelta`, `Rprop`, `ASGD` and `LBFGS` (with its strong Wolfe line search) with PyTorch's
-options, update rules and state names, and PyTorch's learning-rate schedules `StepLR`,
-`CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`, `LambdaLR`, `MultiplicativeLR`, `LinearLR`,
-`ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`, `OneCycleLR`, `CyclicLR`,
-`ReduceLROnPlateau`, `SequentialLR` (one schedule after another) and `ChainedScheduler` (several
-at once). An optimizer's `step()` updates the parameters' data in place from their gradients
-(LBFGS's `step(closure)` evaluates the loss itself, as often as it needs); a scheduler's `step()`
-sets the next epoch's (OneCycleLR, CyclicLR: batch's) learning rate."""
+options, param groups, update rules and state names, and PyTorch's learning-rate schedules
+`StepLR`, `CosineAnnealingLR`, `ExponentialLR`, `MultiStepLR`, `LambdaLR`, `MultiplicativeLR`,
+`LinearLR`, `ConstantLR`, `PolynomialLR`, `CosineAnnealingWarmRestarts`, `OneCycleLR`,
+`CyclicLR`, `ReduceLROnPlateau`, `SequentialLR` (one schedule after another) and
+`ChainedScheduler` (several at once). An optimizer's `step()` updates the parameters' data in
+place from their gradients (LBFGS's `step(closure)` evaluates the loss itself, as often as it
+needs); a scheduler's `step()` sets the next epoch's (OneCycleLR, CyclicLR: batch's) learning
+rate."""
 
 from __future__ import annotations
 
@@ -20,19 +21,32 @@ import numpy as np
 
 from tinygrad_cnn.value import Value
 
+# What an optimizer takes: Values (one param group), or dicts, one per group, each with "params"
+Params = Iterable[Value] | Iterable[dict]
+
 
 class Optimizer:
-    """Base class: holds the parameters, their per-parameter state and the hyperparameters.
+    """Base class: holds the parameters in groups, their per-parameter state and the
+    hyperparameters of every group.
+
+    `params` is an iterable of Values (one group), or of dicts, one per group, each with
+    "params" (its Values) and any hyperparameters of its own, e.g. {"params":
+    model.classifier.parameters(), "lr": 1e-3}; the rest come from the constructor's, as in
+    PyTorch. `param_groups` is the list of groups: dicts holding "params" (a list of Values) and
+    every hyperparameter; `defaults`, the constructor's hyperparameters. Reading a hyperparameter
+    as an attribute (`optimizer.lr`) gives its value when every group holds the same one, and is
+    an error when they differ; setting one (`optimizer.lr = 1e-4`) sets it in every group, for
+    the next step.
 
     Subclasses name their hyperparameters in `hyperparameter_names` and check them in
     `_checked_hyperparameters`, name every entry a parameter's state may hold in `state_names`,
-    and define `_update(param, grad, state)`, which changes `param.data` in place. A state holds
-    nothing before the parameter's first update, then at least `required_state_names`; the
-    other buffers belong to options (SGD's momentum, Adam's amsgrad) and `_update` makes each
-    when it first needs it, so an option switched on or off between steps (they are plain
-    attributes) leaves states that still save and load. Buffers are arrays of the parameter's
-    shape and dtype, updated in place; counts are ints.
-    Hyperparameters are plain attributes (e.g. `optimizer.lr = 1e-4` changes the next step).
+    and define `_update(param, grad, state, group)`, which changes `param.data` in place by the
+    hyperparameters of the parameter's group. A state holds nothing before the parameter's first
+    update, then at least `required_state_names`; the other buffers belong to options (SGD's
+    momentum, Adam's amsgrad) and `_update` makes each when it first needs it, so an option
+    switched on or off between steps leaves states that still save and load. Buffers are arrays
+    of the parameter's shape and dtype, updated in place; counts are ints. States are keyed by
+    the parameter's index over all the groups in order (PyTorch's numbering).
     """
 
     hyperparameter_names: tuple[str, ...] = ()
@@ -41,21 +55,85 @@ class Optimizer:
     # hyperparameters added since state dicts were first saved, with the values older ones meant
     added_hyperparameters: dict = {}
 
-    def __init__(self, params: Iterable[Value], **hyperparameters):
-        self.params = _checked_params(type(self).__name__, params)
-        self.__dict__.update(self._checked_hyperparameters(**hyperparameters))
+    def __init__(self, params: Params, **defaults):
+        self.defaults = self._checked_hyperparameters(**defaults)
+        self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}     # parameter index -> its buffers, made on first use
+        for group in _param_groups(type(self).__name__, params):
+            self.add_param_group(group)
 
     def _checked_hyperparameters(self, **hyperparameters) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define _checked_hyperparameters")
 
-    def _update(self, param: Value, grad: np.ndarray, state: dict) -> None:
+    def _update(self, param: Value, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update")
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group: a dict with "params" (a Value or an iterable of Values, none of them in
+        another group) and any hyperparameters of its own; the others are `defaults`. The
+        group's hyperparameters are checked as the constructor's are."""
+        owner = f"{type(self).__name__}: param group {len(self.param_groups)}"
+        names = ", ".join(self.hyperparameter_names)
+        example = '{"params": model.classifier.parameters(), "lr": 1e-3}'
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{owner} is a {type(param_group).__name__}; expected a dict with "
+                            f"'params' and any of {names}, e.g. {example}")
+        if "params" not in param_group:
+            raise ValueError(f"{owner} has keys {sorted(param_group)} but no 'params'; expected "
+                             f"a dict with 'params', the group's Values, and any of {names} "
+                             f"to override, e.g. {example}")
+        unknown = sorted(set(param_group) - {"params", *self.hyperparameter_names})
+        if unknown:
+            raise ValueError(f"{owner} has unknown key(s) {unknown}; expected 'params' and any "
+                             f"of the {type(self).__name__} hyperparameters {names}")
+        params = param_group["params"]
+        params = _checked_params(owner, [params] if isinstance(params, Value) else params)
+        for i, param in enumerate(params):
+            for k, group in enumerate(self.param_groups):
+                if any(param is other for other in group["params"]):
+                    raise ValueError(f"{owner}: parameter {i} (shape {param.shape}) is in param "
+                                     f"group {k} already; expected each parameter in one group "
+                                     f"only, as in PyTorch; leave it out of one of them")
+        overrides = {key: value for key, value in param_group.items() if key != "params"}
+        hyperparameters = self._checked_hyperparameters(**{**self.defaults, **overrides})
+        self.param_groups.append({"params": params, **hyperparameters})
+
+    @property
+    def params(self) -> list[Value]:
+        """Every group's parameters, group after group: parameter i of the state is params[i]."""
+        return [param for group in self.param_groups for param in group["params"]]
+
+    def _indexed_params(self) -> Iterable[tuple[int, Value, dict]]:
+        """(index over all groups, parameter, its group) for every parameter, in order."""
+        params_and_groups = ((param, group) for group in self.param_groups
+                             for param in group["params"])
+        for i, (param, group) in enumerate(params_and_groups):
+            yield i, param, group
+
+    # The hyperparameters live in the groups; `optimizer.lr` reads or sets them all at once.
+    def __getattr__(self, name: str):
+        groups = self.__dict__.get("param_groups")
+        if groups is None or name not in type(self).hyperparameter_names:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        values = [group[name] for group in groups]
+        if any(value != values[0] for value in values):
+            raise ValueError(f"{type(self).__name__}.{name}: the {len(groups)} param groups hold "
+                             f"different values {values}; expected one value to read as "
+                             f"optimizer.{name}; read a group's, optimizer.param_groups[i]"
+                             f"[{name!r}]")
+        return values[0]
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in type(self).hyperparameter_names:
+            for group in self.param_groups:
+                group[name] = value
+        else:
+            super().__setattr__(name, value)
 
     def step(self) -> None:
         """Update every parameter that has a gradient; those whose grad is None (frozen with
         requires_grad=False, or unused by the loss) are skipped, as PyTorch skips them."""
-        for i, param in enumerate(self.params):
+        for i, param, group in self._indexed_params():
             if param.grad is None:
                 continue
             grad = np.asarray(param.grad, dtype=param.dtype)
@@ -63,7 +141,7 @@ class Optimizer:
                 raise ValueError(
                     f"{type(self).__name__}.step: parameter {i} has shape {param.shape} but its "
                     f"grad has shape {grad.shape}; expected equal shapes")
-            self._update(param, grad, self.state.setdefault(i, {}))
+            self._update(param, grad, self.state.setdefault(i, {}), group)
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (grad = None) before the next backward."""
@@ -71,43 +149,103 @@ class Optimizer:
             param.grad = None
 
     def state_dict(self) -> dict:
-        """{"type", "hyperparameters", "state": {"<param index>": {name: array or int}}}, with
-        copies of the buffers: enough for `load_state_dict` to resume bit-identically."""
+        """{"type", "param_groups": [{hyperparameters..., "params": [parameter indices]}],
+        "state": {"<param index>": {name: array or int}}}, PyTorch's layout, with copies of the
+        buffers: enough for `load_state_dict` to resume bit-identically."""
+        groups, start = [], 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            groups.append({**{name: group[name] for name in self.hyperparameter_names},
+                           "params": list(range(start, start + count))})
+            start += count
         return {
             "type": type(self).__name__,
-            "hyperparameters": {name: getattr(self, name) for name in self.hyperparameter_names},
+            "param_groups": groups,
             "state": {str(i): {name: value.copy() if isinstance(value, np.ndarray) else value
                                for name, value in state.items()}
                       for i, state in sorted(self.state.items()) if state},
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyperparameters and buffers saved by `state_dict()` (of the same optimizer
-        type, over parameters of the same shapes); nothing is restored if anything is wrong."""
+        """Restore every group's hyperparameters and the buffers saved by `state_dict()` (of the
+        same optimizer type, with as many groups of as many parameters of the same shapes);
+        nothing is restored if anything is wrong. A state dict of earlier versions, with one
+        "hyperparameters" dict instead of "param_groups", loads as one group."""
         name = f"{type(self).__name__}.load_state_dict"
-        expected = {"type", "hyperparameters", "state"}
-        if (not isinstance(state_dict, dict) or set(state_dict) != expected
+        if (not isinstance(state_dict, dict)
+                or set(state_dict) not in ({"type", "param_groups", "state"},
+                                           {"type", "hyperparameters", "state"})
                 or not isinstance(state_dict["state"], dict)):
-            raise ValueError(f"{name}: expected a dict with keys 'type', 'hyperparameters' and "
-                             f"'state' as made by optimizer.state_dict(), got {state_dict!r:.100}")
+            raise ValueError(f"{name}: expected a dict with keys 'type', 'param_groups' and "
+                             f"'state' as made by optimizer.state_dict(), got "
+                             f"{state_dict!r:.100}")
         if state_dict["type"] != type(self).__name__:
             raise ValueError(f"{name}: the state dict is from a {state_dict['type']} optimizer; "
                              f"expected one from a {type(self).__name__}")
-        saved = state_dict["hyperparameters"]
-        if isinstance(saved, dict):
-            saved = {**self.added_hyperparameters, **saved}
-        if not isinstance(saved, dict) or set(saved) != set(self.hyperparameter_names):
-            raise ValueError(f"{name}: hyperparameters {saved!r:.100}; expected a dict with keys "
-                             f"{', '.join(self.hyperparameter_names)}")
-        hyperparameters = self._checked_hyperparameters(**saved)
+        saved_groups = self._saved_groups(name, state_dict)
+        groups, index_of = [], {}      # index_of: saved parameter index -> ours
+        ours = iter(range(len(self.params)))
+        for k, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            hyperparameters = {key: value for key, value in saved.items() if key != "params"}
+            hyperparameters = {**self.added_hyperparameters, **hyperparameters}
+            if set(hyperparameters) != set(self.hyperparameter_names):
+                raise ValueError(f"{name}: param group {k} has hyperparameters "
+                                 f"{hyperparameters!r:.100}; expected the keys "
+                                 f"{', '.join(self.hyperparameter_names)}")
+            groups.append(self._checked_hyperparameters(**hyperparameters))
+            indices = saved["params"]
+            if not isinstance(indices, (list, tuple)) or len(indices) != len(group["params"]):
+                count = len(indices) if isinstance(indices, (list, tuple)) else indices
+                raise ValueError(f"{name}: param group {k} holds {count!r:.60} parameters but "
+                                 f"this optimizer's group {k} holds {len(group['params'])}; "
+                                 f"expected the state dict of the same optimizer over the same "
+                                 f"parameters, in the same groups")
+            index_of.update((str(index), next(ours)) for index in indices)
+        problems, state = self._restored_states(state_dict["state"], index_of)
+        if problems:
+            listing = "\n  ".join(problems)
+            raise ValueError(f"{name}: {len(problems)} problem(s), nothing was restored:\n  "
+                             f"{listing}\nexpected the state dict of the same optimizer over "
+                             f"the same parameters, in the same order")
+        for group, hyperparameters in zip(self.param_groups, groups, strict=True):
+            group.update(hyperparameters)
+        self.state = state
+
+    def _saved_groups(self, name: str, state_dict: dict) -> list[dict]:
+        """The saved groups, as many as this optimizer has, each a dict with "params"; the one
+        "hyperparameters" dict of earlier versions' state dicts is one group of all parameters."""
+        if "hyperparameters" in state_dict:
+            if len(self.param_groups) != 1:
+                raise ValueError(f"{name}: the state dict holds one set of 'hyperparameters' "
+                                 f"(one group, the format of earlier versions) but this "
+                                 f"optimizer has {len(self.param_groups)} param groups; expected "
+                                 f"a state dict with 'param_groups', or an optimizer of one "
+                                 f"group")
+            saved = state_dict["hyperparameters"]
+            if not isinstance(saved, dict):
+                raise ValueError(f"{name}: hyperparameters {saved!r:.100}; expected a dict with "
+                                 f"keys {', '.join(self.hyperparameter_names)}")
+            return [{**saved, "params": list(range(len(self.params)))}]
+        saved = state_dict["param_groups"]
+        if (not isinstance(saved, (list, tuple)) or len(saved) != len(self.param_groups)
+                or not all(isinstance(group, dict) and "params" in group for group in saved)):
+            count = f"{len(saved)} groups" if isinstance(saved, (list, tuple)) else repr(saved)
+            raise ValueError(f"{name}: param_groups is {count:.100}; expected a list of "
+                             f"{len(self.param_groups)} dicts, each with 'params', as this "
+                             f"optimizer has {len(self.param_groups)} param groups")
+        return list(saved)
+
+    def _restored_states(self, saved: dict, index_of: dict) -> tuple[list[str], dict]:
+        """(problems, states by our parameter index) from the saved states, whose keys are the
+        saved groups' parameter indices (`index_of` maps them to ours)."""
         required = set(self.required_state_names)
         optional = [n for n in self.state_names if n not in required]
-        problems, state = [], {}
-        for key, entry in state_dict["state"].items():
-            index = int(key) if str(key).isdigit() else -1
-            if not 0 <= index < len(self.params):
+        problems, state, params = [], {}, self.params
+        for key, entry in saved.items():
+            index = index_of.get(str(key), -1)
+            if index < 0:
                 problems.append(f"state for parameter {key!r}: this optimizer has parameters "
-                                f"0..{len(self.params) - 1}")
+                                f"0..{len(params) - 1}")
             elif not isinstance(entry, dict) or (
                     entry and not required <= set(entry) <= set(self.state_names)):
                 found = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
@@ -116,14 +254,8 @@ class Optimizer:
                                 f"{type(self).__name__} keeps "
                                 f"{list(self.required_state_names)}{options}")
             else:
-                state[index] = self._restored_state(self.params[index], key, entry, problems)
-        if problems:
-            listing = "\n  ".join(problems)
-            raise ValueError(f"{name}: {len(problems)} problem(s), nothing was restored:\n  "
-                             f"{listing}\nexpected the state dict of the same optimizer over "
-                             f"the same parameters, in the same order")
-        self.__dict__.update(hyperparameters)
-        self.state = state
+                state[index] = self._restored_state(params[index], key, entry, problems)
+        return problems, state
 
     @staticmethod
     def _restored_state(param: Value, key: str, entry: dict, problems: list[str]) -> dict:
@@ -157,7 +289,7 @@ class SGD(Optimizer):
     state_names = ("momentum_buffer",)     # kept only when momentum is not 0
     added_hyperparameters = {"dampening": 0.0, "nesterov": False}
 
-    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
+    def __init__(self, params: Params, lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0, *, dampening: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
                          dampening=dampening, nesterov=nesterov)
@@ -179,20 +311,21 @@ class SGD(Optimizer):
         return checked
 
 
-    def _update(self, param, grad, state):
-        d = grad + self.weight_decay * param.data if self.weight_decay else grad
-        if self.momentum:
+    def _update(self, param, grad, state, group):
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        d = grad + weight_decay * param.data if weight_decay else grad
+        if momentum:
             if "momentum_buffer" not in state:
                 # a copy, as d may be param.grad itself; np.array, as d of a 0-d parameter
                 # may be a numpy scalar, which `buf *= ...` below would not change in place
                 state["momentum_buffer"] = np.array(d)
             else:
                 buf = state["momentum_buffer"]
-                buf *= self.momentum
-                buf += (1 - self.dampening) * d
+                buf *= momentum
+                buf += (1 - group["dampening"]) * d
             buf = state["momentum_buffer"]
-            d = d + self.momentum * buf if self.nesterov else buf
-        param.data -= self.lr * d
+            d = d + momentum * buf if group["nesterov"] else buf
+        param.data -= group["lr"] * d
 
 
 class Adam(Optimizer):
@@ -206,7 +339,7 @@ class Adam(Optimizer):
     required_state_names = ("step", "exp_avg", "exp_avg_sq")     # max_exp_avg_sq: amsgrad's
     added_hyperparameters = {"amsgrad": False}
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -221,14 +354,14 @@ class Adam(Optimizer):
                 "amsgrad": _checked_flag(name, "amsgrad", amsgrad)}
 
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
-        self._adam_step(param, grad, state)
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
+        self._adam_step(param, grad, state, group)
 
-    def _adam_step(self, param, grad, state):
+    def _adam_step(self, param, grad, state, group):
         """m and v one step on, then p -= the bias-corrected step (weight decay done already)."""
-        beta1, beta2 = self.betas
+        beta1, beta2 = group["betas"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
@@ -238,14 +371,14 @@ class Adam(Optimizer):
         m += (1 - beta1) * grad
         v *= beta2
         v += (1 - beta2) * grad * grad
-        if self.amsgrad:       # the largest v so far: a step never grows as v shrinks
+        if group["amsgrad"]:       # the largest v so far: a step never grows as v shrinks
             if "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(param.data)
             v_max = state["max_exp_avg_sq"]
             np.maximum(v_max, v, out=v_max)
             v = v_max
-        step_size = self.lr / (1 - beta1 ** t)
-        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + self.eps
+        step_size = group["lr"] / (1 - beta1 ** t)
+        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + group["eps"]
         param.data -= step_size * (m / denom)
 
 
@@ -256,16 +389,16 @@ class AdamW(Adam):
     weight_decay, 0.01.
     """
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            param.data *= 1 - self.lr * self.weight_decay
-        self._adam_step(param, grad, state)
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            param.data *= 1 - group["lr"] * group["weight_decay"]
+        self._adam_step(param, grad, state, group)
 
 
 class RMSprop(Optimizer):
@@ -278,7 +411,7 @@ class RMSprop(Optimizer):
     state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
     required_state_names = ("step", "square_avg")     # the others: momentum's and centered's
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2, alpha: float = 0.99,
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
@@ -295,46 +428,50 @@ class RMSprop(Optimizer):
                 "centered": _checked_flag("RMSprop", "centered", centered)}
 
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         if not state:
             state.update(step=0, square_avg=np.zeros_like(param.data))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
         v = state["square_avg"]
-        v *= self.alpha
-        v += (1 - self.alpha) * grad * grad
-        if self.centered:      # divide by the gradient's running standard deviation, not its RMS
+        alpha = group["alpha"]
+        v *= alpha
+        v += (1 - alpha) * grad * grad
+        if group["centered"]:   # divide by the gradient's running standard deviation, not its RMS
             if "grad_avg" not in state:
                 state["grad_avg"] = np.zeros_like(param.data)
             a = state["grad_avg"]
-            a *= self.alpha
-            a += (1 - self.alpha) * grad
-            s = np.sqrt(v - a * a) + self.eps
+            a *= alpha
+            a += (1 - alpha) * grad
+            s = np.sqrt(v - a * a) + group["eps"]
         else:
-            s = np.sqrt(v) + self.eps
-        if self.momentum:
+            s = np.sqrt(v) + group["eps"]
+        if group["momentum"]:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = np.zeros_like(param.data)
             buf = state["momentum_buffer"]
-            buf *= self.momentum
+            buf *= group["momentum"]
             buf += grad / s
-            param.data -= self.lr * buf
+            param.data -= group["lr"] * buf
         else:
-            param.data -= self.lr * (grad / s)
+            param.data -= group["lr"] * (grad / s)
 
 
 class Adagrad(Optimizer):
     """Adagrad, PyTorch's rule: g += weight_decay * p; sum += g^2 (sum starts at
     initial_accumulator_value); p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps),
     t = this parameter's step count.
+
+    A param group's own initial_accumulator_value starts the sums of its parameters; PyTorch's
+    Adagrad starts every group's at the constructor's (it fills them in its constructor).
     """
 
     hyperparameter_names = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
     state_names = ("step", "sum")
     required_state_names = ("step", "sum")
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2, lr_decay: float = 0.0,
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10):
         super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -350,16 +487,17 @@ class Adagrad(Optimizer):
                     "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0),
                 "eps": _checked_number("Adagrad", "eps", eps, low=0.0)}
 
-    def _update(self, param, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         if not state:          # the accumulator starts when the parameter's first update does
-            state.update(step=0, sum=np.full_like(param.data, self.initial_accumulator_value))
+            state.update(step=0,
+                         sum=np.full_like(param.data, group["initial_accumulator_value"]))
         state["step"] += 1
         total = state["sum"]
         total += grad * grad
-        lr_t = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
-        param.data -= lr_t * (grad / (np.sqrt(total) + self.eps))
+        lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        param.data -= lr_t * (grad / (np.sqrt(total) + group["eps"]))
 
 
 class _OptimizerWithFloatState(Optimizer):
@@ -427,7 +565,7 @@ class Adamax(Optimizer):
     state_names = ("step", "exp_avg", "exp_inf")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 2e-3,
+    def __init__(self, params: Params, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -440,21 +578,21 @@ class Adamax(Optimizer):
                 "weight_decay": _checked_number("Adamax", "weight_decay", weight_decay, low=0.0),
                 "maximize": _checked_flag("Adamax", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_inf=np.zeros_like(param.data))
         state["step"] += 1
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         m, u = state["exp_avg"], state["exp_inf"]
         _lerp_(m, grad, 1 - beta1)
         u *= beta2                 # the largest |g| so far, each older one decayed by b2 a step
-        np.maximum(u, np.abs(grad) + self.eps, out=u)
-        clr = self.lr / (1 - beta1 ** state["step"])
+        np.maximum(u, np.abs(grad) + group["eps"], out=u)
+        clr = group["lr"] / (1 - beta1 ** state["step"])
         param.data += (-clr * m) / u
 
 
@@ -475,7 +613,7 @@ class NAdam(_OptimizerWithFloatState):
     required_state_names = state_names
     float_state_names = ("mu_product",)
 
-    def __init__(self, params: Iterable[Value], lr: float = 2e-3,
+    def __init__(self, params: Params, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False):
@@ -495,9 +633,9 @@ class NAdam(_OptimizerWithFloatState):
                                                         decoupled_weight_decay),
                 "maximize": _checked_flag("NAdam", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param.data),
@@ -505,14 +643,14 @@ class NAdam(_OptimizerWithFloatState):
         state["step"] += 1
         t = state["step"]
         bias_correction2 = 1 - beta2 ** t
-        if self.weight_decay:
-            if self.decoupled_weight_decay:
-                param.data *= 1 - self.lr * self.weight_decay
+        if group["weight_decay"]:
+            if group["decoupled_weight_decay"]:
+                param.data *= 1 - group["lr"] * group["weight_decay"]
             else:
-                grad = grad + self.weight_decay * param.data
+                grad = grad + group["weight_decay"] * param.data
         # the momentum schedule: mu_t rises towards b1 as t grows
-        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * self.momentum_decay)))
-        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * self.momentum_decay)))
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * group["momentum_decay"])))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * group["momentum_decay"])))
         state["mu_product"] *= mu
         mu_product = state["mu_product"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -520,9 +658,9 @@ class NAdam(_OptimizerWithFloatState):
         v *= beta2
         v += (1 - beta2) * grad * grad
         denom = np.sqrt(v / bias_correction2)
-        denom += self.eps
-        param.data += (-self.lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
-        param.data += (-self.lr * mu_next / (1.0 - mu_product * mu_next)) * m / denom
+        denom += group["eps"]
+        param.data += (-group["lr"] * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+        param.data += (-group["lr"] * mu_next / (1.0 - mu_product * mu_next)) * m / denom
 
 
 class RAdam(Optimizer):
@@ -542,7 +680,7 @@ class RAdam(Optimizer):
     state_names = ("step", "exp_avg", "exp_avg_sq")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+    def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
                  maximize: bool = False):
@@ -559,20 +697,20 @@ class RAdam(Optimizer):
                                                         decoupled_weight_decay),
                 "maximize": _checked_flag("RAdam", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
         state["step"] += 1
         t = state["step"]
-        if self.weight_decay:
-            if self.decoupled_weight_decay:
-                param.data *= 1 - self.lr * self.weight_decay
+        if group["weight_decay"]:
+            if group["decoupled_weight_decay"]:
+                param.data *= 1 - group["lr"] * group["weight_decay"]
             else:
-                grad = grad + self.weight_decay * param.data
+                grad = grad + group["weight_decay"] * param.data
         m, v = state["exp_avg"], state["exp_avg_sq"]
         _lerp_(m, grad, 1 - beta1)
         v *= beta2
@@ -586,10 +724,10 @@ class RAdam(Optimizer):
         if rho_t > 5.0:
             rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            adaptive_lr = 1 / (np.sqrt(v) + self.eps) * bias_correction2 ** 0.5
-            param.data -= m_hat * self.lr * adaptive_lr * rect
+            adaptive_lr = 1 / (np.sqrt(v) + group["eps"]) * bias_correction2 ** 0.5
+            param.data -= m_hat * group["lr"] * adaptive_lr * rect
         else:
-            param.data -= m_hat * self.lr
+            param.data -= m_hat * group["lr"]
 
 
 class Adadelta(Optimizer):
@@ -604,7 +742,7 @@ class Adadelta(Optimizer):
     state_names = ("step", "square_avg", "acc_delta")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 1.0, rho: float = 0.9,
+    def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9,
                  eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False):
         super().__init__(params, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                          maximize=maximize)
@@ -618,25 +756,26 @@ class Adadelta(Optimizer):
                                                 low=0.0),
                 "maximize": _checked_flag("Adadelta", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
+    def _update(self, param, grad, state, group):
         if not state:
             state.update(step=0, square_avg=np.zeros_like(param.data),
                          acc_delta=np.zeros_like(param.data))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
-        if self.maximize:
+        if group["maximize"]:
             grad = -grad
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         v, u = state["square_avg"], state["acc_delta"]
-        v *= self.rho
-        v += (1 - self.rho) * grad * grad
-        std = np.sqrt(v + self.eps)
-        delta = np.sqrt(u + self.eps)
+        rho, eps = group["rho"], group["eps"]
+        v *= rho
+        v += (1 - rho) * grad * grad
+        std = np.sqrt(v + eps)
+        delta = np.sqrt(u + eps)
         delta /= std
         delta *= grad
-        u *= self.rho
-        u += (1 - self.rho) * delta * delta
-        param.data += -self.lr * delta
+        u *= rho
+        u += (1 - rho) * delta * delta
+        param.data += -group["lr"] * delta
 
 
 class Rprop(Optimizer):
@@ -653,7 +792,7 @@ class Rprop(Optimizer):
     state_names = ("step", "prev", "step_size")
     required_state_names = state_names
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2,
+    def __init__(self, params: Params, lr: float = 1e-2,
                  etas: tuple[float, float] = (0.5, 1.2),
                  step_sizes: tuple[float, float] = (1e-6, 50.0), *, maximize: bool = False):
         super().__init__(params, lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize)
@@ -677,13 +816,13 @@ class Rprop(Optimizer):
                 "etas": (etaminus, etaplus), "step_sizes": (low, high),
                 "maximize": _checked_flag("Rprop", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        etaminus, etaplus = self.etas
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        etaminus, etaplus = group["etas"]
+        if group["maximize"]:
             grad = -grad
         if not state:
             state.update(step=0, prev=np.zeros_like(param.data),
-                         step_size=np.full_like(param.data, self.lr))
+                         step_size=np.full_like(param.data, group["lr"]))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
         prev, step_size = state["prev"], state["step_size"]
         factor = np.array(np.sign(grad * prev))        # 0-d stays an array, to index below
@@ -691,7 +830,7 @@ class Rprop(Optimizer):
         factor[factor < 0] = etaminus          # the sign flipped: we jumped over a minimum
         factor[factor == 0] = 1
         step_size *= factor
-        np.clip(step_size, *self.step_sizes, out=step_size)
+        np.clip(step_size, *group["step_sizes"], out=step_size)
         grad = np.array(grad)                  # a copy: param.grad stays as it was
         grad[factor == etaminus] = 0           # after a flip, rest; the next step starts afresh
         param.data -= np.sign(grad) * step_size
@@ -713,7 +852,7 @@ class ASGD(_OptimizerWithFloatState):
     required_state_names = state_names
     float_state_names = ("eta", "mu")
 
-    def __init__(self, params: Iterable[Value], lr: float = 1e-2, lambd: float = 1e-4,
+    def __init__(self, params: Params, lr: float = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0.0, *,
                  maximize: bool = False):
         super().__init__(params, lr=lr, lambd=lambd, alpha=alpha, t0=t0,
@@ -727,25 +866,26 @@ class ASGD(_OptimizerWithFloatState):
                 "weight_decay": _checked_number("ASGD", "weight_decay", weight_decay, low=0.0),
                 "maximize": _checked_flag("ASGD", "maximize", maximize)}
 
-    def _update(self, param, grad, state):
-        if self.maximize:
+    def _update(self, param, grad, state, group):
+        if group["maximize"]:
             grad = -grad
         if not state:
-            state.update(step=0, eta=self.lr, mu=1.0, ax=np.zeros_like(param.data))
+            state.update(step=0, eta=group["lr"], mu=1.0, ax=np.zeros_like(param.data))
         state["step"] += 1
         t = state["step"]
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param.data
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
         eta = state["eta"]
-        param.data *= 1 - self.lambd * eta     # decay towards 0
+        param.data *= 1 - group["lambd"] * eta     # decay towards 0
         param.data += -eta * grad
         ax = state["ax"]
         if state["mu"] != 1:
             ax += (param.data - ax) * state["mu"]
         else:                                  # before t0 (and at it) the average is p itself
             ax[...] = param.data
-        state["eta"] = self.lr / ((1 + self.lambd * self.lr * t) ** self.alpha)
-        state["mu"] = 1 / max(1, t - self.t0)
+        lr, lambd = group["lr"], group["lambd"]
+        state["eta"] = lr / ((1 + lambd * lr * t) ** group["alpha"])
+        state["mu"] = 1 / max(1, t - group["t0"])
 
 
 class LBFGS(Optimizer):
@@ -775,6 +915,9 @@ class LBFGS(Optimizer):
     prev_loss and the lists ro (1 / y.s) and al hold floats (al: None where unused). A parameter
     whose grad is None counts as a zero gradient, as PyTorch's; one with requires_grad=False is
     never moved (its part of every direction is 0).
+
+    LBFGS takes one param group, as PyTorch's (a second is refused): step() reads the
+    hyperparameters as attributes, `self.lr`, which are that group's.
     """
 
     hyperparameter_names = ("lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
@@ -783,7 +926,7 @@ class LBFGS(Optimizer):
                    "prev_flat_grad", "prev_loss", "al")
     required_state_names = ("func_evals", "n_iter")     # the rest come with the first iteration
 
-    def __init__(self, params: Iterable[Value], lr: float = 1.0, max_iter: int = 20,
+    def __init__(self, params: Params, lr: float = 1.0, max_iter: int = 20,
                  max_eval: int | None = None, tolerance_grad: float = 1e-7,
                  tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None):
@@ -792,6 +935,16 @@ class LBFGS(Optimizer):
                          history_size=history_size, line_search_fn=line_search_fn)
         self._dtype = np.result_type(*(param.dtype for param in self.params))
         self._size = sum(param.data.size for param in self.params)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Refused once there is a group: LBFGS keeps one group, as PyTorch's."""
+        if self.param_groups:
+            raise ValueError("LBFGS: got a second param group; LBFGS doesn't support "
+                             "per-parameter options (parameter groups), as PyTorch's: it keeps "
+                             "one flat history of all the parameters' elements and one step "
+                             "for them all; expected one group; pass all the parameters in one "
+                             "list, e.g. LBFGS(model.parameters())")
+        super().add_param_group(param_group)
 
     def _checked_hyperparameters(self, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
                                  history_size, line_search_fn) -> dict:
@@ -1146,12 +1299,15 @@ def _loss_and_slope(evaluate, t: float, d: np.ndarray) -> tuple[float, np.ndarra
 
 class LRScheduler:
     """Base class of the learning-rate schedules: `step()` once per epoch, after that epoch's
-    training, sets `optimizer.lr` for the next epoch.
+    training, sets the lr of every param group of the optimizer for the next epoch.
 
-    The schedule starts at epoch 0 with the optimizer's lr as `base_lr`. Subclasses name their
-    settings in `setting_names`, check them in `_checked_settings` and define `_next_lr(epoch)`,
-    the lr of epoch `epoch` >= 1 (they may read `base_lr` and `last_lr`, the lr of epoch - 1),
-    and `_start_lr()` if the lr of epoch 0 is not base_lr.
+    The schedule starts at epoch 0 with each group's lr as that group's base lr, `base_lrs[i]`,
+    and schedules every group from its own, as PyTorch's. Subclasses name their settings in
+    `setting_names`, check them in `_checked_settings` and define `_next_lr(epoch, group)`, the
+    lr of group `group` (its index) at epoch `epoch` >= 1 (they may read `base_lrs[group]` and
+    `last_lrs[group]`, its lr of epoch - 1), and `_start_lr(group)` if the lr of epoch 0 is not
+    the base lr. A setting that PyTorch takes one per group is one value for all the groups or
+    a list of one per group, and is kept as a tuple of one per group.
     The scheduler owns the lr: a value set by hand on the optimizer is replaced at the next
     step().
     Every schedule whose PyTorch counterpart takes `last_epoch` takes it in PyTorch's place, and
@@ -1166,74 +1322,108 @@ class LRScheduler:
         _checked_fresh(type(self).__name__, last_epoch)
         self.optimizer = _checked_optimizer(type(self).__name__, optimizer)
         self.__dict__.update(self._checked_settings(**settings))
-        self._start(float(optimizer.lr))
+        self._start([float(group["lr"]) for group in optimizer.param_groups])
 
     def _checked_settings(self, **settings) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define _checked_settings")
 
-    def _next_lr(self, epoch: int) -> float:
+    def _next_lr(self, epoch: int, group: int) -> float:
         raise NotImplementedError(f"{type(self).__name__} must define _next_lr")
 
-    def _start_lr(self) -> float:
+    def _start_lr(self, group: int) -> float:
         """The lr of epoch 0."""
-        return self.base_lr
+        return self.base_lrs[group]
 
-    def _start(self, base_lr: float) -> None:
-        """Go to epoch 0 of the schedule from base_lr: the optimizer's lr becomes that of epoch 0.
-        Called when the schedule is made, and by SequentialLR at the schedule's milestone."""
-        self.base_lr = base_lr
-        self.last_epoch = 0              # the epoch whose lr the optimizer holds now
-        self.last_lr = self.optimizer.lr = float(self._start_lr())
+    def _groups(self) -> range:
+        """The indices of the optimizer's param groups."""
+        return range(len(self.optimizer.param_groups))
 
-    def _restart(self, base_lr: float, lr: float) -> None:
-        """Go to epoch 0 at a SequentialLR milestone, taking over from `lr`, the sequence's lr of
-        the epoch before: PyTorch's step(0), which for most schedules starts again from base_lr."""
-        self._start(base_lr)
+    def _one_per_group(self, name: str, value, example) -> tuple:
+        """A setting that PyTorch takes one per param group (e.g. max_lr) as a tuple of one per
+        group: value, a list of one per group, or one value for every group."""
+        return _one_per_group(type(self).__name__, name, value, example,
+                              len(self.optimizer.param_groups))
 
-    def _next_lr_from(self, epoch: int, lr: float) -> float:
-        """The lr of epoch `epoch` >= 1 when the lr of the epoch before is `lr`, not last_lr: in a
-        ChainedScheduler each schedule steps from the lr that the ones before it have just set,
-        as PyTorch's step from the optimizer's lr. Here `lr` stands in for last_lr in _next_lr,
-        so a schedule that multiplies its last lr multiplies `lr`."""
-        own, self.last_lr = self.last_lr, lr
+    def _checked_momenta(self, base_momentum, max_momentum, defaults: tuple) -> dict:
+        """A cycling schedule's base_momentum and max_momentum, each a number in [0, 1] or a
+        list of one per param group, as tuples of one per group (`defaults`, PyTorch's, are the
+        examples the errors suggest)."""
+        return {key: _checked_numbers(type(self).__name__, key,
+                                      self._one_per_group(key, value, example),
+                                      low=0.0, high=1.0)
+                for key, value, example in (("base_momentum", base_momentum, defaults[0]),
+                                            ("max_momentum", max_momentum, defaults[1]))}
+
+    def _start(self, base_lrs: list[float]) -> None:
+        """Go to epoch 0 of the schedule from base_lrs (one per group): the optimizer's lrs become
+        those of epoch 0. Called when the schedule is made, and by SequentialLR at the schedule's
+        milestone."""
+        self.base_lrs = list(base_lrs)
+        self.last_epoch = 0              # the epoch whose lrs the optimizer holds now
+        self._set_lrs([float(self._start_lr(group)) for group in self._groups()])
+
+    def _set_lrs(self, lrs: list[float]) -> None:
+        """last_lrs = lrs, and every param group of the optimizer gets its own."""
+        self.last_lrs = list(lrs)
+        for group, lr in zip(self.optimizer.param_groups, self.last_lrs, strict=True):
+            group["lr"] = lr
+
+    def _restart(self, base_lrs: list[float], lrs: list[float]) -> None:
+        """Go to epoch 0 at a SequentialLR milestone, taking over from `lrs`, the sequence's lrs of
+        the epoch before: PyTorch's step(0), which for most schedules starts again from the base
+        lrs."""
+        self._start(base_lrs)
+
+    def _next_lr_from(self, epoch: int, group: int, lr: float) -> float:
+        """The lr of a group at epoch `epoch` >= 1 when its lr of the epoch before is `lr`, not
+        last_lrs[group]: in a ChainedScheduler each schedule steps from the lr that the ones
+        before it have just set, as PyTorch's step from the optimizer's lr. Here `lr` stands in
+        for last_lrs[group] in _next_lr, so a schedule that multiplies its last lr multiplies
+        `lr`."""
+        own, self.last_lrs[group] = self.last_lrs[group], lr
         try:
-            return self._next_lr(epoch)
+            return self._next_lr(epoch, group)
         finally:
-            self.last_lr = own
+            self.last_lrs[group] = own
 
     def step(self) -> None:
-        """End an epoch: the optimizer's lr becomes that of the next epoch."""
-        lr = float(self._next_lr(self.last_epoch + 1))   # first, so that an error changes nothing
+        """End an epoch: every group's lr becomes that of the next epoch."""
+        # all first, so that an error changes nothing
+        lrs = [float(self._next_lr(self.last_epoch + 1, group)) for group in self._groups()]
         self.last_epoch += 1
-        self.last_lr = self.optimizer.lr = lr
+        self._set_lrs(lrs)
 
     def get_last_lr(self) -> list[float]:
-        """[the lr the optimizer holds now], a list as in PyTorch (one lr per parameter group;
-        tinygrad_cnn optimizers have one)."""
-        return [self.last_lr]
+        """The lrs the optimizer's param groups hold now, one per group, as in PyTorch."""
+        return list(self.last_lrs)
 
     def state_dict(self) -> dict:
-        """{"type", "settings", "base_lr", "last_epoch", "last_lr"}: plain numbers, enough for
-        `load_state_dict` to continue the schedule exactly where it stopped."""
+        """{"type", "settings", "base_lrs", "last_epoch", "last_lrs"}: plain numbers (lists of
+        one per group), enough for `load_state_dict` to continue the schedule exactly where it
+        stopped."""
         return {"type": type(self).__name__,
                 "settings": {name: getattr(self, name) for name in self.setting_names},
-                "base_lr": self.base_lr, "last_epoch": self.last_epoch, "last_lr": self.last_lr}
+                "base_lrs": list(self.base_lrs), "last_epoch": self.last_epoch,
+                "last_lrs": list(self.last_lrs)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Continue the schedule saved by `state_dict()` (of the same type): restores its
-        position and settings and sets the optimizer's lr to the saved current lr."""
+        position and settings and sets every group's lr to the saved current one. A state dict
+        of earlier versions, with one "base_lr" and "last_lr", loads on an optimizer of one
+        group."""
         self.__dict__.update(self._checked_state(state_dict))
-        self.optimizer.lr = self.last_lr
+        self._set_lrs(self.last_lrs)
 
     def _checked_state(self, state_dict: dict) -> dict:
         """The attributes that `load_state_dict` restores from state_dict, all checked first, so
         that nothing is restored if anything is wrong."""
         name = f"{type(self).__name__}.load_state_dict"
-        expected = {"type", "settings", "base_lr", "last_epoch", "last_lr"}
-        if not isinstance(state_dict, dict) or set(state_dict) != expected:
-            raise ValueError(f"{name}: expected a dict with keys 'type', 'settings', 'base_lr', "
-                             f"'last_epoch' and 'last_lr' as made by scheduler.state_dict(), got "
-                             f"{state_dict!r:.100}")
+        expected = {"type", "settings", "base_lrs", "last_epoch", "last_lrs"}
+        earlier = {"type", "settings", "base_lr", "last_epoch", "last_lr"}   # one group's
+        if not isinstance(state_dict, dict) or set(state_dict) not in (expected, earlier):
+            raise ValueError(f"{name}: expected a dict with keys 'type', 'settings', "
+                             f"'base_lrs', 'last_epoch' and 'last_lrs' as made by "
+                             f"scheduler.state_dict(), got {state_dict!r:.100}")
         if state_dict["type"] != type(self).__name__:
             raise ValueError(f"{name}: the state dict is from a {state_dict['type']}; expected "
                              f"one from a {type(self).__name__}")
@@ -1245,9 +1435,23 @@ class LRScheduler:
         epoch = state_dict["last_epoch"]
         if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
             raise ValueError(f"{name}: last_epoch is {epoch!r}; expected an int >= 0")
-        base_lr = _checked_number(name, "base_lr", state_dict["base_lr"], low=0.0)
-        last_lr = _checked_number(name, "last_lr", state_dict["last_lr"], low=0.0)
-        return {**checked, "base_lr": base_lr, "last_epoch": int(epoch), "last_lr": last_lr}
+        count = len(self.optimizer.param_groups)
+        if "base_lr" in state_dict:
+            if count != 1:
+                raise ValueError(f"{name}: the state dict holds one base_lr and last_lr (one "
+                                 f"group, the format of earlier versions) but the optimizer has "
+                                 f"{count} param groups; expected a state dict with 'base_lrs' "
+                                 f"and 'last_lrs', one per group")
+            lrs = {"base_lrs": [state_dict["base_lr"]], "last_lrs": [state_dict["last_lr"]]}
+        else:
+            lrs = {key: state_dict[key] for key in ("base_lrs", "last_lrs")}
+        for key, values in lrs.items():
+            if not isinstance(values, (list, tuple)) or len(values) != count:
+                raise ValueError(f"{name}: {key} is {values!r:.100}; expected a list of {count} "
+                                 f"lrs, one per param group of the optimizer")
+            lrs[key] = [_checked_number(name, f"{key}[{i}]", value, low=0.0)
+                        for i, value in enumerate(values)]
+        return {**checked, **lrs, "last_epoch": int(epoch)}
 
 
 class StepLR(LRScheduler):
@@ -1276,8 +1480,9 @@ class StepLR(LRScheduler):
                 "gamma": _checked_number("StepLR", "gamma", gamma, low=0.0, low_open=True)}
 
     # PyTorch multiplies the current lr, rather than computing base_lr * gamma**k
-    def _next_lr(self, epoch: int) -> float:
-        return self.last_lr * self.gamma if epoch % self.step_size == 0 else self.last_lr
+    def _next_lr(self, epoch: int, group: int) -> float:
+        lr = self.last_lrs[group]
+        return lr * self.gamma if epoch % self.step_size == 0 else lr
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -1303,17 +1508,18 @@ class CosineAnnealingLR(LRScheduler):
         return {"T_max": int(T_max),
                 "eta_min": _checked_number("CosineAnnealingLR", "eta_min", eta_min, low=0.0)}
 
-    def _next_lr(self, epoch: int) -> float:
+    def _next_lr(self, epoch: int, group: int) -> float:
         cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2    # 1 at e = 0, 0 at T_max
-        return self.eta_min + (self.base_lr - self.eta_min) * cosine
+        return self.eta_min + (self.base_lrs[group] - self.eta_min) * cosine
 
     # In a ChainedScheduler, PyTorch's recursion, which scales the lr it is given by the ratio of
     # successive cosines (the closed form would replace it); the epoch after each minimum, where
     # that ratio divides by 1 + cos(pi) = 0, steps up by a fixed amount instead. Never below 0
     # (PyTorch's can be, when the other schedules hold the lr below eta_min).
-    def _next_lr_from(self, epoch: int, lr: float) -> float:
+    def _next_lr_from(self, epoch: int, group: int, lr: float) -> float:
         if (epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
-            lr = lr + (self.base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+            lr = lr + ((self.base_lrs[group] - self.eta_min)
+                       * (1 - math.cos(math.pi / self.T_max)) / 2)
         else:
             lr = ((1 + math.cos(math.pi * epoch / self.T_max))
                   / (1 + math.cos(math.pi * (epoch - 1) / self.T_max))
@@ -1336,8 +1542,8 @@ class ExponentialLR(LRScheduler):
                                          low_open=True)}
 
     # PyTorch multiplies the current lr, rather than computing base_lr * gamma**e
-    def _next_lr(self, epoch: int) -> float:
-        return self.last_lr * self.gamma
+    def _next_lr(self, epoch: int, group: int) -> float:
+        return self.last_lrs[group] * self.gamma
 
 
 class MultiStepLR(LRScheduler):
@@ -1373,9 +1579,10 @@ class MultiStepLR(LRScheduler):
         return {"milestones": tuple(sorted(int(m) for m in milestones)),
                 "gamma": _checked_number("MultiStepLR", "gamma", gamma, low=0.0, low_open=True)}
 
-    def _next_lr(self, epoch: int) -> float:
+    def _next_lr(self, epoch: int, group: int) -> float:
         count = self.milestones.count(epoch)
-        return self.last_lr * self.gamma ** count if count else self.last_lr
+        lr = self.last_lrs[group]
+        return lr * self.gamma ** count if count else lr
 
 
 class LambdaLR(LRScheduler):
@@ -1383,9 +1590,10 @@ class LambdaLR(LRScheduler):
     schedule written as a function of the epoch, e.g. a warm-up, LambdaLR(optimizer,
     lambda epoch: min(1.0, (epoch + 1) / 5)).
 
-    lr_lambda is a function of the epoch, or a list of one (PyTorch takes one per parameter
-    group; tinygrad_cnn optimizers have one). It must return a finite number >= 0 for every
-    epoch; anything else is an error that names the epoch. The state dict holds the schedule's
+    lr_lambda is a function of the epoch, or a list of one per param group, as in PyTorch (one
+    function serves every group); each group's lr is its own base lr times its function's
+    factor. It must return a finite number >= 0 for every epoch; anything else is an error that
+    names the epoch. The state dict holds the schedule's
     position, not lr_lambda (a function is code, not data; PyTorch keeps only a callable
     object's attributes): to resume, make the LambdaLR again with the same lr_lambda, then
     `load_state_dict`, which keeps this scheduler's own lr_lambda.
@@ -1394,21 +1602,22 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1):
-        self.lr_lambda = _checked_lr_lambda("LambdaLR", lr_lambda, "the factor of base_lr",
-                                            "lambda epoch: 0.95 ** epoch")
+        self.lr_lambdas = _checked_lr_lambdas("LambdaLR", optimizer, lr_lambda,
+                                              "the factor of base_lr",
+                                              "lambda epoch: 0.95 ** epoch")
         super().__init__(optimizer, last_epoch)
 
     def _checked_settings(self) -> dict:
         return {}
 
-    def _start_lr(self) -> float:
-        return self._next_lr(0)        # epoch 0 is base_lr * lr_lambda(0) too
+    def _start_lr(self, group: int) -> float:
+        return self._next_lr(0, group)        # epoch 0 is base_lr * lr_lambda(0) too
 
-    def _next_lr(self, epoch: int) -> float:
-        return self.base_lr * _checked_factor("LambdaLR", f"lr_lambda({epoch})",
-                                              self.lr_lambda(epoch),
-                                              f"the factor of base_lr at epoch {epoch}",
-                                              "make lr_lambda return {} for every epoch")
+    def _next_lr(self, epoch: int, group: int) -> float:
+        return self.base_lrs[group] * _checked_factor("LambdaLR", f"lr_lambda({epoch})",
+                                                      self.lr_lambdas[group](epoch),
+                                                      f"the factor of base_lr at epoch {epoch}",
+                                                      "make lr_lambda return {} for every epoch")
 
 
 class MultiplicativeLR(LRScheduler):
@@ -1416,9 +1625,9 @@ class MultiplicativeLR(LRScheduler):
     multiplied after every epoch by a factor that may depend on the epoch, as PyTorch's
     MultiplicativeLR; e.g. lr_lambda=lambda epoch: 0.95 is ExponentialLR with gamma=0.95.
 
-    lr_lambda is a function of the epoch, or a list of one (PyTorch takes one per parameter
-    group; tinygrad_cnn optimizers have one). It is first called at epoch 1, and must return a
-    finite number >= 0 for every epoch; anything else is an error that names the epoch. The
+    lr_lambda is a function of the epoch, or a list of one per param group, as in PyTorch (one
+    function serves every group). It is first called at epoch 1, and must return a finite
+    number >= 0 for every epoch; anything else is an error that names the epoch. The
     state dict holds the schedule's position and lr, not lr_lambda: to resume, make the
     MultiplicativeLR again with the same lr_lambda, then `load_state_dict`. At a SequentialLR
     milestone it multiplies the lr it takes over by lr_lambda(0), as PyTorch's step(0) does.
@@ -1429,28 +1638,30 @@ class MultiplicativeLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
                  last_epoch: int = -1):
-        self.lr_lambda = _checked_lr_lambda("MultiplicativeLR", lr_lambda,
-                                            "the factor of the epoch before's lr",
-                                            "lambda epoch: 0.95")
+        self.lr_lambdas = _checked_lr_lambdas("MultiplicativeLR", optimizer, lr_lambda,
+                                              "the factor of the epoch before's lr",
+                                              "lambda epoch: 0.95")
         super().__init__(optimizer, last_epoch)
 
     def _checked_settings(self) -> dict:
         return {}
 
-    def _factor(self, epoch: int) -> float:
-        return _checked_factor("MultiplicativeLR", f"lr_lambda({epoch})", self.lr_lambda(epoch),
+    def _factor(self, epoch: int, group: int) -> float:
+        return _checked_factor("MultiplicativeLR", f"lr_lambda({epoch})",
+                               self.lr_lambdas[group](epoch),
                                f"the factor of the last lr at epoch {epoch}",
                                "make lr_lambda return {} for every epoch")
 
     # PyTorch multiplies the current lr, as here
-    def _next_lr(self, epoch: int) -> float:
-        return self.last_lr * self._factor(epoch)
+    def _next_lr(self, epoch: int, group: int) -> float:
+        return self.last_lrs[group] * self._factor(epoch, group)
 
     # PyTorch's step(0) has no closed form to go back to: it multiplies the lr it takes over
-    def _restart(self, base_lr: float, lr: float) -> None:
-        lr = lr * self._factor(0)            # first, so that an error changes nothing
-        self.base_lr, self.last_epoch = base_lr, 0
-        self.last_lr = self.optimizer.lr = lr
+    def _restart(self, base_lrs: list[float], lrs: list[float]) -> None:
+        # first, so that an error changes nothing
+        lrs = [lr * self._factor(0, group) for group, lr in enumerate(lrs)]
+        self.base_lrs, self.last_epoch = list(base_lrs), 0
+        self._set_lrs(lrs)
 
 
 class LinearLR(LRScheduler):
@@ -1483,16 +1694,16 @@ class LinearLR(LRScheduler):
                                             meaning="the number of epochs the line takes, "
                                                     "e.g. total_iters=5")}
 
-    def _start_lr(self) -> float:
-        return self.base_lr * self.start_factor      # epoch 0 starts the line
+    def _start_lr(self, group: int) -> float:
+        return self.base_lrs[group] * self.start_factor      # epoch 0 starts the line
 
     # factor(e) / factor(e - 1), with factor(e) = start + (end - start) e / total_iters
-    def _next_lr(self, epoch: int) -> float:
+    def _next_lr(self, epoch: int, group: int) -> float:
         if epoch > self.total_iters:
-            return self.last_lr
+            return self.last_lrs[group]
         change = self.end_factor - self.start_factor
-        lr = self.last_lr * (1.0 + change / (self.total_iters * self.start_factor
-                                             + (epoch - 1) * change))
+        lr = self.last_lrs[group] * (1.0 + change / (self.total_iters * self.start_factor
+                                                     + (epoch - 1) * change))
         return max(0.0, lr)     # rounding may take a line that ends at 0 just below it
 
 
@@ -1522,12 +1733,13 @@ class ConstantLR(LRScheduler):
                                             meaning="the number of epochs at base_lr * factor, "
                                                     "e.g. total_iters=5")}
 
-    def _start_lr(self) -> float:
-        return self.base_lr * self.factor
+    def _start_lr(self, group: int) -> float:
+        return self.base_lrs[group] * self.factor
 
     # PyTorch undoes the factor by multiplying the current lr, rather than returning base_lr
-    def _next_lr(self, epoch: int) -> float:
-        return self.last_lr * (1.0 / self.factor) if epoch == self.total_iters else self.last_lr
+    def _next_lr(self, epoch: int, group: int) -> float:
+        lr = self.last_lrs[group]
+        return lr * (1.0 / self.factor) if epoch == self.total_iters else lr
 
 
 class PolynomialLR(LRScheduler):
@@ -1553,11 +1765,11 @@ class PolynomialLR(LRScheduler):
                 "power": _checked_number("PolynomialLR", "power", power, low=0.0)}
 
     # factor(e) / factor(e - 1), with factor(e) = (1 - e / total_iters) ** power
-    def _next_lr(self, epoch: int) -> float:
+    def _next_lr(self, epoch: int, group: int) -> float:
         if epoch > self.total_iters:
-            return self.last_lr
+            return self.last_lrs[group]
         ratio = (1.0 - epoch / self.total_iters) / (1.0 - (epoch - 1) / self.total_iters)
-        return self.last_lr * ratio ** self.power
+        return self.last_lrs[group] * ratio ** self.power
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
@@ -1601,35 +1813,37 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             since, length = since - length, length * self.T_mult
         return since, length
 
-    def _start_lr(self) -> float:
-        return self._next_lr(0)         # PyTorch's formula at T_cur = 0, not base_lr itself
+    def _start_lr(self, group: int) -> float:
+        return self._next_lr(0, group)     # PyTorch's formula at T_cur = 0, not base_lr itself
 
-    def _next_lr(self, epoch: int) -> float:
+    def _next_lr(self, epoch: int, group: int) -> float:
         since, length = self._cycle(epoch)
-        return (self.eta_min
-                + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * since / length)) / 2)
+        return (self.eta_min + (self.base_lrs[group] - self.eta_min)
+                * (1 + math.cos(math.pi * since / length)) / 2)
 
 
 class _BatchScheduler(LRScheduler):
     """A schedule stepped after every batch whose lr and, with cycle_momentum, momentum are
-    those of `_lr_and_momentum(batch)`: OneCycleLR and CyclicLR."""
+    those of `_lr_and_momentum(batch, group)`, for each param group: OneCycleLR and CyclicLR."""
 
-    def _lr_and_momentum(self, batch: int) -> tuple[float, float]:
+    def _lr_and_momentum(self, batch: int, group: int) -> tuple[float, float]:
         raise NotImplementedError(f"{type(self).__name__} must define _lr_and_momentum")
 
-    def _next_lr(self, epoch: int) -> float:
-        return self._lr_and_momentum(epoch)[0]
+    def _next_lr(self, epoch: int, group: int) -> float:
+        return self._lr_and_momentum(epoch, group)[0]
 
     def _set_momentum(self) -> None:
-        """With cycle_momentum, give the optimizer the momentum of the current batch: Adam's and
-        AdamW's betas[0], else (SGD, RMSprop) momentum; PyTorch's rule, betas first."""
+        """With cycle_momentum, give every param group the momentum of the current batch:
+        Adam's and AdamW's betas[0], else (SGD, RMSprop) momentum; PyTorch's rule, betas
+        first."""
         if not self.cycle_momentum:
             return
-        momentum = self._lr_and_momentum(self.last_epoch)[1]
-        if "betas" in self.optimizer.hyperparameter_names:
-            self.optimizer.betas = (momentum, self.optimizer.betas[1])
-        else:
-            self.optimizer.momentum = momentum
+        for i, group in enumerate(self.optimizer.param_groups):
+            momentum = self._lr_and_momentum(self.last_epoch, i)[1]
+            if "betas" in self.optimizer.hyperparameter_names:
+                group["betas"] = (momentum, group["betas"][1])
+            else:
+                group["momentum"] = momentum
 
     def step(self) -> None:
         """End a batch: the optimizer's lr (and momentum) become those of the next one."""
@@ -1671,15 +1885,15 @@ class OneCycleLR(_BatchScheduler):
     max_momentum in the third phase): Adam's and AdamW's betas[0], SGD's and RMSprop's momentum.
     As PyTorch, this needs 'betas' or 'momentum' among the optimizer's hyperparameters, so
     Adagrad is refused. load_state_dict sets both the lr and the momentum of the saved step.
-    max_lr, base_momentum and max_momentum are numbers, or lists of one (PyTorch takes one per
-    parameter group; tinygrad_cnn optimizers have one): max_lr=[0.1] is max_lr=0.1.
+    max_lr, base_momentum and max_momentum are numbers (one for every param group), or lists of
+    one per group, as in PyTorch: each group cycles between its own.
 
     Refused where PyTorch would divide by zero or never reach the minimum: pct_start = 1,
     pct_start * total_steps = 1, and with three_phase a fall that ends at the cycle's last step
     or later (2 * pct_start * total_steps - 2 >= total_steps - 1). Refused too: a momentum
-    cycle through 0 for SGD with nesterov=True, which needs momentum > 0; lists of other lengths
-    than one, even of base_momentum and max_momentum with cycle_momentum=False (where PyTorch
-    does not look at them).
+    cycle through 0 for SGD with nesterov=True, which needs momentum > 0; lists of another
+    length than the number of param groups, even of base_momentum and max_momentum with
+    cycle_momentum=False (where PyTorch does not look at them).
 
     >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
     >>> for epoch in range(10):
@@ -1717,9 +1931,8 @@ class OneCycleLR(_BatchScheduler):
                          div_factor=div_factor, final_div_factor=final_div_factor,
                          three_phase=three_phase, cycle_momentum=cycle_momentum,
                          base_momentum=base_momentum, max_momentum=max_momentum)
-        self.base_lr = self.max_lr / self.div_factor       # PyTorch's initial_lr
-        self.last_lr = self._next_lr(0)
-        optimizer.lr = self.last_lr
+        self.base_lrs = [max_lr / self.div_factor for max_lr in self.max_lr]   # initial_lr
+        self._set_lrs([self._next_lr(0, group) for group in self._groups()])
         self._set_momentum()
 
     def _checked_settings(self, max_lr, total_steps, pct_start, anneal_strategy, div_factor,
@@ -1727,8 +1940,8 @@ class OneCycleLR(_BatchScheduler):
                           max_momentum) -> dict:
         name = "OneCycleLR"
         checked = {
-            "max_lr": _checked_number(name, "max_lr", _one_per_group(name, "max_lr", max_lr, 0.1),
-                                      low=0.0, low_open=True),
+            "max_lr": _checked_numbers(name, "max_lr", self._one_per_group("max_lr", max_lr, 0.1),
+                                       low=0.0, low_open=True),
             "total_steps": _checked_int(name, "total_steps", total_steps, low=1,
                                         meaning="the number of batches of the whole cycle, "
                                                 "i.e. of scheduler.step() calls"),
@@ -1741,7 +1954,7 @@ class OneCycleLR(_BatchScheduler):
                                                 low=0.0, low_open=True),
             "three_phase": _checked_flag(name, "three_phase", three_phase),
             "cycle_momentum": _checked_flag(name, "cycle_momentum", cycle_momentum),
-            **_checked_momenta(name, base_momentum, max_momentum, (0.85, 0.95))}
+            **self._checked_momenta(base_momentum, max_momentum, (0.85, 0.95))}
         rise = checked["pct_start"] * checked["total_steps"]
         if rise == 1:
             raise ValueError(f"OneCycleLR: pct_start={checked['pct_start']} of total_steps="
@@ -1763,22 +1976,23 @@ class OneCycleLR(_BatchScheduler):
                                      checked["max_momentum"], example=0.85)
         return checked
 
-    def _lr_and_momentum(self, step: int) -> tuple[float, float]:
-        """The lr and the momentum of a step, PyTorch's phases and annealing, float for float;
+    def _lr_and_momentum(self, step: int, group: int) -> tuple[float, float]:
+        """A group's lr and momentum at a step, PyTorch's phases and annealing, float for float;
         step total_steps, past the cycle, keeps those of the cycle's last step."""
         step = min(step, self.total_steps - 1)
-        initial = self.max_lr / self.div_factor
+        max_lr = self.max_lr[group]
+        initial = max_lr / self.div_factor
         lowest = initial / self.final_div_factor
-        top, bottom = self.max_momentum, self.base_momentum
+        top, bottom = self.max_momentum[group], self.base_momentum[group]
         rise_end = float(self.pct_start * self.total_steps) - 1
         if self.three_phase:    # (end step, lr from, lr to, momentum from, momentum to)
-            phases = [(rise_end, initial, self.max_lr, top, bottom),
-                      (float(2 * self.pct_start * self.total_steps) - 2, self.max_lr, initial,
+            phases = [(rise_end, initial, max_lr, top, bottom),
+                      (float(2 * self.pct_start * self.total_steps) - 2, max_lr, initial,
                        bottom, top),
                       (self.total_steps - 1, initial, lowest, top, top)]
         else:
-            phases = [(rise_end, initial, self.max_lr, top, bottom),
-                      (self.total_steps - 1, self.max_lr, lowest, bottom, top)]
+            phases = [(rise_end, initial, max_lr, top, bottom),
+                      (self.total_steps - 1, max_lr, lowest, bottom, top)]
         start = 0.0
         for end, lr_from, lr_to, momentum_from, momentum_to in phases:
             if step <= end:
@@ -1825,13 +2039,13 @@ class CyclicLR(_BatchScheduler):
     (the default, as in PyTorch), the momentum to max_momentum: SGD's and RMSprop's momentum (so
     SGD without momentum gets one, as in PyTorch), Adam's and AdamW's betas[0]. As PyTorch, this
     needs 'betas' or 'momentum' among the optimizer's hyperparameters, so Adagrad is refused
-    unless cycle_momentum=False. base_lr, max_lr, base_momentum and max_momentum are numbers, or
-    lists of one (PyTorch takes one per parameter group; tinygrad_cnn optimizers have one);
-    max_lr may be below base_lr (the cycle then dips), as in PyTorch. scale_fn must return a
-    number in [0, 1] (PyTorch's documented range), so the lr stays between base_lr and max_lr;
-    load_state_dict sets the lr and (with cycle_momentum) the momentum of the saved batch, and
-    keeps this scheduler's own scale_fn (a function is code, not data, so the state dict holds
-    none).
+    unless cycle_momentum=False. base_lr, max_lr, base_momentum and max_momentum are numbers
+    (one for every param group), or lists of one per group, as in PyTorch: each group cycles
+    between its own. max_lr may be below base_lr (the cycle then dips), as in PyTorch. scale_fn
+    must return a number in [0, 1] (PyTorch's documented range), so the lr stays between base_lr
+    and max_lr; load_state_dict sets the lr and (with cycle_momentum) the momentum of the saved
+    batch, and keeps this scheduler's own scale_fn (a function is code, not data, so the state
+    dict holds none).
 
     Refused where PyTorch takes them: a mode other than the three even when scale_fn makes it
     unused, with mode "exp_range" and no scale_fn a gamma outside (0, 1] (above 1 the amplitude
@@ -1860,8 +2074,8 @@ class CyclicLR(_BatchScheduler):
         # not LRScheduler.__init__, whose base lr is the optimizer's lr: here it is base_lr
         _checked_fresh("CyclicLR", last_epoch)
         self.optimizer = _checked_optimizer("CyclicLR", optimizer)
-        base_lr = _checked_number("CyclicLR", "base_lr",
-                                  _one_per_group("CyclicLR", "base_lr", base_lr, 0.01), low=0.0)
+        base_lrs = _checked_numbers("CyclicLR", "base_lr",
+                                    self._one_per_group("base_lr", base_lr, 0.01), low=0.0)
         if scale_fn is not None and not callable(scale_fn):
             raise TypeError(f"CyclicLR: scale_fn is {type(scale_fn).__name__} "
                             f"{scale_fn!r:.80}; expected None or a function that returns the "
@@ -1874,15 +2088,15 @@ class CyclicLR(_BatchScheduler):
             max_lr=max_lr, step_size_up=step_size_up, step_size_down=step_size_down, mode=mode,
             gamma=gamma, scale_mode=scale_mode, cycle_momentum=cycle_momentum,
             base_momentum=base_momentum, max_momentum=max_momentum))
-        self._start(base_lr)
+        self._start(base_lrs)
         self._set_momentum()
 
     def _checked_settings(self, max_lr, step_size_up, step_size_down, mode, gamma, scale_mode,
                           cycle_momentum, base_momentum, max_momentum) -> dict:
         name = "CyclicLR"
         checked = {
-            "max_lr": _checked_number(name, "max_lr", _one_per_group(name, "max_lr", max_lr, 0.1),
-                                      low=0.0),
+            "max_lr": _checked_numbers(name, "max_lr", self._one_per_group("max_lr", max_lr, 0.1),
+                                       low=0.0),
             "step_size_up": _checked_int(name, "step_size_up", step_size_up, low=1,
                                          meaning="the number of batches in which the lr climbs "
                                                  "from base_lr to max_lr, e.g. 2 to 10 epochs' "
@@ -1896,7 +2110,7 @@ class CyclicLR(_BatchScheduler):
             "scale_mode": _checked_choice(name, "scale_mode", scale_mode,
                                           ("cycle", "iterations")),
             "cycle_momentum": _checked_flag(name, "cycle_momentum", cycle_momentum),
-            **_checked_momenta(name, base_momentum, max_momentum, (0.8, 0.9))}
+            **self._checked_momenta(base_momentum, max_momentum, (0.8, 0.9))}
         gamma = checked["gamma"]          # used by mode "exp_range" only, and not with scale_fn
         if checked["mode"] == "exp_range" and self.scale_fn is None and not 0 < gamma <= 1:
             raise ValueError(f"CyclicLR: gamma is {gamma} with mode='exp_range'; expected a "
@@ -1922,16 +2136,19 @@ class CyclicLR(_BatchScheduler):
             return 1 / (2.0 ** (cycle - 1))
         return self.gamma ** batch
 
-    def _lr_and_momentum(self, batch: int) -> tuple[float, float]:
-        """The lr and the momentum of a batch, PyTorch's formulas in its order, float for float."""
+    def _lr_and_momentum(self, batch: int, group: int) -> tuple[float, float]:
+        """A group's lr and momentum at a batch, PyTorch's formulas in its order, float for
+        float."""
         total = float(self.step_size_up) + float(self.step_size_down)
         rise = self.step_size_up / total                   # the part of a cycle the lr climbs
         cycle = math.floor(1 + batch / total)
         x = 1.0 + batch / total - cycle                    # where in the cycle, in [0, 1)
         fraction = x / rise if x <= rise else (x - 1) / (rise - 1)
         scale = self._scale(cycle, batch)
-        lr = self.base_lr + (self.max_lr - self.base_lr) * fraction * scale
-        momentum = self.max_momentum - (self.max_momentum - self.base_momentum) * fraction * scale
+        base_lr, max_lr = self.base_lrs[group], self.max_lr[group]
+        base_momentum, max_momentum = self.base_momentum[group], self.max_momentum[group]
+        lr = base_lr + (max_lr - base_lr) * fraction * scale
+        momentum = max_momentum - (max_momentum - base_momentum) * fraction * scale
         return lr, momentum
 
 
@@ -1945,12 +2162,13 @@ class ReduceLROnPlateau(LRScheduler):
     best * (1 + threshold), metric > best + threshold. best starts at +inf ("min") or -inf
     ("max"), so the first metric improves on it; a NaN never does. After a reduction, the next
     `cooldown` epochs count no bad epochs. A reduction of eps or less (old lr - new lr <= eps) is
-    skipped, so the lr rests at min_lr. min_lr is a number, or a list of one (PyTorch takes one
-    per parameter group; tinygrad_cnn optimizers have one).
+    skipped, so the lr rests at min_lr. Every param group's lr is reduced so, each down to its
+    own min_lr: min_lr is a number (one for every group) or a list of one per group, as in
+    PyTorch.
 
-    As the other schedules, this one owns the lr: it reduces its own last lr and each step() sets
-    the optimizer's lr to it (PyTorch reduces whatever lr the optimizer holds; the same unless
-    the lr is changed by hand). state_dict() also holds best, num_bad_epochs and
+    As the other schedules, this one owns the lr: it reduces its own last lrs and each step()
+    sets the optimizer's lrs to them (PyTorch reduces whatever lrs the optimizer holds; the same
+    unless an lr is changed by hand). state_dict() also holds best, num_bad_epochs and
     cooldown_counter.
 
     >>> scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=2)
@@ -1987,8 +2205,8 @@ class ReduceLROnPlateau(LRScheduler):
                 "cooldown": _checked_int(name, "cooldown", cooldown, low=0,
                                          meaning="the epochs after a reduction whose bad epochs "
                                                  "are not counted, e.g. cooldown=0"),
-                "min_lr": _checked_number(name, "min_lr",
-                                          _one_per_group(name, "min_lr", min_lr, 1e-5), low=0.0),
+                "min_lr": _checked_numbers(name, "min_lr",
+                                           self._one_per_group("min_lr", min_lr, 1e-5), low=0.0),
                 "eps": _checked_number(name, "eps", eps, low=0.0)}
 
     def _improves(self, metric: float) -> bool:
@@ -2021,14 +2239,15 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            reduced = max(self.last_lr * self.factor, self.min_lr)
-            if self.last_lr - reduced > self.eps:
-                self.last_lr = reduced
+            for group, lr in enumerate(self.last_lrs):
+                reduced = max(lr * self.factor, self.min_lr[group])
+                if lr - reduced > self.eps:
+                    self.last_lrs[group] = reduced
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
-        self.optimizer.lr = self.last_lr
+        self._set_lrs(self.last_lrs)
 
     def state_dict(self) -> dict:
-        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "best", "num_bad_epochs",
+        """{"type", "settings", "base_lrs", "last_epoch", "last_lrs", "best", "num_bad_epochs",
         "cooldown_counter"}: plain numbers, enough for `load_state_dict` to continue exactly
         where it stopped."""
         return {**super().state_dict(),
@@ -2038,9 +2257,11 @@ class ReduceLROnPlateau(LRScheduler):
         """Continue from a state saved by `state_dict()`: settings, position, lr, best metric and
         counters; nothing is restored if anything is wrong."""
         name = "ReduceLROnPlateau.load_state_dict"
-        if not isinstance(state_dict, dict) or set(state_dict) != set(self.state_dict()):
-            raise ValueError(f"{name}: expected a dict with keys 'type', 'settings', 'base_lr', "
-                             f"'last_epoch', 'last_lr', 'best', 'num_bad_epochs' and "
+        expected = set(self.state_dict())
+        earlier = expected - {"base_lrs", "last_lrs"} | {"base_lr", "last_lr"}   # one group's
+        if not isinstance(state_dict, dict) or set(state_dict) not in (expected, earlier):
+            raise ValueError(f"{name}: expected a dict with keys 'type', 'settings', 'base_lrs', "
+                             f"'last_epoch', 'last_lrs', 'best', 'num_bad_epochs' and "
                              f"'cooldown_counter' as made by scheduler.state_dict(), got "
                              f"{state_dict!r:.100}")
         best = state_dict["best"]
@@ -2062,7 +2283,7 @@ class _ScheduleList(LRScheduler):
     (self.schedulers), saved and restored with their own state."""
 
     def state_dict(self) -> dict:
-        """{"type", "settings", "base_lr", "last_epoch", "last_lr", "schedulers"}, the last a
+        """{"type", "settings", "base_lrs", "last_epoch", "last_lrs", "schedulers"}, the last a
         list of the schedules' state dicts: enough for `load_state_dict` to continue exactly
         where it stopped."""
         return {**super().state_dict(),
@@ -2091,7 +2312,7 @@ class _ScheduleList(LRScheduler):
         for scheduler, attributes in zip(self.schedulers, restored, strict=True):
             scheduler.__dict__.update(attributes)
         self.__dict__.update(checked)
-        self.optimizer.lr = self.last_lr
+        self._set_lrs(self.last_lrs)
 
 
 class SequentialLR(_ScheduleList):
@@ -2099,7 +2320,8 @@ class SequentialLR(_ScheduleList):
     until epoch milestones[0], where schedulers[1] starts at its own epoch 0, and so on; the usual
     use is a warm-up, then a decay.
 
-    Every schedule of the list runs from one base lr, the first one's, schedulers[0].base_lr:
+    Every schedule of the list runs from one base lr per param group, the first one's,
+    schedulers[0].base_lrs:
     PyTorch's initial_lr, the optimizer's lr when its first scheduler was made, whenever (as
     usual) the schedules were made in their list's order on a fresh optimizer. Each schedule took
     its own base_lr from the optimizer's lr when it was made, which the ones made before it may
@@ -2139,10 +2361,10 @@ class SequentialLR(_ScheduleList):
         self.optimizer = _checked_optimizer("SequentialLR", optimizer)
         self.schedulers = self._checked_schedulers(schedulers)
         self.__dict__.update(self._checked_settings(milestones=milestones))
-        base_lr = self.schedulers[0].base_lr
+        base_lrs = self.schedulers[0].base_lrs
         for scheduler in self.schedulers:
-            scheduler._start(base_lr)
-        self._start(base_lr)
+            scheduler._start(base_lrs)
+        self._start(base_lrs)
 
     def _checked_schedulers(self, schedulers) -> tuple[LRScheduler, ...]:
         """The schedules as a tuple: at least one, each a schedule stepped once per epoch without
@@ -2187,8 +2409,8 @@ class SequentialLR(_ScheduleList):
             raise ValueError(f"SequentialLR: milestones is {milestones!r:.80}; {expected}")
         return {"milestones": tuple(int(m) for m in milestones)}
 
-    def _start_lr(self) -> float:
-        return self.schedulers[0].last_lr       # the sequence's epoch 0 is its first schedule's
+    def _start_lr(self, group: int) -> float:
+        return self.schedulers[0].last_lrs[group]   # the sequence's epoch 0 is its first's
 
     def step(self) -> None:
         """End an epoch: the schedule of the next epoch sets the optimizer's lr, starting at its
@@ -2197,10 +2419,10 @@ class SequentialLR(_ScheduleList):
         index = bisect.bisect_right(self.milestones, epoch)     # milestones <= epoch
         scheduler = self.schedulers[index]
         if index > 0 and self.milestones[index - 1] == epoch:
-            scheduler._restart(self.base_lr, self.last_lr)
+            scheduler._restart(self.base_lrs, self.last_lrs)
         else:
             scheduler.step()           # first, so that an error changes nothing
-        self.last_epoch, self.last_lr = epoch, scheduler.last_lr
+        self.last_epoch, self.last_lrs = epoch, list(scheduler.last_lrs)
 
 
 class ChainedScheduler(_ScheduleList):
@@ -2214,9 +2436,9 @@ class ChainedScheduler(_ScheduleList):
     (stepped here by PyTorch's recursion, which scales the lr it is given), all made on one
     optimizer, `optimizer` when it is given; as usual, make them in the list's order on the
     fresh optimizer, each from the lr the ones before it left (a ConstantLR or LinearLR lowers it
-    at once), as PyTorch's do. Every schedule's base_lr becomes the first one's (PyTorch's
-    initial_lr). The lr of epoch 0 is the optimizer's lr when the chain is made; state_dict()
-    holds the schedules' state dicts too.
+    at once), as PyTorch's do. Every schedule's base lrs become the first one's (PyTorch's
+    initial_lr of each param group). The lrs of epoch 0 are the optimizer's lrs when the chain is
+    made; state_dict() holds the schedules' state dicts too.
 
     >>> warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
     >>> decay = ExponentialLR(optimizer, gamma=0.95)
@@ -2252,10 +2474,11 @@ class ChainedScheduler(_ScheduleList):
             examples=("[warmup, decay]", "ChainedScheduler([warmup, decay])"),
             once="it would step twice in each step")
         self.optimizer = self.schedulers[0].optimizer
-        base_lr = self.schedulers[0].base_lr
+        base_lrs = self.schedulers[0].base_lrs
         for scheduler in self.schedulers:
-            scheduler.base_lr = base_lr
-        self.base_lr, self.last_epoch, self.last_lr = base_lr, 0, float(self.optimizer.lr)
+            scheduler.base_lrs = list(base_lrs)
+        self.base_lrs, self.last_epoch = list(base_lrs), 0
+        self.last_lrs = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     @staticmethod
     def _refusal(i: int, scheduler: LRScheduler) -> Exception | None:
@@ -2282,15 +2505,16 @@ class ChainedScheduler(_ScheduleList):
     def step(self) -> None:
         """End an epoch: every schedule steps in turn, from the lr the ones before it have just
         set; the last one's lr is the optimizer's."""
-        lr, lrs = self.last_lr, []       # all first, so that an error changes nothing
+        lrs, steps = self.last_lrs, []     # all first, so that an error changes nothing
         for scheduler in self.schedulers:
-            lr = float(scheduler._next_lr_from(scheduler.last_epoch + 1, lr))
-            lrs.append(lr)
-        for scheduler, scheduler_lr in zip(self.schedulers, lrs, strict=True):
+            lrs = [float(scheduler._next_lr_from(scheduler.last_epoch + 1, group, lr))
+                   for group, lr in enumerate(lrs)]
+            steps.append(lrs)
+        for scheduler, scheduler_lrs in zip(self.schedulers, steps, strict=True):
             scheduler.last_epoch += 1
-            scheduler.last_lr = scheduler_lr
+            scheduler.last_lrs = scheduler_lrs
         self.last_epoch += 1
-        self.last_lr = self.optimizer.lr = lr
+        self._set_lrs(lrs)
 
 
 def _checked_schedules(owner: str, schedulers, optimizer: Optimizer | None,
@@ -2364,11 +2588,12 @@ def _checked_optimizer(owner: str, optimizer, example: str | None = None) -> Opt
     return optimizer
 
 
-def _check_momentum_to_cycle(owner: str, optimizer: Optimizer, base_momentum: float,
-                             max_momentum: float, example: float) -> None:
-    """Check that a schedule with cycle_momentum=True can cycle the optimizer's momentum between
-    base_momentum and max_momentum: PyTorch requires 'betas' or 'momentum' among its
-    hyperparameters, and SGD with nesterov=True needs momentum > 0 all the way."""
+def _check_momentum_to_cycle(owner: str, optimizer: Optimizer, base_momentum: tuple,
+                             max_momentum: tuple, example: float) -> None:
+    """Check that a schedule with cycle_momentum=True can cycle the momentum of every param
+    group between its base_momentum and max_momentum (one per group): PyTorch requires 'betas'
+    or 'momentum' among the optimizer's hyperparameters, and SGD with nesterov=True needs
+    momentum > 0 all the way."""
     names = optimizer.hyperparameter_names
     if "betas" not in names and "momentum" not in names:
         raise ValueError(f"{owner}: cycle_momentum=True but {type(optimizer).__name__} has "
@@ -2376,14 +2601,33 @@ def _check_momentum_to_cycle(owner: str, optimizer: Optimizer, base_momentum: fl
                          f"({', '.join(names)}); expected an optimizer with a momentum to "
                          f"cycle (SGD, RMSprop: momentum; Adam, AdamW: betas[0]), as PyTorch "
                          f"requires; pass cycle_momentum=False")
-    lowest = min(base_momentum, max_momentum)
-    if getattr(optimizer, "nesterov", False) and not lowest:
-        raise ValueError(f"{owner}: cycle_momentum=True would set the momentum of SGD with "
-                         f"nesterov=True to {lowest} (base_momentum={base_momentum}, "
-                         f"max_momentum={max_momentum}), and Nesterov momentum needs momentum "
-                         f"> 0 (SGD refuses to load such a state); expected base_momentum and "
-                         f"max_momentum > 0; pass e.g. base_momentum={example}, or "
-                         f"cycle_momentum=False")
+    for i, group in enumerate(optimizer.param_groups):
+        lowest = min(base_momentum[i], max_momentum[i])
+        if group.get("nesterov", False) and not lowest:
+            where = f" (param group {i})" if len(optimizer.param_groups) > 1 else ""
+            raise ValueError(f"{owner}: cycle_momentum=True would set the momentum of SGD with "
+                             f"nesterov=True{where} to {lowest} (base_momentum="
+                             f"{base_momentum[i]}, max_momentum={max_momentum[i]}), and "
+                             f"Nesterov momentum needs momentum > 0 (SGD refuses to load such a "
+                             f"state); expected base_momentum and max_momentum > 0; pass e.g. "
+                             f"base_momentum={example}, or cycle_momentum=False")
+
+
+def _param_groups(optimizer: str, params) -> list[dict]:
+    """The groups that `params` gives: one {"params": [...]} for an iterable of Values, else
+    its dicts, one per group (checked by add_param_group)."""
+    if isinstance(params, (Value, dict)) or not isinstance(params, Iterable):
+        raise TypeError(f"{optimizer}: params is a {type(params).__name__}; expected an iterable "
+                        f"of Values, e.g. model.parameters(), or of dicts, one per param group, "
+                        f"e.g. [{{'params': model.features.parameters()}}, "
+                        f"{{'params': model.classifier.parameters(), 'lr': 1e-3}}]")
+    params = list(params)
+    if params and all(isinstance(group, dict) for group in params):
+        return params
+    if any(isinstance(group, dict) for group in params):
+        raise TypeError(f"{optimizer}: params mixes dicts and other items; expected either "
+                        f"Values (one group) or dicts, one per param group, each with 'params'")
+    return [{"params": _checked_params(optimizer, params)}]
 
 
 def _checked_params(optimizer: str, params) -> list[Value]:
@@ -2465,37 +2709,38 @@ def _checked_factor(owner: str, call: str, value, meaning: str, fix: str,
     return float(value)
 
 
-def _checked_momenta(name: str, base_momentum, max_momentum, defaults: tuple) -> dict:
-    """A cycling schedule's base_momentum and max_momentum, each a number in [0, 1] or a list
-    of one (`defaults`, PyTorch's, are the examples the errors suggest)."""
-    return {key: _checked_number(name, key, _one_per_group(name, key, value, example),
-                                 low=0.0, high=1.0)
-            for key, value, example in (("base_momentum", base_momentum, defaults[0]),
-                                        ("max_momentum", max_momentum, defaults[1]))}
+def _checked_numbers(owner: str, name: str, values: tuple, **bounds) -> tuple[float, ...]:
+    """Each of values (one per param group) as a float, checked by _checked_number."""
+    return tuple(_checked_number(owner, name, value, **bounds) for value in values)
 
 
-def _one_per_group(owner: str, name: str, value, example: str):
-    """value, or its one element when it is a list or tuple: PyTorch takes one value per
-    parameter group there, and tinygrad_cnn optimizers have one group."""
+def _one_per_group(owner: str, name: str, value, example, count: int) -> tuple:
+    """value as a tuple of one per param group (`count` of them): a list or tuple of count
+    values, one per group as PyTorch takes them, or one value for every group."""
     if isinstance(value, (list, tuple)):
-        if len(value) != 1:
+        if len(value) != count:
+            groups = "one param group" if count == 1 else f"{count} param groups"
             raise ValueError(f"{owner}: {name} is a {type(value).__name__} of {len(value)} "
-                             f"values; expected one value, or a list of one (PyTorch takes one "
-                             f"per parameter group, and tinygrad_cnn optimizers have one "
-                             f"group); pass e.g. {name}={example}")
-        return value[0]
-    return value
+                             f"values but the optimizer has {groups}; expected one value for "
+                             f"every group, or a list of one per group (as PyTorch takes it); "
+                             f"pass e.g. {name}={example}")
+        return tuple(value)
+    return (value,) * count
 
 
-def _checked_lr_lambda(owner: str, lr_lambda, returns: str, example: str) -> Callable:
-    """lr_lambda, a function of the epoch (or a list of one, PyTorch's one per group), checked
-    to be callable; `returns` says what its result means."""
-    lr_lambda = _one_per_group(owner, "lr_lambda", lr_lambda, example)
-    if not callable(lr_lambda):
-        raise TypeError(f"{owner}: lr_lambda is {type(lr_lambda).__name__} {lr_lambda!r:.80}; "
-                        f"expected a function of the epoch that returns {returns}, e.g. "
-                        f"lr_lambda={example}")
-    return lr_lambda
+def _checked_lr_lambdas(owner: str, optimizer: Optimizer, lr_lambda, returns: str,
+                        example: str) -> tuple[Callable, ...]:
+    """lr_lambda, a function of the epoch or a list of one per param group (PyTorch's), as a
+    tuple of one per group, each checked to be callable; `returns` says what its result
+    means."""
+    count = len(_checked_optimizer(owner, optimizer).param_groups)
+    lr_lambdas = _one_per_group(owner, "lr_lambda", lr_lambda, example, count)
+    for function in lr_lambdas:
+        if not callable(function):
+            raise TypeError(f"{owner}: lr_lambda is {type(function).__name__} "
+                            f"{function!r:.80}; expected a function of the epoch that returns "
+                            f"{returns}, e.g. lr_lambda={example}")
+    return lr_lambdas
 
 
 def _checked_fresh(owner: str, last_epoch) -> None:

@@ -106,25 +106,29 @@ class Theirs:
 
 
 def ours_from_torch(name, torch_state_dict):
-    """PyTorch's optimizer state dict (one param group) as tinygrad_cnn's: the group's
-    hyperparameters that tinygrad_cnn has, step as an int, 0-d tensors as floats."""
-    (group,) = torch_state_dict["param_groups"]
+    """PyTorch's optimizer state dict as tinygrad_cnn's: each param group's hyperparameters
+    that tinygrad_cnn has and its parameter indices, step as an int, 0-d tensors as floats, and
+    no SGD momentum_buffer that is None (tinygrad_cnn's SGD without momentum keeps none)."""
     names = getattr(optim, name).hyperparameter_names
     return {"type": name,
-            "hyperparameters": {key: tuple(value) if isinstance(value, (tuple, list)) else value
-                                for key, value in group.items() if key in names},
+            "param_groups": [{**{key: tuple(value) if isinstance(value, (tuple, list)) else value
+                                 for key, value in group.items() if key in names},
+                              "params": list(group["params"])}
+                             for group in torch_state_dict["param_groups"]],
             "state": {str(index): {key: int(value.item()) if key == "step"
                                    else float(value.item()) if key in FLOAT_STATE
                                    else value.detach().numpy().copy()
-                                   for key, value in entry.items()}
-                      for index, entry in torch_state_dict["state"].items()}}
+                                   for key, value in entry.items() if value is not None}
+                      for index, entry in torch_state_dict["state"].items()
+                      if any(value is not None for value in entry.values())}}
 
 
 def torch_from_ours(torch, state_dict, torch_optimizer):
     """tinygrad_cnn's optimizer state dict in PyTorch's form, on torch_optimizer's own
     param_groups (for their parameter ids and the settings tinygrad_cnn has no use for)."""
     converted = torch_optimizer.state_dict()
-    converted["param_groups"][0].update(state_dict["hyperparameters"])
+    for group, ours in zip(converted["param_groups"], state_dict["param_groups"], strict=True):
+        group.update({key: value for key, value in ours.items() if key != "params"})
     converted["state"] = {int(index): {key: torch.tensor(float(value))
                                        if key == "step" or key in FLOAT_STATE
                                        else torch.tensor(value) for key, value in entry.items()}
@@ -133,13 +137,14 @@ def torch_from_ours(torch, state_dict, torch_optimizer):
 
 
 def assert_same_state(ours, theirs, tolerance):
-    """Our state dict equals PyTorch's: hyperparameters, the same entries for the same
-    parameters, equal counts and (within tolerance) equal buffers and floats."""
-    assert ours["hyperparameters"] == theirs["hyperparameters"]
+    """Our state dict equals PyTorch's: every group's hyperparameters and parameter indices,
+    the same entries for the same parameters, equal counts and (within tolerance) equal buffers
+    and floats."""
+    assert ours["param_groups"] == theirs["param_groups"]
     assert ours["state"].keys() == theirs["state"].keys()
     for index, entry in ours["state"].items():
         assert entry.keys() == theirs["state"][index].keys(), index
-        assert entry["step"] == theirs["state"][index]["step"]
+        assert entry.get("step") == theirs["state"][index].get("step")     # SGD keeps none
         for key, value in entry.items():
             assert type(value) is type(theirs["state"][index][key]), key
             np.testing.assert_allclose(value, theirs["state"][index][key], **tolerance,
@@ -354,7 +359,8 @@ def lbfgs_from_torch(torch_state_dict):
             return value.item() if value.ndim == 0 else value
         return value
     return {"type": "LBFGS",
-            "hyperparameters": {key: group[key] for key in optim.LBFGS.hyperparameter_names},
+            "param_groups": [{**{key: group[key] for key in optim.LBFGS.hyperparameter_names},
+                              "params": list(group["params"])}],
             "state": {str(index): {key: plain(value) for key, value in entry.items()}
                       for index, entry in torch_state_dict["state"].items()}}
 

@@ -375,10 +375,10 @@ def test_sequential_lr_gives_every_schedule_the_first_ones_base_lr(torch):
               torch.optim.lr_scheduler.CosineAnnealingLR(torch_opt, T_max=25)]
     opt = optim.SGD([tc.Value(np.zeros(1))], lr=0.1)
     ours = [warmup(optim, opt), optim.CosineAnnealingLR(opt, T_max=25)]
-    assert ours[1].base_lr == pytest.approx(0.01) and theirs[1].base_lrs == [0.1]
+    assert ours[1].base_lrs == pytest.approx([0.01]) and theirs[1].base_lrs == [0.1]
     torch.optim.lr_scheduler.SequentialLR(torch_opt, theirs, milestones=[5])
     optim.SequentialLR(opt, ours, milestones=[5])
-    assert [s.base_lr for s in ours] == [0.1, 0.1] and theirs[1].base_lrs == [0.1]
+    assert [s.base_lrs for s in ours] == [[0.1], [0.1]] and theirs[1].base_lrs == [0.1]
     assert opt.lr == torch_opt.param_groups[0]["lr"] == pytest.approx(0.01)
 
 
