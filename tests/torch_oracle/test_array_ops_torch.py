@@ -7,6 +7,7 @@ derivatives (d/d inputs of g . v, with g the first gradients)."""
 import numpy as np
 import pytest
 from edge_cases import inside_unit, normal, t
+from oracle_checks import assert_equals_pytorch
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import ops
@@ -95,33 +96,7 @@ CASES = [
 @pytest.mark.parametrize("make, ours, theirs", [case[1:] for case in CASES],
                          ids=[case[0] for case in CASES])
 def test_forward_gradients_and_second_derivatives_equal_pytorch(torch, rng, make, ours, theirs):
-    arrays = make(rng)
-    values = [tc.Value(a.copy()) for a in arrays]
-    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out, expected = ours(*values), theirs(torch, *tensors)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
-    assert out.shape == tuple(expected.shape)
-
-    upstream = rng.standard_normal(out.shape)
-    grads = tc.grad(out, values, grad_output=upstream, create_graph=True)
-    torch_grads = torch.autograd.grad(expected, tensors, torch.tensor(upstream),
-                                      create_graph=True)
-    for i, (g, tg) in enumerate(zip(grads, torch_grads, strict=True)):
-        np.testing.assert_allclose(g.data, tg.detach().numpy(), rtol=1e-11, atol=1e-13,
-                                   err_msg=f"gradient of input {i}")
-
-    vectors = [rng.standard_normal(a.shape) for a in arrays]
-    dot = sum((g * v).sum() for g, v in zip(grads, vectors, strict=True))
-    torch_dot = sum((g * torch.tensor(v)).sum() for g, v in zip(torch_grads, vectors,
-                                                                  strict=True))
-    second = (tc.grad(dot, values) if dot.requires_grad
-              else [tc.Value(np.zeros(a.shape)) for a in arrays])
-    torch_second = (torch.autograd.grad(torch_dot, tensors, allow_unused=True)
-                    if torch_dot.requires_grad else [None] * len(arrays))
-    for i, (h, th) in enumerate(zip(second, torch_second, strict=True)):
-        th = np.zeros(arrays[i].shape) if th is None else th.detach().numpy()
-        np.testing.assert_allclose(h.data, th, rtol=1e-10, atol=1e-12,
-                                   err_msg=f"second derivative w.r.t. input {i}")
+    assert_equals_pytorch(torch, rng, make, ours, theirs)
 
 
 @pytest.mark.parametrize("largest", [True, False])
