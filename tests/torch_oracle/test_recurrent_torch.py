@@ -132,10 +132,6 @@ def test_cells_equal_pytorchs(torch, rng, name, settings, layout):
         return module(inputs[0], tuple(inputs[1:]) if name == "LSTMCell" else inputs[1])
 
     results, their_results = call(ours, values), call(theirs, tensors)
-    if layout == "batch":
-        # zero states: W_hh takes no part in the step, so nothing reaches its .grad, which
-        # stays None where PyTorch's holds zeros (test_recurrent.py); start it at PyTorch's
-        ours.weight_hh.grad = np.zeros_like(ours.weight_hh.data)
     compare_results_and_gradients(torch, rng, ours, theirs, values, tensors, flat(results),
                                   flat(their_results))
 

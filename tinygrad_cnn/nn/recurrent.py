@@ -24,12 +24,13 @@ from tinygrad_cnn.value import Value, data_of
 
 
 def hidden_projection(h, w_hh, b_hh):
-    """h W_hh^T + b_hh, or for a zero h (None) b_hh alone (zeros without a bias): its one row
-    broadcasts over the batch, so no array of the batch's size is made up (an exported model
-    then takes any batch size)."""
-    if h is not None:
-        return ops.linear(h, w_hh, b_hh)
-    return b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
+    """h W_hh^T + b_hh. A zero state (h None, the first step without initial states) is one
+    row of zeros, whose projection broadcasts over the batch: no array of the batch's size is
+    made up (an exported model then takes any batch size), and W_hh still gets its gradient,
+    zeros, as in PyTorch."""
+    if h is None:
+        h = np.zeros((1, w_hh.shape[1]), dtype=w_hh.dtype)
+    return ops.linear(h, w_hh, b_hh)
 
 
 def _first_rows(state, n: int):
@@ -52,7 +53,8 @@ class _ElmanStep:
     step(projected, h, c, w_hh, b_hh), as each mixin's: the input's projection x_t W_ih^T +
     b_ih (N, gates*H) and the states h (and c, LSTM's cell state, else None) -> the next
     (h, c), h before any projection by W_hr (LSTM's forward applies it). Without initial
-    states, h and c are None at the first step: zero states, whose terms drop out."""
+    states, h and c are None at the first step: zero states (hidden_projection projects one
+    row of zeros; the terms in c and h drop out)."""
 
     gates = 1
     nonlinearity: str
@@ -284,7 +286,7 @@ class _Recurrent(Module):
         the caller's order, into the order of the packed sequences."""
         name, lstm = type(self).__name__, self.gates == 4
         k = self.num_layers * self.directions
-        if hx is None:                        # zero states: step leaves their terms out
+        if hx is None:                        # zero states: step starts from zeros
             return [None] * k, [None] * k if lstm else None
         if lstm and not (isinstance(hx, tuple) and len(hx) == 2):
             raise TypeError(f"{name}: hx is a {type(hx).__name__}; expected a pair (h_0, c_0) "
