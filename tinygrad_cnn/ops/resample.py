@@ -133,6 +133,15 @@ def nearest_sources(n_in: int, n_out: int, scale: float | None, exact: bool, ima
     return np.minimum(np.floor((positions * s).astype(np.float32)).astype(np.int64), n_in - 1)
 
 
+def input_step(n_in: int, n_out: int, scale: float | None, align_corners: bool) -> float:
+    """s, the distance in input positions between two neighbouring output positions:
+    (n_in - 1) / (n_out - 1) with align_corners (0 for one output), else 1 / scale_factor when
+    one was given (as PyTorch), else n_in / n_out."""
+    if align_corners:
+        return (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    return 1.0 / scale if scale is not None else n_in / n_out
+
+
 def linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bool,
                    dtype) -> np.ndarray:
     """(n_out, n_in): row i holds the two weights with which output position i blends input
@@ -140,11 +149,8 @@ def linear_weights(n_in: int, n_out: int, scale: float | None, align_corners: bo
     p = i (n_in - 1) / (n_out - 1) with align_corners (0 for one output), else
     (i + 0.5) s - 0.5 clamped at 0, s = 1 / scale_factor when one was given, else n_in / n_out."""
     i = np.arange(n_out, dtype=np.float64)
-    if align_corners:
-        source = i * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        s = 1.0 / scale if scale is not None else n_in / n_out
-        source = np.maximum((i + 0.5) * s - 0.5, 0.0)
+    s = input_step(n_in, n_out, scale, align_corners)
+    source = i * s if align_corners else np.maximum((i + 0.5) * s - 0.5, 0.0)
     low = np.minimum(np.floor(source).astype(np.int64), n_in - 1)
     high = np.minimum(low + 1, n_in - 1)
     frac = source - low
@@ -165,11 +171,8 @@ def cubic_weights(n_in: int, n_out: int, scale: float | None, align_corners: boo
         W(d) = a d^3 - 5a d^2 + 8a d - 4a             for 1 < d < 2,   a = -0.75,
     which sum to 1 for every t and reproduce the samples where t = 0."""
     i = np.arange(n_out, dtype=np.float64)
-    if align_corners:
-        source = i * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-    else:
-        s = 1.0 / scale if scale is not None else n_in / n_out
-        source = (i + 0.5) * s - 0.5
+    s = input_step(n_in, n_out, scale, align_corners)
+    source = i * s if align_corners else (i + 0.5) * s - 0.5
     low = np.floor(source)
     t = (source - low)[:, None]                                  # (n_out, 1)
     d = np.abs(t - np.arange(-1, 3))                             # distances to the four taps
@@ -204,10 +207,7 @@ def antialiased_weights(n_in: int, n_out: int, scale: float | None, align_corner
     (rounded as PyTorch rounds it). Shrinking (s > 1) widens the filter to cover the whole
     output cell, so every input position contributes, which plain sampling misses (aliasing);
     each row sums to 1, so a constant stays constant."""
-    if align_corners:
-        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-    else:
-        s = 1.0 / scale if scale is not None else n_in / n_out
+    s = input_step(n_in, n_out, scale, align_corners)
     half_width, kernel = FILTERS[mode]
     widen = max(s, 1.0)
     reach = half_width * widen
