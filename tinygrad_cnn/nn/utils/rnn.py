@@ -106,7 +106,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False,
     shape = np.shape(data_of(input))
     if len(shape) < 2:
         raise ValueError(f"{fn}: input has shape {shape}; expected a padded batch "
-                         f"{'(N, L, *)' if batch_first else '(L, N, *)'} with at least 2 axes")
+                         f"{_layout(batch_first)} with at least 2 axes")
     length_axis, n = (1, shape[0]) if batch_first else (0, shape[1])
     lengths = _checked_lengths(fn, lengths, n, shape[length_axis], shape, batch_first)
     if enforce_sorted:
@@ -131,8 +131,7 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False,
     batch = order[places]
     index = (batch, times) if batch_first else (times, batch)
     data = ops.getitem(input, index)                  # (sum(lengths), *)
-    return PackedSequence(data, batch_sizes.astype(np.int64), sorted_indices,
-                          invert_permutation(sorted_indices))
+    return PackedSequence(data, batch_sizes, sorted_indices)   # unsorted_indices: its inverse
 
 
 def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
@@ -215,7 +214,7 @@ def unpad_sequence(padded, lengths, batch_first: bool = False) -> list[Value]:
     shape = np.shape(data_of(padded))
     if len(shape) < 2:
         raise ValueError(f"{fn}: padded has shape {shape}; expected "
-                         f"{'(N, L, *)' if batch_first else '(L, N, *)'} with at least 2 axes")
+                         f"{_layout(batch_first)} with at least 2 axes")
     n, steps = (shape[0], shape[1]) if batch_first else (shape[1], shape[0])
     lengths = _checked_lengths(fn, lengths, n, steps, shape, batch_first)
     if not isinstance(padded, Value):
@@ -231,6 +230,11 @@ def unpack_sequence(packed: PackedSequence) -> list[Value]:
     return unpad_sequence(padded, lengths, batch_first=True)
 
 
+def _layout(batch_first: bool) -> str:
+    """A padded batch's axes, as error messages name them."""
+    return "(N, L, *)" if batch_first else "(L, N, *)"
+
+
 def _checked_lengths(fn: str, lengths, n: int, steps: int, shape: tuple,
                      batch_first: bool) -> np.ndarray:
     """lengths as an int64 array (n,) of values in [1, steps], or an error saying what is wrong."""
@@ -242,7 +246,7 @@ def _checked_lengths(fn: str, lengths, n: int, steps: int, shape: tuple,
     if array.shape != (n,):
         raise ValueError(f"{fn}: lengths has shape {array.shape} but the batch has N = {n} "
                          f"sequences (input of shape {shape}, "
-                         f"{'(N, L, *)' if batch_first else '(L, N, *)'}); expected one length "
+                         f"{_layout(batch_first)}); expected one length "
                          f"per sequence, shape ({n},)")
     if n and array.min() <= 0:
         i = int(np.argmin(array))
@@ -252,7 +256,7 @@ def _checked_lengths(fn: str, lengths, n: int, steps: int, shape: tuple,
         i = int(np.argmax(array))
         raise ValueError(f"{fn}: lengths[{i}] is {array[i]} but the padded axis L has only "
                          f"{steps} steps (input of shape {shape}, "
-                         f"{'(N, L, *)' if batch_first else '(L, N, *)'}); expected lengths <= "
+                         f"{_layout(batch_first)}); expected lengths <= "
                          f"{steps}; check batch_first={batch_first}")
     return array.astype(np.int64)
 
