@@ -1584,6 +1584,21 @@ def test_trig_hyperbolic_logaddexp_and_prod_match_onnx_runtime(tmp_path, fn, nod
         assert max_difference(model, path, x) < TOLERANCE
 
 
+def test_det_exports_as_onnx_det_and_the_other_matrix_functions_are_refused(tmp_path):
+    rng = np.random.default_rng(12)
+    model = Lambda(lambda x: ops.det(x[:, :, :3] + 2 * np.eye(3, dtype=np.float32))).eval()
+    proto = tc.onnx.export(model, rng.normal(size=(2, 3, 4)).astype(np.float32),
+                           tmp_path / "det.onnx")
+    assert "Det" in {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.normal(size=(batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, tmp_path / "det.onnx", x) < TOLERANCE
+    inverse = Lambda(lambda x: ops.inv(x[:, :, :3] + 2 * np.eye(3, dtype=np.float32))).eval()
+    with pytest.raises(ValueError, match=r"onnx.export: op Inv \(tinygrad_cnn.ops.matrices.Inv"):
+        tc.onnx.export(inverse, rng.normal(size=(2, 3, 4)).astype(np.float32),
+                       tmp_path / "inv.onnx")
+
+
 def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(tmp_path):
     """The exported arctan2 (ONNX has none) on the quadrants, both axes and the four signed
     zeros of the origin, where numpy's angles are +-0 and +-pi (ONNX Runtime's Where gives +0

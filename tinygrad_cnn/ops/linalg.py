@@ -32,9 +32,9 @@ class MatMul(Function):
         grad = grad.reshape(_matrix_shape(a, b))               # put back the dropped axes
         da = db = None
         if self.needs_input_grad[0]:
-            da = unbroadcast(grad @ _swap_last(b), a.shape).reshape(a_shape)
+            da = unbroadcast(grad @ matrix_transpose(b), a.shape).reshape(a_shape)
         if self.needs_input_grad[1]:
-            db = unbroadcast(_swap_last(a) @ grad, b.shape).reshape(b_shape)
+            db = unbroadcast(matrix_transpose(a) @ grad, b.shape).reshape(b_shape)
         return da, db
 
 
@@ -44,7 +44,7 @@ def _matrix_shape(a, b) -> tuple[int, ...]:
     return batch + (a.shape[-2], b.shape[-1])
 
 
-def _swap_last(x):
+def matrix_transpose(x):
     """x with its last two axes swapped (an array or a Value)."""
     n = len(x.shape)
     return x.transpose(tuple(range(n - 2)) + (n - 1, n - 2))

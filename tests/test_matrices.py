@@ -1,0 +1,165 @@
+"""inv, solve, det, slogdet, cholesky and eigh: the identities that define each result, gradcheck
+and gradgradcheck in float64 over single matrices, stacks and broadcast batches, textbook
+derivatives, float32 kept, and the errors for matrices they cannot take."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import ops
+
+
+def spd(a):
+    """A symmetric positive-definite matrix a a^T + n I made from any square a: an array from
+    an array, a Value from a Value."""
+    n = a.shape[-1]
+    transpose = ops.swapaxes if isinstance(a, tc.Value) else np.swapaxes
+    return a @ transpose(a, -1, -2) + n * np.eye(n)
+
+
+SHAPES = [(1, 1), (3, 3), (2, 4, 4), (2, 1, 3, 3)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_results_satisfy_their_defining_identities(rng, shape):
+    a = rng.normal(size=shape)
+    eye = np.broadcast_to(np.eye(shape[-1]), shape)
+    np.testing.assert_allclose(a @ ops.inv(a).data, eye, atol=1e-12)
+    b = rng.normal(size=shape[:-1] + (2,))
+    np.testing.assert_allclose(a @ ops.solve(a, b).data, b, atol=1e-12)
+    d = ops.det(a).data
+    assert d.shape == shape[:-2]
+    np.testing.assert_allclose(d, np.prod(np.linalg.eigvals(a), axis=-1).real, rtol=1e-10)
+    sign, logabsdet = ops.slogdet(a)
+    np.testing.assert_allclose(sign * np.exp(logabsdet.data), d, rtol=1e-12)
+    s = spd(a)
+    lower = ops.cholesky(s).data
+    np.testing.assert_array_equal(lower, np.tril(lower))
+    np.testing.assert_allclose(lower @ np.swapaxes(lower, -1, -2), s, rtol=1e-12)
+    w, v = ops.eigh(s)
+    assert np.all(np.diff(w.data, axis=-1) >= 0)
+    np.testing.assert_allclose((v.data * w.data[..., None, :]) @ np.swapaxes(v.data, -1, -2),
+                               s, rtol=1e-10)
+    np.testing.assert_allclose(np.swapaxes(v.data, -1, -2) @ v.data, eye, atol=1e-12)
+
+
+def test_solve_follows_numpy_2s_rule_for_b(rng):
+    a = rng.normal(size=(2, 3, 3))
+    vector = rng.normal(size=3)                  # 1-D: one vector for every matrix
+    x = ops.solve(a, vector)
+    assert x.shape == (2, 3)
+    np.testing.assert_allclose(np.einsum("bij,bj->bi", a, x.data), np.tile(vector, (2, 1)))
+    columns = rng.normal(size=(3, 2))            # 2-D: one matrix, broadcast over the stack
+    assert ops.solve(a, columns).shape == (2, 3, 2)
+    assert ops.solve(a[0], rng.normal(size=(4, 3, 1))).shape == (4, 3, 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_gradcheck_and_gradgradcheck(rng, shape):
+    a = rng.normal(size=shape) + 2 * np.eye(shape[-1])      # well away from singular
+    b = rng.normal(size=shape[:-1] + (2,))
+    checks = [(ops.inv, [a]), (ops.solve, [a, b]), (ops.det, [a]),
+              (lambda m: ops.slogdet(m)[1], [a]),
+              (lambda m: ops.cholesky(spd(m)), [a]),
+              (lambda m: ops.eigh(spd(m))[0], [a]),
+              (lambda m: ops.eigh(spd(m))[1] ** 2, [a])]       # squared: sign-free
+    for fn, inputs in checks:
+        assert tc.gradcheck(fn, inputs), fn
+        assert tc.gradgradcheck(fn, inputs), fn
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3, 3), (2, 3, 2)), ((2, 1, 3, 3), (4, 3, 1)),
+                                              ((2, 3, 3), (3,)), ((1, 3, 3), (2, 3, 2))])
+def test_solve_gradients_through_broadcast_batches(rng, a_shape, b_shape):
+    a = rng.normal(size=a_shape) + 3 * np.eye(3)
+    b = rng.normal(size=b_shape)
+    assert tc.gradcheck(ops.solve, [a, b])
+    assert tc.gradgradcheck(ops.solve, [a, b])
+
+
+def test_textbook_derivatives(rng):
+    a = rng.normal(size=(3, 3)) + 2 * np.eye(3)
+    x = tc.Value(a)
+    ops.det(x).backward()                       # Jacobi: d det / dA = det(A) A^-T
+    np.testing.assert_allclose(x.grad, np.linalg.det(a) * np.linalg.inv(a).T, rtol=1e-12)
+    x = tc.Value(a)
+    ops.slogdet(x)[1].backward()                # d log|det| / dA = A^-T
+    np.testing.assert_allclose(x.grad, np.linalg.inv(a).T, rtol=1e-12)
+    x = tc.Value(a)
+    g = rng.normal(size=(3, 3))
+    ops.inv(x).backward(g)                      # -A^-T g A^-T
+    inv_t = np.linalg.inv(a).T
+    np.testing.assert_allclose(x.grad, -inv_t @ g @ inv_t, rtol=1e-12)
+    s = spd(a)
+    x = tc.Value(s)
+    ops.eigh(x)[0].sum().backward()             # sum of eigenvalues = trace: gradient I
+    np.testing.assert_allclose(x.grad, np.eye(3), atol=1e-12)
+
+
+def test_eigenvalues_differentiate_at_repeated_eigenvalues_but_eigenvectors_refuse():
+    x = tc.Value(np.diag([2.0, 2.0, 5.0]))
+    w, v = ops.eigh(x)
+    (w * np.array([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_allclose(x.grad, np.diag([1.0, 2.0, 3.0]), atol=1e-12)
+    x = tc.Value(np.diag([2.0, 2.0, 5.0]))
+    with pytest.raises(ValueError, match="eigh: the gradient of the eigenvectors needs "
+                                         "distinct eigenvalues"):
+        (ops.eigh(x)[1] ** 2).sum().backward()
+
+
+def test_gradient_of_a_symmetric_input_is_symmetric(rng):
+    s = spd(rng.normal(size=(4, 4)))
+    for fn in (ops.cholesky, lambda m: ops.eigh(m)[1] ** 2):
+        x = tc.Value(s)
+        fn(x).backward(rng.normal(size=(4, 4)))
+        np.testing.assert_allclose(x.grad, x.grad.T, atol=1e-14)
+
+
+def test_float32_stays_float32(rng):
+    a = (rng.normal(size=(2, 3, 3)) + 2 * np.eye(3)).astype(np.float32)
+    s = spd(a).astype(np.float32)
+    for fn, m in [(ops.inv, a), (ops.det, a), (lambda m: ops.slogdet(m)[1], a),
+                  (lambda m: ops.solve(m, m), a), (ops.cholesky, s),
+                  (lambda m: ops.eigh(m)[0], s), (lambda m: ops.eigh(m)[1], s)]:
+        x = tc.Value(m)
+        out = fn(x)
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert x.grad.dtype == np.float32
+
+
+def test_errors_name_the_shape_and_the_matrix(rng):
+    for op in (ops.inv, ops.det, ops.cholesky, ops.eigh):
+        with pytest.raises(ValueError, match=r"a has shape \(2, 3\); expected a square matrix"):
+            op(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"a has shape \(3,\); expected a square matrix"):
+        ops.slogdet(np.zeros(3))
+    with pytest.raises(TypeError, match="inv: a has dtype bool; expected real numbers"):
+        ops.inv(np.eye(2, dtype=bool))
+    singular = np.stack([np.eye(2), np.ones((2, 2))])
+    with pytest.raises(np.linalg.LinAlgError, match=r"inv: the matrix at index \(1,\) of the "
+                                                    r"stack \(2, 2, 2\) is singular"):
+        ops.inv(singular)
+    with pytest.raises(np.linalg.LinAlgError, match=r"solve: the matrix is singular"):
+        ops.solve(np.ones((2, 2)), np.ones(2))
+    with pytest.raises(ValueError, match=r"solve: b of shape \(3, 1\) does not fit a of shape "
+                                         r"\(2, 2\); expected b \(2,\) or \(\.\.\., 2, K\)"):
+        ops.solve(np.eye(2), np.ones((3, 1)))
+    with pytest.raises(ValueError, match=r"solve: the batch axes of a \(2, 2, 2\) and b "
+                                         r"\(3, 2, 1\) do not broadcast"):
+        ops.solve(np.ones((2, 2, 2)), np.ones((3, 2, 1)))
+    not_pd = np.stack([np.eye(2), -np.eye(2), np.eye(2)])
+    with pytest.raises(np.linalg.LinAlgError, match=r"cholesky: the matrix at index \(1,\) of "
+                                                    r"the stack \(3, 2, 2\) is not positive "
+                                                    r"definite .*A A\^T \+ eps I"):
+        ops.cholesky(not_pd)
+
+
+def test_det_gradient_at_a_singular_matrix_is_refused_not_wrong():
+    x = tc.Value(np.ones((2, 2)))
+    d = ops.det(x)
+    assert d.item() == 0.0                      # the value itself is fine
+    with pytest.raises(np.linalg.LinAlgError, match="det: the gradient, a multiple of A\\^-T, "
+                                                    "needs A invertible: inv: the matrix is "
+                                                    "singular"):
+        d.backward()

@@ -1,0 +1,289 @@
+"""Functions of square matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky and eigh.
+Each takes a matrix (M, M) or a stack of them (..., M, M). Every rule is written with matmul,
+transposes and these ops themselves, so it differentiates to every order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.linalg import matrix_transpose
+from tinygrad_cnn.ops.shape import reshape, unbroadcast
+from tinygrad_cnn.value import Value, data_of
+
+
+class Inv(Function):
+    """A^{-1} of each matrix."""
+
+    def forward(self, a):
+        return _factored("inv", np.linalg.inv, a)
+
+    # B = A^{-1}: A B = I gives dA B + A dB = 0, so dB = -B dA B and
+    # <G, dB> = <-B^T G B^T, dA>  =>  dA = -B^T G B^T
+    def backward(self, grad):
+        _, b = self.saved()
+        bt = matrix_transpose(b)
+        return -(bt @ grad @ bt)
+
+
+class Solve(Function):
+    """X = A^{-1} B for A (..., M, M) and B (..., M, K); batch axes broadcast."""
+
+    def forward(self, a, b):
+        return _factored("solve", np.linalg.solve, a, b)
+
+    # A X = B gives dA X + A dX = dB, so dX = A^{-1} (dB - dA X) and
+    # <G, dX> = <A^{-T} G, dB - dA X>  =>  dB = A^{-T} G,  dA = -dB X^T
+    def backward(self, grad):
+        a, b, x = self.saved()
+        db = Solve.run(matrix_transpose(a), grad)
+        da = -(db @ matrix_transpose(x)) if self.needs_input_grad[0] else None
+        return (None if da is None else unbroadcast(da, a.shape),
+                unbroadcast(db, b.shape) if self.needs_input_grad[1] else None)
+
+
+class Det(Function):
+    """det(A) of each matrix: (..., M, M) -> (...)."""
+
+    def forward(self, a):
+        return np.linalg.det(a)
+
+    # Jacobi's formula: d det(A) = det(A) tr(A^{-1} dA)  =>  dA = g det(A) A^{-T}
+    # (A^{-T} det(A) is the cofactor matrix; the rule needs A invertible)
+    def backward(self, grad):
+        a, d = self.saved()
+        return (grad * d).reshape(d.shape + (1, 1)) * matrix_transpose(_inverse("det", a))
+
+
+class LogAbsDet(Function):
+    """log |det(A)| of each matrix: (..., M, M) -> (...)."""
+
+    def forward(self, a):
+        return np.linalg.slogdet(a)[1]
+
+    # d log|det(A)| = tr(A^{-1} dA)  =>  dA = g A^{-T}
+    def backward(self, grad):
+        a, _ = self.saved()
+        return grad.reshape(grad.shape + (1, 1)) * matrix_transpose(_inverse("slogdet", a))
+
+
+class Cholesky(Function):
+    """The lower-triangular L with L L^T = A, for a symmetric positive-definite A; only A's
+    lower triangle is read, as numpy's."""
+
+    def forward(self, a):
+        return _factored("cholesky", np.linalg.cholesky, a)
+
+    # A = L L^T gives L^{-1} dA L^{-T} = L^{-1} dL + (L^{-1} dL)^T, and L^{-1} dL is lower
+    # triangular, so dL = L Phi(L^{-1} dA L^{-T}) with Phi: the lower triangle, diagonal
+    # halved. Phi is its own adjoint, so <G, dL> = <L^{-T} Phi(L^T G) L^{-1}, dA>; only
+    # symmetric dA are allowed, so the gradient is that matrix's symmetric part.
+    def backward(self, grad):
+        _, lower = self.saved()
+        lt = matrix_transpose(lower)
+        phi = (lt @ grad) * _lower_with_half_diagonal(lower.shape[-1], lower.dtype)
+        z = Solve.run(lt, matrix_transpose(Solve.run(lt, phi)))    # (L^{-T} Phi L^{-1})^T
+        return 0.5 * (z + matrix_transpose(z))
+
+
+class Eigenvalues(Function):
+    """The eigenvalues w of each symmetric A, ascending: (..., M, M) -> (..., M); only A's lower
+    triangle is read, as numpy's eigh."""
+
+    def forward(self, a):
+        return np.linalg.eigvalsh(a)
+
+    # A = V diag(w) V^T with V orthogonal: dw_i = v_i^T dA v_i  =>  dA = V diag(g) V^T
+    def backward(self, grad):
+        a, _ = self.saved()
+        v = Eigenvectors.run(a)
+        return (v * grad.reshape(grad.shape[:-1] + (1, grad.shape[-1]))) @ matrix_transpose(v)
+
+
+class Eigenvectors(Function):
+    """The orthonormal eigenvectors of each symmetric A, as the columns of V (..., M, M), in the
+    order of the ascending eigenvalues; each column's sign is numpy's (LAPACK's) choice."""
+
+    def forward(self, a):
+        return np.linalg.eigh(a)[1]
+
+    # With W = V^T dA V, dv_j = sum_{i != j} v_i W_ij / (w_j - w_i), i.e. dV = V (F * W) with
+    # F_ij = 1 / (w_j - w_i) off the diagonal and 0 on it; F * (.) is its own adjoint, so
+    # <G, dV> = <V (F * V^T G) V^T, dA>, and its symmetric part is the gradient.
+    def backward(self, grad):
+        a, v = self.saved()
+        w = Eigenvalues.run(a)
+        gaps = w.reshape(w.shape[:-1] + (1, w.shape[-1])) - w.reshape(w.shape + (1,))
+        off_diagonal = 1 - np.eye(w.shape[-1], dtype=v.dtype)
+        _refuse_repeated_eigenvalues(data_of(gaps), off_diagonal)
+        f = off_diagonal / (gaps + np.eye(w.shape[-1], dtype=v.dtype))     # 1 / (w_j - w_i)
+        z = v @ (f * (matrix_transpose(v) @ grad)) @ matrix_transpose(v)
+        return 0.5 * (z + matrix_transpose(z))
+
+
+def inv(a) -> Value:
+    """The inverse of each matrix of a (..., M, M), as numpy.linalg.inv.
+
+    Raises
+    ------
+    ValueError
+        For a that is not a stack of square matrices.
+    numpy.linalg.LinAlgError
+        For a singular matrix, naming its index in the stack.
+    """
+    _square("inv", a)
+    return Inv.apply(a)
+
+
+def solve(a, b) -> Value:
+    """x with a @ x = b, as numpy.linalg.solve (numpy 2's rule): a (..., M, M); b (M,) is one
+    vector, giving x (..., M); any other b is a stack of matrices (..., M, K), giving x
+    (..., M, K), with a's and b's batch axes broadcast.
+
+    Raises
+    ------
+    ValueError
+        For a that is not a stack of square matrices, or b that does not fit it.
+    numpy.linalg.LinAlgError
+        For a singular matrix of a, naming its index in the stack.
+    """
+    m = _square("solve", a)
+    b_shape = np.shape(data_of(b))
+    rows = b_shape[0] if len(b_shape) == 1 else b_shape[-2] if len(b_shape) > 1 else None
+    if rows != m:
+        raise ValueError(f"solve: b of shape {b_shape} does not fit a of shape "
+                         f"{np.shape(data_of(a))}; expected b ({m},) or (..., {m}, K)")
+    batch_a = np.shape(data_of(a))[:-2]
+    try:
+        np.broadcast_shapes(batch_a, b_shape[:-2])
+    except ValueError:
+        raise ValueError(f"solve: the batch axes of a {np.shape(data_of(a))} and b {b_shape} "
+                         f"do not broadcast; expected equal sizes or 1") from None
+    if len(b_shape) == 1:                   # one vector: a column, then back to a vector
+        return Solve.apply(a, reshape(b, (m, 1))).reshape(batch_a + (m,))
+    return Solve.apply(a, b)
+
+
+def det(a) -> Value:
+    """The determinant of each matrix of a (..., M, M): shape (...), as numpy.linalg.det. The
+    gradient is det(A) A^-T, which needs each A invertible (PyTorch also differentiates at
+    singular matrices); at a singular one, backward raises numpy.linalg.LinAlgError.
+
+    Raises
+    ------
+    ValueError
+        For a that is not a stack of square matrices.
+    """
+    _square("det", a)
+    return Det.apply(a)
+
+
+def slogdet(a) -> tuple[np.ndarray, Value]:
+    """(sign, logabsdet) of each matrix of a (..., M, M), as numpy.linalg.slogdet: det(a) =
+    sign * exp(logabsdet), without the overflow of det itself. sign is a numpy array (+1, -1,
+    or 0 for a singular matrix), a constant; logabsdet a Value whose gradient is A^-T.
+
+    Raises
+    ------
+    ValueError
+        For a that is not a stack of square matrices.
+    """
+    _square("slogdet", a)
+    return np.linalg.slogdet(np.asarray(data_of(a)))[0], LogAbsDet.apply(a)
+
+
+def cholesky(a) -> Value:
+    """The lower-triangular L with L @ L^T = a, for each symmetric positive-definite matrix of
+    a (..., M, M), as numpy.linalg.cholesky; only a's lower triangle is read. The gradient is
+    symmetric (as PyTorch's): the derivative along the symmetric matrices a lives in.
+
+    Raises
+    ------
+    ValueError
+        For a that is not a stack of square matrices.
+    numpy.linalg.LinAlgError
+        For a matrix that is not positive definite, naming its index in the stack.
+    """
+    _square("cholesky", a)
+    return Cholesky.apply(a)
+
+
+def eigh(a) -> tuple[Value, Value]:
+    """(eigenvalues, eigenvectors) of each symmetric matrix of a (..., M, M), as
+    numpy.linalg.eigh: w (..., M) ascending, and V (..., M, M) whose column j is the unit
+    eigenvector of w[j], so a = V diag(w) V^T; only a's lower triangle is read. Each column's
+    sign is arbitrary (LAPACK's), so a loss should not depend on it (it may use V * V, or
+    v v^T for a column v). Both gradients are symmetric, as PyTorch's; the eigenvectors' needs
+    distinct eigenvalues and raises ValueError at a repeated one.
+
+    Raises
+    ------
+    ValueError
+        For a that is not a stack of square matrices.
+    """
+    _square("eigh", a)
+    return Eigenvalues.apply(a), Eigenvectors.apply(a)
+
+
+def _square(op: str, a) -> int:
+    """M, for a stack of square real matrices a (..., M, M); else an error naming a's shape."""
+    data = np.asarray(data_of(a))
+    if data.ndim < 2 or data.shape[-1] != data.shape[-2]:
+        raise ValueError(f"{op}: a has shape {data.shape}; expected a square matrix (M, M) or "
+                         f"a stack of them (..., M, M)")
+    if data.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: a has dtype {data.dtype}; expected real numbers")
+    return data.shape[-1]
+
+
+def _lower_with_half_diagonal(m: int, dtype: np.dtype) -> np.ndarray:
+    """The (m, m) mask of Phi: 1 below the diagonal, 1/2 on it, 0 above."""
+    return np.tril(np.ones((m, m), dtype=dtype), -1) + 0.5 * np.eye(m, dtype=dtype)
+
+
+def _refuse_repeated_eigenvalues(gaps: np.ndarray, off_diagonal: np.ndarray) -> None:
+    """Eigenvectors of a repeated eigenvalue are any basis of its eigenspace: no derivative."""
+    if np.any((gaps == 0) & (off_diagonal == 1)):
+        raise ValueError("eigh: the gradient of the eigenvectors needs distinct eigenvalues, "
+                         "but some matrix has a repeated eigenvalue, whose eigenvectors are "
+                         "any basis of its eigenspace; expected a loss that uses only the "
+                         "eigenvalues, or matrices with distinct eigenvalues")
+
+
+def _inverse(op: str, a):
+    """A^{-1} inside op's rule (an array, or a Value under create_graph), or an error saying
+    that the rule needs it."""
+    try:
+        return Inv.run(a)
+    except np.linalg.LinAlgError as error:
+        raise np.linalg.LinAlgError(f"{op}: the gradient, a multiple of A^-T, needs A "
+                                    f"invertible: {error}") from error
+
+
+def _factored(op: str, factor, *arrays) -> np.ndarray:
+    """numpy.linalg's `factor` of the arrays, or an error naming the first matrix of the stack
+    (arrays[0]) that it fails on."""
+    try:
+        return factor(*arrays)
+    except np.linalg.LinAlgError as error:
+        raise np.linalg.LinAlgError(_failure(op, arrays[0], error)) from error
+
+
+def _failure(op: str, a: np.ndarray, error: np.linalg.LinAlgError) -> str:
+    """What was wrong (which matrix, and why) and what is expected."""
+    check = np.linalg.cholesky if op == "cholesky" else np.linalg.inv
+    index = next(i for i in np.ndindex(a.shape[:-2]) if not _succeeds(check, a[i]))
+    where = f"the matrix at index {index} of the stack {a.shape}" if a.ndim > 2 else "the matrix"
+    if op == "cholesky":
+        return (f"cholesky: {where} is not positive definite ({error}); expected symmetric "
+                f"positive-definite matrices (only the lower triangle is read); A A^T + eps I "
+                f"is one for any A and eps > 0")
+    return f"{op}: {where} is singular ({error}); expected invertible matrices"
+
+
+def _succeeds(check, matrix: np.ndarray) -> bool:
+    try:
+        check(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
