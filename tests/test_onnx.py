@@ -835,6 +835,20 @@ def test_logsumexp_of_large_and_infinite_values_in_onnx_runtime(tmp_path):
     assert got[3] == -np.inf
 
 
+def test_logaddexp_of_infinite_and_far_apart_values_in_onnx_runtime(tmp_path):
+    """Equal infinities give that infinity (numpy's), not the NaN of inf - inf; one infinity
+    gives the other input or +inf; pairs far apart give the larger without overflow."""
+    model = Lambda(lambda x: ops.logaddexp(x[:, 0], x[:, 1])).eval()
+    inf = np.inf
+    x = np.array([[inf, inf], [-inf, -inf], [-inf, 2.0], [inf, -3.0], [-inf, inf],
+                  [1e4, -1e4], [0.5, 0.5], [-90.0, -100.0]], dtype=np.float32)
+    tc.onnx.export(model, x[:2], tmp_path / "l.onnx")
+    (got,) = run_ort(tmp_path / "l.onnx", x)
+    expected = np.logaddexp(x[:, 0], x[:, 1])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_array_equal(got[:5], [inf, -inf, 2.0, inf, inf])
+
+
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("opset", [13, 18])
 @pytest.mark.parametrize("reduction", ["sum", "mean", "max", "min", "logsumexp", "var", "std"])

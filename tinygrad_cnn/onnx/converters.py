@@ -157,9 +157,11 @@ def arctan2(g, node, y, x):
 
 def logaddexp(g, node, a, b):
     # ONNX has no LogAddExp: max(a, b) + ln(1 + e^-|a - b|), Softplus of a number <= 0, which
-    # cannot overflow (a and b both +inf, or both -inf, give NaN there: inf - inf)
+    # cannot overflow; where a = b the gap is 0 (a and b both +inf, or both -inf, give inf -
+    # inf = NaN as a - b, and +-inf + ln 2 = +-inf is the answer)
     a, b = _cast_all(g, node, [a, b])
-    gap = g.op("Neg", [g.op("Abs", [g.op("Sub", [a, b])])])
+    gap = g.op("Where", [g.op("Equal", [a, b]), g.scalar(0, node.dtype),
+                         g.op("Neg", [g.op("Abs", [g.op("Sub", [a, b])])])])
     return g.op("Add", [g.op("Max", [a, b]), g.op("Softplus", [gap])])
 
 
