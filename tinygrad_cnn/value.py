@@ -227,6 +227,11 @@ def data_of(x):
     return x.data if isinstance(x, Value) else x
 
 
+def as_value(x) -> Value:
+    """x as a Value: a Value itself, anything else (an array, a number) a constant."""
+    return x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+
+
 def array_protocol(holder: str, data: np.ndarray, dtype, copy) -> np.ndarray:
     """numpy's __array__ for an object holding `data` (a Value, an nn Buffer): data itself when
     nothing else is asked for, converted when a dtype is, a copy when copy=True; with

@@ -11,7 +11,7 @@ from tinygrad_cnn.ops.conv import (
     conv_transpose1d,
     conv_transpose2d,
 )
-from tinygrad_cnn.ops.distance import cosine_similarity, normalize, pairwise_distance
+from tinygrad_cnn.ops.distance import cdist, cosine_similarity, normalize, pairwise_distance
 from tinygrad_cnn.ops.dropout import dropout, dropout1d, dropout2d
 from tinygrad_cnn.ops.elementwise import (
     abs,
@@ -72,7 +72,18 @@ from tinygrad_cnn.ops.elementwise import (
 )
 from tinygrad_cnn.ops.fold import fold, unfold
 from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
-from tinygrad_cnn.ops.linalg import bilinear, einsum, linear, matmul
+from tinygrad_cnn.ops.linalg import (
+    bilinear,
+    cross,
+    dot,
+    einsum,
+    inner,
+    kron,
+    linear,
+    matmul,
+    outer,
+    tensordot,
+)
 from tinygrad_cnn.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -95,7 +106,7 @@ from tinygrad_cnn.ops.loss import (
     softmax,
     triplet_margin_loss,
 )
-from tinygrad_cnn.ops.matrices import cholesky, det, eigh, inv, slogdet, solve
+from tinygrad_cnn.ops.matrices import cholesky, det, eigh, inv, matrix_power, slogdet, solve
 from tinygrad_cnn.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -133,6 +144,7 @@ from tinygrad_cnn.ops.reduce import (
     argmin,
     cumprod,
     cumsum,
+    diff,
     logsumexp,
     max,
     mean,
@@ -180,4 +192,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "take_along_axis", "flip", "roll", "tile", "repeat", "squeeze", "expand_dims",
            "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "topk",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
-           "inv", "solve", "det", "slogdet", "cholesky", "eigh"]
+           "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power",
+           "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist"]

@@ -11,8 +11,8 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import clip
 from tinygrad_cnn.ops.reduce import norm, normalize_axes
-from tinygrad_cnn.ops.shape import broadcast_to
-from tinygrad_cnn.value import Value, data_of
+from tinygrad_cnn.ops.shape import broadcast_to, reshape
+from tinygrad_cnn.value import Value, as_value, data_of
 
 
 class ClampedValue(Function):
@@ -82,16 +82,41 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
     if ndim == 0:
         raise ValueError(f"pairwise_distance: x1 {a} and x2 {b} are scalars; expected vectors "
                          f"along the last axis, e.g. (N, D)")
-    return norm(_as_value(x1) - x2 + eps, p, axis=ndim - 1, keepdims=keepdim)
+    return norm(as_value(x1) - x2 + eps, p, axis=ndim - 1, keepdims=keepdim)
 
 
-def _as_value(x) -> Value:
-    return x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+def cdist(x1, x2, p: float = 2.0) -> Value:
+    """The p-norm distance between each row of x1 and each row of x2, as torch.cdist: x1
+    (..., P, M) and x2 (..., R, M), leading axes broadcast, -> (..., P, R), out[..., i, j] =
+    ||x1[..., i, :] - x2[..., j, :]||_p. The norm of the broadcast differences, so it holds
+    P * R * M numbers at once, and the gradient at a zero distance is 0, as PyTorch's.
+
+    Raises
+    ------
+    ValueError
+        For inputs that are not stacks of rows of one length, leading axes that do not
+        broadcast, or a p that is not a number >= 0.
+    """
+    check_p("cdist", p)
+    if p < 0:
+        raise ValueError(f"cdist: p is {p!r}; expected a number >= 0")
+    a, b = np.shape(data_of(x1)), np.shape(data_of(x2))
+    if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
+        raise ValueError(f"cdist: x1 has shape {a} and x2 has shape {b}; expected rows of one "
+                         f"length, x1 (..., P, M) and x2 (..., R, M)")
+    try:
+        np.broadcast_shapes(a[:-2], b[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the leading axes of x1 {a} and x2 {b} do not broadcast; "
+                         f"expected equal sizes or 1") from None
+    rows = reshape(x1, a[:-1] + (1, a[-1]))              # (..., P, 1, M)
+    columns = reshape(x2, b[:-2] + (1,) + b[-2:])        # (..., 1, R, M)
+    return norm(rows - columns, p, axis=-1)
 
 
 def _broadcast(x, shape: tuple[int, ...]) -> Value:
     """x broadcast to `shape` (itself when it has that shape already)."""
-    x = _as_value(x)
+    x = as_value(x)
     return x if x.shape == shape else broadcast_to(x, shape)
 
 

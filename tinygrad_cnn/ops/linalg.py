@@ -10,8 +10,9 @@ import string
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.shape import BroadcastTo, unbroadcast
-from tinygrad_cnn.value import Value, data_of
+from tinygrad_cnn.ops.rearrange import moveaxis
+from tinygrad_cnn.ops.shape import BroadcastTo, reshape, unbroadcast
+from tinygrad_cnn.value import Value, as_value, data_of
 
 
 class MatMul(Function):
@@ -194,6 +195,115 @@ def matmul(a, b) -> Value:
         raise ValueError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not "
                          f"broadcast; expected equal or 1") from None
     return MatMul.apply(a, b)
+
+
+def tensordot(a, b, axes=2) -> Value:
+    """The sum of products over axes of a paired with axes of b, as numpy.tensordot: axes=N
+    pairs a's last N axes with b's first N; axes=(axes_a, axes_b) pairs them in order (ints or
+    sequences of ints, negatives allowed). The result has a's free axes, then b's. An einsum,
+    so its gradients are einsums too.
+
+    Raises
+    ------
+    TypeError
+        For axes that are not an int or a pair.
+    ValueError
+        For axes out of range, repeated, of different counts, or pairing different sizes.
+    """
+    a_shape, b_shape = np.shape(data_of(a)), np.shape(data_of(b))
+    axes_a, axes_b = _paired_axes(a_shape, b_shape, axes)
+    a_letters = string.ascii_letters[:len(a_shape)]
+    fresh = iter(string.ascii_letters[len(a_shape):])
+    b_letters = [a_letters[axes_a[axes_b.index(j)]] if j in axes_b else next(fresh)
+                 for j in range(len(b_shape))]
+    for i, j in zip(axes_a, axes_b, strict=True):
+        if a_shape[i] != b_shape[j]:
+            raise ValueError(f"tensordot: axis {i} of a {a_shape} has size {a_shape[i]} but axis "
+                             f"{j} of b {b_shape} has size {b_shape[j]}; expected equal sizes "
+                             f"on each pair of summed axes")
+    free = "".join(c for i, c in enumerate(a_letters) if i not in axes_a) + "".join(
+        c for j, c in enumerate(b_letters) if j not in axes_b)
+    return einsum(f"{a_letters},{''.join(b_letters)}->{free}", a, b)
+
+
+def _paired_axes(a_shape: tuple, b_shape: tuple, axes) -> tuple[list[int], list[int]]:
+    """tensordot's axes as two lists of non-negative axes, a's and b's, paired in order."""
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, (bool, np.bool_)):
+        if not 0 <= axes <= min(len(a_shape), len(b_shape)):
+            raise ValueError(f"tensordot: axes={axes} for a {a_shape} and b {b_shape}; expected "
+                             f"0 to {min(len(a_shape), len(b_shape))} axes to sum over")
+        return (list(range(len(a_shape) - axes, len(a_shape))), list(range(axes)))
+    if not isinstance(axes, (tuple, list)) or len(axes) != 2:
+        raise TypeError(f"tensordot: axes={axes!r:.60}; expected an int N (a's last N axes with "
+                        f"b's first N) or a pair (axes_a, axes_b)")
+    pairs = []
+    for name, given, shape in (("a", axes[0], a_shape), ("b", axes[1], b_shape)):
+        listed = [given] if isinstance(given, (int, np.integer)) else list(given)
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+                   and -len(shape) <= i < len(shape) for i in listed):
+            raise ValueError(f"tensordot: axes {given!r} of {name} {shape}; expected ints in "
+                             f"[{-len(shape)}, {len(shape)})")
+        listed = [int(i) % len(shape) for i in listed]
+        if len(set(listed)) != len(listed):
+            raise ValueError(f"tensordot: axes {given!r} of {name} {shape} name an axis twice; "
+                             f"expected distinct axes")
+        pairs.append(listed)
+    if len(pairs[0]) != len(pairs[1]):
+        raise ValueError(f"tensordot: {len(pairs[0])} axes of a and {len(pairs[1])} of b; "
+                         f"expected as many of each, summed pairwise")
+    return pairs[0], pairs[1]
+
+
+def dot(a, b) -> Value:
+    """numpy.dot: a * b if either is 0-d; the inner product of two vectors; a matrix product
+    of two matrices; otherwise the sum over a's last axis and b's second-to-last (its only
+    one if b is 1-D), dot(a, b)[i, j, k, m] = sum(a[i, j, :] * b[k, :, m])."""
+    a_ndim, b_ndim = np.ndim(data_of(a)), np.ndim(data_of(b))
+    if a_ndim == 0 or b_ndim == 0:
+        return as_value(a) * b
+    return tensordot(a, b, axes=([a_ndim - 1], [max(b_ndim - 2, 0)]))
+
+
+def inner(a, b) -> Value:
+    """numpy.inner: a * b if either is 0-d, else the sum of products over the last axes of
+    both, inner(a, b)[i, j] = sum(a[i, :] * b[j, :])."""
+    a_ndim, b_ndim = np.ndim(data_of(a)), np.ndim(data_of(b))
+    if a_ndim == 0 or b_ndim == 0:
+        return as_value(a) * b
+    return tensordot(a, b, axes=([a_ndim - 1], [b_ndim - 1]))
+
+
+def outer(a, b) -> Value:
+    """numpy.outer: out[i, j] = a[i] * b[j] of the flattened a and b, (a.size, b.size)."""
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+def kron(a, b) -> Value:
+    """numpy.kron, the Kronecker product: block (i, j, ...) of the result is a[i, j, ...] * b,
+    of shape a.shape * b.shape axis by axis (the one with fewer axes gets leading 1s). An
+    einsum that interleaves a's and b's axes, then a reshape."""
+    a_shape, b_shape = np.shape(data_of(a)), np.shape(data_of(b))
+    n = max(len(a_shape), len(b_shape))
+    a_shape, b_shape = (1,) * (n - len(a_shape)) + a_shape, (1,) * (n - len(b_shape)) + b_shape
+    a_letters, b_letters = string.ascii_letters[:n], string.ascii_letters[n:2 * n]
+    pairs = "".join(i + j for i, j in zip(a_letters, b_letters, strict=True))
+    blocks = einsum(f"{a_letters},{b_letters}->{pairs}", reshape(a, a_shape), reshape(b, b_shape))
+    return blocks.reshape(tuple(m * k for m, k in zip(a_shape, b_shape, strict=True)))
+
+
+def cross(a, b, axis: int = -1) -> Value:
+    """The cross product of 3-vectors along `axis` of a and b (their other axes broadcast), as
+    torch.linalg.cross and numpy.cross(a, b, axis=axis): c = (a_y b_z - a_z b_y,
+    a_z b_x - a_x b_z, a_x b_y - a_y b_x), from a and b with their components rotated."""
+    a_shape, b_shape = np.shape(data_of(a)), np.shape(data_of(b))
+    for name, shape in (("a", a_shape), ("b", b_shape)):
+        if not shape or not -len(shape) <= axis < len(shape) or shape[axis] != 3:
+            raise ValueError(f"cross: {name} has shape {shape}; expected size 3 along axis "
+                             f"{axis} (3-vectors)")
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    next_, after = np.array([1, 2, 0]), np.array([2, 0, 1])    # y z x, z x y
+    c = a[..., next_] * b[..., after] - a[..., after] * b[..., next_]
+    return moveaxis(c, -1, axis if axis >= 0 else len(c.shape) + axis)
 
 
 def linear(x, w, b=None) -> Value:

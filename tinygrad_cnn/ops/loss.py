@@ -19,7 +19,7 @@ from tinygrad_cnn.ops import elementwise
 from tinygrad_cnn.ops.distance import ClampedValue, check_p, pairwise_distance
 from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Softplus, Where
 from tinygrad_cnn.ops.shape import broadcasts_to
-from tinygrad_cnn.value import Value, data_of
+from tinygrad_cnn.value import Value, as_value, data_of
 
 REDUCTIONS = ("mean", "sum", "none")
 KL_REDUCTIONS = ("batchmean", *REDUCTIONS)    # kl_div's: "batchmean" divides the sum by N
@@ -755,11 +755,6 @@ def _reduced(losses: Value, reduction: str) -> Value:
     return losses.sum() if reduction == "sum" else losses
 
 
-def _as_value(x) -> Value:
-    """x as a Value: a Value itself, anything else a constant."""
-    return x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
-
-
 def check_margin(fn: str, margin, positive: bool = False) -> None:
     """A loss's margin is a real number (> 0 if `positive`), else an error naming `fn`."""
     if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or math.isnan(margin):
@@ -801,7 +796,7 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0,
                          f"{shapes[2]}; expected three equal shapes (no broadcasting, as "
                          f"PyTorch); give one target (1 or -1) per pair")
     target = _elementwise_target(fn, input1, target)
-    x1 = _as_value(input1)
+    x1 = as_value(input1)
     return _reduced(elementwise.clip(-target * (x1 - input2) + float(margin), min=0), reduction)
 
 
@@ -814,7 +809,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, reduction: str = "m
     check_reduction(fn, reduction)
     check_margin(fn, margin)
     t = np.asarray(data_of(_elementwise_target(fn, input, target)))     # only selects
-    x = _as_value(input)
+    x = as_value(input)
     hinge = elementwise.clip(float(margin) - x, min=0)
     return _reduced(elementwise.where(t != 1, hinge, 0) + elementwise.where(t != -1, x, 0),
                     reduction)
@@ -828,7 +823,7 @@ def soft_margin_loss(input, target, reduction: str = "mean") -> Value:
     fn = "soft_margin_loss"
     check_reduction(fn, reduction)
     target = _elementwise_target(fn, input, target)
-    return _reduced(elementwise.softplus(-target * _as_value(input)), reduction)
+    return _reduced(elementwise.softplus(-target * as_value(input)), reduction)
 
 
 def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
@@ -851,7 +846,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
                          f"expected {expected[1]} or {expected[0]}, input1 and input2 of one "
                          f"shape; give one target (1 or -1) per pair of rows")
     axis = t.ndim
-    x1, x2 = _as_value(input1), _as_value(input2)
+    x1, x2 = as_value(input1), as_value(input2)
     squared1 = (x1 * x1).sum(axis=axis) + BCE_EPS       # PyTorch's float EPSILON = 1e-12
     squared2 = (x2 * x2).sum(axis=axis) + BCE_EPS
     cos = (x1 * x2).sum(axis=axis) / elementwise.sqrt(squared1 * squared2)
@@ -897,7 +892,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction: str = "me
                          f"or (C,)")
     target = _elementwise_target(fn, input, target)
     weight = _weight(fn, input, weight)
-    x = _as_value(input)
+    x = as_value(input)
     losses = -(target * elementwise.log_sigmoid(x) + (1 - target) * elementwise.log_sigmoid(-x))
     if weight is not None:
         losses = losses * weight
@@ -933,7 +928,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     dtype = np.asarray(data_of(input)).dtype
     weights = _class_weights(fn, weight, c, dtype)
     ids = ids.reshape(-1)
-    rows = _as_value(input).reshape(-1, c)                            # (N, C)
+    rows = as_value(input).reshape(-1, c)                            # (N, C)
     is_target = np.arange(c) == ids[:, None]                          # (N, C), a constant
     x_y = rows[np.arange(len(ids)), ids].reshape(-1, 1)               # (N, 1)
     violation = elementwise.relu(float(margin) - x_y + rows)         # 0 at exactly 0, as PyTorch
@@ -957,14 +952,14 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
     check_reduction(fn, reduction)
     check_eps(fn, eps)
     target = _elementwise_target(fn, input, target)
-    x = _as_value(input)
+    x = as_value(input)
     with np.errstate(divide="ignore", invalid="ignore"):    # log t at t <= 0: not selected
         if log_input:
             losses = elementwise.exp(x) - target * x
         else:
             losses = x - target * elementwise.log(x + float(eps))
         if full:
-            t = _as_value(target)
+            t = as_value(target)
             stirling = (t * elementwise.log(t) - t
                         + 0.5 * elementwise.log(2 * math.pi * t))
             losses = losses + elementwise.where(np.asarray(t.data) <= 1, 0, stirling)
@@ -1005,13 +1000,13 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     if v.shape != shape:
         mismatched = [m for n, m in zip(shape, v.shape, strict=False) if n != m]
         if v.shape == shape[:-1]:           # one variance per row, shared along the last axis
-            var = _as_value(var).reshape(*v.shape, 1)
+            var = as_value(var).reshape(*v.shape, 1)
         elif not (v.ndim == len(shape) and sum(mismatched) == 1):
             raise ValueError(f"{fn}: var has shape {v.shape} but input has shape {shape}; "
                              f"expected {shape}, {shape[:-1]} or {shape} with one axis of size "
                              f"1 (a variance shared along that axis), as PyTorch")
     clamped = ClampedValue.apply(var, low=float(eps))
-    losses = 0.5 * (elementwise.log(clamped) + (_as_value(input) - target) ** 2 / clamped)
+    losses = 0.5 * (elementwise.log(clamped) + (as_value(input) - target) ** 2 / clamped)
     if full:
         losses = losses + 0.5 * math.log(2 * math.pi)
     return _reduced(losses, reduction)

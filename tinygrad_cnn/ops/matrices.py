@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.elementwise import where
 from tinygrad_cnn.ops.linalg import matrix_transpose
 from tinygrad_cnn.ops.shape import reshape, unbroadcast
-from tinygrad_cnn.value import Value, data_of
+from tinygrad_cnn.value import Value, as_value, data_of
 
 
 class Inv(Function):
@@ -223,6 +224,37 @@ def eigh(a) -> tuple[Value, Value]:
     """
     _square("eigh", a)
     return Eigenvalues.apply(a), Eigenvectors.apply(a)
+
+
+def matrix_power(a, n: int) -> Value:
+    """a multiplied by itself n times, for each matrix of a (..., M, M), as
+    numpy.linalg.matrix_power: by repeated squaring (about 2 log2 n matmuls); a negative n
+    powers the inverse; n = 0 gives identity matrices, whose gradient is 0.
+
+    Raises
+    ------
+    TypeError
+        For an n that is not an int.
+    ValueError
+        For a that is not a stack of square matrices.
+    numpy.linalg.LinAlgError
+        For a negative n and a singular matrix.
+    """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"matrix_power: n is {type(n).__name__} {n!r:.40}; expected an int")
+    m = _square("matrix_power", a)
+    base = inv(a) if n < 0 else as_value(a)
+    if n == 0:                  # I, recorded on a's graph so that a's gradient is 0, not None
+        return where(np.broadcast_to(np.zeros((m, m), dtype=bool), base.shape), base,
+                     np.eye(m, dtype=base.dtype))
+    result, n = None, abs(int(n))
+    while n:                    # the binary digits of n, lowest first
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return result
 
 
 def _square(op: str, a) -> int:

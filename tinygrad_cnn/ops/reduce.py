@@ -12,9 +12,9 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import Abs, Exp, Where, float_dtype
-from tinygrad_cnn.ops.indexing import pad
+from tinygrad_cnn.ops.indexing import cat, pad
 from tinygrad_cnn.ops.shape import BroadcastTo
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, as_value, data_of
 
 
 def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
@@ -330,6 +330,46 @@ def cumprod(x, axis=None) -> Value:
     zero cost (..., n, n) memory for an axis of n elements, as PyTorch's cost O(n^2) time."""
     _check_running_axis("cumprod", x, axis)
     return CumProd.apply(x, axis=axis)
+
+
+def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> Value:
+    """The n-th differences along `axis`, as numpy.diff: out[..., i, ...] = x[..., i + 1, ...] -
+    x[..., i, ...], n times, so the axis gets n elements shorter; `prepend` and `append` (a
+    number, or an array with x's shape off the axis) are joined to x along the axis first. A
+    subtraction of two slices, so each element's gradient is the upstream gradient it entered
+    minus the one it left, to every order.
+
+    Raises
+    ------
+    TypeError
+        For an n that is not an int.
+    ValueError
+        For a negative n, a 0-d x, or an axis out of range.
+    """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"diff: n is {type(n).__name__} {n!r:.40}; expected an int, the number "
+                        f"of times to take differences")
+    if n < 0:
+        raise ValueError(f"diff: n={n}; expected n >= 0")
+    shape = np.shape(data_of(x))
+    if not shape:
+        raise ValueError("diff: x is 0-d; expected at least one axis to take differences along")
+    (axis,) = normalize_axes("diff", axis, len(shape))
+    parts = [_along(extra, shape, axis) for extra in (prepend,) if extra is not None]
+    parts += [x] + [_along(extra, shape, axis) for extra in (append,) if extra is not None]
+    out = cat(parts, axis=axis) if len(parts) > 1 else as_value(x)
+    later, earlier = ((slice(None),) * axis + (part,) for part in (slice(1, None),
+                                                                    slice(None, -1)))
+    for _ in range(n):
+        out = out[later] - out[earlier]
+    return out
+
+
+def _along(extra, shape: tuple[int, ...], axis: int):
+    """diff's prepend or append: a number or a 0-d array as one slice of x's shape along axis."""
+    if np.ndim(data_of(extra)) == 0:
+        return np.broadcast_to(np.asarray(data_of(extra)), shape[:axis] + (1,) + shape[axis + 1:])
+    return extra
 
 
 def _check_running_axis(op: str, x, axis) -> None:
