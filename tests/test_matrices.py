@@ -1,5 +1,5 @@
-"""inv, solve, det, slogdet, cholesky and eigh: the identities that define each result, gradcheck
-and gradgradcheck in float64 over single matrices, stacks and broadcast batches, textbook
+"""inv, solve, det, slogdet, cholesky, eigh and svd: the identities that define each result,
+gradcheck and gradgradcheck in float64 over single matrices, stacks and broadcast batches, textbook
 derivatives, float32 kept, and the errors for matrices they cannot take."""
 
 import numpy as np
@@ -163,3 +163,56 @@ def test_det_gradient_at_a_singular_matrix_is_refused_not_wrong():
                                                     "needs A invertible: inv: the matrix is "
                                                     "singular"):
         d.backward()
+
+
+@pytest.mark.parametrize("full_matrices", [False, True])
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 3, 3)])
+def test_svd_is_the_decomposition_and_gradchecks(rng, shape, full_matrices):
+    a = rng.normal(size=shape)
+    k = min(shape[-2:])
+    u, s, vh = ops.svd(a, full_matrices=full_matrices)
+    assert np.all(np.diff(s.data, axis=-1) <= 0)
+    us = u.data[..., :k] * s.data[..., None, :]
+    np.testing.assert_allclose(us @ vh.data[..., :k, :], a, atol=1e-12)
+    columns = u.shape[-1]
+    np.testing.assert_allclose(np.swapaxes(u.data, -1, -2) @ u.data,
+                               np.broadcast_to(np.eye(columns), u.shape[:-2] + (columns,) * 2),
+                               atol=1e-12)
+    np.testing.assert_allclose(ops.svd(a, compute_uv=False).data, s.data, rtol=1e-14)
+    checks = [lambda m: ops.svd(m, compute_uv=False),
+              lambda m: ops.svd(m, full_matrices)[0][..., :k] ** 2,          # squares: sign-free
+              lambda m: ops.svd(m, full_matrices)[2][..., :k, :] ** 2,
+              lambda m: (lambda u, s, vh: u[..., :, :1] @ vh[..., :1, :])(*ops.svd(m))]
+    for fn in checks:
+        assert tc.gradcheck(fn, [a])
+        assert tc.gradgradcheck(fn, [a])
+
+
+def test_nuclear_norms_gradient_is_u_vh(rng):
+    a = rng.normal(size=(4, 3))
+    x = tc.Value(a)
+    ops.svd(x, compute_uv=False).sum().backward()
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    np.testing.assert_allclose(x.grad, u @ vh, atol=1e-12)
+
+
+def test_svd_refuses_gradients_it_cannot_give(rng):
+    x = tc.Value(rng.normal(size=(4, 3)))
+    with pytest.raises(ValueError, match=r"svd: a gradient reaches U's columns past min\(M, N\), "
+                                         r"which full_matrices=True adds"):
+        (ops.svd(x)[0] ** 2).sum().backward()
+    x = tc.Value(np.eye(3))                         # singular values 1, 1, 1
+    with pytest.raises(ValueError, match="svd: the gradient of the left singular vectors needs "
+                                         "distinct singular values"):
+        (ops.svd(x)[0] ** 2).sum().backward()
+    x = tc.Value(np.eye(3))
+    ops.svd(x, compute_uv=False).sum().backward()   # the values alone are fine: U V^T = I
+    np.testing.assert_allclose(x.grad, np.eye(3), atol=1e-12)
+    x = tc.Value(np.array([[3.0, 0.0], [0.0, 0.0], [0.0, 0.0]]))     # rank 1: s = (3, 0)
+    with pytest.raises(ValueError, match="svd: the gradient of the left singular vectors of a "
+                                         "non-square matrix divides by the singular values"):
+        (ops.svd(x, full_matrices=False)[0] ** 2).sum().backward()
+    with pytest.raises(ValueError, match=r"svd: a has shape \(3,\); expected a matrix"):
+        ops.svd(np.ones(3))
+    with pytest.raises(TypeError, match="svd: full_matrices is int 0; expected True or False"):
+        ops.svd(np.eye(2), full_matrices=0)

@@ -1,4 +1,4 @@
-"""inv, solve, det, slogdet, cholesky and eigh against torch.linalg in float64: the forward,
+"""inv, solve, det, slogdet, cholesky, eigh and svd against torch.linalg in float64: the forward,
 every input's gradient through a random upstream gradient and the second derivatives, on single
 matrices, stacks and broadcast batches; the symmetric gradients of cholesky and eigh taken
 directly at a symmetric matrix, as PyTorch gives them."""
@@ -60,6 +60,19 @@ CASES = [
          ops.eigh(ours_spd(a))[1]),
      lambda th, a: (lambda v: v[..., :, :1] @ v[..., :, :1].mT)(
          th.linalg.eigh(theirs_spd(th, a))[1])),
+    ("singular-values", lambda rng: [rng.standard_normal((2, 4, 3))],
+     lambda a: ops.svd(a, compute_uv=False), lambda th, a: th.linalg.svdvals(a)),
+    ("left-singular-vectors-squared", lambda rng: [rng.standard_normal((4, 3))],
+     lambda a: ops.svd(a, full_matrices=False)[0] ** 2,
+     lambda th, a: th.linalg.svd(a, full_matrices=False)[0] ** 2),
+    ("right-singular-vectors-squared", lambda rng: [rng.standard_normal((3, 5))],
+     lambda a: ops.svd(a, full_matrices=False)[2] ** 2,
+     lambda th, a: th.linalg.svd(a, full_matrices=False)[2] ** 2),
+    ("rank-one-part", lambda rng: [rng.standard_normal((2, 3, 4))],     # s_0 u_0 v_0^T
+     lambda a: (lambda u, s, vh: u[..., :, :1] * s[..., None, :1] @ vh[..., :1, :])(
+         *ops.svd(a)),
+     lambda th, a: (lambda u, s, vh: u[..., :, :1] * s[..., None, :1] @ vh[..., :1, :])(
+         *th.linalg.svd(a))),
 ]
 
 

@@ -106,7 +106,7 @@ from tinygrad_cnn.ops.loss import (
     softmax,
     triplet_margin_loss,
 )
-from tinygrad_cnn.ops.matrices import cholesky, det, eigh, inv, matrix_power, slogdet, solve
+from tinygrad_cnn.ops.matrices import cholesky, det, eigh, inv, matrix_power, slogdet, solve, svd
 from tinygrad_cnn.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -192,5 +192,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "take_along_axis", "flip", "roll", "tile", "repeat", "squeeze", "expand_dims",
            "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "topk",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
-           "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power",
+           "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power", "svd",
            "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist"]

@@ -1,6 +1,7 @@
-"""Functions of square matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky and eigh.
-Each takes a matrix (M, M) or a stack of them (..., M, M). Every rule is written with matmul,
-transposes and these ops themselves, so it differentiates to every order."""
+"""Functions of matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky, eigh, svd and
+matrix_power. Each takes a matrix or a stack of them (..., M, N), square but for svd. Every
+rule is written with matmul, transposes and these ops themselves, so it differentiates to
+every order."""
 
 from __future__ import annotations
 
@@ -122,6 +123,112 @@ class Eigenvectors(Function):
         return 0.5 * (z + matrix_transpose(z))
 
 
+class SingularValues(Function):
+    """The singular values s of each matrix (..., M, N), descending: (..., K), K = min(M, N)."""
+
+    def forward(self, a):
+        return np.linalg.svd(a, compute_uv=False)
+
+    # A = U diag(s) V^T with U, V orthonormal columns: ds_i = u_i^T dA v_i
+    #   =>  dA = U diag(g) V^T
+    def backward(self, grad):
+        a, _ = self.saved()
+        u, vt = LeftSingularVectors.run(a), RightSingularVectors.run(a)
+        return (u * _row(grad)) @ vt
+
+
+class LeftSingularVectors(Function):
+    """U of A = U diag(s) V^T: (..., M, K), or (..., M, M) with full_matrices=True; each
+    column's sign is LAPACK's choice (with the matching row of Vh)."""
+
+    def forward(self, a, full_matrices=False):
+        return np.linalg.svd(a, full_matrices=full_matrices)[0]
+
+    # With F_ij = 1 / (s_j^2 - s_i^2) off the diagonal (0 on it) and S = diag(s), the part of
+    # the SVD's rule that U's gradient G feeds (Townsend, "Differentiating the SVD"):
+    #   dA = U (F * (U^T G - G^T U)) S V^T + (I - U U^T) G S^-1 V^T
+    # the second term only where M > K. Extra columns of a full U are any basis of the rest
+    # of the space: no gradient may reach them.
+    def backward(self, grad):
+        a, u = self.saved()
+        k = min(a.shape[-2:])
+        _refuse_extra_vectors(data_of(grad)[..., k:], "U's columns")
+        u, g = u[..., :k], grad[..., :k]
+        s, vt = SingularValues.run(a), RightSingularVectors.run(a)
+        f = _inverse_gaps(s, "left")
+        ut_g = matrix_transpose(u) @ g
+        da = u @ ((f * (ut_g - matrix_transpose(ut_g))) * _row(s)) @ vt
+        if a.shape[-2] > k:
+            _refuse_zero_singular_values(data_of(s), "left")
+            da = da + ((g - u @ ut_g) * _row(1 / s)) @ vt
+        return da
+
+
+class RightSingularVectors(Function):
+    """Vh = V^T of A = U diag(s) V^T: (..., K, N), or (..., N, N) with full_matrices=True;
+    row i is the right singular vector of s_i, its sign matching U's column i."""
+
+    def forward(self, a, full_matrices=False):
+        return np.linalg.svd(a, full_matrices=full_matrices)[2]
+
+    # With G = the gradient of V (the transposed gradient of Vh), the SVD rule's part:
+    #   dA = U S (F * (V^T G - G^T V)) V^T + U S^-1 G^T (I - V V^T)
+    # the second term only where N > K; no gradient may reach extra rows of a full Vh.
+    def backward(self, grad):
+        a, vt = self.saved()
+        k = min(a.shape[-2:])
+        _refuse_extra_vectors(data_of(grad)[..., k:, :], "Vh's rows")
+        vt, gt = vt[..., :k, :], grad[..., :k, :]            # V^T and G^T, (..., K, N)
+        s, u = SingularValues.run(a), LeftSingularVectors.run(a)
+        f = _inverse_gaps(s, "right")
+        vt_g = vt @ matrix_transpose(gt)                      # V^T G
+        da = u @ ((f * (vt_g - matrix_transpose(vt_g))) * _column(s)) @ vt
+        if a.shape[-1] > k:
+            _refuse_zero_singular_values(data_of(s), "right")
+            da = da + u @ ((gt - matrix_transpose(vt_g) @ vt) * _column(1 / s))
+        return da
+
+
+def _row(x):
+    """x (..., K) as (..., 1, K): multiplying by it scales a matrix's columns."""
+    return x.reshape(x.shape[:-1] + (1, x.shape[-1]))
+
+
+def _column(x):
+    """x (..., K) as (..., K, 1): multiplying by it scales a matrix's rows."""
+    return x.reshape(x.shape + (1,))
+
+
+def _inverse_gaps(s, side: str):
+    """F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it; an error where two are equal."""
+    squares = s * s
+    gaps = _row(squares) - _column(squares)
+    off_diagonal = 1 - np.eye(s.shape[-1], dtype=s.dtype)
+    if np.any((data_of(gaps) == 0) & (off_diagonal == 1)):
+        raise ValueError(f"svd: the gradient of the {side} singular vectors needs distinct "
+                         f"singular values, but some matrix has a repeated one, whose singular "
+                         f"vectors are any basis of a subspace; expected a loss that uses only "
+                         f"the singular values, or matrices with distinct singular values")
+    return off_diagonal / (gaps + np.eye(s.shape[-1], dtype=s.dtype))
+
+
+def _refuse_extra_vectors(grad: np.ndarray, which: str) -> None:
+    """A full U's columns (a full Vh's rows) past K span the rest of the space in no particular
+    basis: a loss that depends on them has no derivative."""
+    if np.any(grad != 0):
+        raise ValueError(f"svd: a gradient reaches {which} past min(M, N), which full_matrices="
+                         f"True adds: they are any basis of the rest of the space, so they have "
+                         f"no derivative (PyTorch ignores their gradient); expected "
+                         f"full_matrices=False, or a loss that uses only the first min(M, N)")
+
+
+def _refuse_zero_singular_values(s: np.ndarray, side: str) -> None:
+    if np.any(s == 0):
+        raise ValueError(f"svd: the gradient of the {side} singular vectors of a non-square "
+                         f"matrix divides by the singular values, but some matrix has a zero "
+                         f"singular value; expected matrices of full rank")
+
+
 def inv(a) -> Value:
     """The inverse of each matrix of a (..., M, M), as numpy.linalg.inv.
 
@@ -224,6 +331,41 @@ def eigh(a) -> tuple[Value, Value]:
     """
     _square("eigh", a)
     return Eigenvalues.apply(a), Eigenvectors.apply(a)
+
+
+def svd(a, full_matrices: bool = True, compute_uv: bool = True):
+    """The singular value decomposition a = U diag(S) Vh of each matrix of a (..., M, N), as
+    numpy.linalg.svd: (U, S, Vh) with S (..., K) descending, K = min(M, N), U (..., M, K) and
+    Vh (..., K, N), or U (..., M, M) and Vh (..., N, N) with full_matrices=True (numpy's
+    default); S alone with compute_uv=False. Each singular vector's sign is LAPACK's choice,
+    shared by U's column i and Vh's row i, so a loss should not depend on it (U diag(S) Vh
+    does not). The singular vectors' gradients need distinct singular values (and, for a
+    non-square matrix, nonzero ones): else they raise ValueError. A full U's or Vh's extra
+    vectors are any basis of the rest of the space: a gradient that reaches them raises
+    ValueError (PyTorch ignores it).
+
+    Raises
+    ------
+    ValueError
+        For a with fewer than 2 axes.
+    TypeError
+        For flags that are not bools.
+    """
+    data = np.asarray(data_of(a))
+    if data.ndim < 2:
+        raise ValueError(f"svd: a has shape {data.shape}; expected a matrix (M, N) or a stack "
+                         f"of them (..., M, N)")
+    if data.dtype.kind not in "iuf":
+        raise TypeError(f"svd: a has dtype {data.dtype}; expected real numbers")
+    for name, flag in (("full_matrices", full_matrices), ("compute_uv", compute_uv)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"svd: {name} is {type(flag).__name__} {flag!r:.40}; expected True "
+                            f"or False")
+    s = SingularValues.apply(a)
+    if not compute_uv:
+        return s
+    return (LeftSingularVectors.apply(a, full_matrices=bool(full_matrices)), s,
+            RightSingularVectors.apply(a, full_matrices=bool(full_matrices)))
 
 
 def matrix_power(a, n: int) -> Value:
