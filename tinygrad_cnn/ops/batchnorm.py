@@ -369,10 +369,9 @@ def local_response_norm(x, size: int, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 1.0) -> Value:
     """Divide each channel by the energy of its neighbours, as
     torch.nn.functional.local_response_norm: x (N, C, ...) (3 axes or more) -> the same shape,
+    out[n, c] = x[n, c] / (k + alpha / size * sum_{c'} x[n, c']^2) ** beta.
 
-        out[n, c] = x[n, c] / (k + alpha / size * sum_{c'} x[n, c']^2) ** beta
-
-    the sum over the `size` channels c' from c - size // 2 to c + (size - 1) // 2, channels
+    The sum is over the `size` channels c' from c - size // 2 to c + (size - 1) // 2, channels
     past either end counting as zeros. As PyTorch's, it is the squares reshaped to (N, 1, C, L)
     (L the product of the spatial axes), zero-padded by size // 2 channels before and
     (size - 1) // 2 after (pad), averaged over windows of size x 1 with stride 1 (avg_pool2d,
