@@ -1343,6 +1343,37 @@ def test_layer_norm_exports_and_matches_onnx_runtime(tmp_path, opset):
         assert max_difference(model, path, x) < TOLERANCE
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 18])          # ReduceMean's axes: attribute, input
+def test_rms_norm_and_local_response_norm_export_and_match_onnx_runtime(tmp_path, opset):
+    """nn.RMSNorm is square, mean, +, ** and *; nn.LocalResponseNorm squares, reshapes to
+    (N, 1, C, L), pads and averages over size x 1 windows: they export as those ops (Pad and
+    AveragePool for the channel window), RMSNorm's weight keeping its name, and the reshapes
+    follow the batch size."""
+    class Normed(nn.Module):
+        def __init__(self):
+            rng = np.random.default_rng(14)
+            self.conv = nn.Conv2d(2, 4, 3, padding=1, rng=rng)
+            self.lrn = nn.LocalResponseNorm(3, alpha=0.5, beta=0.75, k=1.0)
+            self.rms = nn.RMSNorm((4, 5, 5))
+            self.rms_rows = nn.RMSNorm(5, eps=1e-3, elementwise_affine=False)
+            self.rms.weight.data[...] = rng.uniform(0.5, 2, self.rms.weight.shape)
+
+        def forward(self, x):                                # x (N, 2, 5, 5)
+            return self.rms_rows(self.rms(self.lrn(self.conv(x))))
+
+    model, rng = Normed().eval(), np.random.default_rng(15)
+    path = tmp_path / "norms.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 5, 5)).astype(np.float32), path,
+                           opset=opset)
+    assert set(model.state_dict()) <= {tensor.name for tensor in proto.graph.initializer}
+    assert {node.op_type for node in proto.graph.node} >= {"Pad", "AveragePool", "ReduceMean",
+                                                           "Pow", "Div", "Mul"}
+    for batch in (2, 1, 5):
+        x = rng.standard_normal((batch, 2, 5, 5)).astype(np.float32) * 3
+        assert max_difference(model, path, x) < TOLERANCE
+
+
 # ---------------------------------------------------------------- integer ids: embeddings
 
 

@@ -1,8 +1,9 @@
 """The layers: Linear, Conv1d/2d/3d, ConvTranspose1d/2d, MaxPool1d/2d/3d, MaxUnpool1d/2d,
 AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d, Flatten, the activations, Softmax
-and LogSoftmax, Dropout, Dropout1d/2d, BatchNorm1d/2d/3d, InstanceNorm1d/2d, Identity, LayerNorm,
-GroupNorm, Embedding. Each holds its parameters, buffers and settings; its forward calls the op
-of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
+and LogSoftmax, Dropout, Dropout1d/2d/3d, BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, Identity,
+LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm, Embedding, the padding layers (1-D to 3-D),
+CosineSimilarity and PairwiseDistance. Each holds its parameters, buffers and settings; its
+forward calls the op of the same name in tinygrad_cnn.ops, or (LayerNorm) a few existing ops."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.nn.init import fan_in_uniform
 from tinygrad_cnn.nn.module import Buffer, Module
+from tinygrad_cnn.ops.batchnorm import as_normalized_shape, check_lrn_settings, check_rms_eps
 from tinygrad_cnn.ops.conv import groups_dividing, same_padding, transposed_size
+from tinygrad_cnn.ops.distance import check_p
 from tinygrad_cnn.ops.elementwise import real_number
 from tinygrad_cnn.ops.indexing import (
     embedding_flags,
@@ -27,9 +30,11 @@ from tinygrad_cnn.ops.layout import (
     as_sizes,
     check_padding_mode,
     check_sizes,
+    layout,
     output_size_entries,
     ranks_expected,
 )
+from tinygrad_cnn.ops.loss import check_eps
 from tinygrad_cnn.ops.pool import check_divisor_override, check_flag, check_output_size
 from tinygrad_cnn.ops.resample import check_settings
 from tinygrad_cnn.random import generator
@@ -1165,9 +1170,9 @@ class Dropout(Module):
 
 
 class _ChannelDropout(Module):
-    """What Dropout1d and Dropout2d share: p, PyTorch's inplace (False only: Values are never
-    changed in place here), and a forward through the op `_op` with the module's training
-    flag. Each subclass sets `_op`."""
+    """What Dropout1d, Dropout2d and Dropout3d share: p, PyTorch's inplace (False only: Values
+    are never changed in place here), and a forward through the op `_op` with the module's
+    training flag. Each subclass sets `_op`."""
 
     _op: Callable[..., Value]
 
@@ -1207,6 +1212,16 @@ class Dropout2d(_ChannelDropout):
     with a warning; the mask comes from the default generator that `tc.manual_seed` sets."""
 
     _op = staticmethod(ops.dropout2d)
+
+
+class Dropout3d(_ChannelDropout):
+    """In training mode, zero each channel of each volume with probability p and scale the
+    others by 1 / (1 - p); in evaluation mode, the identity: (N, C, D, H, W) or one volume
+    (C, D, H, W) -> the same shape, as PyTorch's (ops.dropout3d). As PyTorch's, another rank is
+    read as one unbatched example (C, ...), with a warning; the mask comes from the default
+    generator that `tc.manual_seed` sets."""
+
+    _op = staticmethod(ops.dropout3d)
 
 
 class _BatchNorm(Module):
@@ -1398,6 +1413,74 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
+class RMSNorm(Module):
+    """Divide each example by its root mean square over its last axes: x (...,
+    *normalized_shape) -> the same shape, y = x / sqrt(mean(x^2) + eps) * weight.
+
+    As PyTorch's RMSNorm: the mean of the squares is taken over the last len(normalized_shape)
+    axes, separately for every position of the leading axes; no mean is subtracted and there
+    is no bias. forward is ops.rms_norm (square, mean, +, ** and *), so its gradients of every
+    order come from their rules.
+
+    Parameters
+    ----------
+    normalized_shape : int or tuple of ints
+        The trailing shape to normalise over, e.g. D for x (N, T, D); an int means the last
+        axis only.
+    eps : float or None
+        Added to the mean square before the square root. None (the default, as PyTorch's) means
+        the machine epsilon of the input's dtype: numpy's finfo(x.dtype).eps (float32's for
+        float16); the repr shows eps=None, as PyTorch's.
+    elementwise_affine : bool
+        With True (the default), weight (ones), float32 of shape normalized_shape, is a
+        parameter (PyTorch's name, so state dicts load both ways); with False there is none.
+    """
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float | None = None,
+                 elementwise_affine: bool = True):
+        self.normalized_shape = as_normalized_shape("RMSNorm", normalized_shape)
+        check_rms_eps("RMSNorm", eps)
+        check_flag("RMSNorm", "elementwise_affine", elementwise_affine)
+        self.eps, self.elementwise_affine = eps, bool(elementwise_affine)   # eps as given
+        self.weight = (Value(np.ones(self.normalized_shape, dtype=np.float32))
+                       if elementwise_affine else None)
+
+    def forward(self, x):
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        k = len(self.normalized_shape)
+        if len(shape) < k or shape[len(shape) - k:] != self.normalized_shape:
+            trailing = shape[-k:] if len(shape) >= k else shape
+            raise ValueError(
+                f"RMSNorm: input has shape {shape}, which does not end with normalized_shape "
+                f"{self.normalized_shape}; expected an input of shape "
+                f"(..., {', '.join(map(str, self.normalized_shape))}); make normalized_shape "
+                f"the input's trailing shape, e.g. RMSNorm({trailing}) for this input")
+        return ops.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """Divide each channel by the energy of its neighbouring channels: x (N, C, ...) (3 axes or
+    more) -> the same shape, y[n, c] = x[n, c] / (k + alpha / size * sum x[n, c']^2) ** beta,
+    the sum over the `size` channels c' from c - size // 2 to c + (size - 1) // 2 (zeros past
+    either end), as PyTorch's LocalResponseNorm (AlexNet's). forward is
+    ops.local_response_norm; no parameters. The settings are kept as given, for PyTorch's repr.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        check_lrn_settings("LocalResponseNorm", size, alpha, beta, k)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x):
+        return ops.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
 class GroupNorm(Module):
     """Normalise each sample's channels in groups: x (N, C, ...) -> the same shape,
     y = (x - mean) / sqrt(var + eps) * weight + bias.
@@ -1456,8 +1539,8 @@ class GroupNorm(Module):
 
 
 class _InstanceNorm(Module):
-    """What InstanceNorm1d and InstanceNorm2d share; they differ in `spatial`, the axes after
-    the channels (1: (L,), 2: (H, W)).
+    """What InstanceNorm1d, InstanceNorm2d and InstanceNorm3d share; they differ in `spatial`,
+    the axes after the channels (1: (L,), 2: (H, W), 3: (D, H, W)).
 
     Each channel of each sample (an instance) is normalised over its spatial axes on its own,
     y = (x - mean) / sqrt(var + eps) * weight + bias (ops.instance_norm). PyTorch's settings and
@@ -1544,6 +1627,14 @@ class InstanceNorm2d(_InstanceNorm):
     InstanceNorm2d (its settings, parameters and buffers: _InstanceNorm)."""
 
     spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Normalise each channel of each volume over (D, H, W): x (N, C, D, H, W), or one volume
+    (C, D, H, W), -> the same shape, y = (x - mean) / sqrt(var + eps) * weight + bias, as
+    PyTorch's InstanceNorm3d (its settings, parameters and buffers: _InstanceNorm)."""
+
+    spatial = 3
 
 
 class Embedding(Module):
@@ -1736,10 +1827,16 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size!r}"
 
 
+# The amounts of a padding layer's tuple, as PyTorch's, from the last axis back
+PAD_SIDES = {1: "(left, right)", 2: "(left, right, top, bottom)",
+             3: "(left, right, top, bottom, front, back)"}
+
+
 class _Pad(Module):
     """What the padding layers share: padding as PyTorch's, an int for every side or a tuple of
-    2*spatial ints from the last axis back, (left, right) for 1-D and (left, right, top,
-    bottom) for 2-D; forward runs ops.pad in `mode` with numpy's pad_width made from it.
+    2*spatial ints from the last axis back, (left, right) for 1-D, (left, right, top, bottom)
+    for 2-D and (left, right, top, bottom, front, back) for 3-D; forward runs ops.pad in `mode`
+    with numpy's pad_width made from it.
     Negative amounts crop, in the constant modes only (as PyTorch's): those sides are cut off
     before the others are padded."""
 
@@ -1751,9 +1848,9 @@ class _Pad(Module):
         amounts = (padding,) * count if _is_int(padding) else padding
         if (not isinstance(amounts, (tuple, list)) or len(amounts) != count
                 or not all(_is_int(n) for n in amounts)):
-            sides = "(left, right)" if self.spatial == 1 else "(left, right, top, bottom)"
             raise TypeError(f"{layer}: padding is {padding!r}; expected an int or a tuple of "
-                            f"{count} ints {sides}, as PyTorch's, e.g. {layer}(1)")
+                            f"{count} ints {PAD_SIDES[self.spatial]}, as PyTorch's, e.g. "
+                            f"{layer}(1)")
         if self.mode != "constant" and min(amounts) < 0:
             raise ValueError(f"{layer}: padding {tuple(amounts)} has a negative amount; "
                              f"expected amounts >= 0: only the constant modes (ZeroPad, "
@@ -1768,10 +1865,9 @@ class _Pad(Module):
         shape = x.shape if isinstance(x, Value) else np.shape(x)
         ranks = (spatial + 1, spatial + 2)
         if len(shape) not in ranks and (self.mode != "constant" or len(shape) < spatial):
+            axes = layout(spatial, "N", "C") if spatial > 1 else "(N, C, W)"
             expected = (f"at least {spatial} axes" if self.mode == "constant" else
-                        f"{ranks[1]} axes (N, C, {'H, W' if spatial == 2 else 'W'}) or "
-                        f"{ranks[0]} "
-                        f"(one example)")
+                        f"{ranks[1]} axes {axes} or {ranks[0]} (one example)")
             raise ValueError(f"{layer}: input of shape {shape}; expected {expected}, as "
                              f"PyTorch's; reshape it, e.g. add the channel axis with x[None]")
         lead = len(shape) - spatial
@@ -1805,7 +1901,7 @@ class _Pad(Module):
 
 
 class _ConstantPad(_Pad):
-    """Padding with a constant value: ConstantPad1d/2d and ZeroPad1d/2d."""
+    """Padding with a constant value: ConstantPad1d/2d/3d and ZeroPad1d/2d/3d."""
 
     mode = "constant"
 
@@ -1835,6 +1931,14 @@ class ConstantPad2d(_ConstantPad):
     spatial = 2
 
 
+class ConstantPad3d(_ConstantPad):
+    """The last three axes padded with `value`: (*, D, H, W) -> (*, front + D + back, top + H +
+    bottom, left + W + right), as PyTorch's; padding an int or (left, right, top, bottom, front,
+    back); negative amounts crop."""
+
+    spatial = 3
+
+
 class ZeroPad1d(ConstantPad1d):
     """ConstantPad1d with zeros: (*, W) -> (*, left + W + right); padding an int or (left,
     right)."""
@@ -1857,6 +1961,17 @@ class ZeroPad2d(ConstantPad2d):
         return f"{self.padding}"
 
 
+class ZeroPad3d(ConstantPad3d):
+    """ConstantPad3d with zeros: (*, D, H, W) -> (*, front + D + back, top + H + bottom, left +
+    W + right); padding an int or (left, right, top, bottom, front, back)."""
+
+    def __init__(self, padding: int | tuple[int, int, int, int, int, int]):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
 class ReflectionPad1d(_Pad):
     """(N, C, W) or (C, W) padded by x mirrored about its end elements (ops.pad mode "reflect"),
     as PyTorch's; padding an int or (left, right), each < W."""
@@ -1869,6 +1984,14 @@ class ReflectionPad2d(_Pad):
     mode "reflect"); padding an int or (left, right, top, bottom), each below its axis's size."""
 
     spatial, mode = 2, "reflect"
+
+
+class ReflectionPad3d(_Pad):
+    """(N, C, D, H, W) or (C, D, H, W) padded by x mirrored about its end planes, rows and
+    columns (ops.pad mode "reflect"), as PyTorch's; padding an int or (left, right, top, bottom,
+    front, back), each below its axis's size."""
+
+    spatial, mode = 3, "reflect"
 
 
 class ReplicationPad1d(_Pad):
@@ -1885,6 +2008,14 @@ class ReplicationPad2d(_Pad):
     spatial, mode = 2, "replicate"
 
 
+class ReplicationPad3d(_Pad):
+    """(N, C, D, H, W) or (C, D, H, W) padded by copies of its end planes, rows and columns
+    (ops.pad mode "replicate"), as PyTorch's; padding an int or (left, right, top, bottom,
+    front, back)."""
+
+    spatial, mode = 3, "replicate"
+
+
 class CircularPad1d(_Pad):
     """(N, C, W) or (C, W) padded by x wrapped around (ops.pad mode "circular"), as PyTorch's;
     padding an int or (left, right), each <= W."""
@@ -1897,6 +2028,51 @@ class CircularPad2d(_Pad):
     "circular"); padding an int or (left, right, top, bottom), each <= its axis's size."""
 
     spatial, mode = 2, "circular"
+
+
+class CircularPad3d(_Pad):
+    """(N, C, D, H, W) or (C, D, H, W) padded by x wrapped around along its three last axes
+    (ops.pad mode "circular"), as PyTorch's; padding an int or (left, right, top, bottom, front,
+    back), each <= its axis's size."""
+
+    spatial, mode = 3, "circular"
+
+
+class CosineSimilarity(Module):
+    """cos(x1, x2) along `dim`: ops.cosine_similarity(x1, x2, axis=dim, eps=eps), as PyTorch's
+    CosineSimilarity; x1 and x2 broadcast together, (N, D) with (N, D) -> (N,) for dim=1.
+
+    No parameters; eps floors each vector's norm. The repr is PyTorch's, CosineSimilarity()
+    whatever the settings.
+    """
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"CosineSimilarity: dim is {type(dim).__name__} {dim!r:.40}; "
+                            f"expected an int, the axis of the vectors, e.g. dim=1 for (N, D)")
+        check_eps("CosineSimilarity", eps)
+        self.dim, self.eps = int(dim), eps
+
+    def forward(self, x1, x2):
+        return ops.cosine_similarity(x1, x2, axis=self.dim, eps=self.eps)
+
+
+class PairwiseDistance(Module):
+    """||x1 - x2 + eps||_p over the last axis: ops.pairwise_distance, as PyTorch's
+    PairwiseDistance; (N, D) with (N, D) or (D,) -> (N,), (N, 1) with keepdim.
+
+    No parameters. As PyTorch's, the order p is kept as the attribute `norm`, and the repr is
+    PairwiseDistance() whatever the settings.
+    """
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        check_p("PairwiseDistance", p)
+        check_eps("PairwiseDistance", eps)
+        check_flag("PairwiseDistance", "keepdim", keepdim)
+        self.norm, self.eps, self.keepdim = p, eps, bool(keepdim)
+
+    def forward(self, x1, x2):
+        return ops.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
 class Bilinear(Module):

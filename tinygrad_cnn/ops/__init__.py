@@ -2,7 +2,13 @@
 that users call."""
 
 from tinygrad_cnn.ops.attention import scaled_dot_product_attention
-from tinygrad_cnn.ops.batchnorm import batch_norm, group_norm, instance_norm
+from tinygrad_cnn.ops.batchnorm import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    local_response_norm,
+    rms_norm,
+)
 from tinygrad_cnn.ops.conv import (
     conv1d,
     conv2d,
@@ -12,7 +18,7 @@ from tinygrad_cnn.ops.conv import (
     conv_transpose2d,
 )
 from tinygrad_cnn.ops.distance import cdist, cosine_similarity, normalize, pairwise_distance
-from tinygrad_cnn.ops.dropout import dropout, dropout1d, dropout2d
+from tinygrad_cnn.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from tinygrad_cnn.ops.elementwise import (
     abs,
     add,
@@ -193,4 +199,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "topk",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
            "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power", "svd",
-           "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist"]
+           "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist",
+           "rms_norm", "local_response_norm", "dropout3d"]

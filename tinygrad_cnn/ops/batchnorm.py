@@ -2,7 +2,9 @@
 (and the spatial axes), then scaled and shifted; with running statistics for evaluation. Group
 normalisation: each sample's channels normalised in groups, built from existing ops; instance
 normalisation: each channel of each sample on its own (group_norm with a group per channel),
-with PyTorch's optional running statistics."""
+with PyTorch's optional running statistics. RMS normalisation (each example divided by its root
+mean square) and local response normalisation (each channel divided by the energy of its
+neighbouring channels), both built from existing ops."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import reduce
 from tinygrad_cnn.ops.conv import groups_dividing
+from tinygrad_cnn.ops.elementwise import square
+from tinygrad_cnn.ops.indexing import pad
+from tinygrad_cnn.ops.pool import avg_pool2d
 from tinygrad_cnn.ops.shape import reshape
 from tinygrad_cnn.value import Value
 
@@ -277,3 +282,120 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
             running_var *= 1 - momentum
             running_var += momentum * data.var(axis=axes, ddof=1).mean(axis=0)
     return group_norm(x, shape[1], weight, bias, eps)
+
+
+def as_normalized_shape(fn: str, normalized_shape) -> tuple[int, ...]:
+    """normalized_shape, an int or a non-empty tuple or list of ints >= 1, as a tuple of ints
+    (PyTorch's: an int is the last axis only), else an error naming `fn` (an op or a layer)."""
+    sizes = (normalized_shape if isinstance(normalized_shape, (tuple, list))
+             else (normalized_shape,))
+    if not sizes or not all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
+                            and n >= 1 for n in sizes):
+        raise ValueError(f"{fn}: normalized_shape is {normalized_shape!r:.60}; expected an int "
+                         f">= 1 or a non-empty tuple of them, the trailing shape to normalise "
+                         f"over, e.g. D for inputs (N, D)")
+    return tuple(int(n) for n in sizes)
+
+
+def check_rms_eps(fn: str, eps) -> None:
+    """eps is None (the dtype's machine epsilon) or a finite real number >= 0, else an error
+    naming `fn`."""
+    if eps is not None and (isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real)
+                            or not 0 <= eps < np.inf):
+        raise ValueError(f"{fn}: eps is {eps!r:.40}; expected None (the machine epsilon of the "
+                         f"input's dtype, as PyTorch) or a small number >= 0 such as 1e-6")
+
+
+def _check_rms_norm(x, normalized_shape, weight, eps) -> tuple[tuple[int, ...], np.dtype]:
+    """normalized_shape as a tuple and x's dtype, after raising a ValueError/TypeError naming
+    the first argument that does not fit x."""
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    trailing = as_normalized_shape("rms_norm", normalized_shape)
+    check_rms_eps("rms_norm", eps)
+    if data.dtype.kind != "f":
+        raise TypeError(f"rms_norm: input has dtype {data.dtype}; expected a floating-point "
+                        f"array (as PyTorch's); convert it first, e.g. x.astype(np.float32)")
+    shape, k = data.shape, len(trailing)
+    if len(shape) < k or shape[len(shape) - k:] != trailing:
+        end = shape[-k:] if len(shape) >= k else shape
+        raise ValueError(f"rms_norm: input has shape {shape}, which does not end with "
+                         f"normalized_shape {trailing}; expected an input of shape "
+                         f"(..., {', '.join(map(str, trailing))}); pass the input's trailing "
+                         f"shape as normalized_shape, e.g. {end}")
+    got = None if weight is None else np.shape(weight.data if isinstance(weight, Value)
+                                                else weight)
+    if got not in (None, trailing):
+        raise ValueError(f"rms_norm: weight has shape {got} but normalized_shape is {trailing}; "
+                         f"expected weight of shape {trailing}: one entry per normalised "
+                         f"element")
+    return trailing, data.dtype
+
+
+def rms_norm(x, normalized_shape: int | tuple[int, ...], weight=None,
+             eps: float | None = None) -> Value:
+    """Divide each example by its root mean square over the last axes, as
+    torch.nn.functional.rms_norm: x (..., *normalized_shape) -> the same shape,
+    x / sqrt(mean(x^2) + eps) * weight, the mean over the last len(normalized_shape) axes.
+
+    weight, of shape normalized_shape, may be None. eps=None means PyTorch's default, the
+    machine epsilon of the type it computes in: numpy's finfo(x.dtype).eps for float32 and
+    float64 (float32's for float16, which PyTorch computes in float32). Unlike layer norm there
+    is no mean subtracted and no bias. It is square, mean, +, ** and * (PyTorch's own
+    composition), so its gradients of every order come from their rules.
+    """
+    trailing, dtype = _check_rms_norm(x, normalized_shape, weight, eps)
+    if eps is None:
+        eps = float(np.finfo(np.result_type(dtype, np.float32)).eps)   # PyTorch's opmath type
+    x = x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+    axes = tuple(range(-len(trailing), 0))
+    mean_square = reduce.mean(square(x), axis=axes, keepdims=True)   # (..., 1, ..., 1)
+    out = x * (mean_square + float(eps)) ** -0.5                      # broadcast back to x's shape
+    return out if weight is None else out * weight
+
+
+def check_lrn_settings(fn: str, size, alpha, beta, k) -> None:
+    """size an int >= 1 and alpha, beta, k real numbers, else an error naming `fn`."""
+    if (isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer))
+            or size < 1):
+        raise ValueError(f"{fn}: size is {size!r:.40}; expected an int >= 1, the number of "
+                         f"neighbouring channels summed over, e.g. 5")
+    for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{fn}: {name} is {type(value).__name__} {value!r:.40}; expected a "
+                            f"real number, e.g. PyTorch's defaults alpha=1e-4, beta=0.75, k=1.0")
+
+
+def local_response_norm(x, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Value:
+    """Divide each channel by the energy of its neighbours, as
+    torch.nn.functional.local_response_norm: x (N, C, ...) (3 axes or more) -> the same shape,
+    out[n, c] = x[n, c] / (k + alpha / size * sum_{c'} x[n, c']^2) ** beta.
+
+    The sum is over the `size` channels c' from c - size // 2 to c + (size - 1) // 2, channels
+    past either end counting as zeros. As PyTorch's, it is the squares reshaped to (N, 1, C, L)
+    (L the product of the spatial axes), zero-padded by size // 2 channels before and
+    (size - 1) // 2 after (pad), averaged over windows of size x 1 with stride 1 (avg_pool2d,
+    which counts the padded zeros, so alpha is divided by size), reshaped back, then *, +, **
+    and /; its gradients of every order come from their rules. An input with no elements is
+    returned as it is, as PyTorch's.
+    """
+    check_lrn_settings("local_response_norm", size, alpha, beta, k)
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    if data.ndim < 3:
+        raise ValueError(f"local_response_norm: input has shape {data.shape}; expected 3 axes "
+                         f"or more, (N, C, L), (N, C, H, W) or (N, C, D, H, W), the channels "
+                         f"on axis 1, as PyTorch's; for one unbatched example (C, ...) pass "
+                         f"x.reshape(1, *x.shape)")
+    if data.dtype.kind != "f":
+        raise TypeError(f"local_response_norm: input has dtype {data.dtype}; expected a "
+                        f"floating-point array (as PyTorch's); convert it first, e.g. "
+                        f"x.astype(np.float32)")
+    x = x if isinstance(x, Value) else Value(data, requires_grad=False)
+    if data.size == 0:
+        return x
+    n, channels = data.shape[:2]
+    # (N, C, ...) -> (N, 1, C, L): the channels as the rows of one image per sample
+    squares = reshape(square(x), (n, 1, channels, math.prod(data.shape[2:])))
+    padded = pad(squares, ((0, 0), (0, 0), (size // 2, (size - 1) // 2), (0, 0)))
+    energy = reshape(avg_pool2d(padded, (size, 1), stride=1), data.shape)   # (N, C, ...)
+    return x / (energy * float(alpha) + float(k)) ** float(beta)

@@ -1,6 +1,6 @@
 """Dropout: in training, each element is zeroed with probability p and the kept ones are scaled
-by 1 / (1 - p), so the expected output equals the input; in evaluation, the identity. dropout1d
-and dropout2d zero whole channels instead (one draw per channel of each sample)."""
+by 1 / (1 - p), so the expected output equals the input; in evaluation, the identity. dropout1d,
+dropout2d and dropout3d zero whole channels instead (one draw per channel of each sample)."""
 
 from __future__ import annotations
 
@@ -113,6 +113,33 @@ def dropout2d(x, p: float = 0.5, training: bool = True) -> Value:
                       f"input (N, C, H, W); use dropout for elementwise dropout", UserWarning,
                       stacklevel=2)
     return _channel_dropout(x, shape, 2, p, training)
+
+
+def dropout3d(x, p: float = 0.5, training: bool = True) -> Value:
+    """Zero each channel of each volume with probability p and scale the rest by 1/(1-p)
+    (training), as PyTorch's dropout3d: x (N, C, D, H, W), or one unbatched volume (C, D, H, W),
+    -> the same shape; x itself when training is False or p is 0.
+
+    One uniform float32 draw per (sample, channel), (N, C, 1, 1, 1) (or (C, 1, 1, 1)
+    unbatched), from the default generator; the channel is kept where it is >= p. As PyTorch's
+    (whose warning it gives, in its own words), any other input of 1 axis or more is read as
+    one unbatched example (C, ...): one draw per entry of its first axis (a 1-D input thus drops
+    single elements); a 0-d input is an error.
+    """
+    _check_dropout(p, training, "dropout3d")
+    shape = np.shape(x.data if isinstance(x, Value) else x)
+    if not shape:
+        raise ValueError("dropout3d: input has shape (), a single number; expected a 5-D input "
+                         "(N, C, D, H, W) or a 4-D one (C, D, H, W), as PyTorch's; use dropout "
+                         "for elementwise dropout")
+    if len(shape) not in (4, 5):
+        warnings.warn(f"dropout3d: the {len(shape)}-D input {shape} is read as one unbatched "
+                      f"example (C, ...), as PyTorch's dropout3d reads it (a use PyTorch "
+                      f"deprecates), each entry of its first axis zeroed whole; expected a 5-D "
+                      f"input (N, C, D, H, W) or a 4-D one (C, D, H, W); use dropout for "
+                      f"elementwise dropout", UserWarning, stacklevel=2)
+    channels = 2 if len(shape) == 5 else 1           # the leading axes that the mask keeps
+    return _channel_dropout(x, shape, channels, p, training)
 
 
 def _channel_dropout(x, shape: tuple[int, ...], channels: int, p: float, training: bool) -> Value:
