@@ -1644,6 +1644,29 @@ def test_det_exports_as_onnx_det_and_the_other_matrix_functions_are_refused(tmp_
                        tmp_path / "inv.onnx")
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.sort(x, 1) * 2,
+    lambda x: ops.sort(x, 0),                               # along the batch: k at run time
+    lambda x: ops.topk(x, 2)[0] + ops.topk(x, 3, axis=1, largest=False)[0][:, :, :2],
+    lambda x: ops.sort(x, None),
+], ids=["sort", "sort-batch-axis", "topk-largest-and-smallest", "sort-flat"])
+def test_sort_and_topk_export_as_onnx_topk(tmp_path, fn):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(13), tmp_path / "s.onnx"
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    proto = tc.onnx.export(model, x, path)
+    assert "TopK" in {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.normal(size=(batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) == 0.0
+
+
+def test_unsorted_topk_is_refused_with_the_setting_that_exports(tmp_path):
+    model = Lambda(lambda x: ops.topk(x, 2, sorted=False)[0]).eval()
+    with pytest.raises(ValueError, match=r"topk with sorted=False .*expected sorted=True"):
+        tc.onnx.export(model, np.ones((2, 5), dtype=np.float32), tmp_path / "t.onnx")
+
+
 def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(tmp_path):
     """The exported arctan2 (ONNX has none) on the quadrants, both axes and the four signed
     zeros of the origin, where numpy's angles are +-0 and +-pi (ONNX Runtime's Where gives +0

@@ -25,6 +25,7 @@ from tinygrad_cnn.ops import (
     matrices,
     pool,
     pool_kernels,
+    rearrange,
     reduce,
     shape,
 )
@@ -294,6 +295,26 @@ def broadcast_to(g, node, x):
 
 def matmul(g, node, a, b):
     return g.op("MatMul", _cast_all(g, node, [a, b]))
+
+
+def topk(g, node, x):
+    # ONNX TopK, sorted, the lower position first among equal elements, as ours; sort is the
+    # TopK of the whole axis, its length read from x's shape at run time (the batch axis too)
+    params = node.fn.params
+    axis, k = params["axis"], params["k"]
+    n = node.fn.inputs[0].shape[axis]
+    if not params["sorted"] and 1 < k < n:
+        raise ValueError(
+            f"onnx.export: topk with sorted=False (module {node.module!r}) gives numpy."
+            f"argpartition's order, which ONNX TopK does not reproduce; expected sorted=True; "
+            f"pass sorted=True to ops.topk")
+    if k == n:
+        count = g.op("Gather", [g.op("Shape", [x]), g.ints([axis], "axis")], axis=0)
+    else:
+        count = g.ints([k], "k")
+    values = g.op("TopK", [x, count], axis=axis, largest=int(params["largest"]), sorted=1)
+    g.nodes[-1].output.append(g._unique(f"{g.nodes[-1].name}_output_1"))    # the positions
+    return values
 
 
 def einsum(g, node, *operands):
@@ -857,6 +878,7 @@ CONVERTERS = {
     linalg.MatMul: matmul,
     linalg.Einsum: einsum,
     matrices.Det: _unary("Det"),
+    rearrange.TopK: topk,
     linalg.Linear: linear,
     conv.Conv2d: conv2d,
     conv.ConvTranspose2d: conv_transpose2d,

@@ -1,14 +1,16 @@
 """Rearranging ops with numpy's names: take_along_axis, flip, roll, tile, repeat, squeeze,
-expand_dims, swapaxes, moveaxis, diagonal, trace, tril, triu; and sort and topk. None has a rule
-of its own: each is getitem (integer arrays or slices), reshape, transpose, broadcast_to or where,
-so its gradients of every order are those ops' rules, run by the engine."""
+expand_dims, swapaxes, moveaxis, diagonal, trace, tril, triu; and sort and topk. Each is getitem
+(integer arrays or slices), reshape, transpose, broadcast_to or where, so its gradients of every
+order are those ops' rules, run by the engine; sort and topk are one op, TopK, which finds its
+positions in the data and whose rule is getitem's."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import where
-from tinygrad_cnn.ops.indexing import getitem
+from tinygrad_cnn.ops.indexing import ScatterAdd, getitem
 from tinygrad_cnn.ops.shape import broadcast_to, reshape, transpose
 from tinygrad_cnn.value import Value
 
@@ -48,11 +50,16 @@ def take_along_axis(x, indices, axis) -> Value:
         bad = idx[(idx < -n) | (idx >= n)].flat[0]
         raise IndexError(f"take_along_axis: index {bad} is out of range for axis {axis} of size "
                          f"{n} (x of shape {shape}); expected indices in [{-n}, {n})")
-    # an open mesh: arange(n_d) along its own axis d, indices on `axis`; they broadcast together
-    index = tuple(idx if d == axis else
-                  np.arange(size).reshape([size if i == d else 1 for i in range(len(shape))])
-                  for d, size in enumerate(shape))
-    return getitem(x, index)
+    return getitem(x, open_mesh(idx, axis, shape))
+
+
+def open_mesh(positions: np.ndarray, axis: int, shape: tuple[int, ...]) -> tuple:
+    """The index that takes `positions` along `axis` of an array of `shape`: arange(n_d) along
+    its own axis for every other axis d, broadcast against positions (numpy's take_along_axis
+    as one getitem)."""
+    return tuple(positions if d == axis else
+                 np.arange(size).reshape([size if i == d else 1 for i in range(len(shape))])
+                 for d, size in enumerate(shape))
 
 
 def flip(x, axis=None) -> Value:
@@ -257,15 +264,48 @@ def _triangle(op: str, x, k, lower: bool) -> Value:
     return where(kept, x, 0)
 
 
+class TopK(Function):
+    """The k smallest or largest elements of x along `axis`: x taken at the positions that
+    `topk_positions` finds (sorted, or in numpy.argpartition's order). `sort` is TopK of every
+    element, smallest first."""
+
+    def forward(self, x, k, axis, largest, sorted):  # noqa: A002  (PyTorch's name)
+        self.positions = topk_positions(x, k, axis, largest, sorted)
+        self.shape = x.shape
+        return np.take_along_axis(x, self.positions, axis)
+
+    # out[..., i, ...] = x[..., p_i, ...] copies one element of x, and the positions p do not
+    # change under a small change of x (away from ties): dx is zeros with g added at the
+    # positions taken, getitem's rule (for sort a permutation: each g goes back where it came
+    # from)
+    def backward(self, grad):
+        index = open_mesh(self.positions, self.params["axis"], self.shape)
+        return ScatterAdd.run(grad, index=index, shape=self.shape)
+
+
+def topk_positions(data: np.ndarray, k: int, axis: int, largest: bool,
+                   sorted: bool) -> np.ndarray:  # noqa: A002  (PyTorch's name)
+    """The int64 positions along `axis` of data's k largest (or smallest) elements: sorted,
+    the first of ties first (a stable sort); otherwise in numpy.argpartition's order."""
+    if data.dtype.kind in "bu":
+        data = data.astype(np.int64)            # so that -data neither wraps nor fails
+    key = -data if largest else data            # the wanted elements come first in key order
+    if sorted or k == data.shape[axis]:
+        order = np.argsort(key, axis=axis, kind="stable")
+    else:
+        order = np.argpartition(key, k - 1, axis=axis) if k else np.argsort(key, axis=axis)
+    return np.take(order, np.arange(k), axis=axis).astype(np.int64)
+
+
 def sort(x, axis=-1) -> Value:
     """x sorted ascending along `axis` (None: the flattened x), as numpy.sort; ties keep their
-    order (a stable sort). take_along_axis with numpy.argsort's positions, so each sorted
-    element's gradient goes back to the position it came from."""
+    order (a stable sort). Each sorted element's gradient goes back to the position it came
+    from."""
     if axis is None:
         x, axis = reshape(x, -1), 0
-    axis = _checked_axis("sort", axis, _shape_of(x))
-    order = np.argsort(_data_of(x), axis=axis, kind="stable")
-    return take_along_axis(x, order, axis)
+    shape = _shape_of(x)
+    axis = _checked_axis("sort", axis, shape)
+    return TopK.apply(x, k=shape[axis], axis=axis, largest=False, sorted=True)
 
 
 def topk(x, k: int, axis: int = -1, largest: bool = True,
@@ -274,8 +314,7 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
     torch.topk: (values, indices), values a Value, indices an int64 numpy array, both of x's
     shape with k on `axis`. sorted=True orders them largest first (smallest first for
     largest=False); sorted=False leaves them in numpy.argpartition's order. Ties: the first
-    position wins. The values are take_along_axis(x, indices, axis), so the gradient goes back
-    to the positions taken.
+    position wins. The gradient goes back to the positions taken.
 
     Raises
     ------
@@ -295,16 +334,8 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"topk: {name} is {type(flag).__name__} {flag!r:.40}; expected "
                             f"True or False")
-    data = _data_of(x)
-    if data.dtype.kind in "bu":
-        data = data.astype(np.int64)            # so that -data neither wraps nor fails
-    key = -data if largest else data            # the wanted elements come first in key order
-    if sorted or k == shape[axis]:
-        order = np.argsort(key, axis=axis, kind="stable")
-    else:
-        order = np.argpartition(key, k - 1, axis=axis) if k else np.argsort(key, axis=axis)
-    indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
-    return take_along_axis(x, indices, axis), indices
+    settings = {"k": int(k), "axis": axis, "largest": bool(largest), "sorted": bool(sorted)}
+    return TopK.apply(x, **settings), topk_positions(_data_of(x), **settings)
 
 
 def _shape_of(x) -> tuple[int, ...]:
