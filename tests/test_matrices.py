@@ -96,15 +96,28 @@ def test_textbook_derivatives(rng):
     np.testing.assert_allclose(x.grad, np.eye(3), atol=1e-12)
 
 
-def test_eigenvalues_differentiate_at_repeated_eigenvalues_but_eigenvectors_refuse():
+def test_at_a_repeated_eigenvalue_only_a_gradient_reaching_its_eigenvectors_is_refused():
     x = tc.Value(np.diag([2.0, 2.0, 5.0]))
-    w, v = ops.eigh(x)
-    (w * np.array([1.0, 2.0, 3.0])).sum().backward()
-    np.testing.assert_allclose(x.grad, np.diag([1.0, 2.0, 3.0]), atol=1e-12)
+    w, _ = ops.eigh(x)
+    (w * np.array([1.0, 1.0, 3.0])).sum().backward()     # the repeated pair treated alike
+    np.testing.assert_allclose(x.grad, np.diag([1.0, 1.0, 3.0]), atol=1e-12)
     x = tc.Value(np.diag([2.0, 2.0, 5.0]))
-    with pytest.raises(ValueError, match="eigh: the gradient of the eigenvectors needs "
-                                         "distinct eigenvalues"):
-        (ops.eigh(x)[1] ** 2).sum().backward()
+    with pytest.raises(ValueError, match="eigh: the eigenvectors' gradient needs distinct "
+                                         "values, but some matrix has a repeated one"):
+        (ops.eigh(x)[1][:, 0] ** 2 * np.array([1.0, 2.0, 3.0])).sum().backward()
+    # the eigenvector of the distinct eigenvalue 5 has a derivative: along E_02 + E_20,
+    # v_2 = e_2 + t / 3 e_0 + ..., so d(v_02 v_22)/dt = 1/3 (finite differences agree)
+    a = np.diag([2.0, 2.0, 5.0])
+    x = tc.Value(a)
+    v = ops.eigh(x)[1]
+    (v[0, 2] * v[2, 2]).backward()
+    direction = np.zeros((3, 3))
+    direction[0, 2] = direction[2, 0] = 1.0
+    t = 1e-6
+    moved = [np.linalg.eigh(a + s * t * direction)[1] for s in (1, -1)]
+    numeric = (moved[0][0, 2] * moved[0][2, 2] - moved[1][0, 2] * moved[1][2, 2]) / (2 * t)
+    np.testing.assert_allclose((x.grad * direction).sum(), numeric, rtol=1e-6)
+    np.testing.assert_allclose(numeric, 1 / 3, rtol=1e-6)
 
 
 def test_gradient_of_a_symmetric_input_is_symmetric(rng):
@@ -202,9 +215,9 @@ def test_svd_refuses_gradients_it_cannot_give(rng):
                                          r"which full_matrices=True adds"):
         (ops.svd(x)[0] ** 2).sum().backward()
     x = tc.Value(np.eye(3))                         # singular values 1, 1, 1
-    with pytest.raises(ValueError, match="svd: the gradient of the left singular vectors needs "
-                                         "distinct singular values"):
-        (ops.svd(x)[0] ** 2).sum().backward()
+    with pytest.raises(ValueError, match="svd: the left singular vectors' gradient needs "
+                                         "distinct values"):
+        (ops.svd(x)[0][:, 0] ** 2 * np.array([1.0, 2.0, 3.0])).sum().backward()
     x = tc.Value(np.eye(3))
     ops.svd(x, compute_uv=False).sum().backward()   # the values alone are fine: U V^T = I
     np.testing.assert_allclose(x.grad, np.eye(3), atol=1e-12)

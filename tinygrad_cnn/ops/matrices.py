@@ -115,11 +115,9 @@ class Eigenvectors(Function):
     def backward(self, grad):
         a, v = self.saved()
         w = Eigenvalues.run(a)
-        gaps = w.reshape(w.shape[:-1] + (1, w.shape[-1])) - w.reshape(w.shape + (1,))
-        off_diagonal = 1 - np.eye(w.shape[-1], dtype=v.dtype)
-        _refuse_repeated_eigenvalues(data_of(gaps), off_diagonal)
-        f = off_diagonal / (gaps + np.eye(w.shape[-1], dtype=v.dtype))     # 1 / (w_j - w_i)
-        z = v @ (f * (matrix_transpose(v) @ grad)) @ matrix_transpose(v)
+        vt_g = matrix_transpose(v) @ grad
+        f = _inverse_gaps(_row(w) - _column(w), vt_g, "eigh: the eigenvectors")
+        z = v @ (f * vt_g) @ matrix_transpose(v)
         return 0.5 * (z + matrix_transpose(z))
 
 
@@ -155,8 +153,8 @@ class LeftSingularVectors(Function):
         _refuse_extra_vectors(data_of(grad)[..., k:], "U's columns")
         u, g = u[..., :k], grad[..., :k]
         s, vt = SingularValues.run(a), RightSingularVectors.run(a)
-        f = _inverse_gaps(s, "left")
         ut_g = matrix_transpose(u) @ g
+        f = _inverse_gaps(_row(s * s) - _column(s * s), ut_g, "svd: the left singular vectors")
         da = u @ ((f * (ut_g - matrix_transpose(ut_g))) * _row(s)) @ vt
         if a.shape[-2] > k:
             _refuse_zero_singular_values(data_of(s), "left")
@@ -180,8 +178,8 @@ class RightSingularVectors(Function):
         _refuse_extra_vectors(data_of(grad)[..., k:, :], "Vh's rows")
         vt, gt = vt[..., :k, :], grad[..., :k, :]            # V^T and G^T, (..., K, N)
         s, u = SingularValues.run(a), LeftSingularVectors.run(a)
-        f = _inverse_gaps(s, "right")
         vt_g = vt @ matrix_transpose(gt)                      # V^T G
+        f = _inverse_gaps(_row(s * s) - _column(s * s), vt_g, "svd: the right singular vectors")
         da = u @ ((f * (vt_g - matrix_transpose(vt_g))) * _column(s)) @ vt
         if a.shape[-1] > k:
             _refuse_zero_singular_values(data_of(s), "right")
@@ -199,17 +197,24 @@ def _column(x):
     return x.reshape(x.shape + (1,))
 
 
-def _inverse_gaps(s, side: str):
-    """F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it; an error where two are equal."""
-    squares = s * s
-    gaps = _row(squares) - _column(squares)
-    off_diagonal = 1 - np.eye(s.shape[-1], dtype=s.dtype)
-    if np.any((data_of(gaps) == 0) & (off_diagonal == 1)):
-        raise ValueError(f"svd: the gradient of the {side} singular vectors needs distinct "
-                         f"singular values, but some matrix has a repeated one, whose singular "
-                         f"vectors are any basis of a subspace; expected a loss that uses only "
-                         f"the singular values, or matrices with distinct singular values")
-    return off_diagonal / (gaps + np.eye(s.shape[-1], dtype=s.dtype))
+def _inverse_gaps(gaps, mixing, what: str):
+    """F_ij = 1 / gaps_ij off the diagonal and 0 on it, for the gaps between eigenvalues (or
+    squared singular values) j and i. A zero gap makes vectors i and j any basis of one
+    subspace, with no derivative: allowed only where the gradient G reaches neither, i.e. their
+    columns of `mixing` (V^T G, of G's norms, V being orthogonal) are 0; there F_ij = 0, else an
+    error."""
+    gap_data, mix = data_of(gaps), data_of(mixing)
+    off_diagonal = ~np.eye(gap_data.shape[-1], dtype=bool)
+    closed = (gap_data == 0) & off_diagonal
+    reached = np.abs(mix).max(axis=-2, initial=0.0)            # per vector j: is G_j nonzero?
+    tolerance = np.sqrt(np.finfo(mix.dtype).eps) * reached.max(initial=0.0)
+    if np.any((reached > tolerance)[closed.any(axis=-2)]):
+        raise ValueError(f"{what}' gradient needs distinct values, but some matrix has a "
+                         f"repeated one, whose vectors are any basis of a subspace, and the "
+                         f"loss uses them; expected a loss that uses only the values, or only "
+                         f"the vectors of distinct ones, or matrices with distinct values")
+    kept = (off_diagonal & ~closed).astype(mix.dtype)
+    return kept / (gaps + (1 - kept))
 
 
 def _refuse_extra_vectors(grad: np.ndarray, which: str) -> None:
@@ -321,8 +326,11 @@ def eigh(a) -> tuple[Value, Value]:
     numpy.linalg.eigh: w (..., M) ascending, and V (..., M, M) whose column j is the unit
     eigenvector of w[j], so a = V diag(w) V^T; only a's lower triangle is read. Each column's
     sign is arbitrary (LAPACK's), so a loss should not depend on it (it may use V * V, or
-    v v^T for a column v). Both gradients are symmetric, as PyTorch's; the eigenvectors' needs
-    distinct eigenvalues and raises ValueError at a repeated one.
+    v v^T for a column v). Both gradients are symmetric, as PyTorch's. The eigenvectors of a
+    repeated eigenvalue are any basis of its eigenspace: a gradient that reaches them raises
+    ValueError (PyTorch gives NaN); those of the distinct eigenvalues still get theirs. At a
+    repeated eigenvalue the eigenvalues' gradient V diag(g) V^T is that of a loss that treats
+    the repeated ones alike (their sum); one of them alone has a kink there.
 
     Raises
     ------
@@ -339,10 +347,10 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True):
     Vh (..., K, N), or U (..., M, M) and Vh (..., N, N) with full_matrices=True (numpy's
     default); S alone with compute_uv=False. Each singular vector's sign is LAPACK's choice,
     shared by U's column i and Vh's row i, so a loss should not depend on it (U diag(S) Vh
-    does not). The singular vectors' gradients need distinct singular values (and, for a
-    non-square matrix, nonzero ones): else they raise ValueError. A full U's or Vh's extra
-    vectors are any basis of the rest of the space: a gradient that reaches them raises
-    ValueError (PyTorch ignores it).
+    does not). A gradient that reaches the singular vectors of a repeated singular value
+    (any basis of a subspace) or, for a non-square matrix, of a zero one raises ValueError. A
+    full U's or Vh's extra vectors are any basis of the rest of the space: a gradient that
+    reaches them raises ValueError (PyTorch ignores it).
 
     Raises
     ------
@@ -413,15 +421,6 @@ def _square(op: str, a) -> int:
 def _lower_with_half_diagonal(m: int, dtype: np.dtype) -> np.ndarray:
     """The (m, m) mask of Phi: 1 below the diagonal, 1/2 on it, 0 above."""
     return np.tril(np.ones((m, m), dtype=dtype), -1) + 0.5 * np.eye(m, dtype=dtype)
-
-
-def _refuse_repeated_eigenvalues(gaps: np.ndarray, off_diagonal: np.ndarray) -> None:
-    """Eigenvectors of a repeated eigenvalue are any basis of its eigenspace: no derivative."""
-    if np.any((gaps == 0) & (off_diagonal == 1)):
-        raise ValueError("eigh: the gradient of the eigenvectors needs distinct eigenvalues, "
-                         "but some matrix has a repeated eigenvalue, whose eigenvectors are "
-                         "any basis of its eigenspace; expected a loss that uses only the "
-                         "eigenvalues, or matrices with distinct eigenvalues")
 
 
 def _inverse(op: str, a):
