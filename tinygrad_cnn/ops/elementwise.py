@@ -1558,24 +1558,27 @@ class Xlogy(Function):
 
     def forward(self, x, y):
         x = x.astype(float_dtype(np.result_type(x, y)), copy=False)
-        self.x_zero = np.broadcast_to(x == 0, np.broadcast_shapes(x.shape, y.shape))
-        self.y_above_0 = y > 0
+        x_zero = np.broadcast_to(x == 0, np.broadcast_shapes(x.shape, y.shape))
+        # bool masks, constants: where the rule's x-gradient is 0 (PyTorch's), and where its
+        # y-gradient x / y would be 0 / 0
+        self.dx_zero, self.dy_zero = x_zero & (y <= 0), x_zero & (y == 0)
         with np.errstate(divide="ignore", invalid="ignore"):   # ln 0 = -inf: x ln 0 is -inf
             product = x * np.log(y)
-        return np.where(self.x_zero & ~np.isnan(y), 0, product)
+        return np.where(x_zero & ~np.isnan(y), 0, product)
 
     # d/dx x ln y = ln y, written xlogy(grad, y) (0 where grad is, even at y = 0), and 0 where
-    # x = 0 and y <= 0 (PyTorch's); d/dy x ln y = x / y, 0 wherever x = 0 (also at y = 0, where
-    # PyTorch's 0 / 0 is NaN), as xlogy(0, y) = 0 for every y
+    # x = 0 and y <= 0 (PyTorch's); d/dy x ln y = x / y, and 0 at x = y = 0 (PyTorch's 0 / 0
+    # is NaN there). Where a branch is not taken it gets y = 1, so that no 0 / 0 or ln 0
+    # poisons the second derivatives
     def backward(self, grad):
         x, y, _ = self.saved()
         dx = dy = None
         if self.needs_input_grad[0]:
-            dx = Where.run(self.x_zero & ~self.y_above_0, 0, Xlogy.run(grad, y))
-            dx = unbroadcast(dx, x.shape)
+            log_y = Xlogy.run(grad, Where.run(self.dx_zero, 1, y))
+            dx = unbroadcast(Where.run(self.dx_zero, 0, log_y), x.shape)
         if self.needs_input_grad[1]:
-            safe_y = Where.run(self.x_zero, 1, y)         # no 0 / 0 in the branch not taken
-            dy = unbroadcast(Where.run(self.x_zero, 0, grad * x / safe_y), y.shape)
+            per_y = grad * x / Where.run(self.dy_zero, 1, y)
+            dy = unbroadcast(Where.run(self.dy_zero, 0, per_y), y.shape)
         return dx, dy
 
 
@@ -1631,9 +1634,10 @@ def rint(x) -> Value:
 
 def round(x, decimals: int = 0) -> Value:  # noqa: A001  (numpy's name)
     """x rounded to `decimals` decimal places (negative: to tens, hundreds, ...), a half to the
-    even digit, elementwise, as numpy.round: rint(x * 10^decimals) / 10^decimals, so 2.675
-    (in binary a little less) rounds to 2.67; torch.round(x, decimals=...) agrees. An integer x
-    stays integer. Its gradient is 0 everywhere, also where it jumps, as PyTorch's."""
+    even digit, elementwise, as numpy.round: rint(x * 10^decimals) / 10^decimals, so
+    round(0.125, 2) is 0.12 and round(1.005, 2) is 1.0 (1.005 * 100 rounds below 100.5);
+    torch.round(x, decimals=...) agrees. An integer x stays integer. Its gradient is 0
+    everywhere, also where it jumps, as PyTorch's."""
     if isinstance(decimals, (bool, np.bool_)) or not isinstance(decimals, (int, np.integer)):
         raise TypeError(f"round: decimals is {type(decimals).__name__} {decimals!r:.40}; "
                         f"expected an int, the number of decimal places, e.g. decimals=2 (or -1 "
@@ -1720,8 +1724,8 @@ def remainder(a, b) -> Value:
 def xlogy(x, y) -> Value:
     """x ln(y) elementwise and broadcast, as torch.xlogy: 0 where x = 0, even where y = 0 (so
     xlogy(p, p) is p ln p with 0 ln 0 = 0), NaN where y is NaN. Its gradients: ln(y) for x, 0
-    where x = 0 and y <= 0 (PyTorch's); x / y for y, 0 wherever x = 0 (at x = y = 0 too, where
-    PyTorch's is NaN)."""
+    where x = 0 and y <= 0 (PyTorch's); x / y for y, and 0 at x = y = 0 (where PyTorch's is
+    0 / 0 = NaN)."""
     _check_broadcast("xlogy", x, y)
     return Xlogy.apply(x, y)
 
