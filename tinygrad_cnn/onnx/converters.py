@@ -319,7 +319,7 @@ def cbrt(g, node, x):
 
 
 def hypot(g, node, a, b):
-    # ONNX has no Hypot, and sqrt(a^2 + b^2) overflows (float32: from 1.9e19 on): m sqrt(1 + r^2)
+    # ONNX has no Hypot, and sqrt(a^2 + b^2) overflows (float32: from 1.8e19 on): m sqrt(1 + r^2)
     # with m = max(|a|, |b|) and r = min(|a|, |b|) / m <= 1; r = 0 at the origin (m = 0); an
     # infinite m is the answer itself (inf / inf would be NaN)
     a, b = (g.op("Abs", [v]) for v in _cast_all(g, node, [a, b]))

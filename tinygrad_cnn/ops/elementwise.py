@@ -1606,28 +1606,28 @@ class Logit(Function):
 
 
 def floor(x) -> Value:
-    """The largest integer <= x, elementwise, as numpy.floor (an integer x stays integer). Its
-    gradient is 0 everywhere, also at the integers where it jumps, as PyTorch's: a defined 0,
+    """The largest integer <= x, elementwise, as numpy.floor (an integer x gets numpy's dtype).
+    Its gradient is 0 everywhere, also at the integers where it jumps, as PyTorch's: a defined 0,
     not None."""
     return Floor.apply(x)
 
 
 def ceil(x) -> Value:
-    """The smallest integer >= x, elementwise, as numpy.ceil (an integer x stays integer). Its
-    gradient is 0 everywhere, also at the integers where it jumps, as PyTorch's."""
+    """The smallest integer >= x, elementwise, as numpy.ceil (an integer x gets numpy's dtype).
+    Its gradient is 0 everywhere, also at the integers where it jumps, as PyTorch's."""
     return Ceil.apply(x)
 
 
 def trunc(x) -> Value:
-    """x rounded towards 0 (its integer part), elementwise, as numpy.trunc (an integer x stays
-    integer). Its gradient is 0 everywhere, also at the integers where it jumps, as
+    """x rounded towards 0 (its integer part), elementwise, as numpy.trunc (an integer x gets
+    numpy's dtype). Its gradient is 0 everywhere, also at the integers where it jumps, as
     PyTorch's."""
     return Trunc.apply(x)
 
 
 def rint(x) -> Value:
     """x rounded to the nearest integer, a half to the even one (0.5 -> 0, 1.5 -> 2),
-    elementwise, as numpy.rint (an integer x gives float64, as numpy's) and torch.round. Its
+    elementwise, as numpy.rint (an integer x gives a float, as numpy's) and torch.round. Its
     gradient is 0 everywhere, also at the halves where it jumps, as PyTorch's."""
     return Rint.apply(x)
 
