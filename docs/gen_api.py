@@ -22,7 +22,10 @@ API_MD = Path(__file__).resolve().parent / "api.md"
 OPERATORS = {"__add__": "a + b", "__sub__": "a - b", "__mul__": "a * b", "__truediv__": "a / b",
              "__pow__": "a ** p", "__matmul__": "a @ b", "__neg__": "-a",
              "__radd__": "2 + a", "__rsub__": "2 - a", "__rmul__": "2 * a",
-             "__rtruediv__": "2 / a", "__rpow__": "2 ** a", "__rmatmul__": "array @ a"}
+             "__rtruediv__": "2 / a", "__rpow__": "2 ** a", "__rmatmul__": "array @ a",
+             "__mod__": "a % b", "__rmod__": "2 % a", "__floordiv__": "a // b",
+             "__rfloordiv__": "2 // a", "__divmod__": "divmod(a, b)",
+             "__rdivmod__": "divmod(2, a)"}
 
 HEADER = """# API reference
 

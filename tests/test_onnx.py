@@ -1629,6 +1629,62 @@ def test_trig_hyperbolic_logaddexp_and_prod_match_onnx_runtime(tmp_path, fn, nod
         assert max_difference(model, path, x) < TOLERANCE
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.floor(x * 3) + ops.ceil(x * 3) * ops.trunc(x * 3), {"Floor", "Ceil", "Where"}),
+    (lambda x: ops.rint(x * 2) + ops.sign(x) * x.round(), {"Round", "Sign"}),
+    (lambda x: ops.round(x * 10, 2) + ops.round(x * 1000, -2), {"Round", "Mul", "Div"}),
+    (lambda x: ops.log2(x * x + 0.5) + ops.log10(x + 2) * ops.exp2(x), {"Log", "Div", "Pow"}),
+    (lambda x: ops.reciprocal(x + 3) + ops.cbrt(x * 4), {"Reciprocal", "Sign", "Pow"}),
+    (lambda x: ops.hypot(x, x[:, :1]) + ops.hypot(ops.relu(x), ops.relu(x * 2)),   # 0 at 0
+     {"Sqrt", "Max", "Min"}),
+    (lambda x: ops.hypot(x * 1e30, (x + 0.5) * 1e30) * 1e-30, {"Sqrt"}),    # no overflow
+    (lambda x: ops.sinc(x * 2) + ops.sinc(ops.relu(x)), {"Sin", "Div"}),     # sinc(0) = 1
+    (lambda x: ops.fmod(x * 5, x[:, :1] + 2.5) + ops.fmod(x * 5, -1.5), {"Mod"}),
+    (lambda x: ops.remainder(x * 5, x[:, :1] - 2.5) + x * 7 % 1.5, {"Mod", "Where"}),
+    (lambda x: x * 5 // (x[:, :1] + 2.5) + ops.floor_divide(x * 7, -1.5), {"Mod", "Floor"}),
+    (lambda x: ops.xlogy(ops.relu(x), x * x + 0.1) + ops.xlogy(ops.relu(x), ops.relu(x)),
+     {"Log", "Where"}),
+    (lambda x: ops.logit(ops.sigmoid(x)) + ops.logit(x * 0.6 + 0.5, eps=0.2), {"Log", "Clip"}),
+], ids=["floor-ceil-trunc", "rint-sign", "round-decimals", "log2-log10-exp2", "reciprocal-cbrt",
+        "hypot", "hypot-large", "sinc", "fmod", "remainder", "floor_divide", "xlogy", "logit"])
+def test_rounding_and_more_elementwise_ops_match_onnx_runtime(tmp_path, fn, nodes):
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(13), tmp_path / "r.onnx"
+    x = rng.uniform(-1.9, 1.9, (2, 3, 4)).astype(np.float32)
+    proto = tc.onnx.export(model, x, path)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.uniform(-1.9, 1.9, (batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_exported_rounding_and_division_match_numpy_at_halves_zeros_and_jumps(tmp_path):
+    """The compositions where numpy's rules are subtle: a half rounds to even, 1 // 0.1 is 9,
+    the remainder takes b's sign, hypot at the origin and at infinity, 0 ln 0, sinc(0)."""
+    x = np.array([[-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.0, -0.0],
+                  [1.0, -1.0, 7.0, -7.0, 5.5, -5.5, 4.0, 0.3]], dtype=np.float32)
+    divisors = np.array([0.1, 0.1, 2.0, 2.0, -2.0, 1.5, 2.0, 0.1], dtype=np.float32)
+    cases = [(lambda v: ops.rint(v), lambda a: np.rint(a)),
+             (lambda v: ops.trunc(v * 1.5), lambda a: np.trunc(a * np.float32(1.5))),
+             (lambda v: ops.round(v * 0.25, 1), lambda a: np.round(a * np.float32(0.25), 1)),
+             (lambda v: v // divisors, lambda a: a // divisors),
+             (lambda v: v % divisors, lambda a: a % divisors),
+             (lambda v: ops.hypot(v, v * 0), lambda a: np.hypot(a, a * 0)),
+             (lambda v: ops.xlogy(v * v, v * v), lambda a: a * a * np.log(a * a + (a == 0))),
+             (lambda v: ops.sinc(v), lambda a: np.sinc(a))]
+    for i, (fn, expected) in enumerate(cases):
+        model = Lambda(fn).eval()
+        tc.onnx.export(model, x, tmp_path / f"{i}.onnx")
+        (got,) = run_ort(tmp_path / f"{i}.onnx", x)
+        with np.errstate(divide="ignore"):
+            np.testing.assert_allclose(got, expected(x), rtol=1e-6, atol=1e-7, err_msg=str(i))
+    infinite = np.array([[np.inf, 3.0], [-np.inf, 0.0]], dtype=np.float32)
+    model = Lambda(lambda v: ops.hypot(v, 4.0)).eval()
+    tc.onnx.export(model, infinite, tmp_path / "inf.onnx")
+    (got,) = run_ort(tmp_path / "inf.onnx", infinite)
+    np.testing.assert_array_equal(got, [[np.inf, 5.0], [np.inf, 4.0]])
+
+
 def test_det_exports_as_onnx_det_and_the_other_matrix_functions_are_refused(tmp_path):
     rng = np.random.default_rng(12)
     model = Lambda(lambda x: ops.det(x[:, :, :3] + 2 * np.eye(3, dtype=np.float32))).eval()

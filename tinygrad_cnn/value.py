@@ -150,6 +150,14 @@ class Value:
     def __rmul__(self, other): return elementwise.mul(other, self)
     def __truediv__(self, other): return elementwise.div(self, other)
     def __rtruediv__(self, other): return elementwise.div(other, self)
+    # % and // as numpy arrays': remainder (the sign of the divisor, Python's) and floor_divide,
+    # whose gradient is 0 (piecewise constant); divmod(x, y) gives both
+    def __mod__(self, other): return elementwise.remainder(self, other)
+    def __rmod__(self, other): return elementwise.remainder(other, self)
+    def __floordiv__(self, other): return elementwise.floor_divide(self, other)
+    def __rfloordiv__(self, other): return elementwise.floor_divide(other, self)
+    def __divmod__(self, other): return self // other, self % other
+    def __rdivmod__(self, other): return other // self, other % self
     def __matmul__(self, other): return linalg.matmul(self, other)
     def __rmatmul__(self, other): return linalg.matmul(other, self)
     def __neg__(self): return elementwise.neg(self)
@@ -193,6 +201,8 @@ class Value:
     def square(self): return elementwise.square(self)
     def astype(self, dtype): return elementwise.astype(self, dtype)
     def clip(self, min=None, max=None): return elementwise.clip(self, min, max)  # noqa: A002
+    # numpy's ndarray.round(decimals); no __round__, as numpy's arrays have none
+    def round(self, decimals=0): return elementwise.round(self, decimals)
 
     def sum(self, axis=None, keepdims=False): return reduce.sum(self, axis, keepdims)
     def mean(self, axis=None, keepdims=False): return reduce.mean(self, axis, keepdims)

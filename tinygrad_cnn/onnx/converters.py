@@ -248,6 +248,115 @@ def softmin(g, node, x):
     return g.op("Softmax", [g.op("Neg", [x])], axis=int(node.fn.params["axis"]))
 
 
+def trunc(g, node, x):
+    # ONNX has no Trunc: Ceil below 0, Floor from 0 on
+    return g.op("Where", [g.op("Less", [x, g.scalar(0, node.dtype, "zero")]), g.op("Ceil", [x]),
+                          g.op("Floor", [x])])
+
+
+def round_(g, node, x):
+    # numpy's round: Round(x * 10^d) / 10^d, or Round(x / 10^-d) * 10^-d for d < 0 (ONNX's
+    # Round, as numpy's rint, takes a half to the even integer)
+    decimals = node.fn.params["decimals"]
+    if decimals == 0:
+        return g.op("Round", [x])
+    scale = g.scalar(10.0 ** abs(decimals), node.dtype, "ten_to_the_decimals")
+    into, back = ("Mul", "Div") if decimals > 0 else ("Div", "Mul")
+    return g.op(back, [g.op("Round", [g.op(into, [x, scale])]), scale])
+
+
+def floor_divide(g, node, a, b):
+    # numpy's floor_divide, exact where Floor(a / b) rounds first (1 // 0.1 is 9): the quotient
+    # (a - fmod(a, b)) / b, 1 less where the remainder's sign is not b's, then the nearest
+    # integer; a / b itself where b = 0
+    a, b = _cast_all(g, node, [a, b])
+    zero, one = g.scalar(0, node.dtype, "zero"), g.scalar(1, node.dtype, "one")
+    mod = g.op("Mod", [a, b], fmod=1)
+    quotient = g.op("Div", [g.op("Sub", [a, mod]), b])
+    quotient = g.op("Where", [_sign_differs(g, mod, b, zero), g.op("Sub", [quotient, one]),
+                              quotient])
+    floored = g.op("Floor", [quotient])
+    above_half = g.op("Greater", [g.op("Sub", [quotient, floored]),
+                                  g.scalar(0.5, node.dtype, "half")])
+    floored = g.op("Where", [above_half, g.op("Add", [floored, one]), floored])
+    return g.op("Where", [g.op("Equal", [b, zero]), g.op("Div", [a, b]), floored])
+
+
+def _sign_differs(g, mod, b, zero):
+    """Where the remainder mod is not 0 and its sign is not b's: numpy's remainder adds b there."""
+    return g.op("And", [g.op("Not", [g.op("Equal", [mod, zero])]),
+                        g.op("Xor", [g.op("Less", [mod, zero]), g.op("Less", [b, zero])])])
+
+
+def remainder(g, node, a, b):
+    # ONNX's Mod takes floats only with fmod=1 (the sign of a): numpy's remainder (the sign of
+    # b) is that + b where the signs differ
+    a, b = _cast_all(g, node, [a, b])
+    mod = g.op("Mod", [a, b], fmod=1)
+    return g.op("Where", [_sign_differs(g, mod, b, g.scalar(0, node.dtype, "zero")),
+                          g.op("Add", [mod, b]), mod])
+
+
+def fmod(g, node, a, b):
+    return g.op("Mod", _cast_all(g, node, [a, b]), fmod=1)
+
+
+def log2(g, node, x):
+    return g.op("Div", [g.op("Log", [x]), g.scalar(math.log(2), node.dtype, "ln2")])
+
+
+def log10(g, node, x):
+    return g.op("Div", [g.op("Log", [x]), g.scalar(math.log(10), node.dtype, "ln10")])
+
+
+def exp2(g, node, x):
+    return g.op("Pow", [g.scalar(2, node.dtype, "two"), x])
+
+
+def cbrt(g, node, x):
+    # ONNX has no cube root, and Pow of a negative base to 1/3 is NaN: sign(x) |x|^(1/3)
+    return g.op("Mul", [g.op("Sign", [x]), g.op("Pow", [g.op("Abs", [x]),
+                                                        g.scalar(1 / 3, node.dtype, "third")])])
+
+
+def hypot(g, node, a, b):
+    # ONNX has no Hypot, and sqrt(a^2 + b^2) overflows (float32: from 1.8e19 on): m sqrt(1 + r^2)
+    # with m = max(|a|, |b|) and r = min(|a|, |b|) / m <= 1; r = 0 at the origin (m = 0); an
+    # infinite m is the answer itself (inf / inf would be NaN)
+    a, b = (g.op("Abs", [v]) for v in _cast_all(g, node, [a, b]))
+    m, n = g.op("Max", [a, b]), g.op("Min", [a, b])
+    zero, one = g.scalar(0, node.dtype, "zero"), g.scalar(1, node.dtype, "one")
+    r = g.op("Div", [n, g.op("Where", [g.op("Equal", [m, zero]), one, m])])
+    h = g.op("Mul", [m, g.op("Sqrt", [g.op("Add", [one, g.op("Mul", [r, r])])])])
+    return g.op("Where", [g.op("IsInf", [m]), m, h])
+
+
+def sinc(g, node, x):
+    # ONNX has no Sinc: numpy's own formula, sin(y) / y with y = pi x, and x = 1e-20 for x = 0
+    tiny = g.op("Where", [g.op("Equal", [x, g.scalar(0, node.dtype, "zero")]),
+                          g.scalar(1e-20, node.dtype, "tiny"), x])
+    y = g.op("Mul", [tiny, g.scalar(math.pi, node.dtype, "pi")])
+    return g.op("Div", [g.op("Sin", [y]), y])
+
+
+def xlogy(g, node, x, y):
+    # x Log(y), and 0 where x = 0 unless y is NaN
+    x, y = _cast_all(g, node, [x, y])
+    zero = g.scalar(0, node.dtype, "zero")
+    x_zero = g.op("And", [g.op("Equal", [x, zero]), g.op("Not", [g.op("IsNaN", [y])])])
+    return g.op("Where", [x_zero, zero, g.op("Mul", [x, g.op("Log", [y])])])
+
+
+def logit(g, node, x):
+    # Log(z / (1 - z)), z = x clipped to [eps, 1 - eps] when eps is given
+    eps = node.fn.params["eps"]
+    if eps is not None:
+        x = g.op("Clip", [x, g.scalar(eps, node.dtype, "eps"),
+                          g.scalar(1 - eps, node.dtype, "one_minus_eps")])
+    one = g.scalar(1, node.dtype, "one")
+    return g.op("Log", [g.op("Div", [x, g.op("Sub", [one, x])])])
+
+
 def reshape(g, node, x):
     # keep the batch axis dynamic: 0 copies the input's first dimension (the batch, when it
     # stays first); else -1 lets the first dimension take what the batch size makes of it
@@ -840,6 +949,24 @@ CONVERTERS = {
     elementwise.Arccosh: _unary("Acosh"),
     elementwise.Arctanh: _unary("Atanh"),
     elementwise.LogAddExp: logaddexp,
+    elementwise.Floor: _unary("Floor"),
+    elementwise.Ceil: _unary("Ceil"),
+    elementwise.Trunc: trunc,
+    elementwise.Rint: _unary("Round"),
+    elementwise.Round: round_,
+    elementwise.Sign: _unary("Sign"),
+    elementwise.FloorDivide: floor_divide,
+    elementwise.Fmod: fmod,
+    elementwise.Remainder: remainder,
+    elementwise.Log2: log2,
+    elementwise.Log10: log10,
+    elementwise.Exp2: exp2,
+    elementwise.Reciprocal: _unary("Reciprocal"),
+    elementwise.Cbrt: cbrt,
+    elementwise.Hypot: hypot,
+    elementwise.Sinc: sinc,
+    elementwise.Xlogy: xlogy,
+    elementwise.Logit: logit,
     elementwise.Abs: _unary("Abs"),
     elementwise.Sqrt: _unary("Sqrt"),
     elementwise.Square: square,

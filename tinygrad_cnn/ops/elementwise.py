@@ -1,6 +1,8 @@
-"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, logaddexp,
-sin/cos/tan and their inverses arcsin/arccos/arctan/arctan2, sinh/cosh/arcsinh/arccosh/arctanh,
-abs/sqrt/square/clip, minimum/maximum/where and the activations (relu, leaky_relu, prelu, elu,
+"""Elementwise ops with numpy broadcasting: arithmetic, exp/log, log1p/expm1, log2/log10/exp2,
+logaddexp, reciprocal/cbrt, sin/cos/tan and their inverses arcsin/arccos/arctan/arctan2,
+sinh/cosh/arcsinh/arccosh/arctanh, sinc, hypot, abs/sqrt/square/clip, the rounding ops
+floor/ceil/trunc/rint/round/sign and floor_divide (gradient 0), fmod/remainder, xlogy, logit,
+minimum/maximum/where and the activations (relu, leaky_relu, prelu, elu,
 hardtanh, tanh, the stable logistic family sigmoid, softplus, log_sigmoid, and erf, gelu, silu;
 selu, celu, mish, hardswish, hardsigmoid, softsign, tanhshrink, softshrink, hardshrink,
 threshold, softmin, and glu as a composition). A broadcast input's gradient is summed back to
@@ -1308,3 +1310,434 @@ def glu(x, axis: int = -1) -> Value:
     x = x if isinstance(x, Value) else Value(x, requires_grad=False)
     half, before = shape[axis] // 2, (slice(None),) * axis       # (..., 2H, ...) -> (..., H, ...)
     return x[(*before, slice(None, half))] * sigmoid(x[(*before, slice(half, None))])
+
+
+# ---- rounding (zero-gradient) ops, more logarithms and powers, and the two-input functions
+# hypot, fmod, remainder, floor_divide and xlogy ----
+
+def _zero_gradient(grad, shape):
+    """The gradient of a piecewise-constant op: zeros of `shape` in grad's dtype, made from grad
+    (an array in an ordinary backward, a Value under create_graph, whose own derivatives are
+    then defined and 0 too). where(False, grad, 0) rather than grad * 0, which is NaN where grad
+    is infinite."""
+    return unbroadcast(Where.run(np.False_, grad, 0), shape)
+
+
+class Floor(Function):
+    """The largest integer <= x, elementwise (numpy.floor)."""
+
+    def forward(self, x):
+        return np.floor(x)
+
+    # piecewise constant: d floor(x)/dx = 0 between the integers; at an integer, where it jumps,
+    # 0 too, as PyTorch's
+    def backward(self, grad):
+        return _zero_gradient(grad, grad.shape)
+
+
+class Ceil(Function):
+    """The smallest integer >= x, elementwise (numpy.ceil)."""
+
+    def forward(self, x):
+        return np.ceil(x)
+
+    # piecewise constant: 0, also at the integers where it jumps (PyTorch's)
+    def backward(self, grad):
+        return _zero_gradient(grad, grad.shape)
+
+
+class Trunc(Function):
+    """x rounded towards 0, elementwise (numpy.trunc)."""
+
+    def forward(self, x):
+        return np.trunc(x)
+
+    # piecewise constant: 0, also at the integers where it jumps (PyTorch's)
+    def backward(self, grad):
+        return _zero_gradient(grad, grad.shape)
+
+
+class Rint(Function):
+    """x rounded to the nearest integer, a half to the even one, elementwise (numpy.rint)."""
+
+    def forward(self, x):
+        return np.rint(x)
+
+    # piecewise constant: 0, also at the halves where it jumps (PyTorch's)
+    def backward(self, grad):
+        return _zero_gradient(grad, grad.shape)
+
+
+class Round(Function):
+    """x rounded to `decimals` decimal places, a half to the even digit, elementwise
+    (numpy.round: rint(x * 10^decimals) / 10^decimals)."""
+
+    def forward(self, x, decimals):
+        return np.round(x, decimals)
+
+    # piecewise constant: 0, also where it jumps (PyTorch's)
+    def backward(self, grad):
+        return _zero_gradient(grad, grad.shape)
+
+
+class Sign(Function):
+    """-1, 0 or 1 as x is negative, zero or positive, elementwise (numpy.sign; NaN stays NaN)."""
+
+    def forward(self, x):
+        return np.sign(x)
+
+    # piecewise constant: 0, also at the jump x = 0 (PyTorch's)
+    def backward(self, grad):
+        return _zero_gradient(grad, grad.shape)
+
+
+class FloorDivide(Function):
+    """a // b, broadcast: floor(a / b) as numpy.floor_divide computes it, exactly (from
+    fmod(a, b), so 1 // 0.1 is 9: 0.1 is a little more than 1/10)."""
+
+    def forward(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return np.floor_divide(a, b)
+
+    # piecewise constant in a and in b: both gradients 0, also where it jumps (a / b an integer)
+    def backward(self, grad):
+        da = _zero_gradient(grad, self.a_shape) if self.needs_input_grad[0] else None
+        db = _zero_gradient(grad, self.b_shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Log2(Function):
+    """The base-2 logarithm log2(x) = ln(x) / ln 2."""
+
+    def forward(self, x):
+        return np.log2(x)
+
+    # d log2(x)/dx = d(ln x / ln 2)/dx = 1 / (x ln 2)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / (x * math.log(2))
+
+
+class Log10(Function):
+    """The base-10 logarithm log10(x) = ln(x) / ln 10."""
+
+    def forward(self, x):
+        return np.log10(x)
+
+    # d log10(x)/dx = 1 / (x ln 10)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return grad / (x * math.log(10))
+
+
+class Exp2(Function):
+    """2^x = e^(x ln 2)."""
+
+    def forward(self, x):
+        return np.exp2(x)
+
+    # d 2^x/dx = d e^(x ln 2)/dx = 2^x ln 2, the output times ln 2
+    def backward(self, grad):
+        _, out = self.saved()
+        return grad * out * math.log(2)
+
+
+class Reciprocal(Function):
+    """1 / x (numpy.reciprocal)."""
+
+    def forward(self, x):
+        return np.reciprocal(x)
+
+    # d(1/x)/dx = -1/x^2 = -(1/x)^2, the output squared
+    def backward(self, grad):
+        _, out = self.saved()
+        return -grad * out * out
+
+
+class Cbrt(Function):
+    """The real cube root of x, negative for a negative x (numpy.cbrt)."""
+
+    def forward(self, x):
+        return np.cbrt(x)
+
+    # y = cbrt(x): y^3 = x, so 3 y^2 dy = dx: d cbrt(x)/dx = 1 / (3 cbrt(x)^2), in terms of the
+    # output; infinite at x = 0, where the curve is vertical
+    def backward(self, grad):
+        _, out = self.saved()
+        return grad / (out * out * 3)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2), broadcast, without overflow or underflow (numpy.hypot)."""
+
+    def forward(self, a, b):
+        self.origin = (a == 0) & (b == 0)                  # a bool mask: a constant
+        return np.hypot(a, b)
+
+    # h = sqrt(a^2 + b^2): dh/da = a / h, dh/db = b / h (no square computed, so nothing
+    # overflows). At the origin, the tip of the cone h, both are 0, as abs's at 0 (PyTorch's
+    # are NaN there)
+    def backward(self, grad):
+        a, b, out = self.saved()
+        per_h = Where.run(self.origin, 0, grad / Where.run(self.origin, 1, out))
+        da = unbroadcast(per_h * a, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(per_h * b, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+# sinc'(x) = pi (u cos u - sin u) / u^2 with u = pi x, whose numerator cancels near 0 (to
+# about eps / u^2 of the value): below |x| = SINC_SERIES_BELOW the rule takes the Taylor series
+# pi * sum_k (-1)^k 2k u^(2k-1) / (2k+1)! instead, k = 1..7 (the next term is under 1e-16 of the
+# sum at u = pi/10); its derivatives at 0 are sinc's own up to the 14th
+SINC_SERIES_BELOW = 0.1
+SINC_SERIES = [(-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, 8)]
+
+
+class Sinc(Function):
+    """sin(pi x) / (pi x), 1 at x = 0 (numpy.sinc, the normalized sinc)."""
+
+    def forward(self, x):
+        self.small = np.abs(x) < SINC_SERIES_BELOW       # a bool mask: where the series is used
+        return np.sinc(x)
+
+    # u = pi x: d sinc/dx = pi d/du (sin u / u) = pi (cos u - sin u / u) / u = (cos(pi x) -
+    # sinc(x)) / x; near 0 (where that cancels, and is 0 / 0 at x = 0) its Taylor series, so
+    # the derivative at 0 is 0 and the second -pi^2/3
+    def backward(self, grad):
+        x, out = self.saved()
+        u = x * math.pi
+        u2 = u * u
+        series = SINC_SERIES[-1]
+        for c in reversed(SINC_SERIES[:-1]):              # Horner: c1 + u^2 (c2 + u^2 (...))
+            series = u2 * series + c
+        series = series * u * math.pi
+        safe_x = Where.run(self.small, 1, x)             # no 0 / 0 in the branch not taken
+        exact = (Cos.run(safe_x * math.pi) - out) / safe_x
+        return grad * Where.run(self.small, series, exact)
+
+
+class Fmod(Function):
+    """The remainder of a / b with the sign of a, broadcast (numpy.fmod, C's fmod):
+    a - trunc(a / b) b."""
+
+    def forward(self, a, b):
+        return np.fmod(a, b)
+
+    # a - trunc(a / b) b, trunc(a / b) a constant between its jumps: d/da = 1,
+    # d/db = -trunc(a / b); at a jump (a / b an integer) the same formula, as PyTorch's
+    def backward(self, grad):
+        a, b, _ = self.saved()
+        da = unbroadcast(grad, a.shape) if self.needs_input_grad[0] else None
+        db = None
+        if self.needs_input_grad[1]:
+            db = unbroadcast(-grad * Trunc.run(a / b), b.shape)
+        return da, db
+
+
+class Remainder(Function):
+    """The remainder of a / b with the sign of b, broadcast (numpy.remainder, Python's %):
+    a - floor(a / b) b."""
+
+    def forward(self, a, b):
+        return np.remainder(a, b)
+
+    # a - floor(a / b) b, floor(a / b) = a // b a constant between its jumps: d/da = 1,
+    # d/db = -(a // b); at a jump the same formula, as PyTorch's
+    def backward(self, grad):
+        a, b, _ = self.saved()
+        da = unbroadcast(grad, a.shape) if self.needs_input_grad[0] else None
+        db = None
+        if self.needs_input_grad[1]:
+            db = unbroadcast(-grad * FloorDivide.run(a, b), b.shape)
+        return da, db
+
+
+class Xlogy(Function):
+    """x ln(y), broadcast, 0 where x = 0 (also where y = 0, whose ln is -inf), NaN where y is
+    NaN (torch.xlogy)."""
+
+    def forward(self, x, y):
+        x = x.astype(float_dtype(np.result_type(x, y)), copy=False)
+        x_zero = np.broadcast_to(x == 0, np.broadcast_shapes(x.shape, y.shape))
+        # bool masks, constants: where the rule's x-gradient is 0 (PyTorch's), and where its
+        # y-gradient x / y would be 0 / 0
+        self.dx_zero, self.dy_zero = x_zero & (y <= 0), x_zero & (y == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):   # ln 0 = -inf: x ln 0 is -inf
+            product = x * np.log(y)
+        return np.where(x_zero & ~np.isnan(y), 0, product)
+
+    # d/dx x ln y = ln y, written xlogy(grad, y) (0 where grad is, even at y = 0), and 0 where
+    # x = 0 and y <= 0 (PyTorch's); d/dy x ln y = x / y, and 0 at x = y = 0 (PyTorch's 0 / 0
+    # is NaN there). Where a branch is not taken it gets y = 1, so that no 0 / 0 or ln 0
+    # poisons the second derivatives
+    def backward(self, grad):
+        x, y, _ = self.saved()
+        dx = dy = None
+        if self.needs_input_grad[0]:
+            log_y = Xlogy.run(grad, Where.run(self.dx_zero, 1, y))
+            dx = unbroadcast(Where.run(self.dx_zero, 0, log_y), x.shape)
+        if self.needs_input_grad[1]:
+            per_y = grad * x / Where.run(self.dy_zero, 1, y)
+            dy = unbroadcast(Where.run(self.dy_zero, 0, per_y), y.shape)
+        return dx, dy
+
+
+class Logit(Function):
+    """ln(z / (1 - z)), the inverse of the logistic sigmoid, with z = x, or with eps: x clipped
+    to [eps, 1 - eps] (torch.logit)."""
+
+    def forward(self, x, eps):
+        x = x.astype(float_dtype(x.dtype), copy=False)   # an integer x gives a float, as ln's
+        self.inside = None
+        if eps is not None:
+            self.inside = (x >= eps) & (x <= 1 - eps)    # where the output follows x
+            x = np.clip(x, eps, 1 - eps)
+        with np.errstate(divide="ignore"):               # ln(0) = -inf and ln(1 / 0) = inf
+            return np.log(x / (1 - x))
+
+    # d/dx (ln x - ln(1 - x)) = 1/x + 1/(1 - x) = 1 / (x (1 - x)); with eps, 0 where x lies
+    # outside [eps, 1 - eps] and the output is constant (the bounds are inside, as PyTorch's)
+    def backward(self, grad):
+        x, _ = self.saved()
+        if self.inside is None:
+            return grad / (x * (1 - x))
+        x = Where.run(self.inside, x, 0.5)               # no 1 / 0 in the branch not taken
+        return Where.run(self.inside, grad / (x * (1 - x)), 0)
+
+
+def floor(x) -> Value:
+    """The largest integer <= x, elementwise, as numpy.floor (an integer x gets numpy's dtype).
+    Its gradient is 0 everywhere, also at the integers where it jumps, as PyTorch's: a defined 0,
+    not None."""
+    return Floor.apply(x)
+
+
+def ceil(x) -> Value:
+    """The smallest integer >= x, elementwise, as numpy.ceil (an integer x gets numpy's dtype).
+    Its gradient is 0 everywhere, also at the integers where it jumps, as PyTorch's."""
+    return Ceil.apply(x)
+
+
+def trunc(x) -> Value:
+    """x rounded towards 0 (its integer part), elementwise, as numpy.trunc (an integer x gets
+    numpy's dtype). Its gradient is 0 everywhere, also at the integers where it jumps, as
+    PyTorch's."""
+    return Trunc.apply(x)
+
+
+def rint(x) -> Value:
+    """x rounded to the nearest integer, a half to the even one (0.5 -> 0, 1.5 -> 2),
+    elementwise, as numpy.rint (an integer x gives a float, as numpy's) and torch.round. Its
+    gradient is 0 everywhere, also at the halves where it jumps, as PyTorch's."""
+    return Rint.apply(x)
+
+
+def round(x, decimals: int = 0) -> Value:  # noqa: A001  (numpy's name)
+    """x rounded to `decimals` decimal places (negative: to tens, hundreds, ...), a half to the
+    even digit, elementwise, as numpy.round: rint(x * 10^decimals) / 10^decimals, so
+    round(0.125, 2) is 0.12 and round(1.005, 2) is 1.0 (1.005 * 100 rounds below 100.5);
+    torch.round(x, decimals=...) agrees. An integer x stays integer. Its gradient is 0
+    everywhere, also where it jumps, as PyTorch's."""
+    if isinstance(decimals, (bool, np.bool_)) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round: decimals is {type(decimals).__name__} {decimals!r:.40}; "
+                        f"expected an int, the number of decimal places, e.g. decimals=2 (or -1 "
+                        f"to round to tens)")
+    return Round.apply(x, decimals=int(decimals))
+
+
+def sign(x) -> Value:
+    """-1, 0 or 1 as x is negative, zero or positive, elementwise, as numpy.sign (NaN stays
+    NaN). Its gradient is 0 everywhere, also at the jump x = 0, as PyTorch's."""
+    return Sign.apply(x)
+
+
+def floor_divide(a, b) -> Value:
+    """a // b elementwise and broadcast, as numpy.floor_divide: floor(a / b), computed exactly
+    from fmod(a, b) (so 1 // 0.1 is 9.0, where floor(1 / 0.1) rounds to 10.0), and a Value's
+    `//`. Its gradients are 0 for a and b everywhere, also where it jumps, as the floor's."""
+    _check_broadcast("floor_divide", a, b)
+    return FloorDivide.apply(a, b)
+
+
+def log2(x) -> Value:
+    """The base-2 logarithm of x elementwise, as numpy.log2; its derivative is 1 / (x ln 2)."""
+    return Log2.apply(x)
+
+
+def log10(x) -> Value:
+    """The base-10 logarithm of x elementwise, as numpy.log10; its derivative is
+    1 / (x ln 10)."""
+    return Log10.apply(x)
+
+
+def exp2(x) -> Value:
+    """2^x elementwise, as numpy.exp2; its derivative is 2^x ln 2."""
+    return Exp2.apply(x)
+
+
+def reciprocal(x) -> Value:
+    """1 / x elementwise, as numpy.reciprocal; its derivative is -1 / x^2. An integer x gives
+    numpy's integer reciprocal (0 for |x| > 1) and no gradient: divide 1.0 / x for a float."""
+    return Reciprocal.apply(x)
+
+
+def cbrt(x) -> Value:
+    """The real cube root of x elementwise, negative for a negative x (cbrt(-8) = -2), as
+    numpy.cbrt; its derivative 1 / (3 cbrt(x)^2) is infinite at x = 0. PyTorch has no cbrt
+    (its x ** (1/3) is NaN for x < 0)."""
+    return Cbrt.apply(x)
+
+
+def hypot(a, b) -> Value:
+    """sqrt(a^2 + b^2) elementwise and broadcast, as numpy.hypot: without overflow or
+    underflow (hypot(3e200, 4e200) is 5e200). Its gradients are a / h and b / h, and 0 at the
+    origin a = b = 0, the tip of the cone, as abs's at 0 (PyTorch's are NaN there)."""
+    _check_broadcast("hypot", a, b)
+    return Hypot.apply(a, b)
+
+
+def sinc(x) -> Value:
+    """The normalized sinc, sin(pi x) / (pi x) elementwise, 1 at x = 0, as numpy.sinc and
+    torch.sinc. Its derivative (cos(pi x) - sinc(x)) / x is taken from its Taylor series for
+    |x| < 0.1, where that formula cancels: 0 at x = 0, with the second derivative -pi^2/3 there
+    (PyTorch's is NaN at 0)."""
+    return Sinc.apply(x)
+
+
+def fmod(a, b) -> Value:
+    """The remainder of a / b with the sign of a, a - trunc(a / b) b, elementwise and broadcast,
+    as numpy.fmod and torch.fmod (fmod(-5.5, 2) = -1.5). Its gradients are 1 for a and
+    -trunc(a / b) for b, also at the jumps where a / b is an integer, as PyTorch's."""
+    _check_broadcast("fmod", a, b)
+    return Fmod.apply(a, b)
+
+
+def remainder(a, b) -> Value:
+    """The remainder of a / b with the sign of b, a - floor(a / b) b, elementwise and
+    broadcast, as numpy.remainder, torch.remainder and a Value's `%` (remainder(-5.5, 2) =
+    0.5). Its gradients are 1 for a and -(a // b) for b, also at the jumps where a / b is an
+    integer, as PyTorch's."""
+    _check_broadcast("remainder", a, b)
+    return Remainder.apply(a, b)
+
+
+def xlogy(x, y) -> Value:
+    """x ln(y) elementwise and broadcast, as torch.xlogy: 0 where x = 0, even where y = 0 (so
+    xlogy(p, p) is p ln p with 0 ln 0 = 0), NaN where y is NaN. Its gradients: ln(y) for x, 0
+    where x = 0 and y <= 0 (PyTorch's); x / y for y, and 0 at x = y = 0 (where PyTorch's is
+    0 / 0 = NaN)."""
+    _check_broadcast("xlogy", x, y)
+    return Xlogy.apply(x, y)
+
+
+def logit(x, eps: float | None = None) -> Value:
+    """ln(x / (1 - x)) elementwise, the inverse of sigmoid, as torch.logit: -inf at 0, inf at 1,
+    NaN outside [0, 1]. With eps in [0, 0.5], x is first clipped to [eps, 1 - eps], so the
+    output is finite (for eps > 0) and the gradient 1 / (x (1 - x)) is 0 outside those bounds
+    (at the bounds themselves it is not, as PyTorch's)."""
+    if eps is not None:
+        eps = real_number("logit", "eps", eps, "1e-6 (or None)")
+        if not 0 <= eps <= 0.5:
+            raise ValueError(f"logit: eps is {eps!r}; expected None or a number in [0, 0.5], "
+                             f"x being clipped to [eps, 1 - eps], e.g. eps=1e-6")
+    return Logit.apply(x, eps=eps)
