@@ -20,7 +20,7 @@ from tinygrad_cnn.ops.elementwise import square
 from tinygrad_cnn.ops.indexing import pad
 from tinygrad_cnn.ops.pool import avg_pool2d
 from tinygrad_cnn.ops.shape import reshape
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, as_value
 
 
 class BatchNorm(Function):
@@ -346,7 +346,7 @@ def rms_norm(x, normalized_shape: int | tuple[int, ...], weight=None,
     trailing, dtype = _check_rms_norm(x, normalized_shape, weight, eps)
     if eps is None:
         eps = float(np.finfo(np.result_type(dtype, np.float32)).eps)   # PyTorch's opmath type
-    x = x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+    x = as_value(x)
     axes = tuple(range(-len(trailing), 0))
     mean_square = reduce.mean(square(x), axis=axes, keepdims=True)   # (..., 1, ..., 1)
     out = x * (mean_square + float(eps)) ** -0.5                      # broadcast back to x's shape
@@ -390,7 +390,7 @@ def local_response_norm(x, size: int, alpha: float = 1e-4, beta: float = 0.75,
         raise TypeError(f"local_response_norm: input has dtype {data.dtype}; expected a "
                         f"floating-point array (as PyTorch's); convert it first, e.g. "
                         f"x.astype(np.float32)")
-    x = x if isinstance(x, Value) else Value(data, requires_grad=False)
+    x = as_value(x)
     if data.size == 0:
         return x
     n, channels = data.shape[:2]
