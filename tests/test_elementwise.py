@@ -151,19 +151,64 @@ def test_number_to_the_power_of_a_value(rng, base, shape):
     assert tc.gradcheck(lambda v: base ** v, [x])
 
 
-def test_pow_rejects_a_value_exponent_and_bad_bases():
+@pytest.mark.parametrize("a_shape, b_shape", [((2, 3), (2, 3)), ((2, 3), (3,)), ((3,), ()),
+                                              ((), (2, 2))])
+def test_a_value_to_the_power_of_a_value(rng, a_shape, b_shape):
+    a, b = rng.uniform(0.2, 2.0, a_shape), rng.standard_normal(b_shape)
+    np.testing.assert_allclose((tc.Value(a) ** tc.Value(b)).data, a ** b, rtol=1e-15)
+    assert tc.gradcheck(lambda x, p: x ** p, [a, b])
+    assert tc.gradgradcheck(lambda x, p: x ** p, [a, b])
+
+
+def test_a_negative_base_to_an_array_of_integer_exponents(rng):
+    a, exponents = rng.uniform(-2.0, -0.5, (2, 3)), np.array([0.0, 1.0, 3.0])
+    np.testing.assert_array_equal((tc.Value(a) ** exponents).data, a ** exponents)
+    assert tc.gradcheck(lambda x: x ** exponents, [a])
+    assert tc.gradgradcheck(lambda x: x ** exponents, [a])
+
+
+def test_power_at_a_zero_exponent_differentiates_twice_in_both_inputs():
+    # a^0 = 1 for every a, but d/db of d(a^b)/da = a^(b-1) (1 + b ln a) is 1/a at b = 0
+    a, b = np.array([2.0, 0.5, 3.0]), np.array([0.0, 0.0, 0.0])
+    assert tc.gradgradcheck(lambda x, p: x ** p, [a, b])
+    x, p = tc.Value(a), tc.Value(b)
+    da, db = tc.grad((x ** p).sum(), [x, p], create_graph=True)
+    np.testing.assert_array_equal(da.data, 0.0)
+    np.testing.assert_allclose(db.data, np.log(a), rtol=1e-15)
+    np.testing.assert_allclose(tc.grad(da.sum(), [p])[0].data, 1 / a, rtol=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in power")   # 0^-0.5: inf
+def test_power_at_a_zero_base_takes_pytorchs_gradients():
+    # 0^b: 0 for b > 0 and 1 at b = 0, so d/db is 0 there (not 0 * ln 0); d/da of 0^0 is 0
+    x, p = tc.Value([0.0, 0.0, 0.0, 0.0]), tc.Value([2.0, 1.0, 0.5, 0.0])
+    out = x ** p
+    np.testing.assert_array_equal(out.data, [0.0, 0.0, 0.0, 1.0])
+    out.backward(np.ones(4))
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, np.inf, 0.0])
+    np.testing.assert_array_equal(p.grad, 0.0)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log")    # ln of a negative
+@pytest.mark.parametrize("base", [-2.0, 0.0, np.array([1.0, 2.0, -3.0])])
+def test_a_negative_zero_or_array_base_to_the_power_of_a_value(base):
+    x = tc.Value([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal((base ** x).data, base ** x.data)
+    (base ** x).backward(np.ones(3))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(base == 0, 0.0, base ** x.data * np.log(base))
+    np.testing.assert_array_equal(x.grad, expected)     # NaN where the base is negative
+
+
+def test_pow_rejects_a_bool_or_none_exponent():
     x = tc.Value([1.0, 2.0])
-    with pytest.raises(TypeError, match="pow: exponent must be a real number, got Value; "
-                                        r"expected e.g. x \*\* 2"):
-        x ** tc.Value(2.0)
-    with pytest.raises(TypeError, match="exponent must be a real number, got ndarray"):
-        x ** np.array([1.0, 2.0])
-    with pytest.raises(TypeError, match="exponent must be a real number, got bool"):
-        tc.ops.pow(x, True)
-    with pytest.raises(TypeError, match=r"pow: -2 \*\* Value needs a positive real number"):
-        (-2) ** x
-    with pytest.raises(TypeError, match=r"pow: 0 \*\* Value needs a positive real number"):
-        0 ** x
+    with pytest.raises(TypeError, match=r"pow: exponent is True; expected a number, e.g. "
+                                        r"x \*\* 2, or an array or a Value of exponents"):
+        x ** True
+    with pytest.raises(TypeError, match="pow: exponent is None; expected a number"):
+        tc.ops.pow(x, None)
+    with pytest.raises(TypeError, match="non-numeric dtype"):
+        x ** "2"
 
 
 def test_non_numeric_operands_raise_type_error():

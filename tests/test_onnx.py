@@ -1646,8 +1646,10 @@ def test_trig_hyperbolic_logaddexp_and_prod_match_onnx_runtime(tmp_path, fn, nod
     (lambda x: ops.xlogy(ops.relu(x), x * x + 0.1) + ops.xlogy(ops.relu(x), ops.relu(x)),
      {"Log", "Where"}),
     (lambda x: ops.logit(ops.sigmoid(x)) + ops.logit(x * 0.6 + 0.5, eps=0.2), {"Log", "Clip"}),
+    (lambda x: (x * x + 0.5) ** x + 2 ** x + ops.relu(x) ** (x[:, :1] * x[:, :1]), {"Pow"}),
 ], ids=["floor-ceil-trunc", "rint-sign", "round-decimals", "log2-log10-exp2", "reciprocal-cbrt",
-        "hypot", "hypot-large", "sinc", "fmod", "remainder", "floor_divide", "xlogy", "logit"])
+        "hypot", "hypot-large", "sinc", "fmod", "remainder", "floor_divide", "xlogy", "logit",
+        "power"])
 def test_rounding_and_more_elementwise_ops_match_onnx_runtime(tmp_path, fn, nodes):
     model, rng, path = Lambda(fn).eval(), np.random.default_rng(13), tmp_path / "r.onnx"
     x = rng.uniform(-1.9, 1.9, (2, 3, 4)).astype(np.float32)

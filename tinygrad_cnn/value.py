@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 
@@ -163,12 +161,7 @@ class Value:
     def __neg__(self): return elementwise.neg(self)
     def __pow__(self, exponent): return elementwise.pow(self, exponent)
 
-    def __rpow__(self, base):
-        # base ** x = exp(x ln(base)) for a positive number base
-        if isinstance(base, bool) or not isinstance(base, numbers.Real) or not base > 0:
-            raise TypeError(f"pow: {base!r:.60} ** Value needs a positive real number as the "
-                            f"base; expected e.g. 2 ** x; for other bases write the exp/log form")
-        return (self * float(np.log(base))).exp()
+    def __rpow__(self, base): return elementwise.pow(base, self)
 
     def __getitem__(self, index): return indexing.getitem(self, index)
 

@@ -1,10 +1,11 @@
 """The rounding ops (floor, ceil, trunc, rint as torch.round, round with decimals, sign), log2,
-log10, exp2, reciprocal, sinc, hypot, fmod, remainder, xlogy and logit (with and without eps)
-against PyTorch in float64: the forward, every input's gradient through a random upstream
-gradient, and the second derivatives (d/d inputs of g . v, with g the first gradients); cbrt
-against sign(x) |x|^(1/3), as PyTorch has no cbrt; floor_divide's forward (PyTorch's has no
-derivative); and where the two differ: at sinc's 0, hypot's origin, xlogy's x = y = 0 and
-logit's 0 and 1 with eps, PyTorch's NaN against our finite derivatives."""
+log10, exp2, reciprocal, sinc, hypot, fmod, remainder, xlogy, logit (with and without eps) and
+pow with an array exponent against PyTorch in float64: the forward, every input's gradient
+through a random upstream gradient, and the second derivatives (d/d inputs of g . v, with g the
+first gradients); cbrt against sign(x) |x|^(1/3), as PyTorch has no cbrt; floor_divide's
+forward (PyTorch's has no derivative); and where the two differ: at sinc's 0, hypot's origin,
+xlogy's x = y = 0, logit's 0 and 1 with eps and pow's a = 0, PyTorch's NaN against our finite
+derivatives, and pow's b = 0, where PyTorch's second derivative misses a term."""
 
 import numpy as np
 import pytest
@@ -58,6 +59,12 @@ CASES = [
     ("xlogy", fixed(*XLOGY), ops.xlogy, lambda th, x, y: th.xlogy(x, y)),
     ("xlogy-broadcast", lambda rng: [rng.standard_normal((2, 1)), rng.uniform(0.2, 3, (4,))],
      ops.xlogy, lambda th, x, y: th.xlogy(x, y)),
+    ("power", lambda rng: [rng.uniform(0.2, 2, (2, 3)), rng.standard_normal(3)],
+     lambda a, b: a ** b, lambda th, a, b: a ** b),
+    ("power-of-a-number", normal((2, 3)), lambda x: 0.5 ** x + (x * x + 0.5) ** x,
+     lambda th, x: 0.5 ** x + (x * x + 0.5) ** x),
+    ("power-negative-base", fixed([-2.0, -0.5, -1.5], [2.0, 3.0, -1.0]), lambda a, b: a ** b,
+     lambda th, a, b: a ** b),
     ("logit", fixed([0.01, 0.2, 0.5, 0.7, 0.99]), ops.logit, lambda th, x: th.logit(x)),
     ("logit-eps", fixed([0.01, 0.05, 0.1, 0.3, 0.9, 0.95, 0.99]), lambda x: ops.logit(x, 0.1),
      lambda th, x: th.logit(x, eps=0.1)),
@@ -143,3 +150,17 @@ def test_logit_with_eps_at_0_and_1_second_derivative_0_where_pytorchs_is_nan(tor
     np.testing.assert_array_equal(first[0], [0.0, 4.0, 0.0])
     np.testing.assert_array_equal(second[0], [0.0, 0.0, 0.0])
     assert np.isnan(torch_second[0][[0, 2]]).all()
+
+
+def test_power_at_a_zero_base_and_a_zero_exponent_first_derivatives_equal_pytorchs(torch):
+    """At 0^b and a^0, where the rule takes the limits; the second derivatives there differ:
+    PyTorch's are NaN at a = 0, and at b = 0 its d/db of da misses 1 / a (tests/test_elementwise
+    checks ours against finite differences)."""
+    a, b = np.array([0.0, 0.0, 0.0, 0.0, 2.0, 0.5]), np.array([2.0, 1.0, 0.0, 3.5, 0.0, 0.0])
+    first, torch_first, second, torch_second = first_and_second(
+        torch, lambda x, p: x ** p, lambda x, p: x ** p, [a, b])
+    for ours, theirs in zip(first, torch_first, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.isnan(torch_second[0][:4]).all() and np.isfinite(second[0]).all()
+    np.testing.assert_allclose(second[1][4:], 1 / a[4:] + np.log(a[4:]) ** 2, rtol=1e-15)
+    np.testing.assert_allclose(torch_second[1][4:], np.log(a[4:]) ** 2, rtol=1e-15)

@@ -931,6 +931,7 @@ CONVERTERS = {
     elementwise.Mul: _binary("Mul"),
     elementwise.Div: _binary("Div"),
     elementwise.Pow: pow_,
+    elementwise.Power: _binary("Pow"),
     elementwise.Neg: _unary("Neg"),
     elementwise.Exp: _unary("Exp"),
     elementwise.Log: _unary("Log"),

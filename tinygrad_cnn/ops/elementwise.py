@@ -91,6 +91,30 @@ class Pow(Function):
         return grad * self.exponent * x ** (self.exponent - 1)
 
 
+class Power(Function):
+    """a ** b, broadcast, for an exponent b that is an array or a Value (numpy.power)."""
+
+    def forward(self, a, b):
+        # bool masks, constants: at a = 0 the rules below would make 0 * inf or 0 * ln 0
+        a_zero = a == 0
+        self.zero_to_the_zero, self.zero_base = a_zero & (b == 0), a_zero & (b >= 0)
+        return a ** b
+
+    # d(a^b)/da = b a^(b-1). At a = b = 0 that is 0 * 0^-1, but a^0 = 1 for every a, so the
+    # derivative is 0: there the rule takes the exponent 1 in place of b (0 * 0^0 = 0)
+    # d(a^b)/db = a^b ln a (from a^b = e^(b ln a)), taken as 0 where a = 0 and b >= 0 (0^b is
+    # 0 or 1 there, not 0 * ln 0 = NaN), as PyTorch's: ln 1 in place of ln 0. NaN for a < 0
+    def backward(self, grad):
+        a, b, out = self.saved()
+        da = db = None
+        if self.needs_input_grad[0]:
+            exponent = Where.run(self.zero_to_the_zero, 1, b)
+            da = unbroadcast(grad * b * a ** (exponent - 1), a.shape)
+        if self.needs_input_grad[1]:
+            db = unbroadcast(grad * out * Log.run(Where.run(self.zero_base, 1, a)), b.shape)
+        return da, db
+
+
 class Neg(Function):
     """-x."""
 
@@ -749,14 +773,17 @@ def div(a, b) -> Value:
 
 
 def pow(x, exponent) -> Value:
-    """x ** exponent; the exponent must be a number (a constant), e.g. x ** 2 or x ** -0.5."""
-    if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, numbers.Real):
-        raise TypeError(
-            f"pow: exponent must be a real number, got {type(exponent).__name__}; expected "
-            f"e.g. x ** 2; for a learned exponent p write (p * x.log()).exp()")
-    if isinstance(exponent, np.generic):
-        exponent = exponent.item()    # a Python number never changes x's dtype
-    return Pow.apply(x, exponent=exponent)
+    """x ** exponent, broadcast. A number exponent is a constant (x ** 2, x ** -0.5); an array
+    or a Value exponent is an input of its own (numpy.power), and a Value one gets a gradient:
+    a learned exponent p in x ** p, or the x of 2 ** x."""
+    if exponent is None or isinstance(exponent, (bool, np.bool_)):
+        raise TypeError(f"pow: exponent is {exponent!r}; expected a number, e.g. x ** 2, or an "
+                        f"array or a Value of exponents")
+    if isinstance(exponent, numbers.Real):
+        if isinstance(exponent, np.generic):
+            exponent = exponent.item()    # a Python number never changes x's dtype
+        return Pow.apply(x, exponent=exponent)
+    return Power.apply(x, exponent)
 
 
 def neg(x) -> Value:
