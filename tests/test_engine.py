@@ -728,6 +728,26 @@ def test_numbers_length_arrays_iteration_and_transpose():
     assert x.T.shape == (3, 2) and x.T.data.tolist() == x.data.T.tolist()
 
 
+def test_abs_pos_ravel_mt_dot_and_tolist_are_numpys(rng):
+    data = rng.standard_normal((2, 3, 4))
+    x = tc.Value(data)
+    assert +x is x
+    np.testing.assert_array_equal(abs(x).data, np.abs(data))
+    np.testing.assert_array_equal(x.ravel().data, data.ravel())
+    np.testing.assert_array_equal(x.mT.data, data.mT)
+    assert x.tolist() == data.tolist() and tc.Value(2.5).tolist() == 2.5
+    v, w = tc.Value(data[0, 0]), tc.Value(data[1, 1])
+    np.testing.assert_allclose(v.dot(w).data, data[0, 0].dot(data[1, 1]), rtol=1e-15)
+    (abs(x).sum() + x.ravel()[5] + x.mT[0, 1, 2]).backward()
+    expected = np.sign(data)
+    expected[0, 1, 1] += 1                                    # ravel position 5
+    expected[0, 2, 1] += 1                                    # mT[0, 1, 2] is x[0, 2, 1]
+    np.testing.assert_array_equal(x.grad, expected)
+    with pytest.raises(ValueError, match=r"mT: the Value has shape \(4,\); expected at least 2 "
+                                         r"axes .*; for all axes reversed use .T"):
+        w.mT
+
+
 @pytest.mark.parametrize("convert", [float, int, bool, lambda v: v.item()])
 def test_numbers_from_a_value_with_several_elements_raise(convert):
     with pytest.raises(ValueError, match=r"Value has shape \(3,\) \(3 elements\); expected "

@@ -227,3 +227,20 @@ def test_empty_results_have_numpys_shapes():
 def test_errors_name_the_mistake(call, error, match):
     with pytest.raises(error, match=match):
         call(tc.Value(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, None])
+def test_argsort_is_numpys_stable_argsort_and_sorts_as_sort(rng, axis):
+    x = rng.integers(0, 3, (4, 5)).astype(np.float64)          # many ties
+    positions = ops.argsort(tc.Value(x), axis)
+    assert positions.dtype == np.int64 and not isinstance(positions, tc.Value)
+    np.testing.assert_array_equal(positions, np.argsort(x, axis=axis, kind="stable"))
+    np.testing.assert_array_equal(tc.Value(x).argsort(axis), positions)
+    flat = x.reshape(-1) if axis is None else x
+    taken = ops.take_along_axis(flat, positions, 0 if axis is None else axis)
+    np.testing.assert_array_equal(taken.data, ops.sort(x, axis).data)
+
+
+def test_argsort_rejects_an_axis_out_of_range():
+    with pytest.raises(ValueError, match="argsort: axis 2 is out of range"):
+        ops.argsort(np.ones((2, 3)), 2)

@@ -68,6 +68,10 @@ class Value:
         """The single element as a Python number."""
         return self._one_element("item")
 
+    def tolist(self):
+        """The data as nested Python lists of numbers (a number for a 0-d Value)."""
+        return self.data.tolist()
+
     def numpy(self) -> np.ndarray:
         """The data array itself (not a copy)."""
         return self.data
@@ -159,6 +163,8 @@ class Value:
     def __matmul__(self, other): return linalg.matmul(self, other)
     def __rmatmul__(self, other): return linalg.matmul(other, self)
     def __neg__(self): return elementwise.neg(self)
+    def __pos__(self): return self           # +x is x, as PyTorch's (numpy's copies)
+    def __abs__(self): return elementwise.abs(self)
     def __pow__(self, exponent): return elementwise.pow(self, exponent)
 
     def __rpow__(self, base): return elementwise.pow(base, self)
@@ -169,6 +175,14 @@ class Value:
     def T(self) -> Value:
         """All axes reversed, as transpose() with no axes."""
         return shape_ops.transpose(self)
+
+    @property
+    def mT(self) -> Value:
+        """The last two axes swapped: each matrix of a stack transposed (numpy's ndarray.mT)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: the Value has shape {self.shape}; expected at least 2 axes "
+                             f"(a matrix or a stack of them); for all axes reversed use .T")
+        return linalg.matrix_transpose(self)
 
     def relu(self): return elementwise.relu(self)
     def tanh(self): return elementwise.tanh(self)
@@ -210,9 +224,12 @@ class Value:
     def norm(self, ord=2, axis=None, keepdims=False): return reduce.norm(self, ord, axis, keepdims)
     def argmax(self, axis=None) -> np.ndarray: return reduce.argmax(self, axis)
     def argmin(self, axis=None) -> np.ndarray: return reduce.argmin(self, axis)
+    def argsort(self, axis=-1) -> np.ndarray: return rearrange.argsort(self, axis)
+    def dot(self, other): return linalg.dot(self, other)
 
     def reshape(self, *shape): return shape_ops.reshape(self, *shape)
     def flatten(self, start_dim=0): return shape_ops.flatten(self, start_dim)
+    def ravel(self): return shape_ops.reshape(self, -1)
     def transpose(self, *axes): return shape_ops.transpose(self, *axes)
     def repeat(self, repeats, axis=None): return rearrange.repeat(self, repeats, axis)
     def squeeze(self, axis=None): return rearrange.squeeze(self, axis)

@@ -147,6 +147,7 @@ from tinygrad_cnn.ops.pool import (
     max_unpool2d,
 )
 from tinygrad_cnn.ops.rearrange import (
+    argsort,
     diagonal,
     expand_dims,
     flip,
@@ -214,7 +215,8 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "dropout1d", "dropout2d", "conv_transpose1d", "conv3d", "max_pool3d", "avg_pool3d",
            "adaptive_avg_pool3d",
            "take_along_axis", "flip", "roll", "tile", "repeat", "squeeze", "expand_dims",
-           "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "topk",
+           "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "argsort",
+           "topk",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
            "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power", "svd",
            "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist",

@@ -1,8 +1,9 @@
 """Rearranging ops with numpy's names: take_along_axis, flip, roll, tile, repeat, squeeze,
-expand_dims, swapaxes, moveaxis, diagonal, trace, tril, triu; and sort and topk. Each is getitem
-(integer arrays or slices), reshape, transpose, broadcast_to or where, so its gradients of every
-order are those ops' rules, run by the engine; sort and topk are one op, TopK, which finds its
-positions in the data and whose rule is getitem's."""
+expand_dims, swapaxes, moveaxis, diagonal, trace, tril, triu; and sort and topk, with argsort
+for their positions. Each is getitem (integer arrays or slices), reshape, transpose,
+broadcast_to or where, so its gradients of every order are those ops' rules, run by the engine;
+sort and topk are one op, TopK, which finds its positions in the data and whose rule is
+getitem's."""
 
 from __future__ import annotations
 
@@ -306,6 +307,18 @@ def sort(x, axis=-1) -> Value:
     shape = _shape_of(x)
     axis = _checked_axis("sort", axis, shape)
     return TopK.apply(x, k=shape[axis], axis=axis, largest=False, sorted=True)
+
+
+def argsort(x, axis=-1) -> np.ndarray:
+    """The positions that sort x ascending along `axis` (None: the flattened x), as
+    numpy.argsort with a stable sort: an int64 numpy array, not a Value (positions have no
+    gradient); take_along_axis(x, argsort(x, axis), axis) is sort(x, axis). Ties keep their
+    order."""
+    data = x.data if isinstance(x, Value) else np.asarray(x)
+    if axis is None:
+        data, axis = data.reshape(-1), 0
+    axis = _checked_axis("argsort", axis, data.shape)
+    return topk_positions(data, data.shape[axis], axis, largest=False, sorted=True)
 
 
 def topk(x, k: int, axis: int = -1, largest: bool = True,
