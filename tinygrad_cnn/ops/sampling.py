@@ -15,9 +15,10 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import Where, abs, floor, fmod, hardtanh, rint, where
 from tinygrad_cnn.ops.indexing import ScatterAdd
+from tinygrad_cnn.ops.resample import CUBIC_A
 from tinygrad_cnn.value import Value, as_value, data_of
 
-MODES = ("bilinear", "nearest")
+MODES = ("bilinear", "nearest", "bicubic")
 PADDING_MODES = ("zeros", "border", "reflection")
 LAYOUTS = {4: "images (N, C, H, W) with a grid (N, H_out, W_out, 2)",
            5: "volumes (N, C, D, H, W) with a grid (N, D_out, H_out, W_out, 3)"}
@@ -110,7 +111,9 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
       the corner pixels' centres with aligned corners) until it lands inside, then clipped;
     - mode "bilinear": the output blends the 2 (volumes: 2 per axis, 8) pixels around p,
       p_0 = floor(p) with weight 1 - t and p_0 + 1 with t = p - p_0, per axis multiplied;
-      "nearest": it takes the pixel at rint(p) (a half rounds to even, as PyTorch).
+      "nearest": it takes the pixel at rint(p) (a half rounds to even, as PyTorch);
+      "bicubic" (images only): it blends the 4 x 4 pixels around p with the cubic convolution
+      weights (a = -0.75, as interpolate's), padding each pixel's position rather than p.
 
     Gradients: the input's scatter-adds (GatherPixels); the grid's come from the weights, with
     d t / d p = 1, and from the padding: the clip's is 0 outside and on [0, L - 1]'s ends, the
@@ -127,12 +130,20 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     _check_settings(mode, padding_mode, align_corners)
     input_shape, grid_shape = np.shape(data_of(input)), np.shape(data_of(grid))
     _check_shapes(input_shape, grid_shape)
+    if mode == "bicubic" and len(input_shape) == 5:
+        raise ValueError(f"grid_sample: mode 'bicubic' on a volume input of shape {input_shape}; "
+                         f"expected images (N, C, H, W) for bicubic, as PyTorch's; sample "
+                         f"volumes with 'bilinear' (trilinear there) or 'nearest'")
     _check_dtypes(np.asarray(data_of(input)).dtype, np.asarray(data_of(grid)).dtype)
     x, grid = as_value(input), as_value(grid)
     spatial = input_shape[2:]
     # grid[..., 0] is x, along the last axis: the coordinates come in the axes' reverse order
-    coordinates = [_pixel_coordinates(grid[..., k], length, padding_mode, bool(align_corners))
+    coordinates = [_unnormalised(grid[..., k], length, bool(align_corners))
                    for k, length in enumerate(reversed(spatial))][::-1]
+    if mode == "bicubic":
+        return _bicubic(x, coordinates, padding_mode, bool(align_corners))
+    coordinates = [_padded(p, length, padding_mode, bool(align_corners))
+                   for p, length in zip(coordinates, spatial, strict=True)]
     if mode == "nearest":
         return gather_pixels(x, *[rint(p) for p in coordinates])
     lows = [floor(p) for p in coordinates]              # the lower neighbour along each axis
@@ -149,13 +160,50 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     return out
 
 
-def _pixel_coordinates(g: Value, length: int, padding_mode: str, align_corners: bool) -> Value:
-    """Normalised coordinates g along an axis of `length` pixels -> pixel coordinates, padded:
-    PyTorch's unnormalisation, then clipped ("border") or reflected and clipped ("reflection")."""
+def _bicubic(x: Value, coordinates: list[Value], padding_mode: str,
+             align_corners: bool) -> Value:
+    """Bicubic sampling of images, as PyTorch's: along each axis the 4 pixels p_0 - 1 .. p_0 + 2
+    around p (p_0 = floor(p), t = p - p_0), weighted by the cubic convolution kernel at their
+    distances t + 1, t, 1 - t, 2 - t; each pixel position, not p, is padded (so only the
+    weights depend on the grid). Rows first: out = sum_i w_y[i] sum_j w_x[j] x[y_i, x_j]."""
+    (rows, row_weights), (columns, column_weights) = [
+        _cubic_taps(p, length, padding_mode, align_corners)
+        for p, length in zip(coordinates, x.shape[2:], strict=True)]
+    out = None
+    for y, w_y in zip(rows, row_weights, strict=True):
+        row = None
+        for x_position, w_x in zip(columns, column_weights, strict=True):
+            term = gather_pixels(x, y, x_position) * w_x[:, None]
+            row = term if row is None else row + term
+        out = row * w_y[:, None] if out is None else out + row * w_y[:, None]
+    return out
+
+
+def _cubic_taps(p: Value, length: int, padding_mode: str,
+                align_corners: bool) -> tuple[list[Value], list[Value]]:
+    """The 4 padded pixel positions around p and their cubic convolution weights (a = -0.75,
+    as interpolate's bicubic): W(d) = (a + 2) d^3 - (a + 3) d^2 + 1 for d <= 1 and
+    a d^3 - 5a d^2 + 8a d - 4a for 1 < d < 2."""
+    low = floor(p)
+    t = p - low
+    positions = [_padded(low + k, length, padding_mode, align_corners) for k in (-1, 0, 1, 2)]
+    a = CUBIC_A
+    near = [((a + 2) * d - (a + 3)) * d * d + 1 for d in (t, 1 - t)]
+    far = [((a * d - 5 * a) * d + 8 * a) * d - 4 * a for d in (t + 1, 2 - t)]
+    return positions, [far[0], near[0], near[1], far[1]]
+
+
+def _unnormalised(g: Value, length: int, align_corners: bool) -> Value:
+    """Normalised coordinates g along an axis of `length` pixels -> pixel coordinates, in
+    PyTorch's arithmetic: -1 and 1 are the outer edges of the end pixels, or their centres."""
     if align_corners:
-        p = (g + 1) * ((length - 1) / 2)
-    else:
-        p = (g + 1) * (length / 2) - 0.5
+        return (g + 1) * ((length - 1) / 2)
+    return (g + 1) * (length / 2) - 0.5
+
+
+def _padded(p: Value, length: int, padding_mode: str, align_corners: bool) -> Value:
+    """Pixel coordinates p brought inside for "border" (clipped to [0, length - 1]) and
+    "reflection" (reflected, then clipped); as they are for "zeros"."""
     if padding_mode == "zeros":
         return p
     if padding_mode == "reflection":
@@ -176,10 +224,8 @@ def _reflect(p: Value, low: float, high: float) -> Value:
 
 def _check_settings(mode, padding_mode, align_corners) -> None:
     if mode not in MODES:
-        hint = ("; mode 'bicubic' is not supported yet: use 'bilinear'" if mode == "bicubic"
-                else "")
         raise ValueError(f"grid_sample: mode {mode!r}; expected one of "
-                         f"{', '.join(map(repr, MODES))}{hint}")
+                         f"{', '.join(map(repr, MODES))}")
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"grid_sample: padding_mode {padding_mode!r}; expected one of "
                          f"{', '.join(map(repr, PADDING_MODES))}")
