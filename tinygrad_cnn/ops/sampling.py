@@ -6,14 +6,16 @@ every order) comes from the rules of those ops."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
+import operator
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import Where, abs, floor, fmod, hardtanh, rint, where
+from tinygrad_cnn.ops.elementwise import Where, abs, floor, fmod, hardtanh, minimum, rint, where
 from tinygrad_cnn.ops.indexing import ScatterAdd
 from tinygrad_cnn.ops.resample import CUBIC_A
 from tinygrad_cnn.value import Value, as_value, data_of
@@ -146,15 +148,24 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
                    for p, length in zip(coordinates, spatial, strict=True)]
     if mode == "nearest":
         return gather_pixels(x, *[rint(p) for p in coordinates])
-    lows = [floor(p) for p in coordinates]              # the lower neighbour along each axis
-    fractions = [p - low for p, low in zip(coordinates, lows, strict=True)]  # the upper's weight
+    return _bilinear(x, coordinates)
+
+
+def _bilinear(x: Value, coordinates: list[Value]) -> Value:
+    """Bilinear (trilinear for volumes) sampling at the padded pixel coordinates, one per
+    spatial axis: the sum over the corners of the cell around p of x at the corner times the
+    product of its weights along the axes, 1 - t for the lower neighbour and t for the upper."""
+    neighbours, weights = [], []          # per axis: the 2 pixels around p, their weights
+    for p in coordinates:
+        low = floor(p)
+        t = p - low                          # in [0, 1): the upper neighbour's weight
+        neighbours.append((low, low + 1))
+        weights.append((1 - t, t))
     out = None
-    for corner in itertools.product((0, 1), repeat=len(spatial)):   # (0, 0), (0, 1), (1, 0), ...
-        positions = [low + 1 if upper else low for low, upper in zip(lows, corner, strict=True)]
-        weight = None
-        for t, upper in zip(fractions, corner, strict=True):
-            factor = t if upper else 1 - t
-            weight = factor if weight is None else weight * factor
+    for corner in itertools.product((0, 1), repeat=len(coordinates)):   # (0, 0), (0, 1), ...
+        positions = [pair[k] for pair, k in zip(neighbours, corner, strict=True)]
+        factors = [pair[k] for pair, k in zip(weights, corner, strict=True)]
+        weight = functools.reduce(operator.mul, factors)        # the product over the axes
         term = gather_pixels(x, *positions) * weight[:, None]    # (N, 1, *OUT): every channel
         out = term if out is None else out + term
     return out
@@ -169,11 +180,12 @@ def _bicubic(x: Value, coordinates: list[Value], padding_mode: str,
     (rows, row_weights), (columns, column_weights) = [
         _cubic_taps(p, length, padding_mode, align_corners)
         for p, length in zip(coordinates, x.shape[2:], strict=True)]
+    column_weights = [w[:, None] for w in column_weights]       # (N, 1, *OUT): every channel
     out = None
     for y, w_y in zip(rows, row_weights, strict=True):
         row = None
         for x_position, w_x in zip(columns, column_weights, strict=True):
-            term = gather_pixels(x, y, x_position) * w_x[:, None]
+            term = gather_pixels(x, y, x_position) * w_x
             row = term if row is None else row + term
         out = row * w_y[:, None] if out is None else out + row * w_y[:, None]
     return out
@@ -214,12 +226,14 @@ def _padded(p: Value, length: int, padding_mode: str, align_corners: bool) -> Va
 
 def _reflect(p: Value, low: float, high: float) -> Value:
     """p mirrored at low and high until it lies in [low, high]: a triangle wave of period
-    2 (high - low), whose slope is +-1, written as low + span - |fmod(|p - low|, 2 span) - span|."""
+    2 span (span = high - low) and slope +-1, in PyTorch's arithmetic: the distance from low,
+    folded into one period, then mirrored back if it passed high (at the mirror itself the
+    minimum splits the gradient, but the clip that follows zeroes it there anyway)."""
     span = high - low
     if span == 0:                   # one pixel with aligned corners: everything is its centre
         return where(np.False_, p, low)
-    folded = fmod(abs(p - low), 2 * span)           # in [0, 2 span): one period
-    return low + span - abs(folded - span)
+    folded = fmod(abs(p - low), 2 * span)             # in [0, 2 span)
+    return minimum(folded, 2 * span - folded) + low
 
 
 def _check_settings(mode, padding_mode, align_corners) -> None:
@@ -229,7 +243,7 @@ def _check_settings(mode, padding_mode, align_corners) -> None:
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"grid_sample: padding_mode {padding_mode!r}; expected one of "
                          f"{', '.join(map(repr, PADDING_MODES))}")
-    if align_corners not in (None, False, True):
+    if not _is_flag(align_corners):
         raise TypeError(f"grid_sample: align_corners={align_corners!r}; expected False or True")
 
 
@@ -264,7 +278,7 @@ def _check_dtypes(input_dtype: np.dtype, grid_dtype: np.dtype) -> None:
 
 def _checked_affine(theta_shape, theta_dtype, size, align_corners) -> tuple[int, ...]:
     """The spatial sizes of `size`, after checking it, theta and align_corners."""
-    if align_corners not in (None, False, True):
+    if not _is_flag(align_corners):
         raise TypeError(f"affine_grid: align_corners={align_corners!r}; expected False or True")
     if (not isinstance(size, (tuple, list)) or len(size) not in (4, 5)
             or not all(isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_))
@@ -281,3 +295,8 @@ def _checked_affine(theta_shape, theta_dtype, size, align_corners) -> tuple[int,
         raise TypeError(f"affine_grid: theta has dtype {theta_dtype}; expected a float dtype, "
                         f"e.g. theta.astype(np.float32)")
     return tuple(int(s) for s in size[2:])
+
+
+def _is_flag(value) -> bool:
+    """True, False or None (PyTorch's default, meaning False); not 1 or 1.0."""
+    return value is None or isinstance(value, (bool, np.bool_))
