@@ -38,11 +38,11 @@ class GatherPixels(Function):
         flat = np.zeros(positions[0].shape, dtype=np.int64)     # row-major, into prod(S)
         for p, size in zip(positions, sizes, strict=True):
             flat = flat * size + np.where(inside, p, 0).astype(np.int64)
-        batch = np.arange(n).reshape(n, *[1] * (flat.ndim))     # (N, 1, 1, ...)
+        batch = np.arange(n).reshape(n, *[1] * flat.ndim)      # (N, 1, 1, ...)
         channel = np.arange(c).reshape(1, c, *[1] * (flat.ndim - 1))
         self.index = (batch, channel, flat[:, None])            # -> (N, C, *OUT)
-        self.inside, self.flat_shape = inside[:, None], (n, c, math.prod(sizes))
-        self.shape, self.position_shape = input.shape, positions[0].shape
+        self.inside, self.shape = inside[:, None], input.shape
+        self.flat_shape = (n, c, math.prod(sizes))
         return np.where(self.inside, input.reshape(self.flat_shape)[self.index], 0)
 
     # each output element copies one input element (or is 0 outside): d input scatter-adds
@@ -53,8 +53,10 @@ class GatherPixels(Function):
             read = Where.run(self.inside, grad, 0)
             dinput = ScatterAdd.run(read, index=self.index, shape=self.flat_shape)
             dinput = dinput.reshape(self.shape)
-        zero = Where.run(np.False_, grad, 0).sum(axis=1)       # (N, *OUT); a Value of grad's
-        return (dinput, *[zero if needs else None for needs in self.needs_input_grad[1:]])
+        needs = self.needs_input_grad[1:]
+        # zeros (N, *OUT) made from grad: under create_graph a Value, whose derivatives are 0 too
+        zero = Where.run(np.False_, grad, 0).sum(axis=1) if any(needs) else None
+        return (dinput, *[zero if need else None for need in needs])
 
 
 def gather_pixels(input, *positions) -> Value:
