@@ -745,7 +745,7 @@ def test_abs_pos_ravel_mt_dot_and_tolist_are_numpys(rng):
     np.testing.assert_array_equal(x.grad, expected)
     with pytest.raises(ValueError, match=r"mT: the Value has shape \(4,\); expected at least 2 "
                                          r"axes .*; for all axes reversed use .T"):
-        w.mT
+        _ = w.mT
 
 
 @pytest.mark.parametrize("convert", [float, int, bool, lambda v: v.item()])

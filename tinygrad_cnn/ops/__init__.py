@@ -95,7 +95,7 @@ from tinygrad_cnn.ops.elementwise import (
     xlogy,
 )
 from tinygrad_cnn.ops.fold import fold, unfold
-from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
+from tinygrad_cnn.ops.indexing import cat, embedding, getitem, one_hot, pad, split, stack
 from tinygrad_cnn.ops.linalg import (
     bilinear,
     cross,
@@ -216,7 +216,7 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "adaptive_avg_pool3d",
            "take_along_axis", "flip", "roll", "tile", "repeat", "squeeze", "expand_dims",
            "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "argsort",
-           "topk",
+           "topk", "one_hot",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
            "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power", "svd",
            "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist",

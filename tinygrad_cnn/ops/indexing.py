@@ -1,7 +1,7 @@
 """Indexing and joining: getitem (x[index], numpy's rules), embedding (rows of a table picked by
-integer ids), cat, stack, split, pad. They move elements without changing them, so each backward
-puts the gradient back where the elements came from; where one element was taken several times,
-its gradients add up (a scatter-add)."""
+integer ids) and one_hot, cat, stack, split, pad. They move elements without changing them, so
+each backward puts the gradient back where the elements came from; where one element was taken
+several times, its gradients add up (a scatter-add)."""
 
 from __future__ import annotations
 
@@ -228,6 +228,48 @@ def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | Non
     # an integer Value stays the input, so that drawings (and the ONNX exporter) see its node
     return Embedding.apply(ids if isinstance(ids, Value) else checked, weight,
                            padding_idx=padding_idx, **renorm, **scaled)
+
+
+def one_hot(ids, num_classes: int = -1) -> np.ndarray:
+    """Class ids as one-hot rows, as torch.nn.functional.one_hot: an int64 numpy array of
+    shape (*ids.shape, num_classes) with a 1 at each id, not a Value (ids have no gradient).
+    num_classes=-1 takes the largest id + 1. It is embedding(ids, eye(num_classes)): the rows of
+    the identity matrix picked by the ids.
+
+    Raises
+    ------
+    TypeError
+        For ids that are not integers, or a num_classes that is not an int.
+    ValueError
+        For a negative id, an id >= num_classes, or -1 with no ids.
+    """
+    data = np.asarray(ids.data if isinstance(ids, Value) else ids)
+    if data.dtype.kind not in "iu":
+        fix = ("ids.data.astype(np.int64)" if isinstance(ids, Value)
+               else "np.asarray(ids, dtype=np.int64)")
+        raise TypeError(f"one_hot: ids has dtype {data.dtype}; expected integer class ids; "
+                        f"convert them with {fix}")
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes,
+                                                                   (int, np.integer)):
+        raise TypeError(f"one_hot: num_classes {num_classes!r:.40} is a "
+                        f"{type(num_classes).__name__}; expected an int (-1: the largest id + 1)")
+    if data.size and data.min() < 0:
+        raise ValueError(f"one_hot: ids hold {int(data.min())}; expected class ids >= 0 "
+                         f"(negative ids do not count from the end)")
+    if num_classes == -1:
+        if not data.size:
+            raise ValueError(f"one_hot: ids of shape {data.shape} are empty, so num_classes=-1 "
+                             f"(the largest id + 1) is undefined; pass num_classes")
+        num_classes = int(data.max()) + 1
+    if num_classes < 0:
+        raise ValueError(f"one_hot: num_classes={num_classes}; expected -1 (the largest id + 1) "
+                         f"or a number of classes >= 0")
+    if data.size and data.max() >= num_classes:
+        high = int(data.max())
+        raise ValueError(f"one_hot: ids hold {high} but num_classes={num_classes}; expected ids "
+                         f"in [0, {num_classes}); pass num_classes={high + 1} or more, or -1 "
+                         f"(the largest id + 1)")
+    return np.eye(num_classes, dtype=np.int64)[data]
 
 
 def embedding_flags(op: str, scale_grad_by_freq, sparse) -> bool:
