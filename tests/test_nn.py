@@ -986,8 +986,8 @@ def test_softmax_layers_require_dim_and_name_the_fix(rng, layer):
     with pytest.raises(TypeError, match=rf"{layer}: dim is float 1\.0; expected an int"):
         getattr(nn, layer)(dim=1.0)
     op = "softmax" if layer == "Softmax" else "log_softmax"
-    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range for an input of shape "
-                                         rf"\(3, 4\); expected an int in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range; expected an int in "
+                                         rf"\[-2, 2\) for an input of shape \(3, 4\)$"):
         getattr(nn, layer)(dim=2)(np.ones((3, 4)))
 
 

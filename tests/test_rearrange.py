@@ -187,14 +187,21 @@ def test_empty_results_have_numpys_shapes():
     (lambda x: ops.take_along_axis(x, np.array([[3]]), 1), IndexError,
      r"take_along_axis: index 3 is out of range for axis 1 of size 3 .*\[-3, 3\)"),
     (lambda x: ops.take_along_axis(x, np.array([[0]]), 2), ValueError,
-     r"take_along_axis: axis 2 is out of range for an array with 2 dimensions \(shape \(2, 3\)\)"),
-    (lambda x: ops.flip(x, (0, -2)), ValueError, r"flip: axis \(0, -2\) names an axis twice"),
-    (lambda x: ops.flip(x, 1.0), TypeError, r"flip: axis 1.0 is a float; expected an int"),
+     r"take_along_axis: axis 2 is out of range; expected an int in \[-2, 2\) for an input of "
+     r"shape \(2, 3\)$"),
+    (lambda x: ops.flip(x, (0, -2)), ValueError,
+     r"flip: axis \(0, -2\) names axis 0 twice; expected distinct axes, each an int in "
+     r"\[-2, 2\) for an input of shape \(2, 3\); list each axis once \(a negative axis -k is "
+     r"axis 2 - k\)$"),
+    (lambda x: ops.flip(x, 1.0), TypeError,
+     r"flip: axis 1.0 is a float; expected None, an int in \[-2, 2\) or a tuple of such ints "
+     r"for an input of shape \(2, 3\)$"),
     (lambda x: ops.roll(x, 1.5), TypeError, r"roll: shift 1.5 is not an int or a sequence"),
     (lambda x: ops.roll(x, (1, 2, 3), axis=(0, 1)), ValueError,
      r"roll: shift \(1, 2, 3\) and axis \(0, 1\) have lengths 3 and 2"),
     (lambda x: ops.roll(x, 1, axis=-3), ValueError,
-     r"roll: axis -3 is out of range for an array with 2 dimensions"),
+     r"roll: axis -3 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.tile(x, (2.0,)), TypeError, r"tile: reps \(2.0,\) is not an int"),
     (lambda x: ops.tile(x, -1), ValueError, r"tile: reps -1 has a negative count"),
     (lambda x: ops.repeat(x, [1, 2], axis=1), ValueError,
@@ -204,9 +211,11 @@ def test_empty_results_have_numpys_shapes():
     (lambda x: ops.squeeze(x, 1), ValueError,
      r"squeeze: axis 1 of x of shape \(2, 3\) has size 3; expected axes of size 1 only"),
     (lambda x: ops.expand_dims(x, 3), ValueError,
-     r"expand_dims: axis 3 is out of range for an array with 3 dimensions; expected"),
+     r"expand_dims: axis 3 is out of range; expected an int in \[-3, 3\) \(an axis of the "
+     r"3-D result\) for an input of shape \(2, 3\)$"),
     (lambda x: ops.swapaxes(x, 0, 2), ValueError,
-     r"swapaxes: axis 2 is out of range for an array with 2 dimensions \(shape \(2, 3\)\)"),
+     r"swapaxes: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.moveaxis(x, (0, 1), 0), ValueError,
      r"moveaxis: source \(0, 1\) and destination 0 name 2 and 1 axes"),
     (lambda x: ops.moveaxis(x, (0, -2), (0, 1)), ValueError, r"moveaxis: source names an axis"),
@@ -214,13 +223,19 @@ def test_empty_results_have_numpys_shapes():
      r"diagonal: axis1 1 and axis2 -1 are the same axis of x of shape \(2, 3\)"),
     (lambda x: ops.diagonal(x[0]), ValueError, r"diagonal: x of shape \(3,\) has 1 axes; "),
     (lambda x: ops.diagonal(x, 0.5), TypeError, r"diagonal: offset 0.5 is a float"),
-    (lambda x: ops.trace(x, 0, 0, 5), ValueError, r"diagonal: axis 5 is out of range"),
+    (lambda x: ops.trace(x, 0, 0, 5), ValueError,
+     r"diagonal: axis 5 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.tril(x[0]), ValueError, r"tril: x of shape \(3,\) has 1 axes; expected at "),
     (lambda x: ops.triu(x, 1.0), TypeError, r"triu: k 1.0 is a float; expected an int"),
-    (lambda x: ops.sort(x, 2), ValueError, r"sort: axis 2 is out of range for an array with 2 "),
+    (lambda x: ops.sort(x, 2), ValueError,
+     r"sort: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.topk(x, 4), ValueError,
      r"topk: k=4 is out of range for axis 1 of size 3 \(x of shape \(2, 3\)\); expected 0 <= k"),
-    (lambda x: ops.topk(x, 1, axis=-3), ValueError, r"topk: axis -3 is out of range"),
+    (lambda x: ops.topk(x, 1, axis=-3), ValueError,
+     r"topk: axis -3 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.topk(x, 1.0), TypeError, r"topk: k 1.0 is a float; expected an int"),
     (lambda x: ops.topk(x, 1, largest=1), TypeError, r"topk: largest is int 1; expected True"),
 ])

@@ -29,6 +29,7 @@ from tinygrad_cnn.ops import (
     reduce,
     shape,
 )
+from tinygrad_cnn.ops.axes import checked_axes
 from tinygrad_cnn.ops.distance import ClampedValue
 
 # (the module by its path: ops.fold is the function of that name)
@@ -688,7 +689,7 @@ def adaptive_avg_pool3d(g, node, x):
 
 def _axes(node) -> list[int]:
     x = node.fn.inputs[0]
-    return list(reduce.normalize_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.ndim))
+    return list(checked_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.shape))
 
 
 def _reduce(onnx_op):

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.elementwise import Where
 from tinygrad_cnn.value import Value
 
@@ -368,7 +369,7 @@ def cat(values, axis: int = 0) -> Value:
     if not first:
         raise ValueError("cat: values[0] is 0-d (shape ()); expected arrays with at least one "
                          "axis; use stack to join scalars into a new axis")
-    axis = _checked_axis("cat", axis, len(first), first)
+    axis = checked_axis("cat", axis, first)
     for i, s in enumerate(shapes[1:], start=1):
         if len(s) != len(first) or s[:axis] + s[axis + 1:] != first[:axis] + first[axis + 1:]:
             raise ValueError(
@@ -386,7 +387,7 @@ def stack(values, axis: int = 0) -> Value:
             raise ValueError(f"stack: values[0] has shape {shapes[0]} but values[{i}] has shape "
                              f"{s}; expected equal shapes; reshape or pad the inputs to match, "
                              f"or use cat to join along an existing axis")
-    axis = _checked_axis("stack", axis, len(shapes[0]) + 1, shapes[0])
+    axis = checked_axis("stack", axis, shapes[0], ndim=len(shapes[0]) + 1)
     return Stack.apply(*values, axis=axis)
 
 
@@ -394,7 +395,7 @@ def split(x, sections, axis: int = 0) -> list[Value]:
     """x cut into pieces along axis, as numpy.split: an int k gives k equal pieces (k must divide
     the axis); a list of indices [i, j, ...] gives x[:i], x[i:j], ..., x[j:]."""
     shape = _shape_of(x)
-    axis = _checked_axis("split", axis, len(shape), shape)
+    axis = checked_axis("split", axis, shape)
     size = shape[axis]
     if _is_int(sections):
         if sections <= 0 or size % sections:
@@ -512,16 +513,6 @@ def _is_int(n) -> bool:
 
 def _shape_of(x) -> tuple[int, ...]:
     return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
-
-
-def _checked_axis(op: str, axis, ndim: int, shape: tuple[int, ...]) -> int:
-    """axis as a non-negative int below ndim, or an error naming it and the shape."""
-    if not _is_int(axis):
-        raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected an int")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for shape {shape}; expected an int "
-                         f"in [{-ndim}, {ndim})")
-    return int(axis) % ndim
 
 
 def _check_joined(op: str, values) -> list[tuple[int, ...]]:
