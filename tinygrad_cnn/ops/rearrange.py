@@ -319,7 +319,7 @@ def argsort(x, axis=-1) -> np.ndarray:
     data = x.data if isinstance(x, Value) else np.asarray(x)
     if axis is None:
         data, axis = data.reshape(-1), 0
-    axis = _checked_axis("argsort", axis, data.shape)
+    axis = checked_axis("argsort", axis, data.shape)
     return topk_positions(data, data.shape[axis], axis, largest=False, sorted=True)
 
 
