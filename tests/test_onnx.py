@@ -2314,6 +2314,66 @@ def test_max_pool3d_indices_come_from_the_max_pool_node(tmp_path):
         np.testing.assert_array_equal(indices, our_indices.data)
 
 
+class MoreVolumes(nn.Module):
+    """conv_transpose3d (plain; grouped and dilated with an output_padding past its stride), a
+    max pool whose indices max_unpool3d takes, and adaptive_max_pool3d: over bins that tile the
+    volume with their indices, and over bins of different sizes."""
+
+    def __init__(self):
+        rng = np.random.default_rng(35)
+        self.up = nn.ConvTranspose3d(2, 4, (3, 2, 3), stride=(2, 1, 2), padding=1,
+                                     output_padding=(1, 0, 0), rng=rng)
+        self.spread = nn.ConvTranspose3d(4, 4, 2, groups=2, dilation=(3, 1, 1),
+                                         output_padding=(2, 0, 0), rng=rng)
+        self.pool = nn.MaxPool3d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool3d(2)
+        self.tiles = nn.AdaptiveMaxPool3d((1, 2, 3), return_indices=True)
+        self.bins = nn.AdaptiveMaxPool3d((2, 3, 2))
+
+    def forward(self, x):                                     # x (N, 2, 3, 4, 3)
+        h = self.spread(self.up(x))                           # (N, 4, 11, 4, 6)
+        pooled, indices = self.pool(h)
+        h = self.unpool(pooled, indices, h.shape[2:])         # back to (N, 4, 11, 4, 6)
+        maxima, places = self.tiles(h)                        # (N, 4, 1, 2, 3) twice
+        return self.bins(h), maxima, places
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [17, 18])
+def test_more_volumes_match_onnx_runtime_at_two_batch_sizes(tmp_path, opset):
+    """conv_transpose3d exports as the ops it is made of (a fold: ConvTranspose with one-hot
+    kernels before opset 18, Col2Im from it), max_unpool3d as max_unpool2d's MaxUnpool between
+    Reshapes, adaptive_max_pool3d as a MaxPool (with its Indices) or Slices and ReduceMaxes."""
+    model, rng, path = MoreVolumes().eval(), np.random.default_rng(36), tmp_path / "more.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 3, 4, 3)).astype(np.float32), path,
+                           opset=opset)
+    onnx.checker.check_model(proto, full_check=True)
+    kinds = [node.op_type for node in proto.graph.node]
+    assert kinds.count("MaxUnpool") == 1 and kinds.count("MaxPool") == 2
+    assert ("Col2Im" in kinds) == (opset >= 18)
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 3, 4, 3)).astype(np.float32)
+        got = run_ort(path, x)
+        with tc.no_grad():
+            expected = model(tc.Value(x))
+        assert [g.shape for g in got] == [(batch, 4, 2, 3, 2), (batch, 4, 1, 2, 3)] + [
+            (batch, 4, 1, 2, 3)]
+        for ort_out, our_out in zip(got, expected, strict=True):
+            assert ort_out.dtype == our_out.dtype
+            assert np.abs(ort_out - our_out.data).max() < TOLERANCE
+
+
+def test_adaptive_max_pool3d_indices_of_bins_of_different_sizes_are_refused(tmp_path):
+    model = Lambda(lambda x: ops.adaptive_max_pool3d(x, (2, 2, 3), return_indices=True)).eval()
+    with pytest.raises(ValueError, match=r"^onnx.export: adaptive_max_pool3d with return_indices="
+                                         r"True \(module ''\) pools 4x5x6 into 2x2x3 bins of "
+                                         r"different sizes, .*; expected bins that tile the input "
+                                         r"\(D % OD == 0 and H % OH == 0 and W % OW == 0\); pick "
+                                         r"an output_size that divides the input's size, or pass "
+                                         r"return_indices=False$"):
+        tc.onnx.export(model, np.ones((2, 1, 4, 5, 6), np.float32), tmp_path / "m.onnx")
+
+
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("fn", [
     lambda x: ops.flip(x, (1, 2)) + ops.roll(x, (1, -1), axis=(1, 2)),

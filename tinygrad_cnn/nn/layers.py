@@ -1,5 +1,5 @@
-"""The layers: Linear, Conv1d/2d/3d, ConvTranspose1d/2d, MaxPool1d/2d/3d, MaxUnpool1d/2d,
-AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d, Flatten, the activations, Softmax
+"""The layers: Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, MaxPool1d/2d/3d, MaxUnpool1d/2d/3d,
+AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, Flatten, the activations, Softmax
 and LogSoftmax, Dropout, Dropout1d/2d/3d, BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, Identity,
 LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm, Embedding, the padding layers (1-D to 3-D),
 CosineSimilarity and PairwiseDistance. Each holds its parameters, buffers and settings; its
@@ -439,6 +439,104 @@ class ConvTranspose1d(Module):
         return text
 
 
+class ConvTranspose3d(Module):
+    """3-D transposed convolution: x (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW), or one
+    unbatched volume (C_in, D, H, W) -> (C_out, OD, OH, OW), OD = (D - 1)*stride - 2*padding +
+    dilation*(KD - 1) + 1 + output_padding (likewise OH, OW): conv3d's input gradient, mapping a
+    Conv3d's output size back to its input size (ops.conv_transpose3d).
+
+    weight (C_in, C_out / groups, KD, KH, KW) -- the layout of PyTorch's ConvTranspose3d, whose
+    state dicts load as they are -- and bias (C_out,) are float32, drawn from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_out/groups*KD*KH*KW (PyTorch's default,
+    from the weight's axes 1 to 4) using `rng`, else the default generator that `tc.manual_seed`
+    sets. kernel_size, stride, padding, output_padding and dilation are ints or (d, h, w)
+    triples, kept as triples (as PyTorch's attributes and repr); output_padding < max(stride,
+    dilation) on each axis. groups and dilation come after bias and rng here, as in
+    ConvTranspose2d: pass them by keyword.
+
+    forward(x, output_size=None), as PyTorch's: output_size (OD, OH, OW) -- or with the leading
+    sizes too, (N, C_out, OD, OH, OW) or (C_out, OD, OH, OW), which are not read -- picks the
+    output's size in place of output_padding, each within [the size without output_padding,
+    that size + stride - 1].
+    """
+
+    def __init__(self, in_channels: int, out_channels: int,
+                 kernel_size: int | tuple[int, int, int], stride: int | tuple[int, int, int] = 1,
+                 padding: int | tuple[int, int, int] = 0,
+                 output_padding: int | tuple[int, int, int] = 0, bias: bool = True,
+                 rng: np.random.Generator | None = None, groups: int = 1,
+                 dilation: int | tuple[int, int, int] = 1):
+        layer = "ConvTranspose3d"
+        _check_channel_groups(layer, in_channels, out_channels, groups)
+        if not isinstance(bias, (bool, np.bool_)):
+            # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
+            # position would land on bias and silently mean bias=True
+            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False; pass groups (and the settings after bias) by keyword, e.g. "
+                            f"nn.ConvTranspose3d(4, 6, 3, groups=2)")
+        self.kernel_size = check_sizes(layer, "kernel_size", kernel_size, 1, 3)
+        self.stride = check_sizes(layer, "stride", stride, 1, 3)
+        self.padding = check_sizes(layer, "padding", padding, 0, 3)
+        self.output_padding = check_sizes(layer, "output_padding", output_padding, 0, 3)
+        self.dilation = check_sizes(layer, "dilation", dilation, 1, 3)
+        if any(e >= max(s, d) for e, s, d in zip(self.output_padding, self.stride,
+                                                  self.dilation, strict=True)):
+            raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
+                             f"stride={stride!r} or dilation={dilation!r}; expected each "
+                             f"output_padding < max(its stride, its dilation), as PyTorch (it "
+                             f"picks among the sizes a strided conv3d maps to one)")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.groups = int(groups)
+        rng = generator(rng, layer)
+        # weight.size(1)*KD*KH*KW, as PyTorch's fan_in
+        fan_in = out_channels // groups * int(np.prod(self.kernel_size))
+        self.weight = Value(fan_in_uniform((in_channels, out_channels // groups,
+                                            *self.kernel_size), fan_in, rng))
+        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
+
+    def forward(self, x, output_size: tuple[int, ...] | None = None):
+        extra = self.output_padding if output_size is None else self._output_padding(x,
+                                                                                     output_size)
+        return ops.conv_transpose3d(x, self.weight, self.bias, stride=self.stride,
+                                    padding=self.padding, output_padding=extra,
+                                    groups=self.groups, dilation=self.dilation)
+
+    def _output_padding(self, x, output_size) -> tuple[int, int, int]:
+        """The output_padding that gives output_size, as PyTorch's: each size minus the smallest,
+        (D - 1)*stride - 2*padding + dilation*(KD - 1) + 1 (likewise H, W), which it may pass by
+        up to stride - 1; output_size's leading sizes (the batch, the channels) are dropped
+        unread."""
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        if len(shape) not in (4, 5):
+            return self.output_padding           # the op's error names the shapes it takes
+        smallest = transposed_size((1,) * (5 - len(shape)) + shape, self.weight.shape,
+                                   self.stride, self.padding, (0, 0, 0), self.dilation)
+        largest = tuple(low + s - 1 for low, s in zip(smallest, self.stride, strict=True))
+        leading = ("N", "C_out") if len(shape) == 5 else ("C_out",)
+        entries = output_size_entries(
+            "ConvTranspose3d", output_size, smallest, largest, leading, smallest,
+            f"the input of shape {shape} gives at stride {self.stride} from {smallest} (no "
+            f"output_padding) to stride - 1 more")
+        return tuple(e - low for e, low in zip(entries, smallest, strict=True))
+
+    def extra_repr(self) -> str:
+        # PyTorch's: the triples always, padding, dilation, output_padding and groups only when
+        # not default
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1, 1):
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0, 0, 0):
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
 class _Pool(Module):
     """What the max and average pools share: kernel_size, stride (kernel_size when None),
     padding and ceil_mode (by keyword here: each subclass takes its settings in PyTorch's
@@ -566,7 +664,7 @@ class MaxPool3d(_MaxPool):
 
 
 class _MaxUnpool(Module):
-    """What MaxUnpool1d/2d share: kernel_size, stride (kernel_size when None) and padding, those
+    """What MaxUnpool1d/2d/3d share: kernel_size, stride (kernel_size when None) and padding, those
     of the max pool they invert, checked as the layer is built, and forward(x, indices,
     output_size=None) through the op `_op`, as PyTorch's. Each subclass sets `spatial` and
     `_op`."""
@@ -609,6 +707,21 @@ class MaxUnpool2d(_MaxUnpool):
 
     spatial = 2
     _op = staticmethod(ops.max_unpool2d)
+
+
+class MaxUnpool3d(_MaxUnpool):
+    """MaxPool3d's partial inverse: forward(x, indices, output_size=None) puts each element of
+    x (N, C, D, H, W) at its index d*OH*OW + h*OW + w in zeros of (N, C, OD, OH, OW),
+    OD = (D - 1)*stride - 2*padding + KD (likewise OH, OW) unless output_size says otherwise
+    (ops.max_unpool3d). Its repr is PyTorch's, each setting as a triple."""
+
+    spatial = 3
+    _op = staticmethod(ops.max_unpool3d)
+
+    def extra_repr(self) -> str:
+        kernel, stride, padding = (as_sizes(v, 3) for v in (self.kernel_size, self.stride,
+                                                             self.padding))
+        return f"kernel_size={kernel}, stride={stride}, padding={padding}"
 
 
 class AvgPool1d(_AvgPool):
@@ -739,6 +852,27 @@ class AdaptiveMaxPool2d(Module):
 
     def forward(self, x):
         return ops.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:                 # PyTorch's: return_indices is not shown
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool3d(Module):
+    """Max over each of OD x OH x OW bins of the volume, whatever its size: (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or (C, D, H, W) -> (C, OD, OH, OW), as PyTorch's; output_size is an int
+    or a triple (OD, OH, OW) in which None keeps the input's size; the bins are
+    AdaptiveAvgPool3d's. The gradient goes to each bin's first maximum (row-major), as
+    PyTorch's; return_indices=True makes forward return (out, indices), each maximum's place
+    d*H*W + h*W + w in its volume (what MaxUnpool3d takes) (ops.adaptive_max_pool3d)."""
+
+    def __init__(self, output_size: int | None | tuple[int | None, ...],
+                 return_indices: bool = False):
+        check_output_size("AdaptiveMaxPool3d", output_size, 3)
+        check_flag("AdaptiveMaxPool3d", "return_indices", return_indices)
+        self.output_size, self.return_indices = output_size, bool(return_indices)
+
+    def forward(self, x):
+        return ops.adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:                 # PyTorch's: return_indices is not shown
         return f"output_size={self.output_size}"

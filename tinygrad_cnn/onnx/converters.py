@@ -34,6 +34,7 @@ from tinygrad_cnn.ops.distance import ClampedValue
 
 # (the module by its path: ops.fold is the function of that name)
 from tinygrad_cnn.ops.fold import Fold, Unfold, blocks
+from tinygrad_cnn.ops.layout import AXES
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -543,11 +544,13 @@ def max_unpool2d(g, node, x, indices):
             f"onnx.export: max_unpool (module {node.module!r}) takes indices of shape "
             f"{value.shape} that are a constant of the graph, not the Indices of a MaxPool "
             f"exported before it, so the file would replay this example's indices for every "
-            f"input; expected indices that max_pool1d/2d or nn.MaxPool1d/2d(return_indices=True) "
-            f"returned inside forward, from a pool whose output the model uses before the "
-            f"unpool; compute them in forward with return_indices=True")
+            f"input; expected indices that max_pool1d/2d/3d or nn.MaxPool1d/2d/3d"
+            f"(return_indices=True) returned inside forward, from a pool whose output the "
+            f"model uses before the unpool; compute them in forward with return_indices=True")
+    # max_unpool3d's volumes come as (N, C, D, H*W) images, into (OD, OH*OW) planes; the
+    # indices keep the pool's layout: (N, C, L) -> (N, C, 1, L), (N, C, D, H, W) -> (N, C, D, H*W)
     (n_c, h, w), (oh, ow) = images.shape[1:], node.shape[2:]
-    if value.shape != images.shape:                     # (N, C, L) -> (N, C, 1, L)
+    if value.shape != images.shape:
         indices = g.op("Reshape", [indices, g.ints([-1, *images.shape[1:]], "shape")])
     # ONNX Runtime refuses an output_shape below (H - 1)*S + K, the size without padding, which
     # ours may be (padding, output_size): so the node unpools into planes of at least (H, W),
@@ -611,28 +614,42 @@ def adaptive_avg_pool2d(g, node, x):
 
 
 def adaptive_max_pool2d(g, node, x):
-    (h, w), (oh, ow) = node.fn.inputs[0].shape[2:], node.fn.params["output_size"]
-    indices = vars(node.fn).get("returned_indices")     # adaptive_max_pool2d(return_indices=True)
-    if h % oh == 0 and w % ow == 0:     # equal bins side by side: max_pool2d's windows
-        kernel = [h // oh, w // ow]
+    return _adaptive_max_pool(g, node, x, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool3d(g, node, x):
+    return _adaptive_max_pool(g, node, x, "adaptive_max_pool3d")
+
+
+def _adaptive_max_pool(g, node, x, fn: str):
+    """An adaptive max pool of images or volumes: one MaxPool where the bins tile the input,
+    else the bins' maxima by axes, as the kernels take them."""
+    sizes, bins = node.fn.inputs[0].shape[2:], tuple(node.fn.params["output_size"])
+    indices = vars(node.fn).get("returned_indices")     # adaptive_max_pool2d/3d(return_indices)
+    if all(n % o == 0 for n, o in zip(sizes, bins, strict=True)):
+        kernel = [n // o for n, o in zip(sizes, bins, strict=True)]   # max_pool's windows
         out = g.op("MaxPool", [x], kernel_shape=kernel, strides=kernel)
         if indices is not None:
             _pool_indices(g, node, indices)
         return out
     if indices is not None:
+        axes = AXES[len(sizes)]
+        tiling = " and ".join(f"{a} % O{a} == 0" for a in axes)
         raise ValueError(
-            f"onnx.export: adaptive_max_pool2d with return_indices=True (module "
-            f"{node.module!r}) pools {h}x{w} into {oh}x{ow} bins of different sizes, and ONNX "
-            f"gives a maximum's indices only from a MaxPool of equal windows; expected bins "
-            f"that tile the input (H % OH == 0 and W % OW == 0); pick an output_size that "
-            f"divides the input's size, or pass return_indices=False")
-    # bins of different sizes, by axes as the kernel: the maximum of each column bin (Slice,
-    # ReduceMax) for every row, the bins joined (Concat), then the same over the row bins
+            f"onnx.export: {fn} with return_indices=True (module {node.module!r}) pools "
+            f"{_by(sizes)} into {_by(bins)} bins of different sizes, and ONNX gives a maximum's "
+            f"indices only from a MaxPool of equal windows; expected bins that tile the input "
+            f"({tiling}); pick an output_size that divides the input's size, or pass "
+            f"return_indices=False")
+    # bins of different sizes, by axes as the kernels: the maximum of each bin along the last
+    # axis (Slice, ReduceMax) for every row, the bins joined (Concat), then the same along the
+    # axes before it
     out = x
-    for axis, (size, bins) in ((3, (w, ow)), (2, (h, oh))):
-        if size == bins:
+    for axis, size, count in reversed(list(zip(range(2, 2 + len(sizes)), sizes, bins,
+                                               strict=True))):
+        if size == count:
             continue                    # one element a bin: nothing to pool along this axis
-        starts, ends = pool_kernels.adaptive_bins(size, bins)
+        starts, ends = pool_kernels.adaptive_bins(size, count)
         parts = [g.reduce("ReduceMax", g.op("Slice", [out, g.ints([start], "starts"),
                                                       g.ints([end], "ends"),
                                                       g.ints([axis], "axes")]), [axis], True)
@@ -1018,6 +1035,7 @@ CONVERTERS = {
     pool.AvgPool3d: avg_pool3d,
     pool.AdaptiveAvgPool3d: adaptive_avg_pool3d,
     pool.AdaptiveMaxPool2d: adaptive_max_pool2d,
+    pool.AdaptiveMaxPool3d: adaptive_max_pool3d,
     pool.MaxUnpool2d: max_unpool2d,
     reduce.Sum: _reduce("ReduceSum"),
     reduce.Mean: _reduce("ReduceMean"),
