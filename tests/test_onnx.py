@@ -1782,6 +1782,49 @@ def test_take_along_axis_of_constant_indices_of_the_batch_size_gets_a_warning(tm
     assert got[0].filename == __file__             # it points at the export call
 
 
+def _with_zeros_and_negatives(rng, shape) -> np.ndarray:
+    """Uniform in [-2, 2), about one element in six set to 0."""
+    x = rng.uniform(-2, 2, shape)
+    x[rng.random(shape) < 0.15] = 0
+    return x.astype(np.float32)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 21])         # Scan's versions 11 and 21
+@pytest.mark.parametrize("fn, node", [
+    (lambda x: ops.cumprod(x, axis=1) + x.cumprod(axis=-1), "Scan"),
+    (lambda x: ops.cumprod(x, axis=0), "Scan"),     # along the batch: its length at run time
+    (lambda x: ops.cumprod(x), "Scan"),             # flattened, the batch too
+    (lambda x: ops.cumprod(x.max(), axis=0), "Scan"),               # a 0-d x: numpy's 1-D
+    (lambda x: ops.cumprod(x[:, :, :0], axis=2) + 1, "Identity"),   # nothing to multiply
+], ids=["axes-1-and-last", "batch-axis", "flattened", "0d", "empty-axis"])
+def test_cumprod_exports_as_a_scan_with_numpys_products(tmp_path, fn, node, opset):
+    """A Scan multiplies in numpy's order, y_i = y_{i-1} x_i: the same float32 numbers, zeros
+    and negatives included, along any axis, the dynamic batch axis too."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(15), tmp_path / "p.onnx"
+    proto = tc.onnx.export(model, _with_zeros_and_negatives(rng, (2, 3, 4)), path, opset=opset)
+    assert node in {n.op_type for n in proto.graph.node}
+    for batch in (2, 5):
+        x = _with_zeros_and_negatives(rng, (batch, 3, 4))
+        (got,) = run_ort(path, x)
+        np.testing.assert_array_equal(got, ours(model, x))
+    assert "CumProd" in tc.onnx.supported_ops()
+
+
+def test_cumprod_of_infinities_nans_and_signed_zeros_is_numpys_in_onnx_runtime(tmp_path):
+    """float64, where 0 * inf is NaN, a product may overflow to inf and then meet a 0, and a
+    negative times 0 is -0: as numpy.cumprod, to the sign of each zero."""
+    x = np.array([[2.0, 0.0, np.inf, -1.0, 3.0], [-np.inf, -3.0, 0.0, 5.0, 2.0],
+                  [np.nan, 1.0, -2.0, 0.0, -0.0], [-1e200, 1e200, 1e200, 0.0, 1.0]])
+    model = Lambda(lambda v: ops.cumprod(v, axis=1)).eval()
+    with np.errstate(over="ignore", invalid="ignore"):
+        tc.onnx.export(model, x, tmp_path / "special.onnx")
+        expected = np.cumprod(x, axis=1)
+    (got,) = run_ort(tmp_path / "special.onnx", x)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(tmp_path):
     """The exported arctan2 (ONNX has none) on the quadrants, both axes and the four signed
     zeros of the origin, where numpy's angles are +-0 and +-pi (ONNX Runtime's Where gives +0

@@ -734,6 +734,40 @@ def cumsum(g, node, x):
     return g.op("CumSum", [x, g.scalar(axis, np.int64, "axis")])   # the axis: a 0-d input
 
 
+def cumprod(g, node, x):
+    # ONNX has no CumProd, and e^(cumsum ln x) fails at zeros and negatives: a Scan along the
+    # axis whose body multiplies the running product by the next slice, y_i = y_{i-1} x_i from
+    # y_{-1} = 1 (ones of a slice's shape, read at run time), numpy's own order of products.
+    # Scan reads the axis's length at run time, so the batch axis may be the one multiplied
+    axis = node.fn.params["axis"]
+    if axis is None or node.fn.inputs[0].ndim == 0:   # numpy's cumprod of the flattened x
+        x, axis = g.op("Reshape", [x, g.ints([-1], "shape")]), 0
+    axis %= node.ndim
+    if node.shape[axis] == 0:           # no products (and ONNX Runtime's Scan fails on 0 steps)
+        return g.op("Identity", [x])
+    helper = g.onnx.helper
+    slice_shape = g.op("Gather", [g.op("Shape", [x]), g.ints(
+        [d for d in range(node.ndim) if d != axis], "other_axes")], axis=0)
+    ones = g.op("ConstantOfShape", [slice_shape],
+                value=g.onnx.numpy_helper.from_array(np.ones(1, dtype=node.dtype)))
+    # the body, once per step: (product so far, x_i) -> (product, y_i), both the new product
+    before, x_i, after, y_i = (g._unique(f"{g.scope}/CumProd/{name}")
+                               for name in ("product_before", "x_i", "product", "y_i"))
+    elem = helper.np_dtype_to_tensor_dtype(node.dtype)
+    body = helper.make_graph(
+        [helper.make_node("Mul", [before, x_i], [after], name=g._unique(f"{g.scope}/Mul")),
+         helper.make_node("Identity", [after], [y_i], name=g._unique(f"{g.scope}/Identity"))],
+        "running_product", [helper.make_tensor_value_info(name, elem, None)
+                            for name in (before, x_i)],
+        [helper.make_tensor_value_info(name, elem, None) for name in (after, y_i)])
+    g.op("Scan", [ones, x], body=body, num_scan_inputs=1, scan_input_axes=[axis],
+         scan_output_axes=[axis])       # its first output: the last product
+    scan = g.nodes[-1]
+    products = g._unique(f"{scan.name}_output_1")
+    scan.output.append(products)
+    return products
+
+
 def norm(g, node, x):
     # the vector p-norm over the axes: ReduceL1 / ReduceL2, ReduceMax / ReduceMin of |x| for
     # ord +-inf, the count of nonzeros for ord 0, else (ReduceSum |x|^p)^(1/p); over no axes
@@ -1099,6 +1133,7 @@ CONVERTERS = {
     # ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at 1e4 in float32
     reduce.LogSumExp: _reduce("ReduceLogSumExp"),
     reduce.CumSum: cumsum,
+    reduce.CumProd: cumprod,
     reduce.Norm: norm,
     loss.Softmax: softmax,
     loss.LogSoftmax: log_softmax,
