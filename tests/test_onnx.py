@@ -1768,6 +1768,20 @@ def test_take_along_axis_exports_as_gather_elements(tmp_path, fn, nodes):
         assert max_difference(model, path, x) == 0.0
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.take_along_axis(x, np.array([[[2, -1, 0, -4, 3]]]), 2),
+    _gathered_by_a_view_of_topk,
+], ids=["constant", "topk-view"])
+def test_take_along_axis_exported_from_one_example_takes_from_every_example(tmp_path, fn):
+    """Indices of size 1 on the batch axis, as the example's batch, broadcast over the batch
+    that the file gets, read at run time."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(16), tmp_path / "one.onnx"
+    tc.onnx.export(model, rng.normal(size=(1, 3, 4)).astype(np.float32), path)
+    x = rng.normal(size=(4, 3, 4)).astype(np.float32)
+    assert max_difference(model, path, x) == 0.0
+
+
 @pytest.mark.parametrize("fn", [
     lambda x: ops.take_along_axis(x, np.argsort(x.data, axis=1)[:, :3], 1),
     lambda x: ops.take_along_axis(x, ops.topk(x, 3, axis=1)[1], 1),

@@ -929,10 +929,12 @@ def _take_along_axis(g, node, x, axis: int, positions: np.ndarray) -> str:
     else:                               # an op's output (topk's indices)
         indices = found[0]
     # Expand broadcasts both ways: a 1 keeps the indices' own size (the batch's, at run time,
-    # for topk's), the output's size where they have 1
+    # for topk's), the output's size where they have 1; indices of size 1 on x's batch axis
+    # (not the one taken along) broadcast over the batch, whatever the example's size
     sizes = [1 if p == n else n for p, n in zip(positions.shape, node.shape, strict=True)]
-    if any(size != 1 for size in sizes):
-        if g.is_batched(source) and sizes[0] != 1:      # x's batch size, read at run time
+    over_the_batch = g.is_batched(source) and axis != 0 and positions.shape[0] == 1
+    if over_the_batch or any(size != 1 for size in sizes):
+        if over_the_batch:              # x's batch size, read at run time
             batch = g.op("Slice", [g.op("Shape", [x]), g.ints([0], "starts"),
                                    g.ints([1], "ends")])
             shape = g.op("Concat", [batch, g.ints(sizes[1:], "sizes")], axis=0)
