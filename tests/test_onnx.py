@@ -1725,6 +1725,122 @@ def test_unsorted_topk_is_refused_with_the_setting_that_exports(tmp_path):
         tc.onnx.export(model, np.ones((2, 5), dtype=np.float32), tmp_path / "t.onnx")
 
 
+def _gathered_by_topk(x):
+    """Another tensor taken at topk's indices, times topk's values."""
+    values, indices = ops.topk(x, 3, axis=1)
+    return ops.take_along_axis(x * 2 + 1, indices, 1) * values
+
+
+def _gathered_by_a_view_of_topk(x):
+    """(N, C, L): the 2 channels of largest maximum, each with its L values: indices[..., None],
+    a view of topk's indices, broadcast along L."""
+    values, indices = ops.topk(x.max(axis=2), 2, axis=1)
+    return ops.take_along_axis(x, indices[..., None], 1) * values[..., None]
+
+
+def _sorted_by_the_first_channel(x):
+    """(N, C, L) reordered along L as its first channel sorts: k the axis's length, an (N, 1, L)
+    view of the indices broadcast along C."""
+    values, order = ops.topk(x[:, 0], x.shape[2], axis=-1, largest=False)
+    return ops.take_along_axis(x, order[:, None, :], 2) + values[:, None, :]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.take_along_axis(x, np.array([[[2, -1, 0, -4, 3]]]), 2),   # (1, 1, 5)
+     {"Expand", "GatherElements"}),
+    (lambda x: ops.take_along_axis(x, np.array([[[-3, 0, 2, -1], [1, -2, 0, 2]]], np.int32), 1),
+     {"Expand", "GatherElements"}),
+    (lambda x: ops.take_along_axis(x, np.array([-1, 0, 1], np.int16).reshape(3, 1, 1), 0),
+     {"Expand", "GatherElements"}),                 # along the batch: -1 is the last example
+    (lambda x: ops.take_along_axis(x, np.array([5, -1, 0, 17]), None), {"Gather"}),
+    (_gathered_by_topk, {"TopK", "GatherElements"}),
+    (_gathered_by_a_view_of_topk, {"TopK", "Reshape", "Expand", "GatherElements"}),
+    (_sorted_by_the_first_channel, {"TopK", "Reshape", "Expand", "GatherElements"}),
+], ids=["broadcast-batch-and-axis-1", "axis-1-int32", "batch-axis", "flattened", "topk",
+        "topk-view", "sort-order"])
+def test_take_along_axis_exports_as_gather_elements(tmp_path, fn, nodes):
+    """Constant indices (negative ones too) broadcast against x by Expand, the batch axis's
+    size read at run time; topk's indices, and reshaping views of them, from its TopK node."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(14), tmp_path / "g.onnx"
+    proto = tc.onnx.export(model, rng.normal(size=(2, 3, 4)).astype(np.float32), path)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.normal(size=(batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) == 0.0
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.take_along_axis(x, np.array([[[2, -1, 0, -4, 3]]]), 2),
+    _gathered_by_a_view_of_topk,
+], ids=["constant", "topk-view"])
+def test_take_along_axis_exported_from_one_example_takes_from_every_example(tmp_path, fn):
+    """Indices of size 1 on the batch axis, as the example's batch, broadcast over the batch
+    that the file gets, read at run time."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(16), tmp_path / "one.onnx"
+    tc.onnx.export(model, rng.normal(size=(1, 3, 4)).astype(np.float32), path)
+    x = rng.normal(size=(4, 3, 4)).astype(np.float32)
+    assert max_difference(model, path, x) == 0.0
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.take_along_axis(x, np.argsort(x.data, axis=1)[:, :3], 1),
+    lambda x: ops.take_along_axis(x, ops.topk(x, 3, axis=1)[1], 1),
+], ids=["argsort-of-the-data", "topk-whose-values-are-unused"])
+def test_take_along_axis_of_constant_indices_of_the_batch_size_gets_a_warning(tmp_path, fn):
+    """Indices computed outside the graph (numpy on x.data, or topk's of a TopK the file
+    does not hold, as no output uses its values) are constants, replayed for every input."""
+    with pytest.warns(UserWarning, match=r"onnx\.export: take_along_axis \(module ''\) takes "
+                                         r"constant indices of shape \(5, 3\); their first axis "
+                                         r"has the batch size, .* and use its values too") as got:
+        tc.onnx.export(Lambda(fn).eval(), np.ones((5, 4), np.float32), tmp_path / "w.onnx")
+    assert got[0].filename == __file__             # it points at the export call
+
+
+def _with_zeros_and_negatives(rng, shape) -> np.ndarray:
+    """Uniform in [-2, 2), about one element in six set to 0."""
+    x = rng.uniform(-2, 2, shape)
+    x[rng.random(shape) < 0.15] = 0
+    return x.astype(np.float32)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 21])         # Scan's versions 11 and 21
+@pytest.mark.parametrize("fn, node", [
+    (lambda x: ops.cumprod(x, axis=1) + x.cumprod(axis=-1), "Scan"),
+    (lambda x: ops.cumprod(x, axis=0), "Scan"),     # along the batch: its length at run time
+    (lambda x: ops.cumprod(x), "Scan"),             # flattened, the batch too
+    (lambda x: ops.cumprod(x.max(), axis=0), "Scan"),               # a 0-d x: numpy's 1-D
+    (lambda x: ops.cumprod(x[:, :, :0], axis=2) + 1, "Identity"),   # nothing to multiply
+], ids=["axes-1-and-last", "batch-axis", "flattened", "0d", "empty-axis"])
+def test_cumprod_exports_as_a_scan_with_numpys_products(tmp_path, fn, node, opset):
+    """A Scan multiplies in numpy's order, y_i = y_{i-1} x_i: the same float32 numbers, zeros
+    and negatives included, along any axis, the dynamic batch axis too."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(15), tmp_path / "p.onnx"
+    proto = tc.onnx.export(model, _with_zeros_and_negatives(rng, (2, 3, 4)), path, opset=opset)
+    assert node in {n.op_type for n in proto.graph.node}
+    for batch in (2, 5):
+        x = _with_zeros_and_negatives(rng, (batch, 3, 4))
+        (got,) = run_ort(path, x)
+        np.testing.assert_array_equal(got, ours(model, x))
+    assert "CumProd" in tc.onnx.supported_ops()
+
+
+def test_cumprod_of_infinities_nans_and_signed_zeros_is_numpys_in_onnx_runtime(tmp_path):
+    """float64, where 0 * inf is NaN, a product may overflow to inf and then meet a 0, and a
+    negative times 0 is -0: as numpy.cumprod, to the sign of each zero."""
+    x = np.array([[2.0, 0.0, np.inf, -1.0, 3.0], [-np.inf, -3.0, 0.0, 5.0, 2.0],
+                  [np.nan, 1.0, -2.0, 0.0, -0.0], [-1e200, 1e200, 1e200, 0.0, 1.0]])
+    model = Lambda(lambda v: ops.cumprod(v, axis=1)).eval()
+    with np.errstate(over="ignore", invalid="ignore"):
+        tc.onnx.export(model, x, tmp_path / "special.onnx")
+        expected = np.cumprod(x, axis=1)
+    (got,) = run_ort(tmp_path / "special.onnx", x)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(tmp_path):
     """The exported arctan2 (ONNX has none) on the quadrants, both axes and the four signed
     zeros of the origin, where numpy's angles are +-0 and +-pi (ONNX Runtime's Where gives +0

@@ -12,6 +12,7 @@ converter. Nothing here imports `onnx`: the builder does.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -424,7 +425,11 @@ def topk(g, node, x):
     else:
         count = g.ints([k], "k")
     values = g.op("TopK", [x, count], axis=axis, largest=int(params["largest"]), sorted=1)
-    g.nodes[-1].output.append(g._unique(f"{g.nodes[-1].name}_output_1"))    # the positions
+    positions = g._unique(f"{g.nodes[-1].name}_output_1")
+    g.nodes[-1].output.append(positions)
+    indices = vars(node.fn).get("returned_indices")     # topk's indices (sort returns none)
+    if indices is not None:             # ops indexing with them read the positions
+        g.returned_array(indices, positions, g.is_batched(node))
     return values
 
 
@@ -747,6 +752,40 @@ def cumsum(g, node, x):
     return g.op("CumSum", [x, g.scalar(axis, np.int64, "axis")])   # the axis: a 0-d input
 
 
+def cumprod(g, node, x):
+    # ONNX has no CumProd, and e^(cumsum ln x) fails at zeros and negatives: a Scan along the
+    # axis whose body multiplies the running product by the next slice, y_i = y_{i-1} x_i from
+    # y_{-1} = 1 (ones of a slice's shape, read at run time), numpy's own order of products.
+    # Scan reads the axis's length at run time, so the batch axis may be the one multiplied
+    axis = node.fn.params["axis"]
+    if axis is None or node.fn.inputs[0].ndim == 0:   # numpy's cumprod of the flattened x
+        x, axis = g.op("Reshape", [x, g.ints([-1], "shape")]), 0
+    axis %= node.ndim
+    if node.shape[axis] == 0:           # no products (and ONNX Runtime's Scan fails on 0 steps)
+        return g.op("Identity", [x])
+    helper = g.onnx.helper
+    slice_shape = g.op("Gather", [g.op("Shape", [x]), g.ints(
+        [d for d in range(node.ndim) if d != axis], "other_axes")], axis=0)
+    ones = g.op("ConstantOfShape", [slice_shape],
+                value=g.onnx.numpy_helper.from_array(np.ones(1, dtype=node.dtype)))
+    # the body, once per step: (product so far, x_i) -> (product, y_i), both the new product
+    before, x_i, after, y_i = (g._unique(f"{g.scope}/CumProd/{name}")
+                               for name in ("product_before", "x_i", "product", "y_i"))
+    elem = helper.np_dtype_to_tensor_dtype(node.dtype)
+    body = helper.make_graph(
+        [helper.make_node("Mul", [before, x_i], [after], name=g._unique(f"{g.scope}/Mul")),
+         helper.make_node("Identity", [after], [y_i], name=g._unique(f"{g.scope}/Identity"))],
+        "running_product", [helper.make_tensor_value_info(name, elem, None)
+                            for name in (before, x_i)],
+        [helper.make_tensor_value_info(name, elem, None) for name in (after, y_i)])
+    g.op("Scan", [ones, x], body=body, num_scan_inputs=1, scan_input_axes=[axis],
+         scan_output_axes=[axis])       # its first output: the last product
+    scan = g.nodes[-1]
+    products = g._unique(f"{scan.name}_output_1")
+    scan.output.append(products)
+    return products
+
+
 def norm(g, node, x):
     # the vector p-norm over the axes: ReduceL1 / ReduceL2, ReduceMax / ReduceMin of |x| for
     # ord +-inf, the count of nonzeros for ord 0, else (ReduceSum |x|^p)^(1/p); over no axes
@@ -820,9 +859,13 @@ def batch_norm(g, node, x, mean, var, weight, bias):
 
 
 def getitem(g, node, x):
-    """x[index] for ints, slices, None and Ellipsis (Slice, Gather, Unsqueeze), or for one
-    integer array among slices (Gather along its axis)."""
+    """x[index] for ints, slices, None and Ellipsis (Slice, Gather, Unsqueeze), for one
+    integer array among slices (Gather along its axis), or for take_along_axis's index, one
+    integer array per axis (GatherElements)."""
     index, shape = node.fn.params["index"], node.fn.inputs[0].shape
+    taken = _taken_along(g, shape, index)
+    if taken is not None:
+        return _take_along_axis(g, node, x, *taken)
     arrays = [e for e in index if isinstance(e, np.ndarray) and e.ndim > 0]
     takes = [e for e in index if not isinstance(e, slice) and e is not None
              and e is not Ellipsis and np.ndim(e) == 0]
@@ -831,8 +874,8 @@ def getitem(g, node, x):
         raise ValueError(
             f"onnx.export: GetItem (module {node.module!r}) with index {index!r:.100} has no "
             f"ONNX mapping; expected ints, slices, None and Ellipsis, or one integer array "
-            f"among slices (boolean masks give shapes that depend on the data); index with "
-            f"those, or use ops.where for a mask")
+            f"among slices, or take_along_axis's index (boolean masks give shapes that depend "
+            f"on the data); index with those, or use ops.where for a mask")
     used = sum(1 for e in index if e is not None and e is not Ellipsis)
     entries = []                        # Ellipsis -> the full slices it stands for
     for e in index:
@@ -867,6 +910,72 @@ def getitem(g, node, x):
     if new_axes:
         out = g.op("Unsqueeze", [out, g.ints(new_axes, "axes")])
     return out
+
+
+def _taken_along(g, shape, index) -> tuple[int, np.ndarray] | None:
+    """(axis, positions) when `index` is take_along_axis's (rearrange.open_mesh): one integer
+    array per axis of x, each but the one on `axis` an arange(n_d) along its own axis d; None
+    for any other index. The single array of a 1-D x counts only when an op returned it (a
+    constant one is the plain Gather that getitem writes)."""
+    ndim = len(shape)
+    if ndim == 0 or len(index) != ndim or not all(
+            isinstance(e, np.ndarray) and e.dtype.kind in "iu" and e.ndim == ndim for e in index):
+        return None
+    if ndim == 1:
+        return (0, index[0]) if g.array_tensor(index[0]) is not None else None
+    meshes = [e.shape == tuple(n if i == d else 1 for i in range(ndim))
+              and np.array_equal(e.reshape(-1), np.arange(n))
+              for d, (e, n) in enumerate(zip(index, shape, strict=True))]
+    others = [d for d, mesh in enumerate(meshes) if not mesh]
+    if len(others) > 1:
+        return None
+    if not others:                      # x taken as it is: along the op's array, if one is
+        others = [next((d for d, e in enumerate(index) if g.array_tensor(e) is not None),
+                       ndim - 1)]
+    return others[0], index[others[0]]
+
+
+def _take_along_axis(g, node, x, axis: int, positions: np.ndarray) -> str:
+    # out[..., i, ...] = x[..., positions[..., i, ...], ...]: ONNX GatherElements, whose indices
+    # have the output's shape (it does not broadcast), so positions are broadcast first
+    # (Expand); it counts a negative index from the end (from opset 11 on), as numpy does
+    source = node.fn.inputs[0]
+    found = g.array_tensor(positions)
+    if found is None:                   # a constant of the graph
+        _warn_of_batch_sized_positions(g, node, positions)
+        indices = g.constant(positions.astype(np.int64), "indices")
+    else:                               # an op's output (topk's indices)
+        indices = found[0]
+    # Expand broadcasts both ways: a 1 keeps the indices' own size (the batch's, at run time,
+    # for topk's), the output's size where they have 1; indices of size 1 on x's batch axis
+    # (not the one taken along) broadcast over the batch, whatever the example's size
+    sizes = [1 if p == n else n for p, n in zip(positions.shape, node.shape, strict=True)]
+    over_the_batch = g.is_batched(source) and axis != 0 and positions.shape[0] == 1
+    if over_the_batch or any(size != 1 for size in sizes):
+        if over_the_batch:              # x's batch size, read at run time
+            batch = g.op("Slice", [g.op("Shape", [x]), g.ints([0], "starts"),
+                                   g.ints([1], "ends")])
+            shape = g.op("Concat", [batch, g.ints(sizes[1:], "sizes")], axis=0)
+        else:
+            shape = g.ints(sizes, "shape")
+        indices = g.op("Expand", [indices, shape])
+    return g.op("GatherElements", [x, indices], axis=axis)
+
+
+def _warn_of_batch_sized_positions(g, node, positions: np.ndarray) -> None:
+    """Constant positions whose first axis has the batch size may have been computed from the
+    example input (numpy's argsort of x.data): warn, as of any such constant."""
+    if (g.guess and g.batch_size > 1 and g.is_batched(node.fn.inputs[0])
+            and positions.shape[0] == g.batch_size):
+        warnings.warn(
+            f"onnx.export: take_along_axis (module {node.module!r}) takes constant indices of "
+            f"shape {positions.shape}; their first axis has the batch size, so they may have "
+            f"been computed from the example input outside the recorded ops (e.g. by numpy on "
+            f"x.data, or indices of ops.topk whose values the model does not use), and the "
+            f"exported model would replay them for every input; take them from ops.topk in "
+            f"forward (a sorting order is ops.topk with k the axis's length and largest=False) "
+            f"and use its values too: the file then computes them with that ONNX TopK",
+            UserWarning, stacklevel=6)
 
 
 def embedding(g, node, ids, weight):
@@ -1046,6 +1155,7 @@ CONVERTERS = {
     # ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at 1e4 in float32
     reduce.LogSumExp: _reduce("ReduceLogSumExp"),
     reduce.CumSum: cumsum,
+    reduce.CumProd: cumprod,
     reduce.Norm: norm,
     loss.Softmax: softmax,
     loss.LogSoftmax: log_softmax,

@@ -329,7 +329,9 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
     torch.topk: (values, indices), values a Value, indices an int64 numpy array, both of x's
     shape with k on `axis`. sorted=True orders them largest first (smallest first for
     largest=False); sorted=False leaves them in numpy.argpartition's order. Ties: the first
-    position wins. The gradient goes back to the positions taken.
+    position wins. The gradient goes back to the positions taken. The op keeps the indices as
+    `returned_indices`, so that ONNX export gives them (and take_along_axis with them) from
+    the TopK node.
 
     Raises
     ------
@@ -350,7 +352,11 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
             raise TypeError(f"topk: {name} is {type(flag).__name__} {flag!r:.40}; expected "
                             f"True or False")
     settings = {"k": int(k), "axis": axis, "largest": bool(largest), "sorted": bool(sorted)}
-    return TopK.apply(x, **settings), topk_positions(_data_of(x), **settings)
+    values = TopK.apply(x, **settings)
+    indices = topk_positions(_data_of(x), **settings)
+    if values.fn is not None:           # kept on the op, so ONNX export gives them from TopK
+        values.fn.returned_indices = indices
+    return values, indices
 
 
 def _shape_of(x) -> tuple[int, ...]:
