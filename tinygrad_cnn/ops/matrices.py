@@ -1,7 +1,7 @@
 """Functions of matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky, eigh, svd and
 matrix_power. Each takes a matrix or a stack of them (..., M, N), square but for svd. Every
-rule is written with matmul, transposes and these ops themselves, so it differentiates to
-every order."""
+rule is written with matmul, transposes, getitem, where and these ops themselves, so it
+differentiates to every order."""
 
 from __future__ import annotations
 
