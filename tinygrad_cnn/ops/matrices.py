@@ -203,8 +203,8 @@ def _cofactors(a, d):
                                  shape=a.shape)
     chosen = by_minors[..., None, None]
     invertible = Where.run(chosen, np.eye(a.shape[-1], dtype=a.dtype), a)  # those never inverted
-    # a Where, not a sum: at a matrix replaced by I the term below is det(A) I, whose derivative
-    # (I times det's) is not 0 even where det(A) is
+    # a Where, not a sum: at a matrix replaced by I the term below is det(A) I, and its
+    # derivative (I times det's) is not 0 even where det(A) is
     return Where.run(chosen, from_minors,
                      d.reshape(d.shape + (1, 1)) * matrix_transpose(Inv.run(invertible)))
 
@@ -214,9 +214,9 @@ def _needs_minors(a, d) -> np.ndarray:
     with det(A) = 0, which have no inverse, and, when the rule is recorded to be differentiated
     again (a is then a Value), those whose condition number exceeds 1/sqrt(eps) (about 7e7 in
     float64). There the derivative of det(A) A^{-T}, which multiplies det(A) by two inverses,
-    loses as many digits as the condition number has: at a matrix singular up to rounding
-    (det ~ 1e-16, not 0) it is wrong in the first digit, though det(A) A^{-T} itself keeps its
-    digits, so an ordinary backward keeps the cheaper rule there."""
+    loses up to log10 cond(A) digits: at a matrix singular up to rounding (det ~ 1e-16, not 0)
+    it is wrong in the first digit. det(A) A^{-T} itself keeps its digits there, so an ordinary
+    backward keeps the cheaper rule."""
     needed = data_of(d) == 0
     if isinstance(a, Value) and a.size > 0:             # numpy's cond refuses 0 x 0 matrices
         needed = needed | (np.linalg.cond(a.data, 1) > 1 / np.sqrt(np.finfo(a.dtype).eps))
