@@ -123,9 +123,9 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     d t / d p = 1, and from the padding: the clip's is 0 outside and on [0, L - 1]'s ends, the
     reflection's +-1, as PyTorch's; "nearest" gives the grid a zero gradient.
 
-    A NaN or infinite grid coordinate reads NaN (bilinear, bicubic) or 0 (nearest); PyTorch's
-    kernels agree under "zeros" padding, but under "border" and "reflection" they clamp it to
-    the first pixel.
+    A NaN grid coordinate reads NaN (bilinear, bicubic) or 0 (nearest), and so does an
+    infinite one under "reflection"; PyTorch's kernels agree under "zeros" padding, but under
+    "border" (NaN) and "reflection" (NaN, infinity) they read the first pixel instead.
 
     Raises
     ------
