@@ -186,6 +186,11 @@ def test_gather_pixels_reads_whole_positions_and_zero_outside():
     assert out.data.tolist() == [[[2.0, 3.0, 3.0, 0.0, 0.0]]]
     out.backward(np.ones((1, 1, 5)))
     assert x.grad.tolist() == [[[[0.0, 0.0, 1.0], [2.0, 0.0, 0.0]]]]     # repeats add up
+    with pytest.raises(ValueError, match=r"input of shape \(1, 1, 2, 3\) with positions of "
+                                         r"shapes \(1, 5\); expected one position array per"):
+        ops.sampling.gather_pixels(x, rows)
+    with pytest.raises(ValueError, match=r"shapes \(1, 5\), \(2, 5\); expected"):
+        ops.sampling.gather_pixels(x, rows, np.zeros((2, 5)))
 
 
 def test_errors():

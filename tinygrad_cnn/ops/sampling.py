@@ -64,6 +64,13 @@ def gather_pixels(input, *positions) -> Value:
     p_k[n, o]], and 0 where a position lies outside S; one float array (or Value) of positions
     per spatial axis of S, each (N, *OUT) -> (N, C, *OUT). grid_sample's read of the
     neighbours; the positions get a zero gradient."""
+    shape, shapes = np.shape(data_of(input)), [np.shape(data_of(p)) for p in positions]
+    if (len(shape) != 2 + len(positions) or len(set(shapes)) != 1
+            or shapes[0][:1] != shape[:1]):
+        raise ValueError(f"gather_pixels: input of shape {shape} with positions of shapes "
+                         f"{', '.join(map(str, shapes)) or 'none'}; expected one position array "
+                         f"per spatial axis of the input, all of one shape (N, *OUT) with the "
+                         f"input's N")
     return GatherPixels.apply(input, *positions)
 
 
