@@ -3,6 +3,7 @@ embedding models whose input is integer ids, 1-D convolutions and pools) at the 
 size and at others; the file passes onnx.checker with full_check and declares the opset asked
 for; parameters keep their names; clear errors for what cannot be exported."""
 
+import math
 import os
 import re
 import subprocess
@@ -2505,4 +2506,35 @@ def test_rearranging_ops_match_onnx_runtime_at_two_batch_sizes(tmp_path, fn):
     tc.onnx.export(model, rng.standard_normal((2, 3, 4)).astype(np.float32), path)
     for batch in (2, 5):
         x = rng.standard_normal((batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("spatial, mode, padding_mode, align_corners", [
+    ((6, 7), "bilinear", "zeros", False), ((6, 7), "nearest", "reflection", True),
+    ((6, 7), "bicubic", "border", False), ((3, 4, 5), "bilinear", "reflection", False),
+])
+def test_a_spatial_transformer_exports_with_its_grid_computed_at_run_time(
+        tmp_path, spatial, mode, padding_mode, align_corners):
+    """affine_grid and grid_sample export as their parts (MatMul for the grid; Floor or Round,
+    Clip, Abs, Mod, Min for the positions; GatherElements for GatherPixels), so theta, made
+    from each input by the localisation layer, moves the grid in ONNX Runtime too."""
+    dims = len(spatial)
+
+    class Transformer(nn.Module):
+        def __init__(self):
+            self.loc = nn.Linear(2 * math.prod(spatial), dims * (dims + 1),
+                                 rng=np.random.default_rng(21))
+
+        def forward(self, x):                            # x (N, 2, *spatial)
+            theta = self.loc(ops.flatten(x, 1)).reshape(-1, dims, dims + 1) * 2
+            grid = ops.affine_grid(theta, (x.shape[0], 2, *spatial[:-1], 4), align_corners)
+            return ops.grid_sample(x, grid, mode, padding_mode, align_corners)
+
+    model, rng, path = Transformer().eval(), np.random.default_rng(22), tmp_path / "stn.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((3, 2, *spatial)).astype(np.float32), path)
+    assert {"MatMul", "GatherElements", "Clip" if padding_mode != "zeros" else "Floor"} <= {
+        node.op_type for node in proto.graph.node}
+    for batch in (3, 1, 5):
+        x = rng.standard_normal((batch, 2, *spatial)).astype(np.float32)
         assert max_difference(model, path, x) < TOLERANCE

@@ -28,6 +28,7 @@ from tinygrad_cnn.ops import (
     pool_kernels,
     rearrange,
     reduce,
+    sampling,
     shape,
 )
 from tinygrad_cnn.ops.axes import checked_axes
@@ -1047,6 +1048,32 @@ def fold(g, node, x):
                 pads=[ph, pw, ph, pw], output_padding=extra)
 
 
+def gather_pixels(g, node, x, *positions):
+    # input (N, C, *S) at whole-number positions (N, *OUT), 0 outside: a GatherElements along
+    # the flattened S at row-major indices made from the positions (a position outside reads
+    # pixel 0, which a Where then zeroes; the positions come from the grid at run time)
+    (_, c, *sizes), out = node.fn.inputs[0].shape, node.shape[2:]
+    dtype = node.fn.inputs[1].dtype
+    zero = g.scalar(0, dtype, "zero")
+    inside = None
+    for p, size in zip(positions, sizes, strict=True):
+        here = g.op("And", [g.op("GreaterOrEqual", [p, zero]),
+                            g.op("Less", [p, g.scalar(size, dtype, "size")])])
+        inside = here if inside is None else g.op("And", [inside, here])
+    flat = None
+    for p, size in zip(positions, sizes, strict=True):
+        index = g.cast(g.op("Where", [inside, p, zero]), np.int64)
+        flat = index if flat is None else g.op(
+            "Add", [g.op("Mul", [flat, g.scalar(size, np.int64, "size")]), index])
+    flat = g.op("Reshape", [flat, g.ints([0, 1, -1], "shape")])            # (N, 1, P)
+    flat = g.op("Expand", [flat, g.ints([1, c, 1], "channels")])          # (N, C, P)
+    pixels = g.op("Reshape", [x, g.ints([0, c, -1], "shape")])            # (N, C, prod(S))
+    read = g.op("GatherElements", [pixels, flat], axis=2)
+    mask = g.op("Reshape", [inside, g.ints([0, 1, -1], "shape")])
+    read = g.op("Where", [mask, read, g.scalar(0, node.dtype, "zero")])
+    return g.op("Reshape", [read, g.ints([0, c, *out], "shape")])         # (N, C, *OUT)
+
+
 def identity(g, node, x):
     return g.op("Identity", [x])
 
@@ -1166,6 +1193,7 @@ CONVERTERS = {
     indexing.Pad: pad,
     Unfold: unfold,
     Fold: fold,
+    sampling.GatherPixels: gather_pixels,
     batchnorm.BatchNorm: batch_norm,
 }
 

@@ -184,6 +184,7 @@ from tinygrad_cnn.ops.reduce import (
     var,
 )
 from tinygrad_cnn.ops.resample import interpolate
+from tinygrad_cnn.ops.sampling import affine_grid, grid_sample
 from tinygrad_cnn.ops.shape import (
     broadcast_to,
     channel_shuffle,
@@ -225,4 +226,5 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist",
            "rms_norm", "local_response_norm", "dropout3d",
            "floor", "ceil", "trunc", "rint", "round", "sign", "floor_divide", "log2", "log10",
-           "exp2", "reciprocal", "cbrt", "hypot", "sinc", "fmod", "remainder", "xlogy", "logit"]
+           "exp2", "reciprocal", "cbrt", "hypot", "sinc", "fmod", "remainder", "xlogy", "logit",
+           "affine_grid", "grid_sample"]
