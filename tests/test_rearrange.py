@@ -260,3 +260,14 @@ def test_argsort_rejects_an_axis_out_of_range():
     with pytest.raises(ValueError, match=r"argsort: axis 2 is out of range; expected an int in "
                                          r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         ops.argsort(np.ones((2, 3)), 2)
+
+
+def test_topk_indices_are_a_copy_that_backward_does_not_read():
+    x = tc.Value([[1.0, 5.0, 3.0, 4.0]])
+    values, indices = ops.topk(x, 2)
+    assert indices.tolist() == [[1, 3]]
+    indices[:] = 0                                  # the caller's array, not the op's positions
+    values.backward(np.array([[1.0, 2.0]]))
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0, 2.0]]
+    with tc.no_grad():
+        assert ops.topk(x, 2)[1].tolist() == [[1, 3]]

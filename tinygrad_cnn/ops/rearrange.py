@@ -353,9 +353,11 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
                             f"True or False")
     settings = {"k": int(k), "axis": axis, "largest": bool(largest), "sorted": bool(sorted)}
     values = TopK.apply(x, **settings)
-    indices = topk_positions(_data_of(x), **settings)
-    if values.fn is not None:           # kept on the op, so ONNX export gives them from TopK
-        values.fn.returned_indices = indices
+    if values.fn is None:                  # no graph recorded: the positions are found here
+        return values, topk_positions(_data_of(x), **settings)
+    # forward's positions, copied (backward reads the op's own), and kept on the op too, so that
+    # ONNX export gives them from the TopK node
+    values.fn.returned_indices = indices = values.fn.positions.copy()
     return values, indices
 
 
