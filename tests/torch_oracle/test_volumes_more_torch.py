@@ -1,12 +1,13 @@
 """conv_transpose3d (strided, padded, output_padding, dilated, grouped, unbatched),
 adaptive_max_pool3d (ties, NaN, indices) and max_unpool3d against PyTorch float64, each to
 second order; nn.ConvTranspose3d (PyTorch's weights, state dicts both ways, reprs, initial range,
-forward's output_size), AdaptiveMaxPool3d and MaxUnpool3d with their reprs and gradients."""
+forward's output_size) and MaxUnpool3d with its repr and gradients (AdaptiveMaxPool3d's layer is
+with the other 3-D pools' in test_volumes_torch.py)."""
 
 import numpy as np
 import pytest
 from test_cnn_ops import TIGHT, compare_with_torch
-from test_layers import check_state_dicts_then_gradients, compare_forward_and_gradients
+from test_layers import check_initial_range, check_state_dicts_then_gradients
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
@@ -107,14 +108,11 @@ def test_conv_transpose3d_layer_state_dicts_reprs_and_gradients(torch, rng, args
 
 def test_conv_transpose3d_layer_initial_range_and_output_size(torch, rng):
     tc.manual_seed(0)
+    torch.manual_seed(0)
     ours = nn.ConvTranspose3d(4, 6, (3, 2, 3), stride=2, groups=2)
-    bound = 1 / np.sqrt(6 // 2 * 18)           # PyTorch's default: fan_in = C_out/groups*K
     theirs = torch.nn.ConvTranspose3d(4, 6, (3, 2, 3), stride=2, groups=2).float()
-    for name in ("weight", "bias"):
-        our, their = getattr(ours, name).data, theirs.get_parameter(name).detach().numpy()
-        assert our.shape == their.shape and our.dtype == np.float32
-        assert np.abs(our).max() <= bound and np.abs(their).max() <= bound
-    assert np.abs(ours.weight.data).max() > 0.95 * bound
+    bound = 1 / np.sqrt(6 // 2 * 18)           # PyTorch's default: fan_in = C_out/groups*K
+    check_initial_range(ours, theirs, bound)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     x = rng.standard_normal((2, 4, 2, 3, 2)).astype(np.float32)
     for size in [(6, 6, 6), (2, 6, 5, 6, 5)]:
@@ -124,18 +122,6 @@ def test_conv_transpose3d_layer_initial_range_and_output_size(torch, rng):
     np.testing.assert_allclose(ours(x[0], output_size=(5, 7, 6)).data,
                                theirs(torch.from_numpy(x[0]), output_size=(5, 7, 6)).detach(),
                                rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("make, x_shape", [
-    (lambda m: m.AdaptiveMaxPool3d((2, None, 3)), (2, 3, 5, 4, 7)),
-    (lambda m: m.AdaptiveMaxPool3d(1), (3, 4, 5, 6)),
-])
-def test_adaptive_max_pool3d_layer_reprs_and_gradients(torch, rng, make, x_shape):
-    ours, theirs = make(nn), make(torch.nn)
-    assert repr(ours) == repr(theirs)
-    x = rng.standard_normal(x_shape)
-    shape = tuple(theirs(torch.from_numpy(x)).shape)
-    compare_forward_and_gradients(torch, ours, theirs, x, rng.standard_normal(shape))
 
 
 def test_max_pool3d_and_max_unpool3d_layers_round_trip_as_pytorch(torch, rng):

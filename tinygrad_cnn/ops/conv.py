@@ -176,6 +176,20 @@ def transposed_size(x_shape, w_shape, stride, padding, output_padding,
                  for a in range(len(stride)))
 
 
+def _check_output_not_empty(fn: str, size, x_shape, kernel_size, stride, padding, dilation,
+                            dilations) -> None:
+    """A transposed convolution's output size (one per spatial axis) is at least 1 on every
+    axis; stride, padding and dilation as the caller gave them, for the message."""
+    if min(size) >= 1:
+        return
+    kernel = f"kernel {sizes_text(kernel_size)}"
+    if set(dilations) != {1}:
+        kernel += f" with dilation {dilation!r}"
+    raise ValueError(f"{fn}: the output would be {sizes_text(size)} (input {x_shape}, {kernel}, "
+                     f"stride {stride!r}, padding {padding!r}); expected at least "
+                     f"{sizes_text((1,) * len(size))}; use less padding")
+
+
 def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
            padding: int | tuple[int, int] | str = 0, dilation: int | tuple[int, int] = 1,
            groups: int = 1) -> Value:
@@ -426,13 +440,8 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                          f"output_padding < max(its stride, its dilation), as PyTorch")
     batch = xa.shape if xa.ndim == 4 else (1, *xa.shape)      # an unbatched image: a batch of 1
     size = transposed_size(batch, wa.shape, steps, pads, extra, dilations)
-    if min(size) < 1:
-        kernel = f"kernel {wa.shape[2]}x{wa.shape[3]}"
-        if dilations != (1, 1):
-            kernel += f" with dilation {dilation!r}"
-        raise ValueError(f"conv_transpose2d: the output would be {size[0]}x{size[1]} (input "
-                         f"{xa.shape}, {kernel}, stride {stride!r}, padding {padding!r}); "
-                         f"expected at least 1x1; use less padding")
+    _check_output_not_empty("conv_transpose2d", size, xa.shape, wa.shape[2:], stride, padding,
+                            dilation, dilations)
     params = _dilated({"stride": stride, "padding": padding, "output_padding": output_padding},
                       dilation, dilations)
 
@@ -542,13 +551,8 @@ def conv_transpose3d(x, w, b=None, stride: int | tuple[int, int, int] = 1,
                          f"{most[0] if len(set(most)) == 1 else most}")
     batch = xa.shape if xa.ndim == 5 else (1, *xa.shape)      # an unbatched volume: a batch of 1
     size = transposed_size(batch, wa.shape, steps, pads, extra, dilations)
-    if min(size) < 1:
-        kernel = f"kernel {sizes_text(wa.shape[2:])}"
-        if dilations != (1, 1, 1):
-            kernel += f" with dilation {dilation!r}"
-        raise ValueError(f"{fn}: the output would be {sizes_text(size)} (input {xa.shape}, "
-                         f"{kernel}, stride {stride!r}, padding {padding!r}); expected at least "
-                         f"1x1x1; use less padding")
+    _check_output_not_empty(fn, size, xa.shape, wa.shape[2:], stride, padding, dilation,
+                            dilations)
     return on_image_batch(x, 3, lambda volumes: _depth_windows_transpose(
         volumes, w, b, steps, pads, extra, dilations, groups, size[0]))
 

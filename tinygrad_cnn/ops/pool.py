@@ -875,9 +875,8 @@ class MaxPool3d(Function):
     """
 
     def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
-        out, places = kernels.max_pool3d(x, kernel_size, stride, padding, ceil_mode, dilation)
-        n, c, od = out.shape[:3]
-        self.places = places.reshape(n, c, od, -1)             # (N, C, OD, OH*OW)
+        out, self.places = kernels.max_pool3d(x, kernel_size, stride, padding, ceil_mode,
+                                              dilation)
         return out
 
     # out = x at each window's first maximum  =>  dx = g scattered there (overlaps add up)
@@ -900,9 +899,7 @@ class AdaptiveMaxPool3d(Function):
     """
 
     def forward(self, x, output_size):
-        out, places = kernels.adaptive_max_pool3d(x, output_size)
-        n, c, od = out.shape[:3]
-        self.places = places.reshape(n, c, od, -1)             # (N, C, OD, OH*OW)
+        out, self.places = kernels.adaptive_max_pool3d(x, output_size)
         return out
 
     # out = x at each bin's first maximum  =>  dx = g scattered there (overlapping bins add up)
@@ -913,11 +910,12 @@ class AdaptiveMaxPool3d(Function):
 
 def volume_scatter(grad, places: np.ndarray, x_shape: tuple[int, ...]):
     """The 3-D max pools' input gradient: g (N, C, OD, OH, OW) added at its places
-    d*H*W + h*W + w (places (N, C, OD, OH*OW), an integer constant) of volumes of x_shape
+    d*H*W + h*W + w (places of g's shape, an integer constant) of volumes of x_shape
     (N, C, D, H, W). Read as (N, C, D, H*W) -- each volume flattened into D rows -- a volume's
     places are those of a plane, so the scatter is adaptive_max_pool2d's op
     (AdaptiveMaxPool2dScatter), whose backward, the gather, gives the second order."""
     n, c, d, h, w = x_shape
+    places = places.reshape(*places.shape[:3], -1)             # (N, C, OD, OH*OW)
     g = grad.reshape(*places.shape)                            # (N, C, OD, OH*OW)
     dx = AdaptiveMaxPool2dScatter.run(g, places, x_shape=(n, c, d, h * w))
     return dx.reshape(n, c, d, h, w)
