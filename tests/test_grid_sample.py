@@ -230,6 +230,15 @@ def test_errors():
     with pytest.raises(ValueError, match=r"theta of shape \(2, 2, 3\) does not fit size "
                                          r"\(3, 1, 4, 5\); expected theta \(3, 2, 3\)"):
         ops.affine_grid(theta, (3, 1, 4, 5))
+    with pytest.raises(ValueError, match=r"theta of shape \(2, 3\) .* element; for one matrix, "
+                                         r"add the batch axis: theta\[None\]$"):
+        ops.affine_grid(theta[0], (1, 1, 4, 5))
+    assert ops.affine_grid(theta[0][None], (1, 1, 4, 5)).shape == (1, 4, 5, 2)
+    homogeneous = np.tile(np.eye(3), (2, 1, 1))
+    with pytest.raises(ValueError, match=r"theta of shape \(2, 3, 3\) .* drop their last row: "
+                                         r"theta\[:, :2\]$"):
+        ops.affine_grid(homogeneous, (2, 1, 4, 5))
+    assert ops.affine_grid(homogeneous[:, :2], (2, 1, 4, 5)).shape == (2, 4, 5, 2)
     for size in [(2, 1, 4), (2, 1, 0, 5), (2, 1, 4.0, 5), 5]:
         with pytest.raises(ValueError, match="size=.*expected the output's shape"):
             ops.affine_grid(theta, size)
