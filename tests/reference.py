@@ -1,5 +1,5 @@
-"""Naive nested-loop conv2d (with its weight gradient and its transpose), conv3d, max_pool3d,
-avg_pool3d, max_pool2d (with
+"""Naive nested-loop conv2d (with its weight gradient and its transpose), conv3d and its
+transpose, max_pool3d, avg_pool3d, adaptive_max_pool3d, max_unpool3d, max_pool2d (with
 dilation and PyTorch's indices), max_unpool2d, avg_pool2d (with PyTorch's ceil_mode and
 count_include_pad), adaptive_avg_pool2d, adaptive_max_pool2d (with PyTorch's indices) and
 matmul, written straight from their definitions and sharing no code with the library: slow on
@@ -377,4 +377,78 @@ def avg_pool3d(x, kernel, stride, padding=(0, 0, 0), ceil_mode=False, count_incl
                     divisor = math.prod(e - a for a, e in zip(lo, hi, strict=True))
                 window = x[:, :, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
                 out[:, :, s, i, j] = window.sum(axis=(2, 3, 4)) / divisor
+    return out
+
+
+def conv_transpose3d(x, w, b=None, stride=(1, 1, 1), padding=(0, 0, 0),
+                     output_padding=(0, 0, 0), dilation=(1, 1, 1), groups=1):
+    """Each input element scatters its kernel: out[n, o, s*SD + r*DD - PD, i*SH + p*DH - PH,
+    j*SW + q*DW - PW] += x[n, c, s, i, j] w[c, o', r, p, q] for the output channels o of c's
+    group (o' = o within the group), dropping what lands outside: x (N, C_in, D, H, W),
+    w (C_in, C_out / groups, KD, KH, KW) -> (N, C_out, OD, OH, OW),
+    OD = (D - 1)*SD - 2*PD + DD*(KD - 1) + 1 + output_padding (likewise OH, OW). Settings are
+    triples."""
+    n, channels, *size = x.shape
+    _, per_group, *kernel = w.shape
+    out_size = [(m - 1) * st - 2 * p + d * (k - 1) + 1 + e for m, st, p, d, k, e in
+                zip(size, stride, padding, dilation, kernel, output_padding, strict=True)]
+    out = np.zeros((n, per_group * groups, *out_size))
+    for b_ in range(n):
+        for c in range(channels):
+            first = c // (channels // groups) * per_group      # the group's first output channel
+            for s in range(size[0]):
+                for i in range(size[1]):
+                    for j in range(size[2]):
+                        for o in range(per_group):
+                            for r in range(kernel[0]):
+                                for p in range(kernel[1]):
+                                    for q in range(kernel[2]):
+                                        at = (s * stride[0] + r * dilation[0] - padding[0],
+                                              i * stride[1] + p * dilation[1] - padding[1],
+                                              j * stride[2] + q * dilation[2] - padding[2])
+                                        if all(0 <= a < m for a, m in zip(at, out_size,
+                                                                          strict=True)):
+                                            out[(b_, first + o, *at)] += (x[b_, c, s, i, j]
+                                                                          * w[c, o, r, p, q])
+    if b is not None:
+        out += np.reshape(b, (-1, 1, 1, 1))
+    return out
+
+
+def adaptive_max_pool3d(x, output_size):
+    """out[n,c,s,i,j] = the maximum of x[n, c, t, r, q] over the depths t from floor(s*D/OD) up
+    to (not including) ceil((s+1)*D/OD), the rows and the columns likewise, visiting the bin in
+    row-major order and taking a value only where it is larger than the maximum so far or a NaN
+    (as PyTorch's loop): x (N, C, D, H, W) -> (out, indices), indices holding the place
+    t*H*W + r*W + q of the value taken last."""
+    n, c, *size = x.shape
+    out = np.zeros((n, c, *output_size), dtype=x.dtype)
+    indices = np.zeros((n, c, *output_size), dtype=np.int64)
+    bins = [[(math.floor(k * m / o), math.ceil((k + 1) * m / o)) for k in range(o)]
+            for m, o in zip(size, output_size, strict=True)]
+    for b in range(n):
+        for ch in range(c):
+            for s, (d0, d1) in enumerate(bins[0]):
+                for i, (h0, h1) in enumerate(bins[1]):
+                    for j, (w0, w1) in enumerate(bins[2]):
+                        best, place = x[b, ch, d0, h0, w0], (d0 * size[1] + h0) * size[2] + w0
+                        for t in range(d0, d1):
+                            for r in range(h0, h1):
+                                for q in range(w0, w1):
+                                    value = x[b, ch, t, r, q]
+                                    if value > best or value != value:     # a NaN
+                                        best, place = value, (t * size[1] + r) * size[2] + q
+                        out[b, ch, s, i, j], indices[b, ch, s, i, j] = best, place
+    return out, indices
+
+
+def max_unpool3d(x, indices, output_size):
+    """out[n, c, t, r, q] = x[n, c, s, i, j] for t*OH*OW + r*OW + q = indices[n, c, s, i, j],
+    zeros elsewhere, visiting x row-major (so the last of equal indices is left): x, indices
+    (N, C, D, H, W) -> (N, C, OD, OH, OW), output_size (OD, OH, OW)."""
+    od, oh, ow = output_size
+    out = np.zeros((*x.shape[:2], od, oh, ow), dtype=x.dtype)
+    for n, c, s, i, j in np.ndindex(x.shape):
+        k = indices[n, c, s, i, j]
+        out[n, c, k // (oh * ow), k // ow % oh, k % ow] = x[n, c, s, i, j]
     return out

@@ -94,7 +94,9 @@ NORM_ERRORS = [
     (TypeError, lambda: ops.norm(np.ones(3), "fro"), r"norm: ord is 'fro'; expected a real "
      r"number \(a vector norm\); matrix norms are not provided"),
     (TypeError, lambda: ops.norm(np.ones(3), True), r"norm: ord is True; expected a real"),
-    (ValueError, lambda: ops.norm(np.ones((2, 3)), 2, axis=2), r"norm: axis 2 is out of range"),
+    (ValueError, lambda: ops.norm(np.ones((2, 3)), 2, axis=2),
+     r"norm: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (ValueError, lambda: ops.norm(np.ones((2, 0)), math.inf, axis=1),
      r"norm: input of shape \(2, 0\) has no elements along axis 1"),
 ]
@@ -159,7 +161,8 @@ DISTANCE_ERRORS = [
      r"cosine_similarity: x1 has shape \(3, 4\) and x2 has shape \(2, 4\), which do not "
      r"broadcast together; expected"),
     (lambda: ops.cosine_similarity(np.ones(3), np.ones(3), axis=1),
-     r"cosine_similarity: axis 1 is out of range"),
+     r"cosine_similarity: axis 1 is out of range; expected an int in \[-1, 1\) for an input "
+     r"of shape \(3,\)$"),
     (lambda: ops.pairwise_distance(np.ones((3, 4)), np.ones((3, 5))),
      r"pairwise_distance: x1 has shape \(3, 4\) and x2 has shape \(3, 5\), which do not "
      r"broadcast"),

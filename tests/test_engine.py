@@ -728,6 +728,19 @@ def test_numbers_length_arrays_iteration_and_transpose():
     assert x.T.shape == (3, 2) and x.T.data.tolist() == x.data.T.tolist()
 
 
+def test_item_assignment_raises_and_its_suggested_fixes_work():
+    x = tc.Value([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"Value does not support item assignment \(x\[index\] "
+                                        r"= v\): .* x = ops.where\(mask, v, x\) .* write "
+                                        r"x.data\[index\] = v"):
+        x[0] = 5.0
+    y = tc.ops.where(np.array([True, False, False]), 5.0, x)
+    y.sum().backward()
+    assert y.data.tolist() == [5.0, 2.0, 3.0] and x.grad.tolist() == [0.0, 1.0, 1.0]
+    x.data[0] = 5.0
+    assert x.data.tolist() == [5.0, 2.0, 3.0]
+
+
 def test_abs_pos_ravel_mt_dot_and_tolist_are_numpys(rng):
     data = rng.standard_normal((2, 3, 4))
     x = tc.Value(data)
@@ -745,7 +758,7 @@ def test_abs_pos_ravel_mt_dot_and_tolist_are_numpys(rng):
     np.testing.assert_array_equal(x.grad, expected)
     with pytest.raises(ValueError, match=r"mT: the Value has shape \(4,\); expected at least 2 "
                                          r"axes .*; for all axes reversed use .T"):
-        w.mT
+        _ = w.mT
 
 
 @pytest.mark.parametrize("convert", [float, int, bool, lambda v: v.item()])

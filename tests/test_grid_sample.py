@@ -186,6 +186,11 @@ def test_gather_pixels_reads_whole_positions_and_zero_outside():
     assert out.data.tolist() == [[[2.0, 3.0, 3.0, 0.0, 0.0]]]
     out.backward(np.ones((1, 1, 5)))
     assert x.grad.tolist() == [[[[0.0, 0.0, 1.0], [2.0, 0.0, 0.0]]]]     # repeats add up
+    with pytest.raises(ValueError, match=r"input of shape \(1, 1, 2, 3\) with positions of "
+                                         r"shapes \(1, 5\); expected one position array per"):
+        ops.sampling.gather_pixels(x, rows)
+    with pytest.raises(ValueError, match=r"shapes \(1, 5\), \(2, 5\); expected"):
+        ops.sampling.gather_pixels(x, rows, np.zeros((2, 5)))
 
 
 def test_errors():
@@ -225,6 +230,15 @@ def test_errors():
     with pytest.raises(ValueError, match=r"theta of shape \(2, 2, 3\) does not fit size "
                                          r"\(3, 1, 4, 5\); expected theta \(3, 2, 3\)"):
         ops.affine_grid(theta, (3, 1, 4, 5))
+    with pytest.raises(ValueError, match=r"theta of shape \(2, 3\) .* element; for one matrix, "
+                                         r"add the batch axis: theta\[None\]$"):
+        ops.affine_grid(theta[0], (1, 1, 4, 5))
+    assert ops.affine_grid(theta[0][None], (1, 1, 4, 5)).shape == (1, 4, 5, 2)
+    homogeneous = np.tile(np.eye(3), (2, 1, 1))
+    with pytest.raises(ValueError, match=r"theta of shape \(2, 3, 3\) .* drop their last row: "
+                                         r"theta\[:, :2\]$"):
+        ops.affine_grid(homogeneous, (2, 1, 4, 5))
+    assert ops.affine_grid(homogeneous[:, :2], (2, 1, 4, 5)).shape == (2, 4, 5, 2)
     for size in [(2, 1, 4), (2, 1, 0, 5), (2, 1, 4.0, 5), 5]:
         with pytest.raises(ValueError, match="size=.*expected the output's shape"):
             ops.affine_grid(theta, size)

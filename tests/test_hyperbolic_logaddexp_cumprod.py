@@ -132,11 +132,14 @@ def test_cumprod_float32_stays_float32_with_and_without_zeros(rng):
     (lambda x: ops.logaddexp(x, np.ones(4)), ValueError,
      r"logaddexp: cannot broadcast shapes \(2, 3\) and \(4,\)"),
     (lambda x: ops.cumprod(x, 2), ValueError,
-     r"cumprod: axis 2 is out of range for an array with 2 dimensions"),
+     r"cumprod: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.cumprod(x, (0, 1)), TypeError,
-     r"cumprod: axis \(0, 1\) is a tuple; expected None or one int \(running products"),
+     r"cumprod: axis \(0, 1\) is a tuple; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\); cumprod takes a single axis$"),
     (lambda x: ops.cumprod(x[0, 0], 1), ValueError,
-     r"cumprod: axis 1 is out of range for a 0-d x, which cumprod takes as 1-D"),
+     r"cumprod: axis 1 is out of range; expected an int in \[-1, 1\) \(an axis of the 1-D "
+     r"result\) for an input of shape \(\)$"),
 ])
 def test_errors_name_the_mistake(call, error, match):
     with pytest.raises(error, match=match):

@@ -266,12 +266,15 @@ def test_cat_and_stack_errors():
         ops.cat(a)
     with pytest.raises(ValueError, match=r"stack: values is empty"):
         ops.stack([])
-    with pytest.raises(ValueError, match=r"cat: axis 2 is out of range for shape \(2, 3\); "
-                                         r"expected an int in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=r"cat: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         ops.cat([a, a], axis=2)
-    with pytest.raises(ValueError, match=r"stack: axis -4 is out of range .*\[-3, 3\)"):
+    with pytest.raises(ValueError, match=r"stack: axis -4 is out of range; expected an int in "
+                                         r"\[-3, 3\) \(an axis of the 3-D result\) for an "
+                                         r"input of shape \(2, 3\)$"):
         ops.stack([a, a], axis=-4)
-    with pytest.raises(TypeError, match=r"cat: axis 0.0 is a float; expected an int"):
+    with pytest.raises(TypeError, match=r"cat: axis 0.0 is a float; expected an int in "
+                                        r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         ops.cat([a, a], axis=0.0)
 
 
@@ -286,7 +289,8 @@ def test_split_errors():
         ops.split(x, 0)
     with pytest.raises(TypeError, match=r"split: sections 2.5 is a float; expected an int"):
         ops.split(x, 2.5)
-    with pytest.raises(ValueError, match=r"split: axis 2 is out of range for shape \(10, 2\)"):
+    with pytest.raises(ValueError, match=r"split: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(10, 2\)$"):
         ops.split(x, 2, axis=2)
 
 

@@ -127,11 +127,17 @@ def test_cross_entropy_bad_input_raises(logits_shape, target, match):
 
 @pytest.mark.parametrize("op", ["softmax", "log_softmax"])
 def test_softmax_bad_axis_raises(op):
-    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range for an input of "
-                                         r"shape \(3, 4\)"):
+    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(3, 4\)$"):
         getattr(tc.ops, op)(tc.Value(np.zeros((3, 4))), axis=2)
-    with pytest.raises(ValueError, match=rf"{op}: input is a scalar"):
+    with pytest.raises(TypeError, match=rf"{op}: axis 1.0 is a float; expected an int in "
+                                        r"\[-2, 2\) for an input of shape \(3, 4\)$"):
+        getattr(tc.ops, op)(tc.Value(np.zeros((3, 4))), axis=1.0)
+    with pytest.raises(ValueError, match=rf"{op}: axis 0 is out of range; expected an axis of "
+                                         r"the input, but one of shape \(\) has none; reshape "
+                                         r"it to \(1,\) and use axis 0$"):
         getattr(tc.ops, op)(tc.Value(1.0), axis=0)
+    assert getattr(tc.ops, op)(tc.Value(1.0).reshape(1), axis=0).shape == (1,)   # the fix
 
 
 @pytest.mark.parametrize("shape, axis", [((1, 2), -1), ((3, 4), -1), ((4, 3), 0),

@@ -2,6 +2,8 @@
 gradcheck and gradgradcheck in float64 over single matrices, stacks and broadcast batches, textbook
 derivatives, float32 kept, and the errors for matrices they cannot take."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -168,14 +170,93 @@ def test_errors_name_the_shape_and_the_matrix(rng):
         ops.cholesky(not_pd)
 
 
-def test_det_gradient_at_a_singular_matrix_is_refused_not_wrong():
+# Matrices whose numpy.linalg.det is exactly 0 (checked below), of rank M - 1 and M - 2
+RANK_1_BELOW = {1: [[0.0]], 2: [[1.0, 2.0], [2.0, 4.0]],
+                3: [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]],
+                4: [[1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 0.0, 1.0], [3.0, 3.0, 3.0, 5.0],
+                    [0.0, 1.0, 2.0, 3.0]]}                 # row 2 = row 0 + row 1 - row 3
+RANK_2_BELOW = {2: np.zeros((2, 2)), 3: np.outer([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]),
+                4: np.arange(16.0).reshape(4, 4)}
+# singular too, but numpy's det is rounding, not 0: ~7e-18, ~9e-16
+ROUNDED = {3: np.arange(1.0, 10.0).reshape(3, 3) / 10,
+           4: [[2.0, 1.0, 0.0, 1.0], [1.0, 3.0, 1.0, 0.0], [3.0, 4.0, 1.0, 1.0],
+               [0.0, 1.0, 2.0, 3.0]]}                      # row 2 = row 0 + row 1
+
+
+def singular_cases(rng) -> dict:
+    """Singular matrices by name: one of each rank and size, and stacks that mix them with
+    invertible ones."""
+    invertible = rng.normal(size=(3, 4, 4)) + 2 * np.eye(4)
+    cases = {f"{m}x{m} rank {m - 1}": np.array(a) for m, a in RANK_1_BELOW.items()}
+    cases.update({f"{m}x{m} rank {m - 2}": np.array(a) for m, a in RANK_2_BELOW.items()})
+    cases["stack (3, 3, 3)"] = np.stack([np.array(RANK_1_BELOW[3]), invertible[0, :3, :3],
+                                         RANK_2_BELOW[3]])
+    cases["stack (2, 2, 4, 4)"] = np.stack([np.array(RANK_1_BELOW[4]), invertible[1],
+                                            invertible[2], RANK_2_BELOW[4]]).reshape(2, 2, 4, 4)
+    return cases
+
+
+def test_singular_test_matrices_have_a_determinant_of_exactly_0_or_rounding():
+    for m, a in [*RANK_1_BELOW.items(), *RANK_2_BELOW.items()]:
+        assert np.linalg.det(np.array(a)) == 0.0 and np.linalg.matrix_rank(a) < m
+    for m, a in ROUNDED.items():
+        assert 0 < abs(np.linalg.det(np.array(a))) < 1e-15 and np.linalg.matrix_rank(a) == m - 1
+
+
+def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
+    for a, cofactors in [([[0.0]], [[1.0]]),                 # a 1 x 1 matrix's cofactor is 1
+                         ([[1.0, 2.0], [2.0, 4.0]], [[4.0, -2.0], [-2.0, 1.0]]),
+                         (RANK_1_BELOW[3], [[-3.0, 6.0, -3.0], [6.0, -12.0, 6.0],
+                                            [-3.0, 6.0, -3.0]]),
+                         (RANK_2_BELOW[3], np.zeros((3, 3)))]:   # all 2 x 2 minors singular
+        x = tc.Value(np.array(a))
+        ops.det(x).backward()
+        np.testing.assert_allclose(x.grad, cofactors, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", list(singular_cases(np.random.default_rng(0))))
+def test_det_gradcheck_and_gradgradcheck_at_singular_matrices(rng, name):
+    a = singular_cases(rng)[name]
+    assert tc.gradcheck(ops.det, [a])
+    assert tc.gradgradcheck(ops.det, [a])
+
+
+@pytest.mark.parametrize("m", [3, 4])
+def test_det_gradgradcheck_at_matrices_singular_up_to_rounding(m):
+    # det(A) A^-T's own derivative would be wrong here in the first digit; the minors are not
+    assert tc.gradcheck(ops.det, [np.array(ROUNDED[m])])
+    assert tc.gradgradcheck(ops.det, [np.array(ROUNDED[m])])
+
+
+def test_det_derivatives_of_every_order_at_singular_matrices(rng):
+    # det(A + t V) is a polynomial of degree M in t, sum_k c_k t^k, so its k-th derivative at
+    # t = 0 is k! c_k (0 past M); the c_k come from det at M + 1 points
+    for a in [*RANK_1_BELOW.values(), *RANK_2_BELOW.values(), *ROUNDED.values()]:
+        a = np.array(a)
+        m = a.shape[-1]
+        v = rng.normal(size=a.shape)
+        ts = np.arange(m + 1.0) - m // 2
+        c = np.linalg.solve(np.vander(ts, increasing=True),
+                            [np.linalg.det(a + t * v) for t in ts])
+        t = tc.Value(np.array(0.0))
+        derivative = ops.det(a + t * v)
+        for k in range(1, m + 1):
+            (derivative,) = tc.grad(derivative, [t], create_graph=True)
+            np.testing.assert_allclose(derivative.item(), math.factorial(k) * c[k], rtol=1e-9,
+                                       atol=1e-9, err_msg=f"order {k} at {a.tolist()}")
+        if derivative.requires_grad:                  # else a constant: order M + 1 is 0
+            (derivative,) = tc.grad(derivative, [t])
+            np.testing.assert_allclose(derivative.item(), 0.0, atol=1e-9)
+
+
+def test_logabsdet_gradient_at_a_singular_matrix_is_refused_not_infinite():
     x = tc.Value(np.ones((2, 2)))
-    d = ops.det(x)
-    assert d.item() == 0.0                      # the value itself is fine
-    with pytest.raises(np.linalg.LinAlgError, match="det: the gradient, a multiple of A\\^-T, "
-                                                    "needs A invertible: inv: the matrix is "
-                                                    "singular"):
-        d.backward()
+    sign, logabsdet = ops.slogdet(x)
+    assert sign == 0 and logabsdet.item() == -np.inf          # the values themselves are fine
+    with pytest.raises(np.linalg.LinAlgError, match=r"slogdet: the gradient of logabsdet, A\^-T, "
+                                                    r"needs A invertible: inv: the matrix is "
+                                                    r"singular .* logabsdet is -inf"):
+        logabsdet.backward()
 
 
 @pytest.mark.parametrize("full_matrices", [False, True])

@@ -303,10 +303,15 @@ def test_conv_transpose2d_layer_weights_forward_repr_and_errors(rng):
      r"ConvTranspose2d: padding is str 'same'; expected an int >= 0 or an \(h, w\) pair of such "
      r"ints; pass e\.g\. padding=0$"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, stride=2, output_padding=2), ValueError,
-     r"ConvTranspose2d: output_padding=2 is not smaller than stride=2; expected each "
-     r"output_padding < its stride .*, e\.g\. output_padding=1 with stride=2"),
+     r"^ConvTranspose2d: output_padding=2 is not smaller than stride=2 or dilation=1; expected "
+     r"each output_padding < max\(its stride, its dilation\), as PyTorch \(it picks among the "
+     r"sizes a strided conv2d maps to one\); pass e\.g\. output_padding=1$"),
     (lambda: nn.ConvTranspose2d(4, 4, 3, output_padding=(0, 1)), ValueError,
-     r"output_padding=\(0, 1\) is not smaller than stride=1"),
+     r"output_padding=\(0, 1\) is not smaller than stride=1 or dilation=1; .* pass e\.g\. "
+     r"output_padding=0$"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, stride=(2, 1), output_padding=(2, 0)), ValueError,
+     r"output_padding=\(2, 0\) is not smaller than stride=\(2, 1\) or dilation=1; .* pass "
+     r"e\.g\. output_padding=\(1, 0\)$"),           # each entry lowered to fit, the rest kept
     # PyTorch's positional order puts groups where ours has bias
     (lambda: nn.ConvTranspose2d(4, 6, 3, 1, 0, 0, 2), TypeError,
      r"ConvTranspose2d: bias is int 2; expected True or False; pass groups \(and the settings "
@@ -986,8 +991,8 @@ def test_softmax_layers_require_dim_and_name_the_fix(rng, layer):
     with pytest.raises(TypeError, match=rf"{layer}: dim is float 1\.0; expected an int"):
         getattr(nn, layer)(dim=1.0)
     op = "softmax" if layer == "Softmax" else "log_softmax"
-    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range for an input of shape "
-                                         rf"\(3, 4\); expected an int in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=rf"{op}: axis 2 is out of range; expected an int in "
+                                         rf"\[-2, 2\) for an input of shape \(3, 4\)$"):
         getattr(nn, layer)(dim=2)(np.ones((3, 4)))
 
 

@@ -1726,6 +1726,122 @@ def test_unsorted_topk_is_refused_with_the_setting_that_exports(tmp_path):
         tc.onnx.export(model, np.ones((2, 5), dtype=np.float32), tmp_path / "t.onnx")
 
 
+def _gathered_by_topk(x):
+    """Another tensor taken at topk's indices, times topk's values."""
+    values, indices = ops.topk(x, 3, axis=1)
+    return ops.take_along_axis(x * 2 + 1, indices, 1) * values
+
+
+def _gathered_by_a_view_of_topk(x):
+    """(N, C, L): the 2 channels of largest maximum, each with its L values: indices[..., None],
+    a view of topk's indices, broadcast along L."""
+    values, indices = ops.topk(x.max(axis=2), 2, axis=1)
+    return ops.take_along_axis(x, indices[..., None], 1) * values[..., None]
+
+
+def _sorted_by_the_first_channel(x):
+    """(N, C, L) reordered along L as its first channel sorts: k the axis's length, an (N, 1, L)
+    view of the indices broadcast along C."""
+    values, order = ops.topk(x[:, 0], x.shape[2], axis=-1, largest=False)
+    return ops.take_along_axis(x, order[:, None, :], 2) + values[:, None, :]
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn, nodes", [
+    (lambda x: ops.take_along_axis(x, np.array([[[2, -1, 0, -4, 3]]]), 2),   # (1, 1, 5)
+     {"Expand", "GatherElements"}),
+    (lambda x: ops.take_along_axis(x, np.array([[[-3, 0, 2, -1], [1, -2, 0, 2]]], np.int32), 1),
+     {"Expand", "GatherElements"}),
+    (lambda x: ops.take_along_axis(x, np.array([-1, 0, 1], np.int16).reshape(3, 1, 1), 0),
+     {"Expand", "GatherElements"}),                 # along the batch: -1 is the last example
+    (lambda x: ops.take_along_axis(x, np.array([5, -1, 0, 17]), None), {"Gather"}),
+    (_gathered_by_topk, {"TopK", "GatherElements"}),
+    (_gathered_by_a_view_of_topk, {"TopK", "Reshape", "Expand", "GatherElements"}),
+    (_sorted_by_the_first_channel, {"TopK", "Reshape", "Expand", "GatherElements"}),
+], ids=["broadcast-batch-and-axis-1", "axis-1-int32", "batch-axis", "flattened", "topk",
+        "topk-view", "sort-order"])
+def test_take_along_axis_exports_as_gather_elements(tmp_path, fn, nodes):
+    """Constant indices (negative ones too) broadcast against x by Expand, the batch axis's
+    size read at run time; topk's indices, and reshaping views of them, from its TopK node."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(14), tmp_path / "g.onnx"
+    proto = tc.onnx.export(model, rng.normal(size=(2, 3, 4)).astype(np.float32), path)
+    assert nodes <= {node.op_type for node in proto.graph.node}
+    for batch in (2, 5):
+        x = rng.normal(size=(batch, 3, 4)).astype(np.float32)
+        assert max_difference(model, path, x) == 0.0
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.take_along_axis(x, np.array([[[2, -1, 0, -4, 3]]]), 2),
+    _gathered_by_a_view_of_topk,
+], ids=["constant", "topk-view"])
+def test_take_along_axis_exported_from_one_example_takes_from_every_example(tmp_path, fn):
+    """Indices of size 1 on the batch axis, as the example's batch, broadcast over the batch
+    that the file gets, read at run time."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(16), tmp_path / "one.onnx"
+    tc.onnx.export(model, rng.normal(size=(1, 3, 4)).astype(np.float32), path)
+    x = rng.normal(size=(4, 3, 4)).astype(np.float32)
+    assert max_difference(model, path, x) == 0.0
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: ops.take_along_axis(x, np.argsort(x.data, axis=1)[:, :3], 1),
+    lambda x: ops.take_along_axis(x, ops.topk(x, 3, axis=1)[1], 1),
+], ids=["argsort-of-the-data", "topk-whose-values-are-unused"])
+def test_take_along_axis_of_constant_indices_of_the_batch_size_gets_a_warning(tmp_path, fn):
+    """Indices computed outside the graph (numpy on x.data, or topk's of a TopK the file
+    does not hold, as no output uses its values) are constants, replayed for every input."""
+    with pytest.warns(UserWarning, match=r"onnx\.export: take_along_axis \(module ''\) takes "
+                                         r"constant indices of shape \(5, 3\); their first axis "
+                                         r"has the batch size, .* and use its values too") as got:
+        tc.onnx.export(Lambda(fn).eval(), np.ones((5, 4), np.float32), tmp_path / "w.onnx")
+    assert got[0].filename == __file__             # it points at the export call
+
+
+def _with_zeros_and_negatives(rng, shape) -> np.ndarray:
+    """Uniform in [-2, 2), about one element in six set to 0."""
+    x = rng.uniform(-2, 2, shape)
+    x[rng.random(shape) < 0.15] = 0
+    return x.astype(np.float32)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [13, 21])         # Scan's versions 11 and 21
+@pytest.mark.parametrize("fn, node", [
+    (lambda x: ops.cumprod(x, axis=1) + x.cumprod(axis=-1), "Scan"),
+    (lambda x: ops.cumprod(x, axis=0), "Scan"),     # along the batch: its length at run time
+    (lambda x: ops.cumprod(x), "Scan"),             # flattened, the batch too
+    (lambda x: ops.cumprod(x.max(), axis=0), "Scan"),               # a 0-d x: numpy's 1-D
+    (lambda x: ops.cumprod(x[:, :, :0], axis=2) + 1, "Identity"),   # nothing to multiply
+], ids=["axes-1-and-last", "batch-axis", "flattened", "0d", "empty-axis"])
+def test_cumprod_exports_as_a_scan_with_numpys_products(tmp_path, fn, node, opset):
+    """A Scan multiplies in numpy's order, y_i = y_{i-1} x_i: the same float32 numbers, zeros
+    and negatives included, along any axis, the dynamic batch axis too."""
+    model, rng, path = Lambda(fn).eval(), np.random.default_rng(15), tmp_path / "p.onnx"
+    proto = tc.onnx.export(model, _with_zeros_and_negatives(rng, (2, 3, 4)), path, opset=opset)
+    assert node in {n.op_type for n in proto.graph.node}
+    for batch in (2, 5):
+        x = _with_zeros_and_negatives(rng, (batch, 3, 4))
+        (got,) = run_ort(path, x)
+        np.testing.assert_array_equal(got, ours(model, x))
+    assert "CumProd" in tc.onnx.supported_ops()
+
+
+def test_cumprod_of_infinities_nans_and_signed_zeros_is_numpys_in_onnx_runtime(tmp_path):
+    """float64, where 0 * inf is NaN, a product may overflow to inf and then meet a 0, and a
+    negative times 0 is -0: as numpy.cumprod, to the sign of each zero."""
+    x = np.array([[2.0, 0.0, np.inf, -1.0, 3.0], [-np.inf, -3.0, 0.0, 5.0, 2.0],
+                  [np.nan, 1.0, -2.0, 0.0, -0.0], [-1e200, 1e200, 1e200, 0.0, 1.0]])
+    model = Lambda(lambda v: ops.cumprod(v, axis=1)).eval()
+    with np.errstate(over="ignore", invalid="ignore"):
+        tc.onnx.export(model, x, tmp_path / "special.onnx")
+        expected = np.cumprod(x, axis=1)
+    (got,) = run_ort(tmp_path / "special.onnx", x)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 def test_arctan2_on_the_axes_and_at_signed_zeros_matches_numpy_in_onnx_runtime(tmp_path):
     """The exported arctan2 (ONNX has none) on the quadrants, both axes and the four signed
     zeros of the origin, where numpy's angles are +-0 and +-pi (ONNX Runtime's Where gives +0
@@ -2313,6 +2429,66 @@ def test_max_pool3d_indices_come_from_the_max_pool_node(tmp_path):
             our_out, our_indices = model(tc.Value(x))
         np.testing.assert_array_equal(out, our_out.data)
         np.testing.assert_array_equal(indices, our_indices.data)
+
+
+class MoreVolumes(nn.Module):
+    """conv_transpose3d (plain; grouped and dilated with an output_padding past its stride), a
+    max pool whose indices max_unpool3d takes, and adaptive_max_pool3d: over bins that tile the
+    volume with their indices, and over bins of different sizes."""
+
+    def __init__(self):
+        rng = np.random.default_rng(35)
+        self.up = nn.ConvTranspose3d(2, 4, (3, 2, 3), stride=(2, 1, 2), padding=1,
+                                     output_padding=(1, 0, 0), rng=rng)
+        self.spread = nn.ConvTranspose3d(4, 4, 2, groups=2, dilation=(3, 1, 1),
+                                         output_padding=(2, 0, 0), rng=rng)
+        self.pool = nn.MaxPool3d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool3d(2)
+        self.tiles = nn.AdaptiveMaxPool3d((1, 2, 3), return_indices=True)
+        self.bins = nn.AdaptiveMaxPool3d((2, 3, 2))
+
+    def forward(self, x):                                     # x (N, 2, 3, 4, 3)
+        h = self.spread(self.up(x))                           # (N, 4, 11, 4, 6)
+        pooled, indices = self.pool(h)
+        h = self.unpool(pooled, indices, h.shape[2:])         # back to (N, 4, 11, 4, 6)
+        maxima, places = self.tiles(h)                        # (N, 4, 1, 2, 3) twice
+        return self.bins(h), maxima, places
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("opset", [17, 18])
+def test_more_volumes_match_onnx_runtime_at_two_batch_sizes(tmp_path, opset):
+    """conv_transpose3d exports as the ops it is made of (a fold: ConvTranspose with one-hot
+    kernels before opset 18, Col2Im from it), max_unpool3d as max_unpool2d's MaxUnpool between
+    Reshapes, adaptive_max_pool3d as a MaxPool (with its Indices) or Slices and ReduceMaxes."""
+    model, rng, path = MoreVolumes().eval(), np.random.default_rng(36), tmp_path / "more.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 2, 3, 4, 3)).astype(np.float32), path,
+                           opset=opset)
+    onnx.checker.check_model(proto, full_check=True)
+    kinds = [node.op_type for node in proto.graph.node]
+    assert kinds.count("MaxUnpool") == 1 and kinds.count("MaxPool") == 2
+    assert ("Col2Im" in kinds) == (opset >= 18)
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 2, 3, 4, 3)).astype(np.float32)
+        got = run_ort(path, x)
+        with tc.no_grad():
+            expected = model(tc.Value(x))
+        assert [g.shape for g in got] == [(batch, 4, 2, 3, 2), (batch, 4, 1, 2, 3)] + [
+            (batch, 4, 1, 2, 3)]
+        for ort_out, our_out in zip(got, expected, strict=True):
+            assert ort_out.dtype == our_out.dtype
+            assert np.abs(ort_out - our_out.data).max() < TOLERANCE
+
+
+def test_adaptive_max_pool3d_indices_of_bins_of_different_sizes_are_refused(tmp_path):
+    model = Lambda(lambda x: ops.adaptive_max_pool3d(x, (2, 2, 3), return_indices=True)).eval()
+    with pytest.raises(ValueError, match=r"^onnx.export: adaptive_max_pool3d with return_indices="
+                                         r"True \(module ''\) pools 4x5x6 into 2x2x3 bins of "
+                                         r"different sizes, .*; expected bins that tile the input "
+                                         r"\(D % OD == 0 and H % OH == 0 and W % OW == 0\); pick "
+                                         r"an output_size that divides the input's size, or pass "
+                                         r"return_indices=False$"):
+        tc.onnx.export(model, np.ones((2, 1, 4, 5, 6), np.float32), tmp_path / "m.onnx")
 
 
 @pytest.mark.filterwarnings("error")

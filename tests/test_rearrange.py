@@ -187,14 +187,21 @@ def test_empty_results_have_numpys_shapes():
     (lambda x: ops.take_along_axis(x, np.array([[3]]), 1), IndexError,
      r"take_along_axis: index 3 is out of range for axis 1 of size 3 .*\[-3, 3\)"),
     (lambda x: ops.take_along_axis(x, np.array([[0]]), 2), ValueError,
-     r"take_along_axis: axis 2 is out of range for an array with 2 dimensions \(shape \(2, 3\)\)"),
-    (lambda x: ops.flip(x, (0, -2)), ValueError, r"flip: axis \(0, -2\) names an axis twice"),
-    (lambda x: ops.flip(x, 1.0), TypeError, r"flip: axis 1.0 is a float; expected an int"),
+     r"take_along_axis: axis 2 is out of range; expected an int in \[-2, 2\) for an input of "
+     r"shape \(2, 3\)$"),
+    (lambda x: ops.flip(x, (0, -2)), ValueError,
+     r"flip: axis \(0, -2\) names axis 0 twice; expected distinct axes, each an int in "
+     r"\[-2, 2\) for an input of shape \(2, 3\); list each axis once \(a negative axis -k is "
+     r"axis 2 - k\)$"),
+    (lambda x: ops.flip(x, 1.0), TypeError,
+     r"flip: axis 1.0 is a float; expected None, an int in \[-2, 2\) or a tuple of such ints "
+     r"for an input of shape \(2, 3\)$"),
     (lambda x: ops.roll(x, 1.5), TypeError, r"roll: shift 1.5 is not an int or a sequence"),
     (lambda x: ops.roll(x, (1, 2, 3), axis=(0, 1)), ValueError,
      r"roll: shift \(1, 2, 3\) and axis \(0, 1\) have lengths 3 and 2"),
     (lambda x: ops.roll(x, 1, axis=-3), ValueError,
-     r"roll: axis -3 is out of range for an array with 2 dimensions"),
+     r"roll: axis -3 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.tile(x, (2.0,)), TypeError, r"tile: reps \(2.0,\) is not an int"),
     (lambda x: ops.tile(x, -1), ValueError, r"tile: reps -1 has a negative count"),
     (lambda x: ops.repeat(x, [1, 2], axis=1), ValueError,
@@ -204,9 +211,11 @@ def test_empty_results_have_numpys_shapes():
     (lambda x: ops.squeeze(x, 1), ValueError,
      r"squeeze: axis 1 of x of shape \(2, 3\) has size 3; expected axes of size 1 only"),
     (lambda x: ops.expand_dims(x, 3), ValueError,
-     r"expand_dims: axis 3 is out of range for an array with 3 dimensions; expected"),
+     r"expand_dims: axis 3 is out of range; expected an int in \[-3, 3\) \(an axis of the "
+     r"3-D result\) for an input of shape \(2, 3\)$"),
     (lambda x: ops.swapaxes(x, 0, 2), ValueError,
-     r"swapaxes: axis 2 is out of range for an array with 2 dimensions \(shape \(2, 3\)\)"),
+     r"swapaxes: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.moveaxis(x, (0, 1), 0), ValueError,
      r"moveaxis: source \(0, 1\) and destination 0 name 2 and 1 axes"),
     (lambda x: ops.moveaxis(x, (0, -2), (0, 1)), ValueError, r"moveaxis: source names an axis"),
@@ -214,13 +223,19 @@ def test_empty_results_have_numpys_shapes():
      r"diagonal: axis1 1 and axis2 -1 are the same axis of x of shape \(2, 3\)"),
     (lambda x: ops.diagonal(x[0]), ValueError, r"diagonal: x of shape \(3,\) has 1 axes; "),
     (lambda x: ops.diagonal(x, 0.5), TypeError, r"diagonal: offset 0.5 is a float"),
-    (lambda x: ops.trace(x, 0, 0, 5), ValueError, r"diagonal: axis 5 is out of range"),
+    (lambda x: ops.trace(x, 0, 0, 5), ValueError,
+     r"diagonal: axis 5 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.tril(x[0]), ValueError, r"tril: x of shape \(3,\) has 1 axes; expected at "),
     (lambda x: ops.triu(x, 1.0), TypeError, r"triu: k 1.0 is a float; expected an int"),
-    (lambda x: ops.sort(x, 2), ValueError, r"sort: axis 2 is out of range for an array with 2 "),
+    (lambda x: ops.sort(x, 2), ValueError,
+     r"sort: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.topk(x, 4), ValueError,
      r"topk: k=4 is out of range for axis 1 of size 3 \(x of shape \(2, 3\)\); expected 0 <= k"),
-    (lambda x: ops.topk(x, 1, axis=-3), ValueError, r"topk: axis -3 is out of range"),
+    (lambda x: ops.topk(x, 1, axis=-3), ValueError,
+     r"topk: axis -3 is out of range; expected an int in \[-2, 2\) for an input of shape "
+     r"\(2, 3\)$"),
     (lambda x: ops.topk(x, 1.0), TypeError, r"topk: k 1.0 is a float; expected an int"),
     (lambda x: ops.topk(x, 1, largest=1), TypeError, r"topk: largest is int 1; expected True"),
 ])
@@ -242,5 +257,17 @@ def test_argsort_is_numpys_stable_argsort_and_sorts_as_sort(rng, axis):
 
 
 def test_argsort_rejects_an_axis_out_of_range():
-    with pytest.raises(ValueError, match="argsort: axis 2 is out of range"):
+    with pytest.raises(ValueError, match=r"argsort: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         ops.argsort(np.ones((2, 3)), 2)
+
+
+def test_topk_indices_are_a_copy_that_backward_does_not_read():
+    x = tc.Value([[1.0, 5.0, 3.0, 4.0]])
+    values, indices = ops.topk(x, 2)
+    assert indices.tolist() == [[1, 3]]
+    indices[:] = 0                                  # the caller's array, not the op's positions
+    values.backward(np.array([[1.0, 2.0]]))
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0, 2.0]]
+    with tc.no_grad():
+        assert ops.topk(x, 2)[1].tolist() == [[1, 3]]

@@ -73,17 +73,22 @@ def test_max_tied_maxima_share_the_gradient_equally():
 def test_bad_axes_raise(name):
     x = tc.Value(np.ones((2, 3)))
     op = getattr(tc.ops, name)
-    with pytest.raises(ValueError, match=rf"{name}: axis 2 is out of range for an array with 2 "
-                                         r"dimensions; expected an int in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=rf"{name}: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         op(x, axis=2)
-    with pytest.raises(ValueError, match=r"axis -3 is out of range"):
+    with pytest.raises(ValueError, match=rf"{name}: axis -3 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         op(x, axis=(0, -3))
-    with pytest.raises(ValueError, match=rf"{name}: axis \(1, -1\) names an axis twice"):
+    with pytest.raises(ValueError, match=rf"{name}: axis \(1, -1\) names axis 1 twice; expected "
+                                         r"distinct axes, each an int in \[-2, 2\) for an input "
+                                         r"of shape \(2, 3\)"):
         op(x, axis=(1, -1))
-    with pytest.raises(TypeError, match=rf"{name}: axis 1.0 is a float; expected None, an int"):
+    with pytest.raises(TypeError, match=rf"{name}: axis 1.0 is a float; expected None, an int in "
+                                        r"\[-2, 2\) or a tuple of such ints for an input of "
+                                        r"shape \(2, 3\)$"):
         op(x, axis=1.0)
-    with pytest.raises(TypeError, match=rf"{name}: axis \(0.0,\) holds 0.0, a float; "
-                                        r"expected ints"):
+    with pytest.raises(TypeError, match=rf"{name}: axis \(0.0,\) holds 0.0, a float; expected "
+                                        r"None, an int in \[-2, 2\) or a tuple of such ints"):
         op(x, axis=(0.0,))          # in range, but not an int: a type error, not a range error
 
 
@@ -193,7 +198,8 @@ def test_new_reduction_errors():
     with pytest.raises(ValueError, match=r"min: input of shape \(2, 0\) has no elements along "
                                          r"axis 1; expected at least one element"):
         tc.Value(np.ones((2, 0))).min(axis=1)
-    with pytest.raises(ValueError, match=r"min: axis 2 is out of range"):
+    with pytest.raises(ValueError, match=r"min: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         x.min(axis=2)
     with pytest.raises(ValueError, match=r"var: ddof=3 with 3 elements per var \(shape \(2, 3\), "
                                          r"axis 1\) leaves 0 degrees of freedom; expected 0 <= "
@@ -203,12 +209,14 @@ def test_new_reduction_errors():
         tc.ops.std(x, ddof=-1)
     with pytest.raises(TypeError, match=r"std: ddof 0.5 is a float; expected an int"):
         tc.ops.std(x, ddof=0.5)
-    with pytest.raises(ValueError, match=r"var: axis \(0, 0\) names an axis twice"):
+    with pytest.raises(ValueError, match=r"var: axis \(0, 0\) names axis 0 twice"):
         tc.ops.var(x, axis=(0, 0))
-    with pytest.raises(TypeError, match=r"argmax: axis \(0, 1\) is a tuple; expected None or one "
-                                        r"int"):
+    with pytest.raises(TypeError, match=r"argmax: axis \(0, 1\) is a tuple; expected an int in "
+                                        r"\[-2, 2\) for an input of shape \(2, 3\); argmax "
+                                        r"takes a single axis$"):
         tc.ops.argmax(x, axis=(0, 1))
-    with pytest.raises(ValueError, match=r"argmin: axis -3 is out of range"):
+    with pytest.raises(ValueError, match=r"argmin: axis -3 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         tc.ops.argmin(x, axis=-3)
     with pytest.raises(ValueError, match=r"argmax: input of shape \(0,\) has no elements along "
                                          r"axis None"):
@@ -335,32 +343,31 @@ def test_cumsum_keeps_numpy_dtypes():
 
 def test_logsumexp_and_cumsum_errors():
     x = tc.Value(np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"logsumexp: axis 2 is out of range for an array with "
-                                         r"2 dimensions; expected an int in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=r"logsumexp: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         x.logsumexp(axis=2)
-    with pytest.raises(ValueError, match=r"logsumexp: axis \(0, -2\) names an axis twice"):
-        tc.ops.logsumexp(x, axis=(0, -2))
     with pytest.raises(TypeError, match=r"logsumexp: axis 1.0 is a float; expected None, an int"):
         tc.ops.logsumexp(x, axis=1.0)
-    with pytest.raises(TypeError, match=r"cumsum: axis \(0, 1\) is a tuple; expected None or "
-                                        r"one int \(running sums go along one axis\); for "
-                                        r"several axes call cumsum once per axis"):
+    with pytest.raises(TypeError, match=r"cumsum: axis \(0, 1\) is a tuple; expected an int in "
+                                        r"\[-2, 2\) for an input of shape \(2, 3\); cumsum "
+                                        r"takes a single axis$"):
         x.cumsum(axis=(0, 1))
     assert x.cumsum(axis=0).cumsum(axis=1).data[-1, -1] == 6.0          # the fix works
-    with pytest.raises(TypeError, match=r"cumsum: axis True is a bool; expected None or one int"):
+    with pytest.raises(TypeError, match=r"cumsum: axis True is a bool; expected an int in "
+                                        r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         tc.ops.cumsum(x, axis=True)
-    with pytest.raises(ValueError, match=r"cumsum: axis -3 is out of range for an array with 2 "
-                                         r"dimensions; expected an int in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=r"cumsum: axis -3 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         tc.ops.cumsum(x, axis=-3)
-    with pytest.raises(ValueError, match=r"cumsum: axis 1 is out of range for a 0-d x, which "
-                                         r"cumsum takes as 1-D, as numpy does; expected axis 0, "
-                                         r"-1 or None"):
+    with pytest.raises(ValueError, match=r"cumsum: axis 1 is out of range; expected an int in "
+                                         r"\[-1, 1\) \(an axis of the 1-D result\) for an "
+                                         r"input of shape \(\)$"):
         tc.ops.cumsum(tc.Value(2.0), axis=1)           # numpy takes a 0-d x as 1-D
     assert tc.ops.cumsum(tc.Value(2.0), axis=-1).data.tolist() == [2.0]     # the fix
-    with pytest.raises(ValueError, match=r"logsumexp: axis \(0, -2\) names an axis twice \(for "
-                                         r"an array with 2 dimensions, a negative axis -k is "
-                                         r"axis 2 - k\); expected distinct axes; list each axis "
-                                         r"once"):
+    with pytest.raises(ValueError, match=r"logsumexp: axis \(0, -2\) names axis 0 twice; "
+                                         r"expected distinct axes, each an int in \[-2, 2\) for "
+                                         r"an input of shape \(2, 3\); list each axis once \(a "
+                                         r"negative axis -k is axis 2 - k\)$"):
         tc.ops.logsumexp(x, axis=(0, -2))
 
 
@@ -400,6 +407,6 @@ def test_prod_of_nothing_is_one_and_integers_keep_numpys_dtype():
     ints = tc.ops.prod(np.array([[1, 2], [3, 4]], dtype=np.int8), axis=0)
     assert ints.dtype == np.prod(np.ones(2, dtype=np.int8)).dtype and not ints.requires_grad
     assert ints.data.tolist() == [3, 8]
-    with pytest.raises(ValueError, match=r"prod: axis 2 is out of range for an array with 2 "
-                                         r"dimensions"):
+    with pytest.raises(ValueError, match=r"prod: axis 2 is out of range; expected an int in "
+                                         r"\[-2, 2\) for an input of shape \(2, 3\)$"):
         tc.ops.prod(np.ones((2, 3)), axis=2)

@@ -171,6 +171,13 @@ class Value:
 
     def __getitem__(self, index): return indexing.getitem(self, index)
 
+    def __setitem__(self, index, value):
+        raise TypeError("Value does not support item assignment (x[index] = v): a Value is a "
+                        "node of the graph, and changing it in place would change what earlier "
+                        "ops computed from it; expected a new Value instead, e.g. "
+                        "x = ops.where(mask, v, x) with a bool mask of x's shape; to change a "
+                        "leaf's numbers outside the graph, write x.data[index] = v")
+
     @property
     def T(self) -> Value:
         """All axes reversed, as transpose() with no axes."""

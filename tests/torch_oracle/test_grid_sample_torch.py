@@ -4,7 +4,9 @@ the border and far outside, and on the kinks themselves (pixel centres, the clip
 mirrors, nearest's halves), where both must take the same one-sided derivative -- the forward,
 the gradients of input, grid and upstream gradient, and the second derivatives
 (compare_with_torch; PyTorch differentiates its grid_sample backward too); theta through
-affine_grid and grid_sample, as a spatial transformer trains it; float32 forwards."""
+affine_grid and grid_sample, as a spatial transformer trains it; float32 forwards. The kinks
+are taken on axes of 1, 3, 4 and 5 pixels, where PyTorch's AVX2 kernel, which unnormalises
+with a fused multiply-add, rounds them as its plain kernel and this library do (docs/ops.md)."""
 
 import itertools
 

@@ -1,14 +1,15 @@
 """The 3-D ops and layers against PyTorch float64: conv3d (strided, padded, "same", dilated,
 grouped, unbatched), max_pool3d (padding, dilation, ceil_mode, ties, indices), avg_pool3d
 (count_include_pad, ceil_mode, divisor_override) and adaptive_avg_pool3d, each to second order;
-nn.Conv3d (padding modes too), MaxPool3d, AvgPool3d, AdaptiveAvgPool3d and BatchNorm3d with
-PyTorch's weights and buffers, their state dicts and reprs."""
+nn.Conv3d (padding modes too), MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d and
+BatchNorm3d with PyTorch's weights and buffers, their state dicts and reprs."""
 
 import numpy as np
 import pytest
 from test_cnn_ops import TIGHT, compare_with_torch
 from test_layers import (
     as_float64,
+    check_initial_range,
     check_state_dicts_then_gradients,
     compare_forward_and_gradients,
     copy_parameters,
@@ -137,14 +138,10 @@ def test_conv3d_layer_padding_modes(torch, rng, mode):
 
 def test_conv3d_layer_initial_range(torch):
     tc.manual_seed(0)
+    torch.manual_seed(0)
     ours = nn.Conv3d(4, 8, (3, 3, 3), groups=2)
-    bound = 1 / np.sqrt(4 // 2 * 27)           # PyTorch's default: 1/sqrt(fan_in)
     theirs = torch.nn.Conv3d(4, 8, (3, 3, 3), groups=2).float()
-    for name in ("weight", "bias"):
-        our, their = getattr(ours, name).data, theirs.get_parameter(name).detach().numpy()
-        assert our.shape == their.shape and our.dtype == np.float32
-        assert np.abs(our).max() <= bound and np.abs(their).max() <= bound
-    assert np.abs(ours.weight.data).max() > 0.95 * bound
+    check_initial_range(ours, theirs, 1 / np.sqrt(4 // 2 * 27))   # PyTorch's: 1/sqrt(fan_in)
 
 
 @pytest.mark.parametrize("make, x_shape", [
@@ -155,6 +152,8 @@ def test_conv3d_layer_initial_range(torch):
     (lambda m: m.AvgPool3d((2, 1, 2), 1, (1, 0, 1), divisor_override=3), (2, 2, 4, 3, 4)),
     (lambda m: m.AdaptiveAvgPool3d((2, None, 3)), (2, 3, 5, 4, 7)),
     (lambda m: m.AdaptiveAvgPool3d(1), (3, 4, 5, 6)),
+    (lambda m: m.AdaptiveMaxPool3d((2, None, 3)), (2, 3, 5, 4, 7)),
+    (lambda m: m.AdaptiveMaxPool3d(1), (3, 4, 5, 6)),
 ])
 def test_pool_layers_reprs_and_gradients(torch, rng, make, x_shape):
     ours, theirs = make(nn), make(torch.nn)

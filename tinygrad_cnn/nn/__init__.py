@@ -15,6 +15,7 @@ from tinygrad_cnn.nn.layers import (
     AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
@@ -34,6 +35,7 @@ from tinygrad_cnn.nn.layers import (
     Conv3d,
     ConvTranspose1d,
     ConvTranspose2d,
+    ConvTranspose3d,
     CosineSimilarity,
     Dropout,
     Dropout1d,
@@ -62,6 +64,7 @@ from tinygrad_cnn.nn.layers import (
     MaxPool3d,
     MaxUnpool1d,
     MaxUnpool2d,
+    MaxUnpool3d,
     Mish,
     PairwiseDistance,
     PixelShuffle,
@@ -156,4 +159,5 @@ __all__ = ["Module", "Buffer", "Sequential", "ModuleList", "ModuleDict", "Linear
            "AdaptiveAvgPool1d", "Dropout1d", "Dropout2d", "ConvTranspose1d", "Conv3d", "MaxPool3d",
            "AvgPool3d", "AdaptiveAvgPool3d", "BatchNorm3d", "RMSNorm", "LocalResponseNorm",
            "CosineSimilarity", "PairwiseDistance", "InstanceNorm3d", "Dropout3d", "ZeroPad3d",
-           "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d"]
+           "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d",
+           "ConvTranspose3d", "AdaptiveMaxPool3d", "MaxUnpool3d"]

@@ -1,5 +1,5 @@
-"""The layers: Linear, Conv1d/2d/3d, ConvTranspose1d/2d, MaxPool1d/2d/3d, MaxUnpool1d/2d,
-AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d, Flatten, the activations, Softmax
+"""The layers: Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, MaxPool1d/2d/3d, MaxUnpool1d/2d/3d,
+AvgPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, Flatten, the activations, Softmax
 and LogSoftmax, Dropout, Dropout1d/2d/3d, BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, Identity,
 LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm, Embedding, the padding layers (1-D to 3-D),
 CosineSimilarity and PairwiseDistance. Each holds its parameters, buffers and settings; its
@@ -27,6 +27,7 @@ from tinygrad_cnn.ops.indexing import (
     embedding_renorm,
 )
 from tinygrad_cnn.ops.layout import (
+    as_given,
     as_sizes,
     check_padding_mode,
     check_sizes,
@@ -241,7 +242,98 @@ class Conv3d(_Conv):
         return text
 
 
-class ConvTranspose2d(Module):
+class _ConvTranspose(Module):
+    """What ConvTranspose1d, 2d and 3d share: their settings, checked as the layer is built and
+    kept as tuples (as PyTorch's attributes and repr), PyTorch's initial range, a forward through
+    the op `_op` with output_padding or the one that gives forward's output_size; they differ in
+    the spatial axes (`spatial`: 1 for (L,), 2 for (H, W), 3 for (D, H, W)) of the input, the
+    kernel and the settings. Each subclass sets both (no defaults, so a subclass that forgets
+    one fails with an AttributeError naming it)."""
+
+    spatial: int
+    _op: Callable[..., Value]
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
+                 stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] = 0,
+                 output_padding: int | tuple[int, ...] = 0, bias: bool = True,
+                 rng: np.random.Generator | None = None, groups: int = 1,
+                 dilation: int | tuple[int, ...] = 1):
+        layer, spatial = type(self).__name__, self.spatial
+        _check_channel_groups(layer, in_channels, out_channels, groups)
+        if not isinstance(bias, (bool, np.bool_)):
+            # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
+            # position would land on bias and silently mean bias=True
+            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
+                            f"False; pass groups (and the settings after bias) by keyword, e.g. "
+                            f"nn.{layer}(4, 6, 3, groups=2)")
+        self.kernel_size = check_sizes(layer, "kernel_size", kernel_size, 1, spatial)
+        self.stride = check_sizes(layer, "stride", stride, 1, spatial)
+        self.padding = check_sizes(layer, "padding", padding, 0, spatial)
+        self.output_padding = check_sizes(layer, "output_padding", output_padding, 0, spatial)
+        self.dilation = check_sizes(layer, "dilation", dilation, 1, spatial)
+        # output_padding with each entry past PyTorch's rule lowered to max(its stride, its
+        # dilation) - 1: output_padding itself when it keeps the rule
+        fits = tuple(min(e, max(s, d) - 1) for e, s, d in zip(self.output_padding, self.stride,
+                                                              self.dilation, strict=True))
+        if fits != self.output_padding:
+            raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
+                             f"stride={stride!r} or dilation={dilation!r}; expected each "
+                             f"output_padding < max(its stride, its dilation), as PyTorch (it "
+                             f"picks among the sizes a strided conv{spatial}d maps to one); pass "
+                             f"e.g. output_padding={fits[0] if len(set(fits)) == 1 else fits}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.groups = int(groups)
+        rng = generator(rng, layer)
+        # the weight's axes 1 on, as PyTorch's fan_in: C_out/groups*K, *KH*KW or *KD*KH*KW
+        fan_in = out_channels // groups * int(np.prod(self.kernel_size))
+        self.weight = Value(fan_in_uniform((in_channels, out_channels // groups,
+                                            *self.kernel_size), fan_in, rng))
+        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
+
+    def forward(self, x, output_size: tuple[int, ...] | None = None):
+        extra = self.output_padding if output_size is None else self._output_padding(x,
+                                                                                     output_size)
+        return self._op(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                        output_padding=extra, groups=self.groups, dilation=self.dilation)
+
+    def _output_padding(self, x, output_size) -> tuple[int, ...]:
+        """The output_padding that gives output_size, as PyTorch's: each size minus the smallest,
+        (L - 1)*stride - 2*padding + dilation*(K - 1) + 1 (likewise for each spatial axis), which
+        it may pass by up to stride - 1; output_size's leading sizes (the batch, the channels)
+        are dropped unread."""
+        shape, spatial = np.shape(x.data if isinstance(x, Value) else x), self.spatial
+        if len(shape) not in (spatial + 1, spatial + 2):
+            return self.output_padding           # the op's error names the shapes it takes
+        # the size without output_padding, for one input as for a batch
+        smallest = transposed_size((1,) * (spatial + 2 - len(shape)) + shape, self.weight.shape,
+                                   self.stride, self.padding, (0,) * spatial, self.dilation)
+        largest = tuple(low + s - 1 for low, s in zip(smallest, self.stride, strict=True))
+        leading = ("N", "C_out") if len(shape) == spatial + 2 else ("C_out",)
+        entries = output_size_entries(
+            type(self).__name__, output_size, smallest, largest, leading, smallest,
+            f"the input of shape {shape} gives at stride {as_given(self.stride)} from "
+            f"{as_given(smallest)} (no output_padding) to stride - 1 more")
+        return tuple(e - low for e, low in zip(entries, smallest, strict=True))
+
+    def extra_repr(self) -> str:
+        # PyTorch's: the tuples always, padding, dilation, output_padding and groups only when
+        # not default
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,) * self.spatial:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self.spatial:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self.spatial:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class ConvTranspose2d(_ConvTranspose):
     """2-D transposed convolution: x (N, C_in, H, W) -> (N, C_out, OH, OW), or one unbatched image
     (C_in, H, W) -> (C_out, OH, OW), OH = (H - 1)*stride - 2*padding + KH + output_padding
     (likewise OW); it maps a conv2d's output size back to its input size (e.g. doubles H and W
@@ -266,89 +358,11 @@ class ConvTranspose2d(Module):
     and OW in [the size without output_padding, that size + stride - 1].
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-                 output_padding: int | tuple[int, int] = 0, bias: bool = True,
-                 rng: np.random.Generator | None = None, groups: int = 1,
-                 dilation: int | tuple[int, int] = 1):
-        layer = "ConvTranspose2d"
-        _check_channel_groups(layer, in_channels, out_channels, groups)
-        if not isinstance(bias, (bool, np.bool_)):
-            # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
-            # position would land on bias and silently mean bias=True
-            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
-                            f"False; pass groups (and the settings after bias) by keyword, e.g. "
-                            f"nn.ConvTranspose2d(4, 6, 3, groups=2)")
-        kh, kw = check_sizes(layer, "kernel_size", kernel_size, 1)
-        strides = check_sizes(layer, "stride", stride, 1)
-        pads = check_sizes(layer, "padding", padding, 0)
-        extra = check_sizes(layer, "output_padding", output_padding, 0)
-        dilations = check_sizes(layer, "dilation", dilation, 1)
-        if any(e >= max(s, d) for e, s, d in zip(extra, strides, dilations, strict=True)):
-            if tuple(dilations) == (1, 1):
-                raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller "
-                                 f"than stride={stride!r}; expected each output_padding < its "
-                                 f"stride (it picks among the stride's possible sizes), e.g. "
-                                 f"output_padding={strides[0] - 1} with stride={strides[0]}")
-            raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
-                             f"stride={stride!r} or dilation={dilation!r}; expected each "
-                             f"output_padding < max(its stride, its dilation), as PyTorch")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride = (int(kh), int(kw)), tuple(int(s) for s in strides)
-        self.padding = tuple(int(p) for p in pads)
-        self.output_padding = tuple(int(p) for p in extra)
-        self.groups, self.dilation = int(groups), tuple(int(d) for d in dilations)
-        rng = generator(rng, layer)
-        fan_in = out_channels // groups * kh * kw   # weight.size(1)*KH*KW, as PyTorch's fan_in
-        self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, kh, kw),
-                                           fan_in, rng))
-        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
-
-    def forward(self, x, output_size: tuple[int, ...] | None = None):
-        extra = self.output_padding if output_size is None else self._output_padding(x,
-                                                                                     output_size)
-        return ops.conv_transpose2d(x, self.weight, self.bias, stride=self.stride,
-                                    padding=self.padding, output_padding=extra,
-                                    groups=self.groups, dilation=self.dilation)
-
-    def _output_padding(self, x, output_size) -> tuple[int, int]:
-        """The output_padding that gives output_size, as PyTorch's: OH - the smallest OH, where
-        OH may be up to stride - 1 rows more than (H - 1)*stride - 2*padding +
-        dilation*(KH - 1) + 1 (likewise OW); output_size's leading sizes (the batch, the
-        channels) are dropped unread."""
-        shape = np.shape(x.data if isinstance(x, Value) else x)
-        if len(shape) not in (3, 4):
-            return self.output_padding           # the op's error names the shapes it takes
-        # the size without output_padding, for one image as for a batch
-        smallest = transposed_size((1,) * (4 - len(shape)) + shape, self.weight.shape,
-                                   self.stride, self.padding, (0, 0), self.dilation)
-        largest = tuple(low + s - 1 for low, s in zip(smallest, self.stride, strict=True))
-        leading = ("N", "C_out") if len(shape) == 4 else ("C_out",)
-        entries = output_size_entries(
-            "ConvTranspose2d", output_size, smallest, largest, leading, smallest,
-            f"the input of shape {shape} gives at stride {self.stride} from {smallest} (no "
-            f"output_padding) to stride - 1 more")
-        return tuple(e - low for e, low in zip(entries, smallest, strict=True))
-
-    def extra_repr(self) -> str:
-        # PyTorch's: the pairs always, padding, dilation, output_padding and groups only when
-        # not default
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+    spatial = 2
+    _op = staticmethod(ops.conv_transpose2d)
 
 
-class ConvTranspose1d(Module):
+class ConvTranspose1d(_ConvTranspose):
     """1-D transposed convolution: x (N, C_in, L) -> (N, C_out, OL), or one unbatched signal
     (C_in, L) -> (C_out, OL), OL = (L - 1)*stride - 2*padding + dilation*(K - 1) + 1 +
     output_padding: conv1d's input gradient, mapping a Conv1d's output length back to its input
@@ -367,76 +381,33 @@ class ConvTranspose1d(Module):
     length in place of output_padding, within [the length without it, that + stride - 1].
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int],
-                 stride: int | tuple[int] = 1, padding: int | tuple[int] = 0,
-                 output_padding: int | tuple[int] = 0, bias: bool = True,
-                 rng: np.random.Generator | None = None, groups: int = 1,
-                 dilation: int | tuple[int] = 1):
-        layer = "ConvTranspose1d"
-        _check_channel_groups(layer, in_channels, out_channels, groups)
-        if not isinstance(bias, (bool, np.bool_)):
-            # PyTorch's order is (..., output_padding, groups, bias): a groups given there by
-            # position would land on bias and silently mean bias=True
-            raise TypeError(f"{layer}: bias is {type(bias).__name__} {bias!r}; expected True or "
-                            f"False; pass groups (and the settings after bias) by keyword, e.g. "
-                            f"nn.ConvTranspose1d(4, 6, 3, groups=2)")
-        (k,) = check_sizes(layer, "kernel_size", kernel_size, 1, 1)
-        self.stride = check_sizes(layer, "stride", stride, 1, 1)
-        self.padding = check_sizes(layer, "padding", padding, 0, 1)
-        self.output_padding = check_sizes(layer, "output_padding", output_padding, 0, 1)
-        self.dilation = check_sizes(layer, "dilation", dilation, 1, 1)
-        if self.output_padding[0] >= max(self.stride[0], self.dilation[0]):
-            raise ValueError(f"{layer}: output_padding={output_padding!r} is not smaller than "
-                             f"stride={stride!r} or dilation={dilation!r}; expected "
-                             f"output_padding < max(stride, dilation), as PyTorch (it picks "
-                             f"among the lengths a strided conv1d maps to one), e.g. "
-                             f"output_padding={max(self.stride[0], self.dilation[0]) - 1}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.groups = (int(k),), int(groups)
-        rng = generator(rng, layer)
-        fan_in = out_channels // groups * k          # weight.size(1)*K, as PyTorch's fan_in
-        self.weight = Value(fan_in_uniform((in_channels, out_channels // groups, k), fan_in, rng))
-        self.bias = Value(fan_in_uniform((out_channels,), fan_in, rng)) if bias else None
+    spatial = 1
+    _op = staticmethod(ops.conv_transpose1d)
 
-    def forward(self, x, output_size: tuple[int, ...] | None = None):
-        extra = self.output_padding if output_size is None else self._output_padding(x,
-                                                                                     output_size)
-        return ops.conv_transpose1d(x, self.weight, self.bias, stride=self.stride,
-                                    padding=self.padding, output_padding=extra,
-                                    groups=self.groups, dilation=self.dilation)
 
-    def _output_padding(self, x, output_size) -> tuple[int]:
-        """The output_padding that gives output_size, as PyTorch's: OL - the smallest OL, where
-        OL may be up to stride - 1 more than (L - 1)*stride - 2*padding + dilation*(K - 1) + 1;
-        output_size's leading sizes (the batch, the channels) are dropped unread."""
-        shape = np.shape(x.data if isinstance(x, Value) else x)
-        if len(shape) not in (2, 3):
-            return self.output_padding           # the op's error names the shapes it takes
-        (s,), (p,), (d,), (k,) = self.stride, self.padding, self.dilation, self.kernel_size
-        smallest = (shape[-1] - 1) * s - 2 * p + d * (k - 1) + 1
-        leading = ("N", "C_out") if len(shape) == 3 else ("C_out",)
-        (entry,) = output_size_entries(
-            "ConvTranspose1d", output_size, (smallest,), (smallest + s - 1,), leading,
-            (smallest,), f"the input of shape {shape} gives at stride {s} from {smallest} (no "
-                         f"output_padding) to stride - 1 more")
-        return (entry - smallest,)
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution: x (N, C_in, D, H, W) -> (N, C_out, OD, OH, OW), or one
+    unbatched volume (C_in, D, H, W) -> (C_out, OD, OH, OW), OD = (D - 1)*stride - 2*padding +
+    dilation*(KD - 1) + 1 + output_padding (likewise OH, OW): conv3d's input gradient, mapping a
+    Conv3d's output size back to its input size (ops.conv_transpose3d).
 
-    def extra_repr(self) -> str:
-        # PyTorch's: the tuples always, padding, dilation, output_padding and groups only when
-        # not default
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0,):
-            text += f", padding={self.padding}"
-        if self.dilation != (1,):
-            text += f", dilation={self.dilation}"
-        if self.output_padding != (0,):
-            text += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+    weight (C_in, C_out / groups, KD, KH, KW) -- the layout of PyTorch's ConvTranspose3d, whose
+    state dicts load as they are -- and bias (C_out,) are float32, drawn from
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_out/groups*KD*KH*KW (PyTorch's default,
+    from the weight's axes 1 to 4) using `rng`, else the default generator that `tc.manual_seed`
+    sets. kernel_size, stride, padding, output_padding and dilation are ints or (d, h, w)
+    triples, kept as triples (as PyTorch's attributes and repr); output_padding < max(stride,
+    dilation) on each axis. groups and dilation come after bias and rng here, as in
+    ConvTranspose2d: pass them by keyword.
+
+    forward(x, output_size=None), as PyTorch's: output_size (OD, OH, OW) -- or with the leading
+    sizes too, (N, C_out, OD, OH, OW) or (C_out, OD, OH, OW), which are not read -- picks the
+    output's size in place of output_padding, each within [the size without output_padding,
+    that size + stride - 1].
+    """
+
+    spatial = 3
+    _op = staticmethod(ops.conv_transpose3d)
 
 
 class _Pool(Module):
@@ -566,7 +537,7 @@ class MaxPool3d(_MaxPool):
 
 
 class _MaxUnpool(Module):
-    """What MaxUnpool1d/2d share: kernel_size, stride (kernel_size when None) and padding, those
+    """What MaxUnpool1d/2d/3d share: kernel_size, stride (kernel_size when None) and padding, those
     of the max pool they invert, checked as the layer is built, and forward(x, indices,
     output_size=None) through the op `_op`, as PyTorch's. Each subclass sets `spatial` and
     `_op`."""
@@ -609,6 +580,21 @@ class MaxUnpool2d(_MaxUnpool):
 
     spatial = 2
     _op = staticmethod(ops.max_unpool2d)
+
+
+class MaxUnpool3d(_MaxUnpool):
+    """MaxPool3d's partial inverse: forward(x, indices, output_size=None) puts each element of
+    x (N, C, D, H, W) at its index d*OH*OW + h*OW + w in zeros of (N, C, OD, OH, OW),
+    OD = (D - 1)*stride - 2*padding + KD (likewise OH, OW) unless output_size says otherwise
+    (ops.max_unpool3d). Its repr is PyTorch's, each setting as a triple."""
+
+    spatial = 3
+    _op = staticmethod(ops.max_unpool3d)
+
+    def extra_repr(self) -> str:
+        kernel, stride, padding = (as_sizes(v, 3) for v in (self.kernel_size, self.stride,
+                                                             self.padding))
+        return f"kernel_size={kernel}, stride={stride}, padding={padding}"
 
 
 class AvgPool1d(_AvgPool):
@@ -739,6 +725,27 @@ class AdaptiveMaxPool2d(Module):
 
     def forward(self, x):
         return ops.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:                 # PyTorch's: return_indices is not shown
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool3d(Module):
+    """Max over each of OD x OH x OW bins of the volume, whatever its size: (N, C, D, H, W) ->
+    (N, C, OD, OH, OW), or (C, D, H, W) -> (C, OD, OH, OW), as PyTorch's; output_size is an int
+    or a triple (OD, OH, OW) in which None keeps the input's size; the bins are
+    AdaptiveAvgPool3d's. The gradient goes to each bin's first maximum (row-major), as
+    PyTorch's; return_indices=True makes forward return (out, indices), each maximum's place
+    d*H*W + h*W + w in its volume (what MaxUnpool3d takes) (ops.adaptive_max_pool3d)."""
+
+    def __init__(self, output_size: int | None | tuple[int | None, ...],
+                 return_indices: bool = False):
+        check_output_size("AdaptiveMaxPool3d", output_size, 3)
+        check_flag("AdaptiveMaxPool3d", "return_indices", return_indices)
+        self.output_size, self.return_indices = output_size, bool(return_indices)
+
+    def forward(self, x):
+        return ops.adaptive_max_pool3d(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:                 # PyTorch's: return_indices is not shown
         return f"output_size={self.output_size}"

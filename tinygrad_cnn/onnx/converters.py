@@ -12,6 +12,7 @@ converter. Nothing here imports `onnx`: the builder does.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -30,10 +31,12 @@ from tinygrad_cnn.ops import (
     sampling,
     shape,
 )
+from tinygrad_cnn.ops.axes import checked_axes
 from tinygrad_cnn.ops.distance import ClampedValue
 
 # (the module by its path: ops.fold is the function of that name)
 from tinygrad_cnn.ops.fold import Fold, Unfold, blocks
+from tinygrad_cnn.ops.layout import AXES
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -423,7 +426,11 @@ def topk(g, node, x):
     else:
         count = g.ints([k], "k")
     values = g.op("TopK", [x, count], axis=axis, largest=int(params["largest"]), sorted=1)
-    g.nodes[-1].output.append(g._unique(f"{g.nodes[-1].name}_output_1"))    # the positions
+    positions = g._unique(f"{g.nodes[-1].name}_output_1")
+    g.nodes[-1].output.append(positions)
+    indices = vars(node.fn).get("returned_indices")     # topk's indices (sort returns none)
+    if indices is not None:             # ops indexing with them read the positions
+        g.returned_array(indices, positions, g.is_batched(node))
     return values
 
 
@@ -543,11 +550,13 @@ def max_unpool2d(g, node, x, indices):
             f"onnx.export: max_unpool (module {node.module!r}) takes indices of shape "
             f"{value.shape} that are a constant of the graph, not the Indices of a MaxPool "
             f"exported before it, so the file would replay this example's indices for every "
-            f"input; expected indices that max_pool1d/2d or nn.MaxPool1d/2d(return_indices=True) "
-            f"returned inside forward, from a pool whose output the model uses before the "
-            f"unpool; compute them in forward with return_indices=True")
+            f"input; expected indices that max_pool1d/2d/3d or nn.MaxPool1d/2d/3d"
+            f"(return_indices=True) returned inside forward, from a pool whose output the "
+            f"model uses before the unpool; compute them in forward with return_indices=True")
+    # max_unpool3d's volumes come as (N, C, D, H*W) images, into (OD, OH*OW) planes; the
+    # indices keep the pool's layout: (N, C, L) -> (N, C, 1, L), (N, C, D, H, W) -> (N, C, D, H*W)
     (n_c, h, w), (oh, ow) = images.shape[1:], node.shape[2:]
-    if value.shape != images.shape:                     # (N, C, L) -> (N, C, 1, L)
+    if value.shape != images.shape:
         indices = g.op("Reshape", [indices, g.ints([-1, *images.shape[1:]], "shape")])
     # ONNX Runtime refuses an output_shape below (H - 1)*S + K, the size without padding, which
     # ours may be (padding, output_size): so the node unpools into planes of at least (H, W),
@@ -611,28 +620,42 @@ def adaptive_avg_pool2d(g, node, x):
 
 
 def adaptive_max_pool2d(g, node, x):
-    (h, w), (oh, ow) = node.fn.inputs[0].shape[2:], node.fn.params["output_size"]
-    indices = vars(node.fn).get("returned_indices")     # adaptive_max_pool2d(return_indices=True)
-    if h % oh == 0 and w % ow == 0:     # equal bins side by side: max_pool2d's windows
-        kernel = [h // oh, w // ow]
+    return _adaptive_max_pool(g, node, x, "adaptive_max_pool2d")
+
+
+def adaptive_max_pool3d(g, node, x):
+    return _adaptive_max_pool(g, node, x, "adaptive_max_pool3d")
+
+
+def _adaptive_max_pool(g, node, x, fn: str):
+    """An adaptive max pool of images or volumes: one MaxPool where the bins tile the input,
+    else the bins' maxima by axes, as the kernels take them."""
+    sizes, bins = node.fn.inputs[0].shape[2:], tuple(node.fn.params["output_size"])
+    indices = vars(node.fn).get("returned_indices")     # adaptive_max_pool2d/3d(return_indices)
+    if all(n % o == 0 for n, o in zip(sizes, bins, strict=True)):
+        kernel = [n // o for n, o in zip(sizes, bins, strict=True)]   # max_pool's windows
         out = g.op("MaxPool", [x], kernel_shape=kernel, strides=kernel)
         if indices is not None:
             _pool_indices(g, node, indices)
         return out
     if indices is not None:
+        axes = AXES[len(sizes)]
+        tiling = " and ".join(f"{a} % O{a} == 0" for a in axes)
         raise ValueError(
-            f"onnx.export: adaptive_max_pool2d with return_indices=True (module "
-            f"{node.module!r}) pools {h}x{w} into {oh}x{ow} bins of different sizes, and ONNX "
-            f"gives a maximum's indices only from a MaxPool of equal windows; expected bins "
-            f"that tile the input (H % OH == 0 and W % OW == 0); pick an output_size that "
-            f"divides the input's size, or pass return_indices=False")
-    # bins of different sizes, by axes as the kernel: the maximum of each column bin (Slice,
-    # ReduceMax) for every row, the bins joined (Concat), then the same over the row bins
+            f"onnx.export: {fn} with return_indices=True (module {node.module!r}) pools "
+            f"{_by(sizes)} into {_by(bins)} bins of different sizes, and ONNX gives a maximum's "
+            f"indices only from a MaxPool of equal windows; expected bins that tile the input "
+            f"({tiling}); pick an output_size that divides the input's size, or pass "
+            f"return_indices=False")
+    # bins of different sizes, by axes as the kernels: the maximum of each bin along the last
+    # axis (Slice, ReduceMax) for every row, the bins joined (Concat), then the same along the
+    # axes before it
     out = x
-    for axis, (size, bins) in ((3, (w, ow)), (2, (h, oh))):
-        if size == bins:
+    for axis, size, count in reversed(list(zip(range(2, 2 + len(sizes)), sizes, bins,
+                                               strict=True))):
+        if size == count:
             continue                    # one element a bin: nothing to pool along this axis
-        starts, ends = pool_kernels.adaptive_bins(size, bins)
+        starts, ends = pool_kernels.adaptive_bins(size, count)
         parts = [g.reduce("ReduceMax", g.op("Slice", [out, g.ints([start], "starts"),
                                                       g.ints([end], "ends"),
                                                       g.ints([axis], "axes")]), [axis], True)
@@ -689,7 +712,7 @@ def adaptive_avg_pool3d(g, node, x):
 
 def _axes(node) -> list[int]:
     x = node.fn.inputs[0]
-    return list(reduce.normalize_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.ndim))
+    return list(checked_axes(node.fn.name.lower(), node.fn.params.get("axis"), x.shape))
 
 
 def _reduce(onnx_op):
@@ -728,6 +751,40 @@ def cumsum(g, node, x):
         summed = g.op("CumSum", [g.cast(x, np.float32), g.scalar(axis, np.int64, "axis")])
         return g.cast(summed, np.float16)
     return g.op("CumSum", [x, g.scalar(axis, np.int64, "axis")])   # the axis: a 0-d input
+
+
+def cumprod(g, node, x):
+    # ONNX has no CumProd, and e^(cumsum ln x) fails at zeros and negatives: a Scan along the
+    # axis whose body multiplies the running product by the next slice, y_i = y_{i-1} x_i from
+    # y_{-1} = 1 (ones of a slice's shape, read at run time), numpy's own order of products.
+    # Scan reads the axis's length at run time, so the batch axis may be the one multiplied
+    axis = node.fn.params["axis"]
+    if axis is None or node.fn.inputs[0].ndim == 0:   # numpy's cumprod of the flattened x
+        x, axis = g.op("Reshape", [x, g.ints([-1], "shape")]), 0
+    axis %= node.ndim
+    if node.shape[axis] == 0:           # no products (and ONNX Runtime's Scan fails on 0 steps)
+        return g.op("Identity", [x])
+    helper = g.onnx.helper
+    slice_shape = g.op("Gather", [g.op("Shape", [x]), g.ints(
+        [d for d in range(node.ndim) if d != axis], "other_axes")], axis=0)
+    ones = g.op("ConstantOfShape", [slice_shape],
+                value=g.onnx.numpy_helper.from_array(np.ones(1, dtype=node.dtype)))
+    # the body, once per step: (product so far, x_i) -> (product, y_i), both the new product
+    before, x_i, after, y_i = (g._unique(f"{g.scope}/CumProd/{name}")
+                               for name in ("product_before", "x_i", "product", "y_i"))
+    elem = helper.np_dtype_to_tensor_dtype(node.dtype)
+    body = helper.make_graph(
+        [helper.make_node("Mul", [before, x_i], [after], name=g._unique(f"{g.scope}/Mul")),
+         helper.make_node("Identity", [after], [y_i], name=g._unique(f"{g.scope}/Identity"))],
+        "running_product", [helper.make_tensor_value_info(name, elem, None)
+                            for name in (before, x_i)],
+        [helper.make_tensor_value_info(name, elem, None) for name in (after, y_i)])
+    g.op("Scan", [ones, x], body=body, num_scan_inputs=1, scan_input_axes=[axis],
+         scan_output_axes=[axis])       # its first output: the last product
+    scan = g.nodes[-1]
+    products = g._unique(f"{scan.name}_output_1")
+    scan.output.append(products)
+    return products
 
 
 def norm(g, node, x):
@@ -803,9 +860,13 @@ def batch_norm(g, node, x, mean, var, weight, bias):
 
 
 def getitem(g, node, x):
-    """x[index] for ints, slices, None and Ellipsis (Slice, Gather, Unsqueeze), or for one
-    integer array among slices (Gather along its axis)."""
+    """x[index] for ints, slices, None and Ellipsis (Slice, Gather, Unsqueeze), for one
+    integer array among slices (Gather along its axis), or for take_along_axis's index, one
+    integer array per axis (GatherElements)."""
     index, shape = node.fn.params["index"], node.fn.inputs[0].shape
+    taken = _taken_along(g, shape, index)
+    if taken is not None:
+        return _take_along_axis(g, node, x, *taken)
     arrays = [e for e in index if isinstance(e, np.ndarray) and e.ndim > 0]
     takes = [e for e in index if not isinstance(e, slice) and e is not None
              and e is not Ellipsis and np.ndim(e) == 0]
@@ -814,8 +875,8 @@ def getitem(g, node, x):
         raise ValueError(
             f"onnx.export: GetItem (module {node.module!r}) with index {index!r:.100} has no "
             f"ONNX mapping; expected ints, slices, None and Ellipsis, or one integer array "
-            f"among slices (boolean masks give shapes that depend on the data); index with "
-            f"those, or use ops.where for a mask")
+            f"among slices, or take_along_axis's index (boolean masks give shapes that depend "
+            f"on the data); index with those, or use ops.where for a mask")
     used = sum(1 for e in index if e is not None and e is not Ellipsis)
     entries = []                        # Ellipsis -> the full slices it stands for
     for e in index:
@@ -850,6 +911,72 @@ def getitem(g, node, x):
     if new_axes:
         out = g.op("Unsqueeze", [out, g.ints(new_axes, "axes")])
     return out
+
+
+def _taken_along(g, shape, index) -> tuple[int, np.ndarray] | None:
+    """(axis, positions) when `index` is take_along_axis's (rearrange.open_mesh): one integer
+    array per axis of x, each but the one on `axis` an arange(n_d) along its own axis d; None
+    for any other index. The single array of a 1-D x counts only when an op returned it (a
+    constant one is the plain Gather that getitem writes)."""
+    ndim = len(shape)
+    if ndim == 0 or len(index) != ndim or not all(
+            isinstance(e, np.ndarray) and e.dtype.kind in "iu" and e.ndim == ndim for e in index):
+        return None
+    if ndim == 1:
+        return (0, index[0]) if g.array_tensor(index[0]) is not None else None
+    meshes = [e.shape == tuple(n if i == d else 1 for i in range(ndim))
+              and np.array_equal(e.reshape(-1), np.arange(n))
+              for d, (e, n) in enumerate(zip(index, shape, strict=True))]
+    others = [d for d, mesh in enumerate(meshes) if not mesh]
+    if len(others) > 1:
+        return None
+    if not others:                      # x taken as it is: along the op's array, if one is
+        others = [next((d for d, e in enumerate(index) if g.array_tensor(e) is not None),
+                       ndim - 1)]
+    return others[0], index[others[0]]
+
+
+def _take_along_axis(g, node, x, axis: int, positions: np.ndarray) -> str:
+    # out[..., i, ...] = x[..., positions[..., i, ...], ...]: ONNX GatherElements, whose indices
+    # have the output's shape (it does not broadcast), so positions are broadcast first
+    # (Expand); it counts a negative index from the end (from opset 11 on), as numpy does
+    source = node.fn.inputs[0]
+    found = g.array_tensor(positions)
+    if found is None:                   # a constant of the graph
+        _warn_of_batch_sized_positions(g, node, positions)
+        indices = g.constant(positions.astype(np.int64), "indices")
+    else:                               # an op's output (topk's indices)
+        indices = found[0]
+    # Expand broadcasts both ways: a 1 keeps the indices' own size (the batch's, at run time,
+    # for topk's), the output's size where they have 1; indices of size 1 on x's batch axis
+    # (not the one taken along) broadcast over the batch, whatever the example's size
+    sizes = [1 if p == n else n for p, n in zip(positions.shape, node.shape, strict=True)]
+    over_the_batch = g.is_batched(source) and axis != 0 and positions.shape[0] == 1
+    if over_the_batch or any(size != 1 for size in sizes):
+        if over_the_batch:              # x's batch size, read at run time
+            batch = g.op("Slice", [g.op("Shape", [x]), g.ints([0], "starts"),
+                                   g.ints([1], "ends")])
+            shape = g.op("Concat", [batch, g.ints(sizes[1:], "sizes")], axis=0)
+        else:
+            shape = g.ints(sizes, "shape")
+        indices = g.op("Expand", [indices, shape])
+    return g.op("GatherElements", [x, indices], axis=axis)
+
+
+def _warn_of_batch_sized_positions(g, node, positions: np.ndarray) -> None:
+    """Constant positions whose first axis has the batch size may have been computed from the
+    example input (numpy's argsort of x.data): warn, as of any such constant."""
+    if (g.guess and g.batch_size > 1 and g.is_batched(node.fn.inputs[0])
+            and positions.shape[0] == g.batch_size):
+        warnings.warn(
+            f"onnx.export: take_along_axis (module {node.module!r}) takes constant indices of "
+            f"shape {positions.shape}; their first axis has the batch size, so they may have "
+            f"been computed from the example input outside the recorded ops (e.g. by numpy on "
+            f"x.data, or indices of ops.topk whose values the model does not use), and the "
+            f"exported model would replay them for every input; take them from ops.topk in "
+            f"forward (a sorting order is ops.topk with k the axis's length and largest=False) "
+            f"and use its values too: the file then computes them with that ONNX TopK",
+            UserWarning, stacklevel=6)
 
 
 def embedding(g, node, ids, weight):
@@ -1044,6 +1171,7 @@ CONVERTERS = {
     pool.AvgPool3d: avg_pool3d,
     pool.AdaptiveAvgPool3d: adaptive_avg_pool3d,
     pool.AdaptiveMaxPool2d: adaptive_max_pool2d,
+    pool.AdaptiveMaxPool3d: adaptive_max_pool3d,
     pool.MaxUnpool2d: max_unpool2d,
     reduce.Sum: _reduce("ReduceSum"),
     reduce.Mean: _reduce("ReduceMean"),
@@ -1054,6 +1182,7 @@ CONVERTERS = {
     # ONNX Runtime's ReduceLogSumExp shifts by the maximum too: finite at 1e4 in float32
     reduce.LogSumExp: _reduce("ReduceLogSumExp"),
     reduce.CumSum: cumsum,
+    reduce.CumProd: cumprod,
     reduce.Norm: norm,
     loss.Softmax: softmax,
     loss.LogSoftmax: log_softmax,

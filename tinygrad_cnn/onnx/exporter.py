@@ -319,8 +319,21 @@ def _same(a, b) -> bool:
 
 
 def _recorded_nodes(outputs: list[Value]) -> list[Value]:
-    """Every op output feeding `outputs`, each after its inputs; iterative (deep graphs do not
-    recurse) and in argument order, so the exported file is the same every time."""
+    """Every op output feeding `outputs`, each after its inputs, and after the op that returned
+    an index array it indexes with (take_along_axis with topk's indices comes after the TopK,
+    which gives them in the file); iterative (deep graphs do not recurse) and in argument order,
+    so the exported file is the same every time."""
+    order = _in_order(outputs, lambda node: node.fn.inputs)
+    returned = {id(v.fn.returned_indices): v for v in order
+                if isinstance(vars(v.fn).get("returned_indices"), np.ndarray)}
+    if not returned:
+        return order
+    return _in_order(outputs, lambda node: (*node.fn.inputs, *(
+        returned[id(array)] for array in _index_arrays(node) if id(array) in returned)))
+
+
+def _in_order(outputs: list[Value], inputs) -> list[Value]:
+    """The op outputs feeding `outputs` through `inputs(node)`, each after those."""
     order, seen, stack = [], set(), list(reversed(outputs))
     while stack:
         node = stack.pop()
@@ -329,16 +342,26 @@ def _recorded_nodes(outputs: list[Value]) -> list[Value]:
         elif id(node) not in seen and node.fn is not None:
             seen.add(id(node))
             stack += [node, None]
-            stack += [v for v in reversed(node.fn.inputs) if v is not None and id(v) not in seen]
+            stack += [v for v in reversed(inputs(node)) if v is not None and id(v) not in seen]
     return order
+
+
+def _index_arrays(node: Value) -> list[np.ndarray]:
+    """The integer arrays in node's index (a GetItem's), each with the arrays it is a view of."""
+    index, arrays = node.fn.params.get("index"), []
+    for entry in index if isinstance(index, tuple) else ():
+        while isinstance(entry, np.ndarray):
+            arrays.append(entry)
+            entry = entry.base
+    return arrays
 
 
 class GraphBuilder:
     """The ONNX graph being built: nodes, initializers, and the tensor name of every Value.
 
-    Converters call `op`, `constant`, `ints`, `scalar`, `cast`, `as_dtype`, `reduce` and
-    `is_batched`; the names of nodes and tensors follow PyTorch's exporter: "/conv1/Conv",
-    whose output is "/conv1/Conv_output_0".
+    Converters call `op`, `constant`, `ints`, `scalar`, `cast`, `as_dtype`, `reduce`,
+    `is_batched`, `returned_array` and `array_tensor`; the names of nodes and tensors follow
+    PyTorch's exporter: "/conv1/Conv", whose output is "/conv1/Conv_output_0".
     """
 
     def __init__(self, onnx, opset: int, batch_size: int, guess: bool):
@@ -354,6 +377,9 @@ class GraphBuilder:
         self.scope = ""                         # "/conv1" while converting a node of conv1
         self.leaf_names: dict[int, str] = {}    # id(Value) -> input or parameter name
         self.buffers: dict[str, list[tuple[str, np.ndarray]]] = {}   # module -> its buffers
+        # id(array) -> (the array, its tensor, whether its axis 0 is the batch): integer arrays
+        # that an op returned beside its output (topk's indices); kept, so that ids stay unique
+        self.arrays: dict[int, tuple[np.ndarray, str, bool]] = {}
 
     # ---- used by the converters ----
     def op(self, op_type: str, inputs: list[str], **attributes) -> str:
@@ -400,6 +426,31 @@ class GraphBuilder:
     def is_batched(self, value: Value) -> bool:
         """Whether value's first axis is the batch axis (it grows with the input's batch)."""
         return id(value) in self.batched
+
+    def returned_array(self, array: np.ndarray, name: str, batched: bool) -> None:
+        """Record that the tensor `name` holds `array`, an integer array that an op returned
+        beside its output (topk's indices), so that an op indexing with it reads the tensor."""
+        self.arrays[id(array)] = (array, name, batched)
+        self.traced[name] = array.shape
+
+    def array_tensor(self, array: np.ndarray) -> tuple[str, bool] | None:
+        """(its tensor, whether its axis 0 is the batch) for an array that an op returned
+        (returned_array), or for a view of one that reshapes it and keeps its first axis, such
+        as indices[..., None] (a Reshape of the tensor); None for any other array, which is a
+        constant of the graph."""
+        found = self.arrays.get(id(array))
+        if found is not None and found[0] is array:
+            return found[1], found[2]
+        base = array.base
+        while isinstance(base, np.ndarray):
+            found = self.arrays.get(id(base))
+            if found is not None and found[0] is base and _reshapes(array, base):
+                # 0 copies the first axis, the batch's size at run time
+                name = self.op("Reshape", [found[1], self.ints([0, *array.shape[1:]], "shape")])
+                self.returned_array(array, name, found[2])
+                return name, found[2]
+            base = base.base
+        return None
 
     # ---- used by export ----
     def name_leaves(self, model, x: Value) -> None:
@@ -546,6 +597,16 @@ class GraphBuilder:
                     dims[0] = BATCH
                 info.CopyFrom(self.onnx.helper.make_tensor_value_info(
                     info.name, info.type.tensor_type.elem_type, dims))
+
+
+def _reshapes(view: np.ndarray, base: np.ndarray) -> bool:
+    """Whether `view` is `base` reshaped with its first axis kept: the same elements in the same
+    (row-major) order, so a Reshape of base's tensor makes it. No axis of size 0: Reshape reads a
+    0 in the shape as "copy the input's"."""
+    return (view.dtype == base.dtype and view.size == base.size and view.size > 0
+            and view.flags.c_contiguous and base.flags.c_contiguous
+            and view.ctypes.data == base.ctypes.data and view.ndim > 0 and base.ndim > 0
+            and view.shape[0] == base.shape[0])
 
 
 def _unsupported(node: Value) -> str:

@@ -16,6 +16,7 @@ from tinygrad_cnn.ops.conv import (
     conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
 )
 from tinygrad_cnn.ops.distance import cdist, cosine_similarity, normalize, pairwise_distance
 from tinygrad_cnn.ops.dropout import dropout, dropout1d, dropout2d, dropout3d
@@ -95,7 +96,7 @@ from tinygrad_cnn.ops.elementwise import (
     xlogy,
 )
 from tinygrad_cnn.ops.fold import fold, unfold
-from tinygrad_cnn.ops.indexing import cat, embedding, getitem, pad, split, stack
+from tinygrad_cnn.ops.indexing import cat, embedding, getitem, one_hot, pad, split, stack
 from tinygrad_cnn.ops.linalg import (
     bilinear,
     cross,
@@ -137,6 +138,7 @@ from tinygrad_cnn.ops.pool import (
     adaptive_avg_pool3d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool2d,
     avg_pool3d,
@@ -145,6 +147,7 @@ from tinygrad_cnn.ops.pool import (
     max_pool3d,
     max_unpool1d,
     max_unpool2d,
+    max_unpool3d,
 )
 from tinygrad_cnn.ops.rearrange import (
     argsort,
@@ -214,10 +217,10 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "max_unpool1d", "max_unpool2d", "interpolate", "scaled_dot_product_attention",
            "instance_norm", "adaptive_max_pool2d", "adaptive_max_pool1d", "adaptive_avg_pool1d",
            "dropout1d", "dropout2d", "conv_transpose1d", "conv3d", "max_pool3d", "avg_pool3d",
-           "adaptive_avg_pool3d",
+           "adaptive_avg_pool3d", "conv_transpose3d", "adaptive_max_pool3d", "max_unpool3d",
            "take_along_axis", "flip", "roll", "tile", "repeat", "squeeze", "expand_dims",
            "swapaxes", "moveaxis", "diagonal", "trace", "tril", "triu", "sort", "argsort",
-           "topk",
+           "topk", "one_hot",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
            "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power", "svd",
            "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist",

@@ -1,7 +1,8 @@
 """2-D convolution (cross-correlation, as in PyTorch), its transpose and its weight gradient:
 three ops, each built from the others' rules, so gradients of any order exist. conv1d,
-conv_transpose1d and unbatched inputs run through the 2-D ops, reshaped (layout.on_image_batch).
-The numpy kernels that make them fast are in conv_kernels.py."""
+conv_transpose1d and unbatched inputs run through the 2-D ops, reshaped (layout.on_image_batch);
+conv3d and conv_transpose3d are the 2-D ops over depth windows, with no rule of their own. The
+numpy kernels that make them fast are in conv_kernels.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import conv_kernels as kernels
 from tinygrad_cnn.ops import indexing
+from tinygrad_cnn.ops.fold import fold
 from tinygrad_cnn.ops.layout import (
     AXES,
     KERNEL_AXES,
@@ -166,11 +168,26 @@ def _leftover(x_shape, g_shape, w_shape, stride, padding, dilation) -> tuple[int
 
 
 def transposed_size(x_shape, w_shape, stride, padding, output_padding,
-                     dilation) -> tuple[int, int]:
+                    dilation) -> tuple[int, ...]:
     """conv_transpose2d's (OH, OW): (H - 1) SH - 2 PH + DH (KH - 1) + 1 + output_padding,
-    likewise OW."""
+    likewise OW; conv_transpose3d's (OD, OH, OW) for a batch of volumes and settings triples."""
     return tuple((x_shape[2 + a] - 1) * stride[a] - 2 * padding[a]
-                 + dilation[a] * (w_shape[2 + a] - 1) + 1 + output_padding[a] for a in (0, 1))
+                 + dilation[a] * (w_shape[2 + a] - 1) + 1 + output_padding[a]
+                 for a in range(len(stride)))
+
+
+def _check_output_not_empty(fn: str, size, x_shape, kernel_size, stride, padding, dilation,
+                            dilations) -> None:
+    """A transposed convolution's output size (one per spatial axis) is at least 1 on every
+    axis; stride, padding and dilation as the caller gave them, for the message."""
+    if min(size) >= 1:
+        return
+    kernel = f"kernel {sizes_text(kernel_size)}"
+    if set(dilations) != {1}:
+        kernel += f" with dilation {dilation!r}"
+    raise ValueError(f"{fn}: the output would be {sizes_text(size)} (input {x_shape}, {kernel}, "
+                     f"stride {stride!r}, padding {padding!r}); expected at least "
+                     f"{sizes_text((1,) * len(size))}; use less padding")
 
 
 def conv2d(x, w, b=None, stride: int | tuple[int, int] = 1,
@@ -423,13 +440,8 @@ def conv_transpose2d(x, w, b=None, stride: int | tuple[int, int] = 1,
                          f"output_padding < max(its stride, its dilation), as PyTorch")
     batch = xa.shape if xa.ndim == 4 else (1, *xa.shape)      # an unbatched image: a batch of 1
     size = transposed_size(batch, wa.shape, steps, pads, extra, dilations)
-    if min(size) < 1:
-        kernel = f"kernel {wa.shape[2]}x{wa.shape[3]}"
-        if dilations != (1, 1):
-            kernel += f" with dilation {dilation!r}"
-        raise ValueError(f"conv_transpose2d: the output would be {size[0]}x{size[1]} (input "
-                         f"{xa.shape}, {kernel}, stride {stride!r}, padding {padding!r}); "
-                         f"expected at least 1x1; use less padding")
+    _check_output_not_empty("conv_transpose2d", size, xa.shape, wa.shape[2:], stride, padding,
+                            dilation, dilations)
     params = _dilated({"stride": stride, "padding": padding, "output_padding": output_padding},
                       dilation, dilations)
 
@@ -500,6 +512,77 @@ def conv_transpose1d(x, w, b=None, stride: int | tuple[int] = 1, padding: int | 
         return ConvTranspose2d.apply(images, w, b, **params)
 
     return on_image_batch(x, 1, run)
+
+
+def conv_transpose3d(x, w, b=None, stride: int | tuple[int, int, int] = 1,
+                     padding: int | tuple[int, int, int] = 0,
+                     output_padding: int | tuple[int, int, int] = 0, groups: int = 1,
+                     dilation: int | tuple[int, int, int] = 1) -> Value:
+    """3-D transposed convolution, as PyTorch's conv_transpose3d (and in its argument order):
+    x (N, C_in, D, H, W), w (C_in, C_out / groups, KD, KH, KW), b (C_out,) or None ->
+    (N, C_out, OD, OH, OW), or one unbatched volume (C_in, D, H, W) -> (C_out, OD, OH, OW), with
+    OD = (D - 1)*stride - 2*padding + dilation*(KD - 1) + 1 + output_padding (likewise OH, OW).
+
+    It is conv3d's input gradient with the same w, as conv_transpose2d is conv2d's: each
+    x[n, c, s, i, j] adds x[n, c, s, i, j] w[c, :, :, :, :] into the output at
+    (s*SD - PD, i*SH - PH, j*SW - PW), the taps DD, DH, DW apart. Settings are ints or (d, h, w)
+    triples; output_padding < max(stride, dilation) on each axis, as PyTorch; groups splits the
+    channels as in conv_transpose2d.
+
+    It is built as conv3d's transpose, from 2-D ops. conv3d stacks each output slice's KD depth
+    taps as channels and runs one conv2d; so here conv_transpose2d runs on every input slice
+    (N*D images (C_in, H, W)) with w read as (C_in, C_out / groups * KD, KH, KW) -- channel
+    c*KD + r of the result is tap r of output channel c -- and tap r of slice s is then added
+    into output slice s*SD + r*DD - PD. That scatter-add along the depth is fold (col2im) with a
+    KD x 1 kernel over (OD, OH*OW) images. So it is transpose, reshape, conv_transpose2d, fold
+    and reshape, and its gradients of every order are those ops' rules.
+    """
+    fn = "conv_transpose3d"
+    groups = _check_groups(groups, fn)
+    x, b, xa, wa = _check_conv(fn, x, w, b, stride, padding, in_axis=0, groups=groups, spatial=3)
+    steps, pads = as_sizes(stride, 3), as_sizes(padding, 3)
+    extra = check_sizes(fn, "output_padding", output_padding, 0, 3)
+    dilations = check_sizes(fn, "dilation", dilation, 1, 3)
+    if any(e >= max(s, d) for e, s, d in zip(extra, steps, dilations, strict=True)):
+        most = tuple(max(s, d) - 1 for s, d in zip(steps, dilations, strict=True))
+        raise ValueError(f"{fn}: output_padding {output_padding!r} is not smaller than stride "
+                         f"{stride!r} or dilation {dilation!r}; expected each output_padding < "
+                         f"max(its stride, its dilation), as PyTorch; e.g. output_padding="
+                         f"{most[0] if len(set(most)) == 1 else most}")
+    batch = xa.shape if xa.ndim == 5 else (1, *xa.shape)      # an unbatched volume: a batch of 1
+    size = transposed_size(batch, wa.shape, steps, pads, extra, dilations)
+    _check_output_not_empty(fn, size, xa.shape, wa.shape[2:], stride, padding, dilation,
+                            dilations)
+    return on_image_batch(x, 3, lambda volumes: _depth_windows_transpose(
+        volumes, w, b, steps, pads, extra, dilations, groups, size[0]))
+
+
+def _depth_windows_transpose(x, w, b, stride, padding, output_padding, dilation, groups: int,
+                             depth_out: int) -> Value:
+    """conv_transpose3d of x (N, C_in, D, H, W) with settings triples, OD = depth_out: the 2-D
+    transposed convolution of every depth slice, each of its KD taps folded into its output
+    slice."""
+    (n, c_in, depth, h, width), (_, per_group, kd, kh, kw) = x.shape, np.shape(data_of(w))
+    c_out = per_group * groups
+    slices = x.transpose(0, 2, 1, 3, 4).reshape(n * depth, c_in, h, width)  # (N*D, C_in, H, W)
+    kernels2d = reshape(w, (c_in, per_group * kd, kh, kw))    # (C_in, C_out/G*KD, KH, KW)
+    taps = conv_transpose2d(slices, kernels2d, stride=stride[1:], padding=padding[1:],
+                            output_padding=output_padding[1:], groups=groups,
+                            dilation=dilation[1:])             # (N*D, C_out*KD, OH, OW)
+    oh, ow = taps.shape[2:]
+    cols = taps.reshape(n, depth, c_out * kd, oh * ow).transpose(0, 2, 1, 3)
+    cols = cols.reshape(n, c_out * kd, depth * oh * ow)       # (N, C_out*KD, D*OH*OW)
+    blocks = output_padding[0] // stride[0]
+    if blocks:
+        # output_padding >= SD (a dilation allows it) leaves room for more slices than x has,
+        # which fold counts as blocks: they add nothing, so they are zeros
+        cols = indexing.pad(cols, ((0, 0), (0, 0), (0, blocks * oh * ow)))
+    # tap r of slice s -> output slice s*SD + r*DD - PD: (N, C_out*KD, D*OH*OW) -> (N, C_out,
+    # OD, OH*OW), a KD x 1 kernel sliding over the depth only
+    out = fold(cols, (depth_out, oh * ow), (kd, 1), dilation=(dilation[0], 1),
+               padding=(padding[0], 0), stride=(stride[0], 1))
+    out = out.reshape(n, c_out, depth_out, oh, ow)            # (N, C_out, OD, OH, OW)
+    return out if b is None else out + reshape(b, (c_out, 1, 1, 1))
 
 
 def _per_group(op: type[Function], x, w, b, c_in: int, c_out: int, groups: int,
@@ -576,7 +659,8 @@ def _check_conv(fn: str, x, w, b, stride, padding, in_axis: int, groups: int = 1
     if forward:
         layout_w = layout(spatial, "C_out", "C_in", kernel=True)
     else:
-        layout_w = "(C_in, C_out, KH, KW)" if groups == 1 else "(C_in, C_out / groups, KH, KW)"
+        layout_w = layout(spatial, "C_in", "C_out" if groups == 1 else "C_out / groups",
+                          kernel=True)
     if wa.ndim != spatial + 2:
         raise ValueError(f"{fn}: weight has shape {wa.shape}; expected a {spatial + 2}-D weight "
                          f"{layout_w}")

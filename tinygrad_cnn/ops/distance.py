@@ -9,8 +9,9 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.elementwise import clip
-from tinygrad_cnn.ops.reduce import norm, normalize_axes
+from tinygrad_cnn.ops.reduce import norm
 from tinygrad_cnn.ops.shape import broadcast_to, reshape
 from tinygrad_cnn.value import Value, as_value, data_of
 
@@ -58,7 +59,7 @@ def cosine_similarity(x1, x2, axis: int = 1, eps: float = 1e-8) -> Value:
     if not shape:
         raise ValueError(f"cosine_similarity: x1 {a} and x2 {b} broadcast to a scalar; expected "
                          f"vectors, at least one axis to take the cosine along")
-    (ax,) = normalize_axes("cosine_similarity", axis, len(shape))
+    ax = checked_axis("cosine_similarity", axis, shape)
     x1, x2 = _broadcast(x1, shape), _broadcast(x2, shape)
     n1 = ClampedValue.apply(norm(x1, 2, axis=ax, keepdims=True), low=float(eps))
     n2 = ClampedValue.apply(norm(x2, 2, axis=ax, keepdims=True), low=float(eps))

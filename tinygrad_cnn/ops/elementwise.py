@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.shape import unbroadcast  # noqa: F401  (re-exported: custom ops use it)
 from tinygrad_cnn.value import Value
 
@@ -1305,31 +1306,18 @@ def threshold(x, threshold: float, value: float) -> Value:
                            value=real_number("threshold", "value", value, "0.0"))
 
 
-def _checked_axis(fn: str, x, axis) -> int:
-    """axis as an int in [0, ndim) of x, or an error naming `fn`, the axis and x's shape."""
-    shape = _shape(x)
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{fn}: axis is {type(axis).__name__} {axis!r:.40}; expected an int, "
-                        f"e.g. axis=-1")
-    if not -len(shape) <= axis < len(shape):
-        raise ValueError(f"{fn}: axis {axis} is out of range for an input of shape {shape}; "
-                         f"expected an int in [-{len(shape)}, {len(shape)})"
-                         + ("; a 0-d input has no axis: reshape it to (1,)" if not shape else ""))
-    return int(axis) % len(shape)
-
-
 def softmin(x, axis: int = -1) -> Value:
     """e^(-x_i) / sum_j e^(-x_j) along `axis` (default the last), as torch.nn.functional.softmin:
     softmax(-x), any shape -> the same shape, without overflow for any x."""
-    return Softmin.apply(x, axis=_checked_axis("softmin", x, axis))
+    return Softmin.apply(x, axis=checked_axis("softmin", axis, _shape(x)))
 
 
 def glu(x, axis: int = -1) -> Value:
     """a * sigmoid(b), where a and b are the first and second halves of x along `axis`, as
     torch.nn.functional.glu: (..., 2H, ...) -> (..., H, ...). A composition of getitem, sigmoid
     and mul, so its gradient is theirs: grad * s(b) for a, grad * a s(b) s(-b) for b."""
-    axis = _checked_axis("glu", x, axis)
     shape = _shape(x)
+    axis = checked_axis("glu", axis, shape, reshape_hint=False)  # (1,) is odd: no such hint
     if shape[axis] % 2:
         raise ValueError(f"glu: axis {axis} of the input of shape {shape} has odd size "
                          f"{shape[axis]}; expected an even size, split into halves a and b for "

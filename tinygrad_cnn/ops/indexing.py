@@ -1,7 +1,7 @@
 """Indexing and joining: getitem (x[index], numpy's rules), embedding (rows of a table picked by
-integer ids), cat, stack, split, pad. They move elements without changing them, so each backward
-puts the gradient back where the elements came from; where one element was taken several times,
-its gradients add up (a scatter-add)."""
+integer ids) and one_hot, cat, stack, split, pad. They move elements without changing them, so
+each backward puts the gradient back where the elements came from; where one element was taken
+several times, its gradients add up (a scatter-add)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.elementwise import Where
 from tinygrad_cnn.value import Value
 
@@ -230,6 +231,48 @@ def embedding(ids, weight, padding_idx: int | None = None, max_norm: float | Non
                            padding_idx=padding_idx, **renorm, **scaled)
 
 
+def one_hot(ids, num_classes: int = -1) -> np.ndarray:
+    """Class ids as one-hot rows, as torch.nn.functional.one_hot: an int64 numpy array of
+    shape (*ids.shape, num_classes) with a 1 at each id, not a Value (ids have no gradient).
+    num_classes=-1 takes the largest id + 1. It is embedding(ids, eye(num_classes)): the rows of
+    the identity matrix picked by the ids.
+
+    Raises
+    ------
+    TypeError
+        For ids that are not integers, or a num_classes that is not an int.
+    ValueError
+        For a negative id, an id >= num_classes, or -1 with no ids.
+    """
+    data = np.asarray(ids.data if isinstance(ids, Value) else ids)
+    if data.dtype.kind not in "iu":
+        fix = ("ids.data.astype(np.int64)" if isinstance(ids, Value)
+               else "np.asarray(ids, dtype=np.int64)")
+        raise TypeError(f"one_hot: ids has dtype {data.dtype}; expected integer class ids; "
+                        f"convert them with {fix}")
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes,
+                                                                   (int, np.integer)):
+        raise TypeError(f"one_hot: num_classes {num_classes!r:.40} is a "
+                        f"{type(num_classes).__name__}; expected an int (-1: the largest id + 1)")
+    if data.size and data.min() < 0:
+        raise ValueError(f"one_hot: ids hold {int(data.min())}; expected class ids >= 0 "
+                         f"(negative ids do not count from the end)")
+    if num_classes == -1:
+        if not data.size:
+            raise ValueError(f"one_hot: ids of shape {data.shape} are empty, so num_classes=-1 "
+                             f"(the largest id + 1) is undefined; pass num_classes")
+        num_classes = int(data.max()) + 1
+    if num_classes < 0:
+        raise ValueError(f"one_hot: num_classes={num_classes}; expected -1 (the largest id + 1) "
+                         f"or a number of classes >= 0")
+    if data.size and data.max() >= num_classes:
+        high = int(data.max())
+        raise ValueError(f"one_hot: ids hold {high} but num_classes={num_classes}; expected ids "
+                         f"in [0, {num_classes}); pass num_classes={high + 1} or more, or -1 "
+                         f"(the largest id + 1)")
+    return np.eye(num_classes, dtype=np.int64)[data]
+
+
 def embedding_flags(op: str, scale_grad_by_freq, sparse) -> bool:
     """scale_grad_by_freq as a bool, after checking that both are bools and sparse is False; an
     error naming `op` (the op or the layer) and saying what to do."""
@@ -326,7 +369,7 @@ def cat(values, axis: int = 0) -> Value:
     if not first:
         raise ValueError("cat: values[0] is 0-d (shape ()); expected arrays with at least one "
                          "axis; use stack to join scalars into a new axis")
-    axis = _checked_axis("cat", axis, len(first), first)
+    axis = checked_axis("cat", axis, first)
     for i, s in enumerate(shapes[1:], start=1):
         if len(s) != len(first) or s[:axis] + s[axis + 1:] != first[:axis] + first[axis + 1:]:
             raise ValueError(
@@ -344,7 +387,7 @@ def stack(values, axis: int = 0) -> Value:
             raise ValueError(f"stack: values[0] has shape {shapes[0]} but values[{i}] has shape "
                              f"{s}; expected equal shapes; reshape or pad the inputs to match, "
                              f"or use cat to join along an existing axis")
-    axis = _checked_axis("stack", axis, len(shapes[0]) + 1, shapes[0])
+    axis = checked_axis("stack", axis, shapes[0], ndim=len(shapes[0]) + 1)
     return Stack.apply(*values, axis=axis)
 
 
@@ -352,7 +395,7 @@ def split(x, sections, axis: int = 0) -> list[Value]:
     """x cut into pieces along axis, as numpy.split: an int k gives k equal pieces (k must divide
     the axis); a list of indices [i, j, ...] gives x[:i], x[i:j], ..., x[j:]."""
     shape = _shape_of(x)
-    axis = _checked_axis("split", axis, len(shape), shape)
+    axis = checked_axis("split", axis, shape)
     size = shape[axis]
     if _is_int(sections):
         if sections <= 0 or size % sections:
@@ -470,16 +513,6 @@ def _is_int(n) -> bool:
 
 def _shape_of(x) -> tuple[int, ...]:
     return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
-
-
-def _checked_axis(op: str, axis, ndim: int, shape: tuple[int, ...]) -> int:
-    """axis as a non-negative int below ndim, or an error naming it and the shape."""
-    if not _is_int(axis):
-        raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected an int")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for shape {shape}; expected an int "
-                         f"in [{-ndim}, {ndim})")
-    return int(axis) % ndim
 
 
 def _check_joined(op: str, values) -> list[tuple[int, ...]]:

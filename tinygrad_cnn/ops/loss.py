@@ -16,6 +16,7 @@ import numpy as np
 
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops import elementwise
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.distance import ClampedValue, check_p, pairwise_distance
 from tinygrad_cnn.ops.elementwise import Clip, Exp, Log, Sigmoid, Softplus, Where
 from tinygrad_cnn.ops.shape import broadcasts_to
@@ -355,15 +356,6 @@ def _with_class_axis(losses, axis: int) -> tuple[int, ...]:
     return (*losses.shape[:axis], 1, *losses.shape[axis:])
 
 
-def _check_axis(fn: str, x, axis) -> None:
-    ndim = np.ndim(x.data if isinstance(x, Value) else x)
-    if ndim == 0:
-        raise ValueError(f"{fn}: input is a scalar; expected at least one axis to normalise over")
-    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
-        raise ValueError(f"{fn}: axis {axis!r} is out of range for an input of shape "
-                         f"{np.shape(data_of(x))}; expected an int in [-{ndim}, {ndim})")
-
-
 def check_reduction(fn: str, reduction, allowed: tuple[str, ...] = REDUCTIONS,
                     hint_keyword: str | None = None) -> None:
     """reduction is one of `allowed`, else an error naming `fn` (an op or a loss module); for
@@ -571,13 +563,13 @@ def _sign(d: np.ndarray) -> np.ndarray:
 
 def softmax(x, axis: int = -1) -> Value:
     """exp(x) / sum(exp(x)) along `axis` (default the last): any shape -> the same shape."""
-    _check_axis("softmax", x, axis)
+    checked_axis("softmax", axis, np.shape(data_of(x)))
     return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x, axis: int = -1) -> Value:
     """x - log(sum(exp(x))) along `axis` (default the last), stable: any shape -> same shape."""
-    _check_axis("log_softmax", x, axis)
+    checked_axis("log_softmax", axis, np.shape(data_of(x)))
     return LogSoftmax.apply(x, axis=axis)
 
 

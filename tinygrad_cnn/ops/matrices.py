@@ -1,14 +1,15 @@
 """Functions of matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky, eigh, svd and
 matrix_power. Each takes a matrix or a stack of them (..., M, N), square but for svd. Every
-rule is written with matmul, transposes and these ops themselves, so it differentiates to
-every order."""
+rule is written with matmul, transposes, getitem, where and these ops themselves, so it
+differentiates to every order."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops.elementwise import where
+from tinygrad_cnn.ops.elementwise import Where, where
+from tinygrad_cnn.ops.indexing import GetItem, ScatterAdd
 from tinygrad_cnn.ops.linalg import matrix_transpose
 from tinygrad_cnn.ops.shape import reshape, unbroadcast
 from tinygrad_cnn.value import Value, as_value, data_of
@@ -50,11 +51,12 @@ class Det(Function):
     def forward(self, a):
         return np.linalg.det(a)
 
-    # Jacobi's formula: d det(A) = det(A) tr(A^{-1} dA)  =>  dA = g det(A) A^{-T}
-    # (A^{-T} det(A) is the cofactor matrix; the rule needs A invertible)
+    # Expanding det(A) along row i, det(A) = sum_j A_ij cof(A)_ij, and cof(A)_ij does not
+    # involve row i: d det(A) / dA_ij = cof(A)_ij  =>  dA = g cof(A), the cofactor matrix, for
+    # every A (Jacobi's formula: cof(A) = det(A) A^{-T} where A is invertible)
     def backward(self, grad):
         a, d = self.saved()
-        return (grad * d).reshape(d.shape + (1, 1)) * matrix_transpose(_inverse("det", a))
+        return grad.reshape(grad.shape + (1, 1)) * _cofactors(a, d)
 
 
 class LogAbsDet(Function):
@@ -66,7 +68,7 @@ class LogAbsDet(Function):
     # d log|det(A)| = tr(A^{-1} dA)  =>  dA = g A^{-T}
     def backward(self, grad):
         a, _ = self.saved()
-        return grad.reshape(grad.shape + (1, 1)) * matrix_transpose(_inverse("slogdet", a))
+        return grad.reshape(grad.shape + (1, 1)) * matrix_transpose(_inverse_for_logabsdet(a))
 
 
 class Cholesky(Function):
@@ -187,6 +189,55 @@ class RightSingularVectors(Function):
         return da
 
 
+def _cofactors(a, d):
+    """cof(A) of each matrix of a (..., M, M), given d = det(A) (...): det(A) A^{-T} where A is
+    invertible and well conditioned, else the definition by minors (see _needs_minors), taken
+    for those matrices of the stack alone."""
+    by_minors = _needs_minors(a, d)                     # (...) bool
+    if by_minors.all():
+        return _cofactors_by_minors(a)
+    if not by_minors.any():
+        return d.reshape(d.shape + (1, 1)) * matrix_transpose(Inv.run(a))
+    which = np.nonzero(by_minors)                       # (..., M, M) -> (K, M, M) and back
+    from_minors = ScatterAdd.run(_cofactors_by_minors(GetItem.run(a, index=which)), index=which,
+                                 shape=a.shape)
+    chosen = by_minors[..., None, None]
+    invertible = Where.run(chosen, np.eye(a.shape[-1], dtype=a.dtype), a)  # those never inverted
+    # a Where, not a sum: at a matrix replaced by I the term below is det(A) I, and its
+    # derivative (I times det's) is not 0 even where det(A) is
+    return Where.run(chosen, from_minors,
+                     d.reshape(d.shape + (1, 1)) * matrix_transpose(Inv.run(invertible)))
+
+
+def _needs_minors(a, d) -> np.ndarray:
+    """Which matrices of the stack take their cofactors by minors (a bool array (...)): those
+    with det(A) = 0, which have no inverse, and, when the rule is recorded to be differentiated
+    again (a is then a Value), those whose condition number exceeds 1/sqrt(eps) (about 7e7 in
+    float64). There the derivative of det(A) A^{-T}, which multiplies det(A) by two inverses,
+    loses up to log10 cond(A) digits: at a matrix singular up to rounding (det ~ 1e-16, not 0)
+    it is wrong in the first digit. det(A) A^{-T} itself keeps its digits there, so an ordinary
+    backward keeps the cheaper rule."""
+    needed = data_of(d) == 0
+    if isinstance(a, Value) and a.size > 0:             # numpy's cond refuses 0 x 0 matrices
+        needed = needed | (np.linalg.cond(a.data, 1) > 1 / np.sqrt(np.finfo(a.dtype).eps))
+    return needed
+
+
+def _cofactors_by_minors(a):
+    """cof(A)_ij = (-1)^(i+j) det(minor_ij(A)), the minor being A without row i and column j:
+    (..., M, M) -> (..., M, M). That is M^2 determinants of size M - 1 (M^4 numbers and about
+    M^2 times an inverse's work), recorded as ops, so at a singular minor the next derivative
+    takes the minor's minors in turn. A 1 x 1 matrix's cofactor is 1 (the empty minor's
+    determinant)."""
+    m = a.shape[-1]
+    if m == 1:
+        return np.ones(a.shape, dtype=a.dtype)
+    kept = np.array([[k for k in range(m) if k != i] for i in range(m)])  # (M, M-1): i dropped
+    minors = GetItem.run(a, index=(Ellipsis, kept[:, None, :, None], kept[None, :, None, :]))
+    signs = (-1.0) ** np.add.outer(np.arange(m), np.arange(m))            # (M, M): +-1
+    return signs.astype(a.dtype) * Det.run(minors)          # minors (..., M, M, M-1, M-1)
+
+
 def _row(x):
     """x (..., K) as (..., 1, K): multiplying by it scales a matrix's columns."""
     return x.reshape(x.shape[:-1] + (1, x.shape[-1]))
@@ -279,8 +330,9 @@ def solve(a, b) -> Value:
 
 def det(a) -> Value:
     """The determinant of each matrix of a (..., M, M): shape (...), as numpy.linalg.det. The
-    gradient is det(A) A^-T, which needs each A invertible (PyTorch also differentiates at
-    singular matrices); at a singular one, backward raises numpy.linalg.LinAlgError.
+    gradient is the cofactor matrix cof(A), which exists for every A: det(A) A^-T where A is
+    invertible, and at a singular A its definition, cof(A)_ij = (-1)^(i+j) det(A without row i
+    and column j), M^2 determinants of size M - 1. Both differentiate again, to every order.
 
     Raises
     ------
@@ -294,7 +346,9 @@ def det(a) -> Value:
 def slogdet(a) -> tuple[np.ndarray, Value]:
     """(sign, logabsdet) of each matrix of a (..., M, M), as numpy.linalg.slogdet: det(a) =
     sign * exp(logabsdet), without the overflow of det itself. sign is a numpy array (+1, -1,
-    or 0 for a singular matrix), a constant; logabsdet a Value whose gradient is A^-T.
+    or 0 for a singular matrix), a constant; logabsdet a Value whose gradient is A^-T. At a
+    singular matrix logabsdet is -inf and backward raises numpy.linalg.LinAlgError (PyTorch's
+    gradient is infinite there); det's gradient exists.
 
     Raises
     ------
@@ -423,14 +477,16 @@ def _lower_with_half_diagonal(m: int, dtype: np.dtype) -> np.ndarray:
     return np.tril(np.ones((m, m), dtype=dtype), -1) + 0.5 * np.eye(m, dtype=dtype)
 
 
-def _inverse(op: str, a):
-    """A^{-1} inside op's rule (an array, or a Value under create_graph), or an error saying
-    that the rule needs it."""
+def _inverse_for_logabsdet(a):
+    """A^{-1} inside logabsdet's rule (an array, or a Value under create_graph), or an error: at a
+    singular A, log|det(A)| is -inf and its gradient A^{-T} does not exist."""
     try:
         return Inv.run(a)
     except np.linalg.LinAlgError as error:
-        raise np.linalg.LinAlgError(f"{op}: the gradient, a multiple of A^-T, needs A "
-                                    f"invertible: {error}") from error
+        raise np.linalg.LinAlgError(f"slogdet: the gradient of logabsdet, A^-T, needs A "
+                                    f"invertible: {error}; at a singular matrix logabsdet is -inf "
+                                    f"and has no gradient (PyTorch's is infinite); det's "
+                                    f"gradient, the cofactor matrix, exists there") from error
 
 
 def _factored(op: str, factor, *arrays) -> np.ndarray:

@@ -4,7 +4,9 @@ max_unpool (the max pool's partial inverse), and adaptive average and max poolin
 output size. Max-pooling routes the gradient to the first maximum of each window (row-major), as
 PyTorch; each backward is an op of its own whose backward is the forward again (or a product
 with constant matrices), so gradients of any order exist. The 1-D pools and unbatched inputs
-run through the 2-D ops, reshaped (layout.on_image_batch)."""
+run through the 2-D ops, reshaped (layout.on_image_batch). The 3-D max pools are ops of their
+own whose backward is the adaptive max pool's scatter on volumes read as (N, C, D, H*W) images,
+and max_unpool3d is max_unpool2d's op on them."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from tinygrad_cnn.ops.layout import (
     ranks_expected,
     sizes_text,
 )
+from tinygrad_cnn.ops.shape import reshape
 from tinygrad_cnn.value import Value, data_of
 
 WHAT = {1: "signal", 2: "image", 3: "volume"}     # what one example is, in messages
@@ -579,7 +582,7 @@ def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size
     xa, kernel, steps, pads = _pool_settings(fn, x, kernel_size, stride, padding, spatial)
     _check_pool_input(fn, xa.shape, spatial)
     ia = np.asarray(indices.data if isinstance(indices, Value) else indices)
-    pool = "max_pool2d" if spatial == 2 else "max_pool1d"
+    pool = f"max_pool{spatial}d"
     if ia.dtype.kind not in "iu":
         raise TypeError(f"{fn}: indices have dtype {ia.dtype}; expected integers (int64, as "
                         f"{pool}(..., return_indices=True) returns them); pass the indices that "
@@ -604,13 +607,15 @@ def _check_unpool(fn: str, x, indices, kernel_size, stride, padding, output_size
         largest = math.prod(d + s - 1 for d, s in zip(default, steps, strict=True))
         ranges = " and ".join(f"[{d - s + 1}, {d + s - 1}]" for d, s in zip(default, steps,
                                                                             strict=True))
-        hint = (f"indices of a pool whose windows left rows or columns of its input out index "
-                f"planes of that input's size: pass it, output_size=x.shape[-{spatial}:] for "
+        planes, left = ("volumes", "slices, rows or columns") if spatial == 3 else (
+            "planes", "rows or columns")
+        hint = (f"indices of a pool whose windows left {left} of its input out index "
+                f"{planes} of that input's size: pass it, output_size=x.shape[-{spatial}:] for "
                 f"the pool's input x (sizes in {ranges})"
                 if 0 <= ia.min() and ia.max() < largest else
                 f"pass the indices that {pool}(..., return_indices=True) returned with this input")
         raise ValueError(f"{fn}: indices hold values in [{ia.min()}, {ia.max()}], but the "
-                         f"output's planes have {sizes_text(size)} = {plane} places; expected "
+                         f"output's {planes} have {sizes_text(size)} = {plane} places; expected "
                          f"indices in [0, {plane}); {hint}")
     return size, kernel, steps, pads
 
@@ -870,18 +875,50 @@ class MaxPool3d(Function):
     """
 
     def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
-        out, places = kernels.max_pool3d(x, kernel_size, stride, padding, ceil_mode, dilation)
-        n, c, od = out.shape[:3]
-        self.places = places.reshape(n, c, od, -1)             # (N, C, OD, OH*OW)
+        out, self.places = kernels.max_pool3d(x, kernel_size, stride, padding, ceil_mode,
+                                              dilation)
         return out
 
     # out = x at each window's first maximum  =>  dx = g scattered there (overlaps add up)
     def backward(self, grad):
-        x, out = self.saved()
-        (n, c, d, h, w), od = x.shape, out.shape[2]
-        g = grad.reshape(n, c, od, self.places.shape[3])     # (N, C, OD, OH*OW)
-        dx = AdaptiveMaxPool2dScatter.run(g, self.places, x_shape=(n, c, d, h * w))
-        return dx.reshape(n, c, d, h, w)
+        x, _ = self.saved()
+        return volume_scatter(grad, self.places, x.shape)
+
+
+class AdaptiveMaxPool3d(Function):
+    """out[n,c,s,i,j] = max of x[n, c, t, r, q] over the bins t in depths(s), r in rows(i),
+    q in cols(j), each axis's bins adaptive_avg_pool2d's ([floor(i*H/OH), ceil((i+1)*H/OH))):
+    x (N, C, D, H, W) -> (N, C, OD, OH, OW), output_size = (OD, OH, OW), as PyTorch's
+    adaptive_max_pool3d. Bins may differ in size and overlap.
+
+    `places` (an integer constant) holds each bin's first maximum in row-major order (a NaN
+    wins, the last of the bin) as its place d*H*W + h*W + w in its volume: PyTorch's rule and
+    its indices (pool_kernels.adaptive_max_pool3d, by axes). adaptive_max_pool3d(return_indices=
+    True) hands them out and keeps that Value on the op as `returned_indices`, for ONNX export.
+    Backward: max_pool3d's, g scattered to the places (overlapping bins adding up).
+    """
+
+    def forward(self, x, output_size):
+        out, self.places = kernels.adaptive_max_pool3d(x, output_size)
+        return out
+
+    # out = x at each bin's first maximum  =>  dx = g scattered there (overlapping bins add up)
+    def backward(self, grad):
+        x, _ = self.saved()
+        return volume_scatter(grad, self.places, x.shape)
+
+
+def volume_scatter(grad, places: np.ndarray, x_shape: tuple[int, ...]):
+    """The 3-D max pools' input gradient: g (N, C, OD, OH, OW) added at its places
+    d*H*W + h*W + w (places of g's shape, an integer constant) of volumes of x_shape
+    (N, C, D, H, W). Read as (N, C, D, H*W) -- each volume flattened into D rows -- a volume's
+    places are those of a plane, so the scatter is adaptive_max_pool2d's op
+    (AdaptiveMaxPool2dScatter), whose backward, the gather, gives the second order."""
+    n, c, d, h, w = x_shape
+    places = places.reshape(*places.shape[:3], -1)             # (N, C, OD, OH*OW)
+    g = grad.reshape(*places.shape)                            # (N, C, OD, OH*OW)
+    dx = AdaptiveMaxPool2dScatter.run(g, places, x_shape=(n, c, d, h * w))
+    return dx.reshape(n, c, d, h, w)
 
 
 class AvgPool3d(Function):
@@ -988,18 +1025,28 @@ def max_pool3d(x, kernel_size: int | tuple[int, int, int],
     check_flag(fn, "return_indices", return_indices)
     params = {"kernel_size": kernel, "stride": steps, "padding": pads, "dilation": dilations,
               "ceil_mode": bool(ceil_mode)}
+    return _volume_max(x, MaxPool3d, params, return_indices, lambda volumes: kernels.max_pool3d(
+        volumes, kernel, steps, pads, ceil_mode, dilations)[1])
+
+
+def _volume_max(x, op: type[Function], params: dict, return_indices: bool,
+                places_of) -> Value | tuple[Value, Value]:
+    """op (MaxPool3d or AdaptiveMaxPool3d) with params on x as a batch of volumes; with
+    return_indices also the indices, int64 in out's layout: the op's places where it was
+    recorded, else (no_grad, or an input that needs no gradient) places_of(the volumes' array),
+    the kernel's again. The recorded op keeps the indices Value (for ONNX export)."""
     pooled = []
 
     def run(volumes):
-        pooled.append((volumes, MaxPool3d.apply(volumes, **params)))
+        pooled.append((volumes, op.apply(volumes, **params)))
         return pooled[-1][1]
 
     out = on_image_batch(x, 3, run)
     if not return_indices:
         return out
     volumes, node = pooled[0]
-    places = (node.fn.places if node.fn is not None else kernels.max_pool3d(
-        np.asarray(data_of(volumes)), kernel, steps, pads, ceil_mode, dilations)[1])
+    places = (node.fn.places if node.fn is not None else
+              places_of(np.asarray(data_of(volumes))))
     indices = Value(places.astype(np.int64).reshape(out.shape), requires_grad=False)
     if node.fn is not None:
         node.fn.returned_indices = indices
@@ -1045,3 +1092,56 @@ def adaptive_avg_pool3d(x, output_size: int | None | tuple[int | None, ...]) -> 
     size = tuple(n if o is None else o for n, o in zip(size, triple, strict=True))
     return on_image_batch(x, 3, lambda volumes: AdaptiveAvgPool3d.apply(volumes,
                                                                         output_size=size))
+
+
+def adaptive_max_pool3d(x, output_size: int | None | tuple[int | None, ...],
+                        return_indices: bool = False) -> Value | tuple[Value, Value]:
+    """Max over each of OD x OH x OW bins of the volume: x (N, C, D, H, W) -> (N, C, OD, OH, OW),
+    or one unbatched volume (C, D, H, W) -> (C, OD, OH, OW), as PyTorch's adaptive_max_pool3d.
+
+    output_size is an int or a triple (OD, OH, OW), where None keeps the input's size; each
+    axis's bins are adaptive_avg_pool2d's, which may differ in size and overlap. The gradient
+    goes to each bin's first maximum in row-major order, as PyTorch's (a NaN makes its bin's
+    maximum NaN and takes the gradient: the last NaN of the bin); an element that is the
+    maximum of several overlapping bins gets the sum of their gradients. return_indices=True
+    returns (out, indices): int64, out's shape, no gradient, each maximum's place
+    d*H*W + h*W + w in its volume, what max_unpool3d takes. Unlike PyTorch, output_size 0 is an
+    error.
+    """
+    fn = "adaptive_max_pool3d"
+    triple = check_output_size(fn, output_size, 3)
+    check_flag(fn, "return_indices", return_indices)
+    size = _check_adaptive_input(fn, x, 3)
+    size = tuple(n if o is None else o for n, o in zip(size, triple, strict=True))
+    return _volume_max(x, AdaptiveMaxPool3d, {"output_size": size}, return_indices,
+                       lambda volumes: kernels.adaptive_max_pool3d(volumes, size)[1])
+
+
+def max_unpool3d(x, indices, kernel_size: int | tuple[int, int, int],
+                 stride: int | tuple[int, int, int] | None = None,
+                 padding: int | tuple[int, int, int] = 0,
+                 output_size: tuple[int, ...] | None = None) -> Value:
+    """max_pool3d's partial inverse: zeros of (N, C, OD, OH, OW) with out[n, c].flat[indices[n,
+    c, s, i, j]] = x[n, c, s, i, j], as PyTorch's max_unpool3d; x (N, C, D, H, W) or one
+    unbatched volume (C, D, H, W), indices as max_pool3d(..., return_indices=True) returned them
+    (each a place d*OH*OW + h*OW + w in its volume).
+
+    OD = (D - 1)*SD - 2*PD + KD by default (likewise OH, OW), or output_size (OD, OH, OW) or
+    (N, C, OD, OH, OW), each within stride - 1 of that; stride defaults to kernel_size. As
+    max_unpool2d: the last of equal indices (in x's row-major order) is written, and only it
+    gets a gradient, g gathered at the indices. A volume (D, H, W) is a D x H*W image whose
+    place d*H*W + h*W + w is its own index, so this is max_unpool2d's op on x as (N, C, D, H*W)
+    into (OD, OH*OW) planes, reshaped back: its gradients of every order are that op's.
+    """
+    size, kernel, steps, pads = _check_unpool("max_unpool3d", x, indices, kernel_size, stride,
+                                              padding, output_size, 3)
+
+    def run(volumes):                   # (N, C, D, H, W) -> (N, C, OD, OH, OW)
+        n, c, d, h, w = volumes.shape
+        images = reshape(volumes, (n, c, d, h * w))           # (N, C, D, H*W)
+        out = MaxUnpool2d.apply(images, indices, output_size=(size[0], size[1] * size[2]),
+                                kernel_size=kernel, stride=steps, padding=pads)
+        return reshape(out, (n, c, *size))                    # (N, C, OD, OH*OW) -> volumes
+
+    return on_image_batch(x, 3, run)
+

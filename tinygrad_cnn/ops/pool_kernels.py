@@ -4,9 +4,9 @@ window (for 2x2 windows that tile the image, by four contiguous slabs instead); 
 scattered to that offset, and its transpose the gather, by flat indices of the argmax (the
 scatter by views where windows overlap or have at most 4 elements); the argmax as PyTorch's
 per-plane indices; max_unpool's scatter to such indices and its transpose, the gather; the
-adaptive max pool's bin maxima (axis by axis) with their places, and the scatter-add to such
-places and its transpose. tests/test_pool_kernels.py and tests/test_layers_more.py check them
-against the loops of tests/reference.py.
+adaptive max pools' bin maxima (axis by axis, of images and volumes) with their places, and the
+scatter-add to such places and its transpose. tests/test_pool_kernels.py and
+tests/test_layers_more.py check them against the loops of tests/reference.py.
 
 The offset of (p, q) in a (KH, KW) window is p*KW + q, its row-major position; `argmax` holds
 one per window, as int8 when KH*KW <= 128 (less memory to stream through), else intp. With
@@ -320,6 +320,27 @@ def adaptive_max_pool(x: np.ndarray, size: Pair) -> tuple[np.ndarray, np.ndarray
     out, rows = bin_max(by_row.swapaxes(2, 3), oh)                   # (N, C, OW, OH)
     out, rows = out.swapaxes(2, 3), rows.swapaxes(2, 3)              # (N, C, OH, OW)
     return np.ascontiguousarray(out), rows * w + np.take_along_axis(cols, rows, axis=2)
+
+
+def adaptive_max_pool3d(x: np.ndarray, size: tuple[int, int, int]) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """(out, places): the maximum of each adaptive bin depths(s) x rows(i) x cols(j) of
+    x (N, C, D, H, W), and the place d*H*W + h*W + w in its volume of its first maximum in
+    row-major order (a NaN wins, the last one of a bin: wins), as PyTorch's adaptive_max_pool3d:
+    two (N, C, OD, OH, OW) arrays, size = (OD, OH, OW).
+
+    By axes, as adaptive_max_pool: each depth slice's maximum over each (rows, cols) bin
+    (adaptive_max_pool on the slices), then the first of those slice maxima over each depth bin
+    that wins. The first maximum of the whole bin lies in the first slice holding its maximum, at
+    that slice's first maximum; the last NaN in the last slice holding one, at its last NaN."""
+    (od, oh, ow), (n, c, d, h, w) = size, x.shape
+    by_slice, at = adaptive_max_pool(x.reshape(n, c * d, h, w), (oh, ow))   # (N, C*D, OH, OW)
+    by_slice, at = by_slice.reshape(n, c, d, oh * ow), at.reshape(n, c, d, oh * ow)
+    out, depths = bin_max(by_slice.swapaxes(2, 3), od)             # (N, C, OH*OW, OD)
+    out, depths = out.swapaxes(2, 3), depths.swapaxes(2, 3)        # (N, C, OD, OH*OW)
+    places = depths * (h * w) + np.take_along_axis(at, depths, axis=2)
+    return (np.ascontiguousarray(out).reshape(n, c, od, oh, ow),
+            places.reshape(n, c, od, oh, ow))
 
 
 def plane_scatter(g: np.ndarray, places: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axes, checked_axis
 from tinygrad_cnn.ops.elementwise import where
 from tinygrad_cnn.ops.indexing import ScatterAdd, getitem
 from tinygrad_cnn.ops.shape import broadcast_to, reshape, transpose
@@ -36,7 +37,7 @@ def take_along_axis(x, indices, axis) -> Value:
     idx = _integer_array("take_along_axis", "indices", indices)
     if axis is None:
         x, shape, axis = reshape(x, -1), (int(np.prod(shape)),), 0
-    axis = _checked_axis("take_along_axis", axis, shape)
+    axis = checked_axis("take_along_axis", axis, shape, reshape_hint=False)
     if idx.ndim != len(shape):
         raise ValueError(f"take_along_axis: indices of shape {idx.shape} and x of shape {shape} "
                          f"have {idx.ndim} and {len(shape)} axes; expected the same number of "
@@ -67,7 +68,7 @@ def flip(x, axis=None) -> Value:
     """x reversed along `axis` (an int, a tuple of ints, or None: every axis), as numpy.flip:
     x[..., ::-1, ...]; the gradient is grad reversed the same way."""
     shape = _shape_of(x)
-    axes = _checked_axes("flip", axis, shape)
+    axes = checked_axes("flip", axis, shape)
     return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None)
                             for d in range(len(shape))))
 
@@ -92,7 +93,7 @@ def roll(x, shift, axis=None) -> Value:
     axes, shifts = np.broadcast_arrays(axes, shifts)
     total = [0] * len(shape)                # numpy adds the shifts of an axis named twice
     for a, s in zip(axes, shifts, strict=True):
-        total[_checked_axis("roll", int(a), shape)] += int(s)
+        total[checked_axis("roll", int(a), shape)] += int(s)
     out = x
     for d, s in enumerate(total):
         if shape[d] and s % shape[d]:
@@ -132,7 +133,7 @@ def repeat(x, repeats, axis=None) -> Value:
     shape = _shape_of(x)
     if axis is None:
         x, shape, axis = reshape(x, -1), (int(np.prod(shape)),), 0
-    axis = _checked_axis("repeat", axis, shape)
+    axis = checked_axis("repeat", axis, shape)
     counts = np.asarray(repeats)
     if counts.dtype.kind not in "iu" or counts.ndim > 1:
         raise TypeError(f"repeat: repeats {repeats!r:.60} is not an int or a 1-D sequence of "
@@ -155,7 +156,7 @@ def squeeze(x, axis=None) -> Value:
     if axis is None:
         axes = {d for d, n in enumerate(shape) if n == 1}
     else:
-        axes = _checked_axes("squeeze", axis, shape)
+        axes = checked_axes("squeeze", axis, shape)
         wide = [d for d in sorted(axes) if shape[d] != 1]
         if wide:
             raise ValueError(f"squeeze: axis {wide[0]} of x of shape {shape} has size "
@@ -168,7 +169,7 @@ def expand_dims(x, axis) -> Value:
     numpy.expand_dims (PyTorch's unsqueeze). A reshape."""
     shape = _shape_of(x)
     out_ndim = len(shape) + (len(axis) if isinstance(axis, (tuple, list)) else 1)
-    new = _checked_axes("expand_dims", axis, (None,) * out_ndim)
+    new = checked_axes("expand_dims", axis, shape, ndim=out_ndim)
     sizes = iter(shape)
     return reshape(x, tuple(1 if d in new else next(sizes) for d in range(out_ndim)))
 
@@ -177,7 +178,7 @@ def swapaxes(x, axis1, axis2) -> Value:
     """x with axes axis1 and axis2 exchanged, as numpy.swapaxes (PyTorch's transpose(x, a, b)).
     A transpose."""
     shape = _shape_of(x)
-    a, b = (_checked_axis("swapaxes", axis, shape) for axis in (axis1, axis2))
+    a, b = (checked_axis("swapaxes", axis, shape, reshape_hint=False) for axis in (axis1, axis2))
     axes = list(range(len(shape)))
     axes[a], axes[b] = b, a
     return transpose(x, tuple(axes))
@@ -193,8 +194,9 @@ def moveaxis(x, source, destination) -> Value:
     if len(sources) != len(destinations):
         raise ValueError(f"moveaxis: source {source!r} and destination {destination!r} name "
                          f"{len(sources)} and {len(destinations)} axes; expected as many of each")
-    sources = [_checked_axis("moveaxis", a, shape) for a in sources]
-    destinations = [_checked_axis("moveaxis", a, shape) for a in destinations]
+    sources = [checked_axis("moveaxis", a, shape, reshape_hint=False) for a in sources]
+    destinations = [checked_axis("moveaxis", a, shape, reshape_hint=False)
+                    for a in destinations]
     for name, axes in (("source", sources), ("destination", destinations)):
         if len(set(axes)) != len(axes):
             raise ValueError(f"moveaxis: {name} names an axis twice ({axes} for x of shape "
@@ -217,7 +219,7 @@ def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
     if isinstance(offset, (bool, np.bool_)) or not isinstance(offset, (int, np.integer)):
         raise TypeError(f"diagonal: offset {offset!r:.60} is a {type(offset).__name__}; "
                         f"expected an int")
-    a, b = (_checked_axis("diagonal", axis, shape) for axis in (axis1, axis2))
+    a, b = (checked_axis("diagonal", axis, shape) for axis in (axis1, axis2))
     if a == b:
         raise ValueError(f"diagonal: axis1 {axis1} and axis2 {axis2} are the same axis of x of "
                          f"shape {shape}; expected two different axes")
@@ -305,7 +307,7 @@ def sort(x, axis=-1) -> Value:
     if axis is None:
         x, axis = reshape(x, -1), 0
     shape = _shape_of(x)
-    axis = _checked_axis("sort", axis, shape)
+    axis = checked_axis("sort", axis, shape)
     return TopK.apply(x, k=shape[axis], axis=axis, largest=False, sorted=True)
 
 
@@ -317,7 +319,7 @@ def argsort(x, axis=-1) -> np.ndarray:
     data = x.data if isinstance(x, Value) else np.asarray(x)
     if axis is None:
         data, axis = data.reshape(-1), 0
-    axis = _checked_axis("argsort", axis, data.shape)
+    axis = checked_axis("argsort", axis, data.shape)
     return topk_positions(data, data.shape[axis], axis, largest=False, sorted=True)
 
 
@@ -327,7 +329,9 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
     torch.topk: (values, indices), values a Value, indices an int64 numpy array, both of x's
     shape with k on `axis`. sorted=True orders them largest first (smallest first for
     largest=False); sorted=False leaves them in numpy.argpartition's order. Ties: the first
-    position wins. The gradient goes back to the positions taken.
+    position wins. The gradient goes back to the positions taken. The op keeps the indices as
+    `returned_indices`, so that ONNX export gives them (and take_along_axis with them) from
+    the TopK node.
 
     Raises
     ------
@@ -337,7 +341,7 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
         For an axis out of range, or k outside [0, size of axis].
     """
     shape = _shape_of(x)
-    axis = _checked_axis("topk", axis, shape)
+    axis = checked_axis("topk", axis, shape)
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"topk: k {k!r:.60} is a {type(k).__name__}; expected an int")
     if not 0 <= k <= shape[axis]:
@@ -348,7 +352,13 @@ def topk(x, k: int, axis: int = -1, largest: bool = True,
             raise TypeError(f"topk: {name} is {type(flag).__name__} {flag!r:.40}; expected "
                             f"True or False")
     settings = {"k": int(k), "axis": axis, "largest": bool(largest), "sorted": bool(sorted)}
-    return TopK.apply(x, **settings), topk_positions(_data_of(x), **settings)
+    values = TopK.apply(x, **settings)
+    if values.fn is None:                  # no graph recorded: the positions are found here
+        return values, topk_positions(_data_of(x), **settings)
+    # forward's positions, copied (backward reads the op's own), and kept on the op too, so that
+    # ONNX export gives them from the TopK node
+    values.fn.returned_indices = indices = values.fn.positions.copy()
+    return values, indices
 
 
 def _shape_of(x) -> tuple[int, ...]:
@@ -370,27 +380,3 @@ def _integer_array(op: str, name: str, indices) -> np.ndarray:
         raise TypeError(f"{op}: {name} has dtype {data.dtype}; expected an integer array; "
                         f"convert it with .astype(np.int64)")
     return data
-
-
-def _checked_axis(op: str, axis, shape: tuple) -> int:
-    """axis as an int in [0, ndim), or an error naming it, the number of axes and the shape."""
-    ndim = len(shape)
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected an int")
-    if not -ndim <= axis < ndim:
-        shown = "" if None in shape else f" (shape {shape})"
-        raise ValueError(f"{op}: axis {axis} is out of range for an array with {ndim} "
-                         f"dimensions{shown}; expected an int in [{-ndim}, {ndim})")
-    return int(axis) % ndim
-
-
-def _checked_axes(op: str, axis, shape: tuple) -> set[int]:
-    """axis (None: all, an int or a tuple of ints) as a set of distinct non-negative axes."""
-    if axis is None:
-        return set(range(len(shape)))
-    axes = list(axis) if isinstance(axis, (tuple, list)) else [axis]
-    checked = [_checked_axis(op, a, shape) for a in axes]
-    if len(set(checked)) != len(checked):
-        raise ValueError(f"{op}: axis {axis!r} names an axis twice (an array with {len(shape)} "
-                         f"dimensions); expected distinct axes")
-    return set(checked)

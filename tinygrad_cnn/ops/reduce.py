@@ -11,37 +11,11 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axes, checked_axis
 from tinygrad_cnn.ops.elementwise import Abs, Exp, Where, float_dtype
 from tinygrad_cnn.ops.indexing import cat, pad
 from tinygrad_cnn.ops.shape import BroadcastTo
 from tinygrad_cnn.value import Value, as_value, data_of
-
-
-def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
-    """`axis` (None, int or tuple of ints, negatives allowed) as sorted non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
-        axes = (axis,)
-    elif isinstance(axis, (tuple, list)):
-        axes = tuple(axis)
-    else:
-        raise TypeError(f"{op}: axis {axis!r} is a {type(axis).__name__}; expected None, an int "
-                        f"or a tuple of ints; pass e.g. axis=1 or axis=(0, 2)")
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{op}: axis {axis!r} holds {a!r}, a {type(a).__name__}; expected "
-                            f"ints; pass e.g. axis=1 or axis=(0, 2)")
-        if not -ndim <= a < ndim:
-            raise ValueError(f"{op}: axis {a!r} is out of range for an array with {ndim} "
-                             f"dimensions; expected an int in [{-ndim}, {ndim}) (a negative one "
-                             f"counts from the end)")
-    normalized = tuple(sorted(int(a) % ndim for a in axes))
-    if len(set(normalized)) != len(normalized):
-        raise ValueError(f"{op}: axis {axis!r} names an axis twice (for an array with {ndim} "
-                         f"dimensions, a negative axis -k is axis {ndim} - k); expected distinct "
-                         f"axes; list each axis once")
-    return normalized
 
 
 class Reduction(Function):
@@ -51,7 +25,7 @@ class Reduction(Function):
     to that shape to broadcast it against x, whether or not keepdims was set."""
 
     def keep(self, x: np.ndarray, axis) -> tuple[int, ...]:
-        self.shape, self.axes = x.shape, normalize_axes(self.name.lower(), axis, x.ndim)
+        self.shape, self.axes = x.shape, checked_axes(self.name.lower(), axis, x.shape)
         self.kept_shape = tuple(1 if i in self.axes else n for i, n in enumerate(x.shape))
         return self.axes
 
@@ -240,13 +214,13 @@ def _cumprod_grad_with_zeros(x, grad, axis: int):
 
 def sum(x, axis=None, keepdims: bool = False) -> Value:
     """Sum of x over `axis` (None: all axes)."""
-    normalize_axes("sum", axis, _ndim(x))
+    checked_axes("sum", axis, _shape(x))
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Value:
     """Mean of x over `axis` (None: all axes)."""
-    normalize_axes("mean", axis, _ndim(x))
+    checked_axes("mean", axis, _shape(x))
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
@@ -286,7 +260,7 @@ def prod(x, axis=None, keepdims: bool = False) -> Value:
     Mul's rule through that tree, so no division by x_i (which a 0 would break) appears.
     Integer and bool x give numpy.prod's result (int64 for small ints) as a constant."""
     data = x.data if isinstance(x, Value) else np.asarray(x)
-    axes = normalize_axes("prod", axis, data.ndim)
+    axes = checked_axes("prod", axis, data.shape)
     if data.dtype.kind != "f":                     # no gradient, and numpy's own dtype rules
         return Value(np.prod(data, axis=axes, keepdims=keepdims), requires_grad=False)
     kept = [a for a in range(data.ndim) if a not in axes]
@@ -310,7 +284,7 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Value:
     large x do not overflow. A slice of only -inf (or of no elements) gives -inf, one holding
     +inf gives +inf, as PyTorch's logsumexp and numpy's log(sum(exp(x))). Its gradient is
     softmax(x) over the reduced axes."""
-    normalize_axes("logsumexp", axis, _ndim(x))
+    checked_axes("logsumexp", axis, _shape(x))
     return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
@@ -354,7 +328,7 @@ def diff(x, n: int = 1, axis: int = -1, prepend=None, append=None) -> Value:
     shape = np.shape(data_of(x))
     if not shape:
         raise ValueError("diff: x is 0-d; expected at least one axis to take differences along")
-    (axis,) = normalize_axes("diff", axis, len(shape))
+    axis = checked_axis("diff", axis, shape)
     parts = [_along(extra, shape, axis) for extra in (prepend,) if extra is not None]
     parts += [x] + [_along(extra, shape, axis) for extra in (append,) if extra is not None]
     out = cat(parts, axis=axis) if len(parts) > 1 else as_value(x)
@@ -373,17 +347,11 @@ def _along(extra, shape: tuple[int, ...], axis: int):
 
 
 def _check_running_axis(op: str, x, axis) -> None:
-    """Raise unless axis is None or one axis of x (0 or -1 for a 0-d x, taken as 1-D)."""
+    """Raise unless axis is None or one axis of x; numpy takes a 0-d x as 1-D, so for it the
+    axis is one of the 1-D result's (0 or -1)."""
     if axis is not None:
-        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-            running = "sums" if op == "cumsum" else "products"
-            raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected "
-                            f"None or one int (running {running} go along one axis); for "
-                            f"several axes call {op} once per axis")
-        if _ndim(x) == 0 and axis not in (0, -1):          # numpy takes a 0-d x as 1-D
-            raise ValueError(f"{op}: axis {axis} is out of range for a 0-d x, which {op} "
-                             f"takes as 1-D, as numpy does; expected axis 0, -1 or None")
-        normalize_axes(op, axis, _ndim(x) or 1)
+        shape = _shape(x)
+        checked_axis(op, axis, shape, ndim=len(shape) or 1)
 
 
 def argmax(x, axis=None, keepdims: bool = False) -> np.ndarray:
@@ -400,14 +368,14 @@ def argmin(x, axis=None, keepdims: bool = False) -> np.ndarray:
     return np.asarray(np.argmin(data, axis=axis, keepdims=keepdims))
 
 
-def _ndim(x) -> int:
-    return x.ndim if isinstance(x, (Value, np.ndarray)) else np.ndim(x)
+def _shape(x) -> tuple[int, ...]:
+    return x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
 
 
 def _check_nonempty(op: str, x, axis) -> None:
     """Raise unless `axis` is valid and each reduced axis has at least one element."""
-    shape = x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
-    axes = normalize_axes(op, axis, len(shape))
+    shape = _shape(x)
+    axes = checked_axes(op, axis, shape)
     if any(shape[a] == 0 for a in axes):
         raise ValueError(f"{op}: input of shape {shape} has no elements along axis {axis!r}; "
                          f"expected at least one element along every reduced axis")
@@ -418,8 +386,8 @@ def _check_ddof(op: str, x, axis, ddof) -> None:
     if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, numbers.Integral):
         raise TypeError(f"{op}: ddof {ddof!r:.60} is a {type(ddof).__name__}; expected an int "
                         f"(0: population, 1: sample {op})")
-    shape = x.shape if isinstance(x, (Value, np.ndarray)) else np.shape(x)
-    axes = normalize_axes(op, axis, len(shape))
+    shape = _shape(x)
+    axes = checked_axes(op, axis, shape)
     count = int(np.prod([shape[a] for a in axes]))
     if not 0 <= ddof < count:
         raise ValueError(f"{op}: ddof={ddof} with {count} elements per {op} (shape {shape}, "
@@ -431,10 +399,7 @@ def _checked_arg(op: str, x, axis) -> np.ndarray:
     """x's data, after checking that `axis` is None or one axis with elements."""
     data = x.data if isinstance(x, Value) else np.asarray(x)
     if axis is not None:
-        if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{op}: axis {axis!r:.60} is a {type(axis).__name__}; expected None "
-                            f"or one int (the positions along one axis)")
-        normalize_axes(op, axis, data.ndim)
+        checked_axis(op, axis, data.shape)
     if data.size == 0 or (axis is not None and data.shape[axis] == 0):
         raise ValueError(f"{op}: input of shape {data.shape} has no elements along axis "
                          f"{axis!r}; expected at least one element")
@@ -515,5 +480,5 @@ def norm(x, ord: float = 2, axis=None, keepdims: bool = False) -> Value:
     if math.isinf(ord):             # max / min |x| of no elements is undefined
         _check_nonempty("norm", x, axis)
     else:
-        normalize_axes("norm", axis, _ndim(x))
+        checked_axes("norm", axis, _shape(x))
     return Norm.apply(x, ord=float(ord), axis=axis, keepdims=keepdims)

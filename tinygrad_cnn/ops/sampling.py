@@ -64,6 +64,13 @@ def gather_pixels(input, *positions) -> Value:
     p_k[n, o]], and 0 where a position lies outside S; one float array (or Value) of positions
     per spatial axis of S, each (N, *OUT) -> (N, C, *OUT). grid_sample's read of the
     neighbours; the positions get a zero gradient."""
+    shape, shapes = np.shape(data_of(input)), [np.shape(data_of(p)) for p in positions]
+    if (len(shape) != 2 + len(positions) or len(set(shapes)) != 1
+            or shapes[0][:1] != shape[:1]):
+        raise ValueError(f"gather_pixels: input of shape {shape} with positions of shapes "
+                         f"{', '.join(map(str, shapes)) or 'none'}; expected one position array "
+                         f"per spatial axis of the input, all of one shape (N, *OUT) with the "
+                         f"input's N")
     return GatherPixels.apply(input, *positions)
 
 
@@ -91,8 +98,11 @@ def affine_grid(theta, size, align_corners: bool = False) -> Value:
 
 
 def _base_coordinates(length: int, align_corners: bool) -> np.ndarray:
-    """The normalised coordinates of `length` pixel centres, in PyTorch's arithmetic: -1 .. 1
-    with aligned corners, else that times (length - 1) / length; [0] for one pixel."""
+    """The normalised coordinates of `length` pixel centres: -1 .. 1 with aligned corners, else
+    that times (length - 1) / length; [0] for one pixel. numpy's linspace: PyTorch's rounds
+    some of them differently, by a unit in the last place (how, depends on the CPU's vector
+    width), which moves no output but can change which side of a pixel centre a sample at the
+    identity theta lands on, and so which one-sided slope its gradient takes."""
     if length == 1:
         return np.zeros(1)
     steps = np.linspace(-1.0, 1.0, length)
@@ -122,6 +132,10 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     Gradients: the input's scatter-adds (GatherPixels); the grid's come from the weights, with
     d t / d p = 1, and from the padding: the clip's is 0 outside and on [0, L - 1]'s ends, the
     reflection's +-1, as PyTorch's; "nearest" gives the grid a zero gradient.
+
+    A NaN grid coordinate reads NaN (bilinear, bicubic) or 0 (nearest), and so does an
+    infinite one under "reflection"; PyTorch's kernels agree under "zeros" padding, but under
+    "border" (NaN) and "reflection" (NaN, infinity) they read the first pixel instead.
 
     Raises
     ------
@@ -290,9 +304,14 @@ def _checked_affine(theta_shape, theta_dtype, size, align_corners) -> tuple[int,
     dims = len(size) - 2
     expected = (size[0], dims, dims + 1)
     if tuple(theta_shape) != expected:
+        fix = ""
+        if tuple(theta_shape) == expected[1:]:
+            fix = "; for one matrix, add the batch axis: theta[None]"
+        elif tuple(theta_shape) == (size[0], dims + 1, dims + 1):
+            fix = f"; for homogeneous matrices, drop their last row: theta[:, :{dims}]"
         raise ValueError(f"affine_grid: theta of shape {tuple(theta_shape)} does not fit size "
                          f"{tuple(size)}; expected theta {expected}: one {dims} x {dims + 1} "
-                         f"affine matrix per batch element")
+                         f"affine matrix per batch element{fix}")
     if np.dtype(theta_dtype).kind != "f":
         raise TypeError(f"affine_grid: theta has dtype {theta_dtype}; expected a float dtype, "
                         f"e.g. theta.astype(np.float32)")

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from tinygrad_cnn.nn.utils.convert_parameters import parameter_list
 from tinygrad_cnn.value import Value
 
 # the addresses [low, high) an array's elements lie in (numpy 2 moved it to np.lib.array_utils)
@@ -132,17 +133,9 @@ def _params_and_grads(caller: str, parameters) -> tuple[list[Value], list[np.nda
     """The parameters as a list, and the gradients that are not None, after checking that every
     gradient can be changed in place and that none shares memory with another (which would be
     changed twice). Raises before any gradient is touched."""
-    if isinstance(parameters, Value):
-        parameters = [parameters]
-    elif not isinstance(parameters, Iterable) or isinstance(parameters, (str, np.ndarray)):
-        raise TypeError(f"{caller}: parameters is a {type(parameters).__name__}; expected a Value "
-                        f"or an iterable of Values, e.g. model.parameters()")
-    params = list(parameters)
+    params = parameter_list(caller, parameters)
     grads, owner, spans = [], {}, []         # owner: id(param) -> index
     for i, param in enumerate(params):
-        if not isinstance(param, Value):
-            raise TypeError(f"{caller}: parameter {i} is a {type(param).__name__}; expected a "
-                            f"Value, e.g. from model.parameters(); wrap an array as tc.Value(a)")
         if id(param) in owner:
             raise ValueError(f"{caller}: parameter {i} (shape {param.shape}) is parameter "
                              f"{owner[id(param)]} again; expected each parameter once, as "
