@@ -73,8 +73,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("make, ours, theirs", [case[1:] for case in CASES],
-                         ids=[case[0] for case in CASES])
+# ln of a negative base is NaN in both, with numpy's warning
+NAN_EXPECTED = pytest.mark.filterwarnings("ignore:invalid value encountered in log")
+
+
+@pytest.mark.parametrize("make, ours, theirs", [
+    pytest.param(*case[1:], id=case[0], marks=NAN_EXPECTED if "negative" in case[0] else ())
+    for case in CASES])
 def test_forward_gradients_and_second_derivatives_equal_pytorch(torch, rng, make, ours, theirs):
     assert_equals_pytorch(torch, rng, make, ours, theirs)
 
