@@ -80,6 +80,18 @@ def test_rms_norm_default_eps_is_the_machine_epsilon_of_the_inputs_dtype(rng):
     np.testing.assert_array_equal(ops.rms_norm(np.zeros((2, 3)), 3).data, np.zeros((2, 3)))
 
 
+def test_rms_norm_computes_float16_in_float32_and_rounds_back(rng):
+    x16 = (rng.standard_normal((3, 8)) * 3).astype(np.float16)
+    w16 = rng.standard_normal(8).astype(np.float16)
+    out = ops.rms_norm(x16, 8, w16)
+    wide = ops.rms_norm(x16.astype(np.float32), 8, w16.astype(np.float32))
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out.data, wide.data.astype(np.float16))
+    v = tc.Value(x16)
+    ops.rms_norm(v, 8).sum().backward()
+    assert v.grad.dtype == np.float16
+
+
 @pytest.mark.parametrize("shape, normalized_shape", RMS_CASES)
 def test_rms_norm_gradcheck_and_gradgradcheck(rng, shape, normalized_shape):
     trailing = nn.RMSNorm(normalized_shape).normalized_shape

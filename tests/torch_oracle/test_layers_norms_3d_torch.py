@@ -76,6 +76,17 @@ def test_rms_norm_float32_and_state_dicts_load_both_ways(torch, rng, eps):
                                rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rms_norm_float16_equals_pytorchs(torch, rng, weighted):
+    x = (rng.standard_normal((4, 3, 8)) * 3).astype(np.float16)
+    w = rng.uniform(0.5, 2.0, 8).astype(np.float16) if weighted else None
+    out = ops.rms_norm(x, 8, w)
+    expected = torch.nn.functional.rms_norm(torch.from_numpy(x), (8,),
+                                            None if w is None else torch.from_numpy(w))
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out.data, expected.numpy())
+
+
 # ---------------------------------------------------------------- local response norm
 
 # (input shape, size, alpha, beta, k): 3-, 4-, 5- and 6-D inputs (PyTorch's two code paths:

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.ops import reduce
+from tinygrad_cnn.ops import elementwise, reduce
 from tinygrad_cnn.ops.conv import groups_dividing
 from tinygrad_cnn.ops.elementwise import square
 from tinygrad_cnn.ops.indexing import pad
@@ -339,18 +339,22 @@ def rms_norm(x, normalized_shape: int | tuple[int, ...], weight=None,
 
     weight, of shape normalized_shape, may be None. eps=None means PyTorch's default, the
     machine epsilon of the type it computes in: numpy's finfo(x.dtype).eps for float32 and
-    float64 (float32's for float16, which PyTorch computes in float32). Unlike layer norm there
-    is no mean subtracted and no bias. It is square, mean, +, ** and * (PyTorch's own
-    composition), so its gradients of every order come from their rules.
+    float64, and float32's for float16, which it computes in float32 and rounds back to float16,
+    as PyTorch. Unlike layer norm there is no mean subtracted and no bias. It is square, mean,
+    +, ** and * (PyTorch's own composition), so its gradients of every order come from their
+    rules.
     """
     trailing, dtype = _check_rms_norm(x, normalized_shape, weight, eps)
     if eps is None:
         eps = float(np.finfo(np.result_type(dtype, np.float32)).eps)   # PyTorch's opmath type
     x = as_value(x)
+    # float16 is computed in float32 and the result rounded back, as PyTorch's (its opmath type)
+    wide = elementwise.astype(x, np.float32) if x.dtype == np.float16 else x
     axes = tuple(range(-len(trailing), 0))
-    mean_square = reduce.mean(square(x), axis=axes, keepdims=True)   # (..., 1, ..., 1)
-    out = x * (mean_square + float(eps)) ** -0.5                      # broadcast back to x's shape
-    return out if weight is None else out * weight
+    mean_square = reduce.mean(square(wide), axis=axes, keepdims=True)  # (..., 1, ..., 1)
+    out = wide * (mean_square + float(eps)) ** -0.5                    # broadcast back to x's shape
+    out = out if weight is None else out * weight
+    return out if wide is x else elementwise.astype(out, x.dtype)
 
 
 def check_lrn_settings(fn: str, size, alpha, beta, k) -> None:
