@@ -8,8 +8,9 @@ order they were set."""
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -72,6 +73,20 @@ class Buffer:
         return f"Buffer(shape={self.shape}, dtype={self.dtype})"
 
 
+class RemovableHandle:
+    """What register_forward_hook and register_forward_pre_hook return: remove() takes the
+    hook off (again: nothing more), as PyTorch's torch.utils.hooks.RemovableHandle."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.hooks, self.id = hooks, next(RemovableHandle._next_id)
+
+    def remove(self) -> None:
+        """Take the hook off its module."""
+        self.hooks.pop(self.id, None)
+
+
 class Module:
     """Base class of every layer and model: y = forward(x), with parameters held as attributes.
 
@@ -93,14 +108,62 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, x)")
 
     def __call__(self, *args, **kwargs):
-        """forward(*args, **kwargs), with the Values it makes stamped with this module's name."""
+        """forward(*args, **kwargs), with the Values it makes stamped with this module's name;
+        the forward pre-hooks run before it and the forward hooks after it, as PyTorch's."""
         name = self._dotted_name()
+        hooks = vars(self).get("_hooks")
         _call_stack.append((self, name))
         try:
             with module_scope(name):
-                return self.forward(*args, **kwargs)
+                if not hooks:
+                    return self.forward(*args, **kwargs)
+                for hook in list(hooks["pre"].values()):
+                    changed = hook(self, args)
+                    if changed is not None:     # new inputs: a tuple, or a single input
+                        args = changed if isinstance(changed, tuple) else (changed,)
+                output = self.forward(*args, **kwargs)
+                for hook in list(hooks["post"].values()):
+                    changed = hook(self, args, output)
+                    if changed is not None:     # a new output
+                        output = changed
+                return output
         finally:
             _call_stack.pop()
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call hook(module, args) before each forward of this module, args the tuple of its
+        positional inputs; a hook that returns something other than None replaces them (a tuple,
+        or a single input), as PyTorch's. Hooks run in the order registered. Returns a handle
+        whose remove() takes the hook off."""
+        return self._register_hook("pre", hook)
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call hook(module, args, output) after each forward of this module; a hook that
+        returns something other than None replaces the output, as PyTorch's. For looking inside
+        a model, e.g. keeping each layer's activations for a plot. Hooks run in the order
+        registered. Returns a handle whose remove() takes the hook off."""
+        return self._register_hook("post", hook)
+
+    def _register_hook(self, when: str, hook) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{type(self).__name__}: the hook is a {type(hook).__name__}, not "
+                            f"callable; expected a function, e.g. lambda module, args, output: "
+                            f"print(output.shape)")
+        hooks = vars(self).setdefault("_hooks", {"pre": {}, "post": {}})
+        handle = RemovableHandle(hooks[when])
+        hooks[when][handle.id] = hook
+        return handle
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set requires_grad of every parameter here and below; returns self, as PyTorch's.
+        requires_grad_(False) freezes the module: backward computes no gradient for its
+        parameters, so an optimizer's step leaves them as they are."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_: requires_grad is {type(requires_grad).__name__} "
+                            f"{requires_grad!r:.40}; expected True or False")
+        for param in self.parameters():
+            param.requires_grad = bool(requires_grad) and param.dtype.kind == "f"
+        return self
 
     def _dotted_name(self) -> str:
         """This module's path below the outermost module being called ("" when it is that one).
