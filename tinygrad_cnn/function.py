@@ -498,7 +498,8 @@ def _input_grads(fn: Function, node: Value, grad, create_graph: bool, needed) ->
             raise
         raise TypeError(f"{fn.name}.backward failed on Values under create_graph=True: {error}; "
                         f"a rule that is differentiated again must compute with Value "
-                        f"operators, self.saved() and Op.run(...), not numpy functions (see "
+                        f"operators, self.saved(), Op.run(...) and the numpy functions that "
+                        f"have an op, not others (see "
                         f"docs/autograd.md)") from error
     finally:
         fn._output = None

@@ -26,7 +26,6 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "fn", "parents", "module")
-    __array_ufunc__ = None   # `array * value` calls Value.__rmul__ instead of numpy's ufunc
 
     def __init__(self, data, requires_grad: bool = True, dtype=None, name: str | None = None):
         self.data = _to_array(data, dtype)
@@ -127,6 +126,16 @@ class Value:
         """np.asarray(value) is value.data (converted when a dtype is asked for); np.array(value)
         is a copy, as numpy's copy= asks."""
         return array_protocol("Value", self.data, dtype, copy)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """np.exp(x), `array * x`: the op of that ufunc, a Value (see numpy_protocol.py)."""
+        from tinygrad_cnn.numpy_protocol import array_ufunc  # it needs every op imported
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, function, types, args, kwargs):
+        """np.sum(x), np.concatenate([x, y]): the op of that function (see numpy_protocol.py)."""
+        from tinygrad_cnn.numpy_protocol import array_function
+        return array_function(function, args, kwargs)
 
     def __lt__(self, other) -> np.ndarray: return self.data < data_of(other)
     def __le__(self, other) -> np.ndarray: return self.data <= data_of(other)

@@ -1,0 +1,209 @@
+"""numpy functions called on Values (tinygrad_cnn/numpy_protocol.py): each one with an op runs
+that op, so its result is a Value whose data is numpy's result and whose gradient is the op's;
+the others run on the data, and refuse where that would drop a gradient."""
+
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn.numpy_protocol import FUNCTIONS, UFUNCS
+
+
+def _uniform(low, high, *shape):
+    return lambda rng: rng.uniform(low, high, shape)
+
+
+def _normal(*shape):
+    return lambda rng: rng.standard_normal(shape)
+
+
+_UNARY_DOMAINS = {
+    np.arcsin: (-0.9, 0.9), np.arccos: (-0.9, 0.9), np.arctanh: (-0.9, 0.9),
+    np.arccosh: (1.2, 3.0), np.log: (0.2, 3.0), np.log2: (0.2, 3.0), np.log10: (0.2, 3.0),
+    np.log1p: (0.2, 3.0), np.sqrt: (0.2, 3.0), np.reciprocal: (0.2, 3.0), np.cbrt: (0.2, 3.0),
+    np.tan: (-1.2, 1.2),
+}
+_UNARY = [np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, np.sqrt, np.cbrt,
+          np.square, np.reciprocal, np.sin, np.cos, np.tan, np.arcsin, np.arccos, np.arctan,
+          np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh, np.sign, np.floor,
+          np.ceil, np.trunc, np.rint, np.negative, np.positive, np.absolute, np.fabs]
+_BINARY = [np.add, np.subtract, np.multiply, np.divide, np.arctan2, np.hypot, np.logaddexp,
+           np.maximum, np.minimum, np.floor_divide, np.remainder, np.fmod]
+
+# (what numpy function it calls, the call, a maker of each float input); the same call runs
+# on the inputs' data (numpy's own result) and on Values
+CASES = [(u, u, [_uniform(*_UNARY_DOMAINS.get(u, (-2.0, 2.0)), 3, 4)]) for u in _UNARY]
+CASES += [(u, u, [_uniform(0.5, 2.0, 3, 4), _uniform(-2.0, -0.5, 4)]) for u in _BINARY]
+CASES += [
+    (np.power, np.power, [_uniform(0.5, 2.0, 3, 4), _normal(3, 4)]),
+    (np.matmul, np.matmul, [_normal(3, 4), _normal(4, 2)]),
+    (np.divmod, lambda a, b: np.divmod(a, b)[1], [_uniform(0.5, 2.0, 5), _uniform(0.3, 0.4, 5)]),
+    (np.sum, lambda x: np.sum(x, axis=1, keepdims=True), [_normal(3, 4)]),
+    (np.mean, lambda x: np.mean(x, axis=0), [_normal(3, 4)]),
+    (np.prod, lambda x: np.prod(x, axis=1), [_uniform(0.5, 2.0, 3, 4)]),
+    (np.max, lambda x: np.max(x, axis=1), [_normal(3, 4)]),
+    (np.amax, np.amax, [_normal(3, 4)]),
+    (np.min, lambda x: np.min(x, axis=0, keepdims=True), [_normal(3, 4)]),
+    (np.amin, lambda x: np.amin(x, 1), [_normal(3, 4)]),
+    (np.std, lambda x: np.std(x, axis=1, ddof=1), [_normal(3, 4)]),
+    (np.var, lambda x: np.var(x, ddof=1), [_normal(3, 4)]),
+    (np.cumsum, lambda x: np.cumsum(x, axis=1), [_normal(3, 4)]),
+    (np.cumprod, lambda x: np.cumprod(x, 0), [_uniform(0.5, 2.0, 3, 4)]),
+    (np.diff, lambda x: np.diff(x, n=2, axis=1, prepend=0.5), [_normal(3, 5)]),
+    (np.trace, lambda x: np.trace(x, offset=1), [_normal(3, 4)]),
+    (np.reshape, lambda x: np.reshape(x, (6, 2)), [_normal(3, 4)]),
+    (np.ravel, np.ravel, [_normal(3, 4)]),
+    (np.transpose, lambda x: np.transpose(x, (2, 0, 1)), [_normal(2, 3, 4)]),
+    (np.squeeze, lambda x: np.squeeze(x, axis=1), [_normal(3, 1, 4)]),
+    (np.expand_dims, lambda x: np.expand_dims(x, 1), [_normal(3, 4)]),
+    (np.swapaxes, lambda x: np.swapaxes(x, 0, 2), [_normal(2, 3, 4)]),
+    (np.moveaxis, lambda x: np.moveaxis(x, 0, -1), [_normal(2, 3, 4)]),
+    (np.broadcast_to, lambda x: np.broadcast_to(x, (3, 4)), [_normal(1, 4)]),
+    (np.flip, lambda x: np.flip(x, 1), [_normal(3, 4)]),
+    (np.roll, lambda x: np.roll(x, 2, axis=1), [_normal(3, 4)]),
+    (np.concatenate, lambda a, b: np.concatenate([a, b], axis=1), [_normal(3, 4), _normal(3, 2)]),
+    (np.stack, lambda a, b: np.stack((a, b), axis=1), [_normal(3, 4), _normal(3, 4)]),
+    (np.split, lambda x: np.split(x, [1, 3], axis=1)[1], [_normal(3, 4)]),
+    (np.tile, lambda x: np.tile(x, (2, 1)), [_normal(3, 4)]),
+    (np.repeat, lambda x: np.repeat(x, 2, axis=0), [_normal(3, 4)]),
+    (np.pad, lambda x: np.pad(x, ((1, 2), (0, 1)), constant_values=3.0), [_normal(3, 4)]),
+    (np.pad, lambda x: np.pad(x, 2, mode="reflect"), [_normal(3, 4)]),
+    (np.pad, lambda x: np.pad(x, ((0, 0), (2, 1)), "edge"), [_normal(3, 4)]),
+    (np.pad, lambda x: np.pad(x, 1, "wrap"), [_normal(3, 4)]),
+    (np.diagonal, lambda x: np.diagonal(x, 1, 1, 2), [_normal(2, 3, 4)]),
+    (np.tril, lambda x: np.tril(x, -1), [_normal(4, 4)]),
+    (np.triu, lambda x: np.triu(x, k=1), [_normal(3, 4)]),
+    (np.sort, lambda x: np.sort(x, axis=0), [_normal(3, 4)]),
+    (np.take_along_axis,
+     lambda x: np.take_along_axis(x, np.array([[3, 0], [1, 1], [2, 0]]), axis=1), [_normal(3, 4)]),
+    (np.where, lambda a, b: np.where(a > 0, a, b), [_normal(3, 4), _normal(4)]),
+    (np.clip, lambda x: np.clip(x, -0.5, 0.5), [_normal(3, 4)]),
+    (np.clip, lambda x: np.clip(x, max=0.3), [_normal(3, 4)]),
+    (np.round, lambda x: np.round(x, 2), [_normal(3, 4)]),
+    (np.around, np.around, [_normal(3, 4)]),
+    (np.dot, np.dot, [_normal(3, 4), _normal(4)]),
+    (np.inner, np.inner, [_normal(3, 4), _normal(2, 4)]),
+    (np.outer, np.outer, [_normal(3), _normal(4)]),
+    (np.kron, np.kron, [_normal(2, 3), _normal(2, 2)]),
+    (np.tensordot, lambda a, b: np.tensordot(a, b, axes=([1], [0])), [_normal(3, 4),
+                                                                        _normal(4, 2)]),
+    (np.einsum, lambda a, b: np.einsum("ij,kj->ik", a, b), [_normal(3, 4), _normal(2, 4)]),
+    (np.cross, np.cross, [_normal(4, 3), _normal(4, 3)]),
+    (np.linalg.det, np.linalg.det, [_normal(2, 3, 3)]),
+    (np.linalg.slogdet, lambda a: np.linalg.slogdet(a)[1], [_normal(3, 3)]),
+    (np.linalg.inv, np.linalg.inv, [_normal(3, 3)]),
+    (np.linalg.solve, np.linalg.solve, [_normal(3, 3), _normal(3, 2)]),
+    (np.linalg.cholesky, lambda a: np.linalg.cholesky(a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)),
+     [_normal(3, 3)]),
+    (np.linalg.eigh, lambda a: np.linalg.eigh(a + a.T)[0], [_normal(3, 3)]),
+    (np.linalg.svd, lambda a: np.linalg.svd(a, compute_uv=False), [_normal(4, 3)]),
+    (np.linalg.matrix_power, lambda a: np.linalg.matrix_power(a, 3), [_normal(3, 3)]),
+]
+
+
+def _label(case) -> str:
+    return getattr(case[0], "__name__", str(case[0]))
+
+
+def test_every_numpy_function_with_an_op_has_a_case():
+    assert {case[0] for case in CASES} == set(UFUNCS) | set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_label(case) for case in CASES])
+def test_a_numpy_function_on_values_is_its_op(case):
+    _, call, makers = case
+    rng = np.random.default_rng(7)
+    arrays = [make(rng) for make in makers]
+    out = call(*[tc.Value(array) for array in arrays])
+    assert isinstance(out, tc.Value) and out.requires_grad
+    np.testing.assert_allclose(out.data, call(*arrays), rtol=1e-12, atol=1e-12)
+    assert tc.gradcheck(call, arrays)
+
+
+@pytest.mark.parametrize("ufunc", _BINARY + [np.power, np.matmul])
+def test_an_array_first_operand_gives_the_same_value(ufunc, rng):
+    array, x = rng.uniform(0.5, 2.0, (4, 4)), tc.Value(rng.uniform(0.5, 2.0, (4, 4)))
+    for out, expected in [(ufunc(array, x), ufunc(array, x.data)),
+                          (ufunc(x, array), ufunc(x.data, array))]:
+        assert isinstance(out, tc.Value)
+        np.testing.assert_array_equal(out.data, expected)
+
+
+def test_the_operators_of_an_array_and_a_value_build_the_graph(rng):
+    array, x = rng.standard_normal(3), tc.Value(rng.standard_normal(3))
+    y = (array * x + array) / (array ** 2 + 1) - x @ array
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, array / (array ** 2 + 1) - 3 * array, rtol=1e-13)
+
+
+def test_a_rule_written_with_numpy_functions_is_differentiated_twice():
+    class NumpySoftplus(tc.Function):
+        def forward(self, x):
+            return np.logaddexp(0, x)
+
+        # d softplus(x)/dx = sigmoid(x) = exp(x - softplus(x))
+        def backward(self, grad):
+            x, y = self.saved()
+            return grad * np.exp(x - y)
+
+    x = np.array([0.3, -1.2, 2.0])
+    v = tc.Value(x)
+    (g,) = tc.grad(NumpySoftplus.apply(v).sum(), [v])
+    np.testing.assert_allclose(g.data, 1 / (1 + np.exp(-x)), rtol=1e-14)
+    assert tc.gradgradcheck(NumpySoftplus.apply, [x])
+
+
+def test_a_function_without_an_op_runs_on_the_data_where_no_gradient_is_lost(rng):
+    data = rng.standard_normal((3, 4))
+    x = tc.Value(data)
+    np.testing.assert_array_equal(np.isnan(x), np.zeros((3, 4), bool))
+    assert np.argmax(x) == np.argmax(data) and np.shape(x) == (3, 4)
+    assert np.allclose(x, data) and not (np.ones((3, 4)) < x).all()
+    constant = tc.Value(data, requires_grad=False)
+    assert np.linalg.norm(constant) == np.linalg.norm(data)
+    with tc.no_grad():
+        assert np.linalg.norm(x) == np.linalg.norm(data)
+
+
+def test_a_function_without_an_op_refuses_to_drop_a_gradient(rng):
+    x = tc.Value(rng.standard_normal(3))
+    with pytest.raises(TypeError, match=r"np\.linalg\.norm has no gradient rule here, .* use "
+                                        r"tc\.ops\.norm .*pass x\.data"):
+        np.linalg.norm(x)
+    with pytest.raises(TypeError, match=r"np\.heaviside has no gradient rule here, .* use an op "
+                                        r"of tc\.ops"):
+        np.heaviside(x, 0.5)
+    with pytest.raises(TypeError, match=r"np\.add\.reduce has a gradient rule only when called"):
+        np.add.reduce(x)
+    with pytest.raises(TypeError, match=r"np\.sum builds a graph only when called as "
+                                        r"np\.sum\(a, axis=None, keepdims=False\) \(got an "
+                                        r"unexpected keyword argument 'dtype'\)"):
+        np.sum(x, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"np\.exp builds a graph only without keyword arguments "
+                                        r"\(got dtype\)"):
+        np.exp(x, dtype=np.float32)
+    assert np.linalg.norm(x.data) == pytest.approx(np.sqrt((x.data ** 2).sum()))
+
+
+def test_nothing_is_written_into_a_value_or_into_an_array_that_would_need_a_gradient(rng):
+    x = tc.Value(rng.standard_normal(3))
+    before = x.data.copy()
+    with pytest.raises(TypeError, match=r"np\.add\.at: cannot write into a Value"):
+        np.add.at(x, [0], 1.0)
+    with pytest.raises(TypeError, match=r"np\.exp: cannot write into a Value"):
+        np.exp(before, out=x)
+    np.testing.assert_array_equal(x.data, before)
+    total = np.zeros(3)
+    with pytest.raises(TypeError, match=r"np\.add\(\.\.\., out=array\) with a Value that "
+                                        r"requires grad: .*\(y = y \+ x, not y \+= x"):
+        total += x
+    np.testing.assert_array_equal(total, np.zeros(3))
+    total = total + x                     # the fix the message names
+    assert isinstance(total, tc.Value) and total.requires_grad
+
+
+def test_equality_with_an_array_stays_identity_from_either_side(rng):
+    x = tc.Value(rng.standard_normal(3))
+    array = x.data.copy()
+    assert (array == x) is False and (x == array) is False
+    assert (array != x) is True and (x != array) is True

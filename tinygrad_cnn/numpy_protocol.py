@@ -1,0 +1,189 @@
+"""numpy functions called on Values: np.exp(x), np.sum(x, axis=0), np.concatenate([x, y]).
+
+numpy hands every call that involves a Value to the Value (the `__array_ufunc__` and
+`__array_function__` protocols of NEP 13 and NEP 18), and the Value hands it here. A numpy
+function that has an op runs that op, so its result is a Value in the graph: np.exp(x) is
+ops.exp(x), and `array + x` is ops.add(array, x). Any other numpy function runs on the data,
+as numpy would run on x.data, and returns what numpy returns. When that result holds floats
+computed from a Value that requires grad, it would leave the graph without a word, and the
+Value would miss that part of its gradient; that is an error instead, which names the function
+and what to do.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from tinygrad_cnn import ops
+from tinygrad_cnn.function import is_grad_enabled
+from tinygrad_cnn.value import Value
+
+# ufuncs with an op of the same name (np.abs is np.absolute, np.pow np.power, np.mod
+# np.remainder, np.true_divide np.divide: one table entry each)
+_SAME_NAME = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "square",
+              "reciprocal", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+              "tanh", "arcsinh", "arccosh", "arctanh", "arctan2", "hypot", "logaddexp", "maximum",
+              "minimum", "matmul", "floor_divide", "remainder", "fmod", "sign", "floor", "ceil",
+              "trunc", "rint")
+UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
+    np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.divide: ops.div,
+    np.power: ops.pow, np.negative: ops.neg, np.positive: lambda x: +x,
+    np.absolute: ops.abs, np.fabs: ops.abs,
+    np.divmod: lambda a, b: (ops.floor_divide(a, b), ops.remainder(a, b)),
+}
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate",
+              "wrap": "circular"}
+
+# numpy functions with an op that computes the same thing; each takes numpy's parameters, by
+# numpy's names, as far as the op supports them
+FUNCTIONS = {
+    np.sum: lambda a, axis=None, keepdims=False: ops.sum(a, axis, keepdims),
+    np.mean: lambda a, axis=None, keepdims=False: ops.mean(a, axis, keepdims),
+    np.prod: lambda a, axis=None, keepdims=False: ops.prod(a, axis, keepdims),
+    np.max: lambda a, axis=None, keepdims=False: ops.max(a, axis, keepdims),
+    np.amax: lambda a, axis=None, keepdims=False: ops.max(a, axis, keepdims),
+    np.min: lambda a, axis=None, keepdims=False: ops.min(a, axis, keepdims),
+    np.amin: lambda a, axis=None, keepdims=False: ops.min(a, axis, keepdims),
+    np.std: lambda a, axis=None, ddof=0, keepdims=False: ops.std(a, axis, keepdims, ddof),
+    np.var: lambda a, axis=None, ddof=0, keepdims=False: ops.var(a, axis, keepdims, ddof),
+    np.cumsum: lambda a, axis=None: ops.cumsum(a, axis),
+    np.cumprod: lambda a, axis=None: ops.cumprod(a, axis),
+    np.diff: lambda a, n=1, axis=-1, prepend=None, append=None: ops.diff(a, n, axis, prepend,
+                                                                         append),
+    np.trace: lambda a, offset=0, axis1=0, axis2=1: ops.trace(a, offset, axis1, axis2),
+    np.reshape: lambda a, shape: ops.reshape(a, shape),
+    np.ravel: lambda a: ops.reshape(a, -1),
+    np.transpose: lambda a, axes=None: ops.transpose(a, *(axes or ())),
+    np.squeeze: lambda a, axis=None: ops.squeeze(a, axis),
+    np.expand_dims: lambda a, axis: ops.expand_dims(a, axis),
+    np.swapaxes: lambda a, axis1, axis2: ops.swapaxes(a, axis1, axis2),
+    np.moveaxis: lambda a, source, destination: ops.moveaxis(a, source, destination),
+    np.broadcast_to: lambda array, shape: ops.broadcast_to(array, shape),
+    np.flip: lambda m, axis=None: ops.flip(m, axis),
+    np.roll: lambda a, shift, axis=None: ops.roll(a, shift, axis),
+    np.concatenate: lambda arrays, axis=0: ops.cat(arrays, axis),
+    np.stack: lambda arrays, axis=0: ops.stack(arrays, axis),
+    np.split: lambda ary, indices_or_sections, axis=0: ops.split(ary, indices_or_sections, axis),
+    np.tile: lambda A, reps: ops.tile(A, reps),                      # noqa: N803 (numpy's name)
+    np.repeat: lambda a, repeats, axis=None: ops.repeat(a, repeats, axis),
+    np.pad: lambda array, pad_width, mode="constant", constant_values=0: ops.pad(
+        array, pad_width, constant_values, _PAD_MODES.get(mode, mode)),
+    np.diagonal: lambda a, offset=0, axis1=0, axis2=1: ops.diagonal(a, offset, axis1, axis2),
+    np.tril: lambda m, k=0: ops.tril(m, k),
+    np.triu: lambda m, k=0: ops.triu(m, k),
+    np.sort: lambda a, axis=-1: ops.sort(a, axis),
+    np.take_along_axis: lambda arr, indices, axis=-1: ops.take_along_axis(arr, indices, axis),
+    np.where: lambda condition, x, y: ops.where(condition, x, y),
+    np.clip: lambda a, a_min=None, a_max=None, *, min=None, max=None: ops.clip(
+        a, a_min if min is None else min, a_max if max is None else max),
+    np.round: lambda a, decimals=0: ops.round(a, decimals),
+    np.around: lambda a, decimals=0: ops.round(a, decimals),
+    np.dot: lambda a, b: ops.dot(a, b),
+    np.inner: lambda a, b: ops.inner(a, b),
+    np.outer: lambda a, b: ops.outer(a, b),
+    np.kron: lambda a, b: ops.kron(a, b),
+    np.tensordot: lambda a, b, axes=2: ops.tensordot(a, b, axes),
+    np.einsum: lambda subscripts, *operands: ops.einsum(subscripts, *operands),
+    np.cross: lambda a, b, axis=-1: ops.cross(a, b, axis),
+    np.linalg.det: lambda a: ops.det(a),
+    np.linalg.slogdet: lambda a: ops.slogdet(a),
+    np.linalg.inv: lambda a: ops.inv(a),
+    np.linalg.solve: lambda a, b: ops.solve(a, b),
+    np.linalg.cholesky: lambda a: ops.cholesky(a),
+    np.linalg.eigh: lambda a: ops.eigh(a),
+    np.linalg.svd: lambda a, full_matrices=True, compute_uv=True: ops.svd(a, full_matrices,
+                                                                         compute_uv),
+    np.linalg.matrix_power: lambda a, n: ops.matrix_power(a, n),
+}
+
+
+def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
+    """np.<ufunc>(...) with a Value among its operands."""
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    op = UFUNCS.get(ufunc)
+    if method == "__call__" and op is not None and not kwargs:
+        return op(*inputs)
+    if method == "__call__" and ufunc in (np.equal, np.not_equal) and not kwargs:
+        # `array == x` lands here; == stays Python's identity for a Value, as `x == array` is
+        return (inputs[0] is inputs[1]) == (ufunc is np.equal)
+    if method == "at" and isinstance(inputs[0], Value) or any(
+            isinstance(out, Value) for out in kwargs.get("out", ())):
+        raise TypeError(f"{name}: cannot write into a Value (its data is the graph's record of "
+                        f"the forward pass); compute a new Value instead, e.g. y = x + 1")
+    if op is None:
+        reason = "has no gradient rule here"
+    elif method != "__call__":
+        reason = "has a gradient rule only when called, not through a ufunc method"
+    else:
+        reason = f"builds a graph only without keyword arguments (got {', '.join(kwargs)})"
+    function = ufunc if method == "__call__" else getattr(ufunc, method)
+    return _on_data(name, reason, function, inputs, kwargs)
+
+
+def array_function(function, args: tuple, kwargs: dict):
+    """A numpy function called with a Value among its arguments."""
+    name = function.__module__.replace("numpy", "np", 1).replace(".linalg._linalg", ".linalg")
+    name = f"{name}.{function.__name__}"
+    adapter = FUNCTIONS.get(function)
+    if adapter is None:
+        return _on_data(name, "has no gradient rule here", function, args, kwargs)
+    parameters = inspect.signature(adapter)
+    try:
+        bound = parameters.bind(*args, **kwargs)
+    except TypeError as error:
+        reason = f"builds a graph only when called as {name}{parameters} ({error})"
+        return _on_data(name, reason, function, args, kwargs)
+    return adapter(*bound.args, **bound.kwargs)
+
+
+def _on_data(name: str, reason: str, function, args: tuple, kwargs: dict):
+    """function run on the data of every Value in args and kwargs; an error if that would drop
+    the gradient of a Value that requires grad."""
+    needs_grad = is_grad_enabled() and any(value.requires_grad
+                                           for value in _values_in((args, kwargs)))
+    if needs_grad and kwargs.get("out") is not None:
+        raise TypeError(f"{name}(..., out=array) with a Value that requires grad: an array "
+                        f"cannot hold a result that needs a gradient; write a new Value instead "
+                        f"(y = y + x, not y += x, when y is an array)")
+    result = function(*_data_in(args), **_data_in(kwargs))
+    if needs_grad and _holds_floats(result):
+        same_name = getattr(ops, function.__name__, None)
+        use = f"tc.ops.{function.__name__} (see its parameters)" if inspect.isfunction(
+            same_name) else "an op of tc.ops (see docs/api.md) or a Value method"
+        raise TypeError(f"{name} {reason}, so on a Value that requires grad its result would "
+                        f"leave the graph and that Value would get no gradient from it; use "
+                        f"{use}, or pass x.data (or x.detach()) where the result should be a "
+                        f"constant")
+    return result
+
+
+def _data_in(item):
+    """item with every Value (in lists, tuples and dicts too) replaced by its data."""
+    if isinstance(item, Value):
+        return item.data
+    if isinstance(item, (list, tuple)):
+        return type(item)(_data_in(part) for part in item)
+    if isinstance(item, dict):
+        return {key: _data_in(part) for key, part in item.items()}
+    return item
+
+
+def _values_in(item) -> list[Value]:
+    """The Values in item, in lists, tuples and dicts too."""
+    if isinstance(item, Value):
+        return [item]
+    if isinstance(item, dict):
+        item = list(item.values())
+    if isinstance(item, (list, tuple)):
+        return [value for part in item for value in _values_in(part)]
+    return []
+
+
+def _holds_floats(result) -> bool:
+    """Whether a numpy result (an array, a scalar, or a tuple or list of them) holds floats."""
+    if isinstance(result, (list, tuple)):
+        return any(_holds_floats(part) for part in result)
+    return np.asarray(result).dtype.kind in "fc"
