@@ -34,8 +34,7 @@ UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
     np.divmod: lambda a, b: (ops.floor_divide(a, b), ops.remainder(a, b)),
 }
 
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate",
-              "wrap": "circular"}
+_PAD_MODES = {"edge": "replicate", "wrap": "circular"}     # numpy's names for ops.pad's modes
 
 # numpy functions with an op that computes the same thing; each takes numpy's parameters, by
 # numpy's names, as far as the op supports them
@@ -98,6 +97,7 @@ FUNCTIONS = {
                                                                          compute_uv),
     np.linalg.matrix_power: lambda a, n: ops.matrix_power(a, n),
 }
+_SIGNATURES = {function: inspect.signature(adapter) for function, adapter in FUNCTIONS.items()}
 
 
 def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
@@ -125,12 +125,11 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
 
 def array_function(function, args: tuple, kwargs: dict):
     """A numpy function called with a Value among its arguments."""
-    name = function.__module__.replace("numpy", "np", 1).replace(".linalg._linalg", ".linalg")
-    name = f"{name}.{function.__name__}"
+    name = f"{function.__module__.replace('numpy', 'np', 1)}.{function.__name__}"
     adapter = FUNCTIONS.get(function)
     if adapter is None:
         return _on_data(name, "has no gradient rule here", function, args, kwargs)
-    parameters = inspect.signature(adapter)
+    parameters = _SIGNATURES[function]
     try:
         bound = parameters.bind(*args, **kwargs)
     except TypeError as error:
