@@ -92,7 +92,8 @@ def test_norm_keeps_the_dtype_and_takes_integers(dtype):
 # the op's error, the call, what the message says
 NORM_ERRORS = [
     (TypeError, lambda: ops.norm(np.ones(3), "fro"), r"norm: ord is 'fro'; expected a real "
-     r"number \(a vector norm\); matrix norms are not provided"),
+     r"number \(a vector norm\); matrix norms \('fro', 'nuc', \.\.\.\) are "
+     r"tc\.ops\.matrix_norm's"),
     (TypeError, lambda: ops.norm(np.ones(3), True), r"norm: ord is True; expected a real"),
     (ValueError, lambda: ops.norm(np.ones((2, 3)), 2, axis=2),
      r"norm: axis 2 is out of range; expected an int in \[-2, 2\) for an input of shape "

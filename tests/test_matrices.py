@@ -1,6 +1,7 @@
-"""inv, solve, det, slogdet, cholesky, eigh and svd: the identities that define each result,
-gradcheck and gradgradcheck in float64 over single matrices, stacks and broadcast batches, textbook
-derivatives, float32 kept, and the errors for matrices they cannot take."""
+"""inv, solve, det, slogdet, cholesky, eigh, svd and matrix_norm: the identities that define each
+result (numpy's values for matrix_norm), gradcheck and gradgradcheck in float64 over single
+matrices, stacks and broadcast batches, textbook derivatives, float32 kept, and the errors for
+matrices they cannot take."""
 
 import math
 
@@ -177,7 +178,8 @@ RANK_1_BELOW = {1: [[0.0]], 2: [[1.0, 2.0], [2.0, 4.0]],
                     [0.0, 1.0, 2.0, 3.0]]}                 # row 2 = row 0 + row 1 - row 3
 RANK_2_BELOW = {2: np.zeros((2, 2)), 3: np.outer([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]),
                 4: np.arange(16.0).reshape(4, 4)}
-# singular too, but numpy's det is rounding, not 0: ~7e-18, ~9e-16
+# singular too, but numpy's det may be rounding rather than 0 (~7e-18 for the 3 x 3; ~9e-16 or
+# exactly 0 for the 4 x 4, by the machine's OpenBLAS kernel)
 ROUNDED = {3: np.arange(1.0, 10.0).reshape(3, 3) / 10,
            4: [[2.0, 1.0, 0.0, 1.0], [1.0, 3.0, 1.0, 0.0], [3.0, 4.0, 1.0, 1.0],
                [0.0, 1.0, 2.0, 3.0]]}                      # row 2 = row 0 + row 1
@@ -196,11 +198,11 @@ def singular_cases(rng) -> dict:
     return cases
 
 
-def test_singular_test_matrices_have_a_determinant_of_exactly_0_or_rounding():
+def test_singular_test_matrices_have_a_determinant_of_0_or_rounding():
     for m, a in [*RANK_1_BELOW.items(), *RANK_2_BELOW.items()]:
         assert np.linalg.det(np.array(a)) == 0.0 and np.linalg.matrix_rank(a) < m
     for m, a in ROUNDED.items():
-        assert 0 < abs(np.linalg.det(np.array(a))) < 1e-15 and np.linalg.matrix_rank(a) == m - 1
+        assert abs(np.linalg.det(np.array(a))) < 1e-15 and np.linalg.matrix_rank(a) == m - 1
 
 
 def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix():
@@ -310,3 +312,80 @@ def test_svd_refuses_gradients_it_cannot_give(rng):
         ops.svd(np.ones(3))
     with pytest.raises(TypeError, match="svd: full_matrices is int 0; expected True or False"):
         ops.svd(np.eye(2), full_matrices=0)
+
+
+MATRIX_ORDS = ["fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("shape, axis", [((3, 4), (-2, -1)), ((4, 3), (1, 0)),
+                                         ((2, 3, 4), (2, 0)), ((1, 1), (0, 1))])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_matrix_norm_equals_numpys_and_gradchecks(rng, shape, axis, keepdims):
+    a = rng.normal(size=shape)
+    for ord in MATRIX_ORDS:
+        out = ops.matrix_norm(a, ord, axis, keepdims)
+        np.testing.assert_allclose(out.data, np.linalg.norm(a, ord, axis, keepdims), rtol=1e-13)
+        assert tc.gradcheck(lambda m, o=ord: ops.matrix_norm(m, o, axis, keepdims), [a]), ord
+        assert tc.gradgradcheck(lambda m, o=ord: ops.matrix_norm(m, o, axis, keepdims), [a]), ord
+
+
+def test_matrix_norm_gradients_by_hand(rng):
+    a = np.array([[1.0, -2.0, 0.0], [3.0, 4.0, -5.0]])
+    cases = {"fro": a / np.sqrt(55.0),
+             1: np.array([[0.0, -1.0, 0.0], [0.0, 1.0, 0.0]]),      # column 1: 2 + 4 = 6
+             -1: np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]),      # column 0: 1 + 3 = 4
+             math.inf: np.array([[0.0, 0.0, 0.0], [1.0, 1.0, -1.0]]),   # row 1: 12
+             -math.inf: np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]])}  # row 0: 3; d|0| = 0
+    for ord, expected in cases.items():
+        x = tc.Value(a.copy())
+        ops.matrix_norm(x, ord).backward()
+        np.testing.assert_allclose(x.grad, expected, rtol=1e-13, err_msg=str(ord))
+    x = tc.Value(a.copy())
+    ops.matrix_norm(x, 2).backward()                # d s_max = u_1 v_1^T
+    u, _, vh = np.linalg.svd(a)
+    np.testing.assert_allclose(x.grad, np.outer(u[:, 0], vh[0]), atol=1e-13)
+
+
+def test_matrix_norm_shares_the_gradient_of_tied_maxima(rng):
+    x = tc.Value(np.array([[1.0, -2.0], [-3.0, 2.0]]))    # column sums 4, 4
+    ops.matrix_norm(x, 1).backward()
+    np.testing.assert_allclose(x.grad, 0.5 * np.sign(x.data))
+    x = tc.Value(2 * np.eye(3))                             # singular values 2, 2, 2
+    ops.matrix_norm(x, 2).backward()
+    np.testing.assert_allclose(x.grad, np.eye(3) / 3, atol=1e-12)
+
+
+def test_matrix_norm_dtypes(rng):
+    x = tc.Value(rng.normal(size=(3, 3)).astype(np.float32))
+    for ord in MATRIX_ORDS:
+        out = ops.matrix_norm(x, ord)
+        assert out.dtype == np.float32
+        x.grad = None
+        out.backward()
+        assert x.grad.dtype == np.float32
+    ints = np.array([[1, -2], [3, 4]])
+    out = ops.matrix_norm(ints, 1)
+    assert out.dtype == np.float64 and out.item() == np.linalg.norm(ints, 1) == 6.0
+
+
+def test_matrix_norm_errors():
+    with pytest.raises(ValueError, match=r"matrix_norm: ord is 3; expected one of 'fro', 'nuc', "
+                                         r"2, -2, 1, -1, inf, -inf"):
+        ops.matrix_norm(np.eye(2), 3)
+    with pytest.raises(ValueError, match=r"matrix_norm: ord is True"):
+        ops.matrix_norm(np.eye(2), True)
+    with pytest.raises(ValueError, match=r"matrix_norm: axis is 1; expected two axes .* "
+                                         r"tc\.ops\.norm's"):
+        ops.matrix_norm(np.eye(2), axis=1)
+    with pytest.raises(ValueError, match=r"matrix_norm: axis \(1, -1\) names axis 1 twice for a "
+                                         r"of shape \(2, 2\)"):
+        ops.matrix_norm(np.eye(2), axis=(1, -1))
+    with pytest.raises(ValueError, match=r"matrix_norm: axis 2 is out of range; expected an int "
+                                         r"in \[-2, 2\) for an input of shape \(2, 2\)"):
+        ops.matrix_norm(np.eye(2), axis=(0, 2))
+    with pytest.raises(ValueError, match=r"matrix_norm: the matrices of a \(shape \(0, 3\), "
+                                         r"axis \(-2, -1\)\) are empty; ord=1 "):
+        ops.matrix_norm(np.zeros((0, 3)), 1)
+    assert ops.matrix_norm(np.zeros((0, 3))).item() == 0.0
+    with pytest.raises(TypeError, match=r"matrix_norm: a has dtype bool; expected real numbers"):
+        ops.matrix_norm(np.eye(2, dtype=bool))

@@ -34,6 +34,27 @@ UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
     np.divmod: lambda a, b: (ops.floor_divide(a, b), ops.remainder(a, b)),
 }
 
+
+def _linalg_norm(x, ord=None, axis=None, keepdims=False):
+    """np.linalg.norm's choice of norm: a matrix norm ('fro' by default) over a 2-tuple axis, or
+    over a 2-D x's axes when axis=None and an ord is given; else a vector norm (2 by default),
+    over all the entries when both are None."""
+    if axis is None and ord is not None:
+        shape = np.shape(x.data if isinstance(x, Value) else x)
+        if len(shape) not in (1, 2):
+            raise ValueError(f"np.linalg.norm: x has shape {shape}; with ord={ord!r} and "
+                             f"axis=None, numpy expects a vector or a matrix; pass axis=-1 for "
+                             f"vector norms or axis=(-2, -1) for matrix norms")
+        axis = tuple(range(len(shape)))
+    if isinstance(axis, tuple) and len(axis) > 2:
+        raise ValueError(f"np.linalg.norm: axis {axis} names {len(axis)} axes; numpy expects "
+                         f"an int (a vector norm) or two (a matrix norm); "
+                         f"np.linalg.vector_norm(x, axis={axis}) is the 2-norm of those entries")
+    if isinstance(axis, tuple) and len(axis) == 2:
+        return ops.matrix_norm(x, "fro" if ord is None else ord, axis, keepdims)
+    return ops.norm(x, ord, axis, keepdims)
+
+
 _PAD_MODES = {"edge": "replicate", "wrap": "circular"}     # numpy's names for ops.pad's modes
 
 # numpy functions with an op that computes the same thing; each takes numpy's parameters, by
@@ -96,6 +117,14 @@ FUNCTIONS = {
     np.linalg.svd: lambda a, full_matrices=True, compute_uv=True: ops.svd(a, full_matrices,
                                                                          compute_uv),
     np.linalg.matrix_power: lambda a, n: ops.matrix_power(a, n),
+    np.linalg.norm: _linalg_norm,
+    np.linalg.vector_norm: lambda x, axis=None, keepdims=False, ord=2: ops.norm(x, ord, axis,
+                                                                                keepdims),
+    np.linalg.matrix_norm: lambda x, keepdims=False, ord="fro": ops.matrix_norm(x, ord,
+                                                                                (-2, -1),
+                                                                                keepdims),
+    np.sinc: lambda x: ops.sinc(x),
+    np.astype: lambda x, dtype: ops.astype(x, dtype),
 }
 _SIGNATURES = {function: inspect.signature(adapter) for function, adapter in FUNCTIONS.items()}
 

@@ -1,7 +1,8 @@
-"""inv, solve, det, slogdet, cholesky, eigh and svd against torch.linalg in float64: the forward,
-every input's gradient through a random upstream gradient and the second derivatives, on single
-matrices, stacks and broadcast batches; det also at singular matrices; the symmetric gradients of
-cholesky and eigh taken directly at a symmetric matrix, as PyTorch gives them."""
+"""inv, solve, det, slogdet, cholesky, eigh, svd and matrix_norm against torch.linalg in float64:
+the forward, every input's gradient through a random upstream gradient and the second
+derivatives, on single matrices, stacks and broadcast batches; det also at singular matrices;
+the symmetric gradients of cholesky and eigh taken directly at a symmetric matrix, as PyTorch
+gives them."""
 
 import numpy as np
 import pytest
@@ -46,6 +47,9 @@ SINGULAR = {"1x1": [[0.0]], "2x2": [[3.0, -1.0], [-6.0, 2.0]],
             "3x3-rank-1": np.outer([1.0, -2.0, 0.5], [2.0, 1.0, -3.0]),
             "4x4-rank-2": [[1.0, 2.0, 0.0, 1.0], [0.0, 1.0, 1.0, 2.0], [1.0, 3.0, 1.0, 3.0],
                            [2.0, 5.0, 1.0, 4.0]]}
+
+
+MATRIX_ORDS = ["fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf]
 
 
 def singular_and_invertible(rng):
@@ -95,6 +99,15 @@ CASES = [
          *ops.svd(a)),
      lambda th, a: (lambda u, s, vh: u[..., :, :1] * s[..., None, :1] @ vh[..., :1, :])(
          *th.linalg.svd(a))),
+    *[(f"matrix-norm-{ord}", lambda rng: [rng.standard_normal((2, 3, 4))],
+       lambda a, ord=ord: ops.matrix_norm(a, ord),
+       lambda th, a, ord=ord: th.linalg.matrix_norm(a, ord)) for ord in MATRIX_ORDS],
+    ("matrix-norm-axes-keepdims", lambda rng: [rng.standard_normal((4, 2, 3))],
+     lambda a: ops.matrix_norm(a, "nuc", (2, 0), keepdims=True),
+     lambda th, a: th.linalg.matrix_norm(a, "nuc", dim=(2, 0), keepdim=True)),
+    ("matrix-norm-inf-axes", lambda rng: [rng.standard_normal((3, 2, 4))],
+     lambda a: ops.matrix_norm(a, -np.inf, (-1, 0)),
+     lambda th, a: th.linalg.matrix_norm(a, -np.inf, dim=(-1, 0))),
 ]
 
 

@@ -131,7 +131,17 @@ from tinygrad_cnn.ops.loss import (
     softmax,
     triplet_margin_loss,
 )
-from tinygrad_cnn.ops.matrices import cholesky, det, eigh, inv, matrix_power, slogdet, solve, svd
+from tinygrad_cnn.ops.matrices import (
+    cholesky,
+    det,
+    eigh,
+    inv,
+    matrix_norm,
+    matrix_power,
+    slogdet,
+    solve,
+    svd,
+)
 from tinygrad_cnn.ops.pool import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -223,6 +233,7 @@ __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "relu", "tanh
            "topk", "one_hot",
            "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "cumprod",
            "inv", "solve", "det", "slogdet", "cholesky", "eigh", "matrix_power", "svd",
+           "matrix_norm",
            "tensordot", "dot", "inner", "outer", "kron", "cross", "diff", "cdist",
            "rms_norm", "local_response_norm", "dropout3d",
            "floor", "ceil", "trunc", "rint", "round", "sign", "floor_divide", "log2", "log10",

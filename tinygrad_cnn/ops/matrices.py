@@ -1,16 +1,20 @@
-"""Functions of matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky, eigh, svd and
-matrix_power. Each takes a matrix or a stack of them (..., M, N), square but for svd. Every
-rule is written with matmul, transposes, getitem, where and these ops themselves, so it
-differentiates to every order."""
+"""Functions of matrices, as numpy.linalg's: inv, solve, det, slogdet, cholesky, eigh, svd,
+matrix_power and matrix_norm. Each takes a matrix or a stack of them (..., M, N), square but for
+svd and matrix_norm. Every rule is written with matmul, transposes, getitem, where and these ops
+themselves, so it differentiates to every order."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.elementwise import Where, where
 from tinygrad_cnn.ops.indexing import GetItem, ScatterAdd
 from tinygrad_cnn.ops.linalg import matrix_transpose
+from tinygrad_cnn.ops.rearrange import expand_dims, moveaxis
 from tinygrad_cnn.ops.shape import reshape, unbroadcast
 from tinygrad_cnn.value import Value, as_value, data_of
 
@@ -459,6 +463,61 @@ def matrix_power(a, n: int) -> Value:
         if n:
             base = base @ base
     return result
+
+
+_MATRIX_ORDS = ("fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf)
+
+
+def matrix_norm(a, ord="fro", axis=(-2, -1), keepdims: bool = False) -> Value:
+    """The norm of each matrix of a whose rows and columns are the axes `axis`, as
+    numpy.linalg.norm with a 2-tuple axis (and torch.linalg.matrix_norm): 'fro' sqrt(sum a_ij^2),
+    'nuc' the sum of the singular values, 2 / -2 the largest / smallest singular value, 1 / -1
+    the largest / smallest sum of |a_ij| down a column, inf / -inf along a row. The two axes go
+    (or with keepdims=True stay, as size 1). Integer matrices give float64.
+
+    Built from norm, svd, abs, sum, max and min, so its gradient is theirs, to every order: tied
+    largest (or smallest) sums or singular values share it equally, as in PyTorch, and |a_ij|
+    has gradient 0 at a_ij = 0.
+
+    Raises
+    ------
+    ValueError
+        For an ord that is not one of these, axes that are not two distinct axes of a, or an
+        empty matrix with an ord other than 'fro'.
+    TypeError
+        For a that is not of real numbers (bools included).
+    """
+    a = as_value(a)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"matrix_norm: a has dtype {a.dtype}; expected real numbers")
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    if not isinstance(axis, (tuple, list)) or len(axis) != 2:
+        raise ValueError(f"matrix_norm: axis is {axis!r:.60}; expected two axes (rows, columns), "
+                         f"e.g. (-2, -1); a vector norm over one axis is tc.ops.norm's")
+    rows, cols = (checked_axis("matrix_norm", d, a.shape) for d in axis)
+    if rows == cols:
+        raise ValueError(f"matrix_norm: axis {tuple(axis)} names axis {rows} twice for a of "
+                         f"shape {a.shape}; expected two distinct axes (rows, columns)")
+    if isinstance(ord, (bool, np.bool_)) or ord not in _MATRIX_ORDS:
+        raise ValueError(f"matrix_norm: ord is {ord!r:.60}; expected one of 'fro', 'nuc', 2, -2, "
+                         f"1, -1, inf, -inf")
+    if ord != "fro" and 0 in (a.shape[rows], a.shape[cols]):
+        raise ValueError(f"matrix_norm: the matrices of a (shape {a.shape}, axis {tuple(axis)}) "
+                         f"are empty; ord={ord!r} of an empty matrix is undefined; expected "
+                         f"at least one row and one column ('fro' gives 0)")
+    m = moveaxis(a, (rows, cols), (-2, -1))     # (..., M, N)
+    if ord == "fro":
+        out = m.norm(2, axis=(-2, -1))
+    elif ord == "nuc":
+        out = svd(m, compute_uv=False).sum(axis=-1)
+    elif ord in (2, -2):
+        s = svd(m, compute_uv=False)
+        out = s.max(axis=-1) if ord == 2 else s.min(axis=-1)
+    else:                                       # 1, -1: column sums; inf, -inf: row sums
+        sums = m.abs().sum(axis=-2 if abs(ord) == 1 else -1)
+        out = sums.max(axis=-1) if ord > 0 else sums.min(axis=-1)
+    return expand_dims(out, (min(rows, cols), max(rows, cols))) if keepdims else out
 
 
 def _square(op: str, a) -> int:

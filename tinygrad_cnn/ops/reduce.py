@@ -466,15 +466,15 @@ def norm(x, ord: float = 2, axis=None, keepdims: bool = False) -> Value:
     ord != 0 (0 < ord < 1 and ord < 0 too), max |x| for ord=inf, min |x| for ord=-inf, and the
     number of nonzero elements for ord=0 (no gradient). Unlike numpy.linalg.norm, a 2-tuple
     axis (or a 2-D x with axis=None and ord=2) still gives the norm of the entries as one
-    vector, never a matrix norm.
+    vector, never a matrix norm (those are matrix_norm's).
 
     Gradient: sign(x) |x|^(ord-1) / ||x||^(ord-1), 0 where ||x|| = 0 (never nan), and for
     ord=inf/-inf shared equally by the elements of extreme |x|, as PyTorch's."""
     if ord is None:                 # numpy's default for vectors
         ord = 2
     if isinstance(ord, (bool, np.bool_)) or not isinstance(ord, numbers.Real) or math.isnan(ord):
-        hint = ("matrix norms are not provided; ord=2 over all entries is the Frobenius norm"
-                if isinstance(ord, str) else "e.g. ord=1, ord=2 or ord=math.inf")
+        hint = ("matrix norms ('fro', 'nuc', ...) are tc.ops.matrix_norm's" if isinstance(ord, str)
+                else "e.g. ord=1, ord=2 or ord=math.inf")
         raise TypeError(f"norm: ord is {ord!r:.60}; expected a real number (a vector norm); "
                         f"{hint}")
     if math.isinf(ord):             # max / min |x| of no elements is undefined
