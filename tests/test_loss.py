@@ -59,6 +59,16 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n(rng):
                                rtol=1e-15, atol=1e-16)
 
 
+def test_a_class_masked_with_minus_inf_adds_nothing_to_the_loss():
+    logits = tc.Value(np.array([[0.0, -np.inf, np.log(3.0)], [-np.inf, 0.0, 0.0]]))
+    loss = tc.ops.cross_entropy(logits, np.array([0, -100]), reduction="none")
+    np.testing.assert_array_equal(loss.data, [np.log(4.0), 0.0])       # p = 1/4; row ignored
+    loss.sum().backward()
+    np.testing.assert_allclose(logits.grad, [[-0.75, 0.0, 0.75], [0.0, 0.0, 0.0]], rtol=1e-15)
+    log_probs = np.array([[-np.inf, np.log(0.5), np.log(0.5)]])
+    assert tc.ops.nll_loss(log_probs, np.array([2])).item() == np.log(2.0)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_huge_logits_stay_finite(dtype):
     logits = tc.Value(np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4], [5e3, -1e4, 1e4]],

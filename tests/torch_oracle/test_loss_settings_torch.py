@@ -166,3 +166,22 @@ def test_bce_with_logits_module_keeps_both_weights_as_pytorchs(torch, rng):
     z, t = rng.standard_normal((4, 3)), rng.random((4, 3))
     np.testing.assert_allclose(ours(tc.Value(z), t).item(),
                                theirs(torch.tensor(z), torch.tensor(t)).item(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight", [False, True])
+def test_classes_masked_with_minus_inf_equal_pytorch(torch, rng, reduction, weight):
+    # a -inf logit (or log-probability) of a class that is not the target adds 0 to the loss
+    # (0 log 0 = 0), also in an ignored row; numpy's 0 * -inf would make it NaN
+    x = rng.standard_normal((4, 5))
+    x[0, 1] = x[1, [0, 4]] = x[3, :4] = -np.inf         # row 3 is ignored: its target is -100
+    ids = np.array([0, 2, 3, -100])
+    kwargs = settings(weight, -100, 0.0, 5, rng) | {"reduction": reduction}
+    compare_with_torch(torch, lambda z, t: ops.cross_entropy(z, t, **kwargs),
+                       lambda z, t: torch.nn.functional.cross_entropy(
+                           z, t, **theirs_kwargs(torch, kwargs)), [x, ids], rng)
+    del kwargs["label_smoothing"]
+    log_probs = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    compare_with_torch(torch, lambda z, t: ops.nll_loss(z, t, **kwargs),
+                       lambda z, t: torch.nn.functional.nll_loss(
+                           z, t, **theirs_kwargs(torch, kwargs)), [log_probs, ids], rng)

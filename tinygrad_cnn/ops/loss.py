@@ -72,7 +72,8 @@ class CrossEntropy(Function):
     weights (for a float target: by the number of losses).
 
     Fused with the softmax: log p = logits - logsumexp(logits) (shifted by the maximum, so
-    logits of any size give a finite loss).
+    logits of any size give a finite loss); a -inf logit masks its class out, adding nothing
+    to the loss of a target of another class.
     Backward: l = -sum_j a_j (z_j - log sum_i e^(z_i)), so dl/dz_k = -a_k + p_k sum_j a_j,
     which is p - onehot(y) for a plain class id y; and dl/da_k = -log p_k.
     """
@@ -81,7 +82,8 @@ class CrossEntropy(Function):
                 label_smoothing=0.0):
         self.axis, self.reduction = axis, reduction
         a, self.divisor = target_row(target, logits, self.params)
-        return _reduce(-(a * _log_softmax(logits, axis)).sum(axis=axis), reduction, self.divisor)
+        return _reduce(-_weighted_sum(a, _log_softmax(logits, axis), axis), reduction,
+                       self.divisor)
 
     # l = -sum_k a_k log p_k  =>  dl/dz = p sum_k a_k - a and dl/da = -log p, times l's
     # upstream gradient (g / divisor for the mean)
@@ -112,7 +114,7 @@ class NLLLoss(Function):
                 ignore_index=-100):
         self.axis, self.reduction = axis, reduction
         a, self.divisor = target_row(target, log_probs, self.params)
-        return _reduce(-(a * log_probs).sum(axis=axis), reduction, self.divisor)
+        return _reduce(-_weighted_sum(a, log_probs, axis), reduction, self.divisor)
 
     # l = -sum_k a_k x_k  =>  dl/dx = -a, times l's upstream gradient
     def backward(self, grad):
@@ -318,6 +320,12 @@ class KLDiv(Function):
             else:       # log p + 1 is unbounded at p = 0: nan there, as PyTorch's
                 dt = (Log.run(Where.run(self.zero, np.nan, t)) + 1 - x) * g
         return dx, dt
+
+
+def _weighted_sum(a: np.ndarray, log_p: np.ndarray, axis: int) -> np.ndarray:
+    """sum_k a_k log p_k along `axis`, where a class with a_k = 0 adds nothing, also at
+    log p_k = -inf (a class masked out with a -inf logit): 0 log 0 = 0, not numpy's nan."""
+    return (a * np.where(a == 0, 0, log_p)).sum(axis=axis)
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
