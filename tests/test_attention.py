@@ -44,6 +44,24 @@ def test_attention_gradcheck_and_second_derivatives(rng, mask):
 
 
 
+def test_a_query_that_may_attend_to_no_key_gets_0_and_no_gradient(rng):
+    q, k, v = (tc.Value(rng.standard_normal(s)) for s in [(2, 3, 4), (2, 5, 4), (2, 5, 2)])
+    allowed = np.ones((2, 3, 5), dtype=bool)
+    allowed[0, 1] = False                                   # batch 0, query 1: no key
+    out = ops.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    np.testing.assert_array_equal(out.data[0, 1], [0.0, 0.0])
+    rest = ops.scaled_dot_product_attention(q.data[1:], k.data[1:], v.data[1:])
+    np.testing.assert_allclose(out.data[1], rest.data[0], rtol=1e-14)    # others unchanged
+    out.backward(rng.standard_normal(out.shape))
+    assert all(np.isfinite(x.grad).all() for x in (q, k, v))
+    np.testing.assert_array_equal(q.grad[0, 1], np.zeros(4))
+    blocked = np.where(allowed, 0.0, -np.inf)[:1, :2]           # the same, by a float mask
+    assert tc.gradcheck(lambda q, k, v: ops.scaled_dot_product_attention(q, k, v, blocked),
+                        [q.data[:1, :2], k.data[:1], v.data[:1]])
+    assert tc.gradgradcheck(lambda q, k, v: ops.scaled_dot_product_attention(q, k, v, blocked),
+                            [q.data[:1, :2], k.data[:1], v.data[:1]])
+
+
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_multihead_attention_gradcheck_shapes_and_weights(rng, batch_first):
     mha = nn.MultiheadAttention(4, 2, batch_first=batch_first).double()

@@ -148,11 +148,22 @@ def test_state_dicts_move_both_ways_strictly(torch, setting):
         (theirs.kdim, theirs.vdim, theirs.add_zero_attn)
 
 
+def blocking(mask: np.ndarray) -> np.ndarray:
+    """mask with query 1 kept off every key: False (bools) or -inf (floats) across its row."""
+    mask = mask.copy()
+    mask[1] = False if mask.dtype == bool else -np.inf
+    return mask
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"is_causal": True}, {"scale": 0.3},
-                                    {"attn_mask": "bool"}, {"attn_mask": "float"}],
-                         ids=["plain", "causal", "scale", "bool-mask", "float-mask"])
+                                    {"attn_mask": "bool"}, {"attn_mask": "float"},
+                                    {"attn_mask": "bool-blocking"},
+                                    {"attn_mask": "float-blocking"}],
+                         ids=["plain", "causal", "scale", "bool-mask", "float-mask",
+                              "bool-mask-blocking-a-query", "float-mask-blocking-a-query"])
 def test_scaled_dot_product_attention_to_second_order_equals_pytorch(torch, rng, kwargs):
     masks = {"bool": np.arange(L * S).reshape(L, S) % 3 != 1, "float": rng.standard_normal((L, S))}
+    masks |= {f"{name}-blocking": blocking(mask) for name, mask in masks.items()}
     kwargs = {k: masks.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
     s = L if kwargs.get("is_causal") else S
     arrays = [rng.standard_normal(shape) for shape in [(2, L, 6), (2, s, 6), (2, s, 3)]]
@@ -160,3 +171,21 @@ def test_scaled_dot_product_attention_to_second_order_equals_pytorch(torch, rng,
         torch, lambda q, k, v: ops.scaled_dot_product_attention(q, k, v, **kwargs),
         lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(
             q, k, v, **torch_kwargs(torch, kwargs)), arrays, rng)
+
+
+@pytest.mark.parametrize("attn_mask", [None, "bool"])
+def test_a_query_kept_off_every_key_equals_pytorchs_without_weights(torch, rng, attn_mask):
+    # PyTorch gives that query the output out_proj.bias with need_weights=False (through its
+    # scaled_dot_product_attention), NaN with need_weights=True; ours gives the former always
+    ours, theirs = pair(torch)
+    padding = np.zeros((N, S), dtype=bool)
+    padding[1] = True                                   # sequence 1: every key left out
+    kwargs = {"key_padding_mask": padding, "need_weights": False}
+    if attn_mask == "bool":
+        kwargs["attn_mask"] = np.arange(L * S).reshape(L, S) % 3 == 1
+    arrays = [rng.standard_normal((L, N, 8)), rng.standard_normal((S, N, 8)),
+              rng.standard_normal((S, N, 8))]
+    compare(torch, rng, ours, theirs, arrays, kwargs)
+    out, weights = ours(*[tc.Value(a) for a in arrays], key_padding_mask=padding)
+    np.testing.assert_allclose(out.data[:, 1], np.broadcast_to(ours.out_proj.bias.data, (L, 8)))
+    np.testing.assert_array_equal(weights.data[1], np.zeros((L, S)))

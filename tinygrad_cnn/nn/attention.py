@@ -41,7 +41,9 @@ class MultiheadAttention(Module):
     PyTorch's hint that attn_mask is causal: the mask itself must be given (but with keys added,
     is_causal=True, need_weights=False and no key_padding_mask, PyTorch masks the scores
     (L, S') causally in place of attn_mask, so the first S queries never see the keys added;
-    so does this layer). dropout zeroes attention weights in training.
+    so does this layer). A query that may attend to no key gets weights 0 and the output
+    out_proj's bias, as PyTorch's with need_weights=False (with need_weights=True, PyTorch's
+    default, its output and weights are NaN). dropout zeroes attention weights in training.
 
     in_proj_weight (or each of q/k/v_proj_weight) is drawn as xavier_uniform_, bias_k and
     bias_v as xavier_normal_, the biases start at 0, out_proj.weight as Linear's, all as

@@ -26,8 +26,8 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p: float = 0.0
     where a query may attend to a key (PyTorch's convention here, the opposite of
     MultiheadAttention's), or floats added to the scores (-inf: never). is_causal=True masks
     every key after its query (attn_mask must then be None). A query that may attend to no
-    key gets NaN, as PyTorch's. dropout_p > 0 zeroes attention weights at random (always, as
-    PyTorch's: pass dropout_p=0.0 for evaluation).
+    key gets 0, and no gradient, as PyTorch's (2.13). dropout_p > 0 zeroes attention weights
+    at random (always, as PyTorch's: pass dropout_p=0.0 for evaluation).
     """
     q_shape, k_shape, v_shape = (np.shape(data_of(a)) for a in (q, k, v))
     if min(len(q_shape), len(k_shape), len(v_shape)) < 2 or q_shape[-1] != k_shape[-1] \
@@ -60,7 +60,14 @@ def attention(q, k, v, masks: list, dropout_p: float, scale: float, owner: str
     scores = matmul(q, transpose(k, *range(n - 2), n - 1, n - 2)) * scale    # (..., L, S)
     for mask, true_allows in masks:
         scores = masked_scores(scores, mask, owner, true_allows)
-    weights = softmax(scores, axis=-1)
+    # a query whose scores are all -inf may attend to no key: softmax would be 0/0, NaN. It
+    # attends to nothing instead: weights 0, so its output is 0 and no gradient flows through
+    # its scores (softened to 0 first, so that softmax's rule sees no NaN either)
+    blocked = np.all(scores.data == -np.inf, axis=-1, keepdims=True)
+    if blocked.any():
+        weights = where(blocked, 0.0, softmax(where(blocked, 0.0, scores), axis=-1))
+    else:
+        weights = softmax(scores, axis=-1)
     if dropout_p:
         weights = dropout(weights, dropout_p, training=True)
     return matmul(weights, v), weights
