@@ -1933,6 +1933,24 @@ def test_recurrent_layers_unrolled_match_onnx_runtime_at_any_batch_size(tmp_path
 
 
 @pytest.mark.filterwarnings("error")
+def test_a_bare_lstm_exports_its_nested_outputs_depth_first(tmp_path):
+    """nn.LSTM returns (out, (h_n, c_n)): the file's outputs are out, h_n and c_n, in that order,
+    h_n and c_n with the batch on their axis 1 as ours."""
+    model, rng, path = nn.LSTM(3, 4, num_layers=2, batch_first=True).eval(), \
+        np.random.default_rng(5), tmp_path / "lstm.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((2, 5, 3)).astype(np.float32), path)
+    assert [out.name for out in proto.graph.output] == ["output_0", "output_1", "output_2"]
+    for batch in (2, 3):
+        x = rng.standard_normal((batch, 5, 3)).astype(np.float32)
+        with tc.no_grad():
+            out, (h_n, c_n) = model(tc.Value(x))
+        got = run_ort(path, x)
+        assert [g.shape for g in got] == [(batch, 5, 4), (2, batch, 4), (2, batch, 4)]
+        for g, expected in zip(got, [out, h_n, c_n], strict=True):
+            assert float(np.abs(g - expected.data).max()) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("settings", [{"proj_size": 2},
                                       {"proj_size": 3, "num_layers": 2, "bidirectional": True,
                                        "bias": False}],

@@ -47,13 +47,14 @@ def export(model, example_input, path: str | os.PathLike, opset: int = 17) -> on
     training mode), and each recorded op becomes ONNX nodes of the default domain at `opset`
     (13 or later). The graph's input is "input", of the example's dtype, with its first axis
     named "N", so any batch size runs (the other axes are fixed); its output is "output"
-    ("output_0", "output_1", ... for a tuple). An integer input must go straight into
-    embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes: the model is
-    then traced a second time on other ids, and a constant or setting of a recorded op that
-    differs (made from the ids by ops that record nothing, such as ids.astype or ids > 0) is
-    an error. The parameters
-    and buffers are initializers under their state_dict names ("conv1.weight"). The model is
-    checked with onnx.checker (full_check) before the file is written atomically.
+    ("output_0", "output_1", ... for a tuple, nested tuples read depth first: an LSTM's
+    (out, (h_n, c_n)) gives output_0, output_1 and output_2). An integer input must go
+    straight into embedding lookups (nn.Embedding, ops.embedding), which become Gather nodes:
+    the model is then traced a second time on other ids, and a constant or setting of a
+    recorded op that differs (made from the ids by ops that record nothing, such as ids.astype
+    or ids > 0) is an error. The parameters and buffers are initializers under their state_dict
+    names ("conv1.weight"). The model is checked with onnx.checker (full_check) before the file
+    is written atomically.
 
     An op with no ONNX mapping (see `supported_ops()`) raises a ValueError naming it: for a
     custom Function, write its forward with tinygrad_cnn.ops so the graph is made of those.
@@ -169,13 +170,21 @@ def _trace(model, example_input, warn: bool = True) -> tuple[Value, list[Value]]
             param.requires_grad = False
         for module, training in modes:
             module.training = training
-    outputs = list(result) if isinstance(result, (tuple, list)) else [result]
+    outputs = _flat(result)
     for i, out in enumerate(outputs):
         if not isinstance(out, Value):
             raise TypeError(f"onnx.export: {type(model).__name__}.forward returned "
                             f"{type(out).__name__} (output {i}); expected a Value or a tuple "
-                            f"of Values")
+                            f"of Values (nested tuples too)")
     return x, outputs
+
+
+def _flat(result) -> list:
+    """forward's result as a list of outputs, nested tuples and lists read depth first, as
+    PyTorch's exporter reads them: an LSTM's (out, (h_n, c_n)) gives out, h_n, c_n."""
+    if isinstance(result, (tuple, list)):
+        return [out for part in result for out in _flat(part)]
+    return [result]
 
 
 def _check_the_sequence_layers_get_batches_first(model, nodes: list[Value]) -> None:
