@@ -857,7 +857,8 @@ def test_elu_hardtanh_softplus_prelu_errors():
                                          r"nn\.PReLU\(num_parameters=3\)"):
         tc.ops.prelu(x, np.ones(2))
     with pytest.raises(ValueError, match=r"prelu: weight has shape \(3,\) but the input \(3,\) "
-                                         r"has 1 channel "):
+                                         r"has 1 channel .*\(one slope for every channel\); "
+                                         r"e\.g\. nn\.PReLU\(num_parameters=1\)$"):
         tc.ops.prelu(np.ones(3), np.ones(3))                      # as PyTorch: 1-D x, 1 channel
     with pytest.raises(ValueError, match=r"prelu: weight has shape \(1, 3\)"):
         tc.ops.prelu(x, np.ones((1, 3)))

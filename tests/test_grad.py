@@ -357,3 +357,14 @@ def test_any_module_can_be_imported_first(first):
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "6.0"
+
+
+def test_the_constant_gradient_of_a_piecewise_linear_function_says_its_derivative_is_0():
+    x = tc.Value(np.array([1.0, -2.0, 3.0]))
+    (g,) = tc.grad(tc.ops.relu(x).sum(), [x], create_graph=True)
+    assert not g.requires_grad
+    np.testing.assert_array_equal(g.data, [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"grad: this Value .* does not require grad; .*\("
+                                         r"relu's and max_pool2d's are piecewise constant, say\), "
+                                         r"and then its own derivative is 0"):
+        tc.grad((g ** 2).sum(), [x])

@@ -352,7 +352,9 @@ def _checked_order(root: Value, caller: str) -> list[Value]:
         raise ValueError(
             f"{caller}: this Value (shape {root.shape}, dtype {root.dtype}) does not require "
             f"grad; expected the result of ops on inputs with requires_grad=True, computed "
-            f"outside no_grad()")
+            f"outside no_grad(). A gradient from tc.grad(..., create_graph=True) is itself such "
+            f"a constant where it does not depend on the inputs (relu's and max_pool2d's are "
+            f"piecewise constant, say), and then its own derivative is 0")
     return topo_order(root)
 
 

@@ -986,11 +986,11 @@ def prelu(x, weight) -> Value:
     x_shape, w_shape = _shape(x), _shape(weight)
     channels = x_shape[1] if len(x_shape) >= 2 else 1
     if len(w_shape) > 1 or math.prod(w_shape) not in (1, channels):
+        per_channel = "" if channels == 1 else f" or ({channels},) (one per channel)"
         raise ValueError(f"prelu: weight has shape {w_shape} but the input {x_shape} has "
                          f"{channels} channel{'' if channels == 1 else 's'} (axis 1; a 0-d or 1-D "
                          f"input has 1); expected a weight of shape (1,) (one slope for every "
-                         f"channel) or ({channels},) (one per channel); e.g. "
-                         f"nn.PReLU(num_parameters={channels})")
+                         f"channel){per_channel}; e.g. nn.PReLU(num_parameters={channels})")
     return PReLU.apply(x, weight)
 
 
