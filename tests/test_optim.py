@@ -213,13 +213,16 @@ def test_adagrad_first_step_moves_each_weight_by_lr(problem):
 
 
 @pytest.mark.parametrize("name, defaults", [
-    ("SGD", dict(momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False)),
-    ("Adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)),
-    ("AdamW", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)),
+    ("SGD", dict(momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False,
+                 maximize=False)),
+    ("Adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                  maximize=False)),
+    ("AdamW", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                   maximize=False)),
     ("RMSprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                     centered=False)),
+                     centered=False, maximize=False)),
     ("Adagrad", dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                     eps=1e-10)),
+                     eps=1e-10, maximize=False)),
 ])
 def test_defaults_are_pytorchs(name, defaults):
     settings = {"lr": 0.1} if name == "SGD" else {}
@@ -406,7 +409,8 @@ def test_state_dict_contents_are_copies(rng):
     state = optimizer.state_dict()
     assert state["type"] == "Adam"
     assert state["param_groups"] == [{"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
-                                      "weight_decay": 0.0, "amsgrad": False, "params": [0]}]
+                                      "weight_decay": 0.0, "amsgrad": False, "maximize": False,
+                                      "params": [0]}]
     assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
@@ -414,7 +418,8 @@ def test_state_dict_contents_are_copies(rng):
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     assert optim.SGD([p], lr=0.1).state_dict() == {
         "type": "SGD", "param_groups": [{"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
-                                         "dampening": 0.0, "nesterov": False, "params": [0]}],
+                                         "dampening": 0.0, "nesterov": False,
+                                         "maximize": False, "params": [0]}],
         "state": {}}
 
 
