@@ -1,5 +1,5 @@
-"""Tests of tinygrad_cnn.optim: SGD, Adam, AdamW, RMSprop and Adagrad updates, every option,
-against numpy formulas written out here, frozen parameters, state dicts that resume
+"""Tests of tinygrad_cnn.optim: SGD, Adam, AdamW, RMSprop and Adagrad updates, every option
+(maximize too), against numpy formulas written out here, frozen parameters, state dicts that resume
 bit-identically, the learning-rate schedules, argument errors. The same updates against PyTorch
 are in tests/torch_oracle/test_optimizers.py, the schedules' sequences in
 tests/torch_oracle/test_layers.py (StepLR, CosineAnnealingLR) and
@@ -55,12 +55,14 @@ def test_sgd_momentum_steps_unrolled(problem):
                                rtol=1e-14, atol=1e-14)
 
 
-def sgd_by_hand(w0, grads, lr, momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False):
-    """SGD's update written out: d = g + wd w; the buffer starts at d, then b = m b + (1 - damp) d;
-    the step is d + m b with Nesterov momentum, else b (d without momentum)."""
+def sgd_by_hand(w0, grads, lr, momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False,
+                maximize=False):
+    """SGD's update written out: d = g + wd w (g = -g first with maximize); the buffer starts at
+    d, then b = m b + (1 - damp) d; the step is d + m b with Nesterov momentum, else b (d without
+    momentum)."""
     w, buf = w0.copy(), None
     for g in grads:
-        d = g + weight_decay * w
+        d = (-g if maximize else g) + weight_decay * w
         if momentum:
             buf = d if buf is None else momentum * buf + (1 - dampening) * d
             d = d + momentum * buf if nesterov else buf
@@ -71,7 +73,10 @@ def sgd_by_hand(w0, grads, lr, momentum=0.0, weight_decay=0.0, dampening=0.0, ne
 SGD_SETTINGS = [dict(momentum=0.8, weight_decay=0.01),
                 dict(momentum=0.8, dampening=0.3),
                 dict(momentum=0.9, nesterov=True),
-                dict(momentum=0.5, weight_decay=0.1, nesterov=True)]
+                dict(momentum=0.5, weight_decay=0.1, nesterov=True),
+                dict(weight_decay=0.1, maximize=True),
+                dict(momentum=0.8, dampening=0.3, weight_decay=0.1, maximize=True),
+                dict(momentum=0.5, weight_decay=0.1, nesterov=True, maximize=True)]
 
 
 @pytest.mark.parametrize("shape", [(3, 4), ()])
@@ -88,11 +93,13 @@ def test_sgd_nesterov_first_step_looks_ahead(problem):
 
 
 def adam_by_hand(w0, grads, lr, weight_decay, decoupled, b1=0.9, b2=0.999, eps=1e-8,
-                 amsgrad=False):
+                 amsgrad=False, maximize=False):
     """Adam's update written out: weight decay added to g (Adam), or taken off w before the
-    step with g left alone (AdamW, decoupled); with amsgrad the largest v so far replaces v."""
+    step with g left alone (AdamW, decoupled); with amsgrad the largest v so far replaces v;
+    with maximize, g = -g before all that."""
     w, m, v, v_max = w0.copy(), np.zeros_like(w0), np.zeros_like(w0), np.zeros_like(w0)
     for t, g in enumerate(grads, start=1):
+        g = -g if maximize else g
         if decoupled:
             w = w * (1 - lr * weight_decay)
         else:
@@ -143,13 +150,29 @@ def test_amsgrad_steps(rng, shape, name, weight_decay):
     assert not np.allclose(result, plain, rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("name, settings", [("Adam", dict(weight_decay=0.1)),
+                                            ("Adam", dict(weight_decay=0.1, amsgrad=True)),
+                                            ("AdamW", dict(weight_decay=0.1)),
+                                            ("AdamW", dict(weight_decay=0.1, amsgrad=True))],
+                         ids=str)
+def test_adam_and_adamw_maximize_steps(rng, shape, name, settings):
+    w0, grads = rng.standard_normal(shape), [rng.standard_normal(shape) for _ in range(4)]
+    result = run(getattr(optim, name), w0, grads, lr=0.01, betas=(0.5, 0.6), maximize=True,
+                 **settings)
+    expected = adam_by_hand(w0, grads, 0.01, settings["weight_decay"], name == "AdamW", b1=0.5,
+                            b2=0.6, amsgrad=settings.get("amsgrad", False), maximize=True)
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
+
+
 def rmsprop_by_hand(w0, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                    centered=False):
+                    centered=False, maximize=False):
     """RMSprop's update written out: v = alpha v + (1 - alpha) g^2, divided into g as sqrt(v),
-    or sqrt(v - a^2) with a the running mean of g (centered); momentum sums the steps."""
+    or sqrt(v - a^2) with a the running mean of g (centered); momentum sums the steps; with
+    maximize, g = -g first."""
     w, v, a, buf = w0.copy(), np.zeros_like(w0), np.zeros_like(w0), np.zeros_like(w0)
     for g in grads:
-        g = g + weight_decay * w
+        g = (-g if maximize else g) + weight_decay * w
         v = alpha * v + (1 - alpha) * g ** 2
         a = alpha * a + (1 - alpha) * g
         step = g / (np.sqrt(v - a ** 2 if centered else v) + eps)
@@ -159,7 +182,9 @@ def rmsprop_by_hand(w0, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momen
 
 
 RMSPROP_SETTINGS = [dict(), dict(alpha=0.9, eps=1e-6), dict(momentum=0.9),
-                    dict(centered=True), dict(centered=True, momentum=0.5, weight_decay=0.1)]
+                    dict(centered=True), dict(centered=True, momentum=0.5, weight_decay=0.1),
+                    dict(weight_decay=0.1, maximize=True),
+                    dict(centered=True, momentum=0.5, weight_decay=0.1, maximize=True)]
 
 
 @pytest.mark.parametrize("shape", [(3, 4), ()])
@@ -184,19 +209,22 @@ def test_rmsprop_keeps_the_buffers_of_its_options(problem):
 
 
 def adagrad_by_hand(w0, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                    eps=1e-10):
+                    eps=1e-10, maximize=False):
     """Adagrad's update written out: the sum of all squared gradients so far (from
-    initial_accumulator_value) divided into g as sqrt(sum), at lr / (1 + (t - 1) lr_decay)."""
+    initial_accumulator_value) divided into g as sqrt(sum), at lr / (1 + (t - 1) lr_decay);
+    with maximize, g = -g first."""
     w, total = w0.copy(), np.full_like(w0, initial_accumulator_value)
     for t, g in enumerate(grads, start=1):
-        g = g + weight_decay * w
+        g = (-g if maximize else g) + weight_decay * w
         total = total + g ** 2
         w = w - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(total) + eps)
     return w
 
 
 ADAGRAD_SETTINGS = [dict(), dict(lr_decay=0.5), dict(initial_accumulator_value=0.3, eps=1e-6),
-                    dict(lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0)]
+                    dict(lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0),
+                    dict(lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0,
+                         maximize=True)]
 
 
 @pytest.mark.parametrize("shape", [(3, 4), ()])
@@ -213,13 +241,16 @@ def test_adagrad_first_step_moves_each_weight_by_lr(problem):
 
 
 @pytest.mark.parametrize("name, defaults", [
-    ("SGD", dict(momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False)),
-    ("Adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)),
-    ("AdamW", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)),
+    ("SGD", dict(momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False,
+                 maximize=False)),
+    ("Adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                  maximize=False)),
+    ("AdamW", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                   maximize=False)),
     ("RMSprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                     centered=False)),
+                     centered=False, maximize=False)),
     ("Adagrad", dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                     eps=1e-10)),
+                     eps=1e-10, maximize=False)),
 ])
 def test_defaults_are_pytorchs(name, defaults):
     settings = {"lr": 0.1} if name == "SGD" else {}
@@ -240,6 +271,128 @@ def test_adam_first_step_moves_each_weight_by_lr(problem):
     np.testing.assert_allclose(result, w0 - 0.01 * np.sign(g1), rtol=1e-14, atol=1e-15)
 
 
+MAXIMIZED = [("SGD", dict(lr=0.05)),
+             ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.2, weight_decay=0.1)),
+             ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1, nesterov=True)),
+             ("Adam", dict(lr=0.05, weight_decay=0.1)),
+             ("Adam", dict(lr=0.05, betas=(0.5, 0.6), weight_decay=0.1, amsgrad=True)),
+             ("AdamW", dict(lr=0.05, weight_decay=0.1)),
+             ("AdamW", dict(lr=0.05, betas=(0.5, 0.6), weight_decay=0.1, amsgrad=True)),
+             ("RMSprop", dict(weight_decay=0.1)),
+             ("RMSprop", dict(alpha=0.9, weight_decay=0.1, momentum=0.5, centered=True)),
+             ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1,
+                              initial_accumulator_value=0.5))]
+MAXIMIZED_IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in s.items())}" for n, s in MAXIMIZED]
+
+
+@pytest.mark.parametrize("name, settings", MAXIMIZED, ids=MAXIMIZED_IDS)
+def test_maximize_on_f_is_minimize_on_minus_f_step_by_step(rng, name, settings):
+    """maximize=True with the gradients g of f takes, to the last bit, the steps that
+    minimizing -f takes with the gradients -g: parameters and every buffer alike. Weight decay
+    included, as it is added after the gradient is turned (it still pulls the weights to 0)."""
+    w0 = rng.standard_normal((3, 4))
+    up_param, down_param = tc.Value(w0.copy()), tc.Value(w0.copy())
+    up = getattr(optim, name)([up_param], maximize=True, **settings)
+    down = getattr(optim, name)([down_param], **settings)
+    for step in range(5):
+        g = rng.standard_normal((3, 4))
+        up_param.grad, down_param.grad = g.copy(), -g
+        up.step()
+        down.step()
+        np.testing.assert_array_equal(up_param.data, down_param.data, err_msg=f"step {step}")
+    assert up.state[0].keys() == down.state[0].keys()
+    for key, value in up.state[0].items():
+        np.testing.assert_array_equal(value, down.state[0][key], err_msg=key)
+    assert not np.allclose(up_param.data, w0)
+    assert up.maximize is True and down.maximize is False
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, maximize=True),
+                                  lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True,
+                                                       maximize=True),
+                                  lambda ps: optim.Adam(ps, lr=0.05, maximize=True),
+                                  lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.0,
+                                                         amsgrad=True, maximize=True),
+                                  lambda ps: optim.RMSprop(ps, lr=0.01, maximize=True),
+                                  lambda ps: optim.Adagrad(ps, lr=0.5, maximize=True)])
+def test_maximize_climbs_to_the_top_of_a_hill(make):
+    """Through backward, as in training: f(w) = -|w - top|^2 is highest at `top`, and each
+    optimizer with maximize=True climbs there from 0 (minimizing f would run away from it)."""
+    top = np.array([1.5, -0.5, 2.0])
+    w = tc.Value(np.zeros(3))
+    optimizer = make([w])
+    heights = []
+    for _ in range(400):
+        optimizer.zero_grad()
+        height = -((w - top) ** 2).sum()
+        height.backward()
+        optimizer.step()
+        heights.append(height.item())
+    np.testing.assert_allclose(w.data, top, atol=1e-2)
+    assert heights[-1] > heights[0] == -float(top @ top)
+
+
+@pytest.mark.parametrize("name, settings", MAXIMIZED[2::2], ids=MAXIMIZED_IDS[2::2])
+def test_param_groups_mix_maximize_on_and_off(rng, name, settings):
+    """A group that ascends beside one that descends: each steps as an optimizer of its own
+    group alone, and the state dict carries each group's maximize and resumes both."""
+    start = [rng.standard_normal(3), rng.standard_normal(2)]
+    grads = [[rng.standard_normal(3), rng.standard_normal(2)] for _ in range(6)]
+    make = getattr(optim, name)
+
+    def steps(params, optimizers, which):
+        for k in which:
+            for param, g in zip(params, grads[k], strict=True):
+                param.grad = g.copy()
+            for optimizer in optimizers:
+                optimizer.step()
+
+    params = [tc.Value(w.copy()) for w in start]
+    grouped = make([{"params": [params[0]], "maximize": True}, {"params": [params[1]]}],
+                   **settings)
+    assert [group["maximize"] for group in grouped.param_groups] == [True, False]
+    steps(params, [grouped], range(3))
+    alone = [tc.Value(w.copy()) for w in start]
+    steps(alone, [make([alone[0]], maximize=True, **settings), make([alone[1]], **settings)],
+          range(6))
+
+    saved = grouped.state_dict()
+    assert [group["maximize"] for group in saved["param_groups"]] == [True, False]
+    resumed_params = [tc.Value(p.data.copy()) for p in params]
+    resumed = make([{"params": [resumed_params[0]]}, {"params": [resumed_params[1]]}],
+                   **{**settings, "maximize": False})
+    resumed.load_state_dict(saved)
+    assert [group["maximize"] for group in resumed.param_groups] == [True, False]
+    steps(resumed_params, [resumed], range(3, 6))
+    for a, b in zip(resumed_params, alone, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match=rf"{name}.maximize: the 2 param groups hold different "
+                                         rf"values \[True, False\]"):
+        _ = resumed.maximize
+    resumed.maximize = False                         # every group's
+    assert resumed.maximize is False
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_state_dicts_without_maximize_load_with_it_off_and_bad_ones_restore_nothing(name):
+    p = tc.Value(np.zeros(2))
+    settings = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {}
+    optimizer = getattr(optim, name)([p], **settings)
+    p.grad = np.ones(2)
+    optimizer.step()
+    saved = optimizer.state_dict()
+    del saved["param_groups"][0]["maximize"]              # saved before maximize existed
+    resumed = getattr(optim, name)([p], maximize=True, **settings)
+    resumed.load_state_dict(saved)
+    assert resumed.maximize is False and resumed.state[0].keys() == optimizer.state[0].keys()
+    saved["param_groups"][0]["maximize"] = "no"
+    target = getattr(optim, name)([p], maximize=True, **settings)
+    with pytest.raises(TypeError, match=rf"{name}: maximize is str 'no'; expected True or "
+                                        rf"False"):
+        target.load_state_dict(saved)
+    assert target.maximize is True and target.state == {}
+
+
 def test_sgd_on_a_model_through_backward(rng):
     model = nn.Linear(4, 2, rng=rng)
     x = rng.standard_normal((5, 4)).astype(np.float32)
@@ -258,7 +411,11 @@ IN_PLACE = [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
             lambda ps: optim.Adam(ps, weight_decay=0.01),
             lambda ps: optim.AdamW(ps, amsgrad=True),
             lambda ps: optim.RMSprop(ps, weight_decay=0.01, momentum=0.9, centered=True),
-            lambda ps: optim.Adagrad(ps, weight_decay=0.01, initial_accumulator_value=0.1)]
+            lambda ps: optim.Adagrad(ps, weight_decay=0.01, initial_accumulator_value=0.1),
+            lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01, maximize=True),
+            lambda ps: optim.Adam(ps, weight_decay=0.01, maximize=True),
+            lambda ps: optim.RMSprop(ps, momentum=0.9, centered=True, maximize=True),
+            lambda ps: optim.Adagrad(ps, weight_decay=0.01, maximize=True)]
 
 
 @pytest.mark.parametrize("make", IN_PLACE)
@@ -370,7 +527,11 @@ RESUMED = [lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
            lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1, amsgrad=True),
            lambda ps: optim.RMSprop(ps, lr=0.01),
            lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.1),
-           lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.1, initial_accumulator_value=0.2)]
+           lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.1, initial_accumulator_value=0.2),
+           lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, maximize=True),
+           lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True),
+           lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True, maximize=True),
+           lambda ps: optim.Adagrad(ps, lr=0.1, weight_decay=0.1, maximize=True)]
 
 
 @pytest.mark.parametrize("make", RESUMED)
@@ -406,7 +567,8 @@ def test_state_dict_contents_are_copies(rng):
     state = optimizer.state_dict()
     assert state["type"] == "Adam"
     assert state["param_groups"] == [{"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
-                                      "weight_decay": 0.0, "amsgrad": False, "params": [0]}]
+                                      "weight_decay": 0.0, "amsgrad": False, "maximize": False,
+                                      "params": [0]}]
     assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
@@ -414,7 +576,8 @@ def test_state_dict_contents_are_copies(rng):
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     assert optim.SGD([p], lr=0.1).state_dict() == {
         "type": "SGD", "param_groups": [{"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
-                                         "dampening": 0.0, "nesterov": False, "params": [0]}],
+                                         "dampening": 0.0, "nesterov": False,
+                                         "maximize": False, "params": [0]}],
         "state": {}}
 
 
@@ -545,13 +708,15 @@ def earlier_format(state_dict):
 
 
 def test_state_dicts_saved_before_the_new_options_still_load():
-    """A checkpoint from before dampening, nesterov and amsgrad existed meant them off."""
+    """A checkpoint from before dampening, nesterov, amsgrad and maximize existed meant them
+    off."""
     p = tc.Value(np.zeros(2))
     p.grad = np.ones(2)
     sgd = optim.SGD([p], lr=0.1, momentum=0.9)
     sgd.step()
     old = earlier_format(sgd.state_dict())
-    del old["hyperparameters"]["dampening"], old["hyperparameters"]["nesterov"]
+    for name in ("dampening", "nesterov", "maximize"):
+        del old["hyperparameters"][name]
     resumed = optim.SGD([p], lr=0.5, momentum=0.9, nesterov=True)
     resumed.load_state_dict(old)
     assert (resumed.lr, resumed.dampening, resumed.nesterov) == (0.1, 0.0, False)
@@ -560,7 +725,7 @@ def test_state_dicts_saved_before_the_new_options_still_load():
     adam = optim.Adam([p], lr=0.1)
     adam.step()
     old = earlier_format(adam.state_dict())
-    del old["hyperparameters"]["amsgrad"]
+    del old["hyperparameters"]["amsgrad"], old["hyperparameters"]["maximize"]
     resumed = optim.Adam([p], amsgrad=True)
     resumed.load_state_dict(old)
     assert resumed.amsgrad is False and resumed.lr == 0.1 and resumed.state[0]["step"] == 1
@@ -629,6 +794,25 @@ def test_state_dicts_saved_before_the_new_options_still_load():
      r"Adagrad: eps is -1e-10; expected a number in \[0.0, inf\)"),
     (lambda p: optim.Adagrad(p, lr_decay="0.1"), TypeError,
      r"Adagrad: lr_decay is str '0.1'; expected a number"),
+    (lambda p: optim.SGD(p, lr=0.1, maximize=1), TypeError,
+     r"SGD: maximize is int 1; expected True or False, e.g. maximize=True"),
+    (lambda p: optim.Adam(p, maximize="True"), TypeError,
+     r"Adam: maximize is str 'True'; expected True or False, e.g. maximize=True"),
+    (lambda p: optim.AdamW(p, maximize=None), TypeError,
+     r"AdamW: maximize is NoneType None; expected True or False, e.g. maximize=True"),
+    (lambda p: optim.RMSprop(p, maximize=0), TypeError,
+     r"RMSprop: maximize is int 0; expected True or False, e.g. maximize=True"),
+    (lambda p: optim.Adagrad(p, maximize=-1.0), TypeError,
+     r"Adagrad: maximize is float -1.0; expected True or False, e.g. maximize=True"),
+    # maximize is keyword-only (PyTorch's RMSprop takes it after capturable and foreach)
+    (lambda p: optim.Adam(p, 1e-3, (0.9, 0.999), 1e-8, 0.0, False, True), TypeError,
+     r"positional argument"),
+    (lambda p: optim.AdamW(p, 1e-3, (0.9, 0.999), 1e-8, 0.0, False, True), TypeError,
+     r"positional argument"),
+    (lambda p: optim.RMSprop(p, 1e-2, 0.99, 1e-8, 0.0, 0.0, False, True), TypeError,
+     r"positional argument"),
+    (lambda p: optim.Adagrad(p, 1e-2, 0.0, 0.0, 0.0, 1e-10, True), TypeError,
+     r"positional argument"),
 ])
 def test_hyperparameter_errors(make, error, message):
     with pytest.raises(error, match=message):
@@ -645,13 +829,14 @@ def test_the_fixes_the_errors_suggest_work():
              optim.Adam([p], amsgrad=True), optim.AdamW([p], amsgrad=np.True_),
              optim.RMSprop([p], centered=True), optim.RMSprop([p], alpha=0.0),
              optim.RMSprop([p], alpha=1.0, eps=1.0),
-             optim.Adagrad([p], lr_decay=0.0, initial_accumulator_value=0.0, eps=1.0)]
+             optim.Adagrad([p], lr_decay=0.0, initial_accumulator_value=0.0, eps=1.0),
+             optim.Adagrad([p], maximize=np.False_)]
     for optimizer in fixed:
         before = p.data.copy()
         p.grad = np.ones(2)
         optimizer.step()
         assert np.all(p.data < before)
-    assert fixed[4].amsgrad is True
+    assert fixed[4].amsgrad is True and fixed[-1].maximize is False
 
 
 def test_params_errors():

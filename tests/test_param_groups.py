@@ -28,7 +28,7 @@ def two_groups(**defaults):
 def test_groups_hold_every_hyperparameter_their_own_or_the_constructors():
     optimizer, a, b = two_groups(momentum=0.9)
     assert optimizer.defaults == {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0,
-                                  "dampening": 0.0, "nesterov": False}
+                                  "dampening": 0.0, "nesterov": False, "maximize": False}
     assert [group["params"] for group in optimizer.param_groups] == [[a], [b]]
     assert optimizer.param_groups[0] == {"params": [a], **optimizer.defaults}
     assert optimizer.param_groups[1] == {"params": [b], **optimizer.defaults, "lr": 0.01}
@@ -193,9 +193,9 @@ def test_state_dict_is_pytorchs_layout_and_resumes_bit_identically(rng, tmp_path
     assert saved["type"] == "Adam" and sorted(saved) == ["param_groups", "state", "type"]
     assert saved["param_groups"] == [
         {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
-         "params": [0]},
+         "maximize": False, "params": [0]},
         {"lr": 0.05, "betas": (0.5, 0.6), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": True,
-         "params": [1, 2]}]
+         "maximize": False, "params": [1, 2]}]
     assert sorted(saved["state"]) == ["0", "1", "2"] and "max_exp_avg_sq" in saved["state"]["2"]
     tc.save({"optimizer": saved}, tmp_path / "checkpoint.npz")
     resumed = optim.Adam([{"params": part[:1]}, {"params": part[1:]}])       # the defaults

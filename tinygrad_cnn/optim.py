@@ -276,31 +276,37 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, PyTorch's rule: d = g + weight_decay * p;
-    buf = momentum * buf + (1 - dampening) * d (buf = d on the first step);
-    p -= lr * (d + momentum * buf) with nesterov, else p -= lr * buf (lr * d if momentum is 0).
+    """Stochastic gradient descent, PyTorch's rule: g = -g with maximize;
+    d = g + weight_decay * p; buf = momentum * buf + (1 - dampening) * d (buf = d on the first
+    step); p -= lr * (d + momentum * buf) with nesterov, else p -= lr * buf (lr * d if momentum
+    is 0).
 
     PyTorch's positional order is (params, lr, momentum, dampening, weight_decay, nesterov);
     here weight_decay stays fourth, as it was before dampening and nesterov came, and those two
     are keyword-only: pass them by name, e.g. SGD(params, lr=0.1, momentum=0.9, nesterov=True).
+    PyTorch's maximize (ascend the loss) is keyword-only, as there.
     """
 
-    hyperparameter_names = ("lr", "momentum", "weight_decay", "dampening", "nesterov")
+    hyperparameter_names = ("lr", "momentum", "weight_decay", "dampening", "nesterov",
+                            "maximize")
     state_names = ("momentum_buffer",)     # kept only when momentum is not 0
-    added_hyperparameters = {"dampening": 0.0, "nesterov": False}
+    added_hyperparameters = {"dampening": 0.0, "nesterov": False, "maximize": False}
 
     def __init__(self, params: Params, lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0, *, dampening: float = 0.0, nesterov: bool = False):
+                 weight_decay: float = 0.0, *, dampening: float = 0.0, nesterov: bool = False,
+                 maximize: bool = False):
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                         dampening=dampening, nesterov=nesterov)
+                         dampening=dampening, nesterov=nesterov, maximize=maximize)
 
-    def _checked_hyperparameters(self, lr, momentum, weight_decay, dampening, nesterov) -> dict:
+    def _checked_hyperparameters(self, lr, momentum, weight_decay, dampening, nesterov,
+                                 maximize) -> dict:
         checked = {"lr": _checked_number("SGD", "lr", lr, low=0.0),
                    "momentum": _checked_number("SGD", "momentum", momentum, low=0.0),
                    "weight_decay": _checked_number("SGD", "weight_decay", weight_decay, low=0.0),
                    "dampening": _checked_number("SGD", "dampening", dampening, low=0.0,
                                                 high=1.0, high_closed=True),
-                   "nesterov": _checked_flag("SGD", "nesterov", nesterov)}
+                   "nesterov": _checked_flag("SGD", "nesterov", nesterov),
+                   "maximize": _checked_flag("SGD", "maximize", maximize)}
         if checked["nesterov"] and (checked["momentum"] == 0 or checked["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True with momentum={checked['momentum']} and dampening="
@@ -313,6 +319,8 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         momentum, weight_decay = group["momentum"], group["weight_decay"]
+        if group["maximize"]:
+            grad = -grad
         d = grad + weight_decay * param.data if weight_decay else grad
         if momentum:
             if "momentum_buffer" not in state:
@@ -329,38 +337,45 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, PyTorch's rule: g += weight_decay * p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
-    p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t = this parameter's step count;
-    with amsgrad, v_max = max(v_max, v) stands for v in the step.
+    """Adam, PyTorch's rule: g = -g with maximize; g += weight_decay * p; m = b1*m + (1-b1)*g;
+    v = b2*v + (1-b2)*g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps),
+    t = this parameter's step count; with amsgrad, v_max = max(v_max, v) stands for v in the
+    step.
+
+    PyTorch's maximize (ascend the loss) is keyword-only, as there.
     """
 
-    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
     state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     required_state_names = ("step", "exp_avg", "exp_avg_sq")     # max_exp_avg_sq: amsgrad's
-    added_hyperparameters = {"amsgrad": False}
+    added_hyperparameters = {"amsgrad": False, "maximize": False}
 
     def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, maximize=maximize)
 
-    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, amsgrad) -> dict:
+    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, amsgrad, maximize) -> dict:
         name = type(self).__name__
         return {"lr": _checked_number(name, "lr", lr, low=0.0),
                 "betas": _checked_betas(name, betas),
                 "eps": _checked_number(name, "eps", eps, low=0.0),
                 "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0),
-                "amsgrad": _checked_flag(name, "amsgrad", amsgrad)}
+                "amsgrad": _checked_flag(name, "amsgrad", amsgrad),
+                "maximize": _checked_flag(name, "maximize", maximize)}
 
 
     def _update(self, param, grad, state, group):
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         self._adam_step(param, grad, state, group)
 
     def _adam_step(self, param, grad, state, group):
-        """m and v one step on, then p -= the bias-corrected step (weight decay done already)."""
+        """m and v one step on, then p -= the bias-corrected step (maximize and weight decay
+        done already)."""
         beta1, beta2 = group["betas"]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
@@ -383,41 +398,54 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """AdamW, PyTorch's rule: weight decay decoupled from the gradient, p *= 1 - lr *
-    weight_decay, then Adam's step on the plain gradient (Adam adds weight_decay * p to g
-    instead, so there the decay is divided by sqrt(v) like the rest of g). PyTorch's default
-    weight_decay, 0.01.
+    """AdamW, PyTorch's rule: g = -g with maximize; weight decay decoupled from the gradient,
+    p *= 1 - lr * weight_decay, then Adam's step on the plain gradient (Adam adds
+    weight_decay * p to g instead, so there the decay is divided by sqrt(v) like the rest of g).
+    PyTorch's default weight_decay, 0.01.
+
+    PyTorch's maximize is keyword-only, as there; it turns the gradient only: the decay still
+    shrinks p towards 0.
     """
 
     def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, maximize=maximize)
 
     def _update(self, param, grad, state, group):
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"]:
             param.data *= 1 - group["lr"] * group["weight_decay"]
         self._adam_step(param, grad, state, group)
 
 
 class RMSprop(Optimizer):
-    """RMSprop, PyTorch's rule: g += weight_decay * p; v = alpha*v + (1-alpha)*g^2;
-    with centered, a = alpha*a + (1-alpha)*g and s = sqrt(v - a^2) + eps, else s = sqrt(v) + eps;
-    buf = momentum * buf + g / s, p -= lr * buf (p -= lr * g / s if momentum is 0).
+    """RMSprop, PyTorch's rule: g = -g with maximize; g += weight_decay * p;
+    v = alpha*v + (1-alpha)*g^2; with centered, a = alpha*a + (1-alpha)*g and
+    s = sqrt(v - a^2) + eps, else s = sqrt(v) + eps; buf = momentum * buf + g / s,
+    p -= lr * buf (p -= lr * g / s if momentum is 0).
+
+    PyTorch's positional order is (params, lr, alpha, eps, weight_decay, momentum, centered,
+    capturable, foreach, maximize); maximize is keyword-only here, as there is no capturable
+    or foreach.
     """
 
-    hyperparameter_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    hyperparameter_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered",
+                            "maximize")
     state_names = ("step", "square_avg", "momentum_buffer", "grad_avg")
     required_state_names = ("step", "square_avg")     # the others: momentum's and centered's
+    added_hyperparameters = {"maximize": False}
 
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False):
+                 centered: bool = False, *, maximize: bool = False):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum, centered=centered)
+                         momentum=momentum, centered=centered, maximize=maximize)
 
-    def _checked_hyperparameters(self, lr, alpha, eps, weight_decay, momentum, centered) -> dict:
+    def _checked_hyperparameters(self, lr, alpha, eps, weight_decay, momentum, centered,
+                                 maximize) -> dict:
         return {"lr": _checked_number("RMSprop", "lr", lr, low=0.0),
                 "alpha": _checked_number("RMSprop", "alpha", alpha, low=0.0, high=1.0,
                                          high_closed=True),
@@ -425,10 +453,13 @@ class RMSprop(Optimizer):
                 "weight_decay": _checked_number("RMSprop", "weight_decay", weight_decay,
                                                 low=0.0),
                 "momentum": _checked_number("RMSprop", "momentum", momentum, low=0.0),
-                "centered": _checked_flag("RMSprop", "centered", centered)}
+                "centered": _checked_flag("RMSprop", "centered", centered),
+                "maximize": _checked_flag("RMSprop", "maximize", maximize)}
 
 
     def _update(self, param, grad, state, group):
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         if not state:
@@ -459,35 +490,42 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad, PyTorch's rule: g += weight_decay * p; sum += g^2 (sum starts at
-    initial_accumulator_value); p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps),
-    t = this parameter's step count.
+    """Adagrad, PyTorch's rule: g = -g with maximize; g += weight_decay * p; sum += g^2 (sum
+    starts at initial_accumulator_value); p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) +
+    eps), t = this parameter's step count.
 
     A param group's own initial_accumulator_value starts the sums of its parameters; PyTorch's
     Adagrad starts every group's at the constructor's (it fills them in its constructor).
+    PyTorch's maximize (ascend the loss) is keyword-only, as there.
     """
 
-    hyperparameter_names = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    hyperparameter_names = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps",
+                            "maximize")
     state_names = ("step", "sum")
     required_state_names = ("step", "sum")
+    added_hyperparameters = {"maximize": False}
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10):
+                 eps: float = 1e-10, *, maximize: bool = False):
         super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                         initial_accumulator_value=initial_accumulator_value, eps=eps)
+                         initial_accumulator_value=initial_accumulator_value, eps=eps,
+                         maximize=maximize)
 
     def _checked_hyperparameters(self, lr, lr_decay, weight_decay, initial_accumulator_value,
-                                 eps) -> dict:
+                                 eps, maximize) -> dict:
         return {"lr": _checked_number("Adagrad", "lr", lr, low=0.0),
                 "lr_decay": _checked_number("Adagrad", "lr_decay", lr_decay, low=0.0),
                 "weight_decay": _checked_number("Adagrad", "weight_decay", weight_decay,
                                                 low=0.0),
                 "initial_accumulator_value": _checked_number(
                     "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0),
-                "eps": _checked_number("Adagrad", "eps", eps, low=0.0)}
+                "eps": _checked_number("Adagrad", "eps", eps, low=0.0),
+                "maximize": _checked_flag("Adagrad", "maximize", maximize)}
 
     def _update(self, param, grad, state, group):
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         if not state:          # the accumulator starts when the parameter's first update does

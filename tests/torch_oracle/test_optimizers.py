@@ -1,8 +1,11 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad against PyTorch's float64 over several steps: the same
 gradients handed to both, every setting (momentum, dampening, Nesterov, weight decay, betas, eps,
-amsgrad, alpha, centered, lr_decay, initial_accumulator_value), a parameter left without a
-gradient for a step (both skip it, state included), the learning rate changed between steps, and
-a run resumed from a saved state dict."""
+amsgrad, alpha, centered, lr_decay, initial_accumulator_value, maximize), a parameter left without
+a gradient for a step (both skip it, state included), the learning rate changed between steps, and
+a run resumed from a saved state dict. Every optimizer's maximize is PyTorch's argument, with its
+default."""
+
+import inspect
 
 import numpy as np
 import pytest
@@ -42,7 +45,22 @@ OPTIMIZERS = [
     ("Adagrad", dict(lr=0.1, lr_decay=0.3)),
     ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-6)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0)),
+    ("SGD", dict(lr=0.1, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.1, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1, nesterov=True, maximize=True)),
+    ("Adam", dict(lr=0.02, weight_decay=0.05, maximize=True)),
+    ("Adam", dict(lr=0.02, betas=(0.5, 0.6), weight_decay=0.05, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.02, weight_decay=0.2, maximize=True)),
+    ("AdamW", dict(lr=0.02, betas=(0.5, 0.6), eps=1e-6, weight_decay=0.2, amsgrad=True,
+                   maximize=True)),
+    ("RMSprop", dict(lr=0.02, weight_decay=0.1, maximize=True)),
+    ("RMSprop", dict(lr=0.005, alpha=0.8, weight_decay=0.1, momentum=0.5, centered=True,
+                     maximize=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=1.0,
+                     maximize=True)),
 ]
+MAXIMIZED = {f"{name}-{i}": (name, settings) for i, (name, settings) in enumerate(OPTIMIZERS)
+             if settings.get("maximize")}
 
 
 def gradients(rng):
@@ -94,7 +112,12 @@ LR_CHANGED = {"SGD": dict(lr=0.1, momentum=0.9), "SGD-nesterov": dict(lr=0.1, mo
                                                                     nesterov=True),
               "Adam": dict(lr=0.1), "AdamW": dict(lr=0.1, amsgrad=True),
               "RMSprop": dict(lr=0.1, momentum=0.5, centered=True),
-              "Adagrad": dict(lr=0.1, lr_decay=0.2)}
+              "Adagrad": dict(lr=0.1, lr_decay=0.2),
+              "SGD-maximize": dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True),
+              "Adam-maximize": dict(lr=0.1, weight_decay=0.1, maximize=True),
+              "AdamW-maximize": dict(lr=0.1, amsgrad=True, maximize=True),
+              "RMSprop-maximize": dict(lr=0.1, momentum=0.5, centered=True, maximize=True),
+              "Adagrad-maximize": dict(lr=0.1, lr_decay=0.2, maximize=True)}
 
 
 @pytest.mark.parametrize("label", LR_CHANGED)
@@ -116,7 +139,8 @@ RESUMED = {"SGD": OPTIMIZERS[2], "Adam": OPTIMIZERS[6], "AdamW": OPTIMIZERS[8],
            "SGD-nesterov": OPTIMIZERS[11], "SGD-dampening": OPTIMIZERS[13],
            "Adam-amsgrad": OPTIMIZERS[15], "AdamW-amsgrad": OPTIMIZERS[17],
            "RMSprop": OPTIMIZERS[19], "RMSprop-centered-momentum": OPTIMIZERS[22],
-           "Adagrad": OPTIMIZERS[26]}
+           "Adagrad": OPTIMIZERS[26],
+           **{f"{key}-maximize": value for key, value in MAXIMIZED.items()}}
 
 
 @pytest.mark.parametrize("name, settings", RESUMED.values(), ids=RESUMED.keys())
@@ -130,3 +154,22 @@ def test_resumed_from_a_state_dict_matches_an_unbroken_run(torch, rng, tmp_path,
     theirs = run_torch(torch, name, settings, start, grads)
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+ALL = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta",
+       "Rprop", "ASGD"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_maximize_is_pytorchs_argument_keyword_only_here(torch, name):
+    """Every optimizer but LBFGS (which PyTorch gives none) takes PyTorch's maximize, default
+    False, keyword-only, in its param groups. PyTorch's RMSprop and ASGD take it by position
+    too, after foreach (and capturable), which tinygrad_cnn has not."""
+    ours = inspect.signature(getattr(optim, name)).parameters["maximize"]
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters["maximize"]
+    assert ours.default is theirs.default is False
+    assert ours.kind is inspect.Parameter.KEYWORD_ONLY
+    by_position = theirs.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert by_position == (name in ("RMSprop", "ASGD"))
+    assert "maximize" in getattr(optim, name).hyperparameter_names
+    assert "maximize" not in inspect.signature(torch.optim.LBFGS).parameters

@@ -1,7 +1,8 @@
 """Param groups against PyTorch's, float64: every optimizer trains the small model of
 test_optimizers_more.py (linear, tanh, linear, cross-entropy) with two groups, the weights with
-the constructor's hyperparameters and the biases with their own lr, weight decay, momentum or
-betas, a bias without a gradient for some steps; equal parameters after every step and equal
+the constructor's hyperparameters and the biases with their own lr, weight decay, momentum,
+betas or maximize (one group climbing the loss while the other descends), a bias without a
+gradient for some steps; equal parameters after every step and equal
 state dicts (every group's hyperparameters, states numbered over the groups in order) at the
 end; PyTorch's two-group state dict loaded mid-training continues PyTorch's trajectory, ours
 loaded into PyTorch continues ours. Every schedule on a two-group optimizer gives each group
@@ -49,6 +50,19 @@ GROUPED = [
     ("Adadelta", dict(), dict(lr=0.5, rho=0.5, weight_decay=0.1)),
     ("Rprop", dict(), dict(lr=0.05, etas=(0.4, 1.1), step_sizes=(1e-3, 0.1))),
     ("ASGD", dict(), dict(lr=0.05, lambd=0.01, t0=3, weight_decay=0.1)),
+    # maximize on in one group and off in the other, both ways round
+    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01, maximize=True),
+     dict(lr=0.02, momentum=0.5, dampening=0.3, maximize=False)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True),
+     dict(lr=0.02, momentum=0.5, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, maximize=True),
+     dict(lr=0.05, betas=(0.8, 0.9), amsgrad=True, maximize=False)),
+    ("AdamW", dict(lr=0.01, amsgrad=True), dict(lr=0.02, weight_decay=0.2, maximize=True)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, maximize=True),
+     dict(lr=0.005, weight_decay=0.1, maximize=False)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1), dict(lr=0.05, lr_decay=0.1, maximize=True)),
+    ("Adamax", dict(), dict(lr=0.05, weight_decay=0.1, maximize=True)),
+    ("ASGD", dict(lr=0.05, maximize=True), dict(lr=0.02, t0=3, weight_decay=0.1, maximize=False)),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in own.items())}" for name, _, own in GROUPED]
 
