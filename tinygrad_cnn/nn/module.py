@@ -675,9 +675,12 @@ class ParameterDict(Module):
 
     Holds Values the way a dict does (`d[key]`, `d[key] = value`, `del d[key]`, `in`, `len`,
     iteration over the keys, `keys()`, `values()`, `items()`, `get`, `pop`, `update`, `clear`),
-    in insertion order (a key set again keeps its place); a numpy array (or a number) becomes a
-    parameter. Keys are as ModuleDict's: a str without dots that is not the name of a Module
-    attribute or method. It has no forward.
+    in the order they were added (a key set again keeps its place); a numpy array (or a number)
+    becomes a parameter. As PyTorch's, a plain dict given to the constructor or to `update` is
+    added in sorted key order, `ParameterDict({"b": w, "a": v})` has the keys "a", "b"; pass an
+    OrderedDict, a ParameterDict or a list of (key, value) pairs to keep your own order. Keys
+    are as ModuleDict's: a str without dots that is not the name of a Module attribute or
+    method. It has no forward.
     """
 
     def __init__(self, values=None):
@@ -712,15 +715,15 @@ class ParameterDict(Module):
         return self.keys()
 
     def keys(self) -> Iterator[str]:
-        """The keys, in insertion order."""
+        """The keys, in the order added."""
         return (key for key, _ in self.items())
 
     def values(self) -> Iterator[Value]:
-        """The parameters, in insertion order."""
+        """The parameters, in the order added."""
         return (param for _, param in self.items())
 
     def items(self) -> Iterator[tuple[str, Value]]:
-        """(key, parameter) pairs, in insertion order."""
+        """(key, parameter) pairs, in the order added."""
         return ((key, v) for key, v in list(vars(self).items()) if isinstance(v, Value))
 
     def get(self, key: str, default=None):
@@ -739,15 +742,18 @@ class ParameterDict(Module):
             delattr(self, key)
 
     def update(self, values) -> ParameterDict:
-        """Add (or replace) the parameters of `values`, a dict (or ParameterDict) or an
-        iterable of (key, value) pairs; all are checked first, so a bad one adds none. Returns
-        self."""
+        """Add (or replace) the parameters of `values`: a plain dict in sorted key order, as
+        PyTorch's; an OrderedDict, a ParameterDict or an iterable of (key, value) pairs in its
+        own order. A key already here keeps its place. All are checked first, so a bad one adds
+        none. Returns self."""
         pairs = list(values.items() if hasattr(values, "items") else values)
         checked = []
         for key, value in pairs:
             _check_key("ParameterDict", key)
             checked.append((key, _as_parameter("ParameterDict", f"the value for {key!r}",
                                                value)))
+        if isinstance(values, Mapping) and not isinstance(values, OrderedDict):
+            checked.sort(key=lambda pair: pair[0])      # the keys are checked strs: comparable
         for key, param in checked:
             setattr(self, key, param)
         return self
