@@ -127,6 +127,35 @@ def test_children_and_modules():
                                                         "MaxPool2d", "Flatten", "Linear"]
 
 
+def test_a_submodule_held_under_two_names_is_one_child_but_runs_twice_in_a_sequential(rng):
+    """As PyTorch: named_children() gives a module once, under its first name (a memo set);
+    Sequential, ModuleList and ModuleDict hold it under every name, so Sequential(a, a) runs a
+    twice and has length 2, and the repr and state dict name it under each name."""
+    model = Tied(rng=rng)
+    assert [name for name, _ in model.named_children()] == ["enc", "dec", "first"]
+    assert list(model.children()) == [model.enc, model.dec, model.first]
+    assert [name for name, _ in model.named_modules(remove_duplicate=False)] == [
+        "", "enc", "dec", "first", "second"]
+    assert "(first): Linear" in repr(model) and "(second): Linear" in repr(model)
+
+    double = nn.Linear(2, 2, rng=rng)
+    twice = nn.Sequential(double, nn.ReLU(), double)
+    assert [name for name, _ in twice.named_children()] == ["0", "1"]
+    assert len(twice) == 3 and list(twice) == [double, twice[1], double] and twice[2] is double
+    x = rng.standard_normal((4, 2)).astype(np.float32)
+    expected = double(ops.relu(double(tc.Value(x)))).data
+    np.testing.assert_array_equal(twice(x).data, expected)
+    assert list(twice.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert repr(twice).count("Linear(in_features=2, out_features=2, bias=True)") == 2
+
+    layers = nn.ModuleList([double, double])
+    assert len(layers) == 2 and list(layers) == [double, double] and layers[1] is double
+    assert [name for name, _ in layers.named_children()] == ["0"]
+    heads = nn.ModuleDict({"p": double, "q": double})
+    assert list(heads) == ["p", "q"] and len(heads) == 2 and list(heads.values()) == [double] * 2
+    assert [key for key, _ in heads.items()] == ["p", "q"]
+
+
 def test_apply_visits_the_modules_below_first_as_pytorch(rng):
     net = Net()
     visited = []

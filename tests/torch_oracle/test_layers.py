@@ -5,7 +5,8 @@ BatchNorm1d/2d (forward, every gradient, the running
 statistics after several steps, evaluation mode, the state dict), LayerNorm, GroupNorm and
 Embedding (with padding_idx too), Dropout's scaling, the activations (PReLU's learned slopes with
 their state dict too), state dicts of tied weights, shared
-modules and Sequential slices loaded strictly both ways, and the learning rates of StepLR and
+modules and Sequential slices loaded strictly both ways, a module held under two names (one
+child, but run twice by a Sequential), and the learning rates of StepLR and
 CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
 
 import numpy as np
@@ -289,6 +290,36 @@ def test_tied_weights_and_shared_modules_load_strictly_both_ways(torch, rng):
     np.testing.assert_array_equal(again.dec.weight.detach().numpy(), ours.enc.weight.data)
     np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_module_under_two_names_is_one_child_as_pytorchs(torch, rng):
+    """named_children() gives a shared module once, named_modules(remove_duplicate=False) under
+    each name; Sequential(a, ReLU(), a) has length 3 and runs a twice; a ModuleList and a
+    ModuleDict hold it under each name; the reprs list it under each name."""
+    theirs, ours = torch_tied(torch), Tied()
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert [n for n, _ in ours.named_modules(remove_duplicate=False)] == [
+        n for n, _ in theirs.named_modules(remove_duplicate=False)]
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    their_a, our_a = torch.nn.Linear(3, 3).float(), nn.Linear(3, 3)
+    theirs = torch.nn.Sequential(their_a, torch.nn.ReLU(), their_a)
+    ours = nn.Sequential(our_a, nn.ReLU(), our_a)
+    assert ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()}) == (
+        [], [])
+    assert len(ours) == len(theirs) == 3 and len(list(ours)) == len(list(theirs)) == 3
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert repr(ours) == repr(theirs)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)
+    their_list, our_list = torch.nn.ModuleList([their_a] * 2), nn.ModuleList([our_a] * 2)
+    assert len(our_list) == len(their_list) == 2
+    assert [n for n, _ in our_list.named_children()] == [n for n, _ in their_list.named_children()]
+    their_dict = torch.nn.ModuleDict({"p": their_a, "q": their_a})
+    our_dict = nn.ModuleDict({"p": our_a, "q": our_a})
+    assert list(our_dict) == list(their_dict) and len(our_dict) == len(their_dict) == 2
+    assert len(list(our_dict.values())) == len(list(their_dict.values())) == 2
+    assert list(our_dict.state_dict()) == list(their_dict.state_dict())
 
 
 def test_sequential_slices_keep_the_names_and_load_strictly_both_ways(torch, rng):

@@ -181,16 +181,29 @@ class Module:
                 return ".".join(part for part in (caller_name, path) if part)
         return caller_name
 
-    def named_children(self) -> Iterator[tuple[str, Module]]:
-        """(attribute name, submodule) for each direct submodule, in the order they were set."""
+    def _child_items(self) -> list[tuple[str, Module]]:
+        """(attribute name, submodule) for every Module attribute, in the order they were set; a
+        submodule held under two names is here under both (what PyTorch keeps in _modules, and
+        what Sequential, ModuleList and ModuleDict hold)."""
+        items = []
         for name, value in vars(self).items():
             if isinstance(value, Module):
-                yield name, value
+                items.append((name, value))
             elif type(value) in (list, tuple, dict) and value:
                 _check_container(type(self).__name__, name, value)
+        return items
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(attribute name, submodule) for each direct submodule, in the order they were set; a
+        submodule held under two names is given once, under the first, as PyTorch's."""
+        seen: set[int] = set()
+        for name, module in self._child_items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
-        """Each direct submodule, in the order they were set."""
+        """Each direct submodule once, in the order they were set."""
         for _, module in self.named_children():
             yield module
 
@@ -213,7 +226,7 @@ class Module:
             yield path, module
             inside = above + (id(module),)
             below = [(f"{path}.{name}" if path else name, child, inside)
-                     for name, child in module.named_children() if id(child) not in inside]
+                     for name, child in module._child_items() if id(child) not in inside]
             stack.extend(reversed(below))     # popped in attribute order
 
     def modules(self) -> Iterator[Module]:
@@ -227,10 +240,9 @@ class Module:
         a submodule held by two modules is visited under each (once per module that holds
         it); a module that holds one of its owners is not followed back into it."""
         def visit(module: Module, above: frozenset[int]) -> None:
-            inside, done = above | {id(module)}, set()
+            inside = above | {id(module)}
             for child in module.children():
-                if id(child) not in done and id(child) not in inside:
-                    done.add(id(child))
+                if id(child) not in inside:
                     visit(child, inside)
             fn(module)
 
@@ -384,7 +396,7 @@ class Module:
         extra = self.extra_repr()
         lines = extra.split("\n") if extra else []
         children = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                    for name, child in self.named_children()]
+                    for name, child in self._child_items()]     # a shared one under each name
         if len(lines) == 1 and not children:
             return f"{type(self).__name__}({lines[0]})"
         if not lines and not children:
@@ -449,13 +461,15 @@ class Sequential(Module):
         return x
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.children())
+        return len(self._child_items())
 
     def __iter__(self) -> Iterator[Module]:
-        return self.children()
+        """Every module in order, a module held twice included twice, as PyTorch's:
+        Sequential(a, a) runs a twice and has length 2 (children() gives each module once)."""
+        return (module for _, module in self._child_items())
 
     def __getitem__(self, index: int | slice) -> Module:
-        children = list(self.named_children())
+        children = self._child_items()
         if isinstance(index, slice):
             part = Sequential()
             for name, module in children[index]:
@@ -501,13 +515,13 @@ class ModuleList(Module):
         return self
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.children())
+        return len(self._child_items())
 
     def __iter__(self) -> Iterator[Module]:
-        return self.children()
+        return (module for _, module in self._child_items())   # one held twice comes twice
 
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
-        modules = list(self.children())
+        modules = list(self)
         if isinstance(index, slice):
             return ModuleList(modules[index])
         return modules[_checked_index("ModuleList", index, len(modules))]
@@ -546,22 +560,22 @@ class ModuleDict(Module):
         return any(key == name for name in self.keys())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.children())
+        return len(self._child_items())
 
     def __iter__(self) -> Iterator[str]:
         return self.keys()
 
     def keys(self) -> Iterator[str]:
         """The keys, in insertion order."""
-        return (name for name, _ in self.named_children())
+        return (name for name, _ in self._child_items())
 
     def values(self) -> Iterator[Module]:
-        """The modules, in insertion order."""
-        return self.children()
+        """The modules, in insertion order (one held under two keys comes twice)."""
+        return (module for _, module in self._child_items())
 
     def items(self) -> Iterator[tuple[str, Module]]:
         """(key, module) pairs, in insertion order."""
-        return self.named_children()
+        return iter(self._child_items())
 
     def update(self, modules) -> ModuleDict:
         """Add (or replace) the modules of `modules`, a dict (or ModuleDict) or an iterable of
