@@ -785,6 +785,33 @@ def test_module_list_takes_a_module_list_or_a_sequential(rng):
     assert list(layers.extend(layers)) == [first, act, first, act]   # its modules, read first
 
 
+def test_module_list_set_delete_insert_pop_and_add_renumber_as_pytorchs(rng):
+    a, b, c, d = (nn.Linear(2, 2, rng=rng) for _ in range(4))
+    layers = nn.ModuleList([a, b, c])
+    layers[-1] = d                                             # negative: from the end
+    assert list(layers) == [a, b, d]
+    del layers[0]                                              # the rest move up: "0", "1"
+    assert list(layers) == [b, d] and [n for n, _ in layers.named_children()] == ["0", "1"]
+    assert list(layers.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    layers.insert(0, a)
+    layers.insert(-1, c)                                       # before the last, as list.insert
+    layers.insert(4, nn.ReLU())                                # at len(): appends
+    assert list(layers)[:4] == [a, b, c, d] and isinstance(layers[4], nn.ReLU)
+    assert [n for n, _ in layers.named_children()] == ["0", "1", "2", "3", "4"]
+    del layers[::2]                                            # a slice
+    assert list(layers) == [b, d] and [n for n, _ in layers.named_children()] == ["0", "1"]
+    assert layers.pop(0) is b and list(layers) == [d]
+    layers += [a, c]
+    assert list(layers) == [d, a, c]
+    popped = layers.pop(slice(1, None))
+    assert isinstance(popped, nn.ModuleList) and list(popped) == [a, c] and list(layers) == [d]
+    joined = layers + nn.Sequential(b, c)
+    assert list(joined) == [d, b, c] and list(layers) == [d]   # a new list; this one unchanged
+    twice = nn.ModuleList([a, b, a])                           # a module under two names
+    del twice[0]
+    assert list(twice) == [b, a] and [n for n, _ in twice.named_children()] == ["0", "1"]
+
+
 def test_module_list_errors(rng):
     layers = nn.ModuleList([nn.ReLU()])
     with pytest.raises(TypeError, match=r"ModuleList: module 1 is a function; expected nn.Module "
@@ -798,6 +825,32 @@ def test_module_list_errors(rng):
         layers.append(3)
     with pytest.raises(IndexError, match=r"ModuleList: index 1 is out of range for 1 modules"):
         layers[1]
+    with pytest.raises(IndexError, match=r"ModuleList: index -2 is out of range for 1 modules; "
+                                         r"expected -1 <= index < 1"):
+        layers[-2] = nn.ReLU()
+    with pytest.raises(IndexError, match=r"ModuleList: index 1 is out of range for 1 modules"):
+        del layers[1]
+    with pytest.raises(IndexError, match=r"ModuleList: index 5 is out of range for 1 modules"):
+        layers.pop(5)
+    with pytest.raises(IndexError, match=r"ModuleList.insert: index 3 is out of range for 1 "
+                                         r"modules; expected -1 <= index <= 1 \(index 1 "
+                                         r"appends\)"):
+        layers.insert(3, nn.ReLU())
+    with pytest.raises(TypeError, match=r"ModuleList: index must be an int, got slice"):
+        layers[0:1] = [nn.ReLU()]
+    with pytest.raises(TypeError, match=r"ModuleList: index must be an int or a slice, got str "
+                                        r"'0'"):
+        del layers["0"]
+    with pytest.raises(TypeError, match=r"ModuleList.insert: index must be an int, got float"):
+        layers.insert(0.0, nn.ReLU())
+    with pytest.raises(TypeError, match=r"ModuleList: the module for \[0\] is a int; expected "
+                                        r"nn.Module instances"):
+        layers[0] = 3
+    with pytest.raises(TypeError, match=r"ModuleList.insert: the module is a str"):
+        layers.insert(0, "relu")
+    with pytest.raises(TypeError, match=r"ModuleList: modules is a ReLU; expected an iterable"):
+        layers += nn.ReLU()
+    assert len(layers) == 1 and isinstance(layers[0], nn.ReLU)   # failures changed nothing
     with pytest.raises(NotImplementedError, match=r"ModuleList has no forward; expected its "
                                                   r"owner to call the modules"):
         layers(np.zeros(2))
@@ -1346,6 +1399,21 @@ def test_module_dict_holds_modules_by_key_for_parameters_state_dict_and_modes(rn
     copy.load_state_dict(model.state_dict())
     np.testing.assert_array_equal(copy.heads["colour"].weight.data,
                                   model.heads["colour"].weight.data)
+
+
+def test_module_dict_delete_pop_and_clear(rng):
+    first, second = nn.Linear(2, 2, rng=rng), nn.ReLU()
+    heads = nn.ModuleDict({"first": first, "second": second, "third": nn.Tanh()})
+    del heads["third"]
+    assert list(heads) == ["first", "second"]
+    assert heads.pop("first") is first and list(heads) == ["second"]
+    assert list(heads.state_dict()) == [] and "first" not in heads
+    heads.clear()
+    assert len(heads) == 0 and list(heads.items()) == []
+    for remove in (heads.pop, heads.__delitem__):
+        with pytest.raises(KeyError, match=r"ModuleDict: no module under 'z'; the keys are "
+                                           r"\[\]"):
+            remove("z")
 
 
 def test_module_dict_errors_name_the_key_and_the_fix(rng):

@@ -6,7 +6,8 @@ statistics after several steps, evaluation mode, the state dict), LayerNorm, Gro
 Embedding (with padding_idx too), Dropout's scaling, the activations (PReLU's learned slopes with
 their state dict too), state dicts of tied weights, shared
 modules and Sequential slices loaded strictly both ways, a module held under two names (one
-child, but run twice by a Sequential), and the learning rates of StepLR and
+child, but run twice by a Sequential), ModuleList and ModuleDict edits (set, delete, insert, pop,
++=, +), and the learning rates of StepLR and
 CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
 
 import numpy as np
@@ -757,6 +758,37 @@ def test_embedding_padding_row_under_weight_decay_as_pytorch(torch, rng, optimiz
         their_step.step()
     np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), atol=1e-6)
     assert (ours.weight.data[3] == 0).all() == (padding_row == 0)
+
+
+def test_module_list_and_module_dict_edits_as_pytorchs(torch):
+    """The same edits on both libraries' ModuleList and ModuleDict leave the same modules
+    under the same names (a Linear(k, 1) stands for module k)."""
+    def build(lib):
+        layers = lib.ModuleList([lib.Linear(k, 1) for k in range(1, 6)])
+        layers[-1] = lib.Linear(6, 1)
+        layers[1] = lib.Linear(7, 1)
+        del layers[0]
+        layers.insert(2, lib.Linear(8, 1))
+        layers.insert(len(layers), lib.Linear(9, 1))
+        del layers[1::2]
+        layers += [lib.Linear(10, 1)]
+        popped = [layers.pop(-1).in_features, [m.in_features for m in layers.pop(slice(0, 1))]]
+        joined = layers + [lib.Linear(11, 1)]
+        heads = lib.ModuleDict({"a": lib.Linear(1, 1), "b": lib.Linear(2, 1),
+                                "c": lib.Linear(3, 1)})
+        del heads["a"]
+        popped.append(heads.pop("c").in_features)
+        return layers, joined, heads, popped
+
+    ours, theirs = build(nn), build(torch.nn)
+    for our, their in zip(ours[:3], theirs[:3], strict=True):
+        assert list(our.state_dict()) == list(their.state_dict())
+        assert [(name, m.in_features) for name, m in our.named_children()] == [
+            (name, m.in_features) for name, m in their.named_children()]
+    assert ours[3] == theirs[3]
+    ours[2].clear()
+    theirs[2].clear()
+    assert len(ours[2]) == len(theirs[2]) == 0
 
 
 def test_module_dict_names_its_modules_as_pytorchs(torch):

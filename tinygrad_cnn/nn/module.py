@@ -481,11 +481,13 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules whose parameters and buffers the owner finds: children "0", "1", ...
 
-    Holds modules the way a Python list does (indexing, slicing, `len`, iteration, `append`,
-    `extend`) but, unlike a plain list attribute, is itself a module, so `parameters()`,
+    Holds modules the way a Python list does (indexing and slicing, `len`, iteration,
+    `self[i] = module`, `del self[i]` and `del self[i:j]`, `append`, `extend`, `insert`, `pop`,
+    `+=`, `+`) but, unlike a plain list attribute, is itself a module, so `parameters()`,
     `state_dict()`, `train()` and drawings see every module in it (named "layers.0.weight",
-    ...). It has no forward: the owner's forward calls the modules in its own way, e.g.
-    `for layer in self.layers: x = layer(x)`.
+    ...). As in PyTorch, the names stay "0", "1", ... in order: deleting or inserting a module
+    renames the ones after it. It has no forward: the owner's forward calls the modules in its
+    own way, e.g. `for layer in self.layers: x = layer(x)`.
     """
 
     def __init__(self, modules=()):
@@ -514,6 +516,35 @@ class ModuleList(Module):
             self.append(module)
         return self
 
+    def insert(self, index: int, module: Module) -> None:
+        """Put `module` before position `index`, as list.insert: a negative index counts from
+        the end and index len(self) appends; the modules from there on are renamed one number
+        higher ("1" becomes "2").
+
+        PyTorch's insert gives the same result for 0 <= index <= len(self); it raises a
+        KeyError for a negative index and misnames a module put past the end, where this takes
+        the negative index as list.insert does and raises an IndexError past the end.
+        """
+        modules = list(self)
+        length = len(modules)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"ModuleList.insert: index must be an int, got "
+                            f"{type(index).__name__} {index!r}")
+        if not -length <= index <= length:
+            raise IndexError(f"ModuleList.insert: index {index} is out of range for {length} "
+                             f"modules; expected -{length} <= index <= {length} (index "
+                             f"{length} appends)")
+        _check_module("ModuleList.insert", "the module", module)
+        modules.insert(int(index), module)
+        self._renumber(modules)
+
+    def pop(self, index: int | slice) -> Module | ModuleList:
+        """Remove the module at `index` and return it (for a slice, a ModuleList of the modules
+        removed), as PyTorch's; the modules after it are renamed "0", "1", ... in order."""
+        removed = self[index]
+        del self[index]
+        return removed
+
     def __len__(self) -> int:
         return len(self._child_items())
 
@@ -526,16 +557,43 @@ class ModuleList(Module):
             return ModuleList(modules[index])
         return modules[_checked_index("ModuleList", index, len(modules))]
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        length = len(self)
+        i = _checked_index("ModuleList", index, length, slices=False)
+        _check_module("ModuleList", f"the module for [{index}]", module)
+        setattr(self, str(i % length), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self)
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_checked_index("ModuleList", index, len(modules))]
+        self._renumber(modules)
+
+    def __iadd__(self, modules) -> ModuleList:
+        return self.extend(modules)
+
+    def __add__(self, other) -> ModuleList:
+        return ModuleList(list(self)).extend(other)       # a new list; self is unchanged
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Hold exactly `modules`, as the children "0", "1", ... in order."""
+        for name, _ in self._child_items():
+            delattr(self, name)
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+
 
 class ModuleDict(Module):
     """A dict of modules whose parameters and buffers the owner finds: each module is the
     child of its key, so `state_dict()` names it "heads.digits.weight".
 
-    Holds modules the way a dict does (`d[key]`, `d[key] = module`, `in`, `len`, iteration
-    over the keys, `keys()`, `values()`, `items()`, `update`), in insertion order, and, like
-    ModuleList, has no forward. A key is a str without dots (they separate the names of a
-    state dict) that is not the name of a Module attribute or method (the modules are held as
-    attributes, so "forward" or "training" would replace one).
+    Holds modules the way a dict does (`d[key]`, `d[key] = module`, `del d[key]`, `in`, `len`,
+    iteration over the keys, `keys()`, `values()`, `items()`, `update`, `pop`, `clear`), in
+    insertion order, and, like ModuleList, has no forward. A key is a str without dots (they
+    separate the names of a state dict) that is not the name of a Module attribute or method
+    (the modules are held as attributes, so "forward" or "training" would replace one).
     """
 
     def __init__(self, modules=None):
@@ -555,6 +613,9 @@ class ModuleDict(Module):
             raise KeyError(f"ModuleDict: no module under {key!r}; the keys are "
                            f"{list(self.keys())}")
         return getattr(self, key)
+
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
 
     def __contains__(self, key) -> bool:
         return any(key == name for name in self.keys())
@@ -576,6 +637,17 @@ class ModuleDict(Module):
     def items(self) -> Iterator[tuple[str, Module]]:
         """(key, module) pairs, in insertion order."""
         return iter(self._child_items())
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under key and return it."""
+        module = self[key]                          # a KeyError naming the keys, if missing
+        delattr(self, key)
+        return module
+
+    def clear(self) -> None:
+        """Remove every module."""
+        for key in list(self.keys()):
+            delattr(self, key)
 
     def update(self, modules) -> ModuleDict:
         """Add (or replace) the modules of `modules`, a dict (or ModuleDict) or an iterable of
@@ -606,11 +678,12 @@ def _check_module(owner: str, what: str, module) -> None:
                         f"instances, e.g. {example}")
 
 
-def _checked_index(owner: str, index, length: int) -> int:
-    """`index` as an int in [-length, length), or a TypeError/IndexError saying why not."""
+def _checked_index(owner: str, index, length: int, slices: bool = True) -> int:
+    """`index` as an int in [-length, length), or a TypeError/IndexError saying why not; slices
+    says whether the caller also takes a slice (then handled before this)."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"{owner}: index must be an int or a slice, got "
-                        f"{type(index).__name__} {index!r}")
+        kinds = "an int or a slice" if slices else "an int"
+        raise TypeError(f"{owner}: index must be {kinds}, got {type(index).__name__} {index!r}")
     if not -length <= index < length:
         raise IndexError(f"{owner}: index {index} is out of range for {length} "
                          f"modules; expected -{length} <= index < {length}")
