@@ -583,6 +583,41 @@ def test_load_state_dict_rejects_bad_keys_and_shapes_without_loading(rng):
         np.testing.assert_array_equal(array, before[name])   # not even the good keys loaded
 
 
+class GradTensor:
+    """Stands in for a torch tensor that requires grad: numpy cannot read it."""
+
+    requires_grad = True
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad")
+
+
+class BrokenArray:
+    """An entry whose conversion fails for a reason load_state_dict knows nothing about."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("the disk went away")
+
+
+def test_load_state_dict_lists_a_tensor_that_requires_grad_with_the_other_problems(rng):
+    model = TwoLinear(rng=rng)
+    before = model.state_dict()
+    state = {**before, "first.bias": GradTensor(), "second.bias": np.zeros(5)}
+    with pytest.raises(ValueError, match=r"(?s)^load_state_dict: 2 problem\(s\), nothing was "
+                                         r"loaded:\n  first.bias: a GradTensor that requires "
+                                         r"grad, which numpy cannot read; expected an array or a "
+                                         r"tensor without grad; pass torch_model.state_dict\(\) "
+                                         r".* or tensor.detach\(\)\n  second.bias: shape"):
+        model.load_state_dict(state)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])
+    with pytest.raises(ValueError) as error:                 # only the grad problem: no hint
+        model.load_state_dict({**before, "first.bias": GradTensor()})   # about the model's shape
+    assert str(error.value).endswith("of the same shape (model.state_dict())")
+    with pytest.raises(RuntimeError, match="the disk went away"):   # other errors are not hidden
+        model.load_state_dict({**before, "first.bias": BrokenArray()})
+
+
 def test_load_state_dict_strict_false_loads_matching_keys(rng):
     model = TwoLinear(rng=rng)
     before = model.state_dict()

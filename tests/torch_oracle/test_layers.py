@@ -6,7 +6,8 @@ statistics after several steps, evaluation mode, the state dict), LayerNorm, Gro
 Embedding (with padding_idx too), Dropout's scaling, the activations (PReLU's learned slopes with
 their state dict too), state dicts of tied weights, shared
 modules and Sequential slices loaded strictly both ways, a module held under two names (one
-child, but run twice by a Sequential), ModuleList and ModuleDict edits (set, delete, insert, pop,
+child, but run twice by a Sequential), parameters that require grad refused with a fix that
+works, ModuleList and ModuleDict edits (set, delete, insert, pop,
 +=, +), and the learning rates of StepLR and
 CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
 
@@ -321,6 +322,22 @@ def test_a_module_under_two_names_is_one_child_as_pytorchs(torch, rng):
     assert list(our_dict) == list(their_dict) and len(our_dict) == len(their_dict) == 2
     assert len(list(our_dict.values())) == len(list(their_dict.values())) == 2
     assert list(our_dict.state_dict()) == list(their_dict.state_dict())
+
+
+def test_parameters_that_require_grad_are_a_listed_problem_with_a_fix_that_works(torch):
+    """dict(named_parameters()) holds tensors that require grad, which numpy cannot read: each
+    is one of the listed problems, and the fixes the message suggests load."""
+    theirs, ours = torch.nn.Linear(3, 2).float(), nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=r"(?s)2 problem\(s\), nothing was loaded:\n  weight: "
+                                         r"a Parameter that requires grad.*\n  bias: a "
+                                         r"Parameter that requires grad.*pass "
+                                         r"torch_model.state_dict\(\)"):
+        ours.load_state_dict(dict(theirs.named_parameters()))
+    assert ours.load_state_dict(theirs.state_dict()) == ([], [])
+    np.testing.assert_array_equal(ours.weight.data, theirs.weight.detach().numpy())
+    detached = {name: param.detach() * 2 for name, param in theirs.named_parameters()}
+    assert ours.load_state_dict(detached) == ([], [])
+    np.testing.assert_array_equal(ours.bias.data, detached["bias"].numpy())
 
 
 def test_sequential_slices_keep_the_names_and_load_strictly_both_ways(torch, rng):

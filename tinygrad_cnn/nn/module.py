@@ -339,7 +339,8 @@ class Module:
         or buffer's, or whose dtype cannot be cast to it (float64 to float32 can; complex or
         text cannot). With strict=False the keys present in both are loaded and the others
         reported; a shape or dtype mismatch is an error either way. Returns the missing and
-        unexpected keys.
+        unexpected keys. PyTorch tensors load as they are, but not ones that require grad
+        (numpy cannot read them): pass torch_model.state_dict(), not its named_parameters().
 
         A parameter or buffer shared under several names stays shared: it is loaded from each
         of its names in state_dict() order, so the last name's array wins, as in PyTorch.
@@ -358,32 +359,28 @@ class Module:
                 f"checkpoint[\"model\"]: model.load_state_dict(checkpoint[\"model\"])")
         missing = [key for key in entries if key not in state_dict]
         unexpected = [key for key in state_dict if key not in entries]
-        key_problems, array_problems, arrays = [], [], {}
+        problems, hints, arrays = [], [], {}
         if strict and missing:
-            key_problems.append(f"missing keys: {', '.join(missing)}")
+            problems.append(f"missing keys: {', '.join(missing)}")
         if strict and unexpected:
-            key_problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        if problems:
+            hints.append("pass strict=False to load only the keys both have")
         for key, entry in entries.items():
             if key in state_dict:
-                array, problem = _checked_array(key, state_dict[key], entry)
+                array, problem, fix = _checked_array(key, state_dict[key], entry)
                 if problem:
-                    array_problems.append(problem)
+                    problems.append(problem)
+                    if fix and fix not in hints:
+                        hints.append(fix)
                 else:
                     arrays[key] = array
-        problems = key_problems + array_problems
         if problems:
             listing = "\n  ".join(problems)
-            hints = []
-            if key_problems:
-                hints.append("pass strict=False to load only the keys both have")
-            if array_problems:
-                hints.append("a shape or dtype mismatch cannot be loaded (not even with "
-                             "strict=False): build the model with the settings it was saved "
-                             "with (same layer sizes and channels)")
             raise ValueError(
                 f"load_state_dict: {len(problems)} problem(s), nothing was loaded:\n  {listing}\n"
-                f"expected the state dict of a {name} of the same shape (model.state_dict()); "
-                + "; ".join(hints))
+                f"expected the state dict of a {name} of the same shape (model.state_dict())"
+                + "".join(f"; {hint}" for hint in hints))
         for key, array in arrays.items():
             np.copyto(entries[key].data, array, casting="same_kind")
         return IncompatibleKeys(missing, unexpected)
@@ -405,21 +402,35 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
-def _checked_array(name: str, entry, target: Value | Buffer) -> tuple[np.ndarray | None,
-                                                                      str | None]:
-    """The state dict's entry for `name` as an array, or a sentence saying why it cannot load
-    into `target` (a parameter or buffer)."""
+# What load_state_dict suggests for an entry that does not fit its parameter or buffer.
+_MISMATCH_FIX = ("a shape or dtype mismatch cannot be loaded (not even with strict=False): build "
+                 "the model with the settings it was saved with (same layer sizes and channels)")
+
+
+def _checked_array(name: str, entry, target: Value | Buffer
+                   ) -> tuple[np.ndarray | None, str | None, str | None]:
+    """The state dict's entry for `name` as an array, or why it cannot load into `target` (a
+    parameter or buffer): (None, the problem, the fix for problems of its kind, or None when
+    the problem's sentence gives its own fix)."""
+    if not isinstance(entry, (Value, Buffer, np.ndarray)) and \
+            getattr(entry, "requires_grad", False) is True:    # a torch tensor numpy cannot read
+        return None, (f"{name}: a {type(entry).__name__} that requires grad, which numpy cannot "
+                      f"read; expected an array or a tensor without grad; pass "
+                      f"torch_model.state_dict() (its tensors hold no grad, unlike those of "
+                      f"named_parameters()) or tensor.detach()"), None
     try:
         array = np.asarray(entry.data if isinstance(entry, (Value, Buffer)) else entry)
     except (TypeError, ValueError) as error:
-        return None, f"{name}: not an array ({type(entry).__name__}: {error})"
+        return None, (f"{name}: not an array ({type(entry).__name__}: {error}); expected a "
+                      f"numpy array or a tensor"), None
     if array.shape != target.shape:
         return None, (f"{name}: shape {array.shape} in the state dict but {target.shape} in "
-                      f"the model")
+                      f"the model"), _MISMATCH_FIX
     if not np.can_cast(array.dtype, target.dtype, casting="same_kind"):
         return None, (f"{name}: dtype {array.dtype} in the state dict cannot be cast to the "
-                      f"model's {target.dtype}")
-    return array, None
+                      f"model's {target.dtype}"), _MISMATCH_FIX
+    return array, None, None
+
 
 
 def _check_container(owner: str, name: str, container) -> None:
