@@ -618,6 +618,64 @@ def test_load_state_dict_lists_a_tensor_that_requires_grad_with_the_other_proble
         model.load_state_dict({**before, "first.bias": BrokenArray()})
 
 
+class Counts(nn.Module):
+    """A float parameter, an int64 count and an int8 and a bool buffer, for dtype casts."""
+
+    def __init__(self):
+        self.weight = tc.Value(np.zeros(2, dtype=np.float32))
+        self.count = nn.Buffer(np.array(0, dtype=np.int64))
+        self.small = nn.Buffer(np.zeros(2, dtype=np.int8))
+        self.mask = nn.Buffer(np.zeros(2, dtype=bool))
+
+
+def test_load_state_dict_casts_into_ints_and_bools_only_values_that_stay_as_they_are():
+    """As PyTorch's copy_, an entry of another dtype is cast (float64 7.0 into int64 loads 7);
+    where the cast would change a value (7.5, NaN, 300 into int8), PyTorch's would truncate or
+    wrap it silently, and this lists the problem, naming the value, with a cast that works."""
+    model = Counts()
+    state = {"weight": np.array([1.5, 2.5]), "count": np.array(7.0),
+             "small": np.array([-3.0, 100.0]), "mask": np.array([1.0, 0.0])}
+    assert model.load_state_dict(state) == ([], [])
+    assert model.count.data == 7 and model.count.dtype == np.int64
+    assert model.small.data.tolist() == [-3, 100] and model.small.dtype == np.int8
+    assert model.mask.data.tolist() == [True, False] and model.weight.data.tolist() == [1.5, 2.5]
+    bad = {**state, "count": np.array(7.5), "small": np.array([1, 300]),
+           "mask": np.array([np.nan, 0.0])}
+    with pytest.raises(ValueError) as error:
+        model.load_state_dict(bad)
+    message = str(error.value)
+    assert message.startswith("load_state_dict: 3 problem(s), nothing was loaded:\n  count: "
+                              "dtype float64 in the state dict holds 7.5, which the model's "
+                              "int64 cannot hold (a cast gives 7; PyTorch's load would cast "
+                              "without a word); expected values of int64; if that change is "
+                              "meant, pass np.asarray(state_dict['count']).astype(np.int64)\n")
+    assert "small: dtype int64 in the state dict holds 300, which the model's int8 cannot " \
+           "hold (a cast gives 44;" in message
+    assert "mask: dtype float64 in the state dict holds nan, which the model's bool" in message
+    assert "same layer sizes" not in message               # a dtype, not a shape, problem
+    assert model.count.data == 7 and model.small.data.tolist() == [-3, 100]   # nothing loaded
+    bad["count"] = np.asarray(bad["count"]).astype(np.int64)       # the suggested fixes work
+    bad["small"] = np.asarray(bad["small"]).astype(np.int8)
+    bad["mask"] = np.asarray(bad["mask"]).astype(np.bool)
+    assert model.load_state_dict(bad) == ([], [])
+    assert model.count.data == 7 and model.small.data.tolist() == [1, 44]
+
+
+def test_load_state_dict_refuses_complex_into_real_and_text_with_a_fix():
+    model = Counts()
+    state = model.state_dict()
+    with pytest.raises(ValueError, match=r"weight: dtype complex128 in the state dict cannot be "
+                                         r"cast to the model's float32 without losing the "
+                                         r"imaginary part; pass np.real\(state_dict\['weight'\]\)"
+                                         r" if it is not needed\nexpected"):
+        model.load_state_dict({**state, "weight": np.array([1 + 2j, 0])})
+    model.load_state_dict({**state, "weight": np.real(np.array([1 + 2j, 0]))})   # the fix works
+    assert model.weight.data.tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match=r"count: dtype <U1 in the state dict is not numeric; "
+                                         r"expected numbers for the model's int64"):
+        model.load_state_dict({**state, "count": np.array("7")})
+
+
 def test_load_state_dict_strict_false_loads_matching_keys(rng):
     model = TwoLinear(rng=rng)
     before = model.state_dict()

@@ -1,15 +1,14 @@
 """The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
 odd and even kernels, grouped and depthwise Conv2d, ConvTranspose2d (grouped too, its initial
 range), AvgPool2d's padding rule, AdaptiveAvgPool2d, Softmax and LogSoftmax (with their reprs),
-BatchNorm1d/2d (forward, every gradient, the running
-statistics after several steps, evaluation mode, the state dict), LayerNorm, GroupNorm and
-Embedding (with padding_idx too), Dropout's scaling, the activations (PReLU's learned slopes with
-their state dict too), state dicts of tied weights, shared
-modules and Sequential slices loaded strictly both ways, a module held under two names (one
-child, but run twice by a Sequential), parameters that require grad refused with a fix that
-works, ModuleList and ModuleDict edits (set, delete, insert, pop,
-+=, +), and the learning rates of StepLR and
-CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
+BatchNorm1d/2d (forward, every gradient, the running statistics after several steps, evaluation
+mode, the state dict), LayerNorm, GroupNorm and Embedding (with padding_idx too), Dropout's
+scaling, the activations (PReLU's learned slopes with their state dict too), state dicts of tied
+weights, shared modules and Sequential slices loaded strictly both ways, a module held under two
+names (one child, but run twice by a Sequential), parameters that require grad refused with a
+fix that works, entries of another dtype cast where no value changes, ModuleList and ModuleDict
+edits (set, delete, insert, pop, +=, +), and the learning rates of StepLR and CosineAnnealingLR
+over 12 epochs, also resumed from a state dict."""
 
 import numpy as np
 import pytest
@@ -338,6 +337,30 @@ def test_parameters_that_require_grad_are_a_listed_problem_with_a_fix_that_works
     detached = {name: param.detach() * 2 for name, param in theirs.named_parameters()}
     assert ours.load_state_dict(detached) == ([], [])
     np.testing.assert_array_equal(ours.bias.data, detached["bias"].numpy())
+
+
+def test_entries_of_another_dtype_load_as_pytorchs_where_no_value_changes(torch):
+    """A float64 num_batches_tracked of a whole number and an int64 weight load into
+    BatchNorm1d as into PyTorch's (cast); 7.5, which PyTorch truncates silently, is refused
+    here, and the cast the message suggests loads PyTorch's value."""
+    theirs, ours = torch.nn.BatchNorm1d(3).float(), nn.BatchNorm1d(3)
+    state = {name: value.numpy() for name, value in theirs.state_dict().items()}
+    state.update(num_batches_tracked=np.array(7.0), weight=np.array([1, 2, 3]))
+    theirs.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+    assert ours.load_state_dict(state) == ([], [])
+    for name, value in theirs.state_dict().items():
+        ours_value = ours.state_dict()[name]
+        assert ours_value.dtype == value.numpy().dtype, name
+        np.testing.assert_array_equal(ours_value, value.numpy(), err_msg=name)
+    state["num_batches_tracked"] = np.array(7.5)
+    theirs.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+    assert theirs.num_batches_tracked.item() == 7                  # truncated without a word
+    with pytest.raises(ValueError, match=r"num_batches_tracked: dtype float64 in the state dict "
+                                         r"holds 7.5, which the model's int64 cannot hold"):
+        ours.load_state_dict(state)
+    state["num_batches_tracked"] = np.asarray(state["num_batches_tracked"]).astype(np.int64)
+    ours.load_state_dict(state)
+    assert ours.state_dict()["num_batches_tracked"] == theirs.num_batches_tracked.item()
 
 
 def test_sequential_slices_keep_the_names_and_load_strictly_both_ways(torch, rng):

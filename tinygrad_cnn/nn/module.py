@@ -336,11 +336,17 @@ class Module:
 
         Every key is checked first and nothing is loaded if anything is wrong: with strict=True,
         a missing or unexpected key; always, an array whose shape differs from its parameter's
-        or buffer's, or whose dtype cannot be cast to it (float64 to float32 can; complex or
-        text cannot). With strict=False the keys present in both are loaded and the others
-        reported; a shape or dtype mismatch is an error either way. Returns the missing and
-        unexpected keys. PyTorch tensors load as they are, but not ones that require grad
-        (numpy cannot read them): pass torch_model.state_dict(), not its named_parameters().
+        or buffer's, or whose values its dtype cannot take. With strict=False the keys present
+        in both are loaded and the others reported; a shape or dtype mismatch is an error either
+        way. Returns the missing and unexpected keys. PyTorch tensors load as they are, but not
+        ones that require grad (numpy cannot read them): pass torch_model.state_dict(), not its
+        named_parameters().
+
+        An array of another dtype is cast to the model's, as PyTorch's copy_ casts: float64 to
+        float32 (rounded), integers to floats. Into an integer or bool (BatchNorm's int64
+        num_batches_tracked, say) it is cast only if every value stays as it is: 7.0 loads as
+        7, but 7.5 is an error where PyTorch would truncate it to 7, and 300 is one for an
+        int8, where PyTorch would wrap it round. Complex into a real dtype, and text, are errors.
 
         A parameter or buffer shared under several names stays shared: it is loaded from each
         of its names in state_dict() order, so the last name's array wins, as in PyTorch.
@@ -402,9 +408,9 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
-# What load_state_dict suggests for an entry that does not fit its parameter or buffer.
-_MISMATCH_FIX = ("a shape or dtype mismatch cannot be loaded (not even with strict=False): build "
-                 "the model with the settings it was saved with (same layer sizes and channels)")
+# What load_state_dict suggests for an entry whose shape does not fit its parameter or buffer.
+_SHAPE_FIX = ("a shape mismatch cannot be loaded (not even with strict=False): build the model "
+              "with the settings it was saved with (same layer sizes and channels)")
 
 
 def _checked_array(name: str, entry, target: Value | Buffer
@@ -423,14 +429,36 @@ def _checked_array(name: str, entry, target: Value | Buffer
     except (TypeError, ValueError) as error:
         return None, (f"{name}: not an array ({type(entry).__name__}: {error}); expected a "
                       f"numpy array or a tensor"), None
+    if array.dtype.kind not in "biufc":
+        return None, (f"{name}: dtype {array.dtype} in the state dict is not numeric; expected "
+                      f"numbers for the model's {target.dtype}"), None
     if array.shape != target.shape:
         return None, (f"{name}: shape {array.shape} in the state dict but {target.shape} in "
-                      f"the model"), _MISMATCH_FIX
-    if not np.can_cast(array.dtype, target.dtype, casting="same_kind"):
+                      f"the model"), _SHAPE_FIX
+    if array.dtype.kind == "c" and target.dtype.kind != "c":
         return None, (f"{name}: dtype {array.dtype} in the state dict cannot be cast to the "
-                      f"model's {target.dtype}"), _MISMATCH_FIX
+                      f"model's {target.dtype} without losing the imaginary part; pass "
+                      f"np.real(state_dict[{name!r}]) if it is not needed"), None
+    if target.dtype.kind in "biu" and not np.can_cast(array.dtype, target.dtype, "safe"):
+        return (*_cast_exactly(name, array, target.dtype), None)
     return array, None, None
 
+
+def _cast_exactly(name: str, array: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray | None,
+                                                                          str | None]:
+    """`array` cast to `dtype` (integers or bools), as PyTorch's copy_ casts, if every value stays
+    as it is (7.0 into int64); else None and a sentence naming the first value that would not."""
+    with np.errstate(invalid="ignore"):          # NaN or inf into an int: caught just below
+        cast = array.astype(dtype)
+        changed = (cast.astype(array.dtype) != array).ravel()
+    if not changed.any():
+        return cast, None
+    first = np.flatnonzero(changed)[0]
+    value, becomes = array.ravel()[first].item(), cast.ravel()[first].item()
+    return None, (f"{name}: dtype {array.dtype} in the state dict holds {value!r}, which the "
+                  f"model's {dtype} cannot hold (a cast gives {becomes!r}; PyTorch's load would "
+                  f"cast without a word); expected values of {dtype}; if that change is meant, "
+                  f"pass np.asarray(state_dict[{name!r}]).astype(np.{dtype})")
 
 
 def _check_container(owner: str, name: str, container) -> None:
