@@ -127,6 +127,35 @@ def test_children_and_modules():
                                                         "MaxPool2d", "Flatten", "Linear"]
 
 
+def test_a_submodule_held_under_two_names_is_one_child_but_runs_twice_in_a_sequential(rng):
+    """As PyTorch: named_children() gives a module once, under its first name (a memo set);
+    Sequential, ModuleList and ModuleDict hold it under every name, so Sequential(a, a) runs a
+    twice and has length 2, and the repr and state dict name it under each name."""
+    model = Tied(rng=rng)
+    assert [name for name, _ in model.named_children()] == ["enc", "dec", "first"]
+    assert list(model.children()) == [model.enc, model.dec, model.first]
+    assert [name for name, _ in model.named_modules(remove_duplicate=False)] == [
+        "", "enc", "dec", "first", "second"]
+    assert "(first): Linear" in repr(model) and "(second): Linear" in repr(model)
+
+    double = nn.Linear(2, 2, rng=rng)
+    twice = nn.Sequential(double, nn.ReLU(), double)
+    assert [name for name, _ in twice.named_children()] == ["0", "1"]
+    assert len(twice) == 3 and list(twice) == [double, twice[1], double] and twice[2] is double
+    x = rng.standard_normal((4, 2)).astype(np.float32)
+    expected = double(ops.relu(double(tc.Value(x)))).data
+    np.testing.assert_array_equal(twice(x).data, expected)
+    assert list(twice.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert repr(twice).count("Linear(in_features=2, out_features=2, bias=True)") == 2
+
+    layers = nn.ModuleList([double, double])
+    assert len(layers) == 2 and list(layers) == [double, double] and layers[1] is double
+    assert [name for name, _ in layers.named_children()] == ["0"]
+    heads = nn.ModuleDict({"p": double, "q": double})
+    assert list(heads) == ["p", "q"] and len(heads) == 2 and list(heads.values()) == [double] * 2
+    assert [key for key, _ in heads.items()] == ["p", "q"]
+
+
 def test_apply_visits_the_modules_below_first_as_pytorch(rng):
     net = Net()
     visited = []
@@ -554,6 +583,99 @@ def test_load_state_dict_rejects_bad_keys_and_shapes_without_loading(rng):
         np.testing.assert_array_equal(array, before[name])   # not even the good keys loaded
 
 
+class GradTensor:
+    """Stands in for a torch tensor that requires grad: numpy cannot read it."""
+
+    requires_grad = True
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("Can't call numpy() on Tensor that requires grad")
+
+
+class BrokenArray:
+    """An entry whose conversion fails for a reason load_state_dict knows nothing about."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("the disk went away")
+
+
+def test_load_state_dict_lists_a_tensor_that_requires_grad_with_the_other_problems(rng):
+    model = TwoLinear(rng=rng)
+    before = model.state_dict()
+    state = {**before, "first.bias": GradTensor(), "second.bias": np.zeros(5)}
+    with pytest.raises(ValueError, match=r"(?s)^load_state_dict: 2 problem\(s\), nothing was "
+                                         r"loaded:\n  first.bias: a GradTensor that requires "
+                                         r"grad, which numpy cannot read; expected an array or a "
+                                         r"tensor without grad; pass torch_model.state_dict\(\) "
+                                         r".* or tensor.detach\(\)\n  second.bias: shape"):
+        model.load_state_dict(state)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])
+    with pytest.raises(ValueError) as error:                 # only the grad problem: no hint
+        model.load_state_dict({**before, "first.bias": GradTensor()})   # about the model's shape
+    assert str(error.value).endswith("of the same shape (model.state_dict())")
+    with pytest.raises(RuntimeError, match="the disk went away"):   # other errors are not hidden
+        model.load_state_dict({**before, "first.bias": BrokenArray()})
+
+
+class Counts(nn.Module):
+    """A float parameter, an int64 count and an int8 and a bool buffer, for dtype casts."""
+
+    def __init__(self):
+        self.weight = tc.Value(np.zeros(2, dtype=np.float32))
+        self.count = nn.Buffer(np.array(0, dtype=np.int64))
+        self.small = nn.Buffer(np.zeros(2, dtype=np.int8))
+        self.mask = nn.Buffer(np.zeros(2, dtype=bool))
+
+
+def test_load_state_dict_casts_into_ints_and_bools_only_values_that_stay_as_they_are():
+    """As PyTorch's copy_, an entry of another dtype is cast (float64 7.0 into int64 loads 7);
+    where the cast would change a value (7.5, NaN, 300 into int8), PyTorch's would truncate or
+    wrap it silently, and this lists the problem, naming the value, with a cast that works."""
+    model = Counts()
+    state = {"weight": np.array([1.5, 2.5]), "count": np.array(7.0),
+             "small": np.array([-3.0, 100.0]), "mask": np.array([1.0, 0.0])}
+    assert model.load_state_dict(state) == ([], [])
+    assert model.count.data == 7 and model.count.dtype == np.int64
+    assert model.small.data.tolist() == [-3, 100] and model.small.dtype == np.int8
+    assert model.mask.data.tolist() == [True, False] and model.weight.data.tolist() == [1.5, 2.5]
+    bad = {**state, "count": np.array(7.5), "small": np.array([1, 300]),
+           "mask": np.array([np.nan, 0.0])}
+    with pytest.raises(ValueError) as error:
+        model.load_state_dict(bad)
+    message = str(error.value)
+    assert message.startswith("load_state_dict: 3 problem(s), nothing was loaded:\n  count: "
+                              "dtype float64 in the state dict holds 7.5, which the model's "
+                              "int64 cannot hold (a cast gives 7; PyTorch's load would cast "
+                              "without a word); expected values of int64; if that change is "
+                              "meant, pass np.asarray(state_dict['count']).astype(np.int64)\n")
+    assert "small: dtype int64 in the state dict holds 300, which the model's int8 cannot " \
+           "hold (a cast gives 44;" in message
+    assert "mask: dtype float64 in the state dict holds nan, which the model's bool" in message
+    assert "same layer sizes" not in message               # a dtype, not a shape, problem
+    assert model.count.data == 7 and model.small.data.tolist() == [-3, 100]   # nothing loaded
+    bad["count"] = np.asarray(bad["count"]).astype(np.int64)       # the suggested fixes work
+    bad["small"] = np.asarray(bad["small"]).astype(np.int8)
+    bad["mask"] = np.asarray(bad["mask"]).astype(np.bool)
+    assert model.load_state_dict(bad) == ([], [])
+    assert model.count.data == 7 and model.small.data.tolist() == [1, 44]
+
+
+def test_load_state_dict_refuses_complex_into_real_and_text_with_a_fix():
+    model = Counts()
+    state = model.state_dict()
+    with pytest.raises(ValueError, match=r"weight: dtype complex128 in the state dict cannot be "
+                                         r"cast to the model's float32 without losing the "
+                                         r"imaginary part; pass np.real\(state_dict\['weight'\]\)"
+                                         r" if it is not needed\nexpected"):
+        model.load_state_dict({**state, "weight": np.array([1 + 2j, 0])})
+    model.load_state_dict({**state, "weight": np.real(np.array([1 + 2j, 0]))})   # the fix works
+    assert model.weight.data.tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match=r"count: dtype <U1 in the state dict is not numeric; "
+                                         r"expected numbers for the model's int64"):
+        model.load_state_dict({**state, "count": np.array("7")})
+
+
 def test_load_state_dict_strict_false_loads_matching_keys(rng):
     model = TwoLinear(rng=rng)
     before = model.state_dict()
@@ -756,6 +878,33 @@ def test_module_list_takes_a_module_list_or_a_sequential(rng):
     assert list(layers.extend(layers)) == [first, act, first, act]   # its modules, read first
 
 
+def test_module_list_set_delete_insert_pop_and_add_renumber_as_pytorchs(rng):
+    a, b, c, d = (nn.Linear(2, 2, rng=rng) for _ in range(4))
+    layers = nn.ModuleList([a, b, c])
+    layers[-1] = d                                             # negative: from the end
+    assert list(layers) == [a, b, d]
+    del layers[0]                                              # the rest move up: "0", "1"
+    assert list(layers) == [b, d] and [n for n, _ in layers.named_children()] == ["0", "1"]
+    assert list(layers.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    layers.insert(0, a)
+    layers.insert(-1, c)                                       # before the last, as list.insert
+    layers.insert(4, nn.ReLU())                                # at len(): appends
+    assert list(layers)[:4] == [a, b, c, d] and isinstance(layers[4], nn.ReLU)
+    assert [n for n, _ in layers.named_children()] == ["0", "1", "2", "3", "4"]
+    del layers[::2]                                            # a slice
+    assert list(layers) == [b, d] and [n for n, _ in layers.named_children()] == ["0", "1"]
+    assert layers.pop(0) is b and list(layers) == [d]
+    layers += [a, c]
+    assert list(layers) == [d, a, c]
+    popped = layers.pop(slice(1, None))
+    assert isinstance(popped, nn.ModuleList) and list(popped) == [a, c] and list(layers) == [d]
+    joined = layers + nn.Sequential(b, c)
+    assert list(joined) == [d, b, c] and list(layers) == [d]   # a new list; this one unchanged
+    twice = nn.ModuleList([a, b, a])                           # a module under two names
+    del twice[0]
+    assert list(twice) == [b, a] and [n for n, _ in twice.named_children()] == ["0", "1"]
+
+
 def test_module_list_errors(rng):
     layers = nn.ModuleList([nn.ReLU()])
     with pytest.raises(TypeError, match=r"ModuleList: module 1 is a function; expected nn.Module "
@@ -769,6 +918,32 @@ def test_module_list_errors(rng):
         layers.append(3)
     with pytest.raises(IndexError, match=r"ModuleList: index 1 is out of range for 1 modules"):
         layers[1]
+    with pytest.raises(IndexError, match=r"ModuleList: index -2 is out of range for 1 modules; "
+                                         r"expected -1 <= index < 1"):
+        layers[-2] = nn.ReLU()
+    with pytest.raises(IndexError, match=r"ModuleList: index 1 is out of range for 1 modules"):
+        del layers[1]
+    with pytest.raises(IndexError, match=r"ModuleList: index 5 is out of range for 1 modules"):
+        layers.pop(5)
+    with pytest.raises(IndexError, match=r"ModuleList.insert: index 3 is out of range for 1 "
+                                         r"modules; expected -1 <= index <= 1 \(index 1 "
+                                         r"appends\)"):
+        layers.insert(3, nn.ReLU())
+    with pytest.raises(TypeError, match=r"ModuleList: index must be an int, got slice"):
+        layers[0:1] = [nn.ReLU()]
+    with pytest.raises(TypeError, match=r"ModuleList: index must be an int or a slice, got str "
+                                        r"'0'"):
+        del layers["0"]
+    with pytest.raises(TypeError, match=r"ModuleList.insert: index must be an int, got float"):
+        layers.insert(0.0, nn.ReLU())
+    with pytest.raises(TypeError, match=r"ModuleList: the module for \[0\] is a int; expected "
+                                        r"nn.Module instances"):
+        layers[0] = 3
+    with pytest.raises(TypeError, match=r"ModuleList.insert: the module is a str"):
+        layers.insert(0, "relu")
+    with pytest.raises(TypeError, match=r"ModuleList: modules is a ReLU; expected an iterable"):
+        layers += nn.ReLU()
+    assert len(layers) == 1 and isinstance(layers[0], nn.ReLU)   # failures changed nothing
     with pytest.raises(NotImplementedError, match=r"ModuleList has no forward; expected its "
                                                   r"owner to call the modules"):
         layers(np.zeros(2))
@@ -1317,6 +1492,21 @@ def test_module_dict_holds_modules_by_key_for_parameters_state_dict_and_modes(rn
     copy.load_state_dict(model.state_dict())
     np.testing.assert_array_equal(copy.heads["colour"].weight.data,
                                   model.heads["colour"].weight.data)
+
+
+def test_module_dict_delete_pop_and_clear(rng):
+    first, second = nn.Linear(2, 2, rng=rng), nn.ReLU()
+    heads = nn.ModuleDict({"first": first, "second": second, "third": nn.Tanh()})
+    del heads["third"]
+    assert list(heads) == ["first", "second"]
+    assert heads.pop("first") is first and list(heads) == ["second"]
+    assert list(heads.state_dict()) == [] and "first" not in heads
+    heads.clear()
+    assert len(heads) == 0 and list(heads.items()) == []
+    for remove in (heads.pop, heads.__delitem__):
+        with pytest.raises(KeyError, match=r"ModuleDict: no module under 'z'; the keys are "
+                                           r"\[\]"):
+            remove("z")
 
 
 def test_module_dict_errors_name_the_key_and_the_fix(rng):

@@ -4,6 +4,8 @@ from the definitions (unfold and fold against the loops of tests/reference.py), 
 gradgradcheck in float64 through a random upstream gradient, fold as unfold's adjoint, state
 dicts and optimizers of the parameter containers, and every error."""
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 import reference
@@ -444,6 +446,21 @@ def test_parameter_dict_operations():
     assert len(params) == 0 and list(params.state_dict()) == []
     assert repr(nn.ParameterDict({"w": np.ones(2)})) == (
         "ParameterDict(  (w): Parameter containing: [float64 of size 2])")
+
+
+def test_parameter_dict_sorts_a_plain_dicts_keys_and_keeps_other_orders():
+    """As PyTorch's update: a plain dict is added in sorted key order; an OrderedDict, a
+    ParameterDict and a list of pairs keep their own; a key already present keeps its place."""
+    ones = np.ones(1)
+    assert list(nn.ParameterDict({"b": ones, "c": ones, "a": ones})) == ["a", "b", "c"]
+    ordered = nn.ParameterDict(OrderedDict([("b", ones), ("c", ones), ("a", ones)]))
+    assert list(ordered) == ["b", "c", "a"]
+    assert list(nn.ParameterDict(ordered)) == ["b", "c", "a"]
+    assert list(nn.ParameterDict([("b", ones), ("a", ones)])) == ["b", "a"]
+    params = nn.ParameterDict([("x", ones)])
+    params.update({"z": ones, "c": ones, "x": np.full(1, 5.0)})
+    assert list(params) == ["x", "c", "z"] and params["x"].data.tolist() == [5.0]
+    assert list(params.state_dict()) == ["x", "c", "z"]
 
 
 @pytest.mark.parametrize("call, error, message", [

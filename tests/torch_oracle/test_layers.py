@@ -1,12 +1,14 @@
 """The layers and schedules of tinygrad_cnn against PyTorch float64: Conv2d(padding="same") with
 odd and even kernels, grouped and depthwise Conv2d, ConvTranspose2d (grouped too, its initial
 range), AvgPool2d's padding rule, AdaptiveAvgPool2d, Softmax and LogSoftmax (with their reprs),
-BatchNorm1d/2d (forward, every gradient, the running
-statistics after several steps, evaluation mode, the state dict), LayerNorm, GroupNorm and
-Embedding (with padding_idx too), Dropout's scaling, the activations (PReLU's learned slopes with
-their state dict too), state dicts of tied weights, shared
-modules and Sequential slices loaded strictly both ways, and the learning rates of StepLR and
-CosineAnnealingLR over 12 epochs, also resumed from a state dict."""
+BatchNorm1d/2d (forward, every gradient, the running statistics after several steps, evaluation
+mode, the state dict), LayerNorm, GroupNorm and Embedding (with padding_idx too), Dropout's
+scaling, the activations (PReLU's learned slopes with their state dict too), state dicts of tied
+weights, shared modules and Sequential slices loaded strictly both ways, a module held under two
+names (one child, but run twice by a Sequential), parameters that require grad refused with a
+fix that works, entries of another dtype cast where no value changes, ModuleList and ModuleDict
+edits (set, delete, insert, pop, +=, +), and the learning rates of StepLR and CosineAnnealingLR
+over 12 epochs, also resumed from a state dict."""
 
 import numpy as np
 import pytest
@@ -289,6 +291,76 @@ def test_tied_weights_and_shared_modules_load_strictly_both_ways(torch, rng):
     np.testing.assert_array_equal(again.dec.weight.detach().numpy(), ours.enc.weight.data)
     np.testing.assert_allclose(ours(x).data, torch_forward(torch, again, x),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_module_under_two_names_is_one_child_as_pytorchs(torch, rng):
+    """named_children() gives a shared module once, named_modules(remove_duplicate=False) under
+    each name; Sequential(a, ReLU(), a) has length 3 and runs a twice; a ModuleList and a
+    ModuleDict hold it under each name; the reprs list it under each name."""
+    theirs, ours = torch_tied(torch), Tied()
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert [n for n, _ in ours.named_modules(remove_duplicate=False)] == [
+        n for n, _ in theirs.named_modules(remove_duplicate=False)]
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    their_a, our_a = torch.nn.Linear(3, 3).float(), nn.Linear(3, 3)
+    theirs = torch.nn.Sequential(their_a, torch.nn.ReLU(), their_a)
+    ours = nn.Sequential(our_a, nn.ReLU(), our_a)
+    assert ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()}) == (
+        [], [])
+    assert len(ours) == len(theirs) == 3 and len(list(ours)) == len(list(theirs)) == 3
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    assert repr(ours) == repr(theirs)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).data, torch_forward(torch, theirs, x),
+                               rtol=1e-5, atol=1e-6)
+    their_list, our_list = torch.nn.ModuleList([their_a] * 2), nn.ModuleList([our_a] * 2)
+    assert len(our_list) == len(their_list) == 2
+    assert [n for n, _ in our_list.named_children()] == [n for n, _ in their_list.named_children()]
+    their_dict = torch.nn.ModuleDict({"p": their_a, "q": their_a})
+    our_dict = nn.ModuleDict({"p": our_a, "q": our_a})
+    assert list(our_dict) == list(their_dict) and len(our_dict) == len(their_dict) == 2
+    assert len(list(our_dict.values())) == len(list(their_dict.values())) == 2
+    assert list(our_dict.state_dict()) == list(their_dict.state_dict())
+
+
+def test_parameters_that_require_grad_are_a_listed_problem_with_a_fix_that_works(torch):
+    """dict(named_parameters()) holds tensors that require grad, which numpy cannot read: each
+    is one of the listed problems, and the fixes the message suggests load."""
+    theirs, ours = torch.nn.Linear(3, 2).float(), nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=r"(?s)2 problem\(s\), nothing was loaded:\n  weight: "
+                                         r"a Parameter that requires grad.*\n  bias: a "
+                                         r"Parameter that requires grad.*pass "
+                                         r"torch_model.state_dict\(\)"):
+        ours.load_state_dict(dict(theirs.named_parameters()))
+    assert ours.load_state_dict(theirs.state_dict()) == ([], [])
+    np.testing.assert_array_equal(ours.weight.data, theirs.weight.detach().numpy())
+    detached = {name: param.detach() * 2 for name, param in theirs.named_parameters()}
+    assert ours.load_state_dict(detached) == ([], [])
+    np.testing.assert_array_equal(ours.bias.data, detached["bias"].numpy())
+
+
+def test_entries_of_another_dtype_load_as_pytorchs_where_no_value_changes(torch):
+    """A float64 num_batches_tracked of a whole number and an int64 weight load into
+    BatchNorm1d as into PyTorch's (cast); 7.5, which PyTorch truncates silently, is refused
+    here, and the cast the message suggests loads PyTorch's value."""
+    theirs, ours = torch.nn.BatchNorm1d(3).float(), nn.BatchNorm1d(3)
+    state = {name: value.numpy() for name, value in theirs.state_dict().items()}
+    state.update(num_batches_tracked=np.array(7.0), weight=np.array([1, 2, 3]))
+    theirs.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+    assert ours.load_state_dict(state) == ([], [])
+    for name, value in theirs.state_dict().items():
+        ours_value = ours.state_dict()[name]
+        assert ours_value.dtype == value.numpy().dtype, name
+        np.testing.assert_array_equal(ours_value, value.numpy(), err_msg=name)
+    state["num_batches_tracked"] = np.array(7.5)
+    theirs.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+    assert theirs.num_batches_tracked.item() == 7                  # truncated without a word
+    with pytest.raises(ValueError, match=r"num_batches_tracked: dtype float64 in the state dict "
+                                         r"holds 7.5, which the model's int64 cannot hold"):
+        ours.load_state_dict(state)
+    state["num_batches_tracked"] = np.asarray(state["num_batches_tracked"]).astype(np.int64)
+    ours.load_state_dict(state)
+    assert ours.state_dict()["num_batches_tracked"] == theirs.num_batches_tracked.item()
 
 
 def test_sequential_slices_keep_the_names_and_load_strictly_both_ways(torch, rng):
@@ -726,6 +798,37 @@ def test_embedding_padding_row_under_weight_decay_as_pytorch(torch, rng, optimiz
         their_step.step()
     np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), atol=1e-6)
     assert (ours.weight.data[3] == 0).all() == (padding_row == 0)
+
+
+def test_module_list_and_module_dict_edits_as_pytorchs(torch):
+    """The same edits on both libraries' ModuleList and ModuleDict leave the same modules
+    under the same names (a Linear(k, 1) stands for module k)."""
+    def build(lib):
+        layers = lib.ModuleList([lib.Linear(k, 1) for k in range(1, 6)])
+        layers[-1] = lib.Linear(6, 1)
+        layers[1] = lib.Linear(7, 1)
+        del layers[0]
+        layers.insert(2, lib.Linear(8, 1))
+        layers.insert(len(layers), lib.Linear(9, 1))
+        del layers[1::2]
+        layers += [lib.Linear(10, 1)]
+        popped = [layers.pop(-1).in_features, [m.in_features for m in layers.pop(slice(0, 1))]]
+        joined = layers + [lib.Linear(11, 1)]
+        heads = lib.ModuleDict({"a": lib.Linear(1, 1), "b": lib.Linear(2, 1),
+                                "c": lib.Linear(3, 1)})
+        del heads["a"]
+        popped.append(heads.pop("c").in_features)
+        return layers, joined, heads, popped
+
+    ours, theirs = build(nn), build(torch.nn)
+    for our, their in zip(ours[:3], theirs[:3], strict=True):
+        assert list(our.state_dict()) == list(their.state_dict())
+        assert [(name, m.in_features) for name, m in our.named_children()] == [
+            (name, m.in_features) for name, m in their.named_children()]
+    assert ours[3] == theirs[3]
+    ours[2].clear()
+    theirs[2].clear()
+    assert len(ours[2]) == len(theirs[2]) == 0
 
 
 def test_module_dict_names_its_modules_as_pytorchs(torch):

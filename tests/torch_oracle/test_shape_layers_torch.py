@@ -3,7 +3,9 @@ float64 to second order (forward, every input's gradient through a random upstre
 and the second derivatives); the layers PixelShuffle, PixelUnshuffle, ChannelShuffle, Unflatten,
 the padding layers (negative padding too), Unfold, Fold and Bilinear with PyTorch's reprs,
 outputs and gradients; state dicts of ParameterList, ParameterDict and Bilinear loaded from
-PyTorch's strictly."""
+PyTorch's strictly; ParameterDict's key order (a plain dict's keys sorted)."""
+
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -164,3 +166,18 @@ def test_parameter_containers_state_dicts_load_both_ways_and_train_alike(torch, 
 
     for name in ("plist", "pdict"):
         assert repr(getattr(ours, name)) == normalized(repr(getattr(theirs, name)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: {"b": p(), "c": p(), "a": p()},                      # a plain dict: sorted
+    lambda p: OrderedDict([("b", p()), ("c", p()), ("a", p())]),   # kept
+    lambda p: [("b", p()), ("c", p()), ("a", p())],                # kept
+])
+def test_parameter_dict_key_order_is_pytorchs(torch, make):
+    ours = nn.ParameterDict(make(lambda: np.zeros(2)))
+    theirs = torch.nn.ParameterDict(make(lambda: torch.nn.Parameter(torch.zeros(2))))
+    assert list(ours) == list(theirs)
+    ours.update({"e": np.ones(2), "d": np.ones(2), "b": np.ones(2)})
+    theirs.update({name: torch.nn.Parameter(torch.ones(2)) for name in ("e", "d", "b")})
+    assert list(ours) == list(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(nn.ParameterDict(ours)) == list(torch.nn.ParameterDict(theirs))

@@ -181,16 +181,29 @@ class Module:
                 return ".".join(part for part in (caller_name, path) if part)
         return caller_name
 
-    def named_children(self) -> Iterator[tuple[str, Module]]:
-        """(attribute name, submodule) for each direct submodule, in the order they were set."""
+    def _child_items(self) -> list[tuple[str, Module]]:
+        """(attribute name, submodule) for every Module attribute, in the order they were set; a
+        submodule held under two names is here under both (what PyTorch keeps in _modules, and
+        what Sequential, ModuleList and ModuleDict hold)."""
+        items = []
         for name, value in vars(self).items():
             if isinstance(value, Module):
-                yield name, value
+                items.append((name, value))
             elif type(value) in (list, tuple, dict) and value:
                 _check_container(type(self).__name__, name, value)
+        return items
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(attribute name, submodule) for each direct submodule, in the order they were set; a
+        submodule held under two names is given once, under the first, as PyTorch's."""
+        seen: set[int] = set()
+        for name, module in self._child_items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
-        """Each direct submodule, in the order they were set."""
+        """Each direct submodule once, in the order they were set."""
         for _, module in self.named_children():
             yield module
 
@@ -213,7 +226,7 @@ class Module:
             yield path, module
             inside = above + (id(module),)
             below = [(f"{path}.{name}" if path else name, child, inside)
-                     for name, child in module.named_children() if id(child) not in inside]
+                     for name, child in module._child_items() if id(child) not in inside]
             stack.extend(reversed(below))     # popped in attribute order
 
     def modules(self) -> Iterator[Module]:
@@ -227,10 +240,9 @@ class Module:
         a submodule held by two modules is visited under each (once per module that holds
         it); a module that holds one of its owners is not followed back into it."""
         def visit(module: Module, above: frozenset[int]) -> None:
-            inside, done = above | {id(module)}, set()
+            inside = above | {id(module)}
             for child in module.children():
-                if id(child) not in done and id(child) not in inside:
-                    done.add(id(child))
+                if id(child) not in inside:
                     visit(child, inside)
             fn(module)
 
@@ -324,10 +336,17 @@ class Module:
 
         Every key is checked first and nothing is loaded if anything is wrong: with strict=True,
         a missing or unexpected key; always, an array whose shape differs from its parameter's
-        or buffer's, or whose dtype cannot be cast to it (float64 to float32 can; complex or
-        text cannot). With strict=False the keys present in both are loaded and the others
-        reported; a shape or dtype mismatch is an error either way. Returns the missing and
-        unexpected keys.
+        or buffer's, or whose values its dtype cannot take. With strict=False the keys present
+        in both are loaded and the others reported; a shape or dtype mismatch is an error either
+        way. Returns the missing and unexpected keys. PyTorch tensors load as they are, but not
+        ones that require grad (numpy cannot read them): pass torch_model.state_dict(), not its
+        named_parameters().
+
+        An array of another dtype is cast to the model's, as PyTorch's copy_ casts: float64 to
+        float32 (rounded), integers to floats. Into an integer or bool (BatchNorm's int64
+        num_batches_tracked, say) it is cast only if every value stays as it is: 7.0 loads as
+        7, but 7.5 is an error where PyTorch would truncate it to 7, and 300 is one for an
+        int8, where PyTorch would wrap it round. Complex into a real dtype, and text, are errors.
 
         A parameter or buffer shared under several names stays shared: it is loaded from each
         of its names in state_dict() order, so the last name's array wins, as in PyTorch.
@@ -346,32 +365,28 @@ class Module:
                 f"checkpoint[\"model\"]: model.load_state_dict(checkpoint[\"model\"])")
         missing = [key for key in entries if key not in state_dict]
         unexpected = [key for key in state_dict if key not in entries]
-        key_problems, array_problems, arrays = [], [], {}
+        problems, hints, arrays = [], [], {}
         if strict and missing:
-            key_problems.append(f"missing keys: {', '.join(missing)}")
+            problems.append(f"missing keys: {', '.join(missing)}")
         if strict and unexpected:
-            key_problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        if problems:
+            hints.append("pass strict=False to load only the keys both have")
         for key, entry in entries.items():
             if key in state_dict:
-                array, problem = _checked_array(key, state_dict[key], entry)
+                array, problem, fix = _checked_array(key, state_dict[key], entry)
                 if problem:
-                    array_problems.append(problem)
+                    problems.append(problem)
+                    if fix and fix not in hints:
+                        hints.append(fix)
                 else:
                     arrays[key] = array
-        problems = key_problems + array_problems
         if problems:
             listing = "\n  ".join(problems)
-            hints = []
-            if key_problems:
-                hints.append("pass strict=False to load only the keys both have")
-            if array_problems:
-                hints.append("a shape or dtype mismatch cannot be loaded (not even with "
-                             "strict=False): build the model with the settings it was saved "
-                             "with (same layer sizes and channels)")
             raise ValueError(
                 f"load_state_dict: {len(problems)} problem(s), nothing was loaded:\n  {listing}\n"
-                f"expected the state dict of a {name} of the same shape (model.state_dict()); "
-                + "; ".join(hints))
+                f"expected the state dict of a {name} of the same shape (model.state_dict())"
+                + "".join(f"; {hint}" for hint in hints))
         for key, array in arrays.items():
             np.copyto(entries[key].data, array, casting="same_kind")
         return IncompatibleKeys(missing, unexpected)
@@ -384,7 +399,7 @@ class Module:
         extra = self.extra_repr()
         lines = extra.split("\n") if extra else []
         children = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                    for name, child in self.named_children()]
+                    for name, child in self._child_items()]     # a shared one under each name
         if len(lines) == 1 and not children:
             return f"{type(self).__name__}({lines[0]})"
         if not lines and not children:
@@ -393,21 +408,57 @@ class Module:
         return f"{type(self).__name__}(\n  {body}\n)"
 
 
-def _checked_array(name: str, entry, target: Value | Buffer) -> tuple[np.ndarray | None,
-                                                                      str | None]:
-    """The state dict's entry for `name` as an array, or a sentence saying why it cannot load
-    into `target` (a parameter or buffer)."""
+# What load_state_dict suggests for an entry whose shape does not fit its parameter or buffer.
+_SHAPE_FIX = ("a shape mismatch cannot be loaded (not even with strict=False): build the model "
+              "with the settings it was saved with (same layer sizes and channels)")
+
+
+def _checked_array(name: str, entry, target: Value | Buffer
+                   ) -> tuple[np.ndarray | None, str | None, str | None]:
+    """The state dict's entry for `name` as an array, or why it cannot load into `target` (a
+    parameter or buffer): (None, the problem, the fix for problems of its kind, or None when
+    the problem's sentence gives its own fix)."""
+    if not isinstance(entry, (Value, Buffer, np.ndarray)) and \
+            getattr(entry, "requires_grad", False) is True:    # a torch tensor numpy cannot read
+        return None, (f"{name}: a {type(entry).__name__} that requires grad, which numpy cannot "
+                      f"read; expected an array or a tensor without grad; pass "
+                      f"torch_model.state_dict() (its tensors hold no grad, unlike those of "
+                      f"named_parameters()) or tensor.detach()"), None
     try:
         array = np.asarray(entry.data if isinstance(entry, (Value, Buffer)) else entry)
     except (TypeError, ValueError) as error:
-        return None, f"{name}: not an array ({type(entry).__name__}: {error})"
+        return None, (f"{name}: not an array ({type(entry).__name__}: {error}); expected a "
+                      f"numpy array or a tensor"), None
+    if array.dtype.kind not in "biufc":
+        return None, (f"{name}: dtype {array.dtype} in the state dict is not numeric; expected "
+                      f"numbers for the model's {target.dtype}"), None
     if array.shape != target.shape:
         return None, (f"{name}: shape {array.shape} in the state dict but {target.shape} in "
-                      f"the model")
-    if not np.can_cast(array.dtype, target.dtype, casting="same_kind"):
+                      f"the model"), _SHAPE_FIX
+    if array.dtype.kind == "c" and target.dtype.kind != "c":
         return None, (f"{name}: dtype {array.dtype} in the state dict cannot be cast to the "
-                      f"model's {target.dtype}")
-    return array, None
+                      f"model's {target.dtype} without losing the imaginary part; pass "
+                      f"np.real(state_dict[{name!r}]) if it is not needed"), None
+    if target.dtype.kind in "biu" and not np.can_cast(array.dtype, target.dtype, "safe"):
+        return (*_cast_exactly(name, array, target.dtype), None)
+    return array, None, None
+
+
+def _cast_exactly(name: str, array: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray | None,
+                                                                          str | None]:
+    """`array` cast to `dtype` (integers or bools), as PyTorch's copy_ casts, if every value stays
+    as it is (7.0 into int64); else None and a sentence naming the first value that would not."""
+    with np.errstate(invalid="ignore"):          # NaN or inf into an int: caught just below
+        cast = array.astype(dtype)
+        changed = (cast.astype(array.dtype) != array).ravel()
+    if not changed.any():
+        return cast, None
+    first = np.flatnonzero(changed)[0]
+    value, becomes = array.ravel()[first].item(), cast.ravel()[first].item()
+    return None, (f"{name}: dtype {array.dtype} in the state dict holds {value!r}, which the "
+                  f"model's {dtype} cannot hold (a cast gives {becomes!r}; PyTorch's load would "
+                  f"cast without a word); expected values of {dtype}; if that change is meant, "
+                  f"pass np.asarray(state_dict[{name!r}]).astype(np.{dtype})")
 
 
 def _check_container(owner: str, name: str, container) -> None:
@@ -449,13 +500,15 @@ class Sequential(Module):
         return x
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.children())
+        return len(self._child_items())
 
     def __iter__(self) -> Iterator[Module]:
-        return self.children()
+        """Every module in order, a module held twice included twice, as PyTorch's:
+        Sequential(a, a) runs a twice and has length 2 (children() gives each module once)."""
+        return (module for _, module in self._child_items())
 
     def __getitem__(self, index: int | slice) -> Module:
-        children = list(self.named_children())
+        children = self._child_items()
         if isinstance(index, slice):
             part = Sequential()
             for name, module in children[index]:
@@ -467,11 +520,13 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules whose parameters and buffers the owner finds: children "0", "1", ...
 
-    Holds modules the way a Python list does (indexing, slicing, `len`, iteration, `append`,
-    `extend`) but, unlike a plain list attribute, is itself a module, so `parameters()`,
+    Holds modules the way a Python list does (indexing and slicing, `len`, iteration,
+    `self[i] = module`, `del self[i]` and `del self[i:j]`, `append`, `extend`, `insert`, `pop`,
+    `+=`, `+`) but, unlike a plain list attribute, is itself a module, so `parameters()`,
     `state_dict()`, `train()` and drawings see every module in it (named "layers.0.weight",
-    ...). It has no forward: the owner's forward calls the modules in its own way, e.g.
-    `for layer in self.layers: x = layer(x)`.
+    ...). As in PyTorch, the names stay "0", "1", ... in order: deleting or inserting a module
+    renames the ones after it. It has no forward: the owner's forward calls the modules in its
+    own way, e.g. `for layer in self.layers: x = layer(x)`.
     """
 
     def __init__(self, modules=()):
@@ -500,28 +555,84 @@ class ModuleList(Module):
             self.append(module)
         return self
 
+    def insert(self, index: int, module: Module) -> None:
+        """Put `module` before position `index`, as list.insert: a negative index counts from
+        the end and index len(self) appends; the modules from there on are renamed one number
+        higher ("1" becomes "2").
+
+        PyTorch's insert gives the same result for 0 <= index <= len(self); it raises a
+        KeyError for a negative index and misnames a module put past the end, where this takes
+        the negative index as list.insert does and raises an IndexError past the end.
+        """
+        modules = list(self)
+        length = len(modules)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"ModuleList.insert: index must be an int, got "
+                            f"{type(index).__name__} {index!r}")
+        if not -length <= index <= length:
+            raise IndexError(f"ModuleList.insert: index {index} is out of range for {length} "
+                             f"modules; expected -{length} <= index <= {length} (index "
+                             f"{length} appends)")
+        _check_module("ModuleList.insert", "the module", module)
+        modules.insert(int(index), module)
+        self._renumber(modules)
+
+    def pop(self, index: int | slice) -> Module | ModuleList:
+        """Remove the module at `index` and return it (for a slice, a ModuleList of the modules
+        removed), as PyTorch's; the modules after it are renamed "0", "1", ... in order."""
+        removed = self[index]
+        del self[index]
+        return removed
+
     def __len__(self) -> int:
-        return sum(1 for _ in self.children())
+        return len(self._child_items())
 
     def __iter__(self) -> Iterator[Module]:
-        return self.children()
+        return (module for _, module in self._child_items())   # one held twice comes twice
 
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
-        modules = list(self.children())
+        modules = list(self)
         if isinstance(index, slice):
             return ModuleList(modules[index])
         return modules[_checked_index("ModuleList", index, len(modules))]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        length = len(self)
+        i = _checked_index("ModuleList", index, length, slices=False)
+        _check_module("ModuleList", f"the module for [{index}]", module)
+        setattr(self, str(i % length), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self)
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_checked_index("ModuleList", index, len(modules))]
+        self._renumber(modules)
+
+    def __iadd__(self, modules) -> ModuleList:
+        return self.extend(modules)
+
+    def __add__(self, other) -> ModuleList:
+        return ModuleList(list(self)).extend(other)       # a new list; self is unchanged
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Hold exactly `modules`, as the children "0", "1", ... in order."""
+        for name, _ in self._child_items():
+            delattr(self, name)
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
 
 
 class ModuleDict(Module):
     """A dict of modules whose parameters and buffers the owner finds: each module is the
     child of its key, so `state_dict()` names it "heads.digits.weight".
 
-    Holds modules the way a dict does (`d[key]`, `d[key] = module`, `in`, `len`, iteration
-    over the keys, `keys()`, `values()`, `items()`, `update`), in insertion order, and, like
-    ModuleList, has no forward. A key is a str without dots (they separate the names of a
-    state dict) that is not the name of a Module attribute or method (the modules are held as
-    attributes, so "forward" or "training" would replace one).
+    Holds modules the way a dict does (`d[key]`, `d[key] = module`, `del d[key]`, `in`, `len`,
+    iteration over the keys, `keys()`, `values()`, `items()`, `update`, `pop`, `clear`), in
+    insertion order, and, like ModuleList, has no forward. A key is a str without dots (they
+    separate the names of a state dict) that is not the name of a Module attribute or method
+    (the modules are held as attributes, so "forward" or "training" would replace one).
     """
 
     def __init__(self, modules=None):
@@ -542,26 +653,40 @@ class ModuleDict(Module):
                            f"{list(self.keys())}")
         return getattr(self, key)
 
+    def __delitem__(self, key: str) -> None:
+        self.pop(key)
+
     def __contains__(self, key) -> bool:
         return any(key == name for name in self.keys())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.children())
+        return len(self._child_items())
 
     def __iter__(self) -> Iterator[str]:
         return self.keys()
 
     def keys(self) -> Iterator[str]:
         """The keys, in insertion order."""
-        return (name for name, _ in self.named_children())
+        return (name for name, _ in self._child_items())
 
     def values(self) -> Iterator[Module]:
-        """The modules, in insertion order."""
-        return self.children()
+        """The modules, in insertion order (one held under two keys comes twice)."""
+        return (module for _, module in self._child_items())
 
     def items(self) -> Iterator[tuple[str, Module]]:
         """(key, module) pairs, in insertion order."""
-        return self.named_children()
+        return iter(self._child_items())
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under key and return it."""
+        module = self[key]                          # a KeyError naming the keys, if missing
+        delattr(self, key)
+        return module
+
+    def clear(self) -> None:
+        """Remove every module."""
+        for key in list(self.keys()):
+            delattr(self, key)
 
     def update(self, modules) -> ModuleDict:
         """Add (or replace) the modules of `modules`, a dict (or ModuleDict) or an iterable of
@@ -592,11 +717,12 @@ def _check_module(owner: str, what: str, module) -> None:
                         f"instances, e.g. {example}")
 
 
-def _checked_index(owner: str, index, length: int) -> int:
-    """`index` as an int in [-length, length), or a TypeError/IndexError saying why not."""
+def _checked_index(owner: str, index, length: int, slices: bool = True) -> int:
+    """`index` as an int in [-length, length), or a TypeError/IndexError saying why not; slices
+    says whether the caller also takes a slice (then handled before this)."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"{owner}: index must be an int or a slice, got "
-                        f"{type(index).__name__} {index!r}")
+        kinds = "an int or a slice" if slices else "an int"
+        raise TypeError(f"{owner}: index must be {kinds}, got {type(index).__name__} {index!r}")
     if not -length <= index < length:
         raise IndexError(f"{owner}: index {index} is out of range for {length} "
                          f"modules; expected -{length} <= index < {length}")
@@ -675,9 +801,12 @@ class ParameterDict(Module):
 
     Holds Values the way a dict does (`d[key]`, `d[key] = value`, `del d[key]`, `in`, `len`,
     iteration over the keys, `keys()`, `values()`, `items()`, `get`, `pop`, `update`, `clear`),
-    in insertion order (a key set again keeps its place); a numpy array (or a number) becomes a
-    parameter. Keys are as ModuleDict's: a str without dots that is not the name of a Module
-    attribute or method. It has no forward.
+    in the order they were added (a key set again keeps its place); a numpy array (or a number)
+    becomes a parameter. As PyTorch's, a plain dict given to the constructor or to `update` is
+    added in sorted key order, `ParameterDict({"b": w, "a": v})` has the keys "a", "b"; pass an
+    OrderedDict, a ParameterDict or a list of (key, value) pairs to keep your own order. Keys
+    are as ModuleDict's: a str without dots that is not the name of a Module attribute or
+    method. It has no forward.
     """
 
     def __init__(self, values=None):
@@ -712,15 +841,15 @@ class ParameterDict(Module):
         return self.keys()
 
     def keys(self) -> Iterator[str]:
-        """The keys, in insertion order."""
+        """The keys, in the order added."""
         return (key for key, _ in self.items())
 
     def values(self) -> Iterator[Value]:
-        """The parameters, in insertion order."""
+        """The parameters, in the order added."""
         return (param for _, param in self.items())
 
     def items(self) -> Iterator[tuple[str, Value]]:
-        """(key, parameter) pairs, in insertion order."""
+        """(key, parameter) pairs, in the order added."""
         return ((key, v) for key, v in list(vars(self).items()) if isinstance(v, Value))
 
     def get(self, key: str, default=None):
@@ -739,15 +868,18 @@ class ParameterDict(Module):
             delattr(self, key)
 
     def update(self, values) -> ParameterDict:
-        """Add (or replace) the parameters of `values`, a dict (or ParameterDict) or an
-        iterable of (key, value) pairs; all are checked first, so a bad one adds none. Returns
-        self."""
+        """Add (or replace) the parameters of `values`: a plain dict in sorted key order, as
+        PyTorch's; an OrderedDict, a ParameterDict or an iterable of (key, value) pairs in its
+        own order. A key already here keeps its place. All are checked first, so a bad one adds
+        none. Returns self."""
         pairs = list(values.items() if hasattr(values, "items") else values)
         checked = []
         for key, value in pairs:
             _check_key("ParameterDict", key)
             checked.append((key, _as_parameter("ParameterDict", f"the value for {key!r}",
                                                value)))
+        if isinstance(values, Mapping) and not isinstance(values, OrderedDict):
+            checked.sort(key=lambda pair: pair[0])      # the keys are checked strs: comparable
         for key, param in checked:
             setattr(self, key, param)
         return self
