@@ -712,7 +712,7 @@ def test_comparisons_give_bool_arrays_and_equality_stays_identity():
 def test_numbers_length_arrays_iteration_and_transpose():
     assert float(tc.Value(2.5)) == 2.5 and int(tc.Value(np.array([7.9]))) == 7
     assert bool(tc.Value(0.0)) is False and bool(tc.Value([[1.0]])) is True
-    x = tc.Value(np.arange(6.0).reshape(2, 3))
+    x = tc.Value(np.arange(6.0).reshape(2, 3), requires_grad=False)    # numpy may read it
     assert len(x) == 2 and np.asarray(x) is x.data
     assert np.asarray(x, dtype=np.float32).dtype == np.float32
     copy = np.array(x)                                       # np.array copies, as for arrays
@@ -722,6 +722,7 @@ def test_numbers_length_arrays_iteration_and_transpose():
     with pytest.raises(ValueError, match=r"np.asarray\(Value, dtype=float32, copy=False\): the "
                                          r"Value's dtype is float64, so converting needs a copy"):
         np.asarray(x, dtype=np.float32, copy=False)
+    x = tc.Value(np.arange(6.0).reshape(2, 3))
     rows = list(x)
     assert [r.data.tolist() for r in rows] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     sum(r.sum() for r in rows).backward()                    # iteration is indexing: a graph
@@ -773,3 +774,85 @@ def test_len_of_a_0d_value_raises():
     with pytest.raises(TypeError, match=r"len\(\) of a 0-d Value; expected at least one "
                                         r"dimension"):
         len(tc.Value(1.0))
+
+
+def test_numpy_cannot_make_an_array_of_a_value_that_requires_grad():
+    w = tc.Value([1.0, 2.0])
+    first, second = (w * w).sum(), (3 * w).sum()
+    for cut in (lambda: np.mean([first, second]), lambda: np.array([first, second]),
+                lambda: np.asarray(w)):
+        with pytest.raises(TypeError, match=r"numpy asked for the array of a Value that requires "
+                                            r"grad .* use tc\.ops\.stack\(\[a, b\]\) \(then "
+                                            r"\.mean\(\)\); for a constant pass x\.data"):
+            cut()
+    with pytest.raises(TypeError, match="numpy asked for the array"):
+        np.zeros(3)[:2] = w
+    loss = tc.ops.stack([first, second]).mean()        # the fix the message gives
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.5, 3.5])
+    assert np.mean([first.detach(), second.data]) == 7.0
+    with tc.no_grad():
+        assert np.mean([first, second]) == 7.0
+    np.testing.assert_array_equal(np.asarray(tc.Value([1.0, 2.0], requires_grad=False)), [1, 2])
+
+
+def test_integer_data_that_was_made_to_require_grad_is_refused_at_backward():
+    x = tc.Value(np.array([1, 2]))
+    assert not x.requires_grad
+    x.requires_grad = True                      # by hand: its gradient would be cut to ints
+    with pytest.raises(TypeError, match=r"Mul: input 0 has dtype int64 but requires grad; "
+                                        r"expected floating-point data.* "
+                                        r"tc\.Value\(x\.data\.astype\(np\.float64\)\)"):
+        (x * 0.5).sum().backward()
+    fixed = tc.Value(x.data.astype(np.float64))
+    (fixed * 0.5).sum().backward()
+    np.testing.assert_array_equal(fixed.grad, [0.5, 0.5])
+
+
+def test_a_graph_can_be_copied_and_pickled():
+    import copy
+    import pickle
+    x = tc.Value([1.0, 2.0])
+    y = x * 2                                   # an op with no keyword params
+    for copied in (copy.deepcopy(y), pickle.loads(pickle.dumps(y))):
+        np.testing.assert_array_equal(copied.data, [2.0, 4.0])
+        copied.sum().backward()
+        np.testing.assert_array_equal(copied.parents[0].grad, [2.0, 2.0])
+    assert x.grad is None                       # the copies have leaves of their own
+
+
+def test_a_forward_that_returns_several_arrays_is_refused():
+    class Cached(tc.Function):
+        def forward(self, x):
+            return x * 2, (x,)                  # the habit of returning a cache
+
+        def backward(self, grad):
+            return 2 * grad
+
+    with pytest.raises(TypeError, match=r"Cached\.forward returned a tuple of 2; expected one "
+                                        r"numpy array: .*self\.saved\(\)"):
+        Cached.apply(tc.Value([1.0, 2.0, 3.0]))
+
+
+def test_no_grad_decorates_without_parentheses_too():
+    @tc.no_grad
+    def doubled(v):
+        return v * 2, is_grad_enabled()
+
+    out, enabled = doubled(tc.Value(1.0))
+    assert not out.requires_grad and not enabled and is_grad_enabled()
+    assert doubled.__name__ == "doubled"
+
+
+def test_in_tests_the_elements():
+    x = tc.Value([1.0, 2.0])
+    assert 2.0 in x and 1 in x and 3.0 not in x and tc.Value(2.0) in x
+
+
+def test_repr_with_a_grad_set_to_a_number_and_of_integers():
+    v = tc.Value(2.0)
+    v.grad = 0                                  # micrograd's zero_grad
+    assert repr(v) == "Value(data=2, grad=0)"
+    assert repr(tc.Value(np.array(12345678))) == \
+        "Value(data=12345678, dtype=int64, requires_grad=False)"
+    assert repr(tc.Value(np.array(True))) == "Value(data=True, dtype=bool, requires_grad=False)"

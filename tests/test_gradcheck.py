@@ -436,3 +436,17 @@ def test_gradgradcheck_bad_usage_raises():
         tc.gradgradcheck(lambda k: k * 2, [np.array([1, 2])])
     with pytest.raises(TypeError, match=r"gradgradcheck: fn returned ndarray; expected a Value"):
         tc.gradgradcheck(lambda v: v.data * 2, [np.ones(2)])
+
+
+def test_a_lone_array_value_or_number_is_one_input():
+    calls = []
+
+    def traced(x):
+        calls.append(x.shape)
+        return x.tanh()
+
+    assert tc.gradcheck(traced, np.ones((3, 4)))
+    assert set(calls) == {(3, 4)}                   # the whole array, not its rows
+    assert tc.gradcheck(lambda x: x * x, tc.Value(np.ones((1, 4))))
+    assert tc.gradcheck(lambda x: x * x, 2.0)
+    assert tc.gradgradcheck(lambda x: x.tanh(), np.ones((2, 2)))

@@ -245,3 +245,10 @@ def test_np_astype_keeps_the_graph_and_casts_the_gradient_back(rng):
     (y * 2).sum().backward()
     assert x.grad.dtype == np.float64
     np.testing.assert_array_equal(x.grad, np.full(3, 2.0))
+
+
+def test_np_transpose_takes_its_axes_as_an_array(rng):
+    x = tc.Value(rng.standard_normal((2, 3, 4)))
+    np.testing.assert_array_equal(np.transpose(x, np.array([2, 0, 1])).data,
+                                  np.transpose(x.data, (2, 0, 1)))
+    assert np.transpose(x).shape == (4, 3, 2)

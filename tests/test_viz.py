@@ -598,3 +598,15 @@ def test_render_graph_example_without_dot_writes_dot_text(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "apt-get install graphviz" in result.stderr and result.stderr.count("warning") == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cnn_step.gv", "neuron.gv"]
+
+
+def test_a_grad_set_to_a_number_and_a_name_that_is_not_text_are_drawn():
+    v, w = tc.Value(2.0), tc.Value([1.0, 2.0], name=5)
+    v.grad, w.grad = 0, 0                                   # micrograd's zero_grad
+    source = draw_graph(v * w).source
+    assert "grad 0" in source and "5 | (2,) float64" in source
+
+
+def test_render_to_takes_one_format_as_text(tmp_path):
+    (written,) = render_to(draw_graph(tc.Value(1.0) * 2), tmp_path / "g", formats="gv")
+    assert written.name == "g.gv" and written.read_text().startswith("digraph")

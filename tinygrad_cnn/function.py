@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import types
 from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
@@ -14,7 +13,26 @@ import numpy as np
 _grad_enabled = True
 _module_scope: list[str] = []
 _profiler = None          # the active tinygrad_cnn.profiler.profile, set only by it; None: off
-_NO_PARAMS: Mapping = types.MappingProxyType({})   # read-only, so every op can share it
+
+
+class _NoParams(Mapping):
+    """The params of every op applied without keyword params: one shared, read-only, empty
+    mapping (a million ops, no dicts), which copy and pickle keep as that one object."""
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __reduce__(self) -> str:
+        return "_NO_PARAMS"             # the module's global of that name
+
+
+_NO_PARAMS = _NoParams()
 
 
 def is_grad_enabled() -> bool:
@@ -25,10 +43,16 @@ def is_grad_enabled() -> bool:
 class no_grad:
     """Build no graph inside the block or the decorated function: results never require grad.
 
-    `with tc.no_grad(): ...` or `@tc.no_grad()` above a function; the previous mode comes
-    back on exit, also when the block raises. The mode belongs to the whole process: while
-    one thread is inside no_grad, ops that other threads run record no graph either.
+    `with tc.no_grad(): ...` or `@tc.no_grad()` (or `@tc.no_grad`, as PyTorch allows) above a
+    function; the previous mode comes back on exit, also when the block raises. The mode
+    belongs to the whole process: while one thread is inside no_grad, ops that other threads
+    run record no graph either.
     """
+
+    def __new__(cls, func: Callable | None = None):
+        if func is not None:            # @tc.no_grad without parentheses: decorate func
+            return cls()(func)
+        return super().__new__(cls)
 
     def __init__(self) -> None:
         self._previous: list[bool] = []   # a stack, so one instance may be entered re-entrantly
@@ -219,6 +243,11 @@ def _forward_result(fn: Function, data) -> np.ndarray:
     if isinstance(data, Value):
         raise TypeError(f"{fn.name}.forward returned a Value; expected a numpy array: forward "
                         f"receives and returns plain arrays (use .data inside forward)")
+    if isinstance(data, (tuple, list)):     # np.asarray would stack them into one array
+        raise TypeError(f"{fn.name}.forward returned a {type(data).__name__} of "
+                        f"{len(data)}; expected one numpy array: an op has one output (no cache "
+                        f"to return: backward gets forward's inputs and output from "
+                        f"self.saved(); for several outputs write one op per output)")
     array = np.asarray(data)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{fn.name}.forward returned {type(data).__name__} of dtype "
@@ -587,6 +616,12 @@ def _converted_grad(fn: Function, i: int, g, dtype: np.dtype, create_graph: bool
             f"{fn.name}.backward returned a Value for input {i}; expected a numpy array: in an "
             f"ordinary backward, grad and self.saved() are arrays (a Value kept from forward on "
             f"self would cause this)")
+    if dtype.kind != "f":               # its gradient would be cut to integers
+        raise TypeError(
+            f"{fn.name}: input {i} has dtype {dtype} but requires grad; expected floating-point "
+            f"data, as only floats hold a gradient (requires_grad was set by hand, or .data "
+            f"replaced by integers); make it a float Value, e.g. tc.Value(x.data.astype("
+            f"np.float64))")
     return np.asarray(g, dtype=dtype)
 
 

@@ -22,8 +22,10 @@ def gradcheck(fn: Callable[..., Value], inputs: Sequence, eps: float = 1e-6, ato
               rtol: float = 1e-3, fast: bool = False, directions: int = 8, seed: int = 0) -> bool:
     """Check `fn`'s gradients with central differences: returns True or raises GradcheckError.
 
-    The output is projected onto a random upstream gradient u, f(inputs) = sum(u * fn(inputs)),
-    so a backward that drops, flips or mis-shapes `grad` cannot pass by luck. Every floating
+    `inputs` is a list or tuple of fn's arguments (a lone array, Value or number is one
+    argument). The output is projected onto a random upstream gradient u, f(inputs) =
+    sum(u * fn(inputs)), so a backward that drops, flips or mis-shapes `grad` cannot pass by
+    luck. Every floating
     input (array, Python float, list of floats, or Value with requires_grad=True) is checked,
     as a fresh float64 copy; floating Values with requires_grad=False become float64
     constants; anything else (integer arrays, Python ints, None) reaches fn unchanged.
@@ -208,7 +210,10 @@ def _check_settings(caller, eps, atol, rtol, directions) -> None:
 
 
 def _checked_inputs(caller, inputs) -> tuple[list, list[int]]:
-    """The inputs as gradcheck passes them to fn, and the indices of those that are checked."""
+    """The inputs as gradcheck passes them to fn, and the indices of those that are checked; a
+    lone array, Value or number is one input, as PyTorch takes a lone tensor (not its rows)."""
+    if isinstance(inputs, (np.ndarray, Value, float, int)):
+        inputs = [inputs]
     values = [_as_float64_input(x) for x in inputs]
     checked = [i for i, v in enumerate(values) if isinstance(v, Value) and v.requires_grad]
     if not checked:

@@ -76,7 +76,7 @@ FUNCTIONS = {
     np.trace: lambda a, offset=0, axis1=0, axis2=1: ops.trace(a, offset, axis1, axis2),
     np.reshape: lambda a, shape: ops.reshape(a, shape),
     np.ravel: lambda a: ops.reshape(a, -1),
-    np.transpose: lambda a, axes=None: ops.transpose(a, *(axes or ())),
+    np.transpose: lambda a, axes=None: ops.transpose(a, *(() if axes is None else axes)),
     np.squeeze: lambda a, axis=None: ops.squeeze(a, axis),
     np.expand_dims: lambda a, axis: ops.expand_dims(a, axis),
     np.swapaxes: lambda a, axis1, axis2: ops.swapaxes(a, axis1, axis2),

@@ -82,9 +82,10 @@ class Value:
     def __repr__(self) -> str:
         parts = [repr(self.name)] if self.name else []
         if self.data.ndim == 0:
-            parts.append(f"data={self.data.item():.6g}")
-            if self.requires_grad:
-                parts.append("grad=None" if self.grad is None else f"grad={self.grad.item():.6g}")
+            parts.append(f"data={_number(self.data)}")
+            if self.requires_grad:      # np.asarray: a .grad set by hand may be a number
+                parts.append("grad=None" if self.grad is None
+                             else f"grad={_number(np.asarray(self.grad))}")
             if self.dtype != np.float64:
                 parts.append(f"dtype={self.dtype}")
         else:                          # the data as numpy prints it, abbreviated when large
@@ -122,9 +123,24 @@ class Value:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
+    def __contains__(self, item) -> bool:
+        """`item in x`: whether some element equals item, as numpy's and PyTorch's `in` (which
+        would otherwise test the elements against item by ==, identity for a Value)."""
+        return bool((self.data == data_of(item)).any())
+
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(value) is value.data (converted when a dtype is asked for); np.array(value)
-        is a copy, as numpy's copy= asks."""
+        is a copy, as numpy's copy= asks. Refused for a Value that requires grad (outside
+        no_grad), as PyTorch refuses it: numpy asks for the array of a Value that it does not
+        hand to __array_function__ -- one inside a list, np.mean([loss1, loss2]), or one written
+        into an array, a[0] = loss -- and the array made would silently drop its gradient."""
+        if self.requires_grad and function.is_grad_enabled():
+            raise TypeError(
+                f"numpy asked for the array of a Value that requires grad (shape {self.shape}), "
+                f"which would cut it from the graph and silently lose its gradient (numpy does "
+                f"so for Values inside a list, np.mean([a, b]), or written into an array, "
+                f"arr[i] = x); to join Values in the graph use tc.ops.stack([a, b]) (then "
+                f".mean()); for a constant pass x.data or x.detach()")
         return array_protocol("Value", self.data, dtype, copy)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -266,6 +282,12 @@ def data_of(x):
 def as_value(x) -> Value:
     """x as a Value: a Value itself, anything else (an array, a number) a constant."""
     return x if isinstance(x, Value) else Value(np.asarray(x), requires_grad=False)
+
+
+def _number(x: np.ndarray) -> str:
+    """A one-element array's number as repr shows it: 6 significant digits for a float, the
+    exact value otherwise (12345678, True)."""
+    return f"{x.item():.6g}" if x.dtype.kind == "f" else str(x.item())
 
 
 def array_protocol(holder: str, data: np.ndarray, dtype, copy) -> np.ndarray:

@@ -114,7 +114,7 @@ def render_to(digraph: graphviz.Digraph, path: str | Path,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for fmt in formats:
+    for fmt in [formats] if isinstance(formats, str) else formats:     # "svg": one format
         out = path.with_name(f"{path.name}.{fmt}")
         if fmt == "gv":
             out.write_text(digraph.source)
@@ -328,16 +328,16 @@ def _value_label(v: Value, names: dict[int, str], vertical: bool) -> str:
     fields = []
     name = names.get(id(v), v.name)
     if name:
-        fields.append(_escape_record(name))
+        fields.append(_escape_record(str(name)))
     fields.append(f"{_shape(v)} {v.dtype}")
     if v.ndim == 0:
         fields.append(f"data {_scalar(v.data)}")
         if v.requires_grad or v.grad is not None:
-            fields.append("grad None" if v.grad is None else f"grad {_scalar(v.grad)}")
+            fields.append("grad None" if v.grad is None else f"grad {_scalar(np.asarray(v.grad))}")
     else:
         fields.append(_summary(v.data))
-        if v.grad is not None:
-            fields.append(f"grad {_summary(v.grad)}")
+        if v.grad is not None:          # np.asarray: a .grad set by hand may be a number
+            fields.append(f"grad {_summary(np.asarray(v.grad))}")
     label = " | ".join(fields)
     # a record stacks its fields across the rank direction; braces turn them to stack along it
     return "{ " + label + " }" if vertical else label

@@ -18,7 +18,7 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.ops.shape import unbroadcast  # noqa: F401  (re-exported: custom ops use it)
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, data_of
 
 
 class Add(Function):
@@ -248,7 +248,7 @@ class Arctan2(Function):
     def backward(self, grad):
         y, x, _ = self.saved()
         r2 = x * x + y * y
-        origin = np.asarray(r2) == 0                       # a bool mask: a constant
+        origin = data_of(r2) == 0                       # a bool mask: a constant
         per_r2 = Where.run(origin, 0, grad / Where.run(origin, 1, r2))
         dy = unbroadcast(per_r2 * x, y.shape) if self.needs_input_grad[0] else None
         dx = unbroadcast(-per_r2 * y, x.shape) if self.needs_input_grad[1] else None
@@ -708,8 +708,8 @@ def _gelu_tanh_dv(x):
 def _constant_outside(mask, slope):
     """slope where mask holds, and elsewhere slope's numbers as a constant: at a kink PyTorch
     takes the first derivative from one side, but its second derivative there is 0, and so is
-    this rule's (slope is an array, or a Value under create_graph; np.asarray gives its data)."""
-    return Where.run(mask, slope, np.asarray(slope))
+    this rule's (slope is an array, or a Value under create_graph; data_of gives its data)."""
+    return Where.run(mask, slope, data_of(slope))
 
 
 def prelu_slope_shape(ndim: int, size: int) -> tuple[int, ...]:

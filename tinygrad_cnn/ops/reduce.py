@@ -112,7 +112,7 @@ class Std(Reduction):
         x, out = self.saved()
         centered = x - x.mean(axis=self.axes, keepdims=True)
         out = out.reshape(self.kept_shape)
-        zero = np.asarray(out) == 0                          # a bool mask: a constant
+        zero = data_of(out) == 0                          # a bool mask: a constant
         per_std = grad.reshape(self.kept_shape) / (Where.run(zero, 1, out) * self.dof)
         return Where.run(zero, 0, per_std) * centered
 
@@ -167,7 +167,7 @@ class CumProd(Function):
     def backward(self, grad):
         x, out = self.saved()
         x = x.reshape(out.shape)                     # as numpy flattened it, had it
-        if not (np.asarray(x) == 0).any():
+        if not (data_of(x) == 0).any():
             reverse = (slice(None),) * self.axis + (slice(None, None, -1),)
             dx = CumSum.run((grad * out)[reverse], axis=self.axis)[reverse] / x
         elif isinstance(x, Value):
@@ -435,7 +435,7 @@ class Norm(Reduction):
     # p < 1: 0 where x_i = 0 (not 0 * inf); p = 0: no gradient (a count)
     def backward(self, grad):
         x, out = self.saved()
-        p, data = self.params["ord"], np.asarray(x)
+        p, data = self.params["ord"], data_of(x)
         if p == 0:
             return (None,)
         g, n = grad.reshape(self.kept_shape), out.reshape(self.kept_shape)
@@ -444,14 +444,14 @@ class Norm(Reduction):
             return g * sign
         if math.isinf(p):           # the extreme |x| share the gradient, as PyTorch's amax
             a = np.abs(data)
-            picked = (a == np.asarray(n)) | np.isnan(a)
+            picked = (a == data_of(n)) | np.isnan(a)
             share = sign * picked / picked.sum(axis=self.axes, keepdims=True)
             return g * share.astype(data.dtype, copy=False)
         if p < 1:                   # |x_i|^(p-1) is infinite at x_i = 0: the gradient is 0 there
             at_zero = data == 0
             scaled = sign * Where.run(at_zero, 0, Abs.run(Where.run(at_zero, 1, x)) ** (p - 1))
             return scaled * g * n ** (1 - p)
-        zero = np.asarray(n) == 0                           # ||x|| = 0: the gradient is 0
+        zero = data_of(n) == 0                           # ||x|| = 0: the gradient is 0
         per_norm = Where.run(zero, 0, g / Where.run(zero, 1, n) ** (p - 1))
         if p == 2:
             return per_norm * x
