@@ -1,9 +1,9 @@
 """rms_norm and nn.RMSNorm, local_response_norm and nn.LocalResponseNorm, nn.CosineSimilarity and
-nn.PairwiseDistance, nn.InstanceNorm3d, dropout3d and nn.Dropout3d, and the 3-d padding layers:
-forwards against numpy formulas written here, gradcheck and gradgradcheck in float64 through
-random upstream gradients over several shapes and settings, float32 kept float32, PyTorch's
-default eps, reprs, parameters and state-dict names, masks and warnings, and every error with
-its message."""
+nn.PairwiseDistance, nn.InstanceNorm3d, dropout3d and nn.Dropout3d (and the channel dropouts
+with p=1), and the 3-d padding layers: forwards against numpy formulas written here, gradcheck
+and gradgradcheck in float64 through random upstream gradients over several shapes and
+settings, float32 kept float32, PyTorch's default eps, reprs, parameters and state-dict names,
+masks and warnings, and every error with its message."""
 
 import warnings
 
@@ -429,12 +429,30 @@ def test_dropout3d_reads_other_ranks_as_one_example_with_a_warning(rng):
     assert repr(nn.Dropout3d(0.25)) == "Dropout3d(p=0.25, inplace=False)"
 
 
+@pytest.mark.parametrize("layer, shape", [(nn.Dropout1d, (2, 3, 4)), (nn.Dropout1d, (3, 4)),
+                                          (nn.Dropout2d, (2, 3, 2, 2)),
+                                          (nn.Dropout3d, (2, 3, 2, 2, 2)),
+                                          (nn.Dropout3d, (3, 2, 2, 2))])
+def test_channel_dropout_with_p_one_zeroes_every_channel(rng, layer, shape):
+    """p=1, as PyTorch's: every channel zeroed (x * 0), a zero gradient, and the identity in
+    evaluation."""
+    x = tc.Value(rng.standard_normal(shape))
+    out = layer(1.0)(x)
+    np.testing.assert_array_equal(out.data, np.zeros(shape))
+    out.backward(rng.standard_normal(shape))
+    np.testing.assert_array_equal(x.grad, np.zeros(shape))
+    assert layer(p=1.0).eval()(x) is x
+    assert repr(layer(1.0)) == f"{layer.__name__}(p=1.0, inplace=False)"
+    assert tc.gradcheck(lambda x: layer(1.0)(x) + x, [x.data])
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: ops.dropout3d(np.float64(1.0)), ValueError,
      r"dropout3d: input has shape \(\), a single number; expected a 5-D input \(N, C, D, H, W\) "
      r"or a 4-D one \(C, D, H, W\)"),
-    (lambda: ops.dropout3d(np.ones((2, 3, 2, 2)), p=1.0), ValueError,
-     r"dropout3d: p is 1.0; expected a probability in \[0, 1\) \(the chance that a channel"),
+    (lambda: ops.dropout3d(np.ones((2, 3, 2, 2)), p=1.25), ValueError,
+     r"dropout3d: p is 1.25; expected a probability in \[0, 1\] \(the chance that a channel "
+     r"is zeroed\), as PyTorch's"),
     (lambda: ops.dropout3d(np.ones((2, 3, 2, 2)), training="yes"), TypeError,
      r"dropout3d: training is str 'yes'; expected True or False"),
     (lambda: nn.Dropout3d(1.5), ValueError, r"Dropout3d: p is 1.5; expected a probability"),

@@ -1159,14 +1159,15 @@ class Identity(Module):
 
 class Dropout(Module):
     """In training mode, zero each element with probability p and scale the others by
-    1 / (1 - p); in evaluation mode (`eval()`), the identity. Any shape.
+    1 / (1 - p) (p=1 zeroes all, as PyTorch's); in evaluation mode (`eval()`), the identity. Any
+    shape.
 
     The mask is drawn from the default generator that `tc.manual_seed` sets.
     """
 
     def __init__(self, p: float = 0.5):
         _check_probability("Dropout", "p", p, "(the chance that an element is zeroed), e.g. "
-                                              "Dropout(0.5)")
+                                              "Dropout(0.5)", allow_one=True)
         self.p = float(p)
 
     def forward(self, x):
@@ -1186,7 +1187,7 @@ class _ChannelDropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         layer = type(self).__name__
         _check_probability(layer, "p", p, f"(the chance that a channel is zeroed), e.g. "
-                                          f"{layer}(0.5)")
+                                          f"{layer}(0.5)", allow_one=True)
         if not isinstance(inplace, (bool, np.bool_)):
             raise TypeError(f"{layer}: inplace is {type(inplace).__name__} {inplace!r:.40}; "
                             f"expected False")
@@ -1332,10 +1333,14 @@ def _check_channel_groups(layer: str, in_channels, out_channels, groups) -> None
                          f"{', '.join(map(str, groups_dividing(in_channels, out_channels)))}")
 
 
-def _check_probability(layer: str, name: str, p, meaning: str) -> None:
-    """Raise unless p is a real number in [0, 1); `meaning` follows the expectation."""
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"{layer}: {name} is {p!r}; expected a probability in [0, 1) {meaning}")
+def _check_probability(layer: str, name: str, p, meaning: str, allow_one: bool = False) -> None:
+    """Raise unless p is a real number in [0, 1), or [0, 1] with allow_one; `meaning` follows
+    the expectation."""
+    interval = "[0, 1]" if allow_one else "[0, 1)"
+    if (isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p <= 1
+            or (p == 1 and not allow_one)):
+        raise ValueError(f"{layer}: {name} is {p!r}; expected a probability in {interval} "
+                         f"{meaning}")
 
 
 def _check_positive_int(layer: str, name: str, value, allow_zero: bool = False) -> None:
