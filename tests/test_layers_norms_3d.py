@@ -1,9 +1,10 @@
 """rms_norm and nn.RMSNorm, local_response_norm and nn.LocalResponseNorm, nn.CosineSimilarity and
-nn.PairwiseDistance, nn.InstanceNorm3d, dropout3d and nn.Dropout3d (and the channel dropouts
-with p=1), and the 3-d padding layers: forwards against numpy formulas written here, gradcheck
-and gradgradcheck in float64 through random upstream gradients over several shapes and
-settings, float32 kept float32, PyTorch's default eps, reprs, parameters and state-dict names,
-masks and warnings, and every error with its message."""
+nn.PairwiseDistance, nn.InstanceNorm3d (momentum=None too), nn.BatchNorm3d without running
+statistics, dropout3d and nn.Dropout3d (and the channel dropouts with p=1), and the 3-d padding
+layers: forwards against numpy formulas written here, gradcheck and gradgradcheck in float64 through
+random upstream gradients over several shapes and settings, float32 kept float32, PyTorch's
+default eps, reprs, parameters and state-dict names, masks and warnings, and every error with
+its message."""
 
 import warnings
 
@@ -362,6 +363,29 @@ def test_instance_norm3d_gradcheck_and_gradgradcheck(rng):
     assert tc.gradcheck(fn, [x, w, b]) and tc.gradgradcheck(fn, [x, w, b])
     unbatched = nn.InstanceNorm3d(2)
     assert tc.gradcheck(unbatched, [x[0]]) and tc.gradgradcheck(unbatched, [x[0]])
+
+
+def test_instance_norm3d_momentum_none_leaves_the_running_statistics(rng):
+    """As PyTorch's instance norm: momentum=None passes momentum 0, so training normalises each
+    instance and leaves the running statistics (and num_batches_tracked) as they were."""
+    norm = nn.InstanceNorm3d(2, momentum=None, track_running_stats=True)
+    x = rng.standard_normal((2, 2, 2, 3, 2)) * 3 + 2
+    np.testing.assert_allclose(norm(x).data, instance_norm_reference(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(norm.running_mean.data, np.zeros(2))
+    np.testing.assert_array_equal(norm.running_var.data, np.ones(2))
+    assert norm.num_batches_tracked.data == 0
+    assert repr(norm) == ("InstanceNorm3d(2, eps=1e-05, momentum=None, affine=False, bias=False, "
+                          "track_running_stats=True)")
+
+
+def test_batch_norm3d_without_running_stats_uses_the_batch_in_evaluation(rng):
+    norm = nn.BatchNorm3d(3, track_running_stats=False, affine=False).eval()
+    assert norm.state_dict() == {} and norm.running_mean is None
+    x = rng.standard_normal((2, 3, 2, 2, 3)) * 2 - 1
+    mean = x.mean(axis=(0, 2, 3, 4), keepdims=True)
+    var = x.var(axis=(0, 2, 3, 4), keepdims=True)
+    np.testing.assert_allclose(norm(x).data, (x - mean) / np.sqrt(var + 1e-5), rtol=1e-12,
+                               atol=1e-12)
 
 
 def test_instance_norm3d_repr_and_errors():
