@@ -1,7 +1,9 @@
 """Tests of tc.ops.batch_norm and nn.BatchNorm1d/2d: forward against numpy formulas written out
-here, the running statistics (PyTorch's rule, unbiased variance), evaluation mode, gradients
-of first and second order, buffers in the state dict, errors. (PyTorch comparisons:
-tests/torch_oracle/test_layers.py.)"""
+here, the running statistics (PyTorch's rule, unbiased variance; momentum=None's cumulative
+average), evaluation mode, track_running_stats=False and running statistics set to None (the
+batch's statistics in evaluation too), gradients of first and second order, buffers in the
+state dict, errors. (PyTorch comparisons: tests/torch_oracle/test_layers.py and
+tests/torch_oracle/test_batch_norm_settings_torch.py.)"""
 
 import numpy as np
 import pytest
@@ -150,8 +152,10 @@ def test_module_parameters_buffers_and_state_dict():
     assert layer.num_batches_tracked.dtype == np.int64 and layer.num_batches_tracked.shape == ()
     plain = nn.BatchNorm1d(4, affine=False)
     assert list(plain.parameters()) == [] and len(list(plain.buffers())) == 3
-    assert repr(layer) == "BatchNorm2d(4, eps=1e-05, momentum=0.1)"
-    assert repr(plain) == "BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=False)"
+    assert repr(layer) == ("BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+                           "track_running_stats=True)")                    # PyTorch's repr
+    assert repr(plain) == ("BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=False, bias=False, "
+                           "track_running_stats=True)")
 
 
 def test_module_state_dict_round_trips_through_save(rng, tmp_path):
@@ -239,3 +243,141 @@ def test_an_empty_batch_in_training_names_its_count(rng):
     with pytest.raises(ValueError, match=r"batch_norm: input \(1, 3, 1\) has 1 value per "
                                          r"channel; expected more than 1 in training"):
         ops.batch_norm(np.zeros((1, 3, 1)), training=True)
+
+
+# ---------------------------------------------------------------- PyTorch's settings
+
+
+@pytest.mark.parametrize("settings, keys", [
+    ({}, ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]),
+    ({"track_running_stats": False}, ["weight", "bias"]),
+    ({"affine": False, "track_running_stats": False}, []),
+    ({"bias": False}, ["weight", "running_mean", "running_var", "num_batches_tracked"]),
+    ({"affine": False}, ["running_mean", "running_var", "num_batches_tracked"]),
+])
+def test_state_dict_keys_follow_the_settings(settings, keys):
+    """As PyTorch's: parameters before buffers; no running statistics without tracking."""
+    layer = nn.BatchNorm2d(3, **settings)
+    assert list(layer.state_dict()) == keys
+    assert [name for name, _ in layer.named_parameters()] == [k for k in keys
+                                                              if k in ("weight", "bias")]
+
+
+@pytest.mark.parametrize("make, shape", [(nn.BatchNorm1d, (6, 3)), (nn.BatchNorm1d, (4, 3, 5)),
+                                         (nn.BatchNorm2d, (4, 3, 2, 5)),
+                                         (nn.BatchNorm3d, (2, 3, 2, 3, 2))])
+def test_without_running_stats_both_modes_use_the_batch(rng, make, shape):
+    layer = make(3, track_running_stats=False).double()
+    assert layer.running_mean is None and layer.running_var is None
+    assert layer.num_batches_tracked is None and list(layer.buffers()) == []
+    layer.weight.data[:] = rng.uniform(0.5, 2, 3)
+    layer.bias.data[:] = rng.standard_normal(3)
+    x = rng.standard_normal(shape) * 2 + 1
+    expected = oracle(x, *channel_stats(x), layer.weight.data, layer.bias.data, 1e-5)
+    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)
+    layer.eval()
+    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)
+    assert layer.num_batches_tracked is None
+    assert repr(layer).endswith("affine=True, bias=True, track_running_stats=False)")
+
+
+def test_evaluation_without_running_stats_is_gradient_checked(rng):
+    """In evaluation the batch's statistics are functions of x, as in training."""
+    layer = nn.BatchNorm2d(3, track_running_stats=False).double().eval()
+    layer.weight.data[:] = rng.uniform(0.5, 2, 3)
+    for shape in [(2, 3, 2, 3), (5, 3, 1, 1), (1, 3, 3, 2)]:
+        x = rng.standard_normal(shape)
+        assert tc.gradcheck(layer, [x])
+        assert gradgradcheck(layer, [x])
+
+
+def test_running_stats_set_to_none_give_batch_statistics_in_evaluation(rng):
+    """PyTorch's rule: with both running statistics None, evaluation uses the batch's, and
+    training still counts its batches in num_batches_tracked."""
+    layer = nn.BatchNorm1d(3).double()
+    layer.running_mean = layer.running_var = None
+    assert list(layer.state_dict()) == ["weight", "bias", "num_batches_tracked"]
+    x = rng.standard_normal((5, 3)) * 3 - 1
+    expected = oracle(x, *channel_stats(x), np.ones(3), np.zeros(3), 1e-5)
+    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)
+    assert layer.num_batches_tracked.data == 1
+    layer.eval()
+    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)
+    assert layer.num_batches_tracked.data == 1
+
+
+def test_momentum_none_keeps_the_plain_average_of_every_batch(rng):
+    """momentum=None: the running statistics are the mean over the batches seen of each
+    batch's mean and unbiased variance (PyTorch's cumulative moving average)."""
+    layer = nn.BatchNorm2d(3, momentum=None).double()
+    means, variances = [], []
+    for k in range(1, 5):
+        x = rng.standard_normal((4, 3, 2, 2)) * k + k
+        layer(x)
+        mean, var = channel_stats(x)
+        means.append(mean)
+        variances.append(var * 16 / 15)                   # unbiased: M = 16 per channel
+        np.testing.assert_allclose(layer.running_mean.data, np.mean(means, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(layer.running_var.data, np.mean(variances, axis=0),
+                                   rtol=1e-12)
+        assert layer.num_batches_tracked.data == k
+    assert repr(layer).startswith("BatchNorm2d(3, eps=1e-05, momentum=None, affine=True")
+    restored = nn.BatchNorm2d(3, momentum=None).double()  # the count comes with the state dict
+    restored.load_state_dict(layer.state_dict())
+    x = rng.standard_normal((4, 3, 2, 2))
+    layer(x), restored(x)
+    np.testing.assert_array_equal(restored.running_var.data, layer.running_var.data)
+
+
+def test_momentum_none_without_a_batch_counter_leaves_the_running_stats(rng):
+    """As PyTorch's: with num_batches_tracked set to None there is no count to average by, and
+    momentum=None then moves nothing (momentum 0)."""
+    layer = nn.BatchNorm1d(2, momentum=None)
+    layer.num_batches_tracked = None
+    layer(rng.standard_normal((4, 2)) + 5)
+    np.testing.assert_array_equal(layer.running_mean.data, np.zeros(2))
+    np.testing.assert_array_equal(layer.running_var.data, np.ones(2))
+
+
+def test_settings_errors(rng):
+    with pytest.raises(ValueError, match=r"BatchNorm1d: momentum is -0.5; expected a number in "
+                                         r"\[0, 1\] such as 0.1 \(the weight of each batch in "
+                                         r"the running statistics\), or None"):
+        nn.BatchNorm1d(2, momentum=-0.5)
+    with pytest.raises(TypeError, match=r"BatchNorm2d: track_running_stats is str 'no'; "
+                                        r"expected True or False"):
+        nn.BatchNorm2d(2, track_running_stats="no")
+    with pytest.raises(TypeError, match=r"BatchNorm3d: bias is int 0; expected True or False"):
+        nn.BatchNorm3d(2, bias=0)
+    layer = nn.BatchNorm1d(3)
+    layer.running_mean = None
+    x = rng.standard_normal((4, 3))
+    with pytest.raises(ValueError, match=r"BatchNorm1d: running_mean is None but running_var is "
+                                         r"not; expected both running statistics or neither "
+                                         r"\(then the layer normalises with the batch's own, in "
+                                         r"evaluation too\); set running_var to None as well, "
+                                         r"or give running_mean a Buffer of 3 values"):
+        layer(x)
+    assert layer.num_batches_tracked.data == 0
+    with pytest.raises(ValueError, match=r"BatchNorm1d: running_mean is None but running_var"):
+        layer.eval()(x)
+    layer.running_mean = np.zeros(3)
+    with pytest.raises(TypeError, match=r"BatchNorm1d: running_mean is ndarray; expected an "
+                                        r"nn.Buffer \(saved in state_dict\(\)\) or None"):
+        layer(x)
+    with pytest.raises(ValueError, match=r"batch_norm: running_var is None but the other "
+                                         r"running statistic is not; expected both \(updated in "
+                                         r"training\) or neither, as PyTorch's"):
+        ops.batch_norm(x, np.zeros(3), None, training=True)
+
+
+def test_without_tracking_assigned_buffers_are_read_in_evaluation_only(rng):
+    """PyTorch's rule for a layer built with track_running_stats=False that is given buffers
+    later: training leaves them alone, evaluation normalises with them."""
+    layer = nn.BatchNorm1d(2, track_running_stats=False)
+    layer.running_mean = nn.Buffer(np.zeros(2, dtype=np.float32))
+    layer.running_var = nn.Buffer(np.full(2, 4.0, dtype=np.float32))
+    layer(rng.standard_normal((5, 2)) + 3)
+    np.testing.assert_array_equal(layer.running_mean.data, np.zeros(2))
+    layer.eval()
+    np.testing.assert_allclose(layer(np.ones((2, 2))).data, np.full((2, 2), 0.5), rtol=1e-5)

@@ -1,6 +1,7 @@
 """Tests of tc.ops.dropout and nn.Dropout: the zeroed fraction and the 1/(1-p) scaling, the
-identity in evaluation, masks from the generator that tc.manual_seed sets, gradients of first
-and second order, errors. (PyTorch comparisons: tests/torch_oracle/test_layers.py.)"""
+identity in evaluation, p=1 (everything zeroed, no division by zero), masks from the generator
+that tc.manual_seed sets, gradients of first and second order, errors. (PyTorch comparisons:
+tests/torch_oracle/test_layers.py and tests/torch_oracle/test_dropout_p_one_torch.py.)"""
 
 import numpy as np
 import pytest
@@ -91,12 +92,12 @@ def test_module_follows_train_and_eval(rng):
 
 def test_errors():
     x = np.ones(3)
-    with pytest.raises(ValueError, match=r"dropout: p is 1; expected a probability in \[0, 1\) "
-                                         r"\(the chance that an element is zeroed; p=1 would "
-                                         r"zero everything\)"):
-        ops.dropout(x, 1)
+    with pytest.raises(ValueError, match=r"dropout: p is 1.01; expected a probability in "
+                                         r"\[0, 1\] \(the chance that an element is zeroed\), "
+                                         r"as PyTorch's; pass e.g. p=0.5"):
+        ops.dropout(x, 1.01)
     with pytest.raises(ValueError, match=r"dropout: p is -0.1; expected a probability in "
-                                         r"\[0, 1\)"):
+                                         r"\[0, 1\]"):
         ops.dropout(x, -0.1)
     with pytest.raises(ValueError, match=r"dropout: p is 1.5"):
         ops.dropout(x, 1.5, training=False)                       # checked in eval too
@@ -105,8 +106,36 @@ def test_errors():
     with pytest.raises(TypeError, match=r"dropout: training is str 'yes'; expected True or "
                                         r"False"):
         ops.dropout(x, 0.5, training="yes")
-    with pytest.raises(ValueError, match=r"Dropout: p is 1.0; expected a probability in "
-                                         r"\[0, 1\)"):
-        nn.Dropout(1.0)
+    with pytest.raises(ValueError, match=r"Dropout: p is 1.5; expected a probability in "
+                                         r"\[0, 1\] \(the chance that an element is zeroed\)"):
+        nn.Dropout(1.5)
     with pytest.raises(ValueError, match=r"Dropout: p is True; expected a probability"):
         nn.Dropout(True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_p_one_zeroes_everything_as_x_times_zero(dtype):
+    """As PyTorch's: out = x * 0, so -0.0 for a negative element and NaN for an infinite one;
+    the gradient is 0; no mask is drawn from the generator."""
+    x = tc.Value(np.array([[1.5, -2.0, np.inf], [0.0, -0.5, 3.0]], dtype=dtype))
+    tc.manual_seed(4)
+    with np.errstate(invalid="ignore"):                   # inf * 0
+        out = nn.Dropout(p=1.0)(x)
+    expected = np.array([[0.0, -0.0, np.nan], [0.0, -0.0, 0.0]], dtype=dtype)
+    np.testing.assert_array_equal(out.data, expected)
+    finite = np.isfinite(expected)                         # a NaN's sign is the CPU's
+    np.testing.assert_array_equal(np.signbit(out.data[finite]), np.signbit(expected[finite]))
+    assert out.dtype == dtype
+    out.backward(np.random.default_rng(0).standard_normal((2, 3)))
+    np.testing.assert_array_equal(x.grad, np.zeros((2, 3)))
+    untouched = np.random.default_rng(4).random(3, dtype=np.float32)
+    np.testing.assert_array_equal(tc.random.default_generator().random(3, dtype=np.float32),
+                                  untouched)
+    assert repr(nn.Dropout(1.0)) == "Dropout(p=1.0)"
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 4, 2)])
+def test_p_one_gradcheck_and_gradgradcheck(rng, shape):
+    x = rng.standard_normal(shape)
+    assert tc.gradcheck(lambda x: ops.dropout(x, 1.0) + x, [x])
+    assert gradgradcheck(lambda x: ops.dropout(x, 1.0) * x, [x])

@@ -1,6 +1,7 @@
 """rms_norm and nn.RMSNorm, local_response_norm and nn.LocalResponseNorm, nn.CosineSimilarity and
-nn.PairwiseDistance, nn.InstanceNorm3d, dropout3d and nn.Dropout3d, and the 3-d padding layers:
-forwards against numpy formulas written here, gradcheck and gradgradcheck in float64 through
+nn.PairwiseDistance, nn.InstanceNorm3d (momentum=None too), nn.BatchNorm3d without running
+statistics, dropout3d and nn.Dropout3d (and the channel dropouts with p=1), and the 3-d padding
+layers: forwards against numpy formulas written here, gradcheck and gradgradcheck in float64 through
 random upstream gradients over several shapes and settings, float32 kept float32, PyTorch's
 default eps, reprs, parameters and state-dict names, masks and warnings, and every error with
 its message."""
@@ -364,6 +365,29 @@ def test_instance_norm3d_gradcheck_and_gradgradcheck(rng):
     assert tc.gradcheck(unbatched, [x[0]]) and tc.gradgradcheck(unbatched, [x[0]])
 
 
+def test_instance_norm3d_momentum_none_leaves_the_running_statistics(rng):
+    """As PyTorch's instance norm: momentum=None passes momentum 0, so training normalises each
+    instance and leaves the running statistics (and num_batches_tracked) as they were."""
+    norm = nn.InstanceNorm3d(2, momentum=None, track_running_stats=True)
+    x = rng.standard_normal((2, 2, 2, 3, 2)) * 3 + 2
+    np.testing.assert_allclose(norm(x).data, instance_norm_reference(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(norm.running_mean.data, np.zeros(2))
+    np.testing.assert_array_equal(norm.running_var.data, np.ones(2))
+    assert norm.num_batches_tracked.data == 0
+    assert repr(norm) == ("InstanceNorm3d(2, eps=1e-05, momentum=None, affine=False, bias=False, "
+                          "track_running_stats=True)")
+
+
+def test_batch_norm3d_without_running_stats_uses_the_batch_in_evaluation(rng):
+    norm = nn.BatchNorm3d(3, track_running_stats=False, affine=False).eval()
+    assert norm.state_dict() == {} and norm.running_mean is None
+    x = rng.standard_normal((2, 3, 2, 2, 3)) * 2 - 1
+    mean = x.mean(axis=(0, 2, 3, 4), keepdims=True)
+    var = x.var(axis=(0, 2, 3, 4), keepdims=True)
+    np.testing.assert_allclose(norm(x).data, (x - mean) / np.sqrt(var + 1e-5), rtol=1e-12,
+                               atol=1e-12)
+
+
 def test_instance_norm3d_repr_and_errors():
     assert repr(nn.InstanceNorm3d(4)) == ("InstanceNorm3d(4, eps=1e-05, momentum=0.1, "
                                           "affine=False, bias=False, track_running_stats=False)")
@@ -429,12 +453,30 @@ def test_dropout3d_reads_other_ranks_as_one_example_with_a_warning(rng):
     assert repr(nn.Dropout3d(0.25)) == "Dropout3d(p=0.25, inplace=False)"
 
 
+@pytest.mark.parametrize("layer, shape", [(nn.Dropout1d, (2, 3, 4)), (nn.Dropout1d, (3, 4)),
+                                          (nn.Dropout2d, (2, 3, 2, 2)),
+                                          (nn.Dropout3d, (2, 3, 2, 2, 2)),
+                                          (nn.Dropout3d, (3, 2, 2, 2))])
+def test_channel_dropout_with_p_one_zeroes_every_channel(rng, layer, shape):
+    """p=1, as PyTorch's: every channel zeroed (x * 0), a zero gradient, and the identity in
+    evaluation."""
+    x = tc.Value(rng.standard_normal(shape))
+    out = layer(1.0)(x)
+    np.testing.assert_array_equal(out.data, np.zeros(shape))
+    out.backward(rng.standard_normal(shape))
+    np.testing.assert_array_equal(x.grad, np.zeros(shape))
+    assert layer(p=1.0).eval()(x) is x
+    assert repr(layer(1.0)) == f"{layer.__name__}(p=1.0, inplace=False)"
+    assert tc.gradcheck(lambda x: layer(1.0)(x) + x, [x.data])
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: ops.dropout3d(np.float64(1.0)), ValueError,
      r"dropout3d: input has shape \(\), a single number; expected a 5-D input \(N, C, D, H, W\) "
      r"or a 4-D one \(C, D, H, W\)"),
-    (lambda: ops.dropout3d(np.ones((2, 3, 2, 2)), p=1.0), ValueError,
-     r"dropout3d: p is 1.0; expected a probability in \[0, 1\) \(the chance that a channel"),
+    (lambda: ops.dropout3d(np.ones((2, 3, 2, 2)), p=1.25), ValueError,
+     r"dropout3d: p is 1.25; expected a probability in \[0, 1\] \(the chance that a channel "
+     r"is zeroed\), as PyTorch's"),
     (lambda: ops.dropout3d(np.ones((2, 3, 2, 2)), training="yes"), TypeError,
      r"dropout3d: training is str 'yes'; expected True or False"),
     (lambda: nn.Dropout3d(1.5), ValueError, r"Dropout3d: p is 1.5; expected a probability"),

@@ -162,6 +162,82 @@ def test_training_mode_dropout_forced_in_forward_is_refused(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+# ---------------------------------------------------------------- batch norm's settings
+
+
+def without_running_stats(layer):
+    """The layer with both running statistics set to None: PyTorch's rule (and ours) then
+    normalises with the batch's statistics in evaluation too."""
+    layer.running_mean = layer.running_var = None
+    return layer
+
+
+def trained(layer, shape):
+    """The layer after three training steps (momentum=None: the average of the three)."""
+    rng = np.random.default_rng(8)
+    for _ in range(3):
+        layer(rng.standard_normal(shape).astype(np.float32) * 2 + 1)
+    return layer
+
+
+@pytest.mark.filterwarnings("error")       # C = N = 4: the example's statistics are no constant
+@pytest.mark.parametrize("opset", [13, 18])         # ReduceMean's axes: attribute, input
+@pytest.mark.parametrize("layer, batch_statistics", [
+    (nn.BatchNorm2d(4, track_running_stats=False), True),
+    (nn.BatchNorm2d(4, affine=False, track_running_stats=False), True),
+    (without_running_stats(nn.BatchNorm2d(4)), True),
+    (trained(nn.BatchNorm2d(4, momentum=None), (5, 4, 5, 4)), False),
+    (trained(nn.BatchNorm2d(4, bias=False), (5, 4, 5, 4)), False),
+], ids=["untracked", "untracked-no-affine", "set-to-none", "momentum-none", "no-bias"])
+def test_batch_norm_settings_match_onnx_runtime(tmp_path, layer, batch_statistics, opset):
+    """In evaluation a batch norm without running statistics normalises with the batch's own:
+    the file computes them from its input (ReduceMean, as PyTorch's exporter does), holds no
+    statistics of the example, and matches ours at other batch sizes too. With running
+    statistics they are initializers under their state_dict names."""
+    model = nn.Sequential(nn.Conv2d(2, 4, 2), layer).eval()
+    rng, path = np.random.default_rng(23), tmp_path / "bn.onnx"
+    proto = tc.onnx.export(model, rng.standard_normal((4, 2, 6, 5)).astype(np.float32), path,
+                           opset=opset)
+    kinds = [n.op_type for n in proto.graph.node]
+    names = {i.name for i in proto.graph.initializer}
+    assert set(model.state_dict()) - {"1.num_batches_tracked"} <= names
+    assert not any("Constant" in name for name in names)     # no array of the example's
+    assert kinds.count("BatchNormalization") == 1
+    assert ("ReduceMean" in kinds) == batch_statistics
+    for batch in (4, 1 if not batch_statistics else 2, 9):
+        x = rng.standard_normal((batch, 2, 6, 5)).astype(np.float32) * 3
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("shape", [(3, 6), (3, 2, 5)])
+def test_batch_norm1d_without_running_stats_matches_onnx_runtime(tmp_path, shape):
+    """(N, C) reduces over the batch axis alone, (N, C, L) over the batch and the length."""
+    model = nn.Sequential(nn.BatchNorm1d(shape[1], track_running_stats=False), nn.Tanh()).eval()
+    rng, path = np.random.default_rng(29), tmp_path / "bn1d.onnx"
+    tc.onnx.export(model, rng.standard_normal(shape).astype(np.float32), path)
+    for batch in (3, 7):
+        x = rng.standard_normal((batch, *shape[1:])).astype(np.float32) * 2 + 1
+        assert max_difference(model, path, x) < TOLERANCE
+
+
+def test_batch_norm_forced_into_training_in_forward_exports_batch_statistics(tmp_path):
+    """ops.batch_norm(training=True) in a forward normalises with the batch's statistics in
+    evaluation mode too; the file does the same, as PyTorch's exporter does for it."""
+    class Net(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(6, 4)
+
+        def forward(self, x):
+            return ops.batch_norm(self.fc(x), training=True)
+
+    model, rng, path = Net().eval(), np.random.default_rng(31), tmp_path / "forced.onnx"
+    tc.onnx.export(model, rng.standard_normal((4, 6)).astype(np.float32), path)
+    for batch in (4, 6):
+        x = rng.standard_normal((batch, 6)).astype(np.float32)
+        assert max_difference(model, path, x) < TOLERANCE
+
+
 # ---------------------------------------------------------------- every mapped op
 
 

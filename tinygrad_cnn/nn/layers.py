@@ -1159,14 +1159,15 @@ class Identity(Module):
 
 class Dropout(Module):
     """In training mode, zero each element with probability p and scale the others by
-    1 / (1 - p); in evaluation mode (`eval()`), the identity. Any shape.
+    1 / (1 - p) (p=1 zeroes all, as PyTorch's); in evaluation mode (`eval()`), the identity. Any
+    shape.
 
     The mask is drawn from the default generator that `tc.manual_seed` sets.
     """
 
     def __init__(self, p: float = 0.5):
         _check_probability("Dropout", "p", p, "(the chance that an element is zeroed), e.g. "
-                                              "Dropout(0.5)")
+                                              "Dropout(0.5)", allow_one=True)
         self.p = float(p)
 
     def forward(self, x):
@@ -1186,7 +1187,7 @@ class _ChannelDropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         layer = type(self).__name__
         _check_probability(layer, "p", p, f"(the chance that a channel is zeroed), e.g. "
-                                          f"{layer}(0.5)")
+                                          f"{layer}(0.5)", allow_one=True)
         if not isinstance(inplace, (bool, np.bool_)):
             raise TypeError(f"{layer}: inplace is {type(inplace).__name__} {inplace!r:.40}; "
                             f"expected False")
@@ -1232,29 +1233,38 @@ class Dropout3d(_ChannelDropout):
 
 
 class _BatchNorm(Module):
-    """What BatchNorm1d and BatchNorm2d share; they differ in the input shapes they accept."""
+    """What BatchNorm1d, BatchNorm2d and BatchNorm3d share; they differ in the input shapes they
+    accept. PyTorch's settings, names and rules:
+
+    affine: weight (ones) and bias (zeros), float32 (C,), are parameters (bias only if `bias`,
+    keyword-only). track_running_stats: the buffers running_mean, running_var and
+    num_batches_tracked are in state_dict(); training mode updates them and evaluation mode
+    normalises with them. Without it they are None (not in state_dict()) and both modes
+    normalise with the batch's own statistics; as in PyTorch, so does evaluation mode once both
+    running statistics are set to None. momentum: the weight of each batch in the running
+    statistics, r = (1 - momentum) r + momentum s; None makes them the plain average of every
+    batch so far (a cumulative moving average).
+    """
 
     input_shapes = ""                 # set by the subclasses, for the error message
     input_ndims: tuple[int, ...] = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, *, bias: bool = True):
         layer = type(self).__name__
-        _check_positive_int(layer, "num_features", num_features)
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"{layer}: eps is {eps!r}; expected a small positive number such "
-                             f"as 1e-5")
-        if (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                or not 0 <= momentum <= 1):
-            raise ValueError(f"{layer}: momentum is {momentum!r}; expected a number in [0, 1] "
-                             f"such as 0.1 (the weight of each batch in the running statistics)")
-        self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
-        self.affine = bool(affine)
+        _check_norm_settings(layer, num_features, eps, momentum, affine=affine,
+                             track_running_stats=track_running_stats, bias=bias)
+        self.num_features, self.eps = int(num_features), float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.weight = Value(np.ones(num_features, dtype=np.float32)) if affine else None
-        self.bias = Value(np.zeros(num_features, dtype=np.float32)) if affine else None
-        self.running_mean = Buffer(np.zeros(num_features, dtype=np.float32))
-        self.running_var = Buffer(np.ones(num_features, dtype=np.float32))
-        self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+        self.bias = Value(np.zeros(num_features, dtype=np.float32)) if affine and bias else None
+        if track_running_stats:
+            self.running_mean = Buffer(np.zeros(num_features, dtype=np.float32))
+            self.running_var = Buffer(np.ones(num_features, dtype=np.float32))
+            self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+        else:                         # as PyTorch's: no such buffers, none in state_dict()
+            self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x):
         shape = np.shape(x.data if isinstance(x, Value) else x)
@@ -1267,16 +1277,37 @@ class _BatchNorm(Module):
                              f"layer has num_features={self.num_features}; expected "
                              f"{self.input_shapes} with C = {self.num_features}; make "
                              f"num_features equal to the channels of the layer before")
-        out = ops.batch_norm(x, self.running_mean.data, self.running_var.data, self.weight,
-                             self.bias, training=self.training, momentum=self.momentum,
+        tracking = self.training and self.track_running_stats   # the running statistics move
+        if self.training and not tracking:
+            mean = var = None                      # not tracked: not passed, so left as they are
+        else:
+            mean, var = (_buffer_data(layer, name, getattr(self, name))
+                         for name in ("running_mean", "running_var"))
+        if (mean is None) != (var is None):
+            given, missing = (("running_var", "running_mean") if mean is None
+                              else ("running_mean", "running_var"))
+            raise ValueError(f"{layer}: {missing} is None but {given} is not; expected both "
+                             f"running statistics or neither (then the layer normalises with "
+                             f"the batch's own, in evaluation too); set {given} to None as "
+                             f"well, or give {missing} a Buffer of {self.num_features} values")
+        counter = self.num_batches_tracked if tracking else None
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if counter is not None and self.momentum is None:
+            # the cumulative average: at the k-th batch r_k = r_{k-1} + (s_k - r_{k-1}) / k =
+            # (s_1 + ... + s_k) / k, the exponential rule with momentum 1/k
+            momentum = 1.0 / (int(counter.data) + 1)
+        # the batch's statistics in training, and in evaluation when there are no running ones
+        out = ops.batch_norm(x, mean, var, self.weight, self.bias,
+                             training=self.training or mean is None, momentum=momentum,
                              eps=self.eps)
-        if self.training:
-            self.num_batches_tracked.data += 1
+        if counter is not None:
+            counter.data += 1                    # after the op: a refused batch is not counted
         return out
 
     def extra_repr(self) -> str:
-        text = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-        return text if self.affine else text + ", affine=False"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -1288,6 +1319,8 @@ class BatchNorm1d(_BatchNorm):
     unbiased variance, as PyTorch); evaluation mode normalises with them. weight (ones) and
     bias (zeros), float32 (C,), are parameters when affine. The buffers are in state_dict()
     under PyTorch's names, with num_batches_tracked (the number of training batches seen).
+    With track_running_stats=False there are no buffers and evaluation mode uses the batch's
+    statistics too; momentum=None averages every batch equally (the settings: _BatchNorm).
     """
 
     input_shapes = "(N, C) or (N, C, L)"
@@ -1302,7 +1335,9 @@ class BatchNorm2d(_BatchNorm):
     updates the buffers running_mean and running_var (r = (1 - momentum) r + momentum s, with
     the unbiased variance, as PyTorch); evaluation mode normalises with them. weight (ones)
     and bias (zeros), float32 (C,), are parameters when affine. The buffers are in
-    state_dict() under PyTorch's names, with num_batches_tracked.
+    state_dict() under PyTorch's names, with num_batches_tracked. With
+    track_running_stats=False there are no buffers and evaluation mode uses the batch's
+    statistics too; momentum=None averages every batch equally (the settings: _BatchNorm).
     """
 
     input_shapes = "(N, C, H, W)"
@@ -1313,7 +1348,7 @@ class BatchNorm3d(_BatchNorm):
     """Normalise each channel over the batch and the volume: x (N, C, D, H, W) -> the same
     shape, y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance
     of each channel over (N, D, H, W) in training mode; otherwise as BatchNorm2d (ops.batch_norm,
-    running statistics with the unbiased variance, PyTorch's buffers).
+    running statistics with the unbiased variance, PyTorch's buffers and settings).
     """
 
     input_shapes = "(N, C, D, H, W)"
@@ -1332,10 +1367,40 @@ def _check_channel_groups(layer: str, in_channels, out_channels, groups) -> None
                          f"{', '.join(map(str, groups_dividing(in_channels, out_channels)))}")
 
 
-def _check_probability(layer: str, name: str, p, meaning: str) -> None:
-    """Raise unless p is a real number in [0, 1); `meaning` follows the expectation."""
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"{layer}: {name} is {p!r}; expected a probability in [0, 1) {meaning}")
+def _check_norm_settings(layer: str, num_features, eps, momentum, **flags) -> None:
+    """The settings that batch and instance norms share, PyTorch's: num_features an int >= 1,
+    eps > 0, momentum in [0, 1] or None, and each of `flags` True or False."""
+    _check_positive_int(layer, "num_features", num_features)
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+        raise ValueError(f"{layer}: eps is {eps!r}; expected a small positive number such "
+                         f"as 1e-5")
+    if momentum is not None and (isinstance(momentum, bool)
+                                 or not isinstance(momentum, numbers.Real)
+                                 or not 0 <= momentum <= 1):
+        raise ValueError(f"{layer}: momentum is {momentum!r}; expected a number in [0, 1] "
+                         f"such as 0.1 (the weight of each batch in the running statistics), "
+                         f"or None")
+    for name, flag in flags.items():
+        check_flag(layer, name, flag)
+
+
+def _buffer_data(layer: str, name: str, buffer) -> np.ndarray | None:
+    """The array a running statistic holds, or None when the layer has none."""
+    if buffer is None or isinstance(buffer, Buffer):
+        return None if buffer is None else buffer.data
+    raise TypeError(f"{layer}: {name} is {type(buffer).__name__}; expected an nn.Buffer (saved "
+                    f"in state_dict()) or None (no running statistic); assign "
+                    f"nn.Buffer(array) to it")
+
+
+def _check_probability(layer: str, name: str, p, meaning: str, allow_one: bool = False) -> None:
+    """Raise unless p is a real number in [0, 1), or [0, 1] with allow_one; `meaning` follows
+    the expectation."""
+    interval = "[0, 1]" if allow_one else "[0, 1)"
+    if (isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or not 0 <= p <= 1
+            or (p == 1 and not allow_one)):
+        raise ValueError(f"{layer}: {name} is {p!r}; expected a probability in {interval} "
+                         f"{meaning}")
 
 
 def _check_positive_int(layer: str, name: str, value, allow_zero: bool = False) -> None:
@@ -1555,28 +1620,21 @@ class _InstanceNorm(Module):
     if `bias`, keyword-only); with track_running_stats, the buffers running_mean, running_var
     and num_batches_tracked (left at 0, as PyTorch's instance norm leaves it) are in
     state_dict(): training mode updates the running statistics, evaluation mode normalises with
-    them; without it, both modes use each instance's own statistics. An input whose channels
-    differ from num_features is an error when affine or track_running_stats (the parameters or
-    buffers do not fit), else a warning, as PyTorch's (num_features is then unused).
+    them; without it, both modes use each instance's own statistics. momentum=None leaves the
+    running statistics as they are (PyTorch's instance norm then passes momentum 0; only its
+    batch norm reads None as a cumulative average). An input whose channels differ from
+    num_features is an error when affine or track_running_stats (the parameters or buffers do
+    not fit), else a warning, as PyTorch's (num_features is then unused).
     """
 
     spatial: int
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, *, bias: bool = True):
-        layer = type(self).__name__
-        _check_positive_int(layer, "num_features", num_features)
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"{layer}: eps is {eps!r}; expected a small positive number such "
-                             f"as 1e-5")
-        if (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                or not 0 <= momentum <= 1):
-            raise ValueError(f"{layer}: momentum is {momentum!r}; expected a number in [0, 1] "
-                             f"such as 0.1 (the weight of each batch in the running statistics)")
-        for name, flag in (("affine", affine), ("track_running_stats", track_running_stats),
-                           ("bias", bias)):
-            check_flag(layer, name, flag)
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        _check_norm_settings(type(self).__name__, num_features, eps, momentum, affine=affine,
+                             track_running_stats=track_running_stats, bias=bias)
+        self.num_features, self.eps = int(num_features), float(eps)
+        self.momentum = None if momentum is None else float(momentum)
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         self.weight = Value(np.ones(num_features, dtype=np.float32)) if affine else None
         self.bias = Value(np.zeros(num_features, dtype=np.float32)) if affine and bias else None
@@ -1611,7 +1669,8 @@ class _InstanceNorm(Module):
                                                                 self.running_var.data)
         out = ops.instance_norm(x, *stats, self.weight, self.bias,
                                 use_input_stats=self.training or not self.track_running_stats,
-                                momentum=self.momentum, eps=self.eps)
+                                momentum=0.0 if self.momentum is None else self.momentum,
+                                eps=self.eps)
         return ops.reshape(out, shape) if unbatched else out
 
     def extra_repr(self) -> str:

@@ -845,14 +845,19 @@ def pad(g, node, x):
 
 
 def batch_norm(g, node, x, mean, var, weight, bias):
+    """BatchNormalization with the running statistics; or, for a batch norm that normalises with
+    the batch's own statistics in evaluation mode too (track_running_stats=False), with those
+    computed in the graph from its input, as PyTorch's exporter does: ReduceMean over every axis
+    but the channels, and the biased variance, the mean of the squared deviations. (The op's
+    mean and var inputs then hold the example's statistics: unread_inputs.)"""
     params = node.fn.params
-    if params.get("training"):
-        raise ValueError(
-            f"onnx.export: a BatchNorm in training mode (module {node.module!r}) normalises "
-            f"with the batch's own statistics; expected evaluation mode; call model.eval(), or "
-            f"pass training=self.training to ops.batch_norm in your module")
     channels = node.fn.inputs[0].shape[1]
     x, mean, var, weight, bias = _cast_all(g, node, [x, mean, var, weight, bias])
+    if params.get("training"):
+        axes = [0, *range(2, node.ndim)]                   # every axis but the channels
+        mean = g.reduce("ReduceMean", x, axes, keepdims=False)                     # (C,)
+        centered = g.op("Sub", [x, g.reduce("ReduceMean", x, axes, keepdims=True)])
+        var = g.reduce("ReduceMean", g.op("Mul", [centered, centered]), axes, keepdims=False)
     weight = weight or g.constant(np.ones(channels, dtype=node.dtype), "scale")
     bias = bias or g.constant(np.zeros(channels, dtype=node.dtype), "bias")
     return g.op("BatchNormalization", [x, weight, bias, mean, var],
@@ -1200,3 +1205,12 @@ CONVERTERS = {
 # op class -> the position of its input that holds integer ids: the only place an integer
 # model input may go (exporter._check_ids_are_looked_up)
 IDS_INPUT = {indexing.Embedding: 0}
+
+
+def unread_inputs(node) -> tuple[int, ...]:
+    """The positions of the op's inputs that its converter does not read, which the exporter
+    therefore leaves out of the file: a BatchNorm with batch statistics gets them as inputs 1
+    and 2, computed from the example batch, and computes them in the graph instead."""
+    if type(node.fn) is batchnorm.BatchNorm and node.fn.params.get("training"):
+        return (1, 2)
+    return ()

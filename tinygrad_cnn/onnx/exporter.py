@@ -155,9 +155,10 @@ def _trace(model, example_input, warn: bool = True) -> tuple[Value, list[Value]]
     modes = [(module, module.training) for module in model.modules()]
     if warn and any(training for _, training in modes):
         warnings.warn(f"onnx.export: {type(model).__name__} is in training mode; exporting its "
-                      f"evaluation-mode graph (dropout off, batch norm with the running "
-                      f"statistics) and leaving the model in training mode; call model.eval() "
-                      f"before exporting to silence this warning", UserWarning, stacklevel=3)
+                      f"evaluation-mode graph (dropout off, batch norm with its running "
+                      f"statistics where it tracks them) and leaving the model in training "
+                      f"mode; call model.eval() before exporting to silence this warning",
+                      UserWarning, stacklevel=3)
     frozen = [p for p in model.parameters() if not p.requires_grad and p.dtype.kind == "f"]
     model.eval()
     for param in frozen:
@@ -478,9 +479,11 @@ class GraphBuilder:
         if converter is None:
             raise ValueError(_unsupported(node))
         self.scope = f"/{node.module}" if node.module else ""
-        inputs = []
-        for value in node.fn.inputs:        # a loop, not a comprehension: warnings' stacklevel
-            inputs.append(None if value is None else self._name_of(value, node))
+        inputs, unread = [], converters.unread_inputs(node)
+        # a loop, not a comprehension: warnings' stacklevel
+        for i, value in enumerate(node.fn.inputs):
+            skipped = value is None or i in unread
+            inputs.append(None if skipped else self._name_of(value, node))
         # marked before the converter runs, so that it can ask g.is_batched(node)
         if (any(self.is_batched(v) for v in node.fn.inputs if v is not None)
                 and node.ndim and node.shape[0] == self.batch_size):

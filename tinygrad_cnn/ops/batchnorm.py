@@ -99,6 +99,11 @@ def _check_batch_norm(x, running_mean, running_var, weight, bias, training, mome
         raise ValueError("batch_norm: training=False needs running_mean and running_var (the "
                          "statistics to normalise with); pass them, or training=True to use "
                          "the batch's own")
+    if (running_mean is None) != (running_var is None):
+        missing = "running_mean" if running_mean is None else "running_var"
+        raise ValueError(f"batch_norm: {missing} is None but the other running statistic is "
+                         f"not; expected both (updated in training) or neither, as PyTorch's; "
+                         f"pass both arrays, or None for both")
     count = values_per_channel(shape)
     if training and count < 2:
         raise ValueError(f"batch_norm: input {shape} has {count} value{'' if count == 1 else 's'} "
@@ -144,8 +149,8 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
     the same shape; running_mean, running_var, weight, bias (C,) (weight/bias may be None).
 
     training=True: mean and var are the batch's, over every axis but the channels (axis 1),
-    with the biased variance; running_mean and running_var, numpy arrays or None, are then
-    updated in place as PyTorch does: r = (1 - momentum) r + momentum s, where s is the
+    with the biased variance; running_mean and running_var, numpy arrays (or None, both), are
+    then updated in place as PyTorch does: r = (1 - momentum) r + momentum s, where s is the
     batch mean, or the unbiased batch variance (times M / (M - 1), M values per channel).
     training=False: normalises with running_mean and running_var, which stay unchanged.
     """
@@ -157,10 +162,9 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
         centered = data - mean.reshape((1, -1) + (1,) * (data.ndim - 2))
         var = np.square(centered).mean(axis=axes)            # (C,), biased
         count = values_per_channel(data.shape)
-        if running_mean is not None:
+        if running_mean is not None:                         # and running_var: both or neither
             running_mean *= 1 - momentum
             running_mean += momentum * mean
-        if running_var is not None:
             running_var *= 1 - momentum
             running_var += momentum * var * (count / (count - 1))
     else:

@@ -1,6 +1,7 @@
 """Dropout: in training, each element is zeroed with probability p and the kept ones are scaled
-by 1 / (1 - p), so the expected output equals the input; in evaluation, the identity. dropout1d,
-dropout2d and dropout3d zero whole channels instead (one draw per channel of each sample)."""
+by 1 / (1 - p), so the expected output equals the input (p = 1 zeroes everything); in
+evaluation, the identity. dropout1d, dropout2d and dropout3d zero whole channels instead (one
+draw per channel of each sample)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ class Dropout(Function):
 
     The mask is drawn by `dropout` and passed in, so forward is a plain function of its inputs
     (the same mask gives the same output); it is a bool constant, kept on self for backward.
+    p = 1 keeps nothing, and the scale is then 0, not 1 / 0: out = x * 0, as PyTorch's (so an
+    infinite element gives NaN there too), and the gradient is 0.
     """
 
     def forward(self, x, keep, p):
-        self.keep, self.scale = keep, 1.0 / (1.0 - p)
+        self.keep, self.scale = keep, (1.0 / (1.0 - p) if p < 1 else 0.0)
         return x * keep * self.scale
 
     # out = x * keep * scale is linear in x: d out/dx = keep * scale, the same mask scaled
@@ -33,15 +36,14 @@ class Dropout(Function):
 
 
 def _check_dropout(p, training, fn: str = "dropout") -> None:
-    """p is a probability in [0, 1) and training a bool; `fn` names the caller."""
+    """p is a probability in [0, 1] and training a bool; `fn` names the caller."""
     what = "an element" if fn == "dropout" else "a channel"
     if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
         raise TypeError(f"{fn}: p is {type(p).__name__} {p!r}; expected a probability, a "
-                        f"number in [0, 1), e.g. p=0.5")
-    if not 0 <= p < 1:
-        raise ValueError(f"{fn}: p is {p}; expected a probability in [0, 1) (the chance "
-                         f"that {what} is zeroed; p=1 would zero everything); pass e.g. "
-                         f"p=0.5")
+                        f"number in [0, 1], e.g. p=0.5")
+    if not 0 <= p <= 1:
+        raise ValueError(f"{fn}: p is {p}; expected a probability in [0, 1] (the chance "
+                         f"that {what} is zeroed), as PyTorch's; pass e.g. p=0.5")
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"{fn}: training is {type(training).__name__} {training!r}; "
                         f"expected True or False, e.g. training=self.training in a module")
@@ -54,14 +56,13 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Value:
     The mask is drawn from the default generator (`tc.manual_seed` makes it repeatable): an
     element is kept where a uniform float32 draw in [0, 1) is >= p. As in PyTorch's dropout,
     the scaling keeps every element's expected value: E[out] = (1 - p) * x / (1 - p) = x.
+    p = 1 draws nothing and gives x * 0 (zeros, NaN where x is infinite), as PyTorch's.
     """
     _check_dropout(p, training)
     if not training or p == 0:
         return x if isinstance(x, Value) else Value(x, requires_grad=False)
     shape = np.shape(x.data if isinstance(x, Value) else x)
-    # float32 draws: a third of float64's time, and 2^24 levels are plenty for a probability
-    keep = default_generator().random(shape, dtype=np.float32) >= p   # True with prob. 1 - p
-    return Dropout.apply(x, keep=keep, p=float(p))
+    return Dropout.apply(x, keep=_keep_mask(shape, p), p=float(p))
 
 
 def dropout1d(x, p: float = 0.5, training: bool = True) -> Value:
@@ -148,5 +149,13 @@ def _channel_dropout(x, shape: tuple[int, ...], channels: int, p: float, trainin
     if not training or p == 0:
         return x if isinstance(x, Value) else Value(x, requires_grad=False)
     mask_shape = shape[:channels] + (1,) * (len(shape) - channels)   # (N, C, 1, ...) or (C, 1)
-    keep = default_generator().random(mask_shape, dtype=np.float32) >= p
-    return Dropout.apply(x, keep=keep, p=float(p))
+    return Dropout.apply(x, keep=_keep_mask(mask_shape, p), p=float(p))
+
+
+def _keep_mask(shape: tuple[int, ...], p: float) -> np.ndarray:
+    """A bool mask of `shape`, True with probability 1 - p, from the default generator; for
+    p = 1 all False, with no draw (PyTorch's dropout draws none either)."""
+    if p == 1:
+        return np.zeros(shape, dtype=bool)
+    # float32 draws: a third of float64's time, and 2^24 levels are plenty for a probability
+    return default_generator().random(shape, dtype=np.float32) >= p   # True with prob. 1 - p
