@@ -244,9 +244,9 @@ def test_adagrad_first_step_moves_each_weight_by_lr(problem):
     ("SGD", dict(momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False,
                  maximize=False)),
     ("Adam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                  maximize=False)),
+                  maximize=False, decoupled_weight_decay=False)),
     ("AdamW", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                   maximize=False)),
+                   maximize=False, decoupled_weight_decay=True)),
     ("RMSprop", dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                      centered=False, maximize=False)),
     ("Adagrad", dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
@@ -568,7 +568,7 @@ def test_state_dict_contents_are_copies(rng):
     assert state["type"] == "Adam"
     assert state["param_groups"] == [{"lr": 0.1, "betas": (0.5, 0.9), "eps": 1e-6,
                                       "weight_decay": 0.0, "amsgrad": False, "maximize": False,
-                                      "params": [0]}]
+                                      "decoupled_weight_decay": False, "params": [0]}]
     assert list(state["state"]) == ["0"] and state["state"]["0"]["step"] == 1
     np.testing.assert_allclose(state["state"]["0"]["exp_avg"], [0.5, -1.0, 2.0])
     np.testing.assert_allclose(state["state"]["0"]["exp_avg_sq"], [0.1, 0.4, 1.6])
@@ -2183,3 +2183,23 @@ def test_read_only_parameters_are_refused_before_any_update(make):
                                          r"array"):
         make([tc.Value(np.zeros(3)), read_only])
     make([tc.Value(read_only.data, requires_grad=False)])
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_with_decoupled_weight_decay_is_adamw(rng, amsgrad):
+    w0, grads = rng.standard_normal(4), [rng.standard_normal(4) for _ in range(4)]
+    settings = dict(lr=0.05, weight_decay=0.3, amsgrad=amsgrad)
+    decoupled = run(optim.Adam, w0, grads, decoupled_weight_decay=True, **settings)
+    np.testing.assert_array_equal(decoupled, run(optim.AdamW, w0, grads, **settings))
+    coupled = run(optim.Adam, w0, grads, **settings)
+    assert not np.allclose(decoupled, coupled)          # the decay is not divided by sqrt(v)
+
+
+@pytest.mark.parametrize("name, meant", [("Adam", False), ("AdamW", True)])
+def test_state_dicts_saved_before_decoupled_weight_decay_load_with_what_they_meant(name, meant):
+    p = tc.Value(np.zeros(2))
+    saved = getattr(optim, name)([p], weight_decay=0.1).state_dict()
+    del saved["param_groups"][0]["decoupled_weight_decay"]
+    resumed = getattr(optim, name)([p])
+    resumed.load_state_dict(saved)
+    assert resumed.decoupled_weight_decay is meant and resumed.weight_decay == 0.1

@@ -193,9 +193,9 @@ def test_state_dict_is_pytorchs_layout_and_resumes_bit_identically(rng, tmp_path
     assert saved["type"] == "Adam" and sorted(saved) == ["param_groups", "state", "type"]
     assert saved["param_groups"] == [
         {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
-         "maximize": False, "params": [0]},
+         "maximize": False, "decoupled_weight_decay": False, "params": [0]},
         {"lr": 0.05, "betas": (0.5, 0.6), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": True,
-         "maximize": False, "params": [1, 2]}]
+         "maximize": False, "decoupled_weight_decay": False, "params": [1, 2]}]
     assert sorted(saved["state"]) == ["0", "1", "2"] and "max_exp_avg_sq" in saved["state"]["2"]
     tc.save({"optimizer": saved}, tmp_path / "checkpoint.npz")
     resumed = optim.Adam([{"params": part[:1]}, {"params": part[1:]}])       # the defaults

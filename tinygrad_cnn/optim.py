@@ -337,40 +337,49 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, PyTorch's rule: g = -g with maximize; g += weight_decay * p; m = b1*m + (1-b1)*g;
+    """Adam, PyTorch's rule: g = -g with maximize; g += weight_decay * p, or with
+    decoupled_weight_decay p *= 1 - lr * weight_decay (AdamW's); m = b1*m + (1-b1)*g;
     v = b2*v + (1-b2)*g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps),
     t = this parameter's step count; with amsgrad, v_max = max(v_max, v) stands for v in the
     step.
 
-    PyTorch's maximize (ascend the loss) is keyword-only, as there.
+    PyTorch's maximize (ascend the loss) and decoupled_weight_decay are keyword-only, as there.
     """
 
-    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
+    hyperparameter_names = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
+                            "decoupled_weight_decay")
     state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     required_state_names = ("step", "exp_avg", "exp_avg_sq")     # max_exp_avg_sq: amsgrad's
-    added_hyperparameters = {"amsgrad": False, "maximize": False}
+    added_hyperparameters = {"amsgrad": False, "maximize": False, "decoupled_weight_decay": False}
 
     def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
+                         amsgrad=amsgrad, maximize=maximize,
+                         decoupled_weight_decay=decoupled_weight_decay)
 
-    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, amsgrad, maximize) -> dict:
+    def _checked_hyperparameters(self, lr, betas, eps, weight_decay, amsgrad, maximize,
+                                 decoupled_weight_decay) -> dict:
         name = type(self).__name__
         return {"lr": _checked_number(name, "lr", lr, low=0.0),
                 "betas": _checked_betas(name, betas),
                 "eps": _checked_number(name, "eps", eps, low=0.0),
                 "weight_decay": _checked_number(name, "weight_decay", weight_decay, low=0.0),
                 "amsgrad": _checked_flag(name, "amsgrad", amsgrad),
-                "maximize": _checked_flag(name, "maximize", maximize)}
-
+                "maximize": _checked_flag(name, "maximize", maximize),
+                "decoupled_weight_decay": _checked_flag(name, "decoupled_weight_decay",
+                                                        decoupled_weight_decay)}
 
     def _update(self, param, grad, state, group):
         if group["maximize"]:
             grad = -grad
         if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+            if group["decoupled_weight_decay"]:     # the decay kept out of m and v
+                param.data *= 1 - group["lr"] * group["weight_decay"]
+            else:                                   # the decay divided by sqrt(v) with g
+                grad = grad + group["weight_decay"] * param.data
         self._adam_step(param, grad, state, group)
 
     def _adam_step(self, param, grad, state, group):
@@ -398,27 +407,22 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """AdamW, PyTorch's rule: g = -g with maximize; weight decay decoupled from the gradient,
-    p *= 1 - lr * weight_decay, then Adam's step on the plain gradient (Adam adds
-    weight_decay * p to g instead, so there the decay is divided by sqrt(v) like the rest of g).
-    PyTorch's default weight_decay, 0.01.
+    """AdamW, PyTorch's rule: Adam with decoupled_weight_decay=True: g = -g with maximize;
+    weight decay decoupled from the gradient, p *= 1 - lr * weight_decay, then Adam's step on
+    the plain gradient (Adam adds weight_decay * p to g instead, so there the decay is divided
+    by sqrt(v) like the rest of g). PyTorch's default weight_decay, 0.01.
 
     PyTorch's maximize is keyword-only, as there; it turns the gradient only: the decay still
     shrinks p towards 0.
     """
 
+    added_hyperparameters = {**Adam.added_hyperparameters, "decoupled_weight_decay": True}
+
     def __init__(self, params: Params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize)
-
-    def _update(self, param, grad, state, group):
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            param.data *= 1 - group["lr"] * group["weight_decay"]
-        self._adam_step(param, grad, state, group)
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
 
 
 class RMSprop(Optimizer):

@@ -1,6 +1,7 @@
 """SGD, Adam, AdamW, RMSprop and Adagrad against PyTorch's float64 over several steps: the same
 gradients handed to both, every setting (momentum, dampening, Nesterov, weight decay, betas, eps,
-amsgrad, alpha, centered, lr_decay, initial_accumulator_value, maximize), a parameter left without
+amsgrad, alpha, centered, lr_decay, initial_accumulator_value, maximize, Adam's
+decoupled_weight_decay), a parameter left without
 a gradient for a step (both skip it, state included), the learning rate changed between steps, and
 a run resumed from a saved state dict. Every optimizer's maximize is PyTorch's argument, with its
 default."""
@@ -50,6 +51,9 @@ OPTIMIZERS = [
     ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1, nesterov=True, maximize=True)),
     ("Adam", dict(lr=0.02, weight_decay=0.05, maximize=True)),
     ("Adam", dict(lr=0.02, betas=(0.5, 0.6), weight_decay=0.05, amsgrad=True, maximize=True)),
+    ("Adam", dict(lr=0.02, weight_decay=0.2, decoupled_weight_decay=True)),
+    ("Adam", dict(lr=0.02, betas=(0.5, 0.6), weight_decay=0.2, amsgrad=True, maximize=True,
+                  decoupled_weight_decay=True)),
     ("AdamW", dict(lr=0.02, weight_decay=0.2, maximize=True)),
     ("AdamW", dict(lr=0.02, betas=(0.5, 0.6), eps=1e-6, weight_decay=0.2, amsgrad=True,
                    maximize=True)),
@@ -173,3 +177,12 @@ def test_maximize_is_pytorchs_argument_keyword_only_here(torch, name):
     assert by_position == (name in ("RMSprop", "ASGD"))
     assert "maximize" in getattr(optim, name).hyperparameter_names
     assert "maximize" not in inspect.signature(torch.optim.LBFGS).parameters
+
+
+def test_adams_decoupled_weight_decay_is_pytorchs_argument_and_adamws_default(torch):
+    ours = inspect.signature(optim.Adam).parameters["decoupled_weight_decay"]
+    theirs = inspect.signature(torch.optim.Adam).parameters["decoupled_weight_decay"]
+    assert ours.default is theirs.default is False and ours.kind is theirs.kind
+    p = np.zeros(2)
+    assert optim.AdamW([tc.Value(p)]).defaults["decoupled_weight_decay"] is True
+    assert torch.optim.AdamW([torch.zeros(2)]).defaults["decoupled_weight_decay"] is True
