@@ -66,6 +66,8 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} must define _checked_hyperparameters")
 
     def _update(self, param: Value, grad: np.ndarray, state: dict, group: dict) -> None:
+        """One step of the rule for `param`, given its gradient (already negated when the
+        group has maximize), its state and its group's hyperparameters."""
         raise NotImplementedError(f"{type(self).__name__} must define _update")
 
     def add_param_group(self, param_group: dict) -> None:
@@ -141,6 +143,8 @@ class Optimizer:
                 raise ValueError(
                     f"{type(self).__name__}.step: parameter {i} has shape {param.shape} but its "
                     f"grad has shape {grad.shape}; expected equal shapes")
+            if group.get("maximize"):   # PyTorch's maximize: ascend f by descending -f
+                grad = -grad
             self._update(param, grad, self.state.setdefault(i, {}), group)
 
     def zero_grad(self) -> None:
@@ -319,8 +323,6 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         momentum, weight_decay = group["momentum"], group["weight_decay"]
-        if group["maximize"]:
-            grad = -grad
         d = grad + weight_decay * param.data if weight_decay else grad
         if momentum:
             if "momentum_buffer" not in state:
@@ -373,8 +375,6 @@ class Adam(Optimizer):
                                                         decoupled_weight_decay)}
 
     def _update(self, param, grad, state, group):
-        if group["maximize"]:
-            grad = -grad
         if group["weight_decay"]:
             if group["decoupled_weight_decay"]:     # the decay kept out of m and v
                 param.data *= 1 - group["lr"] * group["weight_decay"]
@@ -462,8 +462,6 @@ class RMSprop(Optimizer):
 
 
     def _update(self, param, grad, state, group):
-        if group["maximize"]:
-            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         if not state:
@@ -528,8 +526,6 @@ class Adagrad(Optimizer):
                 "maximize": _checked_flag("Adagrad", "maximize", maximize)}
 
     def _update(self, param, grad, state, group):
-        if group["maximize"]:
-            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         if not state:          # the accumulator starts when the parameter's first update does
@@ -622,8 +618,6 @@ class Adamax(Optimizer):
 
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            grad = -grad
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_inf=np.zeros_like(param.data))
@@ -677,8 +671,6 @@ class NAdam(_OptimizerWithFloatState):
 
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            grad = -grad
         if not state:
             state.update(step=0, mu_product=1.0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
@@ -741,8 +733,6 @@ class RAdam(Optimizer):
 
     def _update(self, param, grad, state, group):
         beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            grad = -grad
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(param.data),
                          exp_avg_sq=np.zeros_like(param.data))
@@ -803,8 +793,6 @@ class Adadelta(Optimizer):
             state.update(step=0, square_avg=np.zeros_like(param.data),
                          acc_delta=np.zeros_like(param.data))
         state["step"] += 1                     # counted as PyTorch counts it; the rule needs none
-        if group["maximize"]:
-            grad = -grad
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * param.data
         v, u = state["square_avg"], state["acc_delta"]
@@ -860,8 +848,6 @@ class Rprop(Optimizer):
 
     def _update(self, param, grad, state, group):
         etaminus, etaplus = group["etas"]
-        if group["maximize"]:
-            grad = -grad
         if not state:
             state.update(step=0, prev=np.zeros_like(param.data),
                          step_size=np.full_like(param.data, group["lr"]))
@@ -909,8 +895,6 @@ class ASGD(_OptimizerWithFloatState):
                 "maximize": _checked_flag("ASGD", "maximize", maximize)}
 
     def _update(self, param, grad, state, group):
-        if group["maximize"]:
-            grad = -grad
         if not state:
             state.update(step=0, eta=group["lr"], mu=1.0, ax=np.zeros_like(param.data))
         state["step"] += 1
