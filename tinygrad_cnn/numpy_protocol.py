@@ -18,7 +18,7 @@ import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.function import is_grad_enabled
-from tinygrad_cnn.value import Value
+from tinygrad_cnn.value import Value, data_of
 
 # ufuncs with an op of the same name (np.abs is np.absolute, np.pow np.power, np.mod
 # np.remainder, np.true_divide np.divide: one table entry each)
@@ -40,7 +40,7 @@ def _linalg_norm(x, ord=None, axis=None, keepdims=False):
     over a 2-D x's axes when axis=None and an ord is given; else a vector norm (2 by default),
     over all the entries when both are None."""
     if axis is None and ord is not None:
-        shape = np.shape(x.data if isinstance(x, Value) else x)
+        shape = np.shape(data_of(x))
         if len(shape) not in (1, 2):
             raise ValueError(f"np.linalg.norm: x has shape {shape}; with ord={ord!r} and "
                              f"axis=None, numpy expects a vector or a matrix; pass axis=-1 for "

@@ -1386,8 +1386,10 @@ def _check_norm_settings(layer: str, num_features, eps, momentum, **flags) -> No
 
 def _buffer_data(layer: str, name: str, buffer) -> np.ndarray | None:
     """The array a running statistic holds, or None when the layer has none."""
-    if buffer is None or isinstance(buffer, Buffer):
-        return None if buffer is None else buffer.data
+    if buffer is None:
+        return None
+    if isinstance(buffer, Buffer):
+        return buffer.data
     raise TypeError(f"{layer}: {name} is {type(buffer).__name__}; expected an nn.Buffer (saved "
                     f"in state_dict()) or None (no running statistic); assign "
                     f"nn.Buffer(array) to it")

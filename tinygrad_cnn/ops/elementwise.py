@@ -248,7 +248,7 @@ class Arctan2(Function):
     def backward(self, grad):
         y, x, _ = self.saved()
         r2 = x * x + y * y
-        origin = data_of(r2) == 0                       # a bool mask: a constant
+        origin = data_of(r2) == 0                          # a bool mask: a constant
         per_r2 = Where.run(origin, 0, grad / Where.run(origin, 1, r2))
         dy = unbroadcast(per_r2 * x, y.shape) if self.needs_input_grad[0] else None
         dx = unbroadcast(-per_r2 * y, x.shape) if self.needs_input_grad[1] else None

@@ -112,7 +112,7 @@ class Std(Reduction):
         x, out = self.saved()
         centered = x - x.mean(axis=self.axes, keepdims=True)
         out = out.reshape(self.kept_shape)
-        zero = data_of(out) == 0                          # a bool mask: a constant
+        zero = data_of(out) == 0                             # a bool mask: a constant
         per_std = grad.reshape(self.kept_shape) / (Where.run(zero, 1, out) * self.dof)
         return Where.run(zero, 0, per_std) * centered
 
@@ -451,7 +451,7 @@ class Norm(Reduction):
             at_zero = data == 0
             scaled = sign * Where.run(at_zero, 0, Abs.run(Where.run(at_zero, 1, x)) ** (p - 1))
             return scaled * g * n ** (1 - p)
-        zero = data_of(n) == 0                           # ||x|| = 0: the gradient is 0
+        zero = data_of(n) == 0                              # ||x|| = 0: the gradient is 0
         per_norm = Where.run(zero, 0, g / Where.run(zero, 1, n) ** (p - 1))
         if p == 2:
             return per_norm * x
