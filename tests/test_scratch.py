@@ -84,20 +84,27 @@ def test_the_buffer_keeps_at_most_the_limit(monkeypatch):
 
 
 def test_each_thread_lends_from_a_buffer_of_its_own():
-    seen = {}
+    seen, both_lent = {}, threading.Barrier(2, timeout=10)
 
     def lend(name):
-        for _ in range(2):
+        for _ in range(2):              # the first frame sizes this thread's buffer
             with scratch.frame():
-                seen[name] = (scratch.empty((256,), np.float64).ctypes.data,
-                              scratch._stack.buffer.ctypes.data)
+                array = scratch.empty((256,), np.float64)
+        with scratch.frame():
+            array = scratch.empty((256,), np.float64)
+            array[:] = ord(name)
+            both_lent.wait()            # the other thread holds its array now too
+            seen[name] = (lent(array), array.ctypes.data, array.copy())
+            both_lent.wait()
 
     threads = [threading.Thread(target=lend, args=(name,)) for name in "ab"]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert seen["a"][1] != seen["b"][1] and seen["a"][0] != seen["b"][0]
+    assert seen["a"][0] and seen["b"][0]
+    assert seen["a"][1] != seen["b"][1]
+    assert (seen["a"][2] == ord("a")).all() and (seen["b"][2] == ord("b")).all()
 
 
 def conv_calls(rng, dtype=np.float32):
