@@ -41,13 +41,6 @@ first, whose one input channel leaves nothing to share). The batch goes through 
 whose spectra fill about 1 MB. A backward that needs both dx and dw transforms each block of
 g once for the two (conv2d_input_and_weight_grad).
 
-Scratch. Each kernel's temporaries (window matrices, bands, padded copies, spectra and their
-products) are lent by scratch.py from one buffer per thread that stays from call to call; only
-what a kernel returns is a new array (a copy always, never a view of a temporary). Freed
-temporaries were given back to the system by glibc and faulted in again at the next call:
-conv2's backward at (16, 32) faulted in 1,468 pages a call, and took 12.1 ms, 9.3 ms with
-scratch (Intel Xeon VM, 2026-12-06).
-
 Rounding on spectra. A DFT mixes every pixel of an image into every frequency, so the
 rounding error of each output is relative to the image's largest values, not to its own
 window's. On activations of one scale the two paths round alike (float32, 4 to 16 channels:
@@ -64,8 +57,6 @@ import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-
-from tinygrad_cnn.ops import scratch
 
 Pair = tuple[int, int]
 
@@ -258,10 +249,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
                    padding: Pair) -> np.ndarray:
     """conv2d (+ b): x (N, C, H, W), w (F, C, KH, KW) -> (N, F, OH, OW), contiguous; on spectra
     or by the banded window matrix."""
-    with scratch.frame():
-        if spectral(w.shape, stride, x.shape[0]):
-            return spectral_forward(x, w, b, padding)
-        return banded_forward(x, w, b, stride, padding)
+    if spectral(w.shape, stride, x.shape[0]):
+        return spectral_forward(x, w, b, padding)
+    return banded_forward(x, w, b, stride, padding)
 
 
 def banded_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair,
@@ -273,12 +263,12 @@ def banded_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: P
     tile, tiles, span = tiling(w.shape[3], stride[1], ow)
     dtype = np.result_type(x.dtype, w.dtype)
     cols = window_matrix(x, w.shape[2:], stride, padding, (tile, tiles, span), oh, dtype)
-    w_band = banded_weight(w, tile, stride[1], span, dtype)
-    out = np.matmul(cols, w_band, out=scratch.empty((cols.shape[0], w_band.shape[1]), dtype))
+    out = cols @ banded_weight(w, tile, stride[1], span, dtype)   # (N*OH*tiles, J*F)
+    del cols                  # freed before the copy below: a lower peak of memory
     out = out.reshape(n, oh, tiles * tile, f)[:, :, :ow]      # NHWC, spare outputs cut
     # (N, OH, OW, F) -> NCHW, copied contiguous: the next elementwise op and its backward
     # then run over matching layouts instead of gathering across strides
-    out = out.transpose(0, 3, 1, 2).copy()     # a copy always: out was lent by scratch
+    out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
     if b is not None:
         out += b.reshape(-1, 1, 1)       # after the copy: runs of OH*OW, not of F, to add to
     return out
@@ -288,10 +278,9 @@ def conv2d_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
                        padding: Pair) -> np.ndarray:
     """dw: x (N, C, H, W), g (N, F, OH, OW) -> (F, C, KH, KW); on spectra or by the banded window
     matrix. dw[f, c, p, q] = sum_{n,i,j} g[n, f, i, j] xp[n, c, i*SH + p, j*SW + q]."""
-    with scratch.frame():
-        if spectral((g.shape[1], x.shape[1], *kernel_size), stride, x.shape[0]):
-            return spectral_weight_grad(x, g, kernel_size, padding)
-        return banded_weight_grad(x, g, kernel_size, stride, padding)
+    if spectral((g.shape[1], x.shape[1], *kernel_size), stride, x.shape[0]):
+        return spectral_weight_grad(x, g, kernel_size, padding)
+    return banded_weight_grad(x, g, kernel_size, stride, padding)
 
 
 def banded_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: Pair,
@@ -303,9 +292,8 @@ def banded_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair, stride: 
     tile, tiles, span = tiling(kw, sw, ow)
     dtype = np.result_type(x.dtype, g.dtype)
     cols = window_matrix(x, kernel_size, stride, padding, (tile, tiles, span), oh, dtype)
-    g_cols = np.matmul(cols.T, output_tiles(g, tile, tiles),
-                       out=scratch.empty((cols.shape[1], tile * f), dtype))
-    g_cols = g_cols.reshape(c, kh, span, tile, f)
+    g_cols = (cols.T @ output_tiles(g, tile, tiles)).reshape(c, kh, span, tile, f)
+    del cols                  # freed before dw: a lower peak of memory
     # dw[f, c, p, q] = sum_j g_cols[c, p, j*SW + q, j, f]: undo each band block's shift
     dw = np.zeros((c, kh, kw, f), dtype=dtype)
     for j in range(tile):
@@ -321,10 +309,9 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pa
     dx[n, c, h, v] = sum of g[n, f, i, j] w[f, c, p, q] over i*SH + p - PH = h and
     j*SW + q - PW = v: every output hands its gradient back to the window it read.
     """
-    with scratch.frame():
-        if spectral(w.shape, stride, g.shape[0]):
-            return spectral_input_grad(g, w, input_size, padding)
-        return banded_input_grad(g, w, input_size, stride, padding)
+    if spectral(w.shape, stride, g.shape[0]):
+        return spectral_input_grad(g, w, input_size, padding)
+    return banded_input_grad(g, w, input_size, stride, padding)
 
 
 def conv2d_input_and_weight_grad(x: np.ndarray, g: np.ndarray, w: np.ndarray, stride: Pair,
@@ -332,8 +319,7 @@ def conv2d_input_and_weight_grad(x: np.ndarray, g: np.ndarray, w: np.ndarray, st
     """(dx, dw) of conv2d(x, w) for the upstream gradient g, for a backward that needs both:
     conv2d_input_grad's and conv2d_weight_grad's results, on spectra from one DFT of g."""
     if spectral(w.shape, stride, x.shape[0]):
-        with scratch.frame():
-            return spectral_backward(x, g, w, padding)
+        return spectral_backward(x, g, w, padding)
     return (conv2d_input_grad(g, w, x.shape[2:], stride, padding),
             conv2d_weight_grad(x, g, w.shape[2:], stride, padding))
 
@@ -351,9 +337,7 @@ def window_matrix(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
     """cols (N*OH*tiles, C*KH*span): row (n, i, t) is the patch that tile t of output row i
     reads, copied from window_patches (any padded copy of x is freed on return)."""
     patches = window_patches(x, kernel_size, stride, padding, tiling, oh, dtype)
-    cols = scratch.empty((math.prod(patches.shape[:3]), math.prod(patches.shape[3:])), dtype)
-    cols.reshape(patches.shape)[...] = patches                # the copy
-    return cols
+    return patches.reshape(-1, math.prod(patches.shape[3:]))  # the copy
 
 
 def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair,
@@ -367,7 +351,7 @@ def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
     wide = max(width + 2 * pw, (tiles - 1) * tile * sw + span)
     xp = x
     if ph or wide > width or x.dtype != dtype:
-        xp = scratch.zeros((n, c, h + 2 * ph, wide), dtype)
+        xp = np.zeros((n, c, h + 2 * ph, wide), dtype=dtype)
         xp[:, :, ph:ph + h, pw:pw + width] = x
     s_n, s_c, s_h, s_w = xp.strides
     # tile t of output row i reads rows i*SH.. and columns t*J*SW.. of every channel
@@ -378,7 +362,7 @@ def window_patches(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
 def banded_weight(w: np.ndarray, tile: int, sw: int, span: int, dtype) -> np.ndarray:
     """w_band (C*KH*span, J*F): w_band[(c, p, v), (j, f)] = w[f, c, p, v - j*SW], else zero."""
     f, c, kh, kw = w.shape
-    w_band = scratch.zeros((c, kh, span, tile, f), dtype)
+    w_band = np.zeros((c, kh, span, tile, f), dtype=dtype)
     v, j, q = band_positions(tile, sw, kw)
     w_band[:, :, v, j] = w.transpose(1, 2, 3, 0)[:, :, q]    # (C, KH, J*KW, F)
     return w_band.reshape(c * kh * span, tile * f)
@@ -394,9 +378,10 @@ def band_positions(tile: int, sw: int, kw: int) -> tuple[np.ndarray, np.ndarray,
 def output_tiles(g: np.ndarray, tile: int, tiles: int) -> np.ndarray:
     """g (N, F, OH, OW) -> (N*OH*tiles, J*F), channels-last, zero for the spare outputs."""
     n, f, oh, ow = g.shape
-    g_nhwc = scratch.empty((n, oh, tiles * tile, f), g.dtype)
-    g_nhwc[:, :, :ow] = g.transpose(0, 2, 3, 1)
-    g_nhwc[:, :, ow:] = 0
+    g_nhwc = g.transpose(0, 2, 3, 1)                          # (N, OH, OW, F)
+    if tiles * tile > ow:
+        g_nhwc = np.concatenate(
+            [g_nhwc, np.zeros((n, oh, tiles * tile - ow, f), dtype=g.dtype)], axis=2)
     return g_nhwc.reshape(n * oh * tiles, tile * f)
 
 
@@ -414,14 +399,14 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
     step = tile * sw                     # columns between neighbouring tiles
     groups = -(-span // step)            # tiles t, t + groups, ... never overlap
     # channels-last, so that each patch row added back is one contiguous run
-    dxp = scratch.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype)
+    dxp = np.zeros((n, h + 2 * ph, max(width + 2 * pw, (tiles + groups) * step), c), dtype=dtype)
     # the band, kernel row by kernel row, channels last: w_rows[p, (v, c), (j, f)] =
     # w[f, c, p, v - j*SW]
-    w_rows = scratch.zeros((kh, span, c, tile, f), dtype)
+    w_rows = np.zeros((kh, span, c, tile, f), dtype=dtype)
     v, j, q = band_positions(tile, sw, kw)
     w_rows[:, v, :, j] = w.transpose(3, 2, 1, 0)[q]          # (J*KW, KH, C, F)
     w_rows = w_rows.reshape(kh, span * c, tile * f)
-    patch_grads = scratch.empty((n * oh * tiles, span * c), dtype)   # reused for every row
+    patch_grads = np.empty((n * oh * tiles, span * c), dtype=dtype)   # reused for every row
     for p in range(kh):
         # row p of every tile's patch gradient: (N*OH*tiles, J*F) @ (J*F, span*C)
         np.matmul(g_tiles, w_rows[p].T, out=patch_grads)
@@ -434,9 +419,9 @@ def input_grad_by_tiles(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: 
             blocks = rows[:, :, start:start + m * groups * step].reshape(
                 n, oh, m, groups * step, c)
             blocks[:, :, :, :span] += part
-    # NHWC -> NCHW, contiguous like the input the gradient belongs to, and a copy always (dxp
-    # was lent by scratch)
-    return dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2).copy()
+    del g_tiles, w_rows, patch_grads, part_grads, part   # freed before the copy below
+    # NHWC -> NCHW, contiguous like the input the gradient belongs to
+    return np.ascontiguousarray(dxp[:, ph:ph + h, pw:pw + width].transpose(0, 3, 1, 2))
 
 
 def input_grad_by_rows(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: Pair,
@@ -449,28 +434,24 @@ def input_grad_by_rows(g: np.ndarray, w: np.ndarray, input_size: Pair, stride: P
     c, kh, kw = w.shape[1:]
     (h, width), (sh, sw), (ph, pw) = input_size, stride, padding
     reach = (ow - 1) * sw + kw          # padded-input columns that some window read
-    dtype = np.result_type(g.dtype, w.dtype)
     # g dilated by SW along the width, with KW-1 zero columns on both sides
-    g_wide = scratch.zeros((n, oh, reach + kw - 1, f), g.dtype)
+    g_wide = np.zeros((n, oh, reach + kw - 1, f), dtype=g.dtype)
     g_wide[:, :, kw - 1:kw - 1 + (ow - 1) * sw + 1:sw, :] = g.transpose(0, 2, 3, 1)
     s_n, s_h, s_w, s_c = g_wide.strides
     # (N, OH, reach, KW, F): for input column v, the KW gradient columns that can reach it
     g_windows = as_strided(g_wide, (n, oh, reach, kw, f), (s_n, s_h, s_w, s_w, s_c),
                            writeable=False)
-    g_cols = scratch.empty((n * oh * reach, kw * f), g.dtype)
-    g_cols.reshape(g_windows.shape)[...] = g_windows         # the copy
+    g_cols = g_windows.reshape(n * oh * reach, kw * f)      # the copy: (N*OH*reach, KW*F)
     # window column q' meets kernel column KW-1-q': w flipped along its width
     w_flip = w[:, :, :, ::-1].transpose(3, 0, 2, 1).reshape(kw * f, kh * c)
     # (KH*C, KW*F) @ (KW*F, N*OH*reach) -> (KH, C, N, OH, reach): kernel row p's share
-    rows = np.matmul(w_flip.T, g_cols.T, out=scratch.empty((kh * c, g_cols.shape[0]), dtype))
-    rows = rows.reshape(kh, c, n, oh, reach)
+    rows = (w_flip.T @ g_cols.T).reshape(kh, c, n, oh, reach)
     # (C, N, H, W) layout, so that each addition moves whole image rows
-    dxp = scratch.zeros((c, n, h + 2 * ph, max(width + 2 * pw, reach)), dtype)
+    dxp = np.zeros((c, n, h + 2 * ph, max(width + 2 * pw, reach)), dtype=rows.dtype)
     for p in range(kh):
         dxp[:, :, p:p + (oh - 1) * sh + 1:sh, :reach] += rows[p]
-    # (C, N, H, W) -> (N, C, H, W), contiguous like the input the gradient belongs to, and a
-    # copy always (dxp was lent by scratch)
-    return dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3).copy()
+    # (C, N, H, W) -> (N, C, H, W), contiguous like the input the gradient belongs to
+    return np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + width].transpose(1, 0, 2, 3))
 
 
 def spectral(w_shape: tuple[int, int, int, int], stride: Pair, batch: int) -> bool:
@@ -496,14 +477,15 @@ def spectral_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     # the conjugate spectrum of the real w (the same sums with e^{+...}), as (L_h*K_w, C, F)
     w_spectrum = spectrum(w, size, conjugate=True, dtype=dtype).reshape(-1, f, c)
     w_product = real_form(w_spectrum.transpose(0, 2, 1))
+    del w_spectrum                               # freed before the blocks' arrays
     out = np.empty((n, f, oh, ow), dtype=dtype)
     for block in batch_blocks(n, size, c + f):
-        with scratch.frame():
-            m = block.stop - block.start
-            x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
-            out_spectrum = times_real_form(x_spectrum, w_product)      # (L_h*K_w, m, F)
-            images = inverse_spectrum(out_spectrum.reshape(size[0], -1, m * f), size, (oh, ow))
-            out[block] = images.reshape(oh, ow, m, f).transpose(2, 3, 0, 1)
+        m = block.stop - block.start
+        x_spectrum = spectrum(x[block], size, padding, dtype=dtype).reshape(-1, m, c)
+        out_spectrum = times_real_form(x_spectrum, w_product)      # (L_h*K_w, m, F)
+        del x_spectrum                                     # freed before the inverse's arrays
+        images = inverse_spectrum(out_spectrum.reshape(size[0], -1, m * f), size, (oh, ow))
+        out[block] = images.reshape(oh, ow, m, f).transpose(2, 3, 0, 1)
     if b is not None:
         out += b.reshape(-1, 1, 1)
     return out
@@ -516,11 +498,10 @@ def spectral_weight_grad(x: np.ndarray, g: np.ndarray, kernel_size: Pair,
     n, c = x.shape[:2]
     f = g.shape[1]
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype)
-    dw_conj = weight_grad_sum(size, f, c, dtype)
+    dw_conj = None                          # conj of dw's spectrum, summed over the blocks
     for block in batch_blocks(n, size, c + f):
-        with scratch.frame():
-            g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
-            add_weight_grad_block(dw_conj, x[block], g_spectrum, padding)
+        g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
+        dw_conj = add_weight_grad_block(dw_conj, x[block], g_spectrum, padding)
     return weight_grad_from_spectrum(dw_conj, size, kernel_size, dtype)
 
 
@@ -536,9 +517,8 @@ def spectral_input_grad(g: np.ndarray, w: np.ndarray, input_size: Pair,
     w_product = real_form(spectrum(w, size, dtype=dtype).reshape(-1, f, c))
     dx = np.empty((n, c, h, width), dtype=dtype)
     for block in batch_blocks(n, size, c + f):
-        with scratch.frame():
-            g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
-            dx[block] = input_grad_block(g_spectrum, w_product, input_size, padding)
+        g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
+        dx[block] = input_grad_block(g_spectrum, w_product, input_size, padding)
     return dx
 
 
@@ -551,13 +531,11 @@ def spectral_backward(x: np.ndarray, g: np.ndarray, w: np.ndarray,
     f = w.shape[0]
     size, dtype = padded_size(x.shape, padding), np.result_type(x.dtype, g.dtype, w.dtype)
     w_product = real_form(spectrum(w, size, dtype=dtype).reshape(-1, f, c))
-    dx = np.empty((n, c, h, width), dtype=dtype)
-    dw_conj = weight_grad_sum(size, f, c, dtype)
+    dx, dw_conj = np.empty((n, c, h, width), dtype=dtype), None
     for block in batch_blocks(n, size, c + f):
-        with scratch.frame():
-            g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
-            dx[block] = input_grad_block(g_spectrum, w_product, (h, width), padding)
-            add_weight_grad_block(dw_conj, x[block], g_spectrum, padding)
+        g_spectrum = spectrum(g[block], size, dtype=dtype)     # (L_h, K_w, m*F)
+        dx[block] = input_grad_block(g_spectrum, w_product, (h, width), padding)
+        dw_conj = add_weight_grad_block(dw_conj, x[block], g_spectrum, padding)
     return dx, weight_grad_from_spectrum(dw_conj, size, w.shape[2:], dtype)
 
 
@@ -574,25 +552,22 @@ def input_grad_block(g_spectrum: np.ndarray, w_product: np.ndarray, input_size: 
     return dxp[ph:ph + h, pw:pw + width].reshape(h, width, m, c).transpose(2, 3, 0, 1)
 
 
-def weight_grad_sum(size: Pair, f: int, c: int, dtype) -> np.ndarray:
-    """Zeros (L_h*K_w, F, C), complex, lent by scratch: the conjugate of dw's spectrum, to which
-    add_weight_grad_block adds each block's share."""
-    return scratch.zeros((size[0] * (size[1] // 2 + 1), f, c), np.result_type(dtype, np.complex64))
-
-
-def add_weight_grad_block(dw_conj: np.ndarray, x: np.ndarray, g_spectrum: np.ndarray,
-                          padding: Pair) -> None:
-    """dw_conj += G(k)^T conj(X(k)) for one block of images x (m, C, H, W) and their G
+def add_weight_grad_block(dw_conj: np.ndarray | None, x: np.ndarray, g_spectrum: np.ndarray,
+                          padding: Pair) -> np.ndarray:
+    """dw_conj + G(k)^T conj(X(k)) for one block of images x (m, C, H, W) and their G
     (L_h, K_w, m*F): the conjugate of this block's share of dw's spectrum, conj(G)^T X,
-    summed in place."""
+    summed in place (no new array for every block); a new sum when dw_conj is None."""
     lh, kw = g_spectrum.shape[:2]
     m, c = x.shape[:2]
     x_conj = spectrum(x, (lh, x.shape[3] + 2 * padding[1]), padding, conjugate=True,
                       dtype=g_spectrum.real.dtype).reshape(-1, m, c)
     # G(k)^T (F, m), copied contiguous for times_real_form
-    g_t = scratch.empty((lh * kw, g_spectrum.shape[2] // m, m), g_spectrum.dtype)
-    g_t[...] = g_spectrum.reshape(lh * kw, m, -1).transpose(0, 2, 1)
-    dw_conj += times_real_form(g_t, real_form(x_conj))            # (L_h*K_w, F, C)
+    g_t = np.ascontiguousarray(g_spectrum.reshape(lh * kw, m, -1).transpose(0, 2, 1))
+    product = times_real_form(g_t, real_form(x_conj))            # (L_h*K_w, F, C)
+    if dw_conj is None:
+        return product
+    dw_conj += product
+    return dw_conj
 
 
 def weight_grad_from_spectrum(dw_conj: np.ndarray, size: Pair, kernel_size: Pair,
@@ -619,7 +594,7 @@ def real_form(b: np.ndarray) -> np.ndarray:
     times_real_form. Row pair (c, re/im) and column pair (f, re/im) hold the 2x2 block
     [[Re b, Im b], [-Im b, Re b]] of b[k, c, f]: (p + iq)(r + is) = (pr - qs) + i(ps + qr)."""
     k, c, f = b.shape
-    rows = scratch.empty((k, c, 2, f), b.dtype)
+    rows = np.empty((k, c, 2, f), dtype=b.dtype)
     rows[:, :, 0] = b                    # row (c, re): Re b, Im b in each column pair
     np.multiply(b, 1j, out=rows[:, :, 1])   # row (c, im): -Im b, Re b
     return rows.view(b.real.dtype).reshape(k, 2 * c, 2 * f)
@@ -630,9 +605,7 @@ def times_real_form(a: np.ndarray, b_real: np.ndarray) -> np.ndarray:
     (K, M, F): a seen as real numbers, its real and imaginary parts alternating, times b's real
     matrices, seen as complex again. For the small products at each frequency this runs two to
     three times as fast as numpy's complex matmul."""
-    a_real = a.view(b_real.dtype)
-    out = scratch.empty((*a_real.shape[:-1], b_real.shape[-1]), b_real.dtype)
-    return np.matmul(a_real, b_real, out=out).view(a.dtype)
+    return (a.view(b_real.dtype) @ b_real).view(a.dtype)
 
 
 def padded_size(x_shape: tuple[int, ...], padding: Pair) -> Pair:
@@ -664,14 +637,15 @@ def spectrum(a: np.ndarray, size: Pair, offset: Pair = (0, 0), conjugate: bool =
     sign = 1 if conjugate else -1
     batch = a.size // (h * w)
     f_w = dft_matrix(lw, kw, w, sign, ctype, pw)              # (K_w, w)
-    # the result's memory holds the width step's (real) products first: one array less to lend
-    result = scratch.empty((lh, kw, batch), ctype)
+    # the result's memory holds the width step's (real) products first: one array less to
+    # take from the heap and give back (pages given back are faulted in again on the next call)
+    result = np.empty((lh, kw, batch), dtype=ctype)
     parts = result.reshape(-1).view(f_w.real.dtype)[:batch * h * 2 * kw].reshape(-1, 2 * kw)
     # along the width in real arithmetic: (B*h, w) @ (w, 2 K_w), the cosines then the sines
     np.matmul(a.reshape(-1, w), np.concatenate([f_w.real, f_w.imag]).T, out=parts)
     parts = parts.reshape(batch, h, 2, kw)
     # (B, h, K_w) -> (h, K_w, B): the images last, so the height step is one product
-    rows = scratch.empty((h, kw, batch), ctype)
+    rows = np.empty((h, kw, batch), dtype=ctype)
     rows.real, rows.imag = parts[:, :, 0].transpose(1, 2, 0), parts[:, :, 1].transpose(1, 2, 0)
     f_h = dft_matrix(lh, lh, h, sign, ctype, ph)              # (L_h, h)
     np.matmul(f_h, rows.reshape(h, -1), out=result.reshape(lh, -1))
@@ -686,11 +660,9 @@ def inverse_spectrum(s: np.ndarray, size: Pair, out_size: Pair) -> np.ndarray:
     c_l = 2 for the bins that stand for their left-out conjugates too, else 1.
     """
     (lh, lw), (oh, ow), kw = size, out_size, s.shape[1]
-    rows = np.matmul(dft_matrix(lh, oh, lh, 1, s.dtype), s.reshape(lh, -1),
-                     out=scratch.empty((oh, s[0].size), s.dtype))    # (OH, K_w*B)
+    rows = dft_matrix(lh, oh, lh, 1, s.dtype) @ s.reshape(lh, -1)    # (OH, K_w*B)
     i_w = inverse_width_matrix(lh, lw, ow, s.dtype)                  # (OW, K_w)
-    images = scratch.empty((oh, ow, s.shape[2]), s.dtype)
-    return np.matmul(i_w, rows.reshape(oh, kw, -1), out=images).real     # (OH, OW, B)
+    return np.matmul(i_w, rows.reshape(oh, kw, -1)).real     # (OH, OW, B)
 
 
 @functools.lru_cache(maxsize=64)
