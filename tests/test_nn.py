@@ -905,6 +905,96 @@ def test_module_list_set_delete_insert_pop_and_add_renumber_as_pytorchs(rng):
     assert list(twice) == [b, a] and [n for n, _ in twice.named_children()] == ["0", "1"]
 
 
+def test_sequential_edits_as_a_list_and_runs_what_it_holds(rng):
+    a, b, c = (nn.Linear(3, 3, rng=rng) for _ in range(3))
+    act = nn.ReLU()
+    x = rng.standard_normal((4, 3))
+    model = nn.Sequential(a, act)
+    assert model.append(b) is model and list(model) == [a, act, b]
+    model[1] = nn.Tanh()                                       # the same name, "1"
+    assert isinstance(model[1], nn.Tanh) and [n for n, _ in model.named_children()] == [
+        "0", "1", "2"]
+    np.testing.assert_allclose(model(x).data, b(np.tanh(a(x).data)).data, rtol=1e-6)
+    del model[1]                                               # renamed "0", "1", as PyTorch's
+    assert list(model) == [a, b] and list(model.state_dict()) == [
+        "0.weight", "0.bias", "1.weight", "1.bias"]
+    np.testing.assert_allclose(model(x).data, b(a(x)).data, rtol=1e-6)
+    assert model.insert(1, act) is model and list(model) == [a, act, b]
+    assert model.insert(-3, c) is model and list(model) == [c, a, act, b]
+    assert model.pop(0) is c and list(model) == [a, act, b]
+    model.extend([c, act])
+    assert list(model) == [a, act, b, c, act] and len(model.state_dict()) == 6
+    removed = model.pop(slice(3, None))
+    assert isinstance(removed, nn.Sequential) and list(removed) == [c, act]
+    assert list(model) == [a, act, b]
+    joined = model + [c]
+    assert isinstance(joined, nn.Sequential) and list(joined) == [a, act, b, c]
+    assert list(model) == [a, act, b]                          # + makes a new Sequential
+    model += nn.Sequential(c)
+    assert list(model) == [a, act, b, c]
+    assert [n for n, _ in model.named_children()] == ["0", "1", "2", "3"]
+
+
+def test_sequential_times_n_repeats_the_same_modules(rng):
+    layer, act = nn.Linear(3, 3, rng=rng), nn.ReLU()
+    block = nn.Sequential(layer, act)
+    x = rng.standard_normal((2, 3))
+    for repeated in (block * 3, 3 * block, block * np.int64(3)):
+        assert list(repeated) == [layer, act] * 3 and list(block) == [layer, act]
+        assert len(list(repeated.parameters())) == 2             # shared, counted once
+        np.testing.assert_allclose(repeated(x).data, block(block(block(x))).data, rtol=1e-6)
+    block *= 2
+    assert list(block) == [layer, act, layer, act]
+    assert [n for n, _ in block.named_children()] == ["0", "1"]   # a shared module: one child
+    with pytest.raises(ValueError, match=r"Sequential \* times: times is 0; expected a positive "
+                                         r"int"):
+        block * 0
+    with pytest.raises(TypeError, match=r"Sequential \* times: times is a float; expected a "
+                                        r"positive int, e.g. Sequential\(Linear\(4, 4\), "
+                                        r"ReLU\(\)\) \* 3"):
+        block * 2.0
+    with pytest.raises(TypeError, match=r"times is a bool"):
+        block * True
+
+
+def test_editing_a_slice_renames_it_and_leaves_the_model(rng):
+    a, b, c = (nn.Linear(2, 2, rng=rng) for _ in range(3))
+    model = nn.Sequential(a, b, c)
+    tail = model[1:]                                           # children "1", "2"
+    tail[0] = nn.ReLU()                                        # keeps the name "1"
+    assert [n for n, _ in tail.named_children()] == ["1", "2"]
+    tail.append(a)                                             # PyTorch would replace "2"
+    assert list(tail)[1:] == [c, a] and [n for n, _ in tail.named_children()] == [
+        "0", "1", "2"]
+    assert list(model) == [a, b, c]
+    every_other = model[::2]                                   # "0", "2"
+    every_other.append(b)
+    assert list(every_other) == [a, c, b]
+    assert [n for n, _ in every_other.named_children()] == ["0", "1", "2"]
+
+
+def test_sequential_edit_errors_change_nothing(rng):
+    model = nn.Sequential(nn.ReLU(), nn.Tanh())
+    with pytest.raises(TypeError, match=r"Sequential.append: the argument is a function; "
+                                        r"expected nn.Module instances, e.g. "
+                                        r"Sequential\(Linear\(4, 2\), ReLU\(\)\)"):
+        model.append(ops.relu)
+    with pytest.raises(TypeError, match=r"Sequential: module 1 is a int"):
+        model.extend([nn.ReLU(), 3])
+    with pytest.raises(TypeError, match=r"Sequential: modules is a ReLU; expected an iterable"):
+        model += nn.ReLU()
+    with pytest.raises(IndexError, match=r"Sequential.insert: index 3 is out of range for 2 "
+                                         r"modules; expected -2 <= index <= 2"):
+        model.insert(3, nn.ReLU())
+    with pytest.raises(IndexError, match=r"Sequential: index 2 is out of range for 2 modules"):
+        model[2] = nn.ReLU()
+    with pytest.raises(IndexError, match=r"Sequential: index -3 is out of range"):
+        del model[-3]
+    with pytest.raises(TypeError, match=r"Sequential: index must be an int, got slice"):
+        model[0:1] = nn.Sequential(nn.ReLU())
+    assert [type(m).__name__ for m in model] == ["ReLU", "Tanh"]
+
+
 def test_module_list_errors(rng):
     layers = nn.ModuleList([nn.ReLU()])
     with pytest.raises(TypeError, match=r"ModuleList: module 1 is a function; expected nn.Module "

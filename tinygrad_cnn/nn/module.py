@@ -481,12 +481,112 @@ def _check_container(owner: str, name: str, container) -> None:
             f"nn.{'ParameterDict({...})' if kind == 'dict' else 'ParameterList([...])'}")
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules held in order as the children "0", "1",
+    ..., edited the way a Python list is. Setting an item keeps its name; every other edit
+    (append, extend, insert, del, pop, +=) leaves the modules named "0", "1", ... in order, as
+    PyTorch renames them after a deletion."""
+
+    def __len__(self) -> int:
+        return len(self._child_items())
+
+    def __iter__(self) -> Iterator[Module]:
+        """Every module in order, a module held twice included twice, as PyTorch's:
+        Sequential(a, a) runs a twice and has length 2 (children() gives each module once)."""
+        return (module for _, module in self._child_items())
+
+    def append(self, module: Module):
+        """Add `module` at the end; returns self."""
+        owner = type(self).__name__
+        _check_module(f"{owner}.append", "the argument", module)
+        items = self._child_items()
+        if items and items[-1][0] != str(len(items) - 1):   # named by a slice: "1", "2", ...
+            self._renumber([m for _, m in items] + [module])
+        else:
+            setattr(self, str(len(items)), module)
+        return self
+
+    def extend(self, modules):
+        """Append each module of `modules` (a list, a ModuleList, a Sequential, any iterable of
+        modules) in order; all are checked first, so a bad one adds none. Returns self."""
+        owner = type(self).__name__
+        if not isinstance(modules, Iterable):     # e.g. one Linear: a module that is no container
+            raise TypeError(f"{owner}: modules is a {type(modules).__name__}; expected an "
+                            f"iterable of modules, e.g. [Linear(4, 4), ReLU()]")
+        modules = list(modules)
+        for i, module in enumerate(modules):
+            _check_module(owner, f"module {i}", module)
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module):
+        """Put `module` before position `index`, as list.insert: a negative index counts from
+        the end and index len(self) appends; the modules from there on are renamed one number
+        higher ("1" becomes "2"). Returns self.
+
+        PyTorch's Sequential.insert gives the same result. Its ModuleList.insert does for
+        0 <= index <= len(self) (and returns None), but raises a KeyError for a negative index
+        and misnames a module put past the end, where this takes the negative index as
+        list.insert does and raises an IndexError past the end.
+        """
+        owner = type(self).__name__
+        modules = list(self)
+        length = len(modules)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{owner}.insert: index must be an int, got "
+                            f"{type(index).__name__} {index!r}")
+        if not -length <= index <= length:
+            raise IndexError(f"{owner}.insert: index {index} is out of range for {length} "
+                             f"modules; expected -{length} <= index <= {length} (index "
+                             f"{length} appends)")
+        _check_module(f"{owner}.insert", "the module", module)
+        modules.insert(int(index), module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index: int | slice):
+        """Remove the module at `index` and return it (for a slice, a container of the modules
+        removed), as PyTorch's; the modules left are renamed "0", "1", ... in order."""
+        removed = self[index]
+        del self[index]
+        return removed
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Put `module` in place of the one at `index`, under the same name."""
+        owner = type(self).__name__
+        items = self._child_items()
+        i = _checked_index(owner, index, len(items), slices=False)
+        _check_module(owner, f"the module for [{index}]", module)
+        setattr(self, items[i][0], module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = list(self)
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_checked_index(type(self).__name__, index, len(modules))]
+        self._renumber(modules)
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Hold exactly `modules`, as the children "0", "1", ... in order."""
+        for name, _ in self._child_items():
+            delattr(self, name)
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+
+
+class Sequential(_ModuleSequence):
     """x -> modules[-1](... modules[1](modules[0](x))); the modules are children "0", "1", ...
 
     Indexing is by position; a slice is a Sequential of the same modules under their original
     names, as in PyTorch: model[1:] has children "1", "2", ..., so its state dict has the keys
-    of that part of model.state_dict().
+    of that part of model.state_dict(). It is edited as a list is (`self[i] = module`,
+    `del self[i]`, `append`, `extend`, `insert`, `pop`, `+`, `+=`, and `*` by a positive int,
+    which repeats the same modules, weights shared, as PyTorch's).
     """
 
     def __init__(self, *modules: Module):
@@ -499,14 +599,6 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def __len__(self) -> int:
-        return len(self._child_items())
-
-    def __iter__(self) -> Iterator[Module]:
-        """Every module in order, a module held twice included twice, as PyTorch's:
-        Sequential(a, a) runs a twice and has length 2 (children() gives each module once)."""
-        return (module for _, module in self._child_items())
-
     def __getitem__(self, index: int | slice) -> Module:
         children = self._child_items()
         if isinstance(index, slice):
@@ -516,8 +608,32 @@ class Sequential(Module):
             return part
         return children[_checked_index("Sequential", index, len(children))][1]
 
+    def __add__(self, other) -> Sequential:
+        return Sequential(*self).extend(other)      # a new Sequential; self is unchanged
 
-class ModuleList(Module):
+    def __mul__(self, times: int) -> Sequential:
+        """A new Sequential running these modules `times` times over: the same modules, so the
+        repeats share their weights, as PyTorch's."""
+        return Sequential(*(list(self) * _checked_times(times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        return self.extend(list(self) * (_checked_times(times) - 1))
+
+
+def _checked_times(times) -> int:
+    """`times` for Sequential * times: a positive int, or a TypeError/ValueError saying why not."""
+    if isinstance(times, bool) or not isinstance(times, (int, np.integer)):
+        raise TypeError(f"Sequential * times: times is a {type(times).__name__}; expected a "
+                        f"positive int, e.g. Sequential(Linear(4, 4), ReLU()) * 3")
+    if times <= 0:
+        raise ValueError(f"Sequential * times: times is {times}; expected a positive int (the "
+                         f"number of times the modules run)")
+    return int(times)
+
+
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters and buffers the owner finds: children "0", "1", ...
 
     Holds modules the way a Python list does (indexing and slicing, `len`, iteration,
@@ -536,92 +652,14 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward; expected its owner to call the "
                                   "modules, e.g. for layer in self.layers: x = layer(x)")
 
-    def append(self, module: Module) -> ModuleList:
-        """Add `module` at the end (child str(len(self))); returns self."""
-        _check_module("ModuleList.append", "the argument", module)
-        setattr(self, str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> ModuleList:
-        """Append each module of `modules` (a list, a ModuleList, a Sequential, any iterable of
-        modules) in order; returns self."""
-        if not isinstance(modules, Iterable):     # e.g. one Linear: a module that is no container
-            raise TypeError(f"ModuleList: modules is a {type(modules).__name__}; expected an "
-                            f"iterable of modules, e.g. ModuleList([Linear(4, 4), ReLU()])")
-        modules = list(modules)
-        for i, module in enumerate(modules):     # all checked first: a failure adds none
-            _check_module("ModuleList", f"module {i}", module)
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        """Put `module` before position `index`, as list.insert: a negative index counts from
-        the end and index len(self) appends; the modules from there on are renamed one number
-        higher ("1" becomes "2").
-
-        PyTorch's insert gives the same result for 0 <= index <= len(self); it raises a
-        KeyError for a negative index and misnames a module put past the end, where this takes
-        the negative index as list.insert does and raises an IndexError past the end.
-        """
-        modules = list(self)
-        length = len(modules)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"ModuleList.insert: index must be an int, got "
-                            f"{type(index).__name__} {index!r}")
-        if not -length <= index <= length:
-            raise IndexError(f"ModuleList.insert: index {index} is out of range for {length} "
-                             f"modules; expected -{length} <= index <= {length} (index "
-                             f"{length} appends)")
-        _check_module("ModuleList.insert", "the module", module)
-        modules.insert(int(index), module)
-        self._renumber(modules)
-
-    def pop(self, index: int | slice) -> Module | ModuleList:
-        """Remove the module at `index` and return it (for a slice, a ModuleList of the modules
-        removed), as PyTorch's; the modules after it are renamed "0", "1", ... in order."""
-        removed = self[index]
-        del self[index]
-        return removed
-
-    def __len__(self) -> int:
-        return len(self._child_items())
-
-    def __iter__(self) -> Iterator[Module]:
-        return (module for _, module in self._child_items())   # one held twice comes twice
-
     def __getitem__(self, index: int | slice) -> Module | ModuleList:
         modules = list(self)
         if isinstance(index, slice):
             return ModuleList(modules[index])
         return modules[_checked_index("ModuleList", index, len(modules))]
 
-    def __setitem__(self, index: int, module: Module) -> None:
-        length = len(self)
-        i = _checked_index("ModuleList", index, length, slices=False)
-        _check_module("ModuleList", f"the module for [{index}]", module)
-        setattr(self, str(i % length), module)
-
-    def __delitem__(self, index: int | slice) -> None:
-        modules = list(self)
-        if isinstance(index, slice):
-            del modules[index]
-        else:
-            del modules[_checked_index("ModuleList", index, len(modules))]
-        self._renumber(modules)
-
-    def __iadd__(self, modules) -> ModuleList:
-        return self.extend(modules)
-
     def __add__(self, other) -> ModuleList:
         return ModuleList(list(self)).extend(other)       # a new list; self is unchanged
-
-    def _renumber(self, modules: list[Module]) -> None:
-        """Hold exactly `modules`, as the children "0", "1", ... in order."""
-        for name, _ in self._child_items():
-            delattr(self, name)
-        for i, module in enumerate(modules):
-            setattr(self, str(i), module)
 
 
 class ModuleDict(Module):
@@ -711,7 +749,7 @@ def _check_entry(key, module) -> None:
 def _check_module(owner: str, what: str, module) -> None:
     """Raise a TypeError unless `module` is an nn.Module."""
     if not isinstance(module, Module):
-        example = ("Sequential(Linear(4, 2), ReLU())" if owner == "Sequential" else
+        example = ("Sequential(Linear(4, 2), ReLU())" if owner.startswith("Sequential") else
                    "ModuleList([Linear(4, 2), ReLU()])")
         raise TypeError(f"{owner}: {what} is a {type(module).__name__}; expected nn.Module "
                         f"instances, e.g. {example}")
