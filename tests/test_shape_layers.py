@@ -448,6 +448,46 @@ def test_parameter_dict_operations():
         "ParameterDict(  (w): Parameter containing: [float64 of size 2])")
 
 
+def test_parameter_dict_setdefault_popitem_copy_fromkeys_reversed_and_or():
+    w = tc.Value(np.ones(2, dtype=np.float32))
+    params = nn.ParameterDict([("w", w)])
+    assert params.setdefault("w", np.zeros(3)) is w                  # present: default unused
+    b = params.setdefault("b", np.zeros(3))
+    assert list(params) == ["w", "b"] and b is params["b"] and b.data.tolist() == [0, 0, 0]
+    assert list(reversed(params)) == ["b", "w"]
+    same = params.copy()
+    assert isinstance(same, nn.ParameterDict) and list(same) == ["w", "b"]
+    assert same["w"] is w and same["b"] is b                         # the same parameters
+    del same["b"]
+    assert list(params) == ["w", "b"]                                # a dict of its own
+    assert params.popitem() == ("b", b) and list(params) == ["w"]
+    start = np.arange(3, dtype=np.float32)
+    fresh = params.fromkeys(["p", "q"], start)
+    assert list(fresh) == ["p", "q"] and list(params) == ["w"]
+    assert fresh["p"] is not fresh["q"] and fresh["p"].dtype == np.float32
+    assert not np.shares_memory(fresh["p"].data, fresh["q"].data)
+    assert not np.shares_memory(fresh["p"].data, start)
+    fresh["p"].data += 1                                             # a step on one moves one
+    assert fresh["q"].data.tolist() == [0, 1, 2]
+    assert params.fromkeys(["r"], w)["r"] is not w                   # a Value's values, copied
+    assert params.fromkeys(["s"], 2.5)["s"].data.tolist() == 2.5
+    joined = params | nn.ParameterDict([("z", np.ones(1)), ("w", np.zeros(2))])
+    assert list(joined) == ["w", "z"] and joined["w"].data.tolist() == [0, 0]
+    assert params["w"] is w                                          # | makes a new dict
+    plain = {"k": np.ones(1), "a": np.ones(1)} | params
+    assert type(plain) is dict and list(plain) == ["k", "a", "w"] and plain["w"] is w
+    params |= [("y", np.ones(1))]
+    assert list(params) == ["w", "y"]
+    with pytest.raises(KeyError, match=r"ParameterDict.popitem\(\): the dict is empty"):
+        nn.ParameterDict().popitem()
+    with pytest.raises(TypeError, match=r"ParameterDict: the value for 'n' is a NoneType; "
+                                        r"expected a Value or a numeric numpy array"):
+        params.setdefault("n")
+    with pytest.raises(TypeError, match=r"ParameterDict.fromkeys: default is a str"):
+        params.fromkeys(["a"], "zero")
+    assert list(params) == ["w", "y"]
+
+
 def test_parameter_dict_sorts_a_plain_dicts_keys_and_keeps_other_orders():
     """As PyTorch's update: a plain dict is added in sorted key order; an OrderedDict, a
     ParameterDict and a list of pairs keep their own; a key already present keeps its place."""

@@ -181,3 +181,28 @@ def test_parameter_dict_key_order_is_pytorchs(torch, make):
     theirs.update({name: torch.nn.Parameter(torch.ones(2)) for name in ("e", "d", "b")})
     assert list(ours) == list(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
     assert list(nn.ParameterDict(ours)) == list(torch.nn.ParameterDict(theirs))
+
+
+def test_parameter_dict_setdefault_popitem_copy_reversed_and_or_as_pytorchs(torch):
+    """The same calls on both libraries' ParameterDicts: the same keys in the same order, the
+    same parameters kept or new, and fromkeys' keys (with a parameter of its own for each here,
+    over one shared tensor there)."""
+    def run(lib, make):
+        params = lib.ParameterDict([("w", make([1.0, 2.0]))])
+        kept = params.setdefault("w", make([0.0])) is params["w"]
+        params.setdefault("b", make([3.0]))
+        order = [list(params), list(reversed(params))]
+        copy = params.copy()
+        shared = copy["w"] is params["w"]
+        popped = params.popitem()[0]
+        joined = params | lib.ParameterDict([("z", make([4.0])), ("w", make([5.0]))])
+        right = {"k": make([6.0]), "a": make([7.0])} | params
+        params |= [("y", make([8.0]))]
+        keys = params.fromkeys(["p", "q"], make([9.0]))
+        return (kept, order, list(copy), shared, popped, list(joined),
+                [float(v.data[0]) for v in joined.values()], list(right), type(right).__name__,
+                list(params), list(keys))
+
+    ours = run(nn, lambda v: tc.Value(np.array(v)))
+    theirs = run(torch.nn, lambda v: torch.nn.Parameter(torch.tensor(v)))
+    assert ours == theirs

@@ -838,7 +838,8 @@ class ParameterDict(Module):
     ParameterDict.
 
     Holds Values the way a dict does (`d[key]`, `d[key] = value`, `del d[key]`, `in`, `len`,
-    iteration over the keys, `keys()`, `values()`, `items()`, `get`, `pop`, `update`, `clear`),
+    iteration over the keys, `reversed`, `keys()`, `values()`, `items()`, `get`, `pop`,
+    `popitem`, `setdefault`, `update`, `clear`, `copy`, `fromkeys`, `|` and `|=`),
     in the order they were added (a key set again keeps its place); a numpy array (or a number)
     becomes a parameter. As PyTorch's, a plain dict given to the constructor or to `update` is
     added in sorted key order, `ParameterDict({"b": w, "a": v})` has the keys "a", "b"; pass an
@@ -904,6 +905,50 @@ class ParameterDict(Module):
         """Remove every parameter."""
         for key in list(self.keys()):
             delattr(self, key)
+
+    def setdefault(self, key: str, default=None) -> Value:
+        """The parameter under key; when there is none, `default` becomes it first."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[str, Value]:
+        """Remove the (key, parameter) pair added last and return it."""
+        if not len(self):
+            raise KeyError("ParameterDict.popitem(): the dict is empty")
+        key = list(self.keys())[-1]
+        return key, self.pop(key)
+
+    def copy(self) -> ParameterDict:
+        """A new ParameterDict holding the same parameters (not copies) in the same order."""
+        return ParameterDict(list(self.items()))
+
+    def fromkeys(self, keys, default) -> ParameterDict:
+        """A new ParameterDict with a parameter of its own for each key, each starting from a
+        copy of `default`'s values (an array, a number or a Value). PyTorch's gives every key a
+        parameter over one shared tensor, so that a step on one moves them all, and takes
+        default=None for entries without a parameter, which this dict does not hold."""
+        keys = list(keys)
+        source = default.data if isinstance(default, Value) else default
+        first = _as_parameter("ParameterDict.fromkeys", "default", source)
+        return ParameterDict([(key, Value(first.data.copy())) for key in keys])
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self.keys()))
+
+    def __or__(self, other) -> ParameterDict:
+        """A new ParameterDict: these parameters, then other's (which win on a shared key)."""
+        return self.copy().update(other)
+
+    def __ror__(self, other) -> dict:
+        """dict | self: a plain dict, other's entries and then these parameters, as PyTorch's
+        (the dict on the left decides the type, and its values stay what they were)."""
+        merged = dict(other)
+        merged.update(self.items())
+        return merged
+
+    def __ior__(self, other) -> ParameterDict:
+        return self.update(other)
 
     def update(self, values) -> ParameterDict:
         """Add (or replace) the parameters of `values`: a plain dict in sorted key order, as
