@@ -136,9 +136,9 @@ def test_errors_say_what_was_expected(rng):
     with pytest.raises(TypeError, match=r"^RNN: batch_first is str 'yes'; expected True or "
                                         r"False"):
         nn.RNN(3, 4, batch_first="yes")
-    with pytest.raises(ValueError, match=r"^LSTM: dropout is 1.0; expected a probability in "
-                                         r"\[0, 1\)"):
-        nn.LSTM(3, 4, num_layers=2, dropout=1.0)
+    with pytest.raises(ValueError, match=r"^LSTM: dropout is 1.5; expected a probability in "
+                                         r"\[0, 1\]"):
+        nn.LSTM(3, 4, num_layers=2, dropout=1.5)
 
 
 def numpy_projected_lstm(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr):

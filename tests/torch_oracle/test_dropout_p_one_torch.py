@@ -1,9 +1,11 @@
 """Dropout with p=1 against PyTorch float64: dropout, dropout1d/2d/3d and their layers zero
 everything as PyTorch's do (x * 0: signed zeros, NaN where x is infinite), with zero gradients
-to second order, and are the identity in evaluation."""
+to second order, and are the identity in evaluation; so do the recurrent layers' dropout
+between layers and MultiheadAttention's dropout of attention weights."""
 
 import numpy as np
 import pytest
+from test_layers import compare_results_and_gradients, with_their_weights
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import nn, ops
@@ -53,3 +55,43 @@ def test_dropout_layers_take_p_one(torch, layer):
     np.testing.assert_array_equal(ours(tc.Value(x)).data, theirs(torch.tensor(x)).numpy())
     if layer != "Dropout":                          # our Dropout's repr has no inplace
         assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("layer", ["RNN", "GRU", "LSTM"])
+def test_recurrent_dropout_one_as_pytorchs(torch, rng, layer):
+    """dropout=1 zeroes what each layer but the last hands on in training, as PyTorch's: the
+    result, and every gradient, are those of a last layer that reads zeros (the first layer's
+    weights get gradient 0); in evaluation dropout does nothing."""
+    theirs = getattr(torch.nn, layer)(3, 4, num_layers=2, dropout=1.0)
+    ours = with_their_weights(getattr(nn, layer)(3, 4, num_layers=2, dropout=1.0), theirs)
+    x = rng.standard_normal((5, 2, 3))
+    xv, xt = tc.Value(x), torch.tensor(x, requires_grad=True)
+    compare_results_and_gradients(torch, rng, ours, theirs, [xv], [xt], [ours(xv)[0]],
+                                  [theirs(xt)[0]])
+    np.testing.assert_array_equal(xv.grad, np.zeros_like(x))
+    np.testing.assert_array_equal(ours.weight_ih_l0.grad, 0)
+    ours.eval(), theirs.eval()
+    np.testing.assert_allclose(ours(x)[0].data, theirs(torch.tensor(x))[0].detach().numpy(),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_multihead_attention_dropout_one_as_pytorchs(torch, rng):
+    """dropout=1 zeroes every attention weight in training, as PyTorch's: the output is the
+    output projection's bias, the weights returned are 0, and so are the inputs' gradients; in
+    evaluation dropout does nothing."""
+    theirs = torch.nn.MultiheadAttention(4, 2, dropout=1.0)
+    ours = with_their_weights(nn.MultiheadAttention(4, 2, dropout=1.0), theirs)
+    q, k = rng.standard_normal((3, 2, 4)), rng.standard_normal((5, 2, 4))
+    qv, kv = tc.Value(q), tc.Value(k)
+    qt, kt = torch.tensor(q, requires_grad=True), torch.tensor(k, requires_grad=True)
+    out, weights = ours(qv, kv, kv)
+    their_out, their_weights = theirs(qt, kt, kt)
+    np.testing.assert_array_equal(weights.data, their_weights.detach().numpy())
+    compare_results_and_gradients(torch, rng, ours, theirs, [qv, kv], [qt, kt], [out],
+                                  [their_out])
+    np.testing.assert_array_equal(out.data, np.broadcast_to(ours.out_proj.bias.data, out.shape))
+    np.testing.assert_array_equal(qv.grad, 0)
+    ours.eval(), theirs.eval()
+    np.testing.assert_allclose(ours(q, k, k)[0].data,
+                               theirs(torch.tensor(q), torch.tensor(k), torch.tensor(k))[0]
+                               .detach().numpy(), rtol=1e-12, atol=1e-14)

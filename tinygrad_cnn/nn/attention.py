@@ -61,7 +61,7 @@ class MultiheadAttention(Module):
                              f"num_heads {num_heads}; expected each head to get "
                              f"embed_dim / num_heads features")
         _check_probability("MultiheadAttention", "dropout", dropout,
-                           "(of zeroing each attention weight in training)")
+                           "(of zeroing each attention weight in training)", allow_one=True)
         for name, value, what in (("kdim", kdim, "key"), ("vdim", vdim, "value")):
             if value is not None:
                 _check_features(name, value, what, embed_dim)

@@ -131,7 +131,7 @@ class _Recurrent(Module):
                 raise TypeError(f"{name}: {arg} is {type(value).__name__} {value!r}; expected "
                                 f"True or False")
         _check_probability(name, "dropout", dropout,
-                           "(applied to each layer's output but the last)")
+                           "(applied to each layer's output but the last)", allow_one=True)
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} with num_layers=1 does nothing: dropout "
                           f"acts between stacked layers; pass num_layers >= 2 or dropout=0",
