@@ -928,7 +928,6 @@ class ParameterDict(Module):
         copy of `default`'s values (an array, a number or a Value). PyTorch's gives every key a
         parameter over one shared tensor, so that a step on one moves them all, and takes
         default=None for entries without a parameter, which this dict does not hold."""
-        keys = list(keys)
         source = default.data if isinstance(default, Value) else default
         first = _as_parameter("ParameterDict.fromkeys", "default", source)
         return ParameterDict([(key, Value(first.data.copy())) for key in keys])
