@@ -108,6 +108,12 @@ CASES += [
      [_normal(3, 4)]),
     (np.linalg.matrix_norm, lambda x: np.linalg.matrix_norm(x, ord=2), [_normal(2, 3, 4)]),
     (np.sinc, np.sinc, [_normal(3, 4)]),
+    (np.deg2rad, np.deg2rad, [_normal(3, 4)]),
+    (np.radians, np.radians, [_normal(3, 4)]),
+    (np.rad2deg, np.rad2deg, [_normal(3, 4)]),
+    (np.degrees, np.degrees, [_normal(3, 4)]),
+    (np.logaddexp2, np.logaddexp2, [_normal(3, 4), _normal(4)]),
+    (np.copysign, np.copysign, [_normal(3, 4), _uniform(-2.0, 2.0, 4)]),
     (np.astype, lambda x: np.astype(x, np.float64), [_normal(3, 4)]),
 ]
 
@@ -129,6 +135,19 @@ def test_a_numpy_function_on_values_is_its_op(case):
     assert isinstance(out, tc.Value) and out.requires_grad
     np.testing.assert_allclose(out.data, call(*arrays), rtol=1e-12, atol=1e-12)
     assert tc.gradcheck(call, arrays)
+
+
+def test_copysign_takes_the_sign_bit_and_gives_x2_no_gradient():
+    x = tc.Value(np.array([-1.5, 0.0, 2.0, -0.0, 3.0]))
+    y = tc.Value(np.array([1.0, -2.0, -0.0, 3.0, np.nan]))
+    out = np.copysign(x, y)
+    expected = np.copysign(x.data, y.data)
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(np.signbit(out.data), np.signbit(expected))   # -0.0 kept
+    gx, gy = tc.grad(out.sum(), [x, y])
+    np.testing.assert_array_equal(gx.data, [-1.0, 0.0, -1.0, 0.0, 1.0])    # 0 at x = 0
+    np.testing.assert_array_equal(gy.data, np.zeros(5))
+    assert np.copysign(tc.Value(np.ones(2, dtype=np.float32)), -2.0).dtype == np.float32
 
 
 @pytest.mark.parametrize("ufunc", _BINARY + [np.power, np.matmul])

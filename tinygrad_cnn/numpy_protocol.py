@@ -13,6 +13,7 @@ and what to do.
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 
@@ -27,11 +28,30 @@ _SAME_NAME = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "
               "tanh", "arcsinh", "arccosh", "arctanh", "arctan2", "hypot", "logaddexp", "maximum",
               "minimum", "matmul", "floor_divide", "remainder", "fmod", "sign", "floor", "ceil",
               "trunc", "rint")
+
+
+def _copysign(x1, x2):
+    """|x1| with the sign bit of x2 (-0.0 counts as negative, as in numpy): |x1| times a
+    constant +-1, so x1 gets sign(x1) * (+-1) as its gradient (0 at x1 = 0, as PyTorch's) and x2,
+    which only chooses a sign, none."""
+    data1, data2 = data_of(x1), data_of(x2)
+    sign = np.where(np.signbit(data2), -1, 1).astype(np.result_type(data1, data2))
+    return ops.abs(x1) * sign
+
+
+_LN2 = math.log(2.0)
+
 UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
     np.add: ops.add, np.subtract: ops.sub, np.multiply: ops.mul, np.divide: ops.div,
     np.power: ops.pow, np.negative: ops.neg, np.positive: lambda x: +x,
     np.absolute: ops.abs, np.fabs: ops.abs,
     np.divmod: lambda a, b: (ops.floor_divide(a, b), ops.remainder(a, b)),
+    # numpy's own formulas: x * (pi / 180), x * (180 / pi)
+    np.deg2rad: lambda x: x * (math.pi / 180), np.radians: lambda x: x * (math.pi / 180),
+    np.rad2deg: lambda x: x * (180 / math.pi), np.degrees: lambda x: x * (180 / math.pi),
+    # log2(2^a + 2^b) = logaddexp(a ln 2, b ln 2) / ln 2
+    np.logaddexp2: lambda a, b: ops.logaddexp(a * _LN2, b * _LN2) / _LN2,
+    np.copysign: _copysign,
 }
 
 

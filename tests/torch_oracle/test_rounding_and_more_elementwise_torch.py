@@ -1,6 +1,7 @@
 """The rounding ops (floor, ceil, trunc, rint as torch.round, round with decimals, sign), log2,
 log10, exp2, reciprocal, sinc, hypot, fmod, remainder, xlogy, logit (with and without eps) and
-pow with an array exponent against PyTorch in float64: the forward, every input's gradient
+pow with an array exponent, and numpy's deg2rad, rad2deg, logaddexp2 and copysign on Values,
+against PyTorch in float64: the forward, every input's gradient
 through a random upstream gradient, and the second derivatives (d/d inputs of g . v, with g the
 first gradients); cbrt against sign(x) |x|^(1/3), as PyTorch has no cbrt; floor_divide's
 forward (PyTorch's has no derivative); and where the two differ: at sinc's 0, hypot's origin,
@@ -70,6 +71,14 @@ CASES = [
      lambda th, x: th.logit(x, eps=0.1)),
     ("logit-eps-of-a-sigmoid", normal((2, 3)), lambda x: ops.logit(ops.sigmoid(x * 3), 0.05),
      lambda th, x: th.logit(th.sigmoid(x * 3), eps=0.05)),
+    # numpy functions that are compositions of ops (tinygrad_cnn/numpy_protocol.py)
+    ("np.deg2rad", normal((2, 3)), np.deg2rad, lambda th, x: th.deg2rad(x)),
+    ("np.rad2deg", normal((2, 3)), np.rad2deg, lambda th, x: th.rad2deg(x)),
+    ("np.logaddexp2", normal((2, 3), (3,)), np.logaddexp2, lambda th, a, b: th.logaddexp2(a, b)),
+    ("np.copysign", fixed([-1.5, 0.7, 2.0, -3.0, 0.4], [1.0, -2.0, -0.5, 3.0, -0.0]),
+     np.copysign, lambda th, a, b: th.copysign(a, b)),
+    ("np.copysign-broadcast", normal((2, 3), (3,)), lambda a, b: np.copysign(a * a, b),
+     lambda th, a, b: th.copysign(a * a, b)),
 ]
 
 
