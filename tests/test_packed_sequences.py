@@ -277,3 +277,20 @@ def test_onnx_export_refuses_packed_sequences(tmp_path):
     with pytest.raises(ValueError, match=r"packed sequences \(nn.utils.rnn\), whose data is 2-D "
                                          r"too, cannot be exported at all"):
         tc.onnx.export(Packing().eval(), x, tmp_path / "m.onnx")
+
+
+def test_astype_double_and_float_convert_the_data_and_keep_the_rest(rng):
+    x = tc.Value(rng.standard_normal((4, 3, 2)).astype(np.float32))   # (L, N, *)
+    packed = rnn.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+    double = packed.double()
+    assert isinstance(double, rnn.PackedSequence) and double.data.dtype == np.float64
+    np.testing.assert_array_equal(double.data.data, packed.data.data.astype(np.float64))
+    for field in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+        np.testing.assert_array_equal(getattr(double, field), getattr(packed, field))
+    assert double.float().data.dtype == np.float32
+    assert packed.astype(np.float16).data.dtype == np.float16
+    out, _ = nn.GRU(2, 3).double()(double)                  # gradients reach the float32 x
+    out.data.sum().backward()
+    assert x.grad.dtype == np.float32 and np.abs(x.grad).sum() > 0
+    np.testing.assert_array_equal(x.grad[2:, 0], 0)          # past sequence 0's 2 steps
+    assert np.abs(x.grad[:2, 0]).sum() > 0

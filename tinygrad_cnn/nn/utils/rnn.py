@@ -62,6 +62,20 @@ class PackedSequence(_PackedFields):
             "lengths = tc.nn.utils.rnn.pad_packed_sequence(packed) (or use packed.data, the "
             "steps of all sequences as rows)")
 
+    def astype(self, dtype) -> PackedSequence:
+        """The same sequences with data of `dtype`, through Value.astype (so gradients flow back
+        to the data packed); batch_sizes and the indices stay as they are."""
+        return PackedSequence(self.data.astype(dtype), self.batch_sizes, self.sorted_indices,
+                              self.unsorted_indices)
+
+    def double(self) -> PackedSequence:
+        """astype(np.float64), PyTorch's spelling, as Module.double()."""
+        return self.astype(np.float64)
+
+    def float(self) -> PackedSequence:
+        """astype(np.float32), PyTorch's spelling, as Module.float()."""
+        return self.astype(np.float32)
+
     def __repr__(self) -> str:
         return (f"PackedSequence(data={self.data!r}, batch_sizes={self.batch_sizes!r}, "
                 f"sorted_indices={self.sorted_indices!r}, "
