@@ -886,3 +886,9 @@ def test_softplus_of_a_beta_x_too_large_for_the_dtype_is_x():
             np.float32(1e37)]
         assert tc.ops.softplus(np.array([1e307]), 100.0).data.tolist() == [1e307]
         assert tc.ops.softplus(np.array([-1e307]), 100.0).data.tolist() == [0.0]
+
+
+def test_relu_passes_the_gradient_at_a_nan_input_and_none_at_zero():
+    x = tc.Value(np.array([np.nan, -1.0, 2.0, 0.0, -0.0]))
+    tc.ops.relu(x).backward(np.array([0.5, 1.5, -2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(x.grad, [0.5, 0.0, -2.0, 0.0, 0.0])

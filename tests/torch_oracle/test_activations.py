@@ -391,3 +391,13 @@ def test_more_layers_equal_torch_nn(torch, rng, ours, name, settings):
             tol = {"rtol": 1e-7, "atol": 0}         # PyTorch's float64 slope is float32's 1/6
         np.testing.assert_allclose(out.data, expected.detach().numpy(), **tol)
         np.testing.assert_allclose(value.grad, tensor.grad.numpy(), **tol)
+
+
+def test_relu_passes_the_gradient_at_a_nan_input_as_pytorchs(torch):
+    x = np.array([np.nan, -1.0, 2.0, 0.0, -0.0, 1e-300])
+    xv, xt = tc.Value(x), torch.tensor(x, requires_grad=True)
+    upstream = np.array([0.5, 1.5, -2.0, 3.0, 4.0, -1.0])
+    ops.relu(xv).backward(upstream)
+    torch.relu(xt).backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(xv.grad, xt.grad.numpy())       # 0.5 at the NaN, 0 at 0
+    np.testing.assert_array_equal(xv.grad, [0.5, 0.0, -2.0, 0.0, 0.0, -1.0])

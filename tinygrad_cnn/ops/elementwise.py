@@ -469,10 +469,11 @@ class ReLU(Function):
         return np.maximum(x, 0)
 
     # d relu(x)/dx = 1 where x > 0, else 0 (0 at the kink x = 0, as PyTorch); x > 0 exactly
-    # where the output is, so the output (kept anyway) serves as the mask
+    # where the output is, so the output (kept anyway) serves as the mask, written as "not
+    # out <= 0" so that a NaN input passes its gradient on, as PyTorch's relu does
     def backward(self, grad):
         _, out = self.saved()
-        return grad * (out > 0)
+        return grad * ~(out <= 0)
 
 
 class LeakyReLU(Function):
