@@ -114,6 +114,8 @@ CASES += [
     (np.degrees, np.degrees, [_normal(3, 4)]),
     (np.logaddexp2, np.logaddexp2, [_normal(3, 4), _normal(4)]),
     (np.copysign, np.copysign, [_normal(3, 4), _uniform(-2.0, 2.0, 4)]),
+    (np.fmax, np.fmax, [_normal(3, 4), _normal(4)]),
+    (np.fmin, np.fmin, [_normal(3, 4), _normal(4)]),
     (np.astype, lambda x: np.astype(x, np.float64), [_normal(3, 4)]),
 ]
 
@@ -148,6 +150,17 @@ def test_copysign_takes_the_sign_bit_and_gives_x2_no_gradient():
     np.testing.assert_array_equal(gx.data, [-1.0, 0.0, -1.0, 0.0, 1.0])    # 0 at x = 0
     np.testing.assert_array_equal(gy.data, np.zeros(5))
     assert np.copysign(tc.Value(np.ones(2, dtype=np.float32)), -2.0).dtype == np.float32
+
+
+def test_fmax_and_fmin_let_a_nan_lose_and_send_a_ties_gradient_to_the_first():
+    a = tc.Value(np.array([1.0, np.nan, 2.0, np.nan, 3.0]))
+    b = tc.Value(np.array([1.0, 2.0, np.nan, np.nan, 4.0]))
+    for f, to_a in ((np.fmax, [1, 0, 1, 1, 0]), (np.fmin, [1, 0, 1, 1, 1])):
+        out = f(a, b)
+        np.testing.assert_array_equal(out.data, f(a.data, b.data))
+        ga, gb = tc.grad(out.sum(), [a, b])
+        np.testing.assert_array_equal(ga.data, to_a)
+        np.testing.assert_array_equal(gb.data, 1 - np.array(to_a))
 
 
 @pytest.mark.parametrize("ufunc", _BINARY + [np.power, np.matmul])

@@ -39,6 +39,20 @@ def _copysign(x1, x2):
     return ops.abs(x1) * sign
 
 
+def _fmax(a, b):
+    """numpy's fmax, the larger of a and b where a NaN loses: a where a >= b or b is NaN, else b;
+    the gradient goes where the value came from (a tie's to a), as PyTorch's fmax."""
+    data_b = data_of(b)
+    return ops.where((data_of(a) >= data_b) | np.isnan(data_b), a, b)
+
+
+def _fmin(a, b):
+    """numpy's fmin, the smaller of a and b where a NaN loses: a where a <= b or b is NaN, else
+    b; the gradient goes where the value came from (a tie's to a), as PyTorch's fmin."""
+    data_b = data_of(b)
+    return ops.where((data_of(a) <= data_b) | np.isnan(data_b), a, b)
+
+
 _LN2 = math.log(2.0)
 
 UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
@@ -51,7 +65,7 @@ UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
     np.rad2deg: lambda x: x * (180 / math.pi), np.degrees: lambda x: x * (180 / math.pi),
     # log2(2^a + 2^b) = logaddexp(a ln 2, b ln 2) / ln 2
     np.logaddexp2: lambda a, b: ops.logaddexp(a * _LN2, b * _LN2) / _LN2,
-    np.copysign: _copysign,
+    np.copysign: _copysign, np.fmax: _fmax, np.fmin: _fmin,
 }
 
 

@@ -1,9 +1,9 @@
 """The rounding ops (floor, ceil, trunc, rint as torch.round, round with decimals, sign), log2,
 log10, exp2, reciprocal, sinc, hypot, fmod, remainder, xlogy, logit (with and without eps) and
-pow with an array exponent, and numpy's deg2rad, rad2deg, logaddexp2 and copysign on Values,
-against PyTorch in float64: the forward, every input's gradient
-through a random upstream gradient, and the second derivatives (d/d inputs of g . v, with g the
-first gradients); cbrt against sign(x) |x|^(1/3), as PyTorch has no cbrt; floor_divide's
+pow with an array exponent, and numpy's deg2rad, rad2deg, logaddexp2, copysign, fmax and fmin
+on Values, against PyTorch in float64: the forward, every input's gradient through a random
+upstream gradient, and the second derivatives (d/d inputs of g . v, with g the first
+gradients); cbrt against sign(x) |x|^(1/3), as PyTorch has no cbrt; floor_divide's
 forward (PyTorch's has no derivative); and where the two differ: at sinc's 0, hypot's origin,
 xlogy's x = y = 0, logit's 0 and 1 with eps and pow's a = 0, PyTorch's NaN against our finite
 derivatives, and pow's b = 0, where PyTorch's second derivative misses a term."""
@@ -24,6 +24,8 @@ def fixed(*arrays):
 HALVES = [-2.5, -1.5, -0.5, -0.0, 0.5, 1.5, 2.5, -1.0, 3.0, 0.7, -2.2]    # jumps and between
 DECIMALS = [0.125, 1.005, 2.675, -3.14159, 12.345, 1250.0, 1350.0, 0.0]
 QUOTIENTS = ([[5.5], [-5.5], [4.0], [-4.0], [0.3]], [2.0, -2.0, 0.7, 1.5])   # jumps at 4 / 2
+FMAX_A = [1.0, np.nan, 2.0, np.nan, 3.0, -1.0]          # ties, NaNs on either side or both
+FMAX_B = [1.0, 2.0, np.nan, np.nan, 4.0, -2.0]
 XLOGY = ([0.0, 0.0, 0.0, 2.0, -1.5, 0.5], [-1.0, 2.0, 0.5, 3.0, 0.25, np.e])
 
 # (id, make inputs from rng, ours, theirs(torch, *tensors))
@@ -79,6 +81,10 @@ CASES = [
      np.copysign, lambda th, a, b: th.copysign(a, b)),
     ("np.copysign-broadcast", normal((2, 3), (3,)), lambda a, b: np.copysign(a * a, b),
      lambda th, a, b: th.copysign(a * a, b)),
+    ("np.fmax", fixed(FMAX_A, FMAX_B), np.fmax, lambda th, a, b: th.fmax(a, b)),
+    ("np.fmin", fixed(FMAX_A, FMAX_B), np.fmin, lambda th, a, b: th.fmin(a, b)),
+    ("np.fmax-broadcast", normal((2, 3), (3,)), lambda a, b: np.fmax(a * a, b),
+     lambda th, a, b: th.fmax(a * a, b)),
 ]
 
 
