@@ -39,18 +39,22 @@ def _copysign(x1, x2):
     return ops.abs(x1) * sign
 
 
-def _fmax(a, b):
-    """numpy's fmax, the larger of a and b where a NaN loses: a where a >= b or b is NaN, else b;
-    the gradient goes where the value came from (a tie's to a), as PyTorch's fmax."""
-    data_b = data_of(b)
-    return ops.where((data_of(a) >= data_b) | np.isnan(data_b), a, b)
+def _nan_losing(wins):
+    """numpy's fmax (wins = np.greater_equal) or fmin (np.less_equal), where a NaN loses: a where
+    wins(a, b) or b is NaN, else b; the gradient goes where the value came from (a tie's to a),
+    as PyTorch's fmax and fmin."""
+    def choose(a, b):
+        data_b = data_of(b)
+        return ops.where(wins(data_of(a), data_b) | np.isnan(data_b), a, b)
+    return choose
 
 
-def _fmin(a, b):
-    """numpy's fmin, the smaller of a and b where a NaN loses: a where a <= b or b is NaN, else
-    b; the gradient goes where the value came from (a tie's to a), as PyTorch's fmin."""
-    data_b = data_of(b)
-    return ops.where((data_of(a) <= data_b) | np.isnan(data_b), a, b)
+def _deg2rad(x):
+    return x * (math.pi / 180)      # numpy's own formula
+
+
+def _rad2deg(x):
+    return x * (180 / math.pi)      # numpy's own formula
 
 
 _LN2 = math.log(2.0)
@@ -60,12 +64,11 @@ UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
     np.power: ops.pow, np.negative: ops.neg, np.positive: lambda x: +x,
     np.absolute: ops.abs, np.fabs: ops.abs,
     np.divmod: lambda a, b: (ops.floor_divide(a, b), ops.remainder(a, b)),
-    # numpy's own formulas: x * (pi / 180), x * (180 / pi)
-    np.deg2rad: lambda x: x * (math.pi / 180), np.radians: lambda x: x * (math.pi / 180),
-    np.rad2deg: lambda x: x * (180 / math.pi), np.degrees: lambda x: x * (180 / math.pi),
+    np.deg2rad: _deg2rad, np.radians: _deg2rad, np.rad2deg: _rad2deg, np.degrees: _rad2deg,
     # log2(2^a + 2^b) = logaddexp(a ln 2, b ln 2) / ln 2
     np.logaddexp2: lambda a, b: ops.logaddexp(a * _LN2, b * _LN2) / _LN2,
-    np.copysign: _copysign, np.fmax: _fmax, np.fmin: _fmin,
+    np.copysign: _copysign, np.fmax: _nan_losing(np.greater_equal),
+    np.fmin: _nan_losing(np.less_equal),
 }
 
 
