@@ -117,6 +117,66 @@ CASES += [
     (np.fmax, np.fmax, [_normal(3, 4), _normal(4)]),
     (np.fmin, np.fmin, [_normal(3, 4), _normal(4)]),
     (np.astype, lambda x: np.astype(x, np.float64), [_normal(3, 4)]),
+    # joining, splitting, flipping and products (compositions of ops)
+    (np.atleast_1d, lambda x: np.atleast_1d(np.sum(x)), [_normal(3)]),
+    (np.atleast_2d, np.atleast_2d, [_normal(3)]),
+    (np.atleast_3d, lambda a, b: np.atleast_3d(a, b)[1], [_normal(3), _normal(2, 3)]),
+    (np.atleast_3d, np.atleast_3d, [_normal(4)]),
+    (np.hstack, lambda a, b: np.hstack([a, b]), [_normal(3, 4), _normal(3, 2)]),
+    (np.hstack, lambda a, b: np.hstack((a, b)), [_normal(3), _normal(2)]),
+    (np.vstack, lambda a, b: np.vstack([a, b]), [_normal(4), _normal(2, 4)]),
+    (np.dstack, lambda a, b: np.dstack([a, b]), [_normal(3, 4), _normal(3, 4, 2)]),
+    (np.column_stack, lambda a, b: np.column_stack([a, b]), [_normal(3), _normal(3, 2)]),
+    (np.array_split, lambda x: np.array_split(x, 3, axis=1)[0], [_normal(2, 5)]),
+    (np.array_split, lambda x: np.array_split(x, 3, axis=-1)[2], [_normal(2, 5)]),
+    (np.array_split, lambda x: np.array_split(x, [1, 4])[1], [_normal(6)]),
+    (np.hsplit, lambda x: np.hsplit(x, 2)[1], [_normal(3, 4)]),
+    (np.hsplit, lambda x: np.hsplit(x, [2])[0], [_normal(6)]),
+    (np.vsplit, lambda x: np.vsplit(x, [1])[1], [_normal(3, 4)]),
+    (np.dsplit, lambda x: np.dsplit(x, 2)[0], [_normal(2, 3, 4)]),
+    (np.unstack, lambda x: np.unstack(x, axis=1)[2], [_normal(3, 4)]),
+    (np.unstack, lambda x: np.unstack(x)[0], [_normal(2, 3)]),
+    (np.flipud, np.flipud, [_normal(3, 4)]),
+    (np.fliplr, np.fliplr, [_normal(3, 4, 2)]),
+    (np.rot90, np.rot90, [_normal(3, 4)]),
+    (np.rot90, lambda x: np.rot90(x, 2), [_normal(3, 4)]),
+    (np.rot90, lambda x: np.rot90(x, 3, axes=(1, 2)), [_normal(2, 3, 4)]),
+    (np.rot90, lambda x: np.rot90(x, -1, (2, 0)), [_normal(2, 3, 4)]),
+    (np.diag, np.diag, [_normal(3)]),
+    (np.diag, lambda v: np.diag(v, k=1), [_normal(3)]),
+    (np.diag, lambda v: np.diag(v, -2), [_normal(3)]),
+    (np.diag, lambda m: np.diag(m, -1), [_normal(3, 4)]),
+    (np.diagflat, lambda v: np.diagflat(v, -1), [_normal(2, 2)]),
+    (np.vdot, np.vdot, [_normal(3, 4), _normal(4, 3)]),
+    (np.convolve, np.convolve, [_normal(5), _normal(3)]),
+    (np.convolve, lambda a, v: np.convolve(a, v, "same"), [_normal(3), _normal(6)]),
+    (np.convolve, lambda a, v: np.convolve(a, v, mode="valid"), [_normal(6), _normal(4)]),
+    (np.correlate, np.correlate, [_normal(6), _normal(3)]),
+    (np.correlate, lambda a, v: np.correlate(a, v, "same"), [_normal(4), _normal(5)]),
+    (np.correlate, lambda a, v: np.correlate(a, v, "full"), [_normal(3), _normal(4)]),
+    (np.trapezoid, lambda y: np.trapezoid(y, dx=0.5), [_normal(3, 5)]),
+    (np.trapezoid, lambda y, x: np.trapezoid(y, np.cumsum(x * x)), [_normal(3, 5), _normal(5)]),
+    (np.trapezoid, lambda y, x: np.trapezoid(y, x, axis=0), [_normal(3, 5), _normal(3, 5)]),
+    (np.nan_to_num, np.nan_to_num, [_normal(3, 4)]),
+    (np.heaviside, np.heaviside, [_normal(3, 4), _normal(4)]),
+    (np.vecdot, np.vecdot, [_normal(3, 4), _normal(4)]),
+    (np.matvec, np.matvec, [_normal(2, 3, 4), _normal(4)]),
+    (np.vecmat, np.vecmat, [_normal(3), _normal(2, 3, 4)]),
+    (np.linalg.multi_dot, lambda a, b, c: np.linalg.multi_dot([a, b, c]),
+     [_normal(3), _normal(3, 4), _normal(4, 2)]),
+    (np.linalg.multi_dot, lambda a, b, c: np.linalg.multi_dot((a, b, c)),
+     [_normal(2, 3), _normal(3, 3), _normal(3)]),
+    (np.linalg.matmul, np.linalg.matmul, [_normal(2, 3, 4), _normal(4, 2)]),
+    (np.linalg.outer, np.linalg.outer, [_normal(3), _normal(2)]),
+    (np.linalg.cross, np.linalg.cross, [_normal(4, 3), _normal(3)]),
+    (np.linalg.vecdot, lambda a, b: np.linalg.vecdot(a, b, axis=0), [_normal(4, 3),
+                                                                     _normal(4, 1)]),
+    (np.linalg.tensordot, lambda a, b: np.linalg.tensordot(a, b, axes=1), [_normal(3, 4),
+                                                                           _normal(4, 2)]),
+    (np.linalg.trace, lambda x: np.linalg.trace(x, offset=1), [_normal(2, 3, 3)]),
+    (np.linalg.diagonal, lambda x: np.linalg.diagonal(x, offset=-1), [_normal(2, 3, 4)]),
+    (np.linalg.matrix_transpose, np.linalg.matrix_transpose, [_normal(2, 3, 4)]),
+    (np.matrix_transpose, np.matrix_transpose, [_normal(3, 4)]),
 ]
 
 
@@ -213,9 +273,9 @@ def test_a_function_without_an_op_refuses_to_drop_a_gradient(rng):
     with pytest.raises(TypeError, match=r"np\.percentile has no gradient rule here, .* use an "
                                         r"op of tc\.ops .*pass x\.data"):
         np.percentile(x, 30)
-    with pytest.raises(TypeError, match=r"np\.heaviside has no gradient rule here, .* use an op "
-                                        r"of tc\.ops"):
-        np.heaviside(x, 0.5)
+    with pytest.raises(TypeError, match=r"np\.float_power has no gradient rule here, .* use an "
+                                        r"op of tc\.ops"):
+        np.float_power(x, 2.0)
     with pytest.raises(TypeError, match=r"np\.add\.reduce has a gradient rule only when called"):
         np.add.reduce(x)
     with pytest.raises(TypeError, match=r"np\.sum builds a graph only when called as "
@@ -284,3 +344,85 @@ def test_np_transpose_takes_its_axes_as_an_array(rng):
     np.testing.assert_array_equal(np.transpose(x, np.array([2, 0, 1])).data,
                                   np.transpose(x.data, (2, 0, 1)))
     assert np.transpose(x).shape == (4, 3, 2)
+
+
+def test_heaviside_takes_x2_where_x1_is_0_and_gives_x1_no_gradient():
+    x1 = tc.Value([-1.5, 0.0, 2.0, -0.0, np.nan])
+    x2 = tc.Value([0.3, 0.5, 0.7, 0.9, 1.1])
+    out = np.heaviside(x1, x2)
+    np.testing.assert_array_equal(out.data, np.heaviside(x1.data, x2.data))
+    out.backward(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    np.testing.assert_array_equal(x1.grad, 0.0)
+    np.testing.assert_array_equal(x2.grad, [0.0, 2.0, 0.0, 4.0, 0.0])
+    assert np.heaviside(tc.Value(np.ones(2, np.float32)), 0.5).dtype == np.float32
+
+
+def test_nan_to_num_replaces_as_numpy_and_passes_the_gradient_only_where_x_is_finite():
+    data = np.array([1.5, np.nan, np.inf, -np.inf, -2.0])
+    x = tc.Value(data)
+    for kwargs in ({}, {"nan": 7.0, "posinf": 1e3, "neginf": -5.0}):
+        out = np.nan_to_num(x, **kwargs)
+        np.testing.assert_array_equal(out.data, np.nan_to_num(data, **kwargs))
+    out.backward(np.arange(1.0, 6.0))
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 0.0, 0.0, 5.0])
+    with pytest.raises(TypeError, match=r"copy=False\) would write into the Value's data.*"
+                                        r"expected copy=True"):
+        np.nan_to_num(x, copy=False)
+    np.testing.assert_array_equal(x.data, data)
+
+
+def test_split_pieces_and_several_atleast_inputs_are_values_with_their_gradients(rng):
+    data = rng.standard_normal((2, 7))
+    x = tc.Value(data)
+    pieces = np.array_split(x, 3, axis=1)
+    assert [p.shape for p in pieces] == [p.shape for p in np.array_split(data, 3, axis=1)]
+    sum(((k + 1) * p).sum() for k, p in enumerate(pieces)).backward()
+    np.testing.assert_array_equal(x.grad, [[1, 1, 1, 2, 2, 3, 3]] * 2)
+    a, b = np.atleast_2d(tc.Value(2.0), x)
+    assert a.shape == (1, 1) and b is x
+    assert [u.shape for u in np.unstack(x, axis=-1)] == [(2,)] * 7
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda x: np.fliplr(x), ValueError, r"np\.fliplr: input of shape \(6,\); expected at least "
+                                         r"2 axes"),
+    (lambda x: np.vsplit(x, 2), ValueError, r"np\.vsplit: .* expected at least 2 axes"),
+    (lambda x: np.dsplit(x.reshape(2, 3), 3), ValueError, r"np\.dsplit: .*at least 3 axes"),
+    (lambda x: np.hsplit(x, 4), ValueError, r"split: 4 sections do not divide axis 0 of size 6"),
+    (lambda x: np.array_split(x, 0), ValueError, r"np\.array_split: 0 sections; expected a "
+                                                 r"positive number"),
+    (lambda x: np.rot90(x.reshape(2, 3), 1, (1, -1)), ValueError, r"np\.rot90: axes \(1, -1\) "
+                                                                  r"name one axis .* twice"),
+    (lambda x: np.rot90(x.reshape(2, 3), 1, (0, 1, 2)), ValueError, r"expected two axes"),
+    (lambda x: np.diag(x.reshape(1, 2, 3)), ValueError, r"np\.diag: input of shape \(1, 2, 3\); "
+                                                        r"expected a vector or a matrix"),
+    (lambda x: np.linalg.multi_dot([x]), ValueError, r"1 array\(s\); expected at least two"),
+    (lambda x: np.linalg.multi_dot([x, x, x.reshape(6, 1)]), np.linalg.LinAlgError,
+     r"array 1 has shape \(6,\); expected a matrix"),
+    (lambda x: np.linalg.cross(x.reshape(3, 2), x.reshape(3, 2)), ValueError,
+     r"vectors of 2 and 2 elements along axis -1; expected 3 and 3"),
+    (lambda x: np.linalg.outer(x.reshape(2, 3), x), ValueError,
+     r"inputs of shapes \(2, 3\) and \(6,\); expected two vectors"),
+    (lambda x: np.convolve(x.reshape(2, 3), x), ValueError, r"expected two non-empty vectors"),
+    (lambda x: np.convolve(x, x, "middle"), ValueError, r"mode 'middle'; expected 'full', "
+                                                        r"'same' or 'valid'"),
+])
+def test_joining_splitting_and_product_functions_raise_where_numpy_does(call, error, match):
+    data = np.arange(6.0)
+    with pytest.raises(error):
+        call(data)                      # numpy refuses the same call on the data
+    with pytest.raises(error, match=match):
+        call(tc.Value(data))
+
+
+def test_convolve_promotes_dtypes_as_numpy_and_leaves_integers_to_numpy():
+    signal = tc.Value(np.array([1.0, -2.0, 0.5, 3.0], np.float32))
+    out = np.convolve(signal, [1.0, 2.0])
+    assert out.dtype == np.convolve(signal.data, [1.0, 2.0]).dtype == np.float64
+    np.testing.assert_array_equal(out.data, np.convolve(signal.data, [1.0, 2.0]))
+    out.sum().backward()
+    assert signal.grad.dtype == np.float32
+    np.testing.assert_array_equal(signal.grad, [3.0, 3.0, 3.0, 3.0])
+    integers = np.correlate(tc.Value(np.arange(4)), [1, 2], "full")
+    np.testing.assert_array_equal(integers, np.correlate(np.arange(4), [1, 2], "full"))
+    assert integers.dtype.kind == "i"

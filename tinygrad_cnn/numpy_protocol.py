@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.function import is_grad_enabled
+from tinygrad_cnn.ops.axes import checked_axis
 from tinygrad_cnn.value import Value, data_of
 
 # ufuncs with an op of the same name (np.abs is np.absolute, np.pow np.power, np.mod
@@ -57,6 +58,12 @@ def _rad2deg(x):
     return x * (180 / math.pi)      # numpy's own formula
 
 
+def _heaviside(x1, x2):
+    """0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0 (numpy's heaviside), as
+    where(x1 == 0, x2, (sign(x1) + 1) / 2): x1's gradient is sign's, 0; x2's passes at x1 = 0."""
+    return ops.where(data_of(x1) == 0, x2, (ops.sign(x1) + 1) / 2)
+
+
 _LN2 = math.log(2.0)
 
 UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
@@ -69,6 +76,10 @@ UFUNCS = {getattr(np, name): getattr(ops, name) for name in _SAME_NAME} | {
     np.logaddexp2: lambda a, b: ops.logaddexp(a * _LN2, b * _LN2) / _LN2,
     np.copysign: _copysign, np.fmax: _nan_losing(np.greater_equal),
     np.fmin: _nan_losing(np.less_equal),
+    np.heaviside: _heaviside,
+    np.vecdot: lambda x1, x2: ops.sum(x1 * x2, -1),
+    np.matvec: lambda x1, x2: ops.squeeze(ops.matmul(x1, ops.expand_dims(x2, -1)), -1),
+    np.vecmat: lambda x1, x2: ops.squeeze(ops.matmul(ops.expand_dims(x1, -2), x2), -2),
 }
 
 
@@ -93,6 +104,224 @@ def _linalg_norm(x, ord=None, axis=None, keepdims=False):
 
 
 _PAD_MODES = {"edge": "replicate", "wrap": "circular"}     # numpy's names for ops.pad's modes
+
+
+# numpy's joining, splitting, flipping and product functions, as compositions of ops; each
+# raises where numpy raises, naming what was expected
+
+def _ndim(x) -> int:
+    return np.ndim(data_of(x))
+
+
+def _at_least(ndim: int):
+    """numpy's atleast_1d, atleast_2d or atleast_3d: an input of fewer axes reshaped as numpy
+    does (0-d to ones; a vector (n,) to (1, n) and (1, n, 1); a matrix (m, n) to (m, n, 1)), others
+    as they are; one input gives one result, several a tuple."""
+    def at_least(*arys):
+        results = [_with_axes(a, ndim) for a in arys]
+        return results[0] if len(results) == 1 else tuple(results)
+    return at_least
+
+
+def _with_axes(x, ndim: int):
+    shape = np.shape(data_of(x))
+    if len(shape) >= ndim:
+        return x
+    if ndim == 3 and shape:
+        shape = (1, *shape, 1) if len(shape) == 1 else (*shape, 1)
+    return ops.reshape(x, (1,) * (ndim - len(shape)) + shape)
+
+
+def _hstack(tup):
+    """Vectors joined end to end, anything else along axis 1 (numpy's hstack)."""
+    arrays = [_with_axes(a, 1) for a in tup]
+    return ops.cat(arrays, 0 if arrays and _ndim(arrays[0]) == 1 else 1)
+
+
+def _column_stack(tup):
+    """Vectors as columns (n, 1), joined along axis 1 with the matrices (numpy's column_stack)."""
+    return ops.cat([ops.reshape(a, (-1, 1)) if _ndim(a) < 2 else a for a in tup], 1)
+
+
+def _array_split(ary, indices_or_sections, axis=0):
+    """np.split that allows unequal pieces: k sections of an axis of n give n % k pieces of
+    n // k + 1, then pieces of n // k (numpy's array_split)."""
+    if isinstance(indices_or_sections, (int, np.integer)):
+        shape = np.shape(data_of(ary))
+        size = shape[checked_axis("np.array_split", axis, shape)]
+        if indices_or_sections <= 0:
+            raise ValueError(f"np.array_split: {indices_or_sections} sections; expected a "
+                             f"positive number of sections")
+        each, extras = divmod(size, int(indices_or_sections))
+        sizes = [each + 1] * extras + [each] * (indices_or_sections - extras)
+        indices_or_sections = np.cumsum(sizes)[:-1].tolist()
+    return ops.split(ary, indices_or_sections, axis)
+
+
+def _split_along(name: str, axis: int, least: int):
+    """numpy's hsplit (axis 1, or 0 for a vector), vsplit (axis 0) or dsplit (axis 2): np.split
+    along that axis of an input of at least `least` axes."""
+    def split(ary, indices_or_sections):
+        ndim = _ndim(ary)
+        if ndim < least:
+            raise ValueError(f"np.{name}: input of shape {np.shape(data_of(ary))}; expected at "
+                             f"least {least} axes")
+        return ops.split(ary, indices_or_sections, 0 if ndim == 1 else axis)
+    return split
+
+
+def _unstack(x, *, axis=0):
+    """The slices of x along axis, as a tuple (numpy's unstack)."""
+    shape = np.shape(data_of(x))
+    axis = checked_axis("np.unstack", axis, shape)
+    return tuple(ops.getitem(x, (slice(None),) * axis + (i,)) for i in range(shape[axis]))
+
+
+def _flip_of_at_least(name: str, axis: int):
+    """numpy's flipud (axis 0) and fliplr (axis 1), which need at least axis + 1 axes."""
+    def flip(m):
+        if _ndim(m) <= axis:
+            raise ValueError(f"np.{name}: input of shape {np.shape(data_of(m))}; expected at "
+                             f"least {axis + 1} axes")
+        return ops.flip(m, axis)
+    return flip
+
+
+def _rot90(m, k=1, axes=(0, 1)):
+    """m turned k quarter turns from axes[0] towards axes[1] (numpy's rot90): one turn is a
+    flip along axes[1] and then a swap of the two axes; two turns flip both; three, the swap
+    and then the flip."""
+    shape = np.shape(data_of(m))
+    if len(axes) != 2:
+        raise ValueError(f"np.rot90: axes {axes}; expected two axes")
+    first, second = (checked_axis("np.rot90", axis, shape) for axis in axes)
+    if first == second:
+        raise ValueError(f"np.rot90: axes {axes} name one axis of shape {shape} twice; expected "
+                         f"two different axes")
+    k %= 4
+    if k == 0:
+        return m
+    if k == 2:
+        return ops.flip(m, (first, second))
+    if k == 1:
+        return ops.swapaxes(ops.flip(m, second), first, second)
+    return ops.flip(ops.swapaxes(m, first, second), second)
+
+
+def _diag(v, k=0):
+    """numpy's diag: the k-th diagonal of a matrix, or a vector v set on the k-th diagonal of
+    a square matrix of zeros: v times the identity (so the gradient is grad's diagonal),
+    padded by |k| rows and columns."""
+    shape = np.shape(data_of(v))
+    if len(shape) == 2:
+        return ops.diagonal(v, k)
+    if len(shape) != 1:
+        raise ValueError(f"np.diag: input of shape {shape}; expected a vector or a matrix")
+    eye = np.eye(shape[0], dtype=np.asarray(data_of(v)).dtype)
+    square = ops.reshape(v, (1, -1)) * eye
+    return ops.pad(square, ((0, k), (k, 0)) if k >= 0 else ((-k, 0), (0, -k)))
+
+
+def _vdot(a, b):
+    """The dot product of a and b flattened (numpy's vdot, for real numbers)."""
+    return ops.dot(ops.reshape(a, -1), ops.reshape(b, -1))
+
+
+def _multi_dot(arrays):
+    """A chain of matrix products, left to right (numpy's linalg.multi_dot, which picks the
+    cheapest order: the same value up to rounding); a vector first is a row, last a column,
+    and its axis leaves the result."""
+    if len(arrays) < 2:
+        raise ValueError(f"np.linalg.multi_dot: {len(arrays)} array(s); expected at least two")
+    for i, a in enumerate(arrays):
+        allowed = (1, 2) if i in (0, len(arrays) - 1) else (2,)
+        if _ndim(a) not in allowed:
+            raise np.linalg.LinAlgError(
+                f"np.linalg.multi_dot: array {i} has shape {np.shape(data_of(a))}; expected "
+                f"{'a vector or ' if len(allowed) == 2 else ''}a matrix")
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = ops.matmul(result, a)
+    return result
+
+
+def _linalg_cross(x1, x2, axis=-1):
+    """np.cross of two arrays of 3-vectors (numpy's linalg.cross, which takes only those)."""
+    sizes = [np.shape(data_of(x))[checked_axis("np.linalg.cross", axis, np.shape(data_of(x)))]
+             for x in (x1, x2)]
+    if sizes != [3, 3]:
+        raise ValueError(f"np.linalg.cross: vectors of {sizes[0]} and {sizes[1]} elements along "
+                         f"axis {axis}; expected 3 and 3 (np.cross also takes 2)")
+    return ops.cross(x1, x2, axis)
+
+
+def _linalg_outer(x1, x2):
+    """The outer product of two vectors (numpy's linalg.outer, which takes only vectors)."""
+    if _ndim(x1) != 1 or _ndim(x2) != 1:
+        raise ValueError(f"np.linalg.outer: inputs of shapes {np.shape(data_of(x1))} and "
+                         f"{np.shape(data_of(x2))}; expected two vectors (np.outer flattens)")
+    return ops.outer(x1, x2)
+
+
+def _trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoidal rule along axis: sum of d (y[i] + y[i+1]) / 2, with d the spacing dx or
+    the differences of the sample points x (a vector along axis, or x of y's shape), as numpy's
+    trapezoid computes it."""
+    shape = np.shape(data_of(y))
+    axis = checked_axis("np.trapezoid", axis, shape)
+    if x is None:
+        d = dx
+    elif _ndim(x) == 1:
+        d = ops.reshape(ops.diff(x), [-1 if i == axis else 1 for i in range(len(shape))])
+    else:
+        d = ops.diff(x, axis=axis)
+    lead = (slice(None),) * axis
+    return ops.sum(d * (ops.getitem(y, (*lead, slice(1, None)))
+                        + ops.getitem(y, (*lead, slice(None, -1)))) / 2.0, axis)
+
+
+def _sliding_product(name: str, flipped: bool, default_mode: str):
+    """numpy's convolve (flipped: out[k] = sum_j a[k - j] v[j]) and correlate
+    (out[k] = sum_j a[k + j] v[j]) of two vectors, in mode "full", "same" or "valid": one
+    conv1d of a, zero-padded by len(v) - 1 at both ends, with v (reversed for convolve), cut to
+    the mode's length at numpy's offset."""
+    def product(a, v, mode=default_mode):
+        data_a, data_v = np.asarray(data_of(a)), np.asarray(data_of(v))
+        if data_a.ndim != 1 or data_v.ndim != 1 or not data_a.size or not data_v.size:
+            raise ValueError(f"np.{name}: inputs of shapes {data_a.shape} and {data_v.shape}; "
+                             f"expected two non-empty vectors")
+        (n,), (m,), dtype = data_a.shape, data_v.shape, np.result_type(data_a, data_v)
+        if dtype.kind != "f":           # integers hold no gradient: numpy's own result
+            return getattr(np, name)(data_a, data_v, mode)
+        # conv1d takes one dtype, where numpy promotes
+        a, v = (x if d.dtype == dtype else ops.astype(x, dtype)
+                for x, d in ((a, data_a), (v, data_v)))
+        kernel = ops.flip(v) if flipped else v
+        full = ops.reshape(ops.conv1d(ops.reshape(a, (1, n)), ops.reshape(kernel, (1, 1, m)),
+                                      padding=m - 1), -1)     # n + m - 1 sums
+        long, short = max(n, m), min(n, m)
+        if mode == "full":
+            return full
+        if mode == "valid":
+            return ops.getitem(full, slice(short - 1, long))
+        if mode == "same":     # numpy centres the shorter one; correlate shifts when m > n
+            start = short // 2 if not flipped and m > n else (short - 1) // 2
+            return ops.getitem(full, slice(start, start + long))
+        raise ValueError(f"np.{name}: mode {mode!r}; expected 'full', 'same' or 'valid'")
+    return product
+
+
+def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """x with NaN and the infinities replaced as numpy's nan_to_num does (a constant there, so
+    the gradient is grad where x is finite, 0 elsewhere); into a new Value only."""
+    if not copy:
+        raise TypeError("np.nan_to_num(x, copy=False) would write into the Value's data, which "
+                        "is the graph's record of the forward pass; expected copy=True (the "
+                        "default), which returns a new Value")
+    data = data_of(x)
+    return ops.where(np.isfinite(data), x,
+                     np.nan_to_num(data, nan=nan, posinf=posinf, neginf=neginf))
+
 
 # numpy functions with an op that computes the same thing; each takes numpy's parameters, by
 # numpy's names, as far as the op supports them
@@ -162,6 +391,38 @@ FUNCTIONS = {
                                                                                 keepdims),
     np.sinc: lambda x: ops.sinc(x),
     np.astype: lambda x, dtype: ops.astype(x, dtype),
+    np.atleast_1d: _at_least(1),
+    np.atleast_2d: _at_least(2),
+    np.atleast_3d: _at_least(3),
+    np.hstack: _hstack,
+    np.vstack: lambda tup: ops.cat([_with_axes(a, 2) for a in tup], 0),
+    np.dstack: lambda tup: ops.cat([_with_axes(a, 3) for a in tup], 2),
+    np.column_stack: _column_stack,
+    np.array_split: _array_split,
+    np.hsplit: _split_along("hsplit", 1, 1),
+    np.vsplit: _split_along("vsplit", 0, 2),
+    np.dsplit: _split_along("dsplit", 2, 3),
+    np.unstack: _unstack,
+    np.flipud: _flip_of_at_least("flipud", 0),
+    np.fliplr: _flip_of_at_least("fliplr", 1),
+    np.rot90: _rot90,
+    np.diag: _diag,
+    np.diagflat: lambda v, k=0: _diag(ops.reshape(v, -1), k),
+    np.vdot: _vdot,
+    np.convolve: _sliding_product("convolve", flipped=True, default_mode="full"),
+    np.correlate: _sliding_product("correlate", flipped=False, default_mode="valid"),
+    np.trapezoid: _trapezoid,
+    np.nan_to_num: _nan_to_num,
+    np.linalg.multi_dot: _multi_dot,
+    np.linalg.matmul: lambda x1, x2: ops.matmul(x1, x2),
+    np.linalg.outer: _linalg_outer,
+    np.linalg.cross: _linalg_cross,
+    np.linalg.vecdot: lambda x1, x2, *, axis=-1: ops.sum(x1 * x2, axis),
+    np.linalg.tensordot: lambda x1, x2, *, axes=2: ops.tensordot(x1, x2, axes),
+    np.linalg.trace: lambda x, *, offset=0: ops.trace(x, offset, -2, -1),
+    np.linalg.diagonal: lambda x, *, offset=0: ops.diagonal(x, offset, -2, -1),
+    np.linalg.matrix_transpose: lambda x: ops.swapaxes(x, -1, -2),
+    np.matrix_transpose: lambda x: ops.swapaxes(x, -1, -2),
 }
 _SIGNATURES = {function: inspect.signature(adapter) for function, adapter in FUNCTIONS.items()}
 
