@@ -306,6 +306,50 @@ def test_nothing_is_written_into_a_value_or_into_an_array_that_would_need_a_grad
     assert isinstance(total, tc.Value) and total.requires_grad
 
 
+# numpy's functions that write into an argument: the call, and the one that writes the source
+# into an array instead
+WRITES = [
+    (lambda dst, src: np.put(dst, [0, 2], src[:2])),
+    (lambda dst, src: np.place(dst, np.array([True, False, True]), src)),
+    (lambda dst, src: np.putmask(dst, np.array([True, False, True]), src)),
+    (lambda dst, src: np.copyto(dst, src)),
+    (lambda dst, src: np.copyto(src=src, dst=dst)),
+    (lambda dst, src: np.put_along_axis(dst, np.array([1]), src[:1], axis=0)),
+    (lambda dst, src: np.fill_diagonal(dst.reshape(1, 3) if isinstance(dst, np.ndarray)
+                                       else dst, src[0])),
+]
+
+
+@pytest.mark.parametrize("write", WRITES)
+@pytest.mark.parametrize("requires_grad", [True, False])
+def test_numpys_writing_functions_write_neither_into_a_value_nor_a_gradient_into_an_array(
+        rng, write, requires_grad):
+    x = tc.Value(rng.standard_normal(3), requires_grad=requires_grad)
+    before = x.data.copy()
+    with pytest.raises(TypeError, match=r"np\.\w+: cannot write into a Value .*compute a new "
+                                        r"Value instead"):
+        write(x, rng.standard_normal(3))
+    np.testing.assert_array_equal(x.data, before)
+    array = np.zeros(3)
+    if requires_grad:
+        # (np.fill_diagonal dispatches on its array only: there numpy's own request for the
+        # Value's array is what refuses)
+        with pytest.raises(TypeError, match=r"(would write|array of) a Value that requires "
+                                            r"grad"):
+            write(array, x)
+        np.testing.assert_array_equal(array, 0.0)
+    else:                               # a constant's data may go into an array, as numpy's
+        write(array, x)
+        assert np.isin(before, array).any()
+
+
+def test_an_out_argument_that_is_a_value_is_refused(rng):
+    x = tc.Value(rng.standard_normal((2, 3)), requires_grad=False)
+    before = x.data.copy()
+    with pytest.raises(TypeError, match=r"np\.cumsum: cannot write into a Value"):
+        np.cumsum(np.ones((2, 3)), axis=1, out=x)
+    np.testing.assert_array_equal(x.data, before)
+
 def test_equality_with_an_array_stays_identity_from_either_side(rng):
     x = tc.Value(rng.standard_normal(3))
     array = x.data.copy()

@@ -438,8 +438,7 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
         return (inputs[0] is inputs[1]) == (ufunc is np.equal)
     if method == "at" and isinstance(inputs[0], Value) or any(
             isinstance(out, Value) for out in kwargs.get("out", ())):
-        raise TypeError(f"{name}: cannot write into a Value (its data is the graph's record of "
-                        f"the forward pass); compute a new Value instead, e.g. y = x + 1")
+        _refuse_writing_into_a_value(name)
     if op is None:
         reason = "has no gradient rule here"
     elif method != "__call__":
@@ -450,9 +449,18 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict):
     return _on_data(name, reason, function, inputs, kwargs)
 
 
+# numpy functions that write into an argument, by the name of that parameter
+WRITERS = {np.put: "a", np.place: "arr", np.putmask: "a", np.copyto: "dst",
+           np.put_along_axis: "arr", np.fill_diagonal: "a"}
+
+
 def array_function(function, args: tuple, kwargs: dict):
     """A numpy function called with a Value among its arguments."""
     name = f"{function.__module__.replace('numpy', 'np', 1)}.{function.__name__}"
+    written = args[0] if args else kwargs.get(WRITERS.get(function))
+    if (function in WRITERS and isinstance(written, Value)
+            or _values_in(kwargs.get("out"))):
+        _refuse_writing_into_a_value(name)
     adapter = FUNCTIONS.get(function)
     if adapter is None:
         return _on_data(name, "has no gradient rule here", function, args, kwargs)
@@ -465,6 +473,12 @@ def array_function(function, args: tuple, kwargs: dict):
     return adapter(*bound.args, **bound.kwargs)
 
 
+def _refuse_writing_into_a_value(name: str):
+    raise TypeError(f"{name}: cannot write into a Value (its data is the graph's record of the "
+                    f"forward pass); compute a new Value instead, e.g. y = x + 1, or "
+                    f"tc.ops.where(mask, new, x) for some of its elements")
+
+
 def _on_data(name: str, reason: str, function, args: tuple, kwargs: dict):
     """function run on the data of every Value in args and kwargs; an error if that would drop
     the gradient of a Value that requires grad."""
@@ -474,6 +488,10 @@ def _on_data(name: str, reason: str, function, args: tuple, kwargs: dict):
         raise TypeError(f"{name}(..., out=array) with a Value that requires grad: an array "
                         f"cannot hold a result that needs a gradient; write a new Value instead "
                         f"(y = y + x, not y += x, when y is an array)")
+    if needs_grad and function in WRITERS:
+        raise TypeError(f"{name} would write a Value that requires grad into an array, which "
+                        f"cannot hold its gradient; build a new Value instead, e.g. "
+                        f"tc.ops.where(mask, x, array) or tc.ops.cat")
     result = function(*_data_in(args), **_data_in(kwargs))
     if needs_grad and _holds_floats(result):
         same_name = getattr(ops, function.__name__, None)
