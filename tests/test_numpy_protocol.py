@@ -177,6 +177,29 @@ CASES += [
     (np.linalg.diagonal, lambda x: np.linalg.diagonal(x, offset=-1), [_normal(2, 3, 4)]),
     (np.linalg.matrix_transpose, np.linalg.matrix_transpose, [_normal(2, 3, 4)]),
     (np.matrix_transpose, np.matrix_transpose, [_normal(3, 4)]),
+    # selecting, grids and running sums (compositions of ops)
+    (np.take, lambda x: np.take(x, [4, 0, -1, 4]), [_normal(3, 4)]),
+    (np.take, lambda x: np.take(x, np.array([[0, 2], [1, -1]]), axis=1), [_normal(3, 4)]),
+    (np.take, lambda x: np.take(x, [5, -7], axis=0, mode="wrap"), [_normal(3, 4)]),
+    (np.take, lambda x: np.take(x, [9, -2, 1], axis=-1, mode="clip"), [_normal(3, 4)]),
+    (np.compress, lambda x: np.compress([True, False, True], x, axis=0), [_normal(3, 4)]),
+    (np.compress, lambda x: np.compress([False, True, True], x), [_normal(3, 4)]),
+    (np.extract, lambda x: np.extract(np.arange(12).reshape(3, 4) % 3 == 0, x), [_normal(3, 4)]),
+    (np.select, lambda a, b: np.select([np.eye(3, 4, dtype=bool), np.tri(3, 4, dtype=bool)],
+                                       [a, b * 2], 0.5), [_normal(3, 4), _normal(4)]),
+    (np.meshgrid, lambda x, y: np.meshgrid(x, y)[0] * np.meshgrid(x, y)[1], [_normal(3),
+                                                                          _normal(2)]),
+    (np.meshgrid, lambda x, y, z: np.meshgrid(x, y, z, indexing="ij", sparse=True)[1],
+     [_normal(3), _normal(2), _normal(4)]),
+    (np.cumulative_sum, lambda x: np.cumulative_sum(x, axis=1, include_initial=True),
+     [_normal(3, 4)]),
+    (np.cumulative_prod, lambda x: np.cumulative_prod(x, include_initial=True),
+     [_uniform(0.5, 2.0, 5)]),
+    (np.cumulative_prod, lambda x: np.cumulative_prod(x, axis=0), [_uniform(0.5, 2.0, 3, 2)]),
+    (np.linalg.eigvalsh, lambda a: np.linalg.eigvalsh(a + np.swapaxes(a, -1, -2)),
+     [_normal(2, 3, 3)]),
+    (np.linalg.eigvalsh, lambda a: np.linalg.eigvalsh(a.T + a, UPLO="U"), [_normal(3, 3)]),
+    (np.linalg.svdvals, np.linalg.svdvals, [_normal(2, 4, 3)]),
 ]
 
 
@@ -470,3 +493,33 @@ def test_convolve_promotes_dtypes_as_numpy_and_leaves_integers_to_numpy():
     integers = np.correlate(tc.Value(np.arange(4)), [1, 2], "full")
     np.testing.assert_array_equal(integers, np.correlate(np.arange(4), [1, 2], "full"))
     assert integers.dtype.kind == "i"
+
+
+def test_eigvalsh_reads_the_triangle_that_uplo_names(rng):
+    a = rng.standard_normal((2, 3, 3))            # not symmetric: the triangles differ
+    for uplo in ("L", "U"):
+        np.testing.assert_allclose(np.linalg.eigvalsh(tc.Value(a), uplo).data,
+                                   np.linalg.eigvalsh(a, uplo), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"UPLO 'l'; expected 'L' or 'U'"):
+        np.linalg.eigvalsh(tc.Value(a), "l")
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda x: np.take(x, [6]), IndexError, r"6"),
+    (lambda x: np.take(x, [1], mode="bounce"), ValueError, r"np\.take: mode 'bounce'; expected "
+                                                           r"'raise', 'wrap' or 'clip'"),
+    (lambda x: np.select([x > 0], [x, x]), ValueError, r"1 conditions and 2 choices"),
+    (lambda x: np.select([np.ones(6)], [x]), TypeError, r"a condition of dtype float64; "
+                                                        r"expected bool arrays"),
+    (lambda x: np.meshgrid(x, indexing="yx"), ValueError, r"indexing 'yx'; expected 'xy' or "
+                                                          r"'ij'"),
+    (lambda x: np.cumulative_sum(x.reshape(2, 3)), ValueError, r"axis=None for an input of "
+                                                               r"shape \(2, 3\); expected a "
+                                                               r"vector, or an axis"),
+])
+def test_selecting_and_running_functions_raise_where_numpy_does(call, error, match):
+    data = np.arange(6.0)
+    with pytest.raises(error):
+        call(data)                      # numpy refuses the same call on the data
+    with pytest.raises(error, match=match):
+        call(tc.Value(data))

@@ -311,6 +311,85 @@ def _sliding_product(name: str, flipped: bool, default_mode: str):
     return product
 
 
+def _take(a, indices, axis=None, mode="raise"):
+    """a[..., indices, ...] along axis (a flattened for None), as numpy's take: one integer
+    index array, so the gradient is scatter-added back; mode "wrap" takes indices modulo the
+    axis's size and "clip" clips them to it."""
+    if axis is None:
+        a, axis = ops.reshape(a, -1), 0
+    shape = np.shape(data_of(a))
+    axis = checked_axis("np.take", axis, shape)
+    indices = np.asarray(data_of(indices))
+    if mode == "wrap":
+        indices = indices % shape[axis]
+    elif mode == "clip":
+        indices = np.clip(indices, 0, shape[axis] - 1)
+    elif mode != "raise":
+        raise ValueError(f"np.take: mode {mode!r}; expected 'raise', 'wrap' or 'clip'")
+    return ops.getitem(a, (slice(None),) * axis + (indices,))
+
+
+def _select(condlist, choicelist, default=0):
+    """The first choice whose condition holds, else default (numpy's select): where(c_1, x_1,
+    where(c_2, x_2, ... default)), built from the last condition up."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"np.select: {len(condlist)} conditions and {len(choicelist)} choices; "
+                         f"expected one choice per condition")
+    result = default
+    for condition, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
+        if np.asarray(data_of(condition)).dtype != bool:
+            raise TypeError(f"np.select: a condition of dtype "
+                            f"{np.asarray(data_of(condition)).dtype}; expected bool arrays")
+        result = ops.where(condition, choice, result)
+    return result
+
+
+def _meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    """Coordinate arrays from coordinate vectors (numpy's meshgrid): x_i reshaped along its own
+    axis and broadcast to the grid (kept in its one axis when sparse); "xy" indexing swaps the
+    first two axes. Always new Values, so copy makes no difference."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"np.meshgrid: indexing {indexing!r}; expected 'xy' or 'ij'")
+    sizes = [np.size(data_of(x)) for x in xi]
+    axes = list(range(len(xi)))
+    if indexing == "xy" and len(xi) > 1:
+        axes[0], axes[1] = 1, 0
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for x, axis in zip(xi, axes, strict=True):
+        grid = ops.reshape(x, [-1 if d == axis else 1 for d in range(len(xi))])
+        grids.append(grid if sparse else ops.broadcast_to(grid, sizes))
+    return tuple(grids)
+
+
+def _cumulative(name: str, running, initial: float):
+    """numpy's cumulative_sum and cumulative_prod: cumsum or cumprod along axis (which may be
+    None only for a vector), with the empty sum or product first when include_initial."""
+    def cumulative(x, *, axis=None, include_initial=False):
+        shape = np.shape(data_of(x))
+        if axis is None:
+            if len(shape) != 1:
+                raise ValueError(f"np.{name}: axis=None for an input of shape {shape}; expected "
+                                 f"a vector, or an axis")
+            axis = 0
+        axis = checked_axis(f"np.{name}", axis, shape)
+        result = running(x, axis)
+        if include_initial:
+            widths = [(1, 0) if d == axis else (0, 0) for d in range(len(shape))]
+            result = ops.pad(result, widths, initial)
+        return result
+    return cumulative
+
+
+def _eigvalsh(a, UPLO="L"):                         # noqa: N803 (numpy's name)
+    """The eigenvalues of symmetric matrices read from their lower (UPLO="L") or upper ("U")
+    triangle, as numpy's linalg.eigvalsh: eigh's first result; a's upper triangle is the lower
+    one of its transpose."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"np.linalg.eigvalsh: UPLO {UPLO!r}; expected 'L' or 'U'")
+    return ops.eigh(a if UPLO == "L" else ops.swapaxes(a, -1, -2))[0]
+
+
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """x with NaN and the infinities replaced as numpy's nan_to_num does (a constant there, so
     the gradient is grad where x is finite, 0 elsewhere); into a new Value only."""
@@ -423,6 +502,18 @@ FUNCTIONS = {
     np.linalg.diagonal: lambda x, *, offset=0: ops.diagonal(x, offset, -2, -1),
     np.linalg.matrix_transpose: lambda x: ops.swapaxes(x, -1, -2),
     np.matrix_transpose: lambda x: ops.swapaxes(x, -1, -2),
+    np.take: _take,
+    # the elements where condition is True, along axis (flattened for None), and of arr
+    # flattened, as numpy's compress and extract
+    np.compress: lambda condition, a, axis=None: _take(a, np.flatnonzero(data_of(condition)),
+                                                       axis),
+    np.extract: lambda condition, arr: _take(arr, np.flatnonzero(data_of(condition))),
+    np.select: _select,
+    np.meshgrid: _meshgrid,
+    np.cumulative_sum: _cumulative("cumulative_sum", ops.cumsum, 0.0),
+    np.cumulative_prod: _cumulative("cumulative_prod", ops.cumprod, 1.0),
+    np.linalg.eigvalsh: _eigvalsh,
+    np.linalg.svdvals: lambda x: ops.svd(x, compute_uv=False),
 }
 _SIGNATURES = {function: inspect.signature(adapter) for function, adapter in FUNCTIONS.items()}
 

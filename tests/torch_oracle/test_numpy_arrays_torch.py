@@ -1,4 +1,4 @@
-"""numpy's joining, splitting, flipping and product functions on Values
+"""numpy's joining, splitting, flipping, product, selecting and running functions on Values
 (tinygrad_cnn/numpy_protocol.py) against PyTorch's same functions in float64: the forward, every
 input's gradient through a random upstream gradient, and the second derivatives. PyTorch has no
 convolve or correlate: there the oracle is its conv1d, written out as numpy defines the modes;
@@ -27,6 +27,9 @@ def _conv1d(th, a, v, mode, flipped):
     start = short // 2 if not flipped and m > n else (short - 1) // 2
     return full[start:start + long]
 
+
+MASK = np.arange(12).reshape(3, 4) % 3 == 0
+EYE, TRI = np.eye(3, 4, dtype=bool), np.tri(3, 4, dtype=bool)
 
 # (id, make inputs from rng, ours, theirs(torch, *tensors))
 CASES = [
@@ -103,6 +106,32 @@ CASES = [
      lambda th, x: th.diagonal(x, -1, -2, -1)),
     ("matrix_transpose", normal((2, 3, 4)), lambda x: np.linalg.matrix_transpose(x * x),
      lambda th, x: (x * x).mT),
+    ("take-flat", normal((3, 4)), lambda x: np.take(x * x, [4, 0, -1, 4]),
+     lambda th, x: th.take(x * x, th.tensor([4, 0, 11, 4]))),
+    ("take-axis", normal((3, 4)), lambda x: np.take(x, np.array([[0, 2], [1, 3]]), axis=1),
+     lambda th, x: th.index_select(x, 1, th.tensor([0, 2, 1, 3])).reshape(3, 2, 2)),
+    ("compress", normal((3, 4)), lambda x: np.compress([True, False, True], x, axis=0),
+     lambda th, x: x[th.tensor([True, False, True])]),
+    ("extract", normal((3, 4)), lambda x: np.extract(MASK, x * x),
+     lambda th, x: th.masked_select(x * x, th.from_numpy(MASK))),
+    ("select", normal((3, 4), (4,)), lambda a, b: np.select([EYE, TRI], [a, b * a], 0.5),
+     lambda th, a, b: th.where(th.from_numpy(EYE), a,
+                               th.where(th.from_numpy(TRI), b * a, th.tensor(0.5)))),
+    ("meshgrid-xy", normal((3,), (2,)), lambda x, y: np.meshgrid(x, y)[0] * np.meshgrid(x, y)[1],
+     lambda th, x, y: th.mul(*th.meshgrid(x, y, indexing="xy"))),
+    ("meshgrid-ij", normal((3,), (2,), (4,)), lambda x, y, z: np.meshgrid(x, y, z,
+                                                                          indexing="ij")[2],
+     lambda th, x, y, z: th.meshgrid(x, y, z, indexing="ij")[2]),
+    ("cumulative_sum", normal((3, 4)),
+     lambda x: np.cumulative_sum(x * x, axis=1, include_initial=True),
+     lambda th, x: th.nn.functional.pad(th.cumsum(x * x, 1), (1, 0))),
+    ("cumulative_prod", normal((5,)), lambda x: np.cumulative_prod(x, include_initial=True),
+     lambda th, x: th.nn.functional.pad(th.cumprod(x, 0), (1, 0), value=1.0)),
+    ("eigvalsh", normal((2, 3, 3)), lambda a: np.linalg.eigvalsh(a),
+     lambda th, a: th.linalg.eigvalsh(a)),
+    ("eigvalsh-upper", normal((3, 3)), lambda a: np.linalg.eigvalsh(a, "U"),
+     lambda th, a: th.linalg.eigvalsh(a, UPLO="U")),
+    ("svdvals", normal((2, 4, 3)), np.linalg.svdvals, lambda th, x: th.linalg.svdvals(x)),
 ]
 
 
