@@ -164,7 +164,26 @@ def render() -> str:
         out += [f"## {module_name}", "", first_line(module), ""]
         for name in public_names(module):
             out += entry(module_name, name, getattr(module, name), public)
+    out += numpy_section()
     return "\n".join(out).rstrip() + "\n"
+
+
+def numpy_section() -> list[str]:
+    """The numpy functions that build a graph when called on a Value, from the two tables of
+    tinygrad_cnn/numpy_protocol.py."""
+    from tinygrad_cnn.numpy_protocol import FUNCTIONS, UFUNCS, numpy_name
+
+    def names(table) -> str:
+        return ", ".join(f"`{name}`" for name in sorted({numpy_name(f) for f in table}))
+
+    return ["## numpy functions on a Value", "",
+            "These numpy functions, called on Values, run ops and so build the graph "
+            "(`tinygrad_cnn/numpy_protocol.py`; [autograd.md](autograd.md#numpy-functions-on-a-"
+            "value) explains). Any other numpy function runs on the data, and raises where "
+            "that would drop a gradient.", "",
+            "ufuncs (with positional arguments only): " + names(UFUNCS), "",
+            "functions (with the parameters that numpy names and the op takes): "
+            + names(FUNCTIONS), ""]
 
 
 def main(argv=None) -> int:

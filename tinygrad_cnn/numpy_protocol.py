@@ -547,7 +547,7 @@ WRITERS = {np.put: "a", np.place: "arr", np.putmask: "a", np.copyto: "dst",
 
 def array_function(function, args: tuple, kwargs: dict):
     """A numpy function called with a Value among its arguments."""
-    name = f"{function.__module__.replace('numpy', 'np', 1)}.{function.__name__}"
+    name = numpy_name(function)
     written = args[0] if args else kwargs.get(WRITERS.get(function))
     if (function in WRITERS and isinstance(written, Value)
             or _values_in(kwargs.get("out"))):
@@ -562,6 +562,12 @@ def array_function(function, args: tuple, kwargs: dict):
         reason = f"builds a graph only when called as {name}{parameters} ({error})"
         return _on_data(name, reason, function, args, kwargs)
     return adapter(*bound.args, **bound.kwargs)
+
+
+def numpy_name(function) -> str:
+    """How numpy's function or ufunc is written in code and messages: "np.sum", "np.linalg.det"."""
+    module = "numpy" if isinstance(function, np.ufunc) else function.__module__
+    return f"{module.replace('numpy', 'np', 1)}.{function.__name__}"
 
 
 def _refuse_writing_into_a_value(name: str):
